@@ -1,0 +1,57 @@
+"""The ``ppverify`` command: a thin dispatcher to one layer per subcommand.
+
+Each subcommand lives beside the layer it drives, in a module exposing ``HELP`` (one line),
+``add_arguments(parser)`` and ``run(args) -> int``. Modules are imported only when their
+subcommand runs, so ``ppverify --help`` needs neither torch nor sympy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from . import __version__
+
+# name -> (module, one-line help). The help is repeated here so that --help imports nothing.
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "eval": ("ppverify.oracle.command", "correctly rounded value and gradients of one window"),
+    "bench-oracle": ("ppverify.oracle.bench", "oracle throughput in certified windows per second"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ppverify",
+        description=(
+            "Verified mathematics, a correctly rounded reference and a fast torch op for "
+            "polynomial (P-) pooling y = sum x^(a+1) / sum x^a and its relatives."
+        ),
+    )
+    parser.add_argument("--version", action="version", version=f"ppverify {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module, help_text) in SUBCOMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.set_defaults(_module=module)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    if argv and argv[0] in SUBCOMMANDS:
+        module = importlib.import_module(SUBCOMMANDS[argv[0]][0])
+        p = argparse.ArgumentParser(prog=f"ppverify {argv[0]}", description=module.__doc__,
+                                    formatter_class=argparse.RawDescriptionHelpFormatter)
+        module.add_arguments(p)
+        args = p.parse_args(argv[1:])
+        return int(module.run(args) or 0)
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,70 @@
+"""Evaluate the oracle on one window given on the command line.
+
+The values form a single 1-D window (kernel size = number of values). Results are correctly
+rounded to --dtype, or given to --digits significant digits. Examples:
+
+  ppverify eval --op ppool --param 2 1 2 3 4
+  ppverify eval --op lp --param 3 --dtype float32 0.5 0 2
+  ppverify eval --op ppool --param 1e6 --digits 40 1 1e30 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+import numpy as np
+
+from .formats import FORMATS
+from .operators import OracleDomainError
+from .reference import CertificationError, reference
+from .registry import OPERATORS
+
+HELP = "correctly rounded value and gradients of one window"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("values", nargs="+", type=float, help="the window's elements")
+    parser.add_argument("--op", default="ppool", choices=sorted(OPERATORS),
+                        help="operator (default: ppool)")
+    parser.add_argument("--param", type=float, default=None,
+                        help="alpha for ppool, p for lp and powermean")
+    parser.add_argument("--dtype", default="float64", choices=sorted(FORMATS),
+                        help="format to round to (default: float64)")
+    parser.add_argument("--digits", type=int, default=None,
+                        help="give this many significant digits instead of rounding")
+    parser.add_argument("--json", action="store_true", help="print a JSON record")
+
+
+def run(args: argparse.Namespace) -> int:
+    x = np.asarray(args.values, dtype=np.float64).reshape(1, 1, -1)
+    info = OPERATORS[args.op]
+    try:
+        r = reference(args.op, x, args.param if info.has_param else None, x.shape[-1], dims=1,
+                      dtype=args.dtype, digits=args.digits)
+    except (OracleDomainError, CertificationError, ValueError) as err:
+        print(f"ppverify eval: error: {err}", file=sys.stderr)
+        return 2
+    record = {
+        "op": args.op,
+        "param": args.param,
+        "dtype": r.dtype,
+        "inputs": args.values,
+        "value": str(r.output.ravel()[0]),
+        "grad_input": [str(v) for v in r.grad_input.ravel()],
+        "grad_param": None if r.grad_param is None else str(r.grad_param.ravel()[0]),
+        "conventions": dict(r.notes),
+    }
+    if args.json:
+        print(json.dumps(record, indent=2))
+        return 0
+    print(f"{info.title}: {info.formula}   [{r.dtype}]")
+    print(f"  y            = {record['value']}")
+    for i, g in enumerate(record["grad_input"]):
+        print(f"  dy/dx[{i}]     = {g}")
+    if record["grad_param"] is not None:
+        print(f"  dy/d{info.param_name:<8} = {record['grad_param']}")
+    for note, count in record["conventions"].items():
+        print(f"  convention: {note}")
+    return 0

@@ -1,0 +1,462 @@
+"""The pooling operators over one window, in rigorous ball arithmetic (python-flint ``arb``).
+
+This module is the single statement of each operator's mathematics and conventions in the
+oracle layer. A window is the list ``x_1..x_N`` of the input elements it covers (padding is
+handled by the caller, see ``count_include_pad`` in ``ppverify.oracle.reference``). Every
+function returns the value ``y``, every partial derivative ``dy/dx_i`` and the derivative with
+respect to the operator's parameter, as ``arb`` balls at the current ``flint.ctx.prec`` or as
+exact ``Fraction``s. Inputs are exact binary floats, so every branch below decides on exact
+values.
+
+Derivatives
+-----------
+``dy/dx_i`` is the partial derivative, one-sided at ``x_i = 0`` because the domain of the
+operators with a real exponent is ``x >= 0``. Where that derivative is infinite, the oracle
+returns 0 and records a note (the "infinite derivative" convention). Where it does not exist at
+all (ties of max/min), the convention is stated below.
+
+P-pooling (Lehmer / counter-harmonic mean), parameter alpha
+-----------------------------------------------------------
+``y = sum x^(alpha+1) / sum x^alpha``; with ``w_i = x_i^alpha / sum x^alpha``::
+
+    dy/dx_i   = w_i * ((alpha + 1) - alpha * y / x_i)
+    dy/dalpha = sum_i w_i * ln(x_i) * (x_i - y)      (a w-weighted covariance of ln x and x)
+
+Zeros (``x >= 0``; ``k`` zeros and ``n`` positive elements in a window of ``N``):
+
+* ``alpha = 0``: ``0^0 = 1``, so ``y`` is the mean of all ``N`` elements and ``dy/dx_i = 1/N``.
+  With zeros and positives, ``y(alpha)`` jumps at 0 (the left limit is 0, the right limit the
+  mean of the positives), so ``dy/dalpha`` is infinite: returned as 0.
+* ``alpha > 0``: zeros contribute nothing to either sum (``y`` is the Lehmer mean of the
+  positives, the continuous extension). At a zero, ``dy/dx_z`` is 0 for ``alpha > 1``,
+  ``-y / sum_{x>0} x`` for ``alpha = 1`` and ``-inf`` for ``0 < alpha < 1`` (returned as 0).
+* ``alpha < 0``: one zero makes ``y = 0`` (the limit as that element tends to 0, which is the
+  minimum). With two or more zeros every partial derivative is 0. With exactly one zero the
+  positives get 0 and the zero gets ``1`` for ``alpha < -1``, ``N`` for ``alpha = -1``
+  (harmonic mean) and ``+inf`` for ``-1 < alpha < 0`` (returned as 0). ``dy/dalpha = 0``.
+* All-zero window: ``y = 0``; ``dy/dx_i`` is 1 for ``alpha > 0``, ``1/N`` for ``alpha = 0``,
+  and for ``alpha < 0`` it is 1 if ``N = 1`` else 0; ``dy/dalpha = 0``.
+
+Negative inputs are accepted only for an integer ``alpha`` (``x^alpha`` is then real); the
+literal formula is evaluated exactly in rationals, a zero denominator or ``0^alpha`` with
+``alpha < 0`` is an error, and ``dy/dalpha`` (which needs ``ln x``) is an error.
+
+Lp norm (supplement Eq. 1), parameter p; power mean (GeM), parameter p
+-----------------------------------------------------------------------
+``y = (sum x^p)^(1/p)`` and ``y = ((1/N) sum x^p)^(1/p)``; with ``S`` the sum (or mean)::
+
+    dy/dx_i = y * x_i^(p-1) / sum x^p
+    dy/dp   = y * (-ln(S) / p^2 + sum(x^p ln x) / (p * sum x^p))
+
+``p = 0`` is an error for the Lp norm; for the power mean it is the geometric mean
+``exp(mean ln x)``, with ``dy/dx_i = y / (N x_i)`` and ``dy/dp = y * Var(ln x) / 2``.
+Zeros with ``p > 0`` add nothing to the sum; at a zero ``dy/dx_z`` is 0 for ``p > 1``,
+``y^(1-p)``-scaled 1 for ``p = 1`` and ``+inf`` (returned as 0) for ``0 < p < 1``. An all-zero
+window has ``y = 0`` and ``dy/dx_i = N^(-1/p)`` for the power mean, 1 for the Lp norm (the
+one-sided partial derivative), ``dy/dp = 0``. A zero with ``p <= 0`` is an error (``x^p`` is
+infinite). Negative inputs need an integer ``p`` and a positive sum; ``dy/dp`` is then an error.
+
+Average, max, min
+-----------------
+Average: ``y = sum x / D`` with ``D`` the number of elements (plus padded positions when
+``count_include_pad``), ``dy/dx_i = 1/D``. Max (min): the largest (smallest) element; at a tie
+the whole derivative goes to the first extreme element in row-major kernel order, as torch's
+``max_pool`` does. An empty window (possible with dilation and padding) has max ``-inf`` and min
+``+inf`` with no derivative, as in torch; for the other operators it is an error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+from flint import arb
+
+Number = arb | Fraction | float  # float only for the infinite value of an empty max/min
+
+
+class OracleDomainError(ValueError):
+    """An input outside an operator's domain. ``element`` indexes the window's elements."""
+
+    def __init__(self, message: str, element: int | None = None, argument: str = "input"):
+        super().__init__(message)
+        self.element = element
+        self.argument = argument
+
+
+@dataclass
+class WindowValues:
+    """Value and derivatives of one window; ``notes`` names the conventions that were applied."""
+
+    value: Number
+    grad_inputs: list[Number]
+    grad_param: Number | None
+    notes: set[str] = field(default_factory=set)
+
+
+INFINITE_DERIVATIVE = "infinite derivative returned as 0"
+PARAM_JUMP = "dy/dparam infinite at a jump, returned as 0"
+
+_ZERO = Fraction(0)
+_ONE = Fraction(1)
+
+
+def _is_integer(v: float) -> bool:
+    return float(v).is_integer()
+
+
+def _require_finite(xs: Sequence[float]) -> None:
+    for i, v in enumerate(xs):
+        if v != v or v in (float("inf"), float("-inf")):
+            raise OracleDomainError(
+                f"input element is {v}; the oracle's domain is finite real numbers", element=i
+            )
+
+
+def _check_negatives(xs: Sequence[float], param: float, name: str) -> bool:
+    """Return True if the window has negative elements; raise if ``param`` is not an integer."""
+    for i, v in enumerate(xs):
+        if v < 0:
+            if not _is_integer(param):
+                raise OracleDomainError(
+                    f"input element {v} is negative and {name} = {param!r} is not an integer, "
+                    f"so x**{name} is not real",
+                    element=i,
+                )
+            return True
+    return False
+
+
+# ---------------------------------------------------------------------------- P-pooling
+
+
+def ppool_window(xs: Sequence[float], alpha: float, want_param_grad: bool = True) -> WindowValues:
+    """P-pooling (Lehmer mean) of one window; see the module docstring for conventions."""
+    _require_finite(xs)
+    if not xs:
+        raise OracleDomainError("the window contains no input element (only padding)")
+    if _check_negatives(xs, alpha, "alpha"):
+        return _ppool_integer_exact(xs, int(alpha), want_param_grad)
+    n_total = len(xs)
+    positive = [i for i, v in enumerate(xs) if v > 0]
+    zeros = [i for i, v in enumerate(xs) if v == 0]
+    k = len(zeros)
+    if not positive:
+        if alpha > 0:
+            g = _ONE
+        elif alpha == 0:
+            g = Fraction(1, n_total)
+        else:
+            g = _ONE if n_total == 1 else _ZERO
+        return WindowValues(_ZERO, [g] * n_total, _ZERO)
+    if alpha == 0:
+        y = sum(Fraction(v) for v in xs) / n_total
+        grads: list[Number] = [Fraction(1, n_total)] * n_total
+        if k:
+            return WindowValues(y, grads, _ZERO, {PARAM_JUMP})
+        if not want_param_grad:
+            return WindowValues(y, grads, None)
+        ya = arb(y.numerator) / y.denominator
+        dalpha = sum(((arb(v).log()) * (arb(v) - ya) for v in xs), arb(0)) / n_total
+        return WindowValues(y, grads, dalpha)
+    if alpha < 0 and k:
+        notes: set[str] = set()
+        grads = [_ZERO] * n_total
+        if k == 1:
+            z = zeros[0]
+            if alpha < -1:
+                grads[z] = _ONE
+            elif alpha == -1:
+                grads[z] = Fraction(n_total)
+            else:
+                notes.add(INFINITE_DERIVATIVE)
+        return WindowValues(_ZERO, grads, _ZERO, notes)
+    # Every remaining case has positives and either alpha > 0 (zeros drop out) or no zeros.
+    first = xs[positive[0]]
+    if all(xs[i] == first for i in positive):
+        return _ppool_equal_positives(xs, alpha, positive, zeros, first)
+    a = arb(alpha)
+    ax = [arb(xs[i]) for i in positive]
+    logs = [v.log() for v in ax]
+    powers = [(a * lv).exp() for lv in logs]
+    s = sum(powers[1:], powers[0])
+    t = sum((u * v for u, v in zip(powers[1:], ax[1:])), powers[0] * ax[0])
+    y = t / s
+    a1 = a + 1
+    weights = [u / s for u in powers]
+    grads = [_ZERO] * n_total
+    for j, i in enumerate(positive):
+        grads[i] = weights[j] * (a1 - a * y / ax[j])
+    notes = set()
+    if k:  # alpha > 0 here
+        if alpha == 1:
+            gz: Number = -y / sum(ax[1:], ax[0])
+        else:
+            gz = _ZERO
+            if alpha < 1:
+                notes.add(INFINITE_DERIVATIVE)
+        for z in zeros:
+            grads[z] = gz
+    dalpha = None
+    if want_param_grad:
+        dalpha = sum(
+            (w * lv * (v - y) for w, lv, v in zip(weights[1:], logs[1:], ax[1:])),
+            weights[0] * logs[0] * (ax[0] - y),
+        )
+    return WindowValues(y, grads, dalpha, notes)
+
+
+def _ppool_equal_positives(
+    xs: Sequence[float], alpha: float, positive: list[int], zeros: list[int], c: float
+) -> WindowValues:
+    """Exact result when all positive elements equal ``c`` (alpha != 0, zeros only if alpha > 0)."""
+    n = len(positive)
+    grads: list[Number] = [_ZERO] * len(xs)
+    for i in positive:
+        grads[i] = Fraction(1, n)
+    notes: set[str] = set()
+    for z in zeros:
+        if alpha == 1:
+            grads[z] = Fraction(-1, n)  # -y / sum(x>0) = -c / (n c)
+        elif alpha < 1:
+            notes.add(INFINITE_DERIVATIVE)
+    return WindowValues(Fraction(c), grads, _ZERO, notes)
+
+
+def _ppool_integer_exact(xs: Sequence[float], m: int, want_param_grad: bool) -> WindowValues:
+    """Literal formula in exact rationals, for an integer alpha and a window with negatives."""
+    if want_param_grad:
+        raise OracleDomainError(
+            "dy/dalpha needs ln(x), which is not real for the negative input elements",
+            element=next(i for i, v in enumerate(xs) if v < 0),
+            argument="alpha",
+        )
+    fx = [Fraction(v) for v in xs]
+    if m < 0:
+        for i, v in enumerate(fx):
+            if v == 0:
+                raise OracleDomainError(
+                    f"0**alpha is undefined for alpha = {m} in a window with negative inputs",
+                    element=i,
+                )
+    s = sum(v**m for v in fx)
+    if s == 0:
+        raise OracleDomainError(f"the denominator sum(x**alpha) is zero for alpha = {m}")
+    y = sum(v ** (m + 1) for v in fx) / s
+    grads: list[Number] = []
+    for v in fx:
+        if m == 0:
+            grads.append(_ONE / len(fx))
+            continue
+        low = v ** (m - 1) if (v != 0 or m > 1) else (_ONE if m == 1 else _ZERO)
+        if v == 0 and m > 1:
+            low = _ZERO
+        grads.append(((m + 1) * v**m - m * y * low) / s)
+    return WindowValues(y, grads, None)
+
+
+def ppool_exact(xs: Sequence[float], alpha: float, max_abs_alpha: int = 4096) -> WindowValues | None:
+    """Exact rational value and input derivatives when alpha is a modest integer, else None.
+
+    Used by the certifier when a result may lie exactly on a rounding boundary. ``grad_param``
+    is left ``None``: for an integer alpha it is a rational combination of logarithms, which
+    (Baker) is transcendental unless it is zero, and it is zero only when the window's
+    positives are all equal, a case ``ppool_window`` already returns exactly.
+    """
+    if not _is_integer(alpha) or abs(alpha) > max_abs_alpha:
+        return None
+    result = ppool_window(xs, alpha, want_param_grad=False)
+    if all(isinstance(g, Fraction) for g in [result.value, *result.grad_inputs]):
+        return result
+    # The general case of ppool_window: positives present, alpha != 0, and alpha > 0 if any
+    # zeros; zeros then drop out of both sums.
+    m = int(alpha)
+    fx = [Fraction(v) for v in xs]
+    positive = [v for v in fx if v > 0]
+    s = sum(v**m for v in positive)
+    y = sum(v ** (m + 1) for v in positive) / s
+    grads: list[Number] = []
+    for v in fx:
+        if v > 0:
+            grads.append(v**m / s * ((m + 1) - m * y / v))
+        elif m == 1:
+            grads.append(-y / sum(positive))
+        else:
+            grads.append(_ZERO)
+    return WindowValues(y, grads, None, result.notes)
+
+
+# ------------------------------------------------------------------ average / max / min
+
+
+def avg_window(xs: Sequence[float], n_padding: int = 0) -> WindowValues:
+    """Average of the elements plus ``n_padding`` zeros (exact)."""
+    _require_finite(xs)
+    d = len(xs) + n_padding
+    if d == 0:
+        raise OracleDomainError("the window contains no input element (only padding)")
+    y = sum(Fraction(v) for v in xs) / d
+    return WindowValues(y, [Fraction(1, d)] * len(xs), None)
+
+
+def _extreme_window(xs: Sequence[float], pick: Callable[[float, float], bool], empty: float):
+    _require_finite(xs)
+    if not xs:
+        return WindowValues(empty, [], None, {f"empty window: {empty}"}), empty
+    best = 0
+    for i in range(1, len(xs)):
+        if pick(xs[i], xs[best]):
+            best = i
+    grads: list[Number] = [_ZERO] * len(xs)
+    grads[best] = _ONE
+    return WindowValues(Fraction(xs[best]), grads, None), None
+
+
+def max_window(xs: Sequence[float]) -> WindowValues:
+    """Max; derivative 1 to the first maximal element in kernel order. Empty: see caller."""
+    return _extreme_window(xs, lambda a, b: a > b, float("-inf"))[0]
+
+
+def min_window(xs: Sequence[float]) -> WindowValues:
+    """Min; derivative 1 to the first minimal element in kernel order. Empty: see caller."""
+    return _extreme_window(xs, lambda a, b: a < b, float("inf"))[0]
+
+
+# --------------------------------------------------------------- Lp norm and power mean
+
+
+def _power_sum_window(
+    xs: Sequence[float], p: float, divisor: int | None, want_param_grad: bool, name: str
+) -> WindowValues:
+    """Shared body of the Lp norm (``divisor=None``) and the power mean (``divisor=N``)."""
+    _require_finite(xs)
+    if not xs:
+        raise OracleDomainError("the window contains no input element (only padding)")
+    n_total = len(xs)
+    negative = _check_negatives(xs, p, "p")
+    if p <= 0:
+        for i, v in enumerate(xs):
+            if v == 0:
+                raise OracleDomainError(
+                    f"input element 0 with p = {p!r} <= 0: 0**p is infinite", element=i
+                )
+    if negative:
+        return _power_sum_integer_exact(xs, int(p), divisor, want_param_grad)
+    zeros = [i for i, v in enumerate(xs) if v == 0]
+    positive = [i for i, v in enumerate(xs) if v > 0]
+    if not positive:  # p > 0 here
+        g = _ONE if divisor is None else None
+        grad = g if g is not None else _nth_root_reciprocal(divisor, p)
+        return WindowValues(_ZERO, [grad] * n_total, _ZERO)
+    pa = arb(p)
+    ax = [arb(xs[i]) for i in positive]
+    logs = [v.log() for v in ax]
+    powers = [(pa * lv).exp() for lv in logs]
+    total = sum(powers[1:], powers[0])
+    mean = total if divisor is None else total / divisor
+    y = (mean.log() / pa).exp()
+    grads: list[Number] = [_ZERO] * n_total
+    for j, i in enumerate(positive):
+        grads[i] = y * powers[j] / ax[j] / total
+    notes: set[str] = set()
+    for z in zeros:
+        if p == 1:
+            grads[z] = y / total  # y * x^0 / sum
+        elif p < 1:
+            notes.add(INFINITE_DERIVATIVE)
+    dparam = None
+    if want_param_grad:
+        weighted_logs = sum((u * lv for u, lv in zip(powers[1:], logs[1:])), powers[0] * logs[0])
+        dparam = y * (-mean.log() / (pa * pa) + weighted_logs / (pa * total))
+    return WindowValues(y, grads, dparam, notes)
+
+
+def _nth_root_reciprocal(n: int, p: float) -> arb:
+    """``n^(-1/p)`` as a ball."""
+    return (-(arb(n).log()) / arb(p)).exp()
+
+
+def _power_sum_integer_exact(
+    xs: Sequence[float], m: int, divisor: int | None, want_param_grad: bool
+) -> WindowValues:
+    if want_param_grad:
+        raise OracleDomainError(
+            "dy/dp needs ln(x), which is not real for the negative input elements",
+            element=next(i for i, v in enumerate(xs) if v < 0),
+            argument="p",
+        )
+    fx = [Fraction(v) for v in xs]
+    total = sum(v**m for v in fx)
+    mean = total if divisor is None else total / divisor
+    if mean <= 0 and m != 1:
+        raise OracleDomainError(
+            f"sum(x**p) = {float(total)!r} is not positive, so its 1/p-th power is not real "
+            f"for p = {m}"
+        )
+    if m == 1:
+        y: Number = mean
+    else:
+        y = (arb(mean.numerator) / mean.denominator).root(m) if m > 0 else (
+            arb(mean.denominator) / mean.numerator
+        ).root(-m)
+    grads: list[Number] = []
+    for v in fx:
+        if m == 1:
+            grads.append(_ONE if divisor is None else Fraction(1, divisor))
+        else:
+            xpow = v ** (m - 1) if (v != 0 or m > 1) else _ZERO
+            grads.append(y * (arb(xpow.numerator) / xpow.denominator)
+                         / (arb(total.numerator) / total.denominator))
+    return WindowValues(y, grads, None)
+
+
+def lp_window(xs: Sequence[float], p: float, want_param_grad: bool = True) -> WindowValues:
+    """Lp norm ``(sum x^p)^(1/p)`` of one window (supplement Eq. 1)."""
+    if p == 0:
+        raise OracleDomainError("the Lp norm is undefined at p = 0 (1/p)", argument="p")
+    return _power_sum_window(xs, p, None, want_param_grad, "lp")
+
+
+def powermean_window(
+    xs: Sequence[float], p: float, n_padding: int = 0, want_param_grad: bool = True
+) -> WindowValues:
+    """Power mean ``((1/D) sum x^p)^(1/p)`` (GeM); ``p = 0`` is the geometric mean."""
+    values = list(xs) + [0.0] * n_padding
+    if p == 0:
+        return _geometric_mean_window(values, len(xs), want_param_grad)
+    result = _power_sum_window(values, p, len(values), want_param_grad, "powermean")
+    result.grad_inputs = result.grad_inputs[: len(xs)]
+    return result
+
+
+def _geometric_mean_window(xs: Sequence[float], n_inputs: int, want_param_grad: bool):
+    _require_finite(xs)
+    if not xs:
+        raise OracleDomainError("the window contains no input element (only padding)")
+    for i, v in enumerate(xs):
+        if v < 0:
+            raise OracleDomainError(
+                f"input element {v} is negative: the geometric mean (p = 0) needs x >= 0",
+                element=i,
+            )
+    n = len(xs)
+    if any(v == 0 for v in xs):
+        zeros = [i for i, v in enumerate(xs) if v == 0]
+        grads: list[Number] = [_ZERO] * n_inputs
+        notes = set()
+        if len(zeros) == 1 and n > 1:
+            notes.add(INFINITE_DERIVATIVE)
+        elif n == 1:
+            grads[0] = _ONE
+        return WindowValues(_ZERO, grads, _ZERO, notes | ({PARAM_JUMP} if n > len(zeros) else set()))
+    ax = [arb(v) for v in xs]
+    logs = [v.log() for v in ax]
+    mean_log = sum(logs[1:], logs[0]) / n
+    y = mean_log.exp()
+    grads = [y / (n * v) for v in ax[:n_inputs]]
+    dparam = None
+    if want_param_grad:
+        var = sum(((lv - mean_log) ** 2 for lv in logs), arb(0)) / n
+        dparam = y * var / 2
+    return WindowValues(y, grads, dparam)
