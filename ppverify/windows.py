@@ -92,7 +92,7 @@ def make_geometry(
     if dims not in (1, 2, 3):
         raise ValueError(f"dims must be 1, 2 or 3, got {dims}")
     kernel = _expand("kernel_size", kernel_size, dims)
-    if stride is None or (not isinstance(stride, int) and len(tuple(stride)) == 0):
+    if stride is None or (isinstance(stride, (tuple, list)) and len(stride) == 0):
         strides = kernel
     else:
         strides = _expand("stride", stride, dims)
