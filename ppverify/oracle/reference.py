@@ -31,9 +31,14 @@ import mpmath
 import numpy as np
 from flint import arb, ctx
 
-from ..windows import PoolGeometry, iter_windows, make_geometry, output_spatial_shape
-from ..windows import split_batch_channel
-from .certify import Accumulator, Term, round_term
+from ..windows import (
+    PoolGeometry,
+    iter_windows,
+    make_geometry,
+    output_spatial_shape,
+    split_batch_channel,
+)
+from .certify import Accumulator, Term, certify_many
 from .formats import Format, get_format
 from .operators import OracleDomainError, WindowValues
 from .registry import OperatorInfo, get_operator
@@ -104,13 +109,9 @@ def _layout(geometry: PoolGeometry, spatial: tuple[int, ...]) -> _Layout:
 
 
 def _as_float_array(name: str, value) -> np.ndarray:
-    try:
-        import torch  # noqa: F401  (only to recognise tensors; optional)
-
-        if hasattr(value, "detach") and hasattr(value, "cpu"):
-            value = value.detach().cpu().double().numpy()
-    except ImportError:
-        pass
+    """Exact float64 copy of an array-like; a torch tensor is accepted without importing torch."""
+    if type(value).__module__.startswith("torch") and hasattr(value, "detach"):
+        value = value.detach().cpu().double().numpy()
     a = np.asarray(value)
     if a.dtype == object or not (np.issubdtype(a.dtype, np.floating)
                                  or np.issubdtype(a.dtype, np.integer)):
@@ -156,22 +157,42 @@ class _Problem:
         if err.element is not None and err.element < len(self.layout.flat_indices[j]):
             flat = self.layout.flat_indices[j][err.element]
             spatial = np.unravel_index(flat, self._spatial)
-            where = f"input element (batch {b}, channel {c}, {tuple(map(int, spatial))}) in " + where
-        new = OracleDomainError(f"{err} [{where}]", err.element, err.argument)
-        return new
+            element = f"input element (batch {b}, channel {c}, {tuple(map(int, spatial))})"
+            where = f"{element} in {where}"
+        return OracleDomainError(f"{err} [{where}]", err.element, err.argument)
 
     _spatial: tuple[int, ...] = ()
 
 
-def _evaluate_windows(problem: _Problem, todo: Sequence[tuple[int, int, int]], exact: bool):
+def _evaluate_windows(problem: _Problem, todo: Sequence[tuple[int, int, int]], exact: bool,
+                      record_notes: bool) -> dict[tuple[int, int, int], WindowValues]:
     results = {}
     for key in todo:
         r = problem.evaluate(*key, exact=exact)
         if r is not None:
             results[key] = r
-            if not exact:
+            if record_notes and r.notes:
                 problem.notes.update(r.notes)
     return results
+
+
+def _serialize(term: Term):
+    """A picklable form of a term (python-flint balls do not pickle)."""
+    if isinstance(term, arb):
+        mid_m, mid_e = term.mid().man_exp()
+        rad_m, rad_e = term.rad().man_exp()
+        return ("ball", int(mid_m), int(mid_e), int(rad_m), int(rad_e))
+    return term
+
+
+def _deserialize(item) -> Term:
+    if isinstance(item, tuple) and item and item[0] == "ball":
+        _, mid_m, mid_e, rad_m, rad_e = item
+        with workprec(max(ctx.prec, abs(mid_m).bit_length() + 8)):
+            mid = arb(mid_m) * arb(2) ** mid_e
+            rad = arb(rad_m) * arb(2) ** rad_e
+            return arb(mid, rad)
+    return item
 
 
 def _scaled(term: Term, g: float) -> Term:
@@ -185,7 +206,12 @@ def _scaled(term: Term, g: float) -> Term:
 
 
 class _Solver:
-    """Ziv loop over the three kinds of result (output, grad_input, grad_param)."""
+    """Ziv loop over the three kinds of result (output, grad_input, grad_param).
+
+    Keys: an output is ``(b, c, j)`` (window ``j`` of plane ``(b, c)``), an input gradient
+    ``(b, c, i)`` (flat element ``i`` of the plane), a parameter gradient a group index (one
+    group per channel for a per-channel parameter, a single group for a shared one).
+    """
 
     def __init__(self, problem: _Problem, fmt: Format | None, digits: int | None,
                  param_groups: list[list[int]]):
@@ -196,12 +222,17 @@ class _Solver:
         target_bits = fmt.precision if fmt else math.ceil(digits * math.log2(10)) + 4
         self.start_bits = target_bits + 24
         self.target_bits = target_bits
+        # for every element of a plane: the (window, position in window) pairs that read it
+        self.readers: list[list[tuple[int, int]]] = [[] for _ in range(problem.layout.plane_size)]
+        for j, idx in enumerate(problem.layout.flat_indices):
+            for pos, i in enumerate(idx):
+                self.readers[i].append((j, pos))
 
-    # -- deciding one number
-    def decide(self, value: Term):
+    # -- deciding numbers
+    def decide_many(self, values: list[Term]) -> list:
         if self.fmt is not None:
-            return round_term(value, self.fmt)
-        return self._decide_digits(value)
+            return certify_many(values, self.fmt)
+        return [self._decide_digits(v) for v in values]
 
     def _decide_digits(self, value: Term):
         with mpmath.workprec(self.target_bits):
@@ -210,103 +241,115 @@ class _Solver:
             if isinstance(value, float):
                 return mpmath.mpf(value)
             if value.is_exact():
-                return mpmath.mpf(value.mid()._mpf_)
+                return +mpmath.mpf(value.mid()._mpf_)
             if value.rel_accuracy_bits() >= self.target_bits:
                 return +mpmath.mpf(value.mid()._mpf_)
         return None
 
     # -- the loop
-    def solve(self):
+    def solve(self, values: bool = True, param_partials: bool = False):
+        """Certify outputs and input gradients (``values``) and the parameter gradients.
+
+        With ``param_partials`` the parameter gradients are not certified: instead each
+        plane's first-pass sum ``sum_j g_j dy_j/dparam`` is returned (for a parent process to
+        add up across workers), as a list indexed like the planes ``(b, c)`` in order.
+        """
         p = self.p
         B, C, W = p.grad_out.shape
-        keys = [(b, c, j) for b in range(B) for c in range(C) for j in range(W)]
         out = np.empty((B, C, W), dtype=object)
         gin = np.empty(p.x.shape, dtype=object) if p.want_grads else None
         gpar = np.empty(len(self.param_groups), dtype=object) if p.want_param_grad else None
-        pending_out = set(keys)
-        pending_gin = {(b, c, i) for b in range(B) for c in range(C)
-                       for i in range(p.layout.plane_size)} if p.want_grads else set()
-        pending_gpar = set(range(len(self.param_groups))) if p.want_param_grad else set()
-        members = self._window_members() if p.want_grads else None
+        pending_out = [(b, c, j) for b in range(B) for c in range(C) for j in range(W)]
+        pending_gin = ([(b, c, i) for b in range(B) for c in range(C)
+                        for i in range(p.layout.plane_size)] if p.want_grads else [])
+        if not values:
+            pending_out, pending_gin = [], []
+        pending_gpar = list(range(len(self.param_groups))) if p.want_param_grad else []
+        partials = None
+        if param_partials:
+            pending_gpar = []
+            pending_out = pending_out or [(b, c, j) for b in range(B) for c in range(C)
+                                          for j in range(W)]
         bits = self.start_bits
+        first = True
         while pending_out or pending_gin or pending_gpar:
             if bits > MAX_PRECISION:
                 self._fail(pending_out, pending_gin, pending_gpar)
-            needed = set(k for k in pending_out)
-            if pending_gin:
+            if first:
+                needed = pending_out  # every window
+            else:
+                needed = set(pending_out)
                 for (b, c, i) in pending_gin:
-                    needed.update((b, c, j) for j in members[i])
-            for group in pending_gpar:
-                needed.update((b, c, j) for b in range(B) for c in self.param_groups[group]
-                              for j in range(W))
+                    needed.update((b, c, j) for j, _ in self.readers[i])
+                for group in pending_gpar:
+                    needed.update((b, c, j) for b in range(B) for c in self.param_groups[group]
+                                  for j in range(W))
+                needed = sorted(needed)
             with workprec(bits):
-                results = _evaluate_windows(p, sorted(needed), exact=False)
+                results = _evaluate_windows(p, needed, exact=False, record_notes=first)
+                if first and param_partials:
+                    partials = [_serialize(self._plane_param_term(results, b, c))
+                                for b in range(B) for c in range(C)]
                 if bits >= self.start_bits * _EXACT_FALLBACK_FACTOR:
-                    exact = _evaluate_windows(p, sorted(needed), exact=True)
+                    exact = _evaluate_windows(p, needed, exact=True, record_notes=False)
                     results.update({k: self._merge_exact(results[k], v) for k, v in exact.items()})
-                pending_out = self._settle_outputs(results, pending_out, out)
+                pending_out = self._settle(
+                    pending_out, [results[k].value for k in pending_out], out)
                 if pending_gin:
-                    pending_gin = self._settle_grad_inputs(results, pending_gin, gin, members)
+                    pending_gin = self._settle(
+                        pending_gin, [self._grad_input_term(results, k) for k in pending_gin], gin)
                 if pending_gpar:
-                    pending_gpar = self._settle_grad_param(results, pending_gpar, gpar, B, W)
+                    pending_gpar = self._settle(
+                        pending_gpar, [self._grad_param_term(results, g) for g in pending_gpar],
+                        gpar)
             bits *= 2
+            first = False
+        if param_partials:
+            return out, gin, partials
         return out, gin, gpar
+
+    def _settle(self, keys, terms, target) -> list:
+        left = []
+        for key, value in zip(keys, self.decide_many(terms)):
+            if value is None:
+                left.append(key)
+            else:
+                target[key] = value
+        return left
+
+    def _grad_input_term(self, results, key) -> Term:
+        b, c, i = key
+        readers = self.readers[i]
+        g = self.p.grad_out[b, c]
+        if len(readers) == 1:
+            j, pos = readers[0]
+            return _scaled(results[(b, c, j)].grad_inputs[pos], float(g[j]))
+        acc = Accumulator()
+        for j, pos in readers:
+            acc.add(_scaled(results[(b, c, j)].grad_inputs[pos], float(g[j])))
+        return acc.total()
+
+    def _grad_param_term(self, results, group) -> Term:
+        acc = Accumulator()
+        B = self.p.grad_out.shape[0]
+        for c in self.param_groups[group]:
+            for b in range(B):
+                acc.add(self._plane_param_term(results, b, c))
+        return acc.total()
+
+    def _plane_param_term(self, results, b: int, c: int) -> Term:
+        acc = Accumulator()
+        g = self.p.grad_out[b, c]
+        for j in range(len(g)):
+            d = results[(b, c, j)].grad_param
+            acc.add(_scaled(Fraction(0) if d is None else d, float(g[j])))
+        return acc.total()
 
     @staticmethod
     def _merge_exact(approx: WindowValues, exact: WindowValues) -> WindowValues:
         return WindowValues(exact.value, exact.grad_inputs,
                             exact.grad_param if exact.grad_param is not None
                             else approx.grad_param, approx.notes)
-
-    def _window_members(self) -> list[list[int]]:
-        members: list[list[int]] = [[] for _ in range(self.p.layout.plane_size)]
-        for j, idx in enumerate(self.p.layout.flat_indices):
-            for i in idx:
-                members[i].append(j)
-        return members
-
-    def _settle_outputs(self, results, pending, out):
-        left = set()
-        for key in pending:
-            v = self.decide(results[key].value)
-            if v is None:
-                left.add(key)
-            else:
-                out[key] = v
-        return left
-
-    def _settle_grad_inputs(self, results, pending, gin, members):
-        p = self.p
-        left = set()
-        for (b, c, i) in pending:
-            acc = Accumulator()
-            for j in members[i]:
-                r = results[(b, c, j)]
-                pos = p.layout.flat_indices[j].index(i)
-                acc.add(_scaled(r.grad_inputs[pos], float(p.grad_out[b, c, j])))
-            v = self.decide(acc.total())
-            if v is None:
-                left.add((b, c, i))
-            else:
-                gin[b, c, i] = v
-        return left
-
-    def _settle_grad_param(self, results, pending, gpar, B, W):
-        left = set()
-        for group in pending:
-            acc = Accumulator()
-            for c in self.param_groups[group]:
-                for b in range(B):
-                    for j in range(W):
-                        g = results[(b, c, j)].grad_param
-                        acc.add(_scaled(Fraction(0) if g is None else g,
-                                        float(self.p.grad_out[b, c, j])))
-            v = self.decide(acc.total())
-            if v is None:
-                left.add(group)
-            else:
-                gpar[group] = v
-        return left
 
     def _fail(self, pending_out, pending_gin, pending_gpar):
         if pending_out:
@@ -340,6 +383,7 @@ def reference(
     dtype: str | Format = "float64",
     digits: int | None = None,
     gradients: bool = True,
+    jobs: int = 1,
 ) -> OracleResult:
     """Correctly rounded forward, input gradient (VJP) and parameter gradient of a pooling op.
 
@@ -357,7 +401,10 @@ def reference(
     dtype : format to round to, ``float16``, ``bfloat16``, ``float32`` or ``float64``.
     digits : instead of rounding, return mpmath numbers with this many correct digits.
     gradients : also compute the input and parameter gradients.
+    jobs : spread the (batch, channel) planes over this many worker processes.
     """
+    if not isinstance(jobs, int) or jobs < 1:
+        raise ValueError(f"jobs must be a positive integer, got {jobs!r}")
     info = get_operator(op)
     geometry = make_geometry(dims, kernel_size, stride, padding, dilation, ceil_mode)
     x = _as_float_array("input", input)
@@ -385,7 +432,10 @@ def reference(
                        count_include_pad, gradients, gradients and info.has_param)
     problem._spatial = spatial
     groups = [[c] for c in range(C)] if _is_per_channel(param) else [list(range(C))]
-    out, gin, gpar = _Solver(problem, fmt, digits, groups).solve()
+    if jobs > 1 and B * C > 1:
+        out, gin, gpar = _solve_parallel(problem, fmt, digits, groups, jobs)
+    else:
+        out, gin, gpar = _Solver(problem, fmt, digits, groups).solve()
     container = object if fmt is None else fmt.numpy_dtype
     output = out.reshape(out_shape).astype(container)
     grad_input = gin.reshape(xb.shape).astype(container) if gin is not None else None
@@ -397,7 +447,7 @@ def reference(
         grad_param = gpar.astype(object if fmt is None else np.float64)
         if not _is_per_channel(param):
             grad_param = grad_param.reshape(())
-    name = "digits=%d" % digits if fmt is None else fmt.name
+    name = f"digits={digits}" if fmt is None else fmt.name
     return OracleResult(output, grad_input, grad_param, name, problem.notes)
 
 
@@ -426,3 +476,74 @@ def _channel_params(info: OperatorInfo, param, C: int) -> list[float | None]:
         if not math.isfinite(v):
             raise ValueError(f"{info.param_name} must be finite, got {v} (channel {c})")
     return values
+
+
+def _solve_chunk(task):
+    """Worker: certify outputs and input gradients of some planes; return parameter partials."""
+    (op, x, params, grad_out, layout, include_pad, want_grads, want_param, fmt_name, digits,
+     spatial) = task
+    info = get_operator(op)
+    problem = _Problem(info, x, params, grad_out, layout, include_pad, want_grads, want_param)
+    problem._spatial = spatial
+    fmt = None if fmt_name is None else get_format(fmt_name)
+    solver = _Solver(problem, fmt, digits, [])
+    out, gin, partials = solver.solve(param_partials=want_param)
+    return out, gin, partials, problem.notes
+
+
+def _solve_parallel(problem: _Problem, fmt, digits, groups, jobs: int):
+    """Spread planes over processes; add up the parameter partials here and certify them."""
+    import concurrent.futures
+    import multiprocessing
+
+    B, C, W = problem.grad_out.shape
+    planes = [(b, c) for b in range(B) for c in range(C)]
+    n_chunks = min(len(planes), jobs * 4)
+    chunks = [planes[k::n_chunks] for k in range(n_chunks)]
+    tasks = []
+    for chunk in chunks:
+        x = np.stack([problem.x[b, c] for b, c in chunk])[None]
+        g = np.stack([problem.grad_out[b, c] for b, c in chunk])[None]
+        params = [problem.params[c] for _, c in chunk]
+        tasks.append((problem.info.name, x, params, g, problem.layout, problem.count_include_pad,
+                      problem.want_grads, problem.want_param_grad,
+                      None if fmt is None else fmt.name, digits, problem._spatial))
+    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    out = np.empty((B, C, W), dtype=object)
+    gin = np.empty(problem.x.shape, dtype=object) if problem.want_grads else None
+    plane_partials: dict[tuple[int, int], Term] = {}
+    with concurrent.futures.ProcessPoolExecutor(
+        max_workers=jobs, mp_context=multiprocessing.get_context(method)
+    ) as pool:
+        for chunk, (o, gi, partials, notes) in zip(chunks, pool.map(_solve_chunk, tasks)):
+            problem.notes.update(notes)
+            for k, (b, c) in enumerate(chunk):
+                out[b, c] = o[0, k]
+                if gin is not None:
+                    gin[b, c] = gi[0, k]
+                if partials is not None:
+                    plane_partials[(b, c)] = partials[k]
+    if not problem.want_param_grad:
+        return out, gin, None
+    solver = _Solver(problem, fmt, digits, groups)
+    gpar = np.empty(len(groups), dtype=object)
+    undecided = []
+    with workprec(solver.start_bits):
+        totals = []
+        for group in groups:
+            acc = Accumulator()
+            for c in group:
+                for b in range(B):
+                    acc.add(_deserialize(plane_partials[(b, c)]))
+            totals.append(acc.total())
+        for k, value in enumerate(solver.decide_many(totals)):
+            if value is None:
+                undecided.append(k)
+            else:
+                gpar[k] = value
+    if undecided:  # rare: redo those groups here at rising precision
+        rest = _Solver(problem, fmt, digits, [groups[k] for k in undecided])
+        _, _, decided = rest.solve(values=False)
+        for k, value in zip(undecided, decided):
+            gpar[k] = value
+    return out, gin, gpar
