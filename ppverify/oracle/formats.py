@@ -191,7 +191,9 @@ def ulp_distance(candidate: np.ndarray | float, reference: np.ndarray | float,
     if c.shape != r.shape:
         raise ValueError(f"candidate shape {c.shape} differs from reference shape {r.shape}")
     if f.name == "float64":
-        out = np.abs(_float64_ordinal(c) - _float64_ordinal(r)).astype(np.float64)
+        oc, orf = np.ravel(_float64_ordinal(c)), np.ravel(_float64_ordinal(r))
+        out = np.array([float(abs(a - b)) for a, b in zip(oc, orf)],
+                       dtype=np.float64).reshape(c.shape)
     else:
         out = np.abs(ordinal(c, f) - ordinal(r, f))
     nan_c, nan_r = np.isnan(c), np.isnan(r)
