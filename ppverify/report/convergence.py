@@ -1,0 +1,113 @@
+"""Figure family 3: how fast P-pooling becomes max pooling (supplement, Proposition 2).
+
+Analytic rate. Let ``M`` be the maximum of the window, attained ``m_1`` times, ``x_2`` the
+second-largest value, attained ``m_2`` times, and ``r = x_2 / M < 1``. Dividing numerator and
+denominator of ``M - y = sum x_i^alpha (M - x_i) / sum x_i^alpha`` by ``M^alpha``:
+
+    M - y  =  (m_2 / m_1) (M - x_2) r^alpha  (1 + o(1))          (alpha -> +inf)
+
+so the forward value converges geometrically with ratio ``r`` and constant
+``C = (m_2/m_1)(M - x_2)``. For the gradient (unique maximum, ``m_1 = 1``),
+``dy/dx_max = 1 + m_2 r^alpha (alpha (M - x_2)/M - 1) + ...`` (it *overshoots* 1) and
+``dy/dx_2 = r^alpha (1 - alpha (M - x_2)/x_2) + ...`` (negative for large alpha), so the
+L1 distance of the gradient from the one-hot vector of max pooling is
+
+    || grad y - e_max ||_1  =  m_2 r^alpha (alpha (M^2 - x_2^2)/(M x_2) - 2) (1 + o(1))
+
+geometric with a linear prefactor: the gradient converges more slowly than the value by a
+factor ``alpha (M + x_2)/x_2``. Elements below ``x_2`` contribute ``O(alpha (x_3/M)^alpha)``.
+The measured curves (the oracle, in ball arithmetic with enough precision to resolve
+``M - y`` after cancellation) are drawn with these asymptotes; the bottom panels show the
+measured/asymptote ratio tending to 1.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import mpmath
+
+from .style import PALETTE, new_figure
+from .values import log_grid, ppool_distance_from_max, to_float
+
+WINDOWS = [
+    (1.0, 2.0, 3.0, 4.0),        # r = 3/4
+    (0.5, 1.0, 1.9, 2.0),        # r = 0.95: slow
+    (2.0, 3.0, 3.0, 5.0),        # second value tied: m_2 = 2, r = 3/5
+    (0.01, 0.1, 1.0, 10.0),      # r = 0.1: fast
+]
+ALPHA_MAX = 1000.0
+
+
+def rate_constants(xs):
+    """``(r, m_1, m_2, C_value, D_grad)`` of the asymptotes above, exactly (Fractions)."""
+    fx = [Fraction(v) for v in xs]
+    top = max(fx)
+    second = max(v for v in fx if v < top)
+    m1 = fx.count(top)
+    m2 = fx.count(second)
+    r = second / top
+    c_value = Fraction(m2, m1) * (top - second)
+    d_grad = m2 * (top * top - second * second) / (top * second)
+    return r, m1, m2, c_value, d_grad
+
+
+def asymptotes(xs, alpha: float):
+    """The two asymptotic laws at ``alpha``, in mpmath (no underflow)."""
+    r, _m1, m2, c_value, d_grad = rate_constants(xs)
+    ra = mpmath.power(mpmath.mpf(r.numerator) / r.denominator, alpha)
+    value = mpmath.mpf(c_value.numerator) / c_value.denominator * ra
+    grad = m2 * ra * (alpha * (mpmath.mpf(d_grad.numerator) / d_grad.denominator) / m2 - 2)
+    return value, grad
+
+
+def build(quick: bool = False):
+    alphas = log_grid(1.0, ALPHA_MAX, 40 if quick else 120)
+    fig = new_figure(12.0, 8.2)
+    axes = fig.subplots(2, 2, height_ratios=[2.2, 1])
+    ax_v, ax_g = axes[0]
+    ax_rv, ax_rg = axes[1]
+    floor = 1e-300
+    for k, xs in enumerate(WINDOWS):
+        r, m1, m2, c_value, d_grad = rate_constants(xs)
+        colour = PALETTE[k]
+        measured = [ppool_distance_from_max(list(xs), a) for a in alphas]
+        gaps = [to_float(g) for g, _ in measured]
+        dists = [to_float(d) for _, d in measured]
+        asym = [asymptotes(xs, a) for a in alphas]
+        name = f"x = ({', '.join(f'{v:g}' for v in xs)}): r = {float(r):.3g}"
+        ax_v.loglog(alphas, [max(g, floor) for g in gaps], color=colour, lw=1.8,
+                    label=f"{name}, C = {float(c_value):.3g}")
+        ax_v.loglog(alphas, [max(to_float(v), floor) for v, _ in asym], color=colour, lw=1.0,
+                    ls="--")
+        ax_g.loglog(alphas, [max(d, floor) for d in dists], color=colour, lw=1.8,
+                    label=f"{name}, m₂ = {m2}, (M² − x₂²)/(M x₂) = {float(d_grad / m2):.4g}")
+        ax_g.loglog(alphas, [to_float(g) if g > 0 else float("nan") for _, g in asym],
+                    color=colour, lw=1.0, ls="--")
+        ratio_v = [to_float(g / v) for (g, _), (v, _) in zip(measured, asym)]
+        ratio_g = [to_float(d / g) if g > 0 else float("nan")
+                   for (_, d), (_, g) in zip(measured, asym)]
+        ax_rv.semilogx(alphas, ratio_v, color=colour, lw=1.5)
+        ax_rg.semilogx(alphas, ratio_g, color=colour, lw=1.5)
+        del m1
+    ax_v.set_title("Forward: |y − max| against α\n"
+                   "asymptote (m₂/m₁)(M − x₂)·r^α, r = x₂/M (dashed)")
+    ax_v.set_ylabel("max − y  (oracle)")
+    ax_g.set_title("Backward: L1 distance of ∇y from max pooling's one-hot\n"
+                   "asymptote m₂ r^α (α (M² − x₂²)/(M x₂) − 2) (dashed)")
+    ax_g.set_ylabel("‖∇y − e_max‖₁  (oracle)")
+    for ax in (ax_v, ax_g):
+        ax.set_xlabel("α (log scale)")
+        ax.set_ylim(1e-60, 1e2)
+        ax.plot([], [], color="0.3", lw=1.0, ls="--", label="analytic asymptote")
+        ax.legend(loc="lower left", fontsize=7, framealpha=0.9)
+    for ax, what in ((ax_rv, "max − y"), (ax_rg, "‖∇y − e_max‖₁")):
+        ax.axhline(1.0, color="0.3", lw=0.8, ls=":")
+        ax.set_ylim(0, 2.0)
+        ax.set_xlabel("α (log scale)")
+        ax.set_ylabel(f"{what} / asymptote")
+        ax.set_title(f"Ratio measured / asymptote for {what} (→ 1)")
+    fig.suptitle("Convergence of P-pooling to max pooling as α → +∞: geometric in r = x₂/max",
+                 fontsize=11)
+    return fig
+

@@ -1,0 +1,139 @@
+"""Shared look of every figure and the one way figures are written to disk.
+
+* Okabe–Ito colour-blind-safe palette (``PALETTE``), used in a fixed order, with line styles
+  and markers as a second channel so that no figure relies on colour alone.
+* ``new_figure``: a pyplot-free ``Figure`` (no global state, Agg canvas).
+* ``save_figure``: PNG and SVG written atomically (temporary file + ``os.replace``) with every
+  varying piece of metadata removed (no date, no software version, fixed ``svg.hashsalt``), so
+  that rendering the same data twice gives byte-identical files.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg", force=False)
+
+from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+#: Okabe & Ito (2008), "Color Universal Design": safe for the common colour-vision deficiencies.
+OKABE_ITO = {
+    "black": "#000000",
+    "orange": "#E69F00",
+    "sky blue": "#56B4E9",
+    "bluish green": "#009E73",
+    "yellow": "#F0E442",
+    "blue": "#0072B2",
+    "vermillion": "#D55E00",
+    "reddish purple": "#CC79A7",
+}
+#: Drawing order for series (yellow last: it is faint on white).
+PALETTE = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000",
+           "#F0E442"]
+LINESTYLES = ["-", "--", "-.", ":", (0, (5, 1)), (0, (3, 1, 1, 1, 1, 1))]
+MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*"]
+
+#: Colours of the reference means, the same in every figure.
+MEAN_COLOURS = {
+    "min": "#56B4E9",
+    "harmonic": "#009E73",
+    "geometric": "#CC79A7",
+    "average": "#E69F00",
+    "max": "#D55E00",
+    "sum": "#000000",
+}
+
+RC = {
+    "font.size": 9,
+    "axes.titlesize": 10,
+    "axes.labelsize": 9,
+    "legend.fontsize": 7.5,
+    "xtick.labelsize": 8,
+    "ytick.labelsize": 8,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "grid.linewidth": 0.5,
+    "lines.linewidth": 1.5,
+    "axes.prop_cycle": matplotlib.cycler(color=PALETTE),
+    "svg.hashsalt": "ppverify-report",
+    "svg.fonttype": "path",
+    "path.simplify": True,
+    "image.cmap": "cividis",
+}
+
+DPI = 110
+MAX_BYTES = 500 * 1024
+_PNG_METADATA = {"Software": None}
+_SVG_METADATA = {"Date": None, "Creator": None, "Format": None, "Type": None}
+
+
+def new_figure(width: float, height: float) -> Figure:
+    """A figure of ``width`` x ``height`` inches with the report's style and an Agg canvas."""
+    with matplotlib.rc_context(RC):
+        fig = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def styled():
+    """Context manager applying the report's rcParams while a figure is drawn and saved."""
+    return matplotlib.rc_context(RC)
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same directory."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def save_figure(fig: Figure, directory: Path, stem: str) -> list[Path]:
+    """Save ``fig`` as ``stem.png`` and ``stem.svg`` in ``directory``; return both paths.
+
+    Raises ``ValueError`` if a file would exceed ``MAX_BYTES`` (500 KB).
+    """
+    paths = []
+    with styled():
+        for fmt, metadata in (("png", _PNG_METADATA), ("svg", _SVG_METADATA)):
+            buffer = io.BytesIO()
+            fig.savefig(buffer, format=fmt, dpi=DPI, metadata=metadata)
+            data = buffer.getvalue()
+            if len(data) > MAX_BYTES:
+                raise ValueError(f"figure {stem}.{fmt} is {len(data)} bytes, over {MAX_BYTES}")
+            path = Path(directory) / f"{stem}.{fmt}"
+            write_atomic(path, data)
+            paths.append(path)
+    return paths
+
+
+def symlog_axis(ax, limit: float, axis: str = "x") -> None:
+    """Symmetric-log parameter axis on [-limit, limit], linear on [-1, 1], plain tick labels."""
+    ticks = [0.0]
+    t = 1.0
+    while t <= limit * 1.0001:
+        ticks = [-t, *ticks, t]
+        t *= 10
+    labels = [f"{v:g}".replace("-", "−") for v in ticks]
+    if axis == "x":
+        ax.set_xscale("symlog", linthresh=1.0, linscale=0.8)
+        ax.set_xlim(-limit, limit)
+        ax.set_xticks(ticks, labels)
+    else:
+        ax.set_yscale("symlog", linthresh=1.0, linscale=0.8)
+        ax.set_ylim(-limit, limit)
+        ax.set_yticks(ticks, labels)

@@ -1,0 +1,174 @@
+"""Oracle values for the figures: every plotted number that is not itself under test.
+
+The figures never re-implement an operator in floating point. They call the oracle's window
+functions (``ppverify.oracle.operators``: python-flint ball arithmetic) inside a small Ziv
+loop: evaluate at a working precision, and if any requested quantity does not yet have
+``bits`` correct relative bits, double the precision and evaluate again. Results are returned
+as ``mpmath.mpf`` (no overflow or underflow, so ``(3/4)**1000`` or ``4**100`` survive) and
+converted to floats for plotting only at the end, with ``to_float`` clamping to the float
+range.
+
+Quantities derived from several oracle outputs (``max - y``, the distance of a gradient from
+one-hot) are formed in ball arithmetic *before* the accuracy test, so cancellation is paid for
+with precision rather than hidden.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from fractions import Fraction
+
+import mpmath
+from flint import arb
+
+from ..oracle import operators
+from ..oracle.reference import workprec
+
+START_BITS = 64
+MAX_BITS = 1 << 15
+
+Ball = arb | Fraction
+
+
+def as_ball(v) -> arb:
+    """An exact ``Fraction``/int/float or an ``arb`` as an ``arb`` at the current precision."""
+    if isinstance(v, arb):
+        return v
+    if isinstance(v, Fraction):
+        return arb(v.numerator) / v.denominator
+    return arb(v)
+
+
+def _accurate(v, bits: int) -> bool:
+    if isinstance(v, (Fraction, int)):
+        return True
+    if isinstance(v, float):  # the only floats the oracle returns are infinities
+        return True
+    if v.is_exact():
+        return True
+    return v.rel_accuracy_bits() >= bits
+
+
+def _to_mpf(v) -> mpmath.mpf:
+    if isinstance(v, Fraction):
+        with mpmath.workprec(80):
+            return mpmath.mpf(v.numerator) / v.denominator
+    if isinstance(v, (int, float)):
+        return mpmath.mpf(v)
+    return mpmath.mpf(v.mid()._mpf_)
+
+
+def certified(fn: Callable[[], Sequence[Ball]], bits: int = 30) -> list[mpmath.mpf]:
+    """Evaluate ``fn()`` (a list of balls/Fractions) until each has ``bits`` correct bits.
+
+    Raises ``ArithmeticError`` if ``MAX_BITS`` of working precision is not enough (a quantity
+    that is exactly zero but computed as a ball that is not exact: callers avoid asking that).
+    """
+    prec = START_BITS
+    while True:
+        with workprec(prec):
+            values = list(fn())
+            if all(_accurate(v, bits) for v in values):
+                return [_to_mpf(v) for v in values]
+        if prec >= MAX_BITS:
+            raise ArithmeticError(f"could not reach {bits} correct bits at {MAX_BITS} bits")
+        prec *= 2
+
+
+def to_float(v) -> float:
+    """An mpf as a float, clamped to +-1e300 so that matplotlib keeps off-scale points."""
+    f = float(v)
+    if math.isinf(f) or abs(f) > 1e300:
+        return math.copysign(1e300, f)
+    return f
+
+
+# ------------------------------------------------------------------ one window, one operator
+
+
+def ppool(xs: Sequence[float], alpha: float, bits: int = 30):
+    """``(y, [dy/dx_i], dy/dalpha)`` of P-pooling from the oracle, as mpf."""
+    def fn():
+        r = operators.ppool_window(xs, alpha)
+        return [r.value, *r.grad_inputs, r.grad_param]
+    out = certified(fn, bits)
+    return out[0], out[1:-1], out[-1]
+
+
+def ppool_weights(xs: Sequence[float], alpha: float, bits: int = 30) -> list[mpmath.mpf]:
+    """The weights ``w_i = x_i^alpha / sum x^alpha`` (positive inputs), in ball arithmetic.
+
+    These are the weights of the oracle's statement ``y = sum w_i x_i`` (module docstring of
+    ``ppverify.oracle.operators``); they are not an oracle output, so they are computed here
+    from their definition, in balls, with the same accuracy loop.
+    """
+    if any(v <= 0 for v in xs):
+        raise ValueError("ppool_weights needs positive inputs")
+
+    def fn():
+        a = arb(alpha)
+        powers = [(a * arb(v).log()).exp() for v in xs]
+        total = sum(powers[1:], powers[0])
+        return [u / total for u in powers]
+    return certified(fn, bits)
+
+
+def ppool_distance_from_max(xs: Sequence[float], alpha: float, bits: int = 20):
+    """``(max - y, sum_i |dy/dx_i - e_i|)`` with ``e`` one-hot at the (unique) maximum."""
+    top = max(xs)
+    k = xs.index(top)
+
+    def fn():
+        r = operators.ppool_window(xs, alpha, want_param_grad=False)
+        gap = as_ball(Fraction(top)) - as_ball(r.value)
+        dist = arb(0)
+        for i, g in enumerate(r.grad_inputs):
+            dist += abs(as_ball(g) - (1 if i == k else 0))
+        return [gap, dist]
+    gap, dist = certified(fn, bits)
+    return gap, dist
+
+
+def lp(xs: Sequence[float], p: float, bits: int = 30):
+    """``(y, [dy/dx_i], dy/dp)`` of the Lp norm ``(sum x^p)^(1/p)`` from the oracle."""
+    def fn():
+        r = operators.lp_window(xs, p)
+        return [r.value, *r.grad_inputs, r.grad_param]
+    out = certified(fn, bits)
+    return out[0], out[1:-1], out[-1]
+
+
+def powermean(xs: Sequence[float], p: float, bits: int = 30):
+    """``(y, [dy/dx_i], dy/dp)`` of the power mean ``((1/N) sum x^p)^(1/p)`` from the oracle."""
+    def fn():
+        r = operators.powermean_window(xs, p)
+        return [r.value, *r.grad_inputs, r.grad_param]
+    out = certified(fn, bits)
+    return out[0], out[1:-1], out[-1]
+
+
+def means(xs: Sequence[float]) -> dict[str, Fraction | float]:
+    """Exact min, harmonic, average and max of a window (harmonic is 0 if a zero is present)."""
+    fx = [Fraction(v) for v in xs]
+    harmonic = Fraction(0) if any(v == 0 for v in fx) else len(fx) / sum(1 / v for v in fx)
+    return {"min": min(fx), "harmonic": harmonic, "average": sum(fx) / len(fx), "max": max(fx)}
+
+
+# ------------------------------------------------------------------ grids of parameters
+
+
+def symmetric_grid(limit: float, n_log: int, n_lin: int = 21) -> list[float]:
+    """Parameters for a symmetric-log axis: ``n_lin`` points in [-1, 1] and ``n_log`` per
+    side, log-spaced from 1 to ``limit``; sorted, without 0 (0 is a special point)."""
+    inner = [-1 + 2 * i / (n_lin - 1) for i in range(n_lin)]
+    outer = [10 ** (math.log10(limit) * (i + 1) / n_log) for i in range(n_log)]
+    values = {round(v, 12) for v in inner} | set(outer) | {-v for v in outer}
+    values.discard(0.0)
+    return sorted(values)
+
+
+def log_grid(lo: float, hi: float, n: int) -> list[float]:
+    """``n`` log-spaced points from ``lo`` to ``hi`` (both > 0)."""
+    a, b = math.log10(lo), math.log10(hi)
+    return [10 ** (a + (b - a) * i / (n - 1)) for i in range(n)]
