@@ -1,0 +1,239 @@
+"""Pure-torch P-pooling: the portable implementation (and the fallback of the C++ fast path).
+
+Every window is visited through ``prod(kernel_size)`` strided *views* of the (padded) input, one
+per kernel offset, each of the output's shape: nothing is copied kernel-size-fold. All arithmetic
+is in float64 whatever the input dtype, and every function here is made of differentiable torch
+ops, so that the analytic backward can itself be differentiated (``gradgradcheck``).
+
+Stable formulation (the mathematics and conventions are those of ``ppverify.ops.functional``)::
+
+    y = Σ x^(α+1) / Σ x^α = R_n^(α+1) / R_d^α · Σ exp((α+1) ln(x/R_n)) / Σ exp(α ln(x/R_d))
+
+with ``R_d`` (``R_n``) the element where ``α ln x`` (``(α+1) ln x``) is largest: the window's
+max for a positive exponent, its smallest positive element for a negative one. Every exponent
+is then <= 0, so nothing overflows, and the largest term is exactly 1. ``ln(x/R)`` is computed
+from the binary decompositions ``x = m 2^e`` as ``log1p((m_x - m_R)/m_R) + (e_x - e_R) ln 2``
+(``m_x - m_R`` is exact), which stays accurate for subnormals and ratios beyond the float range.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import torch
+
+LN2 = math.log(2.0)
+COMPUTE = torch.float64
+
+
+def _neumaier(terms):
+    """Compensated sum of a list of tensors (Neumaier); differentiable."""
+    s = None
+    comp = None
+    for t in terms:
+        if s is None:
+            s = t
+            comp = torch.zeros_like(t)
+            continue
+        u = s + t
+        comp = comp + torch.where(s.abs() >= t.abs(), (s - u) + t, (t - u) + s)
+        s = u
+    return s + comp
+
+
+def log_ratio(v: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
+    """``ln(v / ref)`` for positive float64 ``v`` and ``ref``, accurate to a few ulp absolute
+    (relative to ``max(1, |ln(v/ref)|)``), with the derivative of ``ln v`` (``ref`` constant)."""
+    mv, ev = torch.frexp(v.detach())
+    mr, er = torch.frexp(ref.detach())
+    value = torch.log1p((mv - mr) / mr) + (ev - er).to(v.dtype) * LN2
+    if v.requires_grad and torch.is_grad_enabled():
+        lv = torch.log(v)
+        value = value + (lv - lv.detach())
+    return value
+
+
+class Windows:
+    """The strided views of a padded input, one per kernel offset, and their validity masks."""
+
+    def __init__(self, x: torch.Tensor, geometry, out_spatial):
+        dims = geometry.dims
+        spatial = x.shape[-dims:]
+        pads = []
+        self.needed = []
+        for a in range(dims):
+            k, s, p, d = (geometry.kernel_size[a], geometry.stride[a], geometry.padding[a],
+                          geometry.dilation[a])
+            need = (out_spatial[a] - 1) * s + (k - 1) * d + 1
+            right = max(0, need - p - spatial[a])
+            pads.append((p, right))
+        self.pads = pads
+        self.geometry = geometry
+        self.out_spatial = tuple(out_spatial)
+        self.spatial = tuple(spatial)
+        flat = []
+        for p, r in reversed(pads):
+            flat += [p, r]
+        self.xp = torch.nn.functional.pad(x, flat) if any(flat) else x
+        # per-axis validity of each kernel offset's output positions
+        self.axis_valid = []
+        for a in range(dims):
+            k, s, p, d = (geometry.kernel_size[a], geometry.stride[a], geometry.padding[a],
+                          geometry.dilation[a])
+            o = out_spatial[a]
+            starts = torch.arange(o, device=x.device) * s - p
+            self.axis_valid.append([((starts + j * d) >= 0) & ((starts + j * d) < spatial[a])
+                                    for j in range(k)])
+        self.offsets = list(itertools.product(*(range(k) for k in geometry.kernel_size)))
+
+    def slices(self, offset):
+        g = self.geometry
+        sl = [slice(None), slice(None)]
+        for a, j in enumerate(offset):
+            start = j * g.dilation[a]
+            sl.append(slice(start, start + (self.out_spatial[a] - 1) * g.stride[a] + 1,
+                            g.stride[a]))
+        return tuple(sl)
+
+    def view(self, offset):
+        return self.xp[self.slices(offset)]
+
+    def valid(self, offset):
+        """Boolean mask of shape ``out_spatial`` (broadcasts over batch and channel), or None
+        when every position is an input element."""
+        dims = self.geometry.dims
+        mask = None
+        for a, j in enumerate(offset):
+            m = self.axis_valid[a][j]
+            if bool(m.all()):
+                continue
+            shape = [1] * dims
+            shape[a] = -1
+            m = m.view(shape)
+            mask = m if mask is None else mask & m
+        if mask is None:
+            return None
+        return mask.expand(self.out_spatial)
+
+    def scatter(self, contributions, like: torch.Tensor) -> torch.Tensor:
+        """Sum per-offset output-shaped contributions back onto the (unpadded) input."""
+        gp = torch.zeros(self.xp.shape, dtype=contributions[0].dtype, device=like.device)
+        for offset, c in zip(self.offsets, contributions):
+            sl = self.slices(offset)
+            gp[sl] = gp[sl] + c
+        dims = self.geometry.dims
+        sl = [slice(None), slice(None)]
+        for a in range(dims):
+            p = self.pads[a][0]
+            sl.append(slice(p, p + self.spatial[a]))
+        return gp[tuple(sl)]
+
+
+def _masks(v, valid):
+    pos = v > 0
+    zero = v == 0
+    if valid is not None:
+        pos = pos & valid
+        zero = zero & valid
+    return pos, zero
+
+
+class _State:
+    """Everything the forward and backward share about one batch of windows."""
+
+
+def analyse(x64: torch.Tensor, a: torch.Tensor, win: Windows) -> _State:
+    """Compute y and the per-window statistics (differentiably in ``x64`` and ``a``)."""
+    st = _State()
+    views = [win.view(o) for o in win.offsets]
+    valids = [win.valid(o) for o in win.offsets]
+    st.views, st.valids = views, valids
+    masks = [_masks(v, m) for v, m in zip(views, valids)]
+    st.pos = [p for p, _ in masks]
+    st.zero = [z for _, z in masks]
+    shape = views[0].shape
+    f64 = x64.dtype
+    n_valid = sum(((torch.ones((), dtype=f64, device=x64.device) if m is None else m.to(f64))
+                   for m in valids), torch.zeros((), dtype=f64, device=x64.device))
+    n_pos = sum(p.to(f64) for p in st.pos)
+    n_zero = sum(z.to(f64) for z in st.zero)
+    st.n_valid = torch.broadcast_to(n_valid, shape)
+    st.n_pos, st.n_zero = n_pos, n_zero
+    with torch.no_grad():
+        xmax = views[0].detach().clone() if valids[0] is None else torch.where(
+            valids[0], views[0].detach(), 0.0)
+        xminpos = torch.where(st.pos[0], views[0].detach(), math.inf)
+        for v, m, p in zip(views[1:], valids[1:], st.pos[1:]):
+            vd = v.detach()
+            xmax = torch.maximum(xmax, vd if m is None else torch.where(m, vd, 0.0))
+            xminpos = torch.minimum(xminpos, torch.where(p, vd, math.inf))
+        safe_max = torch.where(xmax > 0, xmax, 1.0)
+        safe_min = torch.where(torch.isfinite(xminpos), xminpos, 1.0)
+        ref_d = torch.where(a >= 0, safe_max, safe_min)
+        ref_n = torch.where(a + 1 >= 0, safe_max, safe_min)
+    st.ref_d, st.ref_n = ref_d, ref_n
+    lr_d, ed, en = [], [], []
+    for v, p in zip(views, st.pos):
+        vs = torch.where(p, v, 1.0)
+        ld = log_ratio(vs, ref_d)
+        ln_ = log_ratio(vs, ref_n)
+        lr_d.append(torch.where(p, ld, 0.0))
+        ed.append(torch.where(p, torch.exp(a * ld), 0.0))
+        en.append(torch.where(p, torch.exp((a + 1) * ln_), 0.0))
+    st.lr_d, st.ed = lr_d, ed
+    S = _neumaier(ed)
+    T = _neumaier(en)
+    st.S = torch.where(S > 0, S, 1.0)
+    same = ref_n == ref_d
+    factor = torch.where(same, ref_d, torch.pow(ref_n, a + 1) * torch.pow(ref_d, -a))
+    y_general = factor * (T / st.S)
+    total = _neumaier([v if m is None else torch.where(m, v, 0.0)
+                       for v, m in zip(views, valids)])
+    y_mean = total / st.n_valid
+    a_b = torch.broadcast_to(a, shape)
+    st.alpha = a_b
+    st.all_zero = n_pos == 0
+    st.neg_with_zero = (a_b < 0) & (n_zero > 0)
+    y = torch.where(a_b == 0, y_mean, y_general)
+    y = torch.where(st.all_zero | st.neg_with_zero, 0.0, y)
+    st.y = y
+    st.sum_pos = _neumaier([torch.where(p, v, 0.0) for v, p in zip(views, st.pos)])
+    return st
+
+
+def grads(st: _State, gy: torch.Tensor, win: Windows, like: torch.Tensor):
+    """Analytic input and per-window alpha gradients (differentiable torch ops)."""
+    a = st.alpha
+    y = st.y
+    n_valid = st.n_valid
+    one = torch.ones((), dtype=y.dtype, device=y.device)
+    zero_t = torch.zeros((), dtype=y.dtype, device=y.device)
+    # per-window gradient of a zero element
+    g_zero_pos = torch.where(a == 1, -y / torch.where(st.sum_pos > 0, st.sum_pos, 1.0), zero_t)
+    g_zero_neg = torch.where(st.n_zero == 1,
+                             torch.where(a < -1, one, torch.where(a == -1, n_valid, zero_t)),
+                             zero_t)
+    g_allzero = torch.where(a > 0, one, torch.where(
+        a == 0, 1.0 / n_valid, torch.where(n_valid == 1, one, zero_t)))
+    contributions = []
+    dalpha_terms = []
+    for v, p, z, m, e, lr in zip(st.views, st.pos, st.zero, st.valids, st.ed, st.lr_d):
+        w = e / st.S
+        vs = torch.where(p, v, 1.0)
+        g_general = w * (1.0 + a * ((vs - y) / vs))
+        g_general = torch.where(p, g_general, torch.where(z, g_zero_pos, zero_t))
+        g_neg = torch.where(z, g_zero_neg, zero_t)
+        g_mean = 1.0 / n_valid
+        g = torch.where(a == 0, g_mean, torch.where(st.neg_with_zero, g_neg, g_general))
+        g = torch.where(st.all_zero, g_allzero, g)
+        if m is not None:
+            g = torch.where(m, g, zero_t)
+        contributions.append(g * gy)
+        wa = torch.where(a == 0, 1.0 / n_valid, w)
+        dalpha_terms.append(torch.where(p, wa * lr * (vs - y), zero_t))
+    gx = win.scatter(contributions, like)
+    da = _neumaier(dalpha_terms)
+    jump = (a == 0) & (st.n_zero > 0)
+    da = torch.where(jump | st.all_zero | st.neg_with_zero, zero_t, da)
+    return gx, da * gy
