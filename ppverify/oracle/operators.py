@@ -442,14 +442,19 @@ def _geometric_mean_window(xs: Sequence[float], n_inputs: int, want_param_grad: 
             )
     n = len(xs)
     if any(v == 0 for v in xs):
+        # y = 0 for p = 0 and, continuously, for p < 0 and p -> 0+ (M_p -> 0 faster than any
+        # power of p), so dy/dp = 0 exactly: no jump. Inputs: y(h) = (h * prod others)^(1/n).
         zeros = [i for i, v in enumerate(xs) if v == 0]
         grads: list[Number] = [_ZERO] * n_inputs
         notes = set()
-        if len(zeros) == 1 and n > 1:
+        if n == 1:
+            if n_inputs:
+                grads[0] = _ONE
+        elif len(zeros) == 1 and zeros[0] < n_inputs:
             notes.add(INFINITE_DERIVATIVE)
-        elif n == 1:
-            grads[0] = _ONE
-        return WindowValues(_ZERO, grads, _ZERO, notes | ({PARAM_JUMP} if n > len(zeros) else set()))
+        return WindowValues(_ZERO, grads, _ZERO, notes)
+    if all(v == xs[0] for v in xs):  # equal elements: exact y = c, dy/dx_i = 1/n, dy/dp = 0
+        return WindowValues(Fraction(xs[0]), [Fraction(1, n)] * n_inputs, _ZERO)
     ax = [arb(v) for v in xs]
     logs = [v.log() for v in ax]
     mean_log = sum(logs[1:], logs[0]) / n
@@ -457,6 +462,7 @@ def _geometric_mean_window(xs: Sequence[float], n_inputs: int, want_param_grad: 
     grads = [y / (n * v) for v in ax[:n_inputs]]
     dparam = None
     if want_param_grad:
-        var = sum(((lv - mean_log) ** 2 for lv in logs), arb(0)) / n
+        # (d * d), not d ** 2: arb's power of a ball containing 0 is nan
+        var = sum(((lv - mean_log) * (lv - mean_log) for lv in logs), arb(0)) / n
         dparam = y * var / 2
     return WindowValues(y, grads, dparam)
