@@ -256,7 +256,9 @@ def _ppool_integer_exact(xs: Sequence[float], m: int, want_param_grad: bool) -> 
     return WindowValues(y, grads, None)
 
 
-def ppool_exact(xs: Sequence[float], alpha: float, max_abs_alpha: int = 4096) -> WindowValues | None:
+def ppool_exact(
+    xs: Sequence[float], alpha: float, max_abs_alpha: int = 4096
+) -> WindowValues | None:
     """Exact rational value and input derivatives when alpha is a modest integer, else None.
 
     Used by the certifier when a result may lie exactly on a rounding boundary. ``grad_param``

@@ -18,6 +18,9 @@ from ppverify.oracle.operators import INFINITE_DERIVATIVE, PARAM_JUMP, OracleDom
 from ppverify.oracle.reference import reference
 
 DPS = 60
+TIGHT = mp.mpf(10) ** -40
+LOOSE = mp.mpf(10) ** -30
+TINY = mp.mpf(10) ** -5000
 
 
 @pytest.fixture(autouse=True)
@@ -38,7 +41,7 @@ def to_mpf(v) -> mp.mpf:
     return mp.mpf(v.mid()._mpf_)
 
 
-def assert_close(got, expected, rel=mp.mpf(10) ** -40, abs_tol=mp.mpf(10) ** -40, what=""):
+def assert_close(got, expected, rel=TIGHT, abs_tol=TIGHT, what=""):
     g, e = to_mpf(got), mp.mpf(expected)
     assert abs(g - e) <= max(rel * abs(e), abs_tol), f"{what}: oracle {g} vs mpmath {e}"
 
@@ -89,7 +92,7 @@ def d_param(f, xs, param):
     return mp.diff(lambda a: f(xs, a), mp.mpf(param))
 
 
-def check_against_mpmath(op, xs, param, rel=mp.mpf(10) ** -30):
+def check_against_mpmath(op, xs, param, rel=LOOSE):
     f = FORMULAS[op]
     r = WINDOWS[op](xs, param)
     y = f(xs, param)
@@ -194,7 +197,7 @@ def one_sided(f, xs, param, i, y0, h=H):
     return (f(ys, param) - y0) / h
 
 
-def lehmer_limit(xs, a, tiny=mp.mpf(10) ** -5000):
+def lehmer_limit(xs, a, tiny=TINY):
     """The Lehmer mean with exact zeros replaced by ``tiny`` (mpmath cannot divide by 0**a<0)."""
     return lehmer([v if v != 0 else tiny for v in xs], a)
 
