@@ -16,6 +16,8 @@ from . import __version__
 # name -> (module, one-line help). The help is repeated here so that --help imports nothing.
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "eval": ("ppverify.oracle.command", "correctly rounded value and gradients of one window"),
+    "check": ("ppverify.conformance.command", "check an implementation against the oracle"),
+    "vectors": ("ppverify.conformance.vectors_command", "write golden test vectors (JSON/.npz)"),
     "bench-oracle": ("ppverify.oracle.bench", "oracle throughput in certified windows per second"),
     # one line per subcommand; keep this list the only place that names them
 }

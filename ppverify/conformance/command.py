@@ -1,0 +1,181 @@
+"""Check a pooling implementation against the oracle, or score results computed elsewhere.
+
+TARGET is module:callable with torch's functional calling convention for --op (lp: the
+signature of torch.nn.functional.lp_pool2d; ppool: ppverify.ops.p_pool2d; avg/max:
+avg_pool2d/max_pool2d; powermean: like ppool with p). "{d}" in TARGET is replaced by the
+dimension. The exit status is 0 only when the target conforms.
+
+  ppverify check torch.nn.functional:lp_pool2d --op lp
+  ppverify check 'torch.nn.functional:max_pool{d}d' --op max --dim 1 2 3 --json
+  ppverify check mypkg.pool:p_pool2d --op ppool --tolerance float32=32 --thorough
+  ppverify check --vectors golden.json --results mine.json
+
+Errors are measured in ULP of the case's dtype against the correctly rounded reference (or in
+ULP of the result's scale, when it is small because terms cancel); see
+ppverify.conformance.compare for the categories and ppverify.conformance.vectors for the
+vectors and results file formats.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+
+from .targets import CONVENTIONS
+from .tolerances import DTYPES, QUANTITIES
+
+HELP = "check an implementation against the oracle (summary, reproducers, exit status)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("target", nargs="?", help="module:callable to check")
+    parser.add_argument("--op", choices=sorted(CONVENTIONS), help="operator the target computes")
+    parser.add_argument("--dim", type=int, nargs="+", choices=(1, 2, 3), default=None,
+                        help="spatial dimensions (default: from the target's name, e.g. "
+                        "lp_pool2d -> 2; all three when TARGET contains {d})")
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.add_argument("--tolerance", action="append", default=[], metavar="DTYPE=ULP",
+                        help="override a tolerance: float32=32, grad_input.float16=16, all=8 "
+                        "(repeatable)")
+    parser.add_argument("--thorough", action="store_true",
+                        help="5x more cases, larger kernels and windows")
+    parser.add_argument("--count", type=int, default=None,
+                        help="valid cases per dimension (default 100, 500 with --thorough)")
+    parser.add_argument("--seed", type=int, default=0, help="case generator seed")
+    parser.add_argument("--no-shrink", action="store_true",
+                        help="do not shrink failing cases")
+    parser.add_argument("--vectors", metavar="FILE",
+                        help="golden vectors (from ppverify vectors) to score --results against")
+    parser.add_argument("--results", metavar="FILE", help="results computed elsewhere")
+
+
+def _dims(args) -> tuple[int, ...]:
+    if args.dim:
+        return tuple(dict.fromkeys(args.dim))
+    if "{d}" in args.target:
+        return (1, 2, 3)
+    match = re.search(r"([123])d$", args.target)
+    return (int(match.group(1)),) if match else (2,)
+
+
+def _progress():
+    """A rich progress bar on a terminal, nothing otherwise. Returns (callback, close)."""
+    if not sys.stderr.isatty():
+        return None, lambda: None
+    try:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+    except ImportError:  # pragma: no cover
+        return None, lambda: None
+    bar = Progress("checking", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                   transient=True)
+    bar.start()
+    task = bar.add_task("cases", total=None)
+
+    def update(done: int, total: int) -> None:
+        bar.update(task, completed=done, total=total)
+
+    return update, bar.stop
+
+
+def format_tolerances(tol) -> list[str]:
+    lines = ["tolerances (ULP)  " + "".join(f"{d:>10}" for d in DTYPES)]
+    for q in QUANTITIES:
+        lines.append(f"  {q:<16}" + "".join(f"{tol.get(q, d):>10g}" for d in DTYPES))
+    return lines
+
+
+def format_report(report) -> str:
+    """The summary table and, per failing category, the worst and the minimal case."""
+    from .check import format_ulp
+    from .compare import CATEGORIES, CATEGORY_TITLES
+
+    dims = ",".join(str(d) for d in report.dims)
+    out = [f"ppverify check {report.target} --op {report.op} --dim {dims}", ""]
+    out += format_tolerances(report.tolerances)
+    out.append("")
+    out.append(f"cases: {report.cases_run} valid + {report.error_cases_run} error inputs run, "
+               f"{report.cases_passed} passed, {report.cases_skipped} skipped; "
+               f"{report.elapsed:.1f} s")
+    out.append("")
+    out.append(f"  {'category':<42}{'result':<8}{'failing':>8}  worst")
+    for c in CATEGORIES:
+        s = report.categories[c]
+        result = "FAIL" if s.failed_cases else "pass"
+        worst = "" if s.worst is None else (
+            f"{format_ulp(s.worst.ulp)} ULP" if s.worst.ulp is not None else "")
+        out.append(f"  {CATEGORY_TITLES[c]:<42}{result:<8}{s.failed_cases:>8}  {worst}")
+    for note in report.notes:
+        out.append(f"note: {note}")
+    for c in CATEGORIES:
+        s = report.categories[c]
+        if not s.failed_cases:
+            continue
+        out.append("")
+        out.append(f"== {CATEGORY_TITLES[c]}: {s.failed_cases} failing case(s)")
+        out.append(f"worst:   {s.worst.message}")
+        out.append(f"   in:   {s.worst_case.describe()}")
+        if s.minimal_case is not None:
+            out.append(f"minimal: {s.minimal_finding.message}")
+            out.append(f"   in:   {s.minimal_case.describe()}")
+            out.append("reproducer:")
+            out += ["    " + line for line in s.reproducer.splitlines()]
+    out.append("")
+    verdict = "CONFORMS" if report.conforms else (
+        "DOES NOT CONFORM: " + ", ".join(CATEGORY_TITLES[c] for c in report.failed_categories))
+    out.append(verdict)
+    return "\n".join(out)
+
+
+def run(args: argparse.Namespace) -> int:
+    from .tolerances import Tolerances
+
+    try:
+        tol = Tolerances.parse(args.tolerance)
+    except ValueError as err:
+        print(f"ppverify check: error: {err}", file=sys.stderr)
+        return 2
+    if args.vectors or args.results:
+        return _run_vectors(args, tol)
+    if not args.target or not args.op:
+        print("ppverify check: error: TARGET and --op are required (or --vectors and --results)",
+              file=sys.stderr)
+        return 2
+    from .check import check
+
+    update, close = _progress()
+    try:
+        report = check(args.target, args.op, _dims(args), thorough=args.thorough,
+                       seed=args.seed, tolerances=tol, count=args.count,
+                       shrink_failures=not args.no_shrink, progress=update)
+    except ValueError as err:
+        close()
+        print(f"ppverify check: error: {err}", file=sys.stderr)
+        return 2
+    close()
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2, allow_nan=False))
+    else:
+        print(format_report(report))
+    return 0 if report.conforms else 1
+
+
+def _run_vectors(args, tol) -> int:
+    from .vectors import format_score, load_results, load_vectors, score
+
+    if not (args.vectors and args.results):
+        print("ppverify check: error: --vectors and --results go together", file=sys.stderr)
+        return 2
+    try:
+        vectors = load_vectors(args.vectors)
+        results = load_results(args.results)
+    except (OSError, ValueError, KeyError) as err:
+        print(f"ppverify check: error: {err}", file=sys.stderr)
+        return 2
+    result = score(vectors, results, tol)
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=2, allow_nan=False))
+    else:
+        print(format_score(result))
+    return 0 if result.conforms else 1

@@ -1,0 +1,188 @@
+"""Judging one outcome against the oracle: errors in ULP and the failure categories.
+
+Error measure. For a result ``c`` with correctly rounded reference ``r`` and scale ``s`` (see
+``expected``), in the case's dtype::
+
+    error = min(ulp_distance(c, r), |c - r| / ulp(s))
+
+that is, the distance in ULP of the result, or in ULP of its scale when the result is small
+because terms cancelled. A result passes when ``error <= tolerance[quantity][dtype]``.
+
+Categories (a case may fail several; each counts once per case):
+
+==================  ============================================================================
+wrong-shape         the output shape differs from torch's pooling shape (``ppverify.windows``)
+exception           the target raised on a valid input (forward or backward)
+nonfinite           NaN or Inf in the output or a gradient where the true value is finite
+wrong-value         an output beyond tolerance
+wrong-gradient      an input or parameter gradient beyond tolerance
+missing-gradient    no gradient flows to the input, or to a trainable parameter passed as a tensor
+accepted-invalid    an error input (see ``cases.error_cases``) returned normally: no exception
+                    (and, where NaN/Inf would signal the problem, an all-finite output)
+==================  ============================================================================
+
+Convention notes from the oracle (an infinite one-sided derivative returned as 0, a jump in the
+parameter) make that gradient a matter of convention, not of correctness: it is not compared.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..oracle.formats import get_format, ulp_distance
+from ..oracle.operators import INFINITE_DERIVATIVE, PARAM_JUMP
+from .cases import Case
+from .expected import Expected
+from .runner import Outcome
+from .tolerances import Tolerances
+
+CATEGORIES = ("wrong-value", "wrong-gradient", "missing-gradient", "nonfinite", "exception",
+              "accepted-invalid", "wrong-shape")
+
+CATEGORY_TITLES = {
+    "wrong-value": "wrong value",
+    "wrong-gradient": "wrong gradient",
+    "missing-gradient": "missing gradient",
+    "nonfinite": "NaN/Inf where the true value is finite",
+    "exception": "exception on valid input",
+    "accepted-invalid": "invalid input accepted silently",
+    "wrong-shape": "wrong output shape",
+}
+
+
+@dataclass
+class Finding:
+    """One failure of one case."""
+
+    category: str
+    message: str
+    quantity: str | None = None  # "output", "grad_input", "grad_param"
+    ulp: float | None = None  # the largest error (inf for non-finite)
+    index: tuple[int, ...] | None = None
+    got: float | None = None
+    expected: float | None = None
+
+    @property
+    def severity(self) -> float:
+        return math.inf if self.ulp is None else self.ulp
+
+    def to_dict(self) -> dict:
+        from .jsonio import encode_float
+
+        return {
+            "category": self.category, "message": self.message, "quantity": self.quantity,
+            "ulp": None if self.ulp is None else encode_float(self.ulp),
+            "index": None if self.index is None else list(self.index),
+            "got": None if self.got is None else encode_float(self.got),
+            "expected": None if self.expected is None else encode_float(self.expected),
+        }
+
+
+def errors_ulp(candidate, reference, scale, dtype: str) -> np.ndarray:
+    """Elementwise error (see module doc); ``inf`` where finiteness differs."""
+    fmt = get_format(dtype)
+    c = np.asarray(candidate, dtype=np.float64)
+    r = np.asarray(reference, dtype=np.float64)
+    plain = ulp_distance(c, r, fmt).astype(np.float64)
+    s = np.broadcast_to(np.abs(np.asarray(scale, dtype=np.float64)), r.shape)
+    unit = np.vectorize(lambda v: fmt.ulp(v) if math.isfinite(v) else math.inf,
+                        otypes=[np.float64])(s) if s.size else s
+    with np.errstate(invalid="ignore", over="ignore"):
+        scaled = np.where(np.isfinite(c) & np.isfinite(r), np.abs(c - r) / unit, np.inf)
+    return np.minimum(plain, np.nan_to_num(scaled, nan=np.inf))
+
+
+def _worst(err: np.ndarray):
+    flat = int(np.argmax(err)) if err.size else 0
+    return np.unravel_index(flat, err.shape) if err.size else (), float(err.max(initial=0.0))
+
+
+def _judge_tensor(quantity, got, ref, scale, case, tol, category) -> list[Finding]:
+    findings = []
+    got = np.asarray(got, dtype=np.float64)
+    if got.shape != ref.shape:
+        return [Finding("wrong-shape", f"{quantity} has shape {got.shape}, expected {ref.shape}",
+                        quantity)]
+    bad = ~np.isfinite(got) & np.isfinite(ref)
+    if bad.any():
+        idx = tuple(int(i) for i in np.argwhere(bad)[0])
+        findings.append(Finding(
+            "nonfinite", f"{quantity}{list(idx)} is {float(got[idx])} where the true value "
+            f"is {float(ref[idx])!r}", quantity, math.inf, idx, float(got[idx]), float(ref[idx])))
+    err = errors_ulp(got, ref, scale, case.dtype)
+    err = np.where(bad, 0.0, err)
+    limit = tol.get(quantity, case.dtype)
+    idx, worst = _worst(err)
+    if worst > limit:
+        idx = tuple(int(i) for i in idx)
+        findings.append(Finding(
+            category, f"{quantity}{list(idx)} = {float(got[idx])!r}, correctly rounded "
+            f"{float(ref[idx])!r}: "
+            f"{_fmt_ulp(worst)} ULP > {limit:g} ({case.dtype})", quantity, worst, idx,
+            float(got[idx]), float(ref[idx])))
+    return findings
+
+
+def _fmt_ulp(v: float) -> str:
+    if math.isinf(v):
+        return "inf"
+    return f"{v:.3g}" if v < 1e6 else f"{v:.2e}"
+
+
+def judge(case: Case, outcome: Outcome, expected: Expected | None, tol: Tolerances,
+          param_required: bool) -> list[Finding]:
+    """All findings of one valid case (``expected`` from the oracle)."""
+    if outcome.error is not None:
+        return [Finding("exception", f"raised in {outcome.error_phase}: {outcome.error}")]
+    exp_shape = tuple(expected.output.shape)
+    if outcome.output_shape != exp_shape:
+        return [Finding("wrong-shape",
+                        f"output shape {outcome.output_shape}, expected {exp_shape}", "output")]
+    findings = _judge_tensor("output", outcome.output, expected.output, expected.output_scale,
+                             case, tol, "wrong-value")
+    if outcome.input_grad_missing:
+        findings.append(Finding("missing-gradient", "no gradient reaches the input "
+                                "(the output does not require grad)", "grad_input"))
+    elif expected.grad_input is not None and outcome.grad_input is not None \
+            and INFINITE_DERIVATIVE not in expected.notes:
+        findings += _judge_tensor("grad_input", outcome.grad_input, expected.grad_input,
+                                  expected.grad_input_scale, case, tol, "wrong-gradient")
+    if outcome.param_mode == "tensor" and expected.grad_param is not None:
+        if outcome.param_grad_missing:
+            if param_required:
+                findings.append(Finding("missing-gradient", "the parameter was passed as a "
+                                        "tensor with requires_grad but receives no gradient",
+                                        "grad_param"))
+        elif PARAM_JUMP not in expected.notes:
+            findings += _judge_tensor("grad_param", np.array(outcome.grad_param),
+                                      np.array(expected.grad_param),
+                                      np.array(expected.grad_param_scale), case, tol,
+                                      "wrong-gradient")
+    if outcome.param_mode == "float" and param_required:
+        findings.append(Finding("missing-gradient", "the target refuses the parameter as a "
+                                "tensor, so it cannot be trained", "grad_param"))
+    return _dedupe(findings)
+
+
+def judge_error_case(case: Case, outcome: Outcome) -> list[Finding]:
+    """An error input passes when the target raises (or, if allowed, returns NaN/Inf)."""
+    if outcome.error is not None:
+        return []
+    if case.nan_signals and outcome.output is not None and not np.all(np.isfinite(
+            outcome.output)):
+        return []
+    shown = "" if outcome.output is None else f" (output shape {outcome.output_shape}, " \
+        f"all finite)"
+    return [Finding("accepted-invalid", f"{case.expect_error}: returned normally{shown}")]
+
+
+def _dedupe(findings: list[Finding]) -> list[Finding]:
+    """Keep the worst finding per category."""
+    best: dict[str, Finding] = {}
+    for f in findings:
+        if f.category not in best or f.severity > best[f.category].severity:
+            best[f.category] = f
+    return list(best.values())

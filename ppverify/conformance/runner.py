@@ -1,0 +1,145 @@
+"""Running a target on a case: the only module of ``conformance`` that imports torch (lazily).
+
+``run_case(target, case)`` builds the input tensor in the case's dtype and memory layout, passes
+the parameter as a ``requires_grad`` tensor (falling back to a Python float when the target
+refuses a tensor), calls the target forward, then autograd backward with the case's upstream
+gradient, and returns an ``Outcome`` of plain numpy arrays. Nothing is judged here.
+"""
+
+from __future__ import annotations
+
+import traceback
+from dataclasses import dataclass
+
+import numpy as np
+
+from .cases import Case
+from .targets import Target
+
+
+@dataclass
+class Outcome:
+    """What the target did on one case (values as float64 numpy arrays)."""
+
+    output: np.ndarray | None = None
+    output_shape: tuple[int, ...] | None = None
+    grad_input: np.ndarray | None = None
+    grad_param: float | None = None
+    error: str | None = None  # "TypeError: ..." when the call raised
+    error_phase: str | None = None  # "forward" or "backward"
+    input_grad_missing: bool = False
+    param_mode: str = "none"  # "tensor", "float" (target refused a tensor), "none"
+    param_grad_missing: bool = False
+
+
+def torch_dtype(name: str):
+    import torch
+
+    return {"float64": torch.float64, "float32": torch.float32, "float16": torch.float16,
+            "bfloat16": torch.bfloat16}[name]
+
+
+def make_input(case: Case, requires_grad: bool = True):
+    """The input tensor: exact values in the case's dtype and memory layout, a leaf."""
+    import torch
+
+    dtype = torch_dtype(case.dtype)
+    values = torch.tensor(case.input, dtype=torch.float64)
+    if case.layout == "strided" and values.ndim >= 1:
+        shape = tuple(values.shape)
+        base = torch.zeros(shape[:-1] + (2 * shape[-1],), dtype=dtype)
+        base[..., ::2] = values.to(dtype)
+        x = base[..., ::2]
+    elif case.layout == "channels_last" and values.ndim >= 2:
+        channel = 1 if values.ndim == case.dims + 2 else 0
+        x = values.to(dtype).movedim(channel, -1).contiguous().movedim(-1, channel)
+    else:
+        x = values.to(dtype).contiguous()
+    x = x.detach()
+    if requires_grad:
+        x.requires_grad_(True)
+    return x
+
+
+def _to_numpy(t) -> np.ndarray:
+    return t.detach().to("cpu").double().numpy().copy()
+
+
+def _call(target: Target, case: Case, x, param):
+    args = [x]
+    if target.convention.has_param:
+        args.append(param)
+    args.append(case.kernel_arg())
+    return target.fn(*args, **case.call_kwargs())
+
+
+def _describe(err: BaseException) -> str:
+    text = f"{type(err).__name__}: {err}".strip()
+    return text.splitlines()[0][:300] if text else type(err).__name__
+
+
+def run_case(target: Target, case: Case) -> Outcome:
+    """Run ``target`` forward and backward on ``case``; exceptions are recorded, not raised."""
+    import torch
+
+    out = Outcome()
+    try:
+        x = make_input(case, requires_grad=case.expect_error is None)
+    except Exception as err:  # values not representable, e.g. wrong rank errors built by hand
+        out.error, out.error_phase = _describe(err), "setup"
+        return out
+    conv = target.convention
+    param = None
+    if conv.has_param:
+        param = torch.tensor(case.param, dtype=torch_dtype(case.dtype), requires_grad=True)
+        out.param_mode = "tensor"
+    try:
+        try:
+            y = _call(target, case, x, param)
+        except Exception:
+            if param is None:
+                raise
+            # a target that takes its parameter as a Python number only
+            y = _call(target, case, x, float(case.param))
+            out.param_mode, param = "float", None
+    except Exception as err:
+        out.error, out.error_phase = _describe(err), "forward"
+        return out
+    if isinstance(y, tuple | list):  # e.g. return_indices
+        y = y[0]
+    if not isinstance(y, torch.Tensor):
+        out.error, out.error_phase = f"returned {type(y).__name__}, not a tensor", "forward"
+        return out
+    out.output_shape = tuple(y.shape)
+    out.output = _to_numpy(y)
+    if case.expect_error is not None:
+        return out
+    expected_shape = case.expected_shape()
+    if out.output_shape != expected_shape:
+        return out
+    wrt = [x] + ([param] if param is not None else [])
+    if not y.requires_grad:
+        out.input_grad_missing = True
+        out.param_grad_missing = param is not None
+        return out
+    g = torch.tensor(case.grad_output if case.grad_output is not None
+                     else np.ones(expected_shape), dtype=torch.float64).to(y.dtype)
+    try:
+        grads = torch.autograd.grad(y, wrt, grad_outputs=g, allow_unused=True)
+    except Exception as err:
+        out.error, out.error_phase = _describe(err), "backward"
+        return out
+    if grads[0] is None:
+        out.input_grad_missing = True
+    else:
+        out.grad_input = _to_numpy(grads[0])
+    if param is not None:
+        if grads[1] is None:
+            out.param_grad_missing = True
+        else:
+            out.grad_param = float(_to_numpy(grads[1]).sum())
+    return out
+
+
+def format_exception(err: BaseException) -> str:  # pragma: no cover - debugging aid
+    return "".join(traceback.format_exception_only(type(err), err)).strip()

@@ -1,0 +1,129 @@
+"""Shrinking a failing case to a minimal one that fails in the same category.
+
+Greedy, in the spirit of hypothesis: repeatedly try simpler variants and keep the first that
+still fails the same way, until none does (or the attempt budget is spent). Variants, in order:
+one batch entry and one channel (the plane of the worst error first); one element less at either
+end of a spatial axis; default stride, no padding, no dilation, no ceil_mode, a smaller kernel;
+contiguous memory; an all-ones upstream gradient; then, element by element, simpler values
+(1, 2, a small integer, 3 significant bits). The dtype, the operator and its parameter are kept.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+
+import numpy as np
+
+from .cases import Case, representable, with_values
+
+
+def _planes(case: Case, index) -> Iterator[Case]:
+    x = case.input
+    if x.ndim == case.dims + 2:
+        order = list(range(x.shape[0]))
+        if index is not None and len(index) == x.ndim:
+            order.sort(key=lambda b: b != index[0])
+        if x.shape[0] > 1:
+            for b in order:
+                yield with_values(case, x[b:b + 1])
+        corder = list(range(x.shape[1]))
+        if index is not None and len(index) == x.ndim:
+            corder.sort(key=lambda c: c != index[1])
+        if x.shape[1] > 1:
+            for c in corder:
+                yield with_values(case, x[:, c:c + 1])
+    elif x.shape[0] > 1:
+        for c in range(x.shape[0]):
+            yield with_values(case, x[c:c + 1])
+
+
+def _crops(case: Case) -> Iterator[Case]:
+    x = case.input
+    for axis in range(x.ndim - case.dims, x.ndim):
+        if x.shape[axis] > 1:
+            yield with_values(case, np.delete(x, -1, axis=axis))
+            yield with_values(case, np.delete(x, 0, axis=axis))
+
+
+def _geometry(case: Case) -> Iterator[Case]:
+    d = case.dims
+    if case.stride is not None and tuple(case.stride) != tuple(case.kernel_size):
+        yield with_values(case, case.input, stride=None)
+        yield with_values(case, case.input, stride=(1,) * d)
+    if any(case.padding):
+        yield with_values(case, case.input, padding=(0,) * d)
+    if any(v != 1 for v in case.dilation):
+        yield with_values(case, case.input, dilation=(1,) * d)
+    if case.ceil_mode:
+        yield with_values(case, case.input, ceil_mode=False)
+    for axis in range(d):
+        if case.kernel_size[axis] > 1:
+            k = list(case.kernel_size)
+            k[axis] -= 1
+            stride = case.stride
+            if stride is not None:
+                stride = tuple(min(s, kk) if i == axis else s
+                               for i, (s, kk) in enumerate(zip(stride, k)))
+            yield with_values(case, case.input, kernel_size=tuple(k), stride=stride)
+    if len(set(case.kernel_size)) > 1:
+        k = min(case.kernel_size)
+        yield with_values(case, case.input, kernel_size=(k,) * d)
+    if case.layout != "contiguous":
+        yield replace(case, layout="contiguous", notes=[])
+    if case.grad_output is not None and not np.all(case.grad_output == 1):
+        yield replace(case, grad_output=np.ones_like(case.grad_output), notes=[])
+
+
+def _simple(v: float) -> bool:
+    return v == 0 or (abs(v) <= 8 and float(v).is_integer())
+
+
+def _values(case: Case) -> Iterator[Case]:
+    flat = case.input.ravel()
+    if flat.size > 96:
+        return
+    for i, v in enumerate(flat):
+        if _simple(v):
+            continue
+        sign = -1.0 if v < 0 else 1.0
+        m, e = np.frexp(abs(v))
+        options = [sign * 1.0, sign * 2.0, float(np.round(v)),
+                   float(np.ldexp(np.round(m * 8) / 8, e))]
+        for option in dict.fromkeys(options):
+            if option == v:
+                continue
+            new = flat.copy()
+            new[i] = option
+            new = representable(new, case.dtype)
+            if new[i] != v:
+                yield with_values(case, new.reshape(case.input.shape))
+
+
+def shrink(case: Case, still_fails: Callable[[Case], bool], *, index=None,
+           max_attempts: int = 200, time_budget: float = 5.0) -> Case:
+    """The smallest variant of ``case`` found for which ``still_fails`` holds."""
+    deadline = time.monotonic() + time_budget
+    attempts = 0
+    current = case
+    stages = [lambda c: _planes(c, index), _crops, _geometry, _values]
+    progress = True
+    while progress:
+        progress = False
+        for stage in stages:
+            for candidate in stage(current):
+                if attempts >= max_attempts or time.monotonic() > deadline:
+                    return current
+                attempts += 1
+                try:
+                    candidate.expected_shape()
+                except ValueError:
+                    continue
+                if still_fails(candidate):
+                    current = candidate
+                    progress = True
+                    break
+            if progress:
+                break
+    return current

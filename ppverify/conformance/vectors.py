@@ -1,0 +1,380 @@
+"""Golden vectors for implementations outside Python, and scoring results computed elsewhere.
+
+Vectors file (``.json``, or ``.npz`` with the same content), format version 1
+--------------------------------------------------------------------------------
+A JSON object::
+
+    {"format": "ppverify-golden-vectors", "format_version": 1,
+     "op": "ppool", "title": ..., "formula": "y = sum x^(alpha+1) / sum x^alpha",
+     "param_name": "alpha", "padding": "padded positions are excluded; ...",
+     "float_encoding": ..., "tolerances_ulp": {"output": {"float32": 16, ...}, ...},
+     "cases": [CASE, ...]}
+
+Each CASE describes one call ``y = f(input, param, kernel_size, stride, padding, dilation,
+ceil_mode)`` with torch's window layout (``ppverify.windows``)::
+
+    {"id": "ppool2d-0007", "dims": 2, "dtype": "float32",      # float64/float32/float16/bfloat16
+     "input_shape": [N, C, H, W], "input": [...],               # row-major, exact in dtype
+     "param": 2.5,                                              # null for avg/max
+     "kernel_size": [kh, kw], "stride": [sh, sw] or null (= kernel_size),
+     "padding": [ph, pw], "dilation": [dh, dw], "ceil_mode": false,
+     "count_include_pad": false,                                # padded zeros counted or not
+     "grad_output": [...],                                      # upstream gradient, output shape
+     "expect_error": null,                                      # or why the call must fail
+     "expected": {"output_shape": [...], "output": [...],       # correctly rounded to dtype
+                  "grad_input": [...],                          # VJP with grad_output
+                  "grad_param": number or null,                 # d(sum g*y)/d(param)
+                  "output_scale": [...], "grad_input_scale": [...], "grad_param_scale": number,
+                  "conventions": {"note": count}}}              # see ppverify.oracle.operators
+
+Floats are JSON numbers (shortest round-trip decimal; read them as IEEE doubles, then convert
+to the case's dtype: the conversion is exact) or the strings "inf", "-inf", "nan". A case with
+``expect_error`` has ``"expected": null``: a conforming implementation rejects it (raises or
+returns an error), or, for domain errors marked ``"nan_signals": true``, returns NaN/Inf.
+
+In the ``.npz`` form, the entry ``header`` holds the JSON above as a string, in which each
+array is replaced by ``{"npz": "<key>"}`` naming the float64 array entry that holds it.
+
+Results file (``.json`` or ``.npz``), format version 1
+------------------------------------------------------
+::
+
+    {"format": "ppverify-results", "format_version": 1,
+     "results": [{"id": "ppool2d-0007",
+                  "output_shape": [...], "output": [...],     # row-major
+                  "grad_input": [...] or null,                # null: no gradient computed
+                  "grad_param": number or null,
+                  "error": null or "message"}, ...]}          # the call failed
+
+In ``.npz`` form: entries ``<id>/output``, ``<id>/output_shape``, ``<id>/grad_input``,
+``<id>/grad_param`` (0-d), ``<id>/error`` (a string); absent entries mean null.
+Scoring (``ppverify check --vectors V --results R``) judges each result exactly as
+``ppverify check`` judges a run; a case without a result counts as failed.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..oracle import CertificationError, OracleDomainError, get_operator
+from .cases import Case, error_cases, generate_cases
+from .compare import CATEGORIES, CATEGORY_TITLES, Finding, judge, judge_error_case
+from .expected import Expected, expected_for
+from .jsonio import (
+    atomic_write_bytes,
+    atomic_write_json,
+    decode_array,
+    decode_float,
+    encode_array,
+    encode_float,
+)
+from .runner import Outcome
+from .targets import CONVENTIONS
+from .tolerances import Tolerances
+
+FORMAT = "ppverify-golden-vectors"
+RESULTS_FORMAT = "ppverify-results"
+FORMAT_VERSION = 1
+FLOAT_ENCODING = ("JSON numbers are shortest round-trip decimals of IEEE doubles, exact in the "
+                  "case's dtype; 'inf', '-inf', 'nan' are strings; arrays are flat, row-major")
+
+
+def build_vectors(op: str, dims=(1, 2, 3), count: int = 24, seed: int = 0,
+                  dtypes=("float64", "float32", "float16", "bfloat16"),
+                  include_errors: bool = True) -> dict:
+    """The vectors document for ``op`` (see module doc); every optional argument is used."""
+    conv = CONVENTIONS[op]
+    info = get_operator(op)
+    accepts = frozenset(conv.optional_args)
+    cases: list[dict] = []
+    for d in dims:
+        generated = list(generate_cases(op, d, accepts, count=count, seed=seed + d,
+                                        dtypes=tuple(dtypes), layouts=("contiguous",)))
+        for case in generated:
+            try:
+                exp = expected_for(case)
+            except (OracleDomainError, CertificationError, ValueError):
+                continue
+            cases.append(_case_record(case, exp))
+        if include_errors:
+            cases += [_case_record(c, None) for c in error_cases(op, d, accepts, seed=seed)]
+    return {
+        "format": FORMAT, "format_version": FORMAT_VERSION, "op": op, "title": info.title,
+        "formula": info.formula, "param_name": info.param_name, "padding": info.padding,
+        "calling_convention": conv.describe(2), "float_encoding": FLOAT_ENCODING,
+        "tolerances_ulp": Tolerances().to_dict(), "cases": cases,
+    }
+
+
+def _case_record(case: Case, exp: Expected | None) -> dict:
+    record = case.to_dict()
+    for key in ("layout", "passed_args", "kind"):
+        record.pop(key, None)
+    record["kind"] = case.kind
+    if exp is None:
+        record["expected"] = None
+        return record
+    record["expected"] = {
+        "output_shape": list(exp.output.shape),
+        "output": encode_array(exp.output),
+        "grad_input": None if exp.grad_input is None else encode_array(exp.grad_input),
+        "grad_param": None if exp.grad_param is None else encode_float(exp.grad_param),
+        "output_scale": encode_array(exp.output_scale),
+        "grad_input_scale": None if exp.grad_input_scale is None
+        else encode_array(exp.grad_input_scale),
+        "grad_param_scale": encode_float(exp.grad_param_scale),
+        "conventions": dict(exp.notes),
+    }
+    return record
+
+
+# ------------------------------------------------------------------ writing and reading
+
+_ARRAY_KEYS = ("input", "grad_output")
+_EXPECTED_ARRAYS = ("output", "grad_input", "output_scale", "grad_input_scale")
+
+
+def write_vectors(doc: dict, path: str | Path) -> None:
+    """Write ``doc`` as JSON or .npz (by extension), atomically."""
+    path = Path(path)
+    if path.suffix == ".npz":
+        arrays: dict[str, np.ndarray] = {}
+        header = json.loads(json.dumps(doc))
+        for case in header["cases"]:
+            for key in _ARRAY_KEYS:
+                _to_npz(case, key, f"{case['id']}/{key}", arrays)
+            if case.get("expected"):
+                for key in _EXPECTED_ARRAYS:
+                    _to_npz(case["expected"], key, f"{case['id']}/expected/{key}", arrays)
+        arrays["header"] = np.array(json.dumps(header, allow_nan=False))
+        buf = io.BytesIO()
+        np.savez_compressed(buf, **arrays)
+        atomic_write_bytes(path, buf.getvalue())
+    elif path.suffix == ".json":
+        atomic_write_json(path, doc)
+    else:
+        raise ValueError(f"out must end in .json or .npz, got {str(path)!r}")
+
+
+def _to_npz(record: dict, key: str, name: str, arrays: dict) -> None:
+    if record.get(key) is None:
+        return
+    arrays[name] = decode_array(record[key])
+    record[key] = {"npz": name}
+
+
+def load_vectors(path: str | Path) -> dict:
+    """Read a vectors file (JSON or .npz) into the JSON document form."""
+    path = Path(path)
+    if path.suffix == ".npz":
+        with np.load(path, allow_pickle=False) as z:
+            doc = json.loads(str(z["header"]))
+            for case in doc["cases"]:
+                for key in _ARRAY_KEYS:
+                    _from_npz(case, key, z)
+                if case.get("expected"):
+                    for key in _EXPECTED_ARRAYS:
+                        _from_npz(case["expected"], key, z)
+    else:
+        doc = json.loads(path.read_text())
+    if doc.get("format") != FORMAT:
+        raise ValueError(f"{path}: not a ppverify vectors file (format {doc.get('format')!r})")
+    if int(doc.get("format_version", 0)) > FORMAT_VERSION:
+        raise ValueError(f"{path}: format_version {doc['format_version']} is newer than "
+                         f"this ppverify ({FORMAT_VERSION})")
+    return doc
+
+
+def _from_npz(record: dict, key: str, z) -> None:
+    value = record.get(key)
+    if isinstance(value, dict) and "npz" in value:
+        record[key] = z[value["npz"]].tolist()
+
+
+def write_results(results: list[dict], path: str | Path) -> None:
+    """Write a results document (list of per-case dicts, see module doc), atomically."""
+    doc = {"format": RESULTS_FORMAT, "format_version": FORMAT_VERSION, "results": results}
+    path = Path(path)
+    if path.suffix == ".npz":
+        arrays = {}
+        for r in results:
+            for key in ("output", "grad_input", "output_shape"):
+                if r.get(key) is not None:
+                    arrays[f"{r['id']}/{key}"] = decode_array(r[key])
+            if r.get("grad_param") is not None:
+                arrays[f"{r['id']}/grad_param"] = np.array(decode_float(r["grad_param"]))
+            if r.get("error") is not None:
+                arrays[f"{r['id']}/error"] = np.array(str(r["error"]))
+        buf = io.BytesIO()
+        np.savez_compressed(buf, **arrays)
+        atomic_write_bytes(path, buf.getvalue())
+    else:
+        atomic_write_json(path, doc)
+
+
+def load_results(path: str | Path) -> dict[str, dict]:
+    """Read a results file into ``{id: result dict}``."""
+    path = Path(path)
+    out: dict[str, dict] = {}
+    if path.suffix == ".npz":
+        with np.load(path, allow_pickle=False) as z:
+            for name in z.files:
+                case_id, _, key = name.rpartition("/")
+                value = z[name]
+                entry = out.setdefault(case_id, {"id": case_id})
+                if key == "error":
+                    entry["error"] = str(value)
+                elif key == "grad_param":
+                    entry["grad_param"] = float(value)
+                else:
+                    entry[key] = value.ravel().tolist()
+        return out
+    doc = json.loads(path.read_text())
+    if doc.get("format") != RESULTS_FORMAT:
+        raise ValueError(f"{path}: not a ppverify results file (format {doc.get('format')!r})")
+    for r in doc["results"]:
+        out[str(r["id"])] = r
+    return out
+
+
+# ------------------------------------------------------------------------------ scoring
+
+
+@dataclass
+class Score:
+    op: str
+    cases: int = 0
+    passed: int = 0
+    missing: list[str] = field(default_factory=list)
+    failures: dict[str, list[tuple[str, Finding]]] = field(default_factory=dict)
+    tolerances: Tolerances = field(default_factory=Tolerances)
+
+    @property
+    def conforms(self) -> bool:
+        return self.cases > 0 and not self.missing and not any(self.failures.values())
+
+    def to_dict(self) -> dict:
+        return {
+            "op": self.op, "conforms": self.conforms, "cases": self.cases,
+            "passed": self.passed, "missing_results": self.missing,
+            "tolerances_ulp": self.tolerances.to_dict(),
+            "categories": {c: {"title": CATEGORY_TITLES[c], "failed_cases": len(v),
+                               "worst": None if not v else {"id": _worst(v)[0],
+                                                            **_worst(v)[1].to_dict()}}
+                           for c, v in self.failures.items()},
+        }
+
+
+def _worst(items):
+    return max(items, key=lambda item: item[1].severity)
+
+
+def _outcome_from_result(result: dict, case: Case) -> Outcome:
+    out = Outcome()
+    if result.get("error") is not None:
+        out.error, out.error_phase = str(result["error"]), "forward"
+        return out
+    shape = tuple(int(v) for v in result.get("output_shape") or ())
+    values = decode_array(result.get("output", []))
+    out.output_shape = shape
+    out.output = values.reshape(shape) if values.size == int(np.prod(shape)) else values
+    if result.get("grad_input") is None:
+        out.input_grad_missing = case.expect_error is None
+    else:
+        g = decode_array(result["grad_input"])
+        out.grad_input = g.reshape(case.input.shape) if g.size == case.input.size else g
+    if case.param is not None and result.get("grad_param") is not None:
+        out.param_mode, out.grad_param = "tensor", decode_float(result["grad_param"])
+    return out
+
+
+def _expected_from_record(record: dict, case: Case) -> Expected:
+    e = record["expected"]
+    shape = tuple(e["output_shape"])
+    gin = None if e.get("grad_input") is None else decode_array(e["grad_input"]).reshape(
+        case.input.shape)
+    gin_scale = None if e.get("grad_input_scale") is None else decode_array(
+        e["grad_input_scale"]).reshape(case.input.shape)
+    from collections import Counter
+
+    return Expected(decode_array(e["output"]).reshape(shape), gin,
+                    None if e.get("grad_param") is None else decode_float(e["grad_param"]),
+                    decode_array(e["output_scale"]).reshape(shape), gin_scale,
+                    decode_float(e.get("grad_param_scale", 0.0)),
+                    Counter(e.get("conventions") or {}))
+
+
+def score(vectors: dict, results: dict[str, dict], tol: Tolerances | None = None) -> Score:
+    """Judge ``results`` (by case id) against ``vectors``."""
+    tol = tol or Tolerances()
+    s = Score(vectors["op"], tolerances=tol)
+    s.failures = {c: [] for c in CATEGORIES}
+    for record in vectors["cases"]:
+        case = Case.from_dict(record)
+        s.cases += 1
+        result = results.get(case.id)
+        if result is None:
+            s.missing.append(case.id)
+            continue
+        outcome = _outcome_from_result(result, case)
+        if case.expect_error is not None:
+            findings = judge_error_case(case, outcome)
+        else:
+            findings = judge(case, outcome, _expected_from_record(record, case), tol, False)
+        for f in findings:
+            s.failures[f.category].append((case.id, f))
+        s.passed += not findings
+    return s
+
+
+def format_score(s: Score) -> str:
+    from .command import format_tolerances
+
+    lines = [f"ppverify check --vectors ({s.op}): {s.cases} cases, {s.passed} passed, "
+             f"{len(s.missing)} without results", ""]
+    lines += format_tolerances(s.tolerances)
+    lines.append("")
+    for c in CATEGORIES:
+        items = s.failures.get(c, [])
+        line = f"  {CATEGORY_TITLES[c]:<42}{'FAIL' if items else 'pass':<8}{len(items):>6}"
+        if items:
+            case_id, f = _worst(items)
+            line += f"  worst {case_id}: {f.message}"
+        lines.append(line)
+    if s.missing:
+        lines.append(f"missing results: {', '.join(s.missing[:10])}"
+                     + (" ..." if len(s.missing) > 10 else ""))
+    lines.append("")
+    lines.append("CONFORMS" if s.conforms else "DOES NOT CONFORM")
+    return "\n".join(lines)
+
+
+def results_from_target(vectors: dict, fn) -> list[dict]:
+    """Compute a results document's entries by running a Python callable (torch) on vectors.
+
+    Mainly a worked example of the results format; ``ppverify check TARGET`` is the direct way.
+    """
+    from .runner import run_case
+    from .targets import resolve
+
+    target = resolve(fn, vectors["op"])
+    target = type(target)(target.fn, target.name, target.op,
+                          frozenset(CONVENTIONS[vectors["op"]].optional_args))
+    out = []
+    for record in vectors["cases"]:
+        case = Case.from_dict(record)
+        case.passed_args = tuple(CONVENTIONS[case.op].optional_args)
+        o = run_case(target, case)
+        out.append({
+            "id": case.id, "error": o.error,
+            "output_shape": None if o.output_shape is None else list(o.output_shape),
+            "output": None if o.output is None else encode_array(o.output),
+            "grad_input": None if o.grad_input is None else encode_array(o.grad_input),
+            "grad_param": None if o.grad_param is None else encode_float(o.grad_param),
+        })
+    return out
