@@ -468,3 +468,81 @@ def _geometric_mean_window(xs: Sequence[float], n_inputs: int, want_param_grad: 
         var = sum(((lv - mean_log) * (lv - mean_log) for lv in logs), arb(0)) / n
         dparam = y * var / 2
     return WindowValues(y, grads, dparam)
+
+
+# ------------------------------------------------------- exact results on rounding boundaries
+
+
+def _integer_root(n: int, k: int) -> int | None:
+    """The exact integer ``k``-th root of ``n >= 0``, or None if ``n`` is not a ``k``-th power."""
+    if n < 2:
+        return n
+    x = 1 << -(-n.bit_length() // k)  # an upper bound of the root
+    while True:
+        y = ((k - 1) * x + n // x ** (k - 1)) // k
+        if y >= x:
+            break
+        x = y
+    return x if x**k == n else None
+
+
+def rational_root(q: Fraction, k: int) -> Fraction | None:
+    """``q^(1/k)`` for an integer ``k != 0`` when it is rational (and real), else None."""
+    if k < 0:
+        if q == 0:
+            return None
+        q, k = 1 / q, -k
+    if q < 0:
+        if k % 2 == 0:
+            return None
+        r = rational_root(-q, k)
+        return None if r is None else -r
+    num, den = _integer_root(q.numerator, k), _integer_root(q.denominator, k)
+    if num is None or den is None:
+        return None
+    return Fraction(num, den)
+
+
+def power_sum_exact(
+    xs: Sequence[float], p: float, divisor: int | None, n_inputs: int | None = None,
+    max_abs_p: int = 4096,
+) -> WindowValues | None:
+    """Exact value and input derivatives of the Lp norm (``divisor=None``) or power mean
+    (``divisor = N``) when they are rational, else None.
+
+    For an integer ``p`` the value ``(S / D)^(1/p)`` is rational exactly when ``S / D`` is a
+    ``p``-th power of a rational, and then so is every ``dy/dx_i = y x_i^(p-1) / S``. For
+    ``p = 0`` (geometric mean) ``y = (prod x)^(1/N)`` and ``dy/dx_i = y / (N x_i)``. Used by the
+    certifier when a result may lie exactly on a rounding boundary (for instance ``p = 1``,
+    where ``y`` is a sum). Only call it on windows the ball evaluation accepted.
+    """
+    n_inputs = len(xs) if n_inputs is None else n_inputs
+    if not _is_integer(p) or abs(p) > max_abs_p or not xs:
+        return None
+    m = int(p)
+    fx = [Fraction(v) for v in xs]
+    if m == 0:
+        if divisor is None or any(v <= 0 for v in fx):
+            return None  # zeros are already exact in the ball evaluation
+        prod = _ONE
+        for v in fx:
+            prod *= v
+        y = rational_root(prod, len(fx))
+        if y is None:
+            return None
+        return WindowValues(y, [y / (len(fx) * v) for v in fx[:n_inputs]], None)
+    if m < 0 and any(v == 0 for v in fx):
+        return None
+    total = sum(v**m for v in fx)
+    if total == 0:
+        return None
+    y = rational_root(total if divisor is None else total / divisor, m)
+    if y is None:
+        return None
+    grads: list[Number] = []
+    for v in fx[:n_inputs]:
+        if v == 0:
+            grads.append(y / total if m == 1 else _ZERO)
+        else:
+            grads.append(y * v ** (m - 1) / total)
+    return WindowValues(y, grads, None)

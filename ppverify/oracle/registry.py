@@ -83,8 +83,13 @@ def _exact_always(window):
     return exact
 
 
-def _no_exact(xs, param, n_padding, include):
-    return None
+def _lp_exact(xs, p, _n_padding, _include):
+    return ops.power_sum_exact(xs, p, None)
+
+
+def _powermean_exact(xs, p, n_padding, include):
+    values = list(xs) + [0.0] * (n_padding if include else 0)
+    return ops.power_sum_exact(values, p, len(values), len(xs))
 
 
 OPERATORS: dict[str, OperatorInfo] = {
@@ -142,7 +147,7 @@ OPERATORS: dict[str, OperatorInfo] = {
             "p != 0; x >= 0 unless p is an integer; x > 0 when p < 0",
             "padded positions are excluded (zeros would add nothing for p > 0)",
             _lp,
-            _no_exact,
+            _lp_exact,
             "lp_pool",
         ),
         OperatorInfo(
@@ -153,7 +158,7 @@ OPERATORS: dict[str, OperatorInfo] = {
             "any real p; x >= 0 unless p is an integer; x > 0 when p < 0",
             "excluded from D by default; zeros counted in D with count_include_pad",
             _powermean,
-            _no_exact,
+            _powermean_exact,
             None,
         ),
     )

@@ -531,3 +531,38 @@ def test_integer_p_with_negative_inputs():
 def test_avg_window():
     r = ops.avg_window([1.0, 2.0, -6.0], 1)
     assert r.value == Fraction(-3, 4) and r.grad_inputs == [Fraction(1, 4)] * 3
+
+
+# ------------------------------------------------------------- exact rational evaluations
+
+
+def test_rational_root():
+    import random
+
+    rnd = random.Random(4)
+    for _ in range(300):
+        k = rnd.randint(1, 9)
+        r = Fraction(rnd.randint(0, 10**30), rnd.randint(1, 10**20))
+        assert ops.rational_root(r**k, k) == r
+        assert ops.rational_root(r**k, -k) == (1 / r if r else None)
+        if r > 1:
+            assert ops.rational_root(r**k + 1, k) is None or k == 1
+    assert ops.rational_root(Fraction(-27, 8), 3) == Fraction(-3, 2)
+    assert ops.rational_root(Fraction(-4), 2) is None
+    assert ops.rational_root(Fraction(2), 2) is None
+
+
+def test_power_sum_exact():
+    r = ops.power_sum_exact([3.0, 4.0, 0.0], 2.0, None)
+    assert r.value == 5 and r.grad_inputs == [Fraction(3, 5), Fraction(4, 5), 0]
+    assert ops.power_sum_exact([1.0, 2.0], 2.0, None) is None  # sqrt(5) is irrational
+    assert ops.power_sum_exact([1.0, 2.0], 2.5, None) is None
+    r = ops.power_sum_exact([1.0, 2.0**-53, 0.0], 1.0, None)
+    assert r.value == 1 + Fraction(1, 2**53) and r.grad_inputs == [1, 1, 1]
+    r = ops.power_sum_exact([2.0, 6.0, 0.0], 1.0, 4, n_inputs=2)  # mean with a padded zero
+    assert r.value == 2 and r.grad_inputs == [Fraction(1, 4)] * 2
+    r = ops.power_sum_exact([9.0, 683.0**2], 0.0, 2)  # geometric mean 2049
+    assert r.value == 2049 and r.grad_inputs == [Fraction(2049, 18), Fraction(2049, 2 * 683**2)]
+    r = ops.power_sum_exact([1.0, 0.25], -1.0, None)  # (1 + 4)^-1
+    assert r.value == Fraction(1, 5)
+    assert_close(r.grad_inputs[1], d_input(lp_norm, [1.0, 0.25], -1, 1))
