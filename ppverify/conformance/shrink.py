@@ -89,8 +89,11 @@ def _values(case: Case) -> Iterator[Case]:
             continue
         sign = -1.0 if v < 0 else 1.0
         m, e = np.frexp(abs(v))
-        options = [sign * 1.0, sign * 2.0, float(np.round(v)),
-                   float(np.ldexp(np.round(m * 8) / 8, e))]
+        options = [sign * 1.0, sign * 2.0]
+        if abs(np.round(v)) >= 1:
+            options.append(float(np.round(v)))
+        if e < 1000:
+            options.append(float(np.ldexp(np.round(m * 8) / 8, e)))
         for option in dict.fromkeys(options):
             if option == v:
                 continue
