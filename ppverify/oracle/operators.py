@@ -257,35 +257,63 @@ def _ppool_integer_exact(xs: Sequence[float], m: int, want_param_grad: bool) -> 
 
 
 def ppool_exact(
-    xs: Sequence[float], alpha: float, max_abs_alpha: int = 4096
+    xs: Sequence[float], alpha: float, max_abs_alpha: int = 4096, max_root: int = 64
 ) -> WindowValues | None:
-    """Exact rational value and input derivatives when alpha is a modest integer, else None.
+    """Exact rational value (and input derivatives where rational) when they exist, else None.
 
-    Used by the certifier when a result may lie exactly on a rounding boundary. ``grad_param``
-    is left ``None``: for an integer alpha it is a rational combination of logarithms, which
-    (Baker) is transcendental unless it is zero, and it is zero only when the window's
+    Used by the certifier when a result may lie exactly on a rounding boundary. Write
+    ``alpha = m / q`` (``q`` a power of two, at most ``max_root``). Group the positive inputs
+    into classes whose ratios are rational ``q``-th powers (``x_i = c r_i^q``); within a class
+    ``x_i^alpha = c^alpha r_i^m``, so the class's Lehmer mean ``y_c = sum x r^m / sum r^m`` is
+    rational. By Besicovitch's theorem the ``q``-th roots of the classes are linearly independent
+    over Q, so ``y`` is rational exactly when every ``y_c`` is the same, and then ``y = y_c``
+    (e.g. ``alpha = 1/2`` on ``[1, 2116]`` gives 2071; on ``[2, 8]`` gives 6). The input
+    derivatives are exact for one class (always the case for an integer alpha) and are the
+    ball values otherwise. ``grad_param`` is left ``None``: it is a combination of logarithms,
+    which (Baker) is transcendental unless it is zero, and it is zero only when the window's
     positives are all equal, a case ``ppool_window`` already returns exactly.
     """
-    if not _is_integer(alpha) or abs(alpha) > max_abs_alpha:
+    if abs(alpha) > max_abs_alpha:
+        return None
+    a = Fraction(alpha)
+    m, q = a.numerator, a.denominator
+    if q > max_root:
         return None
     result = ppool_window(xs, alpha, want_param_grad=False)
     if all(isinstance(g, Fraction) for g in [result.value, *result.grad_inputs]):
         return result
     # The general case of ppool_window: positives present, alpha != 0, and alpha > 0 if any
     # zeros; zeros then drop out of both sums.
-    m = int(alpha)
     fx = [Fraction(v) for v in xs]
-    positive = [v for v in fx if v > 0]
-    s = sum(v**m for v in positive)
-    y = sum(v ** (m + 1) for v in positive) / s
-    grads: list[Number] = []
-    for v in fx:
-        if v > 0:
-            grads.append(v**m / s * ((m + 1) - m * y / v))
-        elif m == 1:
-            grads.append(-y / sum(positive))
+    classes: list[tuple[Fraction, list[tuple[int, Fraction]]]] = []
+    for i, v in enumerate(fx):
+        if v <= 0:
+            continue
+        for rep, members in classes:
+            r = _ONE if q == 1 else rational_root(v / rep, q)
+            if r is not None:
+                members.append((i, r if q > 1 else v))
+                break
         else:
-            grads.append(_ZERO)
+            classes.append((v, [(i, _ONE if q > 1 else v)]))
+    means = []
+    for _, members in classes:
+        s = sum(r**m for _, r in members)
+        means.append((sum(fx[i] * r**m for i, r in members) / s, s))
+    y = means[0][0]
+    if any(yc != y for yc, _ in means):
+        return None  # y is irrational: never on a rounding boundary
+    if len(classes) > 1:
+        return WindowValues(y, result.grad_inputs, None, result.notes)
+    s = means[0][1]
+    positives = [fx[i] for i, _ in classes[0][1]]
+    grads: list[Number] = [_ZERO] * len(fx)
+    for i, r in classes[0][1]:
+        grads[i] = r**m / s * ((a + 1) - a * y / fx[i])
+    if a == 1:
+        for i, v in enumerate(fx):
+            if v == 0:
+                grads[i] = -y / sum(positives)
     return WindowValues(y, grads, None, result.notes)
 
 

@@ -566,3 +566,24 @@ def test_power_sum_exact():
     r = ops.power_sum_exact([1.0, 0.25], -1.0, None)  # (1 + 4)^-1
     assert r.value == Fraction(1, 5)
     assert_close(r.grad_inputs[1], d_input(lp_norm, [1.0, 0.25], -1, 1))
+
+
+@pytest.mark.parametrize("xs, alpha, expected", [
+    ([1.0, 2116.0], 0.5, Fraction(2071)),  # sqrt classes: 1 - 46 + 46**2
+    ([2.0, 8.0, 0.0], 0.5, Fraction(6)),  # 8 = 2 * 2**2: one class
+    ([2.0, 8.0, 0.0], 1.0, Fraction(34, 5)),
+    ([0.25, 4.0, 1.0], -0.25, None),  # 4th-root classes: 1/4, 4 = 1/4 * 2**4, 1 = 1/4 * 4 ...
+    ([2.0, 8.0, 3.0], 0.5, None),  # two classes with different means: irrational
+    ([2.0, 3.0], 0.1, None),  # 0.1 is not a dyadic with a small denominator
+])
+def test_ppool_exact_rational_classes(xs, alpha, expected):
+    r = ops.ppool_exact(xs, alpha)
+    ball = ops.ppool_window(xs, alpha)
+    if expected is None and r is None:
+        return
+    assert r is not None
+    if expected is not None:
+        assert r.value == expected
+    assert_close(ball.value, to_mpf(r.value), what="value")
+    for g, e in zip(ball.grad_inputs, r.grad_inputs):
+        assert_close(g, to_mpf(e), what="grad")

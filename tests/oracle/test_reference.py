@@ -304,6 +304,16 @@ def test_power_means_on_rounding_boundaries_are_decided_exactly(op, param, x, dt
     assert r.output.item() == expected
 
 
+def test_non_integer_alpha_on_a_rounding_boundary_is_decided_exactly():
+    """alpha = 1/2 on [1, 2116] = [1, 46**2]: y = (1 + 46**3) / (1 + 46) = 2071, the float16
+    midpoint of 2070 and 2072 (ties to even: 2072). Once raised CertificationError."""
+    r = reference("ppool", np.array([[[1.0, 2116.0]]]), 0.5, 2, dims=1, dtype="float16")
+    assert r.output.item() == 2072.0
+    grads = [Fraction(1, 47) * (Fraction(3, 2) - Fraction(2071, 2)),
+             Fraction(46, 47) * (Fraction(3, 2) - Fraction(2071, 2 * 2116))]
+    assert r.grad_input.ravel().tolist() == [round_fraction(g, FLOAT16) for g in grads]
+
+
 def test_float16_tie_with_gradients():
     # avg of 1 and 1 + 2**-10 in float16: midpoint -> 1; gradient 1/2
     r = reference("avg", np.array([[[1.0, 1.0 + 2**-10]]]), None, 2, dims=1, dtype="float16")
