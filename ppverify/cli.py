@@ -16,9 +16,11 @@ from . import __version__
 # name -> (module, one-line help). The help is repeated here so that --help imports nothing.
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "eval": ("ppverify.oracle.command", "correctly rounded value and gradients of one window"),
+    "prove": ("ppverify.claims.command", "SymPy verdicts on every claim, cross-checked"),
     "check": ("ppverify.conformance.command", "check an implementation against the oracle"),
     "vectors": ("ppverify.conformance.vectors_command", "write golden test vectors (JSON/.npz)"),
     "bench-oracle": ("ppverify.oracle.bench", "oracle throughput in certified windows per second"),
+    "report": ("ppverify.report.command", "figures and the audit document in reports/"),
     # one line per subcommand; keep this list the only place that names them
 }
 

@@ -1,0 +1,134 @@
+"""Build the whole report: every figure, the claims audit and the document.
+
+``build_report(out, quick=False, progress=None)`` is what ``ppverify report`` runs; it returns a
+``ReportResult`` (one ``FigureOutcome`` per figure, the claim verdicts or the reason there are
+none). Every file is written atomically; nothing in the output depends on the time, the host
+or the order of runs, so a second run rewrites identical files.
+"""
+
+from __future__ import annotations
+
+import importlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .catalogue import FIGURES, FigureSkipped, FigureSpec
+from .style import save_figure, styled
+
+#: progress(description, steps_done, steps_total)
+Progress = Callable[[str, int, int], None]
+FIGURE_DIR = "figures"
+
+
+@dataclass
+class FigureOutcome:
+    spec: FigureSpec
+    files: list[Path] = field(default_factory=list)
+    skipped: str | None = None
+    seconds: float = 0.0
+
+
+@dataclass
+class ClaimsOutcome:
+    """The verdicts of ``ppverify.claims.check_claims`` or why there are none."""
+
+    verdicts: list | None
+    message: str | None
+    seconds: float = 0.0
+
+
+@dataclass
+class ReportResult:
+    out: Path
+    figures: list[FigureOutcome]
+    claims: ClaimsOutcome
+    documents: list[Path]
+    seconds: float
+
+
+def missing_requirement(needs: tuple[str, ...]) -> str | None:
+    """The first requirement that cannot be imported, with the reason, or None."""
+    for name in needs:
+        try:
+            module = importlib.import_module(name)
+        except ImportError as err:
+            return f"{name} is not available ({err})"
+        if name == "ppverify.ops" and not hasattr(module, "p_pool2d"):
+            return "ppverify.ops has no p_pool2d yet"
+    return None
+
+
+def draw_figure(spec: FigureSpec, out: Path, quick: bool = False) -> FigureOutcome:
+    """Draw one figure into ``out/figures``; a missing requirement gives a skipped outcome."""
+    t0 = time.perf_counter()
+    reason = missing_requirement(spec.needs)
+    if reason is not None:
+        return FigureOutcome(spec, skipped=reason, seconds=time.perf_counter() - t0)
+    module = importlib.import_module(f"{__package__}.{spec.module}")
+    try:
+        with styled():
+            fig = module.build(quick=quick)
+            files = save_figure(fig, out / FIGURE_DIR, spec.stem)
+    except FigureSkipped as err:
+        return FigureOutcome(spec, skipped=str(err), seconds=time.perf_counter() - t0)
+    return FigureOutcome(spec, files=files, seconds=time.perf_counter() - t0)
+
+
+def run_claims() -> ClaimsOutcome:
+    """``ppverify.claims.check_claims()``, or the reason it cannot run."""
+    t0 = time.perf_counter()
+    try:
+        claims = importlib.import_module("ppverify.claims")
+    except ImportError as err:
+        return ClaimsOutcome(None, f"ppverify.claims cannot be imported ({err})")
+    check = getattr(claims, "check_claims", None)
+    if check is None:
+        return ClaimsOutcome(None, "ppverify.claims has no check_claims yet")
+    try:
+        verdicts = list(check())
+    except Exception as err:  # noqa: BLE001 - the report records any failure of prove
+        return ClaimsOutcome(None, f"check_claims failed: {type(err).__name__}: {err}",
+                             time.perf_counter() - t0)
+    return ClaimsOutcome(verdicts, None, time.perf_counter() - t0)
+
+
+def build_report(out: str | Path = "reports", *, quick: bool = False, claims: bool = True,
+                 only: tuple[str, ...] | None = None,
+                 progress: Progress | None = None) -> ReportResult:
+    """Draw the figures (all, or the stems in ``only``), run the claims, write the document.
+
+    ``quick`` draws every figure at a reduced resolution (for tests); ``claims=False`` leaves
+    the audit table out with a line saying so.
+    """
+    from .document import write_documents
+
+    t0 = time.perf_counter()
+    out = Path(out)
+    specs = [s for s in FIGURES if only is None or s.stem in only]
+    total = len(specs) + (1 if claims else 0) + 1
+    done = 0
+
+    def step(description: str) -> None:
+        nonlocal done
+        done += 1
+        if progress is not None:
+            progress(description, done, total)
+
+    if claims:
+        outcome = run_claims()
+        step("claims: " + (f"{len(outcome.verdicts)} verdicts" if outcome.verdicts is not None
+                           else outcome.message or ""))
+    else:
+        outcome = ClaimsOutcome(None, "prove not run (ppverify report --no-claims)")
+    figures = []
+    for spec in specs:
+        result = draw_figure(spec, out, quick)
+        figures.append(result)
+        step(f"figure {spec.number} {spec.stem}: "
+             + (f"skipped ({result.skipped})" if result.skipped
+                else f"{result.seconds:.1f} s"))
+    documents = write_documents(out, figures, outcome)
+    step("document: " + ", ".join(p.name for p in documents))
+    return ReportResult(out, figures, outcome, documents, time.perf_counter() - t0)

@@ -1,0 +1,39 @@
+"""``ppverify report`` is registered, parses its options and writes atomically."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from ppverify.cli import SUBCOMMANDS, main
+from ppverify.report import command
+from ppverify.report.style import write_atomic
+
+
+def test_registered_with_one_line():
+    assert SUBCOMMANDS["report"][0] == "ppverify.report.command"
+    assert command.HELP
+
+
+def test_run_writes_one_figure_and_the_document(tmp_path, capsys):
+    assert main(["report", "--out", str(tmp_path), "--quick", "--no-claims",
+                 "--only", "convergence"]) == 0
+    captured = capsys.readouterr()
+    assert "figure 3 (convergence): convergence.png" in captured.out
+    assert "prove not run" in captured.out
+    assert (tmp_path / "figures" / "convergence.svg").exists()
+    assert (tmp_path / "index.html").exists()
+
+
+def test_unknown_figure_is_rejected(tmp_path):
+    with pytest.raises(SystemExit):
+        main(["report", "--out", str(tmp_path), "--only", "nope"])
+
+
+def test_write_atomic_leaves_no_temporary_file(tmp_path):
+    target = tmp_path / "sub" / "a.txt"
+    write_atomic(target, b"one")
+    write_atomic(target, b"two")
+    assert target.read_bytes() == b"two"
+    assert os.listdir(target.parent) == ["a.txt"]

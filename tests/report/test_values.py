@@ -1,0 +1,67 @@
+"""The oracle helpers and the mathematics the figures state (asymptotes, Eq. 2 as printed)."""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+
+import mpmath
+import pytest
+
+from ppverify.report import convergence, lpnorm, values
+from ppverify.report.detail import retained_contrast
+
+
+def test_certified_reaches_requested_accuracy_through_cancellation():
+    gap, dist = values.ppool_distance_from_max([1.0, 2.0, 3.0, 4.0], 400.0)
+    expected = (Fraction(3, 4) ** 400) * 1  # leading term, C = 1
+    assert float(gap / (mpmath.mpf(expected.numerator) / expected.denominator)) == pytest.approx(
+        1.0, rel=1e-2)
+    assert dist > 0
+
+
+def test_weights_sum_to_one_and_match_the_oracle_gradient():
+    xs = [0.5, 1.0, 1.5, 2.0]
+    for alpha in (-7.5, -1.0, 0.5, 3.0, 40.0):
+        w = values.ppool_weights(xs, alpha)
+        assert float(sum(w)) == pytest.approx(1.0, abs=1e-12)
+        y, grads, _ = values.ppool(xs, alpha)
+        for wi, xi, gi in zip(w, xs, grads):
+            assert float(wi * ((alpha + 1) - alpha * y / xi)) == pytest.approx(float(gi),
+                                                                              rel=1e-8, abs=1e-15)
+
+
+@pytest.mark.parametrize("xs", convergence.WINDOWS)
+def test_analytic_rates_match_the_oracle_at_large_alpha(xs):
+    alpha = 2000.0
+    gap, dist = values.ppool_distance_from_max(list(xs), alpha)
+    value_asym, grad_asym = convergence.asymptotes(xs, alpha)
+    assert float(gap / value_asym) == pytest.approx(1.0, rel=0.02)
+    assert float(dist / grad_asym) == pytest.approx(1.0, rel=0.02)
+
+
+def test_rate_constants_of_a_tied_second_value():
+    r, m1, m2, c, d = convergence.rate_constants((2.0, 3.0, 3.0, 5.0))
+    assert (r, m1, m2, c) == (Fraction(3, 5), 1, 2, Fraction(4))
+    assert d == 2 * Fraction(25 - 9, 15)
+
+
+def test_eq2_as_printed_has_a_pole_at_p_1_that_the_correct_gradient_lacks():
+    xs = lpnorm.WINDOW
+    below, _ = lpnorm.eq2_as_printed(xs, 1 - 1e-6, 3)
+    above, _ = lpnorm.eq2_as_printed(xs, 1 + 1e-6, 3)
+    assert abs(below) > 1e100 and abs(above) < 1e-100
+    _, grads, _ = values.lp(xs, 1.0)
+    assert [float(g) for g in grads] == [1.0] * len(xs)
+
+
+def test_to_float_clamps_instead_of_overflowing():
+    assert values.to_float(mpmath.mpf(10) ** 400) == 1e300
+    assert values.to_float(-mpmath.mpf(10) ** 400) == -1e300
+    assert math.isfinite(values.to_float(mpmath.mpf(2) ** -5000))
+
+
+def test_detail_contrast_limits():
+    assert retained_contrast("line", 0.0) == pytest.approx(0.25)
+    assert retained_contrast("line", 200.0) == pytest.approx(1.0)
+    assert retained_contrast("dark line", -200.0) == pytest.approx(1.0)
