@@ -1,0 +1,81 @@
+"""ppverify.strategies: valid, representable, adversarial, and shrinking to simple examples."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, find, given, settings
+from hypothesis import strategies as st
+
+from ppverify.conformance.cases import representable
+from ppverify.oracle import reference
+from ppverify.strategies import (
+    adversarial_floats,
+    parameters,
+    pool_geometries,
+    pooling_cases,
+    pooling_inputs,
+    spatial_sizes,
+)
+from ppverify.windows import make_geometry, output_shape
+
+FAST = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@FAST
+@given(st.sampled_from(["float64", "float32", "float16", "bfloat16"]).flatmap(
+    lambda d: st.tuples(st.just(d), adversarial_floats(d))))
+def test_adversarial_floats_are_exact_in_their_dtype(pair):
+    dtype, v = pair
+    assert np.isfinite(v)
+    assert representable(np.array([v]), dtype)[0] == v
+
+
+@FAST
+@given(st.integers(1, 3).flatmap(lambda d: pool_geometries(d).flatmap(
+    lambda g: st.tuples(st.just(d), st.just(g), spatial_sizes(g)))))
+def test_geometries_and_sizes_are_valid(args):
+    dims, geometry, spatial = args
+    shape = output_shape(make_geometry(dims, **geometry), (1, 1, *spatial))
+    assert min(shape) >= 1
+    assert all(p <= k // 2 for k, p in zip(geometry["kernel_size"], geometry["padding"]))
+
+
+@FAST
+@given(pooling_cases("ppool", dims=1, dtypes=["float32"]))
+def test_cases_are_in_the_oracles_domain(case):
+    r = reference(case.op, case.input, case.param, dims=case.dims, dtype=case.dtype,
+                  gradients=False, **case.geometry_kwargs)
+    assert r.output.shape == case.expected_shape()
+    assert (case.input >= 0).all()
+
+
+@pytest.mark.parametrize("op", ["lp", "powermean"])
+@FAST
+@given(data=st.data())
+def test_no_zero_with_nonpositive_power(op, data):
+    case = data.draw(pooling_cases(op, dims=1))
+    if case.param <= 0:
+        assert (case.input > 0).all()
+
+
+def test_inputs_have_ties_and_zeros_often():
+    ties = find(pooling_inputs((6,), "float32"),
+                lambda a: len(set(a.tolist())) < a.size and 0.0 in a and a.max() > 1)
+    assert ties.size == 6
+
+
+def test_shrinks_to_a_minimal_example():
+    # a failing property shrinks to the smallest kernel, sizes and simplest values
+    case = find(pooling_cases("ppool", dims=2, dtypes=["float32"]),
+                lambda c: c.input.max() >= 2.0,
+                settings=settings(max_examples=500, database=None))
+    assert case.input.size == 1
+    assert case.kernel_size == (1, 1) and case.stride is None
+    assert case.input.ravel().tolist() == [2.0]
+
+
+def test_parameters_respect_domains():
+    p = find(parameters("lp", "float16"), lambda v: v > 10)
+    assert 10 < p <= 64
+    assert find(parameters("max"), lambda v: True) is None
