@@ -1,0 +1,157 @@
+"""Check every claim of the supplement (Sections 1 and 2) and the toolkit's own claims.
+
+Each claim is decided with SymPy (PROVED for all N, PROVED_UP_TO_N, REFUTED with a
+counterexample, CONDITIONAL with the missing hypotheses, or UNKNOWN) in a worker process with a
+time limit, and cross-checked by the oracle. Exit status: 0 when every check ran and the
+witnesses agree (whatever the verdicts), 1 when a check crashed or the oracle disagrees, 2 on a
+usage error. Examples:
+
+  ppverify prove
+  ppverify prove --only P2 P2.squeeze --json
+  ppverify prove --markdown reports/prove.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+
+HELP = "SymPy verdicts on every claim, cross-checked"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--only", nargs="+", metavar="ID", help="check only these claim ids")
+    parser.add_argument("--json", action="store_true", help="print JSON records instead of a table")
+    parser.add_argument("--markdown", metavar="PATH", help="write the audit document to PATH")
+    parser.add_argument("--jobs", type=int, default=None, help="worker processes (default 2)")
+    parser.add_argument("--list", action="store_true", help="list the claim ids and exit")
+
+
+def write_atomic(path: str, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file in the same directory."""
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".prove-", suffix=".md", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def run(args: argparse.Namespace) -> int:
+    from . import CATALOGUE, all_ok, check_claims, render_markdown, select, summary_counts
+    from .render import status
+
+    if args.list:
+        for c in CATALOGUE:
+            print(f"{c.id:24} {c.source}")
+        return 0
+    try:
+        claims = select(args.only)
+    except ValueError as err:
+        print(f"ppverify prove: error: {err}", file=sys.stderr)
+        return 2
+    t0 = time.perf_counter()
+    live = None if args.json else _Display(len(claims))
+    try:
+        verdicts = check_claims([c.id for c in claims], progress=live and live.update,
+                                jobs=args.jobs)
+    finally:
+        if live:
+            live.close()
+    wall = time.perf_counter() - t0
+    if args.markdown:
+        write_atomic(args.markdown, render_markdown(verdicts))
+    ok = all_ok(verdicts)
+    if args.json:
+        print(json.dumps({"claims": [v.to_json() for v in verdicts],
+                          "summary": summary_counts(verdicts), "ok": ok,
+                          "seconds": round(wall, 2)}, indent=2))
+    else:
+        _print_table(verdicts)
+        counts = ", ".join(f"{k} {n}" for k, n in summary_counts(verdicts).items())
+        print(f"{len(verdicts)} claims in {wall:.1f} s: {counts}")
+        for v in verdicts:
+            if status(v) != "ok":
+                detail = v.error.splitlines()[0] if v.error else v.witness
+                print(f"!! {v.id}: {status(v)}: {detail}", file=sys.stderr)
+        if args.markdown:
+            print(f"audit written to {args.markdown}")
+    if not ok:
+        print("ppverify prove: FAILED: a check crashed or the oracle disagrees with SymPy "
+              "(see above)", file=sys.stderr)
+    return 0 if ok else 1
+
+
+def _rich_console():
+    if not sys.stdout.isatty():
+        return None
+    try:
+        from rich.console import Console
+    except ImportError:
+        return None
+    return Console()
+
+
+class _Display:
+    """Progress while the claims are checked: a rich bar on a terminal, plain lines otherwise."""
+
+    def __init__(self, total: int):
+        self.total = total
+        self.console = _rich_console()
+        self.progress = None
+        if self.console is not None:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+            self.progress = Progress(TextColumn("checking claims"), BarColumn(),
+                                     MofNCompleteColumn(), TextColumn("{task.description}"),
+                                     console=self.console, auto_refresh=False, transient=True)
+            self.task = self.progress.add_task("", total=total)
+            self.progress.start()
+
+    def update(self, verdict, done: int, total: int) -> None:
+        if self.progress is not None:
+            self.progress.update(self.task, completed=done,
+                                 description=f"{verdict.id}: {verdict.verdict}")
+            self.progress.refresh()
+        else:
+            print(f"[{done}/{total}] {verdict.id}: {verdict.verdict} ({verdict.seconds:.1f} s)",
+                  file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+
+
+def _print_table(verdicts) -> None:
+    from .render import status
+
+    console = _rich_console()
+    if console is not None:
+        from rich.table import Table
+
+        colours = {"PROVED": "green", "PROVED_UP_TO_N": "cyan", "REFUTED": "red",
+                   "CONDITIONAL": "yellow", "UNKNOWN": "magenta"}
+        table = Table(title="ppverify prove")
+        for name in ("id", "source", "verdict", "evidence"):
+            table.add_column(name, overflow="fold")
+        for v in verdicts:
+            flag = "" if status(v) == "ok" else f" [bold red]{status(v)}[/]"
+            table.add_row(v.id, v.source, f"[{colours[v.verdict]}]{v.verdict}[/]{flag}",
+                          v.evidence)
+        console.print(table)
+        return
+    w_id = max(len(v.id) for v in verdicts)
+    w_src = max(len(v.source) for v in verdicts)
+    print(f"{'id':{w_id}}  {'source':{w_src}}  {'verdict':14}  evidence")
+    for v in verdicts:
+        flag = "" if status(v) == "ok" else f" [{status(v)}]"
+        print(f"{v.id:{w_id}}  {v.source:{w_src}}  {v.verdict:14}  {v.evidence}{flag}")
