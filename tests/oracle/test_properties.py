@@ -70,7 +70,9 @@ def test_ppool_homogeneous_of_degree_one(xs, alpha, k):
     assert rc.output.item() == c * r.output.item()
     # dy/dx is homogeneous of degree 0 and dy/dalpha of degree 1 (sum w (x - y) = 0)
     np.testing.assert_array_equal(rc.grad_input, r.grad_input)
-    assert rc.grad_param.item() == c * r.grad_param.item()
+    g, gc = r.grad_param.item(), rc.grad_param.item()
+    if min(abs(g), abs(gc)) >= 2.0**-1022:  # scaling commutes with rounding for normals only
+        assert gc == c * g
 
 
 @SETTINGS
