@@ -203,12 +203,19 @@ def analyse(x64: torch.Tensor, a: torch.Tensor, win: Windows) -> _State:
 
 
 def grads(st: _State, gy: torch.Tensor, win: Windows, like: torch.Tensor):
-    """Analytic input and per-window alpha gradients (differentiable torch ops)."""
+    """Analytic input and per-window alpha gradients (differentiable torch ops).
+
+    ``x_i - y`` is never formed from the rounded ``y`` (for large |alpha| that loses everything
+    to cancellation, and for subnormal inputs ``y`` itself is imprecise): with the dominant
+    element ``R``, ``rho_j = x_j / R - 1`` and ``D = sum_j w_j rho_j = y / R - 1`` (a sum of
+    same-signed terms),  ``(x_i - y) / x_i = (rho_i - D) / (x_i / R)``.
+    """
     a = st.alpha
     y = st.y
     n_valid = st.n_valid
     one = torch.ones((), dtype=y.dtype, device=y.device)
     zero_t = torch.zeros((), dtype=y.dtype, device=y.device)
+    ref = st.ref_d
     # per-window gradient of a zero element
     g_zero_pos = torch.where(a == 1, -y / torch.where(st.sum_pos > 0, st.sum_pos, 1.0), zero_t)
     g_zero_neg = torch.where(st.n_zero == 1,
@@ -216,24 +223,55 @@ def grads(st: _State, gy: torch.Tensor, win: Windows, like: torch.Tensor):
                              zero_t)
     g_allzero = torch.where(a > 0, one, torch.where(
         a == 0, 1.0 / n_valid, torch.where(n_valid == 1, one, zero_t)))
+    inv_n = 1.0 / n_valid
+    weights, rhos, ratios = [], [], []
+    for v, p, e in zip(st.views, st.pos, st.ed):
+        vs = torch.where(p, v, ref)
+        weights.append(torch.where(a == 0, torch.where(p, inv_n, zero_t), e / st.S))
+        rhos.append((vs - ref) / ref)
+        ratios.append(vs / ref)
+    D = _neumaier([w * r for w, r in zip(weights, rhos)])
+    D_ok = torch.isfinite(D)
     contributions = []
     dalpha_terms = []
-    for v, p, z, m, e, lr in zip(st.views, st.pos, st.zero, st.valids, st.ed, st.lr_d):
-        w = e / st.S
+    for v, p, z, m, w, lr, rho, ratio in zip(st.views, st.pos, st.zero, st.valids, weights,
+                                             st.lr_d, rhos, ratios):
         vs = torch.where(p, v, 1.0)
-        g_general = w * (1.0 + a * ((vs - y) / vs))
+        ok = D_ok & torch.isfinite(ratio) & torch.isfinite(rho)
+        rel = torch.where(ok, (rho - torch.where(ok, D, 0.0)) / torch.where(ok, ratio, 1.0),
+                          (vs - y) / vs)
+        g_general = w * (1.0 + a * rel)
         g_general = torch.where(p, g_general, torch.where(z, g_zero_pos, zero_t))
         g_neg = torch.where(z, g_zero_neg, zero_t)
-        g_mean = 1.0 / n_valid
-        g = torch.where(a == 0, g_mean, torch.where(st.neg_with_zero, g_neg, g_general))
+        g = torch.where(a == 0, inv_n, torch.where(st.neg_with_zero, g_neg, g_general))
         g = torch.where(st.all_zero, g_allzero, g)
         if m is not None:
             g = torch.where(m, g, zero_t)
         contributions.append(g * gy)
-        wa = torch.where(a == 0, 1.0 / n_valid, w)
-        dalpha_terms.append(torch.where(p, wa * lr * (vs - y), zero_t))
+        # (x - y) = R * rel * x / R: keep the factor R outside the sum (subnormal inputs)
+        dalpha_terms.append(torch.where(p, w * lr * (rel * ratio), zero_t))
     gx = win.scatter(contributions, like)
     da = _neumaier(dalpha_terms)
     jump = (a == 0) & (st.n_zero > 0)
     da = torch.where(jump | st.all_zero | st.neg_with_zero, zero_t, da)
-    return gx, da * gy
+    return gx, da * gy, ref
+
+
+def scale_pow2(t: torch.Tensor, k: int) -> torch.Tensor:
+    """``t * 2**k`` without overflowing the power of two (|k| up to ~2100)."""
+    k1 = k // 2
+    return t * (2.0 ** k1) * (2.0 ** (k - k1))
+
+
+def reduce_dalpha(da_rel: torch.Tensor, ref: torch.Tensor, per_channel: bool) -> torch.Tensor:
+    """``sum(da_rel * ref)`` over windows (per channel: over all dims but 1), computed with
+    ``ref`` scaled by a common power of two, so that subnormal windows do not each round."""
+    ref = torch.broadcast_to(ref, da_rel.shape).detach()
+    top = float(ref.max()) if ref.numel() else 1.0
+    e = int(torch.frexp(torch.tensor(top, dtype=torch.float64)).exponent)
+    terms = da_rel * scale_pow2(ref, -e)
+    if per_channel:
+        total = terms.sum(dim=[d for d in range(terms.dim()) if d != 1])
+    else:
+        total = terms.sum()
+    return scale_pow2(total, e)

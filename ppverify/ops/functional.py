@@ -45,7 +45,7 @@ import functools
 import torch
 
 from ..windows import make_geometry, output_spatial_shape, split_batch_channel
-from . import _torch_impl
+from . import _native, _torch_impl
 
 __all__ = ["p_pool1d", "p_pool2d", "p_pool3d", "p_pool"]
 
@@ -159,7 +159,60 @@ class _PPoolFunction(torch.autograd.Function):
         return gx, ga, None, None
 
 
+def _use_native(x: torch.Tensor) -> bool:
+    """The compiled kernel serves CPU float32/float16/bfloat16; float64 and other devices use
+    the pure-torch path (float64 needs the slower, more careful logarithms of ``_torch_impl``)."""
+    return x.device.type == "cpu" and x.dtype != torch.float64 and _native.available()
+
+
+def _native_args(x, alpha, geometry, out_spatial):
+    dims = geometry.dims
+    spatial = tuple(x.shape[-dims:])
+    N, C = x.shape[0], x.shape[1]
+    x3 = x.detach().to(torch.float32).contiguous().reshape((N * C,) + spatial)
+    a = alpha.detach().to(torch.float64)
+    a = (a.reshape(1, -1) if a.dim() == 1 else a.reshape(1, 1)).expand(N, C).contiguous()
+    geo = _native.geometry_list(geometry, spatial, out_spatial)
+    return x3, a.reshape(-1), geo
+
+
+def _raise_bad_values(x):
+    _check_values(x)
+    raise ValueError("input contains negative, NaN or infinite values")
+
+
+def _native_forward(x, alpha, geometry, out_spatial):
+    x3, a, geo = _native_args(x, alpha, geometry, out_spatial)
+    y, bad = _native.forward_f32(x3, a, geo)
+    if bool(bad):
+        _raise_bad_values(x)
+    y = y.reshape(tuple(x.shape[:2]) + tuple(out_spatial)).to(x.dtype)
+    if x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last) \
+            and not x.is_contiguous():
+        y = y.contiguous(memory_format=torch.channels_last)
+    return y
+
+
+def _native_backward(x, alpha, geometry, out_spatial, grad_output, want_x, want_alpha):
+    x3, a, geo = _native_args(x, alpha, geometry, out_spatial)
+    g3 = grad_output.detach().to(torch.float32).contiguous().reshape(
+        (x3.shape[0],) + tuple(out_spatial))
+    gin, dalpha = _native.backward_f32(x3, a, g3, geo)
+    gx = gin.reshape(x.shape).to(x.dtype) if want_x else None
+    if gx is not None and x.dim() == 4 and not x.is_contiguous() \
+            and x.is_contiguous(memory_format=torch.channels_last):
+        gx = gx.contiguous(memory_format=torch.channels_last)
+    ga = None
+    if want_alpha:
+        da = dalpha.reshape(x.shape[0], x.shape[1])
+        ga = (da.sum() if alpha.dim() == 0 else da.sum(0)).to(alpha.dtype)
+    return gx, ga
+
+
 def _forward_impl(x, alpha, geometry, out_spatial):
+    if _use_native(x):
+        return _native_forward(x, alpha, geometry, out_spatial)
+    _check_values(x)
     x64 = x.to(torch.float64)
     win = _torch_impl.Windows(x64, geometry, out_spatial)
     st = _torch_impl.analyse(x64, _alpha_view(alpha, x.dim()), win)
@@ -167,19 +220,18 @@ def _forward_impl(x, alpha, geometry, out_spatial):
 
 
 def _backward_impl(x, alpha, geometry, out_spatial, grad_output, want_x, want_alpha):
+    if _use_native(x) and not torch.is_grad_enabled():
+        return _native_backward(x, alpha, geometry, out_spatial, grad_output, want_x,
+                                want_alpha)
     x64 = x.to(torch.float64)
     a64 = _alpha_view(alpha, x.dim())
     win = _torch_impl.Windows(x64, geometry, out_spatial)
     st = _torch_impl.analyse(x64, a64, win)
-    gx64, da = _torch_impl.grads(st, grad_output.to(torch.float64), win, x64)
+    gx64, da, ref = _torch_impl.grads(st, grad_output.to(torch.float64), win, x64)
     gx = gx64.to(x.dtype) if want_x else None
     ga = None
     if want_alpha:
-        if alpha.dim() == 0:
-            ga = da.sum()
-        else:
-            ga = da.sum(dim=[d for d in range(da.dim()) if d != 1])
-        ga = ga.to(alpha.dtype)
+        ga = _torch_impl.reduce_dalpha(da, ref, alpha.dim() == 1).to(alpha.dtype)
     return gx, ga
 
 
@@ -195,7 +247,6 @@ def p_pool(input, alpha, kernel_size, stride=None, padding=0, dilation=1, ceil_m
     C = x.shape[1]
     a = _alpha_tensor(alpha, C, x.device)
     out_spatial = _checked_layout(geometry, spatial)
-    _check_values(x)
     y = _PPoolFunction.apply(x, a, geometry, out_spatial)
     return y if batched else y.squeeze(0)
 

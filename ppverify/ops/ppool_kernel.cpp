@@ -1,0 +1,339 @@
+// Fast CPU kernel for P-pooling (float32 input/output, float64 arithmetic).
+// Plain C++ with an extern "C" interface, compiled on first use by ppverify.ops._native
+// and called through ctypes; the pure-torch implementation is the fallback.
+//
+// The mathematics and conventions are those of ppverify/ops/functional.py. Each window is
+// evaluated relative to its dominant element R (max for alpha > 0, smallest positive element
+// for alpha < 0):  y = R * sum(w r) / sum(w),  r = x / R,  w = exp(alpha ln r) <= 1.
+// Inputs are float32, so r is at most 2^277 and nothing overflows in double.
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <vector>
+#include <omp.h>
+
+namespace {
+
+constexpr double LN2_HI = 6.93147180369123816490e-01;
+constexpr double LN2_LO = 1.90821492927058770002e-10;
+constexpr double LOG2E = 1.44269504088896338700e+00;
+constexpr double SHIFT = 6755399441055744.0;  // 0x1.8p52
+constexpr int BLK = 256;
+
+inline double bits_to_double(uint64_t b) { double d; std::memcpy(&d, &b, 8); return d; }
+inline uint64_t double_to_bits(double d) { uint64_t b; std::memcpy(&b, &d, 8); return b; }
+
+// ln(r) for a positive normal double r, ~1e-15 relative.
+inline double fast_log(double r) {
+  uint64_t b = double_to_bits(r);
+  // exponent as a double without int64 -> double conversion: 2^52 + biased exponent
+  double e = bits_to_double((b >> 52) | 0x4330000000000000ULL) - 4503599627370496.0 - 1023.0;
+  double m = bits_to_double((b & 0x000fffffffffffffULL) | 0x3ff0000000000000ULL);
+  bool big = m > 1.4142135623730951;
+  m = big ? m * 0.5 : m;
+  e = big ? e + 1.0 : e;
+  double s = (m - 1.0) / (m + 1.0);
+  double s2 = s * s;
+  double p = 1.0 / 19.0;
+  p = p * s2 + 1.0 / 17.0;
+  p = p * s2 + 1.0 / 15.0;
+  p = p * s2 + 1.0 / 13.0;
+  p = p * s2 + 1.0 / 11.0;
+  p = p * s2 + 1.0 / 9.0;
+  p = p * s2 + 1.0 / 7.0;
+  p = p * s2 + 1.0 / 5.0;
+  p = p * s2 + 1.0 / 3.0;
+  double ls = 2.0 * s + 2.0 * s * s2 * p;
+  return e * LN2_HI + (ls + e * LN2_LO);
+}
+
+// exp(z) for z <= 0 (z may be -inf); results below e^-708 are flushed to 0.
+inline double fast_exp_neg(double z) {
+  bool tiny = !(z >= -708.0);
+  double zc = tiny ? 0.0 : z;
+  double t = zc * LOG2E + SHIFT;
+  double n = t - SHIFT;
+  double r = zc - n * LN2_HI;
+  r = r - n * LN2_LO;
+  double p = 1.0 / 39916800.0;
+  p = p * r + 1.0 / 3628800.0;
+  p = p * r + 1.0 / 362880.0;
+  p = p * r + 1.0 / 40320.0;
+  p = p * r + 1.0 / 5040.0;
+  p = p * r + 1.0 / 720.0;
+  p = p * r + 1.0 / 120.0;
+  p = p * r + 1.0 / 24.0;
+  p = p * r + 1.0 / 6.0;
+  p = p * r + 0.5;
+  p = p * r + 1.0;
+  p = p * r + 1.0;
+  uint64_t tb = double_to_bits(t);
+  double scale = bits_to_double((tb + 1023ULL) << 52);
+  double res = p * scale;
+  return tiny ? 0.0 : res;
+}
+
+struct Geo {
+  int64_t D, H, W, OD, OH, OW;
+  int64_t kd, kh, kw, sd, sh, sw, pd, ph, pw, dd, dh, dw;
+};
+
+// Per-thread scratch for one block of output positions along the last axis.
+struct Scratch {
+  std::vector<double> vals;   // K * BLK window values (-1 marks padding)
+  std::vector<int64_t> offs;  // K * BLK flat input offsets (-1 for padding)
+  std::vector<double> lr, e;  // K * BLK: ln(x/R) and exp(alpha ln(x/R))
+  std::vector<double> ref, S, T, y, sumx, npos, nzero, nvalid;
+  explicit Scratch(int64_t K)
+      : vals(K * BLK), offs(K * BLK), lr(K * BLK), e(K * BLK), ref(BLK), S(BLK), T(BLK),
+        y(BLK), sumx(BLK), npos(BLK), nzero(BLK), nvalid(BLK) {}
+};
+
+// Gather the windows of output positions (od, oh, ow0 .. ow0+n-1) of one plane.
+// Returns the number of rows K used (valid (id, ih) pairs times kw).
+inline int64_t gather(const float* plane, const Geo& g, int64_t od, int64_t oh, int64_t ow0,
+                      int64_t n, Scratch& s, int* bad) {
+  int64_t k = 0;
+  for (int64_t a = 0; a < g.kd; ++a) {
+    int64_t id = od * g.sd - g.pd + a * g.dd;
+    if (id < 0 || id >= g.D) continue;
+    for (int64_t b = 0; b < g.kh; ++b) {
+      int64_t ih = oh * g.sh - g.ph + b * g.dh;
+      if (ih < 0 || ih >= g.H) continue;
+      const float* row = plane + (id * g.H + ih) * g.W;
+      int64_t rowoff = (id * g.H + ih) * g.W;
+      for (int64_t c = 0; c < g.kw; ++c, ++k) {
+        double* v = s.vals.data() + k * BLK;
+        int64_t* o = s.offs.data() + k * BLK;
+        for (int64_t i = 0; i < n; ++i) {
+          int64_t col = (ow0 + i) * g.sw - g.pw + c * g.dw;
+          if (col >= 0 && col < g.W) {
+            float xv = row[col];
+            if (!(xv >= 0.0f && xv <= 3.4028234663852886e38f)) *bad = 1;
+            v[i] = xv;
+            o[i] = rowoff + col;
+          } else {
+            v[i] = -1.0;
+            o[i] = -1;
+          }
+        }
+      }
+    }
+  }
+  return k;
+}
+
+// Window statistics and y for a gathered block. Fills s.lr / s.e when keep is true.
+inline void evaluate(double alpha, int64_t K, int64_t n, Scratch& s) {
+  double* ref = s.ref.data();
+  double* S = s.S.data();
+  double* T = s.T.data();
+  double* sumx = s.sumx.data();
+  double* npos = s.npos.data();
+  double* nzero = s.nzero.data();
+  double* nvalid = s.nvalid.data();
+  for (int64_t i = 0; i < n; ++i) {
+    ref[i] = alpha > 0 ? 0.0 : INFINITY;
+    S[i] = T[i] = sumx[i] = npos[i] = nzero[i] = nvalid[i] = 0.0;
+  }
+  for (int64_t k = 0; k < K; ++k) {
+    const double* v = s.vals.data() + k * BLK;
+    if (alpha > 0) {
+#pragma omp simd
+      for (int64_t i = 0; i < n; ++i) ref[i] = v[i] > ref[i] ? v[i] : ref[i];
+    } else {
+#pragma omp simd
+      for (int64_t i = 0; i < n; ++i) ref[i] = (v[i] > 0 && v[i] < ref[i]) ? v[i] : ref[i];
+    }
+#pragma omp simd
+    for (int64_t i = 0; i < n; ++i) {
+      double x = v[i];
+      sumx[i] += x > 0 ? x : 0.0;
+      npos[i] += x > 0 ? 1.0 : 0.0;
+      nzero[i] += x == 0 ? 1.0 : 0.0;
+      nvalid[i] += x >= 0 ? 1.0 : 0.0;
+    }
+  }
+  double inv[BLK];
+#pragma omp simd
+  for (int64_t i = 0; i < n; ++i) {
+    double r = (ref[i] > 0 && ref[i] < INFINITY) ? ref[i] : 1.0;
+    ref[i] = r;
+    inv[i] = 1.0 / r;
+  }
+  if (alpha != 0) {
+    for (int64_t k = 0; k < K; ++k) {
+      const double* v = s.vals.data() + k * BLK;
+      double* lr = s.lr.data() + k * BLK;
+      double* e = s.e.data() + k * BLK;
+#pragma omp simd
+      for (int64_t i = 0; i < n; ++i) {
+        double x = v[i];
+        bool pos = x > 0;
+        double r = pos ? x * inv[i] : 1.0;
+        double l = fast_log(r);
+        double w = fast_exp_neg(alpha * l);
+        w = pos ? w : 0.0;
+        lr[i] = pos ? l : 0.0;
+        e[i] = w;
+        S[i] += w;
+        T[i] += w * r;
+      }
+    }
+  } else {
+    for (int64_t k = 0; k < K; ++k) {
+      const double* v = s.vals.data() + k * BLK;
+      double* lr = s.lr.data() + k * BLK;
+      double* e = s.e.data() + k * BLK;
+#pragma omp simd
+      for (int64_t i = 0; i < n; ++i) {
+        double x = v[i];
+        bool pos = x > 0;
+        double l = fast_log(pos ? x * inv[i] : 1.0);
+        lr[i] = pos ? l : 0.0;
+        e[i] = x >= 0 ? 1.0 : 0.0;
+      }
+    }
+  }
+  double* y = s.y.data();
+  for (int64_t i = 0; i < n; ++i) {
+    double yi;
+    if (npos[i] == 0) {
+      yi = 0.0;
+    } else if (alpha == 0) {
+      yi = sumx[i] / nvalid[i];
+    } else if (alpha < 0 && nzero[i] > 0) {
+      yi = 0.0;
+    } else {
+      yi = ref[i] * (T[i] / S[i]);
+    }
+    y[i] = yi;
+  }
+}
+
+}  // namespace
+
+extern "C" {
+
+// x: P planes of D*H*W floats; alpha: P values (per plane); out: P planes of OD*OH*OW floats.
+// Returns 1 if some window element is negative, NaN or infinite, else 0.
+int ppool_forward_f32(const float* x, const double* alpha, float* out, const int64_t* geo,
+                      int64_t P, int nthreads) {
+  Geo g;
+  std::memcpy(&g, geo, sizeof(Geo));
+  const int64_t K = g.kd * g.kh * g.kw;
+  int bad = 0;
+#pragma omp parallel num_threads(nthreads) reduction(| : bad)
+  {
+    Scratch s(K);
+#pragma omp for schedule(static)
+    for (int64_t p = 0; p < P; ++p) {
+      const float* plane = x + p * g.D * g.H * g.W;
+      float* op = out + p * g.OD * g.OH * g.OW;
+      for (int64_t od = 0; od < g.OD; ++od)
+        for (int64_t oh = 0; oh < g.OH; ++oh)
+          for (int64_t ow0 = 0; ow0 < g.OW; ow0 += BLK) {
+            int64_t n = g.OW - ow0 < BLK ? g.OW - ow0 : BLK;
+            int64_t k = gather(plane, g, od, oh, ow0, n, s, &bad);
+            evaluate(alpha[p], k, n, s);
+            float* o = op + (od * g.OH + oh) * g.OW + ow0;
+            for (int64_t i = 0; i < n; ++i) o[i] = (float)s.y[i];
+          }
+    }
+  }
+  return bad;
+}
+
+// Backward: grad_in (P planes, float32, overwritten) and dalpha (P doubles, per plane sums).
+int ppool_backward_f32(const float* x, const double* alpha, const float* gout, float* gin,
+                       double* dalpha, const int64_t* geo, int64_t P, int nthreads) {
+  Geo g;
+  std::memcpy(&g, geo, sizeof(Geo));
+  const int64_t K = g.kd * g.kh * g.kw;
+  const int64_t plane_size = g.D * g.H * g.W;
+  int bad = 0;
+#pragma omp parallel num_threads(nthreads) reduction(| : bad)
+  {
+    Scratch s(K);
+    std::vector<double> acc(plane_size);
+#pragma omp for schedule(static)
+    for (int64_t p = 0; p < P; ++p) {
+      const float* plane = x + p * plane_size;
+      const float* gp = gout + p * g.OD * g.OH * g.OW;
+      const double a = alpha[p];
+      std::fill(acc.begin(), acc.end(), 0.0);
+      double da = 0.0;
+      for (int64_t od = 0; od < g.OD; ++od)
+        for (int64_t oh = 0; oh < g.OH; ++oh)
+          for (int64_t ow0 = 0; ow0 < g.OW; ow0 += BLK) {
+            int64_t n = g.OW - ow0 < BLK ? g.OW - ow0 : BLK;
+            int64_t kk = gather(plane, g, od, oh, ow0, n, s, &bad);
+            evaluate(a, kk, n, s);
+            const float* go = gp + (od * g.OH + oh) * g.OW + ow0;
+            double gy[BLK], invS[BLK], gz[BLK], general[BLK];
+            for (int64_t i = 0; i < n; ++i) {
+              gy[i] = go[i];
+              invS[i] = s.S[i] > 0 ? 1.0 / s.S[i] : 0.0;
+              bool allzero = s.npos[i] == 0;
+              bool negzero = a < 0 && s.nzero[i] > 0;
+              general[i] = (allzero || negzero) ? 0.0 : 1.0;
+              // gradient of a zero element in a general window (alpha > 0)
+              gz[i] = (a == 1.0 && s.sumx[i] > 0) ? -s.y[i] / s.sumx[i] : 0.0;
+            }
+            for (int64_t k = 0; k < kk; ++k) {
+              const double* v = s.vals.data() + k * BLK;
+              const int64_t* o = s.offs.data() + k * BLK;
+              const double* lr = s.lr.data() + k * BLK;
+              const double* e = s.e.data() + k * BLK;
+              double gk[BLK];
+              double dak = 0.0;
+              if (a != 0) {
+#pragma omp simd reduction(+ : dak)
+                for (int64_t i = 0; i < n; ++i) {
+                  double xv = v[i];
+                  bool pos = xv > 0;
+                  double xs = pos ? xv : 1.0;
+                  double w = e[i] * invS[i];
+                  double d = xv - s.y[i];
+                  double gi = pos ? w * (1.0 + a * (d / xs)) : (xv == 0 ? gz[i] : 0.0);
+                  gk[i] = gi * gy[i] * general[i];
+                  dak += pos ? general[i] * gy[i] * w * lr[i] * d : 0.0;
+                }
+              } else {
+#pragma omp simd reduction(+ : dak)
+                for (int64_t i = 0; i < n; ++i) {
+                  double xv = v[i];
+                  double inv_n = s.nvalid[i] > 0 ? 1.0 / s.nvalid[i] : 0.0;
+                  gk[i] = xv >= 0 ? gy[i] * inv_n : 0.0;
+                  bool ok = xv > 0 && s.nzero[i] == 0;
+                  dak += ok ? gy[i] * inv_n * lr[i] * (xv - s.y[i]) : 0.0;
+                }
+              }
+              da += dak;
+              // special windows: all-zero, or alpha < 0 with zeros
+              for (int64_t i = 0; i < n; ++i) {
+                if (general[i] == 0.0 && a != 0 && v[i] >= 0) {
+                  double gi;
+                  if (s.npos[i] == 0) {
+                    gi = a > 0 ? 1.0 : (s.nvalid[i] == 1 ? 1.0 : 0.0);
+                  } else if (v[i] == 0 && s.nzero[i] == 1) {
+                    gi = a < -1 ? 1.0 : (a == -1 ? s.nvalid[i] : 0.0);
+                  } else {
+                    gi = 0.0;
+                  }
+                  gk[i] = gi * gy[i];
+                }
+              }
+              for (int64_t i = 0; i < n; ++i)
+                if (o[i] >= 0) acc[o[i]] += gk[i];
+            }
+          }
+      float* gi = gin + p * plane_size;
+      for (int64_t i = 0; i < plane_size; ++i) gi[i] = (float)acc[i];
+      dalpha[p] = da;
+    }
+  }
+  return bad;
+}
+
+}  // extern "C"

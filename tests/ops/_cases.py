@@ -1,0 +1,49 @@
+"""Adversarial inputs for the op-versus-oracle tests (small: the oracle does ~20k windows/s)."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+ALPHAS = [-1e4, -30.0, -3.0, -1.0, -0.5, 0.0, 0.5, 1.0, 2.0, 30.0, 1e3, 1e6]
+
+# (dims, spatial shape, kernel, stride, padding, dilation, ceil_mode)
+GEOMETRIES = [
+    (1, (9,), 3, 2, 1, 1, False),
+    (1, (10,), 4, 3, 2, 1, True),
+    (2, (5, 5), 3, 2, 1, 1, False),
+    (2, (6, 5), 2, None, 0, 1, True),
+    (2, (7, 7), (3, 2), (2, 1), (1, 0), (2, 1), False),
+    (3, (3, 3, 3), 3, 1, 0, 1, False),          # one 27-element window
+    (3, (4, 4, 3), 2, 2, 1, 1, True),
+]
+
+_TINY = {"float64": 5e-324, "float32": 1.4e-45, "float16": 6e-8, "bfloat16": 1e-40}
+_HUGE = {"float64": 1e300, "float32": 3e38, "float16": 6e4, "bfloat16": 3e38}
+
+
+def values(kind: str, shape, dtype: torch.dtype, gen: torch.Generator) -> torch.Tensor:
+    """Non-negative inputs of one adversarial kind, exactly representable in ``dtype``."""
+    name = str(dtype).removeprefix("torch.")
+    n = int(np.prod(shape))
+    u = torch.rand(n, generator=gen, dtype=torch.float64)
+    if kind == "uniform":
+        v = u
+    elif kind == "ties":
+        v = torch.floor(u * 3) / 2 + 1  # {1, 1.5, 2}
+    elif kind == "zeros":
+        v = torch.where(u < 0.4, 0.0, torch.rand(n, generator=gen, dtype=torch.float64))
+    elif kind == "range30":  # 30 decades in every window
+        v = 10.0 ** (u * 30 - 15)
+    elif kind == "near40":  # the direct formula's NaN regime (alpha = 30)
+        v = 40 + 4 * u
+    elif kind == "tiny":  # subnormals and the smallest normals
+        v = _TINY[name] * torch.floor(1 + 8 * u) * (2 ** torch.floor(u * 3))
+    elif kind == "huge":
+        v = _HUGE[name] * (0.25 + 0.75 * u)
+    else:
+        raise ValueError(kind)
+    return v.reshape(shape).to(dtype)
+
+
+KINDS = ["uniform", "ties", "zeros", "range30", "near40", "tiny", "huge"]

@@ -1,0 +1,148 @@
+"""Compare ppverify.ops with the oracle, in ULP (shared by the tests of tests/ops).
+
+Tolerances (issue 4):
+* forward: ``FORWARD_ULP`` (8) ULP in float32/float64, ``HALF_ULP`` (2) in float16/bfloat16;
+* gradients: within 8 ULP of the correctly rounded value, or within 64 units of roundoff of the
+  largest gradient magnitude in the window, whichever is larger. For ``grad_input`` the scale of
+  an element is the largest correctly rounded ``|grad_input|`` over the windows containing it.
+  For ``grad_alpha`` (one number summed over all windows) the scale is
+  ``sum_w |g_w| * max(x in w) / max(1, |alpha|)`` (dy/dalpha has the units of x and decays like
+  1/alpha).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ppverify.oracle import reference, ulp_distance
+from ppverify.oracle.formats import get_format
+from ppverify.windows import iter_windows, make_geometry
+
+FORWARD_ULP = 8
+HALF_ULP = 2
+GRAD_ULP = 8
+GRAD_ROUNDOFF = 64
+
+FUNCS = {1: "p_pool1d", 2: "p_pool2d", 3: "p_pool3d"}
+
+
+def dtype_name(dtype: torch.dtype) -> str:
+    return str(dtype).removeprefix("torch.")
+
+
+def _window_lists(shape, dims, kernel, stride, padding, dilation, ceil_mode):
+    geometry = make_geometry(dims, kernel, stride, padding, dilation, ceil_mode)
+    spatial = tuple(shape[-dims:])
+    return [w.positions for w in iter_windows(geometry, spatial)]
+
+
+def grad_input_scale(ref_grad: np.ndarray, dims, kernel, stride, padding, dilation, ceil_mode):
+    """Per element: the largest |grad| over the windows containing it (same plane)."""
+    g = np.abs(np.asarray(ref_grad, dtype=np.float64))
+    batched = g.shape
+    g2 = g.reshape((-1,) + g.shape[-dims:])
+    out = np.zeros_like(g2)
+    for positions in _window_lists(batched, dims, kernel, stride, padding, dilation, ceil_mode):
+        if not positions:
+            continue
+        idx = tuple(np.array(p) for p in zip(*positions))
+        for plane in range(g2.shape[0]):
+            m = g2[plane][idx].max()
+            cur = out[plane][idx]
+            out[plane][idx] = np.maximum(cur, m)
+    return out.reshape(g.shape)
+
+
+def alpha_scale(x: np.ndarray, alpha, dims, kernel, stride, padding, dilation, ceil_mode,
+                grad_output=None):
+    x = np.asarray(x, dtype=np.float64)
+    planes = x.reshape((-1,) + x.shape[-dims:])
+    wins = _window_lists(x.shape, dims, kernel, stride, padding, dilation, ceil_mode)
+    C = x.shape[-dims - 1]
+    a = np.broadcast_to(np.asarray(alpha, dtype=np.float64), (C,))
+    per_channel = np.zeros(C)
+    gout = None if grad_output is None else np.abs(np.asarray(grad_output, dtype=np.float64))
+    gplanes = None if gout is None else gout.reshape(planes.shape[0], -1)
+    for p in range(planes.shape[0]):
+        c = p % C
+        for j, positions in enumerate(wins):
+            idx = tuple(np.array(q) for q in zip(*positions))
+            gw = 1.0 if gplanes is None else gplanes[p, j]
+            per_channel[c] += gw * planes[p][idx].max() / max(1.0, abs(a[c]))
+    return per_channel if np.ndim(alpha) == 1 else per_channel.sum()
+
+
+def within(candidate, ref, scale, dtype: str):
+    """Boolean mask and the ULP distances: ok where ulp <= 8 or |err| <= 64 u scale."""
+    fmt = get_format(dtype)
+    c = np.asarray(candidate, dtype=np.float64)
+    r = np.asarray(ref, dtype=np.float64)
+    ulps = ulp_distance(c, r, dtype)
+    u = 2.0 ** (1 - fmt.precision)
+    with np.errstate(invalid="ignore"):
+        ok = (ulps <= GRAD_ULP) | (np.abs(c - r) <= GRAD_ROUNDOFF * u * np.asarray(scale))
+    return ok & np.isfinite(c), ulps
+
+
+def run_case(x, alpha, kernel, stride=None, padding=0, dilation=1, ceil_mode=False, *, dims,
+             gradients=True, grad_output=None):
+    """Evaluate the op (forward and, optionally, backward) and the oracle; return both."""
+    from ppverify import ops
+
+    fn = getattr(ops, FUNCS[dims])
+    name = dtype_name(x.dtype)
+    xin = x.detach().clone().requires_grad_(gradients)
+    a = alpha
+    if gradients:
+        a = torch.as_tensor(alpha, dtype=torch.float64).clone().requires_grad_(True)
+    y = fn(xin, a, kernel, stride, padding, dilation, ceil_mode)
+    got = {"output": y.detach().double().numpy()}
+    if gradients:
+        g = torch.ones_like(y) if grad_output is None else grad_output.to(y.dtype)
+        y.backward(g)
+        got["grad_input"] = xin.grad.double().numpy()
+        got["grad_param"] = a.grad.double().numpy()
+    ref = reference("ppool", x.detach().double().numpy(),
+                    np.asarray(torch.as_tensor(alpha, dtype=torch.float64)), kernel, stride,
+                    padding, dilation, ceil_mode, dims=dims, dtype=name, gradients=gradients,
+                    grad_output=None if grad_output is None
+                    else grad_output.to(x.dtype).double().numpy())
+    return got, ref
+
+
+def check_case(x, alpha, kernel, stride=None, padding=0, dilation=1, ceil_mode=False, *, dims,
+               gradients=True, grad_output=None):
+    """Assert the op meets the issue's tolerances on one case; return the worst ULP figures."""
+    name = dtype_name(x.dtype)
+    got, ref = run_case(x, alpha, kernel, stride, padding, dilation, ceil_mode, dims=dims,
+                        gradients=gradients, grad_output=grad_output)
+    limit = HALF_ULP if name in ("float16", "bfloat16") else FORWARD_ULP
+    fwd = ulp_distance(got["output"], ref.output, name)
+    where = f"{name} alpha={alpha} kernel={kernel} stride={stride} padding={padding} " \
+            f"dilation={dilation} ceil_mode={ceil_mode} x={x.detach().double().numpy().ravel()[:12]}"
+    assert np.all(np.isfinite(got["output"])), f"non-finite output: {where}"
+    worst = np.unravel_index(np.argmax(fwd), fwd.shape) if fwd.size else ()
+    assert fwd.max(initial=0) <= limit, (
+        f"forward {fwd.max()} ULP > {limit} at {worst}: got {got['output'][worst]!r}, "
+        f"oracle {ref.output[worst]!r}; {where}")
+    figures = {"forward": float(fwd.max(initial=0))}
+    if gradients:
+        scale = grad_input_scale(ref.grad_input, dims, kernel, stride, padding, dilation,
+                                 ceil_mode)
+        ok, ulps = within(got["grad_input"], ref.grad_input, scale, name)
+        bad = np.argwhere(~ok)
+        assert ok.all(), (
+            f"grad_input outside tolerance at {tuple(bad[0])}: got "
+            f"{got['grad_input'][tuple(bad[0])]!r}, oracle {ref.grad_input[tuple(bad[0])]!r}, "
+            f"scale {scale[tuple(bad[0])]!r}; {where}")
+        ascale = alpha_scale(x.detach().double().numpy(), alpha, dims, kernel, stride, padding,
+                             dilation, ceil_mode, grad_output)
+        aname = "float64"  # alpha is a float64 tensor in run_case
+        ok_a, ulps_a = within(got["grad_param"], ref.grad_param, ascale, name)
+        assert np.all(ok_a), (
+            f"grad_alpha outside tolerance: got {got['grad_param']!r}, oracle "
+            f"{ref.grad_param!r} (scale {ascale!r}, {aname} container); {where}")
+        figures["grad_input"] = float(np.max(ulps, initial=0))
+        figures["grad_alpha"] = float(np.max(ulps_a, initial=0))
+    return figures
