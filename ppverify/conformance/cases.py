@@ -215,12 +215,14 @@ def draw_grad_output(rng: np.random.Generator, shape: tuple[int, ...]) -> np.nda
     return rng.choice([1.0, 1.0, 0.5, 2.0, -1.0, 0.25], int(np.prod(shape))).reshape(shape)
 
 
-def param_for(rng: np.random.Generator, op: str, kind: str, dtype: str, huge: bool) -> float | None:
-    """A parameter for ``op`` that is valid with values of ``kind`` (rounded to ``dtype``)."""
+def param_for(rng: np.random.Generator, op: str, kind: str, dtype: str, huge: bool,
+              params=None) -> float | None:
+    """A parameter for ``op`` valid with values of ``kind`` (rounded to ``dtype``), drawn from
+    ``params`` if given, else from ``PARAMS`` or, if ``huge``, ``HUGE_PARAMS``."""
     conv = CONVENTIONS[op]
     if not conv.has_param:
         return None
-    pool = HUGE_PARAMS[op] if huge else PARAMS[op]
+    pool = list(params) if params else (HUGE_PARAMS[op] if huge else PARAMS[op])
     if kind in ("zeros", "integers", "subnormal") and op in ("lp", "powermean"):
         pool = [p for p in pool if p > 0] or [2.0]  # 0**p is infinite for p <= 0
     p = float(rng.choice(pool))
@@ -287,13 +289,14 @@ FOCUSES = (None, "stride", "padding", "dilation", "ceil_mode")
 
 def generate_cases(op: str, dims: int, accepts, *, count: int, seed: int = 0,
                    dtypes=DTYPES, kinds=VALUE_KINDS, layouts=LAYOUTS,
-                   max_kernel: int = 4, max_windows: int = 60) -> Iterator[Case]:
+                   max_kernel: int = 4, max_windows: int = 60,
+                   params=None) -> Iterator[Case]:
     """Yield ``count`` valid cases for ``op`` in ``dims`` dimensions (deterministic in ``seed``).
 
     Case ``i`` takes dtype ``i mod 4``, value kind ``i mod 9`` (in a shuffled pairing so that
     every dtype meets every kind) and one pooling argument it forces on (stride, padding,
     dilation or ceil_mode, when the target accepts it); the rest is random. One case in six
-    uses a huge parameter.
+    uses a huge parameter. ``params`` restricts the parameter to the given values.
     """
     conv = CONVENTIONS[op]
     accepts = frozenset(accepts)
@@ -310,8 +313,8 @@ def generate_cases(op: str, dims: int, accepts, *, count: int, seed: int = 0,
         n, c = int(rng.integers(1, 3)), int(rng.integers(1, 4))
         shape = ((n, c) if batched else (c,)) + spatial
         x = draw_values(rng, kind, shape, dtype, signed)
-        huge = conv.has_param and i % 6 == 5
-        param = param_for(rng, op, kind, dtype, huge)
+        huge = conv.has_param and i % 6 == 5 and not params
+        param = param_for(rng, op, kind, dtype, huge, params)
         include = conv.default_count_include_pad
         if "count_include_pad" in accepts:
             include = bool(rng.random() < 0.5)

@@ -122,6 +122,7 @@ def _still_fails(target: Target, tol: Tolerances, category: str):
 def check(target: str | Callable | Target, op: str, dims: int | Iterable[int] = 2, *,
           thorough: bool = False, seed: int = 0, tolerances: Tolerances | None = None,
           count: int | None = None, dtypes=DTYPES, kinds=VALUE_KINDS, layouts=LAYOUTS,
+          params=None,
           include_errors: bool = True, shrink_failures: bool = True,
           progress: Callable[[int, int], None] | None = None) -> CheckReport:
     """Check ``target`` (``"module:callable"``, a callable or a ``Target``) for ``op``.
@@ -129,7 +130,8 @@ def check(target: str | Callable | Target, op: str, dims: int | Iterable[int] = 
     ``dims`` is one dimension or several (the target must then accept each, e.g. a generic
     function; ``{d}`` in a string target is replaced per dimension). ``count`` valid cases are
     generated per dimension (default 100, 500 with ``thorough``), restricted to ``dtypes``,
-    value ``kinds`` and memory ``layouts`` if given. ``progress(done, total)`` is called after
+    value ``kinds``, memory ``layouts`` and parameter values ``params`` (for a target that only
+    supports some alpha or p) if given. ``progress(done, total)`` is called after
     every case.
     """
     start = time.monotonic()
@@ -142,7 +144,7 @@ def check(target: str | Callable | Target, op: str, dims: int | Iterable[int] = 
         cases = list(generate_cases(
             op, d, tgt.accepts, count=per_dim, seed=seed + d, dtypes=tuple(dtypes),
             kinds=tuple(kinds), layouts=tuple(layouts), max_kernel=5 if thorough else 4,
-            max_windows=150 if thorough else 60))
+            max_windows=150 if thorough else 60, params=params))
         if include_errors:
             cases += error_cases(op, d, tgt.accepts, seed=seed)
         plans += [(tgt, c) for c in cases]

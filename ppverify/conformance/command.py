@@ -44,6 +44,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--count", type=int, default=None,
                         help="valid cases per dimension (default 100, 500 with --thorough)")
     parser.add_argument("--seed", type=int, default=0, help="case generator seed")
+    parser.add_argument("--param", type=float, action="append", default=None,
+                        help="only this alpha/p (repeatable), for targets that support a "
+                        "restricted range")
     parser.add_argument("--no-shrink", action="store_true",
                         help="do not shrink failing cases")
     parser.add_argument("--vectors", metavar="FILE",
@@ -148,7 +151,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         report = check(args.target, args.op, _dims(args), thorough=args.thorough,
                        seed=args.seed, tolerances=tol, count=args.count,
-                       shrink_failures=not args.no_shrink, progress=update)
+                       shrink_failures=not args.no_shrink, progress=update,
+                       params=args.param)
     except ValueError as err:
         close()
         print(f"ppverify check: error: {err}", file=sys.stderr)

@@ -13,6 +13,11 @@ judge results that are small only because of cancellation:
   windows (``x_i > 0``): the size of the terms the parameter derivative of P-pooling, the Lp
   norm and the power mean subtract (``ln`` of the elements times ``y``, and ``ln(S) / p**2``).
 
+For the operators with a parameter each scale is at least ``2**(precision-1)`` times the change
+of the exact result when the inputs and the parameter move by one ULP (``_sensitivity``), so
+that the tolerance allows what a backward-stable implementation cannot avoid: at large
+``|alpha|`` P-pooling's value and derivatives are ill-conditioned (condition ~ ``|alpha|``).
+
 An implementation that rounds a few times per term has an error of a few ULP *of the scale*;
 ``compare`` allows the tolerance in ULP of the result or of its scale, whichever is larger.
 """
@@ -26,7 +31,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from ..oracle import get_operator, reference
+from ..oracle import OracleDomainError, get_format, get_operator, reference
 from ..oracle.reference import workprec
 from ..windows import iter_windows, make_geometry
 from .cases import Case
@@ -49,6 +54,38 @@ def _float(v) -> float:
     return float(v.mid())
 
 
+def _sensitivity(info, xs, case, n_padding, base, ulp):
+    """Largest change of the value, each input derivative and the parameter derivative when
+    the inputs (alternating signs, so ties split) and the parameter move by one ULP.
+
+    Only for the operators with a parameter: their value and derivatives can be ill-conditioned
+    (P-pooling at large |alpha|: ``dy/dx_i`` subtracts terms of size ``alpha``); for
+    average/max/min the derivatives are constant or a convention at ties.
+    """
+    n = len(xs)
+    if not info.has_param or not xs:
+        return 0.0, [0.0] * n, 0.0
+    dy, dgrads, dpar = 0.0, [0.0] * n, 0.0
+    for sign in (1.0, -1.0):
+        moved = [v * (1.0 + sign * ulp * (1 if k % 2 == 0 else -1)) for k, v in enumerate(xs)]
+        try:
+            wv = info.window(moved, case.param * (1.0 + sign * ulp), n_padding,
+                             case.count_include_pad, base.grad_param is not None)
+        except (OracleDomainError, ArithmeticError, ValueError):
+            continue
+        dy = max(dy, _gap(wv.value, base.value))
+        dgrads = [max(a, _gap(u, v)) for a, u, v in zip(dgrads, wv.grad_inputs,
+                                                        base.grad_inputs)]
+        if wv.grad_param is not None and base.grad_param is not None:
+            dpar = max(dpar, _gap(wv.grad_param, base.grad_param))
+    return dy, dgrads, dpar
+
+
+def _gap(a, b) -> float:
+    d = abs(_float(a) - _float(b))
+    return d if math.isfinite(d) else 0.0
+
+
 def expected_for(case: Case, gradients: bool = True) -> Expected:
     """Oracle results for a valid case (raises the oracle's errors for an invalid one)."""
     info = get_operator(case.op)
@@ -69,6 +106,9 @@ def expected_for(case: Case, gradients: bool = True) -> Expected:
     out_scale = np.zeros((B, C, len(windows)))
     gin_scale = np.zeros(x.shape) if gradients else None
     gpar_scale = 0.0
+    fmt = get_format(case.dtype)
+    ulp = math.ldexp(1.0, 1 - fmt.precision)  # one unit in the last place, relative
+    amplify = math.ldexp(1.0, fmt.precision - 1)  # a change of `ulp` -> a scale whose ULP it is
     with workprec(64), np.errstate(over="ignore"):
         for b in range(B):
             for c in range(C):
@@ -82,13 +122,16 @@ def expected_for(case: Case, gradients: bool = True) -> Expected:
                                      info.has_param)
                     weight = abs(g[b, c, j])
                     norm = max((abs(_float(d)) for d in wv.grad_inputs), default=0.0)
-                    for p in w.positions:
-                        gin_scale[(b, c) + p] += weight * norm
+                    dy, dgrads, dpar = _sensitivity(info, xs, case, w.n_padding, wv, ulp)
+                    out_scale[b, c, j] = max(out_scale[b, c, j], dy * amplify)
+                    for p, dg in zip(w.positions, dgrads):
+                        gin_scale[(b, c) + p] += weight * max(norm, dg * amplify)
                     if wv.grad_param is not None:
                         logs = max((abs(math.log(v)) for v in xs if v > 0), default=0.0)
                         terms = abs(_float(wv.value)) * logs * (1 + 1 / max(abs(case.param),
                                                                             1e-300))
-                        gpar_scale += weight * (abs(_float(wv.grad_param)) + terms)
+                        gpar_scale += weight * max(abs(_float(wv.grad_param)) + terms,
+                                                   dpar * amplify)
     out_scale = out_scale.reshape(out.shape if case.input.ndim == case.dims + 2
                                   else out.shape)
     if gin_scale is not None and case.input.ndim != case.dims + 2:

@@ -74,8 +74,12 @@ def make_ppool(dims: int, *, wrong_gradient=False, naive=False, shift=0, half=Fa
             y = num / den
         else:
             one = torch.ones((), dtype=x.dtype)
-            m = torch.where(mask, windows, -one).amax(-1, keepdim=True).detach()
-            m = torch.where(m > 0, m, one)
+            # normalise by the largest element (alpha >= 0) or the smallest positive one
+            big = torch.where(mask, windows, -one).amax(-1, keepdim=True)
+            inf = torch.full((), float("inf"), dtype=x.dtype)
+            small = torch.where(mask & (windows > 0), windows, inf).amin(-1, keepdim=True)
+            m = torch.where(a.detach() >= 0, big, small).detach()
+            m = torch.where((m > 0) & (m < inf), m, one)
             positive = mask & (windows > 0)
             r = windows / m
             if nan_at_zero:
