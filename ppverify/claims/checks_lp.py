@@ -5,7 +5,7 @@ from __future__ import annotations
 import sympy as sp
 
 from .model import CONDITIONAL, PROVED, REFUTED, Outcome
-from .sym import A, atomic_limits, p, require, t, undecided_to_unknown, xi, zero
+from .sym import A, atomic_limits, depends, p, require, t, undecided_to_unknown, xi, zero
 
 RED = ("SymPy on a reduction covering all N: the other elements enter only through "
        "A = sum_{j!=i} x_j^p (independent of x_i)")
@@ -151,7 +151,7 @@ def sec2_avg() -> Outcome:
 
 @undecided_to_unknown
 def sec2_max() -> Outcome:
-    eq2_dx_pinf()
+    depends((eq2_dx_pinf, REFUTED))
     return Outcome(REFUTED, RED + "; SymPy limits (N = 2)",
                    "for a unique maximum the Lp gradient tends to one-hot, max pooling's gradient "
                    "(with k ties it tends to 1/k each, torch gives 1 to one)",
@@ -160,8 +160,7 @@ def sec2_max() -> Outcome:
 
 @undecided_to_unknown
 def sec2_conclusion() -> Outcome:
-    eq2_dx_p1()
-    eq2_dx_pinf()
+    depends((eq2_dx_p1, REFUTED), (eq2_dx_pinf, REFUTED))
     return Outcome(REFUTED, RED + "; see E2.b.p1 and E2.b.pinf",
                    "dy/dx_i is exactly 1 at p = 1 and bounded by 1, converging as p -> oo; it "
                    "can be computed at both boundaries",

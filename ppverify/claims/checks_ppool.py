@@ -26,6 +26,7 @@ from .sym import (
     atomic_limits,
     c,
     d,
+    depends,
     i,
     k,
     lehmer,
@@ -361,10 +362,12 @@ def p2_bwd_other_limit() -> Outcome:
 def t_bounds() -> Outcome:
     lhs = S(X[i] ** a * (X[i] - c))
     zero(lhs - (S(X[i] ** (a + 1)) - c * S(X[i] ** a)), "sum x^a (x - c) = T - c S")
-    lo = sp.Symbol("lo", positive=True)
-    term_lo = (lo + d) ** a * d  # x = lo + d >= lo
-    term_hi = (lo + d) ** a * d  # x = hi - d: x^a (hi - x) = x^a d
-    require(term_lo.is_nonnegative and term_hi.is_nonnegative, "x^a |x - bound| >= 0")
+    lo, dd = sp.Symbol("lo", positive=True), sp.Symbol("d", nonnegative=True)
+    term_lo = (lo + dd) ** a * ((lo + dd) - lo)  # x = lo + d >= lo = min x
+    hi = xi + dd
+    term_hi = xi**a * (hi - xi)  # x = x_i <= hi = x_i + d = max x
+    require(sp.simplify(term_lo).is_nonnegative, "x^a (x - min x) >= 0")
+    require(sp.simplify(term_hi).is_nonnegative, "x^a (max x - x) >= 0")
     return Outcome(PROVED, ALL_N_SUM + ": y - c = sum x^a (x - c) / sum x^a, termwise sign",
                    "y - min and max - y are sums of non-negative terms over a positive "
                    "denominator (x > 0; zeros follow by the continuous-extension conventions)")
@@ -381,7 +384,7 @@ def t_dalpha_cov() -> Outcome:
 
 @undecided_to_unknown
 def t_monotone() -> Outcome:
-    t_dalpha_cov()  # the covariance form, all N
+    depends(t_dalpha_cov)  # the covariance form, all N
     fi, fj, gi, gj, wi, wj = sp.symbols("f_i f_j g_i g_j w_i w_j", real=True)
     # Chebyshev: sum_ij w_i w_j (f_i - f_j)(g_i - g_j) expands into four products of single
     # sums (the summand factors into an i-part and a j-part), = 2(W C - F G) = 2 Cov when W = 1
@@ -390,7 +393,9 @@ def t_monotone() -> Outcome:
     zero(summand - parts, "Chebyshev expansion of the pair term")
     xa = sp.Symbol("x_a", positive=True)
     pair = d * sp.log(1 + d / xa)  # (ln(x_a+d) - ln x_a)((x_a+d) - x_a) with d > 0
-    require(pair.is_nonnegative, "(ln x_b - ln x_a)(x_b - x_a) >= 0")
+    zero(sp.expand_log((sp.log(xa + d) - sp.log(xa)) * d - pair, force=True),
+         "pair term = d ln(1 + d/x_a)")
+    require(pair.is_positive, "(ln x_b - ln x_a)(x_b - x_a) > 0 for x_b = x_a + d != x_a")
     return Outcome(PROVED, ALL_N_SUM + " for dy/da; Chebyshev pair expansion (all N)",
                    "dy/da = (1/2) sum_ij w_i w_j (ln x_i - ln x_j)(x_i - x_j) >= 0, = 0 iff the "
                    "positive x_i are equal")
@@ -469,15 +474,14 @@ def t_grad_nonmax_sign() -> Outcome:
          "g_k = x_k^(a-1) ((a+1) x_k - a y) / sum x^a")
     require(sp.limit((ap + 1) * xk - ap * (xk + d), ap, sp.oo) == -sp.oo,
             "(a+1) x_k - a y -> -oo when y -> x_k + d, d > 0")
-    require(sp.Rational(1, 2) > 0, "dy/dx_k = 1/N > 0 at a = 0 (P1)")
+    depends(p1_bwd_value, p2_fwd_limit)  # 1/N > 0 at a = 0; y -> x_max
     return Outcome(PROVED, ALL_N_RED + "; y -> x_max (P2.fwd.limit)",
                    "for 0 < x_k < x_max: dy/dx_k = 1/N > 0 at a = 0 and < 0 for all large a")
 
 
 @undecided_to_unknown
 def t_grad_nonmax_peak() -> Outcome:
-    t_grad_nonmax_sign()
-    p2_bwd_other_limit()
+    depends(t_grad_nonmax_sign, p2_bwd_other_limit)
     g = sp.diff(lehmer(xi, sp.Integer(1) * 2**ap, 2 ** (ap + 1), ap), xi).subs(xi, 1)
     require(g.subs(ap, 0) == sp.Rational(1, 2), "x = (1,2): dy/dx_1 = 1/2 at a = 0")
     require(sp.nsimplify(g.subs(ap, 3)) == sp.Rational(-5, 27), "x = (1,2): -5/27 at a = 3")

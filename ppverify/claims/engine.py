@@ -52,7 +52,7 @@ def _verdict(claim: Claim, seconds: float, outcome: dict | None = None,
             evidence = "undecided (time limit)"
         else:
             method = "the check crashed"
-            evidence = f"ERROR: {error}"
+            evidence = f"ERROR: {(error or '').splitlines()[0] if error else 'unknown'}"
         return Verdict(claim.id, claim.source, claim.statement, list(claim.hypotheses),
                        UNKNOWN, method, evidence, None, round(seconds, 3),
                        witness_agrees=True, witness="not run", error=error,

@@ -56,15 +56,14 @@ def render_markdown(verdicts: Sequence[Verdict]) -> str:
         out += [f"### {v.id}: {v.verdict}", "",
                 f"- **Source:** {v.source}",
                 f"- **Statement:** {v.statement}",
-                f"- **Hypotheses:** {'; '.join(v.hypotheses) or 'none'}",
-                f"- **Relation checked:** `{v.relation}`" if v.relation else "",
-                f"- **Method:** {v.method}",
-                f"- **Evidence:** {v.evidence}"]
+                f"- **Hypotheses:** {'; '.join(v.hypotheses) or 'none'}"]
+        if v.relation:
+            out.append(f"- **Relation checked:** `{v.relation}`")
+        out += [f"- **Method:** {v.method}", f"- **Evidence:** {v.evidence}"]
         if v.counterexample:
             out.append(f"- **Counterexample:** `{json.dumps(v.counterexample)}`")
-        out += [f"- **Oracle witness:** {v.witness}",
-                f"- **Time:** {v.seconds:.2f} s"]
+        out += [f"- **Oracle witness:** {v.witness}", f"- **Time:** {v.seconds:.2f} s"]
         if v.error:
             out.append(f"- **Error:** `{v.error.splitlines()[0]}`")
         out.append("")
-    return "\n".join(line for line in out if line is not None) + "\n"
+    return "\n".join(out) + "\n"

@@ -90,3 +90,48 @@ def lehmer_grad_printed(x, A_, B_, alpha):
     s = x**alpha + A_
     tt = x ** (alpha + 1) + B_
     return ((alpha + 1) * x**alpha * s - alpha * x ** (alpha - 1) * tt) / s**2
+
+
+def depends(*checks) -> None:
+    """Require other claims' checks (functions returning an ``Outcome``) to give ``verdict``.
+
+    Each item is ``check`` (PROVED expected) or ``(check, verdict)``.
+    """
+    from .model import PROVED
+
+    for item in checks:
+        fn, want = item if isinstance(item, tuple) else (item, PROVED)
+        got = fn()
+        require(got.verdict == want, f"{fn.__name__} gives {want} (got {got.verdict})")
+
+
+def decide_identity(lhs, rhs, points=(), up_to: int | None = None) -> Outcome:
+    """Generic strategy: PROVED if ``lhs - rhs`` simplifies to 0, REFUTED at the first point of
+    ``points`` (dicts symbol -> exact rational) where the two sides differ exactly, else
+    UNKNOWN. ``up_to`` (a window size) makes a proof PROVED_UP_TO_N instead of PROVED."""
+    from .model import PROVED, PROVED_UP_TO_N, REFUTED
+
+    if sp.simplify(lhs - rhs) == 0:
+        if up_to is None:
+            return Outcome(PROVED, "SymPy simplify (all N)", f"{lhs} = {rhs}")
+        return Outcome(PROVED_UP_TO_N, f"SymPy simplify for N <= {up_to}", f"{lhs} = {rhs}")
+    for pt in points:
+        lv, rv = sp.nsimplify(lhs.subs(pt)), sp.nsimplify(rhs.subs(pt))
+        if lv.is_Rational and rv.is_Rational and lv != rv:
+            cex = {str(s): str(v) for s, v in pt.items()}
+            cex.update(lhs=str(lv), rhs=str(rv))
+            return Outcome(REFUTED, "SymPy exact rational evaluation",
+                           f"counterexample {pt}: {lv} != {rv}", cex)
+    return Outcome(UNKNOWN, "SymPy could not decide", "no simplification to 0 and no "
+                   "exact counterexample among the given points")
+
+
+def decide_sign(expr, what: str) -> Outcome:
+    """Generic strategy: PROVED if SymPy's assumptions show ``expr >= 0``, REFUTED never (a
+    sign claim needs a counterexample search), UNKNOWN when the assumptions say nothing."""
+    from .model import PROVED
+
+    s = sp.simplify(expr)
+    if s.is_nonnegative is True:
+        return Outcome(PROVED, "SymPy assumptions", f"{what}: {s} >= 0")
+    return Outcome(UNKNOWN, "SymPy assumptions undecided", f"{what}: sign of {s} unknown")
