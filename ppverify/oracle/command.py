@@ -14,6 +14,7 @@ import argparse
 import json
 import sys
 
+import mpmath
 import numpy as np
 
 from .formats import FORMATS
@@ -37,11 +38,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print a JSON record")
 
 
+def _text(value, digits: int | None) -> str:
+    """A float's shortest repr, or an mpmath number with ``digits`` significant digits."""
+    if digits is not None:
+        return mpmath.nstr(value, digits, min_fixed=-4, max_fixed=digits)
+    return repr(float(value))
+
+
 def run(args: argparse.Namespace) -> int:
     x = np.asarray(args.values, dtype=np.float64).reshape(1, 1, -1)
     info = OPERATORS[args.op]
+    if info.has_param and args.param is None:
+        print(f"ppverify eval: error: --op {args.op} needs --param ({info.param_name})",
+              file=sys.stderr)
+        return 2
+    if not info.has_param and args.param is not None:
+        print(f"ppverify eval: error: --op {args.op} takes no --param", file=sys.stderr)
+        return 2
     try:
-        r = reference(args.op, x, args.param if info.has_param else None, x.shape[-1], dims=1,
+        r = reference(args.op, x, args.param, x.shape[-1], dims=1,
                       dtype=args.dtype, digits=args.digits)
     except (OracleDomainError, CertificationError, ValueError) as err:
         print(f"ppverify eval: error: {err}", file=sys.stderr)
@@ -51,9 +66,10 @@ def run(args: argparse.Namespace) -> int:
         "param": args.param,
         "dtype": r.dtype,
         "inputs": args.values,
-        "value": str(r.output.ravel()[0]),
-        "grad_input": [str(v) for v in r.grad_input.ravel()],
-        "grad_param": None if r.grad_param is None else str(r.grad_param.ravel()[0]),
+        "value": _text(r.output.ravel()[0], args.digits),
+        "grad_input": [_text(v, args.digits) for v in r.grad_input.ravel()],
+        "grad_param": None if r.grad_param is None else _text(r.grad_param.ravel()[0],
+                                                              args.digits),
         "conventions": dict(r.notes),
     }
     if args.json:
@@ -66,5 +82,5 @@ def run(args: argparse.Namespace) -> int:
     if record["grad_param"] is not None:
         print(f"  dy/d{info.param_name:<8} = {record['grad_param']}")
     for note, count in record["conventions"].items():
-        print(f"  convention: {note}")
+        print(f"  convention: {note} ({count} window{'s' if count != 1 else ''})")
     return 0

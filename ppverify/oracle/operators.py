@@ -21,6 +21,11 @@ P-pooling (Lehmer / counter-harmonic mean), parameter alpha
 
     dy/dx_i   = w_i * ((alpha + 1) - alpha * y / x_i)
     dy/dalpha = sum_i w_i * ln(x_i) * (x_i - y)      (a w-weighted covariance of ln x and x)
+              = sum_{i<j} w_i w_j (x_i - x_j) (ln x_i - ln x_j)   >= 0
+
+The oracle evaluates the pairwise form: its terms are all non-negative, whereas the first form
+cancels catastrophically when one weight dominates (|alpha| large: with alpha = 1e6 on
+``[1, 1e30, 3]``, ``x_max - y`` is about ``1e-29500000`` and would need ~1e8 bits).
 
 Zeros (``x >= 0``; ``k`` zeros and ``n`` positive elements in a window of ``N``):
 
@@ -47,6 +52,9 @@ Lp norm (supplement Eq. 1), parameter p; power mean (GeM), parameter p
 
     dy/dx_i = y * x_i^(p-1) / sum x^p
     dy/dp   = y * (-ln(S) / p^2 + sum(x^p ln x) / (p * sum x^p))
+            = y / p^2 * (sum u_i ln u_i + ln D),   u_i = x_i^p / sum x^p, D = 1 or N
+
+(evaluated in a form without cancellation, see ``_neg_entropy``).
 
 ``p = 0`` is an error for the Lp norm; for the power mean it is the geometric mean
 ``exp(mean ln x)``, with ``dy/dx_i = y / (N x_i)`` and ``dy/dp = y * Var(ln x) / 2``.
@@ -157,9 +165,9 @@ def ppool_window(xs: Sequence[float], alpha: float, want_param_grad: bool = True
             return WindowValues(y, grads, _ZERO, {PARAM_JUMP})
         if not want_param_grad:
             return WindowValues(y, grads, None)
-        ya = arb(y.numerator) / y.denominator
-        dalpha = sum(((arb(v).log()) * (arb(v) - ya) for v in xs), arb(0)) / n_total
-        return WindowValues(y, grads, dalpha)
+        ax = [arb(v) for v in xs]
+        weights = [arb(1) / n_total] * n_total
+        return WindowValues(y, grads, _pairwise_covariance(weights, ax, [v.log() for v in ax]))
     if alpha < 0 and k:
         notes: set[str] = set()
         grads = [_ZERO] * n_total
@@ -198,13 +206,18 @@ def ppool_window(xs: Sequence[float], alpha: float, want_param_grad: bool = True
                 notes.add(INFINITE_DERIVATIVE)
         for z in zeros:
             grads[z] = gz
-    dalpha = None
-    if want_param_grad:
-        dalpha = sum(
-            (w * lv * (v - y) for w, lv, v in zip(weights[1:], logs[1:], ax[1:])),
-            weights[0] * logs[0] * (ax[0] - y),
-        )
+    dalpha = _pairwise_covariance(weights, ax, logs) if want_param_grad else None
     return WindowValues(y, grads, dalpha, notes)
+
+
+def _pairwise_covariance(weights: list[arb], ax: list[arb], logs: list[arb]) -> arb:
+    """``sum_{i<j} w_i w_j (x_i - x_j)(ln x_i - ln x_j)``: ``dy/dalpha`` without cancellation."""
+    total = arb(0)
+    n = len(ax)
+    for i in range(n):
+        for j in range(i + 1, n):
+            total += weights[i] * weights[j] * (ax[i] - ax[j]) * (logs[i] - logs[j])
+    return total
 
 
 def _ppool_equal_positives(
@@ -397,9 +410,28 @@ def _power_sum_window(
             notes.add(INFINITE_DERIVATIVE)
     dparam = None
     if want_param_grad:
-        weighted_logs = sum((u * lv for u, lv in zip(powers[1:], logs[1:])), powers[0] * logs[0])
-        dparam = y * (-mean.log() / (pa * pa) + weighted_logs / (pa * total))
+        dparam = y * _neg_entropy(pa, logs) / (pa * pa)
+        if divisor is not None:
+            dparam += y * arb(divisor).log() / (pa * pa)
     return WindowValues(y, grads, dparam, notes)
+
+
+def _neg_entropy(pa: arb, logs: list[arb]) -> arb:
+    """``sum u_i ln u_i`` with ``u_i = x_i^p / sum x^p``, without cancellation.
+
+    With ``k`` the index maximising ``p ln x`` and ``e_j = (x_j / x_k)^p <= 1`` it equals
+    ``-(sum_j u_j p (ln x_k - ln x_j) + log1p(sum_{j != k} e_j))``, a sum of non-positive
+    terms; the textbook ``-ln S / p^2 + sum x^p ln x / (p S)`` cancels catastrophically when
+    one element dominates (|p| large).
+    """
+    scaled = [pa * lv for lv in logs]
+    k = max(range(len(logs)), key=lambda i: float(scaled[i].mid()))
+    eps = [(scaled[j] - scaled[k]).exp() if j != k else arb(1) for j in range(len(logs))]
+    rest = sum((e for j, e in enumerate(eps) if j != k), arb(0))
+    denom = 1 + rest
+    spread = sum(((eps[j] / denom) * (scaled[k] - scaled[j]) for j in range(len(logs)) if j != k),
+                 arb(0))
+    return -(spread + rest.log1p())
 
 
 def _nth_root_reciprocal(n: int, p: float) -> arb:

@@ -587,3 +587,30 @@ def test_ppool_exact_rational_classes(xs, alpha, expected):
     assert_close(ball.value, to_mpf(r.value), what="value")
     for g, e in zip(ball.grad_inputs, r.grad_inputs):
         assert_close(g, to_mpf(e), what="grad")
+
+
+# ------------------------------------------------- parameter derivatives when one x dominates
+
+
+@pytest.mark.parametrize("op, param", [("ppool", 300.0), ("ppool", -300.0), ("lp", 300.0),
+                                       ("lp", -300.0), ("powermean", 300.0),
+                                       ("powermean", -300.0)])
+def test_param_derivative_when_one_element_dominates(op, param):
+    """``x_max - y`` is about 1e-340 here: the textbook dy/dparam cancels over ~1100 bits.
+    The oracle's cancellation-free forms stay tight at the working precision (320 bits)."""
+    xs = [1.0, 1e3, 3.0]
+    r = WINDOWS[op](xs, param)
+    assert r.grad_param.rel_accuracy_bits() > 250
+    with mp.workdps(1200):
+        expected = d_param(FORMULAS[op], xs, param)
+        assert abs(to_mpf(r.grad_param) - expected) <= abs(expected) * mp.mpf(10) ** -60
+
+
+def test_ppool_alpha_a_million_param_derivative_is_certified():
+    r = reference("ppool", [[[1.0, 1e30, 3.0]]], 1e6, 3, dims=1)
+    # w_3 ~ (3e-30)^1e6: dy/dalpha ~ w_3 (1e30 - 3) ln(1e30 / 3) ~ 1e-29522847, far below
+    # float64: it rounds to 0, but it is certified (the old form needed ~1e8 bits and raised)
+    assert r.grad_param.item() == 0.0 and r.output.item() == 1e30
+    d = reference("ppool", [[[1.0, 1e30, 3.0]]], 1e6, 3, dims=1, digits=20)
+    g = d.grad_param.item()
+    assert g > 0 and mp.log10(g) == pytest.approx(-29522846.9, abs=0.2)

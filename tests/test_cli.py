@@ -1,0 +1,105 @@
+"""The ``ppverify`` command line: --help, --version and the ``eval`` subcommand."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from ppverify import __version__
+from ppverify.cli import SUBCOMMANDS, main
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "ppverify.cli", *args], capture_output=True,
+                          text=True, timeout=120)
+
+
+def test_help_lists_every_subcommand_in_a_fresh_process():
+    r = run_cli("--help")
+    assert r.returncode == 0
+    assert "usage: ppverify" in r.stdout
+    for name, (_, help_text) in SUBCOMMANDS.items():
+        assert name in r.stdout
+        assert help_text.split()[0] in r.stdout
+    assert "eval" in SUBCOMMANDS
+
+
+def test_help_imports_neither_torch_nor_sympy():
+    code = ("import sys; from ppverify.cli import main\n"
+            "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+            "print('torch' in sys.modules, 'sympy' in sys.modules)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.stdout.strip().splitlines()[-1] == "False False"
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["--version"])
+    assert exit_.value.code == 0
+    assert capsys.readouterr().out.strip() == f"ppverify {__version__}"
+
+
+def test_no_arguments_prints_help(capsys):
+    assert main([]) == 0
+    assert "COMMAND" in capsys.readouterr().out
+
+
+def test_eval_prints_value_and_gradients(capsys):
+    assert main(["eval", "--op", "ppool", "--param", "2", "1", "2", "3", "4"]) == 0
+    out = capsys.readouterr().out
+    # (1 + 8 + 27 + 64) / (1 + 4 + 9 + 16) = 100 / 30
+    assert f"y            = {100 / 30!r}" in out
+    assert "dy/dx[3]" in out and "dy/dalpha" in out
+
+
+def test_eval_json_parses_and_is_correct(capsys):
+    assert main(["eval", "--op", "ppool", "--param", "0.5", "--json", "0", "1", "4"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert record["op"] == "ppool" and record["param"] == 0.5 and record["dtype"] == "float64"
+    assert record["inputs"] == [0.0, 1.0, 4.0]
+    assert float(record["value"]) == 3.0  # (1 + 8) / (1 + 2), the zero drops out
+    assert len(record["grad_input"]) == 3 and float(record["grad_input"][0]) == 0.0
+    assert record["conventions"] == {"infinite derivative returned as 0": 1}
+    assert record["grad_param"] is not None
+
+
+def test_eval_dtype_and_digits(capsys):
+    assert main(["eval", "--op", "avg", "--dtype", "float32", "--json", "1", "1.0000001"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert record["dtype"] == "float32" and record["grad_param"] is None
+    assert main(["eval", "--op", "lp", "--param", "2", "--digits", "30", "--json", "1", "1"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert record["value"].startswith("1.41421356237309504880168872")
+
+
+def test_eval_convention_notes_are_printed(capsys):
+    assert main(["eval", "--op", "ppool", "--param", "0.5", "0", "1", "4"]) == 0
+    assert "convention: infinite derivative returned as 0 (1 window)" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "argv, needle",
+    [
+        (["--op", "ppool", "--param", "0.5", "1", "-2", "3"], "(batch 0, channel 0, (1,))"),
+        (["--op", "ppool", "--param", "2", "1", "2", "nan"], "(batch 0, channel 0, (2,))"),
+        (["--op", "lp", "--param", "2", "inf", "1"], "(batch 0, channel 0, (0,))"),
+        (["--op", "ppool", "1", "2"], "--param"),
+        (["--op", "avg", "--param", "2", "1", "2"], "takes no --param"),
+        (["--op", "lp", "--param", "0", "1", "2"], "p = 0"),
+    ],
+)
+def test_eval_bad_input_exits_2_naming_the_element(argv, needle, capsys):
+    assert main(["eval", *argv]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("ppverify eval: error:") and needle in err
+
+
+def test_eval_bad_input_in_a_fresh_process():
+    r = run_cli("eval", "--op", "powermean", "--param", "1.5", "2", "-3")
+    assert r.returncode == 2
+    assert "input element (batch 0, channel 0, (1,))" in r.stderr and "-3.0" in r.stderr
+    r = run_cli("eval", "--op", "nope", "1")
+    assert r.returncode == 2 and "--op" in r.stderr
