@@ -1,0 +1,216 @@
+"""The checker is itself tested: broken implementations are caught in the right category, correct
+ones pass with no false alarm, and torch's real discrepancies stay found (regression tests)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+F = torch.nn.functional
+
+from ppverify.conformance.cases import Case  # noqa: E402
+from ppverify.conformance.check import check, evaluate  # noqa: E402
+from ppverify.conformance.targets import resolve  # noqa: E402
+from ppverify.conformance.tolerances import Tolerances  # noqa: E402
+
+from ._impls import make_ppool  # noqa: E402
+
+SAFE_KINDS = ("random", "ties", "all-equal", "tiny")
+SAFE_PARAMS = (0.0, 1.0, 2.0, 2.5, 0.5, -1.0, -2.5, 8.0)
+
+
+def _categories(report):
+    return set(report.failed_categories)
+
+
+# ------------------------------------------------------------------ no false alarms
+
+
+@pytest.mark.parametrize("dims", [1, 2])
+def test_careful_ppool_conforms(dims):
+    report = check(make_ppool(dims), "ppool", dims, count=40, kinds=SAFE_KINDS,
+                   params=SAFE_PARAMS)
+    assert report.conforms, _categories(report)
+    assert report.cases_run >= 35 and report.error_cases_run >= 5
+
+
+def _max_pool_without_dilation(dims):
+    fn = getattr(F, f"max_pool{dims}d")
+
+    def max_pool(input, kernel_size, stride=None, padding=0, ceil_mode=False):
+        return fn(input, kernel_size, stride, padding, 1, ceil_mode)
+
+    return max_pool
+
+
+@pytest.mark.parametrize("dims", [1, 2, 3])
+def test_torch_max_pool_conforms_without_empty_windows(dims):
+    # without dilation no window is all padding, the one place torch's max_pool is wrong
+    report = check(_max_pool_without_dilation(dims), "max", dims, count=40)
+    assert report.conforms, _categories(report)
+
+
+@pytest.mark.parametrize("dims", [1, 2])
+def test_torch_avg_pool_conforms_without_overflowing_sums(dims):
+    report = check(f"torch.nn.functional:avg_pool{dims}d", "avg", dims, count=40,
+                   kinds=("random", "integers", "ties", "all-equal", "zeros", "tiny",
+                          "subnormal"))
+    assert report.conforms, _categories(report)
+
+
+# ------------------------------------------------------------------ broken implementations
+
+BROKEN = [
+    # (name, bugs, value kinds, parameters, expected category)
+    ("wrong gradient (scaled by 1.01)", dict(wrong_gradient=True), SAFE_KINDS, SAFE_PARAMS,
+     "wrong-gradient"),
+    ("naive formula overflows", dict(naive=True), ("random", "huge"), None, "nonfinite"),
+    ("window placement shifted by one", dict(shift=1), SAFE_KINDS, SAFE_PARAMS, "wrong-value"),
+    ("dilation ignored", dict(ignore_dilation=True), SAFE_KINDS, SAFE_PARAMS, "wrong-value"),
+    ("computes in float16", dict(half=True), SAFE_KINDS, SAFE_PARAMS, "wrong-value"),
+    ("alpha detached", dict(detach_alpha=True), SAFE_KINDS, SAFE_PARAMS, "missing-gradient"),
+    ("ceil_mode ignored", dict(floor_mode=True), SAFE_KINDS, SAFE_PARAMS, "wrong-shape"),
+    ("negative and NaN inputs accepted", dict(accept_negative=True), SAFE_KINDS, SAFE_PARAMS,
+     "accepted-invalid"),
+    ("log(0) in the weights", dict(nan_at_zero=True), ("zeros",), (2.0, 3.0), "nonfinite"),
+]
+
+
+@pytest.mark.parametrize("name,bugs,kinds,params,category", BROKEN,
+                         ids=[b[0] for b in BROKEN])
+def test_broken_ppool_is_caught(name, bugs, kinds, params, category):
+    report = check(make_ppool(1, **bugs), "ppool", 1, count=30, kinds=kinds, params=params)
+    assert category in _categories(report), (name, _categories(report))
+    summary = report.categories[category]
+    assert summary.minimal_case is not None
+    if summary.minimal_case.expect_error is None:
+        # shrunk: one plane and a handful of elements
+        assert summary.minimal_case.input.size <= 8, summary.minimal_case.describe()
+    assert "from ppverify.oracle import reference" in summary.reproducer
+    assert not report.conforms
+
+
+def test_lower_precision_avg_pool_is_caught():
+    def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
+                   count_include_pad=True):
+        return F.avg_pool2d(input.half(), kernel_size, stride, padding, ceil_mode,
+                            count_include_pad).to(input.dtype)
+
+    report = check(avg_pool2d, "avg", 2, count=24, kinds=("random",),
+                   dtypes=("float32", "float64"))
+    assert "wrong-value" in _categories(report)
+
+
+def test_raising_on_valid_input_is_caught():
+    def lp_pool1d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
+        if ceil_mode:
+            raise NotImplementedError("ceil_mode")
+        return F.lp_pool1d(input, norm_type, kernel_size, stride, ceil_mode)
+
+    report = check(lp_pool1d, "lp", 1, count=24, kinds=("random",))
+    assert "exception" in _categories(report)
+    assert "ceil_mode" in report.categories["exception"].worst.message
+
+
+def test_missing_input_gradient_is_caught():
+    def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
+        with torch.no_grad():
+            return F.max_pool1d(input, kernel_size, stride, padding, dilation, ceil_mode)
+
+    report = check(max_pool1d, "max", 1, count=12, kinds=("random",))
+    assert "missing-gradient" in _categories(report)
+
+
+def test_param_gradient_required_for_ppool_only():
+    # lp's p is a hyperparameter: taking it as a float only is noted, not a failure
+    def lp_pool1d(input, norm_type, kernel_size, stride=None):  # no ceil_mode: see below
+        if isinstance(norm_type, torch.Tensor):
+            raise TypeError("norm_type must be a float")
+        return F.lp_pool1d(input, norm_type, kernel_size, stride)
+
+    report = check(lp_pool1d, "lp", 1, count=12, kinds=("random",), dtypes=("float64",),
+                   include_errors=False)
+    assert report.conforms, _categories(report)
+    assert any("parameter gradient not checked" in n for n in report.notes)
+
+
+# ------------------------------------------------------------------ torch's real discrepancies
+
+
+def _case(op, dims, x, param=None, kernel=2, dtype="float64", **kwargs):
+    x = np.asarray(x, dtype=np.float64)
+    kernel = (kernel,) * dims
+    passed = tuple(kwargs) + (("stride",) if "stride" not in kwargs else ())
+    case = Case(op, dims, dtype, x, param, kernel, kwargs.pop("stride", None),
+                passed_args=passed, **kwargs)
+    case.grad_output = np.ones(case.expected_shape())
+    return case
+
+
+def _findings(target, op, case, dims):
+    result = evaluate(resolve(target, op, dims), case, Tolerances())
+    return {f.category: f for f in result.findings}
+
+
+def test_torch_lp_pool_ceil_mode_partial_window_scaled_by_full_kernel():
+    # (1 + 1)^(1/2) over the partial window [x2, -]: torch multiplies the average of the one
+    # element by the full kernel size 2, giving sqrt(2) instead of 1
+    case = _case("lp", 1, [[[1.0, 1.0, 1.0]]], 2.0, ceil_mode=True)
+    found = _findings(F.lp_pool1d, "lp", case, 1)
+    assert "wrong-value" in found
+    assert found["wrong-value"].got == pytest.approx(2 ** 0.5)
+    assert found["wrong-value"].expected == 1.0
+
+
+def test_torch_lp_pool_gradient_zero_at_all_zero_window():
+    # torch documents "if the sum of all inputs to the power of p is zero, the gradient is set
+    # to zero"; the one-sided partial derivative of (sum x^p)^(1/p) there is 1 (y(t e_i) = t)
+    case = _case("lp", 2, np.zeros((1, 1, 2, 2)), 2.0)
+    found = _findings(F.lp_pool2d, "lp", case, 2)
+    assert found["wrong-gradient"].quantity == "grad_input"
+    assert (found["wrong-gradient"].got, found["wrong-gradient"].expected) == (0.0, 1.0)
+
+
+def test_torch_lp_pool_underflows_for_tiny_inputs():
+    case = _case("lp", 1, [[[1e-200, 1e-200]]], 2.0)
+    found = _findings(F.lp_pool1d, "lp", case, 1)
+    assert found["wrong-value"].got == 0.0
+
+
+def test_torch_lp_pool_overflows_in_float16():
+    case = _case("lp", 1, [[[300.0, 1.0]]], 2.0, dtype="float16")
+    found = _findings(F.lp_pool1d, "lp", case, 1)
+    assert "nonfinite" in found and found["nonfinite"].quantity == "output"
+
+
+def test_torch_lp_pool3d_has_no_float16_kernel():
+    case = _case("lp", 3, np.ones((1, 1, 2, 2, 2)), 2.0, dtype="float16")
+    assert "exception" in _findings(F.lp_pool3d, "lp", case, 3)
+
+
+def test_torch_max_pool_gives_gradient_to_an_all_padding_window():
+    # kernel 2, padding 1, dilation 2 on a length-1 input: the window {-1, 1} has no input
+    # element; its output is -inf and no input should receive its gradient, but torch gives
+    # one to an input element (with 2 channels, to channel 1's element; with 1, to none)
+    case = _case("max", 1, [[[5.0], [7.0]]], kernel=2, padding=(1,), dilation=(2,))
+    found = _findings(F.max_pool1d, "max", case, 1)
+    assert found["wrong-gradient"].index == (0, 1, 0)
+    assert (found["wrong-gradient"].got, found["wrong-gradient"].expected) == (1.0, 0.0)
+
+
+def test_torch_avg_pool3d_rejects_a_valid_padded_input():
+    # output size (1 + 2*1 - 2)/1 + 1 = 2 >= 1, valid for avg_pool1d/2d, rejected by 3d
+    case = _case("avg", 3, np.ones((1, 1, 1, 1, 1)), kernel=2, stride=(1, 1, 1),
+                 padding=(1, 1, 1), count_include_pad=True)
+    assert "exception" in _findings(F.avg_pool3d, "avg", case, 3)
+    case2 = _case("avg", 2, np.ones((1, 1, 1, 1)), kernel=2, stride=(1, 1), padding=(1, 1),
+                  count_include_pad=True)
+    assert _findings(F.avg_pool2d, "avg", case2, 2) == {}
+
+
+def test_torch_avg_pool_sum_overflows_in_float32():
+    big = 3.0e38
+    case = _case("avg", 1, [[[big, big]]], dtype="float32", count_include_pad=True)
+    found = _findings(F.avg_pool1d, "avg", case, 1)
+    assert "nonfinite" in found
