@@ -258,6 +258,27 @@ CATALOGUE: list[Claim] = [
               lambda xs, a: 0.0 in xs and max(xs) > 0, [0.25, 0.5, 0.75, 1.0, 2.0, 3.0])),
           expected=PROVED),
     # ---------------------------------------------------------------- Sec. 2: Lp norm
+    Claim("E1.limit", "Sec. 2, Eq. 1 and text (p -> +inf is max pooling)",
+          "f_Lp(R) = (sum x^p)^(1/p) tends to max pooling as p -> +inf",
+          ("x_i >= 0, x_max > 0",), "Eq(Limit((sum x^p)^(1/p), p, oo), x_max)",
+          "reduction to k tied maxima",
+          L.e1_limit, make(W.lp_value_limit_max, lambda: param_points(
+              lambda xs, p: max(xs) > 0, [1e4])), expected=PROVED),
+    Claim("E2.chain", "Sec. 2, Eq. 2 (first equality)",
+          "dE/dx_i = sum_j dE/dy_j dy_j/dx_i", ("E differentiable",),
+          "Eq(diff(E(y1(x), y2(x)), x), sum_j E_j y_j')", "SymPy chain rule",
+          L.eq2_chain, make(W.chain_rule_reference, lambda: [
+              {"x": xs, "alpha": al} for xs in ([1.0, 2.0, 3.0], [0.5, 4.0, 0.25, 2.0],
+                                                [2.0, 2.0, 1.0]) for al in (-2.0, 0.5, 3.0)]),
+          expected=PROVED),
+    Claim("E2.intro.p0", "Sec. 2, introduction (gradient explodes at p = 0)",
+          "the gradient will explode when p = 0", ("x_i > 0",
+          "at least two positive elements (unstated)"),
+          "Limit(dy/dx_i, p, 0, '+') = oo", "reduction dy/dx_i = (x_i^p/S)^(1-1/p)",
+          L.eq2_dx_p0, make(W.lp_dx_blows_up_near_0, lambda: param_points(
+              lambda xs, p: sum(1 for v in xs if v > 0) >= 2 and max(xs) < 1e100
+              and max(xs) / min(v for v in xs if v > 0) < 1e6, [1e-3])),
+          expected=CONDITIONAL),
     Claim("E2.dx", "Sec. 2, Eq. 2 (dE/dx_i)",
           "dE/dx_i = x_i^(p-1) (sum x^p)^(p/(1-p)) delta", ("x_i > 0",),
           "Eq(diff((sum x^p)^(1/p), x_i), printed)", "exact counterexample",

@@ -208,3 +208,48 @@ def pm_pinf() -> Outcome:
     require(sp.simplify(sp.limit(g, p, sp.oo) - 1 / kk) == 0, "max elements -> 1/k")
     return Outcome(PROVED, "reduction with k tied maxima (V -> 0 as in P2), SymPy limit",
                    "M_p -> max and dM/dx_i -> 1/k for each of k tied maxima, 0 otherwise")
+
+
+# ------------------------------------------------------------------ Eq. 1 and the chain rule
+
+
+@undecided_to_unknown
+def e1_limit() -> Outcome:
+    atomic_limits()
+    kk = sp.Symbol("k", integer=True, positive=True)
+    vv = sp.Symbol("V", nonnegative=True)
+    # (sum x^p)^(1/p) = x_max (k + V)^(1/p), V = sum_{x_j < x_max} (x_j/x_max)^p -> 0
+    require(sp.limit(kk ** (1 / p), p, sp.oo) == 1, "k^(1/p) -> 1")
+    require(sp.limit((kk + vv) ** (1 / p), p, sp.oo) == 1, "(k + V)^(1/p) -> 1, V bounded")
+    return Outcome(PROVED, "reduction x_max (k + V)^(1/p) with k tied maxima (all N); SymPy "
+                   "limits", "(sum x^p)^(1/p) -> x_max as p -> oo (x >= 0, x_max > 0)")
+
+
+@undecided_to_unknown
+def eq2_chain() -> Outcome:
+    x = sp.Symbol("x")
+    y1, y2 = sp.Function("y1")(x), sp.Function("y2")(x)
+    Y1, Y2 = sp.symbols("Y1 Y2")
+    Ef = sp.Function("E")
+    lhs = sp.diff(Ef(y1, y2), x)
+    rhs = sum(sp.diff(Ef(Y1, Y2), Yj).subs({Y1: y1, Y2: y2}, simultaneous=True)
+              * sp.diff(yj, x) for Yj, yj in ((Y1, y1), (Y2, y2)))
+    zero((lhs - rhs).doit(), "dE/dx - sum_j dE/dy_j dy_j/dx")
+    return Outcome(PROVED, "SymPy chain rule for an element shared by two windows (windows not "
+                   "containing x_i contribute 0; more windows by induction)",
+                   "dE/dx_i = sum_j dE/dy_j dy_j/dx_i over the windows j containing x_i")
+
+
+@undecided_to_unknown
+def eq2_dx_p0() -> Outcome:
+    jj = sp.Symbol("j", integer=True, nonnegative=True)
+    base = 1 / (2 + jj)  # x_i^p / S -> 1/n, n = 2 + j >= 2 positives (x_i > 0)
+    require(sp.limit(base ** (1 - 1 / p), p, 0, "+") == sp.oo, "(1/n)^(1 - 1/p) -> oo")
+    require(sp.limit((1 / (1 + 2**p)) ** (1 - 1 / p), p, 0, "+") == sp.oo,
+            "x = (1,2): dy/dx_1 -> oo")
+    require(sp.simplify(_correct_dx(xi, 0, p)) == 1, "one element: dy/dx = 1 for every p")
+    return Outcome(CONDITIONAL, "reduction dy/dx_i = (x_i^p/S)^(1-1/p) with x_i^p/S -> 1/n "
+                   "(all N); SymPy limits",
+                   "dy/dx_i -> +oo as p -> 0+ when the window has n >= 2 positives; with one "
+                   "positive element dy/dx = 1 for every p",
+                   {"x": [3.0], "p": 1e-3, "dy/dx": "1"})

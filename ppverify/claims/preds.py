@@ -468,3 +468,40 @@ def pm_pinf_limit(pt):
     if far(r.value, mx, 1e-4 * mx):
         return False
     return not any(far(g, (1.0 / k if v == mx else 0.0), 1e-4) for v, g in zip(xs, r.grad_inputs))
+
+
+def _mpf_to_arb(v) -> arb:
+    """An mpmath number as an exact ball (its binary value, whatever mpmath's print precision)."""
+    sign, man, exp, _ = v._mpf_
+    return arb(int(man) * (-1 if sign else 1)) * arb(2) ** exp
+
+
+def lp_value_limit_max(pt):
+    xs = pt["x"]
+    return not far(lp(xs, pt["p"], False).value, max(xs), 1e-3 * max(xs))
+
+
+def lp_dx_blows_up_near_0(pt):
+    r = lp(pt["x"], pt["p"], False)
+    return any(bool(A(g) > 1e3) for v, g in zip(pt["x"], r.grad_inputs) if v > 0)
+
+
+def chain_rule_reference(pt):
+    """The array oracle's gradient of an element shared by overlapping windows equals the
+    upstream-weighted sum of the per-window derivatives."""
+    import numpy as np
+
+    from ppverify.oracle import reference
+
+    xs, al = pt["x"], pt["alpha"]
+    n = len(xs)
+    gout = [1.5 + j for j in range(n - 1)]
+    res = reference("ppool", np.array(xs).reshape(1, 1, n), al, 2, stride=1, dims=1,
+                    grad_output=np.array(gout).reshape(1, 1, n - 1), digits=30)
+    got = [_mpf_to_arb(v) for v in res.grad_input.ravel()]  # 30 correct digits
+    want = [arb(0)] * n
+    for j in range(n - 1):
+        w = ppool(xs[j:j + 2], al, False)
+        want[j] += A(w.grad_inputs[0]) * gout[j]
+        want[j + 1] += A(w.grad_inputs[1]) * gout[j]
+    return not any(far(g, h, 1e-25 * (1 + abs(float(h.mid())))) for g, h in zip(got, want))

@@ -164,7 +164,15 @@ def ties_separated(xs, ratio: float = 0.9) -> bool:
 
 
 def judge(outcome: Outcome, pred: Pred, samples: list[Point]) -> WitnessReport:
-    """Compare the oracle's opinion with the symbolic outcome (see the module docstring)."""
+    """Compare the oracle's opinion with the symbolic outcome (see the module docstring).
+
+    The predicates run at ``PREC`` bits, so their own ball arithmetic (printed formulas,
+    sums of oracle values) stays tight enough to decide."""
+    with _prec():
+        return _judge(outcome, pred, samples)
+
+
+def _judge(outcome: Outcome, pred: Pred, samples: list[Point]) -> WitnessReport:
     verdict = outcome.verdict
     failures: list[Point] = []
     checked = 0

@@ -33,6 +33,7 @@ EXPECTED = {
     "T.grad.max.positive": PROVED, "T.grad.max.le1": REFUTED, "T.grad.nonmax.sign": PROVED,
     "T.grad.nonmax.peak": PROVED, "T.ties.torch": CONDITIONAL, "T.ties.equal": PROVED,
     "T.zero.grad": PROVED,
+    "E1.limit": PROVED, "E2.chain": PROVED, "E2.intro.p0": CONDITIONAL,
     "E2.dx": REFUTED, "E2.dx.correct": PROVED, "E2.dp": REFUTED, "E2.dp.correct": PROVED,
     "E2.a.p0": CONDITIONAL, "E2.a.pinf": REFUTED, "E2.b.p1": REFUTED, "E2.b.pinf": REFUTED,
     "E2.avg": CONDITIONAL, "E2.max": REFUTED, "E2.conclusion": REFUTED,
