@@ -13,7 +13,8 @@ no stride, padding, dilation or ceil_mode, a single plane):
   accepts them (padding at most half the kernel), as a dict of keyword arguments.
 * ``spatial_sizes(geometry)``: input spatial sizes for which every output size is at least 1.
 * ``parameters(op, dtype)``: alpha for ppool (any sign, huge included), p for lp and powermean.
-* ``pooling_cases(op, dims)``: a complete ``ppverify.conformance.cases.Case`` (valid input),
+* ``pooling_cases(op, dims)``: a complete ``ppverify.conformance.cases.Case`` (valid input:
+  no window is all padding, except for max and for avg counting padding),
   ready for ``ppverify.conformance.check.evaluate`` or ``ppverify.oracle.reference``.
 
 Example::
@@ -31,12 +32,13 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from hypothesis import assume
 from hypothesis import strategies as st
 
 from .conformance.cases import Case, representable
 from .conformance.targets import CONVENTIONS
 from .oracle.formats import get_format
-from .windows import make_geometry, output_shape
+from .windows import iter_windows, make_geometry, output_shape
 
 DTYPES = ("float64", "float32", "float16", "bfloat16")
 _WIDTH = {"float64": 64, "float32": 32, "float16": 16, "bfloat16": 32}
@@ -168,8 +170,11 @@ def pooling_cases(draw, op: str, dims: int | None = None, *, dtypes=DTYPES,
     include = conv.default_count_include_pad
     if "count_include_pad" in accepts:
         include = draw(st.booleans())
-    make_geometry(dims, **geometry)
-    output_shape(make_geometry(dims, **geometry), shape)  # valid by construction
+    g = make_geometry(dims, **geometry)
+    output_shape(g, shape)  # valid by construction
+    if op != "max" and not (op == "avg" and include):
+        # only max (-inf) and avg counting padding define a window that is all padding
+        assume(all(w.positions for w in iter_windows(g, tuple(spatial))))
     passed = tuple(a for a in conv.optional_args if a in accepts)
     case = Case(op, dims, dtype, x, param, geometry["kernel_size"], geometry["stride"],
                 geometry["padding"], geometry["dilation"], geometry["ceil_mode"], include,
