@@ -565,23 +565,27 @@ def rational_root(q: Fraction, k: int) -> Fraction | None:
 
 def power_sum_exact(
     xs: Sequence[float], p: float, divisor: int | None, n_inputs: int | None = None,
-    max_abs_p: int = 4096,
+    max_abs_p: int = 4096, max_root: int = 64,
 ) -> WindowValues | None:
     """Exact value and input derivatives of the Lp norm (``divisor=None``) or power mean
     (``divisor = N``) when they are rational, else None.
 
     For an integer ``p`` the value ``(S / D)^(1/p)`` is rational exactly when ``S / D`` is a
-    ``p``-th power of a rational, and then so is every ``dy/dx_i = y x_i^(p-1) / S``. For
-    ``p = 0`` (geometric mean) ``y = (prod x)^(1/N)`` and ``dy/dx_i = y / (N x_i)``. Used by the
-    certifier when a result may lie exactly on a rounding boundary (for instance ``p = 1``,
-    where ``y`` is a sum). Only call it on windows the ball evaluation accepted.
+    ``p``-th power of a rational, and then so is every ``dy/dx_i = y x_i^(p-1) / S``. For a
+    dyadic ``p = m / q`` (``q <= max_root``) and ``x >= 0``: if all positive ``x_i = c r_i^q``
+    with rational ``r_i`` (one class), ``S = c^p R`` with ``R = sum r^m`` and
+    ``y = c (R / D)^(q/m)``, rational iff ``(R/D)^q`` has a rational ``m``-th root, and then
+    ``dy/dx_i = y r_i^m / (x_i R)``; with several classes ``S`` is a sum of Q-linearly
+    independent radicals (Besicovitch) and ``y`` is irrational. For ``p = 0`` (geometric mean)
+    ``y = (prod x)^(1/N)`` and ``dy/dx_i = y / (N x_i)``. Used by the certifier when a result
+    may lie exactly on a rounding boundary (``p = 1``, where ``y`` is a sum; ``p = 1/2`` on
+    equal inputs, ``y = N^2 x``). Only call it on windows the ball evaluation accepted.
     """
     n_inputs = len(xs) if n_inputs is None else n_inputs
-    if not _is_integer(p) or abs(p) > max_abs_p or not xs:
+    if abs(p) > max_abs_p or not xs:
         return None
-    m = int(p)
     fx = [Fraction(v) for v in xs]
-    if m == 0:
+    if p == 0:
         if divisor is None or any(v <= 0 for v in fx):
             return None  # zeros are already exact in the ball evaluation
         prod = _ONE
@@ -591,18 +595,40 @@ def power_sum_exact(
         if y is None:
             return None
         return WindowValues(y, [y / (len(fx) * v) for v in fx[:n_inputs]], None)
-    if m < 0 and any(v == 0 for v in fx):
+    exponent = Fraction(p)
+    m, q = exponent.numerator, exponent.denominator
+    if q > max_root or (m < 0 and any(v == 0 for v in fx)):
         return None
-    total = sum(v**m for v in fx)
-    if total == 0:
+    if q == 1:
+        total = sum(v**m for v in fx)
+        if total == 0:
+            return None
+        y = rational_root(total if divisor is None else total / divisor, m)
+        if y is None:
+            return None
+        grads: list[Number] = []
+        for v in fx[:n_inputs]:
+            if v == 0:
+                grads.append(y / total if m == 1 else _ZERO)
+            else:
+                grads.append(y * v ** (m - 1) / total)
+        return WindowValues(y, grads, None)
+    positives = [(i, v) for i, v in enumerate(fx) if v > 0]
+    if not positives or any(v < 0 for v in fx):
         return None
-    y = rational_root(total if divisor is None else total / divisor, m)
-    if y is None:
+    rep = positives[0][1]
+    roots = {}
+    for i, v in positives:
+        r = rational_root(v / rep, q)
+        if r is None:
+            return None  # several classes: y is irrational
+        roots[i] = r
+    big_r = sum(r**m for r in roots.values())
+    ratio = big_r if divisor is None else big_r / divisor
+    scale = rational_root(ratio**q, m)
+    if scale is None:
         return None
-    grads: list[Number] = []
-    for v in fx[:n_inputs]:
-        if v == 0:
-            grads.append(y / total if m == 1 else _ZERO)
-        else:
-            grads.append(y * v ** (m - 1) / total)
+    y = rep * scale
+    grads = [y * roots[i] ** m / (v * big_r) if i in roots else _ZERO
+             for i, v in enumerate(fx[:n_inputs])]
     return WindowValues(y, grads, None)

@@ -563,6 +563,17 @@ def test_power_sum_exact():
     assert r.value == 2 and r.grad_inputs == [Fraction(1, 4)] * 2
     r = ops.power_sum_exact([9.0, 683.0**2], 0.0, 2)  # geometric mean 2049
     assert r.value == 2049 and r.grad_inputs == [Fraction(2049, 18), Fraction(2049, 2 * 683**2)]
+    # dyadic p: one class of q-th powers gives a rational value; several classes do not
+    r = ops.power_sum_exact([4.0, 9.0, 0.0], 0.5, None)
+    assert r.value == 25 and r.grad_inputs == [Fraction(5, 2), Fraction(5, 3), 0]
+    assert ops.power_sum_exact([4.0, 9.0], 0.5, 2).value == Fraction(25, 4)
+    assert ops.power_sum_exact([2.0, 3.0], 0.5, None) is None
+    assert ops.power_sum_exact([2.0, 8.0], 1.5, None) is None  # (18 sqrt 2)^(2/3)
+    r = ops.power_sum_exact([2.0, 8.0], 0.5, None)  # (sqrt2 + 2 sqrt2)^2 = 18
+    assert r.value == 18
+    ball = ops.lp_window([2.0, 8.0], 0.5)
+    for g, e in zip(ball.grad_inputs, r.grad_inputs):
+        assert_close(g, to_mpf(e))
     r = ops.power_sum_exact([1.0, 0.25], -1.0, None)  # (1 + 4)^-1
     assert r.value == Fraction(1, 5)
     assert_close(r.grad_inputs[1], d_input(lp_norm, [1.0, 0.25], -1, 1))

@@ -292,6 +292,12 @@ def test_float32_tie_of_a_lehmer_mean_rounds_to_even():
         ("lp", 2.0, [3.0, 4.0], "float16", 5.0),
         # geometric mean sqrt(9 * 683**2) = 2049, the float16 midpoint of 2048 and 2050
         ("powermean", 0.0, [9.0, 683.0**2], "float16", 2048.0),
+        # p = 1/2 on three equal c: y = 9c = 9007199254741005, a float64 midpoint (found by
+        # hypothesis; once raised CertificationError) -> ...004 (even)
+        ("lp", 0.5, [1000799917193445.0] * 3, "float64", 9007199254741004.0),
+        # p = 1/2 on [4, 9]: (2 + 3)**2 = 25; powermean (5/2)**2
+        ("lp", 0.5, [4.0, 9.0], "float64", 25.0),
+        ("powermean", 0.5, [4.0, 9.0], "float64", 6.25),
         # p = -1 (harmonic-type): mean(1/x)^-1 for [1, 1/3]: 1 / 2 ... exact
         ("powermean", -1.0, [1.0, 1.0 / 3.0], "float64", None),
     ],
