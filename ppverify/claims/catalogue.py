@@ -214,8 +214,10 @@ CATALOGUE: list[Claim] = [
           P.t_homogeneity, make(W.homogeneity, lambda: ppool_points(
               lambda xs, a: max(xs) < 1e305 and abs(a) < 1e5)), expected=PROVED),
     Claim("T.euler", "ppverify",
-          "sum_i x_i dy/dx_i = y (Euler's relation; the gradient is homogeneous of degree 0)",
-          (H_POS,), "Eq(Sum(x_i dy/dx_i), y)", "reduction + linearity; homogeneity",
+          "sum_i x_i dy/dx_i = y (Euler's relation) and dy/dx_i(c x) = dy/dx_i(x) (the "
+          "gradient is homogeneous of degree 0)",
+          (H_POS,), "Eq(Sum(x_i dy/dx_i), y); Eq(g(c x), g(x))",
+          "reduction + linearity; homogeneity",
           P.t_euler, make(W.euler, lambda: ppool_points()), expected=PROVED),
     Claim("T.grad.max.positive", "ppverify", "dy/dx_max > 0 for alpha >= 0", (H_POS,
           "alpha >= 0"), "w_max (1 + a (x_max - y)/x_max) > 0", "reduction; y <= x_max",

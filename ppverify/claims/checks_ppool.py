@@ -285,8 +285,9 @@ def p2_bwd_other_lower() -> Outcome:
     l, r = lhs.subs(half), rhs.subs(half)
     require(l == sp.Rational(-1, 4) and r == sp.Rational(1, 2), "x_k = 1/2: -1/4 vs 1/2")
     return Outcome(CONDITIONAL, "SymPy factorisation of lhs - rhs, exact counterexample",
-                   "lhs - rhs = (a+1) x_k^(a-1) (x_k - 1)/x_max^a: true only for x_k > 1 "
-                   "(scale-dependent); x_k = 1/2, x_max = 1, a = 2: -1/4 > 1/2 is false",
+                   "the first term's exponent a became a-1, so lhs - rhs = (a+1) x_k^(a-1) "
+                   "(x_k - 1)/x_max^a: true only for x_k > 1 (scale-dependent); x_k = 1/2, "
+                   "x_max = 1, a = 2: -1/4 > 1/2 is false",
                    {"x": [0.5, 1.0], "alpha": 2.0, "k": 0, "lhs": "-1/4", "rhs": "1/2"})
 
 
@@ -441,8 +442,13 @@ def t_euler() -> Outcome:
     yy = S((cc * X[i]) ** (a + 1)) / S((cc * X[i]) ** a)
     zero(sp.diff(sp.simplify(sp.expand_power_base(yy)), cc) - S(X[i] ** (a + 1)) /
          S(X[i] ** a), "d/ds y(s x) at any s = y(x) (homogeneity)")
+    cpos = sp.Symbol("c", positive=True)
+    scaled = lehmer_grad_printed(cpos * xi, cpos**a * A, cpos ** (a + 1) * B, a)
+    zero(sp.powsimp(sp.expand_power_base(scaled, force=True), force=True)
+         - lehmer_grad_printed(xi, A, B, a), "dy/dx_i(c x) - dy/dx_i(x)")
     return Outcome(PROVED, ALL_N_RED + "; summed by linearity",
-                   "sum_i x_i dy/dx_i = y (Euler, degree 1); equal x give dy/dx_i = 1/N")
+                   "sum_i x_i dy/dx_i = y (Euler, degree 1) and dy/dx_i(c x) = dy/dx_i(x) "
+                   "(degree 0)")
 
 
 @undecided_to_unknown

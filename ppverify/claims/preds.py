@@ -280,10 +280,16 @@ def homogeneity(pt):
 
 
 def euler(pt):
+    """Euler's relation, and the gradient unchanged by scaling the window by 128."""
     xs = pt["x"]
     r = ppool(xs, pt["alpha"], False)
     total = sum((A(g) * v for g, v in zip(r.grad_inputs, xs)), arb(0))
-    return not differ(total, r.value)
+    if differ(total, r.value):
+        return False
+    if max(xs) < 1e305 and abs(pt["alpha"]) < 1e5:
+        r2 = ppool([128.0 * v for v in xs], pt["alpha"], False)
+        return not any(differ(g, h) for g, h in zip(r.grad_inputs, r2.grad_inputs))
+    return True
 
 
 def max_grad_positive(pt):

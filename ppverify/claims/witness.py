@@ -195,11 +195,14 @@ def _judge(outcome: Outcome, pred: Pred, samples: list[Point]) -> WitnessReport:
             return WitnessReport(False, "DISAGREE: the oracle does not confirm the "
                                         f"counterexample {outcome.counterexample} "
                                         f"(predicate gave {cex_ok}); {notes}", len(samples))
-        return WitnessReport(True, f"oracle confirms the counterexample; {notes}", len(samples))
+        extra = (f"; no failure at the {checked} sampled points under the hypotheses"
+                 if checked else "")
+        return WitnessReport(True, f"oracle confirms the counterexample{extra}", len(samples))
     if failures:  # UNKNOWN: information only
         return WitnessReport(True, f"oracle finds the claim false at {failures[0]} (not a "
                                    f"proof either way); {notes}", len(samples))
-    return WitnessReport(True, f"oracle agrees; {notes}", len(samples))
+    return WitnessReport(True, f"oracle agrees at {checked} sampled points "
+                               f"({len(samples) - checked} undecided)", len(samples))
 
 
 def _safe(pred: Pred, pt: Point):
