@@ -33,8 +33,8 @@ def values(kind: str, shape, dtype: torch.dtype, gen: torch.Generator) -> torch.
         v = torch.floor(u * 3) / 2 + 1  # {1, 1.5, 2}
     elif kind == "zeros":
         v = torch.where(u < 0.4, 0.0, torch.rand(n, generator=gen, dtype=torch.float64))
-    elif kind == "range30":  # 30 decades in every window
-        v = 10.0 ** (u * 30 - 15)
+    elif kind == "range30":  # 30 decades in every window (11 in float16, its whole range)
+        v = 10.0 ** (u * 11 - 7) if name == "float16" else 10.0 ** (u * 30 - 15)
     elif kind == "near40":  # the direct formula's NaN regime (alpha = 30)
         v = 40 + 4 * u
     elif kind == "tiny":  # subnormals and the smallest normals

@@ -1,0 +1,161 @@
+"""Benchmark P-pooling against torch's max_pool2d and avg_pool2d (speed and peak memory).
+
+Every operator is measured side by side in one run, interleaved round by round, on the same
+float32 input: forward time, forward+backward time (input and, for P-pooling, a learnable
+alpha require grad) and the peak of torch's CPU allocations during one forward+backward (from the
+profiler's memory records, relative to the moment before the forward; allocations made outside
+torch's allocator, such as the compiled kernel's small per-thread scratch, are not seen).
+Times are medians.
+
+  ppverify bench                       # the issue's shapes: (8, 64, 112, 112), two configs
+  ppverify bench --shape 2 16 56 56 --repeats 5 --json
+
+Goals (issue 4): forward <= 1.5x and forward+backward <= 2x max_pool2d; peak memory <= 2x.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+
+HELP = "speed and peak-memory ratios of the P-pooling op against max_pool2d and avg_pool2d"
+
+CONFIGS = [
+    {"kernel_size": 2, "stride": 2, "padding": 0},
+    {"kernel_size": 3, "stride": 2, "padding": 1},
+]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--shape", type=int, nargs=4, default=[8, 64, 112, 112],
+                        metavar=("N", "C", "H", "W"), help="input shape (default 8 64 112 112)")
+    parser.add_argument("--alpha", type=float, default=2.0, help="alpha (default 2.0)")
+    parser.add_argument("--repeats", type=int, default=15, help="timed rounds (default 15)")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    parser.add_argument("--fallback", action="store_true",
+                        help="benchmark the pure-torch path (PPVERIFY_NATIVE=0 behaviour)")
+    parser.add_argument("--json", action="store_true", help="print a JSON record")
+
+
+def _ops(alpha_value: float, cfg: dict):
+    import torch
+    import torch.nn.functional as F
+
+    from .functional import p_pool2d
+
+    alpha = torch.tensor(alpha_value, requires_grad=True)
+    k, s, p = cfg["kernel_size"], cfg["stride"], cfg["padding"]
+    return {
+        "p_pool2d": lambda x: p_pool2d(x, alpha, k, s, p),
+        "max_pool2d": lambda x: F.max_pool2d(x, k, s, p),
+        "avg_pool2d": lambda x: F.avg_pool2d(x, k, s, p),
+    }
+
+
+def _peak_bytes(fn, x) -> int:
+    """Peak of torch's CPU allocations (bytes above the start) during one forward+backward.
+
+    From the profiler's memory records: each op's *self* allocation (so nested ops are not
+    counted twice), allocations placed at the op's start and frees at its end.
+    """
+    import torch
+    from torch.profiler import ProfilerActivity, profile
+
+    xg = x.detach().requires_grad_(True)
+    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+        y = fn(xg)
+        y.backward(torch.ones_like(y))
+        del y
+    changes = []
+    for e in prof.events():
+        b = e.self_cpu_memory_usage
+        if b > 0:
+            changes.append((e.time_range.start, b))
+        elif b < 0:
+            changes.append((e.time_range.end, b))
+    changes.sort(key=lambda c: (c[0], -c[1]))
+    current = peak = 0
+    for _, b in changes:
+        current += b
+        peak = max(peak, current)
+    return peak
+
+
+def measure(shape=(8, 64, 112, 112), alpha: float = 2.0, repeats: int = 15, configs=None):
+    """Return one record per config: median times (s), peak bytes and ratios."""
+    import torch
+
+    from . import _native
+
+    native = _native.available()
+    torch.manual_seed(0)
+    x = torch.rand(*shape)
+    records = []
+    for cfg in configs or CONFIGS:
+        ops = _ops(alpha, cfg)
+        for fn in ops.values():  # warm up (and build the kernel)
+            y = fn(x.detach().requires_grad_(True))
+            y.backward(torch.ones_like(y))
+        fwd = {n: [] for n in ops}
+        fb = {n: [] for n in ops}
+        for _ in range(repeats):
+            for name, fn in ops.items():
+                with torch.no_grad():
+                    t0 = time.perf_counter()
+                    fn(x)
+                    fwd[name].append(time.perf_counter() - t0)
+                xg = x.detach().requires_grad_(True)
+                t0 = time.perf_counter()
+                y = fn(xg)
+                y.backward(torch.ones_like(y))
+                fb[name].append(time.perf_counter() - t0)
+                del y, xg
+        peak = {name: _peak_bytes(fn, x) for name, fn in ops.items()}
+        rec = {"config": cfg, "shape": list(shape), "alpha": alpha, "native": native,
+               "threads": torch.get_num_threads(),
+               "forward_s": {n: statistics.median(v) for n, v in fwd.items()},
+               "forward_backward_s": {n: statistics.median(v) for n, v in fb.items()},
+               "peak_bytes": peak}
+        for base in ("max_pool2d", "avg_pool2d"):
+            rec[f"ratios_vs_{base}"] = {
+                "forward": rec["forward_s"]["p_pool2d"] / rec["forward_s"][base],
+                "forward_backward": (rec["forward_backward_s"]["p_pool2d"]
+                                     / rec["forward_backward_s"][base]),
+                "peak_memory": peak["p_pool2d"] / max(peak[base], 1),
+            }
+        records.append(rec)
+    return records
+
+
+def run(args: argparse.Namespace) -> int:
+    import os
+
+    import torch
+
+    if args.fallback:
+        os.environ["PPVERIFY_NATIVE"] = "0"
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    records = measure(tuple(args.shape), args.alpha, args.repeats)
+    if args.json:
+        print(json.dumps(records, indent=2))
+        return 0
+    r0 = records[0]
+    path = "compiled kernel" if r0["native"] else "pure-torch fallback"
+    print(f"P-pooling benchmark: float32 input {tuple(r0['shape'])}, alpha={r0['alpha']}, "
+          f"{r0['threads']} threads, {path}; medians of {args.repeats} interleaved rounds")
+    for rec in records:
+        c = rec["config"]
+        print(f"\nkernel {c['kernel_size']} stride {c['stride']} padding {c['padding']}")
+        print(f"  {'op':<11} {'forward ms':>11} {'fwd+bwd ms':>11} {'peak MB':>9}")
+        for name in ("p_pool2d", "max_pool2d", "avg_pool2d"):
+            print(f"  {name:<11} {1e3 * rec['forward_s'][name]:>11.2f} "
+                  f"{1e3 * rec['forward_backward_s'][name]:>11.2f} "
+                  f"{rec['peak_bytes'][name] / 2**20:>9.1f}")
+        for base in ("max_pool2d", "avg_pool2d"):
+            r = rec[f"ratios_vs_{base}"]
+            print(f"  p_pool2d / {base:<10}: forward {r['forward']:.2f}x, forward+backward "
+                  f"{r['forward_backward']:.2f}x, peak memory {r['peak_memory']:.2f}x")
+    return 0
