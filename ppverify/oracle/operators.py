@@ -58,11 +58,16 @@ Lp norm (supplement Eq. 1), parameter p; power mean (GeM), parameter p
 
 ``p = 0`` is an error for the Lp norm; for the power mean it is the geometric mean
 ``exp(mean ln x)``, with ``dy/dx_i = y / (N x_i)`` and ``dy/dp = y * Var(ln x) / 2``.
-Zeros with ``p > 0`` add nothing to the sum; at a zero ``dy/dx_z`` is 0 for ``p > 1``,
-``y^(1-p)``-scaled 1 for ``p = 1`` and ``+inf`` (returned as 0) for ``0 < p < 1``. An all-zero
-window has ``y = 0`` and ``dy/dx_i = N^(-1/p)`` for the power mean, 1 for the Lp norm (the
-one-sided partial derivative), ``dy/dp = 0``. A zero with ``p <= 0`` is an error (``x^p`` is
-infinite). Negative inputs need an integer ``p`` and a positive sum; ``dy/dp`` is then an error.
+Zeros with ``p > 0`` add nothing to the sum (but count in the power mean's ``N``); at a zero
+``dy/dx_z`` is 0 for ``p > 1``, ``y / sum x^p`` (1 for the Lp norm, ``1/N`` for the power mean)
+for ``p = 1`` and ``+inf`` (returned as 0) for ``0 < p < 1``. An all-zero window has ``y = 0``
+and ``dy/dx_i = N^(-1/p)`` for the power mean, 1 for the Lp norm (the one-sided partial
+derivative), ``dy/dp = 0``. A zero with ``p < 0`` (and ``p = 0`` for the Lp norm) is an error
+(``x^p`` is infinite). The geometric mean (``p = 0``) with zeros is 0; with exactly one zero
+(``N > 1``) its derivative there is ``+inf`` (returned as 0), every other derivative is 0, and
+``dy/dp = 0`` exactly (``M_p -> 0`` as ``p -> 0+`` faster than any power of ``p``: no jump).
+A window of equal elements is exact (``y = c``, ``dy/dx_i = 1/N``, ``dy/dp = 0``). Negative
+inputs need an integer ``p`` and a positive sum (``p = 1`` excepted); ``dy/dp`` is then an error.
 
 Average, max, min
 -----------------
