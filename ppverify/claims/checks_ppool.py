@@ -147,6 +147,10 @@ def p1_continuity() -> Outcome:
 def _ratio_limits() -> tuple:
     """y/x_max and the max element's gradient in the reduced symbols, with their limits."""
     atomic_limits()
+    # k maxima equal to x_max = m, others x_j = r_j m: sum x^a = m^a (k + V), sum x^(a+1) =
+    # m^(a+1) (k + U), U = sum r_j^(a+1) <= V = sum r_j^a
+    y = (k * m ** (ap + 1) + m ** (ap + 1) * U) / (k * m**ap + m**ap * V)
+    zero(y - m * (k + U) / (k + V), "y = x_max (k + U)/(k + V)")
     y_over_m = (k + U) / (k + V)
     g_max = (1 / (k + V)) * ((ap + 1) - ap * y_over_m)
     zero(g_max - (1 / (k + V)) * (1 + E / (k + V)) .subs(E, ap * (V - U)),
@@ -159,6 +163,9 @@ def _ratio_limits() -> tuple:
 def _nonmax_bound_limit() -> None:
     """|dy/dx_k| <= r^a ((a+1) + a/r) -> 0 for r = x_k/x_max = 1/(1+t) < 1."""
     atomic_limits()
+    zero(lehmer_grad_printed(xi, A, B, ap)
+         - xi**ap / (xi**ap + A) * ((ap + 1) - ap * lehmer(xi, A, B, ap) / xi),
+         "dy/dx_k = w_k ((a+1) - a y/x_k)")
     r = 1 / (1 + t)
     bound = r**ap * ((ap + 1) + ap / r)
     require(sp.limit(bound, ap, sp.oo) == 0, "lim r^a((a+1) + a/r) = 0")
