@@ -193,7 +193,7 @@ def load_vectors(path: str | Path) -> dict:
 def _from_npz(record: dict, key: str, z) -> None:
     value = record.get(key)
     if isinstance(value, dict) and "npz" in value:
-        record[key] = z[value["npz"]].tolist()
+        record[key] = encode_array(z[value["npz"]])
 
 
 def write_results(results: list[dict], path: str | Path) -> None:
@@ -354,22 +354,27 @@ def format_score(s: Score) -> str:
     return "\n".join(lines)
 
 
-def results_from_target(vectors: dict, fn) -> list[dict]:
-    """Compute a results document's entries by running a Python callable (torch) on vectors.
+def results_from_target(vectors: dict, target) -> list[dict]:
+    """Compute a results document's entries by running a Python (torch) target on vectors.
 
-    Mainly a worked example of the results format; ``ppverify check TARGET`` is the direct way.
+    ``target`` is ``"module:callable"`` (``{d}`` is replaced by each case's dimension) or a
+    callable; every conventional pooling argument is passed explicitly. Mainly a worked
+    example of the results format; ``ppverify check TARGET`` is the direct way.
     """
     from .runner import run_case
-    from .targets import resolve
+    from .targets import Target, resolve
 
-    target = resolve(fn, vectors["op"])
-    target = type(target)(target.fn, target.name, target.op,
-                          frozenset(CONVENTIONS[vectors["op"]].optional_args))
+    op = vectors["op"]
+    args = tuple(CONVENTIONS[op].optional_args)
+    targets: dict[int, Target] = {}
     out = []
     for record in vectors["cases"]:
         case = Case.from_dict(record)
-        case.passed_args = tuple(CONVENTIONS[case.op].optional_args)
-        o = run_case(target, case)
+        if case.dims not in targets:
+            t = resolve(target, op, case.dims)
+            targets[case.dims] = Target(t.fn, t.name, op, frozenset(args))
+        case.passed_args = args
+        o = run_case(targets[case.dims], case)
         out.append({
             "id": case.id, "error": o.error,
             "output_shape": None if o.output_shape is None else list(o.output_shape),

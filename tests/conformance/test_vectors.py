@@ -1,0 +1,113 @@
+"""Golden vectors: written atomically as JSON and .npz, read back identically, scored."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from ppverify.conformance.tolerances import Tolerances
+from ppverify.conformance.vectors import (
+    FORMAT_VERSION,
+    build_vectors,
+    load_results,
+    load_vectors,
+    score,
+    write_results,
+    write_vectors,
+)
+
+
+@pytest.fixture(scope="module")
+def doc():
+    return build_vectors("lp", dims=(1, 2), count=6, seed=3)
+
+
+def test_document_is_self_describing(doc):
+    assert doc["format"] == "ppverify-golden-vectors"
+    assert doc["format_version"] == FORMAT_VERSION
+    assert doc["param_name"] == "p" and "sum x^p" in doc["formula"]
+    valid = [c for c in doc["cases"] if c["expected"] is not None]
+    errors = [c for c in doc["cases"] if c["expect_error"]]
+    assert len(valid) >= 10 and errors
+    c = valid[0]
+    assert len(c["input"]) == int(np.prod(c["input_shape"]))
+    assert len(c["expected"]["output"]) == int(np.prod(c["expected"]["output_shape"]))
+    assert {c["dtype"] for c in valid} >= {"float64", "float32", "float16", "bfloat16"}
+
+
+@pytest.mark.parametrize("suffix", [".json", ".npz"])
+def test_round_trip(doc, tmp_path, suffix):
+    path = tmp_path / f"lp{suffix}"
+    write_vectors(doc, path)
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+    back = load_vectors(path)
+    assert json.dumps(back, sort_keys=True) == json.dumps(json.loads(json.dumps(doc)),
+                                                         sort_keys=True)
+
+
+def test_json_is_strict_and_encodes_infinities(tmp_path):
+    doc = build_vectors("max", dims=(1,), count=8, seed=1)
+    path = tmp_path / "max.json"
+    write_vectors(doc, path)
+    text = path.read_text()
+    json.loads(text, parse_constant=lambda c: pytest.fail(f"non-standard JSON {c}"))
+
+
+def test_rejects_other_files(tmp_path):
+    path = tmp_path / "x.json"
+    path.write_text(json.dumps({"format": "something else"}))
+    with pytest.raises(ValueError, match="not a ppverify vectors file"):
+        load_vectors(path)
+    with pytest.raises(ValueError, match=".json or .npz"):
+        write_vectors({"cases": []}, tmp_path / "x.txt")
+
+
+def _perfect_results(doc):
+    out = []
+    for c in doc["cases"]:
+        if c["expected"] is None:
+            out.append({"id": c["id"], "error": "rejected"})
+        else:
+            e = c["expected"]
+            out.append({"id": c["id"], "output_shape": e["output_shape"], "output": e["output"],
+                        "grad_input": e["grad_input"], "grad_param": e["grad_param"],
+                        "error": None})
+    return out
+
+
+@pytest.mark.parametrize("suffix", [".json", ".npz"])
+def test_scoring_perfect_and_broken_results(doc, tmp_path, suffix):
+    results = _perfect_results(doc)
+    path = tmp_path / f"results{suffix}"
+    write_results(results, path)
+    s = score(doc, load_results(path), Tolerances())
+    assert s.conforms, s.to_dict()
+    # perturb one output by many ULP, drop one result, accept one error input
+    valid = [r for r in results if r.get("error") is None]
+    bad = dict(valid[0])
+    bad["output"] = [v * (1 + 1e-2) if isinstance(v, float) and math.isfinite(v) and v else
+                     (1.0 if v == 0 else v) for v in bad["output"]]
+    broken = [bad] + valid[2:] + [{"id": r["id"], "output_shape": [1], "output": [1.0],
+                                   "error": None}
+                                  for r in results if r.get("error") is not None]
+    write_results(broken, path)
+    s = score(doc, load_results(path), Tolerances())
+    assert not s.conforms
+    assert s.failures["wrong-value"] and s.failures["accepted-invalid"]
+    assert valid[1]["id"] in s.missing
+
+
+def test_results_from_torch_score_like_check(doc):
+    torch = pytest.importorskip("torch")
+    from ppverify.conformance.vectors import results_from_target
+
+    assert torch is not None
+    results = {r["id"]: r for r in results_from_target(doc, "torch.nn.functional:lp_pool{d}d")}
+    s = score(doc, results, Tolerances())
+    assert s.cases == len(doc["cases"]) and not s.missing
+    # torch's lp_pool fails these vectors the way `ppverify check` finds (see test_check.py)
+    assert not s.conforms
+    assert s.passed >= len(doc["cases"]) // 3
