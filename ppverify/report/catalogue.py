@@ -46,7 +46,8 @@ FIGURES: tuple[FigureSpec, ...] = (
         "average of the positives), and the power mean and Lp norm are undefined for p ≤ 0. "
         "The Lp norm interpolates between min and max only for p < 0; for p > 0 it runs from "
         "+∞ (p → 0+) through the sum (p = 1) down to the max.",
-        claims=("prop1_forward", "prop2_forward", "harmonic_alpha_minus1", "min_alpha_minus_inf"),
+        claims=("P1", "P1.cont", "P2.fwd.limit", "T.minus_inf", "T.harmonic", "T.bounds",
+                "T.monotone", "PM.p0", "PM.p1", "PM.pinf"),
     ),
     FigureSpec(
         2, "weights", "weights",
@@ -57,7 +58,8 @@ FIGURES: tuple[FigureSpec, ...] = (
         "element below y gets a negative derivative for large α (sign changes ×, found by "
         "bisection on oracle values), the max's derivative overshoots 1, and with a wide dynamic "
         "range a derivative reaches ±10 or more near α = ±0.3 (★).",
-        claims=("prop1_backward", "prop2_backward", "prop2_grad_sign"),
+        claims=("P1", "P1.bwd.value", "T.grad.max.le1", "T.grad.nonmax.sign", "T.grad.nonmax.peak",
+                "T.euler"),
     ),
     FigureSpec(
         3, "convergence", "convergence",
@@ -70,7 +72,8 @@ FIGURES: tuple[FigureSpec, ...] = (
         "second-largest value (m₂ copies) and r = x₂/M. The convergence is geometric with ratio "
         "r; the gradient's is slower by a factor growing linearly in α. Bottom: measured / "
         "asymptote → 1.",
-        claims=("prop2_forward", "prop2_backward"),
+        claims=("P2", "P2.fwd.limit", "P2.fwd.step", "P2.bwd.max.limit", "P2.bwd.other.limit",
+                "P2.squeeze", "T.grad.max.le1"),
     ),
     FigureSpec(
         4, "lpnorm", "lpnorm",
@@ -83,8 +86,9 @@ FIGURES: tuple[FigureSpec, ...] = (
         "exploding. Near p = 0 it is the Lp norm itself, ~N^(1/p), that explodes. The printed "
         "∂E/∂p depends on the element i, which ∂y/∂p cannot. Bottom: the power mean (GeM), "
         "whose gradients are finite through p = 0 and equal the average's at p = 1.",
-        claims=("lp_eq2_grad_x", "lp_eq2_grad_p", "lp_explode_p0", "lp_explode_p1",
-                "lp_explode_pinf", "lp_not_avg_max"),
+        claims=("E2.dx", "E2.dx.correct", "E2.dp", "E2.dp.correct", "E2.a.p0", "E2.a.pinf",
+                "E2.b.p1", "E2.b.pinf", "E2.avg", "E2.max", "E2.conclusion", "PM.grad", "PM.p0",
+                "PM.p1", "PM.pinf"),
     ),
     FigureSpec(
         5, "accuracy", "accuracy",
@@ -106,7 +110,7 @@ FIGURES: tuple[FigureSpec, ...] = (
         "structures to a quarter of their contrast; P-pooling with α ≈ 4 keeps lines almost at "
         "full contrast while a single bright pixel keeps less (bottom right: contrast retained "
         "by one window against α); negative α keeps thin dark structures instead.",
-        claims=("detail_sensitivity",),
+        claims=("T.monotone", "T.bounds"),
     ),
 )
 

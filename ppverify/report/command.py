@@ -53,8 +53,13 @@ class _RichProgress:
 
     def __init__(self, stream):
         from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-        from rich.progress import TimeElapsedColumn
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
 
         self.console = Console(file=stream)
         self.bar = Progress(TextColumn("ppverify report"), BarColumn(), MofNCompleteColumn(),

@@ -67,7 +67,9 @@ def _figure_claim_refs(spec, catalogue, have_claims: bool, md: bool) -> str:
 
 
 def _md_cell(text) -> str:
-    return str(text).replace("|", "\\|").replace("\r", "").replace("\n", "<br>")
+    """A table cell: pipes and asterisks escaped (statements are full of ``x^a * y``)."""
+    text = str(text).replace("|", "\\|").replace("*", "\\*")
+    return text.replace("\r", "").replace("\n", "<br>")
 
 
 # ------------------------------------------------------------------------------ Markdown
@@ -122,8 +124,8 @@ def _md_claims_table(verdicts, by_claim) -> list[str]:
     for v in verdicts:
         figs = ", ".join(f"[{s.number}](#fig-{s.stem})" for s in by_claim.get(v.id, []))
         cells = [f'<a id="{_anchor(v.id)}"></a>`{v.id}`', v.source, v.statement,
-                 f"**{v.verdict}**", v.method, v.evidence, _cex(v),
-                 "yes" if v.witness_agrees else "**no**", figs]
+                 v.verdict, v.method, v.evidence, _cex(v),
+                 "yes" if v.witness_agrees else "NO", figs]
         lines.append("| " + " | ".join(_md_cell(c) for c in cells) + " |")
     return [*lines, ""]
 

@@ -9,11 +9,10 @@ each operator equals one of them are marked. Every value is the oracle's.
 
 from __future__ import annotations
 
-import math
 from fractions import Fraction
 
 from .style import MEAN_COLOURS, PALETTE, new_figure, symlog_axis
-from .values import means, powermean, ppool, lp, symmetric_grid, to_float
+from .values import lp, means, powermean, ppool, symmetric_grid, to_float
 
 WINDOWS = [
     ("tie at the maximum", (0.5, 2.0, 2.0, 1.0)),

@@ -1,17 +1,51 @@
-"""Shared fixtures: one quick render of the whole report per test session (per xdist worker)."""
+"""One full render of the report per test session, shared by every xdist worker.
+
+The first worker to ask renders ``ppverify report`` (figures and claims) into a directory of
+the session's temporary root, under an exclusive file lock; the others wait for it and reuse
+the files, so a ``-n 2`` run pays for one render. Tests must not modify the shared directory
+(copy it first).
+"""
 
 from __future__ import annotations
+
+import fcntl
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
 
-@pytest.fixture(scope="session")
-def quick_report(tmp_path_factory):
-    """The report at reduced resolution, without running the claims (fast)."""
+@dataclass
+class RenderedReport:
+    out: Path
+    figures: dict[str, str | None]  # stem -> skip reason (None when drawn)
+    steps: list[list]               # progress calls: [description, done, total]
+    claims_message: str | None
+
+
+def _render(out: Path) -> None:
     from ppverify.report.driver import build_report
 
-    out = tmp_path_factory.mktemp("quick_report")
-    steps = []
-    result = build_report(out, quick=True, claims=False,
-                          progress=lambda d, k, n: steps.append((d, k, n)))
-    return result, steps
+    steps: list = []
+    result = build_report(out, progress=lambda d, k, n: steps.append([d, k, n]))
+    summary = {"figures": {f.spec.stem: f.skipped for f in result.figures}, "steps": steps,
+               "claims_message": result.claims.message}
+    (out.parent / f"{out.name}.json").write_text(json.dumps(summary))
+
+
+@pytest.fixture(scope="session")
+def full_report(tmp_path_factory) -> RenderedReport:
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = tmp_path_factory.getbasetemp().parent  # the session's root, shared by workers
+    else:
+        root = tmp_path_factory.mktemp("shared")
+    out = root / "ppverify_full_report"
+    with open(root / "ppverify_full_report.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        summary_path = root / "ppverify_full_report.json"
+        if not summary_path.exists():
+            _render(out)
+        summary = json.loads(summary_path.read_text())
+    return RenderedReport(out, summary["figures"], summary["steps"], summary["claims_message"])

@@ -8,62 +8,75 @@ import matplotlib.image as mpimg
 import pytest
 
 from ppverify.report.catalogue import FIGURES, get_figure
+from ppverify.report.document import _anchor as document_anchor
 from ppverify.report.driver import missing_requirement
 from ppverify.report.style import MAX_BYTES
 
 
-def test_every_available_figure_is_drawn_in_png_and_svg(quick_report):
-    result, _ = quick_report
-    assert [f.spec.stem for f in result.figures] == [s.stem for s in FIGURES]
-    for f in result.figures:
-        if f.skipped:
-            assert missing_requirement(f.spec.needs) is not None, f.skipped
+def _files(report, stem):
+    return [report.out / "figures" / f"{stem}.{ext}" for ext in ("png", "svg")]
+
+
+def test_every_available_figure_is_drawn_in_png_and_svg(full_report):
+    assert list(full_report.figures) == [s.stem for s in FIGURES]
+    for spec in FIGURES:
+        skipped = full_report.figures[spec.stem]
+        if skipped:
+            assert missing_requirement(spec.needs) is not None, skipped
             continue
-        assert sorted(p.suffix for p in f.files) == [".png", ".svg"]
-        for path in f.files:
+        files = _files(full_report, spec.stem)
+        for path in files:
             assert path.exists() and 1000 < path.stat().st_size < MAX_BYTES, path
-        png = mpimg.imread(f.files[0])
+        png = mpimg.imread(files[0])
         assert png.shape[0] > 300 and png.shape[1] > 300
         assert png[..., :3].std() > 0.05  # not a blank canvas
 
 
-def test_figures_without_optional_requirements_are_never_skipped(quick_report):
-    result, _ = quick_report
-    for f in result.figures:
-        if not f.spec.needs:
-            assert f.skipped is None, f"{f.spec.stem}: {f.skipped}"
+def test_figures_without_optional_requirements_are_never_skipped(full_report):
+    for spec in FIGURES:
+        if not spec.needs:
+            assert full_report.figures[spec.stem] is None, spec.stem
 
 
-def test_svg_has_no_date_or_creator(quick_report):
-    result, _ = quick_report
-    for f in result.figures:
-        for path in f.files:
-            if path.suffix == ".svg":
-                text = path.read_text()
-                assert "<dc:date>" not in text and "Matplotlib v" not in text
+def test_svg_has_no_date_or_creator(full_report):
+    for stem, skipped in full_report.figures.items():
+        if not skipped:
+            text = _files(full_report, stem)[1].read_text()
+            assert "<dc:date>" not in text and "Matplotlib v" not in text
 
 
-def test_document_links_every_figure_and_claim(quick_report):
-    result, _ = quick_report
-    md = (result.out / "index.md").read_text()
-    page = (result.out / "index.html").read_text()
-    for f in result.figures:
-        stem = f.spec.stem
+def test_document_links_every_figure_and_claim(full_report):
+    md = (full_report.out / "index.md").read_text()
+    page = (full_report.out / "index.html").read_text()
+    for spec in FIGURES:
+        stem, skipped = spec.stem, full_report.figures[spec.stem]
         assert f'id="fig-{stem}"' in md and f'id="fig-{stem}"' in page
-        if f.skipped:
-            assert "Skipped:" in md and f.skipped in md
+        if skipped:
+            assert "Skipped:" in md and skipped in md
             continue
         for ext in ("png", "svg"):
             assert f"figures/{stem}.{ext}" in md
             assert f"figures/{stem}.{ext}" in page
-        for cid in f.spec.claims:
+        for cid in spec.claims:
             assert f"`{cid}`" in md and cid in page
-    assert "prove not available" in md and "prove not available" in page
+            if full_report.claims_message is None:  # the audit table exists: link to its row
+                anchor = document_anchor(cid)
+                assert f"(#{anchor})" in md and f'id="{anchor}"' in md
+                assert f'href="#{anchor}"' in page and f'id="{anchor}"' in page
+    if full_report.claims_message is not None:
+        assert "prove not available" in md and "prove not available" in page
 
 
-def test_progress_reports_every_step(quick_report):
-    result, steps = quick_report
-    total = len(FIGURES) + 1
+def test_every_figure_claim_is_in_the_catalogue(full_report):
+    if full_report.claims_message is not None:
+        pytest.skip(f"no claims: {full_report.claims_message}")
+    md = (full_report.out / "index.md").read_text()
+    assert "not in the claims catalogue" not in md
+
+
+def test_progress_reports_every_step(full_report):
+    steps = full_report.steps
+    total = len(FIGURES) + 2
     assert [k for _, k, _ in steps] == list(range(1, total + 1))
     assert all(n == total for _, _, n in steps)
 
