@@ -1,0 +1,105 @@
+"""`ppverify check`, `ppverify vectors` and the pytest plugin, end to end."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from ppverify.cli import main
+from ppverify.conformance.tolerances import Tolerances
+
+pytest.importorskip("torch")
+
+
+def test_tolerance_overrides():
+    tol = Tolerances.parse(["float32=32", "grad_input.float16=16", "grad_param.all=1000"])
+    assert tol.get("output", "float32") == 32 and tol.get("grad_param", "float32") == 1000
+    assert tol.get("grad_input", "float16") == 16 and tol.get("output", "float16") == 4
+    for bad in ["float32", "float8=3", "output.float32=x", "speed.float32=3", "float32=-1"]:
+        with pytest.raises(ValueError):
+            Tolerances.parse([bad])
+
+
+def test_check_exit_status_and_table(capsys):
+    code = main(["check", "torch.nn.functional:max_pool1d", "--op", "max", "--count", "12",
+                 "--tolerance", "float16=8"])
+    out = capsys.readouterr().out
+    assert "tolerances (ULP)" in out and "wrong gradient" in out
+    assert ("CONFORMS" in out) == (code == 0)
+    code = main(["check", "torch.nn.functional:lp_pool1d", "--op", "lp", "--count", "30"])
+    out = capsys.readouterr().out
+    assert code == 1 and "DOES NOT CONFORM" in out and "reproducer:" in out
+
+
+def test_check_json(capsys):
+    code = main(["check", "torch.nn.functional:lp_pool1d", "--op", "lp", "--count", "20",
+                 "--json", "--no-shrink"])
+    report = json.loads(capsys.readouterr().out)
+    assert code == 1 and report["conforms"] is False
+    assert report["tolerances_ulp"]["output"]["float32"] == 16
+    assert report["cases_run"] >= 15
+    failing = [c for c, s in report["categories"].items() if s["failed_cases"]]
+    assert "wrong-value" in failing
+
+
+def test_check_usage_errors(capsys):
+    assert main(["check", "no.such.module:f", "--op", "lp"]) == 2
+    assert main(["check", "torch.nn.functional:lp_pool1d"]) == 2
+    assert main(["check", "x:y", "--op", "lp", "--tolerance", "float32"]) == 2
+    assert "error" in capsys.readouterr().err
+
+
+def test_vectors_then_score(tmp_path, capsys):
+    vec = tmp_path / "avg.json"
+    assert main(["vectors", "--op", "avg", "--out", str(vec), "--dim", "1", "--count",
+                 "8"]) == 0
+    assert "wrote" in capsys.readouterr().out
+    doc = json.loads(vec.read_text())
+    results = {"format": "ppverify-results", "format_version": 1, "results": [
+        {"id": c["id"], "error": "rejected"} if c["expected"] is None else
+        {"id": c["id"], **{k: c["expected"][k] for k in ("output_shape", "output",
+                                                          "grad_input")}}
+        for c in doc["cases"]]}
+    res = tmp_path / "results.json"
+    res.write_text(json.dumps(results))
+    assert main(["check", "--vectors", str(vec), "--results", str(res)]) == 0
+    assert "CONFORMS" in capsys.readouterr().out
+    results["results"] = results["results"][1:]
+    res.write_text(json.dumps(results))
+    assert main(["check", "--vectors", str(vec), "--results", str(res), "--json"]) == 1
+    assert json.loads(capsys.readouterr().out)["missing_results"]
+
+
+def test_plugin_is_registered_and_does_not_import_torch():
+    code = ("import sys, importlib.metadata as m\n"
+            "eps = [e for e in m.entry_points(group='pytest11') if e.name == 'ppverify']\n"
+            "assert eps and eps[0].value == 'ppverify.conformance.pytest_plugin', eps\n"
+            "eps[0].load()\n"
+            "assert 'torch' not in sys.modules and 'flint' not in sys.modules\n")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_plugin_fixture_in_a_test_suite(tmp_path):
+    (tmp_path / "test_user.py").write_text(textwrap.dedent("""
+        import torch.nn.functional as F
+
+        def max_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False):
+            return F.max_pool1d(input, kernel_size, stride, padding, 1, ceil_mode)
+
+        def test_good(assert_matches_oracle):
+            report = assert_matches_oracle(max_pool1d, op="max", dims=1, count=10)
+            assert report.conforms
+
+        def test_bad(assert_matches_oracle):
+            assert_matches_oracle(F.lp_pool1d, op="lp", dims=1, count=20)
+    """))
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                           "-p", "no:xdist", "-p", "no:benchmark", str(tmp_path)],
+                          capture_output=True, text=True, cwd=tmp_path)
+    assert "1 failed, 1 passed" in proc.stdout, proc.stdout[-3000:]
+    assert "does not match the oracle" in proc.stdout
+    assert "reproducer:" in proc.stdout
