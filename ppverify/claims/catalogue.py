@@ -117,7 +117,8 @@ CATALOGUE: list[Claim] = [
     Claim("P2.fwd.step", "Sec. 1, Prop. 2, forward step 1",
           "sum x^(a+1) / sum x^a = x_max^(a+1) / x_max^a  (the other elements dropped)",
           ("x_i >= 0",), "Eq(sum x^(a+1)/sum x^a, x_max)", "exact counterexample",
-          P.p2_fwd_step, make(W.sums_equal_max_terms, _none), expected=REFUTED),
+          P.p2_fwd_step, make(W.sums_equal_max_terms, lambda: ppool_points(
+              lambda xs, a: positive(xs) and abs(a) <= 10)), expected=REFUTED),
     Claim("P2.bwd.step1", "Sec. 1, Prop. 2, backward step 1",
           "lim dE/dx_i = ((a+1) x_i^a x_max^a - a x_i^(a-1) x_max^(a+1)) / x_max^(2a) delta",
           (H_POS, H_UNIQUE), "dy/dx_i ~ replaced expression as a -> oo",
@@ -164,7 +165,9 @@ CATALOGUE: list[Claim] = [
     Claim("P2.bwd.other.lower_eq", "Sec. 1, Prop. 2, backward step 4 (first equality)",
           "((a+1) x_k^(a-1) - a x_k^(a-1) x_max)/x_max^a = (x_k/x_max)^(a-1) ((a+1-x_max)"
           "/x_max)", (H_POS,), "Eq(lhs, rhs)", "algebra, exact counterexample",
-          P.p2_bwd_other_lower_eq, make(W.other_lower_eq, _none), expected=REFUTED),
+          P.p2_bwd_other_lower_eq, make(W.other_lower_eq, lambda: ppool_points(
+              lambda xs, a: positive(xs) and _has_nonmax(xs) and 0 < a <= 10)),
+          expected=REFUTED),
     Claim("P2.bwd.other.lower_eq2", "Sec. 1, Prop. 2, backward step 4 (second equality)",
           "(x_k/x_max)^(a-1) ((a+1-x_max)/x_max) = (x_k/x_max)^(a-1) (a/x_max)", (H_POS,),
           "Eq(a + 1 - x_max, a)", "algebra, exact counterexample",
@@ -226,7 +229,8 @@ CATALOGUE: list[Claim] = [
     Claim("T.grad.max.le1", "ppverify (a natural reading of Prop. 2)",
           "0 < dy/dx_max <= 1: the max never gets more gradient than max pooling gives it",
           (H_POS, "alpha >= 0"), "dy/dx_max <= 1", "exact counterexample",
-          P.t_grad_max_le1, make(W.max_grad_le1, _none), expected=REFUTED),
+          P.t_grad_max_le1, make(W.max_grad_le1, lambda: ppool_points(
+              lambda xs, a: positive(xs), [2.0, 3.0, 10.0])), expected=REFUTED),
     Claim("T.grad.nonmax.sign", "ppverify",
           "a non-maximal element's gradient is 1/N > 0 at alpha = 0 and negative for all "
           "large alpha", (H_NONMAX,), "sign(dy/dx_k) = sign((a+1) x_k - a y)",
@@ -284,7 +288,9 @@ CATALOGUE: list[Claim] = [
     Claim("E2.dx", "Sec. 2, Eq. 2 (dE/dx_i)",
           "dE/dx_i = x_i^(p-1) (sum x^p)^(p/(1-p)) delta", ("x_i > 0",),
           "Eq(diff((sum x^p)^(1/p), x_i), printed)", "exact counterexample",
-          L.eq2_dx_printed, make(W.lp_printed_dx, _none), expected=REFUTED),
+          L.eq2_dx_printed, make(W.lp_printed_dx, lambda: param_points(
+              lambda xs, p: positive(xs) and len(xs) >= 2 and p != 1.0 and abs(p) <= 10)),
+          expected=REFUTED),
     Claim("E2.dx.correct", "ppverify (corrected Eq. 2)",
           "dy/dx_i = x_i^(p-1) (sum x^p)^((1-p)/p) = y x_i^(p-1) / sum x^p", ("x_i > 0",
           "p != 0"), "Eq(diff(y, x_i), corrected)", "reduction",
@@ -293,7 +299,9 @@ CATALOGUE: list[Claim] = [
     Claim("E2.dp", "Sec. 2, Eq. 2 (dE/dp)",
           "dE/dp = (-ln(sum x^p)/p^2 + x_i^(p-1)/sum x^p) (sum x^p)^(1/p) delta", ("x_i > 0",),
           "Eq(diff(y, p), printed)", "exact counterexample (logarithms)",
-          L.eq2_dp_printed, make(W.lp_printed_dp, _none), expected=REFUTED),
+          L.eq2_dp_printed, make(W.lp_printed_dp, lambda: param_points(
+              lambda xs, p: positive(xs) and len(xs) >= 2 and abs(p) <= 10)),
+          expected=REFUTED),
     Claim("E2.dp.correct", "ppverify (corrected Eq. 2)",
           "dy/dp = y (-ln S / p^2 + sum x^p ln x / (p S)), S = sum x^p", ("x_i > 0", "p != 0"),
           "Eq(diff(S(p)**(1/p), p), corrected)", "chain rule on S(p)",
@@ -309,15 +317,18 @@ CATALOGUE: list[Claim] = [
           expected=CONDITIONAL),
     Claim("E2.a.pinf", "Sec. 2, claim (a), p -> +inf",
           "dE/dp will explode when p -> +inf", ("x_i > 0",), "Limit(dy/dp, p, oo)",
-          "SymPy limit", L.eq2_dp_pinf, make(W.lp_dp_explodes, _none), expected=REFUTED),
+          "SymPy limit", L.eq2_dp_pinf, make(W.lp_dp_explodes, lambda: param_points(
+              lambda xs, p: positive(xs) and max(xs) < 1e100, [1e3])), expected=REFUTED),
     Claim("E2.b.p1", "Sec. 2, claim (b), p = 1",
           "numerical issues will occur in dE/dx_i when p = 1", ("x_i > 0",),
           "dy/dx_i at and near p = 1", "substitution and limit",
-          L.eq2_dx_p1, make(W.lp_dx_issue_at_1, _none), expected=REFUTED),
+          L.eq2_dx_p1, make(W.lp_dx_issue_at_1, lambda: param_points(
+              lambda xs, p: positive(xs), [1.0])), expected=REFUTED),
     Claim("E2.b.pinf", "Sec. 2, claim (b), p -> +inf",
           "dE/dx_i will explode when p -> +inf", ("x_i > 0",),
           "0 <= dy/dx_i = (x_i^p/S)^((p-1)/p) <= 1 for p >= 1", "bound + limits",
-          L.eq2_dx_pinf, make(W.lp_dx_explodes, _none), expected=REFUTED),
+          L.eq2_dx_pinf, make(W.lp_dx_explodes, lambda: param_points(
+              lambda xs, p: positive(xs), [10.0, 1e3, 1e6])), expected=REFUTED),
     Claim("E2.avg", "Sec. 2, first reason (p = 1)",
           "the Lp gradient w.r.t. the input is not equal to the gradient of average pooling "
           "(p = 1)", ("x_i > 0", "N >= 2 (unstated)"), "Ne(1, 1/N)", "substitution, solve",

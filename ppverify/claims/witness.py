@@ -195,8 +195,12 @@ def _judge(outcome: Outcome, pred: Pred, samples: list[Point]) -> WitnessReport:
             return WitnessReport(False, "DISAGREE: the oracle does not confirm the "
                                         f"counterexample {outcome.counterexample} "
                                         f"(predicate gave {cex_ok}); {notes}", len(samples))
-        extra = (f"; no failure at the {checked} sampled points under the hypotheses"
-                 if checked else "")
+        if verdict == REFUTED:
+            extra = (f"; the claim also fails at {len(failures)} of {checked} further "
+                     "sampled points" if checked else "")
+        else:
+            extra = (f"; no failure at the {checked} sampled points under the hypotheses"
+                     if checked else "")
         return WitnessReport(True, f"oracle confirms the counterexample{extra}", len(samples))
     if failures:  # UNKNOWN: information only
         return WitnessReport(True, f"oracle finds the claim false at {failures[0]} (not a "
