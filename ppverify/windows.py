@@ -28,6 +28,7 @@ this module only says which positions are input, padding or overhang.
 from __future__ import annotations
 
 import itertools
+import numbers
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -57,8 +58,8 @@ class PoolGeometry:
 def _expand(name: str, value: IntOrTuple | None, dims: int) -> tuple[int, ...]:
     if isinstance(value, bool):
         raise TypeError(f"{name} must be an int or a tuple of {dims} ints, got a bool")
-    if isinstance(value, int):
-        return (value,) * dims
+    if isinstance(value, numbers.Integral):  # int, numpy integers
+        return (int(value),) * dims
     try:
         values = tuple(value)  # type: ignore[arg-type]
     except TypeError:
@@ -70,9 +71,9 @@ def _expand(name: str, value: IntOrTuple | None, dims: int) -> tuple[int, ...]:
     if len(values) != dims:
         raise ValueError(f"{name} must have 1 or {dims} entries for {dims}-D pooling, got {values}")
     for v in values:
-        if isinstance(v, bool) or not isinstance(v, int):
+        if isinstance(v, bool) or not isinstance(v, numbers.Integral):
             raise TypeError(f"{name} entries must be ints, got {values}")
-    return values
+    return tuple(int(v) for v in values)
 
 
 def make_geometry(

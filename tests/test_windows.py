@@ -237,3 +237,11 @@ def test_unbatched_shape():
 
 def test_window_elements():
     assert make_geometry(3, (2, 3, 4)).window_elements == 24
+
+
+def test_numpy_integers_are_accepted():
+    g = make_geometry(2, np.int64(3), (np.int32(1), 2), np.int64(1))
+    assert g.kernel_size == (3, 3) and g.stride == (1, 2) and g.padding == (1, 1)
+    assert all(type(v) is int for v in g.kernel_size + g.stride + g.padding)
+    y = F.max_pool2d(torch.zeros(1, 1, 5, 5), int(np.int64(3)), (1, 2), 1)
+    assert output_shape(g, (1, 1, 5, 5)) == tuple(y.shape)

@@ -85,7 +85,8 @@ def get_format(fmt: str | Format) -> Format:
     """Look a format up by name (``"float32"``, ``"bfloat16"``, ...)."""
     if isinstance(fmt, Format):
         return fmt
-    name = str(fmt).removeprefix("torch.")
+    name = getattr(fmt, "__name__", None) if isinstance(fmt, type) else None
+    name = name or str(fmt).removeprefix("torch.")  # "float32", np.float32, torch.float32
     if name not in FORMATS:
         raise ValueError(f"dtype must be one of {sorted(FORMATS)}, got {fmt!r}")
     return FORMATS[name]
@@ -145,7 +146,7 @@ def round_float_array(values: np.ndarray, fmt: Format) -> np.ndarray:
     if fmt.name in ("float16", "float32"):
         with np.errstate(over="ignore"):
             return a.astype(fmt.numpy_dtype).astype(np.float64)
-    return np.array([round_fraction(Fraction(v), fmt) if math.isfinite(v) else v
+    return np.array([round_fraction(Fraction(v), fmt) if math.isfinite(v) and v != 0 else v
                      for v in a.ravel()], dtype=np.float64).reshape(a.shape)
 
 

@@ -269,3 +269,20 @@ def test_ulp_distance_non_representable_is_fractional():
 def test_ulp_distance_shape_mismatch():
     with pytest.raises(ValueError, match="shape"):
         ulp_distance(np.zeros(2), np.zeros(3), "float32")
+
+
+def test_round_float_array_keeps_signed_zeros_in_every_format():
+    a = np.array([-0.0, 0.0, -1e-60, 1e-60, -np.inf, np.nan])
+    for fmt in (FLOAT16, BFLOAT16, FLOAT32, FLOAT64):
+        with np.errstate(over="ignore"):
+            got = round_float_array(a, fmt)
+        assert [math.copysign(1, v) for v in got[:4]] == [-1, 1, -1, 1], fmt.name
+        assert got[4] == -np.inf and np.isnan(got[5])
+
+
+def test_get_format_accepts_dtypes():
+    torch = pytest.importorskip("torch")
+    assert get_format(np.float32) is FLOAT32
+    assert get_format(np.dtype("float16")) is FLOAT16
+    assert get_format(torch.bfloat16) is BFLOAT16
+    assert get_format("float64") is FLOAT64
