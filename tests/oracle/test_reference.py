@@ -410,3 +410,21 @@ def test_float64_results_are_correctly_rounded_against_mpmath():
             assert r.output[0, 0, j] == round_fraction(_mpf_to_fraction(y), FLOAT64)
     finally:
         mp.mp.dps = 15
+
+
+@pytest.mark.parametrize("count_include_pad", [False, True])
+def test_ppool_alpha_zero_and_powermean_p_one_are_avg_pool_on_a_grid(count_include_pad):
+    """Proposition 1 at array level, with padding and ceil_mode: P-pooling at alpha = 0 and the
+    power mean at p = 1 equal average pooling exactly (forward and backward), and so match
+    torch's avg_pool within its bound."""
+    rng = np.random.default_rng(5)
+    for k, s, p, _, ceil in _grid(2, dilation=(1,)):
+        x = rng.uniform(0.5, 2.0, (1, 2, 5, 6))
+        t = _run_torch(F.avg_pool2d, x, 0, k, s, p, ceil, count_include_pad=count_include_pad)
+        kw = dict(dims=2, grad_output=t[2], count_include_pad=count_include_pad)
+        avg = reference("avg", x, None, k, s, p, 1, ceil, **kw)
+        for op, param in (("ppool", 0.0), ("powermean", 1.0)):
+            r = reference(op, x, param, k, s, p, 1, ceil, **kw)
+            np.testing.assert_array_equal(r.output, avg.output)
+            np.testing.assert_array_equal(r.grad_input, avg.grad_input)
+        _assert_ulp(t[0], avg.output, ULP_BOUND["avg"][0], "avg_pool2d")
