@@ -270,8 +270,6 @@ def reduce_dalpha(da_rel: torch.Tensor, ref: torch.Tensor, per_channel: bool) ->
     top = float(ref.max()) if ref.numel() else 1.0
     e = int(torch.frexp(torch.tensor(top, dtype=torch.float64)).exponent)
     terms = da_rel * scale_pow2(ref, -e)
-    if per_channel:
-        total = terms.sum(dim=[d for d in range(terms.dim()) if d != 1])
-    else:
-        total = terms.sum()
+    dims = [d for d in range(terms.dim()) if d != 1] if per_channel else None
+    total = terms.sum(dim=dims) if dims is not None else terms.sum()
     return scale_pow2(total, e)

@@ -20,7 +20,7 @@ import json
 import statistics
 import time
 
-HELP = "speed and peak-memory ratios of the P-pooling op against max_pool2d and avg_pool2d"
+HELP = "speed and peak memory of the P-pooling op vs max/avg_pool2d"
 
 CONFIGS = [
     {"kernel_size": 2, "stride": 2, "padding": 0},
@@ -33,7 +33,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         metavar=("N", "C", "H", "W"), help="input shape (default 8 64 112 112)")
     parser.add_argument("--alpha", type=float, default=2.0, help="alpha (default 2.0)")
     parser.add_argument("--repeats", type=int, default=15, help="timed rounds (default 15)")
-    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch threads (default: torch's)")
     parser.add_argument("--fallback", action="store_true",
                         help="benchmark the pure-torch path (PPVERIFY_NATIVE=0 behaviour)")
     parser.add_argument("--json", action="store_true", help="print a JSON record")

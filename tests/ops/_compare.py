@@ -119,8 +119,9 @@ def check_case(x, alpha, kernel, stride=None, padding=0, dilation=1, ceil_mode=F
                         gradients=gradients, grad_output=grad_output)
     limit = HALF_ULP if name in ("float16", "bfloat16") else FORWARD_ULP
     fwd = ulp_distance(got["output"], ref.output, name)
-    where = f"{name} alpha={alpha} kernel={kernel} stride={stride} padding={padding} " \
-            f"dilation={dilation} ceil_mode={ceil_mode} x={x.detach().double().numpy().ravel()[:12]}"
+    head = x.detach().double().numpy().ravel()[:12]
+    where = (f"{name} alpha={alpha} kernel={kernel} stride={stride} padding={padding} "
+             f"dilation={dilation} ceil_mode={ceil_mode} x={head}")
     assert np.all(np.isfinite(got["output"])), f"non-finite output: {where}"
     worst = np.unravel_index(np.argmax(fwd), fwd.shape) if fwd.size else ()
     assert fwd.max(initial=0) <= limit, (
