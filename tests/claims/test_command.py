@@ -1,0 +1,63 @@
+"""`ppverify prove` through the real CLI, the layer rule (no torch) and the audit document."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from ppverify.claims import check_claims, render_markdown
+from ppverify.claims.command import write_atomic
+from ppverify.cli import SUBCOMMANDS, main
+
+
+def test_registered_in_cli():
+    assert SUBCOMMANDS["prove"][0] == "ppverify.claims.command"
+
+
+def test_cli_only_json(capsys):
+    assert main(["prove", "--only", "P1", "E2.dx", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert [c["id"] for c in data["claims"]] == ["P1", "E2.dx"]
+    assert data["claims"][1]["counterexample"]["printed"] == "3/625"
+    assert data["ok"] is True
+
+
+def test_cli_table_and_markdown(tmp_path, capsys):
+    md = tmp_path / "sub" / "audit.md"
+    assert main(["prove", "--only", "P2.squeeze", "T.bounds", "--markdown", str(md)]) == 0
+    out = capsys.readouterr().out
+    assert "P2.squeeze" in out and "REFUTED" in out and "T.bounds" in out
+    text = md.read_text()
+    assert text.startswith("# ppverify prove")
+    assert "### P2.squeeze: REFUTED" in text and "**Counterexample:**" in text
+    assert not list(md.parent.glob(".prove-*"))  # no temporary file left behind
+
+
+def test_cli_unknown_id_is_a_usage_error(capsys):
+    assert main(["prove", "--only", "no.such.claim"]) == 2
+    assert "unknown claim id" in capsys.readouterr().err
+
+
+def test_write_atomic_replaces(tmp_path):
+    path = tmp_path / "a.md"
+    write_atomic(str(path), "one")
+    write_atomic(str(path), "two")
+    assert path.read_text() == "two"
+
+
+def test_markdown_lists_every_field():
+    (v,) = check_claims(["P1.bwd.subst"], jobs=1)
+    text = render_markdown([v])
+    for field in ("Source", "Statement", "Hypotheses", "Method", "Evidence", "Counterexample",
+                  "Oracle witness"):
+        assert f"**{field}:**" in text
+
+
+def test_claims_layer_imports_no_torch():
+    code = ("import sys; import ppverify.claims as c; "
+            "c.check_claims(['E2.chain', 'T.bounds'], jobs=1); "
+            "print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, timeout=120)
+    assert out.stdout.strip() == "False"
