@@ -8,10 +8,12 @@ magnitude ``2^e`` (the dtype's whole exponent range, subnormals included), rando
 * ``ppverify.ops.p_pool2d`` in that dtype, and
 * the direct formula ``avg_pool2d(x^(alpha+1)) / avg_pool2d(x^alpha)`` in that dtype,
 
-and compared with the oracle's correctly rounded value (``ppverify.oracle.reference``) with
-``ppverify.oracle.ulp_distance``. A cell shows the worst window. Non-finite results (NaN or
-inf from overflow/underflow of ``x^alpha``) are drawn grey. torch is imported only when the
-figure is drawn; without torch or ``ppverify.ops`` the driver skips the figure.
+forward and backward (the gradient of ``sum(y)`` with respect to every input: the op's own
+backward, autograd through the direct formula), and compared with the oracle's correctly
+rounded value (``ppverify.oracle.reference``) with ``ppverify.oracle.ulp_distance``. A cell
+shows the worst window. Non-finite results (NaN or inf from overflow/underflow of
+``x^alpha``) are drawn grey. torch is imported only when the figure is drawn; without torch or
+``ppverify.ops`` the driver skips the figure.
 """
 
 from __future__ import annotations
@@ -52,8 +54,12 @@ def _windows(dtype: str, exps: np.ndarray, n_samples: int, n_alpha: int) -> np.n
     return t
 
 
-def measure(dtype: str, alphas, exps: np.ndarray, n_samples: int):
-    """``(ops_ulp, direct_ulp)``: worst ULP error per (alpha, exponent) cell; inf = non-finite."""
+def measure(dtype: str, alphas, exps: np.ndarray, n_samples: int) -> dict[str, np.ndarray]:
+    """Worst ULP error per (alpha, exponent) cell; ``inf`` marks a non-finite result.
+
+    Keys: ``ops``, ``direct`` (forward) and ``ops grad``, ``direct grad`` (the input gradient
+    of ``sum(y)``, worst element of the window; autograd of the direct formula).
+    """
     import torch
     import torch.nn.functional as F
 
@@ -61,37 +67,57 @@ def measure(dtype: str, alphas, exps: np.ndarray, n_samples: int):
 
     t = _windows(dtype, exps, n_samples, len(alphas))
     x64 = t.to(torch.float64).numpy()
-    oracle = reference("ppool", x64, list(alphas), 2, dims=2, gradients=False, dtype=dtype)
+    oracle = reference("ppool", x64, list(alphas), 2, dims=2, dtype=dtype)
     ref = np.asarray(oracle.output, dtype=np.float64)
+    ref_grad = np.asarray(oracle.grad_input, dtype=np.float64)
     a = torch.tensor(alphas, dtype=torch.float64)
-    with torch.no_grad():
-        ops_out = p_pool2d(t, a, 2).to(torch.float64).numpy()
-        ad = a.to(t.dtype).view(1, -1, 1, 1)
-        direct = (F.avg_pool2d(t ** (ad + 1), 2) / F.avg_pool2d(t ** ad, 2))
-        direct = direct.to(torch.float64).numpy()
-    results = []
-    for candidate in (ops_out, direct):
-        d = ulp_distance(candidate, ref, dtype)
-        d = np.where(np.isfinite(candidate), d, np.inf)
-        results.append(d[0].max(axis=-1))  # (n_alpha, n_exps)
+    xo = t.clone().requires_grad_(True)
+    ops_out = p_pool2d(xo, a, 2)
+    ops_out.sum().backward()
+    xd = t.clone().requires_grad_(True)
+    ad = a.to(t.dtype).view(1, -1, 1, 1)
+    direct = F.avg_pool2d(xd ** (ad + 1), 2) / F.avg_pool2d(xd ** ad, 2)
+    direct.sum().backward()
+    candidates = {
+        "ops": (ops_out.detach(), ref),
+        "direct": (direct.detach(), ref),
+        "ops grad": (xo.grad, ref_grad),
+        "direct grad": (xd.grad, ref_grad),
+    }
+    n_a, n_e = len(alphas), len(exps)
+    results = {}
+    for name, (value, expected) in candidates.items():
+        c = value.to(torch.float64).numpy()
+        d = ulp_distance(c, expected, dtype)
+        d = np.where(np.isfinite(c), d, np.inf)
+        if name.endswith("grad"):
+            results[name] = d.reshape(n_a, n_e, 2, n_samples, 2).max(axis=(2, 3, 4))
+        else:
+            results[name] = d[0].max(axis=-1)  # (n_alpha, n_exps)
     return results
+
+
+ROWS = (("ops", "ops y"),
+        ("direct", "direct y"),
+        ("ops grad", "ops ∂y/∂x"),
+        ("direct grad", "direct ∂y/∂x (autograd)"))
 
 
 def build(quick: bool = False):
     alphas = ALPHAS_QUICK if quick else ALPHAS
     n_exp = 12 if quick else 36
     n_samples = 3 if quick else 8
-    fig = new_figure(13.0, 7.2)
-    axes = fig.subplots(2, len(DTYPES))
+    fig = new_figure(13.0, 13.0)
+    axes = fig.subplots(len(ROWS), len(DTYPES))
     colours = ["#FFFFFF", "#FDE725", "#E69F00", "#D55E00", "#CC79A7", "#6A3D9A", "#000000"]
     cmap = ListedColormap(colours).with_extremes(bad="#9E9E9E")
     norm = BoundaryNorm([-0.5, 0.5, 1.5, 4.5, 16.5, 256.5, 65536.5, 1e300], cmap.N)
     mesh = None
     for col, dtype in enumerate(DTYPES):
         exps = exponents(dtype, n_exp)
-        ops_ulp, direct_ulp = measure(dtype, alphas, exps, n_samples)
-        for row, (name, data) in enumerate((("ppverify.ops.p_pool2d", ops_ulp),
-                                            ("direct formula", direct_ulp))):
+        measured = measure(dtype, alphas, exps, n_samples)
+        for row, (key, name) in enumerate(ROWS):
+            data = measured[key]
             ax = axes[row, col]
             shown = np.ma.masked_invalid(np.where(np.isinf(data), np.nan, data)).T
             half = (exps[1] - exps[0]) / 2 if len(exps) > 1 else 0.5
@@ -108,11 +134,12 @@ def build(quick: bool = False):
             bad = int(np.sum(~np.isfinite(data)))
             ax.set_title(f"{name}, {dtype}\nworst {worst} ULP"
                          + (f", {bad} non-finite" if bad else ""), fontsize=9)
-    cbar = fig.colorbar(mesh, ax=axes.ravel().tolist(), shrink=0.8,
+    cbar = fig.colorbar(mesh, ax=axes.ravel().tolist(), shrink=0.45,
                         ticks=[0, 1, 3, 10.5, 136.5, 32896.5, 1e150])
     cbar.ax.set_yticklabels(LABELS)
     cbar.set_label("worst error per cell, ULP of the dtype (grey: NaN/inf)")
-    fig.suptitle("Forward accuracy against the correctly rounded oracle: ppverify.ops (top) vs "
-                 "the direct formula avg_pool(x^(α+1))/avg_pool(x^α) (bottom)", fontsize=11)
+    fig.suptitle("Accuracy against the correctly rounded oracle, in ULP of each dtype\n"
+                 "ops = ppverify.ops.p_pool2d; direct = avg_pool(x^(α+1)) / avg_pool(x^α) in "
+                 "the same dtype; ∂y/∂x = input gradient of Σy (worst element)", fontsize=11)
     return fig
 

@@ -93,11 +93,15 @@ FIGURES: tuple[FigureSpec, ...] = (
     FigureSpec(
         5, "accuracy", "accuracy",
         "Accuracy maps of ppverify.ops against the oracle",
-        "Error in ULP of the output dtype of `ppverify.ops.p_pool2d` (top row) and of the "
-        "direct formula avg_pool(x^(α+1)) / avg_pool(x^α) computed in the same dtype (bottom "
-        "row), against the correctly rounded oracle value, over a grid of α and input "
-        "magnitude; each cell is the worst of several random 2 × 2 windows. Grey: the direct "
-        "formula returned NaN or ±inf (overflow/underflow of x^α).",
+        "Error in ULP of the dtype of `ppverify.ops.p_pool2d` (rows 1 and 3) and of the direct "
+        "formula avg_pool(x^(α+1)) / avg_pool(x^α) computed in the same dtype (rows 2 and 4), "
+        "against the correctly rounded oracle value, for the forward value (rows 1-2) and the "
+        "input gradient of Σy (rows 3-4: the op's backward, autograd through the direct "
+        "formula), over a grid of α (exactly representable in every dtype) and input magnitude "
+        "2^e (the dtype's whole range, subnormals included); each cell is the worst of several "
+        "random 2 × 2 windows (fixed seed). Grey: NaN or ±inf (overflow/underflow of x^α). A "
+        "large ULP error of a gradient can be legitimate where the exact gradient is near 0 "
+        "(it changes sign, figure 2): ULP is relative to the exact value.",
         claims=(),
         needs=("torch", "ppverify.ops"),
     ),
