@@ -1,0 +1,71 @@
+"""The compiled kernel: build time, automatic selection and the fallback switch."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+import torch
+
+from ppverify.ops import _native, functional
+
+pytestmark = pytest.mark.skipif(not _native.available(),
+                                reason=f"no compiled kernel here: {_native.build_error}")
+
+
+def _child(code: str, env: dict) -> dict:
+    out = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], env={**os.environ, **env},
+                         capture_output=True, text=True, check=True, timeout=240)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_fresh_build_takes_well_under_a_minute(tmp_path):
+    result = _child("""
+        import json
+        from ppverify.ops import _native
+        ok = _native.available()
+        print(json.dumps({"ok": ok, "seconds": _native.build_seconds}))
+    """, {"PPVERIFY_CACHE": str(tmp_path)})
+    assert result["ok"]
+    assert result["seconds"] is not None and result["seconds"] < 30
+    assert list(tmp_path.glob("ppool_kernel_*.so"))
+
+
+def test_fallback_is_chosen_when_disabled():
+    result = _child("""
+        import json, torch
+        from ppverify.ops import _native, functional, p_pool2d
+        x = torch.rand(1, 1, 4, 4)
+        y = p_pool2d(x, 2.0, 2)
+        print(json.dumps({"native": _native.available(), "used": functional._use_native(x),
+                          "finite": bool(torch.isfinite(y).all())}))
+    """, {"PPVERIFY_NATIVE": "0"})
+    assert result == {"native": False, "used": False, "finite": True}
+
+
+def test_selection_rules():
+    assert functional._use_native(torch.rand(1, 1, 2, 2))
+    assert functional._use_native(torch.rand(1, 1, 2, 2).half())
+    assert not functional._use_native(torch.rand(1, 1, 2, 2, dtype=torch.float64))
+
+
+def test_custom_ops_have_fake_implementations():
+    x = torch.rand(3, 1, 4, 4)
+    geo = _native.geometry_list(functional._geometry(2, 2, None, 0, 1, False), (4, 4), (2, 2))
+    alpha = torch.full((3,), 2.0, dtype=torch.float64)
+    y, bad = _native.forward_f32(x, alpha, geo)
+    assert y.shape == (3, 1, 2, 2) and not bool(bad)
+    torch.library.opcheck(_native.forward_f32, (x, alpha, geo))
+    gin, dalpha = _native.backward_f32(x, alpha, torch.ones_like(y), geo)
+    assert gin.shape == x.shape and dalpha.shape == (3,)
+
+
+def test_kernel_flags_bad_values_and_op_names_them():
+    x = torch.rand(1, 1, 4, 4)
+    x[0, 0, 1, 1] = -1.0
+    with pytest.raises(ValueError, match="negative"):
+        functional.p_pool2d(x, 0.5, 2)
