@@ -494,6 +494,8 @@ def powermean_window(
         return _geometric_mean_window(values, len(xs), want_param_grad)
     result = _power_sum_window(values, p, len(values), want_param_grad, "powermean")
     result.grad_inputs = result.grad_inputs[: len(xs)]
+    if n_padding and not any(v == 0 for v in xs):
+        result.notes.discard(INFINITE_DERIVATIVE)  # only padded zeros: nobody's derivative
     return result
 
 

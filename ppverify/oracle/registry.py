@@ -46,6 +46,9 @@ def _ppool(xs, alpha, n_padding, include, want):
     values = _with_padding(xs, n_padding, include)
     result = ops.ppool_window(values, alpha, want)
     result.grad_inputs = result.grad_inputs[: len(xs)]
+    if len(values) > len(xs) and not any(v == 0 for v in xs):
+        # an infinite derivative at a padded zero is nobody's derivative: no note
+        result.notes.discard(ops.INFINITE_DERIVATIVE)
     return result
 
 

@@ -455,3 +455,13 @@ def test_empty_batch_gives_empty_output_like_torch():
     assert tuple(F.avg_pool1d(torch.tensor(x), 2).shape) == (0, 2, 2)
     r = reference("avg", x, None, 2, dims=1)
     assert r.output.shape == (0, 2, 2) and r.grad_input.shape == (0, 2, 4)
+
+
+@pytest.mark.parametrize("op, param", [("ppool", 0.5), ("ppool", -0.5), ("powermean", 0.5)])
+def test_no_infinite_derivative_note_for_padded_zeros(op, param):
+    x = np.array([[[1.0, 2.0, 3.0]]])
+    r = reference(op, x, param, 3, 1, 1, dims=1, count_include_pad=True)
+    assert "infinite derivative returned as 0" not in r.notes
+    x0 = np.array([[[0.0, 2.0, 3.0]]])
+    r = reference(op, x0, param, 3, 1, 1, dims=1, count_include_pad=True)
+    assert r.notes["infinite derivative returned as 0"] >= 1  # the window [0, 2, 3]
