@@ -1,0 +1,65 @@
+"""Shrinking finds small cases that fail the same way; reproducers run as pasted."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from ppverify.conformance.cases import Case
+from ppverify.conformance.check import evaluate
+from ppverify.conformance.reproducer import reproducer
+from ppverify.conformance.shrink import shrink
+from ppverify.conformance.targets import resolve
+from ppverify.conformance.tolerances import Tolerances
+
+pytest.importorskip("torch")
+
+
+def _lp_case(layout="contiguous"):
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0.5, 3.0, (2, 3, 8))  # last window [6, 7] is partial
+    case = Case("lp", 1, "float32", x.astype(np.float32).astype(np.float64), 2.0, (3,), (2,),
+                ceil_mode=True, layout=layout, passed_args=("stride", "ceil_mode"))
+    case.grad_output = np.ones(case.expected_shape())
+    return case
+
+
+def test_shrink_keeps_the_category_and_gets_small():
+    target = resolve("torch.nn.functional:lp_pool1d", "lp")
+    tol = Tolerances()
+    case = _lp_case()
+    assert any(f.category == "wrong-value" for f in evaluate(target, case, tol).findings)
+
+    def fails(c):
+        return any(f.category == "wrong-value" for f in evaluate(target, c, tol).findings)
+
+    small = shrink(case, fails)
+    assert fails(small)
+    assert small.input.shape[:2] == (1, 1) and small.input.size <= 3
+    assert small.ceil_mode  # the bug needs a partial window
+    assert set(small.input.ravel()) <= {1.0, 2.0}
+
+
+@pytest.mark.parametrize("layout", ["contiguous", "strided", "channels_last"])
+def test_reproducer_runs_and_shows_the_discrepancy(layout):
+    code = reproducer("torch.nn.functional:lp_pool1d", _lp_case(layout))
+    assert "from torch.nn.functional import lp_pool1d as f" in code
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True)
+    lines = proc.stdout.splitlines()
+    got = eval(lines[0].split(None, 1)[1])
+    expected = eval(lines[1].split(None, 1)[1])
+    assert len(got) == len(expected) == 2 * 3 * 4
+    assert got != expected  # the ceil_mode windows differ
+
+
+def test_reproducer_for_an_error_input():
+    from ppverify.conformance.cases import error_cases
+
+    case = error_cases("ppool", 2, {"stride", "padding"})[0]
+    code = reproducer("mypkg:p_pool2d", case)
+    assert "should raise" in code and "from mypkg import p_pool2d as f" in code
+    compile(code, "<reproducer>", "exec")
