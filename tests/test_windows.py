@@ -104,8 +104,7 @@ def _window_tensor_checks(dims, spatial, k, s, p, d, ceil, rng):
     for n, w in enumerate(windows):
         assert w.out_index == tuple(np.unravel_index(n, out_shape))
         if not w.positions:
-            assert idx[n] == -1 or True  # torch leaves the index of an empty window arbitrary
-            continue
+            continue  # an empty window: torch's index there is out of range (see test_reference)
         flats = [int(np.dot(pos, strides)) for pos in w.positions]
         best = flats[int(np.argmax(flat[flats]))]
         assert idx[n] == best, (spatial, k, s, p, d, ceil, w)
