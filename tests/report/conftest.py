@@ -23,6 +23,7 @@ class RenderedReport:
     figures: dict[str, str | None]  # stem -> skip reason (None when drawn)
     steps: list[list]               # progress calls: [description, done, total]
     claims_message: str | None
+    timeouts: list[str]             # claims that hit their time limit (verdict UNKNOWN)
 
 
 def _render(out: Path) -> None:
@@ -30,8 +31,9 @@ def _render(out: Path) -> None:
 
     steps: list = []
     result = build_report(out, progress=lambda d, k, n: steps.append([d, k, n]))
+    timeouts = [v.id for v in result.claims.verdicts or [] if "time limit" in v.evidence]
     summary = {"figures": {f.spec.stem: f.skipped for f in result.figures}, "steps": steps,
-               "claims_message": result.claims.message}
+               "claims_message": result.claims.message, "timeouts": timeouts}
     (out.parent / f"{out.name}.json").write_text(json.dumps(summary))
 
 
@@ -48,4 +50,5 @@ def full_report(tmp_path_factory) -> RenderedReport:
         if not summary_path.exists():
             _render(out)
         summary = json.loads(summary_path.read_text())
-    return RenderedReport(out, summary["figures"], summary["steps"], summary["claims_message"])
+    return RenderedReport(out, summary["figures"], summary["steps"], summary["claims_message"],
+                          summary["timeouts"])
