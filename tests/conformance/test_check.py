@@ -214,3 +214,34 @@ def test_torch_avg_pool_sum_overflows_in_float32():
     case = _case("avg", 1, [[[big, big]]], dtype="float32", count_include_pad=True)
     found = _findings(F.avg_pool1d, "avg", case, 1)
     assert "nonfinite" in found
+
+
+# ------------------------------------------------------------------ power mean (GeM)
+
+
+def _gem1d(eps=None):
+    def gem_pool1d(input, p, kernel_size, stride=None, padding=0, dilation=1,
+                   ceil_mode=False):
+        if dilation not in (1, (1,)):
+            raise NotImplementedError("dilation")
+        x = input if eps is None else input.clamp(min=eps)  # the usual GeM clamp
+        s = F.avg_pool1d(x.pow(p), kernel_size, stride, padding, ceil_mode,
+                         count_include_pad=False)
+        return s.pow(1.0 / p)
+
+    return gem_pool1d
+
+
+def test_gem_via_avg_pool_conforms_on_ordinary_inputs():
+    report = check(_gem1d(), "powermean", 1, count=30, kinds=("random", "ties", "all-equal"),
+                   dtypes=("float64", "float32"), params=(1.0, 2.0, 3.0, 0.5),
+                   include_errors=False)
+    # the only complaint allowed: dilation is not implemented
+    assert _categories(report) <= {"exception"}
+    assert all("dilation" in r.findings[0].message for r in report.results if r.findings)
+
+
+def test_gem_clamp_is_a_wrong_value_for_small_inputs():
+    report = check(_gem1d(eps=1e-6), "powermean", 1, count=20, kinds=("tiny",),
+                   dtypes=("float64", "float32"), params=(3.0,), include_errors=False)
+    assert "wrong-value" in _categories(report)
