@@ -103,3 +103,16 @@ def test_plugin_fixture_in_a_test_suite(tmp_path):
     assert "1 failed, 1 passed" in proc.stdout, proc.stdout[-3000:]
     assert "does not match the oracle" in proc.stdout
     assert "reproducer:" in proc.stdout
+
+
+def test_progress_bar_only_on_a_terminal(monkeypatch):
+    from ppverify.conformance import command
+
+    update, close = command._progress()
+    assert update is None  # pytest captures stderr: not a terminal
+    close()
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    update, close = command._progress()
+    update(1, 3)
+    update(3, 3)
+    close()
