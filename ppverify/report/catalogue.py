@@ -44,8 +44,9 @@ FIGURES: tuple[FigureSpec, ...] = (
         "average and α = −1 the harmonic mean; p = 0 is the geometric mean. With a zero, "
         "y(α) jumps at α = 0 (left limit 0, value the average of all elements, right limit the "
         "average of the positives), and the power mean and Lp norm are undefined for p ≤ 0. "
-        "The Lp norm interpolates between min and max only for p < 0; for p > 0 it runs from "
-        "+∞ (p → 0+) through the sum (p = 1) down to the max.",
+        "The Lp norm does not interpolate between the means: for p < 0 it falls from the min "
+        "(p → −∞) to 0 (p → 0−), for p > 0 from +∞ (p → 0+) through the sum (p = 1) to the "
+        "max (p → ∞); the power mean, with its 1/N, runs monotonically from min to max.",
         claims=("P1", "P1.cont", "P2.fwd.limit", "T.minus_inf", "T.harmonic", "T.bounds",
                 "T.monotone", "PM.p0", "PM.p1", "PM.pinf"),
     ),

@@ -37,6 +37,7 @@ class _PlainProgress:
 
     def __init__(self, stream):
         self.stream = stream
+        self.done = 0
 
     def __enter__(self):
         return self
@@ -45,7 +46,9 @@ class _PlainProgress:
         return False
 
     def __call__(self, description: str, done: int, total: int) -> None:
-        print(f"[{done}/{total}] {description}", file=self.stream, flush=True)
+        if done > self.done:
+            self.done = done
+            print(f"[{done}/{total}] {description}", file=self.stream, flush=True)
 
 
 class _RichProgress:
@@ -77,7 +80,8 @@ class _RichProgress:
 
     def __call__(self, description: str, done: int, total: int) -> None:
         self.bar.update(self.task, completed=done, total=total, description=description)
-        self.console.log(description)
+        if not description.endswith("..."):
+            self.console.print(f"[{done}/{total}] {description}", highlight=False)
 
 
 def make_progress(stream=None):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from pathlib import Path
 
 from .style import write_atomic
@@ -132,6 +133,11 @@ def _md_claims_table(verdicts, by_claim) -> list[str]:
 
 # ---------------------------------------------------------------------------------- HTML
 
+
+def _inline(text: str) -> str:
+    """Escape ``text`` for HTML and turn Markdown code spans (`...`) into <code>."""
+    return re.sub(r"`([^`]+)`", r"<code>\1</code>", html.escape(text))
+
 _CSS = """
 body { font-family: system-ui, sans-serif; max-width: 1200px; margin: 2em auto; padding: 0 1em;
        color: #111; line-height: 1.45; }
@@ -156,7 +162,7 @@ def render_html(figures, claims) -> str:
     have = claims.verdicts is not None
     out = ["<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
            f"<title>{esc(TITLE)}</title>", f"<style>{_CSS}</style>", "</head>", "<body>",
-           f"<h1>{esc(TITLE)}</h1>", f"<p>{esc(INTRO)}</p>", "<h2>Contents</h2>", "<ol>"]
+           f"<h1>{esc(TITLE)}</h1>", f"<p>{_inline(INTRO)}</p>", "<h2>Contents</h2>", "<ol>"]
     for f in figures:
         out.append(f'<li><a href="#fig-{f.spec.stem}">{esc(f.spec.title)}</a></li>')
     out += ['<li><a href="#claims-audit">Claims audit (<code>ppverify prove</code>)</a></li>',
@@ -173,7 +179,7 @@ def render_html(figures, claims) -> str:
             out.append(f'<a href="figures/{spec.stem}.svg"><img src="figures/{spec.stem}.png" '
                        f'alt="{esc(spec.title)}"></a>')
         refs = _figure_claim_refs(spec, catalogue, have, md=False)
-        out.append(f"<figcaption>{esc(spec.caption)}<br><strong>Illustrates claims:</strong> "
+        out.append(f"<figcaption>{_inline(spec.caption)}<br><strong>Illustrates claims:</strong> "
                    + (refs or "none (a measurement of the implementation).")
                    + "</figcaption>")
         out.append("</figure>")

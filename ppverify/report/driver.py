@@ -17,7 +17,8 @@ from pathlib import Path
 from .catalogue import FIGURES, FigureSkipped, FigureSpec
 from .style import save_figure, styled
 
-#: progress(description, steps_done, steps_total)
+#: progress(description, steps_done, steps_total): called when a step starts (``steps_done``
+#: unchanged, description ending in "...") and when it finishes (``steps_done`` + 1)
 Progress = Callable[[str, int, int], None]
 FIGURE_DIR = "figures"
 
@@ -116,7 +117,12 @@ def build_report(out: str | Path = "reports", *, quick: bool = False, claims: bo
         if progress is not None:
             progress(description, done, total)
 
+    def starting(description: str) -> None:
+        if progress is not None:
+            progress(description + " ...", done, total)
+
     if claims:
+        starting("claims: running ppverify prove")
         outcome = run_claims()
         step("claims: " + (f"{len(outcome.verdicts)} verdicts" if outcome.verdicts is not None
                            else outcome.message or ""))
@@ -124,11 +130,13 @@ def build_report(out: str | Path = "reports", *, quick: bool = False, claims: bo
         outcome = ClaimsOutcome(None, "prove not run (ppverify report --no-claims)")
     figures = []
     for spec in specs:
+        starting(f"figure {spec.number} {spec.stem}")
         result = draw_figure(spec, out, quick)
         figures.append(result)
         step(f"figure {spec.number} {spec.stem}: "
              + (f"skipped ({result.skipped})" if result.skipped
                 else f"{result.seconds:.1f} s"))
+    starting("document")
     documents = write_documents(out, figures, outcome)
     step("document: " + ", ".join(p.name for p in documents))
     return ReportResult(out, figures, outcome, documents, time.perf_counter() - t0)
