@@ -64,10 +64,22 @@ def _verdict(claim: Claim, seconds: float, outcome: dict | None = None,
                    relation=claim.relation, strategy=claim.strategy)
 
 
+def _warm_up() -> None:
+    """Load SymPy's lazily imported machinery (limits, series, inequalities) once in the
+    parent, so that each forked worker does not import it again."""
+    import sympy as sp
+
+    t = sp.Symbol("t", positive=True)
+    sp.limit(t * sp.exp(-t), t, sp.oo)
+    sp.series(sp.log(1 + t), t, 0, 2)
+    sp.reduce_inequalities([t > 1], [t])
+
+
 def run_claims(claims: Sequence[Claim], progress: Progress | None = None,
                jobs: int | None = None) -> list[Verdict]:
     """Check ``claims`` (in parallel, ``jobs`` at a time); results in catalogue order."""
     ctx = mp.get_context("fork")
+    _warm_up()
     jobs = jobs or min(2, os.cpu_count() or 1)
     pending = list(enumerate(claims))
     running: dict[int, tuple] = {}

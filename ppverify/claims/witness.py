@@ -24,6 +24,10 @@ from typing import Any
 
 from flint import arb, ctx, fmpq
 
+# The oracle modules are imported here (not lazily) so that forked workers inherit them.
+from ppverify.oracle import operators as _oracle_operators  # noqa: F401
+from ppverify.oracle import reference as _oracle_reference  # noqa: F401
+
 from .model import CONDITIONAL, PROVED, PROVED_UP_TO_N, REFUTED, Outcome, WitnessReport
 
 PREC = 256
