@@ -3,11 +3,13 @@
 With ``w_i = x_i^alpha / sum x^alpha`` (so ``y = sum w_i x_i``), the oracle's gradient is
 ``dy/dx_i = w_i ((alpha + 1) - alpha y / x_i)``. At ``alpha = 0`` every weight and every partial
 derivative is ``1/N``; as ``alpha -> +inf`` (``-inf``) the weights become one-hot on the max
-(min). The gradients do not move monotonically: the factor ``(alpha + 1) - alpha y / x_i``
-changes sign where ``alpha = x_i / (y - x_i)``, so every element below ``y`` gets a *negative*
-partial derivative for large alpha (raising a non-maximal input lowers the output), and the
-maximal element's derivative overshoots 1 before it settles. The sign changes (found by
-bisection on the oracle's values) and the overshoot peak are marked.
+(min). The gradients do not move monotonically: the factor
+``(alpha + 1) - alpha y / x_i = 1 + alpha (x_i - y) / x_i`` changes sign where
+``alpha = x_i / (y - x_i)`` (an implicit equation: ``y`` depends on alpha), so for large
+positive alpha every element below ``y`` gets a *negative* partial derivative (raising a
+non-maximal input lowers the output), and symmetrically for large negative alpha every element
+above ``y``; the extreme element's derivative overshoots 1 before it settles. The sign
+changes (found by bisection on the oracle's values) and the overshoot peaks are marked.
 """
 
 from __future__ import annotations
