@@ -211,6 +211,113 @@ inline void evaluate(double alpha, int64_t K, int64_t n, Scratch& s) {
   }
 }
 
+
+// Plane-level precomputation (the fast path): L_i = ln x_i and E_i = exp(alpha (L_i - Lc)), with
+// Lc the plane's largest (alpha > 0) or smallest positive (alpha < 0) ln x, so E_i <= 1. Then a
+// window's y = sum E x / sum E, with one log and one exp per input element instead of one per
+// (element, window) pair. A window whose largest E is below 1e-250 (its elements are
+// far below the plane's extreme) is re-evaluated relative to its own dominant element.
+struct Plane {
+  std::vector<double> L, E;
+  explicit Plane(int64_t n) : L(n), E(n) {}
+};
+
+inline void precompute_plane(const float* x, int64_t n, double alpha, Plane& pl) {
+  double* L = pl.L.data();
+  double* E = pl.E.data();
+#pragma omp simd
+  for (int64_t i = 0; i < n; ++i) {
+    double v = x[i];
+    bool pos = v > 0 && v <= 3.4028234663852886e38;
+    L[i] = fast_log(pos ? v : 1.0);
+  }
+  double lc;
+  if (alpha > 0) {
+    double m = -INFINITY;
+#pragma omp simd reduction(max : m)
+    for (int64_t i = 0; i < n; ++i) m = (x[i] > 0 && L[i] > m) ? L[i] : m;
+    lc = m;
+  } else {
+    double m = INFINITY;
+#pragma omp simd reduction(min : m)
+    for (int64_t i = 0; i < n; ++i) m = (x[i] > 0 && L[i] < m) ? L[i] : m;
+    lc = m;
+  }
+  if (!(lc > -INFINITY && lc < INFINITY)) lc = 0.0;
+#pragma omp simd
+  for (int64_t i = 0; i < n; ++i) {
+    double v = x[i];
+    bool pos = v > 0;
+    double w = fast_exp_neg(alpha * (L[i] - lc));
+    E[i] = pos ? w : 0.0;
+  }
+}
+
+// Like evaluate(), from the plane's E and L; returns false if some window needs the slow path.
+inline bool evaluate_fast(double alpha, int64_t K, int64_t n, Scratch& s, const Plane& pl) {
+  double* ref = s.ref.data();
+  double* S = s.S.data();
+  double* T = s.T.data();
+  double* sumx = s.sumx.data();
+  double* npos = s.npos.data();
+  double* nzero = s.nzero.data();
+  double* nvalid = s.nvalid.data();
+  const double* E = pl.E.data();
+  const double* L = pl.L.data();
+  double emax[BLK], lref[BLK];
+  for (int64_t i = 0; i < n; ++i) {
+    S[i] = T[i] = sumx[i] = npos[i] = nzero[i] = nvalid[i] = emax[i] = 0.0;
+    lref[i] = alpha > 0 ? -INFINITY : INFINITY;
+  }
+  for (int64_t k = 0; k < K; ++k) {
+    const double* v = s.vals.data() + k * BLK;
+    const int64_t* o = s.offs.data() + k * BLK;
+    double* e = s.e.data() + k * BLK;
+    double* lr = s.lr.data() + k * BLK;
+#pragma omp simd
+    for (int64_t i = 0; i < n; ++i) {
+      double x = v[i];
+      bool pos = x > 0;
+      int64_t off = o[i] >= 0 ? o[i] : 0;
+      double ei = pos ? E[off] : 0.0;
+      double li = L[off];
+      e[i] = ei;
+      lr[i] = li;
+      S[i] += ei;
+      T[i] += ei * x;
+      emax[i] = ei > emax[i] ? ei : emax[i];
+      lref[i] = pos ? (alpha > 0 ? (li > lref[i] ? li : lref[i])
+                                 : (li < lref[i] ? li : lref[i])) : lref[i];
+      sumx[i] += pos ? x : 0.0;
+      npos[i] += pos ? 1.0 : 0.0;
+      nzero[i] += x == 0 ? 1.0 : 0.0;
+      nvalid[i] += x >= 0 ? 1.0 : 0.0;
+    }
+  }
+  for (int64_t i = 0; i < n; ++i) {
+    bool general = npos[i] > 0 && !(alpha < 0 && nzero[i] > 0);
+    if (general && !(emax[i] >= 1e-250)) return false;
+  }
+  for (int64_t k = 0; k < K; ++k) {
+    double* lr = s.lr.data() + k * BLK;
+    const double* e = s.e.data() + k * BLK;
+#pragma omp simd
+    for (int64_t i = 0; i < n; ++i) lr[i] = e[i] > 0 ? lr[i] - lref[i] : 0.0;
+  }
+  double* y = s.y.data();
+  for (int64_t i = 0; i < n; ++i) {
+    double yi;
+    if (npos[i] == 0 || (alpha < 0 && nzero[i] > 0)) {
+      yi = 0.0;
+    } else {
+      yi = T[i] / S[i];
+    }
+    y[i] = yi;
+    ref[i] = 1.0;
+  }
+  return true;
+}
+
 }  // namespace
 
 extern "C" {
@@ -226,16 +333,19 @@ int ppool_forward_f32(const float* x, const double* alpha, float* out, const int
 #pragma omp parallel num_threads(nthreads) reduction(| : bad)
   {
     Scratch s(K);
+    Plane pl(g.D * g.H * g.W);
 #pragma omp for schedule(static)
     for (int64_t p = 0; p < P; ++p) {
       const float* plane = x + p * g.D * g.H * g.W;
       float* op = out + p * g.OD * g.OH * g.OW;
+      const bool fast = alpha[p] != 0;
+      if (fast) precompute_plane(plane, g.D * g.H * g.W, alpha[p], pl);
       for (int64_t od = 0; od < g.OD; ++od)
         for (int64_t oh = 0; oh < g.OH; ++oh)
           for (int64_t ow0 = 0; ow0 < g.OW; ow0 += BLK) {
             int64_t n = g.OW - ow0 < BLK ? g.OW - ow0 : BLK;
             int64_t k = gather(plane, g, od, oh, ow0, n, s, &bad);
-            evaluate(alpha[p], k, n, s);
+            if (!fast || !evaluate_fast(alpha[p], k, n, s, pl)) evaluate(alpha[p], k, n, s);
             float* o = op + (od * g.OH + oh) * g.OW + ow0;
             for (int64_t i = 0; i < n; ++i) o[i] = (float)s.y[i];
           }
@@ -255,12 +365,15 @@ int ppool_backward_f32(const float* x, const double* alpha, const float* gout, f
 #pragma omp parallel num_threads(nthreads) reduction(| : bad)
   {
     Scratch s(K);
+    Plane pl(plane_size);
     std::vector<double> acc(plane_size);
 #pragma omp for schedule(static)
     for (int64_t p = 0; p < P; ++p) {
       const float* plane = x + p * plane_size;
       const float* gp = gout + p * g.OD * g.OH * g.OW;
       const double a = alpha[p];
+      const bool fast = a != 0;
+      if (fast) precompute_plane(plane, plane_size, a, pl);
       std::fill(acc.begin(), acc.end(), 0.0);
       double da = 0.0;
       for (int64_t od = 0; od < g.OD; ++od)
@@ -268,7 +381,7 @@ int ppool_backward_f32(const float* x, const double* alpha, const float* gout, f
           for (int64_t ow0 = 0; ow0 < g.OW; ow0 += BLK) {
             int64_t n = g.OW - ow0 < BLK ? g.OW - ow0 : BLK;
             int64_t kk = gather(plane, g, od, oh, ow0, n, s, &bad);
-            evaluate(a, kk, n, s);
+            if (!fast || !evaluate_fast(a, kk, n, s, pl)) evaluate(a, kk, n, s);
             const float* go = gp + (od * g.OH + oh) * g.OW + ow0;
             double gy[BLK], invS[BLK], gz[BLK], general[BLK];
             for (int64_t i = 0; i < n; ++i) {
