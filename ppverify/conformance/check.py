@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -45,11 +46,14 @@ class CategorySummary:
     minimal_case: Case | None = None
     minimal_finding: Finding | None = None
     reproducer: str = ""
+    by_kind: Counter = field(default_factory=Counter)  # failing cases per value kind
+    by_dtype: Counter = field(default_factory=Counter)
 
     def to_dict(self) -> dict:
         return {
             "category": self.category, "title": CATEGORY_TITLES[self.category],
             "failed_cases": self.failed_cases,
+            "by_kind": dict(self.by_kind), "by_dtype": dict(self.by_dtype),
             "worst": None if self.worst is None else self.worst.to_dict(),
             "worst_case": None if self.worst_case is None else self.worst_case.describe(),
             "minimal_case": None if self.minimal_case is None else self.minimal_case.to_dict(),
@@ -171,6 +175,8 @@ def check(target: str | Callable | Target, op: str, dims: int | Iterable[int] = 
         for f in result.findings:
             summary = report.categories[f.category]
             summary.failed_cases += 1
+            summary.by_kind[case.kind.split(",")[0]] += 1
+            summary.by_dtype[case.dtype] += 1
             if summary.worst is None or f.severity > summary.worst.severity:
                 summary.worst, summary.worst_case = f, case
                 first_failure[f.category] = (tgt, result, f)

@@ -117,6 +117,9 @@ def format_report(report) -> str:
             continue
         out.append("")
         out.append(f"== {CATEGORY_TITLES[c]}: {s.failed_cases} failing case(s)")
+        kinds = ", ".join(f"{k} {n}" for k, n in s.by_kind.most_common())
+        dtypes = ", ".join(f"{k} {n}" for k, n in s.by_dtype.most_common())
+        out.append(f"by values: {kinds}; by dtype: {dtypes}")
         out.append(f"worst:   {s.worst.message}")
         out.append(f"   in:   {s.worst_case.describe()}")
         if s.minimal_case is not None:
