@@ -6,10 +6,12 @@
 * ``pytest_plugin``: the ``assert_matches_oracle`` fixture and helper.
 
 Modules, one job each: ``targets`` (calling conventions, signature inspection), ``cases``
-(case data and generation), ``expected`` (oracle results and scales), ``runner`` (the only
-torch code, imported lazily), ``compare`` (ULP errors and categories), ``tolerances``,
-``shrink``, ``reproducer``, ``check``, ``vectors``, ``command`` (``ppverify check`` and
-``ppverify vectors``). Importing this package does not import torch.
+(case data and generation), ``expected`` (oracle results and their scales), ``runner`` (the
+only torch code, imported lazily), ``compare`` (ULP errors and categories), ``tolerances``,
+``shrink``, ``reproducer``, ``check`` (the driver), ``vectors`` (golden vectors, results
+scoring), ``jsonio`` (exact floats in JSON, atomic writes), ``command`` (``ppverify check``),
+``vectors_command`` (``ppverify vectors``), ``pytest_plugin``. Hypothesis strategies live in
+``ppverify.strategies``. Importing this package does not import torch.
 """
 
 from __future__ import annotations
