@@ -76,21 +76,23 @@ def build(quick: bool = False):
         dists = [to_float(d) for _, d in measured]
         asym = [asymptotes(xs, a) for a in alphas]
         name = f"x = ({', '.join(f'{v:g}' for v in xs)}): r = {float(r):.3g}"
-        ax_v.loglog(alphas, [max(g, floor) for g in gaps], color=colour, lw=1.8,
-                    label=f"{name}, C = {float(c_value):.3g}")
-        ax_v.loglog(alphas, [max(to_float(v), floor) for v, _ in asym], color=colour, lw=1.0,
-                    ls="--")
-        ax_g.loglog(alphas, [max(d, floor) for d in dists], color=colour, lw=1.8,
-                    label=f"{name}, m₂ = {m2}, (M² − x₂²)/(M x₂) = {float(d_grad / m2):.4g}")
+        measured_style = {"color": colour, "lw": 3.2, "alpha": 0.55, "solid_capstyle": "butt"}
+        asym_style = {"color": "black", "lw": 0.9, "ls": (0, (3, 2)), "zorder": 4}
+        ax_v.loglog(alphas, [max(g, floor) for g in gaps],
+                    label=f"{name}, C = {float(c_value):.3g}", **measured_style)
+        ax_v.loglog(alphas, [max(to_float(v), floor) for v, _ in asym], **asym_style)
+        ax_g.loglog(alphas, [max(d, floor) for d in dists],
+                    label=f"{name}, m₂ = {m2}, (M² − x₂²)/(M x₂) = {float(d_grad / m2):.4g}",
+                    **measured_style)
         ax_g.loglog(alphas, [to_float(g) if g > 0 else float("nan") for _, g in asym],
-                    color=colour, lw=1.0, ls="--")
+                    **asym_style)
         ratio_v = [to_float(g / v) for (g, _), (v, _) in zip(measured, asym)]
         ratio_g = [to_float(d / g) if g > 0 else float("nan")
                    for (_, d), (_, g) in zip(measured, asym)]
         ax_rv.semilogx(alphas, ratio_v, color=colour, lw=1.5)
         ax_rg.semilogx(alphas, ratio_g, color=colour, lw=1.5)
         del m1
-    ax_v.set_title("Forward: |y − max| against α\n"
+    ax_v.set_title("Forward: |y − max| against α (oracle, thick)\n"
                    "asymptote (m₂/m₁)(M − x₂)·r^α, r = x₂/M (dashed)")
     ax_v.set_ylabel("max − y  (oracle)")
     ax_g.set_title("Backward: L1 distance of ∇y from max pooling's one-hot\n"
@@ -99,7 +101,7 @@ def build(quick: bool = False):
     for ax in (ax_v, ax_g):
         ax.set_xlabel("α (log scale)")
         ax.set_ylim(1e-60, 1e2)
-        ax.plot([], [], color="0.3", lw=1.0, ls="--", label="analytic asymptote")
+        ax.plot([], [], color="black", lw=0.9, ls=(0, (3, 2)), label="analytic asymptote")
         ax.legend(loc="lower left", fontsize=7, framealpha=0.9)
     for ax, what in ((ax_rv, "max − y"), (ax_rg, "‖∇y − e_max‖₁")):
         ax.axhline(1.0, color="0.3", lw=0.8, ls=":")
