@@ -13,6 +13,7 @@ file and no figure beyond anti-aliasing. Examples:
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 
@@ -28,6 +29,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="reduced resolution (for tests; not for the committed report)")
     parser.add_argument("--no-claims", action="store_true",
                         help="do not run ppverify prove; the document says so")
+    parser.add_argument("--json", action="store_true",
+                        help="print the result as a JSON record instead of lines")
     parser.add_argument("--only", nargs="+", metavar="FIGURE", choices=[f.stem for f in FIGURES],
                         help="draw only these figures: " + ", ".join(f.stem for f in FIGURES))
 
@@ -101,6 +104,9 @@ def run(args: argparse.Namespace) -> int:
     with make_progress() as progress:
         result = build_report(args.out, quick=args.quick, claims=not args.no_claims,
                               only=tuple(args.only) if args.only else None, progress=progress)
+    if args.json:
+        print(json.dumps(result.to_json(), indent=2))
+        return 0
     for f in result.figures:
         if f.skipped:
             print(f"figure {f.spec.number} ({f.spec.stem}): skipped: {f.skipped}")

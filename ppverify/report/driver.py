@@ -48,6 +48,27 @@ class ReportResult:
     documents: list[Path]
     seconds: float
 
+    def to_json(self) -> dict:
+        """The same record as plain data (for ``ppverify report --json``)."""
+        verdicts = self.claims.verdicts
+        counts: dict[str, int] = {}
+        for v in verdicts or []:
+            counts[v.verdict] = counts.get(v.verdict, 0) + 1
+        return {
+            "out": str(self.out),
+            "figures": [{
+                "number": f.spec.number, "stem": f.spec.stem, "title": f.spec.title,
+                "claims": list(f.spec.claims), "skipped": f.skipped,
+                "files": {p.suffix[1:]: {"path": str(p), "bytes": p.stat().st_size}
+                          for p in f.files},
+                "seconds": round(f.seconds, 3)} for f in self.figures],
+            "claims": {"available": verdicts is not None, "message": self.claims.message,
+                       "count": len(verdicts) if verdicts is not None else 0,
+                       "verdicts": counts, "seconds": round(self.claims.seconds, 3)},
+            "documents": [str(p) for p in self.documents],
+            "seconds": round(self.seconds, 3),
+        }
+
 
 def missing_requirement(needs: tuple[str, ...]) -> str | None:
     """The first requirement that cannot be imported, with the reason, or None."""

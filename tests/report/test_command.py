@@ -37,3 +37,15 @@ def test_write_atomic_leaves_no_temporary_file(tmp_path):
     write_atomic(target, b"two")
     assert target.read_bytes() == b"two"
     assert os.listdir(target.parent) == ["a.txt"]
+
+
+def test_json_record(tmp_path, capsys):
+    import json
+
+    assert main(["report", "--out", str(tmp_path), "--quick", "--no-claims", "--json",
+                 "--only", "detail"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    (figure,) = record["figures"]
+    assert figure["stem"] == "detail" and figure["skipped"] is None
+    assert 0 < figure["files"]["png"]["bytes"] < 500 * 1024
+    assert record["claims"]["available"] is False and "prove not run" in record["claims"]["message"]
