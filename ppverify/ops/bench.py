@@ -5,7 +5,7 @@ float32 input: forward time, forward+backward time (input and, for P-pooling, a 
 alpha require grad) and the peak of torch's CPU allocations during one forward+backward (from the
 profiler's memory records, relative to the moment before the forward; allocations made outside
 torch's allocator, such as the compiled kernel's small per-thread scratch, are not seen).
-Times are medians.
+Times are the best of the rounds (least disturbed by other load), with medians in parentheses.
 
   ppverify bench                       # the shapes: (8, 64, 112, 112), two configs
   ppverify bench --shape 2 16 56 56 --repeats 5 --json
@@ -116,16 +116,19 @@ def measure(shape=(8, 64, 112, 112), alpha: float = 2.0, repeats: int = 15, conf
         peak = {name: _peak_bytes(fn, x) for name, fn in ops.items()}
         rec = {"config": cfg, "shape": list(shape), "alpha": alpha, "native": native,
                "threads": torch.get_num_threads(),
-               "forward_s": {n: statistics.median(v) for n, v in fwd.items()},
-               "forward_backward_s": {n: statistics.median(v) for n, v in fb.items()},
+               "forward_s": {n: min(v) for n, v in fwd.items()},
+               "forward_backward_s": {n: min(v) for n, v in fb.items()},
+               "forward_s_median": {n: statistics.median(v) for n, v in fwd.items()},
+               "forward_backward_s_median": {n: statistics.median(v) for n, v in fb.items()},
                "peak_bytes": peak}
         for base in ("max_pool2d", "avg_pool2d"):
-            rec[f"ratios_vs_{base}"] = {
-                "forward": rec["forward_s"]["p_pool2d"] / rec["forward_s"][base],
-                "forward_backward": (rec["forward_backward_s"]["p_pool2d"]
-                                     / rec["forward_backward_s"][base]),
-                "peak_memory": peak["p_pool2d"] / max(peak[base], 1),
-            }
+            for suffix in ("", "_median"):
+                f, b = rec["forward_s" + suffix], rec["forward_backward_s" + suffix]
+                rec[f"ratios{suffix}_vs_{base}"] = {
+                    "forward": f["p_pool2d"] / f[base],
+                    "forward_backward": b["p_pool2d"] / b[base],
+                    "peak_memory": peak["p_pool2d"] / max(peak[base], 1),
+                }
         records.append(rec)
     return records
 
@@ -146,17 +149,20 @@ def run(args: argparse.Namespace) -> int:
     r0 = records[0]
     path = "compiled kernel" if r0["native"] else "pure-torch fallback"
     print(f"P-pooling benchmark: float32 input {tuple(r0['shape'])}, alpha={r0['alpha']}, "
-          f"{r0['threads']} threads, {path}; medians of {args.repeats} interleaved rounds")
+          f"{r0['threads']} threads, {path}; best (and median) of {args.repeats} interleaved "
+          f"rounds")
     for rec in records:
         c = rec["config"]
         print(f"\nkernel {c['kernel_size']} stride {c['stride']} padding {c['padding']}")
-        print(f"  {'op':<11} {'forward ms':>11} {'fwd+bwd ms':>11} {'peak MB':>9}")
+        print(f"  {'op':<11} {'forward ms':>18} {'fwd+bwd ms':>18} {'peak MB':>9}")
         for name in ("p_pool2d", "max_pool2d", "avg_pool2d"):
-            print(f"  {name:<11} {1e3 * rec['forward_s'][name]:>11.2f} "
-                  f"{1e3 * rec['forward_backward_s'][name]:>11.2f} "
-                  f"{rec['peak_bytes'][name] / 2**20:>9.1f}")
+            f = f"{1e3 * rec['forward_s'][name]:.2f} ({1e3 * rec['forward_s_median'][name]:.2f})"
+            b = (f"{1e3 * rec['forward_backward_s'][name]:.2f} "
+                 f"({1e3 * rec['forward_backward_s_median'][name]:.2f})")
+            print(f"  {name:<11} {f:>18} {b:>18} {rec['peak_bytes'][name] / 2**20:>9.1f}")
         for base in ("max_pool2d", "avg_pool2d"):
-            r = rec[f"ratios_vs_{base}"]
-            print(f"  p_pool2d / {base:<10}: forward {r['forward']:.2f}x, forward+backward "
-                  f"{r['forward_backward']:.2f}x, peak memory {r['peak_memory']:.2f}x")
+            r, m = rec[f"ratios_vs_{base}"], rec[f"ratios_median_vs_{base}"]
+            print(f"  p_pool2d / {base:<10}: forward {r['forward']:.2f}x "
+                  f"({m['forward']:.2f}x), forward+backward {r['forward_backward']:.2f}x "
+                  f"({m['forward_backward']:.2f}x), peak memory {r['peak_memory']:.2f}x")
     return 0

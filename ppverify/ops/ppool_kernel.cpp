@@ -89,37 +89,58 @@ struct Scratch {
         y(BLK), sumx(BLK), npos(BLK), nzero(BLK), nvalid(BLK) {}
 };
 
-// Gather the windows of output positions (od, oh, ow0 .. ow0+n-1) of one plane.
-// Returns the number of rows K used (valid (id, ih) pairs times kw).
+// Gather the windows of output positions (od, oh, ow0 .. ow0+n-1) of one plane: values
+// (-1 marks padding) and flat offsets (-1 for padding); with a Plane, also its E and L values
+// (into s.e and s.lr). Returns the number of rows K used (valid (id, ih) pairs times kw).
+struct Plane;
 inline int64_t gather(const float* plane, const Geo& g, int64_t od, int64_t oh, int64_t ow0,
-                      int64_t n, Scratch& s, int* bad) {
+                      int64_t n, Scratch& s, int* bad, const double* E = nullptr,
+                      const double* L = nullptr) {
   int64_t k = 0;
+  int badl = 0;
   for (int64_t a = 0; a < g.kd; ++a) {
     int64_t id = od * g.sd - g.pd + a * g.dd;
     if (id < 0 || id >= g.D) continue;
     for (int64_t b = 0; b < g.kh; ++b) {
       int64_t ih = oh * g.sh - g.ph + b * g.dh;
       if (ih < 0 || ih >= g.H) continue;
-      const float* row = plane + (id * g.H + ih) * g.W;
-      int64_t rowoff = (id * g.H + ih) * g.W;
+      const int64_t rowoff = (id * g.H + ih) * g.W;
+      const float* row = plane + rowoff;
       for (int64_t c = 0; c < g.kw; ++c, ++k) {
         double* v = s.vals.data() + k * BLK;
         int64_t* o = s.offs.data() + k * BLK;
-        for (int64_t i = 0; i < n; ++i) {
-          int64_t col = (ow0 + i) * g.sw - g.pw + c * g.dw;
-          if (col >= 0 && col < g.W) {
-            float xv = row[col];
-            if (!(xv >= 0.0f && xv <= 3.4028234663852886e38f)) *bad = 1;
-            v[i] = xv;
-            o[i] = rowoff + col;
-          } else {
-            v[i] = -1.0;
-            o[i] = -1;
+        double* e = s.e.data() + k * BLK;
+        double* l = s.lr.data() + k * BLK;
+        // interior [lo, hi): 0 <= (ow0 + i) * sw - pw + c * dw < W
+        const int64_t base = ow0 * g.sw - g.pw + c * g.dw;
+        int64_t lo = base >= 0 ? 0 : (-base + g.sw - 1) / g.sw;
+        int64_t hi = base >= g.W ? 0 : (g.W - base + g.sw - 1) / g.sw;
+        if (lo > n) lo = n;
+        if (hi > n) hi = n;
+        if (hi < lo) hi = lo;
+        for (int64_t i = 0; i < lo; ++i) { v[i] = -1.0; o[i] = -1; e[i] = 0.0; l[i] = 0.0; }
+        for (int64_t i = hi; i < n; ++i) { v[i] = -1.0; o[i] = -1; e[i] = 0.0; l[i] = 0.0; }
+        const int64_t sw = g.sw;
+#pragma omp simd reduction(| : badl)
+        for (int64_t i = lo; i < hi; ++i) {
+          int64_t col = base + i * sw;
+          float xv = row[col];
+          badl |= !(xv >= 0.0f && xv <= 3.4028234663852886e38f);
+          v[i] = xv;
+          o[i] = rowoff + col;
+        }
+        if (E != nullptr) {
+#pragma omp simd
+          for (int64_t i = lo; i < hi; ++i) {
+            int64_t col = base + i * sw;
+            e[i] = E[rowoff + col];
+            l[i] = L[rowoff + col];
           }
         }
       }
     }
   }
+  if (badl) *bad = 1;
   return k;
 }
 
@@ -262,8 +283,7 @@ inline bool evaluate_fast(double alpha, int64_t K, int64_t n, Scratch& s, const 
   double* npos = s.npos.data();
   double* nzero = s.nzero.data();
   double* nvalid = s.nvalid.data();
-  const double* E = pl.E.data();
-  const double* L = pl.L.data();
+  (void)pl;
   double emax[BLK], lref[BLK];
   for (int64_t i = 0; i < n; ++i) {
     S[i] = T[i] = sumx[i] = npos[i] = nzero[i] = nvalid[i] = emax[i] = 0.0;
@@ -271,18 +291,14 @@ inline bool evaluate_fast(double alpha, int64_t K, int64_t n, Scratch& s, const 
   }
   for (int64_t k = 0; k < K; ++k) {
     const double* v = s.vals.data() + k * BLK;
-    const int64_t* o = s.offs.data() + k * BLK;
-    double* e = s.e.data() + k * BLK;
-    double* lr = s.lr.data() + k * BLK;
+    const double* e = s.e.data() + k * BLK;
+    const double* lr = s.lr.data() + k * BLK;
 #pragma omp simd
     for (int64_t i = 0; i < n; ++i) {
       double x = v[i];
       bool pos = x > 0;
-      int64_t off = o[i] >= 0 ? o[i] : 0;
-      double ei = pos ? E[off] : 0.0;
-      double li = L[off];
-      e[i] = ei;
-      lr[i] = li;
+      double ei = pos ? e[i] : 0.0;
+      double li = lr[i];
       S[i] += ei;
       T[i] += ei * x;
       emax[i] = ei > emax[i] ? ei : emax[i];
@@ -344,7 +360,8 @@ int ppool_forward_f32(const float* x, const double* alpha, float* out, const int
         for (int64_t oh = 0; oh < g.OH; ++oh)
           for (int64_t ow0 = 0; ow0 < g.OW; ow0 += BLK) {
             int64_t n = g.OW - ow0 < BLK ? g.OW - ow0 : BLK;
-            int64_t k = gather(plane, g, od, oh, ow0, n, s, &bad);
+            int64_t k = gather(plane, g, od, oh, ow0, n, s, &bad, fast ? pl.E.data() : nullptr,
+                               fast ? pl.L.data() : nullptr);
             if (!fast || !evaluate_fast(alpha[p], k, n, s, pl)) evaluate(alpha[p], k, n, s);
             float* o = op + (od * g.OH + oh) * g.OW + ow0;
             for (int64_t i = 0; i < n; ++i) o[i] = (float)s.y[i];
@@ -380,16 +397,19 @@ int ppool_backward_f32(const float* x, const double* alpha, const float* gout, f
         for (int64_t oh = 0; oh < g.OH; ++oh)
           for (int64_t ow0 = 0; ow0 < g.OW; ow0 += BLK) {
             int64_t n = g.OW - ow0 < BLK ? g.OW - ow0 : BLK;
-            int64_t kk = gather(plane, g, od, oh, ow0, n, s, &bad);
+            int64_t kk = gather(plane, g, od, oh, ow0, n, s, &bad, fast ? pl.E.data() : nullptr,
+                                fast ? pl.L.data() : nullptr);
             if (!fast || !evaluate_fast(a, kk, n, s, pl)) evaluate(a, kk, n, s);
             const float* go = gp + (od * g.OH + oh) * g.OW + ow0;
             double gy[BLK], invS[BLK], gz[BLK], general[BLK];
+            bool any_special = false;
             for (int64_t i = 0; i < n; ++i) {
               gy[i] = go[i];
               invS[i] = s.S[i] > 0 ? 1.0 / s.S[i] : 0.0;
               bool allzero = s.npos[i] == 0;
               bool negzero = a < 0 && s.nzero[i] > 0;
               general[i] = (allzero || negzero) ? 0.0 : 1.0;
+              any_special = any_special || allzero || negzero;
               // gradient of a zero element in a general window (alpha > 0)
               gz[i] = (a == 1.0 && s.sumx[i] > 0) ? -s.y[i] / s.sumx[i] : 0.0;
             }
@@ -424,7 +444,7 @@ int ppool_backward_f32(const float* x, const double* alpha, const float* gout, f
               }
               da += dak;
               // special windows: all-zero, or alpha < 0 with zeros
-              for (int64_t i = 0; i < n; ++i) {
+              for (int64_t i = 0; any_special && i < n; ++i) {
                 if (general[i] == 0.0 && a != 0 && v[i] >= 0) {
                   double gi;
                   if (s.npos[i] == 0) {
