@@ -9,8 +9,9 @@ no stride, padding, dilation or ceil_mode, a single plane):
 * ``pooling_inputs(shape, dtype)``: an array whose elements come from a small *palette* of
   adversarial values, so windows with ties, zeros and all-equal windows are common and shrink
   to all-equal arrays; ``nonnegative`` for the operators with a real exponent.
-* ``pool_geometries(dims)``: kernel_size, stride, padding, dilation and ceil_mode as torch
-  accepts them (padding at most half the kernel), as a dict of keyword arguments.
+* ``pool_geometries(dims, spatial=None)``: kernel_size, stride, padding, dilation and ceil_mode
+  as torch accepts them (padding at most half the kernel), as a dict of keyword arguments;
+  with ``spatial``, only those valid for an input of that size.
 * ``spatial_sizes(geometry)``: input spatial sizes for which every output size is at least 1.
 * ``parameters(op, dtype)``: alpha for ppool (any sign, huge included), p for lp and powermean.
 * ``pooling_cases(op, dims)``: a complete ``ppverify.conformance.cases.Case`` (valid input:
@@ -99,8 +100,12 @@ def pooling_inputs(shape: tuple[int, ...], dtype: str = "float32", *, nonnegativ
 @st.composite
 def pool_geometries(draw, dims: int, *, accepts=("stride", "padding", "dilation", "ceil_mode"),
                     max_kernel: int = 4, max_stride: int = 3, max_dilation: int = 2,
-                    cubic: bool | None = None):
-    """Keyword arguments ``kernel_size, stride, padding, dilation, ceil_mode`` (tuples)."""
+                    cubic: bool | None = None, spatial=None):
+    """Keyword arguments ``kernel_size, stride, padding, dilation, ceil_mode`` (tuples).
+
+    With ``spatial`` (the input's spatial sizes), only geometries valid for that input: every
+    output size at least 1.
+    """
     same = draw(st.booleans()) if cubic is None else cubic
     n_axes = 1 if same else dims
 
@@ -119,6 +124,9 @@ def pool_geometries(draw, dims: int, *, accepts=("stride", "padding", "dilation"
     if "dilation" in accepts:
         dilation = per_axis(st.integers(1, max_dilation))
     ceil_mode = "ceil_mode" in accepts and draw(st.booleans())
+    if spatial is not None:
+        assume(all(d * (k - 1) + 1 <= n + 2 * p for k, p, d, n in
+                   zip(kernel, padding, dilation, spatial)))
     return dict(kernel_size=kernel, stride=stride, padding=padding, dilation=dilation,
                 ceil_mode=ceil_mode)
 

@@ -42,6 +42,15 @@ def test_geometries_and_sizes_are_valid(args):
 
 
 @FAST
+@given(st.tuples(st.integers(1, 5), st.integers(1, 5)).flatmap(
+    lambda s: st.tuples(st.just(s), pool_geometries(2, spatial=s))))
+def test_geometries_for_a_given_input_size(args):
+    spatial, geometry = args
+    shape = output_shape(make_geometry(2, **geometry), (1, *spatial))
+    assert min(shape[1:]) >= 1
+
+
+@FAST
 @given(pooling_cases("ppool", dims=1, dtypes=["float32"]))
 def test_cases_are_in_the_oracles_domain(case):
     r = reference(case.op, case.input, case.param, dims=case.dims, dtype=case.dtype,
