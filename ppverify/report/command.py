@@ -26,13 +26,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default="reports", metavar="DIR",
                         help="output directory (default: reports)")
     parser.add_argument("--quick", action="store_true",
-                        help="reduced resolution (for tests; not for the committed report)")
+                        help="reduced resolution (for tests; use --out elsewhere so that the "
+                             "committed reports/ keeps full resolution)")
     parser.add_argument("--no-claims", action="store_true",
                         help="do not run ppverify prove; the document says so")
     parser.add_argument("--json", action="store_true",
                         help="print the result as a JSON record instead of lines")
     parser.add_argument("--only", nargs="+", metavar="FIGURE", choices=[f.stem for f in FIGURES],
-                        help="draw only these figures: " + ", ".join(f.stem for f in FIGURES))
+                        help="draw only these figures (the document then lists only them): "
+                             + ", ".join(f.stem for f in FIGURES))
 
 
 class _PlainProgress:
