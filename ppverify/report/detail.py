@@ -86,8 +86,10 @@ def build(quick: bool = False):
         title, data = panels[k]
         image = ax.imshow(data, cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest")
         ax.set_title(title if k == 0 else f"{title} (4 × 4, stride 4)", fontsize=9)
-        ax.set_xticks([])
-        ax.set_yticks([])
+        unit = "pixel" if k == 0 else f"output cell = {KERNEL} px"
+        ax.set_xlabel(f"column ({unit})", fontsize=7)
+        ax.set_ylabel(f"row ({unit})", fontsize=7)
+        ax.tick_params(labelsize=6.5)
         ax.grid(False)
     fig.colorbar(image, ax=flat[0], location="left", shrink=0.9, label="intensity")
     ax = flat[-1]
