@@ -99,10 +99,11 @@ def load():
             lib = ctypes.CDLL(str(path))
             i64p = ctypes.POINTER(ctypes.c_int64)
             vp = ctypes.c_void_p
-            lib.ppool_forward_f32.argtypes = [vp, vp, vp, i64p, ctypes.c_int64, ctypes.c_int]
+            lib.ppool_forward_f32.argtypes = [vp, vp, vp, i64p, ctypes.c_int64, ctypes.c_int,
+                                              vp, vp]
             lib.ppool_forward_f32.restype = ctypes.c_int
             lib.ppool_backward_f32.argtypes = [vp, vp, vp, vp, vp, i64p, ctypes.c_int64,
-                                               ctypes.c_int]
+                                               ctypes.c_int, vp, vp, ctypes.c_int]
             lib.ppool_backward_f32.restype = ctypes.c_int
             _lib = lib
         except Exception as err:  # any failure means: use the pure-torch path
@@ -120,37 +121,55 @@ def _geo_array(geo: list[int]):
     return (ctypes.c_int64 * 18)(*geo)
 
 
+def _ptr(t: torch.Tensor):
+    return t.data_ptr() if t.numel() else None
+
+
 @torch.library.custom_op("ppverify::ppool_forward_f32", mutates_args=())
-def forward_f32(x: torch.Tensor, alpha: torch.Tensor, geo: list[int]) -> tuple[
-        torch.Tensor, torch.Tensor]:
-    """``x``: contiguous float32 (P, D, H, W); ``alpha``: float64 (P,). Returns (y, bad)."""
+def forward_f32(x: torch.Tensor, alpha: torch.Tensor, geo: list[int], save: bool = False
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``x``: contiguous float32 (P, D, H, W); ``alpha``: float64 (P,).
+
+    Returns ``(y, bad, E, y64)``: the output, a flag for negative/NaN/inf inputs and, with
+    ``save``, each plane's ``E = exp(alpha (ln x - Lc))`` (float32, like ``x``) and the unrounded
+    output (float64) for the backward (empty tensors otherwise).
+    """
     lib = load()
     out = torch.empty((x.shape[0], geo[3], geo[4], geo[5]), dtype=torch.float32)
+    e = torch.empty_like(x) if save else x.new_empty(0)
+    y64 = torch.empty(out.shape, dtype=torch.float64) if save else x.new_empty(0,
+                                                                               dtype=torch.float64)
     bad = lib.ppool_forward_f32(x.data_ptr(), alpha.data_ptr(), out.data_ptr(),
-                                _geo_array(geo), x.shape[0], torch.get_num_threads())
-    return out, torch.tensor(bool(bad))
+                                _geo_array(geo), x.shape[0], torch.get_num_threads(), _ptr(e),
+                                _ptr(y64))
+    return out, torch.tensor(bool(bad)), e, y64
 
 
 @forward_f32.register_fake
-def _(x, alpha, geo):
-    return x.new_empty((x.shape[0], geo[3], geo[4], geo[5])), x.new_empty((), dtype=torch.bool)
+def _(x, alpha, geo, save=False):
+    out = x.new_empty((x.shape[0], geo[3], geo[4], geo[5]))
+    e = torch.empty_like(x) if save else x.new_empty(0)
+    y64 = out.new_empty(out.shape if save else (0,), dtype=torch.float64)
+    return out, x.new_empty((), dtype=torch.bool), e, y64
 
 
 @torch.library.custom_op("ppverify::ppool_backward_f32", mutates_args=())
-def backward_f32(x: torch.Tensor, alpha: torch.Tensor, grad_out: torch.Tensor,
-                 geo: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
-    """Returns (grad_input float32 like x, dalpha float64 (P,) per-plane sums)."""
+def backward_f32(x: torch.Tensor, alpha: torch.Tensor, grad_out: torch.Tensor, e: torch.Tensor,
+                 y64: torch.Tensor, geo: list[int], need_alpha: bool = True
+                 ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Returns (grad_input float32 like x, dalpha float64 (P,) per-plane sums). ``e`` and
+    ``y64`` are the forward's saves, or empty tensors to recompute everything."""
     lib = load()
     gin = torch.empty_like(x)
     dalpha = torch.empty(x.shape[0], dtype=torch.float64)
     lib.ppool_backward_f32(x.data_ptr(), alpha.data_ptr(), grad_out.data_ptr(), gin.data_ptr(),
                            dalpha.data_ptr(), _geo_array(geo), x.shape[0],
-                           torch.get_num_threads())
+                           torch.get_num_threads(), _ptr(e), _ptr(y64), int(need_alpha))
     return gin, dalpha
 
 
 @backward_f32.register_fake
-def _(x, alpha, grad_out, geo):
+def _(x, alpha, grad_out, e, y64, geo, need_alpha=True):
     return torch.empty_like(x), x.new_empty((x.shape[0],), dtype=torch.float64)
 
 

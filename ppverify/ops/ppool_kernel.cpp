@@ -92,49 +92,54 @@ struct Scratch {
 // Gather the windows of output positions (od, oh, ow0 .. ow0+n-1) of one plane: values
 // (-1 marks padding) and flat offsets (-1 for padding); with a Plane, also its E and L values
 // (into s.e and s.lr). Returns the number of rows K used (valid (id, ih) pairs times kw).
-struct Plane;
-inline int64_t gather(const float* plane, const Geo& g, int64_t od, int64_t oh, int64_t ow0,
-                      int64_t n, Scratch& s, int* bad, const double* E = nullptr,
+// A block is R consecutive output rows (oh0 .. oh0+R-1) of nw positions each (ow0 ..
+// ow0+nw-1), flattened row-major into n = R * nw entries; R > 1 only when nw is a whole row.
+inline int64_t gather(const float* plane, const Geo& g, int64_t od, int64_t oh0, int64_t R,
+                      int64_t ow0, int64_t nw, Scratch& s, int* bad, const double* E = nullptr,
                       const double* L = nullptr) {
   int64_t k = 0;
   int badl = 0;
   for (int64_t a = 0; a < g.kd; ++a) {
-    int64_t id = od * g.sd - g.pd + a * g.dd;
-    if (id < 0 || id >= g.D) continue;
+    const int64_t id = od * g.sd - g.pd + a * g.dd;
     for (int64_t b = 0; b < g.kh; ++b) {
-      int64_t ih = oh * g.sh - g.ph + b * g.dh;
-      if (ih < 0 || ih >= g.H) continue;
-      const int64_t rowoff = (id * g.H + ih) * g.W;
-      const float* row = plane + rowoff;
       for (int64_t c = 0; c < g.kw; ++c, ++k) {
-        double* v = s.vals.data() + k * BLK;
-        int64_t* o = s.offs.data() + k * BLK;
-        double* e = s.e.data() + k * BLK;
-        double* l = s.lr.data() + k * BLK;
-        // interior [lo, hi): 0 <= (ow0 + i) * sw - pw + c * dw < W
-        const int64_t base = ow0 * g.sw - g.pw + c * g.dw;
-        int64_t lo = base >= 0 ? 0 : (-base + g.sw - 1) / g.sw;
-        int64_t hi = base >= g.W ? 0 : (g.W - base + g.sw - 1) / g.sw;
-        if (lo > n) lo = n;
-        if (hi > n) hi = n;
-        if (hi < lo) hi = lo;
-        for (int64_t i = 0; i < lo; ++i) { v[i] = -1.0; o[i] = -1; e[i] = 0.0; l[i] = 0.0; }
-        for (int64_t i = hi; i < n; ++i) { v[i] = -1.0; o[i] = -1; e[i] = 0.0; l[i] = 0.0; }
-        const int64_t sw = g.sw;
+        for (int64_t r = 0; r < R; ++r) {
+          const int64_t ih = (oh0 + r) * g.sh - g.ph + b * g.dh;
+          double* v = s.vals.data() + k * BLK + r * nw;
+          int64_t* o = s.offs.data() + k * BLK + r * nw;
+          double* e = s.e.data() + k * BLK + r * nw;
+          double* l = s.lr.data() + k * BLK + r * nw;
+          if (id < 0 || id >= g.D || ih < 0 || ih >= g.H) {
+            for (int64_t i = 0; i < nw; ++i) { v[i] = -1.0; o[i] = -1; e[i] = 0.0; l[i] = 0.0; }
+            continue;
+          }
+          const int64_t rowoff = (id * g.H + ih) * g.W;
+          const float* row = plane + rowoff;
+          // interior [lo, hi): 0 <= (ow0 + i) * sw - pw + c * dw < W
+          const int64_t base = ow0 * g.sw - g.pw + c * g.dw;
+          int64_t lo = base >= 0 ? 0 : (-base + g.sw - 1) / g.sw;
+          int64_t hi = base >= g.W ? 0 : (g.W - base + g.sw - 1) / g.sw;
+          if (lo > nw) lo = nw;
+          if (hi > nw) hi = nw;
+          if (hi < lo) hi = lo;
+          for (int64_t i = 0; i < lo; ++i) { v[i] = -1.0; o[i] = -1; e[i] = 0.0; l[i] = 0.0; }
+          for (int64_t i = hi; i < nw; ++i) { v[i] = -1.0; o[i] = -1; e[i] = 0.0; l[i] = 0.0; }
+          const int64_t sw = g.sw;
 #pragma omp simd reduction(| : badl)
-        for (int64_t i = lo; i < hi; ++i) {
-          int64_t col = base + i * sw;
-          float xv = row[col];
-          badl |= !(xv >= 0.0f && xv <= 3.4028234663852886e38f);
-          v[i] = xv;
-          o[i] = rowoff + col;
-        }
-        if (E != nullptr) {
-#pragma omp simd
           for (int64_t i = lo; i < hi; ++i) {
             int64_t col = base + i * sw;
-            e[i] = E[rowoff + col];
-            l[i] = L[rowoff + col];
+            float xv = row[col];
+            badl |= !(xv >= 0.0f && xv <= 3.4028234663852886e38f);
+            v[i] = xv;
+            o[i] = rowoff + col;
+          }
+          if (E != nullptr) {
+#pragma omp simd
+            for (int64_t i = lo; i < hi; ++i) {
+              int64_t col = base + i * sw;
+              e[i] = E[rowoff + col];
+              l[i] = L[rowoff + col];
+            }
           }
         }
       }
@@ -275,7 +280,8 @@ inline void precompute_plane(const float* x, int64_t n, double alpha, Plane& pl)
 }
 
 // Like evaluate(), from the plane's E and L; returns false if some window needs the slow path.
-inline bool evaluate_fast(double alpha, int64_t K, int64_t n, Scratch& s, const Plane& pl) {
+inline bool evaluate_fast(double alpha, int64_t K, int64_t n, Scratch& s, const Plane& pl,
+                          double threshold = 1e-250) {
   double* ref = s.ref.data();
   double* S = s.S.data();
   double* T = s.T.data();
@@ -312,7 +318,7 @@ inline bool evaluate_fast(double alpha, int64_t K, int64_t n, Scratch& s, const 
   }
   for (int64_t i = 0; i < n; ++i) {
     bool general = npos[i] > 0 && !(alpha < 0 && nzero[i] > 0);
-    if (general && !(emax[i] >= 1e-250)) return false;
+    if (general && !(emax[i] >= threshold)) return false;
   }
   for (int64_t k = 0; k < K; ++k) {
     double* lr = s.lr.data() + k * BLK;
@@ -340,8 +346,10 @@ extern "C" {
 
 // x: P planes of D*H*W floats; alpha: P values (per plane); out: P planes of OD*OH*OW floats.
 // Returns 1 if some window element is negative, NaN or infinite, else 0.
+// With Esave (P planes of D*H*W floats) and ysave (P planes of OD*OH*OW doubles) non-null,
+// also stores each plane's E (as float32) and the unrounded y for the backward.
 int ppool_forward_f32(const float* x, const double* alpha, float* out, const int64_t* geo,
-                      int64_t P, int nthreads) {
+                      int64_t P, int nthreads, float* Esave, double* ysave) {
   Geo g;
   std::memcpy(&g, geo, sizeof(Geo));
   const int64_t K = g.kd * g.kh * g.kw;
@@ -356,15 +364,33 @@ int ppool_forward_f32(const float* x, const double* alpha, float* out, const int
       float* op = out + p * g.OD * g.OH * g.OW;
       const bool fast = alpha[p] != 0;
       if (fast) precompute_plane(plane, g.D * g.H * g.W, alpha[p], pl);
+      if (Esave != nullptr) {
+        float* es = Esave + p * g.D * g.H * g.W;
+        const double* E = pl.E.data();
+        const int64_t m = g.D * g.H * g.W;
+        if (fast) {
+#pragma omp simd
+          for (int64_t i = 0; i < m; ++i) es[i] = (float)E[i];
+        } else {
+          for (int64_t i = 0; i < m; ++i) es[i] = 0.0f;
+        }
+      }
+      const int64_t rows = g.OW <= BLK ? BLK / g.OW : 1;
       for (int64_t od = 0; od < g.OD; ++od)
-        for (int64_t oh = 0; oh < g.OH; ++oh)
+        for (int64_t oh = 0; oh < g.OH; oh += rows)
           for (int64_t ow0 = 0; ow0 < g.OW; ow0 += BLK) {
-            int64_t n = g.OW - ow0 < BLK ? g.OW - ow0 : BLK;
-            int64_t k = gather(plane, g, od, oh, ow0, n, s, &bad, fast ? pl.E.data() : nullptr,
-                               fast ? pl.L.data() : nullptr);
+            const int64_t R = oh + rows <= g.OH ? rows : g.OH - oh;
+            const int64_t nw = g.OW - ow0 < BLK ? g.OW - ow0 : BLK;
+            const int64_t n = R * nw;
+            int64_t k = gather(plane, g, od, oh, R, ow0, nw, s, &bad,
+                               fast ? pl.E.data() : nullptr, fast ? pl.L.data() : nullptr);
             if (!fast || !evaluate_fast(alpha[p], k, n, s, pl)) evaluate(alpha[p], k, n, s);
             float* o = op + (od * g.OH + oh) * g.OW + ow0;
             for (int64_t i = 0; i < n; ++i) o[i] = (float)s.y[i];
+            if (ysave != nullptr) {
+              double* ys = ysave + p * g.OD * g.OH * g.OW + (od * g.OH + oh) * g.OW + ow0;
+              for (int64_t i = 0; i < n; ++i) ys[i] = s.y[i];
+            }
           }
     }
   }
@@ -372,8 +398,12 @@ int ppool_forward_f32(const float* x, const double* alpha, float* out, const int
 }
 
 // Backward: grad_in (P planes, float32, overwritten) and dalpha (P doubles, per plane sums).
+// With Esave/ysave from the forward (may be null), the plane's exp() is not recomputed: E comes
+// from Esave (windows whose float32 E underflow take the slow path) and ln(x/R) from
+// ln(E/E_max)/alpha, computed only when need_alpha.
 int ppool_backward_f32(const float* x, const double* alpha, const float* gout, float* gin,
-                       double* dalpha, const int64_t* geo, int64_t P, int nthreads) {
+                       double* dalpha, const int64_t* geo, int64_t P, int nthreads,
+                       const float* Esave, const double* ysave, int need_alpha) {
   Geo g;
   std::memcpy(&g, geo, sizeof(Geo));
   const int64_t K = g.kd * g.kh * g.kw;
@@ -390,16 +420,43 @@ int ppool_backward_f32(const float* x, const double* alpha, const float* gout, f
       const float* gp = gout + p * g.OD * g.OH * g.OW;
       const double a = alpha[p];
       const bool fast = a != 0;
-      if (fast) precompute_plane(plane, plane_size, a, pl);
+      const bool saved = fast && Esave != nullptr;
+      if (saved) {
+        const float* es = Esave + p * plane_size;
+        double* E = pl.E.data();
+        double* L = pl.L.data();
+        const double inv_a = 1.0 / a;
+#pragma omp simd
+        for (int64_t i = 0; i < plane_size; ++i) E[i] = es[i];
+        if (need_alpha) {
+#pragma omp simd
+          for (int64_t i = 0; i < plane_size; ++i) {
+            double e = E[i];
+            L[i] = e > 0 ? fast_log(e) * inv_a : 0.0;
+          }
+        } else {
+          std::fill(pl.L.begin(), pl.L.end(), 0.0);
+        }
+      } else if (fast) {
+        precompute_plane(plane, plane_size, a, pl);
+      }
       std::fill(acc.begin(), acc.end(), 0.0);
       double da = 0.0;
+      const int64_t rows = g.OW <= BLK ? BLK / g.OW : 1;
       for (int64_t od = 0; od < g.OD; ++od)
-        for (int64_t oh = 0; oh < g.OH; ++oh)
+        for (int64_t oh = 0; oh < g.OH; oh += rows)
           for (int64_t ow0 = 0; ow0 < g.OW; ow0 += BLK) {
-            int64_t n = g.OW - ow0 < BLK ? g.OW - ow0 : BLK;
-            int64_t kk = gather(plane, g, od, oh, ow0, n, s, &bad, fast ? pl.E.data() : nullptr,
-                                fast ? pl.L.data() : nullptr);
-            if (!fast || !evaluate_fast(a, kk, n, s, pl)) evaluate(a, kk, n, s);
+            const int64_t R = oh + rows <= g.OH ? rows : g.OH - oh;
+            const int64_t nw = g.OW - ow0 < BLK ? g.OW - ow0 : BLK;
+            const int64_t n = R * nw;
+            int64_t kk = gather(plane, g, od, oh, R, ow0, nw, s, &bad,
+                                fast ? pl.E.data() : nullptr, fast ? pl.L.data() : nullptr);
+            if (!fast || !evaluate_fast(a, kk, n, s, pl, saved ? 1e-30 : 1e-250)) {
+              evaluate(a, kk, n, s);
+            } else if (saved) {
+              const double* ys = ysave + p * g.OD * g.OH * g.OW + (od * g.OH + oh) * g.OW + ow0;
+              for (int64_t i = 0; i < n; ++i) s.y[i] = ys[i];  // the forward's unrounded y
+            }
             const float* go = gp + (od * g.OH + oh) * g.OW + ow0;
             double gy[BLK], invS[BLK], gz[BLK], general[BLK];
             bool any_special = false;

@@ -57,11 +57,13 @@ def test_custom_ops_have_fake_implementations():
     x = torch.rand(3, 1, 4, 4)
     geo = _native.geometry_list(functional._geometry(2, 2, None, 0, 1, False), (4, 4), (2, 2))
     alpha = torch.full((3,), 2.0, dtype=torch.float64)
-    y, bad = _native.forward_f32(x, alpha, geo)
-    assert y.shape == (3, 1, 2, 2) and not bool(bad)
-    torch.library.opcheck(_native.forward_f32, (x, alpha, geo))
-    gin, dalpha = _native.backward_f32(x, alpha, torch.ones_like(y), geo)
-    assert gin.shape == x.shape and dalpha.shape == (3,)
+    for save in (False, True):
+        y, bad, e, y64 = _native.forward_f32(x, alpha, geo, save)
+        assert y.shape == (3, 1, 2, 2) and not bool(bad)
+        assert e.numel() == (x.numel() if save else 0)
+        torch.library.opcheck(_native.forward_f32, (x, alpha, geo, save))
+        gin, dalpha = _native.backward_f32(x, alpha, torch.ones_like(y), e, y64, geo, True)
+        assert gin.shape == x.shape and dalpha.shape == (3,)
 
 
 def test_kernel_flags_bad_values_and_op_names_them():

@@ -187,3 +187,12 @@ def test_integer_tensor_and_wrong_types_are_type_errors():
         p_pool2d(torch.ones(1, 1, 2, 2, dtype=torch.int64), 1.0, 2)
     with pytest.raises(TypeError, match="alpha must be a float"):
         p_pool2d(torch.rand(1, 1, 2, 2), "2", 2)
+
+
+def test_long_rows_are_processed_in_blocks():
+    """Rows longer than the kernel's block (256 outputs) and many short rows per block."""
+    gen = torch.Generator().manual_seed(11)
+    x = values("uniform", (1, 2, 600), torch.float32, gen)
+    check_case(x, 3.0, 3, 1, 1, dims=1)
+    x = values("zeros", (1, 1, 40, 9), torch.float32, gen)
+    check_case(x, -0.5, 3, 2, 1, dims=2)
