@@ -24,7 +24,7 @@ from .cases import DTYPES, LAYOUTS, VALUE_KINDS, Case, error_cases, generate_cas
 from .compare import CATEGORIES, CATEGORY_TITLES, Finding, judge, judge_error_case
 from .expected import expected_for
 from .reproducer import reproducer
-from .runner import run_case
+from .runner import IsolatedRunner, run_case
 from .shrink import shrink
 from .targets import Target, resolve
 from .tolerances import Tolerances
@@ -98,15 +98,20 @@ class CheckReport:
         }
 
 
-def evaluate(target: Target, case: Case, tol: Tolerances) -> CaseResult:
-    """Run and judge one case (valid or error input)."""
+def evaluate(target: Target, case: Case, tol: Tolerances, runner=None) -> CaseResult:
+    """Run and judge one case (valid or error input).
+
+    ``runner(case) -> Outcome`` runs the target (default: in this process, ``run_case``; see
+    ``runner.IsolatedRunner`` for a crash-proof worker process).
+    """
+    run = runner if runner is not None else (lambda c: run_case(target, c))
     if case.expect_error is not None:
-        return CaseResult(case, judge_error_case(case, run_case(target, case)))
+        return CaseResult(case, judge_error_case(case, run(case)))
     try:
         expected = expected_for(case)
     except (OracleDomainError, CertificationError, ValueError) as err:
         return CaseResult(case, [], skipped=f"oracle: {err}")
-    outcome = run_case(target, case)
+    outcome = run(case)
     conv = target.convention
     findings = judge(case, outcome, expected, tol, conv.param_trainable)
     result = CaseResult(case, findings)
@@ -115,9 +120,9 @@ def evaluate(target: Target, case: Case, tol: Tolerances) -> CaseResult:
     return result
 
 
-def _still_fails(target: Target, tol: Tolerances, category: str):
+def _still_fails(target: Target, tol: Tolerances, category: str, runner=None):
     def predicate(case: Case) -> bool:
-        result = evaluate(target, case, tol)
+        result = evaluate(target, case, tol, runner)
         return any(f.category == category for f in result.findings)
 
     return predicate
@@ -127,7 +132,7 @@ def check(target: str | Callable | Target, op: str, dims: int | Iterable[int] = 
           thorough: bool = False, seed: int = 0, tolerances: Tolerances | None = None,
           count: int | None = None, dtypes=DTYPES, kinds=VALUE_KINDS, layouts=LAYOUTS,
           params=None,
-          include_errors: bool = True, shrink_failures: bool = True,
+          include_errors: bool = True, shrink_failures: bool = True, isolate: bool = True,
           progress: Callable[[int, int], None] | None = None) -> CheckReport:
     """Check ``target`` (``"module:callable"``, a callable or a ``Target``) for ``op``.
 
@@ -136,7 +141,8 @@ def check(target: str | Callable | Target, op: str, dims: int | Iterable[int] = 
     generated per dimension (default 100, 500 with ``thorough``), restricted to ``dtypes``,
     value ``kinds``, memory ``layouts`` and parameter values ``params`` (for a target that only
     supports some alpha or p) if given. ``progress(done, total)`` is called after
-    every case.
+    every case. With ``isolate`` (the default) the target runs in a forked worker process, so
+    that a crash or a hang is reported as an exception on that case instead of ending the check.
     """
     start = time.monotonic()
     tol = tolerances or Tolerances()
@@ -157,10 +163,38 @@ def check(target: str | Callable | Target, op: str, dims: int | Iterable[int] = 
                          else name, op, dims_list, tol)
     report.categories = {c: CategorySummary(c) for c in CATEGORIES}
     first_failure: dict[str, tuple[Target, CaseResult, Finding]] = {}
-    param_modes = set()
+    param_modes: set[str] = set()
+    runners: dict[int, IsolatedRunner] = {}
+
+    def runner_for(tgt: Target):
+        if not isolate:
+            return None
+        if id(tgt) not in runners:
+            runners[id(tgt)] = IsolatedRunner(tgt)
+        return runners[id(tgt)]
+
+    try:
+        param_unused = _run_all(report, plans, tol, runner_for, first_failure, param_modes,
+                                progress)
+        _summarise(report, plans, tol, runner_for, first_failure, param_modes, param_unused,
+                   thorough, shrink_failures)
+    finally:
+        for r in runners.values():
+            r.close()
+    crashes = sum(r.crashes for r in runners.values())
+    if crashes:
+        report.notes.append(f"the target crashed the worker process {crashes} time(s)")
+    for r in runners.values():
+        report.notes += r.incidents[:5]
+    report.elapsed = time.monotonic() - start
+    return report
+
+
+def _run_all(report, plans, tol, runner_for, first_failure, param_modes, progress) -> int:
+    """Evaluate every case into ``report``; returns how many left the parameter gradless."""
     param_unused = 0
     for i, (tgt, case) in enumerate(plans):
-        result = evaluate(tgt, case, tol)
+        result = evaluate(tgt, case, tol, runner_for(tgt))
         report.results.append(result)
         if case.expect_error is not None:
             report.error_cases_run += 1
@@ -182,6 +216,12 @@ def check(target: str | Callable | Target, op: str, dims: int | Iterable[int] = 
                 first_failure[f.category] = (tgt, result, f)
         if progress is not None:
             progress(i + 1, len(plans))
+    return param_unused
+
+
+def _summarise(report, plans, tol, runner_for, first_failure, param_modes, param_unused,
+               thorough, shrink_failures):
+    """Notes, and per failing category the minimal case and its reproducer."""
     conv = plans[0][0].convention if plans else None
     if conv is not None and conv.has_param and not conv.param_trainable:
         if "float" in param_modes:
@@ -198,15 +238,13 @@ def check(target: str | Callable | Target, op: str, dims: int | Iterable[int] = 
         minimal = result.case
         if shrink_failures and result.case.expect_error is None:
             budget = 10.0 if thorough else 4.0
-            minimal = shrink(result.case, _still_fails(tgt, tol, category),
+            minimal = shrink(result.case, _still_fails(tgt, tol, category, runner_for(tgt)),
                              index=finding.index, time_budget=budget)
-        final = evaluate(tgt, minimal, tol)
+        final = evaluate(tgt, minimal, tol, runner_for(tgt))
         summary.minimal_case = minimal
         summary.minimal_finding = next((f for f in final.findings if f.category == category),
                                        finding)
         summary.reproducer = reproducer(tgt.name, minimal)
-    report.elapsed = time.monotonic() - start
-    return report
 
 
 def format_ulp(v: float | None) -> str:

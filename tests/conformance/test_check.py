@@ -289,3 +289,36 @@ def test_ppverify_ops_conforms_everywhere():
     _ops()
     report = check("ppverify.ops:p_pool{d}d", "ppool", (1, 2), count=60)
     assert report.conforms, report.failed_categories
+
+
+# ------------------------------------------------------------------ crashes and hangs
+
+
+def test_a_crashing_target_costs_one_case_not_the_check():
+    import os
+
+    def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
+        if ceil_mode:
+            os.abort()  # as a heap corruption detected by free() would
+        return F.max_pool1d(input, kernel_size, stride, padding, dilation, ceil_mode)
+
+    report = check(max_pool1d, "max", 1, count=20, kinds=("random",), include_errors=False)
+    assert report.cases_run == 20
+    assert "exception" in _categories(report)
+    assert "crashed (SIGABRT)" in report.categories["exception"].worst.message
+    assert report.categories["exception"].minimal_case.ceil_mode
+    assert any("crashed the worker process" in n for n in report.notes)
+
+
+def test_a_hanging_target_is_killed():
+    import time
+
+    from ppverify.conformance.runner import IsolatedRunner
+
+    def lp_pool1d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
+        time.sleep(60)
+
+    case = _case("lp", 1, [[[1.0, 2.0]]], 2.0)
+    with IsolatedRunner(resolve(lp_pool1d, "lp"), timeout=1.0) as run:
+        outcome = run(case)
+    assert outcome.error.startswith("timed out after 1 s")
