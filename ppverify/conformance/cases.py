@@ -28,8 +28,8 @@ DTYPES = ("float64", "float32", "float16", "bfloat16")
 LAYOUTS = ("contiguous", "strided", "channels_last")
 
 # Hard inputs. Operators with a real exponent get non-negative values.
-VALUE_KINDS = ("random", "integers", "ties", "all-equal", "zeros", "tiny", "subnormal", "huge",
-               "wide")
+VALUE_KINDS = ("random", "integers", "ties", "near-ties", "all-equal", "zeros", "tiny",
+               "subnormal", "huge", "wide")
 
 # Parameters per operator: ordinary ones, then huge ones (stress overflow / underflow).
 PARAMS = {
@@ -176,7 +176,9 @@ def draw_values(rng: np.random.Generator, kind: str, shape: tuple[int, ...], dty
     """Values of one hard-input kind, exactly representable in ``dtype``.
 
     random: uniform in [0.1, 4); integers: 0..5; ties: two values, many equal maxima; all-equal:
-    one constant; zeros: half zeros (whole zero windows likely); tiny: around the smallest normal
+    one constant; near-ties: a constant times (1 + k ulp), k = 0..3 (P-pooling's gradient
+    subtracts nearly equal terms there); zeros: half zeros (whole zero windows likely); tiny:
+    around the smallest normal
     (some subnormal); subnormal: subnormals mixed with 1; huge: up to the largest finite value;
     wide: log-uniform over the format's whole exponent range.
     """
@@ -188,6 +190,9 @@ def draw_values(rng: np.random.Generator, kind: str, shape: tuple[int, ...], dty
         v = rng.integers(0, 6, n).astype(float)
     elif kind == "ties":
         v = rng.choice([1.0, 2.0], n, p=[0.3, 0.7])
+    elif kind == "near-ties":
+        c = float(rng.choice([0.75, 1.0, 3.0]))
+        v = c * (1.0 + rng.integers(0, 4, n) * math.ldexp(1.0, 1 - fmt.precision))
     elif kind == "all-equal":
         v = np.full(n, rng.choice([0.75, 1.0, 3.0]))
     elif kind == "zeros":
@@ -293,7 +298,7 @@ def generate_cases(op: str, dims: int, accepts, *, count: int, seed: int = 0,
                    params=None) -> Iterator[Case]:
     """Yield ``count`` valid cases for ``op`` in ``dims`` dimensions (deterministic in ``seed``).
 
-    Case ``i`` takes dtype ``i mod 4``, value kind ``i mod 9`` (in a shuffled pairing so that
+    Case ``i`` takes dtype ``i mod 4``, value kind ``i mod 10`` (in a shuffled pairing so that
     every dtype meets every kind) and one pooling argument it forces on (stride, padding,
     dilation or ceil_mode, when the target accepts it); the rest is random. One case in six
     uses a huge parameter. ``params`` restricts the parameter to the given values.
