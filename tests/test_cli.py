@@ -103,3 +103,16 @@ def test_eval_bad_input_in_a_fresh_process():
     assert "input element (batch 0, channel 0, (1,))" in r.stderr and "-3.0" in r.stderr
     r = run_cli("eval", "--op", "nope", "1")
     assert r.returncode == 2 and "--op" in r.stderr
+
+
+def test_eval_docstring_examples_run(capsys):
+    """Every example in ``ppverify eval --help`` works (alpha = 1e6 once raised
+    CertificationError: dy/dalpha cancelled over ~1e8 bits)."""
+    import ppverify.oracle.command as command
+
+    examples = [line.strip() for line in command.__doc__.splitlines()
+                if line.strip().startswith("ppverify eval")]
+    assert len(examples) >= 3
+    for line in examples:
+        assert main(line.split()[1:]) == 0, line
+    assert "dy/dalpha" in capsys.readouterr().out
