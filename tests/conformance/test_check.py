@@ -322,3 +322,17 @@ def test_a_hanging_target_is_killed():
     with IsolatedRunner(resolve(lp_pool1d, "lp"), timeout=1.0) as run:
         outcome = run(case)
     assert outcome.error.startswith("timed out after 1 s")
+
+
+def test_torch_max_pool2d_backward_corrupts_the_heap_at_an_all_padding_window():
+    # found by `ppverify check torch.nn.functional:max_pool2d --op max`: the backward of a
+    # window that is all padding writes outside the gradient buffer; glibc aborts with
+    # "double free or corruption (out)". The checker survives and reports an exception.
+    from ppverify.conformance.runner import IsolatedRunner
+
+    case = _case("max", 2, [[[[3.0, 1.0]]]], kernel=2, padding=(1, 1), dilation=(2, 2))
+    target = resolve(F.max_pool2d, "max", 2)
+    with IsolatedRunner(target) as run:
+        result = evaluate(target, case, Tolerances(), run)
+    found = {f.category: f for f in result.findings}
+    assert "crashed (SIGABRT)" in found["exception"].message
