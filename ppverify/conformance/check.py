@@ -120,10 +120,34 @@ def evaluate(target: Target, case: Case, tol: Tolerances, runner=None) -> CaseRe
     return result
 
 
-def _still_fails(target: Target, tol: Tolerances, category: str, runner=None):
+def signature(finding: Finding) -> tuple:
+    """What makes two failures "the same way" while shrinking (against slipping to another bug):
+    the category, the quantity, what the wrong number is (NaN, Inf, zero or another finite
+    value) and, for exceptions, the exception's type."""
+    got = finding.got
+    if got is None:
+        kind = None
+    elif math.isnan(got):
+        kind = "nan"
+    elif math.isinf(got):
+        kind = "inf"
+    else:
+        kind = "zero" if got == 0 else "finite"
+    head = None
+    if finding.category == "exception":  # "raised in forward: TypeError: ..."
+        parts = finding.message.split(": ")
+        head = parts[1] if len(parts) > 2 else parts[0]
+    return finding.category, finding.quantity, kind, head
+
+
+def _still_fails(target: Target, tol: Tolerances, category: str, runner=None,
+                 like: Finding | None = None):
+    want = None if like is None else signature(like)
+
     def predicate(case: Case) -> bool:
         result = evaluate(target, case, tol, runner)
-        return any(f.category == category for f in result.findings)
+        return any(f.category == category and (want is None or signature(f) == want)
+                   for f in result.findings)
 
     return predicate
 
@@ -238,12 +262,14 @@ def _summarise(report, plans, tol, runner_for, first_failure, param_modes, param
         minimal = result.case
         if shrink_failures and result.case.expect_error is None:
             budget = 10.0 if thorough else 4.0
-            minimal = shrink(result.case, _still_fails(tgt, tol, category, runner_for(tgt)),
+            minimal = shrink(result.case,
+                             _still_fails(tgt, tol, category, runner_for(tgt), finding),
                              index=finding.index, time_budget=budget)
         final = evaluate(tgt, minimal, tol, runner_for(tgt))
         summary.minimal_case = minimal
-        summary.minimal_finding = next((f for f in final.findings if f.category == category),
-                                       finding)
+        summary.minimal_finding = next(
+            (f for f in final.findings if signature(f) == signature(finding)),
+            next((f for f in final.findings if f.category == category), finding))
         summary.reproducer = reproducer(tgt.name, minimal)
 
 
