@@ -63,3 +63,26 @@ def test_reproducer_for_an_error_input():
     code = reproducer("mypkg:p_pool2d", case)
     assert "should raise" in code and "from mypkg import p_pool2d as f" in code
     compile(code, "<reproducer>", "exec")
+
+
+def test_shrinking_does_not_slip_to_another_bug():
+    # lp_pool underflows on tiny inputs (output 0); shrinking must not slip to its ceil_mode
+    # bug (a finite wrong value), which simpler values would expose instead
+    from ppverify.conformance.check import check
+
+    report = check("torch.nn.functional:lp_pool1d", "lp", 1, count=16, kinds=("tiny",),
+                   dtypes=("float64",), include_errors=False)
+    summary = report.categories["wrong-value"]
+    assert summary.worst.got == 0.0
+    assert summary.minimal_finding.got == 0.0
+    assert summary.minimal_case.input.size <= 2
+
+
+def test_signature():
+    from ppverify.conformance.check import signature
+    from ppverify.conformance.compare import Finding
+
+    assert signature(Finding("exception", "raised in forward: RuntimeError: bad")) == (
+        "exception", None, None, "RuntimeError")
+    assert signature(Finding("wrong-value", "m", "output", 3.0, (0,), float("nan"), 1.0))[2] \
+        == "nan"
