@@ -11,7 +11,8 @@ because terms cancelled. A result passes when ``error <= tolerance[quantity][dty
 Categories (a case may fail several; each counts once per case):
 
 ==================  ============================================================================
-wrong-shape         the output shape differs from torch's pooling shape (``ppverify.windows``)
+wrong-shape         the output shape differs from torch's pooling shape (``ppverify.windows``),
+                    or the output dtype from the input's
 exception           the target raised on a valid input (forward or backward)
 nonfinite           NaN or Inf in the output or a gradient where the true value is finite
 wrong-value         an output beyond tolerance
@@ -49,7 +50,7 @@ CATEGORY_TITLES = {
     "nonfinite": "NaN/Inf where the true value is finite",
     "exception": "exception on valid input",
     "accepted-invalid": "invalid input accepted silently",
-    "wrong-shape": "wrong output shape",
+    "wrong-shape": "wrong output shape (or dtype)",
 }
 
 
@@ -141,6 +142,9 @@ def judge(case: Case, outcome: Outcome, expected: Expected | None, tol: Toleranc
     if outcome.output_shape != exp_shape:
         return [Finding("wrong-shape",
                         f"output shape {outcome.output_shape}, expected {exp_shape}", "output")]
+    if outcome.output_dtype is not None and outcome.output_dtype != case.dtype:
+        return [Finding("wrong-shape", f"output dtype {outcome.output_dtype}, expected the "
+                        f"input's {case.dtype}", "output")]
     findings = _judge_tensor("output", outcome.output, expected.output, expected.output_scale,
                              case, tol, "wrong-value")
     if outcome.input_grad_missing:

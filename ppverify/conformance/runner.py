@@ -24,6 +24,7 @@ class Outcome:
 
     output: np.ndarray | None = None
     output_shape: tuple[int, ...] | None = None
+    output_dtype: str | None = None  # "float32", ...
     grad_input: np.ndarray | None = None
     grad_param: float | None = None
     error: str | None = None  # "TypeError: ..." when the call raised
@@ -112,6 +113,7 @@ def run_case(target: Target, case: Case) -> Outcome:
         out.error, out.error_phase = f"returned {type(y).__name__}, not a tensor", "forward"
         return out
     out.output_shape = tuple(y.shape)
+    out.output_dtype = str(y.dtype).removeprefix("torch.")
     out.output = _to_numpy(y)
     if case.expect_error is not None:
         return out

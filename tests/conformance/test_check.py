@@ -337,3 +337,14 @@ def test_torch_max_pool2d_backward_corrupts_the_heap_at_an_all_padding_window():
         result = evaluate(target, case, Tolerances(), run)
     found = {f.category: f for f in result.findings}
     assert "crashed (SIGABRT)" in found["exception"].message
+
+
+def test_output_in_another_dtype_is_caught():
+    def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
+                   count_include_pad=True):
+        return F.avg_pool1d(input.double(), kernel_size, stride, padding, ceil_mode,
+                            count_include_pad)
+
+    report = check(avg_pool1d, "avg", 1, count=8, kinds=("random",), dtypes=("float32",),
+                   include_errors=False)
+    assert "output dtype float64" in report.categories["wrong-shape"].worst.message
