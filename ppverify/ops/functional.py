@@ -131,9 +131,10 @@ def _check_values(x: torch.Tensor) -> None:
         )
 
 
-def _alpha_view(a: torch.Tensor, ndim: int) -> torch.Tensor:
-    """alpha as float64, shaped to broadcast over (N, C, *out_spatial)."""
-    a64 = a.to(torch.float64)
+def _alpha_view(a: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """alpha as float64 on x's device, shaped to broadcast over (N, C, *out_spatial)."""
+    ndim = x.dim()
+    a64 = a.to(device=x.device, dtype=torch.float64)
     if a64.dim() == 1:
         a64 = a64.view([1, -1] + [1] * (ndim - 2))
     return a64
@@ -233,7 +234,7 @@ def _forward_impl(x, alpha, geometry, out_spatial):
     _check_values(x)
     x64 = x.to(torch.float64)
     win = _torch_impl.Windows(x64, geometry, out_spatial)
-    st = _torch_impl.analyse(x64, _alpha_view(alpha, x.dim()), win)
+    st = _torch_impl.analyse(x64, _alpha_view(alpha, x), win)
     return st.y.to(x.dtype)
 
 
@@ -243,7 +244,7 @@ def _backward_impl(x, alpha, geometry, out_spatial, grad_output, want_x, want_al
         return _native_backward(x, alpha, geometry, out_spatial, grad_output, want_x,
                                 want_alpha, saved)
     x64 = x.to(torch.float64)
-    a64 = _alpha_view(alpha, x.dim())
+    a64 = _alpha_view(alpha, x)
     win = _torch_impl.Windows(x64, geometry, out_spatial)
     st = _torch_impl.analyse(x64, a64, win)
     gx64, da, ref = _torch_impl.grads(st, grad_output.to(torch.float64), win, x64)

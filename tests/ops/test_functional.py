@@ -196,3 +196,15 @@ def test_long_rows_are_processed_in_blocks():
     check_case(x, 3.0, 3, 1, 1, dims=1)
     x = values("zeros", (1, 1, 40, 9), torch.float32, gen)
     check_case(x, -0.5, 3, 2, 1, dims=2)
+
+
+def test_ops_layer_imports_neither_the_oracle_nor_mpmath_nor_sympy():
+    import subprocess
+    import sys
+
+    code = ("import sys, ppverify.ops, ppverify.ops.bench\n"
+            "print([m for m in ('mpmath', 'sympy', 'flint', 'ppverify.oracle') "
+            "if m in sys.modules])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "[]"
