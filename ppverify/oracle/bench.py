@@ -1,8 +1,8 @@
 """Oracle throughput: certified windows per second.
 
 Workload: P-pooling over 2x2 windows (kernel 2, stride 2) of random inputs in [0.01, 10] with
-shape (1, 8, H, W), forward value plus the input gradient and the alpha gradient, every result correctly
-rounded to --dtype (default float64), in one process unless --jobs says otherwise. A plain
+shape (1, 8, H, W), forward value plus the input gradient and the alpha gradient, every result
+correctly rounded to --dtype (default float64), in one process unless --jobs says otherwise. A plain
 mpmath loop at 80 bits, without any certification, is timed beside it for scale.
 """
 

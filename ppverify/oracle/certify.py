@@ -75,8 +75,8 @@ def round_term(value: Term, fmt: Format) -> float | None:
     if isinstance(value, Fraction):
         return round_fraction(value, fmt)
     if isinstance(value, float):
-        if math.isinf(value):
-            return value
+        if math.isinf(value) or value == 0:
+            return value  # keeps the sign of a zero input (max/min return an input as is)
         return round_fraction(Fraction(value), fmt)
     return certify_ball(value, fmt)
 
@@ -97,7 +97,7 @@ class Accumulator:
         elif isinstance(term, float) and math.isinf(term):
             self.infinite = term
         else:
-            self.exact += term
+            self.exact += Fraction(term)  # a finite float is exact: keep the sum rational
 
     def total(self) -> Term:
         if self.infinite is not None:

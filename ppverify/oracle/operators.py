@@ -358,7 +358,7 @@ def _extreme_window(xs: Sequence[float], pick: Callable[[float, float], bool], e
             best = i
     grads: list[Number] = [_ZERO] * len(xs)
     grads[best] = _ONE
-    return WindowValues(Fraction(xs[best]), grads, None), None
+    return WindowValues(float(xs[best]), grads, None), None  # the input itself, sign of 0 kept
 
 
 def max_window(xs: Sequence[float]) -> WindowValues:

@@ -15,7 +15,8 @@ operator and parameter allow one. A result that still cannot be decided raises
 ``CertificationError``; the oracle never returns a value it could not certify.
 
 With ``digits=D`` the results are mpmath numbers with ``D`` correct significant digits (the
-ball's relative radius is below ``10**-D``) instead of rounded floats.
+ball's relative radius is below ``10**-D``) instead of rounded floats; a result certified to be
+smaller than ``2**-2000`` in magnitude (an exact zero from cancellation, say) is returned as 0.
 """
 
 from __future__ import annotations
@@ -44,6 +45,10 @@ from .operators import OracleDomainError, WindowValues
 from .registry import OperatorInfo, get_operator
 
 MAX_PRECISION = 1 << 15
+# In digits mode a ball around 0 never reaches a relative accuracy: a result whose magnitude is
+# certified below this bound (far below every float format's smallest subnormal) is returned
+# as 0, just as rounding to a float format would.
+DIGITS_ZERO = arb(2) ** -2000
 _EXACT_FALLBACK_FACTOR = 4
 
 
@@ -244,6 +249,8 @@ class _Solver:
                 return +mpmath.mpf(value.mid()._mpf_)
             if value.rel_accuracy_bits() >= self.target_bits:
                 return +mpmath.mpf(value.mid()._mpf_)
+            if value.contains(0) and value.abs_upper() < DIGITS_ZERO:
+                return mpmath.mpf(0)
         return None
 
     # -- the loop
@@ -428,7 +435,9 @@ def reference(
     fmt = None if digits is not None else get_format(dtype)
     if digits is not None and (not isinstance(digits, int) or digits < 1):
         raise ValueError(f"digits must be a positive integer, got {digits!r}")
-    problem = _Problem(info, xb.reshape(B, C, -1), params, g.reshape(B, C, -1), layout,
+    plane = layout.plane_size
+    problem = _Problem(info, xb.reshape(B, C, plane), params,
+                       g.reshape(B, C, len(layout.flat_indices)), layout,
                        count_include_pad, gradients, gradients and info.has_param)
     problem._spatial = spatial
     groups = [[c] for c in range(C)] if _is_per_channel(param) else [list(range(C))]

@@ -55,7 +55,7 @@ def test_window_and_exact_agree(name):
                 e = info.exact(SAMPLE, param, 2, include)
                 if e is None:
                     continue
-                assert isinstance(e.value, Fraction)
+                assert isinstance(e.value, (Fraction, float))  # float: max/min return an input
                 assert abs(_mpf(e.value) - _mpf(r.value)) < mp.mpf(2) ** -200
                 for a, b in zip(e.grad_inputs, r.grad_inputs):
                     assert abs(_mpf(a) - _mpf(b)) < mp.mpf(2) ** -200
