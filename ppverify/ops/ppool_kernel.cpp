@@ -292,7 +292,7 @@ inline bool evaluate_fast(double alpha, int64_t K, int64_t n, Scratch& s, const 
   (void)pl;
   double emax[BLK], lref[BLK];
   for (int64_t i = 0; i < n; ++i) {
-    S[i] = T[i] = sumx[i] = npos[i] = nzero[i] = nvalid[i] = emax[i] = 0.0;
+    S[i] = T[i] = emax[i] = 0.0;
     lref[i] = alpha > 0 ? -INFINITY : INFINITY;
   }
   for (int64_t k = 0; k < K; ++k) {
@@ -310,10 +310,32 @@ inline bool evaluate_fast(double alpha, int64_t K, int64_t n, Scratch& s, const 
       emax[i] = ei > emax[i] ? ei : emax[i];
       lref[i] = pos ? (alpha > 0 ? (li > lref[i] ? li : lref[i])
                                  : (li < lref[i] ? li : lref[i])) : lref[i];
-      sumx[i] += pos ? x : 0.0;
-      npos[i] += pos ? 1.0 : 0.0;
-      nzero[i] += x == 0 ? 1.0 : 0.0;
-      nvalid[i] += x >= 0 ? 1.0 : 0.0;
+    }
+  }
+  // Counts are needed only for windows with zeros that matter (alpha < 0), for the alpha = 1
+  // gradient at zeros, and for windows with no positive weight; otherwise every window has a
+  // positive element and no special case applies.
+  bool need_counts = alpha < 0 || alpha == 1.0;
+  for (int64_t i = 0; i < n && !need_counts; ++i) need_counts = !(S[i] > 0);
+  if (need_counts) {
+    for (int64_t i = 0; i < n; ++i) sumx[i] = npos[i] = nzero[i] = nvalid[i] = 0.0;
+    for (int64_t k = 0; k < K; ++k) {
+      const double* v = s.vals.data() + k * BLK;
+#pragma omp simd
+      for (int64_t i = 0; i < n; ++i) {
+        double x = v[i];
+        sumx[i] += x > 0 ? x : 0.0;
+        npos[i] += x > 0 ? 1.0 : 0.0;
+        nzero[i] += x == 0 ? 1.0 : 0.0;
+        nvalid[i] += x >= 0 ? 1.0 : 0.0;
+      }
+    }
+  } else {
+    for (int64_t i = 0; i < n; ++i) {
+      sumx[i] = 0.0;  // unused: alpha != 1
+      npos[i] = 1.0;  // at least one positive element (S > 0)
+      nzero[i] = 0.0;  // unused: alpha > 0 ignores zeros
+      nvalid[i] = 1.0;  // unused: no all-zero window
     }
   }
   for (int64_t i = 0; i < n; ++i) {
