@@ -16,8 +16,11 @@ PARAMS = {"ppool": [2.0, 0.5, -1.5, 0.0], "lp": [1.0, 2.0, 0.5], "powermean": [0
 
 
 def _mpf(v):
-    return mp.mpf(v.numerator) / v.denominator if isinstance(v, Fraction) else \
-        mp.mpf(v.mid()._mpf_)
+    if isinstance(v, Fraction):
+        return mp.mpf(v.numerator) / v.denominator
+    if isinstance(v, float):
+        return mp.mpf(v)
+    return mp.mpf(v.mid()._mpf_)
 
 
 def test_records_are_complete():
