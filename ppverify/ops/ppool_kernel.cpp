@@ -81,17 +81,19 @@ struct Geo {
 // Per-thread scratch for one block of output positions along the last axis.
 struct Scratch {
   std::vector<double> vals;   // K * BLK window values (-1 marks padding)
-  std::vector<int64_t> offs;  // K * BLK flat input offsets (-1 for padding)
   std::vector<double> lr, e;  // K * BLK: ln(x/R) and exp(alpha ln(x/R))
   std::vector<double> ref, S, T, y, sumx, npos, nzero, nvalid;
+  // per (window row k, output row r) slab: first flat input offset and interior [lo, hi)
+  std::vector<int64_t> slab_start, slab_lo, slab_hi;
   explicit Scratch(int64_t K)
-      : vals(K * BLK), offs(K * BLK), lr(K * BLK), e(K * BLK), ref(BLK), S(BLK), T(BLK),
-        y(BLK), sumx(BLK), npos(BLK), nzero(BLK), nvalid(BLK) {}
+      : vals(K * BLK), lr(K * BLK), e(K * BLK), ref(BLK), S(BLK), T(BLK),
+        y(BLK), sumx(BLK), npos(BLK), nzero(BLK), nvalid(BLK), slab_start(K * BLK),
+        slab_lo(K * BLK), slab_hi(K * BLK) {}
 };
 
-// Gather the windows of output positions (od, oh, ow0 .. ow0+n-1) of one plane: values
-// (-1 marks padding) and flat offsets (-1 for padding); with a Plane, also its E and L values
-// (into s.e and s.lr). Returns the number of rows K used (valid (id, ih) pairs times kw).
+// Gather the windows of a block of output positions of one plane: values (-1 marks padding),
+// and each slab's interior (for the backward's scatter); with a Plane, also its E and L values
+// (into s.e and s.lr). Returns K = kd * kh * kw (rows outside the input are all padding).
 // A block is R consecutive output rows (oh0 .. oh0+R-1) of nw positions each (ow0 ..
 // ow0+nw-1), flattened row-major into n = R * nw entries; R > 1 only when nw is a whole row.
 inline int64_t gather(const float* plane, const Geo& g, int64_t od, int64_t oh0, int64_t R,
@@ -106,11 +108,12 @@ inline int64_t gather(const float* plane, const Geo& g, int64_t od, int64_t oh0,
         for (int64_t r = 0; r < R; ++r) {
           const int64_t ih = (oh0 + r) * g.sh - g.ph + b * g.dh;
           double* v = s.vals.data() + k * BLK + r * nw;
-          int64_t* o = s.offs.data() + k * BLK + r * nw;
           double* e = s.e.data() + k * BLK + r * nw;
           double* l = s.lr.data() + k * BLK + r * nw;
+          const int64_t slab = k * R + r;
           if (id < 0 || id >= g.D || ih < 0 || ih >= g.H) {
-            for (int64_t i = 0; i < nw; ++i) { v[i] = -1.0; o[i] = -1; e[i] = 0.0; l[i] = 0.0; }
+            for (int64_t i = 0; i < nw; ++i) { v[i] = -1.0; e[i] = 0.0; l[i] = 0.0; }
+            s.slab_start[slab] = s.slab_lo[slab] = s.slab_hi[slab] = 0;
             continue;
           }
           const int64_t rowoff = (id * g.H + ih) * g.W;
@@ -122,8 +125,11 @@ inline int64_t gather(const float* plane, const Geo& g, int64_t od, int64_t oh0,
           if (lo > nw) lo = nw;
           if (hi > nw) hi = nw;
           if (hi < lo) hi = lo;
-          for (int64_t i = 0; i < lo; ++i) { v[i] = -1.0; o[i] = -1; e[i] = 0.0; l[i] = 0.0; }
-          for (int64_t i = hi; i < nw; ++i) { v[i] = -1.0; o[i] = -1; e[i] = 0.0; l[i] = 0.0; }
+          s.slab_start[slab] = rowoff + base;
+          s.slab_lo[slab] = lo;
+          s.slab_hi[slab] = hi;
+          for (int64_t i = 0; i < lo; ++i) { v[i] = -1.0; e[i] = 0.0; l[i] = 0.0; }
+          for (int64_t i = hi; i < nw; ++i) { v[i] = -1.0; e[i] = 0.0; l[i] = 0.0; }
           const int64_t sw = g.sw;
 #pragma omp simd reduction(| : badl)
           for (int64_t i = lo; i < hi; ++i) {
@@ -131,7 +137,6 @@ inline int64_t gather(const float* plane, const Geo& g, int64_t od, int64_t oh0,
             float xv = row[col];
             badl |= !(xv >= 0.0f && xv <= 3.4028234663852886e38f);
             v[i] = xv;
-            o[i] = rowoff + col;
           }
           if (E != nullptr) {
 #pragma omp simd
@@ -494,7 +499,6 @@ int ppool_backward_f32(const float* x, const double* alpha, const float* gout, f
             }
             for (int64_t k = 0; k < kk; ++k) {
               const double* v = s.vals.data() + k * BLK;
-              const int64_t* o = s.offs.data() + k * BLK;
               const double* lr = s.lr.data() + k * BLK;
               const double* e = s.e.data() + k * BLK;
               double gk[BLK];
@@ -536,8 +540,16 @@ int ppool_backward_f32(const float* x, const double* alpha, const float* gout, f
                   gk[i] = gi * gy[i];
                 }
               }
-              for (int64_t i = 0; i < n; ++i)
-                if (o[i] >= 0) acc[o[i]] += gk[i];
+              // scatter: within a slab the offsets are start + i * sw, all distinct
+              for (int64_t r = 0; r < R; ++r) {
+                const int64_t slab = k * R + r;
+                const int64_t start = s.slab_start[slab], sw = g.sw;
+                const double* gr = gk + r * nw;
+                double* accp = acc.data();
+#pragma omp simd
+                for (int64_t i = s.slab_lo[slab]; i < s.slab_hi[slab]; ++i)
+                  accp[start + i * sw] += gr[i];
+              }
             }
           }
       float* gi = gin + p * plane_size;
