@@ -138,13 +138,16 @@ inline int64_t gather(const float* plane, const Geo& g, int64_t od, int64_t oh0,
             badl |= !(xv >= 0.0f && xv <= 3.4028234663852886e38f);
             v[i] = xv;
           }
-          if (E != nullptr) {
+          if (E != nullptr && L != nullptr) {
 #pragma omp simd
             for (int64_t i = lo; i < hi; ++i) {
               int64_t col = base + i * sw;
               e[i] = E[rowoff + col];
               l[i] = L[rowoff + col];
             }
+          } else if (E != nullptr) {
+#pragma omp simd
+            for (int64_t i = lo; i < hi; ++i) e[i] = E[rowoff + base + i * sw];
           }
         }
       }
@@ -285,8 +288,9 @@ inline void precompute_plane(const float* x, int64_t n, double alpha, Plane& pl)
 }
 
 // Like evaluate(), from the plane's E and L; returns false if some window needs the slow path.
+// Without want_lr (the forward), s.lr is neither read nor written.
 inline bool evaluate_fast(double alpha, int64_t K, int64_t n, Scratch& s, const Plane& pl,
-                          double threshold = 1e-250) {
+                          double threshold = 1e-250, bool want_lr = true) {
   double* ref = s.ref.data();
   double* S = s.S.data();
   double* T = s.T.data();
@@ -303,18 +307,23 @@ inline bool evaluate_fast(double alpha, int64_t K, int64_t n, Scratch& s, const 
   for (int64_t k = 0; k < K; ++k) {
     const double* v = s.vals.data() + k * BLK;
     const double* e = s.e.data() + k * BLK;
-    const double* lr = s.lr.data() + k * BLK;
 #pragma omp simd
     for (int64_t i = 0; i < n; ++i) {
       double x = v[i];
-      bool pos = x > 0;
-      double ei = pos ? e[i] : 0.0;
-      double li = lr[i];
+      double ei = x > 0 ? e[i] : 0.0;
       S[i] += ei;
       T[i] += ei * x;
       emax[i] = ei > emax[i] ? ei : emax[i];
-      lref[i] = pos ? (alpha > 0 ? (li > lref[i] ? li : lref[i])
-                                 : (li < lref[i] ? li : lref[i])) : lref[i];
+    }
+    if (want_lr) {
+      const double* lr = s.lr.data() + k * BLK;
+#pragma omp simd
+      for (int64_t i = 0; i < n; ++i) {
+        double li = lr[i];
+        bool pos = v[i] > 0;
+        lref[i] = pos ? (alpha > 0 ? (li > lref[i] ? li : lref[i])
+                                   : (li < lref[i] ? li : lref[i])) : lref[i];
+      }
     }
   }
   // Counts are needed only for windows with zeros that matter (alpha < 0), for the alpha = 1
@@ -347,7 +356,7 @@ inline bool evaluate_fast(double alpha, int64_t K, int64_t n, Scratch& s, const 
     bool general = npos[i] > 0 && !(alpha < 0 && nzero[i] > 0);
     if (general && !(emax[i] >= threshold)) return false;
   }
-  for (int64_t k = 0; k < K; ++k) {
+  for (int64_t k = 0; want_lr && k < K; ++k) {
     double* lr = s.lr.data() + k * BLK;
     const double* e = s.e.data() + k * BLK;
 #pragma omp simd
@@ -410,8 +419,10 @@ int ppool_forward_f32(const float* x, const double* alpha, float* out, const int
             const int64_t nw = g.OW - ow0 < BLK ? g.OW - ow0 : BLK;
             const int64_t n = R * nw;
             int64_t k = gather(plane, g, od, oh, R, ow0, nw, s, &bad,
-                               fast ? pl.E.data() : nullptr, fast ? pl.L.data() : nullptr);
-            if (!fast || !evaluate_fast(alpha[p], k, n, s, pl)) evaluate(alpha[p], k, n, s);
+                               fast ? pl.E.data() : nullptr, nullptr);
+            if (!fast || !evaluate_fast(alpha[p], k, n, s, pl, 1e-250, false)) {
+              evaluate(alpha[p], k, n, s);
+            }
             float* o = op + (od * g.OH + oh) * g.OW + ow0;
             for (int64_t i = 0; i < n; ++i) o[i] = (float)s.y[i];
             if (ysave != nullptr) {
