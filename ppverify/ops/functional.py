@@ -35,7 +35,11 @@ Conventions (exactly the oracle's, ``ppverify.oracle.operators``)
 
 Numerics: every window is evaluated relative to its dominant element (see
 ``ppverify.ops._torch_impl``), so no intermediate overflows for any finite input and any finite
-α; float16/bfloat16/float32 are computed in float32 or float64 and rounded once.
+α. All dtypes are computed in float64 and rounded once to the input's dtype.
+
+Paths: on CPU, float32/float16/bfloat16 go through the compiled kernel
+(``ppverify.ops._native``) when it is available; float64, other devices, double backward
+(``create_graph=True``) and machines without a compiler use the pure-torch implementation.
 """
 
 from __future__ import annotations
