@@ -27,19 +27,32 @@ LN2 = math.log(2.0)
 COMPUTE = torch.float64
 
 
+class _Sum:
+    """Running compensated sum (Neumaier) of tensors; differentiable."""
+
+    def __init__(self):
+        self.s = None
+        self.comp = None
+
+    def add(self, t: torch.Tensor) -> None:
+        if self.s is None:
+            self.s, self.comp = t, torch.zeros_like(t)
+            return
+        u = self.s + t
+        self.comp = self.comp + torch.where(self.s.abs() >= t.abs(), (self.s - u) + t,
+                                            (t - u) + self.s)
+        self.s = u
+
+    def value(self) -> torch.Tensor:
+        return self.s + self.comp
+
+
 def _neumaier(terms):
-    """Compensated sum of a list of tensors (Neumaier); differentiable."""
-    s = None
-    comp = None
+    """Compensated sum of an iterable of tensors (Neumaier); differentiable."""
+    acc = _Sum()
     for t in terms:
-        if s is None:
-            s = t
-            comp = torch.zeros_like(t)
-            continue
-        u = s + t
-        comp = comp + torch.where(s.abs() >= t.abs(), (s - u) + t, (t - u) + s)
-        s = u
-    return s + comp
+        acc.add(t)
+    return acc.value()
 
 
 def log_ratio(v: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
@@ -117,8 +130,9 @@ class Windows:
         return mask.expand(self.out_spatial)
 
     def scatter(self, contributions, like: torch.Tensor) -> torch.Tensor:
-        """Sum per-offset output-shaped contributions back onto the (unpadded) input."""
-        gp = torch.zeros(self.xp.shape, dtype=contributions[0].dtype, device=like.device)
+        """Sum per-offset output-shaped contributions (an iterable, consumed one at a time)
+        back onto the (unpadded) input."""
+        gp = torch.zeros(self.xp.shape, dtype=like.dtype, device=like.device)
         for offset, c in zip(self.offsets, contributions):
             sl = self.slices(offset)
             gp[sl] = gp[sl] + c
@@ -224,34 +238,42 @@ def grads(st: _State, gy: torch.Tensor, win: Windows, like: torch.Tensor):
     g_allzero = torch.where(a > 0, one, torch.where(
         a == 0, 1.0 / n_valid, torch.where(n_valid == 1, one, zero_t)))
     inv_n = 1.0 / n_valid
-    weights, rhos, ratios = [], [], []
-    for v, p, e in zip(st.views, st.pos, st.ed):
-        vs = torch.where(p, v, ref)
-        weights.append(torch.where(a == 0, torch.where(p, inv_n, zero_t), e / st.S))
-        rhos.append((vs - ref) / ref)
-        ratios.append(vs / ref)
-    D = _neumaier([w * r for w, r in zip(weights, rhos)])
+
+    def terms(j):  # weight, rho and x/R of kernel offset j, recomputed to save memory
+        p = st.pos[j]
+        vs = torch.where(p, st.views[j], ref)
+        w = torch.where(a == 0, torch.where(p, inv_n, zero_t), st.ed[j] / st.S)
+        return w, (vs - ref) / ref, vs / ref
+
+    def weighted_rho(j):
+        w, rho, _ = terms(j)
+        return w * rho
+
+    D = _neumaier(weighted_rho(j) for j in range(len(st.views)))
     D_ok = torch.isfinite(D)
-    contributions = []
-    dalpha_terms = []
-    for v, p, z, m, w, lr, rho, ratio in zip(st.views, st.pos, st.zero, st.valids, weights,
-                                             st.lr_d, rhos, ratios):
-        vs = torch.where(p, v, 1.0)
-        ok = D_ok & torch.isfinite(ratio) & torch.isfinite(rho)
-        rel = torch.where(ok, (rho - torch.where(ok, D, 0.0)) / torch.where(ok, ratio, 1.0),
-                          (vs - y) / vs)
-        g_general = w * (1.0 + a * rel)
-        g_general = torch.where(p, g_general, torch.where(z, g_zero_pos, zero_t))
-        g_neg = torch.where(z, g_zero_neg, zero_t)
-        g = torch.where(a == 0, inv_n, torch.where(st.neg_with_zero, g_neg, g_general))
-        g = torch.where(st.all_zero, g_allzero, g)
-        if m is not None:
-            g = torch.where(m, g, zero_t)
-        contributions.append(g * gy)
-        # (x - y) = R * rel * x / R: keep the factor R outside the sum (subnormal inputs)
-        dalpha_terms.append(torch.where(p, w * lr * (rel * ratio), zero_t))
-    gx = win.scatter(contributions, like)
-    da = _neumaier(dalpha_terms)
+    dalpha = _Sum()
+
+    def contributions():
+        for j in range(len(st.views)):
+            v, p, z, m, lr = st.views[j], st.pos[j], st.zero[j], st.valids[j], st.lr_d[j]
+            w, rho, ratio = terms(j)
+            vs = torch.where(p, v, 1.0)
+            ok = D_ok & torch.isfinite(ratio) & torch.isfinite(rho)
+            rel = torch.where(ok, (rho - torch.where(ok, D, 0.0)) / torch.where(ok, ratio, 1.0),
+                              (vs - y) / vs)
+            g_general = w * (1.0 + a * rel)
+            g_general = torch.where(p, g_general, torch.where(z, g_zero_pos, zero_t))
+            g_neg = torch.where(z, g_zero_neg, zero_t)
+            g = torch.where(a == 0, inv_n, torch.where(st.neg_with_zero, g_neg, g_general))
+            g = torch.where(st.all_zero, g_allzero, g)
+            if m is not None:
+                g = torch.where(m, g, zero_t)
+            # (x - y) = R * rel * x / R: keep the factor R outside the sum (subnormal inputs)
+            dalpha.add(torch.where(p, w * lr * (rel * ratio), zero_t))
+            yield g * gy
+
+    gx = win.scatter(contributions(), like)
+    da = dalpha.value()
     jump = (a == 0) & (st.n_zero > 0)
     da = torch.where(jump | st.all_zero | st.neg_with_zero, zero_t, da)
     return gx, da * gy, ref
