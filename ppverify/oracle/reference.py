@@ -390,6 +390,7 @@ def reference(
     dtype: str | Format = "float64",
     digits: int | None = None,
     gradients: bool = True,
+    param_gradient: bool | None = None,
     jobs: int = 1,
 ) -> OracleResult:
     """Correctly rounded forward, input gradient (VJP) and parameter gradient of a pooling op.
@@ -408,6 +409,8 @@ def reference(
     dtype : format to round to, ``float16``, ``bfloat16``, ``float32`` or ``float64``.
     digits : instead of rounding, return mpmath numbers with this many correct digits.
     gradients : also compute the input and parameter gradients.
+    param_gradient : compute the parameter gradient (default: ``gradients``); set it False to
+        get the input gradient where dy/dparam is undefined (negative inputs, integer alpha).
     jobs : spread the (batch, channel) planes over this many worker processes.
     """
     if not isinstance(jobs, int) or jobs < 1:
@@ -438,7 +441,9 @@ def reference(
     plane = layout.plane_size
     problem = _Problem(info, xb.reshape(B, C, plane), params,
                        g.reshape(B, C, len(layout.flat_indices)), layout,
-                       count_include_pad, gradients, gradients and info.has_param)
+                       count_include_pad, gradients,
+                       (gradients if param_gradient is None else param_gradient)
+                       and info.has_param)
     problem._spatial = spatial
     groups = [[c] for c in range(C)] if _is_per_channel(param) else [list(range(C))]
     if jobs > 1 and B * C > 1:
@@ -471,6 +476,8 @@ def _channel_params(info: OperatorInfo, param, C: int) -> list[float | None]:
         return [None] * C
     if param is None:
         raise ValueError(f"op {info.name!r} needs its parameter {info.param_name}")
+    if isinstance(param, bool) or np.asarray(param).dtype == bool:
+        raise TypeError(f"{info.param_name} must be a real number, got {param!r}")
     arr = np.asarray(param, dtype=np.float64)
     if arr.ndim == 0:
         values = [float(arr)] * C

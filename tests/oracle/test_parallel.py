@@ -37,3 +37,24 @@ def test_digits_mode_gives_requested_accuracy():
         a = mpmath.mpf(1.7)
         exact = mpmath.fsum(v ** (a + 1) for v in xs) / mpmath.fsum(v**a for v in xs)
         assert abs(r.output.ravel()[0] - exact) <= abs(exact) * mpmath.mpf(10) ** -59
+
+
+def test_input_gradient_alone_for_negative_inputs_with_integer_alpha():
+    from fractions import Fraction
+
+    from ppverify.oracle import OracleDomainError
+
+    x = np.array([[[-1.0, 2.0, 3.0]]])
+    with pytest.raises(OracleDomainError, match="ln"):
+        reference("ppool", x, 2.0, 3, dims=1)
+    r = reference("ppool", x, 2.0, 3, dims=1, param_gradient=False)
+    assert r.grad_param is None
+    # y = (-1 + 8 + 27) / (1 + 4 + 9) = 17/7; dy/dx_0 = (3 x^2 S - 2 x T) / S^2 at x = -1
+    s, t = Fraction(14), Fraction(34)
+    assert r.output.ravel()[0] == float(t / s)
+    assert r.grad_input.ravel()[0] == float((3 * s + 2 * t) / s**2)
+
+
+def test_boolean_parameter_is_rejected():
+    with pytest.raises(TypeError, match="alpha"):
+        reference("ppool", np.ones((1, 4)), True, 2, dims=1)
