@@ -251,8 +251,13 @@ class IsolatedRunner:
 
 
 def _worker(target: Target, conn) -> None:  # pragma: no cover - runs in the child
+    import faulthandler
+
     import torch
 
+    # A crash of the target is reported by the parent as a case result; the traceback dump that
+    # an inherited faulthandler (pytest enables one) would print is only noise.
+    faulthandler.disable()
     torch.set_num_threads(1)
     while True:
         try:
