@@ -51,7 +51,8 @@ def check_claims(ids: Iterable[str] | None = None, progress: Progress | None = N
 
     ``progress(verdict, done, total)`` is called as each claim finishes. ``catalogue`` replaces
     the built-in catalogue (tests use it to check the engine itself); ``jobs`` is the number of
-    worker processes (default: up to 2).
+    worker processes (default: up to 2); anything but a positive integer or None raises
+    ``ValueError``.
     """
     return run_claims(select(ids, catalogue), progress=progress, jobs=jobs)
 

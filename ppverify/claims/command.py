@@ -27,7 +27,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--only", nargs="+", metavar="ID", help="check only these claim ids")
     parser.add_argument("--json", action="store_true", help="print JSON records instead of a table")
     parser.add_argument("--markdown", metavar="PATH", help="write the audit document to PATH")
-    parser.add_argument("--jobs", type=int, default=None, help="worker processes (default 2)")
+    parser.add_argument("--jobs", type=int, default=None,
+                        help="worker processes, at least 1 (default: 2, or 1 on a 1-core machine)")
     parser.add_argument("--list", action="store_true", help="list the claim ids and exit")
 
 
@@ -56,6 +57,10 @@ def run(args: argparse.Namespace) -> int:
         return 0
     try:
         claims = select(args.only)
+        if args.jobs is not None and args.jobs < 1:
+            raise ValueError(f"--jobs must be at least 1, got {args.jobs}")
+        if args.markdown and os.path.isdir(args.markdown):
+            raise ValueError(f"--markdown {args.markdown} is a directory; give a file name")
     except ValueError as err:
         print(f"ppverify prove: error: {err}", file=sys.stderr)
         return 2
@@ -69,7 +74,12 @@ def run(args: argparse.Namespace) -> int:
             live.close()
     wall = time.perf_counter() - t0
     if args.markdown:
-        write_atomic(args.markdown, render_markdown(verdicts))
+        try:
+            write_atomic(args.markdown, render_markdown(verdicts))
+        except OSError as err:
+            print(f"ppverify prove: error: cannot write --markdown {args.markdown}: {err}",
+                  file=sys.stderr)
+            return 2
     ok = all_ok(verdicts)
     if args.json:
         print(json.dumps({"claims": [v.to_json() for v in verdicts],

@@ -78,9 +78,12 @@ def _warm_up() -> None:
 def run_claims(claims: Sequence[Claim], progress: Progress | None = None,
                jobs: int | None = None) -> list[Verdict]:
     """Check ``claims`` (in parallel, ``jobs`` at a time); results in catalogue order."""
+    if jobs is None:
+        jobs = min(2, os.cpu_count() or 1)
+    elif isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise ValueError(f"jobs must be a positive integer (or None for up to 2), got {jobs!r}")
     ctx = mp.get_context("fork")
     _warm_up()
-    jobs = jobs or min(2, os.cpu_count() or 1)
     pending = list(enumerate(claims))
     running: dict[int, tuple] = {}
     results: dict[int, Verdict] = {}

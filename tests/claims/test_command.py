@@ -61,3 +61,27 @@ def test_claims_layer_imports_no_torch():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, timeout=120)
     assert out.stdout.strip() == "False"
+
+
+def test_cli_bad_jobs_is_a_usage_error(capsys):
+    assert main(["prove", "--only", "P1", "--jobs", "-1"]) == 2
+    assert "--jobs must be at least 1" in capsys.readouterr().err
+    assert main(["prove", "--only", "P1", "--jobs", "0"]) == 2
+
+
+def test_check_claims_rejects_bad_jobs():
+    import pytest
+
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(ValueError, match="jobs must be a positive integer"):
+            check_claims(["P1"], jobs=bad)
+
+
+def test_cli_markdown_bad_paths_are_usage_errors(tmp_path, capsys):
+    assert main(["prove", "--only", "P1", "--markdown", str(tmp_path)]) == 2
+    assert "is a directory" in capsys.readouterr().err
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    assert main(["prove", "--only", "P1", "--markdown", str(blocker / "audit.md")]) == 2
+    assert "cannot write --markdown" in capsys.readouterr().err
+
