@@ -85,3 +85,13 @@ def test_cli_markdown_bad_paths_are_usage_errors(tmp_path, capsys):
     assert main(["prove", "--only", "P1", "--markdown", str(blocker / "audit.md")]) == 2
     assert "cannot write --markdown" in capsys.readouterr().err
 
+
+def test_write_atomic_is_not_private(tmp_path):
+    import os
+    import stat
+
+    path = tmp_path / "audit.md"
+    write_atomic(str(path), "x")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask
