@@ -436,7 +436,8 @@ def reference(
         if not np.all(np.isfinite(g)):
             raise ValueError("grad_output must be finite")
     fmt = None if digits is not None else get_format(dtype)
-    if digits is not None and (not isinstance(digits, int) or digits < 1):
+    if digits is not None and (isinstance(digits, bool) or not isinstance(digits, int)
+                               or digits < 1):
         raise ValueError(f"digits must be a positive integer, got {digits!r}")
     plane = layout.plane_size
     problem = _Problem(info, xb.reshape(B, C, plane), params,
@@ -476,7 +477,7 @@ def _channel_params(info: OperatorInfo, param, C: int) -> list[float | None]:
         return [None] * C
     if param is None:
         raise ValueError(f"op {info.name!r} needs its parameter {info.param_name}")
-    if isinstance(param, bool) or np.asarray(param).dtype == bool:
+    if isinstance(param, (bool, str, bytes)) or np.asarray(param).dtype.kind in "bUSVc":
         raise TypeError(f"{info.param_name} must be a real number, got {param!r}")
     arr = np.asarray(param, dtype=np.float64)
     if arr.ndim == 0:

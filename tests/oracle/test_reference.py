@@ -457,3 +457,14 @@ def test_no_infinite_derivative_note_for_padded_zeros(op, param):
     x0 = np.array([[[0.0, 2.0, 3.0]]])
     r = reference(op, x0, param, 3, 1, 1, dims=1, count_include_pad=True)
     assert r.notes["infinite derivative returned as 0"] >= 1  # the window [0, 2, 3]
+
+
+@pytest.mark.parametrize("param", ["2", b"2", [1 + 2j], True, np.array([True])])
+def test_parameter_must_be_real_not_a_string_or_bool(param):
+    with pytest.raises(TypeError, match="alpha must be a real number"):
+        reference("ppool", np.ones((1, 1, 4)), param, 2, dims=1)
+
+
+def test_digits_true_is_not_one_digit():
+    with pytest.raises(ValueError, match="digits must be a positive integer"):
+        reference("ppool", np.ones((1, 1, 4)), 2.0, 2, dims=1, digits=True)
