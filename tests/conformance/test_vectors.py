@@ -8,6 +8,7 @@ import math
 import numpy as np
 import pytest
 
+from ppverify.conformance.jsonio import decode_float, encode_float
 from ppverify.conformance.tolerances import Tolerances
 from ppverify.conformance.vectors import (
     FORMAT_VERSION,
@@ -48,12 +49,22 @@ def test_round_trip(doc, tmp_path, suffix):
                                                          sort_keys=True)
 
 
-def test_json_is_strict_and_encodes_infinities(tmp_path):
-    doc = build_vectors("max", dims=(1,), count=8, seed=1)
-    path = tmp_path / "max.json"
+@pytest.mark.parametrize("op, seed, special", [
+    ("max", 5, -math.inf),  # a window of only padding: max is -inf
+    ("lp", 1, math.inf),    # float16 overflow of the correctly rounded norm
+])
+def test_json_is_strict_and_encodes_infinities(tmp_path, op, seed, special):
+    doc = build_vectors(op, dims=(1,), count=8, seed=seed, dtypes=("float16",))
+    path = tmp_path / f"{op}.json"
     write_vectors(doc, path)
     text = path.read_text()
     json.loads(text, parse_constant=lambda c: pytest.fail(f"non-standard JSON {c}"))
+    # the document does hold an infinite expected output, written as a string, read back
+    back = load_vectors(path)
+    outputs = [decode_float(v) for c in back["cases"] if c["expected"] is not None
+               for v in c["expected"]["output"]]
+    assert special in outputs
+    assert f'"{encode_float(special)}"' in text
 
 
 def test_rejects_other_files(tmp_path):
