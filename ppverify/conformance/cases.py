@@ -220,6 +220,32 @@ def draw_grad_output(rng: np.random.Generator, shape: tuple[int, ...]) -> np.nda
     return rng.choice([1.0, 1.0, 0.5, 2.0, -1.0, 0.25], int(np.prod(shape))).reshape(shape)
 
 
+def check_params(op: str, params) -> tuple[float, ...] | None:
+    """``params`` (the values a restricted target supports) as floats, or ``None``.
+
+    Raises ``ValueError`` for an operator without a parameter, a non-finite value, or a value
+    outside the operator's domain (p = 0 for ``lp``, where 1/p is undefined).
+    """
+    if params is None:
+        return None
+    values = [params] if isinstance(params, (int, float)) else list(params)
+    if not values:
+        return None
+    if not CONVENTIONS[op].has_param:
+        raise ValueError(f"op {op!r} takes no parameter, but params={params!r} were given")
+    out = []
+    for v in values:
+        if isinstance(v, (bool, str, bytes)):
+            raise ValueError(f"params must be real numbers, got {v!r}")
+        f = float(v)
+        if not np.isfinite(f):
+            raise ValueError(f"params must be finite, got {f}")
+        if op == "lp" and f == 0:
+            raise ValueError("params: p = 0 is outside the Lp norm's domain (1/p is undefined)")
+        out.append(f)
+    return tuple(out)
+
+
 def param_for(rng: np.random.Generator, op: str, kind: str, dtype: str, huge: bool,
               params=None) -> float | None:
     """A parameter for ``op`` valid with values of ``kind`` (rounded to ``dtype``), drawn from
@@ -304,6 +330,9 @@ def generate_cases(op: str, dims: int, accepts, *, count: int, seed: int = 0,
     uses a huge parameter. ``params`` restricts the parameter to the given values.
     """
     conv = CONVENTIONS[op]
+    if isinstance(count, bool) or not isinstance(count, (int, np.integer)) or count < 0:
+        raise ValueError(f"count must be a non-negative integer, got {count!r}")
+    params = check_params(op, params)
     accepts = frozenset(accepts)
     rng = np.random.default_rng(seed)
     signed = op in ("avg", "max")

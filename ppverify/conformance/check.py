@@ -172,6 +172,8 @@ def check(target: str | Callable | Target, op: str, dims: int | Iterable[int] = 
     tol = tolerances or Tolerances()
     dims_list = (dims,) if isinstance(dims, int) else tuple(dims)
     per_dim = count if count is not None else (500 if thorough else 100)
+    if isinstance(per_dim, bool) or not isinstance(per_dim, int) or per_dim < 1:
+        raise ValueError(f"count must be a positive integer, got {per_dim!r}")
     plans: list[tuple[Target, Case]] = []
     for d in dims_list:
         tgt = target if isinstance(target, Target) else resolve(target, op, d)

@@ -361,3 +361,18 @@ def test_output_in_another_dtype_is_caught():
     report = check(avg_pool1d, "avg", 1, count=8, kinds=("random",), dtypes=("float32",),
                    include_errors=False)
     assert "output dtype float64" in report.categories["wrong-shape"].worst.message
+
+
+@pytest.mark.parametrize("params, match", [
+    ([float("nan")], "params must be finite"),
+    ([0.0], "p = 0"),
+    (["2"], "params must be real numbers"),
+])
+def test_check_rejects_invalid_params(params, match):
+    with pytest.raises(ValueError, match=match):
+        check("torch.nn.functional:lp_pool1d", "lp", 1, params=params, count=1)
+
+
+def test_check_rejects_params_for_an_op_without_one():
+    with pytest.raises(ValueError, match="takes no parameter"):
+        check("torch.nn.functional:avg_pool1d", "avg", 1, params=[2.0], count=1)

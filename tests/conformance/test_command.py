@@ -116,3 +116,15 @@ def test_progress_bar_only_on_a_terminal(monkeypatch):
     update(1, 3)
     update(3, 3)
     close()
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--count", "0"], "count must be a positive integer"),
+    (["--count", "-5"], "count must be a positive integer"),
+    (["--param", "nan"], "params must be finite"),
+    (["--param", "0"], "p = 0 is outside the Lp norm's domain"),
+])
+def test_check_bad_count_or_param_is_a_usage_error(argv, message, capsys):
+    assert main(["check", "torch.nn.functional:lp_pool1d", "--op", "lp", *argv]) == 2
+    assert message in capsys.readouterr().err
+
