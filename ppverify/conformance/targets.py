@@ -119,10 +119,14 @@ def resolve(spec: str | Callable, op: str, dims: int | None = None) -> Target:
     if ":" not in text:
         raise ValueError(f"target must be 'module:callable', got {spec!r}")
     module_name, _, attr = text.partition(":")
+    if not module_name or not attr:
+        raise ValueError(f"target must be 'module:callable' with both parts non-empty, "
+                         f"got {spec!r}")
     try:
         obj = importlib.import_module(module_name)
-    except ImportError as err:
-        raise ValueError(f"target {text!r}: cannot import module {module_name!r}: {err}") from err
+    except Exception as err:  # ImportError, or whatever the module raises while importing
+        raise ValueError(f"target {text!r}: cannot import module {module_name!r}: "
+                         f"{type(err).__name__}: {err}") from err
     for part in attr.split("."):
         try:
             obj = getattr(obj, part)

@@ -363,6 +363,13 @@ def test_output_in_another_dtype_is_caught():
     assert "output dtype float64" in report.categories["wrong-shape"].worst.message
 
 
+def test_target_module_that_raises_on_import_is_named(tmp_path, monkeypatch):
+    (tmp_path / "broken_pool_mod.py").write_text("raise RuntimeError('boom at import')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(ValueError, match="cannot import module 'broken_pool_mod'.*boom"):
+        resolve("broken_pool_mod:f", "lp", 1)
+
+
 @pytest.mark.parametrize("params, match", [
     ([float("nan")], "params must be finite"),
     ([0.0], "p = 0"),

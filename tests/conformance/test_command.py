@@ -128,3 +128,11 @@ def test_check_bad_count_or_param_is_a_usage_error(argv, message, capsys):
     assert main(["check", "torch.nn.functional:lp_pool1d", "--op", "lp", *argv]) == 2
     assert message in capsys.readouterr().err
 
+
+@pytest.mark.parametrize("target, message", [
+    (":lp_pool1d", "both parts non-empty"),
+    ("torch.nn.functional:", "both parts non-empty"),
+])
+def test_check_target_with_an_empty_part_is_a_usage_error(target, message, capsys):
+    assert main(["check", target, "--op", "lp"]) == 2
+    assert message in capsys.readouterr().err
