@@ -122,3 +122,17 @@ def test_results_from_torch_score_like_check(doc):
     # torch's lp_pool fails these vectors the way `ppverify check` finds (see test_check.py)
     assert not s.conforms
     assert s.passed >= len(doc["cases"]) // 3
+
+
+def test_cli_bad_out_directory_and_count_are_usage_errors(tmp_path, capsys):
+    from ppverify.cli import main
+
+    missing = tmp_path / "no" / "such" / "dir" / "v.json"
+    assert main(["vectors", "--op", "avg", "--dim", "1", "--count", "1",
+                 "--out", str(missing)]) == 2
+    err = capsys.readouterr().err
+    assert "--out" in err and "does not exist" in err and ".tmp" not in err
+    assert main(["vectors", "--op", "avg", "--dim", "1", "--count", "-3",
+                 "--out", str(tmp_path / "v.json")]) == 2
+    assert "count must be a non-negative integer" in capsys.readouterr().err
+    assert not (tmp_path / "v.json").exists()
