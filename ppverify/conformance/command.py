@@ -30,23 +30,29 @@ HELP = "check an implementation against the oracle (summary, reproducers, exit s
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("target", nargs="?", help="module:callable to check")
-    parser.add_argument("--op", choices=sorted(CONVENTIONS), help="operator the target computes")
+    parser.add_argument("target", nargs="?",
+                        help="module:callable to check, e.g. torch.nn.functional:lp_pool2d "
+                        "({d} is replaced by each dimension); required unless --vectors")
+    parser.add_argument("--op", choices=sorted(CONVENTIONS),
+                        help="operator the target computes; required with TARGET")
     parser.add_argument("--dim", type=int, nargs="+", choices=(1, 2, 3), default=None,
                         help="spatial dimensions (default: from the target's name, e.g. "
-                        "lp_pool2d -> 2; all three when TARGET contains {d})")
+                        "lp_pool2d -> 2; all three when TARGET contains {d}; 2 otherwise)")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.add_argument("--tolerance", action="append", default=[], metavar="DTYPE=ULP",
-                        help="override a tolerance: float32=32, grad_input.float16=16, all=8 "
-                        "(repeatable)")
+                        help="override a tolerance in ULP, "
+                        "[output.|grad_input.|grad_param.]DTYPE=ULP: float32=32, "
+                        "grad_input.float16=16, all=8 (repeatable; defaults are "
+                        "printed with the report)")
     parser.add_argument("--thorough", action="store_true",
                         help="5x more cases, larger kernels and windows")
     parser.add_argument("--count", type=int, default=None,
                         help="valid cases per dimension (default 100, 500 with --thorough)")
-    parser.add_argument("--seed", type=int, default=0, help="case generator seed")
+    parser.add_argument("--seed", type=int, default=0, help="case generator seed (default 0)")
     parser.add_argument("--param", type=float, action="append", default=None,
-                        help="only this alpha/p (repeatable), for targets that support a "
-                        "restricted range")
+                        help="only this alpha/p (repeatable; finite, p != 0 for lp), for targets "
+                        "that support a restricted range (default: a built-in spread, "
+                        "including huge values)")
     parser.add_argument("--no-shrink", action="store_true",
                         help="do not shrink failing cases")
     parser.add_argument("--vectors", metavar="FILE",
