@@ -180,12 +180,22 @@ def _run_vectors(args, tol) -> int:
     if not (args.vectors and args.results):
         print("ppverify check: error: --vectors and --results go together", file=sys.stderr)
         return 2
-    try:
-        vectors = load_vectors(args.vectors)
-        results = load_results(args.results)
-    except (OSError, ValueError, KeyError) as err:
-        print(f"ppverify check: error: {err}", file=sys.stderr)
-        return 2
+    for option, path, load in (("--vectors", args.vectors, load_vectors),
+                               ("--results", args.results, load_results)):
+        try:
+            loaded = load(path)
+        except OSError as err:
+            print(f"ppverify check: error: {option} {path}: {err.strerror or err}",
+                  file=sys.stderr)
+            return 2
+        except (ValueError, KeyError) as err:
+            where = option if str(err).startswith(str(path)) else f"{option} {path}"
+            print(f"ppverify check: error: {where}: {err}", file=sys.stderr)
+            return 2
+        if option == "--vectors":
+            vectors = loaded
+        else:
+            results = loaded
     result = score(vectors, results, tol)
     if args.json:
         print(json.dumps(result.to_dict(), indent=2, allow_nan=False))

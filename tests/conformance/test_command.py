@@ -136,3 +136,13 @@ def test_check_bad_count_or_param_is_a_usage_error(argv, message, capsys):
 def test_check_target_with_an_empty_part_is_a_usage_error(target, message, capsys):
     assert main(["check", target, "--op", "lp"]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_check_vectors_file_errors_name_the_option_and_file(tmp_path, capsys):
+    missing = tmp_path / "missing.json"
+    assert main(["check", "--vectors", str(missing), "--results", str(missing)]) == 2
+    assert f"--vectors {missing}: No such file or directory" in capsys.readouterr().err
+    truncated = tmp_path / "truncated.json"
+    truncated.write_text("[1")
+    assert main(["check", "--vectors", str(truncated), "--results", str(missing)]) == 2
+    assert f"--vectors {truncated}:" in capsys.readouterr().err
