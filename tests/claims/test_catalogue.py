@@ -107,6 +107,19 @@ def test_counterexample_eq2_dx_exactly():
     assert abs(float(g.mid()) - 0.6) < 1e-15
 
 
-def test_printed_prop1_gradient_is_the_oracle_gradient():
+def test_printed_prop1_gradient_is_the_oracle_gradient(monkeypatch):
     assert printed_grad_matches({"x": [0.5, 1.5, 4.0], "alpha": 2.5})
     assert printed_grad_matches({"x": [1e-30, 1.0, 1e30], "alpha": -3.0})
+    # the predicate can say no: against a gradient off by one part in 1e12 it must
+    import dataclasses
+
+    import ppverify.claims.preds as preds
+
+    original = preds.ppool
+
+    def off(xs, alpha, *args):
+        r = original(xs, alpha, *args)
+        return dataclasses.replace(r, grad_inputs=[g * (1 + 1e-12) for g in r.grad_inputs])
+
+    monkeypatch.setattr(preds, "ppool", off)
+    assert not printed_grad_matches({"x": [0.5, 1.5, 4.0], "alpha": 2.5})
