@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 
 import mpmath
@@ -21,11 +22,17 @@ HELP = "oracle throughput in certified windows per second"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--windows", type=int, default=40_000, help="windows per run (40000)")
+    parser.add_argument("--windows", type=int, default=40_000,
+                        help="windows per run, rounded up to fill 8 square planes "
+                        "(default 40000)")
     parser.add_argument("--alpha", type=float, default=2.5, help="alpha (default 2.5)")
-    parser.add_argument("--dtype", default="float64", help="format to round to (float64)")
-    parser.add_argument("--repeat", type=int, default=3, help="runs; the best is kept (3)")
-    parser.add_argument("--jobs", type=int, default=1, help="worker processes (1)")
+    parser.add_argument("--dtype", default="float64",
+                        choices=["float64", "float32", "float16", "bfloat16"],
+                        help="format to round to (default float64)")
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="timed runs; the best is kept (default 3)")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="worker processes for the oracle (default 1)")
     parser.add_argument("--json", action="store_true", help="print a JSON record")
 
 
@@ -46,6 +53,14 @@ def plain_mpmath_rate(x: np.ndarray, alpha: float, limit: int = 4000) -> float:
 
 
 def measure(windows: int, alpha: float, dtype: str, repeat: int, jobs: int) -> dict:
+    """Time ``reference`` on at least ``windows`` 2x2 P-pooling windows, best of ``repeat``.
+
+    Raises ``ValueError`` naming the argument when ``windows`` or ``repeat`` is below 1 (and,
+    from the oracle, for a bad ``alpha``, ``dtype`` or ``jobs``).
+    """
+    for name, value in (("windows", windows), ("repeat", repeat)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
     channels = 8  # several planes, so that --jobs has work to spread
     side = int(np.ceil(np.sqrt(windows / channels))) * 2
     rng = np.random.default_rng(0)
@@ -69,7 +84,11 @@ def measure(windows: int, alpha: float, dtype: str, repeat: int, jobs: int) -> d
 
 
 def run(args: argparse.Namespace) -> int:
-    record = measure(args.windows, args.alpha, args.dtype, args.repeat, args.jobs)
+    try:
+        record = measure(args.windows, args.alpha, args.dtype, args.repeat, args.jobs)
+    except ValueError as err:
+        print(f"ppverify bench-oracle: error: {err}", file=sys.stderr)
+        return 2
     if args.json:
         print(json.dumps(record, indent=2))
         return 0
