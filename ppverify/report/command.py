@@ -103,9 +103,18 @@ def run(args: argparse.Namespace) -> int:
     from .driver import build_report
 
     t0 = time.perf_counter()
-    with make_progress() as progress:
-        result = build_report(args.out, quick=args.quick, claims=not args.no_claims,
-                              only=tuple(args.only) if args.only else None, progress=progress)
+    try:
+        with make_progress() as progress:
+            result = build_report(args.out, quick=args.quick, claims=not args.no_claims,
+                                  only=tuple(args.only) if args.only else None,
+                                  progress=progress)
+    except ValueError as err:
+        print(f"ppverify report: error: {err}", file=sys.stderr)
+        return 2
+    except OSError as err:
+        print(f"ppverify report: error: cannot write --out {args.out}: {err.strerror or err}",
+              file=sys.stderr)
+        return 2
     if args.json:
         print(json.dumps(result.to_json(), indent=2))
         return 0

@@ -122,12 +122,22 @@ def build_report(out: str | Path = "reports", *, quick: bool = False, claims: bo
     """Draw the figures (all, or the stems in ``only``), run the claims, write the document.
 
     ``quick`` draws every figure at a reduced resolution (for tests); ``claims=False`` leaves
-    the audit table out with a line saying so.
+    the audit table out with a line saying so. Raises ``ValueError`` for an unknown figure in
+    ``only`` or an ``out`` that exists and is not a directory.
     """
     from .document import write_documents
 
     t0 = time.perf_counter()
     out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"out must be a directory, but {str(out)!r} is a file")
+    if only is not None:
+        if isinstance(only, str):
+            raise TypeError(f"only must be a sequence of figure names, got the string {only!r}")
+        unknown = [stem for stem in only if stem not in {s.stem for s in FIGURES}]
+        if unknown:
+            raise ValueError(f"unknown figure(s) {unknown} in only; "
+                             f"known: {[s.stem for s in FIGURES]}")
     specs = [s for s in FIGURES if only is None or s.stem in only]
     total = len(specs) + (1 if claims else 0) + 1
     done = 0

@@ -49,3 +49,21 @@ def test_json_record(tmp_path, capsys):
     assert figure["stem"] == "detail" and figure["skipped"] is None
     assert 0 < figure["files"]["png"]["bytes"] < 500 * 1024
     assert record["claims"]["available"] is False and "prove not run" in record["claims"]["message"]
+
+
+def test_out_that_is_a_file_is_a_usage_error(tmp_path, capsys):
+    target = tmp_path / "not_a_dir"
+    target.write_text("")
+    assert main(["report", "--out", str(target), "--quick", "--no-claims",
+                 "--only", "interpolation"]) == 2
+    assert "out must be a directory" in capsys.readouterr().err
+
+
+def test_build_report_rejects_unknown_figures(tmp_path):
+    from ppverify.report.driver import build_report
+
+    with pytest.raises(ValueError, match="unknown figure"):
+        build_report(tmp_path, quick=True, claims=False, only=("nosuch",))
+    with pytest.raises(TypeError, match="sequence of figure names"):
+        build_report(tmp_path, quick=True, claims=False, only="detail")
+    assert not any(tmp_path.iterdir())
