@@ -61,12 +61,16 @@ def _geometry(dims, kernel_size, stride, padding, dilation, ceil_mode):
     return make_geometry(dims, kernel_size, stride, padding, dilation, ceil_mode)
 
 
-def _hashable(v):
-    if v is None or isinstance(v, (int, bool)):
-        return v
+def _hashable(v, name: str):
+    if v is None or isinstance(v, (int, bool, float, str, bytes)):
+        return v  # hashable; make_geometry names the argument if the type is wrong
     if isinstance(v, torch.Tensor):
-        raise TypeError("pooling sizes must be ints or tuples of ints, not tensors")
-    return tuple(v)
+        raise TypeError(f"{name}: pooling sizes must be ints or tuples of ints, not tensors")
+    try:
+        return tuple(v)
+    except TypeError:
+        raise TypeError(f"{name} must be an int or a tuple of ints, got "
+                        f"{type(v).__name__}") from None
 
 
 def _empty_windows(geometry, spatial) -> int | None:
@@ -263,8 +267,9 @@ def p_pool(input, alpha, kernel_size, stride=None, padding=0, dilation=1, ceil_m
            dims: int):
     """P-pooling over ``dims`` spatial dimensions; see the module docstring."""
     _check_input(input)
-    geometry = _geometry(dims, _hashable(kernel_size), _hashable(stride), _hashable(padding),
-                         _hashable(dilation), bool(ceil_mode))
+    geometry = _geometry(dims, _hashable(kernel_size, "kernel_size"), _hashable(stride, "stride"),
+                         _hashable(padding, "padding"), _hashable(dilation, "dilation"),
+                         bool(ceil_mode))
     spatial = split_batch_channel(input.shape, dims)
     batched = input.dim() == dims + 2
     x = input if batched else input.unsqueeze(0)

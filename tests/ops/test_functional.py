@@ -208,3 +208,14 @@ def test_ops_layer_imports_neither_the_oracle_nor_mpmath_nor_sympy():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=120, check=True)
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"kernel_size": 2.5}, "kernel_size must be an int or a tuple"),
+    ({"kernel_size": object()}, "kernel_size must be an int or a tuple of ints, got object"),
+    ({"kernel_size": 2, "stride": 1.5}, "stride must be an int or a tuple"),
+    ({"kernel_size": 2, "padding": object()}, "padding must be an int or a tuple of ints"),
+])
+def test_non_integer_pooling_sizes_name_the_argument(kwargs, match):
+    with pytest.raises(TypeError, match=match):
+        p_pool2d(torch.rand(1, 1, 4, 4), 2.0, **kwargs)
