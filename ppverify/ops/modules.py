@@ -51,7 +51,12 @@ class _PPoolNd(torch.nn.Module):
         self.dilation, self.ceil_mode = dilation, ceil_mode
         if constraint not in CONSTRAINTS:
             raise ValueError(f"constraint must be one of {CONSTRAINTS}, got {constraint!r}")
-        alpha = float(alpha)
+        if isinstance(alpha, (bool, str, bytes)):
+            raise TypeError(f"alpha must be a real number, got {alpha!r}")
+        try:
+            alpha = float(alpha)
+        except (TypeError, ValueError):
+            raise TypeError(f"alpha must be a real number, got {alpha!r}") from None
         if not math.isfinite(alpha):
             raise ValueError(f"alpha must be finite, got {alpha}")
         if constraint == "softplus":

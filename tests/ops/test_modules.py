@@ -83,3 +83,11 @@ def test_state_dict_round_trip_and_repr():
     m2.load_state_dict(m.state_dict())
     assert torch.equal(m2.alpha, m.alpha)
     assert "constraint='none'" in repr(m)
+
+
+@pytest.mark.parametrize("alpha", ["x", "2", True, None, [1.0]])
+def test_module_alpha_must_be_a_real_number(alpha):
+    from ppverify.ops import PPool2d
+
+    with pytest.raises(TypeError, match="alpha must be a real number"):
+        PPool2d(2, alpha=alpha)
