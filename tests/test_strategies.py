@@ -64,8 +64,19 @@ def test_cases_are_in_the_oracles_domain(case):
 @given(data=st.data())
 def test_no_zero_with_nonpositive_power(op, data):
     case = data.draw(pooling_cases(op, dims=1))
+    if op == "lp":
+        # lp's p is drawn positive (parameters(allow_nonpositive=None)); the branch below
+        # never runs for lp, so this is what keeps 0**p finite there
+        assert case.param > 0
     if case.param <= 0:
         assert (case.input > 0).all()
+
+
+def test_nonpositive_power_means_are_drawn_and_have_no_zero():
+    # the branch of the property above is reached for powermean (not vacuous)
+    case = find(pooling_cases("powermean", dims=1), lambda c: c.param <= 0,
+                settings=settings(max_examples=200, database=None))
+    assert (case.input > 0).all()
 
 
 def test_inputs_have_ties_and_zeros_often():
