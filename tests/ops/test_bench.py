@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from ppverify.cli import main
 from ppverify.ops import bench
 
@@ -11,11 +13,21 @@ from ppverify.ops import bench
 def test_measure_returns_ratios():
     records = bench.measure((1, 2, 16, 16), 2.0, repeats=1)
     assert [r["config"] for r in records] == bench.CONFIGS
+    out_bytes = 1 * 2 * 8 * 8 * 4  # both configurations give a (1, 2, 8, 8) float32 output
     for r in records:
+        for quantity in ("forward_s", "forward_backward_s", "peak_bytes"):
+            assert set(r[quantity]) == {"p_pool2d", "max_pool2d", "avg_pool2d"}
+            assert all(v > 0 for v in r[quantity].values()), (quantity, r[quantity])
+        assert r["peak_bytes"]["p_pool2d"] >= out_bytes
         for base in ("max_pool2d", "avg_pool2d"):
             ratios = r[f"ratios_vs_{base}"]
             assert set(ratios) == {"forward", "forward_backward", "peak_memory"}
-            assert all(v > 0 for v in ratios.values())
+            # the ratios are the measured quantities' quotients (not placeholders)
+            for name, quantity in (("forward", "forward_s"),
+                                   ("forward_backward", "forward_backward_s"),
+                                   ("peak_memory", "peak_bytes")):
+                m = r[quantity]
+                assert ratios[name] == pytest.approx(m["p_pool2d"] / m[base], rel=1e-12)
 
 
 def test_cli_json(capsys):
