@@ -26,9 +26,12 @@ def test_run_writes_one_figure_and_the_document(tmp_path, capsys):
     assert (tmp_path / "index.html").exists()
 
 
-def test_unknown_figure_is_rejected(tmp_path):
-    with pytest.raises(SystemExit):
+def test_unknown_figure_is_rejected(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_:
         main(["report", "--out", str(tmp_path), "--only", "nope"])
+    assert exit_.value.code == 2  # a usage error, not any exit
+    assert "'nope'" in capsys.readouterr().err
+    assert not (tmp_path / "index.md").exists()
 
 
 def test_write_atomic_leaves_no_temporary_file(tmp_path):
