@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import sys
 import time
 
 HELP = "speed and peak memory of the P-pooling op vs max/avg_pool2d"
@@ -32,7 +33,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--shape", type=int, nargs=4, default=[8, 64, 112, 112],
                         metavar=("N", "C", "H", "W"), help="input shape (default 8 64 112 112)")
     parser.add_argument("--alpha", type=float, default=2.0, help="alpha (default 2.0)")
-    parser.add_argument("--repeats", type=int, default=15, help="timed rounds (default 15)")
+    parser.add_argument("--repeats", type=int, default=15,
+                        help="timed rounds, at least 1 (default 15)")
     parser.add_argument("--threads", type=int, default=None,
                         help="torch threads (default: torch's)")
     parser.add_argument("--fallback", action="store_true",
@@ -85,8 +87,19 @@ def _peak_bytes(fn, x) -> int:
 
 
 def measure(shape=(8, 64, 112, 112), alpha: float = 2.0, repeats: int = 15, configs=None):
-    """Return one record per config: median times (s), peak bytes and ratios."""
+    """Return one record per config: best and median times (s), peak bytes and ratios.
+
+    Raises ``ValueError`` naming the argument for a ``shape`` that is not four positive sizes,
+    ``repeats`` below 1, or (from the op) an alpha or shape that P-pooling rejects.
+    """
     import torch
+
+    shape = tuple(shape)
+    if len(shape) != 4 or any(isinstance(n, bool) or not isinstance(n, int) or n < 1
+                              for n in shape):
+        raise ValueError(f"shape must be four positive sizes (N, C, H, W), got {shape}")
+    if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
+        raise ValueError(f"repeats must be a positive integer, got {repeats!r}")
 
     from . import _native
 
@@ -140,9 +153,17 @@ def run(args: argparse.Namespace) -> int:
 
     if args.fallback:
         os.environ["PPVERIFY_NATIVE"] = "0"
-    if args.threads:
+    if args.threads is not None:
+        if args.threads < 1:
+            print(f"ppverify bench: error: --threads must be at least 1, got {args.threads}",
+                  file=sys.stderr)
+            return 2
         torch.set_num_threads(args.threads)
-    records = measure(tuple(args.shape), args.alpha, args.repeats)
+    try:
+        records = measure(tuple(args.shape), args.alpha, args.repeats)
+    except ValueError as err:
+        print(f"ppverify bench: error: {err}", file=sys.stderr)
+        return 2
     if args.json:
         print(json.dumps(records, indent=2))
         return 0

@@ -35,3 +35,15 @@ def test_cli_json(capsys):
     out = capsys.readouterr().out
     records = json.loads(out[out.index("["):])
     assert len(records) == 2 and records[0]["shape"] == [1, 2, 8, 8]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--shape", "0", "4", "16", "16"], "shape must be four positive sizes"),
+    (["--repeats", "0"], "repeats must be a positive integer"),
+    (["--threads", "-2"], "--threads must be at least 1"),
+    (["--alpha", "nan"], "alpha must be finite"),
+    (["--shape", "1", "1", "1", "1"], "larger than the padded input"),
+])
+def test_cli_bad_arguments_are_usage_errors(argv, message, capsys):
+    assert main(["bench", "--shape", "1", "2", "8", "8", "--repeats", "1", *argv]) == 2
+    assert message in capsys.readouterr().err
