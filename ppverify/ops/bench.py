@@ -7,10 +7,11 @@ profiler's memory records, relative to the moment before the forward; allocation
 torch's allocator, such as the compiled kernel's small per-thread scratch, are not seen).
 Times are the best of the rounds (least disturbed by other load), with medians in parentheses.
 
-  ppverify bench                       # the issue's shapes: (8, 64, 112, 112), two configs
+  ppverify bench                       # (8, 64, 112, 112); kernel 2/stride 2 and 3/2/pad 1
   ppverify bench --shape 2 16 56 56 --repeats 5 --json
 
-Goals (issue 4): forward <= 1.5x and forward+backward <= 2x max_pool2d; peak memory <= 2x.
+Goals: forward <= 1.5x and forward+backward <= 2x max_pool2d; peak memory <= 2x.
+The float32 input takes the compiled kernel; --fallback measures the slow pure-torch path.
 """
 
 from __future__ import annotations
