@@ -26,11 +26,14 @@ HELP = "correctly rounded value and gradients of one window"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("values", nargs="+", type=float, help="the window's elements")
+    parser.add_argument("values", nargs="+", type=float,
+                        help="the window's elements (one 1-D window; kernel size = their "
+                        "number; negative values only for avg/max/min or an integer param)")
     parser.add_argument("--op", default="ppool", choices=sorted(OPERATORS),
                         help="operator (default: ppool)")
     parser.add_argument("--param", type=float, default=None,
-                        help="alpha for ppool, p for lp and powermean")
+                        help="alpha for ppool, p for lp and powermean (required for them; "
+                        "avg, max and min take none)")
     parser.add_argument("--dtype", default="float64", choices=sorted(FORMATS),
                         help="format to round to (default: float64)")
     parser.add_argument("--digits", type=int, default=None,
@@ -56,8 +59,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"ppverify eval: error: --op {args.op} takes no --param", file=sys.stderr)
         return 2
     try:
-        r = reference(args.op, x, args.param, x.shape[-1], dims=1,
-                      dtype=args.dtype, digits=args.digits)
+        # dy/dparam needs ln x: with a negative input (integer alpha or p) it is undefined
+        negative = info.has_param and bool(np.any(x < 0))
+        r = reference(args.op, x, args.param, x.shape[-1], dims=1, dtype=args.dtype,
+                      digits=args.digits, param_gradient=False if negative else None)
     except (OracleDomainError, CertificationError, ValueError) as err:
         print(f"ppverify eval: error: {err}", file=sys.stderr)
         return 2
@@ -81,6 +86,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"  dy/dx[{i}]     = {g}")
     if record["grad_param"] is not None:
         print(f"  dy/d{info.param_name:<8} = {record['grad_param']}")
+    elif info.has_param:
+        print(f"  dy/d{info.param_name:<8} : undefined (needs ln x of a negative input)")
     for note, count in record["conventions"].items():
         print(f"  convention: {note} ({count} window{'s' if count != 1 else ''})")
     return 0
