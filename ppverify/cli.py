@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from . import __version__
@@ -51,7 +52,13 @@ def main(argv: list[str] | None = None) -> int:
                                     formatter_class=argparse.RawDescriptionHelpFormatter)
         module.add_arguments(p)
         args = p.parse_args(argv[1:])
-        return int(module.run(args) or 0)
+        try:
+            return int(module.run(args) or 0)
+        except BrokenPipeError:
+            # the reader went away (``ppverify prove --json | head``): no traceback
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            return 1
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()

@@ -116,3 +116,12 @@ def test_eval_docstring_examples_run(capsys):
     for line in examples:
         assert main(line.split()[1:]) == 0, line
     assert "dy/dalpha" in capsys.readouterr().out
+
+
+def test_closed_stdout_gives_no_traceback():
+    proc = subprocess.Popen([sys.executable, "-m", "ppverify.cli", "eval", "--op", "avg",
+                             "1", "2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()  # the reader goes away before the output is written (like `| head`)
+    err = proc.stderr.read().decode()
+    proc.wait(timeout=60)
+    assert "Traceback" not in err and "BrokenPipeError" not in err
