@@ -170,7 +170,9 @@ def check(target: str | Callable | Target, op: str, dims: int | Iterable[int] = 
     """
     start = time.monotonic()
     tol = tolerances or Tolerances()
-    dims_list = (dims,) if isinstance(dims, int) else tuple(dims)
+    dims_list = (dims,) if isinstance(dims, (int, str)) else tuple(dims)
+    if not dims_list or any(isinstance(d, bool) or d not in (1, 2, 3) for d in dims_list):
+        raise ValueError(f"dims must be 1, 2 or 3 or a non-empty sequence of them, got {dims!r}")
     per_dim = count if count is not None else (500 if thorough else 100)
     if isinstance(per_dim, bool) or not isinstance(per_dim, int) or per_dim < 1:
         raise ValueError(f"count must be a positive integer, got {per_dim!r}")

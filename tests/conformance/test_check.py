@@ -387,3 +387,9 @@ def test_check_rejects_invalid_params(params, match):
 def test_check_rejects_params_for_an_op_without_one():
     with pytest.raises(ValueError, match="takes no parameter"):
         check("torch.nn.functional:avg_pool1d", "avg", 1, params=[2.0], count=1)
+
+
+@pytest.mark.parametrize("dims", [0, 4, "2", [], [1, 5], True])
+def test_check_rejects_bad_dims(dims):
+    with pytest.raises(ValueError, match="dims must be 1, 2 or 3"):
+        check("torch.nn.functional:lp_pool1d", "lp", dims, count=1)
