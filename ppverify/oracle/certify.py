@@ -14,7 +14,7 @@ import math
 from fractions import Fraction
 
 import numpy as np
-from flint import arb
+from flint import arb, ctx
 
 from .formats import Format, round_fraction
 
@@ -63,11 +63,16 @@ def certify_ball(ball: arb, fmt: Format) -> float | None:
     """The correctly rounded value of the number enclosed by ``ball``, or ``None`` if undecided."""
     if not ball.is_finite():
         return None
-    for c in _candidates(ball, fmt):
-        lower, upper = _neighbour_midpoints(c, fmt)
-        if (lower is None or ball > lower) and (upper is None or ball < upper):
-            return 0.0 if c == 0 else c
-    return None
+    saved = ctx.prec
+    ctx.prec = max(saved, 64)  # the midpoints need precision + 1 bits to be exact
+    try:
+        for c in _candidates(ball, fmt):
+            lower, upper = _neighbour_midpoints(c, fmt)
+            if (lower is None or ball > lower) and (upper is None or ball < upper):
+                return 0.0 if c == 0 else c
+        return None
+    finally:
+        ctx.prec = saved
 
 
 def round_term(value: Term, fmt: Format) -> float | None:

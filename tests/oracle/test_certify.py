@@ -33,10 +33,10 @@ def test_fast_path_agrees_with_exact_rounding(name):
     balls = [_ball(v, Fraction(0)) for v in exacts]
     got = certify_many(balls, fmt)
     for v, g, b in zip(exacts, got, balls):
-        if g is None:  # undecided is allowed, a wrong answer is not
-            assert certify_ball(b, fmt) is None
-            continue
+        # an exact ball that is not a midpoint is always decided, by either path
+        assert g is not None, (v, name)
         assert g == round_fraction(v, fmt), (v, name)
+        assert certify_ball(b, fmt) == g, (v, name)
 
 
 @pytest.mark.parametrize("name", sorted(FORMATS))
