@@ -37,7 +37,7 @@ from hypothesis import assume
 from hypothesis import strategies as st
 
 from .conformance.cases import Case, representable
-from .conformance.targets import CONVENTIONS
+from .conformance.targets import get_convention
 from .oracle.formats import get_format
 from .windows import iter_windows, make_geometry, output_shape
 
@@ -106,6 +106,8 @@ def pool_geometries(draw, dims: int, *, accepts=("stride", "padding", "dilation"
     With ``spatial`` (the input's spatial sizes), only geometries valid for that input: every
     output size at least 1.
     """
+    if isinstance(dims, bool) or dims not in (1, 2, 3):
+        raise ValueError(f"dims must be 1, 2 or 3, got {dims!r}")
     same = draw(st.booleans()) if cubic is None else cubic
     n_axes = 1 if same else dims
 
@@ -141,7 +143,7 @@ def spatial_sizes(geometry: dict, *, max_extra: int = 4):
 
 def parameters(op: str, dtype: str = "float32", *, allow_nonpositive: bool | None = None):
     """alpha (ppool: any sign, huge included) or p (lp, powermean: positive unless asked)."""
-    if not CONVENTIONS[op].has_param:
+    if not get_convention(op).has_param:
         return st.none()
     fit = _in_format(dtype)
     if op == "ppool":
@@ -163,7 +165,7 @@ def pooling_cases(draw, op: str, dims: int | None = None, *, dtypes=DTYPES,
     Inputs are non-negative for the operators with a real exponent; windows never contain a
     zero when the parameter makes ``0**p`` infinite (lp/powermean with ``p <= 0``).
     """
-    conv = CONVENTIONS[op]
+    conv = get_convention(op)
     dims = draw(st.sampled_from([1, 2, 3])) if dims is None else dims
     dtype = draw(st.sampled_from(list(dtypes)))
     accepts = conv.optional_args if accepts is None else tuple(accepts)

@@ -99,3 +99,14 @@ def test_parameters_respect_domains():
     p = find(parameters("lp", "float16"), lambda v: v > 10)
     assert 10 < p <= 64
     assert find(parameters("max"), lambda v: True) is None
+
+
+def test_unknown_op_or_dims_raise_value_error_naming_them():
+    import ppverify.strategies as strategies
+
+    with pytest.raises(ValueError, match="op must be one of"):
+        strategies.parameters("foo")
+    with pytest.raises(ValueError, match="op must be one of"):
+        strategies.pooling_cases("foo").example()
+    with pytest.raises(ValueError, match="dims must be 1, 2 or 3"):
+        strategies.pool_geometries(4).example()
