@@ -34,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
             "Verified mathematics, a correctly rounded reference and a fast torch op for "
             "polynomial (P-) pooling y = sum x^(a+1) / sum x^a and its relatives."
         ),
+        epilog="Run 'ppverify COMMAND --help' for a command's options, defaults and examples.",
     )
     parser.add_argument("--version", action="version", version=f"ppverify {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
