@@ -151,7 +151,10 @@ def run(args: argparse.Namespace) -> int:
     if args.vectors or args.results:
         return _run_vectors(args, tol)
     if not args.target or not args.op:
-        print("ppverify check: error: TARGET and --op are required (or --vectors and --results)",
+        missing = " and ".join(n for n, v in (("TARGET", args.target), ("--op", args.op))
+                               if not v)
+        print(f"ppverify check: error: {missing} required, e.g. ppverify check "
+              f"torch.nn.functional:lp_pool2d --op lp (or --vectors FILE --results FILE)",
               file=sys.stderr)
         return 2
     from .check import check

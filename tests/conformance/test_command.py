@@ -146,3 +146,10 @@ def test_check_vectors_file_errors_name_the_option_and_file(tmp_path, capsys):
     truncated.write_text("[1")
     assert main(["check", "--vectors", str(truncated), "--results", str(missing)]) == 2
     assert f"--vectors {truncated}:" in capsys.readouterr().err
+
+
+def test_check_names_what_is_missing(capsys):
+    assert main(["check", "torch.nn.functional:lp_pool2d"]) == 2
+    assert "error: --op required" in capsys.readouterr().err
+    assert main(["check", "--op", "lp"]) == 2
+    assert "error: TARGET required" in capsys.readouterr().err
