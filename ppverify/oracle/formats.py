@@ -178,17 +178,26 @@ def ordinal(values: np.ndarray | float, fmt: str | Format) -> np.ndarray:
     return np.vectorize(lambda v: _ordinal_scalar(float(v), f), otypes=[np.float64])(a)
 
 
+def from_torch(value):
+    """A torch tensor as an exact float64 numpy copy (detached, on the CPU), without importing
+    torch; any other value is returned unchanged."""
+    if type(value).__module__.startswith("torch") and hasattr(value, "detach"):
+        return value.detach().cpu().double().numpy()
+    return value
+
+
 def ulp_distance(candidate: np.ndarray | float, reference: np.ndarray | float,
                  fmt: str | Format) -> np.ndarray:
     """Distance in ULP of ``fmt`` between ``candidate`` and ``reference`` (elementwise).
 
     Both may be any real float64 values; representable values give integer distances.
     ``+0`` and ``-0`` are at distance 0, ``inf`` is one step beyond ``max``, the distance
-    involving exactly one NaN is ``inf`` and between two NaNs it is 0.
+    involving exactly one NaN is ``inf`` and between two NaNs it is 0. Torch tensors (any float
+    dtype, with or without ``requires_grad``) are accepted.
     """
     f = get_format(fmt)
-    c = np.asarray(candidate, dtype=np.float64)
-    r = np.asarray(reference, dtype=np.float64)
+    c = np.asarray(from_torch(candidate), dtype=np.float64)
+    r = np.asarray(from_torch(reference), dtype=np.float64)
     if c.shape != r.shape:
         raise ValueError(f"candidate shape {c.shape} differs from reference shape {r.shape}")
     if f.name == "float64":

@@ -40,7 +40,7 @@ from ..windows import (
     split_batch_channel,
 )
 from .certify import Accumulator, Term, certify_many
-from .formats import Format, get_format
+from .formats import Format, from_torch, get_format
 from .operators import OracleDomainError, WindowValues
 from .registry import OperatorInfo, get_operator
 
@@ -115,9 +115,7 @@ def _layout(geometry: PoolGeometry, spatial: tuple[int, ...]) -> _Layout:
 
 def _as_float_array(name: str, value) -> np.ndarray:
     """Exact float64 copy of an array-like; a torch tensor is accepted without importing torch."""
-    if type(value).__module__.startswith("torch") and hasattr(value, "detach"):
-        value = value.detach().cpu().double().numpy()
-    a = np.asarray(value)
+    a = np.asarray(from_torch(value))
     if a.dtype == object or not (np.issubdtype(a.dtype, np.floating)
                                  or np.issubdtype(a.dtype, np.integer)):
         raise TypeError(f"{name} must be an array of real numbers, got dtype {a.dtype}")

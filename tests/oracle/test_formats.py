@@ -286,3 +286,14 @@ def test_get_format_accepts_dtypes():
     assert get_format(np.dtype("float16")) is FLOAT16
     assert get_format(torch.bfloat16) is BFLOAT16
     assert get_format("float64") is FLOAT64
+
+
+def test_ulp_distance_accepts_torch_tensors_of_any_float_dtype():
+    torch = pytest.importorskip("torch")
+    from ppverify.oracle import ulp_distance
+
+    ref = np.array([1.0, 2.0])
+    for t in (torch.tensor([1.0, 2.0], requires_grad=True),
+              torch.tensor([1.0, 2.0], dtype=torch.bfloat16),
+              torch.tensor([1.0, 2.0], dtype=torch.float16)):
+        assert ulp_distance(t, ref, "float32").tolist() == [0.0, 0.0]
