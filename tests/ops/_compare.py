@@ -2,7 +2,8 @@
 
 Tolerances (issue 4):
 * forward: ``FORWARD_ULP`` (8) ULP in float32/float64, ``HALF_ULP`` (2) in float16/bfloat16;
-* gradients: within 8 ULP of the correctly rounded value, or within 64 units of roundoff of the
+* gradients: within 8 ULP of the correctly rounded value, or within 64 units of roundoff
+  (u = 2**-precision, the unit roundoff of round-to-nearest) of the
   largest gradient magnitude in the window, whichever is larger. For ``grad_input`` the scale of
   an element is the largest correctly rounded ``|grad_input|`` over the windows containing it.
   For ``grad_alpha`` (one number summed over all windows) the scale is
@@ -79,7 +80,7 @@ def within(candidate, ref, scale, dtype: str):
     c = np.asarray(candidate, dtype=np.float64)
     r = np.asarray(ref, dtype=np.float64)
     ulps = ulp_distance(c, r, dtype)
-    u = 2.0 ** (1 - fmt.precision)
+    u = 2.0 ** -fmt.precision  # unit roundoff of round-to-nearest
     with np.errstate(invalid="ignore"):
         ok = (ulps <= GRAD_ULP) | (np.abs(c - r) <= GRAD_ROUNDOFF * u * np.asarray(scale))
     return (ok & np.isfinite(c)) | (c == r), ulps
