@@ -21,23 +21,8 @@ def alphas_for(i: int, j: int, count: int = 4) -> list[float]:
     return [ALPHAS[(i * 5 + j * 3 + t * 3) % len(ALPHAS)] for t in range(count)]
 
 
-# Known gap (issue 4 stays open): the float64 path computes x^alpha as exp(alpha ln(x / R)), and
-# rounding alpha ln(x / R) (about -69 for a 1e30 range) costs ~35 eps of relative error in a
-# weight. Geometry 5 (one 27-element 3-D window, range 1e30, alpha = 1) then misses the gradient
-# target: 68 units of roundoff u = 2**-53 against 64. Fix: alpha ln(x / R) in double-double.
-_KNOWN_GAP = {(5, torch.float64)}
-
-
-def _suite_params():
-    for g in range(len(GEOMETRIES)):
-        for dtype in DTYPES:
-            marks = [pytest.mark.xfail(strict=True, reason="float64 exp(alpha ln x) rounding; "
-                                       "68 u > 64 u at a 1e30-range 27-element window")
-                     ] if (g, dtype) in _KNOWN_GAP else []
-            yield pytest.param(dtype, g, marks=marks, id=f"{g}-{dtype_name(dtype)}")
-
-
-@pytest.mark.parametrize("dtype, g", list(_suite_params()))
+@pytest.mark.parametrize("dtype", DTYPES, ids=dtype_name)
+@pytest.mark.parametrize("g", range(len(GEOMETRIES)))
 def test_adversarial_suite_matches_oracle(dtype, g):
     dims, spatial, k, s, p, d, cm = GEOMETRIES[g]
     gen = torch.Generator().manual_seed(1000 * g + DTYPES.index(dtype))
