@@ -17,8 +17,9 @@ import argparse
 import json
 import os
 import sys
-import tempfile
 import time
+
+from .._files import write_atomic
 
 HELP = "SymPy verdicts on every claim, cross-checked"
 
@@ -30,24 +31,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--jobs", type=int, default=None,
                         help="worker processes, at least 1 (default: 2, or 1 on a 1-core machine)")
     parser.add_argument("--list", action="store_true", help="list the claim ids and exit")
-
-
-def write_atomic(path: str, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file in the same directory."""
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".prove-", suffix=".md", dir=directory)
-    try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 would make the document private
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def run(args: argparse.Namespace) -> int:

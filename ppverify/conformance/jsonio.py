@@ -8,14 +8,13 @@ dtype); ``inf``, ``-inf`` and ``nan`` are written as the strings ``"inf"``, ``"-
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
+
+from .._files import write_atomic as atomic_write_bytes
 
 _SPECIAL = {"inf": math.inf, "-inf": -math.inf, "nan": math.nan, "+inf": math.inf}
 
@@ -48,25 +47,6 @@ def decode_array(values) -> np.ndarray:
     if not isinstance(values, list):
         values = [values]
     return np.array([decode_float(v) for v in values], dtype=np.float64)
-
-
-def atomic_write_bytes(path: str | Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temporary file in the same directory and ``os.replace``."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
-    try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 would make the result private
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 def atomic_write_json(path: str | Path, obj) -> None:
