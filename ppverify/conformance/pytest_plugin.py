@@ -40,7 +40,7 @@ def assert_matches_oracle(fn: Callable | str, op: str, dims: int | Iterable[int]
     ``include_errors``, ``shrink_failures``) go to ``check``.
     """
     from .check import check
-    from .command import format_report
+    from .summary import format_report
     from .tolerances import Tolerances
 
     if isinstance(tolerances, Mapping):

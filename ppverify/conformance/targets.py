@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -136,3 +137,12 @@ def resolve(spec: str | Callable, op: str, dims: int | None = None) -> Target:
     if not callable(obj):
         raise ValueError(f"target {text!r} is not callable")
     return Target(obj, text, op, accepted_arguments(obj, op))
+
+
+def default_dims(target: str) -> tuple[int, ...]:
+    """Dimensions to check when none are given: all three for a ``{d}`` template, the one a
+    name ending in ``1d``/``2d``/``3d`` implies, else 2."""
+    if "{d}" in target:
+        return (1, 2, 3)
+    match = re.search(r"([123])d$", target)
+    return (int(match.group(1)),) if match else (2,)

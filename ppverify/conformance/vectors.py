@@ -333,7 +333,7 @@ def score(vectors: dict, results: dict[str, dict], tol: Tolerances | None = None
 
 
 def format_score(s: Score) -> str:
-    from .command import format_tolerances
+    from .summary import format_tolerances
 
     lines = [f"ppverify check --vectors ({s.op}): {s.cases} cases, {s.passed} passed, "
              f"{len(s.missing)} without results", ""]
