@@ -86,14 +86,16 @@ def _two_prod(a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Ten
     return p, e
 
 
-def power_ratio(v: torch.Tensor, ref: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
+def power_ratio(v: torch.Tensor, ref: torch.Tensor, a: torch.Tensor,
+                log: torch.Tensor | None = None) -> torch.Tensor:
     """``(v / ref) ** a`` for positive float64 ``v``, ``ref``, as ``exp(a ln(v / ref))`` with the
     product ``a ln(v / ref)`` carried in double-double.
 
     Rounding ``t = a ln(v/ref)`` to one double would cost ``|t| eps`` of relative error (35 eps
     for a 1e30 range); here ``ln(v/ref) = k LN2_HI + (k LN2_LO + ln(mv/mr))`` with the first term
     exact, ``a k LN2_HI`` is split exactly by Dekker's product, and ``exp(t_hi + t_lo)`` is
-    ``exp(t_hi) + exp(t_hi) t_lo``. Derivatives are those of ``exp(a ln v)`` (``ref`` constant).
+    ``exp(t_hi) + exp(t_hi) t_lo``. Derivatives are those of ``exp(a ln v)`` (``ref`` constant);
+    ``log`` is ``log_ratio(v, ref)`` when the caller already has it.
     """
     with torch.no_grad():
         vd, ad = v.detach(), a.detach()
@@ -111,7 +113,7 @@ def power_ratio(v: torch.Tensor, ref: torch.Tensor, a: torch.Tensor) -> torch.Te
         value = torch.where(torch.isfinite(value) | ~torch.isfinite(t_hi), value,
                             torch.exp(ad * (big + small)))
     if (v.requires_grad or a.requires_grad) and torch.is_grad_enabled():
-        approx = torch.exp(a * log_ratio(v, ref))
+        approx = torch.exp(a * (log_ratio(v, ref) if log is None else log))
         value = value + (approx - approx.detach())
     return value
 
@@ -241,7 +243,7 @@ def analyse(x64: torch.Tensor, a: torch.Tensor, win: Windows) -> _State:
         vs = torch.where(p, v, 1.0)
         ld = log_ratio(vs, ref_d)
         lr_d.append(torch.where(p, ld, 0.0))
-        ed.append(torch.where(p, power_ratio(vs, ref_d, a), 0.0))
+        ed.append(torch.where(p, power_ratio(vs, ref_d, a, log=ld), 0.0))
         en.append(torch.where(p, power_ratio(vs, ref_n, a + 1), 0.0))
     st.lr_d, st.ed = lr_d, ed
     S = _neumaier(ed)
