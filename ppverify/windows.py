@@ -21,6 +21,14 @@ Conventions (identical to ``torch.nn.functional.{max,avg,lp}_pool{1,2,3}d``):
 * Validity rules, with torch's: ``kernel_size``, ``stride`` and ``dilation`` positive, ``padding``
   non-negative and at most half the kernel size, and every output size at least 1.
 
+Adaptive and global pooling (``torch.nn.functional.adaptive_{max,avg}_pool{1,2,3}d``) use an
+``AdaptiveGeometry`` instead: per axis, an input of length ``L`` pooled to ``n`` outputs gives
+window ``i`` the input positions ``[floor(i L / n), ceil((i + 1) L / n))`` (no padding, no
+dilation; windows of neighbouring outputs may overlap, and ``n > L`` repeats positions). An
+``output_size`` entry ``None`` keeps that axis's input length. *Global* pooling is output size 1
+on every axis: one window holding the whole plane. ``iter_windows``, ``output_spatial_shape`` and
+``output_shape`` accept either geometry.
+
 What padding *means* for a value is up to each operator (see ``ppverify.oracle.operators``):
 this module only says which positions are input, padding or overhang.
 """
@@ -53,6 +61,29 @@ class PoolGeometry:
         for k in self.kernel_size:
             n *= k
         return n
+
+
+@dataclass(frozen=True)
+class AdaptiveGeometry:
+    """Adaptive pooling to a fixed output size, one entry per spatial axis.
+
+    ``output_size[a]`` is the number of outputs along spatial axis ``a``, or ``None`` to keep the
+    input's length there (torch's convention). Global pooling is ``output_size == (1,) * dims``.
+    """
+
+    dims: int
+    output_size: tuple[int | None, ...]
+
+    @property
+    def is_global(self) -> bool:
+        """True when every axis pools to a single output (one window per plane)."""
+        return all(n == 1 for n in self.output_size)
+
+    def resolve(self, spatial: Sequence[int]) -> tuple[int, ...]:
+        """The output spatial shape for an input of spatial shape ``spatial``."""
+        return tuple(
+            int(length) if n is None else n for n, length in zip(self.output_size, spatial)
+        )
 
 
 def _expand(name: str, value: IntOrTuple | None, dims: int) -> tuple[int, ...]:
@@ -116,6 +147,56 @@ def make_geometry(
     return PoolGeometry(dims, kernel, strides, pads, dils, bool(ceil_mode))
 
 
+def make_adaptive_geometry(dims: int, output_size: int | Sequence[int | None]) -> AdaptiveGeometry:
+    """Validate torch's ``output_size`` argument of adaptive pooling.
+
+    ``output_size`` is an int (the same on every axis) or a sequence of ``dims`` entries, each a
+    positive int or ``None`` (keep the input length). Raises ``TypeError``/``ValueError`` naming
+    ``output_size``.
+    """
+    if dims not in (1, 2, 3):
+        raise ValueError(f"dims must be 1, 2 or 3, got {dims}")
+    if isinstance(output_size, bool):
+        raise TypeError(f"output_size must be an int or a tuple of {dims} ints, got a bool")
+    if isinstance(output_size, numbers.Integral):
+        sizes: tuple[int | None, ...] = (int(output_size),) * dims
+    else:
+        try:
+            sizes = tuple(output_size)  # type: ignore[arg-type]
+        except TypeError:
+            raise TypeError(
+                f"output_size must be an int or a tuple of {dims} ints (or None), got "
+                f"{type(output_size).__name__}"
+            ) from None
+        if len(sizes) == 1:
+            sizes = sizes * dims
+        if len(sizes) != dims:
+            raise ValueError(
+                f"output_size must have 1 or {dims} entries for {dims}-D pooling, got {sizes}"
+            )
+    checked: list[int | None] = []
+    for n in sizes:
+        if n is None:
+            checked.append(None)
+            continue
+        if isinstance(n, bool) or not isinstance(n, numbers.Integral):
+            raise TypeError(f"output_size entries must be ints or None, got {sizes}")
+        if n <= 0:
+            raise ValueError(f"output_size must be positive, but got {sizes}")
+        checked.append(int(n))
+    return AdaptiveGeometry(dims, tuple(checked))
+
+
+def global_geometry(dims: int) -> AdaptiveGeometry:
+    """Global pooling: one output per (batch, channel) plane, its window the whole plane."""
+    return make_adaptive_geometry(dims, 1)
+
+
+def adaptive_axis_bounds(length: int, out_size: int) -> list[tuple[int, int]]:
+    """Torch's adaptive rule along one axis: ``[floor(i L / n), ceil((i + 1) L / n))`` per ``i``."""
+    return [((i * length) // out_size, -((-(i + 1) * length) // out_size)) for i in range(out_size)]
+
+
 def axis_output_size(
     length: int, kernel: int, stride: int, padding: int, dilation: int, ceil_mode: bool
 ) -> int:
@@ -139,8 +220,18 @@ def split_batch_channel(shape: Sequence[int], dims: int, name: str = "input") ->
     return tuple(int(s) for s in shape[-dims:])
 
 
-def output_spatial_shape(geometry: PoolGeometry, spatial: Sequence[int]) -> tuple[int, ...]:
+def output_spatial_shape(
+    geometry: PoolGeometry | AdaptiveGeometry, spatial: Sequence[int]
+) -> tuple[int, ...]:
     """Output spatial shape; raise ``ValueError`` naming the axis if any output size is < 1."""
+    if isinstance(geometry, AdaptiveGeometry):
+        for axis, length in enumerate(spatial):
+            if length < 1:
+                raise ValueError(
+                    f"adaptive pooling needs a non-empty input, but spatial axis {axis} of the "
+                    f"input (size {tuple(spatial)}) has length {length}"
+                )
+        return geometry.resolve(spatial)
     out = []
     for axis, length in enumerate(spatial):
         size = axis_output_size(
@@ -161,7 +252,9 @@ def output_spatial_shape(geometry: PoolGeometry, spatial: Sequence[int]) -> tupl
     return tuple(out)
 
 
-def output_shape(geometry: PoolGeometry, input_shape: Sequence[int]) -> tuple[int, ...]:
+def output_shape(
+    geometry: PoolGeometry | AdaptiveGeometry, input_shape: Sequence[int]
+) -> tuple[int, ...]:
     """Full output shape for an input of shape ``input_shape`` (batch/channel dims kept)."""
     spatial = split_batch_channel(input_shape, geometry.dims)
     lead = tuple(input_shape[: len(input_shape) - geometry.dims])
@@ -218,9 +311,30 @@ class Window:
     n_padding: int
 
 
-def iter_windows(geometry: PoolGeometry, spatial: Sequence[int]) -> Iterator[Window]:
-    """Yield every window of one (batch, channel) plane in row-major output order."""
-    output_spatial_shape(geometry, spatial)  # validates
+def adaptive_axis_windows(length: int, out_size: int) -> list[AxisWindow]:
+    """All adaptive windows along one axis, in output order (no padding, so ``band`` = size)."""
+    return [
+        AxisWindow(start, tuple(range(end - start)), tuple(range(start, end)), end - start)
+        for start, end in adaptive_axis_bounds(length, out_size)
+    ]
+
+
+def iter_windows(
+    geometry: PoolGeometry | AdaptiveGeometry, spatial: Sequence[int]
+) -> Iterator[Window]:
+    """Yield every window of one (batch, channel) plane in row-major output order.
+
+    For an ``AdaptiveGeometry`` the kernel offsets are positions relative to the window's start.
+    """
+    out_spatial = output_spatial_shape(geometry, spatial)  # validates
+    if isinstance(geometry, AdaptiveGeometry):
+        adaptive = [adaptive_axis_windows(spatial[a], out_spatial[a]) for a in range(geometry.dims)]
+        for out_index in itertools.product(*(range(n) for n in out_spatial)):
+            combo = [adaptive[a][i] for a, i in enumerate(out_index)]
+            positions = tuple(itertools.product(*(w.indices for w in combo)))
+            offsets = tuple(itertools.product(*(w.offsets for w in combo)))
+            yield Window(tuple(out_index), positions, offsets, 0)
+        return
     per_axis = [
         axis_windows(
             spatial[a],

@@ -8,9 +8,12 @@ import numpy as np
 import pytest
 
 from ppverify.windows import (
+    adaptive_axis_bounds,
     axis_output_size,
     axis_windows,
+    global_geometry,
     iter_windows,
+    make_adaptive_geometry,
     make_geometry,
     output_shape,
     split_batch_channel,
@@ -244,3 +247,65 @@ def test_numpy_integers_are_accepted():
     assert all(type(v) is int for v in g.kernel_size + g.stride + g.padding)
     y = F.max_pool2d(torch.zeros(1, 1, 5, 5), int(np.int64(3)), (1, 2), 1)
     assert output_shape(g, (1, 1, 5, 5)) == tuple(y.shape)
+
+
+ADAPTIVE_MAX = {1: F.adaptive_max_pool1d, 2: F.adaptive_max_pool2d, 3: F.adaptive_max_pool3d}
+ADAPTIVE_AVG = {1: F.adaptive_avg_pool1d, 2: F.adaptive_avg_pool2d, 3: F.adaptive_avg_pool3d}
+ADAPTIVE_CASES = {
+    1: [((7,), 3), ((5,), 5), ((3,), 7), ((1,), 2), ((9,), 1), ((10,), (4,))],
+    2: [((5, 7), (3, 2)), ((3, 4), 1), ((2, 3), (5, 4)), ((6, 5), (None, 2)), ((4, 4), 3)],
+    3: [((3, 5, 4), (2, 3, 3)), ((2, 3, 3), 1), ((2, 2, 3), (3, None, 2))],
+}
+
+
+@pytest.mark.parametrize("dims", [1, 2, 3])
+def test_adaptive_windows_match_torch(dims):
+    # odd sizes, output larger than input, None entries and global (output size 1)
+    rng = np.random.default_rng(10 + dims)
+    for spatial, size in ADAPTIVE_CASES[dims]:
+        geometry = make_adaptive_geometry(dims, size)
+        windows = list(iter_windows(geometry, spatial))
+        x = rng.permutation(int(np.prod(spatial))).astype(np.float64).reshape(spatial) + 1.0
+        xt = torch.tensor(x)[None, None]
+        torch_size = size if isinstance(size, int) else tuple(size)
+        values, idx = ADAPTIVE_MAX[dims](xt, torch_size, return_indices=True)
+        assert output_shape(geometry, (1, 1, *spatial)) == tuple(values.shape)
+        idx = idx[0, 0].numpy().ravel()
+        mean = ADAPTIVE_AVG[dims](xt, torch_size)[0, 0].numpy().ravel()
+        strides = np.array([int(np.prod(spatial[a + 1:])) for a in range(dims)])
+        assert len(windows) == idx.size
+        for n, w in enumerate(windows):
+            assert w.out_index == tuple(np.unravel_index(n, values.shape[2:]))
+            assert w.n_padding == 0 and w.positions
+            flats = [int(np.dot(pos, strides)) for pos in w.positions]
+            assert idx[n] == flats[int(np.argmax(x.ravel()[flats]))], (spatial, size, w)
+            np.testing.assert_allclose(mean[n], np.mean(x.ravel()[flats]), rtol=1e-14)
+
+
+def test_global_geometry_is_one_window_of_the_whole_plane():
+    g = global_geometry(2)
+    assert g.is_global and output_shape(g, (2, 3, 4, 5)) == (2, 3, 1, 1)
+    (w,) = iter_windows(g, (4, 5))
+    assert len(w.positions) == 20 and w.positions[0] == (0, 0) and w.positions[-1] == (3, 4)
+
+
+def test_adaptive_bounds_closed_form():
+    # window i of L inputs into n outputs spans [floor(i L / n), ceil((i + 1) L / n))
+    assert adaptive_axis_bounds(7, 3) == [(0, 3), (2, 5), (4, 7)]
+    assert adaptive_axis_bounds(2, 3) == [(0, 1), (0, 2), (1, 2)]
+
+
+@pytest.mark.parametrize(
+    ("size", "error", "match"),
+    [(0, ValueError, "output_size must be positive"), ((2, 2, 2), ValueError, "1 or 2 entries"),
+     (True, TypeError, "bool"), ((2.0, 2), TypeError, "output_size entries"),
+     ("2", TypeError, "output_size entries")],
+)
+def test_adaptive_output_size_errors_name_the_argument(size, error, match):
+    with pytest.raises(error, match=match):
+        make_adaptive_geometry(2, size)
+
+
+def test_adaptive_rejects_an_empty_input_axis():
+    with pytest.raises(ValueError, match="non-empty input"):
+        output_shape(make_adaptive_geometry(1, 2), (1, 1, 0))
