@@ -86,10 +86,12 @@ def test_inputs_have_ties_and_zeros_often():
 
 
 def test_shrinks_to_a_minimal_example():
-    # a failing property shrinks to the smallest kernel, sizes and simplest values
+    # a failing property shrinks to the smallest kernel, sizes and simplest values. Shrinking is
+    # a heuristic search: from about 1 random seed in 10 it stops in a local minimum (two
+    # channels, the 2.0 last), so the search is derandomized to make this test deterministic.
     case = find(pooling_cases("ppool", dims=2, dtypes=["float32"]),
                 lambda c: c.input.max() >= 2.0,
-                settings=settings(max_examples=500, database=None))
+                settings=settings(max_examples=500, database=None, derandomize=True))
     assert case.input.size == 1
     assert case.kernel_size == (1, 1) and case.stride is None
     assert case.input.ravel().tolist() == [2.0]
