@@ -28,9 +28,9 @@ def main() -> int:
     parser.add_argument("--fallback", action="store_true", help="force the pure-torch path")
     args = parser.parse_args()
     if args.fallback:
-        from ppverify.ops import functional
+        from ppverify.ops import _dispatch
 
-        functional._use_native = lambda x: False
+        _dispatch._use_native = lambda x: False
     gen = torch.Generator().manual_seed(1)
     for name in args.dtypes:
         dtype = getattr(torch, name)
