@@ -6,6 +6,7 @@ mathematics and conventions are stated in ``ppverify.ops.functional``. A compile
 for float64 or other devices, a pure-torch implementation (``ppverify.ops._torch_impl``) runs.
 """
 
+from ._decomp import decompositions
 from .functional import (
     adaptive_p_pool,
     adaptive_p_pool1d,
@@ -18,7 +19,7 @@ from .functional import (
 )
 from .modules import CONSTRAINTS, PPool1d, PPool2d, PPool3d
 
-__all__ = ["CONSTRAINTS", "PPool1d", "PPool2d", "PPool3d", "adaptive_p_pool",
+__all__ = ["CONSTRAINTS", "decompositions", "PPool1d", "PPool2d", "PPool3d", "adaptive_p_pool",
            "adaptive_p_pool1d", "adaptive_p_pool2d", "adaptive_p_pool3d", "p_pool", "p_pool1d",
            "p_pool2d", "p_pool3d"]
 

@@ -28,11 +28,14 @@ synchronisation at all); the deployment decomposition behaves the same way.
 Autograd and torch.func
 -----------------------
 ``_PoolFunction`` (an ``autograd.Function`` with ``setup_context``, ``jvp`` and
-``generate_vmap_rule``) is what the public functions call. Its backward is the opaque
+``generate_vmap_rule``) is what the public functions call in eager mode (under
+``torch.compile`` and ``torch.jit.trace`` they call the custom op, whose own autograd formula is
+the opaque backward). Its backward is the opaque
 ``pool_backward`` op, unless the graph must be differentiated again (``create_graph=True``, or
 a torch.func transform such as ``hessian``): then it is the differentiable pure-torch formula.
-``jvp`` (forward-mode AD, ``jacfwd``) is always the pure-torch formula. The custom op also has
-its own autograd formula, for graphs that call it directly (exported programs, traces).
+``jvp`` (forward-mode AD, ``jacfwd``) is always the pure-torch formula. The custom op's own
+autograd formula serves the graphs that call it directly (compiled code, exported programs,
+traces).
 """
 
 from __future__ import annotations
@@ -265,8 +268,6 @@ pool_backward_op.register_vmap(_pool_backward_vmap)
 def _opaque_backward_ok(*tensors: Tensor) -> bool:
     """Whether the backward may be the opaque op: not when it must itself be differentiated
     (create_graph=True, or a torch.func transform tracking these tensors)."""
-    if torch.compiler.is_compiling():
-        return True
     if torch.is_grad_enabled():
         return False
     return not any(torch._C._functorch.is_functorch_wrapped_tensor(t) for t in tensors)
@@ -353,7 +354,9 @@ def pool(op: str, input: Tensor, param, layout, validate: bool = True) -> Tensor
         if all(isinstance(s, int) for s in spatial):
             _layout.check_windows(layout, spatial)
     code = _layout.encode(layout)
-    if torch.jit.is_tracing():  # a TorchScript trace records the op (and its autograd)
+    if torch.compiler.is_compiling() or torch.jit.is_tracing():
+        # dynamo does not trace an autograd.Function with a jvp, and a TorchScript trace would
+        # record it as an unsaveable Python op: the graph gets the op and its own autograd
         y = torch.ops.ppverify.pool(x, planes, op, code, bool(validate))
     else:
         y = _PoolFunction.apply(x, planes, op, code, bool(validate))
