@@ -27,7 +27,7 @@ import torch
 from torch import Tensor
 
 from ..windows import AdaptiveGeometry, PoolGeometry
-from . import _dispatch, _gather, _layout  # _dispatch defines the op
+from . import _dispatch, _gather, _layout  # noqa: F401  (_dispatch defines the op)
 
 F64 = torch.float64
 
@@ -144,7 +144,7 @@ def lower(x: Tensor, param: Tensor, op: str, layout: list[int], validate: bool) 
     X, M = (_adaptive(x, geometry) if isinstance(geometry, AdaptiveGeometry)
             else _windowed(x, geometry))
     X = X.to(F64)
-    bad = ((~(X >= 0)) | (X == math.inf)) & M
+    bad = (~(X >= 0) | torch.isinf(X)) & M
     pos, zero = (X > 0) & M, (X == 0) & M
     n = M.sum(-1).to(F64)
     a = param.to(F64).reshape(param.shape[0], param.shape[1], *[1] * geometry.dims)

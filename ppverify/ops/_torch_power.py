@@ -77,7 +77,9 @@ class PowerMean:
         with torch.no_grad():  # the first dominant element (e = 1 exactly)
             k = self.e.detach().argmax(-1, keepdim=True)
             first = torch.arange(X.shape[-1], device=X.device) == k
-        self.rest = w.sum(torch.where(first, 0.0, self.e))
+        # e_k = 1 exactly, but its derivative must stay: add e_k - 1 (= 0, with derivative)
+        self.rest = w.sum(torch.where(first, 0.0, self.e)) + torch.where(first, self.em1,
+                                                                           0.0).sum(-1)
         self.S = 1.0 + self.rest
         if lp:
             G = torch.log1p(self.rest)
@@ -86,7 +88,15 @@ class PowerMean:
             G = torch.where(m >= -0.5, torch.log1p(torch.where(m >= -0.5, m, 0.0)),
                             torch.log1p(self.rest) - torch.log(n))
         p_safe = torch.where(p == 0, 1.0, p)
-        geo = w.sum(self.l) / n  # p = 0: ln(geometric mean / R)
+        # p = 0: ln(geometric mean / R) = mean(l), written as the start of its Taylor series
+        # K(p)/p = k1 + k2 p / 2 + k3 p^2 / 6 (cumulants of l) so that derivatives in p are
+        # right up to the second (hessian) at exactly p = 0
+        lbar = w.sum(self.l) / n
+        dev = w.mask(torch.where(pos, self.l - _e(lbar), 0.0))
+        self.k2 = w.sum(dev * dev) / n
+        self.k3 = w.sum(dev * dev * dev) / n
+        p0 = torch.where(p == 0, p, 0.0)
+        geo = lbar + p0 * (self.k2 / 2 + p0 * self.k3 / 6)
         self.g = torch.where(p == 0, geo, G / p_safe)  # ln(y / R)
         self.y_rel = torch.exp(self.g)
         self.all_zero = self.n_pos == 0
@@ -122,8 +132,7 @@ class PowerMean:
             d = (self.em1 - _e(m)) / _e(1.0 + m)  # n u - 1
             core = w.sum(w.mask(phi(torch.where(pos | zero, d, 0.0)))) / self.n
         dp = self.y_rel * core / (p_safe * p_safe)
-        lbar = _e(w.sum(self.l) / self.n)
-        var = w.sum(w.mask(torch.where(pos, (self.l - lbar) ** 2, 0.0))) / self.n
-        dp = torch.where(p == 0, self.y_rel * var / 2, dp)
+        p0 = torch.where(p == 0, p, 0.0)  # p = 0: y Var(ln x) / 2 (+ p k3 / 3, see __init__)
+        dp = torch.where(p == 0, self.y_rel * (self.k2 / 2 + p0 * self.k3 / 3), dp)
         dp = torch.where(self.all_zero | self.zero_kills, 0.0, dp)
         return g, dp
