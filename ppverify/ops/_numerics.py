@@ -39,6 +39,34 @@ def csum(t: torch.Tensor, precise: bool = True) -> torch.Tensor:
     return t[..., 0] + err
 
 
+def csum_pair(t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The compensated sum over the last axis as an unevaluated pair ``(hi, lo)``."""
+    err = torch.zeros_like(t[..., 0])
+    while t.shape[-1] > 1:
+        if t.shape[-1] % 2:
+            t = torch.nn.functional.pad(t, (0, 1))
+        a, b = t[..., 0::2], t[..., 1::2]
+        s = a + b
+        bb = s - a
+        err = err + ((a - (s - bb)) + (b - bb)).sum(-1)
+        t = s
+    return t[..., 0], err
+
+
+def log_ratio_pair(v: torch.Tensor, ref: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``ln(v / ref)`` as an unevaluated double-double ``(hi, lo)`` (values only): the binary
+    exponents' part ``k ln 2`` carried exactly (``k LN2_HI``), so a sum of many logarithms of
+    widely spread values loses nothing to rounding ``k ln 2``."""
+    with torch.no_grad():
+        mv, ev = torch.frexp(v.detach())
+        mr, er = torch.frexp(ref.detach())
+        k = (ev - er).to(v.dtype)
+        big = k * LN2_HI  # exact
+        small = torch.log1p((mv - mr) / mr) + k * LN2_LO
+        hi = big + small
+        return hi, small - (hi - big)
+
+
 def log_ratio(v: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
     """``ln(v / ref)`` for positive float64 ``v`` and ``ref``, accurate to a few ulp absolute
     (relative to ``max(1, |ln(v/ref)|)``) even when ``v / ref`` is outside the float64 range,

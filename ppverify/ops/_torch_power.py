@@ -30,7 +30,15 @@ import math
 
 import torch
 
-from ._numerics import log_ratio, phi, power_ratio
+from ._numerics import (
+    _with_derivative,
+    csum_pair,
+    log_ratio,
+    log_ratio_pair,
+    phi,
+    power_ratio,
+    two_prod,
+)
 from ._torch_impl import COMPUTE, Windows, _e
 
 
@@ -99,9 +107,26 @@ class PowerMean:
         geo = lbar + p0 * (self.k2 / 2 + p0 * self.k3 / 6)
         self.g = torch.where(p == 0, geo, G / p_safe)  # ln(y / R)
         self.y_rel = torch.exp(self.g)
+        if w.precise:  # exp(mean l) with mean l in double-double (|mean l| reaches 700)
+            self.y_rel = torch.where(p == 0, self._geometric(xs, re, n, geo), self.y_rel)
         self.all_zero = self.n_pos == 0
         self.zero_kills = (p == 0) & (self.n_zero > 0)  # the geometric mean is 0
         self.y = torch.where(self.all_zero | self.zero_kills, 0.0, ref * self.y_rel)
+
+    def _geometric(self, xs, re, n, geo):
+        """``exp(mean ln(x / R))`` to about one rounding: the logarithms and their mean in
+        double-double (``exp(geo)`` carries the derivatives)."""
+        with torch.no_grad():
+            hi, lo = log_ratio_pair(xs, re)
+            hi, lo = torch.where(self.pos, hi, 0.0), torch.where(self.pos, lo, 0.0)
+            s_hi, s_lo = csum_pair(hi)
+            s_lo = s_lo + lo.sum(-1)
+            q_hi = s_hi / n
+            prod, err = two_prod(q_hi, n)
+            q_lo = (((s_hi - prod) - err) + s_lo) / n
+            e = torch.exp(q_hi)
+            value = e + e * q_lo
+        return _with_derivative(value, lambda: torch.exp(geo), geo)
 
     def outside_domain(self) -> torch.Tensor:
         """Windows where ``x^p`` is infinite: a zero with p < 0 (or any p = 0 for Lp)."""
@@ -114,6 +139,11 @@ class PowerMean:
         pos, zero = self.pos, self.zero
         D = _e(self.D)
         g = torch.exp((pe - 1.0) * (self.l - _e(self.g))) / D
+        if w.precise:  # (x/R)^(p-1) in double-double times (y/R)^(1-p): |l| reaches 1400
+            xs = torch.where(pos, w.X, _e(self.ref))
+            second = torch.where(p == 0, self.y_rel, torch.exp((1.0 - p) * self.g))
+            split = power_ratio(xs, _e(self.ref), pe - 1.0) * _e(second) / D
+            g = torch.where(torch.isfinite(split), split, g)
         # zeros with p > 0: 0 for p > 1, 1/D at p = 1, +inf (returned as 0) for p < 1
         g_zero = torch.where(pe == 1, 1.0 / D, 0.0)
         g = torch.where(pos, g, torch.where(zero, g_zero, 0.0))
