@@ -27,7 +27,7 @@ import torch
 from torch import Tensor
 
 from ..windows import AdaptiveGeometry, PoolGeometry
-from . import _dispatch, _gather, _layout  # noqa: F401  (_dispatch defines the op)
+from . import _dispatch, _gather, _layout
 
 F64 = torch.float64
 
@@ -103,8 +103,9 @@ def _ppool(X, M, pos, zero, n, a):
     en = torch.where(pos, torch.exp((a[..., None] + 1) * _log_ratio(xs, ref_n[..., None])), 0.0)
     S, T = ed.sum(-1), en.sum(-1)
     S = torch.where(S > 0, S, 1.0)
+    # R_n^(a+1) / R_d^a = R_d (R_n / R_d)^(a+1), the ratio within one window
     factor = torch.where(ref_n == ref_d, ref_d,
-                         torch.exp((a + 1) * torch.log(ref_n) - a * torch.log(ref_d)))
+                         ref_d * torch.exp((a + 1) * _log_ratio(ref_n, ref_d)))
     y = torch.where(a == 0, torch.where(M, X, 0.0).sum(-1) / n, factor * (T / S))
     kill = (pos.sum(-1) == 0) | ((a < 0) & (n_zero > 0))
     return torch.where(kill, 0.0, y), torch.zeros_like(kill)
@@ -164,4 +165,19 @@ def decompositions() -> dict:
     return {torch.ops.ppverify.pool.default: lower}
 
 
-torch._decomp.register_decomposition(torch.ops.ppverify.pool.default)(lower)
+def _register() -> None:
+    """Put ``lower`` in torch's decomposition table (read by ``torch.onnx.export``).
+
+    FakeTensor, tracing with symbolic sizes, prefers a decomposition-table entry to an op's own
+    fake implementation unless the op has a "meta" entry; without one, ``torch.compile(...,
+    dynamic=True)`` and ``torch.export`` with dynamic shapes would trace ``lower`` just to
+    learn the output's shape (adding guards that export's constraint solver rejects). The
+    "meta" entry is only checked for membership; the op's registered fake implementation
+    still computes the shape.
+    """
+    op = torch.ops.ppverify.pool.default
+    torch._decomp.register_decomposition(op)(lower)
+    torch._decomp.meta_table.setdefault(op, _dispatch._pool_fake)
+
+
+_register()

@@ -115,8 +115,8 @@ def diagnose(op: str, x: Tensor, param: Tensor) -> None:
     info = OPERATORS[op]
     bad_param = ~torch.isfinite(param)
     if bool(bad_param.any()):
-        vals = sorted({float(v) for v in param[bad_param].tolist()}, key=str)
-        raise ValueError(f"{info.param} must be finite, got {vals}")
+        vals = ", ".join(dict.fromkeys(str(float(v)) for v in param[bad_param].tolist()))
+        raise ValueError(f"{info.param} must be finite, got [{vals}]")
     if not info.zero_param and bool((param == 0).any()):
         raise ValueError(f"{info.param} = 0 is outside the domain of {info.title} "
                          f"(1/{info.param} is undefined)")
@@ -180,7 +180,7 @@ def pool_op(x: Tensor, param: Tensor, op: str, layout: list[int], validate: bool
 
 
 @pool_op.register_fake
-def _(x, param, op, layout, validate):
+def _pool_fake(x, param, op, layout, validate):
     geometry = _layout.decode(layout)
     out = _layout.out_spatial(geometry, tuple(x.shape[2:]))
     return torch.empty((x.shape[0], x.shape[1], *out), dtype=x.dtype, device=x.device,

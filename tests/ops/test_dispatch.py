@@ -1,0 +1,89 @@
+"""The dispatcher: the custom ops' registrations (opcheck), the backend choice, validation
+inside the op, and the vmap rule."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from ppverify.ops import _dispatch, _layout, adaptive_p_pool2d, gem_pool2d, p_pool1d, p_pool2d
+
+
+def _args(op, x, param, layout, validate=True):
+    planes = torch.full(x.shape[:2], param, dtype=torch.float64)
+    return (x, planes, op, _layout.encode(layout), validate)
+
+
+@pytest.mark.parametrize("op, dtype, layout", [
+    ("ppool", torch.float32, _layout.windowed(2, 3, 2, 1)),      # C++ kernel
+    ("ppool", torch.float64, _layout.windowed(2, 2)),            # pure torch
+    ("ppool", torch.float32, _layout.adaptive(2, (2, 3))),
+    ("powermean", torch.float64, _layout.windowed(2, 2, 1, 0, 2, True)),
+    ("lp", torch.bfloat16, _layout.adaptive(2, 1)),
+])
+def test_custom_ops_pass_opcheck(op, dtype, layout):
+    x = (torch.rand(2, 3, 7, 6) + 0.1).to(dtype)
+    args = _args(op, x, 2.0, layout)
+    torch.library.opcheck(torch.ops.ppverify.pool.default, args)
+    y = torch.ops.ppverify.pool(*args)
+    torch.library.opcheck(torch.ops.ppverify.pool_backward.default,
+                          (torch.ones_like(y), *args[:4], True))
+
+
+def test_backend_choice():
+    windowed, adaptive = _layout.windowed(2, 2), _layout.adaptive(2, 1)
+    x = torch.rand(1, 1, 2, 2)
+    expected = "native" if _dispatch._use_native(x) else "torch"
+    assert _dispatch._backend("ppool", windowed, x) == expected
+    assert _dispatch._backend("ppool", windowed, x.double()) == "torch"
+    assert _dispatch._backend("ppool", adaptive, x) == "torch"
+    assert _dispatch._backend("powermean", windowed, x) == "torch"
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("value, word", [(-1.0, "negative values"), (math.nan, "NaN"),
+                                         (math.inf, "inf")])
+def test_validation_names_the_element(dtype, value, word):
+    x = torch.rand(2, 3, 4, 4, dtype=dtype)
+    x[1, 2, 3, 0] = value
+    with pytest.raises(ValueError, match=rf"{word} \(first at batch 1, channel 2, position "
+                                         rf"\(3, 0\)\)"):
+        p_pool2d(x, 2.0, 2)
+    y = p_pool2d(x, 2.0, 2, validate=False)
+    assert torch.isnan(y[1, 2, 1, 0]) and int(torch.isnan(y).sum()) == 1
+
+
+def test_validation_of_a_tensor_parameter_happens_in_the_op():
+    x = torch.rand(1, 2, 4, 4)
+    alpha = torch.tensor([1.0, math.inf])
+    with pytest.raises(ValueError, match=r"alpha must be finite, got \[inf\]"):
+        p_pool2d(x, alpha, 2)
+    y = p_pool2d(x, alpha, 2, validate=False)
+    assert torch.isfinite(y[0, 0]).all() and torch.isnan(y[0, 1]).all()
+    with pytest.raises(ValueError, match=r"p must be finite, got \[nan\]"):
+        gem_pool2d(x, torch.tensor(math.nan), 2)
+
+
+def test_unbatched_input_positions_are_named_in_the_batched_frame():
+    x = torch.rand(2, 7)
+    x[1, 4] = -2.0
+    with pytest.raises(ValueError, match=r"batch 0, channel 1, position \(4,\)"):
+        p_pool1d(x, 1.0, 3)
+
+
+def test_custom_op_vmap_rule():
+    x = torch.rand(5, 2, 3, 6, 6, dtype=torch.float64)
+    planes = torch.rand(5, 2, 3, dtype=torch.float64) * 4 - 2
+    code = _layout.encode(_layout.windowed(2, 3, 2, 1))
+    ys = torch.vmap(lambda xi, pi: torch.ops.ppverify.pool(xi, pi, "ppool", code, True))(
+        x, planes)
+    for k in range(5):
+        assert torch.equal(ys[k], torch.ops.ppverify.pool(x[k], planes[k], "ppool", code, True))
+
+
+def test_adaptive_output_larger_than_input_repeats_elements():
+    x = torch.rand(1, 1, 2, 3, dtype=torch.float64)
+    y = adaptive_p_pool2d(x, 5.0, (4, 6))  # every window is a single element
+    assert torch.equal(y, torch.nn.functional.adaptive_max_pool2d(x, (4, 6)))
