@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from ppverify.oracle import reference, ulp_distance
-from ppverify.oracle.formats import get_format
+from ppverify.oracle.formats import get_format, round_float_array
 from ppverify.windows import iter_windows, make_geometry
 
 FORWARD_ULP = 8
@@ -157,7 +157,11 @@ def adaptive_reference(op, x: np.ndarray, param, output_size, dims: int, dtype: 
     """The oracle on every adaptive window: ``reference`` over each window's block of the
     input with ``kernel_size`` equal to the block (one window), assembled into the output, the
     input gradient (VJP) and the summed parameter gradient. Also returns, per element, the
-    largest |gradient| over the windows containing it and the parameter-gradient scale."""
+    largest |gradient| over the windows containing it and the parameter-gradient scale.
+
+    Adaptive windows overlap, so an element's gradient is a sum over windows: each window is
+    evaluated correctly rounded to float64, the sums are formed in float64 and rounded once to
+    ``dtype`` (at most half an ULP of ``dtype`` more than correct rounding, in rare ties)."""
     from ppverify.windows import iter_windows, make_adaptive_geometry
 
     geometry = make_adaptive_geometry(dims, output_size)
@@ -181,7 +185,7 @@ def adaptive_reference(op, x: np.ndarray, param, output_size, dims: int, dtype: 
         block = (slice(None), slice(None)) + tuple(slice(lo[ax], hi[ax]) for ax in range(dims))
         at = (slice(None), slice(None)) + tuple(slice(i, i + 1) for i in w.out_index)
         r = reference(op, xb[block], np.asarray(param), tuple(h - lo_ for h, lo_ in zip(hi, lo)),
-                      dims=dims, dtype=dtype, gradients=gradients, grad_output=g[at])
+                      dims=dims, dtype="float64", gradients=gradients, grad_output=g[at])
         out[at] = r.output
         if gradients:
             gin[block] += r.grad_input
@@ -191,8 +195,13 @@ def adaptive_reference(op, x: np.ndarray, param, output_size, dims: int, dtype: 
             peak = np.abs(xb[block]).reshape(N, C, -1).max(-1)
             weight = np.abs(np.asarray(g[at], dtype=np.float64)).reshape(N, C)
             pscale += (weight * peak / np.maximum(1.0, np.abs(a))).sum(0)
-    shape = lambda t: t if batched else t[0]  # noqa: E731
-    return shape(out), shape(gin), gpar, shape(gscale), \
+    fmt = get_format(dtype)
+
+    def final(t):
+        t = round_float_array(np.asarray(t, dtype=np.float64), fmt)
+        return t if batched or np.ndim(t) == 0 else t[0]
+
+    return final(out), final(gin), final(gpar), (gscale if batched else gscale[0]), \
         (pscale if np.ndim(param) == 1 else pscale.sum())
 
 

@@ -176,7 +176,7 @@ class _Net(torch.nn.Module):
         return h, self.gem(torch.relu(self.conv2(h)))
 
 
-DECOMP_ULP = 4  # stated in the README: the decomposed program vs the eager op, float32
+DECOMP_ULP = 2  # stated in the README: the decomposed program vs the eager op, float32
 
 
 def test_decomposed_program_runs_without_ppverify(tmp_path):
@@ -214,12 +214,11 @@ def test_decomposed_program_runs_without_ppverify(tmp_path):
                             "float32").max() <= DECOMP_ULP
 
 
-ONNX_ULP = 4  # stated in the README: onnxruntime output vs the eager op, float32
+ONNX_ULP = 2  # stated in the README: onnxruntime vs the eager op, float32
 
 
 def test_onnx_export_runs_in_onnxruntime():
-    ort = pytest.importorskip("onnxruntime")
-    pytest.importorskip("onnxscript")
+    import onnxruntime as ort  # in the test extras: a missing one is a failure, not a skip
     net = _Net().eval()
     x = torch.rand(2, 3, 12, 12)
     program = torch.onnx.export(net, (x,), dynamo=True, verbose=False)
