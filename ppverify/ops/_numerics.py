@@ -176,16 +176,24 @@ def plane_sum(rel: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
     return total * up1 * up2
 
 
-def phi(d: torch.Tensor) -> torch.Tensor:
-    """``q ln q - q + 1`` at ``q = 1 + d`` (>= 0; 1 at q = 0), without cancellation near q = 1:
-    the series ``sum_{k>=2} (-d)^k / (k (k - 1))`` for ``|d| < 1/4``, the formula elsewhere."""
-    small = d.abs() < 0.25
-    ds = torch.where(small, d, torch.zeros_like(d))
+def phi(d: torch.Tensor, precise: bool = True) -> torch.Tensor:
+    """``q ln q - q + 1`` at ``q = 1 + d`` (>= 0; 1 at q = 0), without cancellation near q = 1.
+
+    With ``s = d / (2 + d)``, ``ln q = 2 atanh(s)`` and, exactly,
+    ``q ln q - q + 1 = d s + 2 (1 + d) s^3 (1/3 + s^2/5 + s^4/7 + ...)``: two terms of which the
+    second is at most a fifth of the first, so no cancellation. Used for ``|d| < 1/2``
+    (``s^2 <= 1/9``: 18 terms reach float64 roundoff) or, without ``precise``, ``|d| < 1/4``
+    (``s^2 < 0.0205``: 6 terms, far below float32's); the formula elsewhere.
+    """
+    small = d.abs() < (0.5 if precise else 0.25)
+    ds = torch.where(small, d, 0.0)
+    s = ds / (2.0 + ds)
+    t = s * s
     series = torch.zeros_like(d)
-    for k in range(28, 1, -1):  # Horner in d: 0.25**27 / (28 * 27) < 2**-60
-        series = (series + (1.0 if k % 2 == 0 else -1.0) / (k * (k - 1))) * ds
-    series = series * ds
+    for k in reversed(range(18 if precise else 6)):
+        series = series * t + 1.0 / (2 * k + 3)
+    near = ds * s + 2.0 * (1.0 + ds) * (s * t) * series
     q = 1.0 + d
-    qs = torch.where(small | (q <= 0), torch.ones_like(q), q)
+    qs = torch.where(small | (q <= 0), 1.0, q)
     direct = qs * torch.log(qs) - qs + 1.0
-    return torch.where(small, series, torch.where(q <= 0, torch.ones_like(q), direct))
+    return torch.where(small, near, torch.where(q <= 0, 1.0, direct))

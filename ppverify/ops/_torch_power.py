@@ -42,6 +42,14 @@ from ._numerics import (
 from ._torch_impl import COMPUTE, Windows, _e
 
 
+def _may_hold(mask: torch.Tensor) -> bool:
+    """Whether some entry of ``mask`` may be True (always True under a torch.func transform,
+    whose tensors cannot be read)."""
+    if torch._C._functorch.is_functorch_wrapped_tensor(mask):
+        return True
+    return bool(mask.any())
+
+
 class PowerMean:
     """Value and derivatives of the power mean (or, with ``lp``, the Lp norm) of a batch of
     windows; ``ref`` is each window's R (dy/dp is returned divided by it)."""
@@ -75,19 +83,22 @@ class PowerMean:
             em1 = power_ratio(xs, re, pe, log=lr, minus_one=True)
         else:
             lr = torch.log(xs / re)
-            e = torch.exp(pe * lr)
             em1 = torch.expm1(pe * lr)
+            e = em1 + 1.0
         self.l = torch.where(pos, lr, 0.0)
         # zeros (p > 0) have e = 0; entries that are not elements contribute nothing
         self.e = torch.where(pos, e, 0.0)
         em1 = torch.where(pos, em1, -1.0)
         self.em1 = w.mask(em1)
-        with torch.no_grad():  # the first dominant element (e = 1 exactly)
-            k = self.e.detach().argmax(-1, keepdim=True)
-            first = torch.arange(X.shape[-1], device=X.device) == k
-        # e_k = 1 exactly, but its derivative must stay: add e_k - 1 (= 0, with derivative)
-        self.rest = w.sum(torch.where(first, 0.0, self.e)) + torch.where(first, self.em1,
-                                                                           0.0).sum(-1)
+        if w.precise:  # rest = S - 1 without cancellation: leave out the first dominant element
+            with torch.no_grad():  # (e = 1 exactly there)
+                k = self.e.detach().argmax(-1, keepdim=True)
+                first = torch.arange(X.shape[-1], device=X.device) == k
+            # e_k = 1 exactly, but its derivative must stay: add e_k - 1 (= 0, with derivative)
+            self.rest = w.sum(torch.where(first, 0.0, self.e)) + torch.where(
+                first, self.em1, 0.0).sum(-1)
+        else:  # float64 has ~29 bits to spare for the narrower dtypes' results
+            self.rest = self.e.sum(-1) - 1.0
         self.S = 1.0 + self.rest
         if lp:
             G = torch.log1p(self.rest)
@@ -96,18 +107,22 @@ class PowerMean:
             G = torch.where(m >= -0.5, torch.log1p(torch.where(m >= -0.5, m, 0.0)),
                             torch.log1p(self.rest) - torch.log(n))
         p_safe = torch.where(p == 0, 1.0, p)
-        # p = 0: ln(geometric mean / R) = mean(l), written as the start of its Taylor series
-        # K(p)/p = k1 + k2 p / 2 + k3 p^2 / 6 (cumulants of l) so that derivatives in p are
-        # right up to the second (hessian) at exactly p = 0
-        lbar = w.sum(self.l) / n
-        dev = w.mask(torch.where(pos, self.l - _e(lbar), 0.0))
-        self.k2 = w.sum(dev * dev) / n
-        self.k3 = w.sum(dev * dev * dev) / n
-        p0 = torch.where(p == 0, p, 0.0)
-        geo = lbar + p0 * (self.k2 / 2 + p0 * self.k3 / 6)
-        self.g = torch.where(p == 0, geo, G / p_safe)  # ln(y / R)
+        self.geometric = _may_hold(p == 0)
+        if self.geometric:
+            # p = 0: ln(geometric mean / R) = mean(l), written as the start of its Taylor
+            # series K(p)/p = k1 + k2 p / 2 + k3 p^2 / 6 (cumulants of l) so that derivatives
+            # in p are right up to the second (hessian) at exactly p = 0
+            lbar = w.sum(self.l) / n
+            dev = w.mask(torch.where(pos, self.l - _e(lbar), 0.0))
+            self.k2 = w.sum(dev * dev) / n
+            self.k3 = w.sum(dev * dev * dev) / n
+            p0 = torch.where(p == 0, p, 0.0)
+            geo = lbar + p0 * (self.k2 / 2 + p0 * self.k3 / 6)
+            self.g = torch.where(p == 0, geo, G / p_safe)  # ln(y / R)
+        else:
+            self.g = G / p_safe
         self.y_rel = torch.exp(self.g)
-        if w.precise:  # exp(mean l) with mean l in double-double (|mean l| reaches 700)
+        if w.precise and self.geometric:  # exp(mean l) in double-double (|mean l| ~ 700)
             self.y_rel = torch.where(p == 0, self._geometric(xs, re, n, geo), self.y_rel)
         self.all_zero = self.n_pos == 0
         self.zero_kills = (p == 0) & (self.n_zero > 0)  # the geometric mean is 0
@@ -160,9 +175,10 @@ class PowerMean:
         else:
             m = w.sum(self.em1) / self.n
             d = (self.em1 - _e(m)) / _e(1.0 + m)  # n u - 1
-            core = w.sum(w.mask(phi(torch.where(pos | zero, d, 0.0)))) / self.n
+            core = w.sum(w.mask(phi(torch.where(pos | zero, d, 0.0), w.precise))) / self.n
         dp = self.y_rel * core / (p_safe * p_safe)
-        p0 = torch.where(p == 0, p, 0.0)  # p = 0: y Var(ln x) / 2 (+ p k3 / 3, see __init__)
-        dp = torch.where(p == 0, self.y_rel * (self.k2 / 2 + p0 * self.k3 / 3), dp)
+        if self.geometric:  # p = 0: y Var(ln x) / 2 (+ p k3 / 3, see __init__)
+            p0 = torch.where(p == 0, p, 0.0)
+            dp = torch.where(p == 0, self.y_rel * (self.k2 / 2 + p0 * self.k3 / 3), dp)
         dp = torch.where(self.all_zero | self.zero_kills, 0.0, dp)
         return g, dp
