@@ -6,22 +6,22 @@ parameter, a learnable alpha or p require grad) and the peak of torch's CPU allo
 one forward+backward (from the profiler's memory records, relative to the moment before the
 forward; allocations made outside torch's allocator, such as the compiled kernel's small
 per-thread scratch, are not seen). Times are the best of the rounds (least disturbed by other
-load), with medians in parentheses. Suites (``--op``):
+load), with medians in parentheses. Suites (--op):
 
-* ``ppool`` (default): ``p_pool2d`` against ``max_pool2d`` and ``avg_pool2d``, kernel 2 /
+* ppool (default): p_pool2d against max_pool2d and avg_pool2d, kernel 2 /
   stride 2 and kernel 3 / stride 2 / padding 1. Goals: forward <= 1.5x and forward+backward
   <= 2x max_pool2d; peak memory <= 2x.
-* ``gem``: the power mean ``gem_pool2d`` (p = 3) against torch's ``lp_pool2d`` and the usual
-  GeM formula ``avg_pool2d(x.clamp(min=1e-6).pow(p)).pow(1/p)`` (kernel 2 / stride 2 and
-  kernel 3 / stride 2), and global GeM (``gem``) against the same formula over the whole plane
-  and ``adaptive_avg_pool2d(x, 1)``.
-* ``adaptive``: ``adaptive_p_pool2d`` (global, and to 7x7) against ``adaptive_max_pool2d`` and
-  ``adaptive_avg_pool2d``.
+* gem: the power mean gem_pool2d (p = 3) against torch's lp_pool2d and the usual
+  GeM formula avg_pool2d(x.clamp(min=1e-6).pow(p)).pow(1/p) (kernel 2 / stride 2 and
+  kernel 3 / stride 2), and global GeM (gem) against the same formula over the whole plane
+  and adaptive_avg_pool2d(x, 1).
+* adaptive: adaptive_p_pool2d (global, and to 7x7) against adaptive_max_pool2d and
+  adaptive_avg_pool2d.
 
   ppverify bench                       # (8, 64, 112, 112), the P-pooling suite
   ppverify bench --op gem --shape 8 64 56 56 --repeats 5 --json
 
-The float32 input takes the compiled kernel for windowed P-pooling; ``--fallback`` measures
+The float32 input takes the compiled kernel for windowed P-pooling; --fallback measures
 the pure-torch path (which the power mean, the Lp norm and adaptive layouts always take).
 """
 
