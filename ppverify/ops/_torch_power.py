@@ -83,21 +83,22 @@ class PowerMean:
             em1 = power_ratio(xs, re, pe, log=lr, minus_one=True)
         else:
             lr = torch.log(xs / re)
-            em1 = torch.expm1(pe * lr)
-            e = em1 + 1.0
+            t = pe * lr
+            e, em1 = torch.exp(t), torch.expm1(t)  # (1 + em1 loses a tiny e's digits)
         self.l = torch.where(pos, lr, 0.0)
         # zeros (p > 0) have e = 0; entries that are not elements contribute nothing
         self.e = torch.where(pos, e, 0.0)
         em1 = torch.where(pos, em1, -1.0)
         self.em1 = w.mask(em1)
-        if w.precise:  # rest = S - 1 without cancellation: leave out the first dominant element
+        if w.precise or lp:  # rest = S - 1 without cancellation (Lp's dy/dp is ~ rest when
+            # rest is tiny): leave out the first dominant element
             with torch.no_grad():  # (e = 1 exactly there)
                 k = self.e.detach().argmax(-1, keepdim=True)
                 first = torch.arange(X.shape[-1], device=X.device) == k
             # e_k = 1 exactly, but its derivative must stay: add e_k - 1 (= 0, with derivative)
             self.rest = w.sum(torch.where(first, 0.0, self.e)) + torch.where(
                 first, self.em1, 0.0).sum(-1)
-        else:  # float64 has ~29 bits to spare for the narrower dtypes' results
+        else:  # the power mean with a narrower dtype: float64 has ~29 bits to spare
             self.rest = self.e.sum(-1) - 1.0
         self.S = 1.0 + self.rest
         if lp:
