@@ -24,7 +24,8 @@ INTRO = (
     "figure shows is stored as data in `data/<figure>.json` and is identical on every machine; "
     "the accuracy maps are a measurement of floating-point code, labelled with the machine, "
     "torch version and date that produced them, and differ between machines. "
-    "`data/renderer.json` names the matplotlib and FreeType versions that drew the images."
+    "`data/versions.json` names the matplotlib and FreeType versions that drew the images and "
+    "the SymPy version that printed the expressions in the audit table."
 )
 _VERDICT_ORDER = ("PROVED", "PROVED_UP_TO_N", "REFUTED", "CONDITIONAL", "UNKNOWN")
 

@@ -11,9 +11,10 @@ What is reproducible where (``tests/report/test_reproducible.py`` checks exactly
 * ``data/<stem>.json`` of a measured figure: the measurement record, labelled with the machine,
   torch version and date. It varies between machines; on one machine a rerun keeps the file
   (the date of an unchanged measurement is kept).
-* ``data/renderer.json``: the matplotlib and FreeType versions that drew the figures.
-  ``figures/*.svg`` are byte-identical, and ``figures/*.png`` equal up to anti-aliasing,
-  whenever they are drawn from the same data by the same renderer versions.
+* ``data/versions.json``: the versions that decide bytes beyond the data: matplotlib and
+  FreeType (``figures/*.svg`` are byte-identical, and ``figures/*.png`` equal up to
+  anti-aliasing, whenever they are drawn from the same data by the same versions) and SymPy
+  (which prints the expressions in the claims' evidence).
 * ``index.md`` / ``index.html``: a function of the figure records, the claim verdicts and the
   measured labels; nothing else (no timings, no host, no sizes).
 """
@@ -37,7 +38,7 @@ from .style import save_figure, styled
 Progress = Callable[[str, int, int], None]
 FIGURE_DIR = "figures"
 DATA_DIR = "data"
-RENDERER_FILE = "renderer.json"
+VERSIONS_FILE = "versions.json"
 
 
 @dataclass
@@ -63,6 +64,16 @@ def renderer_versions() -> dict[str, str]:
 
     return {"matplotlib": matplotlib.__version__,
             "freetype": getattr(ft2font, "__freetype_version__", "unknown")}
+
+
+def printer_versions() -> dict[str, str]:
+    """The version that prints the expressions in the claims' evidence: SymPy."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return {"sympy": version("sympy")}
+    except PackageNotFoundError:
+        return {"sympy": "not installed"}
 
 
 def read_record(path: Path) -> dict | None:
@@ -260,9 +271,9 @@ def build_report(out: str | Path = "reports", *, quick: bool = False, claims: bo
         step(f"figure {spec.number} {spec.stem}: "
              + (f"skipped ({result.skipped})" if result.skipped
                 else f"{result.seconds:.1f} s"))
-    if any(f.files and not f.kept for f in figures):
-        (out / DATA_DIR).mkdir(parents=True, exist_ok=True)
-        write_atomic(out / DATA_DIR / RENDERER_FILE, dumps(renderer_versions()).encode("utf-8"))
+    if any(f.files and not f.kept for f in figures) or outcome.verdicts is not None:
+        write_atomic(out / DATA_DIR / VERSIONS_FILE,
+                     dumps({**renderer_versions(), **printer_versions()}).encode("utf-8"))
     starting("document")
     documents = write_documents(out, figures, outcome)
     step("document: " + ", ".join(p.name for p in documents))

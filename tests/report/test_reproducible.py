@@ -5,9 +5,11 @@
 * A measured figure (the accuracy maps) may differ between machines; its committed record and a
   fresh measurement on this machine must both hold the bounds that the op's tests state.
 * The documents are a function of the figure records, the verdicts and the measured label, so a
-  fresh render with the committed label must equal the committed documents.
+  fresh render with the committed label must equal the committed documents, when this
+  machine's SymPy is the one that printed the evidence (``data/versions.json``); with another
+  SymPy the id and verdict of every claim must still match.
 * SVG/PNG bytes depend on the renderer: they are compared when this machine's matplotlib and
-  FreeType are the ones that drew reports/ (``data/renderer.json``), and otherwise reported as
+  FreeType are the ones that drew reports/ (``data/versions.json``), and otherwise reported as
   not compared.
 
 A failure names the file and the first difference; it means the code behind reports/ changed
@@ -27,7 +29,7 @@ import numpy as np
 import pytest
 
 from ppverify.report.catalogue import FIGURES
-from ppverify.report.driver import DATA_DIR, RENDERER_FILE, renderer_versions
+from ppverify.report.driver import DATA_DIR, VERSIONS_FILE, printer_versions, renderer_versions
 
 ROOT = Path(__file__).resolve().parents[2]
 COMMITTED = ROOT / "reports"
@@ -77,6 +79,25 @@ def _record(root: Path, stem: str) -> dict:
     path = root / DATA_DIR / f"{stem}.json"
     assert path.exists(), f"{path.relative_to(root.parent)} is missing: {HINT}"
     return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _committed_versions() -> dict:
+    path = COMMITTED / DATA_DIR / VERSIONS_FILE
+    assert path.exists(), f"reports/{DATA_DIR}/{VERSIONS_FILE} is missing: {HINT}"
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _verdict_rows(markdown: str) -> dict[str, str]:
+    """claim id -> verdict, from the audit table of an index.md."""
+    import re
+
+    rows = re.findall(r'^\| <a id="claim-[^"]*"></a>`([^`]+)` \|(.*)$', markdown, re.M)
+    verdicts = ("PROVED_UP_TO_N", "PROVED", "REFUTED", "CONDITIONAL", "UNKNOWN")
+    out = {}
+    for claim, rest in rows:
+        cells = [c.strip() for c in rest.split(" | ")]
+        out[claim] = next((c for c in cells if c in verdicts), "?")
+    return out
 
 
 def _drawn(full_report, stem: str) -> bool:
@@ -150,6 +171,16 @@ def test_the_bounds_check_catches_a_measurement_over_the_bound():
 
 @pytest.mark.slow
 def test_documents_match_a_fresh_render_with_the_committed_measurement_label(full_report):
+    committed_sympy = _committed_versions().get("sympy")
+    if committed_sympy != printer_versions()["sympy"]:
+        # another SymPy may print the same expression differently: the claims and their
+        # verdicts must still match
+        fresh = (full_report.documents_with_committed_labels / "index.md").read_text("utf-8")
+        committed = (COMMITTED / "index.md").read_text("utf-8")
+        assert _verdict_rows(fresh) == _verdict_rows(committed), f"claim verdicts differ: {HINT}"
+        warnings.warn(f"audit text not compared: reports/ was printed by SymPy {committed_sympy}, "
+                      f"this machine has {printer_versions()['sympy']}", stacklevel=1)
+        return
     for name in ("index.md", "index.html"):
         text = (full_report.documents_with_committed_labels / name).read_text(encoding="utf-8")
         committed = (COMMITTED / name).read_text(encoding="utf-8")
@@ -172,7 +203,7 @@ def test_documents_match_a_fresh_render_with_the_committed_measurement_label(ful
 def test_figure_files_match_when_drawn_by_the_same_renderer(full_report, tmp_path):
     from ppverify.report.driver import draw_measured
 
-    committed_renderer = json.loads((COMMITTED / DATA_DIR / RENDERER_FILE).read_text())
+    committed_renderer = {key: _committed_versions().get(key) for key in renderer_versions()}
     same = committed_renderer == renderer_versions()
     # a measured figure is redrawn from the committed record: its drawing code is checked
     # without re-measuring
@@ -237,3 +268,11 @@ def test_png_difference_detects_changes(tmp_path):
     assert png_difference(tmp_path / "a.png", tmp_path / "a.png") == (0.0, 0.0)
     changed, mean = png_difference(tmp_path / "a.png", tmp_path / "b.png")
     assert changed == pytest.approx(1 / 400) and mean > 0
+
+
+def test_verdict_rows_read_every_claim_and_see_a_changed_verdict():
+    text = (COMMITTED / "index.md").read_text(encoding="utf-8")
+    rows = _verdict_rows(text)
+    assert len(rows) == text.count('<a id="claim-') and rows["P2.fwd.step"] == "REFUTED"
+    changed = text.replace("| REFUTED |", "| PROVED |", 1)
+    assert _verdict_rows(changed) != rows
