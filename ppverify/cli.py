@@ -44,11 +44,33 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+TORCH_INSTALL = (
+    "install torch first, pinned so that pip takes the CPU wheel rather than a multi-GB CUDA "
+    "build (`pip install torch==2.13.0` on the machines this project targets; any torch >= 2.1 "
+    "works), then `pip install -e '.[torch]'`"
+)
+
+
+def _needs_torch(command: str, argv: list[str]) -> int:
+    """The message for a subcommand that cannot run without torch; exit status 0 for --help."""
+    wants_help = any(a in ("-h", "--help") for a in argv)
+    stream = sys.stdout if wants_help else sys.stderr
+    print(f"ppverify {command}: {SUBCOMMANDS[command][1]}\n\n"
+          f"ppverify {command} needs torch, which is not installed in this environment: "
+          f"{TORCH_INSTALL}.", file=stream)
+    return 0 if wants_help else 2
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     if argv and argv[0] in SUBCOMMANDS:
-        module = importlib.import_module(SUBCOMMANDS[argv[0]][0])
+        try:
+            module = importlib.import_module(SUBCOMMANDS[argv[0]][0])
+        except ModuleNotFoundError as err:
+            if (err.name or "").split(".")[0] != "torch":
+                raise
+            return _needs_torch(argv[0], argv[1:])
         p = argparse.ArgumentParser(prog=f"ppverify {argv[0]}", description=module.__doc__,
                                     formatter_class=argparse.RawDescriptionHelpFormatter)
         module.add_arguments(p)
