@@ -28,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .._files import write_atomic
+from .._files import staged_directory, write_atomic
 from .catalogue import FIGURES, FigureSkipped, FigureSpec
 from .content import dumps, figure_content
 from .style import save_figure, styled
@@ -218,6 +218,8 @@ def build_report(out: str | Path = "reports", *, quick: bool = False, claims: bo
                  progress: Progress | None = None) -> ReportResult:
     """Draw the figures (all, or the stems in ``only``), run the claims, write the document.
 
+    The whole directory is built as a set (``ppverify._files.staged_directory``): a run that
+    fails or is killed leaves ``out`` as it was, never new figures beside an old document.
     ``quick`` draws every figure at a reduced resolution (for tests); ``claims=False`` leaves
     the audit table out with a line saying so. With ``only``, a figure that is not drawn keeps
     its files from an earlier run in ``out`` and stays in the document (``kept``). Raises
@@ -258,23 +260,28 @@ def build_report(out: str | Path = "reports", *, quick: bool = False, claims: bo
                            else outcome.message or ""))
     else:
         outcome = ClaimsOutcome(None, "prove not run (ppverify report --no-claims)")
-    figures = []
-    for spec in FIGURES:
-        if spec not in specs:
-            kept = kept_figure(spec, out)
-            if kept is not None:
-                figures.append(kept)
-            continue
-        starting(f"figure {spec.number} {spec.stem}")
-        result = draw_figure(spec, out, quick)
-        figures.append(result)
-        step(f"figure {spec.number} {spec.stem}: "
-             + (f"skipped ({result.skipped})" if result.skipped
-                else f"{result.seconds:.1f} s"))
-    if any(f.files and not f.kept for f in figures) or outcome.verdicts is not None:
-        write_atomic(out / DATA_DIR / VERSIONS_FILE,
-                     dumps({**renderer_versions(), **printer_versions()}).encode("utf-8"))
-    starting("document")
-    documents = write_documents(out, figures, outcome)
-    step("document: " + ", ".join(p.name for p in documents))
+    with staged_directory(out) as stage:
+        figures = []
+        for spec in FIGURES:
+            if spec not in specs:
+                kept = kept_figure(spec, stage)
+                if kept is not None:
+                    figures.append(kept)
+                continue
+            starting(f"figure {spec.number} {spec.stem}")
+            result = draw_figure(spec, stage, quick)
+            figures.append(result)
+            step(f"figure {spec.number} {spec.stem}: "
+                 + (f"skipped ({result.skipped})" if result.skipped
+                    else f"{result.seconds:.1f} s"))
+        if any(f.files and not f.kept for f in figures) or outcome.verdicts is not None:
+            write_atomic(stage / DATA_DIR / VERSIONS_FILE,
+                         dumps({**renderer_versions(), **printer_versions()}).encode("utf-8"))
+        starting("document")
+        documents = write_documents(stage, figures, outcome)
+        step("document: " + ", ".join(p.name for p in documents))
+    final = out.resolve() if out.is_symlink() else out
+    for figure in figures:
+        figure.files = [final / p.relative_to(stage) for p in figure.files]
+    documents = [final / p.relative_to(stage) for p in documents]
     return ReportResult(out, figures, outcome, documents, time.perf_counter() - t0)

@@ -84,3 +84,26 @@ def test_only_keeps_the_other_figures_of_an_earlier_run_in_the_document(tmp_path
     assert "figures/convergence.png" in text and "figures/detail.png" in text
     # a figure never drawn into this directory is not listed
     assert "figures/weights.png" not in text
+
+
+def test_a_report_that_fails_halfway_leaves_the_old_report_whole(tmp_path, monkeypatch):
+    from ppverify.report import driver
+
+    driver.build_report(tmp_path, quick=True, claims=False, only=("detail", "convergence"))
+    before = {p.relative_to(tmp_path): p.read_bytes() for p in tmp_path.rglob("*")
+              if p.is_file()}
+    real = driver.draw_figure
+    calls = []
+
+    def dies_on_the_second_figure(spec, out, quick=False):
+        calls.append(spec.stem)
+        if len(calls) == 2:
+            raise KeyboardInterrupt  # as if the user pressed Ctrl-C halfway
+        return real(spec, out, quick)
+
+    monkeypatch.setattr(driver, "draw_figure", dies_on_the_second_figure)
+    with pytest.raises(KeyboardInterrupt):
+        driver.build_report(tmp_path, quick=True, claims=False, only=("interpolation", "detail"))
+    after = {p.relative_to(tmp_path): p.read_bytes() for p in tmp_path.rglob("*")
+             if p.is_file()}
+    assert after == before  # the first figure was redrawn in the stage only
