@@ -8,7 +8,8 @@ balls exclude it) or ``None`` (undecided here, e.g. a convention of the oracle a
 
 How the opinions are compared (``judge``):
 
-* PROVED / PROVED_UP_TO_N: no sampled point satisfying the hypotheses may give ``False``.
+* PROVED / PROVED_UP_TO_N / ARGUED: no sampled point satisfying the hypotheses may give
+  ``False``.
 * REFUTED: the counterexample must give ``False``.
 * CONDITIONAL: both of the above (samples under the named hypotheses hold, the counterexample
   fails).
@@ -28,7 +29,7 @@ from flint import arb, ctx, fmpq
 from ppverify.oracle import operators as _oracle_operators  # noqa: F401
 from ppverify.oracle import reference as _oracle_reference  # noqa: F401
 
-from .model import CONDITIONAL, PROVED, PROVED_UP_TO_N, REFUTED, Outcome, WitnessReport
+from .model import ARGUED, CONDITIONAL, PROVED, PROVED_UP_TO_N, REFUTED, Outcome, WitnessReport
 
 PREC = 256
 
@@ -191,7 +192,7 @@ def _judge(outcome: Outcome, pred: Pred, samples: list[Point]) -> WitnessReport:
     if outcome.counterexample is not None:
         cex_ok = _safe(pred, outcome.counterexample)
     notes = f"{checked}/{len(samples)} oracle points decided"
-    if verdict in (PROVED, PROVED_UP_TO_N, CONDITIONAL) and failures:
+    if verdict in (PROVED, PROVED_UP_TO_N, ARGUED, CONDITIONAL) and failures:
         return WitnessReport(False, f"DISAGREE: oracle finds the claim false at {failures[0]} "
                                     f"({len(failures)} points); {notes}", len(samples))
     if verdict in (REFUTED, CONDITIONAL):

@@ -17,6 +17,7 @@ from ppverify.claims import (
     UNKNOWN,
     Claim,
     Outcome,
+    Step,
     all_ok,
     check_claims,
     render_markdown,
@@ -57,7 +58,8 @@ def _crashing_check():
 
 
 def _lying_check():
-    return Outcome(PROVED, "a wrong proof", "y <= mean for alpha >= 0")
+    return Outcome(PROVED, "a wrong proof", "y <= mean for alpha >= 0",
+                   steps=(Step(text="y <= mean (asserted by a broken decider)", kind="SymPy"),))
 
 
 def _is_avg(pt):
