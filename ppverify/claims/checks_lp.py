@@ -214,7 +214,9 @@ def sec2_avg(pf: Proof) -> Outcome:
     _reduction(pf)
     pf.sympy(sp.simplify(_correct_dx(xi, A, 1)) == 1, "the Lp gradient at p = 1 is 1")
     nn = sp.Symbol("N", integer=True, positive=True)
-    pf.inequality("1 != 1/N for N >= 2", sp.Ne(1, 1 / nn), [nn >= 2])
+    jj = sp.Symbol("j", integer=True, nonnegative=True)  # N = 2 + j
+    pf.inequality("1 != 1/N for N >= 2", sp.Ne(1, 1 / nn), [nn >= 2],
+                  sympy_form=1 - 1 / (2 + jj), sympy_sign_of=">0")
     return pf.outcome(PROVED, RED + "; SymPy and z3",
                       "at p = 1 the Lp gradient is 1, average pooling's 1/N: they differ for "
                       "every window of N >= 2 elements (Lp at p = 1 is sum pooling; the power "

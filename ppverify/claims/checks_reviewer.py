@@ -45,9 +45,11 @@ def q_cont_exact(pf: Proof) -> Outcome:
              "(its limit x_z -> 0+) is 0: y(0-) = 0")
     z_, n_ = sp.symbols("z n", integer=True)
     sv = sp.Symbol("s", positive=True)
+    zp, np_ = sp.symbols("z n", integer=True, positive=True)
     pf.inequality("z >= 1 zeros and n >= 1 positives: s/n != s/N and 0 != s/N (N = n + z)",
                   sp.And(sp.Ne(sv / n_, sv / (n_ + z_)), sp.Ne(0, sv / (n_ + z_))),
-                  [z_ >= 1, n_ >= 1])
+                  [z_ >= 1, n_ >= 1], sympy_form=(sv / np_ - sv / (np_ + zp)) * sv / (np_ + zp),
+                  sympy_sign_of=">0")
     pf.rule("the stated convention", "n = 0 (all zeros): y = 0 for every a, a constant, so "
             "continuous")
     return pf.outcome(PROVED, "P1, P1.cont and one-sided limits (SymPy); the case split by z3",
@@ -167,12 +169,17 @@ def q_overshoot_sup(pf: Proof) -> Outcome:
     low = ghat.subs(Vs, 1)
     pf.zero(low - (1 + sp.log(nn) / 2) / 2, "G(n) >= Ghat_n(1) = (1 + ln(n)/2)/2")
     pf.limit(low, nn, sp.oo, sp.oo, "(1 + ln(n)/2)/2 -> oo")
+    _entropy_bound(pf)
+    L1, L2 = sp.symbols("L_n L_V", real=True)  # ln n >= 0 and V ln(1/V) <= 1/e
+    pf.inequality("Ghat_n(V) = (1 + (V ln n + V ln(1/V))/(1+V))/(1+V) <= 1 + 1/e + ln(n)/4",
+                  (1 + (Vs * L1 + L2) / (1 + Vs)) / (1 + Vs) <= 1 + sp.exp(-1) + L1 / 4,
+                  [L1 >= 0, sp.exp(-1) >= L2])
     return pf.outcome(PROVED, "reduction (all N); 1 - r <= -ln r (z3 and SymPy), Jensen, a limit "
                       "along near-ties (SymPy)",
                       "sup over a >= 0 and windows of N positive elements of dy/dx_max is "
                       "G(N-1), G(n) = max_{0<V<n} (1 + V ln(n/V)/(1+V))/(1+V), approached as "
-                      "a -> oo with near-ties, never attained; G(n) >= (1 + ln(n)/2)/2: "
-                      "unbounded in N (logarithmically)")
+                      "a -> oo with near-ties, never attained; (1 + ln(n)/2)/2 <= G(n) <= "
+                      "1 + 1/e + ln(n)/4: unbounded in N, growing like ln(N)/4")
 
 
 OVERSHOOT_N = (2, 3, 4, 5, 9)

@@ -64,7 +64,13 @@ def enclose_max(f: Callable[[arb], arb], lo: Fraction, hi: Fraction, *,
             val = _exact(f(_ball(mid, mid)), up=False)
             if val > best:
                 best, best_arg = val, mid
-            ub = _exact(f(_ball(a, b)), up=True)
+            whole = f(_ball(a, b))
+            if not whole.is_finite():  # no finite enclosure on this piece yet: split it
+                if b - a <= tol * tol:
+                    raise RuntimeError(f"f has no finite enclosure on [{a}, {b}]")
+                stack += [(a, mid), (mid, b)]
+                continue
+            ub = _exact(whole, up=True)
             if ub <= best:
                 continue
             if ub - best <= tol or b - a <= tol * tol:

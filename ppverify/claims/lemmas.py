@@ -38,7 +38,7 @@ def max_reduction(pf: Proof) -> None:
     pf.zero(y - m * (k + U) / (k + V), "y = x_max (k + U)/(k + V)")
     pf.inequality("0 <= r^(alpha+1) <= r^alpha for 0 < r < 1, alpha > 0",
                   sp.And(r ** (ap + 1) <= r**ap, r ** (ap + 1) >= 0), [r < 1],
-                  sympy_form=r**ap * (r - 1), sympy_sign_of="<=0")
+                  sympy_form=RATIO**ap * (RATIO - 1), sympy_sign_of="<=0")
     pf.sympy(sp.Integer(0) ** (ap + 1) == 0 and sp.Integer(0) ** ap == 0,
              "a zero element contributes 0^alpha = 0^(alpha+1) = 0 (alpha > 0)")
     pf.inequality("r^alpha <= rho^alpha for 0 < r <= rho < 1, alpha > 0 (monotone power)",

@@ -43,16 +43,17 @@ class EngineDisagreement(Exception):
 def sympy_sign(expr, sign: str) -> bool | None:
     """SymPy's assumptions on ``expr``: is ``expr <sign>`` (``'<0'``, ``'<=0'``, ``'>0'``,
     ``'>=0'``, ``'!=0'``) true everywhere (True), false everywhere (False) or unknown (None)?"""
-    e = sp.factor(sp.simplify(expr))
-    yes, no = {
-        "<0": (e.is_negative, e.is_nonnegative), "<=0": (e.is_nonpositive, e.is_positive),
-        ">0": (e.is_positive, e.is_nonpositive), ">=0": (e.is_nonnegative, e.is_negative),
-        "!=0": (e.is_nonzero, e.is_zero),
-    }[sign]
-    if yes:
-        return True
-    if no:
-        return False
+    expr = sp.sympify(expr)
+    for e in (expr, sp.simplify(expr), sp.factor(sp.simplify(expr))):
+        yes, no = {
+            "<0": (e.is_negative, e.is_nonnegative), "<=0": (e.is_nonpositive, e.is_positive),
+            ">0": (e.is_positive, e.is_nonpositive), ">=0": (e.is_nonnegative, e.is_negative),
+            "!=0": (e.is_nonzero, e.is_zero),
+        }[sign]
+        if yes:
+            return True
+        if no:
+            return False
     return None
 
 
@@ -109,12 +110,17 @@ class Proof:
         ``Undecided``. Both deciding differently raises ``EngineDisagreement``.
         """
         goal = sp.sympify(goal)
+        s_ans = None
+        if goal in (sp.true, sp.false) and not hypotheses:
+            # SymPy settled the relation when it was built, from the symbols' assumptions
+            s_ans = goal == sp.true
         if sympy_form is None and isinstance(goal, sp.Rel) and not hypotheses:
             sign = {sp.StrictLessThan: "<0", sp.LessThan: "<=0", sp.StrictGreaterThan: ">0",
                     sp.GreaterThan: ">=0", sp.Unequality: "!=0"}.get(type(goal))
             if sign is not None:
                 sympy_form, sympy_sign_of = goal.lhs - goal.rhs, sign
-        s_ans = sympy_sign(sympy_form, sympy_sign_of) if sympy_form is not None else None
+        if sympy_form is not None:
+            s_ans = sympy_sign(sympy_form, sympy_sign_of)
         z_ans = smt.decide(goal, hypotheses)
         z_bool = {smt.PROVED_Z3: True, smt.REFUTED_Z3: False}.get(z_ans.status)
         if s_ans is not None and z_bool is not None and s_ans != z_bool:

@@ -122,6 +122,14 @@ def test_hanging_claim_times_out_as_unknown():
     assert all_ok([v])  # undecided, but nothing crashed and nothing disagrees
 
 
+def test_a_timed_out_worker_is_replaced_and_the_run_goes_on():
+    t0 = time.perf_counter()
+    verdicts = check_claims(catalogue=[HANGING, TRUE, FALSE], jobs=1)
+    assert time.perf_counter() - t0 < 15
+    assert [v.verdict for v in verdicts] == [UNKNOWN, PROVED_UP_TO_N, REFUTED]
+    assert "time limit" in verdicts[0].method
+
+
 def test_crash_is_an_error_not_a_verdict():
     (v,) = check_claims(catalogue=[CRASHING])
     assert v.verdict == UNKNOWN and v.error and "boom" in v.error
@@ -139,6 +147,7 @@ class _Args:
     def __init__(self, only=None, json_out=False, markdown=None):
         self.only, self.json, self.markdown, self.jobs, self.list = only, json_out, markdown, \
             None, False
+        self.readme = None
 
 
 def test_command_exit_status(monkeypatch, tmp_path, capsys):
