@@ -21,7 +21,7 @@ from . import checks_reviewer as Q
 from . import checks_tables as T3
 from . import preds as W
 from .model import ARGUED, CONDITIONAL, PROVED, PROVED_UP_TO_N, REFUTED, Claim
-from .readings import ASYMPTOTIC, CHAIN, CONCLUSION, IDENTITY, LITERAL, WITH_DELTA
+from .readings import ABOUT, ASYMPTOTIC, CHAIN, CONCLUSION, IDENTITY, LITERAL, WITH_DELTA
 from .witness import (
     make,
     param_points,
@@ -327,7 +327,7 @@ CATALOGUE: list[Claim] = [
           statement="L'Hospital's rule applies to (a/x_max)/(x_k/x_max)^(1-a) as a -> +inf",
           hypotheses=(H_NONMAX,), relation="inf/inf form; lim of the derivative quotient = 0",
           strategy="SymPy limits and derivative, SymPy and z3 sign, L'Hospital's rule",
-          check=P2.p2_lhopital_form,
+          check=P2.p2_lhopital_form, reading=ABOUT,
           witness=make(W.lhopital_limit, lambda: ppool_points(_nonmax_sep, BIG)),
           expected=PROVED),
     Claim(id="P2.lhopital.step", source="Sec. 1, Prop. 2, L'Hospital step",
@@ -342,6 +342,7 @@ CATALOGUE: list[Claim] = [
           hypotheses=(H_NONMAX, "0 < a < 1 or a an integer >= 2 (unstated)"),
           relation="the base x_k/((1-a) x_max) is negative for a > 1",
           strategy="SymPy and z3 signs; SymPy evaluation", check=P2.p2_lhopital_real,
+          reading=ABOUT,
           witness=make(W.lhopital_third_real, lambda: ppool_points(
               lambda xs, a: positive(xs) and _has_nonmax(xs) and a in (0.25, 0.5, 2.0, 3.0,
                                                                        10.0))),

@@ -79,7 +79,8 @@ def p2_overall(pf: Proof) -> Outcome:
     pf.uses("P2.bwd.other.limit")
     gi = sp.diff(lehmer(xi, A, B, ap), xi).subs({A: 1, B: 1, xi: 1})
     pf.exact(sp.simplify(gi - sp.Rational(1, 2)) == 0, "x = (1,1): dy/dx_1 = 1/2 for every a")
-    return pf.outcome(CONDITIONAL, ALL_N_LIM,
+    return pf.outcome(CONDITIONAL, "combines P2.fwd.limit, P2.bwd.max.limit and "
+                      "P2.bwd.other.limit (all N); exact tie example",
                       "y -> x_max always; dy/dx -> one-hot only for a unique maximum: with k "
                       "tied maxima each gets 1/k (x = (1,1): 1/2 for every a)",
                       {"x": [1.0, 1.0], "alpha": 1e4, "dy/dx": ["1/2", "1/2"],

@@ -275,7 +275,9 @@ def _entropy_bound(pf: Proof) -> None:
     v = sp.Symbol("v", positive=True)
     pf.zero(sp.diff(-v * sp.log(v), v) - (-sp.log(v) - 1), "d/dv (-v ln v) = -ln v - 1, zero "
             "at v = 1/e; concave (second derivative -1/v)")
-    pf.zero((-v * sp.log(v)).subs(v, sp.exp(-1)) - sp.exp(-1), "so -v ln v <= 1/e")
+    pf.zero((-v * sp.log(v)).subs(v, sp.exp(-1)) - sp.exp(-1), "its value there is 1/e")
+    pf.rule("a critical point of a concave function is its global maximum",
+            "-v ln v <= 1/e for every v > 0")
 
 
 @checked
@@ -286,6 +288,9 @@ def q_rate_forward(pf: Proof) -> Outcome:
     _overshoot_bound(pf)  # a (V - U) <= V ln(n/V) (and its steps)
     _entropy_bound(pf)
     E_ = sp.Symbol("E", nonnegative=True)
+    n1, nw1 = sp.symbols("n N_1", integer=True, positive=True)  # N_1 = N - 1
+    pf.inequality("ln n <= ln(N - 1) for the n <= N - 1 elements below the max (n >= 1)",
+                  sp.log(n1) <= sp.log(nw1), [n1 <= nw1])
     L1, L2 = sp.symbols("L_n L_V", real=True)  # ln n >= 0, V ln(1/V) <= 1/e
     pf.inequality("(V - U)/(k+V) <= (V ln n + V ln(1/V))/(a (1+V)) <= (ln n + 1/e)/a",
                   E_ / (ap * (k + Vs)) <= (L1 + sp.exp(-1)) / ap,
@@ -410,8 +415,12 @@ def q_dalpha_bounds(pf: Proof) -> Outcome:
     pf.rule("summing termwise bounds", "0 <= dy/da <= ((1 - 1/N)/2) ln(x_max/x_min)(x_max - "
             "x_min)")
     Lm.max_reduction(pf)
-    pf.rule("pairs of two maxima contribute 0", "dy/da <= ln(x_max/x_min)(x_max - x_min) times "
-            "the weight of the elements below the max, V/(k+V) <= n rho^a / k")
+    mx = sp.Symbol("x_max", positive=True)
+    pf.zero((sp.log(mx) - sp.log(mx)) * (mx - mx), "a pair of two maxima contributes "
+            "(ln x_max - ln x_max)(x_max - x_max) = 0")
+    pf.rule("summing termwise bounds", "dy/da <= ln(x_max/x_min)(x_max - x_min) times the weight "
+            "of the pairs with an element below the max, <= that elements' weight "
+            "V/(k+V) <= n rho^a / k")
     pf.limit(Lm.n * RATIO**ap / k, ap, sp.oo, 0, "n rho^a / k -> 0: dy/da -> 0 exponentially "
              "as a -> +inf")
     pf.uses("Q.duality", text="y_a(x) = 1/y_b(1/x), b = -a-1, so dy_a/da = (dy_b/db)/y_b^2: the "

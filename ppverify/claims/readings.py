@@ -35,6 +35,8 @@ CHAIN = ("end to end (lim-display policy): the chain's final bound compared with
          "derivative dE/dx_k = delta dy/dx_k, for every alpha > 0.")
 CONCLUSION = "the display's conclusion: a limit compared with a number (one reading)."
 WITH_DELTA = " Checked as printed, times delta."
+ABOUT = ("a question about the display rather than one of its relations (lim-display policy: "
+         "one reading).")
 
-__all__ = ["ASYMPTOTIC", "CHAIN", "CONCLUSION", "DELTA_POLICY", "IDENTITY", "LIM_POLICY",
+__all__ = ["ABOUT", "ASYMPTOTIC", "CHAIN", "CONCLUSION", "DELTA_POLICY", "IDENTITY", "LIM_POLICY",
            "LITERAL", "WITH_DELTA"]
