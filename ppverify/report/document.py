@@ -1,6 +1,9 @@
 """The audit document: ``index.md`` and ``index.html`` from the same records.
 
-Both show every figure (PNG, linked to its SVG) with its caption and the ids of the claims it
+Both open with what a reader should take from the audit (the headline claims, grouped into
+the supplement's conclusions that stand, the steps that fail and the new facts, each linked to
+its row; built by ``ppverify.claims.render.reader_summary`` from the same verdicts), then show
+every figure (PNG, linked to its SVG) with its caption and the ids of the claims it
 illustrates, each linked to its row in the audit table, which lists the ``ppverify prove``
 verdict of every claim (from ``ppverify.claims``; a line says so when it is not available).
 The text holds nothing that varies between runs: no date, no timings, no host, no sizes.
@@ -27,7 +30,7 @@ INTRO = (
     "`data/versions.json` names the matplotlib and FreeType versions that drew the images and "
     "the SymPy version that printed the expressions in the audit table."
 )
-_VERDICT_ORDER = ("PROVED", "PROVED_UP_TO_N", "REFUTED", "CONDITIONAL", "UNKNOWN")
+_VERDICT_ORDER = ("PROVED", "PROVED_UP_TO_N", "ARGUED", "REFUTED", "CONDITIONAL", "UNKNOWN")
 
 
 def measured_label(m: dict) -> str:
@@ -78,6 +81,13 @@ def _figure_claim_refs(spec, catalogue, have_claims: bool, md: bool) -> str:
     return "; ".join(parts)
 
 
+def _deciders(v) -> str:
+    """The engines that decided the claim's steps (and any argued step), as one cell."""
+    engines = ", ".join(getattr(v, "deciders", []) or [])
+    argued = getattr(v, "argued_steps", [])
+    return engines + (f"; argued: {'; '.join(argued)}" if argued else "")
+
+
 def _md_cell(text) -> str:
     """A table cell: pipes and asterisks escaped (statements are full of ``x^a * y``)."""
     text = str(text).replace("|", "\\|").replace("*", "\\*")
@@ -87,10 +97,19 @@ def _md_cell(text) -> str:
 # ------------------------------------------------------------------------------ Markdown
 
 
+def _reader_lines(claims) -> list[str]:
+    """The reader's summary (Markdown lines), or nothing when there are no verdicts."""
+    if claims.verdicts is None:
+        return []
+    from ppverify.claims.render import reader_summary  # available: the verdicts came from it
+
+    return reader_summary(claims.verdicts, link=lambda cid: f"#{_anchor(cid)}")
+
+
 def render_markdown(figures, claims) -> str:
     catalogue = _catalogue(claims)
     have = claims.verdicts is not None
-    lines = [f"# {TITLE}", "", INTRO, "", "## Contents", ""]
+    lines = [f"# {TITLE}", "", INTRO, ""] + _reader_lines(claims) + ["## Contents", ""]
     for f in figures:
         lines.append(f"{f.spec.number}. [{f.spec.title}](#fig-{f.spec.stem})")
     lines += [f"{len(figures) + 1}. [Claims audit (`ppverify prove`)](#claims-audit)", ""]
@@ -133,13 +152,13 @@ def _summary(verdicts) -> str:
 
 def _md_claims_table(verdicts, by_claim) -> list[str]:
     lines = [_summary(verdicts), "",
-             "| id | source | statement | verdict | method | evidence | counterexample "
-             "| witness agrees | figures |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "| id | source | statement | verdict | decided by | method | evidence "
+             "| counterexample | witness agrees | figures |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for v in verdicts:
         figs = ", ".join(f"[{s.number}](#fig-{s.stem})" for s in by_claim.get(v.id, []))
         cells = [f'<a id="{_anchor(v.id)}"></a>`{v.id}`', v.source, v.statement,
-                 v.verdict, v.method, v.evidence, _cex(v),
+                 v.verdict, _deciders(v), v.method, v.evidence, _cex(v),
                  "yes" if v.witness_agrees else "NO", figs]
         lines.append("| " + " | ".join(_md_cell(c) for c in cells) + " |")
     return [*lines, ""]
@@ -163,6 +182,7 @@ th, td { border: 1px solid #ccc; padding: 0.3em 0.5em; vertical-align: top; text
 th { background: #f2f2f2; }
 code { font-size: 0.95em; }
 .v-PROVED, .v-PROVED_UP_TO_N { color: #009E73; font-weight: bold; }
+.v-ARGUED { color: #0072B2; font-weight: bold; }
 .v-REFUTED { color: #D55E00; font-weight: bold; }
 .v-CONDITIONAL { color: #E69F00; font-weight: bold; }
 .v-UNKNOWN { color: #555; font-weight: bold; }
@@ -176,7 +196,9 @@ def render_html(figures, claims) -> str:
     have = claims.verdicts is not None
     out = ["<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
            f"<title>{esc(TITLE)}</title>", f"<style>{_CSS}</style>", "</head>", "<body>",
-           f"<h1>{esc(TITLE)}</h1>", f"<p>{_inline(INTRO)}</p>", "<h2>Contents</h2>", "<ol>"]
+           f"<h1>{esc(TITLE)}</h1>", f"<p>{_inline(INTRO)}</p>"]
+    out += _html_reader_summary(claims)
+    out += ["<h2>Contents</h2>", "<ol>"]
     for f in figures:
         out.append(f'<li><a href="#fig-{f.spec.stem}">{esc(f.spec.title)}</a></li>')
     out += ['<li><a href="#claims-audit">Claims audit (<code>ppverify prove</code>)</a></li>',
@@ -212,17 +234,43 @@ def render_html(figures, claims) -> str:
     return "\n".join(out) + "\n"
 
 
+def _html_reader_summary(claims) -> list[str]:
+    """The reader's summary as HTML: the Markdown lines' headings, bold titles and items."""
+    out: list[str] = []
+    in_list = False
+    for line in _reader_lines(claims):
+        if line.startswith("## "):
+            out.append(f"<h2>{html.escape(line[3:])}</h2>")
+        elif line.startswith("**") and line.endswith("**"):
+            out.append(f"<p><strong>{html.escape(line.strip('*'))}</strong></p>")
+        elif line.startswith("- "):
+            if not in_list:
+                out.append("<ul>")
+                in_list = True
+            item = html.escape(line[2:])
+            item = re.sub(r"\[([^\]]+)\]\((#[^)]+)\)", r'<a href="\2"><code>\1</code></a>', item)
+            out.append(f"<li>{item}</li>")
+            continue
+        if in_list and not line.startswith("- "):
+            out.append("</ul>")
+            in_list = False
+    if in_list:
+        out.append("</ul>")
+    return out
+
+
 def _html_claims_table(verdicts, by_claim) -> list[str]:
     esc = html.escape
     rows = [f"<p>{esc(_summary(verdicts))}</p>", "<table>",
-            "<tr><th>id</th><th>source</th><th>statement</th><th>verdict</th><th>method</th>"
-            "<th>evidence</th><th>counterexample</th><th>witness agrees</th><th>figures</th>"
-            "</tr>"]
+            "<tr><th>id</th><th>source</th><th>statement</th><th>verdict</th><th>decided by</th>"
+            "<th>method</th><th>evidence</th><th>counterexample</th><th>witness agrees</th>"
+            "<th>figures</th></tr>"]
     for v in verdicts:
         figs = ", ".join(f'<a href="#fig-{s.stem}">{s.number}</a>'
                          for s in by_claim.get(v.id, []))
         cells = [f"<code>{esc(v.id)}</code>", esc(v.source), esc(v.statement),
-                 f'<span class="v-{esc(v.verdict)}">{esc(v.verdict)}</span>', esc(v.method),
+                 f'<span class="v-{esc(v.verdict)}">{esc(v.verdict)}</span>',
+                 esc(_deciders(v)), esc(v.method),
                  esc(v.evidence).replace("\n", "<br>"), esc(_cex(v)),
                  "yes" if v.witness_agrees else "<strong>no</strong>", figs]
         rows.append(f'<tr id="{_anchor(v.id)}">' + "".join(f"<td>{c}</td>" for c in cells)
