@@ -22,10 +22,33 @@ END = "<!-- END ppverify prove audit -->"
 REPORT = "reports/index.md"
 
 
+def sympy_version() -> str:
+    """The SymPy that prints the expressions in the evidence (its printing can change)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("sympy")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def printed_by(block: str) -> str | None:
+    """The SymPy version a block names in its first line, or None."""
+    first = block.strip("\n").splitlines()[0] if block.strip() else ""
+    prefix = "<!-- expressions printed by SymPy "
+    return first[len(prefix):-len(" -->")] if first.startswith(prefix) else None
+
+
 def render_block(verdicts: Sequence[Verdict]) -> str:
-    """The text between the markers (without them)."""
+    """The text between the markers (without them).
+
+    Its first line names the SymPy version that printed the expressions in the evidence, so a
+    comparison with a fresh run can tell a change of the audit from a change of SymPy's
+    printing.
+    """
     counts = ", ".join(f"{k} {n}" for k, n in summary_counts(verdicts).items())
-    lines = [f"Audit summary as produced by `ppverify prove` ({len(verdicts)} claims: {counts}).",
+    lines = [f"<!-- expressions printed by SymPy {sympy_version()} -->",
+             f"Audit summary as produced by `ppverify prove` ({len(verdicts)} claims: {counts}).",
              ""]
     summary = reader_summary(verdicts, link=lambda cid: f"{REPORT}#{anchor(cid)}")
     lines += ["#" + line if line.startswith("## ") else line for line in summary]
