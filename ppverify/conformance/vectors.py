@@ -62,7 +62,8 @@ from pathlib import Path
 import numpy as np
 
 from ..oracle import CertificationError, OracleDomainError, get_operator
-from .cases import Case, error_cases, generate_cases
+from .cases import Case
+from .generate import error_cases, generate_cases
 from .compare import CATEGORIES, CATEGORY_TITLES, Finding, judge, judge_error_case
 from .expected import Expected, expected_for
 from .jsonio import (
