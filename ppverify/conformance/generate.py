@@ -27,7 +27,7 @@ import numpy as np
 from ..windows import make_geometry, output_shape
 from .cases import DTYPES, LAYOUTS, POOLINGS, WINDOW_FEATURES, Case, param_class
 from .coverage import Factors, factor_levels, plan_rows
-from .targets import CONVENTIONS
+from .targets import CONVENTIONS, OPTIONAL_ARGS
 from .values import VALUE_KINDS, check_kinds, draw_grad_output, draw_values, representable
 
 PARAM_POOLS = {
@@ -265,10 +265,8 @@ def generate_cases(op: str, dims: int, accepts, *, count: int, seed: int = 0,
         if "count_include_pad" in accepts and pooling == "windowed":
             include = bool(rng.random() < 0.5)
         passed = []
-        if pooling == "windowed":
-            passed = [a for a in conv.optional_args if a in accepts]
-            if "count_include_pad" in accepts and "count_include_pad" not in passed:
-                passed.append("count_include_pad")
+        if pooling == "windowed":  # every optional argument the target accepts, explicitly
+            passed = [a for a in OPTIONAL_ARGS if a in accepts]
             if geometry["stride"] is None and "stride" in passed and rng.random() < 0.5:
                 passed.remove("stride")  # exercise the stride=None default too
         case = Case(op, dims, dtype, x, param, **geometry, count_include_pad=include,
@@ -306,8 +304,7 @@ def error_cases(op: str, dims: int, accepts, *, seed: int = 0, pooling: str = "w
     rng = np.random.default_rng(seed + 7919)
     base_spatial = (5,) * dims
     k = (3,) * dims if pooling == "windowed" else ()
-    passed = tuple(a for a in conv.optional_args if a in accepts) if pooling == "windowed" \
-        else ()
+    passed = tuple(a for a in OPTIONAL_ARGS if a in accepts) if pooling == "windowed" else ()
     low, high = check_param_range(param_range) or (-math.inf, math.inf)
     allowed = [v for v in (params or ()) if low <= v <= high] if params else None
     default_param = None
