@@ -41,7 +41,9 @@ amplifies; so each derivative's scale also holds ``tiny`` times that factor
 (``tiny (|a + 1| + |a| y / x_i)`` for P-pooling's ``dy/dx_i``, ``tiny y / x_i`` for the power
 mean's, ``tiny sum_i (x_i + y)(|l_i| + 1)`` and ``tiny y sum_i (|l_i| + 1) / |p|`` for the
 parameter derivatives): a weight of 1e-436 times a factor of 1e200 is 0 in any float64
-implementation that forms the weight first. Average: ``T_y = sum |x_i| / D`` (signed inputs cancel), ``T_dx = 1/D``.
+implementation that forms the weight first. Likewise every value's scale holds ``tiny`` (a result
+formed as ``m * z`` below the smallest normal number is rounded to an absolute ``tiny * u``),
+which the input derivatives then divide by ``x_i``. Average: ``T_y = sum |x_i| / D`` (signed inputs cancel), ``T_dx = 1/D``.
 Max, min: ``T_y = |y|``, ``T_dx = 1``. Exact special cases (zeros, all-zero windows, equal
 elements) have ``T`` equal to the exact value's magnitude. Over windows: the input gradient's
 scale is ``sum_j |g_j| T_dx(j, i)`` over the windows ``j`` that contain ``x_i``, the parameter
@@ -126,7 +128,7 @@ def _ppool(x: np.ndarray, a, tiny) -> WindowScale:
     m, logs, w, d, dbar, _ = _weights(xs, a)
     y = (w * xs).sum()
     dyda = (w * logs * (xs - y)).sum()
-    t_y = y + (w * (d + dbar) * np.abs(xs - y)).sum() + abs(dyda) * (abs(a) + 1)
+    t_y = y + (w * (d + dbar) * np.abs(xs - y)).sum() + abs(dyda) * (abs(a) + 1) + tiny
     dx = w * ((a + 1) - a * y / xs)
     conditioned = y + np.abs(xs * dx).sum()
     factor = abs(a + 1) + abs(a) * y / xs
@@ -152,13 +154,13 @@ def _power_mean(x: np.ndarray, p, divisor: int | None, tiny) -> WindowScale:
     big_l = np.log(s / (divisor or 1))
     ratio = 4 + (1 + 2 * abs(big_l) + dbar) / abs(p)
     y = m * np.exp(big_l / p)
-    t = y * w / xs * (ratio + 2 + d + dbar) + tiny * y / xs
+    t = y * w / xs * (ratio + 2 + d + dbar) + tiny * (y / xs + 1 / xs)
     grads[pos] = t + np.where(xs == m, 2 * y / m, 0)
     grads[~pos] = 2 * y / (m * s)  # p > 0: exact 0 (p > 1), y / sum x^p (p = 1), or not compared
     t_p = y * ((abs(big_l) * (2 + ratio) + 1 + dbar) / (p * p)
                + (w * (np.abs(logs) * (2 + d + ratio) + 1)).sum() / abs(p)) \
         + tiny * y * (np.abs(logs) + 1).sum() / abs(p)
-    return WindowScale(y * ratio, grads, t_p)
+    return WindowScale(y * ratio + tiny, grads, t_p)
 
 
 def _geometric(x: np.ndarray) -> WindowScale:

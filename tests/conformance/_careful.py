@@ -24,6 +24,10 @@ HAS_PARAM = {"ppool": True, "powermean": True, "lp": True, "avg": False, "max": 
              "min": False}
 
 
+def _value(param) -> float:
+    return float(param.detach() if isinstance(param, torch.Tensor) else param)
+
+
 def _tuple(v, dims, name):
     if isinstance(v, int):
         return (v,) * dims
@@ -107,7 +111,7 @@ def _reduce(op, win, mask, n_pad, include_pad, param):
         return torch.where(mask.any(-1), y, fill)
     if op == "ppool":
         return _PPool.apply(win, mask, param)
-    if op == "powermean" and float(param) == 0:
+    if op == "powermean" and _value(param) == 0:
         return _Geometric.apply(win, mask, param)
     return _PowerMean.apply(win, mask, param, op == "powermean")
 
@@ -175,7 +179,7 @@ class _PPool(torch.autograd.Function):
     @staticmethod
     def forward(ctx, win, mask, a):
         dt = win.dtype
-        av = float(a)
+        av = float(a.detach())
         zero, one = torch.zeros((), dtype=dt), torch.ones((), dtype=dt)
         pos = mask & (win > 0)
         zer = mask & (win == 0)
@@ -207,7 +211,7 @@ class _PPool(torch.autograd.Function):
     def backward(ctx, g):
         win, mask, p, y, logs, a = ctx.saved_tensors
         dt = win.dtype
-        av = float(a)
+        av = float(a.detach())
         zero = torch.zeros((), dtype=dt)
         pos = mask & (win > 0)
         zer = mask & (win == 0)
@@ -233,10 +237,12 @@ class _PPool(torch.autograd.Function):
         coef = (torch.ones_like(n) if av > 0 else 1 / n if av == 0 else (n == 1).to(dt))
         dx = torch.where(npos == 0, torch.where(mask, coef, zero), dx)
         # dy/da = sum p_i ln(x_i / m) (x_i - y)
-        da = torch.where(pos, p * logs * (win - yk), zero).sum(-1)
+        top = torch.where(mask, win, zero).amax().clamp_min(torch.finfo(dt).tiny)
+        da = torch.where(pos, p * logs * (win / top - yk / top), zero).sum(-1)
         da = torch.where((npos.squeeze(-1) == 0) | ((nzero.squeeze(-1) > 0) & (av <= 0)),
                          zero, da)
-        grad_a = (g * da).sum().reshape(a.shape) if a.requires_grad else None
+        # sum_j g_j da_j, scaled by the largest element so that no partial sum overflows
+        grad_a = (top * (g * da).sum()).reshape(a.shape) if a.requires_grad else None
         return g[..., None] * dx, None, grad_a
 
 
@@ -246,7 +252,7 @@ class _PowerMean(torch.autograd.Function):
     @staticmethod
     def forward(ctx, win, mask, p, mean):
         dt = win.dtype
-        pv = float(p)
+        pv = float(p.detach())
         zero, one = torch.zeros((), dtype=dt), torch.ones((), dtype=dt)
         pos = mask & (win > 0)
         npos = pos.sum(-1)
@@ -268,7 +274,7 @@ class _PowerMean(torch.autograd.Function):
     def backward(ctx, g):
         win, mask, e, s, big_m, yr, m, logs, p, d, y = ctx.saved_tensors
         dt = win.dtype
-        pv = float(p)
+        pv = float(p.detach())
         zero = torch.zeros((), dtype=dt)
         pos = mask & (win > 0)
         zer = mask & (win == 0)
@@ -339,9 +345,9 @@ def make(op: str, dims: int, pooling: str = "windowed", work: str | None = None)
 
     def run(x, param, geometry):
         _check_input(x, dims, op)
-        if op == "lp" and float(param) == 0:
+        if op == "lp" and _value(param) == 0:
             raise ValueError("p = 0")
-        if op in ("lp", "powermean") and float(param) < 0 and (x == 0).any():
+        if op in ("lp", "powermean") and _value(param) < 0 and (x == 0).any():
             raise ValueError("zero input with a negative exponent")
         spatial = tuple(x.shape[-dims:])
         if pooling == "windowed":
@@ -365,7 +371,7 @@ def make(op: str, dims: int, pooling: str = "windowed", work: str | None = None)
         a = None
         if has_param:
             a = param.to(wdt) if isinstance(param, torch.Tensor) else \
-                torch.tensor(float(param), dtype=wdt)
+                torch.tensor(_value(param), dtype=wdt)
             a = a.reshape(())
         y = _reduce(op, win, mask, n_pad, include, a)
         return y.reshape(*lead, *out).to(x.dtype)
