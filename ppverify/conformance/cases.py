@@ -215,7 +215,7 @@ class Case:
         x = decode_array(d["input"]).reshape(shape)
         g = d.get("grad_output")
         size = d.get("output_size")
-        return cls(
+        case = cls(
             op=d["op"], dims=int(d["dims"]), dtype=d["dtype"], input=x,
             param=None if d.get("param") is None else decode_float(d["param"]),
             kernel_size=tuple(d.get("kernel_size") or ()),
@@ -231,6 +231,12 @@ class Case:
             output_size=None if size is None else tuple(size),
             input_min=None if d.get("input_min") is None else decode_float(d["input_min"]),
         )
+        if case.grad_output is not None and case.expect_error is None:
+            try:  # stored flat, row-major
+                case.grad_output = case.grad_output.reshape(case.expected_shape())
+            except ValueError:
+                pass
+        return case
 
 
 def _compact(value):

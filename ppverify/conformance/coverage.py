@@ -10,8 +10,12 @@ pooling mode, the arguments the target accepts and the user's selection (``facto
 A run is planned by a *pairwise covering array* (``plan_rows``): a list of factor-level rows in
 which every pair of levels of every two factors occurs at least once, except the pairs outside
 the operator's domain (``Factors.excluded``: a negative exponent with zeros, ``0**p`` infinite).
-For the 11 value kinds x 6 features of a windowed target that is about 66 rows, so the default
-100 cases hold one whole array and the start of a second one, generated with another salt.
+For the 11 value kinds x 6 features of a windowed target that is about 66 rows. One triple is
+also required: every (dtype, value kind) pair with an *ordinary* parameter (a defect such as
+``x**3`` overflowing float16 on ordinary activations needs all three at once, and must not
+hide behind a huge parameter); the rows missing such a triple are added after the array
+(about 20). The default 100 cases hold both and the start of a second array, generated with
+another salt.
 The arrays come from ``covertable`` (a maintained pairwise generator with constraints, seeded by
 its ``salt``: ``--seed`` changes the rows as well as the values drawn for them).
 
@@ -48,6 +52,21 @@ class Factors:
                     if key not in self.excluded:
                         pairs.append(key)
         return pairs
+
+    @property
+    def base_param(self) -> str | None:
+        """The parameter class every (dtype, value kind) pair must also meet: ``ordinary``."""
+        levels = self.levels["param"]
+        return "ordinary" if "ordinary" in levels and len(levels) > 1 else None
+
+    def required_triples(self) -> list[tuple[tuple[str, str], ...]]:
+        """(dtype, kind, ordinary parameter) for every dtype and kind (see the module doc)."""
+        base = self.base_param
+        if base is None:
+            return []
+        return [(("dtype", d), ("kind", k), ("param", base))
+                for d in self.levels["dtype"] for k in self.levels["kind"]
+                if (("kind", k), ("param", base)) not in self.excluded]
 
     def allows(self, row: dict) -> bool:
         return not any(row.get(f1) == a and row.get(f2) == b
@@ -89,7 +108,12 @@ def plan_rows(factors: Factors, count: int, seed: int) -> list[dict]:
     rows: list[dict] = []
     constraints = [_not_both(a, b) for a, b in factors.excluded]
     salt = 0
+    repaired = False
     while len(rows) < count:
+        if salt == 1 and not repaired:
+            rows += _triple_rows(factors, rows)
+            repaired = True
+            continue
         array = make(dict(factors.levels), salt=f"ppverify-{seed}-{salt}",
                      constraints=constraints or None)
         array = [r for r in array if factors.allows(r)]
@@ -98,6 +122,22 @@ def plan_rows(factors: Factors, count: int, seed: int) -> list[dict]:
         rows += [{f: r[f] for f in FACTORS} for r in array]
         salt += 1
     return rows[:count]
+
+
+def _triple_rows(factors: Factors, rows: list[dict]) -> list[dict]:
+    """Rows for the required triples the covering array missed; other factors cycle."""
+    have = {(r["dtype"], r["kind"], r["param"]) for r in rows}
+    extra = []
+    for (_, d), (_, k), (_, p) in factors.required_triples():
+        if (d, k, p) in have:
+            continue
+        i = len(extra)
+        row = {"dtype": d, "kind": k, "param": p}
+        for f in ("feature", "layout", "batched"):
+            levels = factors.levels[f]
+            row[f] = levels[i % len(levels)]
+        extra.append(row)
+    return extra
 
 
 def _not_both(a: tuple[str, str], b: tuple[str, str]) -> dict:
@@ -115,8 +155,9 @@ class CoverageTable:
     cases: int
 
     @property
-    def missing(self) -> list[tuple[tuple[str, str], tuple[str, str]]]:
-        return [p for p in self.factors.required_pairs() if not self.counts[p]]
+    def missing(self) -> list[tuple]:
+        return [p for p in self.factors.required_pairs() + self.factors.required_triples()
+                if not self.counts[p]]
 
     @property
     def complete(self) -> bool:
@@ -124,11 +165,14 @@ class CoverageTable:
 
     def to_dict(self) -> dict:
         required = self.factors.required_pairs()
+        triples = self.factors.required_triples()
         return {
             "factors": {f: list(v) for f, v in self.factors.levels.items()},
             "cases": self.cases, "pairs_required": len(required),
-            "pairs_covered": len(required) - len(self.missing),
-            "missing": [f"{a[0]}={a[1]} with {b[0]}={b[1]}" for a, b in self.missing],
+            "pairs_covered": sum(1 for p in required if self.counts[p]),
+            "triples_required": len(triples),
+            "triples_covered": sum(1 for t in triples if self.counts[t]),
+            "missing": [" with ".join(f"{f}={v}" for f, v in key) for key in self.missing],
             "excluded": [f"{a[0]}={a[1]} with {b[0]}={b[1]}: {why}"
                          for (a, b), why in self.factors.excluded.items()],
         }
@@ -140,6 +184,7 @@ def tally(labels: list[dict], factors: Factors) -> CoverageTable:
     for row in labels:
         for f1, f2 in itertools.combinations(FACTORS, 2):
             counts[((f1, row[f1]), (f2, row[f2]))] += 1
+        counts[(("dtype", row["dtype"]), ("kind", row["kind"]), ("param", row["param"]))] += 1
     return CoverageTable(factors, counts, len(labels))
 
 
@@ -147,8 +192,9 @@ def format_coverage(table: CoverageTable, title: str = "") -> list[str]:
     """The coverage table for people: pairs per factor pair, and values x dtype in full."""
     f = table.factors
     required = f.required_pairs()
-    lines = [f"coverage{title}: {len(required) - len(table.missing)} of {len(required)} "
-             f"required pairs of levels in {table.cases} cases"]
+    covered = sum(1 for p in required if table.counts[p])
+    lines = [f"coverage{title}: {covered} of {len(required)} required pairs of levels in "
+             f"{table.cases} cases"]
     for f1, f2 in itertools.combinations(FACTORS, 2):
         need = [p for p in required if p[0][0] == f1 and p[1][0] == f2]
         have = [p for p in need if table.counts[p]]
@@ -156,6 +202,12 @@ def format_coverage(table: CoverageTable, title: str = "") -> list[str]:
                      + f"{len(have):>4} of {len(need):<4}"
                      + ("" if len(have) == len(need) else "  MISSING: " + ", ".join(
                          f"{a[1]}/{b[1]}" for a, b in need if not table.counts[(a, b)])))
+    triples = f.required_triples()
+    if triples:
+        have = [t for t in triples if table.counts[t]]
+        lines.append("  dtype x values, ordinary parameter:".ljust(26) + f"{len(have):>4} of "
+                     f"{len(triples):<4}" + ("" if len(have) == len(triples) else "  MISSING: "
+                     + ", ".join(f"{t[0][1]}/{t[1][1]}" for t in triples if not table.counts[t])))
     dtypes = f.levels["dtype"]
     lines.append("  cases per value kind and dtype:")
     lines.append("    " + "".ljust(13) + "".join(f"{d:>10}" for d in dtypes))

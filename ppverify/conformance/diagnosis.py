@@ -6,8 +6,8 @@ usually drags its gradients along, and those are listed as "also" in the group).
 the primary finding's ``Signature``: category, quantity, symptom (NaN, Inf, zero or another
 finite value; the exception's type; the shape's pattern), dtype, value kind, parameter class
 and pooling feature. Groups are listed ordinary values first (ordinary value kinds with an
-ordinary parameter, then ordinary kinds with a negative or huge parameter, then the hard
-kinds, then error inputs), and within that by category and number of cases.
+ordinary parameter, then with a negative or huge parameter, then the hard kinds in the same
+order, then error inputs), and within that by category and number of cases.
 
 A *calling-convention problem* is declared when 80% or more of the valid cases fail the same
 way before any value can be judged (the same exception, or the same wrong output shape): then
@@ -143,13 +143,9 @@ class Group:
     def sort_key(self):
         s = self.signature
         if s.category == "accepted-invalid":
-            tier = 3
-        elif s.kind in HARD_KINDS:
-            tier = 2
-        elif s.param in ("ordinary", "none"):
-            tier = 0
+            tier = 4
         else:
-            tier = 1
+            tier = 2 * (s.kind in HARD_KINDS) + (s.param not in ("ordinary", "none"))
         return tier, CATEGORY_ORDER[s.category], -self.count, s.dtype
 
     def to_dict(self) -> dict:
@@ -212,7 +208,8 @@ class ConventionProblem:
 
 
 def convention_problem(results, target) -> ConventionProblem | None:
-    """A ``ConventionProblem`` when 80% or more of the valid cases fail alike (module doc)."""
+    """A ``ConventionProblem`` when 80% or more of the valid cases fail before their values can
+    be judged: an exception or a wrong output shape (module doc)."""
     valid = [r for r in results if r.case.expect_error is None and not r.skipped]
     if len(valid) < 5:
         return None
@@ -224,18 +221,22 @@ def convention_problem(results, target) -> ConventionProblem | None:
         if lead is not None and lead.category == "exception":
             key = "raised " + lead.message.partition(": ")[2][:160]
         elif lead is not None and lead.category == "wrong-shape" and "dtype" not in lead.message:
-            key = "returned " + shape_pattern(r.case, getattr(r, "output_shape", None))
+            key = "returned " + shape_pattern(r.case, r.output_shape)
         if key is not None:
             kinds[key] += 1
             example.setdefault(key, r.case)
-    if not kinds:
-        return None
-    what, n = kinds.most_common(1)[0]
+    n = sum(kinds.values())
     if n < 0.8 * len(valid):
         return None
-    hint = _hint(what, target)
+    shown = kinds.most_common(3)
+    what = "; ".join(f"{k} ({c})" if len(kinds) > 1 else k for k, c in shown)
+    if len(kinds) > 3:
+        what += f"; {len(kinds) - 3} other ways ({n - sum(c for _, c in shown)})"
+    if len(kinds) > 1:
+        what = f"failed before their values could be judged: {what}"
     return ConventionProblem(what, n, len(valid), target.signature or target.name,
-                             target.call_text(), hint, example[what])
+                             target.call_text(), _hint(" ".join(kinds), target),
+                             example[shown[0][0]])
 
 
 def _hint(what: str, target) -> str:

@@ -142,8 +142,8 @@ def _module_lines(target: Target, case: Case, lines: list[str], dt: str,
     elif case.pooling == "adaptive":
         name = next((n for n in OUTPUT_SIZE_NAMES if n in target.ctor_accepts), "output_size")
         kwargs[name] = case.output_size_arg()
-    if target.param_kind == "ctor" and case.param is not None:
-        kwargs[target.param_attr] = float(case.param)
+    if target.ctor_param and case.param is not None:
+        kwargs[target.ctor_param] = float(case.param)
     ctor = ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
     lines.append(f"module = Target({ctor}).to({dt})")
     raw = case.param_raw if case.param_raw is not None else case.param

@@ -140,6 +140,7 @@ class Target:
     param_map_text: str | None = None
     param_fixed: bool = False
     fixed_value: float | None = None
+    ctor_param: str | None = None  # constructor argument given the case's parameter
     signature: str = ""
     notes: tuple[str, ...] = field(default=())
 
@@ -162,6 +163,8 @@ class Target:
         short = self.name.rpartition(":")[2] or "f"
         if self.form == "module":
             ctor = [f"{k}={v!r}" for k, v in self.ctor_kwargs]
+            if self.ctor_param:
+                ctor.append(f"{self.ctor_param}=<param>")
             geometry = {"windowed": ["kernel_size=<k>"] + [
                 f"{a}=<{a}>" for a in sorted(self.accepts)],
                 "adaptive": ["output_size=<size>"], "global": []}[self.pooling]
@@ -358,11 +361,21 @@ def _resolve_module(obj, name, op, dims, pooling, ctor_kwargs, param_attr, param
         factory = obj
         ctor_sig = _signature(obj)
         ctor_names = frozenset(ctor_sig.parameters) if ctor_sig is not None else frozenset()
+        text = f"{obj.__name__}{ctor_sig}" if ctor_sig is not None else obj.__name__
+        required = {n for n, p in (ctor_sig.parameters.items() if ctor_sig else ())
+                    if p.default is p.empty and p.kind in (p.POSITIONAL_OR_KEYWORD,
+                                                           p.KEYWORD_ONLY)}
+        if pooling != "windowed" and "kernel_size" in required:
+            raise ValueError(f"target {name!r}: {text} needs a kernel_size: is it windowed "
+                             f"pooling? (--pooling windowed, the default)")
         probe = dict(ctor_kwargs)
         if pooling == "windowed" and "kernel_size" in ctor_names:
             probe.setdefault("kernel_size", 2)
         if pooling == "adaptive" and "output_size" in ctor_names:
             probe.setdefault("output_size", 2)
+        ctor_param = _find_name(ctor_sig, PARAM_NAMES.get(op, ()))
+        if ctor_param is not None and ctor_param in required:
+            probe.setdefault(ctor_param, 2.0)
         try:
             instance = obj(**probe)
         except Exception as err:
@@ -410,6 +423,11 @@ def _resolve_module(obj, name, op, dims, pooling, ctor_kwargs, param_attr, param
                     f"among {', '.join(PARAM_NAMES[op])} holds a tensor or a number. Name it "
                     f"with --param-attr NAME, or give the value it uses with --param VALUE "
                     f"(then its gradient is not checked)")
+    ctor_param = None
+    if conv.has_param and ctor_sig is not None:
+        name_in_ctor = _find_name(ctor_sig, PARAM_NAMES[op])
+        if name_in_ctor is not None and name_in_ctor not in ctor_kwargs:
+            ctor_param = name_in_ctor
     mapper, map_text = _param_map(param_map)
     if mapper is not None and kind != "tensor":
         raise ValueError(f"target {name!r}: --param-map needs the parameter in a tensor "
@@ -419,7 +437,7 @@ def _resolve_module(obj, name, op, dims, pooling, ctor_kwargs, param_attr, param
                   param_attr=attr, param_kind=kind, param_learnable=learnable,
                   param_map=mapper, param_map_text=map_text,
                   param_fixed=param_fixed or kind in ("number", "ctor", "fixed"),
-                  fixed_value=fixed, signature=text)
+                  fixed_value=fixed, ctor_param=ctor_param, signature=text)
 
 
 def _is_tensor(value) -> bool:
@@ -474,8 +492,8 @@ def build_module(target: Target, case):
     elif target.pooling == "adaptive":
         name = next(n for n in OUTPUT_SIZE_NAMES if n in target.ctor_accepts)
         kwargs[name] = case.output_size_arg()
-    if target.param_kind == "ctor" and case.param is not None:
-        kwargs[target.param_attr] = float(case.param)
+    if target.ctor_param and case.param is not None:
+        kwargs[target.ctor_param] = float(case.param)
     return target.fn(**kwargs) if kwargs or not isinstance(target.fn, functools.partial) \
         else target.fn()
 

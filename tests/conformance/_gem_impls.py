@@ -77,7 +77,14 @@ class GeMSoftplus(torch.nn.Module):
         self.eps = eps
 
     def forward(self, x):
-        return gem(x, F.softplus(self.raw_p) + 1, self.eps)
+        return gem(x, _softplus(self.raw_p) + 1, self.eps)
+
+
+def _softplus(v):
+    """softplus(v) = log(1 + e^v), written so that its backward cannot overflow (torch's
+    F.softplus backward forms grad * e^v before dividing by 1 + e^v: a gradient of 1e307
+    reaching it becomes inf)."""
+    return torch.log1p(torch.exp(-v.abs())) + torch.relu(v)
 
 
 def power_mean_adaptive(x, p, output_size):

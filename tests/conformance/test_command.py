@@ -15,20 +15,29 @@ from ppverify.conformance.tolerances import Tolerances
 pytest.importorskip("torch")
 
 
-def test_tolerance_overrides():
-    tol = Tolerances.parse(["float32=32", "grad_input.float16=16", "grad_param.all=1000"])
+def test_tolerance_overrides_change_only_what_they_name():
+    tol = Tolerances.parse(["output.float32=32", "grad_input.float16=16", "grad_param.all=1000"])
     assert tol.get("output", "float32") == 32 and tol.get("grad_param", "float32") == 1000
+    assert tol.get("grad_input", "float32") == 64  # untouched
     assert tol.get("grad_input", "float16") == 16 and tol.get("output", "float16") == 4
-    for bad in ["float32", "float8=3", "output.float32=x", "speed.float32=3", "float32=-1"]:
+    assert tol.changed()[0] == "output.float32=32 (default 16)"
+    star = Tolerances.parse(["*.bfloat16=8"])
+    assert {star.get(q, "bfloat16") for q in ("output", "grad_input", "grad_param")} == {8}
+    for bad in ["float32", "float8=3", "output.float32=x", "speed.float32=3",
+                "output.float32=-1"]:
         with pytest.raises(ValueError):
             Tolerances.parse([bad])
+    # a bare dtype would set output, grad_input and grad_param alike (tightening grad_param
+    # from 256 to 32): refused, with the fix in the message
+    with pytest.raises(ValueError, match=r"name the quantity.*output\.float32=32"):
+        Tolerances.parse(["float32=32"])
 
 
 def test_check_exit_status_and_table(capsys):
     code = main(["check", "torch.nn.functional:max_pool1d", "--op", "max", "--count", "12",
-                 "--tolerance", "float16=8"])
+                 "--tolerance", "output.float16=8"])
     out = capsys.readouterr().out
-    assert "tolerances (ULP)" in out and "wrong gradient" in out
+    assert "tolerances (ULP" in out and "overridden: output.float16=8 (default 4)" in out
     assert ("CONFORMS" in out) == (code == 0)
     code = main(["check", "torch.nn.functional:lp_pool1d", "--op", "lp", "--count", "30"])
     out = capsys.readouterr().out

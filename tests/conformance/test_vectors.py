@@ -50,7 +50,7 @@ def test_round_trip(doc, tmp_path, suffix):
 
 
 @pytest.mark.parametrize("op, seed, special", [
-    ("max", 5, -math.inf),  # a window of only padding: max is -inf
+    ("max", 8, -math.inf),  # a window of only padding: max is -inf
     ("lp", 1, math.inf),    # float16 overflow of the correctly rounded norm
 ])
 def test_json_is_strict_and_encodes_infinities(tmp_path, op, seed, special):
@@ -97,7 +97,10 @@ def test_scoring_perfect_and_broken_results(doc, tmp_path, suffix):
     s = score(doc, load_results(path), Tolerances())
     assert s.conforms, s.to_dict()
     # perturb one output by many ULP, drop one result, accept one error input
-    valid = [r for r in results if r.get("error") is None]
+    ordinary = {c["id"] for c in doc["cases"] if c["expected"] is not None
+                and c["labels"]["kind"] == "random" and c["labels"]["param"] == "ordinary"}
+    valid = sorted((r for r in results if r.get("error") is None),
+                   key=lambda r: r["id"] not in ordinary)  # an ordinary case first
     bad = dict(valid[0])
     bad["output"] = [v * (1 + 1e-2) if isinstance(v, float) and math.isfinite(v) and v else
                      (1.0 if v == 0 else v) for v in bad["output"]]
@@ -109,6 +112,10 @@ def test_scoring_perfect_and_broken_results(doc, tmp_path, suffix):
     assert not s.conforms
     assert s.failures["wrong-value"] and s.failures["accepted-invalid"]
     assert valid[1]["id"] in s.missing
+    # grouped as by check: the wrong value in a group of its own, ordinary values first
+    assert s.groups[0].signature.category == "wrong-value"
+    assert s.groups[0].case_ids == [valid[0]["id"]]
+    assert s.groups[-1].signature.category == "accepted-invalid"
 
 
 def test_results_from_torch_score_like_check(doc):
