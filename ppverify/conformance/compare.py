@@ -120,7 +120,7 @@ def errors_ulp(candidate, reference, scale, dtype: str) -> np.ndarray:
     finite = np.isfinite(c) & np.isfinite(r)
     with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
         scaled = np.where(finite, (np.abs(c - r).astype(unit.dtype) / unit), np.inf)
-    err = np.minimum(plain, np.nan_to_num(scaled.astype(np.float64), nan=np.inf))
+        err = np.minimum(plain, np.nan_to_num(scaled.astype(np.float64), nan=np.inf))
     same = (c == r) | (np.isnan(c) & np.isnan(r))
     return np.where(same, 0.0, np.where(finite, err, np.inf))
 

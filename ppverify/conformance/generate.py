@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..windows import make_geometry, output_shape
+from ..windows import iter_windows, make_geometry, output_shape
 from .cases import DTYPES, LAYOUTS, POOLINGS, WINDOW_FEATURES, Case, param_class
 from .coverage import Factors, factor_levels, plan_rows
 from .targets import CONVENTIONS, OPTIONAL_ARGS
@@ -130,9 +130,11 @@ def make_plan(op: str, pooling: str, accepts, *, dtypes=DTYPES, kinds=VALUE_KIND
 # ----------------------------------------------------------------------------- geometry
 
 
-def _windowed(rng, dims: int, accepts, feature: str, max_kernel: int, max_windows: int):
+def _windowed(rng, dims: int, accepts, feature: str, max_kernel: int, max_windows: int,
+              empty_ok: bool = False):
     """Kernel, stride, padding, dilation, ceil_mode and a spatial size whose derived feature is
-    ``feature`` (``plain``, one of ``WINDOW_FEATURES`` or ``mixed``)."""
+    ``feature`` (``plain``, one of ``WINDOW_FEATURES`` or ``mixed``). A window of padding only
+    (dilation with padding) is drawn only when ``empty_ok`` (max and min define it)."""
     from .cases import windowed_features
 
     options = [f for f in WINDOW_FEATURES if f in accepts]
@@ -180,6 +182,8 @@ def _windowed(rng, dims: int, accepts, feature: str, max_kernel: int, max_window
             continue
         found = windowed_features(dims, kernel, stride, padding, dilation, ceil, spatial)
         if set(found) != want or int(np.prod(shape)) > max_windows:
+            continue
+        if not empty_ok and not all(w.positions for w in iter_windows(geometry, spatial)):
             continue
         return kernel, stride, padding, dilation, ceil, tuple(spatial)
     raise RuntimeError(f"no {dims}-D geometry with feature {feature!r} found")  # pragma: no cover
@@ -248,7 +252,8 @@ def generate_cases(op: str, dims: int, accepts, *, count: int, seed: int = 0,
         output_size = None
         if pooling == "windowed":
             kernel, stride, padding, dilation, ceil, spatial = _windowed(
-                rng, dims, accepts, row["feature"], max_kernel, max_windows)
+                rng, dims, accepts, row["feature"], max_kernel, max_windows,
+                empty_ok=op in ("max", "min"))
             geometry = dict(kernel_size=kernel, stride=stride, padding=padding,
                             dilation=dilation, ceil_mode=ceil)
         elif pooling == "adaptive":

@@ -16,7 +16,8 @@ because its terms cancel, or where the formula amplifies rounding (large ``|para
 
 Notation, per window: ``x_i`` its positive elements, ``m`` the normaliser, ``l_i = ln(x_i /
 m)``, weights ``w_i`` (``sum w_i = 1``), ``d_i = 1 + |a| (1 + 2 |l_i|)`` the relative error (in
-units of ``u``) of the computed ``exp(a l_i)``, ``dbar = sum w_i d_i``.
+units of ``u``) of the computed ``exp(a l_i)`` (``1 + 2 |a l_i|`` for the normaliser itself,
+whose ratio ``x / m = 1`` is exact), ``dbar = sum w_i d_i``.
 
 P-pooling, ``y = sum x^(a+1) / sum x^a = sum w_i x_i`` with ``w_i = x_i^a / sum x^a``::
 
@@ -28,7 +29,7 @@ P-pooling, ``y = sum x^(a+1) / sum x^a = sum w_i x_i`` with ``w_i = x_i^a / sum 
 Power mean and Lp norm, ``y = m exp(L / p)``, ``L = ln(sum_i exp(p l_i) / D)`` (``D`` the
 window size for the power mean, 1 for the Lp norm), ``w_i = x_i^p / sum x^p``::
 
-    T_y      = |y| (4 + (1 + 2 |L| + dbar) / |p|)                     (d_i with a = p)
+    T_y      = |y| (2 + (1 + 2 |L| + dbar) / |p|)                     (d_i with a = p)
     T_dx_i   = (|y| w_i / x_i) (T_y / |y| + 2 + d_i + dbar)  (+ 2 |y| / m, normaliser)
     T_dp     = |y| [(|L| (2 + T_y / |y|) + 1 + dbar) / p^2
                     + sum_i w_i (|l_i| (2 + d_i + T_y / |y|) + 1) / |p|]
@@ -110,7 +111,7 @@ def _weights(xs: np.ndarray, a):
     e = np.exp(a * logs)
     s = e.sum()
     w = e / s
-    d = 1 + abs(a) * (1 + 2 * np.abs(logs))
+    d = 1 + abs(a) * ((xs != m) + 2 * np.abs(logs))  # x / m is exact for the normaliser
     return m, logs, w, d, (w * d).sum(), s
 
 
@@ -152,7 +153,7 @@ def _power_mean(x: np.ndarray, p, divisor: int | None, tiny) -> WindowScale:
     xs = x[pos]
     m, logs, w, d, dbar, s = _weights(xs, p)
     big_l = np.log(s / (divisor or 1))
-    ratio = 4 + (1 + 2 * abs(big_l) + dbar) / abs(p)
+    ratio = 2 + (1 + 2 * abs(big_l) + dbar) / abs(p)
     y = m * np.exp(big_l / p)
     t = y * w / xs * (ratio + 2 + d + dbar) + tiny * (y / xs + 1 / xs)
     grads[pos] = t + np.where(xs == m, 2 * y / m, 0)
