@@ -21,6 +21,7 @@ pooling ``divisible``, ``overlapping`` or ``upsampling``; ``global``), ``layout`
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -201,10 +202,8 @@ class Case:
             "expect_error": self.expect_error, "nan_signals": self.nan_signals,
         }
         if self.expect_error is None:
-            try:
+            with contextlib.suppress(ValueError):
                 record["labels"] = self.labels()
-            except ValueError:
-                pass
         return record
 
     @classmethod
@@ -232,10 +231,8 @@ class Case:
             input_min=None if d.get("input_min") is None else decode_float(d["input_min"]),
         )
         if case.grad_output is not None and case.expect_error is None:
-            try:  # stored flat, row-major
+            with contextlib.suppress(ValueError):  # stored flat, row-major
                 case.grad_output = case.grad_output.reshape(case.expected_shape())
-            except ValueError:
-                pass
         return case
 
 

@@ -309,6 +309,9 @@ def _diagnose(report: CheckReport, plans, tol, runner_for, budget: float) -> Non
             minimal = shrink(case, _same_group(target, tol, runner_for(target), group),
                              index=group.worst.index, time_budget=min(4.0, left))
             group.shrunk = True
+        elif case.expect_error is None:
+            group.unshrunk_reason = ("shrinking is off (--no-shrink)" if budget <= 0 else
+                                     "the shrinking time was spent on earlier groups")
         final = evaluate(target, minimal, tol, runner_for(target))
         lead = primary(final.findings)
         group.minimal_case = minimal

@@ -126,6 +126,7 @@ class Group:
     minimal_finding: Finding | None = None
     reproducer: str = ""
     shrunk: bool = False
+    unshrunk_reason: str = ""
 
     def add(self, case: Case, finding: Finding, others: list[Finding]) -> None:
         self.count += 1

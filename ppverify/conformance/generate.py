@@ -242,6 +242,10 @@ def generate_cases(op: str, dims: int, accepts, *, count: int, seed: int = 0,
     plan = plan or make_plan(op, pooling, accepts, dtypes=dtypes, kinds=kinds, layouts=layouts,
                              params=params, param_range=param_range, input_min=input_min)
     rows = plan_rows(plan.factors, int(count), seed)
+    if count and not rows:
+        raise ValueError("no case can be generated: every combination of the selected value "
+                         "kinds and parameters is outside the operator's domain "
+                         f"({'; '.join(plan.factors.excluded.values())})")
     rng = np.random.default_rng([seed, dims, 7])
     signed = op in ("avg", "max", "min")
     cases = []

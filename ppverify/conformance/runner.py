@@ -1,9 +1,12 @@
 """Running a target on a case: the only module of ``conformance`` that imports torch (lazily).
 
-``run_case(target, case)`` builds the input tensor in the case's dtype and memory layout, passes
-the parameter as a ``requires_grad`` tensor (falling back to a Python float when the target
-refuses a tensor), calls the target forward, then autograd backward with the case's upstream
-gradient, and returns an ``Outcome`` of plain numpy arrays. Nothing is judged here.
+``run_case(target, case)`` builds the input tensor in the case's dtype and memory layout, calls
+the target as ``targets`` describes (a function with the parameter as a ``requires_grad``
+tensor, falling back to a Python float when the target refuses a tensor; or a fresh module in
+the case's dtype with its parameter attribute set), then autograd backward with the case's
+upstream gradient, and returns an ``Outcome`` of plain numpy arrays. Nothing is judged here.
+``prepare_case`` applies a module's declared parameter map (``invert_map``, ``map_slope``).
+``IsolatedRunner`` runs cases in a forked worker process.
 """
 
 from __future__ import annotations

@@ -44,11 +44,11 @@ mean's, ``tiny sum_i (x_i + y)(|l_i| + 1)`` and ``tiny y sum_i (|l_i| + 1) / |p|
 parameter derivatives): a weight of 1e-436 times a factor of 1e200 is 0 in any float64
 implementation that forms the weight first. Likewise every value's scale holds ``tiny`` (a result
 formed as ``m * z`` below the smallest normal number is rounded to an absolute ``tiny * u``),
-which the input derivatives then divide by ``x_i``. Average: ``T_y = sum |x_i| / D`` (signed inputs cancel), ``T_dx = 1/D``.
-Max, min: ``T_y = |y|``, ``T_dx = 1``. Exact special cases (zeros, all-zero windows, equal
-elements) have ``T`` equal to the exact value's magnitude. Over windows: the input gradient's
-scale is ``sum_j |g_j| T_dx(j, i)`` over the windows ``j`` that contain ``x_i``, the parameter
-gradient's ``sum_j |g_j| T_dp(j)``.
+which the input derivatives then divide by ``x_i``. Average: ``T_y = sum |x_i| / D`` (signed
+inputs cancel), ``T_dx = 1/D``. Max, min: ``T_y = |y|``, ``T_dx = 1``. Exact special cases
+(zeros, all-zero windows, equal elements) have ``T`` equal to the exact value's magnitude.
+Over windows: the input gradient's scale is ``sum_j |g_j| T_dx(j, i)`` over the windows ``j``
+that contain ``x_i``, the parameter gradient's ``sum_j |g_j| T_dp(j)``.
 
 The tolerances (``tolerances``) are multiples of ``ulp(T)`` that absorb sums of up to a few
 hundred terms and the constant factors dropped above. Scales are computed in ``numpy.longdouble``

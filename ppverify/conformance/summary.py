@@ -54,8 +54,8 @@ def format_groups(groups, detailed: int = DETAILED_GROUPS, heading: str = "") ->
             label = "minimal:" if g.shrunk else "case:   "
             out.append(f"{label} {g.minimal_finding.message}")
             out.append(f"   in:   {g.minimal_case.describe()}")
-            if not g.shrunk and g.minimal_case.expect_error is None:
-                out.append("   (not shrunk: the shrinking time was spent on earlier groups)")
+            if g.unshrunk_reason:
+                out.append(f"   (not shrunk: {g.unshrunk_reason})")
         if g.reproducer:
             out.append("reproducer:")
             out += ["    " + line for line in g.reproducer.splitlines()]

@@ -74,9 +74,9 @@ import numpy as np
 
 from ..oracle import CertificationError, OracleDomainError, get_operator
 from .cases import Case
-from .generate import error_cases, generate_cases
 from .compare import CATEGORIES, CATEGORY_TITLES, Finding, judge, judge_error_case
 from .expected import Expected, expected_for
+from .generate import error_cases, generate_cases
 from .jsonio import (
     atomic_write_bytes,
     atomic_write_json,
@@ -410,10 +410,10 @@ def results_from_target(vectors: dict, target) -> list[dict]:
     callable; every conventional pooling argument is passed explicitly. Mainly a worked
     example of the results format; ``ppverify check TARGET`` is the direct way.
     """
+    from dataclasses import replace
+
     from .runner import run_case
     from .targets import Target, resolve
-
-    from dataclasses import replace
 
     op = vectors["op"]
     pooling = vectors.get("pooling", "windowed")

@@ -36,7 +36,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="spatial dimensions (default: 1 2 3)")
     parser.add_argument("--count", type=int, default=24,
                         help="valid cases per dimension, 0 for error inputs only (default 24)")
-    parser.add_argument("--dtype", nargs="+", default=["float64", "float32", "float16",
+    parser.add_argument("--dtypes", "--dtype", dest="dtype", nargs="+",
+                        default=["float64", "float32", "float16",
                                                        "bfloat16"],
                         choices=["float64", "float32", "float16", "bfloat16"],
                         help="dtypes to cover (default: all four)")

@@ -2,10 +2,11 @@
 
 ``reference(op, input, param, kernel_size, ...)`` (or ``output_size=`` for adaptive and global
 pooling) lays out windows exactly as torch's pooling does (``ppverify.windows``), evaluates
-every window in ball arithmetic (``operators``) and returns the forward output, the vector-Jacobian product with ``grad_output`` (the gradient with
-respect to every input element, summed over the windows that contain it) and the gradient with
-respect to the parameter (summed over windows; per channel when the parameter is per channel),
-each correctly rounded to ``dtype``.
+every window in ball arithmetic (``operators``) and returns the forward output, the
+vector-Jacobian product with ``grad_output`` (the gradient with respect to every input element,
+summed over the windows that contain it) and the gradient with respect to the parameter (summed
+over windows; per channel when the parameter is per channel), each correctly rounded to
+``dtype``.
 
 Certification (Ziv's strategy): everything is first computed at ``precision(dtype) + 24`` bits;
 each result whose ball is not strictly inside one rounding interval is recomputed, with only the

@@ -66,7 +66,7 @@ def _layout(spatial, per_axis):
     strides = [1] * len(spatial)
     for a in range(len(spatial) - 2, -1, -1):
         strides[a] = strides[a + 1] * spatial[a + 1]
-    rows, masks, pads = [], [], []
+    rows, pads = [], []
     for combo in itertools.product(*per_axis):
         positions = list(itertools.product(*(w[0] for w in combo)))
         band = math.prod(w[1] for w in combo) if combo[0][1] is not None else len(positions)
@@ -183,17 +183,14 @@ class _PPool(torch.autograd.Function):
         zero, one = torch.zeros((), dtype=dt), torch.ones((), dtype=dt)
         pos = mask & (win > 0)
         zer = mask & (win == 0)
-        n = mask.sum(-1).to(dt)
         npos, nzero = pos.sum(-1), zer.sum(-1)
         big = torch.where(pos, win, zero).amax(-1, keepdim=True)
         small = torch.where(pos, win, torch.tensor(math.inf, dtype=dt)).amin(-1, keepdim=True)
         m = torch.where(npos[..., None] > 0, big if av >= 0 else small, one)
         mx = torch.where(npos[..., None] > 0, big, one)
         logs = _normalised_logs(win, pos, m)
-        if av == 0:
-            w = mask.to(dt)  # 0^0 = 1: every element counts
-        else:
-            w = torch.where(pos, _power(win, pos, m, logs, a), zero)
+        # 0^0 = 1 at a = 0: every element counts
+        w = mask.to(dt) if av == 0 else torch.where(pos, _power(win, pos, m, logs, a), zero)
         sw = w.sum(-1, keepdim=True).clamp_min(torch.finfo(dt).tiny)
         p = w / sw
         if av >= 0:

@@ -162,3 +162,90 @@ def test_check_names_what_is_missing(capsys):
     assert "error: --op required" in capsys.readouterr().err
     assert main(["check", "--op", "lp"]) == 2
     assert "error: TARGET required" in capsys.readouterr().err
+
+
+def test_op_min_and_the_current_directory_on_the_import_path(tmp_path, monkeypatch, capsys):
+    (tmp_path / "mypool.py").write_text(
+        "import torch.nn.functional as F\n"
+        "def min_pool1d(input, kernel_size, stride=None, padding=0, dilation=1,\n"
+        "               ceil_mode=False):\n"
+        "    return -F.max_pool1d(-input, kernel_size, stride, padding, dilation, ceil_mode)\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if p not in ("", str(tmp_path))])
+    code = main(["check", "mypool:min_pool1d", "--op", "min", "--json", "--kinds", "random",
+                 "ties", "integers", "--no-shrink"])
+    report = json.loads(capsys.readouterr().out)
+    assert report["op"] == "min" and report["cases_run"] == 100
+    # max_pool gives torch's empty-window -inf to an all-padding window; -(-inf) = +inf is
+    # min's convention too, so the composition conforms where max_pool does
+    assert code in (0, 1)
+    assert report["cases_passed"] <= report["cases_run"]
+    assert report["error_cases_passed"] <= report["error_cases_run"]
+
+
+def test_dtypes_and_kinds_restrict_the_run(capsys):
+    main(["check", "torch.nn.functional:avg_pool1d", "--op", "avg", "--json", "--dtypes",
+          "float32", "--kinds", "random", "zeros", "--no-shrink"])
+    report = json.loads(capsys.readouterr().out)
+    coverage = report["coverage"]["1"]
+    assert coverage["factors"]["dtype"] == ["float32"]
+    assert coverage["factors"]["kind"] == ["random", "zeros"]
+    assert coverage["pairs_covered"] == coverage["pairs_required"]
+
+
+def test_wrong_dtype_still_judges_values():
+    torch = pytest.importorskip("torch")
+    from ppverify.conformance.check import check
+
+    def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
+                   count_include_pad=True):
+        y = torch.nn.functional.avg_pool1d(input.double(), kernel_size, stride, padding,
+                                           ceil_mode, count_include_pad)
+        return y * 1.01
+
+    report = check(avg_pool1d, "avg", 1, count=12, kinds=("random",), dtypes=("float32",),
+                   include_errors=False, isolate=False, shrink_seconds=0)
+    first = report.groups[0]
+    assert first.signature.category == "wrong-shape" and first.signature.symptom == "dtype"
+    assert "output dtype float64" in first.worst.message
+    assert any(k.startswith("wrong value") for k in first.also)
+
+
+def test_nan_against_minus_infinity_is_not_a_finite_ulp_count():
+    import math
+
+    from ppverify.conformance.compare import errors_ulp
+
+    err = errors_ulp([math.nan, -math.inf, 1.0], [-math.inf, -math.inf, 1.0], [1.0] * 3,
+                     "float64")
+    assert err.tolist() == [math.inf, 0.0, 0.0]
+
+
+def test_error_inputs_name_their_parameter():
+    from ppverify.conformance.generate import error_cases
+
+    labels = [c.expect_error for c in error_cases("powermean", 2, {"stride"})]
+    assert "negative input with non-integer p = 2.5" in labels
+    # a target restricted to integer exponents has no such error input (x**3 of a negative
+    # number is real), and a declared clamp makes negative inputs valid
+    assert not any("negative" in c.expect_error
+                   for c in error_cases("powermean", 2, {"stride"}, params=(2.0, 3.0)))
+    assert not any("negative" in c.expect_error
+                   for c in error_cases("powermean", 2, (), pooling="global", input_min=1e-6))
+
+
+def test_skipped_cases_are_listed_with_their_reason():
+    from collections import Counter
+
+    from ppverify.conformance.check import CheckReport
+    from ppverify.conformance.summary import format_report
+
+    report = CheckReport("m:f", "lp", (1,), Tolerances(), cases_run=3, cases_passed=3,
+                         cases_skipped=2,
+                         skipped_reasons=Counter({"outside the oracle's domain: p = 0": 2}))
+    text = format_report(report)
+    assert "2 skipped" in text and "skipped 2: outside the oracle's domain: p = 0" in text
+    with pytest.raises(ValueError, match="no case can be generated"):
+        from ppverify.conformance.check import check
+
+        check("torch.nn.functional:lp_pool1d", "lp", 1, kinds=("zeros",), params=(-1.0,))
