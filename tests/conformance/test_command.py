@@ -94,6 +94,7 @@ def test_plugin_is_registered_and_does_not_import_torch():
 
 def test_plugin_fixture_in_a_test_suite(tmp_path):
     (tmp_path / "test_user.py").write_text(textwrap.dedent("""
+        import torch
         import torch.nn.functional as F
 
         def max_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False):
@@ -105,11 +106,19 @@ def test_plugin_fixture_in_a_test_suite(tmp_path):
 
         def test_bad(assert_matches_oracle):
             assert_matches_oracle(F.lp_pool1d, op="lp", dims=1, count=20)
+
+        class MaxGlobal(torch.nn.Module):  # a module with no parameter, global pooling
+            def forward(self, x):
+                return F.adaptive_max_pool2d(x, 1)
+
+        def test_module_global(assert_matches_oracle):
+            assert_matches_oracle(MaxGlobal, op="max", pooling="global", count=70,
+                                  kinds=["random", "integers"], tolerances={"*.float16": 8})
     """))
     proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
                            "-p", "no:xdist", "-p", "no:benchmark", str(tmp_path)],
                           capture_output=True, text=True, cwd=tmp_path)
-    assert "1 failed, 1 passed" in proc.stdout, proc.stdout[-3000:]
+    assert "1 failed, 2 passed" in proc.stdout, proc.stdout[-3000:]
     assert "does not match the oracle" in proc.stdout
     assert "reproducer:" in proc.stdout
 
