@@ -7,6 +7,7 @@ from __future__ import annotations
 from .tolerances import DTYPES, QUANTITIES
 
 DETAILED_GROUPS = 6  # groups printed in full (worst, minimal case, reproducer); all are in JSON
+LISTED_GROUPS = 40  # groups listed in the table; all are in JSON
 
 
 def format_tolerances(tol) -> list[str]:
@@ -38,11 +39,14 @@ def format_groups(groups, detailed: int = DETAILED_GROUPS, heading: str = "") ->
     total = sum(g.count for g in groups)
     out = [heading or f"failures by cause: {len(groups)} group(s), {total} failing case(s), "
            f"ordinary values first", ""]
+    out += _overview(groups)
     out.append(f"  {'#':>3}  {'cases':>5}  {'worst ULP':>10}  {'abs error':>10}  group")
-    for i, g in enumerate(groups, 1):
+    for i, g in enumerate(groups[:LISTED_GROUPS], 1):
         ulp = _ulp(g.worst.ulp) if g.worst is not None and g.worst.ulp is not None else "-"
         out.append(f"  {i:>3}  {g.count:>5}  {ulp:>10}  {_abs(g.worst_abs):>10}  "
                    f"{g.signature.title()}")
+    if len(groups) > LISTED_GROUPS:
+        out.append(f"  ... {len(groups) - LISTED_GROUPS} more group(s) in --json")
     for i, g in enumerate(groups[:detailed], 1):
         out.append("")
         out.append(f"== group {i}: {g.signature.title()}: {g.count} case(s)")
@@ -63,6 +67,40 @@ def format_groups(groups, detailed: int = DETAILED_GROUPS, heading: str = "") ->
         out.append("")
         out.append(f"groups {detailed + 1}-{len(groups)}: worst case, minimal case and "
                    f"reproducer in --json")
+    return out
+
+
+def _overview(groups) -> list[str]:
+    """One line per symptom (category, quantity, what the wrong number is) across the groups,
+    with the value kinds, pooling features and dtypes it spans: where a cause shows itself
+    (a ceil_mode defect is "pooling: ceil_mode, mixed" in every dtype and kind)."""
+    from collections import Counter
+
+    from .compare import CATEGORY_TITLES
+
+    rows: dict[tuple, dict] = {}
+    for g in groups:
+        s = g.signature
+        if s.category == "accepted-invalid":
+            continue
+        key = (s.category, s.quantity, s.symptom)
+        row = rows.setdefault(key, {"cases": 0, "groups": 0, "kind": Counter(),
+                                    "feature": Counter(), "dtype": Counter()})
+        row["cases"] += g.count
+        row["groups"] += 1
+        for f in ("kind", "feature", "dtype"):
+            row[f][getattr(s, f)] += g.count
+    if len(rows) < 2 and len(groups) < 4:
+        return []
+    out = ["  by symptom:"]
+    for (category, quantity, symptom), row in rows.items():
+        what = CATEGORY_TITLES[category] + (f" in {quantity}" if quantity else "") + \
+            (f" ({symptom})" if symptom else "")
+        spans = "; ".join(", ".join(f"{k} {n}" for k, n in row[f].most_common(4))
+                          for f in ("feature", "kind", "dtype"))
+        out.append(f"    {row['cases']:>4} case(s), {row['groups']:>3} group(s): {what}")
+        out.append(f"         {spans}")
+    out.append("")
     return out
 
 
