@@ -12,8 +12,8 @@ import path. The exit status is 0 only when the target conforms.
   ppverify check 'torch.nn.functional:max_pool{d}d' --op max --dim 1 2 3 --json
   ppverify check mypkg.pool:gem --op powermean --pooling global --input-min 1e-6
   ppverify check 'mypkg.layers:GeM(p=3)' --op powermean --pooling global --input-min 1e-6
-  ppverify check 'mypkg.layers:GeM' --op powermean --pooling global \
-      --param-attr raw_p --param-map 'softplus(v) + 1'
+  ppverify check mypkg.layers:GeM --op powermean --pooling global --input-min 1e-6
+      --param-attr raw_p --param-map 'softplus(v) + 1'     (one command, on one line)
   ppverify check torch.nn:LPPool2d --op lp --coverage
   ppverify check --vectors golden.json --results mine.json
 
@@ -39,8 +39,9 @@ HELP = "check an implementation against the oracle (summary, reproducers, exit s
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("target", nargs="?",
-                        help="module:callable to check, e.g. torch.nn.functional:lp_pool2d "
-                        "({d} is replaced by each dimension); required unless --vectors")
+                        help="module:callable or module:Class(arg=value) to check, e.g. "
+                        "torch.nn.functional:lp_pool2d ({d} is replaced by each dimension); "
+                        "required unless --vectors")
     parser.add_argument("--op", choices=sorted(CONVENTIONS),
                         help="operator the target computes; required with TARGET")
     parser.add_argument("--dim", type=int, nargs="+", choices=(1, 2, 3), default=None,

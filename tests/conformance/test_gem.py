@@ -150,3 +150,17 @@ def test_anything_else_gets_one_clear_message(argv, message, capsys):
     assert main(["check", *argv]) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
+
+
+def test_torch_softplus_backward_overflows_for_a_large_incoming_gradient():
+    # why _gem_impls.GeMSoftplus writes softplus as log1p(exp(-|v|)) + relu(v): torch's
+    # F.softplus backward forms grad * exp(v) before dividing by 1 + exp(v), so dy/dp = 1e307
+    # (a float64 GeM on wide-range inputs) reaching p = softplus(v) + 1 at v = 2.95 gives inf
+    v = torch.tensor(2.95, dtype=torch.float64, requires_grad=True)
+    (g,) = torch.autograd.grad(torch.nn.functional.softplus(v), [v],
+                               torch.tensor(1e307, dtype=torch.float64))
+    assert torch.isinf(g)
+    from ._gem_impls import _softplus
+
+    (g,) = torch.autograd.grad(_softplus(v), [v], torch.tensor(1e307, dtype=torch.float64))
+    assert torch.isfinite(g) and abs(float(g) / 1e307 - float(torch.sigmoid(v))) < 1e-15
