@@ -97,6 +97,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "(default: a built-in spread: ordinary, negative, huge)")
     parser.add_argument("--no-shrink", action="store_true",
                         help="do not shrink failing cases")
+    parser.add_argument("--shrink-seconds", type=float, default=None, metavar="S",
+                        help="time to spend shrinking the failure groups, in report order "
+                        "(default 10, 30 with --thorough)")
     parser.add_argument("--vectors", metavar="FILE",
                         help="golden vectors (from ppverify vectors) to score --results against")
     parser.add_argument("--results", metavar="FILE", help="results computed elsewhere")
@@ -169,6 +172,7 @@ def run(args: argparse.Namespace) -> int:
         report = check(args.target, args.op, _dims(args), thorough=args.thorough,
                        seed=args.seed, tolerances=tol, count=args.count,
                        shrink_failures=not args.no_shrink, progress=update,
+                       shrink_seconds=args.shrink_seconds,
                        params=args.param, dtypes=args.dtypes, kinds=args.kinds,
                        layouts=args.layouts, pooling=args.pooling, input_min=args.input_min,
                        param_range=_param_range(args), param_attr=args.param_attr,

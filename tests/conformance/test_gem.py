@@ -37,7 +37,7 @@ CORRECT = {
 
 
 def _run(argv, capsys):
-    code = main(["check", *argv, "--json"])
+    code = main(["check", *argv, "--json", "--shrink-seconds", "4"])
     return code, json.loads(capsys.readouterr().out)
 
 
