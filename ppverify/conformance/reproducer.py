@@ -153,6 +153,6 @@ def _module_lines(target: Target, case: Case, lines: list[str], dt: str,
                      f"{note}")
         if target.param_learnable and case.expect_error is None:
             grads.append(f"module.{target.param_attr}")
-    elif target.param_kind == "number" and case.param is not None:
+    elif target.param_kind == "number" and case.param is not None and not target.ctor_param:
         lines.append(f"module.{target.param_attr} = {raw!r}")
     return "module(x)"

@@ -227,7 +227,8 @@ def _run_module(target: Target, case: Case, x, out: Outcome) -> Outcome:
             if stored.requires_grad:
                 leaf = stored
         elif target.param_kind == "number" and case.param is not None:
-            setattr(module, target.param_attr, float(raw))
+            if not target.ctor_param:  # the constructor did not take it: set the attribute
+                setattr(module, target.param_attr, float(raw))
             out.param_mode = "float"
     except Exception as err:
         out.error, out.error_phase = _describe(err), "setting the parameter"

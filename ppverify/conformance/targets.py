@@ -21,7 +21,9 @@ case (``build_module``), converted to the case's dtype (``module.to(dtype)``, as
 ``stride``, ..., ``output_size``) go to the constructor when it takes them. The parameter lives
 in an attribute (``--param-attr NAME``; found automatically among ``PARAM_NAMES``): a tensor
 (an ``nn.Parameter`` is filled with the case's value, and its ``.grad`` is the parameter
-gradient), or a number (set per case; no gradient). ``--param-map EXPR`` declares that the
+gradient), or a number (passed to the constructor per case when it takes it, else set on the
+module; fixed at the given value when the spec gives it, ``GeM(p=3)``; no gradient).
+``--param-map EXPR`` declares that the
 attribute stores a raw value ``v`` and the module uses ``EXPR(v)`` (``'softplus(v) + 1'``, or
 any Python callable from the fixture): the checker stores the ``v`` that gives the case's
 parameter, judges the module against the parameter its map actually produces in that dtype,
@@ -405,6 +407,8 @@ def _resolve_module(obj, name, op, dims, pooling, ctor_kwargs, param_attr, param
                     break
                 if isinstance(value, (int, float)) and not isinstance(value, bool):
                     kind, attr = "number", cand
+                    if cand in ctor_kwargs:  # the user fixed it: GeM(p=3) means p = 3
+                        kind, fixed = "fixed", float(ctor_kwargs[cand])
                     break
         if attr is None and param_attr:
             raise ValueError(f"target {name!r}: --param-attr {param_attr}: {cls_name} has no "
