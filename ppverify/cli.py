@@ -14,6 +14,17 @@ import sys
 
 from . import __version__
 
+#: exit statuses shared by every subcommand (each command's --help says what 0 and 1 mean)
+EXIT_OK = 0
+EXIT_FAILED = 1  # the command ran and its verdict is negative (does not conform, a crash, ...)
+EXIT_USAGE = 2  # bad arguments or input files: nothing was checked
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: the reader of stdout went away
+EXIT_STATUS_HELP = (
+    "Exit status: 0 success; 1 the command ran and its result is negative (see the command's "
+    "help); 2 usage error (bad arguments or input files); 141 the reader of the output went "
+    "away (a closed pipe, as in `| head`)."
+)
+
 # name -> (module, one-line help). The help is repeated here so that --help imports nothing.
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "eval": ("ppverify.oracle.command", "correctly rounded value and gradients of one window"),
@@ -34,7 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
             "Verified mathematics, a correctly rounded reference and a fast torch op for "
             "polynomial (P-) pooling y = sum x^(a+1) / sum x^a and its relatives."
         ),
-        epilog="Run 'ppverify COMMAND --help' for a command's options, defaults and examples.",
+        epilog="Run 'ppverify COMMAND --help' for a command's options, defaults and examples. "
+               + EXIT_STATUS_HELP,
     )
     parser.add_argument("--version", action="version", version=f"ppverify {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -44,11 +56,33 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+TORCH_INSTALL = (
+    "install torch first, pinned so that pip takes the CPU wheel rather than a multi-GB CUDA "
+    "build (`pip install torch==2.13.0` on the machines this project targets; any torch >= 2.1 "
+    "works), then `pip install -e '.[torch]'`"
+)
+
+
+def _needs_torch(command: str, argv: list[str]) -> int:
+    """The message for a subcommand that cannot run without torch; exit status 0 for --help."""
+    wants_help = any(a in ("-h", "--help") for a in argv)
+    stream = sys.stdout if wants_help else sys.stderr
+    print(f"ppverify {command}: {SUBCOMMANDS[command][1]}\n\n"
+          f"ppverify {command} needs torch, which is not installed in this environment: "
+          f"{TORCH_INSTALL}.", file=stream)
+    return 0 if wants_help else 2
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     if argv and argv[0] in SUBCOMMANDS:
-        module = importlib.import_module(SUBCOMMANDS[argv[0]][0])
+        try:
+            module = importlib.import_module(SUBCOMMANDS[argv[0]][0])
+        except ModuleNotFoundError as err:
+            if (err.name or "").split(".")[0] != "torch":
+                raise
+            return _needs_torch(argv[0], argv[1:])
         p = argparse.ArgumentParser(prog=f"ppverify {argv[0]}", description=module.__doc__,
                                     formatter_class=argparse.RawDescriptionHelpFormatter)
         module.add_arguments(p)
@@ -56,10 +90,11 @@ def main(argv: list[str] | None = None) -> int:
         try:
             return int(module.run(args) or 0)
         except BrokenPipeError:
-            # the reader went away (``ppverify prove --json | head``): no traceback
+            # the reader went away (``ppverify prove --json | head``): no traceback, and a
+            # status of its own, the one a shell gives a process killed by SIGPIPE
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, sys.stdout.fileno())
-            return 1
+            return EXIT_BROKEN_PIPE
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()

@@ -36,8 +36,9 @@ import numpy as np
 from hypothesis import assume
 from hypothesis import strategies as st
 
-from .conformance.cases import Case, representable
+from .conformance.cases import Case
 from .conformance.targets import get_convention
+from .conformance.values import representable
 from .oracle.formats import get_format
 from .windows import iter_windows, make_geometry, output_shape
 

@@ -123,5 +123,37 @@ def test_closed_stdout_gives_no_traceback():
                              "1", "2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     proc.stdout.close()  # the reader goes away before the output is written (like `| head`)
     err = proc.stderr.read().decode()
-    proc.wait(timeout=60)
+    status = proc.wait(timeout=60)
     assert "Traceback" not in err and "BrokenPipeError" not in err
+    # a status of its own: 1 means "the verdict is negative" for check and prove
+    assert status == 141
+
+
+def _without_torch(args: list[str]):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = ("import sys; sys.modules['torch'] = None; from ppverify.cli import main; "
+            f"sys.exit(main({args!r}))")
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, cwd=Path(__file__).resolve().parents[1])
+
+
+def test_bench_without_torch_says_what_to_install_instead_of_a_traceback():
+    helped = _without_torch(["bench", "--help"])
+    assert helped.returncode == 0, helped.stderr
+    assert "needs torch" in helped.stdout and "pip install torch==2.13.0" in helped.stdout
+    assert "Traceback" not in helped.stdout + helped.stderr
+    ran = _without_torch(["bench"])
+    assert ran.returncode == 2
+    assert "needs torch" in ran.stderr and "Traceback" not in ran.stderr
+
+
+def test_every_subcommand_help_works_without_torch():
+    from ppverify.cli import SUBCOMMANDS
+
+    for name in SUBCOMMANDS:
+        proc = _without_torch([name, "--help"])
+        assert proc.returncode == 0, (name, proc.stderr)
+        assert "Traceback" not in proc.stderr, name

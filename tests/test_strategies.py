@@ -7,7 +7,7 @@ import pytest
 from hypothesis import HealthCheck, find, given, settings
 from hypothesis import strategies as st
 
-from ppverify.conformance.cases import representable
+from ppverify.conformance.values import representable
 from ppverify.oracle import reference
 from ppverify.strategies import (
     adversarial_floats,

@@ -2,8 +2,9 @@
 
 * ``CATALOGUE``: one ``Claim`` record per claim (supplement Sec. 1 and 2, and the toolkit's
   own claims), see ``catalogue.py``.
-* ``check_claims(ids=None, progress=None) -> list[Verdict]``: checks them with SymPy, each in a
-  worker process under a time limit, and cross-checks every verdict with the oracle.
+* ``check_claims(ids=None, progress=None) -> list[Verdict]``: checks them with SymPy and z3
+  (each step records which engine decided it), in worker processes under a per-claim time
+  limit, and cross-checks every verdict with the oracle.
 * ``render_markdown(verdicts) -> str``: the audit document.
 
 This layer imports no torch; the oracle (``ppverify.oracle``) is its numerical second witness.
@@ -16,6 +17,7 @@ from collections.abc import Iterable, Sequence
 from .catalogue import BY_ID, CATALOGUE
 from .engine import Progress, all_ok, run_claims
 from .model import (
+    ARGUED,
     CONDITIONAL,
     PROVED,
     PROVED_UP_TO_N,
@@ -24,6 +26,7 @@ from .model import (
     VERDICTS,
     Claim,
     Outcome,
+    Step,
     Verdict,
     WitnessReport,
 )
@@ -58,6 +61,7 @@ def check_claims(ids: Iterable[str] | None = None, progress: Progress | None = N
 
 
 __all__ = [
+    "ARGUED",
     "BY_ID",
     "CATALOGUE",
     "CONDITIONAL",
@@ -68,6 +72,7 @@ __all__ = [
     "VERDICTS",
     "Claim",
     "Outcome",
+    "Step",
     "Verdict",
     "WitnessReport",
     "all_ok",

@@ -1,14 +1,21 @@
-"""Check every claim of the supplement (Sections 1 and 2) and the toolkit's own claims.
+"""Check every claim of the supplement (Sections 1 to 3), the toolkit's and the reviewer's.
 
-Each claim is decided with SymPy (PROVED for all N, PROVED_UP_TO_N, REFUTED with a
-counterexample, CONDITIONAL with the missing hypotheses, or UNKNOWN) in a worker process with a
-time limit, and cross-checked by the oracle. Exit status: 0 when every check ran and the
-witnesses agree (whatever the verdicts), 1 when a check crashed or the oracle disagrees, 2 on a
-usage error. Examples:
+Each claim's steps are decided by SymPy and, for every sign and inequality step, by z3 as well
+(a disagreement is an error); the record says which engine decided each step. Verdicts: PROVED
+(every step checked, all N), PROVED_UP_TO_N (for the sizes named), ARGUED (holds by an argument
+whose listed steps are not checked), REFUTED (with a counterexample), CONDITIONAL (needs an
+unstated hypothesis, named) or UNKNOWN (undecided within the claim's time limit). Every verdict
+is cross-checked by the oracle. Prop. 2's 'lim = expression in alpha' displays are checked in
+both readings (literal, and '.asym'), and printed inequalities with their delta.
+
+Exit status: 0 when every check ran, SymPy and z3 agree and the oracle agrees (whatever the
+verdicts, ARGUED and UNKNOWN included), 1 when a check crashed, the engines disagree or the
+oracle disagrees, 2 on a usage error. Examples:
 
   ppverify prove
   ppverify prove --only P2 P2.squeeze --json
   ppverify prove --markdown reports/prove.md
+  ppverify prove --readme README.md
 """
 
 from __future__ import annotations
@@ -18,16 +25,21 @@ import json
 import os
 import sys
 import time
+from pathlib import Path
 
 from .._files import write_atomic
 
-HELP = "SymPy verdicts on every claim, cross-checked"
+HELP = "SymPy and z3 verdicts on every claim, cross-checked by the oracle"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--only", nargs="+", metavar="ID", help="check only these claim ids")
     parser.add_argument("--json", action="store_true", help="print JSON records instead of a table")
-    parser.add_argument("--markdown", metavar="PATH", help="write the audit document to PATH")
+    parser.add_argument("--markdown", metavar="PATH", help="write the audit document to PATH "
+                        "(what a reader should take from it, how it was made, every record "
+                        "with its steps)")
+    parser.add_argument("--readme", metavar="PATH", help="rewrite the generated audit block of "
+                        "the README at PATH from this run (needs every claim: no --only)")
     parser.add_argument("--jobs", type=int, default=None,
                         help="worker processes, at least 1 (default: 2, or 1 on a 1-core machine)")
     parser.add_argument("--list", action="store_true", help="list the claim ids and exit")
@@ -41,12 +53,22 @@ def run(args: argparse.Namespace) -> int:
         for c in CATALOGUE:
             print(f"{c.id:24} {c.source}")
         return 0
+    readme = getattr(args, "readme", None)
     try:
         claims = select(args.only)
         if args.jobs is not None and args.jobs < 1:
             raise ValueError(f"--jobs must be at least 1, got {args.jobs}")
         if args.markdown and os.path.isdir(args.markdown):
             raise ValueError(f"--markdown {args.markdown} is a directory; give a file name")
+        if readme:
+            if args.only:
+                raise ValueError("--readme needs every claim; drop --only")
+            from .readme import current_block
+
+            current_block(Path(readme).read_text(encoding="utf-8"))  # markers present?
+    except OSError as err:
+        print(f"ppverify prove: error: cannot read --readme {readme}: {err}", file=sys.stderr)
+        return 2
     except ValueError as err:
         print(f"ppverify prove: error: {err}", file=sys.stderr)
         return 2
@@ -67,6 +89,14 @@ def run(args: argparse.Namespace) -> int:
                   file=sys.stderr)
             return 2
     ok = all_ok(verdicts)
+    if readme:
+        if not ok:
+            print("ppverify prove: --readme not written: the run has problems (see below)",
+                  file=sys.stderr)
+        else:
+            from .readme import update_file
+
+            update_file(readme, verdicts)
     if args.json:
         print(json.dumps({"claims": [v.to_json() for v in verdicts],
                           "summary": summary_counts(verdicts), "ok": ok,
@@ -81,9 +111,11 @@ def run(args: argparse.Namespace) -> int:
                 print(f"!! {v.id}: {status(v)}: {detail}", file=sys.stderr)
         if args.markdown:
             print(f"audit written to {args.markdown}")
+        if readme and ok:
+            print(f"audit block of {readme} rewritten")
     if not ok:
-        print("ppverify prove: FAILED: a check crashed or the oracle disagrees with SymPy "
-              "(see above)", file=sys.stderr)
+        print("ppverify prove: FAILED: a check crashed, SymPy and z3 disagree, or the oracle "
+              "disagrees with a verdict (see above)", file=sys.stderr)
     return 0 if ok else 1
 
 
@@ -134,8 +166,8 @@ def _print_table(verdicts) -> None:
     if console is not None:
         from rich.table import Table
 
-        colours = {"PROVED": "green", "PROVED_UP_TO_N": "cyan", "REFUTED": "red",
-                   "CONDITIONAL": "yellow", "UNKNOWN": "magenta"}
+        colours = {"PROVED": "green", "PROVED_UP_TO_N": "cyan", "ARGUED": "blue",
+                   "REFUTED": "red", "CONDITIONAL": "yellow", "UNKNOWN": "magenta"}
         table = Table(title="ppverify prove")
         for name in ("id", "source", "verdict", "evidence"):
             table.add_column(name, overflow="fold")

@@ -7,14 +7,13 @@ Two ways of covering every window size N appear in the checks:
   involves the other elements only through sums that do not depend on ``x_i``, named ``A``
   (= sum of x_j^alpha, j != i), ``B`` (= sum of x_j^(alpha+1)) and so on; any window of any
   size is an instance, so a proof over these symbols covers all N. Limits as alpha -> +inf
-  reduce in the same way to the atomic limits ``r^alpha -> 0`` and ``alpha r^alpha -> 0`` for
-  ``0 <= r < 1`` (proved once, by ``atomic_limits``), because a finite sum of terms tending to
-  0 tends to 0.
+  are taken of explicit bounds: with k tied maxima and the other n = N - k elements at ratios
+  r_j = x_j/x_max <= rho < 1, the sums U = sum r_j^(alpha+1) <= V = sum r_j^alpha <= n rho^alpha
+  (checked by z3 and SymPy), and SymPy takes the limits of the bounds with rho = 1/(1+t), t > 0
+  (``RATIO``); the squeeze theorem then gives the limit. Nothing is set to 0 before a limit.
 """
 
 from __future__ import annotations
-
-import functools
 
 import sympy as sp
 
@@ -34,49 +33,11 @@ k = sp.Symbol("k", integer=True, positive=True)  # number of tied maxima
 z = sp.Symbol("z", real=True)
 
 
-class Undecided(Exception):
-    """SymPy could not decide a step; the check reports UNKNOWN with this message."""
-
-
-def require(condition, what: str) -> None:
-    """``condition`` must be SymPy-true (``True``, not ``None``); otherwise Undecided."""
-    if condition is not True and condition != sp.true:
-        raise Undecided(f"SymPy could not establish: {what} (got {condition})")
-
-
-def zero(expr, what: str) -> None:
-    """``expr`` simplifies to 0."""
-    require(sp.simplify(expr) == 0, f"{what} == 0")
-
-
-def nonzero_exact(expr, what: str) -> None:
-    require(sp.simplify(expr) != 0 and sp.nsimplify(expr) != 0, f"{what} != 0")
-
-
 def S(e, idx=i):
     return sp.Sum(e, (idx, 1, N))
 
 
-def undecided_to_unknown(fn):
-    """Decorator: a check that raises ``Undecided`` returns an UNKNOWN outcome."""
-
-    @functools.wraps(fn)
-    def wrapper() -> Outcome:
-        try:
-            return fn()
-        except Undecided as err:
-            return Outcome(UNKNOWN, "SymPy (undecided)", str(err))
-
-    return wrapper
-
-
-@functools.cache
-def atomic_limits() -> bool:
-    """For 0 < r = 1/(1+t) < 1: r^a -> 0, a r^a -> 0, a r^(a-1) -> 0 as a -> +inf."""
-    r = 1 / (1 + t)
-    for e in (r**ap, ap * r**ap, ap * r ** (ap - 1), (ap + 1) * r**ap):
-        require(sp.limit(e, ap, sp.oo) == 0, f"lim {e} = 0")
-    return True
+RATIO = 1 / (1 + t)  # any ratio 0 < r < 1, with t > 0
 
 
 def lehmer(x, A_, B_, alpha):
@@ -92,36 +53,26 @@ def lehmer_grad_printed(x, A_, B_, alpha):
     return ((alpha + 1) * x**alpha * s - alpha * x ** (alpha - 1) * tt) / s**2
 
 
-def depends(*checks) -> None:
-    """Require other claims' checks (functions returning an ``Outcome``) to give ``verdict``.
-
-    Each item is ``check`` (PROVED expected) or ``(check, verdict)``.
-    """
-    from .model import PROVED
-
-    for item in checks:
-        fn, want = item if isinstance(item, tuple) else (item, PROVED)
-        got = fn()
-        require(got.verdict == want, f"{fn.__name__} gives {want} (got {got.verdict})")
-
-
 def decide_identity(lhs, rhs, points=(), up_to: int | None = None) -> Outcome:
     """Generic strategy: PROVED if ``lhs - rhs`` simplifies to 0, REFUTED at the first point of
     ``points`` (dicts symbol -> exact rational) where the two sides differ exactly, else
     UNKNOWN. ``up_to`` (a window size) makes a proof PROVED_UP_TO_N instead of PROVED."""
-    from .model import PROVED, PROVED_UP_TO_N, REFUTED
+    from .model import PROVED, PROVED_UP_TO_N, REFUTED, Step
 
     if sp.simplify(lhs - rhs) == 0:
+        step = (Step(text=f"{lhs} = {rhs}", kind="SymPy", detail="simplifies to 0"),)
         if up_to is None:
-            return Outcome(PROVED, "SymPy simplify (all N)", f"{lhs} = {rhs}")
-        return Outcome(PROVED_UP_TO_N, f"SymPy simplify for N <= {up_to}", f"{lhs} = {rhs}")
+            return Outcome(PROVED, "SymPy simplify (all N)", f"{lhs} = {rhs}", steps=step)
+        return Outcome(PROVED_UP_TO_N, f"SymPy simplify for N <= {up_to}", f"{lhs} = {rhs}",
+                       steps=step)
     for pt in points:
         lv, rv = sp.nsimplify(lhs.subs(pt)), sp.nsimplify(rhs.subs(pt))
         if lv.is_Rational and rv.is_Rational and lv != rv:
             cex = {str(s): str(v) for s, v in pt.items()}
             cex.update(lhs=str(lv), rhs=str(rv))
             return Outcome(REFUTED, "SymPy exact rational evaluation",
-                           f"counterexample {pt}: {lv} != {rv}", cex)
+                           f"counterexample {pt}: {lv} != {rv}", cex,
+                           steps=(Step(text=f"{lv} != {rv} at {pt}", kind="exact"),))
     return Outcome(UNKNOWN, "SymPy could not decide", "no simplification to 0 and no "
                    "exact counterexample among the given points")
 
@@ -129,9 +80,10 @@ def decide_identity(lhs, rhs, points=(), up_to: int | None = None) -> Outcome:
 def decide_sign(expr, what: str) -> Outcome:
     """Generic strategy: PROVED if SymPy's assumptions show ``expr >= 0``, REFUTED never (a
     sign claim needs a counterexample search), UNKNOWN when the assumptions say nothing."""
-    from .model import PROVED
+    from .model import PROVED, Step
 
     s = sp.simplify(expr)
     if s.is_nonnegative is True:
-        return Outcome(PROVED, "SymPy assumptions", f"{what}: {s} >= 0")
+        return Outcome(PROVED, "SymPy assumptions", f"{what}: {s} >= 0",
+                       steps=(Step(text=f"{what} >= 0", kind="SymPy"),))
     return Outcome(UNKNOWN, "SymPy assumptions undecided", f"{what}: sign of {s} unknown")

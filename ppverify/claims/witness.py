@@ -8,7 +8,8 @@ balls exclude it) or ``None`` (undecided here, e.g. a convention of the oracle a
 
 How the opinions are compared (``judge``):
 
-* PROVED / PROVED_UP_TO_N: no sampled point satisfying the hypotheses may give ``False``.
+* PROVED / PROVED_UP_TO_N / ARGUED: no sampled point satisfying the hypotheses may give
+  ``False``.
 * REFUTED: the counterexample must give ``False``.
 * CONDITIONAL: both of the above (samples under the named hypotheses hold, the counterexample
   fails).
@@ -28,7 +29,7 @@ from flint import arb, ctx, fmpq
 from ppverify.oracle import operators as _oracle_operators  # noqa: F401
 from ppverify.oracle import reference as _oracle_reference  # noqa: F401
 
-from .model import CONDITIONAL, PROVED, PROVED_UP_TO_N, REFUTED, Outcome, WitnessReport
+from .model import ARGUED, CONDITIONAL, PROVED, PROVED_UP_TO_N, REFUTED, Outcome, WitnessReport
 
 PREC = 256
 
@@ -167,16 +168,17 @@ def ties_separated(xs, ratio: float = 0.9) -> bool:
 # ----------------------------------------------------------------------- judging
 
 
-def judge(outcome: Outcome, pred: Pred, samples: list[Point]) -> WitnessReport:
+def judge(outcome: Outcome, pred: Pred, samples: list[Point], who: str = "oracle"
+          ) -> WitnessReport:
     """Compare the oracle's opinion with the symbolic outcome (see the module docstring).
 
     The predicates run at ``PREC`` bits, so their own ball arithmetic (printed formulas,
     sums of oracle values) stays tight enough to decide."""
     with _prec():
-        return _judge(outcome, pred, samples)
+        return _judge(outcome, pred, samples, who)
 
 
-def _judge(outcome: Outcome, pred: Pred, samples: list[Point]) -> WitnessReport:
+def _judge(outcome: Outcome, pred: Pred, samples: list[Point], who: str) -> WitnessReport:
     verdict = outcome.verdict
     failures: list[Point] = []
     checked = 0
@@ -191,12 +193,12 @@ def _judge(outcome: Outcome, pred: Pred, samples: list[Point]) -> WitnessReport:
     if outcome.counterexample is not None:
         cex_ok = _safe(pred, outcome.counterexample)
     notes = f"{checked}/{len(samples)} oracle points decided"
-    if verdict in (PROVED, PROVED_UP_TO_N, CONDITIONAL) and failures:
-        return WitnessReport(False, f"DISAGREE: oracle finds the claim false at {failures[0]} "
+    if verdict in (PROVED, PROVED_UP_TO_N, ARGUED, CONDITIONAL) and failures:
+        return WitnessReport(False, f"DISAGREE: {who} finds the claim false at {failures[0]} "
                                     f"({len(failures)} points); {notes}", len(samples))
     if verdict in (REFUTED, CONDITIONAL):
         if cex_ok is not False:
-            return WitnessReport(False, "DISAGREE: the oracle does not confirm the "
+            return WitnessReport(False, f"DISAGREE: the {who} does not confirm the "
                                         f"counterexample {outcome.counterexample} "
                                         f"(predicate gave {cex_ok}); {notes}", len(samples))
         if verdict == REFUTED:
@@ -205,11 +207,11 @@ def _judge(outcome: Outcome, pred: Pred, samples: list[Point]) -> WitnessReport:
         else:
             extra = (f"; no failure at the {checked} sampled points under the hypotheses"
                      if checked else "")
-        return WitnessReport(True, f"oracle confirms the counterexample{extra}", len(samples))
+        return WitnessReport(True, f"{who} confirms the counterexample{extra}", len(samples))
     if failures:  # UNKNOWN: information only
-        return WitnessReport(True, f"oracle finds the claim false at {failures[0]} (not a "
+        return WitnessReport(True, f"{who} finds the claim false at {failures[0]} (not a "
                                    f"proof either way); {notes}", len(samples))
-    return WitnessReport(True, f"oracle agrees at {checked} sampled points "
+    return WitnessReport(True, f"{who} agrees at {checked} sampled points "
                                f"({len(samples) - checked} undecided)", len(samples))
 
 
@@ -220,10 +222,11 @@ def _safe(pred: Pred, pt: Point):
         return False  # the printed expression is undefined at this point
 
 
-def make(pred: Pred, samples: Callable[[], list[Point]]):
-    """A witness function for a claim: ``outcome -> WitnessReport``."""
+def make(pred: Pred, samples: Callable[[], list[Point]], who: str = "oracle"):
+    """A witness function for a claim: ``outcome -> WitnessReport``. ``who`` names the second
+    opinion in the report (the oracle, or another independent route to the same facts)."""
 
     def witness(outcome: Outcome) -> WitnessReport:
-        return judge(outcome, pred, samples())
+        return judge(outcome, pred, samples(), who)
 
     return witness

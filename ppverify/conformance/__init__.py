@@ -1,17 +1,22 @@
 """The oracle as a test oracle for other implementations of pooling operators.
 
-* ``check(target, op, dims)``: generated cases, the target's forward and backward, errors in
-  ULP against the oracle, failure categories, shrunk reproducers (``CheckReport``).
+* ``check(target, op, dims)``: generated cases covering every pair of factor levels, the
+  target's forward and backward, errors against the oracle measured in ULP of each result's
+  error scale, failures grouped by cause with shrunk reproducers (``CheckReport``).
 * ``vectors``: golden vectors for implementations outside Python, and scoring their results.
 * ``pytest_plugin``: the ``assert_matches_oracle`` fixture and helper.
 
-Modules, one job each: ``targets`` (calling conventions, signature inspection), ``cases``
-(case data and generation), ``expected`` (oracle results and their scales), ``runner`` (the
-only torch code, imported lazily), ``compare`` (ULP errors and categories), ``tolerances``,
-``shrink``, ``reproducer``, ``check`` (the driver), ``vectors`` (golden vectors, results
-scoring), ``jsonio`` (exact floats in JSON, atomic writes), ``command`` (``ppverify check``),
-``vectors_command`` (``ppverify vectors``), ``pytest_plugin``. Hypothesis strategies live in
-``ppverify.strategies``. Importing this package does not import torch.
+Modules, one job each: ``targets`` (target forms: functions, nn.Module classes; calling
+conventions; signature inspection), ``cases`` (case data and its labels), ``values`` (value
+kinds), ``coverage`` (factors, the covering array, the coverage table), ``generate`` (case
+generation, error inputs), ``expected`` (oracle results), ``scales`` (error scales),
+``runner`` (the only torch code, imported lazily), ``compare`` (errors and categories),
+``diagnosis`` (groups by cause, the calling-convention diagnosis), ``tolerances``, ``shrink``,
+``reproducer``, ``check`` (the driver), ``summary`` (the text report), ``vectors`` (golden
+vectors, results scoring), ``jsonio`` (exact floats in JSON, atomic writes), ``command``
+(``ppverify check``), ``vectors_command`` (``ppverify vectors``), ``pytest_plugin``.
+Hypothesis strategies live in ``ppverify.strategies``. Importing this package does not import
+torch.
 """
 
 from __future__ import annotations

@@ -1,14 +1,16 @@
 """``check(target, op, dims)``: run a target on generated cases and judge it against the oracle.
 
 The result is a ``CheckReport`` (a value with fields, also ``to_dict()`` for ``--json``):
-cases run, cases passed, per category the number of failing cases and the worst one, shrunk to
-a minimal example with a paste-able reproducer, the tolerances used, and notes (such as "the
+cases run and passed, skipped cases with the reason, the coverage table of the cases run,
+the failures grouped by cause (``diagnosis``: count, worst in ULP and absolute error, a minimal
+case shrunk inside its group with a paste-able reproducer), or, when almost every case failed
+alike, one calling-convention diagnosis instead; the tolerances used, and notes (such as "the
 parameter gradient was not checked: the target takes a float"). ``conforms`` is True only when
-no category failed.
+nothing failed.
 
-A default run (``thorough=False``) covers each dimension asked for with ~100 valid cases plus
-the error inputs and takes well under a minute; ``thorough=True`` runs ~5x more cases with
-larger kernels and windows.
+A default run (``thorough=False``) covers each dimension asked for with 100 valid cases (every
+pair of factor levels, see ``coverage``) plus the error inputs and takes seconds;
+``thorough=True`` runs 500 cases with larger kernels and windows.
 """
 
 from __future__ import annotations
@@ -20,14 +22,26 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from ..oracle import CertificationError, OracleDomainError
-from .cases import DTYPES, LAYOUTS, VALUE_KINDS, Case, error_cases, generate_cases
+from .cases import DTYPES, LAYOUTS, Case
 from .compare import CATEGORIES, CATEGORY_TITLES, Finding, judge, judge_error_case
+from .coverage import CoverageTable, tally
+from .diagnosis import (
+    ConventionProblem,
+    Group,
+    category_counts,
+    convention_problem,
+    group_failures,
+    primary,
+    signature_of,
+)
 from .expected import expected_for
+from .generate import error_cases, generate_cases, make_plan
 from .reproducer import reproducer
-from .runner import IsolatedRunner, run_case
+from .runner import IsolatedRunner, prepare_case, run_case
 from .shrink import shrink
 from .targets import Target, resolve
 from .tolerances import Tolerances
+from .values import VALUE_KINDS, kind_holds
 
 
 @dataclass
@@ -35,10 +49,16 @@ class CaseResult:
     case: Case
     findings: list[Finding]
     skipped: str | None = None
+    output_shape: tuple[int, ...] | None = None
+    param_mode: str = "none"
+    param_grad_missing: bool = False
 
 
 @dataclass
 class CategorySummary:
+    """Failing cases of one category, and the first group filed under it (compatibility view
+    of the groups, one line per category in the summary table)."""
+
     category: str
     failed_cases: int = 0
     worst: Finding | None = None
@@ -46,20 +66,13 @@ class CategorySummary:
     minimal_case: Case | None = None
     minimal_finding: Finding | None = None
     reproducer: str = ""
-    by_kind: Counter = field(default_factory=Counter)  # failing cases per value kind
-    by_dtype: Counter = field(default_factory=Counter)
 
     def to_dict(self) -> dict:
         return {
             "category": self.category, "title": CATEGORY_TITLES[self.category],
             "failed_cases": self.failed_cases,
-            "by_kind": dict(self.by_kind), "by_dtype": dict(self.by_dtype),
             "worst": None if self.worst is None else self.worst.to_dict(),
-            "worst_case": None if self.worst_case is None else self.worst_case.describe(),
             "minimal_case": None if self.minimal_case is None else self.minimal_case.to_dict(),
-            "minimal_finding": None if self.minimal_finding is None
-            else self.minimal_finding.to_dict(),
-            "reproducer": self.reproducer,
         }
 
 
@@ -69,10 +82,16 @@ class CheckReport:
     op: str
     dims: tuple[int, ...]
     tolerances: Tolerances
+    pooling: str = "windowed"
     cases_run: int = 0
     cases_passed: int = 0
     cases_skipped: int = 0
+    skipped_reasons: Counter = field(default_factory=Counter)
     error_cases_run: int = 0
+    error_cases_passed: int = 0
+    groups: list[Group] = field(default_factory=list)
+    convention: ConventionProblem | None = None
+    coverage: dict[int, CoverageTable] = field(default_factory=dict)
     categories: dict[str, CategorySummary] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     elapsed: float = 0.0
@@ -80,7 +99,7 @@ class CheckReport:
 
     @property
     def conforms(self) -> bool:
-        return self.cases_run > 0 and not any(s.failed_cases for s in self.categories.values())
+        return self.cases_run > 0 and not self.groups and self.convention is None
 
     @property
     def failed_categories(self) -> list[str]:
@@ -89,11 +108,17 @@ class CheckReport:
     def to_dict(self) -> dict:
         return {
             "target": self.target, "op": self.op, "dims": list(self.dims),
-            "conforms": self.conforms, "cases_run": self.cases_run,
-            "cases_passed": self.cases_passed, "cases_skipped": self.cases_skipped,
+            "pooling": self.pooling, "conforms": self.conforms,
+            "cases_run": self.cases_run, "cases_passed": self.cases_passed,
+            "cases_skipped": self.cases_skipped, "skipped_reasons": dict(self.skipped_reasons),
             "error_cases_run": self.error_cases_run,
+            "error_cases_passed": self.error_cases_passed,
             "tolerances_ulp": self.tolerances.to_dict(),
+            "tolerance_overrides": self.tolerances.changed(),
+            "convention": None if self.convention is None else self.convention.to_dict(),
+            "groups": [g.to_dict() for g in self.groups],
             "categories": {c: s.to_dict() for c, s in self.categories.items()},
+            "coverage": {str(d): t.to_dict() for d, t in self.coverage.items()},
             "notes": self.notes, "elapsed_seconds": round(self.elapsed, 3),
         }
 
@@ -110,63 +135,45 @@ def evaluate(target: Target, case: Case, tol: Tolerances, runner=None) -> CaseRe
     try:
         expected = expected_for(case)
     except (OracleDomainError, CertificationError, ValueError) as err:
-        return CaseResult(case, [], skipped=f"oracle: {err}")
+        return CaseResult(case, [], skipped=_skip_reason(err))
     outcome = run(case)
-    conv = target.convention
-    findings = judge(case, outcome, expected, tol, conv.param_trainable)
-    result = CaseResult(case, findings)
-    result.param_mode = outcome.param_mode  # type: ignore[attr-defined]
-    result.param_grad_missing = outcome.param_grad_missing  # type: ignore[attr-defined]
-    return result
+    findings = judge(case, outcome, expected, tol, target.param_required)
+    if target.param_fixed:
+        findings = [f for f in findings if f.quantity != "grad_param"]
+    return CaseResult(case, findings, None, outcome.output_shape, outcome.param_mode,
+                      outcome.param_grad_missing)
 
 
-def signature(finding: Finding) -> tuple:
-    """What makes two failures "the same way" while shrinking (against slipping to another bug):
-    the category, the quantity, what the wrong number is (NaN, Inf, zero or another finite
-    value) and, for exceptions, the exception's type."""
-    got = finding.got
-    if got is None:
-        kind = None
-    elif math.isnan(got):
-        kind = "nan"
-    elif math.isinf(got):
-        kind = "inf"
-    else:
-        kind = "zero" if got == 0 else "finite"
-    head = None
-    if finding.category == "exception":  # "raised in forward: TypeError: ..."
-        parts = finding.message.split(": ")
-        head = parts[1] if len(parts) > 2 else parts[0]
-    return finding.category, finding.quantity, kind, head
-
-
-def _still_fails(target: Target, tol: Tolerances, category: str, runner=None,
-                 like: Finding | None = None):
-    want = None if like is None else signature(like)
-
-    def predicate(case: Case) -> bool:
-        result = evaluate(target, case, tol, runner)
-        return any(f.category == category and (want is None or signature(f) == want)
-                   for f in result.findings)
-
-    return predicate
+def _skip_reason(err: Exception) -> str:
+    text = str(err).split(" [")[0]
+    if isinstance(err, CertificationError):
+        return "the oracle could not certify a result (a value on a rounding boundary)"
+    return f"outside the oracle's domain: {text}"
 
 
 def check(target: str | Callable | Target, op: str, dims: int | Iterable[int] = 2, *,
           thorough: bool = False, seed: int = 0, tolerances: Tolerances | None = None,
           count: int | None = None, dtypes=DTYPES, kinds=VALUE_KINDS, layouts=LAYOUTS,
-          params=None,
-          include_errors: bool = True, shrink_failures: bool = True, isolate: bool = True,
+          params=None, pooling: str = "windowed", input_min: float | None = None,
+          param_range=None, param_attr: str | None = None, param_map=None,
+          param_fixed: bool = False, include_errors: bool = True,
+          shrink_failures: bool = True, shrink_seconds: float | None = None,
+          isolate: bool = True,
           progress: Callable[[int, int], None] | None = None) -> CheckReport:
-    """Check ``target`` (``"module:callable"``, a callable or a ``Target``) for ``op``.
+    """Check ``target`` for ``op`` (see ``targets`` for the forms a target may take).
 
-    ``dims`` is one dimension or several (the target must then accept each, e.g. a generic
-    function; ``{d}`` in a string target is replaced per dimension). ``count`` valid cases are
-    generated per dimension (default 100, 500 with ``thorough``), restricted to ``dtypes``,
-    value ``kinds``, memory ``layouts`` and parameter values ``params`` (for a target that only
-    supports some alpha or p) if given. ``progress(done, total)`` is called after
-    every case. With ``isolate`` (the default) the target runs in a forked worker process, so
-    that a crash or a hang is reported as an exception on that case instead of ending the check.
+    ``dims`` is one dimension or several (``{d}`` in a string target is replaced per
+    dimension). ``count`` valid cases are generated per dimension (default 100, 500 with
+    ``thorough``), restricted to ``dtypes``, value ``kinds``, memory ``layouts`` and parameter
+    values ``params`` if given. ``pooling`` is ``windowed``, ``adaptive`` or ``global``.
+    ``input_min`` declares that the target clamps its input below that value (the oracle then
+    evaluates the clamped operator); ``param_range=(low, high)`` that it supports only those
+    parameters. ``param_attr``, ``param_map`` and ``param_fixed`` describe an ``nn.Module``
+    target's parameter (see ``targets``). Failing groups are shrunk for at most
+    ``shrink_seconds`` in all (default 10, 30 with ``thorough``), in report order.
+    ``progress(done, total)`` is called after every case.
+    With ``isolate`` (the default) the target runs in a forked worker process, so that a crash
+    or a hang is reported as an exception on that case instead of ending the check.
     """
     start = time.monotonic()
     tol = tolerances or Tolerances()
@@ -176,22 +183,37 @@ def check(target: str | Callable | Target, op: str, dims: int | Iterable[int] = 
     per_dim = count if count is not None else (500 if thorough else 100)
     if isinstance(per_dim, bool) or not isinstance(per_dim, int) or per_dim < 1:
         raise ValueError(f"count must be a positive integer, got {per_dim!r}")
+    if input_min is not None and not (isinstance(input_min, (int, float))
+                                      and math.isfinite(input_min)):
+        raise ValueError(f"input_min must be a finite number, got {input_min!r}")
     plans: list[tuple[Target, Case]] = []
+    report = CheckReport(str(target), op, dims_list, tol, pooling)
+    factors = {}
     for d in dims_list:
-        tgt = target if isinstance(target, Target) else resolve(target, op, d)
-        cases = list(generate_cases(
-            op, d, tgt.accepts, count=per_dim, seed=seed + d, dtypes=tuple(dtypes),
-            kinds=tuple(kinds), layouts=tuple(layouts), max_kernel=5 if thorough else 4,
-            max_windows=150 if thorough else 60, params=params))
+        tgt = target if isinstance(target, Target) else resolve(
+            target, op, d, pooling=pooling, param_attr=param_attr, param_map=param_map,
+            param_fixed=param_fixed, params=params)
+        run_params, run_range = params, param_range
+        if tgt.fixed_value is not None:
+            run_params = (tgt.fixed_value,)
+        if tgt.param_map is not None:
+            run_range = _map_range(tgt, param_range)
+        plan = make_plan(op, tgt.pooling, tgt.accepts, dtypes=tuple(dtypes), kinds=tuple(kinds),
+                         layouts=tuple(layouts), params=run_params, param_range=run_range,
+                         input_min=input_min)
+        factors[d] = plan.factors
+        cases = generate_cases(op, d, tgt.accepts, count=per_dim, seed=seed,
+                               max_kernel=5 if thorough else 4,
+                               max_windows=150 if thorough else 60, pooling=tgt.pooling,
+                               input_min=input_min, plan=plan)
+        cases = [_prepared(tgt, c) for c in cases]
         if include_errors:
-            cases += error_cases(op, d, tgt.accepts, seed=seed)
+            cases += error_cases(op, d, tgt.accepts, seed=seed, pooling=tgt.pooling,
+                                 input_min=input_min, params=run_params, param_range=run_range)
         plans += [(tgt, c) for c in cases]
-    name = plans[0][0].name if plans else str(target)
-    report = CheckReport(name.replace(f"{dims_list[0]}d", "{d}d") if len(dims_list) > 1
-                         else name, op, dims_list, tol)
-    report.categories = {c: CategorySummary(c) for c in CATEGORIES}
-    first_failure: dict[str, tuple[Target, CaseResult, Finding]] = {}
-    param_modes: set[str] = set()
+        report.target = tgt.name
+    if len(dims_list) > 1:
+        report.target = report.target.replace(f"{dims_list[-1]}d", "{d}d")
     runners: dict[int, IsolatedRunner] = {}
 
     def runner_for(tgt: Target):
@@ -202,10 +224,13 @@ def check(target: str | Callable | Target, op: str, dims: int | Iterable[int] = 
         return runners[id(tgt)]
 
     try:
-        param_unused = _run_all(report, plans, tol, runner_for, first_failure, param_modes,
-                                progress)
-        _summarise(report, plans, tol, runner_for, first_failure, param_modes, param_unused,
-                   thorough, shrink_failures)
+        _run_all(report, plans, tol, runner_for, progress)
+        for d in dims_list:
+            labels = [r.case.labels() for r in report.results
+                      if r.case.dims == d and r.case.expect_error is None and not r.skipped]
+            report.coverage[d] = tally(labels, factors[d])
+        budget = shrink_seconds if shrink_seconds is not None else (30.0 if thorough else 10.0)
+        _diagnose(report, plans, tol, runner_for, budget if shrink_failures else 0.0)
     finally:
         for r in runners.values():
             r.close()
@@ -214,67 +239,131 @@ def check(target: str | Callable | Target, op: str, dims: int | Iterable[int] = 
         report.notes.append(f"the target crashed the worker process {crashes} time(s)")
     for r in runners.values():
         report.notes += r.incidents[:5]
+    if input_min is not None:
+        report.notes.append(
+            f"declared domain: the target clamps its input below {input_min:g}; the oracle "
+            f"evaluated the clamped operator (max(x, {input_min:g}), zero gradient below it), "
+            f"and negative inputs are not error inputs")
     report.elapsed = time.monotonic() - start
     return report
 
 
-def _run_all(report, plans, tol, runner_for, first_failure, param_modes, progress) -> int:
-    """Evaluate every case into ``report``; returns how many left the parameter gradless."""
-    param_unused = 0
+def _prepared(tgt: Target, case: Case) -> Case:
+    try:
+        return prepare_case(tgt, case)
+    except ValueError as err:
+        case.notes.append(str(err))
+        return case
+
+
+def _map_range(tgt: Target, param_range):
+    from .runner import map_range
+
+    low, high = map_range(tgt.param_map)
+    low, high = math.nextafter(low, math.inf), math.nextafter(high, -math.inf)
+    if param_range is not None:
+        low, high = max(low, float(param_range[0])), min(high, float(param_range[1]))
+    return low, high
+
+
+def _run_all(report: CheckReport, plans, tol, runner_for, progress) -> None:
     for i, (tgt, case) in enumerate(plans):
         result = evaluate(tgt, case, tol, runner_for(tgt))
         report.results.append(result)
         if case.expect_error is not None:
             report.error_cases_run += 1
+            report.error_cases_passed += not result.findings
         elif result.skipped:
             report.cases_skipped += 1
+            report.skipped_reasons[result.skipped] += 1
         else:
             report.cases_run += 1
-            param_modes.add(getattr(result, "param_mode", "none"))
-            param_unused += bool(getattr(result, "param_grad_missing", False))
-        if not result.findings and not result.skipped:
-            report.cases_passed += 1
-        for f in result.findings:
-            summary = report.categories[f.category]
-            summary.failed_cases += 1
-            summary.by_kind[case.kind.split(",")[0]] += 1
-            summary.by_dtype[case.dtype] += 1
-            if summary.worst is None or f.severity > summary.worst.severity:
-                summary.worst, summary.worst_case = f, case
-                first_failure[f.category] = (tgt, result, f)
+            report.cases_passed += not result.findings
         if progress is not None:
             progress(i + 1, len(plans))
-    return param_unused
 
 
-def _summarise(report, plans, tol, runner_for, first_failure, param_modes, param_unused,
-               thorough, shrink_failures):
-    """Notes, and per failing category the minimal case and its reproducer."""
-    conv = plans[0][0].convention if plans else None
-    if conv is not None and conv.has_param and not conv.param_trainable:
-        if "float" in param_modes:
-            report.notes.append(f"parameter gradient not checked: the target takes "
-                                f"{conv.op}'s parameter as a Python number only")
-        elif param_unused:
-            report.notes.append("parameter gradient not checked: the parameter tensor "
-                                "receives no gradient (not required for this operator)")
-    if report.cases_skipped:
-        report.notes.append(f"{report.cases_skipped} generated cases skipped: outside the "
-                            f"oracle's domain or not certifiable")
-    for category, (tgt, result, finding) in first_failure.items():
-        summary = report.categories[category]
-        minimal = result.case
-        if shrink_failures and result.case.expect_error is None:
-            budget = 10.0 if thorough else 4.0
-            minimal = shrink(result.case,
-                             _still_fails(tgt, tol, category, runner_for(tgt), finding),
-                             index=finding.index, time_budget=budget)
-        final = evaluate(tgt, minimal, tol, runner_for(tgt))
-        summary.minimal_case = minimal
-        summary.minimal_finding = next(
-            (f for f in final.findings if signature(f) == signature(finding)),
-            next((f for f in final.findings if f.category == category), finding))
-        summary.reproducer = reproducer(tgt.name, minimal)
+def _diagnose(report: CheckReport, plans, tol, runner_for, budget: float) -> None:
+    """Convention problem or groups; notes; minimal cases and reproducers."""
+    tgt = plans[0][0] if plans else None
+    report.categories = {c: CategorySummary(c) for c in CATEGORIES}
+    for c, n in category_counts(report.results).items():
+        report.categories[c].failed_cases = n
+    if tgt is None:
+        return
+    report.convention = convention_problem(report.results, tgt)
+    if report.convention is not None:
+        report.error_cases_passed = 0
+        report.cases_passed = 0  # nothing was judged: the values mean nothing
+        return
+    _parameter_notes(report, tgt)
+    report.groups = group_failures(report.results)
+    deadline = time.monotonic() + budget
+    targets = {(c.id, c.dims): t for t, c in plans}
+    for group in report.groups:
+        case = group.worst_case
+        target = targets.get((case.id, case.dims), tgt)
+        minimal = case
+        left = deadline - time.monotonic()
+        if case.expect_error is None and left > 0.5:
+            minimal = shrink(case, _same_group(target, tol, runner_for(target), group),
+                             index=group.worst.index, time_budget=min(4.0, left))
+            group.shrunk = True
+        elif case.expect_error is None:
+            group.unshrunk_reason = ("shrinking is off (--no-shrink)" if budget <= 0 else
+                                     "the shrinking time was spent on earlier groups")
+        final = evaluate(target, minimal, tol, runner_for(target))
+        lead = primary(final.findings)
+        group.minimal_case = minimal
+        group.minimal_finding = lead if lead is not None else group.worst
+        group.reproducer = reproducer(target, minimal)
+    for group in report.groups:
+        summary = report.categories[group.signature.category]
+        if summary.worst is None or group.worst.severity > summary.worst.severity:
+            summary.worst, summary.worst_case = group.worst, group.worst_case
+        if summary.minimal_case is None:
+            summary.minimal_case = group.minimal_case
+            summary.minimal_finding = group.minimal_finding
+            summary.reproducer = group.reproducer
+
+
+def _same_group(target: Target, tol: Tolerances, runner, group: Group):
+    """Shrinking predicate: the candidate's primary failure has the group's signature (so the
+    minimal case fails in the same group, not with another bug), its values keep their kind."""
+    want = group.signature
+
+    def predicate(case: Case) -> bool:
+        if not kind_holds(case.kind, case.input, case.dtype):
+            return False
+        result = evaluate(target, case, tol, runner)
+        lead = primary(result.findings)
+        return lead is not None and signature_of(case, lead, result.output_shape) == want
+
+    return predicate
+
+
+def _parameter_notes(report: CheckReport, tgt: Target) -> None:
+    conv = tgt.convention
+    if not conv.has_param:
+        return
+    modes = {r.param_mode for r in report.results if r.case.expect_error is None}
+    unused = sum(r.param_grad_missing for r in report.results if r.case.expect_error is None)
+    if tgt.param_fixed:
+        why = {"number": f"{tgt.param_attr} is a plain number", "ctor": "it is a constructor "
+               "argument", "fixed": "its value is fixed"}.get(tgt.param_kind, "--param-fixed")
+        report.notes.append(f"parameter gradient not checked: the parameter is fixed ({why})")
+    elif "float" in modes and not conv.param_trainable:
+        report.notes.append(f"parameter gradient not checked: the target takes {conv.op}'s "
+                            f"parameter as a Python number only")
+    elif unused and not conv.param_trainable:
+        report.notes.append("parameter gradient not checked: the parameter tensor receives no "
+                            "gradient (not required for this operator)")
+    if tgt.param_map is not None:
+        report.notes.append(f"the module stores its parameter as v with p = "
+                            f"{tgt.param_map_text}: cases set v, are judged at the p it gives "
+                            f"in their dtype, and dy/dp = v.grad / (dp/dv)")
+    if tgt.fixed_value is not None:
+        report.notes.append(f"every case uses the target's fixed parameter {tgt.fixed_value:g}")
 
 
 def format_ulp(v: float | None) -> str:

@@ -1,19 +1,26 @@
 """Check a pooling implementation against the oracle, or score results computed elsewhere.
 
-TARGET is module:callable with torch's functional calling convention for --op (lp: the
-signature of torch.nn.functional.lp_pool2d; ppool: ppverify.ops.p_pool2d; avg/max:
-avg_pool2d/max_pool2d; powermean: like ppool with p). "{d}" in TARGET is replaced by the
-dimension. The exit status is 0 only when the target conforms.
+TARGET is module:callable, or module:Class / module:Class(arg=value, ...) for an nn.Module
+class (a fresh module per case). Windowed functions follow torch's functional convention for
+--op (lp: torch.nn.functional.lp_pool2d; ppool: ppverify.ops.p_pool2d; avg/max/min:
+avg_pool2d/max_pool2d; powermean: like ppool with p); with --pooling global or adaptive the
+parameter and output_size are passed by the names the signature uses (gem(x, p=3, eps=1e-6)
+gets p=...). "{d}" in TARGET is replaced by the dimension; the current directory is on the
+import path. The exit status is 0 only when the target conforms.
 
   ppverify check torch.nn.functional:lp_pool2d --op lp
   ppverify check 'torch.nn.functional:max_pool{d}d' --op max --dim 1 2 3 --json
-  ppverify check mypkg.pool:p_pool2d --op ppool --tolerance float32=32 --thorough
+  ppverify check mypkg.pool:gem --op powermean --pooling global --input-min 1e-6
+  ppverify check 'mypkg.layers:GeM(p=3)' --op powermean --pooling global --input-min 1e-6
+  ppverify check mypkg.layers:GeM --op powermean --pooling global --input-min 1e-6
+      --param-attr raw_p --param-map 'softplus(v) + 1'     (one command, on one line)
+  ppverify check torch.nn:LPPool2d --op lp --coverage
   ppverify check --vectors golden.json --results mine.json
 
-Errors are measured in ULP of the case's dtype against the correctly rounded reference (or in
-ULP of the result's scale, when it is small because terms cancel); see
-ppverify.conformance.compare for the categories and ppverify.conformance.vectors for the
-vectors and results file formats.
+Errors are measured in ULP of the case's dtype against the correctly rounded reference, or in
+ULP of the result's error scale (the rounding error a careful implementation cannot avoid);
+see ppverify.conformance.scales for the formulas, ppverify.conformance.compare for the
+categories and ppverify.conformance.vectors for the vectors and results file formats.
 """
 
 from __future__ import annotations
@@ -22,27 +29,63 @@ import argparse
 import json
 import sys
 
+from .cases import DTYPES, LAYOUTS, POOLINGS
 from .summary import format_report
 from .targets import CONVENTIONS, default_dims
+from .values import VALUE_KINDS
 
 HELP = "check an implementation against the oracle (summary, reproducers, exit status)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("target", nargs="?",
-                        help="module:callable to check, e.g. torch.nn.functional:lp_pool2d "
-                        "({d} is replaced by each dimension); required unless --vectors")
+                        help="module:callable or module:Class(arg=value) to check, e.g. "
+                        "torch.nn.functional:lp_pool2d ({d} is replaced by each dimension); "
+                        "required unless --vectors")
     parser.add_argument("--op", choices=sorted(CONVENTIONS),
                         help="operator the target computes; required with TARGET")
     parser.add_argument("--dim", type=int, nargs="+", choices=(1, 2, 3), default=None,
                         help="spatial dimensions (default: from the target's name, e.g. "
                         "lp_pool2d -> 2; all three when TARGET contains {d}; 2 otherwise)")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
-    parser.add_argument("--tolerance", action="append", default=[], metavar="DTYPE=ULP",
-                        help="override a tolerance in ULP, "
-                        "[output.|grad_input.|grad_param.]DTYPE=ULP: float32=32, "
-                        "grad_input.float16=16, all=8 (repeatable; defaults are "
-                        "printed with the report)")
+    parser.add_argument("--pooling", choices=POOLINGS, default="windowed",
+                        help="windowed (kernel_size, stride, ...; default), adaptive "
+                        "(output_size) or global (one value per plane)")
+    parser.add_argument("--tolerance", action="append", default=[],
+                        metavar="QUANTITY.DTYPE=ULP",
+                        help="override one tolerance, in ULP of the error scale: "
+                        "output.float32=32, grad_input.float16=16, grad_param.all=512, "
+                        "*.bfloat16=8 (every quantity); repeatable; it changes only what it "
+                        "names, and the report lists it. Defaults are printed with the report")
+    parser.add_argument("--dtypes", nargs="+", choices=DTYPES, default=list(DTYPES),
+                        metavar="DTYPE", help=f"dtypes to test (default: {' '.join(DTYPES)})")
+    parser.add_argument("--kinds", nargs="+", choices=VALUE_KINDS, default=list(VALUE_KINDS),
+                        metavar="KIND", help="value kinds to test (default: all: "
+                        f"{' '.join(VALUE_KINDS)})")
+    parser.add_argument("--layouts", nargs="+", choices=LAYOUTS, default=list(LAYOUTS),
+                        metavar="LAYOUT", help="memory layouts (default: all three)")
+    parser.add_argument("--coverage", action="store_true",
+                        help="print the coverage table: how often each pair of levels of "
+                        "dtype, values, parameter class, pooling feature, layout and batching "
+                        "occurred in the cases run")
+    parser.add_argument("--input-min", type=float, default=None, metavar="EPS",
+                        help="declare that the target clamps its input below EPS "
+                        "(x.clamp(min=EPS), as GeM layers do): the oracle evaluates the "
+                        "clamped operator and the report says so")
+    parser.add_argument("--param-min", type=float, default=None, metavar="LOW",
+                        help="declare the smallest alpha/p the target supports")
+    parser.add_argument("--param-max", type=float, default=None, metavar="HIGH",
+                        help="declare the largest alpha/p the target supports")
+    parser.add_argument("--param-attr", default=None, metavar="NAME",
+                        help="nn.Module targets: the attribute holding the parameter (default: "
+                        "the first of p, alpha, norm_type, ... that exists); a Parameter's "
+                        ".grad is the parameter gradient")
+    parser.add_argument("--param-map", default=None, metavar="EXPR",
+                        help="nn.Module targets: the attribute stores v and the module uses "
+                        "EXPR(v) as the parameter, e.g. 'softplus(v) + 1' (torch functions "
+                        "softplus, exp, log, sigmoid, ...)")
+    parser.add_argument("--param-fixed", action="store_true",
+                        help="the parameter is not trained: no parameter gradient is expected")
     parser.add_argument("--thorough", action="store_true",
                         help="5x more cases, larger kernels and windows")
     parser.add_argument("--count", type=int, default=None,
@@ -50,10 +93,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="case generator seed (default 0)")
     parser.add_argument("--param", type=float, action="append", default=None,
                         help="only this alpha/p (repeatable; finite, p != 0 for lp), for targets "
-                        "that support a restricted range (default: a built-in spread, "
-                        "including huge values)")
+                        "that support only some values, or the value a target uses internally "
+                        "(default: a built-in spread: ordinary, negative, huge)")
     parser.add_argument("--no-shrink", action="store_true",
                         help="do not shrink failing cases")
+    parser.add_argument("--shrink-seconds", type=float, default=None, metavar="S",
+                        help="time to spend shrinking the failure groups, in report order "
+                        "(default 10, 30 with --thorough)")
     parser.add_argument("--vectors", metavar="FILE",
                         help="golden vectors (from ppverify vectors) to score --results against")
     parser.add_argument("--results", metavar="FILE", help="results computed elsewhere")
@@ -84,6 +130,23 @@ def _progress():
     return update, bar.stop
 
 
+def _import_path() -> None:
+    """Put the current directory first on the import path, as ``python -m`` and pytest do."""
+    import os
+
+    cwd = os.getcwd()
+    if cwd not in sys.path and "" not in sys.path:
+        sys.path.insert(0, cwd)
+
+
+def _param_range(args):
+    if args.param_min is None and args.param_max is None:
+        return None
+    low = float("-inf") if args.param_min is None else args.param_min
+    high = float("inf") if args.param_max is None else args.param_max
+    return low, high
+
+
 def run(args: argparse.Namespace) -> int:
     from .tolerances import Tolerances
 
@@ -103,12 +166,17 @@ def run(args: argparse.Namespace) -> int:
         return 2
     from .check import check
 
+    _import_path()
     update, close = _progress()
     try:
         report = check(args.target, args.op, _dims(args), thorough=args.thorough,
                        seed=args.seed, tolerances=tol, count=args.count,
                        shrink_failures=not args.no_shrink, progress=update,
-                       params=args.param)
+                       shrink_seconds=args.shrink_seconds,
+                       params=args.param, dtypes=args.dtypes, kinds=args.kinds,
+                       layouts=args.layouts, pooling=args.pooling, input_min=args.input_min,
+                       param_range=_param_range(args), param_attr=args.param_attr,
+                       param_map=args.param_map, param_fixed=args.param_fixed)
     except ValueError as err:
         close()
         print(f"ppverify check: error: {err}", file=sys.stderr)
@@ -117,7 +185,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report.to_dict(), indent=2, allow_nan=False))
     else:
-        print(format_report(report))
+        print(format_report(report, coverage=args.coverage))
     return 0 if report.conforms else 1
 
 

@@ -1,12 +1,16 @@
 """Judging one outcome against the oracle: errors in ULP and the failure categories.
 
-Error measure. For a result ``c`` with correctly rounded reference ``r`` and scale ``s`` (see
-``expected``), in the case's dtype::
+Error measure. For a result ``c`` with correctly rounded reference ``r`` and error scale ``T``
+(``scales``: the rounding error a careful implementation cannot avoid), in the case's dtype::
 
-    error = min(ulp_distance(c, r), |c - r| / ulp(s))
+    error = min(ulp_distance(c, r), |c - r| / ulp(T))
 
-that is, the distance in ULP of the result, or in ULP of its scale when the result is small
-because terms cancelled. A result passes when ``error <= tolerance[quantity][dtype]``.
+that is, the distance in ULP of the result, or in ULP of its error scale when the result is
+small because terms cancelled or the formula amplifies rounding. A result passes when
+``error <= tolerance[quantity][dtype]``. Where one of ``c`` and ``r`` is NaN or infinite and
+they differ, the error is infinite (a NaN where ``r`` is -inf is not "1.8e308 ULP" away). An
+output in another dtype than the input's is reported (wrong shape or dtype) and its values are
+still judged, after rounding them to the input's dtype.
 
 Categories (a case may fail several; each counts once per case):
 
@@ -33,11 +37,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..oracle.formats import get_format, ulp_distance
+from ..oracle.formats import get_format, round_float_array, ulp_distance
 from ..oracle.operators import INFINITE_DERIVATIVE, PARAM_JUMP
 from .cases import Case
 from .expected import Expected
 from .runner import Outcome
+from .scales import ulp_units
 from .tolerances import Tolerances
 
 CATEGORIES = ("wrong-value", "wrong-gradient", "missing-gradient", "nonfinite", "exception",
@@ -70,12 +75,35 @@ class Finding:
     def severity(self) -> float:
         return math.inf if self.ulp is None else self.ulp
 
+    @property
+    def abs_error(self) -> float | None:
+        """``|got - expected|`` (inf where one is not finite), or None without values."""
+        if self.got is None or self.expected is None:
+            return None
+        if self.got == self.expected:
+            return 0.0
+        if not (math.isfinite(self.got) and math.isfinite(self.expected)):
+            return math.inf
+        return abs(self.got - self.expected)
+
+    @property
+    def symptom(self) -> str | None:
+        """What the wrong number is: ``nan``, ``inf``, ``zero`` or ``finite`` (None without)."""
+        if self.got is None:
+            return None
+        if math.isnan(self.got):
+            return "nan"
+        if math.isinf(self.got):
+            return "inf"
+        return "zero" if self.got == 0 else "finite"
+
     def to_dict(self) -> dict:
         from .jsonio import encode_float
 
         return {
             "category": self.category, "message": self.message, "quantity": self.quantity,
             "ulp": None if self.ulp is None else encode_float(self.ulp),
+            "abs_error": None if self.abs_error is None else encode_float(self.abs_error),
             "index": None if self.index is None else list(self.index),
             "got": None if self.got is None else encode_float(self.got),
             "expected": None if self.expected is None else encode_float(self.expected),
@@ -83,17 +111,18 @@ class Finding:
 
 
 def errors_ulp(candidate, reference, scale, dtype: str) -> np.ndarray:
-    """Elementwise error (see module doc); ``inf`` where finiteness differs."""
+    """Elementwise error (see module doc); ``inf`` where finiteness or NaN-ness differs."""
     fmt = get_format(dtype)
     c = np.asarray(candidate, dtype=np.float64)
     r = np.asarray(reference, dtype=np.float64)
     plain = ulp_distance(c, r, fmt).astype(np.float64)
-    s = np.broadcast_to(np.abs(np.asarray(scale, dtype=np.float64)), r.shape)
-    unit = np.vectorize(lambda v: fmt.ulp(v) if math.isfinite(v) else math.inf,
-                        otypes=[np.float64])(s) if s.size else s
-    with np.errstate(invalid="ignore", over="ignore"):
-        scaled = np.where(np.isfinite(c) & np.isfinite(r), np.abs(c - r) / unit, np.inf)
-    return np.minimum(plain, np.nan_to_num(scaled, nan=np.inf))
+    unit = ulp_units(np.broadcast_to(np.asarray(scale), r.shape), fmt)
+    finite = np.isfinite(c) & np.isfinite(r)
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+        scaled = np.where(finite, (np.abs(c - r).astype(unit.dtype) / unit), np.inf)
+        err = np.minimum(plain, np.nan_to_num(scaled.astype(np.float64), nan=np.inf))
+    same = (c == r) | (np.isnan(c) & np.isnan(r))
+    return np.where(same, 0.0, np.where(finite, err, np.inf))
 
 
 def _worst(err: np.ndarray):
@@ -142,17 +171,24 @@ def judge(case: Case, outcome: Outcome, expected: Expected | None, tol: Toleranc
     if outcome.output_shape != exp_shape:
         return [Finding("wrong-shape",
                         f"output shape {outcome.output_shape}, expected {exp_shape}", "output")]
+    findings = []
+    output, grad_input = outcome.output, outcome.grad_input
     if outcome.output_dtype is not None and outcome.output_dtype != case.dtype:
-        return [Finding("wrong-shape", f"output dtype {outcome.output_dtype}, expected the "
-                        f"input's {case.dtype}", "output")]
-    findings = _judge_tensor("output", outcome.output, expected.output, expected.output_scale,
-                             case, tol, "wrong-value")
+        findings.append(Finding("wrong-shape", f"output dtype {outcome.output_dtype}, expected "
+                                f"the input's {case.dtype} (values judged after rounding to "
+                                f"{case.dtype})", "output"))
+        fmt = get_format(case.dtype)
+        output = round_float_array(np.asarray(output, dtype=np.float64), fmt)
+        if grad_input is not None:
+            grad_input = round_float_array(np.asarray(grad_input, dtype=np.float64), fmt)
+    findings += _judge_tensor("output", output, expected.output, expected.output_scale,
+                              case, tol, "wrong-value")
     if outcome.input_grad_missing:
         findings.append(Finding("missing-gradient", "no gradient reaches the input "
                                 "(the output does not require grad)", "grad_input"))
-    elif expected.grad_input is not None and outcome.grad_input is not None \
+    elif expected.grad_input is not None and grad_input is not None \
             and INFINITE_DERIVATIVE not in expected.notes:
-        findings += _judge_tensor("grad_input", outcome.grad_input, expected.grad_input,
+        findings += _judge_tensor("grad_input", grad_input, expected.grad_input,
                                   expected.grad_input_scale, case, tol, "wrong-gradient")
     if outcome.param_mode == "tensor" and expected.grad_param is not None:
         if outcome.param_grad_missing:

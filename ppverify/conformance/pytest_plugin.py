@@ -6,10 +6,15 @@ Registered by the ``pytest11`` entry point ``ppverify``, so installing ppverify 
     def test_my_pool(assert_matches_oracle):
         assert_matches_oracle(my_lp_pool2d, op="lp", dims=2)
 
+    def test_my_gem(assert_matches_oracle):           # an nn.Module class, global pooling
+        assert_matches_oracle(GeM, op="powermean", pooling="global", input_min=1e-6,
+                              param_attr="raw_p", param_map=lambda v: F.softplus(v) + 1)
+
 or, without the fixture::
 
     from ppverify.conformance.pytest_plugin import assert_matches_oracle
-    assert_matches_oracle(my_p_pool1d, op="ppool", dims=1, tolerances={"float32": 32})
+    assert_matches_oracle(my_p_pool1d, op="ppool", dims=1,
+                          tolerances={"output.float32": 32}, dtypes=["float32"])
 
 The helper runs ``ppverify.conformance.check.check`` (by default a quick run of 40 cases per
 dimension) and raises ``AssertionError`` with the summary table and a minimal reproducer for
@@ -35,9 +40,12 @@ def assert_matches_oracle(fn: Callable | str, op: str, dims: int | Iterable[int]
                           **options):
     """Assert that ``fn`` (a callable or ``"module:callable"``) conforms for ``op``.
 
-    ``tolerances`` overrides ULP tolerances: ``{"float32": 32, "grad_input.float16": 16}`` or
-    ``["float32=32"]``. Other keyword arguments (``dtypes``, ``kinds``, ``layouts``,
-    ``include_errors``, ``shrink_failures``) go to ``check``.
+    ``tolerances`` overrides ULP tolerances: ``{"output.float32": 32,
+    "grad_input.float16": 16}`` or ``["output.float32=32"]`` (a bare dtype is refused, see
+    ``tolerances``). Other keyword arguments go to ``check``: ``dtypes``, ``kinds``,
+    ``layouts``, ``pooling``, ``input_min``, ``param_range``, ``param_attr``, ``param_map``
+    (an expression in ``v`` or a Python callable), ``param_fixed``, ``params``,
+    ``include_errors``, ``shrink_failures``.
     """
     from .check import check
     from .summary import format_report

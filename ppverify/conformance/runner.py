@@ -1,9 +1,12 @@
 """Running a target on a case: the only module of ``conformance`` that imports torch (lazily).
 
-``run_case(target, case)`` builds the input tensor in the case's dtype and memory layout, passes
-the parameter as a ``requires_grad`` tensor (falling back to a Python float when the target
-refuses a tensor), calls the target forward, then autograd backward with the case's upstream
-gradient, and returns an ``Outcome`` of plain numpy arrays. Nothing is judged here.
+``run_case(target, case)`` builds the input tensor in the case's dtype and memory layout, calls
+the target as ``targets`` describes (a function with the parameter as a ``requires_grad``
+tensor, falling back to a Python float when the target refuses a tensor; or a fresh module in
+the case's dtype with its parameter attribute set), then autograd backward with the case's
+upstream gradient, and returns an ``Outcome`` of plain numpy arrays. Nothing is judged here.
+``prepare_case`` applies a module's declared parameter map (``invert_map``, ``map_slope``).
+``IsolatedRunner`` runs cases in a forked worker process.
 """
 
 from __future__ import annotations
@@ -68,16 +71,108 @@ def _to_numpy(t) -> np.ndarray:
 
 
 def _call(target: Target, case: Case, x, param):
-    args = [x]
-    if target.convention.has_param:
-        args.append(param)
-    args.append(case.kernel_arg())
-    return target.fn(*args, **case.call_kwargs())
+    """Call a function target as ``target.call_text()`` says (see ``targets``)."""
+    args, kwargs = [x], {}
+    if target.passes_param:
+        if target.pooling == "windowed" or target.param_positional:
+            args.append(param)
+        else:
+            kwargs[target.param_arg] = param
+    if target.pooling == "windowed":
+        args.append(case.kernel_arg())
+        kwargs.update(case.call_kwargs())
+    elif target.pooling == "adaptive":
+        if target.size_arg:
+            kwargs[target.size_arg] = case.output_size_arg()
+        else:
+            args.append(case.output_size_arg())
+    return target.fn(*args, **kwargs)
 
 
 def _describe(err: BaseException) -> str:
     text = f"{type(err).__name__}: {err}".strip()
     return text.splitlines()[0][:300] if text else type(err).__name__
+
+
+def map_slope(mapper, v: float) -> float:
+    """``d mapper(v) / dv`` in float64 (autograd)."""
+    import torch
+
+    t = torch.tensor(float(v), dtype=torch.float64, requires_grad=True)
+    y = mapper(t)
+    (g,) = torch.autograd.grad(y.sum(), [t])
+    return float(g)
+
+
+def _map_value(mapper, v: float, dtype: str = "float64") -> float:
+    import torch
+
+    with torch.no_grad():
+        return float(mapper(torch.tensor(float(v), dtype=torch_dtype(dtype))))
+
+
+def map_range(mapper) -> tuple[float, float]:
+    """The open range of parameters a (monotone) declared map reaches, probed on v in
+    [-1e4, 1e4]: ``(min, max)`` of the finite values seen."""
+    values = []
+    for v in [-1e4, -1e3, -100.0, -30.0, -10.0, -3.0, -1.0, 0.0, 1.0, 3.0, 10.0, 30.0, 100.0,
+              1e3, 1e4]:
+        try:
+            y = _map_value(mapper, v)
+        except Exception:  # a map undefined there (log of a negative, say)
+            continue
+        if y == y and abs(y) != float("inf"):
+            values.append(y)
+    if not values:
+        raise ValueError(f"--param-map {getattr(mapper, '__name__', mapper)}: no finite value "
+                         f"for v in [-1e4, 1e4]")
+    return min(values), max(values)
+
+
+def invert_map(mapper, p: float) -> float:
+    """The raw value ``v`` with ``mapper(v) = p`` (float64 bisection; the map is monotone)."""
+    grid = [-1e4, -1e3, -100.0, -30.0, -10.0, -3.0, -1.0, 0.0, 1.0, 3.0, 10.0, 30.0, 100.0,
+            1e3, 1e4]
+    points = []
+    for v in grid:
+        try:
+            y = _map_value(mapper, v)
+        except Exception:
+            continue
+        if y == y:
+            points.append((v, y - p))
+    for (a, fa), (b, fb) in zip(points, points[1:]):
+        if fa == 0:
+            return a
+        if (fa < 0) != (fb < 0):
+            for _ in range(200):
+                m = 0.5 * (a + b)
+                fm = _map_value(mapper, m) - p
+                if fm == 0 or m in (a, b):
+                    return m
+                if (fm < 0) == (fa < 0):
+                    a, fa = m, fm
+                else:
+                    b = m
+            return 0.5 * (a + b)
+    raise ValueError(f"--param-map {getattr(mapper, '__name__', mapper)} does not reach "
+                     f"the parameter {p:g}")
+
+
+def prepare_case(target: Target, case: Case) -> Case:
+    """For a module with a declared ``param_map``: store the raw value that gives the case's
+    parameter, and take as the case's parameter what the map gives for it in the case's dtype
+    (the module computes exactly that). Other targets: the case unchanged."""
+    if target.form != "module" or target.param_map is None or case.param is None:
+        return case
+    from dataclasses import replace
+
+    from .values import representable
+
+    v = invert_map(target.param_map, case.param)
+    v = float(representable(np.array([v]), case.dtype)[0])
+    effective = _map_value(target.param_map, v, case.dtype)
+    return replace(case, param=effective, param_raw=v)
 
 
 def run_case(target: Target, case: Case) -> Outcome:
@@ -90,9 +185,10 @@ def run_case(target: Target, case: Case) -> Outcome:
     except Exception as err:  # values not representable, e.g. wrong rank errors built by hand
         out.error, out.error_phase = _describe(err), "setup"
         return out
-    conv = target.convention
+    if target.form == "module":
+        return _run_module(target, case, x, out)
     param = None
-    if conv.has_param:
+    if target.passes_param:
         param = torch.tensor(case.param, dtype=torch_dtype(case.dtype), requires_grad=True)
         out.param_mode = "tensor"
     try:
@@ -107,7 +203,53 @@ def run_case(target: Target, case: Case) -> Outcome:
     except Exception as err:
         out.error, out.error_phase = _describe(err), "forward"
         return out
-    if isinstance(y, tuple | list):  # e.g. return_indices
+    return _backward(case, x, param, y, out)
+
+
+def _run_module(target: Target, case: Case, x, out: Outcome) -> Outcome:
+    import torch
+
+    from .targets import build_module
+
+    try:
+        module = build_module(target, case).to(torch_dtype(case.dtype))
+    except Exception as err:
+        out.error, out.error_phase = _describe(err), "constructing the module"
+        return out
+    leaf = None
+    raw = case.param_raw if case.param_raw is not None else case.param
+    try:
+        if target.param_kind == "tensor" and case.param is not None:
+            stored = getattr(module, target.param_attr)
+            with torch.no_grad():
+                stored.fill_(raw)
+            out.param_mode = "tensor"
+            if stored.requires_grad:
+                leaf = stored
+        elif target.param_kind == "number" and case.param is not None:
+            if not target.ctor_param:  # the constructor did not take it: set the attribute
+                setattr(module, target.param_attr, float(raw))
+            out.param_mode = "float"
+    except Exception as err:
+        out.error, out.error_phase = _describe(err), "setting the parameter"
+        return out
+    try:
+        y = module(x)
+    except Exception as err:
+        out.error, out.error_phase = _describe(err), "forward"
+        return out
+    out = _backward(case, x, leaf, y, out)
+    if target.param_map is not None and out.grad_param is not None:
+        out.grad_param = out.grad_param / map_slope(target.param_map, raw)
+    if leaf is None and target.param_kind == "tensor":
+        out.param_grad_missing = True
+    return out
+
+
+def _backward(case: Case, x, param, y, out: Outcome) -> Outcome:
+    import torch
+
+    if isinstance(y, tuple | list) and y:  # e.g. return_indices
         y = y[0]
     if not isinstance(y, torch.Tensor):
         out.error, out.error_phase = f"returned {type(y).__name__}, not a tensor", "forward"

@@ -1,10 +1,14 @@
-"""Shrinking a failing case to a minimal one that fails in the same category.
+"""Shrinking a failing case to a minimal one that still fails in the same group.
 
-Greedy, in the spirit of hypothesis: repeatedly try simpler variants and keep the first that
-still fails the same way, until none does (or the attempt budget is spent). Variants, in order:
-one batch entry and one channel (the plane of the worst error first); half, or one or two
-elements less at either end, of a spatial axis; default stride, no padding, no dilation, no
-ceil_mode, a smaller kernel; contiguous memory; an all-ones upstream gradient; then, element
+Greedy, in the spirit of hypothesis: repeatedly try simpler variants and keep the first for
+which ``still_fails`` holds, until none does (or the attempt or time budget is spent).
+``check`` passes a predicate that demands the same *signature* (``diagnosis``: category,
+quantity, symptom, dtype, value kind, parameter class, pooling feature) and values that still
+show their kind (``values.kind_holds``), so the minimal case is a reproducer of the group's
+cause, not of another bug. Variants, in order: one batch entry and one channel (the plane of
+the worst error first); half, or one or two elements less at either end, of a spatial axis;
+default stride, no padding, no dilation, no ceil_mode, a smaller kernel (windowed) or a
+smaller output size (adaptive); contiguous memory; an all-ones upstream gradient; then, element
 by element, simpler values (1, 2, a small integer, 3 significant bits). The dtype, the
 operator and its parameter are kept.
 """
@@ -17,7 +21,8 @@ from dataclasses import replace
 
 import numpy as np
 
-from .cases import Case, representable, with_values
+from .cases import Case, with_values
+from .values import representable
 
 
 def _planes(case: Case, index) -> Iterator[Case]:
@@ -55,6 +60,17 @@ def _crops(case: Case) -> Iterator[Case]:
 
 def _geometry(case: Case) -> Iterator[Case]:
     d = case.dims
+    if case.pooling == "adaptive":
+        for axis in range(d):
+            n = case.output_size[axis]
+            if n is not None and n > 1:
+                for smaller in dict.fromkeys((1, n - 1)):
+                    size = list(case.output_size)
+                    size[axis] = smaller
+                    yield with_values(case, case.input, output_size=tuple(size))
+    if not case.windowed:
+        yield from _layout_and_gradient(case)
+        return
     if case.stride is not None and tuple(case.stride) != tuple(case.kernel_size):
         yield with_values(case, case.input, stride=None)
         yield with_values(case, case.input, stride=(1,) * d)
@@ -76,6 +92,10 @@ def _geometry(case: Case) -> Iterator[Case]:
     if len(set(case.kernel_size)) > 1:
         k = min(case.kernel_size)
         yield with_values(case, case.input, kernel_size=(k,) * d)
+    yield from _layout_and_gradient(case)
+
+
+def _layout_and_gradient(case: Case) -> Iterator[Case]:
     if case.layout != "contiguous":
         yield replace(case, layout="contiguous", notes=[])
     if case.grad_output is not None and not np.all(case.grad_output == 1):

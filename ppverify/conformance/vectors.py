@@ -11,7 +11,9 @@ A JSON object::
      "cases": [CASE, ...]}
 
 Each CASE describes one call ``y = f(input, param, kernel_size, stride, padding, dilation,
-ceil_mode)`` with torch's window layout (``ppverify.windows``)::
+ceil_mode)`` with torch's window layout (``ppverify.windows``), or, with ``"pooling":
+"adaptive"``, ``y = f(input, param, output_size)`` (torch's adaptive window rule), or, with
+``"pooling": "global"``, one value per plane ``y = f(input, param)``::
 
     {"id": "ppool2d-0007", "dims": 2, "dtype": "float32",      # float64/float32/float16/bfloat16
      "input_shape": [N, C, H, W], "input": [...],               # row-major, exact in dtype
@@ -19,6 +21,9 @@ ceil_mode)`` with torch's window layout (``ppverify.windows``)::
      "kernel_size": [kh, kw], "stride": [sh, sw] or null (= kernel_size),
      "padding": [ph, pw], "dilation": [dh, dw], "ceil_mode": false,
      "count_include_pad": false,                                # padded zeros counted or not
+     "pooling": "windowed", "output_size": null,                # adaptive: [oh, ow]
+     "labels": {"dtype": ..., "kind": ..., "param": "ordinary",  # what the case exercises
+                "feature": "stride", "layout": ..., "batched": ...},
      "grad_output": [...],                                      # upstream gradient, output shape
      "expect_error": null,                                      # or why the call must fail
      "expected": {"output_shape": [...], "output": [...],       # correctly rounded to dtype
@@ -49,7 +54,13 @@ Results file (``.json`` or ``.npz``), format version 1
 In ``.npz`` form: entries ``<id>/output``, ``<id>/output_shape``, ``<id>/grad_input``,
 ``<id>/grad_param`` (0-d), ``<id>/error`` (a string); absent entries mean null.
 Scoring (``ppverify check --vectors V --results R``) judges each result exactly as
-``ppverify check`` judges a run; a case without a result counts as failed.
+``ppverify check`` judges a run and groups the failures by cause in the same way (the
+smallest failing case of each group stands for it: results cannot be re-run to shrink); a case
+without a result counts as failed.
+
+``build_vectors(..., accepts=("stride",))`` (``ppverify vectors --args kernel_size,stride``)
+writes only cases using the pooling arguments an implementation supports; ``pooling`` and
+``kinds``/``dtypes`` select as in ``ppverify check``.
 """
 
 from __future__ import annotations
@@ -62,9 +73,10 @@ from pathlib import Path
 import numpy as np
 
 from ..oracle import CertificationError, OracleDomainError, get_operator
-from .cases import Case, error_cases, generate_cases
+from .cases import Case
 from .compare import CATEGORIES, CATEGORY_TITLES, Finding, judge, judge_error_case
 from .expected import Expected, expected_for
+from .generate import error_cases, generate_cases
 from .jsonio import (
     atomic_write_bytes,
     atomic_write_json,
@@ -86,28 +98,47 @@ FLOAT_ENCODING = ("JSON numbers are shortest round-trip decimals of IEEE doubles
 
 def build_vectors(op: str, dims=(1, 2, 3), count: int = 24, seed: int = 0,
                   dtypes=("float64", "float32", "float16", "bfloat16"),
-                  include_errors: bool = True) -> dict:
-    """The vectors document for ``op`` (see module doc); every optional argument is used."""
+                  include_errors: bool = True, kinds=None, pooling: str = "windowed",
+                  accepts=None) -> dict:
+    """The vectors document for ``op`` (see module doc). ``accepts``: the optional pooling
+    arguments used (default: every one of the operator's convention)."""
+    from .values import VALUE_KINDS
+
     conv = CONVENTIONS[op]
     info = get_operator(op)
-    accepts = frozenset(conv.optional_args)
+    accepts = frozenset(conv.optional_args if accepts is None else accepts)
+    unknown = accepts - set(conv.optional_args)
+    if unknown:
+        raise ValueError(f"--args: {op} takes {', '.join(('kernel_size',) + conv.optional_args)}"
+                         f"; not {', '.join(sorted(unknown))}")
+    if pooling != "windowed":
+        accepts = frozenset()
     cases: list[dict] = []
     for d in dims:
-        generated = list(generate_cases(op, d, accepts, count=count, seed=seed + d,
-                                        dtypes=tuple(dtypes), layouts=("contiguous",)))
+        generated = generate_cases(op, d, accepts, count=count, seed=seed + d,
+                                   dtypes=tuple(dtypes), layouts=("contiguous",),
+                                   kinds=tuple(kinds or VALUE_KINDS), pooling=pooling)
         for case in generated:
+            case.passed_args = tuple(a for a in conv.optional_args if a in accepts)
             try:
                 exp = expected_for(case)
             except (OracleDomainError, CertificationError, ValueError):
                 continue
             cases.append(_case_record(case, exp))
         if include_errors:
-            cases += [_case_record(c, None) for c in error_cases(op, d, accepts, seed=seed)]
+            cases += [_case_record(c, None)
+                      for c in error_cases(op, d, accepts, seed=seed, pooling=pooling)]
+    call = {"windowed": f"f(input, {'param, ' if conv.has_param else ''}kernel_size"
+                        + "".join(f", {a}" for a in conv.optional_args if a in accepts) + ")",
+            "adaptive": f"f(input, {'param, ' if conv.has_param else ''}output_size)",
+            "global": f"f(input{', param' if conv.has_param else ''})"}[pooling]
     return {
         "format": FORMAT, "format_version": FORMAT_VERSION, "op": op, "title": info.title,
         "formula": info.formula, "param_name": info.param_name, "padding": info.padding,
-        "calling_convention": conv.describe(2), "float_encoding": FLOAT_ENCODING,
-        "tolerances_ulp": Tolerances().to_dict(), "cases": cases,
+        "pooling": pooling, "arguments": ["kernel_size", *sorted(accepts)]
+        if pooling == "windowed" else [], "calling_convention": call,
+        "float_encoding": FLOAT_ENCODING, "tolerances_ulp": Tolerances().to_dict(),
+        "cases": cases,
     }
 
 
@@ -124,13 +155,19 @@ def _case_record(case: Case, exp: Expected | None) -> dict:
         "output": encode_array(exp.output),
         "grad_input": None if exp.grad_input is None else encode_array(exp.grad_input),
         "grad_param": None if exp.grad_param is None else encode_float(exp.grad_param),
-        "output_scale": encode_array(exp.output_scale),
+        "output_scale": encode_array(_finite(exp.output_scale)),
         "grad_input_scale": None if exp.grad_input_scale is None
-        else encode_array(exp.grad_input_scale),
-        "grad_param_scale": encode_float(exp.grad_param_scale),
+        else encode_array(_finite(exp.grad_input_scale)),
+        "grad_param_scale": encode_float(_finite(exp.grad_param_scale)),
         "conventions": dict(exp.notes),
     }
     return record
+
+
+def _finite(scale):
+    """Error scales as float64 (a scale beyond float64's range is capped at its maximum)."""
+    return np.minimum(np.asarray(scale, dtype=np.longdouble),
+                      np.finfo(np.float64).max).astype(np.float64)
 
 
 # ------------------------------------------------------------------ writing and reading
@@ -253,6 +290,7 @@ class Score:
     missing: list[str] = field(default_factory=list)
     failures: dict[str, list[tuple[str, Finding]]] = field(default_factory=dict)
     tolerances: Tolerances = field(default_factory=Tolerances)
+    groups: list = field(default_factory=list)
 
     @property
     def conforms(self) -> bool:
@@ -263,6 +301,7 @@ class Score:
             "op": self.op, "conforms": self.conforms, "cases": self.cases,
             "passed": self.passed, "missing_results": self.missing,
             "tolerances_ulp": self.tolerances.to_dict(),
+            "groups": [g.to_dict() for g in self.groups],
             "categories": {c: {"title": CATEGORY_TITLES[c], "failed_cases": len(v),
                                "worst": None if not v else {"id": _worst(v)[0],
                                                             **_worst(v)[1].to_dict()}}
@@ -310,10 +349,15 @@ def _expected_from_record(record: dict, case: Case) -> Expected:
 
 
 def score(vectors: dict, results: dict[str, dict], tol: Tolerances | None = None) -> Score:
-    """Judge ``results`` (by case id) against ``vectors``."""
+    """Judge ``results`` (by case id) against ``vectors``; failures grouped as by ``check``."""
+    from .check import CaseResult
+    from .diagnosis import group_failures
+    from .reproducer import reproducer
+
     tol = tol or Tolerances()
     s = Score(vectors["op"], tolerances=tol)
     s.failures = {c: [] for c in CATEGORIES}
+    judged = []
     for record in vectors["cases"]:
         case = Case.from_dict(record)
         s.cases += 1
@@ -329,23 +373,28 @@ def score(vectors: dict, results: dict[str, dict], tol: Tolerances | None = None
         for f in findings:
             s.failures[f.category].append((case.id, f))
         s.passed += not findings
+        judged.append(CaseResult(case, findings, None, outcome.output_shape))
+    s.groups = group_failures(judged)
+    for g in s.groups:  # results cannot be re-run: the smallest failing case stands for each
+        smallest = min((r for r in judged if r.case.id in set(g.case_ids)),
+                       key=lambda r: r.case.input.size)
+        g.minimal_case = smallest.case
+        from .diagnosis import primary
+
+        g.minimal_finding = primary(smallest.findings)
+        g.reproducer = f"# vectors case {smallest.case.id}\n" + reproducer(
+            "yourmodule:your_function", smallest.case)
     return s
 
 
 def format_score(s: Score) -> str:
-    from .summary import format_tolerances
+    from .summary import format_groups, format_tolerances
 
     lines = [f"ppverify check --vectors ({s.op}): {s.cases} cases, {s.passed} passed, "
              f"{len(s.missing)} without results", ""]
     lines += format_tolerances(s.tolerances)
     lines.append("")
-    for c in CATEGORIES:
-        items = s.failures.get(c, [])
-        line = f"  {CATEGORY_TITLES[c]:<42}{'FAIL' if items else 'pass':<8}{len(items):>6}"
-        if items:
-            case_id, f = _worst(items)
-            line += f"  worst {case_id}: {f.message}"
-        lines.append(line)
+    lines += format_groups(s.groups)
     if s.missing:
         lines.append(f"missing results: {', '.join(s.missing[:10])}"
                      + (" ..." if len(s.missing) > 10 else ""))
@@ -361,19 +410,23 @@ def results_from_target(vectors: dict, target) -> list[dict]:
     callable; every conventional pooling argument is passed explicitly. Mainly a worked
     example of the results format; ``ppverify check TARGET`` is the direct way.
     """
+    from dataclasses import replace
+
     from .runner import run_case
     from .targets import Target, resolve
 
     op = vectors["op"]
-    args = tuple(CONVENTIONS[op].optional_args)
+    pooling = vectors.get("pooling", "windowed")
+    args = tuple(a for a in CONVENTIONS[op].optional_args
+                 if a in vectors.get("arguments", CONVENTIONS[op].optional_args))
     targets: dict[int, Target] = {}
     out = []
     for record in vectors["cases"]:
         case = Case.from_dict(record)
         if case.dims not in targets:
-            t = resolve(target, op, case.dims)
-            targets[case.dims] = Target(t.fn, t.name, op, frozenset(args))
-        case.passed_args = args
+            t = resolve(target, op, case.dims, pooling=pooling)
+            targets[case.dims] = replace(t, accepts=frozenset(args))
+        case.passed_args = args if pooling == "windowed" else ()
         o = run_case(targets[case.dims], case)
         out.append({
             "id": case.id, "error": o.error,

@@ -6,6 +6,12 @@ documented in ppverify.conformance.vectors; score results computed from it with
 
   ppverify vectors --op ppool --out ppool.json
   ppverify vectors --op lp --dim 2 --count 50 --dtype float32 --out lp2d.npz
+  ppverify vectors --op powermean --pooling global --dim 2 --out gem.json
+  ppverify vectors --op avg --args kernel_size,stride --kinds random zeros --out avg.json
+
+The cases cover every pair of levels of dtype, value kind, parameter class, pooling feature
+and batching (see ppverify check --coverage) when --count is at least the covering array's
+size (about 70 for a windowed operator with every argument; the default 24 samples fewer).
 """
 
 from __future__ import annotations
@@ -14,7 +20,9 @@ import argparse
 import os
 import sys
 
+from .cases import POOLINGS
 from .targets import CONVENTIONS
+from .values import VALUE_KINDS
 
 HELP = "write golden test vectors (JSON or .npz) for implementations outside Python"
 
@@ -28,11 +36,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="spatial dimensions (default: 1 2 3)")
     parser.add_argument("--count", type=int, default=24,
                         help="valid cases per dimension, 0 for error inputs only (default 24)")
-    parser.add_argument("--dtype", nargs="+", default=["float64", "float32", "float16",
+    parser.add_argument("--dtypes", "--dtype", dest="dtype", nargs="+",
+                        default=["float64", "float32", "float16",
                                                        "bfloat16"],
                         choices=["float64", "float32", "float16", "bfloat16"],
                         help="dtypes to cover (default: all four)")
     parser.add_argument("--seed", type=int, default=0, help="case generator seed (default 0)")
+    parser.add_argument("--kinds", nargs="+", choices=VALUE_KINDS, default=list(VALUE_KINDS),
+                        metavar="KIND", help="value kinds (default: all)")
+    parser.add_argument("--pooling", choices=POOLINGS, default="windowed",
+                        help="windowed (default), adaptive (output_size) or global")
+    parser.add_argument("--args", default=None, metavar="ARG,ARG",
+                        help="the pooling arguments the implementation supports, e.g. "
+                        "kernel_size,stride (default: all of the operator's: kernel_size, "
+                        "stride, padding, dilation, ceil_mode, and count_include_pad for avg)")
     parser.add_argument("--no-errors", action="store_true",
                         help="leave out the error inputs")
 
@@ -49,10 +66,19 @@ def run(args: argparse.Namespace) -> int:
         print(f"ppverify vectors: error: --out {args.out}: directory {parent} does not exist",
               file=sys.stderr)
         return 2
+    accepts = None
+    if args.args is not None:
+        names = [a.strip() for a in args.args.split(",") if a.strip()]
+        accepts = [a for a in names if a != "kernel_size"]
+        if args.pooling == "windowed" and "kernel_size" not in names:
+            print("ppverify vectors: error: --args must include kernel_size for windowed pooling",
+                  file=sys.stderr)
+            return 2
     try:
         doc = build_vectors(args.op, tuple(dict.fromkeys(args.dim)), count=args.count,
                             seed=args.seed, dtypes=tuple(args.dtype),
-                            include_errors=not args.no_errors)
+                            include_errors=not args.no_errors, kinds=args.kinds,
+                            pooling=args.pooling, accepts=accepts)
     except ValueError as err:
         print(f"ppverify vectors: error: {err}", file=sys.stderr)
         return 2

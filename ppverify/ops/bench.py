@@ -2,11 +2,21 @@
 
 Every operator of a suite is measured side by side in one run, interleaved round by round, on
 the same float32 input: forward time, forward+backward time (input and, for the ops with a
-parameter, a learnable alpha or p require grad) and the peak of torch's CPU allocations during
-one forward+backward (from the profiler's memory records, relative to the moment before the
-forward; allocations made outside torch's allocator, such as the compiled kernel's small
-per-thread scratch, are not seen). Times are the best of the rounds (least disturbed by other
-load), with medians in parentheses. Suites (--op):
+parameter, a learnable alpha or p require grad) and two measures of peak memory during one
+forward+backward:
+
+* profiler: the peak of torch's CPU allocations (the profiler's memory records, relative to the
+  moment before the forward). It cannot see allocations made outside torch's allocator (the
+  compiled kernel's scratch), and it counts every temporary, including ones the allocator
+  reuses at once, so it can overstate what the process really holds;
+* RSS: the growth of the peak resident set size of a fresh process (/proc/self/status
+  VmHWM after resetting it through /proc/self/clear_refs) over one forward+backward,
+  after a warm-up call on a small input (which loads the kernel without leaving freed large
+  blocks behind for the measured call to reuse): what the operating system had to provide,
+  whoever allocated it. Reported as unavailable where the kernel does not offer the reset.
+
+Times are the best of the rounds (least disturbed by other load), with medians in
+parentheses. Suites (--op):
 
 * ppool (default): p_pool2d against max_pool2d and avg_pool2d, kernel 2 /
   stride 2 and kernel 3 / stride 2 / padding 1. Goals: forward <= 1.5x and forward+backward
@@ -20,6 +30,7 @@ load), with medians in parentheses. Suites (--op):
 
   ppverify bench                       # (8, 64, 112, 112), the P-pooling suite
   ppverify bench --op gem --shape 8 64 56 56 --repeats 5 --json
+  ppverify bench --no-rss              # skip the fresh-process RSS measurement (faster)
 
 The float32 input takes the compiled kernel for windowed P-pooling; --fallback measures
 the pure-torch path (which the power mean, the Lp norm and adaptive layouts always take).
@@ -64,6 +75,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="torch threads (default: torch's)")
     parser.add_argument("--fallback", action="store_true",
                         help="benchmark the pure-torch path (PPVERIFY_NATIVE=0 behaviour)")
+    parser.add_argument("--no-rss", action="store_true",
+                        help="skip the peak-RSS measurement (one fresh process per operator "
+                             "and configuration, a few seconds each)")
     parser.add_argument("--json", action="store_true", help="print a JSON record")
 
 
@@ -152,8 +166,63 @@ def _peak_bytes(fn, x) -> int:
     return peak
 
 
+def _proc_status(field: str) -> int:
+    """A ``kB`` field of ``/proc/self/status`` in bytes."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) * 1024
+    raise OSError(f"no {field} in /proc/self/status")
+
+
+def rss_child(name: str, cfg: dict, shape, alpha: float, suite: str = "ppool") -> int | None:
+    """In this (fresh) process: growth of the peak RSS over one forward+backward of ``name``,
+    after a warm-up call on a small input; None where the peak cannot be reset."""
+    import gc
+
+    import torch
+
+    torch.manual_seed(0)
+    fn = _SUITES[suite][0](alpha, cfg)[2][name]
+    small = torch.rand(1, 1, 16, 16).requires_grad_(True)
+    y = fn(small)
+    y.backward(torch.ones_like(y))
+    del y, small
+    gc.collect()
+    x = torch.rand(*shape)
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")  # reset VmHWM to the current RSS
+        base = _proc_status("VmRSS")
+    except OSError:
+        return None
+    xg = x.detach().requires_grad_(True)
+    y = fn(xg)
+    y.backward(torch.ones_like(y))
+    return max(0, _proc_status("VmHWM") - base)
+
+
+def rss_peak_bytes(name: str, cfg: dict, shape, alpha: float,
+                   suite: str = "ppool") -> int | None:
+    """``rss_child`` in a fresh interpreter (same PPVERIFY_NATIVE and thread count)."""
+    import os
+    import subprocess
+
+    import torch
+
+    code = ("import json, torch; from ppverify.ops.bench import rss_child; "
+            f"torch.set_num_threads({torch.get_num_threads()}); "
+            f"print(json.dumps(rss_child({name!r}, {cfg!r}, {tuple(shape)!r}, {alpha!r}, "
+            f"{suite!r})))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=dict(os.environ), timeout=600)
+    if proc.returncode != 0:
+        raise RuntimeError(f"RSS measurement of {name} failed: {proc.stderr.strip()[-500:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
 def measure(shape=(8, 64, 112, 112), alpha: float | None = None, repeats: int = 15,
-            configs=None, suite: str = "ppool"):
+            configs=None, suite: str = "ppool", rss: bool = True):
     """Return one record per config of ``suite``: best and median times (s), peak bytes and
     the ratios of the suite's op to each baseline.
 
@@ -200,8 +269,11 @@ def measure(shape=(8, 64, 112, 112), alpha: float | None = None, repeats: int = 
                 fb[name].append(time.perf_counter() - t0)
                 del y, xg
         peak = {name: _peak_bytes(fn, x) for name, fn in ops.items()}
+        rss_peak = {name: rss_peak_bytes(name, cfg, shape, param, suite) if rss else None
+                    for name in ops}
         rec = {"suite": suite, "config": cfg, "shape": list(shape), "alpha": param,
                "param": param, "native": native, "threads": torch.get_num_threads(),
+               "peak_rss_bytes": rss_peak,
                "subject": subject, "baselines": list(baselines),
                "forward_s": {n: min(v) for n, v in fwd.items()},
                "forward_backward_s": {n: min(v) for n, v in fb.items()},
@@ -215,6 +287,9 @@ def measure(shape=(8, 64, 112, 112), alpha: float | None = None, repeats: int = 
                     "forward": f[subject] / f[base],
                     "forward_backward": b[subject] / b[base],
                     "peak_memory": peak[subject] / max(peak[base], 1),
+                    "peak_rss": (rss_peak[subject] / max(rss_peak[base], 1)
+                                 if rss_peak[subject] is not None
+                                 and rss_peak[base] is not None else None),
                 }
         records.append(rec)
     return records
@@ -242,7 +317,8 @@ def run(args: argparse.Namespace) -> int:
             return 2
         torch.set_num_threads(args.threads)
     try:
-        records = measure(tuple(args.shape), args.alpha, args.repeats, suite=args.op)
+        records = measure(tuple(args.shape), args.alpha, args.repeats, suite=args.op,
+                          rss=not args.no_rss)
     except ValueError as err:
         print(f"ppverify bench: error: {err}", file=sys.stderr)
         return 2
@@ -258,15 +334,21 @@ def run(args: argparse.Namespace) -> int:
     for rec in records:
         subject = rec["subject"]
         print(f"\n{_describe(rec['config'])}")
-        print(f"  {'op':<20} {'forward ms':>18} {'fwd+bwd ms':>18} {'peak MB':>9}")
+        print(f"  {'op':<20} {'forward ms':>18} {'fwd+bwd ms':>18} {'profiler MB':>12} "
+              f"{'RSS MB':>8}")
         for op in rec["forward_s"]:
             f = f"{1e3 * rec['forward_s'][op]:.2f} ({1e3 * rec['forward_s_median'][op]:.2f})"
             b = (f"{1e3 * rec['forward_backward_s'][op]:.2f} "
                  f"({1e3 * rec['forward_backward_s_median'][op]:.2f})")
-            print(f"  {op:<20} {f:>18} {b:>18} {rec['peak_bytes'][op] / 2**20:>9.1f}")
+            rss_mb = rec["peak_rss_bytes"][op]
+            rss_text = "n/a" if rss_mb is None else f"{rss_mb / 2**20:.1f}"
+            print(f"  {op:<20} {f:>18} {b:>18} {rec['peak_bytes'][op] / 2**20:>12.1f} "
+                  f"{rss_text:>8}")
         for base in rec["baselines"]:
             r, m = rec[f"ratios_vs_{base}"], rec[f"ratios_median_vs_{base}"]
+            rss_ratio = "n/a" if r["peak_rss"] is None else f"{r['peak_rss']:.2f}x"
             print(f"  {subject} / {base}: forward {r['forward']:.2f}x "
                   f"({m['forward']:.2f}x), forward+backward {r['forward_backward']:.2f}x "
-                  f"({m['forward_backward']:.2f}x), peak memory {r['peak_memory']:.2f}x")
+                  f"({m['forward_backward']:.2f}x), peak memory: profiler "
+                  f"{r['peak_memory']:.2f}x, RSS {rss_ratio}")
     return 0

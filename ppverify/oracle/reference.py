@@ -1,11 +1,12 @@
 """Correctly rounded reference values of pooling operators over whole arrays.
 
-``reference(op, input, param, kernel_size, ...)`` lays out windows exactly as torch's pooling
-does (``ppverify.windows``), evaluates every window in ball arithmetic (``operators``) and
-returns the forward output, the vector-Jacobian product with ``grad_output`` (the gradient with
-respect to every input element, summed over the windows that contain it) and the gradient with
-respect to the parameter (summed over windows; per channel when the parameter is per channel),
-each correctly rounded to ``dtype``.
+``reference(op, input, param, kernel_size, ...)`` (or ``output_size=`` for adaptive and global
+pooling) lays out windows exactly as torch's pooling does (``ppverify.windows``), evaluates
+every window in ball arithmetic (``operators``) and returns the forward output, the
+vector-Jacobian product with ``grad_output`` (the gradient with respect to every input element,
+summed over the windows that contain it) and the gradient with respect to the parameter (summed
+over windows; per channel when the parameter is per channel), each correctly rounded to
+``dtype``.
 
 Certification (Ziv's strategy): everything is first computed at ``precision(dtype) + 24`` bits;
 each result whose ball is not strictly inside one rounding interval is recomputed, with only the
@@ -33,8 +34,10 @@ import numpy as np
 from flint import arb, ctx
 
 from ..windows import (
+    AdaptiveGeometry,
     PoolGeometry,
     iter_windows,
+    make_adaptive_geometry,
     make_geometry,
     output_spatial_shape,
     split_batch_channel,
@@ -99,7 +102,7 @@ class _Layout:
     plane_size: int
 
 
-def _layout(geometry: PoolGeometry, spatial: tuple[int, ...]) -> _Layout:
+def _layout(geometry: PoolGeometry | AdaptiveGeometry, spatial: tuple[int, ...]) -> _Layout:
     strides = []
     acc = 1
     for s in reversed(spatial):
@@ -390,6 +393,7 @@ def reference(
     gradients: bool = True,
     param_gradient: bool | None = None,
     jobs: int = 1,
+    output_size=None,
 ) -> OracleResult:
     """Correctly rounded forward, input gradient (VJP) and parameter gradient of a pooling op.
 
@@ -401,6 +405,11 @@ def reference(
         its values are taken exactly.
     param : alpha (ppool) or p (lp, powermean): a number or one number per channel.
     kernel_size, stride, padding, dilation, ceil_mode : as in torch's pooling functions.
+    output_size : adaptive pooling instead of a kernel (torch's ``adaptive_*_pool{d}d``): an
+        int or one entry per spatial axis (``None`` keeps that axis's length); window ``i`` of
+        an axis of length ``L`` pooled to ``n`` outputs spans ``[floor(i L / n),
+        ceil((i + 1) L / n))``. ``output_size=1`` is global pooling (one window per plane).
+        The kernel arguments must then keep their defaults.
     dims : 1, 2 or 3 spatial dimensions.
     count_include_pad : padded positions count as zero inputs (ppool, avg, powermean).
     grad_output : upstream gradient, shape of the output (default all ones).
@@ -414,7 +423,13 @@ def reference(
     if not isinstance(jobs, int) or jobs < 1:
         raise ValueError(f"jobs must be a positive integer, got {jobs!r}")
     info = get_operator(op)
-    geometry = make_geometry(dims, kernel_size, stride, padding, dilation, ceil_mode)
+    if output_size is not None:
+        if (kernel_size, stride, padding, dilation, ceil_mode) != (1, None, 0, 1, False):
+            raise ValueError("output_size (adaptive pooling) and kernel_size/stride/padding/"
+                             "dilation/ceil_mode (windowed pooling) exclude each other")
+        geometry = make_adaptive_geometry(dims, output_size)
+    else:
+        geometry = make_geometry(dims, kernel_size, stride, padding, dilation, ceil_mode)
     x = _as_float_array("input", input)
     spatial = split_batch_channel(x.shape, dims)
     batched = x.ndim == dims + 2

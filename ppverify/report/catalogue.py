@@ -22,6 +22,13 @@ class FigureSpec:
     ``module``: ``ppverify.report.<module>`` with ``build(quick)``; ``claims``: ids of the
     ``ppverify.claims`` catalogue this figure illustrates; ``needs``: modules that must import
     for the figure to be drawn (checked before drawing, so nothing is imported otherwise).
+
+    ``measured``: the figure measures floating-point code on the machine that draws it (its
+    numbers may differ between machines). Its module then has ``measure(quick) -> record``
+    (JSON-ready, with a ``measured_on`` label) and ``draw(record) -> Figure``, and the report
+    stores the record. Every other figure shows exact values only (correctly rounded oracle
+    values, exact constructions): what it shows is the same on every machine, and the report
+    stores that content (``ppverify.report.content``).
     """
 
     number: int
@@ -31,6 +38,7 @@ class FigureSpec:
     caption: str
     claims: tuple[str, ...] = ()
     needs: tuple[str, ...] = ()
+    measured: bool = False
 
 
 FIGURES: tuple[FigureSpec, ...] = (
@@ -38,7 +46,8 @@ FIGURES: tuple[FigureSpec, ...] = (
         1, "interpolation", "interpolation",
         "Interpolation between min, harmonic mean, average and max",
         "P-pooling y(α) (top row), the power mean M_p (middle) and the Lp norm (bottom) against "
-        "their parameter on a symmetric-log axis over both signs, for a window with a tie at the "
+        "their parameter on an asinh axis (linear near 0, logarithmic beyond ±1, smooth in "
+        "between) over both signs, for a window with a tie at the "
         "maximum, a window with a zero and a window spanning six decades. Horizontal lines: min, "
         "harmonic mean, average, max (and the sum for the Lp norm); markers: α = 0 is the "
         "average and α = −1 the harmonic mean; p = 0 is the geometric mean. With a zero, "
@@ -100,11 +109,17 @@ FIGURES: tuple[FigureSpec, ...] = (
         "input gradient of Σy (rows 3-4: the op's backward, autograd through the direct "
         "formula), over a grid of α (exactly representable in every dtype) and input magnitude "
         "2^e (the dtype's whole range, subnormals included); each cell is the worst of several "
-        "random 2 × 2 windows (fixed seed). Grey: NaN or ±inf (overflow/underflow of x^α). A "
-        "large ULP error of a gradient can be legitimate where the exact gradient is near 0 "
-        "(it changes sign, figure 2): ULP is relative to the exact value.",
+        "random 2 × 2 windows (fixed seed). Forward errors are in ULP of the value; gradient "
+        "errors in ULP of the window's largest gradient, since a gradient that is tiny "
+        "because it changes sign with α (figure 2) is formed from window-sized terms and "
+        "carries a few ULP of the window's scale, which is 1e4 ULP and more of its own value "
+        "without being wrong (the op's tests bound it the same way). Pale blue: 0 (correctly "
+        "rounded); grey: NaN or ±inf (overflow/underflow of x^α). This figure is a "
+        "measurement of floating-point code: its numbers depend on the machine, the torch "
+        "build and its vector math library, and the label below says where it was measured.",
         claims=(),
         needs=("torch", "ppverify.ops"),
+        measured=True,
     ),
     FigureSpec(
         6, "detail", "detail",

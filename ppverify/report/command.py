@@ -2,8 +2,11 @@
 
 Every plotted value comes from the oracle; the accuracy maps (figure 5) measure ppverify.ops
 and need torch (skipped with a message without it). The audit table comes from
-ppverify.claims (`ppverify prove`). The output is reproducible: rerunning changes no text
-file and no figure beyond anti-aliasing. Examples:
+ppverify.claims (`ppverify prove`). What each exact figure shows is stored in
+DIR/data/<figure>.json and is the same on every machine; the accuracy maps are a
+measurement, labelled with the machine, torch version and date (DIR/data/accuracy.json).
+On one machine a rerun rewrites every file identically. With --only, the other figures keep
+their files from an earlier run and stay in the document. Examples:
 
   ppverify report                 # writes reports/
   ppverify report --out /tmp/rep  # elsewhere
@@ -33,7 +36,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true",
                         help="print the result as a JSON record instead of lines")
     parser.add_argument("--only", nargs="+", metavar="FIGURE", choices=[f.stem for f in FIGURES],
-                        help="draw only these figures (the document then lists only them): "
+                        help="draw only these figures (the others keep their files from an "
+                             "earlier run in --out and stay in the document): "
                              + ", ".join(f.stem for f in FIGURES))
 
 
@@ -119,7 +123,9 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(result.to_json(), indent=2))
         return 0
     for f in result.figures:
-        if f.skipped:
+        if f.kept:
+            print(f"figure {f.spec.number} ({f.spec.stem}): kept from an earlier run")
+        elif f.skipped:
             print(f"figure {f.spec.number} ({f.spec.stem}): skipped: {f.skipped}")
         else:
             sizes = ", ".join(f"{p.name} {p.stat().st_size / 1024:.0f} KB" for p in f.files)

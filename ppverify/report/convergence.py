@@ -18,7 +18,10 @@ geometric with a linear prefactor: the gradient converges more slowly than the v
 factor ``alpha (M + x_2)/x_2``. Elements below ``x_2`` contribute ``O(alpha (x_3/M)^alpha)``.
 The measured curves (the oracle, in ball arithmetic with enough precision to resolve
 ``M - y`` after cancellation) are drawn with these asymptotes; the bottom panels show the
-measured/asymptote ratio tending to 1.
+measured/asymptote ratio tending to 1. The gradient's asymptote is zero at
+``alpha_0 = 2 M x_2 / (M^2 - x_2^2)`` (where ``alpha D - 2`` changes sign) and negative
+below it, so the ratio is meaningless near ``alpha_0``: it is drawn only from
+``RATIO_START * alpha_0`` on, and ``alpha_0`` is marked.
 """
 
 from __future__ import annotations
@@ -37,6 +40,8 @@ WINDOWS = [
     (0.01, 0.1, 1.0, 10.0),      # r = 0.1: fast
 ]
 ALPHA_MAX = 1000.0
+#: the gradient ratio is drawn for alpha >= RATIO_START * alpha_0 (alpha D - 2 >= 2 there)
+RATIO_START = 2.0
 
 
 def rate_constants(xs):
@@ -79,7 +84,7 @@ def build(quick: bool = False):
         measured_style = {"color": colour, "lw": 3.2, "alpha": 0.55, "solid_capstyle": "butt"}
         asym_style = {"color": "black", "lw": 0.9, "ls": (0, (3, 2)), "zorder": 4}
         ax_v.loglog(alphas, [max(g, floor) for g in gaps],
-                    label=f"{name}, C = {float(c_value):.3g}", **measured_style)
+                    label=f"{name}, (m₂/m₁)(M − x₂) = {float(c_value):.3g}", **measured_style)
         ax_v.loglog(alphas, [max(to_float(v), floor) for v, _ in asym], **asym_style)
         ax_g.loglog(alphas, [max(d, floor) for d in dists],
                     label=f"{name}, m₂ = {m2}, (M² − x₂²)/(M x₂) = {float(d_grad / m2):.4g}",
@@ -87,10 +92,13 @@ def build(quick: bool = False):
         ax_g.loglog(alphas, [to_float(g) if g > 0 else float("nan") for _, g in asym],
                     **asym_style)
         ratio_v = [to_float(g / v) for (g, _), (v, _) in zip(measured, asym)]
-        ratio_g = [to_float(d / g) if g > 0 else float("nan")
-                   for (_, d), (_, g) in zip(measured, asym)]
+        alpha_0 = float(2 * m2 / d_grad)  # the gradient asymptote's zero: alpha D - 2 = 0
+        ratio_g = [to_float(d / g) if a >= RATIO_START * alpha_0 else float("nan")
+                   for a, (_, d), (_, g) in zip(alphas, measured, asym)]
         ax_rv.semilogx(alphas, ratio_v, color=colour, lw=1.5)
         ax_rg.semilogx(alphas, ratio_g, color=colour, lw=1.5)
+        if alpha_0 >= alphas[0]:
+            ax_rg.plot([alpha_0], [0.08], marker="|", color=colour, ms=10, mew=1.5, ls="")
         del m1
     ax_v.set_title("Forward: |y − max| against α (oracle, thick)\n"
                    "asymptote (m₂/m₁)(M − x₂)·r^α, r = x₂/M (dashed)")
@@ -109,6 +117,9 @@ def build(quick: bool = False):
         ax.set_xlabel("α (log scale)")
         ax.set_ylabel(f"{what} / asymptote")
         ax.set_title(f"Ratio measured / asymptote for {what} (→ 1)")
+    ax_rg.set_title("Ratio measured / asymptote for ‖∇y − e_max‖₁ (→ 1), drawn from α = 2α₀\n"
+                    "|: α₀ = 2 M x₂ / (M² − x₂²), where the asymptote is 0 and changes sign",
+                    fontsize=9)
     fig.suptitle("Convergence of P-pooling to max pooling as α → +∞: geometric in r = x₂/max",
                  fontsize=11)
     return fig

@@ -2,7 +2,7 @@
 
 The paper's claim is that P-pooling keeps small structures that average pooling dilutes, with
 less of max pooling's bias towards the brightest pixel. A 96 x 96 synthetic image (smooth
-background with a faint fixed-seed texture; one-pixel bright lines, a ring, single bright
+background with a faint fixed-seed integer texture; one-pixel bright lines, a ring, single bright
 pixels; a one-pixel *dark* line across a bright patch) is pooled with 4 x 4 windows, stride 4,
 by average, max and P-pooling at several alpha, all computed by the oracle
 (``ppverify.oracle.reference``, correctly rounded float64). The last panel measures it: the
@@ -13,10 +13,11 @@ vanishes, 1 for one kept at full contrast.
 
 from __future__ import annotations
 
+import mpmath
 import numpy as np
 
 from ..oracle import reference
-from .style import LINESTYLES, PALETTE, new_figure, symlog_axis
+from .style import LINESTYLES, PALETTE, asinh_axis, new_figure
 from .values import ppool, symmetric_grid, to_float
 
 SIZE = 96
@@ -28,20 +29,35 @@ DARK = 0.02
 PATCH = 0.8
 
 
+def _ring(cy: int, cx: int, r: int) -> tuple[np.ndarray, np.ndarray]:
+    """Pixel rows and columns of a one-pixel ring, positions rounded from mpmath's sin/cos
+    (the platform's libm could round a value near .5 differently on another machine)."""
+    rows, cols = [], []
+    with mpmath.workprec(80):
+        for k in range(8 * r):
+            turn = mpmath.mpf(2 * k) / (8 * r)  # angle / pi
+            rows.append(int(mpmath.nint(cy + r * mpmath.sinpi(turn))))
+            cols.append(int(mpmath.nint(cx + r * mpmath.cospi(turn))))
+    return np.array(rows), np.array(cols)
+
+
 def synthetic_image(size: int = SIZE) -> np.ndarray:
-    """The test image, values in [0.02, 1], deterministic (fixed seed, exact construction)."""
+    """The test image, values in [0.02, 1], the same on every machine.
+
+    Built only from exact operations: a fixed-seed integer texture (``Generator.integers`` is
+    platform-independent; its normal sampler uses libm), ``+ - * /`` and rounding to three
+    decimals, and a ring placed with mpmath.
+    """
     rng = np.random.default_rng(20240606)
     yy, xx = np.mgrid[0:size, 0:size] / size
-    img = BACKGROUND + 0.08 * (xx - 0.5) + 0.02 * rng.standard_normal((size, size))
+    texture = rng.integers(-40, 41, size=(size, size)) / 1000.0
+    img = BACKGROUND + 0.08 * (xx - 0.5) + texture
     img = np.round(img, 3)
     img[size // 5, 4:size - 4] = BRIGHT                       # horizontal one-pixel line
     img[4:size // 2, int(size * 0.72)] = BRIGHT                # vertical one-pixel line
     for t in range(size // 2):                                 # diagonal one-pixel line
         img[size // 2 - 6 + t // 2, 6 + t] = 0.7
-    cy, cx, r = int(size * 0.3), int(size * 0.35), size // 8   # one-pixel ring
-    angles = np.linspace(0, 2 * np.pi, 8 * r, endpoint=False)
-    img[(cy + r * np.sin(angles)).round().astype(int),
-        (cx + r * np.cos(angles)).round().astype(int)] = 0.9
+    img[_ring(int(size * 0.3), int(size * 0.35), size // 8)] = 0.9   # one-pixel ring
     for k in range(5):                                         # isolated bright pixels
         img[int(size * 0.45) + 3 * k, int(size * 0.85) + (k % 2)] = BRIGHT
     lo, hi = int(size * 0.62), int(size * 0.92)                # bright patch, dark line
@@ -102,9 +118,9 @@ def build(quick: bool = False):
                 ls=LINESTYLES[k], lw=1.7, label=label)
     for a in ALPHAS:
         ax.axvline(a, color="0.6", lw=0.6, ls=":")
-    symlog_axis(ax, 100.0)
+    asinh_axis(ax, 100.0)
     ax.set_ylim(-0.05, 1.05)
-    ax.set_xlabel("α (symmetric log scale)")
+    ax.set_xlabel("α (asinh scale)")
     ax.set_ylabel("contrast retained after pooling")
     ax.set_title("Detail kept by one 4 × 4 window\n(α = 0 average; +∞ max; −∞ min)",
                  fontsize=9)

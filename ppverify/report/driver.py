@@ -2,33 +2,99 @@
 
 ``build_report(out, quick=False, progress=None)`` is what ``ppverify report`` runs; it returns a
 ``ReportResult`` (one ``FigureOutcome`` per figure, the claim verdicts or the reason there are
-none). Every file is written atomically; nothing in the output depends on the time, the host
-or the order of runs, so a second run rewrites identical files.
+none). Every file is written atomically.
+
+What is reproducible where (``tests/report/test_reproducible.py`` checks exactly this):
+
+* ``data/<stem>.json`` of an exact figure (every figure but the accuracy maps): what the figure
+  shows, as data (``ppverify.report.content``). Identical on every machine, with any matplotlib.
+* ``data/<stem>.json`` of a measured figure: the measurement record, labelled with the machine,
+  torch version and date. It varies between machines; on one machine a rerun keeps the file
+  (the date of an unchanged measurement is kept).
+* ``data/versions.json``: the versions that decide bytes beyond the data: matplotlib and
+  FreeType (``figures/*.svg`` are byte-identical, and ``figures/*.png`` equal up to
+  anti-aliasing, whenever they are drawn from the same data by the same versions) and SymPy
+  (which prints the expressions in the claims' evidence).
+* ``index.md`` / ``index.html``: a function of the figure records, the claim verdicts and the
+  measured labels; nothing else (no timings, no host, no sizes).
 """
 
 from __future__ import annotations
 
 import importlib
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .._files import staged_directory, write_atomic
 from .catalogue import FIGURES, FigureSkipped, FigureSpec
+from .content import dumps, figure_content
 from .style import save_figure, styled
 
 #: progress(description, steps_done, steps_total): called when a step starts (``steps_done``
 #: unchanged, description ending in "...") and when it finishes (``steps_done`` + 1)
 Progress = Callable[[str, int, int], None]
 FIGURE_DIR = "figures"
+DATA_DIR = "data"
+VERSIONS_FILE = "versions.json"
 
 
 @dataclass
 class FigureOutcome:
+    """One figure's files (PNG, SVG, data JSON), or why it was skipped.
+
+    ``measured_on``: the label of a measured figure's record (machine, torch, date, command);
+    ``kept``: not drawn in this run (``only=``) but present from an earlier run in ``out``.
+    """
+
     spec: FigureSpec
     files: list[Path] = field(default_factory=list)
     skipped: str | None = None
     seconds: float = 0.0
+    measured_on: dict | None = None
+    kept: bool = False
+
+
+def renderer_versions() -> dict[str, str]:
+    """The versions that decide the bytes of a drawn figure: matplotlib and FreeType."""
+    import matplotlib
+    from matplotlib import ft2font
+
+    return {"matplotlib": matplotlib.__version__,
+            "freetype": getattr(ft2font, "__freetype_version__", "unknown")}
+
+
+def printer_versions() -> dict[str, str]:
+    """The version that prints the expressions in the claims' evidence: SymPy."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return {"sympy": version("sympy")}
+    except PackageNotFoundError:
+        return {"sympy": "not installed"}
+
+
+def read_record(path: Path) -> dict | None:
+    """A data record written by the report, or None if missing or unreadable."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def keep_date_if_unchanged(record: dict, previous: dict | None) -> dict:
+    """``record`` with the previous record's date when nothing else changed (a rerun on the
+    same machine rewrites the file identically)."""
+    if previous is None or "measured_on" not in previous:
+        return record
+    old = dict(previous, measured_on=dict(previous["measured_on"], date=None))
+    new = dict(record, measured_on=dict(record["measured_on"], date=None))
+    if old == new:
+        return dict(record, measured_on=dict(record["measured_on"],
+                                             date=previous["measured_on"]["date"]))
+    return record
 
 
 @dataclass
@@ -58,7 +124,7 @@ class ReportResult:
             "out": str(self.out),
             "figures": [{
                 "number": f.spec.number, "stem": f.spec.stem, "title": f.spec.title,
-                "claims": list(f.spec.claims), "skipped": f.skipped,
+                "claims": list(f.spec.claims), "skipped": f.skipped, "kept": f.kept,
                 "files": {p.suffix[1:]: {"path": str(p), "bytes": p.stat().st_size}
                           for p in f.files},
                 "seconds": round(f.seconds, 3)} for f in self.figures],
@@ -82,6 +148,23 @@ def missing_requirement(needs: tuple[str, ...]) -> str | None:
     return None
 
 
+def kept_figure(spec: FigureSpec, out: Path) -> FigureOutcome | None:
+    """The outcome of a figure drawn by an earlier run into ``out``, if all its files are there."""
+    files = [out / FIGURE_DIR / f"{spec.stem}.png", out / FIGURE_DIR / f"{spec.stem}.svg",
+             out / DATA_DIR / f"{spec.stem}.json"]
+    record = read_record(files[-1])
+    if record is None or not all(p.is_file() for p in files):
+        return None
+    return FigureOutcome(spec, files=files, measured_on=record.get("measured_on"), kept=True)
+
+
+def draw_measured(spec: FigureSpec, record: dict, out: Path) -> list[Path]:
+    """Draw a measured figure from its record alone (no measuring) into ``out/figures``."""
+    module = importlib.import_module(f"{__package__}.{spec.module}")
+    with styled():
+        return save_figure(module.draw(record), Path(out) / FIGURE_DIR, spec.stem)
+
+
 def draw_figure(spec: FigureSpec, out: Path, quick: bool = False) -> FigureOutcome:
     """Draw one figure into ``out/figures``; a missing requirement gives a skipped outcome."""
     t0 = time.perf_counter()
@@ -89,13 +172,27 @@ def draw_figure(spec: FigureSpec, out: Path, quick: bool = False) -> FigureOutco
     if reason is not None:
         return FigureOutcome(spec, skipped=reason, seconds=time.perf_counter() - t0)
     module = importlib.import_module(f"{__package__}.{spec.module}")
+    data_path = out / DATA_DIR / f"{spec.stem}.json"
+    measured_on = None
     try:
-        with styled():
-            fig = module.build(quick=quick)
-            files = save_figure(fig, out / FIGURE_DIR, spec.stem)
+        if spec.measured:
+            record = module.measure(quick=quick)
+            record = keep_date_if_unchanged(record, read_record(data_path))
+            measured_on = record["measured_on"]
+            files = draw_measured(spec, record, out)
+        else:
+            with styled():
+                fig = module.build(quick=quick)
+                record = {"figure": spec.stem, "kind": "exact", "quick": quick,
+                          "content": figure_content(fig)}
+                files = save_figure(fig, out / FIGURE_DIR, spec.stem)
     except FigureSkipped as err:
         return FigureOutcome(spec, skipped=str(err), seconds=time.perf_counter() - t0)
-    return FigureOutcome(spec, files=files, seconds=time.perf_counter() - t0)
+    data_path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(data_path, dumps(record).encode("utf-8"))
+    files.append(data_path)
+    return FigureOutcome(spec, files=files, seconds=time.perf_counter() - t0,
+                         measured_on=measured_on)
 
 
 def run_claims() -> ClaimsOutcome:
@@ -121,9 +218,13 @@ def build_report(out: str | Path = "reports", *, quick: bool = False, claims: bo
                  progress: Progress | None = None) -> ReportResult:
     """Draw the figures (all, or the stems in ``only``), run the claims, write the document.
 
+    The whole directory is built as a set (``ppverify._files.staged_directory``): a run that
+    fails or is killed leaves ``out`` as it was, never new figures beside an old document.
     ``quick`` draws every figure at a reduced resolution (for tests); ``claims=False`` leaves
-    the audit table out with a line saying so. Raises ``ValueError`` for an unknown figure in
-    ``only`` or an ``out`` that exists and is not a directory.
+    the audit table out with a line saying so. With ``only``, a figure that is not drawn keeps
+    its files from an earlier run in ``out`` and stays in the document (``kept``). Raises
+    ``ValueError`` for an unknown figure in ``only`` or an ``out`` that exists and is not a
+    directory.
     """
     from .document import write_documents
 
@@ -159,15 +260,28 @@ def build_report(out: str | Path = "reports", *, quick: bool = False, claims: bo
                            else outcome.message or ""))
     else:
         outcome = ClaimsOutcome(None, "prove not run (ppverify report --no-claims)")
-    figures = []
-    for spec in specs:
-        starting(f"figure {spec.number} {spec.stem}")
-        result = draw_figure(spec, out, quick)
-        figures.append(result)
-        step(f"figure {spec.number} {spec.stem}: "
-             + (f"skipped ({result.skipped})" if result.skipped
-                else f"{result.seconds:.1f} s"))
-    starting("document")
-    documents = write_documents(out, figures, outcome)
-    step("document: " + ", ".join(p.name for p in documents))
+    with staged_directory(out) as stage:
+        figures = []
+        for spec in FIGURES:
+            if spec not in specs:
+                kept = kept_figure(spec, stage)
+                if kept is not None:
+                    figures.append(kept)
+                continue
+            starting(f"figure {spec.number} {spec.stem}")
+            result = draw_figure(spec, stage, quick)
+            figures.append(result)
+            step(f"figure {spec.number} {spec.stem}: "
+                 + (f"skipped ({result.skipped})" if result.skipped
+                    else f"{result.seconds:.1f} s"))
+        if any(f.files and not f.kept for f in figures) or outcome.verdicts is not None:
+            write_atomic(stage / DATA_DIR / VERSIONS_FILE,
+                         dumps({**renderer_versions(), **printer_versions()}).encode("utf-8"))
+        starting("document")
+        documents = write_documents(stage, figures, outcome)
+        step("document: " + ", ".join(p.name for p in documents))
+    final = out.resolve() if out.is_symlink() else out
+    for figure in figures:
+        figure.files = [final / p.relative_to(stage) for p in figure.files]
+    documents = [final / p.relative_to(stage) for p in documents]
     return ReportResult(out, figures, outcome, documents, time.perf_counter() - t0)

@@ -1,8 +1,9 @@
 """Figure family 1: interpolation between the classical means.
 
 Rows: P-pooling ``y(alpha)``, the power mean ``M_p`` and the Lp norm against their parameter on
-a symmetric-log axis over both signs; columns: three windows chosen for their edge cases (a tie
-at the maximum, a zero, a dynamic range of six decades). The min, harmonic mean, average and
+an asinh axis (linear near 0, logarithmic beyond ±1, smooth) over both signs; columns: three
+windows chosen for their edge cases (a tie at the maximum, a zero, a dynamic range of six
+decades). The min, harmonic mean, average and
 max of each window are drawn as horizontal reference lines and the parameter values at which
 each operator equals one of them are marked. Every value is the oracle's.
 """
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from .style import MEAN_COLOURS, PALETTE, new_figure, symlog_axis
+from .style import MEAN_COLOURS, PALETTE, asinh_axis, new_figure
 from .values import lp, means, powermean, ppool, symmetric_grid, to_float
 
 WINDOWS = [
@@ -94,7 +95,7 @@ def build(quick: bool = False):
                         xy=(0, y0), xytext=(-900, 0.55 * max(xs)), fontsize=7,
                         arrowprops={"arrowstyle": "->", "lw": 0.7})
         ax.set_title(f"P-pooling, {title}\n{_window_label(xs)}")
-        ax.set_xlabel("α (symmetric log scale)")
+        ax.set_xlabel("α (asinh scale)")
         ax.set_ylabel("y = Σx^(α+1) / Σx^α")
         # ---- power mean
         ax2 = axes[1, col]
@@ -114,7 +115,7 @@ def build(quick: bool = False):
         ax2.plot([1], [to_float(powermean(xs, 1.0)[0])], "o", color=MEAN_COLOURS["average"],
                  mec="black", ms=6, zorder=5)
         ax2.set_title(f"power mean (GeM), {title}")
-        ax2.set_xlabel("p (symmetric log scale)")
+        ax2.set_xlabel("p (asinh scale)")
         ax2.set_ylabel("M_p = ((1/N) Σx^p)^(1/p)")
         # ---- Lp norm
         ax3 = axes[2, col]
@@ -126,7 +127,7 @@ def build(quick: bool = False):
             ax3.text(0.03, 0.5, "p ≤ 0 undefined\nwith a zero input",
                      transform=ax3.transAxes, fontsize=7, va="center")
         ax3.set_title(f"Lp norm (supplement Eq. 1), {title}")
-        ax3.set_xlabel("p (symmetric log scale)")
+        ax3.set_xlabel("p (asinh scale)")
         ax3.set_ylabel("(Σx^p)^(1/p)")
         ax3.set_yscale("log")
         top = 30 * float(sum(xs))
@@ -134,7 +135,7 @@ def build(quick: bool = False):
         ax3.annotate("→ ∞ as p → 0+", xy=(0.5, 0.93), xycoords="axes fraction", fontsize=7,
                      ha="center")
         for a in (ax, ax2, ax3):
-            symlog_axis(a, 1000)
+            asinh_axis(a, 1000)
             a.axvline(0, color="0.6", lw=0.6)
         if wide:
             for a in (ax, ax2):

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import mpmath
 
-from .style import LINESTYLES, PALETTE, new_figure, symlog_axis
+from .style import LINESTYLES, PALETTE, asinh_axis, new_figure
 from .values import log_grid, lp, powermean, symmetric_grid, to_float
 
 WINDOW = (0.5, 1.0, 2.0, 3.0)
@@ -72,8 +72,7 @@ def build(quick: bool = False):
                label="correct ∂y/∂p (one value per window)")
     for ax in (ax_dx, ax_dp):
         ax.set_xscale("log")
-        ax.set_yscale("symlog", linthresh=1e-2, linscale=0.6)
-        ax.set_ylim(-Y_LIMIT, Y_LIMIT)
+        asinh_axis(ax, Y_LIMIT, axis="y", linear_width=1e-2, tick_step=100.0)
         ax.set_xlim(P_MIN, P_MAX)
         ax.axvline(1.0, color="0.4", lw=0.8, ls=":")
         ax.text(1.04, 0.02, "p = 1", transform=ax.get_xaxis_transform(), fontsize=7)
@@ -86,10 +85,10 @@ def build(quick: bool = False):
     ax_dx.text(P_MAX, 1 / n, "1/N (average pooling) ", fontsize=6.5, ha="right", va="top")
     ax_dx.set_title(f"Lp norm: ∂y/∂x_i, x = {xs}, correct (x_i/y)^(p−1)\n"
                     "vs Eq. 2's x_i^(p−1)·S^(p/(1−p)) (pole at p = 1)")
-    ax_dx.set_ylabel("∂y/∂x_i (symlog; clipped at ±10⁶)")
+    ax_dx.set_ylabel("∂y/∂x_i (asinh scale; clipped at ±10⁶)")
     ax_dp.set_title("Lp norm: ∂y/∂p, correct y(−ln S/p² + Σx^p ln x/(pS))\n"
                     "vs Eq. 2's (−ln S/p² + x_i^(p−1)/S)·S^(1/p)")
-    ax_dp.set_ylabel("∂y/∂p (symlog; clipped at ±10⁶)")
+    ax_dp.set_ylabel("∂y/∂p (asinh scale; clipped at ±10⁶)")
     # ---- power mean, both signs of p
     pm = [powermean(xs, p) for p in sym]
     at0 = powermean(xs, 0.0)
@@ -110,8 +109,8 @@ def build(quick: bool = False):
     ax_mp.set_title("Power mean (GeM): ∂M_p/∂p, finite everywhere, → 0 at ±∞")
     ax_mp.set_ylabel("∂M_p/∂p")
     for ax in (ax_mx, ax_mp):
-        symlog_axis(ax, P_MAX)
-        ax.set_xlabel("p (symmetric log scale)")
+        asinh_axis(ax, P_MAX)
+        ax.set_xlabel("p (asinh scale)")
         ax.legend(loc="upper left", fontsize=6.5, framealpha=0.9)
     fig.suptitle("Lp-norm pooling gradients: correct formulas (oracle) beside the supplement's "
                  "Eq. 2 as printed", fontsize=11)

@@ -105,19 +105,39 @@ def save_figure(fig: Figure, directory: Path, stem: str) -> list[Path]:
     return paths
 
 
-def symlog_axis(ax, limit: float, axis: str = "x") -> None:
-    """Symmetric-log parameter axis on [-limit, limit], linear on [-1, 1], plain tick labels."""
+_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def tick_label(v: float) -> str:
+    """``0``, ``1``, ``−10``, ``100``; powers of ten from 1000 on as ``10³``, ``−10⁶``."""
+    if v != 0 and abs(v) >= 1000 and float(f"{abs(v):e}".split("e")[0]) == 1.0:
+        exponent = int(f"{abs(v):e}".split("e")[1])
+        return ("−" if v < 0 else "") + "10" + str(exponent).translate(_SUPERSCRIPT)
+    return f"{v:g}".replace("-", "−")
+
+
+def asinh_axis(ax, limit: float, axis: str = "x", linear_width: float = 1.0,
+               tick_step: float = 10.0) -> None:
+    """A parameter axis on [-limit, limit] in matplotlib's ``asinh`` scale, plain tick labels.
+
+    ``asinh(v / linear_width)`` is linear near 0, logarithmic beyond about ``±linear_width`` and
+    smooth everywhere, so a smooth curve stays smooth (a ``symlog`` axis joins its linear and
+    log pieces with a kink that draws false corners at ``±linthresh``). Ticks at 0 and at
+    ``±1, ±tick_step, ±tick_step², ...`` up to ``limit``.
+    """
     ticks = [0.0]
     t = 1.0
     while t <= limit * 1.0001:
         ticks = [-t, *ticks, t]
-        t *= 10
-    labels = [f"{v:g}".replace("-", "−") for v in ticks]
+        t *= tick_step
+    labels = [tick_label(v) for v in ticks]
     if axis == "x":
-        ax.set_xscale("symlog", linthresh=1.0, linscale=0.8)
+        ax.set_xscale("asinh", linear_width=linear_width)
         ax.set_xlim(-limit, limit)
         ax.set_xticks(ticks, labels)
+        ax.minorticks_off()
     else:
-        ax.set_yscale("symlog", linthresh=1.0, linscale=0.8)
+        ax.set_yscale("asinh", linear_width=linear_width)
         ax.set_ylim(-limit, limit)
         ax.set_yticks(ticks, labels)
+        ax.minorticks_off()

@@ -2,11 +2,16 @@
 
 The figures never re-implement an operator in floating point. They call the oracle's window
 functions (``ppverify.oracle.operators``: python-flint ball arithmetic) inside a small Ziv
-loop: evaluate at a working precision, and if any requested quantity does not yet have
-``bits`` correct relative bits, double the precision and evaluate again. Results are returned
-as ``mpmath.mpf`` (no overflow or underflow, so ``(3/4)**1000`` or ``4**100`` survive) and
-converted to floats for plotting only at the end, with ``to_float`` clamping to the float
-range.
+loop: evaluate at a working precision, and if any requested quantity is not yet *correctly
+rounded* to ``bits`` significant bits (both ends of its ball round to the same ``bits``-bit
+number), double the precision and evaluate again. Results are returned as ``mpmath.mpf``
+holding that correctly rounded value (no overflow or underflow, so ``(3/4)**1000`` or
+``4**100`` survive) and converted to floats for plotting only at the end, with ``to_float``
+clamping to the float range. Because every plotted value is correctly rounded, it does not
+depend on the machine, on the working precision that decided it or on the python-flint version:
+the report's figure data (``reports/data/<stem>.json``) is identical everywhere. The parameter
+grids are computed in mpmath for the same reason (``10 ** x`` in the platform's libm can differ
+in the last bit between machines).
 
 Quantities derived from several oracle outputs (``max - y``, the distance of a gradient from
 one-hot) are formed in ball arithmetic *before* the accuracy test, so cancellation is paid for
@@ -21,6 +26,7 @@ from fractions import Fraction
 
 import mpmath
 from flint import arb
+from mpmath.libmp import from_rational, round_nearest
 
 from ..oracle import operators
 from ..oracle.reference import workprec
@@ -40,39 +46,37 @@ def as_ball(v) -> arb:
     return arb(v)
 
 
-def _accurate(v, bits: int) -> bool:
-    if isinstance(v, (Fraction, int)):
-        return True
-    if isinstance(v, float):  # the only floats the oracle returns are infinities
-        return True
-    if v.is_exact():
-        return True
-    return v.rel_accuracy_bits() >= bits
-
-
-def _to_mpf(v) -> mpmath.mpf:
-    if isinstance(v, Fraction):
-        with mpmath.workprec(80):
-            return mpmath.mpf(v.numerator) / v.denominator
-    if isinstance(v, (int, float)):
-        return mpmath.mpf(v)
-    return mpmath.mpf(v.mid()._mpf_)
+def correctly_rounded(v, bits: int) -> mpmath.mpf | None:
+    """``v`` (a ball, ``Fraction``, int or float) rounded to nearest at ``bits`` significant
+    bits, or ``None`` while the ball's two ends round to different numbers."""
+    with mpmath.workprec(bits):
+        if isinstance(v, Fraction):  # exact quotient, rounded once
+            return mpmath.mpf(from_rational(v.numerator, v.denominator, bits, round_nearest))
+        if isinstance(v, (int, float)):  # the only floats the oracle returns are infinities
+            return +mpmath.mpf(v)
+        if not v.is_finite():
+            return None
+        lower = +mpmath.mpf(v.lower()._mpf_)
+        upper = +mpmath.mpf(v.upper()._mpf_)
+        return lower if lower == upper else None
 
 
 def certified(fn: Callable[[], Sequence[Ball]], bits: int = 30) -> list[mpmath.mpf]:
-    """Evaluate ``fn()`` (a list of balls/Fractions) until each has ``bits`` correct bits.
+    """Evaluate ``fn()`` (a list of balls/Fractions) until each is correctly rounded to ``bits``
+    significant bits; return those rounded values.
 
     Raises ``ArithmeticError`` if ``MAX_BITS`` of working precision is not enough (a quantity
-    that is exactly zero but computed as a ball that is not exact: callers avoid asking that).
+    that is exactly zero, or exactly halfway between two ``bits``-bit numbers, but computed as
+    a ball that is not exact: callers avoid asking that).
     """
     prec = START_BITS
     while True:
         with workprec(prec):
-            values = list(fn())
-            if all(_accurate(v, bits) for v in values):
-                return [_to_mpf(v) for v in values]
+            values = [correctly_rounded(v, bits) for v in fn()]
+        if all(v is not None for v in values):
+            return values
         if prec >= MAX_BITS:
-            raise ArithmeticError(f"could not reach {bits} correct bits at {MAX_BITS} bits")
+            raise ArithmeticError(f"could not round to {bits} bits at {MAX_BITS} bits")
         prec *= 2
 
 
@@ -158,17 +162,26 @@ def means(xs: Sequence[float]) -> dict[str, Fraction | float]:
 # ------------------------------------------------------------------ grids of parameters
 
 
+def _power_of_ten(exponent: mpmath.mpf) -> float:
+    """``10 ** exponent`` computed in mpmath (the same float on every machine)."""
+    with mpmath.workprec(80):
+        return float(mpmath.power(10, exponent))
+
+
 def symmetric_grid(limit: float, n_log: int, n_lin: int = 21) -> list[float]:
-    """Parameters for a symmetric-log axis: ``n_lin`` points in [-1, 1] and ``n_log`` per
+    """Parameters for an asinh (signed log) axis: ``n_lin`` points in [-1, 1] and ``n_log`` per
     side, log-spaced from 1 to ``limit``; sorted, without 0 (0 is a special point)."""
-    inner = [-1 + 2 * i / (n_lin - 1) for i in range(n_lin)]
-    outer = [10 ** (math.log10(limit) * (i + 1) / n_log) for i in range(n_log)]
-    values = {round(v, 12) for v in inner} | set(outer) | {-v for v in outer}
+    inner = [float(Fraction(2 * i, n_lin - 1) - 1) for i in range(n_lin)]
+    with mpmath.workprec(80):
+        top = mpmath.log10(mpmath.mpf(limit))
+        outer = [_power_of_ten(top * (i + 1) / n_log) for i in range(n_log)]
+    values = set(inner) | set(outer) | {-v for v in outer}
     values.discard(0.0)
     return sorted(values)
 
 
 def log_grid(lo: float, hi: float, n: int) -> list[float]:
     """``n`` log-spaced points from ``lo`` to ``hi`` (both > 0)."""
-    a, b = math.log10(lo), math.log10(hi)
-    return [10 ** (a + (b - a) * i / (n - 1)) for i in range(n)]
+    with mpmath.workprec(80):
+        a, b = mpmath.log10(mpmath.mpf(lo)), mpmath.log10(mpmath.mpf(hi))
+        return [_power_of_ten(a + (b - a) * i / (n - 1)) for i in range(n)]

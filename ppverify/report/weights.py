@@ -14,7 +14,7 @@ changes (found by bisection on the oracle's values) and the overshoot peaks are 
 
 from __future__ import annotations
 
-from .style import LINESTYLES, PALETTE, new_figure, symlog_axis
+from .style import LINESTYLES, PALETTE, asinh_axis, new_figure
 from .values import ppool, ppool_weights, symmetric_grid, to_float
 
 WINDOWS = [
@@ -81,12 +81,12 @@ def build(quick: bool = False):
                   ha="right", va="bottom", transform=ax_g.transAxes,
                   bbox={"boxstyle": "round", "fc": "white", "ec": "0.7", "alpha": 0.9})
         for ax in (ax_w, ax_g):
-            symlog_axis(ax, LIMIT)
+            asinh_axis(ax, LIMIT)
             ax.axvline(0, color="0.6", lw=0.6)
             ax.axhline(1 / n, color="0.3", lw=0.8, ls=(0, (1, 2)))
             ax.axhline(1, color="0.3", lw=0.8, ls=(0, (4, 2)))
             ax.axhline(0, color="0.3", lw=0.8)
-            ax.set_xlabel("α (symmetric log scale)")
+            ax.set_xlabel("α (asinh scale)")
             ax.legend(loc="center left", framealpha=0.9)
         ax_w.text(0.5, 1 / n, " 1/N", fontsize=7, va="bottom", transform=ax_w.get_yaxis_transform())
         ax_w.set_ylabel("weight w_i = x_i^α / Σx^α")

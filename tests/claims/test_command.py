@@ -31,6 +31,8 @@ def test_cli_table_and_markdown(tmp_path, capsys):
     text = md.read_text()
     assert text.startswith("# ppverify prove")
     assert "### P2.squeeze: REFUTED" in text and "**Counterexample:**" in text
+    assert text.index("## What a reader should take from this") < text.index("## Summary")
+    assert "**Steps:**" in text and "[SymPy+z3]" in text
     assert not list(md.parent.glob(".prove-*"))  # no temporary file left behind
 
 
@@ -50,7 +52,7 @@ def test_markdown_lists_every_field():
     (v,) = check_claims(["P1.bwd.subst"], jobs=1)
     text = render_markdown([v])
     for field in ("Source", "Statement", "Hypotheses", "Method", "Evidence", "Counterexample",
-                  "Oracle witness"):
+                  "Oracle witness", "Decided by", "Steps"):
         assert f"**{field}:**" in text
 
 
@@ -95,3 +97,29 @@ def test_write_atomic_is_not_private(tmp_path):
     umask = os.umask(0)
     os.umask(umask)
     assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask
+
+
+def test_cli_readme_rewrites_only_the_block(tmp_path, monkeypatch, capsys):
+    import ppverify.claims as claims_pkg
+    from ppverify.claims.catalogue import BY_ID
+    from ppverify.claims.readme import BEGIN, END
+
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# title\n\n{BEGIN}\nSTALE-BLOCK\n{END}\n\nrest\n")
+    monkeypatch.setattr(claims_pkg, "CATALOGUE", [BY_ID["T.harmonic"], BY_ID["E2.dx"]])
+    assert main(["prove", "--readme", str(readme)]) == 0
+    text = readme.read_text()
+    assert text.startswith("# title\n") and text.endswith("\nrest\n") and "STALE-BLOCK" not in text
+    assert "| T.harmonic |" in text and "| E2.dx |" in text
+    assert "audit block of" in capsys.readouterr().out
+
+
+def test_cli_readme_usage_errors(tmp_path, capsys):
+    assert main(["prove", "--only", "P1", "--readme", "README.md"]) == 2
+    assert "--readme needs every claim" in capsys.readouterr().err
+    plain = tmp_path / "plain.md"
+    plain.write_text("no markers\n")
+    assert main(["prove", "--readme", str(plain)]) == 2
+    assert "no generated audit block" in capsys.readouterr().err
+    assert main(["prove", "--readme", str(tmp_path / "missing.md")]) == 2
+    assert "cannot read --readme" in capsys.readouterr().err

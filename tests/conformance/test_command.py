@@ -15,20 +15,29 @@ from ppverify.conformance.tolerances import Tolerances
 pytest.importorskip("torch")
 
 
-def test_tolerance_overrides():
-    tol = Tolerances.parse(["float32=32", "grad_input.float16=16", "grad_param.all=1000"])
+def test_tolerance_overrides_change_only_what_they_name():
+    tol = Tolerances.parse(["output.float32=32", "grad_input.float16=16", "grad_param.all=1000"])
     assert tol.get("output", "float32") == 32 and tol.get("grad_param", "float32") == 1000
+    assert tol.get("grad_input", "float32") == 64  # untouched
     assert tol.get("grad_input", "float16") == 16 and tol.get("output", "float16") == 4
-    for bad in ["float32", "float8=3", "output.float32=x", "speed.float32=3", "float32=-1"]:
+    assert tol.changed()[0] == "output.float32=32 (default 16)"
+    star = Tolerances.parse(["*.bfloat16=8"])
+    assert {star.get(q, "bfloat16") for q in ("output", "grad_input", "grad_param")} == {8}
+    for bad in ["float32", "float8=3", "output.float32=x", "speed.float32=3",
+                "output.float32=-1"]:
         with pytest.raises(ValueError):
             Tolerances.parse([bad])
+    # a bare dtype would set output, grad_input and grad_param alike (tightening grad_param
+    # from 256 to 32): refused, with the fix in the message
+    with pytest.raises(ValueError, match=r"name the quantity.*output\.float32=32"):
+        Tolerances.parse(["float32=32"])
 
 
 def test_check_exit_status_and_table(capsys):
     code = main(["check", "torch.nn.functional:max_pool1d", "--op", "max", "--count", "12",
-                 "--tolerance", "float16=8"])
+                 "--tolerance", "output.float16=8"])
     out = capsys.readouterr().out
-    assert "tolerances (ULP)" in out and "wrong gradient" in out
+    assert "tolerances (ULP" in out and "overridden: output.float16=8 (default 4)" in out
     assert ("CONFORMS" in out) == (code == 0)
     code = main(["check", "torch.nn.functional:lp_pool1d", "--op", "lp", "--count", "30"])
     out = capsys.readouterr().out
@@ -85,6 +94,7 @@ def test_plugin_is_registered_and_does_not_import_torch():
 
 def test_plugin_fixture_in_a_test_suite(tmp_path):
     (tmp_path / "test_user.py").write_text(textwrap.dedent("""
+        import torch
         import torch.nn.functional as F
 
         def max_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False):
@@ -96,11 +106,19 @@ def test_plugin_fixture_in_a_test_suite(tmp_path):
 
         def test_bad(assert_matches_oracle):
             assert_matches_oracle(F.lp_pool1d, op="lp", dims=1, count=20)
+
+        class MaxGlobal(torch.nn.Module):  # a module with no parameter, global pooling
+            def forward(self, x):
+                return F.adaptive_max_pool2d(x, 1)
+
+        def test_module_global(assert_matches_oracle):
+            assert_matches_oracle(MaxGlobal, op="max", pooling="global", count=70,
+                                  kinds=["random", "integers"], tolerances={"*.float16": 8})
     """))
     proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
                            "-p", "no:xdist", "-p", "no:benchmark", str(tmp_path)],
                           capture_output=True, text=True, cwd=tmp_path)
-    assert "1 failed, 1 passed" in proc.stdout, proc.stdout[-3000:]
+    assert "1 failed, 2 passed" in proc.stdout, proc.stdout[-3000:]
     assert "does not match the oracle" in proc.stdout
     assert "reproducer:" in proc.stdout
 
@@ -153,3 +171,90 @@ def test_check_names_what_is_missing(capsys):
     assert "error: --op required" in capsys.readouterr().err
     assert main(["check", "--op", "lp"]) == 2
     assert "error: TARGET required" in capsys.readouterr().err
+
+
+def test_op_min_and_the_current_directory_on_the_import_path(tmp_path, monkeypatch, capsys):
+    (tmp_path / "mypool.py").write_text(
+        "import torch.nn.functional as F\n"
+        "def min_pool1d(input, kernel_size, stride=None, padding=0, dilation=1,\n"
+        "               ceil_mode=False):\n"
+        "    return -F.max_pool1d(-input, kernel_size, stride, padding, dilation, ceil_mode)\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if p not in ("", str(tmp_path))])
+    code = main(["check", "mypool:min_pool1d", "--op", "min", "--json", "--kinds", "random",
+                 "ties", "integers", "--no-shrink"])
+    report = json.loads(capsys.readouterr().out)
+    assert report["op"] == "min" and report["cases_run"] == 100
+    # max_pool gives torch's empty-window -inf to an all-padding window; -(-inf) = +inf is
+    # min's convention too, so the composition conforms where max_pool does
+    assert code in (0, 1)
+    assert report["cases_passed"] <= report["cases_run"]
+    assert report["error_cases_passed"] <= report["error_cases_run"]
+
+
+def test_dtypes_and_kinds_restrict_the_run(capsys):
+    main(["check", "torch.nn.functional:avg_pool1d", "--op", "avg", "--json", "--dtypes",
+          "float32", "--kinds", "random", "zeros", "--no-shrink"])
+    report = json.loads(capsys.readouterr().out)
+    coverage = report["coverage"]["1"]
+    assert coverage["factors"]["dtype"] == ["float32"]
+    assert coverage["factors"]["kind"] == ["random", "zeros"]
+    assert coverage["pairs_covered"] == coverage["pairs_required"]
+
+
+def test_wrong_dtype_still_judges_values():
+    torch = pytest.importorskip("torch")
+    from ppverify.conformance.check import check
+
+    def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
+                   count_include_pad=True):
+        y = torch.nn.functional.avg_pool1d(input.double(), kernel_size, stride, padding,
+                                           ceil_mode, count_include_pad)
+        return y * 1.01
+
+    report = check(avg_pool1d, "avg", 1, count=12, kinds=("random",), dtypes=("float32",),
+                   include_errors=False, isolate=False, shrink_seconds=0)
+    first = report.groups[0]
+    assert first.signature.category == "wrong-shape" and first.signature.symptom == "dtype"
+    assert "output dtype float64" in first.worst.message
+    assert any(k.startswith("wrong value") for k in first.also)
+
+
+def test_nan_against_minus_infinity_is_not_a_finite_ulp_count():
+    import math
+
+    from ppverify.conformance.compare import errors_ulp
+
+    err = errors_ulp([math.nan, -math.inf, 1.0], [-math.inf, -math.inf, 1.0], [1.0] * 3,
+                     "float64")
+    assert err.tolist() == [math.inf, 0.0, 0.0]
+
+
+def test_error_inputs_name_their_parameter():
+    from ppverify.conformance.generate import error_cases
+
+    labels = [c.expect_error for c in error_cases("powermean", 2, {"stride"})]
+    assert "negative input with non-integer p = 2.5" in labels
+    # a target restricted to integer exponents has no such error input (x**3 of a negative
+    # number is real), and a declared clamp makes negative inputs valid
+    assert not any("negative" in c.expect_error
+                   for c in error_cases("powermean", 2, {"stride"}, params=(2.0, 3.0)))
+    assert not any("negative" in c.expect_error
+                   for c in error_cases("powermean", 2, (), pooling="global", input_min=1e-6))
+
+
+def test_skipped_cases_are_listed_with_their_reason():
+    from collections import Counter
+
+    from ppverify.conformance.check import CheckReport
+    from ppverify.conformance.summary import format_report
+
+    report = CheckReport("m:f", "lp", (1,), Tolerances(), cases_run=3, cases_passed=3,
+                         cases_skipped=2,
+                         skipped_reasons=Counter({"outside the oracle's domain: p = 0": 2}))
+    text = format_report(report)
+    assert "2 skipped" in text and "skipped 2: outside the oracle's domain: p = 0" in text
+    with pytest.raises(ValueError, match="no case can be generated"):
+        from ppverify.conformance.check import check
+
+        check("torch.nn.functional:lp_pool1d", "lp", 1, kinds=("zeros",), params=(-1.0,))

@@ -57,7 +57,7 @@ def test_reproducer_runs_and_shows_the_discrepancy(layout):
 
 
 def test_reproducer_for_an_error_input():
-    from ppverify.conformance.cases import error_cases
+    from ppverify.conformance.generate import error_cases
 
     case = error_cases("ppool", 2, {"stride", "padding"})[0]
     code = reproducer("mypkg:p_pool2d", case)
@@ -71,18 +71,39 @@ def test_shrinking_does_not_slip_to_another_bug():
     from ppverify.conformance.check import check
 
     report = check("torch.nn.functional:lp_pool1d", "lp", 1, count=16, kinds=("tiny",),
-                   dtypes=("float64",), include_errors=False)
-    summary = report.categories["wrong-value"]
-    assert summary.worst.got == 0.0
-    assert summary.minimal_finding.got == 0.0
-    assert summary.minimal_case.input.size <= 2
+                   dtypes=("float64",), include_errors=False, shrink_seconds=6)
+    underflow = [g for g in report.groups if g.signature.category == "wrong-value"
+                 and g.signature.quantity == "output" and g.signature.symptom == "zero"]
+    assert underflow
+    for g in underflow:
+        assert g.worst.got == 0.0 and g.minimal_finding.got == 0.0
+        assert g.minimal_case.kind == "tiny" and g.minimal_case.feature == g.signature.feature
+    assert min(g.minimal_case.input.size for g in underflow) <= 2
 
 
-def test_signature():
-    from ppverify.conformance.check import signature
+def test_signature_keeps_symptom_and_labels():
     from ppverify.conformance.compare import Finding
+    from ppverify.conformance.diagnosis import signature_of
 
-    assert signature(Finding("exception", "raised in forward: RuntimeError: bad")) == (
-        "exception", None, None, "RuntimeError")
-    assert signature(Finding("wrong-value", "m", "output", 3.0, (0,), float("nan"), 1.0))[2] \
-        == "nan"
+    case = _lp_case()
+    sig = signature_of(case, Finding("exception", "raised in forward: RuntimeError: bad"))
+    assert (sig.category, sig.symptom) == ("exception", "RuntimeError")
+    sig = signature_of(case, Finding("wrong-value", "m", "output", 3.0, (0,), float("nan"), 1.0))
+    assert sig.symptom == "nan" and sig.dtype == "float32" and sig.feature == "mixed"
+    assert sig.param == "ordinary" and sig.kind == "random"
+
+
+def test_shrunk_case_keeps_its_value_kind():
+    # a case labelled "zeros" shrinks only to cases that still hold a zero (it used to shrink
+    # to [1.0] and keep the label)
+    from ppverify.conformance.values import kind_holds
+
+    assert kind_holds("zeros", np.array([0.0, 1.0]), "float32")
+    assert not kind_holds("zeros", np.array([1.0]), "float32")
+    assert kind_holds("subnormal", np.array([1e-40, 1.0]), "float32")
+    assert not kind_holds("subnormal", np.array([1e-30, 1.0]), "float32")
+    assert kind_holds("huge", np.array([3e38]), "float32")
+    assert not kind_holds("huge", np.array([3e37 / 4]), "float32")
+    assert kind_holds("wide", np.array([1e-30, 1e30]), "float32")
+    assert kind_holds("near-ties", np.array([1.0, 1.0 + 2 ** -23]), "float32")
+    assert not kind_holds("near-ties", np.array([1.0, 1.5]), "float32")

@@ -50,7 +50,7 @@ def test_round_trip(doc, tmp_path, suffix):
 
 
 @pytest.mark.parametrize("op, seed, special", [
-    ("max", 5, -math.inf),  # a window of only padding: max is -inf
+    ("max", 8, -math.inf),  # a window of only padding: max is -inf
     ("lp", 1, math.inf),    # float16 overflow of the correctly rounded norm
 ])
 def test_json_is_strict_and_encodes_infinities(tmp_path, op, seed, special):
@@ -97,9 +97,12 @@ def test_scoring_perfect_and_broken_results(doc, tmp_path, suffix):
     s = score(doc, load_results(path), Tolerances())
     assert s.conforms, s.to_dict()
     # perturb one output by many ULP, drop one result, accept one error input
-    valid = [r for r in results if r.get("error") is None]
+    ordinary = {c["id"] for c in doc["cases"] if c["expected"] is not None
+                and c["labels"]["kind"] == "random" and c["labels"]["param"] == "ordinary"}
+    valid = sorted((r for r in results if r.get("error") is None),
+                   key=lambda r: r["id"] not in ordinary)  # an ordinary case first
     bad = dict(valid[0])
-    bad["output"] = [v * (1 + 1e-2) if isinstance(v, float) and math.isfinite(v) and v else
+    bad["output"] = [v * 1.5 if isinstance(v, float) and math.isfinite(v) and v else
                      (1.0 if v == 0 else v) for v in bad["output"]]
     broken = [bad] + valid[2:] + [{"id": r["id"], "output_shape": [1], "output": [1.0],
                                    "error": None}
@@ -109,6 +112,10 @@ def test_scoring_perfect_and_broken_results(doc, tmp_path, suffix):
     assert not s.conforms
     assert s.failures["wrong-value"] and s.failures["accepted-invalid"]
     assert valid[1]["id"] in s.missing
+    # grouped as by check: the wrong value in a group of its own, ordinary values first
+    assert s.groups[0].signature.category == "wrong-value"
+    assert s.groups[0].case_ids == [valid[0]["id"]]
+    assert s.groups[-1].signature.category == "accepted-invalid"
 
 
 def test_results_from_torch_score_like_check(doc):
@@ -136,3 +143,47 @@ def test_cli_bad_out_directory_and_count_are_usage_errors(tmp_path, capsys):
                  "--out", str(tmp_path / "v.json")]) == 2
     assert "count must be a non-negative integer" in capsys.readouterr().err
     assert not (tmp_path / "v.json").exists()
+
+
+def test_vectors_for_restricted_and_global_implementations(tmp_path, capsys):
+    from ppverify.cli import main
+
+    out = tmp_path / "avg.json"
+    assert main(["vectors", "--op", "avg", "--dim", "2", "--count", "70", "--args",
+                 "kernel_size,stride", "--kinds", "random", "zeros", "--out", str(out)]) == 0
+    doc = json.loads(out.read_text())
+    assert doc["arguments"] == ["kernel_size", "stride"]
+    valid = [c for c in doc["cases"] if c["expected"] is not None]
+    assert {c["labels"]["kind"] for c in valid} == {"random", "zeros"}
+    assert all(c["padding"] == [0, 0] and c["dilation"] == [1, 1] and not c["ceil_mode"]
+               for c in valid)
+    assert {c["labels"]["feature"] for c in valid} == {"plain", "stride"}
+    assert main(["vectors", "--op", "avg", "--args", "stride", "--out", str(out)]) == 2
+    assert "--args must include kernel_size" in capsys.readouterr().err
+
+    gem = tmp_path / "gem.json"
+    assert main(["vectors", "--op", "powermean", "--pooling", "global", "--dim", "2",
+                 "--count", "10", "--out", str(gem)]) == 0
+    doc = json.loads(gem.read_text())
+    assert doc["pooling"] == "global" and doc["calling_convention"] == "f(input, param)"
+    valid = [c for c in doc["cases"] if c["expected"] is not None]
+    assert all(c["expected"]["output_shape"][-2:] == [1, 1] for c in valid)
+
+
+def test_results_of_a_global_target_are_scored_and_grouped():
+    pytest.importorskip("torch")
+    from ppverify.conformance.vectors import results_from_target
+
+    doc = build_vectors("powermean", dims=(2,), count=40, seed=1, pooling="global")
+    good = {r["id"]: r for r in results_from_target(doc, "tests.conformance._gem_impls:gem")}
+    s = score(doc, good, Tolerances())
+    # gem clamps at 1e-6 (not declared to the vectors): only cases with a smaller input fail
+    inputs = {c["id"]: c["input"] for c in doc["cases"]}
+    for g in s.groups:
+        if g.signature.category != "accepted-invalid":
+            assert all(min(map(float, inputs[i])) < 1e-6 for i in g.case_ids), g.signature
+    bad = {r["id"]: r for r in results_from_target(
+        doc, "tests.conformance._gem_impls:gem_clamped")}
+    s = score(doc, bad, Tolerances())
+    assert s.groups[0].signature.category == "wrong-value"
+    assert s.groups[0].reproducer.startswith("# vectors case ")

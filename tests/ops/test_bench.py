@@ -11,7 +11,7 @@ from ppverify.ops import bench
 
 
 def test_measure_returns_ratios():
-    records = bench.measure((1, 2, 16, 16), 2.0, repeats=1)
+    records = bench.measure((1, 2, 16, 16), 2.0, repeats=1, rss=False)
     assert [r["config"] for r in records] == bench.CONFIGS
     out_bytes = 1 * 2 * 8 * 8 * 4  # both configurations give a (1, 2, 8, 8) float32 output
     for r in records:
@@ -21,7 +21,8 @@ def test_measure_returns_ratios():
         assert r["peak_bytes"]["p_pool2d"] >= out_bytes
         for base in ("max_pool2d", "avg_pool2d"):
             ratios = r[f"ratios_vs_{base}"]
-            assert set(ratios) == {"forward", "forward_backward", "peak_memory"}
+            assert set(ratios) == {"forward", "forward_backward", "peak_memory", "peak_rss"}
+            assert ratios["peak_rss"] is None  # not measured with rss=False
             # the ratios are the measured quantities' quotients (not placeholders)
             for name, quantity in (("forward", "forward_s"),
                                    ("forward_backward", "forward_backward_s"),
@@ -30,8 +31,19 @@ def test_measure_returns_ratios():
                 assert ratios[name] == pytest.approx(m["p_pool2d"] / m[base], rel=1e-12)
 
 
+def test_rss_peak_sees_the_memory_of_a_forward_backward():
+    # (1, 4, 512, 512) float32 is 4 MiB; max_pool2d's input gradient alone is as large
+    shape = (1, 4, 512, 512)
+    grown = bench.rss_peak_bytes("max_pool2d", bench.CONFIGS[0], shape, 2.0)
+    if grown is None:
+        pytest.skip("this kernel cannot reset the peak RSS (/proc/self/clear_refs)")
+    assert grown >= 4 * 2**20, grown
+    assert grown < 64 * 2**20, grown  # and not the whole process
+
+
 def test_cli_json(capsys):
-    assert main(["bench", "--shape", "1", "2", "8", "8", "--repeats", "1", "--json"]) == 0
+    assert main(["bench", "--shape", "1", "2", "8", "8", "--repeats", "1", "--no-rss",
+                 "--json"]) == 0
     out = capsys.readouterr().out
     records = json.loads(out[out.index("["):])
     assert len(records) == 2 and records[0]["shape"] == [1, 2, 8, 8]
@@ -45,7 +57,8 @@ def test_cli_json(capsys):
     (["--shape", "1", "1", "1", "1"], "larger than the padded input"),
 ])
 def test_cli_bad_arguments_are_usage_errors(argv, message, capsys):
-    assert main(["bench", "--shape", "1", "2", "8", "8", "--repeats", "1", *argv]) == 2
+    assert main(["bench", "--shape", "1", "2", "8", "8", "--repeats", "1", "--no-rss",
+                 *argv]) == 2
     assert message in capsys.readouterr().err
 
 

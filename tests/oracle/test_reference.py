@@ -468,3 +468,51 @@ def test_parameter_must_be_real_not_a_string_or_bool(param):
 def test_digits_true_is_not_one_digit():
     with pytest.raises(ValueError, match="digits must be a positive integer"):
         reference("ppool", np.ones((1, 1, 4)), 2.0, 2, dims=1, digits=True)
+
+
+# ------------------------------------------------------------------ adaptive and global windows
+
+ADAPTIVE_AVG = {1: F.adaptive_avg_pool1d, 2: F.adaptive_avg_pool2d, 3: F.adaptive_avg_pool3d}
+ADAPTIVE_MAX = {1: F.adaptive_max_pool1d, 2: F.adaptive_max_pool2d, 3: F.adaptive_max_pool3d}
+# (input spatial size, output_size): odd sizes, uneven and overlapping windows, an output larger
+# than the input (windows repeat elements), global pooling, None (keep that axis)
+ADAPTIVE_GRID = {
+    1: [((7,), (3,)), ((5,), (5,)), ((3,), (7,)), ((9,), (1,)), ((6,), (4,))],
+    2: [((5, 7), (3, 2)), ((3, 4), (5, 6)), ((5, 5), (1, 1)), ((7, 3), (None, 2)),
+        ((6, 6), (4, 4))],
+    3: [((3, 5, 4), (2, 3, 3)), ((2, 3, 2), (3, 4, 5)), ((3, 3, 5), (1, 1, 1)),
+        ((4, 3, 5), (3, None, 2))],
+}
+
+
+@pytest.mark.parametrize("dims", [1, 2, 3])
+def test_adaptive_and_global_windows_match_torch(dims):
+    rng = np.random.default_rng(100 + dims)
+    for spatial, output_size in ADAPTIVE_GRID[dims]:
+        x = rng.uniform(0.5, 2.0, (2, 3) + spatial)
+        for op, fn in (("avg", ADAPTIVE_AVG[dims]), ("max", ADAPTIVE_MAX[dims])):
+            y, gx, g = _run_torch(fn, x, 7, output_size)
+            r = reference(op, x, None, dims=dims, grad_output=g, output_size=output_size)
+            fwd, bwd = ULP_BOUND[op]
+            what = f"adaptive {op} {dims}-D {spatial} -> {output_size}"
+            assert r.output.shape == y.shape, what
+            _assert_ulp(y, r.output, fwd, what + " forward")
+            _assert_ulp(gx, r.grad_input, bwd, what + " backward")
+
+
+@pytest.mark.parametrize("op, param", [("ppool", 2.5), ("powermean", 3.0), ("lp", 2.0)])
+def test_global_pooling_is_one_window_over_the_plane(op, param):
+    x = np.random.default_rng(5).uniform(0.5, 2.0, (2, 3, 4, 5))
+    r = reference(op, x, param, dims=2, output_size=1)
+    whole = reference(op, x, param, (4, 5), dims=2)
+    assert r.output.shape == (2, 3, 1, 1)
+    np.testing.assert_array_equal(r.output, whole.output)
+    np.testing.assert_array_equal(r.grad_input, whole.grad_input)
+    assert r.grad_param == whole.grad_param
+
+
+def test_output_size_excludes_kernel_arguments():
+    with pytest.raises(ValueError, match="exclude each other"):
+        reference("avg", np.ones((1, 1, 4)), None, 2, dims=1, output_size=2)
+    with pytest.raises(ValueError, match="output_size must be positive"):
+        reference("avg", np.ones((1, 1, 4)), None, dims=1, output_size=0)

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+COMMITTED = Path(__file__).resolve().parents[2] / "reports"
+
 
 @dataclass
 class RenderedReport:
@@ -24,6 +26,20 @@ class RenderedReport:
     steps: list[list]               # progress calls: [description, done, total]
     claims_message: str | None
     timeouts: list[str]             # claims that hit their time limit (verdict UNKNOWN)
+    #: index.md / index.html of this run rendered with the committed measured labels
+    documents_with_committed_labels: Path
+
+
+def _documents_with_committed_labels(result, directory: Path) -> None:
+    """The fresh run's documents, with each measured figure's label taken from reports/."""
+    from ppverify.report.document import write_documents
+    from ppverify.report.driver import DATA_DIR, read_record
+
+    for figure in result.figures:
+        committed = read_record(COMMITTED / DATA_DIR / f"{figure.spec.stem}.json")
+        if figure.measured_on is not None and committed and "measured_on" in committed:
+            figure.measured_on = committed["measured_on"]
+    write_documents(directory, result.figures, result.claims)
 
 
 def _render(out: Path) -> None:
@@ -31,6 +47,7 @@ def _render(out: Path) -> None:
 
     steps: list = []
     result = build_report(out, progress=lambda d, k, n: steps.append([d, k, n]))
+    _documents_with_committed_labels(result, out.parent / f"{out.name}_committed_labels")
     timeouts = [v.id for v in result.claims.verdicts or [] if "time limit" in v.evidence]
     summary = {"figures": {f.spec.stem: f.skipped for f in result.figures}, "steps": steps,
                "claims_message": result.claims.message, "timeouts": timeouts}
@@ -51,4 +68,4 @@ def full_report(tmp_path_factory) -> RenderedReport:
             _render(out)
         summary = json.loads(summary_path.read_text())
     return RenderedReport(out, summary["figures"], summary["steps"], summary["claims_message"],
-                          summary["timeouts"])
+                          summary["timeouts"], root / f"{out.name}_committed_labels")

@@ -70,3 +70,40 @@ def test_build_report_rejects_unknown_figures(tmp_path):
     with pytest.raises(TypeError, match="sequence of figure names"):
         build_report(tmp_path, quick=True, claims=False, only="detail")
     assert not any(tmp_path.iterdir())
+
+
+def test_only_keeps_the_other_figures_of_an_earlier_run_in_the_document(tmp_path):
+    from ppverify.report.driver import build_report
+
+    build_report(tmp_path, quick=True, claims=False, only=("detail", "convergence"))
+    result = build_report(tmp_path, quick=True, claims=False, only=("detail",))
+    by_stem = {f.spec.stem: f for f in result.figures}
+    assert set(by_stem) == {"detail", "convergence"}
+    assert by_stem["convergence"].kept and not by_stem["detail"].kept
+    text = (tmp_path / "index.md").read_text()
+    assert "figures/convergence.png" in text and "figures/detail.png" in text
+    # a figure never drawn into this directory is not listed
+    assert "figures/weights.png" not in text
+
+
+def test_a_report_that_fails_halfway_leaves_the_old_report_whole(tmp_path, monkeypatch):
+    from ppverify.report import driver
+
+    driver.build_report(tmp_path, quick=True, claims=False, only=("detail", "convergence"))
+    before = {p.relative_to(tmp_path): p.read_bytes() for p in tmp_path.rglob("*")
+              if p.is_file()}
+    real = driver.draw_figure
+    calls = []
+
+    def dies_on_the_second_figure(spec, out, quick=False):
+        calls.append(spec.stem)
+        if len(calls) == 2:
+            raise KeyboardInterrupt  # as if the user pressed Ctrl-C halfway
+        return real(spec, out, quick)
+
+    monkeypatch.setattr(driver, "draw_figure", dies_on_the_second_figure)
+    with pytest.raises(KeyboardInterrupt):
+        driver.build_report(tmp_path, quick=True, claims=False, only=("interpolation", "detail"))
+    after = {p.relative_to(tmp_path): p.read_bytes() for p in tmp_path.rglob("*")
+             if p.is_file()}
+    assert after == before  # the first figure was redrawn in the stage only

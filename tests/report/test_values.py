@@ -21,11 +21,13 @@ def test_certified_reaches_requested_accuracy_through_cancellation():
 
 
 def test_weights_sum_to_one_and_match_the_oracle_gradient():
+    # values come back correctly rounded to `bits` bits; at 60 bits the identities hold to
+    # far better than the float comparison below
     xs = [0.5, 1.0, 1.5, 2.0]
     for alpha in (-7.5, -1.0, 0.5, 3.0, 40.0):
-        w = values.ppool_weights(xs, alpha)
-        assert float(sum(w)) == pytest.approx(1.0, abs=1e-12)
-        y, grads, _ = values.ppool(xs, alpha)
+        w = values.ppool_weights(xs, alpha, bits=60)
+        assert float(sum(w)) == pytest.approx(1.0, abs=len(xs) * 2.0**-60)
+        y, grads, _ = values.ppool(xs, alpha, bits=60)
         for wi, xi, gi in zip(w, xs, grads):
             assert float(wi * ((alpha + 1) - alpha * y / xi)) == pytest.approx(float(gi),
                                                                               rel=1e-8, abs=1e-15)
@@ -53,6 +55,34 @@ def test_eq2_as_printed_has_a_pole_at_p_1_that_the_correct_gradient_lacks():
     assert abs(below) > 1e100 and abs(above) < 1e-100
     _, grads, _ = values.lp(xs, 1.0)
     assert [float(g) for g in grads] == [1.0] * len(xs)
+
+
+def test_values_are_correctly_rounded_whatever_the_working_precision():
+    # the plotted value must not depend on the precision (or library version) that decided it
+    from flint import arb, ctx
+
+    from ppverify.oracle.reference import workprec
+
+    decided = []
+    for prec in (64, 128, 512):
+        with workprec(prec):
+            ball = arb(2).sqrt()
+            assert ctx.prec == prec
+            decided.append(values.correctly_rounded(ball, 30))
+    assert decided[0] == decided[1] == decided[2]
+    with mpmath.workprec(30):
+        assert decided[0] == +mpmath.sqrt(2)
+    # a ball whose ends round differently is not decided yet
+    assert values.correctly_rounded(arb(1, 2.0**-20), 30) is None
+    # exact quotients are rounded once
+    assert values.correctly_rounded(Fraction(1, 3), 30) == mpmath.mpf(
+        mpmath.libmp.from_rational(1, 3, 30, "n"))
+
+
+def test_grids_are_exact_functions_of_their_arguments():
+    grid = values.symmetric_grid(1000.0, 3, 5)
+    assert grid == [-1000.0, -100.0, -10.0, -1.0, -0.5, 0.5, 1.0, 10.0, 100.0, 1000.0]
+    assert values.log_grid(1.0, 1000.0, 4) == [1.0, 10.0, 100.0, 1000.0]
 
 
 def test_to_float_clamps_instead_of_overflowing():

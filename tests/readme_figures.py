@@ -1,0 +1,145 @@
+"""Re-measure every measured figure the README quotes, and print them with their label.
+
+    python -m tests.readme_figures               # everything (about 15 minutes on 2 cores)
+    python -m tests.readme_figures oracle prove  # selected groups
+
+The README states two kinds of numbers: *bounds*, which the test suite holds (a test fails if
+one stops being true), and *measurements* of speed, memory and observed accuracy on one
+machine. Every measurement in the README was produced by this script (or by the command it
+names), and is quoted with the machine, the date and the load average printed here. Groups:
+
+  oracle   ppverify bench-oracle (1 process, --jobs 2, alpha = 1e6)
+  prove    ppverify prove: wall and CPU time from a cold start
+  survey   python -m tests.ops.ulp_survey, op path and --fallback: worst forward ULP per dtype
+  check    ppverify check of ppverify.ops, 1-3 D, default and --thorough: wall time
+  report   ppverify report into a temporary directory: wall time
+  build    a fresh compile of the native kernel: seconds
+  bench    ppverify bench (kernel path) and ppverify bench --fallback --repeats 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+
+def machine_label() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f
+                       if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    import torch
+
+    return (f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, torch "
+            f"{torch.__version__} ({torch.backends.cpu.get_cpu_capability()}), "
+            f"{datetime.date.today().isoformat()}")
+
+
+def load() -> str:
+    return "load average {:.1f} {:.1f} {:.1f}".format(*os.getloadavg())
+
+
+def run(label: str, argv: list[str], tail: int = 12) -> None:
+    """Run one command; print its wall and CPU time (with children) and the end of its output."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    proc = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True)
+    wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    print(f"\n### {label}\n$ {' '.join(argv)}\n  exit {proc.returncode}, wall {wall:.1f} s, "
+          f"CPU {cpu:.1f} s, {load()}")
+    lines = (proc.stdout + proc.stderr).strip().splitlines()
+    for line in lines[-tail:]:
+        print("  | " + line)
+
+
+def ppverify(*args: str) -> list[str]:
+    return [str(BIN / "ppverify"), *args]
+
+
+def module(name: str, *args: str) -> list[str]:
+    return [sys.executable, "-m", name, *args]
+
+
+def group_oracle() -> None:
+    run("oracle throughput, 1 process", ppverify("bench-oracle"), 4)
+    run("oracle throughput, --jobs 2", ppverify("bench-oracle", "--jobs", "2"), 4)
+    run("oracle throughput, alpha = 1e6", ppverify("bench-oracle", "--alpha", "1e6"), 4)
+
+
+def group_prove() -> None:
+    run("prove from a cold start", ppverify("prove"), 3)
+
+
+def group_survey() -> None:
+    run("accuracy survey, the op's own path", module("tests.ops.ulp_survey"), 8)
+    run("accuracy survey, pure-torch path", module("tests.ops.ulp_survey", "--fallback"), 8)
+
+
+def group_check() -> None:
+    for dim in ("1", "2", "3"):
+        run(f"check ppverify.ops, {dim}-D, default",
+            ppverify("check", "ppverify.ops:p_pool{d}d", "--op", "ppool", "--dim", dim), 3)
+    run("check ppverify.ops, 1-3 D, --thorough",
+        ppverify("check", "ppverify.ops:p_pool{d}d", "--op", "ppool", "--thorough"), 3)
+
+
+def group_report() -> None:
+    with tempfile.TemporaryDirectory() as out:
+        run("report, full", ppverify("report", "--out", out), 3)
+
+
+def group_build() -> None:
+    code = ("from ppverify.ops import _native; ok = _native.available(); "
+            "print('available', ok, 'build seconds', _native.build_seconds)")
+    with tempfile.TemporaryDirectory() as cache:
+        env = dict(os.environ, PPVERIFY_CACHE=cache)
+        t0 = time.perf_counter()
+        proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env,
+                              capture_output=True, text=True)
+        print(f"\n### native kernel, fresh build\n  {proc.stdout.strip()} (process "
+              f"{time.perf_counter() - t0:.1f} s), {load()}")
+
+
+def group_bench() -> None:
+    run("bench, kernel path", ppverify("bench"), 14)
+    run("bench, pure-torch path", ppverify("bench", "--fallback", "--repeats", "3"), 14)
+
+
+GROUPS = {"oracle": group_oracle, "prove": group_prove, "survey": group_survey,
+          "check": group_check, "report": group_report, "build": group_build,
+          "bench": group_bench}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("groups", nargs="*", default=list(GROUPS), metavar="GROUP",
+                        help=f"any of {', '.join(GROUPS)} (default: all)")
+    args = parser.parse_args()
+    unknown = [g for g in args.groups if g not in GROUPS]
+    if unknown:
+        parser.error(f"unknown group(s) {unknown}; known: {', '.join(GROUPS)}")
+    print(f"# README figures: {machine_label()}; {load()} at the start")
+    for name in args.groups:
+        GROUPS[name]()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
