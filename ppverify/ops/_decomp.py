@@ -106,7 +106,8 @@ def _ppool(X, M, pos, zero, n, a):
     # R_n^(a+1) / R_d^a = R_d (R_n / R_d)^(a+1), the ratio within one window
     factor = torch.where(ref_n == ref_d, ref_d,
                          ref_d * torch.exp((a + 1) * _log_ratio(ref_n, ref_d)))
-    y = torch.where(a == 0, torch.where(M, X, 0.0).sum(-1) / n, factor * (T / S))
+    mean = safe_max * (torch.where(M, X / safe_max[..., None], 0.0).sum(-1) / n)  # no overflow
+    y = torch.where(a == 0, mean, factor * (T / S))
     kill = (pos.sum(-1) == 0) | ((a < 0) & (n_zero > 0))
     return torch.where(kill, 0.0, y), torch.zeros_like(kill)
 
@@ -148,7 +149,8 @@ def lower(x: Tensor, param: Tensor, op: str, layout: list[int], validate: bool) 
     bad = (~(X >= 0) | torch.isinf(X)) & M
     pos, zero = (X > 0) & M, (X == 0) & M
     n = M.sum(-1).to(F64)
-    a = param.to(F64).reshape(param.shape[0], param.shape[1], *[1] * geometry.dims)
+    lead = {0: (1, 1), 1: (1, -1), 2: tuple(param.shape)}[param.dim()]  # (), (C,) or (N, C)
+    a = param.to(F64).reshape(*lead, *[1] * geometry.dims)
     a = torch.broadcast_to(a, X.shape[:-1])
     if op == "ppool":
         y, domain = _ppool(X, M, pos, zero, n, a)

@@ -5,8 +5,11 @@ What torch sees
 ---------------
 ``ppverify::pool(x, param, op, layout, validate) -> y`` and
 ``ppverify::pool_backward(grad_y, x, param, op, layout, need_param) -> (grad_x, grad_param)``,
-with ``x`` of shape ``(N, C, *spatial)``, ``param`` float64 of shape ``(N, C)`` (one value per
-plane), ``op`` one of ``OPERATORS`` and ``layout`` the integer code of ``ppverify.ops._layout``.
+with ``x`` of shape ``(N, C, *spatial)``, ``param`` float64 of shape ``()``, ``(C,)`` or
+``(N, C)`` (one value for all, per channel or per plane; ``grad_param`` has its shape, summed
+over the windows with one common power-of-two scaling, so that partial sums of huge or
+subnormal magnitude neither overflow nor round early), ``op`` one of ``OPERATORS`` and
+``layout`` the integer code of ``ppverify.ops._layout``.
 Both have fake (meta) implementations, so ``torch.compile(fullgraph=True)`` (any backend,
 ``dynamic=True``) and ``torch.export`` trace them as single opaque nodes, and a vmap rule
 (the vmapped dimension joins the batch). ``ppverify.ops._decomp`` registers their lowering to
@@ -133,13 +136,14 @@ def diagnose(op: str, x: Tensor, param: Tensor) -> None:
             f"x**{info.param} is not real for a non-integer {info.param}; {info.title} needs "
             f"non-negative inputs")
     if op != "ppool":
-        plane_neg = param.reshape(param.shape + (1,) * (x.dim() - 2)) < 0
+        planes = planes_of(param, x.shape[0], x.shape[1])
+        plane_neg = planes.reshape(planes.shape + (1,) * (x.dim() - 2)) < 0
         hits = ((xd == 0) & plane_neg).nonzero()
         if hits.shape[0]:
             b, c = hits[0].tolist()[:2]
             raise ValueError(
                 f"input element ({_where(hits[0].tolist())}) is 0 and {info.param} = "
-                f"{float(param[b, c])} < 0: x**{info.param} is infinite ({info.title} needs "
+                f"{float(planes[b, c])} < 0: x**{info.param} is infinite ({info.title} needs "
                 f"positive inputs for a negative {info.param})")
     raise ValueError(f"input outside the domain of {info.title}")
 
@@ -147,11 +151,30 @@ def diagnose(op: str, x: Tensor, param: Tensor) -> None:
 # ------------------------------------------------------------------------------ custom ops
 
 
+def planes_of(param: Tensor, N, C) -> Tensor:
+    """The parameter as one value per (batch, channel) plane, shape ``(N, C)``."""
+    if param.dim() == 0:
+        return param.reshape(1, 1).expand(N, C)
+    if param.dim() == 1:
+        return param.reshape(1, -1).expand(N, C)
+    return param
+
+
+def reduce_planes(per_plane: Tensor, like: Tensor) -> Tensor:
+    """A per-plane ``(N, C)`` gradient summed to the parameter's shape."""
+    if like.dim() == 0:
+        return per_plane.sum()
+    if like.dim() == 1:
+        return per_plane.sum(0)
+    return per_plane
+
+
 def _native_args(x: Tensor, param: Tensor, layout):
     spatial = tuple(x.shape[2:])
     out = _layout.out_spatial(layout, spatial)
     x3 = x.detach().to(torch.float32).contiguous().reshape((-1,) + spatial)
-    a = param.detach().to(torch.float64).contiguous().reshape(-1)
+    a = planes_of(param.detach().to(torch.float64), x.shape[0], x.shape[1])
+    a = a.contiguous().reshape(-1)
     return x3, a, _native.geometry_list(layout, spatial, out), out
 
 
@@ -190,7 +213,7 @@ def _pool_fake(x, param, op, layout, validate):
 @torch.library.custom_op("ppverify::pool_backward", mutates_args=())
 def pool_backward_op(grad_y: Tensor, x: Tensor, param: Tensor, op: str, layout: list[int],
                      need_param: bool) -> tuple[Tensor, Tensor]:
-    """``(dL/dx, dL/dparam per plane (N, C) float64)`` for the upstream gradient ``grad_y``."""
+    """``(dL/dx, dL/dparam)`` (float64, ``param``'s shape) for the upstream ``grad_y``."""
     geometry = _layout.decode(layout)
     N, C = x.shape[0], x.shape[1]
     if _backend(op, geometry, x) == "native":
@@ -199,19 +222,19 @@ def pool_backward_op(grad_y: Tensor, x: Tensor, param: Tensor, op: str, layout: 
         gin, dparam = _native.backward_f32(x3, a, g3, x3.new_empty(0),
                                            x3.new_empty(0, dtype=torch.float64), geo,
                                            need_param)
-        gx = gin.to(x.dtype)
-        gp = dparam.reshape(N, C) if need_param else None
+        gx = gin.to(x.dtype)  # per-plane float64 sums of float32 data cannot overflow:
+        gp = reduce_planes(dparam.reshape(N, C), param) if need_param else None
     else:
         gx, gp = _torch_impl.backward(op, x, param, geometry, grad_y, need_param)
     if gp is None:
-        gp = torch.zeros((N, C), dtype=torch.float64, device=x.device)
+        gp = torch.zeros(param.shape, dtype=torch.float64, device=x.device)
     return _conform(gx, x.shape, _memory_format(x)), gp
 
 
 @pool_backward_op.register_fake
 def _(grad_y, x, param, op, layout, need_param):
     gx = torch.empty(x.shape, dtype=x.dtype, device=x.device, memory_format=_memory_format(x))
-    return gx, x.new_empty((x.shape[0], x.shape[1]), dtype=torch.float64)
+    return gx, x.new_empty(param.shape, dtype=torch.float64)
 
 
 def _op_setup_context(ctx, inputs, output):
@@ -231,13 +254,20 @@ pool_op.register_autograd(_op_backward, setup_context=_op_setup_context)
 
 
 def _merge_vmap_dim(info, in_dims, x, param):
-    """Move the vmapped dimension of ``x`` and ``param`` into the batch: (B, N, ...) -> (B N)."""
+    """Move the vmapped dimension of ``x`` into the batch, (B, N, ...) -> (B N, ...), and make
+    ``param`` per plane, ``(B N, C)`` (each sample may have its own)."""
     B = info.batch_size
     xd, pd = in_dims[0], in_dims[1]
     x = x.movedim(xd, 0) if xd is not None else x.expand(B, *x.shape)
-    param = param.movedim(pd, 0) if pd is not None else param.expand(B, *param.shape)
-    return B, x.reshape(B * x.shape[1], *x.shape[2:]), param.reshape(B * param.shape[1],
-                                                                     *param.shape[2:])
+    N, C = x.shape[1], x.shape[2]
+    if pd is None:
+        planes = planes_of(param, N, C).expand(B, N, C)
+    else:
+        param = param.movedim(pd, 0)
+        per = param.reshape(B, 1, 1) if param.dim() == 1 else (
+            param.reshape(B, 1, C) if param.dim() == 2 else param)
+        planes = per.expand(B, N, C)
+    return B, x.reshape(B * N, *x.shape[2:]), planes.reshape(B * N, C)
 
 
 def _pool_vmap(info, in_dims, x, param, op, layout, validate):
@@ -250,13 +280,17 @@ pool_op.register_vmap(_pool_vmap)
 
 
 def _pool_backward_vmap(info, in_dims, grad_y, x, param, op, layout, need_param):
+    """Per-sample gradients: the parameter's gradient has its (unbatched) shape per sample."""
     B = info.batch_size
     gd = in_dims[0]
     grad_y = grad_y.movedim(gd, 0) if gd is not None else grad_y.expand(B, *grad_y.shape)
     _, xm, pm = _merge_vmap_dim(info, in_dims[1:], x, param)
     gm = grad_y.reshape(B * grad_y.shape[1], *grad_y.shape[2:])
     gx, gp = torch.ops.ppverify.pool_backward(gm, xm, pm, op, layout, need_param)
-    return (gx.reshape(B, -1, *gx.shape[1:]), gp.reshape(B, -1, *gp.shape[1:])), (0, 0)
+    gp = gp.reshape(B, -1, gp.shape[-1])
+    one = param if in_dims[2] is None else param.select(in_dims[2], 0)
+    gp = gp.sum((1, 2)) if one.dim() == 0 else (gp.sum(1) if one.dim() == 1 else gp)
+    return (gx.reshape(B, -1, *gx.shape[1:]), gp), (0, 0)
 
 
 pool_backward_op.register_vmap(_pool_backward_vmap)
@@ -314,9 +348,9 @@ class _PoolFunction(torch.autograd.Function):
 _FLOATS = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
 
 
-def _param_planes(param, op: str, N, C, device) -> Tensor:
-    """The parameter as float64 ``(N, C)`` (a differentiable expansion of a scalar or
-    per-channel value); ``TypeError``/``ValueError`` naming it."""
+def _param_tensor(param, op: str, C, device) -> Tensor:
+    """The parameter as float64 of shape ``()`` or ``(C,)`` (a differentiable cast of a
+    tensor); ``TypeError``/``ValueError`` naming it."""
     info = OPERATORS[op]
     if isinstance(param, Tensor):
         a = param
@@ -324,8 +358,7 @@ def _param_planes(param, op: str, N, C, device) -> Tensor:
             raise ValueError(f"{info.param} must be a scalar or have one value per channel "
                              f"({C}), got shape {tuple(a.shape)}")
         a = a.to(device=device, dtype=torch.float64)
-        a = a.reshape(1, 1) if a.dim() == 0 or a.shape[0] == 1 else a.reshape(1, C)
-        return a.expand(N, C)
+        return a.reshape(()) if a.dim() == 1 and a.shape[0] == 1 else a
     if isinstance(param, bool) or not isinstance(param, (int, float)):
         raise TypeError(f"{info.param} must be a float or a tensor, got {type(param).__name__}")
     value = float(param)
@@ -334,7 +367,7 @@ def _param_planes(param, op: str, N, C, device) -> Tensor:
     if value == 0 and not info.zero_param:
         raise ValueError(f"{info.param} = 0 is outside the domain of {info.title} "
                          f"(1/{info.param} is undefined)")
-    return torch.full((N, C), value, dtype=torch.float64, device=device)
+    return torch.tensor(value, dtype=torch.float64, device=device)
 
 
 def pool(op: str, input: Tensor, param, layout, validate: bool = True) -> Tensor:
@@ -347,7 +380,7 @@ def pool(op: str, input: Tensor, param, layout, validate: bool = True) -> Tensor
                         f"{input.dtype}")
     batched = _layout.check_rank(input.shape, layout.dims)
     x = input if batched else input.unsqueeze(0)
-    planes = _param_planes(param, op, x.shape[0], x.shape[1], x.device)
+    param_t = _param_tensor(param, op, x.shape[1], x.device)
     if not torch.compiler.is_compiling():  # the fake implementation checks under tracing
         spatial = tuple(x.shape[2:])
         _layout.out_spatial(layout, spatial)
@@ -357,7 +390,7 @@ def pool(op: str, input: Tensor, param, layout, validate: bool = True) -> Tensor
     if torch.compiler.is_compiling() or torch.jit.is_tracing():
         # dynamo does not trace an autograd.Function with a jvp, and a TorchScript trace would
         # record it as an unsaveable Python op: the graph gets the op and its own autograd
-        y = torch.ops.ppverify.pool(x, planes, op, code, bool(validate))
+        y = torch.ops.ppverify.pool(x, param_t, op, code, bool(validate))
     else:
-        y = _PoolFunction.apply(x, planes, op, code, bool(validate))
+        y = _PoolFunction.apply(x, param_t, op, code, bool(validate))
     return y if batched else y.squeeze(0)

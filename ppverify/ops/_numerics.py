@@ -159,12 +159,14 @@ def pow2(e: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.pow(two, e1.to(torch.float64)), torch.pow(two, (e - e1).to(torch.float64))
 
 
-def plane_sum(rel: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
-    """``sum(rel * ref)`` over every axis but the first two (one value per (batch, channel)
-    plane), with ``ref`` scaled by a common power of two first, so that windows whose
-    reference is subnormal do not each round."""
+def scaled_sum(rel: torch.Tensor, ref: torch.Tensor, keep: int) -> torch.Tensor:
+    """``sum(rel * ref)`` over the windows of a ``(N, C, *out)`` tensor, to a parameter's shape:
+    ``keep`` = 0 (one value), 1 (per channel) or 2 (per plane). ``ref`` is scaled by one common
+    power of two first, so that windows whose reference is subnormal do not each round and
+    partial sums of huge magnitude do not overflow before they cancel."""
     ref = torch.broadcast_to(ref, rel.shape).detach()
-    dims = tuple(range(2, rel.dim()))
+    dims = {0: tuple(range(rel.dim())), 1: (0, *range(2, rel.dim())),
+            2: tuple(range(2, rel.dim()))}[keep]
     if rel.numel() == 0:
         return (rel * ref).sum(dim=dims)
     with torch.no_grad():

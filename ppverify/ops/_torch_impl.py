@@ -17,9 +17,9 @@ with ``R_d`` (``R_n``) the element where ``α ln x`` (``(α+1) ln x``) is larges
 max for a positive exponent, its smallest positive element for a negative one. Every exponent
 is then <= 0, so nothing overflows, and the largest term is exactly 1.
 
-Entry points (``op`` is ``"ppool"``, ``"powermean"`` or ``"lp"``; ``param`` holds one value per
-(batch, channel) plane, shape ``(N, C)``): ``forward``, ``backward`` (input gradient and the
-per-plane parameter gradient) and ``jvp`` (forward-mode derivative).
+Entry points (``op`` is ``"ppool"``, ``"powermean"`` or ``"lp"``; ``param`` is float64 of shape
+``()``, ``(C,)`` or ``(N, C)``): ``forward``, ``backward`` (input gradient and the parameter's
+gradient, of its shape) and ``jvp`` (forward-mode derivative).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ import torch
 
 from ._gather import window_index
 from ._layout import Layout
-from ._numerics import csum, log_ratio, plane_sum, power_ratio
+from ._numerics import csum, log_ratio, pow2, power_ratio, scaled_sum
 
 COMPUTE = torch.float64
 
@@ -47,7 +47,8 @@ class Windows:
         self.valid = self.index.valid
         self.n_valid = self.index.counts
         self.precise = x.dtype == torch.float64
-        self.param = param.to(COMPUTE).reshape(param.shape[0], param.shape[1], *[1] * dims)
+        lead = {0: (1, 1), 1: (1, -1), 2: tuple(param.shape)}[param.dim()]
+        self.param = param.to(COMPUTE).reshape(*lead, *[1] * dims)  # broadcasts to windows
         self.out_shape = tuple(self.X.shape[:-1])
 
     def mask(self, t: torch.Tensor) -> torch.Tensor:
@@ -114,10 +115,12 @@ class _PPool:
         S = w.sum(self.ed)
         T = w.sum(en)
         self.S = torch.where(S > 0, S, 1.0)
+        self.T = torch.where(T > 0, T, 1.0)
         same = ref_n == ref_d
+        self.same = same
         factor = torch.where(same, ref_d, torch.pow(ref_n, a + 1) * torch.pow(ref_d, -a))
         y_general = factor * (T / self.S)
-        y_mean = w.sum(w.mask(X)) / self.n_valid
+        y_mean = _mean(w, X, xmax)
         self.all_zero = self.n_pos == 0
         self.neg_with_zero = (a < 0) & (self.n_zero > 0)
         y = torch.where(a == 0, y_mean, y_general)
@@ -154,14 +157,41 @@ class _PPool:
         xs = torch.where(pos, X, 1.0)
         rel = torch.where(ok, (rho - torch.where(ok, _e(D), 0.0)) / torch.where(ok, ratio, 1.0),
                           (xs - _e(y)) / xs)
-        g = wt * (1.0 + ae * rel)
+        # w (1 + α (x - y)/x) = w ((1 + α) - α y/x): the first form while x is near y (no
+        # cancellation in x - y for large |α|), the second when y/x is far from 1, where
+        # 1 + α (1 - y/x) would lose y/x (α = -1, y << x: the harmonic mean's tiny weights)
+        y_rel = torch.where(self.same, 1.0, torch.exp((a + 1) * log_ratio(
+            self.ref_n, self.ref_d))) * (self.T / self.S)  # y / R
+        far = wt * ((1.0 + ae) - ae * (_e(y_rel) / ratio))
+        g = torch.where(rel.abs() < 0.5, wt * (1.0 + ae * rel), far)
+        # where x_i / R is subnormal (imprecise, or 0), w_i underflowed, or w_i (1 + α rel)
+        # over- or underflowed in between (w_i -> 0, rel -> -inf): w_i (1 + α) - α w_i y / x_i
+        # with w_i y / x_i = (x_i/R)^(α-1) (y/R) / S, the power in double-double (float64) or
+        # everything in logarithms
+        redo = pos & ((ratio < 2.2250738585072014e-308) | (wt == 0) | ~torch.isfinite(g))
+        if _may_hold(redo):
+            log_y_rel = torch.log(self.T / self.S) + torch.where(
+                self.same, 0.0, (a + 1) * log_ratio(self.ref_n, self.ref_d))
+            scale = _e(log_y_rel - torch.log(self.S))
+            second = torch.exp((ae - 1.0) * self.lr + scale)
+            if w.precise:
+                split = power_ratio(xs, ref, ae - 1.0) * torch.exp(scale)
+                second = torch.where(torch.isfinite(split), split, second)
+            g = torch.where(redo, wt * (1.0 + ae) - ae * second, g)
         g = torch.where(pos, g, torch.where(zero, _e(g_zero_pos), 0.0))
         g_neg = torch.where(zero, _e(g_zero_neg), 0.0)
         g = torch.where(ae == 0, inv_n, torch.where(_e(self.neg_with_zero), g_neg, g))
         g = torch.where(_e(self.all_zero), _e(g_allzero), g)
         g = w.mask(g)
-        # (x - y) = R * rel * x / R: keep the factor R outside the sum (subnormal inputs)
-        da = w.sum(torch.where(pos, wt * self.lr * (rel * ratio), 0.0))
+        # w (x - y) / R = w (rho - D): keep the factor R outside the sum (subnormal inputs);
+        # where x / R overflows (α < 0, R the smallest element), the same as
+        # exp((α + 1) ln(x/R) - ln S) (1 - y/x), in logarithms
+        da_terms = wt * self.lr * (rho - torch.where(ok, _e(D), 0.0))
+        redo_da = pos & ~(ok & torch.isfinite(da_terms))
+        if _may_hold(redo_da):
+            far = self.lr * rel * torch.exp((ae + 1.0) * self.lr - _e(torch.log(self.S)))
+            da_terms = torch.where(redo_da, far, da_terms)
+        da = w.sum(torch.where(pos, da_terms, 0.0))
         jump = (a == 0) & (self.n_zero > 0)
         da = torch.where(jump | self.all_zero | self.neg_with_zero, 0.0, da)
         return g, da
@@ -172,6 +202,25 @@ class _PPool:
 
     def outside_domain(self) -> torch.Tensor:
         return torch.zeros_like(self.y, dtype=torch.bool)
+
+
+def _mean(w: Windows, X: torch.Tensor, xmax: torch.Tensor) -> torch.Tensor:
+    """The mean of each window's elements, scaled by a power of two near its largest element
+    first, so that a window of huge values cannot overflow the sum (exact scaling)."""
+    with torch.no_grad():
+        e = torch.frexp(torch.where(xmax > 0, xmax, 1.0)).exponent
+        down1, down2 = pow2(-e)
+        up1, up2 = pow2(e)
+    scaled = w.mask(X) * _e(down1) * _e(down2)
+    return (w.sum(scaled) / torch.broadcast_to(w.n_valid, xmax.shape)) * up1 * up2
+
+
+def _may_hold(mask: torch.Tensor) -> bool:
+    """Whether some entry of ``mask`` may be True (always True under a torch.func transform,
+    whose tensors cannot be read)."""
+    if torch._C._functorch.is_functorch_wrapped_tensor(mask):
+        return True
+    return bool(mask.any())
 
 
 def _analysis(op: str, w: Windows):
@@ -198,13 +247,13 @@ def forward(op: str, x: torch.Tensor, param: torch.Tensor, layout: Layout) -> to
 
 def backward(op: str, x: torch.Tensor, param: torch.Tensor, layout: Layout,
              grad_output: torch.Tensor, need_param: bool = True):
-    """``(grad_input in x's dtype, per-plane parameter gradient (N, C) float64)``."""
+    """``(grad_input in x's dtype, parameter gradient of param's shape, float64)``."""
     w = Windows(x, param, layout)
     st = _analysis(op, w)
     g, da = st.derivatives()
     gy = grad_output.to(COMPUTE)
     gx = w.index.scatter(g * _e(gy)).to(x.dtype)
-    gp = plane_sum(da * gy, st.ref) if need_param else None
+    gp = scaled_sum(da * gy, st.ref, param.dim()) if need_param else None
     return gx, gp
 
 

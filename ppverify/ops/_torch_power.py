@@ -39,15 +39,7 @@ from ._numerics import (
     power_ratio,
     two_prod,
 )
-from ._torch_impl import COMPUTE, Windows, _e
-
-
-def _may_hold(mask: torch.Tensor) -> bool:
-    """Whether some entry of ``mask`` may be True (always True under a torch.func transform,
-    whose tensors cannot be read)."""
-    if torch._C._functorch.is_functorch_wrapped_tensor(mask):
-        return True
-    return bool(mask.any())
+from ._torch_impl import COMPUTE, Windows, _e, _may_hold
 
 
 class PowerMean:

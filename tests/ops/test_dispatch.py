@@ -87,3 +87,25 @@ def test_adaptive_output_larger_than_input_repeats_elements():
     x = torch.rand(1, 1, 2, 3, dtype=torch.float64)
     y = adaptive_p_pool2d(x, 5.0, (4, 6))  # every window is a single element
     assert torch.equal(y, torch.nn.functional.adaptive_max_pool2d(x, (4, 6)))
+
+
+@pytest.mark.parametrize("param_shape, in_dim", [((), None), ((3,), None), ((), 0),
+                                                  ((3,), 0), ((2, 3), 0)])
+def test_custom_backward_op_vmap_rule(param_shape, in_dim):
+    """vmap of pool_backward gives each sample's gradients, the parameter's in its shape."""
+    B = 4
+    x = torch.rand(B, 2, 3, 5, 5, dtype=torch.float64) + 0.1
+    gy = torch.randn(B, 2, 3, 3, 3, dtype=torch.float64)
+    shape = param_shape if in_dim is None else (B, *param_shape)
+    param = torch.rand(shape, dtype=torch.float64) * 3 - 1
+    code = _layout.encode(_layout.windowed(2, 3, 2, 1))
+
+    def bwd(g, xi, pi):
+        return torch.ops.ppverify.pool_backward(g, xi, pi, "ppool", code, True)
+
+    gx, gp = torch.vmap(bwd, in_dims=(0, 0, in_dim))(gy, x, param)
+    assert gp.shape == (B, *param_shape)
+    for k in range(B):
+        pk = param if in_dim is None else param[k]
+        ex, ep = bwd(gy[k], x[k], pk)
+        assert torch.allclose(gx[k], ex, rtol=1e-14) and torch.allclose(gp[k], ep, rtol=1e-12)
