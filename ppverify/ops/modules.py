@@ -138,129 +138,160 @@ class _ParamPool(torch.nn.Module):
 
 
 class _Windowed(_ParamPool):
-    default = 1.0
+    """A layer over torch's pooling windows."""
 
-    def __init__(self, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, *,
-                 learnable: bool = True, num_channels: int | None = None,
-                 constraint: str = "none", dtype: torch.dtype = torch.float32,
-                 validate: bool = True, **param):
+    def _setup(self, value, kernel_size, stride, padding, dilation, ceil_mode, options):
         layout = _layout.windowed(self.dims, kernel_size, stride, padding, dilation, ceil_mode)
         self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
         self.dilation, self.ceil_mode = dilation, ceil_mode
-        super().__init__(layout, value=_value(self, param), learnable=learnable,
-                         num_channels=num_channels, constraint=constraint, dtype=dtype,
-                         validate=validate)
+        _ParamPool.__init__(self, layout, value=value, **options)
 
 
 class _Adaptive(_ParamPool):
-    default = 1.0
+    """A layer over adaptive windows (``output_size=1``: global)."""
 
-    def __init__(self, output_size, *, learnable: bool = True, num_channels: int | None = None,
-                 constraint: str = "none", dtype: torch.dtype = torch.float32,
-                 validate: bool = True, **param):
-        layout = _layout.adaptive(self.dims, output_size)
+    def _setup(self, value, output_size, options):
         self.output_size = output_size
-        super().__init__(layout, value=_value(self, param), learnable=learnable,
-                         num_channels=num_channels, constraint=constraint, dtype=dtype,
-                         validate=validate)
+        _ParamPool.__init__(self, _layout.adaptive(self.dims, output_size), value=value,
+                            **options)
 
 
-def _value(module, given: dict) -> float:
-    name = OPERATORS[module.op].param
-    unknown = set(given) - {name}
-    if unknown:
-        raise TypeError(f"{type(module).__name__} got unexpected keyword argument(s) "
-                        f"{sorted(unknown)}; its parameter is {name!r}")
-    return given.get(name, module.default)
+def _options(learnable, num_channels, constraint, dtype, validate) -> dict:
+    return dict(learnable=learnable, num_channels=num_channels, constraint=constraint,
+                dtype=dtype, validate=validate)
 
 
-class _PPoolParam:
+class _PPoolWindowed(_Windowed):
+    def __init__(self, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, *,
+                 alpha: float = 1.0, learnable: bool = True, num_channels: int | None = None,
+                 constraint: str = "none", dtype: torch.dtype = torch.float32,
+                 validate: bool = True):
+        self._setup(alpha, kernel_size, stride, padding, dilation, ceil_mode,
+                    _options(learnable, num_channels, constraint, dtype, validate))
+
     @property
     def alpha(self) -> torch.Tensor:
         """The effective alpha (after the constraint)."""
         return self._effective()
 
 
-class _PParam:
+class _PPoolAdaptive(_Adaptive):
+    def __init__(self, output_size, *, alpha: float = 1.0, learnable: bool = True,
+                 num_channels: int | None = None, constraint: str = "none",
+                 dtype: torch.dtype = torch.float32, validate: bool = True):
+        self._setup(alpha, output_size,
+                    _options(learnable, num_channels, constraint, dtype, validate))
+
+    @property
+    def alpha(self) -> torch.Tensor:
+        """The effective alpha (after the constraint)."""
+        return self._effective()
+
+
+class _PowerWindowed(_Windowed):
+    op = "powermean"
+
+    def __init__(self, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, *,
+                 p: float = 3.0, learnable: bool = True, num_channels: int | None = None,
+                 constraint: str = "none", dtype: torch.dtype = torch.float32,
+                 validate: bool = True):
+        self._setup(p, kernel_size, stride, padding, dilation, ceil_mode,
+                    _options(learnable, num_channels, constraint, dtype, validate))
+
     @property
     def p(self) -> torch.Tensor:
         """The effective p (after the constraint)."""
         return self._effective()
 
 
-class PPool1d(_PPoolParam, _Windowed):
+class _PowerAdaptive(_Adaptive):
+    op = "powermean"
+
+    def __init__(self, output_size, *, p: float = 3.0, learnable: bool = True,
+                 num_channels: int | None = None, constraint: str = "none",
+                 dtype: torch.dtype = torch.float32, validate: bool = True):
+        self._setup(p, output_size,
+                    _options(learnable, num_channels, constraint, dtype, validate))
+
+    @property
+    def p(self) -> torch.Tensor:
+        """The effective p (after the constraint)."""
+        return self._effective()
+
+
+class PPool1d(_PPoolWindowed):
     """1-D P-pooling layer; see the module docstring for the alpha options."""
 
     dims = 1
 
 
-class PPool2d(_PPoolParam, _Windowed):
+class PPool2d(_PPoolWindowed):
     """2-D P-pooling layer; see the module docstring for the alpha options."""
 
     dims = 2
 
 
-class PPool3d(_PPoolParam, _Windowed):
+class PPool3d(_PPoolWindowed):
     """3-D P-pooling layer; see the module docstring for the alpha options."""
 
     dims = 3
 
 
-class AdaptivePPool1d(_PPoolParam, _Adaptive):
+class AdaptivePPool1d(_PPoolAdaptive):
     """Adaptive 1-D P-pooling (``output_size=1``: global); alpha options as ``PPool1d``."""
 
     dims = 1
 
 
-class AdaptivePPool2d(_PPoolParam, _Adaptive):
+class AdaptivePPool2d(_PPoolAdaptive):
     """Adaptive 2-D P-pooling (``output_size=1``: global); alpha options as ``PPool2d``."""
 
     dims = 2
 
 
-class AdaptivePPool3d(_PPoolParam, _Adaptive):
+class AdaptivePPool3d(_PPoolAdaptive):
     """Adaptive 3-D P-pooling (``output_size=1``: global); alpha options as ``PPool3d``."""
 
     dims = 3
 
 
-class PowerMean1d(_PParam, _Windowed):
+class PowerMean1d(_PowerWindowed):
     """1-D power mean (GeM) over torch's windows; ``p=3.0`` by default."""
 
-    op, dims, default = "powermean", 1, 3.0
+    dims = 1
 
 
-class PowerMean2d(_PParam, _Windowed):
+class PowerMean2d(_PowerWindowed):
     """2-D power mean (GeM) over torch's windows; ``p=3.0`` by default."""
 
-    op, dims, default = "powermean", 2, 3.0
+    dims = 2
 
 
-class PowerMean3d(_PParam, _Windowed):
+class PowerMean3d(_PowerWindowed):
     """3-D power mean (GeM) over torch's windows; ``p=3.0`` by default."""
 
-    op, dims, default = "powermean", 3, 3.0
+    dims = 3
 
 
-class AdaptivePowerMean1d(_PParam, _Adaptive):
+class AdaptivePowerMean1d(_PowerAdaptive):
     """Adaptive 1-D power mean; ``output_size=1`` is global GeM."""
 
-    op, dims, default = "powermean", 1, 3.0
+    dims = 1
 
 
-class AdaptivePowerMean2d(_PParam, _Adaptive):
+class AdaptivePowerMean2d(_PowerAdaptive):
     """Adaptive 2-D power mean; ``output_size=1`` is global GeM (see ``GeM``)."""
 
-    op, dims, default = "powermean", 2, 3.0
+    dims = 2
 
 
-class AdaptivePowerMean3d(_PParam, _Adaptive):
+class AdaptivePowerMean3d(_PowerAdaptive):
     """Adaptive 3-D power mean; ``output_size=1`` is global GeM."""
 
-    op, dims, default = "powermean", 3, 3.0
+    dims = 3
 
 
-class GeM(_PParam, _Adaptive):
+class GeM(_Adaptive):
     """Generalized-mean (GeM) pooling: the power mean of each whole plane,
     ``((1/n) Σ x^p)^(1/p)``, output ``(N, C, 1, 1)`` like ``adaptive_avg_pool2d(x, 1)``.
 
@@ -270,23 +301,37 @@ class GeM(_PParam, _Adaptive):
     and p (``ppverify.ops.power_mean``).
     """
 
-    op, default = "powermean", 3.0
+    op = "powermean"
 
-    def __init__(self, p: float = 3.0, *, dims: int = 2, **options):
+    def __init__(self, p: float = 3.0, *, dims: int = 2, learnable: bool = True,
+                 num_channels: int | None = None, constraint: str = "none",
+                 dtype: torch.dtype = torch.float32, validate: bool = True):
         if dims not in (1, 2, 3):
             raise ValueError(f"dims must be 1, 2 or 3, got {dims!r}")
         self.dims = dims
-        super().__init__(1, p=p, **options)
+        self._setup(p, 1, _options(learnable, num_channels, constraint, dtype, validate))
+
+    @property
+    def p(self) -> torch.Tensor:
+        """The effective p (after the constraint)."""
+        return self._effective()
 
 
-class _LPPool(_PParam, _Windowed):
+class _LPPool(_Windowed):
     op = "lp"
 
     def __init__(self, norm_type, kernel_size, stride=None, ceil_mode=False, *,
-                 learnable: bool = False, **options):
+                 learnable: bool = False, num_channels: int | None = None,
+                 constraint: str = "none", dtype: torch.dtype = torch.float32,
+                 validate: bool = True):
         self.norm_type = norm_type
-        super().__init__(kernel_size, stride, 0, 1, ceil_mode, learnable=learnable,
-                         p=norm_type, **options)
+        self._setup(norm_type, kernel_size, stride, 0, 1, ceil_mode,
+                    _options(learnable, num_channels, constraint, dtype, validate))
+
+    @property
+    def p(self) -> torch.Tensor:
+        """The effective p, the norm's exponent (after the constraint)."""
+        return self._effective()
 
 
 class LPPool1d(_LPPool):
