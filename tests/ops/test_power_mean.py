@@ -40,6 +40,29 @@ def test_conforms_in_every_dimension(op, target):
     assert report.error_cases_run >= 15
 
 
+# every form a user meets: functions and layers, windowed, adaptive and global
+FORMS = [
+    ("ppverify.ops:adaptive_p_pool{d}d", "ppool", dict(pooling="adaptive")),
+    ("ppverify.ops:adaptive_gem_pool{d}d", "powermean", dict(pooling="adaptive")),
+    ("ppverify.ops:gem", "powermean", dict(pooling="global", dims=2)),
+    ("ppverify.ops:PPool{d}d", "ppool", dict(param_attr="raw_alpha")),
+    ("ppverify.ops:AdaptivePPool{d}d", "ppool", dict(pooling="adaptive",
+                                                      param_attr="raw_alpha")),
+    ("ppverify.ops:PowerMean{d}d", "powermean", dict(param_attr="raw_p")),
+    ("ppverify.ops:GeM", "powermean", dict(pooling="global", param_attr="raw_p", dims=2)),
+    ("ppverify.ops:LPPool{d}d", "lp", dict(param_fixed=True)),
+]
+
+
+@pytest.mark.parametrize("target, op, options", FORMS, ids=[f[0].split(":")[1] for f in FORMS])
+def test_every_form_conforms(target, op, options):
+    options = dict(options)
+    dims = options.pop("dims", (1, 2, 3))
+    report = check(target, op, dims, count=12, **options)
+    assert report.conforms, _failures(report)
+    assert report.cases_run >= 12
+
+
 def _case(op, dims, x, param, kernel=2, dtype="float64", **kwargs):
     x = np.asarray(x, dtype=np.float64)
     passed = tuple(kwargs) + (("stride",) if "stride" not in kwargs else ())
