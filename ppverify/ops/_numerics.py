@@ -161,21 +161,29 @@ def pow2(e: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 def scaled_sum(rel: torch.Tensor, ref: torch.Tensor, keep: int) -> torch.Tensor:
     """``sum(rel * ref)`` over the windows of a ``(N, C, *out)`` tensor, to a parameter's shape:
-    ``keep`` = 0 (one value), 1 (per channel) or 2 (per plane). ``ref`` is scaled by one common
-    power of two first, so that windows whose reference is subnormal do not each round and
-    partial sums of huge magnitude do not overflow before they cancel."""
-    ref = torch.broadcast_to(ref, rel.shape).detach()
+    ``keep`` = 0 (one value), 1 (per channel) or 2 (per plane).
+
+    Each product is formed as (mantissa of rel) (mantissa of ref) 2^(e - E), with ``e`` its
+    binary exponent and ``E`` the largest in its sum: exact scalings, so that a product of a
+    huge ``rel`` and a tiny ``ref`` (or of two subnormal-scale factors) neither overflows nor
+    underflows before the sum, and partial sums of huge magnitude do not overflow before
+    they cancel. The result is ``2^E`` times the scaled sum (overflowing only if it must)."""
+    ref = torch.broadcast_to(ref, rel.shape)
     dims = {0: tuple(range(rel.dim())), 1: (0, *range(2, rel.dim())),
             2: tuple(range(2, rel.dim()))}[keep]
-    if rel.numel() == 0:
-        return (rel * ref).sum(dim=dims)
+    if rel.numel() == 0 or not dims:
+        return rel * ref
     with torch.no_grad():
-        e = torch.frexp(ref.amax()).exponent
-        down1, down2 = pow2(-e)
-        up1, up2 = pow2(e)
-    terms = rel * (ref * down1 * down2)
-    total = terms.sum(dim=dims) if dims else terms
-    return total * up1 * up2
+        er = torch.frexp(rel.detach()).exponent
+        ef = torch.frexp(ref.detach()).exponent
+        e = er + ef
+        top = e.amax(dim=dims, keepdim=True)
+        a1, a2 = pow2(-er)
+        b1, b2 = pow2(-ef)
+        c1, c2 = pow2(e - top)
+        up1, up2 = pow2(top.amax(dim=dims))
+    terms = (rel * a1 * a2) * (ref.detach() * b1 * b2) * c1 * c2
+    return terms.sum(dim=dims) * up1 * up2
 
 
 def phi(d: torch.Tensor, precise: bool = True) -> torch.Tensor:

@@ -93,6 +93,7 @@ class _PPool:
         with torch.no_grad():
             Xd = X.detach()
             xmax = w.mask(Xd).amax(-1)
+            self.xmax = xmax
             xminpos = torch.where(pos, Xd, math.inf).amin(-1)
             safe_max = torch.where(xmax > 0, xmax, 1.0)
             safe_min = torch.where(torch.isfinite(xminpos), xminpos, 1.0)
@@ -160,9 +161,16 @@ class _PPool:
         # w (1 + α (x - y)/x) = w ((1 + α) - α y/x): the first form while x is near y (no
         # cancellation in x - y for large |α|), the second when y/x is far from 1, where
         # 1 + α (1 - y/x) would lose y/x (α = -1, y << x: the harmonic mean's tiny weights)
-        y_rel = torch.where(self.same, 1.0, torch.exp((a + 1) * log_ratio(
-            self.ref_n, self.ref_d))) * (self.T / self.S)  # y / R
-        far = wt * ((1.0 + ae) - ae * (_e(y_rel) / ratio))
+        spread = torch.where(self.same, 0.0, log_ratio(self.ref_n, self.ref_d))  # ln(R_n/R_d)
+        log_y_rel = torch.log(self.T / self.S) + (a + 1) * spread  # ln(y / R)
+        fac = power_ratio(self.ref_n, self.ref_d, a + 1) if w.precise else \
+            torch.exp((a + 1) * spread)
+        y_rel = torch.where(self.same, 1.0, fac) * (self.T / self.S)  # y / R
+        y_over_x = _e(y_rel) / ratio
+        normal = torch.isfinite(y_over_x) & (ratio >= 2.2250738585072014e-308) & \
+            torch.isfinite(ratio)
+        y_over_x = torch.where(normal, y_over_x, torch.exp(_e(log_y_rel) - self.lr))
+        far = wt * ((1.0 + ae) - ae * y_over_x)
         g = torch.where(rel.abs() < 0.5, wt * (1.0 + ae * rel), far)
         # where x_i / R is subnormal (imprecise, or 0), w_i underflowed, or w_i (1 + α rel)
         # over- or underflowed in between (w_i -> 0, rel -> -inf): w_i (1 + α) - α w_i y / x_i
@@ -170,8 +178,6 @@ class _PPool:
         # everything in logarithms
         redo = pos & ((ratio < 2.2250738585072014e-308) | (wt == 0) | ~torch.isfinite(g))
         if _may_hold(redo):
-            log_y_rel = torch.log(self.T / self.S) + torch.where(
-                self.same, 0.0, (a + 1) * log_ratio(self.ref_n, self.ref_d))
             scale = _e(log_y_rel - torch.log(self.S))
             second = torch.exp((ae - 1.0) * self.lr + scale)
             if w.precise:
@@ -192,13 +198,26 @@ class _PPool:
             far = self.lr * rel * torch.exp((ae + 1.0) * self.lr - _e(torch.log(self.S)))
             da_terms = torch.where(redo_da, far, da_terms)
         da = w.sum(torch.where(pos, da_terms, 0.0))
+        # dy/dα / R_d overflows where R_d is the window's tiny minimum (α < 0) and the window
+        # spans the float64 range: there, dy/dα / M with M the window's largest element,
+        # each term w ln(x/R) (x/M - y/M), y/M in logarithms
+        self.ref_da = self.ref_d
+        over = ~torch.isfinite(da) & ~(self.all_zero | self.neg_with_zero)
+        if _may_hold(over):
+            with torch.no_grad():
+                M = torch.where(self.xmax > 0, self.xmax, 1.0)
+            y_m = torch.exp(log_y_rel + log_ratio(self.ref_d, M))
+            terms = wt * self.lr * (torch.where(pos, X, 0.0) / _e(M) - _e(y_m))
+            da = torch.where(over, w.sum(torch.where(pos, terms, 0.0)), da)
+            self.ref_da = torch.where(over, M, self.ref_d)
         jump = (a == 0) & (self.n_zero > 0)
         da = torch.where(jump | self.all_zero | self.neg_with_zero, 0.0, da)
         return g, da
 
     @property
     def ref(self):
-        return self.ref_d
+        """The unit of ``derivatives()``'s dy/dα (set by it; R_d unless that overflowed)."""
+        return getattr(self, "ref_da", self.ref_d)
 
     def outside_domain(self) -> torch.Tensor:
         return torch.zeros_like(self.y, dtype=torch.bool)
