@@ -48,7 +48,6 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from ..windows import PoolGeometry
 from . import _layout, _native, _torch_impl
 
 
@@ -77,7 +76,10 @@ def _use_native(x: Tensor) -> bool:
 
 
 def _backend(op: str, layout, x: Tensor) -> str:
-    if OPERATORS[op].native and isinstance(layout, PoolGeometry) and _use_native(x):
+    """"native" when the C++ kernel serves this call (windowed P-pooling, or an adaptive layout
+    with the same windows as a windowed one, e.g. global pooling), else "torch"."""
+    if OPERATORS[op].native and _use_native(x) and \
+            _layout.as_windowed(layout, tuple(x.shape[2:])) is not None:
         return "native"
     return "torch"
 
@@ -171,6 +173,7 @@ def reduce_planes(per_plane: Tensor, like: Tensor) -> Tensor:
 
 def _native_args(x: Tensor, param: Tensor, layout):
     spatial = tuple(x.shape[2:])
+    layout = _layout.as_windowed(layout, spatial)
     out = _layout.out_spatial(layout, spatial)
     x3 = x.detach().to(torch.float32).contiguous().reshape((-1,) + spatial)
     a = planes_of(param.detach().to(torch.float64), x.shape[0], x.shape[1])

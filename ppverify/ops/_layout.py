@@ -146,3 +146,16 @@ def check_windows(layout: Layout, spatial: tuple[int, ...]) -> None:
             f"kernel_size {layout.kernel_size} with padding {layout.padding} and dilation "
             f"{layout.dilation} gives a window along spatial axis {axis} that covers only "
             f"padding (input size {spatial}): pooling an empty window is undefined")
+
+
+def as_windowed(layout: Layout, spatial: tuple[int, ...]) -> PoolGeometry | None:
+    """The windowed geometry with exactly the same windows, if there is one: an adaptive
+    layout whose every axis divides (``L = k n``: windows ``[i k, (i + 1) k)``, kernel = stride
+    = ``k``; global pooling always does). None otherwise; a windowed layout is itself."""
+    if isinstance(layout, PoolGeometry):
+        return layout
+    sizes = layout.resolve(spatial)
+    if any(length % n for length, n in zip(spatial, sizes)):
+        return None
+    kernel = tuple(length // n for length, n in zip(spatial, sizes))
+    return _windowed(layout.dims, kernel, kernel, 0, 1, False)

@@ -51,10 +51,13 @@ def test_selection_rules():
     assert _dispatch._use_native(torch.rand(1, 1, 2, 2))
     assert _dispatch._use_native(torch.rand(1, 1, 2, 2).half())
     assert not _dispatch._use_native(torch.rand(1, 1, 2, 2, dtype=torch.float64))
-    windowed, adaptive = _layout.windowed(2, 2), _layout.adaptive(2, 1)
-    x = torch.rand(1, 1, 2, 2)
+    windowed, glob = _layout.windowed(2, 2), _layout.adaptive(2, 1)
+    x = torch.rand(1, 1, 4, 6)
     assert _dispatch._backend("ppool", windowed, x) == "native"
-    assert _dispatch._backend("ppool", adaptive, x) == "torch"
+    # adaptive layouts with a windowed equivalent (every axis divides; global pooling) too
+    assert _dispatch._backend("ppool", glob, x) == "native"
+    assert _dispatch._backend("ppool", _layout.adaptive(2, (2, 3)), x) == "native"
+    assert _dispatch._backend("ppool", _layout.adaptive(2, (3, 4)), x) == "torch"
     assert _dispatch._backend("powermean", windowed, x) == "torch"
 
 

@@ -33,13 +33,25 @@ def test_custom_ops_pass_opcheck(op, dtype, layout):
 
 
 def test_backend_choice():
-    windowed, adaptive = _layout.windowed(2, 2), _layout.adaptive(2, 1)
-    x = torch.rand(1, 1, 2, 2)
+    windowed, glob, uneven = (_layout.windowed(2, 2), _layout.adaptive(2, 1),
+                              _layout.adaptive(2, (3, 2)))
+    x = torch.rand(1, 1, 4, 4)
     expected = "native" if _dispatch._use_native(x) else "torch"
     assert _dispatch._backend("ppool", windowed, x) == expected
+    assert _dispatch._backend("ppool", glob, x) == expected  # same windows as kernel 4
+    assert _dispatch._backend("ppool", uneven, x) == "torch"
     assert _dispatch._backend("ppool", windowed, x.double()) == "torch"
-    assert _dispatch._backend("ppool", adaptive, x) == "torch"
     assert _dispatch._backend("powermean", windowed, x) == "torch"
+
+
+def test_adaptive_layouts_with_windowed_equivalents():
+    assert _layout.as_windowed(_layout.adaptive(2, 1), (5, 6)) == _layout.windowed(2, (5, 6))
+    assert _layout.as_windowed(_layout.adaptive(2, (None, 3)), (5, 6)) == \
+        _layout.windowed(2, (1, 2))
+    assert _layout.as_windowed(_layout.adaptive(1, 4), (9,)) is None
+    x = torch.rand(2, 3, 6, 6)
+    via_kernel = adaptive_p_pool2d(x, 2.5, (2, 3))
+    assert torch.equal(via_kernel, p_pool2d(x, 2.5, (3, 2)))
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
