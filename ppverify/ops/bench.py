@@ -32,8 +32,9 @@ parentheses. Suites (--op):
   ppverify bench --op gem --shape 8 64 56 56 --repeats 5 --json
   ppverify bench --no-rss              # skip the fresh-process RSS measurement (faster)
 
-The float32 input takes the compiled kernel for windowed P-pooling; --fallback measures
-the pure-torch path (which the power mean, the Lp norm and adaptive layouts always take).
+The float32 input takes the compiled kernel for P-pooling (windowed, and adaptive layouts
+whose axes divide, as both of the adaptive suite's do); --fallback measures the pure-torch
+path, which the power mean and the Lp norm always take.
 """
 
 from __future__ import annotations
@@ -326,7 +327,8 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(records, indent=2))
         return 0
     r0 = records[0]
-    path = "compiled kernel" if r0["native"] and args.op == "ppool" else "pure-torch path"
+    path = ("compiled kernel" if r0["native"] and args.op in ("ppool", "adaptive")
+            else "pure-torch path")
     name = "alpha" if args.op in ("ppool", "adaptive") else "p"
     print(f"{args.op} benchmark: float32 input {tuple(r0['shape'])}, {name}={r0['param']}, "
           f"{r0['threads']} threads, {path}; best (and median) of {args.repeats} interleaved "
