@@ -130,7 +130,8 @@ class _PPool:
 
     def derivatives(self):
         """``(G, dA)``: ``G`` (N, C, *out, K) the partial derivatives dy/dx of every window
-        element (0 at padding), ``dA`` (N, C, *out) dy/dα divided by the window's ``ref_d``.
+        element (0 at padding), ``dA`` (N, C, *out) dy/dα divided by ``self.ref`` (the
+        window's ``R_d``, or its largest element where dy/dα / R_d would overflow).
 
         ``x_i - y`` is never formed from the rounded ``y`` (for large |α| that loses everything
         to cancellation, and for subnormal inputs ``y`` itself is imprecise): with the dominant
