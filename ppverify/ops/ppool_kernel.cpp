@@ -536,9 +536,10 @@ int ppool_backward_f32(const float* x, const double* alpha, const float* gout, f
                   // dy/dx = w (1 + a (x - y)/x) = w ((1 + a) - a y/x): the first form while
                   // x is near y (no cancellation in x - y for large |a|), the second when y/x
                   // is far from 1 (1 + a (1 - y/x) would lose y/x, e.g. a = -1, y << x)
-                  double t = d / xs;
+                  double ix = 1.0 / xs;  // one division for both forms
+                  double t = d * ix;
                   bool near = t > -0.5 && t < 0.5;
-                  double f = near ? 1.0 + a * t : (1.0 + a) - a * (s.y[i] / xs);
+                  double f = near ? 1.0 + a * t : (1.0 + a) - a * (s.y[i] * ix);
                   double gi = pos ? w * f : (xv == 0 ? gz[i] : 0.0);
                   gk[i] = gi * gy[i] * general[i];
                   dak += pos ? general[i] * gy[i] * w * lr[i] * d : 0.0;
