@@ -373,8 +373,8 @@ def test_vmap_over_the_parameter_and_per_sample_gradients():
     x = torch.rand(4, 2, 7, dtype=torch.float64)
     alphas = torch.tensor([0.5, 1.0, 2.0, 4.0], dtype=torch.float64)
     ys = vmap(lambda xi, ai: p_pool1d(xi, ai, 3), in_dims=(0, 0))(x, alphas)
-    for k in range(4):
-        assert torch.equal(ys[k], p_pool1d(x[k], alphas[k], 3))
+    for k in range(4):  # the batch is evaluated at once: equal up to a vectorised exp's last bit
+        assert torch.allclose(ys[k], p_pool1d(x[k], alphas[k], 3), rtol=1e-15, atol=0)
     per_sample = vmap(grad(lambda ai, xi: p_pool1d(xi, ai, 3).sum()))(alphas, x)
     for k in range(4):
         r = reference("ppool", x[k].numpy(), float(alphas[k]), 3, dims=1)

@@ -91,8 +91,9 @@ def test_custom_op_vmap_rule():
     code = _layout.encode(_layout.windowed(2, 3, 2, 1))
     ys = torch.vmap(lambda xi, pi: torch.ops.ppverify.pool(xi, pi, "ppool", code, True))(
         x, planes)
-    for k in range(5):
-        assert torch.equal(ys[k], torch.ops.ppverify.pool(x[k], planes[k], "ppool", code, True))
+    for k in range(5):  # equal up to the last bit of a vectorised exp/log (batch sizes differ)
+        assert torch.allclose(ys[k], torch.ops.ppverify.pool(x[k], planes[k], "ppool", code,
+                                                             True), rtol=1e-15, atol=0)
 
 
 def test_adaptive_output_larger_than_input_repeats_elements():
