@@ -100,6 +100,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--shrink-seconds", type=float, default=None, metavar="S",
                         help="time to spend shrinking the failure groups, in report order "
                         "(default 10, 30 with --thorough)")
+    parser.add_argument("--timeout", type=float, default=30.0, metavar="S",
+                        help="time limit per case in seconds (default 30; importing the target "
+                        "and its first call get 5 times as long). A case past it is killed and "
+                        "reported; after 2 such cases the target is not run any further")
     parser.add_argument("--vectors", metavar="FILE",
                         help="golden vectors (from ppverify vectors) to score --results against")
     parser.add_argument("--results", metavar="FILE", help="results computed elsewhere")
@@ -176,7 +180,8 @@ def run(args: argparse.Namespace) -> int:
                        params=args.param, dtypes=args.dtypes, kinds=args.kinds,
                        layouts=args.layouts, pooling=args.pooling, input_min=args.input_min,
                        param_range=_param_range(args), param_attr=args.param_attr,
-                       param_map=args.param_map, param_fixed=args.param_fixed)
+                       param_map=args.param_map, param_fixed=args.param_fixed,
+                       timeout=args.timeout)
     except ValueError as err:
         close()
         print(f"ppverify check: error: {err}", file=sys.stderr)
