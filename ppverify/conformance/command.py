@@ -200,19 +200,19 @@ def _run_vectors(args, tol) -> int:
     if not (args.vectors and args.results):
         print("ppverify check: error: --vectors and --results go together", file=sys.stderr)
         return 2
-    for option, path, load in (("--vectors", args.vectors, load_vectors),
-                               ("--results", args.results, load_results)):
+    vectors = None
+    for option, path in (("--vectors", args.vectors), ("--results", args.results)):
         try:
-            loaded = load(path)
+            loaded = load_vectors(path) if vectors is None else load_results(path, vectors)
         except OSError as err:
             print(f"ppverify check: error: {option} {path}: {err.strerror or err}",
                   file=sys.stderr)
             return 2
-        except (ValueError, KeyError) as err:
+        except ValueError as err:  # VectorsFileError names the file, the case and the field
             where = option if str(err).startswith(str(path)) else f"{option} {path}"
             print(f"ppverify check: error: {where}: {err}", file=sys.stderr)
             return 2
-        if option == "--vectors":
+        if vectors is None:
             vectors = loaded
         else:
             results = loaded

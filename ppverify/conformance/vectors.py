@@ -40,6 +40,13 @@ returns an error), or, for domain errors marked ``"nan_signals": true``, returns
 In the ``.npz`` form, the entry ``header`` holds the JSON above as a string, in which each
 array is replaced by ``{"npz": "<key>"}`` naming the float64 array entry that holds it.
 
+Both formats are published as JSON Schemas shipped in the package
+(``ppverify/conformance/schemas/vectors-v1.schema.json`` and ``results-v1.schema.json``,
+``schema_path("vectors")``). ``load_vectors`` and ``load_results`` (``vectorfiles``) accept a
+file only if it matches the schema and the rules the schema cannot state (sizes agree with
+shapes, values exact in their dtype, unique ids); anything else is a ``VectorsFileError``
+naming the file, the case id and the field, and nothing is scored.
+
 Results file (``.json`` or ``.npz``), format version 1
 ------------------------------------------------------
 ::
@@ -88,10 +95,16 @@ from .jsonio import (
 from .runner import Outcome
 from .targets import CONVENTIONS
 from .tolerances import Tolerances
+from .vectorfiles import (  # noqa: F401 - the readers are part of this module's interface
+    FORMAT_VERSION,
+    VectorsFileError,
+    load_results,
+    load_vectors,
+    schema_path,
+)
+from .vectorfiles import RESULTS_FORMAT as RESULTS_FORMAT
+from .vectorfiles import VECTORS_FORMAT as FORMAT
 
-FORMAT = "ppverify-golden-vectors"
-RESULTS_FORMAT = "ppverify-results"
-FORMAT_VERSION = 1
 FLOAT_ENCODING = ("JSON numbers are shortest round-trip decimals of IEEE doubles, exact in the "
                   "case's dtype; 'inf', '-inf', 'nan' are strings; arrays are flat, row-major")
 
@@ -205,34 +218,6 @@ def _to_npz(record: dict, key: str, name: str, arrays: dict) -> None:
     record[key] = {"npz": name}
 
 
-def load_vectors(path: str | Path) -> dict:
-    """Read a vectors file (JSON or .npz) into the JSON document form."""
-    path = Path(path)
-    if path.suffix == ".npz":
-        with np.load(path, allow_pickle=False) as z:
-            doc = json.loads(str(z["header"]))
-            for case in doc["cases"]:
-                for key in _ARRAY_KEYS:
-                    _from_npz(case, key, z)
-                if case.get("expected"):
-                    for key in _EXPECTED_ARRAYS:
-                        _from_npz(case["expected"], key, z)
-    else:
-        doc = json.loads(path.read_text())
-    if doc.get("format") != FORMAT:
-        raise ValueError(f"{path}: not a ppverify vectors file (format {doc.get('format')!r})")
-    if int(doc.get("format_version", 0)) > FORMAT_VERSION:
-        raise ValueError(f"{path}: format_version {doc['format_version']} is newer than "
-                         f"this ppverify ({FORMAT_VERSION})")
-    return doc
-
-
-def _from_npz(record: dict, key: str, z) -> None:
-    value = record.get(key)
-    if isinstance(value, dict) and "npz" in value:
-        record[key] = encode_array(z[value["npz"]])
-
-
 def write_results(results: list[dict], path: str | Path) -> None:
     """Write a results document (list of per-case dicts, see module doc), atomically."""
     doc = {"format": RESULTS_FORMAT, "format_version": FORMAT_VERSION, "results": results}
@@ -252,31 +237,6 @@ def write_results(results: list[dict], path: str | Path) -> None:
         atomic_write_bytes(path, buf.getvalue())
     else:
         atomic_write_json(path, doc)
-
-
-def load_results(path: str | Path) -> dict[str, dict]:
-    """Read a results file into ``{id: result dict}``."""
-    path = Path(path)
-    out: dict[str, dict] = {}
-    if path.suffix == ".npz":
-        with np.load(path, allow_pickle=False) as z:
-            for name in z.files:
-                case_id, _, key = name.rpartition("/")
-                value = z[name]
-                entry = out.setdefault(case_id, {"id": case_id})
-                if key == "error":
-                    entry["error"] = str(value)
-                elif key == "grad_param":
-                    entry["grad_param"] = float(value)
-                else:
-                    entry[key] = value.ravel().tolist()
-        return out
-    doc = json.loads(path.read_text())
-    if doc.get("format") != RESULTS_FORMAT:
-        raise ValueError(f"{path}: not a ppverify results file (format {doc.get('format')!r})")
-    for r in doc["results"]:
-        out[str(r["id"])] = r
-    return out
 
 
 # ------------------------------------------------------------------------------ scoring
@@ -318,8 +278,11 @@ def _outcome_from_result(result: dict, case: Case) -> Outcome:
     if result.get("error") is not None:
         out.error, out.error_phase = str(result["error"]), "forward"
         return out
+    if result.get("output") is None:  # no output and no error: judged as a missing output
+        out.input_grad_missing = case.expect_error is None
+        return out
     shape = tuple(int(v) for v in result.get("output_shape") or ())
-    values = decode_array(result.get("output", []))
+    values = decode_array(result["output"])
     out.output_shape = shape
     out.output = values.reshape(shape) if values.size == int(np.prod(shape)) else values
     if result.get("grad_input") is None:
