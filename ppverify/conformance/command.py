@@ -115,25 +115,6 @@ def _dims(args) -> tuple[int, ...]:
     return default_dims(args.target)
 
 
-def _progress():
-    """A rich progress bar on a terminal, nothing otherwise. Returns (callback, close)."""
-    if not sys.stderr.isatty():
-        return None, lambda: None
-    try:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
-    except ImportError:  # pragma: no cover
-        return None, lambda: None
-    bar = Progress("checking", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                   transient=True)
-    bar.start()
-    task = bar.add_task("cases", total=None)
-
-    def update(done: int, total: int) -> None:
-        bar.update(task, completed=done, total=total)
-
-    return update, bar.stop
-
-
 def _import_path() -> None:
     """Put the current directory first on the import path, as ``python -m`` and pytest do."""
     import os
@@ -168,14 +149,15 @@ def run(args: argparse.Namespace) -> int:
               f"torch.nn.functional:lp_pool2d --op lp (or --vectors FILE --results FILE)",
               file=sys.stderr)
         return 2
+    from .._progress import Progress
     from .check import check
 
     _import_path()
-    update, close = _progress()
+    progress = Progress("ppverify check", "cases")
     try:
         report = check(args.target, args.op, _dims(args), thorough=args.thorough,
                        seed=args.seed, tolerances=tol, count=args.count,
-                       shrink_failures=not args.no_shrink, progress=update,
+                       shrink_failures=not args.no_shrink, progress=progress,
                        shrink_seconds=args.shrink_seconds,
                        params=args.param, dtypes=args.dtypes, kinds=args.kinds,
                        layouts=args.layouts, pooling=args.pooling, input_min=args.input_min,
@@ -183,10 +165,10 @@ def run(args: argparse.Namespace) -> int:
                        param_map=args.param_map, param_fixed=args.param_fixed,
                        timeout=args.timeout)
     except ValueError as err:
-        close()
         print(f"ppverify check: error: {err}", file=sys.stderr)
         return 2
-    close()
+    finally:
+        progress.close()
     if args.json:
         print(json.dumps(report.to_dict(), indent=2, allow_nan=False))
     else:
