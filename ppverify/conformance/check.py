@@ -236,9 +236,12 @@ def check(target: str | Callable | Target, op: str, dims: int | Iterable[int] = 
                                       and math.isfinite(input_min)):
         raise ValueError(f"input_min must be a finite number, got {input_min!r}")
     # every selection is checked before a process starts (the plan is made again per target)
-    make_plan(op, pooling, frozenset(), dtypes=tuple(dtypes), kinds=tuple(kinds),
-              layouts=tuple(layouts), params=params, param_range=param_range,
-              input_min=input_min)
+    from .generate import selection
+
+    dtypes, layouts = selection("dtypes", dtypes, DTYPES), selection("layouts", layouts, LAYOUTS)
+    kinds = selection("kinds", kinds, VALUE_KINDS)
+    make_plan(op, pooling, frozenset(), dtypes=dtypes, kinds=kinds, layouts=layouts,
+              params=params, param_range=param_range, input_min=input_min)
     source = TargetSource(target, op, dims_list, pooling, param_attr, param_map, param_fixed,
                           None if params is None else tuple(params), sys_path=list(sys.path),
                           cwd=os.getcwd())

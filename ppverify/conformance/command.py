@@ -191,8 +191,8 @@ def _run_vectors(args, tol) -> int:
                   file=sys.stderr)
             return 2
         except ValueError as err:  # VectorsFileError names the file, the case and the field
-            where = option if str(err).startswith(str(path)) else f"{option} {path}"
-            print(f"ppverify check: error: {where}: {err}", file=sys.stderr)
+            text = str(err).removeprefix(f"{path}: ")
+            print(f"ppverify check: error: {option} {path}: {text}", file=sys.stderr)
             return 2
         if vectors is None:
             vectors = loaded

@@ -92,19 +92,26 @@ def check_param_range(param_range) -> tuple[float, float] | None:
     return low, high
 
 
+def selection(name: str, values, allowed) -> tuple[str, ...]:
+    """``values`` (a sequence of names, or one name) as a tuple, or ``ValueError`` naming the
+    argument and every entry that is not in ``allowed``."""
+    values = (values,) if isinstance(values, str) else tuple(values)
+    bad = [v for v in values if v not in allowed]
+    if bad or not values:
+        got = ", ".join(repr(v) for v in bad) if bad else "nothing"
+        raise ValueError(f"{name} must be a non-empty selection of {', '.join(allowed)}; "
+                         f"got {got}")
+    return values
+
+
 def make_plan(op: str, pooling: str, accepts, *, dtypes=DTYPES, kinds=VALUE_KINDS,
               layouts=LAYOUTS, params=None, param_range=None, input_min=None) -> Plan:
     """The factors and parameter pools of a run (validates every selection)."""
     if pooling not in POOLINGS:
         raise ValueError(f"pooling must be one of {', '.join(POOLINGS)}, got {pooling!r}")
-    bad = [d for d in dtypes if d not in DTYPES]
-    if bad or not dtypes:
-        raise ValueError(f"dtypes must be a non-empty selection of {', '.join(DTYPES)}; "
-                         f"got {', '.join(map(str, bad)) or 'none'}")
-    bad = [v for v in layouts if v not in LAYOUTS]
-    if bad or not layouts:
-        raise ValueError(f"layouts must be a non-empty selection of {', '.join(LAYOUTS)}")
-    kinds = check_kinds(kinds)
+    dtypes = selection("dtypes", dtypes, DTYPES)
+    layouts = selection("layouts", layouts, LAYOUTS)
+    kinds = check_kinds(selection("kinds", kinds, VALUE_KINDS))
     conv = CONVENTIONS[op]
     params = check_params(op, params)
     low, high = check_param_range(param_range) or (-math.inf, math.inf)

@@ -192,7 +192,7 @@ def test_the_command_names_the_problem_and_scores_nothing(doc, tmp_path, capsys)
     assert main(["check", "--vectors", vectors, "--results", str(results)]) == 2
     captured = capsys.readouterr()
     assert "CONFORMS" not in captured.out
-    assert f"--vectors: {vectors}: case" in captured.err and "'kernel_size[0]'" in captured.err
+    assert f"--vectors {vectors}: case" in captured.err and "'kernel_size[0]'" in captured.err
 
 
 # ------------------------------------------------------------------ corrupt results files
