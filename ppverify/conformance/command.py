@@ -6,7 +6,15 @@ class (a fresh module per case). Windowed functions follow torch's functional co
 avg_pool2d/max_pool2d; powermean: like ppool with p); with --pooling global or adaptive the
 parameter and output_size are passed by the names the signature uses (gem(x, p=3, eps=1e-6)
 gets p=...). "{d}" in TARGET is replaced by the dimension; the current directory is on the
-import path. The exit status is 0 only when the target conforms.
+import path.
+
+The target is imported and run only in a worker process, never in the checker's: each case
+has --timeout seconds (5x for the import and the first call); a crash, an exit, a hang or
+processes left running is a failure of the target, and its prints go to stderr (--json stays
+clean). Exit status: 0 only when the target conforms; 1 when it does not (or failed as above);
+2 for a usage error or an invalid --vectors/--results file (validated against the published
+JSON Schema in ppverify/conformance/schemas/ and the rules in README "The validation rule for
+files", the error naming the file, the case id and the field; nothing is scored).
 
   ppverify check torch.nn.functional:lp_pool2d --op lp
   ppverify check 'torch.nn.functional:max_pool{d}d' --op max --dim 1 2 3 --json

@@ -320,8 +320,10 @@ class TargetProcess:
 
     def __init__(self, source: TargetSource, *, timeout: float = DEFAULT_TIMEOUT,
                  startup_timeout: float | None = None, max_timeouts: int = 2, noise=None):
-        if not (isinstance(timeout, (int, float)) and timeout > 0):
-            raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
+        if isinstance(timeout, bool) or not (isinstance(timeout, (int, float))
+                                             and 0 < timeout < 1e6):
+            raise ValueError(f"timeout must be a positive number of seconds (below 1e6), got "
+                             f"{timeout!r}")
         self.source = source
         self.timeout = float(timeout)
         self.startup_timeout = float(startup_timeout if startup_timeout is not None

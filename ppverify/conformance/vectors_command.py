@@ -1,8 +1,11 @@
 """Write golden vectors: inputs, parameters, pooling arguments and correctly rounded results.
 
 The file format (JSON or .npz, chosen by the extension of --out; format version 1) is
-documented in ppverify.conformance.vectors; score results computed from it with
-`ppverify check --vectors FILE --results FILE`. Examples:
+documented in ppverify.conformance.vectors and published as JSON Schemas in
+ppverify/conformance/schemas/ (vectors-v1.schema.json, results-v1.schema.json); score results
+computed from it with `ppverify check --vectors FILE --results FILE`, which reads only files
+that match them. Cases are written as the oracle computes them, with progress on stderr; the
+file replaces --out only when complete. Examples:
 
   ppverify vectors --op ppool --out ppool.json
   ppverify vectors --op lp --dim 2 --count 50 --dtype float32 --out lp2d.npz

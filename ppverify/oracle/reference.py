@@ -28,10 +28,10 @@ the windows read are the operator's input.
 Memory: the balls of every window term and derivative take about ``ELEMENT_BYTES`` (1 KB) per
 input element. Planes are therefore solved in chunks of about ``CHUNK_ELEMENTS`` (65536)
 elements, one chunk per process at a time, and the results of the whole input take about
-``RESULT_BYTES`` (64 B) per element: ``(8, 64, 112, 112)``, 6.4 M elements, needs about
-0.5 GB instead of 6.6 GB. ``memory_estimate`` states the need up front; a call that would
-need more than ``memory_limit`` (default 4 GiB, e.g. a single plane of more than about 4 M
-elements) is refused before any work with ``OracleMemoryError``.
+``RESULT_BYTES`` (64 B) per element: ``(8, 64, 112, 112)``, 6.4 M elements, is estimated at
+0.5 GB, where solving it whole took about 5 GB. ``memory_estimate`` states the need up
+front; a call that would need more than ``memory_limit`` (default 4 GiB, e.g. a single plane
+of more than about 4 M elements) is refused before any work with ``OracleMemoryError``.
 """
 
 from __future__ import annotations
