@@ -244,7 +244,7 @@ def check(target: str | Callable | Target, op: str, dims: int | Iterable[int] = 
               params=params, param_range=param_range, input_min=input_min)
     source = TargetSource(target, op, dims_list, pooling, param_attr, param_map, param_fixed,
                           None if params is None else tuple(params), sys_path=list(sys.path),
-                          cwd=os.getcwd())
+                          cwd=os.getcwd(), env=dict(os.environ))
     report = CheckReport(_spec_name(target), op, dims_list, tol, pooling)
     process = TargetProcess(source, timeout=timeout) if isolate else None
     try:

@@ -57,6 +57,7 @@ from .targets import Target, target_from_description
 from .worker import TargetSource, run_forked
 
 DEFAULT_TIMEOUT = 30.0
+ZYGOTE_START_TIMEOUT = 300.0  # a fresh interpreter importing torch, on a busy machine
 STARTUP_FACTOR = 5
 NOISE_LIMIT = 256 * 1024
 MAX_REPLY_BYTES = 64 * 1024 * 1024
@@ -159,14 +160,16 @@ class _Zygote:
             raise OSError("it closed the connection")
         return json.loads(data)
 
-    def spawn(self, fds: list[int], timeout: float) -> int:
+    def spawn(self, fds: list[int]) -> int:
+        """Fork a worker holding ``fds`` (starting the zygote first if needed; its start,
+        an interpreter importing torch, is not the target's time)."""
         with self._lock:
             if self._proc is None or self._proc.poll() is not None:
                 self.close()
-                self._start(timeout)
+                self._start(ZYGOTE_START_TIMEOUT)
             try:
                 socket.send_fds(self._sock, [json.dumps({"op": "spawn"}).encode()], fds)
-                return int(self._receive(timeout)["pid"])
+                return int(self._receive(ZYGOTE_START_TIMEOUT)["pid"])
             except (OSError, ValueError, KeyError) as err:
                 self.close()
                 raise WorkerFailure(f"the worker server failed ({err})") from None
@@ -201,6 +204,9 @@ class _Zygote:
 
 
 _ZYGOTE = _Zygote()
+#: the zygote needs SOCK_SEQPACKET and descriptor passing (Linux); elsewhere a target given by
+#: name is imported in a worker forked from the checker's process (still never in it)
+ZYGOTE_AVAILABLE = hasattr(socket, "SOCK_SEQPACKET") and hasattr(socket, "send_fds")
 
 
 # ------------------------------------------------------------------ one worker
@@ -214,10 +220,10 @@ class _Worker:
         rep_r, rep_w = os.pipe()
         out_r, out_w = os.pipe()
         self.noise = noise
-        self.by_zygote = source.by_name
+        self.by_zygote = source.by_name and ZYGOTE_AVAILABLE
         try:
             if self.by_zygote:
-                self.pid = _ZYGOTE.spawn([req_r, rep_w, out_w], timeout)
+                self.pid = _ZYGOTE.spawn([req_r, rep_w, out_w])
             else:
                 self.pid = os.fork()
                 if self.pid == 0:  # pragma: no cover - the child
@@ -368,8 +374,8 @@ class TargetProcess:
         return described
 
     def _spawn(self) -> tuple[_Worker, dict[int, Target]]:
-        deadline = time.monotonic() + self.startup_timeout
         worker = _Worker(self.source, self._forward, self.startup_timeout)
+        deadline = time.monotonic() + self.startup_timeout  # from the fork: the target's time
         try:
             payload = worker.receive(deadline, max_bytes=1 << 22)
             header, _ = wire.unpack(payload)

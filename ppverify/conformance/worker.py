@@ -34,7 +34,9 @@ from . import wire
 class TargetSource:
     """How the worker obtains the targets: a spec to resolve per dimension (a string
     ``module:callable`` is imported only in the worker), with ``resolve``'s options, and the
-    checker's import path and working directory (applied in a worker started by the zygote)."""
+    checker's import path, working directory and environment (applied in the worker; variables
+    read when torch is imported come from the zygote's start, the first check of the
+    process)."""
 
     spec: object
     op: str
@@ -123,8 +125,9 @@ def _die_with_parent() -> None:
 def serve(source: TargetSource, request_fd: int, reply_fd: int, noise_fd: int) -> None:
     """The worker's whole life (module doc). Returns when the checker says stop or goes."""
     _become_worker((request_fd, reply_fd), noise_fd)  # closes noise_fd once it is 1 and 2
-    for key, value in source.env.items():
-        os.environ[key] = value
+    if source.env:  # the checker's environment at the time of the check
+        os.environ.clear()
+        os.environ.update(source.env)
     if source.sys_path is not None:
         sys.path[:] = source.sys_path
     if source.cwd is not None:

@@ -76,6 +76,15 @@ def test_a_target_that_dies_at_import_is_a_named_failure_exit_1(module, reason):
     assert proc.stdout.rstrip().endswith(f"DOES NOT CONFORM: {reason}")
 
 
+def test_processes_left_running_neither_pass_nor_hang_the_command():
+    # the harness waits for the checker's stdout and stderr to close: a sleeping child of the
+    # target must hold neither, and must not outlive the check
+    proc = _cli("fork_and_sleep:sleepy_avg_pool2d", "--op", "avg", "--count", "4", "--kinds",
+                "random", "--no-shrink", timeout=60)
+    assert proc.returncode == 1, proc.stderr
+    assert "FAILURE of the target: the target left" in proc.stdout and proc.seconds < 30
+
+
 def test_a_target_that_hangs_is_stopped_and_the_command_exits_1():
     proc = _cli("sleep_in_call:avg_pool2d", "--op", "avg", "--count", "6", "--timeout", "0.5",
                 "--no-shrink", "--json")
