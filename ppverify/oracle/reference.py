@@ -526,7 +526,7 @@ def reference(
     xb = x if batched else x[None]
     B, C = xb.shape[:2]
     plane = math.prod(spatial)
-    chunks = _plane_chunks(B, C, plane, jobs)  # the memory is checked before any is taken
+    chunks = plane_chunks(B, C, plane, jobs)  # the memory is checked before any is taken
     check_memory(len(chunks[0]) * plane, B * C * plane, min(jobs, len(chunks)), memory_limit)
     layout = _layout(geometry, spatial)
     params = _channel_params(info, param, C)
@@ -618,7 +618,7 @@ def _solve_chunk(task):
     return out, gin, partials, problem.notes
 
 
-def _plane_chunks(B: int, C: int, plane: int, jobs: int) -> list[list[tuple[int, int]]]:
+def plane_chunks(B: int, C: int, plane: int, jobs: int) -> list[list[tuple[int, int]]]:
     """The (batch, channel) planes in chunks: one chunk for a small input and one process;
     otherwise chunks of at most ``CHUNK_ELEMENTS`` elements (one plane at least), and at least
     four per process with ``jobs``, never more chunks than planes."""
