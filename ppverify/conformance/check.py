@@ -24,6 +24,7 @@ exception on the case), never a pass.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import math
 import os
 import sys
@@ -43,7 +44,7 @@ from .isolation import DEFAULT_TIMEOUT, TargetProcess, TargetStopped, WorkerFail
 from .reproducer import reproducer
 from .runner import Outcome, run_prepared
 from .shrink import shrink
-from .targets import Target
+from .targets import Target, get_convention
 from .tolerances import Tolerances
 from .values import VALUE_KINDS, kind_holds
 from .worker import TargetSource
@@ -225,6 +226,7 @@ def check(target: str | Callable | Target, op: str, dims: int | Iterable[int] = 
     """
     start = time.monotonic()
     tol = tolerances or Tolerances()
+    get_convention(op)  # ValueError naming an unknown op
     dims_list = (dims,) if isinstance(dims, (int, str)) else tuple(dims)
     if not dims_list or any(isinstance(d, bool) or d not in (1, 2, 3) for d in dims_list):
         raise ValueError(f"dims must be 1, 2 or 3 or a non-empty sequence of them, got {dims!r}")
@@ -324,14 +326,9 @@ def _case_streams(targets: dict[int, Target], op, per_dim, *, thorough, seed, dt
         errors = error_cases(op, d, tgt.accepts, seed=seed, pooling=tgt.pooling,
                              input_min=input_min, params=run_params,
                              param_range=run_range) if include_errors else []
-        streams.append((d, _chain(valid, errors)))
+        streams.append((d, itertools.chain(valid, errors)))
         total += per_dim + len(errors)
     return streams, factors, total
-
-
-def _chain(first, second):
-    yield from first
-    yield from second
 
 
 def _map_range(tgt: Target, param_range):
