@@ -141,7 +141,8 @@ def evaluate(target: Target, case: Case, tol: Tolerances, runner=None) -> CaseRe
     """Run and judge one case (valid or error input).
 
     ``runner(case) -> Outcome`` runs the target (default: in this process, ``run_prepared``;
-    see ``isolation.TargetProcess`` for a worker process). A module with a declared parameter
+    see ``isolation.TargetProcess`` for a worker process, whose ``submit`` lets the case run
+    there while the oracle's values are computed here). A module with a declared parameter
     map runs first and is judged at the parameter its map gave (``Outcome.prepared``, which
     updates ``case``); other cases ask the oracle first and do not run what it cannot judge.
     """
@@ -154,12 +155,17 @@ def evaluate(target: Target, case: Case, tol: Tolerances, runner=None) -> CaseRe
         problem = _apply_preparation(case, outcome)
         if problem is not None:
             return CaseResult(case, [Finding("exception", problem)])
+    # a worker runs the case while this process asks the oracle (runner.submit)
+    submit = getattr(runner, "submit", None)
+    pending = submit(case) if outcome is None and submit is not None else None
     try:
         expected = expected_for(case)
     except (OracleDomainError, CertificationError, ValueError) as err:
+        if pending is not None:
+            pending()  # collected, not judged
         return CaseResult(case, [], skipped=_skip_reason(err))
     if outcome is None:
-        outcome = run(case)
+        outcome = pending() if pending is not None else run(case)
     findings = judge(case, outcome, expected, tol, target.param_required)
     if target.param_fixed:
         findings = [f for f in findings if f.quantity != "grad_param"]
@@ -256,7 +262,7 @@ def check(target: str | Callable | Target, op: str, dims: int | Iterable[int] = 
             except WorkerFailure as err:
                 report.failures.append(str(err))
                 return report
-            run = process.run_case
+            run = process
         else:
             targets = source.resolve()
             run = None

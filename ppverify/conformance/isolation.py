@@ -428,11 +428,32 @@ class TargetProcess:
     def run(self, dim: int, case: Case) -> Outcome:
         """The target's outcome on ``case`` (see the module doc for crashes and time limits);
         ``TargetStopped`` once the checker has stopped running the target."""
+        return self.submit(case, dim)()
+
+    def __call__(self, case: Case) -> Outcome:
+        """``run(case.dims, case)``: a runner for ``check.evaluate``."""
+        return self.run(case.dims, case)
+
+    run_case = __call__
+
+    def submit(self, case: Case, dim: int | None = None):
+        """Send ``case`` to the worker now and return a function that waits for its
+        ``Outcome``, so that the caller can compute the oracle's values meanwhile (call it
+        exactly once, before the next ``submit``). ``TargetStopped`` once the checker has
+        stopped running the target."""
         if self.stopped:
             raise TargetStopped(self.stopped)
-        outcome, reason, history = self._attempt(dim, case)
-        if outcome is not None:
-            return outcome
+        dim = case.dims if dim is None else dim
+        sent = self._send(dim, case)
+
+        def result() -> Outcome:
+            outcome, reason, history = self._receive(case, *sent)
+            return outcome if outcome is not None else self._after_failure(dim, case, reason,
+                                                                           history)
+
+        return result
+
+    def _after_failure(self, dim: int, case: Case, reason: str, history: list[str]) -> Outcome:
         self.crashes += 1
         if reason.startswith("timed out"):
             self.timeouts += 1
@@ -442,7 +463,8 @@ class TargetProcess:
             return Outcome(error=f"{reason} running the target", error_phase="crash")
         if not history or reason.startswith("the worker sent"):
             return Outcome(error=f"{reason} running the target", error_phase="crash")
-        alone, reason_alone, _ = self._attempt(dim, case)  # fresh worker, nothing ran before
+        # run it again alone in a fresh worker, where nothing ran before
+        alone, reason_alone, _ = self._receive(case, *self._send(dim, case))
         if alone is None:
             self.crashes += 1
             if reason_alone.startswith("timed out"):
@@ -454,11 +476,8 @@ class TargetProcess:
             f"(last: {history[-1]})")
         return alone
 
-    def run_case(self, case: Case) -> Outcome:
-        """``run(case.dims, case)``: a runner for ``check.evaluate``."""
-        return self.run(case.dims, case)
-
-    def _attempt(self, dim: int, case: Case) -> tuple[Outcome | None, str, list[str]]:
+    def _send(self, dim: int, case: Case):
+        """Send a case; ``(worker, deadline, limit, history, failure)`` for ``_receive``."""
         if self._worker is None or not self._worker.alive:
             try:
                 self._worker, _ = self._spawn()
@@ -470,8 +489,20 @@ class TargetProcess:
         limit = self.startup_timeout if worker.first and not self._ran_once else self.timeout
         deadline = time.monotonic() + limit
         history = list(worker.cases)
+        failure = None
         try:
             worker.send((dim, case), deadline)
+        except wire.Deadline:
+            failure = wire.Deadline()
+        except OSError as err:
+            failure = err
+        return worker, deadline, limit, history, failure
+
+    def _receive(self, case: Case, worker: _Worker, deadline: float, limit: float,
+                 history: list[str], failure) -> tuple[Outcome | None, str, list[str]]:
+        try:
+            if failure is not None:
+                raise failure
             payload = worker.receive(deadline, MAX_REPLY_BYTES + 16 * case.input.size)
             outcome = wire.outcome_from_message(payload, case)
         except wire.Deadline:
