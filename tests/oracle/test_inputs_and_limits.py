@@ -171,16 +171,19 @@ def test_memory_is_stated_and_a_call_above_the_limit_is_refused_up_front():
 
 
 def test_the_estimate_holds_on_a_real_run():
+    # VmHWM: this process's own peak (ru_maxrss would start at the forking test process's size)
     code = (
-        "import resource, numpy as np\n"
+        "import numpy as np\n"
         "from ppverify.oracle import reference\n"
         "from ppverify.oracle.reference import memory_estimate, CHUNK_ELEMENTS\n"
+        "def peak():\n"
+        "    line = [s for s in open('/proc/self/status') if s.startswith('VmHWM')][0]\n"
+        "    return int(line.split()[1]) * 1024\n"
         "x = np.random.default_rng(0).uniform(0.1, 2, (1, 12, 96, 96)).astype(np.float32)\n"
-        "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "before = peak()\n"
         "reference('ppool', x, 2.5, 2, dims=2, dtype='float32')\n"
-        "after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
-        "print((after - before) * 1024, memory_estimate(CHUNK_ELEMENTS, x.size))\n")
+        "print(peak() - before, memory_estimate(CHUNK_ELEMENTS, x.size))\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=300, check=True).stdout
     used, estimate = map(int, out.split())
-    assert used < estimate, (used, estimate)
+    assert 10 * 2**20 < used < estimate, (used, estimate)  # it measured something, below
