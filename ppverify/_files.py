@@ -39,14 +39,24 @@ def write_atomic(path: str | Path, data: bytes | str) -> None:
     ``str`` data is written as UTF-8. The parent directory is created if needed; the file gets
     the permissions the umask gives a new file (``mkstemp`` alone would make it private).
     """
-    path = Path(path)
     payload = data.encode("utf-8") if isinstance(data, str) else data
+    with atomic_open(path) as handle:
+        handle.write(payload)
+
+
+@contextlib.contextmanager
+def atomic_open(path: str | Path):
+    """``write_atomic`` for data written piece by piece: yields a binary file (a temporary
+    file beside ``path``) that replaces ``path`` when the block ends normally; if the block
+    raises, or the process is killed, ``path`` is untouched and the temporary file removed
+    (a killed process leaves a ``.NAME.*.tmp`` file behind)."""
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         os.chmod(tmp, 0o666 & ~current_umask())
         with os.fdopen(fd, "wb") as handle:
-            handle.write(payload)
+            yield handle
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)

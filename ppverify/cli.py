@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import re
 import sys
 
 from . import __version__
@@ -73,6 +74,18 @@ def _needs_torch(command: str, argv: list[str]) -> int:
     return 0 if wants_help else 2
 
 
+#: what argparse must read as a (negative) number, not an option: argparse's own pattern
+#: misses exponents, so `ppverify eval --op max 1e308 -1e308` would read -1e308 as an option
+NEGATIVE_NUMBER = re.compile(r"^-(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$|^-(inf|infinity|nan)$",
+                             re.IGNORECASE)
+
+
+def numbers_may_be_negative(parser: argparse.ArgumentParser) -> None:
+    """Make ``parser`` read ``-1e308``, ``-.5e-3`` and ``-inf`` as values (none of ppverify's
+    options looks like a number)."""
+    parser._negative_number_matcher = NEGATIVE_NUMBER
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
@@ -86,6 +99,7 @@ def main(argv: list[str] | None = None) -> int:
         p = argparse.ArgumentParser(prog=f"ppverify {argv[0]}", description=module.__doc__,
                                     formatter_class=argparse.RawDescriptionHelpFormatter)
         module.add_arguments(p)
+        numbers_may_be_negative(p)
         args = p.parse_args(argv[1:])
         try:
             return int(module.run(args) or 0)

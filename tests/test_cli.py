@@ -157,3 +157,25 @@ def test_every_subcommand_help_works_without_torch():
         proc = _without_torch([name, "--help"])
         assert proc.returncode == 0, (name, proc.stderr)
         assert "Traceback" not in proc.stderr, name
+
+
+@pytest.mark.parametrize("args, value", [
+    (["--op", "max", "1e308", "-1e308"], 1e308),           # an exponent: not an option
+    (["--op", "min", "2", "-.5e-3"], -0.0005),
+    (["--op", "ppool", "--param", "-1e1", "1", "2"], None),  # an option's negative value
+])
+def test_eval_reads_negative_numbers_with_exponents_as_values(capsys, args, value):
+    assert main(["eval", *args, "--json"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    if value is not None:
+        assert float(record["value"]) == value
+    else:
+        assert record["param"] == -10.0
+
+
+def test_eval_still_refuses_unknown_options_and_non_finite_values(capsys):
+    with pytest.raises(SystemExit):
+        main(["eval", "--op", "max", "--bogus", "2"])
+    assert "unrecognized arguments: --bogus" in capsys.readouterr().err
+    assert main(["eval", "--op", "max", "-inf", "2"]) == 2
+    assert "finite" in capsys.readouterr().err

@@ -10,10 +10,13 @@ Modules, one job each: ``targets`` (target forms: functions, nn.Module classes; 
 conventions; signature inspection), ``cases`` (case data and its labels), ``values`` (value
 kinds), ``coverage`` (factors, the covering array, the coverage table), ``generate`` (case
 generation, error inputs), ``expected`` (oracle results), ``scales`` (error scales),
-``runner`` (the only torch code, imported lazily), ``compare`` (errors and categories),
+``runner`` (the only torch code, imported lazily), ``worker`` (the process that imports and
+runs the target), ``isolation`` (starting, timing and watching it from the checker),
+``wire`` (the validated messages between them), ``compare`` (errors and categories),
 ``diagnosis`` (groups by cause, the calling-convention diagnosis), ``tolerances``, ``shrink``,
 ``reproducer``, ``check`` (the driver), ``summary`` (the text report), ``vectors`` (golden
-vectors, results scoring), ``jsonio`` (exact floats in JSON, atomic writes), ``command``
+vectors, results scoring), ``vectorfiles`` (reading them: schema, rules, limits; the schemas
+in ``schemas/``), ``jsonio`` (exact floats in JSON, atomic writes), ``command``
 (``ppverify check``), ``vectors_command`` (``ppverify vectors``), ``pytest_plugin``.
 Hypothesis strategies live in ``ppverify.strategies``. Importing this package does not import
 torch.

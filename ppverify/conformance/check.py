@@ -10,12 +10,24 @@ nothing failed.
 
 A default run (``thorough=False``) covers each dimension asked for with 100 valid cases (every
 pair of factor levels, see ``coverage``) plus the error inputs and takes seconds;
-``thorough=True`` runs 500 cases with larger kernels and windows.
+``thorough=True`` runs 500 cases with larger kernels and windows. Cases are generated, run and
+judged one at a time, and only what the diagnoses need is kept (``diagnosis.FailureLog``), so
+the memory of a long run does not grow with its number of cases.
+
+By default the target is imported, constructed and called only in a worker process
+(``isolation``): this process computes the oracle's values and the verdict and never runs the
+target's code, so nothing the target does can change them; a crash, a hang past the time
+limit, an exit or a process left running is a named failure (``CheckReport.failures``, or an
+exception on the case), never a pass.
 """
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import math
+import os
+import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -24,24 +36,20 @@ from dataclasses import dataclass, field
 from ..oracle import CertificationError, OracleDomainError
 from .cases import DTYPES, LAYOUTS, Case
 from .compare import CATEGORIES, CATEGORY_TITLES, Finding, judge, judge_error_case
-from .coverage import CoverageTable, tally
-from .diagnosis import (
-    ConventionProblem,
-    Group,
-    category_counts,
-    convention_problem,
-    group_failures,
-    primary,
-    signature_of,
-)
+from .coverage import CoverageTable, tally_counts
+from .diagnosis import ConventionProblem, FailureLog, Group, primary, signature_of
 from .expected import expected_for
-from .generate import error_cases, generate_cases, make_plan
+from .generate import error_cases, iter_cases, make_plan
+from .isolation import DEFAULT_TIMEOUT, TargetProcess, TargetStopped, WorkerFailure
 from .reproducer import reproducer
-from .runner import IsolatedRunner, prepare_case, run_case
+from .runner import Outcome, run_prepared
 from .shrink import shrink
-from .targets import Target, resolve
+from .targets import Target, get_convention
 from .tolerances import Tolerances
 from .values import VALUE_KINDS, kind_holds
+from .worker import TargetSource
+
+MAX_KEPT_RESULTS = 2000  # failing results kept in CheckReport.results (the counts are exact)
 
 
 @dataclass
@@ -94,12 +102,17 @@ class CheckReport:
     coverage: dict[int, CoverageTable] = field(default_factory=dict)
     categories: dict[str, CategorySummary] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)  # of the target as a whole (isolation)
     elapsed: float = 0.0
+    # the failing cases' results, at most MAX_KEPT_RESULTS (passing cases are counted, not kept)
     results: list[CaseResult] = field(default_factory=list)
+    param_modes: Counter = field(default_factory=Counter)
+    param_grads_missing: int = 0
 
     @property
     def conforms(self) -> bool:
-        return self.cases_run > 0 and not self.groups and self.convention is None
+        return (self.cases_run > 0 and not self.groups and self.convention is None
+                and not self.failures)
 
     @property
     def failed_categories(self) -> list[str]:
@@ -119,29 +132,66 @@ class CheckReport:
             "groups": [g.to_dict() for g in self.groups],
             "categories": {c: s.to_dict() for c, s in self.categories.items()},
             "coverage": {str(d): t.to_dict() for d, t in self.coverage.items()},
-            "notes": self.notes, "elapsed_seconds": round(self.elapsed, 3),
+            "notes": self.notes, "failures": self.failures,
+            "elapsed_seconds": round(self.elapsed, 3),
         }
 
 
 def evaluate(target: Target, case: Case, tol: Tolerances, runner=None) -> CaseResult:
     """Run and judge one case (valid or error input).
 
-    ``runner(case) -> Outcome`` runs the target (default: in this process, ``run_case``; see
-    ``runner.IsolatedRunner`` for a crash-proof worker process).
+    ``runner(case) -> Outcome`` runs the target (default: in this process, ``run_prepared``;
+    see ``isolation.TargetProcess`` for a worker process, whose ``submit`` lets the case run
+    there while the oracle's values are computed here). A module with a declared parameter
+    map runs first and is judged at the parameter its map gave (``Outcome.prepared``, which
+    updates ``case``); other cases ask the oracle first and do not run what it cannot judge.
     """
-    run = runner if runner is not None else (lambda c: run_case(target, c))
+    run = runner if runner is not None else (lambda c: run_here(target, c))
     if case.expect_error is not None:
         return CaseResult(case, judge_error_case(case, run(case)))
+    outcome = None
+    if target.has_param_map and case.param is not None and case.param_raw is None:
+        outcome = run(case)
+        problem = _apply_preparation(case, outcome)
+        if problem is not None:
+            return CaseResult(case, [Finding("exception", problem)])
+    # a worker runs the case while this process asks the oracle (runner.submit)
+    submit = getattr(runner, "submit", None)
+    pending = submit(case) if outcome is None and submit is not None else None
     try:
         expected = expected_for(case)
     except (OracleDomainError, CertificationError, ValueError) as err:
+        if pending is not None:
+            pending()  # collected, not judged
         return CaseResult(case, [], skipped=_skip_reason(err))
-    outcome = run(case)
+    if outcome is None:
+        outcome = pending() if pending is not None else run(case)
     findings = judge(case, outcome, expected, tol, target.param_required)
     if target.param_fixed:
         findings = [f for f in findings if f.quantity != "grad_param"]
     return CaseResult(case, findings, None, outcome.output_shape, outcome.param_mode,
                       outcome.param_grad_missing)
+
+
+def run_here(target: Target, case: Case) -> Outcome:
+    """Run the target in this process (``isolate=False``); its prints go to stderr."""
+    with contextlib.redirect_stdout(sys.stderr):
+        return run_prepared(target, case)
+
+
+def _apply_preparation(case: Case, outcome: Outcome) -> str | None:
+    """Take the parameter a declared map gave (reported by the worker) into ``case``; a
+    message when it is not a finite number near the one asked for (a map cannot move it by
+    more than the rounding of its raw value)."""
+    if not outcome.prepared:
+        return None
+    asked, got = case.param, outcome.case_param
+    case.notes += outcome.case_notes
+    if got is None or not math.isfinite(got) or abs(got - asked) > 0.5 * abs(asked) + 1.0:
+        return (f"raised in setting the parameter: the declared map gives {got!r} for the "
+                f"parameter {asked!r}")
+    case.param, case.param_raw = got, outcome.case_param_raw
+    return None
 
 
 def _skip_reason(err: Exception) -> str:
@@ -158,7 +208,7 @@ def check(target: str | Callable | Target, op: str, dims: int | Iterable[int] = 
           param_range=None, param_attr: str | None = None, param_map=None,
           param_fixed: bool = False, include_errors: bool = True,
           shrink_failures: bool = True, shrink_seconds: float | None = None,
-          isolate: bool = True,
+          isolate: bool = True, timeout: float = DEFAULT_TIMEOUT,
           progress: Callable[[int, int], None] | None = None) -> CheckReport:
     """Check ``target`` for ``op`` (see ``targets`` for the forms a target may take).
 
@@ -172,73 +222,76 @@ def check(target: str | Callable | Target, op: str, dims: int | Iterable[int] = 
     target's parameter (see ``targets``). Failing groups are shrunk for at most
     ``shrink_seconds`` in all (default 10, 30 with ``thorough``), in report order.
     ``progress(done, total)`` is called after every case.
-    With ``isolate`` (the default) the target runs in a forked worker process, so that a crash
-    or a hang is reported as an exception on that case instead of ending the check.
+
+    With ``isolate`` (the default) the target is imported (a ``"module:callable"`` string),
+    constructed and called only in a worker process (``isolation``), ``timeout`` seconds per
+    case (five times that to import it and for its first call); a crash, a hang or an exit is
+    reported, never a pass. ``isolate=False`` runs it in this process (faster to start; for
+    trusted code). Raises ``ValueError`` for bad arguments and a target that cannot be
+    resolved (no such module or attribute, no parameter found).
     """
     start = time.monotonic()
     tol = tolerances or Tolerances()
+    get_convention(op)  # ValueError naming an unknown op
     dims_list = (dims,) if isinstance(dims, (int, str)) else tuple(dims)
     if not dims_list or any(isinstance(d, bool) or d not in (1, 2, 3) for d in dims_list):
         raise ValueError(f"dims must be 1, 2 or 3 or a non-empty sequence of them, got {dims!r}")
+    dims_list = tuple(dict.fromkeys(dims_list))
     per_dim = count if count is not None else (500 if thorough else 100)
     if isinstance(per_dim, bool) or not isinstance(per_dim, int) or per_dim < 1:
         raise ValueError(f"count must be a positive integer, got {per_dim!r}")
     if input_min is not None and not (isinstance(input_min, (int, float))
                                       and math.isfinite(input_min)):
         raise ValueError(f"input_min must be a finite number, got {input_min!r}")
-    plans: list[tuple[Target, Case]] = []
-    report = CheckReport(str(target), op, dims_list, tol, pooling)
-    factors = {}
-    for d in dims_list:
-        tgt = target if isinstance(target, Target) else resolve(
-            target, op, d, pooling=pooling, param_attr=param_attr, param_map=param_map,
-            param_fixed=param_fixed, params=params)
-        run_params, run_range = params, param_range
-        if tgt.fixed_value is not None:
-            run_params = (tgt.fixed_value,)
-        if tgt.param_map is not None:
-            run_range = _map_range(tgt, param_range)
-        plan = make_plan(op, tgt.pooling, tgt.accepts, dtypes=tuple(dtypes), kinds=tuple(kinds),
-                         layouts=tuple(layouts), params=run_params, param_range=run_range,
-                         input_min=input_min)
-        factors[d] = plan.factors
-        cases = generate_cases(op, d, tgt.accepts, count=per_dim, seed=seed,
-                               max_kernel=5 if thorough else 4,
-                               max_windows=150 if thorough else 60, pooling=tgt.pooling,
-                               input_min=input_min, plan=plan)
-        cases = [_prepared(tgt, c) for c in cases]
-        if include_errors:
-            cases += error_cases(op, d, tgt.accepts, seed=seed, pooling=tgt.pooling,
-                                 input_min=input_min, params=run_params, param_range=run_range)
-        plans += [(tgt, c) for c in cases]
-        report.target = tgt.name
-    if len(dims_list) > 1:
-        report.target = report.target.replace(f"{dims_list[-1]}d", "{d}d")
-    runners: dict[int, IsolatedRunner] = {}
+    # every selection is checked before a process starts (the plan is made again per target)
+    from .generate import selection
 
-    def runner_for(tgt: Target):
-        if not isolate:
-            return None
-        if id(tgt) not in runners:
-            runners[id(tgt)] = IsolatedRunner(tgt)
-        return runners[id(tgt)]
-
+    dtypes, layouts = selection("dtypes", dtypes, DTYPES), selection("layouts", layouts, LAYOUTS)
+    kinds = selection("kinds", kinds, VALUE_KINDS)
+    make_plan(op, pooling, frozenset(), dtypes=dtypes, kinds=kinds, layouts=layouts,
+              params=params, param_range=param_range, input_min=input_min)
+    source = TargetSource(target, op, dims_list, pooling, param_attr, param_map, param_fixed,
+                          None if params is None else tuple(params), sys_path=list(sys.path),
+                          cwd=os.getcwd(), env=dict(os.environ))
+    report = CheckReport(_spec_name(target), op, dims_list, tol, pooling)
+    process = TargetProcess(source, timeout=timeout) if isolate else None
     try:
-        _run_all(report, plans, tol, runner_for, progress)
+        if process is not None:
+            try:
+                targets = process.start()
+            except WorkerFailure as err:
+                report.failures.append(str(err))
+                return report
+            run = process
+        else:
+            targets = source.resolve()
+            run = None
+        streams, factors, total = _case_streams(
+            targets, op, per_dim, thorough=thorough, seed=seed, dtypes=dtypes, kinds=kinds,
+            layouts=layouts, params=params, param_range=param_range, pooling=pooling,
+            input_min=input_min, include_errors=include_errors)
+        report.target = targets[dims_list[-1]].name
+        if len(dims_list) > 1:
+            report.target = report.target.replace(f"{dims_list[-1]}d", "{d}d")
+        log = FailureLog()
+        labels = {d: Counter() for d in dims_list}
+        try:
+            _run_all(report, targets, streams, tol, run, progress, total, log, labels)
+        except TargetStopped as err:
+            report.failures.append(f"stopped: {err}")
         for d in dims_list:
-            labels = [r.case.labels() for r in report.results
-                      if r.case.dims == d and r.case.expect_error is None and not r.skipped]
-            report.coverage[d] = tally(labels, factors[d])
+            report.coverage[d] = tally_counts(labels[d], factors[d])
         budget = shrink_seconds if shrink_seconds is not None else (30.0 if thorough else 10.0)
-        _diagnose(report, plans, tol, runner_for, budget if shrink_failures else 0.0)
+        _diagnose(report, targets, log, tol, run, budget if shrink_failures else 0.0)
     finally:
-        for r in runners.values():
-            r.close()
-    crashes = sum(r.crashes for r in runners.values())
-    if crashes:
-        report.notes.append(f"the target crashed the worker process {crashes} time(s)")
-    for r in runners.values():
-        report.notes += r.incidents[:5]
+        if process is not None:
+            process.close()
+            report.failures += process.failures
+            if process.crashes:
+                report.notes.append(f"the target crashed or was killed in the worker process "
+                                    f"{process.crashes} time(s)")
+            report.notes += process.incidents[:5]
+        report.elapsed = time.monotonic() - start
     if input_min is not None:
         report.notes.append(
             f"declared domain: the target clamps its input below {input_min:g}; the oracle "
@@ -248,72 +301,110 @@ def check(target: str | Callable | Target, op: str, dims: int | Iterable[int] = 
     return report
 
 
-def _prepared(tgt: Target, case: Case) -> Case:
-    try:
-        return prepare_case(tgt, case)
-    except ValueError as err:
-        case.notes.append(str(err))
-        return case
+def _spec_name(target) -> str:
+    if isinstance(target, str):
+        return target
+    if isinstance(target, Target):
+        return target.name
+    return f"{getattr(target, '__module__', '?')}:" \
+        f"{getattr(target, '__qualname__', type(target).__name__)}"
+
+
+def _case_streams(targets: dict[int, Target], op, per_dim, *, thorough, seed, dtypes, kinds,
+                  layouts, params, param_range, pooling, input_min, include_errors):
+    """Per dimension: the target's plan (its factors) and its cases as an iterator (valid
+    cases generated as they are taken, then the error inputs); and the number of cases."""
+    streams, factors, total = [], {}, 0
+    for d, tgt in targets.items():
+        run_params, run_range = params, param_range
+        if tgt.fixed_value is not None:
+            run_params = (tgt.fixed_value,)
+        if tgt.has_param_map:
+            run_range = _map_range(tgt, param_range)
+        plan = make_plan(op, tgt.pooling, tgt.accepts, dtypes=tuple(dtypes), kinds=tuple(kinds),
+                         layouts=tuple(layouts), params=run_params, param_range=run_range,
+                         input_min=input_min)
+        factors[d] = plan.factors
+        valid = iter_cases(op, d, tgt.accepts, count=per_dim, seed=seed,
+                           max_kernel=5 if thorough else 4,
+                           max_windows=150 if thorough else 60, pooling=tgt.pooling,
+                           input_min=input_min, plan=plan)
+        errors = error_cases(op, d, tgt.accepts, seed=seed, pooling=tgt.pooling,
+                             input_min=input_min, params=run_params,
+                             param_range=run_range) if include_errors else []
+        streams.append((d, itertools.chain(valid, errors)))
+        total += per_dim + len(errors)
+    return streams, factors, total
 
 
 def _map_range(tgt: Target, param_range):
-    from .runner import map_range
-
-    low, high = map_range(tgt.param_map)
+    low, high = tgt.param_map_range
     low, high = math.nextafter(low, math.inf), math.nextafter(high, -math.inf)
     if param_range is not None:
         low, high = max(low, float(param_range[0])), min(high, float(param_range[1]))
     return low, high
 
 
-def _run_all(report: CheckReport, plans, tol, runner_for, progress) -> None:
-    for i, (tgt, case) in enumerate(plans):
-        result = evaluate(tgt, case, tol, runner_for(tgt))
-        report.results.append(result)
-        if case.expect_error is not None:
-            report.error_cases_run += 1
-            report.error_cases_passed += not result.findings
-        elif result.skipped:
-            report.cases_skipped += 1
-            report.skipped_reasons[result.skipped] += 1
-        else:
-            report.cases_run += 1
-            report.cases_passed += not result.findings
-        if progress is not None:
-            progress(i + 1, len(plans))
+def _run_all(report: CheckReport, targets, streams, tol, run, progress, total, log,
+             labels) -> None:
+    done = 0
+    for d, cases in streams:
+        tgt = targets[d]
+        for case in cases:
+            result = evaluate(tgt, case, tol, run)
+            log.add(result)
+            if result.findings and len(report.results) < MAX_KEPT_RESULTS:
+                report.results.append(result)
+            if case.expect_error is not None:
+                report.error_cases_run += 1
+                report.error_cases_passed += not result.findings
+            elif result.skipped:
+                report.cases_skipped += 1
+                report.skipped_reasons[result.skipped] += 1
+            else:
+                report.cases_run += 1
+                report.cases_passed += not result.findings
+                labels[d][tuple(case.labels().items())] += 1
+                report.param_modes[result.param_mode] += 1
+                report.param_grads_missing += result.param_grad_missing
+            done += 1
+            if progress is not None:
+                progress(done, total)
 
 
-def _diagnose(report: CheckReport, plans, tol, runner_for, budget: float) -> None:
+def _diagnose(report: CheckReport, targets, log: FailureLog, tol, run, budget: float) -> None:
     """Convention problem or groups; notes; minimal cases and reproducers."""
-    tgt = plans[0][0] if plans else None
+    tgt = next(iter(targets.values()))
     report.categories = {c: CategorySummary(c) for c in CATEGORIES}
-    for c, n in category_counts(report.results).items():
+    for c, n in log.category_counts().items():
         report.categories[c].failed_cases = n
-    if tgt is None:
-        return
-    report.convention = convention_problem(report.results, tgt)
+    report.convention = log.convention(tgt)
     if report.convention is not None:
         report.error_cases_passed = 0
         report.cases_passed = 0  # nothing was judged: the values mean nothing
         return
     _parameter_notes(report, tgt)
-    report.groups = group_failures(report.results)
+    report.groups = log.groups()
     deadline = time.monotonic() + budget
-    targets = {(c.id, c.dims): t for t, c in plans}
     for group in report.groups:
         case = group.worst_case
-        target = targets.get((case.id, case.dims), tgt)
+        target = targets.get(case.dims, tgt)
         minimal = case
         left = deadline - time.monotonic()
-        if case.expect_error is None and left > 0.5:
-            minimal = shrink(case, _same_group(target, tol, runner_for(target), group),
-                             index=group.worst.index, time_budget=min(4.0, left))
-            group.shrunk = True
-        elif case.expect_error is None:
-            group.unshrunk_reason = ("shrinking is off (--no-shrink)" if budget <= 0 else
-                                     "the shrinking time was spent on earlier groups")
-        final = evaluate(target, minimal, tol, runner_for(target))
-        lead = primary(final.findings)
+        try:
+            if case.expect_error is None and left > 0.5:
+                minimal = shrink(case, _same_group(target, tol, run, group),
+                                 index=group.worst.index, time_budget=min(4.0, left))
+                group.shrunk = True
+            elif case.expect_error is None:
+                group.unshrunk_reason = ("shrinking is off (--no-shrink)" if budget <= 0 else
+                                         "the shrinking time was spent on earlier groups")
+            final = evaluate(target, minimal, tol, run)
+            lead = primary(final.findings)
+        except TargetStopped:  # the target is no longer run: the worst case stands for it
+            minimal, lead = case, None
+            group.shrunk = False
+            group.unshrunk_reason = "the checker stopped running the target"
         group.minimal_case = minimal
         group.minimal_finding = lead if lead is not None else group.worst
         group.reproducer = reproducer(target, minimal)
@@ -346,8 +437,8 @@ def _parameter_notes(report: CheckReport, tgt: Target) -> None:
     conv = tgt.convention
     if not conv.has_param:
         return
-    modes = {r.param_mode for r in report.results if r.case.expect_error is None}
-    unused = sum(r.param_grad_missing for r in report.results if r.case.expect_error is None)
+    modes = set(report.param_modes)
+    unused = report.param_grads_missing
     if tgt.param_fixed:
         why = {"number": f"{tgt.param_attr} is a plain number", "ctor": "it is a constructor "
                "argument", "fixed": "its value is fixed"}.get(tgt.param_kind, "--param-fixed")
@@ -358,7 +449,7 @@ def _parameter_notes(report: CheckReport, tgt: Target) -> None:
     elif unused and not conv.param_trainable:
         report.notes.append("parameter gradient not checked: the parameter tensor receives no "
                             "gradient (not required for this operator)")
-    if tgt.param_map is not None:
+    if tgt.has_param_map:
         report.notes.append(f"the module stores its parameter as v with p = "
                             f"{tgt.param_map_text}: cases set v, are judged at the p it gives "
                             f"in their dtype, and dy/dp = v.grad / (dp/dv)")

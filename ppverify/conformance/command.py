@@ -6,7 +6,15 @@ class (a fresh module per case). Windowed functions follow torch's functional co
 avg_pool2d/max_pool2d; powermean: like ppool with p); with --pooling global or adaptive the
 parameter and output_size are passed by the names the signature uses (gem(x, p=3, eps=1e-6)
 gets p=...). "{d}" in TARGET is replaced by the dimension; the current directory is on the
-import path. The exit status is 0 only when the target conforms.
+import path.
+
+The target is imported and run only in a worker process, never in the checker's: each case
+has --timeout seconds (5x for the import and the first call); a crash, an exit, a hang or
+processes left running is a failure of the target, and its prints go to stderr (--json stays
+clean). Exit status: 0 only when the target conforms; 1 when it does not (or failed as above);
+2 for a usage error or an invalid --vectors/--results file (validated against the published
+JSON Schema in ppverify/conformance/schemas/ and the rules in README "The validation rule for
+files", the error naming the file, the case id and the field; nothing is scored).
 
   ppverify check torch.nn.functional:lp_pool2d --op lp
   ppverify check 'torch.nn.functional:max_pool{d}d' --op max --dim 1 2 3 --json
@@ -100,6 +108,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--shrink-seconds", type=float, default=None, metavar="S",
                         help="time to spend shrinking the failure groups, in report order "
                         "(default 10, 30 with --thorough)")
+    parser.add_argument("--timeout", type=float, default=30.0, metavar="S",
+                        help="time limit per case in seconds (default 30; importing the target "
+                        "and its first call get 5 times as long). A case past it is killed and "
+                        "reported; after 2 such cases the target is not run any further")
     parser.add_argument("--vectors", metavar="FILE",
                         help="golden vectors (from ppverify vectors) to score --results against")
     parser.add_argument("--results", metavar="FILE", help="results computed elsewhere")
@@ -109,25 +121,6 @@ def _dims(args) -> tuple[int, ...]:
     if args.dim:
         return tuple(dict.fromkeys(args.dim))
     return default_dims(args.target)
-
-
-def _progress():
-    """A rich progress bar on a terminal, nothing otherwise. Returns (callback, close)."""
-    if not sys.stderr.isatty():
-        return None, lambda: None
-    try:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
-    except ImportError:  # pragma: no cover
-        return None, lambda: None
-    bar = Progress("checking", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                   transient=True)
-    bar.start()
-    task = bar.add_task("cases", total=None)
-
-    def update(done: int, total: int) -> None:
-        bar.update(task, completed=done, total=total)
-
-    return update, bar.stop
 
 
 def _import_path() -> None:
@@ -164,24 +157,26 @@ def run(args: argparse.Namespace) -> int:
               f"torch.nn.functional:lp_pool2d --op lp (or --vectors FILE --results FILE)",
               file=sys.stderr)
         return 2
+    from .._progress import Progress
     from .check import check
 
     _import_path()
-    update, close = _progress()
+    progress = Progress("ppverify check", "cases")
     try:
         report = check(args.target, args.op, _dims(args), thorough=args.thorough,
                        seed=args.seed, tolerances=tol, count=args.count,
-                       shrink_failures=not args.no_shrink, progress=update,
+                       shrink_failures=not args.no_shrink, progress=progress,
                        shrink_seconds=args.shrink_seconds,
                        params=args.param, dtypes=args.dtypes, kinds=args.kinds,
                        layouts=args.layouts, pooling=args.pooling, input_min=args.input_min,
                        param_range=_param_range(args), param_attr=args.param_attr,
-                       param_map=args.param_map, param_fixed=args.param_fixed)
+                       param_map=args.param_map, param_fixed=args.param_fixed,
+                       timeout=args.timeout)
     except ValueError as err:
-        close()
         print(f"ppverify check: error: {err}", file=sys.stderr)
         return 2
-    close()
+    finally:
+        progress.close()
     if args.json:
         print(json.dumps(report.to_dict(), indent=2, allow_nan=False))
     else:
@@ -195,19 +190,19 @@ def _run_vectors(args, tol) -> int:
     if not (args.vectors and args.results):
         print("ppverify check: error: --vectors and --results go together", file=sys.stderr)
         return 2
-    for option, path, load in (("--vectors", args.vectors, load_vectors),
-                               ("--results", args.results, load_results)):
+    vectors = None
+    for option, path in (("--vectors", args.vectors), ("--results", args.results)):
         try:
-            loaded = load(path)
+            loaded = load_vectors(path) if vectors is None else load_results(path, vectors)
         except OSError as err:
             print(f"ppverify check: error: {option} {path}: {err.strerror or err}",
                   file=sys.stderr)
             return 2
-        except (ValueError, KeyError) as err:
-            where = option if str(err).startswith(str(path)) else f"{option} {path}"
-            print(f"ppverify check: error: {where}: {err}", file=sys.stderr)
+        except ValueError as err:  # VectorsFileError names the file, the case and the field
+            text = str(err).removeprefix(f"{path}: ")
+            print(f"ppverify check: error: {option} {path}: {text}", file=sys.stderr)
             return 2
-        if option == "--vectors":
+        if vectors is None:
             vectors = loaded
         else:
             results = loaded

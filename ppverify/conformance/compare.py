@@ -70,6 +70,7 @@ class Finding:
     index: tuple[int, ...] | None = None
     got: float | None = None
     expected: float | None = None
+    phase: str | None = None  # exceptions: "forward", "backward", ..., "crash" (the process)
 
     @property
     def severity(self) -> float:
@@ -165,8 +166,11 @@ def _fmt_ulp(v: float) -> str:
 def judge(case: Case, outcome: Outcome, expected: Expected | None, tol: Tolerances,
           param_required: bool) -> list[Finding]:
     """All findings of one valid case (``expected`` from the oracle)."""
+    if outcome.error is not None and outcome.error_phase == "crash":
+        return [Finding("exception", outcome.error, phase="crash")]
     if outcome.error is not None:
-        return [Finding("exception", f"raised in {outcome.error_phase}: {outcome.error}")]
+        return [Finding("exception", f"raised in {outcome.error_phase}: {outcome.error}",
+                        phase=outcome.error_phase)]
     exp_shape = tuple(expected.output.shape)
     if outcome.output_shape != exp_shape:
         return [Finding("wrong-shape",
@@ -208,7 +212,11 @@ def judge(case: Case, outcome: Outcome, expected: Expected | None, tol: Toleranc
 
 
 def judge_error_case(case: Case, outcome: Outcome) -> list[Finding]:
-    """An error input passes when the target raises (or, if allowed, returns NaN/Inf)."""
+    """An error input passes when the target raises (or, if allowed, returns NaN/Inf); a
+    process that dies or hangs on it has not raised a clear error."""
+    if outcome.error is not None and outcome.error_phase == "crash":
+        return [Finding("exception", f"{case.expect_error}: {outcome.error} instead of "
+                        f"raising an error", phase="crash")]
     if outcome.error is not None:
         return []
     if case.nan_signals and outcome.output is not None and not np.all(np.isfinite(

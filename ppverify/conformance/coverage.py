@@ -103,25 +103,30 @@ def factor_levels(op: str, pooling: str, accepts, *, dtypes, kinds, layouts,
 
 def plan_rows(factors: Factors, count: int, seed: int) -> list[dict]:
     """``count`` factor-level rows: whole covering arrays one after another (new salt each)."""
+    return list(itertools.islice(iter_plan_rows(factors, seed), count))
+
+
+def iter_plan_rows(factors: Factors, seed: int):
+    """The rows of ``plan_rows`` one at a time, without end (or none when no row is allowed):
+    a covering array is made only when the previous one is used up."""
     from covertable import make
 
-    rows: list[dict] = []
     constraints = [_not_both(a, b) for a, b in factors.excluded]
+    seen: list[dict] = []
     salt = 0
-    repaired = False
-    while len(rows) < count:
-        if salt == 1 and not repaired:
-            rows += _triple_rows(factors, rows)
-            repaired = True
-            continue
+    while True:
+        if salt == 1 and seen is not None:
+            yield from _triple_rows(factors, seen)
+            seen = None  # the first array's rows are no longer needed
         array = make(dict(factors.levels), salt=f"ppverify-{seed}-{salt}",
                      constraints=constraints or None)
-        array = [r for r in array if factors.allows(r)]
+        array = [{f: r[f] for f in FACTORS} for r in array if factors.allows(r)]
         if not array:  # pragma: no cover - every factor has a level
-            break
-        rows += [{f: r[f] for f in FACTORS} for r in array]
+            return
+        if seen is not None:
+            seen += array
+        yield from array
         salt += 1
-    return rows[:count]
 
 
 def _triple_rows(factors: Factors, rows: list[dict]) -> list[dict]:
@@ -180,12 +185,20 @@ class CoverageTable:
 
 def tally(labels: list[dict], factors: Factors) -> CoverageTable:
     """Count the required pairs among the label dicts of the cases run."""
+    return tally_counts(Counter(tuple(row[f] for f in FACTORS) for row in labels), factors)
+
+
+def tally_counts(rows: Counter, factors: Factors) -> CoverageTable:
+    """``tally`` from counted label rows: ``{(level of each of FACTORS, in order): cases}``
+    (or ``{tuple(labels.items()): cases}``), so that a long run keeps one count per distinct
+    row instead of one dict per case."""
     counts: Counter = Counter()
-    for row in labels:
+    for key, n in rows.items():
+        row = dict(key) if key and isinstance(key[0], tuple) else dict(zip(FACTORS, key))
         for f1, f2 in itertools.combinations(FACTORS, 2):
-            counts[((f1, row[f1]), (f2, row[f2]))] += 1
-        counts[(("dtype", row["dtype"]), ("kind", row["kind"]), ("param", row["param"]))] += 1
-    return CoverageTable(factors, counts, len(labels))
+            counts[((f1, row[f1]), (f2, row[f2]))] += n
+        counts[(("dtype", row["dtype"]), ("kind", row["kind"]), ("param", row["param"]))] += n
+    return CoverageTable(factors, counts, sum(rows.values()))
 
 
 def format_coverage(table: CoverageTable, title: str = "") -> list[str]:

@@ -24,6 +24,7 @@ from .cases import Case
 from .compare import CATEGORIES, CATEGORY_TITLES, Finding
 from .values import HARD_KINDS
 
+MAX_CASE_IDS = 1000  # case ids kept per group (the count is exact; JSON shows the first 50)
 QUANTITY_ORDER = {"output": 0, "grad_input": 1, "grad_param": 2, None: 3}
 CATEGORY_ORDER = {c: i for i, c in enumerate(
     ("exception", "wrong-shape", "nonfinite", "wrong-value", "wrong-gradient",
@@ -102,7 +103,8 @@ def signature_of(case: Case, finding: Finding, outcome_shape=None) -> Signature:
     if case.expect_error is not None:
         return Signature(finding.category, None, None, case.dtype, case.expect_error, "-", "-")
     if finding.category == "exception":
-        symptom = exception_head(finding.message)
+        symptom = finding.message.removesuffix(" running the target") \
+            if finding.phase == "crash" else exception_head(finding.message)
     elif finding.category == "wrong-shape":
         symptom = "dtype" if "dtype" in finding.message else shape_pattern(case, outcome_shape)
     else:
@@ -130,7 +132,8 @@ class Group:
 
     def add(self, case: Case, finding: Finding, others: list[Finding]) -> None:
         self.count += 1
-        self.case_ids.append(case.id)
+        if len(self.case_ids) < MAX_CASE_IDS:
+            self.case_ids.append(case.id)
         if self.worst is None or finding.severity > self.worst.severity:
             self.worst, self.worst_case = finding, case
         a = finding.abs_error
@@ -168,16 +171,90 @@ class Group:
         }
 
 
+class FailureLog:
+    """Everything the diagnoses need, accumulated one judged case at a time.
+
+    Its memory grows with the number of groups and of distinct ways to fail before judging,
+    not with the number of cases: a long run keeps no passing case. ``add(result)`` takes a
+    ``check.CaseResult``; ``groups()``, ``category_counts()`` and ``convention(target)`` are
+    the diagnoses (``group_failures``, ``category_counts`` and ``convention_problem`` compute
+    them from a list of results).
+    """
+
+    def __init__(self):
+        self._groups: dict[Signature, Group] = {}
+        self._categories = dict.fromkeys(CATEGORIES, 0)
+        self._before_judging: Counter = Counter()
+        self._examples: dict[str, Case] = {}
+        self.valid = 0  # valid cases judged (not skipped)
+
+    def add(self, result) -> None:
+        if result.skipped:
+            return
+        if result.case.expect_error is None:
+            self.valid += 1
+            key = _before_judging(result)
+            if key is not None:
+                self._before_judging[key] += 1
+                self._examples.setdefault(key, result.case)
+        if not result.findings:
+            return
+        for c in {f.category for f in result.findings}:
+            self._categories[c] += 1
+        lead = primary(result.findings)
+        sig = signature_of(result.case, lead, getattr(result, "output_shape", None))
+        self._groups.setdefault(sig, Group(sig)).add(result.case, lead, result.findings)
+
+    def groups(self) -> list[Group]:
+        """The groups, in report order (module doc)."""
+        return sorted(self._groups.values(), key=Group.sort_key)
+
+    def category_counts(self) -> dict[str, int]:
+        """Failing cases per category (a case counts once per category it fails)."""
+        return dict(self._categories)
+
+    def convention(self, target) -> ConventionProblem | None:
+        """A ``ConventionProblem`` when 80% or more of the valid cases failed before their
+        values could be judged: an exception or a wrong output shape (module doc)."""
+        if self.valid < 5:
+            return None
+        kinds = self._before_judging
+        n = sum(kinds.values())
+        if n < 0.8 * self.valid:
+            return None
+        shown = kinds.most_common(3)
+        what = "; ".join(f"{k} ({c})" if len(kinds) > 1 else k for k, c in shown)
+        if len(kinds) > 3:
+            what += f"; {len(kinds) - 3} other ways ({n - sum(c for _, c in shown)})"
+        if len(kinds) > 1:
+            what = f"failed before their values could be judged: {what}"
+        return ConventionProblem(what, n, self.valid, target.signature or target.name,
+                                 target.call_text(), _hint(" ".join(kinds), target),
+                                 self._examples[shown[0][0]])
+
+
+def _before_judging(result) -> str | None:
+    """How a valid case failed before its values could be judged, or None."""
+    lead = primary(result.findings)
+    if lead is not None and lead.category == "exception" and lead.phase == "crash":
+        return None  # the process died or hung: not a matter of calling convention
+    if lead is not None and lead.category == "exception":
+        return "raised " + lead.message.partition(": ")[2][:160]
+    if lead is not None and lead.category == "wrong-shape" and "dtype" not in lead.message:
+        return "returned " + shape_pattern(result.case, result.output_shape)
+    return None
+
+
+def _log_of(results) -> FailureLog:
+    log = FailureLog()
+    for r in results:
+        log.add(r)
+    return log
+
+
 def group_failures(results) -> list[Group]:
     """Groups of the failing results (``check.CaseResult``), in report order."""
-    groups: dict[Signature, Group] = {}
-    for r in results:
-        if r.skipped or not r.findings:
-            continue
-        lead = primary(r.findings)
-        sig = signature_of(r.case, lead, getattr(r, "output_shape", None))
-        groups.setdefault(sig, Group(sig)).add(r.case, lead, r.findings)
-    return sorted(groups.values(), key=Group.sort_key)
+    return _log_of(results).groups()
 
 
 @dataclass
@@ -211,33 +288,7 @@ class ConventionProblem:
 def convention_problem(results, target) -> ConventionProblem | None:
     """A ``ConventionProblem`` when 80% or more of the valid cases fail before their values can
     be judged: an exception or a wrong output shape (module doc)."""
-    valid = [r for r in results if r.case.expect_error is None and not r.skipped]
-    if len(valid) < 5:
-        return None
-    kinds: Counter = Counter()
-    example = {}
-    for r in valid:
-        lead = primary(r.findings)
-        key = None
-        if lead is not None and lead.category == "exception":
-            key = "raised " + lead.message.partition(": ")[2][:160]
-        elif lead is not None and lead.category == "wrong-shape" and "dtype" not in lead.message:
-            key = "returned " + shape_pattern(r.case, r.output_shape)
-        if key is not None:
-            kinds[key] += 1
-            example.setdefault(key, r.case)
-    n = sum(kinds.values())
-    if n < 0.8 * len(valid):
-        return None
-    shown = kinds.most_common(3)
-    what = "; ".join(f"{k} ({c})" if len(kinds) > 1 else k for k, c in shown)
-    if len(kinds) > 3:
-        what += f"; {len(kinds) - 3} other ways ({n - sum(c for _, c in shown)})"
-    if len(kinds) > 1:
-        what = f"failed before their values could be judged: {what}"
-    return ConventionProblem(what, n, len(valid), target.signature or target.name,
-                             target.call_text(), _hint(" ".join(kinds), target),
-                             example[shown[0][0]])
+    return _log_of(results).convention(target)
 
 
 def _hint(what: str, target) -> str:
@@ -254,8 +305,4 @@ def _hint(what: str, target) -> str:
 
 def category_counts(results) -> dict[str, int]:
     """Failing cases per category (a case counts once per category it fails)."""
-    counts = dict.fromkeys(CATEGORIES, 0)
-    for r in results:
-        for c in {f.category for f in r.findings}:
-            counts[c] += 1
-    return counts
+    return _log_of(results).category_counts()

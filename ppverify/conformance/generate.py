@@ -19,6 +19,7 @@ table.
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 
@@ -26,7 +27,7 @@ import numpy as np
 
 from ..windows import iter_windows, make_geometry, output_shape
 from .cases import DTYPES, LAYOUTS, POOLINGS, WINDOW_FEATURES, Case, param_class
-from .coverage import Factors, factor_levels, plan_rows
+from .coverage import Factors, factor_levels, iter_plan_rows
 from .targets import CONVENTIONS, OPTIONAL_ARGS
 from .values import VALUE_KINDS, check_kinds, draw_grad_output, draw_values, representable
 
@@ -91,19 +92,26 @@ def check_param_range(param_range) -> tuple[float, float] | None:
     return low, high
 
 
+def selection(name: str, values, allowed) -> tuple[str, ...]:
+    """``values`` (a sequence of names, or one name) as a tuple, or ``ValueError`` naming the
+    argument and every entry that is not in ``allowed``."""
+    values = (values,) if isinstance(values, str) else tuple(values)
+    bad = [v for v in values if v not in allowed]
+    if bad or not values:
+        got = ", ".join(repr(v) for v in bad) if bad else "nothing"
+        raise ValueError(f"{name} must be a non-empty selection of {', '.join(allowed)}; "
+                         f"got {got}")
+    return values
+
+
 def make_plan(op: str, pooling: str, accepts, *, dtypes=DTYPES, kinds=VALUE_KINDS,
               layouts=LAYOUTS, params=None, param_range=None, input_min=None) -> Plan:
     """The factors and parameter pools of a run (validates every selection)."""
     if pooling not in POOLINGS:
         raise ValueError(f"pooling must be one of {', '.join(POOLINGS)}, got {pooling!r}")
-    bad = [d for d in dtypes if d not in DTYPES]
-    if bad or not dtypes:
-        raise ValueError(f"dtypes must be a non-empty selection of {', '.join(DTYPES)}; "
-                         f"got {', '.join(map(str, bad)) or 'none'}")
-    bad = [v for v in layouts if v not in LAYOUTS]
-    if bad or not layouts:
-        raise ValueError(f"layouts must be a non-empty selection of {', '.join(LAYOUTS)}")
-    kinds = check_kinds(kinds)
+    dtypes = selection("dtypes", dtypes, DTYPES)
+    layouts = selection("layouts", layouts, LAYOUTS)
+    kinds = check_kinds(selection("kinds", kinds, VALUE_KINDS))
     conv = CONVENTIONS[op]
     params = check_params(op, params)
     low, high = check_param_range(param_range) or (-math.inf, math.inf)
@@ -234,21 +242,41 @@ def generate_cases(op: str, dims: int, accepts, *, count: int, seed: int = 0,
     The first rows of the covering array (``coverage.plan_rows``) hold every required pair of
     factor levels, so any ``count`` at least the array's size (about 66 for a windowed target
     accepting every argument) covers them all; ``tally`` on the result says so.
+    ``iter_cases`` gives the same cases one at a time (a long run never holds them all).
     """
+    return list(iter_cases(op, dims, accepts, count=count, seed=seed, dtypes=dtypes,
+                           kinds=kinds, layouts=layouts, max_kernel=max_kernel,
+                           max_windows=max_windows, params=params, pooling=pooling,
+                           param_range=param_range, input_min=input_min, plan=plan))
+
+
+def iter_cases(op: str, dims: int, accepts, *, count: int, seed: int = 0,
+               dtypes=DTYPES, kinds=VALUE_KINDS, layouts=LAYOUTS, max_kernel: int = 4,
+               max_windows: int = 60, params=None, pooling: str = "windowed",
+               param_range=None, input_min: float | None = None, plan: Plan | None = None):
+    """The cases of ``generate_cases``, generated as they are taken. The arguments are
+    checked (``ValueError``) when this is called, not when the first case is taken."""
     if isinstance(count, bool) or not isinstance(count, (int, np.integer)) or count < 0:
         raise ValueError(f"count must be a non-negative integer, got {count!r}")
-    conv = CONVENTIONS[op]
     accepts = frozenset(accepts)
     plan = plan or make_plan(op, pooling, accepts, dtypes=dtypes, kinds=kinds, layouts=layouts,
                              params=params, param_range=param_range, input_min=input_min)
-    rows = plan_rows(plan.factors, int(count), seed)
-    if count and not rows:
+    rows = iter_plan_rows(plan.factors, seed)
+    first = next(rows, None) if count else None
+    if count and first is None:
         raise ValueError("no case can be generated: every combination of the selected value "
                          "kinds and parameters is outside the operator's domain "
                          f"({'; '.join(plan.factors.excluded.values())})")
+    return _cases_from_rows(op, dims, accepts, itertools.islice(
+        itertools.chain([first], rows), int(count)), seed=seed, max_kernel=max_kernel,
+        max_windows=max_windows, pooling=pooling, input_min=input_min, plan=plan)
+
+
+def _cases_from_rows(op, dims, accepts, rows, *, seed, max_kernel, max_windows, pooling,
+                     input_min, plan):
+    conv = CONVENTIONS[op]
     rng = np.random.default_rng([seed, dims, 7])
     signed = op in ("avg", "max", "min")
-    cases = []
     for i, row in enumerate(rows):
         dtype, kind = row["dtype"], row["kind"]
         param = _draw_param(rng, plan.pools[row["param"]], dtype)
@@ -283,8 +311,7 @@ def generate_cases(op: str, dims: int, accepts, *, count: int, seed: int = 0,
                     id=f"{op}{dims}d-{i:04d}", pooling=pooling, output_size=output_size,
                     input_min=None if input_min is None else _in_dtype(input_min, dtype))
         case.grad_output = draw_grad_output(rng, case.expected_shape())
-        cases.append(case)
-    return cases
+        yield case
 
 
 def _draw_param(rng, pool: tuple[float, ...], dtype: str) -> float | None:

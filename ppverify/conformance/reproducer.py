@@ -99,7 +99,7 @@ def reproducer(target: Target | str, case: Case) -> str:
     lines.append(f"print('  expected ', {expected_gin}.ravel().tolist())")
     if len(grads) > 1:
         scale = ""
-        if target.param_map is not None:
+        if target.has_param_map:
             scale = "  # d/dv: divide by dp/dv to compare"
         lines.append(f"print('grad param ', grads[1]){scale}")
         lines.append("print('  expected ', ref.grad_param)")

@@ -5,15 +5,14 @@ the target as ``targets`` describes (a function with the parameter as a ``requir
 tensor, falling back to a Python float when the target refuses a tensor; or a fresh module in
 the case's dtype with its parameter attribute set), then autograd backward with the case's
 upstream gradient, and returns an ``Outcome`` of plain numpy arrays. Nothing is judged here.
-``prepare_case`` applies a module's declared parameter map (``invert_map``, ``map_slope``).
-``IsolatedRunner`` runs cases in a forked worker process.
+``prepare_case`` applies a module's declared parameter map (``invert_map``, ``map_slope``);
+``run_prepared`` does both, as the worker process of ``isolation`` does for every case.
 """
 
 from __future__ import annotations
 
-import contextlib
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -35,6 +34,12 @@ class Outcome:
     input_grad_missing: bool = False
     param_mode: str = "none"  # "tensor", "float" (target refused a tensor), "none"
     param_grad_missing: bool = False
+    # a module with a declared parameter map: the case's parameter as the map gives it in the
+    # case's dtype, and the raw value stored (``prepare_case``, done where the target runs)
+    prepared: bool = False
+    case_param: float | None = None
+    case_param_raw: float | None = None
+    case_notes: list[str] = field(default_factory=list)
 
 
 def torch_dtype(name: str):
@@ -175,6 +180,32 @@ def prepare_case(target: Target, case: Case) -> Case:
     return replace(case, param=effective, param_raw=v)
 
 
+def needs_preparation(target: Target, case: Case) -> bool:
+    """Whether ``case`` must go through ``prepare_case`` before it runs: a module with a
+    declared parameter map, on a case whose raw value is not set yet."""
+    return (target.form == "module" and target.param_map_text is not None
+            and case.param is not None and case.param_raw is None)
+
+
+def run_prepared(target: Target, case: Case) -> Outcome:
+    """``prepare_case`` (when ``needs_preparation``), then ``run_case``; the prepared
+    parameter, raw value and notes travel in the outcome (``Outcome.prepared``)."""
+    if not needs_preparation(target, case):
+        return run_case(target, case)
+    notes: list[str] = []
+    try:
+        prepared = prepare_case(target, case)
+    except ValueError as err:
+        prepared, notes = case, [str(err)]
+    except Exception as err:  # the user's map raised: the case runs unprepared
+        prepared, notes = case, [f"--param-map failed: {_describe(err)}"]
+    out = run_case(target, prepared)
+    out.prepared = True
+    out.case_param, out.case_param_raw = prepared.param, prepared.param_raw
+    out.case_notes = notes
+    return out
+
+
 def run_case(target: Target, case: Case) -> Outcome:
     """Run ``target`` forward and backward on ``case``; exceptions are recorded, not raised."""
     import torch
@@ -288,124 +319,3 @@ def _backward(case: Case, x, param, y, out: Outcome) -> Outcome:
 
 def format_exception(err: BaseException) -> str:  # pragma: no cover - debugging aid
     return "".join(traceback.format_exception_only(type(err), err)).strip()
-
-
-class IsolatedRunner:
-    """Runs cases in a forked worker process, so that a target that crashes the process (a
-    segfault, heap corruption caught by ``free``, ``abort()``) or hangs costs one case, not the
-    whole check.
-
-    ``runner(case)`` returns the worker's ``Outcome``. When the worker dies, the case is run
-    again alone in a fresh worker: if it crashes again, its outcome is the error "the process
-    crashed (SIGSEGV)" (an exception on valid input); if it then runs, the crash came from heap
-    corruption left by an earlier case, and ``incidents`` records which cases ran in the dead
-    worker. A case that takes longer than ``timeout`` seconds is killed and reported. The worker
-    runs torch with one thread (forking after OpenMP started is unsafe otherwise).
-    """
-
-    def __init__(self, target: Target, timeout: float = 120.0):
-        self.target = target
-        self.timeout = timeout
-        self.crashes = 0
-        self.incidents: list[str] = []
-        self._proc = None
-        self._conn = None
-        self._history: list[str] = []
-
-    def _start(self) -> None:
-        import multiprocessing
-
-        ctx = multiprocessing.get_context("fork")
-        self._conn, child = ctx.Pipe()
-        self._proc = ctx.Process(target=_worker, args=(self.target, child), daemon=True)
-        self._proc.start()
-        child.close()
-        self._history = []
-
-    def _attempt(self, case: Case) -> tuple[Outcome | None, str]:
-        if self._proc is None or not self._proc.is_alive():
-            self._start()
-        try:
-            self._conn.send(case)
-            if self._conn.poll(self.timeout):
-                outcome = self._conn.recv()
-                self._history.append(case.id or case.describe())
-                return outcome, ""
-            reason = f"timed out after {self.timeout:g} s"
-        except (EOFError, OSError):
-            reason = ""
-        return None, self._stop(reason)
-
-    def _stop(self, reason: str) -> str:
-        import signal
-
-        proc = self._proc
-        if proc.is_alive():
-            proc.kill()
-        proc.join(5)
-        code = proc.exitcode
-        if not reason:
-            if code is not None and code < 0:
-                try:
-                    name = signal.Signals(-code).name
-                except ValueError:
-                    name = f"signal {-code}"
-                reason = f"the process crashed ({name})"
-            else:
-                reason = f"the process exited with status {code}"
-        self._conn.close()
-        self._proc = self._conn = None
-        return reason
-
-    def __call__(self, case: Case) -> Outcome:
-        outcome, reason = self._attempt(case)
-        if outcome is not None:
-            return outcome
-        self.crashes += 1
-        earlier = list(self._history)
-        if reason.startswith("timed out") or not earlier:
-            return Outcome(error=f"{reason} running the target", error_phase="crash")
-        alone, reason_alone = self._attempt(case)  # fresh worker, nothing ran before
-        if alone is None:
-            self.crashes += 1
-            return Outcome(error=f"{reason_alone} running the target", error_phase="crash")
-        self.incidents.append(
-            f"{reason} during case {case.id or case.describe()}, which runs fine alone: heap "
-            f"corruption by one of the {len(earlier)} earlier cases in that process "
-            f"(last: {earlier[-1]})")
-        return alone
-
-    def close(self) -> None:
-        if self._proc is not None:
-            with contextlib.suppress(OSError):
-                self._conn.send(None)
-            self._proc.join(2)
-            if self._proc.is_alive():
-                self._proc.kill()
-            self._conn.close()
-            self._proc = self._conn = None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-
-def _worker(target: Target, conn) -> None:  # pragma: no cover - runs in the child
-    import faulthandler
-
-    import torch
-
-    # A crash of the target is reported by the parent as a case result; the traceback dump that
-    # an inherited faulthandler (pytest enables one) would print is only noise.
-    faulthandler.disable()
-    torch.set_num_threads(1)
-    while True:
-        try:
-            case = conn.recv()
-        except EOFError:
-            return
-        if case is None:
-            return
-        conn.send(run_case(target, case))

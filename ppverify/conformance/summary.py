@@ -104,6 +104,11 @@ def _overview(groups) -> list[str]:
     return out
 
 
+def _short(failure: str) -> str:
+    """A failure of the target in a few words, for the verdict line."""
+    return failure.split(" (")[0].split(": ")[0] if len(failure) > 60 else failure
+
+
 def format_report(report, coverage: bool = False) -> str:
     """The whole text report of a ``CheckReport``."""
     from .coverage import format_coverage
@@ -126,6 +131,8 @@ def format_report(report, coverage: bool = False) -> str:
                        f"levels not covered (more --count, or --coverage for the table)")
     for note in report.notes:
         out.append(f"note: {note}")
+    for failure in report.failures:
+        out.append(f"FAILURE of the target: {failure}")
     out.append("")
     if report.convention is not None:
         out.append(report.convention.message())
@@ -143,5 +150,8 @@ def format_report(report, coverage: bool = False) -> str:
                 cats.append(g.signature.category)
         from .compare import CATEGORY_TITLES
 
-        out.append("DOES NOT CONFORM: " + ", ".join(CATEGORY_TITLES[c] for c in cats))
+        reasons = [CATEGORY_TITLES[c] for c in cats] + [_short(f) for f in report.failures]
+        if not reasons and report.cases_run == 0:
+            reasons = ["no valid case was run"]
+        out.append("DOES NOT CONFORM: " + ", ".join(reasons))
     return "\n".join(out)

@@ -140,6 +140,7 @@ class Target:
     param_learnable: bool = True
     param_map: Callable | None = None
     param_map_text: str | None = None
+    param_map_range: tuple[float, float] | None = None  # what the map reaches (runner.map_range)
     param_fixed: bool = False
     fixed_value: float | None = None
     ctor_param: str | None = None  # constructor argument given the case's parameter
@@ -149,6 +150,28 @@ class Target:
     @property
     def convention(self) -> CallConvention:
         return CONVENTIONS[self.op]
+
+    @property
+    def has_param_map(self) -> bool:
+        return self.param_map is not None or self.param_map_text is not None
+
+    def describe(self) -> dict:
+        """Everything but the callables, as plain JSON data: what a worker process that
+        resolved the target tells the checker (``target_from_description``)."""
+        return {
+            "name": self.name, "op": self.op, "accepts": sorted(self.accepts),
+            "pooling": self.pooling, "form": self.form, "param_arg": self.param_arg,
+            "param_positional": self.param_positional, "size_arg": self.size_arg,
+            "ctor_kwargs": [[k, _plain(v)] for k, v in self.ctor_kwargs],
+            "ctor_accepts": sorted(self.ctor_accepts), "param_attr": self.param_attr,
+            "param_kind": self.param_kind, "param_learnable": self.param_learnable,
+            "param_map_text": self.param_map_text if self.has_param_map else None,
+            "param_map_range": None if self.param_map_range is None
+            else [float(v) for v in self.param_map_range],
+            "param_fixed": self.param_fixed, "fixed_value": self.fixed_value,
+            "ctor_param": self.ctor_param, "signature": self.signature,
+            "notes": list(self.notes),
+        }
 
     @property
     def param_required(self) -> bool:
@@ -182,6 +205,73 @@ class Target:
         elif self.pooling == "adaptive":
             args.append(f"{self.size_arg}=<output_size>" if self.size_arg else "<output_size>")
         return f"{short}({', '.join(args)})"
+
+
+def _plain(value):
+    """A constructor argument (a Python literal) as JSON data: tuples become lists."""
+    if isinstance(value, (tuple, list)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return repr(value)
+
+
+def _literal(value):
+    return tuple(_literal(v) for v in value) if isinstance(value, list) else value
+
+
+PARAM_KINDS = ("tensor", "number", "ctor", "fixed", "none")
+
+
+def target_from_description(d, op: str, pooling: str, param_fixed: bool = False) -> Target:
+    """The ``Target`` a worker described (``Target.describe``), validated field by field:
+    ``wire.ProtocolError`` names the first field that is missing, of the wrong type, or
+    disagrees with what the checker asked for (``op``, ``pooling``). It has no callables
+    (``fn`` is None): the checker never calls the target; ``param_fixed`` asked by the user
+    stays set whatever the worker says."""
+    from . import wire
+
+    if not isinstance(d, dict):
+        raise wire.ProtocolError("a target description that is not an object")
+    if d.get("op") != op or d.get("pooling") != pooling:
+        raise wire.ProtocolError(f"the worker described a target for op {str(d.get('op'))[:20]!r}"
+                                 f", pooling {str(d.get('pooling'))[:20]!r}; asked: {op}, "
+                                 f"{pooling}")
+    accepts = wire.strings(d, "accepts")
+    if set(accepts) - set(OPTIONAL_ARGS):
+        raise wire.ProtocolError(f"'accepts' names unknown arguments {accepts}")
+    ctor = d.get("ctor_kwargs", [])
+    if not isinstance(ctor, list) or not all(
+            isinstance(kv, list) and len(kv) == 2 and isinstance(kv[0], str) for kv in ctor):
+        raise wire.ProtocolError("'ctor_kwargs' must be a list of [name, value] pairs")
+    low_high = d.get("param_map_range")
+    map_range = None
+    if low_high is not None:
+        if not (isinstance(low_high, list) and len(low_high) == 2):
+            raise wire.ProtocolError("'param_map_range' must be [low, high]")
+        map_range = (wire.number({"v": low_high[0]}, "v", optional=False),
+                     wire.number({"v": low_high[1]}, "v", optional=False))
+    return Target(
+        fn=None, name=wire.text(d, "name", optional=False, limit=300), op=op,
+        accepts=frozenset(accepts), pooling=pooling,
+        form=wire.choice(d, "form", ("function", "module")),
+        param_arg=wire.text(d, "param_arg", limit=100),
+        param_positional=wire.flag(d, "param_positional", True),
+        size_arg=wire.text(d, "size_arg", limit=100),
+        ctor_kwargs=tuple((k, _literal(v)) for k, v in ctor),
+        ctor_accepts=frozenset(wire.strings(d, "ctor_accepts", limit=256)),
+        param_attr=wire.text(d, "param_attr", limit=100),
+        param_kind=wire.choice(d, "param_kind", PARAM_KINDS, "tensor"),
+        param_learnable=wire.flag(d, "param_learnable", True),
+        param_map_text=wire.text(d, "param_map_text", limit=300), param_map_range=map_range,
+        param_fixed=wire.flag(d, "param_fixed") or param_fixed,
+        fixed_value=wire.number(d, "fixed_value"),
+        ctor_param=wire.text(d, "ctor_param", limit=100),
+        signature=wire.text(d, "signature", optional=False, limit=1000),
+        notes=tuple(wire.strings(d, "notes")),
+    )
 
 
 # ------------------------------------------------------------------ inspection helpers

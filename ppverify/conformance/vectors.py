@@ -40,6 +40,13 @@ returns an error), or, for domain errors marked ``"nan_signals": true``, returns
 In the ``.npz`` form, the entry ``header`` holds the JSON above as a string, in which each
 array is replaced by ``{"npz": "<key>"}`` naming the float64 array entry that holds it.
 
+Both formats are published as JSON Schemas shipped in the package
+(``ppverify/conformance/schemas/vectors-v1.schema.json`` and ``results-v1.schema.json``,
+``schema_path("vectors")``). ``load_vectors`` and ``load_results`` (``vectorfiles``) accept a
+file only if it matches the schema and the rules the schema cannot state (sizes agree with
+shapes, values exact in their dtype, unique ids); anything else is a ``VectorsFileError``
+naming the file, the case id and the field, and nothing is scored.
+
 Results file (``.json`` or ``.npz``), format version 1
 ------------------------------------------------------
 ::
@@ -67,16 +74,18 @@ from __future__ import annotations
 
 import io
 import json
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from .._files import atomic_open
 from ..oracle import CertificationError, OracleDomainError, get_operator
 from .cases import Case
 from .compare import CATEGORIES, CATEGORY_TITLES, Finding, judge, judge_error_case
 from .expected import Expected, expected_for
-from .generate import error_cases, generate_cases
+from .generate import error_cases, iter_cases
 from .jsonio import (
     atomic_write_bytes,
     atomic_write_json,
@@ -88,12 +97,21 @@ from .jsonio import (
 from .runner import Outcome
 from .targets import CONVENTIONS
 from .tolerances import Tolerances
+from .vectorfiles import (  # noqa: F401 - the readers are part of this module's interface
+    FORMAT_VERSION,
+    VectorsFileError,
+    load_results,
+    load_vectors,
+    schema_path,
+)
+from .vectorfiles import RESULTS_FORMAT as RESULTS_FORMAT
+from .vectorfiles import VECTORS_FORMAT as FORMAT
 
-FORMAT = "ppverify-golden-vectors"
-RESULTS_FORMAT = "ppverify-results"
-FORMAT_VERSION = 1
 FLOAT_ENCODING = ("JSON numbers are shortest round-trip decimals of IEEE doubles, exact in the "
                   "case's dtype; 'inf', '-inf', 'nan' are strings; arrays are flat, row-major")
+
+
+MAX_CASES_PER_DIM = 100_000  # one file; more: several files with other seeds
 
 
 def build_vectors(op: str, dims=(1, 2, 3), count: int = 24, seed: int = 0,
@@ -101,11 +119,31 @@ def build_vectors(op: str, dims=(1, 2, 3), count: int = 24, seed: int = 0,
                   include_errors: bool = True, kinds=None, pooling: str = "windowed",
                   accepts=None) -> dict:
     """The vectors document for ``op`` (see module doc). ``accepts``: the optional pooling
-    arguments used (default: every one of the operator's convention)."""
+    arguments used (default: every one of the operator's convention). ``vectors_stream``
+    gives the same document without holding its cases."""
+    header, records, _ = vectors_stream(op, dims, count, seed, dtypes, include_errors, kinds,
+                                        pooling, accepts)
+    return {**header, "cases": list(records)}
+
+
+def vectors_stream(op: str, dims=(1, 2, 3), count: int = 24, seed: int = 0,
+                   dtypes=("float64", "float32", "float16", "bfloat16"),
+                   include_errors: bool = True, kinds=None, pooling: str = "windowed",
+                   accepts=None):
+    """``(header, records, total)``: the document without its cases, an iterator of the case
+    records (each computed by the oracle as it is taken; cases the oracle cannot certify are
+    left out) and the number of cases it goes through (for progress). Arguments are checked
+    here: at most ``MAX_CASES_PER_DIM`` valid cases per dimension."""
     from .values import VALUE_KINDS
 
     conv = CONVENTIONS[op]
     info = get_operator(op)
+    if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+        raise ValueError(f"count must be a non-negative integer, got {count!r}")
+    if count > MAX_CASES_PER_DIM:
+        raise ValueError(f"count {count} is more than the {MAX_CASES_PER_DIM} valid cases per "
+                         f"dimension one vectors file holds; write several files with "
+                         f"different --seed values instead")
     accepts = frozenset(conv.optional_args if accepts is None else accepts)
     unknown = accepts - set(conv.optional_args)
     if unknown:
@@ -113,33 +151,58 @@ def build_vectors(op: str, dims=(1, 2, 3), count: int = 24, seed: int = 0,
                          f"; not {', '.join(sorted(unknown))}")
     if pooling != "windowed":
         accepts = frozenset()
-    cases: list[dict] = []
+    dims = tuple(dims)
+    streams, total = [], 0
     for d in dims:
-        generated = generate_cases(op, d, accepts, count=count, seed=seed + d,
-                                   dtypes=tuple(dtypes), layouts=("contiguous",),
-                                   kinds=tuple(kinds or VALUE_KINDS), pooling=pooling)
-        for case in generated:
-            case.passed_args = tuple(a for a in conv.optional_args if a in accepts)
-            try:
-                exp = expected_for(case)
-            except (OracleDomainError, CertificationError, ValueError):
-                continue
-            cases.append(_case_record(case, exp))
-        if include_errors:
-            cases += [_case_record(c, None)
-                      for c in error_cases(op, d, accepts, seed=seed, pooling=pooling)]
+        valid = iter_cases(op, d, accepts, count=count, seed=seed + d, dtypes=tuple(dtypes),
+                           layouts=("contiguous",), kinds=tuple(kinds or VALUE_KINDS),
+                           pooling=pooling)
+        errors = error_cases(op, d, accepts, seed=seed, pooling=pooling) \
+            if include_errors else []
+        streams.append((valid, errors))
+        total += count + len(errors)
+    passed = tuple(a for a in conv.optional_args if a in accepts)
+
+    def records():
+        for valid, errors in streams:
+            for case in valid:
+                case.passed_args = passed
+                try:
+                    exp = expected_for(case)
+                except (OracleDomainError, CertificationError, ValueError):
+                    yield None  # counted for progress, not written
+                    continue
+                yield _case_record(case, exp)
+            for case in errors:
+                yield _case_record(case, None)
+
     call = {"windowed": f"f(input, {'param, ' if conv.has_param else ''}kernel_size"
                         + "".join(f", {a}" for a in conv.optional_args if a in accepts) + ")",
             "adaptive": f"f(input, {'param, ' if conv.has_param else ''}output_size)",
             "global": f"f(input{', param' if conv.has_param else ''})"}[pooling]
-    return {
+    header = {
         "format": FORMAT, "format_version": FORMAT_VERSION, "op": op, "title": info.title,
         "formula": info.formula, "param_name": info.param_name, "padding": info.padding,
         "pooling": pooling, "arguments": ["kernel_size", *sorted(accepts)]
         if pooling == "windowed" else [], "calling_convention": call,
         "float_encoding": FLOAT_ENCODING, "tolerances_ulp": Tolerances().to_dict(),
-        "cases": cases,
     }
+    return header, _Records(records()), total
+
+
+class _Records:
+    """The records of ``vectors_stream``: iterating skips the cases the oracle left out;
+    ``taken`` counts every case gone through (written or not), for progress."""
+
+    def __init__(self, items):
+        self._items = items
+        self.taken = 0
+
+    def __iter__(self):
+        for record in self._items:
+            self.taken += 1
+            if record is not None:
+                yield record
 
 
 def _case_record(case: Case, exp: Expected | None) -> dict:
@@ -176,61 +239,62 @@ _ARRAY_KEYS = ("input", "grad_output")
 _EXPECTED_ARRAYS = ("output", "grad_input", "output_scale", "grad_input_scale")
 
 
-def write_vectors(doc: dict, path: str | Path) -> None:
-    """Write ``doc`` as JSON or .npz (by extension), atomically."""
+def write_vectors(doc: dict, path: str | Path, *, records=None, total: int | None = None,
+                  progress=None) -> int:
+    """Write ``doc`` as JSON or .npz (by extension), atomically, one case at a time; the
+    number of cases written. The cases come from ``records`` (default ``doc["cases"]``; the
+    iterator of ``vectors_stream`` is written as the oracle computes it, never held whole).
+    ``progress(done, total)`` is called after each case."""
     path = Path(path)
-    if path.suffix == ".npz":
-        arrays: dict[str, np.ndarray] = {}
-        header = json.loads(json.dumps(doc))
-        for case in header["cases"]:
-            for key in _ARRAY_KEYS:
-                _to_npz(case, key, f"{case['id']}/{key}", arrays)
-            if case.get("expected"):
-                for key in _EXPECTED_ARRAYS:
-                    _to_npz(case["expected"], key, f"{case['id']}/expected/{key}", arrays)
-        arrays["header"] = np.array(json.dumps(header, allow_nan=False))
-        buf = io.BytesIO()
-        np.savez_compressed(buf, **arrays)
-        atomic_write_bytes(path, buf.getvalue())
-    elif path.suffix == ".json":
-        atomic_write_json(path, doc)
-    else:
+    if path.suffix not in (".npz", ".json"):
         raise ValueError(f"out must end in .json or .npz, got {str(path)!r}")
+    head = {k: v for k, v in doc.items() if k != "cases"}
+    items = doc.get("cases", []) if records is None else records
+    written = 0
+
+    def tick():
+        nonlocal written
+        written += 1
+        if progress is not None:
+            progress(getattr(items, "taken", written), total)
+
+    with atomic_open(path) as handle:
+        if path.suffix == ".json":
+            handle.write(b"{\n")
+            for key, value in head.items():
+                handle.write(f" {json.dumps(key)}: {json.dumps(value, allow_nan=False)},\n"
+                             .encode())
+            handle.write(b' "cases": [')
+            for i, record in enumerate(items):
+                handle.write((",\n  " if i else "\n  ").encode()
+                             + json.dumps(record, allow_nan=False).encode())
+                tick()
+            handle.write(b"\n ]\n}\n")
+            return written
+        cases = []
+        with zipfile.ZipFile(handle, "w", zipfile.ZIP_DEFLATED) as archive:
+            for record in items:
+                record = json.loads(json.dumps(record, allow_nan=False))
+                for key in _ARRAY_KEYS:
+                    _to_npz(record, key, f"{record['id']}/{key}", archive)
+                if record.get("expected"):
+                    for key in _EXPECTED_ARRAYS:
+                        _to_npz(record["expected"], key, f"{record['id']}/expected/{key}",
+                                archive)
+                cases.append(record)
+                tick()
+            with archive.open("header.npy", "w", force_zip64=True) as f:
+                np.lib.format.write_array(f, np.array(json.dumps({**head, "cases": cases},
+                                                                 allow_nan=False)))
+    return written
 
 
-def _to_npz(record: dict, key: str, name: str, arrays: dict) -> None:
+def _to_npz(record: dict, key: str, name: str, archive: zipfile.ZipFile) -> None:
     if record.get(key) is None:
         return
-    arrays[name] = decode_array(record[key])
+    with archive.open(f"{name}.npy", "w", force_zip64=True) as f:
+        np.lib.format.write_array(f, decode_array(record[key]), allow_pickle=False)
     record[key] = {"npz": name}
-
-
-def load_vectors(path: str | Path) -> dict:
-    """Read a vectors file (JSON or .npz) into the JSON document form."""
-    path = Path(path)
-    if path.suffix == ".npz":
-        with np.load(path, allow_pickle=False) as z:
-            doc = json.loads(str(z["header"]))
-            for case in doc["cases"]:
-                for key in _ARRAY_KEYS:
-                    _from_npz(case, key, z)
-                if case.get("expected"):
-                    for key in _EXPECTED_ARRAYS:
-                        _from_npz(case["expected"], key, z)
-    else:
-        doc = json.loads(path.read_text())
-    if doc.get("format") != FORMAT:
-        raise ValueError(f"{path}: not a ppverify vectors file (format {doc.get('format')!r})")
-    if int(doc.get("format_version", 0)) > FORMAT_VERSION:
-        raise ValueError(f"{path}: format_version {doc['format_version']} is newer than "
-                         f"this ppverify ({FORMAT_VERSION})")
-    return doc
-
-
-def _from_npz(record: dict, key: str, z) -> None:
-    value = record.get(key)
-    if isinstance(value, dict) and "npz" in value:
-        record[key] = encode_array(z[value["npz"]])
 
 
 def write_results(results: list[dict], path: str | Path) -> None:
@@ -252,31 +316,6 @@ def write_results(results: list[dict], path: str | Path) -> None:
         atomic_write_bytes(path, buf.getvalue())
     else:
         atomic_write_json(path, doc)
-
-
-def load_results(path: str | Path) -> dict[str, dict]:
-    """Read a results file into ``{id: result dict}``."""
-    path = Path(path)
-    out: dict[str, dict] = {}
-    if path.suffix == ".npz":
-        with np.load(path, allow_pickle=False) as z:
-            for name in z.files:
-                case_id, _, key = name.rpartition("/")
-                value = z[name]
-                entry = out.setdefault(case_id, {"id": case_id})
-                if key == "error":
-                    entry["error"] = str(value)
-                elif key == "grad_param":
-                    entry["grad_param"] = float(value)
-                else:
-                    entry[key] = value.ravel().tolist()
-        return out
-    doc = json.loads(path.read_text())
-    if doc.get("format") != RESULTS_FORMAT:
-        raise ValueError(f"{path}: not a ppverify results file (format {doc.get('format')!r})")
-    for r in doc["results"]:
-        out[str(r["id"])] = r
-    return out
 
 
 # ------------------------------------------------------------------------------ scoring
@@ -318,8 +357,11 @@ def _outcome_from_result(result: dict, case: Case) -> Outcome:
     if result.get("error") is not None:
         out.error, out.error_phase = str(result["error"]), "forward"
         return out
+    if result.get("output") is None:  # no output and no error: judged as a missing output
+        out.input_grad_missing = case.expect_error is None
+        return out
     shape = tuple(int(v) for v in result.get("output_shape") or ())
-    values = decode_array(result.get("output", []))
+    values = decode_array(result["output"])
     out.output_shape = shape
     out.output = values.reshape(shape) if values.size == int(np.prod(shape)) else values
     if result.get("grad_input") is None:

@@ -1,8 +1,11 @@
 """Write golden vectors: inputs, parameters, pooling arguments and correctly rounded results.
 
 The file format (JSON or .npz, chosen by the extension of --out; format version 1) is
-documented in ppverify.conformance.vectors; score results computed from it with
-`ppverify check --vectors FILE --results FILE`. Examples:
+documented in ppverify.conformance.vectors and published as JSON Schemas in
+ppverify/conformance/schemas/ (vectors-v1.schema.json, results-v1.schema.json); score results
+computed from it with `ppverify check --vectors FILE --results FILE`, which reads only files
+that match them. Cases are written as the oracle computes them, with progress on stderr; the
+file replaces --out only when complete. Examples:
 
   ppverify vectors --op ppool --out ppool.json
   ppverify vectors --op lp --dim 2 --count 50 --dtype float32 --out lp2d.npz
@@ -35,7 +38,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dim", type=int, nargs="+", choices=(1, 2, 3), default=[1, 2, 3],
                         help="spatial dimensions (default: 1 2 3)")
     parser.add_argument("--count", type=int, default=24,
-                        help="valid cases per dimension, 0 for error inputs only (default 24)")
+                        help="valid cases per dimension, 0 for error inputs only (default 24, "
+                        "at most 100000: more go into several files with other --seed values)."
+                        " Cases are written as they are computed, with progress on stderr")
     parser.add_argument("--dtypes", "--dtype", dest="dtype", nargs="+",
                         default=["float64", "float32", "float16",
                                                        "bfloat16"],
@@ -55,7 +60,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .vectors import build_vectors, write_vectors
+    from .._progress import Progress
+    from .vectors import vectors_stream, write_vectors
 
     if not str(args.out).endswith((".json", ".npz")):
         print(f"ppverify vectors: error: --out must end in .json or .npz, got {args.out!r}",
@@ -75,20 +81,24 @@ def run(args: argparse.Namespace) -> int:
                   file=sys.stderr)
             return 2
     try:
-        doc = build_vectors(args.op, tuple(dict.fromkeys(args.dim)), count=args.count,
-                            seed=args.seed, dtypes=tuple(args.dtype),
-                            include_errors=not args.no_errors, kinds=args.kinds,
-                            pooling=args.pooling, accepts=accepts)
+        header, records, total = vectors_stream(
+            args.op, tuple(dict.fromkeys(args.dim)), count=args.count, seed=args.seed,
+            dtypes=tuple(args.dtype), include_errors=not args.no_errors, kinds=args.kinds,
+            pooling=args.pooling, accepts=accepts)
     except ValueError as err:
         print(f"ppverify vectors: error: {err}", file=sys.stderr)
         return 2
+    progress = Progress("ppverify vectors", "cases")
     try:
-        write_vectors(doc, args.out)
+        written = write_vectors(header, args.out, records=records, total=total,
+                                progress=progress)
     except OSError as err:
+        progress.close()
         print(f"ppverify vectors: error: cannot write --out {args.out}: {err.strerror or err}",
               file=sys.stderr)
         return 2
-    errors = sum(1 for c in doc["cases"] if c["expect_error"])
-    print(f"wrote {len(doc['cases'])} cases ({errors} error inputs) for {args.op} to {args.out} "
-          f"(format {doc['format']} v{doc['format_version']})")
+    progress.close()
+    print(f"wrote {written} cases ({total - args.count * len(set(args.dim))} error inputs) "
+          f"for {args.op} to {args.out} (format {header['format']} "
+          f"v{header['format_version']})")
     return 0

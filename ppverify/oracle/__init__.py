@@ -9,7 +9,7 @@
 
 from .formats import FORMATS, Format, get_format, round_fraction, ulp_distance
 from .operators import OracleDomainError
-from .reference import CertificationError, OracleResult, reference
+from .reference import CertificationError, OracleMemoryError, OracleResult, reference
 from .registry import OPERATORS, OperatorInfo, get_operator
 
 __all__ = [
@@ -19,6 +19,7 @@ __all__ = [
     "Format",
     "OperatorInfo",
     "OracleDomainError",
+    "OracleMemoryError",
     "OracleResult",
     "get_format",
     "get_operator",

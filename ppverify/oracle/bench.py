@@ -79,8 +79,16 @@ def measure(windows: int, alpha: float, dtype: str, repeat: int, jobs: int) -> d
         "dtype": dtype,
         "alpha": alpha,
         "jobs": jobs,
+        "processes": processes_for(x.shape[0], channels, side * side, jobs),
         "goal_windows_per_second": 20_000,
     }
+
+
+def processes_for(batch: int, channels: int, plane: int, jobs: int) -> int:
+    """How many processes ``reference(jobs=jobs)`` uses on such an input."""
+    from .reference import plane_chunks
+
+    return min(jobs, len(plane_chunks(batch, channels, plane, jobs))) if jobs > 1 else 1
 
 
 def run(args: argparse.Namespace) -> int:
@@ -95,7 +103,8 @@ def run(args: argparse.Namespace) -> int:
     rate = record["certified_windows_per_second"]
     plain = record["plain_mpmath_80bit_windows_per_second"]
     print(f"P-pooling, 2x2 windows, alpha={args.alpha}, value + all gradients, correctly "
-          f"rounded to {args.dtype}, jobs={args.jobs}")
+          f"rounded to {args.dtype}, jobs={args.jobs} ({record['processes']} process(es): "
+          f"never more than the planes)")
     print(f"  certified oracle : {rate:10,.0f} windows/s  ({record['windows']} windows in "
           f"{record['seconds']:.2f} s, best of {args.repeat})")
     print(f"  plain mpmath 80b : {plain:10,.0f} windows/s  (no certification)")

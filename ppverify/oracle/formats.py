@@ -195,10 +195,13 @@ def ordinal(values: np.ndarray | float, fmt: str | Format) -> np.ndarray:
 
 
 def from_torch(value):
-    """A torch tensor as an exact float64 numpy copy (detached, on the CPU), without importing
-    torch; any other value is returned unchanged."""
+    """A torch tensor as an exact numpy copy (detached, on the CPU), without importing torch:
+    floating tensors as float64 (exact for every torch float dtype), others (integer, bool,
+    complex) in their own dtype, so that the caller sees what they hold (an int64 beyond 2^53
+    is not rounded here); any other value is returned unchanged."""
     if type(value).__module__.startswith("torch") and hasattr(value, "detach"):
-        return value.detach().cpu().double().numpy()
+        t = value.detach().cpu()
+        return t.double().numpy() if t.is_floating_point() else t.numpy()
     return value
 
 

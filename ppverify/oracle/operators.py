@@ -570,6 +570,27 @@ def rational_root(q: Fraction, k: int) -> Fraction | None:
     return Fraction(num, den)
 
 
+def _equal_positives(fx: list[Fraction], p: float, divisor: int | None,
+                     n_inputs: int) -> WindowValues | None:
+    """Exact results when every positive element equals ``c`` and there are as many of them
+    as the divisor (``D = N``, no zero, for the power mean; one positive element for the Lp
+    norm): then ``y = ((k c^p) / D)^(1/p) = c`` for every ``p``, ``dy/dx_i = 1/k``,
+    ``dy/dp = 0`` (a zero of the Lp norm gets ``1`` at ``p = 1``, else 0, as
+    ``_power_sum_window`` says). Decided without evaluating a power, so that an exact midpoint
+    such as ``c = 1 + 2^-24`` rounded to float32 is decided for any ``p`` (0.1 included)."""
+    if p == 0 or any(v < 0 for v in fx):
+        return None
+    positives = [v for v in fx if v > 0]
+    if not positives or any(v != positives[0] for v in positives):
+        return None
+    k = len(positives)
+    if k != (1 if divisor is None else divisor):
+        return None
+    grads: list[Number] = [Fraction(1, k) if v > 0 else (_ONE if p == 1 else _ZERO)
+                           for v in fx[:n_inputs]]
+    return WindowValues(positives[0], grads, _ZERO)
+
+
 def power_sum_exact(
     xs: Sequence[float], p: float, divisor: int | None, n_inputs: int | None = None,
     max_abs_p: int = 4096, max_root: int = 64,
@@ -586,12 +607,19 @@ def power_sum_exact(
     independent radicals (Besicovitch) and ``y`` is irrational. For ``p = 0`` (geometric mean)
     ``y = (prod x)^(1/N)`` and ``dy/dx_i = y / (N x_i)``. Used by the certifier when a result
     may lie exactly on a rounding boundary (``p = 1``, where ``y`` is a sum; ``p = 1/2`` on
-    equal inputs, ``y = N^2 x``). Only call it on windows the ball evaluation accepted.
+    equal inputs, ``y = N^2 x``). A window whose positive elements are all equal and as many
+    as ``D`` is exact for every ``p`` (``_equal_positives``). Only call it on windows the ball
+    evaluation accepted.
     """
     n_inputs = len(xs) if n_inputs is None else n_inputs
-    if abs(p) > max_abs_p or not xs:
+    if not xs:
         return None
     fx = [Fraction(v) for v in xs]
+    same = _equal_positives(fx, p, divisor, n_inputs)
+    if same is not None:
+        return same
+    if abs(p) > max_abs_p:
+        return None
     if p == 0:
         if divisor is None or any(v <= 0 for v in fx):
             return None  # zeros are already exact in the ball evaluation

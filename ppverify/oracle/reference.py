@@ -18,10 +18,25 @@ operator and parameter allow one. A result that still cannot be decided raises
 With ``digits=D`` the results are mpmath numbers with ``D`` correct significant digits (the
 ball's relative radius is below ``10**-D``) instead of rounded floats; a result certified to be
 smaller than ``2**-2000`` in magnitude (an exact zero from cancellation, say) is returned as 0.
+``D`` is at most ``MAX_DIGITS`` (9855: the first evaluation must fit ``MAX_PRECISION``).
+
+Inputs are taken exactly: every value must be exactly representable in float64 (integers
+beyond 2^53, uint64 and long double values that are not are refused by name, never rounded).
+A NaN or negative value at an element that no window reads is accepted: only the elements
+the windows read are the operator's input.
+
+Memory: the balls of every window term and derivative take about ``ELEMENT_BYTES`` (1 KB) per
+input element. Planes are therefore solved in chunks of about ``CHUNK_ELEMENTS`` (65536)
+elements, one chunk per process at a time, and the results of the whole input take about
+``RESULT_BYTES`` (64 B) per element: ``(8, 64, 112, 112)``, 6.4 M elements, is estimated at
+0.5 GB, where solving it whole took about 5 GB. ``memory_estimate`` states the need up
+front; a call that would need more than ``memory_limit`` (default 4 GiB, e.g. a single plane
+of more than about 4 M elements) is refused before any work with ``OracleMemoryError``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections import Counter
 from collections.abc import Sequence
@@ -48,11 +63,22 @@ from .operators import OracleDomainError, WindowValues
 from .registry import OperatorInfo, get_operator
 
 MAX_PRECISION = 1 << 15
+CHUNK_ELEMENTS = 1 << 16  # planes are solved in chunks of about this many input elements
+ELEMENT_BYTES = 1024  # working memory per input element of a chunk (measured: 0.7-0.9 KB)
+RESULT_BYTES = 64  # memory per input element for the results of the whole input
+DEFAULT_MEMORY_LIMIT = 4 << 30
+_GUARD_BITS = 28  # digits mode works at ceil(D log2 10) + 4 bits plus 24 to start with
+#: the most correct digits ``digits=`` can ask for: its first evaluation must fit MAX_PRECISION
+MAX_DIGITS = int((MAX_PRECISION - _GUARD_BITS) / math.log2(10))
 # In digits mode a ball around 0 never reaches a relative accuracy: a result whose magnitude is
 # certified below this bound (far below every float format's smallest subnormal) is returned
 # as 0, just as rounding to a float format would.
 DIGITS_ZERO = arb(2) ** -2000
 _EXACT_FALLBACK_FACTOR = 4
+
+
+class OracleMemoryError(MemoryError, ValueError):
+    """The input would need more memory than the limit allows (refused before any work)."""
 
 
 class CertificationError(ArithmeticError):
@@ -117,12 +143,68 @@ def _layout(geometry: PoolGeometry | AdaptiveGeometry, spatial: tuple[int, ...])
 
 
 def _as_float_array(name: str, value) -> np.ndarray:
-    """Exact float64 copy of an array-like; a torch tensor is accepted without importing torch."""
+    """Exact float64 copy of an array-like; a torch tensor is accepted without importing torch.
+
+    The oracle takes its inputs exactly: a value that float64 cannot hold exactly (an int64 or
+    uint64 beyond 2^53 that is not a multiple of float64's spacing there, a long double with
+    bits beyond float64's 53 or beyond its range, a Python int of that kind) is refused with a
+    ``ValueError`` naming the argument and the element, never rounded."""
     a = np.asarray(from_torch(value))
-    if a.dtype == object or not (np.issubdtype(a.dtype, np.floating)
-                                 or np.issubdtype(a.dtype, np.integer)):
+    if a.dtype == object:
+        return _exact_objects(name, a)
+    if not (np.issubdtype(a.dtype, np.floating) or np.issubdtype(a.dtype, np.integer)):
         raise TypeError(f"{name} must be an array of real numbers, got dtype {a.dtype}")
-    return a.astype(np.float64)
+    with np.errstate(over="ignore", invalid="ignore"):
+        f = a.astype(np.float64)
+    if np.issubdtype(a.dtype, np.floating):
+        if a.dtype.itemsize <= 8:
+            return f  # float16/float32/float64: exact
+        lost = ~((f.astype(a.dtype) == a) | (np.isnan(a) & np.isnan(f)))
+    else:
+        lost = np.zeros(a.shape, dtype=bool)
+        if a.dtype.itemsize >= 8:  # 32-bit integers are exact in float64
+            big = (a > 2**53) | (a < -(2**53)) if a.dtype.kind == "i" else a > 2**53
+            for i in np.flatnonzero(big):
+                lost.flat[i] = int(a.flat[i]) != int(f.flat[i])
+    if lost.any():
+        _refuse_inexact(name, a, lost)
+    return f
+
+
+def _refuse_inexact(name: str, a: np.ndarray, lost: np.ndarray):
+    index = tuple(int(i) for i in np.argwhere(lost)[0])
+    value = a[index].item() if hasattr(a[index], "item") else a[index]
+    where = f"{name} element {index}" if index else name
+    kind = type(value).__name__ if a.dtype == object else str(a.dtype)
+    try:
+        rounded = repr(float(a[index]))
+    except OverflowError:
+        rounded = "inf"
+    raise ValueError(
+        f"{where} = {value!r} ({kind}) is not exactly representable in float64 "
+        f"(it would be rounded to {rounded}); the oracle takes its inputs exactly and does "
+        f"not round them: convert the values yourself if rounding is what you want")
+
+
+def _exact_objects(name: str, a: np.ndarray) -> np.ndarray:
+    """An object array of Python ints and floats, each checked to be exact in float64."""
+    out = np.empty(a.shape, dtype=np.float64)
+    for index, v in np.ndenumerate(a):
+        if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)):
+            raise TypeError(f"{name} must be an array of real numbers, got "
+                            f"{type(v).__name__} {v!r} at {index}")
+        try:
+            f = float(v)
+        except OverflowError:
+            f = math.inf
+        exact = (f == v) if isinstance(v, (int, np.integer)) and math.isfinite(f) else \
+            (f == v or (f != f and v != v))
+        if not exact:
+            lost = np.zeros(a.shape, dtype=bool)
+            lost[index] = True
+            _refuse_inexact(name, a, lost)
+        out[index] = f
+    return out
 
 
 class _Problem:
@@ -366,13 +448,16 @@ class _Solver:
             which, idx = "grad_input", min(pending_gin)
         else:
             which, idx = "grad_param", (min(pending_gpar),)
-        raise CertificationError(
-            f"could not certify the correctly rounded {which} at (batch, channel, flat index) "
-            f"{idx} within {MAX_PRECISION} bits: the value may lie exactly on a rounding "
-            f"boundary and no exact evaluation is available for these parameters",
-            which,
-            tuple(idx),
-        )
+        if self.fmt is None:
+            why = (f"could not reach {self.digits} correct digits of the {which} at (batch, "
+                   f"channel, flat index) {idx} within {MAX_PRECISION} bits, the precision "
+                   f"limit: the value may be zero or too close to it for a relative accuracy")
+        else:
+            why = (f"could not certify the correctly rounded {which} at (batch, channel, flat "
+                   f"index) {idx} within {MAX_PRECISION} bits: the value may lie exactly on a "
+                   f"rounding boundary and no exact evaluation is available for these "
+                   f"parameters")
+        raise CertificationError(why, which, tuple(idx))
 
 
 def reference(
@@ -394,6 +479,7 @@ def reference(
     param_gradient: bool | None = None,
     jobs: int = 1,
     output_size=None,
+    memory_limit: int | None = DEFAULT_MEMORY_LIMIT,
 ) -> OracleResult:
     """Correctly rounded forward, input gradient (VJP) and parameter gradient of a pooling op.
 
@@ -418,7 +504,11 @@ def reference(
     gradients : also compute the input and parameter gradients.
     param_gradient : compute the parameter gradient (default: ``gradients``); set it False to
         get the input gradient where dy/dparam is undefined (negative inputs, integer alpha).
-    jobs : spread the (batch, channel) planes over this many worker processes.
+    jobs : spread the (batch, channel) planes over this many worker processes (never more
+        processes than chunks of planes).
+    memory_limit : bytes of memory the call may take (``None``: no limit); refused up front
+        (``OracleMemoryError``, a ``MemoryError`` and a ``ValueError``) when
+        ``memory_estimate`` says more. See the module doc.
     """
     if not isinstance(jobs, int) or jobs < 1:
         raise ValueError(f"jobs must be a positive integer, got {jobs!r}")
@@ -435,6 +525,9 @@ def reference(
     batched = x.ndim == dims + 2
     xb = x if batched else x[None]
     B, C = xb.shape[:2]
+    plane = math.prod(spatial)
+    chunks = plane_chunks(B, C, plane, jobs)  # the memory is checked before any is taken
+    check_memory(len(chunks[0]) * plane, B * C * plane, min(jobs, len(chunks)), memory_limit)
     layout = _layout(geometry, spatial)
     params = _channel_params(info, param, C)
     out_shape = (B, C) + layout.out_spatial
@@ -452,6 +545,10 @@ def reference(
     if digits is not None and (isinstance(digits, bool) or not isinstance(digits, int)
                                or digits < 1):
         raise ValueError(f"digits must be a positive integer, got {digits!r}")
+    if digits is not None and digits > MAX_DIGITS:
+        raise ValueError(f"digits={digits} is above the oracle's precision limit: "
+                         f"{MAX_PRECISION} bits of working precision allow at most "
+                         f"{MAX_DIGITS} correct digits")
     plane = layout.plane_size
     problem = _Problem(info, xb.reshape(B, C, plane), params,
                        g.reshape(B, C, len(layout.flat_indices)), layout,
@@ -460,8 +557,8 @@ def reference(
                        and info.has_param)
     problem._spatial = spatial
     groups = [[c] for c in range(C)] if _is_per_channel(param) else [list(range(C))]
-    if jobs > 1 and B * C > 1:
-        out, gin, gpar = _solve_parallel(problem, fmt, digits, groups, jobs)
+    if len(chunks) > 1:
+        out, gin, gpar = _solve_chunked(problem, fmt, digits, groups, jobs, chunks)
     else:
         out, gin, gpar = _Solver(problem, fmt, digits, groups).solve()
     container = object if fmt is None else fmt.numpy_dtype
@@ -492,7 +589,7 @@ def _channel_params(info: OperatorInfo, param, C: int) -> list[float | None]:
         raise ValueError(f"op {info.name!r} needs its parameter {info.param_name}")
     if isinstance(param, (bool, str, bytes)) or np.asarray(param).dtype.kind in "bUSVc":
         raise TypeError(f"{info.param_name} must be a real number, got {param!r}")
-    arr = np.asarray(param, dtype=np.float64)
+    arr = _as_float_array(info.param_name, param)
     if arr.ndim == 0:
         values = [float(arr)] * C
     elif arr.ndim == 1 and arr.shape[0] == C:
@@ -521,15 +618,47 @@ def _solve_chunk(task):
     return out, gin, partials, problem.notes
 
 
-def _solve_parallel(problem: _Problem, fmt, digits, groups, jobs: int):
-    """Spread planes over processes; add up the parameter partials here and certify them."""
+def plane_chunks(B: int, C: int, plane: int, jobs: int) -> list[list[tuple[int, int]]]:
+    """The (batch, channel) planes in chunks: one chunk for a small input and one process;
+    otherwise chunks of at most ``CHUNK_ELEMENTS`` elements (one plane at least), and at least
+    four per process with ``jobs``, never more chunks than planes."""
+    planes = [(b, c) for b in range(B) for c in range(C)]
+    if len(planes) <= 1:
+        return [planes]
+    by_size = math.ceil(len(planes) * plane / CHUNK_ELEMENTS)
+    n_chunks = min(len(planes), max(by_size, jobs * 4 if jobs > 1 else 1))
+    return [planes[k::n_chunks] for k in range(n_chunks)]
+
+
+def memory_estimate(chunk_elements: int, total_elements: int, processes: int = 1) -> int:
+    """Bytes a call needs, roughly: ``ELEMENT_BYTES`` per input element of the chunk each
+    process works on (the balls of every window term and derivative) plus ``RESULT_BYTES``
+    per input element for the results gathered (see the module doc)."""
+    return ELEMENT_BYTES * chunk_elements * processes + RESULT_BYTES * total_elements
+
+
+def check_memory(chunk_elements: int, total_elements: int, processes: int,
+                 limit: int | None) -> None:
+    """``MemoryError`` naming the sizes when ``memory_estimate`` is above ``limit``."""
+    if limit is None:
+        return
+    need = memory_estimate(chunk_elements, total_elements, processes)
+    if need > limit:
+        raise OracleMemoryError(
+            f"the oracle would need about {need / 2**30:.1f} GiB for this input "
+            f"({total_elements} elements; planes of {chunk_elements} at a time, about "
+            f"{ELEMENT_BYTES} bytes each, in {processes} process(es)), more than the memory "
+            f"limit of {limit / 2**30:.1f} GiB: pass a smaller input (fewer or smaller planes), "
+            f"fewer jobs, or memory_limit=None")
+
+
+def _solve_chunked(problem: _Problem, fmt, digits, groups, jobs: int, chunks):
+    """Solve chunks of planes one after another (``jobs=1``) or in processes; add up the
+    parameter partials here and certify them."""
     import concurrent.futures
     import multiprocessing
 
     B, C, W = problem.grad_out.shape
-    planes = [(b, c) for b in range(B) for c in range(C)]
-    n_chunks = min(len(planes), jobs * 4)
-    chunks = [planes[k::n_chunks] for k in range(n_chunks)]
     tasks = []
     for chunk in chunks:
         x = np.stack([problem.x[b, c] for b, c in chunk])[None]
@@ -542,10 +671,15 @@ def _solve_parallel(problem: _Problem, fmt, digits, groups, jobs: int):
     out = np.empty((B, C, W), dtype=object)
     gin = np.empty(problem.x.shape, dtype=object) if problem.want_grads else None
     plane_partials: dict[tuple[int, int], Term] = {}
-    with concurrent.futures.ProcessPoolExecutor(
-        max_workers=jobs, mp_context=multiprocessing.get_context(method)
-    ) as pool:
-        for chunk, (o, gi, partials, notes) in zip(chunks, pool.map(_solve_chunk, tasks)):
+    with contextlib.ExitStack() as stack:
+        if jobs > 1:
+            pool = stack.enter_context(concurrent.futures.ProcessPoolExecutor(
+                max_workers=min(jobs, len(chunks)),  # never more processes than chunks of work
+                mp_context=multiprocessing.get_context(method)))
+            solved = pool.map(_solve_chunk, tasks)
+        else:
+            solved = map(_solve_chunk, tasks)  # one chunk's working memory at a time
+        for chunk, (o, gi, partials, notes) in zip(chunks, solved):
             problem.notes.update(notes)
             for k, (b, c) in enumerate(chunk):
                 out[b, c] = o[0, k]

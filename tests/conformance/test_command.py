@@ -124,16 +124,17 @@ def test_plugin_fixture_in_a_test_suite(tmp_path):
 
 
 def test_progress_bar_only_on_a_terminal(monkeypatch):
-    from ppverify.conformance import command
+    from ppverify._progress import Progress
 
-    update, close = command._progress()
-    assert update is None  # pytest captures stderr: not a terminal
-    close()
+    progress = Progress("ppverify check")
+    assert progress._bar is None  # pytest captures stderr: not a terminal
+    progress.close()
     monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
-    update, close = command._progress()
-    update(1, 3)
-    update(3, 3)
-    close()
+    progress = Progress("ppverify check")
+    assert progress._bar is not None
+    progress(1, 3)
+    progress(3, 3)
+    progress.close()
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -258,3 +259,12 @@ def test_skipped_cases_are_listed_with_their_reason():
         from ppverify.conformance.check import check
 
         check("torch.nn.functional:lp_pool1d", "lp", 1, kinds=("zeros",), params=(-1.0,))
+
+
+@pytest.mark.parametrize("option, value", [("layouts", ["bogus"]), ("dtypes", ["float8"]),
+                                           ("kinds", ["random", "weird"])])
+def test_the_fixture_names_a_bogus_selection(assert_matches_oracle, option, value):
+    import torch.nn.functional as F
+
+    with pytest.raises(ValueError, match=f"{option} must be .*got '{value[-1]}'"):
+        assert_matches_oracle(F.avg_pool2d, op="avg", dims=2, **{option: value})
