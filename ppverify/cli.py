@@ -34,7 +34,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "vectors": ("ppverify.conformance.vectors_command", "write golden test vectors (JSON/.npz)"),
     "bench-oracle": ("ppverify.oracle.bench", "oracle throughput in certified windows per second"),
     "report": ("ppverify.report.command", "figures and the audit document in reports/"),
-    "bench": ("ppverify.ops.bench", "speed and peak memory of the P-pooling op vs max/avg_pool2d"),
+    "bench": ("ppverify.ops.bench", "speed and peak memory of the ops vs torch's pooling"),
     # one line per subcommand; keep this list the only place that names them
 }
 

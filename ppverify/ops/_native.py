@@ -1,9 +1,10 @@
 """The optional compiled fast path: ``ppool_kernel.cpp`` built with g++ on first use.
 
 The kernel is plain C++ (OpenMP, no torch headers, so it compiles in about a second), loaded
-with ``ctypes`` and exposed as two ``torch.library`` custom ops so that ``torch.compile`` can
-trace through them. It handles CPU tensors of float32 (and float16/bfloat16 via float32) with
-float64 arithmetic; everything else uses the pure-torch implementation.
+with ``ctypes`` and called from the ``ppverify::pool`` custom ops of ``ppverify.ops._dispatch``
+(which is what ``torch.compile`` and ``torch.export`` see). It handles windowed P-pooling of
+CPU tensors of float32 (and float16/bfloat16 via float32) with float64 arithmetic; everything
+else uses the pure-torch implementation.
 
 ``available()`` is False, and the pure-torch path is chosen automatically, when there is no
 compiler, the build fails, or ``PPVERIFY_NATIVE=0`` is set. The shared library is cached in
@@ -125,35 +126,26 @@ def _ptr(t: torch.Tensor):
     return t.data_ptr() if t.numel() else None
 
 
-@torch.library.custom_op("ppverify::ppool_forward_f32", mutates_args=())
 def forward_f32(x: torch.Tensor, alpha: torch.Tensor, geo: list[int], save: bool = False
-                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """``x``: contiguous float32 (P, D, H, W); ``alpha``: float64 (P,).
+                ) -> tuple[torch.Tensor, bool, torch.Tensor, torch.Tensor]:
+    """``x``: contiguous float32 (P, D, H, W); ``alpha``: contiguous float64 (P,).
 
-    Returns ``(y, bad, E, y64)``: the output, a flag for negative/NaN/inf inputs and, with
-    ``save``, each plane's ``E = exp(alpha (ln x - Lc))`` (float32, like ``x``) and the unrounded
-    output (float64) for the backward (empty tensors otherwise).
+    Returns ``(y, bad, E, y64)``: the output, whether some input is negative, NaN or infinite
+    and, with ``save``, each plane's ``E = exp(alpha (ln x - Lc))`` (float32, like ``x``) and the
+    unrounded output (float64) for the backward (empty tensors otherwise). Called from the
+    ``ppverify::pool`` custom op (``ppverify.ops._dispatch``), never traced.
     """
     lib = load()
     out = torch.empty((x.shape[0], geo[3], geo[4], geo[5]), dtype=torch.float32)
     e = torch.empty_like(x) if save else x.new_empty(0)
-    y64 = torch.empty(out.shape, dtype=torch.float64) if save else x.new_empty(0,
-                                                                               dtype=torch.float64)
+    y64 = torch.empty(out.shape, dtype=torch.float64) if save else x.new_empty(
+        0, dtype=torch.float64)
     bad = lib.ppool_forward_f32(x.data_ptr(), alpha.data_ptr(), out.data_ptr(),
                                 _geo_array(geo), x.shape[0], torch.get_num_threads(), _ptr(e),
                                 _ptr(y64))
-    return out, torch.tensor(bool(bad)), e, y64
+    return out, bool(bad), e, y64
 
 
-@forward_f32.register_fake
-def _(x, alpha, geo, save=False):
-    out = x.new_empty((x.shape[0], geo[3], geo[4], geo[5]))
-    e = torch.empty_like(x) if save else x.new_empty(0)
-    y64 = out.new_empty(out.shape if save else (0,), dtype=torch.float64)
-    return out, x.new_empty((), dtype=torch.bool), e, y64
-
-
-@torch.library.custom_op("ppverify::ppool_backward_f32", mutates_args=())
 def backward_f32(x: torch.Tensor, alpha: torch.Tensor, grad_out: torch.Tensor, e: torch.Tensor,
                  y64: torch.Tensor, geo: list[int], need_alpha: bool = True
                  ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -166,11 +158,6 @@ def backward_f32(x: torch.Tensor, alpha: torch.Tensor, grad_out: torch.Tensor, e
                            dalpha.data_ptr(), _geo_array(geo), x.shape[0],
                            torch.get_num_threads(), _ptr(e), _ptr(y64), int(need_alpha))
     return gin, dalpha
-
-
-@backward_f32.register_fake
-def _(x, alpha, grad_out, e, y64, geo, need_alpha=True):
-    return torch.empty_like(x), x.new_empty((x.shape[0],), dtype=torch.float64)
 
 
 def geometry_list(geometry, spatial, out_spatial) -> list[int]:

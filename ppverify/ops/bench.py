@@ -1,27 +1,40 @@
-"""Benchmark P-pooling against torch's max_pool2d and avg_pool2d (speed and peak memory).
+"""Benchmark the ops against torch's pooling (speed and peak memory), ratios in one run.
 
-Every operator is measured side by side in one run, interleaved round by round, on the same
-float32 input: forward time, forward+backward time (input and, for P-pooling, a learnable
-alpha require grad) and two measures of peak memory during one forward+backward:
+Every operator of a suite is measured side by side in one run, interleaved round by round, on
+the same float32 input: forward time, forward+backward time (input and, for the ops with a
+parameter, a learnable alpha or p require grad) and two measures of peak memory during one
+forward+backward:
 
 * profiler: the peak of torch's CPU allocations (the profiler's memory records, relative to the
   moment before the forward). It cannot see allocations made outside torch's allocator (the
   compiled kernel's scratch), and it counts every temporary, including ones the allocator
   reuses at once, so it can overstate what the process really holds;
-* RSS: the growth of the peak resident set size of a fresh process (``/proc/self/status``
-  ``VmHWM`` after resetting it through ``/proc/self/clear_refs``) over one forward+backward,
+* RSS: the growth of the peak resident set size of a fresh process (/proc/self/status
+  VmHWM after resetting it through /proc/self/clear_refs) over one forward+backward,
   after a warm-up call on a small input (which loads the kernel without leaving freed large
   blocks behind for the measured call to reuse): what the operating system had to provide,
   whoever allocated it. Reported as unavailable where the kernel does not offer the reset.
 
-Times are the best of the rounds (least disturbed by other load), with medians in parentheses.
+Times are the best of the rounds (least disturbed by other load), with medians in
+parentheses. Suites (--op):
 
-  ppverify bench                       # (8, 64, 112, 112); kernel 2/stride 2 and 3/2/pad 1
-  ppverify bench --shape 2 16 56 56 --repeats 5 --json
+* ppool (default): p_pool2d against max_pool2d and avg_pool2d, kernel 2 /
+  stride 2 and kernel 3 / stride 2 / padding 1. Goals: forward <= 1.5x and forward+backward
+  <= 2x max_pool2d; peak memory <= 2x.
+* gem: the power mean gem_pool2d (p = 3) against torch's lp_pool2d and the usual
+  GeM formula avg_pool2d(x.clamp(min=1e-6).pow(p)).pow(1/p) (kernel 2 / stride 2 and
+  kernel 3 / stride 2), and global GeM (gem) against the same formula over the whole plane
+  and adaptive_avg_pool2d(x, 1).
+* adaptive: adaptive_p_pool2d (global, and to 7x7) against adaptive_max_pool2d and
+  adaptive_avg_pool2d.
+
+  ppverify bench                       # (8, 64, 112, 112), the P-pooling suite
+  ppverify bench --op gem --shape 8 64 56 56 --repeats 5 --json
   ppverify bench --no-rss              # skip the fresh-process RSS measurement (faster)
 
-Goals: forward <= 1.5x and forward+backward <= 2x max_pool2d; peak memory <= 2x.
-The float32 input takes the compiled kernel; --fallback measures the slow pure-torch path.
+The float32 input takes the compiled kernel for P-pooling (windowed, and adaptive layouts
+whose axes divide, as both of the adaptive suite's do); --fallback measures the pure-torch
+path, which the power mean and the Lp norm always take.
 """
 
 from __future__ import annotations
@@ -32,18 +45,31 @@ import statistics
 import sys
 import time
 
-HELP = "speed and peak memory of the P-pooling op vs max/avg_pool2d"
+HELP = "speed and peak memory of the ops vs torch's pooling (ratios in one run)"
 
 CONFIGS = [
     {"kernel_size": 2, "stride": 2, "padding": 0},
     {"kernel_size": 3, "stride": 2, "padding": 1},
 ]
+GEM_CONFIGS = [
+    {"kernel_size": 2, "stride": 2, "padding": 0},
+    {"kernel_size": 3, "stride": 2, "padding": 0},  # lp_pool2d has no padding
+    {"global": True},
+]
+ADAPTIVE_CONFIGS = [{"output_size": 1}, {"output_size": 7}]
+SUITES = ("ppool", "gem", "adaptive")
+EPS = 1e-6  # the usual GeM clamp
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--op", choices=SUITES, default="ppool",
+                        help="suite: ppool (p_pool2d vs max/avg_pool2d, default), gem (the "
+                             "power mean vs lp_pool2d and the usual GeM formula), adaptive "
+                             "(adaptive_p_pool2d vs adaptive_max/avg_pool2d)")
     parser.add_argument("--shape", type=int, nargs=4, default=[8, 64, 112, 112],
                         metavar=("N", "C", "H", "W"), help="input shape (default 8 64 112 112)")
-    parser.add_argument("--alpha", type=float, default=2.0, help="alpha (default 2.0)")
+    parser.add_argument("--alpha", type=float, default=None,
+                        help="alpha or p (default: alpha 2.0, p 3.0)")
     parser.add_argument("--repeats", type=int, default=15,
                         help="timed rounds, at least 1 (default 15)")
     parser.add_argument("--threads", type=int, default=None,
@@ -56,7 +82,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print a JSON record")
 
 
-def _ops(alpha_value: float, cfg: dict):
+def _ppool_ops(alpha_value: float, cfg: dict):
     import torch
     import torch.nn.functional as F
 
@@ -64,11 +90,52 @@ def _ops(alpha_value: float, cfg: dict):
 
     alpha = torch.tensor(alpha_value, requires_grad=True)
     k, s, p = cfg["kernel_size"], cfg["stride"], cfg["padding"]
-    return {
+    return "p_pool2d", ("max_pool2d", "avg_pool2d"), {
         "p_pool2d": lambda x: p_pool2d(x, alpha, k, s, p),
         "max_pool2d": lambda x: F.max_pool2d(x, k, s, p),
         "avg_pool2d": lambda x: F.avg_pool2d(x, k, s, p),
     }
+
+
+def _gem_ops(p_value: float, cfg: dict):
+    import torch
+    import torch.nn.functional as F
+
+    from .power_mean import gem, gem_pool2d
+
+    p = torch.tensor(p_value, requires_grad=True)
+    if cfg.get("global"):
+        return "gem", ("usual_gem", "adaptive_avg_pool2d"), {
+            "gem": lambda x: gem(x, p),
+            "usual_gem": lambda x: F.avg_pool2d(x.clamp(min=EPS).pow(p),
+                                                tuple(x.shape[-2:])).pow(1.0 / p),
+            "adaptive_avg_pool2d": lambda x: F.adaptive_avg_pool2d(x, 1),
+        }
+    k, s = cfg["kernel_size"], cfg["stride"]
+    return "gem_pool2d", ("lp_pool2d", "usual_gem"), {
+        "gem_pool2d": lambda x: gem_pool2d(x, p, k, s),
+        "lp_pool2d": lambda x: F.lp_pool2d(x, p_value, k, s),
+        "usual_gem": lambda x: F.avg_pool2d(x.clamp(min=EPS).pow(p), k, s).pow(1.0 / p),
+    }
+
+
+def _adaptive_ops(alpha_value: float, cfg: dict):
+    import torch
+    import torch.nn.functional as F
+
+    from .functional import adaptive_p_pool2d
+
+    alpha = torch.tensor(alpha_value, requires_grad=True)
+    n = cfg["output_size"]
+    return "adaptive_p_pool2d", ("adaptive_max_pool2d", "adaptive_avg_pool2d"), {
+        "adaptive_p_pool2d": lambda x: adaptive_p_pool2d(x, alpha, n),
+        "adaptive_max_pool2d": lambda x: F.adaptive_max_pool2d(x, n),
+        "adaptive_avg_pool2d": lambda x: F.adaptive_avg_pool2d(x, n),
+    }
+
+
+_SUITES = {"ppool": (_ppool_ops, CONFIGS, 2.0), "gem": (_gem_ops, GEM_CONFIGS, 3.0),
+           "adaptive": (_adaptive_ops, ADAPTIVE_CONFIGS, 2.0)}
 
 
 def _peak_bytes(fn, x) -> int:
@@ -109,7 +176,7 @@ def _proc_status(field: str) -> int:
     raise OSError(f"no {field} in /proc/self/status")
 
 
-def rss_child(name: str, cfg: dict, shape, alpha: float) -> int | None:
+def rss_child(name: str, cfg: dict, shape, alpha: float, suite: str = "ppool") -> int | None:
     """In this (fresh) process: growth of the peak RSS over one forward+backward of ``name``,
     after a warm-up call on a small input; None where the peak cannot be reset."""
     import gc
@@ -117,7 +184,7 @@ def rss_child(name: str, cfg: dict, shape, alpha: float) -> int | None:
     import torch
 
     torch.manual_seed(0)
-    fn = _ops(alpha, cfg)[name]
+    fn = _SUITES[suite][0](alpha, cfg)[2][name]
     small = torch.rand(1, 1, 16, 16).requires_grad_(True)
     y = fn(small)
     y.backward(torch.ones_like(y))
@@ -136,7 +203,8 @@ def rss_child(name: str, cfg: dict, shape, alpha: float) -> int | None:
     return max(0, _proc_status("VmHWM") - base)
 
 
-def rss_peak_bytes(name: str, cfg: dict, shape, alpha: float) -> int | None:
+def rss_peak_bytes(name: str, cfg: dict, shape, alpha: float,
+                   suite: str = "ppool") -> int | None:
     """``rss_child`` in a fresh interpreter (same PPVERIFY_NATIVE and thread count)."""
     import os
     import subprocess
@@ -145,7 +213,8 @@ def rss_peak_bytes(name: str, cfg: dict, shape, alpha: float) -> int | None:
 
     code = ("import json, torch; from ppverify.ops.bench import rss_child; "
             f"torch.set_num_threads({torch.get_num_threads()}); "
-            f"print(json.dumps(rss_child({name!r}, {cfg!r}, {tuple(shape)!r}, {alpha!r})))")
+            f"print(json.dumps(rss_child({name!r}, {cfg!r}, {tuple(shape)!r}, {alpha!r}, "
+            f"{suite!r})))")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           env=dict(os.environ), timeout=600)
     if proc.returncode != 0:
@@ -153,12 +222,14 @@ def rss_peak_bytes(name: str, cfg: dict, shape, alpha: float) -> int | None:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def measure(shape=(8, 64, 112, 112), alpha: float = 2.0, repeats: int = 15, configs=None,
-            rss: bool = True):
-    """Return one record per config: best and median times (s), peak bytes and ratios.
+def measure(shape=(8, 64, 112, 112), alpha: float | None = None, repeats: int = 15,
+            configs=None, suite: str = "ppool", rss: bool = True):
+    """Return one record per config of ``suite``: best and median times (s), peak bytes and
+    the ratios of the suite's op to each baseline.
 
     Raises ``ValueError`` naming the argument for a ``shape`` that is not four positive sizes,
-    ``repeats`` below 1, or (from the op) an alpha or shape that P-pooling rejects.
+    ``repeats`` below 1, an unknown ``suite``, or (from the op) a parameter or shape that the
+    op rejects.
     """
     import torch
 
@@ -168,6 +239,10 @@ def measure(shape=(8, 64, 112, 112), alpha: float = 2.0, repeats: int = 15, conf
         raise ValueError(f"shape must be four positive sizes (N, C, H, W), got {shape}")
     if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
         raise ValueError(f"repeats must be a positive integer, got {repeats!r}")
+    if suite not in _SUITES:
+        raise ValueError(f"suite must be one of {SUITES}, got {suite!r}")
+    make_ops, default_configs, default_param = _SUITES[suite]
+    param = default_param if alpha is None else alpha
 
     from . import _native
 
@@ -175,8 +250,8 @@ def measure(shape=(8, 64, 112, 112), alpha: float = 2.0, repeats: int = 15, conf
     torch.manual_seed(0)
     x = torch.rand(*shape)
     records = []
-    for cfg in configs or CONFIGS:
-        ops = _ops(alpha, cfg)
+    for cfg in configs or default_configs:
+        subject, baselines, ops = make_ops(param, cfg)
         for fn in ops.values():  # warm up (and build the kernel)
             y = fn(x.detach().requires_grad_(True))
             y.backward(torch.ones_like(y))
@@ -195,28 +270,38 @@ def measure(shape=(8, 64, 112, 112), alpha: float = 2.0, repeats: int = 15, conf
                 fb[name].append(time.perf_counter() - t0)
                 del y, xg
         peak = {name: _peak_bytes(fn, x) for name, fn in ops.items()}
-        rss_peak = {name: rss_peak_bytes(name, cfg, shape, alpha) if rss else None
+        rss_peak = {name: rss_peak_bytes(name, cfg, shape, param, suite) if rss else None
                     for name in ops}
-        rec = {"config": cfg, "shape": list(shape), "alpha": alpha, "native": native,
-               "threads": torch.get_num_threads(), "peak_rss_bytes": rss_peak,
+        rec = {"suite": suite, "config": cfg, "shape": list(shape), "alpha": param,
+               "param": param, "native": native, "threads": torch.get_num_threads(),
+               "peak_rss_bytes": rss_peak,
+               "subject": subject, "baselines": list(baselines),
                "forward_s": {n: min(v) for n, v in fwd.items()},
                "forward_backward_s": {n: min(v) for n, v in fb.items()},
                "forward_s_median": {n: statistics.median(v) for n, v in fwd.items()},
                "forward_backward_s_median": {n: statistics.median(v) for n, v in fb.items()},
                "peak_bytes": peak}
-        for base in ("max_pool2d", "avg_pool2d"):
+        for base in baselines:
             for suffix in ("", "_median"):
                 f, b = rec["forward_s" + suffix], rec["forward_backward_s" + suffix]
                 rec[f"ratios{suffix}_vs_{base}"] = {
-                    "forward": f["p_pool2d"] / f[base],
-                    "forward_backward": b["p_pool2d"] / b[base],
-                    "peak_memory": peak["p_pool2d"] / max(peak[base], 1),
-                    "peak_rss": (rss_peak["p_pool2d"] / max(rss_peak[base], 1)
-                                 if rss_peak["p_pool2d"] is not None
+                    "forward": f[subject] / f[base],
+                    "forward_backward": b[subject] / b[base],
+                    "peak_memory": peak[subject] / max(peak[base], 1),
+                    "peak_rss": (rss_peak[subject] / max(rss_peak[base], 1)
+                                 if rss_peak[subject] is not None
                                  and rss_peak[base] is not None else None),
                 }
         records.append(rec)
     return records
+
+
+def _describe(cfg: dict) -> str:
+    if cfg.get("global"):
+        return "global (the whole plane)"
+    if "output_size" in cfg:
+        return f"output_size {cfg['output_size']}"
+    return f"kernel {cfg['kernel_size']} stride {cfg['stride']} padding {cfg['padding']}"
 
 
 def run(args: argparse.Namespace) -> int:
@@ -233,7 +318,8 @@ def run(args: argparse.Namespace) -> int:
             return 2
         torch.set_num_threads(args.threads)
     try:
-        records = measure(tuple(args.shape), args.alpha, args.repeats, rss=not args.no_rss)
+        records = measure(tuple(args.shape), args.alpha, args.repeats, suite=args.op,
+                          rss=not args.no_rss)
     except ValueError as err:
         print(f"ppverify bench: error: {err}", file=sys.stderr)
         return 2
@@ -241,27 +327,29 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(records, indent=2))
         return 0
     r0 = records[0]
-    path = "compiled kernel" if r0["native"] else "pure-torch fallback"
-    print(f"P-pooling benchmark: float32 input {tuple(r0['shape'])}, alpha={r0['alpha']}, "
+    path = ("compiled kernel" if r0["native"] and args.op in ("ppool", "adaptive")
+            else "pure-torch path")
+    name = "alpha" if args.op in ("ppool", "adaptive") else "p"
+    print(f"{args.op} benchmark: float32 input {tuple(r0['shape'])}, {name}={r0['param']}, "
           f"{r0['threads']} threads, {path}; best (and median) of {args.repeats} interleaved "
           f"rounds")
     for rec in records:
-        c = rec["config"]
-        print(f"\nkernel {c['kernel_size']} stride {c['stride']} padding {c['padding']}")
-        print(f"  {'op':<11} {'forward ms':>18} {'fwd+bwd ms':>18} {'profiler MB':>12} "
+        subject = rec["subject"]
+        print(f"\n{_describe(rec['config'])}")
+        print(f"  {'op':<20} {'forward ms':>18} {'fwd+bwd ms':>18} {'profiler MB':>12} "
               f"{'RSS MB':>8}")
-        for name in ("p_pool2d", "max_pool2d", "avg_pool2d"):
-            f = f"{1e3 * rec['forward_s'][name]:.2f} ({1e3 * rec['forward_s_median'][name]:.2f})"
-            b = (f"{1e3 * rec['forward_backward_s'][name]:.2f} "
-                 f"({1e3 * rec['forward_backward_s_median'][name]:.2f})")
-            rss_mb = rec["peak_rss_bytes"][name]
+        for op in rec["forward_s"]:
+            f = f"{1e3 * rec['forward_s'][op]:.2f} ({1e3 * rec['forward_s_median'][op]:.2f})"
+            b = (f"{1e3 * rec['forward_backward_s'][op]:.2f} "
+                 f"({1e3 * rec['forward_backward_s_median'][op]:.2f})")
+            rss_mb = rec["peak_rss_bytes"][op]
             rss_text = "n/a" if rss_mb is None else f"{rss_mb / 2**20:.1f}"
-            print(f"  {name:<11} {f:>18} {b:>18} {rec['peak_bytes'][name] / 2**20:>12.1f} "
+            print(f"  {op:<20} {f:>18} {b:>18} {rec['peak_bytes'][op] / 2**20:>12.1f} "
                   f"{rss_text:>8}")
-        for base in ("max_pool2d", "avg_pool2d"):
+        for base in rec["baselines"]:
             r, m = rec[f"ratios_vs_{base}"], rec[f"ratios_median_vs_{base}"]
             rss_ratio = "n/a" if r["peak_rss"] is None else f"{r['peak_rss']:.2f}x"
-            print(f"  p_pool2d / {base:<10}: forward {r['forward']:.2f}x "
+            print(f"  {subject} / {base}: forward {r['forward']:.2f}x "
                   f"({m['forward']:.2f}x), forward+backward {r['forward_backward']:.2f}x "
                   f"({m['forward_backward']:.2f}x), peak memory: profiler "
                   f"{r['peak_memory']:.2f}x, RSS {rss_ratio}")

@@ -1,21 +1,39 @@
-"""``PPool1d``, ``PPool2d``, ``PPool3d``: P-pooling layers with a (learnable) alpha.
+"""Pooling layers with a (learnable) parameter: P-pooling, the power mean (GeM) and Lp.
 
-Options:
+=======================================  ============================================  =========
+layer                                    pools                                         parameter
+=======================================  ============================================  =========
+``PPool1d/2d/3d(kernel_size, ...)``      P-pooling, torch's windows                    ``alpha``
+``AdaptivePPool1d/2d/3d(output_size)``   P-pooling, adaptive windows (1: global)        ``alpha``
+``PowerMean1d/2d/3d(kernel_size, ...)``  the power mean, torch's windows               ``p``
+``AdaptivePowerMean1d/2d/3d(...)``       the power mean, adaptive windows              ``p``
+``GeM(p=3.0)``                           the power mean over the whole plane (global)  ``p``
+``LPPool1d/2d/3d(norm_type, ...)``       the Lp norm (``torch.nn.LPPool2d``'s          ``p``
+                                         arguments; a fixed p unless ``learnable``)
+=======================================  ============================================  =========
 
-* ``alpha``: the initial value (default 1.0);
-* ``learnable``: a ``torch.nn.Parameter`` (default) or a fixed buffer;
-* ``num_channels``: ``None`` for one alpha shared by all channels, or the number of channels for
-  one alpha per channel;
-* ``constraint``: how alpha is kept >= 0 when asked:
+Parameter options (keyword-only):
 
-  - ``"none"`` (default): alpha is the parameter itself, any real value;
-  - ``"clamp"``: the parameter is alpha, used as ``max(alpha, 0)`` (its gradient is 0 while it
-    is below 0, so it can get stuck there);
-  - ``"softplus"``: the parameter is ``rho`` and ``alpha = softplus(rho) = ln(1 + e^rho) > 0``
-    (smooth, never exactly 0; the initial alpha must be > 0).
+* ``alpha=`` / ``p=``: the initial value (P-pooling 1.0, power mean and GeM 3.0);
+* ``learnable``: a ``torch.nn.Parameter`` (default, except ``LPPool``) or a fixed buffer;
+* ``num_channels``: ``None`` for one value shared by all channels, or the number of channels
+  for one value per channel;
+* ``constraint``: how the value is kept where you want it:
 
-``module.alpha`` is the effective alpha (after the constraint). The pooling itself is
-``ppverify.ops.functional.p_pool{1,2,3}d``: its mathematics, conventions and numerics apply.
+  - ``"none"`` (default): the stored tensor is the parameter itself, any real value;
+  - ``"clamp"``: the stored value used as ``max(value, 0)`` (its gradient is 0 while it is
+    below 0, so it can get stuck there);
+  - ``"softplus"``: the stored tensor is ``rho`` and the parameter is
+    ``softplus(rho) = ln(1 + e^rho) > 0`` (smooth, never exactly 0; the initial value must
+    be > 0);
+  - ``"softplus+1"``: ``1 + softplus(rho) > 1`` (a GeM exponent that stays above the mean's);
+
+* ``validate``: see ``ppverify.ops.functional`` (default True).
+
+``module.alpha`` / ``module.p`` is the effective value (after the constraint); the stored
+tensor is ``raw_alpha`` / ``raw_p``. The pooling is the functional op of the same name
+(``ppverify.ops.functional``, ``ppverify.ops.power_mean``): its mathematics, conventions and
+numerics apply.
 """
 
 from __future__ import annotations
@@ -25,12 +43,15 @@ import math
 import torch
 import torch.nn.functional as F
 
-from ..windows import make_geometry
-from .functional import p_pool
+from . import _layout
+from ._dispatch import OPERATORS, pool
 
-__all__ = ["PPool1d", "PPool2d", "PPool3d", "CONSTRAINTS"]
+__all__ = ["CONSTRAINTS", "PPool1d", "PPool2d", "PPool3d", "AdaptivePPool1d", "AdaptivePPool2d",
+           "AdaptivePPool3d", "PowerMean1d", "PowerMean2d", "PowerMean3d",
+           "AdaptivePowerMean1d", "AdaptivePowerMean2d", "AdaptivePowerMean3d", "GeM",
+           "LPPool1d", "LPPool2d", "LPPool3d"]
 
-CONSTRAINTS = ("none", "clamp", "softplus")
+CONSTRAINTS = ("none", "clamp", "softplus", "softplus+1")
 
 
 def _inverse_softplus(a: float) -> float:
@@ -39,80 +60,294 @@ def _inverse_softplus(a: float) -> float:
     return math.log(math.expm1(a))
 
 
-class _PPoolNd(torch.nn.Module):
+class _ParamPool(torch.nn.Module):
+    """A pooling layer: an operator, a layout and its parameter (see the module docstring)."""
+
+    op = "ppool"
     dims = 0
 
-    def __init__(self, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, *,
-                 alpha: float = 1.0, learnable: bool = True, num_channels: int | None = None,
-                 constraint: str = "none", dtype: torch.dtype = torch.float32):
+    def __init__(self, layout, *, value: float, learnable: bool, num_channels: int | None,
+                 constraint: str, dtype: torch.dtype, validate: bool):
         super().__init__()
-        make_geometry(self.dims, kernel_size, stride, padding, dilation, ceil_mode)  # validate
-        self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
-        self.dilation, self.ceil_mode = dilation, ceil_mode
+        name = OPERATORS[self.op].param
+        self.layout = layout
+        self.validate = bool(validate)
         if constraint not in CONSTRAINTS:
             raise ValueError(f"constraint must be one of {CONSTRAINTS}, got {constraint!r}")
-        if isinstance(alpha, (bool, str, bytes)):
-            raise TypeError(f"alpha must be a real number, got {alpha!r}")
+        if isinstance(value, (bool, str, bytes)):
+            raise TypeError(f"{name} must be a real number, got {value!r}")
         try:
-            alpha = float(alpha)
+            value = float(value)
         except (TypeError, ValueError):
-            raise TypeError(f"alpha must be a real number, got {alpha!r}") from None
-        if not math.isfinite(alpha):
-            raise ValueError(f"alpha must be finite, got {alpha}")
+            raise TypeError(f"{name} must be a real number, got {value!r}") from None
+        if not math.isfinite(value):
+            raise ValueError(f"{name} must be finite, got {value}")
+        if value == 0 and not OPERATORS[self.op].zero_param:
+            raise ValueError(f"{name} = 0 is outside the domain of {OPERATORS[self.op].title}")
         if constraint == "softplus":
-            if alpha <= 0:
-                raise ValueError(f"alpha must be > 0 with constraint='softplus', got {alpha}")
-            raw = _inverse_softplus(alpha)
+            if value <= 0:
+                raise ValueError(f"{name} must be > 0 with constraint='softplus', got {value}")
+            raw = _inverse_softplus(value)
+        elif constraint == "softplus+1":
+            if value <= 1:
+                raise ValueError(f"{name} must be > 1 with constraint='softplus+1', got {value}")
+            raw = _inverse_softplus(value - 1)
         else:
-            raw = alpha
+            raw = value
         if num_channels is not None and (isinstance(num_channels, bool)
                                          or not isinstance(num_channels, int)
                                          or num_channels < 1):
             raise ValueError(f"num_channels must be None or a positive int, got {num_channels!r}")
         shape = () if num_channels is None else (num_channels,)
-        value = torch.full(shape, raw, dtype=dtype)
+        stored = torch.full(shape, raw, dtype=dtype)
         self.constraint = constraint
         self.num_channels = num_channels
+        self._param_name = name
         if learnable:
-            self.raw_alpha = torch.nn.Parameter(value)
+            self.register_parameter(f"raw_{name}", torch.nn.Parameter(stored))
         else:
-            self.register_buffer("raw_alpha", value)
+            self.register_buffer(f"raw_{name}", stored)
+
+    def _effective(self) -> torch.Tensor:
+        raw = getattr(self, f"raw_{self._param_name}")
+        if self.constraint == "softplus":
+            return F.softplus(raw)
+        if self.constraint == "softplus+1":
+            return 1.0 + F.softplus(raw)
+        if self.constraint == "clamp":
+            return raw.clamp(min=0)
+        return raw
+
+    def forward(self, input: torch.Tensor) -> torch.Tensor:
+        return pool(self.op, input, self._effective(), self.layout, self.validate)
+
+    def extra_repr(self) -> str:
+        a = self._effective().detach()
+        shown = f"{a.item():g}" if a.dim() == 0 else f"per channel ({a.numel()})"
+        raw = getattr(self, f"raw_{self._param_name}")
+        return (f"{self._layout_repr()}, {self._param_name}={shown}, "
+                f"learnable={isinstance(raw, torch.nn.Parameter)}, "
+                f"constraint={self.constraint!r}")
+
+    def _layout_repr(self) -> str:
+        g = self.layout
+        if isinstance(g, _layout.AdaptiveGeometry):
+            return f"output_size={g.output_size}"
+        return (f"kernel_size={g.kernel_size}, stride={g.stride}, padding={g.padding}, "
+                f"dilation={g.dilation}, ceil_mode={g.ceil_mode}")
+
+
+class _Windowed(_ParamPool):
+    """A layer over torch's pooling windows."""
+
+    def _setup(self, value, kernel_size, stride, padding, dilation, ceil_mode, options):
+        layout = _layout.windowed(self.dims, kernel_size, stride, padding, dilation, ceil_mode)
+        self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
+        self.dilation, self.ceil_mode = dilation, ceil_mode
+        _ParamPool.__init__(self, layout, value=value, **options)
+
+
+class _Adaptive(_ParamPool):
+    """A layer over adaptive windows (``output_size=1``: global)."""
+
+    def _setup(self, value, output_size, options):
+        self.output_size = output_size
+        _ParamPool.__init__(self, _layout.adaptive(self.dims, output_size), value=value,
+                            **options)
+
+
+def _options(learnable, num_channels, constraint, dtype, validate) -> dict:
+    return dict(learnable=learnable, num_channels=num_channels, constraint=constraint,
+                dtype=dtype, validate=validate)
+
+
+class _PPoolWindowed(_Windowed):
+    def __init__(self, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, *,
+                 alpha: float = 1.0, learnable: bool = True, num_channels: int | None = None,
+                 constraint: str = "none", dtype: torch.dtype = torch.float32,
+                 validate: bool = True):
+        self._setup(alpha, kernel_size, stride, padding, dilation, ceil_mode,
+                    _options(learnable, num_channels, constraint, dtype, validate))
 
     @property
     def alpha(self) -> torch.Tensor:
         """The effective alpha (after the constraint)."""
-        if self.constraint == "softplus":
-            return F.softplus(self.raw_alpha)
-        if self.constraint == "clamp":
-            return self.raw_alpha.clamp(min=0)
-        return self.raw_alpha
-
-    def forward(self, input: torch.Tensor) -> torch.Tensor:
-        return p_pool(input, self.alpha, self.kernel_size, self.stride, self.padding,
-                      self.dilation, self.ceil_mode, dims=self.dims)
-
-    def extra_repr(self) -> str:
-        a = self.alpha.detach()
-        shown = f"{a.item():g}" if a.dim() == 0 else f"per channel ({a.numel()})"
-        return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
-                f"dilation={self.dilation}, ceil_mode={self.ceil_mode}, alpha={shown}, "
-                f"learnable={isinstance(self.raw_alpha, torch.nn.Parameter)}, "
-                f"constraint={self.constraint!r}")
+        return self._effective()
 
 
-class PPool1d(_PPoolNd):
+class _PPoolAdaptive(_Adaptive):
+    def __init__(self, output_size, *, alpha: float = 1.0, learnable: bool = True,
+                 num_channels: int | None = None, constraint: str = "none",
+                 dtype: torch.dtype = torch.float32, validate: bool = True):
+        self._setup(alpha, output_size,
+                    _options(learnable, num_channels, constraint, dtype, validate))
+
+    @property
+    def alpha(self) -> torch.Tensor:
+        """The effective alpha (after the constraint)."""
+        return self._effective()
+
+
+class _PowerWindowed(_Windowed):
+    op = "powermean"
+
+    def __init__(self, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, *,
+                 p: float = 3.0, learnable: bool = True, num_channels: int | None = None,
+                 constraint: str = "none", dtype: torch.dtype = torch.float32,
+                 validate: bool = True):
+        self._setup(p, kernel_size, stride, padding, dilation, ceil_mode,
+                    _options(learnable, num_channels, constraint, dtype, validate))
+
+    @property
+    def p(self) -> torch.Tensor:
+        """The effective p (after the constraint)."""
+        return self._effective()
+
+
+class _PowerAdaptive(_Adaptive):
+    op = "powermean"
+
+    def __init__(self, output_size, *, p: float = 3.0, learnable: bool = True,
+                 num_channels: int | None = None, constraint: str = "none",
+                 dtype: torch.dtype = torch.float32, validate: bool = True):
+        self._setup(p, output_size,
+                    _options(learnable, num_channels, constraint, dtype, validate))
+
+    @property
+    def p(self) -> torch.Tensor:
+        """The effective p (after the constraint)."""
+        return self._effective()
+
+
+class PPool1d(_PPoolWindowed):
     """1-D P-pooling layer; see the module docstring for the alpha options."""
 
     dims = 1
 
 
-class PPool2d(_PPoolNd):
+class PPool2d(_PPoolWindowed):
     """2-D P-pooling layer; see the module docstring for the alpha options."""
 
     dims = 2
 
 
-class PPool3d(_PPoolNd):
+class PPool3d(_PPoolWindowed):
     """3-D P-pooling layer; see the module docstring for the alpha options."""
+
+    dims = 3
+
+
+class AdaptivePPool1d(_PPoolAdaptive):
+    """Adaptive 1-D P-pooling (``output_size=1``: global); alpha options as ``PPool1d``."""
+
+    dims = 1
+
+
+class AdaptivePPool2d(_PPoolAdaptive):
+    """Adaptive 2-D P-pooling (``output_size=1``: global); alpha options as ``PPool2d``."""
+
+    dims = 2
+
+
+class AdaptivePPool3d(_PPoolAdaptive):
+    """Adaptive 3-D P-pooling (``output_size=1``: global); alpha options as ``PPool3d``."""
+
+    dims = 3
+
+
+class PowerMean1d(_PowerWindowed):
+    """1-D power mean (GeM) over torch's windows; ``p=3.0`` by default."""
+
+    dims = 1
+
+
+class PowerMean2d(_PowerWindowed):
+    """2-D power mean (GeM) over torch's windows; ``p=3.0`` by default."""
+
+    dims = 2
+
+
+class PowerMean3d(_PowerWindowed):
+    """3-D power mean (GeM) over torch's windows; ``p=3.0`` by default."""
+
+    dims = 3
+
+
+class AdaptivePowerMean1d(_PowerAdaptive):
+    """Adaptive 1-D power mean; ``output_size=1`` is global GeM."""
+
+    dims = 1
+
+
+class AdaptivePowerMean2d(_PowerAdaptive):
+    """Adaptive 2-D power mean; ``output_size=1`` is global GeM (see ``GeM``)."""
+
+    dims = 2
+
+
+class AdaptivePowerMean3d(_PowerAdaptive):
+    """Adaptive 3-D power mean; ``output_size=1`` is global GeM."""
+
+    dims = 3
+
+
+class GeM(_Adaptive):
+    """Generalized-mean (GeM) pooling: the power mean of each whole plane,
+    ``((1/n) Σ x^p)^(1/p)``, output ``(N, C, 1, 1)`` like ``adaptive_avg_pool2d(x, 1)``.
+
+    ``GeM(p=3.0, dims=2, learnable=True, num_channels=None, constraint="none")``; unlike the
+    usual ``avg_pool(x.clamp(min=eps).pow(p)).pow(1/p)`` it needs no ``eps``: zeros are exact
+    (they count in n and add nothing), and nothing overflows or underflows for any finite input
+    and p (``ppverify.ops.power_mean``).
+    """
+
+    op = "powermean"
+
+    def __init__(self, p: float = 3.0, *, dims: int = 2, learnable: bool = True,
+                 num_channels: int | None = None, constraint: str = "none",
+                 dtype: torch.dtype = torch.float32, validate: bool = True):
+        if dims not in (1, 2, 3):
+            raise ValueError(f"dims must be 1, 2 or 3, got {dims!r}")
+        self.dims = dims
+        self._setup(p, 1, _options(learnable, num_channels, constraint, dtype, validate))
+
+    @property
+    def p(self) -> torch.Tensor:
+        """The effective p (after the constraint)."""
+        return self._effective()
+
+
+class _LPPool(_Windowed):
+    op = "lp"
+
+    def __init__(self, norm_type, kernel_size, stride=None, ceil_mode=False, *,
+                 learnable: bool = False, num_channels: int | None = None,
+                 constraint: str = "none", dtype: torch.dtype = torch.float32,
+                 validate: bool = True):
+        self.norm_type = norm_type
+        self._setup(norm_type, kernel_size, stride, 0, 1, ceil_mode,
+                    _options(learnable, num_channels, constraint, dtype, validate))
+
+    @property
+    def p(self) -> torch.Tensor:
+        """The effective p, the norm's exponent (after the constraint)."""
+        return self._effective()
+
+
+class LPPool1d(_LPPool):
+    """``torch.nn.LPPool1d(norm_type, kernel_size, stride=None, ceil_mode=False)``, stable and
+    with the norm's own value at ``ceil_mode`` partial windows (``ppverify.ops.lp_pool1d``)."""
+
+    dims = 1
+
+
+class LPPool2d(_LPPool):
+    """``torch.nn.LPPool2d``-compatible; see ``LPPool1d``."""
+
+    dims = 2
+
+
+class LPPool3d(_LPPool):
+    """``torch.nn.LPPool3d``-compatible; see ``LPPool1d``."""
 
     dims = 3

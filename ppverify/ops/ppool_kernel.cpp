@@ -78,17 +78,28 @@ struct Geo {
   int64_t kd, kh, kw, sd, sh, sw, pd, ph, pw, dd, dh, dw;
 };
 
+// The largest block of output positions evaluated together (see gather): R whole rows of
+// OW outputs when a row fits in BLK, else BLK positions of one row.
+inline int64_t block_size(const Geo& g) {
+  const int64_t n = g.OW <= BLK ? (BLK / g.OW < g.OH ? BLK / g.OW : g.OH) * g.OW : BLK;
+  return n > 0 ? n : 1;
+}
+
 // Per-thread scratch for one block of output positions along the last axis.
+// Per kernel position k the block's entries start at k * stride, stride = the largest block
+// (BLK, or fewer when the output plane is smaller: global pooling has one output and K = the
+// whole plane, so K * BLK entries would be mostly unused megabytes).
 struct Scratch {
-  std::vector<double> vals;   // K * BLK window values (-1 marks padding)
-  std::vector<double> lr, e;  // K * BLK: ln(x/R) and exp(alpha ln(x/R))
+  int64_t stride;
+  std::vector<double> vals;   // K * stride window values (-1 marks padding)
+  std::vector<double> lr, e;  // K * stride: ln(x/R) and exp(alpha ln(x/R))
   std::vector<double> ref, S, T, y, sumx, npos, nzero, nvalid;
   // per (window row k, output row r) slab: first flat input offset and interior [lo, hi)
   std::vector<int64_t> slab_start, slab_lo, slab_hi;
-  explicit Scratch(int64_t K)
-      : vals(K * BLK), lr(K * BLK), e(K * BLK), ref(BLK), S(BLK), T(BLK),
-        y(BLK), sumx(BLK), npos(BLK), nzero(BLK), nvalid(BLK), slab_start(K * BLK),
-        slab_lo(K * BLK), slab_hi(K * BLK) {}
+  Scratch(int64_t K, int64_t blk)
+      : stride(blk), vals(K * blk), lr(K * blk), e(K * blk), ref(BLK), S(BLK), T(BLK),
+        y(BLK), sumx(BLK), npos(BLK), nzero(BLK), nvalid(BLK), slab_start(K * blk),
+        slab_lo(K * blk), slab_hi(K * blk) {}
 };
 
 // Gather the windows of a block of output positions of one plane: values (-1 marks padding),
@@ -107,9 +118,9 @@ inline int64_t gather(const float* plane, const Geo& g, int64_t od, int64_t oh0,
       for (int64_t c = 0; c < g.kw; ++c, ++k) {
         for (int64_t r = 0; r < R; ++r) {
           const int64_t ih = (oh0 + r) * g.sh - g.ph + b * g.dh;
-          double* v = s.vals.data() + k * BLK + r * nw;
-          double* e = s.e.data() + k * BLK + r * nw;
-          double* l = s.lr.data() + k * BLK + r * nw;
+          double* v = s.vals.data() + k * s.stride + r * nw;
+          double* e = s.e.data() + k * s.stride + r * nw;
+          double* l = s.lr.data() + k * s.stride + r * nw;
           const int64_t slab = k * R + r;
           if (id < 0 || id >= g.D || ih < 0 || ih >= g.H) {
             for (int64_t i = 0; i < nw; ++i) { v[i] = -1.0; e[i] = 0.0; l[i] = 0.0; }
@@ -171,7 +182,7 @@ inline void evaluate(double alpha, int64_t K, int64_t n, Scratch& s) {
     S[i] = T[i] = sumx[i] = npos[i] = nzero[i] = nvalid[i] = 0.0;
   }
   for (int64_t k = 0; k < K; ++k) {
-    const double* v = s.vals.data() + k * BLK;
+    const double* v = s.vals.data() + k * s.stride;
     if (alpha > 0) {
 #pragma omp simd
       for (int64_t i = 0; i < n; ++i) ref[i] = v[i] > ref[i] ? v[i] : ref[i];
@@ -197,9 +208,9 @@ inline void evaluate(double alpha, int64_t K, int64_t n, Scratch& s) {
   }
   if (alpha != 0) {
     for (int64_t k = 0; k < K; ++k) {
-      const double* v = s.vals.data() + k * BLK;
-      double* lr = s.lr.data() + k * BLK;
-      double* e = s.e.data() + k * BLK;
+      const double* v = s.vals.data() + k * s.stride;
+      double* lr = s.lr.data() + k * s.stride;
+      double* e = s.e.data() + k * s.stride;
 #pragma omp simd
       for (int64_t i = 0; i < n; ++i) {
         double x = v[i];
@@ -216,9 +227,9 @@ inline void evaluate(double alpha, int64_t K, int64_t n, Scratch& s) {
     }
   } else {
     for (int64_t k = 0; k < K; ++k) {
-      const double* v = s.vals.data() + k * BLK;
-      double* lr = s.lr.data() + k * BLK;
-      double* e = s.e.data() + k * BLK;
+      const double* v = s.vals.data() + k * s.stride;
+      double* lr = s.lr.data() + k * s.stride;
+      double* e = s.e.data() + k * s.stride;
 #pragma omp simd
       for (int64_t i = 0; i < n; ++i) {
         double x = v[i];
@@ -305,8 +316,8 @@ inline bool evaluate_fast(double alpha, int64_t K, int64_t n, Scratch& s, const 
     lref[i] = alpha > 0 ? -INFINITY : INFINITY;
   }
   for (int64_t k = 0; k < K; ++k) {
-    const double* v = s.vals.data() + k * BLK;
-    const double* e = s.e.data() + k * BLK;
+    const double* v = s.vals.data() + k * s.stride;
+    const double* e = s.e.data() + k * s.stride;
 #pragma omp simd
     for (int64_t i = 0; i < n; ++i) {
       double x = v[i];
@@ -316,7 +327,7 @@ inline bool evaluate_fast(double alpha, int64_t K, int64_t n, Scratch& s, const 
       emax[i] = ei > emax[i] ? ei : emax[i];
     }
     if (want_lr) {
-      const double* lr = s.lr.data() + k * BLK;
+      const double* lr = s.lr.data() + k * s.stride;
 #pragma omp simd
       for (int64_t i = 0; i < n; ++i) {
         double li = lr[i];
@@ -334,7 +345,7 @@ inline bool evaluate_fast(double alpha, int64_t K, int64_t n, Scratch& s, const 
   if (need_counts) {
     for (int64_t i = 0; i < n; ++i) sumx[i] = npos[i] = nzero[i] = nvalid[i] = 0.0;
     for (int64_t k = 0; k < K; ++k) {
-      const double* v = s.vals.data() + k * BLK;
+      const double* v = s.vals.data() + k * s.stride;
 #pragma omp simd
       for (int64_t i = 0; i < n; ++i) {
         double x = v[i];
@@ -357,8 +368,8 @@ inline bool evaluate_fast(double alpha, int64_t K, int64_t n, Scratch& s, const 
     if (general && !(emax[i] >= threshold)) return false;
   }
   for (int64_t k = 0; want_lr && k < K; ++k) {
-    double* lr = s.lr.data() + k * BLK;
-    const double* e = s.e.data() + k * BLK;
+    double* lr = s.lr.data() + k * s.stride;
+    const double* e = s.e.data() + k * s.stride;
 #pragma omp simd
     for (int64_t i = 0; i < n; ++i) lr[i] = e[i] > 0 ? lr[i] - lref[i] : 0.0;
   }
@@ -392,7 +403,7 @@ int ppool_forward_f32(const float* x, const double* alpha, float* out, const int
   int bad = 0;
 #pragma omp parallel num_threads(nthreads) reduction(| : bad)
   {
-    Scratch s(K);
+    Scratch s(K, block_size(g));
     Plane pl(g.D * g.H * g.W);
 #pragma omp for schedule(static)
     for (int64_t p = 0; p < P; ++p) {
@@ -449,7 +460,7 @@ int ppool_backward_f32(const float* x, const double* alpha, const float* gout, f
   int bad = 0;
 #pragma omp parallel num_threads(nthreads) reduction(| : bad)
   {
-    Scratch s(K);
+    Scratch s(K, block_size(g));
     Plane pl(plane_size);
     std::vector<double> acc(plane_size);
 #pragma omp for schedule(static)
@@ -509,9 +520,9 @@ int ppool_backward_f32(const float* x, const double* alpha, const float* gout, f
               gz[i] = (a == 1.0 && s.sumx[i] > 0) ? -s.y[i] / s.sumx[i] : 0.0;
             }
             for (int64_t k = 0; k < kk; ++k) {
-              const double* v = s.vals.data() + k * BLK;
-              const double* lr = s.lr.data() + k * BLK;
-              const double* e = s.e.data() + k * BLK;
+              const double* v = s.vals.data() + k * s.stride;
+              const double* lr = s.lr.data() + k * s.stride;
+              const double* e = s.e.data() + k * s.stride;
               double gk[BLK];
               double dak = 0.0;
               if (a != 0) {
@@ -522,7 +533,14 @@ int ppool_backward_f32(const float* x, const double* alpha, const float* gout, f
                   double xs = pos ? xv : 1.0;
                   double w = e[i] * invS[i];
                   double d = xv - s.y[i];
-                  double gi = pos ? w * (1.0 + a * (d / xs)) : (xv == 0 ? gz[i] : 0.0);
+                  // dy/dx = w (1 + a (x - y)/x) = w ((1 + a) - a y/x): the first form while
+                  // x is near y (no cancellation in x - y for large |a|), the second when y/x
+                  // is far from 1 (1 + a (1 - y/x) would lose y/x, e.g. a = -1, y << x)
+                  double ix = 1.0 / xs;  // one division for both forms
+                  double t = d * ix;
+                  bool near = t > -0.5 && t < 0.5;
+                  double f = near ? 1.0 + a * t : (1.0 + a) - a * (s.y[i] * ix);
+                  double gi = pos ? w * f : (xv == 0 ? gz[i] : 0.0);
                   gk[i] = gi * gy[i] * general[i];
                   dak += pos ? general[i] * gy[i] * w * lr[i] * d : 0.0;
                 }

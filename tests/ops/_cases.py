@@ -47,3 +47,14 @@ def values(kind: str, shape, dtype: torch.dtype, gen: torch.Generator) -> torch.
 
 
 KINDS = ["uniform", "ties", "zeros", "range30", "near40", "tiny", "huge"]
+
+# adaptive and global layouts: (dims, spatial shape, output_size)
+ADAPTIVE_GEOMETRIES = [
+    (1, (9,), 4),                  # overlapping windows of 3 and 4
+    (1, (5,), 8),                  # output larger than the input: repeated elements
+    (2, (7, 5), (3, 2)),
+    (2, (5, 6), 1),                # global: one 30-element window per plane
+    (2, (6, 4), (None, 3)),        # None keeps the input length
+    (3, (3, 4, 3), (2, 2, 2)),
+    (3, (3, 3, 3), 1),             # global 27-element window
+]

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from ppverify.oracle import reference, ulp_distance
-from ppverify.oracle.formats import get_format
+from ppverify.oracle.formats import get_format, round_float_array
 from ppverify.windows import iter_windows, make_geometry
 
 FORWARD_ULP = 8
@@ -147,4 +147,97 @@ def check_case(x, alpha, kernel, stride=None, padding=0, dilation=1, ceil_mode=F
             f"{ref.grad_param!r} (scale {ascale!r}, {aname} container); {where}")
         figures["grad_input"] = float(np.max(ulps, initial=0))
         figures["grad_alpha"] = float(np.max(ulps_a, initial=0))
+    return figures
+
+
+# ------------------------------------------------------------------- adaptive and global forms
+
+def adaptive_reference(op, x: np.ndarray, param, output_size, dims: int, dtype: str,
+                       grad_output: np.ndarray | None = None, gradients: bool = True):
+    """The oracle on every adaptive window: ``reference`` over each window's block of the
+    input with ``kernel_size`` equal to the block (one window), assembled into the output, the
+    input gradient (VJP) and the summed parameter gradient. Also returns, per element, the
+    largest |gradient| over the windows containing it and the parameter-gradient scale.
+
+    Adaptive windows overlap, so an element's gradient is a sum over windows: each window is
+    evaluated correctly rounded to float64, the sums are formed in float64 and rounded once to
+    ``dtype`` (at most half an ULP of ``dtype`` more than correct rounding, in rare ties)."""
+    from ppverify.windows import iter_windows, make_adaptive_geometry
+
+    geometry = make_adaptive_geometry(dims, output_size)
+    batched = x.ndim == dims + 2
+    xb = x if batched else x[None]
+    spatial = xb.shape[2:]
+    wins = list(iter_windows(geometry, spatial))
+    out_spatial = tuple(max(w.out_index[a] for w in wins) + 1 for a in range(dims))
+    N, C = xb.shape[:2]
+    out = np.zeros((N, C) + out_spatial)
+    gin = np.zeros(xb.shape)
+    gscale = np.zeros(xb.shape)
+    gpar = 0.0
+    pscale = np.zeros(C)
+    g = np.ones((N, C) + out_spatial) if grad_output is None else \
+        (grad_output if batched else grad_output[None])
+    a = np.broadcast_to(np.asarray(param, dtype=np.float64), (C,))
+    for w in wins:
+        lo = [min(p[ax] for p in w.positions) for ax in range(dims)]
+        hi = [max(p[ax] for p in w.positions) + 1 for ax in range(dims)]
+        block = (slice(None), slice(None)) + tuple(slice(lo[ax], hi[ax]) for ax in range(dims))
+        at = (slice(None), slice(None)) + tuple(slice(i, i + 1) for i in w.out_index)
+        r = reference(op, xb[block], np.asarray(param), tuple(h - lo_ for h, lo_ in zip(hi, lo)),
+                      dims=dims, dtype="float64", gradients=gradients, grad_output=g[at])
+        out[at] = r.output
+        if gradients:
+            gin[block] += r.grad_input
+            big = np.abs(np.asarray(r.grad_input, dtype=np.float64)).reshape(N, C, -1).max(-1)
+            gscale[block] = np.maximum(gscale[block], big.reshape((N, C) + (1,) * dims))
+            gpar += np.asarray(r.grad_param, dtype=np.float64)
+            peak = np.abs(xb[block]).reshape(N, C, -1).max(-1)
+            weight = np.abs(np.asarray(g[at], dtype=np.float64)).reshape(N, C)
+            pscale += (weight * peak / np.maximum(1.0, np.abs(a))).sum(0)
+    fmt = get_format(dtype)
+
+    def final(t):
+        t = round_float_array(np.asarray(t, dtype=np.float64), fmt)
+        return t if batched or np.ndim(t) == 0 else t[0]
+
+    return final(out), final(gin), final(gpar), (gscale if batched else gscale[0]), \
+        (pscale if np.ndim(param) == 1 else pscale.sum())
+
+
+def check_adaptive_case(op, x, param, output_size, *, dims, gradients=True, grad_output=None):
+    """Assert the adaptive/global op meets check_case's tolerances against the oracle
+    evaluated window by window; return the worst ULP figures."""
+    from ppverify.ops import adaptive_gem_pool, adaptive_p_pool, power_mean
+
+    def lp(input, p, output_size, dims):
+        return getattr(power_mean, f"adaptive_lp_pool{dims}d")(input, p, output_size)
+
+    fn = {"ppool": adaptive_p_pool, "powermean": adaptive_gem_pool, "lp": lp}[op]
+    name = dtype_name(x.dtype)
+    xin = x.detach().clone().requires_grad_(gradients)
+    a = torch.as_tensor(param, dtype=torch.float64).clone().requires_grad_(gradients)
+    y = fn(xin, a, output_size, dims=dims)
+    xd = x.detach().double().numpy()
+    gout = None if grad_output is None else grad_output.to(x.dtype).double().numpy()
+    ref_out, ref_gin, ref_gpar, gscale, pscale = adaptive_reference(
+        op, xd, np.asarray(torch.as_tensor(param, dtype=torch.float64)), output_size, dims,
+        name, gout, gradients)
+    where = f"{op} {name} param={param} output_size={output_size} x={xd.ravel()[:8]}"
+    assert y.shape == ref_out.shape, (y.shape, ref_out.shape, where)
+    fwd = ulp_distance(y.detach().double().numpy(), ref_out, name)
+    limit = HALF_ULP if name in ("float16", "bfloat16") else FORWARD_ULP
+    assert fwd.max(initial=0) <= limit, f"forward {fwd.max()} ULP > {limit}; {where}"
+    figures = {"forward": float(fwd.max(initial=0))}
+    if gradients:
+        y.backward(torch.ones_like(y) if grad_output is None else grad_output.to(y.dtype))
+        ok, ulps = within(xin.grad.double().numpy(), ref_gin, gscale, name)
+        assert ok.all(), (f"grad_input outside tolerance at {np.argwhere(~ok)[0]}: got "
+                          f"{xin.grad.double().numpy()[tuple(np.argwhere(~ok)[0])]}, oracle "
+                          f"{ref_gin[tuple(np.argwhere(~ok)[0])]}; {where}")
+        ok_a, ulps_a = within(a.grad.double().numpy(), ref_gpar, pscale, name)
+        assert np.all(ok_a), (f"grad_param outside tolerance: got {a.grad}, oracle "
+                              f"{ref_gpar} (scale {pscale}); {where}")
+        figures["grad_input"] = float(np.max(ulps, initial=0))
+        figures["grad_param"] = float(np.max(ulps_a, initial=0))
     return figures

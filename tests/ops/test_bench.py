@@ -60,3 +60,28 @@ def test_cli_bad_arguments_are_usage_errors(argv, message, capsys):
     assert main(["bench", "--shape", "1", "2", "8", "8", "--repeats", "1", "--no-rss",
                  *argv]) == 2
     assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("suite, subject, baselines, configs", [
+    ("gem", "gem_pool2d", {"lp_pool2d", "usual_gem"}, bench.GEM_CONFIGS),
+    ("adaptive", "adaptive_p_pool2d", {"adaptive_max_pool2d", "adaptive_avg_pool2d"},
+     bench.ADAPTIVE_CONFIGS),
+])
+def test_other_suites_report_ratios_in_one_run(suite, subject, baselines, configs):
+    records = bench.measure((1, 2, 14, 14), None, repeats=1, suite=suite, rss=False)
+    assert [r["config"] for r in records] == configs
+    for r in records:
+        if not r["config"].get("global"):
+            assert r["subject"] == subject and set(r["baselines"]) == baselines
+        for base in r["baselines"]:
+            f = r["forward_s"]
+            assert r[f"ratios_vs_{base}"]["forward"] == pytest.approx(
+                f[r["subject"]] / f[base], rel=1e-12)
+    assert records[0]["param"] == (3.0 if suite == "gem" else 2.0)
+
+
+def test_cli_gem_suite_prints_the_ratios(capsys):
+    assert main(["bench", "--op", "gem", "--shape", "1", "2", "12", "12", "--repeats", "1",
+                 "--no-rss"]) == 0
+    out = capsys.readouterr().out
+    assert "gem_pool2d / lp_pool2d: forward" in out and "gem / usual_gem: forward" in out

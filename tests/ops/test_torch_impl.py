@@ -1,13 +1,19 @@
 """The pure-torch path (the fallback of the compiled kernel) against the oracle, in every dtype,
-forced with ``functional._use_native = False``; and its window views against windows.py."""
+forced with ``_dispatch._use_native = False``; and its window gathering against windows.py."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
-from ppverify.ops import _torch_impl, functional
-from ppverify.windows import make_geometry, output_spatial_shape
+from ppverify.ops import _dispatch, _gather, _numerics
+from ppverify.windows import (
+    iter_windows,
+    make_adaptive_geometry,
+    make_geometry,
+    output_spatial_shape,
+)
 
 from ._cases import ALPHAS, GEOMETRIES, KINDS, values
 from ._compare import check_case, dtype_name
@@ -15,7 +21,7 @@ from ._compare import check_case, dtype_name
 
 @pytest.fixture
 def fallback(monkeypatch):
-    monkeypatch.setattr(functional, "_use_native", lambda x: False)
+    monkeypatch.setattr(_dispatch, "_use_native", lambda x: False)
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.bfloat16],
@@ -38,31 +44,45 @@ def test_fallback_direct_formula_regression(fallback):
 
 
 @pytest.mark.parametrize("g", range(len(GEOMETRIES)))
-def test_views_cover_exactly_the_windows(g):
+def test_gathered_windows_are_exactly_the_windows(g):
+    """Every window's gathered elements (in row-major kernel order) are those of
+    ppverify.windows, and scatter adds each element's windows back."""
     dims, spatial, k, s, p, d, cm = GEOMETRIES[g]
     geometry = make_geometry(dims, k, s, p, d, cm)
-    out = output_spatial_shape(geometry, spatial)
-    x = torch.arange(1, 1 + int(torch.tensor(spatial).prod()), dtype=torch.float64)
-    x = x.reshape((1, 1) + spatial)
-    win = _torch_impl.Windows(x, geometry, out)
-    counts = torch.zeros_like(x)
-    ones = [torch.ones((1, 1) + tuple(out), dtype=torch.float64) for _ in win.offsets]
-    masked = [o if win.valid(off) is None else o * win.valid(off) for o, off in
-              zip(ones, win.offsets)]
-    counts = win.scatter(masked, x)
-    from ppverify.windows import iter_windows
+    _check_gather(geometry, spatial)
 
-    expected = torch.zeros(spatial, dtype=torch.float64)
-    for w in iter_windows(geometry, spatial):
+
+@pytest.mark.parametrize("dims, spatial, output_size", [
+    (1, (7,), 3), (1, (5,), 8), (2, (5, 7), (2, 3)), (2, (4, 4), 1), (2, (6, 5), (None, 2)),
+    (3, (3, 4, 5), (2, 3, 2)), (3, (2, 3, 2), 1)])
+def test_gathered_adaptive_windows_are_exactly_the_windows(dims, spatial, output_size):
+    _check_gather(make_adaptive_geometry(dims, output_size), spatial)
+
+
+def _check_gather(geometry, spatial):
+    index = _gather.WindowIndex(geometry, spatial, torch.device("cpu"))
+    n = int(np.prod(spatial))
+    x = torch.arange(1, 1 + n, dtype=torch.float64).reshape((1, 1) + tuple(spatial))
+    X = index.gather(x)
+    valid = torch.ones(X.shape[2:], dtype=torch.bool) if index.valid is None else index.valid
+    wins = list(iter_windows(geometry, spatial))
+    assert X.shape[2:-1] == output_spatial_shape(geometry, spatial)
+    expected_counts = torch.zeros(spatial, dtype=torch.float64)
+    for w in wins:
+        got = X[(0, 0) + w.out_index][valid[w.out_index]]
+        want = torch.tensor([float(x[(0, 0) + pos]) for pos in w.positions],
+                            dtype=torch.float64)
+        assert torch.equal(got, want), (w.out_index, got, want)
         for pos in w.positions:
-            expected[pos] += 1
-    assert torch.equal(counts[0, 0], expected)
+            expected_counts[pos] += 1
+    counts = index.scatter(torch.where(valid, 1.0, 0.0).expand_as(X))
+    assert torch.equal(counts[0, 0], expected_counts)
 
 
 def test_log_ratio_is_accurate_for_subnormals_and_huge_ratios():
     v = torch.tensor([5e-324, 1e-310, 1e300, 1.0], dtype=torch.float64)
     ref = torch.tensor([1e308, 1e308, 5e-324, 1.0 + 2**-52], dtype=torch.float64)
-    got = _torch_impl.log_ratio(v, ref)
+    got = _numerics.log_ratio(v, ref)
     import mpmath
 
     for g, a, b in zip(got.tolist(), v.tolist(), ref.tolist()):

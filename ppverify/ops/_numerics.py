@@ -1,0 +1,209 @@
+"""Float64 building blocks of the pure-torch backend: compensated sums, ratios of powers in
+double-double, and sums over windows that survive subnormal scales.
+
+All functions are made of differentiable torch ops with no host synchronisation, so they work
+under autograd (also double backward), forward-mode AD and ``torch.func.vmap``. Values that
+need more than double precision are computed under ``no_grad`` and carry the derivative of a
+plain formula (``value + (approx - approx.detach())``): exact derivatives, accurate values.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+LN2 = math.log(2.0)
+# ln 2 split so that k * LN2_HI is exact for |k| < 2**21 (fdlibm's constants)
+LN2_HI = 6.93147180369123816490e-01
+LN2_LO = 1.90821492927058770002e-10
+_SPLITTER = 134217729.0  # 2**27 + 1, Dekker's split of a float64
+
+
+def csum(t: torch.Tensor, precise: bool = True) -> torch.Tensor:
+    """Sum over the last axis; with ``precise``, compensated (pairwise, each addition's exact
+    error by TwoSum, the errors added at the end): about one rounding for the whole sum."""
+    if not precise or t.shape[-1] == 1:
+        return t.sum(-1)
+    err = None
+    while t.shape[-1] > 1:
+        if t.shape[-1] % 2:
+            t = torch.nn.functional.pad(t, (0, 1))
+        a, b = t[..., 0::2], t[..., 1::2]
+        s = a + b
+        bb = s - a
+        e = (a - (s - bb)) + (b - bb)
+        e = e.sum(-1)
+        err = e if err is None else err + e
+        t = s
+    return t[..., 0] + err
+
+
+def csum_pair(t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The compensated sum over the last axis as an unevaluated pair ``(hi, lo)``."""
+    err = torch.zeros_like(t[..., 0])
+    while t.shape[-1] > 1:
+        if t.shape[-1] % 2:
+            t = torch.nn.functional.pad(t, (0, 1))
+        a, b = t[..., 0::2], t[..., 1::2]
+        s = a + b
+        bb = s - a
+        err = err + ((a - (s - bb)) + (b - bb)).sum(-1)
+        t = s
+    return t[..., 0], err
+
+
+def log_ratio_pair(v: torch.Tensor, ref: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``ln(v / ref)`` as an unevaluated double-double ``(hi, lo)`` (values only): the binary
+    exponents' part ``k ln 2`` carried exactly (``k LN2_HI``), so a sum of many logarithms of
+    widely spread values loses nothing to rounding ``k ln 2``."""
+    with torch.no_grad():
+        mv, ev = torch.frexp(v.detach())
+        mr, er = torch.frexp(ref.detach())
+        k = (ev - er).to(v.dtype)
+        big = k * LN2_HI  # exact
+        small = torch.log1p((mv - mr) / mr) + k * LN2_LO
+        hi = big + small
+        return hi, small - (hi - big)
+
+
+def log_ratio(v: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
+    """``ln(v / ref)`` for positive float64 ``v`` and ``ref``, accurate to a few ulp absolute
+    (relative to ``max(1, |ln(v/ref)|)``) even when ``v / ref`` is outside the float64 range,
+    with the derivative of ``ln v`` (``ref`` is a constant)."""
+    with torch.no_grad():
+        mv, ev = torch.frexp(v.detach())
+        mr, er = torch.frexp(ref.detach())
+        value = torch.log1p((mv - mr) / mr) + (ev - er).to(v.dtype) * LN2
+    return _with_derivative(value, lambda: torch.log(v), v)
+
+
+def _with_derivative(value, approx, *inputs):
+    """``value``, carrying the derivatives of ``approx()`` when some input needs them."""
+    if not any(_tracks_derivatives(t) for t in inputs):
+        return value
+    a = approx()
+    return value + (a - a.detach())
+
+
+def _tracks_derivatives(t: torch.Tensor) -> bool:
+    """True when autograd, forward-mode AD or a torch.func transform (which wraps tensors and
+    tracks their derivatives at another level) may need derivatives of ``t``."""
+    if t.requires_grad and torch.is_grad_enabled():
+        return True
+    if torch._C._functorch.is_functorch_wrapped_tensor(t):
+        return True
+    return torch.autograd.forward_ad.unpack_dual(t).tangent is not None
+
+
+def two_prod(a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``a * b = p + e`` exactly (Dekker), for finite float64 without overflow in the split."""
+    p = a * b
+    ca = _SPLITTER * a
+    a_hi = ca - (ca - a)
+    a_lo = a - a_hi
+    cb = _SPLITTER * b
+    b_hi = cb - (cb - b)
+    b_lo = b - b_hi
+    e = ((a_hi * b_hi - p) + a_hi * b_lo + a_lo * b_hi) + a_lo * b_lo
+    return p, e
+
+
+def _scaled_log(v, ref, a):
+    """``a ln(v / ref)`` as an unevaluated double-double ``(t_hi, t_lo)`` (values only)."""
+    vd, ad = v.detach(), a.detach()
+    mv, ev = torch.frexp(vd)
+    mr, er = torch.frexp(ref.detach())
+    k = (ev - er).to(vd.dtype)
+    small = torch.log1p((mv - mr) / mr) + k * LN2_LO
+    big = k * LN2_HI  # exact
+    p, e = two_prod(torch.broadcast_to(ad, big.shape), big)
+    q = e + ad * small
+    t_hi = p + q
+    t_lo = q - (t_hi - p)
+    return t_hi, t_lo, big + small
+
+
+def power_ratio(v: torch.Tensor, ref: torch.Tensor, a: torch.Tensor,
+                log: torch.Tensor | None = None, minus_one: bool = False) -> torch.Tensor:
+    """``(v / ref) ** a`` (or, with ``minus_one``, ``(v / ref) ** a - 1`` without cancellation)
+    for positive float64 ``v``, ``ref``, as ``exp(a ln(v / ref))`` with the product
+    ``a ln(v / ref)`` carried in double-double.
+
+    Rounding ``t = a ln(v/ref)`` to one double would cost ``|t| eps`` of relative error (35 eps
+    for a 1e30 range); here ``ln(v/ref) = k LN2_HI + (k LN2_LO + ln(mv/mr))`` with the first term
+    exact, ``a k LN2_HI`` is split exactly by Dekker's product, and ``exp(t_hi + t_lo)`` is
+    ``exp(t_hi) + exp(t_hi) t_lo``. Derivatives are those of ``exp(a ln v)`` (``ref`` constant);
+    ``log`` is ``log_ratio(v, ref)`` when the caller already has it.
+    """
+    with torch.no_grad():
+        t_hi, t_lo, lr = _scaled_log(v, ref, a)
+        e_hi = torch.exp(t_hi)
+        # exp(t_hi) (1 + t_lo) without rounding 1 + t_lo
+        value = (torch.expm1(t_hi) if minus_one else e_hi) + e_hi * t_lo
+        plain = a.detach() * lr
+        fallback = torch.expm1(plain) if minus_one else torch.exp(plain)
+        value = torch.where(torch.isfinite(value) | ~torch.isfinite(t_hi), value, fallback)
+
+    def approx():
+        e = torch.exp(a * (log_ratio(v, ref) if log is None else log))
+        return e - 1 if minus_one else e
+
+    return _with_derivative(value, approx, v, a)
+
+
+def pow2(e: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``2**e`` for an integer tensor ``|e| <= 2100`` as two exact float64 factors."""
+    e1 = torch.div(e, 2, rounding_mode="floor")
+    two = torch.tensor(2.0, dtype=torch.float64, device=e.device)
+    return torch.pow(two, e1.to(torch.float64)), torch.pow(two, (e - e1).to(torch.float64))
+
+
+def scaled_sum(rel: torch.Tensor, ref: torch.Tensor, keep: int) -> torch.Tensor:
+    """``sum(rel * ref)`` over the windows of a ``(N, C, *out)`` tensor, to a parameter's shape:
+    ``keep`` = 0 (one value), 1 (per channel) or 2 (per plane).
+
+    Each product is formed as (mantissa of rel) (mantissa of ref) 2^(e - E), with ``e`` its
+    binary exponent and ``E`` the largest in its sum: exact scalings, so that a product of a
+    huge ``rel`` and a tiny ``ref`` (or of two subnormal-scale factors) neither overflows nor
+    underflows before the sum, and partial sums of huge magnitude do not overflow before
+    they cancel. The result is ``2^E`` times the scaled sum (overflowing only if it must)."""
+    ref = torch.broadcast_to(ref, rel.shape)
+    dims = {0: tuple(range(rel.dim())), 1: (0, *range(2, rel.dim())),
+            2: tuple(range(2, rel.dim()))}[keep]
+    if rel.numel() == 0 or not dims:
+        return rel * ref
+    with torch.no_grad():
+        er = torch.frexp(rel.detach()).exponent
+        ef = torch.frexp(ref.detach()).exponent
+        e = er + ef
+        top = e.amax(dim=dims, keepdim=True)
+        a1, a2 = pow2(-er)
+        b1, b2 = pow2(-ef)
+        c1, c2 = pow2(e - top)
+        up1, up2 = pow2(top.amax(dim=dims))
+    terms = (rel * a1 * a2) * (ref.detach() * b1 * b2) * c1 * c2
+    return terms.sum(dim=dims) * up1 * up2
+
+
+def phi(d: torch.Tensor, precise: bool = True) -> torch.Tensor:
+    """``q ln q - q + 1`` at ``q = 1 + d`` (>= 0; 1 at q = 0), without cancellation near q = 1.
+
+    With ``s = d / (2 + d)``, ``ln q = 2 atanh(s)`` and, exactly,
+    ``q ln q - q + 1 = d s + 2 (1 + d) s^3 (1/3 + s^2/5 + s^4/7 + ...)``: two terms of which the
+    second is at most a fifth of the first, so no cancellation. Used for ``|d| < 1/2``
+    (``s^2 <= 1/9``: 18 terms reach float64 roundoff) or, without ``precise``, ``|d| < 1/4``
+    (``s^2 < 0.0205``: 6 terms, far below float32's); the formula elsewhere.
+    """
+    small = d.abs() < (0.5 if precise else 0.25)
+    ds = torch.where(small, d, 0.0)
+    s = ds / (2.0 + ds)
+    t = s * s
+    series = torch.zeros_like(d)
+    for k in reversed(range(18 if precise else 6)):
+        series = series * t + 1.0 / (2 * k + 3)
+    near = ds * s + 2.0 * (1.0 + ds) * (s * t) * series
+    q = 1.0 + d
+    qs = torch.where(small | (q <= 0), 1.0, q)
+    direct = qs * torch.log(qs) - qs + 1.0
+    return torch.where(small, near, torch.where(q <= 0, 1.0, direct))

@@ -1,0 +1,177 @@
+"""Pure-torch power mean (GeM) and Lp norm over gathered windows (see ``_torch_impl``).
+
+Mathematics (conventions: ``ppverify.ops.power_mean``), over the ``n`` elements of a window::
+
+    power mean  M_p = ((1/n) Σ x^p)^(1/p)      (p = 0: the geometric mean exp(mean ln x))
+    Lp norm     L_p = (Σ x^p)^(1/p)
+
+Stable formulation: with ``R`` the window's dominant element (its max for p > 0, its smallest
+element for p < 0), ``l_i = ln(x_i / R) `` and ``e_i = exp(p l_i) <= 1`` (``e_k = 1`` at the
+first dominant element ``k``), ``rest = Σ_{i != k} e_i`` and ``S = Σ e_i = 1 + rest``::
+
+    y = R exp(G / p),   G = ln(S / D),   D = 1 (Lp) or n (power mean)
+
+``G`` is ``log1p(rest)`` for the Lp norm; for the power mean it is ``log1p(m)`` with
+``m = Σ (e_i - 1) / n`` (each ``e_i - 1 = expm1(p l_i)``, no cancellation near uniform windows)
+while ``S / n >= 1/2``, and ``log1p(rest) - ln n`` below. Nothing overflows for any finite
+input and p. Derivatives, with ``g = G / p = ln(y / R)``::
+
+    dy/dx_i = (x_i / y)^(p-1) / D = exp((p - 1)(l_i - g)) / D
+    dy/dp   = (y / p^2) (p Σ u_i l_i - log1p(rest))                     (Lp; two terms <= 0)
+            = (y / p^2) (1/n) Σ_i φ(n u_i),  φ(q) = q ln q - q + 1 >= 0   (power mean)
+
+with ``u_i = e_i / S``: sums of same-signed terms, without the cancellation of the textbook
+``-ln S / p^2 + Σ x^p ln x / (p S)``; for p = 0, ``dy/dp = y Var(ln x) / 2``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from ._numerics import (
+    _with_derivative,
+    csum_pair,
+    log_ratio,
+    log_ratio_pair,
+    phi,
+    power_ratio,
+    two_prod,
+)
+from ._torch_impl import COMPUTE, Windows, _e, _may_hold
+
+
+class PowerMean:
+    """Value and derivatives of the power mean (or, with ``lp``, the Lp norm) of a batch of
+    windows; ``ref`` is each window's R (dy/dp is returned divided by it)."""
+
+    def __init__(self, w: Windows, lp: bool):
+        self.w, self.lp = w, lp
+        X, valid = w.X, w.valid
+        p = torch.broadcast_to(w.param, w.out_shape)
+        self.p = p
+        pos, zero = X > 0, X == 0
+        if valid is not None:
+            pos, zero = pos & valid, zero & valid
+        self.pos, self.zero = pos, zero
+        n = torch.broadcast_to(w.n_valid, w.out_shape)
+        self.n = n
+        self.D = torch.ones_like(n) if lp else n
+        self.n_pos = pos.sum(-1, dtype=COMPUTE)
+        self.n_zero = zero.sum(-1, dtype=COMPUTE)
+        with torch.no_grad():
+            Xd = X.detach()
+            xmax = w.mask(Xd).amax(-1)
+            xmin = torch.where(pos, Xd, math.inf).amin(-1)
+            ref = torch.where(p < 0, xmin, xmax)
+            ref = torch.where((ref > 0) & torch.isfinite(ref), ref, 1.0)
+        self.ref = ref
+        pe, re = _e(p), _e(ref)
+        xs = torch.where(pos, X, re)
+        if w.precise:
+            lr = log_ratio(xs, re)
+            e = power_ratio(xs, re, pe, log=lr)
+            em1 = power_ratio(xs, re, pe, log=lr, minus_one=True)
+        else:
+            lr = torch.log(xs / re)
+            t = pe * lr
+            e, em1 = torch.exp(t), torch.expm1(t)  # (1 + em1 loses a tiny e's digits)
+        self.l = torch.where(pos, lr, 0.0)
+        # zeros (p > 0) have e = 0; entries that are not elements contribute nothing
+        self.e = torch.where(pos, e, 0.0)
+        em1 = torch.where(pos, em1, -1.0)
+        self.em1 = w.mask(em1)
+        if w.precise or lp:  # rest = S - 1 without cancellation (Lp's dy/dp is ~ rest when
+            # rest is tiny): leave out the first dominant element
+            with torch.no_grad():  # (e = 1 exactly there)
+                k = self.e.detach().argmax(-1, keepdim=True)
+                first = torch.arange(X.shape[-1], device=X.device) == k
+            # e_k = 1 exactly, but its derivative must stay: add e_k - 1 (= 0, with derivative)
+            self.rest = w.sum(torch.where(first, 0.0, self.e)) + torch.where(
+                first, self.em1, 0.0).sum(-1)
+        else:  # the power mean with a narrower dtype: float64 has ~29 bits to spare
+            self.rest = self.e.sum(-1) - 1.0
+        self.S = 1.0 + self.rest
+        if lp:
+            G = torch.log1p(self.rest)
+        else:
+            m = w.sum(self.em1) / n
+            G = torch.where(m >= -0.5, torch.log1p(torch.where(m >= -0.5, m, 0.0)),
+                            torch.log1p(self.rest) - torch.log(n))
+        p_safe = torch.where(p == 0, 1.0, p)
+        self.geometric = _may_hold(p == 0)
+        if self.geometric:
+            # p = 0: ln(geometric mean / R) = mean(l), written as the start of its Taylor
+            # series K(p)/p = k1 + k2 p / 2 + k3 p^2 / 6 (cumulants of l) so that derivatives
+            # in p are right up to the second (hessian) at exactly p = 0
+            lbar = w.sum(self.l) / n
+            dev = w.mask(torch.where(pos, self.l - _e(lbar), 0.0))
+            self.k2 = w.sum(dev * dev) / n
+            self.k3 = w.sum(dev * dev * dev) / n
+            p0 = torch.where(p == 0, p, 0.0)
+            geo = lbar + p0 * (self.k2 / 2 + p0 * self.k3 / 6)
+            self.g = torch.where(p == 0, geo, G / p_safe)  # ln(y / R)
+        else:
+            self.g = G / p_safe
+        self.y_rel = torch.exp(self.g)
+        if w.precise and self.geometric:  # exp(mean l) in double-double (|mean l| ~ 700)
+            self.y_rel = torch.where(p == 0, self._geometric(xs, re, n, geo), self.y_rel)
+        self.all_zero = self.n_pos == 0
+        self.zero_kills = (p == 0) & (self.n_zero > 0)  # the geometric mean is 0
+        self.y = torch.where(self.all_zero | self.zero_kills, 0.0, ref * self.y_rel)
+
+    def _geometric(self, xs, re, n, geo):
+        """``exp(mean ln(x / R))`` to about one rounding: the logarithms and their mean in
+        double-double (``exp(geo)`` carries the derivatives)."""
+        with torch.no_grad():
+            hi, lo = log_ratio_pair(xs, re)
+            hi, lo = torch.where(self.pos, hi, 0.0), torch.where(self.pos, lo, 0.0)
+            s_hi, s_lo = csum_pair(hi)
+            s_lo = s_lo + lo.sum(-1)
+            q_hi = s_hi / n
+            prod, err = two_prod(q_hi, n)
+            q_lo = (((s_hi - prod) - err) + s_lo) / n
+            e = torch.exp(q_hi)
+            value = e + e * q_lo
+        return _with_derivative(value, lambda: torch.exp(geo), geo)
+
+    def outside_domain(self) -> torch.Tensor:
+        """Windows where ``x^p`` is infinite: a zero with p < 0 (or any p = 0 for Lp)."""
+        bad = (self.p < 0) & (self.n_zero > 0)
+        return bad | (self.p == 0) if self.lp else bad
+
+    def derivatives(self):
+        """``(G, dP)``: dy/dx per window element (0 at padding) and dy/dp / R per window."""
+        w, p, pe = self.w, self.p, _e(self.p)
+        pos, zero = self.pos, self.zero
+        D = _e(self.D)
+        g = torch.exp((pe - 1.0) * (self.l - _e(self.g))) / D
+        if w.precise:  # (x/R)^(p-1) in double-double times (y/R)^(1-p): |l| reaches 1400
+            xs = torch.where(pos, w.X, _e(self.ref))
+            second = torch.where(p == 0, self.y_rel, torch.exp((1.0 - p) * self.g))
+            split = power_ratio(xs, _e(self.ref), pe - 1.0) * _e(second) / D
+            g = torch.where(torch.isfinite(split), split, g)
+        # zeros with p > 0: 0 for p > 1, 1/D at p = 1, +inf (returned as 0) for p < 1
+        g_zero = torch.where(pe == 1, 1.0 / D, 0.0)
+        g = torch.where(pos, g, torch.where(zero, g_zero, 0.0))
+        # an all-zero window: dy/dx = D^(-1/p) (1 for the Lp norm)
+        p_safe = torch.where(p == 0, 1.0, p)
+        g_allzero = torch.exp(-torch.log(self.D) / p_safe)
+        g = torch.where(_e(self.all_zero), _e(g_allzero), g)
+        g = torch.where(_e(self.zero_kills), 0.0, g)
+        g = w.mask(g)
+        # dy/dp / R
+        u = self.e / _e(self.S)
+        if self.lp:
+            core = w.sum(pe * u * self.l) - torch.log1p(self.rest)
+        else:
+            m = w.sum(self.em1) / self.n
+            d = (self.em1 - _e(m)) / _e(1.0 + m)  # n u - 1
+            core = w.sum(w.mask(phi(torch.where(pos | zero, d, 0.0), w.precise))) / self.n
+        dp = self.y_rel * core / (p_safe * p_safe)
+        if self.geometric:  # p = 0: y Var(ln x) / 2 (+ p k3 / 3, see __init__)
+            p0 = torch.where(p == 0, p, 0.0)
+            dp = torch.where(p == 0, self.y_rel * (self.k2 / 2 + p0 * self.k3 / 3), dp)
+        dp = torch.where(self.all_zero | self.zero_kills, 0.0, dp)
+        return g, dp
