@@ -32,7 +32,7 @@ def test_per_channel_fixed_alpha():
 
 def test_softplus_keeps_alpha_positive_and_starts_at_the_initial_value():
     m = PPool3d(2, alpha=0.75, constraint="softplus", num_channels=2)
-    assert torch.allclose(m.alpha, torch.tensor([0.75, 0.75]))
+    assert torch.allclose(m.alpha, torch.tensor([0.75, 0.75], dtype=torch.float64))
     with torch.no_grad():
         m.raw_alpha.fill_(-50.0)
     assert (m.alpha > 0).all()
