@@ -11,11 +11,12 @@ The rule (the README's "Validation" section states it for users)
      dtype float16 / bfloat16 / float32 / float64, shaped ``(N, C, *spatial)`` or
      ``(C, *spatial)``, on any device. A meta tensor gives the output's shape and dtype (no
      values exist, so step 2 does not apply).
-   * the parameter (``alpha``, ``p``, ``norm_type``): a real number (a Python int or float, or
-     a numpy integer or floating scalar), finite, and not 0 for the Lp norm; or a dense tensor
-     of a real dtype (floating or integer) holding one value or one per channel, on any device
-     (it is moved to the input's; a meta tensor only with a meta input). A bool (Python, numpy
-     or tensor) and a complex value are refused, never truncated or read as 0/1.
+   * the parameter (``alpha``, ``p``, ``norm_type``): a real Python number (int or float),
+     finite, and not 0 for the Lp norm; or a dense tensor, numpy scalar or numpy array of a
+     real dtype (floating or integer) holding one value or one per channel, on any device (it
+     is moved to the input's; a meta tensor only with a meta input), whose values are checked
+     in step 2. A bool (Python, numpy or tensor) and a complex value are refused, never
+     truncated to their real part or read as 0/1.
    * pooling sizes (``kernel_size``, ``stride``, ``padding``, ``dilation``, ``output_size``):
      ints (Python or numpy) or tuples of them; ``2.0`` and ``True`` are refused.
      ``ceil_mode`` and ``validate``: ``True`` or ``False``.
@@ -87,14 +88,14 @@ def _check_param_value(value: float, info) -> float:
     return value
 
 
-def _check_param_tensor(a: Tensor, info, C, device) -> None:
+def _check_param_tensor(a: Tensor, info, C, device, source: str = "tensor") -> None:
     name = info.param
     if a.layout != torch.strided or a.is_nested or a.is_quantized:
         raise TypeError(f"{name} must be a dense tensor of a real dtype, got "
                         f"{'a quantized tensor' if a.is_quantized else a.layout}")
     if a.dtype == torch.bool or a.is_complex():
-        raise TypeError(f"{name} must be a real number (a floating or integer tensor), got a "
-                        f"{a.dtype} tensor")
+        raise TypeError(f"{name} must be real (a float or an int, or a tensor or numpy value of "
+                        f"a floating or integer dtype), got a {source} of dtype {a.dtype}")
     if a.dim() > 1 or (a.dim() == 1 and a.shape[0] not in (1, C)):
         raise ValueError(f"{name} must be a scalar or have one value per channel ({C}), got "
                          f"shape {tuple(a.shape)}")
@@ -106,9 +107,21 @@ def _check_param_tensor(a: Tensor, info, C, device) -> None:
 def param_tensor(param, info, C, device) -> Tensor:
     """The parameter as float64 of shape ``()`` or ``(C,)`` on ``device`` (a differentiable
     cast of a tensor); ``TypeError``/``ValueError`` naming it (rule 1). ``info`` is the
-    operator's record (``ppverify.ops._dispatch.Operator``)."""
+    operator's record (``ppverify.ops._dispatch.Operator``).
+
+    A numpy scalar or array is taken as the tensor ``torch.as_tensor`` makes of it (so its
+    values are checked in the op, as a tensor's): that is also what ``torch.compile`` sees,
+    which traces numpy values as arrays."""
+    source = "tensor"
+    if isinstance(param, (np.ndarray, np.generic)):
+        try:
+            param = torch.as_tensor(param)
+        except (TypeError, RuntimeError):
+            raise TypeError(f"{info.param} must be real, got a numpy value of dtype "
+                            f"{np.asarray(param).dtype}") from None
+        source = "numpy value"
     if isinstance(param, Tensor):
-        _check_param_tensor(param, info, C, device)
+        _check_param_tensor(param, info, C, device, source)
         a = param.to(device=device, dtype=torch.float64)
         return a.reshape(()) if a.dim() == 1 and a.shape[0] == 1 else a
     if not is_real_scalar(param):

@@ -402,8 +402,10 @@ class GeM(_Adaptive):
     def __init__(self, p: float = 3.0, *, dims: int = 2, learnable: bool = True,
                  num_channels: int | None = None, constraint: str = "none",
                  dtype: torch.dtype = torch.float32, validate: bool = True):
-        if dims not in (1, 2, 3):
-            raise ValueError(f"dims must be 1, 2 or 3, got {dims!r}")
+        if isinstance(dims, bool) or not isinstance(dims, numbers.Integral) or \
+                dims not in (1, 2, 3):
+            raise ValueError(f"dims must be 1, 2 or 3 (an int), got {dims!r}")
+        dims = int(dims)
         self.dims = dims
         self._setup(p, 1, _options(learnable, num_channels, constraint, dtype, validate))
 
