@@ -29,8 +29,10 @@ The rule (the README's "Validation" section states it for users)
    that some window reads must be finite and ``>= 0`` (for the power mean and Lp with p < 0
    also non-zero), and a tensor parameter must be finite (Lp: non-zero). Elements that no
    window reads (skipped by a stride larger than the kernel, by dilation, or left over at the
-   end without ``ceil_mode``) are never checked and never change the output or the gradients,
-   as in ``torch.nn.functional.max_pool2d``. A violation raises ``ValueError`` naming the first
+   end without ``ceil_mode``) are never checked and do not enter the output or the input's
+   gradient, as in ``torch.nn.functional.max_pool2d`` (the C++ kernel scales a plane by its
+   largest element, read or not, so its float64 alpha gradient can move in the last bits).
+   A violation raises ``ValueError`` naming the first
    offending element read by a window, as ``(batch, channel, position)`` in the batched frame
    (``diagnose``). Cost: nothing extra on the C++ kernel, which flags bad elements while reading
    them; one reduction over the output and one host synchronisation on the pure-torch path.

@@ -179,8 +179,8 @@ class _ParamPool(torch.nn.Module):
 
     def get_extra_state(self) -> torch.Tensor:
         """The constraint, saved in the ``state_dict`` as ``<prefix>_extra_state``: its name in
-        ASCII as a uint8 tensor (a tensor, so that formats that hold only tensors, such as
-        safetensors, and ``torch.load(weights_only=True)`` take it)."""
+        ASCII as a uint8 tensor (a tensor, so that the ``state_dict`` holds only tensors and
+        ``torch.load(weights_only=True)`` takes it)."""
         return torch.tensor(list(self.constraint.encode("ascii")), dtype=torch.uint8)
 
     def set_extra_state(self, state) -> None:
