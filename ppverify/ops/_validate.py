@@ -16,7 +16,9 @@ The rule (the README's "Validation" section states it for users)
      real dtype (floating or integer) holding one value or one per channel, on any device (it
      is moved to the input's; a meta tensor only with a meta input), whose values are checked
      in step 2. A bool (Python, numpy or tensor) and a complex value are refused, never
-     truncated to their real part or read as 0/1.
+     truncated to their real part or read as 0/1. The op computes with the parameter as the
+     nearest float64 (an int above 2**53, a uint64 or a longdouble is rounded to it; one
+     beyond float64's range is refused by name).
    * pooling sizes (``kernel_size``, ``stride``, ``padding``, ``dilation``, ``output_size``):
      ints (Python or numpy) or tuples of them; ``2.0`` and ``True`` are refused.
      ``ceil_mode`` and ``validate``: ``True`` or ``False``.
@@ -116,12 +118,7 @@ def param_tensor(param, info, C, device) -> Tensor:
     which traces numpy values as arrays."""
     source = "tensor"
     if isinstance(param, (np.ndarray, np.generic)):
-        try:
-            param = torch.as_tensor(param)
-        except (TypeError, RuntimeError):
-            raise TypeError(f"{info.param} must be real, got a numpy value of dtype "
-                            f"{np.asarray(param).dtype}") from None
-        source = "numpy value"
+        param, source = numpy_param(param, info.param), "numpy value"
     if isinstance(param, Tensor):
         _check_param_tensor(param, info, C, device, source)
         a = param.to(device=device, dtype=torch.float64)
@@ -129,8 +126,36 @@ def param_tensor(param, info, C, device) -> Tensor:
     if not is_real_scalar(param):
         raise TypeError(f"{info.param} must be a real number (int or float) or a tensor, got "
                         f"{type(param).__name__} {param!r}"[:200])
-    value = _check_param_value(float(param), info)
+    value = _check_param_value(real_to_float(param, info.param), info)
     return torch.tensor(value, dtype=torch.float64, device=device)
+
+
+def numpy_param(param, name: str) -> Tensor:
+    """A numpy scalar or array as a tensor: of its own dtype where torch has it, else (uint64
+    scalars, longdouble) the nearest float64 values, as the op computes with float64 anyway;
+    ``TypeError`` naming ``name`` for a non-numeric dtype (bool and complex are refused later,
+    with the tensor's dtype named)."""
+    try:
+        return torch.as_tensor(param)
+    except (TypeError, RuntimeError):
+        dtype = np.asarray(param).dtype
+        if dtype.kind not in "iuf":
+            raise TypeError(f"{name} must be real, got a numpy value of dtype {dtype}") from None
+        with np.errstate(over="ignore"):  # beyond float64: inf, refused as not finite
+            return torch.as_tensor(np.asarray(param, dtype=np.float64))
+
+
+def real_to_float(value, name: str) -> float:
+    """``float(value)`` for a real number (``is_real_scalar``), or ``ValueError`` naming
+    ``name`` when it is beyond float64's range (an int of 1025 bits or more, say), which
+    ``float`` reports as an unnamed ``OverflowError``."""
+    try:
+        return float(value)
+    except OverflowError:
+        size = (f"an int of {value.bit_length()} bits" if isinstance(value, numbers.Integral)
+                else f"a {type(value).__name__}")
+        raise ValueError(f"{name} must be finite and within float64's range (below about "
+                         f"1.8e308 in magnitude), got {size}") from None
 
 
 # ---------------------------------------------------------------------------- rule 2's message

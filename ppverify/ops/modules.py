@@ -46,7 +46,7 @@ import torch.nn.functional as F
 
 from . import _layout
 from ._dispatch import OPERATORS, pool
-from ._validate import check_flag, is_real_scalar
+from ._validate import check_flag, is_real_scalar, real_to_float
 
 __all__ = ["CONSTRAINTS", "PPool1d", "PPool2d", "PPool3d", "AdaptivePPool1d", "AdaptivePPool2d",
            "AdaptivePPool3d", "PowerMean1d", "PowerMean2d", "PowerMean3d",
@@ -75,14 +75,14 @@ def _inverse_softplus(a: float) -> float:
 
 def _real_value(value, name: str) -> float:
     """The initial value as a float: a real number (Python or numpy, not a bool) or a 0-d real
-    tensor; ``TypeError`` naming the argument otherwise."""
+    tensor; ``TypeError`` naming the argument otherwise, ``ValueError`` beyond float64."""
     if isinstance(value, torch.Tensor):
         if value.dim() == 0 and value.dtype != torch.bool and not value.is_complex() and \
                 value.layout == torch.strided and value.device.type != "meta":
             return float(value)
     elif is_real_scalar(value):
-        return float(value)
-    raise TypeError(f"{name} must be a real number, got {value!r}")
+        return real_to_float(value, name)
+    raise TypeError(f"{name} must be a real number, got {value!r}"[:200])
 
 
 def _stored(raw: float, dtype: torch.dtype, name: str, value: float, constraint: str) -> float:

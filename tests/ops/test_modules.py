@@ -263,6 +263,8 @@ def test_large_values_fit_in_float64():
     (dict(alpha=torch.tensor(1.5 + 1j)), TypeError, "alpha must be a real number"),
     (dict(alpha=np.bool_(True)), TypeError, "alpha must be a real number"),
     (dict(num_channels=np.int64(3)), None, None),
+    (dict(alpha=np.longdouble(2.5)), None, None),
+    (dict(alpha=10**400), ValueError, "alpha must be finite and within float64's range"),
 ])
 def test_layer_options_are_checked_by_name(kwargs, error, match):
     if error is None:

@@ -182,6 +182,8 @@ REFUSED = [  # (value, exception, what the message says besides the parameter's 
     (torch.ones(2), ValueError, "one value per channel"),
     (np.float64("nan"), ValueError, "must be finite"),
     (float("inf"), ValueError, "must be finite"),
+    (10**400, ValueError, "must be finite and within float64's range"),  # was OverflowError
+    (np.longdouble("1e4000"), ValueError, "must be finite, got [inf]"),
 ]
 
 
@@ -202,6 +204,7 @@ def re_escape(text: str) -> str:
 @pytest.mark.parametrize("fn, name", PARAM_FUNCS, ids=_label)
 @pytest.mark.parametrize("value, same_as", [
     (np.float32(2.5), 2.5), (np.float64(2.5), 2.5), (np.float16(2.5), 2.5), (np.int64(2), 2.0),
+    (np.longdouble(2.5), 2.5), (np.uint64(3), 3.0), (np.array([2.5], dtype=np.longdouble), 2.5),
     (torch.tensor(2), 2.0), (np.array(2.5), 2.5), (np.array([2.5]), 2.5),
     (np.array([1.5, 2.0, 3.0]), torch.tensor([1.5, 2.0, 3.0])),
 ], ids=_label)
