@@ -68,8 +68,32 @@ def _no_tensors(name: str, v) -> None:
         raise TypeError(f"{name}: pooling sizes must be ints or tuples of ints, not tensors")
 
 
-_windowed = functools.lru_cache(maxsize=512)(make_geometry)
-_adaptive = functools.lru_cache(maxsize=512)(make_adaptive_geometry)
+_INT64_MAX = 2**63 - 1
+
+
+def _fits_int64(layout: Layout) -> Layout:
+    """``layout`` if every size fits the custom ops' int64 layout code; else ``ValueError``
+    naming the argument (the op could not be called with it: torch's schema refuses it)."""
+    names = (("output_size",) if isinstance(layout, AdaptiveGeometry) else
+             ("kernel_size", "stride", "padding", "dilation"))
+    for name in names:
+        values = getattr(layout, name)
+        if any(v is not None and v > _INT64_MAX for v in values):
+            raise ValueError(f"{name} entries must be at most 2**63 - 1 (the op's sizes are "
+                             f"int64), got {values}"[:300])
+    return layout
+
+
+def _make_windowed(*args) -> PoolGeometry:
+    return _fits_int64(make_geometry(*args))
+
+
+def _make_adaptive(*args) -> AdaptiveGeometry:
+    return _fits_int64(make_adaptive_geometry(*args))
+
+
+_windowed = functools.lru_cache(maxsize=512)(_make_windowed)
+_adaptive = functools.lru_cache(maxsize=512)(_make_adaptive)
 
 
 def windowed(dims: int, kernel_size, stride=None, padding=0, dilation=1,
@@ -82,7 +106,7 @@ def windowed(dims: int, kernel_size, stride=None, padding=0, dilation=1,
         _no_tensors(name, v)
     keys = tuple(_cache_key(v) for v in args.values())
     if torch.compiler.is_compiling() or _UNCACHED in keys or not isinstance(ceil_mode, bool):
-        return make_geometry(dims, *args.values(), ceil_mode)  # dynamo: no cache
+        return _make_windowed(dims, *args.values(), ceil_mode)  # dynamo: no cache
     return _windowed(dims, *keys, ceil_mode)
 
 
@@ -91,7 +115,7 @@ def adaptive(dims: int, output_size) -> AdaptiveGeometry:
     _no_tensors("output_size", output_size)
     key = _cache_key(output_size)
     if torch.compiler.is_compiling() or key is _UNCACHED:
-        return make_adaptive_geometry(dims, output_size)
+        return _make_adaptive(dims, output_size)
     return _adaptive(dims, key)
 
 

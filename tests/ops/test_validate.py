@@ -25,6 +25,7 @@ from ppverify.ops import (
     _layout,
     _native,
     adaptive_gem_pool2d,
+    adaptive_p_pool1d,
     adaptive_p_pool2d,
     gem_pool1d,
     gem_pool2d,
@@ -284,6 +285,22 @@ def test_a_valid_call_never_makes_an_equal_non_int_valid(case):
         invalid(x)
 
 
+@pytest.mark.parametrize("call, name", [
+    (lambda x: p_pool2d(x, 2.0, 2, 10**30), "stride"),
+    (lambda x: p_pool2d(x, 2.0, 2, (1, 2**63)), "stride"),
+    (lambda x: p_pool2d(x, 2.0, 2, dilation=2**63), "dilation"),
+    (lambda x: adaptive_p_pool2d(x, 2.0, 10**30), "output_size"),
+    (lambda x: adaptive_p_pool2d(x, 2.0, (2, 2**63)), "output_size"),
+    (lambda x: PPool2d(2, 2**64)(x), "stride"),
+])
+def test_sizes_beyond_int64_name_the_argument(call, name):
+    """A stride of 10**30 is a valid geometry (one window) that the op's int64 layout cannot
+    carry: it raised torch's schema error ("Expected a value of type 'List[int]'")."""
+    with pytest.raises(ValueError, match=rf"^{name} entries must be at most 2\*\*63 - 1"):
+        call(torch.rand(1, 1, 4, 4))
+    assert p_pool2d(torch.rand(1, 1, 4, 4), 2.0, 2, 2**63 - 1).shape == (1, 1, 1, 1)
+
+
 def test_pooling_sizes_may_be_numpy_integers():
     x = torch.rand(1, 1, 6, 6)
     assert torch.equal(p_pool2d(x, 2.0, np.int64(2), (np.int32(2), 2)), p_pool2d(x, 2.0, 2))
@@ -355,3 +372,28 @@ def test_first_call_on_a_new_length_allocates_nothing_per_position():
     finally:
         tracemalloc.stop()
     assert peak < 1_000_000  # the tensors are torch's, not Python's; before: 331 MB
+
+
+def test_adaptive_window_tables_are_built_without_a_python_object_per_window(monkeypatch):
+    """The adaptive gather table listed each window's bounds as a Python tuple (1e6 outputs:
+    1.4 s and 195 MB on the first call of a new size); now numpy arrays, equal to
+    ``ppverify.windows.adaptive_axis_bounds`` (torch's rule, checked against torch in
+    tests/test_windows.py), which the table must no longer call for ordinary sizes."""
+    from ppverify.ops import _gather
+    from ppverify.windows import adaptive_axis_bounds
+
+    rng = np.random.default_rng(0)
+    sizes = [(7, 3), (3, 7), (1, 5), (5, 1), (10, 10), (2_000_001, 999_999)]
+    sizes += [tuple(int(v) for v in rng.integers(1, 400, 2)) for _ in range(200)]
+    sizes += [(2**61 + 3, 4)]  # n_out * length beyond int64: Python ints
+    for length, n_out in sizes:
+        starts, ends = _gather._adaptive_bounds(length, n_out)
+        assert list(zip(starts.tolist(), ends.tolist())) == adaptive_axis_bounds(length, n_out)
+
+    def refuse(*args):
+        raise AssertionError("a Python object per window")
+
+    monkeypatch.setattr(_gather, "adaptive_axis_bounds", refuse)
+    x = torch.rand(1, 2, 2_001, dtype=torch.float64)
+    out = adaptive_p_pool1d(x, 0.0, 999)  # alpha = 0: the mean over torch's windows
+    assert torch.allclose(out, F.adaptive_avg_pool1d(x, 999), rtol=1e-15, atol=0)
