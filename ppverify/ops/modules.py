@@ -209,6 +209,22 @@ class _ParamPool(torch.nn.Module):
                     f"{_FORMULA[self.constraint].format(raw)}), so loading would change "
                     f"{name}; construct the layer with constraint={saved!r}")
                 return
+        raw_key = prefix + f"raw_{self._param_name}"
+        incoming = state_dict.get(raw_key)
+        mine = getattr(self, f"raw_{self._param_name}")
+        if isinstance(incoming, torch.Tensor) and incoming.is_floating_point() and \
+                incoming.device.type != "meta" and incoming.dtype != mine.dtype:
+            cast = incoming.detach().to(mine.dtype)
+            lost = (torch.isfinite(incoming) & ~torch.isfinite(cast)) | \
+                   ((incoming != 0) & (cast == 0))
+            if bool(lost.any()):
+                bad = float(incoming.detach().reshape(-1)[lost.reshape(-1)][0])
+                error_msgs.append(f"{raw_key} = {bad:g} from the checkpoint ({incoming.dtype}) "
+                                  f"cannot be held by this {type(self).__name__}'s dtype "
+                                  f"{mine.dtype} (it would become "
+                                  f"{float(torch.tensor(bad).to(mine.dtype)):g}); construct the "
+                                  f"layer with dtype={incoming.dtype}")
+                return
         super()._load_from_state_dict(state_dict, prefix, local_metadata, strict,
                                       missing_keys, unexpected_keys, error_msgs)
         if key not in state_dict and key in missing_keys:

@@ -272,3 +272,24 @@ def test_layer_options_are_checked_by_name(kwargs, error, match):
         return
     with pytest.raises(error, match=match):
         PPool2d(2, **kwargs)
+
+
+def test_a_checkpoint_value_the_layer_dtype_cannot_hold_is_refused():
+    """A float64 checkpoint's alpha = 1e39 became inf in a float32 layer (and the forward then
+    said only "alpha must be finite"); 1e-50 became 0, another alpha. Refused by name, the
+    layer untouched; values that fit load (rounded to the layer's dtype, as torch copies)."""
+    for value, became in ((1e39, "inf"), (1e-50, "0")):
+        source = PPool2d(2, alpha=value, dtype=torch.float64)
+        dest = PPool2d(2, alpha=2.0)
+        shown = re.escape(f"{value:g}")
+        with pytest.raises(RuntimeError, match=rf"raw_alpha = {shown} from the checkpoint "
+                                               rf"\(torch.float64\) cannot be held by this "
+                                               rf"PPool2d's dtype torch.float32 \(it would "
+                                               rf"become {became}\); construct the layer with "
+                                               rf"dtype=torch.float64"):
+            dest.load_state_dict(source.state_dict())
+        assert dest.alpha.item() == 2.0
+    dest = PPool2d(2, alpha=2.0)
+    dest.load_state_dict(PPool2d(2, alpha=1.1, dtype=torch.float64).state_dict())
+    assert dest.raw_alpha.dtype == torch.float32 and dest.alpha.item() == float(
+        torch.tensor(1.1, dtype=torch.float32))
