@@ -130,6 +130,8 @@ def make_geometry(
         strides = _expand("stride", stride, dims)
     pads = _expand("padding", padding, dims)
     dils = _expand("dilation", dilation, dims)
+    if not isinstance(ceil_mode, bool):
+        raise TypeError(f"ceil_mode must be a bool (True or False), got {ceil_mode!r}")
     for axis in range(dims):
         if kernel[axis] <= 0:
             raise ValueError(f"kernel_size must be greater than zero, but got {kernel}")
@@ -144,7 +146,7 @@ def make_geometry(
                 f"padding should be at most half of kernel_size, but got padding[{axis}] = "
                 f"{pads[axis]} with kernel_size[{axis}] = {kernel[axis]}"
             )
-    return PoolGeometry(dims, kernel, strides, pads, dils, bool(ceil_mode))
+    return PoolGeometry(dims, kernel, strides, pads, dils, ceil_mode)
 
 
 def make_adaptive_geometry(dims: int, output_size: int | Sequence[int | None]) -> AdaptiveGeometry:
@@ -208,6 +210,31 @@ def axis_output_size(
     if ceil_mode and (out - 1) * stride >= length + padding:
         out -= 1
     return out
+
+
+def axis_empty_windows(
+    length: int, kernel: int, stride: int, padding: int, dilation: int, ceil_mode: bool
+) -> list[int]:
+    """The output positions along one axis whose window reads no input element (only padding).
+
+    Window ``o`` reads ``start + j d`` for ``j < k`` (``start = o s - p``). A window with
+    ``0 <= start < L`` reads ``start`` itself, so only two ranges can hold empty windows: those
+    that start in the left padding (``o < ceil(p / s)``; empty when the first position at or
+    after 0, ``start + ceil(-start / d) d``, is at or beyond ``L`` or beyond the kernel, which
+    dilation makes possible) and those that start at or after ``L`` (``o >= ceil((L + p) / s)``;
+    none exist, since torch's output size makes the last window start inside the input or the
+    left padding). The work is O(p / s) per axis, not O(out).
+    """
+    out = axis_output_size(length, kernel, stride, padding, dilation, ceil_mode)
+    left = range(min(out, -(-padding // stride)))
+    beyond = range(max(len(left), -(-(length + padding) // stride)), max(out, 0))
+    empty = []
+    for o in (*left, *beyond):
+        start = o * stride - padding
+        skip = -(-max(0, -start) // dilation)  # kernel offsets before position 0
+        if skip >= kernel or start + skip * dilation >= length:
+            empty.append(o)
+    return empty
 
 
 def split_batch_channel(shape: Sequence[int], dims: int, name: str = "input") -> tuple[int, ...]:

@@ -9,6 +9,7 @@ import pytest
 
 from ppverify.windows import (
     adaptive_axis_bounds,
+    axis_empty_windows,
     axis_output_size,
     axis_windows,
     global_geometry,
@@ -154,6 +155,28 @@ def test_window_can_be_only_padding():
     assert y.shape == (1, 1, 1) and y.item() == float("-inf")
 
 
+def test_empty_windows_closed_form_matches_torch():
+    """axis_empty_windows against torch: max pooling of a finite input gives -inf exactly at
+    the windows that read no input element."""
+    checked = empty = 0
+    for length, k, s, p, d, ceil in itertools.product(range(1, 10), range(1, 6), range(1, 4),
+                                                      range(3), range(1, 5), (False, True)):
+        if p > k // 2 or axis_output_size(length, k, s, p, d, ceil) < 1:
+            continue
+        y = F.max_pool1d(torch.zeros(1, 1, length, dtype=torch.float64), k, s, p, d, ceil)
+        expected = torch.isinf(y[0, 0]).nonzero().flatten().tolist()
+        assert axis_empty_windows(length, k, s, p, d, ceil) == expected, (length, k, s, p, d)
+        checked, empty = checked + 1, empty + bool(expected)
+    assert checked > 1000 and empty > 20  # the sweep holds both kinds of geometry
+
+
+def test_empty_window_check_does_not_grow_with_the_input():
+    """Closed form: an axis of 10^15 elements is answered at once (an enumeration of the
+    windows would not finish)."""
+    assert axis_empty_windows(10**15, 3, 1, 1, 2, True) == []
+    assert axis_empty_windows(10**15, 2, 1, 1, 10**15 + 1, False) == [0]
+
+
 def test_stride_defaults_to_kernel():
     assert make_geometry(2, (2, 3)).stride == (2, 3)
     assert make_geometry(2, (2, 3), stride=[]).stride == (2, 3)
@@ -188,6 +211,9 @@ def test_invalid_arguments_name_the_argument(kwargs, name):
         (dict(kernel_size=2, stride=1.5), "stride"),
         (dict(kernel_size=(2, "a")), "kernel_size"),
         (dict(kernel_size=2, padding=None), "padding"),
+        (dict(kernel_size=2, ceil_mode="no"), "ceil_mode"),  # torch refuses it too
+        (dict(kernel_size=2, ceil_mode=1), "ceil_mode"),
+        (dict(kernel_size=2, ceil_mode=None), "ceil_mode"),
     ],
 )
 def test_wrong_types_name_the_argument(kwargs, name):

@@ -19,14 +19,16 @@ Backends (one file each): ``_native`` (the C++ kernel: windowed P-pooling, CPU, 
 float16 / bfloat16) when available, otherwise ``_torch_impl`` (pure torch, every operator,
 layout, dtype and device). A Triton backend would be one more branch in ``_backend``.
 
-Validation happens inside the custom op's implementation, so it costs no graph break and no
-guard in compiled or exported graphs and runs the same in eager mode, compiled code and an
-exported program. With ``validate=True`` (the default) a negative, NaN or infinite element in
-some window, a non-finite parameter, or a zero with p < 0 (power mean, Lp) raises
-``ValueError`` naming the element; its cost: nothing extra on the C++ kernel (it flags bad
-elements while reading them), one reduction over the output and one host synchronisation on
-the pure-torch path. With ``validate=False`` those windows give NaN instead (no host
-synchronisation at all); the deployment decomposition behaves the same way.
+Validation follows one rule on every path (``ppverify.ops._validate`` states it): arguments
+are checked in ``pool`` at the call, without reading a tensor; values are checked inside the
+custom op's implementation, so it costs no graph break and no guard in compiled or exported
+graphs and runs the same in eager mode, compiled code and an exported program. With
+``validate=True`` (the default) a negative, NaN or infinite element that some window reads, a
+non-finite parameter, or a zero with p < 0 (power mean, Lp) raises ``ValueError`` naming the
+element; its cost: nothing extra on the C++ kernel (it flags bad elements while reading them),
+one reduction over the output and one host synchronisation on the pure-torch path. With
+``validate=False`` those windows give NaN instead (no host synchronisation at all); the
+deployment decomposition behaves the same way.
 
 Autograd and torch.func
 -----------------------
@@ -48,7 +50,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from . import _layout, _native, _torch_impl
+from . import _layout, _native, _torch_impl, _validate
 
 
 @dataclass(frozen=True)
@@ -109,45 +111,10 @@ def _conform(t: Tensor, shape, fmt) -> Tensor:
 # ------------------------------------------------------------------------------- validation
 
 
-def _where(index) -> str:
-    b, c, *pos = index
-    return f"batch {b}, channel {c}, position {tuple(pos)}"
-
-
-def diagnose(op: str, x: Tensor, param: Tensor) -> None:
+def diagnose(op: str, x: Tensor, param: Tensor, layout) -> None:
     """Raise the ``ValueError`` that names why ``x`` / ``param`` are outside ``op``'s domain
-    (called only after a check failed: it reads values back to the host)."""
-    info = OPERATORS[op]
-    bad_param = ~torch.isfinite(param)
-    if bool(bad_param.any()):
-        vals = ", ".join(dict.fromkeys(str(float(v)) for v in param[bad_param].tolist()))
-        raise ValueError(f"{info.param} must be finite, got [{vals}]")
-    if not info.zero_param and bool((param == 0).any()):
-        raise ValueError(f"{info.param} = 0 is outside the domain of {info.title} "
-                         f"(1/{info.param} is undefined)")
-    xd = x.detach()
-    for test, word in ((torch.isnan, "NaN"), (torch.isinf, "inf")):
-        hits = test(xd).nonzero()
-        if hits.shape[0]:
-            raise ValueError(f"input contains {word} (first at {_where(hits[0].tolist())}): "
-                             f"{info.title} needs finite, non-negative inputs")
-    hits = (xd < 0).nonzero()
-    if hits.shape[0]:
-        raise ValueError(
-            f"input contains negative values (first at {_where(hits[0].tolist())}): "
-            f"x**{info.param} is not real for a non-integer {info.param}; {info.title} needs "
-            f"non-negative inputs")
-    if op != "ppool":
-        planes = planes_of(param, x.shape[0], x.shape[1])
-        plane_neg = planes.reshape(planes.shape + (1,) * (x.dim() - 2)) < 0
-        hits = ((xd == 0) & plane_neg).nonzero()
-        if hits.shape[0]:
-            b, c = hits[0].tolist()[:2]
-            raise ValueError(
-                f"input element ({_where(hits[0].tolist())}) is 0 and {info.param} = "
-                f"{float(planes[b, c])} < 0: x**{info.param} is infinite ({info.title} needs "
-                f"positive inputs for a negative {info.param})")
-    raise ValueError(f"input outside the domain of {info.title}")
+    (only elements some window of ``layout`` reads count; ``ppverify.ops._validate``)."""
+    _validate.diagnose(OPERATORS[op], x, param, layout)
 
 
 # ------------------------------------------------------------------------------ custom ops
@@ -194,14 +161,14 @@ def pool_op(x: Tensor, param: Tensor, op: str, layout: list[int], validate: bool
         y, bad, _, _ = _native.forward_f32(x3, a, geo)
         bad = bad or not bool(torch.isfinite(a).all())
         if bad and validate:
-            diagnose(op, x, param)
+            diagnose(op, x, param, geometry)
         if bad:  # validation off: the pure-torch path gives NaN in the affected windows
             y = _torch_impl.forward(op, x, param, geometry)
         y = y.to(x.dtype)
     else:
         y = _torch_impl.forward(op, x, param, geometry)
         if validate and bool(torch.isnan(y).any()):
-            diagnose(op, x, param)
+            diagnose(op, x, param, geometry)
     return _conform(y, shape, _memory_format(x))
 
 
@@ -348,42 +315,14 @@ class _PoolFunction(torch.autograd.Function):
 
 # ------------------------------------------------------------------------------ entry point
 
-_FLOATS = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
-
-
-def _param_tensor(param, op: str, C, device) -> Tensor:
-    """The parameter as float64 of shape ``()`` or ``(C,)`` (a differentiable cast of a
-    tensor); ``TypeError``/``ValueError`` naming it."""
-    info = OPERATORS[op]
-    if isinstance(param, Tensor):
-        a = param
-        if a.dim() > 1 or (a.dim() == 1 and a.shape[0] not in (1, C)):
-            raise ValueError(f"{info.param} must be a scalar or have one value per channel "
-                             f"({C}), got shape {tuple(a.shape)}")
-        a = a.to(device=device, dtype=torch.float64)
-        return a.reshape(()) if a.dim() == 1 and a.shape[0] == 1 else a
-    if isinstance(param, bool) or not isinstance(param, (int, float)):
-        raise TypeError(f"{info.param} must be a float or a tensor, got {type(param).__name__}")
-    value = float(param)
-    if value != value or value in (float("inf"), float("-inf")):
-        raise ValueError(f"{info.param} must be finite, got {value}")
-    if value == 0 and not info.zero_param:
-        raise ValueError(f"{info.param} = 0 is outside the domain of {info.title} "
-                         f"(1/{info.param} is undefined)")
-    return torch.tensor(value, dtype=torch.float64, device=device)
-
-
 def pool(op: str, input: Tensor, param, layout, validate: bool = True) -> Tensor:
     """Pool ``input`` (``(N, C, *spatial)`` or unbatched ``(C, *spatial)``) with ``op`` and its
     parameter over ``layout`` (a windowed or adaptive geometry)."""
-    if not isinstance(input, Tensor):
-        raise TypeError(f"input must be a torch.Tensor, got {type(input).__name__}")
-    if input.dtype not in _FLOATS:
-        raise TypeError(f"input must be float16, bfloat16, float32 or float64, got "
-                        f"{input.dtype}")
+    _validate.check_input(input)
+    _validate.check_flag(validate, "validate")
     batched = _layout.check_rank(input.shape, layout.dims)
     x = input if batched else input.unsqueeze(0)
-    param_t = _param_tensor(param, op, x.shape[1], x.device)
+    param_t = _validate.param_tensor(param, OPERATORS[op], x.shape[1], x.device)
     if not torch.compiler.is_compiling():  # the fake implementation checks under tracing
         spatial = tuple(x.shape[2:])
         _layout.out_spatial(layout, spatial)
@@ -393,7 +332,7 @@ def pool(op: str, input: Tensor, param, layout, validate: bool = True) -> Tensor
     if torch.compiler.is_compiling() or torch.jit.is_tracing():
         # dynamo does not trace an autograd.Function with a jvp, and a TorchScript trace would
         # record it as an unsaveable Python op: the graph gets the op and its own autograd
-        y = torch.ops.ppverify.pool(x, param_t, op, code, bool(validate))
+        y = torch.ops.ppverify.pool(x, param_t, op, code, validate)
     else:
-        y = _PoolFunction.apply(x, param_t, op, code, bool(validate))
+        y = _PoolFunction.apply(x, param_t, op, code, validate)
     return y if batched else y.squeeze(0)

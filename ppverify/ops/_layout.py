@@ -11,12 +11,16 @@ objects::
 
 Every function here works on plain ints and on the symbolic sizes of ``torch.compile(...,
 dynamic=True)`` and ``torch.export`` (no caching on sizes, no ``int()`` of a size); the caches
-are only on the (static) pooling arguments.
+are only on the (static) pooling arguments, keyed by their validated values (``_cache_key``:
+an argument that is not an int never reaches a cache, so ``2.0`` cannot borrow the geometry of
+``2``). Checks on concrete sizes are closed forms per axis: their cost does not grow with the
+input.
 """
 
 from __future__ import annotations
 
 import functools
+import numbers
 from collections.abc import Sequence
 
 import torch
@@ -24,8 +28,8 @@ import torch
 from ..windows import (
     AdaptiveGeometry,
     PoolGeometry,
+    axis_empty_windows,
     axis_output_size,
-    axis_windows,
     make_adaptive_geometry,
     make_geometry,
 )
@@ -34,36 +38,85 @@ WINDOWED, ADAPTIVE = 0, 1
 Layout = PoolGeometry | AdaptiveGeometry
 
 
-def _hashable(v, name: str):
-    """A pooling argument as a hashable value (tuples for sequences); tensors are refused."""
-    if v is None or isinstance(v, (int, bool, float, str, bytes)):
-        return v  # make_geometry names the argument if the type is wrong
-    if hasattr(v, "dtype") and hasattr(v, "shape"):
+def _is_int(v) -> bool:
+    return isinstance(v, numbers.Integral) and not isinstance(v, bool)
+
+
+_UNCACHED = object()
+
+
+def _cache_key(v):
+    """A pooling argument as the key of the geometry caches: ``None``, an int or a tuple of ints
+    and ``None`` (Python ints, whatever integer type came in), or ``_UNCACHED`` for anything
+    else (a float, a bool, a tensor...), which then goes to the validating constructor
+    uncached and gets its error there. ``lru_cache`` alone would treat ``2.0`` and ``True`` as
+    the keys ``2`` and ``1`` and return a geometry cached from a valid call."""
+    if v is None:
+        return None
+    if _is_int(v):
+        return int(v)
+    if not isinstance(v, (tuple, list)):
+        return _UNCACHED
+    if all(e is None or _is_int(e) for e in v):
+        return tuple(None if e is None else int(e) for e in v)
+    return _UNCACHED
+
+
+def _no_tensors(name: str, v) -> None:
+    if isinstance(v, torch.Tensor) or (isinstance(v, (tuple, list)) and
+                                       any(isinstance(e, torch.Tensor) for e in v)):
         raise TypeError(f"{name}: pooling sizes must be ints or tuples of ints, not tensors")
-    try:
-        return tuple(v)
-    except TypeError:
-        raise TypeError(f"{name} must be an int or a tuple of ints, got "
-                        f"{type(v).__name__}") from None
 
 
-_windowed = functools.lru_cache(maxsize=512)(make_geometry)
-_adaptive = functools.lru_cache(maxsize=512)(make_adaptive_geometry)
+_INT64_MAX = 2**63 - 1
+
+
+def _fits_int64(layout: Layout) -> Layout:
+    """``layout`` if every size fits the custom ops' int64 layout code; else ``ValueError``
+    naming the argument (the op could not be called with it: torch's schema refuses it)."""
+    names = (("output_size",) if isinstance(layout, AdaptiveGeometry) else
+             ("kernel_size", "stride", "padding", "dilation"))
+    for name in names:
+        values = getattr(layout, name)
+        if any(v is not None and v > _INT64_MAX for v in values):
+            raise ValueError(f"{name} entries must be at most 2**63 - 1 (the op's sizes are "
+                             f"int64), got {values}"[:300])
+    return layout
+
+
+def _make_windowed(*args) -> PoolGeometry:
+    return _fits_int64(make_geometry(*args))
+
+
+def _make_adaptive(*args) -> AdaptiveGeometry:
+    return _fits_int64(make_adaptive_geometry(*args))
+
+
+_windowed = functools.lru_cache(maxsize=512)(_make_windowed)
+_adaptive = functools.lru_cache(maxsize=512)(_make_adaptive)
 
 
 def windowed(dims: int, kernel_size, stride=None, padding=0, dilation=1,
              ceil_mode=False) -> PoolGeometry:
-    """Validated windowed geometry (``ValueError``/``TypeError`` naming the argument)."""
-    make = make_geometry if torch.compiler.is_compiling() else _windowed  # dynamo: no cache
-    return make(dims, _hashable(kernel_size, "kernel_size"), _hashable(stride, "stride"),
-                _hashable(padding, "padding"), _hashable(dilation, "dilation"),
-                bool(ceil_mode))
+    """Validated windowed geometry (``ValueError``/``TypeError`` naming the argument): sizes
+    are ints (Python or numpy) or tuples of them, ``ceil_mode`` a bool."""
+    args = {"kernel_size": kernel_size, "stride": stride, "padding": padding,
+            "dilation": dilation}
+    for name, v in args.items():
+        _no_tensors(name, v)
+    keys = tuple(_cache_key(v) for v in args.values())
+    if torch.compiler.is_compiling() or _UNCACHED in keys or not isinstance(ceil_mode, bool):
+        return _make_windowed(dims, *args.values(), ceil_mode)  # dynamo: no cache
+    return _windowed(dims, *keys, ceil_mode)
 
 
 def adaptive(dims: int, output_size) -> AdaptiveGeometry:
     """Validated adaptive geometry; ``output_size=1`` is global pooling."""
-    make = make_adaptive_geometry if torch.compiler.is_compiling() else _adaptive
-    return make(dims, _hashable(output_size, "output_size"))
+    _no_tensors("output_size", output_size)
+    key = _cache_key(output_size)
+    if torch.compiler.is_compiling() or key is _UNCACHED:
+        return _make_adaptive(dims, output_size)
+    return _adaptive(dims, key)
 
 
 def encode(layout: Layout) -> list[int]:
@@ -124,17 +177,16 @@ def out_spatial(layout: Layout, spatial: Sequence) -> tuple:
     return tuple(out)
 
 
-@functools.lru_cache(maxsize=512)
 def empty_window_axis(layout: Layout, spatial: tuple[int, ...]) -> int | None:
     """A spatial axis with a window made only of padding (possible with dilation), else None.
-    ``spatial`` must be concrete ints."""
+    ``spatial`` must be concrete ints; the condition is in closed form per axis
+    (``ppverify.windows.axis_empty_windows``), so the cost does not grow with the input."""
     if isinstance(layout, AdaptiveGeometry):
         return None
     for a in range(layout.dims):
-        for w in axis_windows(spatial[a], layout.kernel_size[a], layout.stride[a],
+        if axis_empty_windows(spatial[a], layout.kernel_size[a], layout.stride[a],
                               layout.padding[a], layout.dilation[a], layout.ceil_mode):
-            if not w.indices:
-                return a
+            return a
     return None
 
 
@@ -146,6 +198,28 @@ def check_windows(layout: Layout, spatial: tuple[int, ...]) -> None:
             f"kernel_size {layout.kernel_size} with padding {layout.padding} and dilation "
             f"{layout.dilation} gives a window along spatial axis {axis} that covers only "
             f"padding (input size {spatial}): pooling an empty window is undefined")
+
+
+def read_mask(layout: Layout, spatial: tuple[int, ...], device) -> torch.Tensor:
+    """A bool tensor of shape ``spatial``: True at the input elements that some window reads.
+
+    Adaptive windows cover every element. Along a windowed axis element ``i`` is read when
+    ``i = o s - p + j d`` for some output ``o`` and kernel offset ``j``; the plane's mask is
+    the outer product of the axes' masks. O(out k) per axis: for error messages only.
+    """
+    mask = torch.ones((), dtype=torch.bool, device=device)
+    for a, length in enumerate(spatial):
+        axis = torch.ones(length, dtype=torch.bool, device=device)
+        if isinstance(layout, PoolGeometry):
+            k, s, p, d = (layout.kernel_size[a], layout.stride[a], layout.padding[a],
+                          layout.dilation[a])
+            n_out = axis_output_size(length, k, s, p, d, layout.ceil_mode)
+            pos = (torch.arange(max(n_out, 0), device=device)[:, None] * s
+                   + torch.arange(k, device=device)[None, :] * d - p).reshape(-1)
+            axis = torch.zeros(length, dtype=torch.bool, device=device)
+            axis[pos[(pos >= 0) & (pos < length)]] = True
+        mask = mask.unsqueeze(-1) & axis
+    return mask
 
 
 def as_windowed(layout: Layout, spatial: tuple[int, ...]) -> PoolGeometry | None:

@@ -39,12 +39,14 @@ numerics apply.
 from __future__ import annotations
 
 import math
+import numbers
 
 import torch
 import torch.nn.functional as F
 
 from . import _layout
 from ._dispatch import OPERATORS, pool
+from ._validate import check_flag, is_real_scalar, real_to_float
 
 __all__ = ["CONSTRAINTS", "PPool1d", "PPool2d", "PPool3d", "AdaptivePPool1d", "AdaptivePPool2d",
            "AdaptivePPool3d", "PowerMean1d", "PowerMean2d", "PowerMean3d",
@@ -53,11 +55,59 @@ __all__ = ["CONSTRAINTS", "PPool1d", "PPool2d", "PPool3d", "AdaptivePPool1d", "A
 
 CONSTRAINTS = ("none", "clamp", "softplus", "softplus+1")
 
+_FORMULA = {"none": "{}", "clamp": "max({}, 0)", "softplus": "softplus({})",
+            "softplus+1": "1 + softplus({})"}
+_TINY = 4.9406564584124654e-324  # the smallest positive float64
+_ABOVE_ONE = 1.0000000000000002  # the float64 after 1
+
 
 def _inverse_softplus(a: float) -> float:
+    """``rho`` with ``softplus(rho) = ln(1 + e^rho) = a`` for ``a > 0``: ``ln(expm1(a))``,
+    written ``a + ln(1 - e^-a)`` for large ``a`` (``expm1`` would overflow past 709) and
+    ``ln(a) + a / 2`` for tiny ``a`` (``expm1(a) = a (1 + a/2 + ...)``, and ``expm1`` of a
+    subnormal loses digits)."""
     if a > 30:
         return a + math.log(-math.expm1(-a))
+    if a < 1e-8:
+        return math.log(a) + a / 2
     return math.log(math.expm1(a))
+
+
+def _real_value(value, name: str) -> float:
+    """The initial value as a float: a real number (Python or numpy, not a bool) or a 0-d real
+    tensor; ``TypeError`` naming the argument otherwise, ``ValueError`` beyond float64."""
+    if isinstance(value, torch.Tensor):
+        if value.dim() == 0 and value.dtype != torch.bool and not value.is_complex() and \
+                value.layout == torch.strided and value.device.type != "meta":
+            return float(value)
+    elif is_real_scalar(value):
+        return real_to_float(value, name)
+    raise TypeError(f"{name} must be a real number, got {value!r}"[:200])
+
+
+def _stored(raw: float, dtype: torch.dtype, name: str, value: float, constraint: str) -> float:
+    """``raw`` if ``dtype`` holds it; ``ValueError`` naming the parameter when it would round to
+    an infinity, or (a non-zero value) to 0, which is another parameter (at zeros)."""
+    rounded = float(torch.tensor(raw, dtype=torch.float64).to(dtype))
+    if not (math.isinf(rounded) or (rounded == 0 and raw != 0)):
+        return raw
+    what = "overflows" if math.isinf(rounded) else "rounds to 0 in"
+    stored = f" (stored as raw_{name} = {raw:g})" if constraint.startswith("softplus") else ""
+    raise ValueError(f"{name} = {value:g} with constraint={constraint!r}{stored} {what} the "
+                     f"layer's dtype {dtype}; pass dtype=torch.float64 or another {name}")
+
+
+def _constraint_of(state) -> str | None:
+    """The constraint recorded by ``get_extra_state`` (a uint8 tensor of ASCII; a plain
+    string is accepted too), or None if ``state`` is not such a record."""
+    if isinstance(state, str):
+        return state
+    if isinstance(state, torch.Tensor) and state.dtype == torch.uint8 and state.dim() == 1:
+        try:
+            return bytes(state.tolist()).decode("ascii")
+        except UnicodeDecodeError:
+            return None
+    return None
 
 
 class _ParamPool(torch.nn.Module):
@@ -71,15 +121,13 @@ class _ParamPool(torch.nn.Module):
         super().__init__()
         name = OPERATORS[self.op].param
         self.layout = layout
-        self.validate = bool(validate)
+        self.validate = check_flag(validate, "validate")
+        check_flag(learnable, "learnable")
         if constraint not in CONSTRAINTS:
             raise ValueError(f"constraint must be one of {CONSTRAINTS}, got {constraint!r}")
-        if isinstance(value, (bool, str, bytes)):
-            raise TypeError(f"{name} must be a real number, got {value!r}")
-        try:
-            value = float(value)
-        except (TypeError, ValueError):
-            raise TypeError(f"{name} must be a real number, got {value!r}") from None
+        if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+            raise TypeError(f"dtype must be a floating-point torch.dtype, got {dtype!r}")
+        value = _real_value(value, name)
         if not math.isfinite(value):
             raise ValueError(f"{name} must be finite, got {value}")
         if value == 0 and not OPERATORS[self.op].zero_param:
@@ -94,10 +142,12 @@ class _ParamPool(torch.nn.Module):
             raw = _inverse_softplus(value - 1)
         else:
             raw = value
+        raw = _stored(raw, dtype, name, value, constraint)
         if num_channels is not None and (isinstance(num_channels, bool)
-                                         or not isinstance(num_channels, int)
+                                         or not isinstance(num_channels, numbers.Integral)
                                          or num_channels < 1):
             raise ValueError(f"num_channels must be None or a positive int, got {num_channels!r}")
+        num_channels = None if num_channels is None else int(num_channels)
         shape = () if num_channels is None else (num_channels,)
         stored = torch.full(shape, raw, dtype=dtype)
         self.constraint = constraint
@@ -109,14 +159,76 @@ class _ParamPool(torch.nn.Module):
             self.register_buffer(f"raw_{name}", stored)
 
     def _effective(self) -> torch.Tensor:
-        raw = getattr(self, f"raw_{self._param_name}")
+        """The parameter after the constraint, in float64 (what the op computes with): a
+        float32 ``rho`` as low as -745 still gives a positive softplus, which float32 would
+        round to 0 below -104 (and 0 is not a small positive alpha: zeros then count in the
+        window). The softplus constraints are floored at the smallest float64 above 0 (above
+        1 for "softplus+1"), so their bound holds even once ``rho`` is far below that; above
+        ``rho = 40`` softplus is ``rho`` to float64's precision (torch's default switches at
+        20, 2e-9 early)."""
+        raw = getattr(self, f"raw_{self._param_name}").to(torch.float64)
         if self.constraint == "softplus":
-            return F.softplus(raw)
+            return F.softplus(raw, threshold=40.0).clamp(min=_TINY)
         if self.constraint == "softplus+1":
-            return 1.0 + F.softplus(raw)
+            return (1.0 + F.softplus(raw, threshold=40.0)).clamp(min=_ABOVE_ONE)
         if self.constraint == "clamp":
             return raw.clamp(min=0)
         return raw
+
+    # ------------------------------------------------------------ checkpoints (state_dict)
+
+    def get_extra_state(self) -> torch.Tensor:
+        """The constraint, saved in the ``state_dict`` as ``<prefix>_extra_state``: its name in
+        ASCII as a uint8 tensor (a tensor, so that the ``state_dict`` holds only tensors and
+        ``torch.load(weights_only=True)`` takes it)."""
+        return torch.tensor(list(self.constraint.encode("ascii")), dtype=torch.uint8)
+
+    def set_extra_state(self, state) -> None:
+        """Checked in ``_load_from_state_dict`` before anything is copied."""
+
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys,
+                              unexpected_keys, error_msgs):
+        """Refuse a checkpoint whose ``raw_*`` was stored under another constraint (before
+        anything of this module is copied); a checkpoint without the record (saved before
+        ppverify stored it) loads as before: ``raw_*`` is read under this module's
+        constraint."""
+        key = prefix + "_extra_state"
+        if key in state_dict:
+            saved = _constraint_of(state_dict[key])
+            if saved != self.constraint:
+                raw, name = f"raw_{self._param_name}", self._param_name
+                if saved not in CONSTRAINTS:
+                    error_msgs.append(f"{key}: not a constraint record of ppverify's layers "
+                                      f"(a uint8 tensor naming one of {CONSTRAINTS}), got "
+                                      f"{state_dict[key]!r:.80}")
+                    return
+                error_msgs.append(
+                    f"constraint mismatch for {prefix}{raw}: the checkpoint was saved with "
+                    f"constraint={saved!r} ({name} = {_FORMULA[saved].format(raw)}), but this "
+                    f"{type(self).__name__} has constraint={self.constraint!r} ({name} = "
+                    f"{_FORMULA[self.constraint].format(raw)}), so loading would change "
+                    f"{name}; construct the layer with constraint={saved!r}")
+                return
+        raw_key = prefix + f"raw_{self._param_name}"
+        incoming = state_dict.get(raw_key)
+        mine = getattr(self, f"raw_{self._param_name}")
+        if isinstance(incoming, torch.Tensor) and incoming.is_floating_point() and \
+                incoming.device.type != "meta" and incoming.dtype != mine.dtype:
+            cast = incoming.detach().to(mine.dtype)
+            lost = (torch.isfinite(incoming) & ~torch.isfinite(cast)) | \
+                   ((incoming != 0) & (cast == 0))
+            if bool(lost.any()):
+                bad = float(incoming.detach().reshape(-1)[lost.reshape(-1)][0])
+                error_msgs.append(f"{raw_key} = {bad:g} from the checkpoint ({incoming.dtype}) "
+                                  f"cannot be held by this {type(self).__name__}'s dtype "
+                                  f"{mine.dtype} (it would become "
+                                  f"{float(torch.tensor(bad).to(mine.dtype)):g}); construct the "
+                                  f"layer with dtype={incoming.dtype}")
+                return
+        super()._load_from_state_dict(state_dict, prefix, local_metadata, strict,
+                                      missing_keys, unexpected_keys, error_msgs)
+        if key not in state_dict and key in missing_keys:
+            missing_keys.remove(key)  # a checkpoint from before the constraint was stored
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
         return pool(self.op, input, self._effective(), self.layout, self.validate)
@@ -306,8 +418,10 @@ class GeM(_Adaptive):
     def __init__(self, p: float = 3.0, *, dims: int = 2, learnable: bool = True,
                  num_channels: int | None = None, constraint: str = "none",
                  dtype: torch.dtype = torch.float32, validate: bool = True):
-        if dims not in (1, 2, 3):
-            raise ValueError(f"dims must be 1, 2 or 3, got {dims!r}")
+        if isinstance(dims, bool) or not isinstance(dims, numbers.Integral) or \
+                dims not in (1, 2, 3):
+            raise ValueError(f"dims must be 1, 2 or 3 (an int), got {dims!r}")
+        dims = int(dims)
         self.dims = dims
         self._setup(p, 1, _options(learnable, num_channels, constraint, dtype, validate))
 

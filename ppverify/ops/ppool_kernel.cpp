@@ -215,7 +215,10 @@ inline void evaluate(double alpha, int64_t K, int64_t n, Scratch& s) {
       for (int64_t i = 0; i < n; ++i) {
         double x = v[i];
         bool pos = x > 0;
-        double r = pos ? x * inv[i] : 1.0;
+        // x / R, not x * (1 / R): the division is monotone and exactly 1 at the dominant
+        // element, so alpha * ln(r) <= 0 (a product could round r past 1, and a huge alpha
+        // then overflowed exp into a NaN window)
+        double r = pos ? x / ref[i] : 1.0;
         double l = fast_log(r);
         double w = fast_exp_neg(alpha * l);
         w = pos ? w : 0.0;
@@ -540,7 +543,10 @@ int ppool_backward_f32(const float* x, const double* alpha, const float* gout, f
                   double t = d * ix;
                   bool near = t > -0.5 && t < 0.5;
                   double f = near ? 1.0 + a * t : (1.0 + a) - a * (s.y[i] * ix);
-                  double gi = pos ? w * f : (xv == 0 ? gz[i] : 0.0);
+                  // w = 0 (the weight flushed below e^-708): the exact w f is below e^-680
+                  // (|f| <= |a| y/x + |1 + a| with |a ln(x/R)| >= 708), while f itself
+                  // can overflow to inf for a huge |a| (0 * inf would be NaN)
+                  double gi = pos ? (w > 0 ? w * f : 0.0) : (xv == 0 ? gz[i] : 0.0);
                   gk[i] = gi * gy[i] * general[i];
                   dak += pos ? general[i] * gy[i] * w * lr[i] * d : 0.0;
                 }

@@ -1,12 +1,24 @@
-"""PPool1d/2d/3d: alpha options, constraints, training, and agreement with the oracle."""
+"""PPool1d/2d/3d (and the other layers with a constraint): alpha options, constraints,
+training, agreement with the oracle, checkpoints and the values a dtype cannot hold."""
 
 from __future__ import annotations
+
+import copy
+import re
 
 import numpy as np
 import pytest
 import torch
 
-from ppverify.ops import PPool1d, PPool2d, PPool3d
+from ppverify.ops import (
+    AdaptivePPool2d,
+    GeM,
+    LPPool2d,
+    PowerMean2d,
+    PPool1d,
+    PPool2d,
+    PPool3d,
+)
 from ppverify.oracle import reference, ulp_distance
 
 
@@ -32,7 +44,7 @@ def test_per_channel_fixed_alpha():
 
 def test_softplus_keeps_alpha_positive_and_starts_at_the_initial_value():
     m = PPool3d(2, alpha=0.75, constraint="softplus", num_channels=2)
-    assert torch.allclose(m.alpha, torch.tensor([0.75, 0.75]))
+    assert torch.allclose(m.alpha, torch.tensor([0.75, 0.75], dtype=torch.float64))
     with torch.no_grad():
         m.raw_alpha.fill_(-50.0)
     assert (m.alpha > 0).all()
@@ -91,3 +103,193 @@ def test_module_alpha_must_be_a_real_number(alpha):
 
     with pytest.raises(TypeError, match="alpha must be a real number"):
         PPool2d(2, alpha=alpha)
+
+
+# ------------------------------------------------------------------ checkpoints (state_dict)
+
+LAYERS = {
+    "PPool2d": lambda c: PPool2d(2, alpha=2.0, constraint=c),
+    "AdaptivePPool2d": lambda c: AdaptivePPool2d(2, alpha=2.0, constraint=c),
+    "PowerMean2d": lambda c: PowerMean2d(2, p=2.0, constraint=c),
+    "GeM": lambda c: GeM(p=2.0, constraint=c),
+    "LPPool2d": lambda c: LPPool2d(2.0, 2, constraint=c),
+}
+CONSTRAINTS = ("none", "clamp", "softplus", "softplus+1")
+
+
+@pytest.mark.parametrize("layer", LAYERS)
+@pytest.mark.parametrize("saved", CONSTRAINTS)
+@pytest.mark.parametrize("target", CONSTRAINTS)
+def test_a_checkpoint_loads_only_under_its_own_constraint(layer, saved, target):
+    """The constraint is stored; loading under another one is refused (it would read the same
+    raw tensor as another parameter: softplus's 2.0 became 1.85 under "none") and leaves the
+    layer untouched."""
+    make = LAYERS[layer]
+    source, dest = make(saved), make(target)
+    with torch.no_grad():
+        next(iter(source.state_dict().values())).add_(0.25)  # the raw tensor
+    before = copy.deepcopy(dest.state_dict())
+    if saved == target:
+        dest.load_state_dict(source.state_dict())
+        assert torch.equal(_param(dest), _param(source))
+        return
+    with pytest.raises(RuntimeError, match=rf"constraint mismatch for raw_\w+: the checkpoint "
+                                           rf"was saved with constraint='{re.escape(saved)}'.*"
+                                           rf"construct the layer with constraint="):
+        dest.load_state_dict(source.state_dict())
+    with pytest.raises(RuntimeError, match="constraint mismatch"):
+        dest.load_state_dict(source.state_dict(), strict=False)
+    after = dest.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)
+
+
+def _param(m):
+    return m.alpha if hasattr(m, "alpha") else m.p
+
+
+def test_the_softplus_checkpoint_of_the_issue():
+    source, dest = PPool2d(2, alpha=2.0, constraint="softplus"), PPool2d(2, alpha=2.0)
+    with pytest.raises(RuntimeError, match=r"constraint='softplus' \(alpha = "
+                                           r"softplus\(raw_alpha\)\), but this PPool2d has "
+                                           r"constraint='none' \(alpha = raw_alpha\)"):
+        dest.load_state_dict(source.state_dict())
+    assert dest.alpha.item() == 2.0
+
+
+def test_nested_layers_are_named_by_their_prefix():
+    saved = torch.nn.Sequential(PPool2d(2, constraint="softplus"), GeM(constraint="softplus+1"))
+    model = torch.nn.Sequential(PPool2d(2, constraint="softplus"), GeM())
+    with pytest.raises(RuntimeError, match=r"constraint mismatch for 1\.raw_p"):
+        model.load_state_dict(saved.state_dict())
+
+
+def test_a_checkpoint_from_before_the_constraint_was_stored_still_loads():
+    """Documented rule: without the record, raw_* is read under the layer's own constraint
+    (what earlier versions did), and strict loading does not report the record missing."""
+    source = PPool2d(2, alpha=3.0, constraint="softplus", num_channels=2)
+    old = {k: v for k, v in source.state_dict().items() if not k.endswith("_extra_state")}
+    dest = PPool2d(2, alpha=1.0, constraint="softplus", num_channels=2)
+    result = dest.load_state_dict(old)
+    assert not result.missing_keys and not result.unexpected_keys
+    assert torch.allclose(dest.alpha, torch.full((2,), 3.0, dtype=torch.float64))
+    other = PPool2d(2, alpha=1.0, num_channels=2)
+    other.load_state_dict(old)  # the old behaviour: the raw value read as alpha itself
+    assert torch.equal(other.raw_alpha, source.raw_alpha)
+
+
+def test_checkpoints_hold_only_tensors_and_load_with_weights_only(tmp_path):
+    """The record is a uint8 tensor, so tensor-only formats and weights_only loading take it."""
+    m = GeM(p=3.0, constraint="softplus+1", num_channels=4)
+    state = m.state_dict()
+    assert all(isinstance(v, torch.Tensor) for v in state.values())
+    assert bytes(state["_extra_state"].tolist()).decode() == "softplus+1"
+    torch.save(state, tmp_path / "gem.pt")
+    loaded = torch.load(tmp_path / "gem.pt", weights_only=True)
+    fresh = GeM(p=5.0, constraint="softplus+1", num_channels=4)
+    fresh.load_state_dict(loaded)
+    assert torch.equal(fresh.p, m.p)
+    with pytest.raises(RuntimeError, match="not a constraint record"):
+        fresh.load_state_dict({**loaded, "_extra_state": torch.tensor([1.5])})
+
+
+# ------------------------------------------------------------------ extreme initial values
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("value", [1e-320, 5e-324, 1e-300, 1e-45, 1e-8, 1e-3, 0.5, 2.0, 25.0,
+                                   40.0, 1e3, 1e30])
+def test_softplus_starts_at_the_initial_value(value, dtype):
+    """The effective value (float64, what the op uses) against softplus of the stored raw
+    value evaluated at 50 digits; alpha = 1e-320 gave exactly 0 (its float32 raw value,
+    -736.8, is fine: float32's softplus rounded to 0)."""
+    mpmath = pytest.importorskip("mpmath")
+    m = PPool2d(2, alpha=value, constraint="softplus", dtype=dtype)
+    raw = float(m.raw_alpha.detach())
+    with mpmath.workdps(50):
+        exact = float(mpmath.log1p(mpmath.exp(raw)))
+    got = m.alpha.item()
+    assert got > 0 and m.alpha.dtype == torch.float64
+    assert got == pytest.approx(exact, rel=4e-16, abs=5e-324)
+    # and the initial value comes back up to the rounding of raw in its dtype (raw is about
+    # ln(value) for tiny values: exp turns its absolute rounding into a relative error)
+    tol = torch.finfo(dtype).eps * max(1.0, abs(raw)) + 4e-16
+    assert got == pytest.approx(value, rel=tol, abs=1e-323)
+
+
+def test_tiny_alpha_keeps_the_positive_convention_at_zeros():
+    """alpha = 1e-320 > 0: zeros drop out of the window (alpha = 0 would count them)."""
+    m = PPool1d(3, alpha=1e-320, constraint="softplus")
+    x = torch.tensor([[[0.0, 2.0, 4.0]]])
+    ref = reference("ppool", x.numpy(), m.alpha.item(), 3, dims=1, dtype="float32",
+                    gradients=False)
+    assert m(x).item() == float(ref.output.reshape(-1)[0]) == pytest.approx(3.0)
+
+
+def test_softplus_bounds_hold_for_any_raw_value():
+    m, g = PPool2d(2, constraint="softplus"), GeM(constraint="softplus+1")
+    with torch.no_grad():
+        m.raw_alpha.fill_(-1e30)
+        g.raw_p.fill_(-1e30)
+    assert m.alpha.item() > 0 and g.p.item() > 1
+
+
+@pytest.mark.parametrize("make, match", [
+    (lambda: PPool2d(2, alpha=1e39), r"alpha = 1e\+39 with constraint='none' overflows the "
+                                     r"layer's dtype torch.float32; pass dtype=torch.float64"),
+    (lambda: PPool2d(2, alpha=1e300, constraint="softplus"),
+     r"alpha = 1e\+300 with constraint='softplus' \(stored as raw_alpha = 1e\+300\) overflows"),
+    (lambda: GeM(p=-1e39), r"p = -1e\+39 with constraint='none' overflows"),
+    (lambda: PPool2d(2, alpha=1e-50), r"alpha = 1e-50 with constraint='none' rounds to 0 in "
+                                      r"the layer's dtype torch.float32"),
+    (lambda: PPool2d(2, alpha=70000.0, dtype=torch.float16), r"overflows the layer's dtype "
+                                                             r"torch.float16"),
+])
+def test_values_the_dtype_cannot_hold_name_the_parameter(make, match):
+    with pytest.raises(ValueError, match=match):
+        make()
+
+
+def test_large_values_fit_in_float64():
+    assert PPool2d(2, alpha=1e39, dtype=torch.float64).alpha.item() == 1e39
+    assert PPool2d(2, alpha=1e300, constraint="softplus", dtype=torch.float64).alpha.item() \
+        == 1e300
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    (dict(dtype=torch.int64), TypeError, "dtype must be a floating-point torch.dtype"),
+    (dict(dtype="float32"), TypeError, "dtype must be a floating-point torch.dtype"),
+    (dict(learnable="yes"), TypeError, r"learnable must be a bool"),
+    (dict(alpha=np.float32(1.5)), None, None),
+    (dict(alpha=torch.tensor(1.5)), None, None),
+    (dict(alpha=torch.tensor(1.5 + 1j)), TypeError, "alpha must be a real number"),
+    (dict(alpha=np.bool_(True)), TypeError, "alpha must be a real number"),
+    (dict(num_channels=np.int64(3)), None, None),
+    (dict(alpha=np.longdouble(2.5)), None, None),
+    (dict(alpha=10**400), ValueError, "alpha must be finite and within float64's range"),
+])
+def test_layer_options_are_checked_by_name(kwargs, error, match):
+    if error is None:
+        PPool2d(2, **kwargs)
+        return
+    with pytest.raises(error, match=match):
+        PPool2d(2, **kwargs)
+
+
+def test_a_checkpoint_value_the_layer_dtype_cannot_hold_is_refused():
+    """A float64 checkpoint's alpha = 1e39 became inf in a float32 layer (and the forward then
+    said only "alpha must be finite"); 1e-50 became 0, another alpha. Refused by name, the
+    layer untouched; values that fit load (rounded to the layer's dtype, as torch copies)."""
+    for value, became in ((1e39, "inf"), (1e-50, "0")):
+        source = PPool2d(2, alpha=value, dtype=torch.float64)
+        dest = PPool2d(2, alpha=2.0)
+        shown = re.escape(f"{value:g}")
+        with pytest.raises(RuntimeError, match=rf"raw_alpha = {shown} from the checkpoint "
+                                               rf"\(torch.float64\) cannot be held by this "
+                                               rf"PPool2d's dtype torch.float32 \(it would "
+                                               rf"become {became}\); construct the layer with "
+                                               rf"dtype=torch.float64"):
+            dest.load_state_dict(source.state_dict())
+        assert dest.alpha.item() == 2.0
+    dest = PPool2d(2, alpha=2.0)
+    dest.load_state_dict(PPool2d(2, alpha=1.1, dtype=torch.float64).state_dict())
+    assert dest.raw_alpha.dtype == torch.float32 and dest.alpha.item() == float(
+        torch.tensor(1.1, dtype=torch.float32))

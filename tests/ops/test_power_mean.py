@@ -150,7 +150,7 @@ def test_global_gem_of_a_dead_channel_has_finite_gradients():
 def test_gem_layer_per_channel_learnable_p_trains():
     torch.manual_seed(0)
     m = GeM(p=2.0, num_channels=3, constraint="softplus+1")
-    assert torch.allclose(m.p, torch.full((3,), 2.0))
+    assert torch.allclose(m.p, torch.full((3,), 2.0, dtype=torch.float64))
     x = torch.rand(4, 3, 6, 6)
     target = F.adaptive_max_pool2d(x, 1)
     opt = torch.optim.SGD(m.parameters(), lr=20.0)
