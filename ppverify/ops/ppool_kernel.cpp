@@ -71,6 +71,11 @@ constexpr double SHIFT = 6755399441055744.0;  // 0x1.8p52: round to integer
 constexpr double SQRT2 = 1.41421356237309504880;
 constexpr double SQRT_HALF = 0.70710678118654752440;
 constexpr double TINY_WEIGHT = 1e-250;  // the fast engine's underflow threshold
+// Above this |a| the fast engine's input gradient E ((1 + a) P - a Q / x) cancels catastrophically
+// (its rounding error is about |a| 2^-52 of the largest gradient, and 1 + a loses the 1): the
+// backward of such a lane runs in the exact engine, whose w (1 + a (rho - D) / (1 + rho)) has no
+// cancellation at the dominant element. 2^20 keeps the fast form's error below 2^-32 relative.
+constexpr double FAST_GRAD_MAX_A = 1048576.0;
 
 // ------------------------------------------------------------------------- element types
 // bf16 and f16 are stored as uint16_t; the tag types select the conversions.
@@ -287,6 +292,41 @@ inline void mul_dd(double a, double hi, double lo, double& th, double& tl) {
   double q = std::fma(a, lo, pe);
   th = p + q;
   tl = q - (th - p);
+}
+
+// (th + tl) - (hi + lo) + c as a normalised double-double (Knuth's two-sum twice): the
+// exponent of w y / x = exp(a ln(x/R) - ln S + ln(y/R) - ln(x/R)), which may be hundreds in
+// magnitude, so rounding it to one double before exp would cost hundreds of ulps.
+inline void sub_add_dd(double th, double tl, double hi, double lo, double c, double& rh,
+                       double& rl) {
+  double s = th - hi;
+  double bb = s - th;
+  double err = (th - (s - bb)) + (-hi - bb);
+  double s2 = s + c;
+  double bb2 = s2 - s;
+  double err2 = (s - (s2 - bb2)) + (c - bb2);
+  double low = (err + err2) + (tl - lo);
+  rh = s2 + low;
+  rl = low - (rh - s2);
+}
+
+// f * exp(hi + lo) with no intermediate overflow: exp's argument may exceed 709.78 while the
+// product is finite (|f| < 1). 2^k is applied as two exact factors; branch-free for simd.
+inline double mul_exp_dd(double f, double hi, double lo) {
+  double k = hi > 700.0 ? std::nearbyint(hi * LOG2E) : 0.0;
+  k = k > 2000.0 ? 2000.0 : k;
+  const double r = exp_dd(hi - k * LN2_HI, lo - k * LN2_LO);
+  const int64_t k1 = (int64_t)k / 2, k2 = (int64_t)k - k1;
+  return ((f * r) * bits_to_double((uint64_t)(k1 + 1023) << 52)) *
+         bits_to_double((uint64_t)(k2 + 1023) << 52);
+}
+
+// (1 + a) (hi + lo) as a double-double: 1 + a itself is inexact for tiny |a|, which would cost
+// |a| ulp(1) |hi| (hundreds of ulps when |hi| is hundreds).
+inline void mul1p_dd(double a, double hi, double lo, double& th, double& tl) {
+  double ph, pl;
+  mul_dd(a, hi, lo, ph, pl);
+  sub_add_dd(ph, pl, -hi, -lo, 0.0, th, tl);
 }
 
 // Neumaier's compensated sum
@@ -608,12 +648,11 @@ double exact_lane(const T* x, const Plan& P, const Lanes& ln, int l, const Windo
     }
   });
   const double s = S.value(), t = Tn.value();
-  // ln(y / R_d) = ln(T / S) + (a + 1) ln(R_n / R_d)
+  // ln(y / R_d) = ln(T / S) + (a + 1) ln(R_n / R_d) (kept apart: see lyr below)
   double shi, slo;
   log_ratio_dd(sn, sd, shi, slo);
   double fh, fl;
-  mul_dd(a + 1.0, shi, slo, fh, fl);
-  const double log_y_rel = std::log(t / s) + (fh + fl);
+  mul1p_dd(a, shi, slo, fh, fl);
   double y;
   {
     // y = R_d * exp(log_y_rel), formed as a scaled product so that no step overflows
@@ -628,10 +667,15 @@ double exact_lane(const T* x, const Plan& P, const Lanes& ln, int l, const Windo
   // dy/da = sum w ln(x / y) (x - y): terms of one sign, in units of M = xmax
   const Split sm = split(xmax);
   double acc = 0.0;
-  const double y_over_m_log = log_y_rel + 0.0;  // ln(y / R_d)
+  // ln(y / R_d) = (fh + fl) + ln(t / s) in double-double: with a span of 2^1000 it is
+  // hundreds, and ln(y / M), ln(y / x) below are small differences of such terms
+  double lyr_h, lyr_l;
+  sub_add_dd(fh, fl, 0.0, 0.0, std::log(t / s), lyr_h, lyr_l);
   double lrm_hi, lrm_lo;
   log_ratio_dd(sd, sm, lrm_hi, lrm_lo);           // ln(R_d / M)
-  const double ln_y_m = y_over_m_log + (lrm_hi + lrm_lo);  // ln(y / M)
+  double lym_h, lym_l;
+  sub_add_dd(lyr_h, lyr_l, -lrm_hi, -lrm_lo, 0.0, lym_h, lym_l);
+  const double ln_y_m = lym_h + lym_l;            // ln(y / M)
   for_each_element(P, w, [&](int64_t pos) {
     double v = to_double<T>(x[ln.in_base[l] + pos * ln.es_in]);
     double gi = 0.0;
@@ -639,22 +683,33 @@ double exact_lane(const T* x, const Plan& P, const Lanes& ln, int l, const Windo
       double hi, lo, th, tl;
       Split sv = split(v);
       log_ratio_dd(sv, sd, hi, lo);
-      const double lr = hi + lo;  // ln(x / R_d)
       mul_dd(a, hi, lo, th, tl);
       const double wt = exp_dd(th - log_s, tl);
-      const double lyx = log_y_rel - lr;  // ln(y / x)
+      double lyx_h, lyx_l;
+      sub_add_dd(lyr_h, lyr_l, hi, lo, 0.0, lyx_h, lyx_l);
+      const double lyx = lyx_h + lyx_l;  // ln(y / x)
       const double rel = -std::expm1(lyx);
-      if (std::fabs(rel) < 0.5) {
+      if (a == 0) {
+        gi = wt;  // exactly the weight (a * inf below would be NaN)
+      } else if (std::fabs(rel) < 0.5) {
         gi = wt * (1.0 + a * rel);
       } else {
         // w (1 + a) - a w y / x, with w y / x = exp(a lr - ln S + lyx)
-        gi = wt * (1.0 + a) - a * exp_dd(th - log_s + lyx, tl);
+        // exponent (a - 1) ln(x/R_d) + ln(y/R_d) - ln S with ln(y/R_d) = (fh + fl) + ln(t/s)
+        // kept in double-double (it reaches hundreds when the window spans 2^1000)
+        double sh, sl;
+        sub_add_dd(th, tl, hi, lo, lyr_h, sh, sl);
+        sub_add_dd(sh, sl, 0.0, 0.0, lyr_l - log_s, sh, sl);
+        gi = wt * (1.0 + a) - mul_exp_dd(a, sh, sl);
       }
       // dy/da term / M: w (lr - ln(y/R_d)) (x - y) / M = w (-lyx) (x/M) rel
       double xm_hi, xm_lo;
       log_ratio_dd(sv, sm, xm_hi, xm_lo);
       const double x_over_m = exp_dd(xm_hi, xm_lo);
-      acc += wt * (-lyx) * x_over_m * rel;
+      // (x - y) / M: x/M rel while near, else x/M - y/M (x/M rel would be 0 * inf when x/M
+      // underflows and y/x overflows)
+      const double dxy = std::fabs(rel) < 0.5 ? x_over_m * rel : x_over_m - std::exp(ln_y_m);
+      acc += wt * (-lyx) * dxy;
     } else if (a == 0) {
       gi = 1.0 / n;
     } else if (a == 1) {
@@ -797,12 +852,17 @@ void exact_window(const T* x, const Plan& P, const Lanes& ln, const WindowRange&
           // x / R subnormal, w underflowed, or w y / x out of range: in logarithms
           bool redo = !(ratio >= 2.2250738585072014e-308) || wt == 0.0 || !std::isfinite(g);
           double lr = hi + lo;
-          double second = exp_dd(th - ln_s[l] + (g0[l] - lr), tl);
-          double gr = wt * (1.0 + a[l]) - a[l] * second;
+          double sh, sl;
+          sub_add_dd(th, tl, hi, lo, g0[l] - ln_s[l], sh, sl);
+          double gr = wt * (1.0 + a[l]) - mul_exp_dd(a[l], sh, sl);
           g = redo ? gr : g;
+          g = a[l] == 0 ? wt : g;  // exactly the weight (a * inf above would be NaN)
           double zero_g = a[l] == 0 ? wt : gz[l];
           gi[l] = p ? g : (u == 0.0 ? zero_g : 0.0);
-          double term = wt * (lr - g0[l]) * (rel * ratio);
+          // (x - y) / R: rho - D near R, else x / R - y / R (rel * ratio would be inf * 0
+          // when x / R underflows)
+          double dxy = near_r[l] ? rho - D[l] : ratio - YR[l];
+          double term = wt * (lr - g0[l]) * dxy;
           acc[l] += p && std::isfinite(term) ? term : 0.0;
         }
         for (int l = 0; l < L; ++l)
@@ -1107,10 +1167,12 @@ void fast_group(const T* x, const Plan& P, const Lanes& ln, FastScratch& s, T* y
   double dal[L];
   for (int l = 0; l < L; ++l) dal[l] = 0.0;
   bool want[L];
-  // every window of a lane whose parameter is not finite goes to the exact engine, which
-  // flags it and gives NaN
+  // every window of a lane goes to the exact engine when its parameter is not finite (which
+  // flags it and gives NaN) or, in the backward, when |a| > FAST_GRAD_MAX_A
   double exact_lane[L];
-  for (int l = 0; l < L; ++l) exact_lane[l] = std::isfinite(ln.a[l]) ? 0.0 : 1.0;
+  for (int l = 0; l < L; ++l)
+    exact_lane[l] = (!std::isfinite(ln.a[l]) ||
+                     (backward && std::fabs(ln.a[l]) > FAST_GRAD_MAX_A)) ? 1.0 : 0.0;
   // ---- window sums, output row by output row
   for (int64_t od = 0; od < AD.out; ++od)
     for (int64_t oh = 0; oh < OH; ++oh) {
