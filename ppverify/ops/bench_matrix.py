@@ -168,7 +168,8 @@ def rss_child(row_json: str, name: str) -> int | None:
     if row.threads:
         torch.set_num_threads(row.threads)
     fn = make_ops(row)[name]
-    small = make_input(quick_rows([row], 8)[0])
+    warm = max(8, row.kernel if row.layout == "windowed" else row.output_size)
+    small = make_input(Row(**{**asdict(row), "shape": (1, row.shape[1]) + (warm,) * row.dims}))
     _fwd_bwd(fn, small)
     del small
     gc.collect()
