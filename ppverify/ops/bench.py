@@ -32,9 +32,12 @@ parentheses. Suites (--op):
   ppverify bench --op gem --shape 8 64 56 56 --repeats 5 --json
   ppverify bench --no-rss              # skip the fresh-process RSS measurement (faster)
 
-The float32 input takes the compiled kernel for P-pooling (windowed, and adaptive layouts
-whose axes divide, as both of the adaptive suite's do); --fallback measures the pure-torch
-path, which the power mean and the Lp norm always take.
+The float32 input takes the compiled kernel for P-pooling (every layout); --fallback measures
+the pure-torch path, which the power mean and the Lp norm always take.
+
+  ppverify bench --matrix --rss        # issue 12's whole table (every dtype, layout, window
+                                       # size, memory format), ratios and targets, one run
+  ppverify bench --matrix --quick      # every case on small inputs (a minute)
 """
 
 from __future__ import annotations
