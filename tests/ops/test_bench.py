@@ -121,14 +121,12 @@ def test_matrix_marks_a_missed_target():
 def test_matrix_rss_child_measures_a_row(tmp_path):
     from ppverify.ops import bench_matrix as bm
 
-    row = bm.quick_rows([bm.ROWS[0]], 64)[0]
-    grown = bm._rss_in_fresh_process(row, "max_pool2d")
+    per_channel = next(r for r in bm.ROWS if r.per_channel)  # the warm-up keeps C
+    row = bm.Row(**{**bm.asdict(per_channel), "shape": (1, 64, 16, 16)})
+    grown = bm._rss_in_fresh_process(row, "p_pool2d")
     if grown is None:
         pytest.skip("this kernel cannot reset the peak RSS (/proc/self/clear_refs)")
     assert 0 <= grown < 64 * 2**20
-    per_channel = next(r for r in bm.ROWS if r.per_channel)  # the warm-up keeps C
-    row = bm.Row(**{**bm.asdict(per_channel), "shape": (1, 64, 16, 16)})
-    assert bm._rss_in_fresh_process(row, "p_pool2d") >= 0
 
 
 def test_cli_matrix_rejects_an_unknown_row(capsys):
