@@ -15,9 +15,12 @@ Both have fake (meta) implementations, so ``torch.compile(fullgraph=True)`` (any
 (the vmapped dimension joins the batch). ``ppverify.ops._decomp`` registers their lowering to
 standard aten ops for deployment (``torch.onnx.export``, ``ExportedProgram.run_decompositions``).
 
-Backends (one file each): ``_native`` (the C++ kernel: windowed P-pooling, CPU, float32 /
-float16 / bfloat16) when available, otherwise ``_torch_impl`` (pure torch, every operator,
-layout, dtype and device). A Triton backend would be one more branch in ``_backend``.
+Backends (one file each) are records in ``BACKENDS``, tried in order; the first whose
+``accepts(op, layout, x)`` is true serves the call: ``_native`` (the C++ kernel: P-pooling on
+CPU, every layout, float32 / bfloat16 / float16 / float64, contiguous or channels-last) when it
+is available, otherwise ``_torch_impl`` (pure torch: every operator, layout, dtype and device;
+it accepts everything, so it stays last). A new backend (e.g. Triton for CUDA tensors) is one
+more ``Backend`` record inserted before the pure-torch one (``register_backend``).
 
 Validation follows one rule on every path (``ppverify.ops._validate`` states it): arguments
 are checked in ``pool`` at the call, without reading a tensor; values are checked inside the
@@ -32,19 +35,27 @@ deployment decomposition behaves the same way.
 
 Autograd and torch.func
 -----------------------
-``_PoolFunction`` (an ``autograd.Function`` with ``setup_context``, ``jvp`` and
-``generate_vmap_rule``) is what the public functions call in eager mode (under
-``torch.compile`` and ``torch.jit.trace`` they call the custom op, whose own autograd formula is
-the opaque backward). Its backward is the opaque
-``pool_backward`` op, unless the graph must be differentiated again (``create_graph=True``, or
-a torch.func transform such as ``hessian``): then it is the differentiable pure-torch formula.
-``jvp`` (forward-mode AD, ``jacfwd``) is always the pure-torch formula. The custom op's own
-autograd formula serves the graphs that call it directly (compiled code, exported programs,
-traces).
+Three routes, chosen per call in ``pool``:
+
+* plain eager mode (the common case, kept lean: one cached plan lookup, no host
+  synchronisation): the backend is called directly when no gradient is needed, else through
+  ``_EagerPool``, a classic ``autograd.Function`` (the cheapest autograd node torch has);
+* torch.func transforms and forward-mode AD: ``_PoolFunction`` (an ``autograd.Function`` with
+  ``setup_context``, ``jvp`` and ``generate_vmap_rule``), whose forward is the custom op;
+* ``torch.compile`` and ``torch.jit.trace``: the custom op ``ppverify::pool`` itself, whose own
+  autograd formula (the opaque ``pool_backward``) serves compiled code, exported programs and
+  traces.
+
+The backward is the opaque kernel, unless the graph must be differentiated again
+(``create_graph=True``, or a torch.func transform such as ``hessian``): then it is the
+differentiable pure-torch formula. ``jvp`` (forward-mode AD, ``jacfwd``) is always the
+pure-torch formula. Neither eager route touches ``torch.library``'s dispatch, so the first call
+in a process does not import torch's compiler stack.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -61,29 +72,155 @@ class Operator:
     title: str         # for messages
     param: str         # the parameter's name
     zero_param: bool   # whether param = 0 is in the domain
-    native: bool       # whether the C++ kernel implements it
 
 
 OPERATORS = {
-    "ppool": Operator("ppool", "P-pooling", "alpha", True, True),
-    "powermean": Operator("powermean", "the power mean", "p", True, False),
-    "lp": Operator("lp", "the Lp norm", "p", False, False),
+    "ppool": Operator("ppool", "P-pooling", "alpha", True),
+    "powermean": Operator("powermean", "the power mean", "p", True),
+    "lp": Operator("lp", "the Lp norm", "p", False),
 }
 
 
+# ------------------------------------------------------------------------------- backends
+
+
+@dataclass(frozen=True)
+class Backend:
+    """One implementation of the pooling ops.
+
+    ``accepts(op, layout, x)``: whether it serves this call (cheap: it runs on every call).
+    ``forward(op, x, param, layout, validate) -> y``: ``y`` in ``x``'s dtype, with the strides
+    of ``_memory_format(x)``; with ``validate``, raise the ``ValueError`` of ``diagnose`` for
+    inputs outside the domain, else give NaN in the affected windows.
+    ``backward(op, x, param, layout, grad_y, need_param) -> (grad_x, grad_param | None)``:
+    ``grad_x`` in ``x``'s dtype and memory format, ``grad_param`` float64 of ``param``'s shape.
+    ``x`` is ``(N, C, *spatial)``, ``param`` float64 of shape ``()``, ``(C,)`` or ``(N, C)``.
+    """
+
+    name: str
+    accepts: Callable[[str, object, Tensor], bool]
+    forward: Callable[..., Tensor]
+    backward: Callable[..., tuple]
+
+
 def _use_native(x: Tensor) -> bool:
-    """The compiled kernel serves CPU float32/float16/bfloat16; float64 and other devices use
-    the pure-torch path (float64 needs its slower, more careful logarithms)."""
-    return x.device.type == "cpu" and x.dtype != torch.float64 and _native.available()
+    """Whether the compiled kernel may serve ``x`` (CPU, and the kernel available). The
+    tests and ``python -m tests.ops.ulp_survey --fallback`` replace this to force the
+    pure-torch path."""
+    return x.device.type == "cpu" and _native.available()
+
+
+def _native_accepts(op: str, layout, x: Tensor) -> bool:
+    return _native.supports(op, x.dtype) and _use_native(x)
+
+
+class _NativeCall:
+    """What the kernel needs to know about one kind of call (cached per operator, layout,
+    shape, strides, dtype and parameter shape): its plan, the output shape and the memory
+    format of the output and gradients."""
+
+    __slots__ = ("plan", "ptr", "out_shape", "fmt", "copy")
+
+    def __init__(self, op: str, layout, x: Tensor, param_dim: int):
+        fmt = _memory_format(x)
+        spatial = tuple(x.shape[2:])
+        out = _layout.out_spatial(layout, spatial)
+        self.plan = _native.make_plan(op, layout, tuple(x.shape), x.dtype,
+                                      fmt is not torch.contiguous_format, param_dim, out)
+        self.ptr = self.plan.ctypes.data
+        self.out_shape = (x.shape[0], x.shape[1], *out)
+        self.fmt = fmt
+        self.copy = not x.is_contiguous(memory_format=fmt)
+
+
+_native_calls: dict = {}
+#: bounds of the call cache: a plan holds 16 bytes per output index of each axis, so a stream of
+#: distinct long 1-D lengths (variable-length audio) must not accumulate plans without limit
+_NATIVE_CALLS_MAX = 1024
+_NATIVE_PLAN_BYTES_MAX = 64 << 20
+
+
+def _native_call(op: str, layout, x: Tensor, param: Tensor) -> _NativeCall:
+    key = (op, layout, x.shape, x.stride(), x.dtype, param.dim())
+    call = _native_calls.get(key)
+    if call is None:
+        call = _NativeCall(op, layout, x, param.dim())
+        held = sum(c.plan.nbytes for c in _native_calls.values()) if _native_calls else 0
+        if (len(_native_calls) >= _NATIVE_CALLS_MAX
+                or held + call.plan.nbytes > _NATIVE_PLAN_BYTES_MAX):
+            _native_calls.clear()
+        _native_calls[key] = call
+    return call
+
+
+def _native_forward(op: str, x: Tensor, param: Tensor, layout, validate: bool) -> Tensor:
+    call = _native_call(op, layout, x, param)
+    xk = x.contiguous(memory_format=call.fmt) if call.copy else x
+    p = param if param.is_contiguous() else param.contiguous()
+    y = torch.empty(call.out_shape, dtype=x.dtype, memory_format=call.fmt)
+    if _native.forward(call.ptr, xk, p, y) and validate:
+        diagnose(op, x, param, layout)
+    return y
+
+
+def _native_backward(op: str, x: Tensor, param: Tensor, layout, grad_y: Tensor,
+                     need_param: bool):
+    call = _native_call(op, layout, x, param)
+    xk = x.contiguous(memory_format=call.fmt) if call.copy else x
+    p = param if param.is_contiguous() else param.contiguous()
+    g = grad_y if grad_y.dtype == x.dtype else grad_y.to(x.dtype)
+    if not g.is_contiguous(memory_format=call.fmt):
+        g = g.contiguous(memory_format=call.fmt)
+    gx = torch.empty(x.shape, dtype=x.dtype, memory_format=call.fmt)
+    return gx, _native.backward(call.ptr, xk, p, g, gx, need_param)
+
+
+def _torch_forward(op: str, x: Tensor, param: Tensor, layout, validate: bool) -> Tensor:
+    y = _torch_impl.forward(op, x, param, layout)
+    if validate and bool(torch.isnan(y).any()):
+        diagnose(op, x, param, layout)
+    return _conform(y, y.shape, _memory_format(x))
+
+
+def _torch_backward(op: str, x: Tensor, param: Tensor, layout, grad_y: Tensor,
+                    need_param: bool):
+    gx, gp = _torch_impl.backward(op, x, param, layout, grad_y, need_param)
+    return _conform(gx, x.shape, _memory_format(x)), gp
+
+
+NATIVE = Backend("native", _native_accepts, _native_forward, _native_backward)
+TORCH = Backend("torch", lambda op, layout, x: True, _torch_forward, _torch_backward)
+BACKENDS: list[Backend] = [NATIVE, TORCH]
+
+
+def register_backend(backend: Backend, before: str = "torch") -> None:
+    """Insert ``backend`` before the one named ``before`` (default: the pure-torch path,
+    which accepts every call and so must stay last)."""
+    names = [b.name for b in BACKENDS]
+    BACKENDS.insert(names.index(before), backend)
+
+
+def _select(op: str, layout, x: Tensor) -> Backend:
+    for backend in BACKENDS:
+        if backend.accepts(op, layout, x):
+            return backend
+    raise RuntimeError("no backend accepts this call")  # unreachable: TORCH accepts all
 
 
 def _backend(op: str, layout, x: Tensor) -> str:
-    """"native" when the C++ kernel serves this call (windowed P-pooling, or an adaptive layout
-    with the same windows as a windowed one, e.g. global pooling), else "torch"."""
-    if OPERATORS[op].native and _use_native(x) and \
-            _layout.as_windowed(layout, tuple(x.shape[2:])) is not None:
-        return "native"
-    return "torch"
+    """The name of the backend that serves this call."""
+    return _select(op, layout, x).name
+
+
+def forward_impl(op: str, x: Tensor, param: Tensor, layout, validate: bool) -> Tensor:
+    """The pooled output of ``x`` (``(N, C, *spatial)``) by the backend that serves it."""
+    return _select(op, layout, x).forward(op, x, param, layout, validate)
+
+
+def backward_impl(op: str, x: Tensor, param: Tensor, layout, grad_y: Tensor,
+                  need_param: bool):
+    """``(grad_x, grad_param or None)`` by the backend that serves the call."""
+    return _select(op, layout, x).backward(op, x, param, layout, grad_y, need_param)
 
 
 def _memory_format(x: Tensor):
@@ -138,38 +275,14 @@ def reduce_planes(per_plane: Tensor, like: Tensor) -> Tensor:
     return per_plane
 
 
-def _native_args(x: Tensor, param: Tensor, layout):
-    spatial = tuple(x.shape[2:])
-    layout = _layout.as_windowed(layout, spatial)
-    out = _layout.out_spatial(layout, spatial)
-    x3 = x.detach().to(torch.float32).contiguous().reshape((-1,) + spatial)
-    a = planes_of(param.detach().to(torch.float64), x.shape[0], x.shape[1])
-    a = a.contiguous().reshape(-1)
-    return x3, a, _native.geometry_list(layout, spatial, out), out
-
-
 @torch.library.custom_op("ppverify::pool", mutates_args=())
 def pool_op(x: Tensor, param: Tensor, op: str, layout: list[int], validate: bool) -> Tensor:
     """Pool every (batch, channel) plane of ``x`` with operator ``op`` (module docstring)."""
     geometry = _layout.decode(layout)
     spatial = tuple(x.shape[2:])
-    out = _layout.out_spatial(geometry, spatial)
+    _layout.out_spatial(geometry, spatial)
     _layout.check_windows(geometry, spatial)
-    shape = (x.shape[0], x.shape[1], *out)
-    if _backend(op, geometry, x) == "native":
-        x3, a, geo, _ = _native_args(x, param, geometry)
-        y, bad, _, _ = _native.forward_f32(x3, a, geo)
-        bad = bad or not bool(torch.isfinite(a).all())
-        if bad and validate:
-            diagnose(op, x, param, geometry)
-        if bad:  # validation off: the pure-torch path gives NaN in the affected windows
-            y = _torch_impl.forward(op, x, param, geometry)
-        y = y.to(x.dtype)
-    else:
-        y = _torch_impl.forward(op, x, param, geometry)
-        if validate and bool(torch.isnan(y).any()):
-            diagnose(op, x, param, geometry)
-    return _conform(y, shape, _memory_format(x))
+    return forward_impl(op, x, param, geometry, validate)
 
 
 @pool_op.register_fake
@@ -184,21 +297,10 @@ def _pool_fake(x, param, op, layout, validate):
 def pool_backward_op(grad_y: Tensor, x: Tensor, param: Tensor, op: str, layout: list[int],
                      need_param: bool) -> tuple[Tensor, Tensor]:
     """``(dL/dx, dL/dparam)`` (float64, ``param``'s shape) for the upstream ``grad_y``."""
-    geometry = _layout.decode(layout)
-    N, C = x.shape[0], x.shape[1]
-    if _backend(op, geometry, x) == "native":
-        x3, a, geo, out = _native_args(x, param, geometry)
-        g3 = grad_y.detach().to(torch.float32).contiguous().reshape((-1,) + tuple(out))
-        gin, dparam = _native.backward_f32(x3, a, g3, x3.new_empty(0),
-                                           x3.new_empty(0, dtype=torch.float64), geo,
-                                           need_param)
-        gx = gin.to(x.dtype)  # per-plane float64 sums of float32 data cannot overflow:
-        gp = reduce_planes(dparam.reshape(N, C), param) if need_param else None
-    else:
-        gx, gp = _torch_impl.backward(op, x, param, geometry, grad_y, need_param)
+    gx, gp = backward_impl(op, x, param, _layout.decode(layout), grad_y, need_param)
     if gp is None:
         gp = torch.zeros(param.shape, dtype=torch.float64, device=x.device)
-    return _conform(gx, x.shape, _memory_format(x)), gp
+    return gx, gp
 
 
 @pool_backward_op.register_fake
@@ -313,7 +415,58 @@ class _PoolFunction(torch.autograd.Function):
                                param_tangent)
 
 
+class _EagerPool(torch.autograd.Function):
+    """Plain eager autograd (no torch.func transform, no forward-mode AD): a classic
+    ``autograd.Function``, several times cheaper per call than ``_PoolFunction``, whose forward
+    and backward call the backend directly."""
+
+    @staticmethod
+    def forward(ctx, x, param, op, layout, validate):
+        ctx.op, ctx.layout = op, layout
+        ctx.save_for_backward(x, param)
+        return forward_impl(op, x, param, layout, validate)
+
+    @staticmethod
+    def backward(ctx, grad_y):
+        x, param = ctx.saved_tensors
+        need_x, need_param = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
+        if torch.is_grad_enabled():  # create_graph=True: the differentiable formula
+            gx, gp = _torch_impl.backward(ctx.op, x, param, ctx.layout, grad_y, need_param)
+        else:
+            gx, gp = backward_impl(ctx.op, x, param, ctx.layout, grad_y, need_param)
+        return (gx if need_x else None, gp.to(param.dtype) if need_param else None, None,
+                None, None)
+
+
+def _plain_eager(x: Tensor, param: Tensor) -> bool:
+    """No torch.func transform wraps the operands, no forward-mode AD level is open and the
+    operands have values (a meta tensor goes through the custom op to its fake implementation)."""
+    if x.device.type == "meta" or param.device.type == "meta":
+        return False
+    if torch._C._functorch.is_functorch_wrapped_tensor(x) or \
+            torch._C._functorch.is_functorch_wrapped_tensor(param):
+        return False
+    return torch.autograd.forward_ad._current_level < 0
+
+
 # ------------------------------------------------------------------------------ entry point
+
+_checked_shapes: dict = {}
+
+
+def _check_shape(layout, spatial: tuple) -> None:
+    """``out_spatial`` and ``check_windows`` of ``layout`` on ``spatial``, remembered for the
+    concrete sizes that passed (they depend on nothing else)."""
+    key = (layout, spatial)
+    if key in _checked_shapes:
+        return
+    _layout.out_spatial(layout, spatial)
+    if all(isinstance(s, int) for s in spatial):
+        _layout.check_windows(layout, spatial)
+        if len(_checked_shapes) > 1024:
+            _checked_shapes.clear()
+        _checked_shapes[key] = True
+
 
 def pool(op: str, input: Tensor, param, layout, validate: bool = True) -> Tensor:
     """Pool ``input`` (``(N, C, *spatial)`` or unbatched ``(C, *spatial)``) with ``op`` and its
@@ -323,16 +476,18 @@ def pool(op: str, input: Tensor, param, layout, validate: bool = True) -> Tensor
     batched = _layout.check_rank(input.shape, layout.dims)
     x = input if batched else input.unsqueeze(0)
     param_t = _validate.param_tensor(param, OPERATORS[op], x.shape[1], x.device)
-    if not torch.compiler.is_compiling():  # the fake implementation checks under tracing
-        spatial = tuple(x.shape[2:])
-        _layout.out_spatial(layout, spatial)
-        if all(isinstance(s, int) for s in spatial):
-            _layout.check_windows(layout, spatial)
-    code = _layout.encode(layout)
-    if torch.compiler.is_compiling() or torch.jit.is_tracing():
+    compiling = torch.compiler.is_compiling()
+    if not compiling:  # the fake implementation checks under tracing
+        _check_shape(layout, tuple(x.shape[2:]))
+    if compiling or torch.jit.is_tracing():
         # dynamo does not trace an autograd.Function with a jvp, and a TorchScript trace would
         # record it as an unsaveable Python op: the graph gets the op and its own autograd
-        y = torch.ops.ppverify.pool(x, param_t, op, code, validate)
+        y = torch.ops.ppverify.pool(x, param_t, op, _layout.encode(layout), bool(validate))
+    elif _plain_eager(x, param_t):
+        if torch.is_grad_enabled() and (x.requires_grad or param_t.requires_grad):
+            y = _EagerPool.apply(x, param_t, op, layout, bool(validate))
+        else:
+            y = forward_impl(op, x, param_t, layout, bool(validate))
     else:
-        y = _PoolFunction.apply(x, param_t, op, code, validate)
+        y = _PoolFunction.apply(x, param_t, op, _layout.encode(layout), bool(validate))
     return y if batched else y.squeeze(0)

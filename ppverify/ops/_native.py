@@ -1,40 +1,81 @@
-"""The optional compiled fast path: ``ppool_kernel.cpp`` built with g++ on first use.
+"""The compiled CPU backend: ``ppool_kernel.cpp`` built with g++ on first use, loaded with
+ctypes, and verified before it is trusted.
 
-The kernel is plain C++ (OpenMP, no torch headers, so it compiles in about a second), loaded
-with ``ctypes`` and called from the ``ppverify::pool`` custom ops of ``ppverify.ops._dispatch``
-(which is what ``torch.compile`` and ``torch.export`` see). It handles windowed P-pooling of
-CPU tensors of float32 (and float16/bfloat16 via float32) with float64 arithmetic; everything
-else uses the pure-torch implementation.
+What it serves: P-pooling on CPU tensors of float32, bfloat16, float16 and float64, any
+pooling layout (windowed with padding, dilation and ceil_mode, adaptive, global), contiguous
+or channels-last memory (no copy), forward and backward (the input gradient and the
+parameter's, per plane). The mathematics is ``ppverify.ops.functional``'s; the kernel's own
+comment states its numerics. ``ppverify.ops._dispatch`` calls ``forward`` / ``backward``.
 
-``available()`` is False, and the pure-torch path is chosen automatically, when there is no
-compiler, the build fails, or ``PPVERIFY_NATIVE=0`` is set. The shared library is cached in
-``$PPVERIFY_CACHE`` (default ``~/.cache/ppverify``) under a hash of the source, the flags and the
-CPU's feature flags (the build uses ``-march=native``).
+The cache and how it is verified
+--------------------------------
+The library lives in ``$PPVERIFY_CACHE`` (default ``~/.cache/ppverify``) as
+``ppool_kernel_<key>.so`` next to ``ppool_kernel_<key>.json``, with ``<key>`` a hash of the
+source, the compiler flags, the compiler and the CPU's feature flags (the build uses
+``-march=native``). Before it is loaded:
+
+* the file must be owned by the current user and writable by nobody else (a library written
+  by another user would run as you); otherwise the kernel is built in a private temporary
+  directory for this process;
+* its size and SHA-256 must match the manifest written after the build (a truncated, empty or
+  garbage file, which would crash ``dlopen`` with SIGBUS or fail it, is rebuilt);
+* once loaded, the library must answer the handshake: ``ppv_abi_version()`` equal to
+  ``ABI_VERSION`` and ``ppv_source_hash()`` equal to ``<key>`` (a stale or foreign library is
+  rebuilt).
+
+Builds are atomic: the compiler writes a temporary file in the cache directory (named with the
+builder's pid), which is renamed into place after its manifest is written, under an exclusive
+lock (``flock``) so concurrent processes build once; temporary files of builders that died are
+removed by the next build. An unwritable cache directory means a build in a private temporary
+directory (one per process, removed at exit).
+
+When the pure-torch path is used instead (``PPVERIFY_NATIVE=0``, no compiler, a failed build),
+``available()`` is False and, except when you asked for it with ``PPVERIFY_NATIVE=0``, one
+``NativeKernelWarning`` on stderr says why (``build_error`` keeps the reason). A kernel that
+runs out of memory raises ``MemoryError``; no C++ exception crosses into Python or out of an
+OpenMP region.
 """
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import ctypes
+import functools
 import hashlib
+import json
 import os
 import shutil
+import stat
 import subprocess
 import tempfile
 import threading
 import time
+import warnings
 from pathlib import Path
 
 import torch
 
 SOURCE = Path(__file__).with_name("ppool_kernel.cpp")
-FLAGS = ["-O3", "-march=native", "-fopenmp", "-fno-math-errno", "-fno-trapping-math",
-         "-shared", "-fPIC", "-std=c++17"]
+FLAGS = ["-O3", "-march=native", "-mprefer-vector-width=512", "-fopenmp", "-fno-math-errno",
+         "-fno-trapping-math", "-shared", "-fPIC", "-std=c++17"]
+ABI_VERSION = 3
+PREFIX = "ppool_kernel_"
 
 _lock = threading.Lock()
 _lib = None
 _tried = False
 build_seconds: float | None = None  # compile time of this process's build (None if cached)
-build_error: str | None = None
+build_error: str | None = None      # why the kernel is not available (None if it is)
+library_file: Path | None = None    # the file this process loaded
+events: list[str] = []              # what the loader did (rebuilt a corrupt file, ...)
+
+
+class NativeKernelWarning(RuntimeWarning):
+    """The compiled kernel cannot be used (or was rebuilt); the reason is in the message."""
+
+
+# --------------------------------------------------------------------------- the cache
 
 
 def _cpu_flags() -> str:
@@ -50,66 +91,259 @@ def _cpu_flags() -> str:
     return platform.processor() + platform.machine()
 
 
-def _cache_dir() -> Path:
+def _compiler() -> str | None:
+    return os.environ.get("CXX") or shutil.which("g++") or shutil.which("c++")
+
+
+def cache_dir() -> Path:
+    """``$PPVERIFY_CACHE``, or ``~/.cache/ppverify``."""
     root = os.environ.get("PPVERIFY_CACHE") or os.path.join(
         os.path.expanduser("~"), ".cache", "ppverify")
     return Path(root)
 
 
-def library_path() -> Path:
-    key = hashlib.sha256(SOURCE.read_bytes() + " ".join(FLAGS).encode()
-                         + _cpu_flags().encode()).hexdigest()[:16]
-    return _cache_dir() / f"ppool_kernel_{key}.so"
+@functools.lru_cache(maxsize=4)
+def _key(compiler: str | None) -> str:
+    h = hashlib.sha256()
+    for part in (SOURCE.read_bytes(), " ".join(FLAGS).encode(), _cpu_flags().encode(),
+                 str(compiler).encode(), str(ABI_VERSION).encode()):
+        h.update(part)
+        h.update(b"\0")
+    return h.hexdigest()[:16]
 
 
-def _build(target: Path) -> None:
+def library_path(directory: Path | None = None) -> Path:
+    """Where the library for this source, flags, compiler and CPU lives."""
+    return (directory or cache_dir()) / f"{PREFIX}{_key(_compiler())}.so"
+
+
+def _manifest_path(lib: Path) -> Path:
+    return lib.with_suffix(".json")
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _trusted_owner(st: os.stat_result) -> str | None:
+    """None if a file with this status may be loaded, else why not."""
+    if hasattr(os, "getuid") and st.st_uid != os.getuid():
+        return f"it belongs to another user (uid {st.st_uid})"
+    if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        return "it is writable by other users"
+    return None
+
+
+def verify(lib: Path) -> str | None:
+    """None if ``lib`` may be loaded: owned by this user, not writable by others, size and
+    SHA-256 equal to its manifest's; else the reason (a sentence fragment)."""
+    try:
+        st = lib.stat()
+    except FileNotFoundError:
+        return "it does not exist"
+    except OSError as err:
+        return f"it cannot be read ({err.strerror})"
+    why = _trusted_owner(st)
+    if why:
+        return why
+    try:
+        manifest = json.loads(_manifest_path(lib).read_text())
+    except (OSError, ValueError):
+        return "its manifest is missing or unreadable"
+    if not isinstance(manifest, dict) or manifest.get("size") != st.st_size:
+        return f"its size ({st.st_size} bytes) is not the size it was built with"
+    try:
+        digest = _sha256(lib)
+    except OSError as err:
+        return f"it cannot be read ({err.strerror})"
+    if manifest.get("sha256") != digest:
+        return "its SHA-256 does not match the one recorded when it was built"
+    return None
+
+
+def _remove_dead_temporaries(directory: Path) -> None:
+    """Remove temporary build files whose builder (the pid in the name) is gone."""
+    for tmp in directory.glob(f".{PREFIX}*.tmp*"):
+        try:
+            pid = int(tmp.name.split(".")[2])
+        except (IndexError, ValueError):
+            continue
+        alive = True
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            alive = False
+        except OSError:
+            pass
+        if not alive or time.time() - tmp.stat().st_mtime > 3600:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+
+
+@contextlib.contextmanager
+def _build_lock(directory: Path):
+    import fcntl
+
+    fd = os.open(directory / ".build.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+
+
+def build(target: Path) -> None:
+    """Compile the kernel into ``target`` atomically, with its manifest."""
     global build_seconds
-    compiler = os.environ.get("CXX") or shutil.which("g++") or shutil.which("c++")
+    compiler = _compiler()
     if compiler is None:
-        raise RuntimeError("no C++ compiler found (set CXX)")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix=".so", dir=target.parent)
-    os.close(fd)
+        raise RuntimeError("no C++ compiler found (install g++ or set CXX)")
+    directory = target.parent
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    _remove_dead_temporaries(directory)
+    stem = f".{PREFIX}{os.getpid()}.{threading.get_ident()}"
+    tmp = directory / f"{stem}.tmp.so"
+    tmp_manifest = directory / f"{stem}.tmp.json"
     start = time.perf_counter()
     try:
-        subprocess.run([compiler, *FLAGS, str(SOURCE), "-o", tmp], check=True,
-                       capture_output=True, text=True, timeout=300)
-        os.replace(tmp, target)  # atomic: concurrent builders never see a partial file
-    except subprocess.CalledProcessError as err:
-        raise RuntimeError(f"compiling {SOURCE.name} failed:\n{err.stderr}") from None
+        source_hash = f'-DPPV_SOURCE_HASH="{target.stem[len(PREFIX):]}"'
+        proc = subprocess.run([compiler, *FLAGS, source_hash, str(SOURCE), "-o", str(tmp)],
+                              capture_output=True, text=True, timeout=300)
+        if proc.returncode != 0:
+            raise RuntimeError(f"compiling {SOURCE.name} failed:\n{proc.stderr[-4000:]}")
+        os.chmod(tmp, 0o700)
+        tmp_manifest.write_text(json.dumps({"size": tmp.stat().st_size,
+                                            "sha256": _sha256(tmp),
+                                            "abi": ABI_VERSION, "key": target.stem}))
+        os.replace(tmp, target)  # atomic: no process ever sees a partial library
+        os.replace(tmp_manifest, _manifest_path(target))
     finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        for t in (tmp, tmp_manifest):
+            with contextlib.suppress(OSError):
+                t.unlink()
     build_seconds = time.perf_counter() - start
 
 
+def _writable(directory: Path) -> str | None:
+    """None if a build can be written to ``directory``, else why not."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except OSError as err:
+        return f"it cannot be created ({err.strerror})"
+    if not os.access(directory, os.W_OK | os.X_OK):
+        return "it is not writable"
+    st = directory.stat()
+    if hasattr(os, "getuid") and st.st_uid != os.getuid() and not (st.st_mode & stat.S_ISVTX):
+        return f"it belongs to another user (uid {st.st_uid})"
+    return None
+
+
+_private_dir: Path | None = None
+
+
+def _private_directory() -> Path:
+    global _private_dir
+    if _private_dir is None:
+        _private_dir = Path(tempfile.mkdtemp(prefix="ppverify-kernel-"))
+        atexit.register(shutil.rmtree, _private_dir, True)
+    return _private_dir
+
+
+def _open(path: Path):
+    lib = ctypes.CDLL(str(path))
+    lib.ppv_abi_version.restype = ctypes.c_int64
+    lib.ppv_abi_version.argtypes = []
+    lib.ppv_source_hash.restype = ctypes.c_char_p
+    lib.ppv_source_hash.argtypes = []
+    abi = lib.ppv_abi_version()
+    source = lib.ppv_source_hash().decode()
+    if abi != ABI_VERSION or source != path.stem[len(PREFIX):]:
+        raise OSError(f"handshake failed: ABI {abi}, source {source} (expected {ABI_VERSION}, "
+                      f"{path.stem[len(PREFIX):]})")
+    vp, i32 = ctypes.c_void_p, ctypes.c_int
+    lib.ppv_forward.argtypes = [vp, vp, vp, vp, i32]
+    lib.ppv_forward.restype = i32
+    lib.ppv_backward.argtypes = [vp, vp, vp, vp, vp, vp, i32]
+    lib.ppv_backward.restype = i32
+    return lib
+
+
+def _say(message: str) -> None:
+    events.append(message)
+    warnings.warn(message, NativeKernelWarning, stacklevel=4)
+
+
+def _load_from(directory: Path):
+    """Load (building or rebuilding as needed) the library in ``directory``."""
+    global library_file
+    path = library_path(directory)
+    why = verify(path)
+    if why is None:
+        try:
+            lib = _open(path)
+            library_file = path
+            return lib
+        except OSError as err:
+            why = f"it does not load ({err})"
+    with _build_lock(directory):
+        # another process may have built it while this one waited for the lock
+        if verify(path) is not None:
+            if path.exists():
+                _say(f"ppverify: the cached kernel {path} was rebuilt because {why}")
+            build(path)
+    problem = verify(path)
+    if problem is not None:
+        raise RuntimeError(f"the freshly built kernel {path} cannot be trusted: {problem}")
+    lib = _open(path)
+    library_file = path
+    return lib
+
+
 def load():
-    """Build (if needed) and load the kernel library; return it or None."""
+    """Build (if needed), verify and load the kernel library; return it, or None."""
     global _lib, _tried, build_error
-    if os.environ.get("PPVERIFY_NATIVE", "1") == "0":
-        return None
     if _tried:
         return _lib
     with _lock:
         if _tried:
             return _lib
+        if os.environ.get("PPVERIFY_NATIVE", "1") == "0":
+            build_error = "disabled by PPVERIFY_NATIVE=0"
+            _tried = True
+            return None
+        directory = cache_dir()
         try:
-            path = library_path()
-            if not path.exists():
-                _build(path)
-            lib = ctypes.CDLL(str(path))
-            i64p = ctypes.POINTER(ctypes.c_int64)
-            vp = ctypes.c_void_p
-            lib.ppool_forward_f32.argtypes = [vp, vp, vp, i64p, ctypes.c_int64, ctypes.c_int,
-                                              vp, vp]
-            lib.ppool_forward_f32.restype = ctypes.c_int
-            lib.ppool_backward_f32.argtypes = [vp, vp, vp, vp, vp, i64p, ctypes.c_int64,
-                                               ctypes.c_int, vp, vp, ctypes.c_int]
-            lib.ppool_backward_f32.restype = ctypes.c_int
-            _lib = lib
+            unusable = _writable(directory)
+            path = library_path(directory)
+            if unusable is not None:
+                # a library already there may still be used if it verifies
+                if verify(path) is None:
+                    _lib = _open(path)
+                else:
+                    _say(f"ppverify: the kernel cache {directory} cannot be used ({unusable}); "
+                         f"building the kernel in a private temporary directory for this "
+                         f"process (set PPVERIFY_CACHE to a writable directory to keep it)")
+                    _lib = _load_from(_private_directory())
+            else:
+                owner_problem = None
+                with contextlib.suppress(FileNotFoundError):
+                    owner_problem = _trusted_owner(path.stat())
+                if owner_problem is not None:
+                    _say(f"ppverify: not loading the cached kernel {path}: {owner_problem}; "
+                         f"building it in a private temporary directory for this process")
+                    _lib = _load_from(_private_directory())
+                else:
+                    _lib = _load_from(directory)
         except Exception as err:  # any failure means: use the pure-torch path
             build_error = str(err)
             _lib = None
+            _say(f"ppverify: the compiled kernel is not available, the pure-torch path runs "
+                 f"instead (several times slower): {err}")
         _tried = True
     return _lib
 
@@ -118,54 +352,95 @@ def available() -> bool:
     return load() is not None
 
 
-def _geo_array(geo: list[int]):
-    return (ctypes.c_int64 * 18)(*geo)
+# ------------------------------------------------------------------------------ plans
+
+_DTYPES = {torch.float32: 0, torch.float64: 1, torch.bfloat16: 2, torch.float16: 3}
+_OPS = {"ppool": 0}
+PLAN_HEAD = 16
 
 
-def _ptr(t: torch.Tensor):
-    return t.data_ptr() if t.numel() else None
+def supports(op: str, dtype: torch.dtype) -> bool:
+    return op in _OPS and dtype in _DTYPES
 
 
-def forward_f32(x: torch.Tensor, alpha: torch.Tensor, geo: list[int], save: bool = False
-                ) -> tuple[torch.Tensor, bool, torch.Tensor, torch.Tensor]:
-    """``x``: contiguous float32 (P, D, H, W); ``alpha``: contiguous float64 (P,).
+def _axis_tables(layout, spatial: tuple[int, ...], out: tuple[int, ...]):
+    """Per axis ``(start, count, step)`` of every output's window: output ``o`` reads input
+    indices ``start[o] + j * step``, ``j < count[o]`` (padding and overhang excluded)."""
+    import numpy as np
 
-    Returns ``(y, bad, E, y64)``: the output, whether some input is negative, NaN or infinite
-    and, with ``save``, each plane's ``E = exp(alpha (ln x - Lc))`` (float32, like ``x``) and the
-    unrounded output (float64) for the backward (empty tensors otherwise). Called from the
-    ``ppverify::pool`` custom op (``ppverify.ops._dispatch``), never traced.
-    """
-    lib = load()
-    out = torch.empty((x.shape[0], geo[3], geo[4], geo[5]), dtype=torch.float32)
-    e = torch.empty_like(x) if save else x.new_empty(0)
-    y64 = torch.empty(out.shape, dtype=torch.float64) if save else x.new_empty(
-        0, dtype=torch.float64)
-    bad = lib.ppool_forward_f32(x.data_ptr(), alpha.data_ptr(), out.data_ptr(),
-                                _geo_array(geo), x.shape[0], torch.get_num_threads(), _ptr(e),
-                                _ptr(y64))
-    return out, bool(bad), e, y64
+    from ..windows import AdaptiveGeometry
 
-
-def backward_f32(x: torch.Tensor, alpha: torch.Tensor, grad_out: torch.Tensor, e: torch.Tensor,
-                 y64: torch.Tensor, geo: list[int], need_alpha: bool = True
-                 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Returns (grad_input float32 like x, dalpha float64 (P,) per-plane sums). ``e`` and
-    ``y64`` are the forward's saves, or empty tensors to recompute everything."""
-    lib = load()
-    gin = torch.empty_like(x)
-    dalpha = torch.empty(x.shape[0], dtype=torch.float64)
-    lib.ppool_backward_f32(x.data_ptr(), alpha.data_ptr(), grad_out.data_ptr(), gin.data_ptr(),
-                           dalpha.data_ptr(), _geo_array(geo), x.shape[0],
-                           torch.get_num_threads(), _ptr(e), _ptr(y64), int(need_alpha))
-    return gin, dalpha
+    tables = []
+    for a, (length, n_out) in enumerate(zip(spatial, out)):
+        o = np.arange(n_out, dtype=np.int64)
+        if isinstance(layout, AdaptiveGeometry):  # [floor(o L / n), ceil((o + 1) L / n))
+            starts = (o * length) // n_out
+            ends = -((-(o + 1) * length) // n_out)
+            tables.append((starts, ends - starts, 1))
+            continue
+        k, s, p, d = (layout.kernel_size[a], layout.stride[a], layout.padding[a],
+                      layout.dilation[a])
+        first = o * s - p
+        j_lo = np.where(first < 0, (-first + d - 1) // d, 0)
+        j_hi = np.minimum(k, np.where(length > first, (length - first + d - 1) // d, 0))
+        counts = np.maximum(j_hi - j_lo, 0)
+        tables.append((first + j_lo * d, counts, d))
+    return tables
 
 
-def geometry_list(geometry, spatial, out_spatial) -> list[int]:
-    """The kernel's 18 geometry integers, with 1-D/2-D pooling embedded in 3-D."""
-    pad = 3 - geometry.dims
+def make_plan(op: str, layout, shape: tuple[int, ...], dtype: torch.dtype,
+              channels_last: bool, param_mode: int, out: tuple[int, ...]):
+    """The kernel's int64 description of one call (``Plan::parse`` in the kernel): a header
+    (ABI, dtype, memory format, N, C, operator, parameter mode, input and output sizes and
+    steps of the D, H, W axes; 1-D and 2-D pooling are embedded in 3-D) and per axis the
+    windows' starts and counts."""
+    import numpy as np
 
-    def full(t, fill):
-        return [fill] * pad + list(t)
+    N, C, *spatial = shape
+    pad = 3 - len(spatial)
+    spatial3 = [1] * pad + list(spatial)
+    out3 = [1] * pad + list(out)
+    one = (np.zeros(1, np.int64), np.ones(1, np.int64), 1)
+    tables = [one] * pad + _axis_tables(layout, tuple(spatial), tuple(out))
+    head = np.array([ABI_VERSION, _DTYPES[dtype], int(channels_last), N, C, _OPS[op],
+                     param_mode, *spatial3, *out3, *[t[2] for t in tables]], dtype=np.int64)
+    parts = [head]
+    for starts, counts, _ in tables:
+        parts += [np.asarray(starts, np.int64), np.asarray(counts, np.int64)]
+    plan = np.ascontiguousarray(np.concatenate(parts))
+    plan.setflags(write=False)
+    return plan
 
-    return (full(spatial, 1) + full(out_spatial, 1) + full(geometry.kernel_size, 1)
-            + full(geometry.stride, 1) + full(geometry.padding, 0) + full(geometry.dilation, 1))
+
+def _status(code: int) -> bool:
+    if code & 2:
+        raise MemoryError("ppverify kernel: out of memory for its scratch buffers")
+    if code & ~3:
+        raise RuntimeError(f"ppverify kernel: invalid call (status {code})")
+    return bool(code & 1)
+
+
+def forward(plan: int, x: torch.Tensor, param: torch.Tensor, out: torch.Tensor) -> bool:
+    """Fill ``out`` (allocated by the caller in ``x``'s dtype and memory format) for the plan
+    at address ``plan`` (``make_plan(...).ctypes.data``); ``param`` is contiguous float64 with
+    one value, one per channel or one per plane. Returns True if some window holds a negative,
+    NaN or infinite element, or a parameter is not finite (those outputs are NaN)."""
+    code = (_lib or load()).ppv_forward(plan, x.data_ptr(), param.data_ptr(), out.data_ptr(),
+                            torch.get_num_threads())
+    return _status(code) if code else False
+
+
+def backward(plan: int, x: torch.Tensor, param: torch.Tensor, grad_out: torch.Tensor,
+             grad_in: torch.Tensor, need_param: bool = True) -> torch.Tensor | None:
+    """Fill ``grad_in`` (x's dtype and format) with ``grad_out * dy/dx``; return the parameter
+    gradient (float64, ``param``'s shape), summed with one power-of-two scaling per sum so that
+    partial sums of huge or tiny magnitude neither overflow nor underflow early; None without
+    ``need_param``."""
+    dparam = torch.empty(param.shape, dtype=torch.float64) if need_param else None
+    code = (_lib or load()).ppv_backward(plan, x.data_ptr(), param.data_ptr(),
+                            grad_out.data_ptr(), grad_in.data_ptr(),
+                            dparam.data_ptr() if need_param else None,
+                            torch.get_num_threads())
+    if code:
+        _status(code)
+    return dparam

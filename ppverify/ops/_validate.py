@@ -44,6 +44,7 @@ The rule (the README's "Validation" section states it for users)
 
 from __future__ import annotations
 
+import functools
 import numbers
 from typing import NoReturn
 
@@ -127,6 +128,15 @@ def param_tensor(param, info, C, device) -> Tensor:
         raise TypeError(f"{info.param} must be a real number (int or float) or a tensor, got "
                         f"{type(param).__name__} {param!r}"[:200])
     value = _check_param_value(real_to_float(param, info.param), info)
+    if torch.compiler.is_compiling():
+        return torch.tensor(value, dtype=torch.float64, device=device)
+    return _scalar_tensor(value, device)
+
+
+@functools.lru_cache(maxsize=256)
+def _scalar_tensor(value: float, device) -> Tensor:
+    """A float64 0-d tensor of ``value`` (cached in eager mode: making a tensor per call costs
+    microseconds; the op never writes to its parameter)."""
     return torch.tensor(value, dtype=torch.float64, device=device)
 
 

@@ -32,9 +32,12 @@ parentheses. Suites (--op):
   ppverify bench --op gem --shape 8 64 56 56 --repeats 5 --json
   ppverify bench --no-rss              # skip the fresh-process RSS measurement (faster)
 
-The float32 input takes the compiled kernel for P-pooling (windowed, and adaptive layouts
-whose axes divide, as both of the adaptive suite's do); --fallback measures the pure-torch
-path, which the power mean and the Lp norm always take.
+The float32 input takes the compiled kernel for P-pooling (every layout); --fallback measures
+the pure-torch path, which the power mean and the Lp norm always take.
+
+  ppverify bench --matrix --rss        # issue 12's whole table (every dtype, layout, window
+                                       # size, memory format), ratios and targets, one run
+  ppverify bench --matrix --quick      # every case on small inputs (a minute)
 """
 
 from __future__ import annotations
@@ -80,6 +83,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="skip the peak-RSS measurement (one fresh process per operator "
                              "and configuration, a few seconds each)")
     parser.add_argument("--json", action="store_true", help="print a JSON record")
+    parser.add_argument("--matrix", action="store_true",
+                        help="issue 12's whole table in one run: dims 1-3, k2 s2 / k3 s2 p1 / "
+                             "k3 s1 / global / adaptive / large windows, contiguous and "
+                             "channels-last, float32/bfloat16/float16/float64, small and large "
+                             "inputs, scalar and per-channel alpha, per-call overhead and the "
+                             "first call; ratios against the slower of torch's max and avg "
+                             "pooling of the same shape, layout and dtype (--repeats default 5 "
+                             "here; RSS only with --rss; see ppverify/ops/bench_matrix.py)")
+    parser.add_argument("--quick", action="store_true",
+                        help="with --matrix: the same cases on 12-element inputs (checks that "
+                             "every case runs; the ratios then measure per-call overheads)")
+    parser.add_argument("--rss", action="store_true",
+                        help="with --matrix: also the peak-RSS growth of each op in a fresh "
+                             "process (a few seconds per op and row)")
+    parser.add_argument("--rows", default=None, metavar="TEXT",
+                        help="with --matrix: only the rows whose label contains TEXT "
+                             "(e.g. 'f64', 'channels_last', 'k56')")
 
 
 def _ppool_ops(alpha_value: float, cfg: dict):
@@ -317,6 +337,8 @@ def run(args: argparse.Namespace) -> int:
                   file=sys.stderr)
             return 2
         torch.set_num_threads(args.threads)
+    if args.matrix:
+        return _run_matrix(args)
     try:
         records = measure(tuple(args.shape), args.alpha, args.repeats, suite=args.op,
                           rss=not args.no_rss)
@@ -353,4 +375,29 @@ def run(args: argparse.Namespace) -> int:
                   f"({m['forward']:.2f}x), forward+backward {r['forward_backward']:.2f}x "
                   f"({m['forward_backward']:.2f}x), peak memory: profiler "
                   f"{r['peak_memory']:.2f}x, RSS {rss_ratio}")
+    return 0
+
+
+def _run_matrix(args: argparse.Namespace) -> int:
+    from . import bench_matrix as bm
+
+    rows = bm.quick_rows(bm.ROWS) if args.quick else list(bm.ROWS)
+    if args.rows:
+        rows = [r for r in rows if args.rows in r.label]
+        if not rows:
+            print(f"ppverify bench: error: no matrix row matches --rows {args.rows!r}",
+                  file=sys.stderr)
+            return 2
+    repeats = 5 if "--repeats" not in sys.argv else args.repeats
+    if repeats < 1:
+        print(f"ppverify bench: error: repeats must be a positive integer, got {repeats}",
+              file=sys.stderr)
+        return 2
+    out = sys.stderr if args.json else sys.stdout
+    print(f"ppverify bench --matrix: {len(rows)} rows, best of {repeats} interleaved rounds; "
+          f"ratios are the op over the slower of torch's max/avg pooling (same shape, layout, "
+          f"dtype)", file=out)
+    result = bm.run_matrix(rows, repeats, args.rss, out=out)
+    if args.json:
+        print(json.dumps(result, indent=2))
     return 0

@@ -1,38 +1,173 @@
-// Fast CPU kernel for P-pooling (float32 input/output, float64 arithmetic).
-// Plain C++ with an extern "C" interface, compiled on first use by ppverify.ops._native
-// and called through ctypes; the pure-torch implementation is the fallback.
+// The compiled CPU kernel of ppverify.ops: P-pooling (and the power mean / Lp norm) over any
+// pooling layout, float32 / bfloat16 / float16 / float64, contiguous or channels-last memory.
 //
-// The mathematics and conventions are those of ppverify/ops/functional.py. Each window is
-// evaluated relative to its dominant element R (max for alpha > 0, smallest positive element
-// for alpha < 0):  y = R * sum(w r) / sum(w),  r = x / R,  w = exp(alpha ln r) <= 1.
-// Inputs are float32, so r is at most 2^277 and nothing overflows in double.
+// Plain C++17 with an extern "C" interface and OpenMP, no torch headers: ppverify.ops._native
+// compiles it on first use with g++ and calls it through ctypes. The mathematics and the
+// conventions at zeros are those of ppverify/ops/functional.py and ppverify/ops/power_mean.py
+// (the oracle's); the pure-torch implementation (_torch_impl.py) is the reference.
+//
+// Layout of the work
+// ------------------
+// A *group* is 8 planes processed together, one per SIMD lane (8 doubles): 8 consecutive
+// (batch, channel) planes of a contiguous tensor, or 8 consecutive channels of one batch entry
+// of a channels-last tensor. Every window of a group has the same geometry in every lane, so
+// all arithmetic is vectorised over lanes with no gathers, whatever the window size or layout.
+// Windows are given per axis (D, H, W) by tables: output index o reads input indices
+// start[o] + j * step, j < count[o] (padding excluded, so windowed, ceil_mode, adaptive and
+// global layouts are all the same thing here).
+//
+// Two engines
+// -----------
+// * fast (float32, bfloat16, float16 inputs): each input element's weight
+//   E = exp(a (ln x - Lc)) is computed once, relative to the plane's dominant element Lc (or
+//   to 1 when |a| is small enough that nothing can overflow), in double; a window is then a
+//   few sums: y = sum E x / sum E. Input rows are cached (a small direct-mapped row cache), so
+//   overlapping windows reuse them. The backward recomputes the window sums (no saved state)
+//   and scatters two per-window coefficients, then one pass per element:
+//       dy/dx_i = sum_w (g_w / S_w) E_i ((1 + a) - a y_w / x_i).
+//   A window whose weights underflow relative to the plane (its largest E below 1e-250), or
+//   that holds zeros where they matter, is evaluated by the exact engine.
+// * exact (float64 inputs, and the fast engine's special windows): each window relative to
+//   its own dominant element R, with a ln(x/R) carried in double-double (the exponents' part
+//   k ln 2 exact), rho = (x - R) / R exact near R, y = R (1 + D) with D = sum w rho, and the
+//   input gradients w (1 + a (rho - D) / (1 + rho)), so float64 keeps its error bound.
+//
+// Robustness: no C++ exception leaves an OpenMP region (allocation failures are caught and
+// reported as status 2); scratch memory is bounded by a plane's rows and output, never by
+// window size x block size; one thread is used when the work is small.
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <algorithm>
+#include <atomic>
+#include <new>
+#include <type_traits>
 #include <vector>
 #include <omp.h>
+#if defined(__F16C__)
+#include <immintrin.h>
+#endif
+
+#ifndef PPV_SOURCE_HASH
+#define PPV_SOURCE_HASH "unknown"
+#endif
 
 namespace {
 
-constexpr double LN2_HI = 6.93147180369123816490e-01;
-constexpr double LN2_LO = 1.90821492927058770002e-10;
-constexpr double LOG2E = 1.44269504088896338700e+00;
-constexpr double SHIFT = 6755399441055744.0;  // 0x1.8p52
-constexpr int BLK = 256;
+constexpr int L = 8;  // lanes (planes) per group
+constexpr int64_t ABI_VERSION = 3;
+
+// ------------------------------------------------------------------------------------ bits
 
 inline double bits_to_double(uint64_t b) { double d; std::memcpy(&d, &b, 8); return d; }
 inline uint64_t double_to_bits(double d) { uint64_t b; std::memcpy(&b, &d, 8); return b; }
+inline float bits_to_float(uint32_t b) { float f; std::memcpy(&f, &b, 4); return f; }
+inline uint32_t float_to_bits(float f) { uint32_t b; std::memcpy(&b, &f, 4); return b; }
 
-// ln(r) for a positive normal double r, ~1e-15 relative.
+constexpr double LN2_HI = 6.93147180369123816490e-01;  // k * LN2_HI exact for |k| < 2^21
+constexpr double LN2_LO = 1.90821492927058770002e-10;
+constexpr double LOG2E = 1.44269504088896338700e+00;
+constexpr double SHIFT = 6755399441055744.0;  // 0x1.8p52: round to integer
+constexpr double SQRT2 = 1.41421356237309504880;
+constexpr double SQRT_HALF = 0.70710678118654752440;
+constexpr double TINY_WEIGHT = 1e-250;  // the fast engine's underflow threshold
+// Above this |a| the fast engine's input gradient E ((1 + a) P - a Q / x) cancels catastrophically
+// (its rounding error is about |a| 2^-52 of the largest gradient, and 1 + a loses the 1): the
+// backward of such a lane runs in the exact engine, whose w (1 + a (rho - D) / (1 + rho)) has no
+// cancellation at the dominant element. 2^20 keeps the fast form's error below 2^-32 relative.
+constexpr double FAST_GRAD_MAX_A = 1048576.0;
+
+// ------------------------------------------------------------------------- element types
+// bf16 and f16 are stored as uint16_t; the tag types select the conversions.
+struct bf16_t { uint16_t v; };
+struct f16_t { uint16_t v; };
+
+inline double half_to_double(uint16_t h) {
+#if defined(__F16C__)
+  return (double)_cvtsh_ss(h);
+#else
+  const uint32_t e = (h >> 10) & 0x1f, m = h & 0x3ff;
+  double v;
+  if (e == 0) v = m * 5.9604644775390625e-08;
+  else if (e == 31) v = m ? NAN : INFINITY;
+  else v = std::ldexp((double)(1024 + m), (int)e - 25);
+  return (h & 0x8000) ? -v : v;
+#endif
+}
+
+inline uint16_t float_to_half_rne(float f) {
+#if defined(__F16C__)
+  return _cvtss_sh(f, 0);
+#else
+  uint32_t b = float_to_bits(f);
+  uint32_t sign = (b >> 16) & 0x8000;
+  b &= 0x7fffffff;
+  if (b >= 0x7f800000) return sign | 0x7c00 | (b > 0x7f800000 ? 0x200 : 0);
+  if (b >= 0x477ff000) return sign | 0x7c00;  // rounds to inf
+  if (b < 0x33000001) return sign;            // below half the smallest subnormal
+  int e = (int)(b >> 23);
+  uint32_t m = (b & 0x7fffff) | 0x800000;
+  int shift = e < 113 ? 126 - e : 13;  // subnormal halves keep fewer bits
+  uint32_t hm = m >> shift;
+  uint32_t rem = m & ((1u << shift) - 1), half = 1u << (shift - 1);
+  if (rem > half || (rem == half && (hm & 1))) ++hm;
+  if (e < 113) return sign | hm;
+  return sign | (uint16_t)((((uint32_t)(e - 112)) << 10) + (hm - 0x400));
+#endif
+}
+
+// Round to odd: a float that is exact or has its last bit set, so that a second rounding to a
+// narrower format (bfloat16, float16) is the correct rounding of the double.
+inline float round_to_odd(double d) {
+  float f = (float)d;
+  double back = f;
+  if (back != d) {
+    uint32_t b = float_to_bits(f);
+    if (std::fabs(back) > std::fabs(d)) b -= 1;
+    f = bits_to_float(b | 1u);
+  }
+  return f;
+}
+
+template <class T> inline double to_double(T v);
+template <> inline double to_double<float>(float v) { return v; }
+template <> inline double to_double<double>(double v) { return v; }
+template <> inline double to_double<bf16_t>(bf16_t v) {
+  return (double)bits_to_float(((uint32_t)v.v) << 16);
+}
+template <> inline double to_double<f16_t>(f16_t v) { return half_to_double(v.v); }
+
+template <class T> inline T from_double(double d);
+template <> inline float from_double<float>(double d) { return (float)d; }
+template <> inline double from_double<double>(double d) { return d; }
+template <> inline bf16_t from_double<bf16_t>(double d) {
+  uint32_t u = float_to_bits(round_to_odd(d));
+  if ((u & 0x7fffffff) > 0x7f800000) return bf16_t{(uint16_t)((u >> 16) | 0x40)};  // NaN
+  u += 0x7fff + ((u >> 16) & 1);
+  return bf16_t{(uint16_t)(u >> 16)};
+}
+template <> inline f16_t from_double<f16_t>(double d) {
+  return f16_t{float_to_half_rne(round_to_odd(d))};
+}
+
+// ln|x| range of a format: the fast engine needs no reference when |a| * range is small.
+template <class T> constexpr double log_range();
+template <> constexpr double log_range<float>() { return 103.28; }
+template <> constexpr double log_range<bf16_t>() { return 103.28; }
+template <> constexpr double log_range<f16_t>() { return 16.64; }
+template <> constexpr double log_range<double>() { return 745.2; }
+
+// ------------------------------------------------------------------------------ elementary
+
+// ln(r) for a positive normal double r, about 1e-15 relative (the fast engine). The mantissa
+// is taken in [sqrt(1/2), sqrt(2)) by integer arithmetic (no branch), then
+// ln m = 2 atanh(s), s = (m - 1) / (m + 1).
 inline double fast_log(double r) {
-  uint64_t b = double_to_bits(r);
-  // exponent as a double without int64 -> double conversion: 2^52 + biased exponent
-  double e = bits_to_double((b >> 52) | 0x4330000000000000ULL) - 4503599627370496.0 - 1023.0;
-  double m = bits_to_double((b & 0x000fffffffffffffULL) | 0x3ff0000000000000ULL);
-  bool big = m > 1.4142135623730951;
-  m = big ? m * 0.5 : m;
-  e = big ? e + 1.0 : e;
-  double s = (m - 1.0) / (m + 1.0);
+  uint64_t u = double_to_bits(r) - 0x3fe6a09e667f3bcdULL;
+  double e = (double)((int64_t)u >> 52);
+  double m = bits_to_double((u & 0x000fffffffffffffULL) + 0x3fe6a09e667f3bcdULL);
+  double f = m - 1.0;
+  double s = f / (2.0 + f);
   double s2 = s * s;
   double p = 1.0 / 19.0;
   p = p * s2 + 1.0 / 17.0;
@@ -47,10 +182,11 @@ inline double fast_log(double r) {
   return e * LN2_HI + (ls + e * LN2_LO);
 }
 
-// exp(z) for z <= 0 (z may be -inf); results below e^-708 are flushed to 0.
-inline double fast_exp_neg(double z) {
+// exp(z) for z <= 709 (z may be -inf; below -708 the result is flushed to 0), about 1e-14
+// relative (the fast engine: float32-class outputs).
+inline double fast_exp(double z) {
   bool tiny = !(z >= -708.0);
-  double zc = tiny ? 0.0 : z;
+  double zc = tiny ? 0.0 : (z > 709.0 ? 709.0 : z);
   double t = zc * LOG2E + SHIFT;
   double n = t - SHIFT;
   double r = zc - n * LN2_HI;
@@ -73,526 +209,1276 @@ inline double fast_exp_neg(double z) {
   return tiny ? 0.0 : res;
 }
 
-struct Geo {
-  int64_t D, H, W, OD, OH, OW;
-  int64_t kd, kh, kw, sd, sh, sw, pd, ph, pw, dd, dh, dw;
-};
-
-// The largest block of output positions evaluated together (see gather): R whole rows of
-// OW outputs when a row fits in BLK, else BLK positions of one row.
-inline int64_t block_size(const Geo& g) {
-  const int64_t n = g.OW <= BLK ? (BLK / g.OW < g.OH ? BLK / g.OW : g.OH) * g.OW : BLK;
-  return n > 0 ? n : 1;
+// exp(hi + lo) for |lo| <= ulp(hi), accurate to about one ulp; 0 below e^-745.
+inline double exp_dd(double hi, double lo) {
+  if (!(hi >= -745.5)) return 0.0;
+  double hc = hi > 709.7 ? 709.7 : hi;
+  double t = hc * LOG2E + SHIFT;
+  double n = t - SHIFT;
+  double r = (hc - n * LN2_HI) - n * LN2_LO + lo;
+  double p = 1.0 / 6227020800.0;
+  p = std::fma(p, r, 1.0 / 479001600.0);
+  p = std::fma(p, r, 1.0 / 39916800.0);
+  p = std::fma(p, r, 1.0 / 3628800.0);
+  p = std::fma(p, r, 1.0 / 362880.0);
+  p = std::fma(p, r, 1.0 / 40320.0);
+  p = std::fma(p, r, 1.0 / 5040.0);
+  p = std::fma(p, r, 1.0 / 720.0);
+  p = std::fma(p, r, 1.0 / 120.0);
+  p = std::fma(p, r, 1.0 / 24.0);
+  p = std::fma(p, r, 1.0 / 6.0);
+  p = std::fma(p, r, 0.5);
+  // 1 + r + r^2 p without rounding 1 + r first
+  double q = std::fma(r * r, p, r);
+  double e = 1.0 + q;
+  int64_t k = (int64_t)n;
+  if (k >= -1021) return e * bits_to_double((uint64_t)(k + 1023) << 52);
+  // subnormal result: two exact-as-possible scalings
+  return (e * bits_to_double((uint64_t)(k + 600 + 1023) << 52)) * 0x1p-600;
 }
 
-// Per-thread scratch for one block of output positions along the last axis.
-// Per kernel position k the block's entries start at k * stride, stride = the largest block
-// (BLK, or fewer when the output plane is smaller: global pooling has one output and K = the
-// whole plane, so K * BLK entries would be mostly unused megabytes).
-struct Scratch {
-  int64_t stride;
-  std::vector<double> vals;   // K * stride window values (-1 marks padding)
-  std::vector<double> lr, e;  // K * stride: ln(x/R) and exp(alpha ln(x/R))
-  std::vector<double> ref, S, T, y, sumx, npos, nzero, nvalid;
-  // per (window row k, output row r) slab: first flat input offset and interior [lo, hi)
-  std::vector<int64_t> slab_start, slab_lo, slab_hi;
-  Scratch(int64_t K, int64_t blk)
-      : stride(blk), vals(K * blk), lr(K * blk), e(K * blk), ref(BLK), S(BLK), T(BLK),
-        y(BLK), sumx(BLK), npos(BLK), nzero(BLK), nvalid(BLK), slab_start(K * blk),
-        slab_lo(K * blk), slab_hi(K * blk) {}
+// A positive finite double as m * 2^e, m in [1, 2).
+struct Split { double m, e; };
+inline Split split(double x) {
+  uint64_t b = double_to_bits(x);
+  int64_t ex = (int64_t)((b >> 52) & 0x7ff);
+  if (ex == 0) {  // subnormal
+    b = double_to_bits(x * 0x1p54);
+    ex = (int64_t)((b >> 52) & 0x7ff) - 54;
+  }
+  return {bits_to_double((b & 0x000fffffffffffffULL) | 0x3ff0000000000000ULL),
+          (double)(ex - 1023)};
+}
+
+// ln(x / R) as an unevaluated double-double (hi exact: k ln2_hi), from the splits of x and R.
+// The mantissa ratio's logarithm is log1p of an exactly formed difference, so it is accurate
+// relative to itself when x is near R.
+inline void log_ratio_dd(Split x, Split R, double& hi, double& lo) {
+  double k = x.e - R.e;
+  double num, den;
+  if (x.m < R.m * SQRT_HALF) {         // 2 x.m in [R.m, sqrt2 R.m): exact difference
+    num = 2.0 * x.m - R.m; den = R.m; k -= 1.0;
+  } else if (x.m > R.m * SQRT2) {      // x.m / (2 R.m) in (1/sqrt2, 1)
+    num = x.m - 2.0 * R.m; den = 2.0 * R.m; k += 1.0;
+  } else {
+    num = x.m - R.m; den = R.m;
+  }
+  double d = num / den;                // in [-0.293, 0.415]
+  double s = d / (2.0 + d);            // ln(1 + d) = 2 atanh(s), |s| <= 0.1716
+  double s2 = s * s;
+  double p = 1.0 / 25.0;
+  p = std::fma(p, s2, 1.0 / 23.0);
+  p = std::fma(p, s2, 1.0 / 21.0);
+  p = std::fma(p, s2, 1.0 / 19.0);
+  p = std::fma(p, s2, 1.0 / 17.0);
+  p = std::fma(p, s2, 1.0 / 15.0);
+  p = std::fma(p, s2, 1.0 / 13.0);
+  p = std::fma(p, s2, 1.0 / 11.0);
+  p = std::fma(p, s2, 1.0 / 9.0);
+  p = std::fma(p, s2, 1.0 / 7.0);
+  p = std::fma(p, s2, 1.0 / 5.0);
+  p = std::fma(p, s2, 1.0 / 3.0);
+  double l1p = std::fma(2.0 * s * s2, p, 2.0 * s);
+  double big = k * LN2_HI;
+  double small = std::fma(k, LN2_LO, l1p);
+  hi = big + small;
+  lo = small - (hi - big);
+}
+
+// a * (hi + lo) as a double-double (Dekker's product by fma)
+inline void mul_dd(double a, double hi, double lo, double& th, double& tl) {
+  double p = a * hi;
+  double pe = std::fma(a, hi, -p);
+  double q = std::fma(a, lo, pe);
+  th = p + q;
+  tl = q - (th - p);
+}
+
+// (th + tl) - (hi + lo) + c as a normalised double-double (Knuth's two-sum twice): the
+// exponent of w y / x = exp(a ln(x/R) - ln S + ln(y/R) - ln(x/R)), which may be hundreds in
+// magnitude, so rounding it to one double before exp would cost hundreds of ulps.
+inline void sub_add_dd(double th, double tl, double hi, double lo, double c, double& rh,
+                       double& rl) {
+  double s = th - hi;
+  double bb = s - th;
+  double err = (th - (s - bb)) + (-hi - bb);
+  double s2 = s + c;
+  double bb2 = s2 - s;
+  double err2 = (s - (s2 - bb2)) + (c - bb2);
+  double low = (err + err2) + (tl - lo);
+  rh = s2 + low;
+  rl = low - (rh - s2);
+}
+
+// f * exp(hi + lo) with no intermediate overflow: exp's argument may exceed 709.78 while the
+// product is finite (|f| < 1). 2^k is applied as two exact factors; branch-free for simd.
+inline double mul_exp_dd(double f, double hi, double lo) {
+  double k = hi > 700.0 ? std::nearbyint(hi * LOG2E) : 0.0;
+  k = k > 2000.0 ? 2000.0 : k;
+  const double r = exp_dd(hi - k * LN2_HI, lo - k * LN2_LO);
+  const int64_t k1 = (int64_t)k / 2, k2 = (int64_t)k - k1;
+  return ((f * r) * bits_to_double((uint64_t)(k1 + 1023) << 52)) *
+         bits_to_double((uint64_t)(k2 + 1023) << 52);
+}
+
+// (1 + a) (hi + lo) as a double-double: 1 + a itself is inexact for tiny |a|, which would cost
+// |a| ulp(1) |hi| (hundreds of ulps when |hi| is hundreds).
+inline void mul1p_dd(double a, double hi, double lo, double& th, double& tl) {
+  double ph, pl;
+  mul_dd(a, hi, lo, ph, pl);
+  sub_add_dd(ph, pl, -hi, -lo, 0.0, th, tl);
+}
+
+// Neumaier's compensated sum
+struct CSum {
+  double s = 0.0, c = 0.0;
+  inline void add(double v) {
+    double t = s + v;
+    c += std::fabs(s) >= std::fabs(v) ? (s - t) + v : (v - t) + s;
+    s = t;
+  }
+  inline double value() const { return s + c; }
 };
 
-// Gather the windows of a block of output positions of one plane: values (-1 marks padding),
-// and each slab's interior (for the backward's scatter); with a Plane, also its E and L values
-// (into s.e and s.lr). Returns K = kd * kh * kw (rows outside the input are all padding).
-// A block is R consecutive output rows (oh0 .. oh0+R-1) of nw positions each (ow0 ..
-// ow0+nw-1), flattened row-major into n = R * nw entries; R > 1 only when nw is a whole row.
-inline int64_t gather(const float* plane, const Geo& g, int64_t od, int64_t oh0, int64_t R,
-                      int64_t ow0, int64_t nw, Scratch& s, int* bad, const double* E = nullptr,
-                      const double* L = nullptr) {
-  int64_t k = 0;
-  int badl = 0;
-  for (int64_t a = 0; a < g.kd; ++a) {
-    const int64_t id = od * g.sd - g.pd + a * g.dd;
-    for (int64_t b = 0; b < g.kh; ++b) {
-      for (int64_t c = 0; c < g.kw; ++c, ++k) {
-        for (int64_t r = 0; r < R; ++r) {
-          const int64_t ih = (oh0 + r) * g.sh - g.ph + b * g.dh;
-          double* v = s.vals.data() + k * s.stride + r * nw;
-          double* e = s.e.data() + k * s.stride + r * nw;
-          double* l = s.lr.data() + k * s.stride + r * nw;
-          const int64_t slab = k * R + r;
-          if (id < 0 || id >= g.D || ih < 0 || ih >= g.H) {
-            for (int64_t i = 0; i < nw; ++i) { v[i] = -1.0; e[i] = 0.0; l[i] = 0.0; }
-            s.slab_start[slab] = s.slab_lo[slab] = s.slab_hi[slab] = 0;
-            continue;
-          }
-          const int64_t rowoff = (id * g.H + ih) * g.W;
-          const float* row = plane + rowoff;
-          // interior [lo, hi): 0 <= (ow0 + i) * sw - pw + c * dw < W
-          const int64_t base = ow0 * g.sw - g.pw + c * g.dw;
-          int64_t lo = base >= 0 ? 0 : (-base + g.sw - 1) / g.sw;
-          int64_t hi = base >= g.W ? 0 : (g.W - base + g.sw - 1) / g.sw;
-          if (lo > nw) lo = nw;
-          if (hi > nw) hi = nw;
-          if (hi < lo) hi = lo;
-          s.slab_start[slab] = rowoff + base;
-          s.slab_lo[slab] = lo;
-          s.slab_hi[slab] = hi;
-          for (int64_t i = 0; i < lo; ++i) { v[i] = -1.0; e[i] = 0.0; l[i] = 0.0; }
-          for (int64_t i = hi; i < nw; ++i) { v[i] = -1.0; e[i] = 0.0; l[i] = 0.0; }
-          const int64_t sw = g.sw;
-#pragma omp simd reduction(| : badl)
-          for (int64_t i = lo; i < hi; ++i) {
-            int64_t col = base + i * sw;
-            float xv = row[col];
-            badl |= !(xv >= 0.0f && xv <= 3.4028234663852886e38f);
-            v[i] = xv;
-          }
-          if (E != nullptr && L != nullptr) {
+// A sum of terms of any magnitude (float64 parameter gradients): value = m * 2^e.
+struct ScaledSum {
+  double m = 0.0;
+  int e = 0;
+  inline void add(double v, int ve) {  // v * 2^ve, v finite
+    if (v == 0.0) return;
+    int ev;
+    double fv = std::frexp(v, &ev);
+    ve += ev;
+    if (m == 0.0) { m = fv; e = ve; return; }
+    if (ve > e) { m = std::ldexp(m, e - ve) + fv; e = ve; }
+    else { m += std::ldexp(fv, ve - e); }
+    int em;
+    m = std::frexp(m, &em);
+    e += em;
+  }
+};
+
+// ---------------------------------------------------------------------------- geometry
+
+struct Axis {
+  int64_t in = 1, out = 1, step = 1;
+  const int64_t* start = nullptr;
+  const int64_t* count = nullptr;
+  // inverse: outputs whose window holds input index i: inv[inv_off[i] .. inv_off[i + 1])
+  std::vector<int64_t> inv_off, inv;
+  void build_inverse() {
+    inv_off.assign(in + 1, 0);
+    for (int64_t o = 0; o < out; ++o)
+      for (int64_t j = 0; j < count[o]; ++j) ++inv_off[start[o] + j * step + 1];
+    for (int64_t i = 0; i < in; ++i) inv_off[i + 1] += inv_off[i];
+    inv.assign(inv_off[in], 0);
+    std::vector<int64_t> fill(inv_off.begin(), inv_off.end() - 1);
+    for (int64_t o = 0; o < out; ++o)
+      for (int64_t j = 0; j < count[o]; ++j) inv[fill[start[o] + j * step]++] = o;
+  }
+};
+
+enum { DT_F32 = 0, DT_F64 = 1, DT_BF16 = 2, DT_F16 = 3 };
+enum { OP_PPOOL = 0, OP_POWERMEAN = 1, OP_LP = 2 };
+enum { ST_OK = 0, ST_BAD = 1, ST_NOMEM = 2, ST_ARGS = 3 };
+
+// The plan: what Python passes (one int64 array, see _native.py).
+struct Plan {
+  int64_t dtype, layout, N, C, op, param_mode;
+  Axis ax[3];  // D, H, W
+  int64_t plane_in, plane_out, groups;
+  bool parse(const int64_t* p) {
+    if (p[0] != ABI_VERSION) return false;
+    dtype = p[1]; layout = p[2]; N = p[3]; C = p[4]; op = p[5]; param_mode = p[6];
+    for (int a = 0; a < 3; ++a) {
+      ax[a].in = p[7 + a]; ax[a].out = p[10 + a]; ax[a].step = p[13 + a];
+    }
+    const int64_t* t = p + 16;
+    for (int a = 0; a < 3; ++a) {
+      ax[a].start = t; t += ax[a].out;
+      ax[a].count = t; t += ax[a].out;
+    }
+    plane_in = ax[0].in * ax[1].in * ax[2].in;
+    plane_out = ax[0].out * ax[1].out * ax[2].out;
+    groups = layout == 0 ? (N * C + L - 1) / L : N * ((C + L - 1) / L);
+    if (op != OP_PPOOL || dtype < 0 || dtype > 3 || layout < 0 || layout > 1) return false;
+    return true;
+  }
+};
+
+// Lanes of one group: where each lane's plane starts (input and output), its parameter and
+// whether it exists (the last group may be partial).
+struct Lanes {
+  int64_t in_base[L], out_base[L], plane[L];
+  int64_t es_in, es_out;  // element strides: 1 (contiguous) or C (channels-last)
+  double a[L];
+  bool active[L];
+  int n_active;
+};
+
+inline double param_of(const Plan& P, const double* param, int64_t plane) {
+  if (P.param_mode == 0) return param[0];
+  if (P.param_mode == 1) return param[plane % P.C];
+  return param[plane];
+}
+
+inline void make_lanes(const Plan& P, const double* param, int64_t g, Lanes& ln) {
+  ln.n_active = 0;
+  if (P.layout == 0) {
+    ln.es_in = ln.es_out = 1;
+    for (int l = 0; l < L; ++l) {
+      int64_t p = g * L + l;
+      ln.active[l] = p < P.N * P.C;
+      int64_t pc = ln.active[l] ? p : g * L;
+      ln.plane[l] = pc;
+      ln.in_base[l] = pc * P.plane_in;
+      ln.out_base[l] = pc * P.plane_out;
+    }
+  } else {
+    const int64_t blocks = (P.C + L - 1) / L;
+    const int64_t n = g / blocks, c0 = (g % blocks) * L;
+    ln.es_in = ln.es_out = P.C;
+    for (int l = 0; l < L; ++l) {
+      int64_t c = c0 + l;
+      ln.active[l] = c < P.C;
+      int64_t cc = ln.active[l] ? c : c0;
+      ln.plane[l] = n * P.C + cc;
+      ln.in_base[l] = n * P.plane_in * P.C + cc;
+      ln.out_base[l] = n * P.plane_out * P.C + cc;
+    }
+  }
+  for (int l = 0; l < L; ++l) {
+    ln.a[l] = ln.active[l] ? param_of(P, param, ln.plane[l]) : 0.0;
+    ln.n_active += ln.active[l];
+  }
+}
+
+#ifdef PPV_PROFILE
+#define PPV_LOADSTORE __attribute__((noinline))
+#else
+#define PPV_LOADSTORE inline
+#endif
+
+// Load input row (id, ih) of a group into lane-interleaved doubles: out[col * L + l].
+template <class T>
+PPV_LOADSTORE void load_row(const T* x, const Plan& P, const Lanes& ln, int64_t id, int64_t ih,
+                     double* out) {
+  const int64_t W = P.ax[2].in;
+  const int64_t row = (id * P.ax[1].in + ih) * W;
+  if (P.layout == 1) {
+    const T* base = x + ln.in_base[0] + row * ln.es_in;
+    if (ln.n_active == L) {
+      for (int64_t c = 0; c < W; ++c) {
+        const T* v = base + c * ln.es_in;
 #pragma omp simd
-            for (int64_t i = lo; i < hi; ++i) {
-              int64_t col = base + i * sw;
-              e[i] = E[rowoff + col];
-              l[i] = L[rowoff + col];
-            }
-          } else if (E != nullptr) {
+        for (int l = 0; l < L; ++l) out[c * L + l] = to_double<T>(v[l]);
+      }
+    } else {
+      for (int64_t c = 0; c < W; ++c)
+        for (int l = 0; l < L; ++l)
+          out[c * L + l] = ln.active[l] ? to_double<T>(base[c * ln.es_in + l]) : 1.0;
+    }
+  } else {
+    // 8 x 8 tiles: contiguous reads per plane, transposed into lanes
+    const T* v[L];
+    for (int l = 0; l < L; ++l) v[l] = x + ln.in_base[l] + row;
+    int64_t c0 = 0;
+    if (ln.n_active == L) {
+      for (; c0 + L <= W; c0 += L) {
+        double tile[L][L];
+        for (int l = 0; l < L; ++l)
 #pragma omp simd
-            for (int64_t i = lo; i < hi; ++i) e[i] = E[rowoff + base + i * sw];
-          }
+          for (int cc = 0; cc < L; ++cc) tile[l][cc] = to_double<T>(v[l][c0 + cc]);
+        for (int cc = 0; cc < L; ++cc)
+#pragma omp simd
+          for (int l = 0; l < L; ++l) out[(c0 + cc) * L + l] = tile[l][cc];
+      }
+    }
+    for (; c0 < W; ++c0)
+      for (int l = 0; l < L; ++l)
+        out[c0 * L + l] = ln.active[l] ? to_double<T>(v[l][c0]) : 1.0;
+  }
+}
+
+// Store lane-interleaved doubles as input row (id, ih) of a group.
+template <class T>
+PPV_LOADSTORE void store_row(T* g, const Plan& P, const Lanes& ln, int64_t id, int64_t ih,
+                      const double* in) {
+  const int64_t W = P.ax[2].in;
+  const int64_t row = (id * P.ax[1].in + ih) * W;
+  if (P.layout == 1) {
+    T* base = g + ln.in_base[0] + row * ln.es_in;
+    for (int64_t c = 0; c < W; ++c)
+      for (int l = 0; l < L; ++l)
+        if (ln.active[l]) base[c * ln.es_in + l] = from_double<T>(in[c * L + l]);
+  } else {
+    T* v[L];
+    for (int l = 0; l < L; ++l) v[l] = g + ln.in_base[l] + row;
+    int64_t c0 = 0;
+    if (ln.n_active == L) {
+      for (; c0 + L <= W; c0 += L) {
+        double tile[L][L];
+        for (int cc = 0; cc < L; ++cc)
+#pragma omp simd
+          for (int l = 0; l < L; ++l) tile[l][cc] = in[(c0 + cc) * L + l];
+        for (int l = 0; l < L; ++l)
+#pragma omp simd
+          for (int cc = 0; cc < L; ++cc) v[l][c0 + cc] = from_double<T>(tile[l][cc]);
+      }
+    }
+    for (; c0 < W; ++c0)
+      for (int l = 0; l < L; ++l)
+        if (ln.active[l]) v[l][c0] = from_double<T>(in[c0 * L + l]);
+  }
+}
+
+// Output element (od, oh, ow) of lane l
+inline int64_t out_index(const Plan& P, const Lanes& ln, int l, int64_t od, int64_t oh,
+                         int64_t ow) {
+  return ln.out_base[l] + ((od * P.ax[1].out + oh) * P.ax[2].out + ow) * ln.es_out;
+}
+
+// Input element (id, ih, iw) of lane l
+inline int64_t in_index(const Plan& P, const Lanes& ln, int l, int64_t id, int64_t ih,
+                        int64_t iw) {
+  return ln.in_base[l] + ((id * P.ax[1].in + ih) * P.ax[2].in + iw) * ln.es_in;
+}
+
+// ------------------------------------------------------------------------ exact engine
+
+// Where the exact engine puts input-gradient contributions.
+struct GradSink {
+  double* buf = nullptr;  // lane-interleaved, one plane-group (plane_in * L doubles)
+  inline void add(int64_t pos, int l, double v) { buf[pos * L + l] += v; }
+};
+
+// Results of one window in every lane.
+struct WindowOut {
+  double y[L];
+  bool bad[L];
+};
+
+// A window's elements: (id, ih, iw) enumerated over the three axis ranges.
+struct WindowRange {
+  int64_t d0, dn, ds, h0, hn, hs, w0, wn, ws;
+  int64_t count() const { return dn * hn * wn; }
+};
+
+inline WindowRange window_range(const Plan& P, int64_t od, int64_t oh, int64_t ow) {
+  const Axis &A = P.ax[0], &B = P.ax[1], &Cx = P.ax[2];
+  return {A.start[od], A.count[od], A.step, B.start[oh], B.count[oh], B.step,
+          Cx.start[ow], Cx.count[ow], Cx.step};
+}
+
+template <class F>
+inline void for_each_element(const Plan& P, const WindowRange& w, F&& f) {
+  const int64_t H = P.ax[1].in, W = P.ax[2].in;
+  for (int64_t jd = 0; jd < w.dn; ++jd) {
+    const int64_t id = w.d0 + jd * w.ds;
+    for (int64_t jh = 0; jh < w.hn; ++jh) {
+      const int64_t ih = w.h0 + jh * w.hs;
+      const int64_t rowpos = (id * H + ih) * W;
+      for (int64_t jw = 0; jw < w.wn; ++jw) f(rowpos + w.w0 + jw * w.ws);
+    }
+  }
+}
+
+template <class T>
+inline void load_lanes(const T* x, const Lanes& ln, int64_t pos, double* v) {
+  for (int l = 0; l < L; ++l)
+    v[l] = ln.active[l] ? to_double<T>(x[ln.in_base[l] + pos * ln.es_in]) : 1.0;
+}
+
+// One lane of one window, every case the vectorised path leaves out (all zero, zeros with
+// a < 0, bad elements, spans beyond 2^1000 with a < 0), in logarithms where needed.
+// Returns y; with gy (not NaN) adds gy * dy/dx to sink and returns gy * dy/da as (m, e) in da.
+template <class T>
+double exact_lane(const T* x, const Plan& P, const Lanes& ln, int l, const WindowRange& w,
+                  double a, bool backward, double gy, GradSink* sink, ScaledSum* da,
+                  bool* bad) {
+  const int64_t n = w.count();
+  double xmax = 0.0, xmin = INFINITY;
+  int64_t npos = 0, nzero = 0, nbad = 0;
+  for_each_element(P, w, [&](int64_t pos) {
+    double v = to_double<T>(x[ln.in_base[l] + pos * ln.es_in]);
+    if (!(v >= 0.0) || v == INFINITY) { ++nbad; return; }
+    if (v == 0.0) { ++nzero; return; }
+    ++npos;
+    xmax = v > xmax ? v : xmax;
+    xmin = v < xmin ? v : xmin;
+  });
+  if (nbad > 0 || !std::isfinite(a)) { *bad = true; return NAN; }
+  if (npos == 0) {  // all zero
+    if (backward) {
+      double gi = a > 0 ? 1.0 : (a == 0 ? 1.0 / n : (n == 1 ? 1.0 : 0.0));
+      for_each_element(P, w, [&](int64_t pos) { sink->add(pos, l, gy * gi); });
+    }
+    return 0.0;
+  }
+  if (a < 0 && nzero > 0) {
+    if (backward && nzero == 1) {
+      double gz = a < -1 ? 1.0 : (a == -1 ? (double)n : 0.0);
+      for_each_element(P, w, [&](int64_t pos) {
+        double v = to_double<T>(x[ln.in_base[l] + pos * ln.es_in]);
+        if (v == 0.0) sink->add(pos, l, gy * gz);
+      });
+    }
+    return 0.0;
+  }
+  // general window in logarithms: R_d the dominant element of x^a, R_n of x^(a+1)
+  const double Rd = a >= 0 ? xmax : xmin;
+  const double Rn = a + 1 >= 0 ? xmax : xmin;
+  const Split sd = split(Rd), sn = split(Rn);
+  CSum S, Tn;
+  double sx = 0.0;  // sum of x / M over positive elements (a = 1's zeros)
+  for_each_element(P, w, [&](int64_t pos) {
+    double v = to_double<T>(x[ln.in_base[l] + pos * ln.es_in]);
+    if (v > 0.0) {
+      double hi, lo, th, tl;
+      Split sv = split(v);
+      log_ratio_dd(sv, sd, hi, lo);
+      mul_dd(a, hi, lo, th, tl);
+      S.add(exp_dd(th, tl));
+      log_ratio_dd(sv, sn, hi, lo);
+      mul_dd(a + 1.0, hi, lo, th, tl);
+      Tn.add(exp_dd(th, tl));
+      sx += v / xmax;
+    } else if (a == 0) {
+      S.add(1.0);
+    }
+  });
+  const double s = S.value(), t = Tn.value();
+  // ln(y / R_d) = ln(T / S) + (a + 1) ln(R_n / R_d) (kept apart: see lyr below)
+  double shi, slo;
+  log_ratio_dd(sn, sd, shi, slo);
+  double fh, fl;
+  mul1p_dd(a, shi, slo, fh, fl);
+  double y;
+  {
+    // y = R_d * exp(log_y_rel), formed as a scaled product so that no step overflows
+    double n2 = std::nearbyint((fh + fl) * LOG2E);
+    double rest = exp_dd(fh - n2 * LN2_HI, fl - n2 * LN2_LO) * (t / s);
+    y = std::ldexp(sd.m * rest, (int)(sd.e + n2));
+  }
+  if (!backward) return y;
+  // input gradients: w ((1 + a) - a y / x) with y / x in logarithms; the near form
+  // w (1 + a rel), rel = (x - y) / x = -expm1(ln(y / x)), while |rel| < 1/2
+  const double log_s = std::log(s);
+  // dy/da = sum w ln(x / y) (x - y): terms of one sign, in units of M = xmax
+  const Split sm = split(xmax);
+  double acc = 0.0;
+  // ln(y / R_d) = (fh + fl) + ln(t / s) in double-double: with a span of 2^1000 it is
+  // hundreds, and ln(y / M), ln(y / x) below are small differences of such terms
+  double lyr_h, lyr_l;
+  sub_add_dd(fh, fl, 0.0, 0.0, std::log(t / s), lyr_h, lyr_l);
+  double lrm_hi, lrm_lo;
+  log_ratio_dd(sd, sm, lrm_hi, lrm_lo);           // ln(R_d / M)
+  double lym_h, lym_l;
+  sub_add_dd(lyr_h, lyr_l, -lrm_hi, -lrm_lo, 0.0, lym_h, lym_l);
+  const double ln_y_m = lym_h + lym_l;            // ln(y / M)
+  for_each_element(P, w, [&](int64_t pos) {
+    double v = to_double<T>(x[ln.in_base[l] + pos * ln.es_in]);
+    double gi = 0.0;
+    if (v > 0.0) {
+      double hi, lo, th, tl;
+      Split sv = split(v);
+      log_ratio_dd(sv, sd, hi, lo);
+      mul_dd(a, hi, lo, th, tl);
+      const double wt = exp_dd(th - log_s, tl);
+      double lyx_h, lyx_l;
+      sub_add_dd(lyr_h, lyr_l, hi, lo, 0.0, lyx_h, lyx_l);
+      const double lyx = lyx_h + lyx_l;  // ln(y / x)
+      const double rel = -std::expm1(lyx);
+      if (a == 0) {
+        gi = wt;  // exactly the weight (a * inf below would be NaN)
+      } else if (std::fabs(rel) < 0.5) {
+        gi = wt * (1.0 + a * rel);
+      } else {
+        // w (1 + a) - a w y / x, with w y / x = exp(a lr - ln S + lyx)
+        // exponent (a - 1) ln(x/R_d) + ln(y/R_d) - ln S with ln(y/R_d) = (fh + fl) + ln(t/s)
+        // kept in double-double (it reaches hundreds when the window spans 2^1000)
+        double sh, sl;
+        sub_add_dd(th, tl, hi, lo, lyr_h, sh, sl);
+        sub_add_dd(sh, sl, 0.0, 0.0, lyr_l - log_s, sh, sl);
+        gi = wt * (1.0 + a) - mul_exp_dd(a, sh, sl);
+      }
+      // dy/da term / M: w (lr - ln(y/R_d)) (x - y) / M = w (-lyx) (x/M) rel
+      double xm_hi, xm_lo;
+      log_ratio_dd(sv, sm, xm_hi, xm_lo);
+      const double x_over_m = exp_dd(xm_hi, xm_lo);
+      // (x - y) / M: x/M rel while near, else x/M - y/M (x/M rel would be 0 * inf when x/M
+      // underflows and y/x overflows)
+      const double dxy = std::fabs(rel) < 0.5 ? x_over_m * rel : x_over_m - std::exp(ln_y_m);
+      acc += wt * (-lyx) * dxy;
+    } else if (a == 0) {
+      gi = 1.0 / n;
+    } else if (a == 1) {
+      gi = -std::exp(ln_y_m) / sx;  // -y / sum_{x > 0} x
+    }
+    sink->add(pos, l, gy * gi);
+  });
+  if (nzero > 0 && a == 0) acc = 0.0;  // the jump at a = 0
+  int em;
+  double mm = std::frexp(xmax, &em);
+  if (da) da->add(gy * acc * mm, em);
+  return y;
+}
+
+// The vectorised exact engine: one window in all 8 lanes. Lanes whose window is special
+// (see exact_lane) are finished by exact_lane. With backward, adds gy * dy/dx to sink and
+// gy * dy/da to da.
+template <class T>
+void exact_window(const T* x, const Plan& P, const Lanes& ln, const WindowRange& w,
+                  const bool* want, bool backward, const double* gy, GradSink* sink,
+                  ScaledSum* da, double* dplain, WindowOut& out) {
+  double xmax[L], xmin[L], npos[L], nzero[L], nbad[L];
+  for (int l = 0; l < L; ++l) {
+    xmax[l] = 0.0; xmin[l] = INFINITY; npos[l] = nzero[l] = nbad[l] = 0.0;
+  }
+  double v[L];
+  for_each_element(P, w, [&](int64_t pos) {
+    load_lanes<T>(x, ln, pos, v);
+#pragma omp simd
+    for (int l = 0; l < L; ++l) {
+      double u = v[l];
+      bool ok = u >= 0.0 && u < INFINITY;
+      nbad[l] += ok ? 0.0 : 1.0;
+      nzero[l] += u == 0.0 ? 1.0 : 0.0;
+      bool p = ok && u > 0.0;
+      npos[l] += p ? 1.0 : 0.0;
+      xmax[l] = p && u > xmax[l] ? u : xmax[l];
+      xmin[l] = p && u < xmin[l] ? u : xmin[l];
+    }
+  });
+  bool special[L];
+  bool any_general = false;
+  Split sR[L];
+  double R[L], a[L];
+  for (int l = 0; l < L; ++l) {
+    a[l] = ln.a[l];
+    out.bad[l] = false;
+    out.y[l] = 0.0;
+    const bool extreme = a[l] < 0 && npos[l] > 0 &&
+                         split(xmax[l]).e - split(xmin[l]).e >= 1000.0;
+    special[l] = !want[l] || nbad[l] > 0 || npos[l] == 0 || (a[l] < 0 && nzero[l] > 0) ||
+                 extreme || !std::isfinite(a[l]);
+    R[l] = special[l] ? 1.0 : (a[l] >= 0 ? xmax[l] : xmin[l]);
+    sR[l] = split(R[l]);
+    any_general = any_general || !special[l];
+  }
+  if (any_general) {
+    // pass 2: S = sum E, TR = sum E x / 2^e(R) (y = 2^e(R) TR / S: same-signed terms, exact
+    // scaling), DN = sum E rho
+    // (D = y / R - 1, accurate when small: same-signed terms too), SX = sum x / R (for a = 1's
+    // zeros); compensated sums
+    double S[L], Sc[L], DN[L], DNc[L], TR[L], TRc[L], SX[L], scale[L], scale2[L];
+    for (int l = 0; l < L; ++l) {
+      S[l] = Sc[l] = DN[l] = DNc[l] = TR[l] = TRc[l] = SX[l] = 0.0;
+      const int e1 = -(int)sR[l].e / 2;  // two factors: 2^1074 alone overflows
+      scale[l] = std::ldexp(1.0, e1);
+      scale2[l] = std::ldexp(1.0, -(int)sR[l].e - e1);
+    }
+    for_each_element(P, w, [&](int64_t pos) {
+      load_lanes<T>(x, ln, pos, v);
+#pragma omp simd
+      for (int l = 0; l < L; ++l) {
+        double u = v[l];
+        bool p = u > 0.0;
+        double us = p ? u : R[l];
+        double hi, lo, th, tl;
+        log_ratio_dd(split(us), sR[l], hi, lo);
+        mul_dd(a[l], hi, lo, th, tl);
+        double e = p ? exp_dd(th, tl) : (a[l] == 0 ? 1.0 : 0.0);
+        double rho = p ? (us - R[l]) / R[l] : -1.0;
+        double r = p ? (us * scale[l]) * scale2[l] : 0.0;  // x / 2^e(R): exact
+        double er = e * rho, et = e * r;
+        // Neumaier sums
+        double t1 = S[l] + e;
+        Sc[l] += std::fabs(S[l]) >= e ? (S[l] - t1) + e : (e - t1) + S[l];
+        S[l] = t1;
+        double t2 = DN[l] + er;
+        DNc[l] += std::fabs(DN[l]) >= std::fabs(er) ? (DN[l] - t2) + er : (er - t2) + DN[l];
+        DN[l] = t2;
+        double t3 = TR[l] + et;
+        TRc[l] += TR[l] >= et ? (TR[l] - t3) + et : (et - t3) + TR[l];
+        TR[l] = t3;
+        SX[l] += r;
+      }
+    });
+    double Sv[L], D[L], YR[L];
+    for (int l = 0; l < L; ++l) {
+      Sv[l] = S[l] + Sc[l];
+      D[l] = (DN[l] + DNc[l]) / Sv[l];
+      const double q = (TR[l] + TRc[l]) / Sv[l];  // y / 2^e(R)
+      YR[l] = q / sR[l].m;                          // y / R
+      if (!special[l]) out.y[l] = std::ldexp(q, (int)sR[l].e);  // one rounding if subnormal
+      SX[l] /= sR[l].m;                             // sum x / R
+    }
+    if (backward) {
+      // pass 3: gradients. rel = (x - y) / x: (rho - D) / (x / R) while y is near R (|D| <=
+      // 1/2: both accurate relative to themselves, so no cancellation for large |a|), else
+      // 1 - (y / R) / (x / R); dy/da terms w (ln(x/R) - ln(y/R)) (x - y) / R >= 0, times R.
+      double g0[L], inv_s[L], ln_s[L], gz[L], acc[L], gyl[L];
+      bool near_r[L];
+      for (int l = 0; l < L; ++l) {
+        near_r[l] = std::fabs(D[l]) <= 0.5;
+        g0[l] = near_r[l] ? std::log1p(D[l]) : std::log(YR[l]);  // ln(y / R)
+        inv_s[l] = 1.0 / Sv[l];
+        ln_s[l] = std::log(Sv[l]);
+        gz[l] = (a[l] == 1.0 && SX[l] > 0) ? -YR[l] / SX[l] : 0.0;
+        acc[l] = 0.0;
+        gyl[l] = special[l] ? 0.0 : gy[l];
+      }
+      for_each_element(P, w, [&](int64_t pos) {
+        load_lanes<T>(x, ln, pos, v);
+        double gi[L];
+#pragma omp simd
+        for (int l = 0; l < L; ++l) {
+          double u = v[l];
+          bool p = u > 0.0;
+          double us = p ? u : R[l];
+          double hi, lo, th, tl;
+          log_ratio_dd(split(us), sR[l], hi, lo);
+          mul_dd(a[l], hi, lo, th, tl);
+          double e = exp_dd(th, tl);
+          double wt = (a[l] == 0 ? 1.0 : e) * inv_s[l];
+          double rho = (us - R[l]) / R[l];
+          double ratio = us / R[l];  // x / R (not 1 + rho: that loses a tiny x)
+          double yx = YR[l] / ratio;  // y / x
+          double rel = near_r[l] ? (rho - D[l]) / ratio : 1.0 - yx;
+          double near = wt * (1.0 + a[l] * rel);
+          double far = wt * (1.0 + a[l]) - a[l] * (wt * yx);
+          double g = std::fabs(rel) < 0.5 ? near : far;
+          // x / R subnormal, w underflowed, or w y / x out of range: in logarithms
+          bool redo = !(ratio >= 2.2250738585072014e-308) || wt == 0.0 || !std::isfinite(g);
+          double lr = hi + lo;
+          double sh, sl;
+          sub_add_dd(th, tl, hi, lo, g0[l] - ln_s[l], sh, sl);
+          double gr = wt * (1.0 + a[l]) - mul_exp_dd(a[l], sh, sl);
+          g = redo ? gr : g;
+          g = a[l] == 0 ? wt : g;  // exactly the weight (a * inf above would be NaN)
+          double zero_g = a[l] == 0 ? wt : gz[l];
+          gi[l] = p ? g : (u == 0.0 ? zero_g : 0.0);
+          // (x - y) / R: rho - D near R, else x / R - y / R (rel * ratio would be inf * 0
+          // when x / R underflows)
+          double dxy = near_r[l] ? rho - D[l] : ratio - YR[l];
+          double term = wt * (lr - g0[l]) * dxy;
+          acc[l] += p && std::isfinite(term) ? term : 0.0;
+        }
+        for (int l = 0; l < L; ++l)
+          if (!special[l]) sink->add(pos, l, gyl[l] * gi[l]);
+      });
+      for (int l = 0; l < L; ++l) {
+        if (special[l]) continue;
+        double dl = (a[l] == 0 && nzero[l] > 0) ? 0.0 : acc[l];
+        if (da) {
+          int em;
+          double mm = std::frexp(R[l], &em);
+          da[l].add(gyl[l] * dl * mm, em);
+        } else {
+          dplain[l] += gyl[l] * dl * R[l];
         }
       }
     }
   }
-  if (badl) *bad = 1;
-  return k;
-}
-
-// Window statistics and y for a gathered block. Fills s.lr / s.e when keep is true.
-inline void evaluate(double alpha, int64_t K, int64_t n, Scratch& s) {
-  double* ref = s.ref.data();
-  double* S = s.S.data();
-  double* T = s.T.data();
-  double* sumx = s.sumx.data();
-  double* npos = s.npos.data();
-  double* nzero = s.nzero.data();
-  double* nvalid = s.nvalid.data();
-  for (int64_t i = 0; i < n; ++i) {
-    ref[i] = alpha > 0 ? 0.0 : INFINITY;
-    S[i] = T[i] = sumx[i] = npos[i] = nzero[i] = nvalid[i] = 0.0;
-  }
-  for (int64_t k = 0; k < K; ++k) {
-    const double* v = s.vals.data() + k * s.stride;
-    if (alpha > 0) {
-#pragma omp simd
-      for (int64_t i = 0; i < n; ++i) ref[i] = v[i] > ref[i] ? v[i] : ref[i];
-    } else {
-#pragma omp simd
-      for (int64_t i = 0; i < n; ++i) ref[i] = (v[i] > 0 && v[i] < ref[i]) ? v[i] : ref[i];
+  for (int l = 0; l < L; ++l) {
+    if (!want[l] || !ln.active[l]) continue;
+    if (!special[l]) continue;
+    bool b = false;
+    ScaledSum tmp;
+    double yl = exact_lane<T>(x, P, ln, l, w, a[l], backward, backward ? gy[l] : 0.0, sink,
+                              &tmp, &b);
+    out.y[l] = yl;
+    out.bad[l] = b;
+    if (backward && !b) {
+      if (da) da[l].add(tmp.m, tmp.e);
+      else dplain[l] += std::ldexp(tmp.m, tmp.e);
     }
-#pragma omp simd
-    for (int64_t i = 0; i < n; ++i) {
-      double x = v[i];
-      sumx[i] += x > 0 ? x : 0.0;
-      npos[i] += x > 0 ? 1.0 : 0.0;
-      nzero[i] += x == 0 ? 1.0 : 0.0;
-      nvalid[i] += x >= 0 ? 1.0 : 0.0;
-    }
-  }
-  double inv[BLK];
-#pragma omp simd
-  for (int64_t i = 0; i < n; ++i) {
-    double r = (ref[i] > 0 && ref[i] < INFINITY) ? ref[i] : 1.0;
-    ref[i] = r;
-    inv[i] = 1.0 / r;
-  }
-  if (alpha != 0) {
-    for (int64_t k = 0; k < K; ++k) {
-      const double* v = s.vals.data() + k * s.stride;
-      double* lr = s.lr.data() + k * s.stride;
-      double* e = s.e.data() + k * s.stride;
-#pragma omp simd
-      for (int64_t i = 0; i < n; ++i) {
-        double x = v[i];
-        bool pos = x > 0;
-        // x / R, not x * (1 / R): the division is monotone and exactly 1 at the dominant
-        // element, so alpha * ln(r) <= 0 (a product could round r past 1, and a huge alpha
-        // then overflowed exp into a NaN window)
-        double r = pos ? x / ref[i] : 1.0;
-        double l = fast_log(r);
-        double w = fast_exp_neg(alpha * l);
-        w = pos ? w : 0.0;
-        lr[i] = pos ? l : 0.0;
-        e[i] = w;
-        S[i] += w;
-        T[i] += w * r;
-      }
-    }
-  } else {
-    for (int64_t k = 0; k < K; ++k) {
-      const double* v = s.vals.data() + k * s.stride;
-      double* lr = s.lr.data() + k * s.stride;
-      double* e = s.e.data() + k * s.stride;
-#pragma omp simd
-      for (int64_t i = 0; i < n; ++i) {
-        double x = v[i];
-        bool pos = x > 0;
-        double l = fast_log(pos ? x * inv[i] : 1.0);
-        lr[i] = pos ? l : 0.0;
-        e[i] = x >= 0 ? 1.0 : 0.0;
-      }
-    }
-  }
-  double* y = s.y.data();
-  for (int64_t i = 0; i < n; ++i) {
-    double yi;
-    if (npos[i] == 0) {
-      yi = 0.0;
-    } else if (alpha == 0) {
-      yi = sumx[i] / nvalid[i];
-    } else if (alpha < 0 && nzero[i] > 0) {
-      yi = 0.0;
-    } else {
-      yi = ref[i] * (T[i] / S[i]);
-    }
-    y[i] = yi;
   }
 }
 
+// ------------------------------------------------------------------------- fast engine
 
-// Plane-level precomputation (the fast path): L_i = ln x_i and E_i = exp(alpha (L_i - Lc)), with
-// Lc the plane's largest (alpha > 0) or smallest positive (alpha < 0) ln x, so E_i <= 1. Then a
-// window's y = sum E x / sum E, with one log and one exp per input element instead of one per
-// (element, window) pair. A window whose largest E is below 1e-250 (its elements are
-// far below the plane's extreme) is re-evaluated relative to its own dominant element.
-struct Plane {
-  std::vector<double> L, E;
-  explicit Plane(int64_t n) : L(n), E(n) {}
+#ifdef PPV_PROFILE
+#define PPV_STAGE __attribute__((noinline))
+#else
+#define PPV_STAGE inline
+#endif
+
+// Per-lane constants of the fast engine for one group.
+struct FastLanes {
+  double a[L], lc[L];
+  bool need_zero;  // some lane has a <= 0 or a == 1 (zeros make windows special)
 };
 
-inline void precompute_plane(const float* x, int64_t n, double alpha, Plane& pl) {
-  double* L = pl.L.data();
-  double* E = pl.E.data();
-#pragma omp simd
-  for (int64_t i = 0; i < n; ++i) {
-    double v = x[i];
-    bool pos = v > 0 && v <= 3.4028234663852886e38;
-    L[i] = fast_log(pos ? v : 1.0);
+// One cached input row, lane-interleaved (W * L doubles each): x, its weight
+// E = exp(a (ln x - Lc)) (0 at zeros, except 1 for a = 0; NaN at a bad element) and, for the
+// backward, lg = ln x - Lc.
+struct RowData {
+  double *x, *e, *lg;
+};
+
+// Direct-mapped row cache: row number r lives in slot r % ns. The backward sizes it to hold
+// the whole plane when that fits its budget, so the second pass reuses every weight.
+struct RowCache {
+  int64_t ns = 0, wl = 0;
+  int nq = 0;
+  std::vector<double> mem;
+  std::vector<int64_t> tag;
+  void init(int64_t slots, int64_t W, int quantities) {
+    if (slots != ns || W * L != wl || quantities != nq) {
+      ns = slots; wl = W * L; nq = quantities;
+      mem.assign((size_t)(ns * wl * nq), 0.0);
+      tag.assign((size_t)ns, -1);
+    }
   }
-  double lc;
-  if (alpha > 0) {
-    double m = -INFINITY;
-#pragma omp simd reduction(max : m)
-    for (int64_t i = 0; i < n; ++i) m = (x[i] > 0 && L[i] > m) ? L[i] : m;
-    lc = m;
-  } else {
-    double m = INFINITY;
-#pragma omp simd reduction(min : m)
-    for (int64_t i = 0; i < n; ++i) m = (x[i] > 0 && L[i] < m) ? L[i] : m;
-    lc = m;
+  void invalidate() { std::fill(tag.begin(), tag.end(), -1); }
+  RowData slot(int64_t s) {
+    double* b = mem.data() + s * wl * nq;
+    return RowData{b, b + wl, nq > 2 ? b + 2 * wl : nullptr};
   }
-  if (!(lc > -INFINITY && lc < INFINITY)) lc = 0.0;
+};
+
+// Weights (and logs) of a loaded row (r.x filled).
+PPV_STAGE void compute_row(const FastLanes& fl, int64_t W, RowData r) {
+  double a[L], lc[L], a0[L];
+  for (int l = 0; l < L; ++l) { a[l] = fl.a[l]; lc[l] = fl.lc[l]; a0[l] = fl.a[l] == 0.0; }
+  for (int64_t c = 0; c < W; ++c) {
+    const double* xr = r.x + c * L;
+    double* er = r.e + c * L;
 #pragma omp simd
-  for (int64_t i = 0; i < n; ++i) {
-    double v = x[i];
-    bool pos = v > 0;
-    double w = fast_exp_neg(alpha * (L[i] - lc));
-    E[i] = pos ? w : 0.0;
+    for (int l = 0; l < L; ++l) {
+      double x = xr[l];
+      bool pos = x > 0.0 && x < INFINITY;
+      bool zero = x == 0.0;
+      double lg = fast_log(pos ? x : 1.0) - lc[l];
+      double e = fast_exp(a[l] * lg);
+      er[l] = pos ? e : (zero ? a0[l] : NAN);
+      if (r.lg) r.lg[c * L + l] = pos ? lg : 0.0;
+    }
   }
 }
 
-// Like evaluate(), from the plane's E and L; returns false if some window needs the slow path.
-// Without want_lr (the forward), s.lr is neither read nor written.
-inline bool evaluate_fast(double alpha, int64_t K, int64_t n, Scratch& s, const Plane& pl,
-                          double threshold = 1e-250, bool want_lr = true) {
-  double* ref = s.ref.data();
-  double* S = s.S.data();
-  double* T = s.T.data();
-  double* sumx = s.sumx.data();
-  double* npos = s.npos.data();
-  double* nzero = s.nzero.data();
-  double* nvalid = s.nvalid.data();
-  (void)pl;
-  double emax[BLK], lref[BLK];
-  for (int64_t i = 0; i < n; ++i) {
-    S[i] = T[i] = emax[i] = 0.0;
-    lref[i] = alpha > 0 ? -INFINITY : INFINITY;
-  }
-  for (int64_t k = 0; k < K; ++k) {
-    const double* v = s.vals.data() + k * s.stride;
-    const double* e = s.e.data() + k * s.stride;
-#pragma omp simd
-    for (int64_t i = 0; i < n; ++i) {
-      double x = v[i];
-      double ei = x > 0 ? e[i] : 0.0;
-      S[i] += ei;
-      T[i] += ei * x;
-      emax[i] = ei > emax[i] ? ei : emax[i];
+// Per-thread scratch of the fast engine.
+struct FastScratch {
+  RowCache cache;
+  std::vector<double> acc;    // 6 * OW * L window sums of one output row
+  std::vector<double> c1, c2; // plane_out * L (backward)
+  std::vector<double> pq;     // 2 * W * L (backward pass 2)
+  std::vector<double> rowbuf; // W * L
+  std::vector<double> orow;   // 2 * OW * L output rows (y, grad)
+  std::vector<double> extra;  // plane_in * L, lazily: the exact engine's gradients
+  bool extra_used = false;
+};
+
+inline int64_t row_span(const Plan& P) {
+  const Axis &A = P.ax[0], &B = P.ax[1];
+  int64_t span = 1;
+  for (int64_t od = 0; od < A.out; ++od)
+    for (int64_t oh = 0; oh < B.out; ++oh) {
+      int64_t first = A.start[od] * B.in + B.start[oh];
+      int64_t last = (A.start[od] + (A.count[od] - 1) * A.step) * B.in +
+                     B.start[oh] + (B.count[oh] - 1) * B.step;
+      span = std::max(span, last - first + 1);
     }
-    if (want_lr) {
-      const double* lr = s.lr.data() + k * s.stride;
+  return span;
+}
+
+// Load / store an output row (od, oh) of OW positions, lane-interleaved.
+template <class T>
+PPV_STAGE void load_out_row(const T* g, const Plan& P, const Lanes& ln, int64_t od, int64_t oh,
+                            double* out) {
+  const int64_t OW = P.ax[2].out;
+  const int64_t row = (od * P.ax[1].out + oh) * OW;
+  for (int64_t c = 0; c < OW; ++c)
+    for (int l = 0; l < L; ++l)
+      out[c * L + l] = ln.active[l] ? to_double<T>(g[ln.out_base[l] + (row + c) * ln.es_out])
+                                    : 0.0;
+}
+
+template <class T>
+PPV_STAGE void store_out_row(T* y, const Plan& P, const Lanes& ln, int64_t od, int64_t oh,
+                             const double* in) {
+  const int64_t OW = P.ax[2].out;
+  const int64_t row = (od * P.ax[1].out + oh) * OW;
+  if (P.layout == 1 && ln.n_active == L) {
+    T* base = y + ln.out_base[0] + row * ln.es_out;
+    for (int64_t c = 0; c < OW; ++c)
 #pragma omp simd
-      for (int64_t i = 0; i < n; ++i) {
-        double li = lr[i];
-        bool pos = v[i] > 0;
-        lref[i] = pos ? (alpha > 0 ? (li > lref[i] ? li : lref[i])
-                                   : (li < lref[i] ? li : lref[i])) : lref[i];
+      for (int l = 0; l < L; ++l) base[c * ln.es_out + l] = from_double<T>(in[c * L + l]);
+    return;
+  }
+  for (int l = 0; l < L; ++l) {
+    if (!ln.active[l]) continue;
+    T* v = y + ln.out_base[l] + row * ln.es_out;
+    for (int64_t c = 0; c < OW; ++c) v[c * ln.es_out] = from_double<T>(in[c * L + l]);
+  }
+}
+
+// Window sums of one input row into an output row's accumulators: S = sum E, T = sum E x,
+// M = max E, and (backward) U = sum E lg x, V = sum E lg; Z = number of zeros.
+PPV_STAGE void sum_row(const Axis& AW, RowData r, double* acc, bool with_log, bool with_zero) {
+  const int64_t OW = AW.out, cs = AW.step;
+  const int64_t q = OW * L;
+  double* S = acc;
+  double* Tt = acc + q;
+  double* M = acc + 2 * q;
+  double* U = acc + 3 * q;
+  double* V = acc + 4 * q;
+  double* Z = acc + 5 * q;
+  for (int64_t ow = 0; ow < OW; ++ow) {
+    const int64_t c0 = AW.start[ow], cn = AW.count[ow];
+    double s[L], t[L], m[L];
+#pragma omp simd
+    for (int l = 0; l < L; ++l) { s[l] = S[ow * L + l]; t[l] = Tt[ow * L + l]; m[l] = M[ow * L + l]; }
+    for (int64_t j = 0; j < cn; ++j) {
+      const double* e = r.e + (c0 + j * cs) * L;
+      const double* xv = r.x + (c0 + j * cs) * L;
+#pragma omp simd
+      for (int l = 0; l < L; ++l) {
+        s[l] += e[l];
+        t[l] += e[l] * xv[l];
+        m[l] = e[l] > m[l] ? e[l] : m[l];
+      }
+    }
+#pragma omp simd
+    for (int l = 0; l < L; ++l) { S[ow * L + l] = s[l]; Tt[ow * L + l] = t[l]; M[ow * L + l] = m[l]; }
+    if (with_log) {
+      double u[L], v[L];
+#pragma omp simd
+      for (int l = 0; l < L; ++l) { u[l] = U[ow * L + l]; v[l] = V[ow * L + l]; }
+      for (int64_t j = 0; j < cn; ++j) {
+        const int64_t c = (c0 + j * cs) * L;
+#pragma omp simd
+        for (int l = 0; l < L; ++l) {
+          double el = r.e[c + l] * r.lg[c + l];
+          v[l] += el;
+          u[l] += el * r.x[c + l];
+        }
+      }
+#pragma omp simd
+      for (int l = 0; l < L; ++l) { U[ow * L + l] = u[l]; V[ow * L + l] = v[l]; }
+    }
+    if (with_zero) {
+      for (int64_t j = 0; j < cn; ++j) {
+        const int64_t c = (c0 + j * cs) * L;
+#pragma omp simd
+        for (int l = 0; l < L; ++l) Z[ow * L + l] += r.x[c + l] == 0.0 ? 1.0 : 0.0;
       }
     }
   }
-  // Counts are needed only for windows with zeros that matter (alpha < 0), for the alpha = 1
-  // gradient at zeros, and for windows with no positive weight; otherwise every window has a
-  // positive element and no special case applies.
-  bool need_counts = alpha < 0 || alpha == 1.0;
-  for (int64_t i = 0; i < n && !need_counts; ++i) need_counts = !(S[i] > 0);
-  if (need_counts) {
-    for (int64_t i = 0; i < n; ++i) sumx[i] = npos[i] = nzero[i] = nvalid[i] = 0.0;
-    for (int64_t k = 0; k < K; ++k) {
-      const double* v = s.vals.data() + k * s.stride;
+}
+
+// Scatter two per-window coefficient rows onto an input row: P += c1, Q += c2 at each element
+// of each window.
+PPV_STAGE void scatter_row(const Axis& AW, const double* c1, const double* c2, double* Pp,
+                           double* Qp) {
+  const int64_t OW = AW.out, cs = AW.step;
+  for (int64_t ow = 0; ow < OW; ++ow) {
+    const int64_t c0 = AW.start[ow], cn = AW.count[ow];
+    for (int64_t j = 0; j < cn; ++j) {
+      const int64_t c = (c0 + j * cs) * L;
 #pragma omp simd
-      for (int64_t i = 0; i < n; ++i) {
-        double x = v[i];
-        sumx[i] += x > 0 ? x : 0.0;
-        npos[i] += x > 0 ? 1.0 : 0.0;
-        nzero[i] += x == 0 ? 1.0 : 0.0;
-        nvalid[i] += x >= 0 ? 1.0 : 0.0;
+      for (int l = 0; l < L; ++l) {
+        Pp[c + l] += c1[ow * L + l];
+        Qp[c + l] += c2[ow * L + l];
       }
     }
+  }
+}
+
+// dy/dx of an input row: E ((1 + a) P - a Q / x); a zero gets P at a = 0 (its weight is 1),
+// else 0 (the exact engine adds the special windows' gradients in extra).
+PPV_STAGE void grad_row(const FastLanes& fl, int64_t W, RowData r, const double* Pp,
+                        const double* Qp, const double* extra, double* g) {
+  double a[L], a1[L], a0[L];
+  for (int l = 0; l < L; ++l) { a[l] = fl.a[l]; a1[l] = 1.0 + fl.a[l]; a0[l] = fl.a[l] == 0.0; }
+  for (int64_t c = 0; c < W; ++c) {
+    const int64_t i0 = c * L;
+#pragma omp simd
+    for (int l = 0; l < L; ++l) {
+      const int64_t i = i0 + l;
+      double xv = r.x[i];
+      bool pos = xv > 0.0 && xv < INFINITY;
+      double gv = r.e[i] * (a1[l] * Pp[i] - a[l] * Qp[i] / (pos ? xv : 1.0));
+      double gzero = a0[l] * Pp[i];
+      double gi = pos ? gv : (xv == 0.0 ? gzero : 0.0);
+      g[i] = extra ? gi + extra[i] : gi;
+    }
+  }
+}
+
+template <class T>
+void fast_group(const T* x, const Plan& P, const Lanes& ln, FastScratch& s, T* y,
+                const T* gy, T* gx, double* dplain, int* status) {
+  const bool backward = gx != nullptr;
+  const Axis &AD = P.ax[0], &AH = P.ax[1], &AW = P.ax[2];
+  const int64_t W = AW.in, OW = AW.out, OH = AH.out;
+  FastLanes fl;
+  fl.need_zero = false;
+  bool need_ref = false;
+  for (int l = 0; l < L; ++l) {
+    fl.a[l] = ln.a[l];
+    fl.lc[l] = 0.0;
+    fl.need_zero = fl.need_zero || (ln.active[l] && (fl.a[l] <= 0 || fl.a[l] == 1.0));
+    need_ref = need_ref || std::fabs(fl.a[l]) * log_range<T>() > 560.0 ||
+               !std::isfinite(fl.a[l]);
+  }
+  RowCache& cache = s.cache;
+  cache.invalidate();
+  if (need_ref) {  // the dominant element of each plane: max (a > 0) or min positive (a < 0)
+    double mx[L], mn[L];
+    for (int l = 0; l < L; ++l) { mx[l] = 0.0; mn[l] = INFINITY; }
+    double* row = s.rowbuf.data();
+    for (int64_t id = 0; id < AD.in; ++id)
+      for (int64_t ih = 0; ih < AH.in; ++ih) {
+        load_row<T>(x, P, ln, id, ih, row);
+        for (int64_t c = 0; c < W; ++c)
+#pragma omp simd
+          for (int l = 0; l < L; ++l) {
+            double u = row[c * L + l];
+            bool p = u > 0.0 && u < INFINITY;
+            mx[l] = p && u > mx[l] ? u : mx[l];
+            mn[l] = p && u < mn[l] ? u : mn[l];
+          }
+      }
+    for (int l = 0; l < L; ++l) {
+      double r = fl.a[l] > 0 ? mx[l] : mn[l];
+      fl.lc[l] = (r > 0 && r < INFINITY && std::isfinite(fl.a[l])) ? fast_log(r) : 0.0;
+      if (!std::isfinite(fl.a[l])) fl.a[l] = 0.0;  // the windows are flagged below
+    }
+  }
+  auto fetch = [&](int64_t id, int64_t ih) -> RowData {
+    const int64_t rowno = id * AH.in + ih;
+    const int64_t slot = rowno % cache.ns;
+    RowData r = cache.slot(slot);
+    if (cache.tag[slot] != rowno) {
+      load_row<T>(x, P, ln, id, ih, r.x);
+      compute_row(fl, W, r);
+      cache.tag[slot] = rowno;
+    }
+    return r;
+  };
+  const int64_t q = OW * L;
+  double* acc = s.acc.data();
+  double* ybuf = s.orow.data();
+  double* gybuf = s.orow.data() + q;
+  GradSink sink;
+  double dal[L];
+  for (int l = 0; l < L; ++l) dal[l] = 0.0;
+  bool want[L];
+  // every window of a lane goes to the exact engine when its parameter is not finite (which
+  // flags it and gives NaN) or, in the backward, when |a| > FAST_GRAD_MAX_A
+  double exact_lane[L];
+  for (int l = 0; l < L; ++l)
+    exact_lane[l] = (!std::isfinite(ln.a[l]) ||
+                     (backward && std::fabs(ln.a[l]) > FAST_GRAD_MAX_A)) ? 1.0 : 0.0;
+  // ---- window sums, output row by output row
+  for (int64_t od = 0; od < AD.out; ++od)
+    for (int64_t oh = 0; oh < OH; ++oh) {
+      std::fill(acc, acc + (backward ? 5 : 3) * q, 0.0);
+      if (fl.need_zero) std::fill(acc + 5 * q, acc + 6 * q, 0.0);
+      for (int64_t jd = 0; jd < AD.count[od]; ++jd) {
+        const int64_t id = AD.start[od] + jd * AD.step;
+        for (int64_t jh = 0; jh < AH.count[oh]; ++jh)
+          sum_row(AW, fetch(id, AH.start[oh] + jh * AH.step), acc, backward, fl.need_zero);
+      }
+      const double* S = acc;
+      const double* Tt = acc + q;
+      const double* M = acc + 2 * q;
+      const double* U = acc + 3 * q;
+      const double* V = acc + 4 * q;
+      const double* Z = acc + 5 * q;
+      if (backward) load_out_row<T>(gy, P, ln, od, oh, gybuf);
+      double* c1 = backward ? s.c1.data() + (od * OH + oh) * q : nullptr;
+      double* c2 = backward ? s.c2.data() + (od * OH + oh) * q : nullptr;
+      for (int64_t ow = 0; ow < OW; ++ow) {
+        const int64_t k0 = ow * L;
+        bool any_slow = false;
+#pragma omp simd reduction(|| : any_slow)
+        for (int l = 0; l < L; ++l) {
+          const int64_t k = k0 + l;
+          const double a = fl.a[l];
+          bool zero_special = fl.need_zero && Z[k] > 0 && (a <= 0 || a == 1.0);
+          bool slow = !(M[k] >= TINY_WEIGHT) || zero_special || !(S[k] < INFINITY) ||
+                      exact_lane[l] != 0.0;
+          const double yv = Tt[k] / S[k];
+          ybuf[k] = yv;
+          if (backward) {
+            const double inv = 1.0 / S[k];
+            const double g = gybuf[k];
+            c1[k] = slow ? 0.0 : g * inv;
+            c2[k] = slow ? 0.0 : g * yv * inv;
+            dal[l] += slow ? 0.0 : g * (U[k] - yv * V[k]) * inv;
+          }
+          want[l] = slow;
+          any_slow = any_slow || slow;
+        }
+        if (any_slow) {
+          bool anyw = false;
+          for (int l = 0; l < L; ++l) {
+            want[l] = want[l] && ln.active[l];
+            anyw = anyw || want[l];
+          }
+          if (!anyw) continue;
+          if (backward && !s.extra_used) {
+            if (s.extra.size() != (size_t)(P.plane_in * L)) s.extra.assign(P.plane_in * L, 0.0);
+            s.extra_used = true;
+          }
+          sink.buf = backward ? s.extra.data() : nullptr;
+          WindowOut wo;
+          WindowRange wr = window_range(P, od, oh, ow);
+          exact_window<T>(x, P, ln, wr, want, backward, gybuf + k0, backward ? &sink : nullptr,
+                          nullptr, dal, wo);
+          for (int l = 0; l < L; ++l)
+            if (want[l]) {
+              ybuf[k0 + l] = wo.y[l];
+              if (wo.bad[l]) *status |= ST_BAD;
+            }
+        }
+      }
+      if (!backward) {
+        for (int64_t i = 0; i < q; ++i)
+          if (std::isnan(ybuf[i]) && ln.active[i & (L - 1)]) *status |= ST_BAD;
+        store_out_row<T>(y, P, ln, od, oh, ybuf);
+      }
+    }
+  if (!backward) return;
+  // ---- pass 2: per input row, P = sum c1, Q = sum c2 over the windows holding each element
+  double* Pp = s.pq.data();
+  double* Qp = s.pq.data() + W * L;
+  double* g = s.rowbuf.data();
+  for (int64_t id = 0; id < AD.in; ++id)
+    for (int64_t ih = 0; ih < AH.in; ++ih) {
+      std::fill(Pp, Pp + 2 * W * L, 0.0);
+      bool any = false;
+      for (int64_t i1 = AD.inv_off[id]; i1 < AD.inv_off[id + 1]; ++i1) {
+        const int64_t od = AD.inv[i1];
+        for (int64_t i2 = AH.inv_off[ih]; i2 < AH.inv_off[ih + 1]; ++i2) {
+          const int64_t oh = AH.inv[i2];
+          any = true;
+          scatter_row(AW, s.c1.data() + (od * OH + oh) * q, s.c2.data() + (od * OH + oh) * q,
+                      Pp, Qp);
+        }
+      }
+      const int64_t rowpos = (id * AH.in + ih) * W;
+      double* ex = s.extra_used ? s.extra.data() + rowpos * L : nullptr;
+      if (any) {
+        grad_row(fl, W, fetch(id, ih), Pp, Qp, ex, g);
+      } else {
+        for (int64_t i = 0; i < W * L; ++i) g[i] = ex ? ex[i] : 0.0;
+      }
+      if (ex) std::fill(ex, ex + W * L, 0.0);
+      store_row<T>(gx, P, ln, id, ih, g);
+    }
+  s.extra_used = false;
+  for (int l = 0; l < L; ++l) dplain[l] = dal[l];
+}
+
+// ------------------------------------------------------------------- float64 (exact) path
+
+struct ExactScratch {
+  std::vector<double> gx;  // plane_in * L: the group's input gradient
+};
+
+template <class T>
+void exact_group(const T* x, const Plan& P, const Lanes& ln, ExactScratch& s, T* y,
+                 const T* gy, T* gx, ScaledSum* da, int* status) {
+  const bool backward = gx != nullptr;
+  const Axis &AD = P.ax[0], &AH = P.ax[1], &AW = P.ax[2];
+  GradSink sink;
+  if (backward) {
+    if (s.gx.size() != (size_t)(P.plane_in * L)) s.gx.assign(P.plane_in * L, 0.0);
+    else std::fill(s.gx.begin(), s.gx.end(), 0.0);
+    sink.buf = s.gx.data();
+  }
+  bool want[L];
+  for (int l = 0; l < L; ++l) want[l] = ln.active[l];
+  double gyv[L];
+  double dummy[L];
+  for (int64_t od = 0; od < AD.out; ++od)
+    for (int64_t oh = 0; oh < AH.out; ++oh)
+      for (int64_t ow = 0; ow < AW.out; ++ow) {
+        WindowRange wr = window_range(P, od, oh, ow);
+        for (int l = 0; l < L; ++l)
+          gyv[l] = (backward && ln.active[l])
+                       ? to_double<T>(gy[out_index(P, ln, l, od, oh, ow)]) : 0.0;
+        WindowOut wo;
+        exact_window<T>(x, P, ln, wr, want, backward, gyv, backward ? &sink : nullptr,
+                        backward ? da : nullptr, dummy, wo);
+        for (int l = 0; l < L; ++l) {
+          if (!ln.active[l]) continue;
+          if (wo.bad[l] || std::isnan(wo.y[l])) *status |= ST_BAD;
+          if (!backward) y[out_index(P, ln, l, od, oh, ow)] = from_double<T>(wo.y[l]);
+        }
+      }
+  if (backward) {
+    for (int64_t id = 0; id < AD.in; ++id)
+      for (int64_t ih = 0; ih < AH.in; ++ih)
+        store_row<T>(gx, P, ln, id, ih, s.gx.data() + (id * AH.in + ih) * AW.in * L);
+  }
+}
+
+// ------------------------------------------------------------------------------ driver
+
+inline int threads_for(const Plan& P, int requested) {
+  // about 2^16 window-element pairs per thread before a second one pays for its wake-up
+  int64_t pairs = 0;
+  int64_t wsz = 1;
+  for (int a = 0; a < 3; ++a) {
+    int64_t tot = 0;
+    for (int64_t o = 0; o < P.ax[a].out; ++o) tot += P.ax[a].count[o];
+    wsz *= std::max<int64_t>(tot, 1);
+  }
+  pairs = wsz * P.N * P.C;
+  int64_t by_work = std::max<int64_t>(1, pairs / 65536);
+  int64_t t = std::min<int64_t>({(int64_t)std::max(requested, 1), P.groups, by_work});
+  return (int)std::max<int64_t>(t, 1);
+}
+
+template <class T>
+int run(const Plan& Pc, const T* x, const double* param, T* y, const T* gy, T* gx,
+        double* dparam_out, int requested) {
+  Plan P = Pc;
+  const bool backward = gx != nullptr;
+  std::vector<double> dparam_mem;
+  if (backward) dparam_mem.assign((size_t)(2 * P.N * P.C), 0.0);
+  double* dparam = dparam_mem.data();
+  const bool exact = std::is_same<T, double>::value;
+  if (backward) {
+    P.ax[0].build_inverse();
+    P.ax[1].build_inverse();
+  }
+  const int nt = threads_for(P, requested);
+  std::atomic<int> status{0};
+  auto body = [&](int64_t g_begin, int64_t g_step) {
+    int st = 0;
+    try {
+      FastScratch fs;
+      ExactScratch es;
+      const int64_t W = P.ax[2].in;
+      if (!exact) {
+        // the row cache: the rows of one window span (forward); the whole plane if it fits in
+        // 12 MB (backward: the second pass then reuses every weight)
+        const int nq = backward ? 3 : 2;
+        const int64_t row_bytes = W * L * 8 * nq;
+        const int64_t rows = P.ax[0].in * P.ax[1].in;
+        int64_t slots = row_span(P);
+        if (backward) slots = std::max(slots, std::min(rows, (int64_t)(12 << 20) / row_bytes));
+        fs.cache.init(std::max<int64_t>(1, std::min(slots, rows)), W, nq);
+        fs.rowbuf.assign(W * L, 0.0);
+        const int64_t ol = P.ax[2].out * L;
+        fs.acc.assign(6 * ol, 0.0);
+        fs.orow.assign(2 * ol, 0.0);
+        if (backward) {
+          fs.c1.assign(P.plane_out * L, 0.0);
+          fs.c2.assign(P.plane_out * L, 0.0);
+          fs.pq.assign(2 * W * L, 0.0);
+        }
+      }
+      for (int64_t g = g_begin; g < P.groups; g += g_step) {
+        if (status.load(std::memory_order_relaxed) & ST_NOMEM) break;
+        Lanes ln;
+        make_lanes(P, param, g, ln);
+        if (exact) {
+          ScaledSum da[L];
+          exact_group<T>(x, P, ln, es, y, gy, gx, backward ? da : nullptr, &st);
+          if (backward)
+            for (int l = 0; l < L; ++l)
+              if (ln.active[l]) {
+                dparam[2 * ln.plane[l]] = da[l].m;
+                dparam[2 * ln.plane[l] + 1] = da[l].e;
+              }
+        } else {
+          double dl[L];
+          for (int l = 0; l < L; ++l) dl[l] = 0.0;
+          fast_group<T>(x, P, ln, fs, y, gy, gx, dl, &st);
+          if (backward)
+            for (int l = 0; l < L; ++l)
+              if (ln.active[l]) {
+                dparam[2 * ln.plane[l]] = dl[l];
+                dparam[2 * ln.plane[l] + 1] = 0.0;
+              }
+        }
+      }
+    } catch (const std::bad_alloc&) {
+      st |= ST_NOMEM;
+    } catch (...) {
+      st |= ST_NOMEM;
+    }
+    status.fetch_or(st);
+  };
+  if (nt <= 1) {
+    body(0, 1);
   } else {
-    for (int64_t i = 0; i < n; ++i) {
-      sumx[i] = 0.0;  // unused: alpha != 1
-      npos[i] = 1.0;  // at least one positive element (S > 0)
-      nzero[i] = 0.0;  // unused: alpha > 0 ignores zeros
-      nvalid[i] = 1.0;  // unused: no all-zero window
+#pragma omp parallel num_threads(nt)
+    body(omp_get_thread_num(), omp_get_num_threads());
+  }
+  if (backward && dparam_out != nullptr) {
+    // per-plane m * 2^e summed to the parameter's shape with one scaling per sum
+    // (one pass over the planes: O(N C) whatever the parameter's shape)
+    const int64_t outs = P.param_mode == 0 ? 1 : (P.param_mode == 1 ? P.C : P.N * P.C);
+    std::vector<ScaledSum> acc((size_t)outs);
+    for (int64_t p = 0; p < P.N * P.C; ++p) {
+      const int64_t to = P.param_mode == 0 ? 0 : (P.param_mode == 1 ? p % P.C : p);
+      acc[to].add(dparam[2 * p], (int)dparam[2 * p + 1]);
     }
+    for (int64_t k = 0; k < outs; ++k) dparam_out[k] = std::ldexp(acc[k].m, acc[k].e);
   }
-  for (int64_t i = 0; i < n; ++i) {
-    bool general = npos[i] > 0 && !(alpha < 0 && nzero[i] > 0);
-    if (general && !(emax[i] >= threshold)) return false;
+  return status.load();
+}
+
+template <class F>
+int dispatch(const int64_t* plan, F&& f) {
+  Plan P;
+  try {
+    if (!P.parse(plan)) return ST_ARGS;
+  } catch (...) {
+    return ST_NOMEM;
   }
-  for (int64_t k = 0; want_lr && k < K; ++k) {
-    double* lr = s.lr.data() + k * s.stride;
-    const double* e = s.e.data() + k * s.stride;
-#pragma omp simd
-    for (int64_t i = 0; i < n; ++i) lr[i] = e[i] > 0 ? lr[i] - lref[i] : 0.0;
+  switch (P.dtype) {
+    case DT_F32: return f(P, (float*)nullptr);
+    case DT_F64: return f(P, (double*)nullptr);
+    case DT_BF16: return f(P, (bf16_t*)nullptr);
+    case DT_F16: return f(P, (f16_t*)nullptr);
   }
-  double* y = s.y.data();
-  for (int64_t i = 0; i < n; ++i) {
-    double yi;
-    if (npos[i] == 0 || (alpha < 0 && nzero[i] > 0)) {
-      yi = 0.0;
-    } else {
-      yi = T[i] / S[i];
-    }
-    y[i] = yi;
-    ref[i] = 1.0;
-  }
-  return true;
+  return ST_ARGS;
 }
 
 }  // namespace
 
 extern "C" {
 
-// x: P planes of D*H*W floats; alpha: P values (per plane); out: P planes of OD*OH*OW floats.
-// Returns 1 if some window element is negative, NaN or infinite, else 0.
-// With Esave (P planes of D*H*W floats) and ysave (P planes of OD*OH*OW doubles) non-null,
-// also stores each plane's E (as float32) and the unrounded y for the backward.
-int ppool_forward_f32(const float* x, const double* alpha, float* out, const int64_t* geo,
-                      int64_t P, int nthreads, float* Esave, double* ysave) {
-  Geo g;
-  std::memcpy(&g, geo, sizeof(Geo));
-  const int64_t K = g.kd * g.kh * g.kw;
-  int bad = 0;
-#pragma omp parallel num_threads(nthreads) reduction(| : bad)
-  {
-    Scratch s(K, block_size(g));
-    Plane pl(g.D * g.H * g.W);
-#pragma omp for schedule(static)
-    for (int64_t p = 0; p < P; ++p) {
-      const float* plane = x + p * g.D * g.H * g.W;
-      float* op = out + p * g.OD * g.OH * g.OW;
-      const bool fast = alpha[p] != 0;
-      if (fast) precompute_plane(plane, g.D * g.H * g.W, alpha[p], pl);
-      if (Esave != nullptr) {
-        float* es = Esave + p * g.D * g.H * g.W;
-        const double* E = pl.E.data();
-        const int64_t m = g.D * g.H * g.W;
-        if (fast) {
-#pragma omp simd
-          for (int64_t i = 0; i < m; ++i) es[i] = (float)E[i];
-        } else {
-          for (int64_t i = 0; i < m; ++i) es[i] = 0.0f;
-        }
-      }
-      const int64_t rows = g.OW <= BLK ? BLK / g.OW : 1;
-      for (int64_t od = 0; od < g.OD; ++od)
-        for (int64_t oh = 0; oh < g.OH; oh += rows)
-          for (int64_t ow0 = 0; ow0 < g.OW; ow0 += BLK) {
-            const int64_t R = oh + rows <= g.OH ? rows : g.OH - oh;
-            const int64_t nw = g.OW - ow0 < BLK ? g.OW - ow0 : BLK;
-            const int64_t n = R * nw;
-            int64_t k = gather(plane, g, od, oh, R, ow0, nw, s, &bad,
-                               fast ? pl.E.data() : nullptr, nullptr);
-            if (!fast || !evaluate_fast(alpha[p], k, n, s, pl, 1e-250, false)) {
-              evaluate(alpha[p], k, n, s);
-            }
-            float* o = op + (od * g.OH + oh) * g.OW + ow0;
-            for (int64_t i = 0; i < n; ++i) o[i] = (float)s.y[i];
-            if (ysave != nullptr) {
-              double* ys = ysave + p * g.OD * g.OH * g.OW + (od * g.OH + oh) * g.OW + ow0;
-              for (int64_t i = 0; i < n; ++i) ys[i] = s.y[i];
-            }
-          }
+// The handshake: the loader checks both before using the library.
+int64_t ppv_abi_version() { return ABI_VERSION; }
+const char* ppv_source_hash() { return PPV_SOURCE_HASH; }
+
+// y = pool(x). Returns a status: 0 ok, bit 1: some window holds a negative, NaN or infinite
+// element (its output is NaN), 2: out of memory, 3: bad plan.
+int ppv_forward(const int64_t* plan, const void* x, const double* param, void* y,
+                int nthreads) {
+  return dispatch(plan, [&](const Plan& P, auto* tag) {
+    using T = std::remove_pointer_t<decltype(tag)>;
+    try {
+      return run<T>(P, (const T*)x, param, (T*)y, nullptr, nullptr, nullptr, nthreads);
+    } catch (...) {
+      return (int)ST_NOMEM;
     }
-  }
-  return bad;
+  });
 }
 
-// Backward: grad_in (P planes, float32, overwritten) and dalpha (P doubles, per plane sums).
-// With Esave/ysave from the forward (may be null), the plane's exp() is not recomputed: E comes
-// from Esave (windows whose float32 E underflow take the slow path) and ln(x/R) from
-// ln(E/E_max)/alpha, computed only when need_alpha.
-int ppool_backward_f32(const float* x, const double* alpha, const float* gout, float* gin,
-                       double* dalpha, const int64_t* geo, int64_t P, int nthreads,
-                       const float* Esave, const double* ysave, int need_alpha) {
-  Geo g;
-  std::memcpy(&g, geo, sizeof(Geo));
-  const int64_t K = g.kd * g.kh * g.kw;
-  const int64_t plane_size = g.D * g.H * g.W;
-  int bad = 0;
-#pragma omp parallel num_threads(nthreads) reduction(| : bad)
-  {
-    Scratch s(K, block_size(g));
-    Plane pl(plane_size);
-    std::vector<double> acc(plane_size);
-#pragma omp for schedule(static)
-    for (int64_t p = 0; p < P; ++p) {
-      const float* plane = x + p * plane_size;
-      const float* gp = gout + p * g.OD * g.OH * g.OW;
-      const double a = alpha[p];
-      const bool fast = a != 0;
-      const bool saved = fast && Esave != nullptr;
-      if (saved) {
-        const float* es = Esave + p * plane_size;
-        double* E = pl.E.data();
-        double* L = pl.L.data();
-        const double inv_a = 1.0 / a;
-#pragma omp simd
-        for (int64_t i = 0; i < plane_size; ++i) E[i] = es[i];
-        if (need_alpha) {
-#pragma omp simd
-          for (int64_t i = 0; i < plane_size; ++i) {
-            double e = E[i];
-            L[i] = e > 0 ? fast_log(e) * inv_a : 0.0;
-          }
-        } else {
-          std::fill(pl.L.begin(), pl.L.end(), 0.0);
-        }
-      } else if (fast) {
-        precompute_plane(plane, plane_size, a, pl);
-      }
-      std::fill(acc.begin(), acc.end(), 0.0);
-      double da = 0.0;
-      const int64_t rows = g.OW <= BLK ? BLK / g.OW : 1;
-      for (int64_t od = 0; od < g.OD; ++od)
-        for (int64_t oh = 0; oh < g.OH; oh += rows)
-          for (int64_t ow0 = 0; ow0 < g.OW; ow0 += BLK) {
-            const int64_t R = oh + rows <= g.OH ? rows : g.OH - oh;
-            const int64_t nw = g.OW - ow0 < BLK ? g.OW - ow0 : BLK;
-            const int64_t n = R * nw;
-            int64_t kk = gather(plane, g, od, oh, R, ow0, nw, s, &bad,
-                                fast ? pl.E.data() : nullptr, fast ? pl.L.data() : nullptr);
-            if (!fast || !evaluate_fast(a, kk, n, s, pl, saved ? 1e-30 : 1e-250)) {
-              evaluate(a, kk, n, s);
-            } else if (saved) {
-              const double* ys = ysave + p * g.OD * g.OH * g.OW + (od * g.OH + oh) * g.OW + ow0;
-              for (int64_t i = 0; i < n; ++i) s.y[i] = ys[i];  // the forward's unrounded y
-            }
-            const float* go = gp + (od * g.OH + oh) * g.OW + ow0;
-            double gy[BLK], invS[BLK], gz[BLK], general[BLK];
-            bool any_special = false;
-            for (int64_t i = 0; i < n; ++i) {
-              gy[i] = go[i];
-              invS[i] = s.S[i] > 0 ? 1.0 / s.S[i] : 0.0;
-              bool allzero = s.npos[i] == 0;
-              bool negzero = a < 0 && s.nzero[i] > 0;
-              general[i] = (allzero || negzero) ? 0.0 : 1.0;
-              any_special = any_special || allzero || negzero;
-              // gradient of a zero element in a general window (alpha > 0)
-              gz[i] = (a == 1.0 && s.sumx[i] > 0) ? -s.y[i] / s.sumx[i] : 0.0;
-            }
-            for (int64_t k = 0; k < kk; ++k) {
-              const double* v = s.vals.data() + k * s.stride;
-              const double* lr = s.lr.data() + k * s.stride;
-              const double* e = s.e.data() + k * s.stride;
-              double gk[BLK];
-              double dak = 0.0;
-              if (a != 0) {
-#pragma omp simd reduction(+ : dak)
-                for (int64_t i = 0; i < n; ++i) {
-                  double xv = v[i];
-                  bool pos = xv > 0;
-                  double xs = pos ? xv : 1.0;
-                  double w = e[i] * invS[i];
-                  double d = xv - s.y[i];
-                  // dy/dx = w (1 + a (x - y)/x) = w ((1 + a) - a y/x): the first form while
-                  // x is near y (no cancellation in x - y for large |a|), the second when y/x
-                  // is far from 1 (1 + a (1 - y/x) would lose y/x, e.g. a = -1, y << x)
-                  double ix = 1.0 / xs;  // one division for both forms
-                  double t = d * ix;
-                  bool near = t > -0.5 && t < 0.5;
-                  double f = near ? 1.0 + a * t : (1.0 + a) - a * (s.y[i] * ix);
-                  // w = 0 (the weight flushed below e^-708): the exact w f is below e^-680
-                  // (|f| <= |a| y/x + |1 + a| with |a ln(x/R)| >= 708), while f itself
-                  // can overflow to inf for a huge |a| (0 * inf would be NaN)
-                  double gi = pos ? (w > 0 ? w * f : 0.0) : (xv == 0 ? gz[i] : 0.0);
-                  gk[i] = gi * gy[i] * general[i];
-                  dak += pos ? general[i] * gy[i] * w * lr[i] * d : 0.0;
-                }
-              } else {
-#pragma omp simd reduction(+ : dak)
-                for (int64_t i = 0; i < n; ++i) {
-                  double xv = v[i];
-                  double inv_n = s.nvalid[i] > 0 ? 1.0 / s.nvalid[i] : 0.0;
-                  gk[i] = xv >= 0 ? gy[i] * inv_n : 0.0;
-                  bool ok = xv > 0 && s.nzero[i] == 0;
-                  dak += ok ? gy[i] * inv_n * lr[i] * (xv - s.y[i]) : 0.0;
-                }
-              }
-              da += dak;
-              // special windows: all-zero, or alpha < 0 with zeros
-              for (int64_t i = 0; any_special && i < n; ++i) {
-                if (general[i] == 0.0 && a != 0 && v[i] >= 0) {
-                  double gi;
-                  if (s.npos[i] == 0) {
-                    gi = a > 0 ? 1.0 : (s.nvalid[i] == 1 ? 1.0 : 0.0);
-                  } else if (v[i] == 0 && s.nzero[i] == 1) {
-                    gi = a < -1 ? 1.0 : (a == -1 ? s.nvalid[i] : 0.0);
-                  } else {
-                    gi = 0.0;
-                  }
-                  gk[i] = gi * gy[i];
-                }
-              }
-              // scatter: within a slab the offsets are start + i * sw, all distinct
-              for (int64_t r = 0; r < R; ++r) {
-                const int64_t slab = k * R + r;
-                const int64_t start = s.slab_start[slab], sw = g.sw;
-                const double* gr = gk + r * nw;
-                double* accp = acc.data();
-#pragma omp simd
-                for (int64_t i = s.slab_lo[slab]; i < s.slab_hi[slab]; ++i)
-                  accp[start + i * sw] += gr[i];
-              }
-            }
-          }
-      float* gi = gin + p * plane_size;
-      for (int64_t i = 0; i < plane_size; ++i) gi[i] = (float)acc[i];
-      dalpha[p] = da;
+// gx = gy * dy/dx (x's dtype and layout) and dparam = sum of gy * dy/dparam, with the
+// parameter's shape (one value, one per channel or one per plane; null: not wanted).
+int ppv_backward(const int64_t* plan, const void* x, const double* param, const void* gy,
+                 void* gx, double* dparam, int nthreads) {
+  return dispatch(plan, [&](const Plan& P, auto* tag) {
+    using T = std::remove_pointer_t<decltype(tag)>;
+    try {
+      return run<T>(P, (const T*)x, param, nullptr, (const T*)gy, (T*)gx, dparam, nthreads);
+    } catch (...) {
+      return (int)ST_NOMEM;
     }
-  }
-  return bad;
+  });
 }
 
 }  // extern "C"

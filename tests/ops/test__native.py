@@ -31,8 +31,26 @@ def test_fresh_build_takes_well_under_a_minute(tmp_path):
         print(json.dumps({"ok": ok, "seconds": _native.build_seconds}))
     """, {"PPVERIFY_CACHE": str(tmp_path)})
     assert result["ok"]
-    assert result["seconds"] is not None and result["seconds"] < 30
-    assert list(tmp_path.glob("ppool_kernel_*.so"))
+    assert result["seconds"] is not None and result["seconds"] < 30, result
+    [lib] = list(tmp_path.glob("ppool_kernel_*.so"))
+    # issue 16 point 4: a truncated build (SIGBUS at dlopen before) is detected by the
+    # manifest check, rebuilt and reported once on stderr (an empty or garbage file fails the
+    # same size check); no temporary file is left behind
+    data = lib.read_bytes()
+    lib.write_bytes(data[: len(data) // 2])
+    result = _child("""
+        import json, warnings
+        from ppverify.ops import _native
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            ok = _native.available()
+        print(json.dumps({"ok": ok, "rebuilt": _native.build_seconds is not None,
+                          "said": [str(w.message) for w in caught]}))
+    """, {"PPVERIFY_CACHE": str(tmp_path)})
+    assert result["ok"] and result["rebuilt"], result
+    assert any("was rebuilt because" in m for m in result["said"]), result
+    assert _native.verify(lib) is None
+    assert not list(tmp_path.glob(".ppool_kernel_*tmp*"))
 
 
 def test_fallback_is_chosen_when_disabled():
@@ -48,31 +66,40 @@ def test_fallback_is_chosen_when_disabled():
 
 
 def test_selection_rules():
+    # the kernel serves P-pooling on CPU in every floating dtype and every layout (windowed,
+    # adaptive with uneven windows, global); the power mean and the Lp norm use pure torch
     assert _dispatch._use_native(torch.rand(1, 1, 2, 2))
     assert _dispatch._use_native(torch.rand(1, 1, 2, 2).half())
-    assert not _dispatch._use_native(torch.rand(1, 1, 2, 2, dtype=torch.float64))
+    assert _dispatch._use_native(torch.rand(1, 1, 2, 2, dtype=torch.float64))
     windowed, glob = _layout.windowed(2, 2), _layout.adaptive(2, 1)
     x = torch.rand(1, 1, 4, 6)
-    assert _dispatch._backend("ppool", windowed, x) == "native"
-    # adaptive layouts with a windowed equivalent (every axis divides; global pooling) too
-    assert _dispatch._backend("ppool", glob, x) == "native"
-    assert _dispatch._backend("ppool", _layout.adaptive(2, (2, 3)), x) == "native"
-    assert _dispatch._backend("ppool", _layout.adaptive(2, (3, 4)), x) == "torch"
+    for dtype in (torch.float32, torch.float64, torch.bfloat16, torch.float16):
+        for layout in (windowed, glob, _layout.adaptive(2, (2, 3)), _layout.adaptive(2, (3, 4))):
+            assert _dispatch._backend("ppool", layout, x.to(dtype)) == "native"
+    assert _dispatch._backend("ppool", windowed, x.to(torch.int32)) == "torch"
     assert _dispatch._backend("powermean", windowed, x) == "torch"
+    assert _dispatch._backend("lp", windowed, x) == "torch"
 
 
-def test_kernel_entry_points():
-    x = torch.rand(3, 1, 4, 4)
-    geo = _native.geometry_list(_layout.windowed(2, 2), (4, 4), (2, 2))
-    alpha = torch.full((3,), 2.0, dtype=torch.float64)
-    for save in (False, True):
-        y, bad, e, y64 = _native.forward_f32(x, alpha, geo, save)
-        assert y.shape == (3, 1, 2, 2) and not bad
-        assert e.numel() == (x.numel() if save else 0)
-        gin, dalpha = _native.backward_f32(x, alpha, torch.ones_like(y), e, y64, geo, True)
-        assert gin.shape == x.shape and dalpha.shape == (3,)
-    x[0, 0, 1, 1] = float("nan")
-    assert _native.forward_f32(x, alpha, geo)[1]
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16, torch.float16])
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_kernel_entry_points(dtype, channels_last):
+    layout = _layout.windowed(2, 2)
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    x = torch.rand(3, 2, 4, 4).to(dtype).contiguous(memory_format=fmt)
+    alpha = torch.full((2,), 2.0, dtype=torch.float64)
+    plan = _native.make_plan("ppool", layout, tuple(x.shape), dtype, channels_last, 1, (2, 2))
+    y = torch.empty((3, 2, 2, 2), dtype=dtype).contiguous(memory_format=fmt)
+    assert _native.forward(plan.ctypes.data, x, alpha, y) is False
+    expected = functional.p_pool2d(x.double(), alpha, 2)
+    torch.testing.assert_close(y.double(), expected, atol=0, rtol=1e-2)
+    gx = torch.empty_like(x)
+    dalpha = _native.backward(plan.ctypes.data, x, alpha, torch.ones_like(y), gx, True)
+    assert gx.shape == x.shape and dalpha.shape == (2,) and bool(torch.isfinite(gx).all())
+    assert _native.backward(plan.ctypes.data, x, alpha, torch.ones_like(y), gx, False) is None
+    x[0, 1, 1, 1] = float("nan")
+    assert _native.forward(plan.ctypes.data, x, alpha, y) is True
+    assert torch.isnan(y[0, 1, 0, 0]) and int(torch.isnan(y).sum()) == 1
 
 
 def test_kernel_flags_bad_values_and_op_names_them():
@@ -80,3 +107,25 @@ def test_kernel_flags_bad_values_and_op_names_them():
     x[0, 0, 1, 1] = -1.0
     with pytest.raises(ValueError, match="negative"):
         functional.p_pool2d(x, 0.5, 2)
+
+
+def test_an_unwritable_cache_builds_privately_and_says_so(tmp_path):
+    cache = tmp_path / "ro"
+    cache.mkdir()
+    cache.chmod(0o500)
+    try:
+        if os.access(cache, os.W_OK):
+            pytest.skip("running as a user who can write anywhere")
+        result = _child("""
+            import json, warnings
+            from ppverify.ops import _native
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                ok = _native.available()
+            print(json.dumps({"ok": ok, "file": str(_native.library_file),
+                              "said": [str(w.message) for w in caught]}))
+        """, {"PPVERIFY_CACHE": str(cache)})
+    finally:
+        cache.chmod(0o700)
+    assert result["ok"] and not result["file"].startswith(str(cache))
+    assert any("cannot be used" in m for m in result["said"]), result

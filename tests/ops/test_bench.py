@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 
 import pytest
@@ -85,3 +86,49 @@ def test_cli_gem_suite_prints_the_ratios(capsys):
                  "--no-rss"]) == 0
     out = capsys.readouterr().out
     assert "gem_pool2d / lp_pool2d: forward" in out and "gem / usual_gem: forward" in out
+
+
+def test_matrix_rows_run_and_report_ratios_and_misses():
+    from ppverify.ops import bench_matrix as bm
+
+    rows = [r for r in bm.quick_rows(bm.ROWS, 6)
+            if r.label in ("2-D f32 k2 s2", "3-D f32 k3 s2 p1 channels_last_3d",
+                           "2-D f64 k3 s2 p1", "2-D f32 global",
+                           "2-D f32 k2 s2 per-channel alpha")]
+    assert len(rows) == 5
+    out = io.StringIO()
+    result = bm.run_matrix(rows, repeats=1, rss=False, out=out, overhead=False)
+    for rec in result["rows"]:
+        assert rec["forward_ratio"] > 0 and rec["forward_backward_ratio"] > 0
+        assert rec["subject"].startswith(("p_pool", "adaptive_p_pool"))
+        assert set(rec["forward_s"]) == {rec["subject"], *rec["baselines"]}
+    text = out.getvalue()
+    assert all(r.label in text for r in rows)
+
+
+def test_matrix_marks_a_missed_target():
+    from ppverify.ops import bench_matrix as bm
+
+    rec = {"row": {"headline": True, "dtype": "float32"}, "forward_ratio": 1.6,
+           "forward_backward_ratio": 1.0, "memory_ratio": 1.0, "rss_ratio": 1.7,
+           "fb_vs_max": 1.4, "fb_vs_avg": 1.0}
+    assert bm.misses(rec) == ["fwd 1.60x > 1.5x", "mem 1.70x > 1.5x",
+                              "fwd+bwd 1.40x max_pool > 1.3x"]
+    rec.update(forward_ratio=1.0, rss_ratio=None, fb_vs_max=1.0)
+    assert bm.misses(rec) == []
+
+
+def test_matrix_rss_child_measures_a_row(tmp_path):
+    from ppverify.ops import bench_matrix as bm
+
+    per_channel = next(r for r in bm.ROWS if r.per_channel)  # the warm-up keeps C
+    row = bm.Row(**{**bm.asdict(per_channel), "shape": (1, 64, 16, 16)})
+    grown = bm._rss_in_fresh_process(row, "p_pool2d")
+    if grown is None:
+        pytest.skip("this kernel cannot reset the peak RSS (/proc/self/clear_refs)")
+    assert 0 <= grown < 64 * 2**20
+
+
+def test_cli_matrix_rejects_an_unknown_row(capsys):
+    assert main(["bench", "--matrix", "--rows", "no such row"]) == 2
+    assert "no matrix row matches" in capsys.readouterr().err

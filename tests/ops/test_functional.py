@@ -207,6 +207,37 @@ def test_ops_layer_imports_neither_the_oracle_nor_mpmath_nor_sympy():
     assert out.stdout.strip().splitlines()[-1] == "[]"
 
 
+def test_first_call_imports_no_compiler_stack():
+    # issue 12: the first eager call (forward and backward, every dtype, channels-last,
+    # adaptive, per-channel alpha) must not pull sympy or torch's compiler stack (it used to
+    # import about 870 modules and take 1.2-3 s); the kernel is built or loaded before the
+    # count starts
+    import json
+    import subprocess
+    import sys
+
+    code = '''
+import json, sys, time, torch
+import ppverify.ops as ops
+from ppverify.ops import _native
+_native.available()
+before, t0 = set(sys.modules), time.perf_counter()
+for dtype in (torch.float32, torch.float64, torch.bfloat16, torch.float16):
+    x = torch.rand(1, 3, 4, 4, dtype=dtype).contiguous(memory_format=torch.channels_last)
+    x.requires_grad_(True)
+    alpha = torch.tensor([1.0, 2.0, 3.0], dtype=torch.float64, requires_grad=True)
+    (ops.p_pool2d(x, alpha, 2).sum() + ops.adaptive_p_pool2d(x, 2.0, 3).sum()).backward()
+new = sorted(set(sys.modules) - before)
+print(json.dumps({"new": new, "seconds": time.perf_counter() - t0}))
+'''
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=240, check=True)
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert not [m for m in result["new"] if m.startswith(("sympy", "torch._dynamo",
+                                                           "torch._inductor"))], result
+    assert len(result["new"]) <= 20, result
+
+
 @pytest.mark.parametrize("kwargs, match", [
     ({"kernel_size": 2.5}, "kernel_size must be an int or a tuple"),
     ({"kernel_size": object()}, "kernel_size must be an int or a tuple of 2 ints, got object"),

@@ -368,10 +368,20 @@ def test_first_call_on_a_new_length_allocates_nothing_per_position():
     tracemalloc.start()
     try:
         p_pool1d(x, 2.0, 3, 1, 1)
+        snapshot = tracemalloc.take_snapshot()
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-    assert peak < 1_000_000  # the tensors are torch's, not Python's; before: 331 MB
+    # no Python object per position (before: 331 MB): what tracemalloc sees outside numpy's
+    # array data is small; numpy's share is the C++ kernel's plan, one int64 start and count
+    # per output index of each axis (16 B x 2,000,003 here), and its transients
+    numpy_domain = np.lib.tracemalloc_domain
+    python_objects = snapshot.filter_traces([tracemalloc.DomainFilter(False, numpy_domain)])
+    assert sum(s.size for s in python_objects.statistics("filename")) < 1_000_000
+    assert peak < 64 * x.shape[-1]
+    from ppverify.ops import _dispatch
+    plans = [c.plan for c in _dispatch._native_calls.values() if c.out_shape[-1] == x.shape[-1]]
+    assert plans and all(plan.nbytes <= 16 * x.shape[-1] + 1024 for plan in plans)
 
 
 def test_adaptive_window_tables_are_built_without_a_python_object_per_window(monkeypatch):
@@ -397,3 +407,18 @@ def test_adaptive_window_tables_are_built_without_a_python_object_per_window(mon
     x = torch.rand(1, 2, 2_001, dtype=torch.float64)
     out = adaptive_p_pool1d(x, 0.0, 999)  # alpha = 0: the mean over torch's windows
     assert torch.allclose(out, F.adaptive_avg_pool1d(x, 999), rtol=1e-15, atol=0)
+
+
+def test_the_kernel_plan_cache_is_bounded_in_bytes():
+    """Plans hold 16 B per output index of each axis: twelve distinct lengths of 1e6 (192 MB of
+    plans) must not all be kept (the cache holds at most 64 MB of them)."""
+    from ppverify.ops import _dispatch
+    from ppverify.ops import native_available as ops_native_available
+
+    if not ops_native_available():
+        pytest.skip("no C++ kernel")
+    for i in range(12):
+        p_pool1d(torch.rand(1, 1, 1_000_000 + i), 2.0, 3, 1, 1)
+        held = sum(c.plan.nbytes for c in _dispatch._native_calls.values())
+        assert held <= _dispatch._NATIVE_PLAN_BYTES_MAX
+    assert 0 < len(_dispatch._native_calls) < 12
