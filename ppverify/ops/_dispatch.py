@@ -15,9 +15,10 @@ Both have fake (meta) implementations, so ``torch.compile(fullgraph=True)`` (any
 (the vmapped dimension joins the batch). ``ppverify.ops._decomp`` registers their lowering to
 standard aten ops for deployment (``torch.onnx.export``, ``ExportedProgram.run_decompositions``).
 
-Backends (one file each): ``_native`` (the C++ kernel: windowed P-pooling, CPU, float32 /
-float16 / bfloat16) when available, otherwise ``_torch_impl`` (pure torch, every operator,
-layout, dtype and device). A Triton backend would be one more branch in ``_backend``.
+Backends (one file each): ``_triton`` (Triton kernels: P-pooling of CUDA tensors, every layout
+and dtype) when Triton is installed, ``_native`` (the C++ kernel: windowed P-pooling, CPU, float32
+/ float16 / bfloat16) when available, otherwise ``_torch_impl`` (pure torch, every operator,
+layout, dtype and device; ``_fallback`` warns once where a kernel could have served).
 
 Validation happens inside the custom op's implementation, so it costs no graph break and no
 guard in compiled or exported graphs and runs the same in eager mode, compiled code and an
@@ -48,7 +49,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from . import _layout, _native, _torch_impl
+from . import _fallback, _layout, _native, _torch_impl, _triton
 
 
 @dataclass(frozen=True)
@@ -76,11 +77,16 @@ def _use_native(x: Tensor) -> bool:
 
 
 def _backend(op: str, layout, x: Tensor) -> str:
-    """"native" when the C++ kernel serves this call (windowed P-pooling, or an adaptive layout
+    """"triton" for P-pooling of CUDA tensors when Triton is available (``_triton.serves``),
+    "native" when the C++ kernel serves this call (windowed P-pooling, or an adaptive layout
     with the same windows as a windowed one, e.g. global pooling), else "torch"."""
+    if OPERATORS[op].native and _triton.serves(x):
+        return "triton"
     if OPERATORS[op].native and _use_native(x) and \
             _layout.as_windowed(layout, tuple(x.shape[2:])) is not None:
         return "native"
+    if OPERATORS[op].native:
+        _fallback.note(x, layout)
     return "torch"
 
 
@@ -189,7 +195,13 @@ def pool_op(x: Tensor, param: Tensor, op: str, layout: list[int], validate: bool
     out = _layout.out_spatial(geometry, spatial)
     _layout.check_windows(geometry, spatial)
     shape = (x.shape[0], x.shape[1], *out)
-    if _backend(op, geometry, x) == "native":
+    backend = _backend(op, geometry, x)
+    if backend == "triton":
+        y, flag = _triton.forward(x, param, geometry, _memory_format(x))
+        if validate and bool(flag):  # one host synchronisation; the kernel NaNs bad windows
+            diagnose(op, x, param)
+        return y
+    if backend == "native":
         x3, a, geo, _ = _native_args(x, param, geometry)
         y, bad, _, _ = _native.forward_f32(x3, a, geo)
         bad = bad or not bool(torch.isfinite(a).all())
@@ -219,7 +231,10 @@ def pool_backward_op(grad_y: Tensor, x: Tensor, param: Tensor, op: str, layout: 
     """``(dL/dx, dL/dparam)`` (float64, ``param``'s shape) for the upstream ``grad_y``."""
     geometry = _layout.decode(layout)
     N, C = x.shape[0], x.shape[1]
-    if _backend(op, geometry, x) == "native":
+    backend = _backend(op, geometry, x)
+    if backend == "triton":
+        gx, gp = _triton.backward(grad_y, x, param, geometry, need_param, _memory_format(x))
+    elif backend == "native":
         x3, a, geo, out = _native_args(x, param, geometry)
         g3 = grad_y.detach().to(torch.float32).contiguous().reshape((-1,) + tuple(out))
         gin, dparam = _native.backward_f32(x3, a, g3, x3.new_empty(0),
