@@ -345,7 +345,7 @@ def _refs(a, xmax, xmin, PRECISE: tl.constexpr):
     safe_max = tl.where(xmax > 0.0, xmax, 1.0)
     safe_min = tl.where(xmin < INF, xmin, 1.0)
     ref_d = tl.where(a >= 0.0, safe_max, safe_min)
-    if PRECISE:
+    if PRECISE:  # noqa: SIM108 - a constexpr branch (Triton), not a value
         ref_n = tl.where(a + 1.0 >= 0.0, safe_max, safe_min)
     else:
         ref_n = ref_d
@@ -365,7 +365,7 @@ def _terms(x, valid, a, rd_m, rd_e, ref_d, rn_m, rn_e, sep, PRECISE: tl.constexp
     ae = a[:, None]
     ed = tl.where(pos, _exp_mul(ae, big, small, PRECISE), 0.0)
     en = ed * (xs / ref_d[:, None])
-    if PRECISE:
+    if PRECISE:  # noqa: SIM102 - compile-time branch around a run-time one (Triton)
         if _any(sep):
             nbig, nsmall = _ln_pieces(xm, xe, rn_m[:, None], rn_e[:, None])
             en_sep = _exp_mul(ae + 1.0, nbig, nsmall, PRECISE)
