@@ -49,6 +49,9 @@ KERNELS = Path(__file__).with_name("_triton_kernels.py")
 TILE = 512                 # tile elements per program on a GPU (rows x window elements)
 INTERPRETER_TILE = 16384   # larger tiles under the interpreter: fewer (slow) programs
 NUM_WARPS = 4
+MIN_VERSION = (3, 4)              # compiling for a GPU (untested below 3.9: no GPU here yet)
+MIN_INTERPRETER_VERSION = (3, 9)  # the interpreter rounds fma's product and lacks loops over
+#                                   run-time bounds before 3.9
 
 launches = 0               # kernel launches in this process (tests check the kernels ran)
 _lock = threading.Lock()
@@ -107,7 +110,24 @@ def _triton_version() -> str | None:
         import triton
     except ImportError:
         return None
-    return getattr(triton, "__version__", "unknown")
+    return getattr(triton, "__version__", "0")
+
+
+def _version_tuple(version: str) -> tuple[int, ...]:
+    parts = []
+    for piece in version.split(".")[:2]:
+        digits = "".join(ch for ch in piece if ch.isdigit())
+        parts.append(int(digits) if digits else 0)
+    return tuple(parts)
+
+
+def _too_old(minimum: tuple[int, int], what: str) -> str | None:
+    version = _triton_version()
+    if _version_tuple(version) < minimum:
+        wanted = ".".join(map(str, minimum))
+        return (f"Triton {version} is too old for {what} (it needs {wanted} or newer): "
+                f"pip install 'triton>={wanted}'")
+    return None
 
 
 def unavailable_reason(device: torch.device | str | None = None) -> str | None:
@@ -117,16 +137,21 @@ def unavailable_reason(device: torch.device | str | None = None) -> str | None:
     if os.environ.get(ENV, "1") == "0":
         return f"{ENV}=0 is set (unset it to use the Triton kernels)"
     if device.type == "cpu":
-        if os.environ.get(ENV) == "cpu":
-            return None if _triton_version() else (
-                f"{ENV}=cpu needs Triton: pip install 'ppverify[gpu]' (or 'triton')")
-        return "CPU tensors use the C++ kernel or the pure-torch path"
+        if os.environ.get(ENV) != "cpu":
+            return "CPU tensors use the C++ kernel or the pure-torch path"
+        if _triton_version() is None:
+            return f"{ENV}=cpu needs Triton: pip install 'ppverify[gpu]' (or 'triton')"
+        return _too_old(MIN_INTERPRETER_VERSION, f"{ENV}=cpu (Triton's interpreter)")
     if device.type != "cuda":
         return (f"no ppverify kernel for device type {device.type!r} (the Triton kernels "
                 f"serve CUDA tensors)")
     if _triton_version() is None:
         return ("Triton is not installed: pip install 'ppverify[gpu]' (or 'triton', the "
                 "version your torch build names)")
+    old = _too_old(MIN_INTERPRETER_VERSION if _env_interpret() else MIN_VERSION,
+                   "ppverify's kernels")
+    if old:
+        return old
     if not _env_interpret():
         if not torch.cuda.is_available():
             return "torch reports no usable CUDA device (torch.cuda.is_available() is False)"
@@ -225,15 +250,22 @@ def _next_pow2(n: int) -> int:
 
 def _config(K: int, n_out: int, interpret: bool) -> dict:
     """Tile shape: ``BLOCK_K`` window elements (the whole window when it fits: ``SINGLE``),
-    ``WB`` windows of each of ``PPP`` planes."""
-    tile = int(os.environ.get("PPVERIFY_TRITON_TILE", 0)) or (
-        INTERPRETER_TILE if interpret else TILE)
+    ``WB`` windows of each of ``PPP`` planes.
+
+    On a GPU one plane per program (``PPP = 1``) and ``WB`` fixed by ``BLOCK_K``, so a dtype
+    compiles at most one kernel per power of two of the window size. The interpreter, whose
+    cost is per program, packs several planes into one (``PPP > 1``) unless
+    ``PPVERIFY_TRITON_TILE`` asks for a GPU's tile shapes (tests)."""
+    explicit = int(os.environ.get("PPVERIFY_TRITON_TILE", 0))
+    tile = explicit or (INTERPRETER_TILE if interpret else TILE)
     block_k = _next_pow2(K)
     single = block_k <= tile
     block_k = min(block_k, tile)
     rows = max(1, tile // block_k)
-    wb = min(rows, _next_pow2(n_out))
-    return {"SINGLE": single, "BLOCK_K": block_k, "WB": wb, "PPP": max(1, rows // wb)}
+    if interpret and not explicit:
+        wb = min(rows, _next_pow2(n_out))
+        return {"SINGLE": single, "BLOCK_K": block_k, "WB": wb, "PPP": max(1, rows // wb)}
+    return {"SINGLE": single, "BLOCK_K": block_k, "WB": rows, "PPP": 1}
 
 
 def _kind(dtype: torch.dtype) -> int:
@@ -253,6 +285,12 @@ def _launch_context(x: torch.Tensor):
     import numpy as np
 
     return np.errstate(all="ignore")
+
+
+def _compile_options(x: torch.Tensor) -> dict:
+    """Launch options: float64 kernels are compiled without contracting ``a * b + c`` into
+    fma, which would break the exact products of their double-double arithmetic."""
+    return {"num_warps": NUM_WARPS, "enable_fp_fusion": x.dtype != torch.float64}
 
 
 def _module_for(x: torch.Tensor):
@@ -283,9 +321,9 @@ def forward(x: torch.Tensor, param: torch.Tensor, layout: Layout, memory_format
     with _launch_context(x):
         mod.ppool_forward[grid](
             _as_kernel_arg(x), param, _as_kernel_arg(y), flag, P, C, *geo.ints,
-            *_strides5(x), *_param_strides(param), *_strides5(y),
-            KIND=_kind(x.dtype), ADAPTIVE=geo.adaptive, PRECISE=x.dtype == torch.float64,
-            num_warps=NUM_WARPS, **cfg)
+            *_strides5(x), *_param_strides(param), *_strides5(y), int(geo.adaptive),
+            KIND=_kind(x.dtype), PRECISE=x.dtype == torch.float64,
+            **_compile_options(x), **cfg)
     launches += 1
     return y, flag
 
@@ -324,10 +362,10 @@ def backward(grad_y: torch.Tensor, x: torch.Tensor, param: torch.Tensor, layout:
             mod.ppool_backward[grid](
                 _as_kernel_arg(x), param, _as_kernel_arg(grad_y), _as_kernel_arg(gx), part,
                 part_e, P, C, *geo.ints, *_strides5(x), *_param_strides(param),
-                *_strides5(grad_y), *_strides5(gx),
-                KIND=_kind(x.dtype), GKIND=_kind(grad_y.dtype), GXKIND=_kind(gx.dtype),
-                ADAPTIVE=geo.adaptive, PRECISE=x.dtype == torch.float64, OVERLAP=geo.overlap,
-                NEED_PARAM=bool(need_param), num_warps=NUM_WARPS, **cfg)
+                *_strides5(grad_y), *_strides5(gx), int(geo.adaptive), int(geo.overlap),
+                int(bool(need_param)), KIND=_kind(x.dtype), GKIND=_kind(grad_y.dtype),
+                GXKIND=_kind(gx.dtype), PRECISE=x.dtype == torch.float64,
+                **_compile_options(x), **cfg)
         launches += 1
     if gx.dtype != x.dtype:
         gx = gx.to(x.dtype)

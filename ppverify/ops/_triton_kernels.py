@@ -15,13 +15,14 @@ dtype:
   exact plus an atanh series of the mantissa ratio), so it is accurate to a few ulp *absolute*
   even for x / R outside the float64 range and *relative* for x near R;
 * for float64 inputs (``PRECISE``) the product ``alpha ln(x/R)`` is carried in double-double
-  (an exact ``fma`` product), the numerator ``sum x^(alpha+1)`` has its own dominant element
+  (Dekker's exact product), the numerator ``sum x^(alpha+1)`` has its own dominant element
   ``R_n`` when -1 < alpha < 0, and the window sums are compensated (TwoSum);
 * ``x_i - y`` in the derivatives is never formed from the rounded y: with ``rho_j = x_j/R - 1``
   and ``D = sum_j w_j rho_j = y/R - 1``, ``(x_i - y)/x_i = (rho_i - D)/(x_i/R)``;
 * zeros, ties, all-zero windows and padding follow the oracle's conventions exactly.
 
-Only IEEE arithmetic, ``fma``, comparisons and bit casts are used: ``exp`` and ``ln`` are
+Only IEEE arithmetic, ``fma`` (where its rounding does not matter), comparisons and bit casts
+are used: ``exp`` and ``ln`` are
 written here as polynomials (``_exp``, ``_ln_pieces``) and the rounding to float16/bfloat16 is
 done with integer operations (``_store``), so Triton's interpreter (``TRITON_INTERPRET=1``,
 numpy on CPU) evaluates the same arithmetic as the GPU, without ``libdevice``, whose functions
@@ -32,7 +33,7 @@ Layout of the work: one program evaluates a ``[PPP * WB, BLOCK_K]`` tile: ``PPP`
 (``SINGLE``: the whole window in one tile; otherwise a loop over chunks, each pass reloading its
 chunk). The input is read through its strides (any layout, channels_last included). The
 backward scatters ``dy/dx_i * grad_y`` into the input gradient, with plain stores where no two
-windows share an element (``OVERLAP`` false) and atomic adds otherwise; dy/dalpha per window is
+windows share an element (``OVERLAP`` 0) and atomic adds otherwise; dy/dalpha per window is
 summed per (plane, program) as a mantissa sum times a power of two (``_scaled_partial``), so
 that subnormal and huge terms are summed without underflow or overflow.
 """
@@ -50,12 +51,21 @@ TINY = tl.constexpr(2.2250738585072014e-308)         # smallest normal float64
 INF = tl.constexpr(float("inf"))
 NAN = tl.constexpr(float("nan"))
 NO_EXP = tl.constexpr(-4000)                         # the exponent of a zero term
+SPLITTER = tl.constexpr(134217729.0)                 # 2**27 + 1, Dekker's split
 
 # storage kinds (the `KIND` constexprs): how a tensor is read and written
 F64, F32, F16, BF16 = 0, 1, 2, 3                     # BF16 tensors are passed as int16 views
 
+# integer arguments Triton must not specialise on (value 1, divisibility by 16): every pooling
+# geometry and stride pattern then shares one compiled kernel per dtype and tile shape, which
+# keeps the number of compilations (a few seconds each) small
 _GEOMETRY = ["P", "C", "D", "H", "W", "OD", "OH", "OW", "KD", "KH", "KW", "SD", "SH", "SW",
-             "PD", "PH", "PW", "DD", "DH", "DW", "K"]
+             "PD", "PH", "PW", "DD", "DH", "DW", "K", "ADAPTIVE"]
+_FORWARD_INTS = _GEOMETRY + ["sxn", "sxc", "sxd", "sxh", "sxw", "san", "sac", "syn", "syc",
+                             "syd", "syh", "syw"]
+_BACKWARD_INTS = _GEOMETRY + ["sxn", "sxc", "sxd", "sxh", "sxw", "san", "sac", "sgn", "sgc",
+                              "sgd", "sgh", "sgw", "sin_", "sic", "sid", "sih", "siw", "OVERLAP",
+                              "NEED_PARAM"]
 
 
 # ------------------------------------------------------------------------ float64 building blocks
@@ -72,6 +82,13 @@ _MIN = tl.standard._elementwise_min
 def _any(mask):
     """Whether some entry of ``mask`` is true (a scalar, for a branch taken by the program)."""
     return tl.reduce(mask.to(tl.int32), None, _MAX) > 0
+
+
+@triton.jit
+def _f64(v: tl.constexpr):
+    """A float64 constant (Triton before 3.9 rounds a Python float to float32 when it meets a
+    float64 tensor in a three-operand op such as ``tl.fma``)."""
+    return tl.full([], v, tl.float64)
 
 
 @triton.jit
@@ -93,17 +110,17 @@ def _exp(z):
     n = tl.floor(zc * LOG2E + 0.5)
     r = zc - n * LN2_HI
     r = r - n * LN2_LO
-    p = 1.0 / 6227020800.0
-    p = tl.fma(p, r, 1.0 / 479001600.0)
-    p = tl.fma(p, r, 1.0 / 39916800.0)
-    p = tl.fma(p, r, 1.0 / 3628800.0)
-    p = tl.fma(p, r, 1.0 / 362880.0)
-    p = tl.fma(p, r, 1.0 / 40320.0)
-    p = tl.fma(p, r, 1.0 / 5040.0)
-    p = tl.fma(p, r, 1.0 / 720.0)
-    p = tl.fma(p, r, 1.0 / 120.0)
-    p = tl.fma(p, r, 1.0 / 24.0)
-    p = tl.fma(p, r, 1.0 / 6.0)
+    p = _f64(1.0 / 6227020800.0)
+    p = tl.fma(p, r, _f64(1.0 / 479001600.0))
+    p = tl.fma(p, r, _f64(1.0 / 39916800.0))
+    p = tl.fma(p, r, _f64(1.0 / 3628800.0))
+    p = tl.fma(p, r, _f64(1.0 / 362880.0))
+    p = tl.fma(p, r, _f64(1.0 / 40320.0))
+    p = tl.fma(p, r, _f64(1.0 / 5040.0))
+    p = tl.fma(p, r, _f64(1.0 / 720.0))
+    p = tl.fma(p, r, _f64(1.0 / 120.0))
+    p = tl.fma(p, r, _f64(1.0 / 24.0))
+    p = tl.fma(p, r, _f64(1.0 / 6.0))
     p = tl.fma(p, r, 0.5)
     p = tl.fma(p, r, 1.0)
     p = tl.fma(p, r, 1.0)
@@ -138,17 +155,17 @@ def _ln_pieces(xm, xe, rm, re):
     k = xe - re + tl.where(up, 1.0, tl.where(dn, -1.0, 0.0))
     s = (xm - rm2) / (xm + rm2)
     s2 = s * s
-    p = 1.0 / 23.0
-    p = tl.fma(p, s2, 1.0 / 21.0)
-    p = tl.fma(p, s2, 1.0 / 19.0)
-    p = tl.fma(p, s2, 1.0 / 17.0)
-    p = tl.fma(p, s2, 1.0 / 15.0)
-    p = tl.fma(p, s2, 1.0 / 13.0)
-    p = tl.fma(p, s2, 1.0 / 11.0)
-    p = tl.fma(p, s2, 1.0 / 9.0)
-    p = tl.fma(p, s2, 1.0 / 7.0)
-    p = tl.fma(p, s2, 1.0 / 5.0)
-    p = tl.fma(p, s2, 1.0 / 3.0)
+    p = _f64(1.0 / 23.0)
+    p = tl.fma(p, s2, _f64(1.0 / 21.0))
+    p = tl.fma(p, s2, _f64(1.0 / 19.0))
+    p = tl.fma(p, s2, _f64(1.0 / 17.0))
+    p = tl.fma(p, s2, _f64(1.0 / 15.0))
+    p = tl.fma(p, s2, _f64(1.0 / 13.0))
+    p = tl.fma(p, s2, _f64(1.0 / 11.0))
+    p = tl.fma(p, s2, _f64(1.0 / 9.0))
+    p = tl.fma(p, s2, _f64(1.0 / 7.0))
+    p = tl.fma(p, s2, _f64(1.0 / 5.0))
+    p = tl.fma(p, s2, _f64(1.0 / 3.0))
     f = 2.0 * s + (2.0 * s * s2) * p
     big = k * LN2_HI
     small = k * LN2_LO + f
@@ -164,12 +181,28 @@ def _ln(v):
 
 
 @triton.jit
+def _two_prod(a, b):
+    """``a b = p + e`` exactly (Dekker's product; ``e`` is 0 where the split overflows). Exact
+    only without contraction into fma, so the float64 kernels are compiled with
+    ``enable_fp_fusion=False`` (``_triton``); ``tl.fma`` would do it in one step on a GPU, but
+    Triton's interpreter rounds its product before 3.9."""
+    p = a * b
+    ca = SPLITTER * a
+    a_hi = ca - (ca - a)
+    a_lo = a - a_hi
+    cb = SPLITTER * b
+    b_hi = cb - (cb - b)
+    b_lo = b - b_hi
+    e = ((a_hi * b_hi - p) + a_hi * b_lo + a_lo * b_hi) + a_lo * b_lo
+    return p, tl.where(tl.abs(e) < INF, e, 0.0)
+
+
+@triton.jit
 def _exp_mul(a, big, small, PRECISE: tl.constexpr):
     """``exp(a (big + small))``; with ``PRECISE`` the product is carried in double-double
-    (``a big`` split exactly by ``fma``) and ``exp(hi + lo) = exp(hi) (1 + lo)``."""
+    (``a big`` split exactly, ``_two_prod``) and ``exp(hi + lo) = exp(hi) (1 + lo)``."""
     if PRECISE:
-        p = a * big
-        e = tl.fma(a, big, -p)
+        p, e = _two_prod(a, big)
         q = e + a * small
         hi = p + q
         lo = q - (hi - p)
@@ -286,10 +319,10 @@ def _rows(a_ptr, P, C, OD, OH, OW, san, sac, WB: tl.constexpr, PPP: tl.constexpr
 
 
 @triton.jit
-def _axis(o, k, L, OUT, S, PAD, DIL, ADAPTIVE: tl.constexpr):
+def _axis(o, k, L, OUT, S, PAD, DIL, ADAPTIVE):
     """Input coordinates ``[rows, BLOCK_K]`` of kernel offsets ``k`` along one axis, and
     whether they are inside the window and the input (padding and overhang are not)."""
-    if ADAPTIVE:
+    if ADAPTIVE != 0:
         start = (o * L) // OUT
         end = ((o + 1) * L + OUT - 1) // OUT
         i = start[:, None] + k[None, :]
@@ -303,7 +336,7 @@ def _axis(o, k, L, OUT, S, PAD, DIL, ADAPTIVE: tl.constexpr):
 @triton.jit
 def _chunk(x_ptr, n, c, od, oh, ow, ok, k0, D, H, W, OD, OH, OW, KH, KW, SD, SH, SW,
            PD, PH, PW, DD, DH, DW, K, sxn, sxc, sxd, sxh, sxw,
-           KIND: tl.constexpr, ADAPTIVE: tl.constexpr, BLOCK_K: tl.constexpr):
+           ADAPTIVE, KIND: tl.constexpr, BLOCK_K: tl.constexpr):
     """Window elements ``k0 .. k0 + BLOCK_K`` of every row: values (float64, 0 outside), the
     validity mask and the elements' coordinates ``(i_d, i_h, i_w)`` (for the scatter)."""
     kk = k0 + tl.arange(0, BLOCK_K)
@@ -377,11 +410,11 @@ def _terms(x, valid, a, rd_m, rd_e, ref_d, rn_m, rn_e, sep, PRECISE: tl.constexp
 # --------------------------------------------------------------------------------------- forward
 
 
-@triton.jit(do_not_specialize=_GEOMETRY)
+@triton.jit(do_not_specialize=_FORWARD_INTS)
 def ppool_forward(x_ptr, a_ptr, y_ptr, flag_ptr,
                   P, C, D, H, W, OD, OH, OW, KD, KH, KW, SD, SH, SW, PD, PH, PW, DD, DH, DW, K,
-                  sxn, sxc, sxd, sxh, sxw, san, sac, syn, syc, syd, syh, syw,
-                  KIND: tl.constexpr, ADAPTIVE: tl.constexpr, PRECISE: tl.constexpr,
+                  sxn, sxc, sxd, sxh, sxw, san, sac, syn, syc, syd, syh, syw, ADAPTIVE,
+                  KIND: tl.constexpr, PRECISE: tl.constexpr,
                   SINGLE: tl.constexpr, BLOCK_K: tl.constexpr, WB: tl.constexpr,
                   PPP: tl.constexpr):
     """y for ``PPP * WB`` windows; windows with a bad element or a non-finite alpha get NaN
@@ -391,7 +424,7 @@ def ppool_forward(x_ptr, a_ptr, y_ptr, flag_ptr,
     if SINGLE:
         x, valid, _ = _chunk(x_ptr, n, c, od, oh, ow, ok, 0, D, H, W, OD, OH, OW, KH, KW,
                              SD, SH, SW, PD, PH, PW, DD, DH, DW, K, sxn, sxc, sxd, sxh, sxw,
-                             KIND, ADAPTIVE, BLOCK_K)
+                             ADAPTIVE, KIND, BLOCK_K)
         n_valid, n_pos, n_zero, xmax, xmin, n_bad = _stats(x, valid)
     else:
         n_valid = tl.full([PPP * WB], 0.0, tl.float64)
@@ -403,7 +436,7 @@ def ppool_forward(x_ptr, a_ptr, y_ptr, flag_ptr,
         for k0 in range(0, K, BLOCK_K):
             xc, vc, _ = _chunk(x_ptr, n, c, od, oh, ow, ok, k0, D, H, W, OD, OH, OW, KH, KW,
                                SD, SH, SW, PD, PH, PW, DD, DH, DW, K, sxn, sxc, sxd, sxh, sxw,
-                               KIND, ADAPTIVE, BLOCK_K)
+                               ADAPTIVE, KIND, BLOCK_K)
             c_valid, c_pos, c_zero, c_max, c_min, c_bad = _stats(xc, vc)
             n_valid += c_valid
             n_pos += c_pos
@@ -432,7 +465,7 @@ def ppool_forward(x_ptr, a_ptr, y_ptr, flag_ptr,
         for k0 in range(0, K, BLOCK_K):
             xc, vc, _ = _chunk(x_ptr, n, c, od, oh, ow, ok, k0, D, H, W, OD, OH, OW, KH, KW,
                                SD, SH, SW, PD, PH, PW, DD, DH, DW, K, sxn, sxc, sxd, sxh, sxw,
-                               KIND, ADAPTIVE, BLOCK_K)
+                               ADAPTIVE, KIND, BLOCK_K)
             pc, _, _, edc, enc = _terms(xc, vc, a, rd_m, rd_e, ref_d, rn_m, rn_e, sep, PRECISE)
             h, lo = _row_sum(edc, PRECISE)
             s_hi, s_lo = _two_sum(s_hi, s_lo, h, lo)
@@ -487,14 +520,13 @@ def _scaled_partial(v, ref, keep):
     return mant, e
 
 
-@triton.jit(do_not_specialize=_GEOMETRY)
+@triton.jit(do_not_specialize=_BACKWARD_INTS)
 def ppool_backward(x_ptr, a_ptr, g_ptr, gx_ptr, part_ptr, part_e_ptr,
                    P, C, D, H, W, OD, OH, OW, KD, KH, KW, SD, SH, SW, PD, PH, PW, DD, DH, DW, K,
                    sxn, sxc, sxd, sxh, sxw, san, sac, sgn, sgc, sgd, sgh, sgw,
-                   sin_, sic, sid, sih, siw,
+                   sin_, sic, sid, sih, siw, ADAPTIVE, OVERLAP, NEED_PARAM,
                    KIND: tl.constexpr, GKIND: tl.constexpr, GXKIND: tl.constexpr,
-                   ADAPTIVE: tl.constexpr, PRECISE: tl.constexpr, SINGLE: tl.constexpr,
-                   OVERLAP: tl.constexpr, NEED_PARAM: tl.constexpr, BLOCK_K: tl.constexpr,
+                   PRECISE: tl.constexpr, SINGLE: tl.constexpr, BLOCK_K: tl.constexpr,
                    WB: tl.constexpr, PPP: tl.constexpr):
     """Scatter ``grad_y * dy/dx`` into ``gx`` and write this program's ``sum grad_y dy/dalpha``
     per plane to ``part`` (mantissa sums) and ``part_e`` (their exponents)."""
@@ -506,7 +538,7 @@ def ppool_backward(x_ptr, a_ptr, g_ptr, gx_ptr, part_ptr, part_e_ptr,
     if SINGLE:
         x, valid, at = _chunk(x_ptr, n, c, od, oh, ow, ok, 0, D, H, W, OD, OH, OW, KH, KW,
                                SD, SH, SW, PD, PH, PW, DD, DH, DW, K, sxn, sxc, sxd, sxh, sxw,
-                               KIND, ADAPTIVE, BLOCK_K)
+                               ADAPTIVE, KIND, BLOCK_K)
         n_valid, n_pos, n_zero, xmax, xmin, _ = _stats(x, valid)
     else:
         n_valid = tl.full([PPP * WB], 0.0, tl.float64)
@@ -517,7 +549,7 @@ def ppool_backward(x_ptr, a_ptr, g_ptr, gx_ptr, part_ptr, part_e_ptr,
         for k0 in range(0, K, BLOCK_K):
             xc, vc, _ = _chunk(x_ptr, n, c, od, oh, ow, ok, k0, D, H, W, OD, OH, OW, KH, KW,
                                SD, SH, SW, PD, PH, PW, DD, DH, DW, K, sxn, sxc, sxd, sxh, sxw,
-                               KIND, ADAPTIVE, BLOCK_K)
+                               ADAPTIVE, KIND, BLOCK_K)
             c_valid, c_pos, c_zero, c_max, c_min, _ = _stats(xc, vc)
             n_valid += c_valid
             n_pos += c_pos
@@ -545,7 +577,7 @@ def ppool_backward(x_ptr, a_ptr, g_ptr, gx_ptr, part_ptr, part_e_ptr,
         for k0 in range(0, K, BLOCK_K):
             xc, vc, _ = _chunk(x_ptr, n, c, od, oh, ow, ok, k0, D, H, W, OD, OH, OW, KH, KW,
                                SD, SH, SW, PD, PH, PW, DD, DH, DW, K, sxn, sxc, sxd, sxh, sxw,
-                               KIND, ADAPTIVE, BLOCK_K)
+                               ADAPTIVE, KIND, BLOCK_K)
             pc, _, _, edc, enc = _terms(xc, vc, a, rd_m, rd_e, ref_d, rn_m, rn_e, sep, PRECISE)
             h, lo = _row_sum(edc, PRECISE)
             s_hi, s_lo = _two_sum(s_hi, s_lo, h, lo)
@@ -591,7 +623,7 @@ def ppool_backward(x_ptr, a_ptr, g_ptr, gx_ptr, part_ptr, part_e_ptr,
         for k0 in range(0, K, BLOCK_K):
             xc, vc, _ = _chunk(x_ptr, n, c, od, oh, ow, ok, k0, D, H, W, OD, OH, OW, KH, KW,
                                SD, SH, SW, PD, PH, PW, DD, DH, DW, K, sxn, sxc, sxd, sxh, sxw,
-                               KIND, ADAPTIVE, BLOCK_K)
+                               ADAPTIVE, KIND, BLOCK_K)
             pc, _, _, edc, _ = _terms(xc, vc, a, rd_m, rd_e, ref_d, rn_m, rn_e, sep, PRECISE)
             wtc, rhoc, _ = _wt_rho(pc, xc, edc, a, S, inv_n, ref_d)
             h, lo = _row_sum(wtc * rhoc, PRECISE)
@@ -611,7 +643,7 @@ def ppool_backward(x_ptr, a_ptr, g_ptr, gx_ptr, part_ptr, part_e_ptr,
         for k0 in range(0, K, BLOCK_K):
             xc, vc, atc = _chunk(x_ptr, n, c, od, oh, ow, ok, k0, D, H, W, OD, OH, OW, KH, KW,
                                   SD, SH, SW, PD, PH, PW, DD, DH, DW, K, sxn, sxc, sxd, sxh,
-                                  sxw, KIND, ADAPTIVE, BLOCK_K)
+                                  sxw, ADAPTIVE, KIND, BLOCK_K)
             pc, xsc, lrc, edc, _ = _terms(xc, vc, a, rd_m, rd_e, ref_d, rn_m, rn_e, sep,
                                           PRECISE)
             gc, dac = _grads(xc, vc, pc, xsc, lrc, edc, a, S, inv_n, ref_d, Dsum, y, y_rel,
@@ -621,7 +653,7 @@ def ppool_backward(x_ptr, a_ptr, g_ptr, gx_ptr, part_ptr, part_e_ptr,
                      OVERLAP)
             h, lo = _row_sum(dac, PRECISE)
             da_hi, da_lo = _two_sum(da_hi, da_lo, h, lo)
-    if NEED_PARAM:
+    if NEED_PARAM != 0:
         da = _value(da_hi, da_lo)
         ref_da = ref_d
         # dy/dalpha / R_d overflows where R_d is a tiny minimum (alpha < 0) of a window that
@@ -642,7 +674,7 @@ def ppool_backward(x_ptr, a_ptr, g_ptr, gx_ptr, part_ptr, part_e_ptr,
                 for k0 in range(0, K, BLOCK_K):
                     xc, vc, _ = _chunk(x_ptr, n, c, od, oh, ow, ok, k0, D, H, W, OD, OH, OW, KH,
                                        KW, SD, SH, SW, PD, PH, PW, DD, DH, DW, K, sxn, sxc, sxd,
-                                       sxh, sxw, KIND, ADAPTIVE, BLOCK_K)
+                                       sxh, sxw, ADAPTIVE, KIND, BLOCK_K)
                     pc, _, lrc, edc, _ = _terms(xc, vc, a, rd_m, rd_e, ref_d, rn_m, rn_e, sep,
                                                 PRECISE)
                     wtc, _, _ = _wt_rho(pc, xc, edc, a, S, inv_n, ref_d)
@@ -681,7 +713,7 @@ def _wt_rho(pos, x, ed, a, S, inv_n, ref_d):
 @triton.jit
 def _grads(x, valid, pos, xs, lr, ed, a, S, inv_n, ref_d, Dsum, y, y_rel, log_y_rel, ln_s,
            all_zero, neg_zero, g_zero_pos, g_zero_neg, g_allzero, PRECISE: tl.constexpr,
-           NEED_PARAM: tl.constexpr):
+           NEED_PARAM):
     """dy/dx of every element (0 outside the window) and the terms of dy/dalpha / R_d, with the
     conventions at zeros; the same formulas as ``_torch_impl._PPool.derivatives``."""
     ae = a[:, None]
@@ -715,7 +747,7 @@ def _grads(x, valid, pos, xs, lr, ed, a, S, inv_n, ref_d, Dsum, y, y_rel, log_y_
     g = tl.where(ae == 0.0, inv_n[:, None], tl.where(neg_zero[:, None], g_neg, g))
     g = tl.where(all_zero[:, None], g_allzero[:, None], g)
     g = tl.where(valid, g, 0.0)
-    if NEED_PARAM:
+    if NEED_PARAM != 0:
         da = wt * lr * (rho - tl.where(ok, Db, 0.0))
         redo_da = pos & ~(ok & (tl.abs(da) < INF))
         if _any(redo_da):
@@ -729,7 +761,7 @@ def _grads(x, valid, pos, xs, lr, ed, a, S, inv_n, ref_d, Dsum, y, y_rel, log_y_
 
 @triton.jit
 def _scatter(gx_ptr, at, valid, v, n, c, sin_, sic, sid, sih, siw, GXKIND: tl.constexpr,
-             OVERLAP: tl.constexpr):
+             OVERLAP):
     """Add ``v`` to the input gradient at the window elements ``at = (i_d, i_h, i_w)`` (through
     the gradient's own strides): atomic adds where windows share elements (``OVERLAP``), else
     one rounding to the gradient's dtype and a plain store."""
@@ -738,7 +770,7 @@ def _scatter(gx_ptr, at, valid, v, n, c, sin_, sic, sid, sih, siw, GXKIND: tl.co
     off = base[:, None] + i_d.to(tl.int64) * sid + i_h.to(tl.int64) * sih + \
         i_w.to(tl.int64) * siw
     off = tl.where(valid, off, 0)
-    if OVERLAP:
+    if OVERLAP != 0:
         tl.atomic_add(gx_ptr + off, v.to(gx_ptr.dtype.element_ty), mask=valid)
     else:
         _store(gx_ptr, off, v, valid, GXKIND)
