@@ -40,6 +40,8 @@ def _warn_once(key: str, message: str) -> None:
 
 def reason(x: torch.Tensor, layout) -> str | None:
     """Why a kernel that could serve ``x`` (P-pooling over ``layout``) does not, or None."""
+    if x.device.type == "meta":  # shape propagation, nothing is computed
+        return None
     if x.device.type != "cpu":
         if os.environ.get(_triton.ENV) == "0":
             return None

@@ -18,13 +18,12 @@ cases are batched: one launch evaluates every value kind (batch) times every alp
 from __future__ import annotations
 
 import contextlib
-import warnings
 
 import numpy as np
 import pytest
 import torch
 
-from ppverify.ops import _dispatch, _fallback, _layout, _native, _triton, functional
+from ppverify.ops import _dispatch, _layout, _triton, functional
 
 from ._cases import ADAPTIVE_GEOMETRIES, ALPHAS, GEOMETRIES, KINDS, values
 from ._compare import check_adaptive_case, check_case, dtype_name
@@ -256,61 +255,3 @@ def test_ppverify_check_catches_a_broken_kernel(interpreted):
         report = check(_broken_p_pool2d, "ppool", 2, count=4, isolate=False,
                        shrink_failures=False, include_errors=False)
     assert not report.conforms and "wrong-value" in report.failed_categories
-
-
-# ------------------------------------------------------------------- the fallback and its warning
-
-
-class _Fake:
-    """Enough of a tensor for ``_fallback.reason``: device, dtype and shape."""
-
-    def __init__(self, device, dtype=torch.float32, shape=(1, 1, 4, 4)):
-        self.device, self.dtype, self.shape = torch.device(device), dtype, shape
-
-
-def test_fallback_reasons_name_the_cause_and_the_fix(monkeypatch):
-    layout = _layout.windowed(2, 2)
-    monkeypatch.delenv("PPVERIFY_TRITON", raising=False)
-    monkeypatch.setattr(_triton, "_triton_version", lambda: None)
-    why = _fallback.reason(_Fake("cuda"), layout)
-    assert "Triton is not installed" in why and "pip install 'ppverify[gpu]'" in why
-    monkeypatch.setattr(_triton, "_triton_version", lambda: "3.9.0")
-    if not torch.cuda.is_available():
-        assert "no usable CUDA device" in _fallback.reason(_Fake("cuda"), layout)
-    assert "device type 'mps'" in _fallback.reason(_Fake("mps"), layout)
-    monkeypatch.setenv("PPVERIFY_TRITON", "0")
-    assert _fallback.reason(_Fake("cuda"), layout) is None  # the user's choice: no warning
-    monkeypatch.setattr(_native, "available", lambda: False)
-    monkeypatch.setattr(_native, "build_error", "g++: command not found")
-    why = _fallback.reason(_Fake("cpu"), layout)
-    assert "g++: command not found" in why and "install g++" in why
-    assert _fallback.reason(_Fake("cpu", torch.float64), layout) is None  # no kernel for it
-    monkeypatch.setenv("PPVERIFY_NATIVE", "0")
-    assert _fallback.reason(_Fake("cpu"), layout) is None
-
-
-def test_fallback_warns_once(monkeypatch):
-    monkeypatch.delenv("PPVERIFY_TRITON", raising=False)
-    monkeypatch.delenv("PPVERIFY_NATIVE", raising=False)
-    monkeypatch.setattr(_native, "available", lambda: False)
-    monkeypatch.setattr(_native, "build_error", "no compiler in this test")
-    monkeypatch.setattr(_fallback, "_warned", set())
-    x = torch.rand(1, 1, 4, 4)
-    with pytest.warns(_fallback.FallbackWarning, match="no compiler in this test"):
-        functional.p_pool2d(x, 2.0, 2)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        functional.p_pool2d(x, 2.0, 2)  # once per reason
-
-
-def test_triton_available_is_documented_and_honest(monkeypatch):
-    import ppverify.ops as ops
-
-    monkeypatch.delenv("PPVERIFY_TRITON", raising=False)
-    assert ops.triton_available() == (ops.triton_unavailable_reason() is None)
-    if not torch.cuda.is_available():
-        assert not ops.triton_available()
-        assert "CUDA" in ops.triton_unavailable_reason()
-    monkeypatch.setenv("PPVERIFY_TRITON", "0")
-    assert "PPVERIFY_TRITON=0" in ops.triton_unavailable_reason("cuda")
-    assert "triton_available" in ops.__all__ and "native_available" in ops.__all__
