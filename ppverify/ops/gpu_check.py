@@ -4,8 +4,10 @@
 
 Run it from the repository root (the accuracy survey uses the adversarial cases of
 ``tests/ops``) in an environment with a CUDA build of torch and Triton (``pip install -e
-'.[torch,test,gpu]'``). It takes a few minutes on an H200-class GPU (the first calls compile the
-kernels, a few seconds each) and runs four steps, printing each one's figures and time:
+'.[torch,test,gpu]'``). It is meant to take under 5 minutes on an H200-class GPU; it has not
+run on one yet. Steps 2 and 3 spend about 40 s in the oracle (measured on a loaded 2-core CPU,
+the op's side on the CPU), plus the kernels' compilation on first use (a few seconds per dtype
+and window size) and the benchmark. It runs four steps, printing each one's figures and time:
 
 1. environment: the GPU, torch, CUDA and Triton versions; a P-pooling call on the GPU must run
    the Triton kernels (not the pure-torch fallback);
@@ -24,10 +26,12 @@ kernels, a few seconds each) and runs four steps, printing each one's figures an
    (8, 64, 112, 112) for kernel 2 stride 2 and kernel 3 stride 2 padding 1.
 
 Exit status: 0 when every step passes and every target is met; 1 when something failed or a
-target was missed (each listed at the end); 2 when the check cannot run here (no CUDA device, no
+target was missed (each listed at the end; a step that crashes is a failure with the end of its
+traceback, and the later steps still run); 2 when the check cannot run here (no CUDA device, no
 Triton, not run from a checkout), with the reason and no traceback. ``--json FILE`` writes every
-figure (written atomically). ``--device cpu`` with ``PPVERIFY_TRITON=cpu`` runs steps 1-3
-through Triton's interpreter on the CPU (how this script is tested; no benchmark there).
+figure, atomically, after every step (a run stopped by a time limit keeps what it measured).
+``--device cpu`` with ``PPVERIFY_TRITON=cpu`` runs steps 1-3 through Triton's interpreter on the
+CPU (how this script is tested; no benchmark there).
 
 This module is a tool on top of the layers (it uses the oracle and the checker); the op layer
 never imports it.
