@@ -290,7 +290,18 @@ def main(argv=None) -> int:
                         help="cuda (default); cpu runs steps 1-3 through Triton's interpreter "
                              "(needs PPVERIFY_TRITON=cpu; for testing this script)")
     args = parser.parse_args(argv)
+    previous = os.environ.get(DEVICE_ENV)
     os.environ[DEVICE_ENV] = args.device
+    try:
+        return _run(args, argv)
+    finally:  # main() may be called from Python (the tests): leave the environment as it was
+        if previous is None:
+            os.environ.pop(DEVICE_ENV, None)
+        else:
+            os.environ[DEVICE_ENV] = previous
+
+
+def _run(args: argparse.Namespace, argv) -> int:
     start = time.monotonic()
     record: dict = {"command": "python -m ppverify.ops.gpu_check " + " ".join(
         sys.argv[1:] if argv is None else argv), "failures": []}

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 
 import pytest
 import torch
@@ -23,16 +21,16 @@ needs_interpreter = pytest.mark.skipif(
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a CUDA device")
-def test_without_cuda_the_check_and_the_bench_refuse_clearly():
-    env = {k: v for k, v in os.environ.items() if k != "PPVERIFY_TRITON"}
-    check = subprocess.run([sys.executable, "-m", "ppverify.ops.gpu_check"], cwd=ROOT, env=env,
-                           capture_output=True, text=True, timeout=120)
-    assert check.returncode == 2
-    assert "no CUDA device" in check.stderr and "Traceback" not in check.stderr
-    bench = subprocess.run([sys.executable, "-m", "ppverify.cli", "bench", "--device", "cuda"],
-                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
-    assert bench.returncode == 1, bench.stderr
-    assert "no CUDA device" in bench.stderr and "Traceback" not in bench.stderr
+def test_without_cuda_the_check_and_the_bench_refuse_clearly(monkeypatch, capsys):
+    from ppverify import cli
+
+    monkeypatch.delenv("PPVERIFY_TRITON", raising=False)
+    assert gpu_check.main([]) == 2
+    err = capsys.readouterr().err
+    assert "gpu_check: cannot run: no CUDA device" in err and "Traceback" not in err
+    assert cli.main(["bench", "--device", "cuda", "--repeats", "1"]) == 1
+    err = capsys.readouterr().err
+    assert "cannot run on cuda: no CUDA device" in err and "Traceback" not in err
     with pytest.raises(RuntimeError, match="no CUDA device"):
         bench_cuda.measure((1, 1, 4, 4))
 
@@ -65,8 +63,10 @@ def test_check_arguments_are_checked(monkeypatch, capsys):
         assert exit_.value.code == 2, argv
         assert "error: argument" in capsys.readouterr().err
     monkeypatch.delenv("PPVERIFY_TRITON", raising=False)
+    monkeypatch.delenv(gpu_check.DEVICE_ENV, raising=False)
     assert gpu_check.main(["--device", "cpu"]) == 2  # the interpreter must be asked for
     assert "needs PPVERIFY_TRITON=cpu" in capsys.readouterr().err
+    assert gpu_check.DEVICE_ENV not in os.environ  # main() leaves the environment as it was
 
 
 def _record(forward, forward_backward, peak):
