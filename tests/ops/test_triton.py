@@ -28,7 +28,7 @@ from ppverify.ops import _dispatch, _layout, _triton, functional
 from ._cases import ADAPTIVE_GEOMETRIES, ALPHAS, GEOMETRIES, KINDS, values
 from ._compare import check_adaptive_case, check_case, dtype_name
 
-pytest.importorskip("triton", reason="Triton is not installed (pip install 'ppverify[gpu]')")
+pytest.importorskip("triton", reason="Triton is not installed (pip install -e '.[test]')")
 if _triton._too_old(_triton.MIN_INTERPRETER_VERSION, "these tests"):
     pytest.skip(_triton._too_old(_triton.MIN_INTERPRETER_VERSION, "these tests"),
                 allow_module_level=True)
