@@ -59,8 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 TORCH_INSTALL = (
     "install torch first, pinned so that pip takes the CPU wheel rather than a multi-GB CUDA "
-    "build (`pip install torch==2.13.0` on the machines this project targets; any torch >= 2.1 "
-    "works), then `pip install -e '.[torch]'`"
+    "build (`pip install torch==2.13.0` on the machines this project targets; the ops need "
+    "torch >= 2.4, 2.13.0 is tested), then `pip install -e '.[torch]'`"
 )
 
 
