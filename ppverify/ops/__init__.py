@@ -8,9 +8,13 @@
   ``GeM``, ``LPPool1d/2d/3d`` (``ppverify.ops.modules``);
 * ``decompositions()``: the lowering to standard aten ops for deployment (``_decomp``).
 
-Behind one dispatcher (``ppverify.ops._dispatch``: the ``ppverify::pool`` custom ops): a
-compiled CPU kernel (``_native``) for windowed P-pooling in float32/float16/bfloat16 when g++ is
-available, and a pure-torch implementation (``_torch_impl``) for everything else.
+Behind one dispatcher (``ppverify.ops._dispatch``: the ``ppverify::pool`` custom ops): Triton
+kernels (``_triton``) for P-pooling of CUDA tensors when Triton is installed (``pip install
+'ppverify[gpu]'``), a compiled CPU kernel (``_native``) for windowed P-pooling in
+float32/float16/bfloat16 when g++ is available, and a pure-torch implementation
+(``_torch_impl``) for everything else; where a kernel could have served but cannot run, a
+``FallbackWarning`` says why, once. ``native_available()`` and ``triton_available()`` report the
+two kernels.
 """
 
 from ._decomp import decompositions
@@ -69,12 +73,32 @@ __all__ = [
     "adaptive_gem_pool3d", "adaptive_lp_pool1d", "adaptive_lp_pool2d", "adaptive_lp_pool3d",
     "adaptive_p_pool", "adaptive_p_pool1d", "adaptive_p_pool2d", "adaptive_p_pool3d",
     "decompositions", "gem", "gem_pool", "gem_pool1d", "gem_pool2d", "gem_pool3d", "lp_pool1d",
-    "lp_pool2d", "lp_pool3d", "p_pool", "p_pool1d", "p_pool2d", "p_pool3d",
+    "lp_pool2d", "lp_pool3d", "native_available", "p_pool", "p_pool1d", "p_pool2d", "p_pool3d",
+    "triton_available", "triton_unavailable_reason",
 ]
 
 
 def native_available() -> bool:
-    """True when the compiled kernel is built (or can be) and will be used for CPU float32."""
+    """True when the compiled CPU kernel is built (or can be) and serves windowed P-pooling of
+    CPU float32/float16/bfloat16 tensors; False when there is no C++ compiler, the build
+    failed (``ppverify.ops._native.build_error`` says why) or ``PPVERIFY_NATIVE=0`` is set."""
     from . import _native
 
     return _native.available()
+
+
+def triton_available(device=None) -> bool:
+    """True when the Triton kernels serve P-pooling of CUDA tensors on ``device`` (default: the
+    current CUDA device): Triton is installed (``pip install 'ppverify[gpu]'``), torch sees a
+    CUDA device Triton supports, and ``PPVERIFY_TRITON=0`` is not set.
+    ``triton_unavailable_reason(device)`` names what is missing."""
+    from . import _triton
+
+    return _triton.available(device)
+
+
+def triton_unavailable_reason(device=None) -> str | None:
+    """None when ``triton_available(device)``, else the reason and the fix, in one sentence."""
+    from . import _triton
+
+    return _triton.unavailable_reason(device)

@@ -16,11 +16,13 @@ Both have fake (meta) implementations, so ``torch.compile(fullgraph=True)`` (any
 standard aten ops for deployment (``torch.onnx.export``, ``ExportedProgram.run_decompositions``).
 
 Backends (one file each) are records in ``BACKENDS``, tried in order; the first whose
-``accepts(op, layout, x)`` is true serves the call: ``_native`` (the C++ kernel: P-pooling on
-CPU, every layout, float32 / bfloat16 / float16 / float64, contiguous or channels-last) when it
-is available, otherwise ``_torch_impl`` (pure torch: every operator, layout, dtype and device;
-it accepts everything, so it stays last). A new backend (e.g. Triton for CUDA tensors) is one
-more ``Backend`` record inserted before the pure-torch one (``register_backend``).
+``accepts(op, layout, x)`` is true serves the call: ``_triton`` (Triton kernels: P-pooling of
+CUDA tensors, every layout and dtype) when Triton is installed, ``_native`` (the C++ kernel:
+P-pooling on CPU, every layout, float32 / bfloat16 / float16 / float64, contiguous or
+channels-last) when it is available, otherwise ``_torch_impl`` (pure torch: every operator,
+layout, dtype and device; it accepts everything, so it stays last; ``_fallback`` warns once
+where a kernel could have served). A new backend is one more ``Backend`` record inserted
+before the pure-torch one (``register_backend``).
 
 Validation follows one rule on every path (``ppverify.ops._validate`` states it): arguments
 are checked in ``pool`` at the call, without reading a tensor; values are checked inside the
@@ -61,7 +63,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from . import _layout, _native, _torch_impl, _validate
+from . import _fallback, _layout, _native, _torch_impl, _triton, _validate
 
 
 @dataclass(frozen=True)
@@ -72,12 +74,13 @@ class Operator:
     title: str         # for messages
     param: str         # the parameter's name
     zero_param: bool   # whether param = 0 is in the domain
+    kernel: bool       # whether compiled kernels (C++, Triton) implement it
 
 
 OPERATORS = {
-    "ppool": Operator("ppool", "P-pooling", "alpha", True),
-    "powermean": Operator("powermean", "the power mean", "p", True),
-    "lp": Operator("lp", "the Lp norm", "p", False),
+    "ppool": Operator("ppool", "P-pooling", "alpha", True, True),
+    "powermean": Operator("powermean", "the power mean", "p", True, False),
+    "lp": Operator("lp", "the Lp norm", "p", False, False),
 }
 
 
@@ -175,7 +178,25 @@ def _native_backward(op: str, x: Tensor, param: Tensor, layout, grad_y: Tensor,
     return gx, _native.backward(call.ptr, xk, p, g, gx, need_param)
 
 
+def _triton_accepts(op: str, layout, x: Tensor) -> bool:
+    return OPERATORS[op].kernel and _triton.serves(x)
+
+
+def _triton_forward(op: str, x: Tensor, param: Tensor, layout, validate: bool) -> Tensor:
+    y, flag = _triton.forward(x, param, layout, _memory_format(x))
+    if validate and bool(flag):  # one host synchronisation; the kernel NaNs bad windows
+        diagnose(op, x, param, layout)
+    return y
+
+
+def _triton_backward(op: str, x: Tensor, param: Tensor, layout, grad_y: Tensor,
+                     need_param: bool):
+    return _triton.backward(grad_y, x, param, layout, need_param, _memory_format(x))
+
+
 def _torch_forward(op: str, x: Tensor, param: Tensor, layout, validate: bool) -> Tensor:
+    if OPERATORS[op].kernel:
+        _fallback.note(x, layout)  # once per reason: a kernel could have served x
     y = _torch_impl.forward(op, x, param, layout)
     if validate and bool(torch.isnan(y).any()):
         diagnose(op, x, param, layout)
@@ -188,9 +209,10 @@ def _torch_backward(op: str, x: Tensor, param: Tensor, layout, grad_y: Tensor,
     return _conform(gx, x.shape, _memory_format(x)), gp
 
 
+TRITON = Backend("triton", _triton_accepts, _triton_forward, _triton_backward)
 NATIVE = Backend("native", _native_accepts, _native_forward, _native_backward)
 TORCH = Backend("torch", lambda op, layout, x: True, _torch_forward, _torch_backward)
-BACKENDS: list[Backend] = [NATIVE, TORCH]
+BACKENDS: list[Backend] = [TRITON, NATIVE, TORCH]
 
 
 def register_backend(backend: Backend, before: str = "torch") -> None:

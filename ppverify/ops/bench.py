@@ -31,6 +31,7 @@ parentheses. Suites (--op):
   ppverify bench                       # (8, 64, 112, 112), the P-pooling suite
   ppverify bench --op gem --shape 8 64 56 56 --repeats 5 --json
   ppverify bench --no-rss              # skip the fresh-process RSS measurement (faster)
+  ppverify bench --device cuda --dtype bfloat16   # the Triton kernels on a GPU (bench_cuda)
 
 The float32 input takes the compiled kernel for P-pooling (every layout); --fallback measures
 the pure-torch path, which the power mean and the Lp norm always take.
@@ -100,6 +101,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rows", default=None, metavar="TEXT",
                         help="with --matrix: only the rows whose label contains TEXT "
                              "(e.g. 'f64', 'channels_last', 'k56')")
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
+                        help="cpu (default) or cuda: P-pooling's Triton kernels against "
+                             "max_pool2d/avg_pool2d on the GPU, CUDA-event times and "
+                             "torch.cuda peak memory (ppverify.ops.bench_cuda)")
+    parser.add_argument("--dtype", choices=("float32", "bfloat16", "float16"),
+                        default="float32", help="input dtype with --device cuda (default "
+                                                "float32; the CPU suite is float32)")
 
 
 def _ppool_ops(alpha_value: float, cfg: dict):
@@ -329,6 +337,18 @@ def run(args: argparse.Namespace) -> int:
 
     import torch
 
+    if getattr(args, "device", "cpu") != "cpu" and getattr(args, "matrix", False):
+        print("ppverify bench: error: --matrix measures the CPU paths; with --device cuda "
+              "run the GPU benchmark without it", file=sys.stderr)
+        return 2
+    if getattr(args, "device", "cpu") != "cpu":
+        from . import bench_cuda
+
+        return bench_cuda.run(args)
+    if getattr(args, "dtype", "float32") != "float32":
+        print("ppverify bench: error: --dtype applies to --device cuda (the CPU suite is "
+              "float32)", file=sys.stderr)
+        return 2
     if args.fallback:
         os.environ["PPVERIFY_NATIVE"] = "0"
     if args.threads is not None:

@@ -87,40 +87,43 @@ def within(candidate, ref, scale, dtype: str):
 
 
 def run_case(x, alpha, kernel, stride=None, padding=0, dilation=1, ceil_mode=False, *, dims,
-             gradients=True, grad_output=None):
-    """Evaluate the op (forward and, optionally, backward) and the oracle; return both."""
+             gradients=True, grad_output=None, device=None):
+    """Evaluate the op (forward and, optionally, backward; on ``device``, default ``x``'s) and
+    the oracle; return both."""
     from ppverify import ops
 
     fn = getattr(ops, FUNCS[dims])
     name = dtype_name(x.dtype)
-    xin = x.detach().clone().requires_grad_(gradients)
+    xin = x.detach().to(device or x.device).clone().requires_grad_(gradients)
     a = alpha
-    if gradients:
-        a = torch.as_tensor(alpha, dtype=torch.float64).clone().requires_grad_(True)
+    if gradients or isinstance(alpha, torch.Tensor):
+        a = torch.as_tensor(alpha, dtype=torch.float64).to(xin.device).clone()
+        a.requires_grad_(gradients)
     y = fn(xin, a, kernel, stride, padding, dilation, ceil_mode)
-    got = {"output": y.detach().double().numpy()}
+    got = {"output": y.detach().double().cpu().numpy()}
     if gradients:
-        g = torch.ones_like(y) if grad_output is None else grad_output.to(y.dtype)
+        g = torch.ones_like(y) if grad_output is None else grad_output.to(y)
         y.backward(g)
-        got["grad_input"] = xin.grad.double().numpy()
-        got["grad_param"] = a.grad.double().numpy()
-    ref = reference("ppool", x.detach().double().numpy(),
-                    np.asarray(torch.as_tensor(alpha, dtype=torch.float64)), kernel, stride,
+        got["grad_input"] = xin.grad.double().cpu().numpy()
+        got["grad_param"] = a.grad.double().cpu().numpy()
+    ref = reference("ppool", x.detach().double().cpu().numpy(),
+                    np.asarray(torch.as_tensor(alpha, dtype=torch.float64).cpu()), kernel, stride,
                     padding, dilation, ceil_mode, dims=dims, dtype=name, gradients=gradients,
                     grad_output=None if grad_output is None
-                    else grad_output.to(x.dtype).double().numpy())
+                    else grad_output.to(x.dtype).double().cpu().numpy())
     return got, ref
 
 
 def check_case(x, alpha, kernel, stride=None, padding=0, dilation=1, ceil_mode=False, *, dims,
-               gradients=True, grad_output=None):
-    """Assert the op meets the issue's tolerances on one case; return the worst ULP figures."""
+               gradients=True, grad_output=None, device=None, forward_ulp=None):
+    """Assert the op meets the issue's tolerances on one case (``forward_ulp`` overrides the
+    forward bound); return the worst ULP figures. ``alpha`` may hold one value per channel."""
     name = dtype_name(x.dtype)
     got, ref = run_case(x, alpha, kernel, stride, padding, dilation, ceil_mode, dims=dims,
-                        gradients=gradients, grad_output=grad_output)
-    limit = HALF_ULP if name in ("float16", "bfloat16") else FORWARD_ULP
+                        gradients=gradients, grad_output=grad_output, device=device)
+    limit = forward_ulp or (HALF_ULP if name in ("float16", "bfloat16") else FORWARD_ULP)
     fwd = ulp_distance(got["output"], ref.output, name)
-    head = x.detach().double().numpy().ravel()[:12]
+    head = x.detach().double().cpu().numpy().ravel()[:12]
     where = (f"{name} alpha={alpha} kernel={kernel} stride={stride} padding={padding} "
              f"dilation={dilation} ceil_mode={ceil_mode} x={head}")
     assert np.all(np.isfinite(got["output"])), f"non-finite output: {where}"
@@ -138,8 +141,9 @@ def check_case(x, alpha, kernel, stride=None, padding=0, dilation=1, ceil_mode=F
             f"grad_input outside tolerance at {tuple(bad[0])}: got "
             f"{got['grad_input'][tuple(bad[0])]!r}, oracle {ref.grad_input[tuple(bad[0])]!r}, "
             f"scale {scale[tuple(bad[0])]!r}; {where}")
-        ascale = alpha_scale(x.detach().double().numpy(), alpha, dims, kernel, stride, padding,
-                             dilation, ceil_mode, grad_output)
+        ascale = alpha_scale(x.detach().double().cpu().numpy(),
+                             np.asarray(torch.as_tensor(alpha, dtype=torch.float64).cpu()), dims,
+                             kernel, stride, padding, dilation, ceil_mode, grad_output)
         aname = "float64"  # alpha is a float64 tensor in run_case
         ok_a, ulps_a = within(got["grad_param"], ref.grad_param, ascale, name)
         assert np.all(ok_a), (
@@ -205,9 +209,11 @@ def adaptive_reference(op, x: np.ndarray, param, output_size, dims: int, dtype: 
         (pscale if np.ndim(param) == 1 else pscale.sum())
 
 
-def check_adaptive_case(op, x, param, output_size, *, dims, gradients=True, grad_output=None):
+def check_adaptive_case(op, x, param, output_size, *, dims, gradients=True, grad_output=None,
+                        device=None, forward_ulp=None):
     """Assert the adaptive/global op meets check_case's tolerances against the oracle
-    evaluated window by window; return the worst ULP figures."""
+    evaluated window by window (the op on ``device``, default ``x``'s; ``forward_ulp``
+    overrides the forward bound); return the worst ULP figures."""
     from ppverify.ops import adaptive_gem_pool, adaptive_p_pool, power_mean
 
     def lp(input, p, output_size, dims):
@@ -215,27 +221,29 @@ def check_adaptive_case(op, x, param, output_size, *, dims, gradients=True, grad
 
     fn = {"ppool": adaptive_p_pool, "powermean": adaptive_gem_pool, "lp": lp}[op]
     name = dtype_name(x.dtype)
-    xin = x.detach().clone().requires_grad_(gradients)
-    a = torch.as_tensor(param, dtype=torch.float64).clone().requires_grad_(gradients)
+    xin = x.detach().to(device or x.device).clone().requires_grad_(gradients)
+    a = torch.as_tensor(param, dtype=torch.float64).to(xin.device).clone()
+    a.requires_grad_(gradients)
     y = fn(xin, a, output_size, dims=dims)
-    xd = x.detach().double().numpy()
-    gout = None if grad_output is None else grad_output.to(x.dtype).double().numpy()
+    xd = x.detach().double().cpu().numpy()
+    gout = None if grad_output is None else grad_output.to(x.dtype).double().cpu().numpy()
     ref_out, ref_gin, ref_gpar, gscale, pscale = adaptive_reference(
-        op, xd, np.asarray(torch.as_tensor(param, dtype=torch.float64)), output_size, dims,
-        name, gout, gradients)
+        op, xd, np.asarray(torch.as_tensor(param, dtype=torch.float64).cpu()), output_size,
+        dims, name, gout, gradients)
     where = f"{op} {name} param={param} output_size={output_size} x={xd.ravel()[:8]}"
     assert y.shape == ref_out.shape, (y.shape, ref_out.shape, where)
-    fwd = ulp_distance(y.detach().double().numpy(), ref_out, name)
-    limit = HALF_ULP if name in ("float16", "bfloat16") else FORWARD_ULP
+    fwd = ulp_distance(y.detach().double().cpu().numpy(), ref_out, name)
+    limit = forward_ulp or (HALF_ULP if name in ("float16", "bfloat16") else FORWARD_ULP)
     assert fwd.max(initial=0) <= limit, f"forward {fwd.max()} ULP > {limit}; {where}"
     figures = {"forward": float(fwd.max(initial=0))}
     if gradients:
-        y.backward(torch.ones_like(y) if grad_output is None else grad_output.to(y.dtype))
-        ok, ulps = within(xin.grad.double().numpy(), ref_gin, gscale, name)
+        y.backward(torch.ones_like(y) if grad_output is None else grad_output.to(y))
+        gin = xin.grad.double().cpu().numpy()
+        ok, ulps = within(gin, ref_gin, gscale, name)
         assert ok.all(), (f"grad_input outside tolerance at {np.argwhere(~ok)[0]}: got "
-                          f"{xin.grad.double().numpy()[tuple(np.argwhere(~ok)[0])]}, oracle "
+                          f"{gin[tuple(np.argwhere(~ok)[0])]}, oracle "
                           f"{ref_gin[tuple(np.argwhere(~ok)[0])]}; {where}")
-        ok_a, ulps_a = within(a.grad.double().numpy(), ref_gpar, pscale, name)
+        ok_a, ulps_a = within(a.grad.double().cpu().numpy(), ref_gpar, pscale, name)
         assert np.all(ok_a), (f"grad_param outside tolerance: got {a.grad}, oracle "
                               f"{ref_gpar} (scale {pscale}); {where}")
         figures["grad_input"] = float(np.max(ulps, initial=0))
