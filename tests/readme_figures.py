@@ -1,6 +1,6 @@
 """Re-measure every measured figure the README quotes, and print them with their label.
 
-    python -m tests.readme_figures               # everything (about 15 minutes on 2 cores)
+    python -m tests.readme_figures               # everything (about 25 minutes on 2 cores)
     python -m tests.readme_figures oracle prove  # selected groups
 
 The README states two kinds of numbers: *bounds*, which the test suite holds (a test fails if
@@ -15,6 +15,8 @@ names), and is quoted with the machine, the date and the load average printed he
   report   ppverify report into a temporary directory: wall time
   build    a fresh compile of the native kernel: seconds
   bench    ppverify bench (kernel path) and ppverify bench --fallback --repeats 3
+  gem      ppverify bench --op gem --shape 8 64 56 56 --repeats 5
+  matrix   ppverify bench --matrix --rss (issue 12's table; about 6 minutes)
 """
 
 from __future__ import annotations
@@ -121,9 +123,18 @@ def group_bench() -> None:
     run("bench, pure-torch path", ppverify("bench", "--fallback", "--repeats", "3"), 14)
 
 
+def group_gem() -> None:
+    run("bench, power mean and Lp", ppverify("bench", "--op", "gem", "--shape", "8", "64", "56",
+                                             "56", "--repeats", "5"), 16)
+
+
+def group_matrix() -> None:
+    run("bench --matrix (issue 12's table)", ppverify("bench", "--matrix", "--rss"), 40)
+
+
 GROUPS = {"oracle": group_oracle, "prove": group_prove, "survey": group_survey,
           "check": group_check, "report": group_report, "build": group_build,
-          "bench": group_bench}
+          "bench": group_bench, "gem": group_gem, "matrix": group_matrix}
 
 
 def main() -> int:
