@@ -365,9 +365,9 @@ class _Solver:
         while pending_out or pending_gin or pending_gpar:
             if bits > MAX_PRECISION:
                 self._fail(pending_out, pending_gin, pending_gpar)
-            if first:
+            if first and pending_out:
                 needed = pending_out  # every window
-            else:
+            else:  # later passes, and a first pass for the parameter gradients alone
                 needed = set(pending_out)
                 for (b, c, i) in pending_gin:
                     needed.update((b, c, j) for j, _ in self.readers[i])

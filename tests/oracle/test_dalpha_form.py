@@ -14,6 +14,7 @@ from __future__ import annotations
 import time
 
 import mpmath as mp
+import numpy as np
 import pytest
 from flint import arb, ctx
 
@@ -114,3 +115,28 @@ def test_a_56x56_window_takes_linear_time():
     # the pairwise form: 4.9 M pair terms, 2.8 s for dy/dalpha alone here (load 2.5); the
     # linear one 4 ms, so a return to O(N^2) fails this bound
     assert elapsed < 0.5
+
+
+def test_parameter_gradients_alone_are_solved_from_a_first_pass(monkeypatch):
+    """The rare route of the chunked solver (a total left undecided at the starting precision
+    is redone by ``solve(values=False)``) evaluated no window in its first pass and raised
+    KeyError: ``ppverify bench-oracle --alpha 1e6`` crashed on it. Solved alone, the parameter
+    gradient must equal the one the full solve certifies."""
+    import importlib
+
+    ref = importlib.import_module("ppverify.oracle.reference")
+    captured = []
+    init = ref._Solver.__init__
+
+    def spy(self, *args, **kwargs):
+        captured.append((args, kwargs))
+        init(self, *args, **kwargs)
+
+    monkeypatch.setattr(ref._Solver, "__init__", spy)
+    x = np.random.default_rng(3).uniform(0.01, 10.0, (1, 3, 4, 4))
+    for alpha in (2.5, 1e6):
+        captured.clear()
+        want = ref.reference("ppool", x, alpha, 2, dims=2, dtype="float64")
+        args, kwargs = captured[0]
+        _, _, gpar = ref._Solver(*args, **kwargs).solve(values=False)
+        assert float(gpar[0]) == float(want.grad_param)
