@@ -65,7 +65,9 @@ def run(label: str, argv: list[str], tail: int = 12) -> None:
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     print(f"\n### {label}\n$ {' '.join(argv)}\n  exit {proc.returncode}, wall {wall:.1f} s, "
           f"CPU {cpu:.1f} s, {load()}")
-    lines = (proc.stdout + proc.stderr).strip().splitlines()
+    # torch's profiler prints USDT probe lines on stderr: noise, not results
+    lines = [line for line in (proc.stdout + proc.stderr).strip().splitlines()
+             if not line.startswith("USDT:")]
     for line in lines[-tail:]:
         print("  | " + line)
 
