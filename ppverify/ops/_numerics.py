@@ -96,8 +96,25 @@ def _tracks_derivatives(t: torch.Tensor) -> bool:
     return torch.autograd.forward_ad.unpack_dual(t).tangent is not None
 
 
+#: above this magnitude Dekker's split ``_SPLITTER * a`` overflows: such factors are split
+#: scaled by ``2**-_SPLIT_SHIFT`` and the product scaled back (exact: powers of two)
+_SPLIT_LIMIT = 2.0**995
+_SPLIT_SHIFT = 28
+
+
 def two_prod(a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """``a * b = p + e`` exactly (Dekker), for finite float64 without overflow in the split."""
+    """``a * b = p + e`` exactly (Dekker), for finite float64 (factors above 2**995, whose
+    split would overflow, are scaled down by a power of two first and the parts scaled back;
+    ``e`` is then exact unless it underflows or ``p`` overflows)."""
+    # branch-free (no host synchronisation: this runs under torch.func transforms too)
+    a_big, b_big = a.abs() > _SPLIT_LIMIT, b.abs() > _SPLIT_LIMIT
+    shrink, grow = 2.0**-_SPLIT_SHIFT, 2.0**_SPLIT_SHIFT
+    _, e = _dekker(torch.where(a_big, a * shrink, a), torch.where(b_big, b * shrink, b))
+    scale = torch.where(a_big, grow, 1.0) * torch.where(b_big, grow, 1.0)
+    return a * b, e * scale
+
+
+def _dekker(a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     p = a * b
     ca = _SPLITTER * a
     a_hi = ca - (ca - a)
@@ -120,7 +137,8 @@ def _scaled_log(v, ref, a):
     p, e = two_prod(torch.broadcast_to(ad, big.shape), big)
     q = e + ad * small
     t_hi = p + q
-    t_lo = q - (t_hi - p)
+    # an overflowed t_hi (|a| near the float64 maximum) has no low part (inf - inf is NaN)
+    t_lo = torch.where(torch.isinf(t_hi), 0.0, q - (t_hi - p))
     return t_hi, t_lo, big + small
 
 
@@ -143,7 +161,10 @@ def power_ratio(v: torch.Tensor, ref: torch.Tensor, a: torch.Tensor,
         value = (torch.expm1(t_hi) if minus_one else e_hi) + e_hi * t_lo
         plain = a.detach() * lr
         fallback = torch.expm1(plain) if minus_one else torch.exp(plain)
-        value = torch.where(torch.isfinite(value) | ~torch.isfinite(t_hi), value, fallback)
+        # the plain product where the double-double one failed: a finite t whose exp
+        # overflows, or t_hi = inf - inf (|a| near the float64 maximum, a ln(v/ref) split
+        # into two overflowing halves of opposite signs)
+        value = torch.where(torch.isfinite(value) | torch.isinf(t_hi), value, fallback)
 
     def approx():
         e = torch.exp(a * (log_ratio(v, ref) if log is None else log))
