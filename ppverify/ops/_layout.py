@@ -51,8 +51,8 @@ def _cache_key(v):
     else (a float, a bool, a tensor...), which then goes to the validating constructor
     uncached and gets its error there. ``lru_cache`` alone would treat ``2.0`` and ``True`` as
     the keys ``2`` and ``1`` and return a geometry cached from a valid call."""
-    if v is None:
-        return None
+    if v is None or type(v) is int:  # the common case first (a bool's type is bool)
+        return v
     if _is_int(v):
         return int(v)
     if not isinstance(v, (tuple, list)):
@@ -63,6 +63,8 @@ def _cache_key(v):
 
 
 def _no_tensors(name: str, v) -> None:
+    if v is None or type(v) is int:
+        return
     if isinstance(v, torch.Tensor) or (isinstance(v, (tuple, list)) and
                                        any(isinstance(e, torch.Tensor) for e in v)):
         raise TypeError(f"{name}: pooling sizes must be ints or tuples of ints, not tensors")
