@@ -119,7 +119,10 @@ class _PPool:
         self.T = torch.where(T > 0, T, 1.0)
         same = ref_n == ref_d
         self.same = same
-        factor = torch.where(same, ref_d, torch.pow(ref_n, a + 1) * torch.pow(ref_d, -a))
+        # R_n^(a+1) R_d^(-a) = R_n (R_n/R_d)^a: no inexact a + 1 in an exponent (for a tiny
+        # alpha, 1 + alpha rounds by up to 2^-53, which a power of 1e240 turns into 150 ULP)
+        factor = torch.where(same, ref_d, ref_n * power_ratio(_e(ref_n), _e(ref_d), ae)[..., 0]
+                             if w.precise else torch.pow(ref_n, a + 1) * torch.pow(ref_d, -a))
         y_general = factor * (T / self.S)
         y_mean = _mean(w, X, xmax)
         self.all_zero = self.n_pos == 0
@@ -164,8 +167,15 @@ class _PPool:
         # 1 + α (1 - y/x) would lose y/x (α = -1, y << x: the harmonic mean's tiny weights)
         spread = torch.where(self.same, 0.0, log_ratio(self.ref_n, self.ref_d))  # ln(R_n/R_d)
         log_y_rel = torch.log(self.T / self.S) + (a + 1) * spread  # ln(y / R)
-        fac = power_ratio(self.ref_n, self.ref_d, a + 1) if w.precise else \
-            torch.exp((a + 1) * spread)
+        if w.precise:
+            # (R_n/R_d)^(a+1) as (R_n/R_d) (R_n/R_d)^a: a + 1 is inexact for a tiny alpha
+            # (2^-53 absolute, times ln(R_n/R_d) up to 1400 in the exponent); the plain form
+            # where R_n/R_d overflows
+            split = (self.ref_n / self.ref_d) * power_ratio(self.ref_n, self.ref_d, a)
+            fac = torch.where(torch.isfinite(split), split,
+                              power_ratio(self.ref_n, self.ref_d, a + 1))
+        else:
+            fac = torch.exp((a + 1) * spread)
         y_rel = torch.where(self.same, 1.0, fac) * (self.T / self.S)  # y / R
         y_over_x = _e(y_rel) / ratio
         normal = torch.isfinite(y_over_x) & (ratio >= 2.2250738585072014e-308) & \
