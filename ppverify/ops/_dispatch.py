@@ -110,7 +110,7 @@ def _use_native(x: Tensor) -> bool:
     """Whether the compiled kernel may serve ``x`` (CPU, and the kernel available). The
     tests and ``python -m tests.ops.ulp_survey --fallback`` replace this to force the
     pure-torch path."""
-    return x.device.type == "cpu" and _native.available()
+    return x.is_cpu and _native.available()
 
 
 def _native_accepts(op: str, layout, x: Tensor) -> bool:
@@ -122,9 +122,11 @@ class _NativeCall:
     shape, strides, dtype and parameter shape): its plan, the output shape and the memory
     format of the output and gradients."""
 
-    __slots__ = ("plan", "ptr", "out_shape", "fmt", "copy")
+    __slots__ = ("layout", "plan", "ptr", "out_shape", "dtype", "fmt", "copy")
 
     def __init__(self, op: str, layout, x: Tensor, param_dim: int):
+        self.layout = layout  # the cache's key holds id(layout): this keeps the id taken
+        self.dtype = x.dtype
         fmt = _memory_format(x)
         spatial = tuple(x.shape[2:])
         out = _layout.out_spatial(layout, spatial)
@@ -144,9 +146,11 @@ _NATIVE_PLAN_BYTES_MAX = 64 << 20
 
 
 def _native_call(op: str, layout, x: Tensor, param: Tensor) -> _NativeCall:
-    key = (op, layout, x.shape, x.stride(), x.dtype, param.dim())
+    # keyed by the layout's identity (hashing a geometry costs about 1 us; ``_layout`` hands
+    # out one object per geometry); an equal geometry in another object gets its own entry
+    key = (op, id(layout), x.shape, x.stride(), x.dtype, param.dim())
     call = _native_calls.get(key)
-    if call is None:
+    if call is None or call.layout is not layout:
         call = _NativeCall(op, layout, x, param.dim())
         held = sum(c.plan.nbytes for c in _native_calls.values()) if _native_calls else 0
         if (len(_native_calls) >= _NATIVE_CALLS_MAX
@@ -160,7 +164,7 @@ def _native_forward(op: str, x: Tensor, param: Tensor, layout, validate: bool) -
     call = _native_call(op, layout, x, param)
     xk = x.contiguous(memory_format=call.fmt) if call.copy else x
     p = param if param.is_contiguous() else param.contiguous()
-    y = torch.empty(call.out_shape, dtype=x.dtype, memory_format=call.fmt)
+    y = torch.empty(call.out_shape, dtype=call.dtype, memory_format=call.fmt)
     if _native.forward(call.ptr, xk, p, y) and validate:
         diagnose(op, x, param, layout)
     return y
@@ -179,6 +183,8 @@ def _native_backward(op: str, x: Tensor, param: Tensor, layout, grad_y: Tensor,
 
 
 def _triton_accepts(op: str, layout, x: Tensor) -> bool:
+    if x.is_cpu and not _triton.cpu_opt_in():  # the common case, decided in about 0.1 us
+        return False
     return OPERATORS[op].kernel and _triton.serves(x)
 
 
@@ -463,7 +469,7 @@ class _EagerPool(torch.autograd.Function):
 def _plain_eager(x: Tensor, param: Tensor) -> bool:
     """No torch.func transform wraps the operands, no forward-mode AD level is open and the
     operands have values (a meta tensor goes through the custom op to its fake implementation)."""
-    if x.device.type == "meta" or param.device.type == "meta":
+    if x.is_meta or param.is_meta:
         return False
     if torch._C._functorch.is_functorch_wrapped_tensor(x) or \
             torch._C._functorch.is_functorch_wrapped_tensor(param):
@@ -479,15 +485,16 @@ _checked_shapes: dict = {}
 def _check_shape(layout, spatial: tuple) -> None:
     """``out_spatial`` and ``check_windows`` of ``layout`` on ``spatial``, remembered for the
     concrete sizes that passed (they depend on nothing else)."""
-    key = (layout, spatial)
-    if key in _checked_shapes:
+    key = (id(layout), spatial)  # identity, as ``_native_call``; the entry holds the layout
+    if _checked_shapes.get(key) is layout:
         return
+    spatial = tuple(spatial)
     _layout.out_spatial(layout, spatial)
     if all(isinstance(s, int) for s in spatial):
         _layout.check_windows(layout, spatial)
         if len(_checked_shapes) > 1024:
             _checked_shapes.clear()
-        _checked_shapes[key] = True
+        _checked_shapes[key] = layout
 
 
 def pool(op: str, input: Tensor, param, layout, validate: bool = True) -> Tensor:
@@ -497,10 +504,13 @@ def pool(op: str, input: Tensor, param, layout, validate: bool = True) -> Tensor
     _validate.check_flag(validate, "validate")
     batched = _layout.check_rank(input.shape, layout.dims)
     x = input if batched else input.unsqueeze(0)
-    param_t = _validate.param_tensor(param, OPERATORS[op], x.shape[1], x.device)
     compiling = torch.compiler.is_compiling()
+    # a Python float that passed rule 1 before, on CPU in eager mode: its cached tensor
+    param_t = None if compiling or not x.is_cpu else _validate.cpu_float_param(param)
+    if param_t is None:
+        param_t = _validate.param_tensor(param, OPERATORS[op], x.shape[1], x.device)
     if not compiling:  # the fake implementation checks under tracing
-        _check_shape(layout, tuple(x.shape[2:]))
+        _check_shape(layout, x.shape[2:])
     if compiling or torch.jit.is_tracing():
         # dynamo does not trace an autograd.Function with a jvp, and a TorchScript trace would
         # record it as an unsaveable Python op: the graph gets the op and its own autograd

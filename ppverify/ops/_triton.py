@@ -169,9 +169,38 @@ def available(device: torch.device | str | None = None) -> bool:
     return unavailable_reason(device) is None
 
 
+def _environ_reader(name: str):
+    """A function returning ``os.environ.get(name)``, read afresh at every call (the tests
+    change the variable at run time) but cheaply: ``os.environ.get`` of an unset variable
+    costs about 1 us (it raises and catches ``KeyError``), a lookup in the mapping that
+    ``os.environ`` keeps (``os.environ._data``, updated by every assignment to
+    ``os.environ``) about 60 ns. Falls back to ``os.environ.get`` where that mapping is not
+    there."""
+    data = getattr(os.environ, "_data", None)
+    encode = getattr(os.environ, "encodekey", None)
+    decode = getattr(os.environ, "decodevalue", None)
+    if not isinstance(data, dict) or encode is None or decode is None:
+        return lambda: os.environ.get(name)
+    key = encode(name)
+
+    def read() -> str | None:
+        value = data.get(key)
+        return None if value is None else decode(value)
+
+    return read
+
+
+_env_triton = _environ_reader(ENV)
+
+
+def cpu_opt_in() -> bool:
+    """Whether ``PPVERIFY_TRITON=cpu`` is set now (read at every call, in about 60 ns)."""
+    return _env_triton() == "cpu"
+
+
 def serves(x: torch.Tensor) -> bool:
     """Whether this backend takes ``x`` (CUDA tensors; CPU ones only with PPVERIFY_TRITON=cpu)."""
-    if x.device.type == "cpu" and os.environ.get(ENV) != "cpu":
+    if x.device.type == "cpu" and not cpu_opt_in():
         return False
     return available(x.device)
 
