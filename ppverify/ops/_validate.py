@@ -55,6 +55,7 @@ from torch import Tensor
 from . import _layout
 
 FLOAT_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
+_FLOAT_DTYPE_SET = frozenset(FLOAT_DTYPES)
 
 
 def check_flag(value, name: str) -> bool:
@@ -73,7 +74,7 @@ def check_input(input) -> None:
         kind = "a nested tensor" if input.is_nested else f"layout {input.layout}"
         raise TypeError(f"input must be a dense (strided) tensor, got {kind}; convert it with "
                         f".to_dense()")
-    if input.is_quantized or input.dtype not in FLOAT_DTYPES:
+    if input.is_quantized or input.dtype not in _FLOAT_DTYPE_SET:
         raise TypeError(f"input must be float16, bfloat16, float32 or float64, got "
                         f"{input.dtype}")
 
