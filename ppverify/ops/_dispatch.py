@@ -501,10 +501,13 @@ class _EagerPool(torch.autograd.Function):
 _is_wrapped = torch._C._functorch.is_functorch_wrapped_tensor
 
 
-def _plain_eager(x: Tensor, param: Tensor) -> bool:
+def _plain_eager(x: Tensor, param: Tensor | None) -> bool:
     """No torch.func transform wraps the operands, no forward-mode AD level is open and the
-    operands have values (a meta tensor goes through the custom op to its fake implementation)."""
-    if x.is_meta or param.is_meta or _is_wrapped(x) or _is_wrapped(param):
+    operands have values (a meta tensor goes through the custom op to its fake implementation).
+    ``param`` None: a parameter known to be a plain CPU tensor (``cpu_float_param``'s)."""
+    if x.is_meta or _is_wrapped(x):
+        return False
+    if param is not None and (param.is_meta or _is_wrapped(param)):
         return False
     return forward_ad._current_level < 0
 
@@ -537,17 +540,21 @@ def pool(op: str, input: Tensor, param, layout, validate: bool = True) -> Tensor
     batched = input.dim() == layout.dims + 2 or _layout.check_rank(input.shape, layout.dims)
     x = input if batched else input.unsqueeze(0)
     compiling = torch.compiler.is_compiling()
-    # a Python float that passed rule 1 before, on CPU in eager mode: its cached tensor
+    # a Python float that passed rule 1 before, on CPU in eager mode: its cached tensor (a
+    # plain CPU tensor: no functorch wrapper, no gradient, not meta)
     param_t = None if compiling or not x.is_cpu else _validate.cpu_float_param(param)
+    plain_param = param_t is not None
     if param_t is None:
         param_t = _validate.param_tensor(param, OPERATORS[op], x.shape[1], x.device)
-    if compiling or torch.jit.is_tracing():
+    # torch._C._is_tracing() is torch.jit.is_tracing() without its is_scripting() test (this
+    # function is never scripted): 50 ns instead of 190 ns
+    if compiling or torch._C._is_tracing():
         if not compiling:  # the fake implementation checks under dynamo
             _check_shape(layout, x.shape[2:])
         # dynamo does not trace an autograd.Function with a jvp, and a TorchScript trace would
         # record it as an unsaveable Python op: the graph gets the op and its own autograd
         y = torch.ops.ppverify.pool(x, param_t, op, _layout.encode(layout), validate)
-    elif _plain_eager(x, param_t):
+    elif _plain_eager(x, None if plain_param else param_t):
         if torch.is_grad_enabled() and (x.requires_grad or param_t.requires_grad):
             _check_shape(layout, x.shape[2:])
             y = _EagerPool.apply(x, param_t, op, layout, validate)
