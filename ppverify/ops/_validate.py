@@ -3,9 +3,13 @@
 The rule (the README's "Validation" section states it for users)
 -----------------------------------------------------------------
 1. **Arguments, at the call** (``check_input``, ``param_tensor``, ``check_flag`` and
-   ``ppverify.ops._layout``), in Python on the host, before any cache and before the op runs.
-   Nothing here reads a tensor's values, so it costs a few microseconds and no host
-   synchronisation, and under ``torch.compile`` / ``torch.export`` it runs once, at tracing.
+   ``ppverify.ops._layout``), in Python on the host, before the op runs. Nothing here reads a
+   tensor's values, so it costs a few microseconds and no host synchronisation, and under
+   ``torch.compile`` / ``torch.export`` it runs once, at tracing. The eager path's shortcuts
+   (``cpu_float_param``, ``_layout.windowed``'s dict of plain-int sizes) hold only arguments
+   that passed these checks, keyed by exact type (``2.0`` and ``True`` never find ``2``'s
+   entry; a parameter of 0, outside the Lp norm's domain, is never held), so a call that
+   would fail a check never finds an entry.
 
    * ``input``: a ``torch.Tensor`` with the strided (dense) layout, not nested or quantized, of
      dtype float16 / bfloat16 / float32 / float64, shaped ``(N, C, *spatial)`` or
