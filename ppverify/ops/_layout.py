@@ -102,6 +102,16 @@ def windowed(dims: int, kernel_size, stride=None, padding=0, dilation=1,
              ceil_mode=False) -> PoolGeometry:
     """Validated windowed geometry (``ValueError``/``TypeError`` naming the argument): sizes
     are ints (Python or numpy) or tuples of them, ``ceil_mode`` a bool."""
+    if (type(kernel_size) is int and (stride is None or type(stride) is int)
+            and type(padding) is int and type(dilation) is int
+            and (ceil_mode is False or ceil_mode is True)
+            and not torch.compiler.is_compiling()):  # dynamo: no cache (below)
+        # the common call, all plain ints: one dict lookup (the key's exact types are checked
+        # above, so 2.0 or True never reaches it); the geometry was validated when stored
+        geometry = _plain_windowed.get((dims, kernel_size, stride, padding, dilation,
+                                        ceil_mode))
+        if geometry is not None:
+            return geometry
     args = {"kernel_size": kernel_size, "stride": stride, "padding": padding,
             "dilation": dilation}
     for name, v in args.items():
@@ -109,7 +119,18 @@ def windowed(dims: int, kernel_size, stride=None, padding=0, dilation=1,
     keys = tuple(_cache_key(v) for v in args.values())
     if torch.compiler.is_compiling() or _UNCACHED in keys or not isinstance(ceil_mode, bool):
         return _make_windowed(dims, *args.values(), ceil_mode)  # dynamo: no cache
-    return _windowed(dims, *keys, ceil_mode)
+    geometry = _windowed(dims, *keys, ceil_mode)
+    if (type(kernel_size) is int and (stride is None or type(stride) is int)
+            and type(padding) is int and type(dilation) is int):
+        if len(_plain_windowed) >= 512:
+            _plain_windowed.clear()
+        _plain_windowed[(dims, kernel_size, stride, padding, dilation, ceil_mode)] = geometry
+    return geometry
+
+
+#: ``windowed``'s shortcut: geometries of calls whose sizes are all plain ints (or None for the
+#: stride), keyed by the arguments as given; filled only after validation
+_plain_windowed: dict[tuple, PoolGeometry] = {}
 
 
 def adaptive(dims: int, output_size) -> AdaptiveGeometry:

@@ -349,7 +349,7 @@ def load():
 
 
 def available() -> bool:
-    return load() is not None
+    return (_lib if _tried else load()) is not None
 
 
 # ------------------------------------------------------------------------------ plans

@@ -3,9 +3,13 @@
 The rule (the README's "Validation" section states it for users)
 -----------------------------------------------------------------
 1. **Arguments, at the call** (``check_input``, ``param_tensor``, ``check_flag`` and
-   ``ppverify.ops._layout``), in Python on the host, before any cache and before the op runs.
-   Nothing here reads a tensor's values, so it costs a few microseconds and no host
-   synchronisation, and under ``torch.compile`` / ``torch.export`` it runs once, at tracing.
+   ``ppverify.ops._layout``), in Python on the host, before the op runs. Nothing here reads a
+   tensor's values, so it costs a few microseconds and no host synchronisation, and under
+   ``torch.compile`` / ``torch.export`` it runs once, at tracing. The eager path's shortcuts
+   (``cpu_float_param``, ``_layout.windowed``'s dict of plain-int sizes) hold only arguments
+   that passed these checks, keyed by exact type (``2.0`` and ``True`` never find ``2``'s
+   entry; a parameter of 0, outside the Lp norm's domain, is never held), so a call that
+   would fail a check never finds an entry.
 
    * ``input``: a ``torch.Tensor`` with the strided (dense) layout, not nested or quantized, of
      dtype float16 / bfloat16 / float32 / float64, shaped ``(N, C, *spatial)`` or
@@ -55,6 +59,7 @@ from torch import Tensor
 from . import _layout
 
 FLOAT_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
+_FLOAT_DTYPE_SET = frozenset(FLOAT_DTYPES)
 
 
 def check_flag(value, name: str) -> bool:
@@ -73,7 +78,7 @@ def check_input(input) -> None:
         kind = "a nested tensor" if input.is_nested else f"layout {input.layout}"
         raise TypeError(f"input must be a dense (strided) tensor, got {kind}; convert it with "
                         f".to_dense()")
-    if input.is_quantized or input.dtype not in FLOAT_DTYPES:
+    if input.is_quantized or input.dtype not in _FLOAT_DTYPE_SET:
         raise TypeError(f"input must be float16, bfloat16, float32 or float64, got "
                         f"{input.dtype}")
 
@@ -122,7 +127,9 @@ def param_tensor(param, info, C, device) -> Tensor:
         param, source = numpy_param(param, info.param), "numpy value"
     if isinstance(param, Tensor):
         _check_param_tensor(param, info, C, device, source)
-        a = param.to(device=device, dtype=torch.float64)
+        # ``to`` returns the tensor itself when nothing changes; testing first saves about 1 us
+        a = param if param.dtype == torch.float64 and param.device == device else \
+            param.to(device=device, dtype=torch.float64)
         return a.reshape(()) if a.dim() == 1 and a.shape[0] == 1 else a
     if not is_real_scalar(param):
         raise TypeError(f"{info.param} must be a real number (int or float) or a tensor, got "
@@ -130,7 +137,27 @@ def param_tensor(param, info, C, device) -> Tensor:
     value = _check_param_value(real_to_float(param, info.param), info)
     if torch.compiler.is_compiling():
         return torch.tensor(value, dtype=torch.float64, device=device)
-    return _scalar_tensor(value, device)
+    t = _scalar_tensor(value, device)
+    if type(param) is float and value != 0 and t.is_cpu:
+        if len(_cpu_floats) >= 256:
+            _cpu_floats.clear()
+        _cpu_floats[param] = t
+    return t
+
+
+#: Python floats that passed rule 1 (finite, non-zero: in every operator's domain) and their
+#: CPU tensors: ``cpu_float_param``'s cache (zero is left out: it is outside the Lp norm's
+#: domain, and -0.0 would find 0.0's entry)
+_cpu_floats: dict[float, Tensor] = {}
+
+
+def cpu_float_param(param) -> Tensor | None:
+    """The CPU tensor of ``param`` if it is a Python float that ``param_tensor`` has already
+    accepted and converted in eager mode, else None (then call ``param_tensor``): the eager
+    path's shortcut past rule 1's checks for a value that passed them (a few hundred ns instead
+    of a few us per call). Only eager callers may use it (under ``torch.compile`` the
+    parameter must be a fresh tensor)."""
+    return _cpu_floats.get(param) if type(param) is float else None
 
 
 @functools.lru_cache(maxsize=256)

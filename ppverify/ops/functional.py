@@ -80,22 +80,22 @@ def p_pool1d(input, alpha, kernel_size, stride=None, padding=0, dilation=1, ceil
     ``alpha`` is a float, a 0-d tensor or a tensor of one value per channel; the other arguments
     are those of ``torch.nn.functional.max_pool1d``. Padded positions are excluded from windows.
     """
-    return p_pool(input, alpha, kernel_size, stride, padding, dilation, ceil_mode, dims=1,
-                  validate=validate)
+    return pool("ppool", input, alpha,
+                _layout.windowed(1, kernel_size, stride, padding, dilation, ceil_mode), validate)
 
 
 def p_pool2d(input, alpha, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, *,
              validate: bool = True) -> Tensor:
     """2-D P-pooling of an ``(N, C, H, W)`` or ``(C, H, W)`` input; see ``p_pool1d``."""
-    return p_pool(input, alpha, kernel_size, stride, padding, dilation, ceil_mode, dims=2,
-                  validate=validate)
+    return pool("ppool", input, alpha,
+                _layout.windowed(2, kernel_size, stride, padding, dilation, ceil_mode), validate)
 
 
 def p_pool3d(input, alpha, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, *,
              validate: bool = True) -> Tensor:
     """3-D P-pooling of an ``(N, C, D, H, W)`` or ``(C, D, H, W)`` input; see ``p_pool1d``."""
-    return p_pool(input, alpha, kernel_size, stride, padding, dilation, ceil_mode, dims=3,
-                  validate=validate)
+    return pool("ppool", input, alpha,
+                _layout.windowed(3, kernel_size, stride, padding, dilation, ceil_mode), validate)
 
 
 def adaptive_p_pool(input, alpha, output_size, *, dims: int, validate: bool = True) -> Tensor:

@@ -422,3 +422,69 @@ def test_the_kernel_plan_cache_is_bounded_in_bytes():
         held = sum(c.plan.nbytes for c in _dispatch._native_calls.values())
         assert held <= _dispatch._NATIVE_PLAN_BYTES_MAX
     assert 0 < len(_dispatch._native_calls) < 12
+
+
+# ------------------------------------------- the eager path's caches never skip a failing check
+
+
+def test_cached_float_parameter_never_admits_a_value_another_operator_refuses():
+    """The cache of Python-float parameters holds only values every operator accepts: after
+    P-pooling with alpha = 0.0 (valid there), the Lp norm with p = 0.0 is still refused, and
+    NaN / inf are refused on every call, not only the first."""
+    x = torch.rand(1, 2, 4, 4)
+    p_pool2d(x, 0.0, 2)
+    p_pool2d(x, 0.0, 2)
+    with pytest.raises(ValueError, match="p = 0 is outside the domain"):
+        lp_pool2d(x, 0.0, 2)
+    with pytest.raises(ValueError, match="p = 0 is outside the domain"):
+        # past lp_pool2d's own checks, validate=False: only rule 1 (the arguments) can refuse it
+        _dispatch.pool("lp", x, 0.0, _layout.windowed(2, 2), False)
+    nan = float("nan")
+    for _ in range(2):
+        with pytest.raises(ValueError, match="finite"):
+            p_pool2d(x, nan, 2)
+        with pytest.raises(ValueError, match="finite"):
+            p_pool2d(x, float("inf"), 2)
+    p_pool2d(x, 2.5, 2)
+    with pytest.raises(TypeError, match="real"):
+        p_pool2d(x, True, 2)  # a bool never finds 1.0's entry
+
+
+def test_cached_geometry_and_plans_never_skip_argument_or_shape_checks():
+    """After valid calls, ``2.0`` and ``True`` for a size still raise, a too-small input with
+    the cached layout still raises, and an equal geometry in another object is served and
+    checked the same (the plan and shape caches are keyed by the layout's identity)."""
+    from ppverify.windows import make_geometry
+
+    x = torch.rand(1, 1, 4, 4)
+    for _ in range(2):
+        p_pool2d(x, 2.0, 2)
+    with pytest.raises(TypeError):
+        p_pool2d(x, 2.0, 2.0)
+    with pytest.raises(TypeError):
+        p_pool2d(x, 2.0, True)
+    with pytest.raises(ValueError, match="too small"):
+        p_pool2d(torch.rand(1, 1, 1, 1), 2.0, 2)
+    twin = make_geometry(2, 2, None, 0, 1, False)
+    assert twin is not _layout.windowed(2, 2)
+    y = _dispatch.pool("ppool", x, 2.0, twin, True)
+    assert torch.equal(y, p_pool2d(x, 2.0, 2))
+    with pytest.raises(ValueError, match="too small"):
+        _dispatch.pool("ppool", torch.rand(1, 1, 1, 1), 2.0, twin, True)
+    padded = make_geometry(2, 2, 1, 1, 3, False)  # dilation 3, padding 1: a padding-only window
+    with pytest.raises(ValueError, match="only\\s+padding"):
+        _dispatch.pool("ppool", torch.rand(1, 1, 2, 2), 2.0, padded, True)
+
+
+def test_triton_cpu_opt_in_follows_the_environment_at_every_call(monkeypatch):
+    """``PPVERIFY_TRITON`` is read afresh at every call (through os.environ's own mapping)."""
+    from ppverify.ops import _triton
+
+    monkeypatch.delenv("PPVERIFY_TRITON", raising=False)
+    assert not _triton.cpu_opt_in()
+    monkeypatch.setenv("PPVERIFY_TRITON", "cpu")
+    assert _triton.cpu_opt_in()
+    monkeypatch.setenv("PPVERIFY_TRITON", "0")
+    assert not _triton.cpu_opt_in()
+    monkeypatch.delenv("PPVERIFY_TRITON")
+    assert not _triton.cpu_opt_in()
