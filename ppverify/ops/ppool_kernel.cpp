@@ -1173,6 +1173,9 @@ void fast_group(const T* x, const Plan& P, const Lanes& ln, FastScratch& s, T* y
   for (int l = 0; l < L; ++l)
     exact_lane[l] = (!std::isfinite(ln.a[l]) ||
                      (backward && std::fabs(ln.a[l]) > FAST_GRAD_MAX_A)) ? 1.0 : 0.0;
+  // 1 where a lane's zeros make a window special (a <= 0 or a == 1), else 0
+  double zero_a[L];
+  for (int l = 0; l < L; ++l) zero_a[l] = (fl.a[l] <= 0 || fl.a[l] == 1.0) ? 1.0 : 0.0;
   // ---- window sums, output row by output row
   for (int64_t od = 0; od < AD.out; ++od)
     for (int64_t oh = 0; oh < OH; ++oh) {
@@ -1194,30 +1197,46 @@ void fast_group(const T* x, const Plan& P, const Lanes& ln, FastScratch& s, T* y
       double* c2 = backward ? s.c2.data() + (od * OH + oh) * q : nullptr;
       for (int64_t ow = 0; ow < OW; ++ow) {
         const int64_t k0 = ow * L;
-        bool any_slow = false;
-#pragma omp simd reduction(|| : any_slow)
-        for (int l = 0; l < L; ++l) {
-          const int64_t k = k0 + l;
-          const double a = fl.a[l];
-          bool zero_special = fl.need_zero && Z[k] > 0 && (a <= 0 || a == 1.0);
-          bool slow = !(M[k] >= TINY_WEIGHT) || zero_special || !(S[k] < INFINITY) ||
+        // the lanes' flags as doubles (1: the window goes to the exact engine), so that these
+        // loops vectorise (bool stores and a branch on `backward` inside kept them scalar:
+        // one division at a time)
+        double slow[L];
+        double n_slow = 0.0;
+        if (!backward) {
+#pragma omp simd reduction(+ : n_slow)
+          for (int l = 0; l < L; ++l) {
+            const int64_t k = k0 + l;
+            const double a = zero_a[l];
+            bool zero_special = fl.need_zero && Z[k] > 0 && a != 0.0;
+            bool sl = !(M[k] >= TINY_WEIGHT) || zero_special || !(S[k] < INFINITY) ||
                       exact_lane[l] != 0.0;
-          const double yv = Tt[k] / S[k];
-          ybuf[k] = yv;
-          if (backward) {
+            ybuf[k] = Tt[k] / S[k];
+            slow[l] = sl ? 1.0 : 0.0;
+            n_slow += slow[l];
+          }
+        } else {
+#pragma omp simd reduction(+ : n_slow)
+          for (int l = 0; l < L; ++l) {
+            const int64_t k = k0 + l;
+            const double a = zero_a[l];
+            bool zero_special = fl.need_zero && Z[k] > 0 && a != 0.0;
+            bool sl = !(M[k] >= TINY_WEIGHT) || zero_special || !(S[k] < INFINITY) ||
+                      exact_lane[l] != 0.0;
+            const double yv = Tt[k] / S[k];
+            ybuf[k] = yv;
             const double inv = 1.0 / S[k];
             const double g = gybuf[k];
-            c1[k] = slow ? 0.0 : g * inv;
-            c2[k] = slow ? 0.0 : g * yv * inv;
-            dal[l] += slow ? 0.0 : g * (U[k] - yv * V[k]) * inv;
+            c1[k] = sl ? 0.0 : g * inv;
+            c2[k] = sl ? 0.0 : g * yv * inv;
+            dal[l] += sl ? 0.0 : g * (U[k] - yv * V[k]) * inv;
+            slow[l] = sl ? 1.0 : 0.0;
+            n_slow += slow[l];
           }
-          want[l] = slow;
-          any_slow = any_slow || slow;
         }
-        if (any_slow) {
+        if (n_slow > 0.0) {
           bool anyw = false;
           for (int l = 0; l < L; ++l) {
-            want[l] = want[l] && ln.active[l];
+            want[l] = slow[l] != 0.0 && ln.active[l];
             anyw = anyw || want[l];
           }
           if (!anyw) continue;
@@ -1238,8 +1257,14 @@ void fast_group(const T* x, const Plan& P, const Lanes& ln, FastScratch& s, T* y
         }
       }
       if (!backward) {
-        for (int64_t i = 0; i < q; ++i)
-          if (std::isnan(ybuf[i]) && ln.active[i & (L - 1)]) *status |= ST_BAD;
+        double active[L];
+        for (int l = 0; l < L; ++l) active[l] = ln.active[l] ? 1.0 : 0.0;
+        double n_nan = 0.0;
+        for (int64_t ow = 0; ow < OW; ++ow)
+#pragma omp simd reduction(+ : n_nan)
+          for (int l = 0; l < L; ++l)
+            n_nan += (ybuf[ow * L + l] != ybuf[ow * L + l]) ? active[l] : 0.0;
+        if (n_nan > 0.0) *status |= ST_BAD;
         store_out_row<T>(y, P, ln, od, oh, ybuf);
       }
     }
