@@ -163,9 +163,16 @@ def serve(source: TargetSource, request_fd: int, reply_fd: int, noise_fd: int) -
 
 def run_forked(source: TargetSource, request_fd: int, reply_fd: int, noise_fd: int) -> None:
     """In a child of ``os.fork()``: serve, and never return into the parent's code."""
+    _run_then_exit(lambda: serve(source, request_fd, reply_fd, noise_fd))
+
+
+def _run_then_exit(work) -> None:
+    """Run ``work()`` in a forked child and end the process with ``os._exit``, whatever
+    happens: the target's ``sys.exit()`` status is kept (the checker reports it), anything
+    else raised is status 70 with its traceback on stderr."""
     code = 0
     try:
-        serve(source, request_fd, reply_fd, noise_fd)
+        work()
     except SystemExit as err:  # the target's sys.exit(): the checker reports the status
         code = _exit_code(err)
     except BaseException:  # noqa: B036 - whatever happens, this process ends here
@@ -241,22 +248,9 @@ def zygote_main(sock_fd: int) -> None:  # pragma: no cover - runs in its own int
 
 
 def _zygote_child(request_fd: int, reply_fd: int, noise_fd: int) -> None:  # pragma: no cover
-    code = 0
-    try:
+    def work():
         with contextlib.suppress(OSError):
             os.setsid()
-        source = wire.receive_object(request_fd)
-        serve(source, request_fd, reply_fd, noise_fd)
-    except SystemExit as err:
-        code = _exit_code(err)
-    except BaseException:  # noqa: B036
-        code = 70
-        with contextlib.suppress(Exception):
-            import traceback
+        serve(wire.receive_object(request_fd), request_fd, reply_fd, noise_fd)
 
-            traceback.print_exc()
-    finally:
-        with contextlib.suppress(Exception):
-            sys.stdout.flush()
-            sys.stderr.flush()
-        os._exit(code)
+    _run_then_exit(work)

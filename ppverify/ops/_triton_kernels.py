@@ -410,6 +410,34 @@ def _terms(x, valid, a, rd_m, rd_e, ref_d, rn_m, rn_e, sep, PRECISE: tl.constexp
 # --------------------------------------------------------------------------------------- forward
 
 
+@triton.jit
+def _chunked_sums(x_ptr, n, c, od, oh, ow, ok, D, H, W, OD, OH, OW, KH, KW, SD, SH, SW,
+                  PD, PH, PW, DD, DH, DW, K, sxn, sxc, sxd, sxh, sxw, a, rd_m, rd_e, ref_d,
+                  rn_m, rn_e, sep, f1, f2, ADAPTIVE, KIND: tl.constexpr, BLOCK_K: tl.constexpr,
+                  WB: tl.constexpr, PPP: tl.constexpr, PRECISE: tl.constexpr):
+    """Pass 2 of a window longer than one block, chunk by chunk: the double-double sums of the
+    weights relative to R_d (S), to R_n (T) and of the positive elements scaled by
+    2^-e(R_d) (the mean's), as ``(s_hi, s_lo, t_hi, t_lo, m_hi, m_lo)``."""
+    s_hi = tl.full([PPP * WB], 0.0, tl.float64)
+    s_lo = tl.full([PPP * WB], 0.0, tl.float64)
+    t_hi = tl.full([PPP * WB], 0.0, tl.float64)
+    t_lo = tl.full([PPP * WB], 0.0, tl.float64)
+    m_hi = tl.full([PPP * WB], 0.0, tl.float64)
+    m_lo = tl.full([PPP * WB], 0.0, tl.float64)
+    for k0 in range(0, K, BLOCK_K):
+        xc, vc, _ = _chunk(x_ptr, n, c, od, oh, ow, ok, k0, D, H, W, OD, OH, OW, KH, KW,
+                           SD, SH, SW, PD, PH, PW, DD, DH, DW, K, sxn, sxc, sxd, sxh, sxw,
+                           ADAPTIVE, KIND, BLOCK_K)
+        pc, _, _, edc, enc = _terms(xc, vc, a, rd_m, rd_e, ref_d, rn_m, rn_e, sep, PRECISE)
+        h, lo = _row_sum(edc, PRECISE)
+        s_hi, s_lo = _two_sum(s_hi, s_lo, h, lo)
+        h, lo = _row_sum(enc, PRECISE)
+        t_hi, t_lo = _two_sum(t_hi, t_lo, h, lo)
+        h, lo = _row_sum(tl.where(pc, (xc * f1[:, None]) * f2[:, None], 0.0), PRECISE)
+        m_hi, m_lo = _two_sum(m_hi, m_lo, h, lo)
+    return s_hi, s_lo, t_hi, t_lo, m_hi, m_lo
+
+
 @triton.jit(do_not_specialize=_FORWARD_INTS)
 def ppool_forward(x_ptr, a_ptr, y_ptr, flag_ptr,
                   P, C, D, H, W, OD, OH, OW, KD, KH, KW, SD, SH, SW, PD, PH, PW, DD, DH, DW, K,
@@ -456,23 +484,10 @@ def ppool_forward(x_ptr, a_ptr, y_ptr, flag_ptr,
         t_hi, t_lo = _row_sum(en, PRECISE)
         m_hi, m_lo = _row_sum(tl.where(pos, (x * f1[:, None]) * f2[:, None], 0.0), PRECISE)
     else:
-        s_hi = tl.full([PPP * WB], 0.0, tl.float64)
-        s_lo = tl.full([PPP * WB], 0.0, tl.float64)
-        t_hi = tl.full([PPP * WB], 0.0, tl.float64)
-        t_lo = tl.full([PPP * WB], 0.0, tl.float64)
-        m_hi = tl.full([PPP * WB], 0.0, tl.float64)
-        m_lo = tl.full([PPP * WB], 0.0, tl.float64)
-        for k0 in range(0, K, BLOCK_K):
-            xc, vc, _ = _chunk(x_ptr, n, c, od, oh, ow, ok, k0, D, H, W, OD, OH, OW, KH, KW,
-                               SD, SH, SW, PD, PH, PW, DD, DH, DW, K, sxn, sxc, sxd, sxh, sxw,
-                               ADAPTIVE, KIND, BLOCK_K)
-            pc, _, _, edc, enc = _terms(xc, vc, a, rd_m, rd_e, ref_d, rn_m, rn_e, sep, PRECISE)
-            h, lo = _row_sum(edc, PRECISE)
-            s_hi, s_lo = _two_sum(s_hi, s_lo, h, lo)
-            h, lo = _row_sum(enc, PRECISE)
-            t_hi, t_lo = _two_sum(t_hi, t_lo, h, lo)
-            h, lo = _row_sum(tl.where(pc, (xc * f1[:, None]) * f2[:, None], 0.0), PRECISE)
-            m_hi, m_lo = _two_sum(m_hi, m_lo, h, lo)
+        s_hi, s_lo, t_hi, t_lo, m_hi, m_lo = _chunked_sums(
+            x_ptr, n, c, od, oh, ow, ok, D, H, W, OD, OH, OW, KH, KW, SD, SH, SW, PD, PH, PW,
+            DD, DH, DW, K, sxn, sxc, sxd, sxh, sxw, a, rd_m, rd_e, ref_d, rn_m, rn_e, sep, f1, f2,
+            ADAPTIVE, KIND, BLOCK_K, WB, PPP, PRECISE)
     S = _value(s_hi, s_lo)
     T = _value(t_hi, t_lo)
     S = tl.where(S > 0.0, S, 1.0)
@@ -568,23 +583,10 @@ def ppool_backward(x_ptr, a_ptr, g_ptr, gx_ptr, part_ptr, part_e_ptr,
         t_hi, t_lo = _row_sum(en, PRECISE)
         m_hi, m_lo = _row_sum(tl.where(pos, (x * f1[:, None]) * f2[:, None], 0.0), PRECISE)
     else:
-        s_hi = tl.full([PPP * WB], 0.0, tl.float64)
-        s_lo = tl.full([PPP * WB], 0.0, tl.float64)
-        t_hi = tl.full([PPP * WB], 0.0, tl.float64)
-        t_lo = tl.full([PPP * WB], 0.0, tl.float64)
-        m_hi = tl.full([PPP * WB], 0.0, tl.float64)
-        m_lo = tl.full([PPP * WB], 0.0, tl.float64)
-        for k0 in range(0, K, BLOCK_K):
-            xc, vc, _ = _chunk(x_ptr, n, c, od, oh, ow, ok, k0, D, H, W, OD, OH, OW, KH, KW,
-                               SD, SH, SW, PD, PH, PW, DD, DH, DW, K, sxn, sxc, sxd, sxh, sxw,
-                               ADAPTIVE, KIND, BLOCK_K)
-            pc, _, _, edc, enc = _terms(xc, vc, a, rd_m, rd_e, ref_d, rn_m, rn_e, sep, PRECISE)
-            h, lo = _row_sum(edc, PRECISE)
-            s_hi, s_lo = _two_sum(s_hi, s_lo, h, lo)
-            h, lo = _row_sum(enc, PRECISE)
-            t_hi, t_lo = _two_sum(t_hi, t_lo, h, lo)
-            h, lo = _row_sum(tl.where(pc, (xc * f1[:, None]) * f2[:, None], 0.0), PRECISE)
-            m_hi, m_lo = _two_sum(m_hi, m_lo, h, lo)
+        s_hi, s_lo, t_hi, t_lo, m_hi, m_lo = _chunked_sums(
+            x_ptr, n, c, od, oh, ow, ok, D, H, W, OD, OH, OW, KH, KW, SD, SH, SW, PD, PH, PW,
+            DD, DH, DW, K, sxn, sxc, sxd, sxh, sxw, a, rd_m, rd_e, ref_d, rn_m, rn_e, sep, f1, f2,
+            ADAPTIVE, KIND, BLOCK_K, WB, PPP, PRECISE)
     S = _value(s_hi, s_lo)
     T = _value(t_hi, t_lo)
     S = tl.where(S > 0.0, S, 1.0)

@@ -221,6 +221,10 @@ def run(args: argparse.Namespace) -> int:
         print("ppverify bench: error: --fallback measures the CPU pure-torch path; it does not "
               "apply to --device cuda", file=sys.stderr)
         return 2
+    if getattr(args, "matrix", False):
+        print("ppverify bench: error: --matrix measures the CPU paths; with --device cuda "
+              "run the GPU benchmark without it", file=sys.stderr)
+        return 2
     try:
         records = measure(tuple(args.shape), args.dtype, 2.0 if args.alpha is None else
                           args.alpha, args.repeats, device=args.device)

@@ -44,6 +44,8 @@ def test_bench_arguments_are_checked(capsys):
     assert "--op ppool" in capsys.readouterr().err
     assert cli.main(["bench", "--device", "cuda", "--fallback"]) == 2
     assert "--fallback" in capsys.readouterr().err
+    assert cli.main(["bench", "--device", "cuda", "--matrix"]) == 2
+    assert "--matrix measures the CPU paths" in capsys.readouterr().err
     # a bad argument is named before the device is looked at (also without CUDA)
     assert cli.main(["bench", "--device", "cuda", "--shape", "8", "0", "4", "4"]) == 2
     assert "shape must be four positive sizes" in capsys.readouterr().err
