@@ -130,7 +130,7 @@ class _NativeCall:
     by comparing its strides with the ones wanted."""
 
     __slots__ = ("layout", "plan", "ptr", "out_shape", "dtype", "fmt", "copy", "_out_like",
-                 "_out_fmt", "_gx_like", "_gx_fmt")
+                 "_out_fmt", "_gx_like", "_gx_fmt", "saves", "_jac", "_dw")
 
     def __init__(self, op: str, layout, x: Tensor, param_dim: int):
         self.layout = layout  # the cache's key holds id(layout): this keeps the id taken
@@ -147,6 +147,12 @@ class _NativeCall:
         self.copy = not x.is_contiguous(memory_format=fmt)
         self._out_like, self._out_fmt = _allocator(self.out_shape, x.dtype, fmt)
         self._gx_like, self._gx_fmt = _allocator(tuple(x.shape), x.dtype, fmt)
+        # whether a forward can save the backward's state (``_native_forward_saved``)
+        self.saves = (_native.saves(x.dtype)
+                      and _native.windows_disjoint(layout, spatial, tuple(out)))
+        if self.saves:
+            self._jac = _allocator(tuple(x.shape), torch.float32, fmt)
+            self._dw = _allocator(self.out_shape, torch.float64, fmt)
 
     def new_output(self) -> Tensor:
         if self._out_fmt is None:
@@ -157,6 +163,15 @@ class _NativeCall:
         if self._gx_fmt is None:
             return torch.empty_like(self._gx_like)
         return torch.empty_like(self._gx_like, memory_format=self._gx_fmt)
+
+    def new_saved(self, need_param: bool) -> tuple[Tensor, Tensor | None]:
+        """Buffers of the saved state: dy/dx per input element (float32, the input's shape
+        and format) and, with ``need_param``, dy/dparam per window (float64, the output's)."""
+        jac = torch.empty_like(self._jac[0], memory_format=self._jac[1] or torch.preserve_format)
+        if not need_param:
+            return jac, None
+        return jac, torch.empty_like(self._dw[0], memory_format=self._dw[1] or
+                                     torch.preserve_format)
 
 
 def _allocator(shape: tuple, dtype: torch.dtype, fmt):
@@ -212,6 +227,39 @@ def _native_backward(op: str, x: Tensor, param: Tensor, layout, grad_y: Tensor,
         g = g.contiguous(memory_format=call.fmt)
     gx = call.new_grad_input()
     return gx, _native.backward(call.ptr, xk, p, g, gx, need_param)
+
+
+def _native_forward_saved(op: str, x: Tensor, param: Tensor, layout, validate: bool,
+                          need_param: bool) -> tuple[Tensor, tuple | None]:
+    """``(y, state)``: the output and, where the kernel can save it (float32 / bfloat16 /
+    float16, windows that share no element), the state ``(jac, dw)`` of a backward that does
+    not recompute the forward (``_native_backward_saved``); state None otherwise, or where
+    some dy/dx is outside float32's normal range (the backward then recomputes)."""
+    call = _native_calls.get((op, id(layout), x.shape, x.stride(), x.dtype, param.dim()))
+    if call is None or call.layout is not layout:
+        call = _native_call(op, layout, x, param)
+    if not call.saves:
+        return _native_forward(op, x, param, layout, validate), None
+    xk = x.contiguous(memory_format=call.fmt) if call.copy else x
+    p = param if param.is_contiguous() else param.contiguous()
+    y = call.new_output()
+    jac, dw = call.new_saved(need_param)
+    bad, usable = _native.forward_saved(call.ptr, xk, p, y, jac, dw)
+    if bad and validate:
+        diagnose(op, x, param, layout)
+    return y, ((jac, dw) if usable else None)
+
+
+def _native_backward_saved(op: str, x: Tensor, param: Tensor, layout, grad_y: Tensor,
+                           jac: Tensor, dw: Tensor | None):
+    """``(grad_x, grad_param or None)`` from ``_native_forward_saved``'s state: a pass over
+    memory, ``grad_x = grad_y[window] * jac``, ``grad_param = sum grad_y * dw``."""
+    call = _native_call(op, layout, x, param)
+    g = grad_y if grad_y.dtype == x.dtype else grad_y.to(x.dtype)
+    if not g.is_contiguous(memory_format=call.fmt):
+        g = g.contiguous(memory_format=call.fmt)
+    gx = call.new_grad_input()
+    return gx, _native.backward_saved(call.ptr, jac, dw, g, gx, param.shape)
 
 
 def _triton_accepts(op: str, layout, x: Tensor) -> bool:
@@ -478,20 +526,34 @@ class _PoolFunction(torch.autograd.Function):
 class _EagerPool(torch.autograd.Function):
     """Plain eager autograd (no torch.func transform, no forward-mode AD): a classic
     ``autograd.Function``, several times cheaper per call than ``_PoolFunction``, whose forward
-    and backward call the backend directly."""
+    and backward call the backend directly.
+
+    Where the C++ kernel serves the call and the windows share no element (stride >= kernel),
+    the forward also saves each input element's dy/dx (float32) and, when the parameter needs a
+    gradient, each window's dy/dparam (float64); the backward is then a pass over memory
+    instead of a recomputation (``_native_forward_saved``). The state is freed with the graph."""
 
     @staticmethod
     def forward(ctx, x, param, op, layout, validate):
         ctx.op, ctx.layout = op, layout
-        ctx.save_for_backward(x, param)
-        return forward_impl(op, x, param, layout, validate)
+        state = None
+        if ctx.needs_input_grad[0] and _select(op, layout, x) is NATIVE:
+            y, state = _native_forward_saved(op, x, param, layout, validate,
+                                             ctx.needs_input_grad[1])
+        else:
+            y = forward_impl(op, x, param, layout, validate)
+        ctx.saved_state = state is not None
+        ctx.save_for_backward(x, param, *(state or ()))
+        return y
 
     @staticmethod
     def backward(ctx, grad_y):
-        x, param = ctx.saved_tensors
+        x, param, *state = ctx.saved_tensors
         need_x, need_param = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
         if torch.is_grad_enabled():  # create_graph=True: the differentiable formula
             gx, gp = _torch_impl.backward(ctx.op, x, param, ctx.layout, grad_y, need_param)
+        elif ctx.saved_state:
+            gx, gp = _native_backward_saved(ctx.op, x, param, ctx.layout, grad_y, *state)
         else:
             gx, gp = backward_impl(ctx.op, x, param, ctx.layout, grad_y, need_param)
         return (gx if need_x else None, gp.to(param.dtype) if need_param else None, None,

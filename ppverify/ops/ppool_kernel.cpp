@@ -381,6 +381,9 @@ struct Axis {
 enum { DT_F32 = 0, DT_F64 = 1, DT_BF16 = 2, DT_F16 = 3 };
 enum { OP_PPOOL = 0, OP_POWERMEAN = 1, OP_LP = 2 };
 enum { ST_OK = 0, ST_BAD = 1, ST_NOMEM = 2, ST_ARGS = 3 };
+// ppv_forward_saved: the saved Jacobian is not usable (an element's dy/dx is outside float's
+// normal range, or a window is bad); the caller's backward must recompute
+constexpr int ST_UNSAVED = 4;
 
 // The plan: what Python passes (one int64 array, see _native.py).
 struct Plan {
@@ -969,7 +972,25 @@ struct FastScratch {
   std::vector<double> orow;   // 2 * OW * L output rows (y, grad)
   std::vector<double> extra;  // plane_in * L, lazily: the exact engine's gradients
   bool extra_used = false;
+  std::vector<double> srow;   // 2 * OW * L (saving forward): dy/da of a row, 1 where exact
 };
+
+// What a saving forward writes (ppv_forward_saved; disjoint windows only): per input element
+// its window's dy/dx (float, x's layout; 0 outside every window) and per output dy/da (double,
+// the output's layout; null when not wanted). The backward is then gx = gy[window] * jac and
+// dparam = sum gy * dw, a pass over memory (run_saved_backward).
+struct Saved {
+  float* jac = nullptr;
+  double* dw = nullptr;
+};
+
+// float(v), or flag when v is not a normal float or zero (NaN, overflow, subnormal)
+inline float saved_float(double v, double& unusable) {
+  const double m = std::fabs(v);
+  unusable += (m <= 3.4028234663852886e38 && (m >= 1.1754943508222875e-38 || m == 0.0))
+              ? 0.0 : 1.0;
+  return (float)v;
+}
 
 inline int64_t row_span(const Plan& P) {
   const Axis &A = P.ax[0], &B = P.ax[1];
@@ -1108,10 +1129,56 @@ PPV_STAGE void grad_row(const FastLanes& fl, int64_t W, RowData r, const double*
   }
 }
 
+// The saving forward's dy/dx of one input row whose elements lie in at most one window each:
+// grad_row's E ((1 + a) P - a Q / x) with g = 1 (P = 1 / S, Q = y / S of the element's window),
+// or, in lanes whose window went to the exact engine (slow = 1), its gradient from extra
+// (cleared after use). Elements outside every window get 0. Returns the number of active
+// elements whose dy/dx is not a normal float or zero (the saved state is then not used).
+PPV_STAGE double jac_row(const FastLanes& fl, const Axis& AW, RowData r, const double* S,
+                         const double* yrow, const double* slow, double* extra,
+                         const double* active, double* out) {
+  const int64_t cs = AW.step;
+  std::fill(out, out + AW.in * L, 0.0);
+  double a[L], a1[L], a0[L];
+  for (int l = 0; l < L; ++l) { a[l] = fl.a[l]; a1[l] = 1.0 + fl.a[l]; a0[l] = fl.a[l] == 0.0; }
+  double unusable = 0.0;
+  for (int64_t ow = 0; ow < AW.out; ++ow) {
+    const int64_t c0 = AW.start[ow], cn = AW.count[ow];
+    double inv[L], q[L], sl[L];
+    for (int l = 0; l < L; ++l) {
+      inv[l] = 1.0 / S[ow * L + l];
+      q[l] = yrow[ow * L + l] * inv[l];
+      sl[l] = slow[ow * L + l];
+    }
+    for (int64_t j = 0; j < cn; ++j) {
+      const int64_t c = (c0 + j * cs) * L;
+#pragma omp simd reduction(+ : unusable)
+      for (int l = 0; l < L; ++l) {
+        const int64_t i = c + l;
+        const double xv = r.x[i];
+        const bool pos = xv > 0.0 && xv < INFINITY;
+        const double gv = r.e[i] * (a1[l] * inv[l] - a[l] * q[l] / (pos ? xv : 1.0));
+        const double gi = pos ? gv : (xv == 0.0 ? a0[l] * inv[l] : 0.0);
+        const double ex = extra ? extra[i] : 0.0;
+        const double v = sl[l] != 0.0 ? ex : gi;
+        const double m = std::fabs(v);
+        const bool ok = m <= 3.4028234663852886e38 && (m >= 1.1754943508222875e-38 || m == 0.0);
+        unusable += ok ? 0.0 : active[l];
+        out[i] = v;
+      }
+      if (extra)
+        for (int l = 0; l < L; ++l) extra[c + l] = 0.0;
+    }
+  }
+  return unusable;
+}
+
 template <class T>
 void fast_group(const T* x, const Plan& P, const Lanes& ln, FastScratch& s, T* y,
-                const T* gy, T* gx, double* dplain, int* status) {
+                const T* gy, T* gx, double* dplain, int* status, const Saved* sv = nullptr) {
   const bool backward = gx != nullptr;
+  const bool saving = sv != nullptr;  // a forward that also writes the backward's state
+  const bool grads = backward || saving;
   const Axis &AD = P.ax[0], &AH = P.ax[1], &AW = P.ax[2];
   const int64_t W = AW.in, OW = AW.out, OH = AH.out;
   FastLanes fl;
@@ -1172,19 +1239,25 @@ void fast_group(const T* x, const Plan& P, const Lanes& ln, FastScratch& s, T* y
   double exact_lane[L];
   for (int l = 0; l < L; ++l)
     exact_lane[l] = (!std::isfinite(ln.a[l]) ||
-                     (backward && std::fabs(ln.a[l]) > FAST_GRAD_MAX_A)) ? 1.0 : 0.0;
+                     (grads && std::fabs(ln.a[l]) > FAST_GRAD_MAX_A)) ? 1.0 : 0.0;
   // 1 where a lane's zeros make a window special (a <= 0 or a == 1), else 0
   double zero_a[L];
   for (int l = 0; l < L; ++l) zero_a[l] = (fl.a[l] <= 0 || fl.a[l] == 1.0) ? 1.0 : 0.0;
+  double active[L];
+  for (int l = 0; l < L; ++l) active[l] = ln.active[l] ? 1.0 : 0.0;
+  // the saving forward: dy/da of an output row, and 1 where the exact engine did the window
+  double* dwrow = saving ? s.srow.data() : nullptr;
+  double* slowrow = saving ? s.srow.data() + q : nullptr;
+  if (saving) std::fill(gybuf, gybuf + q, 1.0);  // the exact engine's gradients for g = 1
   // ---- window sums, output row by output row
   for (int64_t od = 0; od < AD.out; ++od)
     for (int64_t oh = 0; oh < OH; ++oh) {
-      std::fill(acc, acc + (backward ? 5 : 3) * q, 0.0);
+      std::fill(acc, acc + (grads ? 5 : 3) * q, 0.0);
       if (fl.need_zero) std::fill(acc + 5 * q, acc + 6 * q, 0.0);
       for (int64_t jd = 0; jd < AD.count[od]; ++jd) {
         const int64_t id = AD.start[od] + jd * AD.step;
         for (int64_t jh = 0; jh < AH.count[oh]; ++jh)
-          sum_row(AW, fetch(id, AH.start[oh] + jh * AH.step), acc, backward, fl.need_zero);
+          sum_row(AW, fetch(id, AH.start[oh] + jh * AH.step), acc, grads, fl.need_zero);
       }
       const double* S = acc;
       const double* Tt = acc + q;
@@ -1214,6 +1287,14 @@ void fast_group(const T* x, const Plan& P, const Lanes& ln, FastScratch& s, T* y
             slow[l] = sl ? 1.0 : 0.0;
             n_slow += slow[l];
           }
+          if (saving) {  // dy/da = (U - y V) / S, as the backward's dal with g = 1
+#pragma omp simd
+            for (int l = 0; l < L; ++l) {
+              const int64_t k = k0 + l;
+              dwrow[k] = slow[l] != 0.0 ? 0.0 : (U[k] - ybuf[k] * V[k]) * (1.0 / S[k]);
+              slowrow[k] = slow[l];
+            }
+          }
         } else {
 #pragma omp simd reduction(+ : n_slow)
           for (int l = 0; l < L; ++l) {
@@ -1240,25 +1321,25 @@ void fast_group(const T* x, const Plan& P, const Lanes& ln, FastScratch& s, T* y
             anyw = anyw || want[l];
           }
           if (!anyw) continue;
-          if (backward && !s.extra_used) {
+          if (grads && !s.extra_used) {
             if (s.extra.size() != (size_t)(P.plane_in * L)) s.extra.assign(P.plane_in * L, 0.0);
             s.extra_used = true;
           }
-          sink.buf = backward ? s.extra.data() : nullptr;
+          sink.buf = grads ? s.extra.data() : nullptr;
           WindowOut wo;
           WindowRange wr = window_range(P, od, oh, ow);
-          exact_window<T>(x, P, ln, wr, want, backward, gybuf + k0, backward ? &sink : nullptr,
-                          nullptr, dal, wo);
+          double dsaved[L] = {};
+          exact_window<T>(x, P, ln, wr, want, grads, gybuf + k0, grads ? &sink : nullptr,
+                          nullptr, saving ? dsaved : dal, wo);
           for (int l = 0; l < L; ++l)
             if (want[l]) {
               ybuf[k0 + l] = wo.y[l];
               if (wo.bad[l]) *status |= ST_BAD;
+              if (saving) dwrow[k0 + l] = dsaved[l];
             }
         }
       }
       if (!backward) {
-        double active[L];
-        for (int l = 0; l < L; ++l) active[l] = ln.active[l] ? 1.0 : 0.0;
         double n_nan = 0.0;
         for (int64_t ow = 0; ow < OW; ++ow)
 #pragma omp simd reduction(+ : n_nan)
@@ -1267,7 +1348,31 @@ void fast_group(const T* x, const Plan& P, const Lanes& ln, FastScratch& s, T* y
         if (n_nan > 0.0) *status |= ST_BAD;
         store_out_row<T>(y, P, ln, od, oh, ybuf);
       }
+      if (saving) {  // this output row's windows are the only ones holding their input rows
+        if (sv->dw) store_out_row<double>(sv->dw, P, ln, od, oh, dwrow);
+        double* jrow = s.rowbuf.data();
+        double unusable = 0.0;
+        for (int64_t jd = 0; jd < AD.count[od]; ++jd) {
+          const int64_t id = AD.start[od] + jd * AD.step;
+          for (int64_t jh = 0; jh < AH.count[oh]; ++jh) {
+            const int64_t ih = AH.start[oh] + jh * AH.step;
+            double* ex = s.extra_used ? s.extra.data() + (id * AH.in + ih) * W * L : nullptr;
+            unusable += jac_row(fl, AW, fetch(id, ih), acc, ybuf, slowrow, ex, active, jrow);
+            store_row<float>(sv->jac, P, ln, id, ih, jrow);
+          }
+        }
+        if (unusable > 0.0) *status |= ST_UNSAVED;
+      }
     }
+  if (saving) {  // input rows outside every window
+    double* jrow = s.rowbuf.data();
+    std::fill(jrow, jrow + W * L, 0.0);
+    for (int64_t id = 0; id < AD.in; ++id)
+      for (int64_t ih = 0; ih < AH.in; ++ih)
+        if (AD.inv_off[id + 1] == AD.inv_off[id] || AH.inv_off[ih + 1] == AH.inv_off[ih])
+          store_row<float>(sv->jac, P, ln, id, ih, jrow);
+    s.extra_used = false;
+  }
   if (!backward) return;
   // ---- pass 2: per input row, P = sum c1, Q = sum c2 over the windows holding each element
   double* Pp = s.pq.data();
@@ -1361,18 +1466,43 @@ inline int threads_for(const Plan& P, int requested) {
   return (int)std::max<int64_t>(t, 1);
 }
 
+// Whether every input element lies in at most one window (built inverses of all three axes):
+// the condition for the saved state (ppv_forward_saved).
+inline bool disjoint(const Plan& P) {
+  for (int a = 0; a < 3; ++a)
+    for (int64_t i = 0; i < P.ax[a].in; ++i)
+      if (P.ax[a].inv_off[i + 1] - P.ax[a].inv_off[i] > 1) return false;
+  return true;
+}
+
+// Per-plane parameter gradients (m, e pairs: m * 2^e) summed to the parameter's shape with one
+// scaling per sum (one pass over the planes: O(N C) whatever the parameter's shape).
+inline void reduce_param(const Plan& P, const double* dparam, double* dparam_out) {
+  const int64_t outs = P.param_mode == 0 ? 1 : (P.param_mode == 1 ? P.C : P.N * P.C);
+  std::vector<ScaledSum> acc((size_t)outs);
+  for (int64_t p = 0; p < P.N * P.C; ++p) {
+    const int64_t to = P.param_mode == 0 ? 0 : (P.param_mode == 1 ? p % P.C : p);
+    acc[to].add(dparam[2 * p], (int)dparam[2 * p + 1]);
+  }
+  for (int64_t k = 0; k < outs; ++k) dparam_out[k] = std::ldexp(acc[k].m, acc[k].e);
+}
+
 template <class T>
 int run(const Plan& Pc, const T* x, const double* param, T* y, const T* gy, T* gx,
-        double* dparam_out, int requested) {
+        double* dparam_out, int requested, const Saved* sv = nullptr) {
   Plan P = Pc;
   const bool backward = gx != nullptr;
   std::vector<double> dparam_mem;
   if (backward) dparam_mem.assign((size_t)(2 * P.N * P.C), 0.0);
   double* dparam = dparam_mem.data();
   const bool exact = std::is_same<T, double>::value;
-  if (backward) {
+  if (backward || sv) {
     P.ax[0].build_inverse();
     P.ax[1].build_inverse();
+  }
+  if (sv) {  // the fast engine only, windows that share no element
+    P.ax[2].build_inverse();
+    if (exact || !disjoint(P)) return ST_ARGS;
   }
   const int nt = threads_for(P, requested);
   std::atomic<int> status{0};
@@ -1385,7 +1515,7 @@ int run(const Plan& Pc, const T* x, const double* param, T* y, const T* gy, T* g
       if (!exact) {
         // the row cache: the rows of one window span (forward); the whole plane if it fits in
         // 12 MB (backward: the second pass then reuses every weight)
-        const int nq = backward ? 3 : 2;
+        const int nq = (backward || sv) ? 3 : 2;
         const int64_t row_bytes = W * L * 8 * nq;
         const int64_t rows = P.ax[0].in * P.ax[1].in;
         int64_t slots = row_span(P);
@@ -1395,6 +1525,7 @@ int run(const Plan& Pc, const T* x, const double* param, T* y, const T* gy, T* g
         const int64_t ol = P.ax[2].out * L;
         fs.acc.assign(6 * ol, 0.0);
         fs.orow.assign(2 * ol, 0.0);
+        if (sv) fs.srow.assign(2 * ol, 0.0);
         if (backward) {
           fs.c1.assign(P.plane_out * L, 0.0);
           fs.c2.assign(P.plane_out * L, 0.0);
@@ -1417,7 +1548,7 @@ int run(const Plan& Pc, const T* x, const double* param, T* y, const T* gy, T* g
         } else {
           double dl[L];
           for (int l = 0; l < L; ++l) dl[l] = 0.0;
-          fast_group<T>(x, P, ln, fs, y, gy, gx, dl, &st);
+          fast_group<T>(x, P, ln, fs, y, gy, gx, dl, &st, sv);
           if (backward)
             for (int l = 0; l < L; ++l)
               if (ln.active[l]) {
@@ -1439,18 +1570,82 @@ int run(const Plan& Pc, const T* x, const double* param, T* y, const T* gy, T* g
 #pragma omp parallel num_threads(nt)
     body(omp_get_thread_num(), omp_get_num_threads());
   }
-  if (backward && dparam_out != nullptr) {
-    // per-plane m * 2^e summed to the parameter's shape with one scaling per sum
-    // (one pass over the planes: O(N C) whatever the parameter's shape)
-    const int64_t outs = P.param_mode == 0 ? 1 : (P.param_mode == 1 ? P.C : P.N * P.C);
-    std::vector<ScaledSum> acc((size_t)outs);
-    for (int64_t p = 0; p < P.N * P.C; ++p) {
-      const int64_t to = P.param_mode == 0 ? 0 : (P.param_mode == 1 ? p % P.C : p);
-      acc[to].add(dparam[2 * p], (int)dparam[2 * p + 1]);
-    }
-    for (int64_t k = 0; k < outs; ++k) dparam_out[k] = std::ldexp(acc[k].m, acc[k].e);
-  }
+  if (backward && dparam_out != nullptr) reduce_param(P, dparam, dparam_out);
   return status.load();
+}
+
+// The backward from a saving forward's state (no recomputation): gx = gy[window] * jac (0
+// outside every window) in x's dtype and layout, and, with dparam_out, the per-plane sums of
+// gy * dw reduced to the parameter's shape. A pass over memory, in memory order.
+template <class T>
+int run_saved_backward(const Plan& Pc, const float* jac, const double* dw, const T* gy, T* gx,
+                       double* dparam_out, int requested) {
+  Plan P = Pc;
+  for (int a = 0; a < 3; ++a) P.ax[a].build_inverse();
+  if (!disjoint(P)) return ST_ARGS;
+  // per axis: the output whose window holds input index i, or -1
+  std::vector<int64_t> om[3];
+  for (int a = 0; a < 3; ++a) {
+    om[a].assign((size_t)P.ax[a].in, -1);
+    for (int64_t i = 0; i < P.ax[a].in; ++i)
+      if (P.ax[a].inv_off[i + 1] > P.ax[a].inv_off[i]) om[a][i] = P.ax[a].inv[P.ax[a].inv_off[i]];
+  }
+  const int64_t D = P.ax[0].in, H = P.ax[1].in, W = P.ax[2].in;
+  const int64_t OH = P.ax[1].out, OW = P.ax[2].out;
+  const bool cl = P.layout == 1;
+  const int64_t planes = P.N * P.C;
+  // contiguous: one plane's row (p, id, ih) at a time; channels-last: one spatial row of one
+  // batch entry, all channels (n, id, ih)
+  const int64_t outer = cl ? P.N * D * H : planes * D * H;
+  const int64_t lanes = cl ? P.C : 1;
+  const int nt = threads_for(P, requested);
+  const int64_t* omd = om[0].data();
+  const int64_t* omh = om[1].data();
+  const int64_t* omw = om[2].data();
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+  for (int64_t r = 0; r < outer; ++r) {
+    const int64_t ih = r % H, id = (r / H) % D, b = r / (D * H);  // b: plane or batch entry
+    const int64_t od = omd[id], oh = omh[ih];
+    const int64_t in0 = (b * D * H + id * H + ih) * W * lanes;
+    if (od < 0 || oh < 0) {
+      for (int64_t i = 0; i < W * lanes; ++i) gx[in0 + i] = from_double<T>(0.0);
+      continue;
+    }
+    const int64_t out0 = (b * P.plane_out + (od * OH + oh) * OW) * lanes;
+    for (int64_t iw = 0; iw < W; ++iw) {
+      const int64_t ow = omw[iw];
+      const int64_t i = in0 + iw * lanes;
+      const int64_t o = out0 + ow * lanes;
+      if (ow < 0) {
+        for (int64_t c = 0; c < lanes; ++c) gx[i + c] = from_double<T>(0.0);
+        continue;
+      }
+#pragma omp simd
+      for (int64_t c = 0; c < lanes; ++c)
+        gx[i + c] = from_double<T>(to_double<T>(gy[o + c]) * (double)jac[i + c]);
+    }
+  }
+  if (dparam_out != nullptr) {
+    std::vector<double> dparam((size_t)(2 * planes), 0.0);  // (m, e) pairs, e = 0
+    if (cl) {
+      for (int64_t n = 0; n < P.N; ++n)
+        for (int64_t o = 0; o < P.plane_out; ++o)
+          for (int64_t c = 0; c < P.C; ++c) {
+            const int64_t k = (n * P.plane_out + o) * P.C + c;
+            dparam[2 * (n * P.C + c)] += to_double<T>(gy[k]) * dw[k];
+          }
+    } else {
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+      for (int64_t p = 0; p < planes; ++p) {
+        double acc = 0.0;
+        for (int64_t o = 0; o < P.plane_out; ++o)
+          acc += to_double<T>(gy[p * P.plane_out + o]) * dw[p * P.plane_out + o];
+        dparam[2 * p] = acc;
+      }
+    }
+    reduce_param(P, dparam.data(), dparam_out);
+  }
+  return ST_OK;
 }
 
 template <class F>
@@ -1500,6 +1695,40 @@ int ppv_backward(const int64_t* plan, const void* x, const double* param, const 
     using T = std::remove_pointer_t<decltype(tag)>;
     try {
       return run<T>(P, (const T*)x, param, nullptr, (const T*)gy, (T*)gx, dparam, nthreads);
+    } catch (...) {
+      return (int)ST_NOMEM;
+    }
+  });
+}
+
+// y = pool(x) and the state of a backward without recomputation (Saved): jac (float, x's
+// layout and size) and, unless null, dw (double, the output's layout and size). Only for
+// float32 / bfloat16 / float16 and windows that share no element (else status 3). Status as
+// ppv_forward, plus bit 4 (ST_UNSAVED): the state is not usable, recompute in the backward.
+int ppv_forward_saved(const int64_t* plan, const void* x, const double* param, void* y,
+                      float* jac, double* dw, int nthreads) {
+  return dispatch(plan, [&](const Plan& P, auto* tag) {
+    using T = std::remove_pointer_t<decltype(tag)>;
+    if (std::is_same<T, double>::value) return (int)ST_ARGS;
+    try {
+      Saved sv{jac, dw};
+      return run<T>(P, (const T*)x, param, (T*)y, nullptr, nullptr, nullptr, nthreads, &sv);
+    } catch (...) {
+      return (int)ST_NOMEM;
+    }
+  });
+}
+
+// gx = gy * dy/dx and dparam = sum gy * dy/dparam (null: not wanted; needs dw) from the state
+// ppv_forward_saved wrote for the same plan.
+int ppv_backward_saved(const int64_t* plan, const float* jac, const double* dw, const void* gy,
+                       void* gx, double* dparam, int nthreads) {
+  return dispatch(plan, [&](const Plan& P, auto* tag) {
+    using T = std::remove_pointer_t<decltype(tag)>;
+    if (std::is_same<T, double>::value || (dparam != nullptr && dw == nullptr))
+      return (int)ST_ARGS;
+    try {
+      return run_saved_backward<T>(P, jac, dw, (const T*)gy, (T*)gx, dparam, nthreads);
     } catch (...) {
       return (int)ST_NOMEM;
     }
