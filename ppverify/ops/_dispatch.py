@@ -234,7 +234,7 @@ def _native_forward_saved(op: str, x: Tensor, param: Tensor, layout, validate: b
     """``(y, state)``: the output and, where the kernel can save it (float32 / bfloat16 /
     float16, windows that share no element), the state ``(jac, dw)`` of a backward that does
     not recompute the forward (``_native_backward_saved``); state None otherwise, or where
-    some dy/dx is outside float32's normal range (the backward then recomputes)."""
+    some dy/dx is beyond float32's range (the backward then recomputes)."""
     call = _native_calls.get((op, id(layout), x.shape, x.stride(), x.dtype, param.dim()))
     if call is None or call.layout is not layout:
         call = _native_call(op, layout, x, param)

@@ -434,8 +434,8 @@ def forward(plan: int, x: torch.Tensor, param: torch.Tensor, out: torch.Tensor) 
     return _status(code) if code else False
 
 
-#: ``ppv_forward_saved``'s status bit: the saved state is not usable (some dy/dx is not a normal
-#: float32 or zero, e.g. ``x^(a-1)`` beyond float32's range); the backward must recompute
+#: ``ppv_forward_saved``'s status bit: the saved state is not usable (some dy/dx is beyond
+#: float32's range, e.g. ``alpha x^(alpha-1)`` at a subnormal x); the backward must recompute
 _UNSAVED = 4
 
 
@@ -467,7 +467,9 @@ def forward_saved(plan: int, x: torch.Tensor, param: torch.Tensor, out: torch.Te
     format) gets each element's dy/dx of its window (0 outside every window), ``dw`` (float64,
     ``out``'s shape and format; None: not wanted) each window's dy/dparam.
     Returns ``(bad, usable)``: ``bad`` as ``forward``'s result, ``usable`` False when the state
-    must not be used (a dy/dx outside float32's normal range, or a bad window)."""
+    must not be used (a dy/dx beyond float32's range, or a bad window). A dy/dx that float32
+    holds only as a subnormal or zero costs at most ``2^-150 |grad_out|``, far below the
+    gradient's bound (relative to the window's largest gradient, which is O(1))."""
     code = (_lib or load()).ppv_forward_saved(plan, x.data_ptr(), param.data_ptr(),
                                               out.data_ptr(), jac.data_ptr(),
                                               dw.data_ptr() if dw is not None else None,
