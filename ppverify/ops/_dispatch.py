@@ -130,7 +130,7 @@ class _NativeCall:
     by comparing its strides with the ones wanted."""
 
     __slots__ = ("layout", "plan", "ptr", "out_shape", "dtype", "fmt", "copy", "_out_like",
-                 "_out_fmt", "_gx_like", "_gx_fmt", "saves", "_jac", "_dw")
+                 "_out_fmt", "_gx_like", "_gx_fmt", "_saves", "_jac", "_dw")
 
     def __init__(self, op: str, layout, x: Tensor, param_dim: int):
         self.layout = layout  # the cache's key holds id(layout): this keeps the id taken
@@ -147,12 +147,7 @@ class _NativeCall:
         self.copy = not x.is_contiguous(memory_format=fmt)
         self._out_like, self._out_fmt = _allocator(self.out_shape, x.dtype, fmt)
         self._gx_like, self._gx_fmt = _allocator(tuple(x.shape), x.dtype, fmt)
-        # whether a forward can save the backward's state (``_native_forward_saved``)
-        self.saves = (_native.saves(x.dtype)
-                      and _native.windows_disjoint(layout, spatial, tuple(out)))
-        if self.saves:
-            self._jac = _allocator(tuple(x.shape), torch.float32, fmt)
-            self._dw = _allocator(self.out_shape, torch.float64, fmt)
+        self._saves = None  # settled on the first call that wants a gradient (``saves``)
 
     def new_output(self) -> Tensor:
         if self._out_fmt is None:
@@ -163,6 +158,16 @@ class _NativeCall:
         if self._gx_fmt is None:
             return torch.empty_like(self._gx_like)
         return torch.empty_like(self._gx_like, memory_format=self._gx_fmt)
+
+    def saves(self) -> bool:
+        """Whether a forward can save the backward's state (``_native_forward_saved``):
+        float32 / bfloat16 / float16 and windows that share no element."""
+        if self._saves is None:
+            self._saves = _native.saves(self.dtype) and _native.plan_disjoint(self.plan)
+            if self._saves:
+                self._jac = _allocator(tuple(self._gx_like.shape), torch.float32, self.fmt)
+                self._dw = _allocator(self.out_shape, torch.float64, self.fmt)
+        return self._saves
 
     def new_saved(self, need_param: bool) -> tuple[Tensor, Tensor | None]:
         """Buffers of the saved state: dy/dx per input element (float32, the input's shape
@@ -238,7 +243,7 @@ def _native_forward_saved(op: str, x: Tensor, param: Tensor, layout, validate: b
     call = _native_calls.get((op, id(layout), x.shape, x.stride(), x.dtype, param.dim()))
     if call is None or call.layout is not layout:
         call = _native_call(op, layout, x, param)
-    if not call.saves:
+    if not call.saves():
         return _native_forward(op, x, param, layout, validate), None
     xk = x.contiguous(memory_format=call.fmt) if call.copy else x
     p = param if param.is_contiguous() else param.contiguous()

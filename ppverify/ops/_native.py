@@ -444,14 +444,18 @@ def saves(dtype: torch.dtype) -> bool:
     return dtype in _DTYPES and dtype is not torch.float64
 
 
-def windows_disjoint(layout, spatial: tuple[int, ...], out: tuple[int, ...]) -> bool:
-    """Whether every input element of ``layout`` on ``spatial`` lies in at most one window
-    (on every axis, each window ends before the next one starts: stride >= kernel,
-    adaptive sizes that divide, ...): the condition for the saved state. Conservative: dilated
-    windows that interleave without sharing an element count as overlapping."""
+def plan_disjoint(plan) -> bool:
+    """Whether every input element lies in at most one window of ``plan`` (``make_plan``'s):
+    on every axis, each window ends before the next one starts (stride >= kernel, adaptive
+    sizes that divide, ...); the condition for the saved state. Conservative: dilated windows
+    that interleave without sharing an element count as overlapping."""
     import numpy as np
 
-    for starts, counts, step in _axis_tables(layout, spatial, out):
+    outs, steps = plan[10:13], plan[13:16]
+    at = PLAN_HEAD
+    for n_out, step in zip(outs.tolist(), steps.tolist()):
+        starts, counts = plan[at:at + n_out], plan[at + n_out:at + 2 * n_out]
+        at += 2 * n_out
         nonempty = counts > 0
         first = starts[nonempty]
         last = first + (counts[nonempty] - 1) * step

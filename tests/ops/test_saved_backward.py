@@ -134,7 +134,7 @@ def test_overlapping_windows_and_float64_recompute(count_saved):
     _grads(p_pool1d, x[:, :, 0], 2.0, 3, 2, 0)
     assert not count_saved
     assert not _dispatch._native_call("ppool", _dispatch._layout.windowed(
-        2, 3, 2, 1, 1, False), x, torch.tensor(2.0, dtype=torch.float64)).saves
+        2, 3, 2, 1, 1, False), x, torch.tensor(2.0, dtype=torch.float64)).saves()
     _grads(p_pool2d, x.double(), 2.0, 2, 2)  # the exact engine saves nothing
     assert not count_saved
     _grads(p_pool3d, x[:, :, None].expand(2, 3, 2, 9, 9), 2.0, 2, 2)
@@ -191,9 +191,11 @@ def test_windows_disjoint_is_the_geometric_condition():
     def disjoint(spatial, k, s, p=0, d=1, cm=False):
         layout = _layout.windowed(len(spatial), k, s, p, d, cm)
         out = _layout.out_spatial(layout, spatial)
-        return _native.windows_disjoint(layout, spatial, tuple(out))
+        return _native.plan_disjoint(_native.make_plan(
+            "ppool", layout, (1, 1, *spatial), torch.float32, False, 0, tuple(out)))
 
     assert disjoint((8, 8), 2, 2) and disjoint((7,), 3, 3, 1, 1, True) and disjoint((9,), 2, 4)
     assert not disjoint((8, 8), 3, 2, 1) and not disjoint((8,), (2,), (1,))
     assert not disjoint((9,), 2, 2, 0, 2)  # dilated windows that interleave: conservative
     assert np.all([disjoint((n,), n, 1) for n in (1, 5)])  # one window
+    assert disjoint((3, 8, 8), 2, 2) and not disjoint((3, 8, 8), (2, 3, 2), (2, 2, 2))
