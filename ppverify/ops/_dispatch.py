@@ -258,12 +258,14 @@ def _native_forward_saved(op: str, x: Tensor, param: Tensor, layout, validate: b
 def _native_backward_saved(op: str, x: Tensor, param: Tensor, layout, grad_y: Tensor,
                            jac: Tensor, dw: Tensor | None):
     """``(grad_x, grad_param or None)`` from ``_native_forward_saved``'s state: a pass over
-    memory, ``grad_x = grad_y[window] * jac``, ``grad_param = sum grad_y * dw``."""
+    memory, ``grad_x = grad_y[window] * jac``, ``grad_param = sum grad_y * dw``. For a float32
+    input ``grad_x`` is written over ``jac`` (same dtype and format): the state is used once,
+    and the backward's peak memory is then no more than the forward's."""
     call = _native_call(op, layout, x, param)
     g = grad_y if grad_y.dtype == x.dtype else grad_y.to(x.dtype)
     if not g.is_contiguous(memory_format=call.fmt):
         g = g.contiguous(memory_format=call.fmt)
-    gx = call.new_grad_input()
+    gx = jac if x.dtype == torch.float32 else call.new_grad_input()
     return gx, _native.backward_saved(call.ptr, jac, dw, g, gx, param.shape)
 
 
@@ -536,7 +538,9 @@ class _EagerPool(torch.autograd.Function):
     Where the C++ kernel serves the call and the windows share no element (stride >= kernel),
     the forward also saves each input element's dy/dx (float32) and, when the parameter needs a
     gradient, each window's dy/dparam (float64); the backward is then a pass over memory
-    instead of a recomputation (``_native_forward_saved``). The state is freed with the graph."""
+    instead of a recomputation (``_native_forward_saved``). The state is held by the node (not
+    ``save_for_backward``: the float32 input gradient is written over it) and used once: the
+    backward drops it, so a second backward of a retained graph recomputes."""
 
     @staticmethod
     def forward(ctx, x, param, op, layout, validate):
@@ -547,17 +551,18 @@ class _EagerPool(torch.autograd.Function):
                                              ctx.needs_input_grad[1])
         else:
             y = forward_impl(op, x, param, layout, validate)
-        ctx.saved_state = state is not None
-        ctx.save_for_backward(x, param, *(state or ()))
+        ctx.state = state
+        ctx.save_for_backward(x, param)
         return y
 
     @staticmethod
     def backward(ctx, grad_y):
-        x, param, *state = ctx.saved_tensors
+        x, param = ctx.saved_tensors  # torch checks that neither was modified in place
         need_x, need_param = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
+        state, ctx.state = ctx.state, None  # used once (a retained graph's next recomputes)
         if torch.is_grad_enabled():  # create_graph=True: the differentiable formula
             gx, gp = _torch_impl.backward(ctx.op, x, param, ctx.layout, grad_y, need_param)
-        elif ctx.saved_state:
+        elif state is not None:
             gx, gp = _native_backward_saved(ctx.op, x, param, ctx.layout, grad_y, *state)
         else:
             gx, gp = backward_impl(ctx.op, x, param, ctx.layout, grad_y, need_param)

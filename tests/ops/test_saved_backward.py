@@ -153,29 +153,39 @@ def test_an_unrepresentable_jacobian_falls_back_to_recomputation(count_saved):
     assert len(count_saved) == 1
 
 
-def test_saved_state_is_freed_with_the_graph_and_survives_retain_graph(monkeypatch):
+def test_saved_state_is_used_once_and_freed_with_the_graph(monkeypatch, count_saved):
     kept = []
     real = _dispatch._native_forward_saved
 
     def watching(*args):
         y, state = real(*args)
         if state is not None:
-            kept.append(weakref.ref(state[0]))
+            kept.append((weakref.ref(state[0]), state[0].data_ptr()))
         return y, state
 
     monkeypatch.setattr(_dispatch, "_native_forward_saved", watching)
     x = (torch.rand(2, 3, 8, 8) + 0.1).requires_grad_(True)
     y = p_pool2d(x, 2.0, 2, 2)
-    assert len(kept) == 1 and kept[0]() is not None
+    assert len(kept) == 1 and kept[0][0]() is not None
     g = torch.rand_like(y)
     y.backward(g, retain_graph=True)
-    first = x.grad.clone()
+    first = x.grad
+    assert first.data_ptr() == kept[0][1]  # float32: written over the state, no copy
     x.grad = None
-    y.backward(g)  # the state is still there for a second backward
-    torch.testing.assert_close(x.grad, first, rtol=0, atol=0)
+    y.backward(g)  # the state was used: this backward recomputes
+    assert len(count_saved) == 1
+    torch.testing.assert_close(x.grad, first, rtol=2.0 ** -22, atol=0.0)
+    del first
+    x.grad = None
     gc.collect()
-    assert kept[0]() is None  # freed once the graph is
-    del y
+    assert kept[0][0]() is None  # nothing holds the state any more, though y is alive
+    assert y.grad_fn is not None
+    # a float16 state is not the gradient's buffer; the graph's end frees it
+    xh = (torch.rand(2, 3, 8, 8) + 0.1).half().requires_grad_(True)
+    yh = p_pool2d(xh, 2.0, 2, 2)
+    yh.backward(torch.ones_like(yh))
+    gc.collect()
+    assert kept[1][0]() is None and xh.grad.dtype == torch.float16
 
 
 def test_no_state_without_an_input_gradient(count_saved):
