@@ -239,3 +239,30 @@ def test_the_cache_key_and_the_wheel_cover_the_included_source(tmp_path, monkeyp
     patterns = data["tool"]["setuptools"]["package-data"]["ppverify.ops"]
     for f in included:
         assert any(Path(f).match(pat) for pat in patterns), f
+
+
+@pytest.mark.parametrize("op", ["powermean", "lp"])
+@pytest.mark.parametrize("p", [1000.0, 8.0, 3.0, -2.5])
+def test_parameter_gradient_to_the_pure_torch_paths_accuracy(op, p):
+    # dy/dp formed window-relative (sum u ln u, sum phi(n u)): within a few ULP of the oracle
+    # even where it is tiny against y (large p, wide ranges: the textbook
+    # (y/p)(sum u ln x - ln y) cancels to ~1e-16 |ln x| there, 1e8 ULP and more)
+    g = torch.Generator().manual_seed(11)
+    x = (torch.rand(1, 2, 6, 4, generator=g, dtype=torch.float64) * 0.9 + 0.1).float()
+    wide = torch.exp(torch.rand(1, 2, 6, 4, generator=g, dtype=torch.float64) * 60 - 30).float()
+    for xi in (x, wide):
+        for output_size in ((None, 3), (2, 2)):
+            figures = check_adaptive_case(op, xi, p, output_size, dims=2)
+            assert figures["grad_param"] <= 4, (figures, output_size)
+
+
+def test_parameter_gradient_is_exactly_zero_where_the_oracles_is():
+    # the power mean of equal elements and the Lp norm of one positive element do not move
+    # with p: dy/dp is 0 exactly (the textbook form leaves ~1e-16 |ln x| y / p)
+    x = torch.full((1, 1, 4, 4), 3.7)
+    _, _, gp = _run(gem_pool2d, x, 2.5, 2)
+    assert gp.item() == 0.0
+    z = torch.zeros(1, 1, 4, 4)
+    z[0, 0, 0, 0], z[0, 0, 3, 2] = 1e30, 5e-20
+    _, _, gp = _run(lp_pool2d, z, 7.0, 2)
+    assert gp.item() == 0.0
