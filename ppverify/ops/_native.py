@@ -3,17 +3,18 @@ ctypes, and verified before it is trusted.
 
 What it serves: P-pooling on CPU tensors of float32, bfloat16, float16 and float64, and the
 power mean (GeM) and the Lp norm on float32, bfloat16 and float16 (``power_kernel.inc``; their
-float64 stays on the pure-torch path), any pooling layout (windowed with padding, dilation and ceil_mode, adaptive, global), contiguous
-or channels-last memory (no copy), forward and backward (the input gradient and the
-parameter's, per plane). The mathematics is ``ppverify.ops.functional``'s; the kernel's own
-comment states its numerics. ``ppverify.ops._dispatch`` calls ``forward`` / ``backward``.
+float64 stays on the pure-torch path), any pooling layout (windowed with padding, dilation and
+ceil_mode, adaptive, global), contiguous or channels-last memory (no copy), forward and
+backward (the input gradient and the parameter's, per plane). The mathematics is
+``ppverify.ops.functional``'s and ``ppverify.ops.power_mean``'s; the kernel's own comments
+state its numerics. ``ppverify.ops._dispatch`` calls ``forward`` / ``backward``.
 
 The cache and how it is verified
 --------------------------------
 The library lives in ``$PPVERIFY_CACHE`` (default ``~/.cache/ppverify``) as
 ``ppool_kernel_<key>.so`` next to ``ppool_kernel_<key>.json``, with ``<key>`` a hash of the
-sources (``ppool_kernel.cpp`` and every file it includes, ``INCLUDES``), the compiler flags, the compiler and the CPU's feature flags (the build uses
-``-march=native``). Before it is loaded:
+sources (``ppool_kernel.cpp`` and every file it includes, ``INCLUDES``), the compiler flags,
+the compiler and the CPU's feature flags (the build uses ``-march=native``). Before it is loaded:
 
 * the file must be owned by the current user and writable by nobody else (a library written
   by another user would run as you); otherwise the kernel is built in a private temporary
