@@ -420,7 +420,9 @@ struct Plan {
     plane_in = ax[0].in * ax[1].in * ax[2].in;
     plane_out = ax[0].out * ax[1].out * ax[2].out;
     groups = layout == 0 ? (N * C + L - 1) / L : N * ((C + L - 1) / L);
-    if (op != OP_PPOOL || dtype < 0 || dtype > 3 || layout < 0 || layout > 1) return false;
+    if (op < OP_PPOOL || op > OP_LP || dtype < 0 || dtype > 3 || layout < 0 || layout > 1)
+      return false;
+    if (op != OP_PPOOL && dtype == DT_F64) return false;  // float64: the pure-torch path
     return true;
   }
 };
@@ -1519,9 +1521,16 @@ inline void reduce_param(const Plan& P, const double* dparam, double* dparam_out
   for (int64_t k = 0; k < outs; ++k) dparam_out[k] = std::ldexp(acc[k].m, acc[k].e);
 }
 
+// The power mean and the Lp norm (float32, bfloat16, float16): their own engine and driver.
+#include "power_kernel.inc"
+
 template <class T>
 int run(const Plan& Pc, const T* x, const double* param, T* y, const T* gy, T* gx,
         double* dparam_out, int requested, const Saved* sv = nullptr) {
+  if (Pc.op != OP_PPOOL) {
+    if (sv) return ST_ARGS;  // the saved state is P-pooling's
+    return run_power<T>(Pc, x, param, y, gy, gx, dparam_out, requested);
+  }
   Plan P = Pc;
   const bool backward = gx != nullptr;
   std::vector<double> dparam_mem;
