@@ -22,9 +22,12 @@
 //   E = exp(a (ln x - Lc)) is computed once, relative to the plane's dominant element Lc (or
 //   to 1 when |a| is small enough that nothing can overflow), in double; a window is then a
 //   few sums: y = sum E x / sum E. Input rows are cached (a small direct-mapped row cache), so
-//   overlapping windows reuse them. The backward recomputes the window sums (no saved state)
-//   and scatters two per-window coefficients, then one pass per element:
+//   overlapping windows reuse them. The backward recomputes the window sums and scatters two
+//   per-window coefficients, then one pass per element:
 //       dy/dx_i = sum_w (g_w / S_w) E_i ((1 + a) - a y_w / x_i).
+//   Where windows share no element, a saving forward (ppv_forward_saved) writes each element's
+//   dy/dx and each window's dy/da instead, and the backward (ppv_backward_saved) is one pass
+//   over memory.
 //   A window whose weights underflow relative to the plane (its largest E below 1e-250), or
 //   that holds zeros where they matter, is evaluated by the exact engine.
 // * exact (float64 inputs, and the fast engine's special windows): each window relative to
