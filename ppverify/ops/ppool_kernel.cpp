@@ -1066,6 +1066,18 @@ inline int64_t row_span(const Plan& P) {
   return span;
 }
 
+// Whether some input row (id, ih) is read by more than one output row (od, oh).
+inline bool rows_shared(const Plan& P) {
+  int64_t most[2] = {0, 0};
+  for (int a = 0; a < 2; ++a) {
+    const Axis& A = P.ax[a];
+    std::vector<int64_t> readers((size_t)A.in, 0);
+    for (int64_t o = 0; o < A.out; ++o)
+      for (int64_t j = 0; j < A.count[o]; ++j) most[a] = std::max(most[a], ++readers[A.start[o] + j * A.step]);
+  }
+  return most[0] * most[1] > 1;
+}
+
 // Load / store positions [ow0, ow0 + n) of output row (od, oh), lane-interleaved.
 template <class T>
 PPV_STAGE void load_out_row(const T* g, const Plan& P, const Lanes& ln, int64_t od, int64_t oh,
@@ -1530,13 +1542,16 @@ int run(const Plan& Pc, const T* x, const double* param, T* y, const T* gy, T* g
     try {
       FastScratch fs;
       if (!exact) {
-        // the row cache: the rows of one window span (forward), or of the whole plane
-        // (backward: the second pass then reuses every weight), within CACHE_BYTES
+        // the row cache: the rows of one window span when output rows share input rows (none
+        // otherwise: a global window reads each row once), or the whole plane when it fits
+        // CACHE_BYTES (backward: the second pass then reuses every weight)
         const int nq = backward ? 3 : 2;
         const int64_t cols = std::max<int64_t>(1, std::min(P.ax[2].in, TILE_COLS));
         const int64_t rows = P.ax[0].in * P.ax[1].in;
-        const int64_t wanted = (backward ? rows : std::min(rows, row_span(P))) * tiles.max_chunks;
         const int64_t budget = std::max<int64_t>(1, CACHE_BYTES / (cols * L * 8 * nq));
+        const int64_t plane = rows * tiles.max_chunks;
+        int64_t wanted = rows_shared(P) ? std::min(rows, row_span(P)) * tiles.max_chunks : 1;
+        if (backward && plane <= budget) wanted = plane;
         fs.cache.init(std::max<int64_t>(1, std::min(wanted, budget)), cols, nq);
         fs.rowbuf.assign(cols * L, 0.0);
         fs.acc.assign(6 * tiles.max_outs * L, 0.0);
