@@ -21,8 +21,9 @@
 // * fast (float32, bfloat16, float16 inputs): each input element's weight
 //   E = exp(a (ln x - Lc)) is computed once, relative to the plane's dominant element Lc (or
 //   to 1 when |a| is small enough that nothing can overflow), in double; a window is then a
-//   few sums: y = sum E x / sum E. Input rows are cached (a small direct-mapped row cache), so
-//   overlapping windows reuse them. The backward recomputes the window sums (no saved state)
+//   few sums: y = sum E x / sum E. The W axis is worked in column tiles (at most TILE_COLS
+//   input columns at a time; a wider window is summed in chunks), and input row segments are
+//   cached (a direct-mapped row cache within CACHE_BYTES), so overlapping windows reuse them. The backward recomputes the window sums (no saved state)
 //   and scatters two per-window coefficients, then one pass per element:
 //       dy/dx_i = sum_w (g_w / S_w) E_i ((1 + a) - a y_w / x_i).
 //   A window whose weights underflow relative to the plane (its largest E below 1e-250), or
@@ -33,8 +34,10 @@
 //   input gradients w (1 + a (rho - D) / (1 + rho)), so float64 keeps its error bound.
 //
 // Robustness: no C++ exception leaves an OpenMP region (allocation failures are caught and
-// reported as status 2); scratch memory is bounded by a plane's rows and output, never by
-// window size x block size; one thread is used when the work is small.
+// reported as status 2); the fast engine's scratch is bounded by TILE_COLS and CACHE_BYTES,
+// whatever the row length or window size (except the backward's per-window coefficients of
+// one column tile's output rows, and a lazily allocated plane buffer for special windows);
+// the exact engine sums float64 gradients in place; one thread is used when the work is small.
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -1209,10 +1212,14 @@ PPV_STAGE void grad_row(const FastLanes& fl, int64_t n, RowData r, const double*
       bool pos = xv > 0.0 && xv < INFINITY;
       double gv = r.e[i] * (a1[l] * Pp[i] - a[l] * Qp[i] / (pos ? xv : 1.0));
       double gzero = a0[l] * Pp[i];
-      double gi = pos ? gv : (xv == 0.0 ? gzero : 0.0);
-      g[i] = extra ? gi + extra[i] : gi;
+      g[i] = pos ? gv : (xv == 0.0 ? gzero : 0.0);
     }
   }
+  // a separate loop: `extra ? g + extra[i] : g` inside the one above compiled to a masked load
+  // from the null pointer per element, which took half of the backward's time (a fault
+  // suppressed in microcode each time)
+  if (extra)
+    for (int64_t i = 0; i < n * L; ++i) g[i] += extra[i];
 }
 
 template <class T>
