@@ -173,6 +173,31 @@ def power_ratio(v: torch.Tensor, ref: torch.Tensor, a: torch.Tensor,
     return _with_derivative(value, approx, v, a)
 
 
+def scaled_power_ratio(f: torch.Tensor, v: torch.Tensor, ref: torch.Tensor, b: torch.Tensor,
+                       c: torch.Tensor) -> torch.Tensor:
+    """``f (v / ref)**b exp(c)`` for positive float64 ``v``, ``ref`` with no intermediate
+    overflow or underflow: finite whenever the product is, though ``(v / ref)**b`` alone may
+    not be (values only).
+
+    The exponent ``t = b ln(v/ref) + c`` is carried as a double-double (``b ln(v/ref)`` as in
+    ``power_ratio``, ``c`` added by TwoSum), then ``exp(t) = 2^k exp(t - k ln 2)`` with
+    ``k = round(t / ln 2)``, ``k ln 2`` subtracted exactly in two parts, and ``2^k`` applied
+    to ``f exp(r)`` as two exact factors. Rounding ``t`` (hundreds in magnitude) to one double
+    first would cost ``|t| eps`` relative (150+ ulp near the float64 maximum).
+    """
+    with torch.no_grad():
+        t_hi, t_lo, _ = _scaled_log(v, ref, b)
+        c = c.detach()
+        s = t_hi + c
+        bb = s - t_hi
+        err = (t_hi - (s - bb)) + (c - bb)
+        lo = err + t_lo
+        k = torch.round(s / LN2).clamp(-2100.0, 2100.0)
+        r = (s - k * LN2_HI) - k * LN2_LO + lo
+        up1, up2 = pow2(k.to(torch.int64))
+        return f.detach() * torch.exp(r) * up1 * up2
+
+
 def pow2(e: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """``2**e`` for an integer tensor ``|e| <= 2100`` as two exact float64 factors."""
     e1 = torch.div(e, 2, rounding_mode="floor")

@@ -30,7 +30,15 @@ import torch
 
 from ._gather import window_index
 from ._layout import Layout
-from ._numerics import csum, log_ratio, pow2, power_ratio, scaled_sum
+from ._numerics import (
+    _with_derivative,
+    csum,
+    log_ratio,
+    pow2,
+    power_ratio,
+    scaled_power_ratio,
+    scaled_sum,
+)
 
 COMPUTE = torch.float64
 
@@ -190,11 +198,15 @@ class _PPool:
         redo = pos & ((ratio < 2.2250738585072014e-308) | (wt == 0) | ~torch.isfinite(g))
         if _may_hold(redo):
             scale = _e(log_y_rel - torch.log(self.S))
-            second = torch.exp((ae - 1.0) * self.lr + scale)
+            second = ae * torch.exp((ae - 1.0) * self.lr + scale)  # α w y / x
             if w.precise:
-                split = power_ratio(xs, ref, ae - 1.0) * torch.exp(scale)
-                second = torch.where(torch.isfinite(split), split, second)
-            g = torch.where(redo, wt * (1.0 + ae) - ae * second, g)
+                # α (x/R)^(α-1) e^scale in one double-double exponent: w y / x may overflow
+                # where α w y / x does not (a tiny α), and e^(t) rounded at |t| near 710
+                # costs 150+ ulp
+                exact = _with_derivative(scaled_power_ratio(ae, xs, ref, ae - 1.0, scale),
+                                         lambda: second, xs, ae, scale)
+                second = torch.where(torch.isfinite(exact), exact, second)
+            g = torch.where(redo, wt * (1.0 + ae) - second, g)
         g = torch.where(pos, g, torch.where(zero, _e(g_zero_pos), 0.0))
         g_neg = torch.where(zero, _e(g_zero_neg), 0.0)
         g = torch.where(ae == 0, inv_n, torch.where(_e(self.neg_with_zero), g_neg, g))

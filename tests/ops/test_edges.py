@@ -46,23 +46,15 @@ def path(request, monkeypatch):
     return request.param
 
 
-# Open on the pure-torch path (the reference implementation and fallback): one float64 case
-# loses 100+ ULP in an input gradient (y/x near the float64 maximum: exp of a log difference
-# near 710, rounded to one double). Fixed there: |alpha| >= 1e301 gave NaN until Dekker's split
-# was scaled and an overflowed product's low part dropped (ppverify/ops/_numerics.py), and a
-# tiny alpha lost 155 ULP to an inexact 1 + alpha in R_n^(a+1) (ppverify/ops/_torch_impl.py).
-# The compiled
-# kernel, which serves every CPU call when it is available, passes them all. Strict: a fix
-# turns these into failures to be removed from this list.
-TORCH_PATH_OPEN = {
-    ((2.0**1006, 2.0**-20), 1.8527842467884281e-155),
-}
+# Every case also holds on the pure-torch path (the reference implementation and fallback):
+# |alpha| >= 1e301 gave NaN until Dekker's split was scaled and an overflowed product's low
+# part dropped (ppverify/ops/_numerics.py); a tiny alpha lost 155 ULP to an inexact 1 + alpha
+# in R_n^(a+1), and 100+ ULP in an input gradient where w y / x overflows but alpha w y / x
+# does not (now one double-double exponent: _numerics.scaled_power_ratio).
 
 
 @pytest.mark.parametrize("values, alpha", EDGES, ids=[f"{v}-{a}" for v, a in EDGES])
-def test_float64_edges_match_the_oracle(values, alpha, path, request):
-    if path == "pure-torch" and (tuple(values), alpha) in TORCH_PATH_OPEN:
-        request.applymarker(pytest.mark.xfail(strict=True, reason="open on the pure-torch path"))
+def test_float64_edges_match_the_oracle(values, alpha, path):
     x = torch.tensor([[values]], dtype=torch.float64)
     check_case(x, alpha, len(values), dims=1)
 

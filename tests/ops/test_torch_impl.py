@@ -89,3 +89,23 @@ def test_log_ratio_is_accurate_for_subnormals_and_huge_ratios():
         with mpmath.workprec(200):
             exact = float(mpmath.log(mpmath.mpf(a) / mpmath.mpf(b)))
         assert abs(g - exact) <= 4 * 2**-52 * max(1.0, abs(exact))
+
+
+def test_scaled_power_ratio_is_accurate_where_the_power_alone_overflows():
+    # f (v/ref)^b e^c with (v/ref)^b beyond the float64 range (or its exponent near 710,
+    # where one rounded double exponent costs 150+ ulp) but the product representable
+    f = torch.tensor([1.8527842467884281e-155, 3e-200, -2.5e-100, 1e250, 0.75],
+                     dtype=torch.float64)
+    v = torch.tensor([2.0**-20, 1e-300, 1e300, 1e-300, 3.0], dtype=torch.float64)
+    ref = torch.tensor([2.0**1006, 1.0, 1e-10, 1.0, 2.0], dtype=torch.float64)
+    b = torch.tensor([-1.0, -1.5, 1.0 + 2**-40, 1.25, -0.5], dtype=torch.float64)
+    c = torch.tensor([-1.3862943611198906, 2.0, -0.5, -3.0, 0.1], dtype=torch.float64)
+    got = _numerics.scaled_power_ratio(f, v, ref, b, c)
+    import mpmath
+
+    for i, g in enumerate(got.tolist()):
+        with mpmath.workprec(300):
+            exact = (mpmath.mpf(f[i].item()) * (mpmath.mpf(v[i].item()) / mpmath.mpf(ref[i].item()))
+                     ** mpmath.mpf(b[i].item()) * mpmath.exp(mpmath.mpf(c[i].item())))
+        assert mpmath.isfinite(exact) and abs(exact) < 1.7e308
+        assert abs(g - float(exact)) <= 4 * 2**-52 * abs(float(exact)), (i, g, float(exact))
