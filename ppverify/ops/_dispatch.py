@@ -17,9 +17,10 @@ standard aten ops for deployment (``torch.onnx.export``, ``ExportedProgram.run_d
 
 Backends (one file each) are records in ``BACKENDS``, tried in order; the first whose
 ``accepts(op, layout, x)`` is true serves the call: ``_triton`` (Triton kernels: P-pooling of
-CUDA tensors, every layout and dtype) when Triton is installed, ``_native`` (the C++ kernel:
-P-pooling on CPU, every layout, float32 / bfloat16 / float16 / float64, contiguous or
-channels-last) when it is available, otherwise ``_torch_impl`` (pure torch: every operator,
+CUDA tensors, every layout and dtype) when Triton is installed, ``_native`` (the C++ kernel on
+CPU, every layout, contiguous or channels-last: P-pooling in float32 / bfloat16 / float16 /
+float64, the power mean and the Lp norm in float32 / bfloat16 / float16; ``_native.supports``)
+when it is available, otherwise ``_torch_impl`` (pure torch: every operator,
 layout, dtype and device; it accepts everything, so it stays last; ``_fallback`` warns once
 where a kernel could have served). A new backend is one more ``Backend`` record inserted
 before the pure-torch one (``register_backend``).
@@ -75,7 +76,8 @@ class Operator:
     title: str         # for messages
     param: str         # the parameter's name
     zero_param: bool   # whether param = 0 is in the domain
-    kernel: bool       # whether compiled kernels (C++, Triton) implement it
+    kernel: bool       # whether the Triton kernels implement it (the C++ kernel's operators
+    #                    and dtypes: ``_native.supports``)
 
 
 OPERATORS = {

@@ -1,18 +1,20 @@
 """The compiled CPU backend: ``ppool_kernel.cpp`` built with g++ on first use, loaded with
 ctypes, and verified before it is trusted.
 
-What it serves: P-pooling on CPU tensors of float32, bfloat16, float16 and float64, any
-pooling layout (windowed with padding, dilation and ceil_mode, adaptive, global), contiguous
-or channels-last memory (no copy), forward and backward (the input gradient and the
-parameter's, per plane). The mathematics is ``ppverify.ops.functional``'s; the kernel's own
-comment states its numerics. ``ppverify.ops._dispatch`` calls ``forward`` / ``backward``.
+What it serves: P-pooling on CPU tensors of float32, bfloat16, float16 and float64, and the
+power mean (GeM) and the Lp norm on float32, bfloat16 and float16 (``power_kernel.inc``; their
+float64 stays on the pure-torch path), any pooling layout (windowed with padding, dilation and
+ceil_mode, adaptive, global), contiguous or channels-last memory (no copy), forward and
+backward (the input gradient and the parameter's, per plane). The mathematics is
+``ppverify.ops.functional``'s and ``ppverify.ops.power_mean``'s; the kernel's own comments
+state its numerics. ``ppverify.ops._dispatch`` calls ``forward`` / ``backward``.
 
 The cache and how it is verified
 --------------------------------
 The library lives in ``$PPVERIFY_CACHE`` (default ``~/.cache/ppverify``) as
 ``ppool_kernel_<key>.so`` next to ``ppool_kernel_<key>.json``, with ``<key>`` a hash of the
-source, the compiler flags, the compiler and the CPU's feature flags (the build uses
-``-march=native``). Before it is loaded:
+sources (``ppool_kernel.cpp`` and every file it includes, ``INCLUDES``), the compiler flags,
+the compiler and the CPU's feature flags (the build uses ``-march=native``). Before it is loaded:
 
 * the file must be owned by the current user and writable by nobody else (a library written
   by another user would run as you); otherwise the kernel is built in a private temporary
@@ -57,6 +59,8 @@ from pathlib import Path
 import torch
 
 SOURCE = Path(__file__).with_name("ppool_kernel.cpp")
+#: the files ``SOURCE`` includes with ``#include "..."``: part of the cache key (and of the wheel)
+INCLUDES = (Path(__file__).with_name("power_kernel.inc"),)
 FLAGS = ["-O3", "-march=native", "-mprefer-vector-width=512", "-fopenmp", "-fno-math-errno",
          "-fno-trapping-math", "-shared", "-fPIC", "-std=c++17"]
 ABI_VERSION = 3
@@ -105,7 +109,8 @@ def cache_dir() -> Path:
 @functools.lru_cache(maxsize=4)
 def _key(compiler: str | None) -> str:
     h = hashlib.sha256()
-    for part in (SOURCE.read_bytes(), " ".join(FLAGS).encode(), _cpu_flags().encode(),
+    for part in (SOURCE.read_bytes(), *(f.read_bytes() for f in INCLUDES),
+                 " ".join(FLAGS).encode(), _cpu_flags().encode(),
                  str(compiler).encode(), str(ABI_VERSION).encode()):
         h.update(part)
         h.update(b"\0")
@@ -355,12 +360,17 @@ def available() -> bool:
 # ------------------------------------------------------------------------------ plans
 
 _DTYPES = {torch.float32: 0, torch.float64: 1, torch.bfloat16: 2, torch.float16: 3}
-_OPS = {"ppool": 0}
+_OPS = {"ppool": 0, "powermean": 1, "lp": 2}
 PLAN_HEAD = 16
+#: the dtypes the kernel serves per operator (the power mean's and Lp's float64: pure torch)
+_OP_DTYPES = {"ppool": frozenset(_DTYPES),
+              "powermean": frozenset({torch.float32, torch.bfloat16, torch.float16}),
+              "lp": frozenset({torch.float32, torch.bfloat16, torch.float16})}
 
 
 def supports(op: str, dtype: torch.dtype) -> bool:
-    return op in _OPS and dtype in _DTYPES
+    served = _OP_DTYPES.get(op)
+    return served is not None and dtype in served
 
 
 def _fill_axis(layout, a: int, length: int, starts, counts) -> int:

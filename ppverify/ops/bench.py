@@ -33,8 +33,8 @@ parentheses. Suites (--op):
   ppverify bench --no-rss              # skip the fresh-process RSS measurement (faster)
   ppverify bench --device cuda --dtype bfloat16   # the Triton kernels on a GPU (bench_cuda)
 
-The float32 input takes the compiled kernel for P-pooling (every layout); --fallback measures
-the pure-torch path, which the power mean and the Lp norm always take.
+The float32 input takes the compiled kernel (P-pooling, the power mean and the Lp norm, every
+layout); --fallback measures the pure-torch path.
 
   ppverify bench --matrix --rss        # issue 12's whole table (every dtype, layout, window
                                        # size, memory format), ratios and targets, one run
@@ -365,8 +365,7 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(records, indent=2))
         return 0
     r0 = records[0]
-    path = ("compiled kernel" if r0["native"] and args.op in ("ppool", "adaptive")
-            else "pure-torch path")
+    path = "compiled kernel" if r0["native"] else "pure-torch path"
     name = "alpha" if args.op in ("ppool", "adaptive") else "p"
     print(f"{args.op} benchmark: float32 input {tuple(r0['shape'])}, {name}={r0['param']}, "
           f"{r0['threads']} threads, {path}; best (and median) of {args.repeats} interleaved "

@@ -37,9 +37,12 @@ of ``x.pow(p)`` in float16/bfloat16, no NaN parameter gradient on dead (all-zero
 
 Numerics: every window is evaluated relative to its dominant element (max for p > 0, min for
 p < 0), so no intermediate overflows for any finite input and p (``ppverify.ops._torch_power``);
-float64 inside, rounded once to the input's dtype. The ops run on the pure-torch backend (any
-device and dtype); ``validate``, autocast, compile, export, torch.func: as P-pooling
-(``ppverify.ops.functional``).
+float64 inside, rounded once to the input's dtype. On CPU, float32 / bfloat16 / float16 inputs
+run on the C++ kernel (``power_kernel.inc``: each element's ``x^p`` once per plane relative
+to the plane's dominant element, then window sums; its exact engine, the formulas below, for
+p near 0 and the windows the fast form cannot serve); float64 and other devices on the
+pure-torch backend (``ppverify.ops._torch_power``), the reference. ``validate``, autocast,
+compile, export, torch.func: as P-pooling (``ppverify.ops.functional``).
 """
 
 from __future__ import annotations

@@ -404,7 +404,9 @@ struct Plan {
     plane_in = ax[0].in * ax[1].in * ax[2].in;
     plane_out = ax[0].out * ax[1].out * ax[2].out;
     groups = layout == 0 ? (N * C + L - 1) / L : N * ((C + L - 1) / L);
-    if (op != OP_PPOOL || dtype < 0 || dtype > 3 || layout < 0 || layout > 1) return false;
+    if (op < OP_PPOOL || op > OP_LP || dtype < 0 || dtype > 3 || layout < 0 || layout > 1)
+      return false;
+    if (op != OP_PPOOL && dtype == DT_F64) return false;  // float64: the pure-torch path
     return true;
   }
 };
@@ -1521,9 +1523,13 @@ inline int threads_for(const Plan& P, int requested) {
   return (int)std::max<int64_t>(t, 1);
 }
 
+// The power mean and the Lp norm (float32, bfloat16, float16): their own engine and driver.
+#include "power_kernel.inc"
+
 template <class T>
 int run(const Plan& Pc, const T* x, const double* param, T* y, const T* gy, T* gx,
         double* dparam_out, int requested) {
+  if (Pc.op != OP_PPOOL) return run_power<T>(Pc, x, param, y, gy, gx, dparam_out, requested);
   Plan P = Pc;
   const bool backward = gx != nullptr;
   std::vector<double> dparam_mem;

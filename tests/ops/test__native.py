@@ -69,7 +69,8 @@ def test_fallback_is_chosen_when_disabled():
 
 def test_selection_rules():
     # the kernel serves P-pooling on CPU in every floating dtype and every layout (windowed,
-    # adaptive with uneven windows, global); the power mean and the Lp norm use pure torch
+    # adaptive with uneven windows, global); the power mean and the Lp norm too, except their
+    # float64 (pure torch)
     assert _dispatch._use_native(torch.rand(1, 1, 2, 2))
     assert _dispatch._use_native(torch.rand(1, 1, 2, 2).half())
     assert _dispatch._use_native(torch.rand(1, 1, 2, 2, dtype=torch.float64))
@@ -79,8 +80,10 @@ def test_selection_rules():
         for layout in (windowed, glob, _layout.adaptive(2, (2, 3)), _layout.adaptive(2, (3, 4))):
             assert _dispatch._backend("ppool", layout, x.to(dtype)) == "native"
     assert _dispatch._backend("ppool", windowed, x.to(torch.int32)) == "torch"
-    assert _dispatch._backend("powermean", windowed, x) == "torch"
-    assert _dispatch._backend("lp", windowed, x) == "torch"
+    assert _dispatch._backend("powermean", windowed, x) == "native"
+    assert _dispatch._backend("lp", windowed, x) == "native"
+    assert _dispatch._backend("powermean", windowed, x.double()) == "torch"
+    assert _dispatch._backend("lp", windowed, x.double()) == "torch"
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16, torch.float16])

@@ -41,7 +41,9 @@ def test_backend_choice():
     assert _dispatch._backend("ppool", glob, x) == expected  # same windows as kernel 4
     assert _dispatch._backend("ppool", uneven, x) == expected  # the kernel takes any window
     assert _dispatch._backend("ppool", windowed, x.double()) == expected
-    assert _dispatch._backend("powermean", windowed, x) == "torch"
+    assert _dispatch._backend("powermean", windowed, x) == expected  # float32: the kernel
+    assert _dispatch._backend("lp", uneven, x.half()) == expected
+    assert _dispatch._backend("powermean", windowed, x.double()) == "torch"  # float64: torch
 
 
 def test_adaptive_layouts_with_windowed_equivalents():

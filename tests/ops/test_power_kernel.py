@@ -1,0 +1,285 @@
+"""The compiled kernel's power mean (GeM) and Lp norm (``power_kernel.inc``) against the oracle:
+forward and gradients (input, scalar and per-channel p), windowed / adaptive / global, float32,
+bfloat16 and float16, channels_last, zeros, p near 0 (the exact engine's lanes), large p,
+the windows the fast engine hands to the exact engine, the domain errors; and that the kernel's
+cache key and the wheel cover the included source file."""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from ppverify.conformance.check import check
+from ppverify.ops import (
+    _dispatch,
+    _layout,
+    _native,
+    gem,
+    gem_pool1d,
+    gem_pool2d,
+    gem_pool3d,
+    lp_pool1d,
+    lp_pool2d,
+)
+from ppverify.oracle import reference, ulp_distance
+
+from ._compare import (
+    FORWARD_ULP,
+    HALF_ULP,
+    alpha_scale,
+    check_adaptive_case,
+    grad_input_scale,
+    within,
+)
+
+pytestmark = pytest.mark.skipif(not _native.available(), reason="the C++ kernel is not built")
+
+DTYPES = [torch.float32, torch.bfloat16, torch.float16]
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _name(dtype):
+    return str(dtype).removeprefix("torch.")
+
+
+def _run(fn, x, p, *args, grad_output=None):
+    """The op's output and gradients (input, p), on the path the dispatcher picks."""
+    xin = x.clone().requires_grad_(True)
+    pt = torch.as_tensor(p, dtype=torch.float64).clone().requires_grad_(True)
+    y = fn(xin, pt, *args)
+    y.backward(torch.ones_like(y) if grad_output is None else grad_output)
+    return y.detach(), xin.grad, pt.grad
+
+
+def _check_windowed(op, x, p, kernel, stride=None, padding=0, ceil_mode=False, *, dims=2):
+    """Assert the op meets tests/ops/_compare.py's tolerances against the oracle."""
+    name = _name(x.dtype)
+    p = p if np.ndim(p) == 0 else torch.tensor(p, dtype=torch.float64)
+    fn = {("powermean", 1): gem_pool1d, ("powermean", 2): gem_pool2d,
+          ("powermean", 3): gem_pool3d, ("lp", 1): lp_pool1d, ("lp", 2): lp_pool2d}[op, dims]
+    args = (kernel, stride, padding, 1, ceil_mode) if op == "powermean" else \
+        (kernel, stride, ceil_mode)
+    gout = torch.rand(fn(x, p, *args).shape, generator=torch.Generator().manual_seed(1)) + 0.5
+    if np.any(np.asarray(p) == 1.0):  # dy/dx = 1/n: random gy makes ties the oracle cannot
+        gout = torch.ones_like(gout)   # certify (sums exactly between two floats)
+    gout = gout.to(x.dtype)
+    y, gx, gp = _run(fn, x, p, *args, grad_output=gout)
+    ref = reference(op, x.double().numpy(), np.asarray(p, dtype=np.float64), kernel, stride,
+                    padding, 1, ceil_mode, dims=dims, dtype=name,
+                    grad_output=gout.double().numpy())
+    where = f"{op} {name} p={p} kernel={kernel} stride={stride} padding={padding}"
+    fwd = ulp_distance(y.double().numpy(), ref.output, name)
+    limit = HALF_ULP if name in ("float16", "bfloat16") else FORWARD_ULP
+    assert fwd.max() <= limit, f"forward {fwd.max()} ULP; {where}"
+    scale = grad_input_scale(ref.grad_input, dims, kernel, stride, padding, 1, ceil_mode)
+    ok, _ = within(gx.double().numpy(), ref.grad_input, scale, name)
+    bad = tuple(np.argwhere(~ok)[0]) if not ok.all() else None
+    assert ok.all(), (f"grad_input at {bad}: got {gx.double()[bad]!r}, "
+                      f"oracle {ref.grad_input[bad]!r}; {where}")
+    pscale = alpha_scale(x.double().numpy(), np.asarray(p, dtype=np.float64), dims, kernel,
+                         stride, padding, 1, ceil_mode, gout.double().numpy())
+    ok_p, _ = within(gp.numpy(), ref.grad_param, pscale, name)
+    assert np.all(ok_p), f"grad_p: got {gp}, oracle {ref.grad_param} (scale {pscale}); {where}"
+    if name == "float32":  # tighter than the shared scale (loose for small |p|): 64 ULP
+        want = np.asarray(ref.grad_param, dtype=np.float64)
+        fin = np.isfinite(want) & (want != 0)  # (an infinite output: within() compared it)
+        rel = np.abs(gp.numpy() - want)[fin] / np.abs(want[fin])
+        assert np.all(rel <= 64 * 2.0 ** -24), f"grad_p relative error {rel}; {where}"
+    return y, gx, gp
+
+
+def _input(shape, dtype, *, zeros=False, seed=0, low=0.05):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.rand(shape, generator=g, dtype=torch.float64) * 4 + low
+    if zeros:
+        x.view(-1)[::5] = 0.0
+        x[..., :3, :3] = 0.0  # an all-zero window in every plane
+    return x.to(dtype)
+
+
+def test_the_kernel_serves_the_power_mean_and_lp_except_float64():
+    x = torch.rand(1, 1, 4, 6)
+    for layout in (_layout.windowed(2, 2), _layout.adaptive(2, 1), _layout.adaptive(2, (3, 4))):
+        for op in ("powermean", "lp"):
+            for dtype in DTYPES:
+                assert _dispatch._backend(op, layout, x.to(dtype)) == "native"
+            assert _dispatch._backend(op, layout, x.double()) == "torch"
+
+
+P_VALUES = [3.0, 1.0, 0.5, 2.5, -2.0, 20.0, 0.03, 1e-3]
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=_name)
+@pytest.mark.parametrize("p", P_VALUES)
+def test_gem_pool2d_against_the_oracle(dtype, p):
+    x = _input((2, 3, 7, 8), dtype, zeros=p > 0)
+    _check_windowed("powermean", x, p, 3, 2, 1)
+    _check_windowed("powermean", x, p, 2, ceil_mode=True)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=_name)
+@pytest.mark.parametrize("p", [3.0, 1.0, 0.7, -1.5, 40.0, 0.01])
+def test_lp_pool2d_against_the_oracle(dtype, p):
+    x = _input((2, 3, 7, 8), dtype, zeros=p > 0, seed=2)
+    _check_windowed("lp", x, p, 3, 2, ceil_mode=True)
+    _check_windowed("lp", x, p, (2, 3), 1)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=_name)
+def test_per_channel_p_mixing_fast_and_exact_lanes(dtype):
+    # 10 channels: two groups of 8 lanes, p from the exact engine's range (|p| < 1/16, 0)
+    # to large, in one call
+    p = [3.0, 0.0, 1.0, -1.0, 0.02, 7.5, 100.0, -0.05, 0.4, 2.0]
+    x = _input((2, 10, 6, 5), dtype, seed=3)
+    _check_windowed("powermean", x, p, 3, 2, 1)
+    _check_windowed("lp", x, [q if q != 0 else 0.3 for q in p], 2, ceil_mode=True)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=_name)
+@pytest.mark.parametrize("dims", [1, 3])
+def test_one_and_three_dimensions(dtype, dims):
+    shape = (2, 3, 11) if dims == 1 else (1, 3, 5, 4, 6)
+    x = _input(shape, dtype, seed=4)
+    _check_windowed("powermean", x, 3.0, 3, 2, 1, dims=dims)
+    if dims == 1:
+        _check_windowed("lp", x, 2.0, 3, 2, ceil_mode=True, dims=1)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=_name)
+@pytest.mark.parametrize("output_size", [1, (2, 3)])
+@pytest.mark.parametrize("p", [3.0, [2.0, 0.0, -1.0]])
+def test_adaptive_and_global_against_the_oracle(dtype, output_size, p):
+    x = _input((2, 3, 9, 7), dtype, seed=5)
+    check_adaptive_case("powermean", x, p, output_size, dims=2)
+    check_adaptive_case("lp", x, [2.0, 1.0, 5.0] if isinstance(p, list) else p, output_size,
+                        dims=2)
+
+
+def test_global_gem_of_a_large_plane_and_a_dead_channel():
+    x = _input((2, 3, 30, 31), torch.float32, seed=6)
+    x[:, 1] = 0.0
+    check_adaptive_case("powermean", x, 3.0, 1, dims=2)
+    y, gx, gp = _run(gem, x, 3.0)
+    assert torch.isfinite(gx).all() and torch.isfinite(gp)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=_name)
+def test_channels_last_equals_contiguous(dtype):
+    x = _input((2, 11, 9, 8), dtype, zeros=True, seed=7)
+    xc = x.contiguous(memory_format=torch.channels_last)
+    p = torch.linspace(0.5, 6.0, 11, dtype=torch.float64)
+    for fn, args in ((gem_pool2d, (3, 2, 1)), (lp_pool2d, (2, 2, True)), (gem, ())):
+        y, gx, gp = _run(fn, x, p, *args)
+        yc, gxc, gpc = _run(fn, xc, p, *args)
+        assert yc.is_contiguous(memory_format=torch.channels_last) or yc.shape[-1] == 1
+        assert gxc.is_contiguous(memory_format=torch.channels_last)
+        assert torch.equal(y, yc) and torch.equal(gx, gxc)
+        torch.testing.assert_close(gp, gpc, rtol=1e-12, atol=0)
+    xl = _input((2, 11, 9, 8), dtype, seed=8).contiguous(memory_format=torch.channels_last)
+    _check_windowed("powermean", xl, 3.0, 3, 2, 1)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16], ids=_name)
+def test_windows_far_below_the_plane_reference(dtype):
+    # large p: the weights relative to the plane's max underflow in the windows of tiny
+    # values, which the exact engine evaluates; p < 0: the same for the plane's minimum
+    x = _input((1, 2, 8, 8), dtype, seed=9)
+    x[:, :, :4, :4] = (x[:, :, :4, :4].float() * 1e-30).to(dtype)
+    x[:, :, 4:, 4:] = (x[:, :, 4:, 4:].float() * 1e30).to(dtype)
+    for p in (50.0, -30.0, 3.0, -4.0):
+        _check_windowed("powermean", x, p, 2)
+        _check_windowed("lp", x, p, 3, 1)
+
+
+def test_float16_extremes_and_subnormals():
+    x = torch.tensor([[[[6.0e4, 5.0e4, 1e-7, 6e-8], [3e2, 2e2, 1e-3, 2e-7],
+                        [1.0, 0.0, 6e-8, 6e-8], [2.0, 3.0, 0.0, 0.0]]]], dtype=torch.float16)
+    for p in (2.0, 3.0, 8.0, -2.0 + 1e-9, 0.25):
+        xs = x.clamp_min(6e-8) if p < 0 else x
+        _check_windowed("powermean", xs, p, 2)
+        _check_windowed("lp", xs, p, 2)
+
+
+def test_domain_errors_and_nan_without_validation():
+    x = _input((1, 2, 4, 4), torch.float32)
+    x[0, 1, 2, 3] = -1.0
+    with pytest.raises(ValueError, match="negative"):
+        gem_pool2d(x, 3.0, 2)
+    y = gem_pool2d(x, 3.0, 2, validate=False)
+    assert torch.isnan(y[0, 1, 1, 1]) and int(torch.isnan(y).sum()) == 1
+    z = _input((1, 2, 4, 4), torch.float32)
+    z[0, 0, 0, 0] = 0.0
+    with pytest.raises(ValueError, match=r"position \(0, 0\)\) is 0 and p = -2.0 < 0"):
+        gem_pool2d(z, -2.0, 2)
+    y = lp_pool2d(z, -2.0, 2, validate=False)
+    assert torch.isnan(y[0, 0, 0, 0]) and int(torch.isnan(y).sum()) == 1
+
+
+def test_the_checker_passes_the_kernel_and_catches_a_broken_variant():
+    report = check("ppverify.ops:gem_pool{d}d", "powermean", (2,), count=30,
+                   dtypes=("float32", "bfloat16", "float16"))
+    assert report.conforms, report.failed_categories
+
+    def broken_gem_pool2d(input, p, kernel_size, stride=None, padding=0, ceil_mode=False):
+        # the kernel's own forward, its p-gradient off by a factor 1.001 (and its output by
+        # a relative 1e-5): the kind of slip a fast engine makes
+        y = gem_pool2d(input, p * 1.001, kernel_size, stride, padding, 1, ceil_mode)
+        return y
+
+    bad = check(broken_gem_pool2d, "powermean", (2,), count=30,
+                dtypes=("float32", "bfloat16", "float16"))
+    assert not bad.conforms
+
+
+def test_the_cache_key_and_the_wheel_cover_the_included_source(tmp_path, monkeypatch):
+    source = _native.SOURCE.read_text()
+    included = set(re.findall(r'#include "([^"]+)"', source))
+    assert included == {f.name for f in _native.INCLUDES}
+    assert all(f.exists() for f in _native.INCLUDES)
+    key = _native._key("g++")
+    changed = tmp_path / "power_kernel.inc"
+    changed.write_text(_native.INCLUDES[0].read_text() + "\n// changed\n")
+    monkeypatch.setattr(_native, "INCLUDES", (changed,))
+    _native._key.cache_clear()
+    try:
+        assert _native._key("g++") != key
+    finally:
+        _native._key.cache_clear()
+    # the wheel's package data (pyproject's [tool.setuptools.package-data]; no tomllib on 3.10)
+    line = re.search(r'^"ppverify\.ops" = (\[.*\])$', (REPO / "pyproject.toml").read_text(),
+                     re.MULTILINE)
+    patterns = ast.literal_eval(line.group(1))
+    for f in included:
+        assert any(Path(f).match(pat) for pat in patterns), f
+
+
+@pytest.mark.parametrize("op", ["powermean", "lp"])
+@pytest.mark.parametrize("p", [1000.0, 8.0, 3.0, -2.5])
+def test_parameter_gradient_to_the_pure_torch_paths_accuracy(op, p):
+    # dy/dp formed window-relative (sum u ln u, sum phi(n u)): within a few ULP of the oracle
+    # even where it is tiny against y (large p, wide ranges: the textbook
+    # (y/p)(sum u ln x - ln y) cancels to ~1e-16 |ln x| there, 1e8 ULP and more)
+    g = torch.Generator().manual_seed(11)
+    x = (torch.rand(1, 2, 6, 4, generator=g, dtype=torch.float64) * 0.9 + 0.1).float()
+    wide = torch.exp(torch.rand(1, 2, 6, 4, generator=g, dtype=torch.float64) * 60 - 30).float()
+    for xi in (x, wide):
+        for output_size in ((None, 3), (2, 2)):
+            figures = check_adaptive_case(op, xi, p, output_size, dims=2)
+            assert figures["grad_param"] <= 4, (figures, output_size)
+
+
+def test_parameter_gradient_is_exactly_zero_where_the_oracles_is():
+    # the power mean of equal elements and the Lp norm of one positive element do not move
+    # with p: dy/dp is 0 exactly (the textbook form leaves ~1e-16 |ln x| y / p)
+    x = torch.full((1, 1, 4, 4), 3.7)
+    _, _, gp = _run(gem_pool2d, x, 2.5, 2)
+    assert gp.item() == 0.0
+    z = torch.zeros(1, 1, 4, 4)
+    z[0, 0, 0, 0], z[0, 0, 3, 2] = 1e30, 5e-20
+    _, _, gp = _run(lp_pool2d, z, 7.0, 2)
+    assert gp.item() == 0.0
