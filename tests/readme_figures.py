@@ -17,6 +17,9 @@ names), and is quoted with the machine, the date and the load average printed he
   bench    ppverify bench (kernel path) and ppverify bench --fallback --repeats 3
   gem      ppverify bench --op gem --shape 8 64 56 56 --repeats 5 (2 threads and 1)
   matrix   ppverify bench --matrix --rss (issue 12's table; about 6 minutes)
+  long1d   p_pool1d(x, 2.0, 3) on one (1, 1, 2_000_000) float32 signal: best of 7 rounds
+           interleaved with max_pool1d (forward, forward+backward), and the peak-RSS growth of
+           each in a fresh process (about a minute)
 """
 
 from __future__ import annotations
@@ -138,9 +141,51 @@ def group_matrix() -> None:
     run("bench --matrix (issue 12's table)", ppverify("bench", "--matrix", "--rss"), 40)
 
 
+_LONG1D_TIME = """
+import time, torch
+from torch.nn.functional import max_pool1d
+from ppverify.ops import p_pool1d
+p_pool1d(torch.rand(1, 1, 8), 2.0, 3)
+x = torch.rand(1, 1, 2_000_000)
+xg = x.clone().requires_grad_(True)
+ops = {"p_pool1d fwd": lambda: p_pool1d(x, 2.0, 3),
+       "max_pool1d fwd": lambda: max_pool1d(x, 3),
+       "p_pool1d fwd+bwd": lambda: p_pool1d(xg, 2.0, 3).sum().backward(),
+       "max_pool1d fwd+bwd": lambda: max_pool1d(xg, 3).sum().backward()}
+best = dict.fromkeys(ops, float("inf"))
+for _ in range(7):
+    for name, op in ops.items():
+        t = time.perf_counter(); op(); best[name] = min(best[name], time.perf_counter() - t)
+print(", ".join(f"{k} {v * 1e3:.1f} ms" for k, v in best.items()))
+"""
+
+_LONG1D_RSS = """
+import resource, sys, torch
+from torch.nn.functional import max_pool1d
+from ppverify.ops import p_pool1d
+torch.set_num_threads(2)
+p_pool1d(torch.rand(1, 1, 8), 2.0, 3)
+op = p_pool1d if sys.argv[1] == "p_pool1d" else (lambda x, a, k: max_pool1d(x, k))
+x = torch.rand(1, 1, 2_000_000, requires_grad=True)
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+y = op(x, 2.0, 3)
+fwd = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
+y.sum().backward()
+both = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
+print(f"{sys.argv[1]}: peak RSS +{fwd / 1024:.1f} MB forward, +{both / 1024:.1f} MB fwd+bwd")
+"""
+
+
+def group_long1d() -> None:
+    run("one long 1-D signal, time", [sys.executable, "-c", _LONG1D_TIME], 2)
+    for op in ("p_pool1d", "max_pool1d"):
+        run(f"one long 1-D signal, RSS of {op}", [sys.executable, "-c", _LONG1D_RSS, op], 2)
+
+
 GROUPS = {"oracle": group_oracle, "prove": group_prove, "survey": group_survey,
           "check": group_check, "report": group_report, "build": group_build,
-          "bench": group_bench, "gem": group_gem, "matrix": group_matrix}
+          "bench": group_bench, "gem": group_gem, "matrix": group_matrix,
+          "long1d": group_long1d}
 
 
 def main() -> int:

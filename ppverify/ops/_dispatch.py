@@ -132,7 +132,7 @@ class _NativeCall:
     by comparing its strides with the ones wanted."""
 
     __slots__ = ("layout", "plan", "ptr", "out_shape", "dtype", "fmt", "copy", "_out_like",
-                 "_out_fmt", "_gx_like", "_gx_fmt", "_saves", "_jac", "_dw")
+                 "_out_fmt", "_gx_like", "_gx_fmt", "_saves", "_jac", "_dw", "_jac_zeroed")
 
     def __init__(self, op: str, layout, x: Tensor, param_dim: int):
         self.layout = layout  # the cache's key holds id(layout): this keeps the id taken
@@ -168,13 +168,15 @@ class _NativeCall:
             self._saves = _native.saves(self.dtype) and _native.plan_disjoint(self.plan)
             if self._saves:
                 self._jac = _allocator(tuple(self._gx_like.shape), torch.float32, self.fmt)
+                self._jac_zeroed = not _native.plan_covers(self.plan)
                 self._dw = _allocator(self.out_shape, torch.float64, self.fmt)
         return self._saves
 
     def new_saved(self, need_param: bool) -> tuple[Tensor, Tensor | None]:
         """Buffers of the saved state: dy/dx per input element (float32, the input's shape
         and format) and, with ``need_param``, dy/dparam per window (float64, the output's)."""
-        jac = torch.empty_like(self._jac[0], memory_format=self._jac[1] or torch.preserve_format)
+        new = torch.zeros_like if self._jac_zeroed else torch.empty_like  # see plan_covers
+        jac = new(self._jac[0], memory_format=self._jac[1] or torch.preserve_format)
         if not need_param:
             return jac, None
         return jac, torch.empty_like(self._dw[0], memory_format=self._dw[1] or

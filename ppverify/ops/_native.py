@@ -379,29 +379,43 @@ def supports(op: str, dtype: torch.dtype) -> bool:
     return served is not None and dtype in served
 
 
-def _axis_tables(layout, spatial: tuple[int, ...], out: tuple[int, ...]):
-    """Per axis ``(start, count, step)`` of every output's window: output ``o`` reads input
-    indices ``start[o] + j * step``, ``j < count[o]`` (padding and overhang excluded)."""
+def _fill_axis(layout, a: int, length: int, starts, counts) -> int:
+    """Fill one axis's table in place (``starts``, ``counts``: int64 views of the plan, one
+    entry per output index): output ``o`` reads input indices ``start[o] + j * step``,
+    ``j < count[o]`` (padding and overhang excluded); returns ``step``. Long axes (a 1-D signal
+    of millions of samples) need no temporaries the size of the table: the windows away from
+    the edges are computed in place and only the clipped ones at either end are corrected."""
     import numpy as np
 
     from ..windows import AdaptiveGeometry
 
-    tables = []
-    for a, (length, n_out) in enumerate(zip(spatial, out)):
-        o = np.arange(n_out, dtype=np.int64)
-        if isinstance(layout, AdaptiveGeometry):  # [floor(o L / n), ceil((o + 1) L / n))
-            starts = (o * length) // n_out
-            ends = -((-(o + 1) * length) // n_out)
-            tables.append((starts, ends - starts, 1))
-            continue
-        k, s, p, d = (layout.kernel_size[a], layout.stride[a], layout.padding[a],
-                      layout.dilation[a])
-        first = o * s - p
+    n_out = len(starts)
+    starts[:] = np.arange(n_out, dtype=np.int64)
+    if isinstance(layout, AdaptiveGeometry):  # [floor(o L / n), ceil((o + 1) L / n))
+        counts[:] = starts
+        counts += 1
+        counts *= -length
+        counts //= n_out
+        np.negative(counts, out=counts)    # the ends
+        starts *= length
+        starts //= n_out
+        counts -= starts
+        return 1
+    k, s, p, d = (layout.kernel_size[a], layout.stride[a], layout.padding[a],
+                  layout.dilation[a])
+    starts *= s
+    starts -= p                            # the first index of each window, padding included
+    counts.fill(k)
+    # windows [lo, hi) lie wholly inside the input; the ones before and after are clipped
+    lo = min(n_out, -(-p // s))
+    hi = max(lo, min(n_out, (length - 1 + p - (k - 1) * d) // s + 1))
+    for edge in (slice(0, lo), slice(hi, n_out)):
+        first = starts[edge]
         j_lo = np.where(first < 0, (-first + d - 1) // d, 0)
         j_hi = np.minimum(k, np.where(length > first, (length - first + d - 1) // d, 0))
-        counts = np.maximum(j_hi - j_lo, 0)
-        tables.append((first + j_lo * d, counts, d))
-    return tables
+        counts[edge] = np.maximum(j_hi - j_lo, 0)
+        first += j_lo * d
+    return d
 
 
 def make_plan(op: str, layout, shape: tuple[int, ...], dtype: torch.dtype,
@@ -409,21 +423,29 @@ def make_plan(op: str, layout, shape: tuple[int, ...], dtype: torch.dtype,
     """The kernel's int64 description of one call (``Plan::parse`` in the kernel): a header
     (ABI, dtype, memory format, N, C, operator, parameter mode, input and output sizes and
     steps of the D, H, W axes; 1-D and 2-D pooling are embedded in 3-D) and per axis the
-    windows' starts and counts."""
+    windows' starts and counts, written in place (the plan is the only table-sized array)."""
     import numpy as np
 
     N, C, *spatial = shape
     pad = 3 - len(spatial)
     spatial3 = [1] * pad + list(spatial)
     out3 = [1] * pad + list(out)
-    one = (np.zeros(1, np.int64), np.ones(1, np.int64), 1)
-    tables = [one] * pad + _axis_tables(layout, tuple(spatial), tuple(out))
-    head = np.array([ABI_VERSION, _DTYPES[dtype], int(channels_last), N, C, _OPS[op],
-                     param_mode, *spatial3, *out3, *[t[2] for t in tables]], dtype=np.int64)
-    parts = [head]
-    for starts, counts, _ in tables:
-        parts += [np.asarray(starts, np.int64), np.asarray(counts, np.int64)]
-    plan = np.ascontiguousarray(np.concatenate(parts))
+    head = [ABI_VERSION, _DTYPES[dtype], int(channels_last), N, C, _OPS[op], param_mode,
+            *spatial3, *out3]
+    plan = np.empty(len(head) + 3 + 2 * sum(out3), dtype=np.int64)
+    plan[:len(head)] = head
+    at = len(head) + 3
+    for axis in range(3):
+        n = out3[axis]
+        starts, counts = plan[at:at + n], plan[at + n:at + 2 * n]
+        if axis < pad:
+            starts[:] = 0
+            counts[:] = 1
+            step = 1
+        else:
+            step = _fill_axis(layout, axis - pad, spatial3[axis], starts, counts)
+        plan[len(head) + axis] = step
+        at += 2 * n
     plan.setflags(write=False)
     return plan
 
@@ -476,12 +498,25 @@ def plan_disjoint(plan) -> bool:
     return True
 
 
+def plan_covers(plan) -> bool:
+    """Whether the windows of a disjoint ``plan`` hold every input element (else the elements
+    outside them need a dy/dx of 0 that ``forward_saved`` does not write: its caller zeroes
+    ``jac`` first)."""
+    at = PLAN_HEAD
+    for length, n_out in zip(plan[7:10].tolist(), plan[10:13].tolist()):
+        if int(plan[at + n_out:at + 2 * n_out].clip(min=0).sum()) != length:
+            return False
+        at += 2 * n_out
+    return True
+
+
 def forward_saved(plan: int, x: torch.Tensor, param: torch.Tensor, out: torch.Tensor,
                   jac: torch.Tensor, dw: torch.Tensor | None) -> tuple[bool, bool]:
     """``forward``, and the state a backward needs instead of recomputing (windows that share
     no element, float32 / bfloat16 / float16): ``jac`` (float32, ``x``'s shape and memory
     format) gets each element's dy/dx of its window (0 outside every window), ``dw`` (float64,
-    ``out``'s shape and format; None: not wanted) each window's dy/dparam.
+    ``out``'s shape and format; None: not wanted) each window's dy/dparam. Elements outside
+    every window are not written (zero ``jac`` first where ``plan_covers`` is False).
     Returns ``(bad, usable)``: ``bad`` as ``forward``'s result, ``usable`` False when the state
     must not be used (a dy/dx beyond float32's range, or a bad window). A dy/dx that float32
     holds only as a subnormal or zero costs at most ``2^-150 |grad_out|``, far below the

@@ -68,6 +68,7 @@ ROWS: list[Row] = [
     Row("2-D f32 k2 s2 per-channel alpha", 2, BIG2, kernel=2, stride=2, per_channel=True),
     Row("2-D f32 k3 s1", 2, MID2, kernel=3, stride=1, padding=1),
     Row("1-D f32 k3 s2 p1", 1, BIG1, kernel=3, stride=2, padding=1),
+    Row("1-D f32 one signal of 2_000_000, k3", 1, (1, 1, 2_000_000), kernel=3, stride=3),
     Row("3-D f32 k3 s2 p1", 3, BIG3, kernel=3, stride=2, padding=1),
     Row("2-D f32 global", 2, BIG2, layout="adaptive", output_size=1),
     Row("2-D f32 adaptive 7", 2, MID2, layout="adaptive", output_size=7),

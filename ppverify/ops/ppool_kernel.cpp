@@ -21,9 +21,11 @@
 // * fast (float32, bfloat16, float16 inputs): each input element's weight
 //   E = exp(a (ln x - Lc)) is computed once, relative to the plane's dominant element Lc (or
 //   to 1 when |a| is small enough that nothing can overflow), in double; a window is then a
-//   few sums: y = sum E x / sum E. Input rows are cached (a small direct-mapped row cache), so
-//   overlapping windows reuse them. The backward recomputes the window sums and scatters two
-//   per-window coefficients, then one pass per element:
+//   few sums: y = sum E x / sum E. The W axis is worked in column tiles (at most TILE_COLS
+//   input columns at a time; a wider window is summed in chunks), and input row segments are
+//   cached (a direct-mapped row cache within CACHE_BYTES), so overlapping windows reuse them. The
+//   backward recomputes the window sums and scatters two per-window coefficients, then one
+//   pass per element:
 //       dy/dx_i = sum_w (g_w / S_w) E_i ((1 + a) - a y_w / x_i).
 //   Where windows share no element, a saving forward (ppv_forward_saved) writes each element's
 //   dy/dx and each window's dy/da instead, and the backward (ppv_backward_saved) is one pass
@@ -36,8 +38,10 @@
 //   input gradients w (1 + a (rho - D) / (1 + rho)), so float64 keeps its error bound.
 //
 // Robustness: no C++ exception leaves an OpenMP region (allocation failures are caught and
-// reported as status 2); scratch memory is bounded by a plane's rows and output, never by
-// window size x block size; one thread is used when the work is small.
+// reported as status 2); the fast engine's scratch is bounded by TILE_COLS and CACHE_BYTES,
+// whatever the row length or window size (except the backward's per-window coefficients of
+// one column tile's output rows, and a lazily allocated plane buffer for special windows);
+// the exact engine sums float64 gradients in place; one thread is used when the work is small.
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -404,6 +408,7 @@ enum { ST_OK = 0, ST_BAD = 1, ST_NOMEM = 2, ST_ARGS = 3 };
 // range, or a window is bad); the caller's backward must recompute
 constexpr int ST_UNSAVED = 4;
 
+
 // The plan: what Python passes (one int64 array, see _native.py).
 struct Plan {
   int64_t dtype, layout, N, C, op, param_mode;
@@ -483,22 +488,23 @@ inline void make_lanes(const Plan& P, const double* param, int64_t g, Lanes& ln)
 #define PPV_LOADSTORE inline
 #endif
 
-// Load input row (id, ih) of a group into lane-interleaved doubles: out[col * L + l].
+// Load columns [cb, ce) of input row (id, ih) of a group into lane-interleaved doubles:
+// out[(col - cb) * L + l].
 template <class T>
 PPV_LOADSTORE void load_row(const T* x, const Plan& P, const Lanes& ln, int64_t id, int64_t ih,
-                     double* out) {
-  const int64_t W = P.ax[2].in;
-  const int64_t row = (id * P.ax[1].in + ih) * W;
+                            int64_t cb, int64_t ce, double* out) {
+  const int64_t n = ce - cb;
+  const int64_t row = (id * P.ax[1].in + ih) * P.ax[2].in + cb;
   if (P.layout == 1) {
     const T* base = x + ln.in_base[0] + row * ln.es_in;
     if (ln.n_active == L) {
-      for (int64_t c = 0; c < W; ++c) {
+      for (int64_t c = 0; c < n; ++c) {
         const T* v = base + c * ln.es_in;
 #pragma omp simd
         for (int l = 0; l < L; ++l) out[c * L + l] = to_double<T>(v[l]);
       }
     } else {
-      for (int64_t c = 0; c < W; ++c)
+      for (int64_t c = 0; c < n; ++c)
         for (int l = 0; l < L; ++l)
           out[c * L + l] = ln.active[l] ? to_double<T>(base[c * ln.es_in + l]) : 1.0;
     }
@@ -508,7 +514,7 @@ PPV_LOADSTORE void load_row(const T* x, const Plan& P, const Lanes& ln, int64_t 
     for (int l = 0; l < L; ++l) v[l] = x + ln.in_base[l] + row;
     int64_t c0 = 0;
     if (ln.n_active == L) {
-      for (; c0 + L <= W; c0 += L) {
+      for (; c0 + L <= n; c0 += L) {
         double tile[L][L];
         for (int l = 0; l < L; ++l)
 #pragma omp simd
@@ -518,21 +524,22 @@ PPV_LOADSTORE void load_row(const T* x, const Plan& P, const Lanes& ln, int64_t 
           for (int l = 0; l < L; ++l) out[(c0 + cc) * L + l] = tile[l][cc];
       }
     }
-    for (; c0 < W; ++c0)
+    for (; c0 < n; ++c0)
       for (int l = 0; l < L; ++l)
         out[c0 * L + l] = ln.active[l] ? to_double<T>(v[l][c0]) : 1.0;
   }
 }
 
-// Store lane-interleaved doubles as input row (id, ih) of a group.
+// Store lane-interleaved doubles (in[(col - cb) * L + l]) as columns [cb, ce) of input row
+// (id, ih) of a group.
 template <class T>
 PPV_LOADSTORE void store_row(T* g, const Plan& P, const Lanes& ln, int64_t id, int64_t ih,
-                      const double* in) {
-  const int64_t W = P.ax[2].in;
-  const int64_t row = (id * P.ax[1].in + ih) * W;
+                             int64_t cb, int64_t ce, const double* in) {
+  const int64_t n = ce - cb;
+  const int64_t row = (id * P.ax[1].in + ih) * P.ax[2].in + cb;
   if (P.layout == 1) {
     T* base = g + ln.in_base[0] + row * ln.es_in;
-    for (int64_t c = 0; c < W; ++c)
+    for (int64_t c = 0; c < n; ++c)
       for (int l = 0; l < L; ++l)
         if (ln.active[l]) base[c * ln.es_in + l] = from_double<T>(in[c * L + l]);
   } else {
@@ -540,7 +547,7 @@ PPV_LOADSTORE void store_row(T* g, const Plan& P, const Lanes& ln, int64_t id, i
     for (int l = 0; l < L; ++l) v[l] = g + ln.in_base[l] + row;
     int64_t c0 = 0;
     if (ln.n_active == L) {
-      for (; c0 + L <= W; c0 += L) {
+      for (; c0 + L <= n; c0 += L) {
         double tile[L][L];
         for (int cc = 0; cc < L; ++cc)
 #pragma omp simd
@@ -550,7 +557,7 @@ PPV_LOADSTORE void store_row(T* g, const Plan& P, const Lanes& ln, int64_t id, i
           for (int cc = 0; cc < L; ++cc) v[l][c0 + cc] = from_double<T>(tile[l][cc]);
       }
     }
-    for (; c0 < W; ++c0)
+    for (; c0 < n; ++c0)
       for (int l = 0; l < L; ++l)
         if (ln.active[l]) v[l][c0] = from_double<T>(in[c0 * L + l]);
   }
@@ -571,9 +578,16 @@ inline int64_t in_index(const Plan& P, const Lanes& ln, int l, int64_t id, int64
 // ------------------------------------------------------------------------ exact engine
 
 // Where the exact engine puts input-gradient contributions.
+// Either a lane-interleaved buffer of one plane-group (buf[pos * L + l], the fast engine's
+// special windows) or, for float64 inputs, the input gradient itself (lane[l][pos * es]).
 struct GradSink {
-  double* buf = nullptr;  // lane-interleaved, one plane-group (plane_in * L doubles)
-  inline void add(int64_t pos, int l, double v) { buf[pos * L + l] += v; }
+  double* buf = nullptr;
+  double* lane[L] = {};
+  int64_t es = 1;
+  inline void add(int64_t pos, int l, double v) {
+    if (buf) buf[pos * L + l] += v;
+    else lane[l][pos * es] += v;
+  }
 };
 
 // Results of one window in every lane.
@@ -934,23 +948,36 @@ struct FastLanes {
   bool need_zero;  // some lane has a <= 0 or a == 1 (zeros make windows special)
 };
 
-// One cached input row, lane-interleaved (W * L doubles each): x, its weight
+// One cached row segment, lane-interleaved (n * L doubles each): x, its weight
 // E = exp(a (ln x - Lc)) (0 at zeros, except 1 for a = 0; NaN at a bad element) and, for the
 // backward, lg = ln x - Lc.
 struct RowData {
   double *x, *e, *lg;
+  RowData from_col(int64_t c) const {  // the same segment from its column c on
+    return RowData{x + c * L, e + c * L, lg ? lg + c * L : nullptr};
+  }
 };
 
-// Direct-mapped row cache: row number r lives in slot r % ns. The backward sizes it to hold
-// the whole plane when that fits its budget, so the second pass reuses every weight.
+// Scratch budgets of the fast engine, per thread. A tile of output columns reads at most
+// TILE_COLS input columns at a time (a window wider than that is summed in chunks of TILE_COLS
+// columns), and the row cache holds at most CACHE_BYTES, so no buffer grows with the row length
+// or the window size. Two remain that grow with the plane: the backward's per-window
+// coefficients c1, c2 (2 doubles per lane per output, for the output rows of one column tile)
+// and, lazily, the exact engine's gradients of special windows (extra, plane_in * L).
+constexpr int64_t TILE_COLS = 2048;
+constexpr int64_t CACHE_BYTES = 12 << 20;
+
+// Direct-mapped cache of row segments: key k lives in slot k % ns. With fewer slots than a
+// window's rows (the budget is smaller than a large window) rows evict each other and are
+// recomputed, which is still correct; a global window reads each row once anyway.
 struct RowCache {
   int64_t ns = 0, wl = 0;
   int nq = 0;
   std::vector<double> mem;
   std::vector<int64_t> tag;
-  void init(int64_t slots, int64_t W, int quantities) {
-    if (slots != ns || W * L != wl || quantities != nq) {
-      ns = slots; wl = W * L; nq = quantities;
+  void init(int64_t slots, int64_t cols, int quantities) {
+    if (slots != ns || cols * L != wl || quantities != nq) {
+      ns = slots; wl = cols * L; nq = quantities;
       mem.assign((size_t)(ns * wl * nq), 0.0);
       tag.assign((size_t)ns, -1);
     }
@@ -962,11 +989,11 @@ struct RowCache {
   }
 };
 
-// Weights (and logs) of a loaded row (r.x filled).
-PPV_STAGE void compute_row(const FastLanes& fl, int64_t W, RowData r) {
+// Weights (and logs) of a loaded row segment of n columns (r.x filled).
+PPV_STAGE void compute_row(const FastLanes& fl, int64_t n, RowData r) {
   double a[L], lc[L], a0[L];
   for (int l = 0; l < L; ++l) { a[l] = fl.a[l]; lc[l] = fl.lc[l]; a0[l] = fl.a[l] == 0.0; }
-  for (int64_t c = 0; c < W; ++c) {
+  for (int64_t c = 0; c < n; ++c) {
     const double* xr = r.x + c * L;
     double* er = r.e + c * L;
 #pragma omp simd
@@ -982,17 +1009,77 @@ PPV_STAGE void compute_row(const FastLanes& fl, int64_t W, RowData r) {
   }
 }
 
-// Per-thread scratch of the fast engine.
+// The W axis in column tiles: outputs [ow0, ow1) whose windows read input columns [lo, hi),
+// summed in chunks of TILE_COLS columns from lo. After the tile, the backward finishes input
+// columns [done_from, done_to) (no later window reads them) from the coefficients of outputs
+// [keep, ow1) (every window that reads them).
+struct ColTile {
+  int64_t ow0, ow1, lo, hi, keep, done_from, done_to;
+  int64_t chunks() const { return std::max<int64_t>(1, (hi - lo + TILE_COLS - 1) / TILE_COLS); }
+  int64_t chunk_begin(int64_t k) const { return lo + k * TILE_COLS; }
+  int64_t chunk_end(int64_t k) const { return std::min(hi, lo + (k + 1) * TILE_COLS); }
+};
+
+struct ColTiles {
+  std::vector<ColTile> tiles;
+  int64_t max_chunks = 1, max_outs = 1, max_kept = 1;
+};
+
+inline int64_t window_end(const Axis& A, int64_t o) {
+  return A.count[o] > 0 ? A.start[o] + (A.count[o] - 1) * A.step + 1 : A.start[o];
+}
+
+// Tiles of an axis: greedily as many outputs as read at most TILE_COLS columns (and at most
+// TILE_COLS outputs). Every layout ppverify makes has window starts and ends that never
+// decrease (windowed with padding, dilation or ceil_mode, adaptive, global), which is what the
+// backward's finishing order needs; any other table gets one tile holding every output.
+inline ColTiles make_col_tiles(const Axis& A) {
+  ColTiles ct;
+  bool monotone = true;
+  for (int64_t o = 1; o < A.out; ++o)
+    monotone = monotone && A.start[o] >= A.start[o - 1] && window_end(A, o) >= window_end(A, o - 1);
+  if (!monotone) {
+    int64_t lo = A.in, hi = 0;
+    for (int64_t o = 0; o < A.out; ++o)
+      if (A.count[o] > 0) { lo = std::min(lo, A.start[o]); hi = std::max(hi, window_end(A, o)); }
+    if (lo >= hi) lo = hi = 0;
+    ct.tiles.push_back({0, A.out, lo, hi, 0, 0, A.in});
+  } else {
+    int64_t ow0 = 0, keep = 0, done = 0;
+    while (ow0 < A.out) {
+      const int64_t lo = A.start[ow0];
+      int64_t hi = window_end(A, ow0), ow1 = ow0 + 1;
+      while (ow1 < A.out && ow1 - ow0 < TILE_COLS &&
+             std::max(hi, window_end(A, ow1)) - lo <= TILE_COLS) {
+        hi = std::max(hi, window_end(A, ow1));
+        ++ow1;
+      }
+      while (keep < ow0 && window_end(A, keep) <= done) ++keep;
+      const int64_t done_to = ow1 < A.out ? A.start[ow1] : A.in;
+      ct.tiles.push_back({ow0, ow1, lo, hi, keep, done, done_to});
+      done = done_to;
+      ow0 = ow1;
+    }
+  }
+  for (const ColTile& t : ct.tiles) {
+    ct.max_chunks = std::max(ct.max_chunks, t.chunks());
+    ct.max_outs = std::max(ct.max_outs, t.ow1 - t.ow0);
+    ct.max_kept = std::max(ct.max_kept, t.ow1 - t.keep);
+  }
+  return ct;
+}
+
+// Per-thread scratch of the fast engine (sizes in run; cols = min(W, TILE_COLS)).
 struct FastScratch {
   RowCache cache;
-  std::vector<double> acc;    // 6 * OW * L window sums of one output row
-  std::vector<double> c1, c2; // plane_out * L (backward)
-  std::vector<double> pq;     // 2 * W * L (backward pass 2)
-  std::vector<double> rowbuf; // W * L
-  std::vector<double> orow;   // 2 * OW * L output rows (y, grad)
+  std::vector<double> acc;    // 6 * max_outs * L window sums of one output row of a tile
+  std::vector<double> orow;   // 2 * max_outs * L: its y and output gradient
+  std::vector<double> c1, c2; // OD * OH * max_kept * L per-window coefficients (backward)
+  std::vector<double> pq;     // 2 * cols * L (backward pass 2)
+  std::vector<double> rowbuf; // cols * L
   std::vector<double> extra;  // plane_in * L, lazily: the exact engine's gradients
   bool extra_used = false;
-  std::vector<double> srow;   // 2 * OW * L (saving forward): dy/da of a row, 1 where exact
+  std::vector<double> srow;   // 2 * max_outs * L (saving forward): dy/da of a row, 1 if exact
 };
 
 // What a saving forward writes (ppv_forward_saved; disjoint windows only): per input element
@@ -1003,6 +1090,7 @@ struct Saved {
   float* jac = nullptr;
   double* dw = nullptr;
 };
+
 
 
 inline int64_t row_span(const Plan& P) {
@@ -1018,13 +1106,24 @@ inline int64_t row_span(const Plan& P) {
   return span;
 }
 
-// Load / store an output row (od, oh) of OW positions, lane-interleaved.
+// Whether some input row (id, ih) is read by more than one output row (od, oh).
+inline bool rows_shared(const Plan& P) {
+  int64_t most[2] = {0, 0};
+  for (int a = 0; a < 2; ++a) {
+    const Axis& A = P.ax[a];
+    std::vector<int64_t> readers((size_t)A.in, 0);
+    for (int64_t o = 0; o < A.out; ++o)
+      for (int64_t j = 0; j < A.count[o]; ++j) most[a] = std::max(most[a], ++readers[A.start[o] + j * A.step]);
+  }
+  return most[0] * most[1] > 1;
+}
+
+// Load / store positions [ow0, ow0 + n) of output row (od, oh), lane-interleaved.
 template <class T>
 PPV_STAGE void load_out_row(const T* g, const Plan& P, const Lanes& ln, int64_t od, int64_t oh,
-                            double* out) {
-  const int64_t OW = P.ax[2].out;
-  const int64_t row = (od * P.ax[1].out + oh) * OW;
-  for (int64_t c = 0; c < OW; ++c)
+                            int64_t ow0, int64_t n, double* out) {
+  const int64_t row = (od * P.ax[1].out + oh) * P.ax[2].out + ow0;
+  for (int64_t c = 0; c < n; ++c)
     for (int l = 0; l < L; ++l)
       out[c * L + l] = ln.active[l] ? to_double<T>(g[ln.out_base[l] + (row + c) * ln.es_out])
                                     : 0.0;
@@ -1032,12 +1131,11 @@ PPV_STAGE void load_out_row(const T* g, const Plan& P, const Lanes& ln, int64_t 
 
 template <class T>
 PPV_STAGE void store_out_row(T* y, const Plan& P, const Lanes& ln, int64_t od, int64_t oh,
-                             const double* in) {
-  const int64_t OW = P.ax[2].out;
-  const int64_t row = (od * P.ax[1].out + oh) * OW;
+                             int64_t ow0, int64_t n, const double* in) {
+  const int64_t row = (od * P.ax[1].out + oh) * P.ax[2].out + ow0;
   if (P.layout == 1 && ln.n_active == L) {
     T* base = y + ln.out_base[0] + row * ln.es_out;
-    for (int64_t c = 0; c < OW; ++c)
+    for (int64_t c = 0; c < n; ++c)
 #pragma omp simd
       for (int l = 0; l < L; ++l) base[c * ln.es_out + l] = from_double<T>(in[c * L + l]);
     return;
@@ -1045,29 +1143,41 @@ PPV_STAGE void store_out_row(T* y, const Plan& P, const Lanes& ln, int64_t od, i
   for (int l = 0; l < L; ++l) {
     if (!ln.active[l]) continue;
     T* v = y + ln.out_base[l] + row * ln.es_out;
-    for (int64_t c = 0; c < OW; ++c) v[c * ln.es_out] = from_double<T>(in[c * L + l]);
+    for (int64_t c = 0; c < n; ++c) v[c * ln.es_out] = from_double<T>(in[c * L + l]);
   }
 }
 
-// Window sums of one input row into an output row's accumulators: S = sum E, T = sum E x,
-// M = max E, and (backward) U = sum E lg x, V = sum E lg; Z = number of zeros.
-PPV_STAGE void sum_row(const Axis& AW, RowData r, double* acc, bool with_log, bool with_zero) {
-  const int64_t OW = AW.out, cs = AW.step;
-  const int64_t q = OW * L;
+// The elements j of a window (first column c0, cn elements, step cs) inside columns [lo, hi):
+// j in [jb, je).
+inline void window_cols(int64_t c0, int64_t cn, int64_t cs, int64_t lo, int64_t hi,
+                        int64_t& jb, int64_t& je) {
+  jb = c0 >= lo ? 0 : (lo - c0 + cs - 1) / cs;
+  je = hi <= c0 ? 0 : std::min(cn, (hi - c0 + cs - 1) / cs);
+}
+
+// Window sums over one input row segment (columns [lo, hi), r from column lo) into the
+// accumulators of outputs [ow0, ow1) of an output row: S = sum E, T = sum E x, M = max E, and
+// (backward) U = sum E lg x, V = sum E lg; Z = number of zeros. q: the accumulators' stride.
+PPV_STAGE void sum_row(const Axis& AW, int64_t ow0, int64_t ow1, int64_t lo, int64_t hi,
+                       RowData r, double* acc, int64_t q, bool with_log, bool with_zero) {
+  const int64_t cs = AW.step;
   double* S = acc;
   double* Tt = acc + q;
   double* M = acc + 2 * q;
   double* U = acc + 3 * q;
   double* V = acc + 4 * q;
   double* Z = acc + 5 * q;
-  for (int64_t ow = 0; ow < OW; ++ow) {
-    const int64_t c0 = AW.start[ow], cn = AW.count[ow];
+  for (int64_t ow = ow0; ow < ow1; ++ow) {
+    int64_t jb, je;
+    window_cols(AW.start[ow], AW.count[ow], cs, lo, hi, jb, je);
+    if (jb >= je) continue;
+    const int64_t k = (ow - ow0) * L, b = AW.start[ow] - lo;
     double s[L], t[L], m[L];
 #pragma omp simd
-    for (int l = 0; l < L; ++l) { s[l] = S[ow * L + l]; t[l] = Tt[ow * L + l]; m[l] = M[ow * L + l]; }
-    for (int64_t j = 0; j < cn; ++j) {
-      const double* e = r.e + (c0 + j * cs) * L;
-      const double* xv = r.x + (c0 + j * cs) * L;
+    for (int l = 0; l < L; ++l) { s[l] = S[k + l]; t[l] = Tt[k + l]; m[l] = M[k + l]; }
+    for (int64_t j = jb; j < je; ++j) {
+      const double* e = r.e + (b + j * cs) * L;
+      const double* xv = r.x + (b + j * cs) * L;
 #pragma omp simd
       for (int l = 0; l < L; ++l) {
         s[l] += e[l];
@@ -1076,13 +1186,13 @@ PPV_STAGE void sum_row(const Axis& AW, RowData r, double* acc, bool with_log, bo
       }
     }
 #pragma omp simd
-    for (int l = 0; l < L; ++l) { S[ow * L + l] = s[l]; Tt[ow * L + l] = t[l]; M[ow * L + l] = m[l]; }
+    for (int l = 0; l < L; ++l) { S[k + l] = s[l]; Tt[k + l] = t[l]; M[k + l] = m[l]; }
     if (with_log) {
       double u[L], v[L];
 #pragma omp simd
-      for (int l = 0; l < L; ++l) { u[l] = U[ow * L + l]; v[l] = V[ow * L + l]; }
-      for (int64_t j = 0; j < cn; ++j) {
-        const int64_t c = (c0 + j * cs) * L;
+      for (int l = 0; l < L; ++l) { u[l] = U[k + l]; v[l] = V[k + l]; }
+      for (int64_t j = jb; j < je; ++j) {
+        const int64_t c = (b + j * cs) * L;
 #pragma omp simd
         for (int l = 0; l < L; ++l) {
           double el = r.e[c + l] * r.lg[c + l];
@@ -1091,43 +1201,46 @@ PPV_STAGE void sum_row(const Axis& AW, RowData r, double* acc, bool with_log, bo
         }
       }
 #pragma omp simd
-      for (int l = 0; l < L; ++l) { U[ow * L + l] = u[l]; V[ow * L + l] = v[l]; }
+      for (int l = 0; l < L; ++l) { U[k + l] = u[l]; V[k + l] = v[l]; }
     }
     if (with_zero) {
-      for (int64_t j = 0; j < cn; ++j) {
-        const int64_t c = (c0 + j * cs) * L;
+      for (int64_t j = jb; j < je; ++j) {
+        const int64_t c = (b + j * cs) * L;
 #pragma omp simd
-        for (int l = 0; l < L; ++l) Z[ow * L + l] += r.x[c + l] == 0.0 ? 1.0 : 0.0;
+        for (int l = 0; l < L; ++l) Z[k + l] += r.x[c + l] == 0.0 ? 1.0 : 0.0;
       }
     }
   }
 }
 
-// Scatter two per-window coefficient rows onto an input row: P += c1, Q += c2 at each element
-// of each window.
-PPV_STAGE void scatter_row(const Axis& AW, const double* c1, const double* c2, double* Pp,
-                           double* Qp) {
-  const int64_t OW = AW.out, cs = AW.step;
-  for (int64_t ow = 0; ow < OW; ++ow) {
-    const int64_t c0 = AW.start[ow], cn = AW.count[ow];
-    for (int64_t j = 0; j < cn; ++j) {
-      const int64_t c = (c0 + j * cs) * L;
+// Scatter the coefficients of outputs [ow0, ow1) (c1, c2 from output ow0) onto the columns
+// [lo, hi) of an input row: P += c1, Q += c2 at each element of each window (Pp, Qp from
+// column lo).
+PPV_STAGE void scatter_row(const Axis& AW, int64_t ow0, int64_t ow1, const double* c1,
+                           const double* c2, int64_t lo, int64_t hi, double* Pp, double* Qp) {
+  const int64_t cs = AW.step;
+  for (int64_t ow = ow0; ow < ow1; ++ow) {
+    int64_t jb, je;
+    window_cols(AW.start[ow], AW.count[ow], cs, lo, hi, jb, je);
+    const int64_t k = (ow - ow0) * L, b = AW.start[ow] - lo;
+    for (int64_t j = jb; j < je; ++j) {
+      const int64_t c = (b + j * cs) * L;
 #pragma omp simd
       for (int l = 0; l < L; ++l) {
-        Pp[c + l] += c1[ow * L + l];
-        Qp[c + l] += c2[ow * L + l];
+        Pp[c + l] += c1[k + l];
+        Qp[c + l] += c2[k + l];
       }
     }
   }
 }
 
-// dy/dx of an input row: E ((1 + a) P - a Q / x); a zero gets P at a = 0 (its weight is 1),
-// else 0 (the exact engine adds the special windows' gradients in extra).
-PPV_STAGE void grad_row(const FastLanes& fl, int64_t W, RowData r, const double* Pp,
+// dy/dx of an input row segment of n columns: E ((1 + a) P - a Q / x); a zero gets P at a = 0
+// (its weight is 1), else 0 (the exact engine adds the special windows' gradients in extra).
+PPV_STAGE void grad_row(const FastLanes& fl, int64_t n, RowData r, const double* Pp,
                         const double* Qp, const double* extra, double* g) {
   double a[L], a1[L], a0[L];
   for (int l = 0; l < L; ++l) { a[l] = fl.a[l]; a1[l] = 1.0 + fl.a[l]; a0[l] = fl.a[l] == 0.0; }
-  for (int64_t c = 0; c < W; ++c) {
+  for (int64_t c = 0; c < n; ++c) {
     const int64_t i0 = c * L;
 #pragma omp simd
     for (int l = 0; l < L; ++l) {
@@ -1136,38 +1249,44 @@ PPV_STAGE void grad_row(const FastLanes& fl, int64_t W, RowData r, const double*
       bool pos = xv > 0.0 && xv < INFINITY;
       double gv = r.e[i] * (a1[l] * Pp[i] - a[l] * Qp[i] / (pos ? xv : 1.0));
       double gzero = a0[l] * Pp[i];
-      double gi = pos ? gv : (xv == 0.0 ? gzero : 0.0);
-      g[i] = extra ? gi + extra[i] : gi;
+      g[i] = pos ? gv : (xv == 0.0 ? gzero : 0.0);
     }
   }
+  // a separate loop: `extra ? g + extra[i] : g` inside the one above compiled to a masked load
+  // from the null pointer per element, which took half of the backward's time (a fault
+  // suppressed in microcode each time)
+  if (extra)
+    for (int64_t i = 0; i < n * L; ++i) g[i] += extra[i];
 }
 
-// The saving forward's dy/dx of one input row whose elements lie in at most one window each:
-// grad_row's E ((1 + a) P - a Q / x) with g = 1 (P = 1 / S, Q = y / S of the element's window),
-// or, in lanes whose window went to the exact engine (slow = 1), its gradient from extra
-// (cleared after use). Elements outside every window get 0. Returns the number of active
-// elements whose dy/dx is NaN or beyond float's range (the saved state is then not used); a
-// dy/dx that float keeps only as a subnormal or zero costs at most 2^-150 |g|, far below the
-// gradient's bound (a unit roundoff of the largest gradient of the window, which is O(1):
-// dy/dx is homogeneous of degree 0 and sum x dy/dx = y).
-PPV_STAGE double jac_row(const FastLanes& fl, const Axis& AW, const unsigned char* covered,
-                         RowData r, const double* S, const double* yrow, const double* slow,
-                         double* extra, const double* active, double* out) {
-  const int64_t cs = AW.step;
-  for (int64_t c = 0; c < AW.in; ++c)
-    if (!covered[c]) std::fill(out + c * L, out + (c + 1) * L, 0.0);
+// The saving forward's dy/dx of one input row segment (columns [lo, hi), one chunk: r holds
+// them from lo) whose elements lie in at most one window each, for the windows of outputs
+// [ow0, ow1): grad_row's E ((1 + a) P - a Q / x) with g = 1 (P = 1 / S, Q = y / S of the
+// element's window), or, in lanes whose window went to the exact engine (slow = 1), its
+// gradient from extra (the row's, from column lo; cleared after use). Columns in no window
+// get 0. Returns the number of active elements whose dy/dx is NaN or beyond float's range
+// (the saved state is then not used); a dy/dx that float keeps only as a subnormal or zero
+// costs at most 2^-150 |g|, far below the gradient's bound (a unit roundoff of the largest
+// gradient of the window, which is O(1): dy/dx is homogeneous of degree 0, sum x dy/dx = y).
+PPV_STAGE double jac_row(const FastLanes& fl, const Axis& AW, int64_t ow0, int64_t ow1,
+                         int64_t lo, int64_t hi, RowData r, const double* S, const double* yrow,
+                         const double* slow, double* extra, const double* active,
+                         double* out) {
+  const int64_t cs = AW.step, n = hi - lo;
+  std::fill(out, out + n * L, 0.0);
   double a[L], a1[L], a0[L];
   for (int l = 0; l < L; ++l) { a[l] = fl.a[l]; a1[l] = 1.0 + fl.a[l]; a0[l] = fl.a[l] == 0.0; }
-  for (int64_t ow = 0; ow < AW.out; ++ow) {
+  for (int64_t ow = ow0; ow < ow1; ++ow) {
+    const int64_t k0 = (ow - ow0) * L;
     const int64_t c0 = AW.start[ow], cn = AW.count[ow];
     double inv[L], q[L];
 #pragma omp simd
     for (int l = 0; l < L; ++l) {
-      inv[l] = 1.0 / S[ow * L + l];
-      q[l] = yrow[ow * L + l] * inv[l];
+      inv[l] = 1.0 / S[k0 + l];
+      q[l] = yrow[k0 + l] * inv[l];
     }
     for (int64_t j = 0; j < cn; ++j) {
-      const int64_t c = (c0 + j * cs) * L;
+      const int64_t c = (c0 + j * cs - lo) * L;
       double xs[L], rx[L];
 #pragma omp simd
       for (int l = 0; l < L; ++l) {
@@ -1184,13 +1303,13 @@ PPV_STAGE double jac_row(const FastLanes& fl, const Axis& AW, const unsigned cha
       }
       if (extra)
         for (int l = 0; l < L; ++l) {
-          if (slow[ow * L + l] != 0.0) out[c + l] = extra[c + l];
+          if (slow[k0 + l] != 0.0) out[c + l] = extra[c + l];
           extra[c + l] = 0.0;
         }
     }
   }
   double un[L] = {};  // per lane (a horizontal sum per element would cost more than dy/dx)
-  for (int64_t c = 0; c < AW.in * L; c += L)
+  for (int64_t c = 0; c < n * L; c += L)
 #pragma omp simd
     for (int l = 0; l < L; ++l) {
       const bool big = !(std::fabs(out[c + l]) <= 3.4028234663852886e38);  // NaN too
@@ -1202,14 +1321,16 @@ PPV_STAGE double jac_row(const FastLanes& fl, const Axis& AW, const unsigned cha
 }
 
 template <class T>
-void fast_group(const T* x, const Plan& P, const Lanes& ln, FastScratch& s, T* y,
-                const T* gy, T* gx, double* dplain, int* status, const Saved* sv = nullptr) {
+void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& ln,
+                FastScratch& s, T* y, const T* gy, T* gx, double* dplain, int* status,
+                const Saved* sv = nullptr) {
   const bool backward = gx != nullptr;
   const bool saving = sv != nullptr;  // a forward that also writes the backward's state
   const bool grads = backward || saving;
   const bool with_log = backward || (saving && sv->dw);  // sums for dy/da
   const Axis &AD = P.ax[0], &AH = P.ax[1], &AW = P.ax[2];
-  const int64_t W = AW.in, OW = AW.out, OH = AH.out;
+  const int64_t W = AW.in, OH = AH.out;
+  const int64_t cols = std::max<int64_t>(1, std::min(W, TILE_COLS));
   FastLanes fl;
   fl.need_zero = false;
   bool need_ref = false;
@@ -1220,45 +1341,45 @@ void fast_group(const T* x, const Plan& P, const Lanes& ln, FastScratch& s, T* y
     need_ref = need_ref || std::fabs(fl.a[l]) * log_range<T>() > 560.0 ||
                !std::isfinite(fl.a[l]);
   }
-  RowCache& cache = s.cache;
-  cache.invalidate();
   if (need_ref) {  // the dominant element of each plane: max (a > 0) or min positive (a < 0)
     double mx[L], mn[L];
     for (int l = 0; l < L; ++l) { mx[l] = 0.0; mn[l] = INFINITY; }
     double* row = s.rowbuf.data();
     for (int64_t id = 0; id < AD.in; ++id)
-      for (int64_t ih = 0; ih < AH.in; ++ih) {
-        load_row<T>(x, P, ln, id, ih, row);
-        for (int64_t c = 0; c < W; ++c)
+      for (int64_t ih = 0; ih < AH.in; ++ih)
+        for (int64_t cb = 0; cb < W; cb += cols) {
+          const int64_t n = std::min(W, cb + cols) - cb;
+          load_row<T>(x, P, ln, id, ih, cb, cb + n, row);
+          for (int64_t c = 0; c < n; ++c)
 #pragma omp simd
-          for (int l = 0; l < L; ++l) {
-            double u = row[c * L + l];
-            bool p = u > 0.0 && u < INFINITY;
-            mx[l] = p && u > mx[l] ? u : mx[l];
-            mn[l] = p && u < mn[l] ? u : mn[l];
-          }
-      }
+            for (int l = 0; l < L; ++l) {
+              double u = row[c * L + l];
+              bool p = u > 0.0 && u < INFINITY;
+              mx[l] = p && u > mx[l] ? u : mx[l];
+              mn[l] = p && u < mn[l] ? u : mn[l];
+            }
+        }
     for (int l = 0; l < L; ++l) {
       double r = fl.a[l] > 0 ? mx[l] : mn[l];
       fl.lc[l] = (r > 0 && r < INFINITY && std::isfinite(fl.a[l])) ? fast_log(r) : 0.0;
       if (!std::isfinite(fl.a[l])) fl.a[l] = 0.0;  // the windows are flagged below
     }
   }
-  auto fetch = [&](int64_t id, int64_t ih) -> RowData {
-    const int64_t rowno = id * AH.in + ih;
-    const int64_t slot = rowno % cache.ns;
+  RowCache& cache = s.cache;
+  const ColTile* ct = nullptr;  // the current column tile
+  int64_t nch = 1;              // its chunks
+  auto fetch = [&](int64_t id, int64_t ih, int64_t k) -> RowData {
+    const int64_t key = (id * AH.in + ih) * nch + k;
+    const int64_t slot = key % cache.ns;
     RowData r = cache.slot(slot);
-    if (cache.tag[slot] != rowno) {
-      load_row<T>(x, P, ln, id, ih, r.x);
-      compute_row(fl, W, r);
-      cache.tag[slot] = rowno;
+    if (cache.tag[slot] != key) {
+      const int64_t cb = ct->chunk_begin(k), ce = ct->chunk_end(k);
+      load_row<T>(x, P, ln, id, ih, cb, ce, r.x);
+      compute_row(fl, ce - cb, r);
+      cache.tag[slot] = key;
     }
     return r;
   };
-  const int64_t q = OW * L;
-  double* acc = s.acc.data();
-  double* ybuf = s.orow.data();
-  double* gybuf = s.orow.data() + q;
   GradSink sink;
   double dal[L];
   for (int l = 0; l < L; ++l) dal[l] = 0.0;
@@ -1274,190 +1395,227 @@ void fast_group(const T* x, const Plan& P, const Lanes& ln, FastScratch& s, T* y
   for (int l = 0; l < L; ++l) zero_a[l] = (fl.a[l] <= 0 || fl.a[l] == 1.0) ? 1.0 : 0.0;
   double active[L];
   for (int l = 0; l < L; ++l) active[l] = ln.active[l] ? 1.0 : 0.0;
-  // the saving forward: dy/da of an output row, and 1 where the exact engine did the window
-  double* dwrow = saving ? s.srow.data() : nullptr;
-  std::vector<unsigned char> covered;  // the saving forward: input columns inside a window
-  if (saving) {
-    covered.assign((size_t)W, 0);
-    for (int64_t ow = 0; ow < OW; ++ow)
-      for (int64_t j = 0; j < AW.count[ow]; ++j) covered[AW.start[ow] + j * AW.step] = 1;
-  }
-  double* slowrow = saving ? s.srow.data() + q : nullptr;
-  if (saving) std::fill(gybuf, gybuf + q, 1.0);  // the exact engine's gradients for g = 1
-  // ---- window sums, output row by output row
-  for (int64_t od = 0; od < AD.out; ++od)
-    for (int64_t oh = 0; oh < OH; ++oh) {
-      std::fill(acc, acc + (with_log ? 5 : 3) * q, 0.0);
-      if (fl.need_zero) std::fill(acc + 5 * q, acc + 6 * q, 0.0);
-      for (int64_t jd = 0; jd < AD.count[od]; ++jd) {
-        const int64_t id = AD.start[od] + jd * AD.step;
-        for (int64_t jh = 0; jh < AH.count[oh]; ++jh)
-          sum_row(AW, fetch(id, AH.start[oh] + jh * AH.step), acc, with_log, fl.need_zero);
-      }
-      const double* S = acc;
-      const double* Tt = acc + q;
-      const double* M = acc + 2 * q;
-      const double* U = acc + 3 * q;
-      const double* V = acc + 4 * q;
-      const double* Z = acc + 5 * q;
-      if (backward) load_out_row<T>(gy, P, ln, od, oh, gybuf);
-      double* c1 = backward ? s.c1.data() + (od * OH + oh) * q : nullptr;
-      double* c2 = backward ? s.c2.data() + (od * OH + oh) * q : nullptr;
-      for (int64_t ow = 0; ow < OW; ++ow) {
-        const int64_t k0 = ow * L;
-        // the lanes' flags as doubles (1: the window goes to the exact engine), so that these
-        // loops vectorise (bool stores and a branch on `backward` inside kept them scalar:
-        // one division at a time)
-        double slow[L];
-        double n_slow = 0.0;
-        if (!backward) {
-#pragma omp simd reduction(+ : n_slow)
-          for (int l = 0; l < L; ++l) {
-            const int64_t k = k0 + l;
-            const double a = zero_a[l];
-            bool zero_special = fl.need_zero && Z[k] > 0 && a != 0.0;
-            bool sl = !(M[k] >= TINY_WEIGHT) || zero_special || !(S[k] < INFINITY) ||
-                      exact_lane[l] != 0.0;
-            ybuf[k] = Tt[k] / S[k];
-            slow[l] = sl ? 1.0 : 0.0;
-            n_slow += slow[l];
-          }
-          if (saving && sv->dw) {  // dy/da = (U - y V) / S, as the backward's dal with g = 1
-#pragma omp simd
-            for (int l = 0; l < L; ++l) {
-              const int64_t k = k0 + l;
-              dwrow[k] = slow[l] != 0.0 ? 0.0 : (U[k] - ybuf[k] * V[k]) * (1.0 / S[k]);
-            }
-          }
-          if (saving)
-            for (int l = 0; l < L; ++l) slowrow[k0 + l] = slow[l];
-        } else {
-#pragma omp simd reduction(+ : n_slow)
-          for (int l = 0; l < L; ++l) {
-            const int64_t k = k0 + l;
-            const double a = zero_a[l];
-            bool zero_special = fl.need_zero && Z[k] > 0 && a != 0.0;
-            bool sl = !(M[k] >= TINY_WEIGHT) || zero_special || !(S[k] < INFINITY) ||
-                      exact_lane[l] != 0.0;
-            const double yv = Tt[k] / S[k];
-            ybuf[k] = yv;
-            const double inv = 1.0 / S[k];
-            const double g = gybuf[k];
-            c1[k] = sl ? 0.0 : g * inv;
-            c2[k] = sl ? 0.0 : g * yv * inv;
-            dal[l] += sl ? 0.0 : g * (U[k] - yv * V[k]) * inv;
-            slow[l] = sl ? 1.0 : 0.0;
-            n_slow += slow[l];
-          }
+  // c1, c2 of output row r: from output `keep` of the current tile, at r * kstride
+  const int64_t kstride = tiles.max_kept * L;
+  for (size_t ti = 0; ti < tiles.tiles.size(); ++ti) {
+    ct = &tiles.tiles[ti];
+    nch = ct->chunks();
+    cache.invalidate();
+    const int64_t ow0 = ct->ow0, nt = ct->ow1 - ct->ow0, q = nt * L;
+    double* acc = s.acc.data();
+    double* ybuf = s.orow.data();
+    double* gybuf = s.orow.data() + q;
+    // the saving forward: dy/da of an output row, and 1 where the exact engine did the window
+    double* dwrow = saving ? s.srow.data() : nullptr;
+    double* slowrow = saving ? s.srow.data() + q : nullptr;
+    if (saving) std::fill(gybuf, gybuf + q, 1.0);  // the exact engine's gradients for g = 1
+    if (backward && ti > 0) {  // move the coefficients still needed, [keep, ow0), to the front
+      const int64_t from = (ct->keep - tiles.tiles[ti - 1].keep) * L, len = (ow0 - ct->keep) * L;
+      if (from > 0 && len > 0)
+        for (int64_t r = 0; r < AD.out * OH; ++r) {
+          std::memmove(s.c1.data() + r * kstride, s.c1.data() + r * kstride + from, len * 8);
+          std::memmove(s.c2.data() + r * kstride, s.c2.data() + r * kstride + from, len * 8);
         }
-        if (n_slow > 0.0) {
-          bool anyw = false;
-          for (int l = 0; l < L; ++l) {
-            want[l] = slow[l] != 0.0 && ln.active[l];
-            anyw = anyw || want[l];
-          }
-          if (!anyw) continue;
-          if (grads && !s.extra_used) {
-            if (s.extra.size() != (size_t)(P.plane_in * L)) s.extra.assign(P.plane_in * L, 0.0);
-            s.extra_used = true;
-          }
-          sink.buf = grads ? s.extra.data() : nullptr;
-          WindowOut wo;
-          WindowRange wr = window_range(P, od, oh, ow);
-          double dsaved[L] = {};
-          exact_window<T>(x, P, ln, wr, want, grads, gybuf + k0, grads ? &sink : nullptr,
-                          nullptr, saving ? dsaved : dal, wo);
-          for (int l = 0; l < L; ++l)
-            if (want[l]) {
-              ybuf[k0 + l] = wo.y[l];
-              if (wo.bad[l]) *status |= ST_BAD;
-              if (saving) dwrow[k0 + l] = dsaved[l];
-            }
-        }
-      }
-      if (!backward) {
-        double n_nan = 0.0;
-        for (int64_t ow = 0; ow < OW; ++ow)
-#pragma omp simd reduction(+ : n_nan)
-          for (int l = 0; l < L; ++l)
-            n_nan += (ybuf[ow * L + l] != ybuf[ow * L + l]) ? active[l] : 0.0;
-        if (n_nan > 0.0) *status |= ST_BAD;
-        store_out_row<T>(y, P, ln, od, oh, ybuf);
-      }
-      if (saving) {  // this output row's windows are the only ones holding their input rows
-        if (sv->dw) store_out_row<double>(sv->dw, P, ln, od, oh, dwrow);
-        double* jrow = s.rowbuf.data();
-        double unusable = 0.0;
+    }
+    const int64_t cofs = (ow0 - ct->keep) * L;  // this tile's first output in c1, c2
+    // ---- window sums, output row by output row
+    for (int64_t od = 0; od < AD.out; ++od)
+      for (int64_t oh = 0; oh < OH; ++oh) {
+        std::fill(acc, acc + (with_log ? 5 : 3) * q, 0.0);
+        if (fl.need_zero) std::fill(acc + 5 * q, acc + 6 * q, 0.0);
         for (int64_t jd = 0; jd < AD.count[od]; ++jd) {
           const int64_t id = AD.start[od] + jd * AD.step;
           for (int64_t jh = 0; jh < AH.count[oh]; ++jh) {
             const int64_t ih = AH.start[oh] + jh * AH.step;
-            double* ex = s.extra_used ? s.extra.data() + (id * AH.in + ih) * W * L : nullptr;
-            unusable += jac_row(fl, AW, covered.data(), fetch(id, ih), acc, ybuf, slowrow, ex,
-                                active, jrow);
-            store_row<float>(sv->jac, P, ln, id, ih, jrow);
+            for (int64_t k = 0; k < nch; ++k)
+              sum_row(AW, ow0, ct->ow1, ct->chunk_begin(k), ct->chunk_end(k), fetch(id, ih, k),
+                      acc, q, with_log, fl.need_zero);
           }
         }
-        if (unusable > 0.0) *status |= ST_UNSAVED;
-      }
-    }
-  if (saving) {  // input rows outside every window
-    double* jrow = s.rowbuf.data();
-    std::fill(jrow, jrow + W * L, 0.0);
-    for (int64_t id = 0; id < AD.in; ++id)
-      for (int64_t ih = 0; ih < AH.in; ++ih)
-        if (AD.inv_off[id + 1] == AD.inv_off[id] || AH.inv_off[ih + 1] == AH.inv_off[ih])
-          store_row<float>(sv->jac, P, ln, id, ih, jrow);
-    s.extra_used = false;
-  }
-  if (!backward) return;
-  // ---- pass 2: per input row, P = sum c1, Q = sum c2 over the windows holding each element
-  double* Pp = s.pq.data();
-  double* Qp = s.pq.data() + W * L;
-  double* g = s.rowbuf.data();
-  for (int64_t id = 0; id < AD.in; ++id)
-    for (int64_t ih = 0; ih < AH.in; ++ih) {
-      std::fill(Pp, Pp + 2 * W * L, 0.0);
-      bool any = false;
-      for (int64_t i1 = AD.inv_off[id]; i1 < AD.inv_off[id + 1]; ++i1) {
-        const int64_t od = AD.inv[i1];
-        for (int64_t i2 = AH.inv_off[ih]; i2 < AH.inv_off[ih + 1]; ++i2) {
-          const int64_t oh = AH.inv[i2];
-          any = true;
-          scatter_row(AW, s.c1.data() + (od * OH + oh) * q, s.c2.data() + (od * OH + oh) * q,
-                      Pp, Qp);
+        const double* S = acc;
+        const double* Tt = acc + q;
+        const double* M = acc + 2 * q;
+        const double* U = acc + 3 * q;
+        const double* V = acc + 4 * q;
+        const double* Z = acc + 5 * q;
+        if (backward) load_out_row<T>(gy, P, ln, od, oh, ow0, nt, gybuf);
+        double* c1 = backward ? s.c1.data() + (od * OH + oh) * kstride + cofs : nullptr;
+        double* c2 = backward ? s.c2.data() + (od * OH + oh) * kstride + cofs : nullptr;
+        for (int64_t ow = ow0; ow < ct->ow1; ++ow) {
+          const int64_t k0 = (ow - ow0) * L;
+          // the lanes' flags as doubles (1: the window goes to the exact engine), so that
+          // these loops vectorise (bool stores and a branch on `backward` inside kept them
+          // scalar: one division at a time)
+          double slow[L];
+          double n_slow = 0.0;
+          if (!backward) {
+#pragma omp simd reduction(+ : n_slow)
+            for (int l = 0; l < L; ++l) {
+              const int64_t k = k0 + l;
+              const double a = zero_a[l];
+              bool zero_special = fl.need_zero && Z[k] > 0 && a != 0.0;
+              bool sl = !(M[k] >= TINY_WEIGHT) || zero_special || !(S[k] < INFINITY) ||
+                        exact_lane[l] != 0.0;
+              ybuf[k] = Tt[k] / S[k];
+              slow[l] = sl ? 1.0 : 0.0;
+              n_slow += slow[l];
+            }
+            if (saving && sv->dw) {  // dy/da = (U - y V) / S, as the backward's dal with g = 1
+#pragma omp simd
+              for (int l = 0; l < L; ++l) {
+                const int64_t k = k0 + l;
+                dwrow[k] = slow[l] != 0.0 ? 0.0 : (U[k] - ybuf[k] * V[k]) * (1.0 / S[k]);
+              }
+            }
+            if (saving)
+              for (int l = 0; l < L; ++l) slowrow[k0 + l] = slow[l];
+          } else {
+#pragma omp simd reduction(+ : n_slow)
+            for (int l = 0; l < L; ++l) {
+              const int64_t k = k0 + l;
+              const double a = zero_a[l];
+              bool zero_special = fl.need_zero && Z[k] > 0 && a != 0.0;
+              bool sl = !(M[k] >= TINY_WEIGHT) || zero_special || !(S[k] < INFINITY) ||
+                        exact_lane[l] != 0.0;
+              const double yv = Tt[k] / S[k];
+              ybuf[k] = yv;
+              const double inv = 1.0 / S[k];
+              const double g = gybuf[k];
+              c1[k] = sl ? 0.0 : g * inv;
+              c2[k] = sl ? 0.0 : g * yv * inv;
+              dal[l] += sl ? 0.0 : g * (U[k] - yv * V[k]) * inv;
+              slow[l] = sl ? 1.0 : 0.0;
+              n_slow += slow[l];
+            }
+          }
+          if (n_slow > 0.0) {
+            bool anyw = false;
+            for (int l = 0; l < L; ++l) {
+              want[l] = slow[l] != 0.0 && ln.active[l];
+              anyw = anyw || want[l];
+            }
+            if (!anyw) continue;
+            if (grads && !s.extra_used) {
+              if (s.extra.size() != (size_t)(P.plane_in * L)) s.extra.assign(P.plane_in * L, 0.0);
+              s.extra_used = true;
+            }
+            sink.buf = grads ? s.extra.data() : nullptr;
+            WindowOut wo;
+            WindowRange wr = window_range(P, od, oh, ow);
+            double dsaved[L] = {};
+            exact_window<T>(x, P, ln, wr, want, grads, gybuf + k0, grads ? &sink : nullptr,
+                            nullptr, saving ? dsaved : dal, wo);
+            for (int l = 0; l < L; ++l)
+              if (want[l]) {
+                ybuf[k0 + l] = wo.y[l];
+                if (wo.bad[l]) *status |= ST_BAD;
+                if (saving) dwrow[k0 + l] = dsaved[l];
+              }
+          }
+        }
+        if (!backward) {
+          double n_nan = 0.0;
+          for (int64_t i = 0; i < nt; ++i)
+#pragma omp simd reduction(+ : n_nan)
+            for (int l = 0; l < L; ++l)
+              n_nan += (ybuf[i * L + l] != ybuf[i * L + l]) ? active[l] : 0.0;
+          if (n_nan > 0.0) *status |= ST_BAD;
+          store_out_row<T>(y, P, ln, od, oh, ow0, nt, ybuf);
+        }
+        if (saving) {  // this output row's windows are the only ones holding their elements
+          if (sv->dw) store_out_row<double>(sv->dw, P, ln, od, oh, ow0, nt, dwrow);
+          double* jrow = s.rowbuf.data();
+          double unusable = 0.0;
+          for (int64_t jd = 0; jd < AD.count[od]; ++jd) {
+            const int64_t id = AD.start[od] + jd * AD.step;
+            for (int64_t jh = 0; jh < AH.count[oh]; ++jh) {
+              const int64_t ih = AH.start[oh] + jh * AH.step;
+              double* ex = s.extra_used ? s.extra.data() + ((id * AH.in + ih) * W + ct->lo) * L
+                                        : nullptr;
+              unusable += jac_row(fl, AW, ow0, ct->ow1, ct->lo, ct->hi, fetch(id, ih, 0), acc,
+                                  ybuf, slowrow, ex, active, jrow);
+              store_row<float>(sv->jac, P, ln, id, ih, ct->lo, ct->hi, jrow);
+            }
+          }
+          if (unusable > 0.0) *status |= ST_UNSAVED;
         }
       }
-      const int64_t rowpos = (id * AH.in + ih) * W;
-      double* ex = s.extra_used ? s.extra.data() + rowpos * L : nullptr;
-      if (any) {
-        grad_row(fl, W, fetch(id, ih), Pp, Qp, ex, g);
-      } else {
-        for (int64_t i = 0; i < W * L; ++i) g[i] = ex ? ex[i] : 0.0;
+    if (!backward) continue;
+    // ---- pass 2: input columns [done_from, done_to) are final (no later window reads them):
+    // per input row, P = sum c1, Q = sum c2 over the windows holding each element. Columns
+    // outside [lo, hi) are read by no window: their gradient is 0 (or the exact engine's).
+    double* Pp = s.pq.data();
+    double* Qp = s.pq.data() + cols * L;
+    double* g = s.rowbuf.data();
+    const int64_t f0 = ct->done_from, f1 = ct->done_to;
+    const int64_t g0 = std::max(f0, ct->lo), g1 = std::max(g0, std::min(f1, ct->hi));
+    for (int64_t id = 0; id < AD.in; ++id)
+      for (int64_t ih = 0; ih < AH.in; ++ih) {
+        double* ex = s.extra_used ? s.extra.data() + (id * AH.in + ih) * W * L : nullptr;
+        // store ex (or 0) over columns [cb, ce) and clear it
+        auto store_plain = [&](int64_t cb, int64_t ce) {
+          for (; cb < ce; cb += cols) {
+            const int64_t n = std::min(ce, cb + cols) - cb;
+            for (int64_t i = 0; i < n * L; ++i) g[i] = ex ? ex[cb * L + i] : 0.0;
+            if (ex) std::fill(ex + cb * L, ex + (cb + n) * L, 0.0);
+            store_row<T>(gx, P, ln, id, ih, cb, cb + n, g);
+          }
+        };
+        store_plain(f0, std::min(g0, f1));
+        store_plain(g1, f1);
+        for (int64_t k = 0; k < nch; ++k) {
+          const int64_t cb = ct->chunk_begin(k);
+          const int64_t a = std::max(g0, cb), b = std::min(g1, ct->chunk_end(k));
+          if (a >= b) continue;
+          const int64_t n = b - a;
+          std::fill(Pp, Pp + n * L, 0.0);
+          std::fill(Qp, Qp + n * L, 0.0);
+          bool any = false;
+          for (int64_t i1 = AD.inv_off[id]; i1 < AD.inv_off[id + 1]; ++i1)
+            for (int64_t i2 = AH.inv_off[ih]; i2 < AH.inv_off[ih + 1]; ++i2) {
+              const int64_t r = AD.inv[i1] * OH + AH.inv[i2];
+              any = true;
+              scatter_row(AW, ct->keep, ct->ow1, s.c1.data() + r * kstride,
+                          s.c2.data() + r * kstride, a, b, Pp, Qp);
+            }
+          double* exa = ex ? ex + a * L : nullptr;
+          if (any) {
+            grad_row(fl, n, fetch(id, ih, k).from_col(a - cb), Pp, Qp, exa, g);
+          } else {
+            for (int64_t i = 0; i < n * L; ++i) g[i] = exa ? exa[i] : 0.0;
+          }
+          if (exa) std::fill(exa, exa + n * L, 0.0);
+          store_row<T>(gx, P, ln, id, ih, a, b, g);
+        }
       }
-      if (ex) std::fill(ex, ex + W * L, 0.0);
-      store_row<T>(gx, P, ln, id, ih, g);
-    }
+  }
+  if (saving) s.extra_used = false;
+  if (!backward) return;
   s.extra_used = false;
   for (int l = 0; l < L; ++l) dplain[l] = dal[l];
 }
 
 // ------------------------------------------------------------------- float64 (exact) path
 
-struct ExactScratch {
-  std::vector<double> gx;  // plane_in * L: the group's input gradient
-};
-
+// The exact engine keeps no plane-sized scratch: a float64 group's input gradient is summed in
+// place (zeroed first), window by window, in the order a lane-interleaved buffer would be.
 template <class T>
-void exact_group(const T* x, const Plan& P, const Lanes& ln, ExactScratch& s, T* y,
-                 const T* gy, T* gx, ScaledSum* da, int* status) {
+void exact_group(const T* x, const Plan& P, const Lanes& ln, T* y, const T* gy, T* gx,
+                 ScaledSum* da, int* status) {
   const bool backward = gx != nullptr;
   const Axis &AD = P.ax[0], &AH = P.ax[1], &AW = P.ax[2];
   GradSink sink;
   if (backward) {
-    if (s.gx.size() != (size_t)(P.plane_in * L)) s.gx.assign(P.plane_in * L, 0.0);
-    else std::fill(s.gx.begin(), s.gx.end(), 0.0);
-    sink.buf = s.gx.data();
+    if constexpr (!std::is_same<T, double>::value) {
+      return;  // the exact engine serves float64 inputs only (see run)
+    } else {
+      sink.es = ln.es_in;
+      for (int l = 0; l < L; ++l) {
+        if (!ln.active[l]) continue;
+        sink.lane[l] = gx + ln.in_base[l];
+        for (int64_t pos = 0; pos < P.plane_in; ++pos) sink.lane[l][pos * sink.es] = 0.0;
+      }
+    }
   }
   bool want[L];
   for (int l = 0; l < L; ++l) want[l] = ln.active[l];
@@ -1479,11 +1637,6 @@ void exact_group(const T* x, const Plan& P, const Lanes& ln, ExactScratch& s, T*
           if (!backward) y[out_index(P, ln, l, od, oh, ow)] = from_double<T>(wo.y[l]);
         }
       }
-  if (backward) {
-    for (int64_t id = 0; id < AD.in; ++id)
-      for (int64_t ih = 0; ih < AH.in; ++ih)
-        store_row<T>(gx, P, ln, id, ih, s.gx.data() + (id * AH.in + ih) * AW.in * L);
-  }
 }
 
 // ------------------------------------------------------------------------------ driver
@@ -1502,6 +1655,9 @@ inline int threads_for(const Plan& P, int requested) {
   int64_t t = std::min<int64_t>({(int64_t)std::max(requested, 1), P.groups, by_work});
   return (int)std::max<int64_t>(t, 1);
 }
+
+// The power mean and the Lp norm (float32, bfloat16, float16): their own engine and driver.
+#include "power_kernel.inc"
 
 // Whether every input element lies in at most one window (built inverses of all three axes):
 // the condition for the saved state (ppv_forward_saved).
@@ -1523,9 +1679,6 @@ inline void reduce_param(const Plan& P, const double* dparam, double* dparam_out
   }
   for (int64_t k = 0; k < outs; ++k) dparam_out[k] = std::ldexp(acc[k].m, acc[k].e);
 }
-
-// The power mean and the Lp norm (float32, bfloat16, float16): their own engine and driver.
-#include "power_kernel.inc"
 
 template <class T>
 int run(const Plan& Pc, const T* x, const double* param, T* y, const T* gy, T* gx,
@@ -1550,30 +1703,44 @@ int run(const Plan& Pc, const T* x, const double* param, T* y, const T* gy, T* g
   }
   const int nt = threads_for(P, requested);
   std::atomic<int> status{0};
+  ColTiles tiles;
+  if (!exact) {
+    try {
+      tiles = make_col_tiles(P.ax[2]);
+    } catch (...) {
+      return ST_NOMEM;
+    }
+  }
+  int extra_status = 0;
+  if (sv && tiles.max_chunks > 1) {  // a window wider than a tile: not saved (recompute)
+    sv = nullptr;
+    extra_status = ST_UNSAVED;
+  }
   auto body = [&](int64_t g_begin, int64_t g_step) {
     int st = 0;
     try {
       FastScratch fs;
-      ExactScratch es;
-      const int64_t W = P.ax[2].in;
       if (!exact) {
-        // the row cache: the rows of one window span (forward); the whole plane if it fits in
-        // 12 MB (backward: the second pass then reuses every weight)
+        // the row cache: the rows of one window span when output rows share input rows (none
+        // otherwise: a global window reads each row once), or the whole plane when it fits
+        // CACHE_BYTES (backward: the second pass then reuses every weight)
         const int nq = (backward || (sv && sv->dw)) ? 3 : 2;  // lg: for dy/da
-        const int64_t row_bytes = W * L * 8 * nq;
+        const int64_t cols = std::max<int64_t>(1, std::min(P.ax[2].in, TILE_COLS));
         const int64_t rows = P.ax[0].in * P.ax[1].in;
-        int64_t slots = row_span(P);
-        if (backward) slots = std::max(slots, std::min(rows, (int64_t)(12 << 20) / row_bytes));
-        fs.cache.init(std::max<int64_t>(1, std::min(slots, rows)), W, nq);
-        fs.rowbuf.assign(W * L, 0.0);
-        const int64_t ol = P.ax[2].out * L;
-        fs.acc.assign(6 * ol, 0.0);
-        fs.orow.assign(2 * ol, 0.0);
-        if (sv) fs.srow.assign(2 * ol, 0.0);
+        const int64_t budget = std::max<int64_t>(1, CACHE_BYTES / (cols * L * 8 * nq));
+        const int64_t plane = rows * tiles.max_chunks;
+        int64_t wanted = rows_shared(P) ? std::min(rows, row_span(P)) * tiles.max_chunks : 1;
+        if (backward && plane <= budget) wanted = plane;
+        fs.cache.init(std::max<int64_t>(1, std::min(wanted, budget)), cols, nq);
+        fs.rowbuf.assign(cols * L, 0.0);
+        fs.acc.assign(6 * tiles.max_outs * L, 0.0);
+        fs.orow.assign(2 * tiles.max_outs * L, 0.0);
+        if (sv) fs.srow.assign(2 * tiles.max_outs * L, 0.0);
         if (backward) {
-          fs.c1.assign(P.plane_out * L, 0.0);
-          fs.c2.assign(P.plane_out * L, 0.0);
-          fs.pq.assign(2 * W * L, 0.0);
+          const int64_t kept = P.ax[0].out * P.ax[1].out * tiles.max_kept * L;
+          fs.c1.assign(kept, 0.0);
+          fs.c2.assign(kept, 0.0);
+          fs.pq.assign(2 * cols * L, 0.0);
         }
       }
       for (int64_t g = g_begin; g < P.groups; g += g_step) {
@@ -1582,7 +1749,7 @@ int run(const Plan& Pc, const T* x, const double* param, T* y, const T* gy, T* g
         make_lanes(P, param, g, ln);
         if (exact) {
           ScaledSum da[L];
-          exact_group<T>(x, P, ln, es, y, gy, gx, backward ? da : nullptr, &st);
+          exact_group<T>(x, P, ln, y, gy, gx, backward ? da : nullptr, &st);
           if (backward)
             for (int l = 0; l < L; ++l)
               if (ln.active[l]) {
@@ -1592,7 +1759,7 @@ int run(const Plan& Pc, const T* x, const double* param, T* y, const T* gy, T* g
         } else {
           double dl[L];
           for (int l = 0; l < L; ++l) dl[l] = 0.0;
-          fast_group<T>(x, P, ln, fs, y, gy, gx, dl, &st, sv);
+          fast_group<T>(x, P, tiles, ln, fs, y, gy, gx, dl, &st, sv);
           if (backward)
             for (int l = 0; l < L; ++l)
               if (ln.active[l]) {
@@ -1615,7 +1782,7 @@ int run(const Plan& Pc, const T* x, const double* param, T* y, const T* gy, T* g
     body(omp_get_thread_num(), omp_get_num_threads());
   }
   if (backward && dparam_out != nullptr) reduce_param(P, dparam, dparam_out);
-  return status.load();
+  return status.load() | extra_status;
 }
 
 // The backward from a saving forward's state (no recomputation): gx = gy[window] * jac (0
@@ -1701,6 +1868,8 @@ int run_saved_backward(const Plan& Pc, const float* jac, const double* dw, const
   }
   return ST_OK;
 }
+
+
 
 template <class F>
 int dispatch(const int64_t* plan, F&& f) {

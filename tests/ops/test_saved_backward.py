@@ -209,3 +209,20 @@ def test_windows_disjoint_is_the_geometric_condition():
     assert not disjoint((9,), 2, 2, 0, 2)  # dilated windows that interleave: conservative
     assert np.all([disjoint((n,), n, 1) for n in (1, 5)])  # one window
     assert disjoint((3, 8, 8), 2, 2) and not disjoint((3, 8, 8), (2, 3, 2), (2, 2, 2))
+
+
+@pytest.mark.parametrize("length, k, s", [(5001, 2, 2), (4999, 3, 4), (3000, 3000, 1)])
+def test_long_rows_in_column_tiles(length, k, s, count_saved, monkeypatch):
+    """Rows longer than the kernel's column tile (2048): the state is written tile by tile
+    (gaps between windows and tiles are 0); a window wider than a tile is not saved."""
+    x = torch.rand(2, 9, length) + 0.05
+    alpha = torch.tensor([2.0, -1.5, 0.0, 30.0, 1.0, 0.5, -30.0, 3.0, 1e3], dtype=torch.float64)
+    g = torch.randn(2, 9, (length - k) // s + 1)
+    _, gx1, ga1 = _grads(p_pool1d, x, alpha, k, s, g=g)
+    assert len(count_saved) == (0 if k > 2048 else 1)
+    monkeypatch.setattr(_dispatch, "_native_forward_saved",
+                        lambda op, x, p, layout, v, n:
+                        (_dispatch._native_forward(op, x, p, layout, v), None))
+    _, gx2, ga2 = _grads(p_pool1d, x, alpha, k, s, g=g)
+    torch.testing.assert_close(gx1, gx2, rtol=2.0 ** -22, atol=0.0)
+    torch.testing.assert_close(ga1, ga2, rtol=1e-9, atol=0.0)

@@ -1,0 +1,78 @@
+"""Time this checkout's compiled kernel against another build of it, call for call.
+
+    python -m tests.kernel_ab OTHER.so [ROUNDS]
+
+OTHER.so is a ``ppool_kernel_*.so`` from another checkout's kernel cache (``PPVERIFY_CACHE``;
+the same ABI version). Both libraries are loaded in one process and called through ctypes with
+the same plan, input and output tensors, alternating round by round; each figure is the best
+of ROUNDS (default 5) of one ``ppv_forward`` or ``ppv_backward`` call, so the Python layer and
+torch's pooling are out of the comparison and both builds see the same load. Used for issue
+12's column tiles (README, "Before and after the column tiles")."""
+
+from __future__ import annotations
+
+import ctypes
+import sys
+import time
+
+import torch
+
+from ppverify.ops import _layout, _native
+
+CASES = [  # label, shape, layout, threads, dtype
+    ("1-D (1,1,2e6) k3", (1, 1, 2_000_000), _layout.windowed(1, 3), 2, torch.float32),
+    ("1-D (8,64,12544) k3 s2 p1", (8, 64, 12544), _layout.windowed(1, 3, 2, 1), 2,
+     torch.float32),
+    ("2-D (8,64,112,112) k3 s2 p1", (8, 64, 112, 112), _layout.windowed(2, 3, 2, 1), 2,
+     torch.float32),
+    ("2-D (8,64,112,112) global", (8, 64, 112, 112), _layout.adaptive(2, 1), 2, torch.float32),
+    ("2-D (8,64,56,56) adaptive 7", (8, 64, 56, 56), _layout.adaptive(2, 7), 2, torch.float32),
+    ("2-D (8,64,56,56) k14, 1 thread", (8, 64, 56, 56), _layout.windowed(2, 14), 1,
+     torch.float32),
+    ("2-D (8,64,56,56) k56, 1 thread", (8, 64, 56, 56), _layout.windowed(2, 56), 1,
+     torch.float32),
+    ("2-D (1,2,1000,1000) global", (1, 2, 1000, 1000), _layout.adaptive(2, 1), 2, torch.float32),
+    ("2-D f64 (2,64,112,112) k3 s2 p1", (2, 64, 112, 112), _layout.windowed(2, 3, 2, 1), 2,
+     torch.float64),
+]
+
+
+def main() -> int:
+    other = ctypes.CDLL(sys.argv[1])
+    rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 5
+    vp, i32 = ctypes.c_void_p, ctypes.c_int
+    other.ppv_forward.argtypes = [vp, vp, vp, vp, i32]
+    other.ppv_forward.restype = i32
+    other.ppv_backward.argtypes = [vp, vp, vp, vp, vp, vp, i32]
+    other.ppv_backward.restype = i32
+    libs = (("other", other), ("this", _native.load()))
+    for label, shape, layout, threads, dtype in CASES:
+        x = torch.rand(shape, dtype=dtype) + 0.01
+        out = _layout.out_spatial(layout, shape[2:])
+        plan = _native.make_plan("ppool", layout, shape, dtype, False, 0, out)
+        p = torch.tensor([2.0], dtype=torch.float64)
+        y = torch.empty((shape[0], shape[1], *out), dtype=dtype)
+        gy, gx, dp = torch.rand_like(y), torch.empty_like(x), torch.empty(1, dtype=torch.float64)
+        best: dict[str, float] = {}
+        for _ in range(rounds):
+            for name, lib in libs:
+                t0 = time.perf_counter()
+                assert lib.ppv_forward(plan.ctypes.data, x.data_ptr(), p.data_ptr(),
+                                       y.data_ptr(), threads) == 0
+                t1 = time.perf_counter()
+                assert lib.ppv_backward(plan.ctypes.data, x.data_ptr(), p.data_ptr(),
+                                        gy.data_ptr(), gx.data_ptr(), dp.data_ptr(),
+                                        threads) == 0
+                t2 = time.perf_counter()
+                for key, v in ((name + " fwd", t1 - t0), (name + " bwd", t2 - t1)):
+                    best[key] = min(best.get(key, float("inf")), v)
+        print(f"{label:<32} fwd other {best['other fwd'] * 1e3:8.2f} ms this "
+              f"{best['this fwd'] * 1e3:8.2f} ms ({best['this fwd'] / best['other fwd']:.2f}x)"
+              f" | bwd other {best['other bwd'] * 1e3:8.2f} ms this "
+              f"{best['this bwd'] * 1e3:8.2f} ms ({best['this bwd'] / best['other bwd']:.2f}x)",
+              flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
