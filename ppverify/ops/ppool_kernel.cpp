@@ -1729,7 +1729,9 @@ int run(const Plan& Pc, const T* x, const double* param, T* y, const T* gy, T* g
         const int64_t rows = P.ax[0].in * P.ax[1].in;
         const int64_t budget = std::max<int64_t>(1, CACHE_BYTES / (cols * L * 8 * nq));
         const int64_t plane = rows * tiles.max_chunks;
-        int64_t wanted = rows_shared(P) ? std::min(rows, row_span(P)) * tiles.max_chunks : 1;
+        // (the saving forward reads a window's rows again for dy/dx: it keeps them too)
+        int64_t wanted = (rows_shared(P) || sv) ? std::min(rows, row_span(P)) * tiles.max_chunks
+                                                : 1;
         if (backward && plane <= budget) wanted = plane;
         fs.cache.init(std::max<int64_t>(1, std::min(wanted, budget)), cols, nq);
         fs.rowbuf.assign(cols * L, 0.0);
