@@ -132,7 +132,7 @@ class _NativeCall:
     by comparing its strides with the ones wanted."""
 
     __slots__ = ("layout", "plan", "ptr", "out_shape", "dtype", "fmt", "copy", "_out_like",
-                 "_out_fmt", "_gx_like", "_gx_fmt")
+                 "_out_fmt", "_gx_like", "_gx_fmt", "_saves", "_jac", "_dw", "_jac_zeroed")
 
     def __init__(self, op: str, layout, x: Tensor, param_dim: int):
         self.layout = layout  # the cache's key holds id(layout): this keeps the id taken
@@ -149,6 +149,7 @@ class _NativeCall:
         self.copy = not x.is_contiguous(memory_format=fmt)
         self._out_like, self._out_fmt = _allocator(self.out_shape, x.dtype, fmt)
         self._gx_like, self._gx_fmt = _allocator(tuple(x.shape), x.dtype, fmt)
+        self._saves = None  # settled on the first call that wants a gradient (``saves``)
 
     def new_output(self) -> Tensor:
         if self._out_fmt is None:
@@ -159,6 +160,27 @@ class _NativeCall:
         if self._gx_fmt is None:
             return torch.empty_like(self._gx_like)
         return torch.empty_like(self._gx_like, memory_format=self._gx_fmt)
+
+    def saves(self) -> bool:
+        """Whether a forward can save the backward's state (``_native_forward_saved``):
+        float32 / bfloat16 / float16 and windows that share no element."""
+        if self._saves is None:
+            self._saves = _native.saves(self.dtype) and _native.plan_disjoint(self.plan)
+            if self._saves:
+                self._jac = _allocator(tuple(self._gx_like.shape), torch.float32, self.fmt)
+                self._jac_zeroed = not _native.plan_covers(self.plan)
+                self._dw = _allocator(self.out_shape, torch.float64, self.fmt)
+        return self._saves
+
+    def new_saved(self, need_param: bool) -> tuple[Tensor, Tensor | None]:
+        """Buffers of the saved state: dy/dx per input element (float32, the input's shape
+        and format) and, with ``need_param``, dy/dparam per window (float64, the output's)."""
+        new = torch.zeros_like if self._jac_zeroed else torch.empty_like  # see plan_covers
+        jac = new(self._jac[0], memory_format=self._jac[1] or torch.preserve_format)
+        if not need_param:
+            return jac, None
+        return jac, torch.empty_like(self._dw[0], memory_format=self._dw[1] or
+                                     torch.preserve_format)
 
 
 def _allocator(shape: tuple, dtype: torch.dtype, fmt):
@@ -214,6 +236,41 @@ def _native_backward(op: str, x: Tensor, param: Tensor, layout, grad_y: Tensor,
         g = g.contiguous(memory_format=call.fmt)
     gx = call.new_grad_input()
     return gx, _native.backward(call.ptr, xk, p, g, gx, need_param)
+
+
+def _native_forward_saved(op: str, x: Tensor, param: Tensor, layout, validate: bool,
+                          need_param: bool) -> tuple[Tensor, tuple | None]:
+    """``(y, state)``: the output and, where the kernel can save it (float32 / bfloat16 /
+    float16, windows that share no element), the state ``(jac, dw)`` of a backward that does
+    not recompute the forward (``_native_backward_saved``); state None otherwise, or where
+    some dy/dx is beyond float32's range (the backward then recomputes)."""
+    call = _native_calls.get((op, id(layout), x.shape, x.stride(), x.dtype, param.dim()))
+    if call is None or call.layout is not layout:
+        call = _native_call(op, layout, x, param)
+    if not call.saves():
+        return _native_forward(op, x, param, layout, validate), None
+    xk = x.contiguous(memory_format=call.fmt) if call.copy else x
+    p = param if param.is_contiguous() else param.contiguous()
+    y = call.new_output()
+    jac, dw = call.new_saved(need_param)
+    bad, usable = _native.forward_saved(call.ptr, xk, p, y, jac, dw)
+    if bad and validate:
+        diagnose(op, x, param, layout)
+    return y, ((jac, dw) if usable else None)
+
+
+def _native_backward_saved(op: str, x: Tensor, param: Tensor, layout, grad_y: Tensor,
+                           jac: Tensor, dw: Tensor | None):
+    """``(grad_x, grad_param or None)`` from ``_native_forward_saved``'s state: a pass over
+    memory, ``grad_x = grad_y[window] * jac``, ``grad_param = sum grad_y * dw``. For a float32
+    input ``grad_x`` is written over ``jac`` (same dtype and format): the state is used once,
+    and the backward's peak memory is then no more than the forward's."""
+    call = _native_call(op, layout, x, param)
+    g = grad_y if grad_y.dtype == x.dtype else grad_y.to(x.dtype)
+    if not g.is_contiguous(memory_format=call.fmt):
+        g = g.contiguous(memory_format=call.fmt)
+    gx = jac if x.dtype == torch.float32 else call.new_grad_input()
+    return gx, _native.backward_saved(call.ptr, jac, dw, g, gx, param.shape)
 
 
 def _triton_accepts(op: str, layout, x: Tensor) -> bool:
@@ -480,20 +537,37 @@ class _PoolFunction(torch.autograd.Function):
 class _EagerPool(torch.autograd.Function):
     """Plain eager autograd (no torch.func transform, no forward-mode AD): a classic
     ``autograd.Function``, several times cheaper per call than ``_PoolFunction``, whose forward
-    and backward call the backend directly."""
+    and backward call the backend directly.
+
+    Where the C++ kernel serves P-pooling and the windows share no element (stride >= kernel),
+    the forward also saves each input element's dy/dx (float32) and, when the parameter needs a
+    gradient, each window's dy/dparam (float64); the backward is then a pass over memory
+    instead of a recomputation (``_native_forward_saved``). The state is held by the node (not
+    ``save_for_backward``: the float32 input gradient is written over it) and used once: the
+    backward drops it, so a second backward of a retained graph recomputes."""
 
     @staticmethod
     def forward(ctx, x, param, op, layout, validate):
         ctx.op, ctx.layout = op, layout
+        state = None
+        if op == "ppool" and ctx.needs_input_grad[0] and _select(op, layout, x) is NATIVE:
+            y, state = _native_forward_saved(op, x, param, layout, validate,
+                                             ctx.needs_input_grad[1])
+        else:
+            y = forward_impl(op, x, param, layout, validate)
+        ctx.state = state
         ctx.save_for_backward(x, param)
-        return forward_impl(op, x, param, layout, validate)
+        return y
 
     @staticmethod
     def backward(ctx, grad_y):
-        x, param = ctx.saved_tensors
+        x, param = ctx.saved_tensors  # torch checks that neither was modified in place
         need_x, need_param = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
+        state, ctx.state = ctx.state, None  # used once (a retained graph's next recomputes)
         if torch.is_grad_enabled():  # create_graph=True: the differentiable formula
             gx, gp = _torch_impl.backward(ctx.op, x, param, ctx.layout, grad_y, need_param)
+        elif state is not None:
+            gx, gp = _native_backward_saved(ctx.op, x, param, ctx.layout, grad_y, *state)
         else:
             gx, gp = backward_impl(ctx.op, x, param, ctx.layout, grad_y, need_param)
         return (gx if need_x else None, gp.to(param.dtype) if need_param else None, None,

@@ -7,7 +7,9 @@ float64 stays on the pure-torch path), any pooling layout (windowed with padding
 ceil_mode, adaptive, global), contiguous or channels-last memory (no copy), forward and
 backward (the input gradient and the parameter's, per plane). The mathematics is
 ``ppverify.ops.functional``'s and ``ppverify.ops.power_mean``'s; the kernel's own comments
-state its numerics. ``ppverify.ops._dispatch`` calls ``forward`` / ``backward``.
+state its numerics. ``ppverify.ops._dispatch`` calls ``forward`` / ``backward``, and for
+P-pooling whose windows share no element ``forward_saved`` / ``backward_saved`` (the forward
+saves each element's dy/dx, the backward is one pass over memory).
 
 The cache and how it is verified
 --------------------------------
@@ -275,6 +277,10 @@ def _open(path: Path):
     lib.ppv_forward.restype = i32
     lib.ppv_backward.argtypes = [vp, vp, vp, vp, vp, vp, i32]
     lib.ppv_backward.restype = i32
+    lib.ppv_forward_saved.argtypes = [vp, vp, vp, vp, vp, vp, i32]
+    lib.ppv_forward_saved.restype = i32
+    lib.ppv_backward_saved.argtypes = [vp, vp, vp, vp, vp, vp, i32]
+    lib.ppv_backward_saved.restype = i32
     return lib
 
 
@@ -447,7 +453,7 @@ def make_plan(op: str, layout, shape: tuple[int, ...], dtype: torch.dtype,
 def _status(code: int) -> bool:
     if code & 2:
         raise MemoryError("ppverify kernel: out of memory for its scratch buffers")
-    if code & ~3:
+    if code & ~(3 | _UNSAVED):
         raise RuntimeError(f"ppverify kernel: invalid call (status {code})")
     return bool(code & 1)
 
@@ -460,6 +466,85 @@ def forward(plan: int, x: torch.Tensor, param: torch.Tensor, out: torch.Tensor) 
     code = (_lib or load()).ppv_forward(plan, x.data_ptr(), param.data_ptr(), out.data_ptr(),
                             torch.get_num_threads())
     return _status(code) if code else False
+
+
+#: ``ppv_forward_saved``'s status bit: the saved state is not usable (some dy/dx is beyond
+#: float32's range, e.g. ``alpha x^(alpha-1)`` at a subnormal x); the backward must recompute
+_UNSAVED = 4
+
+
+def saves(dtype: torch.dtype) -> bool:
+    """Whether ``forward_saved`` serves ``dtype`` (the fast engine's: not float64)."""
+    return dtype in _DTYPES and dtype is not torch.float64
+
+
+def plan_disjoint(plan) -> bool:
+    """Whether every input element lies in at most one window of ``plan`` (``make_plan``'s):
+    on every axis, each window ends before the next one starts (stride >= kernel, adaptive
+    sizes that divide, ...); the condition for the saved state. Conservative: dilated windows
+    that interleave without sharing an element count as overlapping."""
+    import numpy as np
+
+    outs, steps = plan[10:13], plan[13:16]
+    at = PLAN_HEAD
+    for n_out, step in zip(outs.tolist(), steps.tolist()):
+        starts, counts = plan[at:at + n_out], plan[at + n_out:at + 2 * n_out]
+        at += 2 * n_out
+        nonempty = counts > 0
+        first = starts[nonempty]
+        last = first + (counts[nonempty] - 1) * step
+        if np.any(first[1:] <= last[:-1]):
+            return False
+    return True
+
+
+def plan_covers(plan) -> bool:
+    """Whether the windows of a disjoint ``plan`` hold every input element (else the elements
+    outside them need a dy/dx of 0 that ``forward_saved`` does not write: its caller zeroes
+    ``jac`` first)."""
+    at = PLAN_HEAD
+    for length, n_out in zip(plan[7:10].tolist(), plan[10:13].tolist()):
+        if int(plan[at + n_out:at + 2 * n_out].clip(min=0).sum()) != length:
+            return False
+        at += 2 * n_out
+    return True
+
+
+def forward_saved(plan: int, x: torch.Tensor, param: torch.Tensor, out: torch.Tensor,
+                  jac: torch.Tensor, dw: torch.Tensor | None) -> tuple[bool, bool]:
+    """``forward``, and the state a backward needs instead of recomputing (windows that share
+    no element, float32 / bfloat16 / float16): ``jac`` (float32, ``x``'s shape and memory
+    format) gets each element's dy/dx of its window (0 outside every window), ``dw`` (float64,
+    ``out``'s shape and format; None: not wanted) each window's dy/dparam. Elements outside
+    every window are not written (zero ``jac`` first where ``plan_covers`` is False).
+    Returns ``(bad, usable)``: ``bad`` as ``forward``'s result, ``usable`` False when the state
+    must not be used (a dy/dx beyond float32's range, or a bad window). A dy/dx that float32
+    holds only as a subnormal or zero costs at most ``2^-150 |grad_out|``, far below the
+    gradient's bound (relative to the window's largest gradient, which is O(1))."""
+    code = (_lib or load()).ppv_forward_saved(plan, x.data_ptr(), param.data_ptr(),
+                                              out.data_ptr(), jac.data_ptr(),
+                                              dw.data_ptr() if dw is not None else None,
+                                              torch.get_num_threads())
+    if not code:
+        return False, True
+    return _status(code), not code & (_UNSAVED | 1)
+
+
+def backward_saved(plan: int, jac: torch.Tensor, dw: torch.Tensor | None,
+                   grad_out: torch.Tensor, grad_in: torch.Tensor,
+                   param_shape: torch.Size) -> torch.Tensor | None:
+    """``backward`` from ``forward_saved``'s state for the same plan: ``grad_in`` (x's dtype
+    and format) gets ``grad_out[window] * jac``; returns the parameter gradient (float64,
+    ``param_shape``; per plane a plain sum in double, as the fast engine's ``backward``) when
+    ``dw`` is given, else None."""
+    dparam = None if dw is None else torch.empty(param_shape, dtype=torch.float64)
+    code = (_lib or load()).ppv_backward_saved(
+        plan, jac.data_ptr(), None if dw is None else dw.data_ptr(), grad_out.data_ptr(),
+        grad_in.data_ptr(), None if dparam is None else dparam.data_ptr(),
+        torch.get_num_threads())
+    if code:
+        _status(code)
+    return dparam
 
 
 def backward(plan: int, x: torch.Tensor, param: torch.Tensor, grad_out: torch.Tensor,

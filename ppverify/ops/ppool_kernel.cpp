@@ -23,9 +23,13 @@
 //   to 1 when |a| is small enough that nothing can overflow), in double; a window is then a
 //   few sums: y = sum E x / sum E. The W axis is worked in column tiles (at most TILE_COLS
 //   input columns at a time; a wider window is summed in chunks), and input row segments are
-//   cached (a direct-mapped row cache within CACHE_BYTES), so overlapping windows reuse them. The backward recomputes the window sums (no saved state)
-//   and scatters two per-window coefficients, then one pass per element:
+//   cached (a direct-mapped row cache within CACHE_BYTES), so overlapping windows reuse them. The
+//   backward recomputes the window sums and scatters two per-window coefficients, then one
+//   pass per element:
 //       dy/dx_i = sum_w (g_w / S_w) E_i ((1 + a) - a y_w / x_i).
+//   Where windows share no element, a saving forward (ppv_forward_saved) writes each element's
+//   dy/dx and each window's dy/da instead, and the backward (ppv_backward_saved) is one pass
+//   over memory.
 //   A window whose weights underflow relative to the plane (its largest E below 1e-250), or
 //   that holds zeros where they matter, is evaluated by the exact engine.
 // * exact (float64 inputs, and the fast engine's special windows): each window relative to
@@ -47,7 +51,7 @@
 #include <type_traits>
 #include <vector>
 #include <omp.h>
-#if defined(__F16C__)
+#if defined(__F16C__) || defined(__AVX512F__)
 #include <immintrin.h>
 #endif
 
@@ -240,6 +244,22 @@ inline double exp_dd(double hi, double lo) {
   return (e * bits_to_double((uint64_t)(k + 600 + 1023) << 52)) * 0x1p-600;
 }
 
+// r[l] = 1 / v[l] for the 8 lanes, within 2 ulp (AVX-512: the 14-bit estimate and two Newton
+// steps, about 4x the throughput of a division; else divisions). v positive and normal.
+inline void recip_lanes(const double* v, double* r) {
+#if defined(__AVX512F__)
+  static_assert(L == 8, "one zmm register of doubles per group");
+  const __m512d x = _mm512_loadu_pd(v);
+  const __m512d one = _mm512_set1_pd(1.0);
+  __m512d y = _mm512_rcp14_pd(x);
+  y = _mm512_fmadd_pd(y, _mm512_fnmadd_pd(x, y, one), y);
+  y = _mm512_fmadd_pd(y, _mm512_fnmadd_pd(x, y, one), y);
+  _mm512_storeu_pd(r, y);
+#else
+  for (int l = 0; l < L; ++l) r[l] = 1.0 / v[l];
+#endif
+}
+
 // A positive finite double as m * 2^e, m in [1, 2).
 struct Split { double m, e; };
 inline Split split(double x) {
@@ -384,6 +404,10 @@ struct Axis {
 enum { DT_F32 = 0, DT_F64 = 1, DT_BF16 = 2, DT_F16 = 3 };
 enum { OP_PPOOL = 0, OP_POWERMEAN = 1, OP_LP = 2 };
 enum { ST_OK = 0, ST_BAD = 1, ST_NOMEM = 2, ST_ARGS = 3 };
+// ppv_forward_saved: the saved Jacobian is not usable (an element's dy/dx is beyond float's
+// range, or a window is bad); the caller's backward must recompute
+constexpr int ST_UNSAVED = 4;
+
 
 // The plan: what Python passes (one int64 array, see _native.py).
 struct Plan {
@@ -913,11 +937,10 @@ void exact_window(const T* x, const Plan& P, const Lanes& ln, const WindowRange&
 
 // ------------------------------------------------------------------------- fast engine
 
-#ifdef PPV_PROFILE
+// The fast engine's stages are kept out of line in every build, not only in PPV_PROFILE builds:
+// inlined into fast_group they made the backward about 2x slower (k3 s2 p1, (8,64,112,112),
+// one thread: 98 ms inlined, 46 ms out of line; the forward the same either way).
 #define PPV_STAGE __attribute__((noinline))
-#else
-#define PPV_STAGE inline
-#endif
 
 // Per-lane constants of the fast engine for one group.
 struct FastLanes {
@@ -1056,7 +1079,19 @@ struct FastScratch {
   std::vector<double> rowbuf; // cols * L
   std::vector<double> extra;  // plane_in * L, lazily: the exact engine's gradients
   bool extra_used = false;
+  std::vector<double> srow;   // 2 * max_outs * L (saving forward): dy/da of a row, 1 if exact
 };
+
+// What a saving forward writes (ppv_forward_saved; disjoint windows only): per input element
+// its window's dy/dx (float, x's layout; 0 outside every window) and per output dy/da (double,
+// the output's layout; null when not wanted). The backward is then gx = gy[window] * jac and
+// dparam = sum gy * dw, a pass over memory (run_saved_backward).
+struct Saved {
+  float* jac = nullptr;
+  double* dw = nullptr;
+};
+
+
 
 inline int64_t row_span(const Plan& P) {
   const Axis &A = P.ax[0], &B = P.ax[1];
@@ -1224,10 +1259,75 @@ PPV_STAGE void grad_row(const FastLanes& fl, int64_t n, RowData r, const double*
     for (int64_t i = 0; i < n * L; ++i) g[i] += extra[i];
 }
 
+// The saving forward's dy/dx of one input row segment (columns [lo, hi), one chunk: r holds
+// them from lo) whose elements lie in at most one window each, for the windows of outputs
+// [ow0, ow1): grad_row's E ((1 + a) P - a Q / x) with g = 1 (P = 1 / S, Q = y / S of the
+// element's window), or, in lanes whose window went to the exact engine (slow = 1), its
+// gradient from extra (the row's, from column lo; cleared after use). Columns in no window
+// get 0. Returns the number of active elements whose dy/dx is NaN or beyond float's range
+// (the saved state is then not used); a dy/dx that float keeps only as a subnormal or zero
+// costs at most 2^-150 |g|, far below the gradient's bound (a unit roundoff of the largest
+// gradient of the window, which is O(1): dy/dx is homogeneous of degree 0, sum x dy/dx = y).
+PPV_STAGE double jac_row(const FastLanes& fl, const Axis& AW, int64_t ow0, int64_t ow1,
+                         int64_t lo, int64_t hi, RowData r, const double* S, const double* yrow,
+                         const double* slow, double* extra, const double* active,
+                         double* out) {
+  const int64_t cs = AW.step, n = hi - lo;
+  std::fill(out, out + n * L, 0.0);
+  double a[L], a1[L], a0[L];
+  for (int l = 0; l < L; ++l) { a[l] = fl.a[l]; a1[l] = 1.0 + fl.a[l]; a0[l] = fl.a[l] == 0.0; }
+  for (int64_t ow = ow0; ow < ow1; ++ow) {
+    const int64_t k0 = (ow - ow0) * L;
+    const int64_t c0 = AW.start[ow], cn = AW.count[ow];
+    double inv[L], q[L];
+#pragma omp simd
+    for (int l = 0; l < L; ++l) {
+      inv[l] = 1.0 / S[k0 + l];
+      q[l] = yrow[k0 + l] * inv[l];
+    }
+    for (int64_t j = 0; j < cn; ++j) {
+      const int64_t c = (c0 + j * cs - lo) * L;
+      double xs[L], rx[L];
+#pragma omp simd
+      for (int l = 0; l < L; ++l) {
+        const double xv = r.x[c + l];
+        xs[l] = xv > 0.0 && xv < INFINITY ? xv : 1.0;  // float-class: a normal double
+      }
+      recip_lanes(xs, rx);
+#pragma omp simd
+      for (int l = 0; l < L; ++l) {
+        const double xv = r.x[c + l];
+        const bool pos = xv > 0.0 && xv < INFINITY;
+        const double gv = r.e[c + l] * (a1[l] * inv[l] - a[l] * q[l] * rx[l]);
+        out[c + l] = pos ? gv : (xv == 0.0 ? a0[l] * inv[l] : 0.0);
+      }
+      if (extra)
+        for (int l = 0; l < L; ++l) {
+          if (slow[k0 + l] != 0.0) out[c + l] = extra[c + l];
+          extra[c + l] = 0.0;
+        }
+    }
+  }
+  double un[L] = {};  // per lane (a horizontal sum per element would cost more than dy/dx)
+  for (int64_t c = 0; c < n * L; c += L)
+#pragma omp simd
+    for (int l = 0; l < L; ++l) {
+      const bool big = !(std::fabs(out[c + l]) <= 3.4028234663852886e38);  // NaN too
+      un[l] += big ? active[l] : 0.0;
+    }
+  double unusable = 0.0;
+  for (int l = 0; l < L; ++l) unusable += un[l];
+  return unusable;
+}
+
 template <class T>
 void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& ln,
-                FastScratch& s, T* y, const T* gy, T* gx, double* dplain, int* status) {
+                FastScratch& s, T* y, const T* gy, T* gx, double* dplain, int* status,
+                const Saved* sv = nullptr) {
   const bool backward = gx != nullptr;
+  const bool saving = sv != nullptr;  // a forward that also writes the backward's state
+  const bool grads = backward || saving;
+  const bool with_log = backward || (saving && sv->dw);  // sums for dy/da
   const Axis &AD = P.ax[0], &AH = P.ax[1], &AW = P.ax[2];
   const int64_t W = AW.in, OH = AH.out;
   const int64_t cols = std::max<int64_t>(1, std::min(W, TILE_COLS));
@@ -1289,10 +1389,12 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
   double exact_lane[L];
   for (int l = 0; l < L; ++l)
     exact_lane[l] = (!std::isfinite(ln.a[l]) ||
-                     (backward && std::fabs(ln.a[l]) > FAST_GRAD_MAX_A)) ? 1.0 : 0.0;
+                     (grads && std::fabs(ln.a[l]) > FAST_GRAD_MAX_A)) ? 1.0 : 0.0;
   // 1 where a lane's zeros make a window special (a <= 0 or a == 1), else 0
   double zero_a[L];
   for (int l = 0; l < L; ++l) zero_a[l] = (fl.a[l] <= 0 || fl.a[l] == 1.0) ? 1.0 : 0.0;
+  double active[L];
+  for (int l = 0; l < L; ++l) active[l] = ln.active[l] ? 1.0 : 0.0;
   // c1, c2 of output row r: from output `keep` of the current tile, at r * kstride
   const int64_t kstride = tiles.max_kept * L;
   for (size_t ti = 0; ti < tiles.tiles.size(); ++ti) {
@@ -1303,6 +1405,10 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
     double* acc = s.acc.data();
     double* ybuf = s.orow.data();
     double* gybuf = s.orow.data() + q;
+    // the saving forward: dy/da of an output row, and 1 where the exact engine did the window
+    double* dwrow = saving ? s.srow.data() : nullptr;
+    double* slowrow = saving ? s.srow.data() + q : nullptr;
+    if (saving) std::fill(gybuf, gybuf + q, 1.0);  // the exact engine's gradients for g = 1
     if (backward && ti > 0) {  // move the coefficients still needed, [keep, ow0), to the front
       const int64_t from = (ct->keep - tiles.tiles[ti - 1].keep) * L, len = (ow0 - ct->keep) * L;
       if (from > 0 && len > 0)
@@ -1315,7 +1421,7 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
     // ---- window sums, output row by output row
     for (int64_t od = 0; od < AD.out; ++od)
       for (int64_t oh = 0; oh < OH; ++oh) {
-        std::fill(acc, acc + (backward ? 5 : 3) * q, 0.0);
+        std::fill(acc, acc + (with_log ? 5 : 3) * q, 0.0);
         if (fl.need_zero) std::fill(acc + 5 * q, acc + 6 * q, 0.0);
         for (int64_t jd = 0; jd < AD.count[od]; ++jd) {
           const int64_t id = AD.start[od] + jd * AD.step;
@@ -1323,7 +1429,7 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
             const int64_t ih = AH.start[oh] + jh * AH.step;
             for (int64_t k = 0; k < nch; ++k)
               sum_row(AW, ow0, ct->ow1, ct->chunk_begin(k), ct->chunk_end(k), fetch(id, ih, k),
-                      acc, q, backward, fl.need_zero);
+                      acc, q, with_log, fl.need_zero);
           }
         }
         const double* S = acc;
@@ -1354,6 +1460,15 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
               slow[l] = sl ? 1.0 : 0.0;
               n_slow += slow[l];
             }
+            if (saving && sv->dw) {  // dy/da = (U - y V) / S, as the backward's dal with g = 1
+#pragma omp simd
+              for (int l = 0; l < L; ++l) {
+                const int64_t k = k0 + l;
+                dwrow[k] = slow[l] != 0.0 ? 0.0 : (U[k] - ybuf[k] * V[k]) * (1.0 / S[k]);
+              }
+            }
+            if (saving)
+              for (int l = 0; l < L; ++l) slowrow[k0 + l] = slow[l];
           } else {
 #pragma omp simd reduction(+ : n_slow)
             for (int l = 0; l < L; ++l) {
@@ -1380,25 +1495,25 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
               anyw = anyw || want[l];
             }
             if (!anyw) continue;
-            if (backward && !s.extra_used) {
+            if (grads && !s.extra_used) {
               if (s.extra.size() != (size_t)(P.plane_in * L)) s.extra.assign(P.plane_in * L, 0.0);
               s.extra_used = true;
             }
-            sink.buf = backward ? s.extra.data() : nullptr;
+            sink.buf = grads ? s.extra.data() : nullptr;
             WindowOut wo;
             WindowRange wr = window_range(P, od, oh, ow);
-            exact_window<T>(x, P, ln, wr, want, backward, gybuf + k0,
-                            backward ? &sink : nullptr, nullptr, dal, wo);
+            double dsaved[L] = {};
+            exact_window<T>(x, P, ln, wr, want, grads, gybuf + k0, grads ? &sink : nullptr,
+                            nullptr, saving ? dsaved : dal, wo);
             for (int l = 0; l < L; ++l)
               if (want[l]) {
                 ybuf[k0 + l] = wo.y[l];
                 if (wo.bad[l]) *status |= ST_BAD;
+                if (saving) dwrow[k0 + l] = dsaved[l];
               }
           }
         }
         if (!backward) {
-          double active[L];
-          for (int l = 0; l < L; ++l) active[l] = ln.active[l] ? 1.0 : 0.0;
           double n_nan = 0.0;
           for (int64_t i = 0; i < nt; ++i)
 #pragma omp simd reduction(+ : n_nan)
@@ -1406,6 +1521,23 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
               n_nan += (ybuf[i * L + l] != ybuf[i * L + l]) ? active[l] : 0.0;
           if (n_nan > 0.0) *status |= ST_BAD;
           store_out_row<T>(y, P, ln, od, oh, ow0, nt, ybuf);
+        }
+        if (saving) {  // this output row's windows are the only ones holding their elements
+          if (sv->dw) store_out_row<double>(sv->dw, P, ln, od, oh, ow0, nt, dwrow);
+          double* jrow = s.rowbuf.data();
+          double unusable = 0.0;
+          for (int64_t jd = 0; jd < AD.count[od]; ++jd) {
+            const int64_t id = AD.start[od] + jd * AD.step;
+            for (int64_t jh = 0; jh < AH.count[oh]; ++jh) {
+              const int64_t ih = AH.start[oh] + jh * AH.step;
+              double* ex = s.extra_used ? s.extra.data() + ((id * AH.in + ih) * W + ct->lo) * L
+                                        : nullptr;
+              unusable += jac_row(fl, AW, ow0, ct->ow1, ct->lo, ct->hi, fetch(id, ih, 0), acc,
+                                  ybuf, slowrow, ex, active, jrow);
+              store_row<float>(sv->jac, P, ln, id, ih, ct->lo, ct->hi, jrow);
+            }
+          }
+          if (unusable > 0.0) *status |= ST_UNSAVED;
         }
       }
     if (!backward) continue;
@@ -1457,6 +1589,7 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
         }
       }
   }
+  if (saving) s.extra_used = false;
   if (!backward) return;
   s.extra_used = false;
   for (int l = 0; l < L; ++l) dplain[l] = dal[l];
@@ -1526,19 +1659,47 @@ inline int threads_for(const Plan& P, int requested) {
 // The power mean and the Lp norm (float32, bfloat16, float16): their own engine and driver.
 #include "power_kernel.inc"
 
+// Whether every input element lies in at most one window (built inverses of all three axes):
+// the condition for the saved state (ppv_forward_saved).
+inline bool disjoint(const Plan& P) {
+  for (int a = 0; a < 3; ++a)
+    for (int64_t i = 0; i < P.ax[a].in; ++i)
+      if (P.ax[a].inv_off[i + 1] - P.ax[a].inv_off[i] > 1) return false;
+  return true;
+}
+
+// Per-plane parameter gradients (m, e pairs: m * 2^e) summed to the parameter's shape with one
+// scaling per sum (one pass over the planes: O(N C) whatever the parameter's shape).
+inline void reduce_param(const Plan& P, const double* dparam, double* dparam_out) {
+  const int64_t outs = P.param_mode == 0 ? 1 : (P.param_mode == 1 ? P.C : P.N * P.C);
+  std::vector<ScaledSum> acc((size_t)outs);
+  for (int64_t p = 0; p < P.N * P.C; ++p) {
+    const int64_t to = P.param_mode == 0 ? 0 : (P.param_mode == 1 ? p % P.C : p);
+    acc[to].add(dparam[2 * p], (int)dparam[2 * p + 1]);
+  }
+  for (int64_t k = 0; k < outs; ++k) dparam_out[k] = std::ldexp(acc[k].m, acc[k].e);
+}
+
 template <class T>
 int run(const Plan& Pc, const T* x, const double* param, T* y, const T* gy, T* gx,
-        double* dparam_out, int requested) {
-  if (Pc.op != OP_PPOOL) return run_power<T>(Pc, x, param, y, gy, gx, dparam_out, requested);
+        double* dparam_out, int requested, const Saved* sv = nullptr) {
+  if (Pc.op != OP_PPOOL) {
+    if (sv) return ST_ARGS;  // the saved state is P-pooling's
+    return run_power<T>(Pc, x, param, y, gy, gx, dparam_out, requested);
+  }
   Plan P = Pc;
   const bool backward = gx != nullptr;
   std::vector<double> dparam_mem;
   if (backward) dparam_mem.assign((size_t)(2 * P.N * P.C), 0.0);
   double* dparam = dparam_mem.data();
   const bool exact = std::is_same<T, double>::value;
-  if (backward) {
+  if (backward || sv) {
     P.ax[0].build_inverse();
     P.ax[1].build_inverse();
+  }
+  if (sv) {  // the fast engine only, windows that share no element
+    P.ax[2].build_inverse();
+    if (exact || !disjoint(P)) return ST_ARGS;
   }
   const int nt = threads_for(P, requested);
   std::atomic<int> status{0};
@@ -1550,6 +1711,11 @@ int run(const Plan& Pc, const T* x, const double* param, T* y, const T* gy, T* g
       return ST_NOMEM;
     }
   }
+  int extra_status = 0;
+  if (sv && tiles.max_chunks > 1) {  // a window wider than a tile: not saved (recompute)
+    sv = nullptr;
+    extra_status = ST_UNSAVED;
+  }
   auto body = [&](int64_t g_begin, int64_t g_step) {
     int st = 0;
     try {
@@ -1558,17 +1724,20 @@ int run(const Plan& Pc, const T* x, const double* param, T* y, const T* gy, T* g
         // the row cache: the rows of one window span when output rows share input rows (none
         // otherwise: a global window reads each row once), or the whole plane when it fits
         // CACHE_BYTES (backward: the second pass then reuses every weight)
-        const int nq = backward ? 3 : 2;
+        const int nq = (backward || (sv && sv->dw)) ? 3 : 2;  // lg: for dy/da
         const int64_t cols = std::max<int64_t>(1, std::min(P.ax[2].in, TILE_COLS));
         const int64_t rows = P.ax[0].in * P.ax[1].in;
         const int64_t budget = std::max<int64_t>(1, CACHE_BYTES / (cols * L * 8 * nq));
         const int64_t plane = rows * tiles.max_chunks;
-        int64_t wanted = rows_shared(P) ? std::min(rows, row_span(P)) * tiles.max_chunks : 1;
+        // (the saving forward reads a window's rows again for dy/dx: it keeps them too)
+        int64_t wanted = (rows_shared(P) || sv) ? std::min(rows, row_span(P)) * tiles.max_chunks
+                                                : 1;
         if (backward && plane <= budget) wanted = plane;
         fs.cache.init(std::max<int64_t>(1, std::min(wanted, budget)), cols, nq);
         fs.rowbuf.assign(cols * L, 0.0);
         fs.acc.assign(6 * tiles.max_outs * L, 0.0);
         fs.orow.assign(2 * tiles.max_outs * L, 0.0);
+        if (sv) fs.srow.assign(2 * tiles.max_outs * L, 0.0);
         if (backward) {
           const int64_t kept = P.ax[0].out * P.ax[1].out * tiles.max_kept * L;
           fs.c1.assign(kept, 0.0);
@@ -1592,7 +1761,7 @@ int run(const Plan& Pc, const T* x, const double* param, T* y, const T* gy, T* g
         } else {
           double dl[L];
           for (int l = 0; l < L; ++l) dl[l] = 0.0;
-          fast_group<T>(x, P, tiles, ln, fs, y, gy, gx, dl, &st);
+          fast_group<T>(x, P, tiles, ln, fs, y, gy, gx, dl, &st, sv);
           if (backward)
             for (int l = 0; l < L; ++l)
               if (ln.active[l]) {
@@ -1614,19 +1783,95 @@ int run(const Plan& Pc, const T* x, const double* param, T* y, const T* gy, T* g
 #pragma omp parallel num_threads(nt)
     body(omp_get_thread_num(), omp_get_num_threads());
   }
-  if (backward && dparam_out != nullptr) {
-    // per-plane m * 2^e summed to the parameter's shape with one scaling per sum
-    // (one pass over the planes: O(N C) whatever the parameter's shape)
-    const int64_t outs = P.param_mode == 0 ? 1 : (P.param_mode == 1 ? P.C : P.N * P.C);
-    std::vector<ScaledSum> acc((size_t)outs);
-    for (int64_t p = 0; p < P.N * P.C; ++p) {
-      const int64_t to = P.param_mode == 0 ? 0 : (P.param_mode == 1 ? p % P.C : p);
-      acc[to].add(dparam[2 * p], (int)dparam[2 * p + 1]);
-    }
-    for (int64_t k = 0; k < outs; ++k) dparam_out[k] = std::ldexp(acc[k].m, acc[k].e);
-  }
-  return status.load();
+  if (backward && dparam_out != nullptr) reduce_param(P, dparam, dparam_out);
+  return status.load() | extra_status;
 }
+
+// The backward from a saving forward's state (no recomputation): gx = gy[window] * jac (0
+// outside every window) in x's dtype and layout, and, with dparam_out, the per-plane sums of
+// gy * dw reduced to the parameter's shape. A pass over memory, in memory order.
+template <class T>
+int run_saved_backward(const Plan& Pc, const float* jac, const double* dw, const T* gy, T* gx,
+                       double* dparam_out, int requested) {
+  Plan P = Pc;
+  for (int a = 0; a < 3; ++a) P.ax[a].build_inverse();
+  if (!disjoint(P)) return ST_ARGS;
+  // per axis: the output whose window holds input index i, or -1
+  std::vector<int64_t> om[3];
+  for (int a = 0; a < 3; ++a) {
+    om[a].assign((size_t)P.ax[a].in, -1);
+    for (int64_t i = 0; i < P.ax[a].in; ++i)
+      if (P.ax[a].inv_off[i + 1] > P.ax[a].inv_off[i]) om[a][i] = P.ax[a].inv[P.ax[a].inv_off[i]];
+  }
+  const int64_t D = P.ax[0].in, H = P.ax[1].in, W = P.ax[2].in;
+  const int64_t OH = P.ax[1].out, OW = P.ax[2].out;
+  const bool cl = P.layout == 1;
+  const int64_t planes = P.N * P.C;
+  // contiguous: one plane's row (p, id, ih) at a time; channels-last: one spatial row of one
+  // batch entry, all channels (n, id, ih)
+  const int64_t outer = cl ? P.N * D * H : planes * D * H;
+  const int64_t lanes = cl ? P.C : 1;
+  const int nt = threads_for(P, requested);
+  const int64_t* omd = om[0].data();
+  const int64_t* omh = om[1].data();
+  const int64_t* omw = om[2].data();
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+  for (int64_t r = 0; r < outer; ++r) {
+    const int64_t ih = r % H, id = (r / H) % D, b = r / (D * H);  // b: plane or batch entry
+    const int64_t od = omd[id], oh = omh[ih];
+    const int64_t in0 = (b * D * H + id * H + ih) * W * lanes;
+    if (od < 0 || oh < 0) {
+      for (int64_t i = 0; i < W * lanes; ++i) gx[in0 + i] = from_double<T>(0.0);
+      continue;
+    }
+    const int64_t out0 = (b * P.plane_out + (od * OH + oh) * OW) * lanes;
+    if (!cl) {  // one plane's row: a gather of gy (0 outside every window)
+      const T* g = gy + out0;
+#pragma omp simd
+      for (int64_t iw = 0; iw < W; ++iw) {
+        const int64_t ow = omw[iw];
+        const double gv = to_double<T>(g[ow < 0 ? 0 : ow]);
+        gx[in0 + iw] = from_double<T>(ow < 0 ? 0.0 : gv * (double)jac[in0 + iw]);
+      }
+      continue;
+    }
+    for (int64_t iw = 0; iw < W; ++iw) {
+      const int64_t ow = omw[iw];
+      const int64_t i = in0 + iw * lanes;
+      const int64_t o = out0 + ow * lanes;
+      if (ow < 0) {
+        for (int64_t c = 0; c < lanes; ++c) gx[i + c] = from_double<T>(0.0);
+        continue;
+      }
+#pragma omp simd
+      for (int64_t c = 0; c < lanes; ++c)
+        gx[i + c] = from_double<T>(to_double<T>(gy[o + c]) * (double)jac[i + c]);
+    }
+  }
+  if (dparam_out != nullptr) {
+    std::vector<double> dparam((size_t)(2 * planes), 0.0);  // (m, e) pairs, e = 0
+    if (cl) {
+      for (int64_t n = 0; n < P.N; ++n)
+        for (int64_t o = 0; o < P.plane_out; ++o)
+          for (int64_t c = 0; c < P.C; ++c) {
+            const int64_t k = (n * P.plane_out + o) * P.C + c;
+            dparam[2 * (n * P.C + c)] += to_double<T>(gy[k]) * dw[k];
+          }
+    } else {
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+      for (int64_t p = 0; p < planes; ++p) {
+        double acc = 0.0;
+        for (int64_t o = 0; o < P.plane_out; ++o)
+          acc += to_double<T>(gy[p * P.plane_out + o]) * dw[p * P.plane_out + o];
+        dparam[2 * p] = acc;
+      }
+    }
+    reduce_param(P, dparam.data(), dparam_out);
+  }
+  return ST_OK;
+}
+
+
 
 template <class F>
 int dispatch(const int64_t* plan, F&& f) {
@@ -1675,6 +1920,40 @@ int ppv_backward(const int64_t* plan, const void* x, const double* param, const 
     using T = std::remove_pointer_t<decltype(tag)>;
     try {
       return run<T>(P, (const T*)x, param, nullptr, (const T*)gy, (T*)gx, dparam, nthreads);
+    } catch (...) {
+      return (int)ST_NOMEM;
+    }
+  });
+}
+
+// y = pool(x) and the state of a backward without recomputation (Saved): jac (float, x's
+// layout and size) and, unless null, dw (double, the output's layout and size). Only for
+// float32 / bfloat16 / float16 and windows that share no element (else status 3). Status as
+// ppv_forward, plus bit 4 (ST_UNSAVED): the state is not usable, recompute in the backward.
+int ppv_forward_saved(const int64_t* plan, const void* x, const double* param, void* y,
+                      float* jac, double* dw, int nthreads) {
+  return dispatch(plan, [&](const Plan& P, auto* tag) {
+    using T = std::remove_pointer_t<decltype(tag)>;
+    if (std::is_same<T, double>::value) return (int)ST_ARGS;
+    try {
+      Saved sv{jac, dw};
+      return run<T>(P, (const T*)x, param, (T*)y, nullptr, nullptr, nullptr, nthreads, &sv);
+    } catch (...) {
+      return (int)ST_NOMEM;
+    }
+  });
+}
+
+// gx = gy * dy/dx and dparam = sum gy * dy/dparam (null: not wanted; needs dw) from the state
+// ppv_forward_saved wrote for the same plan.
+int ppv_backward_saved(const int64_t* plan, const float* jac, const double* dw, const void* gy,
+                       void* gx, double* dparam, int nthreads) {
+  return dispatch(plan, [&](const Plan& P, auto* tag) {
+    using T = std::remove_pointer_t<decltype(tag)>;
+    if (std::is_same<T, double>::value || (dparam != nullptr && dw == nullptr))
+      return (int)ST_ARGS;
+    try {
+      return run_saved_backward<T>(P, jac, dw, (const T*)gy, (T*)gx, dparam, nthreads);
     } catch (...) {
       return (int)ST_NOMEM;
     }

@@ -1,0 +1,229 @@
+"""The backward from saved state (issue 12): where the C++ kernel serves a call whose windows
+share no element (stride >= kernel), the eager forward saves each input element's dy/dx
+(float32) and each window's dy/dalpha (float64), and the backward is a pass over memory
+instead of a recomputation. These tests hold its gradients to the oracle's tolerances, show
+that the saved state is what the backward uses (the recompute entry point is never called)
+and that a wrong saved state is caught, and check the cases that must recompute."""
+
+from __future__ import annotations
+
+import gc
+import weakref
+
+import numpy as np
+import pytest
+import torch
+
+from ppverify.ops import _dispatch, _native, p_pool1d, p_pool2d, p_pool3d
+
+from ._cases import KINDS, values
+from ._compare import check_case, dtype_name
+
+pytestmark = pytest.mark.skipif(not _native.available(), reason="the C++ kernel is not built")
+
+FAST_DTYPES = [torch.float32, torch.bfloat16, torch.float16]
+ALPHAS = [-1e4, -30.0, -3.0, -1.0, -0.5, 0.0, 0.5, 1.0, 2.0, 30.0, 1e3, 3e6]
+# (dims, spatial, kernel, stride, padding, ceil_mode): every one has disjoint windows
+DISJOINT = [
+    (2, (6, 8), 2, 2, 0, False),
+    (2, (7, 5), 3, 3, 1, True),       # padding, a partial last window, uncovered elements
+    (1, (11,), 3, 4, 0, False),       # gaps between windows
+    (3, (4, 4, 3), 2, 2, 1, True),
+]
+
+
+@pytest.fixture
+def recompute_forbidden(monkeypatch):
+    """Fail if the backward recomputes the forward (the kernel's plain backward entry point)."""
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("the backward recomputed the forward instead of using its state")
+
+    monkeypatch.setattr(_native, "backward", forbidden)
+    return forbidden
+
+
+@pytest.fixture
+def count_saved(monkeypatch):
+    """Count the backwards served from saved state."""
+    calls = []
+    real = _native.backward_saved
+
+    def counting(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(_native, "backward_saved", counting)
+    return calls
+
+
+@pytest.mark.parametrize("dtype", FAST_DTYPES, ids=dtype_name)
+@pytest.mark.parametrize("geometry", range(len(DISJOINT)))
+def test_saved_state_gradients_match_oracle(dtype, geometry, count_saved):
+    # every adversarial kind meets every alpha (zeros with alpha <= 0, tiny weights and
+    # |alpha| > 2^20 go through the exact engine inside the saving forward); where some dy/dx
+    # is outside float32's normal range (subnormal inputs, huge ones) the state is refused and
+    # the backward recomputes, so the count is checked over the suite, not per case
+    dims, spatial, k, s, p, cm = DISJOINT[geometry]
+    gen = torch.Generator().manual_seed(77 + geometry)
+    for kind in KINDS:
+        for alpha in ALPHAS:
+            x = values(kind, (2, 3) + spatial, dtype, gen)
+            check_case(x, alpha, k, s, p, 1, cm, dims=dims)
+    assert len(count_saved) > len(KINDS) * len(ALPHAS) // 2
+
+
+@pytest.mark.parametrize("dtype", FAST_DTYPES, ids=dtype_name)
+@pytest.mark.parametrize("channels_last", [False, True], ids=["contiguous", "channels_last"])
+def test_per_channel_alpha_and_grad_output_without_recomputation(dtype, channels_last,
+                                                                 recompute_forbidden):
+    gen = torch.Generator().manual_seed(5)
+    x = values("uniform", (2, 9, 8, 6), dtype, gen)
+    x[0, 1, 0, 0] = 0.0  # zeros in lanes with alpha <= 0: exact-engine windows
+    x[1, 4, 3, 3] = 0.0
+    x[0, 7, 5, 2] = 1e-30 if dtype != torch.float16 else 6e-8  # tiny weights at alpha = 30
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    alpha = torch.tensor([-3.0, 0.0, 0.5, 1.0, -1.0, 2.0, 7.5, 30.0, 1e3], dtype=torch.float64)
+    gout = torch.randn((2, 9, 4, 3), generator=gen, dtype=torch.float64).to(dtype).double()
+    check_case(x, alpha, 2, 2, 0, dims=2, grad_output=gout)
+
+
+def _grads(fn, x, alpha, *args, g=None):
+    xg = x.detach().clone().requires_grad_(True)
+    a = torch.as_tensor(alpha, dtype=torch.float64).clone().requires_grad_(True)
+    y = fn(xg, a, *args)
+    y.backward(torch.ones_like(y) if g is None else g)
+    return y.detach(), xg.grad, a.grad
+
+
+def test_saved_and_recomputed_gradients_agree(monkeypatch):
+    gen = torch.Generator().manual_seed(9)
+    x = values("range30", (2, 4, 10, 12), torch.float32, gen)
+    alpha = torch.tensor([2.0, -1.5, 0.3, 40.0], dtype=torch.float64)
+    y1, gx1, ga1 = _grads(p_pool2d, x, alpha, 2, 2)
+    monkeypatch.setattr(_native, "backward_saved", None)  # any use would fail
+    monkeypatch.setattr(_dispatch, "_native_forward_saved",
+                        lambda op, x, p, layout, v, n:
+                        (_dispatch._native_forward(op, x, p, layout, v), None))
+    y2, gx2, ga2 = _grads(p_pool2d, x, alpha, 2, 2)
+    assert torch.equal(y1, y2)
+    # one float32 rounding of dy/dx more than the recomputing backward, no more
+    torch.testing.assert_close(gx1, gx2, rtol=2.0 ** -22, atol=0.0)
+    torch.testing.assert_close(ga1, ga2, rtol=1e-12, atol=0.0)
+
+
+def test_a_wrong_saved_state_is_caught(monkeypatch):
+    """The oracle comparison goes through the saved state: a state off by 0.1% fails it."""
+    real = _native.forward_saved
+
+    def skewed(plan, x, param, out, jac, dw):
+        result = real(plan, x, param, out, jac, dw)
+        jac.mul_(1.001)
+        return result
+
+    monkeypatch.setattr(_native, "forward_saved", skewed)
+    x = values("uniform", (1, 2, 6, 6), torch.float32, torch.Generator().manual_seed(1))
+    with pytest.raises(AssertionError, match="grad_input outside tolerance"):
+        check_case(x, 2.0, 2, 2, 0, dims=2)
+
+
+def test_overlapping_windows_and_float64_recompute(count_saved):
+    x = torch.rand(2, 3, 9, 9) + 0.1
+    _grads(p_pool2d, x, 2.0, 3, 2, 1)  # windows share a row and a column
+    _grads(p_pool1d, x[:, :, 0], 2.0, 3, 2, 0)
+    assert not count_saved
+    assert not _dispatch._native_call("ppool", _dispatch._layout.windowed(
+        2, 3, 2, 1, 1, False), x, torch.tensor(2.0, dtype=torch.float64)).saves()
+    _grads(p_pool2d, x.double(), 2.0, 2, 2)  # the exact engine saves nothing
+    assert not count_saved
+    _grads(p_pool3d, x[:, :, None].expand(2, 3, 2, 9, 9), 2.0, 2, 2)
+    assert len(count_saved) == 1
+
+
+def test_an_unrepresentable_jacobian_falls_back_to_recomputation(count_saved):
+    # alpha = 0.01 and a subnormal next to 1: dy/dx ~ -alpha w y / x ~ 1e42 overflows float32
+    x = torch.tensor([[[[1.4e-45, 1.0], [1.0, 1.0]]]])
+    g = torch.tensor([[[[1e-6]]]])
+    _, gx, _ = _grads(p_pool2d, x, 0.01, 2, 2, g=g)
+    assert not count_saved
+    assert torch.isfinite(gx).all() and gx[0, 0, 0, 0] < -1e30  # the recomputed gradient
+    # and a representable one in the same geometry uses the state
+    _grads(p_pool2d, torch.rand(1, 1, 2, 2) + 0.5, 0.01, 2, 2)
+    assert len(count_saved) == 1
+
+
+def test_saved_state_is_used_once_and_freed_with_the_graph(monkeypatch, count_saved):
+    kept = []
+    real = _dispatch._native_forward_saved
+
+    def watching(*args):
+        y, state = real(*args)
+        if state is not None:
+            kept.append((weakref.ref(state[0]), state[0].data_ptr()))
+        return y, state
+
+    monkeypatch.setattr(_dispatch, "_native_forward_saved", watching)
+    x = (torch.rand(2, 3, 8, 8) + 0.1).requires_grad_(True)
+    y = p_pool2d(x, 2.0, 2, 2)
+    assert len(kept) == 1 and kept[0][0]() is not None
+    g = torch.rand_like(y)
+    y.backward(g, retain_graph=True)
+    first = x.grad
+    assert first.data_ptr() == kept[0][1]  # float32: written over the state, no copy
+    x.grad = None
+    y.backward(g)  # the state was used: this backward recomputes
+    assert len(count_saved) == 1
+    torch.testing.assert_close(x.grad, first, rtol=2.0 ** -22, atol=0.0)
+    del first
+    x.grad = None
+    gc.collect()
+    assert kept[0][0]() is None  # nothing holds the state any more, though y is alive
+    assert y.grad_fn is not None
+    # a float16 state is not the gradient's buffer; the graph's end frees it
+    xh = (torch.rand(2, 3, 8, 8) + 0.1).half().requires_grad_(True)
+    yh = p_pool2d(xh, 2.0, 2, 2)
+    yh.backward(torch.ones_like(yh))
+    gc.collect()
+    assert kept[1][0]() is None and xh.grad.dtype == torch.float16
+
+
+def test_no_state_without_an_input_gradient(count_saved):
+    alpha = torch.tensor(2.0, dtype=torch.float64, requires_grad=True)
+    y = p_pool2d(torch.rand(1, 2, 4, 4) + 0.1, alpha, 2, 2)
+    y.sum().backward()
+    assert not count_saved and torch.isfinite(alpha.grad)
+
+
+def test_windows_disjoint_is_the_geometric_condition():
+    from ppverify.ops import _layout
+
+    def disjoint(spatial, k, s, p=0, d=1, cm=False):
+        layout = _layout.windowed(len(spatial), k, s, p, d, cm)
+        out = _layout.out_spatial(layout, spatial)
+        return _native.plan_disjoint(_native.make_plan(
+            "ppool", layout, (1, 1, *spatial), torch.float32, False, 0, tuple(out)))
+
+    assert disjoint((8, 8), 2, 2) and disjoint((7,), 3, 3, 1, 1, True) and disjoint((9,), 2, 4)
+    assert not disjoint((8, 8), 3, 2, 1) and not disjoint((8,), (2,), (1,))
+    assert not disjoint((9,), 2, 2, 0, 2)  # dilated windows that interleave: conservative
+    assert np.all([disjoint((n,), n, 1) for n in (1, 5)])  # one window
+    assert disjoint((3, 8, 8), 2, 2) and not disjoint((3, 8, 8), (2, 3, 2), (2, 2, 2))
+
+
+@pytest.mark.parametrize("length, k, s", [(5001, 2, 2), (4999, 3, 4), (3000, 3000, 1)])
+def test_long_rows_in_column_tiles(length, k, s, count_saved, monkeypatch):
+    """Rows longer than the kernel's column tile (2048): the state is written tile by tile
+    (gaps between windows and tiles are 0); a window wider than a tile is not saved."""
+    x = torch.rand(2, 9, length) + 0.05
+    alpha = torch.tensor([2.0, -1.5, 0.0, 30.0, 1.0, 0.5, -30.0, 3.0, 1e3], dtype=torch.float64)
+    g = torch.randn(2, 9, (length - k) // s + 1)
+    _, gx1, ga1 = _grads(p_pool1d, x, alpha, k, s, g=g)
+    assert len(count_saved) == (0 if k > 2048 else 1)
+    monkeypatch.setattr(_dispatch, "_native_forward_saved",
+                        lambda op, x, p, layout, v, n:
+                        (_dispatch._native_forward(op, x, p, layout, v), None))
+    _, gx2, ga2 = _grads(p_pool1d, x, alpha, k, s, g=g)
+    # a dy/dx that float32 holds as a subnormal differs by at most 2^-149 |g| (alpha = 1e3)
+    torch.testing.assert_close(gx1, gx2, rtol=2.0 ** -22, atol=2.0 ** -126)
+    torch.testing.assert_close(ga1, ga2, rtol=1e-9, atol=0.0)
