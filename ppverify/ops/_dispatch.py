@@ -292,8 +292,7 @@ def _triton_backward(op: str, x: Tensor, param: Tensor, layout, grad_y: Tensor,
 
 
 def _torch_forward(op: str, x: Tensor, param: Tensor, layout, validate: bool) -> Tensor:
-    if OPERATORS[op].kernel:
-        _fallback.note(x, layout)  # once per reason: a kernel could have served x
+    _fallback.note(x, layout, op)  # once per reason: a kernel could have served x
     y = _torch_impl.forward(op, x, param, layout)
     if validate and bool(torch.isnan(y).any()):
         diagnose(op, x, param, layout)

@@ -77,7 +77,8 @@ def test_fallback_warns_once(monkeypatch):
 
 
 def test_no_warning_where_the_pure_torch_path_is_the_only_one(monkeypatch):
-    """The power mean has no kernel: no warning, even without one."""
+    """The power mean and the Lp norm have no float64 kernel and no GPU kernel: no warning
+    there, even without the C++ kernel."""
     monkeypatch.delenv("PPVERIFY_TRITON", raising=False)
     monkeypatch.delenv("PPVERIFY_NATIVE", raising=False)
     monkeypatch.setattr(_native, "available", lambda: False)
@@ -86,8 +87,27 @@ def test_no_warning_where_the_pure_torch_path_is_the_only_one(monkeypatch):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         ops.gem_pool2d(x, 3.0, 2)
-        ops.gem_pool2d(x.float(), 3.0, 2)
-        ops.adaptive_gem_pool2d(x.float(), 3.0, 1)
+        ops.lp_pool2d(x, 3.0, 2)
+    layout = _layout.windowed(2, 2)
+    for op in ("powermean", "lp"):
+        assert _fallback.reason(_Fake("cuda"), layout, op) is None
+        assert _fallback.reason(_Fake("cpu", torch.float64), layout, op) is None
+
+
+def test_without_the_cpp_kernel_the_power_mean_and_lp_warn_below_float64(monkeypatch):
+    """The C++ kernel serves the power mean and the Lp norm in float32, bfloat16 and float16:
+    without it those fall back and say so, naming the operator."""
+    monkeypatch.delenv("PPVERIFY_TRITON", raising=False)
+    monkeypatch.delenv("PPVERIFY_NATIVE", raising=False)
+    monkeypatch.setattr(_native, "available", lambda: False)
+    monkeypatch.setattr(_native, "build_error", "no compiler in this test")
+    monkeypatch.setattr(_fallback, "_warned", set())
+    x = torch.rand(1, 1, 4, 4)
+    with pytest.warns(_fallback.FallbackWarning, match="The power mean of CPU tensors.*no "
+                      "compiler in this test"):
+        ops.adaptive_gem_pool2d(x, 3.0, 1)
+    with pytest.warns(_fallback.FallbackWarning, match="The Lp norm of CPU tensors"):
+        ops.lp_pool2d(x.to(torch.bfloat16), 2.0, 2)
 
 
 def test_without_the_cpp_kernel_float64_and_adaptive_layouts_warn_too(monkeypatch):
