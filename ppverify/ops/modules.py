@@ -230,8 +230,38 @@ class _ParamPool(torch.nn.Module):
         if key not in state_dict and key in missing_keys:
             missing_keys.remove(key)  # a checkpoint from before the constraint was stored
 
+    def _effective_cached(self) -> torch.Tensor:
+        """``_effective()`` for ``forward``, reused while nothing it depends on has changed
+        where no derivative of it is wanted (inference, a fixed parameter): the float64 cast
+        and the constraint cost about 4 us per call, as much as the kernel on a small input.
+
+        Recomputed whenever the stored parameter may need a graph (it requires grad and grad
+        mode is on), under tracing, ``torch.compile`` and torch.func transforms, and whenever
+        the stored tensor changed: another object, an in-place update (its version counter:
+        optimizer steps, ``load_state_dict``), new storage (``.data =``, ``.to()``), or the
+        cached result itself was written to."""
+        name = f"raw_{self._param_name}"
+        raw = self._parameters.get(name)
+        if raw is None:
+            raw = getattr(self, name)
+        cached = self.__dict__.get("_effective_memo")
+        if cached is not None and cached[0] is raw and cached[1] == raw._version and \
+                cached[2] == raw.data_ptr() and cached[4] == cached[3]._version and \
+                not (raw.requires_grad and torch.is_grad_enabled()) and \
+                not torch.compiler.is_compiling() and not torch._C._is_tracing():
+            return cached[3]
+        if (raw.requires_grad and torch.is_grad_enabled()) or torch.compiler.is_compiling() \
+                or torch._C._is_tracing() or torch._C._functorch.is_functorch_wrapped_tensor(raw):
+            return self._effective()
+        value = self._effective()
+        if value.requires_grad or torch.autograd.forward_ad.unpack_dual(value).tangent is not None:
+            return value
+        self.__dict__["_effective_memo"] = (raw, raw._version, raw.data_ptr(), value,
+                                            value._version)
+        return value
+
     def forward(self, input: torch.Tensor) -> torch.Tensor:
-        return pool(self.op, input, self._effective(), self.layout, self.validate)
+        return pool(self.op, input, self._effective_cached(), self.layout, self.validate)
 
     def extra_repr(self) -> str:
         a = self._effective().detach()

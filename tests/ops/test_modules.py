@@ -19,6 +19,7 @@ from ppverify.ops import (
     PPool2d,
     PPool3d,
 )
+from ppverify.ops.functional import p_pool2d
 from ppverify.oracle import reference, ulp_distance
 
 
@@ -293,3 +294,46 @@ def test_a_checkpoint_value_the_layer_dtype_cannot_hold_is_refused():
     dest.load_state_dict(PPool2d(2, alpha=1.1, dtype=torch.float64).state_dict())
     assert dest.raw_alpha.dtype == torch.float32 and dest.alpha.item() == float(
         torch.tensor(1.1, dtype=torch.float32))
+
+
+def test_the_parameter_is_reused_in_inference_and_follows_every_change():
+    """forward reuses the constrained float64 parameter where no derivative of it is wanted,
+    and recomputes it after an in-place update, a checkpoint load, a dtype change, or in
+    grad mode for a learnable parameter."""
+    x = torch.rand(1, 2, 6, 6)
+
+    def expected(module):  # the op with the parameter computed afresh (no cache)
+        with torch.no_grad():
+            return p_pool2d(x, float(module._effective()), 2)
+
+    m = PPool2d(2, alpha=2.0, constraint="softplus")
+    with torch.no_grad():
+        first = m._effective_cached()
+        assert m._effective_cached() is first  # reused
+        torch.testing.assert_close(m(x), expected(m), rtol=0, atol=0)
+        m.raw_alpha.add_(1.0)  # an optimizer step
+        assert m._effective_cached() is not first
+        assert abs(float(m._effective_cached()) - 2.0) > 0.5
+        torch.testing.assert_close(m(x), expected(m), rtol=0, atol=0)
+    m.load_state_dict(PPool2d(2, alpha=5.0, constraint="softplus").state_dict())
+    with torch.no_grad():
+        assert abs(float(m._effective_cached()) - 5.0) < 1e-5
+        torch.testing.assert_close(m(x), expected(m), rtol=0, atol=0)
+    m.double()  # new storage of another dtype
+    with torch.no_grad():
+        assert m._effective_cached().item() == m._effective().item()
+        torch.testing.assert_close(m(x), expected(m), rtol=0, atol=0)
+    # grad mode with a learnable parameter: a graph, never the cached value
+    y = m(x)
+    y.sum().backward()
+    assert m.raw_alpha.grad is not None and m.raw_alpha.grad.abs().item() > 0
+    # a fixed parameter is reused in grad mode too, and the input still gets its gradient
+    f = PPool2d(2, alpha=3.0, learnable=False)
+    assert f._effective_cached() is f._effective_cached()
+    xg = x.clone().requires_grad_()
+    f(xg).sum().backward()
+    assert xg.grad is not None
+    with torch.no_grad():
+        f.raw_alpha.fill_(4.0)  # a buffer changed in place
+    assert f._effective_cached().item() == 4.0
+    torch.testing.assert_close(f(x), expected(f), rtol=0, atol=0)
