@@ -49,9 +49,14 @@ KERNELS = Path(__file__).with_name("_triton_kernels.py")
 TILE = 512                 # tile elements per program on a GPU (rows x window elements)
 INTERPRETER_TILE = 16384   # larger tiles under the interpreter: fewer (slow) programs
 NUM_WARPS = 4
-MIN_VERSION = (3, 4)              # compiling for a GPU (untested below 3.9: no GPU here yet)
-MIN_INTERPRETER_VERSION = (3, 9)  # the interpreter rounds fma's product and lacks loops over
-#                                   run-time bounds before 3.9
+MIN_VERSION = (3, 4)              # compiling for a GPU (not yet run on a GPU: no GPU here)
+# The interpreter: 3.7 or newer, or 3.4-3.6 with numpy < 2.4 (their interpreter turns a run-time
+# loop bound into a Python int with int() of a 1-element array, which numpy 2.4 refuses; 3.7
+# squeezes it first). tests/ops/test_triton.py passed in the interpreter on 3.4.0, 3.5.1, 3.6.0
+# (numpy 2.2.6), 3.7.1, 3.8.0, 3.9.0 (numpy 2.4.6). The interpreter rounds fma's product
+# before 3.9; the kernels use fma only where that rounding does not matter.
+MIN_INTERPRETER_VERSION = (3, 7)
+NUMPY_FOR_OLD_INTERPRETER = (2, 4)  # 3.4-3.6's interpreter needs numpy below this
 
 launches = 0               # kernel launches in this process (tests check the kernels ran)
 _lock = threading.Lock()
@@ -130,6 +135,23 @@ def _too_old(minimum: tuple[int, int], what: str) -> str | None:
     return None
 
 
+def _numpy_version() -> tuple[int, ...]:
+    import numpy
+    return _version_tuple(numpy.__version__)
+
+
+def interpreter_too_old(what: str) -> str | None:
+    """None when Triton's interpreter can run the kernels (Triton >= 3.7, or 3.4-3.6 with
+    numpy < 2.4), else a sentence naming the versions and the fix."""
+    newer = _too_old(MIN_INTERPRETER_VERSION, what)
+    if newer is None:
+        return None
+    if _too_old(MIN_VERSION, what) is None and _numpy_version() < NUMPY_FOR_OLD_INTERPRETER:
+        return None
+    wanted = ".".join(map(str, NUMPY_FOR_OLD_INTERPRETER))
+    return f"{newer} (or, with Triton 3.4-3.6, numpy older than {wanted})"
+
+
 def unavailable_reason(device: torch.device | str | None = None) -> str | None:
     """None when tensors on ``device`` (default: the current CUDA device) are served by these
     kernels, else a sentence naming the reason and the fix."""
@@ -141,15 +163,15 @@ def unavailable_reason(device: torch.device | str | None = None) -> str | None:
             return "CPU tensors use the C++ kernel or the pure-torch path"
         if _triton_version() is None:
             return f"{ENV}=cpu needs Triton: pip install 'ppverify[gpu]' (or 'triton')"
-        return _too_old(MIN_INTERPRETER_VERSION, f"{ENV}=cpu (Triton's interpreter)")
+        return interpreter_too_old(f"{ENV}=cpu (Triton's interpreter)")
     if device.type != "cuda":
         return (f"no ppverify kernel for device type {device.type!r} (the Triton kernels "
                 f"serve CUDA tensors)")
     if _triton_version() is None:
         return ("Triton is not installed: pip install 'ppverify[gpu]' (or 'triton', the "
                 "version your torch build names)")
-    old = _too_old(MIN_INTERPRETER_VERSION if _env_interpret() else MIN_VERSION,
-                   "ppverify's kernels")
+    old = (interpreter_too_old("ppverify's kernels in Triton's interpreter")
+           if _env_interpret() else _too_old(MIN_VERSION, "ppverify's kernels"))
     if old:
         return old
     if not _env_interpret():

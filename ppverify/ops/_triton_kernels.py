@@ -49,7 +49,7 @@ LOG2E = tl.constexpr(1.4426950408889634)
 SQRT2 = tl.constexpr(1.4142135623730951)
 TINY = tl.constexpr(2.2250738585072014e-308)         # smallest normal float64
 INF = tl.constexpr(float("inf"))
-NAN = tl.constexpr(float("nan"))
+# no NaN global: Triton checks at each launch that globals are unchanged (!=); nan != nan
 NO_EXP = tl.constexpr(-4000)                         # the exponent of a zero term
 SPLITTER = tl.constexpr(134217729.0)                 # 2**27 + 1, Dekker's split
 
@@ -425,10 +425,10 @@ def _chunked_sums(x_ptr, n, c, od, oh, ow, ok, D, H, W, OD, OH, OW, KH, KW, SD, 
     m_hi = tl.full([PPP * WB], 0.0, tl.float64)
     m_lo = tl.full([PPP * WB], 0.0, tl.float64)
     for k0 in range(0, K, BLOCK_K):
-        xc, vc, _ = _chunk(x_ptr, n, c, od, oh, ow, ok, k0, D, H, W, OD, OH, OW, KH, KW,
+        xc, vc, _u1 = _chunk(x_ptr, n, c, od, oh, ow, ok, k0, D, H, W, OD, OH, OW, KH, KW,
                            SD, SH, SW, PD, PH, PW, DD, DH, DW, K, sxn, sxc, sxd, sxh, sxw,
                            ADAPTIVE, KIND, BLOCK_K)
-        pc, _, _, edc, enc = _terms(xc, vc, a, rd_m, rd_e, ref_d, rn_m, rn_e, sep, PRECISE)
+        pc, _u2, _u3, edc, enc = _terms(xc, vc, a, rd_m, rd_e, ref_d, rn_m, rn_e, sep, PRECISE)
         h, lo = _row_sum(edc, PRECISE)
         s_hi, s_lo = _two_sum(s_hi, s_lo, h, lo)
         h, lo = _row_sum(enc, PRECISE)
@@ -450,7 +450,7 @@ def ppool_forward(x_ptr, a_ptr, y_ptr, flag_ptr,
     plane, n, c, od, oh, ow, ok, a = _rows(a_ptr, P, C, OD, OH, OW, san, sac, WB, PPP)
     # pass 1: counts and extremes
     if SINGLE:
-        x, valid, _ = _chunk(x_ptr, n, c, od, oh, ow, ok, 0, D, H, W, OD, OH, OW, KH, KW,
+        x, valid, _u4 = _chunk(x_ptr, n, c, od, oh, ow, ok, 0, D, H, W, OD, OH, OW, KH, KW,
                              SD, SH, SW, PD, PH, PW, DD, DH, DW, K, sxn, sxc, sxd, sxh, sxw,
                              ADAPTIVE, KIND, BLOCK_K)
         n_valid, n_pos, n_zero, xmax, xmin, n_bad = _stats(x, valid)
@@ -462,7 +462,7 @@ def ppool_forward(x_ptr, a_ptr, y_ptr, flag_ptr,
         xmin = tl.full([PPP * WB], 0.0, tl.float64) + INF
         n_bad = tl.full([PPP * WB], 0, tl.int32)
         for k0 in range(0, K, BLOCK_K):
-            xc, vc, _ = _chunk(x_ptr, n, c, od, oh, ow, ok, k0, D, H, W, OD, OH, OW, KH, KW,
+            xc, vc, _u5 = _chunk(x_ptr, n, c, od, oh, ow, ok, k0, D, H, W, OD, OH, OW, KH, KW,
                                SD, SH, SW, PD, PH, PW, DD, DH, DW, K, sxn, sxc, sxd, sxh, sxw,
                                ADAPTIVE, KIND, BLOCK_K)
             c_valid, c_pos, c_zero, c_max, c_min, c_bad = _stats(xc, vc)
@@ -498,7 +498,7 @@ def ppool_forward(x_ptr, a_ptr, y_ptr, flag_ptr,
     y = tl.where(a == 0.0, mean, y)
     y = tl.where((n_pos == 0.0) | ((a < 0.0) & (n_zero > 0.0)), 0.0, y)
     bad = ok & ((n_bad > 0) | (a != a) | (tl.abs(a) == INF))
-    y = tl.where(bad, NAN, y)
+    y = tl.where(bad, INF - INF, y)  # NaN
     out = n.to(tl.int64) * syn + c.to(tl.int64) * syc + od.to(tl.int64) * syd + \
         oh.to(tl.int64) * syh + ow.to(tl.int64) * syw
     _store(y_ptr, tl.where(ok, out, 0), y, ok, KIND)
@@ -554,7 +554,7 @@ def ppool_backward(x_ptr, a_ptr, g_ptr, gx_ptr, part_ptr, part_e_ptr,
         x, valid, at = _chunk(x_ptr, n, c, od, oh, ow, ok, 0, D, H, W, OD, OH, OW, KH, KW,
                                SD, SH, SW, PD, PH, PW, DD, DH, DW, K, sxn, sxc, sxd, sxh, sxw,
                                ADAPTIVE, KIND, BLOCK_K)
-        n_valid, n_pos, n_zero, xmax, xmin, _ = _stats(x, valid)
+        n_valid, n_pos, n_zero, xmax, xmin, _u6 = _stats(x, valid)
     else:
         n_valid = tl.full([PPP * WB], 0.0, tl.float64)
         n_pos = tl.full([PPP * WB], 0.0, tl.float64)
@@ -562,10 +562,10 @@ def ppool_backward(x_ptr, a_ptr, g_ptr, gx_ptr, part_ptr, part_e_ptr,
         xmax = tl.full([PPP * WB], 0.0, tl.float64)
         xmin = tl.full([PPP * WB], 0.0, tl.float64) + INF
         for k0 in range(0, K, BLOCK_K):
-            xc, vc, _ = _chunk(x_ptr, n, c, od, oh, ow, ok, k0, D, H, W, OD, OH, OW, KH, KW,
+            xc, vc, _u7 = _chunk(x_ptr, n, c, od, oh, ow, ok, k0, D, H, W, OD, OH, OW, KH, KW,
                                SD, SH, SW, PD, PH, PW, DD, DH, DW, K, sxn, sxc, sxd, sxh, sxw,
                                ADAPTIVE, KIND, BLOCK_K)
-            c_valid, c_pos, c_zero, c_max, c_min, _ = _stats(xc, vc)
+            c_valid, c_pos, c_zero, c_max, c_min, _u8 = _stats(xc, vc)
             n_valid += c_valid
             n_pos += c_pos
             n_zero += c_zero
@@ -623,11 +623,12 @@ def ppool_backward(x_ptr, a_ptr, g_ptr, gx_ptr, part_ptr, part_e_ptr,
         d_hi = tl.full([PPP * WB], 0.0, tl.float64)
         d_lo = tl.full([PPP * WB], 0.0, tl.float64)
         for k0 in range(0, K, BLOCK_K):
-            xc, vc, _ = _chunk(x_ptr, n, c, od, oh, ow, ok, k0, D, H, W, OD, OH, OW, KH, KW,
+            xc, vc, _u9 = _chunk(x_ptr, n, c, od, oh, ow, ok, k0, D, H, W, OD, OH, OW, KH, KW,
                                SD, SH, SW, PD, PH, PW, DD, DH, DW, K, sxn, sxc, sxd, sxh, sxw,
                                ADAPTIVE, KIND, BLOCK_K)
-            pc, _, _, edc, _ = _terms(xc, vc, a, rd_m, rd_e, ref_d, rn_m, rn_e, sep, PRECISE)
-            wtc, rhoc, _ = _wt_rho(pc, xc, edc, a, S, inv_n, ref_d)
+            pc, _u10, _u11, edc, _u12 = _terms(xc, vc, a, rd_m, rd_e, ref_d, rn_m, rn_e, sep,
+                                               PRECISE)
+            wtc, rhoc, _u13 = _wt_rho(pc, xc, edc, a, S, inv_n, ref_d)
             h, lo = _row_sum(wtc * rhoc, PRECISE)
             d_hi, d_lo = _two_sum(d_hi, d_lo, h, lo)
     Dsum = _value(d_hi, d_lo)
@@ -646,7 +647,7 @@ def ppool_backward(x_ptr, a_ptr, g_ptr, gx_ptr, part_ptr, part_e_ptr,
             xc, vc, atc = _chunk(x_ptr, n, c, od, oh, ow, ok, k0, D, H, W, OD, OH, OW, KH, KW,
                                   SD, SH, SW, PD, PH, PW, DD, DH, DW, K, sxn, sxc, sxd, sxh,
                                   sxw, ADAPTIVE, KIND, BLOCK_K)
-            pc, xsc, lrc, edc, _ = _terms(xc, vc, a, rd_m, rd_e, ref_d, rn_m, rn_e, sep,
+            pc, xsc, lrc, edc, _u14 = _terms(xc, vc, a, rd_m, rd_e, ref_d, rn_m, rn_e, sep,
                                           PRECISE)
             gc, dac = _grads(xc, vc, pc, xsc, lrc, edc, a, S, inv_n, ref_d, Dsum, y, y_rel,
                                 log_y_rel, ln_s, all_zero, neg_zero, g_zero_pos, g_zero_neg,
@@ -667,19 +668,19 @@ def ppool_backward(x_ptr, a_ptr, g_ptr, gx_ptr, part_ptr, part_e_ptr,
             dbig, dsmall = _ln_pieces(rd_m, rd_e, m_m, m_e)
             y_m = _exp(log_y_rel + (dbig + dsmall))
             if SINGLE:
-                wt, _, _ = _wt_rho(pos, x, ed, a, S, inv_n, ref_d)
+                wt, _u15, _u16 = _wt_rho(pos, x, ed, a, S, inv_n, ref_d)
                 o_hi, o_lo = _row_sum(tl.where(pos, wt * lr * (x / M[:, None] - y_m[:, None]),
                                                0.0), PRECISE)
             else:
                 o_hi = tl.full([PPP * WB], 0.0, tl.float64)
                 o_lo = tl.full([PPP * WB], 0.0, tl.float64)
                 for k0 in range(0, K, BLOCK_K):
-                    xc, vc, _ = _chunk(x_ptr, n, c, od, oh, ow, ok, k0, D, H, W, OD, OH, OW, KH,
+                    xc, vc, _u17 = _chunk(x_ptr, n, c, od, oh, ow, ok, k0, D, H, W, OD, OH, OW, KH,
                                        KW, SD, SH, SW, PD, PH, PW, DD, DH, DW, K, sxn, sxc, sxd,
                                        sxh, sxw, ADAPTIVE, KIND, BLOCK_K)
-                    pc, _, lrc, edc, _ = _terms(xc, vc, a, rd_m, rd_e, ref_d, rn_m, rn_e, sep,
+                    pc, _u18, lrc, edc, _u19 = _terms(xc, vc, a, rd_m, rd_e, ref_d, rn_m, rn_e, sep,
                                                 PRECISE)
-                    wtc, _, _ = _wt_rho(pc, xc, edc, a, S, inv_n, ref_d)
+                    wtc, _u20, _u21 = _wt_rho(pc, xc, edc, a, S, inv_n, ref_d)
                     h, lo = _row_sum(tl.where(pc, wtc * lrc * (xc / M[:, None] -
                                                                y_m[:, None]), 0.0), PRECISE)
                     o_hi, o_lo = _two_sum(o_hi, o_lo, h, lo)

@@ -36,6 +36,25 @@ def no_triton(monkeypatch):
     _triton._triton_version.cache_clear()
 
 
+def test_interpreter_floor_names_triton_and_numpy(monkeypatch):
+    """Triton's interpreter runs the kernels from 3.7, or from 3.4 with numpy < 2.4 (3.4-3.6
+    convert a run-time loop bound with int() of a 1-element array, an error from numpy 2.4)."""
+    def versions(triton, numpy):
+        monkeypatch.setattr(_triton, "_triton_version", lambda: triton)
+        monkeypatch.setattr(_triton, "_numpy_version", lambda: _triton._version_tuple(numpy))
+        return _triton.interpreter_too_old("the interpreter")
+
+    assert versions("3.7.1", "2.4.6") is None and versions("3.9.0", "2.4.6") is None
+    assert versions("3.4.0", "2.2.6") is None and versions("3.6.0", "2.3.5") is None
+    why = versions("3.6.0", "2.4.6")
+    assert "Triton 3.6.0 is too old" in why and "pip install 'triton>=3.7'" in why
+    assert "numpy older than 2.4" in why
+    assert "Triton 3.3.1 is too old" in versions("3.3.1", "2.2.6")
+    monkeypatch.setenv("PPVERIFY_TRITON", "cpu")
+    monkeypatch.setattr(_triton, "_numpy_version", lambda: (2, 4))
+    assert "numpy older than 2.4" in _triton.unavailable_reason("cpu")
+
+
 def test_fallback_reasons_name_the_cause_and_the_fix(monkeypatch):
     layout = _layout.windowed(2, 2)
     monkeypatch.delenv("PPVERIFY_TRITON", raising=False)

@@ -29,9 +29,8 @@ from ._cases import ADAPTIVE_GEOMETRIES, ALPHAS, GEOMETRIES, KINDS, values
 from ._compare import check_adaptive_case, check_case, dtype_name
 
 pytest.importorskip("triton", reason="Triton is not installed (pip install -e '.[test]')")
-if _triton._too_old(_triton.MIN_INTERPRETER_VERSION, "these tests"):
-    pytest.skip(_triton._too_old(_triton.MIN_INTERPRETER_VERSION, "these tests"),
-                allow_module_level=True)
+if _triton.interpreter_too_old("these tests"):
+    pytest.skip(_triton.interpreter_too_old("these tests"), allow_module_level=True)
 
 DTYPES = [torch.float64, torch.float32, torch.float16, torch.bfloat16]
 ALPHA = torch.tensor(ALPHAS, dtype=torch.float64)  # one alpha per channel
