@@ -1,0 +1,117 @@
+"""Compile ppverify's Triton kernels for a CUDA GPU (sm_90) on a machine without one.
+
+    python -m tests.triton_ptx_check [--dtype float32 ...] [--case k2s2 ...]
+
+Triton's compiler (TTIR -> TTGIR -> LLVM IR -> PTX) runs on every kernel the dispatcher
+launches for P-pooling forward and backward (scalar and per-channel alpha), through a stub
+driver that reports an sm_90 device; launches are compile-only (``warmup``), and the last stage
+(ptxas, PTX -> cubin) is skipped (over 80 s per float64 kernel on a 2-core machine). Nothing is
+executed, so this finds what only a compile can (a construct the interpreter accepts and the
+compiler does not, a global that changes the kernel's cache key), never wrong values, speed or
+memory: those are for ``python -m ppverify.ops.gpu_check`` on a GPU. It uses Triton's private
+driver and JIT internals (written against Triton 3.4-3.9) and is a development tool, not part
+of the test suite; ``tests/ops/test_triton_source.py`` holds the rules it found.
+Exit status 1 if any case fails to compile.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import traceback
+
+import torch
+
+CASES = {
+    "k2s2": lambda F, x, a: F.p_pool2d(x, a, 2, 2),
+    "k3s2p1": lambda F, x, a: F.p_pool2d(x, a, 3, 2, 1),
+    "adaptive": lambda F, x, a: F.adaptive_p_pool2d(x, a, 3),
+    "global": lambda F, x, a: F.adaptive_p_pool2d(x, a, 1),
+}
+DTYPES = {"float64": torch.float64, "float32": torch.float32, "float16": torch.float16,
+          "bfloat16": torch.bfloat16}
+
+
+def _install_stub_driver(compiled: list[str]) -> None:
+    from triton.backends.compiler import GPUTarget
+    from triton.backends.nvidia import compiler as nvidia
+    from triton.runtime import jit
+    from triton.runtime.driver import driver
+
+    nvidia.CUDABackend.make_cubin = lambda self, src, metadata, opt, capability: b""
+
+    class Stub:
+        def get_current_target(self):
+            return GPUTarget("cuda", 90, 32)
+
+        def get_current_device(self):
+            return 0
+
+        def get_current_stream(self, device=None):
+            return 0
+
+        def get_active_torch_device(self):
+            return torch.device("cpu")
+
+        def is_active(self):
+            return True
+
+        def __getattr__(self, name):
+            raise AttributeError(f"the stub driver has no {name}")
+
+    driver.set_active(Stub())
+    run = jit.JITFunction.run
+
+    def compile_only(self, *args, grid, warmup, **kw):
+        kernel = run(self, *args, grid=grid, warmup=True, **kw)
+        compiled.append(getattr(self, "__name__", str(getattr(self, "fn", self))))
+        return kernel
+
+    jit.JITFunction.run = compile_only
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--dtype", action="append", choices=list(DTYPES),
+                        help="dtypes to compile (default: all four)")
+    parser.add_argument("--case", action="append", choices=list(CASES),
+                        help="layouts to compile (default: all four)")
+    args = parser.parse_args(argv)
+    os.environ["PPVERIFY_TRITON"] = "cpu"  # CPU tensors reach the Triton backend
+    import triton
+
+    from ppverify.ops import _triton
+    from ppverify.ops import functional as F
+
+    compiled: list[str] = []
+    _install_stub_driver(compiled)
+    _triton.MIN_INTERPRETER_VERSION = (3, 0)  # the backend is chosen on any version
+    kernels = _triton._kernels
+    _triton._kernels = lambda interpret: kernels(False)  # compiled kernels, not interpreted
+    failures = 0
+    for dtype_name in args.dtype or list(DTYPES):
+        dtype = DTYPES[dtype_name]
+        for case in args.case or list(CASES):
+            for per_channel in (False, True):
+                x = (torch.rand(2, 3, 9, 9, dtype=dtype) + 0.1).requires_grad_()
+                a = torch.full((3,) if per_channel else (), 2.0, dtype=torch.float64,
+                               requires_grad=True)
+                before = len(compiled)
+                try:
+                    CASES[case](F, x, a).sum().backward()
+                    status = "ok"
+                except Exception as exc:  # report every case, then fail
+                    failures += 1
+                    status = f"FAIL {type(exc).__name__}: {str(exc)[-1500:]}"
+                    traceback.print_exc(limit=3)
+                kind = "per-channel" if per_channel else "scalar"
+                print(f"{dtype_name:9} {case:9} alpha {kind:11} launches compiled "
+                      f"{len(compiled) - before}: {status}", flush=True)
+    print(f"triton {triton.__version__}: distinct kernels compiled {sorted(set(compiled))}, "
+          f"failures {failures}")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
