@@ -2,31 +2,23 @@
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
-import textwrap
 
 import pytest
 import torch
 
 from ppverify.ops import _dispatch, _layout, _native, functional
 
+from ._child import peak_rss_growth, run_child
+
 pytestmark = pytest.mark.skipif(not _native.available(),
                                 reason=f"no compiled kernel here: {_native.build_error}")
-
-
-def _child(code: str, env: dict) -> dict:
-    out = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], env={**os.environ, **env},
-                         capture_output=True, text=True, check=True, timeout=240)
-    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def test_a_fresh_build_loads_and_a_truncated_one_is_rebuilt(tmp_path):
     # how long the build takes is a measurement (`python -m tests.readme_figures build`, quoted
     # in the README), not a timed test: in the suite it shares two cores with the other tests
-    result = _child("""
+    result = run_child("""
         import json
         from ppverify.ops import _native
         ok = _native.available()
@@ -40,7 +32,7 @@ def test_a_fresh_build_loads_and_a_truncated_one_is_rebuilt(tmp_path):
     # same size check); no temporary file is left behind
     data = lib.read_bytes()
     lib.write_bytes(data[: len(data) // 2])
-    result = _child("""
+    result = run_child("""
         import json, warnings
         from ppverify.ops import _native
         with warnings.catch_warnings(record=True) as caught:
@@ -56,7 +48,7 @@ def test_a_fresh_build_loads_and_a_truncated_one_is_rebuilt(tmp_path):
 
 
 def test_fallback_is_chosen_when_disabled():
-    result = _child("""
+    result = run_child("""
         import json, torch
         from ppverify.ops import _dispatch, _native, p_pool2d
         x = torch.rand(1, 1, 4, 4)
@@ -121,7 +113,7 @@ def test_an_unwritable_cache_builds_privately_and_says_so(tmp_path):
     try:
         if os.access(cache, os.W_OK):
             pytest.skip("running as a user who can write anywhere")
-        result = _child("""
+        result = run_child("""
             import json, warnings
             from ppverify.ops import _native
             with warnings.catch_warnings(record=True) as caught:
@@ -144,20 +136,7 @@ def test_a_global_window_of_a_million_elements_in_bounded_memory():
     budget, and a global window (no input row shared by two output rows) gets no row cache:
     measured 2026-12-02 with tests' code (/tmp script, 2 threads), +0.1 MB forward and
     +10.2 MB forward+backward (x.grad itself is 8 MB; adaptive_max_pool2d: +1.0 / +11.4 MB)."""
-    result = _child("""
-        import json, resource, torch
-        from ppverify.ops import adaptive_p_pool2d
-        torch.set_num_threads(2)
-        adaptive_p_pool2d(torch.rand(1, 1, 8, 8), 2.0, 1)  # the kernel is loaded
-        x = torch.rand(1, 2, 1000, 1000, requires_grad=True)
-        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        y = adaptive_p_pool2d(x, 2.0, 1)
-        forward = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
-        y.sum().backward()
-        grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
-        print(json.dumps({"finite": bool(torch.isfinite(y).all() and torch.isfinite(x.grad).all()),
-                          "forward_kb": forward, "grown_kb": grown}))
-    """, {})
+    result = peak_rss_growth("adaptive_p_pool2d", "2.0, 1", (1, 1, 8, 8), (1, 2, 1000, 1000))
     assert result["finite"]
     assert result["forward_kb"] < 8 * 1024, result  # before: 122 MB
     assert result["grown_kb"] < 24 * 1024, result   # before: 194 MB

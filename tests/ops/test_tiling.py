@@ -7,17 +7,12 @@ the memory tests hold the scratch to bounds independent of the row length and wi
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-import textwrap
-
 import pytest
 import torch
 
 from ppverify.ops import _native
 
+from ._child import peak_rss_growth
 from ._compare import check_adaptive_case, check_case, dtype_name
 
 pytestmark = pytest.mark.skipif(not _native.available(),
@@ -133,12 +128,6 @@ def test_kernel_plans_match_the_oracles_windows(geometry):
             assert got == {tuple(q) for q in w.positions}, (geometry, layout, w.out_index)
 
 
-def _child(code: str) -> dict:
-    out = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], env=dict(os.environ),
-                         capture_output=True, text=True, check=True, timeout=240)
-    return json.loads(out.stdout.strip().splitlines()[-1])
-
-
 def test_a_long_one_dimensional_plane_in_bounded_memory():
     """Issue 12: a (1, 1, 2_000_000) float32 signal grew the process by 705 MB (the fast
     engine's scratch held whole rows x 8 lanes: 350 B per element). Now every kernel buffer is
@@ -146,20 +135,7 @@ def test_a_long_one_dimensional_plane_in_bounded_memory():
     built in place. What remains is the output, x.grad and the plan (2.7 + 8 + 10.7 MB):
     measured 2026-12-02 in such a child, +13.5 MB forward and +27.1 MB forward+backward
     (max_pool1d: +9.5 / +22.4 MB); the bounds leave room for allocator noise."""
-    result = _child("""
-        import json, resource, torch
-        from ppverify.ops import p_pool1d
-        torch.set_num_threads(2)
-        p_pool1d(torch.rand(1, 1, 8), 2.0, 3)  # the kernel is loaded
-        x = torch.rand(1, 1, 2_000_000, requires_grad=True)
-        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        y = p_pool1d(x, 2.0, 3)
-        forward = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
-        y.sum().backward()
-        grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
-        print(json.dumps({"finite": bool(torch.isfinite(y).all() and torch.isfinite(x.grad).all()),
-                          "forward_kb": forward, "grown_kb": grown}))
-    """)
+    result = peak_rss_growth("p_pool1d", "2.0, 3", (1, 1, 8), (1, 1, 2_000_000))
     assert result["finite"]
     assert result["forward_kb"] < 24 * 1024, result  # before: 705 MB
     assert result["grown_kb"] < 40 * 1024, result

@@ -1,0 +1,40 @@
+"""Code run in a fresh Python process (a clean kernel cache or a clean peak-RSS record), its
+last line of output read as JSON."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+
+def run_child(code: str, env: dict | None = None) -> dict:
+    """Run ``code`` (dedented) in a fresh interpreter with ``env`` added to this environment;
+    the last line it prints, parsed as JSON."""
+    out = subprocess.run([sys.executable, "-c", textwrap.dedent(code)],
+                         env={**os.environ, **(env or {})}, capture_output=True, text=True,
+                         check=True, timeout=240)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def peak_rss_growth(op: str, args: str, warm_shape: tuple, shape: tuple) -> dict:
+    """Peak-RSS growth (kB, ``ru_maxrss``) of one forward and of forward+backward of
+    ``ppverify.ops.<op>(x, <args>)`` on ``torch.rand(*shape)`` in a fresh process with 2
+    threads, after a call on ``warm_shape`` has loaded the kernel: ``forward_kb``,
+    ``grown_kb`` and ``finite`` (output and gradient)."""
+    return run_child(f"""
+        import json, resource, torch
+        from ppverify.ops import {op}
+        torch.set_num_threads(2)
+        {op}(torch.rand(*{warm_shape!r}), {args})  # the kernel is loaded
+        x = torch.rand(*{shape!r}, requires_grad=True)
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        y = {op}(x, {args})
+        forward = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
+        y.sum().backward()
+        grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
+        print(json.dumps({{"finite": bool(torch.isfinite(y).all() and torch.isfinite(x.grad).all()),
+                          "forward_kb": forward, "grown_kb": grown}}))
+    """)
