@@ -41,9 +41,6 @@ def _warn_once(key: str, message: str) -> None:
     warnings.warn(message, FallbackWarning, stacklevel=4)
 
 
-_TITLES = {"ppool": "P-pooling", "powermean": "The power mean", "lp": "The Lp norm"}
-
-
 def reason(x: torch.Tensor, layout, op: str = "ppool") -> str | None:
     """Why a kernel that could serve ``x`` (``op`` over ``layout``) does not, or None."""
     if x.device.type == "meta":  # shape propagation, nothing is computed
@@ -60,8 +57,11 @@ def reason(x: torch.Tensor, layout, op: str = "ppool") -> str | None:
         return None
     if _native.available():
         return None
-    return (f"{_TITLES[op]} of CPU tensors runs on the pure-torch path (many times slower than "
-            "the C++ kernel) because the kernel could not be built: "
+    from ._dispatch import OPERATORS  # here: _dispatch imports this module
+
+    title = OPERATORS[op].title
+    return (f"{title[0].upper()}{title[1:]} of CPU tensors runs on the pure-torch path (many "
+            "times slower than the C++ kernel) because the kernel could not be built: "
             f"{(_native.build_error or 'unknown error').strip()[:400]} (install g++ or set CXX "
             f"to a C++17 compiler with OpenMP; PPVERIFY_NATIVE=0 silences this warning)")
 

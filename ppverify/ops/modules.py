@@ -244,14 +244,14 @@ class _ParamPool(torch.nn.Module):
         raw = self._parameters.get(name)
         if raw is None:
             raw = getattr(self, name)
+        if (raw.requires_grad and torch.is_grad_enabled()) or torch.compiler.is_compiling() \
+                or torch._C._is_tracing():
+            return self._effective()
         cached = self.__dict__.get("_effective_memo")
         if cached is not None and cached[0] is raw and cached[1] == raw._version and \
-                cached[2] == raw.data_ptr() and cached[4] == cached[3]._version and \
-                not (raw.requires_grad and torch.is_grad_enabled()) and \
-                not torch.compiler.is_compiling() and not torch._C._is_tracing():
+                cached[2] == raw.data_ptr() and cached[4] == cached[3]._version:
             return cached[3]
-        if (raw.requires_grad and torch.is_grad_enabled()) or torch.compiler.is_compiling() \
-                or torch._C._is_tracing() or torch._C._functorch.is_functorch_wrapped_tensor(raw):
+        if torch._C._functorch.is_functorch_wrapped_tensor(raw):
             return self._effective()
         value = self._effective()
         if value.requires_grad or torch.autograd.forward_ad.unpack_dual(value).tangent is not None:
