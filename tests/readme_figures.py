@@ -182,10 +182,39 @@ def group_long1d() -> None:
         run(f"one long 1-D signal, RSS of {op}", [sys.executable, "-c", _LONG1D_RSS, op], 2)
 
 
+_LAYER_CALL = """
+import time, torch
+from torch.nn.functional import max_pool2d
+from ppverify.ops import PPool2d, p_pool2d
+torch.set_num_threads(1)
+x = torch.rand(1, 1, 4, 4)
+layer = PPool2d(2, alpha=2.0)
+calls = {"PPool2d": lambda: layer(x), "p_pool2d": lambda: p_pool2d(x, 2.0, 2),
+         "max_pool2d": lambda: max_pool2d(x, 2)}
+best = dict.fromkeys(calls, float("inf"))
+with torch.no_grad():
+    for name, call in calls.items():
+        for _ in range(2000):
+            call()
+        for _ in range(5):
+            t = time.perf_counter()
+            for _ in range(20000):
+                call()
+            best[name] = min(best[name], (time.perf_counter() - t) / 20000)
+print(", ".join(f"{k} {v * 1e6:.1f} us" for k, v in best.items()),
+      f"(PPool2d / max_pool2d {best['PPool2d'] / best['max_pool2d']:.2f}x)")
+"""
+
+
+def group_layer() -> None:
+    run("per-call forward of the PPool2d layer, (1,1,4,4), no_grad, 1 thread",
+        [sys.executable, "-c", _LAYER_CALL], 2)
+
+
 GROUPS = {"oracle": group_oracle, "prove": group_prove, "survey": group_survey,
           "check": group_check, "report": group_report, "build": group_build,
           "bench": group_bench, "gem": group_gem, "matrix": group_matrix,
-          "long1d": group_long1d}
+          "long1d": group_long1d, "layer": group_layer}
 
 
 def main() -> int:
