@@ -16,6 +16,15 @@
 // start[o] + j * step, j < count[o] (padding excluded, so windowed, ceil_mode, adaptive and
 // global layouts are all the same thing here).
 //
+// Few planes: with fewer planes than lanes x threads (one 1-D signal, a (1, 3, H, W) image, a
+// small batch of volumes) each plane is cut along its outermost axis with more than one
+// output into segments of consecutive outputs that act as planes: each lane (and thread) takes
+// one segment at its own base offset. A segment owns a run of inputs and its outputs, writes
+// only those, and recomputes the windows it shares with the previous segment for their
+// gradients only, so no element is written twice or loses a contribution. Interior segments
+// of a windowed layout share one plan; the edges (padding, ceil_mode) get their own. See
+// Segments (the driver) for the details.
+//
 // Two engines
 // -----------
 // * fast (float32, bfloat16, float16 inputs): each input element's weight
