@@ -2070,7 +2070,8 @@ int run(const Plan& Pc, const T* x, const double* param, T* y, const T* gy, T* g
     seg_threads = segment_threads(P, requested);
     make_segments(P, seg_threads, true, sg);
     for (SegClass& c : sg.classes) {
-      if (sg.axis >= 0 && (backward || sv)) c.P.ax[sg.axis].build_inverse();
+      // the backward's second pass reads the D and H inverses (W's is never read)
+      if (sg.axis >= 0 && sg.axis < 2 && backward) c.P.ax[sg.axis].build_inverse();
       if (!exact) c.tiles = make_col_tiles(c.P.ax[2]);
       if (sv && c.tiles.max_chunks > 1) {  // a window wider than a tile: not saved (recompute)
         sv = nullptr;
@@ -2175,63 +2176,96 @@ int run_saved_backward(const Plan& Pc, const float* jac, const double* dw, const
                        double* dparam_out, int requested) {
   Plan P = Pc;
   if (!disjoint(P)) return ST_ARGS;
-  // per axis: the output whose window holds input index i, or -1
+  // per axis: the output whose window holds input index i, or -1; for W a table only when
+  // short (a 1-D signal of 2e6 samples would need 16 MB): else per piece of SAVED_COLS
+  // columns, from the first output reaching the piece (non-empty windows increase: disjoint)
+  constexpr int64_t SAVED_COLS = 16384;
+  const Axis& AW = P.ax[2];
+  const int64_t D = P.ax[0].in, H = P.ax[1].in, W = AW.in;
+  const bool whole_w = W <= 4 * SAVED_COLS;
   std::vector<int64_t> om[3];
   for (int a = 0; a < 3; ++a) {
+    if (a == 2 && !whole_w) break;
     const Axis& A = P.ax[a];
     om[a].assign((size_t)A.in, -1);
     for (int64_t o = 0; o < A.out; ++o)
       for (int64_t j = 0; j < A.count[o]; ++j) om[a][A.start[o] + j * A.step] = o;
   }
-  const int64_t D = P.ax[0].in, H = P.ax[1].in, W = P.ax[2].in;
-  const int64_t OH = P.ax[1].out, OW = P.ax[2].out;
+  const int64_t pieces = whole_w ? 1 : (W + SAVED_COLS - 1) / SAVED_COLS;
+  const int64_t piece_cols = whole_w ? W : SAVED_COLS;
+  std::vector<int64_t> piece_first((size_t)pieces, AW.out);
+  if (!whole_w) {
+    int64_t k = 0;
+    for (int64_t o = 0; o < AW.out && k < pieces; ++o) {
+      if (AW.count[o] <= 0) continue;
+      const int64_t last = AW.start[o] + (AW.count[o] - 1) * AW.step;
+      while (k < pieces && last >= k * SAVED_COLS) piece_first[(size_t)k++] = o;
+    }
+  }
+  const int64_t OH = P.ax[1].out, OW = AW.out;
   const bool cl = P.layout == 1;
   const int64_t planes = P.N * P.C;
   // contiguous: one plane's row (p, id, ih) at a time; channels-last: one spatial row of one
-  // batch entry, all channels (n, id, ih)
+  // batch entry, all channels (n, id, ih); either in pieces of piece_cols columns
   const int64_t outer = cl ? P.N * D * H : planes * D * H;
   const int64_t lanes = cl ? P.C : 1;
-  // threads by the whole work, not by groups: a few long rows (one 1-D signal) are cut into
-  // pieces of SAVED_COLS columns
+  // threads by the whole work, not by groups: a few long rows (one 1-D signal) in pieces
   const int nt = threads_for(P, requested, INT64_MAX);
-  constexpr int64_t SAVED_COLS = 16384;
-  const int64_t pieces = cl ? 1 : (W + SAVED_COLS - 1) / SAVED_COLS;
   const int64_t* omd = om[0].data();
   const int64_t* omh = om[1].data();
-  const int64_t* omw = om[2].data();
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-  for (int64_t rp = 0; rp < outer * pieces; ++rp) {
-    const int64_t r = rp / pieces, w0 = (rp % pieces) * SAVED_COLS;
-    const int64_t w1 = cl ? W : std::min(W, w0 + SAVED_COLS);
-    const int64_t ih = r % H, id = (r / H) % D, b = r / (D * H);  // b: plane or batch entry
-    const int64_t od = omd[id], oh = omh[ih];
-    const int64_t in0 = (b * D * H + id * H + ih) * W * lanes;
-    if (od < 0 || oh < 0) {
-      for (int64_t i = w0 * lanes; i < w1 * lanes; ++i) gx[in0 + i] = from_double<T>(0.0);
-      continue;
-    }
-    const int64_t out0 = (b * P.plane_out + (od * OH + oh) * OW) * lanes;
-    if (!cl) {  // one plane's row: a gather of gy (0 outside every window)
-      const T* g = gy + out0;
-#pragma omp simd
-      for (int64_t iw = w0; iw < w1; ++iw) {
-        const int64_t ow = omw[iw];
-        const double gv = to_double<T>(g[ow < 0 ? 0 : ow]);
-        gx[in0 + iw] = from_double<T>(ow < 0 ? 0.0 : gv * (double)jac[in0 + iw]);
-      }
-      continue;
-    }
-    for (int64_t iw = 0; iw < W; ++iw) {
-      const int64_t ow = omw[iw];
-      const int64_t i = in0 + iw * lanes;
-      const int64_t o = out0 + ow * lanes;
-      if (ow < 0) {
-        for (int64_t c = 0; c < lanes; ++c) gx[i + c] = from_double<T>(0.0);
+#pragma omp parallel num_threads(nt) if (nt > 1)
+  {
+    std::vector<int64_t> local(whole_w ? 0 : (size_t)SAVED_COLS);
+#pragma omp for schedule(static)
+    for (int64_t rp = 0; rp < outer * pieces; ++rp) {
+      const int64_t r = rp / pieces, w0 = (rp % pieces) * piece_cols;
+      const int64_t w1 = std::min(W, w0 + piece_cols);
+      const int64_t ih = r % H, id = (r / H) % D, b = r / (D * H);  // b: plane or batch entry
+      const int64_t od = omd[id], oh = omh[ih];
+      const int64_t in0 = (b * D * H + id * H + ih) * W * lanes;
+      if (od < 0 || oh < 0) {
+        for (int64_t i = w0 * lanes; i < w1 * lanes; ++i) gx[in0 + i] = from_double<T>(0.0);
         continue;
       }
+      // omw[iw - w0]: the W output of column iw of this piece
+      const int64_t* omw;
+      if (whole_w) {
+        omw = om[2].data() + w0;
+      } else {
+        std::fill(local.begin(), local.begin() + (w1 - w0), -1);
+        for (int64_t o = piece_first[(size_t)(rp % pieces)]; o < OW; ++o) {
+          if (AW.count[o] <= 0) continue;
+          if (AW.start[o] >= w1) break;
+          for (int64_t j = 0; j < AW.count[o]; ++j) {
+            const int64_t iw = AW.start[o] + j * AW.step;
+            if (iw >= w0 && iw < w1) local[(size_t)(iw - w0)] = o;
+          }
+        }
+        omw = local.data();
+      }
+      const int64_t out0 = (b * P.plane_out + (od * OH + oh) * OW) * lanes;
+      if (!cl) {  // one plane's row: a gather of gy (0 outside every window)
+        const T* g = gy + out0;
 #pragma omp simd
-      for (int64_t c = 0; c < lanes; ++c)
-        gx[i + c] = from_double<T>(to_double<T>(gy[o + c]) * (double)jac[i + c]);
+        for (int64_t iw = w0; iw < w1; ++iw) {
+          const int64_t ow = omw[iw - w0];
+          const double gv = to_double<T>(g[ow < 0 ? 0 : ow]);
+          gx[in0 + iw] = from_double<T>(ow < 0 ? 0.0 : gv * (double)jac[in0 + iw]);
+        }
+        continue;
+      }
+      for (int64_t iw = w0; iw < w1; ++iw) {
+        const int64_t ow = omw[iw - w0];
+        const int64_t i = in0 + iw * lanes;
+        const int64_t o = out0 + ow * lanes;
+        if (ow < 0) {
+          for (int64_t c = 0; c < lanes; ++c) gx[i + c] = from_double<T>(0.0);
+          continue;
+        }
+#pragma omp simd
+        for (int64_t c = 0; c < lanes; ++c)
+          gx[i + c] = from_double<T>(to_double<T>(gy[o + c]) * (double)jac[i + c]);
+      }
     }
   }
   if (dparam_out != nullptr) {

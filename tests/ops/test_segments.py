@@ -151,3 +151,28 @@ def test_one_long_signal_is_cut_into_one_class_of_interior_segments():
     cut = _native.segments(plan, 2)
     assert cut["axis"] == 2 and cut["classes"] == 3 and cut["threads"] == 2, cut
     assert cut["segments"] >= 16, cut
+
+
+@pytest.mark.parametrize("kernel, stride", [(2, 2), (2, 3)], ids=["k2s2", "k2s3-gaps"])
+def test_the_saved_backward_of_a_long_row_in_pieces(kernel, stride, threads):
+    # a row longer than 4 x 16384 columns: the saved backward maps columns to windows piece by
+    # piece (no table of the row's length). At alpha = 0 P-pooling is the mean, so each
+    # element's gradient is exactly grad_out[its window] / kernel (0 outside every window),
+    # and the output the exact mean of its window (float32 sums of two halves are exact here)
+    from ppverify import ops
+
+    n = 70_001
+    gen = torch.Generator().manual_seed(61)
+    x = (torch.randint(1, 2 ** 10, (1, 1, n), generator=gen).float() / 2 ** 10)
+    x.requires_grad_(True)
+    y = ops.p_pool1d(x, 0.0, kernel, stride)
+    outs = y.shape[-1]
+    starts = torch.arange(outs) * stride
+    expect_y = (x.detach()[0, 0, starts] + x.detach()[0, 0, starts + 1]) / 2
+    assert torch.equal(y.detach()[0, 0], expect_y)
+    g = torch.randint(1, 2 ** 10, y.shape, generator=gen).float()
+    y.backward(g)
+    expect = torch.zeros(n)
+    for j in range(kernel):
+        expect[starts + j] = g[0, 0] / kernel
+    assert torch.equal(x.grad[0, 0], expect)
