@@ -62,7 +62,8 @@ import torch
 
 SOURCE = Path(__file__).with_name("ppool_kernel.cpp")
 #: the files ``SOURCE`` includes with ``#include "..."``: part of the cache key (and of the wheel)
-INCLUDES = (Path(__file__).with_name("power_kernel.inc"),)
+INCLUDES = (Path(__file__).with_name("power_kernel.inc"),
+            Path(__file__).with_name("fast_math.inc"))
 FLAGS = ["-O3", "-march=native", "-mprefer-vector-width=512", "-fopenmp", "-fno-math-errno",
          "-fno-trapping-math", "-shared", "-fPIC", "-std=c++17"]
 ABI_VERSION = 3
