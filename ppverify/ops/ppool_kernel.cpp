@@ -20,7 +20,9 @@
 // -----------
 // * fast (float32, bfloat16, float16 inputs): each input element's weight
 //   E = exp(a (ln x - Lc)) is computed once, relative to the plane's dominant element Lc (or
-//   to 1 when |a| is small enough that nothing can overflow), in double; a window is then a
+//   to 1 when |a| is small enough that nothing can overflow), in double (fast_log / fast_exp of
+//   fast_math.inc: table-driven, division-free, within 1.6 / 1.1 ULP; on AVX-512 builds 8 lanes
+//   at a time, a row's logs in one pass and its exponentials in a second); a window is then a
 //   few sums: y = sum E x / sum E. The W axis is worked in column tiles (at most TILE_COLS
 //   input columns at a time; a wider window is summed in chunks), and input row segments are
 //   cached (a direct-mapped row cache within CACHE_BYTES), so overlapping windows reuse them. The
