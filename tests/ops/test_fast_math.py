@@ -256,11 +256,11 @@ def test_the_check_catches_a_perturbed_coefficient(tmp_path, old, new, which):
     text = SOURCE.read_text()
     assert text.count(old) == 1
     broken = build(tmp_path, text.replace(old, new))
-    if which == "log":
-        x = log_arguments()
+    if which == "log":  # (every 5th argument: enough to see the defect, cheaper)
+        x = log_arguments()[::5]
         err = ulp_errors(broken.log(x), x, mpmath.log)
         assert worst(err, x)[0] > LOG_BOUND_ULP
     else:
-        z = exp_arguments()
+        z = exp_arguments()[::5]
         err = ulp_errors(broken.exp(z), z, mpmath.exp)
         assert worst(err, z)[0] > EXP_BOUND_ULP
