@@ -1,11 +1,12 @@
 """Time this checkout's compiled kernel against another build of it, call for call.
 
-    python -m tests.kernel_ab OTHER.so [ROUNDS]
+    python -m tests.kernel_ab OTHER.so [ROUNDS] [FILTER]
 
 OTHER.so is a ``ppool_kernel_*.so`` from another checkout's kernel cache (``PPVERIFY_CACHE``;
 the same ABI version). Both libraries are loaded in one process and called through ctypes with
 the same plan, input and output tensors, alternating round by round; each figure is the best
-of ROUNDS (default 5) of one ``ppv_forward`` or ``ppv_backward`` call, so the Python layer and
+of ROUNDS (default 5) of one ``ppv_forward`` or ``ppv_backward`` call (only the cases whose
+label contains FILTER, e.g. ``f64``, when given), so the Python layer and
 torch's pooling are out of the comparison and both builds see the same load. Used for issue
 12's column tiles (README, "Before and after the column tiles")."""
 
@@ -34,12 +35,15 @@ CASES = [  # label, shape, layout, threads, dtype
     ("2-D (1,2,1000,1000) global", (1, 2, 1000, 1000), _layout.adaptive(2, 1), 2, torch.float32),
     ("2-D f64 (2,64,112,112) k3 s2 p1", (2, 64, 112, 112), _layout.windowed(2, 3, 2, 1), 2,
      torch.float64),
+    ("2-D f64 (2,64,112,112) k2 s2", (2, 64, 112, 112), _layout.windowed(2, 2, 2), 2,
+     torch.float64),
 ]
 
 
 def main() -> int:
     other = ctypes.CDLL(sys.argv[1])
     rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 5
+    only = sys.argv[3] if len(sys.argv) > 3 else ""
     vp, i32 = ctypes.c_void_p, ctypes.c_int
     other.ppv_forward.argtypes = [vp, vp, vp, vp, i32]
     other.ppv_forward.restype = i32
@@ -47,6 +51,8 @@ def main() -> int:
     other.ppv_backward.restype = i32
     libs = (("other", other), ("this", _native.load()))
     for label, shape, layout, threads, dtype in CASES:
+        if only not in label:
+            continue
         x = torch.rand(shape, dtype=dtype) + 0.01
         out = _layout.out_spatial(layout, shape[2:])
         plan = _native.make_plan("ppool", layout, shape, dtype, False, 0, out)

@@ -762,6 +762,26 @@ double exact_lane(const T* x, const Plan& P, const Lanes& ln, int l, const Windo
   return y;
 }
 
+// Pass 2's per-element exp(a ln(x/R)) and ln(x/R) of one window, kept for pass 3 (the
+// gradients) so that the backward computes the double-double log and exp once per element and
+// window, not twice. Per thread, grown to the largest window seen (2 doubles per lane per
+// element); windows above EXACT_CACHE_ELEMS elements recompute them in pass 3 instead.
+constexpr int64_t EXACT_CACHE_ELEMS = 1 << 16;  // 8 MiB per thread at most
+struct WindowCache {
+  bool on = false;
+  double *e = nullptr, *lr = nullptr;
+};
+inline WindowCache window_cache(bool backward, int64_t n) {
+  WindowCache wc;
+  if (!backward || n > EXACT_CACHE_ELEMS) return wc;
+  static thread_local std::vector<double> mem;
+  if (mem.size() < (size_t)(2 * n * L)) mem.resize((size_t)(2 * n * L));
+  wc.on = true;
+  wc.e = mem.data();
+  wc.lr = mem.data() + n * L;
+  return wc;
+}
+
 // The vectorised exact engine: one window in all 8 lanes. Lanes whose window is special
 // (see exact_lane) are finished by exact_lane. With backward, adds gy * dy/dx to sink and
 // gy * dy/da to da.
@@ -816,8 +836,16 @@ void exact_window(const T* x, const Plan& P, const Lanes& ln, const WindowRange&
       scale[l] = std::ldexp(1.0, e1);
       scale2[l] = std::ldexp(1.0, -(int)sR[l].e - e1);
     }
+    // with backward, each element's exp(a ln(x/R)) and ln(x/R) are kept for pass 3 (the
+    // window's cache, or a stack buffer that nothing reads when the cache is off)
+    WindowCache wc = window_cache(backward, w.count());
+    double dump_e[L], dump_lr[L];
+    int64_t k = 0;
     for_each_element(P, w, [&](int64_t pos) {
       load_lanes<T>(x, ln, pos, v);
+      double* ce = wc.on ? wc.e + k * L : dump_e;
+      double* clr = wc.on ? wc.lr + k * L : dump_lr;
+      ++k;
 #pragma omp simd
       for (int l = 0; l < L; ++l) {
         double u = v[l];
@@ -826,7 +854,10 @@ void exact_window(const T* x, const Plan& P, const Lanes& ln, const WindowRange&
         double hi, lo, th, tl;
         log_ratio_dd(split(us), sR[l], hi, lo);
         mul_dd(a[l], hi, lo, th, tl);
-        double e = p ? exp_dd(th, tl) : (a[l] == 0 ? 1.0 : 0.0);
+        const double ee = exp_dd(th, tl);
+        ce[l] = ee;
+        clr[l] = hi + lo;
+        double e = p ? ee : (a[l] == 0 ? 1.0 : 0.0);
         double rho = p ? (us - R[l]) / R[l] : -1.0;
         double r = p ? (us * scale[l]) * scale2[l] : 0.0;  // x / 2^e(R): exact
         double er = e * rho, et = e * r;
@@ -867,18 +898,34 @@ void exact_window(const T* x, const Plan& P, const Lanes& ln, const WindowRange&
         acc[l] = 0.0;
         gyl[l] = special[l] ? 0.0 : gy[l];
       }
+      k = 0;
       for_each_element(P, w, [&](int64_t pos) {
         load_lanes<T>(x, ln, pos, v);
-        double gi[L];
+        // exp(a ln(x/R)) and ln(x/R) (at x <= 0: of R) from pass 2's cache, else again
+        double ev[L], lrv[L];
+        if (wc.on) {
+          std::memcpy(ev, wc.e + k * L, sizeof ev);
+          std::memcpy(lrv, wc.lr + k * L, sizeof lrv);
+        } else {
+#pragma omp simd
+          for (int l = 0; l < L; ++l) {
+            double u = v[l];
+            double us = u > 0.0 ? u : R[l];
+            double hi, lo, th, tl;
+            log_ratio_dd(split(us), sR[l], hi, lo);
+            mul_dd(a[l], hi, lo, th, tl);
+            ev[l] = exp_dd(th, tl);
+            lrv[l] = hi + lo;
+          }
+        }
+        ++k;
+        double gi[L], wts[L], redo_l[L];
 #pragma omp simd
         for (int l = 0; l < L; ++l) {
           double u = v[l];
           bool p = u > 0.0;
           double us = p ? u : R[l];
-          double hi, lo, th, tl;
-          log_ratio_dd(split(us), sR[l], hi, lo);
-          mul_dd(a[l], hi, lo, th, tl);
-          double e = exp_dd(th, tl);
+          double e = ev[l];
           double wt = (a[l] == 0 ? 1.0 : e) * inv_s[l];
           double rho = (us - R[l]) / R[l];
           double ratio = us / R[l];  // x / R (not 1 + rho: that loses a tiny x)
@@ -887,22 +934,32 @@ void exact_window(const T* x, const Plan& P, const Lanes& ln, const WindowRange&
           double near = wt * (1.0 + a[l] * rel);
           double far = wt * (1.0 + a[l]) - a[l] * (wt * yx);
           double g = std::fabs(rel) < 0.5 ? near : far;
-          // x / R subnormal, w underflowed, or w y / x out of range: in logarithms
+          // x / R subnormal, w underflowed, or w y / x out of range: in logarithms (below,
+          // for the lanes that need it)
           bool redo = !(ratio >= 2.2250738585072014e-308) || wt == 0.0 || !std::isfinite(g);
-          double lr = hi + lo;
-          double sh, sl;
-          sub_add_dd(th, tl, hi, lo, g0[l] - ln_s[l], sh, sl);
-          double gr = wt * (1.0 + a[l]) - mul_exp_dd(a[l], sh, sl);
-          g = redo ? gr : g;
+          redo_l[l] = (p && redo && a[l] != 0) ? 1.0 : 0.0;
+          wts[l] = wt;
           g = a[l] == 0 ? wt : g;  // exactly the weight (a * inf above would be NaN)
           double zero_g = a[l] == 0 ? wt : gz[l];
           gi[l] = p ? g : (u == 0.0 ? zero_g : 0.0);
           // (x - y) / R: rho - D near R, else x / R - y / R (rel * ratio would be inf * 0
           // when x / R underflows)
           double dxy = near_r[l] ? rho - D[l] : ratio - YR[l];
-          double term = wt * (lr - g0[l]) * dxy;
+          double term = wt * (lrv[l] - g0[l]) * dxy;
           acc[l] += p && std::isfinite(term) ? term : 0.0;
         }
+        double n_redo = 0.0;
+        for (int l = 0; l < L; ++l) n_redo += redo_l[l];
+        if (n_redo > 0.0)
+          for (int l = 0; l < L; ++l) {
+            if (redo_l[l] == 0.0) continue;
+            // w (1 + a) - a w y / x with w y / x = exp(a lr - ln S + ln(y/R) - lr)
+            double hi, lo, th, tl, sh, sl;
+            log_ratio_dd(split(v[l]), sR[l], hi, lo);
+            mul_dd(a[l], hi, lo, th, tl);
+            sub_add_dd(th, tl, hi, lo, g0[l] - ln_s[l], sh, sl);
+            gi[l] = wts[l] * (1.0 + a[l]) - mul_exp_dd(a[l], sh, sl);
+          }
         for (int l = 0; l < L; ++l)
           if (!special[l]) sink->add(pos, l, gyl[l] * gi[l]);
       });
