@@ -594,6 +594,7 @@ struct GradSink {
 struct WindowOut {
   double y[L];
   bool bad[L];
+  double xmax[L];  // the window's largest element (0 if none is positive)
 };
 
 // A window's elements: (id, ih, iw) enumerated over the three axis ranges.
@@ -816,6 +817,7 @@ void exact_window(const T* x, const Plan& P, const Lanes& ln, const WindowRange&
     a[l] = ln.a[l];
     out.bad[l] = false;
     out.y[l] = 0.0;
+    out.xmax[l] = xmax[l];
     const bool extreme = a[l] < 0 && npos[l] > 0 &&
                          split(xmax[l]).e - split(xmin[l]).e >= 1000.0;
     special[l] = !want[l] || nbad[l] > 0 || npos[l] == 0 || (a[l] < 0 && nzero[l] > 0) ||
@@ -1143,9 +1145,12 @@ struct FastScratch {
 // its window's dy/dx (float, x's layout; 0 outside every window) and per output dy/da (double,
 // the output's layout; null when not wanted). The backward is then gx = gy[window] * jac and
 // dparam = sum gy * dw, a pass over memory (run_saved_backward).
+// For float64 inputs (the exact engine) jac is double (jac64): each element's dy/dx exactly as
+// the recomputing backward forms it, so gy * jac is that backward's gradient, bit for bit.
 struct Saved {
   float* jac = nullptr;
   double* dw = nullptr;
+  double* jac64 = nullptr;
 };
 
 
@@ -1658,18 +1663,22 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
 // place (zeroed first), window by window, in the order a lane-interleaved buffer would be.
 template <class T>
 void exact_group(const T* x, const Plan& P, const Lanes& ln, T* y, const T* gy, T* gx,
-                 ScaledSum* da, int* status) {
-  const bool backward = gx != nullptr;
+                 ScaledSum* da, int* status, const Saved* sv = nullptr) {
+  // a saving forward (float64): the backward with gy = 1 into sv->jac64, y written, and each
+  // window's dy/da (its own sum) into sv->dw
+  const bool saving = sv != nullptr;
+  const bool backward = gx != nullptr || saving;
   const Axis &AD = P.ax[0], &AH = P.ax[1], &AW = P.ax[2];
   GradSink sink;
   if (backward) {
     if constexpr (!std::is_same<T, double>::value) {
       return;  // the exact engine serves float64 inputs only (see run)
     } else {
+      double* g = saving ? sv->jac64 : gx;
       sink.es = ln.es_in;
       for (int l = 0; l < L; ++l) {
         if (!ln.active[l]) continue;
-        sink.lane[l] = gx + ln.in_base[l];
+        sink.lane[l] = g + ln.in_base[l];
         for (int64_t pos = 0; pos < P.plane_in; ++pos) sink.lane[l][pos * sink.es] = 0.0;
       }
     }
@@ -1683,15 +1692,30 @@ void exact_group(const T* x, const Plan& P, const Lanes& ln, T* y, const T* gy, 
       for (int64_t ow = 0; ow < AW.out; ++ow) {
         WindowRange wr = window_range(P, od, oh, ow);
         for (int l = 0; l < L; ++l)
-          gyv[l] = (backward && ln.active[l])
-                       ? to_double<T>(gy[out_index(P, ln, l, od, oh, ow)]) : 0.0;
+          gyv[l] = saving ? 1.0
+                          : (backward && ln.active[l])
+                                ? to_double<T>(gy[out_index(P, ln, l, od, oh, ow)]) : 0.0;
         WindowOut wo;
+        ScaledSum wda[L];  // saving: this window's dy/da
         exact_window<T>(x, P, ln, wr, want, backward, gyv, backward ? &sink : nullptr,
-                        backward ? da : nullptr, dummy, wo);
+                        saving ? wda : (backward ? da : nullptr), dummy, wo);
         for (int l = 0; l < L; ++l) {
           if (!ln.active[l]) continue;
           if (wo.bad[l] || std::isnan(wo.y[l])) *status |= ST_BAD;
-          if (!backward) y[out_index(P, ln, l, od, oh, ow)] = from_double<T>(wo.y[l]);
+          const int64_t o = out_index(P, ln, l, od, oh, ow);
+          if (gx == nullptr) y[o] = from_double<T>(wo.y[l]);
+          if (saving && sv->dw) {
+            // one double per window. A subnormal one costs at most 2^-1075 |gy| (absolute),
+            // within the dy/da bound (64 u x sum |gy| xmax / max(1, |a|) over the windows)
+            // while xmax >= max(1, |a|) 2^-1000; else, or if it overflows, the state is
+            // refused (the backward recomputes, with a power-of-two scale per sum)
+            const double d = std::ldexp(wda[l].m, wda[l].e);
+            const bool sub = d != 0.0 && std::fabs(d) < 2.2250738585072014e-308;
+            if (!(std::fabs(d) <= 1.7976931348623157e308) ||
+                (sub && !(wo.xmax[l] >= std::max(1.0, std::fabs(ln.a[l])) * 0x1p-1000)))
+              *status |= ST_UNSAVED;
+            sv->dw[o] = d;
+          }
         }
       }
 }
@@ -1754,9 +1778,9 @@ int run(const Plan& Pc, const T* x, const double* param, T* y, const T* gy, T* g
     P.ax[0].build_inverse();
     P.ax[1].build_inverse();
   }
-  if (sv) {  // the fast engine only, windows that share no element
+  if (sv) {  // windows that share no element
     P.ax[2].build_inverse();
-    if (exact || !disjoint(P)) return ST_ARGS;
+    if (!disjoint(P) || (exact != (sv->jac64 != nullptr))) return ST_ARGS;
   }
   const int nt = threads_for(P, requested);
   std::atomic<int> status{0};
@@ -1808,7 +1832,7 @@ int run(const Plan& Pc, const T* x, const double* param, T* y, const T* gy, T* g
         make_lanes(P, param, g, ln);
         if (exact) {
           ScaledSum da[L];
-          exact_group<T>(x, P, ln, y, gy, gx, backward ? da : nullptr, &st);
+          exact_group<T>(x, P, ln, y, gy, gx, backward ? da : nullptr, &st, sv);
           if (backward)
             for (int l = 0; l < L; ++l)
               if (ln.active[l]) {
@@ -1844,11 +1868,41 @@ int run(const Plan& Pc, const T* x, const double* param, T* y, const T* gy, T* g
   return status.load() | extra_status;
 }
 
+// The sum of gy * dw over n outputs (stride st) of one plane as (m, e): a plain double sum
+// while every term lies within [2^-960, 2^960] (or is 0), else a ScaledSum (terms of any
+// magnitude, as the recomputing float64 backward sums them).
+template <class T>
+inline void plane_param_sum(const T* gy, const double* dw, int64_t n, int64_t st, double* me) {
+  double acc = 0.0, big = 0.0;
+  for (int64_t o = 0; o < n; ++o) {
+    const double t = to_double<T>(gy[o * st]) * dw[o * st];
+    acc += t;
+    big = std::fabs(t) > big ? std::fabs(t) : big;
+  }
+  if (std::is_same<T, double>::value && !(big == 0.0 || (big >= 0x1p-960 && big <= 0x1p960))) {
+    ScaledSum s;
+    for (int64_t o = 0; o < n; ++o) {
+      int eg, ed;
+      const double mg = std::frexp(to_double<T>(gy[o * st]), &eg);
+      const double md = std::frexp(dw[o * st], &ed);
+      if (std::isfinite(mg) && std::isfinite(md)) s.add(mg * md, eg + ed);
+      else { s.m = NAN; s.e = 0; break; }
+    }
+    me[0] = s.m;
+    me[1] = s.e;
+    return;
+  }
+  me[0] = acc;
+  me[1] = 0.0;
+}
+
 // The backward from a saving forward's state (no recomputation): gx = gy[window] * jac (0
 // outside every window) in x's dtype and layout, and, with dparam_out, the per-plane sums of
-// gy * dw reduced to the parameter's shape. A pass over memory, in memory order.
-template <class T>
-int run_saved_backward(const Plan& Pc, const float* jac, const double* dw, const T* gy, T* gx,
+// gy * dw reduced to the parameter's shape. A pass over memory, in memory order. jac is float
+// for the fast engine's dtypes, double for float64 (gx may then be jac itself: each element is
+// read before it is written).
+template <class T, class J>
+int run_saved_backward(const Plan& Pc, const J* jac, const double* dw, const T* gy, T* gx,
                        double* dparam_out, int requested) {
   Plan P = Pc;
   for (int a = 0; a < 3; ++a) P.ax[a].build_inverse();
@@ -1906,21 +1960,17 @@ int run_saved_backward(const Plan& Pc, const float* jac, const double* dw, const
     }
   }
   if (dparam_out != nullptr) {
-    std::vector<double> dparam((size_t)(2 * planes), 0.0);  // (m, e) pairs, e = 0
-    if (cl) {
-      for (int64_t n = 0; n < P.N; ++n)
-        for (int64_t o = 0; o < P.plane_out; ++o)
-          for (int64_t c = 0; c < P.C; ++c) {
-            const int64_t k = (n * P.plane_out + o) * P.C + c;
-            dparam[2 * (n * P.C + c)] += to_double<T>(gy[k]) * dw[k];
-          }
-    } else {
+    std::vector<double> dparam((size_t)(2 * planes), 0.0);  // (m, e) pairs
+    double* dp = dparam.data();
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-      for (int64_t p = 0; p < planes; ++p) {
-        double acc = 0.0;
-        for (int64_t o = 0; o < P.plane_out; ++o)
-          acc += to_double<T>(gy[p * P.plane_out + o]) * dw[p * P.plane_out + o];
-        dparam[2 * p] = acc;
+    for (int64_t p = 0; p < planes; ++p) {
+      if (cl) {
+        const int64_t n = p / P.C, c = p % P.C;
+        const int64_t o0 = n * P.plane_out * P.C + c;
+        plane_param_sum<T>(gy + o0, dw + o0, P.plane_out, P.C, dp + 2 * p);
+      } else {
+        plane_param_sum<T>(gy + p * P.plane_out, dw + p * P.plane_out, P.plane_out, 1,
+                           dp + 2 * p);
       }
     }
     reduce_param(P, dparam.data(), dparam_out);
@@ -1983,17 +2033,20 @@ int ppv_backward(const int64_t* plan, const void* x, const double* param, const 
   });
 }
 
-// y = pool(x) and the state of a backward without recomputation (Saved): jac (float, x's
-// layout and size) and, unless null, dw (double, the output's layout and size). Only for
-// float32 / bfloat16 / float16 and windows that share no element (else status 3). Status as
-// ppv_forward, plus bit 4 (ST_UNSAVED): the state is not usable, recompute in the backward.
+// y = pool(x) and the state of a backward without recomputation (Saved): jac (x's layout and
+// size; float for float32 / bfloat16 / float16, double for float64) and, unless null, dw
+// (double, the output's layout and size). Only for windows that share no element (else status
+// 3). Status as ppv_forward, plus bit 4 (ST_UNSAVED): the state is not usable, recompute in
+// the backward.
 int ppv_forward_saved(const int64_t* plan, const void* x, const double* param, void* y,
-                      float* jac, double* dw, int nthreads) {
+                      void* jac, double* dw, int nthreads) {
   return dispatch(plan, [&](const Plan& P, auto* tag) {
     using T = std::remove_pointer_t<decltype(tag)>;
-    if (std::is_same<T, double>::value) return (int)ST_ARGS;
     try {
-      Saved sv{jac, dw};
+      Saved sv;
+      sv.dw = dw;
+      if (std::is_same<T, double>::value) sv.jac64 = (double*)jac;
+      else sv.jac = (float*)jac;
       return run<T>(P, (const T*)x, param, (T*)y, nullptr, nullptr, nullptr, nthreads, &sv);
     } catch (...) {
       return (int)ST_NOMEM;
@@ -2003,14 +2056,19 @@ int ppv_forward_saved(const int64_t* plan, const void* x, const double* param, v
 
 // gx = gy * dy/dx and dparam = sum gy * dy/dparam (null: not wanted; needs dw) from the state
 // ppv_forward_saved wrote for the same plan.
-int ppv_backward_saved(const int64_t* plan, const float* jac, const double* dw, const void* gy,
+// (jac: float, or double for float64; gx may be jac itself)
+int ppv_backward_saved(const int64_t* plan, const void* jac, const double* dw, const void* gy,
                        void* gx, double* dparam, int nthreads) {
   return dispatch(plan, [&](const Plan& P, auto* tag) {
     using T = std::remove_pointer_t<decltype(tag)>;
-    if (std::is_same<T, double>::value || (dparam != nullptr && dw == nullptr))
-      return (int)ST_ARGS;
+    if (dparam != nullptr && dw == nullptr) return (int)ST_ARGS;
     try {
-      return run_saved_backward<T>(P, jac, dw, (const T*)gy, (T*)gx, dparam, nthreads);
+      if constexpr (std::is_same<T, double>::value)
+        return run_saved_backward<T, double>(P, (const double*)jac, dw, (const T*)gy, (T*)gx,
+                                             dparam, nthreads);
+      else
+        return run_saved_backward<T, float>(P, (const float*)jac, dw, (const T*)gy, (T*)gx,
+                                            dparam, nthreads);
     } catch (...) {
       return (int)ST_NOMEM;
     }
