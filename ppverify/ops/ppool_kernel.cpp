@@ -260,6 +260,27 @@ inline void recip_lanes(const double* v, double* r) {
 #endif
 }
 
+// 2^k for -1022 <= k <= 1023 (a normal double), by its bits: no libm call.
+inline double pow2(int64_t k) { return bits_to_double((uint64_t)(k + 1023) << 52); }
+
+// v * 2^k with one rounding, as std::ldexp: a product with an exact power of two where 2^k is a
+// normal double (the product then rounds once, exactly as ldexp does), else ldexp itself. The
+// exact engine calls this per lane and window, where a libm call per lane cost as much as a
+// window's arithmetic.
+inline double scale2k(double v, int64_t k) {
+  return (k >= -1022 && k <= 1023) ? v * pow2(k) : std::ldexp(v, (int)k);
+}
+
+// std::frexp (m in [1/2, 1), v = m 2^e) by the bits for a normal v, else std::frexp itself:
+// the same result without a libm call in the common case.
+inline double frexp2(double v, int* e) {
+  const uint64_t b = double_to_bits(v);
+  const int ex = (int)((b >> 52) & 0x7ff);
+  if (ex == 0 || ex == 0x7ff) return std::frexp(v, e);
+  *e = ex - 1022;
+  return bits_to_double((b & 0x800fffffffffffffULL) | 0x3fe0000000000000ULL);
+}
+
 // A positive finite double as m * 2^e, m in [1, 2).
 struct Split { double m, e; };
 inline Split split(double x) {
@@ -370,13 +391,13 @@ struct ScaledSum {
   inline void add(double v, int ve) {  // v * 2^ve, v finite
     if (v == 0.0) return;
     int ev;
-    double fv = std::frexp(v, &ev);
+    double fv = frexp2(v, &ev);
     ve += ev;
     if (m == 0.0) { m = fv; e = ve; return; }
-    if (ve > e) { m = std::ldexp(m, e - ve) + fv; e = ve; }
-    else { m += std::ldexp(fv, ve - e); }
+    if (ve > e) { m = scale2k(m, e - ve) + fv; e = ve; }
+    else { m += scale2k(fv, ve - e); }
     int em;
-    m = std::frexp(m, &em);
+    m = frexp2(m, &em);
     e += em;
   }
 };
@@ -783,6 +804,47 @@ inline WindowCache window_cache(bool backward, int64_t n) {
   return wc;
 }
 
+// Pass 3 of the exact engine for one element in all 8 lanes (v: x; ev, lrv: exp(a ln(x/R))
+// and ln(x/R), of R where x <= 0): gi = dy/dx (except in lanes flagged in redo, which need
+// the log-domain form), wts = the weight w, and acc += the dy/da term. A function of plain
+// arrays so that GCC vectorises it (as a lambda's body it stayed scalar: 4 divisions per lane).
+struct GradConst {
+  double R[L], a[L], inv_s[L], YR[L], D[L], near_r[L], gz[L], g0[L];
+};
+inline void exact_grad_lanes(const double* __restrict v, const double* __restrict ev,
+                             const double* __restrict lrv, const GradConst& c,
+                             double* __restrict gi, double* __restrict wts,
+                             double* __restrict redo_l, double* __restrict acc) {
+#pragma omp simd
+  for (int l = 0; l < L; ++l) {
+    double u = v[l];
+    bool p = u > 0.0;
+    double us = p ? u : c.R[l];
+    double e = ev[l];
+    double wt = (c.a[l] == 0 ? 1.0 : e) * c.inv_s[l];
+    double rho = (us - c.R[l]) / c.R[l];
+    double ratio = us / c.R[l];  // x / R (not 1 + rho: that loses a tiny x)
+    double yx = c.YR[l] / ratio;  // y / x
+    double rel = c.near_r[l] != 0.0 ? (rho - c.D[l]) / ratio : 1.0 - yx;
+    double near = wt * (1.0 + c.a[l] * rel);
+    double far = wt * (1.0 + c.a[l]) - c.a[l] * (wt * yx);
+    double g = std::fabs(rel) < 0.5 ? near : far;
+    // x / R subnormal, w underflowed, or w y / x out of range: in logarithms (below,
+    // for the lanes that need it)
+    bool redo = !(ratio >= 2.2250738585072014e-308) || wt == 0.0 || !std::isfinite(g);
+    redo_l[l] = (p && redo && c.a[l] != 0) ? 1.0 : 0.0;
+    wts[l] = wt;
+    g = c.a[l] == 0 ? wt : g;  // exactly the weight (a * inf above would be NaN)
+    double zero_g = c.a[l] == 0 ? wt : c.gz[l];
+    gi[l] = p ? g : (u == 0.0 ? zero_g : 0.0);
+    // (x - y) / R: rho - D near R, else x / R - y / R (rel * ratio would be inf * 0
+    // when x / R underflows)
+    double dxy = c.near_r[l] != 0.0 ? rho - c.D[l] : ratio - c.YR[l];
+    double term = wt * (lrv[l] - c.g0[l]) * dxy;
+    acc[l] += p && std::isfinite(term) ? term : 0.0;
+  }
+}
+
 // The vectorised exact engine: one window in all 8 lanes. Lanes whose window is special
 // (see exact_lane) are finished by exact_lane. With backward, adds gy * dy/dx to sink and
 // gy * dy/da to da.
@@ -835,8 +897,8 @@ void exact_window(const T* x, const Plan& P, const Lanes& ln, const WindowRange&
     for (int l = 0; l < L; ++l) {
       S[l] = Sc[l] = DN[l] = DNc[l] = TR[l] = TRc[l] = SX[l] = 0.0;
       const int e1 = -(int)sR[l].e / 2;  // two factors: 2^1074 alone overflows
-      scale[l] = std::ldexp(1.0, e1);
-      scale2[l] = std::ldexp(1.0, -(int)sR[l].e - e1);
+      scale[l] = pow2(e1);  // e1 and -e(R) - e1 are within [-538, 538]
+      scale2[l] = pow2(-(int)sR[l].e - e1);
     }
     // with backward, each element's exp(a ln(x/R)) and ln(x/R) are kept for pass 3 (the
     // window's cache, or a stack buffer that nothing reads when the cache is off)
@@ -882,21 +944,25 @@ void exact_window(const T* x, const Plan& P, const Lanes& ln, const WindowRange&
       D[l] = (DN[l] + DNc[l]) / Sv[l];
       const double q = (TR[l] + TRc[l]) / Sv[l];  // y / 2^e(R)
       YR[l] = q / sR[l].m;                          // y / R
-      if (!special[l]) out.y[l] = std::ldexp(q, (int)sR[l].e);  // one rounding if subnormal
+      if (!special[l]) out.y[l] = scale2k(q, (int64_t)sR[l].e);  // one rounding if subnormal
       SX[l] /= sR[l].m;                             // sum x / R
     }
     if (backward) {
       // pass 3: gradients. rel = (x - y) / x: (rho - D) / (x / R) while y is near R (|D| <=
       // 1/2: both accurate relative to themselves, so no cancellation for large |a|), else
       // 1 - (y / R) / (x / R); dy/da terms w (ln(x/R) - ln(y/R)) (x - y) / R >= 0, times R.
-      double g0[L], inv_s[L], ln_s[L], gz[L], acc[L], gyl[L];
-      bool near_r[L];
+      GradConst gc;
+      double ln_s[L], acc[L], gyl[L];
       for (int l = 0; l < L; ++l) {
-        near_r[l] = std::fabs(D[l]) <= 0.5;
-        g0[l] = near_r[l] ? std::log1p(D[l]) : std::log(YR[l]);  // ln(y / R)
-        inv_s[l] = 1.0 / Sv[l];
+        gc.R[l] = R[l];
+        gc.a[l] = a[l];
+        gc.D[l] = D[l];
+        gc.YR[l] = YR[l];
+        gc.near_r[l] = std::fabs(D[l]) <= 0.5 ? 1.0 : 0.0;
+        gc.g0[l] = gc.near_r[l] != 0.0 ? std::log1p(D[l]) : std::log(YR[l]);  // ln(y / R)
+        gc.inv_s[l] = 1.0 / Sv[l];
         ln_s[l] = std::log(Sv[l]);
-        gz[l] = (a[l] == 1.0 && SX[l] > 0) ? -YR[l] / SX[l] : 0.0;
+        gc.gz[l] = (a[l] == 1.0 && SX[l] > 0) ? -YR[l] / SX[l] : 0.0;
         acc[l] = 0.0;
         gyl[l] = special[l] ? 0.0 : gy[l];
       }
@@ -922,34 +988,7 @@ void exact_window(const T* x, const Plan& P, const Lanes& ln, const WindowRange&
         }
         ++k;
         double gi[L], wts[L], redo_l[L];
-#pragma omp simd
-        for (int l = 0; l < L; ++l) {
-          double u = v[l];
-          bool p = u > 0.0;
-          double us = p ? u : R[l];
-          double e = ev[l];
-          double wt = (a[l] == 0 ? 1.0 : e) * inv_s[l];
-          double rho = (us - R[l]) / R[l];
-          double ratio = us / R[l];  // x / R (not 1 + rho: that loses a tiny x)
-          double yx = YR[l] / ratio;  // y / x
-          double rel = near_r[l] ? (rho - D[l]) / ratio : 1.0 - yx;
-          double near = wt * (1.0 + a[l] * rel);
-          double far = wt * (1.0 + a[l]) - a[l] * (wt * yx);
-          double g = std::fabs(rel) < 0.5 ? near : far;
-          // x / R subnormal, w underflowed, or w y / x out of range: in logarithms (below,
-          // for the lanes that need it)
-          bool redo = !(ratio >= 2.2250738585072014e-308) || wt == 0.0 || !std::isfinite(g);
-          redo_l[l] = (p && redo && a[l] != 0) ? 1.0 : 0.0;
-          wts[l] = wt;
-          g = a[l] == 0 ? wt : g;  // exactly the weight (a * inf above would be NaN)
-          double zero_g = a[l] == 0 ? wt : gz[l];
-          gi[l] = p ? g : (u == 0.0 ? zero_g : 0.0);
-          // (x - y) / R: rho - D near R, else x / R - y / R (rel * ratio would be inf * 0
-          // when x / R underflows)
-          double dxy = near_r[l] ? rho - D[l] : ratio - YR[l];
-          double term = wt * (lrv[l] - g0[l]) * dxy;
-          acc[l] += p && std::isfinite(term) ? term : 0.0;
-        }
+        exact_grad_lanes(v, ev, lrv, gc, gi, wts, redo_l, acc);
         double n_redo = 0.0;
         for (int l = 0; l < L; ++l) n_redo += redo_l[l];
         if (n_redo > 0.0)
@@ -959,7 +998,7 @@ void exact_window(const T* x, const Plan& P, const Lanes& ln, const WindowRange&
             double hi, lo, th, tl, sh, sl;
             log_ratio_dd(split(v[l]), sR[l], hi, lo);
             mul_dd(a[l], hi, lo, th, tl);
-            sub_add_dd(th, tl, hi, lo, g0[l] - ln_s[l], sh, sl);
+            sub_add_dd(th, tl, hi, lo, gc.g0[l] - ln_s[l], sh, sl);
             gi[l] = wts[l] * (1.0 + a[l]) - mul_exp_dd(a[l], sh, sl);
           }
         for (int l = 0; l < L; ++l)
@@ -970,7 +1009,7 @@ void exact_window(const T* x, const Plan& P, const Lanes& ln, const WindowRange&
         double dl = (a[l] == 0 && nzero[l] > 0) ? 0.0 : acc[l];
         if (da) {
           int em;
-          double mm = std::frexp(R[l], &em);
+          double mm = frexp2(R[l], &em);
           da[l].add(gyl[l] * dl * mm, em);
         } else {
           dplain[l] += gyl[l] * dl * R[l];
@@ -1709,7 +1748,7 @@ void exact_group(const T* x, const Plan& P, const Lanes& ln, T* y, const T* gy, 
             // within the dy/da bound (64 u x sum |gy| xmax / max(1, |a|) over the windows)
             // while xmax >= max(1, |a|) 2^-1000; else, or if it overflows, the state is
             // refused (the backward recomputes, with a power-of-two scale per sum)
-            const double d = std::ldexp(wda[l].m, wda[l].e);
+            const double d = scale2k(wda[l].m, wda[l].e);
             const bool sub = d != 0.0 && std::fabs(d) < 2.2250738585072014e-308;
             if (!(std::fabs(d) <= 1.7976931348623157e308) ||
                 (sub && !(wo.xmax[l] >= std::max(1.0, std::fabs(ln.a[l])) * 0x1p-1000)))
