@@ -547,8 +547,8 @@ class _EagerPool(torch.autograd.Function):
     forward also saves each input element's dy/dx (float32; float64 for float64) and, when the
     parameter needs a gradient, each window's dy/dparam (float64); the backward is then a pass
     over memory instead of a recomputation (``_native_forward_saved``). The state is held by
-    the node (not ``save_for_backward``: the float32 input gradient is written over it) and
-    used once: the backward drops it, so a second backward of a retained graph recomputes."""
+    the node (not ``save_for_backward``: a float32 or float64 input gradient is written over it)
+    and used once: the backward drops it, so a second backward of a retained graph recomputes."""
 
     @staticmethod
     def forward(ctx, x, param, op, layout, validate):

@@ -36,6 +36,12 @@
 //   its own dominant element R, with a ln(x/R) carried in double-double (the exponents' part
 //   k ln 2 exact), rho = (x - R) / R exact near R, y = R (1 + D) with D = sum w rho, and the
 //   input gradients w (1 + a (rho - D) / (1 + rho)), so float64 keeps its error bound.
+//   Pass 2 (the window sums) keeps each element's exp(a ln(x/R)) and ln(x/R) of the window
+//   (a per-thread cache, windows up to EXACT_CACHE_ELEMS elements) and pass 3 (gradients)
+//   reads them: one double-double log and exp per element and window, vectorised over lanes
+//   (exact_grad_lanes); the log-domain form only in the lanes that need it. Where windows share
+//   no element, the saving forward writes each element's dy/dx in double (the recomputing
+//   backward's own, so gy * dy/dx is its gradient bit for bit) and each window's dy/da.
 //
 // Robustness: no C++ exception leaves an OpenMP region (allocation failures are caught and
 // reported as status 2); the fast engine's scratch is bounded by TILE_COLS and CACHE_BYTES,
