@@ -1,18 +1,20 @@
 """Time this checkout's compiled kernel against another build of it, call for call.
 
-    python -m tests.kernel_ab OTHER.so [ROUNDS]
+    python -m tests.kernel_ab OTHER.so [ROUNDS] [--threads N] [--rows TEXT]
 
 OTHER.so is a ``ppool_kernel_*.so`` from another checkout's kernel cache (``PPVERIFY_CACHE``;
 the same ABI version). Both libraries are loaded in one process and called through ctypes with
 the same plan, input and output tensors, alternating round by round; each figure is the best
 of ROUNDS (default 5) of one ``ppv_forward`` or ``ppv_backward`` call, so the Python layer and
-torch's pooling are out of the comparison and both builds see the same load. Used for issue
+torch's pooling are out of the comparison and both builds see the same load. ``--threads N``
+runs every case on N threads (one thread is the least disturbed by other jobs on shared
+cores); ``--rows TEXT`` keeps the cases whose label contains TEXT. Used for issue
 12's column tiles (README, "Before and after the column tiles")."""
 
 from __future__ import annotations
 
+import argparse
 import ctypes
-import sys
 import time
 
 import torch
@@ -25,6 +27,10 @@ CASES = [  # label, shape, layout, threads, dtype
      torch.float32),
     ("2-D (8,64,112,112) k3 s2 p1", (8, 64, 112, 112), _layout.windowed(2, 3, 2, 1), 2,
      torch.float32),
+    ("2-D (8,64,112,112) k2 s2", (8, 64, 112, 112), _layout.windowed(2, 2, 2), 2,
+     torch.float32),
+    ("2-D bf16 (8,64,112,112) k3 s2 p1", (8, 64, 112, 112), _layout.windowed(2, 3, 2, 1), 2,
+     torch.bfloat16),
     ("2-D (8,64,112,112) global", (8, 64, 112, 112), _layout.adaptive(2, 1), 2, torch.float32),
     ("2-D (8,64,56,56) adaptive 7", (8, 64, 56, 56), _layout.adaptive(2, 7), 2, torch.float32),
     ("2-D (8,64,56,56) k14, 1 thread", (8, 64, 56, 56), _layout.windowed(2, 14), 1,
@@ -33,6 +39,8 @@ CASES = [  # label, shape, layout, threads, dtype
      torch.float32),
     ("2-D (1,2,1000,1000) global", (1, 2, 1000, 1000), _layout.adaptive(2, 1), 2, torch.float32),
     ("2-D f64 (2,64,112,112) k3 s2 p1", (2, 64, 112, 112), _layout.windowed(2, 3, 2, 1), 2,
+     torch.float64),
+    ("2-D f64 (2,64,112,112) k2 s2", (2, 64, 112, 112), _layout.windowed(2, 2, 2), 2,
      torch.float64),
     # few planes (issue 12's segments)
     ("1-D (1,1,2e6) k3 s1 p1", (1, 1, 2_000_000), _layout.windowed(1, 3, 1, 1), 2,
@@ -49,8 +57,16 @@ CASES = [  # label, shape, layout, threads, dtype
 
 
 def main() -> int:
-    other = ctypes.CDLL(sys.argv[1])
-    rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 5
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("other", help="the other build's ppool_kernel_*.so")
+    parser.add_argument("rounds", nargs="?", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=None,
+                        help="threads for every case (default: each case's own)")
+    parser.add_argument("--rows", default="", help="only the cases whose label contains this")
+    args = parser.parse_args()
+    other = ctypes.CDLL(args.other)
+    rounds = args.rounds
     vp, i32 = ctypes.c_void_p, ctypes.c_int
     other.ppv_forward.argtypes = [vp, vp, vp, vp, i32]
     other.ppv_forward.restype = i32
@@ -58,6 +74,9 @@ def main() -> int:
     other.ppv_backward.restype = i32
     libs = (("other", other), ("this", _native.load()))
     for label, shape, layout, threads, dtype in CASES:
+        if args.rows not in label:
+            continue
+        threads = args.threads or threads
         x = torch.rand(shape, dtype=dtype) + 0.01
         out = _layout.out_spatial(layout, shape[2:])
         plan = _native.make_plan("ppool", layout, shape, dtype, False, 0, out)

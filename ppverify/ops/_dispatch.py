@@ -163,18 +163,22 @@ class _NativeCall:
 
     def saves(self) -> bool:
         """Whether a forward can save the backward's state (``_native_forward_saved``):
-        float32 / bfloat16 / float16 and windows that share no element."""
+        windows that share no element."""
         if self._saves is None:
             self._saves = _native.saves(self.dtype) and _native.plan_disjoint(self.plan)
             if self._saves:
-                self._jac = _allocator(tuple(self._gx_like.shape), torch.float32, self.fmt)
-                self._jac_zeroed = not _native.plan_covers(self.plan)
+                self._jac = _allocator(tuple(self._gx_like.shape),
+                                       _native.jac_dtype(self.dtype), self.fmt)
+                # float64's exact engine writes every element (0 outside the windows)
+                self._jac_zeroed = (self.dtype is not torch.float64
+                                    and not _native.plan_covers(self.plan))
                 self._dw = _allocator(self.out_shape, torch.float64, self.fmt)
         return self._saves
 
     def new_saved(self, need_param: bool) -> tuple[Tensor, Tensor | None]:
-        """Buffers of the saved state: dy/dx per input element (float32, the input's shape
-        and format) and, with ``need_param``, dy/dparam per window (float64, the output's)."""
+        """Buffers of the saved state: dy/dx per input element (float32, float64 for a float64
+        input; the input's shape and format) and, with ``need_param``, dy/dparam per window
+        (float64, the output's)."""
         new = torch.zeros_like if self._jac_zeroed else torch.empty_like  # see plan_covers
         jac = new(self._jac[0], memory_format=self._jac[1] or torch.preserve_format)
         if not need_param:
@@ -240,10 +244,11 @@ def _native_backward(op: str, x: Tensor, param: Tensor, layout, grad_y: Tensor,
 
 def _native_forward_saved(op: str, x: Tensor, param: Tensor, layout, validate: bool,
                           need_param: bool) -> tuple[Tensor, tuple | None]:
-    """``(y, state)``: the output and, where the kernel can save it (float32 / bfloat16 /
-    float16, windows that share no element), the state ``(jac, dw)`` of a backward that does
-    not recompute the forward (``_native_backward_saved``); state None otherwise, or where
-    some dy/dx is beyond float32's range (the backward then recomputes)."""
+    """``(y, state)``: the output and, where the kernel can save it (windows that share no
+    element), the state ``(jac, dw)`` of a backward that does not recompute the forward
+    (``_native_backward_saved``); state None otherwise, or where some dy/dx is beyond
+    float32's range or a float64 window's dy/dparam is not representable well enough (the
+    backward then recomputes)."""
     call = _native_calls.get((op, id(layout), x.shape, x.stride(), x.dtype, param.dim()))
     if call is None or call.layout is not layout:
         call = _native_call(op, layout, x, param)
@@ -263,13 +268,13 @@ def _native_backward_saved(op: str, x: Tensor, param: Tensor, layout, grad_y: Te
                            jac: Tensor, dw: Tensor | None):
     """``(grad_x, grad_param or None)`` from ``_native_forward_saved``'s state: a pass over
     memory, ``grad_x = grad_y[window] * jac``, ``grad_param = sum grad_y * dw``. For a float32
-    input ``grad_x`` is written over ``jac`` (same dtype and format): the state is used once,
-    and the backward's peak memory is then no more than the forward's."""
+    or float64 input ``grad_x`` is written over ``jac`` (same dtype and format): the state is
+    used once, and the backward's peak memory is then no more than the forward's."""
     call = _native_call(op, layout, x, param)
     g = grad_y if grad_y.dtype == x.dtype else grad_y.to(x.dtype)
     if not g.is_contiguous(memory_format=call.fmt):
         g = g.contiguous(memory_format=call.fmt)
-    gx = jac if x.dtype == torch.float32 else call.new_grad_input()
+    gx = jac if jac.dtype == x.dtype else call.new_grad_input()
     return gx, _native.backward_saved(call.ptr, jac, dw, g, gx, param.shape)
 
 
@@ -538,12 +543,12 @@ class _EagerPool(torch.autograd.Function):
     ``autograd.Function``, several times cheaper per call than ``_PoolFunction``, whose forward
     and backward call the backend directly.
 
-    Where the C++ kernel serves P-pooling and the windows share no element (stride >= kernel),
-    the forward also saves each input element's dy/dx (float32) and, when the parameter needs a
-    gradient, each window's dy/dparam (float64); the backward is then a pass over memory
-    instead of a recomputation (``_native_forward_saved``). The state is held by the node (not
-    ``save_for_backward``: the float32 input gradient is written over it) and used once: the
-    backward drops it, so a second backward of a retained graph recomputes."""
+    Where the C++ kernel serves P-pooling and the windows share no element (stride >= kernel), the
+    forward also saves each input element's dy/dx (float32; float64 for float64) and, when the
+    parameter needs a gradient, each window's dy/dparam (float64); the backward is then a pass
+    over memory instead of a recomputation (``_native_forward_saved``). The state is held by
+    the node (not ``save_for_backward``: a float32 or float64 input gradient is written over it)
+    and used once: the backward drops it, so a second backward of a retained graph recomputes."""
 
     @staticmethod
     def forward(ctx, x, param, op, layout, validate):

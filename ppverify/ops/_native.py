@@ -62,7 +62,8 @@ import torch
 
 SOURCE = Path(__file__).with_name("ppool_kernel.cpp")
 #: the files ``SOURCE`` includes with ``#include "..."``: part of the cache key (and of the wheel)
-INCLUDES = (Path(__file__).with_name("power_kernel.inc"),)
+INCLUDES = (Path(__file__).with_name("power_kernel.inc"),
+            Path(__file__).with_name("fast_math.inc"))
 FLAGS = ["-O3", "-march=native", "-mprefer-vector-width=512", "-fopenmp", "-fno-math-errno",
          "-fno-trapping-math", "-shared", "-fPIC", "-std=c++17"]
 ABI_VERSION = 3
@@ -478,8 +479,14 @@ _UNSAVED = 4
 
 
 def saves(dtype: torch.dtype) -> bool:
-    """Whether ``forward_saved`` serves ``dtype`` (the fast engine's: not float64)."""
-    return dtype in _DTYPES and dtype is not torch.float64
+    """Whether ``forward_saved`` serves ``dtype`` (every dtype the kernel serves)."""
+    return dtype in _DTYPES
+
+
+def jac_dtype(dtype: torch.dtype) -> torch.dtype:
+    """The dtype of ``forward_saved``'s dy/dx for an input of ``dtype``: float64 for float64
+    (the exact engine's gradients, kept as the recomputing backward forms them), else float32."""
+    return torch.float64 if dtype is torch.float64 else torch.float32
 
 
 def plan_disjoint(plan) -> bool:
@@ -530,14 +537,18 @@ def plan_covers(plan) -> bool:
 def forward_saved(plan: int, x: torch.Tensor, param: torch.Tensor, out: torch.Tensor,
                   jac: torch.Tensor, dw: torch.Tensor | None) -> tuple[bool, bool]:
     """``forward``, and the state a backward needs instead of recomputing (windows that share
-    no element, float32 / bfloat16 / float16): ``jac`` (float32, ``x``'s shape and memory
-    format) gets each element's dy/dx of its window (0 outside every window), ``dw`` (float64,
-    ``out``'s shape and format; None: not wanted) each window's dy/dparam. Elements outside
-    every window are not written (zero ``jac`` first where ``plan_covers`` is False).
+    no element): ``jac`` (``jac_dtype(x.dtype)``: float32, or float64 for a float64 input;
+    ``x``'s shape and memory format) gets each element's dy/dx of its window (0 outside every
+    window), ``dw`` (float64, ``out``'s shape and format; None: not wanted) each window's
+    dy/dparam. For float32 / bfloat16 / float16, elements outside every window are not written
+    (zero ``jac`` first where ``plan_covers`` is False); float64 writes every element.
     Returns ``(bad, usable)``: ``bad`` as ``forward``'s result, ``usable`` False when the state
-    must not be used (a dy/dx beyond float32's range, or a bad window). A dy/dx that float32
-    holds only as a subnormal or zero costs at most ``2^-150 |grad_out|``, far below the
-    gradient's bound (relative to the window's largest gradient, which is O(1))."""
+    must not be used (a dy/dx beyond float32's range, a float64 window's dy/dparam that
+    overflows or is subnormal in a window of subnormal-scale inputs, or a bad window). A dy/dx
+    that float32 holds only as a subnormal or zero costs at most ``2^-150 |grad_out|``, far
+    below the gradient's bound (relative to the window's largest gradient, which is O(1));
+    float64's state is the recomputing backward's dy/dx itself, so ``grad_out * jac`` is that
+    backward's input gradient bit for bit."""
     code = (_lib or load()).ppv_forward_saved(plan, x.data_ptr(), param.data_ptr(),
                                               out.data_ptr(), jac.data_ptr(),
                                               dw.data_ptr() if dw is not None else None,
@@ -551,9 +562,10 @@ def backward_saved(plan: int, jac: torch.Tensor, dw: torch.Tensor | None,
                    grad_out: torch.Tensor, grad_in: torch.Tensor,
                    param_shape: torch.Size) -> torch.Tensor | None:
     """``backward`` from ``forward_saved``'s state for the same plan: ``grad_in`` (x's dtype
-    and format) gets ``grad_out[window] * jac``; returns the parameter gradient (float64,
-    ``param_shape``; per plane a plain sum in double, as the fast engine's ``backward``) when
-    ``dw`` is given, else None."""
+    and format; for float64 it may be ``jac`` itself) gets ``grad_out[window] * jac``; returns
+    the parameter gradient (float64, ``param_shape``; per plane a plain sum in double, as the
+    fast engine's ``backward``, and for float64 a sum with power-of-two scaling where some term
+    is beyond [2^-960, 2^960]) when ``dw`` is given, else None."""
     dparam = None if dw is None else torch.empty(param_shape, dtype=torch.float64)
     code = (_lib or load()).ppv_backward_saved(
         plan, jac.data_ptr(), None if dw is None else dw.data_ptr(), grad_out.data_ptr(),

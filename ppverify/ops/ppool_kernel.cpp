@@ -29,7 +29,9 @@
 // -----------
 // * fast (float32, bfloat16, float16 inputs): each input element's weight
 //   E = exp(a (ln x - Lc)) is computed once, relative to the plane's dominant element Lc (or
-//   to 1 when |a| is small enough that nothing can overflow), in double; a window is then a
+//   to 1 when |a| is small enough that nothing can overflow), in double (fast_log / fast_exp of
+//   fast_math.inc: table-driven, division-free, within 1.6 / 1.1 ULP; on AVX-512 builds 8 lanes
+//   at a time, a row's logs in one pass and its exponentials in a second); a window is then a
 //   few sums: y = sum E x / sum E. The W axis is worked in column tiles (at most TILE_COLS
 //   input columns at a time; a wider window is summed in chunks), and input row segments are
 //   cached (a direct-mapped row cache within CACHE_BYTES), so overlapping windows reuse them. The
@@ -45,6 +47,12 @@
 //   its own dominant element R, with a ln(x/R) carried in double-double (the exponents' part
 //   k ln 2 exact), rho = (x - R) / R exact near R, y = R (1 + D) with D = sum w rho, and the
 //   input gradients w (1 + a (rho - D) / (1 + rho)), so float64 keeps its error bound.
+//   Pass 2 (the window sums) keeps each element's exp(a ln(x/R)) and ln(x/R) of the window
+//   (a per-thread cache, windows up to EXACT_CACHE_ELEMS elements) and pass 3 (gradients)
+//   reads them: one double-double log and exp per element and window, vectorised over lanes
+//   (exact_grad_lanes); the log-domain form only in the lanes that need it. Where windows share
+//   no element, the saving forward writes each element's dy/dx in double (the recomputing
+//   backward's own, so gy * dy/dx is its gradient bit for bit) and each window's dy/da.
 //
 // Robustness: no C++ exception leaves an OpenMP region (allocation failures are caught and
 // reported as status 2); the fast engine's scratch is bounded by TILE_COLS and CACHE_BYTES,
@@ -175,55 +183,10 @@ template <> constexpr double log_range<double>() { return 745.2; }
 
 // ------------------------------------------------------------------------------ elementary
 
-// ln(r) for a positive normal double r, about 1e-15 relative (the fast engine). The mantissa
-// is taken in [sqrt(1/2), sqrt(2)) by integer arithmetic (no branch), then
-// ln m = 2 atanh(s), s = (m - 1) / (m + 1).
-inline double fast_log(double r) {
-  uint64_t u = double_to_bits(r) - 0x3fe6a09e667f3bcdULL;
-  double e = (double)((int64_t)u >> 52);
-  double m = bits_to_double((u & 0x000fffffffffffffULL) + 0x3fe6a09e667f3bcdULL);
-  double f = m - 1.0;
-  double s = f / (2.0 + f);
-  double s2 = s * s;
-  double p = 1.0 / 19.0;
-  p = p * s2 + 1.0 / 17.0;
-  p = p * s2 + 1.0 / 15.0;
-  p = p * s2 + 1.0 / 13.0;
-  p = p * s2 + 1.0 / 11.0;
-  p = p * s2 + 1.0 / 9.0;
-  p = p * s2 + 1.0 / 7.0;
-  p = p * s2 + 1.0 / 5.0;
-  p = p * s2 + 1.0 / 3.0;
-  double ls = 2.0 * s + 2.0 * s * s2 * p;
-  return e * LN2_HI + (ls + e * LN2_LO);
-}
-
-// exp(z) for z <= 709 (z may be -inf; below -708 the result is flushed to 0), about 1e-14
-// relative (the fast engine: float32-class outputs).
-inline double fast_exp(double z) {
-  bool tiny = !(z >= -708.0);
-  double zc = tiny ? 0.0 : (z > 709.0 ? 709.0 : z);
-  double t = zc * LOG2E + SHIFT;
-  double n = t - SHIFT;
-  double r = zc - n * LN2_HI;
-  r = r - n * LN2_LO;
-  double p = 1.0 / 39916800.0;
-  p = p * r + 1.0 / 3628800.0;
-  p = p * r + 1.0 / 362880.0;
-  p = p * r + 1.0 / 40320.0;
-  p = p * r + 1.0 / 5040.0;
-  p = p * r + 1.0 / 720.0;
-  p = p * r + 1.0 / 120.0;
-  p = p * r + 1.0 / 24.0;
-  p = p * r + 1.0 / 6.0;
-  p = p * r + 0.5;
-  p = p * r + 1.0;
-  p = p * r + 1.0;
-  uint64_t tb = double_to_bits(t);
-  double scale = bits_to_double((tb + 1023ULL) << 52);
-  double res = p * scale;
-  return tiny ? 0.0 : res;
-}
+// fast_log / fast_exp (and, on AVX-512 builds, their 8-lane forms fast_log8 / fast_exp8): ln and
+// exp in double for the fast engine, within 1.6 and 1.1 ULP (bounds, design and measurements in
+// the file's header)
+#include "fast_math.inc"
 
 // exp(hi + lo) for |lo| <= ulp(hi), accurate to about one ulp; 0 below e^-745.
 inline double exp_dd(double hi, double lo) {
@@ -267,6 +230,27 @@ inline void recip_lanes(const double* v, double* r) {
 #else
   for (int l = 0; l < L; ++l) r[l] = 1.0 / v[l];
 #endif
+}
+
+// 2^k for -1022 <= k <= 1023 (a normal double), by its bits: no libm call.
+inline double pow2(int64_t k) { return bits_to_double((uint64_t)(k + 1023) << 52); }
+
+// v * 2^k with one rounding, as std::ldexp: a product with an exact power of two where 2^k is a
+// normal double (the product then rounds once, exactly as ldexp does), else ldexp itself. The
+// exact engine calls this per lane and window, where a libm call per lane cost as much as a
+// window's arithmetic.
+inline double scale2k(double v, int64_t k) {
+  return (k >= -1022 && k <= 1023) ? v * pow2(k) : std::ldexp(v, (int)k);
+}
+
+// std::frexp (m in [1/2, 1), v = m 2^e) by the bits for a normal v, else std::frexp itself:
+// the same result without a libm call in the common case.
+inline double frexp2(double v, int* e) {
+  const uint64_t b = double_to_bits(v);
+  const int ex = (int)((b >> 52) & 0x7ff);
+  if (ex == 0 || ex == 0x7ff) return std::frexp(v, e);
+  *e = ex - 1022;
+  return bits_to_double((b & 0x800fffffffffffffULL) | 0x3fe0000000000000ULL);
 }
 
 // A positive finite double as m * 2^e, m in [1, 2).
@@ -379,13 +363,13 @@ struct ScaledSum {
   inline void add(double v, int ve) {  // v * 2^ve, v finite
     if (v == 0.0) return;
     int ev;
-    double fv = std::frexp(v, &ev);
+    double fv = frexp2(v, &ev);
     ve += ev;
     if (m == 0.0) { m = fv; e = ve; return; }
-    if (ve > e) { m = std::ldexp(m, e - ve) + fv; e = ve; }
-    else { m += std::ldexp(fv, ve - e); }
+    if (ve > e) { m = scale2k(m, e - ve) + fv; e = ve; }
+    else { m += scale2k(fv, ve - e); }
     int em;
-    m = std::frexp(m, &em);
+    m = frexp2(m, &em);
     e += em;
   }
 };
@@ -635,6 +619,7 @@ struct GradSink {
 struct WindowOut {
   double y[L];
   bool bad[L];
+  double xmax[L];  // the window's largest element (0 if none is positive)
 };
 
 // A window's elements: (id, ih, iw) enumerated over the three axis ranges.
@@ -803,6 +788,67 @@ double exact_lane(const T* x, const Plan& P, const Lanes& ln, int l, const Windo
   return y;
 }
 
+// Pass 2's per-element exp(a ln(x/R)) and ln(x/R) of one window, kept for pass 3 (the
+// gradients) so that the backward computes the double-double log and exp once per element and
+// window, not twice. Per thread, grown to the largest window seen (2 doubles per lane per
+// element); windows above EXACT_CACHE_ELEMS elements recompute them in pass 3 instead.
+constexpr int64_t EXACT_CACHE_ELEMS = 1 << 16;  // 8 MiB per thread at most
+struct WindowCache {
+  bool on = false;
+  double *e = nullptr, *lr = nullptr;
+};
+inline WindowCache window_cache(bool backward, int64_t n) {
+  WindowCache wc;
+  if (!backward || n > EXACT_CACHE_ELEMS) return wc;
+  static thread_local std::vector<double> mem;
+  if (mem.size() < (size_t)(2 * n * L)) mem.resize((size_t)(2 * n * L));
+  wc.on = true;
+  wc.e = mem.data();
+  wc.lr = mem.data() + n * L;
+  return wc;
+}
+
+// Pass 3 of the exact engine for one element in all 8 lanes (v: x; ev, lrv: exp(a ln(x/R))
+// and ln(x/R), of R where x <= 0): gi = dy/dx (except in lanes flagged in redo, which need
+// the log-domain form), wts = the weight w, and acc += the dy/da term. A function of plain
+// arrays so that GCC vectorises it (as a lambda's body it stayed scalar: 4 divisions per lane).
+struct GradConst {
+  double R[L], a[L], inv_s[L], YR[L], D[L], near_r[L], gz[L], g0[L];
+};
+inline void exact_grad_lanes(const double* __restrict v, const double* __restrict ev,
+                             const double* __restrict lrv, const GradConst& c,
+                             double* __restrict gi, double* __restrict wts,
+                             double* __restrict redo_l, double* __restrict acc) {
+#pragma omp simd
+  for (int l = 0; l < L; ++l) {
+    double u = v[l];
+    bool p = u > 0.0;
+    double us = p ? u : c.R[l];
+    double e = ev[l];
+    double wt = (c.a[l] == 0 ? 1.0 : e) * c.inv_s[l];
+    double rho = (us - c.R[l]) / c.R[l];
+    double ratio = us / c.R[l];  // x / R (not 1 + rho: that loses a tiny x)
+    double yx = c.YR[l] / ratio;  // y / x
+    double rel = c.near_r[l] != 0.0 ? (rho - c.D[l]) / ratio : 1.0 - yx;
+    double near = wt * (1.0 + c.a[l] * rel);
+    double far = wt * (1.0 + c.a[l]) - c.a[l] * (wt * yx);
+    double g = std::fabs(rel) < 0.5 ? near : far;
+    // x / R subnormal, w underflowed, or w y / x out of range: in logarithms (below,
+    // for the lanes that need it)
+    bool redo = !(ratio >= 2.2250738585072014e-308) || wt == 0.0 || !std::isfinite(g);
+    redo_l[l] = (p && redo && c.a[l] != 0) ? 1.0 : 0.0;
+    wts[l] = wt;
+    g = c.a[l] == 0 ? wt : g;  // exactly the weight (a * inf above would be NaN)
+    double zero_g = c.a[l] == 0 ? wt : c.gz[l];
+    gi[l] = p ? g : (u == 0.0 ? zero_g : 0.0);
+    // (x - y) / R: rho - D near R, else x / R - y / R (rel * ratio would be inf * 0
+    // when x / R underflows)
+    double dxy = c.near_r[l] != 0.0 ? rho - c.D[l] : ratio - c.YR[l];
+    double term = wt * (lrv[l] - c.g0[l]) * dxy;
+    acc[l] += p && std::isfinite(term) ? term : 0.0;
+  }
+}
+
 // The vectorised exact engine: one window in all 8 lanes. Lanes whose window is special
 // (see exact_lane) are finished by exact_lane. With backward, adds gy * dy/dx to sink and
 // gy * dy/da to da.
@@ -837,6 +883,7 @@ void exact_window(const T* x, const Plan& P, const Lanes& ln, const WindowRange&
     a[l] = ln.a[l];
     out.bad[l] = false;
     out.y[l] = 0.0;
+    out.xmax[l] = xmax[l];
     const bool extreme = a[l] < 0 && npos[l] > 0 &&
                          split(xmax[l]).e - split(xmin[l]).e >= 1000.0;
     special[l] = !want[l] || nbad[l] > 0 || npos[l] == 0 || (a[l] < 0 && nzero[l] > 0) ||
@@ -854,11 +901,19 @@ void exact_window(const T* x, const Plan& P, const Lanes& ln, const WindowRange&
     for (int l = 0; l < L; ++l) {
       S[l] = Sc[l] = DN[l] = DNc[l] = TR[l] = TRc[l] = SX[l] = 0.0;
       const int e1 = -(int)sR[l].e / 2;  // two factors: 2^1074 alone overflows
-      scale[l] = std::ldexp(1.0, e1);
-      scale2[l] = std::ldexp(1.0, -(int)sR[l].e - e1);
+      scale[l] = pow2(e1);  // e1 and -e(R) - e1 are within [-538, 538]
+      scale2[l] = pow2(-(int)sR[l].e - e1);
     }
+    // with backward, each element's exp(a ln(x/R)) and ln(x/R) are kept for pass 3 (the
+    // window's cache, or a stack buffer that nothing reads when the cache is off)
+    WindowCache wc = window_cache(backward, w.count());
+    double dump_e[L], dump_lr[L];
+    int64_t k = 0;
     for_each_element(P, w, [&](int64_t pos) {
       load_lanes<T>(x, ln, pos, v);
+      double* ce = wc.on ? wc.e + k * L : dump_e;
+      double* clr = wc.on ? wc.lr + k * L : dump_lr;
+      ++k;
 #pragma omp simd
       for (int l = 0; l < L; ++l) {
         double u = v[l];
@@ -867,7 +922,10 @@ void exact_window(const T* x, const Plan& P, const Lanes& ln, const WindowRange&
         double hi, lo, th, tl;
         log_ratio_dd(split(us), sR[l], hi, lo);
         mul_dd(a[l], hi, lo, th, tl);
-        double e = p ? exp_dd(th, tl) : (a[l] == 0 ? 1.0 : 0.0);
+        const double ee = exp_dd(th, tl);
+        ce[l] = ee;
+        clr[l] = hi + lo;
+        double e = p ? ee : (a[l] == 0 ? 1.0 : 0.0);
         double rho = p ? (us - R[l]) / R[l] : -1.0;
         double r = p ? (us * scale[l]) * scale2[l] : 0.0;  // x / 2^e(R): exact
         double er = e * rho, et = e * r;
@@ -890,60 +948,63 @@ void exact_window(const T* x, const Plan& P, const Lanes& ln, const WindowRange&
       D[l] = (DN[l] + DNc[l]) / Sv[l];
       const double q = (TR[l] + TRc[l]) / Sv[l];  // y / 2^e(R)
       YR[l] = q / sR[l].m;                          // y / R
-      if (!special[l]) out.y[l] = std::ldexp(q, (int)sR[l].e);  // one rounding if subnormal
+      if (!special[l]) out.y[l] = scale2k(q, (int64_t)sR[l].e);  // one rounding if subnormal
       SX[l] /= sR[l].m;                             // sum x / R
     }
     if (backward) {
       // pass 3: gradients. rel = (x - y) / x: (rho - D) / (x / R) while y is near R (|D| <=
       // 1/2: both accurate relative to themselves, so no cancellation for large |a|), else
       // 1 - (y / R) / (x / R); dy/da terms w (ln(x/R) - ln(y/R)) (x - y) / R >= 0, times R.
-      double g0[L], inv_s[L], ln_s[L], gz[L], acc[L], gyl[L];
-      bool near_r[L];
+      GradConst gc;
+      double ln_s[L], acc[L], gyl[L];
       for (int l = 0; l < L; ++l) {
-        near_r[l] = std::fabs(D[l]) <= 0.5;
-        g0[l] = near_r[l] ? std::log1p(D[l]) : std::log(YR[l]);  // ln(y / R)
-        inv_s[l] = 1.0 / Sv[l];
+        gc.R[l] = R[l];
+        gc.a[l] = a[l];
+        gc.D[l] = D[l];
+        gc.YR[l] = YR[l];
+        gc.near_r[l] = std::fabs(D[l]) <= 0.5 ? 1.0 : 0.0;
+        gc.g0[l] = gc.near_r[l] != 0.0 ? std::log1p(D[l]) : std::log(YR[l]);  // ln(y / R)
+        gc.inv_s[l] = 1.0 / Sv[l];
         ln_s[l] = std::log(Sv[l]);
-        gz[l] = (a[l] == 1.0 && SX[l] > 0) ? -YR[l] / SX[l] : 0.0;
+        gc.gz[l] = (a[l] == 1.0 && SX[l] > 0) ? -YR[l] / SX[l] : 0.0;
         acc[l] = 0.0;
         gyl[l] = special[l] ? 0.0 : gy[l];
       }
+      k = 0;
       for_each_element(P, w, [&](int64_t pos) {
         load_lanes<T>(x, ln, pos, v);
-        double gi[L];
+        // exp(a ln(x/R)) and ln(x/R) (at x <= 0: of R) from pass 2's cache, else again
+        double ev[L], lrv[L];
+        if (wc.on) {
+          std::memcpy(ev, wc.e + k * L, sizeof ev);
+          std::memcpy(lrv, wc.lr + k * L, sizeof lrv);
+        } else {
 #pragma omp simd
-        for (int l = 0; l < L; ++l) {
-          double u = v[l];
-          bool p = u > 0.0;
-          double us = p ? u : R[l];
-          double hi, lo, th, tl;
-          log_ratio_dd(split(us), sR[l], hi, lo);
-          mul_dd(a[l], hi, lo, th, tl);
-          double e = exp_dd(th, tl);
-          double wt = (a[l] == 0 ? 1.0 : e) * inv_s[l];
-          double rho = (us - R[l]) / R[l];
-          double ratio = us / R[l];  // x / R (not 1 + rho: that loses a tiny x)
-          double yx = YR[l] / ratio;  // y / x
-          double rel = near_r[l] ? (rho - D[l]) / ratio : 1.0 - yx;
-          double near = wt * (1.0 + a[l] * rel);
-          double far = wt * (1.0 + a[l]) - a[l] * (wt * yx);
-          double g = std::fabs(rel) < 0.5 ? near : far;
-          // x / R subnormal, w underflowed, or w y / x out of range: in logarithms
-          bool redo = !(ratio >= 2.2250738585072014e-308) || wt == 0.0 || !std::isfinite(g);
-          double lr = hi + lo;
-          double sh, sl;
-          sub_add_dd(th, tl, hi, lo, g0[l] - ln_s[l], sh, sl);
-          double gr = wt * (1.0 + a[l]) - mul_exp_dd(a[l], sh, sl);
-          g = redo ? gr : g;
-          g = a[l] == 0 ? wt : g;  // exactly the weight (a * inf above would be NaN)
-          double zero_g = a[l] == 0 ? wt : gz[l];
-          gi[l] = p ? g : (u == 0.0 ? zero_g : 0.0);
-          // (x - y) / R: rho - D near R, else x / R - y / R (rel * ratio would be inf * 0
-          // when x / R underflows)
-          double dxy = near_r[l] ? rho - D[l] : ratio - YR[l];
-          double term = wt * (lr - g0[l]) * dxy;
-          acc[l] += p && std::isfinite(term) ? term : 0.0;
+          for (int l = 0; l < L; ++l) {
+            double u = v[l];
+            double us = u > 0.0 ? u : R[l];
+            double hi, lo, th, tl;
+            log_ratio_dd(split(us), sR[l], hi, lo);
+            mul_dd(a[l], hi, lo, th, tl);
+            ev[l] = exp_dd(th, tl);
+            lrv[l] = hi + lo;
+          }
         }
+        ++k;
+        double gi[L], wts[L], redo_l[L];
+        exact_grad_lanes(v, ev, lrv, gc, gi, wts, redo_l, acc);
+        double n_redo = 0.0;
+        for (int l = 0; l < L; ++l) n_redo += redo_l[l];
+        if (n_redo > 0.0)
+          for (int l = 0; l < L; ++l) {
+            if (redo_l[l] == 0.0) continue;
+            // w (1 + a) - a w y / x with w y / x = exp(a lr - ln S + ln(y/R) - lr)
+            double hi, lo, th, tl, sh, sl;
+            log_ratio_dd(split(v[l]), sR[l], hi, lo);
+            mul_dd(a[l], hi, lo, th, tl);
+            sub_add_dd(th, tl, hi, lo, gc.g0[l] - ln_s[l], sh, sl);
+            gi[l] = wts[l] * (1.0 + a[l]) - mul_exp_dd(a[l], sh, sl);
+          }
         for (int l = 0; l < L; ++l)
           if (!special[l]) sink->add(pos, l, gyl[l] * gi[l]);
       });
@@ -952,7 +1013,7 @@ void exact_window(const T* x, const Plan& P, const Lanes& ln, const WindowRange&
         double dl = (a[l] == 0 && nzero[l] > 0) ? 0.0 : acc[l];
         if (da) {
           int em;
-          double mm = std::frexp(R[l], &em);
+          double mm = frexp2(R[l], &em);
           da[l].add(gyl[l] * dl * mm, em);
         } else {
           dplain[l] += gyl[l] * dl * R[l];
@@ -1030,8 +1091,34 @@ struct RowCache {
   }
 };
 
-// Weights (and logs) of a loaded row segment of n columns (r.x filled).
+// Weights (and logs) of a loaded row segment of n columns (r.x filled). On AVX-512 builds in two
+// passes over the row (logs, then exponentials, the row staying in cache): one pass chains a
+// log and an exp per vector, about 100 cycles of latency, which the out-of-order window cannot
+// overlap; two passes of independent vectors ran 23-25% faster (tests/fast_math_bench.py).
 PPV_STAGE void compute_row(const FastLanes& fl, int64_t n, RowData r) {
+#if defined(PPV_FAST_VECTOR)
+  const __m512d a = _mm512_loadu_pd(fl.a), lc = _mm512_loadu_pd(fl.lc);
+  const __m512d zero = _mm512_setzero_pd(), one = _mm512_set1_pd(1.0);
+  const __m512d inf = _mm512_set1_pd(INFINITY), nan = _mm512_set1_pd(NAN);
+  const __mmask8 a0 = _mm512_cmp_pd_mask(a, zero, _CMP_EQ_OQ);
+  for (int64_t c = 0; c < n; ++c) {  // er = a (ln x - Lc), r.lg = ln x - Lc (0 off the positives)
+    const __m512d x = _mm512_loadu_pd(r.x + c * L);
+    const __mmask8 pos = _mm512_cmp_pd_mask(x, zero, _CMP_GT_OQ) &
+                         _mm512_cmp_pd_mask(x, inf, _CMP_LT_OQ);
+    const __m512d lg = _mm512_sub_pd(fast_log8(_mm512_mask_blend_pd(pos, one, x)), lc);
+    _mm512_storeu_pd(r.e + c * L, _mm512_mul_pd(a, lg));
+    if (r.lg) _mm512_storeu_pd(r.lg + c * L, _mm512_maskz_mov_pd(pos, lg));
+  }
+  for (int64_t c = 0; c < n; ++c) {  // er = E (a zero: 1 at a = 0, else 0; anything else: NaN)
+    const __m512d x = _mm512_loadu_pd(r.x + c * L);
+    const __mmask8 pos = _mm512_cmp_pd_mask(x, zero, _CMP_GT_OQ) &
+                         _mm512_cmp_pd_mask(x, inf, _CMP_LT_OQ);
+    const __mmask8 z0 = _mm512_cmp_pd_mask(x, zero, _CMP_EQ_OQ);
+    const __m512d special = _mm512_mask_blend_pd(z0, nan, _mm512_mask_blend_pd(a0, zero, one));
+    const __m512d e = fast_exp8(_mm512_loadu_pd(r.e + c * L));
+    _mm512_storeu_pd(r.e + c * L, _mm512_mask_blend_pd(pos, special, e));
+  }
+#else
   double a[L], lc[L], a0[L];
   for (int l = 0; l < L; ++l) { a[l] = fl.a[l]; lc[l] = fl.lc[l]; a0[l] = fl.a[l] == 0.0; }
   for (int64_t c = 0; c < n; ++c) {
@@ -1048,6 +1135,7 @@ PPV_STAGE void compute_row(const FastLanes& fl, int64_t n, RowData r) {
       if (r.lg) r.lg[c * L + l] = pos ? lg : 0.0;
     }
   }
+#endif
 }
 
 // The W axis in column tiles: outputs [ow0, ow1) whose windows read input columns [lo, hi),
@@ -1127,9 +1215,12 @@ struct FastScratch {
 // its window's dy/dx (float, x's layout; 0 outside every window) and per output dy/da (double,
 // the output's layout; null when not wanted). The backward is then gx = gy[window] * jac and
 // dparam = sum gy * dw, a pass over memory (run_saved_backward).
+// For float64 inputs (the exact engine) jac is double (jac64): each element's dy/dx exactly as
+// the recomputing backward forms it, so gy * jac is that backward's gradient, bit for bit.
 struct Saved {
   float* jac = nullptr;
   double* dw = nullptr;
+  double* jac64 = nullptr;
 };
 
 
@@ -1684,20 +1775,24 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
 // place (zeroed first), window by window, in the order a lane-interleaved buffer would be.
 template <class T>
 void exact_group(const T* x, const Plan& P, const Lanes& ln, T* y, const T* gy, T* gx,
-                 ScaledSum* da, int* status) {
-  const bool backward = gx != nullptr;
+                 ScaledSum* da, int* status, const Saved* sv = nullptr) {
+  // a saving forward (float64): the backward with gy = 1 into sv->jac64, y written, and each
+  // window's dy/da (its own sum) into sv->dw
+  const bool saving = sv != nullptr;
+  const bool backward = gx != nullptr || saving;
   const Axis &AD = P.ax[0], &AH = P.ax[1], &AW = P.ax[2];
   GradSink sink;
   if (backward) {
     if constexpr (!std::is_same<T, double>::value) {
       return;  // the exact engine serves float64 inputs only (see run)
     } else {
+      double* g = saving ? sv->jac64 : gx;
       sink.es = ln.es_in;
       sink.lo = P.own_flat_lo();
       sink.hi = P.own_flat_hi();
       for (int l = 0; l < L; ++l) {
         if (!ln.active[l]) continue;
-        sink.lane[l] = gx + ln.in_base[l];
+        sink.lane[l] = g + ln.in_base[l];
         for (int64_t pos = sink.lo; pos < sink.hi; ++pos) sink.lane[l][pos * sink.es] = 0.0;
       }
     }
@@ -1714,15 +1809,31 @@ void exact_group(const T* x, const Plan& P, const Lanes& ln, T* y, const T* gy, 
         if (!backward && !owned) continue;
         WindowRange wr = window_range(P, od, oh, ow);
         for (int l = 0; l < L; ++l)
-          gyv[l] = (backward && ln.active[l])
-                       ? to_double<T>(gy[out_index(P, ln, l, od, oh, ow)]) : 0.0;
+          gyv[l] = saving ? 1.0
+                          : (backward && ln.active[l])
+                                ? to_double<T>(gy[out_index(P, ln, l, od, oh, ow)]) : 0.0;
         WindowOut wo;
+        ScaledSum wda[L];  // saving: this window's dy/da
         exact_window<T>(x, P, ln, wr, want, backward, gyv, backward ? &sink : nullptr,
-                        backward ? (owned ? da : not_owned) : nullptr, dummy, wo);
+                        saving ? wda : (backward ? (owned ? da : not_owned) : nullptr), dummy,
+                        wo);
         for (int l = 0; l < L; ++l) {
           if (!ln.active[l]) continue;
           if (wo.bad[l] || std::isnan(wo.y[l])) *status |= ST_BAD;
-          if (!backward) y[out_index(P, ln, l, od, oh, ow)] = from_double<T>(wo.y[l]);
+          const int64_t o = out_index(P, ln, l, od, oh, ow);
+          if (gx == nullptr) y[o] = from_double<T>(wo.y[l]);
+          if (saving && sv->dw) {
+            // one double per window. A subnormal one costs at most 2^-1075 |gy| (absolute),
+            // within the dy/da bound (64 u x sum |gy| xmax / max(1, |a|) over the windows)
+            // while xmax >= max(1, |a|) 2^-1000; else, or if it overflows, the state is
+            // refused (the backward recomputes, with a power-of-two scale per sum)
+            const double d = scale2k(wda[l].m, wda[l].e);
+            const bool sub = d != 0.0 && std::fabs(d) < 2.2250738585072014e-308;
+            if (!(std::fabs(d) <= 1.7976931348623157e308) ||
+                (sub && !(wo.xmax[l] >= std::max(1.0, std::fabs(ln.a[l])) * 0x1p-1000)))
+              *status |= ST_UNSAVED;
+            sv->dw[o] = d;
+          }
         }
       }
 }
@@ -2058,8 +2169,8 @@ int run(const Plan& Pc, const T* x, const double* param, T* y, const T* gy, T* g
     P.ax[0].build_inverse();
     P.ax[1].build_inverse();
   }
-  if (sv) {  // the fast engine only, windows that share no element
-    if (exact || !disjoint(P)) return ST_ARGS;
+  if (sv) {  // windows that share no element
+    if (!disjoint(P) || (exact != (sv->jac64 != nullptr))) return ST_ARGS;
   }
   Segments sg;
   int seg_threads = 1;
@@ -2127,7 +2238,7 @@ int run(const Plan& Pc, const T* x, const double* param, T* y, const T* gy, T* g
         const SegClass& c = segment_lanes(P, sg, param, g, ln);
         if (exact) {
           ScaledSum da[L];
-          exact_group<T>(x, c.P, ln, y, gy, gx, backward ? da : nullptr, &st);
+          exact_group<T>(x, c.P, ln, y, gy, gx, backward ? da : nullptr, &st, sv);
           if (backward)
             for (int l = 0; l < L; ++l)
               if (ln.active[l]) {
@@ -2168,11 +2279,41 @@ int run(const Plan& Pc, const T* x, const double* param, T* y, const T* gy, T* g
   return status.load() | extra_status;
 }
 
+// The sum of gy * dw over n outputs (stride st) of one plane as (m, e): a plain double sum
+// while every term lies within [2^-960, 2^960] (or is 0), else a ScaledSum (terms of any
+// magnitude, as the recomputing float64 backward sums them).
+template <class T>
+inline void plane_param_sum(const T* gy, const double* dw, int64_t n, int64_t st, double* me) {
+  double acc = 0.0, big = 0.0;
+  for (int64_t o = 0; o < n; ++o) {
+    const double t = to_double<T>(gy[o * st]) * dw[o * st];
+    acc += t;
+    big = std::fabs(t) > big ? std::fabs(t) : big;
+  }
+  if (std::is_same<T, double>::value && !(big == 0.0 || (big >= 0x1p-960 && big <= 0x1p960))) {
+    ScaledSum s;
+    for (int64_t o = 0; o < n; ++o) {
+      int eg, ed;
+      const double mg = std::frexp(to_double<T>(gy[o * st]), &eg);
+      const double md = std::frexp(dw[o * st], &ed);
+      if (std::isfinite(mg) && std::isfinite(md)) s.add(mg * md, eg + ed);
+      else { s.m = NAN; s.e = 0; break; }
+    }
+    me[0] = s.m;
+    me[1] = s.e;
+    return;
+  }
+  me[0] = acc;
+  me[1] = 0.0;
+}
+
 // The backward from a saving forward's state (no recomputation): gx = gy[window] * jac (0
 // outside every window) in x's dtype and layout, and, with dparam_out, the per-plane sums of
-// gy * dw reduced to the parameter's shape. A pass over memory, in memory order.
-template <class T>
-int run_saved_backward(const Plan& Pc, const float* jac, const double* dw, const T* gy, T* gx,
+// gy * dw reduced to the parameter's shape. A pass over memory, in memory order. jac is float
+// for the fast engine's dtypes, double for float64 (gx may then be jac itself: each element is
+// read before it is written).
+template <class T, class J>
+int run_saved_backward(const Plan& Pc, const J* jac, const double* dw, const T* gy, T* gx,
                        double* dparam_out, int requested) {
   Plan P = Pc;
   if (!disjoint(P)) return ST_ARGS;
@@ -2269,32 +2410,17 @@ int run_saved_backward(const Plan& Pc, const float* jac, const double* dw, const
     }
   }
   if (dparam_out != nullptr) {
-    std::vector<double> dparam((size_t)(2 * planes), 0.0);  // (m, e) pairs, e = 0
-    if (cl) {
-      for (int64_t n = 0; n < P.N; ++n)
-        for (int64_t o = 0; o < P.plane_out; ++o)
-          for (int64_t c = 0; c < P.C; ++c) {
-            const int64_t k = (n * P.plane_out + o) * P.C + c;
-            dparam[2 * (n * P.C + c)] += to_double<T>(gy[k]) * dw[k];
-          }
-    } else {
-      // per plane, partial sums over fixed pieces of SAVED_COLS outputs, added in order (the
-      // same sum whatever the threads)
-      const int64_t opieces = (P.plane_out + SAVED_COLS - 1) / SAVED_COLS;
-      std::vector<double> part((size_t)(planes * opieces), 0.0);
+    std::vector<double> dparam((size_t)(2 * planes), 0.0);  // (m, e) pairs
+    double* dp = dparam.data();
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-      for (int64_t pp = 0; pp < planes * opieces; ++pp) {
-        const int64_t p = pp / opieces, o0 = (pp % opieces) * SAVED_COLS;
-        const int64_t o1 = std::min(P.plane_out, o0 + SAVED_COLS);
-        double acc = 0.0;
-        for (int64_t o = o0; o < o1; ++o)
-          acc += to_double<T>(gy[p * P.plane_out + o]) * dw[p * P.plane_out + o];
-        part[pp] = acc;
-      }
-      for (int64_t p = 0; p < planes; ++p) {
-        double acc = 0.0;
-        for (int64_t k = 0; k < opieces; ++k) acc += part[p * opieces + k];
-        dparam[2 * p] = acc;
+    for (int64_t p = 0; p < planes; ++p) {
+      if (cl) {
+        const int64_t n = p / P.C, c = p % P.C;
+        const int64_t o0 = n * P.plane_out * P.C + c;
+        plane_param_sum<T>(gy + o0, dw + o0, P.plane_out, P.C, dp + 2 * p);
+      } else {
+        plane_param_sum<T>(gy + p * P.plane_out, dw + p * P.plane_out, P.plane_out, 1,
+                           dp + 2 * p);
       }
     }
     reduce_param(P, dparam.data(), dparam_out);
@@ -2386,17 +2512,20 @@ int ppv_backward(const int64_t* plan, const void* x, const double* param, const 
   });
 }
 
-// y = pool(x) and the state of a backward without recomputation (Saved): jac (float, x's
-// layout and size) and, unless null, dw (double, the output's layout and size). Only for
-// float32 / bfloat16 / float16 and windows that share no element (else status 3). Status as
-// ppv_forward, plus bit 4 (ST_UNSAVED): the state is not usable, recompute in the backward.
+// y = pool(x) and the state of a backward without recomputation (Saved): jac (x's layout and
+// size; float for float32 / bfloat16 / float16, double for float64) and, unless null, dw
+// (double, the output's layout and size). Only for windows that share no element (else status
+// 3). Status as ppv_forward, plus bit 4 (ST_UNSAVED): the state is not usable, recompute in
+// the backward.
 int ppv_forward_saved(const int64_t* plan, const void* x, const double* param, void* y,
-                      float* jac, double* dw, int nthreads) {
+                      void* jac, double* dw, int nthreads) {
   return dispatch(plan, [&](const Plan& P, auto* tag) {
     using T = std::remove_pointer_t<decltype(tag)>;
-    if (std::is_same<T, double>::value) return (int)ST_ARGS;
     try {
-      Saved sv{jac, dw};
+      Saved sv;
+      sv.dw = dw;
+      if (std::is_same<T, double>::value) sv.jac64 = (double*)jac;
+      else sv.jac = (float*)jac;
       return run<T>(P, (const T*)x, param, (T*)y, nullptr, nullptr, nullptr, nthreads, &sv);
     } catch (...) {
       return (int)ST_NOMEM;
@@ -2406,14 +2535,19 @@ int ppv_forward_saved(const int64_t* plan, const void* x, const double* param, v
 
 // gx = gy * dy/dx and dparam = sum gy * dy/dparam (null: not wanted; needs dw) from the state
 // ppv_forward_saved wrote for the same plan.
-int ppv_backward_saved(const int64_t* plan, const float* jac, const double* dw, const void* gy,
+// (jac: float, or double for float64; gx may be jac itself)
+int ppv_backward_saved(const int64_t* plan, const void* jac, const double* dw, const void* gy,
                        void* gx, double* dparam, int nthreads) {
   return dispatch(plan, [&](const Plan& P, auto* tag) {
     using T = std::remove_pointer_t<decltype(tag)>;
-    if (std::is_same<T, double>::value || (dparam != nullptr && dw == nullptr))
-      return (int)ST_ARGS;
+    if (dparam != nullptr && dw == nullptr) return (int)ST_ARGS;
     try {
-      return run_saved_backward<T>(P, jac, dw, (const T*)gy, (T*)gx, dparam, nthreads);
+      if constexpr (std::is_same<T, double>::value)
+        return run_saved_backward<T, double>(P, (const double*)jac, dw, (const T*)gy, (T*)gx,
+                                             dparam, nthreads);
+      else
+        return run_saved_backward<T, float>(P, (const float*)jac, dw, (const T*)gy, (T*)gx,
+                                            dparam, nthreads);
     } catch (...) {
       return (int)ST_NOMEM;
     }

@@ -1,9 +1,10 @@
 """The backward from saved state (issue 12): where the C++ kernel serves a call whose windows
 share no element (stride >= kernel), the eager forward saves each input element's dy/dx
-(float32) and each window's dy/dalpha (float64), and the backward is a pass over memory
-instead of a recomputation. These tests hold its gradients to the oracle's tolerances, show
-that the saved state is what the backward uses (the recompute entry point is never called)
-and that a wrong saved state is caught, and check the cases that must recompute."""
+(float32; float64 for a float64 input, from the exact engine) and each window's dy/dalpha
+(float64), and the backward is a pass over memory instead of a recomputation. These tests hold
+its gradients to the oracle's tolerances, show that the saved state is what the backward uses
+(the recompute entry point is never called) and that a wrong saved state is caught, and check
+the cases that must recompute."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import torch
 
 from ppverify.ops import _dispatch, _native, p_pool1d, p_pool2d, p_pool3d
 
+from ._cases import ALPHAS as F64_ALPHAS  # -1e4 .. 1e6: float64's documented range
 from ._cases import KINDS, values
 from ._compare import check_case, dtype_name
 
@@ -57,7 +59,7 @@ def count_saved(monkeypatch):
     return calls
 
 
-@pytest.mark.parametrize("dtype", FAST_DTYPES, ids=dtype_name)
+@pytest.mark.parametrize("dtype", FAST_DTYPES + [torch.float64], ids=dtype_name)
 @pytest.mark.parametrize("geometry", range(len(DISJOINT)))
 def test_saved_state_gradients_match_oracle(dtype, geometry, count_saved):
     # every adversarial kind meets every alpha (zeros with alpha <= 0, tiny weights and
@@ -66,14 +68,19 @@ def test_saved_state_gradients_match_oracle(dtype, geometry, count_saved):
     # the backward recomputes, so the count is checked over the suite, not per case
     dims, spatial, k, s, p, cm = DISJOINT[geometry]
     gen = torch.Generator().manual_seed(77 + geometry)
+    alphas = F64_ALPHAS if dtype == torch.float64 else ALPHAS
     for kind in KINDS:
-        for alpha in ALPHAS:
+        for alpha in alphas:
             x = values(kind, (2, 3) + spatial, dtype, gen)
             check_case(x, alpha, k, s, p, 1, cm, dims=dims)
-    assert len(count_saved) > len(KINDS) * len(ALPHAS) // 2
+    # float64 refuses its state only where a window's dy/dalpha overflows or is subnormal in a
+    # window of subnormal-scale inputs (the "tiny" kind at most)
+    least = len(KINDS) * len(alphas) // 2 if dtype != torch.float64 else \
+        (len(KINDS) - 1) * len(alphas)
+    assert len(count_saved) >= least
 
 
-@pytest.mark.parametrize("dtype", FAST_DTYPES, ids=dtype_name)
+@pytest.mark.parametrize("dtype", FAST_DTYPES + [torch.float64], ids=dtype_name)
 @pytest.mark.parametrize("channels_last", [False, True], ids=["contiguous", "channels_last"])
 def test_per_channel_alpha_and_grad_output_without_recomputation(dtype, channels_last,
                                                                  recompute_forbidden):
@@ -128,17 +135,98 @@ def test_a_wrong_saved_state_is_caught(monkeypatch):
         check_case(x, 2.0, 2, 2, 0, dims=2)
 
 
-def test_overlapping_windows_and_float64_recompute(count_saved):
+def test_overlapping_windows_recompute(count_saved):
     x = torch.rand(2, 3, 9, 9) + 0.1
     _grads(p_pool2d, x, 2.0, 3, 2, 1)  # windows share a row and a column
     _grads(p_pool1d, x[:, :, 0], 2.0, 3, 2, 0)
+    _grads(p_pool2d, x.double(), 2.0, 3, 2, 1)
     assert not count_saved
     assert not _dispatch._native_call("ppool", _dispatch._layout.windowed(
         2, 3, 2, 1, 1, False), x, torch.tensor(2.0, dtype=torch.float64)).saves()
-    _grads(p_pool2d, x.double(), 2.0, 2, 2)  # the exact engine saves nothing
-    assert not count_saved
-    _grads(p_pool3d, x[:, :, None].expand(2, 3, 2, 9, 9), 2.0, 2, 2)
+    _grads(p_pool2d, x.double(), 2.0, 2, 2)  # the exact engine saves too
     assert len(count_saved) == 1
+    _grads(p_pool3d, x[:, :, None].expand(2, 3, 2, 9, 9), 2.0, 2, 2)
+    assert len(count_saved) == 2
+
+
+def _recomputing(monkeypatch):
+    """Make every later forward save nothing (its backward then recomputes)."""
+    monkeypatch.setattr(_dispatch, "_native_forward_saved",
+                        lambda op, x, p, layout, v, n:
+                        (_dispatch._native_forward(op, x, p, layout, v), None))
+
+
+@pytest.mark.parametrize("dims, spatial, k, s, p, cm", DISJOINT)
+def test_float64_saved_gradients_are_the_recomputed_ones_bit_for_bit(dims, spatial, k, s, p,
+                                                                     cm, monkeypatch,
+                                                                     count_saved):
+    """float64 saves the exact engine's dy/dx itself: grad_output * dy/dx is the recomputing
+    backward's gradient, bit for bit (so a state off by one ulp anywhere fails this test);
+    dy/dalpha differs by the order of one rounding per window."""
+    fn = {1: p_pool1d, 2: p_pool2d, 3: p_pool3d}[dims]
+    gen = torch.Generator().manual_seed(31 + dims)
+    x = values("range30", (2, 5) + spatial, torch.float64, gen)
+    x.view(-1)[::7] = 0.0  # zeros: the exact engine's special windows at alpha <= 0 and 1
+    alpha = torch.tensor([2.0, -1.5, 0.0, 1.0, 40.0], dtype=torch.float64)
+    args = (k, s, p, 1, cm)
+    out = _grads(fn, x, alpha, *args)[0]
+    g = torch.randn(out.shape, generator=gen, dtype=torch.float64)
+    y1, gx1, ga1 = _grads(fn, x, alpha, *args, g=g)
+    assert len(count_saved) == 2
+    _recomputing(monkeypatch)
+    y2, gx2, ga2 = _grads(fn, x, alpha, *args, g=g)
+    assert len(count_saved) == 2
+    assert torch.equal(y1, y2)
+    assert torch.equal(gx1, gx2)
+    torch.testing.assert_close(ga1, ga2, rtol=2.0 ** -48, atol=0.0)
+
+
+def test_a_one_ulp_skew_of_the_float64_state_is_caught(monkeypatch):
+    """The bit-for-bit comparison above catches a state one ulp off in a single element, and
+    the oracle comparison catches a skew just beyond the gradient tolerance (8 ULP or 64 u x
+    the window's largest gradient: 2^-44 relative in every element)."""
+    x = values("uniform", (1, 2, 6, 6), torch.float64, torch.Generator().manual_seed(3))
+    # powers of two: grad_output * dy/dx is exact, so a one-ulp skew shows in the gradient
+    g = 2.0 ** torch.randint(-3, 4, (1, 2, 3, 3), generator=torch.Generator().manual_seed(4),
+                             dtype=torch.float64)
+    _recomputing(monkeypatch)
+    _, gx_ref, _ = _grads(p_pool2d, x, 2.0, 2, 2, g=g)
+    monkeypatch.undo()
+    real = _native.forward_saved
+
+    def skewed(by):
+        def forward_saved(plan, x, param, out, jac, dw):
+            result = real(plan, x, param, out, jac, dw)
+            if by is None:
+                jac.view(-1)[5] = torch.nextafter(jac.view(-1)[5], torch.tensor(1e300))
+            else:
+                jac.mul_(1 + by)
+            return result
+        return forward_saved
+
+    monkeypatch.setattr(_native, "forward_saved", skewed(None))
+    _, gx, _ = _grads(p_pool2d, x, 2.0, 2, 2, g=g)
+    assert not torch.equal(gx, gx_ref)
+    assert (gx != gx_ref).sum() == 1
+    monkeypatch.setattr(_native, "forward_saved", skewed(2.0 ** -44))
+    with pytest.raises(AssertionError, match="grad_input outside tolerance"):
+        check_case(x, 2.0, 2, 2, 0, dims=2)
+    monkeypatch.setattr(_native, "forward_saved", skewed(0.0))  # the same path, unskewed
+    check_case(x, 2.0, 2, 2, 0, dims=2)
+
+
+def test_a_float64_dalpha_that_is_not_a_normal_double_falls_back(count_saved):
+    # subnormal inputs: each window's dy/dalpha is itself subnormal, so the state is refused
+    # and the backward recomputes (its sums carry a power-of-two scale); without an alpha
+    # gradient the same input's state is used
+    x = torch.tensor([[[[1e-310, 3e-310], [2e-310, 1e-310]]]], dtype=torch.float64)
+    check_case(x, 2.0, 2, 2, 0, dims=2)
+    assert not count_saved
+    xg = x.clone().requires_grad_(True)
+    p_pool2d(xg, 2.0, 2, 2).sum().backward()
+    assert len(count_saved) == 1
+    check_case(x * 1e300, 2.0, 2, 2, 0, dims=2)  # ~3e-10: normal, saved
+    assert len(count_saved) == 2
 
 
 def test_an_unrepresentable_jacobian_falls_back_to_recomputation(count_saved):
@@ -153,7 +241,8 @@ def test_an_unrepresentable_jacobian_falls_back_to_recomputation(count_saved):
     assert len(count_saved) == 1
 
 
-def test_saved_state_is_used_once_and_freed_with_the_graph(monkeypatch, count_saved):
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=dtype_name)
+def test_saved_state_is_used_once_and_freed_with_the_graph(dtype, monkeypatch, count_saved):
     kept = []
     real = _dispatch._native_forward_saved
 
@@ -164,22 +253,27 @@ def test_saved_state_is_used_once_and_freed_with_the_graph(monkeypatch, count_sa
         return y, state
 
     monkeypatch.setattr(_dispatch, "_native_forward_saved", watching)
-    x = (torch.rand(2, 3, 8, 8) + 0.1).requires_grad_(True)
+    x = (torch.rand(2, 3, 8, 8, dtype=dtype) + 0.1).requires_grad_(True)
     y = p_pool2d(x, 2.0, 2, 2)
     assert len(kept) == 1 and kept[0][0]() is not None
     g = torch.rand_like(y)
     y.backward(g, retain_graph=True)
     first = x.grad
-    assert first.data_ptr() == kept[0][1]  # float32: written over the state, no copy
+    assert first.data_ptr() == kept[0][1]  # written over the state, no copy
     x.grad = None
     y.backward(g)  # the state was used: this backward recomputes
     assert len(count_saved) == 1
-    torch.testing.assert_close(x.grad, first, rtol=2.0 ** -22, atol=0.0)
+    if dtype == torch.float64:  # the state is the recomputing backward's dy/dx itself
+        assert torch.equal(x.grad, first)
+    else:
+        torch.testing.assert_close(x.grad, first, rtol=2.0 ** -22, atol=0.0)
     del first
     x.grad = None
     gc.collect()
     assert kept[0][0]() is None  # nothing holds the state any more, though y is alive
     assert y.grad_fn is not None
+    if dtype == torch.float64:
+        return
     # a float16 state is not the gradient's buffer; the graph's end frees it
     xh = (torch.rand(2, 3, 8, 8) + 0.1).half().requires_grad_(True)
     yh = p_pool2d(xh, 2.0, 2, 2)
