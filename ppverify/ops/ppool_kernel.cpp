@@ -1794,8 +1794,12 @@ template <class T>
 int run(const Plan& Pc, const T* x, const double* param, T* y, const T* gy, T* gx,
         double* dparam_out, int requested, const Saved* sv = nullptr) {
   if (Pc.op != OP_PPOOL) {
-    if (sv) return ST_ARGS;  // the saved state is P-pooling's
-    return run_power<T>(Pc, x, param, y, gy, gx, dparam_out, requested);
+    if (sv) {  // windows that share no element; float / bfloat16 / float16 (a float jac)
+      Plan Q = Pc;
+      for (int a = 0; a < 3; ++a) Q.ax[a].build_inverse();
+      if (!disjoint(Q) || sv->jac64 != nullptr || sv->jac == nullptr) return ST_ARGS;
+    }
+    return run_power<T>(Pc, x, param, y, gy, gx, dparam_out, requested, sv);
   }
   Plan P = Pc;
   const bool backward = gx != nullptr;
