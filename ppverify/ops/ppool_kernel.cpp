@@ -31,7 +31,8 @@
 //       dy/dx_i = sum_w (g_w / S_w) E_i ((1 + a) - a y_w / x_i).
 //   Where windows share no element, a saving forward (ppv_forward_saved) writes each element's
 //   dy/dx and each window's dy/da instead, and the backward (ppv_backward_saved) is one pass
-//   over memory.
+//   over memory. The power mean / Lp engine (power_kernel.inc) saves the same state (float
+//   dy/dx, double dy/dp) and shares that backward.
 //   A window whose weights underflow relative to the plane (its largest E below 1e-250), or
 //   that holds zeros where they matter, is evaluated by the exact engine.
 // * exact (float64 inputs, and the fast engine's special windows): each window relative to
