@@ -42,6 +42,17 @@ CASES = [  # label, shape, layout, threads, dtype
      torch.float64),
     ("2-D f64 (2,64,112,112) k2 s2", (2, 64, 112, 112), _layout.windowed(2, 2, 2), 2,
      torch.float64),
+    # few planes (issue 12's segments)
+    ("1-D (1,1,2e6) k3 s1 p1", (1, 1, 2_000_000), _layout.windowed(1, 3, 1, 1), 2,
+     torch.float32),
+    ("2-D (1,1,1000,1000) k3 s2 p1", (1, 1, 1000, 1000), _layout.windowed(2, 3, 2, 1), 2,
+     torch.float32),
+    ("2-D (1,3,224,224) k3 s2 p1", (1, 3, 224, 224), _layout.windowed(2, 3, 2, 1), 2,
+     torch.float32),
+    ("3-D (1,2,64,64,64) k3 s2 p1", (1, 2, 64, 64, 64), _layout.windowed(3, 3, 2, 1), 2,
+     torch.float32),
+    ("2-D f64 (1,1,1000,1000) k3 s2 p1", (1, 1, 1000, 1000), _layout.windowed(2, 3, 2, 1), 2,
+     torch.float64),
 ]
 
 

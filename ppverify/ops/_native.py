@@ -283,6 +283,10 @@ def _open(path: Path):
     lib.ppv_forward_saved.restype = i32
     lib.ppv_backward_saved.argtypes = [vp, vp, vp, vp, vp, vp, i32]
     lib.ppv_backward_saved.restype = i32
+    lib.ppv_segments.argtypes = [vp, i32, vp]
+    lib.ppv_segments.restype = i32
+    lib.ppv_segment_grain.argtypes = [ctypes.c_int64]
+    lib.ppv_segment_grain.restype = ctypes.c_int64
     return lib
 
 
@@ -496,14 +500,24 @@ def plan_disjoint(plan) -> bool:
     outs, steps = plan[10:13], plan[13:16]
     at = PLAN_HEAD
     for n_out, step in zip(outs.tolist(), steps.tolist()):
-        starts, counts = plan[at:at + n_out], plan[at + n_out:at + 2 * n_out]
+        previous_last = None  # the last element of the previous piece's last non-empty window
+        for lo in range(0, n_out, _PIECE):  # pieces: no table-sized temporaries
+            hi = min(n_out, lo + _PIECE)
+            starts, counts = plan[at + lo:at + hi], plan[at + n_out + lo:at + n_out + hi]
+            nonempty = counts > 0
+            first = starts[nonempty]
+            if not len(first):
+                continue
+            last = first + (counts[nonempty] - 1) * step
+            if np.any(first[1:] <= last[:-1]) or (
+                    previous_last is not None and first[0] <= previous_last):
+                return False
+            previous_last = int(last[-1])
         at += 2 * n_out
-        nonempty = counts > 0
-        first = starts[nonempty]
-        last = first + (counts[nonempty] - 1) * step
-        if np.any(first[1:] <= last[:-1]):
-            return False
     return True
+
+
+_PIECE = 1 << 16  # outputs per piece of plan_disjoint and plan_covers
 
 
 def plan_covers(plan) -> bool:
@@ -512,7 +526,10 @@ def plan_covers(plan) -> bool:
     ``jac`` first)."""
     at = PLAN_HEAD
     for length, n_out in zip(plan[7:10].tolist(), plan[10:13].tolist()):
-        if int(plan[at + n_out:at + 2 * n_out].clip(min=0).sum()) != length:
+        counts = plan[at + n_out:at + 2 * n_out]
+        total = sum(int(counts[lo:lo + _PIECE].clip(min=0).sum())
+                    for lo in range(0, n_out, _PIECE))
+        if total != length:
             return False
         at += 2 * n_out
     return True
@@ -574,3 +591,26 @@ def backward(plan: int, x: torch.Tensor, param: torch.Tensor, grad_out: torch.Te
     if code:
         _status(code)
     return dparam
+
+
+def segments(plan, threads: int) -> dict[str, int]:
+    """How the kernel cuts the planes of a P-pooling ``plan`` (``make_plan``'s array) for
+    ``threads`` threads: with fewer planes than SIMD lanes x threads, each plane is cut along
+    its outermost axis with more than one output into segments that act as planes
+    (``Segments`` in ppool_kernel.cpp). Returns ``segments`` (of all planes; ``N C`` when not
+    cut), ``classes`` (distinct segment plans), ``axis`` (0 D, 1 H, 2 W; -1: not cut) and
+    ``threads``. For tests and benchmarks."""
+    import numpy as np
+
+    out = np.zeros(4, dtype=np.int64)
+    code = (_lib or load()).ppv_segments(plan.ctypes.data, threads, out.ctypes.data)
+    if code:
+        _status(code)
+    return dict(zip(("segments", "classes", "axis", "threads"), (int(v) for v in out)))
+
+
+def segment_grain(elements: int = 0) -> int:
+    """The input elements per thread of a segmented call (``SEG_THREAD_ELEMENTS``, 2**18);
+    with ``elements`` > 0, set it (tests: small inputs on several threads) and return the
+    previous value."""
+    return int((_lib or load()).ppv_segment_grain(elements))

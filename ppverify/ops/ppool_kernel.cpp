@@ -16,6 +16,15 @@
 // start[o] + j * step, j < count[o] (padding excluded, so windowed, ceil_mode, adaptive and
 // global layouts are all the same thing here).
 //
+// Few planes: with fewer planes than lanes x threads (one 1-D signal, a (1, 3, H, W) image, a
+// small batch of volumes) each plane is cut along its outermost axis with more than one
+// output into segments of consecutive outputs that act as planes: each lane (and thread) takes
+// one segment at its own base offset. A segment owns a run of inputs and its outputs, writes
+// only those, and recomputes the windows it shares with the previous segment for their
+// gradients only, so no element is written twice or loses a contribution. Interior segments
+// of a windowed layout share one plan; the edges (padding, ceil_mode) get their own. See
+// Segments (the driver) for the details.
+//
 // Two engines
 // -----------
 // * fast (float32, bfloat16, float16 inputs): each input element's weight
@@ -399,6 +408,34 @@ struct Plan {
   int64_t dtype, layout, N, C, op, param_mode;
   Axis ax[3];  // D, H, W
   int64_t plane_in, plane_out, groups;
+  // A segment plan (see Segments) covers a slab of each plane along axis `split` and owns
+  // input indices [own_in_lo, own_in_hi) and outputs [own_out_lo, own_out_hi) of that axis
+  // (local indices): it writes only those, and counts only its own outputs in dy/da. Its
+  // other outputs (the windows of the previous segment that reach into its input) are
+  // computed for their gradients. split = -1: a whole plane, everything owned.
+  int split = -1;
+  int64_t own_in_lo = 0, own_in_hi = 0, own_out_lo = 0, own_out_hi = 0;
+  bool owns_in_row(int64_t id, int64_t ih) const {
+    const int64_t i = split == 0 ? id : ih;
+    return split < 0 || split == 2 || (i >= own_in_lo && i < own_in_hi);
+  }
+  bool owns_out_row(int64_t od, int64_t oh) const {
+    const int64_t o = split == 0 ? od : oh;
+    return split < 0 || split == 2 || (o >= own_out_lo && o < own_out_hi);
+  }
+  bool owns_out(int64_t od, int64_t oh, int64_t ow) const {
+    return owns_out_row(od, oh) && (split != 2 || (ow >= own_out_lo && ow < own_out_hi));
+  }
+  // the owned input elements of a plane as a range of flat positions (split is the outermost
+  // axis with more than one element, so its slabs are contiguous)
+  int64_t own_flat_lo() const {
+    return split < 0 ? 0 : own_in_lo * (split == 0 ? ax[1].in * ax[2].in
+                                                   : (split == 1 ? ax[2].in : 1));
+  }
+  int64_t own_flat_hi() const {
+    return split < 0 ? plane_in : own_in_hi * (split == 0 ? ax[1].in * ax[2].in
+                                                          : (split == 1 ? ax[2].in : 1));
+  }
   bool parse(const int64_t* p) {
     if (p[0] != ABI_VERSION) return false;
     dtype = p[1]; layout = p[2]; N = p[3]; C = p[4]; op = p[5]; param_mode = p[6];
@@ -424,6 +461,7 @@ struct Plan {
 // whether it exists (the last group may be partial).
 struct Lanes {
   int64_t in_base[L], out_base[L], plane[L];
+  int64_t slot[L];  // where the lane's dy/da goes: the plane, or its segment (see Segments)
   int64_t es_in, es_out;  // element strides: 1 (contiguous) or C (channels-last)
   double a[L];
   bool active[L];
@@ -464,6 +502,7 @@ inline void make_lanes(const Plan& P, const double* param, int64_t g, Lanes& ln)
   for (int l = 0; l < L; ++l) {
     ln.a[l] = ln.active[l] ? param_of(P, param, ln.plane[l]) : 0.0;
     ln.n_active += ln.active[l];
+    ln.slot[l] = ln.plane[l];
   }
 }
 
@@ -565,13 +604,15 @@ inline int64_t in_index(const Plan& P, const Lanes& ln, int l, int64_t id, int64
 // Where the exact engine puts input-gradient contributions.
 // Either a lane-interleaved buffer of one plane-group (buf[pos * L + l], the fast engine's
 // special windows) or, for float64 inputs, the input gradient itself (lane[l][pos * es]).
+// In the second form only the positions [lo, hi) are kept (a segment's own elements).
 struct GradSink {
   double* buf = nullptr;
   double* lane[L] = {};
   int64_t es = 1;
+  int64_t lo = 0, hi = INT64_MAX;
   inline void add(int64_t pos, int l, double v) {
     if (buf) buf[pos * L + l] += v;
-    else lane[l][pos * es] += v;
+    else if (pos >= lo && pos < hi) lane[l][pos * es] += v;
   }
 };
 
@@ -1232,11 +1273,47 @@ PPV_STAGE void store_out_row(T* y, const Plan& P, const Lanes& ln, int64_t od, i
       for (int l = 0; l < L; ++l) base[c * ln.es_out + l] = from_double<T>(in[c * L + l]);
     return;
   }
+  int64_t c0 = 0;
+  if (P.layout == 0 && ln.n_active == L) {
+    // 8 x 8 tiles transposed from lanes into planes, as store_row (a 1-D row of outputs is
+    // long: per lane, a strided read of every eighth double cost 3x a 2-D row's store)
+    T* v[L];
+    for (int l = 0; l < L; ++l) v[l] = y + ln.out_base[l] + row;
+    for (; c0 + L <= n; c0 += L) {
+      double tile[L][L];
+      for (int cc = 0; cc < L; ++cc)
+#pragma omp simd
+        for (int l = 0; l < L; ++l) tile[l][cc] = in[(c0 + cc) * L + l];
+      for (int l = 0; l < L; ++l)
+#pragma omp simd
+        for (int cc = 0; cc < L; ++cc) v[l][c0 + cc] = from_double<T>(tile[l][cc]);
+    }
+  }
   for (int l = 0; l < L; ++l) {
     if (!ln.active[l]) continue;
     T* v = y + ln.out_base[l] + row * ln.es_out;
-    for (int64_t c = 0; c < n; ++c) v[c * ln.es_out] = from_double<T>(in[c * L + l]);
+    for (int64_t c = c0; c < n; ++c) v[c * ln.es_out] = from_double<T>(in[c * L + l]);
   }
+}
+
+// store_row and store_out_row limited to what a segment plan owns (Plan::split): columns
+// [cb, ce) of a row, of which the owned part [a, b) is written.
+template <class T>
+inline void store_row_owned(T* g, const Plan& P, const Lanes& ln, int64_t id, int64_t ih,
+                            int64_t cb, int64_t ce, const double* in) {
+  if (!P.owns_in_row(id, ih)) return;
+  const int64_t a = P.split == 2 ? std::max(cb, P.own_in_lo) : cb;
+  const int64_t b = P.split == 2 ? std::min(ce, P.own_in_hi) : ce;
+  if (a < b) store_row<T>(g, P, ln, id, ih, a, b, in + (a - cb) * L);
+}
+
+template <class T>
+inline void store_out_row_owned(T* y, const Plan& P, const Lanes& ln, int64_t od, int64_t oh,
+                                int64_t ow0, int64_t n, const double* in) {
+  if (!P.owns_out_row(od, oh)) return;
+  const int64_t a = P.split == 2 ? std::max(ow0, P.own_out_lo) : ow0;
+  const int64_t b = P.split == 2 ? std::min(ow0 + n, P.own_out_hi) : ow0 + n;
+  if (a < b) store_out_row<T>(y, P, ln, od, oh, a, b - a, in + (a - ow0) * L);
 }
 
 // The elements j of a window (first column c0, cn elements, step cs) inside columns [lo, hi):
@@ -1513,6 +1590,7 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
     // ---- window sums, output row by output row
     for (int64_t od = 0; od < AD.out; ++od)
       for (int64_t oh = 0; oh < OH; ++oh) {
+        if (!grads && !P.owns_out_row(od, oh)) continue;  // a plain forward: another segment's
         std::fill(acc, acc + (with_log ? 5 : 3) * q, 0.0);
         if (fl.need_zero) std::fill(acc + 5 * q, acc + 6 * q, 0.0);
         for (int64_t jd = 0; jd < AD.count[od]; ++jd) {
@@ -1540,6 +1618,7 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
           // scalar: one division at a time)
           double slow[L];
           double n_slow = 0.0;
+          const double own = P.owns_out(od, oh, ow) ? 1.0 : 0.0;  // counted in dy/da
           if (!backward) {
 #pragma omp simd reduction(+ : n_slow)
             for (int l = 0; l < L; ++l) {
@@ -1575,7 +1654,7 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
               const double g = gybuf[k];
               c1[k] = sl ? 0.0 : g * inv;
               c2[k] = sl ? 0.0 : g * yv * inv;
-              dal[l] += sl ? 0.0 : g * (U[k] - yv * V[k]) * inv;
+              dal[l] += sl ? 0.0 : own * g * (U[k] - yv * V[k]) * inv;
               slow[l] = sl ? 1.0 : 0.0;
               n_slow += slow[l];
             }
@@ -1594,9 +1673,9 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
             sink.buf = grads ? s.extra.data() : nullptr;
             WindowOut wo;
             WindowRange wr = window_range(P, od, oh, ow);
-            double dsaved[L] = {};
+            double dsaved[L] = {};  // the saving forward's dy/da, or another segment's
             exact_window<T>(x, P, ln, wr, want, grads, gybuf + k0, grads ? &sink : nullptr,
-                            nullptr, saving ? dsaved : dal, wo);
+                            nullptr, (saving || own == 0.0) ? dsaved : dal, wo);
             for (int l = 0; l < L; ++l)
               if (want[l]) {
                 ybuf[k0 + l] = wo.y[l];
@@ -1612,10 +1691,10 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
             for (int l = 0; l < L; ++l)
               n_nan += (ybuf[i * L + l] != ybuf[i * L + l]) ? active[l] : 0.0;
           if (n_nan > 0.0) *status |= ST_BAD;
-          store_out_row<T>(y, P, ln, od, oh, ow0, nt, ybuf);
+          store_out_row_owned<T>(y, P, ln, od, oh, ow0, nt, ybuf);
         }
         if (saving) {  // this output row's windows are the only ones holding their elements
-          if (sv->dw) store_out_row<double>(sv->dw, P, ln, od, oh, ow0, nt, dwrow);
+          if (sv->dw) store_out_row_owned<double>(sv->dw, P, ln, od, oh, ow0, nt, dwrow);
           double* jrow = s.rowbuf.data();
           double unusable = 0.0;
           for (int64_t jd = 0; jd < AD.count[od]; ++jd) {
@@ -1626,7 +1705,7 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
                                         : nullptr;
               unusable += jac_row(fl, AW, ow0, ct->ow1, ct->lo, ct->hi, fetch(id, ih, 0), acc,
                                   ybuf, slowrow, ex, active, jrow);
-              store_row<float>(sv->jac, P, ln, id, ih, ct->lo, ct->hi, jrow);
+              store_row_owned<float>(sv->jac, P, ln, id, ih, ct->lo, ct->hi, jrow);
             }
           }
           if (unusable > 0.0) *status |= ST_UNSAVED;
@@ -1644,13 +1723,17 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
     for (int64_t id = 0; id < AD.in; ++id)
       for (int64_t ih = 0; ih < AH.in; ++ih) {
         double* ex = s.extra_used ? s.extra.data() + (id * AH.in + ih) * W * L : nullptr;
+        if (!P.owns_in_row(id, ih)) {  // another segment's row: only clear ex
+          if (ex) std::fill(ex + f0 * L, ex + f1 * L, 0.0);
+          continue;
+        }
         // store ex (or 0) over columns [cb, ce) and clear it
         auto store_plain = [&](int64_t cb, int64_t ce) {
           for (; cb < ce; cb += cols) {
             const int64_t n = std::min(ce, cb + cols) - cb;
             for (int64_t i = 0; i < n * L; ++i) g[i] = ex ? ex[cb * L + i] : 0.0;
             if (ex) std::fill(ex + cb * L, ex + (cb + n) * L, 0.0);
-            store_row<T>(gx, P, ln, id, ih, cb, cb + n, g);
+            store_row_owned<T>(gx, P, ln, id, ih, cb, cb + n, g);
           }
         };
         store_plain(f0, std::min(g0, f1));
@@ -1677,7 +1760,7 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
             for (int64_t i = 0; i < n * L; ++i) g[i] = exa ? exa[i] : 0.0;
           }
           if (exa) std::fill(exa, exa + n * L, 0.0);
-          store_row<T>(gx, P, ln, id, ih, a, b, g);
+          store_row_owned<T>(gx, P, ln, id, ih, a, b, g);
         }
       }
   }
@@ -1706,10 +1789,12 @@ void exact_group(const T* x, const Plan& P, const Lanes& ln, T* y, const T* gy, 
     } else {
       double* g = saving ? sv->jac64 : gx;
       sink.es = ln.es_in;
+      sink.lo = P.own_flat_lo();
+      sink.hi = P.own_flat_hi();
       for (int l = 0; l < L; ++l) {
         if (!ln.active[l]) continue;
         sink.lane[l] = g + ln.in_base[l];
-        for (int64_t pos = 0; pos < P.plane_in; ++pos) sink.lane[l][pos * sink.es] = 0.0;
+        for (int64_t pos = sink.lo; pos < sink.hi; ++pos) sink.lane[l][pos * sink.es] = 0.0;
       }
     }
   }
@@ -1717,9 +1802,12 @@ void exact_group(const T* x, const Plan& P, const Lanes& ln, T* y, const T* gy, 
   for (int l = 0; l < L; ++l) want[l] = ln.active[l];
   double gyv[L];
   double dummy[L];
+  ScaledSum not_owned[L];  // dy/da of the windows another segment owns (see Plan::split)
   for (int64_t od = 0; od < AD.out; ++od)
     for (int64_t oh = 0; oh < AH.out; ++oh)
       for (int64_t ow = 0; ow < AW.out; ++ow) {
+        const bool owned = P.owns_out(od, oh, ow);
+        if (!backward && !owned) continue;
         WindowRange wr = window_range(P, od, oh, ow);
         for (int l = 0; l < L; ++l)
           gyv[l] = saving ? 1.0
@@ -1728,7 +1816,8 @@ void exact_group(const T* x, const Plan& P, const Lanes& ln, T* y, const T* gy, 
         WindowOut wo;
         ScaledSum wda[L];  // saving: this window's dy/da
         exact_window<T>(x, P, ln, wr, want, backward, gyv, backward ? &sink : nullptr,
-                        saving ? wda : (backward ? da : nullptr), dummy, wo);
+                        saving ? wda : (backward ? (owned ? da : not_owned) : nullptr), dummy,
+                        wo);
         for (int l = 0; l < L; ++l) {
           if (!ln.active[l]) continue;
           if (wo.bad[l] || std::isnan(wo.y[l])) *status |= ST_BAD;
@@ -1752,8 +1841,10 @@ void exact_group(const T* x, const Plan& P, const Lanes& ln, T* y, const T* gy, 
 
 // ------------------------------------------------------------------------------ driver
 
-inline int threads_for(const Plan& P, int requested) {
-  // about 2^16 window-element pairs per thread before a second one pays for its wake-up
+// Threads the work pays for: about 2^16 window-element pairs per thread before a second one
+// pays for its wake-up, and at most one per group (units of work: groups, or groups of
+// segments, see Segments).
+inline int threads_for(const Plan& P, int requested, int64_t groups) {
   int64_t pairs = 0;
   int64_t wsz = 1;
   for (int a = 0; a < 3; ++a) {
@@ -1763,8 +1854,12 @@ inline int threads_for(const Plan& P, int requested) {
   }
   pairs = wsz * P.N * P.C;
   int64_t by_work = std::max<int64_t>(1, pairs / 65536);
-  int64_t t = std::min<int64_t>({(int64_t)std::max(requested, 1), P.groups, by_work});
+  int64_t t = std::min<int64_t>({(int64_t)std::max(requested, 1), groups, by_work});
   return (int)std::max<int64_t>(t, 1);
+}
+
+inline int threads_for(const Plan& P, int requested) {
+  return threads_for(P, requested, P.groups);
 }
 
 // The power mean and the Lp norm (float32, bfloat16, float16): their own engine and driver.
@@ -1772,23 +1867,293 @@ inline int threads_for(const Plan& P, int requested) {
 
 // Whether every input element lies in at most one window (built inverses of all three axes):
 // the condition for the saved state (ppv_forward_saved).
+// From the tables, with no table-sized scratch (a 1-D signal of 2e6 samples would need 32 MB
+// of inverse): on every axis each non-empty window starts after the previous one's last
+// element, as _native.plan_disjoint decides in Python (conservative: dilated windows that
+// interleave without sharing an element count as overlapping).
 inline bool disjoint(const Plan& P) {
-  for (int a = 0; a < 3; ++a)
-    for (int64_t i = 0; i < P.ax[a].in; ++i)
-      if (P.ax[a].inv_off[i + 1] - P.ax[a].inv_off[i] > 1) return false;
+  for (int a = 0; a < 3; ++a) {
+    const Axis& A = P.ax[a];
+    int64_t last = INT64_MIN;
+    for (int64_t o = 0; o < A.out; ++o) {
+      if (A.count[o] <= 0) continue;
+      if (A.start[o] <= last) return false;
+      last = A.start[o] + (A.count[o] - 1) * A.step;
+    }
+  }
   return true;
 }
 
 // Per-plane parameter gradients (m, e pairs: m * 2^e) summed to the parameter's shape with one
 // scaling per sum (one pass over the planes: O(N C) whatever the parameter's shape).
-inline void reduce_param(const Plan& P, const double* dparam, double* dparam_out) {
+// With slot_plane, dparam holds `slots` pairs, slot k belonging to plane slot_plane[k] (the
+// segments of a plane: their dy/da are summed here, each plane's with its segments').
+inline void reduce_param(const Plan& P, const double* dparam, double* dparam_out,
+                         const std::vector<int64_t>* slot_plane = nullptr) {
   const int64_t outs = P.param_mode == 0 ? 1 : (P.param_mode == 1 ? P.C : P.N * P.C);
   std::vector<ScaledSum> acc((size_t)outs);
-  for (int64_t p = 0; p < P.N * P.C; ++p) {
+  const int64_t slots = slot_plane ? (int64_t)slot_plane->size() : P.N * P.C;
+  for (int64_t k = 0; k < slots; ++k) {
+    const int64_t p = slot_plane ? (*slot_plane)[k] : k;
     const int64_t to = P.param_mode == 0 ? 0 : (P.param_mode == 1 ? p % P.C : p);
-    acc[to].add(dparam[2 * p], (int)dparam[2 * p + 1]);
+    acc[to].add(dparam[2 * k], (int)dparam[2 * k + 1]);
   }
   for (int64_t k = 0; k < outs; ++k) dparam_out[k] = std::ldexp(acc[k].m, acc[k].e);
+}
+
+// ------------------------------------------------------------------------------ segments
+// A group fills its 8 lanes with 8 planes, and threads share groups: with fewer planes than
+// lanes x threads, lanes and threads would idle (one 1-D signal of 2e6 samples: one lane of
+// one thread). Then each plane is cut along its outermost axis with more than one output
+// (W of a 1-D signal, H of an image, D of a volume: the axes outside it have one element, so
+// a slab of it is a contiguous run of the plane) into segments of consecutive outputs, and
+// the segments act as planes: a lane (and a thread) takes one segment, at its own base offset
+// (Lanes::in_base, out_base), and its plan (Plan::split) describes one segment: the windows of
+// its outputs [o0, o1) and of the earlier outputs whose windows reach into its input, over
+// the input they read. A segment owns the inputs from its first window's start to the next
+// segment's (the first from 0, the last to the end): it writes the gradient of those alone,
+// complete (every window holding them is in its plan), and its own outputs alone; the
+// windows it shares with the previous segment are computed again for their gradients only.
+// So no two segments write one element, and none is lost. Away from the edges (padding,
+// ceil_mode) windowed layouts are translation-invariant, so the interior segments, all of one
+// length, share one plan (one class); the first and the last, short, get their own. Any
+// other table (adaptive sizes that do not divide) gives the classes its segments' tables
+// make; segments with equal tables share a class. Each lane's reference Lc is its segment's
+// dominant element (the fast engine's conditions for the exact engine are relative to the
+// lane's own Lc, so they hold per segment); a segment takes its plane's parameter, and its
+// dy/da goes to a slot of its own, summed per plane at the end (reduce_param).
+struct SegClass {
+  Plan P;                                 // the segment plan (split-axis table in tab)
+  std::vector<int64_t> tab;               // start[0..out), count[0..out) of the split axis
+  std::vector<int64_t> in_off, out_off;   // per segment: its base on the split axis
+  ColTiles tiles;
+  int64_t groups = 0, first_group = 0, first_slot = 0, units = 0;
+};
+
+struct Segments {
+  int axis = -1;                   // -1: not segmented (one class, the whole plan)
+  int64_t in_stride = 1, out_stride = 1;  // elements per index of the split axis in a plane
+  std::vector<SegClass> classes;
+  int64_t groups = 0;
+  std::vector<int64_t> slot_plane;  // dy/da slot -> plane (empty: one slot per plane)
+};
+
+// A segment holds at least SEG_MIN_OUTS outputs of the plane (all axes) and
+// SEG_HALO_FACTOR outputs of the split axis per window it shares with the previous segment
+// (so at most a quarter of its windows are computed twice)
+constexpr int64_t SEG_MIN_OUTS = 64;
+constexpr int64_t SEG_HALO_FACTOR = 4;
+// Input elements per thread of a segmented call: about 2 ms of the fast engine's forward
+// (its cost is mostly a logarithm and an exponential per element), since on a loaded machine
+// waking a thread can cost a millisecond
+constexpr int64_t SEG_THREAD_ELEMENTS = 1 << 18;
+// the grain in use: SEG_THREAD_ELEMENTS, or what a test set (ppv_segment_grain) so that small
+// inputs, which the oracle can check, run segments on several threads
+std::atomic<int64_t> seg_grain{SEG_THREAD_ELEMENTS};
+
+inline int segment_threads(const Plan& P, int requested) {
+  const int64_t grain = std::max<int64_t>(1, seg_grain.load(std::memory_order_relaxed));
+  const int64_t by_work = std::max<int64_t>(1, P.N * P.C * P.plane_in / grain);
+  return (int)std::max<int64_t>(1, std::min<int64_t>(std::max(requested, 1), by_work));
+}
+
+// The segment plan of outputs [o0, o1) of split axis a (b_lo: its first owned input, 0 for
+// the first segment; b_hi: the next segment's first, the axis length for the last).
+inline void segment_table(const Axis& A, int64_t o0, int64_t o1, int64_t b_lo, int64_t b_hi,
+                          std::vector<int64_t>& tab, int64_t& base, int64_t& in_len,
+                          int64_t& oa, int64_t own[4]) {
+  oa = o0;
+  while (oa > 0 && window_end(A, oa - 1) > b_lo) --oa;
+  base = b_lo;
+  int64_t hi = b_hi;
+  for (int64_t o = oa; o < o1; ++o)
+    if (A.count[o] > 0) {
+      base = std::min(base, A.start[o]);
+      hi = std::max(hi, window_end(A, o));
+    }
+  base = std::max<int64_t>(base, 0);
+  in_len = hi - base;
+  const int64_t n = o1 - oa;
+  tab.assign((size_t)(2 * n), 0);
+  for (int64_t o = oa; o < o1; ++o) {
+    tab[o - oa] = A.count[o] > 0 ? A.start[o] - base : 0;
+    tab[n + o - oa] = A.count[o];
+  }
+  own[0] = b_lo - base; own[1] = b_hi - base; own[2] = o0 - oa; own[3] = o1 - oa;
+}
+
+// Decide and build the segments of plan F for `nt` threads (see above). Only for windows
+// whose starts and ends never decrease (every layout ppverify makes).
+inline void make_segments(Plan& F, int nt, bool allow, Segments& sg) {
+  sg = Segments();
+  int a = -1;
+  for (int k = 0; k < 3; ++k)
+    if (F.ax[k].out > 1) { a = k; break; }
+  const int64_t planes = F.N * F.C;
+  int64_t want = 1;  // segments per plane
+  if (allow && a >= 0) {
+    bool outer_one = true;
+    for (int k = 0; k < a; ++k) outer_one = outer_one && F.ax[k].in == 1;
+    const Axis& A = F.ax[a];
+    bool monotone = true;
+    for (int64_t o = 1; o < A.out; ++o)
+      monotone = monotone && A.start[o] >= A.start[o - 1] &&
+                 window_end(A, o) >= window_end(A, o - 1);
+    if (outer_one && monotone) {
+      if (F.layout == 0 && planes < (int64_t)L * nt)
+        want = ((int64_t)L * nt * (nt > 1 ? 2 : 1) + planes - 1) / planes;
+      else if (F.layout == 1 && F.groups < nt)
+        want = (2 * (int64_t)nt + F.groups - 1) / F.groups;
+    }
+  }
+  std::vector<int64_t> bounds;  // segment boundaries on the output axis
+  if (want > 1) {
+    const int64_t slab = F.plane_out / std::max<int64_t>(1, F.ax[a].out);  // outputs per index
+    const int64_t seg_min_len = std::max<int64_t>(1, (SEG_MIN_OUTS + slab - 1) / slab);
+    const Axis& A = F.ax[a];
+    int64_t cmax = 0;
+    for (int64_t o = 0; o < A.out; ++o) cmax = std::max(cmax, A.count[o]);
+    int64_t e0 = 0, e1 = A.out;
+    while (e0 < A.out && A.count[e0] != cmax) ++e0;
+    while (e1 > e0 && A.count[e1 - 1] != cmax) --e1;
+    bool regular = e1 - e0 >= 2;
+    const int64_t d = regular ? A.start[e0 + 1] - A.start[e0] : 0;
+    for (int64_t o = e0 + 1; regular && o < e1; ++o)
+      regular = A.count[o] == cmax && A.start[o] - A.start[o - 1] == d;
+    if (regular) {
+      // the first interior segment starts where its shared windows are regular too
+      int64_t h = 0;
+      while (e0 + h < e1) {
+        int64_t oa = e0 + h;
+        while (oa > 0 && window_end(A, oa - 1) > A.start[e0 + h]) --oa;
+        if (oa >= e0) break;
+        ++h;
+      }
+      const int64_t o1 = e0 + h;
+      const int64_t halo = o1 - e0;
+      const int64_t min_len = std::max(seg_min_len, SEG_HALO_FACTOR * halo);
+      const int64_t k = std::min(want, (e1 - o1) / min_len);
+      if (k >= 2) {
+        const int64_t m = (e1 - o1) / k;
+        if (o1 > 0) bounds.push_back(0);
+        for (int64_t i = 0; i < k; ++i) bounds.push_back(o1 + i * m);
+        if (o1 + k * m < A.out) bounds.push_back(o1 + k * m);
+        bounds.push_back(A.out);
+      }
+    } else {
+      const int64_t k = std::min(want, A.out / seg_min_len);
+      if (k >= 2) {
+        for (int64_t i = 0; i < k; ++i) bounds.push_back(i * A.out / k);
+        bounds.push_back(A.out);
+      }
+    }
+  }
+  if (bounds.size() < 3) {  // one segment: the whole plan
+    SegClass c;
+    c.P = F;
+    c.units = F.groups;
+    c.groups = F.groups;
+    sg.classes.push_back(std::move(c));
+    sg.groups = F.groups;
+    return;
+  }
+  sg.axis = a;
+  // the whole axis's inverse is not needed any more (each class builds its own): not copied
+  std::vector<int64_t>().swap(F.ax[a].inv_off);
+  std::vector<int64_t>().swap(F.ax[a].inv);
+  sg.in_stride = a == 0 ? F.ax[1].in * F.ax[2].in : (a == 1 ? F.ax[2].in : 1);
+  sg.out_stride = a == 0 ? F.ax[1].out * F.ax[2].out : (a == 1 ? F.ax[2].out : 1);
+  const Axis& A = F.ax[a];
+  std::vector<int64_t> tab;
+  for (size_t b = 0; b + 1 < bounds.size(); ++b) {
+    const int64_t o0 = bounds[b], o1 = bounds[b + 1];
+    const int64_t b_lo = b == 0 ? 0 : A.start[o0];
+    const int64_t b_hi = b + 2 == bounds.size() ? A.in : A.start[o1];
+    int64_t base, in_len, oa, own[4];
+    segment_table(A, o0, o1, b_lo, b_hi, tab, base, in_len, oa, own);
+    SegClass* cls = nullptr;
+    for (SegClass& c : sg.classes)
+      if (c.tab == tab && c.P.ax[a].in == in_len && c.P.own_in_lo == own[0] &&
+          c.P.own_in_hi == own[1] && c.P.own_out_lo == own[2] && c.P.own_out_hi == own[3])
+        cls = &c;
+    if (!cls) {
+      sg.classes.emplace_back();
+      cls = &sg.classes.back();
+      cls->P = F;
+      cls->tab = tab;
+      Plan& Q = cls->P;
+      Q.split = a;
+      Q.ax[a].in = in_len;
+      Q.ax[a].out = o1 - oa;
+      Q.own_in_lo = own[0]; Q.own_in_hi = own[1]; Q.own_out_lo = own[2]; Q.own_out_hi = own[3];
+      Q.plane_in = Q.ax[0].in * Q.ax[1].in * Q.ax[2].in;
+      Q.plane_out = Q.ax[0].out * Q.ax[1].out * Q.ax[2].out;
+    }
+    cls->in_off.push_back(base);
+    cls->out_off.push_back(oa);
+  }
+  int64_t g0 = 0, slot0 = 0;
+  for (SegClass& c : sg.classes) {  // the tables' addresses are final now
+    Plan& Q = c.P;
+    const int64_t n = Q.ax[a].out;
+    Q.ax[a].start = c.tab.data();
+    Q.ax[a].count = c.tab.data() + n;
+    const int64_t segs = (int64_t)c.in_off.size();
+    // units: lanes of planes x segments (contiguous) or channel blocks x segments
+    c.units = F.layout == 0 ? segs * planes : segs * F.groups;
+    c.groups = F.layout == 0 ? (c.units + L - 1) / L : c.units;
+    Q.groups = c.groups;
+    c.first_group = g0;
+    c.first_slot = slot0;
+    g0 += c.groups;
+    for (int64_t v = 0; v < segs * planes; ++v)
+      sg.slot_plane.push_back(F.layout == 0 ? v % planes : v % planes);
+    slot0 += segs * planes;
+  }
+  sg.groups = g0;
+}
+
+// The lanes of group g (of all classes) and its class.
+inline const SegClass& segment_lanes(const Plan& F, const Segments& sg, const double* param,
+                                     int64_t g, Lanes& ln) {
+  size_t ci = 0;
+  while (ci + 1 < sg.classes.size() && g >= sg.classes[ci + 1].first_group) ++ci;
+  const SegClass& c = sg.classes[ci];
+  make_lanes(F, param, sg.axis < 0 ? g : 0, ln);
+  if (sg.axis < 0) return c;
+  const int64_t gl = g - c.first_group;
+  const int64_t planes = F.N * F.C;
+  if (F.layout == 0) {
+    for (int l = 0; l < L; ++l) {
+      const int64_t v = gl * L + l;
+      ln.active[l] = v < c.units;
+      const int64_t vc = ln.active[l] ? v : gl * L;
+      const int64_t seg = vc / planes, p = vc % planes;
+      ln.plane[l] = p;
+      ln.in_base[l] = p * F.plane_in + c.in_off[seg] * sg.in_stride;
+      ln.out_base[l] = p * F.plane_out + c.out_off[seg] * sg.out_stride;
+      ln.slot[l] = c.first_slot + vc;
+    }
+  } else {
+    const int64_t blocks = (F.C + L - 1) / L;
+    const int64_t seg = gl / F.groups, r = gl % F.groups;
+    const int64_t n = r / blocks, c0 = (r % blocks) * L;
+    for (int l = 0; l < L; ++l) {
+      const int64_t ch = c0 + l;
+      ln.active[l] = ch < F.C;
+      const int64_t cc = ln.active[l] ? ch : c0;
+      ln.plane[l] = n * F.C + cc;
+      ln.in_base[l] = (n * F.plane_in + c.in_off[seg] * sg.in_stride) * F.C + cc;
+      ln.out_base[l] = (n * F.plane_out + c.out_off[seg] * sg.out_stride) * F.C + cc;
+      ln.slot[l] = c.first_slot + seg * planes + n * F.C + cc;
+    }
+  }
+  ln.n_active = 0;
+  for (int l = 0; l < L; ++l) {
+    ln.a[l] = ln.active[l] ? param_of(F, param, ln.plane[l]) : 0.0;
+    ln.n_active += ln.active[l];
+  }
+  return c;
 }
 
 template <class T>
@@ -1804,48 +2169,60 @@ int run(const Plan& Pc, const T* x, const double* param, T* y, const T* gy, T* g
   }
   Plan P = Pc;
   const bool backward = gx != nullptr;
-  std::vector<double> dparam_mem;
-  if (backward) dparam_mem.assign((size_t)(2 * P.N * P.C), 0.0);
-  double* dparam = dparam_mem.data();
   const bool exact = std::is_same<T, double>::value;
   if (backward || sv) {
     P.ax[0].build_inverse();
     P.ax[1].build_inverse();
   }
   if (sv) {  // windows that share no element
-    P.ax[2].build_inverse();
     if (!disjoint(P) || (exact != (sv->jac64 != nullptr))) return ST_ARGS;
   }
-  const int nt = threads_for(P, requested);
-  std::atomic<int> status{0};
-  ColTiles tiles;
-  if (!exact) {
-    try {
-      tiles = make_col_tiles(P.ax[2]);
-    } catch (...) {
-      return ST_NOMEM;
-    }
-  }
+  Segments sg;
+  int seg_threads = 1;
   int extra_status = 0;
-  if (sv && tiles.max_chunks > 1) {  // a window wider than a tile: not saved (recompute)
-    sv = nullptr;
-    extra_status = ST_UNSAVED;
+  try {
+    // segments when the planes leave lanes or threads idle (threads: as the whole work
+    // allows, not capped by the planes' groups; see SEG_THREAD_ELEMENTS)
+    seg_threads = segment_threads(P, requested);
+    make_segments(P, seg_threads, true, sg);
+    for (SegClass& c : sg.classes) {
+      // the backward's second pass reads the D and H inverses (W's is never read)
+      if (sg.axis >= 0 && sg.axis < 2 && backward) c.P.ax[sg.axis].build_inverse();
+      if (!exact) c.tiles = make_col_tiles(c.P.ax[2]);
+      if (sv && c.tiles.max_chunks > 1) {  // a window wider than a tile: not saved (recompute)
+        sv = nullptr;
+        extra_status = ST_UNSAVED;
+      }
+    }
+  } catch (...) {
+    return ST_NOMEM;
   }
+  const int64_t slots = sg.slot_plane.empty() ? P.N * P.C : (int64_t)sg.slot_plane.size();
+  std::vector<double> dparam_mem;
+  if (backward) dparam_mem.assign((size_t)(2 * slots), 0.0);
+  double* dparam = dparam_mem.data();
+  const int nt = sg.axis < 0 ? threads_for(P, requested)
+                             : (int)std::min<int64_t>(seg_threads, sg.groups);
+  std::atomic<int> status{0};
   auto body = [&](int64_t g_begin, int64_t g_step) {
     int st = 0;
     try {
       FastScratch fs;
-      if (!exact) {
+      const SegClass* current = nullptr;
+      // the fast engine's scratch for the plan of one class
+      auto setup = [&](const SegClass& c) {
+        const Plan& Q = c.P;
+        const ColTiles& tiles = c.tiles;
         // the row cache: the rows of one window span when output rows share input rows (none
         // otherwise: a global window reads each row once), or the whole plane when it fits
         // CACHE_BYTES (backward: the second pass then reuses every weight)
         const int nq = (backward || (sv && sv->dw)) ? 3 : 2;  // lg: for dy/da
-        const int64_t cols = std::max<int64_t>(1, std::min(P.ax[2].in, TILE_COLS));
-        const int64_t rows = P.ax[0].in * P.ax[1].in;
+        const int64_t cols = std::max<int64_t>(1, std::min(Q.ax[2].in, TILE_COLS));
+        const int64_t rows = Q.ax[0].in * Q.ax[1].in;
         const int64_t budget = std::max<int64_t>(1, CACHE_BYTES / (cols * L * 8 * nq));
         const int64_t plane = rows * tiles.max_chunks;
         // (the saving forward reads a window's rows again for dy/dx: it keeps them too)
-        int64_t wanted = (rows_shared(P) || sv) ? std::min(rows, row_span(P)) * tiles.max_chunks
+        int64_t wanted = (rows_shared(Q) || sv) ? std::min(rows, row_span(Q)) * tiles.max_chunks
                                                 : 1;
         if (backward && plane <= budget) wanted = plane;
         fs.cache.init(std::max<int64_t>(1, std::min(wanted, budget)), cols, nq);
@@ -1854,34 +2231,38 @@ int run(const Plan& Pc, const T* x, const double* param, T* y, const T* gy, T* g
         fs.orow.assign(2 * tiles.max_outs * L, 0.0);
         if (sv) fs.srow.assign(2 * tiles.max_outs * L, 0.0);
         if (backward) {
-          const int64_t kept = P.ax[0].out * P.ax[1].out * tiles.max_kept * L;
+          const int64_t kept = Q.ax[0].out * Q.ax[1].out * tiles.max_kept * L;
           fs.c1.assign(kept, 0.0);
           fs.c2.assign(kept, 0.0);
           fs.pq.assign(2 * cols * L, 0.0);
         }
-      }
-      for (int64_t g = g_begin; g < P.groups; g += g_step) {
+      };
+      for (int64_t g = g_begin; g < sg.groups; g += g_step) {
         if (status.load(std::memory_order_relaxed) & ST_NOMEM) break;
         Lanes ln;
-        make_lanes(P, param, g, ln);
+        const SegClass& c = segment_lanes(P, sg, param, g, ln);
         if (exact) {
           ScaledSum da[L];
-          exact_group<T>(x, P, ln, y, gy, gx, backward ? da : nullptr, &st, sv);
+          exact_group<T>(x, c.P, ln, y, gy, gx, backward ? da : nullptr, &st, sv);
           if (backward)
             for (int l = 0; l < L; ++l)
               if (ln.active[l]) {
-                dparam[2 * ln.plane[l]] = da[l].m;
-                dparam[2 * ln.plane[l] + 1] = da[l].e;
+                dparam[2 * ln.slot[l]] = da[l].m;
+                dparam[2 * ln.slot[l] + 1] = da[l].e;
               }
         } else {
+          if (&c != current) {
+            setup(c);
+            current = &c;
+          }
           double dl[L];
           for (int l = 0; l < L; ++l) dl[l] = 0.0;
-          fast_group<T>(x, P, tiles, ln, fs, y, gy, gx, dl, &st, sv);
+          fast_group<T>(x, c.P, c.tiles, ln, fs, y, gy, gx, dl, &st, sv);
           if (backward)
             for (int l = 0; l < L; ++l)
               if (ln.active[l]) {
-                dparam[2 * ln.plane[l]] = dl[l];
-                dparam[2 * ln.plane[l] + 1] = 0.0;
+                dparam[2 * ln.slot[l]] = dl[l];
+                dparam[2 * ln.slot[l] + 1] = 0.0;
               }
         }
       }
@@ -1898,7 +2279,8 @@ int run(const Plan& Pc, const T* x, const double* param, T* y, const T* gy, T* g
 #pragma omp parallel num_threads(nt)
     body(omp_get_thread_num(), omp_get_num_threads());
   }
-  if (backward && dparam_out != nullptr) reduce_param(P, dparam, dparam_out);
+  if (backward && dparam_out != nullptr)
+    reduce_param(P, dparam, dparam_out, sg.slot_plane.empty() ? nullptr : &sg.slot_plane);
   return status.load() | extra_status;
 }
 
@@ -1939,58 +2321,97 @@ template <class T, class J>
 int run_saved_backward(const Plan& Pc, const J* jac, const double* dw, const T* gy, T* gx,
                        double* dparam_out, int requested) {
   Plan P = Pc;
-  for (int a = 0; a < 3; ++a) P.ax[a].build_inverse();
   if (!disjoint(P)) return ST_ARGS;
-  // per axis: the output whose window holds input index i, or -1
+  // per axis: the output whose window holds input index i, or -1; for W a table only when
+  // short (a 1-D signal of 2e6 samples would need 16 MB): else per piece of SAVED_COLS
+  // columns, from the first output reaching the piece (non-empty windows increase: disjoint)
+  constexpr int64_t SAVED_COLS = 16384;
+  const Axis& AW = P.ax[2];
+  const int64_t D = P.ax[0].in, H = P.ax[1].in, W = AW.in;
+  const bool whole_w = W <= 4 * SAVED_COLS;
   std::vector<int64_t> om[3];
   for (int a = 0; a < 3; ++a) {
-    om[a].assign((size_t)P.ax[a].in, -1);
-    for (int64_t i = 0; i < P.ax[a].in; ++i)
-      if (P.ax[a].inv_off[i + 1] > P.ax[a].inv_off[i]) om[a][i] = P.ax[a].inv[P.ax[a].inv_off[i]];
+    if (a == 2 && !whole_w) break;
+    const Axis& A = P.ax[a];
+    om[a].assign((size_t)A.in, -1);
+    for (int64_t o = 0; o < A.out; ++o)
+      for (int64_t j = 0; j < A.count[o]; ++j) om[a][A.start[o] + j * A.step] = o;
   }
-  const int64_t D = P.ax[0].in, H = P.ax[1].in, W = P.ax[2].in;
-  const int64_t OH = P.ax[1].out, OW = P.ax[2].out;
+  const int64_t pieces = whole_w ? 1 : (W + SAVED_COLS - 1) / SAVED_COLS;
+  const int64_t piece_cols = whole_w ? W : SAVED_COLS;
+  std::vector<int64_t> piece_first((size_t)pieces, AW.out);
+  if (!whole_w) {
+    int64_t k = 0;
+    for (int64_t o = 0; o < AW.out && k < pieces; ++o) {
+      if (AW.count[o] <= 0) continue;
+      const int64_t last = AW.start[o] + (AW.count[o] - 1) * AW.step;
+      while (k < pieces && last >= k * SAVED_COLS) piece_first[(size_t)k++] = o;
+    }
+  }
+  const int64_t OH = P.ax[1].out, OW = AW.out;
   const bool cl = P.layout == 1;
   const int64_t planes = P.N * P.C;
   // contiguous: one plane's row (p, id, ih) at a time; channels-last: one spatial row of one
-  // batch entry, all channels (n, id, ih)
+  // batch entry, all channels (n, id, ih); either in pieces of piece_cols columns
   const int64_t outer = cl ? P.N * D * H : planes * D * H;
   const int64_t lanes = cl ? P.C : 1;
-  const int nt = threads_for(P, requested);
+  // threads by the whole work, not by groups: a few long rows (one 1-D signal) in pieces
+  const int nt = threads_for(P, requested, INT64_MAX);
   const int64_t* omd = om[0].data();
   const int64_t* omh = om[1].data();
-  const int64_t* omw = om[2].data();
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-  for (int64_t r = 0; r < outer; ++r) {
-    const int64_t ih = r % H, id = (r / H) % D, b = r / (D * H);  // b: plane or batch entry
-    const int64_t od = omd[id], oh = omh[ih];
-    const int64_t in0 = (b * D * H + id * H + ih) * W * lanes;
-    if (od < 0 || oh < 0) {
-      for (int64_t i = 0; i < W * lanes; ++i) gx[in0 + i] = from_double<T>(0.0);
-      continue;
-    }
-    const int64_t out0 = (b * P.plane_out + (od * OH + oh) * OW) * lanes;
-    if (!cl) {  // one plane's row: a gather of gy (0 outside every window)
-      const T* g = gy + out0;
-#pragma omp simd
-      for (int64_t iw = 0; iw < W; ++iw) {
-        const int64_t ow = omw[iw];
-        const double gv = to_double<T>(g[ow < 0 ? 0 : ow]);
-        gx[in0 + iw] = from_double<T>(ow < 0 ? 0.0 : gv * (double)jac[in0 + iw]);
-      }
-      continue;
-    }
-    for (int64_t iw = 0; iw < W; ++iw) {
-      const int64_t ow = omw[iw];
-      const int64_t i = in0 + iw * lanes;
-      const int64_t o = out0 + ow * lanes;
-      if (ow < 0) {
-        for (int64_t c = 0; c < lanes; ++c) gx[i + c] = from_double<T>(0.0);
+#pragma omp parallel num_threads(nt) if (nt > 1)
+  {
+    std::vector<int64_t> local(whole_w ? 0 : (size_t)SAVED_COLS);
+#pragma omp for schedule(static)
+    for (int64_t rp = 0; rp < outer * pieces; ++rp) {
+      const int64_t r = rp / pieces, w0 = (rp % pieces) * piece_cols;
+      const int64_t w1 = std::min(W, w0 + piece_cols);
+      const int64_t ih = r % H, id = (r / H) % D, b = r / (D * H);  // b: plane or batch entry
+      const int64_t od = omd[id], oh = omh[ih];
+      const int64_t in0 = (b * D * H + id * H + ih) * W * lanes;
+      if (od < 0 || oh < 0) {
+        for (int64_t i = w0 * lanes; i < w1 * lanes; ++i) gx[in0 + i] = from_double<T>(0.0);
         continue;
       }
+      // omw[iw - w0]: the W output of column iw of this piece
+      const int64_t* omw;
+      if (whole_w) {
+        omw = om[2].data() + w0;
+      } else {
+        std::fill(local.begin(), local.begin() + (w1 - w0), -1);
+        for (int64_t o = piece_first[(size_t)(rp % pieces)]; o < OW; ++o) {
+          if (AW.count[o] <= 0) continue;
+          if (AW.start[o] >= w1) break;
+          for (int64_t j = 0; j < AW.count[o]; ++j) {
+            const int64_t iw = AW.start[o] + j * AW.step;
+            if (iw >= w0 && iw < w1) local[(size_t)(iw - w0)] = o;
+          }
+        }
+        omw = local.data();
+      }
+      const int64_t out0 = (b * P.plane_out + (od * OH + oh) * OW) * lanes;
+      if (!cl) {  // one plane's row: a gather of gy (0 outside every window)
+        const T* g = gy + out0;
 #pragma omp simd
-      for (int64_t c = 0; c < lanes; ++c)
-        gx[i + c] = from_double<T>(to_double<T>(gy[o + c]) * (double)jac[i + c]);
+        for (int64_t iw = w0; iw < w1; ++iw) {
+          const int64_t ow = omw[iw - w0];
+          const double gv = to_double<T>(g[ow < 0 ? 0 : ow]);
+          gx[in0 + iw] = from_double<T>(ow < 0 ? 0.0 : gv * (double)jac[in0 + iw]);
+        }
+        continue;
+      }
+      for (int64_t iw = w0; iw < w1; ++iw) {
+        const int64_t ow = omw[iw - w0];
+        const int64_t i = in0 + iw * lanes;
+        const int64_t o = out0 + ow * lanes;
+        if (ow < 0) {
+          for (int64_t c = 0; c < lanes; ++c) gx[i + c] = from_double<T>(0.0);
+          continue;
+        }
+#pragma omp simd
+        for (int64_t c = 0; c < lanes; ++c)
+          gx[i + c] = from_double<T>(to_double<T>(gy[o + c]) * (double)jac[i + c]);
+      }
     }
   }
   if (dparam_out != nullptr) {
@@ -2051,6 +2472,35 @@ int ppv_forward(const int64_t* plan, const void* x, const double* param, void* y
       return (int)ST_NOMEM;
     }
   });
+}
+
+// How run would cut the planes of a P-pooling plan for nthreads (Segments): out[0] the
+// segments of all planes (N C when not segmented), out[1] their classes (plans), out[2] the
+// split axis (0 D, 1 H, 2 W; -1 none), out[3] the threads. For tests and benchmarks.
+int ppv_segments(const int64_t* plan, int nthreads, int64_t* out) {
+  Plan P;
+  try {
+    if (!P.parse(plan) || P.op != OP_PPOOL) return ST_ARGS;
+    const int seg_threads = segment_threads(P, nthreads);
+    Segments sg;
+    make_segments(P, seg_threads, true, sg);
+    out[0] = 0;
+    for (const SegClass& c : sg.classes) out[0] += (int64_t)c.in_off.size() * P.N * P.C;
+    if (sg.axis < 0) out[0] = P.N * P.C;
+    out[1] = (int64_t)sg.classes.size();
+    out[2] = sg.axis;
+    out[3] = sg.axis < 0 ? threads_for(P, nthreads)
+                         : std::min<int64_t>(seg_threads, sg.groups);
+  } catch (...) {
+    return ST_NOMEM;
+  }
+  return ST_OK;
+}
+
+// Input elements per thread of a segmented call (SEG_THREAD_ELEMENTS): set to `elements`
+// when positive (tests); returns the previous value.
+int64_t ppv_segment_grain(int64_t elements) {
+  return elements > 0 ? seg_grain.exchange(elements) : seg_grain.load();
 }
 
 // gx = gy * dy/dx (x's dtype and layout) and dparam = sum of gy * dy/dparam, with the

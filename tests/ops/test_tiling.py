@@ -134,8 +134,13 @@ def test_a_long_one_dimensional_plane_in_bounded_memory():
     bounded by TILE_COLS or CACHE_BYTES, and the plan (16 B per output, cached per shape) is
     built in place. What remains is the output, x.grad and the plan (2.7 + 8 + 10.7 MB):
     measured 2026-12-02 in such a child, +13.5 MB forward and +27.1 MB forward+backward
-    (max_pool1d: +9.5 / +22.4 MB); the bounds leave room for allocator noise."""
+    (max_pool1d: +9.5 / +22.4 MB). Since the saved-state backward (windows of stride 3 share
+    no element) the forward also holds each element's dy/dx (float32, 8 MB; the backward writes
+    x.grad over it, so forward+backward does not grow): +23.4-24.5 MB forward and +27.5-29.6 MB
+    forward+backward in three such children (2026-12-02 04:35 UTC), of which 21.4 MB are
+    the plan, the state and the output. The bounds leave room for allocator noise and catch any
+    buffer of 4 B or more per element that grows with the row again (8 MB here)."""
     result = peak_rss_growth("p_pool1d", "2.0, 3", (1, 1, 8), (1, 1, 2_000_000))
     assert result["finite"]
-    assert result["forward_kb"] < 24 * 1024, result  # before: 705 MB
+    assert result["forward_kb"] < 30 * 1024, result  # before: 705 MB
     assert result["grown_kb"] < 40 * 1024, result

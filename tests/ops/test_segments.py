@@ -1,0 +1,178 @@
+"""Issue 12: with fewer planes than SIMD lanes x threads, the compiled kernel cuts each plane
+along its outermost axis with more than one output into segments that act as planes
+(``Segments`` in ppool_kernel.cpp). A segment owns a run of inputs and outputs; the windows it
+shares with the previous segment are computed again for their gradients only, so elements on a
+segment boundary get every window's contribution exactly once.
+
+Every case here first asserts that the kernel does cut it (``_native.segments``), then compares
+forward, input gradient and alpha gradient with the oracle: windows straddling the segment
+boundaries, overlapping windows, padding / ceil_mode / dilation at the edges, adaptive
+windows, per-channel alpha, zeros (the exact engine's special windows inside a segment), a
+large alpha (each segment's own reference), channels_last, float64 and the half types. The
+segment grain is lowered so that these small inputs, which the oracle can check, also run on
+two threads."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from ppverify.ops import _layout, _native
+
+from ._compare import check_adaptive_case, check_case, dtype_name
+
+pytestmark = pytest.mark.skipif(not _native.available(),
+                                reason=f"no compiled kernel here: {_native.build_error}")
+
+DTYPES = [torch.float32, torch.float64, torch.float16, torch.bfloat16]
+
+
+@pytest.fixture(params=[1, 2], ids=["1-thread", "2-threads"])
+def threads(request):
+    """Run the case on 1 and on 2 threads, segments on both (grain lowered to 64 elements)."""
+    before_threads = torch.get_num_threads()
+    before_grain = _native.segment_grain(64)
+    torch.set_num_threads(request.param)
+    yield request.param
+    torch.set_num_threads(before_threads)
+    _native.segment_grain(before_grain)
+
+
+def _signal(shape, dtype, seed, zeros=0.0):
+    """Values in [0.05, 1.05), a fraction ``zeros`` of them exactly 0."""
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.rand(shape, generator=gen, dtype=torch.float64) + 0.05
+    if zeros:
+        x[torch.rand(shape, generator=gen, dtype=torch.float64) < zeros] = 0.0
+    return x.to(dtype)
+
+
+def _assert_segmented(x, layout, threads):
+    """The kernel cuts this call into more segments than planes (else the test would not
+    exercise them). Channels-last planes are cut for threads only (their lanes are channels):
+    on one thread they are not."""
+    out = _layout.out_spatial(layout, tuple(x.shape[2:]))
+    cl = x.dim() > 3 and not x.is_contiguous() and x.is_contiguous(
+        memory_format=torch.channels_last if x.dim() == 4 else torch.channels_last_3d)
+    plan = _native.make_plan("ppool", layout, tuple(x.shape), x.dtype, cl, 0, out)
+    cut = _native.segments(plan, threads)
+    planes = x.shape[0] * x.shape[1]
+    if cl and threads == 1:
+        assert cut["axis"] == -1, cut
+        return cut
+    assert cut["axis"] >= 0 and cut["segments"] > planes, cut
+    return cut
+
+
+# dims, shape, kernel, stride, padding, dilation, ceil_mode: few planes, segments along the
+# outermost axis (W of 1-D, H of 2-D, D of 3-D)
+WINDOWED = [
+    (1, (1, 1, 600), 3, 1, 1, 1, False),        # overlapping (k3 s1): two segments per halo
+    (1, (1, 2, 601), 3, 2, 1, 1, True),         # k3 s2 p1, ceil_mode: a clipped last window
+    (1, (1, 1, 700), 5, 2, 2, 2, True),         # dilation 2: windows read 9 columns
+    (1, (1, 1, 640), 3, None, 0, 1, False),     # disjoint: the saved state, cut in segments
+    (2, (1, 2, 72, 9), 3, 1, 1, 1, False),      # two planes, rows in segments
+    (2, (1, 1, 150, 6), 3, 2, 1, 2, True),
+    (2, (1, 3, 66, 5), (2, 3), (2, 1), (1, 1), 1, False),
+    (3, (1, 1, 60, 3, 3), 3, 1, 1, 1, False),
+    (3, (1, 2, 97, 4, 4), 2, 2, 0, 1, True),
+]
+
+
+@pytest.mark.parametrize("case", WINDOWED, ids=lambda c: f"{c[0]}d-{c[1]}-k{c[2]}s{c[3]}")
+def test_windows_across_segments_match_the_oracle(case, threads):
+    dims, shape, kernel, stride, padding, dilation, ceil_mode = case
+    x = _signal(shape, torch.float32, 11)
+    layout = _layout.windowed(dims, kernel, stride, padding, dilation, ceil_mode)
+    _assert_segmented(x, layout, threads)
+    out = _layout.out_spatial(layout, shape[2:])
+    gout = _signal((shape[0], shape[1], *out), torch.float32, 12).double()
+    alpha = torch.linspace(2.5, -1.5, shape[1], dtype=torch.float64)
+    check_case(x, alpha, kernel, stride, padding, dilation, ceil_mode, dims=dims,
+               grad_output=gout)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=dtype_name)
+def test_every_dtype_in_segments(dtype, threads):
+    # overlapping windows in both axes, zeros (alpha 0 and -1.5 make their windows special:
+    # the exact engine, whose gradients a segment collects in its own buffer), alpha 150 (a
+    # reference per segment)
+    x = _signal((1, 3, 70, 7), dtype, 21, zeros=0.05)
+    layout = _layout.windowed(2, 3, 1, 1)
+    _assert_segmented(x, layout, threads)
+    alpha = torch.tensor([0.0, -1.5, 150.0], dtype=torch.float64)
+    check_case(x, alpha, 3, 1, 1, dims=2)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16], ids=dtype_name)
+def test_channels_last_in_segments(dtype, threads):
+    x = _signal((1, 3, 70, 6), dtype, 31, zeros=0.03).contiguous(
+        memory_format=torch.channels_last)
+    layout = _layout.windowed(2, 3, 2, 1, 1, True)
+    _assert_segmented(x, layout, threads)
+    alpha = torch.tensor([1.5, 0.0, 3.0], dtype=torch.float64)
+    check_case(x, alpha, 3, 2, 1, 1, True, dims=2)
+
+
+@pytest.mark.parametrize("output_size", [149, 128], ids=["uneven", "even"])
+def test_adaptive_windows_in_segments(output_size, threads):
+    # 1200 / 149: windows of 9 and 10, some overlapping by one (segments of unequal tables, a
+    # class each); 1280 / 128: equal windows (one class)
+    length = 1200 if output_size == 149 else 1280
+    x = _signal((1, 1, length), torch.float32, 41)
+    layout = _layout.adaptive(1, output_size)
+    _assert_segmented(x, layout, threads)
+    check_adaptive_case("ppool", x, torch.tensor([2.0], dtype=torch.float64), output_size,
+                        dims=1)
+
+
+def test_float64_few_planes_in_segments(threads):
+    # the exact engine sums float64 gradients in place: a segment zeroes and sums only its own
+    x = _signal((1, 1, 80, 5), torch.float64, 51, zeros=0.05)
+    layout = _layout.windowed(2, 3, 1, 1)
+    _assert_segmented(x, layout, threads)
+    check_case(x, torch.tensor([-2.0], dtype=torch.float64), 3, 1, 1, dims=2)
+
+
+def test_segments_are_not_used_when_planes_fill_the_lanes():
+    layout = _layout.windowed(2, 3, 2, 1)
+    plan = _native.make_plan("ppool", layout, (2, 64, 56, 56), torch.float32, False, 0,
+                             (28, 28))
+    assert _native.segments(plan, 2) == {"segments": 128, "classes": 1, "axis": -1,
+                                         "threads": 2}
+
+
+def test_one_long_signal_is_cut_into_one_class_of_interior_segments():
+    # (1, 1, 2_000_000) k3 s1 p1: the first segment holds the padded window, the interior
+    # segments share one plan, the last holds the rest
+    layout = _layout.windowed(1, 3, 1, 1)
+    plan = _native.make_plan("ppool", layout, (1, 1, 2_000_000), torch.float32, False, 0,
+                             (2_000_000,))
+    cut = _native.segments(plan, 2)
+    assert cut["axis"] == 2 and cut["classes"] == 3 and cut["threads"] == 2, cut
+    assert cut["segments"] >= 16, cut
+
+
+@pytest.mark.parametrize("kernel, stride", [(2, 2), (2, 3)], ids=["k2s2", "k2s3-gaps"])
+def test_the_saved_backward_of_a_long_row_in_pieces(kernel, stride, threads):
+    # a row longer than 4 x 16384 columns: the saved backward maps columns to windows piece by
+    # piece (no table of the row's length). At alpha = 0 P-pooling is the mean, so each
+    # element's gradient is exactly grad_out[its window] / kernel (0 outside every window),
+    # and the output the exact mean of its window (float32 sums of two halves are exact here)
+    from ppverify import ops
+
+    n = 70_001
+    gen = torch.Generator().manual_seed(61)
+    x = (torch.randint(1, 2 ** 10, (1, 1, n), generator=gen).float() / 2 ** 10)
+    x.requires_grad_(True)
+    y = ops.p_pool1d(x, 0.0, kernel, stride)
+    outs = y.shape[-1]
+    starts = torch.arange(outs) * stride
+    expect_y = (x.detach()[0, 0, starts] + x.detach()[0, 0, starts + 1]) / 2
+    assert torch.equal(y.detach()[0, 0], expect_y)
+    g = torch.randint(1, 2 ** 10, y.shape, generator=gen).float()
+    y.backward(g)
+    expect = torch.zeros(n)
+    for j in range(kernel):
+        expect[starts + j] = g[0, 0] / kernel
+    assert torch.equal(x.grad[0, 0], expect)
