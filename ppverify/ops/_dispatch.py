@@ -543,9 +543,10 @@ class _EagerPool(torch.autograd.Function):
     ``autograd.Function``, several times cheaper per call than ``_PoolFunction``, whose forward
     and backward call the backend directly.
 
-    Where the C++ kernel serves P-pooling and the windows share no element (stride >= kernel), the
-    forward also saves each input element's dy/dx (float32; float64 for float64) and, when the
-    parameter needs a gradient, each window's dy/dparam (float64); the backward is then a pass
+    Where the C++ kernel serves the call (P-pooling; the power mean and the Lp norm in float32 /
+    bfloat16 / float16) and the windows share no element (stride >= kernel), the forward also
+    saves each input element's dy/dx (float32; float64 for float64) and, when the parameter
+    needs a gradient, each window's dy/dparam (float64); the backward is then a pass
     over memory instead of a recomputation (``_native_forward_saved``). The state is held by
     the node (not ``save_for_backward``: a float32 or float64 input gradient is written over it)
     and used once: the backward drops it, so a second backward of a retained graph recomputes."""
@@ -554,7 +555,7 @@ class _EagerPool(torch.autograd.Function):
     def forward(ctx, x, param, op, layout, validate):
         ctx.op, ctx.layout = op, layout
         state = None
-        if op == "ppool" and ctx.needs_input_grad[0] and _select(op, layout, x) is NATIVE:
+        if ctx.needs_input_grad[0] and _select(op, layout, x) is NATIVE:
             y, state = _native_forward_saved(op, x, param, layout, validate,
                                              ctx.needs_input_grad[1])
         else:

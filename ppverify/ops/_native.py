@@ -8,8 +8,9 @@ ceil_mode, adaptive, global), contiguous or channels-last memory (no copy), forw
 backward (the input gradient and the parameter's, per plane). The mathematics is
 ``ppverify.ops.functional``'s and ``ppverify.ops.power_mean``'s; the kernel's own comments
 state its numerics. ``ppverify.ops._dispatch`` calls ``forward`` / ``backward``, and for
-P-pooling whose windows share no element ``forward_saved`` / ``backward_saved`` (the forward
-saves each element's dy/dx, the backward is one pass over memory).
+windows that share no element (P-pooling; the power mean and Lp in float32 / bfloat16 /
+float16) ``forward_saved`` / ``backward_saved`` (the forward saves each element's dy/dx, the
+backward is one pass over memory).
 
 The cache and how it is verified
 --------------------------------

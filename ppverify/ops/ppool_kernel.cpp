@@ -40,7 +40,8 @@
 //       dy/dx_i = sum_w (g_w / S_w) E_i ((1 + a) - a y_w / x_i).
 //   Where windows share no element, a saving forward (ppv_forward_saved) writes each element's
 //   dy/dx and each window's dy/da instead, and the backward (ppv_backward_saved) is one pass
-//   over memory.
+//   over memory. The power mean / Lp engine (power_kernel.inc) saves the same state (float
+//   dy/dx, double dy/dp) and shares that backward.
 //   A window whose weights underflow relative to the plane (its largest E below 1e-250), or
 //   that holds zeros where they matter, is evaluated by the exact engine.
 // * exact (float64 inputs, and the fast engine's special windows): each window relative to
@@ -2159,8 +2160,12 @@ template <class T>
 int run(const Plan& Pc, const T* x, const double* param, T* y, const T* gy, T* gx,
         double* dparam_out, int requested, const Saved* sv = nullptr) {
   if (Pc.op != OP_PPOOL) {
-    if (sv) return ST_ARGS;  // the saved state is P-pooling's
-    return run_power<T>(Pc, x, param, y, gy, gx, dparam_out, requested);
+    if (sv) {  // windows that share no element; float / bfloat16 / float16 (a float jac)
+      Plan Q = Pc;
+      for (int a = 0; a < 3; ++a) Q.ax[a].build_inverse();
+      if (!disjoint(Q) || sv->jac64 != nullptr || sv->jac == nullptr) return ST_ARGS;
+    }
+    return run_power<T>(Pc, x, param, y, gy, gx, dparam_out, requested, sv);
   }
   Plan P = Pc;
   const bool backward = gx != nullptr;

@@ -321,3 +321,174 @@ def test_long_rows_in_column_tiles(length, k, s, count_saved, monkeypatch):
     # a dy/dx that float32 holds as a subnormal differs by at most 2^-149 |g| (alpha = 1e3)
     torch.testing.assert_close(gx1, gx2, rtol=2.0 ** -22, atol=2.0 ** -126)
     torch.testing.assert_close(ga1, ga2, rtol=1e-9, atol=0.0)
+
+
+# ---------------------------------------------------------------- the power mean and Lp norm
+# The power engine (power_kernel.inc: float32 / bfloat16 / float16) saves the same state:
+# each element's dy/dx = (x / y)^(p-1) / D (float32) and each window's dy/dp (float64), formed
+# in the forward with the window-relative sums of the recomputing backward; these tests hold
+# it to the oracle through tests/ops/test_power_kernel.py's checker (_check_windowed).
+
+from .test_power_kernel import _check_windowed  # noqa: E402  (the oracle-checked helper)
+
+POWER_P = [-3.0, -1.0, 0.5, 1.0, 2.0, 3.0, 3.1, 20.0, 1e3]
+# (dims, spatial, kernel, stride, padding, ceil_mode): disjoint windows (Lp has no padding)
+POWER_DISJOINT = {
+    "powermean": [(1, (11,), 3, 4, 0, False),      # gaps between windows
+                  (2, (7, 5), 3, 3, 1, True),      # padding, partial windows, uncovered
+                  (3, (4, 4, 3), 2, 2, 1, True)],
+    "lp": [(1, (11,), 3, 4, 0, False),
+           (2, (7, 5), 2, 2, 0, True),             # a partial last window
+           (3, (4, 5, 3), 2, 3, 0, False)],        # gaps on two axes
+}
+POWER_KINDS = ["uniform", "ties", "zeros", "range30", "tiny", "huge"]
+
+
+def _power_check(op, x, p, geometry, **kw):
+    dims, _, k, s, pad, cm = geometry
+    if op == "lp":
+        return _check_windowed(op, x, p, k, s, 0, cm, dims=dims, **kw)
+    return _check_windowed(op, x, p, k, s, pad, cm, dims=dims, **kw)
+
+
+@pytest.mark.parametrize("dtype", FAST_DTYPES, ids=dtype_name)
+@pytest.mark.parametrize("op, geometry", [(op, g) for op in POWER_DISJOINT
+                                          for g in range(3)])
+def test_power_saved_state_gradients_match_oracle(op, geometry, dtype, count_saved):
+    # every adversarial kind meets every p (zeros only with p > 0: a zero with p < 0 is outside
+    # the domain); windows of subnormals, or with a dy/dx beyond float32's range, may refuse
+    # the state and recompute, so the count is held over the whole set of cases
+    geo = POWER_DISJOINT[op][geometry]
+    gen = torch.Generator().manual_seed(310 + geometry)
+    cases = 0
+    for kind in POWER_KINDS:
+        for p in POWER_P:
+            if kind == "zeros" and p < 0:
+                continue
+            x = values(kind, (2, 3) + geo[1], dtype, gen)
+            # subnormal windows: dy/dp within the shared tolerance, not within 64 float32 ULP
+            # (the recomputing backward's figures, to the bit: up to 10% relative)
+            _power_check(op, x, p, geo, strict_p=kind != "tiny")
+            cases += 1
+    assert len(count_saved) >= cases * 3 // 4, (len(count_saved), cases)
+
+
+@pytest.mark.parametrize("dtype", FAST_DTYPES, ids=dtype_name)
+@pytest.mark.parametrize("op", ["powermean", "lp"])
+@pytest.mark.parametrize("channels_last", [False, True], ids=["contiguous", "channels_last"])
+def test_power_per_channel_p_without_recomputation(op, dtype, channels_last,
+                                                   recompute_forbidden, count_saved):
+    # per-channel p mixing the fast engine, its integer-power rows, the exact engine's lanes
+    # (|p| < 1/16) and windows it hands to the exact engine (a zero at p = 1, ties)
+    gen = torch.Generator().manual_seed(6)
+    x = values("uniform", (2, 9, 8, 6), dtype, gen) + 0.01
+    x[0, 2, 0, 0] = 0.0
+    x[1, 5, 2:4, 2:4] = 1.5  # a window of ties
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    p = [-3.0, 0.03, 1.0, 2.0, 3.0, 3.1, 20.0, 1e3, -0.5] if op == "powermean" else \
+        [-3.0, 0.5, 1.0, 2.0, 3.0, 3.1, 20.0, 1e3, -0.5]
+    _check_windowed(op, x, p, 2, 2, dims=2)
+    assert len(count_saved) == 1
+
+
+def test_power_saved_and_recomputed_gradients_agree(monkeypatch):
+    gen = torch.Generator().manual_seed(10)
+    x = values("range30", (2, 4, 10, 12), torch.float32, gen)
+    from ppverify.ops import gem_pool2d, lp_pool2d
+    p = torch.tensor([3.0, -1.5, 0.3, 40.0], dtype=torch.float64)
+    saved = [_grads(f, x, p, 2, 2) for f in (gem_pool2d, lp_pool2d)]
+    _recomputing(monkeypatch)
+    monkeypatch.setattr(_native, "backward_saved", None)  # any use would fail
+    for (y1, gx1, gp1), f in zip(saved, (gem_pool2d, lp_pool2d)):
+        y2, gx2, gp2 = _grads(f, x, p, 2, 2)
+        assert torch.equal(y1, y2)  # the saving forward's output is the forward's
+        # one float32 rounding of dy/dx more than the recomputing backward, no more
+        torch.testing.assert_close(gx1, gx2, rtol=2.0 ** -22, atol=0.0)
+        torch.testing.assert_close(gp1, gp2, rtol=1e-12, atol=0.0)
+
+
+@pytest.mark.parametrize("op", ["powermean", "lp"])
+def test_a_wrong_power_saved_state_is_caught(op, monkeypatch):
+    """The oracle comparison goes through the saved state: a skew of 0.1% in dy/dx, or of
+    1e-5 in dy/dp, fails it."""
+    real = _native.forward_saved
+    x = values("uniform", (1, 2, 6, 6), torch.float32, torch.Generator().manual_seed(1))
+    _power_check(op, x, 3.1, (2, None, 2, 2, 0, False))  # the honest state passes
+
+    def skewed_jac(plan, x, param, out, jac, dw):
+        result = real(plan, x, param, out, jac, dw)
+        jac.mul_(1.001)
+        return result
+
+    monkeypatch.setattr(_native, "forward_saved", skewed_jac)
+    with pytest.raises(AssertionError, match="grad_input at"):
+        _power_check(op, x, 3.1, (2, None, 2, 2, 0, False))
+
+    def skewed_dw(plan, x, param, out, jac, dw):
+        result = real(plan, x, param, out, jac, dw)
+        dw.mul_(1 + 1e-5)
+        return result
+
+    monkeypatch.setattr(_native, "forward_saved", skewed_dw)
+    with pytest.raises(AssertionError, match="grad_p"):
+        _power_check(op, x, 3.1, (2, None, 2, 2, 0, False))
+
+
+def test_power_overlapping_windows_and_float64_recompute(count_saved):
+    from ppverify.ops import gem_pool2d, lp_pool2d
+    x = torch.rand(2, 3, 9, 9) + 0.1
+    _grads(gem_pool2d, x, 3.0, 3, 2, 1)  # windows share a row and a column
+    _grads(lp_pool2d, x, 3.0, 3, 2)
+    _grads(gem_pool2d, x.double(), 3.0, 2, 2)  # float64: the pure-torch path
+    assert not count_saved
+    _grads(gem_pool2d, x, 3.0, 2, 2)
+    _grads(lp_pool2d, x.half(), 3.1, 3, 3)
+    assert len(count_saved) == 2
+
+
+def test_power_unrepresentable_jacobian_falls_back_to_recomputation(count_saved):
+    # dy/dx = (x / y)^(p-1) / D overflows float32 at 0 < p < 1 for a subnormal next to 1
+    # (p = 0.1: (1e-45)^(-0.9) / 4 ~ 1e40): the state is refused and the backward recomputes
+    from ppverify.ops import gem_pool2d
+    x = torch.tensor([[[[1.4e-45, 1.0], [1.0, 1.0]]]])
+    _, gx, _ = _grads(gem_pool2d, x, 0.1, 2, 2, g=torch.tensor([[[[1e-6]]]]))
+    assert not count_saved
+    assert torch.isfinite(gx).all() and gx[0, 0, 0, 0] > 1e30  # the recomputed gradient
+    _grads(gem_pool2d, torch.rand(1, 1, 2, 2) + 0.5, 0.1, 2, 2)
+    assert len(count_saved) == 1
+
+
+def test_power_saved_state_is_used_once_and_freed_with_the_graph(monkeypatch, count_saved):
+    from ppverify.ops import gem_pool2d
+    kept = []
+    real = _dispatch._native_forward_saved
+
+    def watching(*args):
+        y, state = real(*args)
+        if state is not None:
+            kept.append((weakref.ref(state[0]), state[0].data_ptr()))
+        return y, state
+
+    monkeypatch.setattr(_dispatch, "_native_forward_saved", watching)
+    x = (torch.rand(2, 3, 8, 8) + 0.1).requires_grad_(True)
+    p = torch.tensor(3.1, dtype=torch.float64, requires_grad=True)
+    y = gem_pool2d(x, p, 2)
+    assert len(kept) == 1
+    g = torch.rand_like(y)
+    y.backward(g, retain_graph=True)
+    first, first_p = x.grad, p.grad.clone()
+    assert first.data_ptr() == kept[0][1]  # written over the state, no copy
+    x.grad, p.grad = None, None
+    y.backward(g)  # the state was used: this backward recomputes
+    assert len(count_saved) == 1
+    torch.testing.assert_close(x.grad, first, rtol=2.0 ** -22, atol=0.0)
+    torch.testing.assert_close(p.grad, first_p, rtol=1e-12, atol=0.0)
+    del first
+    x.grad = None
+    gc.collect()
+    assert kept[0][0]() is None and y.grad_fn is not None
+    # create_graph: the differentiable pure-torch formula, no state used
+    y = gem_pool2d(x, p, 2)
+    (gx,) = torch.autograd.grad(y.sum(), x, create_graph=True)
+    assert gx.requires_grad and len(count_saved) == 1
