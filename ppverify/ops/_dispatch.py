@@ -230,14 +230,20 @@ def _native_forward(op: str, x: Tensor, param: Tensor, layout, validate: bool) -
     return y
 
 
+def _kernel_grad_out(call: _NativeCall, x: Tensor, grad_y: Tensor) -> Tensor:
+    """``grad_y`` as the kernel reads it: ``x``'s dtype, the call's memory format."""
+    g = grad_y if grad_y.dtype == x.dtype else grad_y.to(x.dtype)
+    if not g.is_contiguous(memory_format=call.fmt):
+        g = g.contiguous(memory_format=call.fmt)
+    return g
+
+
 def _native_backward(op: str, x: Tensor, param: Tensor, layout, grad_y: Tensor,
                      need_param: bool):
     call = _native_call(op, layout, x, param)
     xk = x.contiguous(memory_format=call.fmt) if call.copy else x
     p = param if param.is_contiguous() else param.contiguous()
-    g = grad_y if grad_y.dtype == x.dtype else grad_y.to(x.dtype)
-    if not g.is_contiguous(memory_format=call.fmt):
-        g = g.contiguous(memory_format=call.fmt)
+    g = _kernel_grad_out(call, x, grad_y)
     gx = call.new_grad_input()
     return gx, _native.backward(call.ptr, xk, p, g, gx, need_param)
 
@@ -249,9 +255,7 @@ def _native_forward_saved(op: str, x: Tensor, param: Tensor, layout, validate: b
     (``_native_backward_saved``); state None otherwise, or where some dy/dx is beyond
     float32's range or a float64 window's dy/dparam is not representable well enough (the
     backward then recomputes)."""
-    call = _native_calls.get((op, id(layout), x.shape, x.stride(), x.dtype, param.dim()))
-    if call is None or call.layout is not layout:
-        call = _native_call(op, layout, x, param)
+    call = _native_call(op, layout, x, param)
     if not call.saves():
         return _native_forward(op, x, param, layout, validate), None
     xk = x.contiguous(memory_format=call.fmt) if call.copy else x
@@ -271,9 +275,7 @@ def _native_backward_saved(op: str, x: Tensor, param: Tensor, layout, grad_y: Te
     or float64 input ``grad_x`` is written over ``jac`` (same dtype and format): the state is
     used once, and the backward's peak memory is then no more than the forward's."""
     call = _native_call(op, layout, x, param)
-    g = grad_y if grad_y.dtype == x.dtype else grad_y.to(x.dtype)
-    if not g.is_contiguous(memory_format=call.fmt):
-        g = g.contiguous(memory_format=call.fmt)
+    g = _kernel_grad_out(call, x, grad_y)
     gx = jac if jac.dtype == x.dtype else call.new_grad_input()
     return gx, _native.backward_saved(call.ptr, jac, dw, g, gx, param.shape)
 

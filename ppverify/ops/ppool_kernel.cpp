@@ -554,6 +554,24 @@ PPV_LOADSTORE void load_row(const T* x, const Plan& P, const Lanes& ln, int64_t 
   }
 }
 
+// Columns [0, n - n % L) of lane-interleaved doubles (in[c * L + l]) stored into the 8 planes
+// v[l][c] as 8 x 8 tiles transposed from lanes into planes (per lane, a strided read of every
+// eighth double costs several times the transposed store); returns the first column left.
+template <class T>
+inline int64_t store_tiles(T* const* v, int64_t n, const double* in) {
+  int64_t c0 = 0;
+  for (; c0 + L <= n; c0 += L) {
+    double tile[L][L];
+    for (int cc = 0; cc < L; ++cc)
+#pragma omp simd
+      for (int l = 0; l < L; ++l) tile[l][cc] = in[(c0 + cc) * L + l];
+    for (int l = 0; l < L; ++l)
+#pragma omp simd
+      for (int cc = 0; cc < L; ++cc) v[l][c0 + cc] = from_double<T>(tile[l][cc]);
+  }
+  return c0;
+}
+
 // Store lane-interleaved doubles (in[(col - cb) * L + l]) as columns [cb, ce) of input row
 // (id, ih) of a group.
 template <class T>
@@ -569,18 +587,7 @@ PPV_LOADSTORE void store_row(T* g, const Plan& P, const Lanes& ln, int64_t id, i
   } else {
     T* v[L];
     for (int l = 0; l < L; ++l) v[l] = g + ln.in_base[l] + row;
-    int64_t c0 = 0;
-    if (ln.n_active == L) {
-      for (; c0 + L <= n; c0 += L) {
-        double tile[L][L];
-        for (int cc = 0; cc < L; ++cc)
-#pragma omp simd
-          for (int l = 0; l < L; ++l) tile[l][cc] = in[(c0 + cc) * L + l];
-        for (int l = 0; l < L; ++l)
-#pragma omp simd
-          for (int cc = 0; cc < L; ++cc) v[l][c0 + cc] = from_double<T>(tile[l][cc]);
-      }
-    }
+    int64_t c0 = ln.n_active == L ? store_tiles(v, n, in) : 0;
     for (; c0 < n; ++c0)
       for (int l = 0; l < L; ++l)
         if (ln.active[l]) v[l][c0] = from_double<T>(in[c0 * L + l]);
@@ -591,12 +598,6 @@ PPV_LOADSTORE void store_row(T* g, const Plan& P, const Lanes& ln, int64_t id, i
 inline int64_t out_index(const Plan& P, const Lanes& ln, int l, int64_t od, int64_t oh,
                          int64_t ow) {
   return ln.out_base[l] + ((od * P.ax[1].out + oh) * P.ax[2].out + ow) * ln.es_out;
-}
-
-// Input element (id, ih, iw) of lane l
-inline int64_t in_index(const Plan& P, const Lanes& ln, int l, int64_t id, int64_t ih,
-                        int64_t iw) {
-  return ln.in_base[l] + ((id * P.ax[1].in + ih) * P.ax[2].in + iw) * ln.es_in;
 }
 
 // ------------------------------------------------------------------------ exact engine
@@ -1275,19 +1276,11 @@ PPV_STAGE void store_out_row(T* y, const Plan& P, const Lanes& ln, int64_t od, i
   }
   int64_t c0 = 0;
   if (P.layout == 0 && ln.n_active == L) {
-    // 8 x 8 tiles transposed from lanes into planes, as store_row (a 1-D row of outputs is
-    // long: per lane, a strided read of every eighth double cost 3x a 2-D row's store)
+    // transposed tiles, as store_row (a 1-D row of outputs is long: per lane, a strided
+    // read of every eighth double cost 3x a 2-D row's store)
     T* v[L];
     for (int l = 0; l < L; ++l) v[l] = y + ln.out_base[l] + row;
-    for (; c0 + L <= n; c0 += L) {
-      double tile[L][L];
-      for (int cc = 0; cc < L; ++cc)
-#pragma omp simd
-        for (int l = 0; l < L; ++l) tile[l][cc] = in[(c0 + cc) * L + l];
-      for (int l = 0; l < L; ++l)
-#pragma omp simd
-        for (int cc = 0; cc < L; ++cc) v[l][c0 + cc] = from_double<T>(tile[l][cc]);
-    }
+    c0 = store_tiles(v, n, in);
   }
   for (int l = 0; l < L; ++l) {
     if (!ln.active[l]) continue;

@@ -36,6 +36,17 @@ def no_triton(monkeypatch):
     _triton._triton_version.cache_clear()
 
 
+@pytest.fixture
+def no_cpp_kernel(monkeypatch):
+    """No C++ kernel (``build_error`` says why), no environment override, and no warning given
+    yet."""
+    monkeypatch.delenv("PPVERIFY_TRITON", raising=False)
+    monkeypatch.delenv("PPVERIFY_NATIVE", raising=False)
+    monkeypatch.setattr(_native, "available", lambda: False)
+    monkeypatch.setattr(_native, "build_error", "no compiler in this test")
+    monkeypatch.setattr(_fallback, "_warned", set())
+
+
 def test_interpreter_floor_names_triton_and_numpy(monkeypatch):
     """Triton's interpreter runs the kernels from 3.7, or from 3.4 with numpy < 2.4 (3.4-3.6
     convert a run-time loop bound with int() of a 1-element array, an error from numpy 2.4)."""
@@ -81,12 +92,7 @@ def test_fallback_reasons_name_the_cause_and_the_fix(monkeypatch):
     assert _fallback.reason(_Fake("cpu"), layout) is None
 
 
-def test_fallback_warns_once(monkeypatch):
-    monkeypatch.delenv("PPVERIFY_TRITON", raising=False)
-    monkeypatch.delenv("PPVERIFY_NATIVE", raising=False)
-    monkeypatch.setattr(_native, "available", lambda: False)
-    monkeypatch.setattr(_native, "build_error", "no compiler in this test")
-    monkeypatch.setattr(_fallback, "_warned", set())
+def test_fallback_warns_once(no_cpp_kernel):
     x = torch.rand(1, 1, 4, 4)
     with pytest.warns(_fallback.FallbackWarning, match="no compiler in this test"):
         functional.p_pool2d(x, 2.0, 2)
@@ -95,13 +101,9 @@ def test_fallback_warns_once(monkeypatch):
         functional.p_pool2d(x, 2.0, 2)  # once per reason
 
 
-def test_no_warning_where_the_pure_torch_path_is_the_only_one(monkeypatch):
+def test_no_warning_where_the_pure_torch_path_is_the_only_one(no_cpp_kernel):
     """The power mean and the Lp norm have no float64 kernel and no GPU kernel: no warning
     there, even without the C++ kernel."""
-    monkeypatch.delenv("PPVERIFY_TRITON", raising=False)
-    monkeypatch.delenv("PPVERIFY_NATIVE", raising=False)
-    monkeypatch.setattr(_native, "available", lambda: False)
-    monkeypatch.setattr(_fallback, "_warned", set())
     x = torch.rand(1, 1, 4, 4, dtype=torch.float64)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -113,14 +115,9 @@ def test_no_warning_where_the_pure_torch_path_is_the_only_one(monkeypatch):
         assert _fallback.reason(_Fake("cpu", torch.float64), layout, op) is None
 
 
-def test_without_the_cpp_kernel_the_power_mean_and_lp_warn_below_float64(monkeypatch):
+def test_without_the_cpp_kernel_the_power_mean_and_lp_warn_below_float64(no_cpp_kernel):
     """The C++ kernel serves the power mean and the Lp norm in float32, bfloat16 and float16:
     without it those fall back and say so, naming the operator."""
-    monkeypatch.delenv("PPVERIFY_TRITON", raising=False)
-    monkeypatch.delenv("PPVERIFY_NATIVE", raising=False)
-    monkeypatch.setattr(_native, "available", lambda: False)
-    monkeypatch.setattr(_native, "build_error", "no compiler in this test")
-    monkeypatch.setattr(_fallback, "_warned", set())
     x = torch.rand(1, 1, 4, 4)
     with pytest.warns(_fallback.FallbackWarning, match="The power mean of CPU tensors.*no "
                       "compiler in this test"):
@@ -129,14 +126,9 @@ def test_without_the_cpp_kernel_the_power_mean_and_lp_warn_below_float64(monkeyp
         ops.lp_pool2d(x.to(torch.bfloat16), 2.0, 2)
 
 
-def test_without_the_cpp_kernel_float64_and_adaptive_layouts_warn_too(monkeypatch):
+def test_without_the_cpp_kernel_float64_and_adaptive_layouts_warn_too(no_cpp_kernel):
     """The C++ kernel serves every float dtype and layout, so without it float64 and a global
     window fall back too, and say so."""
-    monkeypatch.delenv("PPVERIFY_TRITON", raising=False)
-    monkeypatch.delenv("PPVERIFY_NATIVE", raising=False)
-    monkeypatch.setattr(_native, "available", lambda: False)
-    monkeypatch.setattr(_native, "build_error", "no compiler in this test")
-    monkeypatch.setattr(_fallback, "_warned", set())
     x = torch.rand(1, 1, 5, 5, dtype=torch.float64)
     with pytest.warns(_fallback.FallbackWarning, match="no compiler in this test"):
         ops.adaptive_p_pool2d(x, 2.0, 1)

@@ -46,6 +46,22 @@ def recompute_forbidden(monkeypatch):
 
 
 @pytest.fixture
+def kept_states(monkeypatch):
+    """``(weakref, data_ptr)`` of the dy/dx buffer of each saved state the forwards make."""
+    kept = []
+    real = _dispatch._native_forward_saved
+
+    def watching(*args):
+        y, state = real(*args)
+        if state is not None:
+            kept.append((weakref.ref(state[0]), state[0].data_ptr()))
+        return y, state
+
+    monkeypatch.setattr(_dispatch, "_native_forward_saved", watching)
+    return kept
+
+
+@pytest.fixture
 def count_saved(monkeypatch):
     """Count the backwards served from saved state."""
     calls = []
@@ -242,17 +258,8 @@ def test_an_unrepresentable_jacobian_falls_back_to_recomputation(count_saved):
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=dtype_name)
-def test_saved_state_is_used_once_and_freed_with_the_graph(dtype, monkeypatch, count_saved):
-    kept = []
-    real = _dispatch._native_forward_saved
-
-    def watching(*args):
-        y, state = real(*args)
-        if state is not None:
-            kept.append((weakref.ref(state[0]), state[0].data_ptr()))
-        return y, state
-
-    monkeypatch.setattr(_dispatch, "_native_forward_saved", watching)
+def test_saved_state_is_used_once_and_freed_with_the_graph(dtype, kept_states, count_saved):
+    kept = kept_states
     x = (torch.rand(2, 3, 8, 8, dtype=dtype) + 0.1).requires_grad_(True)
     y = p_pool2d(x, 2.0, 2, 2)
     assert len(kept) == 1 and kept[0][0]() is not None
@@ -459,18 +466,9 @@ def test_power_unrepresentable_jacobian_falls_back_to_recomputation(count_saved)
     assert len(count_saved) == 1
 
 
-def test_power_saved_state_is_used_once_and_freed_with_the_graph(monkeypatch, count_saved):
+def test_power_saved_state_is_used_once_and_freed_with_the_graph(kept_states, count_saved):
     from ppverify.ops import gem_pool2d
-    kept = []
-    real = _dispatch._native_forward_saved
-
-    def watching(*args):
-        y, state = real(*args)
-        if state is not None:
-            kept.append((weakref.ref(state[0]), state[0].data_ptr()))
-        return y, state
-
-    monkeypatch.setattr(_dispatch, "_native_forward_saved", watching)
+    kept = kept_states
     x = (torch.rand(2, 3, 8, 8) + 0.1).requires_grad_(True)
     p = torch.tensor(3.1, dtype=torch.float64, requires_grad=True)
     y = gem_pool2d(x, p, 2)
