@@ -58,6 +58,7 @@ in a process does not import torch's compiler stack.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -131,10 +132,12 @@ class _NativeCall:
     arguments); whether ``empty_like`` must be told the memory format is settled here, once,
     by comparing its strides with the ones wanted."""
 
-    __slots__ = ("layout", "plan", "ptr", "out_shape", "dtype", "fmt", "copy", "_out_like",
-                 "_out_fmt", "_gx_like", "_gx_fmt", "_saves", "_jac", "_dw", "_jac_zeroed")
+    __slots__ = ("op", "layout", "plan", "ptr", "out_shape", "dtype", "fmt", "copy",
+                 "_out_like", "_out_fmt", "_gx_like", "_gx_fmt", "_saves", "_jac", "_dw",
+                 "_jac_zeroed", "_overlap")
 
     def __init__(self, op: str, layout, x: Tensor, param_dim: int):
+        self.op = op
         self.layout = layout  # the cache's key holds id(layout): this keeps the id taken
         self.dtype = x.dtype
         fmt = _memory_format(x)
@@ -163,14 +166,22 @@ class _NativeCall:
 
     def saves(self) -> bool:
         """Whether a forward can save the backward's state (``_native_forward_saved``):
-        windows that share no element."""
+        windows that share no element, or (``overlap``) P-pooling in float32 / bfloat16 /
+        float16 with windows that share elements."""
         if self._saves is None:
-            self._saves = _native.saves(self.dtype) and _native.plan_disjoint(self.plan)
+            disjoint = _native.saves(self.dtype) and _native.plan_disjoint(self.plan)
+            # the overlap state is 16 bytes per output: kept to at most 8 bytes per input
+            # element (stride 2 in 1-D, (2, 1) in 2-D, ...; k3 s1 recomputes)
+            n_in = math.prod(self._gx_like.shape)
+            self._overlap = (not disjoint and _native.saves_overlap(self.op, self.dtype)
+                             and 2 * math.prod(self.out_shape) <= n_in)
+            self._saves = disjoint or self._overlap
             if self._saves:
                 self._jac = _allocator(tuple(self._gx_like.shape),
                                        _native.jac_dtype(self.dtype), self.fmt)
                 # float64's exact engine writes every element (0 outside the windows)
-                self._jac_zeroed = (self.dtype is not torch.float64
+                # (the overlap state's backward never reads a weight outside the windows)
+                self._jac_zeroed = (self.dtype is not torch.float64 and not self._overlap
                                     and not _native.plan_covers(self.plan))
                 self._dw = _allocator(self.out_shape, torch.float64, self.fmt)
         return self._saves
@@ -183,8 +194,18 @@ class _NativeCall:
         jac = new(self._jac[0], memory_format=self._jac[1] or torch.preserve_format)
         if not need_param:
             return jac, None
-        return jac, torch.empty_like(self._dw[0], memory_format=self._dw[1] or
-                                     torch.preserve_format)
+        return jac, self.new_out64()
+
+    def new_out64(self) -> Tensor:
+        """A float64 tensor of the output's shape and format (dy/dparam)."""
+        return torch.empty_like(self._dw[0], memory_format=self._dw[1] or
+                                torch.preserve_format)
+
+    @property
+    def overlap(self) -> bool:
+        """Whether the saved state is the overlap one (``1 / S`` and ``y`` per window, the
+        reference per plane; ``saves`` settles it)."""
+        return self._overlap
 
 
 def _allocator(shape: tuple, dtype: torch.dtype, fmt):
@@ -261,21 +282,39 @@ def _native_forward_saved(op: str, x: Tensor, param: Tensor, layout, validate: b
     xk = x.contiguous(memory_format=call.fmt) if call.copy else x
     p = param if param.is_contiguous() else param.contiguous()
     y = call.new_output()
-    jac, dw = call.new_saved(need_param)
-    bad, usable = _native.forward_saved(call.ptr, xk, p, y, jac, dw)
+    if call.overlap:  # 1 / S and y per window, Lc per plane
+        n = _native.overlap_state_size(call.plan)
+        sums = (torch.empty(n, dtype=torch.float64), torch.empty(n, dtype=torch.float64),
+                torch.empty(x.shape[0] * x.shape[1], dtype=torch.float64))
+        bad, usable = _native.forward_overlap_saved(call.ptr, xk, p, y, *sums)
+        state = (None, None, sums)
+    else:
+        jac, dw = call.new_saved(need_param)
+        bad, usable = _native.forward_saved(call.ptr, xk, p, y, jac, dw)
+        state = (jac, dw)
     if bad and validate:
         diagnose(op, x, param, layout)
-    return y, ((jac, dw) if usable else None)
+    return y, (state if usable else None)
 
 
 def _native_backward_saved(op: str, x: Tensor, param: Tensor, layout, grad_y: Tensor,
-                           jac: Tensor, dw: Tensor | None):
+                           jac: Tensor | None, dw: Tensor | None, sums: tuple | None = None,
+                           need_param: bool = False):
     """``(grad_x, grad_param or None)`` from ``_native_forward_saved``'s state: a pass over
     memory, ``grad_x = grad_y[window] * jac``, ``grad_param = sum grad_y * dw``. For a float32
     or float64 input ``grad_x`` is written over ``jac`` (same dtype and format): the state is
-    used once, and the backward's peak memory is then no more than the forward's."""
+    used once, and the backward's peak memory is then no more than the forward's.
+    For windows that share elements the state is ``sums = (1 / S, y, Lc)`` (``jac``, ``dw``
+    None): the backward recomputes the weights but not the window sums
+    (``_native.backward_overlap_saved``; ``grad_x`` is the recomputing backward's bit for bit,
+    ``grad_param`` with ``need_param``)."""
     call = _native_call(op, layout, x, param)
     g = _kernel_grad_out(call, x, grad_y)
+    if sums is not None:
+        xk = x.contiguous(memory_format=call.fmt) if call.copy else x
+        p = param if param.is_contiguous() else param.contiguous()
+        gx = call.new_grad_input()
+        return gx, _native.backward_overlap_saved(call.ptr, xk, p, *sums, g, gx, need_param)
     gx = jac if jac.dtype == x.dtype else call.new_grad_input()
     return gx, _native.backward_saved(call.ptr, jac, dw, g, gx, param.shape)
 
@@ -574,7 +613,8 @@ class _EagerPool(torch.autograd.Function):
         if torch.is_grad_enabled():  # create_graph=True: the differentiable formula
             gx, gp = _torch_impl.backward(ctx.op, x, param, ctx.layout, grad_y, need_param)
         elif state is not None:
-            gx, gp = _native_backward_saved(ctx.op, x, param, ctx.layout, grad_y, *state)
+            gx, gp = _native_backward_saved(ctx.op, x, param, ctx.layout, grad_y, *state,
+                                            need_param=need_param)
         else:
             gx, gp = backward_impl(ctx.op, x, param, ctx.layout, grad_y, need_param)
         return (gx if need_x else None, gp.to(param.dtype) if need_param else None, None,

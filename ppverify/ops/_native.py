@@ -10,7 +10,9 @@ backward (the input gradient and the parameter's, per plane). The mathematics is
 state its numerics. ``ppverify.ops._dispatch`` calls ``forward`` / ``backward``, and for
 windows that share no element (P-pooling; the power mean and Lp in float32 / bfloat16 /
 float16) ``forward_saved`` / ``backward_saved`` (the forward saves each element's dy/dx, the
-backward is one pass over memory).
+backward is one pass over memory); for windows that share elements (P-pooling, float32 /
+bfloat16 / float16) ``forward_overlap_saved`` / ``backward_overlap_saved`` (the forward saves
+each window's ``1 / S`` and ``y``, the backward skips the window sums).
 
 The cache and how it is verified
 --------------------------------
@@ -283,6 +285,10 @@ def _open(path: Path):
     lib.ppv_forward_saved.restype = i32
     lib.ppv_backward_saved.argtypes = [vp, vp, vp, vp, vp, vp, i32]
     lib.ppv_backward_saved.restype = i32
+    lib.ppv_forward_overlap_saved.argtypes = [vp, vp, vp, vp, vp, vp, vp, i32]
+    lib.ppv_forward_overlap_saved.restype = i32
+    lib.ppv_backward_overlap_saved.argtypes = [vp, vp, vp, vp, vp, vp, vp, vp, vp, i32]
+    lib.ppv_backward_overlap_saved.restype = i32
     lib.ppv_segments.argtypes = [vp, i32, vp]
     lib.ppv_segments.restype = i32
     lib.ppv_segment_grain.argtypes = [ctypes.c_int64]
@@ -572,6 +578,62 @@ def backward_saved(plan: int, jac: torch.Tensor, dw: torch.Tensor | None,
         plan, jac.data_ptr(), None if dw is None else dw.data_ptr(), grad_out.data_ptr(),
         grad_in.data_ptr(), None if dparam is None else dparam.data_ptr(),
         torch.get_num_threads())
+    if code:
+        _status(code)
+    return dparam
+
+
+def saves_overlap(op: str, dtype: torch.dtype) -> bool:
+    """Whether ``forward_overlap_saved`` serves ``op`` and ``dtype``: P-pooling in the fast
+    engine's dtypes (float32, bfloat16, float16)."""
+    return op == "ppool" and dtype in (torch.float32, torch.bfloat16, torch.float16)
+
+
+def overlap_state_size(plan) -> int:
+    """Doubles in each of ``forward_overlap_saved``'s ``inv_s`` and ``y64``: 8 lanes per output
+    position and group of 8 planes (consecutive planes; channels-last: consecutive channels of
+    one batch entry), the last group padded."""
+    n, c, channels_last = int(plan[3]), int(plan[4]), bool(plan[2])
+    groups = n * -(-c // 8) if channels_last else -(-(n * c) // 8)
+    return groups * 8 * int(plan[10]) * int(plan[11]) * int(plan[12])
+
+
+def forward_overlap_saved(plan: int, x: torch.Tensor, param: torch.Tensor, out: torch.Tensor,
+                          inv_s: torch.Tensor, y64: torch.Tensor,
+                          ref: torch.Tensor) -> tuple[bool, bool]:
+    """``forward``, and the state of a backward that does not redo the window sums, for
+    windows that share elements (P-pooling, float32 / bfloat16 / float16): ``inv_s`` and
+    ``y64`` (float64, ``overlap_state_size(plan)`` each, the kernel's lane-interleaved order)
+    get each window's ``1 / S``
+    (``S = sum E``, ``E = exp(alpha (ln x - Lc))``) and ``y`` in double, ``ref`` (float64, one
+    per plane ``(n, c)``, ``n * C + c``) each plane's reference ``Lc``. Returns
+    ``(bad, usable)`` as ``forward_saved``: ``usable`` is False where a window went to the
+    exact engine (weights that underflow, zeros with ``alpha <= 0`` or ``alpha = 1``,
+    ``|alpha| > 2^20``, a bad element) or the forward cut the planes into segments; the
+    backward must then recompute."""
+    code = (_lib or load()).ppv_forward_overlap_saved(
+        plan, x.data_ptr(), param.data_ptr(), out.data_ptr(), inv_s.data_ptr(),
+        y64.data_ptr(), ref.data_ptr(), torch.get_num_threads())
+    if not code:
+        return False, True
+    return _status(code), not code & (_UNSAVED | 1)
+
+
+def backward_overlap_saved(plan: int, x: torch.Tensor, param: torch.Tensor,
+                           inv_s: torch.Tensor, y64: torch.Tensor, ref: torch.Tensor,
+                           grad_out: torch.Tensor, grad_in: torch.Tensor,
+                           need_param: bool) -> torch.Tensor | None:
+    """``backward`` from ``forward_overlap_saved``'s state for the same plan, ``x`` and
+    ``param``: the weights ``E`` again (one log and exp per element), ``P`` and ``Q`` the sums
+    of ``grad_out / S`` and ``grad_out y / S`` over each element's windows, ``grad_in`` (x's
+    dtype and format) ``= E ((1 + alpha) P - alpha Q / x)``, bit for bit the recomputing
+    ``backward``'s; returns the parameter gradient (float64, ``param``'s shape;
+    ``sum_i E_i (ln x_i - Lc) (x_i P_i - Q_i)`` per plane) with ``need_param``, else None."""
+    dparam = torch.empty(param.shape, dtype=torch.float64) if need_param else None
+    code = (_lib or load()).ppv_backward_overlap_saved(
+        plan, x.data_ptr(), param.data_ptr(), inv_s.data_ptr(), y64.data_ptr(),
+        ref.data_ptr(), grad_out.data_ptr(), grad_in.data_ptr(),
+        None if dparam is None else dparam.data_ptr(), torch.get_num_threads())
     if code:
         _status(code)
     return dparam

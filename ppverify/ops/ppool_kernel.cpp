@@ -1223,6 +1223,11 @@ struct Saved {
   float* jac = nullptr;
   double* dw = nullptr;
   double* jac64 = nullptr;
+  // windows that share elements (ppv_forward_overlap_saved; the fast engine only): per
+  // output 1 / S and y (double, lane-interleaved by group: state_index) and per plane its
+  // reference Lc. See run_overlap_saved_backward.
+  double *rs = nullptr, *ys = nullptr, *lc = nullptr;
+  bool overlap() const { return rs != nullptr; }
 };
 
 
@@ -1482,6 +1487,45 @@ PPV_STAGE double jac_row(const FastLanes& fl, const Axis& AW, int64_t ow0, int64
   return unusable;
 }
 
+// ---- the saving forward for windows that share elements (state: Saved::rs, ys, lc; the
+// backward: run_overlap_saved_backward), a hook of fast_group after each output row's sums.
+
+// The group of a group's lanes (make_lanes' g).
+inline int64_t group_of(const Plan& P, const Lanes& ln) {
+  if (P.layout == 0) return ln.plane[0] / L;
+  const int64_t blocks = (P.C + L - 1) / L;
+  return (ln.plane[0] / P.C) * blocks + (ln.plane[0] % P.C) / L;
+}
+
+// Where the overlap state keeps output (od, oh, ow) of a group: lane-interleaved per group
+// (groups * plane_out * L doubles), so that both passes move whole rows of lanes, with no
+// transposition into the output's layout and back.
+inline int64_t state_index(const Plan& P, int64_t group, int64_t od, int64_t oh, int64_t ow) {
+  return ((group * P.ax[0].out + od) * P.ax[1].out + oh) * P.ax[2].out * L + ow * L;
+}
+
+// Store 1 / S and y (double) of outputs [ow0, ow0 + n) of output row (od, oh) (S, y
+// lane-interleaved). Returns the number of active lanes' windows that the exact engine
+// evaluated (slow != 0): their gradients are not of the fast form E ((1 + a) P - a Q / x), so
+// the state is refused.
+PPV_STAGE double save_coeff_row(const Plan& P, const Lanes& ln, int64_t od, int64_t oh,
+                                int64_t ow0, int64_t n, const double* S, const double* y,
+                                const double* slow, const Saved& sv) {
+  const int64_t at = state_index(P, group_of(P, ln), od, oh, ow0);
+  double* rs = sv.rs + at;
+  double active[L];
+  for (int l = 0; l < L; ++l) active[l] = ln.active[l] ? 1.0 : 0.0;
+  double un = 0.0;
+  for (int64_t k = 0; k < n * L; k += L)
+#pragma omp simd reduction(+ : un)
+    for (int l = 0; l < L; ++l) {
+      rs[k + l] = 1.0 / S[k + l];  // as the recomputing backward's inv
+      un += slow[k + l] != 0.0 ? active[l] : 0.0;
+    }
+  std::memcpy(sv.ys + at, y, (size_t)(n * L) * sizeof(double));
+  return un;
+}
+
 template <class T>
 void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& ln,
                 FastScratch& s, T* y, const T* gy, T* gx, double* dplain, int* status,
@@ -1490,6 +1534,8 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
   const bool saving = sv != nullptr;  // a forward that also writes the backward's state
   const bool grads = backward || saving;
   const bool with_log = backward || (saving && sv->dw);  // sums for dy/da
+  const bool ov = saving && sv->overlap();  // windows that share elements: 1 / S, y, Lc
+  double ov_unusable = 0.0;  // windows the overlap state cannot serve (the exact engine's)
   const Axis &AD = P.ax[0], &AH = P.ax[1], &AW = P.ax[2];
   const int64_t W = AW.in, OH = AH.out;
   const int64_t cols = std::max<int64_t>(1, std::min(W, TILE_COLS));
@@ -1527,6 +1573,9 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
       if (!std::isfinite(fl.a[l])) fl.a[l] = 0.0;  // the windows are flagged below
     }
   }
+  if (ov)  // the weights' reference, for the backward's E
+    for (int l = 0; l < L; ++l)
+      if (ln.active[l]) sv->lc[ln.plane[l]] = fl.lc[l];
   RowCache& cache = s.cache;
   const ColTile* ct = nullptr;  // the current column tile
   int64_t nch = 1;              // its chunks
@@ -1659,15 +1708,16 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
               anyw = anyw || want[l];
             }
             if (!anyw) continue;
-            if (grads && !s.extra_used) {
+            const bool eg = grads && !ov;  // (the overlap state refuses these windows)
+            if (eg && !s.extra_used) {
               if (s.extra.size() != (size_t)(P.plane_in * L)) s.extra.assign(P.plane_in * L, 0.0);
               s.extra_used = true;
             }
-            sink.buf = grads ? s.extra.data() : nullptr;
+            sink.buf = eg ? s.extra.data() : nullptr;
             WindowOut wo;
             WindowRange wr = window_range(P, od, oh, ow);
             double dsaved[L] = {};  // the saving forward's dy/da, or another segment's
-            exact_window<T>(x, P, ln, wr, want, grads, gybuf + k0, grads ? &sink : nullptr,
+            exact_window<T>(x, P, ln, wr, want, eg, gybuf + k0, eg ? &sink : nullptr,
                             nullptr, (saving || own == 0.0) ? dsaved : dal, wo);
             for (int l = 0; l < L; ++l)
               if (want[l]) {
@@ -1688,6 +1738,10 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
         }
         if (saving) {  // this output row's windows are the only ones holding their elements
           if (sv->dw) store_out_row_owned<double>(sv->dw, P, ln, od, oh, ow0, nt, dwrow);
+          if (ov) {
+            ov_unusable += save_coeff_row(P, ln, od, oh, ow0, nt, S, ybuf, slowrow, *sv);
+            continue;  // (the rest is the disjoint state's)
+          }
           double* jrow = s.rowbuf.data();
           double unusable = 0.0;
           for (int64_t jd = 0; jd < AD.count[od]; ++jd) {
@@ -1757,6 +1811,7 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
         }
       }
   }
+  if (ov_unusable > 0.0) *status |= ST_UNSAVED;
   if (saving) s.extra_used = false;
   if (!backward) return;
   s.extra_used = false;
@@ -2167,7 +2222,9 @@ int run(const Plan& Pc, const T* x, const double* param, T* y, const T* gy, T* g
     P.ax[0].build_inverse();
     P.ax[1].build_inverse();
   }
-  if (sv) {  // windows that share no element
+  if (sv && sv->overlap()) {  // windows that share elements: the fast engine only
+    if (exact || sv->dw) return ST_ARGS;
+  } else if (sv) {  // windows that share no element
     if (!disjoint(P) || (exact != (sv->jac64 != nullptr))) return ST_ARGS;
   }
   Segments sg;
@@ -2182,10 +2239,16 @@ int run(const Plan& Pc, const T* x, const double* param, T* y, const T* gy, T* g
       // the backward's second pass reads the D and H inverses (W's is never read)
       if (sg.axis >= 0 && sg.axis < 2 && backward) c.P.ax[sg.axis].build_inverse();
       if (!exact) c.tiles = make_col_tiles(c.P.ax[2]);
-      if (sv && c.tiles.max_chunks > 1) {  // a window wider than a tile: not saved (recompute)
-        sv = nullptr;
+      if (sv && !sv->overlap() && c.tiles.max_chunks > 1) {
+        sv = nullptr;  // a window wider than a tile: not saved (recompute)
         extra_status = ST_UNSAVED;
       }
+    }
+    // segments recompute the windows they share with the previous segment and own only some
+    // of them; the overlap state's backward is not segmented: not saved (recompute)
+    if (sv && sv->overlap() && sg.axis >= 0) {
+      sv = nullptr;
+      extra_status = ST_UNSAVED;
     }
   } catch (...) {
     return ST_NOMEM;
@@ -2428,6 +2491,177 @@ int run_saved_backward(const Plan& Pc, const J* jac, const double* dw, const T* 
 
 
 
+// ------------------------------------------------- backward from the overlap state
+// Windows that share elements (k3 s2 p1, k3 s1, dilation, adaptive): the recomputing
+// backward spends most of its time redoing the forward's window sums (5 per window element)
+// and coefficients. A saving forward (ppv_forward_overlap_saved, the fast engine: float32 /
+// bfloat16 / float16) keeps what those sums give, per window 1 / S and y (double, 16 bytes per
+// output: Saved::rs, ys), and each plane's reference Lc (Saved::lc). Its backward is the
+// recomputing backward's second pass alone: per input row segment the weights
+// E = exp(a (ln x - Lc)) again (compute_row: one log and one exp per element, cheaper than
+// storing and reloading them), P = sum g / S and Q = sum g y / S over each element's windows
+// (scatter_row), and
+//     dx_i = E_i ((1 + a) P_i - a Q_i / x_i)                               (grad_row),
+//     dy/da . g = sum_w g_w (U_w - y_w V_w) / S_w = sum_i E_i lg_i (x_i P_i - Q_i),
+// lg_i = ln x_i - Lc (the second form per element: no per-window dy/da is stored). The input
+// gradient is the recomputing backward's bit for bit (the same E, the same g / S and
+// g y / S in the same order of operations), so its accuracy is that backward's; dy/da differs
+// by the order of its double sums. The state is refused (status ST_UNSAVED: the caller
+// recomputes) where a window went to the exact engine (underflowing weights, zeros that matter,
+// |a| > FAST_GRAD_MAX_A, a bad element) or the forward was segmented (Segments).
+
+struct OverlapScratch {
+  std::vector<double> c1, c2;   // OD * OH * max_kept * L: g / S, g y / S of the kept outputs
+  std::vector<double> orow;     // max_kept * L: g of one output row
+  std::vector<double> rows;     // 6 * cols * L: P, Q, x, E, lg, dy/dx of one row segment
+};
+
+// dy/da's terms of a row segment of n columns: dal[l] += sum E lg (x P - Q) (lg is 0 off the
+// positive elements; P = Q = 0 outside every window).
+PPV_STAGE void param_row(int64_t n, RowData r, const double* Pp, const double* Qp,
+                         double* dal) {
+  double acc[L] = {};
+  for (int64_t c = 0; c < n * L; c += L)
+#pragma omp simd
+    for (int l = 0; l < L; ++l) {
+      const double el = r.e[c + l] * r.lg[c + l];
+      acc[l] += el == 0.0 ? 0.0 : el * (r.x[c + l] * Pp[c + l] - Qp[c + l]);
+    }
+  for (int l = 0; l < L; ++l) dal[l] += acc[l];
+}
+
+template <class T>
+void overlap_backward_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& ln,
+                            OverlapScratch& s, const double* rs, const double* ys,
+                            const double* lcs, const T* gy, T* gx, double* dl) {
+  const Axis &AD = P.ax[0], &AH = P.ax[1], &AW = P.ax[2];
+  const int64_t OH = AH.out;
+  const int64_t cols = std::max<int64_t>(1, std::min(AW.in, TILE_COLS));
+  FastLanes fl;
+  fl.need_zero = false;
+  for (int l = 0; l < L; ++l) {
+    fl.a[l] = ln.a[l];
+    fl.lc[l] = ln.active[l] ? lcs[ln.plane[l]] : 0.0;
+  }
+  const int64_t kstride = tiles.max_kept * L;
+  double* gb = s.orow.data();
+  const int64_t group = group_of(P, ln);
+  double* Pp = s.rows.data();
+  double* Qp = Pp + cols * L;
+  RowData r{Qp + cols * L, Qp + 2 * cols * L, dl ? Qp + 3 * cols * L : nullptr};
+  double* g = Qp + 4 * cols * L;
+  double dal[L] = {};
+  for (const ColTile& t : tiles.tiles) {
+    // g / S, g y / S of every output row's outputs [keep, ow1): all windows that read the
+    // columns this tile finishes (as fast_group's c1, c2, in the same order of operations)
+    const int64_t nk = t.ow1 - t.keep;
+    for (int64_t od = 0; od < AD.out; ++od)
+      for (int64_t oh = 0; oh < OH; ++oh) {
+        const int64_t row = od * OH + oh;
+        load_out_row<T>(gy, P, ln, od, oh, t.keep, nk, gb);
+        const double* rb = rs + state_index(P, group, od, oh, t.keep);
+        const double* yb = ys + state_index(P, group, od, oh, t.keep);
+        double* o1 = s.c1.data() + row * kstride;
+        double* o2 = s.c2.data() + row * kstride;
+#pragma omp simd
+        for (int64_t k = 0; k < nk * L; ++k) {
+          o1[k] = gb[k] * rb[k];
+          o2[k] = gb[k] * yb[k] * rb[k];
+        }
+      }
+    // input columns [done_from, done_to) are final: P, Q over their windows, then dy/dx
+    const int64_t f0 = t.done_from, f1 = t.done_to;
+    const int64_t g0 = std::max(f0, t.lo), g1 = std::max(g0, std::min(f1, t.hi));
+    for (int64_t id = 0; id < AD.in; ++id)
+      for (int64_t ih = 0; ih < AH.in; ++ih) {
+        auto store_zero = [&](int64_t cb, int64_t ce) {  // columns in no window
+          if (cb >= ce) return;
+          std::fill(g, g + std::min(cols, ce - cb) * L, 0.0);
+          for (; cb < ce; cb += cols)
+            store_row<T>(gx, P, ln, id, ih, cb, std::min(ce, cb + cols), g);
+        };
+        store_zero(f0, std::min(g0, f1));
+        store_zero(g1, f1);
+        if (AD.inv_off[id] == AD.inv_off[id + 1] || AH.inv_off[ih] == AH.inv_off[ih + 1]) {
+          store_zero(g0, g1);  // a row in no window
+          continue;
+        }
+        for (int64_t a = g0; a < g1; a += cols) {
+          const int64_t b = std::min(g1, a + cols), n = b - a;
+          std::fill(Pp, Pp + n * L, 0.0);
+          std::fill(Qp, Qp + n * L, 0.0);
+          for (int64_t i1 = AD.inv_off[id]; i1 < AD.inv_off[id + 1]; ++i1)
+            for (int64_t i2 = AH.inv_off[ih]; i2 < AH.inv_off[ih + 1]; ++i2) {
+              const int64_t ro = AD.inv[i1] * OH + AH.inv[i2];
+              scatter_row(AW, t.keep, t.ow1, s.c1.data() + ro * kstride,
+                          s.c2.data() + ro * kstride, a, b, Pp, Qp);
+            }
+          load_row<T>(x, P, ln, id, ih, a, b, r.x);
+          compute_row(fl, n, r);
+          grad_row(fl, n, r, Pp, Qp, nullptr, g);
+          if (dl) param_row(n, r, Pp, Qp, dal);
+          store_row<T>(gx, P, ln, id, ih, a, b, g);
+        }
+      }
+  }
+  if (dl)
+    for (int l = 0; l < L; ++l) dl[l] = dal[l];
+}
+
+// gx (x's dtype and layout) and, with dparam_out, dparam from the state
+// ppv_forward_overlap_saved wrote for the same plan, x and parameter.
+template <class T>
+int run_overlap_saved_backward(const Plan& Pc, const T* x, const double* param,
+                               const double* rs, const double* ys, const double* lcs,
+                               const T* gy, T* gx, double* dparam_out, int requested) {
+  if (std::is_same<T, double>::value || Pc.op != OP_PPOOL) return ST_ARGS;
+  Plan P = Pc;
+  ColTiles tiles;
+  try {
+    P.ax[0].build_inverse();
+    P.ax[1].build_inverse();
+    tiles = make_col_tiles(P.ax[2]);
+  } catch (...) {
+    return ST_NOMEM;
+  }
+  const bool want_param = dparam_out != nullptr;
+  std::vector<double> dparam;
+  if (want_param) dparam.assign((size_t)(2 * P.N * P.C), 0.0);
+  const int nt = threads_for(P, requested);
+  std::atomic<int> status{0};
+  auto body = [&](int64_t g_begin, int64_t g_step) {
+    try {
+      OverlapScratch s;
+      const int64_t cols = std::max<int64_t>(1, std::min(P.ax[2].in, TILE_COLS));
+      const int64_t kept = P.ax[0].out * P.ax[1].out * tiles.max_kept * L;
+      s.c1.assign(kept, 0.0);
+      s.c2.assign(kept, 0.0);
+      s.orow.assign(tiles.max_kept * L, 0.0);
+      s.rows.assign(6 * cols * L, 0.0);
+      for (int64_t g = g_begin; g < P.groups; g += g_step) {
+        Lanes ln;
+        make_lanes(P, param, g, ln);
+        double dl[L];
+        overlap_backward_group<T>(x, P, tiles, ln, s, rs, ys, lcs, gy, gx,
+                                  want_param ? dl : nullptr);
+        if (want_param)
+          for (int l = 0; l < L; ++l)
+            if (ln.active[l]) dparam[2 * ln.plane[l]] = dl[l];
+      }
+    } catch (...) {
+      status.fetch_or(ST_NOMEM);
+    }
+  };
+  if (nt <= 1) {
+    body(0, 1);
+  } else {
+#pragma omp parallel num_threads(nt)
+    body(omp_get_thread_num(), omp_get_num_threads());
+  }
+  if (want_param && !(status.load() & ST_NOMEM)) reduce_param(P, dparam.data(), dparam_out);
+  return status.load();
+}
+
 template <class F>
 int dispatch(const int64_t* plan, F&& f) {
   Plan P;
@@ -2546,6 +2780,45 @@ int ppv_backward_saved(const int64_t* plan, const void* jac, const double* dw, c
       else
         return run_saved_backward<T, float>(P, (const float*)jac, dw, (const T*)gy, (T*)gx,
                                             dparam, nthreads);
+    } catch (...) {
+      return (int)ST_NOMEM;
+    }
+  });
+}
+
+// The saving forward for windows that may share elements (the fast engine's dtypes: float32,
+// bfloat16, float16; P-pooling): y, and per output rs = 1 / S and ys = y in double (each
+// groups * plane_out * 8 doubles, lane-interleaved by group: state_index; groups as Plan's),
+// per plane lc = its weights' reference Lc (N C doubles).
+// Status as ppv_forward_saved (bit 4: recompute in the backward; float64 or another
+// operator: 3).
+int ppv_forward_overlap_saved(const int64_t* plan, const void* x, const double* param, void* y,
+                              double* rs, double* ys, double* lc, int nthreads) {
+  return dispatch(plan, [&](const Plan& P, auto* tag) {
+    using T = std::remove_pointer_t<decltype(tag)>;
+    if (std::is_same<T, double>::value || P.op != OP_PPOOL) return (int)ST_ARGS;
+    try {
+      Saved sv;
+      sv.rs = rs;
+      sv.ys = ys;
+      sv.lc = lc;
+      return run<T>(P, (const T*)x, param, (T*)y, nullptr, nullptr, nullptr, nthreads, &sv);
+    } catch (...) {
+      return (int)ST_NOMEM;
+    }
+  });
+}
+
+// gx = gy * dy/dx and dparam = sum gy * dy/dparam (null: not wanted) from the state
+// ppv_forward_overlap_saved wrote for the same plan, x and parameter.
+int ppv_backward_overlap_saved(const int64_t* plan, const void* x, const double* param,
+                               const double* rs, const double* ys, const double* lc,
+                               const void* gy, void* gx, double* dparam, int nthreads) {
+  return dispatch(plan, [&](const Plan& P, auto* tag) {
+    using T = std::remove_pointer_t<decltype(tag)>;
+    try {
+      return run_overlap_saved_backward<T>(P, (const T*)x, param, rs, ys, lc, (const T*)gy,
+                                           (T*)gx, dparam, nthreads);
     } catch (...) {
       return (int)ST_NOMEM;
     }
