@@ -170,11 +170,11 @@ class _NativeCall:
         float16 with windows that share elements."""
         if self._saves is None:
             disjoint = _native.saves(self.dtype) and _native.plan_disjoint(self.plan)
-            # the overlap state is 16 bytes per output: kept to at most 8 bytes per input
+            # the overlap state is 16 bytes per output: kept to at most 10 bytes per input
             # element (stride 2 in 1-D, (2, 1) in 2-D, ...; k3 s1 recomputes)
             n_in = math.prod(self._gx_like.shape)
             self._overlap = (not disjoint and _native.saves_overlap(self.op, self.dtype)
-                             and 2 * math.prod(self.out_shape) <= n_in)
+                             and 16 * math.prod(self.out_shape) <= 10 * n_in)
             self._saves = disjoint or self._overlap
             if self._saves:
                 self._jac = _allocator(tuple(self._gx_like.shape),

@@ -1,10 +1,13 @@
 """The backward from saved state (issue 12): where the C++ kernel serves a call whose windows
 share no element (stride >= kernel), the eager forward saves each input element's dy/dx
 (float32; float64 for a float64 input, from the exact engine) and each window's dy/dalpha
-(float64), and the backward is a pass over memory instead of a recomputation. These tests hold
-its gradients to the oracle's tolerances, show that the saved state is what the backward uses
-(the recompute entry point is never called) and that a wrong saved state is caught, and check
-the cases that must recompute."""
+(float64), and the backward is a pass over memory instead of a recomputation. Where windows
+share elements (P-pooling in float32 / bfloat16 / float16), the forward saves each window's
+1 / S and y (float64) and each plane's reference, and the backward recomputes the weights but
+not the window sums (the overlap state, last section). These tests hold its gradients to the
+oracle's tolerances, show that the saved state is what the backward uses (the recompute entry
+point is never called) and that a wrong saved state is caught, and check the cases that must
+recompute."""
 
 from __future__ import annotations
 
@@ -53,12 +56,26 @@ def kept_states(monkeypatch):
 
     def watching(*args):
         y, state = real(*args)
-        if state is not None:
+        if state is not None and state[0] is not None:  # (the overlap state: no dy/dx)
             kept.append((weakref.ref(state[0]), state[0].data_ptr()))
         return y, state
 
     monkeypatch.setattr(_dispatch, "_native_forward_saved", watching)
     return kept
+
+
+@pytest.fixture
+def count_overlap(monkeypatch):
+    """Count the backwards served from the overlap state (windows that share elements)."""
+    calls = []
+    real = _native.backward_overlap_saved
+
+    def counting(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(_native, "backward_overlap_saved", counting)
+    return calls
 
 
 @pytest.fixture
@@ -151,14 +168,15 @@ def test_a_wrong_saved_state_is_caught(monkeypatch):
         check_case(x, 2.0, 2, 2, 0, dims=2)
 
 
-def test_overlapping_windows_recompute(count_saved):
+def test_overlapping_windows_do_not_use_the_disjoint_state(count_saved):
     x = torch.rand(2, 3, 9, 9) + 0.1
-    _grads(p_pool2d, x, 2.0, 3, 2, 1)  # windows share a row and a column
+    _grads(p_pool2d, x, 2.0, 3, 2, 1)  # windows share a row and a column: the overlap state
     _grads(p_pool1d, x[:, :, 0], 2.0, 3, 2, 0)
-    _grads(p_pool2d, x.double(), 2.0, 3, 2, 1)
+    _grads(p_pool2d, x.double(), 2.0, 3, 2, 1)  # float64 overlapping: recomputes
     assert not count_saved
-    assert not _dispatch._native_call("ppool", _dispatch._layout.windowed(
-        2, 3, 2, 1, 1, False), x, torch.tensor(2.0, dtype=torch.float64)).saves()
+    call = _dispatch._native_call("ppool", _dispatch._layout.windowed(2, 3, 2, 1, 1, False), x,
+                                  torch.tensor(2.0, dtype=torch.float64))
+    assert call.saves() and call.overlap
     _grads(p_pool2d, x.double(), 2.0, 2, 2)  # the exact engine saves too
     assert len(count_saved) == 1
     _grads(p_pool3d, x[:, :, None].expand(2, 3, 2, 9, 9), 2.0, 2, 2)
@@ -490,3 +508,237 @@ def test_power_saved_state_is_used_once_and_freed_with_the_graph(kept_states, co
     y = gem_pool2d(x, p, 2)
     (gx,) = torch.autograd.grad(y.sum(), x, create_graph=True)
     assert gx.requires_grad and len(count_saved) == 1
+
+
+# ------------------------------------------------------------ windows that share elements
+# The overlap state (ppool_kernel.cpp, "backward from the overlap state"): per window 1 / S and
+# y in float64, per plane the weights' reference Lc; the backward recomputes each element's
+# weight E and scatters g / S and g y / S over its windows, so its input gradient is the
+# recomputing backward's bit for bit and dy/dalpha is summed per element. Refused (the backward
+# recomputes) where a window goes to the exact engine, where the forward is segmented, and
+# where the state would exceed 10 bytes per input element (k3 s1 in 2-D).
+
+from ppverify.ops import adaptive_p_pool  # noqa: E402
+
+from ._compare import check_adaptive_case  # noqa: E402
+
+OVERLAP_ALPHAS = [-3.0, -1.0, 0.5, 2.0, 7.5, 1e3]
+# (dims, spatial, kernel, stride, padding, dilation, ceil_mode): windows share elements
+OVERLAP = [
+    (1, (12,), 3, 2, 1, 1, False),
+    (2, (9, 8), 3, 2, 1, 1, False),                     # the headline's geometry
+    (2, (9, 9), 3, 2, 0, 1, True),                      # ceil_mode: a partial last window
+    (2, (10, 9), (3, 2), (2, 1), (1, 0), (2, 1), False),  # dilation; k2 s1 along W
+    (3, (5, 6, 5), 3, 2, 1, 1, False),
+]
+
+
+def _overlap_args(geometry):
+    dims, spatial, k, s, p, d, cm = geometry
+    return {1: p_pool1d, 2: p_pool2d, 3: p_pool3d}[dims], spatial, (k, s, p, d, cm)
+
+
+@pytest.mark.parametrize("dtype", FAST_DTYPES, ids=dtype_name)
+@pytest.mark.parametrize("geometry", range(len(OVERLAP)))
+def test_overlap_state_gradients_match_oracle(dtype, geometry, count_overlap):
+    # every adversarial kind meets every alpha; windows of the exact engine (zeros at
+    # alpha <= 0, weights that underflow: "tiny", "range30" and alpha = 1e3) refuse the state,
+    # so the count is held over the whole set
+    dims, spatial, k, s, p, d, cm = OVERLAP[geometry]
+    gen = torch.Generator().manual_seed(500 + geometry)
+    for kind in KINDS:
+        for alpha in OVERLAP_ALPHAS:
+            x = values(kind, (2, 3) + spatial, dtype, gen)
+            check_case(x, alpha, k, s, p, d, cm, dims=dims)
+    assert len(count_overlap) >= len(KINDS) * len(OVERLAP_ALPHAS) // 3, len(count_overlap)
+
+
+@pytest.mark.parametrize("dtype", FAST_DTYPES, ids=dtype_name)
+@pytest.mark.parametrize("channels_last", [False, True], ids=["contiguous", "channels_last"])
+def test_overlap_state_per_channel_alpha_without_recomputation(dtype, channels_last,
+                                                               recompute_forbidden,
+                                                               count_overlap):
+    gen = torch.Generator().manual_seed(8)
+    x = values("uniform", (2, 9, 9, 8), dtype, gen) + 0.05
+    x[1, 3, 4, 4] = 0.0  # a zero at alpha = 2: E = 0, the fast engine's (not special)
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    alpha = torch.tensor([-3.0, -1.0, 0.5, 2.0, 7.5, 0.25, 3.0, -0.5, 1.5], dtype=torch.float64)
+    gout = torch.randn((2, 9, 5, 4), generator=gen, dtype=torch.float64).to(dtype).double()
+    check_case(x, alpha, 3, 2, 1, dims=2, grad_output=gout)
+    assert len(count_overlap) == 1
+
+
+@pytest.mark.parametrize("dims, spatial, size", [(1, (9,), 4), (2, (7, 5), (3, 2)),
+                                                 (3, (5, 4, 6), (2, 2, 3))])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16], ids=dtype_name)
+def test_overlap_state_adaptive_windows(dims, spatial, size, dtype, recompute_forbidden,
+                                        count_overlap):
+    gen = torch.Generator().manual_seed(12)
+    for alpha in (-3.0, 0.5, 7.5):
+        x = values("uniform", (2, 3) + spatial, dtype, gen) + 0.05
+        check_adaptive_case("ppool", x, alpha, size, dims=dims)
+    assert len(count_overlap) == 3
+
+
+def _saved_vs_recomputed(fn, x, alpha, args, g, monkeypatch, count_overlap):
+    y1, gx1, ga1 = _grads(fn, x, alpha, *args, g=g)
+    assert len(count_overlap) == 1
+    with monkeypatch.context() as m:
+        _recomputing(m)
+        y2, gx2, ga2 = _grads(fn, x, alpha, *args, g=g)
+    assert len(count_overlap) == 1
+    assert torch.equal(y1, y2)
+    return (gx1, ga1), (gx2, ga2)
+
+
+@pytest.mark.parametrize("dtype", FAST_DTYPES, ids=dtype_name)
+@pytest.mark.parametrize("geometry", range(len(OVERLAP)))
+def test_overlap_input_gradient_is_the_recomputed_one_bit_for_bit(dtype, geometry,
+                                                                  monkeypatch, count_overlap):
+    """The same weights, the same g / S and g y / S in the same order of operations: the
+    input gradient equals the recomputing backward's to the bit (so a state one ulp off in a
+    used window fails here); dy/dalpha is summed per element instead of per window, which
+    changes its rounding (up to 2e-8 relative on these 30-decade inputs, where the terms
+    cancel; the oracle tests above hold it to its bound)."""
+    fn, spatial, args = _overlap_args(OVERLAP[geometry])
+    gen = torch.Generator().manual_seed(70 + geometry)
+    x = values("range30", (2, 5) + spatial, dtype, gen)
+    alpha = torch.tensor([2.0, -1.5, 0.5, 7.5, -3.0], dtype=torch.float64)
+    y = _grads(fn, x, alpha, *args)[0]
+    count_overlap.clear()
+    g = torch.randn(y.shape, generator=gen, dtype=torch.float64).to(dtype)
+    (gx1, ga1), (gx2, ga2) = _saved_vs_recomputed(fn, x, alpha, args, g, monkeypatch,
+                                                  count_overlap)
+    assert torch.equal(gx1, gx2)
+    torch.testing.assert_close(ga1, ga2, rtol=1e-7, atol=0.0)
+
+
+def test_overlap_state_in_long_rows_and_wide_windows(monkeypatch, count_overlap):
+    """Rows longer than the kernel's column tile (2048 columns): coefficients kept across
+    tiles; windows wider than a tile (summed in chunks) are saved too."""
+    gen = torch.Generator().manual_seed(13)
+    x = values("uniform", (2, 9, 5001), torch.float32, gen) + 0.05  # out: 2501 and 2
+    alpha = torch.tensor([2.0, -1.5, 0.0, 30.0, 1.0, 0.5, -30.0, 3.0, 7.5], dtype=torch.float64)
+    for fn, args in ((p_pool1d, (3, 2, 1)), (adaptive_p_pool, (2,))):
+        if fn is adaptive_p_pool:
+            y = fn(x, 2.0, 2, dims=1)  # two windows of 2501 elements sharing one
+            call = lambda xg, a, size: adaptive_p_pool(xg, a, size, dims=1)  # noqa: E731
+        else:
+            y = fn(x, 2.0, *args)
+            call = fn
+        g = torch.randn(y.shape, generator=gen)
+        count_overlap.clear()
+        (gx1, ga1), (gx2, ga2) = _saved_vs_recomputed(call, x, alpha, args, g, monkeypatch,
+                                                      count_overlap)
+        assert torch.equal(gx1, gx2)
+        torch.testing.assert_close(ga1, ga2, rtol=1e-9, atol=0.0)
+
+
+_real_forward_overlap_saved = _native.forward_overlap_saved
+
+
+def _skewed_overlap(monkeypatch, what, index, factor):
+    real = _real_forward_overlap_saved
+
+    def forward(plan, x, param, out, inv_s, y64, ref):
+        result = real(plan, x, param, out, inv_s, y64, ref)
+        t = {"inv_s": inv_s, "y": y64, "ref": ref}[what]
+        if factor is None:
+            t[index] = 0.0
+        else:
+            t[index] = t[index] * factor if what != "ref" else t[index] + factor
+        return result
+
+    monkeypatch.setattr(_native, "forward_overlap_saved", forward)
+
+
+@pytest.mark.parametrize("what, factor", [
+    ("inv_s", 1 + 1e-4),   # one window's 1 / S off by 1e-4
+    ("y", 1 + 1e-4),       # one window's y off by 1e-4
+    ("inv_s", None),       # one window dropped from the scatter (its 1 / S zeroed)
+    ("ref", 1e-4),         # one plane's reference: every weight off by exp(-alpha 1e-4)
+])
+def test_a_wrong_overlap_state_is_caught(what, factor, monkeypatch, count_overlap):
+    """The oracle comparison goes through the overlap state: each planted defect fails it,
+    and the same path with the honest state passes."""
+    x = values("uniform", (1, 2, 7, 7), torch.float32, torch.Generator().manual_seed(2)) + 0.05
+    index = 8 * 5 + 1 if what != "ref" else 1  # output (0, 0, 1)... of plane 0 / plane 1
+    check_case(x, 2.0, 3, 2, 1, dims=2)
+    assert len(count_overlap) == 1
+    _skewed_overlap(monkeypatch, what, index, factor)
+    with pytest.raises(AssertionError, match="grad_input outside tolerance"):
+        check_case(x, 2.0, 3, 2, 1, dims=2)
+    _skewed_overlap(monkeypatch, what, index, 1.0 if what != "ref" else 0.0)
+    check_case(x, 2.0, 3, 2, 1, dims=2)
+    assert len(count_overlap) == 3
+
+
+def test_a_wrong_overlap_dalpha_is_caught(monkeypatch):
+    """dy/dalpha is summed from the state too: a reference off by 1e-3 in one plane shifts
+    the alpha gradient beyond its tolerance (the input gradient of a plane of one window
+    scaled by exp(-2e-3))."""
+    x = values("uniform", (1, 1, 7, 7), torch.float32, torch.Generator().manual_seed(5)) + 0.05
+    _skewed_overlap(monkeypatch, "ref", 0, 1e-3)
+    with pytest.raises(AssertionError, match="outside tolerance"):
+        check_case(x, 2.0, 3, 2, 1, dims=2)
+
+
+@pytest.mark.parametrize("case", ["zeros_at_negative_alpha", "huge_alpha", "underflow",
+                                  "alpha_not_finite_free"])
+def test_overlap_state_refused_where_the_exact_engine_serves(case, count_overlap):
+    """Windows the exact engine evaluates (zeros that matter, |alpha| > 2^20, weights that
+    underflow) refuse the state: the backward recomputes, and its gradients meet the oracle."""
+    gen = torch.Generator().manual_seed(21)
+    x = values("uniform", (2, 3, 9, 8), torch.float32, gen) + 0.05
+    alpha = {"zeros_at_negative_alpha": -1.0, "huge_alpha": 3e6, "underflow": 1e3,
+             "alpha_not_finite_free": 2.0}[case]
+    if case == "zeros_at_negative_alpha":
+        x[0, 1, 3, 3] = 0.0
+    elif case == "underflow":
+        x[1, 2, 0, 0] = 1e-3  # (1e-3 / 1.05)^1000 underflows: an exact-engine window
+    check_case(x, alpha, 3, 2, 1, dims=2)
+    assert len(count_overlap) == (1 if case == "alpha_not_finite_free" else 0)
+
+
+def test_overlap_state_refused_for_segments_float64_and_stride_one(count_overlap):
+    """Few planes (segments: they recompute shared windows), float64 (the exact engine) and
+    k3 s1 in 2-D (16 bytes per output would be 16 per input element, above the limit of 10)
+    recompute, correctly."""
+    from ppverify.ops import _layout
+    gen = torch.Generator().manual_seed(22)
+    x = values("uniform", (1, 1, 64, 64), torch.float32, gen) + 0.05
+    layout = _layout.windowed(2, 3, 2, 1, 1, False)
+    plan = _native.make_plan("ppool", layout, tuple(x.shape), x.dtype, False, 0, (32, 32))
+    assert _native.segments(plan, torch.get_num_threads())["axis"] >= 0
+    _grads(p_pool2d, x, 2.0, 3, 2, 1)
+    assert not count_overlap
+    small = values("uniform", (2, 3, 7, 6), torch.float32, gen) + 0.05
+    check_case(small.double(), 2.0, 3, 2, 1, dims=2)
+    check_case(small, 2.0, 3, 1, 1, dims=2)
+    assert not count_overlap
+    check_case(small, 2.0, 3, 2, 1, dims=2)  # the same shape with stride 2 saves
+    assert len(count_overlap) == 1
+
+
+def test_overlap_state_is_used_once_and_freed_with_the_graph(monkeypatch, count_overlap):
+    kept = []
+    real = _dispatch._native_forward_saved
+
+    def watching(*args):
+        y, state = real(*args)
+        kept.extend(weakref.ref(t) for t in state[2])
+        return y, state
+
+    monkeypatch.setattr(_dispatch, "_native_forward_saved", watching)
+    x = (torch.rand(2, 3, 9, 9) + 0.1).requires_grad_(True)
+    y = p_pool2d(x, 2.0, 3, 2, 1)
+    assert len(kept) == 3 and all(r() is not None for r in kept)
+    g = torch.rand_like(y)
+    y.backward(g, retain_graph=True)
+    first = x.grad
+    x.grad = None
+    y.backward(g)  # the state was used: this backward recomputes, to the same bits
+    assert len(count_overlap) == 1 and torch.equal(x.grad, first)
+    gc.collect()
+    assert all(r() is None for r in kept) and y.grad_fn is not None
