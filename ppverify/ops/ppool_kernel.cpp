@@ -1513,16 +1513,29 @@ PPV_STAGE double save_coeff_row(const Plan& P, const Lanes& ln, int64_t od, int6
                                 const double* slow, const Saved& sv) {
   const int64_t at = state_index(P, group_of(P, ln), od, oh, ow0);
   double* rs = sv.rs + at;
+  double* ys = sv.ys + at;
   double active[L];
   for (int l = 0; l < L; ++l) active[l] = ln.active[l] ? 1.0 : 0.0;
   double un = 0.0;
   for (int64_t k = 0; k < n * L; k += L)
 #pragma omp simd reduction(+ : un)
-    for (int l = 0; l < L; ++l) {
-      rs[k + l] = 1.0 / S[k + l];  // as the recomputing backward's inv
-      un += slow[k + l] != 0.0 ? active[l] : 0.0;
+    for (int l = 0; l < L; ++l) un += slow[k + l] != 0.0 ? active[l] : 0.0;
+#if defined(__AVX512F__)
+  // one cache line per output (8 lanes): streaming stores, which skip reading the lines
+  // first (the backward reads them from memory anyway)
+  if (((uintptr_t)rs | (uintptr_t)ys) % 64 == 0) {
+    const __m512d one = _mm512_set1_pd(1.0);
+    for (int64_t k = 0; k < n * L; k += L) {
+      _mm512_stream_pd(rs + k, _mm512_div_pd(one, _mm512_loadu_pd(S + k)));
+      _mm512_stream_pd(ys + k, _mm512_loadu_pd(y + k));
     }
-  std::memcpy(sv.ys + at, y, (size_t)(n * L) * sizeof(double));
+    return un;
+  }
+#endif
+  for (int64_t k = 0; k < n * L; k += L)
+#pragma omp simd
+    for (int l = 0; l < L; ++l) rs[k + l] = 1.0 / S[k + l];  // as the recomputing backward's
+  std::memcpy(ys, y, (size_t)(n * L) * sizeof(double));
   return un;
 }
 
@@ -1812,6 +1825,9 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
       }
   }
   if (ov_unusable > 0.0) *status |= ST_UNSAVED;
+#if defined(__AVX512F__)
+  if (ov) _mm_sfence();  // save_coeff_row's streaming stores, visible before the backward
+#endif
   if (saving) s.extra_used = false;
   if (!backward) return;
   s.extra_used = false;
