@@ -588,7 +588,10 @@ class _EagerPool(torch.autograd.Function):
     bfloat16 / float16) and the windows share no element (stride >= kernel), the forward also
     saves each input element's dy/dx (float32; float64 for float64) and, when the parameter
     needs a gradient, each window's dy/dparam (float64); the backward is then a pass
-    over memory instead of a recomputation (``_native_forward_saved``). The state is held by
+    over memory instead of a recomputation (``_native_forward_saved``). Where windows share
+    elements (P-pooling in float32 / bfloat16 / float16, at most 10 bytes of state per input
+    element), the forward saves each window's 1 / S and y (float64) and the backward skips
+    the window sums (the same input gradient, bit for bit). The state is held by
     the node (not ``save_for_backward``: a float32 or float64 input gradient is written over it)
     and used once: the backward drops it, so a second backward of a retained graph recomputes."""
 

@@ -41,7 +41,11 @@
 //   Where windows share no element, a saving forward (ppv_forward_saved) writes each element's
 //   dy/dx and each window's dy/da instead, and the backward (ppv_backward_saved) is one pass
 //   over memory. The power mean / Lp engine (power_kernel.inc) saves the same state (float
-//   dy/dx, double dy/dp) and shares that backward.
+//   dy/dx, double dy/dp) and shares that backward. Where windows share elements, a saving
+//   forward (ppv_forward_overlap_saved) writes each window's 1 / S and y (double, 16 bytes per
+//   output) and each plane's Lc, and its backward (ppv_backward_overlap_saved) is the
+//   recomputing backward without the window sums: E again, the scatter and the pass per
+//   element, the same input gradient bit for bit (see "backward from the overlap state").
 //   A window whose weights underflow relative to the plane (its largest E below 1e-250), or
 //   that holds zeros where they matter, is evaluated by the exact engine.
 // * exact (float64 inputs, and the fast engine's special windows): each window relative to
