@@ -589,6 +589,19 @@ def saves_overlap(op: str, dtype: torch.dtype) -> bool:
     return op == "ppool" and dtype in (torch.float32, torch.bfloat16, torch.float16)
 
 
+def plan_window_mean(plan) -> float:
+    """The mean number of elements in a window of ``plan`` (``make_plan``'s array): the
+    product over the axes of each axis's mean window length."""
+    mean, at = 1.0, PLAN_HEAD
+    for n_out in plan[10:13].tolist():
+        counts = plan[at + n_out:at + 2 * n_out]
+        total = sum(int(counts[lo:lo + _PIECE].clip(min=0).sum())
+                    for lo in range(0, n_out, _PIECE))
+        mean *= total / max(n_out, 1)
+        at += 2 * n_out
+    return mean
+
+
 def overlap_state_size(plan) -> int:
     """Doubles in each of ``forward_overlap_saved``'s ``inv_s`` and ``y64``: 8 lanes per output
     position and group of 8 planes (consecutive planes; channels-last: consecutive channels of

@@ -171,7 +171,7 @@ def test_a_wrong_saved_state_is_caught(monkeypatch):
 def test_overlapping_windows_do_not_use_the_disjoint_state(count_saved):
     x = torch.rand(2, 3, 9, 9) + 0.1
     _grads(p_pool2d, x, 2.0, 3, 2, 1)  # windows share a row and a column: the overlap state
-    _grads(p_pool1d, x[:, :, 0], 2.0, 3, 2, 0)
+    _grads(p_pool1d, x[:, :, 0], 2.0, 5, 2, 0)
     _grads(p_pool2d, x.double(), 2.0, 3, 2, 1)  # float64 overlapping: recomputes
     assert not count_saved
     call = _dispatch._native_call("ppool", _dispatch._layout.windowed(2, 3, 2, 1, 1, False), x,
@@ -515,8 +515,9 @@ def test_power_saved_state_is_used_once_and_freed_with_the_graph(kept_states, co
 # y in float64, per plane the weights' reference Lc; the backward recomputes each element's
 # weight E and scatters g / S and g y / S over its windows, so its input gradient is the
 # recomputing backward's bit for bit and dy/dalpha is summed per element. Refused (the backward
-# recomputes) where a window goes to the exact engine, where the forward is segmented, and
-# where the state would exceed 10 bytes per input element (k3 s1 in 2-D).
+# recomputes) where a window goes to the exact engine, where the forward is segmented, where
+# the state would exceed 10 bytes per input element (k3 s1 in 2-D) and where windows hold
+# fewer than 4 elements on average (1-D k3).
 
 from ppverify.ops import adaptive_p_pool  # noqa: E402
 
@@ -525,7 +526,7 @@ from ._compare import check_adaptive_case  # noqa: E402
 OVERLAP_ALPHAS = [-3.0, -1.0, 0.5, 2.0, 7.5, 1e3]
 # (dims, spatial, kernel, stride, padding, dilation, ceil_mode): windows share elements
 OVERLAP = [
-    (1, (12,), 3, 2, 1, 1, False),
+    (1, (12,), 5, 2, 2, 1, False),                      # (1-D k3's 3 elements: not saved)
     (2, (9, 8), 3, 2, 1, 1, False),                     # the headline's geometry
     (2, (9, 9), 3, 2, 0, 1, True),                      # ceil_mode: a partial last window
     (2, (10, 9), (3, 2), (2, 1), (1, 0), (2, 1), False),  # dilation; k2 s1 along W
@@ -569,7 +570,7 @@ def test_overlap_state_per_channel_alpha_without_recomputation(dtype, channels_l
     assert len(count_overlap) == 1
 
 
-@pytest.mark.parametrize("dims, spatial, size", [(1, (9,), 4), (2, (7, 5), (3, 2)),
+@pytest.mark.parametrize("dims, spatial, size", [(1, (13,), 3), (2, (7, 5), (3, 2)),
                                                  (3, (5, 4, 6), (2, 2, 3))])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16], ids=dtype_name)
 def test_overlap_state_adaptive_windows(dims, spatial, size, dtype, recompute_forbidden,
@@ -620,7 +621,7 @@ def test_overlap_state_in_long_rows_and_wide_windows(monkeypatch, count_overlap)
     gen = torch.Generator().manual_seed(13)
     x = values("uniform", (2, 9, 5001), torch.float32, gen) + 0.05  # out: 2501 and 2
     alpha = torch.tensor([2.0, -1.5, 0.0, 30.0, 1.0, 0.5, -30.0, 3.0, 7.5], dtype=torch.float64)
-    for fn, args in ((p_pool1d, (3, 2, 1)), (adaptive_p_pool, (2,))):
+    for fn, args in ((p_pool1d, (5, 2, 2)), (adaptive_p_pool, (2,))):
         if fn is adaptive_p_pool:
             y = fn(x, 2.0, 2, dims=1)  # two windows of 2501 elements sharing one
             call = lambda xg, a, size: adaptive_p_pool(xg, a, size, dims=1)  # noqa: E731
@@ -702,9 +703,9 @@ def test_overlap_state_refused_where_the_exact_engine_serves(case, count_overlap
 
 
 def test_overlap_state_refused_for_segments_float64_and_stride_one(count_overlap):
-    """Few planes (segments: they recompute shared windows), float64 (the exact engine) and
-    k3 s1 in 2-D (16 bytes per output would be 16 per input element, above the limit of 10)
-    recompute, correctly."""
+    """Few planes (segments: they recompute shared windows), float64 (the exact engine), k3 s1
+    in 2-D (16 bytes per output would be 16 per input element, above the limit of 10) and 1-D
+    k3 (3 elements per window, below the limit of 4) recompute, correctly."""
     from ppverify.ops import _layout
     gen = torch.Generator().manual_seed(22)
     x = values("uniform", (1, 1, 64, 64), torch.float32, gen) + 0.05
@@ -716,6 +717,7 @@ def test_overlap_state_refused_for_segments_float64_and_stride_one(count_overlap
     small = values("uniform", (2, 3, 7, 6), torch.float32, gen) + 0.05
     check_case(small.double(), 2.0, 3, 2, 1, dims=2)
     check_case(small, 2.0, 3, 1, 1, dims=2)
+    check_case(small[:, :, 0], 2.0, 3, 2, 1, dims=1)
     assert not count_overlap
     check_case(small, 2.0, 3, 2, 1, dims=2)  # the same shape with stride 2 saves
     assert len(count_overlap) == 1
