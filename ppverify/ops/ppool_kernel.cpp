@@ -2536,16 +2536,19 @@ struct OverlapScratch {
   std::vector<double> rows;     // 6 * cols * L: P, Q, x, E, lg, dy/dx of one row segment
 };
 
-// dy/da's terms of a row segment of n columns: dal[l] += sum E lg (x P - Q) (lg is 0 off the
-// positive elements; P = Q = 0 outside every window).
+// dy/da's terms of a row segment of n columns: dal[l] += sum E lg (x P - Q) over the positive
+// finite elements (zeros contribute nothing; P = Q = 0 outside every window, where an element
+// no window reads may be NaN, infinite or negative, with E NaN: masked, not multiplied by 0).
 PPV_STAGE void param_row(int64_t n, RowData r, const double* Pp, const double* Qp,
                          double* dal) {
   double acc[L] = {};
   for (int64_t c = 0; c < n * L; c += L)
 #pragma omp simd
     for (int l = 0; l < L; ++l) {
-      const double el = r.e[c + l] * r.lg[c + l];
-      acc[l] += el == 0.0 ? 0.0 : el * (r.x[c + l] * Pp[c + l] - Qp[c + l]);
+      const double xv = r.x[c + l];
+      const bool pos = xv > 0.0 && xv < INFINITY;
+      const double t = r.e[c + l] * r.lg[c + l] * (xv * Pp[c + l] - Qp[c + l]);
+      acc[l] += pos ? t : 0.0;
     }
   for (int l = 0; l < L; ++l) dal[l] += acc[l];
 }

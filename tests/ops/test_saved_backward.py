@@ -12,6 +12,7 @@ recompute."""
 from __future__ import annotations
 
 import gc
+import math
 import weakref
 
 import numpy as np
@@ -721,6 +722,20 @@ def test_overlap_state_refused_for_segments_float64_and_stride_one(count_overlap
     assert not count_overlap
     check_case(small, 2.0, 3, 2, 1, dims=2)  # the same shape with stride 2 saves
     assert len(count_overlap) == 1
+
+
+@pytest.mark.parametrize("value", [math.nan, math.inf, -1.0])
+def test_overlap_state_ignores_elements_no_window_reads(value, count_overlap):
+    """k3 s2 dilation 2 reads only the even rows and columns: a NaN, inf or negative value at
+    an odd position changes neither the output nor any gradient (the state's per-element
+    dy/dalpha pass masks it rather than multiplying its NaN weight by 0)."""
+    x = values("uniform", (1, 2, 9, 9), torch.float32, torch.Generator().manual_seed(3)) + 0.05
+    clean = _grads(p_pool2d, x, 2.5, 3, 2, 0, 2)
+    x[0, 1, 4, 5] = value  # a row that windows read, a column that none does
+    dirty = _grads(p_pool2d, x, 2.5, 3, 2, 0, 2)
+    assert len(count_overlap) == 2
+    assert torch.equal(clean[0], dirty[0]) and torch.equal(clean[1], dirty[1])
+    assert torch.equal(clean[2], dirty[2])
 
 
 def test_overlap_state_is_used_once_and_freed_with_the_graph(monkeypatch, count_overlap):
