@@ -189,8 +189,12 @@ template <> constexpr double log_range<double>() { return 745.2; }
 // the file's header)
 #include "fast_math.inc"
 
+// The exact engine's per-element steps are forced inline: called out of line from a simd loop
+// they run lane by lane (GCC stopped inlining exp_dd once the passes read gathered runs).
+#define PPV_ALWAYS_INLINE inline __attribute__((always_inline))
+
 // exp(hi + lo) for |lo| <= ulp(hi), accurate to about one ulp; 0 below e^-745.
-inline double exp_dd(double hi, double lo) {
+PPV_ALWAYS_INLINE double exp_dd(double hi, double lo) {
   if (!(hi >= -745.5)) return 0.0;
   double hc = hi > 709.7 ? 709.7 : hi;
   double t = hc * LOG2E + SHIFT;
@@ -256,7 +260,7 @@ inline double frexp2(double v, int* e) {
 
 // A positive finite double as m * 2^e, m in [1, 2).
 struct Split { double m, e; };
-inline Split split(double x) {
+PPV_ALWAYS_INLINE Split split(double x) {
   uint64_t b = double_to_bits(x);
   int64_t ex = (int64_t)((b >> 52) & 0x7ff);
   if (ex == 0) {  // subnormal
@@ -270,7 +274,7 @@ inline Split split(double x) {
 // ln(x / R) as an unevaluated double-double (hi exact: k ln2_hi), from the splits of x and R.
 // The mantissa ratio's logarithm is log1p of an exactly formed difference, so it is accurate
 // relative to itself when x is near R.
-inline void log_ratio_dd(Split x, Split R, double& hi, double& lo) {
+PPV_ALWAYS_INLINE void log_ratio_dd(Split x, Split R, double& hi, double& lo) {
   double k = x.e - R.e;
   double num, den;
   if (x.m < R.m * SQRT_HALF) {         // 2 x.m in [R.m, sqrt2 R.m): exact difference
@@ -303,7 +307,7 @@ inline void log_ratio_dd(Split x, Split R, double& hi, double& lo) {
 }
 
 // a * (hi + lo) as a double-double (Dekker's product by fma)
-inline void mul_dd(double a, double hi, double lo, double& th, double& tl) {
+PPV_ALWAYS_INLINE void mul_dd(double a, double hi, double lo, double& th, double& tl) {
   double p = a * hi;
   double pe = std::fma(a, hi, -p);
   double q = std::fma(a, lo, pe);
@@ -655,6 +659,65 @@ inline void load_lanes(const T* x, const Lanes& ln, int64_t pos, double* v) {
     v[l] = ln.active[l] ? to_double<T>(x[ln.in_base[l] + pos * ln.es_in]) : 1.0;
 }
 
+// A window's elements in all 8 lanes, gathered into a lane-interleaved buffer (v[k * L + l],
+// pos[k]) that the exact engine's passes read as whole vectors. A window of up to
+// GATHER_ELEMS elements is gathered once for all its passes (8 scalar loads per element once,
+// not once per pass; and a pass no longer loads a vector right after the 8 scalar stores that
+// wrote it, which stalls store-to-load forwarding); a larger one chunk by chunk, again in
+// each pass. The values are load_lanes' (1 in inactive lanes), so the arithmetic is unchanged.
+constexpr int64_t GATHER_ELEMS = 2048;  // 144 KiB per thread
+struct Gathered {
+  double* v = nullptr;
+  int64_t* pos = nullptr;
+  int64_t n = 0;
+  bool whole = false;  // every element is in v (n <= GATHER_ELEMS)
+};
+template <class T>
+inline void gather_some(const T* x, const Lanes& ln, const int64_t* pos, int64_t cnt,
+                        double* v) {
+  for (int64_t j = 0; j < cnt; ++j) load_lanes<T>(x, ln, pos[j], v + j * L);
+}
+template <class T>
+inline Gathered gather_window(const T* x, const Plan& P, const Lanes& ln, const WindowRange& w) {
+  static thread_local std::vector<double> vmem;
+  static thread_local std::vector<int64_t> pmem;
+  Gathered g;
+  g.n = w.count();
+  g.whole = g.n <= GATHER_ELEMS;
+  const int64_t cap = std::min(g.n, GATHER_ELEMS);
+  if (vmem.size() < (size_t)(cap * L)) vmem.resize((size_t)(cap * L));
+  if (pmem.size() < (size_t)cap) pmem.resize((size_t)cap);
+  g.v = vmem.data();
+  g.pos = pmem.data();
+  if (g.whole) {
+    int64_t k = 0;
+    for_each_element(P, w, [&](int64_t pos) { g.pos[k++] = pos; });
+    gather_some<T>(x, ln, g.pos, g.n, g.v);
+  }
+  return g;
+}
+// Makes g hold the run of elements k0 .. k0 + (returned count) - 1 (v and pos indexed from 0
+// within the run), in for_each_element's order; nothing to do when the window is whole. The
+// passes are plain loops over runs: a lambda per pass was not inlined, and out of line its
+// simd loop ran lane by lane.
+template <class T>
+inline int64_t load_run(const T* x, const Plan& P, const Lanes& ln, const WindowRange& w,
+                        const Gathered& g, int64_t k0) {
+  const int64_t cnt = std::min(GATHER_ELEMS, g.n - k0);
+  if (g.whole) return cnt;
+  const int64_t H = P.ax[1].in, W = P.ax[2].in;
+  int64_t jw = k0 % w.wn, jh = (k0 / w.wn) % w.hn, jd = k0 / (w.wn * w.hn);
+  for (int64_t j = 0; j < cnt; ++j) {
+    g.pos[j] = ((w.d0 + jd * w.ds) * H + w.h0 + jh * w.hs) * W + w.w0 + jw * w.ws;
+    if (++jw == w.wn) {
+      jw = 0;
+      if (++jh == w.hn) { jh = 0; ++jd; }
+    }
+  }
+  gather_some<T>(x, ln, g.pos, cnt, g.v);
+  return cnt;
+}
+
 // One lane of one window, every case the vectorised path leaves out (all zero, zeros with
 // a < 0, bad elements, spans beyond 2^1000 with a < 0), in logarithms where needed.
 // Returns y; with gy (not NaN) adds gy * dy/dx to sink and returns gy * dy/da as (m, e) in da.
@@ -862,9 +925,11 @@ void exact_window(const T* x, const Plan& P, const Lanes& ln, const WindowRange&
   for (int l = 0; l < L; ++l) {
     xmax[l] = 0.0; xmin[l] = INFINITY; npos[l] = nzero[l] = nbad[l] = 0.0;
   }
-  double v[L];
-  for_each_element(P, w, [&](int64_t pos) {
-    load_lanes<T>(x, ln, pos, v);
+  const Gathered g = gather_window<T>(x, P, ln, w);
+  for (int64_t k0 = 0; k0 < g.n; k0 += GATHER_ELEMS) {
+   const int64_t cnt = load_run<T>(x, P, ln, w, g, k0);
+   for (int64_t j = 0; j < cnt; ++j) {
+    const double* v = g.v + j * L;
 #pragma omp simd
     for (int l = 0; l < L; ++l) {
       double u = v[l];
@@ -876,7 +941,8 @@ void exact_window(const T* x, const Plan& P, const Lanes& ln, const WindowRange&
       xmax[l] = p && u > xmax[l] ? u : xmax[l];
       xmin[l] = p && u < xmin[l] ? u : xmin[l];
     }
-  });
+   }
+  }
   bool special[L];
   bool any_general = false;
   Split sR[L];
@@ -910,12 +976,13 @@ void exact_window(const T* x, const Plan& P, const Lanes& ln, const WindowRange&
     // window's cache, or a stack buffer that nothing reads when the cache is off)
     WindowCache wc = window_cache(backward, w.count());
     double dump_e[L], dump_lr[L];
-    int64_t k = 0;
-    for_each_element(P, w, [&](int64_t pos) {
-      load_lanes<T>(x, ln, pos, v);
+    for (int64_t k0 = 0; k0 < g.n; k0 += GATHER_ELEMS) {
+     const int64_t cnt = load_run<T>(x, P, ln, w, g, k0);
+     for (int64_t j = 0; j < cnt; ++j) {
+      const int64_t k = k0 + j;
+      const double* v = g.v + j * L;
       double* ce = wc.on ? wc.e + k * L : dump_e;
       double* clr = wc.on ? wc.lr + k * L : dump_lr;
-      ++k;
 #pragma omp simd
       for (int l = 0; l < L; ++l) {
         double u = v[l];
@@ -943,7 +1010,8 @@ void exact_window(const T* x, const Plan& P, const Lanes& ln, const WindowRange&
         TR[l] = t3;
         SX[l] += r;
       }
-    });
+     }
+    }
     double Sv[L], D[L], YR[L];
     for (int l = 0; l < L; ++l) {
       Sv[l] = S[l] + Sc[l];
@@ -972,9 +1040,11 @@ void exact_window(const T* x, const Plan& P, const Lanes& ln, const WindowRange&
         acc[l] = 0.0;
         gyl[l] = special[l] ? 0.0 : gy[l];
       }
-      k = 0;
-      for_each_element(P, w, [&](int64_t pos) {
-        load_lanes<T>(x, ln, pos, v);
+      for (int64_t k0 = 0; k0 < g.n; k0 += GATHER_ELEMS) {
+       const int64_t cnt = load_run<T>(x, P, ln, w, g, k0);
+       for (int64_t j = 0; j < cnt; ++j) {
+        const int64_t k = k0 + j, pos = g.pos[j];
+        const double* v = g.v + j * L;
         // exp(a ln(x/R)) and ln(x/R) (at x <= 0: of R) from pass 2's cache, else again
         double ev[L], lrv[L];
         if (wc.on) {
@@ -992,7 +1062,6 @@ void exact_window(const T* x, const Plan& P, const Lanes& ln, const WindowRange&
             lrv[l] = hi + lo;
           }
         }
-        ++k;
         double gi[L], wts[L], redo_l[L];
         exact_grad_lanes(v, ev, lrv, gc, gi, wts, redo_l, acc);
         double n_redo = 0.0;
@@ -1009,7 +1078,8 @@ void exact_window(const T* x, const Plan& P, const Lanes& ln, const WindowRange&
           }
         for (int l = 0; l < L; ++l)
           if (!special[l]) sink->add(pos, l, gyl[l] * gi[l]);
-      });
+       }
+      }
       for (int l = 0; l < L; ++l) {
         if (special[l]) continue;
         double dl = (a[l] == 0 && nzero[l] > 0) ? 0.0 : acc[l];
