@@ -921,28 +921,35 @@ template <class T>
 void exact_window(const T* x, const Plan& P, const Lanes& ln, const WindowRange& w,
                   const bool* want, bool backward, const double* gy, GradSink* sink,
                   ScaledSum* da, double* dplain, WindowOut& out) {
-  double xmax[L], xmin[L], npos[L], nzero[L], nbad[L];
-  for (int l = 0; l < L; ++l) {
-    xmax[l] = 0.0; xmin[l] = INFINITY; npos[l] = nzero[l] = nbad[l] = 0.0;
-  }
+  // pass 1: each lane's largest and smallest positive element and its counts of positive,
+  // zero and bad (negative, NaN, inf) elements; in vector registers (GCC vector extensions:
+  // as arrays with `omp simd`, each element's update was a masked store that the next
+  // element's load waited for)
+  static_assert(L == 8, "one vector of 8 doubles per element");
+  typedef double v8d __attribute__((vector_size(8 * sizeof(double))));
+  const v8d zero = {}, one = zero + 1.0, inf = zero + INFINITY;
+  v8d vmax = zero, vmin = inf, vpos = zero, vzero = zero, vbad = zero;
   const Gathered g = gather_window<T>(x, P, ln, w);
   for (int64_t k0 = 0; k0 < g.n; k0 += GATHER_ELEMS) {
-   const int64_t cnt = load_run<T>(x, P, ln, w, g, k0);
-   for (int64_t j = 0; j < cnt; ++j) {
-    const double* v = g.v + j * L;
-#pragma omp simd
-    for (int l = 0; l < L; ++l) {
-      double u = v[l];
-      bool ok = u >= 0.0 && u < INFINITY;
-      nbad[l] += ok ? 0.0 : 1.0;
-      nzero[l] += u == 0.0 ? 1.0 : 0.0;
-      bool p = ok && u > 0.0;
-      npos[l] += p ? 1.0 : 0.0;
-      xmax[l] = p && u > xmax[l] ? u : xmax[l];
-      xmin[l] = p && u < xmin[l] ? u : xmin[l];
+    const int64_t cnt = load_run<T>(x, P, ln, w, g, k0);
+    for (int64_t j = 0; j < cnt; ++j) {
+      v8d u;
+      std::memcpy(&u, g.v + j * L, sizeof u);
+      const auto ok = (u >= zero) & (u < inf);
+      vbad += ok ? zero : one;
+      vzero += u == zero ? one : zero;
+      const auto p = ok & (u > zero);
+      vpos += p ? one : zero;
+      vmax = (p & (u > vmax)) ? u : vmax;
+      vmin = (p & (u < vmin)) ? u : vmin;
     }
-   }
   }
+  double xmax[L], xmin[L], npos[L], nzero[L], nbad[L];
+  std::memcpy(xmax, &vmax, sizeof xmax);
+  std::memcpy(xmin, &vmin, sizeof xmin);
+  std::memcpy(npos, &vpos, sizeof npos);
+  std::memcpy(nzero, &vzero, sizeof nzero);
+  std::memcpy(nbad, &vbad, sizeof nbad);
   bool special[L];
   bool any_general = false;
   Split sR[L];
