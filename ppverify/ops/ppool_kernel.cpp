@@ -606,6 +606,22 @@ inline int64_t out_index(const Plan& P, const Lanes& ln, int l, int64_t od, int6
 
 // ------------------------------------------------------------------------ exact engine
 
+// 8 lanes of doubles as one value (GCC vector extensions): the exact engine keeps its per-lane
+// running sums and extrema in these, in registers (as arrays under `omp simd` they went through
+// memory on every element, and a masked store stalled the next element's load).
+static_assert(L == 8, "one vector of 8 doubles per element");
+typedef double v8d __attribute__((vector_size(8 * sizeof(double))));
+typedef int64_t v8l __attribute__((vector_size(8 * sizeof(int64_t))));
+inline v8d v8_load(const double* p) { v8d v; std::memcpy(&v, p, sizeof v); return v; }
+inline void v8_store(double* p, v8d v) { std::memcpy(p, &v, sizeof v); }
+inline v8d v8_abs(v8d v) {  // |v| bit for bit as std::fabs (the sign bit cleared)
+  v8l b;
+  std::memcpy(&b, &v, sizeof b);
+  b &= (int64_t)0x7fffffffffffffffLL;
+  std::memcpy(&v, &b, sizeof v);
+  return v;
+}
+
 // Where the exact engine puts input-gradient contributions.
 // Either a lane-interleaved buffer of one plane-group (buf[pos * L + l], the fast engine's
 // special windows) or, for float64 inputs, the input gradient itself (lane[l][pos * es]).
@@ -925,8 +941,6 @@ void exact_window(const T* x, const Plan& P, const Lanes& ln, const WindowRange&
   // zero and bad (negative, NaN, inf) elements; in vector registers (GCC vector extensions:
   // as arrays with `omp simd`, each element's update was a masked store that the next
   // element's load waited for)
-  static_assert(L == 8, "one vector of 8 doubles per element");
-  typedef double v8d __attribute__((vector_size(8 * sizeof(double))));
   const v8d zero = {}, one = zero + 1.0, inf = zero + INFINITY;
   v8d vmax = zero, vmin = inf, vpos = zero, vzero = zero, vbad = zero;
   const Gathered g = gather_window<T>(x, P, ln, w);
@@ -974,7 +988,6 @@ void exact_window(const T* x, const Plan& P, const Lanes& ln, const WindowRange&
     // zeros); compensated sums
     double S[L], Sc[L], DN[L], DNc[L], TR[L], TRc[L], SX[L], scale[L], scale2[L];
     for (int l = 0; l < L; ++l) {
-      S[l] = Sc[l] = DN[l] = DNc[l] = TR[l] = TRc[l] = SX[l] = 0.0;
       const int e1 = -(int)sR[l].e / 2;  // two factors: 2^1074 alone overflows
       scale[l] = pow2(e1);  // e1 and -e(R) - e1 are within [-538, 538]
       scale2[l] = pow2(-(int)sR[l].e - e1);
@@ -983,6 +996,7 @@ void exact_window(const T* x, const Plan& P, const Lanes& ln, const WindowRange&
     // window's cache, or a stack buffer that nothing reads when the cache is off)
     WindowCache wc = window_cache(backward, w.count());
     double dump_e[L], dump_lr[L];
+    v8d vS = {}, vSc = {}, vDN = {}, vDNc = {}, vTR = {}, vTRc = {}, vSX = {};
     for (int64_t k0 = 0; k0 < g.n; k0 += GATHER_ELEMS) {
      const int64_t cnt = load_run<T>(x, P, ln, w, g, k0);
      for (int64_t j = 0; j < cnt; ++j) {
@@ -990,6 +1004,7 @@ void exact_window(const T* x, const Plan& P, const Lanes& ln, const WindowRange&
       const double* v = g.v + j * L;
       double* ce = wc.on ? wc.e + k * L : dump_e;
       double* clr = wc.on ? wc.lr + k * L : dump_lr;
+      double eb[L], erb[L], etb[L], rb[L];  // this element's terms
 #pragma omp simd
       for (int l = 0; l < L; ++l) {
         double u = v[l];
@@ -1004,21 +1019,27 @@ void exact_window(const T* x, const Plan& P, const Lanes& ln, const WindowRange&
         double e = p ? ee : (a[l] == 0 ? 1.0 : 0.0);
         double rho = p ? (us - R[l]) / R[l] : -1.0;
         double r = p ? (us * scale[l]) * scale2[l] : 0.0;  // x / 2^e(R): exact
-        double er = e * rho, et = e * r;
-        // Neumaier sums
-        double t1 = S[l] + e;
-        Sc[l] += std::fabs(S[l]) >= e ? (S[l] - t1) + e : (e - t1) + S[l];
-        S[l] = t1;
-        double t2 = DN[l] + er;
-        DNc[l] += std::fabs(DN[l]) >= std::fabs(er) ? (DN[l] - t2) + er : (er - t2) + DN[l];
-        DN[l] = t2;
-        double t3 = TR[l] + et;
-        TRc[l] += TR[l] >= et ? (TR[l] - t3) + et : (et - t3) + TR[l];
-        TR[l] = t3;
-        SX[l] += r;
+        eb[l] = e;
+        erb[l] = e * rho;
+        etb[l] = e * r;
+        rb[l] = r;
       }
+      // Neumaier sums (S >= 0: its |S| is S)
+      const v8d e = v8_load(eb), er = v8_load(erb), et = v8_load(etb);
+      const v8d t1 = vS + e;
+      vSc += vS >= e ? (vS - t1) + e : (e - t1) + vS;
+      vS = t1;
+      const v8d t2 = vDN + er;
+      vDNc += v8_abs(vDN) >= v8_abs(er) ? (vDN - t2) + er : (er - t2) + vDN;
+      vDN = t2;
+      const v8d t3 = vTR + et;
+      vTRc += vTR >= et ? (vTR - t3) + et : (et - t3) + vTR;
+      vTR = t3;
+      vSX += v8_load(rb);
      }
     }
+    v8_store(S, vS); v8_store(Sc, vSc); v8_store(DN, vDN); v8_store(DNc, vDNc);
+    v8_store(TR, vTR); v8_store(TRc, vTRc); v8_store(SX, vSX);
     double Sv[L], D[L], YR[L];
     for (int l = 0; l < L; ++l) {
       Sv[l] = S[l] + Sc[l];
