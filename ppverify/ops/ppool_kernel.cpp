@@ -48,6 +48,12 @@
 //   its own dominant element R, with a ln(x/R) carried in double-double (the exponents' part
 //   k ln 2 exact), rho = (x - R) / R exact near R, y = R (1 + D) with D = sum w rho, and the
 //   input gradients w (1 + a (rho - D) / (1 + rho)), so float64 keeps its error bound.
+//   A window's elements are gathered once into a lane-interleaved buffer (8 doubles per
+//   element; a window above GATHER_ELEMS elements in runs of that many, again in each pass)
+//   that the three passes read as whole vectors; pass 1's extrema and counts and pass 2's
+//   compensated sums stay in vector registers (GCC vector extensions). Pass 2's double-double
+//   log and exp per element and window is most of the remaining cost (k3 s2 p1: about 60% of
+//   the forward; perf record, 2026-12-02).
 //   Pass 2 (the window sums) keeps each element's exp(a ln(x/R)) and ln(x/R) of the window
 //   (a per-thread cache, windows up to EXACT_CACHE_ELEMS elements) and pass 3 (gradients)
 //   reads them: one double-double log and exp per element and window, vectorised over lanes
@@ -632,8 +638,18 @@ struct GradSink {
   int64_t es = 1;
   int64_t lo = 0, hi = INT64_MAX;
   inline void add(int64_t pos, int l, double v) {
-    if (buf) buf[pos * L + l] += v;
-    else if (pos >= lo && pos < hi) lane[l][pos * es] += v;
+    if (buf) {
+      buf[pos * L + l] += v;
+    } else if (pos >= lo && pos < hi) {
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+      // float64's gradient: v (the caller's product gy * dy/dx) rounded before the sum however
+      // the caller is inlined. GCC contracts a * b + c into an fma by default
+      // (-ffp-contract=fast) and did so in some callers and not others as the exact engine
+      // changed (an ulp in a sum of two windows' contributions); this keeps main's sums.
+      __asm__("" : "+x"(v));
+#endif
+      lane[l][pos * es] += v;
+    }
   }
 };
 
