@@ -512,6 +512,49 @@ inline void make_lanes(const Plan& P, const double* param, int64_t g, Lanes& ln)
 #define PPV_LOADSTORE inline
 #endif
 
+#if defined(PPV_FAST_VECTOR)
+// 8 consecutive elements as 8 doubles (exact: every float, bfloat16 and float16 is a double)
+template <class T> inline __m512d load8_pd(const T* p);
+template <> inline __m512d load8_pd<float>(const float* p) {
+  return _mm512_cvtps_pd(_mm256_loadu_ps(p));
+}
+template <> inline __m512d load8_pd<double>(const double* p) { return _mm512_loadu_pd(p); }
+template <> inline __m512d load8_pd<bf16_t>(const bf16_t* p) {  // the top half of a float
+  const __m256i w = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i*)p));
+  return _mm512_cvtps_pd(_mm256_castsi256_ps(_mm256_slli_epi32(w, 16)));
+}
+template <> inline __m512d load8_pd<f16_t>(const f16_t* p) {
+  return _mm512_cvtps_pd(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)p)));
+}
+
+// In-register transpose of an 8 x 8 block of doubles: r[i][j] -> r[j][i].
+inline void transpose8_pd(__m512d* r) {
+  __m512d t[8], u[8];
+  for (int i = 0; i < 4; ++i) {  // pairs: t[2i] = (r[2i][j], r[2i+1][j]) for even j, t[2i+1] odd j
+    t[2 * i] = _mm512_unpacklo_pd(r[2 * i], r[2 * i + 1]);
+    t[2 * i + 1] = _mm512_unpackhi_pd(r[2 * i], r[2 * i + 1]);
+  }
+  // quads: rows 0-3 (t0..t3) and 4-7 (t4..t7), columns {0,4}, {2,6}, {1,5}, {3,7}
+  const __m512i lo = _mm512_set_epi64(13, 12, 5, 4, 9, 8, 1, 0);
+  const __m512i hi = _mm512_set_epi64(15, 14, 7, 6, 11, 10, 3, 2);
+  for (int h = 0; h < 2; ++h) {
+    const __m512d *a = t + 4 * h;
+    u[4 * h + 0] = _mm512_permutex2var_pd(a[0], lo, a[2]);  // columns 0 | 4
+    u[4 * h + 1] = _mm512_permutex2var_pd(a[0], hi, a[2]);  // columns 2 | 6
+    u[4 * h + 2] = _mm512_permutex2var_pd(a[1], lo, a[3]);  // columns 1 | 5
+    u[4 * h + 3] = _mm512_permutex2var_pd(a[1], hi, a[3]);  // columns 3 | 7
+  }
+  r[0] = _mm512_shuffle_f64x2(u[0], u[4], 0x44);
+  r[4] = _mm512_shuffle_f64x2(u[0], u[4], 0xee);
+  r[2] = _mm512_shuffle_f64x2(u[1], u[5], 0x44);
+  r[6] = _mm512_shuffle_f64x2(u[1], u[5], 0xee);
+  r[1] = _mm512_shuffle_f64x2(u[2], u[6], 0x44);
+  r[5] = _mm512_shuffle_f64x2(u[2], u[6], 0xee);
+  r[3] = _mm512_shuffle_f64x2(u[3], u[7], 0x44);
+  r[7] = _mm512_shuffle_f64x2(u[3], u[7], 0xee);
+}
+#endif
+
 // Load columns [cb, ce) of input row (id, ih) of a group into lane-interleaved doubles:
 // out[(col - cb) * L + l].
 template <class T>
@@ -524,8 +567,12 @@ PPV_LOADSTORE void load_row(const T* x, const Plan& P, const Lanes& ln, int64_t 
     if (ln.n_active == L) {
       for (int64_t c = 0; c < n; ++c) {
         const T* v = base + c * ln.es_in;
+#if defined(PPV_FAST_VECTOR)
+        _mm512_storeu_pd(out + c * L, load8_pd<T>(v));
+#else
 #pragma omp simd
         for (int l = 0; l < L; ++l) out[c * L + l] = to_double<T>(v[l]);
+#endif
       }
     } else {
       for (int64_t c = 0; c < n; ++c)
@@ -538,6 +585,14 @@ PPV_LOADSTORE void load_row(const T* x, const Plan& P, const Lanes& ln, int64_t 
     for (int l = 0; l < L; ++l) v[l] = x + ln.in_base[l] + row;
     int64_t c0 = 0;
     if (ln.n_active == L) {
+#if defined(PPV_FAST_VECTOR)
+      for (; c0 + L <= n; c0 += L) {
+        __m512d r[L];
+        for (int l = 0; l < L; ++l) r[l] = load8_pd<T>(v[l] + c0);
+        transpose8_pd(r);
+        for (int cc = 0; cc < L; ++cc) _mm512_storeu_pd(out + (c0 + cc) * L, r[cc]);
+      }
+#endif
       for (; c0 + L <= n; c0 += L) {
         double tile[L][L];
         for (int l = 0; l < L; ++l)
@@ -1330,10 +1385,30 @@ PPV_STAGE void sum_row(const Axis& AW, int64_t ow0, int64_t ow1, int64_t lo, int
   double* V = acc + 4 * q;
   double* Z = acc + 5 * q;
   for (int64_t ow = ow0; ow < ow1; ++ow) {
-    int64_t jb, je;
-    window_cols(AW.start[ow], AW.count[ow], cs, lo, hi, jb, je);
+    int64_t jb = 0, je = AW.count[ow];
+    const int64_t c0 = AW.start[ow];
+    if (c0 < lo || c0 + (je - 1) * cs >= hi)  // the window is not all inside the columns
+      window_cols(c0, je, cs, lo, hi, jb, je);  // (two integer divisions)
     if (jb >= je) continue;
-    const int64_t k = (ow - ow0) * L, b = AW.start[ow] - lo;
+    const int64_t k = (ow - ow0) * L, b = c0 - lo;
+#if defined(PPV_FAST_VECTOR)
+    {  // S, T, M in registers (the same operations as the loop below: the same bits)
+      __m512d s = _mm512_loadu_pd(S + k), t = _mm512_loadu_pd(Tt + k),
+              m = _mm512_loadu_pd(M + k);
+      const double* e = r.e + (b + jb * cs) * L;
+      const double* xv = r.x + (b + jb * cs) * L;
+      const int64_t st = cs * L;
+      for (int64_t j = jb; j < je; ++j, e += st, xv += st) {
+        const __m512d ev = _mm512_loadu_pd(e);
+        s = _mm512_add_pd(s, ev);
+        t = _mm512_fmadd_pd(ev, _mm512_loadu_pd(xv), t);
+        m = _mm512_max_pd(ev, m);  // ev > m ? ev : m (m where ev is NaN)
+      }
+      _mm512_storeu_pd(S + k, s);
+      _mm512_storeu_pd(Tt + k, t);
+      _mm512_storeu_pd(M + k, m);
+    }
+#else
     double s[L], t[L], m[L];
 #pragma omp simd
     for (int l = 0; l < L; ++l) { s[l] = S[k + l]; t[l] = Tt[k + l]; m[l] = M[k + l]; }
@@ -1349,6 +1424,7 @@ PPV_STAGE void sum_row(const Axis& AW, int64_t ow0, int64_t ow1, int64_t lo, int
     }
 #pragma omp simd
     for (int l = 0; l < L; ++l) { S[k + l] = s[l]; Tt[k + l] = t[l]; M[k + l] = m[l]; }
+#endif
     if (with_log) {
       double u[L], v[L];
 #pragma omp simd
@@ -1557,6 +1633,13 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
   for (int l = 0; l < L; ++l) zero_a[l] = (fl.a[l] <= 0 || fl.a[l] == 1.0) ? 1.0 : 0.0;
   double active[L];
   for (int l = 0; l < L; ++l) active[l] = ln.active[l] ? 1.0 : 0.0;
+#if defined(PPV_FAST_VECTOR)
+  // the same flags as masks, for the forward's per-window tests
+  const __m512d tiny = _mm512_set1_pd(TINY_WEIGHT), inf = _mm512_set1_pd(INFINITY);
+  const __m512d zero = _mm512_setzero_pd(), one = _mm512_set1_pd(1.0);
+  const __mmask8 exact_mask = _mm512_cmp_pd_mask(_mm512_loadu_pd(exact_lane), zero, _CMP_NEQ_UQ);
+  const __mmask8 zero_mask = _mm512_cmp_pd_mask(_mm512_loadu_pd(zero_a), zero, _CMP_NEQ_UQ);
+#endif
   // c1, c2 of output row r: from output `keep` of the current tile, at r * kstride
   const int64_t kstride = tiles.max_kept * L;
   for (size_t ti = 0; ti < tiles.tiles.size(); ++ti) {
@@ -1613,6 +1696,19 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
           double n_slow = 0.0;
           const double own = P.owns_out(od, oh, ow) ? 1.0 : 0.0;  // counted in dy/da
           if (!backward) {
+#if defined(PPV_FAST_VECTOR)
+            {  // the loop below on 8 lanes (it compiled to scalar divisions and branches)
+              const __m512d Sv = _mm512_loadu_pd(S + k0);
+              __mmask8 sl = _mm512_cmp_pd_mask(_mm512_loadu_pd(M + k0), tiny, _CMP_NGE_UQ) |
+                            _mm512_cmp_pd_mask(Sv, inf, _CMP_NLT_UQ) | exact_mask;
+              if (fl.need_zero)
+                sl |= _mm512_mask_cmp_pd_mask(zero_mask, _mm512_loadu_pd(Z + k0), zero,
+                                              _CMP_GT_OQ);
+              _mm512_storeu_pd(ybuf + k0, _mm512_div_pd(_mm512_loadu_pd(Tt + k0), Sv));
+              _mm512_storeu_pd(slow, _mm512_maskz_mov_pd(sl, one));
+              n_slow = (double)__builtin_popcount((unsigned)sl);
+            }
+#else
 #pragma omp simd reduction(+ : n_slow)
             for (int l = 0; l < L; ++l) {
               const int64_t k = k0 + l;
@@ -1624,6 +1720,7 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
               slow[l] = sl ? 1.0 : 0.0;
               n_slow += slow[l];
             }
+#endif
             if (saving && sv->dw) {  // dy/da = (U - y V) / S, as the backward's dal with g = 1
 #pragma omp simd
               for (int l = 0; l < L; ++l) {
