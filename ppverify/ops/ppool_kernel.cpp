@@ -1295,6 +1295,14 @@ inline int64_t row_span(const Plan& P) {
   return span;
 }
 
+// The most input rows (id, ih) one output row's windows read.
+inline int64_t max_window_rows(const Plan& P) {
+  int64_t most[2] = {0, 0};
+  for (int a = 0; a < 2; ++a)
+    for (int64_t o = 0; o < P.ax[a].out; ++o) most[a] = std::max(most[a], P.ax[a].count[o]);
+  return most[0] * most[1];
+}
+
 // Whether some input row (id, ih) is read by more than one output row (od, oh).
 inline bool rows_shared(const Plan& P) {
   int64_t most[2] = {0, 0};
@@ -1448,6 +1456,66 @@ PPV_STAGE void sum_row(const Axis& AW, int64_t ow0, int64_t ow1, int64_t lo, int
         for (int l = 0; l < L; ++l) Z[k + l] += r.x[c + l] == 0.0 ? 1.0 : 0.0;
       }
     }
+  }
+}
+
+// The forward's window sums of one output row in one pass (S, T, M and, with_zero, Z; no U, V):
+// sum_row over rows[0], ..., rows[nr - 1] (each of columns [lo, hi), from column lo) in that
+// order, element by element the same additions, from zero accumulators (acc need not be
+// cleared). Each window's accumulators stay in registers over all its rows, and are stored
+// once: the per-row form loads and stores them once per row (a third of k3 s2's time).
+constexpr int64_t FUSE_ROWS = 16;  // at most this many rows per window (the row cache holds them)
+
+PPV_STAGE void sum_rows(const Axis& AW, int64_t ow0, int64_t ow1, int64_t lo, int64_t hi,
+                        const RowData* rows, int64_t nr, double* acc, int64_t q,
+                        bool with_zero) {
+  const int64_t cs = AW.step;
+  for (int64_t ow = ow0; ow < ow1; ++ow) {
+    int64_t jb = 0, je = AW.count[ow];
+    const int64_t c0 = AW.start[ow];
+    if (c0 < lo || c0 + (je - 1) * cs >= hi) window_cols(c0, je, cs, lo, hi, jb, je);
+    const int64_t k = (ow - ow0) * L, b = (c0 - lo + jb * cs) * L, st = cs * L;
+#if defined(PPV_FAST_VECTOR)
+    __m512d s = _mm512_setzero_pd(), t = s, m = s, z = s;
+    const __m512d one = _mm512_set1_pd(1.0);
+    for (int64_t i = 0; i < nr; ++i) {
+      const double* e = rows[i].e + b;
+      const double* xv = rows[i].x + b;
+      for (int64_t j = jb; j < je; ++j, e += st, xv += st) {
+        const __m512d ev = _mm512_loadu_pd(e), xx = _mm512_loadu_pd(xv);
+        s = _mm512_add_pd(s, ev);
+        t = _mm512_fmadd_pd(ev, xx, t);
+        m = _mm512_max_pd(ev, m);  // ev > m ? ev : m
+        if (with_zero)
+          z = _mm512_mask_add_pd(z, _mm512_cmp_pd_mask(xx, _mm512_setzero_pd(), _CMP_EQ_OQ), z,
+                                 one);
+      }
+    }
+    _mm512_storeu_pd(acc + k, s);
+    _mm512_storeu_pd(acc + q + k, t);
+    _mm512_storeu_pd(acc + 2 * q + k, m);
+    if (with_zero) _mm512_storeu_pd(acc + 5 * q + k, z);
+#else
+    double s[L] = {}, t[L] = {}, m[L] = {}, z[L] = {};
+    for (int64_t i = 0; i < nr; ++i)
+      for (int64_t j = jb; j < je; ++j) {
+        const double* e = rows[i].e + b + (j - jb) * st;
+        const double* xv = rows[i].x + b + (j - jb) * st;
+#pragma omp simd
+        for (int l = 0; l < L; ++l) {
+          s[l] += e[l];
+          t[l] += e[l] * xv[l];
+          m[l] = e[l] > m[l] ? e[l] : m[l];
+          z[l] += xv[l] == 0.0 ? 1.0 : 0.0;
+        }
+      }
+    for (int l = 0; l < L; ++l) {
+      acc[k + l] = s[l];
+      acc[q + k + l] = t[l];
+      acc[2 * q + k + l] = m[l];
+      if (with_zero) acc[5 * q + k + l] = z[l];
+    }
+#endif
   }
 }
 
@@ -1642,6 +1710,7 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
 #endif
   // c1, c2 of output row r: from output `keep` of the current tile, at r * kstride
   const int64_t kstride = tiles.max_kept * L;
+  const int64_t fuse_rows = std::min<int64_t>(FUSE_ROWS, cache.ns);  // see sum_rows
   for (size_t ti = 0; ti < tiles.tiles.size(); ++ti) {
     ct = &tiles.tiles[ti];
     nch = ct->chunks();
@@ -1667,9 +1736,29 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
     for (int64_t od = 0; od < AD.out; ++od)
       for (int64_t oh = 0; oh < OH; ++oh) {
         if (!grads && !P.owns_out_row(od, oh)) continue;  // a plain forward: another segment's
-        std::fill(acc, acc + (with_log ? 5 : 3) * q, 0.0);
-        if (fl.need_zero) std::fill(acc + 5 * q, acc + 6 * q, 0.0);
-        for (int64_t jd = 0; jd < AD.count[od]; ++jd) {
+        bool fused = false;
+        if (!with_log && nch == 1 && AD.count[od] * AH.count[oh] <= fuse_rows) {
+          // all the window's rows at once (sum_rows), if the row cache holds them together
+          RowData rows[FUSE_ROWS];
+          int64_t keys[FUSE_ROWS], nr = 0;
+          for (int64_t jd = 0; jd < AD.count[od]; ++jd)
+            for (int64_t jh = 0; jh < AH.count[oh]; ++jh) {
+              const int64_t id = AD.start[od] + jd * AD.step, ih = AH.start[oh] + jh * AH.step;
+              keys[nr] = id * AH.in + ih;  // the key of chunk 0
+              rows[nr++] = fetch(id, ih, 0);
+            }
+          bool held = true;  // no row evicted by a later one (a direct-mapped cache)
+          for (int64_t i = 0; i < nr; ++i) held = held && cache.tag[keys[i] % cache.ns] == keys[i];
+          if (held)
+            sum_rows(AW, ow0, ct->ow1, ct->chunk_begin(0), ct->chunk_end(0), rows, nr, acc, q,
+                     fl.need_zero);
+          fused = held;
+        }
+        if (!fused) {
+          std::fill(acc, acc + (with_log ? 5 : 3) * q, 0.0);
+          if (fl.need_zero) std::fill(acc + 5 * q, acc + 6 * q, 0.0);
+        }
+        for (int64_t jd = 0; !fused && jd < AD.count[od]; ++jd) {
           const int64_t id = AD.start[od] + jd * AD.step;
           for (int64_t jh = 0; jh < AH.count[oh]; ++jh) {
             const int64_t ih = AH.start[oh] + jh * AH.step;
@@ -1775,11 +1864,15 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
           }
         }
         if (!backward) {
-          double n_nan = 0.0;
+          // a NaN y in an active lane: a bad input (per lane, summed over the row's outputs:
+          // a horizontal sum per output cost as much as the window sums of k3 s2)
+          double nan_l[L] = {};
           for (int64_t i = 0; i < nt; ++i)
-#pragma omp simd reduction(+ : n_nan)
+#pragma omp simd
             for (int l = 0; l < L; ++l)
-              n_nan += (ybuf[i * L + l] != ybuf[i * L + l]) ? active[l] : 0.0;
+              nan_l[l] += (ybuf[i * L + l] != ybuf[i * L + l]) ? active[l] : 0.0;
+          double n_nan = 0.0;
+          for (int l = 0; l < L; ++l) n_nan += nan_l[l];
           if (n_nan > 0.0) *status |= ST_BAD;
           store_out_row_owned<T>(y, P, ln, od, oh, ow0, nt, ybuf);
         }
@@ -2315,6 +2408,10 @@ int run(const Plan& Pc, const T* x, const double* param, T* y, const T* gy, T* g
         int64_t wanted = (rows_shared(Q) || sv) ? std::min(rows, row_span(Q)) * tiles.max_chunks
                                                 : 1;
         if (backward && plane <= budget) wanted = plane;
+        // the forward sums a window's rows together (sum_rows): room for all of them
+        const int64_t wrows = max_window_rows(Q);
+        if (!backward && tiles.max_chunks == 1 && wrows <= FUSE_ROWS)
+          wanted = std::max(wanted, wrows);
         fs.cache.init(std::max<int64_t>(1, std::min(wanted, budget)), cols, nq);
         fs.rowbuf.assign(cols * L, 0.0);
         fs.acc.assign(6 * tiles.max_outs * L, 0.0);
