@@ -1465,6 +1465,9 @@ PPV_STAGE void sum_row(const Axis& AW, int64_t ow0, int64_t ow1, int64_t lo, int
 // cleared). Each window's accumulators stay in registers over all its rows, and are stored
 // once: the per-row form loads and stores them once per row (a third of k3 s2's time).
 constexpr int64_t FUSE_ROWS = 16;  // at most this many rows per window (the row cache holds them)
+// Output rows of forwards summed by sum_rows and by sum_row row by row, since the last
+// ppv_forward_sum_paths call (tests assert which path their cases take)
+std::atomic<int64_t> rows_summed_together{0}, rows_summed_each{0};
 
 PPV_STAGE void sum_rows(const Axis& AW, int64_t ow0, int64_t ow1, int64_t lo, int64_t hi,
                         const RowData* rows, int64_t nr, double* acc, int64_t q,
@@ -1711,6 +1714,7 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
   // c1, c2 of output row r: from output `keep` of the current tile, at r * kstride
   const int64_t kstride = tiles.max_kept * L;
   const int64_t fuse_rows = std::min<int64_t>(FUSE_ROWS, cache.ns);  // see sum_rows
+  int64_t n_together = 0, n_each = 0;  // output rows summed by sum_rows / sum_row
   for (size_t ti = 0; ti < tiles.tiles.size(); ++ti) {
     ct = &tiles.tiles[ti];
     nch = ct->chunks();
@@ -1754,6 +1758,7 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
                      fl.need_zero);
           fused = held;
         }
+        if (!with_log) ++(fused ? n_together : n_each);
         if (!fused) {
           std::fill(acc, acc + (with_log ? 5 : 3) * q, 0.0);
           if (fl.need_zero) std::fill(acc + 5 * q, acc + 6 * q, 0.0);
@@ -1947,6 +1952,8 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
         }
       }
   }
+  if (n_together) rows_summed_together += n_together;
+  if (n_each) rows_summed_each += n_each;
   if (saving) s.extra_used = false;
   if (!backward) return;
   s.extra_used = false;
@@ -2686,6 +2693,13 @@ int ppv_segments(const int64_t* plan, int nthreads, int64_t* out) {
 
 // Input elements per thread of a segmented call (SEG_THREAD_ELEMENTS): set to `elements`
 // when positive (tests); returns the previous value.
+// The forward's window-sum paths since the last call (then reset): out[0] output rows summed
+// by sum_rows (a window's rows together), out[1] by sum_row (row by row). For tests.
+void ppv_forward_sum_paths(int64_t* out) {
+  out[0] = rows_summed_together.exchange(0);
+  out[1] = rows_summed_each.exchange(0);
+}
+
 int64_t ppv_segment_grain(int64_t elements) {
   return elements > 0 ? seg_grain.exchange(elements) : seg_grain.load();
 }
