@@ -2118,6 +2118,9 @@ struct SegClass {
   std::vector<int64_t> in_off, out_off;   // per segment: its base on the split axis
   ColTiles tiles;
   int64_t groups = 0, first_group = 0, first_slot = 0, units = 0;
+  // > 0: an interior segment of a regular axis (every window of one size, starts one step
+  // apart), whose table is i * step, cmax for its `regular` outputs
+  int64_t regular = 0;
 };
 
 struct Segments {
@@ -2197,16 +2200,19 @@ inline void make_segments(Plan& F, int nt, bool allow, Segments& sg) {
     }
   }
   std::vector<int64_t> bounds;  // segment boundaries on the output axis
+  // [e0, e1): the regular range of the split axis (windows of the largest count cmax, starts
+  // one step apart), if `regular`
+  int64_t cmax = 0, e0 = 0, e1 = 0;
+  bool regular = false;
   if (want > 1) {
     const int64_t slab = F.plane_out / std::max<int64_t>(1, F.ax[a].out);  // outputs per index
     const int64_t seg_min_len = std::max<int64_t>(1, (SEG_MIN_OUTS + slab - 1) / slab);
     const Axis& A = F.ax[a];
-    int64_t cmax = 0;
     for (int64_t o = 0; o < A.out; ++o) cmax = std::max(cmax, A.count[o]);
-    int64_t e0 = 0, e1 = A.out;
+    e1 = A.out;
     while (e0 < A.out && A.count[e0] != cmax) ++e0;
     while (e1 > e0 && A.count[e1 - 1] != cmax) --e1;
-    bool regular = e1 - e0 >= 2;
+    regular = e1 - e0 >= 2;
     const int64_t d = regular ? A.start[e0 + 1] - A.start[e0] : 0;
     for (int64_t o = e0 + 1; regular && o < e1; ++o)
       regular = A.count[o] == cmax && A.start[o] - A.start[o - 1] == d;
@@ -2260,17 +2266,38 @@ inline void make_segments(Plan& F, int nt, bool allow, Segments& sg) {
     const int64_t b_lo = b == 0 ? 0 : A.start[o0];
     const int64_t b_hi = b + 2 == bounds.size() ? A.in : A.start[o1];
     int64_t base, in_len, oa, own[4];
-    segment_table(A, o0, o1, b_lo, b_hi, tab, base, in_len, oa, own);
     SegClass* cls = nullptr;
-    for (SegClass& c : sg.classes)
-      if (c.tab == tab && c.P.ax[a].in == in_len && c.P.own_in_lo == own[0] &&
-          c.P.own_in_hi == own[1] && c.P.own_out_lo == own[2] && c.P.own_out_hi == own[3])
-        cls = &c;
+    // an interior segment of the regular range [e0, e1): its table is fixed by its length, so
+    // it joins a class of that length without building and comparing tables (each a pass over
+    // its outputs: for one long signal, passes over the whole plan on every call)
+    int64_t regular_n = 0;
+    if (regular && cmax > 0) {
+      oa = o0;
+      while (oa > 0 && window_end(A, oa - 1) > b_lo) --oa;
+      if (oa >= e0 && o1 <= e1) {
+        regular_n = o1 - oa;
+        base = std::max<int64_t>(0, std::min(b_lo, A.start[oa]));  // starts never decrease
+        in_len = std::max(b_hi, window_end(A, o1 - 1)) - base;    // nor window ends
+        own[0] = b_lo - base; own[1] = b_hi - base; own[2] = o0 - oa; own[3] = o1 - oa;
+        for (SegClass& c : sg.classes)
+          if (c.regular == regular_n && c.P.ax[a].in == in_len && c.P.own_in_lo == own[0] &&
+              c.P.own_in_hi == own[1] && c.P.own_out_lo == own[2] && c.P.own_out_hi == own[3])
+            cls = &c;
+      }
+    }
+    if (!cls) {
+      segment_table(A, o0, o1, b_lo, b_hi, tab, base, in_len, oa, own);
+      for (SegClass& c : sg.classes)
+        if (c.tab == tab && c.P.ax[a].in == in_len && c.P.own_in_lo == own[0] &&
+            c.P.own_in_hi == own[1] && c.P.own_out_lo == own[2] && c.P.own_out_hi == own[3])
+          cls = &c;
+    }
     if (!cls) {
       sg.classes.emplace_back();
       cls = &sg.classes.back();
       cls->P = F;
       cls->tab = tab;
+      cls->regular = regular_n;
       Plan& Q = cls->P;
       Q.split = a;
       Q.ax[a].in = in_len;
