@@ -2177,6 +2177,22 @@ inline void segment_table(const Axis& A, int64_t o0, int64_t o1, int64_t b_lo, i
 
 // Decide and build the segments of plan F for `nt` threads (see above). Only for windows
 // whose starts and ends never decrease (every layout ppverify makes).
+// Whether the windows' starts and ends never decrease (counted without branches: for one long
+// signal this is a pass over the whole plan on every call).
+inline bool monotone_windows(const Axis& A) {
+  int64_t off = 0;
+  const int64_t* st = A.start;
+  const int64_t* cn = A.count;
+  const int64_t step = A.step;
+#pragma omp simd reduction(+ : off)
+  for (int64_t o = 1; o < A.out; ++o) {
+    const int64_t end1 = cn[o] > 0 ? st[o] + (cn[o] - 1) * step + 1 : st[o];
+    const int64_t end0 = cn[o - 1] > 0 ? st[o - 1] + (cn[o - 1] - 1) * step + 1 : st[o - 1];
+    off += (st[o] < st[o - 1]) | (end1 < end0);
+  }
+  return off == 0;
+}
+
 inline void make_segments(Plan& F, int nt, bool allow, Segments& sg) {
   sg = Segments();
   int a = -1;
@@ -2187,12 +2203,7 @@ inline void make_segments(Plan& F, int nt, bool allow, Segments& sg) {
   if (allow && a >= 0) {
     bool outer_one = true;
     for (int k = 0; k < a; ++k) outer_one = outer_one && F.ax[k].in == 1;
-    const Axis& A = F.ax[a];
-    bool monotone = true;
-    for (int64_t o = 1; o < A.out; ++o)
-      monotone = monotone && A.start[o] >= A.start[o - 1] &&
-                 window_end(A, o) >= window_end(A, o - 1);
-    if (outer_one && monotone) {
+    if (outer_one && monotone_windows(F.ax[a])) {
       if (F.layout == 0 && planes < (int64_t)L * nt)
         want = ((int64_t)L * nt * (nt > 1 ? 2 : 1) + planes - 1) / planes;
       else if (F.layout == 1 && F.groups < nt)
@@ -2212,10 +2223,12 @@ inline void make_segments(Plan& F, int nt, bool allow, Segments& sg) {
     e1 = A.out;
     while (e0 < A.out && A.count[e0] != cmax) ++e0;
     while (e1 > e0 && A.count[e1 - 1] != cmax) --e1;
-    regular = e1 - e0 >= 2;
-    const int64_t d = regular ? A.start[e0 + 1] - A.start[e0] : 0;
-    for (int64_t o = e0 + 1; regular && o < e1; ++o)
-      regular = A.count[o] == cmax && A.start[o] - A.start[o - 1] == d;
+    const int64_t d = e1 - e0 >= 2 ? A.start[e0 + 1] - A.start[e0] : 0;
+    int64_t off = 0;  // (counted without branches: a pass over the axis on every call)
+#pragma omp simd reduction(+ : off)
+    for (int64_t o = e0 + 1; o < e1; ++o)
+      off += (A.count[o] != cmax) | (A.start[o] - A.start[o - 1] != d);
+    regular = e1 - e0 >= 2 && off == 0;
     if (regular) {
       // the first interior segment starts where its shared windows are regular too
       int64_t h = 0;
