@@ -2177,19 +2177,22 @@ inline void segment_table(const Axis& A, int64_t o0, int64_t o1, int64_t b_lo, i
 
 // Decide and build the segments of plan F for `nt` threads (see above). Only for windows
 // whose starts and ends never decrease (every layout ppverify makes).
-// Whether the windows' starts and ends never decrease (counted without branches: for one long
-// signal this is a pass over the whole plan on every call).
-inline bool monotone_windows(const Axis& A) {
-  int64_t off = 0;
+// Whether the windows' starts and ends never decrease, and (cmax) the largest window count, in
+// one pass without branches (for one long signal, the plan's tables are tens of MB read on
+// every call).
+inline bool monotone_windows(const Axis& A, int64_t& cmax) {
+  int64_t off = 0, most = A.out > 0 ? A.count[0] : 0;
   const int64_t* st = A.start;
   const int64_t* cn = A.count;
   const int64_t step = A.step;
-#pragma omp simd reduction(+ : off)
+#pragma omp simd reduction(+ : off) reduction(max : most)
   for (int64_t o = 1; o < A.out; ++o) {
     const int64_t end1 = cn[o] > 0 ? st[o] + (cn[o] - 1) * step + 1 : st[o];
     const int64_t end0 = cn[o - 1] > 0 ? st[o - 1] + (cn[o - 1] - 1) * step + 1 : st[o - 1];
     off += (st[o] < st[o - 1]) | (end1 < end0);
+    most = std::max(most, cn[o]);
   }
+  cmax = std::max<int64_t>(0, most);
   return off == 0;
 }
 
@@ -2200,10 +2203,11 @@ inline void make_segments(Plan& F, int nt, bool allow, Segments& sg) {
     if (F.ax[k].out > 1) { a = k; break; }
   const int64_t planes = F.N * F.C;
   int64_t want = 1;  // segments per plane
+  int64_t cmax = 0;  // the split axis's largest window count
   if (allow && a >= 0) {
     bool outer_one = true;
     for (int k = 0; k < a; ++k) outer_one = outer_one && F.ax[k].in == 1;
-    if (outer_one && monotone_windows(F.ax[a])) {
+    if (outer_one && monotone_windows(F.ax[a], cmax)) {
       if (F.layout == 0 && planes < (int64_t)L * nt)
         want = ((int64_t)L * nt * (nt > 1 ? 2 : 1) + planes - 1) / planes;
       else if (F.layout == 1 && F.groups < nt)
@@ -2213,13 +2217,12 @@ inline void make_segments(Plan& F, int nt, bool allow, Segments& sg) {
   std::vector<int64_t> bounds;  // segment boundaries on the output axis
   // [e0, e1): the regular range of the split axis (windows of the largest count cmax, starts
   // one step apart), if `regular`
-  int64_t cmax = 0, e0 = 0, e1 = 0;
+  int64_t e0 = 0, e1 = 0;
   bool regular = false;
   if (want > 1) {
     const int64_t slab = F.plane_out / std::max<int64_t>(1, F.ax[a].out);  // outputs per index
     const int64_t seg_min_len = std::max<int64_t>(1, (SEG_MIN_OUTS + slab - 1) / slab);
     const Axis& A = F.ax[a];
-    for (int64_t o = 0; o < A.out; ++o) cmax = std::max(cmax, A.count[o]);
     e1 = A.out;
     while (e0 < A.out && A.count[e0] != cmax) ++e0;
     while (e1 > e0 && A.count[e1 - 1] != cmax) --e1;
