@@ -8,7 +8,8 @@ the same plan, input and output tensors, alternating round by round; each figure
 of ROUNDS (default 5) of one ``ppv_forward`` or ``ppv_backward`` call, so the Python layer and
 torch's pooling are out of the comparison and both builds see the same load. ``--threads N``
 runs every case on N threads (one thread is the least disturbed by other jobs on shared
-cores); ``--rows TEXT`` keeps the cases whose label contains TEXT. Used for issue
+cores); ``--rows TEXT`` keeps the cases whose label contains TEXT. A case whose label says
+channels_last runs on channels-last memory (input, output and gradients). Used for issue
 12's column tiles (README, "Before and after the column tiles")."""
 
 from __future__ import annotations
