@@ -56,6 +56,12 @@
 //   its own dominant element R, with a ln(x/R) carried in double-double (the exponents' part
 //   k ln 2 exact), rho = (x - R) / R exact near R, y = R (1 + D) with D = sum w rho, and the
 //   input gradients w (1 + a (rho - D) / (1 + rho)), so float64 keeps its error bound.
+//   A window's elements are gathered once into a lane-interleaved buffer (8 doubles per
+//   element; a window above GATHER_ELEMS elements in runs of that many, again in each pass)
+//   that the three passes read as whole vectors; pass 1's extrema and counts and pass 2's
+//   compensated sums stay in vector registers (GCC vector extensions). Pass 2's double-double
+//   log and exp per element and window is most of the remaining cost (k3 s2 p1: about 60% of
+//   the forward; perf record, 2026-12-02).
 //   Pass 2 (the window sums) keeps each element's exp(a ln(x/R)) and ln(x/R) of the window
 //   (a per-thread cache, windows up to EXACT_CACHE_ELEMS elements) and pass 3 (gradients)
 //   reads them: one double-double log and exp per element and window, vectorised over lanes
@@ -197,8 +203,12 @@ template <> constexpr double log_range<double>() { return 745.2; }
 // the file's header)
 #include "fast_math.inc"
 
+// The exact engine's per-element steps are forced inline: called out of line from a simd loop
+// they run lane by lane (GCC stopped inlining exp_dd once the passes read gathered runs).
+#define PPV_ALWAYS_INLINE inline __attribute__((always_inline))
+
 // exp(hi + lo) for |lo| <= ulp(hi), accurate to about one ulp; 0 below e^-745.
-inline double exp_dd(double hi, double lo) {
+PPV_ALWAYS_INLINE double exp_dd(double hi, double lo) {
   if (!(hi >= -745.5)) return 0.0;
   double hc = hi > 709.7 ? 709.7 : hi;
   double t = hc * LOG2E + SHIFT;
@@ -264,7 +274,7 @@ inline double frexp2(double v, int* e) {
 
 // A positive finite double as m * 2^e, m in [1, 2).
 struct Split { double m, e; };
-inline Split split(double x) {
+PPV_ALWAYS_INLINE Split split(double x) {
   uint64_t b = double_to_bits(x);
   int64_t ex = (int64_t)((b >> 52) & 0x7ff);
   if (ex == 0) {  // subnormal
@@ -278,7 +288,7 @@ inline Split split(double x) {
 // ln(x / R) as an unevaluated double-double (hi exact: k ln2_hi), from the splits of x and R.
 // The mantissa ratio's logarithm is log1p of an exactly formed difference, so it is accurate
 // relative to itself when x is near R.
-inline void log_ratio_dd(Split x, Split R, double& hi, double& lo) {
+PPV_ALWAYS_INLINE void log_ratio_dd(Split x, Split R, double& hi, double& lo) {
   double k = x.e - R.e;
   double num, den;
   if (x.m < R.m * SQRT_HALF) {         // 2 x.m in [R.m, sqrt2 R.m): exact difference
@@ -311,7 +321,7 @@ inline void log_ratio_dd(Split x, Split R, double& hi, double& lo) {
 }
 
 // a * (hi + lo) as a double-double (Dekker's product by fma)
-inline void mul_dd(double a, double hi, double lo, double& th, double& tl) {
+PPV_ALWAYS_INLINE void mul_dd(double a, double hi, double lo, double& th, double& tl) {
   double p = a * hi;
   double pe = std::fma(a, hi, -p);
   double q = std::fma(a, lo, pe);
@@ -665,6 +675,22 @@ inline int64_t out_index(const Plan& P, const Lanes& ln, int l, int64_t od, int6
 
 // ------------------------------------------------------------------------ exact engine
 
+// 8 lanes of doubles as one value (GCC vector extensions): the exact engine keeps its per-lane
+// running sums and extrema in these, in registers (as arrays under `omp simd` they went through
+// memory on every element, and a masked store stalled the next element's load).
+static_assert(L == 8, "one vector of 8 doubles per element");
+typedef double v8d __attribute__((vector_size(8 * sizeof(double))));
+typedef int64_t v8l __attribute__((vector_size(8 * sizeof(int64_t))));
+inline v8d v8_load(const double* p) { v8d v; std::memcpy(&v, p, sizeof v); return v; }
+inline void v8_store(double* p, v8d v) { std::memcpy(p, &v, sizeof v); }
+inline v8d v8_abs(v8d v) {  // |v| bit for bit as std::fabs (the sign bit cleared)
+  v8l b;
+  std::memcpy(&b, &v, sizeof b);
+  b &= (int64_t)0x7fffffffffffffffLL;
+  std::memcpy(&v, &b, sizeof v);
+  return v;
+}
+
 // Where the exact engine puts input-gradient contributions.
 // Either a lane-interleaved buffer of one plane-group (buf[pos * L + l], the fast engine's
 // special windows) or, for float64 inputs, the input gradient itself (lane[l][pos * es]).
@@ -675,8 +701,18 @@ struct GradSink {
   int64_t es = 1;
   int64_t lo = 0, hi = INT64_MAX;
   inline void add(int64_t pos, int l, double v) {
-    if (buf) buf[pos * L + l] += v;
-    else if (pos >= lo && pos < hi) lane[l][pos * es] += v;
+    if (buf) {
+      buf[pos * L + l] += v;
+    } else if (pos >= lo && pos < hi) {
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+      // float64's gradient: v (the caller's product gy * dy/dx) rounded before the sum however
+      // the caller is inlined. GCC contracts a * b + c into an fma by default
+      // (-ffp-contract=fast) and did so in some callers and not others as the exact engine
+      // changed (an ulp in a sum of two windows' contributions); this keeps main's sums.
+      __asm__("" : "+x"(v));
+#endif
+      lane[l][pos * es] += v;
+    }
   }
 };
 
@@ -716,6 +752,65 @@ template <class T>
 inline void load_lanes(const T* x, const Lanes& ln, int64_t pos, double* v) {
   for (int l = 0; l < L; ++l)
     v[l] = ln.active[l] ? to_double<T>(x[ln.in_base[l] + pos * ln.es_in]) : 1.0;
+}
+
+// A window's elements in all 8 lanes, gathered into a lane-interleaved buffer (v[k * L + l],
+// pos[k]) that the exact engine's passes read as whole vectors. A window of up to
+// GATHER_ELEMS elements is gathered once for all its passes (8 scalar loads per element once,
+// not once per pass; and a pass no longer loads a vector right after the 8 scalar stores that
+// wrote it, which stalls store-to-load forwarding); a larger one chunk by chunk, again in
+// each pass. The values are load_lanes' (1 in inactive lanes), so the arithmetic is unchanged.
+constexpr int64_t GATHER_ELEMS = 2048;  // 144 KiB per thread
+struct Gathered {
+  double* v = nullptr;
+  int64_t* pos = nullptr;
+  int64_t n = 0;
+  bool whole = false;  // every element is in v (n <= GATHER_ELEMS)
+};
+template <class T>
+inline void gather_some(const T* x, const Lanes& ln, const int64_t* pos, int64_t cnt,
+                        double* v) {
+  for (int64_t j = 0; j < cnt; ++j) load_lanes<T>(x, ln, pos[j], v + j * L);
+}
+template <class T>
+inline Gathered gather_window(const T* x, const Plan& P, const Lanes& ln, const WindowRange& w) {
+  static thread_local std::vector<double> vmem;
+  static thread_local std::vector<int64_t> pmem;
+  Gathered g;
+  g.n = w.count();
+  g.whole = g.n <= GATHER_ELEMS;
+  const int64_t cap = std::min(g.n, GATHER_ELEMS);
+  if (vmem.size() < (size_t)(cap * L)) vmem.resize((size_t)(cap * L));
+  if (pmem.size() < (size_t)cap) pmem.resize((size_t)cap);
+  g.v = vmem.data();
+  g.pos = pmem.data();
+  if (g.whole) {
+    int64_t k = 0;
+    for_each_element(P, w, [&](int64_t pos) { g.pos[k++] = pos; });
+    gather_some<T>(x, ln, g.pos, g.n, g.v);
+  }
+  return g;
+}
+// Makes g hold the run of elements k0 .. k0 + (returned count) - 1 (v and pos indexed from 0
+// within the run), in for_each_element's order; nothing to do when the window is whole. The
+// passes are plain loops over runs: a lambda per pass was not inlined, and out of line its
+// simd loop ran lane by lane.
+template <class T>
+inline int64_t load_run(const T* x, const Plan& P, const Lanes& ln, const WindowRange& w,
+                        const Gathered& g, int64_t k0) {
+  const int64_t cnt = std::min(GATHER_ELEMS, g.n - k0);
+  if (g.whole) return cnt;
+  const int64_t H = P.ax[1].in, W = P.ax[2].in;
+  int64_t jw = k0 % w.wn, jh = (k0 / w.wn) % w.hn, jd = k0 / (w.wn * w.hn);
+  for (int64_t j = 0; j < cnt; ++j) {
+    g.pos[j] = ((w.d0 + jd * w.ds) * H + w.h0 + jh * w.hs) * W + w.w0 + jw * w.ws;
+    if (++jw == w.wn) {
+      jw = 0;
+      if (++jh == w.hn) { jh = 0; ++jd; }
+    }
+  }
+  gather_some<T>(x, ln, g.pos, cnt, g.v);
+  return cnt;
 }
 
 // One lane of one window, every case the vectorised path leaves out (all zero, zeros with
@@ -921,25 +1016,33 @@ template <class T>
 void exact_window(const T* x, const Plan& P, const Lanes& ln, const WindowRange& w,
                   const bool* want, bool backward, const double* gy, GradSink* sink,
                   ScaledSum* da, double* dplain, WindowOut& out) {
-  double xmax[L], xmin[L], npos[L], nzero[L], nbad[L];
-  for (int l = 0; l < L; ++l) {
-    xmax[l] = 0.0; xmin[l] = INFINITY; npos[l] = nzero[l] = nbad[l] = 0.0;
-  }
-  double v[L];
-  for_each_element(P, w, [&](int64_t pos) {
-    load_lanes<T>(x, ln, pos, v);
-#pragma omp simd
-    for (int l = 0; l < L; ++l) {
-      double u = v[l];
-      bool ok = u >= 0.0 && u < INFINITY;
-      nbad[l] += ok ? 0.0 : 1.0;
-      nzero[l] += u == 0.0 ? 1.0 : 0.0;
-      bool p = ok && u > 0.0;
-      npos[l] += p ? 1.0 : 0.0;
-      xmax[l] = p && u > xmax[l] ? u : xmax[l];
-      xmin[l] = p && u < xmin[l] ? u : xmin[l];
+  // pass 1: each lane's largest and smallest positive element and its counts of positive,
+  // zero and bad (negative, NaN, inf) elements; in vector registers (GCC vector extensions:
+  // as arrays with `omp simd`, each element's update was a masked store that the next
+  // element's load waited for)
+  const v8d zero = {}, one = zero + 1.0, inf = zero + INFINITY;
+  v8d vmax = zero, vmin = inf, vpos = zero, vzero = zero, vbad = zero;
+  const Gathered g = gather_window<T>(x, P, ln, w);
+  for (int64_t k0 = 0; k0 < g.n; k0 += GATHER_ELEMS) {
+    const int64_t cnt = load_run<T>(x, P, ln, w, g, k0);
+    for (int64_t j = 0; j < cnt; ++j) {
+      v8d u;
+      std::memcpy(&u, g.v + j * L, sizeof u);
+      const auto ok = (u >= zero) & (u < inf);
+      vbad += ok ? zero : one;
+      vzero += u == zero ? one : zero;
+      const auto p = ok & (u > zero);
+      vpos += p ? one : zero;
+      vmax = (p & (u > vmax)) ? u : vmax;
+      vmin = (p & (u < vmin)) ? u : vmin;
     }
-  });
+  }
+  double xmax[L], xmin[L], npos[L], nzero[L], nbad[L];
+  std::memcpy(xmax, &vmax, sizeof xmax);
+  std::memcpy(xmin, &vmin, sizeof xmin);
+  std::memcpy(npos, &vpos, sizeof npos);
+  std::memcpy(nzero, &vzero, sizeof nzero);
+  std::memcpy(nbad, &vbad, sizeof nbad);
   bool special[L];
   bool any_general = false;
   Split sR[L];
@@ -964,7 +1067,6 @@ void exact_window(const T* x, const Plan& P, const Lanes& ln, const WindowRange&
     // zeros); compensated sums
     double S[L], Sc[L], DN[L], DNc[L], TR[L], TRc[L], SX[L], scale[L], scale2[L];
     for (int l = 0; l < L; ++l) {
-      S[l] = Sc[l] = DN[l] = DNc[l] = TR[l] = TRc[l] = SX[l] = 0.0;
       const int e1 = -(int)sR[l].e / 2;  // two factors: 2^1074 alone overflows
       scale[l] = pow2(e1);  // e1 and -e(R) - e1 are within [-538, 538]
       scale2[l] = pow2(-(int)sR[l].e - e1);
@@ -973,12 +1075,15 @@ void exact_window(const T* x, const Plan& P, const Lanes& ln, const WindowRange&
     // window's cache, or a stack buffer that nothing reads when the cache is off)
     WindowCache wc = window_cache(backward, w.count());
     double dump_e[L], dump_lr[L];
-    int64_t k = 0;
-    for_each_element(P, w, [&](int64_t pos) {
-      load_lanes<T>(x, ln, pos, v);
+    v8d vS = {}, vSc = {}, vDN = {}, vDNc = {}, vTR = {}, vTRc = {}, vSX = {};
+    for (int64_t k0 = 0; k0 < g.n; k0 += GATHER_ELEMS) {
+     const int64_t cnt = load_run<T>(x, P, ln, w, g, k0);
+     for (int64_t j = 0; j < cnt; ++j) {
+      const int64_t k = k0 + j;
+      const double* v = g.v + j * L;
       double* ce = wc.on ? wc.e + k * L : dump_e;
       double* clr = wc.on ? wc.lr + k * L : dump_lr;
-      ++k;
+      double eb[L], erb[L], etb[L], rb[L];  // this element's terms
 #pragma omp simd
       for (int l = 0; l < L; ++l) {
         double u = v[l];
@@ -993,20 +1098,27 @@ void exact_window(const T* x, const Plan& P, const Lanes& ln, const WindowRange&
         double e = p ? ee : (a[l] == 0 ? 1.0 : 0.0);
         double rho = p ? (us - R[l]) / R[l] : -1.0;
         double r = p ? (us * scale[l]) * scale2[l] : 0.0;  // x / 2^e(R): exact
-        double er = e * rho, et = e * r;
-        // Neumaier sums
-        double t1 = S[l] + e;
-        Sc[l] += std::fabs(S[l]) >= e ? (S[l] - t1) + e : (e - t1) + S[l];
-        S[l] = t1;
-        double t2 = DN[l] + er;
-        DNc[l] += std::fabs(DN[l]) >= std::fabs(er) ? (DN[l] - t2) + er : (er - t2) + DN[l];
-        DN[l] = t2;
-        double t3 = TR[l] + et;
-        TRc[l] += TR[l] >= et ? (TR[l] - t3) + et : (et - t3) + TR[l];
-        TR[l] = t3;
-        SX[l] += r;
+        eb[l] = e;
+        erb[l] = e * rho;
+        etb[l] = e * r;
+        rb[l] = r;
       }
-    });
+      // Neumaier sums (S >= 0: its |S| is S)
+      const v8d e = v8_load(eb), er = v8_load(erb), et = v8_load(etb);
+      const v8d t1 = vS + e;
+      vSc += vS >= e ? (vS - t1) + e : (e - t1) + vS;
+      vS = t1;
+      const v8d t2 = vDN + er;
+      vDNc += v8_abs(vDN) >= v8_abs(er) ? (vDN - t2) + er : (er - t2) + vDN;
+      vDN = t2;
+      const v8d t3 = vTR + et;
+      vTRc += vTR >= et ? (vTR - t3) + et : (et - t3) + vTR;
+      vTR = t3;
+      vSX += v8_load(rb);
+     }
+    }
+    v8_store(S, vS); v8_store(Sc, vSc); v8_store(DN, vDN); v8_store(DNc, vDNc);
+    v8_store(TR, vTR); v8_store(TRc, vTRc); v8_store(SX, vSX);
     double Sv[L], D[L], YR[L];
     for (int l = 0; l < L; ++l) {
       Sv[l] = S[l] + Sc[l];
@@ -1035,9 +1147,11 @@ void exact_window(const T* x, const Plan& P, const Lanes& ln, const WindowRange&
         acc[l] = 0.0;
         gyl[l] = special[l] ? 0.0 : gy[l];
       }
-      k = 0;
-      for_each_element(P, w, [&](int64_t pos) {
-        load_lanes<T>(x, ln, pos, v);
+      for (int64_t k0 = 0; k0 < g.n; k0 += GATHER_ELEMS) {
+       const int64_t cnt = load_run<T>(x, P, ln, w, g, k0);
+       for (int64_t j = 0; j < cnt; ++j) {
+        const int64_t k = k0 + j, pos = g.pos[j];
+        const double* v = g.v + j * L;
         // exp(a ln(x/R)) and ln(x/R) (at x <= 0: of R) from pass 2's cache, else again
         double ev[L], lrv[L];
         if (wc.on) {
@@ -1055,7 +1169,6 @@ void exact_window(const T* x, const Plan& P, const Lanes& ln, const WindowRange&
             lrv[l] = hi + lo;
           }
         }
-        ++k;
         double gi[L], wts[L], redo_l[L];
         exact_grad_lanes(v, ev, lrv, gc, gi, wts, redo_l, acc);
         double n_redo = 0.0;
@@ -1072,7 +1185,8 @@ void exact_window(const T* x, const Plan& P, const Lanes& ln, const WindowRange&
           }
         for (int l = 0; l < L; ++l)
           if (!special[l]) sink->add(pos, l, gyl[l] * gi[l]);
-      });
+       }
+      }
       for (int l = 0; l < L; ++l) {
         if (special[l]) continue;
         double dl = (a[l] == 0 && nzero[l] > 0) ? 0.0 : acc[l];

@@ -1,0 +1,96 @@
+"""Compare this checkout's compiled kernel with another build of it bit for bit, float64.
+
+    python -m tests.kernel_bits OTHER.so [--threads N]
+
+OTHER.so is a ``ppool_kernel_*.so`` from another checkout's kernel cache (``PPVERIFY_CACHE``;
+the same ABI version). Both libraries are called through ctypes with the same plan, input,
+parameter and upstream gradient: ``ppv_forward`` and the recomputing ``ppv_backward`` on 256
+float64 cases (k3 s2 p1, k2 s2, k3 s1 p1, global windows of 900 and 3660 elements, adaptive
+windows, 3-D, one 1-D signal of 5000 samples (segments); random, 60-decade, zero-laden and
+subnormal inputs; alpha from -300 to 1e300), and every output, input gradient and dy/dalpha
+is compared by its bits. Prints each case that differs and the count; exits 1 if any does.
+Used for issue 12's float64 work (README, note (e)): a change meant to keep the arithmetic
+shows here that it did."""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+
+import torch
+
+from ppverify.ops import _layout, _native
+
+GEOMETRIES = [
+    ((2, 16, 23, 19), _layout.windowed(2, 3, 2, 1)),
+    ((2, 16, 22, 18), _layout.windowed(2, 2, 2)),
+    ((1, 3, 40, 41), _layout.windowed(2, 3, 1, 1)),
+    ((2, 9, 30, 30), _layout.adaptive(2, 1)),
+    ((2, 9, 60, 61), _layout.adaptive(2, 1)),
+    ((3, 5, 17, 13), _layout.adaptive(2, 4)),
+    ((2, 8, 9, 10, 11), _layout.windowed(3, 3, 2, 1)),
+    ((1, 1, 5000), _layout.windowed(1, 3, 2, 1)),
+]
+KINDS = ["random", "wide", "zeros", "subnormal"]
+ALPHAS = [2.0, -1.5, 0.0, 1.0, 37.0, -300.0, 1e-160, 1e300]
+
+
+def _input(shape, kind: str) -> torch.Tensor:
+    x = torch.rand(shape, dtype=torch.float64) + 0.01
+    if kind == "wide":
+        return torch.exp(torch.randn(shape, dtype=torch.float64) * 60)
+    if kind == "zeros":
+        return x * (torch.rand(shape) > 0.3)
+    if kind == "subnormal":
+        return x * 1e-310
+    return x
+
+
+def _run(lib, plan, x, p, gy, out_shape, threads: int):
+    vp = ctypes.c_void_p
+    y = torch.empty(out_shape, dtype=torch.float64)
+    gx = torch.empty_like(x)
+    dp = torch.empty(1, dtype=torch.float64)
+    s1 = lib.ppv_forward(vp(plan.ctypes.data), vp(x.data_ptr()), vp(p.data_ptr()),
+                         vp(y.data_ptr()), threads)
+    s2 = lib.ppv_backward(vp(plan.ctypes.data), vp(x.data_ptr()), vp(p.data_ptr()),
+                          vp(gy.data_ptr()), vp(gx.data_ptr()), vp(dp.data_ptr()), threads)
+    return (s1, s2), (y, gx, dp)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("other", help="the other build's ppool_kernel_*.so")
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    libs = (ctypes.CDLL(args.other), _native.load())
+    torch.manual_seed(0)
+    cases = differ = 0
+    for shape, layout in GEOMETRIES:
+        out = _layout.out_spatial(layout, shape[2:])
+        out_shape = (shape[0], shape[1], *out)
+        plan = _native.make_plan("ppool", layout, shape, torch.float64, False, 0, out)
+        for kind in KINDS:
+            for alpha in ALPHAS:
+                x = _input(shape, kind)
+                p = torch.tensor([alpha], dtype=torch.float64)
+                gy = torch.rand(out_shape, dtype=torch.float64)
+                (st_a, ts_a), (st_b, ts_b) = (_run(lib, plan, x, p, gy, out_shape,
+                                                   args.threads) for lib in libs)
+                cases += 1
+                same = st_a == st_b and all(
+                    torch.equal(a.view(torch.int64), b.view(torch.int64))
+                    for a, b in zip(ts_a, ts_b))
+                if not same:
+                    differ += 1
+                    print(f"differs: {shape} {kind} alpha={alpha} status {st_a} / {st_b}; "
+                          f"|dy| {(ts_a[0] - ts_b[0]).abs().max().item():.3g}, "
+                          f"|dx| {(ts_a[1] - ts_b[1]).abs().max().item():.3g}, "
+                          f"dalpha {ts_a[2].item()!r} / {ts_b[2].item()!r}", flush=True)
+    print(f"{cases} cases, {differ} differ")
+    return 1 if differ else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
