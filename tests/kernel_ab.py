@@ -8,7 +8,8 @@ the same plan, input and output tensors, alternating round by round; each figure
 of ROUNDS (default 5) of one ``ppv_forward`` or ``ppv_backward`` call, so the Python layer and
 torch's pooling are out of the comparison and both builds see the same load. ``--threads N``
 runs every case on N threads (one thread is the least disturbed by other jobs on shared
-cores); ``--rows TEXT`` keeps the cases whose label contains TEXT. Used for issue
+cores); ``--rows TEXT`` keeps the cases whose label contains TEXT. A case whose label says
+channels_last runs on channels-last memory (input, output and gradients). Used for issue
 12's column tiles (README, "Before and after the column tiles")."""
 
 from __future__ import annotations
@@ -53,6 +54,15 @@ CASES = [  # label, shape, layout, threads, dtype
      torch.float32),
     ("2-D f64 (1,1,1000,1000) k3 s2 p1", (1, 1, 1000, 1000), _layout.windowed(2, 3, 2, 1), 2,
      torch.float64),
+    # channels-last memory (issue 12's native channels_last kernels)
+    ("2-D channels_last (8,64,112,112) k3 s2 p1", (8, 64, 112, 112),
+     _layout.windowed(2, 3, 2, 1), 2, torch.float32),
+    ("2-D channels_last (8,64,112,112) k2 s2", (8, 64, 112, 112), _layout.windowed(2, 2, 2), 2,
+     torch.float32),
+    ("2-D channels_last bf16 (8,64,112,112) k3 s2 p1", (8, 64, 112, 112),
+     _layout.windowed(2, 3, 2, 1), 2, torch.bfloat16),
+    ("3-D channels_last (2,32,32,64,64) k3 s2 p1", (2, 32, 32, 64, 64),
+     _layout.windowed(3, 3, 2, 1), 2, torch.float32),
 ]
 
 
@@ -77,11 +87,16 @@ def main() -> int:
         if args.rows not in label:
             continue
         threads = args.threads or threads
+        channels_last = "channels_last" in label
         x = torch.rand(shape, dtype=dtype) + 0.01
+        if channels_last:  # the kernel reads the raw memory: (N, spatial..., C) order
+            x = x.movedim(1, -1).contiguous().movedim(-1, 1)
         out = _layout.out_spatial(layout, shape[2:])
-        plan = _native.make_plan("ppool", layout, shape, dtype, False, 0, out)
+        plan = _native.make_plan("ppool", layout, shape, dtype, channels_last, 0, out)
         p = torch.tensor([2.0], dtype=torch.float64)
         y = torch.empty((shape[0], shape[1], *out), dtype=dtype)
+        if channels_last:
+            y = y.movedim(1, -1).contiguous().movedim(-1, 1)
         gy, gx, dp = torch.rand_like(y), torch.empty_like(x), torch.empty(1, dtype=torch.float64)
         best: dict[str, float] = {}
         for _ in range(rounds):

@@ -293,6 +293,8 @@ def _open(path: Path):
     lib.ppv_segments.restype = i32
     lib.ppv_segment_grain.argtypes = [ctypes.c_int64]
     lib.ppv_segment_grain.restype = ctypes.c_int64
+    lib.ppv_forward_sum_paths.argtypes = [vp]
+    lib.ppv_forward_sum_paths.restype = None
     return lib
 
 
@@ -682,6 +684,19 @@ def segments(plan, threads: int) -> dict[str, int]:
     if code:
         _status(code)
     return dict(zip(("segments", "classes", "axis", "threads"), (int(v) for v in out)))
+
+
+def forward_sum_paths() -> dict[str, int]:
+    """How the fast engine summed the windows of the forwards since the last call (the counts
+    are then reset): ``together``, output rows whose windows' rows were summed in one pass
+    (``sum_rows`` in ppool_kernel.cpp: at most 16 rows per window, one column chunk), and
+    ``each``, output rows summed row by row (``sum_row``). The backward is not counted. For
+    tests."""
+    import numpy as np
+
+    out = np.zeros(2, dtype=np.int64)
+    (_lib or load()).ppv_forward_sum_paths(out.ctypes.data)
+    return {"together": int(out[0]), "each": int(out[1])}
 
 
 def segment_grain(elements: int = 0) -> int:

@@ -34,7 +34,15 @@
 //   at a time, a row's logs in one pass and its exponentials in a second); a window is then a
 //   few sums: y = sum E x / sum E. The W axis is worked in column tiles (at most TILE_COLS
 //   input columns at a time; a wider window is summed in chunks), and input row segments are
-//   cached (a direct-mapped row cache within CACHE_BYTES), so overlapping windows reuse them. The
+//   cached (a direct-mapped row cache within CACHE_BYTES), so overlapping windows reuse them.
+//   The forward sums all the rows of an output row's windows in one pass (sum_rows: windows of
+//   at most FUSE_ROWS rows, one chunk, the rows held together by the row cache; the per-window
+//   accumulators stay in registers), else row by row (sum_row); both add the same terms in the
+//   same order, so they give the same bits. On AVX-512 builds the loads convert 8 elements to
+//   doubles in one instruction and transpose 8 x 8 blocks of a contiguous group's planes into
+//   lanes in registers (load_row), and the per-window flags and y = T / S are 8-lane vector
+//   operations. (perf, (8,64,112,112) k3 s2 p1 forward, one thread, 2026-12-02: compute_row,
+//   the weights, about 56% of the kernel's time, the window sums 21%, the rest 23%.) The
 //   backward recomputes the window sums and scatters two per-window coefficients, then one
 //   pass per element:
 //       dy/dx_i = sum_w (g_w / S_w) E_i ((1 + a) - a y_w / x_i).
@@ -526,6 +534,49 @@ inline void make_lanes(const Plan& P, const double* param, int64_t g, Lanes& ln)
 #define PPV_LOADSTORE inline
 #endif
 
+#if defined(PPV_FAST_VECTOR)
+// 8 consecutive elements as 8 doubles (exact: every float, bfloat16 and float16 is a double)
+template <class T> inline __m512d load8_pd(const T* p);
+template <> inline __m512d load8_pd<float>(const float* p) {
+  return _mm512_cvtps_pd(_mm256_loadu_ps(p));
+}
+template <> inline __m512d load8_pd<double>(const double* p) { return _mm512_loadu_pd(p); }
+template <> inline __m512d load8_pd<bf16_t>(const bf16_t* p) {  // the top half of a float
+  const __m256i w = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i*)p));
+  return _mm512_cvtps_pd(_mm256_castsi256_ps(_mm256_slli_epi32(w, 16)));
+}
+template <> inline __m512d load8_pd<f16_t>(const f16_t* p) {
+  return _mm512_cvtps_pd(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)p)));
+}
+
+// In-register transpose of an 8 x 8 block of doubles: r[i][j] -> r[j][i].
+inline void transpose8_pd(__m512d* r) {
+  __m512d t[8], u[8];
+  for (int i = 0; i < 4; ++i) {  // pairs: t[2i] = (r[2i][j], r[2i+1][j]) for even j, t[2i+1] odd j
+    t[2 * i] = _mm512_unpacklo_pd(r[2 * i], r[2 * i + 1]);
+    t[2 * i + 1] = _mm512_unpackhi_pd(r[2 * i], r[2 * i + 1]);
+  }
+  // quads: rows 0-3 (t0..t3) and 4-7 (t4..t7), columns {0,4}, {2,6}, {1,5}, {3,7}
+  const __m512i lo = _mm512_set_epi64(13, 12, 5, 4, 9, 8, 1, 0);
+  const __m512i hi = _mm512_set_epi64(15, 14, 7, 6, 11, 10, 3, 2);
+  for (int h = 0; h < 2; ++h) {
+    const __m512d *a = t + 4 * h;
+    u[4 * h + 0] = _mm512_permutex2var_pd(a[0], lo, a[2]);  // columns 0 | 4
+    u[4 * h + 1] = _mm512_permutex2var_pd(a[0], hi, a[2]);  // columns 2 | 6
+    u[4 * h + 2] = _mm512_permutex2var_pd(a[1], lo, a[3]);  // columns 1 | 5
+    u[4 * h + 3] = _mm512_permutex2var_pd(a[1], hi, a[3]);  // columns 3 | 7
+  }
+  r[0] = _mm512_shuffle_f64x2(u[0], u[4], 0x44);
+  r[4] = _mm512_shuffle_f64x2(u[0], u[4], 0xee);
+  r[2] = _mm512_shuffle_f64x2(u[1], u[5], 0x44);
+  r[6] = _mm512_shuffle_f64x2(u[1], u[5], 0xee);
+  r[1] = _mm512_shuffle_f64x2(u[2], u[6], 0x44);
+  r[5] = _mm512_shuffle_f64x2(u[2], u[6], 0xee);
+  r[3] = _mm512_shuffle_f64x2(u[3], u[7], 0x44);
+  r[7] = _mm512_shuffle_f64x2(u[3], u[7], 0xee);
+}
+#endif
+
 // Load columns [cb, ce) of input row (id, ih) of a group into lane-interleaved doubles:
 // out[(col - cb) * L + l].
 template <class T>
@@ -538,8 +589,12 @@ PPV_LOADSTORE void load_row(const T* x, const Plan& P, const Lanes& ln, int64_t 
     if (ln.n_active == L) {
       for (int64_t c = 0; c < n; ++c) {
         const T* v = base + c * ln.es_in;
+#if defined(PPV_FAST_VECTOR)
+        _mm512_storeu_pd(out + c * L, load8_pd<T>(v));
+#else
 #pragma omp simd
         for (int l = 0; l < L; ++l) out[c * L + l] = to_double<T>(v[l]);
+#endif
       }
     } else {
       for (int64_t c = 0; c < n; ++c)
@@ -552,6 +607,14 @@ PPV_LOADSTORE void load_row(const T* x, const Plan& P, const Lanes& ln, int64_t 
     for (int l = 0; l < L; ++l) v[l] = x + ln.in_base[l] + row;
     int64_t c0 = 0;
     if (ln.n_active == L) {
+#if defined(PPV_FAST_VECTOR)
+      for (; c0 + L <= n; c0 += L) {
+        __m512d r[L];
+        for (int l = 0; l < L; ++l) r[l] = load8_pd<T>(v[l] + c0);
+        transpose8_pd(r);
+        for (int cc = 0; cc < L; ++cc) _mm512_storeu_pd(out + (c0 + cc) * L, r[cc]);
+      }
+#endif
       for (; c0 + L <= n; c0 += L) {
         double tile[L][L];
         for (int l = 0; l < L; ++l)
@@ -1363,6 +1426,14 @@ inline int64_t row_span(const Plan& P) {
   return span;
 }
 
+// The most input rows (id, ih) one output row's windows read.
+inline int64_t max_window_rows(const Plan& P) {
+  int64_t most[2] = {0, 0};
+  for (int a = 0; a < 2; ++a)
+    for (int64_t o = 0; o < P.ax[a].out; ++o) most[a] = std::max(most[a], P.ax[a].count[o]);
+  return most[0] * most[1];
+}
+
 // Whether some input row (id, ih) is read by more than one output row (od, oh).
 inline bool rows_shared(const Plan& P) {
   int64_t most[2] = {0, 0};
@@ -1453,10 +1524,30 @@ PPV_STAGE void sum_row(const Axis& AW, int64_t ow0, int64_t ow1, int64_t lo, int
   double* V = acc + 4 * q;
   double* Z = acc + 5 * q;
   for (int64_t ow = ow0; ow < ow1; ++ow) {
-    int64_t jb, je;
-    window_cols(AW.start[ow], AW.count[ow], cs, lo, hi, jb, je);
+    int64_t jb = 0, je = AW.count[ow];
+    const int64_t c0 = AW.start[ow];
+    if (c0 < lo || c0 + (je - 1) * cs >= hi)  // the window is not all inside the columns
+      window_cols(c0, je, cs, lo, hi, jb, je);  // (two integer divisions)
     if (jb >= je) continue;
-    const int64_t k = (ow - ow0) * L, b = AW.start[ow] - lo;
+    const int64_t k = (ow - ow0) * L, b = c0 - lo;
+#if defined(PPV_FAST_VECTOR)
+    {  // S, T, M in registers (the same operations as the loop below: the same bits)
+      __m512d s = _mm512_loadu_pd(S + k), t = _mm512_loadu_pd(Tt + k),
+              m = _mm512_loadu_pd(M + k);
+      const double* e = r.e + (b + jb * cs) * L;
+      const double* xv = r.x + (b + jb * cs) * L;
+      const int64_t st = cs * L;
+      for (int64_t j = jb; j < je; ++j, e += st, xv += st) {
+        const __m512d ev = _mm512_loadu_pd(e);
+        s = _mm512_add_pd(s, ev);
+        t = _mm512_fmadd_pd(ev, _mm512_loadu_pd(xv), t);
+        m = _mm512_max_pd(ev, m);  // ev > m ? ev : m (m where ev is NaN)
+      }
+      _mm512_storeu_pd(S + k, s);
+      _mm512_storeu_pd(Tt + k, t);
+      _mm512_storeu_pd(M + k, m);
+    }
+#else
     double s[L], t[L], m[L];
 #pragma omp simd
     for (int l = 0; l < L; ++l) { s[l] = S[k + l]; t[l] = Tt[k + l]; m[l] = M[k + l]; }
@@ -1472,6 +1563,7 @@ PPV_STAGE void sum_row(const Axis& AW, int64_t ow0, int64_t ow1, int64_t lo, int
     }
 #pragma omp simd
     for (int l = 0; l < L; ++l) { S[k + l] = s[l]; Tt[k + l] = t[l]; M[k + l] = m[l]; }
+#endif
     if (with_log) {
       double u[L], v[L];
 #pragma omp simd
@@ -1495,6 +1587,69 @@ PPV_STAGE void sum_row(const Axis& AW, int64_t ow0, int64_t ow1, int64_t lo, int
         for (int l = 0; l < L; ++l) Z[k + l] += r.x[c + l] == 0.0 ? 1.0 : 0.0;
       }
     }
+  }
+}
+
+// The forward's window sums of one output row in one pass (S, T, M and, with_zero, Z; no U, V):
+// sum_row over rows[0], ..., rows[nr - 1] (each of columns [lo, hi), from column lo) in that
+// order, element by element the same additions, from zero accumulators (acc need not be
+// cleared). Each window's accumulators stay in registers over all its rows, and are stored
+// once: the per-row form loads and stores them once per row (a third of k3 s2's time).
+constexpr int64_t FUSE_ROWS = 16;  // at most this many rows per window (the row cache holds them)
+// Output rows of forwards summed by sum_rows and by sum_row row by row, since the last
+// ppv_forward_sum_paths call (tests assert which path their cases take)
+std::atomic<int64_t> rows_summed_together{0}, rows_summed_each{0};
+
+PPV_STAGE void sum_rows(const Axis& AW, int64_t ow0, int64_t ow1, int64_t lo, int64_t hi,
+                        const RowData* rows, int64_t nr, double* acc, int64_t q,
+                        bool with_zero) {
+  const int64_t cs = AW.step;
+  for (int64_t ow = ow0; ow < ow1; ++ow) {
+    int64_t jb = 0, je = AW.count[ow];
+    const int64_t c0 = AW.start[ow];
+    if (c0 < lo || c0 + (je - 1) * cs >= hi) window_cols(c0, je, cs, lo, hi, jb, je);
+    const int64_t k = (ow - ow0) * L, b = (c0 - lo + jb * cs) * L, st = cs * L;
+#if defined(PPV_FAST_VECTOR)
+    __m512d s = _mm512_setzero_pd(), t = s, m = s, z = s;
+    const __m512d one = _mm512_set1_pd(1.0);
+    for (int64_t i = 0; i < nr; ++i) {
+      const double* e = rows[i].e + b;
+      const double* xv = rows[i].x + b;
+      for (int64_t j = jb; j < je; ++j, e += st, xv += st) {
+        const __m512d ev = _mm512_loadu_pd(e), xx = _mm512_loadu_pd(xv);
+        s = _mm512_add_pd(s, ev);
+        t = _mm512_fmadd_pd(ev, xx, t);
+        m = _mm512_max_pd(ev, m);  // ev > m ? ev : m
+        if (with_zero)
+          z = _mm512_mask_add_pd(z, _mm512_cmp_pd_mask(xx, _mm512_setzero_pd(), _CMP_EQ_OQ), z,
+                                 one);
+      }
+    }
+    _mm512_storeu_pd(acc + k, s);
+    _mm512_storeu_pd(acc + q + k, t);
+    _mm512_storeu_pd(acc + 2 * q + k, m);
+    if (with_zero) _mm512_storeu_pd(acc + 5 * q + k, z);
+#else
+    double s[L] = {}, t[L] = {}, m[L] = {}, z[L] = {};
+    for (int64_t i = 0; i < nr; ++i)
+      for (int64_t j = jb; j < je; ++j) {
+        const double* e = rows[i].e + b + (j - jb) * st;
+        const double* xv = rows[i].x + b + (j - jb) * st;
+#pragma omp simd
+        for (int l = 0; l < L; ++l) {
+          s[l] += e[l];
+          t[l] += e[l] * xv[l];
+          m[l] = e[l] > m[l] ? e[l] : m[l];
+          z[l] += xv[l] == 0.0 ? 1.0 : 0.0;
+        }
+      }
+    for (int l = 0; l < L; ++l) {
+      acc[k + l] = s[l];
+      acc[q + k + l] = t[l];
+      acc[2 * q + k + l] = m[l];
+      if (with_zero) acc[5 * q + k + l] = z[l];
+    }
+#endif
   }
 }
 
@@ -1737,8 +1892,17 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
   for (int l = 0; l < L; ++l) zero_a[l] = (fl.a[l] <= 0 || fl.a[l] == 1.0) ? 1.0 : 0.0;
   double active[L];
   for (int l = 0; l < L; ++l) active[l] = ln.active[l] ? 1.0 : 0.0;
+#if defined(PPV_FAST_VECTOR)
+  // the same flags as masks, for the forward's per-window tests
+  const __m512d tiny = _mm512_set1_pd(TINY_WEIGHT), inf = _mm512_set1_pd(INFINITY);
+  const __m512d zero = _mm512_setzero_pd(), one = _mm512_set1_pd(1.0);
+  const __mmask8 exact_mask = _mm512_cmp_pd_mask(_mm512_loadu_pd(exact_lane), zero, _CMP_NEQ_UQ);
+  const __mmask8 zero_mask = _mm512_cmp_pd_mask(_mm512_loadu_pd(zero_a), zero, _CMP_NEQ_UQ);
+#endif
   // c1, c2 of output row r: from output `keep` of the current tile, at r * kstride
   const int64_t kstride = tiles.max_kept * L;
+  const int64_t fuse_rows = std::min<int64_t>(FUSE_ROWS, cache.ns);  // see sum_rows
+  int64_t n_together = 0, n_each = 0;  // output rows summed by sum_rows / sum_row
   for (size_t ti = 0; ti < tiles.tiles.size(); ++ti) {
     ct = &tiles.tiles[ti];
     nch = ct->chunks();
@@ -1764,9 +1928,30 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
     for (int64_t od = 0; od < AD.out; ++od)
       for (int64_t oh = 0; oh < OH; ++oh) {
         if (!grads && !P.owns_out_row(od, oh)) continue;  // a plain forward: another segment's
-        std::fill(acc, acc + (with_log ? 5 : 3) * q, 0.0);
-        if (fl.need_zero) std::fill(acc + 5 * q, acc + 6 * q, 0.0);
-        for (int64_t jd = 0; jd < AD.count[od]; ++jd) {
+        bool fused = false;
+        if (!with_log && nch == 1 && AD.count[od] * AH.count[oh] <= fuse_rows) {
+          // all the window's rows at once (sum_rows), if the row cache holds them together
+          RowData rows[FUSE_ROWS];
+          int64_t keys[FUSE_ROWS], nr = 0;
+          for (int64_t jd = 0; jd < AD.count[od]; ++jd)
+            for (int64_t jh = 0; jh < AH.count[oh]; ++jh) {
+              const int64_t id = AD.start[od] + jd * AD.step, ih = AH.start[oh] + jh * AH.step;
+              keys[nr] = id * AH.in + ih;  // the key of chunk 0
+              rows[nr++] = fetch(id, ih, 0);
+            }
+          bool held = true;  // no row evicted by a later one (a direct-mapped cache)
+          for (int64_t i = 0; i < nr; ++i) held = held && cache.tag[keys[i] % cache.ns] == keys[i];
+          if (held)
+            sum_rows(AW, ow0, ct->ow1, ct->chunk_begin(0), ct->chunk_end(0), rows, nr, acc, q,
+                     fl.need_zero);
+          fused = held;
+        }
+        if (!with_log) ++(fused ? n_together : n_each);
+        if (!fused) {
+          std::fill(acc, acc + (with_log ? 5 : 3) * q, 0.0);
+          if (fl.need_zero) std::fill(acc + 5 * q, acc + 6 * q, 0.0);
+        }
+        for (int64_t jd = 0; !fused && jd < AD.count[od]; ++jd) {
           const int64_t id = AD.start[od] + jd * AD.step;
           for (int64_t jh = 0; jh < AH.count[oh]; ++jh) {
             const int64_t ih = AH.start[oh] + jh * AH.step;
@@ -1793,6 +1978,19 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
           double n_slow = 0.0;
           const double own = P.owns_out(od, oh, ow) ? 1.0 : 0.0;  // counted in dy/da
           if (!backward) {
+#if defined(PPV_FAST_VECTOR)
+            {  // the loop below on 8 lanes (it compiled to scalar divisions and branches)
+              const __m512d Sv = _mm512_loadu_pd(S + k0);
+              __mmask8 sl = _mm512_cmp_pd_mask(_mm512_loadu_pd(M + k0), tiny, _CMP_NGE_UQ) |
+                            _mm512_cmp_pd_mask(Sv, inf, _CMP_NLT_UQ) | exact_mask;
+              if (fl.need_zero)
+                sl |= _mm512_mask_cmp_pd_mask(zero_mask, _mm512_loadu_pd(Z + k0), zero,
+                                              _CMP_GT_OQ);
+              _mm512_storeu_pd(ybuf + k0, _mm512_div_pd(_mm512_loadu_pd(Tt + k0), Sv));
+              _mm512_storeu_pd(slow, _mm512_maskz_mov_pd(sl, one));
+              n_slow = (double)__builtin_popcount((unsigned)sl);
+            }
+#else
 #pragma omp simd reduction(+ : n_slow)
             for (int l = 0; l < L; ++l) {
               const int64_t k = k0 + l;
@@ -1804,6 +2002,7 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
               slow[l] = sl ? 1.0 : 0.0;
               n_slow += slow[l];
             }
+#endif
             if (saving && sv->dw) {  // dy/da = (U - y V) / S, as the backward's dal with g = 1
 #pragma omp simd
               for (int l = 0; l < L; ++l) {
@@ -1859,11 +2058,15 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
           }
         }
         if (!backward) {
-          double n_nan = 0.0;
+          // a NaN y in an active lane: a bad input (per lane, summed over the row's outputs:
+          // a horizontal sum per output cost as much as the window sums of k3 s2)
+          double nan_l[L] = {};
           for (int64_t i = 0; i < nt; ++i)
-#pragma omp simd reduction(+ : n_nan)
+#pragma omp simd
             for (int l = 0; l < L; ++l)
-              n_nan += (ybuf[i * L + l] != ybuf[i * L + l]) ? active[l] : 0.0;
+              nan_l[l] += (ybuf[i * L + l] != ybuf[i * L + l]) ? active[l] : 0.0;
+          double n_nan = 0.0;
+          for (int l = 0; l < L; ++l) n_nan += nan_l[l];
           if (n_nan > 0.0) *status |= ST_BAD;
           store_out_row_owned<T>(y, P, ln, od, oh, ow0, nt, ybuf);
         }
@@ -1946,6 +2149,8 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
 #if defined(__AVX512F__)
   if (ov) _mm_sfence();  // save_coeff_row's streaming stores, visible before the backward
 #endif
+  if (n_together) rows_summed_together += n_together;
+  if (n_each) rows_summed_each += n_each;
   if (saving) s.extra_used = false;
   if (!backward) return;
   s.extra_used = false;
@@ -2110,6 +2315,9 @@ struct SegClass {
   std::vector<int64_t> in_off, out_off;   // per segment: its base on the split axis
   ColTiles tiles;
   int64_t groups = 0, first_group = 0, first_slot = 0, units = 0;
+  // > 0: an interior segment of a regular axis (every window of one size, starts one step
+  // apart), whose table is i * step, cmax for its `regular` outputs
+  int64_t regular = 0;
 };
 
 struct Segments {
@@ -2166,6 +2374,25 @@ inline void segment_table(const Axis& A, int64_t o0, int64_t o1, int64_t b_lo, i
 
 // Decide and build the segments of plan F for `nt` threads (see above). Only for windows
 // whose starts and ends never decrease (every layout ppverify makes).
+// Whether the windows' starts and ends never decrease, and (cmax) the largest window count, in
+// one pass without branches (for one long signal, the plan's tables are tens of MB read on
+// every call).
+inline bool monotone_windows(const Axis& A, int64_t& cmax) {
+  int64_t off = 0, most = A.out > 0 ? A.count[0] : 0;
+  const int64_t* st = A.start;
+  const int64_t* cn = A.count;
+  const int64_t step = A.step;
+#pragma omp simd reduction(+ : off) reduction(max : most)
+  for (int64_t o = 1; o < A.out; ++o) {
+    const int64_t end1 = cn[o] > 0 ? st[o] + (cn[o] - 1) * step + 1 : st[o];
+    const int64_t end0 = cn[o - 1] > 0 ? st[o - 1] + (cn[o - 1] - 1) * step + 1 : st[o - 1];
+    off += (st[o] < st[o - 1]) | (end1 < end0);
+    most = std::max(most, cn[o]);
+  }
+  cmax = std::max<int64_t>(0, most);
+  return off == 0;
+}
+
 inline void make_segments(Plan& F, int nt, bool allow, Segments& sg) {
   sg = Segments();
   int a = -1;
@@ -2173,15 +2400,11 @@ inline void make_segments(Plan& F, int nt, bool allow, Segments& sg) {
     if (F.ax[k].out > 1) { a = k; break; }
   const int64_t planes = F.N * F.C;
   int64_t want = 1;  // segments per plane
+  int64_t cmax = 0;  // the split axis's largest window count
   if (allow && a >= 0) {
     bool outer_one = true;
     for (int k = 0; k < a; ++k) outer_one = outer_one && F.ax[k].in == 1;
-    const Axis& A = F.ax[a];
-    bool monotone = true;
-    for (int64_t o = 1; o < A.out; ++o)
-      monotone = monotone && A.start[o] >= A.start[o - 1] &&
-                 window_end(A, o) >= window_end(A, o - 1);
-    if (outer_one && monotone) {
+    if (outer_one && monotone_windows(F.ax[a], cmax)) {
       if (F.layout == 0 && planes < (int64_t)L * nt)
         want = ((int64_t)L * nt * (nt > 1 ? 2 : 1) + planes - 1) / planes;
       else if (F.layout == 1 && F.groups < nt)
@@ -2189,19 +2412,25 @@ inline void make_segments(Plan& F, int nt, bool allow, Segments& sg) {
     }
   }
   std::vector<int64_t> bounds;  // segment boundaries on the output axis
+  // [e0, e1): the regular range of the split axis (windows of the largest count cmax, starts
+  // one step apart), if `regular`
+  int64_t e0 = 0, e1 = 0;
+  bool regular = false;
   if (want > 1) {
     const int64_t slab = F.plane_out / std::max<int64_t>(1, F.ax[a].out);  // outputs per index
     const int64_t seg_min_len = std::max<int64_t>(1, (SEG_MIN_OUTS + slab - 1) / slab);
     const Axis& A = F.ax[a];
-    int64_t cmax = 0;
-    for (int64_t o = 0; o < A.out; ++o) cmax = std::max(cmax, A.count[o]);
-    int64_t e0 = 0, e1 = A.out;
+    e1 = A.out;
     while (e0 < A.out && A.count[e0] != cmax) ++e0;
     while (e1 > e0 && A.count[e1 - 1] != cmax) --e1;
-    bool regular = e1 - e0 >= 2;
-    const int64_t d = regular ? A.start[e0 + 1] - A.start[e0] : 0;
-    for (int64_t o = e0 + 1; regular && o < e1; ++o)
-      regular = A.count[o] == cmax && A.start[o] - A.start[o - 1] == d;
+    const int64_t d = e1 - e0 >= 2 ? A.start[e0 + 1] - A.start[e0] : 0;
+    // (counted without branches, through local pointers: through A, GCC gathered the loads)
+    int64_t off = 0;
+    const int64_t* st = A.start;
+    const int64_t* cn = A.count;
+#pragma omp simd reduction(+ : off)
+    for (int64_t o = e0 + 1; o < e1; ++o) off += (cn[o] != cmax) | (st[o] - st[o - 1] != d);
+    regular = e1 - e0 >= 2 && off == 0;
     if (regular) {
       // the first interior segment starts where its shared windows are regular too
       int64_t h = 0;
@@ -2252,17 +2481,38 @@ inline void make_segments(Plan& F, int nt, bool allow, Segments& sg) {
     const int64_t b_lo = b == 0 ? 0 : A.start[o0];
     const int64_t b_hi = b + 2 == bounds.size() ? A.in : A.start[o1];
     int64_t base, in_len, oa, own[4];
-    segment_table(A, o0, o1, b_lo, b_hi, tab, base, in_len, oa, own);
     SegClass* cls = nullptr;
-    for (SegClass& c : sg.classes)
-      if (c.tab == tab && c.P.ax[a].in == in_len && c.P.own_in_lo == own[0] &&
-          c.P.own_in_hi == own[1] && c.P.own_out_lo == own[2] && c.P.own_out_hi == own[3])
-        cls = &c;
+    // an interior segment of the regular range [e0, e1): its table is fixed by its length, so
+    // it joins a class of that length without building and comparing tables (each a pass over
+    // its outputs: for one long signal, passes over the whole plan on every call)
+    int64_t regular_n = 0;
+    if (regular && cmax > 0) {
+      oa = o0;
+      while (oa > 0 && window_end(A, oa - 1) > b_lo) --oa;
+      if (oa >= e0 && o1 <= e1) {
+        regular_n = o1 - oa;
+        base = std::max<int64_t>(0, std::min(b_lo, A.start[oa]));  // starts never decrease
+        in_len = std::max(b_hi, window_end(A, o1 - 1)) - base;    // nor window ends
+        own[0] = b_lo - base; own[1] = b_hi - base; own[2] = o0 - oa; own[3] = o1 - oa;
+        for (SegClass& c : sg.classes)
+          if (c.regular == regular_n && c.P.ax[a].in == in_len && c.P.own_in_lo == own[0] &&
+              c.P.own_in_hi == own[1] && c.P.own_out_lo == own[2] && c.P.own_out_hi == own[3])
+            cls = &c;
+      }
+    }
+    if (!cls) {
+      segment_table(A, o0, o1, b_lo, b_hi, tab, base, in_len, oa, own);
+      for (SegClass& c : sg.classes)
+        if (c.tab == tab && c.P.ax[a].in == in_len && c.P.own_in_lo == own[0] &&
+            c.P.own_in_hi == own[1] && c.P.own_out_lo == own[2] && c.P.own_out_hi == own[3])
+          cls = &c;
+    }
     if (!cls) {
       sg.classes.emplace_back();
       cls = &sg.classes.back();
       cls->P = F;
       cls->tab = tab;
+      cls->regular = regular_n;
       Plan& Q = cls->P;
       Q.split = a;
       Q.ax[a].in = in_len;
@@ -2415,6 +2665,10 @@ int run(const Plan& Pc, const T* x, const double* param, T* y, const T* gy, T* g
         int64_t wanted = (rows_shared(Q) || sv) ? std::min(rows, row_span(Q)) * tiles.max_chunks
                                                 : 1;
         if (backward && plane <= budget) wanted = plane;
+        // the forward sums a window's rows together (sum_rows): room for all of them
+        const int64_t wrows = max_window_rows(Q);
+        if (!backward && tiles.max_chunks == 1 && wrows <= FUSE_ROWS)
+          wanted = std::max(wanted, wrows);
         fs.cache.init(std::max<int64_t>(1, std::min(wanted, budget)), cols, nq);
         fs.rowbuf.assign(cols * L, 0.0);
         fs.acc.assign(6 * tiles.max_outs * L, 0.0);
@@ -2863,6 +3117,13 @@ int ppv_segments(const int64_t* plan, int nthreads, int64_t* out) {
 
 // Input elements per thread of a segmented call (SEG_THREAD_ELEMENTS): set to `elements`
 // when positive (tests); returns the previous value.
+// The forward's window-sum paths since the last call (then reset): out[0] output rows summed
+// by sum_rows (a window's rows together), out[1] by sum_row (row by row). For tests.
+void ppv_forward_sum_paths(int64_t* out) {
+  out[0] = rows_summed_together.exchange(0);
+  out[1] = rows_summed_each.exchange(0);
+}
+
 int64_t ppv_segment_grain(int64_t elements) {
   return elements > 0 ? seg_grain.exchange(elements) : seg_grain.load();
 }

@@ -1,0 +1,108 @@
+"""Issue 12: the fast engine's forward sums all the input rows of an output row's windows in one
+pass (``sum_rows`` in ppool_kernel.cpp: the accumulators in registers, at most 16 rows per
+window, one column chunk, every row held by the row cache at once), and falls back to summing
+row by row (``sum_row``) otherwise. Every case first asserts which path the kernel took
+(``_native.forward_sum_paths``), then compares the forward with the oracle: overlapping and
+disjoint windows, padding, ceil_mode, dilation, 3-D windows of 9 rows, adaptive windows of
+varying height, zeros (counted for the special windows) and negative alpha, channels_last, the
+half types; and the fallbacks: a window of more than 16 rows, and rows that evict each other in
+the direct-mapped row cache."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from ppverify.ops import _native
+
+from ._compare import check_adaptive_case, check_case, dtype_name
+
+pytestmark = pytest.mark.skipif(not _native.available(),
+                                reason=f"no compiled kernel here: {_native.build_error}")
+
+FAST_DTYPES = [torch.float32, torch.bfloat16, torch.float16]
+
+
+def _signal(shape, dtype, seed, zeros=0.0):
+    """Values in [0.05, 1.05), a fraction ``zeros`` of them exactly 0."""
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.rand(shape, generator=gen, dtype=torch.float64) + 0.05
+    if zeros:
+        x[torch.rand(shape, generator=gen, dtype=torch.float64) < zeros] = 0.0
+    return x.to(dtype)
+
+
+@pytest.fixture
+def paths():
+    """The counts of forward_sum_paths over the test's own calls."""
+    _native.forward_sum_paths()  # reset
+    return _native.forward_sum_paths
+
+
+def _alpha(channels):
+    """One alpha per channel: positive, negative (zeros make special windows), 0, 1, large."""
+    values = [2.5, -1.5, 0.0, 1.0, 40.0, 0.5, -6.0, 3.0]
+    return torch.tensor([values[c % len(values)] for c in range(channels)], dtype=torch.float64)
+
+
+# dims, shape, kernel, stride, padding, dilation, ceil_mode: windows of at most 16 rows
+TOGETHER = [
+    (2, (2, 11, 37, 29), 3, 2, 1, 1, False),      # k3 s2 p1: rows shared by two output rows
+    (2, (1, 9, 30, 31), 2, 2, 0, 1, False),        # disjoint: the cache holds a window's 2 rows
+    (2, (1, 8, 25, 26), 3, 1, 1, 1, True),         # k3 s1: each row in three output rows
+    (2, (1, 8, 33, 20), (4, 3), (3, 2), (2, 1), (1, 2), True),  # ceil_mode, dilation
+    (3, (1, 10, 9, 12, 13), 3, 2, 1, 1, False),    # 3-D: 9 rows per window
+    (1, (2, 8, 301), 3, 2, 1, 1, False),           # 1-D: one row per window
+]
+
+
+@pytest.mark.parametrize("channels_last", [False, True], ids=["contiguous", "channels_last"])
+@pytest.mark.parametrize("dtype", FAST_DTYPES, ids=dtype_name)
+@pytest.mark.parametrize("case", TOGETHER, ids=lambda c: f"{c[0]}d-{c[1]}-k{c[2]}")
+def test_a_windows_rows_summed_together_match_the_oracle(case, dtype, channels_last, paths):
+    dims, shape, kernel, stride, padding, dilation, ceil_mode = case
+    if channels_last and dims == 1:
+        pytest.skip("no channels_last for 1-D")
+    x = _signal(shape, dtype, len(shape) + shape[-1], zeros=0.1)
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last if dims == 2
+                         else torch.channels_last_3d)
+    check_case(x, _alpha(shape[1]), kernel, stride, padding, dilation, ceil_mode, dims=dims,
+               gradients=False)
+    seen = paths()
+    assert seen["together"] > 0 and seen["each"] == 0, seen
+
+
+@pytest.mark.parametrize("dtype", FAST_DTYPES, ids=dtype_name)
+def test_adaptive_windows_of_varying_height_summed_together(dtype, paths):
+    x = _signal((1, 9, 23, 17), dtype, 5, zeros=0.05)
+    check_adaptive_case("ppool", x, _alpha(9), (5, 4), dims=2, gradients=False)
+    seen = paths()
+    assert seen["together"] > 0 and seen["each"] == 0, seen
+
+
+def test_the_backward_after_a_forward_summed_together(paths):
+    # the backward sums row by row with the logarithms (sum_row); its forward's y must agree
+    x = _signal((1, 8, 21, 19), torch.float32, 6, zeros=0.05)
+    check_case(x, _alpha(8), 3, 2, 1, 1, False, dims=2)
+    assert paths()["together"] > 0
+
+
+def test_a_window_of_more_than_16_rows_is_summed_row_by_row(paths):
+    # 3-D windows of 3 x 6 rows (18 > 16) in the middle, of at most 2 x 6 or 3 x 4 rows at the
+    # padded edges: depth windows of 2, 3, 3, 2 rows, height windows of 4, 6, 6, 6 rows
+    x = _signal((1, 8, 7, 13, 5), torch.float32, 8, zeros=0.05)
+    check_case(x, _alpha(8), (3, 6, 2), (2, 3, 2), (1, 2, 0), 1, False, dims=3,
+               gradients=False)
+    assert paths() == {"together": 10, "each": 6}
+
+
+def test_rows_that_evict_each_other_are_summed_row_by_row(paths):
+    # 2048 columns: the row cache holds 48 rows (12 MiB / (2048 x 8 lanes x 16 bytes)); a 3-D
+    # k3 window's rows are 24 apart in depth (H = 24), so the first and third depth rows of the
+    # middle windows share a slot of the direct-mapped cache and the forward falls back to row
+    # by row there
+    x = _signal((1, 1, 5, 24, 2048), torch.float32, 9)
+    check_case(x, 2.0, (3, 3, 1), (2, 2, 1), (1, 1, 0), 1, False, dims=3, gradients=False)
+    seen = paths()
+    assert seen["each"] > 0, seen
