@@ -56,13 +56,17 @@ TOGETHER = [
 ]
 
 
-@pytest.mark.parametrize("channels_last", [False, True], ids=["contiguous", "channels_last"])
+# (case, channels_last): 1-D has no channels-last memory format
+TOGETHER_LAYOUTS = [(c, cl) for c in TOGETHER for cl in (False, True) if not (cl and c[0] == 1)]
+
+
 @pytest.mark.parametrize("dtype", FAST_DTYPES, ids=dtype_name)
-@pytest.mark.parametrize("case", TOGETHER, ids=lambda c: f"{c[0]}d-{c[1]}-k{c[2]}")
+@pytest.mark.parametrize(
+    "case, channels_last", TOGETHER_LAYOUTS,
+    ids=[f"{c[0]}d-{c[1]}-k{c[2]}-{'channels_last' if cl else 'contiguous'}"
+         for c, cl in TOGETHER_LAYOUTS])
 def test_a_windows_rows_summed_together_match_the_oracle(case, dtype, channels_last, paths):
     dims, shape, kernel, stride, padding, dilation, ceil_mode = case
-    if channels_last and dims == 1:
-        pytest.skip("no channels_last for 1-D")
     x = _signal(shape, dtype, len(shape) + shape[-1], zeros=0.1)
     if channels_last:
         x = x.contiguous(memory_format=torch.channels_last if dims == 2
