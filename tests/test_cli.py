@@ -35,6 +35,16 @@ def test_help_imports_neither_torch_nor_sympy():
     assert r.stdout.strip().splitlines()[-1] == "False False"
 
 
+def test_python_dash_m_ppverify_is_the_ppverify_command():
+    r = subprocess.run([sys.executable, "-m", "ppverify", "--version"], capture_output=True,
+                       text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == f"ppverify {__version__}"
+    bad = subprocess.run([sys.executable, "-m", "ppverify", "no-such-command"],
+                         capture_output=True, text=True, timeout=120)
+    assert bad.returncode != 0 and "no-such-command" in bad.stderr
+
+
 def test_version(capsys):
     with pytest.raises(SystemExit) as exit_:
         main(["--version"])
