@@ -199,12 +199,8 @@ class _NativeCall:
         jac = new(self._jac[0], memory_format=self._jac[1] or torch.preserve_format)
         if not need_param:
             return jac, None
-        return jac, self.new_out64()
-
-    def new_out64(self) -> Tensor:
-        """A float64 tensor of the output's shape and format (dy/dparam)."""
-        return torch.empty_like(self._dw[0], memory_format=self._dw[1] or
-                                torch.preserve_format)
+        return jac, torch.empty_like(self._dw[0], memory_format=self._dw[1] or
+                                     torch.preserve_format)
 
     @property
     def overlap(self) -> bool:

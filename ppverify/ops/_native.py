@@ -532,15 +532,18 @@ def plan_covers(plan) -> bool:
     """Whether the windows of a disjoint ``plan`` hold every input element (else the elements
     outside them need a dy/dx of 0 that ``forward_saved`` does not write: its caller zeroes
     ``jac`` first)."""
+    return all(total == length for length, _, total in _axis_window_totals(plan))
+
+
+def _axis_window_totals(plan):
+    """Per axis of ``plan``: ``(input length, outputs, elements summed over its windows)``,
+    the counts read in pieces (no table-sized temporaries)."""
     at = PLAN_HEAD
     for length, n_out in zip(plan[7:10].tolist(), plan[10:13].tolist()):
         counts = plan[at + n_out:at + 2 * n_out]
-        total = sum(int(counts[lo:lo + _PIECE].clip(min=0).sum())
-                    for lo in range(0, n_out, _PIECE))
-        if total != length:
-            return False
+        yield length, n_out, sum(int(counts[lo:lo + _PIECE].clip(min=0).sum())
+                                 for lo in range(0, n_out, _PIECE))
         at += 2 * n_out
-    return True
 
 
 def forward_saved(plan: int, x: torch.Tensor, param: torch.Tensor, out: torch.Tensor,
@@ -594,13 +597,9 @@ def saves_overlap(op: str, dtype: torch.dtype) -> bool:
 def plan_window_mean(plan) -> float:
     """The mean number of elements in a window of ``plan`` (``make_plan``'s array): the
     product over the axes of each axis's mean window length."""
-    mean, at = 1.0, PLAN_HEAD
-    for n_out in plan[10:13].tolist():
-        counts = plan[at + n_out:at + 2 * n_out]
-        total = sum(int(counts[lo:lo + _PIECE].clip(min=0).sum())
-                    for lo in range(0, n_out, _PIECE))
+    mean = 1.0
+    for _, n_out, total in _axis_window_totals(plan):
         mean *= total / max(n_out, 1)
-        at += 2 * n_out
     return mean
 
 

@@ -3115,8 +3115,6 @@ int ppv_segments(const int64_t* plan, int nthreads, int64_t* out) {
   return ST_OK;
 }
 
-// Input elements per thread of a segmented call (SEG_THREAD_ELEMENTS): set to `elements`
-// when positive (tests); returns the previous value.
 // The forward's window-sum paths since the last call (then reset): out[0] output rows summed
 // by sum_rows (a window's rows together), out[1] by sum_row (row by row). For tests.
 void ppv_forward_sum_paths(int64_t* out) {
@@ -3124,6 +3122,8 @@ void ppv_forward_sum_paths(int64_t* out) {
   out[1] = rows_summed_each.exchange(0);
 }
 
+// Input elements per thread of a segmented call (SEG_THREAD_ELEMENTS): set to `elements`
+// when positive (tests); returns the previous value.
 int64_t ppv_segment_grain(int64_t elements) {
   return elements > 0 ? seg_grain.exchange(elements) : seg_grain.load();
 }

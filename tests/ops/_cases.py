@@ -58,3 +58,12 @@ ADAPTIVE_GEOMETRIES = [
     (3, (3, 4, 3), (2, 2, 2)),
     (3, (3, 3, 3), 1),             # global 27-element window
 ]
+
+
+def positive_signal(shape, dtype: torch.dtype, seed: int, zeros: float = 0.0) -> torch.Tensor:
+    """Values in [0.05, 1.05), a fraction ``zeros`` of them exactly 0 (seeded)."""
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.rand(shape, generator=gen, dtype=torch.float64) + 0.05
+    if zeros:
+        x[torch.rand(shape, generator=gen, dtype=torch.float64) < zeros] = 0.0
+    return x.to(dtype)

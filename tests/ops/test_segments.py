@@ -19,6 +19,7 @@ import torch
 
 from ppverify.ops import _layout, _native
 
+from ._cases import positive_signal
 from ._compare import check_adaptive_case, check_case, dtype_name
 
 pytestmark = pytest.mark.skipif(not _native.available(),
@@ -36,15 +37,6 @@ def threads(request):
     yield request.param
     torch.set_num_threads(before_threads)
     _native.segment_grain(before_grain)
-
-
-def _signal(shape, dtype, seed, zeros=0.0):
-    """Values in [0.05, 1.05), a fraction ``zeros`` of them exactly 0."""
-    gen = torch.Generator().manual_seed(seed)
-    x = torch.rand(shape, generator=gen, dtype=torch.float64) + 0.05
-    if zeros:
-        x[torch.rand(shape, generator=gen, dtype=torch.float64) < zeros] = 0.0
-    return x.to(dtype)
 
 
 def _assert_segmented(x, layout, threads):
@@ -82,11 +74,11 @@ WINDOWED = [
 @pytest.mark.parametrize("case", WINDOWED, ids=lambda c: f"{c[0]}d-{c[1]}-k{c[2]}s{c[3]}")
 def test_windows_across_segments_match_the_oracle(case, threads):
     dims, shape, kernel, stride, padding, dilation, ceil_mode = case
-    x = _signal(shape, torch.float32, 11)
+    x = positive_signal(shape, torch.float32, 11)
     layout = _layout.windowed(dims, kernel, stride, padding, dilation, ceil_mode)
     _assert_segmented(x, layout, threads)
     out = _layout.out_spatial(layout, shape[2:])
-    gout = _signal((shape[0], shape[1], *out), torch.float32, 12).double()
+    gout = positive_signal((shape[0], shape[1], *out), torch.float32, 12).double()
     alpha = torch.linspace(2.5, -1.5, shape[1], dtype=torch.float64)
     check_case(x, alpha, kernel, stride, padding, dilation, ceil_mode, dims=dims,
                grad_output=gout)
@@ -97,7 +89,7 @@ def test_every_dtype_in_segments(dtype, threads):
     # overlapping windows in both axes, zeros (alpha 0 and -1.5 make their windows special:
     # the exact engine, whose gradients a segment collects in its own buffer), alpha 150 (a
     # reference per segment)
-    x = _signal((1, 3, 70, 7), dtype, 21, zeros=0.05)
+    x = positive_signal((1, 3, 70, 7), dtype, 21, zeros=0.05)
     layout = _layout.windowed(2, 3, 1, 1)
     _assert_segmented(x, layout, threads)
     alpha = torch.tensor([0.0, -1.5, 150.0], dtype=torch.float64)
@@ -106,7 +98,7 @@ def test_every_dtype_in_segments(dtype, threads):
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16], ids=dtype_name)
 def test_channels_last_in_segments(dtype, threads):
-    x = _signal((1, 3, 70, 6), dtype, 31, zeros=0.03).contiguous(
+    x = positive_signal((1, 3, 70, 6), dtype, 31, zeros=0.03).contiguous(
         memory_format=torch.channels_last)
     layout = _layout.windowed(2, 3, 2, 1, 1, True)
     _assert_segmented(x, layout, threads)
@@ -119,7 +111,7 @@ def test_adaptive_windows_in_segments(output_size, threads):
     # 1200 / 149: windows of 9 and 10, some overlapping by one (segments of unequal tables, a
     # class each); 1280 / 128: equal windows (one class)
     length = 1200 if output_size == 149 else 1280
-    x = _signal((1, 1, length), torch.float32, 41)
+    x = positive_signal((1, 1, length), torch.float32, 41)
     layout = _layout.adaptive(1, output_size)
     _assert_segmented(x, layout, threads)
     check_adaptive_case("ppool", x, torch.tensor([2.0], dtype=torch.float64), output_size,
@@ -128,7 +120,7 @@ def test_adaptive_windows_in_segments(output_size, threads):
 
 def test_float64_few_planes_in_segments(threads):
     # the exact engine sums float64 gradients in place: a segment zeroes and sums only its own
-    x = _signal((1, 1, 80, 5), torch.float64, 51, zeros=0.05)
+    x = positive_signal((1, 1, 80, 5), torch.float64, 51, zeros=0.05)
     layout = _layout.windowed(2, 3, 1, 1)
     _assert_segmented(x, layout, threads)
     check_case(x, torch.tensor([-2.0], dtype=torch.float64), 3, 1, 1, dims=2)

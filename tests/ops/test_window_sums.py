@@ -15,21 +15,13 @@ import torch
 
 from ppverify.ops import _native
 
+from ._cases import positive_signal
 from ._compare import check_adaptive_case, check_case, dtype_name
 
 pytestmark = pytest.mark.skipif(not _native.available(),
                                 reason=f"no compiled kernel here: {_native.build_error}")
 
 FAST_DTYPES = [torch.float32, torch.bfloat16, torch.float16]
-
-
-def _signal(shape, dtype, seed, zeros=0.0):
-    """Values in [0.05, 1.05), a fraction ``zeros`` of them exactly 0."""
-    gen = torch.Generator().manual_seed(seed)
-    x = torch.rand(shape, generator=gen, dtype=torch.float64) + 0.05
-    if zeros:
-        x[torch.rand(shape, generator=gen, dtype=torch.float64) < zeros] = 0.0
-    return x.to(dtype)
 
 
 @pytest.fixture
@@ -67,7 +59,7 @@ TOGETHER_LAYOUTS = [(c, cl) for c in TOGETHER for cl in (False, True) if not (cl
          for c, cl in TOGETHER_LAYOUTS])
 def test_a_windows_rows_summed_together_match_the_oracle(case, dtype, channels_last, paths):
     dims, shape, kernel, stride, padding, dilation, ceil_mode = case
-    x = _signal(shape, dtype, len(shape) + shape[-1], zeros=0.1)
+    x = positive_signal(shape, dtype, len(shape) + shape[-1], zeros=0.1)
     if channels_last:
         x = x.contiguous(memory_format=torch.channels_last if dims == 2
                          else torch.channels_last_3d)
@@ -79,7 +71,7 @@ def test_a_windows_rows_summed_together_match_the_oracle(case, dtype, channels_l
 
 @pytest.mark.parametrize("dtype", FAST_DTYPES, ids=dtype_name)
 def test_adaptive_windows_of_varying_height_summed_together(dtype, paths):
-    x = _signal((1, 9, 23, 17), dtype, 5, zeros=0.05)
+    x = positive_signal((1, 9, 23, 17), dtype, 5, zeros=0.05)
     check_adaptive_case("ppool", x, _alpha(9), (5, 4), dims=2, gradients=False)
     seen = paths()
     assert seen["together"] > 0 and seen["each"] == 0, seen
@@ -87,7 +79,7 @@ def test_adaptive_windows_of_varying_height_summed_together(dtype, paths):
 
 def test_the_backward_after_a_forward_summed_together(paths):
     # the backward sums row by row with the logarithms (sum_row); its forward's y must agree
-    x = _signal((1, 8, 21, 19), torch.float32, 6, zeros=0.05)
+    x = positive_signal((1, 8, 21, 19), torch.float32, 6, zeros=0.05)
     check_case(x, _alpha(8), 3, 2, 1, 1, False, dims=2)
     assert paths()["together"] > 0
 
@@ -95,7 +87,7 @@ def test_the_backward_after_a_forward_summed_together(paths):
 def test_a_window_of_more_than_16_rows_is_summed_row_by_row(paths):
     # 3-D windows of 3 x 6 rows (18 > 16) in the middle, of at most 2 x 6 or 3 x 4 rows at the
     # padded edges: depth windows of 2, 3, 3, 2 rows, height windows of 4, 6, 6, 6 rows
-    x = _signal((1, 8, 7, 13, 5), torch.float32, 8, zeros=0.05)
+    x = positive_signal((1, 8, 7, 13, 5), torch.float32, 8, zeros=0.05)
     check_case(x, _alpha(8), (3, 6, 2), (2, 3, 2), (1, 2, 0), 1, False, dims=3,
                gradients=False)
     assert paths() == {"together": 10, "each": 6}
@@ -106,7 +98,7 @@ def test_rows_that_evict_each_other_are_summed_row_by_row(paths):
     # k3 window's rows are 24 apart in depth (H = 24), so the first and third depth rows of the
     # middle windows share a slot of the direct-mapped cache and the forward falls back to row
     # by row there
-    x = _signal((1, 1, 5, 24, 2048), torch.float32, 9)
+    x = positive_signal((1, 1, 5, 24, 2048), torch.float32, 9)
     check_case(x, 2.0, (3, 3, 1), (2, 2, 1), (1, 1, 0), 1, False, dims=3, gradients=False)
     seen = paths()
     assert seen["each"] > 0, seen
