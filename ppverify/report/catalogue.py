@@ -89,7 +89,7 @@ FIGURES: tuple[FigureSpec, ...] = (
         4, "lpnorm", "lpnorm",
         "Lp-norm and power-mean gradients near p = 0, 1 and ∞",
         "Top: the Lp norm's ∂y/∂x_i and ∂y/∂p from the correct formulas (oracle, solid) beside "
-        "the supplement's Eq. 2 as printed (dashed, evaluated literally with mpmath). The "
+        "the supplement's Eq. 2 as printed (dashed, evaluated literally in ball arithmetic). The "
         "printed ∂E/∂x_i has exponent p/(1−p) instead of (1−p)/p, which creates the pole at "
         "p = 1 that the supplement reports; the correct gradient is exactly 1 at p = 1 (the sum "
         "pooling's, not the average's 1/N) and tends to max pooling's one-hot as p → ∞ without "

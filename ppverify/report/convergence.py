@@ -28,10 +28,10 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-import mpmath
+from flint import arb
 
 from .style import PALETTE, new_figure
-from .values import log_grid, ppool_distance_from_max, to_float
+from .values import certified, log_grid, ppool_distance_from_max, quotient, to_float
 
 WINDOWS = [
     (1.0, 2.0, 3.0, 4.0),        # r = 3/4
@@ -58,11 +58,20 @@ def rate_constants(xs):
 
 
 def asymptotes(xs, alpha: float):
-    """The two asymptotic laws at ``alpha``, in mpmath (no underflow)."""
+    """The two asymptotic laws at ``alpha``, correctly rounded to 53 bits (``mpmath.mpf``: no
+    underflow, and the same on every machine and at any global mpmath precision).
+
+    ``r ** alpha`` is evaluated in ball arithmetic; the gradient's factor ``alpha D / m_2 - 2``
+    is an exact rational (``alpha`` is a float), so its zero at ``alpha_0`` is exact too.
+    """
     r, _m1, m2, c_value, d_grad = rate_constants(xs)
-    ra = mpmath.power(mpmath.mpf(r.numerator) / r.denominator, alpha)
-    value = mpmath.mpf(c_value.numerator) / c_value.denominator * ra
-    grad = m2 * ra * (alpha * (mpmath.mpf(d_grad.numerator) / d_grad.denominator) / m2 - 2)
+    factor = Fraction(alpha) * d_grad / m2 - 2
+
+    def fn():
+        ra = (arb(r.numerator) / r.denominator) ** arb(alpha)
+        grad = Fraction(0) if factor == 0 else m2 * ra * arb(factor.numerator) / factor.denominator
+        return [arb(c_value.numerator) / c_value.denominator * ra, grad]
+    value, grad = certified(fn, 53)
     return value, grad
 
 
@@ -91,9 +100,9 @@ def build(quick: bool = False):
                     **measured_style)
         ax_g.loglog(alphas, [to_float(g) if g > 0 else float("nan") for _, g in asym],
                     **asym_style)
-        ratio_v = [to_float(g / v) for (g, _), (v, _) in zip(measured, asym)]
+        ratio_v = [quotient(g, v) for (g, _), (v, _) in zip(measured, asym)]
         alpha_0 = float(2 * m2 / d_grad)  # the gradient asymptote's zero: alpha D - 2 = 0
-        ratio_g = [to_float(d / g) if a >= RATIO_START * alpha_0 else float("nan")
+        ratio_g = [quotient(d, g) if a >= RATIO_START * alpha_0 else float("nan")
                    for a, (_, d), (_, g) in zip(alphas, measured, asym)]
         ax_rv.semilogx(alphas, ratio_v, color=colour, lw=1.5)
         ax_rg.semilogx(alphas, ratio_g, color=colour, lw=1.5)

@@ -17,16 +17,16 @@ have (at ``p = 1`` the correct gradient is exactly 1, sum pooling's); as ``p -> 
 gradient tends to max pooling's one-hot vector and ``dy/dp -> 0`` (no explosion); near
 ``p = 0`` it is the Lp norm itself (``~ N^(1/p)``) that explodes. The power mean (GeM) is shown
 for contrast: smooth through ``p = 0`` (geometric mean), equal to the average's ``1/N`` at
-``p = 1`` and to max's one-hot at infinity. The printed formula is evaluated literally with mpmath
-(60 digits); every other value is the oracle's.
+``p = 1`` and to max's one-hot at infinity. The printed formula is evaluated literally in ball
+arithmetic and correctly rounded; every other value is the oracle's.
 """
 
 from __future__ import annotations
 
-import mpmath
+from flint import arb
 
 from .style import LINESTYLES, PALETTE, asinh_axis, new_figure
-from .values import log_grid, lp, powermean, symmetric_grid, to_float
+from .values import certified, log_grid, lp, powermean, symmetric_grid, to_float
 
 WINDOW = (0.5, 1.0, 2.0, 3.0)
 SHOWN = (3, 0)  # indices of the elements whose derivatives are drawn: the max and the min
@@ -35,15 +35,19 @@ Y_LIMIT = 1e6
 
 
 def eq2_as_printed(xs, p, i):
-    """``(dE/dx_i, dE/dp)`` of the supplement's Eq. 2 exactly as printed (delta = 1)."""
-    with mpmath.workdps(60):
-        mp = mpmath.mpf(p)
-        powers = [mpmath.power(mpmath.mpf(v), mp) for v in xs]
-        s = mpmath.fsum(powers)
-        xi = mpmath.mpf(xs[i])
-        dx = mpmath.power(xi, mp - 1) * mpmath.power(s, mp / (1 - mp))
-        dp = (-mpmath.log(s) / mp**2 + mpmath.power(xi, mp - 1) / s) * mpmath.power(s, 1 / mp)
-        return +dx, +dp
+    """``(dE/dx_i, dE/dp)`` of the supplement's Eq. 2 exactly as printed (delta = 1), in ball
+    arithmetic, correctly rounded to 53 bits (``mpmath.mpf``, so that a pole's huge values
+    survive)."""
+    def fn():
+        mp = arb(p)
+        powers = [arb(v) ** mp for v in xs]
+        s = sum(powers[1:], powers[0])
+        xi = arb(xs[i])
+        dx = xi ** (mp - 1) * s ** (mp / (1 - mp))
+        dp = (-s.log() / mp**2 + xi ** (mp - 1) / s) * s ** (1 / mp)
+        return [dx, dp]
+    dx, dp = certified(fn, 53)
+    return dx, dp
 
 
 def _clip(v: float) -> float:

@@ -8,10 +8,10 @@ number), double the precision and evaluate again. Results are returned as ``mpma
 holding that correctly rounded value (no overflow or underflow, so ``(3/4)**1000`` or
 ``4**100`` survive) and converted to floats for plotting only at the end, with ``to_float``
 clamping to the float range. Because every plotted value is correctly rounded, it does not
-depend on the machine, on the working precision that decided it or on the python-flint version:
-the report's figure data (``reports/data/<stem>.json``) is identical everywhere. The parameter
-grids are computed in mpmath for the same reason (``10 ** x`` in the platform's libm can differ
-in the last bit between machines).
+depend on the machine, on the working precision that decided it, on the python-flint version
+or on the global precision (``mpmath.mp.prec``) that the caller left set: the report's figure
+data (``reports/data/<stem>.json``) is identical everywhere. The parameter grids, the analytic
+asymptotes and the ratios drawn are correctly rounded floats for the same reason.
 
 Quantities derived from several oracle outputs (``max - y``, the distance of a gradient from
 one-hot) are formed in ball arithmetic *before* the accuracy test, so cancellation is paid for
@@ -162,26 +162,33 @@ def means(xs: Sequence[float]) -> dict[str, Fraction | float]:
 # ------------------------------------------------------------------ grids of parameters
 
 
-def _power_of_ten(exponent: mpmath.mpf) -> float:
-    """``10 ** exponent`` computed in mpmath (the same float on every machine)."""
-    with mpmath.workprec(80):
-        return float(mpmath.power(10, exponent))
+def _rounded_floats(fn: Callable[[], Sequence[Ball]]) -> list[float]:
+    """The balls of ``fn()`` correctly rounded to float64 (53 bits; finite, normal values)."""
+    return [float(v) for v in certified(fn, 53)]
+
+
+def quotient(a: mpmath.mpf, b: mpmath.mpf) -> float:
+    """``a / b`` correctly rounded to a float, whatever ``mpmath.mp.prec`` the caller left set
+    (a quotient at a higher global precision, rounded again to 53 bits, could differ)."""
+    with mpmath.workprec(53):
+        return to_float(a / b)
 
 
 def symmetric_grid(limit: float, n_log: int, n_lin: int = 21) -> list[float]:
     """Parameters for an asinh (signed log) axis: ``n_lin`` points in [-1, 1] and ``n_log`` per
-    side, log-spaced from 1 to ``limit``; sorted, without 0 (0 is a special point)."""
+    side, log-spaced from 1 to ``limit`` (``limit ** (k / n_log)``, correctly rounded); sorted,
+    without 0 (0 is a special point)."""
     inner = [float(Fraction(2 * i, n_lin - 1) - 1) for i in range(n_lin)]
-    with mpmath.workprec(80):
-        top = mpmath.log10(mpmath.mpf(limit))
-        outer = [_power_of_ten(top * (i + 1) / n_log) for i in range(n_log)]
+    outer = _rounded_floats(
+        lambda: [arb(limit) ** (arb(i + 1) / n_log) for i in range(n_log)])
     values = set(inner) | set(outer) | {-v for v in outer}
     values.discard(0.0)
     return sorted(values)
 
 
 def log_grid(lo: float, hi: float, n: int) -> list[float]:
-    """``n`` log-spaced points from ``lo`` to ``hi`` (both > 0)."""
-    with mpmath.workprec(80):
-        a, b = mpmath.log10(mpmath.mpf(lo)), mpmath.log10(mpmath.mpf(hi))
-        return [_power_of_ten(a + (b - a) * i / (n - 1)) for i in range(n)]
+    """``n`` log-spaced points from ``lo`` to ``hi`` (both > 0): ``lo (hi/lo) ** (i/(n-1))``,
+    each correctly rounded, so the same floats on every machine (``10 ** x`` in the platform's
+    libm can differ in the last bit) and whatever mpmath precision the caller has set."""
+    return _rounded_floats(
+        lambda: [arb(lo) * (arb(hi) / lo) ** (arb(i) / (n - 1)) for i in range(n)])

@@ -165,7 +165,12 @@ def exp_arguments(seed: int = 0) -> np.ndarray:
 
 # ------------------------------------------------------------------------------ measurement
 
-mpmath.mp.prec = 128
+@pytest.fixture(autouse=True)
+def _references_at_128_bits():
+    """Every reference of this module at 128 bits, restored after each test: mpmath's
+    precision is global to the process, which other modules' tests share."""
+    with mpmath.workprec(128):
+        yield
 
 
 def ulp_errors(y: np.ndarray, x: np.ndarray, fn) -> np.ndarray:

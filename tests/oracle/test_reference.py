@@ -247,14 +247,11 @@ def test_rounded_results_equal_rounded_40_digit_results(op, param, fmt):
 def test_digits_mode_has_the_requested_digits():
     x = np.array([[[0.3, 1.7, 2.9, 0.001]]])
     r = reference("ppool", x, 2.5, 4, dims=1, digits=40)
-    mp.mp.dps = 80
-    try:
+    with mp.workdps(80):
         xs = [mp.mpf(v) for v in x.ravel()]
         y = mp.fsum(v**3.5 for v in xs) / mp.fsum(v**2.5 for v in xs)
         assert abs(r.output.ravel()[0] - y) <= abs(y) * mp.mpf(10) ** -39
         assert isinstance(r.output.ravel()[0], mp.mpf)
-    finally:
-        mp.mp.dps = 15
 
 
 def test_float32_tie_of_an_average_rounds_to_even():
@@ -402,14 +399,11 @@ def test_float64_results_are_correctly_rounded_against_mpmath():
     rng = np.random.default_rng(8)
     x = rng.uniform(0.001, 1000.0, (1, 1, 12))
     r = reference("ppool", x, 3.25, 3, dims=1, gradients=False)
-    mp.mp.dps = 60
-    try:
+    with mp.workdps(60):
         for j in range(4):
             xs = [mp.mpf(v) for v in x[0, 0, 3 * j:3 * j + 3]]
             y = mp.fsum(v**4.25 for v in xs) / mp.fsum(v**3.25 for v in xs)
             assert r.output[0, 0, j] == round_fraction(_mpf_to_fraction(y), FLOAT64)
-    finally:
-        mp.mp.dps = 15
 
 
 @pytest.mark.parametrize("count_include_pad", [False, True])

@@ -95,3 +95,34 @@ def test_detail_contrast_limits():
     assert retained_contrast("line", 0.0) == pytest.approx(0.25)
     assert retained_contrast("line", 200.0) == pytest.approx(1.0)
     assert retained_contrast("dark line", -200.0) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("figure", [convergence, lpnorm], ids=["convergence", "lpnorm"])
+def test_figure_data_does_not_depend_on_the_global_mpmath_precision(figure):
+    # mpmath's precision is global to the process: a test (or a user's script) that leaves it
+    # at 128 bits must not change one plotted float (reports/data/*.json is compared byte for
+    # byte with a fresh run)
+    import matplotlib.pyplot as plt
+
+    from ppverify.report.content import figure_content
+
+    records = []
+    for prec in (53, 128, 300):
+        with mpmath.workprec(prec):
+            fig = figure.build(quick=True)
+        records.append(figure_content(fig))
+        plt.close(fig)
+    assert records[0] == records[1] == records[2]
+
+
+def test_grids_and_quotients_are_correctly_rounded():
+    grid = values.log_grid(1.0, 1000.0, 7)
+    assert grid[0] == 1.0 and grid[-1] == 1000.0 and grid[2] == 10.0 and grid[4] == 100.0
+    for i, v in enumerate(grid):
+        with mpmath.workprec(300):
+            exact = mpmath.power(10, mpmath.mpf(i) / 2)
+            assert v == float(exact)  # one rounding from 300 bits
+    assert values.symmetric_grid(100.0, 2, 3) == [-100.0, -10.0, -1.0, 1.0, 10.0, 100.0]
+    with mpmath.workprec(300):
+        a, b = mpmath.mpf(1) / 3, mpmath.mpf(7)
+        assert values.quotient(a, b) == float(Fraction(1, 21))
