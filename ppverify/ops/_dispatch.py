@@ -363,6 +363,7 @@ def register_backend(backend: Backend, before: str = "torch") -> None:
     which accepts every call and so must stay last)."""
     names = [b.name for b in BACKENDS]
     BACKENDS.insert(names.index(before), backend)
+    _eager_calls.clear()  # its entries stand for the old choice
 
 
 def _select(op: str, layout, x: Tensor) -> Backend:
@@ -659,9 +660,89 @@ def _check_shape(layout, spatial: tuple) -> None:
         _checked_shapes[key] = layout
 
 
+class _EagerEntry:
+    """What ``pool``'s shortcut needs of one kind of call that a full call served with the C++
+    kernel (see ``_eager_calls``)."""
+
+    __slots__ = ("call", "layout", "batched", "use_native", "kernel", "out_like", "out_fmt")
+
+    def __init__(self, call: _NativeCall, layout, batched: bool):
+        self.call = call
+        self.layout = layout  # the key holds id(layout): this keeps the id taken (no other
+        #                       object can have it while the entry lives)
+        self.batched = batched
+        self.use_native = _use_native  # the backend choice it stands for (tests replace it)
+        self.kernel = _native.forward_function()
+        self.out_like, self.out_fmt = call._out_like, call._out_fmt
+
+
+#: ``pool``'s shortcut: kinds of call that a full call (every check of rule 1, the backend
+#: choice, ``check_windows``) served with the C++ kernel in plain eager mode without autograd,
+#: with a Python float parameter, keyed by ``_eager_key``. An entry says nothing about values
+#: (the kernel checks those at every call), only that an input of this operator, layout,
+#: shape, strides and dtype passed every check that does not read it.
+_eager_calls: dict = {}
+_EAGER_CALLS_MAX = 1024
+
+
+def _eager_key(op: str, layout, input: Tensor) -> tuple:
+    """The shortcut's key: everything an entry stands for that ``pool`` does not test at each
+    call (the operator, the layout's identity, the input's shape, strides and dtype; the
+    device is tested: CPU only). Raises ``RuntimeError`` for a tensor without strides."""
+    return (op, id(layout), input.shape, input.stride(), input.dtype)
+
+
+def _remember_eager(op: str, layout, input: Tensor, call: _NativeCall) -> None:
+    if len(_eager_calls) >= _EAGER_CALLS_MAX:
+        _eager_calls.clear()
+    _eager_calls[_eager_key(op, layout, input)] = _EagerEntry(call, layout,
+                                                              input.dim() == layout.dims + 2)
+
+
+def _eager_forward(op: str, entry: _EagerEntry, input: Tensor, param_t: Tensor, layout,
+                   validate: bool) -> Tensor:
+    """``_native_forward`` for a call that ``entry`` stands for (the shortcut of ``pool``)."""
+    call = entry.call
+    x = input if entry.batched else input.unsqueeze(0)
+    xk = x.contiguous(memory_format=call.fmt) if call.copy else x
+    y = (torch.empty_like(entry.out_like) if entry.out_fmt is None
+         else torch.empty_like(entry.out_like, memory_format=entry.out_fmt))
+    code = entry.kernel(call.ptr, xk.data_ptr(), param_t.data_ptr(), y.data_ptr(),
+                        torch.get_num_threads())
+    if code and _native.status(code) and validate:
+        diagnose(op, x, param_t, layout)
+    return y if entry.batched else y.squeeze(0)
+
+
 def pool(op: str, input: Tensor, param, layout, validate: bool = True) -> Tensor:
     """Pool ``input`` (``(N, C, *spatial)`` or unbatched ``(C, *spatial)``) with ``op`` and its
-    parameter over ``layout`` (a windowed or adaptive geometry)."""
+    parameter over ``layout`` (a windowed or adaptive geometry).
+
+    The shortcut first (about half the cost of a full call on a tiny input): a plain CPU tensor
+    that needs no gradient here, a Python float parameter that passed rule 1 before
+    (``cpu_float_param``), ``validate`` a bool, no compiler, tracer, torch.func transform,
+    forward-mode AD or Triton-on-CPU opt-in, and a call of the same kind (``_eager_key``) that
+    the full path below served with the C++ kernel under the same backend choice: then the
+    kernel is called directly. Anything else takes the full path, which checks everything."""
+    if (not torch.compiler.is_compiling() and type(input) is Tensor and type(param) is float
+            and (validate is True or validate is False)):
+        try:
+            entry = _eager_calls.get(_eager_key(op, layout, input))
+        except RuntimeError:  # no strides (a sparse tensor): the full path says what is wrong
+            entry = None
+        if (entry is not None and input.is_cpu
+                and entry.use_native is _use_native and not torch._C._is_tracing()
+                and not (input.requires_grad and torch.is_grad_enabled())
+                and forward_ad._current_level < 0 and not _is_wrapped(input)
+                and not _triton.cpu_opt_in()):
+            param_t = _validate.cpu_float_param(param)
+            if param_t is not None:
+                return _eager_forward(op, entry, input, param_t, layout, validate)
+    return _pool(op, input, param, layout, validate)
+
+
+def _pool(op: str, input: Tensor, param, layout, validate: bool) -> Tensor:
+    """``pool``'s full path: every check of rule 1, the backend choice and the autograd route."""
     _validate.check_input(input)
     _validate.check_flag(validate, "validate")
     batched = input.dim() == layout.dims + 2 or _layout.check_rank(input.shape, layout.dims)
@@ -690,6 +771,8 @@ def pool(op: str, input: Tensor, param, layout, validate: bool = True) -> Tensor
             if backend is not NATIVE:  # its cached call plans stand for checked shapes
                 _check_shape(layout, x.shape[2:])
             y = backend.forward(op, x, param_t, layout, validate)
+            if backend is NATIVE and plain_param and type(input) is Tensor:
+                _remember_eager(op, layout, input, _native_call(op, layout, x, param_t))
     else:
         _check_shape(layout, x.shape[2:])
         y = _PoolFunction.apply(x, param_t, op, _layout.encode(layout), validate)

@@ -464,6 +464,19 @@ def make_plan(op: str, layout, shape: tuple[int, ...], dtype: torch.dtype,
     return plan
 
 
+def status(code: int) -> bool:
+    """A kernel's non-zero status as ``forward``'s result (True: some window holds a bad
+    element); ``MemoryError`` / ``RuntimeError`` for the failures."""
+    return _status(code)
+
+
+def forward_function():
+    """The loaded kernel's ``ppv_forward`` (ctypes), for callers that have a plan and call it
+    directly (``ppverify.ops._dispatch``'s eager shortcut): ``forward``'s arguments as
+    addresses, ``(plan, x, param, out, threads) -> status``."""
+    return (_lib or load()).ppv_forward
+
+
 def _status(code: int) -> bool:
     if code & 2:
         raise MemoryError("ppverify kernel: out of memory for its scratch buffers")

@@ -34,6 +34,8 @@ from dataclasses import asdict, dataclass, field
 FWD_TARGET, FB_TARGET, MEM_TARGET = 1.5, 2.0, 1.5
 HEADLINE_MAX, HEADLINE_AVG, F64_MAX = 1.3, 2.0, 3.0
 OVERHEAD_TARGET, FIRST_CALL_TARGET = 3.0, 0.3
+#: ``--rows`` values that select no table row, only the per-call overhead and the first call
+OVERHEAD_ROWS = ("per-call", "first call")
 
 
 @dataclass(frozen=True)

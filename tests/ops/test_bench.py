@@ -132,3 +132,19 @@ def test_matrix_rss_child_measures_a_row(tmp_path):
 def test_cli_matrix_rejects_an_unknown_row(capsys):
     assert main(["bench", "--matrix", "--rows", "no such row"]) == 2
     assert "no matrix row matches" in capsys.readouterr().err
+
+
+def test_cli_matrix_per_call_selects_the_overhead_lines_alone(capsys, monkeypatch):
+    from ppverify.ops import bench_matrix as bm
+
+    measured = []
+    monkeypatch.setattr(bm, "measure_row", lambda row, *a: measured.append(row))
+    monkeypatch.setattr(bm, "per_call_overhead", lambda: {
+        "per_call_s": {"p_pool2d": 5e-6, "max_pool2d": 2.5e-6}, "ratio": 2.0})
+    monkeypatch.setattr(bm, "first_call", lambda: {
+        "ppverify_import_s": 0.05, "first_call_s": 0.002, "modules": 16,
+        "torch_first_max_pool_s": 0.01, "extra_s": 0.052})
+    assert main(["bench", "--matrix", "--rows", "per-call"]) == 0
+    out = capsys.readouterr().out
+    assert measured == []
+    assert "per-call overhead, (1, 1, 4, 4) forward: 5.0 us vs max_pool2d 2.5 us = 2.00x  ok" in out
