@@ -69,7 +69,7 @@ INCLUDES = (Path(__file__).with_name("power_kernel.inc"),
             Path(__file__).with_name("fast_math.inc"))
 FLAGS = ["-O3", "-march=native", "-mprefer-vector-width=512", "-fopenmp", "-fno-math-errno",
          "-fno-trapping-math", "-shared", "-fPIC", "-std=c++17"]
-ABI_VERSION = 3
+ABI_VERSION = 4
 PREFIX = "ppool_kernel_"
 
 _lock = threading.Lock()
@@ -289,6 +289,8 @@ def _open(path: Path):
     lib.ppv_forward_overlap_saved.restype = i32
     lib.ppv_backward_overlap_saved.argtypes = [vp, vp, vp, vp, vp, vp, vp, vp, vp, i32]
     lib.ppv_backward_overlap_saved.restype = i32
+    lib.ppv_plan_axis.argtypes = [vp, i32, vp]
+    lib.ppv_plan_axis.restype = i32
     lib.ppv_segments.argtypes = [vp, i32, vp]
     lib.ppv_segments.restype = i32
     lib.ppv_segment_grain.argtypes = [ctypes.c_int64]
@@ -381,7 +383,12 @@ def available() -> bool:
 
 _DTYPES = {torch.float32: 0, torch.float64: 1, torch.bfloat16: 2, torch.float16: 3}
 _OPS = {"ppool": 0, "powermean": 1, "lp": 2}
-PLAN_HEAD = 16
+PLAN_HEAD = 28
+#: a windowed axis with at least this many outputs goes in the plan as its geometry (kernel,
+#: stride, padding, dilation: the kernel computes each window's start and count), not as two
+#: tables of 8 B per output (a signal of 2,000,000 samples, k3 s1: 32 MB of tables); shorter
+#: axes keep their tables (at most 64 KB, read from cache). Adaptive axes always have tables.
+COMPACT_MIN_OUTPUTS = 4096
 #: the dtypes the kernel serves per operator (the power mean's and Lp's float64: pure torch)
 _OP_DTYPES = {"ppool": frozenset(_DTYPES),
               "powermean": frozenset({torch.float32, torch.bfloat16, torch.float16}),
@@ -424,44 +431,97 @@ def _fill_axis(layout, a: int, length: int, starts, counts) -> int:
     lo = min(n_out, -(-p // s))
     hi = max(lo, min(n_out, (length - 1 + p - (k - 1) * d) // s + 1))
     for edge in (slice(0, lo), slice(hi, n_out)):
-        first = starts[edge]
-        j_lo = np.where(first < 0, (-first + d - 1) // d, 0)
-        j_hi = np.minimum(k, np.where(length > first, (length - first + d - 1) // d, 0))
-        counts[edge] = np.maximum(j_hi - j_lo, 0)
-        first += j_lo * d
+        _clip(starts[edge], counts[edge], length, k, d)
     return d
+
+
+def _clip(first, counts, length: int, k: int, d: int) -> None:
+    """Windows ``first + j d`` (``j < k``; ``first``, ``counts``: int64 arrays, changed in
+    place) less the positions outside ``[0, length)``: ``first`` becomes the first position
+    inside, ``counts`` how many there are (0: none)."""
+    import numpy as np
+
+    j_lo = np.where(first < 0, (-first + d - 1) // d, 0)
+    j_hi = np.minimum(k, np.where(length > first, (length - first + d - 1) // d, 0))
+    counts[:] = np.maximum(j_hi - j_lo, 0)
+    first += j_lo * d
+
+
+def _compact(layout, a: int, n_out: int) -> bool:
+    from ..windows import AdaptiveGeometry
+
+    return not isinstance(layout, AdaptiveGeometry) and n_out >= COMPACT_MIN_OUTPUTS
 
 
 def make_plan(op: str, layout, shape: tuple[int, ...], dtype: torch.dtype,
               channels_last: bool, param_mode: int, out: tuple[int, ...]):
-    """The kernel's int64 description of one call (``Plan::parse`` in the kernel): a header
-    (ABI, dtype, memory format, N, C, operator, parameter mode, input and output sizes and
-    steps of the D, H, W axes; 1-D and 2-D pooling are embedded in 3-D) and per axis the
-    windows' starts and counts, written in place (the plan is the only table-sized array)."""
+    """The kernel's int64 description of one call (``Plan::parse`` in the kernel): a header of
+    ``PLAN_HEAD`` ints (ABI, dtype, memory format, N, C, operator, parameter mode, then per
+    D, H, W axis: input and output sizes, steps, forms, and for a compact axis its kernel,
+    stride and padding; 1-D and 2-D pooling are embedded in 3-D), then the windows' starts and
+    counts of each axis whose form is 0 (a table, written in place: the plan is the only
+    table-sized array). Form 1 (a windowed axis of ``COMPACT_MIN_OUTPUTS`` outputs or more):
+    no table, the kernel computes the windows from the geometry."""
     import numpy as np
 
     N, C, *spatial = shape
     pad = 3 - len(spatial)
     spatial3 = [1] * pad + list(spatial)
     out3 = [1] * pad + list(out)
+    compact = [axis >= pad and _compact(layout, axis - pad, out3[axis]) for axis in range(3)]
+    geometry = [[0, 0, 0] for _ in range(3)]  # per axis: kernel, stride, padding (compact)
+    for axis in range(3):
+        if compact[axis]:
+            a = axis - pad
+            geometry[axis] = [layout.kernel_size[a], layout.stride[a], layout.padding[a]]
     head = [ABI_VERSION, _DTYPES[dtype], int(channels_last), N, C, _OPS[op], param_mode,
-            *spatial3, *out3]
-    plan = np.empty(len(head) + 3 + 2 * sum(out3), dtype=np.int64)
-    plan[:len(head)] = head
-    at = len(head) + 3
+            *spatial3, *out3, 0, 0, 0, *(int(c) for c in compact),
+            *(g[0] for g in geometry), *(g[1] for g in geometry), *(g[2] for g in geometry)]
+    assert len(head) == PLAN_HEAD
+    tables = sum(2 * n for n, c in zip(out3, compact) if not c)
+    plan = np.empty(PLAN_HEAD + tables, dtype=np.int64)
+    plan[:PLAN_HEAD] = head
+    at = PLAN_HEAD
     for axis in range(3):
         n = out3[axis]
-        starts, counts = plan[at:at + n], plan[at + n:at + 2 * n]
         if axis < pad:
-            starts[:] = 0
-            counts[:] = 1
             step = 1
-        else:
-            step = _fill_axis(layout, axis - pad, spatial3[axis], starts, counts)
-        plan[len(head) + axis] = step
-        at += 2 * n
+        elif compact[axis]:
+            step = layout.dilation[axis - pad]
+        if not compact[axis]:
+            starts, counts = plan[at:at + n], plan[at + n:at + 2 * n]
+            if axis < pad:
+                starts[:] = 0
+                counts[:] = 1
+            else:
+                step = _fill_axis(layout, axis - pad, spatial3[axis], starts, counts)
+            at += 2 * n
+        plan[13 + axis] = step
     plan.setflags(write=False)
     return plan
+
+
+def plan_compact_axes(plan) -> tuple[bool, bool, bool]:
+    """Per D, H, W axis of ``plan``: whether it is compact (no table; form 1)."""
+    return tuple(bool(f) for f in plan[16:19].tolist())
+
+
+def axis_windows(plan, axis: int, lo: int, hi: int):
+    """``(starts, counts)`` (int64 arrays) of outputs ``[lo, hi)`` of axis ``axis`` (0 D, 1 H,
+    2 W) of ``plan``: its table's entries, or a compact axis's computed ones (as the kernel
+    computes them)."""
+    import numpy as np
+
+    outs = plan[10:13].tolist()
+    if plan[16 + axis]:
+        k, s, p = (int(plan[19 + axis]), int(plan[22 + axis]), int(plan[25 + axis]))
+        starts = np.arange(lo, hi, dtype=np.int64) * s - p
+        counts = np.full(hi - lo, k, dtype=np.int64)
+        _clip(starts, counts, int(plan[7 + axis]), k, int(plan[13 + axis]))
+        return starts, counts
+    at = PLAN_HEAD + sum(2 * outs[a] for a in range(axis) if not plan[16 + a])
+    n = outs[axis]
+    return plan[at + lo:at + hi], plan[at + n + lo:at + n + hi]
 
 
 def status(code: int) -> bool:
@@ -519,12 +579,11 @@ def plan_disjoint(plan) -> bool:
     import numpy as np
 
     outs, steps = plan[10:13], plan[13:16]
-    at = PLAN_HEAD
-    for n_out, step in zip(outs.tolist(), steps.tolist()):
+    for axis, (n_out, step) in enumerate(zip(outs.tolist(), steps.tolist())):
         previous_last = None  # the last element of the previous piece's last non-empty window
         for lo in range(0, n_out, _PIECE):  # pieces: no table-sized temporaries
             hi = min(n_out, lo + _PIECE)
-            starts, counts = plan[at + lo:at + hi], plan[at + n_out + lo:at + n_out + hi]
+            starts, counts = axis_windows(plan, axis, lo, hi)
             nonempty = counts > 0
             first = starts[nonempty]
             if not len(first):
@@ -534,7 +593,6 @@ def plan_disjoint(plan) -> bool:
                     previous_last is not None and first[0] <= previous_last):
                 return False
             previous_last = int(last[-1])
-        at += 2 * n_out
     return True
 
 
@@ -551,12 +609,10 @@ def plan_covers(plan) -> bool:
 def _axis_window_totals(plan):
     """Per axis of ``plan``: ``(input length, outputs, elements summed over its windows)``,
     the counts read in pieces (no table-sized temporaries)."""
-    at = PLAN_HEAD
-    for length, n_out in zip(plan[7:10].tolist(), plan[10:13].tolist()):
-        counts = plan[at + n_out:at + 2 * n_out]
-        yield length, n_out, sum(int(counts[lo:lo + _PIECE].clip(min=0).sum())
-                                 for lo in range(0, n_out, _PIECE))
-        at += 2 * n_out
+    for axis, (length, n_out) in enumerate(zip(plan[7:10].tolist(), plan[10:13].tolist())):
+        yield length, n_out, sum(
+            int(axis_windows(plan, axis, lo, min(n_out, lo + _PIECE))[1].clip(min=0).sum())
+            for lo in range(0, n_out, _PIECE))
 
 
 def forward_saved(plan: int, x: torch.Tensor, param: torch.Tensor, out: torch.Tensor,
@@ -696,6 +752,20 @@ def segments(plan, threads: int) -> dict[str, int]:
     if code:
         _status(code)
     return dict(zip(("segments", "classes", "axis", "threads"), (int(v) for v in out)))
+
+
+def kernel_axis_windows(plan, axis: int):
+    """``(starts, counts)`` of every output of axis ``axis`` of ``plan`` as the kernel reads
+    them (``ppv_plan_axis``: a table's entries or a compact axis's computed windows). For
+    tests."""
+    import numpy as np
+
+    n = int(plan[10 + axis])
+    out = np.zeros(2 * n, dtype=np.int64)
+    code = (_lib or load()).ppv_plan_axis(plan.ctypes.data, axis, out.ctypes.data)
+    if code:
+        _status(code)
+    return out[:n], out[n:]
 
 
 def forward_sum_paths() -> dict[str, int]:

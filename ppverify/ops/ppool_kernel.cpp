@@ -98,7 +98,7 @@
 namespace {
 
 constexpr int L = 8;  // lanes (planes) per group
-constexpr int64_t ABI_VERSION = 3;
+constexpr int64_t ABI_VERSION = 4;
 
 // ------------------------------------------------------------------------------------ bits
 
@@ -399,10 +399,29 @@ struct ScaledSum {
 
 // ---------------------------------------------------------------------------- geometry
 
+// One of an axis's two window tables, start[o] or count[o] per output o: read from an array
+// (the plan's, or a segment's), or, for a regular axis of a compact plan (windowed pooling),
+// computed from the geometry: output o's window is first + j d, j < k, first = o s - p, less
+// the positions outside [0, in) (padding, ceil_mode's overhang), exactly as _native._fill_axis
+// fills a table. Indexing is the same either way (start[o], count[o]).
+struct WinTable {
+  const int64_t* t = nullptr;  // the array, or null: computed
+  int64_t k = 1, s = 1, p = 0, d = 1, in = 1;
+  bool is_count = false;
+  WinTable& operator=(const int64_t* q) { t = q; return *this; }
+  int64_t operator[](int64_t o) const { return t ? t[o] : regular(o); }
+  int64_t regular(int64_t o) const {
+    const int64_t first = o * s - p;
+    if (first >= 0 && first + (k - 1) * d < in) return is_count ? k : first;  // inside
+    const int64_t jlo = first < 0 ? (-first + d - 1) / d : 0;
+    const int64_t jhi = std::min<int64_t>(k, in > first ? (in - first + d - 1) / d : 0);
+    return is_count ? std::max<int64_t>(jhi - jlo, 0) : first + jlo * d;
+  }
+};
+
 struct Axis {
   int64_t in = 1, out = 1, step = 1;
-  const int64_t* start = nullptr;
-  const int64_t* count = nullptr;
+  WinTable start, count;
   // inverse: outputs whose window holds input index i: inv[inv_off[i] .. inv_off[i + 1])
   std::vector<int64_t> inv_off, inv;
   void build_inverse() {
@@ -418,6 +437,7 @@ struct Axis {
 };
 
 enum { DT_F32 = 0, DT_F64 = 1, DT_BF16 = 2, DT_F16 = 3 };
+constexpr int64_t PLAN_HEAD = 28;  // the plan's header (_native.make_plan); tables follow
 enum { OP_PPOOL = 0, OP_POWERMEAN = 1, OP_LP = 2 };
 enum { ST_OK = 0, ST_BAD = 1, ST_NOMEM = 2, ST_ARGS = 3 };
 // ppv_forward_saved: the saved Jacobian is not usable (an element's dy/dx is beyond float's
@@ -464,10 +484,25 @@ struct Plan {
     for (int a = 0; a < 3; ++a) {
       ax[a].in = p[7 + a]; ax[a].out = p[10 + a]; ax[a].step = p[13 + a];
     }
-    const int64_t* t = p + 16;
+    // per axis p[16 + a]: 0 tables follow the header (start[out], count[out]), 1 regular
+    // (compact): kernel p[19 + a], stride p[22 + a], padding p[25 + a], dilation = step
+    const int64_t* t = p + PLAN_HEAD;
     for (int a = 0; a < 3; ++a) {
-      ax[a].start = t; t += ax[a].out;
-      ax[a].count = t; t += ax[a].out;
+      const int64_t form = p[16 + a];
+      if (form == 0) {
+        ax[a].start = t; t += ax[a].out;
+        ax[a].count = t; t += ax[a].out;
+      } else if (form == 1) {
+        const int64_t k = p[19 + a], s = p[22 + a], pad = p[25 + a];
+        if (k < 1 || s < 1 || pad < 0 || ax[a].step < 1) return false;
+        for (WinTable* w : {&ax[a].start, &ax[a].count}) {
+          w->t = nullptr;
+          w->k = k; w->s = s; w->p = pad; w->d = ax[a].step; w->in = ax[a].in;
+        }
+        ax[a].count.is_count = true;
+      } else {
+        return false;
+      }
     }
     plane_in = ax[0].in * ax[1].in * ax[2].in;
     plane_out = ax[0].out * ax[1].out * ax[2].out;
@@ -2379,8 +2414,8 @@ inline void segment_table(const Axis& A, int64_t o0, int64_t o1, int64_t b_lo, i
 // every call).
 inline bool monotone_windows(const Axis& A, int64_t& cmax) {
   int64_t off = 0, most = A.out > 0 ? A.count[0] : 0;
-  const int64_t* st = A.start;
-  const int64_t* cn = A.count;
+  const WinTable& st = A.start;
+  const WinTable& cn = A.count;
   const int64_t step = A.step;
 #pragma omp simd reduction(+ : off) reduction(max : most)
   for (int64_t o = 1; o < A.out; ++o) {
@@ -2426,8 +2461,8 @@ inline void make_segments(Plan& F, int nt, bool allow, Segments& sg) {
     const int64_t d = e1 - e0 >= 2 ? A.start[e0 + 1] - A.start[e0] : 0;
     // (counted without branches, through local pointers: through A, GCC gathered the loads)
     int64_t off = 0;
-    const int64_t* st = A.start;
-    const int64_t* cn = A.count;
+    const WinTable& st = A.start;
+    const WinTable& cn = A.count;
 #pragma omp simd reduction(+ : off)
     for (int64_t o = e0 + 1; o < e1; ++o) off += (cn[o] != cmax) | (st[o] - st[o - 1] != d);
     regular = e1 - e0 >= 2 && off == 0;
@@ -3120,6 +3155,20 @@ int ppv_segments(const int64_t* plan, int nthreads, int64_t* out) {
 void ppv_forward_sum_paths(int64_t* out) {
   out[0] = rows_summed_together.exchange(0);
   out[1] = rows_summed_each.exchange(0);
+}
+
+// The windows of axis `axis` (0 D, 1 H, 2 W) of a plan as the kernel reads them (a table's
+// or a compact axis's computed ones): start[o] into out[o], count[o] into out[n + o]. For
+// tests. Status 3 for a bad plan or axis.
+int ppv_plan_axis(const int64_t* plan, int axis, int64_t* out) {
+  Plan P;
+  if (axis < 0 || axis > 2 || !P.parse(plan)) return ST_ARGS;
+  const Axis& A = P.ax[axis];
+  for (int64_t o = 0; o < A.out; ++o) {
+    out[o] = A.start[o];
+    out[A.out + o] = A.count[o];
+  }
+  return ST_OK;
 }
 
 // Input elements per thread of a segmented call (SEG_THREAD_ELEMENTS): set to `elements`

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ppverify.ops import _native
 
+from ._cases import GEOMETRIES
 from ._child import peak_rss_growth
 from ._compare import check_adaptive_case, check_case, dtype_name
 
@@ -90,9 +93,10 @@ def test_large_alpha_backward_across_tiles_in_the_exact_engine():
     ((9,), 3, 2, 1, 1, True), ((10,), 4, 3, 2, 2, True), ((7,), 2, 1, 0, 3, False),
     ((5, 11), (3, 2), (2, 3), (1, 1), (1, 4), True), ((4,), 1, 5, 0, 1, True),
     ((6, 5, 13), 3, 2, 1, 2, False)])
-def test_kernel_plans_match_the_oracles_windows(geometry):
-    """The plan's start / count tables (written in place, edges corrected) hold exactly the
-    positions of ppverify.windows, the oracle's independent enumeration of torch's windows."""
+def test_kernel_plans_match_the_oracles_windows(monkeypatch, geometry):
+    """The plan's start / count tables (written in place, edges corrected) and the windows the
+    kernel computes for a compact axis hold exactly the positions of ppverify.windows, the
+    oracle's independent enumeration of torch's windows."""
     import numpy as np
 
     from ppverify.ops import _layout
@@ -107,25 +111,107 @@ def test_kernel_plans_match_the_oracles_windows(geometry):
                          (_layout.adaptive(dims, tuple(2 * n - 1 for n in spatial)),
                           make_adaptive_geometry(dims, tuple(2 * n - 1 for n in spatial)))]:
         out = _layout.out_spatial(layout, spatial)
-        plan = _native.make_plan("ppool", layout, (1, 1, *spatial), torch.float32, False, 0, out)
-        pad, head = 3 - dims, 16
-        sizes3 = [1] * pad + list(out)
-        tables, at = [], head
-        for axis in range(3):
-            n = sizes3[axis]
-            starts, counts, step = plan[at:at + n], plan[at + n:at + 2 * n], plan[13 + axis]
-            tables.append((starts, counts, step))
-            at += 2 * n
-        assert at == len(plan)
-        for w in iter_windows(geom, spatial):
-            per_axis = []
-            for a in range(dims):
-                starts, counts, step = tables[pad + a]
-                o = w.out_index[a]
-                per_axis.append({int(starts[o] + j * step) for j in range(int(counts[o]))})
-            got = {tuple(idx) for idx in np.array(np.meshgrid(*[sorted(s_) for s_ in per_axis],
-                                                             indexing="ij")).reshape(dims, -1).T}
-            assert got == {tuple(q) for q in w.positions}, (geometry, layout, w.out_index)
+        pad = 3 - dims
+        for compact_from in (0, 10**9):  # every windowed axis compact; every axis a table
+            monkeypatch.setattr(_native, "COMPACT_MIN_OUTPUTS", compact_from)
+            plan = _native.make_plan("ppool", layout, (1, 1, *spatial), torch.float32, False,
+                                     0, out)
+            windowed = not hasattr(layout, "output_size")
+            assert _native.plan_compact_axes(plan)[pad:] == (windowed and not compact_from,) * dims
+            step = plan[13:16]
+            # what the kernel reads (its tables or its computed windows) and what Python reads
+            # (plan_disjoint, plan_covers), each against the oracle's windows
+            for tables in ([_native.kernel_axis_windows(plan, a) for a in range(3)],
+                           [_native.axis_windows(plan, a, 0, int(plan[10 + a]))
+                            for a in range(3)]):
+                for w in iter_windows(geom, spatial):
+                    per_axis = []
+                    for a in range(dims):
+                        starts, counts = tables[pad + a]
+                        o = w.out_index[a]
+                        per_axis.append({int(starts[o] + j * step[pad + a])
+                                         for j in range(int(counts[o]))})
+                    got = {tuple(idx) for idx in np.array(np.meshgrid(
+                        *[sorted(s_) for s_ in per_axis], indexing="ij")).reshape(dims, -1).T}
+                    assert got == {tuple(q) for q in w.positions}, (geometry, layout,
+                                                                    w.out_index)
+
+
+@settings(max_examples=150, deadline=None)
+@given(data=st.data(), dims=st.sampled_from([1, 2, 3]))
+def test_compact_plans_match_the_oracles_windows_on_drawn_geometries(data, dims):
+    """The kernel's computed windows of a compact axis (``WinTable::regular``) against
+    ppverify.windows on the strategies' geometries (padding, dilation, ceil_mode, windows
+    clipped at both ends), and against the table the same plan would hold."""
+    from ppverify.ops import _layout
+    from ppverify.strategies import pool_geometries, spatial_sizes
+    from ppverify.windows import axis_output_size, make_geometry
+
+    geometry = data.draw(pool_geometries(dims, max_kernel=5, max_stride=4, max_dilation=3))
+    spatial = data.draw(spatial_sizes(geometry, max_extra=9))
+    g = make_geometry(dims, **geometry)
+    layout = _layout.windowed(dims, *geometry.values())
+    try:
+        out = _layout.out_spatial(layout, spatial)
+    except ValueError:
+        return
+    old = _native.COMPACT_MIN_OUTPUTS
+    try:
+        _native.COMPACT_MIN_OUTPUTS = 0
+        compact = _native.make_plan("ppool", layout, (1, 1, *spatial), torch.float32, False, 0,
+                                    out)
+        _native.COMPACT_MIN_OUTPUTS = 10**9
+        table = _native.make_plan("ppool", layout, (1, 1, *spatial), torch.float32, False, 0,
+                                  out)
+    finally:
+        _native.COMPACT_MIN_OUTPUTS = old
+    pad = 3 - dims
+    for a in range(dims):
+        k, s, p, d = (g.kernel_size[a], g.stride[a], g.padding[a], g.dilation[a])
+        n = axis_output_size(spatial[a], k, s, p, d, g.ceil_mode)
+        starts, counts = _native.kernel_axis_windows(compact, pad + a)
+        t_starts, t_counts = _native.kernel_axis_windows(table, pad + a)
+        assert (starts == t_starts).all() and (counts == t_counts).all()
+        for o in range(n):  # the oracle's rule: positions o s - p + j d inside [0, length)
+            want = [o * s - p + j * d for j in range(k) if 0 <= o * s - p + j * d < spatial[a]]
+            assert [starts[o] + j * d for j in range(counts[o])] == want, (geometry, spatial, a, o)
+
+
+@pytest.mark.parametrize("case", range(len(GEOMETRIES)))
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_compact_plans_against_the_oracle(monkeypatch, case, dtype):
+    """The op with every windowed axis compact (``COMPACT_MIN_OUTPUTS = 0``; the plans are
+    checked to be compact) against the oracle on the window geometries of _cases.py, forward
+    and both gradients, the windows that share elements and the disjoint ones (saved state)."""
+    from ppverify.ops import _dispatch
+
+    monkeypatch.setattr(_native, "COMPACT_MIN_OUTPUTS", 0)
+    monkeypatch.setattr(_dispatch, "_native_calls", {})
+    monkeypatch.setattr(_dispatch, "_eager_calls", {})
+    dims, spatial, k, s, p, d, ceil = GEOMETRIES[case]
+    x = _signal((2, 3, *spatial), dtype, case)
+    for alpha in (2.0, -1.5, torch.tensor([0.5, 3.0, -30.0], dtype=torch.float64)):
+        check_case(x, alpha, k, s, p, d, ceil, dims=dims)
+    plans = [c.plan for c in _dispatch._native_calls.values()]
+    assert plans and all(_native.plan_compact_axes(plan)[3 - dims:] == (True,) * dims
+                         for plan in plans)
+
+
+def test_a_long_axis_is_compact_by_default():
+    """Windowed axes of COMPACT_MIN_OUTPUTS outputs or more carry no table (a signal of
+    2,000,000 samples, k3 s3: 10.7 MB of tables before); shorter ones and adaptive ones do."""
+    from ppverify.ops import _layout
+
+    n = 3 * _native.COMPACT_MIN_OUTPUTS
+    layout = _layout.windowed(1, 3, 3)
+    plan = _native.make_plan("ppool", layout, (1, 1, n), torch.float32, False, 0, (n // 3,))
+    assert _native.plan_compact_axes(plan) == (False, False, True)
+    assert plan.nbytes == 8 * (_native.PLAN_HEAD + 4)  # the two axes of one output
+    short = _native.make_plan("ppool", layout, (1, 1, 30), torch.float32, False, 0, (10,))
+    assert _native.plan_compact_axes(short) == (False, False, False)
+    adaptive = _layout.adaptive(1, n // 3)
+    plan = _native.make_plan("ppool", adaptive, (1, 1, n), torch.float32, False, 0, (n // 3,))
+    assert _native.plan_compact_axes(plan) == (False, False, False)
 
 
 def test_a_long_one_dimensional_plane_in_bounded_memory():
