@@ -373,15 +373,16 @@ def test_first_call_on_a_new_length_allocates_nothing_per_position():
     finally:
         tracemalloc.stop()
     # no Python object per position (before: 331 MB): what tracemalloc sees outside numpy's
-    # array data is small; numpy's share is the C++ kernel's plan, one int64 start and count
-    # per output index of each axis (16 B x 2,000,003 here), and its transients
+    # array data is small; numpy's share is the C++ kernel's plan (compact for an axis this
+    # long: its geometry, no table of 16 B per output) and its transients
     numpy_domain = np.lib.tracemalloc_domain
     python_objects = snapshot.filter_traces([tracemalloc.DomainFilter(False, numpy_domain)])
     assert sum(s.size for s in python_objects.statistics("filename")) < 1_000_000
     assert peak < 64 * x.shape[-1]
     from ppverify.ops import _dispatch
     plans = [c.plan for c in _dispatch._native_calls.values() if c.out_shape[-1] == x.shape[-1]]
-    assert plans and all(plan.nbytes <= 16 * x.shape[-1] + 1024 for plan in plans)
+    # a windowed axis this long is compact: no table (16 B per output before)
+    assert plans and all(plan.nbytes <= 1024 for plan in plans)
 
 
 def test_adaptive_window_tables_are_built_without_a_python_object_per_window(monkeypatch):
@@ -409,14 +410,18 @@ def test_adaptive_window_tables_are_built_without_a_python_object_per_window(mon
     assert torch.allclose(out, F.adaptive_avg_pool1d(x, 999), rtol=1e-15, atol=0)
 
 
-def test_the_kernel_plan_cache_is_bounded_in_bytes():
-    """Plans hold 16 B per output index of each axis: twelve distinct lengths of 1e6 (192 MB of
-    plans) must not all be kept (the cache holds at most 64 MB of them)."""
-    from ppverify.ops import _dispatch
+def test_the_kernel_plan_cache_is_bounded_in_bytes(monkeypatch):
+    """Plans with tables hold 16 B per output index of each axis (adaptive axes, and windowed
+    ones below ``COMPACT_MIN_OUTPUTS``; here every axis, forced): twelve distinct lengths of
+    1e6 (192 MB of plans) must not all be kept (the cache holds at most 64 MB of them)."""
+    from ppverify.ops import _dispatch, _native
     from ppverify.ops import native_available as ops_native_available
 
     if not ops_native_available():
         pytest.skip("no C++ kernel")
+    monkeypatch.setattr(_native, "COMPACT_MIN_OUTPUTS", 10**12)
+    monkeypatch.setattr(_dispatch, "_native_calls", {})
+    monkeypatch.setattr(_dispatch, "_eager_calls", {})
     for i in range(12):
         p_pool1d(torch.rand(1, 1, 1_000_000 + i), 2.0, 3, 1, 1)
         held = sum(c.plan.nbytes for c in _dispatch._native_calls.values())
