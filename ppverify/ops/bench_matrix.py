@@ -15,7 +15,7 @@ adaptive rows) are timed in interleaved rounds; the figures are best-of-rounds t
   over ``max_pool2d`` alone (target <= 1.3x) and over ``avg_pool2d`` (<= 2x); float64 rows
   over ``max_pool2d`` float64 (<= 3x);
 * per-call overhead: forward of a (1, 1, 4, 4) input over ``max_pool2d``'s (target <= 3x;
-  medians of 21 interleaved rounds of 500 calls);
+  medians of 201 interleaved rounds of 50 calls);
 * first call: the extra seconds of ``import ppverify.ops`` and a first forward+backward in a
   fresh process, over torch's first ``max_pool2d`` (target <= 0.3 s).
 
@@ -271,13 +271,14 @@ def misses(rec: dict) -> list[str]:
     return out
 
 
-def per_call_overhead(repeats: int = 500, rounds: int = 21) -> dict:
+def per_call_overhead(repeats: int = 50, rounds: int = 201) -> dict:
     """Forward time per call on a (1, 1, 4, 4) float32 input, ours over ``max_pool2d``'s: the
     median over ``rounds`` interleaved rounds (each op ``repeats`` calls per round) of each
-    op's time per call. Short rounds, alternating, so that both ops see the same load: on a
-    shared machine the load moves within seconds, and rounds of 2000 calls (5 of them, before
-    2026-12-02) gave one op a quiet stretch and the other a busy one (ratios of 1.5-4x for
-    the same build at load 5-7)."""
+    op's time per call. Short rounds (about 0.1-0.3 ms), alternating: on a loaded machine a
+    round is sometimes preempted for a scheduler slice of several ms, and a round's chance of
+    that grows with its length, so long rounds (5 of 2000 calls, before 2026-12-02: 10 ms for
+    our op, 5 ms for ``max_pool2d``) counted the slower op's preemptions more often (1.9-2.9x
+    for one build at load 5; 2.1-2.2x with short rounds, 08:57 UTC)."""
     import statistics
 
     import torch
