@@ -409,15 +409,33 @@ struct WinTable {
   int64_t k = 1, s = 1, p = 0, d = 1, in = 1;
   bool is_count = false;
   WinTable& operator=(const int64_t* q) { t = q; return *this; }
-  int64_t operator[](int64_t o) const { return t ? t[o] : regular(o); }
-  int64_t regular(int64_t o) const {
+  __attribute__((always_inline)) int64_t operator[](int64_t o) const {
+    return t ? t[o] : regular(o);
+  }
+  __attribute__((always_inline)) int64_t regular(int64_t o) const {
     const int64_t first = o * s - p;
     if (first >= 0 && first + (k - 1) * d < in) return is_count ? k : first;  // inside
     const int64_t jlo = first < 0 ? (-first + d - 1) / d : 0;
     const int64_t jhi = std::min<int64_t>(k, in > first ? (in - first + d - 1) / d : 0);
     return is_count ? std::max<int64_t>(jhi - jlo, 0) : first + jlo * d;
   }
+  // [lo, hi): outputs whose windows lie wholly inside the input (start o s - p, count k,
+  // starts s apart), known without reading them; empty for a table. The scans over every
+  // output (threads_for, monotone_windows, make_segments) visit only the others.
+  void interior(int64_t out, int64_t& lo, int64_t& hi) const {
+    if (t) { lo = hi = 0; return; }
+    const int64_t last = in - 1 + p - (k - 1) * d;  // o s <= last: the window ends inside
+    lo = std::min(out, (p + s - 1) / s);
+    hi = last < 0 ? lo : std::max(lo, std::min(out, last / s + 1));
+  }
 };
+
+// Calls f(o) for every o in [from, out) outside [skip_lo, skip_hi).
+template <class F>
+inline void outside(int64_t from, int64_t out, int64_t skip_lo, int64_t skip_hi, F&& f) {
+  for (int64_t o = from; o < std::min(out, std::max(from, skip_lo)); ++o) f(o);
+  for (int64_t o = std::max(from, skip_hi); o < out; ++o) f(o);
+}
 
 struct Axis {
   int64_t in = 1, out = 1, step = 1;
@@ -2270,8 +2288,11 @@ inline int threads_for(const Plan& P, int requested, int64_t groups) {
   int64_t pairs = 0;
   int64_t wsz = 1;
   for (int a = 0; a < 3; ++a) {
-    int64_t tot = 0;
-    for (int64_t o = 0; o < P.ax[a].out; ++o) tot += P.ax[a].count[o];
+    const Axis& A = P.ax[a];
+    int64_t lo, hi;
+    A.count.interior(A.out, lo, hi);
+    int64_t tot = (hi - lo) * A.count.k;
+    outside(0, A.out, lo, hi, [&](int64_t o) { tot += A.count[o]; });
     wsz *= std::max<int64_t>(tot, 1);
   }
   pairs = wsz * P.N * P.C;
@@ -2296,12 +2317,24 @@ inline int threads_for(const Plan& P, int requested) {
 inline bool disjoint(const Plan& P) {
   for (int a = 0; a < 3; ++a) {
     const Axis& A = P.ax[a];
+    // computed windows: inside [lo, hi) each starts s after the previous one and spans
+    // (k - 1) d + 1, so they are disjoint iff s > (k - 1) d; the others are visited
+    int64_t lo, hi;
+    A.count.interior(A.out, lo, hi);
+    if (hi - lo >= 2 && (A.count.k - 1) * A.step >= A.count.s) return false;
     int64_t last = INT64_MIN;
-    for (int64_t o = 0; o < A.out; ++o) {
-      if (A.count[o] <= 0) continue;
-      if (A.start[o] <= last) return false;
+    bool ok = true;
+    const auto visit = [&](int64_t o) {
+      if (A.count[o] <= 0) return;
+      ok = ok && A.start[o] > last;
       last = A.start[o] + (A.count[o] - 1) * A.step;
-    }
+    };
+    const int64_t skip_lo = hi - lo >= 2 ? lo + 1 : 0, skip_hi = hi - lo >= 2 ? hi : 0;
+    outside(0, A.out, skip_lo, skip_hi, [&](int64_t o) {
+      if (o == skip_hi && skip_hi > 0) visit(o - 1);  // the last interior window, then o
+      visit(o);
+    });
+    if (!ok) return false;
   }
   return true;
 }
@@ -2413,6 +2446,20 @@ inline void segment_table(const Axis& A, int64_t o0, int64_t o1, int64_t b_lo, i
 // one pass without branches (for one long signal, the plan's tables are tens of MB read on
 // every call).
 inline bool monotone_windows(const Axis& A, int64_t& cmax) {
+  int64_t lo, hi;
+  A.count.interior(A.out, lo, hi);
+  if (hi - lo >= 2) {  // computed windows: the interior is monotone, check the rest
+    bool ok = true;
+    int64_t most = A.count.k;
+    const auto end = [&](int64_t o) { return window_end(A, o); };
+    outside(1, A.out, lo + 1, hi, [&](int64_t o) {
+      ok = ok && A.start[o] >= A.start[o - 1] && end(o) >= end(o - 1);
+      most = std::max(most, A.count[o]);
+    });
+    most = std::max(most, A.count[0]);
+    cmax = std::max<int64_t>(0, most);
+    return ok;
+  }
   int64_t off = 0, most = A.out > 0 ? A.count[0] : 0;
   const WinTable& st = A.start;
   const WinTable& cn = A.count;
@@ -2463,8 +2510,15 @@ inline void make_segments(Plan& F, int nt, bool allow, Segments& sg) {
     int64_t off = 0;
     const WinTable& st = A.start;
     const WinTable& cn = A.count;
+    int64_t ilo, ihi;  // computed windows: regular inside [ilo, ihi) (count k, starts s apart)
+    A.count.interior(A.out, ilo, ihi);
+    if (ihi - ilo >= 2 && cmax == A.count.k && d == A.count.s) {
+      outside(e0 + 1, e1, ilo + 1, ihi,
+              [&](int64_t o) { off += (cn[o] != cmax) | (st[o] - st[o - 1] != d); });
+    } else {
 #pragma omp simd reduction(+ : off)
-    for (int64_t o = e0 + 1; o < e1; ++o) off += (cn[o] != cmax) | (st[o] - st[o - 1] != d);
+      for (int64_t o = e0 + 1; o < e1; ++o) off += (cn[o] != cmax) | (st[o] - st[o - 1] != d);
+    }
     regular = e1 - e0 >= 2 && off == 0;
     if (regular) {
       // the first interior segment starts where its shared windows are regular too
@@ -2859,10 +2913,11 @@ int run_saved_backward(const Plan& Pc, const J* jac, const double* dw, const T* 
       } else {
         std::fill(local.begin(), local.begin() + (w1 - w0), -1);
         for (int64_t o = piece_first[(size_t)(rp % pieces)]; o < OW; ++o) {
-          if (AW.count[o] <= 0) continue;
-          if (AW.start[o] >= w1) break;
-          for (int64_t j = 0; j < AW.count[o]; ++j) {
-            const int64_t iw = AW.start[o] + j * AW.step;
+          const int64_t cnt = AW.count[o], st = AW.start[o];  // once (a compact axis computes)
+          if (cnt <= 0) continue;
+          if (st >= w1) break;
+          for (int64_t j = 0; j < cnt; ++j) {
+            const int64_t iw = st + j * AW.step;
             if (iw >= w0 && iw < w1) local[(size_t)(iw - w0)] = o;
           }
         }
