@@ -42,7 +42,9 @@ Three routes, chosen per call in ``pool``:
 
 * plain eager mode (the common case, kept lean: one cached plan lookup, no host
   synchronisation): the backend is called directly when no gradient is needed, else through
-  ``_EagerPool``, a classic ``autograd.Function`` (the cheapest autograd node torch has);
+  ``_EagerPool``, a classic ``autograd.Function`` (the cheapest autograd node torch has); a
+  repeated call of a kind the C++ kernel served (``_eager_calls``, ``pool``'s shortcut) goes
+  to the kernel with one dictionary lookup;
 * torch.func transforms and forward-mode AD: ``_PoolFunction`` (an ``autograd.Function`` with
   ``setup_context``, ``jvp`` and ``generate_vmap_rule``), whose forward is the custom op;
 * ``torch.compile`` and ``torch.jit.trace``: the custom op ``ppverify::pool`` itself, whose own

@@ -6,7 +6,9 @@ The rule (the README's "Validation" section states it for users)
    ``ppverify.ops._layout``), in Python on the host, before the op runs. Nothing here reads a
    tensor's values, so it costs a few microseconds and no host synchronisation, and under
    ``torch.compile`` / ``torch.export`` it runs once, at tracing. The eager path's shortcuts
-   (``cpu_float_param``, ``_layout.windowed``'s dict of plain-int sizes) hold only arguments
+   (``cpu_float_param``, ``_layout.windowed``'s dict of plain-int sizes, and
+   ``_dispatch._eager_calls``: kinds of call, by operator, layout, shape, strides and dtype,
+   that passed every check and were served by the C++ kernel) hold only arguments
    that passed these checks, keyed by exact type (``2.0`` and ``True`` never find ``2``'s
    entry; a parameter of 0, outside the Lp norm's domain, is never held), so a call that
    would fail a check never finds an entry.
