@@ -667,14 +667,16 @@ class _EagerEntry:
     """What ``pool``'s shortcut needs of one kind of call that a full call served with the C++
     kernel (see ``_eager_calls``)."""
 
-    __slots__ = ("call", "layout", "batched", "use_native", "kernel", "out_like", "out_fmt")
+    __slots__ = ("call", "layout", "batched", "use_native", "available", "kernel", "out_like",
+                 "out_fmt")
 
     def __init__(self, call: _NativeCall, layout, batched: bool):
         self.call = call
         self.layout = layout  # the key holds id(layout): this keeps the id taken (no other
         #                       object can have it while the entry lives)
         self.batched = batched
-        self.use_native = _use_native  # the backend choice it stands for (tests replace it)
+        # the backend choice it stands for: the functions that made it (tests replace them)
+        self.use_native, self.available = _use_native, _native.available
         self.kernel = _native.forward_function()
         self.out_like, self.out_fmt = call._out_like, call._out_fmt
 
@@ -719,7 +721,8 @@ def pool(op: str, input: Tensor, param, layout, validate: bool = True) -> Tensor
         except RuntimeError:  # no strides (a sparse tensor): the full path says what is wrong
             entry = None
         if (entry is not None and input.is_cpu
-                and entry.use_native is _use_native and not torch._C._is_tracing()
+                and entry.use_native is _use_native and entry.available is _native.available
+                and not torch._C._is_tracing()
                 and not (input.requires_grad and torch.is_grad_enabled())
                 and forward_ad._current_level < 0 and not _is_wrapped(input)
                 and not _triton.cpu_opt_in()):

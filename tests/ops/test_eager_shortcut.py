@@ -132,6 +132,10 @@ def test_the_full_path_decides_everything_else(monkeypatch):
     monkeypatch.setattr(_dispatch, "_use_native", lambda t: False)
     assert not _served_by_shortcut(monkeypatch, lambda: p_pool2d(x, 2.0, 2))
     monkeypatch.undo()
+    assert _served_by_shortcut(monkeypatch, lambda: p_pool2d(x, 2.0, 2))
+    monkeypatch.setattr(_native, "available", lambda: False)  # as test_fallback does
+    assert not _served_by_shortcut(monkeypatch, lambda: p_pool2d(x, 2.0, 2))
+    monkeypatch.undo()
     monkeypatch.setenv("PPVERIFY_TRITON", "cpu")
     full = []
     original = _dispatch._pool
