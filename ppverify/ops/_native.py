@@ -295,6 +295,8 @@ def _open(path: Path):
     lib.ppv_segment_grain.restype = ctypes.c_int64
     lib.ppv_forward_sum_paths.argtypes = [vp]
     lib.ppv_forward_sum_paths.restype = None
+    lib.ppv_saved_jac_paths.argtypes = [vp]
+    lib.ppv_saved_jac_paths.restype = None
     return lib
 
 
@@ -696,6 +698,19 @@ def forward_sum_paths() -> dict[str, int]:
     out = np.zeros(2, dtype=np.int64)
     (_lib or load()).ppv_forward_sum_paths(out.ctypes.data)
     return {"together": int(out[0]), "each": int(out[1])}
+
+
+def saved_jac_paths() -> dict[str, int]:
+    """How the saving forwards (``forward_saved``, float32 / bfloat16 / float16) since the last
+    call wrote each output row's dy/dx (the counts are then reset): ``direct``, in one pass
+    into the planes (``jac_store_row`` in ppool_kernel.cpp: AVX-512 builds, contiguous groups
+    of 8 planes, no window of the row in the exact engine), and ``lanes``, through a
+    lane-interleaved row (``jac_row``). For tests."""
+    import numpy as np
+
+    out = np.zeros(2, dtype=np.int64)
+    (_lib or load()).ppv_saved_jac_paths(out.ctypes.data)
+    return {"direct": int(out[0]), "lanes": int(out[1])}
 
 
 def segment_grain(elements: int = 0) -> int:
