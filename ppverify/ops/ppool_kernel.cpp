@@ -2193,8 +2193,13 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
           double* jrow = s.rowbuf.data();
           double unusable = 0.0;
 #if defined(PPV_FAST_VECTOR)
-          // jac_store_row where it applies (see there); else jac_row and store_row below
-          const bool direct = P.layout == 0 && ln.n_active == L && !s.extra_used && P.split != 2;
+          // jac_store_row where it applies (see there); else jac_row and store_row below.
+          // (The exact engine's gradients in extra are those of this output row's own
+          // windows, whose elements no other window holds: with none here, extra holds none
+          // for these rows.)
+          bool row_slow = false;
+          for (int64_t k = 0; k < nt * L; ++k) row_slow = row_slow || slowrow[k] != 0.0;
+          const bool direct = P.layout == 0 && ln.n_active == L && !row_slow && P.split != 2;
           if (direct) {
             double* k1 = s.jk.data();
             double* k2 = k1 + cols * L;
