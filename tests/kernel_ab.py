@@ -43,6 +43,8 @@ CASES = [  # label, shape, layout, threads, dtype
     ("2-D (8,64,56,56) adaptive 7", (8, 64, 56, 56), _layout.adaptive(2, 7), 2, torch.float32),
     ("2-D (8,64,56,56) k14, 1 thread", (8, 64, 56, 56), _layout.windowed(2, 14), 1,
      torch.float32),
+    ("2-D (8,64,56,56) k28, 1 thread", (8, 64, 56, 56), _layout.windowed(2, 28), 1,
+     torch.float32),
     ("2-D (8,64,56,56) k56, 1 thread", (8, 64, 56, 56), _layout.windowed(2, 56), 1,
      torch.float32),
     ("2-D (1,2,1000,1000) global", (1, 2, 1000, 1000), _layout.adaptive(2, 1), 2, torch.float32),
