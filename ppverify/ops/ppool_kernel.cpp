@@ -47,8 +47,9 @@
 //   pass per element:
 //       dy/dx_i = sum_w (g_w / S_w) E_i ((1 + a) - a y_w / x_i).
 //   Where windows share no element, a saving forward (ppv_forward_saved) writes each element's
-//   dy/dx and each window's dy/da instead, and the backward (ppv_backward_saved) is one pass
-//   over memory. The power mean / Lp engine (power_kernel.inc) saves the same state (float
+//   dy/dx and each window's dy/da instead (on AVX-512 builds, for contiguous groups, each input
+//   row's dy/dx in one pass straight into the planes: jac_store_row), and the backward
+//   (ppv_backward_saved) is one pass over memory. The power mean / Lp engine (power_kernel.inc) saves the same state (float
 //   dy/dx, double dy/dp) and shares that backward. Where windows share elements, a saving
 //   forward (ppv_forward_overlap_saved) writes each window's 1 / S and y (double, 16 bytes per
 //   output) and each plane's Lc, and its backward (ppv_backward_overlap_saved) is the
