@@ -29,9 +29,12 @@
 // -----------
 // * fast (float32, bfloat16, float16 inputs): each input element's weight
 //   E = exp(a (ln x - Lc)) is computed once, relative to the plane's dominant element Lc (or
-//   to 1 when |a| is small enough that nothing can overflow), in double (fast_log / fast_exp of
-//   fast_math.inc: table-driven, division-free, within 1.6 / 1.1 ULP; on AVX-512 builds 8 lanes
-//   at a time, a row's logs in one pass and its exponentials in a second); a window is then a
+//   to 1 when |a| is small enough that nothing can overflow), in double (fast_log_narrow /
+//   fast_exp_narrow of fast_math.inc: table-driven, division-free, ln within 1.6 ULP + 4e-17,
+//   exp within 2e-14 + 3.5e-17 |z| relative, cheaper than the 1.6 / 1.1 ULP double forms and
+//   far more than the narrow outputs need (fast_math.inc, "the narrow dtypes' cheaper forms");
+//   on AVX-512 builds 8 lanes at a time, a row's logs in one pass and its exponentials in a
+//   second); a window is then a
 //   few sums: y = sum E x / sum E. The W axis is worked in column tiles (at most TILE_COLS
 //   input columns at a time; a wider window is summed in chunks), and input row segments are
 //   cached (a direct-mapped row cache within CACHE_BYTES), so overlapping windows reuse them.
@@ -203,8 +206,10 @@ template <> constexpr double log_range<double>() { return 745.2; }
 // ------------------------------------------------------------------------------ elementary
 
 // fast_log / fast_exp (and, on AVX-512 builds, their 8-lane forms fast_log8 / fast_exp8): ln and
-// exp in double for the fast engine, within 1.6 and 1.1 ULP (bounds, design and measurements in
-// the file's header)
+// exp in double, within 1.6 and 1.1 ULP; fast_log_narrow / fast_exp_narrow (and ...8): the
+// fast engine's weights (float32 / bfloat16 / float16 only), fewer operations, ln within
+// 1.6 ULP + 4e-17 absolute, exp within 2e-14 + 3.5e-17 |z| relative (bounds, design, the error
+// analysis and measurements in the file)
 #include "fast_math.inc"
 
 // The exact engine's per-element steps are forced inline: called out of line from a simd loop
@@ -1288,7 +1293,7 @@ PPV_STAGE void compute_row(const FastLanes& fl, int64_t n, RowData r) {
     const __m512d x = _mm512_loadu_pd(r.x + c * L);
     const __mmask8 pos = _mm512_cmp_pd_mask(x, zero, _CMP_GT_OQ) &
                          _mm512_cmp_pd_mask(x, inf, _CMP_LT_OQ);
-    const __m512d lg = _mm512_sub_pd(fast_log8(_mm512_mask_blend_pd(pos, one, x)), lc);
+    const __m512d lg = _mm512_sub_pd(fast_log_narrow8(_mm512_mask_blend_pd(pos, one, x)), lc);
     _mm512_storeu_pd(r.e + c * L, _mm512_mul_pd(a, lg));
     if (r.lg) _mm512_storeu_pd(r.lg + c * L, _mm512_maskz_mov_pd(pos, lg));
   }
@@ -1298,7 +1303,7 @@ PPV_STAGE void compute_row(const FastLanes& fl, int64_t n, RowData r) {
                          _mm512_cmp_pd_mask(x, inf, _CMP_LT_OQ);
     const __mmask8 z0 = _mm512_cmp_pd_mask(x, zero, _CMP_EQ_OQ);
     const __m512d special = _mm512_mask_blend_pd(z0, nan, _mm512_mask_blend_pd(a0, zero, one));
-    const __m512d e = fast_exp8(_mm512_loadu_pd(r.e + c * L));
+    const __m512d e = fast_exp_narrow8(_mm512_loadu_pd(r.e + c * L));
     _mm512_storeu_pd(r.e + c * L, _mm512_mask_blend_pd(pos, special, e));
   }
 #else
@@ -1312,8 +1317,8 @@ PPV_STAGE void compute_row(const FastLanes& fl, int64_t n, RowData r) {
       double x = xr[l];
       bool pos = x > 0.0 && x < INFINITY;
       bool zero = x == 0.0;
-      double lg = fast_log(pos ? x : 1.0) - lc[l];
-      double e = fast_exp(a[l] * lg);
+      double lg = fast_log_narrow(pos ? x : 1.0) - lc[l];
+      double e = fast_exp_narrow(a[l] * lg);
       er[l] = pos ? e : (zero ? a0[l] : NAN);
       if (r.lg) r.lg[c * L + l] = pos ? lg : 0.0;
     }
@@ -1855,7 +1860,7 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
         }
     for (int l = 0; l < L; ++l) {
       double r = fl.a[l] > 0 ? mx[l] : mn[l];
-      fl.lc[l] = (r > 0 && r < INFINITY && std::isfinite(fl.a[l])) ? fast_log(r) : 0.0;
+      fl.lc[l] = (r > 0 && r < INFINITY && std::isfinite(fl.a[l])) ? fast_log_narrow(r) : 0.0;
       if (!std::isfinite(fl.a[l])) fl.a[l] = 0.0;  // the windows are flagged below
     }
   }
