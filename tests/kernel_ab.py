@@ -5,7 +5,8 @@
 OTHER.so is a ``ppool_kernel_*.so`` from another checkout's kernel cache (``PPVERIFY_CACHE``;
 the same ABI version). Both libraries are loaded in one process and called through ctypes with
 the same plan, input and output tensors, alternating round by round; each figure is the best
-of ROUNDS (default 5) of one ``ppv_forward`` or ``ppv_backward`` call, so the Python layer and
+of ROUNDS (default 5) of one ``ppv_forward`` or ``ppv_backward`` call (wall time, or with
+``--cpu`` the process's CPU time over all its threads), so the Python layer and
 torch's pooling are out of the comparison and both builds see the same load. ``--threads N``
 runs every case on N threads (one thread is the least disturbed by other jobs on shared
 cores); ``--rows TEXT`` keeps the cases whose label contains TEXT. A case whose label says
@@ -81,10 +82,14 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=None,
                         help="threads for every case (default: each case's own)")
     parser.add_argument("--rows", default="", help="only the cases whose label contains this")
+    parser.add_argument("--cpu", action="store_true",
+                        help="CPU time of the process (all its threads) instead of wall time: "
+                             "less moved by other jobs on shared cores")
     parser.add_argument("--saved", action="store_true",
                         help="time the overlap state's forward and backward (cases whose "
                              "windows share elements)")
     args = parser.parse_args()
+    clock = time.process_time if args.cpu else time.perf_counter
     other = ctypes.CDLL(args.other)
     rounds = args.rounds
     vp, i32 = ctypes.c_void_p, ctypes.c_int
@@ -121,7 +126,7 @@ def main() -> int:
         best: dict[str, float] = {}
         for _ in range(rounds):
             for name, lib in libs:
-                t0 = time.perf_counter()
+                t0 = clock()
                 if args.saved:
                     assert lib.ppv_forward_overlap_saved(plan.ctypes.data, x.data_ptr(),
                                                          p.data_ptr(), y.data_ptr(), *ptrs,
@@ -129,7 +134,7 @@ def main() -> int:
                 else:
                     assert lib.ppv_forward(plan.ctypes.data, x.data_ptr(), p.data_ptr(),
                                            y.data_ptr(), threads) == 0
-                t1 = time.perf_counter()
+                t1 = clock()
                 if args.saved:
                     assert lib.ppv_backward_overlap_saved(
                         plan.ctypes.data, x.data_ptr(), p.data_ptr(), *ptrs, gy.data_ptr(),
@@ -138,7 +143,7 @@ def main() -> int:
                     assert lib.ppv_backward(plan.ctypes.data, x.data_ptr(), p.data_ptr(),
                                             gy.data_ptr(), gx.data_ptr(), dp.data_ptr(),
                                             threads) == 0
-                t2 = time.perf_counter()
+                t2 = clock()
                 for key, v in ((name + " fwd", t1 - t0), (name + " bwd", t2 - t1)):
                     best[key] = min(best.get(key, float("inf")), v)
         print(f"{label:<32} fwd other {best['other fwd'] * 1e3:8.2f} ms this "

@@ -171,3 +171,13 @@ def test_a_wrong_channel_stride_is_caught():
         worst[claimed] = float(ulp_distance(y.double().numpy(), ref, "float32").max())
     assert worst[True] <= FORWARD_ULP
     assert worst[False] > 1e6, worst
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16], ids=dtype_name)
+def test_channels_last_3d_bands_match_the_oracle(dtype, bands):
+    # bands of (depth, height) rows that cross depth boundaries
+    x = positive_signal((2, 17, 5, 6, 7), dtype, 13, zeros=0.05)
+    x = x.contiguous(memory_format=torch.channels_last_3d)
+    _native.cl_band_bytes(3 * 17 * 7 * x.element_size())
+    check_case(x, _alpha(17), 3, 2, 1, 1, False, dims=3)
+    _assert_paths(17)
