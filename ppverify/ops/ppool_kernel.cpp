@@ -15,6 +15,10 @@
 // Windows are given per axis (D, H, W) by tables: output index o reads input indices
 // start[o] + j * step, j < count[o] (padding excluded, so windowed, ceil_mode, adaptive and
 // global layouts are all the same thing here).
+// Channels-last memory: a pixel's 8 channels of a group are one converting vector load or store,
+// and since a batch entry's groups share every pixel's cache lines, the forwards and the overlap
+// state's backward sweep its plane in bands of rows, all its groups band by band, and threads
+// take contiguous blocks of groups (see cl_band_rows and thread_groups).
 //
 // Few planes: with fewer planes than lanes x threads (one 1-D signal, a (1, 3, H, W) image, a
 // small batch of volumes) each plane is cut along its outermost axis with more than one
