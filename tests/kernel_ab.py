@@ -5,19 +5,19 @@
 OTHER.so is a ``ppool_kernel_*.so`` from another checkout's kernel cache (``PPVERIFY_CACHE``;
 the same ABI version). Both libraries are loaded in one process and called through ctypes with
 the same plan, input and output tensors, alternating round by round; each figure is the best
-of ROUNDS (default 5) of one ``ppv_forward`` or ``ppv_backward`` call, so the Python layer and
+of ROUNDS (default 5) of one ``ppv_forward`` or ``ppv_backward`` call (wall time, or with
+``--cpu`` the process's CPU time over all its threads), so the Python layer and
 torch's pooling are out of the comparison and both builds see the same load. ``--threads N``
 runs every case on N threads (one thread is the least disturbed by other jobs on shared
 cores); ``--rows TEXT`` keeps the cases whose label contains TEXT. A case whose label says
-channels_last runs on channels-last memory (input, output and gradients). Used for issue
-12's column tiles (README, "Before and after the column tiles").
-
-``--saved`` also times what autograd runs for an input (and alpha) that needs a gradient:
-``ppv_forward_saved`` and ``ppv_backward_saved`` where the windows share no element (with
-dy/dalpha, as for a learnable alpha), else ``ppv_forward_overlap_saved`` and
-``ppv_backward_overlap_saved`` where the case's dtype has that state; a second line per case,
-``sfwd`` / ``sbwd``. ``--cpu`` reports the calling thread's CPU time (``time.thread_time``)
-instead of wall time: with ``--threads 1`` the least disturbed figure on shared cores."""
+channels_last runs on channels-last memory (input, output and gradients). ``--saved`` also
+times, on a second line per case (``sfwd`` / ``sbwd``), the pair an autograd call with a
+learnable alpha runs instead: ``ppv_forward_saved`` (with dy/dalpha) and ``ppv_backward_saved``
+(writing over the state where the dtypes agree, as autograd's does) where the windows share no
+element, else ``ppv_forward_overlap_saved`` and ``ppv_backward_overlap_saved`` (float32,
+bfloat16, float16; float64 has no overlap state: no second line). Used for issue 12's column
+tiles (README, "Before and after the column tiles"), channels-last bands and the saving
+forward's one-pass dy/dx."""
 
 from __future__ import annotations
 
@@ -68,6 +68,10 @@ CASES = [  # label, shape, layout, threads, dtype
      _layout.windowed(2, 3, 2, 1), 2, torch.float32),
     ("2-D channels_last (8,64,112,112) k2 s2", (8, 64, 112, 112), _layout.windowed(2, 2, 2), 2,
      torch.float32),
+    ("2-D channels_last (8,64,112,112) k3 s1 p1", (8, 64, 112, 112),
+     _layout.windowed(2, 3, 1, 1), 2, torch.float32),
+    ("2-D channels_last (8,17,112,112) k3 s2 p1", (8, 17, 112, 112),
+     _layout.windowed(2, 3, 2, 1), 2, torch.float32),
     ("2-D channels_last bf16 (8,64,112,112) k3 s2 p1", (8, 64, 112, 112),
      _layout.windowed(2, 3, 2, 1), 2, torch.bfloat16),
     ("3-D channels_last (2,32,32,64,64) k3 s2 p1", (2, 32, 32, 64, 64),
@@ -83,12 +87,13 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=None,
                         help="threads for every case (default: each case's own)")
     parser.add_argument("--rows", default="", help="only the cases whose label contains this")
+    parser.add_argument("--cpu", action="store_true",
+                        help="CPU time of the process (all its threads) instead of wall time: "
+                             "less moved by other jobs on shared cores")
     parser.add_argument("--saved", action="store_true",
                         help="also time the saving forward and the backward from its state")
-    parser.add_argument("--cpu", action="store_true",
-                        help="the calling thread's CPU time instead of wall time")
     args = parser.parse_args()
-    clock = time.thread_time if args.cpu else time.perf_counter
+    clock = time.process_time if args.cpu else time.perf_counter
     other = ctypes.CDLL(args.other)
     rounds = args.rounds
     vp, i32 = ctypes.c_void_p, ctypes.c_int
@@ -96,14 +101,14 @@ def main() -> int:
     other.ppv_forward.restype = i32
     other.ppv_backward.argtypes = [vp, vp, vp, vp, vp, vp, i32]
     other.ppv_backward.restype = i32
-    other.ppv_forward_saved.argtypes = [vp, vp, vp, vp, vp, vp, i32]
-    other.ppv_forward_saved.restype = i32
-    other.ppv_backward_saved.argtypes = [vp, vp, vp, vp, vp, vp, i32]
-    other.ppv_backward_saved.restype = i32
     other.ppv_forward_overlap_saved.argtypes = [vp, vp, vp, vp, vp, vp, vp, i32]
     other.ppv_forward_overlap_saved.restype = i32
     other.ppv_backward_overlap_saved.argtypes = [vp, vp, vp, vp, vp, vp, vp, vp, vp, i32]
     other.ppv_backward_overlap_saved.restype = i32
+    other.ppv_forward_saved.argtypes = [vp, vp, vp, vp, vp, vp, i32]
+    other.ppv_forward_saved.restype = i32
+    other.ppv_backward_saved.argtypes = [vp, vp, vp, vp, vp, vp, i32]
+    other.ppv_backward_saved.restype = i32
     libs = (("other", other), ("this", _native.load()))
     for label, shape, layout, threads, dtype in CASES:
         if args.rows not in label:
