@@ -5,12 +5,19 @@
 OTHER.so is a ``ppool_kernel_*.so`` from another checkout's kernel cache (``PPVERIFY_CACHE``;
 the same ABI version). Both libraries are loaded in one process and called through ctypes with
 the same plan, input and output tensors, alternating round by round; each figure is the best
-of ROUNDS (default 5) of one ``ppv_forward`` or ``ppv_backward`` call, so the Python layer and
+of ROUNDS (default 5) of one ``ppv_forward`` or ``ppv_backward`` call (wall time, or with
+``--cpu`` the process's CPU time over all its threads), so the Python layer and
 torch's pooling are out of the comparison and both builds see the same load. ``--threads N``
 runs every case on N threads (one thread is the least disturbed by other jobs on shared
 cores); ``--rows TEXT`` keeps the cases whose label contains TEXT. A case whose label says
-channels_last runs on channels-last memory (input, output and gradients). Used for issue
-12's column tiles (README, "Before and after the column tiles")."""
+channels_last runs on channels-last memory (input, output and gradients). ``--saved`` also
+times, on a second line per case (``sfwd`` / ``sbwd``), the pair an autograd call with a
+learnable alpha runs instead: ``ppv_forward_saved`` (with dy/dalpha) and ``ppv_backward_saved``
+(writing over the state where the dtypes agree, as autograd's does) where the windows share no
+element, else ``ppv_forward_overlap_saved`` and ``ppv_backward_overlap_saved`` (float32,
+bfloat16, float16; float64 has no overlap state: no second line). Used for issue 12's column
+tiles (README, "Before and after the column tiles"), channels-last bands and the saving
+forward's one-pass dy/dx."""
 
 from __future__ import annotations
 
@@ -36,6 +43,8 @@ CASES = [  # label, shape, layout, threads, dtype
     ("2-D (8,64,56,56) adaptive 7", (8, 64, 56, 56), _layout.adaptive(2, 7), 2, torch.float32),
     ("2-D (8,64,56,56) k14, 1 thread", (8, 64, 56, 56), _layout.windowed(2, 14), 1,
      torch.float32),
+    ("2-D (8,64,56,56) k28, 1 thread", (8, 64, 56, 56), _layout.windowed(2, 28), 1,
+     torch.float32),
     ("2-D (8,64,56,56) k56, 1 thread", (8, 64, 56, 56), _layout.windowed(2, 56), 1,
      torch.float32),
     ("2-D (1,2,1000,1000) global", (1, 2, 1000, 1000), _layout.adaptive(2, 1), 2, torch.float32),
@@ -59,6 +68,10 @@ CASES = [  # label, shape, layout, threads, dtype
      _layout.windowed(2, 3, 2, 1), 2, torch.float32),
     ("2-D channels_last (8,64,112,112) k2 s2", (8, 64, 112, 112), _layout.windowed(2, 2, 2), 2,
      torch.float32),
+    ("2-D channels_last (8,64,112,112) k3 s1 p1", (8, 64, 112, 112),
+     _layout.windowed(2, 3, 1, 1), 2, torch.float32),
+    ("2-D channels_last (8,17,112,112) k3 s2 p1", (8, 17, 112, 112),
+     _layout.windowed(2, 3, 2, 1), 2, torch.float32),
     ("2-D channels_last bf16 (8,64,112,112) k3 s2 p1", (8, 64, 112, 112),
      _layout.windowed(2, 3, 2, 1), 2, torch.bfloat16),
     ("3-D channels_last (2,32,32,64,64) k3 s2 p1", (2, 32, 32, 64, 64),
@@ -74,7 +87,13 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=None,
                         help="threads for every case (default: each case's own)")
     parser.add_argument("--rows", default="", help="only the cases whose label contains this")
+    parser.add_argument("--cpu", action="store_true",
+                        help="CPU time of the process (all its threads) instead of wall time: "
+                             "less moved by other jobs on shared cores")
+    parser.add_argument("--saved", action="store_true",
+                        help="also time the saving forward and the backward from its state")
     args = parser.parse_args()
+    clock = time.process_time if args.cpu else time.perf_counter
     other = ctypes.CDLL(args.other)
     rounds = args.rounds
     vp, i32 = ctypes.c_void_p, ctypes.c_int
@@ -82,6 +101,14 @@ def main() -> int:
     other.ppv_forward.restype = i32
     other.ppv_backward.argtypes = [vp, vp, vp, vp, vp, vp, i32]
     other.ppv_backward.restype = i32
+    other.ppv_forward_overlap_saved.argtypes = [vp, vp, vp, vp, vp, vp, vp, i32]
+    other.ppv_forward_overlap_saved.restype = i32
+    other.ppv_backward_overlap_saved.argtypes = [vp, vp, vp, vp, vp, vp, vp, vp, vp, i32]
+    other.ppv_backward_overlap_saved.restype = i32
+    other.ppv_forward_saved.argtypes = [vp, vp, vp, vp, vp, vp, i32]
+    other.ppv_forward_saved.restype = i32
+    other.ppv_backward_saved.argtypes = [vp, vp, vp, vp, vp, vp, i32]
+    other.ppv_backward_saved.restype = i32
     libs = (("other", other), ("this", _native.load()))
     for label, shape, layout, threads, dtype in CASES:
         if args.rows not in label:
@@ -99,24 +126,73 @@ def main() -> int:
             y = y.movedim(1, -1).contiguous().movedim(-1, 1)
         gy, gx, dp = torch.rand_like(y), torch.empty_like(x), torch.empty(1, dtype=torch.float64)
         best: dict[str, float] = {}
+        saved = _saved_timer(plan, x, p, y, gy, gx, dp, threads, clock) if args.saved else None
         for _ in range(rounds):
             for name, lib in libs:
-                t0 = time.perf_counter()
+                t0 = clock()
                 assert lib.ppv_forward(plan.ctypes.data, x.data_ptr(), p.data_ptr(),
                                        y.data_ptr(), threads) == 0
-                t1 = time.perf_counter()
+                t1 = clock()
                 assert lib.ppv_backward(plan.ctypes.data, x.data_ptr(), p.data_ptr(),
                                         gy.data_ptr(), gx.data_ptr(), dp.data_ptr(),
                                         threads) == 0
-                t2 = time.perf_counter()
-                for key, v in ((name + " fwd", t1 - t0), (name + " bwd", t2 - t1)):
+                t2 = clock()
+                times = [(name + " fwd", t1 - t0), (name + " bwd", t2 - t1)]
+                if saved is not None:
+                    times += saved(lib, name)
+                for key, v in times:
                     best[key] = min(best.get(key, float("inf")), v)
-        print(f"{label:<32} fwd other {best['other fwd'] * 1e3:8.2f} ms this "
-              f"{best['this fwd'] * 1e3:8.2f} ms ({best['this fwd'] / best['other fwd']:.2f}x)"
-              f" | bwd other {best['other bwd'] * 1e3:8.2f} ms this "
-              f"{best['this bwd'] * 1e3:8.2f} ms ({best['this bwd'] / best['other bwd']:.2f}x)",
-              flush=True)
+        kinds = (("fwd", "bwd"), ("sfwd", "sbwd")) if saved is not None else (("fwd", "bwd"),)
+        for i, (f, b) in enumerate(kinds):
+            print(f"{label if i == 0 else '':<32} {f:>4} other {best['other ' + f] * 1e3:8.2f} ms"
+                  f" this {best['this ' + f] * 1e3:8.2f} ms "
+                  f"({best['this ' + f] / best['other ' + f]:.2f}x) | {b} other "
+                  f"{best['other ' + b] * 1e3:8.2f} ms this {best['this ' + b] * 1e3:8.2f} ms "
+                  f"({best['this ' + b] / best['other ' + b]:.2f}x)", flush=True)
     return 0
+
+
+def _saved_timer(plan, x, p, y, gy, gx, dp, threads, clock):
+    """A function ``(lib, name) -> [(name + " sfwd", s), (name + " sbwd", s)]`` that times one
+    saving forward and the backward from its state with ``lib``, or None where the case has no
+    saved state (the recomputing backward serves it)."""
+    ptr = plan.ctypes.data
+    if _native.plan_disjoint(plan):
+        jac = torch.zeros(x.shape, dtype=_native.jac_dtype(x.dtype)).as_strided(
+            x.shape, x.stride())
+        dw = torch.empty(y.shape, dtype=torch.float64).as_strided(y.shape, y.stride())
+
+        # the backward writes over jac where the dtypes agree, as autograd's does
+        gxs = jac if jac.dtype == x.dtype else gx
+
+        def run(lib, name):
+            t0 = clock()
+            assert lib.ppv_forward_saved(ptr, x.data_ptr(), p.data_ptr(), y.data_ptr(),
+                                         jac.data_ptr(), dw.data_ptr(), threads) == 0
+            t1 = clock()
+            assert lib.ppv_backward_saved(ptr, jac.data_ptr(), dw.data_ptr(), gy.data_ptr(),
+                                          gxs.data_ptr(), dp.data_ptr(), threads) == 0
+            t2 = clock()
+            return [(name + " sfwd", t1 - t0), (name + " sbwd", t2 - t1)]
+        return run
+    if not _native.saves_overlap("ppool", x.dtype):
+        return None
+    n = _native.overlap_state_size(plan)
+    rs, ys = torch.empty(n, dtype=torch.float64), torch.empty(n, dtype=torch.float64)
+    lc = torch.empty(x.shape[0] * x.shape[1], dtype=torch.float64)
+
+    def run_overlap(lib, name):
+        t0 = clock()
+        assert lib.ppv_forward_overlap_saved(ptr, x.data_ptr(), p.data_ptr(), y.data_ptr(),
+                                             rs.data_ptr(), ys.data_ptr(), lc.data_ptr(),
+                                             threads) == 0
+        t1 = clock()
+        assert lib.ppv_backward_overlap_saved(ptr, x.data_ptr(), p.data_ptr(), rs.data_ptr(),
+                                              ys.data_ptr(), lc.data_ptr(), gy.data_ptr(),
+                                              gx.data_ptr(), dp.data_ptr(), threads) == 0
+        t2 = clock()
+        return [(name + " sfwd", t1 - t0), (name + " sbwd", t2 - t1)]
+    return run_overlap
 
 
 if __name__ == "__main__":

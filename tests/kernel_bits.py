@@ -10,7 +10,13 @@ windows, 3-D, one 1-D signal of 5000 samples (segments); random, 60-decade, zero
 subnormal inputs; alpha from -300 to 1e300), and every output, input gradient and dy/dalpha
 is compared by its bits. Prints each case that differs and the count; exits 1 if any does.
 Used for issue 12's float64 work (README, note (e)): a change meant to keep the arithmetic
-shows here that it did."""
+shows here that it did.
+
+``--saved`` compares the saving forward of the fast engine instead: ``ppv_forward_saved`` with
+dy/dalpha on float32, bfloat16 and float16 inputs whose windows share no element (global 1-D,
+2-D and 3-D, adaptive 7 on 56x56, k14, k2 s2, contiguous; random, 12-decade and zero-laden
+inputs; alpha -3 .. 1e3): its status, output, every saved dy/dx and every dy/dalpha, by their
+bits (issue 12's one-pass dy/dx, README "The saving forward's dy/dx in one pass")."""
 
 from __future__ import annotations
 
@@ -58,13 +64,71 @@ def _run(lib, plan, x, p, gy, out_shape, threads: int):
     return (s1, s2), (y, gx, dp)
 
 
+SAVED_GEOMETRIES = [
+    ((2, 9, 30, 30), _layout.adaptive(2, 1)),
+    ((2, 16, 60, 61), _layout.adaptive(2, 1)),
+    ((2, 16, 56, 56), _layout.adaptive(2, 7)),
+    ((2, 16, 56, 57), _layout.windowed(2, 14)),
+    ((2, 16, 22, 18), _layout.windowed(2, 2, 2)),
+    ((2, 8, 9, 10, 11), _layout.adaptive(3, 1)),
+    ((2, 8, 300), _layout.adaptive(1, 1)),
+]
+SAVED_KINDS = ["random", "wide", "zeros"]
+SAVED_ALPHAS = [-3.0, -1.0, 0.0, 0.5, 1.0, 2.0, 7.5, 1e3]
+
+
+def _saved_run(lib, plan, x, p, out_shape, threads: int):
+    vp = ctypes.c_void_p
+    y = torch.empty(out_shape, dtype=x.dtype)
+    jac = torch.zeros(x.shape, dtype=torch.float32)
+    dw = torch.empty(out_shape, dtype=torch.float64)
+    st = lib.ppv_forward_saved(vp(plan.ctypes.data), vp(x.data_ptr()), vp(p.data_ptr()),
+                               vp(y.data_ptr()), vp(jac.data_ptr()), vp(dw.data_ptr()),
+                               threads)
+    bits = torch.int32 if x.dtype == torch.float32 else torch.int16
+    return st, (y.view(bits), jac.view(torch.int32), dw.view(torch.int64))
+
+
+def saved_main(libs, threads: int) -> int:
+    torch.manual_seed(0)
+    cases = differ = 0
+    for shape, layout in SAVED_GEOMETRIES:
+        out = _layout.out_spatial(layout, shape[2:])
+        out_shape = (shape[0], shape[1], *out)
+        for dtype in (torch.float32, torch.bfloat16, torch.float16):
+            plan = _native.make_plan("ppool", layout, shape, dtype, False, 0, out)
+            for kind in SAVED_KINDS:
+                for alpha in SAVED_ALPHAS:
+                    x = torch.rand(shape, dtype=torch.float64) + 0.01
+                    if kind == "wide":
+                        x = torch.exp(torch.randn(shape, dtype=torch.float64) * 7)
+                    elif kind == "zeros":
+                        x = x * (torch.rand(shape) > 0.3)
+                    x = x.to(dtype)
+                    p = torch.tensor([alpha], dtype=torch.float64)
+                    (st_a, ts_a), (st_b, ts_b) = (_saved_run(lib, plan, x, p, out_shape, threads)
+                                                  for lib in libs)
+                    cases += 1
+                    if st_a != st_b or not all(torch.equal(a, b) for a, b in zip(ts_a, ts_b)):
+                        differ += 1
+                        print(f"differs: {shape} {dtype} {kind} alpha={alpha} status {st_a} / "
+                              f"{st_b}; elements that differ (y, dy/dx, dy/dalpha): "
+                              f"{[int((a != b).sum()) for a, b in zip(ts_a, ts_b)]}", flush=True)
+    print(f"{cases} cases, {differ} differ")
+    return 1 if differ else 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("other", help="the other build's ppool_kernel_*.so")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--saved", action="store_true",
+                        help="compare the fast engine's saving forward (see above)")
     args = parser.parse_args()
     libs = (ctypes.CDLL(args.other), _native.load())
+    if args.saved:
+        return saved_main(libs, args.threads)
     torch.manual_seed(0)
     cases = differ = 0
     for shape, layout in GEOMETRIES:

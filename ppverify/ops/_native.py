@@ -297,6 +297,14 @@ def _open(path: Path):
     lib.ppv_segment_grain.restype = ctypes.c_int64
     lib.ppv_forward_sum_paths.argtypes = [vp]
     lib.ppv_forward_sum_paths.restype = None
+    lib.ppv_saved_jac_paths.argtypes = [vp]
+    lib.ppv_saved_jac_paths.restype = None
+    lib.ppv_thread_groups.argtypes = [vp, i32, vp]
+    lib.ppv_thread_groups.restype = i32
+    lib.ppv_layout_paths.argtypes = [vp]
+    lib.ppv_layout_paths.restype = None
+    lib.ppv_cl_band_bytes.argtypes = [ctypes.c_int64]
+    lib.ppv_cl_band_bytes.restype = ctypes.c_int64
     return lib
 
 
@@ -779,6 +787,56 @@ def forward_sum_paths() -> dict[str, int]:
     out = np.zeros(2, dtype=np.int64)
     (_lib or load()).ppv_forward_sum_paths(out.ctypes.data)
     return {"together": int(out[0]), "each": int(out[1])}
+
+
+def saved_jac_paths() -> dict[str, int]:
+    """How the saving forwards (``forward_saved``, float32 / bfloat16 / float16) since the last
+    call wrote each output row's dy/dx (the counts are then reset): ``direct``, in one pass
+    into the planes (``jac_store_row`` in ppool_kernel.cpp: AVX-512 builds, contiguous groups
+    of 8 planes, no window of the row in the exact engine), and ``lanes``, through a
+    lane-interleaved row (``jac_row``). For tests."""
+    import numpy as np
+
+    out = np.zeros(2, dtype=np.int64)
+    (_lib or load()).ppv_saved_jac_paths(out.ctypes.data)
+    return {"direct": int(out[0]), "lanes": int(out[1])}
+
+
+def thread_groups(plan, threads: int) -> list[range]:
+    """How the kernel shares the groups of 8 planes of a P-pooling ``plan`` among its threads
+    for ``threads`` (``thread_groups`` in ppool_kernel.cpp): one ``range`` of group indices per
+    thread it runs. Contiguous memory: every n-th group; channels-last: a contiguous block per
+    thread, cut on whole cache lines of channels where the channels allow. For tests."""
+    import numpy as np
+
+    out = np.zeros(1 + 3 * max(threads, 1), dtype=np.int64)
+    code = (_lib or load()).ppv_thread_groups(plan.ctypes.data, threads, out.ctypes.data)
+    if code:
+        _status(code)
+    return [range(*(int(v) for v in out[1 + 3 * t:4 + 3 * t])) for t in range(int(out[0]))]
+
+
+def layout_paths() -> dict[str, int]:
+    """Channels-last groups the P-pooling kernel processed since the last call (the counts are
+    then reset): ``full``, groups of 8 channels (lanes) read and written by one converting
+    vector load or store per pixel, ``partial``, the last group of ``C % 8`` channels
+    (per-lane loops), and ``later_bands``, calls of a group on a band of rows after its first
+    (the forwards and the overlap state's backward sweep a channels-last plane in bands, all of
+    a batch entry's groups band by band: ``cl_band_bytes``). Forwards, recomputing backwards
+    and the overlap state's backward are counted. For tests."""
+    import numpy as np
+
+    out = np.zeros(3, dtype=np.int64)
+    (_lib or load()).ppv_layout_paths(out.ctypes.data)
+    return {"full": int(out[0]), "partial": int(out[1]), "later_bands": int(out[2])}
+
+
+def cl_band_bytes(nbytes: int = 0) -> int:
+    """The bytes of input rows per band of a channels-last sweep (``CL_BAND_BYTES`` in
+    ppool_kernel.cpp, 384 KiB: a band's lines stay in L2 while each group of the batch entry
+    reads them); with ``nbytes`` > 0, set it (tests: small inputs in several bands) and return
+    the previous value."""
+    return int((_lib or load()).ppv_cl_band_bytes(nbytes))
 
 
 def segment_grain(elements: int = 0) -> int:

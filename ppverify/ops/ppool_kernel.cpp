@@ -15,6 +15,10 @@
 // Windows are given per axis (D, H, W) by tables: output index o reads input indices
 // start[o] + j * step, j < count[o] (padding excluded, so windowed, ceil_mode, adaptive and
 // global layouts are all the same thing here).
+// Channels-last memory: a pixel's 8 channels of a group are one converting vector load or store,
+// and since a batch entry's groups share every pixel's cache lines, the forwards and the overlap
+// state's backward sweep its plane in bands of rows, all its groups band by band, and threads
+// take contiguous blocks of groups (see cl_band_rows and thread_groups).
 //
 // Few planes: with fewer planes than lanes x threads (one 1-D signal, a (1, 3, H, W) image, a
 // small batch of volumes) each plane is cut along its outermost axis with more than one
@@ -29,9 +33,12 @@
 // -----------
 // * fast (float32, bfloat16, float16 inputs): each input element's weight
 //   E = exp(a (ln x - Lc)) is computed once, relative to the plane's dominant element Lc (or
-//   to 1 when |a| is small enough that nothing can overflow), in double (fast_log / fast_exp of
-//   fast_math.inc: table-driven, division-free, within 1.6 / 1.1 ULP; on AVX-512 builds 8 lanes
-//   at a time, a row's logs in one pass and its exponentials in a second); a window is then a
+//   to 1 when |a| is small enough that nothing can overflow), in double (fast_log_narrow /
+//   fast_exp_narrow of fast_math.inc: table-driven, division-free, ln within 1.6 ULP + 4e-17,
+//   exp within 2e-14 + 3.5e-17 |z| relative, cheaper than the 1.6 / 1.1 ULP double forms and
+//   far more than the narrow outputs need (fast_math.inc, "the narrow dtypes' cheaper forms");
+//   on AVX-512 builds 8 lanes at a time, a row's logs in one pass and its exponentials in a
+//   second); a window is then a
 //   few sums: y = sum E x / sum E. The W axis is worked in column tiles (at most TILE_COLS
 //   input columns at a time; a wider window is summed in chunks), and input row segments are
 //   cached (a direct-mapped row cache within CACHE_BYTES), so overlapping windows reuse them.
@@ -47,8 +54,9 @@
 //   pass per element:
 //       dy/dx_i = sum_w (g_w / S_w) E_i ((1 + a) - a y_w / x_i).
 //   Where windows share no element, a saving forward (ppv_forward_saved) writes each element's
-//   dy/dx and each window's dy/da instead, and the backward (ppv_backward_saved) is one pass
-//   over memory. The power mean / Lp engine (power_kernel.inc) saves the same state (float
+//   dy/dx and each window's dy/da instead (on AVX-512 builds, for contiguous groups, each input
+//   row's dy/dx in one pass straight into the planes: jac_store_row), and the backward
+//   (ppv_backward_saved) is one pass over memory. The power mean / Lp engine (power_kernel.inc) saves the same state (float
 //   dy/dx, double dy/dp) and shares that backward. Where windows share elements, a saving
 //   forward (ppv_forward_overlap_saved) writes each window's 1 / S and y (double, 16 bytes per
 //   output) and each plane's Lc, and its backward (ppv_backward_overlap_saved) is the
@@ -203,8 +211,10 @@ template <> constexpr double log_range<double>() { return 745.2; }
 // ------------------------------------------------------------------------------ elementary
 
 // fast_log / fast_exp (and, on AVX-512 builds, their 8-lane forms fast_log8 / fast_exp8): ln and
-// exp in double for the fast engine, within 1.6 and 1.1 ULP (bounds, design and measurements in
-// the file's header)
+// exp in double, within 1.6 and 1.1 ULP; fast_log_narrow / fast_exp_narrow (and ...8): the
+// fast engine's weights (float32 / bfloat16 / float16 only), fewer operations, ln within
+// 1.6 ULP + 4e-17 absolute, exp within 2e-14 + 3.5e-17 |z| relative (bounds, design, the error
+// analysis and measurements in the file)
 #include "fast_math.inc"
 
 // The exact engine's per-element steps are forced inline: called out of line from a simd loop
@@ -602,6 +612,20 @@ template <> inline __m512d load8_pd<f16_t>(const f16_t* p) {
   return _mm512_cvtps_pd(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)p)));
 }
 
+// 8 doubles stored as 8 consecutive elements, each rounded as from_double<T> rounds it (float:
+// one vector conversion, round to nearest even as the scalar cast; bfloat16 / float16: the
+// scalar conversion per lane, round to odd then to nearest even, vectorised by the compiler)
+template <class T> inline void store8_pd(T* p, __m512d v) {
+  alignas(64) double d[L];
+  _mm512_store_pd(d, v);
+#pragma omp simd
+  for (int l = 0; l < L; ++l) p[l] = from_double<T>(d[l]);
+}
+template <> inline void store8_pd<float>(float* p, __m512d v) {
+  _mm256_storeu_ps(p, _mm512_cvtpd_ps(v));
+}
+template <> inline void store8_pd<double>(double* p, __m512d v) { _mm512_storeu_pd(p, v); }
+
 // In-register transpose of an 8 x 8 block of doubles: r[i][j] -> r[j][i].
 inline void transpose8_pd(__m512d* r) {
   __m512d t[8], u[8];
@@ -711,6 +735,18 @@ PPV_LOADSTORE void store_row(T* g, const Plan& P, const Lanes& ln, int64_t id, i
   const int64_t row = (id * P.ax[1].in + ih) * P.ax[2].in + cb;
   if (P.layout == 1) {
     T* base = g + ln.in_base[0] + row * ln.es_in;
+    if (ln.n_active == L) {  // the 8 channels of a column: one converting store
+      for (int64_t c = 0; c < n; ++c) {
+        T* v = base + c * ln.es_in;
+#if defined(PPV_FAST_VECTOR)
+        store8_pd<T>(v, _mm512_loadu_pd(in + c * L));
+#else
+#pragma omp simd
+        for (int l = 0; l < L; ++l) v[l] = from_double<T>(in[c * L + l]);
+#endif
+      }
+      return;
+    }
     for (int64_t c = 0; c < n; ++c)
       for (int l = 0; l < L; ++l)
         if (ln.active[l]) base[c * ln.es_in + l] = from_double<T>(in[c * L + l]);
@@ -1341,7 +1377,7 @@ PPV_STAGE void compute_row(const FastLanes& fl, int64_t n, RowData r) {
     const __m512d x = _mm512_loadu_pd(r.x + c * L);
     const __mmask8 pos = _mm512_cmp_pd_mask(x, zero, _CMP_GT_OQ) &
                          _mm512_cmp_pd_mask(x, inf, _CMP_LT_OQ);
-    const __m512d lg = _mm512_sub_pd(fast_log8(_mm512_mask_blend_pd(pos, one, x)), lc);
+    const __m512d lg = _mm512_sub_pd(fast_log_narrow8(_mm512_mask_blend_pd(pos, one, x)), lc);
     _mm512_storeu_pd(r.e + c * L, _mm512_mul_pd(a, lg));
     if (r.lg) _mm512_storeu_pd(r.lg + c * L, _mm512_maskz_mov_pd(pos, lg));
   }
@@ -1351,7 +1387,7 @@ PPV_STAGE void compute_row(const FastLanes& fl, int64_t n, RowData r) {
                          _mm512_cmp_pd_mask(x, inf, _CMP_LT_OQ);
     const __mmask8 z0 = _mm512_cmp_pd_mask(x, zero, _CMP_EQ_OQ);
     const __m512d special = _mm512_mask_blend_pd(z0, nan, _mm512_mask_blend_pd(a0, zero, one));
-    const __m512d e = fast_exp8(_mm512_loadu_pd(r.e + c * L));
+    const __m512d e = fast_exp_narrow8(_mm512_loadu_pd(r.e + c * L));
     _mm512_storeu_pd(r.e + c * L, _mm512_mask_blend_pd(pos, special, e));
   }
 #else
@@ -1365,8 +1401,8 @@ PPV_STAGE void compute_row(const FastLanes& fl, int64_t n, RowData r) {
       double x = xr[l];
       bool pos = x > 0.0 && x < INFINITY;
       bool zero = x == 0.0;
-      double lg = fast_log(pos ? x : 1.0) - lc[l];
-      double e = fast_exp(a[l] * lg);
+      double lg = fast_log_narrow(pos ? x : 1.0) - lc[l];
+      double e = fast_exp_narrow(a[l] * lg);
       er[l] = pos ? e : (zero ? a0[l] : NAN);
       if (r.lg) r.lg[c * L + l] = pos ? lg : 0.0;
     }
@@ -1445,6 +1481,11 @@ struct FastScratch {
   std::vector<double> extra;  // plane_in * L, lazily: the exact engine's gradients
   bool extra_used = false;
   std::vector<double> srow;   // 2 * max_outs * L (saving forward): dy/da of a row, 1 if exact
+  std::vector<double> jk;     // 3 * cols * L (saving forward): jac_cols' k1, k2, kz
+  // channels-last bands: each group's reference Lc from its first band, for its later bands
+  // (slot: group % blocks; ref_group -1 when none)
+  std::vector<int64_t> ref_group;
+  std::vector<double> ref_lc;
 };
 
 // What a saving forward writes (ppv_forward_saved; disjoint windows only): per input element
@@ -1504,6 +1545,18 @@ template <class T>
 PPV_STAGE void load_out_row(const T* g, const Plan& P, const Lanes& ln, int64_t od, int64_t oh,
                             int64_t ow0, int64_t n, double* out) {
   const int64_t row = (od * P.ax[1].out + oh) * P.ax[2].out + ow0;
+  if (P.layout == 1 && ln.n_active == L) {  // the 8 channels of an output: one converting load
+    const T* base = g + ln.out_base[0] + row * ln.es_out;
+    for (int64_t c = 0; c < n; ++c) {
+#if defined(PPV_FAST_VECTOR)
+      _mm512_storeu_pd(out + c * L, load8_pd<T>(base + c * ln.es_out));
+#else
+#pragma omp simd
+      for (int l = 0; l < L; ++l) out[c * L + l] = to_double<T>(base[c * ln.es_out + l]);
+#endif
+    }
+    return;
+  }
   for (int64_t c = 0; c < n; ++c)
     for (int l = 0; l < L; ++l)
       out[c * L + l] = ln.active[l] ? to_double<T>(g[ln.out_base[l] + (row + c) * ln.es_out])
@@ -1584,7 +1637,28 @@ PPV_STAGE void sum_row(const Axis& AW, int64_t ow0, int64_t ow1, int64_t lo, int
     if (jb >= je) continue;
     const int64_t k = (ow - ow0) * L, b = c0 - lo;
 #if defined(PPV_FAST_VECTOR)
-    {  // S, T, M in registers (the same operations as the loop below: the same bits)
+    if (with_log) {  // S, T, M, U, V in one pass, in registers (the operations of the loops
+                     // below, in the same order: the same bits; two passes read e and x twice)
+      __m512d s = _mm512_loadu_pd(S + k), t = _mm512_loadu_pd(Tt + k),
+              m = _mm512_loadu_pd(M + k), u = _mm512_loadu_pd(U + k),
+              v = _mm512_loadu_pd(V + k);
+      const int64_t at = (b + jb * cs) * L, st = cs * L;
+      const double *e = r.e + at, *xv = r.x + at, *lg = r.lg + at;
+      for (int64_t j = jb; j < je; ++j, e += st, xv += st, lg += st) {
+        const __m512d ev = _mm512_loadu_pd(e), xx = _mm512_loadu_pd(xv);
+        s = _mm512_add_pd(s, ev);
+        t = _mm512_fmadd_pd(ev, xx, t);
+        m = _mm512_max_pd(ev, m);
+        const __m512d el = _mm512_mul_pd(ev, _mm512_loadu_pd(lg));
+        v = _mm512_add_pd(v, el);
+        u = _mm512_fmadd_pd(el, xx, u);
+      }
+      _mm512_storeu_pd(S + k, s);
+      _mm512_storeu_pd(Tt + k, t);
+      _mm512_storeu_pd(M + k, m);
+      _mm512_storeu_pd(U + k, u);
+      _mm512_storeu_pd(V + k, v);
+    } else {  // S, T, M in registers (the same operations as the loop below: the same bits)
       __m512d s = _mm512_loadu_pd(S + k), t = _mm512_loadu_pd(Tt + k),
               m = _mm512_loadu_pd(M + k);
       const double* e = r.e + (b + jb * cs) * L;
@@ -1617,6 +1691,7 @@ PPV_STAGE void sum_row(const Axis& AW, int64_t ow0, int64_t ow1, int64_t lo, int
 #pragma omp simd
     for (int l = 0; l < L; ++l) { S[k + l] = s[l]; Tt[k + l] = t[l]; M[k + l] = m[l]; }
 #endif
+#if !defined(PPV_FAST_VECTOR)
     if (with_log) {
       double u[L], v[L];
 #pragma omp simd
@@ -1633,6 +1708,7 @@ PPV_STAGE void sum_row(const Axis& AW, int64_t ow0, int64_t ow1, int64_t lo, int
 #pragma omp simd
       for (int l = 0; l < L; ++l) { U[k + l] = u[l]; V[k + l] = v[l]; }
     }
+#endif
     if (with_zero) {
       for (int64_t j = jb; j < je; ++j) {
         const int64_t c = (b + j * cs) * L;
@@ -1652,6 +1728,9 @@ constexpr int64_t FUSE_ROWS = 16;  // at most this many rows per window (the row
 // Output rows of forwards summed by sum_rows and by sum_row row by row, since the last
 // ppv_forward_sum_paths call (tests assert which path their cases take)
 std::atomic<int64_t> rows_summed_together{0}, rows_summed_each{0};
+// Output rows whose dy/dx a saving forward (disjoint windows) wrote by jac_store_row and by
+// jac_row, since the last ppv_saved_jac_paths call (tests assert which path their cases take)
+std::atomic<int64_t> jac_rows_direct{0}, jac_rows_lanes{0};
 
 PPV_STAGE void sum_rows(const Axis& AW, int64_t ow0, int64_t ow1, int64_t lo, int64_t hi,
                         const RowData* rows, int64_t nr, double* acc, int64_t q,
@@ -1813,6 +1892,92 @@ PPV_STAGE double jac_row(const FastLanes& fl, const Axis& AW, int64_t ow0, int64
   return unusable;
 }
 
+#if defined(PPV_FAST_VECTOR)
+// The saving forward's dy/dx in one pass per input row, for the common case (AVX-512, a
+// contiguous group of 8 active planes, no window of the output row in the exact engine):
+// jac_row's arithmetic, the same operations in the same order (the same bits), but with each
+// window's constants spread over its columns once per output row (jac_cols), so that the
+// per-row pass runs over columns with no per-window loop, and its dy/dx converted to float and
+// transposed into the 8 planes in registers (jac_store_row), with no lane-interleaved row
+// written, cleared and read back. (perf, (8,64,112,112) global, one thread: jac_row and
+// its store_row were 40% of the saving forward.)
+
+// Per column of [lo, hi) (lane-interleaved, from column lo): k1 = (1 + a) / S, k2 = a (y / S)
+// and kz = [a = 0] / S of the window of outputs [ow0, ow1) holding it; 0 in columns that no
+// window holds (their dy/dx is then 0: E is finite at every positive x).
+PPV_STAGE void jac_cols(const FastLanes& fl, const Axis& AW, int64_t ow0, int64_t ow1,
+                        int64_t lo, int64_t hi, const double* S, const double* yrow,
+                        double* k1, double* k2, double* kz) {
+  const int64_t cs = AW.step, n = hi - lo;
+  std::fill(k1, k1 + n * L, 0.0);
+  std::fill(k2, k2 + n * L, 0.0);
+  std::fill(kz, kz + n * L, 0.0);
+  double a[L], a1[L], a0[L];
+  for (int l = 0; l < L; ++l) { a[l] = fl.a[l]; a1[l] = 1.0 + fl.a[l]; a0[l] = fl.a[l] == 0.0; }
+  for (int64_t ow = ow0; ow < ow1; ++ow) {
+    const int64_t k0 = (ow - ow0) * L;
+    double c1[L], c2[L], cz[L];
+#pragma omp simd
+    for (int l = 0; l < L; ++l) {
+      const double inv = 1.0 / S[k0 + l];
+      c1[l] = a1[l] * inv;
+      c2[l] = a[l] * (yrow[k0 + l] * inv);
+      cz[l] = a0[l] * inv;
+    }
+    for (int64_t j = 0; j < AW.count[ow]; ++j) {
+      const int64_t c = (AW.start[ow] + j * cs - lo) * L;
+      for (int l = 0; l < L; ++l) { k1[c + l] = c1[l]; k2[c + l] = c2[l]; kz[c + l] = cz[l]; }
+    }
+  }
+}
+
+// dy/dx of input row (id, ih), columns [lo, hi) (r from column lo), from jac_cols' constants:
+// E (k1 - k2 / x) at a positive x (1 / x: recip_lanes' estimate and two Newton steps), kz at a
+// zero, else 0; stored as float into jac (x's layout, 8 contiguous planes). Returns the number
+// of dy/dx beyond float's range or NaN (jac_row's count).
+PPV_STAGE double jac_store_row(const Plan& P, const Lanes& ln, int64_t id, int64_t ih,
+                               int64_t lo, int64_t hi, RowData r, const double* k1,
+                               const double* k2, const double* kz, float* jac) {
+  const int64_t n = hi - lo;
+  const int64_t row = (id * P.ax[1].in + ih) * P.ax[2].in + lo;
+  float* v[L];
+  for (int l = 0; l < L; ++l) v[l] = jac + ln.in_base[l] + row;
+  const __m512d zero = _mm512_setzero_pd(), one = _mm512_set1_pd(1.0);
+  const __m512d inf = _mm512_set1_pd(INFINITY), fmax = _mm512_set1_pd(3.4028234663852886e38);
+  int64_t big = 0;
+  auto column = [&](int64_t c) {
+    const __m512d x = _mm512_loadu_pd(r.x + c * L);
+    const __mmask8 pos = _mm512_cmp_pd_mask(x, zero, _CMP_GT_OQ) &
+                         _mm512_cmp_pd_mask(x, inf, _CMP_LT_OQ);
+    const __mmask8 z = _mm512_cmp_pd_mask(x, zero, _CMP_EQ_OQ);
+    const __m512d xs = _mm512_mask_blend_pd(pos, one, x);
+    __m512d rx = _mm512_rcp14_pd(xs);  // recip_lanes
+    rx = _mm512_fmadd_pd(rx, _mm512_fnmadd_pd(xs, rx, one), rx);
+    rx = _mm512_fmadd_pd(rx, _mm512_fnmadd_pd(xs, rx, one), rx);
+    const __m512d t = _mm512_fnmadd_pd(_mm512_loadu_pd(k2 + c * L), rx,
+                                       _mm512_loadu_pd(k1 + c * L));
+    const __m512d gv = _mm512_mul_pd(_mm512_loadu_pd(r.e + c * L), t);
+    const __m512d out = _mm512_mask_blend_pd(pos, _mm512_maskz_mov_pd(z, _mm512_loadu_pd(kz + c * L)), gv);
+    big += __builtin_popcount(
+        (unsigned)_mm512_cmp_pd_mask(_mm512_abs_pd(out), fmax, _CMP_NLE_UQ));
+    return out;
+  };
+  int64_t c0 = 0;
+  for (; c0 + L <= n; c0 += L) {
+    __m512d t[L];
+    for (int cc = 0; cc < L; ++cc) t[cc] = column(c0 + cc);
+    transpose8_pd(t);  // t[l]: columns c0.. of lane l
+    for (int l = 0; l < L; ++l) _mm256_storeu_ps(v[l] + c0, _mm512_cvtpd_ps(t[l]));
+  }
+  for (; c0 < n; ++c0) {
+    double o[L];
+    _mm512_storeu_pd(o, column(c0));
+    for (int l = 0; l < L; ++l) v[l][c0] = (float)o[l];
+  }
+  return (double)big;
+}
+#endif
+
 // ---- the saving forward for windows that share elements (state: Saved::rs, ys, lc; the
 // backward: run_overlap_saved_backward), a hook of fast_group after each output row's sums.
 
@@ -1868,7 +2033,10 @@ PPV_STAGE double save_coeff_row(const Plan& P, const Lanes& ln, int64_t od, int6
 template <class T>
 void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& ln,
                 FastScratch& s, T* y, const T* gy, T* gx, double* dplain, int* status,
-                const Saved* sv = nullptr) {
+                const Saved* sv = nullptr, int64_t band_lo = 0,
+                int64_t band_hi = INT64_MAX) {
+  // band_lo, band_hi (forwards only): the output rows od * OH + oh of the group done by this
+  // call (a band; see run's channels-last bands), the others left to other calls
   const bool backward = gx != nullptr;
   const bool saving = sv != nullptr;  // a forward that also writes the backward's state
   const bool grads = backward || saving;
@@ -1888,7 +2056,17 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
     need_ref = need_ref || std::fabs(fl.a[l]) * log_range<T>() > 560.0 ||
                !std::isfinite(fl.a[l]);
   }
-  if (need_ref) {  // the dominant element of each plane: max (a > 0) or min positive (a < 0)
+  // a band after the group's first: the reference its first band found (s.ref_*)
+  const bool banded = band_lo > 0 || band_hi < AD.out * OH;
+  const int64_t group = group_of(P, ln);
+  const size_t ref_slot = s.ref_group.empty() ? 0 : (size_t)(group % (int64_t)s.ref_group.size());
+  if (need_ref && banded && band_lo > 0 && !s.ref_group.empty() &&
+      s.ref_group[ref_slot] == group) {
+    for (int l = 0; l < L; ++l) {
+      fl.lc[l] = s.ref_lc[ref_slot * L + l];
+      if (!std::isfinite(fl.a[l])) fl.a[l] = 0.0;  // as below
+    }
+  } else if (need_ref) {  // the dominant element of each plane: max (a > 0) or min positive (a < 0)
     double mx[L], mn[L];
     for (int l = 0; l < L; ++l) { mx[l] = 0.0; mn[l] = INFINITY; }
     double* row = s.rowbuf.data();
@@ -1908,8 +2086,12 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
         }
     for (int l = 0; l < L; ++l) {
       double r = fl.a[l] > 0 ? mx[l] : mn[l];
-      fl.lc[l] = (r > 0 && r < INFINITY && std::isfinite(fl.a[l])) ? fast_log(r) : 0.0;
+      fl.lc[l] = (r > 0 && r < INFINITY && std::isfinite(fl.a[l])) ? fast_log_narrow(r) : 0.0;
       if (!std::isfinite(fl.a[l])) fl.a[l] = 0.0;  // the windows are flagged below
+    }
+    if (banded && !s.ref_group.empty()) {
+      s.ref_group[ref_slot] = group;
+      for (int l = 0; l < L; ++l) s.ref_lc[ref_slot * L + l] = fl.lc[l];
     }
   }
   if (ov)  // the weights' reference, for the backward's E
@@ -1956,6 +2138,7 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
   const int64_t kstride = tiles.max_kept * L;
   const int64_t fuse_rows = std::min<int64_t>(FUSE_ROWS, cache.ns);  // see sum_rows
   int64_t n_together = 0, n_each = 0;  // output rows summed by sum_rows / sum_row
+  int64_t n_jac_direct = 0, n_jac_rows = 0;  // output rows saved by jac_store_row / jac_row
   for (size_t ti = 0; ti < tiles.tiles.size(); ++ti) {
     ct = &tiles.tiles[ti];
     nch = ct->chunks();
@@ -1981,6 +2164,7 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
     for (int64_t od = 0; od < AD.out; ++od)
       for (int64_t oh = 0; oh < OH; ++oh) {
         if (!grads && !P.owns_out_row(od, oh)) continue;  // a plain forward: another segment's
+        if (od * OH + oh < band_lo || od * OH + oh >= band_hi) continue;  // another band's
         bool fused = false;
         if (!with_log && nch == 1 && AD.count[od] * AH.count[oh] <= fuse_rows) {
           // all the window's rows at once (sum_rows), if the row cache holds them together
@@ -2131,7 +2315,36 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
           }
           double* jrow = s.rowbuf.data();
           double unusable = 0.0;
+#if defined(PPV_FAST_VECTOR)
+          // jac_store_row where it applies (see there); else jac_row and store_row below.
+          // (The exact engine's gradients in extra are those of this output row's own
+          // windows, whose elements no other window holds: with none here, extra holds none
+          // for these rows.)
+          bool row_slow = false;
+          for (int64_t k = 0; k < nt * L; ++k) row_slow = row_slow || slowrow[k] != 0.0;
+          const bool direct = P.layout == 0 && ln.n_active == L && !row_slow && P.split != 2;
+          if (direct) {
+            double* k1 = s.jk.data();
+            double* k2 = k1 + cols * L;
+            double* kz = k2 + cols * L;
+            jac_cols(fl, AW, ow0, ct->ow1, ct->lo, ct->hi, acc, ybuf, k1, k2, kz);
+            for (int64_t jd = 0; jd < AD.count[od]; ++jd) {
+              const int64_t id = AD.start[od] + jd * AD.step;
+              for (int64_t jh = 0; jh < AH.count[oh]; ++jh) {
+                const int64_t ih = AH.start[oh] + jh * AH.step;
+                if (!P.owns_in_row(id, ih)) continue;
+                unusable += jac_store_row(P, ln, id, ih, ct->lo, ct->hi, fetch(id, ih, 0), k1,
+                                          k2, kz, sv->jac);
+              }
+            }
+            ++n_jac_direct;
+          } else {
+            ++n_jac_rows;
+          }
+          for (int64_t jd = 0; !direct && jd < AD.count[od]; ++jd) {
+#else
           for (int64_t jd = 0; jd < AD.count[od]; ++jd) {
+#endif
             const int64_t id = AD.start[od] + jd * AD.step;
             for (int64_t jh = 0; jh < AH.count[oh]; ++jh) {
               const int64_t ih = AH.start[oh] + jh * AH.step;
@@ -2204,6 +2417,8 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
 #endif
   if (n_together) rows_summed_together += n_together;
   if (n_each) rows_summed_each += n_each;
+  if (n_jac_direct) jac_rows_direct += n_jac_direct;
+  if (n_jac_rows) jac_rows_lanes += n_jac_rows;
   if (saving) s.extra_used = false;
   if (!backward) return;
   s.extra_used = false;
@@ -2303,6 +2518,72 @@ inline int threads_for(const Plan& P, int requested, int64_t groups) {
 
 inline int threads_for(const Plan& P, int requested) {
   return threads_for(P, requested, P.groups);
+}
+
+// The groups thread t of nt takes: g = begin, begin + step, ... below end.
+// Contiguous memory (and segments): every nt-th group, a group's 8 planes being apart from
+// every other group's. Channels-last memory: a contiguous block of groups, cut on whole cache
+// lines of channels where it can: the groups of one batch entry's channels share the cache
+// lines of every pixel (16 float32 channels, 2 groups, per 64-byte line), so interleaved
+// groups had two threads read each input line and write the same output and gradient lines
+// (false sharing), (8,64,112,112) k3 s2 p1 on 2 threads: forward 25 ms of CPU time against 19
+// one group per thread apart, backward from the overlap state 54 against 43 (perf-cl2d,
+// 2026-12-02).
+struct GroupRun { int64_t begin, end, step; };
+inline GroupRun thread_groups(const Plan& P, int64_t groups, bool segmented, int t, int nt) {
+  if (P.layout == 0 || segmented || nt <= 1) return {t, groups, std::max(nt, 1)};
+  const int64_t es = P.dtype == DT_F64 ? 8 : (P.dtype == DT_F32 ? 4 : 2);
+  // groups per 64-byte line when a batch entry's channels start on a line (C a multiple of
+  // the line's channels); else lines straddle groups anyway, and only the cut's line is shared
+  const int64_t per_line = std::max<int64_t>(1, 64 / (L * es));
+  const int64_t unit = (P.C * es) % 64 == 0 ? per_line : 1;
+  const int64_t units = (groups + unit - 1) / unit;
+  const int64_t b = std::min(groups, units * t / nt * unit);
+  const int64_t e = std::min(groups, units * (t + 1) / nt * unit);
+  return {b, e, 1};
+}
+
+// Channels-last bands. The ceil(C / 8) groups of one batch entry share the cache lines of
+// every pixel (a group reads and writes 32 bytes of float32 of each 64-byte line), so a group
+// that sweeps the whole plane before the next one starts leaves the next one to fetch every
+// line again from L3 or memory ((8,64,112,112) k3 s2 p1, one thread, CPU time: forward 21 ms,
+// backward from the overlap state 39 ms, against 17.5 and 34 for (64,8,112,112), whose groups
+// own their lines). The forwards and the overlap state's backward therefore sweep the plane in
+// bands of rows, all the batch entry's groups band by band, a band's lines of every quantity
+// staying in L2: about CL_BAND_BYTES of input rows per band. A band of the forward is a run of
+// output rows (their windows' input rows, the rows it shares with the next band weighed again
+// by the next); a band of the backward is a run of input rows (the coefficients of the output
+// rows whose windows reach them computed again by each band that needs them). Each output and
+// gradient is still computed once, by the same operations: the results are those of one sweep.
+constexpr int64_t CL_BAND_BYTES = 384 << 10;
+// the budget in use: CL_BAND_BYTES, or what a test set (ppv_cl_band_bytes) so that small inputs,
+// which the oracle can check, run in several bands
+std::atomic<int64_t> cl_band_bytes{CL_BAND_BYTES};
+
+// Rows per band (output rows od * OH + oh, or with input_rows input rows id * H + ih) of a
+// channels-last plan, or 0: no bands (contiguous memory, segments, at most 8 channels, whose one
+// group owns its lines, or a plane within one band).
+inline int64_t cl_band_rows(const Plan& P, bool segmented, bool input_rows) {
+  if (P.layout != 1 || segmented || P.C <= L) return 0;
+  const int64_t es = P.dtype == DT_F64 ? 8 : (P.dtype == DT_F32 ? 4 : 2);
+  const int64_t row_bytes = std::max<int64_t>(1, P.ax[2].in * P.C * es);
+  const int64_t rows_in = P.ax[0].in * P.ax[1].in;
+  const int64_t fit = std::max<int64_t>(1, cl_band_bytes.load(std::memory_order_relaxed) /
+                                               row_bytes);
+  if (fit >= rows_in) return 0;
+  if (input_rows) return fit;
+  const int64_t rows_out = P.ax[0].out * P.ax[1].out;
+  return std::max<int64_t>(1, fit * rows_out / rows_in);
+}
+
+// Groups processed by channels-last calls since the last ppv_layout_paths call: all 8 lanes
+// channels of the block (the converting vector loads and stores) and fewer (the last block of
+// C % 8 channels: per-lane loops). For tests that assert the path their cases take.
+std::atomic<int64_t> cl_groups_full{0}, cl_groups_partial{0};
+// and the calls of a group on a band after its first (channels-last bands), the same way
+std::atomic<int64_t> cl_later_bands{0};
+inline void count_cl_group(const Plan& P, const Lanes& ln, int64_t& full, int64_t& partial) {
+  if (P.layout == 1) ++(ln.n_active == L ? full : partial);
 }
 
 // The power mean and the Lp norm (float32, bfloat16, float16): their own engine and driver.
@@ -2733,8 +3014,10 @@ int run(const Plan& Pc, const T* x, const double* param, T* y, const T* gy, T* g
   const int nt = sg.axis < 0 ? threads_for(P, requested)
                              : (int)std::min<int64_t>(seg_threads, sg.groups);
   std::atomic<int> status{0};
-  auto body = [&](int64_t g_begin, int64_t g_step) {
+  auto body = [&](int t, int nthreads) {
     int st = 0;
+    const GroupRun gr = thread_groups(P, sg.groups, sg.axis >= 0, t, nthreads);
+    int64_t n_full = 0, n_partial = 0, cl_bands = 0;
     try {
       FastScratch fs;
       const SegClass* current = nullptr;
@@ -2763,6 +3046,7 @@ int run(const Plan& Pc, const T* x, const double* param, T* y, const T* gy, T* g
         fs.acc.assign(6 * tiles.max_outs * L, 0.0);
         fs.orow.assign(2 * tiles.max_outs * L, 0.0);
         if (sv) fs.srow.assign(2 * tiles.max_outs * L, 0.0);
+        if (sv) fs.jk.assign(3 * cols * L, 0.0);
         if (backward) {
           const int64_t kept = Q.ax[0].out * Q.ax[1].out * tiles.max_kept * L;
           fs.c1.assign(kept, 0.0);
@@ -2770,10 +3054,36 @@ int run(const Plan& Pc, const T* x, const double* param, T* y, const T* gy, T* g
           fs.pq.assign(2 * cols * L, 0.0);
         }
       };
-      for (int64_t g = g_begin; g < sg.groups; g += g_step) {
+      // channels-last forwards: band by band, the groups of a batch entry within each band
+      const int64_t band = (exact || backward) ? 0 : cl_band_rows(P, sg.axis >= 0, false);
+      if (band > 0) {
+        const SegClass& c = sg.classes[0];
+        setup(c);
+        current = &c;
+        const int64_t blocks = (P.C + L - 1) / L, orows = P.ax[0].out * P.ax[1].out;
+        fs.ref_group.assign((size_t)blocks, -1);
+        fs.ref_lc.assign((size_t)(blocks * L), 0.0);
+        for (int64_t n0 = gr.begin; n0 < gr.end;) {
+          const int64_t n1 = std::min(gr.end, (n0 / blocks + 1) * blocks);  // one batch entry
+          for (int64_t r0 = 0; r0 < orows; r0 += band)
+            for (int64_t g = n0; g < n1; ++g) {
+              if (status.load(std::memory_order_relaxed) & ST_NOMEM) break;
+              Lanes ln;
+              segment_lanes(P, sg, param, g, ln);
+              if (r0 == 0) count_cl_group(P, ln, n_full, n_partial);
+              cl_bands += r0 == 0 ? 0 : 1;
+              double dl[L];
+              fast_group<T>(x, c.P, c.tiles, ln, fs, y, gy, gx, dl, &st, sv, r0,
+                            std::min(orows, r0 + band));
+            }
+          n0 = n1;
+        }
+      }
+      for (int64_t g = gr.begin; band == 0 && g < gr.end; g += gr.step) {
         if (status.load(std::memory_order_relaxed) & ST_NOMEM) break;
         Lanes ln;
         const SegClass& c = segment_lanes(P, sg, param, g, ln);
+        count_cl_group(P, ln, n_full, n_partial);
         if (exact) {
           ScaledSum da[L];
           exact_group<T>(x, c.P, ln, y, gy, gx, backward ? da : nullptr, &st, sv);
@@ -2804,6 +3114,9 @@ int run(const Plan& Pc, const T* x, const double* param, T* y, const T* gy, T* g
     } catch (...) {
       st |= ST_NOMEM;
     }
+    if (n_full) cl_groups_full += n_full;
+    if (n_partial) cl_groups_partial += n_partial;
+    if (cl_bands) cl_later_bands += cl_bands;
     status.fetch_or(st);
   };
   if (nt <= 1) {
@@ -3014,7 +3327,10 @@ PPV_STAGE void param_row(int64_t n, RowData r, const double* Pp, const double* Q
 template <class T>
 void overlap_backward_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& ln,
                             OverlapScratch& s, const double* rs, const double* ys,
-                            const double* lcs, const T* gy, T* gx, double* dl) {
+                            const double* lcs, const T* gy, T* gx, double* dl,
+                            int64_t band_lo = 0, int64_t band_hi = INT64_MAX) {
+  // band_lo, band_hi: the input rows id * H + ih this call finishes (channels-last bands); the
+  // coefficients are computed for the output rows whose windows reach them, [o_lo, o_hi)
   const Axis &AD = P.ax[0], &AH = P.ax[1], &AW = P.ax[2];
   const int64_t OH = AH.out;
   const int64_t cols = std::max<int64_t>(1, std::min(AW.in, TILE_COLS));
@@ -3032,6 +3348,20 @@ void overlap_backward_group(const T* x, const Plan& P, const ColTiles& tiles, co
   RowData r{Qp + cols * L, Qp + 2 * cols * L, dl ? Qp + 3 * cols * L : nullptr};
   double* g = Qp + 4 * cols * L;
   double dal[L] = {};
+  int64_t o_lo = 0, o_hi = AD.out * OH;
+  if (band_lo > 0 || band_hi < AD.in * AH.in) {
+    o_lo = o_hi;
+    o_hi = 0;
+    for (int64_t r = band_lo; r < std::min(band_hi, AD.in * AH.in); ++r) {
+      const int64_t id = r / AH.in, ih = r % AH.in;
+      for (int64_t i1 = AD.inv_off[id]; i1 < AD.inv_off[id + 1]; ++i1)
+        for (int64_t i2 = AH.inv_off[ih]; i2 < AH.inv_off[ih + 1]; ++i2) {
+          const int64_t ro = AD.inv[i1] * OH + AH.inv[i2];
+          o_lo = std::min(o_lo, ro);
+          o_hi = std::max(o_hi, ro + 1);
+        }
+    }
+  }
   for (const ColTile& t : tiles.tiles) {
     // g / S, g y / S of every output row's outputs [keep, ow1): all windows that read the
     // columns this tile finishes (as fast_group's c1, c2, in the same order of operations)
@@ -3039,6 +3369,7 @@ void overlap_backward_group(const T* x, const Plan& P, const ColTiles& tiles, co
     for (int64_t od = 0; od < AD.out; ++od)
       for (int64_t oh = 0; oh < OH; ++oh) {
         const int64_t row = od * OH + oh;
+        if (row < o_lo || row >= o_hi) continue;  // no window reaching the band's rows
         load_out_row<T>(gy, P, ln, od, oh, t.keep, nk, gb);
         const double* rb = rs + state_index(P, group, od, oh, t.keep);
         const double* yb = ys + state_index(P, group, od, oh, t.keep);
@@ -3055,6 +3386,7 @@ void overlap_backward_group(const T* x, const Plan& P, const ColTiles& tiles, co
     const int64_t g0 = std::max(f0, t.lo), g1 = std::max(g0, std::min(f1, t.hi));
     for (int64_t id = 0; id < AD.in; ++id)
       for (int64_t ih = 0; ih < AH.in; ++ih) {
+        if (id * AH.in + ih < band_lo || id * AH.in + ih >= band_hi) continue;  // another band's
         auto store_zero = [&](int64_t cb, int64_t ce) {  // columns in no window
           if (cb >= ce) return;
           std::fill(g, g + std::min(cols, ce - cb) * L, 0.0);
@@ -3110,7 +3442,9 @@ int run_overlap_saved_backward(const Plan& Pc, const T* x, const double* param,
   if (want_param) dparam.assign((size_t)(2 * P.N * P.C), 0.0);
   const int nt = threads_for(P, requested);
   std::atomic<int> status{0};
-  auto body = [&](int64_t g_begin, int64_t g_step) {
+  auto body = [&](int t, int nthreads) {
+    const GroupRun gr = thread_groups(P, P.groups, false, t, nthreads);
+    int64_t n_full = 0, n_partial = 0, cl_bands = 0;
     try {
       OverlapScratch s;
       const int64_t cols = std::max<int64_t>(1, std::min(P.ax[2].in, TILE_COLS));
@@ -3119,19 +3453,35 @@ int run_overlap_saved_backward(const Plan& Pc, const T* x, const double* param,
       s.c2.assign(kept, 0.0);
       s.orow.assign(tiles.max_kept * L, 0.0);
       s.rows.assign(6 * cols * L, 0.0);
-      for (int64_t g = g_begin; g < P.groups; g += g_step) {
-        Lanes ln;
-        make_lanes(P, param, g, ln);
-        double dl[L];
-        overlap_backward_group<T>(x, P, tiles, ln, s, rs, ys, lcs, gy, gx,
-                                  want_param ? dl : nullptr);
-        if (want_param)
-          for (int l = 0; l < L; ++l)
-            if (ln.active[l]) dparam[2 * ln.plane[l]] = dl[l];
+      // channels-last: band by band, the groups of a batch entry within each band (run's
+      // bands; here of input rows); a plane's dy/da is the sum of its bands'
+      const int64_t band = cl_band_rows(P, false, true);
+      const int64_t irows = P.ax[0].in * P.ax[1].in;
+      const int64_t blocks = (P.C + L - 1) / L;
+      for (int64_t n0 = gr.begin; n0 < gr.end;) {
+        const int64_t n1 = band > 0 ? std::min(gr.end, (n0 / blocks + 1) * blocks) : gr.end;
+        for (int64_t r0 = 0; r0 < irows; r0 += band > 0 ? band : irows)
+          for (int64_t g = n0; g < n1; g += gr.step) {
+            Lanes ln;
+            make_lanes(P, param, g, ln);
+            if (r0 == 0) count_cl_group(P, ln, n_full, n_partial);
+            cl_bands += r0 == 0 ? 0 : 1;
+            double dl[L];
+            overlap_backward_group<T>(x, P, tiles, ln, s, rs, ys, lcs, gy, gx,
+                                      want_param ? dl : nullptr, r0,
+                                      band > 0 ? std::min(irows, r0 + band) : INT64_MAX);
+            if (want_param)
+              for (int l = 0; l < L; ++l)
+                if (ln.active[l]) dparam[2 * ln.plane[l]] += dl[l];
+          }
+        n0 = n1;
       }
     } catch (...) {
       status.fetch_or(ST_NOMEM);
     }
+    if (n_full) cl_groups_full += n_full;
+    if (n_partial) cl_groups_partial += n_partial;
+    if (cl_bands) cl_later_bands += cl_bands;
   };
   if (nt <= 1) {
     body(0, 1);
@@ -3205,6 +3555,46 @@ int ppv_segments(const int64_t* plan, int nthreads, int64_t* out) {
   return ST_OK;
 }
 
+// How run shares the groups of a P-pooling plan among its threads for nthreads
+// (thread_groups): out[0] the threads nt, then per thread t out[1 + 3 t ..] its begin, end and
+// step (out holds 1 + 3 nthreads). For tests.
+int ppv_thread_groups(const int64_t* plan, int nthreads, int64_t* out) {
+  Plan P;
+  try {
+    if (!P.parse(plan) || P.op != OP_PPOOL) return ST_ARGS;
+    const int seg_threads = segment_threads(P, nthreads);
+    Segments sg;
+    make_segments(P, seg_threads, true, sg);
+    const int nt = sg.axis < 0 ? threads_for(P, nthreads)
+                               : (int)std::min<int64_t>(seg_threads, sg.groups);
+    out[0] = nt;
+    for (int t = 0; t < nt; ++t) {
+      const GroupRun gr = thread_groups(P, sg.groups, sg.axis >= 0, t, nt);
+      out[1 + 3 * t] = gr.begin;
+      out[2 + 3 * t] = gr.end;
+      out[3 + 3 * t] = gr.step;
+    }
+  } catch (...) {
+    return ST_NOMEM;
+  }
+  return ST_OK;
+}
+
+// Channels-last groups since the last call (then reset): out[0] groups of 8 channels (the
+// converting vector loads and stores), out[1] groups of fewer (per-lane loops), out[2] calls of
+// a group on a band after its first (channels-last bands). For tests.
+void ppv_layout_paths(int64_t* out) {
+  out[0] = cl_groups_full.exchange(0);
+  out[1] = cl_groups_partial.exchange(0);
+  out[2] = cl_later_bands.exchange(0);
+}
+
+// The channels-last band budget in bytes of input rows (CL_BAND_BYTES); with bytes > 0, set it
+// (tests: small inputs in several bands) and return the previous value.
+int64_t ppv_cl_band_bytes(int64_t bytes) {
+  return bytes > 0 ? cl_band_bytes.exchange(bytes) : cl_band_bytes.load();
+}
+
 // The forward's window-sum paths since the last call (then reset): out[0] output rows summed
 // by sum_rows (a window's rows together), out[1] by sum_row (row by row). For tests.
 void ppv_forward_sum_paths(int64_t* out) {
@@ -3224,6 +3614,14 @@ int ppv_plan_axis(const int64_t* plan, int axis, int64_t* out) {
     out[A.out + o] = A.count[o];
   }
   return ST_OK;
+}
+
+// Output rows whose dy/dx the saving forwards (ppv_forward_saved, float32 / bfloat16 /
+// float16) since the last call wrote in one pass into the planes (out[0], jac_store_row) and
+// through a lane-interleaved row (out[1], jac_row); the counts are then reset. For tests.
+void ppv_saved_jac_paths(int64_t* out) {
+  out[0] = jac_rows_direct.exchange(0);
+  out[1] = jac_rows_lanes.exchange(0);
 }
 
 // Input elements per thread of a segmented call (SEG_THREAD_ELEMENTS): set to `elements`

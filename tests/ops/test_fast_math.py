@@ -10,6 +10,10 @@ every binade, exact powers of two, arguments next to 1 and next to the tables' s
 ``fast_exp`` over [-708, 709], its ends, and next to the points where k = round(16 z / ln 2)
 changes. The bounds held here are those stated in the include file's header. A coefficient and a
 table entry perturbed in a copy of the source are caught (the check can fail).
+
+The narrow dtypes' forms (``fast_log_narrow`` / ``fast_exp_narrow`` and their 8-lane forms, the
+fast engine's weights for float32 / bfloat16 / float16) are checked the same way on the same
+arguments, against their own bounds (ln: an absolute error of 1.6 ULP + 4e-17; exp: 1.3 ULP).
 """
 
 from __future__ import annotations
@@ -30,6 +34,11 @@ from ppverify.ops import _native
 SOURCE = _native.SOURCE.with_name("fast_math.inc")
 LOG_BOUND_ULP = 1.6   # the header's bounds
 EXP_BOUND_ULP = 1.1
+# the narrow dtypes' forms (fast_log_narrow / fast_exp_narrow): absolute error of ln x at most
+# LOG_NARROW_ULP ULP of the result + LOG_NARROW_ABS; exp z within EXP_NARROW_ULP
+LOG_NARROW_ULP = 1.6
+LOG_NARROW_ABS = 4e-17
+EXP_NARROW_ULP = 1.3
 
 HARNESS = r"""
 #include <cstdint>
@@ -45,6 +54,12 @@ void t_log(const double* x, double* y, int64_t n) {
 }
 void t_exp(const double* x, double* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] = fast_exp(x[i]);
+}
+void t_log_narrow(const double* x, double* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] = fast_log_narrow(x[i]);
+}
+void t_exp_narrow(const double* x, double* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] = fast_exp_narrow(x[i]);
 }
 int t_vector() {
 #if defined(PPV_FAST_VECTOR)
@@ -64,6 +79,18 @@ void t_exp8(const double* x, double* y, int64_t n) {
   for (int64_t i = 0; i < n; i += 8) _mm512_storeu_pd(y + i, fast_exp8(_mm512_loadu_pd(x + i)));
 #endif
 }
+void t_log_narrow8(const double* x, double* y, int64_t n) {
+#if defined(PPV_FAST_VECTOR)
+  for (int64_t i = 0; i < n; i += 8)
+    _mm512_storeu_pd(y + i, fast_log_narrow8(_mm512_loadu_pd(x + i)));
+#endif
+}
+void t_exp_narrow8(const double* x, double* y, int64_t n) {
+#if defined(PPV_FAST_VECTOR)
+  for (int64_t i = 0; i < n; i += 8)
+    _mm512_storeu_pd(y + i, fast_exp_narrow8(_mm512_loadu_pd(x + i)));
+#endif
+}
 }
 """
 
@@ -73,7 +100,8 @@ class FastMath:
 
     def __init__(self, library):
         self.lib = ctypes.CDLL(str(library))
-        for name in ("t_log", "t_exp", "t_log8", "t_exp8"):
+        for name in ("t_log", "t_exp", "t_log8", "t_exp8", "t_log_narrow", "t_exp_narrow",
+                     "t_log_narrow8", "t_exp_narrow8"):
             getattr(self.lib, name).argtypes = [ctypes.c_void_p, ctypes.c_void_p,
                                                 ctypes.c_int64]
         self.vector = bool(self.lib.t_vector())
@@ -90,6 +118,10 @@ class FastMath:
     def exp(self, x): return self._apply("t_exp", x)
     def log8(self, x): return self._apply("t_log8", x)
     def exp8(self, x): return self._apply("t_exp8", x)
+    def log_narrow(self, x): return self._apply("t_log_narrow", x)
+    def exp_narrow(self, x): return self._apply("t_exp_narrow", x)
+    def log_narrow8(self, x): return self._apply("t_log_narrow8", x)
+    def exp_narrow8(self, x): return self._apply("t_exp_narrow8", x)
 
 
 def build(directory, source_text: str) -> FastMath:
@@ -269,3 +301,69 @@ def test_the_check_catches_a_perturbed_coefficient(tmp_path, old, new, which):
         z = exp_arguments()[::5]
         err = ulp_errors(broken.exp(z), z, mpmath.exp)
         assert worst(err, z)[0] > EXP_BOUND_ULP
+
+
+# ------------------------------------------------------- the narrow dtypes' cheaper forms
+
+
+def log_narrow_ratios(y: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """|y - ln x| / (LOG_NARROW_ULP ulp(ln x) + LOG_NARROW_ABS): at most 1 within the bound."""
+    out = np.empty(len(x))
+    for n, (xi, yi) in enumerate(zip(x.tolist(), y.tolist())):
+        ref = mpmath.log(mpmath.mpf(xi))
+        allowed = LOG_NARROW_ULP * math.ulp(float(ref)) + LOG_NARROW_ABS
+        out[n] = float(abs(mpmath.mpf(yi) - ref)) / allowed
+    return out
+
+
+def test_fast_log_narrow_is_within_its_bound(fm):
+    x = log_arguments()
+    y = fm.log_narrow(x)
+    bad, at = worst(log_narrow_ratios(y, x), x)
+    assert bad <= 1.0, f"fast_log_narrow: {bad:.3f} x the bound at x = {at!r}"
+    assert fm.log_narrow(np.array([1.0]))[0] == 0.0
+    # relative accuracy next to 1 (the subinterval around 1 has logc = 0 and r exact)
+    near1 = np.concatenate([1.0 + np.ldexp(1.0, -np.arange(6, 53)),
+                            1.0 - np.ldexp(1.0, -np.arange(7, 54))])
+    rel = [float(abs(mpmath.mpf(v) / mpmath.log(mpmath.mpf(u)) - 1))
+           for u, v in zip(near1.tolist(), fm.log_narrow(near1).tolist())]
+    assert max(rel) <= 2.0 ** -51
+
+
+def test_fast_exp_narrow_is_within_its_bound_and_its_ends(fm):
+    z = exp_arguments()
+    bad, at = worst(ulp_errors(fm.exp_narrow(z), z, mpmath.exp), z)
+    assert bad <= EXP_NARROW_ULP, f"fast_exp_narrow: {bad:.3f} ULP at z = {at!r}"
+    ends = fm.exp_narrow(np.array([-np.inf, np.nan, -708.5, -1e300, 709.5, 1e300, 0.0]))
+    assert ends[:4].tolist() == [0.0, 0.0, 0.0, 0.0]
+    assert ends[4] == ends[5] == fm.exp_narrow(np.array([709.0]))[0]
+    assert ends[6] == 1.0
+
+
+def test_the_narrow_forms_8_lanes_give_the_same_bits(fm):
+    if not fm.vector:
+        pytest.skip("not an AVX-512 build: the kernel uses the one-double forms only")
+    x = log_arguments(1)
+    assert np.array_equal(fm.log_narrow8(x).view(np.uint64), fm.log_narrow(x).view(np.uint64))
+    z = np.concatenate([exp_arguments(1), [-np.inf, np.nan, -708.5, 709.5, 1e300]])
+    assert np.array_equal(fm.exp_narrow8(z).view(np.uint64), fm.exp_narrow(z).view(np.uint64))
+
+
+@pytest.mark.parametrize("old, new, which", [
+    # the top coefficients 1% off (their terms are below 2^-40 and 2^-33 of the result: the
+    # bounds still see them)
+    ("C(-0x1.fdbc96e28f39bp-4)", "C(-0x1.fdbc96e28f39bp-4 * 1.01)", "log"),
+    ("C(0x1.6c17bb51f236dp-10)", "C(0x1.6c17bb51f236dp-10 * 1.01)", "exp"),
+    ("C(0x1.99998ec7efba1p-3)", "C(0x1.99998ec7efba1p-3 * (1 + 1e-6))", "log"),
+    ("C(0x1.55555555194d2p-5)", "C(0x1.55555555194d2p-5 * (1 + 1e-6))", "exp"),
+])
+def test_the_narrow_check_catches_a_perturbed_coefficient(tmp_path, old, new, which):
+    text = SOURCE.read_text()
+    assert text.count(old) == 1
+    broken = build(tmp_path, text.replace(old, new))
+    if which == "log":
+        x = log_arguments()[::5]
+        assert worst(log_narrow_ratios(broken.log_narrow(x), x), x)[0] > 1.0
+    else:
+        z = exp_arguments()[::5]
+        assert worst(ulp_errors(broken.exp_narrow(z), z, mpmath.exp), z)[0] > EXP_NARROW_ULP

@@ -757,3 +757,163 @@ def test_overlap_state_is_used_once_and_freed_with_the_graph(monkeypatch, count_
     assert len(count_overlap) == 1 and torch.equal(x.grad, first)
     gc.collect()
     assert all(r() is None for r in kept) and y.grad_fn is not None
+
+
+# ---- large disjoint windows: the saving forward's one-pass dy/dx (issue 12, "Fast everywhere")
+# On AVX-512 builds, where a group is 8 contiguous planes and no window of an output row went
+# to the exact engine, the saving forward writes each input row's dy/dx straight into the
+# planes (jac_store_row in ppool_kernel.cpp); otherwise (channels-last memory, a group with
+# fewer than 8 planes, exact-engine windows) through a lane-interleaved row (jac_row). Both do
+# the same arithmetic in the same order, so their dy/dx agree to the bit; the tests below hold
+# the direct path to the oracle over the adversarial inputs, show it is taken (and where it is
+# not), compare it bit for bit with jac_row, and show that a skewed state fails the oracle.
+
+LARGE_ALPHAS = [-3.0, -1.0, 0.5, 2.0, 7.5, 1e3]
+
+
+def _avx512() -> bool:
+    """Whether the kernel was built with AVX-512 (``-march=native`` on a CPU with avx512f)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            return " avx512f" in f.read()
+    except OSError:
+        return False
+
+
+@pytest.fixture
+def jac_paths():
+    """``saved_jac_paths``' counts over the test's own calls (a function: call it to read)."""
+    _native.saved_jac_paths()  # reset
+    return _native.saved_jac_paths
+
+
+# (name, dims, spatial, call): 16 planes (two contiguous groups of 8) in each
+LARGE = [
+    ("global 2-D", 2, (9, 7), lambda x, a: adaptive_p_pool(x, a, 1, dims=2)),
+    ("adaptive 2-D (3, 2)", 2, (9, 8), lambda x, a: adaptive_p_pool(x, a, (3, 2), dims=2)),
+    ("k8 2-D", 2, (16, 17), lambda x, a: p_pool2d(x, a, 8)),  # a column no window holds
+    ("global 3-D", 3, (3, 4, 5), lambda x, a: adaptive_p_pool(x, a, 1, dims=3)),
+    ("global 1-D", 1, (40,), lambda x, a: adaptive_p_pool(x, a, 1, dims=1)),
+]
+
+
+def _large_check(name, dims, x, alpha, grad_output=None):
+    if name.startswith(("global", "adaptive")):
+        size = 1 if name.startswith("global") else (3, 2)
+        check_adaptive_case("ppool", x, alpha, size, dims=dims, grad_output=grad_output)
+    else:
+        check_case(x, alpha, 8, 8, 0, dims=dims, grad_output=grad_output)
+
+
+@pytest.mark.parametrize("dtype", FAST_DTYPES, ids=dtype_name)
+@pytest.mark.parametrize("case", range(len(LARGE)), ids=[c[0] for c in LARGE])
+def test_large_disjoint_windows_saved_gradients_match_oracle(dtype, case, count_saved,
+                                                             jac_paths):
+    # every adversarial kind meets every alpha; windows of the exact engine (zeros at
+    # alpha <= 0, weights that underflow) send their output row through jac_row, and states
+    # with a dy/dx beyond float32's range are refused, so the counts are held over the set
+    name, dims, spatial, _ = LARGE[case]
+    gen = torch.Generator().manual_seed(900 + case)
+    for kind in KINDS:
+        for alpha in LARGE_ALPHAS:
+            x = values(kind, (2, 8) + spatial, dtype, gen)
+            _large_check(name, dims, x, alpha)
+    assert len(count_saved) > len(KINDS) * len(LARGE_ALPHAS) // 2, len(count_saved)
+    paths = jac_paths()
+    if _avx512():
+        assert paths["direct"] >= len(KINDS) * len(LARGE_ALPHAS) // 2, paths
+    assert paths["lanes"] > 0, paths  # (the exact engine's windows)
+
+
+@pytest.mark.parametrize("dtype", FAST_DTYPES, ids=dtype_name)
+@pytest.mark.parametrize("channels_last", [False, True], ids=["contiguous", "channels_last"])
+def test_large_windows_per_channel_alpha_without_recomputation(dtype, channels_last,
+                                                                recompute_forbidden,
+                                                                count_saved, jac_paths):
+    """Global and adaptive 2-D pooling, one alpha per channel and a random grad_output: the
+    backward is served from the state (the recomputing entry point would fail), by the direct
+    path for contiguous memory and by jac_row for channels-last memory."""
+    gen = torch.Generator().manual_seed(31)
+    alpha = torch.tensor([-3.0, -1.0, 0.5, 2.0, 7.5, 0.25, 3.0, 1e3], dtype=torch.float64)
+    for size, spatial in ((1, (9, 7)), ((3, 2), (9, 8))):
+        x = values("uniform", (2, 8) + spatial, dtype, gen) + 0.05
+        if channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        out = (1, 1) if size == 1 else size
+        gout = torch.randn((2, 8) + out, generator=gen, dtype=torch.float64).to(dtype).double()
+        check_adaptive_case("ppool", x, alpha, size, dims=2, grad_output=gout)
+    assert len(count_saved) == 2
+    paths = jac_paths()
+    if channels_last:
+        assert paths["direct"] == 0 and paths["lanes"] > 0, paths
+    elif _avx512():
+        assert paths["direct"] > 0 and paths["lanes"] == 0, paths
+
+
+def _saved_state(x, alpha, layout):
+    """``(y, jac, dw)`` of ``_native.forward_saved`` for ``x`` (its memory format) and a
+    scalar ``alpha``."""
+    from ppverify.ops import _layout
+    cl = x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last) \
+        and not x.is_contiguous()
+    out = _layout.out_spatial(layout, tuple(x.shape[2:]))
+    plan = _native.make_plan("ppool", layout, tuple(x.shape), x.dtype, cl, 0, out)
+    fmt = torch.channels_last if cl else torch.contiguous_format
+    y = torch.empty((x.shape[0], x.shape[1], *out), dtype=x.dtype).contiguous(memory_format=fmt)
+    jac = torch.zeros(x.shape, dtype=torch.float32).contiguous(memory_format=fmt)
+    dw = torch.empty(y.shape, dtype=torch.float64).contiguous(memory_format=fmt)
+    p = torch.tensor([alpha], dtype=torch.float64)
+    bad, usable = _native.forward_saved(plan.ctypes.data, x, p, y, jac, dw)
+    assert not bad and usable
+    return y, jac, dw
+
+
+@pytest.mark.parametrize("dtype", FAST_DTYPES, ids=dtype_name)
+@pytest.mark.parametrize("alpha", LARGE_ALPHAS)
+def test_direct_dy_dx_is_jac_rows_bit_for_bit(dtype, alpha, jac_paths):
+    """The same state from both paths: contiguous groups of 8 planes (the direct path) and the
+    same values in channels-last memory (jac_row), for global, adaptive and k8 windows: y, every
+    dy/dx and every dy/dalpha equal to the bit. With a one-ulp skew of one dy/dx the
+    comparison fails (it can)."""
+    from ppverify.ops import _layout
+    if not _avx512():
+        pytest.skip("the direct path needs an AVX-512 build")
+    gen = torch.Generator().manual_seed(41)
+    for layout, spatial in ((_layout.adaptive(2, 1), (9, 7)), (_layout.adaptive(2, (3, 2)), (9, 8)),
+                            (_layout.windowed(2, 8), (16, 17))):
+        x = values("range30", (2, 8) + spatial, dtype, gen)
+        direct = _saved_state(x, alpha, layout)
+        # (an output row with a window in the exact engine goes through jac_row: at
+        # alpha = 1e3 on 30 decades, every adaptive and k8 row has one that underflows)
+        assert jac_paths()["direct"] > 0 or alpha == 1e3
+        lanes = _saved_state(x.contiguous(memory_format=torch.channels_last), alpha, layout)
+        assert jac_paths()["direct"] == 0
+        for a, b in zip(direct, lanes):
+            assert torch.equal(a.contiguous(), b.contiguous())
+        skewed = lanes[1].contiguous().clone()
+        skewed.view(-1)[5] = torch.nextafter(skewed.view(-1)[5], torch.tensor(math.inf))
+        assert not torch.equal(direct[1].contiguous(), skewed)
+
+
+@pytest.mark.parametrize("what", ["jac", "dw"])
+def test_a_wrong_large_window_state_is_caught(what, monkeypatch, count_saved, jac_paths):
+    """The oracle comparison of global pooling goes through the direct path's state: dy/dx or
+    dy/dalpha off by 0.1% fails it; the same path unskewed passes."""
+    x = values("uniform", (1, 8, 9, 7), torch.float32, torch.Generator().manual_seed(6)) + 0.05
+    real = _native.forward_saved
+
+    def skewed(factor):
+        def forward(plan, x, param, out, jac, dw):
+            result = real(plan, x, param, out, jac, dw)
+            (jac if what == "jac" else dw).mul_(factor)
+            return result
+        return forward
+
+    monkeypatch.setattr(_native, "forward_saved", skewed(1.001))
+    with pytest.raises(AssertionError, match="outside tolerance"):
+        check_adaptive_case("ppool", x, 2.0, 1, dims=2)
+    monkeypatch.setattr(_native, "forward_saved", skewed(1.0))
+    check_adaptive_case("ppool", x, 2.0, 1, dims=2)
+    assert len(count_saved) == 2
+    if _avx512():
+        assert jac_paths()["direct"] == 2
