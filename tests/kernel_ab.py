@@ -39,6 +39,8 @@ CASES = [  # label, shape, layout, threads, dtype
      torch.float32),
     ("2-D bf16 (8,64,112,112) k3 s2 p1", (8, 64, 112, 112), _layout.windowed(2, 3, 2, 1), 2,
      torch.bfloat16),
+    ("2-D f16 (8,64,112,112) k3 s2 p1", (8, 64, 112, 112), _layout.windowed(2, 3, 2, 1), 2,
+     torch.float16),
     ("2-D (8,64,112,112) global", (8, 64, 112, 112), _layout.adaptive(2, 1), 2, torch.float32),
     ("2-D (8,64,56,56) adaptive 7", (8, 64, 56, 56), _layout.adaptive(2, 7), 2, torch.float32),
     ("2-D (8,64,56,56) k14, 1 thread", (8, 64, 56, 56), _layout.windowed(2, 14), 1,
