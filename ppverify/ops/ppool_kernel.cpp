@@ -3550,6 +3550,15 @@ int ppv_forward(const int64_t* plan, const void* x, const double* param, void* y
   });
 }
 
+// The segments (sg) and the number of threads run uses for a P-pooling plan and nthreads: the
+// segments' threads where the planes are cut, else threads_for. For the test exports below.
+inline int segments_and_threads(Plan& P, int nthreads, Segments& sg) {
+  const int seg_threads = segment_threads(P, nthreads);
+  make_segments(P, seg_threads, true, sg);
+  return sg.axis < 0 ? threads_for(P, nthreads)
+                     : (int)std::min<int64_t>(seg_threads, sg.groups);
+}
+
 // How run would cut the planes of a P-pooling plan for nthreads (Segments): out[0] the
 // segments of all planes (N C when not segmented), out[1] their classes (plans), out[2] the
 // split axis (0 D, 1 H, 2 W; -1 none), out[3] the threads. For tests and benchmarks.
@@ -3557,16 +3566,14 @@ int ppv_segments(const int64_t* plan, int nthreads, int64_t* out) {
   Plan P;
   try {
     if (!P.parse(plan) || P.op != OP_PPOOL) return ST_ARGS;
-    const int seg_threads = segment_threads(P, nthreads);
     Segments sg;
-    make_segments(P, seg_threads, true, sg);
+    const int nt = segments_and_threads(P, nthreads, sg);
     out[0] = 0;
     for (const SegClass& c : sg.classes) out[0] += (int64_t)c.in_off.size() * P.N * P.C;
     if (sg.axis < 0) out[0] = P.N * P.C;
     out[1] = (int64_t)sg.classes.size();
     out[2] = sg.axis;
-    out[3] = sg.axis < 0 ? threads_for(P, nthreads)
-                         : std::min<int64_t>(seg_threads, sg.groups);
+    out[3] = nt;
   } catch (...) {
     return ST_NOMEM;
   }
@@ -3580,11 +3587,8 @@ int ppv_thread_groups(const int64_t* plan, int nthreads, int64_t* out) {
   Plan P;
   try {
     if (!P.parse(plan) || P.op != OP_PPOOL) return ST_ARGS;
-    const int seg_threads = segment_threads(P, nthreads);
     Segments sg;
-    make_segments(P, seg_threads, true, sg);
-    const int nt = sg.axis < 0 ? threads_for(P, nthreads)
-                               : (int)std::min<int64_t>(seg_threads, sg.groups);
+    const int nt = segments_and_threads(P, nthreads, sg);
     out[0] = nt;
     for (int t = 0; t < nt; ++t) {
       const GroupRun gr = thread_groups(P, sg.groups, sg.axis >= 0, t, nt);

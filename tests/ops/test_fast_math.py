@@ -262,25 +262,29 @@ def test_fast_log_is_within_its_bound(fm):
     assert fm.log(np.array([1.0]))[0] == 0.0
 
 
-def test_fast_exp_is_within_its_bound_and_its_ends(fm):
+@pytest.mark.parametrize("form", ["exp", "exp_narrow"])
+def test_fast_exp_is_within_its_bound_and_its_ends(fm, form):
+    exp = getattr(fm, form)
+    bound = {"exp": EXP_BOUND_ULP, "exp_narrow": EXP_NARROW_ULP}[form]
     z = exp_arguments()
-    y = fm.exp(z)
-    err = ulp_errors(y, z, mpmath.exp)
-    bad, at = worst(err, z)
-    assert bad <= EXP_BOUND_ULP, f"fast_exp: {bad:.3f} ULP at z = {at!r}"
-    ends = fm.exp(np.array([-np.inf, np.nan, -708.5, -1e300, 709.5, 1e300, 0.0]))
+    bad, at = worst(ulp_errors(exp(z), z, mpmath.exp), z)
+    assert bad <= bound, f"fast_{form}: {bad:.3f} ULP at z = {at!r}"
+    ends = exp(np.array([-np.inf, np.nan, -708.5, -1e300, 709.5, 1e300, 0.0]))
     assert ends[:4].tolist() == [0.0, 0.0, 0.0, 0.0]
-    assert ends[4] == ends[5] == fm.exp(np.array([709.0]))[0]
+    assert ends[4] == ends[5] == exp(np.array([709.0]))[0]
     assert ends[6] == 1.0
 
 
-def test_the_8_lane_forms_give_the_same_bits(fm):
+@pytest.mark.parametrize("suffix", ["", "_narrow"])
+def test_the_8_lane_forms_give_the_same_bits(fm, suffix):
     if not fm.vector:
         pytest.skip("not an AVX-512 build: the kernel uses the one-double forms only")
+    log, log8 = getattr(fm, f"log{suffix}"), getattr(fm, f"log{suffix}8")
+    exp, exp8 = getattr(fm, f"exp{suffix}"), getattr(fm, f"exp{suffix}8")
     x = log_arguments(1)
-    assert np.array_equal(fm.log8(x).view(np.uint64), fm.log(x).view(np.uint64))
+    assert np.array_equal(log8(x).view(np.uint64), log(x).view(np.uint64))
     z = np.concatenate([exp_arguments(1), [-np.inf, np.nan, -708.5, 709.5, 1e300]])
-    assert np.array_equal(fm.exp8(z).view(np.uint64), fm.exp(z).view(np.uint64))
+    assert np.array_equal(exp8(z).view(np.uint64), exp(z).view(np.uint64))
 
 
 @pytest.mark.parametrize("old, new, which", [
@@ -328,25 +332,6 @@ def test_fast_log_narrow_is_within_its_bound(fm):
     rel = [float(abs(mpmath.mpf(v) / mpmath.log(mpmath.mpf(u)) - 1))
            for u, v in zip(near1.tolist(), fm.log_narrow(near1).tolist())]
     assert max(rel) <= 2.0 ** -51
-
-
-def test_fast_exp_narrow_is_within_its_bound_and_its_ends(fm):
-    z = exp_arguments()
-    bad, at = worst(ulp_errors(fm.exp_narrow(z), z, mpmath.exp), z)
-    assert bad <= EXP_NARROW_ULP, f"fast_exp_narrow: {bad:.3f} ULP at z = {at!r}"
-    ends = fm.exp_narrow(np.array([-np.inf, np.nan, -708.5, -1e300, 709.5, 1e300, 0.0]))
-    assert ends[:4].tolist() == [0.0, 0.0, 0.0, 0.0]
-    assert ends[4] == ends[5] == fm.exp_narrow(np.array([709.0]))[0]
-    assert ends[6] == 1.0
-
-
-def test_the_narrow_forms_8_lanes_give_the_same_bits(fm):
-    if not fm.vector:
-        pytest.skip("not an AVX-512 build: the kernel uses the one-double forms only")
-    x = log_arguments(1)
-    assert np.array_equal(fm.log_narrow8(x).view(np.uint64), fm.log_narrow(x).view(np.uint64))
-    z = np.concatenate([exp_arguments(1), [-np.inf, np.nan, -708.5, 709.5, 1e300]])
-    assert np.array_equal(fm.exp_narrow8(z).view(np.uint64), fm.exp_narrow(z).view(np.uint64))
 
 
 @pytest.mark.parametrize("old, new, which", [
