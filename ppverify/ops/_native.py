@@ -455,7 +455,7 @@ def _clip(first, counts, length: int, k: int, d: int) -> None:
     first += j_lo * d
 
 
-def _compact(layout, a: int, n_out: int) -> bool:
+def _compact(layout, n_out: int) -> bool:
     from ..windows import AdaptiveGeometry
 
     return not isinstance(layout, AdaptiveGeometry) and n_out >= COMPACT_MIN_OUTPUTS
@@ -476,7 +476,7 @@ def make_plan(op: str, layout, shape: tuple[int, ...], dtype: torch.dtype,
     pad = 3 - len(spatial)
     spatial3 = [1] * pad + list(spatial)
     out3 = [1] * pad + list(out)
-    compact = [axis >= pad and _compact(layout, axis - pad, out3[axis]) for axis in range(3)]
+    compact = [axis >= pad and _compact(layout, out3[axis]) for axis in range(3)]
     geometry = [[0, 0, 0] for _ in range(3)]  # per axis: kernel, stride, padding (compact)
     for axis in range(3):
         if compact[axis]:
@@ -532,12 +532,6 @@ def axis_windows(plan, axis: int, lo: int, hi: int):
     return plan[at + lo:at + hi], plan[at + n + lo:at + n + hi]
 
 
-def status(code: int) -> bool:
-    """A kernel's non-zero status as ``forward``'s result (True: some window holds a bad
-    element); ``MemoryError`` / ``RuntimeError`` for the failures."""
-    return _status(code)
-
-
 def forward_function():
     """The loaded kernel's ``ppv_forward`` (ctypes), for callers that have a plan and call it
     directly (``ppverify.ops._dispatch``'s eager shortcut): ``forward``'s arguments as
@@ -545,7 +539,9 @@ def forward_function():
     return (_lib or load()).ppv_forward
 
 
-def _status(code: int) -> bool:
+def status(code: int) -> bool:
+    """A kernel's non-zero status as ``forward``'s result (True: some window holds a bad
+    element); ``MemoryError`` / ``RuntimeError`` for the failures."""
     if code & 2:
         raise MemoryError("ppverify kernel: out of memory for its scratch buffers")
     if code & ~(3 | _UNSAVED):
@@ -560,7 +556,7 @@ def forward(plan: int, x: torch.Tensor, param: torch.Tensor, out: torch.Tensor) 
     NaN or infinite element, or a parameter is not finite (those outputs are NaN)."""
     code = (_lib or load()).ppv_forward(plan, x.data_ptr(), param.data_ptr(), out.data_ptr(),
                             torch.get_num_threads())
-    return _status(code) if code else False
+    return status(code) if code else False
 
 
 #: ``ppv_forward_saved``'s status bit: the saved state is not usable (some dy/dx is beyond
@@ -644,7 +640,7 @@ def forward_saved(plan: int, x: torch.Tensor, param: torch.Tensor, out: torch.Te
                                               torch.get_num_threads())
     if not code:
         return False, True
-    return _status(code), not code & (_UNSAVED | 1)
+    return status(code), not code & (_UNSAVED | 1)
 
 
 def backward_saved(plan: int, jac: torch.Tensor, dw: torch.Tensor | None,
@@ -661,7 +657,7 @@ def backward_saved(plan: int, jac: torch.Tensor, dw: torch.Tensor | None,
         grad_in.data_ptr(), None if dparam is None else dparam.data_ptr(),
         torch.get_num_threads())
     if code:
-        _status(code)
+        status(code)
     return dparam
 
 
@@ -707,7 +703,7 @@ def forward_overlap_saved(plan: int, x: torch.Tensor, param: torch.Tensor, out: 
         y64.data_ptr(), ref.data_ptr(), torch.get_num_threads())
     if not code:
         return False, True
-    return _status(code), not code & (_UNSAVED | 1)
+    return status(code), not code & (_UNSAVED | 1)
 
 
 def backward_overlap_saved(plan: int, x: torch.Tensor, param: torch.Tensor,
@@ -726,7 +722,7 @@ def backward_overlap_saved(plan: int, x: torch.Tensor, param: torch.Tensor,
         ref.data_ptr(), grad_out.data_ptr(), grad_in.data_ptr(),
         None if dparam is None else dparam.data_ptr(), torch.get_num_threads())
     if code:
-        _status(code)
+        status(code)
     return dparam
 
 
@@ -742,7 +738,7 @@ def backward(plan: int, x: torch.Tensor, param: torch.Tensor, grad_out: torch.Te
                             dparam.data_ptr() if need_param else None,
                             torch.get_num_threads())
     if code:
-        _status(code)
+        status(code)
     return dparam
 
 
@@ -758,7 +754,7 @@ def segments(plan, threads: int) -> dict[str, int]:
     out = np.zeros(4, dtype=np.int64)
     code = (_lib or load()).ppv_segments(plan.ctypes.data, threads, out.ctypes.data)
     if code:
-        _status(code)
+        status(code)
     return dict(zip(("segments", "classes", "axis", "threads"), (int(v) for v in out)))
 
 
@@ -772,7 +768,7 @@ def kernel_axis_windows(plan, axis: int):
     out = np.zeros(2 * n, dtype=np.int64)
     code = (_lib or load()).ppv_plan_axis(plan.ctypes.data, axis, out.ctypes.data)
     if code:
-        _status(code)
+        status(code)
     return out[:n], out[n:]
 
 
@@ -812,7 +808,7 @@ def thread_groups(plan, threads: int) -> list[range]:
     out = np.zeros(1 + 3 * max(threads, 1), dtype=np.int64)
     code = (_lib or load()).ppv_thread_groups(plan.ctypes.data, threads, out.ctypes.data)
     if code:
-        _status(code)
+        status(code)
     return [range(*(int(v) for v in out[1 + 3 * t:4 + 3 * t])) for t in range(int(out[0]))]
 
 

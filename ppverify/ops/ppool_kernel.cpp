@@ -251,15 +251,20 @@ PPV_ALWAYS_INLINE double exp_dd(double hi, double lo) {
 
 // r[l] = 1 / v[l] for the 8 lanes, within 2 ulp (AVX-512: the 14-bit estimate and two Newton
 // steps, about 4x the throughput of a division; else divisions). v positive and normal.
-inline void recip_lanes(const double* v, double* r) {
 #if defined(__AVX512F__)
-  static_assert(L == 8, "one zmm register of doubles per group");
-  const __m512d x = _mm512_loadu_pd(v);
+// 1 / x per lane: the 14-bit estimate and two Newton steps (recip_lanes on a register)
+inline __m512d recip8(__m512d x) {
   const __m512d one = _mm512_set1_pd(1.0);
   __m512d y = _mm512_rcp14_pd(x);
   y = _mm512_fmadd_pd(y, _mm512_fnmadd_pd(x, y, one), y);
-  y = _mm512_fmadd_pd(y, _mm512_fnmadd_pd(x, y, one), y);
-  _mm512_storeu_pd(r, y);
+  return _mm512_fmadd_pd(y, _mm512_fnmadd_pd(x, y, one), y);
+}
+#endif
+
+inline void recip_lanes(const double* v, double* r) {
+#if defined(__AVX512F__)
+  static_assert(L == 8, "one zmm register of doubles per group");
+  _mm512_storeu_pd(r, recip8(_mm512_loadu_pd(v)));
 #else
   for (int l = 0; l < L; ++l) r[l] = 1.0 / v[l];
 #endif
@@ -1950,7 +1955,7 @@ PPV_STAGE void jac_cols(const FastLanes& fl, const Axis& AW, int64_t ow0, int64_
 }
 
 // dy/dx of input row (id, ih), columns [lo, hi) (r from column lo), from jac_cols' constants:
-// E (k1 - k2 / x) at a positive x (1 / x: recip_lanes' estimate and two Newton steps), kz at a
+// E (k1 - k2 / x) at a positive x (1 / x: recip8, as jac_row's recip_lanes), kz at a
 // zero, else 0; stored as float into jac (x's layout, 8 contiguous planes). Returns the number
 // of dy/dx beyond float's range or NaN (jac_row's count).
 PPV_STAGE double jac_store_row(const Plan& P, const Lanes& ln, int64_t id, int64_t ih,
@@ -1969,9 +1974,7 @@ PPV_STAGE double jac_store_row(const Plan& P, const Lanes& ln, int64_t id, int64
                          _mm512_cmp_pd_mask(x, inf, _CMP_LT_OQ);
     const __mmask8 z = _mm512_cmp_pd_mask(x, zero, _CMP_EQ_OQ);
     const __m512d xs = _mm512_mask_blend_pd(pos, one, x);
-    __m512d rx = _mm512_rcp14_pd(xs);  // recip_lanes
-    rx = _mm512_fmadd_pd(rx, _mm512_fnmadd_pd(xs, rx, one), rx);
-    rx = _mm512_fmadd_pd(rx, _mm512_fnmadd_pd(xs, rx, one), rx);
+    const __m512d rx = recip8(xs);
     const __m512d t = _mm512_fnmadd_pd(_mm512_loadu_pd(k2 + c * L), rx,
                                        _mm512_loadu_pd(k1 + c * L));
     const __m512d gv = _mm512_mul_pd(_mm512_loadu_pd(r.e + c * L), t);
