@@ -9,6 +9,12 @@ float64 cases (k3 s2 p1, k2 s2, k3 s1 p1, global windows of 900 and 3660 element
 windows, 3-D, one 1-D signal of 5000 samples (segments); random, 60-decade, zero-laden and
 subnormal inputs; alpha from -300 to 1e300), and every output, input gradient and dy/dalpha
 is compared by its bits. Prints each case that differs and the count; exits 1 if any does.
+``--fast`` compares the fast engine (float32, bfloat16, float16) on contiguous and channels-last
+memory: ``ppv_forward``, the recomputing ``ppv_backward`` and, where windows share elements, the
+overlap state's pair (``ppv_forward_overlap_saved``, ``ppv_backward_overlap_saved``), with
+widths that leave a partial block of 8 columns, channel counts that leave partial groups, and
+small channels-last bands (``ppv_cl_band_bytes``, the same in both libraries) so that planes run
+in several bands. Used for issue 12's fused load and weights (``load_weights_row``).
 Used for issue 12's float64 work (README, note (e)): a change meant to keep the arithmetic
 shows here that it did.
 
@@ -118,6 +124,98 @@ def saved_main(libs, threads: int) -> int:
     return 1 if differ else 0
 
 
+FAST_GEOMETRIES = [
+    ((2, 16, 23, 19), _layout.windowed(2, 3, 2, 1)),
+    ((2, 17, 22, 18), _layout.windowed(2, 2, 2)),
+    ((1, 9, 40, 41), _layout.windowed(2, 3, 1, 1)),
+    ((2, 16, 30, 30), _layout.adaptive(2, 1)),
+    ((3, 5, 17, 13), _layout.adaptive(2, 4)),
+    ((1, 8, 7, 5), _layout.windowed(2, 3, 2, 1)),
+    ((2, 16, 9, 10, 11), _layout.windowed(3, 3, 2, 1)),
+    ((2, 8, 301), _layout.windowed(1, 3, 2, 1)),
+]
+FAST_ALPHAS = [2.0, -1.5, 0.0, 1.0, 37.0, 1e3]
+
+
+def _fast_run(lib, plan, x, p, gy, out_shape, threads: int, overlap: bool):
+    """Every result of the fast engine's entry points on x, as integer views of their bits."""
+    vp = ctypes.c_void_p
+
+    def like(t, shape, dtype):
+        e = torch.empty(shape, dtype=dtype)
+        return e.movedim(1, -1).contiguous().movedim(-1, 1) if not t.is_contiguous() else e
+
+    y, gx = like(x, out_shape, x.dtype), torch.empty_like(x)
+    dp = torch.empty(1, dtype=torch.float64)
+    ptr = vp(plan.ctypes.data)
+    st = [lib.ppv_forward(ptr, vp(x.data_ptr()), vp(p.data_ptr()), vp(y.data_ptr()), threads),
+          lib.ppv_backward(ptr, vp(x.data_ptr()), vp(p.data_ptr()), vp(gy.data_ptr()),
+                           vp(gx.data_ptr()), vp(dp.data_ptr()), threads)]
+    out = [y.clone(), gx.clone(), dp.clone()]
+    if overlap:
+        n = _native.overlap_state_size(plan)
+        rs, ys = torch.empty(n, dtype=torch.float64), torch.empty(n, dtype=torch.float64)
+        lc = torch.empty(x.shape[0] * x.shape[1], dtype=torch.float64)
+        st.append(lib.ppv_forward_overlap_saved(ptr, vp(x.data_ptr()), vp(p.data_ptr()),
+                                                vp(y.data_ptr()), vp(rs.data_ptr()),
+                                                vp(ys.data_ptr()), vp(lc.data_ptr()), threads))
+        st.append(lib.ppv_backward_overlap_saved(ptr, vp(x.data_ptr()), vp(p.data_ptr()),
+                                                 vp(rs.data_ptr()), vp(ys.data_ptr()),
+                                                 vp(lc.data_ptr()), vp(gy.data_ptr()),
+                                                 vp(gx.data_ptr()), vp(dp.data_ptr()), threads))
+        out += [y, gx, dp, rs, ys]
+    bits = {torch.float32: torch.int32, torch.float64: torch.int64}
+    return st, [t.contiguous().view(bits.get(t.dtype, torch.int16)) for t in out]
+
+
+def fast_main(libs, threads: int) -> int:
+    torch.manual_seed(0)
+    cases = differ = 0
+    for lib in libs:
+        lib.ppv_cl_band_bytes.argtypes = [ctypes.c_int64]
+        lib.ppv_cl_band_bytes.restype = ctypes.c_int64
+    for shape, layout in FAST_GEOMETRIES:
+        out = _layout.out_spatial(layout, shape[2:])
+        out_shape = (shape[0], shape[1], *out)
+        for channels_last in (False, True) if len(shape) > 3 else (False,):
+            for band in (0, 2048) if channels_last else (0,):
+                old = [lib.ppv_cl_band_bytes(band or (384 << 10)) for lib in libs]
+                for dtype in (torch.float32, torch.bfloat16, torch.float16):
+                    plan = _native.make_plan("ppool", layout, shape, dtype, channels_last, 0,
+                                             out)
+                    overlap = (not _native.plan_disjoint(plan)
+                               and _native.saves_overlap("ppool", dtype))
+                    for kind in SAVED_KINDS:
+                        for alpha in FAST_ALPHAS:
+                            x = torch.rand(shape, dtype=torch.float64) + 0.01
+                            if kind == "wide":
+                                x = torch.exp(torch.randn(shape, dtype=torch.float64) * 7)
+                            elif kind == "zeros":
+                                x = x * (torch.rand(shape) > 0.3)
+                            x = x.to(dtype)
+                            gy = torch.rand(out_shape, dtype=dtype)
+                            if channels_last:
+                                x = x.movedim(1, -1).contiguous().movedim(-1, 1)
+                                gy = gy.movedim(1, -1).contiguous().movedim(-1, 1)
+                            p = torch.tensor([alpha], dtype=torch.float64)
+                            (st_a, ts_a), (st_b, ts_b) = (
+                                _fast_run(lib, plan, x, p, gy, out_shape, threads, overlap)
+                                for lib in libs)
+                            cases += 1
+                            if st_a != st_b or not all(torch.equal(a, b)
+                                                       for a, b in zip(ts_a, ts_b)):
+                                differ += 1
+                                print(f"differs: {shape} {dtype} channels_last={channels_last}"
+                                      f" band={band} {kind} alpha={alpha} status {st_a} / "
+                                      f"{st_b}; elements that differ: "
+                                      f"{[int((a != b).sum()) for a, b in zip(ts_a, ts_b)]}",
+                                      flush=True)
+                for lib, b in zip(libs, old):
+                    lib.ppv_cl_band_bytes(b)
+    print(f"{cases} cases, {differ} differ")
+    return 1 if differ else 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -125,10 +223,14 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--saved", action="store_true",
                         help="compare the fast engine's saving forward (see above)")
+    parser.add_argument("--fast", action="store_true",
+                        help="compare the fast engine's forwards and backwards (see above)")
     args = parser.parse_args()
     libs = (ctypes.CDLL(args.other), _native.load())
     if args.saved:
         return saved_main(libs, args.threads)
+    if args.fast:
+        return fast_main(libs, args.threads)
     torch.manual_seed(0)
     cases = differ = 0
     for shape, layout in GEOMETRIES:

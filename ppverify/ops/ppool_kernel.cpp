@@ -669,9 +669,14 @@ PPV_LOADSTORE void load_row(const T* x, const Plan& P, const Lanes& ln, int64_t 
   if (P.layout == 1) {
     const T* base = x + ln.in_base[0] + row * ln.es_in;
     if (ln.n_active == L) {
+      // the next input row's same columns, prefetched (a channels-last column is 8 channels
+      // of a pixel C elements apart from the next: a strided stream of one load per cache
+      // line that stalled on every line: ...)
+      const T* next = ih + 1 < P.ax[1].in ? base + P.ax[2].in * ln.es_in : nullptr;
       for (int64_t c = 0; c < n; ++c) {
         const T* v = base + c * ln.es_in;
 #if defined(PPV_FAST_VECTOR)
+        if (next) _mm_prefetch((const char*)(next + c * ln.es_in), _MM_HINT_T0);
         _mm512_storeu_pd(out + c * L, load8_pd<T>(v));
 #else
 #pragma omp simd
@@ -1390,21 +1395,26 @@ struct RowCache {
 // passes over the row (logs, then exponentials, the row staying in cache): one pass chains a
 // log and an exp per vector, about 100 cycles of latency, which the out-of-order window cannot
 // overlap; two passes of independent vectors ran 23-25% faster (tests/fast_math_bench.py).
-PPV_STAGE void compute_row(const FastLanes& fl, int64_t n, RowData r) {
 #if defined(PPV_FAST_VECTOR)
-  const __m512d a = _mm512_loadu_pd(fl.a), lc = _mm512_loadu_pd(fl.lc);
+// compute_row's first pass on column c of r, its x given: er = a (ln x - Lc) stored in r.e,
+// r.lg = ln x - Lc (0 off the positives)
+inline void log_col8(__m512d a, __m512d lc, __m512d x, RowData r, int64_t c) {
+  const __mmask8 pos = _mm512_cmp_pd_mask(x, _mm512_setzero_pd(), _CMP_GT_OQ) &
+                       _mm512_cmp_pd_mask(x, _mm512_set1_pd(INFINITY), _CMP_LT_OQ);
+  const __m512d lg =
+      _mm512_sub_pd(fast_log_narrow8(_mm512_mask_blend_pd(pos, _mm512_set1_pd(1.0), x)), lc);
+  _mm512_storeu_pd(r.e + c * L, _mm512_mul_pd(a, lg));
+  if (r.lg) _mm512_storeu_pd(r.lg + c * L, _mm512_maskz_mov_pd(pos, lg));
+}
+
+// compute_row's second pass over columns [0, n) of r: er = E (a zero: 1 at a = 0, else 0;
+// anything else: NaN)
+inline void exp_pass(const FastLanes& fl, int64_t n, RowData r) {
+  const __m512d a = _mm512_loadu_pd(fl.a);
   const __m512d zero = _mm512_setzero_pd(), one = _mm512_set1_pd(1.0);
   const __m512d inf = _mm512_set1_pd(INFINITY), nan = _mm512_set1_pd(NAN);
   const __mmask8 a0 = _mm512_cmp_pd_mask(a, zero, _CMP_EQ_OQ);
-  for (int64_t c = 0; c < n; ++c) {  // er = a (ln x - Lc), r.lg = ln x - Lc (0 off the positives)
-    const __m512d x = _mm512_loadu_pd(r.x + c * L);
-    const __mmask8 pos = _mm512_cmp_pd_mask(x, zero, _CMP_GT_OQ) &
-                         _mm512_cmp_pd_mask(x, inf, _CMP_LT_OQ);
-    const __m512d lg = _mm512_sub_pd(fast_log_narrow8(_mm512_mask_blend_pd(pos, one, x)), lc);
-    _mm512_storeu_pd(r.e + c * L, _mm512_mul_pd(a, lg));
-    if (r.lg) _mm512_storeu_pd(r.lg + c * L, _mm512_maskz_mov_pd(pos, lg));
-  }
-  for (int64_t c = 0; c < n; ++c) {  // er = E (a zero: 1 at a = 0, else 0; anything else: NaN)
+  for (int64_t c = 0; c < n; ++c) {
     const __m512d x = _mm512_loadu_pd(r.x + c * L);
     const __mmask8 pos = _mm512_cmp_pd_mask(x, zero, _CMP_GT_OQ) &
                          _mm512_cmp_pd_mask(x, inf, _CMP_LT_OQ);
@@ -1413,6 +1423,14 @@ PPV_STAGE void compute_row(const FastLanes& fl, int64_t n, RowData r) {
     const __m512d e = fast_exp_narrow8(_mm512_loadu_pd(r.e + c * L));
     _mm512_storeu_pd(r.e + c * L, _mm512_mask_blend_pd(pos, special, e));
   }
+}
+#endif
+
+PPV_STAGE void compute_row(const FastLanes& fl, int64_t n, RowData r) {
+#if defined(PPV_FAST_VECTOR)
+  const __m512d a = _mm512_loadu_pd(fl.a), lc = _mm512_loadu_pd(fl.lc);
+  for (int64_t c = 0; c < n; ++c) log_col8(a, lc, _mm512_loadu_pd(r.x + c * L), r, c);
+  exp_pass(fl, n, r);
 #else
   double a[L], lc[L], a0[L];
   for (int l = 0; l < L; ++l) { a[l] = fl.a[l]; lc[l] = fl.lc[l]; a0[l] = fl.a[l] == 0.0; }
@@ -1431,6 +1449,62 @@ PPV_STAGE void compute_row(const FastLanes& fl, int64_t n, RowData r) {
     }
   }
 #endif
+}
+
+// Rows whose weights were computed by load_weights_row's fused blocks and by load_row then
+// compute_row, since the last ppv_weight_paths call (tests assert which path their cases take)
+std::atomic<int64_t> weight_rows_fused{0}, weight_rows_split{0};
+
+// load_row then compute_row of columns [cb, ce) of input row (id, ih) into r (x, E and, with
+// r.lg, lg): on AVX-512 builds, for a group of 8 active lanes, the loads fused into
+// compute_row's first pass (each loaded column's logarithm taken from the register: no store
+// and reload of x before it; the loads' latency overlapped with the logarithms), then its
+// second pass.
+// A channels-last column is one converting load (the next row's same pixel prefetched: a
+// strided stream of one load per cache line stalled on every line); a contiguous group's 8
+// planes are read 8 columns at a time and transposed in registers, as load_row does (its last
+// n % 8 columns by load_row and compute_row). The same values, bit for bit, either way.
+// Returns 1 if fused.
+template <class T>
+PPV_STAGE int load_weights_row(const T* x, const Plan& P, const Lanes& ln, int64_t id,
+                               int64_t ih, int64_t cb, int64_t ce, const FastLanes& fl,
+                               RowData r) {
+  int64_t c0 = 0;
+  const int64_t n = ce - cb;
+#if defined(PPV_FAST_VECTOR)
+  if (ln.n_active == L && n >= L) {
+    const int64_t row = (id * P.ax[1].in + ih) * P.ax[2].in + cb;
+    const __m512d a = _mm512_loadu_pd(fl.a), lc = _mm512_loadu_pd(fl.lc);
+    if (P.layout == 1) {
+      const T* base = x + ln.in_base[0] + row * ln.es_in;
+      const T* next = ih + 1 < P.ax[1].in ? base + P.ax[2].in * ln.es_in : nullptr;
+      for (; c0 < n; ++c0) {
+        if (next) _mm_prefetch((const char*)(next + c0 * ln.es_in), _MM_HINT_T0);
+        const __m512d v = load8_pd<T>(base + c0 * ln.es_in);
+        _mm512_storeu_pd(r.x + c0 * L, v);
+        log_col8(a, lc, v, r, c0);
+      }
+    } else {
+      const T* p[L];
+      for (int l = 0; l < L; ++l) p[l] = x + ln.in_base[l] + row;
+      for (; c0 + L <= n; c0 += L) {
+        __m512d v[L];
+        for (int l = 0; l < L; ++l) v[l] = load8_pd<T>(p[l] + c0);
+        transpose8_pd(v);
+        for (int i = 0; i < L; ++i) {
+          _mm512_storeu_pd(r.x + (c0 + i) * L, v[i]);
+          log_col8(a, lc, v[i], r, c0 + i);
+        }
+      }
+    }
+    exp_pass(fl, c0, r);
+  }
+#endif
+  if (c0 < n) {
+    load_row<T>(x, P, ln, id, ih, cb + c0, ce, r.x + c0 * L);
+    compute_row(fl, n - c0, r.from_col(c0));
+  }
+  return c0 > 0 ? 1 : 0;
 }
 
 // The W axis in column tiles: outputs [ow0, ow1) whose windows read input columns [lo, hi),
@@ -2119,6 +2193,7 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
     for (int l = 0; l < L; ++l)
       if (ln.active[l]) sv->lc[ln.plane[l]] = fl.lc[l];
   RowCache& cache = s.cache;
+  int64_t n_wfused = 0, n_wsplit = 0;  // rows weighed by load_weights_row's two paths
   const ColTile* ct = nullptr;  // the current column tile
   int64_t nch = 1;              // its chunks
   auto fetch = [&](int64_t id, int64_t ih, int64_t k) -> RowData {
@@ -2127,8 +2202,7 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
     RowData r = cache.slot(slot);
     if (cache.tag[slot] != key) {
       const int64_t cb = ct->chunk_begin(k), ce = ct->chunk_end(k);
-      load_row<T>(x, P, ln, id, ih, cb, ce, r.x);
-      compute_row(fl, ce - cb, r);
+      ++(load_weights_row<T>(x, P, ln, id, ih, cb, ce, fl, r) ? n_wfused : n_wsplit);
       cache.tag[slot] = key;
     }
     return r;
@@ -2436,6 +2510,8 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
 #if defined(__AVX512F__)
   if (ov) _mm_sfence();  // save_coeff_row's streaming stores, visible before the backward
 #endif
+  if (n_wfused) weight_rows_fused += n_wfused;
+  if (n_wsplit) weight_rows_split += n_wsplit;
   if (n_together) rows_summed_together += n_together;
   if (n_each) rows_summed_each += n_each;
   if (n_jac_direct) jac_rows_direct += n_jac_direct;
@@ -3350,6 +3426,7 @@ void overlap_backward_group(const T* x, const Plan& P, const ColTiles& tiles, co
                             OverlapScratch& s, const double* rs, const double* ys,
                             const double* lcs, const T* gy, T* gx, double* dl,
                             int64_t band_lo = 0, int64_t band_hi = INT64_MAX) {
+  int64_t n_wfused = 0, n_wsplit = 0;  // rows weighed by load_weights_row's two paths
   // band_lo, band_hi: the input rows id * H + ih this call finishes (channels-last bands); the
   // coefficients are computed for the output rows whose windows reach them, [o_lo, o_hi)
   const Axis &AD = P.ax[0], &AH = P.ax[1], &AW = P.ax[2];
@@ -3430,14 +3507,15 @@ void overlap_backward_group(const T* x, const Plan& P, const ColTiles& tiles, co
               scatter_row(AW, t.keep, t.ow1, s.c1.data() + ro * kstride,
                           s.c2.data() + ro * kstride, a, b, Pp, Qp);
             }
-          load_row<T>(x, P, ln, id, ih, a, b, r.x);
-          compute_row(fl, n, r);
+          ++(load_weights_row<T>(x, P, ln, id, ih, a, b, fl, r) ? n_wfused : n_wsplit);
           grad_row(fl, n, r, Pp, Qp, nullptr, g);
           if (dl) param_row(n, r, Pp, Qp, dal);
           store_row<T>(gx, P, ln, id, ih, a, b, g);
         }
       }
   }
+  if (n_wfused) weight_rows_fused += n_wfused;
+  if (n_wsplit) weight_rows_split += n_wsplit;
   if (dl)
     for (int l = 0; l < L; ++l) dl[l] = dal[l];
 }
@@ -3622,6 +3700,13 @@ int64_t ppv_cl_band_bytes(int64_t bytes) {
 
 // The forward's window-sum paths since the last call (then reset): out[0] output rows summed
 // by sum_rows (a window's rows together), out[1] by sum_row (row by row). For tests.
+// Rows of input whose weights were computed by load_weights_row's fused blocks (out[0]) and by
+// load_row then compute_row alone (out[1]) since the last call; the counts are reset. For tests.
+void ppv_weight_paths(int64_t* out) {
+  out[0] = weight_rows_fused.exchange(0);
+  out[1] = weight_rows_split.exchange(0);
+}
+
 void ppv_forward_sum_paths(int64_t* out) {
   out[0] = rows_summed_together.exchange(0);
   out[1] = rows_summed_each.exchange(0);
