@@ -297,6 +297,8 @@ def _open(path: Path):
     lib.ppv_segment_grain.restype = ctypes.c_int64
     lib.ppv_forward_sum_paths.argtypes = [vp]
     lib.ppv_forward_sum_paths.restype = None
+    lib.ppv_weight_paths.argtypes = [vp]
+    lib.ppv_weight_paths.restype = None
     lib.ppv_saved_jac_paths.argtypes = [vp]
     lib.ppv_saved_jac_paths.restype = None
     lib.ppv_thread_groups.argtypes = [vp, i32, vp]
@@ -783,6 +785,20 @@ def forward_sum_paths() -> dict[str, int]:
     out = np.zeros(2, dtype=np.int64)
     (_lib or load()).ppv_forward_sum_paths(out.ctypes.data)
     return {"together": int(out[0]), "each": int(out[1])}
+
+
+def weight_paths() -> dict[str, int]:
+    """How the fast engine loaded its input rows and computed their weights since the last call
+    (the counts are then reset): ``fused``, row segments whose loads were fused into the
+    logarithms' pass (``load_weights_row`` in ppool_kernel.cpp: AVX-512 builds, groups of 8
+    active planes, at least 8 columns), ``tail``, the same but for a contiguous row's last
+    n % 8 columns (by the split path), and ``split``, row segments loaded by ``load_row`` then
+    weighed by ``compute_row``. Forwards and backwards are counted. For tests."""
+    import numpy as np
+
+    out = np.zeros(3, dtype=np.int64)
+    (_lib or load()).ppv_weight_paths(out.ctypes.data)
+    return {"fused": int(out[0]), "tail": int(out[1]), "split": int(out[2])}
 
 
 def saved_jac_paths() -> dict[str, int]:

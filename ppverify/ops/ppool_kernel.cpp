@@ -1451,9 +1451,16 @@ PPV_STAGE void compute_row(const FastLanes& fl, int64_t n, RowData r) {
 #endif
 }
 
-// Rows whose weights were computed by load_weights_row's fused blocks and by load_row then
-// compute_row, since the last ppv_weight_paths call (tests assert which path their cases take)
-std::atomic<int64_t> weight_rows_fused{0}, weight_rows_split{0};
+// Row segments whose weights load_weights_row computed fused (all columns; with a last partial
+// block by the split path) and by load_row then compute_row, since the last ppv_weight_paths
+// call (tests assert which path their cases take)
+std::atomic<int64_t> weight_rows_fused{0}, weight_rows_tail{0}, weight_rows_split{0};
+
+inline void count_weight_paths(const int64_t* nw) {
+  if (nw[0]) weight_rows_split += nw[0];
+  if (nw[1]) weight_rows_fused += nw[1];
+  if (nw[2]) weight_rows_tail += nw[2];
+}
 
 // load_row then compute_row of columns [cb, ce) of input row (id, ih) into r (x, E and, with
 // r.lg, lg): on AVX-512 builds, for a group of 8 active lanes, the loads fused into
@@ -1464,7 +1471,7 @@ std::atomic<int64_t> weight_rows_fused{0}, weight_rows_split{0};
 // strided stream of one load per cache line stalled on every line); a contiguous group's 8
 // planes are read 8 columns at a time and transposed in registers, as load_row does (its last
 // n % 8 columns by load_row and compute_row). The same values, bit for bit, either way.
-// Returns 1 if fused.
+// Returns the path: 0 split, 1 fused, 2 fused but for a last partial block.
 template <class T>
 PPV_STAGE int load_weights_row(const T* x, const Plan& P, const Lanes& ln, int64_t id,
                                int64_t ih, int64_t cb, int64_t ce, const FastLanes& fl,
@@ -1504,7 +1511,7 @@ PPV_STAGE int load_weights_row(const T* x, const Plan& P, const Lanes& ln, int64
     load_row<T>(x, P, ln, id, ih, cb + c0, ce, r.x + c0 * L);
     compute_row(fl, n - c0, r.from_col(c0));
   }
-  return c0 > 0 ? 1 : 0;
+  return c0 == 0 ? 0 : (c0 < n ? 2 : 1);
 }
 
 // The W axis in column tiles: outputs [ow0, ow1) whose windows read input columns [lo, hi),
@@ -2193,7 +2200,7 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
     for (int l = 0; l < L; ++l)
       if (ln.active[l]) sv->lc[ln.plane[l]] = fl.lc[l];
   RowCache& cache = s.cache;
-  int64_t n_wfused = 0, n_wsplit = 0;  // rows weighed by load_weights_row's two paths
+  int64_t nw[3] = {0, 0, 0};  // rows weighed by load_weights_row's paths (split, fused, tail)
   const ColTile* ct = nullptr;  // the current column tile
   int64_t nch = 1;              // its chunks
   auto fetch = [&](int64_t id, int64_t ih, int64_t k) -> RowData {
@@ -2202,7 +2209,7 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
     RowData r = cache.slot(slot);
     if (cache.tag[slot] != key) {
       const int64_t cb = ct->chunk_begin(k), ce = ct->chunk_end(k);
-      ++(load_weights_row<T>(x, P, ln, id, ih, cb, ce, fl, r) ? n_wfused : n_wsplit);
+      ++nw[load_weights_row<T>(x, P, ln, id, ih, cb, ce, fl, r)];
       cache.tag[slot] = key;
     }
     return r;
@@ -2510,8 +2517,7 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
 #if defined(__AVX512F__)
   if (ov) _mm_sfence();  // save_coeff_row's streaming stores, visible before the backward
 #endif
-  if (n_wfused) weight_rows_fused += n_wfused;
-  if (n_wsplit) weight_rows_split += n_wsplit;
+  count_weight_paths(nw);
   if (n_together) rows_summed_together += n_together;
   if (n_each) rows_summed_each += n_each;
   if (n_jac_direct) jac_rows_direct += n_jac_direct;
@@ -3426,7 +3432,7 @@ void overlap_backward_group(const T* x, const Plan& P, const ColTiles& tiles, co
                             OverlapScratch& s, const double* rs, const double* ys,
                             const double* lcs, const T* gy, T* gx, double* dl,
                             int64_t band_lo = 0, int64_t band_hi = INT64_MAX) {
-  int64_t n_wfused = 0, n_wsplit = 0;  // rows weighed by load_weights_row's two paths
+  int64_t nw[3] = {0, 0, 0};  // rows weighed by load_weights_row's paths (split, fused, tail)
   // band_lo, band_hi: the input rows id * H + ih this call finishes (channels-last bands); the
   // coefficients are computed for the output rows whose windows reach them, [o_lo, o_hi)
   const Axis &AD = P.ax[0], &AH = P.ax[1], &AW = P.ax[2];
@@ -3507,15 +3513,14 @@ void overlap_backward_group(const T* x, const Plan& P, const ColTiles& tiles, co
               scatter_row(AW, t.keep, t.ow1, s.c1.data() + ro * kstride,
                           s.c2.data() + ro * kstride, a, b, Pp, Qp);
             }
-          ++(load_weights_row<T>(x, P, ln, id, ih, a, b, fl, r) ? n_wfused : n_wsplit);
+          ++nw[load_weights_row<T>(x, P, ln, id, ih, a, b, fl, r)];
           grad_row(fl, n, r, Pp, Qp, nullptr, g);
           if (dl) param_row(n, r, Pp, Qp, dal);
           store_row<T>(gx, P, ln, id, ih, a, b, g);
         }
       }
   }
-  if (n_wfused) weight_rows_fused += n_wfused;
-  if (n_wsplit) weight_rows_split += n_wsplit;
+  count_weight_paths(nw);
   if (dl)
     for (int l = 0; l < L; ++l) dl[l] = dal[l];
 }
@@ -3700,11 +3705,13 @@ int64_t ppv_cl_band_bytes(int64_t bytes) {
 
 // The forward's window-sum paths since the last call (then reset): out[0] output rows summed
 // by sum_rows (a window's rows together), out[1] by sum_row (row by row). For tests.
-// Rows of input whose weights were computed by load_weights_row's fused blocks (out[0]) and by
-// load_row then compute_row alone (out[1]) since the last call; the counts are reset. For tests.
+// Row segments whose weights load_weights_row computed fused (out[0]), fused but for a last
+// partial block of columns (out[1]) and by load_row then compute_row alone (out[2]) since the
+// last call; the counts are reset. For tests.
 void ppv_weight_paths(int64_t* out) {
   out[0] = weight_rows_fused.exchange(0);
-  out[1] = weight_rows_split.exchange(0);
+  out[1] = weight_rows_tail.exchange(0);
+  out[2] = weight_rows_split.exchange(0);
 }
 
 void ppv_forward_sum_paths(int64_t* out) {
