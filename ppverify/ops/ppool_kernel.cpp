@@ -1462,6 +1462,16 @@ inline void count_weight_paths(const int64_t* nw) {
   if (nw[2]) weight_rows_tail += nw[2];
 }
 
+// load_row then compute_row (load_weights_row's split path, out of line: inlined there, a
+// partial group's per-lane loads ran 1.5x slower than in fast_group, (1,2,1000,1000) global)
+template <class T>
+PPV_STAGE void load_compute_row(const T* x, const Plan& P, const Lanes& ln, int64_t id,
+                                int64_t ih, int64_t cb, int64_t ce, const FastLanes& fl,
+                                RowData r) {
+  load_row<T>(x, P, ln, id, ih, cb, ce, r.x);
+  compute_row(fl, ce - cb, r);
+}
+
 // load_row then compute_row of columns [cb, ce) of input row (id, ih) into r (x, E and, with
 // r.lg, lg): on AVX-512 builds, for a group of 8 active lanes, the loads fused into
 // compute_row's first pass (each loaded column's logarithm taken from the register: no store
@@ -1507,10 +1517,7 @@ PPV_STAGE int load_weights_row(const T* x, const Plan& P, const Lanes& ln, int64
     exp_pass(fl, c0, r);
   }
 #endif
-  if (c0 < n) {
-    load_row<T>(x, P, ln, id, ih, cb + c0, ce, r.x + c0 * L);
-    compute_row(fl, n - c0, r.from_col(c0));
-  }
+  if (c0 < n) load_compute_row<T>(x, P, ln, id, ih, cb + c0, ce, fl, r.from_col(c0));
   return c0 == 0 ? 0 : (c0 < n ? 2 : 1);
 }
 
