@@ -48,8 +48,10 @@
 //   same order, so they give the same bits. On AVX-512 builds the loads convert 8 elements to
 //   doubles in one instruction and transpose 8 x 8 blocks of a contiguous group's planes into
 //   lanes in registers (load_row), and the per-window flags and y = T / S are 8-lane vector
-//   operations. (perf, (8,64,112,112) k3 s2 p1 forward, one thread, 2026-12-02: compute_row,
-//   the weights, about 56% of the kernel's time, the window sums 21%, the rest 23%.) The
+//   operations. A row is loaded straight into compute_row's logarithm pass (load_weights_row).
+//   (perf, (8,64,112,112) k3 s2 p1 forward, one thread, 2026-12-02 12:47: the loads and
+//   weights 58% of the kernel's time, 2.2 of 3.8 TSC cycles per element, of which the ln and
+//   exp 1.9 (tests/fast_math_bench.py); the window sums 28%, the per-window work 10%.) The
 //   backward recomputes the window sums and scatters two per-window coefficients, then one
 //   pass per element:
 //       dy/dx_i = sum_w (g_w / S_w) E_i ((1 + a) - a y_w / x_i).
@@ -1391,10 +1393,6 @@ struct RowCache {
   }
 };
 
-// Weights (and logs) of a loaded row segment of n columns (r.x filled). On AVX-512 builds in two
-// passes over the row (logs, then exponentials, the row staying in cache): one pass chains a
-// log and an exp per vector, about 100 cycles of latency, which the out-of-order window cannot
-// overlap; two passes of independent vectors ran 23-25% faster (tests/fast_math_bench.py).
 #if defined(PPV_FAST_VECTOR)
 // compute_row's first pass on column c of r, its x given: er = a (ln x - Lc) stored in r.e,
 // r.lg = ln x - Lc (0 off the positives)
@@ -1426,6 +1424,12 @@ inline void exp_pass(const FastLanes& fl, int64_t n, RowData r) {
 }
 #endif
 
+// Weights (and logs) of a loaded row segment of n columns (r.x filled). On AVX-512 builds in two
+// passes over the row (logs, then exponentials, the row staying in cache): one pass chains a
+// log and an exp per vector, about 100 cycles of latency, which the out-of-order window cannot
+// overlap; two passes of independent vectors ran 23-25% faster (tests/fast_math_bench.py).
+// (Blocks of 8 columns, 8 logs then 8 exps in registers, ran 4% faster there but 13-34% slower
+// in the kernel, spilling registers.)
 PPV_STAGE void compute_row(const FastLanes& fl, int64_t n, RowData r) {
 #if defined(PPV_FAST_VECTOR)
   const __m512d a = _mm512_loadu_pd(fl.a), lc = _mm512_loadu_pd(fl.lc);
