@@ -1,15 +1,16 @@
-"""Issue 12: the fast engine loads an input row and computes its weights E = exp(a (ln x - Lc))
-in one function (``load_weights_row`` in ppool_kernel.cpp). On AVX-512 builds, for a group of 8
+"""Issue 12: the fast engine loads an input row and computes its weights E = exp(a (ln x - Lc)) in
+one function (``load_weights_row`` in ppool_kernel.cpp). On AVX-512 builds, for a group of 8
 active planes and a row segment of at least 8 columns, the loads are fused into the logarithms'
 pass (a channels-last column is one converting load, its next row's pixel prefetched; a
-contiguous group's 8 planes are read 8 columns at a time and transposed in registers, the last
-n % 8 columns by the split path: ``tail``); otherwise the row is loaded by ``load_row`` and weighed by
-``compute_row``. Every case first runs the op against the oracle (forward and, where asked,
-gradients through autograd: the overlap state's backward and the recomputing one also load rows
-this way), then asserts which path the kernel took (``_native.weight_paths``): contiguous and
-channels-last memory, widths with and without a partial block of 8 columns, 1-D to 3-D, zeros
-and one alpha per channel (negative, 0, 1, large: a plane reference Lc other than 0), the half
-types; and the split path alone for partial groups and rows narrower than 8 columns."""
+contiguous group's 8 planes are read 8 columns at a time and transposed in registers, the last n
+% 8 columns by the split path: ``tail``); otherwise the row is loaded by ``load_row`` and
+weighed by ``compute_row``. Every case first runs the op against the oracle (forward and, where
+asked, gradients through autograd: the overlap state's backward and the recomputing one also
+load rows this way), then asserts which path the kernel took (``_native.weight_paths``):
+contiguous and channels-last memory, widths with and without a partial block of 8 columns, 1-D
+to 3-D, zeros and one alpha per channel (negative, 0, 1, large: a plane reference Lc other than
+0), the half types; and the split path alone for partial groups and rows narrower than 8
+columns."""
 
 from __future__ import annotations
 
