@@ -289,12 +289,6 @@ def _open(path: Path):
     lib.ppv_forward_overlap_saved.restype = i32
     lib.ppv_backward_overlap_saved.argtypes = [vp, vp, vp, vp, vp, vp, vp, vp, vp, i32]
     lib.ppv_backward_overlap_saved.restype = i32
-    lib.ppv_forward_exact_saved.argtypes = [vp, vp, vp, vp, vp, i32]
-    lib.ppv_forward_exact_saved.restype = i32
-    lib.ppv_backward_exact_saved.argtypes = [vp, vp, vp, vp, vp, vp, vp, i32]
-    lib.ppv_backward_exact_saved.restype = i32
-    lib.ppv_exact_state_paths.argtypes = [vp]
-    lib.ppv_exact_state_paths.restype = None
     lib.ppv_plan_axis.argtypes = [vp, i32, vp]
     lib.ppv_plan_axis.restype = i32
     lib.ppv_segments.argtypes = [vp, i32, vp]
@@ -730,63 +724,6 @@ def backward_overlap_saved(plan: int, x: torch.Tensor, param: torch.Tensor,
     if code:
         status(code)
     return dparam
-
-
-def saves_exact_overlap(op: str, dtype: torch.dtype) -> bool:
-    """Whether ``forward_exact_saved`` serves ``op`` and ``dtype``: P-pooling in float64 (the
-    exact engine)."""
-    return op == "ppool" and dtype is torch.float64
-
-
-def exact_state_size(plan) -> int:
-    """Doubles of ``forward_exact_saved``'s state: 3 per output (``N C`` times the output's
-    spatial size)."""
-    return 3 * int(plan[3]) * int(plan[4]) * int(plan[10]) * int(plan[11]) * int(plan[12])
-
-
-def forward_exact_saved(plan: int, x: torch.Tensor, param: torch.Tensor, out: torch.Tensor,
-                        state: torch.Tensor) -> tuple[bool, bool]:
-    """``forward`` for float64 P-pooling, and the state of a backward that does not redo the
-    exact engine's window sums (windows that share elements): ``state`` (float64,
-    ``exact_state_size(plan)``) gets each window's ``S``, ``D = y / R - 1`` and ``y / R``
-    (``R`` its dominant element), each at the output's offset in thirds of ``state``.
-    Returns ``(bad, usable)`` as ``forward_saved``: ``usable`` is False where the call was cut
-    into segments (the backward must then recompute)."""
-    code = (_lib or load()).ppv_forward_exact_saved(
-        plan, x.data_ptr(), param.data_ptr(), out.data_ptr(), state.data_ptr(),
-        torch.get_num_threads())
-    if not code:
-        return False, True
-    return status(code), not code & (_UNSAVED | 1)
-
-
-def backward_exact_saved(plan: int, x: torch.Tensor, param: torch.Tensor, state: torch.Tensor,
-                         grad_out: torch.Tensor, grad_in: torch.Tensor,
-                         need_param: bool) -> torch.Tensor | None:
-    """``backward`` from ``forward_exact_saved``'s state for the same plan, ``x`` and
-    ``param``: the exact engine's backward with its window sums read from ``state`` (the
-    per-element double-double log and exp formed once, not twice), bit for bit the recomputing
-    ``backward``'s; returns the parameter gradient (float64, ``param``'s shape) with
-    ``need_param``, else None."""
-    dparam = torch.empty(param.shape, dtype=torch.float64) if need_param else None
-    code = (_lib or load()).ppv_backward_exact_saved(
-        plan, x.data_ptr(), param.data_ptr(), state.data_ptr(), grad_out.data_ptr(),
-        grad_in.data_ptr(), None if dparam is None else dparam.data_ptr(),
-        torch.get_num_threads())
-    if code:
-        status(code)
-    return dparam
-
-
-def exact_state_paths() -> dict[str, int]:
-    """Windows (one per plane and output whose window is not special) whose exact-engine sums
-    the float64 overlap state served since the last call (the counts are then reset):
-    ``written`` by ``forward_exact_saved``, ``read`` by ``backward_exact_saved``. For tests."""
-    import numpy as np
-
-    out = np.zeros(2, dtype=np.int64)
-    (_lib or load()).ppv_exact_state_paths(out.ctypes.data)
-    return {"written": int(out[0]), "read": int(out[1])}
 
 
 def backward(plan: int, x: torch.Tensor, param: torch.Tensor, grad_out: torch.Tensor,

@@ -1125,67 +1125,13 @@ inline void exact_grad_lanes(const double* __restrict v, const double* __restric
   }
 }
 
-// The float64 overlap state of one window in all 8 lanes (windows that share elements; see
-// "the float64 overlap state" at exact_group): pass 2's results S, D and y / R, one double
-// each per output, at state[o], state[n + o], state[2 n + o] (o: the output's offset). A saving
-// forward writes them; the backward from the state reads them instead of running pass 2,
-// and so skips the window sums and their double-double log and exp per element (pass 3 forms
-// them once, as the recomputing backward's pass 3 does where its window cache is off).
-struct ExactState {
-  double* state = nullptr;
-  int64_t n = 0;
-  int64_t o[L] = {};
-  bool write = false, read = false;
-  int64_t served = 0;  // general lanes' windows written (write) or read (read)
-};
-
-// Pass 2's results of one window from the float64 overlap state, for the general lanes (the
-// special ones get placeholders that nothing reads): S, D and y / R, and SX = sum x / R, which
-// only a = 1's zeros read (gz) and which is summed again, in pass 2's order, only for them.
-template <class T>
-inline void exact_state_read(ExactState& es, const bool* special, const Lanes& ln,
-                             const double* a, const double* nzero, const double* scale,
-                             const double* scale2, const Split* sR, const T* x, const Plan& P,
-                             const WindowRange& w, const Gathered& g, double* Sv, double* D,
-                             double* YR, double* SX) {
-  bool need_sx = false;
-  for (int l = 0; l < L; ++l) {
-    SX[l] = 0.0;
-    if (special[l]) {
-      Sv[l] = 1.0;
-      D[l] = 0.0;
-      YR[l] = 1.0;
-      continue;
-    }
-    Sv[l] = es.state[es.o[l]];
-    D[l] = es.state[es.n + es.o[l]];
-    YR[l] = es.state[2 * es.n + es.o[l]];
-    ++es.served;
-    need_sx = need_sx || (a[l] == 1.0 && nzero[l] > 0);
-  }
-  if (!need_sx) return;
-  v8d vSX = {};
-  for (int64_t k0 = 0; k0 < g.n; k0 += GATHER_ELEMS) {
-    const int64_t cnt = load_run<T>(x, P, ln, w, g, k0);
-    for (int64_t j = 0; j < cnt; ++j) {
-      const double* v = g.v + j * L;
-      double rb[L];
-#pragma omp simd
-      for (int l = 0; l < L; ++l) rb[l] = v[l] > 0.0 ? (v[l] * scale[l]) * scale2[l] : 0.0;
-      vSX += v8_load(rb);
-    }
-  }
-  v8_store(SX, vSX);
-  for (int l = 0; l < L; ++l) SX[l] /= sR[l].m;
-}
-
 // The vectorised exact engine: one window in all 8 lanes. Lanes whose window is special
 // (see exact_lane) are finished by exact_lane. With backward, adds gy * dy/dx to sink and
-// gy * dy/da to da. With es, writes or reads the general lanes' S, D and y / R (ExactState).
+// gy * dy/da to da.
 template <class T>
 void exact_window(const T* x, const Plan& P, const Lanes& ln, const WindowRange& w,
                   const bool* want, bool backward, const double* gy, GradSink* sink,
-                  ScaledSum* da, double* dplain, WindowOut& out, ExactState* es = nullptr) {
+                  ScaledSum* da, double* dplain, WindowOut& out) {
   // pass 1: each lane's largest and smallest positive element and its counts of positive,
   // zero and bad (negative, NaN, inf) elements; in vector registers (GCC vector extensions:
   // as arrays with `omp simd`, each element's update was a masked store that the next
@@ -1241,15 +1187,9 @@ void exact_window(const T* x, const Plan& P, const Lanes& ln, const WindowRange&
       scale[l] = pow2(e1);  // e1 and -e(R) - e1 are within [-538, 538]
       scale2[l] = pow2(-(int)sR[l].e - e1);
     }
-    const bool from_state = es != nullptr && es->read;
-    double Sv[L], D[L], YR[L];
     // with backward, each element's exp(a ln(x/R)) and ln(x/R) are kept for pass 3 (the
     // window's cache, or a stack buffer that nothing reads when the cache is off)
-    WindowCache wc = window_cache(backward && !from_state, w.count());
-    if (from_state) {
-      exact_state_read<T>(*es, special, ln, a, nzero, scale, scale2, sR, x, P, w, g, Sv, D, YR,
-                          SX);
-    } else {
+    WindowCache wc = window_cache(backward, w.count());
     double dump_e[L], dump_lr[L];
     v8d vS = {}, vSc = {}, vDN = {}, vDNc = {}, vTR = {}, vTRc = {}, vSX = {};
     for (int64_t k0 = 0; k0 < g.n; k0 += GATHER_ELEMS) {
@@ -1295,6 +1235,7 @@ void exact_window(const T* x, const Plan& P, const Lanes& ln, const WindowRange&
     }
     v8_store(S, vS); v8_store(Sc, vSc); v8_store(DN, vDN); v8_store(DNc, vDNc);
     v8_store(TR, vTR); v8_store(TRc, vTRc); v8_store(SX, vSX);
+    double Sv[L], D[L], YR[L];
     for (int l = 0; l < L; ++l) {
       Sv[l] = S[l] + Sc[l];
       D[l] = (DN[l] + DNc[l]) / Sv[l];
@@ -1303,15 +1244,6 @@ void exact_window(const T* x, const Plan& P, const Lanes& ln, const WindowRange&
       if (!special[l]) out.y[l] = scale2k(q, (int64_t)sR[l].e);  // one rounding if subnormal
       SX[l] /= sR[l].m;                             // sum x / R
     }
-    if (es != nullptr && es->write)
-      for (int l = 0; l < L; ++l) {
-        if (special[l]) continue;
-        es->state[es->o[l]] = Sv[l];
-        es->state[es->n + es->o[l]] = D[l];
-        es->state[2 * es->n + es->o[l]] = YR[l];
-        ++es->served;
-      }
-    }  // pass 2
     if (backward) {
       // pass 3: gradients. rel = (x - y) / x: (rho - D) / (x / R) while y is near R (|D| <=
       // 1/2: both accurate relative to themselves, so no cancellation for large |a|), else
@@ -1594,10 +1526,6 @@ struct Saved {
   // reference Lc. See run_overlap_saved_backward.
   double *rs = nullptr, *ys = nullptr, *lc = nullptr;
   bool overlap() const { return rs != nullptr; }
-  // windows that share elements, float64 (the exact engine; ppv_forward_exact_saved): per
-  // output S, D and y / R (3 * xs_n doubles, at the output's offset; see exact_group)
-  double* xs = nullptr;
-  int64_t xs_n = 0;
 };
 
 
@@ -2522,31 +2450,13 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
 
 // The exact engine keeps no plane-sized scratch: a float64 group's input gradient is summed in
 // place (zeroed first), window by window, in the order a lane-interleaved buffer would be.
-//
-// The float64 overlap state (windows that share elements; sv->xs): the saving forward is the
-// forward that also writes each general window's S, D and y / R (ExactState, 24 bytes per
-// output); the backward from it (gx and sv->xs) is the recomputing backward with pass 2 read
-// from the state: pass 1 (the window's extrema and counts, which settle R and the special
-// lanes) and pass 3 as before, so the input gradient and dy/da are the recomputing backward's
-// bit for bit. (k3 s2 p1, one thread: what this skips is pass 2's sums and its per-element
-// double-double log and exp of the recomputing backward, whose pass 3 reads them from the
-// window cache, while this pass 3 forms them once itself.)
-std::atomic<int64_t> exact_state_written{0}, exact_state_read_windows{0};
 template <class T>
 void exact_group(const T* x, const Plan& P, const Lanes& ln, T* y, const T* gy, T* gx,
                  ScaledSum* da, int* status, const Saved* sv = nullptr) {
   // a saving forward (float64): the backward with gy = 1 into sv->jac64, y written, and each
   // window's dy/da (its own sum) into sv->dw
-  const bool xstate = sv != nullptr && sv->xs != nullptr;  // the float64 overlap state
-  const bool saving = sv != nullptr && !xstate;
+  const bool saving = sv != nullptr;
   const bool backward = gx != nullptr || saving;
-  ExactState es;
-  if (xstate) {
-    es.state = sv->xs;
-    es.n = sv->xs_n;
-    es.write = gx == nullptr;
-    es.read = gx != nullptr;
-  }
   const Axis &AD = P.ax[0], &AH = P.ax[1], &AW = P.ax[2];
   GradSink sink;
   if (backward) {
@@ -2581,11 +2491,9 @@ void exact_group(const T* x, const Plan& P, const Lanes& ln, T* y, const T* gy, 
                                 ? to_double<T>(gy[out_index(P, ln, l, od, oh, ow)]) : 0.0;
         WindowOut wo;
         ScaledSum wda[L];  // saving: this window's dy/da
-        if (xstate)
-          for (int l = 0; l < L; ++l) es.o[l] = ln.active[l] ? out_index(P, ln, l, od, oh, ow) : 0;
         exact_window<T>(x, P, ln, wr, want, backward, gyv, backward ? &sink : nullptr,
                         saving ? wda : (backward ? (owned ? da : not_owned) : nullptr), dummy,
-                        wo, xstate ? &es : nullptr);
+                        wo);
         for (int l = 0; l < L; ++l) {
           if (!ln.active[l]) continue;
           if (wo.bad[l] || std::isnan(wo.y[l])) *status |= ST_BAD;
@@ -2605,7 +2513,6 @@ void exact_group(const T* x, const Plan& P, const Lanes& ln, T* y, const T* gy, 
           }
         }
       }
-  if (es.served > 0) (es.write ? exact_state_written : exact_state_read_windows) += es.served;
 }
 
 // ------------------------------------------------------------------------------ driver
@@ -3090,9 +2997,7 @@ int run(const Plan& Pc, const T* x, const double* param, T* y, const T* gy, T* g
     P.ax[0].build_inverse();
     P.ax[1].build_inverse();
   }
-  if (sv && sv->xs) {  // windows that share elements, float64: the exact engine's state
-    if (!exact || sv->dw || sv->jac64 || sv->overlap()) return ST_ARGS;
-  } else if (sv && sv->overlap()) {  // windows that share elements: the fast engine only
+  if (sv && sv->overlap()) {  // windows that share elements: the fast engine only
     if (exact || sv->dw) return ST_ARGS;
   } else if (sv) {  // windows that share no element
     if (!disjoint(P) || (exact != (sv->jac64 != nullptr))) return ST_ARGS;
@@ -3119,12 +3024,6 @@ int run(const Plan& Pc, const T* x, const double* param, T* y, const T* gy, T* g
     if (sv && sv->overlap() && sg.axis >= 0) {
       sv = nullptr;
       extra_status = ST_UNSAVED;
-    }
-    // (float64's: the same; a backward whose call is cut into segments when its forward's
-    // was not, another thread count, recomputes and ignores the state)
-    if (sv && sv->xs && sg.axis >= 0) {
-      sv = nullptr;
-      extra_status = backward ? 0 : ST_UNSAVED;
     }
   } catch (...) {
     return ST_NOMEM;
@@ -3849,55 +3748,6 @@ int ppv_backward_overlap_saved(const int64_t* plan, const void* x, const double*
       return (int)ST_NOMEM;
     }
   });
-}
-
-// The saving forward for float64 P-pooling whose windows may share elements: y, and per
-// output S, D and y / R of the exact engine's pass 2 (state: 3 * n doubles, n = N C times the
-// output's spatial size, each at the output's offset; see exact_group). Status as
-// ppv_forward_saved (bit 4: recompute in the backward; another dtype or operator: 3).
-int ppv_forward_exact_saved(const int64_t* plan, const void* x, const double* param, void* y,
-                            double* state, int nthreads) {
-  return dispatch(plan, [&](const Plan& P, auto* tag) {
-    using T = std::remove_pointer_t<decltype(tag)>;
-    if (!std::is_same<T, double>::value || P.op != OP_PPOOL) return (int)ST_ARGS;
-    try {
-      Saved sv;
-      sv.xs = state;
-      sv.xs_n = P.N * P.C * P.ax[0].out * P.ax[1].out * P.ax[2].out;
-      return run<T>(P, (const T*)x, param, (T*)y, nullptr, nullptr, nullptr, nthreads, &sv);
-    } catch (...) {
-      return (int)ST_NOMEM;
-    }
-  });
-}
-
-// gx = gy * dy/dx and dparam = sum gy * dy/dparam (null: not wanted) from the state
-// ppv_forward_exact_saved wrote for the same plan, x and parameter: the recomputing backward's
-// bits.
-int ppv_backward_exact_saved(const int64_t* plan, const void* x, const double* param,
-                             const double* state, const void* gy, void* gx, double* dparam,
-                             int nthreads) {
-  return dispatch(plan, [&](const Plan& P, auto* tag) {
-    using T = std::remove_pointer_t<decltype(tag)>;
-    if (!std::is_same<T, double>::value || P.op != OP_PPOOL) return (int)ST_ARGS;
-    try {
-      Saved sv;
-      sv.xs = const_cast<double*>(state);  // read only: the backward reads the state
-      sv.xs_n = P.N * P.C * P.ax[0].out * P.ax[1].out * P.ax[2].out;
-      return run<T>(P, (const T*)x, param, nullptr, (const T*)gy, (T*)gx, dparam, nthreads,
-                    &sv);
-    } catch (...) {
-      return (int)ST_NOMEM;
-    }
-  });
-}
-
-// Windows (general lanes) whose S, D and y / R the float64 overlap state served since the last
-// call (then reset): out[0] written by ppv_forward_exact_saved, out[1] read by
-// ppv_backward_exact_saved. For tests.
-void ppv_exact_state_paths(int64_t* out) {
-  out[0] = exact_state_written.exchange(0);
-  out[1] = exact_state_read_windows.exchange(0);
 }
 
 }  // extern "C"
