@@ -1859,19 +1859,26 @@ PPV_STAGE void sum_rows(const Axis& AW, int64_t ow0, int64_t ow1, int64_t lo, in
 #if defined(PPV_FAST_VECTOR)
     __m512d s = _mm512_setzero_pd(), t = s, m = s, z = s;
     const __m512d one = _mm512_set1_pd(1.0);
-    for (int64_t i = 0; i < nr; ++i) {
-      const double* e = rows[i].e + b;
-      const double* xv = rows[i].x + b;
-      for (int64_t j = jb; j < je; ++j, e += st, xv += st) {
-        const __m512d ev = _mm512_loadu_pd(e), xx = _mm512_loadu_pd(xv);
-        s = _mm512_add_pd(s, ev);
-        t = _mm512_fmadd_pd(ev, xx, t);
-        m = _mm512_max_pd(ev, m);  // ev > m ? ev : m
-        if (with_zero)
-          z = _mm512_mask_add_pd(z, _mm512_cmp_pd_mask(xx, _mm512_setzero_pd(), _CMP_EQ_OQ), z,
-                                 one);
+    // the elements of each row, cn of them (a constant for the common 2 and 3: the loop
+    // unrolled, no loop control per element)
+    auto rows_of = [&](auto cn) {
+      for (int64_t i = 0; i < nr; ++i) {
+        const double* e = rows[i].e + b;
+        const double* xv = rows[i].x + b;
+        for (int64_t j = 0; j < cn; ++j, e += st, xv += st) {
+          const __m512d ev = _mm512_loadu_pd(e), xx = _mm512_loadu_pd(xv);
+          s = _mm512_add_pd(s, ev);
+          t = _mm512_fmadd_pd(ev, xx, t);
+          m = _mm512_max_pd(ev, m);  // ev > m ? ev : m
+          if (with_zero)
+            z = _mm512_mask_add_pd(z, _mm512_cmp_pd_mask(xx, _mm512_setzero_pd(), _CMP_EQ_OQ),
+                                   z, one);
+        }
       }
-    }
+    };
+    if (je - jb == 3) rows_of(std::integral_constant<int64_t, 3>{});
+    else if (je - jb == 2) rows_of(std::integral_constant<int64_t, 2>{});
+    else rows_of(std::max<int64_t>(0, je - jb));
     _mm512_storeu_pd(acc + k, s);
     _mm512_storeu_pd(acc + q + k, t);
     _mm512_storeu_pd(acc + 2 * q + k, m);
