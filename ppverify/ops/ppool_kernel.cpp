@@ -1601,6 +1601,12 @@ struct FastScratch {
   // (slot: group % blocks; ref_group -1 when none)
   std::vector<int64_t> ref_group;
   std::vector<double> ref_lc;
+  // channels-last bands: each group's own row cache (slot as ref_group; band_group: the group
+  // whose rows it holds, -1 none), so that a band finds the rows it shares with the group's
+  // previous band already weighed; empty when output rows share no input row or the caches
+  // would take more than BAND_CACHE_BYTES
+  std::vector<RowCache> band_cache;
+  std::vector<int64_t> band_group;
 };
 
 // What a saving forward writes (ppv_forward_saved; disjoint windows only): per input element
@@ -2217,7 +2223,17 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
   if (ov)  // the weights' reference, for the backward's E
     for (int l = 0; l < L; ++l)
       if (ln.active[l]) sv->lc[ln.plane[l]] = fl.lc[l];
-  RowCache& cache = s.cache;
+  // a band of a group whose previous band used its own row cache: the rows still there are
+  // this group's, weighed with the same a and Lc, so they are kept (the same values as weighed
+  // again; bands of one group come in order, band_lo > 0 after the first)
+  const bool own_cache = banded && !s.band_cache.empty();
+  RowCache& cache = own_cache ? s.band_cache[ref_slot] : s.cache;
+  bool keep_rows = false;
+  if (own_cache) {
+    if (cache.ns == 0) cache.init(s.cache.ns, s.cache.wl / L, s.cache.nq);
+    keep_rows = band_lo > 0 && s.band_group[ref_slot] == group;
+    s.band_group[ref_slot] = group;
+  }
   int64_t nw[3] = {0, 0, 0};  // rows weighed by load_weights_row's paths (split, fused, tail)
   const ColTile* ct = nullptr;  // the current column tile
   int64_t nch = 1;              // its chunks
@@ -2262,7 +2278,7 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
   for (size_t ti = 0; ti < tiles.tiles.size(); ++ti) {
     ct = &tiles.tiles[ti];
     nch = ct->chunks();
-    cache.invalidate();
+    if (!keep_rows || tiles.tiles.size() > 1) cache.invalidate();
     const int64_t ow0 = ct->ow0, nt = ct->ow1 - ct->ow0, q = nt * L;
     double* acc = s.acc.data();
     double* ybuf = s.orow.data();
@@ -2677,6 +2693,10 @@ inline GroupRun thread_groups(const Plan& P, int64_t groups, bool segmented, int
 // rows whose windows reach them computed again by each band that needs them). Each output and
 // gradient is still computed once, by the same operations: the results are those of one sweep.
 constexpr int64_t CL_BAND_BYTES = 384 << 10;
+// the most the groups' own row caches of a channels-last batch entry may take (per thread): the
+// input row a band shares with the previous one is then not weighed again ((8,64,112,112) k3
+// s2 p1: 8 x 43 KB; without them 1.08 weights per input element)
+constexpr int64_t BAND_CACHE_BYTES = 1 << 20;
 // the budget in use: CL_BAND_BYTES, or what a test set (ppv_cl_band_bytes) so that small inputs,
 // which the oracle can check, run in several bands
 std::atomic<int64_t> cl_band_bytes{CL_BAND_BYTES};
@@ -3184,6 +3204,11 @@ int run(const Plan& Pc, const T* x, const double* param, T* y, const T* gy, T* g
         const int64_t blocks = (P.C + L - 1) / L, orows = P.ax[0].out * P.ax[1].out;
         fs.ref_group.assign((size_t)blocks, -1);
         fs.ref_lc.assign((size_t)(blocks * L), 0.0);
+        const int64_t cache_bytes = (int64_t)fs.cache.mem.size() * 8;
+        if (rows_shared(c.P) && blocks * cache_bytes <= BAND_CACHE_BYTES) {
+          fs.band_cache.assign((size_t)blocks, RowCache());
+          fs.band_group.assign((size_t)blocks, -1);
+        }
         for (int64_t n0 = gr.begin; n0 < gr.end;) {
           const int64_t n1 = std::min(gr.end, (n0 / blocks + 1) * blocks);  // one batch entry
           for (int64_t r0 = 0; r0 < orows; r0 += band)
