@@ -1358,9 +1358,11 @@ struct RowData {
 // Scratch budgets of the fast engine, per thread. A tile of output columns reads at most
 // TILE_COLS input columns at a time (a window wider than that is summed in chunks of TILE_COLS
 // columns), and the row cache holds at most CACHE_BYTES, so no buffer grows with the row length
-// or the window size. Two remain that grow with the plane: the backward's per-window
-// coefficients c1, c2 (2 doubles per lane per output, for the output rows of one column tile)
-// and, lazily, the exact engine's gradients of special windows (extra, plane_in * L).
+// or the window size. Two remain that grow with the plane: the recomputing backward's
+// per-window coefficients c1, c2 (2 doubles per lane per output, for the output rows of one
+// column tile; the overlap state's backward keeps only the rows one input row reads:
+// overlap_coef_slots) and, lazily, the exact engine's gradients of special windows (extra,
+// plane_in * L).
 constexpr int64_t TILE_COLS = 2048;
 constexpr int64_t CACHE_BYTES = 12 << 20;
 
