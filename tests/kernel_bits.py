@@ -9,20 +9,29 @@ float64 cases (k3 s2 p1, k2 s2, k3 s1 p1, global windows of 900 and 3660 element
 windows, 3-D, one 1-D signal of 5000 samples (segments); random, 60-decade, zero-laden and
 subnormal inputs; alpha from -300 to 1e300), and every output, input gradient and dy/dalpha
 is compared by its bits. Prints each case that differs and the count; exits 1 if any does.
+Used for issue 12's float64 work (README, note (e)): a change meant to keep the arithmetic
+shows here that it did.
+
 ``--fast`` compares the fast engine (float32, bfloat16, float16) on contiguous and channels-last
 memory: ``ppv_forward``, the recomputing ``ppv_backward`` and, where windows share elements, the
 overlap state's pair (``ppv_forward_overlap_saved``, ``ppv_backward_overlap_saved``), with
 widths that leave a partial block of 8 columns, channel counts that leave partial groups, and
 small channels-last bands (``ppv_cl_band_bytes``, the same in both libraries) so that planes run
 in several bands. Used for issue 12's fused load and weights (``load_weights_row``).
-Used for issue 12's float64 work (README, note (e)): a change meant to keep the arithmetic
-shows here that it did.
 
 ``--saved`` compares the saving forward of the fast engine instead: ``ppv_forward_saved`` with
 dy/dalpha on float32, bfloat16 and float16 inputs whose windows share no element (global 1-D,
 2-D and 3-D, adaptive 7 on 56x56, k14, k2 s2, contiguous; random, 12-decade and zero-laden
 inputs; alpha -3 .. 1e3): its status, output, every saved dy/dx and every dy/dalpha, by their
-bits (issue 12's one-pass dy/dx, README "The saving forward's dy/dx in one pass")."""
+bits (issue 12's one-pass dy/dx, README "The saving forward's dy/dx in one pass").
+
+``--overlap`` compares the overlap state's pair: ``ppv_forward_overlap_saved`` (status,
+output, each window's 1 / S and y, each plane's Lc) and ``ppv_backward_overlap_saved`` from the
+one state both wrote (status, input gradient, dy/dalpha) on float32, bfloat16 and float16
+inputs whose windows share elements (2-D k3 s2 p1 on odd and even sizes, k3 s1 p1, k5 s2 p2,
+dilation 2, adaptive 5 on 23x19, 3-D k3 s2 p1, a 1-D k4 s2 p1, channels-last 2-D and 3-D;
+random, 12-decade and zero-laden inputs; alpha -3 .. 1e3), by their bits (issue 12's small row:
+the backward's coefficient slots, README "Per-call overhead and RSS")."""
 
 from __future__ import annotations
 
@@ -216,6 +225,78 @@ def fast_main(libs, threads: int) -> int:
     return 1 if differ else 0
 
 
+OVERLAP_GEOMETRIES = [
+    ((1, 16, 56, 56), _layout.windowed(2, 3, 2, 1), False),
+    ((2, 9, 23, 19), _layout.windowed(2, 3, 2, 1), False),
+    ((2, 8, 17, 16), _layout.windowed(2, 3, 1, 1), False),
+    ((2, 8, 21, 22), _layout.windowed(2, 5, 2, 2), False),
+    ((2, 8, 21, 22), _layout.windowed(2, 3, 1, 0, 2), False),
+    ((2, 8, 23, 19), _layout.adaptive(2, 5), False),
+    ((2, 8, 9, 10, 11), _layout.windowed(3, 3, 2, 1), False),
+    ((2, 8, 300), _layout.windowed(1, 4, 2, 1), False),
+    ((2, 16, 23, 19), _layout.windowed(2, 3, 2, 1), True),
+    ((2, 8, 9, 10, 11), _layout.windowed(3, 3, 2, 1), True),
+]
+
+
+def _overlap_run(lib, plan, x, p, gy, threads: int):
+    vp = ctypes.c_void_p
+    n = _native.overlap_state_size(plan)
+    # zeros: what a kernel leaves unwritten (padded lanes; all but y after a refused state)
+    rs, ys = torch.zeros(n, dtype=torch.float64), torch.zeros(n, dtype=torch.float64)
+    lc = torch.zeros(x.shape[0] * x.shape[1], dtype=torch.float64)
+    y, gx, dp = torch.zeros_like(gy), torch.zeros_like(x), torch.zeros(1, dtype=torch.float64)
+    s1 = lib.ppv_forward_overlap_saved(vp(plan.ctypes.data), vp(x.data_ptr()),
+                                       vp(p.data_ptr()), vp(y.data_ptr()), vp(rs.data_ptr()),
+                                       vp(ys.data_ptr()), vp(lc.data_ptr()), threads)
+    s2 = lib.ppv_backward_overlap_saved(vp(plan.ctypes.data), vp(x.data_ptr()),
+                                        vp(p.data_ptr()), vp(rs.data_ptr()), vp(ys.data_ptr()),
+                                        vp(lc.data_ptr()), vp(gy.data_ptr()), vp(gx.data_ptr()),
+                                        vp(dp.data_ptr()), threads) if s1 == 0 else -1
+    bits = torch.int32 if x.dtype == torch.float32 else torch.int16
+    return (s1, s2), (y.view(bits), rs.view(torch.int64), ys.view(torch.int64),
+                      lc.view(torch.int64), gx.view(bits), dp.view(torch.int64))
+
+
+def _channels_last(t: torch.Tensor) -> torch.Tensor:
+    """``t`` with the channels innermost in memory (the kernel reads the raw memory)."""
+    return t.movedim(1, -1).contiguous().movedim(-1, 1)
+
+
+def overlap_main(libs, threads: int) -> int:
+    torch.manual_seed(0)
+    cases = differ = used = 0
+    for shape, layout, channels_last in OVERLAP_GEOMETRIES:
+        out = _layout.out_spatial(layout, shape[2:])
+        out_shape = (shape[0], shape[1], *out)
+        for dtype in (torch.float32, torch.bfloat16, torch.float16):
+            plan = _native.make_plan("ppool", layout, shape, dtype, channels_last, 0, out)
+            for kind in SAVED_KINDS:
+                for alpha in SAVED_ALPHAS:
+                    x = torch.rand(shape, dtype=torch.float64) + 0.01
+                    if kind == "wide":
+                        x = torch.exp(torch.randn(shape, dtype=torch.float64) * 7)
+                    elif kind == "zeros":
+                        x = x * (torch.rand(shape) > 0.3)
+                    x = x.to(dtype)
+                    gy = torch.rand(out_shape, dtype=torch.float64).to(dtype)
+                    if channels_last:
+                        x, gy = _channels_last(x), _channels_last(gy)
+                    p = torch.tensor([alpha], dtype=torch.float64)
+                    (st_a, ts_a), (st_b, ts_b) = (_overlap_run(lib, plan, x, p, gy, threads)
+                                                  for lib in libs)
+                    cases += 1
+                    used += st_a == (0, 0)
+                    if st_a != st_b or not all(torch.equal(a, b) for a, b in zip(ts_a, ts_b)):
+                        differ += 1
+                        print(f"differs: {shape} {dtype} cl={channels_last} {kind} "
+                              f"alpha={alpha} status {st_a} / {st_b}; elements that differ "
+                              f"(y, 1/S, y64, Lc, dx, dy/dalpha): "
+                              f"{[int((a != b).sum()) for a, b in zip(ts_a, ts_b)]}", flush=True)
+    print(f"{cases} cases ({used} served from the state), {differ} differ")
+    return 1 if differ else 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -225,8 +306,12 @@ def main() -> int:
                         help="compare the fast engine's saving forward (see above)")
     parser.add_argument("--fast", action="store_true",
                         help="compare the fast engine's forwards and backwards (see above)")
+    parser.add_argument("--overlap", action="store_true",
+                        help="compare the overlap state's forward and backward (see above)")
     args = parser.parse_args()
     libs = (ctypes.CDLL(args.other), _native.load())
+    if args.overlap:
+        return overlap_main(libs, args.threads)
     if args.saved:
         return saved_main(libs, args.threads)
     if args.fast:
