@@ -299,8 +299,6 @@ def _open(path: Path):
     lib.ppv_forward_sum_paths.restype = None
     lib.ppv_saved_jac_paths.argtypes = [vp]
     lib.ppv_saved_jac_paths.restype = None
-    lib.ppv_saved_efirst.argtypes = [i32]
-    lib.ppv_saved_efirst.restype = i32
     lib.ppv_thread_groups.argtypes = [vp, i32, vp]
     lib.ppv_thread_groups.restype = i32
     lib.ppv_layout_paths.argtypes = [vp]
@@ -791,22 +789,13 @@ def saved_jac_paths() -> dict[str, int]:
     """How the saving forwards (``forward_saved``, float32 / bfloat16 / float16) since the last
     call wrote each output row's dy/dx (the counts are then reset): ``direct``, in one pass
     into the planes (``jac_store_row`` in ppool_kernel.cpp: AVX-512 builds, contiguous groups
-    of 8 planes, no window of the row in the exact engine), ``lanes``, through a
-    lane-interleaved row (``jac_row``), and ``efirst``, from each element's weight E stored as
-    float in the first pass (``e_store_row`` / ``jac_from_e_row``: the direct path's rows whose
-    positive weights are all within float's normal range). For tests."""
+    of 8 planes, no window of the row in the exact engine), and ``lanes``, through a
+    lane-interleaved row (``jac_row``). For tests."""
     import numpy as np
 
-    out = np.zeros(3, dtype=np.int64)
+    out = np.zeros(2, dtype=np.int64)
     (_lib or load()).ppv_saved_jac_paths(out.ctypes.data)
-    return {"direct": int(out[0]), "lanes": int(out[1]), "efirst": int(out[2])}
-
-
-def set_saved_efirst(enable: bool) -> bool:
-    """Turn the saving forward's "E first" path (``saved_jac_paths``' ``efirst``) on or off
-    for the process (off: those output rows take ``jac_store_row``); returns the previous
-    setting. For tests and A/B timings."""
-    return bool((_lib or load()).ppv_saved_efirst(1 if enable else 0))
+    return {"direct": int(out[0]), "lanes": int(out[1])}
 
 
 def thread_groups(plan, threads: int) -> list[range]:

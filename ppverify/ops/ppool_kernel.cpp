@@ -1754,10 +1754,6 @@ std::atomic<int64_t> rows_summed_together{0}, rows_summed_each{0};
 // Output rows whose dy/dx a saving forward (disjoint windows) wrote by jac_store_row and by
 // jac_row, since the last ppv_saved_jac_paths call (tests assert which path their cases take)
 std::atomic<int64_t> jac_rows_direct{0}, jac_rows_lanes{0};
-// ... and by e_store_row + jac_from_e_row ("E first"); efirst_enabled 0 turns that path off
-// (ppv_saved_efirst: tests compare the other paths with it, and A/B timings)
-std::atomic<int64_t> jac_rows_efirst{0};
-std::atomic<int> efirst_enabled{1};
 
 PPV_STAGE void sum_rows(const Axis& AW, int64_t ow0, int64_t ow1, int64_t lo, int64_t hi,
                         const RowData* rows, int64_t nr, double* acc, int64_t q,
@@ -2001,118 +1997,6 @@ PPV_STAGE double jac_store_row(const Plan& P, const Lanes& ln, int64_t id, int64
   }
   return (double)big;
 }
-
-// ---- the saving forward's dy/dx from E kept as float in the first pass ("E first").
-// jac_store_row's second pass reads each element's x and E back as doubles (16 bytes) from
-// the row cache, which for a global window holds a group's whole planes (2.3 MiB for
-// (8,64,112,112), beyond L2): that read was most of its cost. Here the first pass, as each
-// row's weights are computed (fetch, compute_row), also stores E rounded to float into the
-// state's own memory (e_store_row: x's layout, the row still in L1), and the second pass reads
-// that float and x itself (8 bytes per element for float32, 6 for the half types, contiguous
-// per plane) and writes dy/dx = E (k1 - k2 / x) over it (jac_from_e_row): jac_store_row's
-// arithmetic on E rounded to float, so each dy/dx differs from jac_store_row's by at most
-// one rounding of E (relative 2^-24) before the same final rounding to float.
-// Refusal: a positive weight outside float's normal range (0 < E < 2^-126, an E whose float
-// keeps fewer than 24 bits, or E > FLT_MAX) makes the output row take jac_store_row instead,
-// so every dy/dx the path writes carries E to 24 bits (E = 0 at a positive x, an underflow of
-// the double weight, is exact in float and gives jac_store_row's 0).
-constexpr double FLT_NORMAL_MIN = 1.1754943508222875e-38;  // 2^-126
-constexpr double FLT_MAX_D = 3.4028234663852886e38;
-
-// E of input row (id, ih), columns [lo, hi) (r from column lo), rounded to float into jac
-// (x's layout, 8 contiguous planes). Returns the number of positive x whose E is outside
-// float's normal range (the refusal above).
-PPV_STAGE double e_store_row(const Plan& P, const Lanes& ln, int64_t id, int64_t ih,
-                             int64_t lo, int64_t hi, RowData r, float* jac) {
-  const int64_t n = hi - lo;
-  const int64_t row = (id * P.ax[1].in + ih) * P.ax[2].in + lo;
-  float* v[L];
-  for (int l = 0; l < L; ++l) v[l] = jac + ln.in_base[l] + row;
-  const __m512d zero = _mm512_setzero_pd(), inf = _mm512_set1_pd(INFINITY);
-  const __m512d fmin = _mm512_set1_pd(FLT_NORMAL_MIN), fmax = _mm512_set1_pd(FLT_MAX_D);
-  int64_t bad = 0;
-  auto column = [&](int64_t c) {
-    const __m512d x = _mm512_loadu_pd(r.x + c * L), e = _mm512_loadu_pd(r.e + c * L);
-    const __mmask8 pos = _mm512_cmp_pd_mask(x, zero, _CMP_GT_OQ) &
-                         _mm512_cmp_pd_mask(x, inf, _CMP_LT_OQ);
-    const __mmask8 in_range = _mm512_cmp_pd_mask(e, fmin, _CMP_GE_OQ) &
-                              _mm512_cmp_pd_mask(e, fmax, _CMP_LE_OQ);
-    const __mmask8 ezero = _mm512_cmp_pd_mask(e, zero, _CMP_EQ_OQ);
-    bad += __builtin_popcount((unsigned)(pos & ~(in_range | ezero)));
-    return e;
-  };
-  int64_t c0 = 0;
-  for (; c0 + L <= n; c0 += L) {
-    __m512d t[L];
-    for (int cc = 0; cc < L; ++cc) t[cc] = column(c0 + cc);
-    transpose8_pd(t);
-    for (int l = 0; l < L; ++l) _mm256_storeu_ps(v[l] + c0, _mm512_cvtpd_ps(t[l]));
-  }
-  for (; c0 < n; ++c0) {
-    double o[L];
-    _mm512_storeu_pd(o, column(c0));
-    for (int l = 0; l < L; ++l) v[l][c0] = (float)o[l];
-  }
-  return (double)bad;
-}
-
-// jac_cols' lane-interleaved constants (n columns) per plane: kp[l * n + c] = k[c * L + l].
-inline void plane_major(const double* k, int64_t n, double* kp) {
-  for (int64_t c = 0; c < n; ++c)
-    for (int l = 0; l < L; ++l) kp[l * n + c] = k[c * L + l];
-}
-
-// 8 columns of one plane: dy/dx from E (float, in jac) and x, jac_store_row's column() per
-// element with E rounded to float; stored over E. Returns the number beyond float's range.
-template <class T>
-inline int64_t jac_from_e8(const T* xp, float* jp, const double* k1, const double* k2,
-                           const double* kz) {
-  const __m512d zero = _mm512_setzero_pd(), one = _mm512_set1_pd(1.0);
-  const __m512d inf = _mm512_set1_pd(INFINITY), fmax = _mm512_set1_pd(FLT_MAX_D);
-  const __m512d x = load8_pd<T>(xp);
-  const __mmask8 pos = _mm512_cmp_pd_mask(x, zero, _CMP_GT_OQ) &
-                       _mm512_cmp_pd_mask(x, inf, _CMP_LT_OQ);
-  const __mmask8 z = _mm512_cmp_pd_mask(x, zero, _CMP_EQ_OQ);
-  const __m512d rx = recip8(_mm512_mask_blend_pd(pos, one, x));
-  const __m512d t = _mm512_fnmadd_pd(_mm512_loadu_pd(k2), rx, _mm512_loadu_pd(k1));
-  const __m512d gv = _mm512_mul_pd(_mm512_cvtps_pd(_mm256_loadu_ps(jp)), t);
-  const __m512d out = _mm512_mask_blend_pd(pos, _mm512_maskz_mov_pd(z, _mm512_loadu_pd(kz)), gv);
-  _mm256_storeu_ps(jp, _mm512_cvtpd_ps(out));
-  return __builtin_popcount((unsigned)_mm512_cmp_pd_mask(_mm512_abs_pd(out), fmax, _CMP_NLE_UQ));
-}
-
-// dy/dx of input row (id, ih), columns [lo, hi), over the E that e_store_row left in jac,
-// plane by plane (kp1, kp2, kpz: plane_major's constants, n = hi - lo per plane). Returns the
-// number of dy/dx beyond float's range or NaN (jac_store_row's count).
-template <class T>
-PPV_STAGE double jac_from_e_row(const Plan& P, const Lanes& ln, int64_t id, int64_t ih,
-                                int64_t lo, int64_t hi, const T* x, const double* kp1,
-                                const double* kp2, const double* kpz, float* jac) {
-  const int64_t n = hi - lo;
-  const int64_t row = (id * P.ax[1].in + ih) * P.ax[2].in + lo;
-  int64_t big = 0;
-  for (int l = 0; l < L; ++l) {
-    const T* xp = x + ln.in_base[l] + row;
-    float* jp = jac + ln.in_base[l] + row;
-    const double *k1 = kp1 + l * n, *k2 = kp2 + l * n, *kz = kpz + l * n;
-    int64_t c = 0;
-    for (; c + L <= n; c += L) big += jac_from_e8<T>(xp + c, jp + c, k1 + c, k2 + c, kz + c);
-    if (c < n) {  // the last columns through a padded copy (x = 1, E = 0, k = 0: dy/dx 0)
-      const int64_t m = n - c;
-      T xt[L];
-      float jt[L] = {};
-      alignas(64) double t1[L] = {}, t2[L] = {}, tz[L] = {};
-      for (int i = 0; i < L; ++i) xt[i] = from_double<T>(1.0);
-      for (int64_t i = 0; i < m; ++i) {
-        xt[i] = xp[c + i]; jt[i] = jp[c + i];
-        t1[i] = k1[c + i]; t2[i] = k2[c + i]; tz[i] = kz[c + i];
-      }
-      big += jac_from_e8<T>(xt, jt, t1, t2, tz);
-      for (int64_t i = 0; i < m; ++i) jp[c + i] = jt[i];
-    }
-  }
-  return (double)big;
-}
 #endif
 
 // ---- the saving forward for windows that share elements (state: Saved::rs, ys, lc; the
@@ -2235,12 +2119,6 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
     for (int l = 0; l < L; ++l)
       if (ln.active[l]) sv->lc[ln.plane[l]] = fl.lc[l];
   RowCache& cache = s.cache;
-  // "E first" (e_store_row, jac_from_e_row): during an output row's sums, fetch stores each
-  // row's E as float into the state; e_refused counts weights outside float's normal range,
-  // e_stored the rows stored
-  bool e_hook = false;
-  double e_refused = 0.0;
-  int64_t e_stored = 0;
   const ColTile* ct = nullptr;  // the current column tile
   int64_t nch = 1;              // its chunks
   auto fetch = [&](int64_t id, int64_t ih, int64_t k) -> RowData {
@@ -2251,12 +2129,6 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
       const int64_t cb = ct->chunk_begin(k), ce = ct->chunk_end(k);
       load_row<T>(x, P, ln, id, ih, cb, ce, r.x);
       compute_row(fl, ce - cb, r);
-#if defined(PPV_FAST_VECTOR)
-      if (e_hook && P.owns_in_row(id, ih)) {  // "E first": E as float into the state
-        e_refused += e_store_row(P, ln, id, ih, cb, ce, r, sv->jac);
-        ++e_stored;
-      }
-#endif
       cache.tag[slot] = key;
     }
     return r;
@@ -2288,10 +2160,6 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
   const int64_t fuse_rows = std::min<int64_t>(FUSE_ROWS, cache.ns);  // see sum_rows
   int64_t n_together = 0, n_each = 0;  // output rows summed by sum_rows / sum_row
   int64_t n_jac_direct = 0, n_jac_rows = 0;  // output rows saved by jac_store_row / jac_row
-  int64_t n_jac_efirst = 0;  // ... by jac_from_e_row
-  // "E first" applies to the output rows of the direct path (below) summed in one chunk
-  const bool efirst = saving && !ov && P.layout == 0 && ln.n_active == L && P.split != 2 &&
-                      efirst_enabled.load(std::memory_order_relaxed) != 0;
   for (size_t ti = 0; ti < tiles.tiles.size(); ++ti) {
     ct = &tiles.tiles[ti];
     nch = ct->chunks();
@@ -2318,11 +2186,6 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
       for (int64_t oh = 0; oh < OH; ++oh) {
         if (!grads && !P.owns_out_row(od, oh)) continue;  // a plain forward: another segment's
         if (od * OH + oh < band_lo || od * OH + oh >= band_hi) continue;  // another band's
-#if defined(PPV_FAST_VECTOR)
-        e_hook = efirst && nch == 1;
-        e_refused = 0.0;
-        e_stored = 0;
-#endif
         bool fused = false;
         if (!with_log && nch == 1 && AD.count[od] * AH.count[oh] <= fuse_rows) {
           // all the window's rows at once (sum_rows), if the row cache holds them together
@@ -2355,8 +2218,6 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
                       acc, q, with_log, fl.need_zero);
           }
         }
-        const bool e_row = e_hook;  // this row's E went to the state as float
-        e_hook = false;  // (fetch after the sums: jac_store_row's or jac_row's rows)
         const double* S = acc;
         const double* Tt = acc + q;
         const double* M = acc + 2 * q;
@@ -2483,32 +2344,7 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
           bool row_slow = false;
           for (int64_t k = 0; k < nt * L; ++k) row_slow = row_slow || slowrow[k] != 0.0;
           const bool direct = P.layout == 0 && ln.n_active == L && !row_slow && P.split != 2;
-          int64_t owned = 0;  // input rows of this output row that this call writes
-          for (int64_t jd = 0; e_row && jd < AD.count[od]; ++jd)
-            for (int64_t jh = 0; jh < AH.count[oh]; ++jh)
-              owned += P.owns_in_row(AD.start[od] + jd * AD.step, AH.start[oh] + jh * AH.step);
-          const bool from_e = direct && e_row && e_refused == 0.0 && e_stored >= owned;
-          if (from_e) {
-            double* k1 = s.jk.data();
-            double* k2 = k1 + cols * L;
-            double* kz = k2 + cols * L;
-            double* kp = kz + cols * L;  // k1, k2, kz per plane (plane_major), n each
-            const int64_t n = ct->hi - ct->lo;
-            jac_cols(fl, AW, ow0, ct->ow1, ct->lo, ct->hi, acc, ybuf, k1, k2, kz);
-            plane_major(k1, n, kp);
-            plane_major(k2, n, kp + n * L);
-            plane_major(kz, n, kp + 2 * n * L);
-            for (int64_t jd = 0; jd < AD.count[od]; ++jd) {
-              const int64_t id = AD.start[od] + jd * AD.step;
-              for (int64_t jh = 0; jh < AH.count[oh]; ++jh) {
-                const int64_t ih = AH.start[oh] + jh * AH.step;
-                if (!P.owns_in_row(id, ih)) continue;
-                unusable += jac_from_e_row<T>(P, ln, id, ih, ct->lo, ct->hi, x, kp,
-                                              kp + n * L, kp + 2 * n * L, sv->jac);
-              }
-            }
-            ++n_jac_efirst;
-          } else if (direct) {
+          if (direct) {
             double* k1 = s.jk.data();
             double* k2 = k1 + cols * L;
             double* kz = k2 + cols * L;
@@ -2604,7 +2440,6 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
   if (n_each) rows_summed_each += n_each;
   if (n_jac_direct) jac_rows_direct += n_jac_direct;
   if (n_jac_rows) jac_rows_lanes += n_jac_rows;
-  if (n_jac_efirst) jac_rows_efirst += n_jac_efirst;
   if (saving) s.extra_used = false;
   if (!backward) return;
   s.extra_used = false;
@@ -3232,7 +3067,7 @@ int run(const Plan& Pc, const T* x, const double* param, T* y, const T* gy, T* g
         fs.acc.assign(6 * tiles.max_outs * L, 0.0);
         fs.orow.assign(2 * tiles.max_outs * L, 0.0);
         if (sv) fs.srow.assign(2 * tiles.max_outs * L, 0.0);
-        if (sv) fs.jk.assign(6 * cols * L, 0.0);  // jac_cols' and plane_major's
+        if (sv) fs.jk.assign(3 * cols * L, 0.0);
         if (backward) {
           const int64_t kept = Q.ax[0].out * Q.ax[1].out * tiles.max_kept * L;
           fs.c1.assign(kept, 0.0);
@@ -3807,20 +3642,11 @@ int ppv_plan_axis(const int64_t* plan, int axis, int64_t* out) {
 }
 
 // Output rows whose dy/dx the saving forwards (ppv_forward_saved, float32 / bfloat16 /
-// float16) since the last call wrote in one pass into the planes (out[0], jac_store_row),
-// through a lane-interleaved row (out[1], jac_row) and from E stored as float in the first
-// pass (out[2], jac_from_e_row); the counts are then reset. For tests.
+// float16) since the last call wrote in one pass into the planes (out[0], jac_store_row) and
+// through a lane-interleaved row (out[1], jac_row); the counts are then reset. For tests.
 void ppv_saved_jac_paths(int64_t* out) {
   out[0] = jac_rows_direct.exchange(0);
   out[1] = jac_rows_lanes.exchange(0);
-  out[2] = jac_rows_efirst.exchange(0);
-}
-
-// "E first" (jac_from_e_row) on (enable 1) or off (0; the output rows it would take go to
-// jac_store_row); any other value only asks. Returns the previous setting. For tests and A/B.
-int ppv_saved_efirst(int enable) {
-  if (enable == 0 || enable == 1) return efirst_enabled.exchange(enable);
-  return efirst_enabled.load();
 }
 
 // Input elements per thread of a segmented call (SEG_THREAD_ELEMENTS): set to `elements`
