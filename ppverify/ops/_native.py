@@ -299,6 +299,8 @@ def _open(path: Path):
     lib.ppv_forward_sum_paths.restype = None
     lib.ppv_saved_jac_paths.argtypes = [vp]
     lib.ppv_saved_jac_paths.restype = None
+    lib.ppv_saved_backward_paths.argtypes = [vp]
+    lib.ppv_saved_backward_paths.restype = None
     lib.ppv_thread_groups.argtypes = [vp, i32, vp]
     lib.ppv_thread_groups.restype = i32
     lib.ppv_layout_paths.argtypes = [vp]
@@ -796,6 +798,19 @@ def saved_jac_paths() -> dict[str, int]:
     out = np.zeros(2, dtype=np.int64)
     (_lib or load()).ppv_saved_jac_paths(out.ctypes.data)
     return {"direct": int(out[0]), "lanes": int(out[1])}
+
+
+def saved_backward_paths() -> dict[str, int]:
+    """How ``backward_saved`` since the last call formed each contiguous plane row's input
+    gradient (the counts are then reset): ``runs``, one gy per run of a window's columns
+    (``run_saved_backward`` in ppool_kernel.cpp, wherever the W axis has a whole-row table),
+    and ``gather``, a gather of gy per element (rows longer than that table allows).
+    Channels-last rows are counted in neither. For tests."""
+    import numpy as np
+
+    out = np.zeros(2, dtype=np.int64)
+    (_lib or load()).ppv_saved_backward_paths(out.ctypes.data)
+    return {"runs": int(out[0]), "gather": int(out[1])}
 
 
 def thread_groups(plan, threads: int) -> list[range]:
