@@ -803,14 +803,15 @@ def saved_jac_paths() -> dict[str, int]:
 def saved_backward_paths() -> dict[str, int]:
     """How ``backward_saved`` since the last call formed each contiguous plane row's input
     gradient (the counts are then reset): ``runs``, one gy per run of a window's columns
-    (``run_saved_backward`` in ppool_kernel.cpp, wherever the W axis has a whole-row table),
-    and ``gather``, a gather of gy per element (rows longer than that table allows).
-    Channels-last rows are counted in neither. For tests."""
+    (``run_saved_backward`` in ppool_kernel.cpp, where the W axis has a whole-row table and
+    its runs average 32 columns or more), ``spread``, one product with the runs' gy spread
+    over the row (shorter runs), and ``gather``, a gather of gy per element (rows longer than
+    that table allows). Channels-last rows are counted in none. For tests."""
     import numpy as np
 
-    out = np.zeros(2, dtype=np.int64)
+    out = np.zeros(3, dtype=np.int64)
     (_lib or load()).ppv_saved_backward_paths(out.ctypes.data)
-    return {"runs": int(out[0]), "gather": int(out[1])}
+    return {"runs": int(out[0]), "spread": int(out[1]), "gather": int(out[2])}
 
 
 def thread_groups(plan, threads: int) -> list[range]:

@@ -929,17 +929,19 @@ def backward_paths():
     return _native.saved_backward_paths
 
 
-# (name, dims, spatial, call): several windows per row where the layout has them, columns
-# that no window holds (k14 on 30 columns, k56 on 113, k8 s9 on 35: runs of no output), 16
-# planes (two contiguous groups of 8)
+# (name, dims, spatial, call, path): several windows per row where the layout has them,
+# columns that no window holds (k14 on 30 columns, k56 on 113, k8 s9 on 35: runs of no
+# output), 16 planes (two contiguous groups of 8); path: the kernel's ("runs" where a row's
+# runs average 32 columns or more, else "spread")
 RUNS = [
-    ("global 1-D", 1, (40,), lambda x, a: adaptive_p_pool(x, a, 1, dims=1)),
-    ("global 2-D", 2, (9, 7), lambda x, a: adaptive_p_pool(x, a, 1, dims=2)),
-    ("global 3-D", 3, (3, 4, 5), lambda x, a: adaptive_p_pool(x, a, 1, dims=3)),
-    ("adaptive 2-D (3, 4)", 2, (9, 12), lambda x, a: adaptive_p_pool(x, a, (3, 4), dims=2)),
-    ("k14 2-D", 2, (28, 30), lambda x, a: p_pool2d(x, a, 14)),
-    ("k56 1-D", 1, (113,), lambda x, a: p_pool1d(x, a, 56)),
-    ("k8 s9 1-D", 1, (35,), lambda x, a: p_pool1d(x, a, 8, 9)),  # gaps between windows
+    ("global 1-D", 1, (40,), lambda x, a: adaptive_p_pool(x, a, 1, dims=1), "runs"),
+    ("global 2-D", 2, (9, 7), lambda x, a: adaptive_p_pool(x, a, 1, dims=2), "spread"),
+    ("global 3-D", 3, (3, 4, 5), lambda x, a: adaptive_p_pool(x, a, 1, dims=3), "spread"),
+    ("adaptive 2-D (3, 4)", 2, (9, 12), lambda x, a: adaptive_p_pool(x, a, (3, 4), dims=2),
+     "spread"),
+    ("k14 2-D", 2, (28, 30), lambda x, a: p_pool2d(x, a, 14), "spread"),
+    ("k56 1-D", 1, (113,), lambda x, a: p_pool1d(x, a, 56), "runs"),
+    ("k8 s9 1-D", 1, (35,), lambda x, a: p_pool1d(x, a, 8, 9), "spread"),  # gaps
 ]
 RUN_ALPHAS = [-3.0, 0.5, 2.0, 1e3]
 
@@ -966,8 +968,9 @@ def _runs_out_shape(name, x):
 def test_saved_backward_runs_match_oracle(dtype, case, count_saved, backward_paths):
     """Every kind of input with a scalar alpha from -3 to 1e3 and one alpha per channel, each
     with a random upstream gradient (so that a run given another window's gy fails), against
-    the oracle; the backward from the state formed every contiguous row by runs."""
-    name, dims, spatial, _ = RUNS[case]
+    the oracle; the backward from the state formed every contiguous row by the case's path
+    (run by run, or from the runs' gy spread over the row)."""
+    name, dims, spatial, _, path = RUNS[case]
     gen = torch.Generator().manual_seed(1200 + case)
     per_channel = torch.tensor([-3.0, -1.0, 0.5, 2.0, 7.5, 0.25, 3.0, 1e3] * 2,
                                dtype=torch.float64)
@@ -981,7 +984,8 @@ def test_saved_backward_runs_match_oracle(dtype, case, count_saved, backward_pat
             cases += 1
     assert len(count_saved) > cases // 2, (len(count_saved), cases)
     paths = backward_paths()
-    assert paths["runs"] > 0 and paths["gather"] == 0, paths
+    other = "spread" if path == "runs" else "runs"
+    assert paths[path] > 0 and paths[other] == 0 and paths["gather"] == 0, paths
 
 
 def test_saved_backward_rows_beyond_the_table_gather(count_saved, backward_paths,
@@ -996,7 +1000,7 @@ def test_saved_backward_rows_beyond_the_table_gather(count_saved, backward_paths
     _, gx1, ga1 = _grads(p_pool1d, x, alpha, 3, 3, g=g)
     assert len(count_saved) == 1
     paths = backward_paths()
-    assert paths["gather"] > 0 and paths["runs"] == 0, paths
+    assert paths["gather"] > 0 and paths["runs"] == paths["spread"] == 0, paths
     monkeypatch.setattr(_dispatch, "_native_forward_saved",
                         lambda op, x, p, layout, v, n:
                         (_dispatch._native_forward(op, x, p, layout, v), None))
