@@ -19,7 +19,15 @@ alpha -3 .. 1e3): its status, output, every saved dy/dx and every dy/dalpha, the
 ``ppv_backward_saved`` from that state with a random upstream gradient (writing over the state
 where the dtypes agree, as autograd's call does): its status, input gradient and dy/dalpha,
 all by their bits (issue 12's one-pass dy/dx and the backward's runs, README "The saving
-forward's dy/dx in one pass")."""
+forward's dy/dx in one pass").
+
+``--overlap`` compares the overlap state's pair: ``ppv_forward_overlap_saved`` (status,
+output, each window's 1 / S and y, each plane's Lc) and ``ppv_backward_overlap_saved`` from the
+one state both wrote (status, input gradient, dy/dalpha) on float32, bfloat16 and float16
+inputs whose windows share elements (2-D k3 s2 p1 on odd and even sizes, k3 s1 p1, k5 s2 p2,
+dilation 2, adaptive 5 on 23x19, 3-D k3 s2 p1, a 1-D k4 s2 p1, channels-last 2-D and 3-D;
+random, 12-decade and zero-laden inputs; alpha -3 .. 1e3), by their bits (issue 12's small row:
+the backward's coefficient slots, README "Per-call overhead and RSS")."""
 
 from __future__ import annotations
 
@@ -138,6 +146,78 @@ def saved_main(libs, threads: int) -> int:
     return 1 if differ else 0
 
 
+OVERLAP_GEOMETRIES = [
+    ((1, 16, 56, 56), _layout.windowed(2, 3, 2, 1), False),
+    ((2, 9, 23, 19), _layout.windowed(2, 3, 2, 1), False),
+    ((2, 8, 17, 16), _layout.windowed(2, 3, 1, 1), False),
+    ((2, 8, 21, 22), _layout.windowed(2, 5, 2, 2), False),
+    ((2, 8, 21, 22), _layout.windowed(2, 3, 1, 0, 2), False),
+    ((2, 8, 23, 19), _layout.adaptive(2, 5), False),
+    ((2, 8, 9, 10, 11), _layout.windowed(3, 3, 2, 1), False),
+    ((2, 8, 300), _layout.windowed(1, 4, 2, 1), False),
+    ((2, 16, 23, 19), _layout.windowed(2, 3, 2, 1), True),
+    ((2, 8, 9, 10, 11), _layout.windowed(3, 3, 2, 1), True),
+]
+
+
+def _overlap_run(lib, plan, x, p, gy, threads: int):
+    vp = ctypes.c_void_p
+    n = _native.overlap_state_size(plan)
+    # zeros: what a kernel leaves unwritten (padded lanes; all but y after a refused state)
+    rs, ys = torch.zeros(n, dtype=torch.float64), torch.zeros(n, dtype=torch.float64)
+    lc = torch.zeros(x.shape[0] * x.shape[1], dtype=torch.float64)
+    y, gx, dp = torch.zeros_like(gy), torch.zeros_like(x), torch.zeros(1, dtype=torch.float64)
+    s1 = lib.ppv_forward_overlap_saved(vp(plan.ctypes.data), vp(x.data_ptr()),
+                                       vp(p.data_ptr()), vp(y.data_ptr()), vp(rs.data_ptr()),
+                                       vp(ys.data_ptr()), vp(lc.data_ptr()), threads)
+    s2 = lib.ppv_backward_overlap_saved(vp(plan.ctypes.data), vp(x.data_ptr()),
+                                        vp(p.data_ptr()), vp(rs.data_ptr()), vp(ys.data_ptr()),
+                                        vp(lc.data_ptr()), vp(gy.data_ptr()), vp(gx.data_ptr()),
+                                        vp(dp.data_ptr()), threads) if s1 == 0 else -1
+    bits = torch.int32 if x.dtype == torch.float32 else torch.int16
+    return (s1, s2), (y.view(bits), rs.view(torch.int64), ys.view(torch.int64),
+                      lc.view(torch.int64), gx.view(bits), dp.view(torch.int64))
+
+
+def _channels_last(t: torch.Tensor) -> torch.Tensor:
+    """``t`` with the channels innermost in memory (the kernel reads the raw memory)."""
+    return t.movedim(1, -1).contiguous().movedim(-1, 1)
+
+
+def overlap_main(libs, threads: int) -> int:
+    torch.manual_seed(0)
+    cases = differ = used = 0
+    for shape, layout, channels_last in OVERLAP_GEOMETRIES:
+        out = _layout.out_spatial(layout, shape[2:])
+        out_shape = (shape[0], shape[1], *out)
+        for dtype in (torch.float32, torch.bfloat16, torch.float16):
+            plan = _native.make_plan("ppool", layout, shape, dtype, channels_last, 0, out)
+            for kind in SAVED_KINDS:
+                for alpha in SAVED_ALPHAS:
+                    x = torch.rand(shape, dtype=torch.float64) + 0.01
+                    if kind == "wide":
+                        x = torch.exp(torch.randn(shape, dtype=torch.float64) * 7)
+                    elif kind == "zeros":
+                        x = x * (torch.rand(shape) > 0.3)
+                    x = x.to(dtype)
+                    gy = torch.rand(out_shape, dtype=torch.float64).to(dtype)
+                    if channels_last:
+                        x, gy = _channels_last(x), _channels_last(gy)
+                    p = torch.tensor([alpha], dtype=torch.float64)
+                    (st_a, ts_a), (st_b, ts_b) = (_overlap_run(lib, plan, x, p, gy, threads)
+                                                  for lib in libs)
+                    cases += 1
+                    used += st_a == (0, 0)
+                    if st_a != st_b or not all(torch.equal(a, b) for a, b in zip(ts_a, ts_b)):
+                        differ += 1
+                        print(f"differs: {shape} {dtype} cl={channels_last} {kind} "
+                              f"alpha={alpha} status {st_a} / {st_b}; elements that differ "
+                              f"(y, 1/S, y64, Lc, dx, dy/dalpha): "
+                              f"{[int((a != b).sum()) for a, b in zip(ts_a, ts_b)]}", flush=True)
+    print(f"{cases} cases ({used} served from the state), {differ} differ")
+    return 1 if differ else 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -145,8 +225,12 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--saved", action="store_true",
                         help="compare the fast engine's saving forward (see above)")
+    parser.add_argument("--overlap", action="store_true",
+                        help="compare the overlap state's forward and backward (see above)")
     args = parser.parse_args()
     libs = (ctypes.CDLL(args.other), _native.load())
+    if args.overlap:
+        return overlap_main(libs, args.threads)
     if args.saved:
         return saved_main(libs, args.threads)
     torch.manual_seed(0)

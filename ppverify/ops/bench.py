@@ -208,29 +208,23 @@ def _proc_status(field: str) -> int:
 
 def rss_child(name: str, cfg: dict, shape, alpha: float, suite: str = "ppool") -> int | None:
     """In this (fresh) process: growth of the peak RSS over one forward+backward of ``name``,
-    after a warm-up call on a small input; None where the peak cannot be reset."""
-    import gc
-
+    after warm-up calls on a small input (``bench_matrix.peak_rss_growth``: two, so that the
+    first accumulation into the learnable parameter's ``.grad`` is not counted); None where the
+    peak cannot be reset."""
     import torch
+
+    from .bench_matrix import peak_rss_growth
 
     torch.manual_seed(0)
     fn = _SUITES[suite][0](alpha, cfg)[2][name]
-    small = torch.rand(1, 1, 16, 16).requires_grad_(True)
-    y = fn(small)
-    y.backward(torch.ones_like(y))
-    del y, small
-    gc.collect()
-    x = torch.rand(*shape)
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")  # reset VmHWM to the current RSS
-        base = _proc_status("VmRSS")
-    except OSError:
-        return None
-    xg = x.detach().requires_grad_(True)
-    y = fn(xg)
-    y.backward(torch.ones_like(y))
-    return max(0, _proc_status("VmHWM") - base)
+
+    def run(x):
+        xg = x.detach().requires_grad_(True)
+        y = fn(xg)
+        y.backward(torch.ones_like(y))
+        return xg
+
+    return peak_rss_growth(run, torch.rand(1, 1, 16, 16), lambda: torch.rand(*shape))
 
 
 def rss_peak_bytes(name: str, cfg: dict, shape, alpha: float,

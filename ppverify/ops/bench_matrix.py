@@ -160,12 +160,9 @@ def _fwd_bwd(fn, x):
 
 def rss_child(row_json: str, name: str) -> int | None:
     """In this (fresh) process: growth of the peak RSS over one forward+backward of ``name``
-    on ``row``'s input, after a warm-up on a small input; None where it cannot be reset."""
-    import gc
-
+    on ``row``'s input, after warm-ups on a small input (``peak_rss_growth``); None where it
+    cannot be reset."""
     import torch
-
-    from .bench import _proc_status
 
     row = Row(**{k: tuple(v) if isinstance(v, list) else v
                  for k, v in json.loads(row_json).items()})
@@ -174,17 +171,44 @@ def rss_child(row_json: str, name: str) -> int | None:
     fn = make_ops(row)[name]
     warm = max(8, row.kernel if row.layout == "windowed" else row.output_size)
     small = make_input(Row(**{**asdict(row), "shape": (1, row.shape[1]) + (warm,) * row.dims}))
-    _fwd_bwd(fn, small)
+    return peak_rss_growth(lambda x: _fwd_bwd(fn, x), small, lambda: make_input(row))
+
+
+#: warm-up calls before the measured one (see ``peak_rss_growth``)
+RSS_WARMUPS = 2
+
+
+def peak_rss_growth(run, small, make_x, warmups: int | None = None) -> int | None:
+    """Growth (bytes) of this process's peak RSS over ``run(make_x())`` (a forward+backward;
+    the input is made before the peak is reset and is not counted), after ``warmups``
+    (default ``RSS_WARMUPS``) calls ``run(small)``; None where the peak cannot be reset
+    (``/proc/self/clear_refs``).
+
+    Two warm-ups, not one: the first call of a kind loads code, and so does the first call
+    that takes a path the first did not. The measured call accumulates its parameter's
+    gradient into the ``.grad`` that the warm-up created (the rows' learnable alpha is one
+    leaf across calls); the first such accumulation pages in about 0.5-1 MB of torch's
+    code (``RssFile`` grows, ``RssAnon`` by about 12 kB: measured 2026-12-02 on a 0-d float64
+    ``a.grad += g``). After one warm-up the small row (1,64,56,56) k3 s2 p1 grew +2700 KB,
+    after two +2120 KB (one thread); torch's ``avg_pool2d(x) * alpha`` +2088 / +1764 KB, its
+    allocations exactly. The baselines have no parameter, so that code counted against the
+    op alone (``tests/ops/test_bench.py`` holds the protocol to the allocations)."""
+    import gc
+
+    from .bench import _proc_status
+
+    for _ in range(RSS_WARMUPS if warmups is None else warmups):
+        run(small)
     del small
     gc.collect()
-    x = make_input(row)
+    x = make_x()
     try:
         with open("/proc/self/clear_refs", "w") as f:
             f.write("5")
         base = _proc_status("VmRSS")
     except OSError:
         return None
-    _fwd_bwd(fn, x)
+    keep = run(x)  # noqa: F841 (what the call returns stays alive until the peak is read)
     return max(0, _proc_status("VmHWM") - base)
 
 

@@ -1358,9 +1358,11 @@ struct RowData {
 // Scratch budgets of the fast engine, per thread. A tile of output columns reads at most
 // TILE_COLS input columns at a time (a window wider than that is summed in chunks of TILE_COLS
 // columns), and the row cache holds at most CACHE_BYTES, so no buffer grows with the row length
-// or the window size. Two remain that grow with the plane: the backward's per-window
-// coefficients c1, c2 (2 doubles per lane per output, for the output rows of one column tile)
-// and, lazily, the exact engine's gradients of special windows (extra, plane_in * L).
+// or the window size. Two remain that grow with the plane: the recomputing backward's
+// per-window coefficients c1, c2 (2 doubles per lane per output, for the output rows of one
+// column tile; the overlap state's backward keeps only the rows one input row reads:
+// overlap_coef_slots) and, lazily, the exact engine's gradients of special windows (extra,
+// plane_in * L).
 constexpr int64_t TILE_COLS = 2048;
 constexpr int64_t CACHE_BYTES = 12 << 20;
 
@@ -3400,10 +3402,39 @@ int run_saved_backward(const Plan& Pc, const J* jac, const double* dw, const T* 
 // |a| > FAST_GRAD_MAX_A, a bad element) or the forward was segmented (Segments).
 
 struct OverlapScratch {
-  std::vector<double> c1, c2;   // OD * OH * max_kept * L: g / S, g y / S of the kept outputs
+  std::vector<double> c1, c2;   // slots * max_kept * L: g / S, g y / S of an output row's kept
+                                // outputs, output row ro in slot ro % slots (tag[slot] = ro)
+  std::vector<int64_t> tag;     // slots: the output row a slot holds, -1 none
   std::vector<double> orow;     // max_kept * L: g of one output row
   std::vector<double> rows;     // 6 * cols * L: P, Q, x, E, lg, dy/dx of one row segment
 };
+
+// Slots of OverlapScratch's coefficients: the output rows od * OH + oh that one input row's
+// windows span (2-D: max over ih of the span of the oh whose windows hold ih; 3-D: the od span
+// times OH, as a depth's input rows run over every oh). Window starts and ends never decrease
+// (ColTiles), so the output rows an input row reads are consecutive in each axis and those it
+// no longer reads are never read again: each row's coefficients are computed once per tile, as
+// when every output row had its own (OD * OH rows: 100 KB per thread for one (56, 56) plane
+// group at k3 s2 p1, 3.5 KB now). A slot computed again holds the same values (a product of
+// the state and g), so any count is correct; this one only avoids recomputation.
+inline int64_t overlap_coef_slots(const Plan& P) {
+  const Axis &AD = P.ax[0], &AH = P.ax[1];
+  auto span = [](const Axis& A) {
+    int64_t most = 1;
+    for (int64_t i = 0; i < A.in; ++i)
+      if (A.inv_off[i + 1] > A.inv_off[i]) {
+        int64_t lo = INT64_MAX, hi = 0;
+        for (int64_t j = A.inv_off[i]; j < A.inv_off[i + 1]; ++j) {
+          lo = std::min(lo, A.inv[j]);
+          hi = std::max(hi, A.inv[j]);
+        }
+        most = std::max(most, hi - lo + 1);
+      }
+    return most;
+  };
+  const int64_t slots = AD.out > 1 ? span(AD) * AH.out : span(AH);
+  return std::max<int64_t>(1, std::min(slots, AD.out * AH.out));
+}
 
 // dy/da's terms of a row segment of n columns: dal[l] += sum E lg (x P - Q) over the positive
 // finite elements (zeros contribute nothing; P = Q = 0 outside every window, where an element
@@ -3428,7 +3459,7 @@ void overlap_backward_group(const T* x, const Plan& P, const ColTiles& tiles, co
                             const double* lcs, const T* gy, T* gx, double* dl,
                             int64_t band_lo = 0, int64_t band_hi = INT64_MAX) {
   // band_lo, band_hi: the input rows id * H + ih this call finishes (channels-last bands); the
-  // coefficients are computed for the output rows whose windows reach them, [o_lo, o_hi)
+  // coefficients are computed for the output rows whose windows reach them (coef)
   const Axis &AD = P.ax[0], &AH = P.ax[1], &AW = P.ax[2];
   const int64_t OH = AH.out;
   const int64_t cols = std::max<int64_t>(1, std::min(AW.in, TILE_COLS));
@@ -3446,39 +3477,30 @@ void overlap_backward_group(const T* x, const Plan& P, const ColTiles& tiles, co
   RowData r{Qp + cols * L, Qp + 2 * cols * L, dl ? Qp + 3 * cols * L : nullptr};
   double* g = Qp + 4 * cols * L;
   double dal[L] = {};
-  int64_t o_lo = 0, o_hi = AD.out * OH;
-  if (band_lo > 0 || band_hi < AD.in * AH.in) {
-    o_lo = o_hi;
-    o_hi = 0;
-    for (int64_t r = band_lo; r < std::min(band_hi, AD.in * AH.in); ++r) {
-      const int64_t id = r / AH.in, ih = r % AH.in;
-      for (int64_t i1 = AD.inv_off[id]; i1 < AD.inv_off[id + 1]; ++i1)
-        for (int64_t i2 = AH.inv_off[ih]; i2 < AH.inv_off[ih + 1]; ++i2) {
-          const int64_t ro = AD.inv[i1] * OH + AH.inv[i2];
-          o_lo = std::min(o_lo, ro);
-          o_hi = std::max(o_hi, ro + 1);
-        }
-    }
-  }
+  const int64_t slots = (int64_t)s.tag.size();
   for (const ColTile& t : tiles.tiles) {
-    // g / S, g y / S of every output row's outputs [keep, ow1): all windows that read the
-    // columns this tile finishes (as fast_group's c1, c2, in the same order of operations)
+    // g / S, g y / S of an output row's outputs [keep, ow1): all windows that read the
+    // columns this tile finishes (as fast_group's c1, c2, in the same order of operations),
+    // computed when an input row first reads that output row (the band's rows alone)
     const int64_t nk = t.ow1 - t.keep;
-    for (int64_t od = 0; od < AD.out; ++od)
-      for (int64_t oh = 0; oh < OH; ++oh) {
-        const int64_t row = od * OH + oh;
-        if (row < o_lo || row >= o_hi) continue;  // no window reaching the band's rows
-        load_out_row<T>(gy, P, ln, od, oh, t.keep, nk, gb);
-        const double* rb = rs + state_index(P, group, od, oh, t.keep);
-        const double* yb = ys + state_index(P, group, od, oh, t.keep);
-        double* o1 = s.c1.data() + row * kstride;
-        double* o2 = s.c2.data() + row * kstride;
+    std::fill(s.tag.begin(), s.tag.end(), -1);
+    auto coef = [&](int64_t ro) -> int64_t {  // offset of output row ro's slot in c1, c2
+      const int64_t slot = ro % slots, off = slot * kstride;
+      if (s.tag[slot] == ro) return off;
+      const int64_t od = ro / OH, oh = ro % OH;
+      load_out_row<T>(gy, P, ln, od, oh, t.keep, nk, gb);
+      const double* rb = rs + state_index(P, group, od, oh, t.keep);
+      const double* yb = ys + state_index(P, group, od, oh, t.keep);
+      double* o1 = s.c1.data() + off;
+      double* o2 = s.c2.data() + off;
 #pragma omp simd
-        for (int64_t k = 0; k < nk * L; ++k) {
-          o1[k] = gb[k] * rb[k];
-          o2[k] = gb[k] * yb[k] * rb[k];
-        }
+      for (int64_t k = 0; k < nk * L; ++k) {
+        o1[k] = gb[k] * rb[k];
+        o2[k] = gb[k] * yb[k] * rb[k];
       }
+      s.tag[slot] = ro;
+      return off;
+    };
     // input columns [done_from, done_to) are final: P, Q over their windows, then dy/dx
     const int64_t f0 = t.done_from, f1 = t.done_to;
     const int64_t g0 = std::max(f0, t.lo), g1 = std::max(g0, std::min(f1, t.hi));
@@ -3503,9 +3525,9 @@ void overlap_backward_group(const T* x, const Plan& P, const ColTiles& tiles, co
           std::fill(Qp, Qp + n * L, 0.0);
           for (int64_t i1 = AD.inv_off[id]; i1 < AD.inv_off[id + 1]; ++i1)
             for (int64_t i2 = AH.inv_off[ih]; i2 < AH.inv_off[ih + 1]; ++i2) {
-              const int64_t ro = AD.inv[i1] * OH + AH.inv[i2];
-              scatter_row(AW, t.keep, t.ow1, s.c1.data() + ro * kstride,
-                          s.c2.data() + ro * kstride, a, b, Pp, Qp);
+              const int64_t off = coef(AD.inv[i1] * OH + AH.inv[i2]);
+              scatter_row(AW, t.keep, t.ow1, s.c1.data() + off, s.c2.data() + off, a, b, Pp,
+                          Qp);
             }
           load_row<T>(x, P, ln, id, ih, a, b, r.x);
           compute_row(fl, n, r);
@@ -3546,9 +3568,10 @@ int run_overlap_saved_backward(const Plan& Pc, const T* x, const double* param,
     try {
       OverlapScratch s;
       const int64_t cols = std::max<int64_t>(1, std::min(P.ax[2].in, TILE_COLS));
-      const int64_t kept = P.ax[0].out * P.ax[1].out * tiles.max_kept * L;
-      s.c1.assign(kept, 0.0);
-      s.c2.assign(kept, 0.0);
+      const int64_t slots = overlap_coef_slots(P);
+      s.c1.assign(slots * tiles.max_kept * L, 0.0);
+      s.c2.assign(slots * tiles.max_kept * L, 0.0);
+      s.tag.assign(slots, -1);
       s.orow.assign(tiles.max_kept * L, 0.0);
       s.rows.assign(6 * cols * L, 0.0);
       // channels-last: band by band, the groups of a batch entry within each band (run's

@@ -1,14 +1,16 @@
 """Peak-RSS growth of the parts of one forward+backward, each in a fresh process with the
-matrix's protocol (``ppverify.ops.bench_matrix.rss_child``: a warm-up on a small input, then
-``/proc/self/clear_refs`` and the growth of ``VmHWM``), for the README's breakdown of the
-small-input row (issue 12)::
+matrix's protocol (``ppverify.ops.bench_matrix.peak_rss_growth``: two warm-ups on a small
+input, then ``/proc/self/clear_refs`` and the growth of ``VmHWM``), for the README's breakdown
+of the small-input row (issue 12)::
 
     python -m tests.ops.rss_parts [--threads 1] [--shape 1,64,56,56]
 
 Parts: ``max_pool2d`` fwd+bwd; the op's forward without gradient; its forward saving the state;
 its fwd+bwd; the same without the overlap state (recomputing backward); the op's gradients by
-``torch.autograd.grad`` (no ``.backward()``); torch's ``avg_pool2d(x) * alpha`` by both (the
-cost of ``.backward()`` with a second leaf, in torch alone). All k3 s2 p1, float32."""
+``torch.autograd.grad`` (no ``.backward()``); torch's ``avg_pool2d(x) * alpha`` by both; the
+op's and that product's fwd+bwd after one warm-up (the protocol before 2026-12-02: the first
+accumulation into alpha's existing ``.grad`` pages in torch's code, ``peak_rss_growth``). All
+k3 s2 p1, float32."""
 
 from __future__ import annotations
 
@@ -17,13 +19,14 @@ import subprocess
 import sys
 
 PARTS = ("max_pool2d", "fwd_nograd", "fwd_saving", "fwdbwd", "fwdbwd_nostate", "grad_both",
-         "torch_avg_alpha_backward", "torch_avg_alpha_grad")
+         "torch_avg_alpha_backward", "torch_avg_alpha_grad", "fwdbwd_one_warmup",
+         "torch_avg_alpha_backward_one_warmup")
 
 _CHILD = """
-import gc, sys, torch
+import sys, torch
 import torch.nn.functional as F
 from ppverify.ops import p_pool2d, _native
-from ppverify.ops.bench import _proc_status
+from ppverify.ops.bench_matrix import peak_rss_growth
 part, threads, shape = sys.argv[1], int(sys.argv[2]), tuple(map(int, sys.argv[3].split(",")))
 torch.set_num_threads(threads)
 if part == "fwdbwd_nostate":
@@ -50,15 +53,9 @@ def run(x):
         return torch.autograd.grad(y, [xg, alpha32], g)
     y.backward(g)
     return xg
-small = torch.rand(1, shape[1], 8, 8)
-run(small)
-del small
-gc.collect()
-x = torch.rand(*shape)
-open("/proc/self/clear_refs", "w").write("5")
-base = _proc_status("VmRSS")
-keep = run(x)
-print((_proc_status("VmHWM") - base) // 1024)
+warmups = 1 if part.endswith("one_warmup") else None
+grown = peak_rss_growth(run, torch.rand(1, shape[1], 8, 8), lambda: torch.rand(*shape), warmups)
+print(grown // 1024)
 """
 
 
