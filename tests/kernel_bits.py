@@ -19,11 +19,14 @@ widths that leave a partial block of 8 columns, channel counts that leave partia
 small channels-last bands (``ppv_cl_band_bytes``, the same in both libraries) so that planes run
 in several bands. Used for issue 12's fused load and weights (``load_weights_row``).
 
-``--saved`` compares the saving forward of the fast engine instead: ``ppv_forward_saved`` with
-dy/dalpha on float32, bfloat16 and float16 inputs whose windows share no element (global 1-D,
-2-D and 3-D, adaptive 7 on 56x56, k14, k2 s2, contiguous; random, 12-decade and zero-laden
-inputs; alpha -3 .. 1e3): its status, output, every saved dy/dx and every dy/dalpha, by their
-bits (issue 12's one-pass dy/dx, README "The saving forward's dy/dx in one pass").
+``--saved`` compares the saving forward instead: ``ppv_forward_saved`` with dy/dalpha on
+float32, bfloat16, float16 and float64 inputs whose windows share no element (global 1-D, 2-D
+and 3-D, adaptive 7 on 56x56, k14, k2 s2, contiguous; random, 12-decade and zero-laden inputs;
+alpha -3 .. 1e3): its status, output, every saved dy/dx and every dy/dalpha, then
+``ppv_backward_saved`` from that state with a random upstream gradient (writing over the state
+where the dtypes agree, as autograd's call does): its status, input gradient and dy/dalpha,
+all by their bits (issue 12's one-pass dy/dx and the backward's runs, README "The saving
+forward's dy/dx in one pass").
 
 ``--overlap`` compares the overlap state's pair: ``ppv_forward_overlap_saved`` (status,
 output, each window's 1 / S and y, each plane's Lc) and ``ppv_backward_overlap_saved`` from the
@@ -92,16 +95,31 @@ SAVED_KINDS = ["random", "wide", "zeros"]
 SAVED_ALPHAS = [-3.0, -1.0, 0.0, 0.5, 1.0, 2.0, 7.5, 1e3]
 
 
-def _saved_run(lib, plan, x, p, out_shape, threads: int):
+_BITS = {torch.float64: torch.int64, torch.float32: torch.int32, torch.bfloat16: torch.int16,
+         torch.float16: torch.int16}
+
+
+def _saved_run(lib, plan, x, p, out_shape, threads: int, gy):
+    """The saving forward's status and state, then ``ppv_backward_saved`` with ``gy`` (over a
+    copy of the state where the dtypes agree, as autograd's call writes) and its status, input
+    gradient and dy/dalpha, all as bits."""
     vp = ctypes.c_void_p
     y = torch.empty(out_shape, dtype=x.dtype)
-    jac = torch.zeros(x.shape, dtype=torch.float32)
+    jdtype = torch.float64 if x.dtype == torch.float64 else torch.float32
+    jac = torch.zeros(x.shape, dtype=jdtype)
     dw = torch.empty(out_shape, dtype=torch.float64)
     st = lib.ppv_forward_saved(vp(plan.ctypes.data), vp(x.data_ptr()), vp(p.data_ptr()),
                                vp(y.data_ptr()), vp(jac.data_ptr()), vp(dw.data_ptr()),
                                threads)
-    bits = torch.int32 if x.dtype == torch.float32 else torch.int16
-    return st, (y.view(bits), jac.view(torch.int32), dw.view(torch.int64))
+    state = jac.clone()
+    gx = state if state.dtype == x.dtype else torch.empty_like(x)
+    dp = torch.zeros(1, dtype=torch.float64)  # the parameter's shape
+    sb = lib.ppv_backward_saved(vp(plan.ctypes.data), vp(state.data_ptr()), vp(dw.data_ptr()),
+                                vp(gy.data_ptr()), vp(gx.data_ptr()), vp(dp.data_ptr()),
+                                threads)
+    bits = _BITS[x.dtype]
+    return (st, sb), (y.view(bits), jac.view(_BITS[jdtype]), dw.view(torch.int64),
+                      gx.view(bits), dp.view(torch.int64))
 
 
 def saved_main(libs, threads: int) -> int:
@@ -110,7 +128,7 @@ def saved_main(libs, threads: int) -> int:
     for shape, layout in SAVED_GEOMETRIES:
         out = _layout.out_spatial(layout, shape[2:])
         out_shape = (shape[0], shape[1], *out)
-        for dtype in (torch.float32, torch.bfloat16, torch.float16):
+        for dtype in (torch.float32, torch.bfloat16, torch.float16, torch.float64):
             plan = _native.make_plan("ppool", layout, shape, dtype, False, 0, out)
             for kind in SAVED_KINDS:
                 for alpha in SAVED_ALPHAS:
@@ -121,13 +139,15 @@ def saved_main(libs, threads: int) -> int:
                         x = x * (torch.rand(shape) > 0.3)
                     x = x.to(dtype)
                     p = torch.tensor([alpha], dtype=torch.float64)
-                    (st_a, ts_a), (st_b, ts_b) = (_saved_run(lib, plan, x, p, out_shape, threads)
-                                                  for lib in libs)
+                    gy = torch.randn(out_shape, dtype=torch.float64).to(dtype)
+                    (st_a, ts_a), (st_b, ts_b) = (_saved_run(lib, plan, x, p, out_shape, threads,
+                                                             gy) for lib in libs)
                     cases += 1
                     if st_a != st_b or not all(torch.equal(a, b) for a, b in zip(ts_a, ts_b)):
                         differ += 1
                         print(f"differs: {shape} {dtype} {kind} alpha={alpha} status {st_a} / "
-                              f"{st_b}; elements that differ (y, dy/dx, dy/dalpha): "
+                              f"{st_b}; elements that differ (y, dy/dx, dy/dalpha, "
+                              f"grad_x, grad_alpha): "
                               f"{[int((a != b).sum()) for a, b in zip(ts_a, ts_b)]}", flush=True)
     print(f"{cases} cases, {differ} differ")
     return 1 if differ else 0

@@ -301,6 +301,8 @@ def _open(path: Path):
     lib.ppv_weight_paths.restype = None
     lib.ppv_saved_jac_paths.argtypes = [vp]
     lib.ppv_saved_jac_paths.restype = None
+    lib.ppv_saved_backward_paths.argtypes = [vp]
+    lib.ppv_saved_backward_paths.restype = None
     lib.ppv_thread_groups.argtypes = [vp, i32, vp]
     lib.ppv_thread_groups.restype = i32
     lib.ppv_layout_paths.argtypes = [vp]
@@ -812,6 +814,20 @@ def saved_jac_paths() -> dict[str, int]:
     out = np.zeros(2, dtype=np.int64)
     (_lib or load()).ppv_saved_jac_paths(out.ctypes.data)
     return {"direct": int(out[0]), "lanes": int(out[1])}
+
+
+def saved_backward_paths() -> dict[str, int]:
+    """How ``backward_saved`` since the last call formed each contiguous plane row's input
+    gradient (the counts are then reset): ``runs``, one gy per run of a window's columns
+    (``run_saved_backward`` in ppool_kernel.cpp, where the W axis has a whole-row table and
+    its runs average 32 columns or more), ``spread``, one product with the runs' gy spread
+    over the row (shorter runs), and ``gather``, a gather of gy per element (rows longer than
+    that table allows). Channels-last rows are counted in none. For tests."""
+    import numpy as np
+
+    out = np.zeros(3, dtype=np.int64)
+    (_lib or load()).ppv_saved_backward_paths(out.ctypes.data)
+    return {"runs": int(out[0]), "spread": int(out[1]), "gather": int(out[2])}
 
 
 def thread_groups(plan, threads: int) -> list[range]:

@@ -1854,6 +1854,11 @@ std::atomic<int64_t> rows_summed_together{0}, rows_summed_each{0};
 // Output rows whose dy/dx a saving forward (disjoint windows) wrote by jac_store_row and by
 // jac_row, since the last ppv_saved_jac_paths call (tests assert which path their cases take)
 std::atomic<int64_t> jac_rows_direct{0}, jac_rows_lanes{0};
+// Contiguous plane rows whose input gradient the backward from that state (run_saved_backward)
+// formed run by run (one gy per run of a window's columns), from the runs' gy spread over the
+// row (short runs) and by a gather of gy per element (W too long for a whole-row table), since
+// the last ppv_saved_backward_paths call
+std::atomic<int64_t> saved_bwd_rows_runs{0}, saved_bwd_rows_spread{0}, saved_bwd_rows_gather{0};
 
 PPV_STAGE void sum_rows(const Axis& AW, int64_t ow0, int64_t ow1, int64_t lo, int64_t hi,
                         const RowData* rows, int64_t nr, double* acc, int64_t q,
@@ -3353,9 +3358,37 @@ int run_saved_backward(const Plan& Pc, const J* jac, const double* dw, const T* 
   const int nt = threads_for(P, requested, INT64_MAX);
   const int64_t* omd = om[0].data();
   const int64_t* omh = om[1].data();
-#pragma omp parallel num_threads(nt) if (nt > 1)
+  // contiguous memory with a whole-W table: W's runs of consecutive columns of one output (or
+  // of none: -1), the same for every row. A row is each run's state times its one gy (long
+  // runs), or, for short runs, one contiguous product with the runs' gy spread over a row of
+  // columns (gexp, per thread, spread once per output row: the input rows of that output row
+  // share it). Either way the same product and rounding per element as the gather of gy per
+  // element they replace (which cost about 5x: global (8,64,112,112), one thread, 4.6 ->
+  // 0.9 ms)
+  std::vector<int64_t> run_end, run_out;
+  if (whole_w && !cl)
+    for (int64_t iw = 0; iw < W;) {
+      const int64_t o = om[2][(size_t)iw];
+      int64_t e = iw + 1;
+      while (e < W && om[2][(size_t)e] == o) ++e;
+      run_end.push_back(e);
+      run_out.push_back(o);
+      iw = e;
+    }
+  const bool gaps = std::find(run_out.begin(), run_out.end(), -1) != run_out.end();
+  // runs shorter than SPREAD_RUN columns on average: spread (below), else run by run
+  // (kernel_ab --saved, one thread: spread 0.56-0.79x on k14, adaptive 7, k2 s2; run by run
+  // 0.8-0.9x of spread on global rows and k56)
+  constexpr int64_t SPREAD_RUN = 32;
+  const bool spread = !run_end.empty() && W < SPREAD_RUN * (int64_t)run_end.size();
+  int64_t n_runs = 0, n_spread = 0, n_gather = 0;  // rows by each path (saved_backward_paths)
+#pragma omp parallel num_threads(nt) if (nt > 1) reduction(+ : n_runs, n_spread, n_gather)
   {
     std::vector<int64_t> local(whole_w ? 0 : (size_t)SAVED_COLS);
+    // the runs' gy spread over the row's columns (0 outside every window), for the output row
+    // gkey (out0) it was spread for: the input rows of one output row share it
+    std::vector<double> gexp(spread ? (size_t)W : 0);
+    int64_t gkey = -1;
 #pragma omp for schedule(static)
     for (int64_t rp = 0; rp < outer * pieces; ++rp) {
       const int64_t r = rp / pieces, w0 = (rp % pieces) * piece_cols;
@@ -3385,6 +3418,47 @@ int run_saved_backward(const Plan& Pc, const J* jac, const double* dw, const T* 
         omw = local.data();
       }
       const int64_t out0 = (b * P.plane_out + (od * OH + oh) * OW) * lanes;
+      if (!run_end.empty() && !spread) {  // one plane's row, run by run (long runs)
+        T* gr = gx + in0;
+        const J* jr = jac + in0;
+        int64_t iw = 0;
+        for (size_t k = 0; k < run_end.size(); ++k) {
+          const int64_t e = run_end[k], ow = run_out[k];
+          if (ow < 0) {
+            for (; iw < e; ++iw) gr[iw] = from_double<T>(0.0);
+            continue;
+          }
+          const double gv = to_double<T>(gy[out0 + ow]);
+#pragma omp simd
+          for (int64_t i = iw; i < e; ++i) gr[i] = from_double<T>(gv * (double)jr[i]);
+          iw = e;
+        }
+        ++n_runs;
+        continue;
+      }
+      if (spread) {  // one plane's row: the runs' gy spread once per output row (short runs)
+        T* gr = gx + in0;
+        const J* jr = jac + in0;
+        double* ge = gexp.data();
+        if (out0 != gkey) {
+          int64_t iw = 0;
+          for (size_t k = 0; k < run_end.size(); ++k) {
+            const int64_t e = run_end[k], ow = run_out[k];
+            const double gv = ow < 0 ? 0.0 : to_double<T>(gy[out0 + ow]);
+            for (; iw < e; ++iw) ge[iw] = gv;
+          }
+          gkey = out0;
+        }
+#pragma omp simd
+        for (int64_t i = 0; i < W; ++i) gr[i] = from_double<T>(ge[i] * (double)jr[i]);
+        for (size_t k = 0; gaps && k < run_end.size(); ++k)
+          if (run_out[k] < 0)  // exactly 0 there, whatever the state holds
+            for (int64_t i = k == 0 ? 0 : run_end[k - 1]; i < run_end[k]; ++i)
+              gr[i] = from_double<T>(0.0);
+        ++n_spread;
+        continue;
+      }
+      if (!cl) ++n_gather;
       if (!cl) {  // one plane's row: a gather of gy (0 outside every window)
         const T* g = gy + out0;
 #pragma omp simd
@@ -3409,6 +3483,9 @@ int run_saved_backward(const Plan& Pc, const J* jac, const double* dw, const T* 
       }
     }
   }
+  if (n_runs) saved_bwd_rows_runs += n_runs;
+  if (n_spread) saved_bwd_rows_spread += n_spread;
+  if (n_gather) saved_bwd_rows_gather += n_gather;
   if (dparam_out != nullptr) {
     std::vector<double> dparam((size_t)(2 * planes), 0.0);  // (m, e) pairs
     double* dp = dparam.data();
@@ -3805,6 +3882,15 @@ int ppv_plan_axis(const int64_t* plan, int axis, int64_t* out) {
 void ppv_saved_jac_paths(int64_t* out) {
   out[0] = jac_rows_direct.exchange(0);
   out[1] = jac_rows_lanes.exchange(0);
+}
+
+// Contiguous plane rows whose input gradient ppv_backward_saved formed run by run (out[0]),
+// from the spread gy (out[1]) and by a gather of gy per element (out[2]) since the last call;
+// the counts are then reset. For tests.
+void ppv_saved_backward_paths(int64_t* out) {
+  out[0] = saved_bwd_rows_runs.exchange(0);
+  out[1] = saved_bwd_rows_spread.exchange(0);
+  out[2] = saved_bwd_rows_gather.exchange(0);
 }
 
 // Input elements per thread of a segmented call (SEG_THREAD_ELEMENTS): set to `elements`

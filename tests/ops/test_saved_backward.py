@@ -917,3 +917,92 @@ def test_a_wrong_large_window_state_is_caught(what, monkeypatch, count_saved, ja
     assert len(count_saved) == 2
     if _avx512():
         assert jac_paths()["direct"] == 2
+
+
+# ---- the backward from the state, run by run (run_saved_backward): each contiguous plane
+# row's input gradient is formed per run of a window's consecutive columns, one gy per run
+
+@pytest.fixture
+def backward_paths():
+    """``saved_backward_paths``' counts over the test's own calls (a function: call it)."""
+    _native.saved_backward_paths()  # reset
+    return _native.saved_backward_paths
+
+
+# (name, dims, spatial, call, path): several windows per row where the layout has them,
+# columns that no window holds (k14 on 30 columns, k56 on 113, k8 s9 on 35: runs of no
+# output), 16 planes (two contiguous groups of 8); path: the kernel's ("runs" where a row's
+# runs average 32 columns or more, else "spread")
+RUNS = [
+    ("global 1-D", 1, (40,), lambda x, a: adaptive_p_pool(x, a, 1, dims=1), "runs"),
+    ("global 2-D", 2, (9, 7), lambda x, a: adaptive_p_pool(x, a, 1, dims=2), "spread"),
+    ("global 3-D", 3, (3, 4, 5), lambda x, a: adaptive_p_pool(x, a, 1, dims=3), "spread"),
+    ("adaptive 2-D (3, 4)", 2, (9, 12), lambda x, a: adaptive_p_pool(x, a, (3, 4), dims=2),
+     "spread"),
+    ("k14 2-D", 2, (28, 30), lambda x, a: p_pool2d(x, a, 14), "spread"),
+    ("k56 1-D", 1, (113,), lambda x, a: p_pool1d(x, a, 56), "runs"),
+    ("k8 s9 1-D", 1, (35,), lambda x, a: p_pool1d(x, a, 8, 9), "spread"),  # gaps
+]
+RUN_ALPHAS = [-3.0, 0.5, 2.0, 1e3]
+
+
+def _runs_check(name, dims, x, alpha, gout):
+    """The oracle comparison of one RUNS case with upstream gradient ``gout``."""
+    if name.startswith(("global", "adaptive")):
+        size = 1 if name.startswith("global") else (3, 4)
+        check_adaptive_case("ppool", x, alpha, size, dims=dims, grad_output=gout)
+    elif name.startswith("k8"):
+        check_case(x, alpha, 8, 9, 0, dims=dims, grad_output=gout)
+    else:
+        k = int(name.split()[0][1:])
+        check_case(x, alpha, k, k, 0, dims=dims, grad_output=gout)
+
+
+def _runs_out_shape(name, x):
+    call = next(c for c in RUNS if c[0] == name)[3]
+    return call(x.double(), torch.tensor(1.0, dtype=torch.float64)).shape
+
+
+@pytest.mark.parametrize("dtype", FAST_DTYPES + [torch.float64], ids=dtype_name)
+@pytest.mark.parametrize("case", range(len(RUNS)), ids=[c[0] for c in RUNS])
+def test_saved_backward_runs_match_oracle(dtype, case, count_saved, backward_paths):
+    """Every kind of input with a scalar alpha from -3 to 1e3 and one alpha per channel, each
+    with a random upstream gradient (so that a run given another window's gy fails), against
+    the oracle; the backward from the state formed every contiguous row by the case's path
+    (run by run, or from the runs' gy spread over the row)."""
+    name, dims, spatial, _, path = RUNS[case]
+    gen = torch.Generator().manual_seed(1200 + case)
+    per_channel = torch.tensor([-3.0, -1.0, 0.5, 2.0, 7.5, 0.25, 3.0, 1e3] * 2,
+                               dtype=torch.float64)
+    cases = 0
+    for kind in KINDS:
+        for alpha in RUN_ALPHAS + [per_channel]:
+            x = values(kind, (2, 16) + spatial, dtype, gen)
+            shape = _runs_out_shape(name, x)
+            gout = torch.randn(shape, generator=gen, dtype=torch.float64).to(dtype).double()
+            _runs_check(name, dims, x, alpha, gout)
+            cases += 1
+    assert len(count_saved) > cases // 2, (len(count_saved), cases)
+    paths = backward_paths()
+    other = "spread" if path == "runs" else "runs"
+    assert paths[path] > 0 and paths[other] == 0 and paths["gather"] == 0, paths
+
+
+def test_saved_backward_rows_beyond_the_table_gather(count_saved, backward_paths,
+                                                     monkeypatch):
+    """A row longer than the W table allows (4 x 16384 columns) takes the gather of gy per
+    element: the same gradients as the recomputing backward (one float32 rounding of dy/dx
+    apart), and the runs path is not taken there."""
+    gen = torch.Generator().manual_seed(3)
+    x = torch.rand(1, 8, 70001, generator=gen) + 0.05
+    alpha = torch.tensor([2.0, -1.5, 0.0, 30.0, 1.0, 0.5, -3.0, 3.0], dtype=torch.float64)
+    g = torch.randn(1, 8, 70001 // 3, generator=gen)
+    _, gx1, ga1 = _grads(p_pool1d, x, alpha, 3, 3, g=g)
+    assert len(count_saved) == 1
+    paths = backward_paths()
+    assert paths["gather"] > 0 and paths["runs"] == paths["spread"] == 0, paths
+    monkeypatch.setattr(_dispatch, "_native_forward_saved",
+                        lambda op, x, p, layout, v, n:
+                        (_dispatch._native_forward(op, x, p, layout, v), None))
+    _, gx2, ga2 = _grads(p_pool1d, x, alpha, 3, 3, g=g)
+    torch.testing.assert_close(gx1, gx2, rtol=2.0 ** -22, atol=0.0)
