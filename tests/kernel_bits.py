@@ -70,6 +70,17 @@ def _input(shape, kind: str) -> torch.Tensor:
     return x
 
 
+def _fast_input(shape, kind: str, dtype: torch.dtype) -> torch.Tensor:
+    """An input of one of SAVED_KINDS in ``dtype``: uniform on [0.01, 1.01), spread over many
+    decades ("wide": exp of a normal with sigma 7) or with about 30% zeros."""
+    x = torch.rand(shape, dtype=torch.float64) + 0.01
+    if kind == "wide":
+        x = torch.exp(torch.randn(shape, dtype=torch.float64) * 7)
+    elif kind == "zeros":
+        x = x * (torch.rand(shape) > 0.3)
+    return x.to(dtype)
+
+
 def _run(lib, plan, x, p, gy, out_shape, threads: int):
     vp = ctypes.c_void_p
     y = torch.empty(out_shape, dtype=torch.float64)
@@ -132,12 +143,7 @@ def saved_main(libs, threads: int) -> int:
             plan = _native.make_plan("ppool", layout, shape, dtype, False, 0, out)
             for kind in SAVED_KINDS:
                 for alpha in SAVED_ALPHAS:
-                    x = torch.rand(shape, dtype=torch.float64) + 0.01
-                    if kind == "wide":
-                        x = torch.exp(torch.randn(shape, dtype=torch.float64) * 7)
-                    elif kind == "zeros":
-                        x = x * (torch.rand(shape) > 0.3)
-                    x = x.to(dtype)
+                    x = _fast_input(shape, kind, dtype)
                     p = torch.tensor([alpha], dtype=torch.float64)
                     gy = torch.randn(out_shape, dtype=torch.float64).to(dtype)
                     (st_a, ts_a), (st_b, ts_b) = (_saved_run(lib, plan, x, p, out_shape, threads,
@@ -216,12 +222,7 @@ def fast_main(libs, threads: int) -> int:
                                and _native.saves_overlap("ppool", dtype))
                     for kind in SAVED_KINDS:
                         for alpha in FAST_ALPHAS:
-                            x = torch.rand(shape, dtype=torch.float64) + 0.01
-                            if kind == "wide":
-                                x = torch.exp(torch.randn(shape, dtype=torch.float64) * 7)
-                            elif kind == "zeros":
-                                x = x * (torch.rand(shape) > 0.3)
-                            x = x.to(dtype)
+                            x = _fast_input(shape, kind, dtype)
                             gy = torch.rand(out_shape, dtype=dtype)
                             if channels_last:
                                 x = x.movedim(1, -1).contiguous().movedim(-1, 1)
@@ -293,12 +294,7 @@ def overlap_main(libs, threads: int) -> int:
             plan = _native.make_plan("ppool", layout, shape, dtype, channels_last, 0, out)
             for kind in SAVED_KINDS:
                 for alpha in SAVED_ALPHAS:
-                    x = torch.rand(shape, dtype=torch.float64) + 0.01
-                    if kind == "wide":
-                        x = torch.exp(torch.randn(shape, dtype=torch.float64) * 7)
-                    elif kind == "zeros":
-                        x = x * (torch.rand(shape) > 0.3)
-                    x = x.to(dtype)
+                    x = _fast_input(shape, kind, dtype)
                     gy = torch.rand(out_shape, dtype=torch.float64).to(dtype)
                     if channels_last:
                         x, gy = _channels_last(x), _channels_last(gy)

@@ -22,24 +22,16 @@ from ppverify.ops import _native
 from ._cases import positive_signal
 from ._compare import check_adaptive_case, check_case, dtype_name
 from .test_saved_backward import _avx512
+from .test_window_sums import FAST_DTYPES, _alpha
 
 pytestmark = pytest.mark.skipif(not _native.available(),
                                 reason=f"no compiled kernel here: {_native.build_error}")
-
-FAST_DTYPES = [torch.float32, torch.bfloat16, torch.float16]
-
 
 @pytest.fixture
 def paths():
     """The counts of weight_paths over the test's own calls (a function: call it to read)."""
     _native.weight_paths()  # reset
     return _native.weight_paths
-
-
-def _alpha(channels):
-    """One alpha per channel: positive, negative (zeros make special windows), 0, 1, large."""
-    values = [2.5, -1.5, 0.0, 1.0, 40.0, 0.5, -6.0, 3.0]
-    return torch.tensor([values[c % len(values)] for c in range(channels)], dtype=torch.float64)
 
 
 # dims, shape (8 or 16 channels: whole groups), kernel, stride, padding
