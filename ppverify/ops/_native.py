@@ -808,12 +808,15 @@ def saved_jac_paths() -> dict[str, int]:
     call wrote each output row's dy/dx (the counts are then reset): ``direct``, in one pass
     into the planes (``jac_store_row`` in ppool_kernel.cpp: AVX-512 builds, contiguous groups
     of 8 planes, no window of the row in the exact engine), and ``lanes``, through a
-    lane-interleaved row (``jac_row``). For tests."""
+    lane-interleaved row (``jac_row``); and ``jac_store_row``'s blocks of 8 columns by its
+    branch: ``positive_blocks`` (every x of the block positive and finite: no masks) and
+    ``masked_blocks`` (zeros and the rest, per column). For tests."""
     import numpy as np
 
-    out = np.zeros(2, dtype=np.int64)
+    out = np.zeros(4, dtype=np.int64)
     (_lib or load()).ppv_saved_jac_paths(out.ctypes.data)
-    return {"direct": int(out[0]), "lanes": int(out[1])}
+    return {"direct": int(out[0]), "lanes": int(out[1]), "positive_blocks": int(out[2]),
+            "masked_blocks": int(out[3])}
 
 
 def saved_backward_paths() -> dict[str, int]:

@@ -1872,6 +1872,9 @@ std::atomic<int64_t> rows_summed_together{0}, rows_summed_each{0};
 // Output rows whose dy/dx a saving forward (disjoint windows) wrote by jac_store_row and by
 // jac_row, since the last ppv_saved_jac_paths call (tests assert which path their cases take)
 std::atomic<int64_t> jac_rows_direct{0}, jac_rows_lanes{0};
+// jac_store_row's blocks of 8 columns with every x positive and finite (no masks) and the
+// others, since the last ppv_saved_jac_paths call
+std::atomic<int64_t> jac_blocks_positive{0}, jac_blocks_masked{0};
 // Contiguous plane rows whose input gradient the backward from that state (run_saved_backward)
 // formed run by run (one gy per run of a window's columns), from the runs' gy spread over the
 // row (short runs) and by a gather of gy per element (W too long for a whole-row table), since
@@ -2086,11 +2089,14 @@ PPV_STAGE void jac_cols(const FastLanes& fl, const Axis& AW, int64_t ow0, int64_
 
 // dy/dx of input row (id, ih), columns [lo, hi) (r from column lo), from jac_cols' constants:
 // E (k1 - k2 / x) at a positive x (1 / x: recip8, as jac_row's recip_lanes), kz at a
-// zero, else 0; stored as float into jac (x's layout, 8 contiguous planes). Returns the number
-// of dy/dx beyond float's range or NaN (jac_row's count).
+// zero, else 0; stored as float into jac (x's layout, 8 contiguous planes). Returns a positive
+// number where some dy/dx is beyond float's range or NaN, else 0 (as jac_row's count; of the
+// all-positive blocks' columns, lanes rather than elements). blocks[0] / blocks[1] count its
+// blocks of 8 columns that took the all-positive branch / the masked one (for tests).
 PPV_STAGE double jac_store_row(const Plan& P, const Lanes& ln, int64_t id, int64_t ih,
                                int64_t lo, int64_t hi, RowData r, const double* k1,
-                               const double* k2, const double* kz, float* jac) {
+                               const double* k2, const double* kz, float* jac,
+                               int64_t* blocks) {
   const int64_t n = hi - lo;
   const int64_t row = (id * P.ax[1].in + ih) * P.ax[2].in + lo;
   float* v[L];
@@ -2113,10 +2119,35 @@ PPV_STAGE double jac_store_row(const Plan& P, const Lanes& ln, int64_t id, int64
         (unsigned)_mm512_cmp_pd_mask(_mm512_abs_pd(out), fmax, _CMP_NLE_UQ));
     return out;
   };
+  // A block of 8 columns whose x are all positive and finite (the common case: one signed
+  // minimum and maximum of their bits per column, 1 <= bits <= the largest double's, which
+  // fails at zeros, negatives, infinities and NaNs) takes column's positive branch alone: no
+  // masks, blends or zero constants (the same operations on those lanes: the same bits).
+  const __m512i bit_lo = _mm512_set1_epi64(1), bit_hi = _mm512_set1_epi64(0x7FEFFFFFFFFFFFFF);
+  __mmask8 bigm = 0;  // lanes of the fast blocks' columns beyond float's range or NaN
   int64_t c0 = 0;
   for (; c0 + L <= n; c0 += L) {
     __m512d t[L];
-    for (int cc = 0; cc < L; ++cc) t[cc] = column(c0 + cc);
+    __m512i lo_b = bit_hi, hi_b = bit_lo;
+    for (int cc = 0; cc < L; ++cc) {
+      t[cc] = _mm512_loadu_pd(r.x + (c0 + cc) * L);
+      lo_b = _mm512_min_epi64(lo_b, _mm512_castpd_si512(t[cc]));
+      hi_b = _mm512_max_epi64(hi_b, _mm512_castpd_si512(t[cc]));
+    }
+    const bool all_pos = _mm512_cmplt_epi64_mask(lo_b, bit_lo) == 0 &&
+                         _mm512_cmpgt_epi64_mask(hi_b, bit_hi) == 0;
+    ++blocks[all_pos ? 0 : 1];
+    if (all_pos) {
+      for (int cc = 0; cc < L; ++cc) {
+        const int64_t c = (c0 + cc) * L;
+        const __m512d tt = _mm512_fnmadd_pd(_mm512_loadu_pd(k2 + c), recip8(t[cc]),
+                                            _mm512_loadu_pd(k1 + c));
+        t[cc] = _mm512_mul_pd(_mm512_loadu_pd(r.e + c), tt);
+        bigm |= _mm512_cmp_pd_mask(_mm512_abs_pd(t[cc]), fmax, _CMP_NLE_UQ);
+      }
+    } else {
+      for (int cc = 0; cc < L; ++cc) t[cc] = column(c0 + cc);
+    }
     transpose8_pd(t);  // t[l]: columns c0.. of lane l
     for (int l = 0; l < L; ++l) _mm256_storeu_ps(v[l] + c0, _mm512_cvtpd_ps(t[l]));
   }
@@ -2125,7 +2156,7 @@ PPV_STAGE double jac_store_row(const Plan& P, const Lanes& ln, int64_t id, int64
     _mm512_storeu_pd(o, column(c0));
     for (int l = 0; l < L; ++l) v[l][c0] = (float)o[l];
   }
-  return (double)big;
+  return (double)(big + __builtin_popcount((unsigned)bigm));
 }
 #endif
 
@@ -2300,6 +2331,7 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
   const int64_t fuse_rows = std::min<int64_t>(FUSE_ROWS, cache.ns);  // see sum_rows
   int64_t n_together = 0, n_each = 0;  // output rows summed by sum_rows / sum_row
   int64_t n_jac_direct = 0, n_jac_rows = 0;  // output rows saved by jac_store_row / jac_row
+  int64_t jac_blocks[2] = {0, 0};  // jac_store_row's all-positive / masked blocks of columns
   for (size_t ti = 0; ti < tiles.tiles.size(); ++ti) {
     ct = &tiles.tiles[ti];
     nch = ct->chunks();
@@ -2495,7 +2527,7 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
                 const int64_t ih = AH.start[oh] + jh * AH.step;
                 if (!P.owns_in_row(id, ih)) continue;
                 unusable += jac_store_row(P, ln, id, ih, ct->lo, ct->hi, fetch(id, ih, 0), k1,
-                                          k2, kz, sv->jac);
+                                          k2, kz, sv->jac, jac_blocks);
               }
             }
             ++n_jac_direct;
@@ -2580,6 +2612,8 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
   if (n_together) rows_summed_together += n_together;
   if (n_each) rows_summed_each += n_each;
   if (n_jac_direct) jac_rows_direct += n_jac_direct;
+  if (jac_blocks[0]) jac_blocks_positive += jac_blocks[0];
+  if (jac_blocks[1]) jac_blocks_masked += jac_blocks[1];
   if (n_jac_rows) jac_rows_lanes += n_jac_rows;
   if (saving) s.extra_used = false;
   if (!backward) return;
@@ -3914,10 +3948,14 @@ int ppv_plan_axis(const int64_t* plan, int axis, int64_t* out) {
 
 // Output rows whose dy/dx the saving forwards (ppv_forward_saved, float32 / bfloat16 /
 // float16) since the last call wrote in one pass into the planes (out[0], jac_store_row) and
-// through a lane-interleaved row (out[1], jac_row); the counts are then reset. For tests.
+// through a lane-interleaved row (out[1], jac_row), and jac_store_row's blocks of 8 columns
+// by its all-positive branch (out[2]) and its masked one (out[3]); the counts are then reset.
+// For tests.
 void ppv_saved_jac_paths(int64_t* out) {
   out[0] = jac_rows_direct.exchange(0);
   out[1] = jac_rows_lanes.exchange(0);
+  out[2] = jac_blocks_positive.exchange(0);
+  out[3] = jac_blocks_masked.exchange(0);
 }
 
 // Contiguous plane rows whose input gradient ppv_backward_saved formed run by run (out[0]),

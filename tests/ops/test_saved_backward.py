@@ -895,6 +895,64 @@ def test_direct_dy_dx_is_jac_rows_bit_for_bit(dtype, alpha, jac_paths):
         assert not torch.equal(direct[1].contiguous(), skewed)
 
 
+@pytest.mark.parametrize("dtype", FAST_DTYPES, ids=dtype_name)
+@pytest.mark.parametrize("alpha", [0.5, 2.0, 7.5])
+def test_direct_dy_dx_blocks_with_and_without_masks(dtype, alpha, count_saved, jac_paths):
+    """jac_store_row's two branches per block of 8 columns: all x positive and finite (no
+    masks) and a zero in the block (masked, per column), in the same rows. Zeros at alpha > 0,
+    alpha != 1 leave the windows in the fast engine, so both branches write the direct state:
+    the oracle holds the gradients of k8 and global pooling, and the state equals jac_row's
+    (channels-last memory) to the bit."""
+    from ppverify.ops import _layout
+    gen = torch.Generator().manual_seed(53)
+    x = values("uniform", (2, 8, 16, 17), dtype, gen) + 0.05
+    x[:, :, 3, 2] = 0.0  # a zero in block 0 of row 3 of every plane
+    x[1, 5, 10, 12] = 0.0  # and in block 1 of row 10 of one plane
+    check_case(x, alpha, 8, 8, 0, dims=2)
+    check_adaptive_case("ppool", x, alpha, 1, dims=2)
+    assert len(count_saved) == 2
+    paths = jac_paths()
+    if not _avx512():
+        return
+    assert paths["direct"] > 0 and paths["lanes"] == 0, paths
+    assert paths["positive_blocks"] > 0 and paths["masked_blocks"] > 0, paths
+    for layout in (_layout.windowed(2, 8), _layout.adaptive(2, 1)):
+        direct = _saved_state(x, alpha, layout)
+        lanes = _saved_state(x.contiguous(memory_format=torch.channels_last), alpha, layout)
+        for a, b in zip(direct, lanes):
+            assert torch.equal(a.contiguous(), b.contiguous())
+
+
+@pytest.mark.parametrize("masked", [False, True], ids=["positive_block", "masked_block"])
+def test_direct_dy_dx_beyond_float_is_refused_in_either_branch(masked, count_saved, jac_paths):
+    """A subnormal float32 element (1e-45) at alpha = 0.05 in a k8 window of elements near 1:
+    its dy/dx, about 0.05 (1e-45)^0.05 y / (64 x), is beyond float32's range, so the direct
+    path refuses the state (the backward recomputes; the oracle holds the gradients), whether
+    its block of 8 columns takes the all-positive branch or, with a zero beside it, the masked
+    one."""
+    from ppverify.ops import _layout
+    x = torch.rand((1, 8, 16, 17), generator=torch.Generator().manual_seed(3)) + 0.05
+    x[0, 0, 0, 3] = 1e-45
+    if masked:
+        x[0, 1, 0, 5] = 0.0
+    layout = _layout.windowed(2, 8)
+    out = _layout.out_spatial(layout, (16, 17))
+    plan = _native.make_plan("ppool", layout, tuple(x.shape), x.dtype, False, 0, out)
+    y = torch.empty((1, 8, *out))
+    jac = torch.zeros(x.shape)
+    dw = torch.empty(y.shape, dtype=torch.float64)
+    p = torch.tensor([0.05], dtype=torch.float64)
+    bad, usable = _native.forward_saved(plan.ctypes.data, x, p, y, jac, dw)
+    assert not bad and not usable
+    paths = jac_paths()
+    if _avx512():
+        assert paths["direct"] > 0 and paths["lanes"] == 0, paths
+        assert paths["masked_blocks" if masked else "positive_blocks"] > 0, paths
+        assert masked or paths["masked_blocks"] == 0, paths
+    check_case(x, 0.05, 8, 8, 0, dims=2)
+    assert len(count_saved) == 0  # refused: recomputed
+
+
 @pytest.mark.parametrize("what", ["jac", "dw"])
 def test_a_wrong_large_window_state_is_caught(what, monkeypatch, count_saved, jac_paths):
     """The oracle comparison of global pooling goes through the direct path's state: dy/dx or
