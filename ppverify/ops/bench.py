@@ -11,9 +11,10 @@ forward+backward:
   reuses at once, so it can overstate what the process really holds;
 * RSS: the growth of the peak resident set size of a fresh process (/proc/self/status
   VmHWM after resetting it through /proc/self/clear_refs) over one forward+backward,
-  after a warm-up call on a small input (which loads the kernel without leaving freed large
-  blocks behind for the measured call to reuse): what the operating system had to provide,
-  whoever allocated it. Reported as unavailable where the kernel does not offer the reset.
+  after two warm-up calls on a small input (which load the kernel and torch's code without
+  leaving freed large blocks behind for the measured call to reuse): what the operating
+  system had to provide, whoever allocated it. Reported as unavailable where the kernel
+  does not offer the reset.
 
 Times are the best of the rounds (least disturbed by other load), with medians in
 parentheses. Suites (--op):
@@ -44,9 +45,12 @@ layout); --fallback measures the pure-torch path.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import statistics
 import sys
+import tempfile
 import time
 
 HELP = "speed and peak memory of the ops vs torch's pooling (ratios in one run)"
@@ -168,6 +172,37 @@ _SUITES = {"ppool": (_ppool_ops, CONFIGS, 2.0), "gem": (_gem_ops, GEM_CONFIGS, 3
            "adaptive": (_adaptive_ops, ADAPTIVE_CONFIGS, 2.0)}
 
 
+def _is_kineto_trace_line(line: str) -> bool:
+    """Whether ``line`` is one of the lines torch's profiler library (kineto, torch 2.13) writes
+    to file descriptor 2 at the start and end of every profiling session
+    (``USDT:<date> <pid>:<tid> SyncActivityProfilerHandler.cpp:52] profiler_start``)."""
+    return line.startswith("USDT:") and "ActivityProfilerHandler" in line
+
+
+@contextlib.contextmanager
+def _without_kineto_trace_lines():
+    """Run the block with file descriptor 2 captured, then write back to stderr every line
+    it received except kineto's session lines (``_is_kineto_trace_line``), which would
+    otherwise be interleaved with the benchmark's table once per profiled op."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            captured.seek(0)
+            text = captured.read().decode(errors="replace")
+            kept = [line for line in text.splitlines(keepends=True)
+                    if not _is_kineto_trace_line(line)]
+            if kept:
+                sys.stderr.write("".join(kept))
+                sys.stderr.flush()
+
+
 def _peak_bytes(fn, x) -> int:
     """Peak of torch's CPU allocations (bytes above the start) during one forward+backward.
 
@@ -178,7 +213,8 @@ def _peak_bytes(fn, x) -> int:
     from torch.profiler import ProfilerActivity, profile
 
     xg = x.detach().requires_grad_(True)
-    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+    with _without_kineto_trace_lines(), profile(activities=[ProfilerActivity.CPU],
+                                                profile_memory=True) as prof:
         y = fn(xg)
         y.backward(torch.ones_like(y))
         del y

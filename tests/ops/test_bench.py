@@ -212,3 +212,29 @@ def test_small_row_rss_is_within_the_target(threads):
         pytest.skip("this kernel cannot reset the peak RSS (/proc/self/clear_refs)")
     assert ours <= bm.MEM_TARGET * theirs, (ours // 1024, theirs // 1024)
     assert ours < 2200 * 1024, ours // 1024
+
+
+def test_the_profilers_session_lines_are_kept_out_of_the_output_and_nothing_else(capfd):
+    # torch 2.13's kineto writes "USDT:... SyncActivityProfilerHandler.cpp:52] profiler_start"
+    # (and _stop) to file descriptor 2 at every profiling session, once per profiled op
+    import os
+    import sys
+
+    with bench._without_kineto_trace_lines():
+        os.write(2, b"USDT:2026-12-02 13:33:39 20934:20934 SyncActivityProfilerHandler.cpp:52]"
+                    b" profiler_start\n")
+        os.write(2, b"a warning from C++\n")
+        print("a warning from Python", file=sys.stderr)
+        os.write(2, b"USDT:2026-12-02 13:33:39 20934:20934 SyncActivityProfilerHandler.cpp:59]"
+                    b" profiler_stop\n")
+    # (pytest's capfd also replaces sys.stderr, so the Python line may come first)
+    err = capfd.readouterr().err
+    assert sorted(err.splitlines()) == ["a warning from C++", "a warning from Python"]
+
+
+def test_a_profiled_measurement_writes_no_session_lines(capfd):
+    torch = pytest.importorskip("torch")
+    x = torch.rand(1, 2, 8, 8)
+    peak = bench._peak_bytes(lambda t: torch.nn.functional.max_pool2d(t, 2), x)
+    assert peak > 0
+    assert "profiler_start" not in capfd.readouterr().err
