@@ -185,7 +185,11 @@ def _without_kineto_trace_lines():
     it received except kineto's session lines (``_is_kineto_trace_line``), which would
     otherwise be interleaved with the benchmark's table once per profiled op."""
     sys.stderr.flush()
-    saved = os.dup(2)
+    try:
+        saved = os.dup(2)
+    except OSError:  # no file descriptor 2 (a daemon): nothing to keep clean
+        yield
+        return
     with tempfile.TemporaryFile() as captured:
         os.dup2(captured.fileno(), 2)
         try:
