@@ -81,6 +81,22 @@ def _fast_input(shape, kind: str, dtype: torch.dtype) -> torch.Tensor:
     return x.to(dtype)
 
 
+def _channels_last(t: torch.Tensor) -> torch.Tensor:
+    """``t`` with the channels innermost in memory (the kernel reads the raw memory)."""
+    return t.movedim(1, -1).contiguous().movedim(-1, 1)
+
+
+def _differs(run_a, run_b, case: str, names: str) -> bool:
+    """Whether two ``(status, tensors)`` results differ in status or in any tensor's bits; if
+    so, print the case, both statuses and how many elements of each tensor (``names``) differ."""
+    (st_a, ts_a), (st_b, ts_b) = run_a, run_b
+    if st_a == st_b and all(torch.equal(a, b) for a, b in zip(ts_a, ts_b)):
+        return False
+    print(f"differs: {case} status {st_a} / {st_b}; elements that differ ({names}): "
+          f"{[int((a != b).sum()) for a, b in zip(ts_a, ts_b)]}", flush=True)
+    return True
+
+
 def _run(lib, plan, x, p, gy, out_shape, threads: int):
     vp = ctypes.c_void_p
     y = torch.empty(out_shape, dtype=torch.float64)
@@ -146,15 +162,11 @@ def saved_main(libs, threads: int) -> int:
                     x = _fast_input(shape, kind, dtype)
                     p = torch.tensor([alpha], dtype=torch.float64)
                     gy = torch.randn(out_shape, dtype=torch.float64).to(dtype)
-                    (st_a, ts_a), (st_b, ts_b) = (_saved_run(lib, plan, x, p, out_shape, threads,
-                                                             gy) for lib in libs)
+                    a, b = (_saved_run(lib, plan, x, p, out_shape, threads, gy)
+                            for lib in libs)
                     cases += 1
-                    if st_a != st_b or not all(torch.equal(a, b) for a, b in zip(ts_a, ts_b)):
-                        differ += 1
-                        print(f"differs: {shape} {dtype} {kind} alpha={alpha} status {st_a} / "
-                              f"{st_b}; elements that differ (y, dy/dx, dy/dalpha, "
-                              f"grad_x, grad_alpha): "
-                              f"{[int((a != b).sum()) for a, b in zip(ts_a, ts_b)]}", flush=True)
+                    differ += _differs(a, b, f"{shape} {dtype} {kind} alpha={alpha}",
+                                       "y, dy/dx, dy/dalpha, grad_x, grad_alpha")
     print(f"{cases} cases, {differ} differ")
     return 1 if differ else 0
 
@@ -225,21 +237,14 @@ def fast_main(libs, threads: int) -> int:
                             x = _fast_input(shape, kind, dtype)
                             gy = torch.rand(out_shape, dtype=dtype)
                             if channels_last:
-                                x = x.movedim(1, -1).contiguous().movedim(-1, 1)
-                                gy = gy.movedim(1, -1).contiguous().movedim(-1, 1)
+                                x, gy = _channels_last(x), _channels_last(gy)
                             p = torch.tensor([alpha], dtype=torch.float64)
-                            (st_a, ts_a), (st_b, ts_b) = (
-                                _fast_run(lib, plan, x, p, gy, out_shape, threads, overlap)
-                                for lib in libs)
+                            a, b = (_fast_run(lib, plan, x, p, gy, out_shape, threads, overlap)
+                                    for lib in libs)
                             cases += 1
-                            if st_a != st_b or not all(torch.equal(a, b)
-                                                       for a, b in zip(ts_a, ts_b)):
-                                differ += 1
-                                print(f"differs: {shape} {dtype} channels_last={channels_last}"
-                                      f" band={band} {kind} alpha={alpha} status {st_a} / "
-                                      f"{st_b}; elements that differ: "
-                                      f"{[int((a != b).sum()) for a, b in zip(ts_a, ts_b)]}",
-                                      flush=True)
+                            differ += _differs(a, b, f"{shape} {dtype} channels_last="
+                                               f"{channels_last} band={band} {kind} "
+                                               f"alpha={alpha}", "each output of the run")
                 for lib, b in zip(libs, old):
                     lib.ppv_cl_band_bytes(b)
     print(f"{cases} cases, {differ} differ")
@@ -279,11 +284,6 @@ def _overlap_run(lib, plan, x, p, gy, threads: int):
                       lc.view(torch.int64), gx.view(bits), dp.view(torch.int64))
 
 
-def _channels_last(t: torch.Tensor) -> torch.Tensor:
-    """``t`` with the channels innermost in memory (the kernel reads the raw memory)."""
-    return t.movedim(1, -1).contiguous().movedim(-1, 1)
-
-
 def overlap_main(libs, threads: int) -> int:
     torch.manual_seed(0)
     cases = differ = used = 0
@@ -299,16 +299,11 @@ def overlap_main(libs, threads: int) -> int:
                     if channels_last:
                         x, gy = _channels_last(x), _channels_last(gy)
                     p = torch.tensor([alpha], dtype=torch.float64)
-                    (st_a, ts_a), (st_b, ts_b) = (_overlap_run(lib, plan, x, p, gy, threads)
-                                                  for lib in libs)
+                    a, b = (_overlap_run(lib, plan, x, p, gy, threads) for lib in libs)
                     cases += 1
-                    used += st_a == (0, 0)
-                    if st_a != st_b or not all(torch.equal(a, b) for a, b in zip(ts_a, ts_b)):
-                        differ += 1
-                        print(f"differs: {shape} {dtype} cl={channels_last} {kind} "
-                              f"alpha={alpha} status {st_a} / {st_b}; elements that differ "
-                              f"(y, 1/S, y64, Lc, dx, dy/dalpha): "
-                              f"{[int((a != b).sum()) for a, b in zip(ts_a, ts_b)]}", flush=True)
+                    used += a[0] == (0, 0)
+                    differ += _differs(a, b, f"{shape} {dtype} cl={channels_last} {kind} "
+                                       f"alpha={alpha}", "y, 1/S, y64, Lc, dx, dy/dalpha")
     print(f"{cases} cases ({used} served from the state), {differ} differ")
     return 1 if differ else 0
 

@@ -46,19 +46,6 @@ def _alpha(channels: int) -> torch.Tensor:
     return torch.tensor([values[c % len(values)] for c in range(channels)], dtype=torch.float64)
 
 
-@pytest.fixture
-def bands():
-    """Bands of about two input rows of the test's input (``use(x)``), restored after."""
-    before = _native.cl_band_bytes()
-    _native.layout_paths()  # reset the counts
-
-    def use(x: torch.Tensor) -> None:
-        _native.cl_band_bytes(2 * x.shape[1] * x.shape[3] * x.element_size())
-
-    yield use
-    _native.cl_band_bytes(before)
-
-
 def _assert_paths(channels: int) -> None:
     seen = _native.layout_paths()
     if channels == 1:  # one channel: the two layouts are the same memory, served as contiguous

@@ -93,25 +93,11 @@ def test_partial_groups_and_narrow_rows_take_the_split_path(channels_last, paths
     assert seen["fused"] == seen["tail"] == 0 and seen["split"] > 0, seen
 
 
-@pytest.fixture
-def two_row_bands():
-    """Channels-last bands of about two input rows of the test's input (``use(x)``), restored
-    after (as tests/ops/test_channels_last.py's ``bands``)."""
-    before = _native.cl_band_bytes()
-    _native.layout_paths()  # reset the counts
-
-    def use(x: torch.Tensor) -> None:
-        _native.cl_band_bytes(2 * x.shape[1] * x.shape[3] * x.element_size())
-
-    yield use
-    _native.cl_band_bytes(before)
-
-
 @pytest.mark.parametrize("geometry, h", [((3, 2, 1), 11), ((3, 1, 1), 11), ((2, 2, 0), 11),
                                          ((3, 1, 1), 3)],
                          ids=["k3s2p1", "k3s1p1", "k2s2", "k3s1p1-3rows"])
 def test_a_channels_last_band_reuses_the_rows_of_the_groups_previous_band(geometry, h, paths,
-                                                                        two_row_bands):
+                                                                        bands):
     # 2 batch entries of 2 groups (16 channels) in bands of about two input rows: each group
     # keeps its own row cache from band to band, so the rows that consecutive bands share
     # (k3: one or two per band boundary) are weighed once, and a group of the next batch
@@ -120,7 +106,7 @@ def test_a_channels_last_band_reuses_the_rows_of_the_groups_previous_band(geomet
     n, c, w = 2, 16, 13
     x = positive_signal((n, c, h, w), torch.float32, 5, zeros=0.05)
     x = x.contiguous(memory_format=torch.channels_last)
-    two_row_bands(x)
+    bands(x)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
