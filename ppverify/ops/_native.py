@@ -819,6 +819,24 @@ def saved_jac_paths() -> dict[str, int]:
             "masked_blocks": int(out[3])}
 
 
+def pair_log_paths() -> dict[str, int]:
+    """How the exact engine formed float64 windows' per-pair logarithms ln(x/R) since the last
+    call (the counts are then reset), in windows of 8 lanes: ``old``, ``log_ratio_dd`` in
+    every lane (an atanh series with two divisions), ``new``, ``ln_dd(x) - ln_dd(R)`` in every
+    general lane (|alpha| <= 16 and a window spanning at least 1/16, see ``FASTLOG_MAX_A`` in
+    ppool_kernel.cpp), ``mixed``, some lanes each way. Forwards, saving forwards and
+    backwards are counted; the fast engine's special windows are not. For tests."""
+    import numpy as np
+
+    lib = _lib or load()
+    fn = lib.ppv_pair_log_paths
+    fn.argtypes = [ctypes.c_void_p]
+    fn.restype = None
+    out = np.zeros(3, dtype=np.int64)
+    fn(out.ctypes.data)
+    return {"old": int(out[0]), "new": int(out[1]), "mixed": int(out[2])}
+
+
 def saved_backward_paths() -> dict[str, int]:
     """How ``backward_saved`` since the last call formed each contiguous plane row's input
     gradient (the counts are then reset): ``runs``, one gy per run of a window's columns
