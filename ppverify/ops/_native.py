@@ -837,6 +837,30 @@ def pair_log_paths() -> dict[str, int]:
     return {"old": int(out[0]), "new": int(out[1]), "mixed": int(out[2])}
 
 
+def pair_log_elementary(name: str, *args):
+    """The exact engine's new-path elementary functions on float64 arrays, for tests:
+    ``("ln", x)`` gives ln_dd's (hi, lo), ``("exp", th, tl)`` exp_dd_tab's (e, e_lo). Whole
+    blocks of 8 by the AVX-512 forms (on such builds), the rest by the one-double forms."""
+    import numpy as np
+
+    lib = _lib or load()
+    arrays = [np.ascontiguousarray(a, dtype=np.float64) for a in args]
+    n = arrays[0].size
+    outs = (np.empty(n), np.empty(n))
+    ptrs = [a.ctypes.data for a in arrays] + [o.ctypes.data for o in outs]
+    vp, i64 = ctypes.c_void_p, ctypes.c_int64
+    if name == "ln":
+        fn = lib.ppv_ln_dd
+        fn.argtypes = [vp, i64, vp, vp]
+        fn(ptrs[0], n, ptrs[1], ptrs[2])
+    else:
+        fn = lib.ppv_exp_dd_tab
+        fn.argtypes = [vp, vp, i64, vp, vp]
+        fn(ptrs[0], ptrs[1], n, ptrs[2], ptrs[3])
+    fn.restype = None
+    return outs
+
+
 def saved_backward_paths() -> dict[str, int]:
     """How ``backward_saved`` since the last call formed each contiguous plane row's input
     gradient (the counts are then reset): ``runs``, one gy per run of a window's columns

@@ -74,8 +74,10 @@
 //   element; a window above GATHER_ELEMS elements in runs of that many, again in each pass)
 //   that the three passes read as whole vectors; pass 1's extrema and counts and pass 2's
 //   compensated sums stay in vector registers (GCC vector extensions). Pass 2's double-double
-//   log and exp per element and window is most of the remaining cost (k3 s2 p1: about 60% of
-//   the forward; perf record, 2026-12-02).
+//   log and exp per element and window was most of the cost (k3 s2 p1: about 60% of the
+//   forward; perf record, 2026-12-02); float64 lanes with |a| <= 16 (and windows spanning 1/16
+//   or more) now form each element's ln x and x^a once per element instead (the new path, see
+//   FASTLOG_MAX_A for the mathematics and the bound), the others keep the per-window terms.
 //   Pass 2 (the window sums) keeps each element's exp(a ln(x/R)) and ln(x/R) of the window
 //   (a per-thread cache, windows up to EXACT_CACHE_ELEMS elements) and pass 3 (gradients)
 //   reads them: one double-double log and exp per element and window, vectorised over lanes
@@ -341,8 +343,9 @@ PPV_ALWAYS_INLINE void log_ratio_dd(Split x, Split R, double& hi, double& lo) {
   lo = small - (hi - big);
 }
 
-// ln x as an unevaluated double-double H + Lo, for the exact engine's per-pair logarithms
-// ln(x / R) = ln x - ln R (float64 inputs, lanes with |a| <= FASTLOG_MAX_A; see exact_window).
+// ln x as an unevaluated double-double H + Lo, for the exact engine's new path (float64
+// inputs, lanes with |a| <= FASTLOG_MAX_A: x^a = exp(a ln x), ln(x / R) = ln x - ln R; see
+// FASTLOG_MAX_A).
 // fast_log's reduction (fast_math.inc) with every step carried: x = 2^k z (a subnormal x scaled
 // by 2^54 first), z in [0.703125, 1.40625), invc ~ 1/c from the 16-entry table, and
 //   r = z invc - 1 = rh + rl exactly (z invc = p + pe by fma, rh = p - 1 exact by Sterbenz),
@@ -351,12 +354,11 @@ PPV_ALWAYS_INLINE void log_ratio_dd(Split x, Split R, double& hi, double& lo) {
 // |r| <= 2^-5); the first three terms summed exactly (two two-sums), the bracket (below 2^-10)
 // to one rounding. Absolute error below 2^-61.5 (the bracket's rounding errors, 3 x 2^-64, the
 // truncation 2^-63.5, rl rh^2 / ... below 2^-64, k ln2_lo and logc_lo below 2^-75), so
-// ln(x / R) as a difference of two of these is within FASTLOG_ERR = 2^-60.5 absolute. At x = 1
+// ln(x / R) as a difference of two of these is within 2^-60.5 absolute. At x = 1
 // (k = 0, invc = 1, logc = 0) it is rh + bracket, accurate relative to itself; ln x = ln R
 // exactly when x = R (the same function of the same bits), so ln(R / R) = 0 as before.
 // x positive and finite. Two forms with the same operations (so the same bits): one double, and
 // 8 lanes (AVX-512 builds; the tables read by vpermt2pd).
-constexpr double FASTLOG_ERR = 0x1.6a09e667f3bcdp-61;  // 2^-60.5
 PPV_ALWAYS_INLINE void ln_dd(double x, double& H, double& Lo) {
   const bool sub = x < 2.2250738585072014e-308;
   const double xs = sub ? x * 0x1p54 : x;
@@ -443,8 +445,10 @@ PPV_ALWAYS_INLINE void ln_dd_lanes(const double* x, double* H, double* Lo) {
 // exp(r) - 1 = r + r^2 p(r) of degree 7 (Taylor, truncation below 2^-59.5 relative) and
 // 2^(j/16) = tab_j (1 + EXP_TAB_TAIL_j) carried to about 2^-106:
 //   exp(th + tl) = 2^m tab_j (1 + em1 + tail_j (1 + em1)), one rounding at the end.
-// Within about 0.56 u (u = 2^-53: the final rounding, r's rounding 2^-58.5, em1's 2^-59.5,
-// the truncation), against exp_dd's about 1 u; 0 below e^-745.5 (and for NaN), as exp_dd;
+// e within 0.5 ULP + 2^-57 relative (the final rounding; r's rounding, em1's and tmp's, each
+// below 2^-59.5, the truncation 2^-59.5), and e + elo (elo: e's rounding error) within 2^-56
+// relative (measured 2^-57.0 and 0.53 ULP, test_pair_log.py), against exp_dd's about 1 ULP;
+// 0 below e^-745.5 (and for NaN), as exp_dd;
 // a result below 2^-1021 (th < -707) is formed 2^600 larger and scaled back (two roundings, as
 // exp_dd's subnormal results); th above 709 is taken as 709 (the exact engine's weights are
 // at most about 1: R is the dominant element). Scalar and 8-lane forms, the same operations.
@@ -1286,21 +1290,39 @@ inline WindowCache window_cache(bool backward, int64_t n) {
   return wc;
 }
 
-// The per-pair logarithm of float64 windows (exact_group; the fast engine's special windows
-// keep log_ratio_dd, so the narrow dtypes' bits are unchanged). In a lane with |a| <=
-// FASTLOG_MAX_A whose window spans at least FASTLOG_MIN_SPREAD (xmin <= (1 - 1/16) xmax),
-// ln(x / R) is ln_dd(x) - ln_dd(R) (a table-driven log per element, no division) instead of
-// log_ratio_dd's atanh series with two divisions. Bound: ln_dd's difference is within
-// FASTLOG_ERR = 2^-60.5 absolute, so E = exp(a ln(x/R)) gains at most |a| 2^-60.5 <= 2^-56.5
-// (1/11 of u = 2^-53) relative error, and y = sum w x moves by at most 2 y times that
-// (sum_i w_i |x_i - y| <= 2 y for x >= 0): below 0.18 u, next to exp_dd's own rounding of
-// about 1 u per weight. dy/da's terms w (ln(x/R) - ln(y/R)) (x - y) / R move by at most
-// FASTLOG_ERR sum w |x - y| / R <= 2 FASTLOG_ERR y / R (absolute); where the window's elements
-// are within 1/16 of each other those terms are tiny and the absolute error would be large
-// relative to them, so such lanes keep the relative-accurate log_ratio_dd, as do lanes with
-// larger |a| (the survey's alpha reaches 1e6, the edge tests 1.7e308, where the error grows
-// with |a|). The saving forward (jac64) and the recomputing backward both come here, so they
-// still give the same bits.
+// The new path of float64 windows (exact_group only: the fast engine's special windows keep
+// the per-window path below, so the narrow dtypes' bits are unchanged). Before, every element
+// of every window formed ln(x/R) (log_ratio_dd: an atanh series, two divisions) and
+// e = exp(a ln(x/R)) (exp_dd), 163 instructions per element and window, 2.25 windows per
+// element for k3 s2. Now, in a lane (window x plane) with
+//   |a| <= FASTLOG_MAX_A = 16, xmin <= (1 - FASTLOG_MIN_SPREAD) xmax (a span of 1/16 or more),
+//   |a| ln|x| <= FASTLOG_MAX_EXP = 600 for every positive element (by the extremes' exponents),
+// each element's terms are formed once per element (elem_terms_lanes, cached per group in an
+// ElemCache): ln x = H + Lo (ln_dd) and E = x^a = exp(a (H + Lo)) = E_hi + E_lo (exp_dd_tab),
+// a normal double within [e^-600, e^600]. The window then uses E in place of e (the factor
+// R^a cancels in every weight w = E / S), y = R (1 + D) with D = sum E rho / sum E, the sums
+// S, sum E rho and sum E x / 2^e(R) Neumaier-compensated with E_lo and the products' rounding
+// errors (fma) in the compensations (so E enters them to about 2^-100), the gradients
+// w (1 + a (rho - D) / (1 + rho)) as before, and ln(x/R) = (H + Lo) - ln_dd(R) (sub_dd) only
+// for pass 3's dy/da terms. The log-domain redo of pass 3 uses ln(S / R^a) (S / E(R): both
+// within 2^-56 relative, so its ln within 2^-55 absolute).
+// The bound. ln_dd's absolute error is below 2^-61.5 (measured 2^-63.1, test_pair_log.py), so
+// a ln x is within |a| 2^-61.5 <= 2^-57.5 of itself, and exp_dd_tab's E_hi + E_lo is within
+// 2^-56 relative of exp of its argument (measured 2^-57.0): each weight E_i is within
+// d = 2^-57.5 + 2^-56 < 2^-55.4 (0.19 u, u = 2^-53) relative of x_i^a, the same factor for the
+// whole window up to d. With E_i (1 + d_i), |d_i| <= d, y = sum E x / sum E moves by
+// sum_i w_i d_i (x_i - y) / (1 + ...) , at most 2 d y / (1 - d) (sum_i w_i |x_i - y| <= 2 y for
+// x >= 0): below 0.38 u of y, where exp_dd's weights (about 1 u each) allowed about 2 u. So
+// the new path is at least as accurate in the forward (ulp_survey float64, seeds 1-7: max 2
+// ULP as before, 131 cases at 2 ULP against main's 234). dy/da's terms
+// w (ln(x/R) - ln(y/R)) (x - y) / R move by at most 2^-60.5 sum w |x - y| / R <= 2^-59.5 y / R
+// (absolute); lanes whose elements are all within 1/16 of each other have terms so small
+// that this would be large relative to them, so they keep log_ratio_dd (relative-accurate
+// near R), as do lanes with |a| > 16 (the survey's alpha reaches 1e6, the edge tests 1.7e308:
+// the error grows with |a|) and elements with |a ln x| > 600 (E would over- or underflow).
+// The saving forward (jac64) and the recomputing backward both come here with the same
+// arithmetic (E, ln x are pure functions of x and a: cached or per pair, the same bits), so
+// their gradients are still the same bits.
 constexpr double FASTLOG_MAX_A = 16.0;
 constexpr double FASTLOG_MIN_SPREAD = 1.0 / 16.0;
 constexpr double FASTLOG_MAX_EXP = 600.0;  // |a ln x| of every element of a new-path window
@@ -1362,6 +1384,7 @@ struct ElemCache {
 
 struct PairLog {
   int mode = PAIR_OLD;
+  bool need_lr = true;            // ln(x/R) wanted (a backward: pass 3's dy/dalpha terms)
   const ElemCache* ec = nullptr;  // the group's, or null: elem_terms_lanes per pair
   double lRh[L], lRl[L];  // ln_dd(R) per lane
   double ER[L], ERl[L];   // R^a by elem_terms_lanes (new lanes: S / R^a is the old path's S)
@@ -1380,6 +1403,7 @@ PPV_ALWAYS_INLINE void pair_new_lanes(const double* v, int64_t pos, const double
   } else {
     elem_terms_lanes(v, a, ee, el, h, lo);
   }
+  if (!pl.need_lr) return;  // a forward: no dy/dalpha terms
 #if defined(__AVX512F__)
   __m512d hi8, lo8;
   sub_dd8(_mm512_loadu_pd(hp), _mm512_loadu_pd(lp), _mm512_loadu_pd(pl.lRh),
@@ -1540,6 +1564,7 @@ void exact_window(const T* x, const Plan& P, const Lanes& ln, const WindowRange&
     }
     pl.mode = any_new ? (any_old ? PAIR_MIXED : PAIR_NEW) : PAIR_OLD;
     pl.ec = ec;
+    pl.need_lr = backward;
     if (any_new) elem_terms_lanes(R, a, pl.ER, pl.ERl, pl.lRh, pl.lRl);
     count_pair_mode(pl.mode);
   }
@@ -4316,6 +4341,30 @@ int64_t ppv_cl_band_bytes(int64_t bytes) {
 // Row segments whose weights load_weights_row computed fused (out[0]), fused but for a last
 // partial block of columns (out[1]) and by load_row then compute_row alone (out[2]) since the
 // last call; the counts are reset. For tests.
+// The new path's elementary functions on n values, for tests (tests/ops/test_pair_log.py):
+// ln_dd (H, Lo) and exp_dd_tab (E, El) of (th[i], tl[i]), by the 8-lane forms (and the scalar
+// forms in a last partial block, which give the same bits: the test checks both)
+void ppv_ln_dd(const double* x, int64_t n, double* h, double* lo) {
+  int64_t i = 0;
+  for (; i + L <= n; i += L) {
+    double e[L], el[L], one[L];
+    for (int l = 0; l < L; ++l) one[l] = 0.0;
+    elem_terms_lanes(x + i, one, e, el, h + i, lo + i);
+  }
+  for (; i < n; ++i) ln_dd(x[i], h[i], lo[i]);
+}
+void ppv_exp_dd_tab(const double* th, const double* tl, int64_t n, double* e, double* el) {
+  int64_t i = 0;
+#if defined(__AVX512F__)
+  for (; i + L <= n; i += L) {
+    __m512d lo;
+    _mm512_storeu_pd(e + i, exp_dd_tab8(_mm512_loadu_pd(th + i), _mm512_loadu_pd(tl + i), lo));
+    _mm512_storeu_pd(el + i, lo);
+  }
+#endif
+  for (; i < n; ++i) e[i] = exp_dd_tab(th[i], tl[i], el[i]);
+}
+
 void ppv_pair_log_paths(int64_t* out) {
   for (int m = 0; m < 3; ++m) out[m] = pair_mode_count[m].exchange(0);
 }
