@@ -1091,11 +1091,16 @@ struct Gathered {
 };
 template <class T>
 inline void gather_some(const T* x, const Lanes& ln, const int64_t* pos, int64_t cnt,
-                        double* v) {
+                        double* v, const double* xl = nullptr) {
+  if (xl) {  // a lane-interleaved copy of the group's input (ElemCache::X): one vector each
+    for (int64_t j = 0; j < cnt; ++j) std::memcpy(v + j * L, xl + pos[j] * L, L * sizeof(double));
+    return;
+  }
   for (int64_t j = 0; j < cnt; ++j) load_lanes<T>(x, ln, pos[j], v + j * L);
 }
 template <class T>
-inline Gathered gather_window(const T* x, const Plan& P, const Lanes& ln, const WindowRange& w) {
+inline Gathered gather_window(const T* x, const Plan& P, const Lanes& ln, const WindowRange& w,
+                              const double* xl = nullptr) {
   static thread_local std::vector<double> vmem;
   static thread_local std::vector<int64_t> pmem;
   Gathered g;
@@ -1109,7 +1114,7 @@ inline Gathered gather_window(const T* x, const Plan& P, const Lanes& ln, const 
   if (g.whole) {
     int64_t k = 0;
     for_each_element(P, w, [&](int64_t pos) { g.pos[k++] = pos; });
-    gather_some<T>(x, ln, g.pos, g.n, g.v);
+    gather_some<T>(x, ln, g.pos, g.n, g.v, xl);
   }
   return g;
 }
@@ -1119,7 +1124,7 @@ inline Gathered gather_window(const T* x, const Plan& P, const Lanes& ln, const 
 // simd loop ran lane by lane.
 template <class T>
 inline int64_t load_run(const T* x, const Plan& P, const Lanes& ln, const WindowRange& w,
-                        const Gathered& g, int64_t k0) {
+                        const Gathered& g, int64_t k0, const double* xl = nullptr) {
   const int64_t cnt = std::min(GATHER_ELEMS, g.n - k0);
   if (g.whole) return cnt;
   const int64_t H = P.ax[1].in, W = P.ax[2].in;
@@ -1131,7 +1136,7 @@ inline int64_t load_run(const T* x, const Plan& P, const Lanes& ln, const Window
       if (++jh == w.hn) { jh = 0; ++jd; }
     }
   }
-  gather_some<T>(x, ln, g.pos, cnt, g.v);
+  gather_some<T>(x, ln, g.pos, cnt, g.v, xl);
   return cnt;
 }
 
@@ -1379,6 +1384,7 @@ PPV_ALWAYS_INLINE void elem_terms_lanes(const double* v, const double* a, double
 // E[pos * L + l]), for float64 groups whose planes have at most ELEM_CACHE_ELEMS positions
 constexpr int64_t ELEM_CACHE_ELEMS = 1 << 15;  // 6 MiB per thread at most
 struct ElemCache {
+  const double *X = nullptr;  // the input itself, lane-interleaved (load_lanes' values)
   const double *E = nullptr, *El = nullptr, *H = nullptr, *Lo = nullptr;
 };
 
@@ -1511,9 +1517,10 @@ void exact_window(const T* x, const Plan& P, const Lanes& ln, const WindowRange&
   // element's load waited for)
   const v8d zero = {}, one = zero + 1.0, inf = zero + INFINITY;
   v8d vmax = zero, vmin = inf, vpos = zero, vzero = zero, vbad = zero;
-  const Gathered g = gather_window<T>(x, P, ln, w);
+  const double* xl = ec ? ec->X : nullptr;  // float64 groups with an ElemCache
+  const Gathered g = gather_window<T>(x, P, ln, w, xl);
   for (int64_t k0 = 0; k0 < g.n; k0 += GATHER_ELEMS) {
-    const int64_t cnt = load_run<T>(x, P, ln, w, g, k0);
+    const int64_t cnt = load_run<T>(x, P, ln, w, g, k0, xl);
     for (int64_t j = 0; j < cnt; ++j) {
       v8d u;
       std::memcpy(&u, g.v + j * L, sizeof u);
@@ -1565,7 +1572,8 @@ void exact_window(const T* x, const Plan& P, const Lanes& ln, const WindowRange&
     pl.mode = any_new ? (any_old ? PAIR_MIXED : PAIR_NEW) : PAIR_OLD;
     pl.ec = ec;
     pl.need_lr = backward;
-    if (any_new) elem_terms_lanes(R, a, pl.ER, pl.ERl, pl.lRh, pl.lRl);
+    // ln R and R^a: for pass 3 only (ln(x/R) in dy/da's terms, ln(S / R^a) in its redo)
+    if (any_new && backward) elem_terms_lanes(R, a, pl.ER, pl.ERl, pl.lRh, pl.lRl);
     count_pair_mode(pl.mode);
   }
   if (any_general) {
@@ -1585,7 +1593,7 @@ void exact_window(const T* x, const Plan& P, const Lanes& ln, const WindowRange&
     double dump_e[L], dump_lr[L];
     v8d vS = {}, vSc = {}, vDN = {}, vDNc = {}, vTR = {}, vTRc = {}, vSX = {};
     for (int64_t k0 = 0; k0 < g.n; k0 += GATHER_ELEMS) {
-     const int64_t cnt = load_run<T>(x, P, ln, w, g, k0);
+     const int64_t cnt = load_run<T>(x, P, ln, w, g, k0, xl);
      for (int64_t j = 0; j < cnt; ++j) {
       const int64_t k = k0 + j;
       const double* v = g.v + j * L;
@@ -1666,7 +1674,7 @@ void exact_window(const T* x, const Plan& P, const Lanes& ln, const WindowRange&
         gyl[l] = special[l] ? 0.0 : gy[l];
       }
       for (int64_t k0 = 0; k0 < g.n; k0 += GATHER_ELEMS) {
-       const int64_t cnt = load_run<T>(x, P, ln, w, g, k0);
+       const int64_t cnt = load_run<T>(x, P, ln, w, g, k0, xl);
        for (int64_t j = 0; j < cnt; ++j) {
         const int64_t k = k0 + j, pos = g.pos[j];
         const double* v = g.v + j * L;
@@ -3047,20 +3055,26 @@ void exact_group(const T* x, const Plan& P, const Lanes& ln, T* y, const T* gy, 
     if (any_small && np <= ELEM_CACHE_ELEMS) {
       static thread_local std::vector<double> mem;
       const size_t n = (size_t)(np * L);
-      if (mem.size() < 4 * n) mem.resize(4 * n);
-      double *E = mem.data(), *El = E + n, *H = El + n, *Lo = H + n;
+      // a forward keeps E and E_lo only (ln x is for pass 3's dy/dalpha terms)
+      const size_t arrays = backward ? 5 : 3;
+      if (mem.size() < arrays * n) mem.resize(arrays * n);
+      double *X = mem.data(), *E = X + n, *El = E + n, *H = backward ? El + n : nullptr,
+             *Lo = backward ? H + n : nullptr;
+      double dump_h[L], dump_lo[L];
       double a8[L];
       for (int l = 0; l < L; ++l) a8[l] = ln.a[l];
-      // in blocks: the 8 scalar loads of a position are stored (into E, then overwritten)
-      // well before the vector load reads them (read at once, the store-to-load forwarding
-      // stall cost more than the terms)
+      // in blocks: the 8 scalar loads of a position are stored (into X, which the window
+      // passes then gather from: one vector per element) well before the vector load reads
+      // them (read at once, the store-to-load forwarding stall cost more than the terms)
       constexpr int64_t BLK = 32;
       for (int64_t p0 = 0; p0 < np; p0 += BLK) {
         const int64_t p1 = std::min(np, p0 + BLK);
-        for (int64_t pos = p0; pos < p1; ++pos) load_lanes<T>(x, ln, pos, E + pos * L);
+        for (int64_t pos = p0; pos < p1; ++pos) load_lanes<T>(x, ln, pos, X + pos * L);
         for (int64_t pos = p0; pos < p1; ++pos)
-          elem_terms_lanes(E + pos * L, a8, E + pos * L, El + pos * L, H + pos * L, Lo + pos * L);
+          elem_terms_lanes(X + pos * L, a8, E + pos * L, El + pos * L,
+                           backward ? H + pos * L : dump_h, backward ? Lo + pos * L : dump_lo);
       }
+      ecache.X = X;
       ecache.E = E;
       ecache.El = El;
       ecache.H = H;
