@@ -73,6 +73,26 @@ def test_global_windows_on_the_new_path_match_the_oracle(paths):
     assert counts["new"] > 0 and counts["old"] == 0 and counts["mixed"] == 0, counts
 
 
+def test_weights_that_underflow_in_a_window_take_pass_3s_log_domain_form(paths):
+    # 18 decades at |alpha| = 16: |alpha ln x| up to 16 ln(1e15) = 553 <= 600 (the new path),
+    # weight ratios up to e^660 within a window, so w = x^a / S underflows for the smallest
+    # elements and their gradients come from ln(S / R^a) (the redo in pass 3)
+    for seed, alpha in enumerate([16.0, -16.0, 12.0]):
+        x = _decades((2, 3, 5, 6), 18.0, 10 + seed)
+        check_adaptive_case("ppool", x, alpha, 1, dims=2)
+        check_case(x, alpha, 3, 2, 1, dims=2, forward_ulp=2)
+    # 0 < alpha < 1 across 600 decades: w = x^a / S underflows for x = 1e-300 next to 1e300
+    # (1e-510) while its gradient -a w y / x (about -1e90) does not: the log-domain form, with
+    # ln(S / R^a) (|alpha ln x| = 0.85 x 690.8 = 587 <= 600: the new path)
+    gen = torch.Generator().manual_seed(4)
+    x = 10.0 ** (torch.randint(-300, 301, (1, 8, 4, 4), generator=gen).double())
+    x[..., ::2, ::2] = 1e300
+    x[..., 1::2, 1::2] = 1e-300
+    check_case(x, 0.85, 2, 2, dims=2, forward_ulp=2)
+    counts = paths()
+    assert counts["new"] > 0 and counts["old"] == 0, counts
+
+
 def test_lanes_outside_the_bound_keep_the_per_window_path(paths):
     # one alpha per channel (18 planes: groups of 8 lanes mixing channels): the large |alpha|
     # lanes keep log_ratio_dd, the others take the new path in the same windows
