@@ -1012,6 +1012,28 @@ inline v8d v8_abs(v8d v) {  // |v| bit for bit as std::fabs (the sign bit cleare
   std::memcpy(&v, &b, sizeof v);
   return v;
 }
+inline v8l v8_bits(v8d v) { v8l b; std::memcpy(&b, &v, sizeof b); return b; }
+inline v8d v8_from_bits(v8l b) { v8d v; std::memcpy(&v, &b, sizeof v); return v; }
+inline bool v8_any(v8l m) {  // some lane's mask (all ones) set
+  int64_t r = 0;
+  for (int l = 0; l < L; ++l) r |= m[l];
+  return r != 0;
+}
+// pow2 in 8 lanes: 2^k by its bits, for -1022 <= k <= 1023 (other lanes: garbage to select away)
+inline v8d pow2_8(v8l k) { return v8_from_bits((k + 1023) << 52); }
+// split in 8 lanes, the same bits as split lane by lane: x = m 2^e, m in [1, 2), for x > 0
+// finite (a subnormal x through x 2^54, as split); x = 0 gives split's m = 1, e = -1077 and
+// x = inf its m = 1, e = 1024, values that only special lanes carry.
+PPV_ALWAYS_INLINE void split8(v8d x, v8d& m, v8d& e) {
+  v8l b = v8_bits(x);
+  v8l ex = (b >> 52) & 0x7ff;  // the sign bit is 0: the arithmetic shift is the logical one
+  const v8l bs = v8_bits(x * 0x1p54);
+  const v8l sub = ex == 0;
+  b = sub ? bs : b;
+  ex = sub ? ((bs >> 52) & 0x7ff) - 54 : ex;
+  m = v8_from_bits((b & (int64_t)0x000fffffffffffffLL) | (int64_t)0x3ff0000000000000LL);
+  e = __builtin_convertvector(ex - 1023, v8d);
+}
 
 // Where the exact engine puts input-gradient contributions.
 // Either a lane-interleaved buffer of one plane-group (buf[pos * L + l], the fast engine's
@@ -1533,42 +1555,45 @@ void exact_window(const T* x, const Plan& P, const Lanes& ln, const WindowRange&
       vmin = (p & (u < vmin)) ? u : vmin;
     }
   }
-  double xmax[L], xmin[L], npos[L], nzero[L], nbad[L];
-  std::memcpy(xmax, &vmax, sizeof xmax);
-  std::memcpy(xmin, &vmin, sizeof xmin);
-  std::memcpy(npos, &vpos, sizeof npos);
-  std::memcpy(nzero, &vzero, sizeof nzero);
-  std::memcpy(nbad, &vbad, sizeof nbad);
+  // the window's lanes, in vectors (lane by lane, these per-window flags, splits and scales
+  // were a third of a k2 s2 forward's time: scalar stores read back lane by lane). special:
+  // the lanes exact_lane finishes (not wanted, bad elements, no positive one, zeros with
+  // a < 0, a span beyond 2^1000 with a < 0, a not finite); R = xmax (a >= 0) or xmin (a < 0)
+  const v8d va = v8_load(ln.a);
+  double wantd[L];
+  for (int l = 0; l < L; ++l) wantd[l] = want[l] ? 1.0 : 0.0;
+  v8d mxm, mxe, mnm, mne;
+  split8(vmax, mxm, mxe);
+  split8(vmin, mnm, mne);
+  const v8l neg = va < zero;
+  const v8l extreme = neg & (vpos > zero) & (mxe - mne >= 1000.0);
+  const v8l spec = (v8_load(wantd) == zero) | (vbad > zero) | (vpos == zero) |
+                   (neg & (vzero > zero)) | extreme | ~(v8_abs(va) < inf);
+  const v8d vR = spec ? one : (va >= zero ? vmax : vmin);
+  v8d Rm, Re;
+  split8(vR, Rm, Re);
   bool special[L];
-  bool any_general = false;
-  Split sR[L];
-  double R[L], a[L];
-  for (int l = 0; l < L; ++l) {
-    a[l] = ln.a[l];
-    out.bad[l] = false;
-    out.y[l] = 0.0;
-    out.xmax[l] = xmax[l];
-    const bool extreme = a[l] < 0 && npos[l] > 0 &&
-                         split(xmax[l]).e - split(xmin[l]).e >= 1000.0;
-    special[l] = !want[l] || nbad[l] > 0 || npos[l] == 0 || (a[l] < 0 && nzero[l] > 0) ||
-                 extreme || !std::isfinite(a[l]);
-    R[l] = special[l] ? 1.0 : (a[l] >= 0 ? xmax[l] : xmin[l]);
-    sR[l] = split(R[l]);
-    any_general = any_general || !special[l];
-  }
+  for (int l = 0; l < L; ++l) special[l] = spec[l] != 0;
+  const bool any_general = v8_any(~spec);
+  std::memset(out.bad, 0, sizeof out.bad);
+  v8_store(out.y, zero);
+  v8_store(out.xmax, vmax);
+  double R[L], a[L], nzero[L];
+  v8_store(R, vR);
+  v8_store(a, va);
+  v8_store(nzero, vzero);
   PairLog pl;
   if (fastlog && any_general) {
-    bool any_new = false, any_old = false;
-    for (int l = 0; l < L; ++l) {
-      // |ln x| < (|e| + 1) ln 2 for x = m 2^e, m in [1, 2)
-      const double emax = std::max(std::fabs(split(xmax[l]).e), std::fabs(split(xmin[l]).e));
-      const bool nw = !special[l] && std::fabs(a[l]) <= FASTLOG_MAX_A &&
-                      xmin[l] <= (1.0 - FASTLOG_MIN_SPREAD) * xmax[l] &&
-                      std::fabs(a[l]) * ((emax + 1.0) * 0.6931471805599453) <= FASTLOG_MAX_EXP;
-      pl.newl[l] = nw ? 1.0 : 0.0;
-      any_new = any_new || nw;
-      any_old = any_old || (!special[l] && !nw);
-    }
+    // the new path's lanes: |a| <= 16, a span of 1/16 or more, |a ln x| <= 600 for every
+    // positive x (|ln x| < (|e| + 1) ln 2 for x = m 2^e, m in [1, 2))
+    const v8d ae = v8_abs(mxe), ie = v8_abs(mne);
+    const v8d emax = ae < ie ? ie : ae;  // std::max(|e(xmax)|, |e(xmin)|)
+    const v8d aa = v8_abs(va);
+    const v8l nw = ~spec & (aa <= FASTLOG_MAX_A) &
+                   (vmin <= (1.0 - FASTLOG_MIN_SPREAD) * vmax) &
+                   (aa * ((emax + 1.0) * 0.6931471805599453) <= FASTLOG_MAX_EXP);
+    v8_store(pl.newl, nw ? one : zero);
+    const bool any_new = v8_any(nw), any_old = v8_any(~spec & ~nw);
     pl.mode = any_new ? (any_old ? PAIR_MIXED : PAIR_NEW) : PAIR_OLD;
     pl.ec = ec;
     pl.need_lr = backward;
@@ -1576,17 +1601,27 @@ void exact_window(const T* x, const Plan& P, const Lanes& ln, const WindowRange&
     if (any_new && backward) elem_terms_lanes(R, a, pl.ER, pl.ERl, pl.lRh, pl.lRl);
     count_pair_mode(pl.mode);
   }
+  // R's split per lane: the old path's log_ratio_dd and pass 3's redo read it
+  Split sR[L];
+  if (pl.mode != PAIR_NEW || backward) {
+    double rm[L], re[L];
+    v8_store(rm, Rm);
+    v8_store(re, Re);
+    for (int l = 0; l < L; ++l) sR[l] = Split{rm[l], re[l]};
+  }
   if (any_general) {
     // pass 2: S = sum E, TR = sum E x / 2^e(R) (y = 2^e(R) TR / S: same-signed terms, exact
     // scaling), DN = sum E rho
     // (D = y / R - 1, accurate when small: same-signed terms too), SX = sum x / R (for a = 1's
     // zeros); compensated sums
-    double S[L], Sc[L], DN[L], DNc[L], TR[L], TRc[L], SX[L], scale[L], scale2[L];
-    for (int l = 0; l < L; ++l) {
-      const int e1 = -(int)sR[l].e / 2;  // two factors: 2^1074 alone overflows
-      scale[l] = pow2(e1);  // e1 and -e(R) - e1 are within [-538, 538]
-      scale2[l] = pow2(-(int)sR[l].e - e1);
-    }
+    // x / 2^e(R) as (x scale) scale2: two factors, 2^1074 alone overflows; e1 = -e(R) / 2
+    // (truncated, as C's division) and -e(R) - e1 are within [-538, 538]
+    double scale[L], scale2[L];
+    const v8l eR = __builtin_convertvector(Re, v8l);
+    const v8l ne = -eR;
+    const v8l e1 = (ne - (ne >> 63)) >> 1;
+    v8_store(scale, pow2_8(e1));
+    v8_store(scale2, pow2_8(ne - e1));
     // with backward, each element's exp(a ln(x/R)) and ln(x/R) are kept for pass 3 (the
     // window's cache, or a stack buffer that nothing reads when the cache is off)
     WindowCache wc = window_cache(backward, w.count());
@@ -1642,16 +1677,21 @@ void exact_window(const T* x, const Plan& P, const Lanes& ln, const WindowRange&
       }
      }
     }
-    v8_store(S, vS); v8_store(Sc, vSc); v8_store(DN, vDN); v8_store(DNc, vDNc);
-    v8_store(TR, vTR); v8_store(TRc, vTRc); v8_store(SX, vSX);
-    double Sv[L], D[L], YR[L];
-    for (int l = 0; l < L; ++l) {
-      Sv[l] = S[l] + Sc[l];
-      D[l] = (DN[l] + DNc[l]) / Sv[l];
-      const double q = (TR[l] + TRc[l]) / Sv[l];  // y / 2^e(R)
-      YR[l] = q / sR[l].m;                          // y / R
-      if (!special[l]) out.y[l] = scale2k(q, (int64_t)sR[l].e);  // one rounding if subnormal
-      SX[l] /= sR[l].m;                             // sum x / R
+    // y = 2^e(R) q, q = TR / S, with one rounding (as scale2k: a product with 2^e(R) where
+    // that is a normal double, else ldexp: a subnormal y); not in special lanes
+    const v8d vSv = vS + vSc;
+    const v8d vq = (vTR + vTRc) / vSv;  // y / 2^e(R)
+    const v8l inr = (eR >= -1022) & (eR <= 1023);
+    v8_store(out.y, (spec | ~inr) ? zero : vq * pow2_8(eR));
+    if (v8_any(~spec & ~inr))
+      for (int l = 0; l < L; ++l)
+        if (!special[l] && !inr[l]) out.y[l] = std::ldexp(vq[l], (int)eR[l]);
+    double Sv[L], D[L], YR[L], SX[L];
+    if (backward) {
+      v8_store(Sv, vSv);
+      v8_store(D, (vDN + vDNc) / vSv);
+      v8_store(YR, vq / Rm);    // y / R
+      v8_store(SX, vSX / Rm);   // sum x / R
     }
     if (backward) {
       // pass 3: gradients. rel = (x - y) / x: (rho - D) / (x / R) while y is near R (|D| <=
