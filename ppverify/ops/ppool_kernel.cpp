@@ -1058,6 +1058,23 @@ struct GradSink {
       lane[l][pos * es] += v;
     }
   }
+  // add(pos, l, v[l]) for every lane l not in skip: one position's range check for all lanes
+  inline void add_lanes(int64_t pos, const double* v, const bool* skip) {
+    if (buf) {
+      for (int l = 0; l < L; ++l)
+        if (!skip[l]) buf[pos * L + l] += v[l];
+      return;
+    }
+    if (pos < lo || pos >= hi) return;
+    for (int l = 0; l < L; ++l) {
+      if (skip[l]) continue;
+      double t = v[l];
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+      __asm__("" : "+x"(t));  // the product rounded before the sum, as add
+#endif
+      lane[l][pos * es] += t;
+    }
+  }
 };
 
 // Results of one window in every lane.
@@ -1402,6 +1419,21 @@ PPV_ALWAYS_INLINE void elem_terms_lanes(const double* v, const double* a, double
 #endif
 }
 
+// ln x = H + Lo in 8 lanes, the same bits as elem_terms_lanes' H and Lo (x <= 0: ln 1), without
+// its x^a: a backward's per-window ln R (R^a is wanted only by pass 3's rare log-domain redo)
+PPV_ALWAYS_INLINE void elem_log_lanes(const double* v, double* H, double* Lo) {
+#if defined(__AVX512F__)
+  const __m512d u = _mm512_loadu_pd(v);
+  const __mmask8 pos = _mm512_cmp_pd_mask(u, _mm512_setzero_pd(), _CMP_GT_OQ);
+  __m512d h, lo;
+  ln_dd8(_mm512_mask_mov_pd(_mm512_set1_pd(1.0), pos, u), h, lo);
+  _mm512_storeu_pd(H, h);
+  _mm512_storeu_pd(Lo, lo);
+#else
+  for (int l = 0; l < L; ++l) ln_dd(v[l] > 0.0 ? v[l] : 1.0, H[l], Lo[l]);
+#endif
+}
+
 // A group's elem_terms_lanes for every input position of its plan (lane-interleaved:
 // E[pos * L + l]), for float64 groups whose planes have at most ELEM_CACHE_ELEMS positions
 constexpr int64_t ELEM_CACHE_ELEMS = 1 << 15;  // 6 MiB per thread at most
@@ -1597,8 +1629,9 @@ void exact_window(const T* x, const Plan& P, const Lanes& ln, const WindowRange&
     pl.mode = any_new ? (any_old ? PAIR_MIXED : PAIR_NEW) : PAIR_OLD;
     pl.ec = ec;
     pl.need_lr = backward;
-    // ln R and R^a: for pass 3 only (ln(x/R) in dy/da's terms, ln(S / R^a) in its redo)
-    if (any_new && backward) elem_terms_lanes(R, a, pl.ER, pl.ERl, pl.lRh, pl.lRl);
+    // ln R: for pass 3 only (ln(x/R) = ln x - ln R in dy/da's terms); R^a (ln(S / R^a) in
+    // pass 3's log-domain redo) only in a window that redoes a lane
+    if (any_new && backward) elem_log_lanes(R, pl.lRh, pl.lRl);
     count_pair_mode(pl.mode);
   }
   // R's split per lane: the old path's log_ratio_dd and pass 3's redo read it
@@ -1698,7 +1731,7 @@ void exact_window(const T* x, const Plan& P, const Lanes& ln, const WindowRange&
       // 1/2: both accurate relative to themselves, so no cancellation for large |a|), else
       // 1 - (y / R) / (x / R); dy/da terms w (ln(x/R) - ln(y/R)) (x - y) / R >= 0, times R.
       GradConst gc;
-      double ln_s[L], acc[L], gyl[L];
+      double acc[L], gyl[L];
       for (int l = 0; l < L; ++l) {
         gc.R[l] = R[l];
         gc.a[l] = a[l];
@@ -1707,12 +1740,12 @@ void exact_window(const T* x, const Plan& P, const Lanes& ln, const WindowRange&
         gc.near_r[l] = std::fabs(D[l]) <= 0.5 ? 1.0 : 0.0;
         gc.g0[l] = gc.near_r[l] != 0.0 ? std::log1p(D[l]) : std::log(YR[l]);  // ln(y / R)
         gc.inv_s[l] = 1.0 / Sv[l];
-        // ln of the window's sum relative to R^a (the new path's weights are x^a)
-        ln_s[l] = std::log(pl.mode != PAIR_OLD && pl.newl[l] != 0.0 ? Sv[l] / pl.ER[l] : Sv[l]);
         gc.gz[l] = (a[l] == 1.0 && SX[l] > 0) ? -YR[l] / SX[l] : 0.0;
         acc[l] = 0.0;
         gyl[l] = special[l] ? 0.0 : gy[l];
       }
+      double ln_s[L];
+      bool have_ln_s = false;
       for (int64_t k0 = 0; k0 < g.n; k0 += GATHER_ELEMS) {
        const int64_t cnt = load_run<T>(x, P, ln, w, g, k0, xl);
        for (int64_t j = 0; j < cnt; ++j) {
@@ -1729,9 +1762,19 @@ void exact_window(const T* x, const Plan& P, const Lanes& ln, const WindowRange&
         }
         double gi[L], wts[L], redo_l[L];
         exact_grad_lanes(v, ev, lrv, gc, gi, wts, redo_l, acc);
-        double n_redo = 0.0;
-        for (int l = 0; l < L; ++l) n_redo += redo_l[l];
-        if (n_redo > 0.0)
+        if (v8_any(v8_load(redo_l) != zero)) {
+          if (!have_ln_s) {
+            // ln of the window's sum relative to R^a (the new path's weights are x^a): formed
+            // once, in the first element that redoes a lane (rare: a logarithm per lane)
+            if (pl.mode != PAIR_OLD) {
+              double h[L], lo[L];
+              elem_terms_lanes(R, a, pl.ER, pl.ERl, h, lo);
+            }
+            for (int l = 0; l < L; ++l)
+              ln_s[l] = std::log(pl.mode != PAIR_OLD && pl.newl[l] != 0.0 ? Sv[l] / pl.ER[l]
+                                                                          : Sv[l]);
+            have_ln_s = true;
+          }
           for (int l = 0; l < L; ++l) {
             if (redo_l[l] == 0.0) continue;
             // w (1 + a) - a w y / x with w y / x = exp(a lr - ln S + ln(y/R) - lr)
@@ -1741,8 +1784,10 @@ void exact_window(const T* x, const Plan& P, const Lanes& ln, const WindowRange&
             sub_add_dd(th, tl, hi, lo, gc.g0[l] - ln_s[l], sh, sl);
             gi[l] = wts[l] * (1.0 + a[l]) - mul_exp_dd(a[l], sh, sl);
           }
-        for (int l = 0; l < L; ++l)
-          if (!special[l]) sink->add(pos, l, gyl[l] * gi[l]);
+        }
+        double gg[L];
+        for (int l = 0; l < L; ++l) gg[l] = gyl[l] * gi[l];
+        sink->add_lanes(pos, gg, special);
        }
       }
       for (int l = 0; l < L; ++l) {
