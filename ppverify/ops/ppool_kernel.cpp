@@ -1015,9 +1015,15 @@ inline v8d v8_abs(v8d v) {  // |v| bit for bit as std::fabs (the sign bit cleare
 inline v8l v8_bits(v8d v) { v8l b; std::memcpy(&b, &v, sizeof b); return b; }
 inline v8d v8_from_bits(v8l b) { v8d v; std::memcpy(&v, &b, sizeof v); return v; }
 inline bool v8_any(v8l m) {  // some lane's mask (all ones) set
+#if defined(__AVX512F__)
+  __m512i b;
+  std::memcpy(&b, &m, sizeof b);
+  return _mm512_test_epi64_mask(b, b) != 0;
+#else
   int64_t r = 0;
   for (int l = 0; l < L; ++l) r |= m[l];
   return r != 0;
+#endif
 }
 // pow2 in 8 lanes: 2^k by its bits, for -1022 <= k <= 1023 (other lanes: garbage to select away)
 inline v8d pow2_8(v8l k) { return v8_from_bits((k + 1023) << 52); }
@@ -1719,31 +1725,28 @@ void exact_window(const T* x, const Plan& P, const Lanes& ln, const WindowRange&
     if (v8_any(~spec & ~inr))
       for (int l = 0; l < L; ++l)
         if (!special[l] && !inr[l]) out.y[l] = std::ldexp(vq[l], (int)eR[l]);
-    double Sv[L], D[L], YR[L], SX[L];
-    if (backward) {
-      v8_store(Sv, vSv);
-      v8_store(D, (vDN + vDNc) / vSv);
-      v8_store(YR, vq / Rm);    // y / R
-      v8_store(SX, vSX / Rm);   // sum x / R
-    }
     if (backward) {
       // pass 3: gradients. rel = (x - y) / x: (rho - D) / (x / R) while y is near R (|D| <=
       // 1/2: both accurate relative to themselves, so no cancellation for large |a|), else
       // 1 - (y / R) / (x / R); dy/da terms w (ln(x/R) - ln(y/R)) (x - y) / R >= 0, times R.
+      // the window's constants in vectors: D = DN / S, y / R = q / m(R), sum x / R, 1 / S, and
+      // a = 1's zeros' gradient -(y / R) / (sum x / R); ln(y / R) by libm per general lane
       GradConst gc;
-      double acc[L], gyl[L];
-      for (int l = 0; l < L; ++l) {
-        gc.R[l] = R[l];
-        gc.a[l] = a[l];
-        gc.D[l] = D[l];
-        gc.YR[l] = YR[l];
-        gc.near_r[l] = std::fabs(D[l]) <= 0.5 ? 1.0 : 0.0;
-        gc.g0[l] = gc.near_r[l] != 0.0 ? std::log1p(D[l]) : std::log(YR[l]);  // ln(y / R)
-        gc.inv_s[l] = 1.0 / Sv[l];
-        gc.gz[l] = (a[l] == 1.0 && SX[l] > 0) ? -YR[l] / SX[l] : 0.0;
-        acc[l] = 0.0;
-        gyl[l] = special[l] ? 0.0 : gy[l];
-      }
+      double acc[L], gyl[L], Sv[L];
+      const v8d vD = (vDN + vDNc) / vSv, vYR = vq / Rm, vSX1 = vSX / Rm;
+      const v8l nr = v8_abs(vD) <= 0.5;
+      v8_store(gc.R, vR);
+      v8_store(gc.a, va);
+      v8_store(gc.D, vD);
+      v8_store(gc.YR, vYR);
+      v8_store(gc.near_r, nr ? one : zero);
+      v8_store(gc.inv_s, one / vSv);
+      v8_store(gc.gz, ((va == 1.0) & (vSX1 > zero)) ? -vYR / vSX1 : zero);
+      v8_store(acc, zero);
+      v8_store(gyl, spec ? zero : v8_load(gy));
+      v8_store(Sv, vSv);
+      for (int l = 0; l < L; ++l)  // ln(y / R); special lanes' terms are not used
+        gc.g0[l] = special[l] ? 0.0 : nr[l] ? std::log1p(gc.D[l]) : std::log(gc.YR[l]);
       double ln_s[L];
       bool have_ln_s = false;
       for (int64_t k0 = 0; k0 < g.n; k0 += GATHER_ELEMS) {
