@@ -825,16 +825,19 @@ def pair_log_paths() -> dict[str, int]:
     every lane (an atanh series with two divisions), ``new``, ``ln_dd(x) - ln_dd(R)`` in every
     general lane (|alpha| <= 16 and a window spanning at least 1/16, see ``FASTLOG_MAX_A`` in
     ppool_kernel.cpp), ``mixed``, some lanes each way. Forwards, saving forwards and
-    backwards are counted; the fast engine's special windows are not. For tests."""
+    backwards are counted; the fast engine's special windows are not. ``ldexp_y``: lanes
+    (not windows) whose y = q 2^e(R) took ldexp, R subnormal (exact_window's vector
+    epilogue's scalar fallback). For tests."""
     import numpy as np
 
     lib = _lib or load()
     fn = lib.ppv_pair_log_paths
     fn.argtypes = [ctypes.c_void_p]
     fn.restype = None
-    out = np.zeros(3, dtype=np.int64)
+    out = np.zeros(4, dtype=np.int64)
     fn(out.ctypes.data)
-    return {"old": int(out[0]), "new": int(out[1]), "mixed": int(out[2])}
+    return {"old": int(out[0]), "new": int(out[1]), "mixed": int(out[2]),
+            "ldexp_y": int(out[3])}
 
 
 def pair_log_elementary(name: str, *args):

@@ -1379,13 +1379,16 @@ constexpr double FASTLOG_MAX_EXP = 600.0;  // |a ln x| of every element of a new
 enum PairMode { PAIR_OLD = 0, PAIR_NEW = 1, PAIR_MIXED = 2 };
 // Windows (of 8 lanes) whose float64 pass 2 took each mode since the last ppv_pair_log_paths
 // call (tests assert which path their cases take): counted per thread, added once per group.
-std::atomic<int64_t> pair_mode_count[3];
-thread_local int64_t pair_mode_local[3];
+// Also (out[3]) the float64 lanes whose y = q 2^e(R) took ldexp (e(R) outside [-1022, 1023]:
+// a subnormal R, so a subnormal y) in exact_window's vector epilogue.
+std::atomic<int64_t> pair_mode_count[4];
+thread_local int64_t pair_mode_local[4];
 inline void count_pair_mode(int mode) { ++pair_mode_local[mode]; }
 inline void flush_pair_modes() {
-  for (int m = 0; m < 3; ++m)
+  for (int m = 0; m < 4; ++m)
     if (pair_mode_local[m]) { pair_mode_count[m] += pair_mode_local[m]; pair_mode_local[m] = 0; }
 }
+constexpr int LDEXP_Y = 3;  // pair_mode_local's slot for those lanes
 
 // Each element's own terms in 8 lanes, for the new path: ln x as ln_dd's H + Lo and
 // E = exp(a ln x) = x^a by exp_dd_tab of the double-double a (H + Lo) (in a new-path window
@@ -1724,7 +1727,10 @@ void exact_window(const T* x, const Plan& P, const Lanes& ln, const WindowRange&
     v8_store(out.y, (spec | ~inr) ? zero : vq * pow2_8(eR));
     if (v8_any(~spec & ~inr))
       for (int l = 0; l < L; ++l)
-        if (!special[l] && !inr[l]) out.y[l] = std::ldexp(vq[l], (int)eR[l]);
+        if (!special[l] && !inr[l]) {
+          out.y[l] = std::ldexp(vq[l], (int)eR[l]);
+          if (fastlog) ++pair_mode_local[LDEXP_Y];
+        }
     if (backward) {
       // pass 3: gradients. rel = (x - y) / x: (rho - D) / (x / R) while y is near R (|D| <=
       // 1/2: both accurate relative to themselves, so no cancellation for large |a|), else
@@ -4468,7 +4474,7 @@ void ppv_exp_dd_tab(const double* th, const double* tl, int64_t n, double* e, do
 }
 
 void ppv_pair_log_paths(int64_t* out) {
-  for (int m = 0; m < 3; ++m) out[m] = pair_mode_count[m].exchange(0);
+  for (int m = 0; m < 4; ++m) out[m] = pair_mode_count[m].exchange(0);
 }
 
 void ppv_weight_paths(int64_t* out) {

@@ -193,3 +193,22 @@ def test_exp_dd_tab_is_within_its_bound_and_its_two_forms_agree():
         es[i:i + 7], els[i:i + 7] = _native.pair_log_elementary("exp", th[i:i + 7], tl[i:i + 7])
     assert np.array_equal(es.view(np.int64), e.view(np.int64))
     assert np.array_equal(els.view(np.int64), el.view(np.int64))
+
+
+def test_subnormal_windows_take_the_vector_split_and_ldexp_lanes(paths):
+    # exact_window's per-window work in 8-lane vectors (split8, pow2_8): windows whose R (the
+    # largest element for alpha >= 0, the smallest for alpha < 0) is subnormal take split8's
+    # x 2^54 branch and y = q 2^e(R) by ldexp (e(R) < -1022: a subnormal y), lane by lane;
+    # normal windows in the same groups take the vector product. Against the oracle, forward
+    # and gradients; the ldexp lanes counted.
+    gen = torch.Generator().manual_seed(7)
+    shape = (2, 8, 6, 6)
+    m = torch.rand(shape, generator=gen, dtype=torch.float64) + 0.5
+    e = torch.randint(-1068, -1030, shape, generator=gen).double()
+    x = m * 2.0 ** e
+    x[1, :, :2] = m[1, :, :2]  # normal windows next to the subnormal ones
+    for alpha in (2.0, 0.5, -1.0):
+        check_case(x, alpha, 2, 2, dims=2, forward_ulp=2)
+        check_case(x, alpha, 3, 2, 1, dims=2, forward_ulp=2)
+    counts = paths()
+    assert counts["ldexp_y"] > 0 and counts["new"] > 0, counts
