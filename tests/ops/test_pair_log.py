@@ -212,3 +212,15 @@ def test_subnormal_windows_take_the_vector_split_and_ldexp_lanes(paths):
         check_case(x, alpha, 3, 2, 1, dims=2, forward_ulp=2)
     counts = paths()
     assert counts["ldexp_y"] > 0 and counts["new"] > 0, counts
+
+
+def test_zeros_at_alpha_one_take_the_vector_window_constants(paths):
+    # alpha = 1's zeros: dy/dx = -(y / R) / (sum x / R) / R there (GradConst::gz, formed in
+    # vectors with the window's D, y / R, 1 / S), against the oracle
+    gen = torch.Generator().manual_seed(11)
+    x = values("zeros", (2, 8, 7, 6), torch.float64, gen)
+    assert (x == 0).any() and (x > 0).any()
+    for k, s, p in ((3, 2, 1), (2, 2, 0)):
+        check_case(x, 1.0, k, s, p, dims=2, forward_ulp=2)
+    counts = paths()
+    assert counts["new"] + counts["mixed"] > 0, counts
