@@ -779,14 +779,17 @@ def kernel_axis_windows(plan, axis: int):
 def forward_sum_paths() -> dict[str, int]:
     """How the fast engine summed the windows of the forwards since the last call (the counts
     are then reset): ``together``, output rows whose windows' rows were summed in one pass
-    (``sum_rows`` in ppool_kernel.cpp: at most 16 rows per window, one column chunk), and
-    ``each``, output rows summed row by row (``sum_row``). The backward is not counted. For
-    tests."""
+    (``sum_rows`` in ppool_kernel.cpp: at most 16 rows per window, one column chunk),
+    ``each``, output rows summed row by row (``sum_row``), and ``weighing``, output rows of
+    forwards and saving forwards whose sums were taken in their rows' weighing pass
+    (``exp_sum_pass``: AVX-512 builds, W windows of step 1 that share no column, input rows
+    read by one output row; the saving forward's rows are counted here alone). The backward is
+    not counted. For tests."""
     import numpy as np
 
-    out = np.zeros(2, dtype=np.int64)
+    out = np.zeros(3, dtype=np.int64)
     (_lib or load()).ppv_forward_sum_paths(out.ctypes.data)
-    return {"together": int(out[0]), "each": int(out[1])}
+    return {"together": int(out[0]), "each": int(out[1]), "weighing": int(out[2])}
 
 
 def weight_paths() -> dict[str, int]:

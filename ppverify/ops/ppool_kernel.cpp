@@ -4113,7 +4113,8 @@ int64_t ppv_cl_band_bytes(int64_t bytes) {
 }
 
 // The forward's window-sum paths since the last call (then reset): out[0] output rows summed
-// by sum_rows (a window's rows together), out[1] by sum_row (row by row). For tests.
+// by sum_rows (a window's rows together), out[1] by sum_row (row by row), out[2] in their
+// rows' weighing pass (RowSums; forwards and saving forwards). For tests.
 // Row segments whose weights load_weights_row computed fused (out[0]), fused but for a last
 // partial block of columns (out[1]) and by load_row then compute_row alone (out[2]) since the
 // last call; the counts are reset. For tests.
