@@ -659,6 +659,39 @@ inline void transpose8_pd(__m512d* r) {
   r[3] = _mm512_shuffle_f64x2(u[3], u[7], 0x44);
   r[7] = _mm512_shuffle_f64x2(u[3], u[7], 0xee);
 }
+
+// In-register transpose of an 8 x 8 block of floats: r[i][j] -> r[j][i] (256-bit shuffles,
+// 24 for the block, where transpose8_pd's 24 are 512-bit: moving floats rather than doubles
+// halves the shuffles' work)
+inline void transpose8_ps(__m256* r) {
+  __m256 t[8], u[8];
+  for (int i = 0; i < 4; ++i) {
+    t[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+    t[2 * i + 1] = _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+  }
+  for (int h = 0; h < 2; ++h) {
+    const __m256* a = t + 4 * h;
+    u[4 * h + 0] = _mm256_shuffle_ps(a[0], a[2], _MM_SHUFFLE(1, 0, 1, 0));
+    u[4 * h + 1] = _mm256_shuffle_ps(a[0], a[2], _MM_SHUFFLE(3, 2, 3, 2));
+    u[4 * h + 2] = _mm256_shuffle_ps(a[1], a[3], _MM_SHUFFLE(1, 0, 1, 0));
+    u[4 * h + 3] = _mm256_shuffle_ps(a[1], a[3], _MM_SHUFFLE(3, 2, 3, 2));
+  }
+  for (int j = 0; j < 4; ++j) {
+    r[j] = _mm256_permute2f128_ps(u[j], u[4 + j], 0x20);
+    r[4 + j] = _mm256_permute2f128_ps(u[j], u[4 + j], 0x31);
+  }
+}
+
+// 8 consecutive elements as 8 floats (exact, as load8_pd)
+template <class T> inline __m256 load8_ps(const T* p);
+template <> inline __m256 load8_ps<float>(const float* p) { return _mm256_loadu_ps(p); }
+template <> inline __m256 load8_ps<bf16_t>(const bf16_t* p) {
+  const __m256i w = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i*)p));
+  return _mm256_castsi256_ps(_mm256_slli_epi32(w, 16));
+}
+template <> inline __m256 load8_ps<f16_t>(const f16_t* p) {
+  return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)p));
+}
 #endif
 
 // Load columns [cb, ce) of input row (id, ih) of a group into lane-interleaved doubles:
@@ -1636,8 +1669,15 @@ PPV_STAGE int load_weights_row(const T* x, const Plan& P, const Lanes& ln, int64
       for (int l = 0; l < L; ++l) p[l] = x + ln.in_base[l] + row;
       for (; c0 + L <= n; c0 += L) {
         __m512d v[L];
-        for (int l = 0; l < L; ++l) v[l] = load8_pd<T>(p[l] + c0);
-        transpose8_pd(v);
+        if constexpr (std::is_same<T, double>::value) {
+          for (int l = 0; l < L; ++l) v[l] = load8_pd<T>(p[l] + c0);
+          transpose8_pd(v);
+        } else {  // transposed as floats (exact), then widened
+          __m256 f[L];
+          for (int l = 0; l < L; ++l) f[l] = load8_ps<T>(p[l] + c0);
+          transpose8_ps(f);
+          for (int i = 0; i < L; ++i) v[i] = _mm512_cvtps_pd(f[i]);
+        }
         for (int i = 0; i < L; ++i) {
           _mm512_storeu_pd(r.x + (c0 + i) * L, v[i]);
           log_col8(a, lc, v[i], r, c0 + i);
@@ -2315,8 +2355,10 @@ PPV_STAGE double jac_store_row(const Plan& P, const Lanes& ln, int64_t id, int64
     } else {
       for (int cc = 0; cc < L; ++cc) t[cc] = column(c0 + cc);
     }
-    transpose8_pd(t);  // t[l]: columns c0.. of lane l
-    for (int l = 0; l < L; ++l) _mm256_storeu_ps(v[l] + c0, _mm512_cvtpd_ps(t[l]));
+    __m256 f[L];  // as float (each element rounded as before), then transposed as floats
+    for (int cc = 0; cc < L; ++cc) f[cc] = _mm512_cvtpd_ps(t[cc]);
+    transpose8_ps(f);  // f[l]: columns c0.. of lane l
+    for (int l = 0; l < L; ++l) _mm256_storeu_ps(v[l] + c0, f[l]);
   }
   for (; c0 < n; ++c0) {
     double o[L];
