@@ -309,6 +309,8 @@ def _open(path: Path):
     lib.ppv_layout_paths.restype = None
     lib.ppv_cl_band_bytes.argtypes = [ctypes.c_int64]
     lib.ppv_cl_band_bytes.restype = ctypes.c_int64
+    lib.ppv_jac_stream_bytes.argtypes = [ctypes.c_int64]
+    lib.ppv_jac_stream_bytes.restype = ctypes.c_int64
     return lib
 
 
@@ -813,13 +815,22 @@ def saved_jac_paths() -> dict[str, int]:
     of 8 planes, no window of the row in the exact engine), and ``lanes``, through a
     lane-interleaved row (``jac_row``); and ``jac_store_row``'s blocks of 8 columns by its
     branch: ``positive_blocks`` (every x of the block positive and finite: no masks) and
-    ``masked_blocks`` (zeros and the rest, per column). For tests."""
+    ``masked_blocks`` (zeros and the rest, per column); and ``streamed``, the ``direct`` rows
+    stored by streaming stores (a state of more than ``jac_stream_bytes``). For tests."""
     import numpy as np
 
-    out = np.zeros(4, dtype=np.int64)
+    out = np.zeros(5, dtype=np.int64)
     (_lib or load()).ppv_saved_jac_paths(out.ctypes.data)
     return {"direct": int(out[0]), "lanes": int(out[1]), "positive_blocks": int(out[2]),
-            "masked_blocks": int(out[3])}
+            "masked_blocks": int(out[3]), "streamed": int(out[4])}
+
+
+def jac_stream_bytes(nbytes: int = 0) -> int:
+    """The size in bytes of a float32 dy/dx state (``forward_saved``) above which the kernel
+    stores it by streaming stores (``jac_stream_bytes`` in ppool_kernel.cpp, 16 MiB: a state
+    that large leaves the caches before the backward reads it); with ``nbytes`` > 0, set it
+    (tests: small states streamed) and return the previous value."""
+    return int((_lib or load()).ppv_jac_stream_bytes(nbytes))
 
 
 def saved_backward_paths() -> dict[str, int]:

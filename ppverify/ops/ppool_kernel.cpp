@@ -1791,6 +1791,9 @@ struct Saved {
   float* jac = nullptr;
   double* dw = nullptr;
   double* jac64 = nullptr;
+  // jac_store_row's stores of jac streamed (no read of the lines first, nor kept in cache):
+  // set for a float jac larger than jac_stream_bytes (see there)
+  bool stream_jac = false;
   // windows that share elements (ppv_forward_overlap_saved; the fast engine only): per
   // output 1 / S and y (double, lane-interleaved by group: state_index) and per plane its
   // reference Lc. See run_overlap_saved_backward.
@@ -2079,6 +2082,8 @@ inline bool sums_by_weighing(const Plan& P, const Axis& AW, const ColTile& t, in
 // Output rows whose dy/dx a saving forward (disjoint windows) wrote by jac_store_row and by
 // jac_row, since the last ppv_saved_jac_paths call (tests assert which path their cases take)
 std::atomic<int64_t> jac_rows_direct{0}, jac_rows_lanes{0};
+// of jac_rows_direct, the rows stored by streaming stores (Saved::stream_jac)
+std::atomic<int64_t> jac_rows_streamed{0};
 // jac_store_row's blocks of 8 columns with every x positive and finite (no masks) and the
 // others, since the last ppv_saved_jac_paths call
 std::atomic<int64_t> jac_blocks_positive{0}, jac_blocks_masked{0};
@@ -2256,6 +2261,15 @@ PPV_STAGE double jac_row(const FastLanes& fl, const Axis& AW, int64_t ow0, int64
 }
 
 #if defined(PPV_FAST_VECTOR)
+// The saving forward's float dy/dx of more than this many bytes is stored by streaming stores
+// (Saved::stream_jac; ppv_jac_stream_bytes sets it for tests): 16 MiB, half this machine's
+// 32 MiB L3 (AMD EPYC). A state that large leaves the caches before the backward reads it
+// anyway, and the plain stores first read each line from memory: (8,64,112,112) global, one
+// thread, the saving forward 9.84 -> 8.94 ms with the backward from the state unchanged
+// (0.88 ms); on (8,64,56,56) k14 (a 6.4 MB state, which the backward then reads from L3)
+// streaming cost 12% (2.26 -> 2.53 ms). (python -m tests.kernel_ab, 2026-12-02 15:18 UTC.)
+std::atomic<int64_t> jac_stream_bytes{16 << 20};
+
 // The saving forward's dy/dx in one pass per input row, for the common case (AVX-512, a
 // contiguous group of 8 active planes, no window of the output row in the exact engine):
 // jac_row's arithmetic, the same operations in the same order (the same bits), but with each
@@ -2296,14 +2310,15 @@ PPV_STAGE void jac_cols(const FastLanes& fl, const Axis& AW, int64_t ow0, int64_
 
 // dy/dx of input row (id, ih), columns [lo, hi) (r from column lo), from jac_cols' constants:
 // E (k1 - k2 / x) at a positive x (1 / x: recip8, as jac_row's recip_lanes), kz at a
-// zero, else 0; stored as float into jac (x's layout, 8 contiguous planes). Returns a positive
+// zero, else 0; stored as float into jac (x's layout, 8 contiguous planes; with stream, its
+// aligned blocks of 8 by streaming stores: the caller fences). Returns a positive
 // number where some dy/dx is beyond float's range or NaN, else 0 (as jac_row's count; of the
 // all-positive blocks' columns, lanes rather than elements). blocks[0] / blocks[1] count its
 // blocks of 8 columns that took the all-positive branch / the masked one (for tests).
 PPV_STAGE double jac_store_row(const Plan& P, const Lanes& ln, int64_t id, int64_t ih,
                                int64_t lo, int64_t hi, RowData r, const double* k1,
                                const double* k2, const double* kz, float* jac,
-                               int64_t* blocks) {
+                               int64_t* blocks, bool stream) {
   const int64_t n = hi - lo;
   const int64_t row = (id * P.ax[1].in + ih) * P.ax[2].in + lo;
   float* v[L];
@@ -2358,7 +2373,10 @@ PPV_STAGE double jac_store_row(const Plan& P, const Lanes& ln, int64_t id, int64
     __m256 f[L];  // as float (each element rounded as before), then transposed as floats
     for (int cc = 0; cc < L; ++cc) f[cc] = _mm512_cvtpd_ps(t[cc]);
     transpose8_ps(f);  // f[l]: columns c0.. of lane l
-    for (int l = 0; l < L; ++l) _mm256_storeu_ps(v[l] + c0, f[l]);
+    for (int l = 0; l < L; ++l) {
+      if (stream && ((uintptr_t)(v[l] + c0) & 31) == 0) _mm256_stream_ps(v[l] + c0, f[l]);
+      else _mm256_storeu_ps(v[l] + c0, f[l]);  // (a line's other stores: either kind)
+    }
   }
   for (; c0 < n; ++c0) {
     double o[L];
@@ -2556,6 +2574,7 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
   int64_t n_together = 0, n_each = 0;  // output rows summed by sum_rows / sum_row
   int64_t n_weighing = 0;  // output rows summed in their rows' weighing pass (fetch_sum)
   int64_t n_jac_direct = 0, n_jac_rows = 0;  // output rows saved by jac_store_row / jac_row
+  int64_t n_jac_streamed = 0;  // of jac_store_row's, with streaming stores
   int64_t jac_blocks[2] = {0, 0};  // jac_store_row's all-positive / masked blocks of columns
   for (size_t ti = 0; ti < tiles.tiles.size(); ++ti) {
     ct = &tiles.tiles[ti];
@@ -2764,10 +2783,11 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
                 const int64_t ih = AH.start[oh] + jh * AH.step;
                 if (!P.owns_in_row(id, ih)) continue;
                 unusable += jac_store_row(P, ln, id, ih, ct->lo, ct->hi, fetch(id, ih, 0), k1,
-                                          k2, kz, sv->jac, jac_blocks);
+                                          k2, kz, sv->jac, jac_blocks, sv->stream_jac);
               }
             }
             ++n_jac_direct;
+            if (sv->stream_jac) ++n_jac_streamed;
           } else {
             ++n_jac_rows;
           }
@@ -2843,13 +2863,15 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
   }
   if (ov_unusable > 0.0) *status |= ST_UNSAVED;
 #if defined(__AVX512F__)
-  if (ov) _mm_sfence();  // save_coeff_row's streaming stores, visible before the backward
+  // save_coeff_row's and jac_store_row's streaming stores, visible before the backward
+  if (ov || n_jac_streamed) _mm_sfence();
 #endif
   count_weight_paths(nw);
   if (n_together) rows_summed_together += n_together;
   if (n_weighing) rows_summed_weighing += n_weighing;
   if (n_each) rows_summed_each += n_each;
   if (n_jac_direct) jac_rows_direct += n_jac_direct;
+  if (n_jac_streamed) jac_rows_streamed += n_jac_streamed;
   if (jac_blocks[0]) jac_blocks_positive += jac_blocks[0];
   if (jac_blocks[1]) jac_blocks_masked += jac_blocks[1];
   if (n_jac_rows) jac_rows_lanes += n_jac_rows;
@@ -4189,13 +4211,22 @@ int ppv_plan_axis(const int64_t* plan, int axis, int64_t* out) {
 // Output rows whose dy/dx the saving forwards (ppv_forward_saved, float32 / bfloat16 /
 // float16) since the last call wrote in one pass into the planes (out[0], jac_store_row) and
 // through a lane-interleaved row (out[1], jac_row), and jac_store_row's blocks of 8 columns
-// by its all-positive branch (out[2]) and its masked one (out[3]); the counts are then reset.
+// by its all-positive branch (out[2]) and its masked one (out[3]), and of out[0] the rows
+// stored by streaming stores (out[4], Saved::stream_jac); the counts are then reset.
 // For tests.
 void ppv_saved_jac_paths(int64_t* out) {
   out[0] = jac_rows_direct.exchange(0);
   out[1] = jac_rows_lanes.exchange(0);
   out[2] = jac_blocks_positive.exchange(0);
   out[3] = jac_blocks_masked.exchange(0);
+  out[4] = jac_rows_streamed.exchange(0);
+}
+
+// The size in bytes of a float dy/dx state above which the saving forward streams its stores
+// (jac_stream_bytes); with bytes > 0, set it (tests: small inputs streamed) and return the
+// previous value.
+int64_t ppv_jac_stream_bytes(int64_t bytes) {
+  return bytes > 0 ? jac_stream_bytes.exchange(bytes) : jac_stream_bytes.load();
 }
 
 // Contiguous plane rows whose input gradient ppv_backward_saved formed run by run (out[0]),
@@ -4241,6 +4272,8 @@ int ppv_forward_saved(const int64_t* plan, const void* x, const double* param, v
       sv.dw = dw;
       if (std::is_same<T, double>::value) sv.jac64 = (double*)jac;
       else sv.jac = (float*)jac;
+      sv.stream_jac = sv.jac != nullptr &&
+                      P.N * P.C * P.plane_in * (int64_t)sizeof(float) > jac_stream_bytes.load();
       return run<T>(P, (const T*)x, param, (T*)y, nullptr, nullptr, nullptr, nthreads, &sv);
     } catch (...) {
       return (int)ST_NOMEM;
