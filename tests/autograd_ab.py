@@ -11,8 +11,8 @@ max and avg pooling of the same case are timed in the same rounds. Each figure i
 ROUNDS (default 9) of thread CPU time on one thread. Prints, per case, the forward (saving)
 and fwd+bwd of both builds, and fwd+bwd over the slower of torch's two poolings (issue 12's
 ratio). Entry points the other build lacks (test counters added since) are stubs that raise.
-Used for issue 12's backward from the disjoint state by runs (README, "The backward from the
-disjoint state by runs")."""
+Used for issue 12's backward from the disjoint state by runs (docs/performance-history.md,
+"The backward from the disjoint state by runs")."""
 
 from __future__ import annotations
 

@@ -16,8 +16,8 @@ learnable alpha runs instead: ``ppv_forward_saved`` (with dy/dalpha) and ``ppv_b
 (writing over the state where the dtypes agree, as autograd's does) where the windows share no
 element, else ``ppv_forward_overlap_saved`` and ``ppv_backward_overlap_saved`` (float32,
 bfloat16, float16; float64 has no overlap state: no second line). Used for issue 12's column
-tiles (README, "Before and after the column tiles"), channels-last bands and the saving
-forward's one-pass dy/dx."""
+tiles (docs/performance-history.md, "Before and after the column tiles"), channels-last bands
+and the saving forward's one-pass dy/dx."""
 
 from __future__ import annotations
 

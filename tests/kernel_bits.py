@@ -9,8 +9,8 @@ float64 cases (k3 s2 p1, k2 s2, k3 s1 p1, global windows of 900 and 3660 element
 windows, 3-D, one 1-D signal of 5000 samples (segments); random, 60-decade, zero-laden and
 subnormal inputs; alpha from -300 to 1e300), and every output, input gradient and dy/dalpha
 is compared by its bits. Prints each case that differs and the count; exits 1 if any does.
-Used for issue 12's float64 work (README, note (e)): a change meant to keep the arithmetic
-shows here that it did.
+Used for issue 12's float64 work (docs/performance-history.md, note (e)): a change meant to
+keep the arithmetic shows here that it did.
 
 ``--fast`` compares the fast engine (float32, bfloat16, float16) on contiguous and channels-last
 memory: ``ppv_forward``, the recomputing ``ppv_backward`` and, where windows share elements, the
@@ -25,8 +25,8 @@ and 3-D, adaptive 7 on 56x56, k14, k2 s2, contiguous; random, 12-decade and zero
 alpha -3 .. 1e3): its status, output, every saved dy/dx and every dy/dalpha, then
 ``ppv_backward_saved`` from that state with a random upstream gradient (writing over the state
 where the dtypes agree, as autograd's call does): its status, input gradient and dy/dalpha,
-all by their bits (issue 12's one-pass dy/dx and the backward's runs, README "The saving
-forward's dy/dx in one pass").
+all by their bits (issue 12's one-pass dy/dx and the backward's runs, docs/performance-history.md,
+"The saving forward's dy/dx in one pass").
 
 ``--overlap`` compares the overlap state's pair: ``ppv_forward_overlap_saved`` (status,
 output, each window's 1 / S and y, each plane's Lc) and ``ppv_backward_overlap_saved`` from the
@@ -34,7 +34,8 @@ one state both wrote (status, input gradient, dy/dalpha) on float32, bfloat16 an
 inputs whose windows share elements (2-D k3 s2 p1 on odd and even sizes, k3 s1 p1, k5 s2 p2,
 dilation 2, adaptive 5 on 23x19, 3-D k3 s2 p1, a 1-D k4 s2 p1, channels-last 2-D and 3-D;
 random, 12-decade and zero-laden inputs; alpha -3 .. 1e3), by their bits (issue 12's small row:
-the backward's coefficient slots, README "Per-call overhead and RSS")."""
+the backward's coefficient slots, docs/performance-history.md, "Per-call overhead and
+RSS")."""
 
 from __future__ import annotations
 
