@@ -833,6 +833,48 @@ def jac_stream_bytes(nbytes: int = 0) -> int:
     return int((_lib or load()).ppv_jac_stream_bytes(nbytes))
 
 
+def pair_log_paths() -> dict[str, int]:
+    """How the exact engine formed float64 windows' per-pair logarithms ln(x/R) since the last
+    call (the counts are then reset), in windows of 8 lanes: ``old``, ``log_ratio_dd`` in
+    every lane (an atanh series with two divisions), ``new``, ``ln_dd(x) - ln_dd(R)`` in every
+    general lane (|alpha| <= 16 and a window spanning at least 1/16, see ``FASTLOG_MAX_A`` in
+    ppool_kernel.cpp), ``mixed``, some lanes each way. Forwards, saving forwards and
+    backwards are counted; the fast engine's special windows are not. For tests."""
+    import numpy as np
+
+    lib = _lib or load()
+    fn = lib.ppv_pair_log_paths
+    fn.argtypes = [ctypes.c_void_p]
+    fn.restype = None
+    out = np.zeros(3, dtype=np.int64)
+    fn(out.ctypes.data)
+    return {"old": int(out[0]), "new": int(out[1]), "mixed": int(out[2])}
+
+
+def pair_log_elementary(name: str, *args):
+    """The exact engine's new-path elementary functions on float64 arrays, for tests:
+    ``("ln", x)`` gives ln_dd's (hi, lo), ``("exp", th, tl)`` exp_dd_tab's (e, e_lo). Whole
+    blocks of 8 by the AVX-512 forms (on such builds), the rest by the one-double forms."""
+    import numpy as np
+
+    lib = _lib or load()
+    arrays = [np.ascontiguousarray(a, dtype=np.float64) for a in args]
+    n = arrays[0].size
+    outs = (np.empty(n), np.empty(n))
+    ptrs = [a.ctypes.data for a in arrays] + [o.ctypes.data for o in outs]
+    vp, i64 = ctypes.c_void_p, ctypes.c_int64
+    if name == "ln":
+        fn = lib.ppv_ln_dd
+        fn.argtypes = [vp, i64, vp, vp]
+        fn(ptrs[0], n, ptrs[1], ptrs[2])
+    else:
+        fn = lib.ppv_exp_dd_tab
+        fn.argtypes = [vp, vp, i64, vp, vp]
+        fn(ptrs[0], ptrs[1], n, ptrs[2], ptrs[3])
+    fn.restype = None
+    return outs
+
+
 def saved_backward_paths() -> dict[str, int]:
     """How ``backward_saved`` since the last call formed each contiguous plane row's input
     gradient (the counts are then reset): ``runs``, one gy per run of a window's columns

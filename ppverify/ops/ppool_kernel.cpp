@@ -74,8 +74,10 @@
 //   element; a window above GATHER_ELEMS elements in runs of that many, again in each pass)
 //   that the three passes read as whole vectors; pass 1's extrema and counts and pass 2's
 //   compensated sums stay in vector registers (GCC vector extensions). Pass 2's double-double
-//   log and exp per element and window is most of the remaining cost (k3 s2 p1: about 60% of
-//   the forward; perf record, 2026-12-02).
+//   log and exp per element and window was most of the cost (k3 s2 p1: about 60% of the
+//   forward; perf record, 2026-12-02); float64 lanes with |a| <= 16 (and windows spanning 1/16
+//   or more) now form each element's ln x and x^a once per element instead (the new path, see
+//   FASTLOG_MAX_A for the mathematics and the bound), the others keep the per-window terms.
 //   Pass 2 (the window sums) keeps each element's exp(a ln(x/R)) and ln(x/R) of the window
 //   (a per-thread cache, windows up to EXACT_CACHE_ELEMS elements) and pass 3 (gradients)
 //   reads them: one double-double log and exp per element and window, vectorised over lanes
@@ -339,6 +341,203 @@ PPV_ALWAYS_INLINE void log_ratio_dd(Split x, Split R, double& hi, double& lo) {
   double small = std::fma(k, LN2_LO, l1p);
   hi = big + small;
   lo = small - (hi - big);
+}
+
+// ln x as an unevaluated double-double H + Lo, for the exact engine's new path (float64
+// inputs, lanes with |a| <= FASTLOG_MAX_A: x^a = exp(a ln x), ln(x / R) = ln x - ln R; see
+// FASTLOG_MAX_A).
+// fast_log's reduction (fast_math.inc) with every step carried: x = 2^k z (a subnormal x scaled
+// by 2^54 first), z in [0.703125, 1.40625), invc ~ 1/c from the 16-entry table, and
+//   r = z invc - 1 = rh + rl exactly (z invc = p + pe by fma, rh = p - 1 exact by Sterbenz),
+//   ln x = k ln2_hi + logc + rh + [rh^2 q(rh) + rl (1 - rh) + k ln2_lo + logc_lo],
+// q(r) = (log1p(r) - r) / r^2 of degree 9 (Taylor, truncation below |r|^12 / 12 < 2^-63.5 for
+// |r| <= 2^-5); the first three terms summed exactly (two two-sums), the bracket (below 2^-10)
+// to one rounding. Absolute error below 2^-61.5 (the bracket's rounding errors, 3 x 2^-64, the
+// truncation 2^-63.5, rl rh^2 / ... below 2^-64, k ln2_lo and logc_lo below 2^-75), so
+// ln(x / R) as a difference of two of these is within 2^-60.5 absolute. At x = 1
+// (k = 0, invc = 1, logc = 0) it is rh + bracket, accurate relative to itself; ln x = ln R
+// exactly when x = R (the same function of the same bits), so ln(R / R) = 0 as before.
+// x positive and finite. Two forms with the same operations (so the same bits): one double, and
+// 8 lanes (AVX-512 builds; the tables read by vpermt2pd).
+PPV_ALWAYS_INLINE void ln_dd(double x, double& H, double& Lo) {
+  const bool sub = x < 2.2250738585072014e-308;
+  const double xs = sub ? x * 0x1p54 : x;
+  const uint64_t ix = double_to_bits(xs);
+  const uint64_t tmp = ix - FAST_LOG_OFF;
+  const uint64_t i = (tmp >> 48) & 15;
+  const double k = (double)((int64_t)tmp >> 52) + (sub ? -54.0 : 0.0);
+  const double z = bits_to_double(ix - (tmp & (0xfffULL << 52)));
+  const double invc = FAST_LOG_INVC[i];
+  double p = z * invc;
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+  __asm__("" : "+x"(p));  // p rounded: rh = p - 1 must not be contracted into one fma
+#endif
+  const double pe = std::fma(z, invc, -p);
+  const double rh = p - 1.0;
+  const double q = PPV_FAST_LOG_Q(fast_fma, rh, fast_const);
+  const double c1 = std::fma(k, FAST_LN2_LO, FAST_LOG_LOGC_LO[i]);
+  const double c2 = std::fma(-rh, pe, pe) + c1;
+  const double tail = std::fma(rh * rh, q, c2);
+  const double big = k * FAST_LN2_HI, logc = FAST_LOG_LOGC[i];
+  const double s = big + logc;
+  const double b1 = s - big;
+  const double e1 = (big - (s - b1)) + (logc - b1);
+  const double h = s + rh;
+  const double b2 = h - s;
+  const double e2 = (s - (h - b2)) + (rh - b2);
+  const double lo = e1 + (e2 + tail);
+  H = h + lo;
+  Lo = lo - (H - h);
+}
+#if defined(__AVX512F__)
+PPV_ALWAYS_INLINE void ln_dd8(__m512d x, __m512d& H, __m512d& Lo) {
+  const __mmask8 sub = _mm512_cmp_pd_mask(x, _mm512_set1_pd(2.2250738585072014e-308), _CMP_LT_OQ);
+  const __m512d xs = _mm512_mask_mul_pd(x, sub, x, _mm512_set1_pd(0x1p54));
+  const __m512i ix = _mm512_castpd_si512(xs);
+  const __m512i tmp = _mm512_sub_epi64(ix, _mm512_set1_epi64((long long)FAST_LOG_OFF));
+  const __m512i i = _mm512_srli_epi64(tmp, 48);  // vpermt2pd reads its low 4 bits
+  const __m512d k = _mm512_add_pd(_mm512_cvtepi64_pd(_mm512_srai_epi64(tmp, 52)),
+                                  _mm512_maskz_mov_pd(sub, _mm512_set1_pd(-54.0)));
+  const __m512d z = _mm512_castsi512_pd(_mm512_sub_epi64(
+      ix, _mm512_and_si512(tmp, _mm512_set1_epi64((long long)(0xfffULL << 52)))));
+  const __m512d invc = _mm512_permutex2var_pd(_mm512_load_pd(FAST_LOG_INVC), i,
+                                              _mm512_load_pd(FAST_LOG_INVC + 8));
+  const __m512d logc = _mm512_permutex2var_pd(_mm512_load_pd(FAST_LOG_LOGC), i,
+                                              _mm512_load_pd(FAST_LOG_LOGC + 8));
+  const __m512d logc_lo = _mm512_permutex2var_pd(_mm512_load_pd(FAST_LOG_LOGC_LO), i,
+                                                 _mm512_load_pd(FAST_LOG_LOGC_LO + 8));
+  __m512d p = _mm512_mul_pd(z, invc);
+  __asm__("" : "+v"(p));  // p rounded: rh = p - 1 must not be contracted into one fma
+  const __m512d pe = _mm512_fmsub_pd(z, invc, p);
+  const __m512d rh = _mm512_sub_pd(p, _mm512_set1_pd(1.0));
+  const __m512d q = PPV_FAST_LOG_Q(fast_fma8, rh, fast_const8);
+  const __m512d c1 = _mm512_fmadd_pd(k, _mm512_set1_pd(FAST_LN2_LO), logc_lo);
+  const __m512d c2 = _mm512_add_pd(_mm512_fnmadd_pd(rh, pe, pe), c1);
+  const __m512d tail = _mm512_fmadd_pd(_mm512_mul_pd(rh, rh), q, c2);
+  const __m512d big = _mm512_mul_pd(k, _mm512_set1_pd(FAST_LN2_HI));
+  const __m512d s = _mm512_add_pd(big, logc);
+  const __m512d b1 = _mm512_sub_pd(s, big);
+  const __m512d e1 = _mm512_add_pd(_mm512_sub_pd(big, _mm512_sub_pd(s, b1)),
+                                   _mm512_sub_pd(logc, b1));
+  const __m512d h = _mm512_add_pd(s, rh);
+  const __m512d b2 = _mm512_sub_pd(h, s);
+  const __m512d e2 = _mm512_add_pd(_mm512_sub_pd(s, _mm512_sub_pd(h, b2)),
+                                   _mm512_sub_pd(rh, b2));
+  const __m512d lo = _mm512_add_pd(e1, _mm512_add_pd(e2, tail));
+  H = _mm512_add_pd(h, lo);
+  Lo = _mm512_sub_pd(lo, _mm512_sub_pd(H, h));
+}
+#endif
+// ln_dd of 8 lanes in memory
+PPV_ALWAYS_INLINE void ln_dd_lanes(const double* x, double* H, double* Lo) {
+#if defined(__AVX512F__)
+  __m512d h, lo;
+  ln_dd8(_mm512_loadu_pd(x), h, lo);
+  _mm512_storeu_pd(H, h);
+  _mm512_storeu_pd(Lo, lo);
+#else
+  for (int l = 0; l < L; ++l) ln_dd(x[l], H[l], Lo[l]);
+#endif
+}
+
+// exp(th + tl) for the lanes of ln_dd (|tl| <= ulp(th)), table-driven: fast_exp's reduction
+// (k = round(16 th / ln2), r = th - k ln2/16 + tl, |r| <= ln2/32 + ulp, the first step exact),
+// exp(r) - 1 = r + r^2 p(r) of degree 7 (Taylor, truncation below 2^-59.5 relative) and
+// 2^(j/16) = tab_j (1 + EXP_TAB_TAIL_j) carried to about 2^-106:
+//   exp(th + tl) = 2^m tab_j (1 + em1 + tail_j (1 + em1)), one rounding at the end.
+// e within 0.5 ULP + 2^-57 relative (the final rounding; r's rounding, em1's and tmp's, each
+// below 2^-59.5, the truncation 2^-59.5), and e + elo (elo: e's rounding error) within 2^-56
+// relative (measured 2^-57.0 and 0.53 ULP, test_pair_log.py), against exp_dd's about 1 ULP;
+// 0 below e^-745.5 (and for NaN), as exp_dd;
+// a result below 2^-1021 (th < -707) is formed 2^600 larger and scaled back (two roundings, as
+// exp_dd's subnormal results); th above 709 is taken as 709 (the exact engine's weights are
+// at most about 1: R is the dominant element). Scalar and 8-lane forms, the same operations.
+alignas(64) constexpr double EXP_TAB_TAIL[16] = {  // 2^(j/16) / tab_j - 1, from mpmath
+    0x0.0p+0, 0x1.79aa65d837b6dp-54, -0x1.01b15eaa59348p-55, 0x1.68efde3a8a894p-54,
+    0x1.34d754db0abb6p-55, 0x1.59f48a72a4c6dp-55, 0x1.690cebb7aafb0p-56, 0x1.063e1e21c5409p-54,
+    -0x1.3b3efbf5e2228p-54, -0x1.b32dcb94da51dp-56, 0x1.db72fc1f0eab4p-55, 0x1.1affc2b91ce27p-56,
+    0x1.c1a7792cb3387p-55, 0x1.36eae30af0cb3p-56, 0x1.4a385a63d07a7p-56, -0x1.ff7128fd391f0p-55,
+};
+PPV_ALWAYS_INLINE double exp_dd_tab(double th, double tl, double& elo) {
+  const double zc = th < 709.0 ? th : 709.0;
+  const bool tiny = zc < -707.0;
+  const double kd0 = std::fma(zc, FAST_16_LOG2E, FAST_SHIFT);
+  const uint64_t ki = double_to_bits(kd0);
+  const double kd = kd0 - FAST_SHIFT;
+  const double r = std::fma(-kd, FAST_LN2_LO / 16.0, std::fma(-kd, FAST_LN2_HI / 16.0, zc)) + tl;
+  const double pp = PPV_FAST_EXP_P(fast_fma, r, fast_const);
+  const double em1 = std::fma(r * r, pp, r);
+  const double t = EXP_TAB_TAIL[ki & 15];
+  const double tmp = em1 + std::fma(t, em1, t);
+  const double scale = bits_to_double(FAST_EXP_TAB[ki & 15] + ((ki + (tiny ? 9600 : 0)) << 48));
+  const double e = std::fma(scale, tmp, scale);
+  const double res = tiny ? e * 0x1p-600 : e;
+  // the rounding error of e (scale - e exact: e / scale in [0.95, 1.05]), so that e + elo is
+  // scale (1 + tmp) to about 2^-106; 0 for results formed 2^600 larger, and below e^-745.5
+  const double lo = std::fma(scale, tmp, scale - e);
+  elo = (th >= -745.5 && !tiny) ? lo : 0.0;
+  return th >= -745.5 ? res : 0.0;
+}
+#if defined(__AVX512F__)
+PPV_ALWAYS_INLINE __m512d exp_dd_tab8(__m512d th, __m512d tl, __m512d& elo) {
+  const __m512d zc = _mm512_min_pd(th, _mm512_set1_pd(709.0));
+  const __mmask8 tiny = _mm512_cmp_pd_mask(zc, _mm512_set1_pd(-707.0), _CMP_LT_OQ);
+  const __mmask8 ok = _mm512_cmp_pd_mask(th, _mm512_set1_pd(-745.5), _CMP_GE_OQ);
+  const __m512d kd0 = _mm512_fmadd_pd(zc, _mm512_set1_pd(FAST_16_LOG2E),
+                                      _mm512_set1_pd(FAST_SHIFT));
+  const __m512i ki = _mm512_castpd_si512(kd0);
+  const __m512d kd = _mm512_sub_pd(kd0, _mm512_set1_pd(FAST_SHIFT));
+  const __m512d r = _mm512_add_pd(
+      _mm512_fnmadd_pd(kd, _mm512_set1_pd(FAST_LN2_LO / 16.0),
+                       _mm512_fnmadd_pd(kd, _mm512_set1_pd(FAST_LN2_HI / 16.0), zc)),
+      tl);
+  const __m512d pp = PPV_FAST_EXP_P(fast_fma8, r, fast_const8);
+  const __m512d em1 = _mm512_fmadd_pd(_mm512_mul_pd(r, r), pp, r);
+  const __m512d t = _mm512_permutex2var_pd(_mm512_load_pd(EXP_TAB_TAIL), ki,
+                                           _mm512_load_pd(EXP_TAB_TAIL + 8));
+  const __m512d tmp = _mm512_add_pd(em1, _mm512_fmadd_pd(t, em1, t));
+  const __m512i tab = _mm512_permutex2var_epi64(
+      _mm512_load_si512((const void*)FAST_EXP_TAB), ki,
+      _mm512_load_si512((const void*)(FAST_EXP_TAB + 8)));
+  const __m512i kk = _mm512_mask_add_epi64(ki, tiny, ki, _mm512_set1_epi64(9600));
+  const __m512d scale = _mm512_castsi512_pd(_mm512_add_epi64(tab, _mm512_slli_epi64(kk, 48)));
+  const __m512d e = _mm512_fmadd_pd(scale, tmp, scale);
+  const __m512d res = _mm512_mask_mul_pd(e, tiny, e, _mm512_set1_pd(0x1p-600));
+  const __m512d lo = _mm512_fmadd_pd(scale, tmp, _mm512_sub_pd(scale, e));
+  elo = _mm512_maskz_mov_pd(ok & (__mmask8)~tiny, lo);
+  return _mm512_maskz_mov_pd(ok, res);
+}
+
+// the double-double helpers on 8 lanes (the same operations as sub_dd and mul_dd)
+PPV_ALWAYS_INLINE void sub_dd8(__m512d xh, __m512d xl, __m512d rh, __m512d rl, __m512d& hi,
+                               __m512d& lo) {
+  const __m512d s = _mm512_sub_pd(xh, rh);
+  const __m512d bb = _mm512_sub_pd(s, xh);
+  const __m512d e = _mm512_add_pd(_mm512_sub_pd(xh, _mm512_sub_pd(s, bb)),
+                                  _mm512_sub_pd(_mm512_setzero_pd(), _mm512_add_pd(rh, bb)));
+  const __m512d t = _mm512_add_pd(e, _mm512_sub_pd(xl, rl));
+  hi = _mm512_add_pd(s, t);
+  lo = _mm512_sub_pd(t, _mm512_sub_pd(hi, s));
+}
+PPV_ALWAYS_INLINE void mul_dd8(__m512d a, __m512d hi, __m512d lo, __m512d& th, __m512d& tl) {
+  __m512d p = _mm512_mul_pd(a, hi);
+  __asm__("" : "+v"(p));  // rounded, as mul_dd's
+  const __m512d pe = _mm512_fmsub_pd(a, hi, p);
+  const __m512d q = _mm512_fmadd_pd(a, lo, pe);
+  th = _mm512_add_pd(p, q);
+  tl = _mm512_sub_pd(q, _mm512_sub_pd(th, p));
+}
+#endif
+
+// (xh + xl) - (rh + rl) as a normalised double-double (two-sum of the heads, the tails added)
+PPV_ALWAYS_INLINE void sub_dd(double xh, double xl, double rh, double rl, double& hi,
+                              double& lo) {
+  const double s = xh - rh;
+  const double bb = s - xh;
+  const double e = (xh - (s - bb)) + (0.0 - (rh + bb));  // -rh - bb, exactly
+  const double t = e + (xl - rl);
+  hi = s + t;
+  lo = t - (hi - s);
 }
 
 // a * (hi + lo) as a double-double (Dekker's product by fma)
@@ -925,11 +1124,16 @@ struct Gathered {
 };
 template <class T>
 inline void gather_some(const T* x, const Lanes& ln, const int64_t* pos, int64_t cnt,
-                        double* v) {
+                        double* v, const double* xl = nullptr) {
+  if (xl) {  // a lane-interleaved copy of the group's input (ElemCache::X): one vector each
+    for (int64_t j = 0; j < cnt; ++j) std::memcpy(v + j * L, xl + pos[j] * L, L * sizeof(double));
+    return;
+  }
   for (int64_t j = 0; j < cnt; ++j) load_lanes<T>(x, ln, pos[j], v + j * L);
 }
 template <class T>
-inline Gathered gather_window(const T* x, const Plan& P, const Lanes& ln, const WindowRange& w) {
+inline Gathered gather_window(const T* x, const Plan& P, const Lanes& ln, const WindowRange& w,
+                              const double* xl = nullptr) {
   static thread_local std::vector<double> vmem;
   static thread_local std::vector<int64_t> pmem;
   Gathered g;
@@ -943,7 +1147,7 @@ inline Gathered gather_window(const T* x, const Plan& P, const Lanes& ln, const 
   if (g.whole) {
     int64_t k = 0;
     for_each_element(P, w, [&](int64_t pos) { g.pos[k++] = pos; });
-    gather_some<T>(x, ln, g.pos, g.n, g.v);
+    gather_some<T>(x, ln, g.pos, g.n, g.v, xl);
   }
   return g;
 }
@@ -953,7 +1157,7 @@ inline Gathered gather_window(const T* x, const Plan& P, const Lanes& ln, const 
 // simd loop ran lane by lane.
 template <class T>
 inline int64_t load_run(const T* x, const Plan& P, const Lanes& ln, const WindowRange& w,
-                        const Gathered& g, int64_t k0) {
+                        const Gathered& g, int64_t k0, const double* xl = nullptr) {
   const int64_t cnt = std::min(GATHER_ELEMS, g.n - k0);
   if (g.whole) return cnt;
   const int64_t H = P.ax[1].in, W = P.ax[2].in;
@@ -965,7 +1169,7 @@ inline int64_t load_run(const T* x, const Plan& P, const Lanes& ln, const Window
       if (++jh == w.hn) { jh = 0; ++jd; }
     }
   }
-  gather_some<T>(x, ln, g.pos, cnt, g.v);
+  gather_some<T>(x, ln, g.pos, cnt, g.v, xl);
   return cnt;
 }
 
@@ -1124,6 +1328,173 @@ inline WindowCache window_cache(bool backward, int64_t n) {
   return wc;
 }
 
+// The new path of float64 windows (exact_group only: the fast engine's special windows keep
+// the per-window path below, so the narrow dtypes' bits are unchanged). Before, every element
+// of every window formed ln(x/R) (log_ratio_dd: an atanh series, two divisions) and
+// e = exp(a ln(x/R)) (exp_dd), 163 instructions per element and window, 2.25 windows per
+// element for k3 s2. Now, in a lane (window x plane) with
+//   |a| <= FASTLOG_MAX_A = 16, xmin <= (1 - FASTLOG_MIN_SPREAD) xmax (a span of 1/16 or more),
+//   |a| ln|x| <= FASTLOG_MAX_EXP = 600 for every positive element (by the extremes' exponents),
+// each element's terms are formed once per element (elem_terms_lanes, cached per group in an
+// ElemCache): ln x = H + Lo (ln_dd) and E = x^a = exp(a (H + Lo)) = E_hi + E_lo (exp_dd_tab),
+// a normal double within [e^-600, e^600]. The window then uses E in place of e (the factor
+// R^a cancels in every weight w = E / S), y = R (1 + D) with D = sum E rho / sum E, the sums
+// S, sum E rho and sum E x / 2^e(R) Neumaier-compensated with E_lo and the products' rounding
+// errors (fma) in the compensations (so E enters them to about 2^-100), the gradients
+// w (1 + a (rho - D) / (1 + rho)) as before, and ln(x/R) = (H + Lo) - ln_dd(R) (sub_dd) only
+// for pass 3's dy/da terms. The log-domain redo of pass 3 uses ln(S / R^a) (S / E(R): both
+// within 2^-56 relative, so its ln within 2^-55 absolute).
+// The bound. ln_dd's absolute error is below 2^-61.5 (measured 2^-63.1, test_pair_log.py), so
+// a ln x is within |a| 2^-61.5 <= 2^-57.5 of itself, and exp_dd_tab's E_hi + E_lo is within
+// 2^-56 relative of exp of its argument (measured 2^-57.0): each weight E_i is within
+// d = 2^-57.5 + 2^-56 < 2^-55.4 (0.19 u, u = 2^-53) relative of x_i^a, the same factor for the
+// whole window up to d. With E_i (1 + d_i), |d_i| <= d, y = sum E x / sum E moves by
+// sum_i w_i d_i (x_i - y) / (1 + ...) , at most 2 d y / (1 - d) (sum_i w_i |x_i - y| <= 2 y for
+// x >= 0): below 0.38 u of y, where exp_dd's weights (about 1 u each) allowed about 2 u. So
+// the new path is at least as accurate in the forward (ulp_survey float64, seeds 1-7: max 2
+// ULP as before, 131 cases at 2 ULP against main's 234). dy/da's terms
+// w (ln(x/R) - ln(y/R)) (x - y) / R move by at most 2^-60.5 sum w |x - y| / R <= 2^-59.5 y / R
+// (absolute); lanes whose elements are all within 1/16 of each other have terms so small
+// that this would be large relative to them, so they keep log_ratio_dd (relative-accurate
+// near R), as do lanes with |a| > 16 (the survey's alpha reaches 1e6, the edge tests 1.7e308:
+// the error grows with |a|) and elements with |a ln x| > 600 (E would over- or underflow).
+// The saving forward (jac64) and the recomputing backward both come here with the same
+// arithmetic (E, ln x are pure functions of x and a: cached or per pair, the same bits), so
+// their gradients are still the same bits.
+constexpr double FASTLOG_MAX_A = 16.0;
+constexpr double FASTLOG_MIN_SPREAD = 1.0 / 16.0;
+constexpr double FASTLOG_MAX_EXP = 600.0;  // |a ln x| of every element of a new-path window
+enum PairMode { PAIR_OLD = 0, PAIR_NEW = 1, PAIR_MIXED = 2 };
+// Windows (of 8 lanes) whose float64 pass 2 took each mode since the last ppv_pair_log_paths
+// call (tests assert which path their cases take): counted per thread, added once per group.
+std::atomic<int64_t> pair_mode_count[3];
+thread_local int64_t pair_mode_local[3];
+inline void count_pair_mode(int mode) { ++pair_mode_local[mode]; }
+inline void flush_pair_modes() {
+  for (int m = 0; m < 3; ++m)
+    if (pair_mode_local[m]) { pair_mode_count[m] += pair_mode_local[m]; pair_mode_local[m] = 0; }
+}
+
+// Each element's own terms in 8 lanes, for the new path: ln x as ln_dd's H + Lo and
+// E = exp(a ln x) = x^a by exp_dd_tab of the double-double a (H + Lo) (in a new-path window
+// |a ln x| <= FASTLOG_MAX_EXP, so E is a normal double and a window's sum of them cannot
+// overflow). A pure function of x and a: computed once per element into a group's ElemCache,
+// or again per pair where there is none, the same bits either way. x <= 0 (and the other
+// elements a window treats apart) give values nothing reads.
+PPV_ALWAYS_INLINE void elem_terms_lanes(const double* v, const double* a, double* E, double* El,
+                                        double* H, double* Lo) {
+#if defined(__AVX512F__)
+  const __m512d u = _mm512_loadu_pd(v);
+  const __mmask8 pos = _mm512_cmp_pd_mask(u, _mm512_setzero_pd(), _CMP_GT_OQ);
+  __m512d h, lo, th, tl;
+  ln_dd8(_mm512_mask_mov_pd(_mm512_set1_pd(1.0), pos, u), h, lo);
+  mul_dd8(_mm512_loadu_pd(a), h, lo, th, tl);
+  __m512d el;
+  _mm512_storeu_pd(E, exp_dd_tab8(th, tl, el));
+  _mm512_storeu_pd(El, el);
+  _mm512_storeu_pd(H, h);
+  _mm512_storeu_pd(Lo, lo);
+#else
+  for (int l = 0; l < L; ++l) {
+    double h, lo;
+    ln_dd(v[l] > 0.0 ? v[l] : 1.0, h, lo);
+    double p = a[l] * h;
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+    __asm__("" : "+x"(p));
+#endif
+    const double pe = std::fma(a[l], h, -p);
+    const double q = std::fma(a[l], lo, pe);
+    const double th = p + q;
+    const double tl = q - (th - p);
+    E[l] = exp_dd_tab(th, tl, El[l]);
+    H[l] = h;
+    Lo[l] = lo;
+  }
+#endif
+}
+
+// A group's elem_terms_lanes for every input position of its plan (lane-interleaved:
+// E[pos * L + l]), for float64 groups whose planes have at most ELEM_CACHE_ELEMS positions
+constexpr int64_t ELEM_CACHE_ELEMS = 1 << 15;  // 6 MiB per thread at most
+struct ElemCache {
+  const double *X = nullptr;  // the input itself, lane-interleaved (load_lanes' values)
+  const double *E = nullptr, *El = nullptr, *H = nullptr, *Lo = nullptr;
+};
+
+struct PairLog {
+  int mode = PAIR_OLD;
+  bool need_lr = true;            // ln(x/R) wanted (a backward: pass 3's dy/dalpha terms)
+  const ElemCache* ec = nullptr;  // the group's, or null: elem_terms_lanes per pair
+  double lRh[L], lRl[L];  // ln_dd(R) per lane
+  double ER[L], ERl[L];   // R^a by elem_terms_lanes (new lanes: S / R^a is the old path's S)
+  double newl[L];         // 1 where the lane uses the new path (PAIR_MIXED)
+};
+// The new path's E and ln(x/R) of one element in 8 lanes (x <= 0: values nothing reads)
+PPV_ALWAYS_INLINE void pair_new_lanes(const double* v, int64_t pos, const double* a,
+                                      const PairLog& pl, double* ee, double* el, double* lr) {
+  double h[L], lo[L];
+  const double *hp = h, *lp = lo;
+  if (pl.ec) {
+    std::memcpy(ee, pl.ec->E + pos * L, L * sizeof(double));
+    std::memcpy(el, pl.ec->El + pos * L, L * sizeof(double));
+    hp = pl.ec->H + pos * L;
+    lp = pl.ec->Lo + pos * L;
+  } else {
+    elem_terms_lanes(v, a, ee, el, h, lo);
+  }
+  if (!pl.need_lr) return;  // a forward: no dy/dalpha terms
+#if defined(__AVX512F__)
+  __m512d hi8, lo8;
+  sub_dd8(_mm512_loadu_pd(hp), _mm512_loadu_pd(lp), _mm512_loadu_pd(pl.lRh),
+          _mm512_loadu_pd(pl.lRl), hi8, lo8);
+  _mm512_storeu_pd(lr, _mm512_add_pd(hi8, lo8));
+#else
+  for (int l = 0; l < L; ++l) {
+    double hi, lw;
+    sub_dd(hp[l], lp[l], pl.lRh[l], pl.lRl[l], hi, lw);
+    lr[l] = hi + lw;
+  }
+#endif
+}
+// exp(a ln(x/R)) (old lanes) or x^a (new lanes) and ln(x/R) of one element in all 8 lanes
+// (x <= 0: of R in old lanes), by mode M
+template <int M>
+PPV_ALWAYS_INLINE void pair_terms(const double* __restrict v, int64_t pos,
+                                  const double* __restrict R, const Split* __restrict sR,
+                                  const double* __restrict a, const PairLog& pl,
+                                  double* __restrict ee, double* __restrict el,
+                                  double* __restrict lr) {
+  if (M != PAIR_NEW) {
+#pragma omp simd
+    for (int l = 0; l < L; ++l) {
+      const double u = v[l];
+      const double us = u > 0.0 ? u : R[l];
+      double hi, lo, th, tl;
+      log_ratio_dd(split(us), sR[l], hi, lo);
+      mul_dd(a[l], hi, lo, th, tl);
+      ee[l] = exp_dd(th, tl);
+      el[l] = 0.0;
+      lr[l] = hi + lo;
+    }
+  }
+  if (M == PAIR_NEW) pair_new_lanes(v, pos, a, pl, ee, el, lr);
+  if (M == PAIR_MIXED) {
+    double ne[L], nel[L], nlr[L];
+    pair_new_lanes(v, pos, a, pl, ne, nel, nlr);
+    for (int l = 0; l < L; ++l)
+      if (pl.newl[l] != 0.0) { ee[l] = ne[l]; el[l] = nel[l]; lr[l] = nlr[l]; }
+  }
+}
+PPV_ALWAYS_INLINE void pair_terms_any(const double* v, int64_t pos, const double* R,
+                                      const Split* sR, const double* a, const PairLog& pl,
+                                      double* ee, double* el, double* lr) {
+  switch (pl.mode) {
+    case PAIR_NEW: pair_terms<PAIR_NEW>(v, pos, R, sR, a, pl, ee, el, lr); break;
+    case PAIR_MIXED: pair_terms<PAIR_MIXED>(v, pos, R, sR, a, pl, ee, el, lr); break;
+    default: pair_terms<PAIR_OLD>(v, pos, R, sR, a, pl, ee, el, lr); break;
+  }
+}
+
 // Pass 3 of the exact engine for one element in all 8 lanes (v: x; ev, lrv: exp(a ln(x/R))
 // and ln(x/R), of R where x <= 0): gi = dy/dx (except in lanes flagged in redo, which need
 // the log-domain form), wts = the weight w, and acc += the dy/da term. A function of plain
@@ -1171,16 +1542,18 @@ inline void exact_grad_lanes(const double* __restrict v, const double* __restric
 template <class T>
 void exact_window(const T* x, const Plan& P, const Lanes& ln, const WindowRange& w,
                   const bool* want, bool backward, const double* gy, GradSink* sink,
-                  ScaledSum* da, double* dplain, WindowOut& out) {
+                  ScaledSum* da, double* dplain, WindowOut& out, bool fastlog = false,
+                  const ElemCache* ec = nullptr) {
   // pass 1: each lane's largest and smallest positive element and its counts of positive,
   // zero and bad (negative, NaN, inf) elements; in vector registers (GCC vector extensions:
   // as arrays with `omp simd`, each element's update was a masked store that the next
   // element's load waited for)
   const v8d zero = {}, one = zero + 1.0, inf = zero + INFINITY;
   v8d vmax = zero, vmin = inf, vpos = zero, vzero = zero, vbad = zero;
-  const Gathered g = gather_window<T>(x, P, ln, w);
+  const double* xl = ec ? ec->X : nullptr;  // float64 groups with an ElemCache
+  const Gathered g = gather_window<T>(x, P, ln, w, xl);
   for (int64_t k0 = 0; k0 < g.n; k0 += GATHER_ELEMS) {
-    const int64_t cnt = load_run<T>(x, P, ln, w, g, k0);
+    const int64_t cnt = load_run<T>(x, P, ln, w, g, k0, xl);
     for (int64_t j = 0; j < cnt; ++j) {
       v8d u;
       std::memcpy(&u, g.v + j * L, sizeof u);
@@ -1216,6 +1589,26 @@ void exact_window(const T* x, const Plan& P, const Lanes& ln, const WindowRange&
     sR[l] = split(R[l]);
     any_general = any_general || !special[l];
   }
+  PairLog pl;
+  if (fastlog && any_general) {
+    bool any_new = false, any_old = false;
+    for (int l = 0; l < L; ++l) {
+      // |ln x| < (|e| + 1) ln 2 for x = m 2^e, m in [1, 2)
+      const double emax = std::max(std::fabs(split(xmax[l]).e), std::fabs(split(xmin[l]).e));
+      const bool nw = !special[l] && std::fabs(a[l]) <= FASTLOG_MAX_A &&
+                      xmin[l] <= (1.0 - FASTLOG_MIN_SPREAD) * xmax[l] &&
+                      std::fabs(a[l]) * ((emax + 1.0) * 0.6931471805599453) <= FASTLOG_MAX_EXP;
+      pl.newl[l] = nw ? 1.0 : 0.0;
+      any_new = any_new || nw;
+      any_old = any_old || (!special[l] && !nw);
+    }
+    pl.mode = any_new ? (any_old ? PAIR_MIXED : PAIR_NEW) : PAIR_OLD;
+    pl.ec = ec;
+    pl.need_lr = backward;
+    // ln R and R^a: for pass 3 only (ln(x/R) in dy/da's terms, ln(S / R^a) in its redo)
+    if (any_new && backward) elem_terms_lanes(R, a, pl.ER, pl.ERl, pl.lRh, pl.lRl);
+    count_pair_mode(pl.mode);
+  }
   if (any_general) {
     // pass 2: S = sum E, TR = sum E x / 2^e(R) (y = 2^e(R) TR / S: same-signed terms, exact
     // scaling), DN = sum E rho
@@ -1233,31 +1626,35 @@ void exact_window(const T* x, const Plan& P, const Lanes& ln, const WindowRange&
     double dump_e[L], dump_lr[L];
     v8d vS = {}, vSc = {}, vDN = {}, vDNc = {}, vTR = {}, vTRc = {}, vSX = {};
     for (int64_t k0 = 0; k0 < g.n; k0 += GATHER_ELEMS) {
-     const int64_t cnt = load_run<T>(x, P, ln, w, g, k0);
+     const int64_t cnt = load_run<T>(x, P, ln, w, g, k0, xl);
      for (int64_t j = 0; j < cnt; ++j) {
       const int64_t k = k0 + j;
       const double* v = g.v + j * L;
       double* ce = wc.on ? wc.e + k * L : dump_e;
       double* clr = wc.on ? wc.lr + k * L : dump_lr;
       double eb[L], erb[L], etb[L], rb[L];  // this element's terms
+      double elb[L], elrb[L], eltb[L];      // the new path's corrections (e's low part)
+      double cel[L];
+      pair_terms_any(v, g.pos[j], R, sR, a, pl, ce, cel, clr);
 #pragma omp simd
       for (int l = 0; l < L; ++l) {
         double u = v[l];
         bool p = u > 0.0;
         double us = p ? u : R[l];
-        double hi, lo, th, tl;
-        log_ratio_dd(split(us), sR[l], hi, lo);
-        mul_dd(a[l], hi, lo, th, tl);
-        const double ee = exp_dd(th, tl);
-        ce[l] = ee;
-        clr[l] = hi + lo;
+        const double ee = ce[l];
         double e = p ? ee : (a[l] == 0 ? 1.0 : 0.0);
+        const double elo = p ? cel[l] : 0.0;
         double rho = p ? (us - R[l]) / R[l] : -1.0;
         double r = p ? (us * scale[l]) * scale2[l] : 0.0;  // x / 2^e(R): exact
         eb[l] = e;
         erb[l] = e * rho;
         etb[l] = e * r;
         rb[l] = r;
+        // new lanes: the products' rounding errors too (e rho and e r exact to ~2^-106)
+        const bool nl = pl.mode != PAIR_OLD && pl.newl[l] != 0.0;
+        elb[l] = elo;
+        elrb[l] = nl ? std::fma(elo, rho, std::fma(e, rho, -erb[l])) : 0.0;
+        eltb[l] = nl ? std::fma(elo, r, std::fma(e, r, -etb[l])) : 0.0;
       }
       // Neumaier sums (S >= 0: its |S| is S)
       const v8d e = v8_load(eb), er = v8_load(erb), et = v8_load(etb);
@@ -1271,6 +1668,11 @@ void exact_window(const T* x, const Plan& P, const Lanes& ln, const WindowRange&
       vTRc += vTR >= et ? (vTR - t3) + et : (et - t3) + vTR;
       vTR = t3;
       vSX += v8_load(rb);
+      if (pl.mode != PAIR_OLD) {  // e's low part (0 in old lanes) into the compensations
+        vSc += v8_load(elb);
+        vDNc += v8_load(elrb);
+        vTRc += v8_load(eltb);
+      }
      }
     }
     v8_store(S, vS); v8_store(Sc, vSc); v8_store(DN, vDN); v8_store(DNc, vDNc);
@@ -1298,13 +1700,14 @@ void exact_window(const T* x, const Plan& P, const Lanes& ln, const WindowRange&
         gc.near_r[l] = std::fabs(D[l]) <= 0.5 ? 1.0 : 0.0;
         gc.g0[l] = gc.near_r[l] != 0.0 ? std::log1p(D[l]) : std::log(YR[l]);  // ln(y / R)
         gc.inv_s[l] = 1.0 / Sv[l];
-        ln_s[l] = std::log(Sv[l]);
+        // ln of the window's sum relative to R^a (the new path's weights are x^a)
+        ln_s[l] = std::log(pl.mode != PAIR_OLD && pl.newl[l] != 0.0 ? Sv[l] / pl.ER[l] : Sv[l]);
         gc.gz[l] = (a[l] == 1.0 && SX[l] > 0) ? -YR[l] / SX[l] : 0.0;
         acc[l] = 0.0;
         gyl[l] = special[l] ? 0.0 : gy[l];
       }
       for (int64_t k0 = 0; k0 < g.n; k0 += GATHER_ELEMS) {
-       const int64_t cnt = load_run<T>(x, P, ln, w, g, k0);
+       const int64_t cnt = load_run<T>(x, P, ln, w, g, k0, xl);
        for (int64_t j = 0; j < cnt; ++j) {
         const int64_t k = k0 + j, pos = g.pos[j];
         const double* v = g.v + j * L;
@@ -1314,16 +1717,8 @@ void exact_window(const T* x, const Plan& P, const Lanes& ln, const WindowRange&
           std::memcpy(ev, wc.e + k * L, sizeof ev);
           std::memcpy(lrv, wc.lr + k * L, sizeof lrv);
         } else {
-#pragma omp simd
-          for (int l = 0; l < L; ++l) {
-            double u = v[l];
-            double us = u > 0.0 ? u : R[l];
-            double hi, lo, th, tl;
-            log_ratio_dd(split(us), sR[l], hi, lo);
-            mul_dd(a[l], hi, lo, th, tl);
-            ev[l] = exp_dd(th, tl);
-            lrv[l] = hi + lo;
-          }
+          double evl[L];
+          pair_terms_any(v, pos, R, sR, a, pl, ev, evl, lrv);
         }
         double gi[L], wts[L], redo_l[L];
         exact_grad_lanes(v, ev, lrv, gc, gi, wts, redo_l, acc);
@@ -2909,6 +3304,44 @@ void exact_group(const T* x, const Plan& P, const Lanes& ln, T* y, const T* gy, 
       }
     }
   }
+  // float64: each element's ln x and x^a once (elem_terms_lanes), for the new-path windows
+  ElemCache ecache;
+  const ElemCache* ecp = nullptr;
+  if constexpr (std::is_same<T, double>::value) {
+    bool any_small = false;
+    for (int l = 0; l < L; ++l)
+      any_small = any_small || (ln.active[l] && std::fabs(ln.a[l]) <= FASTLOG_MAX_A);
+    const int64_t np = AD.in * AH.in * AW.in;
+    if (any_small && np <= ELEM_CACHE_ELEMS) {
+      static thread_local std::vector<double> mem;
+      const size_t n = (size_t)(np * L);
+      // a forward keeps E and E_lo only (ln x is for pass 3's dy/dalpha terms)
+      const size_t arrays = backward ? 5 : 3;
+      if (mem.size() < arrays * n) mem.resize(arrays * n);
+      double *X = mem.data(), *E = X + n, *El = E + n, *H = backward ? El + n : nullptr,
+             *Lo = backward ? H + n : nullptr;
+      double dump_h[L], dump_lo[L];
+      double a8[L];
+      for (int l = 0; l < L; ++l) a8[l] = ln.a[l];
+      // in blocks: the 8 scalar loads of a position are stored (into X, which the window
+      // passes then gather from: one vector per element) well before the vector load reads
+      // them (read at once, the store-to-load forwarding stall cost more than the terms)
+      constexpr int64_t BLK = 32;
+      for (int64_t p0 = 0; p0 < np; p0 += BLK) {
+        const int64_t p1 = std::min(np, p0 + BLK);
+        for (int64_t pos = p0; pos < p1; ++pos) load_lanes<T>(x, ln, pos, X + pos * L);
+        for (int64_t pos = p0; pos < p1; ++pos)
+          elem_terms_lanes(X + pos * L, a8, E + pos * L, El + pos * L,
+                           backward ? H + pos * L : dump_h, backward ? Lo + pos * L : dump_lo);
+      }
+      ecache.X = X;
+      ecache.E = E;
+      ecache.El = El;
+      ecache.H = H;
+      ecache.Lo = Lo;
+      ecp = &ecache;
+    }
+  }
   bool want[L];
   for (int l = 0; l < L; ++l) want[l] = ln.active[l];
   double gyv[L];
@@ -2928,7 +3361,7 @@ void exact_group(const T* x, const Plan& P, const Lanes& ln, T* y, const T* gy, 
         ScaledSum wda[L];  // saving: this window's dy/da
         exact_window<T>(x, P, ln, wr, want, backward, gyv, backward ? &sink : nullptr,
                         saving ? wda : (backward ? (owned ? da : not_owned) : nullptr), dummy,
-                        wo);
+                        wo, std::is_same<T, double>::value, ecp);
         for (int l = 0; l < L; ++l) {
           if (!ln.active[l]) continue;
           if (wo.bad[l] || std::isnan(wo.y[l])) *status |= ST_BAD;
@@ -2948,6 +3381,7 @@ void exact_group(const T* x, const Plan& P, const Lanes& ln, T* y, const T* gy, 
           }
         }
       }
+  flush_pair_modes();
 }
 
 // ------------------------------------------------------------------------------ driver
@@ -4182,6 +4616,34 @@ int64_t ppv_cl_band_bytes(int64_t bytes) {
 // Row segments whose weights load_weights_row computed fused (out[0]), fused but for a last
 // partial block of columns (out[1]) and by load_row then compute_row alone (out[2]) since the
 // last call; the counts are reset. For tests.
+// The new path's elementary functions on n values, for tests (tests/ops/test_pair_log.py):
+// ln_dd (H, Lo) and exp_dd_tab (E, El) of (th[i], tl[i]), by the 8-lane forms (and the scalar
+// forms in a last partial block, which give the same bits: the test checks both)
+void ppv_ln_dd(const double* x, int64_t n, double* h, double* lo) {
+  int64_t i = 0;
+  for (; i + L <= n; i += L) {
+    double e[L], el[L], one[L];
+    for (int l = 0; l < L; ++l) one[l] = 0.0;
+    elem_terms_lanes(x + i, one, e, el, h + i, lo + i);
+  }
+  for (; i < n; ++i) ln_dd(x[i], h[i], lo[i]);
+}
+void ppv_exp_dd_tab(const double* th, const double* tl, int64_t n, double* e, double* el) {
+  int64_t i = 0;
+#if defined(__AVX512F__)
+  for (; i + L <= n; i += L) {
+    __m512d lo;
+    _mm512_storeu_pd(e + i, exp_dd_tab8(_mm512_loadu_pd(th + i), _mm512_loadu_pd(tl + i), lo));
+    _mm512_storeu_pd(el + i, lo);
+  }
+#endif
+  for (; i < n; ++i) e[i] = exp_dd_tab(th[i], tl[i], el[i]);
+}
+
+void ppv_pair_log_paths(int64_t* out) {
+  for (int m = 0; m < 3; ++m) out[m] = pair_mode_count[m].exchange(0);
+}
+
 void ppv_weight_paths(int64_t* out) {
   out[0] = weight_rows_fused.exchange(0);
   out[1] = weight_rows_tail.exchange(0);
