@@ -309,6 +309,8 @@ def _open(path: Path):
     lib.ppv_layout_paths.restype = None
     lib.ppv_cl_band_bytes.argtypes = [ctypes.c_int64]
     lib.ppv_cl_band_bytes.restype = ctypes.c_int64
+    lib.ppv_jac_stream_bytes.argtypes = [ctypes.c_int64]
+    lib.ppv_jac_stream_bytes.restype = ctypes.c_int64
     return lib
 
 
@@ -779,14 +781,17 @@ def kernel_axis_windows(plan, axis: int):
 def forward_sum_paths() -> dict[str, int]:
     """How the fast engine summed the windows of the forwards since the last call (the counts
     are then reset): ``together``, output rows whose windows' rows were summed in one pass
-    (``sum_rows`` in ppool_kernel.cpp: at most 16 rows per window, one column chunk), and
-    ``each``, output rows summed row by row (``sum_row``). The backward is not counted. For
-    tests."""
+    (``sum_rows`` in ppool_kernel.cpp: at most 16 rows per window, one column chunk),
+    ``each``, output rows summed row by row (``sum_row``), and ``weighing``, output rows of
+    forwards and saving forwards whose sums were taken in their rows' weighing pass
+    (``exp_sum_pass``: AVX-512 builds, W windows of step 1 that share no column, input rows
+    read by one output row; the saving forward's rows are counted here alone). The backward is
+    not counted. For tests."""
     import numpy as np
 
-    out = np.zeros(2, dtype=np.int64)
+    out = np.zeros(3, dtype=np.int64)
     (_lib or load()).ppv_forward_sum_paths(out.ctypes.data)
-    return {"together": int(out[0]), "each": int(out[1])}
+    return {"together": int(out[0]), "each": int(out[1]), "weighing": int(out[2])}
 
 
 def weight_paths() -> dict[str, int]:
@@ -810,13 +815,22 @@ def saved_jac_paths() -> dict[str, int]:
     of 8 planes, no window of the row in the exact engine), and ``lanes``, through a
     lane-interleaved row (``jac_row``); and ``jac_store_row``'s blocks of 8 columns by its
     branch: ``positive_blocks`` (every x of the block positive and finite: no masks) and
-    ``masked_blocks`` (zeros and the rest, per column). For tests."""
+    ``masked_blocks`` (zeros and the rest, per column); and ``streamed``, the ``direct`` rows
+    stored by streaming stores (a state of more than ``jac_stream_bytes``). For tests."""
     import numpy as np
 
-    out = np.zeros(4, dtype=np.int64)
+    out = np.zeros(5, dtype=np.int64)
     (_lib or load()).ppv_saved_jac_paths(out.ctypes.data)
     return {"direct": int(out[0]), "lanes": int(out[1]), "positive_blocks": int(out[2]),
-            "masked_blocks": int(out[3])}
+            "masked_blocks": int(out[3]), "streamed": int(out[4])}
+
+
+def jac_stream_bytes(nbytes: int = 0) -> int:
+    """The size in bytes of a float32 dy/dx state (``forward_saved``) above which the kernel
+    stores it by streaming stores (``jac_stream_bytes`` in ppool_kernel.cpp, 16 MiB: a state
+    that large leaves the caches before the backward reads it); with ``nbytes`` > 0, set it
+    (tests: small states streamed) and return the previous value."""
+    return int((_lib or load()).ppv_jac_stream_bytes(nbytes))
 
 
 def pair_log_paths() -> dict[str, int]:

@@ -858,6 +858,39 @@ inline void transpose8_pd(__m512d* r) {
   r[3] = _mm512_shuffle_f64x2(u[3], u[7], 0x44);
   r[7] = _mm512_shuffle_f64x2(u[3], u[7], 0xee);
 }
+
+// In-register transpose of an 8 x 8 block of floats: r[i][j] -> r[j][i] (256-bit shuffles,
+// 24 for the block, where transpose8_pd's 24 are 512-bit: moving floats rather than doubles
+// halves the shuffles' work)
+inline void transpose8_ps(__m256* r) {
+  __m256 t[8], u[8];
+  for (int i = 0; i < 4; ++i) {
+    t[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+    t[2 * i + 1] = _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+  }
+  for (int h = 0; h < 2; ++h) {
+    const __m256* a = t + 4 * h;
+    u[4 * h + 0] = _mm256_shuffle_ps(a[0], a[2], _MM_SHUFFLE(1, 0, 1, 0));
+    u[4 * h + 1] = _mm256_shuffle_ps(a[0], a[2], _MM_SHUFFLE(3, 2, 3, 2));
+    u[4 * h + 2] = _mm256_shuffle_ps(a[1], a[3], _MM_SHUFFLE(1, 0, 1, 0));
+    u[4 * h + 3] = _mm256_shuffle_ps(a[1], a[3], _MM_SHUFFLE(3, 2, 3, 2));
+  }
+  for (int j = 0; j < 4; ++j) {
+    r[j] = _mm256_permute2f128_ps(u[j], u[4 + j], 0x20);
+    r[4 + j] = _mm256_permute2f128_ps(u[j], u[4 + j], 0x31);
+  }
+}
+
+// 8 consecutive elements as 8 floats (exact, as load8_pd)
+template <class T> inline __m256 load8_ps(const T* p);
+template <> inline __m256 load8_ps<float>(const float* p) { return _mm256_loadu_ps(p); }
+template <> inline __m256 load8_ps<bf16_t>(const bf16_t* p) {
+  const __m256i w = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i*)p));
+  return _mm256_castsi256_ps(_mm256_slli_epi32(w, 16));
+}
+template <> inline __m256 load8_ps<f16_t>(const f16_t* p) {
+  return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)p));
+}
 #endif
 
 // Load columns [cb, ce) of input row (id, ih) of a group into lane-interleaved doubles:
@@ -1885,32 +1918,140 @@ struct RowCache {
 };
 
 #if defined(PPV_FAST_VECTOR)
-// compute_row's first pass on column c of r, its x given: er = a (ln x - Lc) stored in r.e,
-// r.lg = ln x - Lc (0 off the positives)
+// compute_row's first pass on column c of r, its x given: lg = ln x - Lc. With r.lg, lg (0 off
+// the positives) stored there (the second pass forms a lg from it); without, a lg stored in
+// r.e. (The two agree on the positives, the only lanes whose exponential is kept: one store
+// per column instead of two where lg is kept.)
 inline void log_col8(__m512d a, __m512d lc, __m512d x, RowData r, int64_t c) {
   const __mmask8 pos = _mm512_cmp_pd_mask(x, _mm512_setzero_pd(), _CMP_GT_OQ) &
                        _mm512_cmp_pd_mask(x, _mm512_set1_pd(INFINITY), _CMP_LT_OQ);
   const __m512d lg =
       _mm512_sub_pd(fast_log_narrow8(_mm512_mask_blend_pd(pos, _mm512_set1_pd(1.0), x)), lc);
-  _mm512_storeu_pd(r.e + c * L, _mm512_mul_pd(a, lg));
   if (r.lg) _mm512_storeu_pd(r.lg + c * L, _mm512_maskz_mov_pd(pos, lg));
+  else _mm512_storeu_pd(r.e + c * L, _mm512_mul_pd(a, lg));
 }
 
-// compute_row's second pass over columns [0, n) of r: er = E (a zero: 1 at a = 0, else 0;
-// anything else: NaN)
-inline void exp_pass(const FastLanes& fl, int64_t n, RowData r) {
-  const __m512d a = _mm512_loadu_pd(fl.a);
-  const __m512d zero = _mm512_setzero_pd(), one = _mm512_set1_pd(1.0);
-  const __m512d inf = _mm512_set1_pd(INFINITY), nan = _mm512_set1_pd(NAN);
-  const __mmask8 a0 = _mm512_cmp_pd_mask(a, zero, _CMP_EQ_OQ);
-  for (int64_t c = 0; c < n; ++c) {
-    const __m512d x = _mm512_loadu_pd(r.x + c * L);
+// The second pass's weight of column c of r (x loaded into x): E = exp(a lg) at a positive x
+// (a lg from log_col8's store), at a zero 1 for a = 0 and else 0, anything else NaN.
+struct ExpCol {
+  __m512d a, zero, one, inf, nan;
+  __mmask8 a0;
+  explicit ExpCol(const FastLanes& fl)
+      : a(_mm512_loadu_pd(fl.a)), zero(_mm512_setzero_pd()), one(_mm512_set1_pd(1.0)),
+        inf(_mm512_set1_pd(INFINITY)), nan(_mm512_set1_pd(NAN)),
+        a0(_mm512_cmp_pd_mask(a, zero, _CMP_EQ_OQ)) {}
+  // x and (LG) lg: the column's, loaded here (for the window sums of exp_sum_pass)
+  template <bool LG>
+  PPV_ALWAYS_INLINE __m512d operator()(RowData r, int64_t c, __m512d& x, __m512d& lg) const {
+    x = _mm512_loadu_pd(r.x + c * L);
     const __mmask8 pos = _mm512_cmp_pd_mask(x, zero, _CMP_GT_OQ) &
                          _mm512_cmp_pd_mask(x, inf, _CMP_LT_OQ);
     const __mmask8 z0 = _mm512_cmp_pd_mask(x, zero, _CMP_EQ_OQ);
     const __m512d special = _mm512_mask_blend_pd(z0, nan, _mm512_mask_blend_pd(a0, zero, one));
-    const __m512d e = fast_exp_narrow8(_mm512_loadu_pd(r.e + c * L));
-    _mm512_storeu_pd(r.e + c * L, _mm512_mask_blend_pd(pos, special, e));
+    __m512d arg;
+    if (LG) {
+      lg = _mm512_loadu_pd(r.lg + c * L);
+      arg = _mm512_mul_pd(a, lg);
+    } else {
+      arg = _mm512_loadu_pd(r.e + c * L);
+    }
+    return _mm512_mask_blend_pd(pos, special, fast_exp_narrow8(arg));
+  }
+};
+
+// compute_row's second pass over columns [0, n) of r: er = E (ExpCol)
+template <bool LG>
+inline void exp_pass_t(const FastLanes& fl, int64_t n, RowData r) {
+  const ExpCol ec(fl);
+  for (int64_t c = 0; c < n; ++c) {
+    __m512d x, lg;
+    _mm512_storeu_pd(r.e + c * L, ec.operator()<LG>(r, c, x, lg));
+  }
+}
+
+inline void exp_pass(const FastLanes& fl, int64_t n, RowData r) {
+  if (r.lg) exp_pass_t<true>(fl, n, r);
+  else exp_pass_t<false>(fl, n, r);
+}
+#endif
+
+// The window sums of a row taken in its weighing pass (load_weights_row with sums): for the
+// windows of outputs [ow0, ow1) of an output row that alone reads the row, windows of step 1
+// that share no column, in increasing order, each inside the row's columns (from lo): sum_row's
+// accumulators (acc, stride q: S, T, M, and U, V with lg, Z with with_zero) updated as sum_row
+// updates them, element by element the same operations in the same order (the same bits),
+// with no second read of the row's x, E and lg.
+struct RowSums {
+  const Axis* AW;
+  int64_t ow0, ow1, lo;
+  double* acc;
+  int64_t q;
+  bool with_zero;
+};
+
+#if defined(PPV_FAST_VECTOR)
+// exp_pass over columns [0, n) of r, each window's sums taken as its columns' E are formed
+// (LG: r.lg, and U, V summed; ZERO: Z)
+template <bool LG, bool ZERO>
+inline void exp_sum_pass_t(const FastLanes& fl, int64_t n, RowData r, const RowSums& rs) {
+  const ExpCol ec(fl);
+  const Axis& AW = *rs.AW;
+  const int64_t q = rs.q;
+  double* S = rs.acc;
+  const __m512d one = _mm512_set1_pd(1.0), zero = _mm512_setzero_pd();
+  int64_t c = 0;
+  for (int64_t ow = rs.ow0; ow < rs.ow1; ++ow) {
+    const int64_t cn = AW.count[ow];
+    if (cn <= 0) continue;
+    const int64_t b = AW.start[ow] - rs.lo, k = (ow - rs.ow0) * L;
+    for (; c < b; ++c) {  // columns in no window
+      __m512d x, lg;
+      _mm512_storeu_pd(r.e + c * L, ec.operator()<LG>(r, c, x, lg));
+    }
+    __m512d s = _mm512_loadu_pd(S + k), t = _mm512_loadu_pd(S + q + k),
+            m = _mm512_loadu_pd(S + 2 * q + k), u = zero, v = zero, z = zero;
+    if (LG) {
+      u = _mm512_loadu_pd(S + 3 * q + k);
+      v = _mm512_loadu_pd(S + 4 * q + k);
+    }
+    if (ZERO) z = _mm512_loadu_pd(S + 5 * q + k);
+    for (; c < b + cn; ++c) {
+      __m512d xx, lg;
+      const __m512d ev = ec.operator()<LG>(r, c, xx, lg);
+      _mm512_storeu_pd(r.e + c * L, ev);
+      s = _mm512_add_pd(s, ev);
+      t = _mm512_fmadd_pd(ev, xx, t);
+      m = _mm512_max_pd(ev, m);  // ev > m ? ev : m (m where ev is NaN)
+      if (LG) {
+        const __m512d el = _mm512_mul_pd(ev, lg);
+        v = _mm512_add_pd(v, el);
+        u = _mm512_fmadd_pd(el, xx, u);
+      }
+      if (ZERO)
+        z = _mm512_mask_add_pd(z, _mm512_cmp_pd_mask(xx, zero, _CMP_EQ_OQ), z, one);
+    }
+    _mm512_storeu_pd(S + k, s);
+    _mm512_storeu_pd(S + q + k, t);
+    _mm512_storeu_pd(S + 2 * q + k, m);
+    if (LG) {
+      _mm512_storeu_pd(S + 3 * q + k, u);
+      _mm512_storeu_pd(S + 4 * q + k, v);
+    }
+    if (ZERO) _mm512_storeu_pd(S + 5 * q + k, z);
+  }
+  for (; c < n; ++c) {  // columns after the last window
+    __m512d x, lg;
+    _mm512_storeu_pd(r.e + c * L, ec.operator()<LG>(r, c, x, lg));
+  }
+}
+
+inline void exp_sum_pass(const FastLanes& fl, int64_t n, RowData r, const RowSums& rs) {
+  if (r.lg) {
+    if (rs.with_zero) exp_sum_pass_t<true, true>(fl, n, r, rs);
+    else exp_sum_pass_t<true, false>(fl, n, r, rs);
+  } else {
+    if (rs.with_zero) exp_sum_pass_t<false, true>(fl, n, r, rs);
+    else exp_sum_pass_t<false, false>(fl, n, r, rs);
   }
 }
 #endif
@@ -1967,6 +2108,18 @@ PPV_STAGE void load_compute_row(const T* x, const Plan& P, const Lanes& ln, int6
   compute_row(fl, ce - cb, r);
 }
 
+#if defined(PPV_FAST_VECTOR)
+// load_row then compute_row's first pass (the logarithms) alone (load_weights_row with sums:
+// its split path and its last partial block; out of line as load_compute_row)
+template <class T>
+PPV_STAGE void load_log_row(const T* x, const Plan& P, const Lanes& ln, int64_t id, int64_t ih,
+                            int64_t cb, int64_t ce, const FastLanes& fl, RowData r) {
+  load_row<T>(x, P, ln, id, ih, cb, ce, r.x);
+  const __m512d a = _mm512_loadu_pd(fl.a), lc = _mm512_loadu_pd(fl.lc);
+  for (int64_t c = 0; c < ce - cb; ++c) log_col8(a, lc, _mm512_loadu_pd(r.x + c * L), r, c);
+}
+#endif
+
 // load_row then compute_row of columns [cb, ce) of input row (id, ih) into r (x, E and, with
 // r.lg, lg): on AVX-512 builds, for a group of 8 active lanes, the loads fused into
 // compute_row's first pass (each loaded column's logarithm taken from the register: no store
@@ -1976,11 +2129,15 @@ PPV_STAGE void load_compute_row(const T* x, const Plan& P, const Lanes& ln, int6
 // strided stream of one load per cache line stalled on every line); a contiguous group's 8
 // planes are read 8 columns at a time and transposed in registers, as load_row does (its last
 // n % 8 columns by load_row and compute_row). The same values, bit for bit, either way.
+// With sums (AVX-512 builds; RowSums' conditions), the second pass also takes the window
+// sums of the row (exp_sum_pass; the partial block's logarithms first, by load_log_row):
+// *summed is then set (else left false: the caller sums the row).
 // Returns the path: 0 split, 1 fused, 2 fused but for a last partial block.
 template <class T>
 PPV_STAGE int load_weights_row(const T* x, const Plan& P, const Lanes& ln, int64_t id,
                                int64_t ih, int64_t cb, int64_t ce, const FastLanes& fl,
-                               RowData r) {
+                               RowData r, const RowSums* sums = nullptr,
+                               bool* summed = nullptr) {
   int64_t c0 = 0;
   const int64_t n = ce - cb;
 #if defined(PPV_FAST_VECTOR)
@@ -2001,15 +2158,28 @@ PPV_STAGE int load_weights_row(const T* x, const Plan& P, const Lanes& ln, int64
       for (int l = 0; l < L; ++l) p[l] = x + ln.in_base[l] + row;
       for (; c0 + L <= n; c0 += L) {
         __m512d v[L];
-        for (int l = 0; l < L; ++l) v[l] = load8_pd<T>(p[l] + c0);
-        transpose8_pd(v);
+        if constexpr (std::is_same<T, double>::value) {
+          for (int l = 0; l < L; ++l) v[l] = load8_pd<T>(p[l] + c0);
+          transpose8_pd(v);
+        } else {  // transposed as floats (exact), then widened
+          __m256 f[L];
+          for (int l = 0; l < L; ++l) f[l] = load8_ps<T>(p[l] + c0);
+          transpose8_ps(f);
+          for (int i = 0; i < L; ++i) v[i] = _mm512_cvtps_pd(f[i]);
+        }
         for (int i = 0; i < L; ++i) {
           _mm512_storeu_pd(r.x + (c0 + i) * L, v[i]);
           log_col8(a, lc, v[i], r, c0 + i);
         }
       }
     }
-    exp_pass(fl, c0, r);
+    if (!sums) exp_pass(fl, c0, r);
+  }
+  if (sums) {
+    if (c0 < n) load_log_row<T>(x, P, ln, id, ih, cb + c0, ce, fl, r.from_col(c0));
+    exp_sum_pass(fl, n, r, *sums);
+    *summed = true;
+    return c0 == 0 ? 0 : (c0 < n ? 2 : 1);
   }
 #endif
   if (c0 < n) load_compute_row<T>(x, P, ln, id, ih, cb + c0, ce, fl, r.from_col(c0));
@@ -2110,6 +2280,9 @@ struct Saved {
   float* jac = nullptr;
   double* dw = nullptr;
   double* jac64 = nullptr;
+  // jac_store_row's stores of jac streamed (no read of the lines first, nor kept in cache):
+  // set for a float jac larger than jac_stream_bytes (see there)
+  bool stream_jac = false;
   // windows that share elements (ppv_forward_overlap_saved; the fast engine only): per
   // output 1 / S and y (double, lane-interleaved by group: state_index) and per plane its
   // reference Lc. See run_overlap_saved_backward.
@@ -2358,9 +2531,48 @@ constexpr int64_t FUSE_ROWS = 16;  // at most this many rows per window (the row
 // Output rows of forwards summed by sum_rows and by sum_row row by row, since the last
 // ppv_forward_sum_paths call (tests assert which path their cases take)
 std::atomic<int64_t> rows_summed_together{0}, rows_summed_each{0};
+// Output rows of forwards and saving forwards whose window sums were taken in their rows'
+// weighing pass (RowSums), since the last ppv_forward_sum_paths call
+std::atomic<int64_t> rows_summed_weighing{0};
+
+// Whether a forward (saving or not) takes the window sums of tile t's output rows in their
+// rows' weighing pass (RowSums: AVX-512 builds, one chunk, W windows of step 1 sharing no
+// column, and input rows read by one output row only, which fast_group's row cache then weighs
+// once, so that each row's sums are taken as it is weighed), and whether that is chosen: for
+// the saving forward (with_log: sum_row's second read of x, E and lg saved), windows of more
+// rows than sum_rows takes together (fuse_rows; sum_row's second read saved), and W windows
+// of 8 columns or more on average, where the weighing pass's sums beat sum_rows' (one thread,
+// (8,64,56,56) k14: 1.50 against 1.68-1.72 ms; at k2 s2's 2 columns they lost by 2%: kept
+// on sum_rows). PPV_SUMS_WEIGHING_ALL (an experiment) chooses it wherever it applies.
+inline bool sums_by_weighing(const Plan& P, const Axis& AW, const ColTile& t, int64_t fuse_rows,
+                             bool with_log) {
+#if defined(PPV_FAST_VECTOR)
+  if (AW.step != 1 || t.chunks() != 1) return false;
+  int64_t end = t.lo, cols = 0, windows = 0;
+  for (int64_t ow = t.ow0; ow < t.ow1; ++ow) {
+    const int64_t cn = AW.count[ow];
+    if (cn <= 0) continue;
+    if (AW.start[ow] < end || AW.start[ow] + cn > t.hi) return false;
+    end = AW.start[ow] + cn;
+    cols += cn;
+    ++windows;
+  }
+#if defined(PPV_SUMS_WEIGHING_ALL)
+  return !rows_shared(P);
+#else
+  return !rows_shared(P) &&
+         (with_log || max_window_rows(P) > fuse_rows || cols >= 8 * windows);
+#endif
+#else
+  (void)P; (void)AW; (void)t; (void)fuse_rows; (void)with_log;
+  return false;
+#endif
+}
 // Output rows whose dy/dx a saving forward (disjoint windows) wrote by jac_store_row and by
 // jac_row, since the last ppv_saved_jac_paths call (tests assert which path their cases take)
 std::atomic<int64_t> jac_rows_direct{0}, jac_rows_lanes{0};
+// of jac_rows_direct, the rows stored by streaming stores (Saved::stream_jac)
+std::atomic<int64_t> jac_rows_streamed{0};
 // jac_store_row's blocks of 8 columns with every x positive and finite (no masks) and the
 // others, since the last ppv_saved_jac_paths call
 std::atomic<int64_t> jac_blocks_positive{0}, jac_blocks_masked{0};
@@ -2538,6 +2750,15 @@ PPV_STAGE double jac_row(const FastLanes& fl, const Axis& AW, int64_t ow0, int64
 }
 
 #if defined(PPV_FAST_VECTOR)
+// The saving forward's float dy/dx of more than this many bytes is stored by streaming stores
+// (Saved::stream_jac; ppv_jac_stream_bytes sets it for tests): 16 MiB, half this machine's
+// 32 MiB L3 (AMD EPYC). A state that large leaves the caches before the backward reads it
+// anyway, and the plain stores first read each line from memory: (8,64,112,112) global, one
+// thread, the saving forward 9.84 -> 8.94 ms with the backward from the state unchanged
+// (0.88 ms); on (8,64,56,56) k14 (a 6.4 MB state, which the backward then reads from L3)
+// streaming cost 12% (2.26 -> 2.53 ms). (python -m tests.kernel_ab, 2026-12-02 15:18 UTC.)
+std::atomic<int64_t> jac_stream_bytes{16 << 20};
+
 // The saving forward's dy/dx in one pass per input row, for the common case (AVX-512, a
 // contiguous group of 8 active planes, no window of the output row in the exact engine):
 // jac_row's arithmetic, the same operations in the same order (the same bits), but with each
@@ -2578,14 +2799,15 @@ PPV_STAGE void jac_cols(const FastLanes& fl, const Axis& AW, int64_t ow0, int64_
 
 // dy/dx of input row (id, ih), columns [lo, hi) (r from column lo), from jac_cols' constants:
 // E (k1 - k2 / x) at a positive x (1 / x: recip8, as jac_row's recip_lanes), kz at a
-// zero, else 0; stored as float into jac (x's layout, 8 contiguous planes). Returns a positive
+// zero, else 0; stored as float into jac (x's layout, 8 contiguous planes; with stream, its
+// aligned blocks of 8 by streaming stores: the caller fences). Returns a positive
 // number where some dy/dx is beyond float's range or NaN, else 0 (as jac_row's count; of the
 // all-positive blocks' columns, lanes rather than elements). blocks[0] / blocks[1] count its
 // blocks of 8 columns that took the all-positive branch / the masked one (for tests).
 PPV_STAGE double jac_store_row(const Plan& P, const Lanes& ln, int64_t id, int64_t ih,
                                int64_t lo, int64_t hi, RowData r, const double* k1,
                                const double* k2, const double* kz, float* jac,
-                               int64_t* blocks) {
+                               int64_t* blocks, bool stream) {
   const int64_t n = hi - lo;
   const int64_t row = (id * P.ax[1].in + ih) * P.ax[2].in + lo;
   float* v[L];
@@ -2637,8 +2859,13 @@ PPV_STAGE double jac_store_row(const Plan& P, const Lanes& ln, int64_t id, int64
     } else {
       for (int cc = 0; cc < L; ++cc) t[cc] = column(c0 + cc);
     }
-    transpose8_pd(t);  // t[l]: columns c0.. of lane l
-    for (int l = 0; l < L; ++l) _mm256_storeu_ps(v[l] + c0, _mm512_cvtpd_ps(t[l]));
+    __m256 f[L];  // as float (each element rounded as before), then transposed as floats
+    for (int cc = 0; cc < L; ++cc) f[cc] = _mm512_cvtpd_ps(t[cc]);
+    transpose8_ps(f);  // f[l]: columns c0.. of lane l
+    for (int l = 0; l < L; ++l) {
+      if (stream && ((uintptr_t)(v[l] + c0) & 31) == 0) _mm256_stream_ps(v[l] + c0, f[l]);
+      else _mm256_storeu_ps(v[l] + c0, f[l]);  // (a line's other stores: either kind)
+    }
   }
   for (; c0 < n; ++c0) {
     double o[L];
@@ -2793,6 +3020,21 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
     }
     return r;
   };
+  // a row of a tile of one chunk, its window sums added to rs.acc: in its weighing pass where
+  // it is weighed now (RowSums), else by sum_row
+  auto fetch_sum = [&](int64_t id, int64_t ih, const RowSums& rs) {
+    const int64_t key = (id * AH.in + ih) * nch;
+    const int64_t slot = key % cache.ns;
+    RowData r = cache.slot(slot);
+    bool summed = false;
+    if (cache.tag[slot] != key) {
+      ++nw[load_weights_row<T>(x, P, ln, id, ih, ct->lo, ct->hi, fl, r, &rs, &summed)];
+      cache.tag[slot] = key;
+    }
+    if (!summed)
+      sum_row(AW, rs.ow0, rs.ow1, ct->lo, ct->hi, r, rs.acc, rs.q, r.lg != nullptr,
+              rs.with_zero);
+  };
   GradSink sink;
   double dal[L];
   for (int l = 0; l < L; ++l) dal[l] = 0.0;
@@ -2819,7 +3061,9 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
   const int64_t kstride = tiles.max_kept * L;
   const int64_t fuse_rows = std::min<int64_t>(FUSE_ROWS, cache.ns);  // see sum_rows
   int64_t n_together = 0, n_each = 0;  // output rows summed by sum_rows / sum_row
+  int64_t n_weighing = 0;  // output rows summed in their rows' weighing pass (fetch_sum)
   int64_t n_jac_direct = 0, n_jac_rows = 0;  // output rows saved by jac_store_row / jac_row
+  int64_t n_jac_streamed = 0;  // of jac_store_row's, with streaming stores
   int64_t jac_blocks[2] = {0, 0};  // jac_store_row's all-positive / masked blocks of columns
   for (size_t ti = 0; ti < tiles.tiles.size(); ++ti) {
     ct = &tiles.tiles[ti];
@@ -2842,13 +3086,25 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
         }
     }
     const int64_t cofs = (ow0 - ct->keep) * L;  // this tile's first output in c1, c2
+    // the forwards' window sums in the rows' weighing pass (fetch_sum), where RowSums allows
+    // and rows_by_weighing chooses it
+    const bool weighing = !backward && sums_by_weighing(P, AW, *ct, fuse_rows, with_log);
     // ---- window sums, output row by output row
     for (int64_t od = 0; od < AD.out; ++od)
       for (int64_t oh = 0; oh < OH; ++oh) {
         if (!grads && !P.owns_out_row(od, oh)) continue;  // a plain forward: another segment's
         if (od * OH + oh < band_lo || od * OH + oh >= band_hi) continue;  // another band's
         bool fused = false;
-        if (!with_log && nch == 1 && AD.count[od] * AH.count[oh] <= fuse_rows) {
+        if (weighing) {
+          std::fill(acc, acc + (with_log ? 5 : 3) * q, 0.0);
+          if (fl.need_zero) std::fill(acc + 5 * q, acc + 6 * q, 0.0);
+          const RowSums rs{&AW, ow0, ct->ow1, ct->lo, acc, q, fl.need_zero};
+          for (int64_t jd = 0; jd < AD.count[od]; ++jd)
+            for (int64_t jh = 0; jh < AH.count[oh]; ++jh)
+              fetch_sum(AD.start[od] + jd * AD.step, AH.start[oh] + jh * AH.step, rs);
+          fused = true;
+          ++n_weighing;
+        } else if (!with_log && nch == 1 && AD.count[od] * AH.count[oh] <= fuse_rows) {
           // all the window's rows at once (sum_rows), if the row cache holds them together
           RowData rows[FUSE_ROWS];
           int64_t keys[FUSE_ROWS], nr = 0;
@@ -2865,7 +3121,7 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
                      fl.need_zero);
           fused = held;
         }
-        if (!with_log) ++(fused ? n_together : n_each);
+        if (!with_log && !weighing) ++(fused ? n_together : n_each);
         if (!fused) {
           std::fill(acc, acc + (with_log ? 5 : 3) * q, 0.0);
           if (fl.need_zero) std::fill(acc + 5 * q, acc + 6 * q, 0.0);
@@ -3016,10 +3272,11 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
                 const int64_t ih = AH.start[oh] + jh * AH.step;
                 if (!P.owns_in_row(id, ih)) continue;
                 unusable += jac_store_row(P, ln, id, ih, ct->lo, ct->hi, fetch(id, ih, 0), k1,
-                                          k2, kz, sv->jac, jac_blocks);
+                                          k2, kz, sv->jac, jac_blocks, sv->stream_jac);
               }
             }
             ++n_jac_direct;
+            if (sv->stream_jac) ++n_jac_streamed;
           } else {
             ++n_jac_rows;
           }
@@ -3095,12 +3352,15 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
   }
   if (ov_unusable > 0.0) *status |= ST_UNSAVED;
 #if defined(__AVX512F__)
-  if (ov) _mm_sfence();  // save_coeff_row's streaming stores, visible before the backward
+  // save_coeff_row's and jac_store_row's streaming stores, visible before the backward
+  if (ov || n_jac_streamed) _mm_sfence();
 #endif
   count_weight_paths(nw);
   if (n_together) rows_summed_together += n_together;
+  if (n_weighing) rows_summed_weighing += n_weighing;
   if (n_each) rows_summed_each += n_each;
   if (n_jac_direct) jac_rows_direct += n_jac_direct;
+  if (n_jac_streamed) jac_rows_streamed += n_jac_streamed;
   if (jac_blocks[0]) jac_blocks_positive += jac_blocks[0];
   if (jac_blocks[1]) jac_blocks_masked += jac_blocks[1];
   if (n_jac_rows) jac_rows_lanes += n_jac_rows;
@@ -4445,7 +4705,8 @@ int64_t ppv_cl_band_bytes(int64_t bytes) {
 }
 
 // The forward's window-sum paths since the last call (then reset): out[0] output rows summed
-// by sum_rows (a window's rows together), out[1] by sum_row (row by row). For tests.
+// by sum_rows (a window's rows together), out[1] by sum_row (row by row), out[2] in their
+// rows' weighing pass (RowSums; forwards and saving forwards). For tests.
 // Row segments whose weights load_weights_row computed fused (out[0]), fused but for a last
 // partial block of columns (out[1]) and by load_row then compute_row alone (out[2]) since the
 // last call; the counts are reset. For tests.
@@ -4486,6 +4747,7 @@ void ppv_weight_paths(int64_t* out) {
 void ppv_forward_sum_paths(int64_t* out) {
   out[0] = rows_summed_together.exchange(0);
   out[1] = rows_summed_each.exchange(0);
+  out[2] = rows_summed_weighing.exchange(0);
 }
 
 // The windows of axis `axis` (0 D, 1 H, 2 W) of a plan as the kernel reads them (a table's
@@ -4505,13 +4767,22 @@ int ppv_plan_axis(const int64_t* plan, int axis, int64_t* out) {
 // Output rows whose dy/dx the saving forwards (ppv_forward_saved, float32 / bfloat16 /
 // float16) since the last call wrote in one pass into the planes (out[0], jac_store_row) and
 // through a lane-interleaved row (out[1], jac_row), and jac_store_row's blocks of 8 columns
-// by its all-positive branch (out[2]) and its masked one (out[3]); the counts are then reset.
+// by its all-positive branch (out[2]) and its masked one (out[3]), and of out[0] the rows
+// stored by streaming stores (out[4], Saved::stream_jac); the counts are then reset.
 // For tests.
 void ppv_saved_jac_paths(int64_t* out) {
   out[0] = jac_rows_direct.exchange(0);
   out[1] = jac_rows_lanes.exchange(0);
   out[2] = jac_blocks_positive.exchange(0);
   out[3] = jac_blocks_masked.exchange(0);
+  out[4] = jac_rows_streamed.exchange(0);
+}
+
+// The size in bytes of a float dy/dx state above which the saving forward streams its stores
+// (jac_stream_bytes); with bytes > 0, set it (tests: small inputs streamed) and return the
+// previous value.
+int64_t ppv_jac_stream_bytes(int64_t bytes) {
+  return bytes > 0 ? jac_stream_bytes.exchange(bytes) : jac_stream_bytes.load();
 }
 
 // Contiguous plane rows whose input gradient ppv_backward_saved formed run by run (out[0]),
@@ -4557,6 +4828,8 @@ int ppv_forward_saved(const int64_t* plan, const void* x, const double* param, v
       sv.dw = dw;
       if (std::is_same<T, double>::value) sv.jac64 = (double*)jac;
       else sv.jac = (float*)jac;
+      sv.stream_jac = sv.jac != nullptr &&
+                      P.N * P.C * P.plane_in * (int64_t)sizeof(float) > jac_stream_bytes.load();
       return run<T>(P, (const T*)x, param, (T*)y, nullptr, nullptr, nullptr, nthreads, &sv);
     } catch (...) {
       return (int)ST_NOMEM;

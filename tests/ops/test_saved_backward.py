@@ -1064,3 +1064,45 @@ def test_saved_backward_rows_beyond_the_table_gather(count_saved, backward_paths
                         (_dispatch._native_forward(op, x, p, layout, v), None))
     _, gx2, ga2 = _grads(p_pool1d, x, alpha, 3, 3, g=g)
     torch.testing.assert_close(gx1, gx2, rtol=2.0 ** -22, atol=0.0)
+
+
+@pytest.fixture
+def streamed():
+    """Every float32 dy/dx state stored by streaming stores (``jac_stream_bytes`` set to 1
+    byte) for the test, then the kernel's own threshold again."""
+    old = _native.jac_stream_bytes(1)
+    try:
+        yield
+    finally:
+        _native.jac_stream_bytes(old)
+
+
+@pytest.mark.parametrize("dtype", FAST_DTYPES, ids=dtype_name)
+def test_streamed_dy_dx_matches_the_oracle_and_the_plain_stores(dtype, streamed, count_saved,
+                                                                 jac_paths):
+    """The saving forward's streaming stores (a state above ``jac_stream_bytes``): global,
+    adaptive and k8 windows (rows of 7, 8 and 17 floats: blocks of 8 on and off 32-byte lines,
+    streamed and plain stores in one row) through autograd against the oracle, then the state
+    itself equal to the bit to the one stored without streaming."""
+    from ppverify.ops import _layout
+    gen = torch.Generator().manual_seed(43)
+    alpha = torch.tensor([-3.0, -1.0, 0.5, 2.0, 7.5, 0.25, 3.0, 40.0] * 2, dtype=torch.float64)
+    for name, dims, spatial, _ in LARGE[:3]:
+        x = values("uniform", (1, 16) + spatial, dtype, gen) + 0.05
+        _large_check(name, dims, x, alpha)
+    assert len(count_saved) == 3
+    paths = jac_paths()
+    if not _avx512():
+        assert paths["streamed"] == 0, paths
+        return
+    assert paths["direct"] > 0 and paths["streamed"] == paths["direct"], paths
+    for layout, spatial in ((_layout.adaptive(2, 1), (9, 7)), (_layout.windowed(2, 8), (16, 17))):
+        x = values("range30", (2, 8) + spatial, dtype, gen)
+        stream = _saved_state(x, 2.0, layout)
+        assert jac_paths()["streamed"] > 0
+        _native.jac_stream_bytes(1 << 40)
+        plain = _saved_state(x, 2.0, layout)
+        assert jac_paths()["streamed"] == 0
+        _native.jac_stream_bytes(1)
+        for a, b in zip(stream, plain):
+            assert torch.equal(a, b)

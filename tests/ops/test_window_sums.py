@@ -66,7 +66,7 @@ def test_a_windows_rows_summed_together_match_the_oracle(case, dtype, channels_l
     check_case(x, _alpha(shape[1]), kernel, stride, padding, dilation, ceil_mode, dims=dims,
                gradients=False)
     seen = paths()
-    assert seen["together"] > 0 and seen["each"] == 0, seen
+    assert seen["together"] > 0 and seen["each"] == seen["weighing"] == 0, seen
 
 
 @pytest.mark.parametrize("dtype", FAST_DTYPES, ids=dtype_name)
@@ -90,7 +90,7 @@ def test_a_window_of_more_than_16_rows_is_summed_row_by_row(paths):
     x = positive_signal((1, 8, 7, 13, 5), torch.float32, 8, zeros=0.05)
     check_case(x, _alpha(8), (3, 6, 2), (2, 3, 2), (1, 2, 0), 1, False, dims=3,
                gradients=False)
-    assert paths() == {"together": 10, "each": 6}
+    assert paths() == {"together": 10, "each": 6, "weighing": 0}
 
 
 def test_rows_that_evict_each_other_are_summed_row_by_row(paths):
@@ -102,3 +102,69 @@ def test_rows_that_evict_each_other_are_summed_row_by_row(paths):
     check_case(x, 2.0, (3, 3, 1), (2, 2, 1), (1, 1, 0), 1, False, dims=3, gradients=False)
     seen = paths()
     assert seen["each"] > 0, seen
+
+
+# dims, shape, kernel, stride, padding, ceil_mode: W windows of step 1 that share no column,
+# each input row read by one output row (the weighing pass's sums), W windows of 8 columns or
+# more on average
+WEIGHING = [
+    (2, (2, 8, 24, 40), 8, None, 0, False),             # k8: whole blocks of 8 columns
+    (2, (1, 16, 20, 29), (5, 9), None, 0, False),       # a partial block; columns in no window
+    (2, (1, 8, 17, 41), (4, 10), (5, 13), (2, 1), True),  # gaps, padding, a short last window
+    (2, (1, 9, 30, 36), 12, None, 0, False),            # 9 planes: a partial group (split path)
+    (3, (1, 8, 4, 5, 24), (2, 3, 8), None, 0, False),   # 3-D: 6 rows per window
+    (1, (2, 8, 203), 10, None, 0, False),               # 1-D: one row per window
+]
+WEIGHING_LAYOUTS = [(c, cl) for c in WEIGHING for cl in (False, True) if not (cl and c[0] == 1)]
+
+
+def _weighed(seen):
+    """The weighing pass took every output row's sums (on AVX-512 builds; none elsewhere)."""
+    from .test_saved_backward import _avx512
+
+    if not _avx512():
+        return seen["weighing"] == 0
+    return seen["weighing"] > 0 and seen["together"] == seen["each"] == 0
+
+
+@pytest.mark.parametrize("dtype", FAST_DTYPES, ids=dtype_name)
+@pytest.mark.parametrize(
+    "case, channels_last", WEIGHING_LAYOUTS,
+    ids=[f"{c[0]}d-{c[1]}-k{c[2]}-{'channels_last' if cl else 'contiguous'}"
+         for c, cl in WEIGHING_LAYOUTS])
+@pytest.mark.parametrize("gradients", [False, True], ids=["forward", "saving"])
+def test_sums_taken_in_the_weighing_pass_match_the_oracle(case, channels_last, dtype, gradients,
+                                                          paths):
+    # with gradients the saving forward (dy/dalpha: U and V summed too) and the backward from
+    # its state; zeros and one alpha per channel (negative, 0, 1: zeros make special windows,
+    # counted in Z)
+    dims, shape, kernel, stride, padding, ceil_mode = case
+    x = positive_signal(shape, dtype, 70 + shape[-1], zeros=0.1)
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last if dims == 2
+                         else torch.channels_last_3d)
+    check_case(x, _alpha(shape[1]), kernel, stride, padding, 1, ceil_mode, dims=dims,
+               gradients=gradients)
+    seen = paths()
+    assert _weighed(seen), seen
+
+
+@pytest.mark.parametrize("dtype", FAST_DTYPES, ids=dtype_name)
+@pytest.mark.parametrize("output_size", [1, 7, (3, 2)])
+def test_adaptive_and_global_sums_in_the_weighing_pass(output_size, dtype, paths):
+    # global: 28 rows per window (more than sum_rows takes); 7 on 28 x 28: windows of 4 x 4
+    # (a saving forward only: the plain forward keeps sum_rows); (3, 2) on 27 x 22: 9 x 11
+    x = positive_signal((1, 16, 27 if output_size == (3, 2) else 28,
+                         22 if output_size == (3, 2) else 28), dtype, 11, zeros=0.05)
+    check_adaptive_case("ppool", x, _alpha(16), output_size, dims=2)
+    seen = paths()
+    assert _weighed(seen), seen
+
+
+def test_a_plain_forward_of_narrow_disjoint_windows_keeps_sum_rows(paths):
+    # k4 s4: W windows of 4 columns (below 8), 4 rows: the forward sums a window's rows together;
+    # its saving forward (dy/dalpha) takes them in the weighing pass
+    x = positive_signal((1, 8, 16, 24), torch.float32, 12)
+    check_case(x, 2.0, 4, None, 0, 1, False, dims=2, gradients=False)
+    seen = paths()
+    assert seen["together"] > 0 and seen["weighing"] == seen["each"] == 0, seen
