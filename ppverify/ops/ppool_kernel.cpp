@@ -1488,8 +1488,10 @@ struct PairLog {
   int mode = PAIR_OLD;
   bool need_lr = true;            // ln(x/R) wanted (a backward: pass 3's dy/dalpha terms)
   const ElemCache* ec = nullptr;  // the group's, or null: elem_terms_lanes per pair
-  double lRh[L], lRl[L];  // ln_dd(R) per lane
-  double ER[L], ERl[L];   // R^a by elem_terms_lanes (new lanes: S / R^a is the old path's S)
+  double lRh[L], lRl[L];  // ln_dd(R) per lane (a backward's, by elem_log_lanes)
+  // R^a by elem_terms_lanes (new lanes: S / R^a is the old path's S), formed only in a window
+  // whose pass 3 takes the log-domain form (ln(S / R^a))
+  double ER[L], ERl[L];
   double newl[L];         // 1 where the lane uses the new path (PAIR_MIXED)
 };
 // The new path's E and ln(x/R) of one element in 8 lanes (x <= 0: values nothing reads)
