@@ -1446,14 +1446,8 @@ PPV_ALWAYS_INLINE void elem_terms_lanes(const double* v, const double* a, double
   for (int l = 0; l < L; ++l) {
     double h, lo;
     ln_dd(v[l] > 0.0 ? v[l] : 1.0, h, lo);
-    double p = a[l] * h;
-#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
-    __asm__("" : "+x"(p));
-#endif
-    const double pe = std::fma(a[l], h, -p);
-    const double q = std::fma(a[l], lo, pe);
-    const double th = p + q;
-    const double tl = q - (th - p);
+    double th, tl;
+    mul_dd(a[l], h, lo, th, tl);  // mul_dd8's operations (-std=c++17: no contraction)
     E[l] = exp_dd_tab(th, tl, El[l]);
     H[l] = h;
     Lo[l] = lo;
@@ -2751,7 +2745,6 @@ PPV_STAGE double jac_row(const FastLanes& fl, const Axis& AW, int64_t ow0, int64
   return unusable;
 }
 
-#if defined(PPV_FAST_VECTOR)
 // The saving forward's float dy/dx of more than this many bytes is stored by streaming stores
 // (Saved::stream_jac; ppv_jac_stream_bytes sets it for tests): 16 MiB, half this machine's
 // 32 MiB L3 (AMD EPYC). A state that large leaves the caches before the backward reads it
@@ -2760,6 +2753,8 @@ PPV_STAGE double jac_row(const FastLanes& fl, const Axis& AW, int64_t ow0, int64
 // (0.88 ms); on (8,64,56,56) k14 (a 6.4 MB state, which the backward then reads from L3)
 // streaming cost 12% (2.26 -> 2.53 ms). (python -m tests.kernel_ab, 2026-12-02 15:18 UTC.)
 std::atomic<int64_t> jac_stream_bytes{16 << 20};
+
+#if defined(PPV_FAST_VECTOR)
 
 // The saving forward's dy/dx in one pass per input row, for the common case (AVX-512, a
 // contiguous group of 8 active planes, no window of the output row in the exact engine):
