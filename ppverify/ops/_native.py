@@ -311,6 +311,12 @@ def _open(path: Path):
     lib.ppv_cl_band_bytes.restype = ctypes.c_int64
     lib.ppv_jac_stream_bytes.argtypes = [ctypes.c_int64]
     lib.ppv_jac_stream_bytes.restype = ctypes.c_int64
+    lib.ppv_pair_log_paths.argtypes = [vp]
+    lib.ppv_pair_log_paths.restype = None
+    lib.ppv_ln_dd.argtypes = [vp, ctypes.c_int64, vp, vp]
+    lib.ppv_ln_dd.restype = None
+    lib.ppv_exp_dd_tab.argtypes = [vp, vp, ctypes.c_int64, vp, vp]
+    lib.ppv_exp_dd_tab.restype = None
     return lib
 
 
@@ -844,12 +850,8 @@ def pair_log_paths() -> dict[str, int]:
     epilogue's scalar fallback). For tests."""
     import numpy as np
 
-    lib = _lib or load()
-    fn = lib.ppv_pair_log_paths
-    fn.argtypes = [ctypes.c_void_p]
-    fn.restype = None
     out = np.zeros(4, dtype=np.int64)
-    fn(out.ctypes.data)
+    (_lib or load()).ppv_pair_log_paths(out.ctypes.data)
     return {"old": int(out[0]), "new": int(out[1]), "mixed": int(out[2]),
             "ldexp_y": int(out[3])}
 
@@ -865,16 +867,10 @@ def pair_log_elementary(name: str, *args):
     n = arrays[0].size
     outs = (np.empty(n), np.empty(n))
     ptrs = [a.ctypes.data for a in arrays] + [o.ctypes.data for o in outs]
-    vp, i64 = ctypes.c_void_p, ctypes.c_int64
     if name == "ln":
-        fn = lib.ppv_ln_dd
-        fn.argtypes = [vp, i64, vp, vp]
-        fn(ptrs[0], n, ptrs[1], ptrs[2])
+        lib.ppv_ln_dd(ptrs[0], n, ptrs[1], ptrs[2])
     else:
-        fn = lib.ppv_exp_dd_tab
-        fn.argtypes = [vp, vp, i64, vp, vp]
-        fn(ptrs[0], ptrs[1], n, ptrs[2], ptrs[3])
-    fn.restype = None
+        lib.ppv_exp_dd_tab(ptrs[0], ptrs[1], n, ptrs[2], ptrs[3])
     return outs
 
 
