@@ -66,7 +66,8 @@ import torch
 SOURCE = Path(__file__).with_name("ppool_kernel.cpp")
 #: the files ``SOURCE`` includes with ``#include "..."``: part of the cache key (and of the wheel)
 INCLUDES = (Path(__file__).with_name("power_kernel.inc"),
-            Path(__file__).with_name("fast_math.inc"))
+            Path(__file__).with_name("fast_math.inc"),
+            Path(__file__).with_name("simd8.inc"))
 FLAGS = ["-O3", "-march=native", "-mprefer-vector-width=512", "-fopenmp", "-fno-math-errno",
          "-fno-trapping-math", "-shared", "-fPIC", "-std=c++17"]
 ABI_VERSION = 4
@@ -311,6 +312,8 @@ def _open(path: Path):
     lib.ppv_cl_band_bytes.restype = ctypes.c_int64
     lib.ppv_jac_stream_bytes.argtypes = [ctypes.c_int64]
     lib.ppv_jac_stream_bytes.restype = ctypes.c_int64
+    lib.ppv_vector_isa.argtypes = []
+    lib.ppv_vector_isa.restype = ctypes.c_int64
     lib.ppv_pair_log_paths.argtypes = [vp]
     lib.ppv_pair_log_paths.restype = None
     lib.ppv_ln_dd.argtypes = [vp, ctypes.c_int64, vp, vp]
@@ -837,6 +840,14 @@ def jac_stream_bytes(nbytes: int = 0) -> int:
     that large leaves the caches before the backward reads it); with ``nbytes`` > 0, set it
     (tests: small states streamed) and return the previous value."""
     return int((_lib or load()).ppv_jac_stream_bytes(nbytes))
+
+
+def vector_isa() -> str:
+    """Which vector code the loaded kernel runs: ``"avx512"`` (built on a CPU with AVX-512F),
+    ``"avx2"`` (a CPU with AVX2 and FMA but no AVX-512: the same AVX-512 code, each 8-lane
+    operation emulated on two 256-bit halves, ``simd8.inc``) or ``"scalar"`` (neither: the
+    scalar forms, the same arithmetic one lane at a time, several times slower)."""
+    return ("scalar", "avx2", "avx512")[int((_lib or load()).ppv_vector_isa())]
 
 
 def pair_log_paths() -> dict[str, int]:

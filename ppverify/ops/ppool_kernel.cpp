@@ -99,9 +99,10 @@
 #include <type_traits>
 #include <vector>
 #include <omp.h>
-#if defined(__F16C__) || defined(__AVX512F__)
+#if defined(__F16C__) || defined(__AVX2__) || defined(__AVX512F__)
 #include <immintrin.h>
 #endif
+#include "simd8.inc"  // PPV_AVX512: the 8-lane vector code (AVX-512, or emulated on AVX2)
 
 #ifndef PPV_SOURCE_HASH
 #define PPV_SOURCE_HASH "unknown"
@@ -255,7 +256,7 @@ PPV_ALWAYS_INLINE double exp_dd(double hi, double lo) {
 
 // r[l] = 1 / v[l] for the 8 lanes, within 2 ulp (AVX-512: the 14-bit estimate and two Newton
 // steps, about 4x the throughput of a division; else divisions). v positive and normal.
-#if defined(__AVX512F__)
+#if defined(PPV_AVX512)
 // 1 / x per lane: the 14-bit estimate and two Newton steps (recip_lanes on a register)
 inline __m512d recip8(__m512d x) {
   const __m512d one = _mm512_set1_pd(1.0);
@@ -266,7 +267,7 @@ inline __m512d recip8(__m512d x) {
 #endif
 
 inline void recip_lanes(const double* v, double* r) {
-#if defined(__AVX512F__)
+#if defined(PPV_AVX512)
   static_assert(L == 8, "one zmm register of doubles per group");
   _mm512_storeu_pd(r, recip8(_mm512_loadu_pd(v)));
 #else
@@ -389,7 +390,7 @@ PPV_ALWAYS_INLINE void ln_dd(double x, double& H, double& Lo) {
   H = h + lo;
   Lo = lo - (H - h);
 }
-#if defined(__AVX512F__)
+#if defined(PPV_AVX512)
 PPV_ALWAYS_INLINE void ln_dd8(__m512d x, __m512d& H, __m512d& Lo) {
   const __mmask8 sub = _mm512_cmp_pd_mask(x, _mm512_set1_pd(2.2250738585072014e-308), _CMP_LT_OQ);
   const __m512d xs = _mm512_mask_mul_pd(x, sub, x, _mm512_set1_pd(0x1p54));
@@ -400,14 +401,10 @@ PPV_ALWAYS_INLINE void ln_dd8(__m512d x, __m512d& H, __m512d& Lo) {
                                   _mm512_maskz_mov_pd(sub, _mm512_set1_pd(-54.0)));
   const __m512d z = _mm512_castsi512_pd(_mm512_sub_epi64(
       ix, _mm512_and_si512(tmp, _mm512_set1_epi64((long long)(0xfffULL << 52)))));
-  const __m512d invc = _mm512_permutex2var_pd(_mm512_load_pd(FAST_LOG_INVC), i,
-                                              _mm512_load_pd(FAST_LOG_INVC + 8));
-  const __m512d logc = _mm512_permutex2var_pd(_mm512_load_pd(FAST_LOG_LOGC), i,
-                                              _mm512_load_pd(FAST_LOG_LOGC + 8));
-  const __m512d logc_lo = _mm512_permutex2var_pd(_mm512_load_pd(FAST_LOG_LOGC_LO), i,
-                                                 _mm512_load_pd(FAST_LOG_LOGC_LO + 8));
+  __m512d invc, logc, logc_lo;
+  fast_log_tables8(i, invc, logc, logc_lo);
   __m512d p = _mm512_mul_pd(z, invc);
-  __asm__("" : "+v"(p));  // p rounded: rh = p - 1 must not be contracted into one fma
+  PPV_KEEP8(p);  // p rounded: rh = p - 1 must not be contracted into one fma
   const __m512d pe = _mm512_fmsub_pd(z, invc, p);
   const __m512d rh = _mm512_sub_pd(p, _mm512_set1_pd(1.0));
   const __m512d q = PPV_FAST_LOG_Q(fast_fma8, rh, fast_const8);
@@ -430,7 +427,7 @@ PPV_ALWAYS_INLINE void ln_dd8(__m512d x, __m512d& H, __m512d& Lo) {
 #endif
 // ln_dd of 8 lanes in memory
 PPV_ALWAYS_INLINE void ln_dd_lanes(const double* x, double* H, double* Lo) {
-#if defined(__AVX512F__)
+#if defined(PPV_AVX512)
   __m512d h, lo;
   ln_dd8(_mm512_loadu_pd(x), h, lo);
   _mm512_storeu_pd(H, h);
@@ -478,7 +475,7 @@ PPV_ALWAYS_INLINE double exp_dd_tab(double th, double tl, double& elo) {
   elo = (th >= -745.5 && !tiny) ? lo : 0.0;
   return th >= -745.5 ? res : 0.0;
 }
-#if defined(__AVX512F__)
+#if defined(PPV_AVX512)
 PPV_ALWAYS_INLINE __m512d exp_dd_tab8(__m512d th, __m512d tl, __m512d& elo) {
   const __m512d zc = _mm512_min_pd(th, _mm512_set1_pd(709.0));
   const __mmask8 tiny = _mm512_cmp_pd_mask(zc, _mm512_set1_pd(-707.0), _CMP_LT_OQ);
@@ -493,12 +490,9 @@ PPV_ALWAYS_INLINE __m512d exp_dd_tab8(__m512d th, __m512d tl, __m512d& elo) {
       tl);
   const __m512d pp = PPV_FAST_EXP_P(fast_fma8, r, fast_const8);
   const __m512d em1 = _mm512_fmadd_pd(_mm512_mul_pd(r, r), pp, r);
-  const __m512d t = _mm512_permutex2var_pd(_mm512_load_pd(EXP_TAB_TAIL), ki,
-                                           _mm512_load_pd(EXP_TAB_TAIL + 8));
+  const __m512d t = fast_table8_pd(EXP_TAB_TAIL, ki);
   const __m512d tmp = _mm512_add_pd(em1, _mm512_fmadd_pd(t, em1, t));
-  const __m512i tab = _mm512_permutex2var_epi64(
-      _mm512_load_si512((const void*)FAST_EXP_TAB), ki,
-      _mm512_load_si512((const void*)(FAST_EXP_TAB + 8)));
+  const __m512i tab = fast_table8(FAST_EXP_TAB, ki);
   const __m512i kk = _mm512_mask_add_epi64(ki, tiny, ki, _mm512_set1_epi64(9600));
   const __m512d scale = _mm512_castsi512_pd(_mm512_add_epi64(tab, _mm512_slli_epi64(kk, 48)));
   const __m512d e = _mm512_fmadd_pd(scale, tmp, scale);
@@ -521,7 +515,7 @@ PPV_ALWAYS_INLINE void sub_dd8(__m512d xh, __m512d xl, __m512d rh, __m512d rl, _
 }
 PPV_ALWAYS_INLINE void mul_dd8(__m512d a, __m512d hi, __m512d lo, __m512d& th, __m512d& tl) {
   __m512d p = _mm512_mul_pd(a, hi);
-  __asm__("" : "+v"(p));  // rounded, as mul_dd's
+  PPV_KEEP8(p);  // rounded, as mul_dd's
   const __m512d pe = _mm512_fmsub_pd(a, hi, p);
   const __m512d q = _mm512_fmadd_pd(a, lo, pe);
   th = _mm512_add_pd(p, q);
@@ -1048,7 +1042,7 @@ inline v8d v8_abs(v8d v) {  // |v| bit for bit as std::fabs (the sign bit cleare
 inline v8l v8_bits(v8d v) { v8l b; std::memcpy(&b, &v, sizeof b); return b; }
 inline v8d v8_from_bits(v8l b) { v8d v; std::memcpy(&v, &b, sizeof v); return v; }
 inline bool v8_any(v8l m) {  // some lane's mask (all ones) set
-#if defined(__AVX512F__)
+#if defined(PPV_AVX512)
   __m512i b;
   std::memcpy(&b, &m, sizeof b);
   return _mm512_test_epi64_mask(b, b) != 0;
@@ -1431,7 +1425,7 @@ constexpr int LDEXP_Y = 3;  // pair_mode_local's slot for those lanes
 // elements a window treats apart) give values nothing reads.
 PPV_ALWAYS_INLINE void elem_terms_lanes(const double* v, const double* a, double* E, double* El,
                                         double* H, double* Lo) {
-#if defined(__AVX512F__)
+#if defined(PPV_AVX512)
   const __m512d u = _mm512_loadu_pd(v);
   const __mmask8 pos = _mm512_cmp_pd_mask(u, _mm512_setzero_pd(), _CMP_GT_OQ);
   __m512d h, lo, th, tl;
@@ -1458,7 +1452,7 @@ PPV_ALWAYS_INLINE void elem_terms_lanes(const double* v, const double* a, double
 // ln x = H + Lo in 8 lanes, the same bits as elem_terms_lanes' H and Lo (x <= 0: ln 1), without
 // its x^a: a backward's per-window ln R (R^a is wanted only by pass 3's rare log-domain redo)
 PPV_ALWAYS_INLINE void elem_log_lanes(const double* v, double* H, double* Lo) {
-#if defined(__AVX512F__)
+#if defined(PPV_AVX512)
   const __m512d u = _mm512_loadu_pd(v);
   const __mmask8 pos = _mm512_cmp_pd_mask(u, _mm512_setzero_pd(), _CMP_GT_OQ);
   __m512d h, lo;
@@ -1502,7 +1496,7 @@ PPV_ALWAYS_INLINE void pair_new_lanes(const double* v, int64_t pos, const double
     elem_terms_lanes(v, a, ee, el, h, lo);
   }
   if (!pl.need_lr) return;  // a forward: no dy/dalpha terms
-#if defined(__AVX512F__)
+#if defined(PPV_AVX512)
   __m512d hi8, lo8;
   sub_dd8(_mm512_loadu_pd(hp), _mm512_loadu_pd(lp), _mm512_loadu_pd(pl.lRh),
           _mm512_loadu_pd(pl.lRl), hi8, lo8);
@@ -2906,7 +2900,7 @@ PPV_STAGE double save_coeff_row(const Plan& P, const Lanes& ln, int64_t od, int6
   for (int64_t k = 0; k < n * L; k += L)
 #pragma omp simd reduction(+ : un)
     for (int l = 0; l < L; ++l) un += slow[k + l] != 0.0 ? active[l] : 0.0;
-#if defined(__AVX512F__)
+#if defined(PPV_AVX512)
   // one cache line per output (8 lanes): streaming stores, which skip reading the lines
   // first (the backward reads them from memory anyway)
   if (((uintptr_t)rs | (uintptr_t)ys) % 64 == 0) {
@@ -3348,7 +3342,7 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
       }
   }
   if (ov_unusable > 0.0) *status |= ST_UNSAVED;
-#if defined(__AVX512F__)
+#if defined(PPV_AVX512)
   // save_coeff_row's and jac_store_row's streaming stores, visible before the backward
   if (ov || n_jac_streamed) _mm_sfence();
 #endif
@@ -4619,6 +4613,17 @@ extern "C" {
 // The handshake: the loader checks both before using the library.
 int64_t ppv_abi_version() { return ABI_VERSION; }
 const char* ppv_source_hash() { return PPV_SOURCE_HASH; }
+// which vector code the build runs: 2 AVX-512, 1 the AVX-512 code emulated on AVX2 (simd8.inc),
+// 0 the scalar forms
+int64_t ppv_vector_isa() {
+#if defined(PPV_AVX512_EMULATED)
+  return 1;
+#elif defined(PPV_AVX512)
+  return 2;
+#else
+  return 0;
+#endif
+}
 
 // y = pool(x). Returns a status: 0 ok, bit 1: some window holds a negative, NaN or infinite
 // element (its output is NaN), 2: out of memory, 3: bad plan.
@@ -4721,7 +4726,7 @@ void ppv_ln_dd(const double* x, int64_t n, double* h, double* lo) {
 }
 void ppv_exp_dd_tab(const double* th, const double* tl, int64_t n, double* e, double* el) {
   int64_t i = 0;
-#if defined(__AVX512F__)
+#if defined(PPV_AVX512)
   for (; i + L <= n; i += L) {
     __m512d lo;
     _mm512_storeu_pd(e + i, exp_dd_tab8(_mm512_loadu_pd(th + i), _mm512_loadu_pd(tl + i), lo));

@@ -44,9 +44,10 @@ HARNESS = r"""
 #include <cstdint>
 #include <cstring>
 #include <cmath>
-#if defined(__AVX512F__)
+#if defined(__AVX2__) || defined(__AVX512F__)
 #include <immintrin.h>
 #endif
+#include "SIMD8"
 #include "INCLUDE"
 extern "C" {
 void t_log(const double* x, double* y, int64_t n) {
@@ -131,7 +132,8 @@ def build(directory, source_text: str) -> FastMath:
     inc = directory / "fast_math.inc"
     inc.write_text(source_text)
     harness = directory / "harness.cpp"
-    harness.write_text(HARNESS.replace("INCLUDE", str(inc)))
+    harness.write_text(HARNESS.replace("INCLUDE", str(inc))
+                       .replace("SIMD8", str(SOURCE.with_name("simd8.inc"))))
     lib = directory / "harness.so"
     proc = subprocess.run([compiler, *_native.FLAGS, str(harness), "-o", str(lib)],
                           capture_output=True, text=True, timeout=300)
