@@ -258,7 +258,7 @@ PPV_ALWAYS_INLINE double exp_dd(double hi, double lo) {
 // steps, about 4x the throughput of a division; else divisions). v positive and normal.
 #if defined(PPV_AVX512)
 // 1 / x per lane: the 14-bit estimate and two Newton steps (recip_lanes on a register)
-inline __m512d recip8(__m512d x) {
+PPV_VEC_INLINE __m512d recip8(__m512d x) {
   const __m512d one = _mm512_set1_pd(1.0);
   __m512d y = _mm512_rcp14_pd(x);
   y = _mm512_fmadd_pd(y, _mm512_fnmadd_pd(x, y, one), y);
@@ -799,35 +799,35 @@ inline void make_lanes(const Plan& P, const double* param, int64_t g, Lanes& ln)
 
 #if defined(PPV_FAST_VECTOR)
 // 8 consecutive elements as 8 doubles (exact: every float, bfloat16 and float16 is a double)
-template <class T> inline __m512d load8_pd(const T* p);
-template <> inline __m512d load8_pd<float>(const float* p) {
+template <class T> PPV_VEC_INLINE __m512d load8_pd(const T* p);
+template <> PPV_VEC_INLINE __m512d load8_pd<float>(const float* p) {
   return _mm512_cvtps_pd(_mm256_loadu_ps(p));
 }
-template <> inline __m512d load8_pd<double>(const double* p) { return _mm512_loadu_pd(p); }
-template <> inline __m512d load8_pd<bf16_t>(const bf16_t* p) {  // the top half of a float
+template <> PPV_VEC_INLINE __m512d load8_pd<double>(const double* p) { return _mm512_loadu_pd(p); }
+template <> PPV_VEC_INLINE __m512d load8_pd<bf16_t>(const bf16_t* p) {  // the top half of a float
   const __m256i w = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i*)p));
   return _mm512_cvtps_pd(_mm256_castsi256_ps(_mm256_slli_epi32(w, 16)));
 }
-template <> inline __m512d load8_pd<f16_t>(const f16_t* p) {
+template <> PPV_VEC_INLINE __m512d load8_pd<f16_t>(const f16_t* p) {
   return _mm512_cvtps_pd(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)p)));
 }
 
 // 8 doubles stored as 8 consecutive elements, each rounded as from_double<T> rounds it (float:
 // one vector conversion, round to nearest even as the scalar cast; bfloat16 / float16: the
 // scalar conversion per lane, round to odd then to nearest even, vectorised by the compiler)
-template <class T> inline void store8_pd(T* p, __m512d v) {
+template <class T> PPV_VEC_INLINE void store8_pd(T* p, __m512d v) {
   alignas(64) double d[L];
   _mm512_store_pd(d, v);
 #pragma omp simd
   for (int l = 0; l < L; ++l) p[l] = from_double<T>(d[l]);
 }
-template <> inline void store8_pd<float>(float* p, __m512d v) {
+template <> PPV_VEC_INLINE void store8_pd<float>(float* p, __m512d v) {
   _mm256_storeu_ps(p, _mm512_cvtpd_ps(v));
 }
-template <> inline void store8_pd<double>(double* p, __m512d v) { _mm512_storeu_pd(p, v); }
+template <> PPV_VEC_INLINE void store8_pd<double>(double* p, __m512d v) { _mm512_storeu_pd(p, v); }
 
 // In-register transpose of an 8 x 8 block of doubles: r[i][j] -> r[j][i].
-inline void transpose8_pd(__m512d* r) {
+PPV_VEC_INLINE void transpose8_pd(__m512d* r) {
   __m512d t[8], u[8];
   for (int i = 0; i < 4; ++i) {  // pairs: t[2i] = (r[2i][j], r[2i+1][j]) for even j, t[2i+1] odd j
     t[2 * i] = _mm512_unpacklo_pd(r[2 * i], r[2 * i + 1]);
@@ -1912,7 +1912,7 @@ struct RowCache {
 // the positives) stored there (the second pass forms a lg from it); without, a lg stored in
 // r.e. (The two agree on the positives, the only lanes whose exponential is kept: one store
 // per column instead of two where lg is kept.)
-inline void log_col8(__m512d a, __m512d lc, __m512d x, RowData r, int64_t c) {
+PPV_VEC_INLINE void log_col8(__m512d a, __m512d lc, __m512d x, RowData r, int64_t c) {
   const __mmask8 pos = _mm512_cmp_pd_mask(x, _mm512_setzero_pd(), _CMP_GT_OQ) &
                        _mm512_cmp_pd_mask(x, _mm512_set1_pd(INFINITY), _CMP_LT_OQ);
   const __m512d lg =
