@@ -73,7 +73,8 @@ __all__ = [
     "adaptive_gem_pool3d", "adaptive_lp_pool1d", "adaptive_lp_pool2d", "adaptive_lp_pool3d",
     "adaptive_p_pool", "adaptive_p_pool1d", "adaptive_p_pool2d", "adaptive_p_pool3d",
     "decompositions", "gem", "gem_pool", "gem_pool1d", "gem_pool2d", "gem_pool3d", "lp_pool1d",
-    "lp_pool2d", "lp_pool3d", "native_available", "native_vector_code", "p_pool", "p_pool1d", "p_pool2d", "p_pool3d",
+    "lp_pool2d", "lp_pool3d", "native_available", "native_vector_code", "p_pool", "p_pool1d",
+    "p_pool2d", "p_pool3d",
     "triton_available", "triton_unavailable_reason",
 ]
 
@@ -93,8 +94,8 @@ def native_vector_code() -> str | None:
     ``"avx2"`` (AVX2 and FMA without AVX-512: the same AVX-512 code, each 8-lane operation on
     two 256-bit halves: the same results, but for the one exception ``simd8.inc`` documents,
     and fewer elements per cycle: README, "Speed and memory") or ``"scalar"`` (neither: the same
-    arithmetic one lane at a time, several times slower). The kernel is built with ``-march=native``: this is a
-    property of the machine that built it."""
+    arithmetic one lane at a time, several times slower). The kernel is built with
+    ``-march=native``: this is a property of the machine that built it."""
     from . import _native
 
     return _native.vector_isa() if _native.available() else None

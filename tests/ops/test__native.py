@@ -145,10 +145,11 @@ def test_a_global_window_of_a_million_elements_in_bounded_memory():
 
 @pytest.mark.parametrize("march", ["x86-64-v3", "x86-64"])
 def test_the_kernel_compiles_for_cpus_without_avx512(march, tmp_path):
-    """The kernel's non-AVX-512 forms (the one-double loops behind every ``#if
-    defined(__AVX512F__)`` / ``PPV_FAST_VECTOR``) compile and link: a machine without AVX-512
-    builds them with -march=native, and this one, which has it, never would. (A declaration
-    placed inside an AVX-512-only block once broke that build while every test here passed.)"""
+    """The kernel's builds for CPUs without AVX-512 compile and link: x86-64-v3 (AVX2 and FMA)
+    the AVX-512 code emulated by ``simd8.inc``, x86-64 the one-double loops behind every ``#if
+    defined(PPV_AVX512)`` / ``PPV_FAST_VECTOR``; a machine with AVX-512 builds neither with
+    -march=native. (A declaration placed inside an AVX-512-only block once broke those builds
+    while every test here passed.)"""
     compiler = _native._compiler()
     if compiler is None:
         pytest.skip("no C++ compiler")
@@ -162,3 +163,35 @@ def test_the_kernel_compiles_for_cpus_without_avx512(march, tmp_path):
     lib = ctypes.CDLL(str(out))
     lib.ppv_abi_version.restype = ctypes.c_int64
     assert lib.ppv_abi_version() == _native.ABI_VERSION
+    # x86-64-v3 (AVX2, FMA) runs the AVX-512 code emulated (simd8.inc); x86-64 the scalar forms
+    lib.ppv_vector_isa.restype = ctypes.c_int64
+    assert lib.ppv_vector_isa() == {"x86-64-v3": 1, "x86-64": 0}[march]
+
+
+def _cpu_flags() -> set[str]:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def test_the_kernel_runs_the_vector_code_this_cpu_allows():
+    """``native_vector_code()`` names the code the -march=native build runs: AVX-512 where the
+    CPU has AVX-512F, the AVX2 emulation where it has AVX2 and FMA only (a CPU of that kind
+    once got the scalar forms, 3-20x slower: docs/performance-history.md, "CPUs without
+    AVX-512"), else the scalar forms."""
+    from ppverify.ops import native_vector_code
+
+    if not _native.available():
+        assert native_vector_code() is None
+        return
+    flags = _cpu_flags()
+    if not flags:
+        pytest.skip("no /proc/cpuinfo flags to compare with")
+    expected = ("avx512" if "avx512f" in flags
+                else "avx2" if {"avx2", "fma"} <= flags else "scalar")
+    assert native_vector_code() == expected
