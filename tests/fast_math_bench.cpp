@@ -38,6 +38,7 @@ inline double fast_exp(double z) {
   return tiny ? 0.0 : res;
 }
 }
+#include "SIMD8_INC"  // the 8-lane code on AVX-512, or emulated on AVX2
 namespace nw {
 #include "FAST_MATH_INC"
 }

@@ -11,8 +11,8 @@ with a division and a degree-12 exp polynomial, ``ppool_kernel.cpp`` at 79f6f5a,
 verbatim) in one pass as the kernel ran them, the same in two passes (all logs, then all
 exponentials), and ``fast_math.inc``'s 8-lane forms in one and in two passes (the kernel now).
 Prints time-stamp-counter cycles per 8-lane vector (the TSC runs at the nominal clock; divide
-by the core's clock ratio for core cycles). A development tool for AVX-512 machines (the
-8-lane forms); not run by the suite.
+by the core's clock ratio for core cycles). A development tool for machines with the 8-lane
+forms (AVX-512, or AVX2 and FMA through ``simd8.inc``'s emulation); not run by the suite.
 """
 
 from __future__ import annotations
@@ -32,7 +32,8 @@ def main() -> int:
     inc = _native.SOURCE.with_name("fast_math.inc")
     with tempfile.TemporaryDirectory() as tmp:
         cpp, exe = Path(tmp) / "bench.cpp", Path(tmp) / "bench"
-        cpp.write_text(SOURCE.read_text().replace("FAST_MATH_INC", str(inc)))
+        cpp.write_text(SOURCE.read_text().replace("FAST_MATH_INC", str(inc))
+                       .replace("SIMD8_INC", str(inc.with_name("simd8.inc"))))
         flags = [f for f in _native.FLAGS if f not in ("-shared", "-fPIC")]
         subprocess.run([_native._compiler() or "g++", *flags, str(cpp), "-o", str(exe)],
                        check=True)

@@ -102,6 +102,13 @@ def _cpu_flags() -> str:
     return platform.processor() + platform.machine()
 
 
+def cpu_flag_set() -> set[str]:
+    """The CPU's feature flags from /proc/cpuinfo (``avx2``, ``fma``, ``avx512f``, ...); empty
+    where there is no such file (tests decide from it which vector code a build can run)."""
+    line = _cpu_flags()
+    return set(line.split(":", 1)[1].split()) if line.startswith("flags") else set()
+
+
 def _compiler() -> str | None:
     return os.environ.get("CXX") or shutil.which("g++") or shutil.which("c++")
 

@@ -169,14 +169,7 @@ def test_the_kernel_compiles_for_cpus_without_avx512(march, tmp_path):
 
 
 def _cpu_flags() -> set[str]:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("flags"):
-                    return set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    return set()
+    return _native.cpu_flag_set()
 
 
 def test_the_kernel_runs_the_vector_code_this_cpu_allows():

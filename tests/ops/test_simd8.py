@@ -101,14 +101,7 @@ class Harness:
 
 
 def _cpu_flags() -> set[str]:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("flags"):
-                    return set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    return set()
+    return _native.cpu_flag_set()
 
 
 def _x86_64_v3_reason() -> str | None:
