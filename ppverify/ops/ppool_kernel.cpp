@@ -1093,8 +1093,18 @@ PPV_V8 v8l operator~(v8l a) { return {~a.lo, ~a.hi}; }
 // shifts: >> is arithmetic, as int64_t's (GCC forms vpsraq's lanes from 32-bit shifts on AVX2)
 PPV_V8 v8l operator<<(v8l a, int n) { return {a.lo << n, a.hi << n}; }
 PPV_V8 v8l operator>>(v8l a, int n) { return {a.lo >> n, a.hi >> n}; }
-PPV_V8 v8d v8_load(const double* p) { v8d v; std::memcpy(&v, p, sizeof v); return v; }
-PPV_V8 void v8_store(double* p, v8d v) { std::memcpy(p, &v, sizeof v); }
+// by halves: a copy of the whole struct went through the stack in 16-byte pieces, and the
+// 32-byte loads that read them back waited on store forwarding
+PPV_V8 v8d v8_load(const double* p) {
+  v8d v;
+  std::memcpy(&v.lo, p, sizeof v.lo);
+  std::memcpy(&v.hi, p + 4, sizeof v.hi);
+  return v;
+}
+PPV_V8 void v8_store(double* p, v8d v) {
+  std::memcpy(p, &v.lo, sizeof v.lo);
+  std::memcpy(p + 4, &v.hi, sizeof v.hi);
+}
 PPV_V8 v8l v8_bits(v8d v) { return {(v4l)v.lo, (v4l)v.hi}; }
 PPV_V8 v8d v8_from_bits(v8l b) { return {(v4d)b.lo, (v4d)b.hi}; }
 PPV_V8 v8d v8_abs(v8d v) {  // |v| bit for bit as std::fabs (the sign bit cleared)
@@ -1710,8 +1720,12 @@ void exact_window(const T* x, const Plan& P, const Lanes& ln, const WindowRange&
   for (int64_t k0 = 0; k0 < g.n; k0 += GATHER_ELEMS) {
     const int64_t cnt = load_run<T>(x, P, ln, w, g, k0, xl);
     for (int64_t j = 0; j < cnt; ++j) {
+#if defined(PPV_AVX512_EMULATED)
+      const v8d u = v8_load(g.v + j * L);  // by halves (see v8_load)
+#else
       v8d u;
       std::memcpy(&u, g.v + j * L, sizeof u);
+#endif
       const auto ok = (u >= zero) & (u < inf);
       vbad += v8_select(ok, zero, one);
       vzero += v8_select(u == zero, one, zero);
