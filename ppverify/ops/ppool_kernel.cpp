@@ -1027,7 +1027,113 @@ inline int64_t out_index(const Plan& P, const Lanes& ln, int l, int64_t od, int6
 // 8 lanes of doubles as one value (GCC vector extensions): the exact engine keeps its per-lane
 // running sums and extrema in these, in registers (as arrays under `omp simd` they went through
 // memory on every element, and a masked store stalled the next element's load).
+// A condition (v8l, from a comparison: all ones or all zeros per lane) picks lanes by
+// v8_select(c, a, b) (c ? a : b); v8_to_double / v8_to_int convert lane by lane.
 static_assert(L == 8, "one vector of 8 doubles per element");
+#if defined(PPV_AVX512_EMULATED)
+// On AVX2 (simd8.inc's emulated builds) a 64-byte generic vector has no register: GCC expanded
+// every operation on it piecewise (most lane by lane through the stack; float64 pooling ran
+// 7-12x torch's). Here v8d / v8l are pairs of 32-byte vectors (lanes 0-3 in lo, 4-7 in hi)
+// with the operators the engine uses, each the same IEEE / integer operation per lane, so the
+// same bits; v8_select is a blend (the condition must be a lane mask, as comparisons give), and
+// the int64 <-> double conversions, which AVX2 lacks, are exact for the engine's integers
+// (|k| < 2^51, see v8_to_double / v8_to_int).
+typedef double v4d __attribute__((vector_size(4 * sizeof(double))));
+typedef int64_t v4l __attribute__((vector_size(4 * sizeof(int64_t))));
+#define PPV_V8 inline __attribute__((always_inline))
+struct v8l {
+  v4l lo, hi;
+  PPV_V8 int64_t operator[](int l) const { return l < 4 ? lo[l] : hi[l - 4]; }
+  PPV_V8 v8l& operator&=(v8l o) { lo &= o.lo; hi &= o.hi; return *this; }
+  PPV_V8 v8l& operator&=(int64_t o) { lo &= o; hi &= o; return *this; }
+};
+struct v8d {
+  v4d lo, hi;
+  PPV_V8 double operator[](int l) const { return l < 4 ? lo[l] : hi[l - 4]; }
+  PPV_V8 v8d& operator+=(v8d o) { lo += o.lo; hi += o.hi; return *this; }
+};
+// with a scalar operand: the scalar in every lane, as for GCC's vectors
+#define PPV_V8D_BIN(op)                                                                    \
+  PPV_V8 v8d operator op(v8d a, v8d b) { return {a.lo op b.lo, a.hi op b.hi}; }           \
+  PPV_V8 v8d operator op(v8d a, double b) { return {a.lo op b, a.hi op b}; }              \
+  PPV_V8 v8d operator op(double a, v8d b) { return {a op b.lo, a op b.hi}; }
+PPV_V8D_BIN(+)
+PPV_V8D_BIN(-)
+PPV_V8D_BIN(*)
+PPV_V8D_BIN(/)
+#undef PPV_V8D_BIN
+PPV_V8 v8d operator-(v8d a) { return {-a.lo, -a.hi}; }
+#define PPV_V8D_CMP(op)                                                                    \
+  PPV_V8 v8l operator op(v8d a, v8d b) { return {a.lo op b.lo, a.hi op b.hi}; }           \
+  PPV_V8 v8l operator op(v8d a, double b) { return {a.lo op b, a.hi op b}; }
+PPV_V8D_CMP(<)
+PPV_V8D_CMP(<=)
+PPV_V8D_CMP(>)
+PPV_V8D_CMP(>=)
+PPV_V8D_CMP(==)
+PPV_V8D_CMP(!=)
+#undef PPV_V8D_CMP
+#define PPV_V8L_BIN(op)                                                                    \
+  PPV_V8 v8l operator op(v8l a, v8l b) { return {a.lo op b.lo, a.hi op b.hi}; }           \
+  PPV_V8 v8l operator op(v8l a, int64_t b) { return {a.lo op b, a.hi op b}; }
+PPV_V8L_BIN(+)
+PPV_V8L_BIN(-)
+PPV_V8L_BIN(&)
+PPV_V8L_BIN(|)
+PPV_V8L_BIN(^)
+PPV_V8L_BIN(==)
+PPV_V8L_BIN(!=)
+PPV_V8L_BIN(<)
+PPV_V8L_BIN(<=)
+PPV_V8L_BIN(>)
+PPV_V8L_BIN(>=)
+#undef PPV_V8L_BIN
+PPV_V8 v8l operator-(v8l a) { return {-a.lo, -a.hi}; }
+PPV_V8 v8l operator~(v8l a) { return {~a.lo, ~a.hi}; }
+// shifts: >> is arithmetic, as int64_t's (GCC forms vpsraq's lanes from 32-bit shifts on AVX2)
+PPV_V8 v8l operator<<(v8l a, int n) { return {a.lo << n, a.hi << n}; }
+PPV_V8 v8l operator>>(v8l a, int n) { return {a.lo >> n, a.hi >> n}; }
+// by halves: a copy of the whole struct went through the stack in 16-byte pieces, and the
+// 32-byte loads that read them back waited on store forwarding
+PPV_V8 v8d v8_load(const double* p) {
+  v8d v;
+  std::memcpy(&v.lo, p, sizeof v.lo);
+  std::memcpy(&v.hi, p + 4, sizeof v.hi);
+  return v;
+}
+PPV_V8 void v8_store(double* p, v8d v) {
+  std::memcpy(p, &v.lo, sizeof v.lo);
+  std::memcpy(p + 4, &v.hi, sizeof v.hi);
+}
+PPV_V8 v8l v8_bits(v8d v) { return {(v4l)v.lo, (v4l)v.hi}; }
+PPV_V8 v8d v8_from_bits(v8l b) { return {(v4d)b.lo, (v4d)b.hi}; }
+PPV_V8 v8d v8_abs(v8d v) {  // |v| bit for bit as std::fabs (the sign bit cleared)
+  return v8_from_bits(v8_bits(v) & (int64_t)0x7fffffffffffffffLL);
+}
+PPV_V8 bool v8_any(v8l m) {  // some lane's mask (all ones) set
+  const __m256i o = (__m256i)(m.lo | m.hi);
+  return !_mm256_testz_si256(o, o);
+}
+// c ? a : b by c's sign bits (c: all ones or all zeros per lane)
+PPV_V8 v8d v8_select(v8l c, v8d a, v8d b) {
+  return {(v4d)_mm256_blendv_pd((__m256d)b.lo, (__m256d)a.lo, (__m256d)c.lo),
+          (v4d)_mm256_blendv_pd((__m256d)b.hi, (__m256d)a.hi, (__m256d)c.hi)};
+}
+PPV_V8 v8l v8_select(v8l c, v8l a, v8l b) {
+  return v8_bits(v8_select(c, v8_from_bits(a), v8_from_bits(b)));
+}
+// k as a double, exactly, for -2^51 <= k < 2^51 (the engine's: exponents, |k| <= 1077):
+// 2^52 + 2^51 + k has k + 2^51 as its significand bits, and the subtraction is exact
+PPV_V8 v8d v8_to_double(v8l k) {
+  return v8_from_bits(k + (int64_t)0x4338000000000000LL) - 0x1.8p52;
+}
+// v as an int64_t, for v an integer with |v| < 2^51 (the engine's: split8's exponents); as
+// __builtin_convertvector (truncation) there: v + 2^52 + 2^51 is exact, v's bits its low ones
+PPV_V8 v8l v8_to_int(v8d v) {
+  return v8_bits(v + 0x1.8p52) - (int64_t)0x4338000000000000LL;
+}
+#undef PPV_V8
+#else
 typedef double v8d __attribute__((vector_size(8 * sizeof(double))));
 typedef int64_t v8l __attribute__((vector_size(8 * sizeof(int64_t))));
 inline v8d v8_load(const double* p) { v8d v; std::memcpy(&v, p, sizeof v); return v; }
@@ -1052,6 +1158,12 @@ inline bool v8_any(v8l m) {  // some lane's mask (all ones) set
   return r != 0;
 #endif
 }
+// macros, not functions: the AVX-512 (and scalar) build compiles the very expressions it did
+// before the AVX2 form above (as inline functions GCC chose other instructions for some)
+#define v8_select(c, a, b) ((c) ? (a) : (b))
+#define v8_to_double(k) __builtin_convertvector((k), v8d)
+#define v8_to_int(v) __builtin_convertvector((v), v8l)
+#endif
 // pow2 in 8 lanes: 2^k by its bits, for -1022 <= k <= 1023 (other lanes: garbage to select away)
 inline v8d pow2_8(v8l k) { return v8_from_bits((k + 1023) << 52); }
 // split in 8 lanes, the same bits as split lane by lane: x = m 2^e, m in [1, 2), for x > 0
@@ -1062,10 +1174,10 @@ PPV_ALWAYS_INLINE void split8(v8d x, v8d& m, v8d& e) {
   v8l ex = (b >> 52) & 0x7ff;  // the sign bit is 0: the arithmetic shift is the logical one
   const v8l bs = v8_bits(x * 0x1p54);
   const v8l sub = ex == 0;
-  b = sub ? bs : b;
-  ex = sub ? ((bs >> 52) & 0x7ff) - 54 : ex;
+  b = v8_select(sub, bs, b);
+  ex = v8_select(sub, ((bs >> 52) & 0x7ff) - 54, ex);
   m = v8_from_bits((b & (int64_t)0x000fffffffffffffLL) | (int64_t)0x3ff0000000000000LL);
-  e = __builtin_convertvector(ex - 1023, v8d);
+  e = v8_to_double(ex - 1023);
 }
 
 // Where the exact engine puts input-gradient contributions.
@@ -1608,15 +1720,19 @@ void exact_window(const T* x, const Plan& P, const Lanes& ln, const WindowRange&
   for (int64_t k0 = 0; k0 < g.n; k0 += GATHER_ELEMS) {
     const int64_t cnt = load_run<T>(x, P, ln, w, g, k0, xl);
     for (int64_t j = 0; j < cnt; ++j) {
+#if defined(PPV_AVX512_EMULATED)
+      const v8d u = v8_load(g.v + j * L);  // by halves (see v8_load)
+#else
       v8d u;
       std::memcpy(&u, g.v + j * L, sizeof u);
+#endif
       const auto ok = (u >= zero) & (u < inf);
-      vbad += ok ? zero : one;
-      vzero += u == zero ? one : zero;
+      vbad += v8_select(ok, zero, one);
+      vzero += v8_select(u == zero, one, zero);
       const auto p = ok & (u > zero);
-      vpos += p ? one : zero;
-      vmax = (p & (u > vmax)) ? u : vmax;
-      vmin = (p & (u < vmin)) ? u : vmin;
+      vpos += v8_select(p, one, zero);
+      vmax = v8_select(p & (u > vmax), u, vmax);
+      vmin = v8_select(p & (u < vmin), u, vmin);
     }
   }
   // the window's lanes, in vectors (lane by lane, these per-window flags, splits and scales
@@ -1633,7 +1749,7 @@ void exact_window(const T* x, const Plan& P, const Lanes& ln, const WindowRange&
   const v8l extreme = neg & (vpos > zero) & (mxe - mne >= 1000.0);
   const v8l spec = (v8_load(wantd) == zero) | (vbad > zero) | (vpos == zero) |
                    (neg & (vzero > zero)) | extreme | ~(v8_abs(va) < inf);
-  const v8d vR = spec ? one : (va >= zero ? vmax : vmin);
+  const v8d vR = v8_select(spec, one, v8_select(va >= zero, vmax, vmin));
   v8d Rm, Re;
   split8(vR, Rm, Re);
   bool special[L];
@@ -1651,12 +1767,12 @@ void exact_window(const T* x, const Plan& P, const Lanes& ln, const WindowRange&
     // the new path's lanes: |a| <= 16, a span of 1/16 or more, |a ln x| <= 600 for every
     // positive x (|ln x| < (|e| + 1) ln 2 for x = m 2^e, m in [1, 2))
     const v8d ae = v8_abs(mxe), ie = v8_abs(mne);
-    const v8d emax = ae < ie ? ie : ae;  // std::max(|e(xmax)|, |e(xmin)|)
+    const v8d emax = v8_select(ae < ie, ie, ae);  // std::max(|e(xmax)|, |e(xmin)|)
     const v8d aa = v8_abs(va);
     const v8l nw = ~spec & (aa <= FASTLOG_MAX_A) &
                    (vmin <= (1.0 - FASTLOG_MIN_SPREAD) * vmax) &
                    (aa * ((emax + 1.0) * 0.6931471805599453) <= FASTLOG_MAX_EXP);
-    v8_store(pl.newl, nw ? one : zero);
+    v8_store(pl.newl, v8_select(nw, one, zero));
     const bool any_new = v8_any(nw), any_old = v8_any(~spec & ~nw);
     pl.mode = any_new ? (any_old ? PAIR_MIXED : PAIR_NEW) : PAIR_OLD;
     pl.ec = ec;
@@ -1682,7 +1798,7 @@ void exact_window(const T* x, const Plan& P, const Lanes& ln, const WindowRange&
     // x / 2^e(R) as (x scale) scale2: two factors, 2^1074 alone overflows; e1 = -e(R) / 2
     // (truncated, as C's division) and -e(R) - e1 are within [-538, 538]
     double scale[L], scale2[L];
-    const v8l eR = __builtin_convertvector(Re, v8l);
+    const v8l eR = v8_to_int(Re);
     const v8l ne = -eR;
     const v8l e1 = (ne - (ne >> 63)) >> 1;
     v8_store(scale, pow2_8(e1));
@@ -1726,13 +1842,13 @@ void exact_window(const T* x, const Plan& P, const Lanes& ln, const WindowRange&
       // Neumaier sums (S >= 0: its |S| is S)
       const v8d e = v8_load(eb), er = v8_load(erb), et = v8_load(etb);
       const v8d t1 = vS + e;
-      vSc += vS >= e ? (vS - t1) + e : (e - t1) + vS;
+      vSc += v8_select(vS >= e, (vS - t1) + e, (e - t1) + vS);
       vS = t1;
       const v8d t2 = vDN + er;
-      vDNc += v8_abs(vDN) >= v8_abs(er) ? (vDN - t2) + er : (er - t2) + vDN;
+      vDNc += v8_select(v8_abs(vDN) >= v8_abs(er), (vDN - t2) + er, (er - t2) + vDN);
       vDN = t2;
       const v8d t3 = vTR + et;
-      vTRc += vTR >= et ? (vTR - t3) + et : (et - t3) + vTR;
+      vTRc += v8_select(vTR >= et, (vTR - t3) + et, (et - t3) + vTR);
       vTR = t3;
       vSX += v8_load(rb);
       if (pl.mode != PAIR_OLD) {  // e's low part (0 in old lanes) into the compensations
@@ -1747,7 +1863,7 @@ void exact_window(const T* x, const Plan& P, const Lanes& ln, const WindowRange&
     const v8d vSv = vS + vSc;
     const v8d vq = (vTR + vTRc) / vSv;  // y / 2^e(R)
     const v8l inr = (eR >= -1022) & (eR <= 1023);
-    v8_store(out.y, (spec | ~inr) ? zero : vq * pow2_8(eR));
+    v8_store(out.y, v8_select(spec | ~inr, zero, vq * pow2_8(eR)));
     if (v8_any(~spec & ~inr))
       for (int l = 0; l < L; ++l)
         if (!special[l] && !inr[l]) {
@@ -1768,11 +1884,11 @@ void exact_window(const T* x, const Plan& P, const Lanes& ln, const WindowRange&
       v8_store(gc.a, va);
       v8_store(gc.D, vD);
       v8_store(gc.YR, vYR);
-      v8_store(gc.near_r, nr ? one : zero);
+      v8_store(gc.near_r, v8_select(nr, one, zero));
       v8_store(gc.inv_s, one / vSv);
-      v8_store(gc.gz, ((va == 1.0) & (vSX1 > zero)) ? -vYR / vSX1 : zero);
+      v8_store(gc.gz, v8_select((va == 1.0) & (vSX1 > zero), -vYR / vSX1, zero));
       v8_store(acc, zero);
-      v8_store(gyl, spec ? zero : v8_load(gy));
+      v8_store(gyl, v8_select(spec, zero, v8_load(gy)));
       v8_store(Sv, vSv);
       for (int l = 0; l < L; ++l)  // ln(y / R); special lanes' terms are not used
         gc.g0[l] = special[l] ? 0.0 : nr[l] ? std::log1p(gc.D[l]) : std::log(gc.YR[l]);
