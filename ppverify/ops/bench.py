@@ -69,6 +69,16 @@ SUITES = ("ppool", "gem", "adaptive")
 EPS = 1e-6  # the usual GeM clamp
 
 
+
+def _vector_code() -> str:
+    """The compiled kernel's vector code on this CPU (``avx512``, ``avx2``, ``scalar``), or
+    ``none`` without the kernel: printed with every benchmark, since it sets the speed
+    (README, "On CPUs without AVX-512")."""
+    from . import native_vector_code
+
+    return native_vector_code() or "none"
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--op", choices=SUITES, default="ppool",
                         help="suite: ppool (p_pool2d vs max/avg_pool2d, default), gem (the "
@@ -401,7 +411,8 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(records, indent=2))
         return 0
     r0 = records[0]
-    path = "compiled kernel" if r0["native"] else "pure-torch path"
+    path = (f"compiled kernel ({_vector_code()} vector code)" if r0["native"]
+            else "pure-torch path")
     name = "alpha" if args.op in ("ppool", "adaptive") else "p"
     print(f"{args.op} benchmark: float32 input {tuple(r0['shape'])}, {name}={r0['param']}, "
           f"{r0['threads']} threads, {path}; best (and median) of {args.repeats} interleaved "
@@ -448,8 +459,9 @@ def _run_matrix(args: argparse.Namespace) -> int:
     out = sys.stderr if args.json else sys.stdout
     print(f"ppverify bench --matrix: {len(rows)} rows, best of {repeats} interleaved rounds; "
           f"ratios are the op over the slower of torch's max/avg pooling (same shape, layout, "
-          f"dtype)", file=out)
+          f"dtype); compiled kernel: {_vector_code()} vector code", file=out)
     result = bm.run_matrix(rows, repeats, args.rss, out=out)
+    result["vector_code"] = _vector_code()
     if args.json:
         print(json.dumps(result, indent=2))
     return 0
