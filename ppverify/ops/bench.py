@@ -69,7 +69,6 @@ SUITES = ("ppool", "gem", "adaptive")
 EPS = 1e-6  # the usual GeM clamp
 
 
-
 def _vector_code() -> str:
     """The compiled kernel's vector code on this CPU (``avx512``, ``avx2``, ``scalar``), or
     ``none`` without the kernel: printed with every benchmark, since it sets the speed
@@ -457,11 +456,12 @@ def _run_matrix(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 2
     out = sys.stderr if args.json else sys.stdout
+    code = _vector_code()
     print(f"ppverify bench --matrix: {len(rows)} rows, best of {repeats} interleaved rounds; "
           f"ratios are the op over the slower of torch's max/avg pooling (same shape, layout, "
-          f"dtype); compiled kernel: {_vector_code()} vector code", file=out)
+          f"dtype); compiled kernel: {code} vector code", file=out)
     result = bm.run_matrix(rows, repeats, args.rss, out=out)
-    result["vector_code"] = _vector_code()
+    result["vector_code"] = code
     if args.json:
         print(json.dumps(result, indent=2))
     return 0

@@ -1722,7 +1722,7 @@ void exact_window(const T* x, const Plan& P, const Lanes& ln, const WindowRange&
     for (int64_t j = 0; j < cnt; ++j) {
 #if defined(PPV_AVX512_EMULATED)
       const v8d u = v8_load(g.v + j * L);  // by halves (see v8_load)
-#else
+#else  // (v8_load here too compiles to other instructions on AVX-512 builds: kept as it was)
       v8d u;
       std::memcpy(&u, g.v + j * L, sizeof u);
 #endif

@@ -168,10 +168,6 @@ def test_the_kernel_compiles_for_cpus_without_avx512(march, tmp_path):
     assert lib.ppv_vector_isa() == {"x86-64-v3": 1, "x86-64": 0}[march]
 
 
-def _cpu_flags() -> set[str]:
-    return _native.cpu_flag_set()
-
-
 def test_the_kernel_runs_the_vector_code_this_cpu_allows():
     """``native_vector_code()`` names the code the -march=native build runs: AVX-512 where the
     CPU has AVX-512F, the AVX2 emulation where it has AVX2 and FMA only (a CPU of that kind
@@ -182,7 +178,7 @@ def test_the_kernel_runs_the_vector_code_this_cpu_allows():
     if not _native.available():
         assert native_vector_code() is None
         return
-    flags = _cpu_flags()
+    flags = _native.cpu_flag_set()
     if not flags:
         pytest.skip("no /proc/cpuinfo flags to compare with")
     expected = ("avx512" if "avx512f" in flags

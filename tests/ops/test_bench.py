@@ -134,34 +134,36 @@ def test_cli_matrix_rejects_an_unknown_row(capsys):
     assert "no matrix row matches" in capsys.readouterr().err
 
 
-def test_cli_matrix_per_call_selects_the_overhead_lines_alone(capsys, monkeypatch):
+@pytest.fixture
+def fake_call_lines(monkeypatch):
+    """The matrix's per-call and first-call lines from fixed figures (no measurement)."""
     from ppverify.ops import bench_matrix as bm
 
-    measured = []
-    monkeypatch.setattr(bm, "measure_row", lambda row, *a: measured.append(row))
     monkeypatch.setattr(bm, "per_call_overhead", lambda: {
         "per_call_s": {"p_pool2d": 5e-6, "max_pool2d": 2.5e-6}, "ratio": 2.0})
     monkeypatch.setattr(bm, "first_call", lambda: {
         "ppverify_import_s": 0.05, "first_call_s": 0.002, "modules": 16,
         "torch_first_max_pool_s": 0.01, "extra_s": 0.052})
+
+
+def test_cli_matrix_per_call_selects_the_overhead_lines_alone(capsys, monkeypatch,
+                                                              fake_call_lines):
+    from ppverify.ops import bench_matrix as bm
+
+    measured = []
+    monkeypatch.setattr(bm, "measure_row", lambda row, *a: measured.append(row))
     assert main(["bench", "--matrix", "--rows", "per-call"]) == 0
     out = capsys.readouterr().out
     assert measured == []
     assert "per-call overhead, (1, 1, 4, 4) forward: 5.0 us vs max_pool2d 2.5 us = 2.00x  ok" in out
 
 
-def test_every_benchmark_names_the_kernels_vector_code(capsys, monkeypatch):
+def test_every_benchmark_names_the_kernels_vector_code(capsys, fake_call_lines):
     # the figures depend on it (an AVX2 CPU runs the AVX-512 code emulated, several times slower
     # per element): the suite's and the matrix's headers say which code ran
-    from ppverify.ops import bench_matrix as bm
     from ppverify.ops import native_vector_code
 
     code = native_vector_code() or "none"
-    monkeypatch.setattr(bm, "per_call_overhead", lambda: {
-        "per_call_s": {"p_pool2d": 5e-6, "max_pool2d": 2.5e-6}, "ratio": 2.0})
-    monkeypatch.setattr(bm, "first_call", lambda: {
-        "ppverify_import_s": 0.05, "first_call_s": 0.002, "modules": 16,
-        "torch_first_max_pool_s": 0.01, "extra_s": 0.052})
     assert main(["bench", "--matrix", "--rows", "per-call"]) == 0
     assert f"compiled kernel: {code} vector code" in capsys.readouterr().out
     assert main(["bench", "--shape", "1", "2", "8", "8", "--repeats", "1", "--no-rss"]) == 0

@@ -21,7 +21,7 @@ from ppverify.ops import _native
 
 from ._cases import positive_signal
 from ._compare import check_adaptive_case, check_case, dtype_name
-from .test_saved_backward import _vector_code
+from .test_saved_backward import _runs_vector_code
 from .test_window_sums import FAST_DTYPES, _alpha
 
 pytestmark = pytest.mark.skipif(not _native.available(),
@@ -63,7 +63,7 @@ def test_rows_loaded_into_the_logarithms_pass_match_the_oracle(case, channels_la
     x = _memory(positive_signal(shape, dtype, 40 + shape[-1], zeros=0.1), dims, channels_last)
     check_case(x, _alpha(shape[1]), kernel, stride, padding, 1, False, dims=dims)
     seen = paths()
-    if not _vector_code():
+    if not _runs_vector_code():
         assert seen["fused"] == seen["tail"] == 0 and seen["split"] > 0, seen
         return
     assert seen["split"] == 0, seen
@@ -80,7 +80,7 @@ def test_a_global_window_with_a_plane_reference(paths):
     alpha = torch.tensor([40.0, 3.0, -2.5, 60.0, 1.5, 25.0, -8.0, 90.0], dtype=torch.float64)
     check_adaptive_case("ppool", x.float(), alpha, 1, dims=2)
     seen = paths()
-    if _vector_code():
+    if _runs_vector_code():
         assert seen["fused"] > 0 and seen["tail"] == seen["split"] == 0, seen
 
 

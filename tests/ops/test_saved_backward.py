@@ -771,7 +771,7 @@ def test_overlap_state_is_used_once_and_freed_with_the_graph(monkeypatch, count_
 LARGE_ALPHAS = [-3.0, -1.0, 0.5, 2.0, 7.5, 1e3]
 
 
-def _vector_code() -> bool:
+def _runs_vector_code() -> bool:
     """Whether the kernel runs its 8-lane vector code (AVX-512, or emulated on AVX2: the same
     paths), not the scalar forms."""
     return _native.vector_isa() != "scalar"
@@ -817,7 +817,7 @@ def test_large_disjoint_windows_saved_gradients_match_oracle(dtype, case, count_
             _large_check(name, dims, x, alpha)
     assert len(count_saved) > len(KINDS) * len(LARGE_ALPHAS) // 2, len(count_saved)
     paths = jac_paths()
-    if _vector_code():
+    if _runs_vector_code():
         assert paths["direct"] >= len(KINDS) * len(LARGE_ALPHAS) // 2, paths
     assert paths["lanes"] > 0, paths  # (the exact engine's windows)
 
@@ -843,7 +843,7 @@ def test_large_windows_per_channel_alpha_without_recomputation(dtype, channels_l
     paths = jac_paths()
     if channels_last:
         assert paths["direct"] == 0 and paths["lanes"] > 0, paths
-    elif _vector_code():
+    elif _runs_vector_code():
         assert paths["direct"] > 0 and paths["lanes"] == 0, paths
 
 
@@ -873,8 +873,8 @@ def test_direct_dy_dx_is_jac_rows_bit_for_bit(dtype, alpha, jac_paths):
     dy/dx and every dy/dalpha equal to the bit. With a one-ulp skew of one dy/dx the
     comparison fails (it can)."""
     from ppverify.ops import _layout
-    if not _vector_code():
-        pytest.skip("the direct path needs an AVX-512 build")
+    if not _runs_vector_code():
+        pytest.skip("the direct path needs the 8-lane vector code (AVX-512 or AVX2)")
     gen = torch.Generator().manual_seed(41)
     for layout, spatial in ((_layout.adaptive(2, 1), (9, 7)), (_layout.adaptive(2, (3, 2)), (9, 8)),
                             (_layout.windowed(2, 8), (16, 17))):
@@ -909,7 +909,7 @@ def test_direct_dy_dx_blocks_with_and_without_masks(dtype, alpha, count_saved, j
     check_adaptive_case("ppool", x, alpha, 1, dims=2)
     assert len(count_saved) == 2
     paths = jac_paths()
-    if not _vector_code():
+    if not _runs_vector_code():
         return
     assert paths["direct"] > 0 and paths["lanes"] == 0, paths
     assert paths["positive_blocks"] > 0 and paths["masked_blocks"] > 0, paths
@@ -942,7 +942,7 @@ def test_direct_dy_dx_beyond_float_is_refused_in_either_branch(masked, count_sav
     bad, usable = _native.forward_saved(plan.ctypes.data, x, p, y, jac, dw)
     assert not bad and not usable
     paths = jac_paths()
-    if _vector_code():
+    if _runs_vector_code():
         assert paths["direct"] > 0 and paths["lanes"] == 0, paths
         assert paths["masked_blocks" if masked else "positive_blocks"] > 0, paths
         assert masked or paths["masked_blocks"] == 0, paths
@@ -970,7 +970,7 @@ def test_a_wrong_large_window_state_is_caught(what, monkeypatch, count_saved, ja
     monkeypatch.setattr(_native, "forward_saved", skewed(1.0))
     check_adaptive_case("ppool", x, 2.0, 1, dims=2)
     assert len(count_saved) == 2
-    if _vector_code():
+    if _runs_vector_code():
         assert jac_paths()["direct"] == 2
 
 
@@ -1089,7 +1089,7 @@ def test_streamed_dy_dx_matches_the_oracle_and_the_plain_stores(dtype, streamed,
         _large_check(name, dims, x, alpha)
     assert len(count_saved) == 3
     paths = jac_paths()
-    if not _vector_code():
+    if not _runs_vector_code():
         assert paths["streamed"] == 0, paths
         return
     assert paths["direct"] > 0 and paths["streamed"] == paths["direct"], paths

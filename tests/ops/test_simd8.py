@@ -100,15 +100,11 @@ class Harness:
         return [r for n, r in self.records.items() if n == name or n.startswith(name + "/")]
 
 
-def _cpu_flags() -> set[str]:
-    return _native.cpu_flag_set()
-
-
 def _x86_64_v3_reason() -> str | None:
     """Why an x86-64-v3 binary cannot run here (None where it can)."""
     if platform.machine().lower() not in ("x86_64", "amd64"):
         return f"not an x86-64 machine ({platform.machine()}): the emulation is x86 code"
-    missing = V3_CPU_FLAGS - _cpu_flags()
+    missing = V3_CPU_FLAGS - _native.cpu_flag_set()
     if missing:
         return f"this CPU lacks {sorted(missing)} (from /proc/cpuinfo): no x86-64-v3 binary runs"
     return None
@@ -314,7 +310,7 @@ def test_the_planted_defects_stay_where_they_were_planted(builds):
 def test_native_avx512_gives_the_emulations_bits(builds, tmp_path):
     """On an AVX-512 machine: the real instructions (the kernel's own flags) meet the same
     references, and every result has the same bits as the emulation's (rcp14 aside)."""
-    if "avx512f" not in _cpu_flags():
+    if "avx512f" not in _native.cpu_flag_set():
         pytest.skip("no AVX-512 on this CPU: only the emulation can run here")
     compiler = _native._compiler()
     lib = tmp_path / "native.so"

@@ -120,9 +120,9 @@ WEIGHING_LAYOUTS = [(c, cl) for c in WEIGHING for cl in (False, True) if not (cl
 
 def _weighed(seen):
     """The weighing pass took every output row's sums (on AVX-512 builds; none elsewhere)."""
-    from .test_saved_backward import _vector_code
+    from .test_saved_backward import _runs_vector_code
 
-    if not _vector_code():
+    if not _runs_vector_code():
         return seen["weighing"] == 0
     return seen["weighing"] > 0 and seen["together"] == seen["each"] == 0
 
