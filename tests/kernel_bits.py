@@ -22,7 +22,7 @@ in several bands. Used for issue 12's fused load and weights (``load_weights_row
 ``--saved`` compares the saving forward instead: ``ppv_forward_saved`` with dy/dalpha on
 float32, bfloat16, float16 and float64 inputs whose windows share no element (global 1-D, 2-D
 and 3-D, adaptive 7 on 56x56, k14, k2 s2, contiguous; random, 12-decade and zero-laden inputs;
-alpha -3 .. 1e3): its status, output, every saved dy/dx and every dy/dalpha, then
+alpha -3 .. 1e3; k2 s3 p1 (2-D, and 1-D over several column tiles) and k2 s5 dilation 2, whose rows have columns in no window): its status, output, every saved dy/dx and every dy/dalpha, then
 ``ppv_backward_saved`` from that state with a random upstream gradient (writing over the state
 where the dtypes agree, as autograd's call does): its status, input gradient and dy/dalpha,
 all by their bits (issue 12's one-pass dy/dx and the backward's runs, docs/performance-history.md,
@@ -116,6 +116,11 @@ SAVED_GEOMETRIES = [
     ((2, 16, 56, 56), _layout.adaptive(2, 7)),
     ((2, 16, 56, 57), _layout.windowed(2, 14)),
     ((2, 16, 22, 18), _layout.windowed(2, 2, 2)),
+    # rows with columns in no window (dy/dx 0 there): between the windows, and in 1-D over
+    # column tiles of 2048 whose gaps fall on the previous tile's window columns
+    ((2, 16, 23, 19), _layout.windowed(2, 2, 3, 1)),
+    ((1, 8, 5000), _layout.windowed(1, 2, 3, 1)),
+    ((2, 16, 23, 18), _layout.windowed(2, 2, 5, 0, 2)),  # dilated: gaps inside a window
     ((2, 8, 9, 10, 11), _layout.adaptive(3, 1)),
     ((2, 8, 300), _layout.adaptive(1, 1)),
 ]
