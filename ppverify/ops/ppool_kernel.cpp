@@ -1152,7 +1152,6 @@ inline v8d v8_abs(v8d v) {  // |v| bit for bit as std::fabs (the sign bit cleare
   std::memcpy(&v, &b, sizeof v);
   return v;
 }
-inline void copy8(double* dst, const double* src) { std::memcpy(dst, src, L * sizeof(double)); }
 inline v8l v8_bits(v8d v) { v8l b; std::memcpy(&b, &v, sizeof b); return b; }
 inline v8d v8_from_bits(v8l b) { v8d v; std::memcpy(&v, &b, sizeof v); return v; }
 inline bool v8_any(v8l m) {  // some lane's mask (all ones) set
@@ -1169,6 +1168,7 @@ inline bool v8_any(v8l m) {  // some lane's mask (all ones) set
 // macros, not functions: the AVX-512 (and scalar) build compiles the very expressions it did
 // before the AVX2 form above (as inline functions GCC chose other instructions for some)
 #define v8_select(c, a, b) ((c) ? (a) : (b))
+#define copy8(dst, src) std::memcpy((dst), (src), L * sizeof(double))
 #define v8_to_double(k) __builtin_convertvector((k), v8d)
 #define v8_to_int(v) __builtin_convertvector((v), v8l)
 #endif
