@@ -1105,6 +1105,13 @@ PPV_V8 void v8_store(double* p, v8d v) {
   std::memcpy(p, &v.lo, sizeof v.lo);
   std::memcpy(p + 4, &v.hi, sizeof v.hi);
 }
+// 8 doubles from src to dst by two 32-byte moves: a 64-byte memcpy compiled to four 16-byte
+// ones here, and the 32-byte loads that read the copy back waited on store forwarding (a load
+// spanning two stores does not forward on Zen 3)
+PPV_V8 void copy8(double* dst, const double* src) {
+  _mm256_storeu_pd(dst, _mm256_loadu_pd(src));
+  _mm256_storeu_pd(dst + 4, _mm256_loadu_pd(src + 4));
+}
 PPV_V8 v8l v8_bits(v8d v) { return {(v4l)v.lo, (v4l)v.hi}; }
 PPV_V8 v8d v8_from_bits(v8l b) { return {(v4d)b.lo, (v4d)b.hi}; }
 PPV_V8 v8d v8_abs(v8d v) {  // |v| bit for bit as std::fabs (the sign bit cleared)
@@ -1161,6 +1168,7 @@ inline bool v8_any(v8l m) {  // some lane's mask (all ones) set
 // macros, not functions: the AVX-512 (and scalar) build compiles the very expressions it did
 // before the AVX2 form above (as inline functions GCC chose other instructions for some)
 #define v8_select(c, a, b) ((c) ? (a) : (b))
+#define copy8(dst, src) std::memcpy((dst), (src), L * sizeof(double))
 #define v8_to_double(k) __builtin_convertvector((k), v8d)
 #define v8_to_int(v) __builtin_convertvector((v), v8l)
 #endif
@@ -1200,9 +1208,35 @@ struct GradSink {
       // changed (an ulp in a sum of two windows' contributions); this keeps main's sums.
       __asm__("" : "+x"(v));
 #endif
+#if defined(PPV_AVX512_EMULATED)
+      if (ibuf) { ibuf[pos * L + l] += v; return; }
+#endif
       lane[l][pos * es] += v;
     }
   }
+#if defined(PPV_AVX512_EMULATED)
+  // AVX2 builds, float64's exact_group (a plane-group of at most ELEM_CACHE_ELEMS positions):
+  // the input gradient summed lane-interleaved here (ibuf[pos * L + l], from 0, the same adds
+  // in the same order as lane[l][pos * es]) and copied to lane[] once at the end (flush_ibuf):
+  // add_lanes is then one vector add per element and window, not 8 scalar ones in 8 planes
+  double* ibuf = nullptr;
+  // add_lanes with skip also as a lane mask (skipm: all ones where skip)
+  PPV_ALWAYS_INLINE void add_lanes(int64_t pos, const double* v, const bool* skip, v8l skipm) {
+    if (!ibuf) { add_lanes(pos, v, skip); return; }
+    if (pos < lo || pos >= hi) return;
+    v8d t = v8_load(v);
+    __asm__("" : "+x"(t.lo), "+x"(t.hi));  // the products rounded before the sum, as add
+    double* b = ibuf + pos * L;
+    const v8d o = v8_load(b);
+    v8_store(b, v8_select(skipm, o, o + t));  // a skipped lane keeps its bits
+  }
+  // ibuf's positions [lo, hi) into the active lanes (active: lane[l] set)
+  void flush_ibuf() {
+    for (int64_t pos = lo; pos < hi; ++pos)
+      for (int l = 0; l < L; ++l)
+        if (lane[l]) lane[l][pos * es] = ibuf[pos * L + l];
+  }
+#endif
   // add(pos, l, v[l]) for every lane l not in skip: one position's range check for all lanes
   inline void add_lanes(int64_t pos, const double* v, const bool* skip) {
     if (buf) {
@@ -1277,7 +1311,7 @@ template <class T>
 inline void gather_some(const T* x, const Lanes& ln, const int64_t* pos, int64_t cnt,
                         double* v, const double* xl = nullptr) {
   if (xl) {  // a lane-interleaved copy of the group's input (ElemCache::X): one vector each
-    for (int64_t j = 0; j < cnt; ++j) std::memcpy(v + j * L, xl + pos[j] * L, L * sizeof(double));
+    for (int64_t j = 0; j < cnt; ++j) copy8(v + j * L, xl + pos[j] * L);
     return;
   }
   for (int64_t j = 0; j < cnt; ++j) load_lanes<T>(x, ln, pos[j], v + j * L);
@@ -1600,8 +1634,8 @@ PPV_ALWAYS_INLINE void pair_new_lanes(const double* v, int64_t pos, const double
   double h[L], lo[L];
   const double *hp = h, *lp = lo;
   if (pl.ec) {
-    std::memcpy(ee, pl.ec->E + pos * L, L * sizeof(double));
-    std::memcpy(el, pl.ec->El + pos * L, L * sizeof(double));
+    copy8(ee, pl.ec->E + pos * L);
+    copy8(el, pl.ec->El + pos * L);
     hp = pl.ec->H + pos * L;
     lp = pl.ec->Lo + pos * L;
   } else {
@@ -1902,8 +1936,8 @@ void exact_window(const T* x, const Plan& P, const Lanes& ln, const WindowRange&
         // exp(a ln(x/R)) and ln(x/R) (at x <= 0: of R) from pass 2's cache, else again
         double ev[L], lrv[L];
         if (wc.on) {
-          std::memcpy(ev, wc.e + k * L, sizeof ev);
-          std::memcpy(lrv, wc.lr + k * L, sizeof lrv);
+          copy8(ev, wc.e + k * L);
+          copy8(lrv, wc.lr + k * L);
         } else {
           double evl[L];
           pair_terms_any(v, pos, R, sR, a, pl, ev, evl, lrv);
@@ -1935,7 +1969,11 @@ void exact_window(const T* x, const Plan& P, const Lanes& ln, const WindowRange&
         }
         double gg[L];
         for (int l = 0; l < L; ++l) gg[l] = gyl[l] * gi[l];
+#if defined(PPV_AVX512_EMULATED)
+        sink->add_lanes(pos, gg, special, spec);
+#else
         sink->add_lanes(pos, gg, special);
+#endif
        }
       }
       for (int l = 0; l < L; ++l) {
@@ -3498,9 +3536,19 @@ void exact_group(const T* x, const Plan& P, const Lanes& ln, T* y, const T* gy, 
       sink.es = ln.es_in;
       sink.lo = P.own_flat_lo();
       sink.hi = P.own_flat_hi();
+#if defined(PPV_AVX512_EMULATED)
+      if (AD.in * AH.in * AW.in <= ELEM_CACHE_ELEMS) {
+        static thread_local std::vector<double> gbuf;
+        gbuf.assign((size_t)(AD.in * AH.in * AW.in * L), 0.0);
+        sink.ibuf = gbuf.data();
+      }
+#endif
       for (int l = 0; l < L; ++l) {
         if (!ln.active[l]) continue;
         sink.lane[l] = g + ln.in_base[l];
+#if defined(PPV_AVX512_EMULATED)
+        if (sink.ibuf) continue;  // written by flush_ibuf
+#endif
         for (int64_t pos = sink.lo; pos < sink.hi; ++pos) sink.lane[l][pos * sink.es] = 0.0;
       }
     }
@@ -3582,6 +3630,9 @@ void exact_group(const T* x, const Plan& P, const Lanes& ln, T* y, const T* gy, 
           }
         }
       }
+#if defined(PPV_AVX512_EMULATED)
+  if (sink.ibuf) sink.flush_ibuf();
+#endif
   flush_pair_modes();
 }
 
