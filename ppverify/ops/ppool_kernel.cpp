@@ -397,7 +397,7 @@ PPV_ALWAYS_INLINE void ln_dd8(__m512d x, __m512d& H, __m512d& Lo) {
   const __m512i ix = _mm512_castpd_si512(xs);
   const __m512i tmp = _mm512_sub_epi64(ix, _mm512_set1_epi64((long long)FAST_LOG_OFF));
   const __m512i i = _mm512_srli_epi64(tmp, 48);  // vpermt2pd reads its low 4 bits
-  const __m512d k = _mm512_add_pd(_mm512_cvtepi64_pd(_mm512_srai_epi64(tmp, 52)),
+  const __m512d k = _mm512_add_pd(fast_exponent8(tmp),
                                   _mm512_maskz_mov_pd(sub, _mm512_set1_pd(-54.0)));
   const __m512d z = _mm512_castsi512_pd(_mm512_sub_epi64(
       ix, _mm512_and_si512(tmp, _mm512_set1_epi64((long long)(0xfffULL << 52)))));
