@@ -1208,35 +1208,9 @@ struct GradSink {
       // changed (an ulp in a sum of two windows' contributions); this keeps main's sums.
       __asm__("" : "+x"(v));
 #endif
-#if defined(PPV_AVX512_EMULATED)
-      if (ibuf) { ibuf[pos * L + l] += v; return; }
-#endif
       lane[l][pos * es] += v;
     }
   }
-#if defined(PPV_AVX512_EMULATED)
-  // AVX2 builds, float64's exact_group (a plane-group of at most ELEM_CACHE_ELEMS positions):
-  // the input gradient summed lane-interleaved here (ibuf[pos * L + l], from 0, the same adds
-  // in the same order as lane[l][pos * es]) and copied to lane[] once at the end (flush_ibuf):
-  // add_lanes is then one vector add per element and window, not 8 scalar ones in 8 planes
-  double* ibuf = nullptr;
-  // add_lanes with skip also as a lane mask (skipm: all ones where skip)
-  PPV_ALWAYS_INLINE void add_lanes(int64_t pos, const double* v, const bool* skip, v8l skipm) {
-    if (!ibuf) { add_lanes(pos, v, skip); return; }
-    if (pos < lo || pos >= hi) return;
-    v8d t = v8_load(v);
-    __asm__("" : "+x"(t.lo), "+x"(t.hi));  // the products rounded before the sum, as add
-    double* b = ibuf + pos * L;
-    const v8d o = v8_load(b);
-    v8_store(b, v8_select(skipm, o, o + t));  // a skipped lane keeps its bits
-  }
-  // ibuf's positions [lo, hi) into the active lanes (active: lane[l] set)
-  void flush_ibuf() {
-    for (int64_t pos = lo; pos < hi; ++pos)
-      for (int l = 0; l < L; ++l)
-        if (lane[l]) lane[l][pos * es] = ibuf[pos * L + l];
-  }
-#endif
   // add(pos, l, v[l]) for every lane l not in skip: one position's range check for all lanes
   inline void add_lanes(int64_t pos, const double* v, const bool* skip) {
     if (buf) {
@@ -1969,11 +1943,7 @@ void exact_window(const T* x, const Plan& P, const Lanes& ln, const WindowRange&
         }
         double gg[L];
         for (int l = 0; l < L; ++l) gg[l] = gyl[l] * gi[l];
-#if defined(PPV_AVX512_EMULATED)
-        sink->add_lanes(pos, gg, special, spec);
-#else
         sink->add_lanes(pos, gg, special);
-#endif
        }
       }
       for (int l = 0; l < L; ++l) {
@@ -3536,19 +3506,9 @@ void exact_group(const T* x, const Plan& P, const Lanes& ln, T* y, const T* gy, 
       sink.es = ln.es_in;
       sink.lo = P.own_flat_lo();
       sink.hi = P.own_flat_hi();
-#if defined(PPV_AVX512_EMULATED)
-      if (AD.in * AH.in * AW.in <= ELEM_CACHE_ELEMS) {
-        static thread_local std::vector<double> gbuf;
-        gbuf.assign((size_t)(AD.in * AH.in * AW.in * L), 0.0);
-        sink.ibuf = gbuf.data();
-      }
-#endif
       for (int l = 0; l < L; ++l) {
         if (!ln.active[l]) continue;
         sink.lane[l] = g + ln.in_base[l];
-#if defined(PPV_AVX512_EMULATED)
-        if (sink.ibuf) continue;  // written by flush_ibuf
-#endif
         for (int64_t pos = sink.lo; pos < sink.hi; ++pos) sink.lane[l][pos * sink.es] = 0.0;
       }
     }
@@ -3630,9 +3590,6 @@ void exact_group(const T* x, const Plan& P, const Lanes& ln, T* y, const T* gy, 
           }
         }
       }
-#if defined(PPV_AVX512_EMULATED)
-  if (sink.ibuf) sink.flush_ibuf();
-#endif
   flush_pair_modes();
 }
 
