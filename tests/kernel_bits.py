@@ -22,7 +22,9 @@ in several bands. Used for issue 12's fused load and weights (``load_weights_row
 ``--saved`` compares the saving forward instead: ``ppv_forward_saved`` with dy/dalpha on
 float32, bfloat16, float16 and float64 inputs whose windows share no element (global 1-D, 2-D
 and 3-D, adaptive 7 on 56x56, k14, k2 s2, contiguous; random, 12-decade and zero-laden inputs;
-alpha -3 .. 1e3; k2 s3 p1 (2-D, and 1-D over several column tiles) and k2 s5 dilation 2, whose rows have columns in no window): its status, output, every saved dy/dx and every dy/dalpha, then
+alpha -3 .. 1e3; k2 s3 p1 (2-D, and 1-D over several column tiles) and k2 s5 dilation 2,
+whose rows have columns in no window): its status, output, every saved dy/dx and every
+dy/dalpha, then
 ``ppv_backward_saved`` from that state with a random upstream gradient (writing over the state
 where the dtypes agree, as autograd's call does): its status, input gradient and dy/dalpha,
 all by their bits (issue 12's one-pass dy/dx and the backward's runs, docs/performance-history.md,
