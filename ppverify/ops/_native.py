@@ -19,7 +19,9 @@ The cache and how it is verified
 The library lives in ``$PPVERIFY_CACHE`` (default ``~/.cache/ppverify``) as
 ``ppool_kernel_<key>.so`` next to ``ppool_kernel_<key>.json``, with ``<key>`` a hash of the
 sources (``ppool_kernel.cpp`` and every file it includes, ``INCLUDES``), the compiler flags,
-the compiler and the CPU's feature flags (the build uses ``-march=native``). Before it is loaded:
+the compiler and the CPU's feature flags (the build is for this machine's CPU: ``-march=native``
+on x86-64, ``-mcpu=native`` on ARM64, or the CPU ``$PPVERIFY_MARCH`` names; ``cpu_target_flags``).
+Before it is loaded:
 
 * the file must be owned by the current user and writable by nobody else (a library written
   by another user would run as you); otherwise the kernel is built in a private temporary
@@ -52,6 +54,7 @@ import functools
 import hashlib
 import json
 import os
+import platform
 import shutil
 import stat
 import subprocess
@@ -68,8 +71,33 @@ SOURCE = Path(__file__).with_name("ppool_kernel.cpp")
 INCLUDES = (Path(__file__).with_name("power_kernel.inc"),
             Path(__file__).with_name("fast_math.inc"),
             Path(__file__).with_name("simd8.inc"))
-FLAGS = ["-O3", "-march=native", "-mprefer-vector-width=512", "-fopenmp", "-fno-math-errno",
-         "-fno-trapping-math", "-shared", "-fPIC", "-std=c++17"]
+
+
+def cpu_target_flags(machine: str | None = None, march: str | None = None) -> list[str]:
+    """The compiler flags that pick the CPU the kernel is built for.
+
+    ``machine`` is ``platform.machine()`` (this machine's by default), ``march`` the value of
+    ``$PPVERIFY_MARCH`` (by default read from the environment; empty or unset: this machine's
+    own CPU). x86-64: ``-march=native`` (or ``-march=$PPVERIFY_MARCH``) and
+    ``-mprefer-vector-width=512`` (wide vectors where AVX-512 exists). ARM64 (``aarch64``,
+    ``arm64``): ``-mcpu=native`` (or ``-march=$PPVERIFY_MARCH``); the x86 options are not
+    given, since GCC on ARM rejects them and the build would fail (the kernel runs its
+    one-lane forms there). Any other machine: ``-march=$PPVERIFY_MARCH`` if set, else
+    nothing (the compiler's default target)."""
+    machine = (platform.machine() if machine is None else machine).lower()
+    if march is None:
+        march = os.environ.get("PPVERIFY_MARCH", "")
+    march = march.strip()
+    if machine in ("x86_64", "amd64", "i386", "i686", "x86"):
+        return [f"-march={march or 'native'}", "-mprefer-vector-width=512"]
+    if machine in ("aarch64", "arm64", "armv8l"):
+        return [f"-march={march}"] if march else ["-mcpu=native"]
+    return [f"-march={march}"] if march else []
+
+
+#: the compiler's flags, fixed at import (``$PPVERIFY_MARCH`` is read then); part of the key
+FLAGS = ["-O3", *cpu_target_flags(), "-fopenmp", "-fno-math-errno", "-fno-trapping-math",
+         "-shared", "-fPIC", "-std=c++17"]
 ABI_VERSION = 4
 PREFIX = "ppool_kernel_"
 
@@ -90,23 +118,25 @@ class NativeKernelWarning(RuntimeWarning):
 
 
 def _cpu_flags() -> str:
+    """The CPU's feature line of /proc/cpuinfo (x86 "flags", ARM "Features"), else the
+    processor's and machine's names: part of the key, so that one cache shared by machines with
+    different CPUs (a home directory on a cluster) holds a build per CPU."""
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:
-                if line.startswith("flags"):
+                if line.startswith(("flags", "Features")):
                     return line
     except OSError:
         pass
-    import platform
-
     return platform.processor() + platform.machine()
 
 
 def cpu_flag_set() -> set[str]:
-    """The CPU's feature flags from /proc/cpuinfo (``avx2``, ``fma``, ``avx512f``, ...); empty
-    where there is no such file (tests decide from it which vector code a build can run)."""
+    """The CPU's feature flags from /proc/cpuinfo (``avx2``, ``fma``, ``avx512f``, ...; on ARM
+    its "Features": ``asimd``, ``sve``, ...); empty where there is no such file (tests decide
+    from it which vector code a build can run)."""
     line = _cpu_flags()
-    return set(line.split(":", 1)[1].split()) if line.startswith("flags") else set()
+    return set(line.split(":", 1)[1].split()) if line.startswith(("flags", "Features")) else set()
 
 
 def _compiler() -> str | None:

@@ -1,0 +1,207 @@
+"""Run the kernel built for ARM64 under qemu and compare it with this machine's, bit for bit.
+
+    python -m tests.arm64_check [--march ARMV8] [--keep DIR]
+
+Needs an x86-64 machine with a cross compiler and qemu's user mode (Debian / Ubuntu: ``apt
+install g++-aarch64-linux-gnu qemu-user``). Builds ``ppool_kernel.cpp`` for ARM64 with the
+flags an ARM machine's own build uses (``_native.FLAGS`` with ``cpu_target_flags("aarch64",
+MARCH)``; default ``armv8-a``, since ``-mcpu=native`` needs the ARM CPU itself) and
+``tests/arm64_driver.c``, runs every case below through ``ppv_forward`` and ``ppv_backward``
+under ``qemu-aarch64`` (2 threads), runs the same cases through this machine's kernel, and
+prints how many output, input-gradient and parameter-gradient values agree bit for bit (and the
+largest difference in ULP where some do not). The ARM build runs the kernel's one-lane forms;
+this machine's build its vector code (AVX-512 or AVX2), whose results are the same bits by
+design (the one exception, the saving forward's 1 / x, is not on these entry points); the
+one-lane forms themselves are checked against the oracle by ``ppverify check`` in
+tests/ops/test__native.py (``test_the_one_lane_forms_conform``), so equal bits here carry that
+check over to ARM. Exit status 0 when every value agrees, 1 otherwise, 2 when the tools are
+missing.
+
+The cases: P-pooling in float32, float64, bfloat16 and float16; 1-D, 2-D and 3-D windows (k2 s2,
+k3 s2 p1, k3 s1 with dilation 2, ceil_mode), adaptive and global; contiguous and channels-last
+memory; scalar alpha (0, 1, 2.5, -3, 1e3) and one per channel; inputs with zeros, ties, and
+values over many binades."""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import struct
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ppverify.ops import _layout, _native
+
+HERE = Path(__file__).resolve().parent
+DRIVER = HERE / "arm64_driver.c"
+SYSROOT = "/usr/aarch64-linux-gnu"
+
+
+def _inputs(kind: str, shape: tuple[int, ...], dtype: torch.dtype, gen) -> torch.Tensor:
+    if kind == "rand":
+        x = torch.rand(shape, generator=gen, dtype=torch.float64) + 0.01
+    elif kind == "zeros":  # a third of the elements zero
+        x = torch.rand(shape, generator=gen, dtype=torch.float64)
+        x[torch.rand(shape, generator=gen) < 0.33] = 0.0
+    elif kind == "ties":  # few distinct values
+        x = torch.randint(0, 4, shape, generator=gen).double() * 0.25
+    else:  # "binades": values over 2^-60 .. 2^60 (within the narrow dtypes' ranges)
+        span = {torch.float16: 12, torch.bfloat16: 60}.get(dtype, 60)
+        e = torch.randint(-span, span + 1, shape, generator=gen).double()
+        x = (torch.rand(shape, generator=gen, dtype=torch.float64) + 0.5) * torch.pow(2.0, e)
+    return x.to(dtype)
+
+
+def cases():
+    """(label, op, layout, x, param, param_dim, channels_last)"""
+    gen = torch.Generator().manual_seed(12)
+    geometries = [
+        ("1-D k3 s2 p1", _layout.windowed(1, 3, 2, 1), (2, 9, 23)),
+        ("2-D k2 s2", _layout.windowed(2, 2, 2), (2, 9, 8, 10)),
+        ("2-D k3 s2 p1", _layout.windowed(2, 3, 2, 1), (2, 9, 11, 9)),
+        ("2-D k3 s1 d2 ceil", _layout.windowed(2, 3, 1, 0, 2, True), (1, 9, 10, 9)),
+        ("3-D k3 s2 p1", _layout.windowed(3, 3, 2, 1), (1, 9, 5, 6, 7)),
+        ("2-D adaptive 3", _layout.adaptive(2, 3), (2, 9, 10, 8)),
+        ("2-D global", _layout.adaptive(2, 1), (2, 9, 13, 12)),
+    ]
+    out = []
+    for dtype in (torch.float32, torch.float64, torch.bfloat16, torch.float16):
+        for label, layout, shape in geometries:
+            for kind in ("rand", "zeros", "ties", "binades"):
+                for alpha in (2.5, 0.0, 1.0, -3.0, 1e3, "per-channel"):
+                    x = _inputs(kind, shape, dtype, gen)
+                    if alpha == "per-channel":
+                        param = torch.tensor([-2.0, 0.0, 0.5, 1.0, 3.0, 8.0, 40.0, 1e3, 1e5],
+                                             dtype=torch.float64)[: shape[1]]
+                        dim = 1
+                    else:
+                        param, dim = torch.tensor([alpha], dtype=torch.float64), 0
+                    channels_last = len(shape) in (4, 5) and kind == "rand"
+                    out.append((f"{dtype} {label} {kind} alpha={alpha}", "ppool", layout, x,
+                                param, dim, channels_last))
+    return out
+
+
+def _memory(x: torch.Tensor, channels_last: bool) -> torch.Tensor:
+    """x with the memory the kernel reads: (N, spatial..., C) order for channels-last."""
+    return x.movedim(1, -1).contiguous().movedim(-1, 1) if channels_last else x.contiguous()
+
+
+def _raw(t: torch.Tensor) -> bytes:
+    """t's memory, in its storage order, as bytes."""
+    return t.detach().cpu().view(torch.uint8).numpy().tobytes() if t.is_contiguous() else \
+        t.movedim(1, -1).contiguous().view(torch.uint8).numpy().tobytes()
+
+
+def prepare(all_cases):
+    """Per case: plan, x, param, gy (the kernel's memory) and this machine's results."""
+    lib = _native.load()
+    prepared = []
+    gen = torch.Generator().manual_seed(5)
+    for label, op, layout, x, param, dim, cl in all_cases:
+        shape = tuple(x.shape)
+        x = _memory(x, cl)
+        out = _layout.out_spatial(layout, shape[2:])
+        plan = _native.make_plan(op, layout, shape, x.dtype, cl, dim, out)
+        y = _memory(torch.empty((shape[0], shape[1], *out), dtype=x.dtype), cl)
+        gy = _memory(torch.rand(y.shape, generator=gen, dtype=torch.float64).to(x.dtype), cl)
+        gx = _memory(torch.empty_like(x), cl)
+        dp = torch.zeros(param.shape, dtype=torch.float64)
+        fs = lib.ppv_forward(plan.ctypes.data, x.data_ptr(), param.data_ptr(), y.data_ptr(), 2)
+        bs = lib.ppv_backward(plan.ctypes.data, x.data_ptr(), param.data_ptr(), gy.data_ptr(),
+                              gx.data_ptr(), dp.data_ptr(), 2)
+        prepared.append(dict(label=label, plan=plan, x=x, param=param, gy=gy, dtype=x.dtype,
+                             status=(fs, bs), y=_raw(y), gx=_raw(gx), dp=_raw(dp)))
+    return prepared
+
+
+def write_cases(prepared, path: Path) -> None:
+    with open(path, "wb") as f:
+        f.write(struct.pack("<q", len(prepared)))
+        for c in prepared:
+            x, y = _raw(c["x"]), c["y"]
+            f.write(struct.pack("<5q", len(c["plan"]), len(x), len(c["param"]), len(y), 2))
+            f.write(np.ascontiguousarray(c["plan"], dtype=np.int64).tobytes())
+            f.write(x)
+            f.write(c["param"].numpy().tobytes())
+            f.write(_raw(c["gy"]))
+
+
+def _ulps(a: bytes, b: bytes, dtype: torch.dtype) -> tuple[int, int]:
+    """(values that differ, the largest difference in ULP) of two arrays of ``dtype``."""
+    np_int = {torch.float64: np.int64, torch.float32: np.int32}.get(dtype, np.int16)
+    ia = np.frombuffer(a, dtype=np_int).astype(np.int64)
+    ib = np.frombuffer(b, dtype=np_int).astype(np.int64)
+    differ = ia != ib
+    if not differ.any():
+        return 0, 0
+    magnitude = np.int64((1 << (np.dtype(np_int).itemsize * 8 - 1)) - 1)
+    # ordered integers: negative floats mirrored below zero
+    oa = np.where(ia < 0, -(ia & magnitude), ia)
+    ob = np.where(ib < 0, -(ib & magnitude), ib)
+    return int(differ.sum()), int(np.abs(oa - ob)[differ].max())
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--march", default="armv8-a", help="the ARM CPU to build for")
+    parser.add_argument("--keep", type=Path, help="build and run in this directory, kept")
+    args = parser.parse_args()
+    cxx, cc = shutil.which("aarch64-linux-gnu-g++"), shutil.which("aarch64-linux-gnu-gcc")
+    qemu = shutil.which("qemu-aarch64")
+    if not (cxx and cc and qemu):
+        print("needs aarch64-linux-gnu-g++, aarch64-linux-gnu-gcc and qemu-aarch64 "
+              "(apt install g++-aarch64-linux-gnu qemu-user)", file=sys.stderr)
+        return 2
+    work = args.keep or Path(tempfile.mkdtemp(prefix="ppverify-arm64-"))
+    work.mkdir(parents=True, exist_ok=True)
+    host = _native.cpu_target_flags(None, "")
+    flags = [f for f in _native.FLAGS if f not in host]
+    flags[1:1] = _native.cpu_target_flags("aarch64", args.march)
+    kernel, driver = work / "kernel_arm64.so", work / "driver"
+    print(f"building the kernel for ARM64: {cxx} {' '.join(flags)}", flush=True)
+    subprocess.run([cxx, *flags, str(_native.SOURCE), "-o", str(kernel)], check=True)
+    subprocess.run([cc, "-O2", str(DRIVER), "-o", str(driver), "-ldl"], check=True)
+    prepared = prepare(cases())
+    write_cases(prepared, work / "cases.bin")
+    print(f"{len(prepared)} cases; running them under qemu-aarch64", flush=True)
+    run = subprocess.run([qemu, "-L", SYSROOT, str(driver), str(kernel), str(work / "cases.bin"),
+                          str(work / "out.bin")], capture_output=True, text=True)
+    print(run.stdout.strip(), run.stderr.strip())
+    if run.returncode != 0:
+        return 1
+    data = (work / "out.bin").read_bytes()
+    at, bad, totals = 0, 0, {"y": 0, "gx": 0, "dp": 0}
+    for c in prepared:
+        fs, bs = struct.unpack_from("<2i", data, at)
+        at += 8
+        got = {}
+        for key in ("y", "gx", "dp"):
+            n = len(c[key])
+            got[key] = data[at:at + n]
+            at += n
+        problems = []
+        if (fs, bs) != c["status"]:
+            problems.append(f"status {(fs, bs)} here {c['status']}")
+        for key in ("y", "gx", "dp"):
+            dtype = torch.float64 if key == "dp" else c["dtype"]
+            differ, ulps = _ulps(got[key], c[key], dtype)
+            totals[key] += len(c[key]) // dtype.itemsize
+            if differ:
+                problems.append(f"{key}: {differ} differ (up to {ulps} ULP)")
+        if problems:
+            bad += 1
+            print(f"  {c['label']}: {'; '.join(problems)}")
+    print(f"{len(prepared) - bad} of {len(prepared)} cases agree bit for bit with this machine's "
+          f"kernel ({_native.vector_isa()} code): {totals['y']} outputs, {totals['gx']} input "
+          f"gradients, {totals['dp']} parameter gradients compared")
+    return 0 if bad == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
