@@ -19,8 +19,10 @@ missing.
 
 The cases: P-pooling in float32, float64, bfloat16 and float16; 1-D, 2-D and 3-D windows (k2 s2,
 k3 s2 p1, k3 s1 with dilation 2, ceil_mode), adaptive and global; contiguous and channels-last
-memory; scalar alpha (0, 1, 2.5, -3, 1e3) and one per channel; inputs with zeros, ties, and
-values over many binades."""
+memory; scalar alpha (0, 1, 2.5, -3, 1e3) and one per channel (-2 to 1e5); inputs with zeros,
+ties, and values from 2^-60 to 2^60; the power mean (p 3, 1, -2, 0.25, per channel) and Lp (p 2,
+3, 1, per channel) in float32, bfloat16 and float16 on the same windows. The entry points are
+ppv_forward and the recomputing ppv_backward (not the saving forward's pair)."""
 
 from __future__ import annotations
 
@@ -84,6 +86,22 @@ def cases():
                     channels_last = len(shape) in (4, 5) and kind == "rand"
                     out.append((f"{dtype} {label} {kind} alpha={alpha}", "ppool", layout, x,
                                 param, dim, channels_last))
+    # the power mean (GeM) and Lp of the same kernel (float32, bfloat16, float16: their float64
+    # is the pure-torch path's)
+    for op, ps in (("powermean", (3.0, 1.0, -2.0, 0.25)), ("lp", (2.0, 3.0, 1.0))):
+        for dtype in (torch.float32, torch.bfloat16, torch.float16):
+            for label, layout, shape in geometries:
+                for kind in ("rand", "zeros", "binades"):
+                    for p in (*ps, "per-channel"):
+                        x = _inputs(kind, shape, dtype, gen)
+                        if p == "per-channel":
+                            param = torch.tensor([1.0, 2.0, 3.0, 0.5, 4.0, 6.0, 8.0, 1.5, 10.0],
+                                                 dtype=torch.float64)[: shape[1]]
+                            dim = 1
+                        else:
+                            param, dim = torch.tensor([p], dtype=torch.float64), 0
+                        out.append((f"{op} {dtype} {label} {kind} p={p}", op, layout, x, param,
+                                    dim, len(shape) in (4, 5) and kind == "rand"))
     return out
 
 
