@@ -261,14 +261,22 @@ def build(target: Path) -> None:
     start = time.perf_counter()
     try:
         source_hash = f'-DPPV_SOURCE_HASH="{target.stem[len(PREFIX):]}"'
-        proc = subprocess.run([compiler, *FLAGS, source_hash, str(SOURCE), "-o", str(tmp)],
-                              capture_output=True, text=True, timeout=300)
-        if proc.returncode != 0:
-            raise RuntimeError(f"compiling {SOURCE.name} failed:\n{proc.stderr[-4000:]}")
+        flags, given_up = list(FLAGS), []
+        while True:
+            proc = subprocess.run([compiler, *flags, source_hash, str(SOURCE), "-o", str(tmp)],
+                                  capture_output=True, text=True, timeout=300)
+            if proc.returncode == 0:
+                break
+            fewer = _fewer_flags(flags, proc.stderr)
+            if fewer is None:
+                raise RuntimeError(f"compiling {SOURCE.name} failed:\n{proc.stderr[-4000:]}")
+            flags, what = fewer
+            given_up.append(what)
         os.chmod(tmp, 0o700)
         tmp_manifest.write_text(json.dumps({"size": tmp.stat().st_size,
                                             "sha256": _sha256(tmp),
-                                            "abi": ABI_VERSION, "key": target.stem}))
+                                            "abi": ABI_VERSION, "key": target.stem,
+                                            "flags": flags, "without": given_up}))
         os.replace(tmp, target)  # atomic: no process ever sees a partial library
         os.replace(tmp_manifest, _manifest_path(target))
     finally:
@@ -276,6 +284,36 @@ def build(target: Path) -> None:
             with contextlib.suppress(OSError):
                 t.unlink()
     build_seconds = time.perf_counter() - start
+    if given_up:
+        _say(f"ppverify: {compiler} could not compile the kernel with "
+             f"{' or '.join(given_up)}; it was built without "
+             f"{'them' if len(given_up) > 1 else 'it'} ({' '.join(flags)})")
+
+
+#: the flags that pick a CPU (``cpu_target_flags``), which a compiler may not know
+_TARGET_OPTIONS = ("-march=", "-mcpu=", "-mprefer-vector-width=")
+
+
+def _fewer_flags(flags: list[str], stderr: str) -> tuple[list[str], str] | None:
+    """After a build with ``flags`` failed with ``stderr``: the flags to try next and what they
+    give up (a phrase), where the failure is a compiler without a feature the flags ask for;
+    else None (a real error). A compiler without OpenMP (Apple's clang: "unsupported option
+    '-fopenmp'"; a clang without libomp: "'omp.h' file not found") builds without
+    ``-fopenmp`` (the kernel's parallel regions then run on one thread); a compiler that
+    rejects a CPU option (``-march=native`` where it cannot detect the CPU, an x86 option on
+    another machine) builds for its default CPU."""
+    # only the compiler's own error lines count (a line of the kernel's source that fails to
+    # compile is a real error, whatever it mentions)
+    errors = [line.lower() for line in stderr.splitlines() if "error" in line.lower()]
+    if "-fopenmp" in flags and any(
+            "-fopenmp" in e or "omp.h" in e or "-lgomp" in e or "-lomp" in e for e in errors):
+        return ([f for f in flags if f != "-fopenmp"],
+                "OpenMP (-fopenmp: every call then runs on one thread)")
+    target = [f for f in flags if f.startswith(_TARGET_OPTIONS)]
+    if any(option.rstrip("=") in e for option in _TARGET_OPTIONS for e in errors) and target:
+        return ([f for f in flags if f not in target],
+                f"its CPU options ({' '.join(target)}: built for the compiler's default CPU)")
+    return None
 
 
 def _writable(directory: Path) -> str | None:
@@ -315,6 +353,8 @@ def _open(path: Path):
         raise OSError(f"handshake failed: ABI {abi}, source {source} (expected {ABI_VERSION}, "
                       f"{path.stem[len(PREFIX):]})")
     vp, i32 = ctypes.c_void_p, ctypes.c_int
+    lib.ppv_openmp.restype = ctypes.c_int64
+    lib.ppv_openmp.argtypes = []
     lib.ppv_forward.argtypes = [vp, vp, vp, vp, i32]
     lib.ppv_forward.restype = i32
     lib.ppv_backward.argtypes = [vp, vp, vp, vp, vp, vp, i32]
@@ -431,6 +471,12 @@ def load():
             _lib = None
             _say(f"ppverify: the compiled kernel is not available, the pure-torch path runs "
                  f"instead (several times slower): {err}")
+        if _lib is not None and not _lib.ppv_openmp() and build_seconds is None:
+            # (a build in this process has said so already)
+            _say(f"ppverify: the compiled kernel {library_file} was built without OpenMP (its "
+                 f"compiler had none): every call runs on one thread. For threads, build with "
+                 f"a compiler that has OpenMP (macOS: brew install gcc, then CXX=g++-14; or "
+                 f"LLVM's clang with libomp) and remove the cached file")
         _tried = True
     return _lib
 
@@ -877,6 +923,13 @@ def jac_stream_bytes(nbytes: int = 0) -> int:
     that large leaves the caches before the backward reads it); with ``nbytes`` > 0, set it
     (tests: small states streamed) and return the previous value."""
     return int((_lib or load()).ppv_jac_stream_bytes(nbytes))
+
+
+def openmp() -> bool:
+    """Whether the loaded kernel was built with OpenMP (a call runs on
+    ``torch.get_num_threads()`` threads); False where the compiler had none (every call on one
+    thread: see ``_fewer_flags``)."""
+    return bool((_lib or load()).ppv_openmp())
 
 
 def vector_isa() -> str:

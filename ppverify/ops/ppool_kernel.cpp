@@ -98,7 +98,15 @@
 #include <new>
 #include <type_traits>
 #include <vector>
+#if defined(_OPENMP)
 #include <omp.h>
+#else
+// A compiler without OpenMP (Apple's clang; _native builds without -fopenmp when the compiler
+// rejects it): every `#pragma omp` is ignored and each parallel region's body runs once, as
+// thread 0 of 1, which is the whole of its work (the bodies are written for (thread, threads)).
+inline int omp_get_thread_num() { return 0; }
+inline int omp_get_num_threads() { return 1; }
+#endif
 #if defined(__F16C__) || defined(__AVX2__) || defined(__AVX512F__)
 #include <immintrin.h>
 #endif
@@ -3394,6 +3402,7 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
           }
           for (int64_t jd = 0; !direct && jd < AD.count[od]; ++jd) {
 #else
+          ++n_jac_rows;  // (the one-lane forms: every row by jac_row)
           for (int64_t jd = 0; jd < AD.count[od]; ++jd) {
 #endif
             const int64_t id = AD.start[od] + jd * AD.step;
@@ -4741,6 +4750,16 @@ int64_t ppv_vector_isa() {
   return 1;
 #elif defined(PPV_AVX512)
   return 2;
+#else
+  return 0;
+#endif
+}
+
+// 1 where the build has OpenMP (a call runs on the threads it is given), 0 where the compiler
+// had none (every call runs on one thread)
+int64_t ppv_openmp() {
+#if defined(_OPENMP)
+  return 1;
 #else
   return 0;
 #endif

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import subprocess
@@ -187,22 +188,69 @@ def test_the_kernel_compiles_for_arm64(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
 
 
-def test_the_one_lane_forms_conform(tmp_path):
+def test_a_compiler_without_a_feature_builds_without_it():
+    """``_fewer_flags``: a build that failed for want of OpenMP is retried without -fopenmp, one
+    that failed on a CPU option without the CPU options, anything else is an error."""
+    flags = ["-O3", "-march=native", "-mprefer-vector-width=512", "-fopenmp", "-shared"]
+    apple = "clang: error: unsupported option '-fopenmp'"
+    fewer, what = _native._fewer_flags(flags, apple)
+    assert fewer == ["-O3", "-march=native", "-mprefer-vector-width=512", "-shared"]
+    assert "OpenMP" in what
+    assert _native._fewer_flags(flags, "x.cpp:1:10: fatal error: 'omp.h' file not found")[0] \
+        == fewer
+    arm = "g++: error: unrecognized command-line option '-mprefer-vector-width=512'"
+    fewer2, what2 = _native._fewer_flags(fewer, arm)
+    assert fewer2 == ["-O3", "-shared"] and "-march=native" in what2
+    assert _native._fewer_flags(fewer2, arm) is None  # nothing left to give up
+    assert _native._fewer_flags(flags, "x.cpp:12:3: error: 'foo' was not declared") is None
+    # a source line about OpenMP that fails is a real error, not a missing OpenMP
+    assert _native._fewer_flags(flags, "k.cpp:9:1: error: invalid OpenMP clause") is None
+    cross = "cc1plus: error: unknown value \u2018native\u2019 for \u2018-march\u2019"
+    assert _native._fewer_flags(fewer, cross)[0] == ["-O3", "-shared"]
+    linker = "ld: error: library not found for -lomp"
+    assert _native._fewer_flags(flags, linker)[0] == fewer
+
+
+def test_the_one_lane_forms_conform_built_without_openmp(tmp_path):
     """The kernel's one-lane forms (the loops behind every ``#if defined(PPV_AVX512)`` /
-    ``PPV_FAST_VECTOR``: what ARM machines and x86 CPUs without AVX2 run) built with
-    ``PPVERIFY_MARCH=x86-64`` and checked against the oracle by ``ppverify check`` (forward and
-    gradients, P-pooling 1-3 D, the power mean and Lp): this machine's own build runs the vector
-    code, so nothing else here runs these loops."""
+    ``PPV_FAST_VECTOR``: what ARM machines and x86 CPUs without AVX2 run), built with
+    ``PPVERIFY_MARCH=x86-64`` by a compiler that has no OpenMP (a wrapper of g++ that rejects
+    -fopenmp as Apple's clang does: the build then drops it, says so, and every call runs on
+    one thread) and checked against the oracle by ``ppverify check`` (forward and gradients,
+    P-pooling 1-3 D, the power mean and Lp). This machine's own build runs the vector code
+    with OpenMP, so nothing else here runs these loops or that build. (One build for both
+    conditions: the kernel takes 1-2 minutes to compile.)"""
     if platform.machine().lower() not in ("x86_64", "amd64"):
         pytest.skip("an x86-64 machine builds the one-lane forms with -march=x86-64")
-    env = {"PPVERIFY_MARCH": "x86-64", "PPVERIFY_CACHE": str(tmp_path)}
+    compiler = _native._compiler()
+    if compiler is None:
+        pytest.skip("no C++ compiler")
+    no_openmp = tmp_path / "clang-like"
+    no_openmp.write_text("#!/bin/sh\n"
+                         "for a in \"$@\"; do\n"
+                         "  if [ \"$a\" = -fopenmp ]; then\n"
+                         "    echo \"clang: error: unsupported option '-fopenmp'\" >&2; exit 1\n"
+                         "  fi\n"
+                         "done\n"
+                         f"exec {compiler} \"$@\"\n")
+    no_openmp.chmod(0o755)
+    cache = tmp_path / "cache"
+    env = {"PPVERIFY_MARCH": "x86-64", "PPVERIFY_CACHE": str(cache), "CXX": str(no_openmp)}
     result = run_child("""
-        import json
-        from ppverify.ops import _native, native_vector_code
-        print(json.dumps({"code": native_vector_code(), "flags": _native.FLAGS}))
+        import json, warnings
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            from ppverify.ops import _native, native_vector_code
+            code = native_vector_code()
+        print(json.dumps({"code": code, "flags": _native.FLAGS, "openmp": _native.openmp(),
+                          "warnings": [str(w.message) for w in caught]}))
     """, env)
     assert result["code"] == "scalar", result
     assert "-march=x86-64" in result["flags"], result
+    assert result["openmp"] is False, result
+    assert any("without it" in w and "OpenMP" in w for w in result["warnings"]), result
+    [manifest] = cache.glob("ppool_kernel_*.json")
+    assert "-fopenmp" not in json.loads(manifest.read_text())["flags"]
     for target, op, dim in [("p_pool1d", "ppool", 1), ("p_pool2d", "ppool", 2),
                             ("p_pool3d", "ppool", 3), ("gem_pool2d", "powermean", 2),
                             ("lp_pool2d", "lp", 2)]:
@@ -213,7 +261,7 @@ def test_the_one_lane_forms_conform(tmp_path):
         assert proc.returncode == 0, (target, proc.stdout[-3000:], proc.stderr[-3000:])
         assert "CONFORMS" in proc.stdout, proc.stdout[-2000:]
     # the checks' workers found the same build (no second one for other flags)
-    assert len(list(tmp_path.glob("ppool_kernel_*.so"))) == 1
+    assert len(list(cache.glob("ppool_kernel_*.so"))) == 1
 
 
 @pytest.mark.parametrize("march", ["x86-64-v3"])
@@ -222,7 +270,7 @@ def test_the_kernel_compiles_for_cpus_without_avx512(march, tmp_path):
     (x86-64-v3: the AVX-512 code emulated by ``simd8.inc``); a machine with AVX-512 does not
     build it with -march=native. (A declaration placed inside an AVX-512-only block once broke
     those builds while every test here passed.) The one-lane build (x86-64) is built and run
-    by test_the_one_lane_forms_conform."""
+    by test_the_one_lane_forms_conform_built_without_openmp."""
     compiler = _native._compiler()
     if compiler is None:
         pytest.skip("no C++ compiler")
