@@ -4,9 +4,12 @@
  * its outputs compared with this machine's. Compiled with the same cross compiler.
  *
  * Input file: int64 count, then per case int64 plan_len, x_bytes, param_len, y_bytes, nthreads,
- * then plan (plan_len int64), x (x_bytes), param (param_len doubles), gy (y_bytes). Output file:
- * per case int32 forward status, int32 backward status, y (y_bytes), gx (x_bytes), dparam
- * (param_len doubles). */
+ * mode, jac_bytes, dw_len, state_len, ref_len, then plan (plan_len int64), x (x_bytes), param
+ * (param_len doubles), gy (y_bytes). Mode 0: ppv_forward then ppv_backward; 1: the disjoint
+ * state's pair, ppv_forward_saved (jac of jac_bytes, zeroed first; dw of dw_len doubles) then
+ * ppv_backward_saved; 2: the overlap state's pair (inv_s and y64 of state_len doubles each, ref
+ * of ref_len). Output file: per case int32 forward status, int32 backward status, y (y_bytes),
+ * gx (x_bytes), dparam (param_len doubles). */
 #include <dlfcn.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -15,6 +18,15 @@
 typedef int (*forward_fn)(const int64_t*, const void*, const double*, void*, int);
 typedef int (*backward_fn)(const int64_t*, const void*, const double*, const void*, void*,
                            double*, int);
+typedef int (*forward_saved_fn)(const int64_t*, const void*, const double*, void*, void*,
+                                double*, int);
+typedef int (*backward_saved_fn)(const int64_t*, const void*, const double*, const void*, void*,
+                                 double*, int);
+typedef int (*forward_overlap_fn)(const int64_t*, const void*, const double*, void*, double*,
+                                  double*, double*, int);
+typedef int (*backward_overlap_fn)(const int64_t*, const void*, const double*, const double*,
+                                   const double*, const double*, const void*, void*, double*,
+                                   int);
 
 static void* read_exactly(FILE* f, int64_t n) {
   void* p = malloc(n > 0 ? (size_t)n : 1);
@@ -38,7 +50,11 @@ int main(int argc, char** argv) {
   forward_fn fwd = (forward_fn)dlsym(lib, "ppv_forward");
   backward_fn bwd = (backward_fn)dlsym(lib, "ppv_backward");
   int64_t (*isa)(void) = (int64_t(*)(void))dlsym(lib, "ppv_vector_isa");
-  if (!fwd || !bwd || !isa) {
+  forward_saved_fn sfwd = (forward_saved_fn)dlsym(lib, "ppv_forward_saved");
+  backward_saved_fn sbwd = (backward_saved_fn)dlsym(lib, "ppv_backward_saved");
+  forward_overlap_fn ofwd = (forward_overlap_fn)dlsym(lib, "ppv_forward_overlap_saved");
+  backward_overlap_fn obwd = (backward_overlap_fn)dlsym(lib, "ppv_backward_overlap_saved");
+  if (!fwd || !bwd || !isa || !sfwd || !sbwd || !ofwd || !obwd) {
     fprintf(stderr, "missing entry points\n");
     return 2;
   }
@@ -51,8 +67,8 @@ int main(int argc, char** argv) {
   int64_t count;
   if (fread(&count, 8, 1, in) != 1) return 2;
   for (int64_t c = 0; c < count; ++c) {
-    int64_t h[5];
-    if (fread(h, 8, 5, in) != 5) return 2;
+    int64_t h[10];
+    if (fread(h, 8, 10, in) != 10) return 2;
     int64_t* plan = read_exactly(in, h[0] * 8);
     void* x = read_exactly(in, h[1]);
     double* param = read_exactly(in, h[2] * 8);
@@ -61,8 +77,24 @@ int main(int argc, char** argv) {
     void* gx = calloc(1, (size_t)h[1] + 1);
     double* dparam = calloc((size_t)h[2] + 1, 8);
     int32_t st[2];
-    st[0] = fwd(plan, x, param, y, (int)h[4]);
-    st[1] = bwd(plan, x, param, gy, gx, dparam, (int)h[4]);
+    const int nt = (int)h[4];
+    if (h[5] == 1) {
+      void* jac = calloc(1, (size_t)h[6] + 1);
+      double* dw = calloc((size_t)h[7] + 1, 8);
+      st[0] = sfwd(plan, x, param, y, jac, dw, nt);
+      st[1] = sbwd(plan, jac, dw, gy, gx, dparam, nt);
+      free(jac); free(dw);
+    } else if (h[5] == 2) {
+      double* inv_s = calloc((size_t)h[8] + 1, 8);
+      double* y64 = calloc((size_t)h[8] + 1, 8);
+      double* ref = calloc((size_t)h[9] + 1, 8);
+      st[0] = ofwd(plan, x, param, y, inv_s, y64, ref, nt);
+      st[1] = obwd(plan, x, param, inv_s, y64, ref, gy, gx, dparam, nt);
+      free(inv_s); free(y64); free(ref);
+    } else {
+      st[0] = fwd(plan, x, param, y, nt);
+      st[1] = bwd(plan, x, param, gy, gx, dparam, nt);
+    }
     fwrite(st, 4, 2, out);
     fwrite(y, 1, (size_t)h[3], out);
     fwrite(gx, 1, (size_t)h[1], out);
