@@ -93,9 +93,11 @@ def native_vector_code() -> str | None:
     not available (``native_available()`` is False): ``"avx512"`` (a CPU with AVX-512F),
     ``"avx2"`` (AVX2 and FMA without AVX-512: the same AVX-512 code, each 8-lane operation on
     two 256-bit halves: the same results, but for the one exception ``simd8.inc`` documents,
-    and fewer elements per cycle: README, "Speed and memory") or ``"scalar"`` (neither: the same
-    arithmetic one lane at a time, several times slower). The kernel is built with
-    ``-march=native``: this is a property of the machine that built it."""
+    and fewer elements per cycle: README, "Speed and memory"), ``"neon"`` (ARM64: that code
+    again, each 256-bit operation on two 128-bit NEON registers, ``avx2_neon.inc``) or
+    ``"scalar"`` (none of these: the same arithmetic one lane at a time, several times
+    slower). The kernel is built with ``-march=native`` (ARM64: ``-mcpu=native``): this is a
+    property of the machine that built it."""
     from . import _native
 
     return _native.vector_isa() if _native.available() else None

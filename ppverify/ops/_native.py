@@ -70,7 +70,8 @@ SOURCE = Path(__file__).with_name("ppool_kernel.cpp")
 #: the files ``SOURCE`` includes with ``#include "..."``: part of the cache key (and of the wheel)
 INCLUDES = (Path(__file__).with_name("power_kernel.inc"),
             Path(__file__).with_name("fast_math.inc"),
-            Path(__file__).with_name("simd8.inc"))
+            Path(__file__).with_name("simd8.inc"),
+            Path(__file__).with_name("avx2_neon.inc"))
 
 
 def cpu_target_flags(machine: str | None = None, march: str | None = None) -> list[str]:
@@ -935,9 +936,11 @@ def openmp() -> bool:
 def vector_isa() -> str:
     """Which vector code the loaded kernel runs: ``"avx512"`` (built on a CPU with AVX-512F),
     ``"avx2"`` (a CPU with AVX2 and FMA but no AVX-512: the same AVX-512 code, each 8-lane
-    operation emulated on two 256-bit halves, ``simd8.inc``) or ``"scalar"`` (neither: the
-    scalar forms, the same arithmetic one lane at a time, several times slower)."""
-    return ("scalar", "avx2", "avx512")[int((_lib or load()).ppv_vector_isa())]
+    operation emulated on two 256-bit halves, ``simd8.inc``), ``"neon"`` (ARM64: that
+    emulation, its AVX2 operations in turn on pairs of 128-bit NEON registers,
+    ``avx2_neon.inc``) or ``"scalar"`` (none of these: the scalar forms, the same arithmetic one
+    lane at a time, several times slower)."""
+    return ("scalar", "avx2", "avx512", "neon")[int((_lib or load()).ppv_vector_isa())]
 
 
 def pair_log_paths() -> dict[str, int]:

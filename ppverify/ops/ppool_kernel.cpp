@@ -110,7 +110,17 @@ inline int omp_get_num_threads() { return 1; }
 #if defined(__F16C__) || defined(__AVX2__) || defined(__AVX512F__)
 #include <immintrin.h>
 #endif
-#include "simd8.inc"  // PPV_AVX512: the 8-lane vector code (AVX-512, or emulated on AVX2)
+#include "simd8.inc"  // PPV_AVX512: the 8-lane vector code (AVX-512, or emulated on AVX2 / NEON)
+
+// keeps the double v rounded where it stands: the compiler may not contract it (a product) into
+// the next addition's fma (GCC's C++ contracts a * b + c by default, -ffp-contract=fast)
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+#define PPV_KEEP(v) __asm__("" : "+x"(v))
+#elif defined(__GNUC__) && defined(__aarch64__)
+#define PPV_KEEP(v) __asm__("" : "+w"(v))
+#else
+#define PPV_KEEP(v) ((void)0)
+#endif
 
 #ifndef PPV_SOURCE_HASH
 #define PPV_SOURCE_HASH "unknown"
@@ -378,9 +388,7 @@ PPV_ALWAYS_INLINE void ln_dd(double x, double& H, double& Lo) {
   const double z = bits_to_double(ix - (tmp & (0xfffULL << 52)));
   const double invc = FAST_LOG_INVC[i];
   double p = z * invc;
-#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
-  __asm__("" : "+x"(p));  // p rounded: rh = p - 1 must not be contracted into one fma
-#endif
+  PPV_KEEP(p);  // p rounded: rh = p - 1 must not be contracted into one fma
   const double pe = std::fma(z, invc, -p);
   const double rh = p - 1.0;
   const double q = PPV_FAST_LOG_Q(fast_fma, rh, fast_const);
@@ -1206,13 +1214,11 @@ struct GradSink {
     if (buf) {
       buf[pos * L + l] += v;
     } else if (pos >= lo && pos < hi) {
-#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
       // float64's gradient: v (the caller's product gy * dy/dx) rounded before the sum however
       // the caller is inlined. GCC contracts a * b + c into an fma by default
       // (-ffp-contract=fast) and did so in some callers and not others as the exact engine
       // changed (an ulp in a sum of two windows' contributions); this keeps main's sums.
-      __asm__("" : "+x"(v));
-#endif
+      PPV_KEEP(v);
       lane[l][pos * es] += v;
     }
   }
@@ -1227,9 +1233,7 @@ struct GradSink {
     for (int l = 0; l < L; ++l) {
       if (skip[l]) continue;
       double t = v[l];
-#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
-      __asm__("" : "+x"(t));  // the product rounded before the sum, as add
-#endif
+      PPV_KEEP(t);  // the product rounded before the sum, as add
       lane[l][pos * es] += t;
     }
   }
@@ -4744,9 +4748,11 @@ extern "C" {
 int64_t ppv_abi_version() { return ABI_VERSION; }
 const char* ppv_source_hash() { return PPV_SOURCE_HASH; }
 // which vector code the build runs: 2 AVX-512, 1 the AVX-512 code emulated on AVX2 (simd8.inc),
-// 0 the scalar forms
+// 3 that emulation on ARM64's NEON (avx2_neon.inc), 0 the scalar forms
 int64_t ppv_vector_isa() {
-#if defined(PPV_AVX512_EMULATED)
+#if defined(PPV_AVX2_ON_NEON)
+  return 3;
+#elif defined(PPV_AVX512_EMULATED)
   return 1;
 #elif defined(PPV_AVX512)
   return 2;

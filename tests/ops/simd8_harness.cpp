@@ -5,7 +5,9 @@
 //
 // Compiled with the kernel's flags and -march=x86-64-v3 (the emulation: __AVX512F__ undefined),
 // or with -march=native on an AVX-512 machine (the real instructions: the same references must
-// hold there, and the results' hashes must equal the emulation's). -I names the folder holding
+// hold there, and the results' hashes must equal the emulation's), or for ARM64 (the emulation
+// over avx2_neon.inc's NEON forms of the AVX2 intrinsics) with -DPPV_SIMD8_MAIN: a program that
+// prints "emulated N" and then the report, run under qemu-aarch64 on x86 machines. -I names the folder holding
 // simd8.inc and fast_math.inc (the package's, or a copy with planted defects). -DPPV_SIMD8_QUICK
 // builds a smaller harness (the kernel's predicates, 6 shift counts, 3 shuffle immediates;
 // half the compile time), which the planted defects' build uses.
@@ -30,7 +32,9 @@
 #include <utility>
 #include <vector>
 
+#if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
+#endif
 
 #include "simd8.inc"
 #include "fast_math.inc"
@@ -914,3 +918,13 @@ long long ppv_simd8_check(char* dst, long long cap) {
   return (long long)report.size();
 }
 }
+
+#if defined(PPV_SIMD8_MAIN)
+int main() {
+  static char report[1 << 20];
+  const long long n = ppv_simd8_check(report, sizeof report);
+  if (n < 0) return 2;
+  std::printf("emulated %d\n%s", ppv_simd8_emulated(), report);
+  return 0;
+}
+#endif

@@ -171,8 +171,12 @@ def test_the_cpu_flags_fit_the_machine(monkeypatch):
 
 
 def test_the_kernel_compiles_for_arm64(tmp_path):
-    """The kernel compiles for ARM64 with the flags an ARM machine's build uses (the one-lane
-    forms), where a cross compiler is installed (``g++-aarch64-linux-gnu``); else skipped."""
+    """The kernel compiles for ARM64 with the flags an ARM machine's build uses, where a cross
+    compiler is installed (``g++-aarch64-linux-gnu``; else skipped), and takes the vector code
+    there (``avx2_neon.inc`` under ``simd8.inc``: PPV_AVX2_ON_NEON and the emulated AVX-512
+    forms), not the one-lane forms. Its results: tests/ops/test_simd8.py (the intrinsics, under
+    qemu) and ``python -m tests.arm64_check`` (the whole kernel, bit for bit with this
+    machine's)."""
     import shutil
 
     compiler = shutil.which("aarch64-linux-gnu-g++")
@@ -181,10 +185,19 @@ def test_the_kernel_compiles_for_arm64(tmp_path):
     flags = ["-O0" if f == "-O3" else f for f in _native.FLAGS
              if not f.startswith(_native._TARGET_OPTIONS)]
     # -mcpu=native needs the target CPU itself; a cross build names one
+    target = _native.cpu_target_flags("aarch64", "armv8-a")
     out = tmp_path / "kernel.so"
-    proc = subprocess.run([compiler, *flags, *_native.cpu_target_flags("aarch64", "armv8-a"),
-                           "-Wno-psabi", str(_native.SOURCE), "-o", str(out)],
-                          capture_output=True, text=True, timeout=600)
+    proc = subprocess.run([compiler, *flags, *target, "-Wno-psabi", str(_native.SOURCE), "-o",
+                           str(out)], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    probe = tmp_path / "probe.cpp"
+    probe.write_text('#include "simd8.inc"\n'
+                     "#if !defined(PPV_AVX2_ON_NEON) || !defined(PPV_AVX512_EMULATED)\n"
+                     '#error "ARM64 did not take the NEON vector code"\n'
+                     "#endif\n")
+    proc = subprocess.run([compiler, "-std=c++17", *target, "-fsyntax-only",
+                           f"-I{_native.SOURCE.parent}", str(probe)],
+                          capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-3000:]
 
 
@@ -213,7 +226,8 @@ def test_a_compiler_without_a_feature_builds_without_it():
 
 def test_the_one_lane_forms_conform_built_without_openmp(tmp_path):
     """The kernel's one-lane forms (the loops behind every ``#if defined(PPV_AVX512)`` /
-    ``PPV_FAST_VECTOR``: what ARM machines and x86 CPUs without AVX2 run), built with
+    ``PPV_FAST_VECTOR``: what x86 CPUs without AVX2 and machines other than x86-64 and ARM64
+    run), built with
     ``PPVERIFY_MARCH=x86-64`` by a compiler that has no OpenMP (a wrapper of g++ that rejects
     -fopenmp as Apple's clang does: the build then drops it, says so, and every call runs on
     one thread) and checked against the oracle by ``ppverify check`` (forward and gradients,
@@ -292,7 +306,7 @@ def test_the_kernel_runs_the_vector_code_this_cpu_allows():
     """``native_vector_code()`` names the code the -march=native build runs: AVX-512 where the
     CPU has AVX-512F, the AVX2 emulation where it has AVX2 and FMA only (a CPU of that kind
     once got the scalar forms, 3-20x slower: docs/performance-history.md, "CPUs without
-    AVX-512"), else the scalar forms."""
+    AVX-512"), that emulation on NEON on every ARM64 machine, else the scalar forms."""
     from ppverify.ops import native_vector_code
 
     if not _native.available():
@@ -301,6 +315,7 @@ def test_the_kernel_runs_the_vector_code_this_cpu_allows():
     flags = _native.cpu_flag_set()
     if not flags:
         pytest.skip("no /proc/cpuinfo flags to compare with")
-    expected = ("avx512" if "avx512f" in flags
+    expected = ("neon" if platform.machine().lower() in ("aarch64", "arm64")
+                else "avx512" if "avx512f" in flags
                 else "avx2" if {"avx2", "fma"} <= flags else "scalar")
     assert native_vector_code() == expected

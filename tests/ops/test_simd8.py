@@ -29,6 +29,13 @@ intrinsics no defect touches stay clean. On a machine with
 AVX-512 the harness is also compiled with the kernel's own flags (the real instructions): the
 same references must hold there and every result must have the same bits as the emulation's
 (``_mm512_rcp14_pd`` aside: the instruction is a 14-bit estimate, held to Intel's 2^-14 bound).
+
+On ARM64 the same emulation stands on ``avx2_neon.inc`` (AVX2's intrinsics in NEON). Where a
+cross compiler and qemu's user mode are installed (Debian / Ubuntu: ``apt install
+g++-aarch64-linux-gnu qemu-user``; CI has neither, and skips), the harness is built for ARM64
+(armv8-a) and run under ``qemu-aarch64``: every reference must hold there and every result must
+have the bits of the x86-64-v3 emulation's (the hashes; rcp14 included, both being the correctly
+rounded 1 / x); a copy with ``NEON_DEFECTS`` planted in avx2_neon.inc must report each.
 """
 
 from __future__ import annotations
@@ -49,6 +56,8 @@ HARNESS = Path(__file__).with_name("simd8_harness.cpp")
 OPS = _native.SOURCE.parent
 SIMD8 = OPS / "simd8.inc"
 FAST_MATH = OPS / "fast_math.inc"
+AVX2_NEON = OPS / "avx2_neon.inc"
+ARM64_SYSROOT = "/usr/aarch64-linux-gnu"  # Debian's g++-aarch64-linux-gnu
 # what x86-64-v3 lets the compiler use (as /proc/cpuinfo names it), beyond x86-64's baseline
 V3_CPU_FLAGS = {"avx", "avx2", "fma", "bmi1", "bmi2", "f16c", "movbe"}
 MASK_OPERATORS = ["from int", "operator(unsigned)", "operator(bool)", "operator&",
@@ -120,6 +129,14 @@ def _compile_command(compiler: str, march: str, include: Path, out: Path,
             f"-I{include}", str(HARNESS), "-o", str(out)]
 
 
+def _records(report: str) -> dict[str, Record]:
+    records = {}
+    for line in report.splitlines():
+        name, cases, bad, lenient, digest, first = line.split("\t")
+        records[name] = Record(name, int(cases), int(bad), int(lenient), digest, first)
+    return records
+
+
 def _load(lib: Path) -> Harness:
     dll = ctypes.CDLL(str(lib))
     dll.ppv_simd8_check.restype = ctypes.c_longlong
@@ -127,11 +144,7 @@ def _load(lib: Path) -> Harness:
     buf = ctypes.create_string_buffer(1 << 20)
     n = dll.ppv_simd8_check(buf, len(buf))
     assert n > 0, f"the harness's report needs {-n} bytes"
-    records = {}
-    for line in buf.value.decode().splitlines():
-        name, cases, bad, lenient, digest, first = line.split("\t")
-        records[name] = Record(name, int(cases), int(bad), int(lenient), digest, first)
-    return Harness(bool(dll.ppv_simd8_emulated()), records)
+    return Harness(bool(dll.ppv_simd8_emulated()), _records(buf.value.decode()))
 
 
 # ------------------------------------------------------------------------ planted defects
@@ -279,7 +292,9 @@ def test_the_kernels_predicates_and_immediates_are_checked(emulated):
     """Every ``_CMP_*`` predicate and ``_mm512_shuffle_f64x2`` immediate the kernel's sources
     use is among those the harness holds (for the predicates, also with the comparison's mask
     fed to the masked operations: the harness's KERNEL_PREDICATES)."""
-    sources = "".join(p.read_text() for p in sorted(OPS.glob("*.inc")) + [_native.SOURCE])
+    # (avx2_neon.inc defines every predicate's name; it uses none)
+    sources = "".join(p.read_text() for p in sorted(OPS.glob("*.inc")) + [_native.SOURCE]
+                      if p != AVX2_NEON)
     predicates = set(re.findall(r"\b_CMP_\w+", sources))
     immediates = set(re.findall(r"_mm512_shuffle_f64x2\([^;]*?,\s*(0x[0-9a-fA-F]+)\)", sources))
     assert {"_CMP_GT_OQ", "_CMP_GE_OQ"} <= predicates and {"0x44", "0xee"} <= immediates
@@ -326,3 +341,121 @@ def test_native_avx512_gives_the_emulations_bits(builds, tmp_path):
     differ = [n for n, r in native.records.items()
               if n != "_mm512_rcp14_pd" and r.hash != emulated.records[n].hash]
     assert not differ, f"results whose bits differ from the emulation's: {differ}"
+
+
+# ------------------------------------------------------------------------ ARM64 (NEON)
+# defects planted in avx2_neon.inc (one copy, one compile), and the record each must show in
+NEON_DEFECTS = {
+    "min by NEON's rule's operand order (b < a ? b : a)": (
+        "return ppv_pick_pd(a < b, a, b); }", "return ppv_pick_pd(b < a, b, a); }",
+        "_mm512_min_pd"),
+    "fnmadd as fmadd": (
+        "return ppv_join(vfmsq_f64(z.lo, x.lo, y.lo), vfmsq_f64(z.hi, x.hi, y.hi));",
+        "return ppv_join(vfmaq_f64(z.lo, x.lo, y.lo), vfmaq_f64(z.hi, x.hi, y.hi));",
+        "_mm512_fnmadd_pd"),
+    "blendv_pd by the mask's sense inverted": (
+        "return ppv_pick_pd((__m256i)mask < 0, b, a);",
+        "return ppv_pick_pd((__m256i)mask < 0, a, b);", "_mm512_mask_blend_pd"),
+    "_CMP_NLT_UQ as b <= a (differs only on NaNs)": (
+        "case 0x5: r = ~(a < b); break;", "case 0x5: r = b <= a; break;",
+        "_mm512_cmp_pd_mask/_CMP_NLT_UQ"),
+    "srli_epi64 shifts arithmetically": (
+        ": (__m256i)((ppv_u64x4)a >> n);", ": (__m256i)(a >> n);", "_mm512_srli_epi64"),
+    "unpackhi_pd's last lane from the wrong element": (
+        "return (__m256d){a[1], b[1], a[3], b[3]};", "return (__m256d){a[1], b[1], a[3], b[2]};",
+        "_mm512_unpackhi_pd"),
+    "permute2f128's high selector from imm bits 5-6": (
+        "h = 2 * ((imm >> 4) & 3);", "h = 2 * ((imm >> 5) & 3);", "_mm512_shuffle_f64x2/0x44"),
+    "permutevar8x32 reads 2 index bits, not 3": (
+        "const ppv_i32x8 i = (ppv_i32x8)idx & 7;", "const ppv_i32x8 i = (ppv_i32x8)idx & 3;",
+        "_mm512_permutex2var_pd"),
+    "movemask_pd's lanes 0 and 1 exchanged": (
+        "return (int)(s[0] | (s[1] << 1) |", "return (int)(s[1] | (s[0] << 1) |",
+        "__mmask8 operator(unsigned)"),
+    "cmpgt_epi64 unsigned": (
+        "_mm256_cmpgt_epi64(__m256i a, __m256i b) { return a > b; }",
+        "_mm256_cmpgt_epi64(__m256i a, __m256i b) { return (__m256i)((ppv_u64x4)a > "
+        "(ppv_u64x4)b); }", "_mm512_cmpgt_epi64_mask"),
+}
+# (every record that reads a mask's bits goes through movemask_pd, so none of those is here)
+NEON_UNTOUCHED = ["_mm512_add_pd", "_mm512_fmadd_pd", "_mm512_fmsub_pd", "_mm512_max_pd",
+                  "_mm512_cvtps_pd", "_mm512_cvtpd_ps", "_mm512_and_si512", "_mm512_sub_epi64",
+                  "_mm512_slli_epi64", "_mm512_unpacklo_pd"]
+
+
+def _arm64_tools() -> tuple[str, str]:
+    """The cross compiler and qemu-aarch64, or a skip."""
+    cxx, qemu = shutil.which("aarch64-linux-gnu-g++"), shutil.which("qemu-aarch64")
+    if not (cxx and qemu):
+        pytest.skip("no aarch64-linux-gnu-g++ and qemu-aarch64 here "
+                    "(apt install g++-aarch64-linux-gnu qemu-user)")
+    return cxx, qemu
+
+
+def _arm64_command(cxx: str, include: Path, out: Path, quick: bool = False) -> list[str]:
+    """The kernel's flags for an ARM64 build (as tests/arm64_check.py: this machine's CPU
+    options dropped, armv8-a), as a program (no -shared / -fPIC) that prints its report."""
+    flags = [f for f in _native.FLAGS
+             if not f.startswith(_native._TARGET_OPTIONS) and f not in ("-shared", "-fPIC")]
+    flags[1:1] = _native.cpu_target_flags("aarch64", "armv8-a")
+    return [cxx, *flags, "-Wno-psabi", "-DPPV_SIMD8_MAIN",
+            *(["-DPPV_SIMD8_QUICK"] if quick else []), f"-I{include}", str(HARNESS),
+            "-o", str(out)]
+
+
+def _run_arm64(qemu: str, program: Path) -> Harness:
+    proc = subprocess.run([qemu, "-L", ARM64_SYSROOT, str(program)], capture_output=True,
+                          text=True, timeout=600)
+    assert proc.returncode == 0, f"{program.name} under qemu: {proc.stderr[-2000:]}"
+    first, _, report = proc.stdout.partition("\n")
+    assert first.startswith("emulated "), first
+    return Harness(first == "emulated 1", _records(report))
+
+
+@pytest.fixture(scope="module")
+def neon_builds(tmp_path_factory):
+    """The harness on avx2_neon.inc and its planted copy, built for ARM64 and run under qemu."""
+    cxx, qemu = _arm64_tools()
+    root = tmp_path_factory.mktemp("simd8_neon")
+    planted = root / "planted_sources"
+    planted.mkdir()
+    for source in OPS.glob("*.inc"):
+        (planted / source.name).write_text(source.read_text())
+    text = AVX2_NEON.read_text()
+    for old, new, _ in NEON_DEFECTS.values():
+        assert text.count(old) == 1, f"avx2_neon.inc no longer holds {old!r} once"
+        text = text.replace(old, new)
+    (planted / AVX2_NEON.name).write_text(text)
+    jobs = {"neon": _arm64_command(cxx, OPS, root / "neon"),
+            "planted": _arm64_command(cxx, planted, root / "planted", quick=True)}
+    procs = {k: subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for k, cmd in jobs.items()}
+    for k, proc in procs.items():
+        _, err = proc.communicate(timeout=600)
+        assert proc.returncode == 0, f"compiling the {k} harness for ARM64 failed:\n{err[-3000:]}"
+    return {k: _run_arm64(qemu, root / k) for k in jobs}
+
+
+def test_the_neon_forms_give_the_avx2_emulations_bits(neon_builds, emulated):
+    """On ARM64 (avx2_neon.inc under simd8.inc): every reference holds, and every result has
+    the x86-64-v3 emulation's bits, record for record."""
+    neon = neon_builds["neon"]
+    assert neon.emulated, "the ARM64 build did not take simd8.inc's emulated forms"
+    assert set(neon.records) == set(emulated.records)
+    assert all(r.cases > 0 for r in neon.records.values())
+    assert not any(r.bad for r in neon.records.values()), _describe(list(neon.records.values()))
+    differ = [n for n, r in neon.records.items() if r.hash != emulated.records[n].hash]
+    assert not differ, f"results whose bits differ from the AVX2 emulation's: {differ}"
+
+
+@pytest.mark.parametrize("defect", list(NEON_DEFECTS))
+def test_a_planted_neon_defect_is_caught(neon_builds, defect):
+    record = neon_builds["planted"].records[NEON_DEFECTS[defect][2]]
+    assert record.cases > 0
+    assert record.bad > 0, f"{defect}: not caught by {record.name}"
+
+
+def test_the_planted_neon_defects_stay_where_they_were_planted(neon_builds):
+    planted = neon_builds["planted"]
+    for name in NEON_UNTOUCHED:
+        assert planted.records[name].bad == 0, _describe([planted.records[name]])
