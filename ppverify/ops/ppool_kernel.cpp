@@ -1079,9 +1079,19 @@ PPV_V8D_BIN(*)
 PPV_V8D_BIN(/)
 #undef PPV_V8D_BIN
 PPV_V8 v8d operator-(v8d a) { return {-a.lo, -a.hi}; }
+// (on ARM64 by 16-byte halves, PPV_CMP4: GCC compares a 32-byte vector there in scalar code)
+#if defined(PPV_AVX2_ON_NEON)
+#define PPV_V4_CMP(a, b, op) ((v4l)PPV_CMP4(a, b, op))
+#else
+#define PPV_V4_CMP(a, b, op) ((a) op (b))
+#endif
 #define PPV_V8D_CMP(op)                                                                    \
-  PPV_V8 v8l operator op(v8d a, v8d b) { return {a.lo op b.lo, a.hi op b.hi}; }           \
-  PPV_V8 v8l operator op(v8d a, double b) { return {a.lo op b, a.hi op b}; }
+  PPV_V8 v8l operator op(v8d a, v8d b) {                                                   \
+    return {PPV_V4_CMP(a.lo, b.lo, op), PPV_V4_CMP(a.hi, b.hi, op)};                       \
+  }                                                                                        \
+  PPV_V8 v8l operator op(v8d a, double b) {                                                \
+    return {PPV_V4_CMP(a.lo, b, op), PPV_V4_CMP(a.hi, b, op)};                             \
+  }
 PPV_V8D_CMP(<)
 PPV_V8D_CMP(<=)
 PPV_V8D_CMP(>)
@@ -1097,13 +1107,22 @@ PPV_V8L_BIN(-)
 PPV_V8L_BIN(&)
 PPV_V8L_BIN(|)
 PPV_V8L_BIN(^)
-PPV_V8L_BIN(==)
-PPV_V8L_BIN(!=)
-PPV_V8L_BIN(<)
-PPV_V8L_BIN(<=)
-PPV_V8L_BIN(>)
-PPV_V8L_BIN(>=)
 #undef PPV_V8L_BIN
+#define PPV_V8L_CMP(op)                                                                    \
+  PPV_V8 v8l operator op(v8l a, v8l b) {                                                   \
+    return {PPV_V4_CMP(a.lo, b.lo, op), PPV_V4_CMP(a.hi, b.hi, op)};                       \
+  }                                                                                        \
+  PPV_V8 v8l operator op(v8l a, int64_t b) {                                               \
+    return {PPV_V4_CMP(a.lo, b, op), PPV_V4_CMP(a.hi, b, op)};                             \
+  }
+PPV_V8L_CMP(==)
+PPV_V8L_CMP(!=)
+PPV_V8L_CMP(<)
+PPV_V8L_CMP(<=)
+PPV_V8L_CMP(>)
+PPV_V8L_CMP(>=)
+#undef PPV_V8L_CMP
+#undef PPV_V4_CMP
 PPV_V8 v8l operator-(v8l a) { return {-a.lo, -a.hi}; }
 PPV_V8 v8l operator~(v8l a) { return {~a.lo, ~a.hi}; }
 // shifts: >> is arithmetic, as int64_t's (GCC forms vpsraq's lanes from 32-bit shifts on AVX2)
