@@ -4274,7 +4274,11 @@ template <class T>
 inline void plane_param_sum(const T* gy, const double* dw, int64_t n, int64_t st, double* me) {
   double acc = 0.0, big = 0.0;
   for (int64_t o = 0; o < n; ++o) {
-    const double t = to_double<T>(gy[o * st]) * dw[o * st];
+    double t = to_double<T>(gy[o * st]) * dw[o * st];
+    // t rounded: whether GCC contracts acc += t into an fma depends on the target's tuning
+    // (-mtune=znver* avoids fma chains in reductions, --param avoid-fma-max-bits; aarch64 does
+    // not), and it did so for float16 but not float32 / bfloat16 on Zen 3
+    PPV_KEEP(t);
     acc += t;
     big = std::fabs(t) > big ? std::fabs(t) : big;
   }
