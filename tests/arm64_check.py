@@ -180,12 +180,13 @@ def prepare(all_cases):
     return prepared
 
 
-def write_cases(prepared, path: Path) -> None:
+def write_cases(prepared, path: Path, threads: int = 2) -> None:
+    """The driver's input file: every case run on ``threads`` threads."""
     with open(path, "wb") as f:
         f.write(struct.pack("<q", len(prepared)))
         for c in prepared:
             z = _sizes(c)
-            f.write(struct.pack("<10q", len(c["plan"]), z["x"], len(c["param"]), z["y"], 2,
+            f.write(struct.pack("<10q", len(c["plan"]), z["x"], len(c["param"]), z["y"], threads,
                                 c["mode"], z["jac"], z["dw"], z["state"], z["ref"]))
             f.write(np.ascontiguousarray(c["plan"], dtype=np.int64).tobytes())
             f.write(_raw(c["x"]))

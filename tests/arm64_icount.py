@@ -1,7 +1,7 @@
 """Instructions the ARM64 kernel executes under qemu: its vector code (NEON) against its one-lane
 forms, on the same cases. A stand-in for speed where no ARM machine is at hand: not time.
 
-    python -m tests.arm64_icount [--keep DIR]
+    python -m tests.arm64_icount [--x86] [--keep DIR]
 
 Needs what tests/arm64_check.py needs (``apt install g++-aarch64-linux-gnu qemu-user``). Builds
 the kernel for ARM64 (armv8-a, the flags of arm64_check) twice: as an ARM machine builds it
@@ -13,7 +13,13 @@ run with no case (the process's start-up, about 2.6 million). Counts are exact a
 how they turn into time depends on the ARM core (a NEON instruction does 2 doubles or 4 floats
 on Neoverse and Apple cores alike; the one-lane forms' loops are NEON code too), so a ratio
 near 1 says "about the same", not more. Each run logs 50-150 MB to the work directory (removed
-after counting)."""
+after counting).
+
+``--x86`` adds the same comparison for x86-64 (``-march=x86-64-v3``: the AVX2 emulation against
+the one-lane forms, which GCC vectorises with AVX2; both under ``qemu-x86_64 -cpu max``), a
+calibration: on x86 the two builds' times were measured (the vector code 2.2-3.4x faster on AMD
+EPYC Zen 3: README, "On CPUs without AVX-512"), so its instruction ratio shows what ratio went
+with that gain."""
 
 from __future__ import annotations
 
@@ -87,10 +93,14 @@ def count(log: Path) -> int:
     return sum(sizes[pc] * k for pc, k in runs.items())
 
 
-def run_counted(qemu: str, work: Path, driver: Path, kernel: Path, cases_file: Path) -> int:
+
+
+def run_counted(command: list[str], work: Path, kernel: Path, cases_file: Path) -> int:
+    """Guest instructions of one driver run (``command``: qemu with its options, then the
+    driver)."""
     log = work / "qemu.log"
-    subprocess.run([qemu, "-L", arm64_check.SYSROOT, "-d", "in_asm,exec,nochain", "-D", str(log),
-                    str(driver), str(kernel), str(cases_file), str(work / "out.bin")],
+    subprocess.run([*command[:-1], "-d", "in_asm,exec,nochain", "-D", str(log), command[-1],
+                    str(kernel), str(cases_file), str(work / "out.bin")],
                    check=True, capture_output=True)
     try:
         return count(log)
@@ -98,43 +108,75 @@ def run_counted(qemu: str, work: Path, driver: Path, kernel: Path, cases_file: P
         log.unlink()
 
 
+def targets(x86: bool) -> dict[str, dict] | str:
+    """Per machine: the compilers, the kernel's flags and how qemu runs the driver; or a
+    sentence naming what is missing."""
+    tools = {t: shutil.which(t) for t in ("aarch64-linux-gnu-g++", "aarch64-linux-gnu-gcc",
+                                           "qemu-aarch64", "g++", "gcc", "qemu-x86_64")}
+    need = ["aarch64-linux-gnu-g++", "aarch64-linux-gnu-gcc", "qemu-aarch64"]
+    need += ["g++", "gcc", "qemu-x86_64"] if x86 else []
+    missing = [t for t in need if not tools[t]]
+    if missing:
+        return f"needs {', '.join(missing)} (apt install g++-aarch64-linux-gnu qemu-user)"
+    base = [f for f in _native.FLAGS if not f.startswith(_native._TARGET_OPTIONS)]
+    out = {"ARM64": dict(cxx=tools["aarch64-linux-gnu-g++"], cc=tools["aarch64-linux-gnu-gcc"],
+                         flags=[base[0], *_native.cpu_target_flags("aarch64", "armv8-a"),
+                                *base[1:]],
+                         qemu=[tools["qemu-aarch64"], "-L", arm64_check.SYSROOT])}
+    if x86:
+        out["x86-64-v3"] = dict(cxx=tools["g++"], cc=tools["gcc"],
+                                flags=[base[0], *_native.cpu_target_flags("x86_64", "x86-64-v3"),
+                                       *base[1:]],
+                                qemu=[tools["qemu-x86_64"], "-cpu", "max"])
+    return out
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--keep", type=Path, help="build and run in this directory, kept")
+    parser.add_argument("--x86", action="store_true",
+                        help="also x86-64-v3 (AVX2) under qemu-x86_64: a calibration")
     args = parser.parse_args()
-    cxx, cc = shutil.which("aarch64-linux-gnu-g++"), shutil.which("aarch64-linux-gnu-gcc")
-    qemu = shutil.which("qemu-aarch64")
-    if not (cxx and cc and qemu):
-        print("needs aarch64-linux-gnu-g++, aarch64-linux-gnu-gcc and qemu-aarch64 "
-              "(apt install g++-aarch64-linux-gnu qemu-user)", file=sys.stderr)
+    machines = targets(args.x86)
+    if isinstance(machines, str):
+        print(machines, file=sys.stderr)
         return 2
     work = args.keep or Path(tempfile.mkdtemp(prefix="ppverify-arm64-icount-"))
     work.mkdir(parents=True, exist_ok=True)
-    flags = [f for f in _native.FLAGS if not f.startswith(_native._TARGET_OPTIONS)]
-    flags[1:1] = _native.cpu_target_flags("aarch64", "armv8-a")
-    builds = {"vector code (NEON)": [], "one-lane forms": ["-DPPV_ONE_LANE"]}
-    kernels = {name: work / f"kernel_{i}.so" for i, name in enumerate(builds)}
-    print("building the kernel for ARM64 twice (about 80 s each, in parallel)", flush=True)
-    procs = [subprocess.Popen([cxx, *flags, *extra, "-Wno-psabi", str(_native.SOURCE), "-o",
-                               str(kernels[name])]) for name, extra in builds.items()]
-    driver = work / "driver"
-    subprocess.run([cc, "-O2", str(arm64_check.DRIVER), "-o", str(driver), "-ldl"], check=True)
-    if any(p.wait() != 0 for p in procs):
-        return 1
+    builds = {"vector code": [], "one-lane forms": ["-DPPV_ONE_LANE"]}
+    print(f"building the kernel {2 * len(machines)} times (about 80 s each, two at a time)",
+          flush=True)
+    runs = {}  # (machine, build) -> (qemu command with the driver, kernel)
+    for m, tgt in machines.items():
+        driver = work / f"driver_{m}"
+        subprocess.run([tgt["cc"], "-O2", str(arm64_check.DRIVER), "-o", str(driver), "-ldl"],
+                       check=True)
+        procs = []
+        for i, (name, extra) in enumerate(builds.items()):
+            kernel = work / f"kernel_{m}_{i}.so"
+            procs.append(subprocess.Popen([tgt["cxx"], *tgt["flags"], *extra, "-Wno-psabi",
+                                           str(_native.SOURCE), "-o", str(kernel)]))
+            runs[m, name] = ([*tgt["qemu"], str(driver)], kernel)
+        if any(p.wait() != 0 for p in procs):
+            return 1
     empty = work / "empty.bin"
     arm64_check.write_cases([], empty)
-    start = {name: run_counted(qemu, work, driver, k, empty) for name, k in kernels.items()}
-    print(f"start-up (no case): {', '.join(f'{n} {c / 1e6:.2f}M' for n, c in start.items())}")
-    names = list(builds)
-    print(f"{'case, (1, 16, 56, 56), one thread':40s} {names[0]:>20s} {names[1]:>16s}  ratio")
+    start = {k: run_counted(cmd, work, kernel, empty) for k, (cmd, kernel) in runs.items()}
+    print("start-up (no case): " + ", ".join(f"{m} {b} {c / 1e6:.2f}M"
+                                             for (m, b), c in start.items()))
+    print("millions of instructions executed, (1, 16, 56, 56), one thread: "
+          "vector code / one-lane forms = ratio")
+    print(f"{'case':38s}" + "".join(f" | {m:^30s}" for m in machines))
     for label, case, mode in cases():
         prepared = [c for c in arm64_check.prepare([case]) if c["mode"] == mode]
         assert prepared, f"{label}: no run of mode {mode}"
         one = work / "case.bin"
-        arm64_check.write_cases(prepared, one)
-        got = {n: run_counted(qemu, work, driver, k, one) - start[n] for n, k in kernels.items()}
-        a, b = got[names[0]], got[names[1]]
-        print(f"{label:40s} {a / 1e6:19.2f}M {b / 1e6:15.2f}M  {a / b:5.2f}x", flush=True)
+        arm64_check.write_cases(prepared, one, threads=1)
+        line = f"{label:38s}"
+        for m in machines:
+            a, b = (run_counted(*runs[m, name], one) - start[m, name] for name in builds)
+            line += f" | {a / 1e6:8.2f} / {b / 1e6:8.2f} = {a / b:5.2f}x"
+        print(line, flush=True)
     return 0
 
 
