@@ -174,7 +174,8 @@ def main() -> int:
         arm64_check.write_cases(prepared, one, threads=1)
         line = f"{label:38s}"
         for m in machines:
-            a, b = (run_counted(*runs[m, name], one) - start[m, name] for name in builds)
+            a, b = (run_counted(runs[m, name][0], work, runs[m, name][1], one) - start[m, name]
+                    for name in builds)
             line += f" | {a / 1e6:8.2f} / {b / 1e6:8.2f} = {a / b:5.2f}x"
         print(line, flush=True)
     return 0
