@@ -1085,13 +1085,13 @@ PPV_V8 v8d operator-(v8d a) { return {-a.lo, -a.hi}; }
 #else
 #define PPV_V4_CMP(a, b, op) ((a) op (b))
 #endif
-#define PPV_V8D_CMP(op)                                                                    \
-  PPV_V8 v8l operator op(v8d a, v8d b) {                                                   \
+// comparisons of v8d (with a double) and of v8l (with an int64_t): lane masks
+#define PPV_V8_CMP(T, S, op)                                                               \
+  PPV_V8 v8l operator op(T a, T b) {                                                       \
     return {PPV_V4_CMP(a.lo, b.lo, op), PPV_V4_CMP(a.hi, b.hi, op)};                       \
   }                                                                                        \
-  PPV_V8 v8l operator op(v8d a, double b) {                                                \
-    return {PPV_V4_CMP(a.lo, b, op), PPV_V4_CMP(a.hi, b, op)};                             \
-  }
+  PPV_V8 v8l operator op(T a, S b) { return {PPV_V4_CMP(a.lo, b, op), PPV_V4_CMP(a.hi, b, op)}; }
+#define PPV_V8D_CMP(op) PPV_V8_CMP(v8d, double, op)
 PPV_V8D_CMP(<)
 PPV_V8D_CMP(<=)
 PPV_V8D_CMP(>)
@@ -1108,13 +1108,7 @@ PPV_V8L_BIN(&)
 PPV_V8L_BIN(|)
 PPV_V8L_BIN(^)
 #undef PPV_V8L_BIN
-#define PPV_V8L_CMP(op)                                                                    \
-  PPV_V8 v8l operator op(v8l a, v8l b) {                                                   \
-    return {PPV_V4_CMP(a.lo, b.lo, op), PPV_V4_CMP(a.hi, b.hi, op)};                       \
-  }                                                                                        \
-  PPV_V8 v8l operator op(v8l a, int64_t b) {                                               \
-    return {PPV_V4_CMP(a.lo, b, op), PPV_V4_CMP(a.hi, b, op)};                             \
-  }
+#define PPV_V8L_CMP(op) PPV_V8_CMP(v8l, int64_t, op)
 PPV_V8L_CMP(==)
 PPV_V8L_CMP(!=)
 PPV_V8L_CMP(<)
@@ -1122,6 +1116,7 @@ PPV_V8L_CMP(<=)
 PPV_V8L_CMP(>)
 PPV_V8L_CMP(>=)
 #undef PPV_V8L_CMP
+#undef PPV_V8_CMP
 #undef PPV_V4_CMP
 PPV_V8 v8l operator-(v8l a) { return {-a.lo, -a.hi}; }
 PPV_V8 v8l operator~(v8l a) { return {~a.lo, ~a.hi}; }
