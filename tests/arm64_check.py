@@ -209,37 +209,40 @@ def _ulps(a: bytes, b: bytes, dtype: torch.dtype) -> tuple[int, int]:
     return int(differ.sum()), int(np.abs(oa - ob)[differ].max())
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--march", default="armv8-a", help="the ARM CPU to build for")
-    parser.add_argument("--keep", type=Path, help="build and run in this directory, kept")
-    args = parser.parse_args()
-    cxx, cc = shutil.which("aarch64-linux-gnu-g++"), shutil.which("aarch64-linux-gnu-gcc")
-    qemu = shutil.which("qemu-aarch64")
-    if not (cxx and cc and qemu):
-        print("needs aarch64-linux-gnu-g++, aarch64-linux-gnu-gcc and qemu-aarch64 "
-              "(apt install g++-aarch64-linux-gnu qemu-user)", file=sys.stderr)
-        return 2
-    work = args.keep or Path(tempfile.mkdtemp(prefix="ppverify-arm64-"))
-    work.mkdir(parents=True, exist_ok=True)
-    # this machine's flags without its CPU options (whatever $PPVERIFY_MARCH chose), then ARM's
+def tools() -> tuple[str, str, str] | None:
+    """The cross compilers (C++, C) and qemu-aarch64, or None where one is missing."""
+    found = tuple(shutil.which(t) for t in ("aarch64-linux-gnu-g++", "aarch64-linux-gnu-gcc",
+                                             "qemu-aarch64"))
+    return found if all(found) else None
+
+
+def build(work: Path, march: str = "armv8-a", quiet: bool = False) -> tuple[Path, Path]:
+    """The kernel for ARM64 (this machine's flags without its CPU options, whatever
+    $PPVERIFY_MARCH chose, then ARM's) and the driver, in ``work``."""
+    cxx, cc, _ = tools()
     flags = [f for f in _native.FLAGS if not f.startswith(_native._TARGET_OPTIONS)]
-    flags[1:1] = _native.cpu_target_flags("aarch64", args.march)
+    flags[1:1] = _native.cpu_target_flags("aarch64", march)
     kernel, driver = work / "kernel_arm64.so", work / "driver"
-    print(f"building the kernel for ARM64: {cxx} {' '.join(flags)}", flush=True)
+    if not quiet:
+        print(f"building the kernel for ARM64: {cxx} {' '.join(flags)}", flush=True)
     subprocess.run([cxx, *flags, str(_native.SOURCE), "-o", str(kernel)], check=True)
     subprocess.run([cc, "-O2", str(DRIVER), "-o", str(driver), "-ldl"], check=True)
-    prepared = prepare(cases())
+    return kernel, driver
+
+
+def compare(prepared, work: Path, kernel: Path, driver: Path) -> dict:
+    """Runs ``prepared`` under qemu-aarch64 and through this machine's kernel: ``problems``
+    (label -> what differs), ``refusals``, ``totals`` (values compared), ``driver`` (its
+    output line)."""
     write_cases(prepared, work / "cases.bin")
-    print(f"{len(prepared)} cases; running them under qemu-aarch64", flush=True)
-    run = subprocess.run([qemu, "-L", SYSROOT, str(driver), str(kernel), str(work / "cases.bin"),
-                          str(work / "out.bin")], capture_output=True, text=True)
-    print(run.stdout.strip(), run.stderr.strip())
+    run = subprocess.run([tools()[2], "-L", SYSROOT, str(driver), str(kernel),
+                          str(work / "cases.bin"), str(work / "out.bin")],
+                         capture_output=True, text=True)
     if run.returncode != 0:
-        return 1
+        raise RuntimeError(f"the driver failed under qemu: {run.stderr.strip()[-2000:]}")
     lib = _native.load()
     data = (work / "out.bin").read_bytes()
-    at, bad, refusals, totals = 0, 0, 0, {"y": 0, "gx": 0, "dp": 0}
+    at, refusals, totals, problems = 0, 0, {"y": 0, "gx": 0, "dp": 0}, {}
     for c in prepared:
         fs, bs = struct.unpack_from("<2i", data, at)
         at += 8
@@ -249,9 +252,9 @@ def main() -> int:
             got[key] = data[at:at + n]
             at += n
         want = run_case(lib, c)
-        problems = []
+        found = []
         if got["status"] != want["status"]:
-            problems.append(f"status {got['status']}, here {want['status']}")
+            found.append(f"status {got['status']}, here {want['status']}")
         # a state the forward refuses (status bit 1 or _UNSAVED) is not read by autograd,
         # which recomputes: only y is compared then
         refused = c["mode"] != 0 and bool(want["status"][0] & (_native._UNSAVED | 1))
@@ -261,15 +264,40 @@ def main() -> int:
             differ, ulps = _ulps(got[key], want[key], dtype)
             totals[key] += len(want[key]) // dtype.itemsize
             if differ:
-                problems.append(f"{key}: {differ} differ (up to {ulps} ULP)")
-        if problems:
-            bad += 1
-            print(f"  {c['label']}: {'; '.join(problems)}")
+                found.append(f"{key}: {differ} differ (up to {ulps} ULP)")
+        if found:
+            problems[c["label"]] = "; ".join(found)
+    return dict(problems=problems, refusals=refusals, totals=totals, driver=run.stdout.strip())
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--march", default="armv8-a", help="the ARM CPU to build for")
+    parser.add_argument("--keep", type=Path, help="build and run in this directory, kept")
+    args = parser.parse_args()
+    if tools() is None:
+        print("needs aarch64-linux-gnu-g++, aarch64-linux-gnu-gcc and qemu-aarch64 "
+              "(apt install g++-aarch64-linux-gnu qemu-user)", file=sys.stderr)
+        return 2
+    work = args.keep or Path(tempfile.mkdtemp(prefix="ppverify-arm64-"))
+    work.mkdir(parents=True, exist_ok=True)
+    kernel, driver = build(work, args.march)
+    prepared = prepare(cases())
+    print(f"{len(prepared)} cases; running them under qemu-aarch64", flush=True)
+    try:
+        r = compare(prepared, work, kernel, driver)
+    except RuntimeError as e:
+        print(e, file=sys.stderr)
+        return 1
+    print(r["driver"])
+    for label, what in r["problems"].items():
+        print(f"  {label}: {what}")
+    bad, totals = len(r["problems"]), r["totals"]
     by_mode = {m: sum(c["mode"] == m for c in prepared) for m in MODES}
     print(f"{len(prepared) - bad} of {len(prepared)} runs agree bit for bit with "
           f"this machine's kernel ({_native.vector_isa()} code): " + ", ".join(
               f"{by_mode[m]} {MODES[m]}" for m in MODES) +
-          f" ({refusals} states refused by both, their outputs compared); {totals['y']} "
+          f" ({r['refusals']} states refused by both, their outputs compared); {totals['y']} "
           f"outputs, {totals['gx']} input gradients, {totals['dp']} parameter gradients; "
           f"{bad} differ")
     return 0 if bad == 0 else 1
