@@ -70,9 +70,9 @@ EPS = 1e-6  # the usual GeM clamp
 
 
 def _vector_code() -> str:
-    """The compiled kernel's vector code on this CPU (``avx512``, ``avx2``, ``scalar``), or
-    ``none`` without the kernel: printed with every benchmark, since it sets the speed
-    (README, "On CPUs without AVX-512")."""
+    """The compiled kernel's vector code on this CPU (``avx512``, ``avx2``, ``neon``,
+    ``scalar``), or ``none`` without the kernel: printed with every benchmark, since it sets the
+    speed (README, "On CPUs without AVX-512")."""
     from . import native_vector_code
 
     return native_vector_code() or "none"
