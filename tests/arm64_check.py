@@ -216,12 +216,14 @@ def tools() -> tuple[str, str, str] | None:
     return found if all(found) else None
 
 
-def build(work: Path, march: str = "armv8-a", quiet: bool = False) -> tuple[Path, Path]:
+def build(work: Path, march: str = "armv8-a", quiet: bool = False,
+          mcpu: str | None = None) -> tuple[Path, Path]:
     """The kernel for ARM64 (this machine's flags without its CPU options, whatever
-    $PPVERIFY_MARCH chose, then ARM's) and the driver, in ``work``."""
+    $PPVERIFY_MARCH chose, then ARM's: ``-march=MARCH``, or ``-mcpu=MCPU`` as a machine's own
+    ``-mcpu=native`` names its CPU, tuning included) and the driver, in ``work``."""
     cxx, cc, _ = tools()
     flags = [f for f in _native.FLAGS if not f.startswith(_native._TARGET_OPTIONS)]
-    flags[1:1] = _native.cpu_target_flags("aarch64", march)
+    flags[1:1] = [f"-mcpu={mcpu}"] if mcpu else _native.cpu_target_flags("aarch64", march)
     kernel, driver = work / "kernel_arm64.so", work / "driver"
     if not quiet:
         print(f"building the kernel for ARM64: {cxx} {' '.join(flags)}", flush=True)
@@ -235,7 +237,8 @@ def compare(prepared, work: Path, kernel: Path, driver: Path) -> dict:
     (label -> what differs), ``refusals``, ``totals`` (values compared), ``driver`` (its
     output line)."""
     write_cases(prepared, work / "cases.bin")
-    run = subprocess.run([tools()[2], "-L", SYSROOT, str(driver), str(kernel),
+    # -cpu max: every ARMv8/v9 feature a build may use (SVE among them)
+    run = subprocess.run([tools()[2], "-cpu", "max", "-L", SYSROOT, str(driver), str(kernel),
                           str(work / "cases.bin"), str(work / "out.bin")],
                          capture_output=True, text=True)
     if run.returncode != 0:
@@ -272,7 +275,9 @@ def compare(prepared, work: Path, kernel: Path, driver: Path) -> dict:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--march", default="armv8-a", help="the ARM CPU to build for")
+    parser.add_argument("--march", default="armv8-a", help="the ARM architecture to build for")
+    parser.add_argument("--mcpu", help="build for this CPU instead, its tuning included "
+                        "(neoverse-v1: Graviton 3, SVE; neoverse-n1: Graviton 2)")
     parser.add_argument("--keep", type=Path, help="build and run in this directory, kept")
     args = parser.parse_args()
     if tools() is None:
@@ -281,7 +286,7 @@ def main() -> int:
         return 2
     work = args.keep or Path(tempfile.mkdtemp(prefix="ppverify-arm64-"))
     work.mkdir(parents=True, exist_ok=True)
-    kernel, driver = build(work, args.march)
+    kernel, driver = build(work, args.march, mcpu=args.mcpu)
     prepared = prepare(cases())
     print(f"{len(prepared)} cases; running them under qemu-aarch64", flush=True)
     try:

@@ -90,6 +90,15 @@
 // whatever the row length or window size (except the backward's per-window coefficients of
 // one column tile's output rows, and a lazily allocated plane buffer for special windows);
 // the exact engine sums float64 gradients in place; one thread is used when the work is small.
+// No SVE code from GCC on ARM64: with -mcpu=native on an SVE CPU (Graviton 3, Grace: Neoverse
+// V1 / V2) GCC 12.2's SVE autovectorisation computed wrong values here (zero input gradients
+// in 268 of tests/arm64_check's 1,953 runs of the vector code, wrong outputs in the one-lane
+// forms; under qemu-aarch64 -cpu max, any vector length), where the same build with +nosve and
+// clang 14's SVE build agree with x86 bit for bit. Before every function (the headers' too):
+// an inlined function must not target more than its caller.
+#if defined(__aarch64__) && defined(__GNUC__) && !defined(__clang__)
+#pragma GCC target("+nosve")
+#endif
 #include <cmath>
 #include <cstdint>
 #include <cstring>
