@@ -216,14 +216,21 @@ def tools() -> tuple[str, str, str] | None:
     return found if all(found) else None
 
 
+def kernel_flags(target: list[str]) -> list[str]:
+    """This machine's kernel flags with ``target`` in place of its CPU options (whatever
+    $PPVERIFY_MARCH chose): a build for another machine."""
+    flags = [f for f in _native.FLAGS if not f.startswith(_native._TARGET_OPTIONS)]
+    return [flags[0], *target, *flags[1:]]
+
+
 def build(work: Path, march: str = "armv8-a", quiet: bool = False,
           mcpu: str | None = None) -> tuple[Path, Path]:
-    """The kernel for ARM64 (this machine's flags without its CPU options, whatever
-    $PPVERIFY_MARCH chose, then ARM's: ``-march=MARCH``, or ``-mcpu=MCPU`` as a machine's own
-    ``-mcpu=native`` names its CPU, tuning included) and the driver, in ``work``."""
+    """The kernel for ARM64 (``kernel_flags`` with ``-march=MARCH``, or ``-mcpu=MCPU`` as a
+    machine's own ``-mcpu=native`` names its CPU, tuning included) and the driver, in
+    ``work``."""
     cxx, cc, _ = tools()
-    flags = [f for f in _native.FLAGS if not f.startswith(_native._TARGET_OPTIONS)]
-    flags[1:1] = [f"-mcpu={mcpu}"] if mcpu else _native.cpu_target_flags("aarch64", march)
+    flags = kernel_flags([f"-mcpu={mcpu}"] if mcpu else
+                         _native.cpu_target_flags("aarch64", march))
     kernel, driver = work / "kernel_arm64.so", work / "driver"
     if not quiet:
         print(f"building the kernel for ARM64: {cxx} {' '.join(flags)}", flush=True)

@@ -93,8 +93,6 @@ def count(log: Path) -> int:
     return sum(sizes[pc] * k for pc, k in runs.items())
 
 
-
-
 def run_counted(command: list[str], work: Path, kernel: Path, cases_file: Path) -> int:
     """Guest instructions of one driver run (``command``: qemu with its options, then the
     driver)."""
@@ -118,15 +116,13 @@ def targets(x86: bool) -> dict[str, dict] | str:
     missing = [t for t in need if not tools[t]]
     if missing:
         return f"needs {', '.join(missing)} (apt install g++-aarch64-linux-gnu qemu-user)"
-    base = [f for f in _native.FLAGS if not f.startswith(_native._TARGET_OPTIONS)]
+    flags = arm64_check.kernel_flags
     out = {"ARM64": dict(cxx=tools["aarch64-linux-gnu-g++"], cc=tools["aarch64-linux-gnu-gcc"],
-                         flags=[base[0], *_native.cpu_target_flags("aarch64", "armv8-a"),
-                                *base[1:]],
+                         flags=flags(_native.cpu_target_flags("aarch64", "armv8-a")),
                          qemu=[tools["qemu-aarch64"], "-L", arm64_check.SYSROOT])}
     if x86:
         out["x86-64-v3"] = dict(cxx=tools["g++"], cc=tools["gcc"],
-                                flags=[base[0], *_native.cpu_target_flags("x86_64", "x86-64-v3"),
-                                       *base[1:]],
+                                flags=flags(_native.cpu_target_flags("x86_64", "x86-64-v3")),
                                 qemu=[tools["qemu-x86_64"], "-cpu", "max"])
     return out
 

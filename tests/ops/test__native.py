@@ -182,12 +182,13 @@ def test_the_kernel_compiles_for_arm64(tmp_path):
     compiler = shutil.which("aarch64-linux-gnu-g++")
     if compiler is None:
         pytest.skip("no aarch64-linux-gnu-g++ (a cross compiler) here")
-    flags = ["-O0" if f == "-O3" else f for f in _native.FLAGS
-             if not f.startswith(_native._TARGET_OPTIONS)]
+    from tests.arm64_check import kernel_flags
+
     # -mcpu=native needs the target CPU itself; a cross build names one
     target = _native.cpu_target_flags("aarch64", "armv8-a")
+    flags = ["-O0" if f == "-O3" else f for f in kernel_flags(target)]
     out = tmp_path / "kernel.so"
-    proc = subprocess.run([compiler, *flags, *target, "-Wno-psabi", str(_native.SOURCE), "-o",
+    proc = subprocess.run([compiler, *flags, "-Wno-psabi", str(_native.SOURCE), "-o",
                            str(out)], capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     probe = tmp_path / "probe.cpp"

@@ -402,9 +402,10 @@ def _arm64_tools() -> tuple[str, str]:
 def _arm64_command(cxx: str, include: Path, out: Path, quick: bool = False) -> list[str]:
     """The kernel's flags for an ARM64 build (as tests/arm64_check.py: this machine's CPU
     options dropped, armv8-a), as a program (no -shared / -fPIC) that prints its report."""
-    flags = [f for f in _native.FLAGS
-             if not f.startswith(_native._TARGET_OPTIONS) and f not in ("-shared", "-fPIC")]
-    flags[1:1] = _native.cpu_target_flags("aarch64", "armv8-a")
+    from tests.arm64_check import kernel_flags
+
+    flags = [f for f in kernel_flags(_native.cpu_target_flags("aarch64", "armv8-a"))
+             if f not in ("-shared", "-fPIC")]
     return [cxx, *flags, "-Wno-psabi", "-DPPV_SIMD8_MAIN",
             *(["-DPPV_SIMD8_QUICK"] if quick else []), f"-I{include}", str(HARNESS),
             "-o", str(out)]
