@@ -94,8 +94,11 @@
 // V1 / V2) GCC 12.2's SVE autovectorisation computed wrong values here (zero input gradients
 // in 268 of tests/arm64_check's 1,953 runs of the vector code, wrong outputs in the one-lane
 // forms; under qemu-aarch64 -cpu max, any vector length), where the same build with +nosve and
-// clang 14's SVE build agree with x86 bit for bit. Before every function (the headers' too):
-// an inlined function must not target more than its caller.
+// clang 14's SVE build agree with x86 bit for bit. A GCC bug, not undefined behaviour here: the
+// sum of fast_group's backward `omp simd reduction(+ : n_slow)` was read before it was stored
+// (a partial-vector load the scheduler moved above the store), so windows for the exact engine
+// were skipped; tests/sve_repro.cpp reproduces it (GCC 11.3's build agrees with x86). Before
+// every function (the headers' too): an inlined function must not target more than its caller.
 #if defined(__aarch64__) && defined(__GNUC__) && !defined(__clang__)
 #pragma GCC target("+nosve")
 #endif
