@@ -35,6 +35,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "bench-oracle": ("ppverify.oracle.bench", "oracle throughput in certified windows per second"),
     "report": ("ppverify.report.command", "figures and the audit document in reports/"),
     "bench": ("ppverify.ops.bench", "speed and peak memory of the ops vs torch's pooling"),
+    "kernel": ("ppverify.ops.kernel_command", "build (if needed) and describe the compiled kernel"),
     # one line per subcommand; keep this list the only place that names them
 }
 

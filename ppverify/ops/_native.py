@@ -58,6 +58,7 @@ import platform
 import shutil
 import stat
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -257,6 +258,8 @@ def build(target: Path) -> None:
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
     _remove_dead_temporaries(directory)
     stem = f".{PREFIX}{os.getpid()}.{threading.get_ident()}"
+    _progress(f"ppverify: compiling the native kernel for this CPU with {compiler} (once per "
+              f"source and machine; a minute or more) into {directory}")
     tmp = directory / f"{stem}.tmp.so"
     tmp_manifest = directory / f"{stem}.tmp.json"
     start = time.perf_counter()
@@ -285,6 +288,7 @@ def build(target: Path) -> None:
             with contextlib.suppress(OSError):
                 t.unlink()
     build_seconds = time.perf_counter() - start
+    _progress(f"ppverify: the native kernel was compiled in {build_seconds:.0f} s")
     if given_up:
         _say(f"ppverify: {compiler} could not compile the kernel with "
              f"{' or '.join(given_up)}; it was built without "
@@ -401,6 +405,13 @@ def _open(path: Path):
     return lib
 
 
+def _progress(message: str) -> None:
+    """A line on stderr about long work (the kernel's build), not a warning: a first call that
+    compiles would otherwise seem to hang for a minute."""
+    with contextlib.suppress(Exception):  # no stderr, or a closed one: nothing to say it on
+        print(message, file=sys.stderr, flush=True)
+
+
 def _say(message: str) -> None:
     events.append(message)
     warnings.warn(message, NativeKernelWarning, stacklevel=4)
@@ -434,7 +445,7 @@ def _load_from(directory: Path):
 
 def load():
     """Build (if needed), verify and load the kernel library; return it, or None."""
-    global _lib, _tried, build_error
+    global _lib, _tried, build_error, library_file
     if _tried:
         return _lib
     with _lock:
@@ -452,6 +463,7 @@ def load():
                 # a library already there may still be used if it verifies
                 if verify(path) is None:
                     _lib = _open(path)
+                    library_file = path
                 else:
                     _say(f"ppverify: the kernel cache {directory} cannot be used ({unusable}); "
                          f"building the kernel in a private temporary directory for this "

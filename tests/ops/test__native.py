@@ -24,14 +24,23 @@ pytestmark = pytest.mark.skipif(not _native.available(),
 def test_a_fresh_build_loads_and_a_truncated_one_is_rebuilt(tmp_path):
     # how long the build takes is a measurement (`python -m tests.readme_figures build`, quoted
     # in the README), not a timed test: in the suite it shares two cores with the other tests
-    result = run_child("""
-        import json
-        from ppverify.ops import _native
-        ok = _native.available()
-        print(json.dumps({"ok": ok, "seconds": _native.build_seconds}))
-    """, {"PPVERIFY_CACHE": str(tmp_path)})
-    assert result["ok"]
-    assert result["seconds"] is not None, result  # it was built here, not found in a cache
+    # built by `ppverify kernel` (the prebuild command), which reports what it built
+    proc = subprocess.run([sys.executable, "-m", "ppverify.cli", "kernel", "--json"],
+                          env={**os.environ, "PPVERIFY_CACHE": str(tmp_path)},
+                          capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(proc.stdout)
+    assert result["available"] and result["compiled_now"], result  # built here, not cached
+    assert result["build_seconds"] > 0 and result["vector_code"] == _native.vector_isa()
+    assert result["file"].startswith(str(tmp_path)) and "-O3" in result["flags"], result
+    # the minute of compiling is announced on stderr, not silent (and said when it is done)
+    assert "compiling the native kernel" in proc.stderr, proc.stderr
+    assert "was compiled in" in proc.stderr, proc.stderr
+    again = subprocess.run([sys.executable, "-m", "ppverify.cli", "kernel"],
+                           env={**os.environ, "PPVERIFY_CACHE": str(tmp_path)},
+                           capture_output=True, text=True, timeout=240)
+    assert again.returncode == 0 and "(found in the cache)" in again.stdout, again
+    assert "compiling" not in again.stderr, again.stderr
     [lib] = list(tmp_path.glob("ppool_kernel_*.so"))
     # issue 16 point 4: a truncated build (SIGBUS at dlopen before) is detected by the
     # manifest check, rebuilt and reported once on stderr (an empty or garbage file fails the
@@ -51,6 +60,14 @@ def test_a_fresh_build_loads_and_a_truncated_one_is_rebuilt(tmp_path):
     assert any("was rebuilt because" in m for m in result["said"]), result
     assert _native.verify(lib) is None
     assert not list(tmp_path.glob(".ppool_kernel_*tmp*"))
+
+
+def test_the_kernel_command_says_why_the_kernel_is_not_available():
+    proc = subprocess.run([sys.executable, "-m", "ppverify.cli", "kernel"],
+                          env={**os.environ, "PPVERIFY_NATIVE": "0"}, capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 1, proc
+    assert "not available: disabled by PPVERIFY_NATIVE=0" in proc.stdout, proc.stdout
 
 
 def test_fallback_is_chosen_when_disabled():
