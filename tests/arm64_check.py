@@ -239,17 +239,25 @@ def build(work: Path, march: str = "armv8-a", quiet: bool = False,
     return kernel, driver
 
 
-def compare(prepared, work: Path, kernel: Path, driver: Path) -> dict:
-    """Runs ``prepared`` under qemu-aarch64 and through this machine's kernel: ``problems``
-    (label -> what differs), ``refusals``, ``totals`` (values compared), ``driver`` (its
-    output line)."""
+def qemu() -> list[str]:
+    """The command prefix that runs an ARM64 program here: qemu-aarch64 with ``-cpu max``
+    (every ARMv8/v9 feature a build may use, SVE among them) and the cross sysroot."""
+    return [tools()[2], "-cpu", "max", "-L", SYSROOT]
+
+
+def compare(prepared, work: Path, kernel: Path, driver: Path,
+            runner: list[str] | None = None, env: dict | None = None) -> dict:
+    """Runs ``prepared`` through ``driver`` with ``kernel`` (by ``runner``, a command prefix:
+    default ``qemu()``; ``[]`` runs a native build directly; ``env``: its environment) and
+    through this machine's kernel: ``problems`` (label -> what differs), ``refusals``,
+    ``totals`` (values compared), ``driver`` (its output line)."""
     write_cases(prepared, work / "cases.bin")
-    # -cpu max: every ARMv8/v9 feature a build may use (SVE among them)
-    run = subprocess.run([tools()[2], "-cpu", "max", "-L", SYSROOT, str(driver), str(kernel),
+    run = subprocess.run([*(qemu() if runner is None else runner), str(driver), str(kernel),
                           str(work / "cases.bin"), str(work / "out.bin")],
-                         capture_output=True, text=True)
+                         capture_output=True, text=True, env=env)
     if run.returncode != 0:
-        raise RuntimeError(f"the driver failed under qemu: {run.stderr.strip()[-2000:]}")
+        raise RuntimeError(f"the driver failed (exit status {run.returncode}): "
+                           f"{run.stderr.strip()[-2000:]}")
     lib = _native.load()
     data = (work / "out.bin").read_bytes()
     at, refusals, totals, problems = 0, 0, {"y": 0, "gx": 0, "dp": 0}, {}
