@@ -16,12 +16,13 @@ runs) instead of this machine's vector code. ``--plant`` builds a copy of the ke
 deliberate defects (a read before the plan array, a signed overflow in its parser), to show
 that both sanitizers' reports reach this check.
 
-The build takes 5-15 minutes (the sanitizers' instrumentation of the large template
-functions); the runs, a minute. Not in the test suite for that reason: run it after changing
-the kernel's memory handling. The sanitized build's results are also compared with this
-machine's kernel bit for bit, for information only: the instrumentation changes what the
-compiler contracts into fma (see ``tests/arm64_check``), so a few last-bit differences in
-gradients are expected there and do not fail the check."""
+The build takes 9-20 minutes on a 2-core machine (the sanitizers' instrumentation of the
+large template functions); the runs, a minute. Not in the test suite for that reason: run it
+after changing the kernel's memory handling. The sanitized build's results are also compared
+with this machine's kernel bit for bit, for information only: the instrumentation changes what
+GCC contracts into fma (docs/performance-history.md, "How much of the kernel's bits is GCC's
+contraction"), so a few last-bit differences in gradients are expected there and do not fail
+the check."""
 
 from __future__ import annotations
 
