@@ -9,7 +9,8 @@ Builds ``ppool_kernel.cpp`` with this machine's flags (``_native.FLAGS``) plus
 contiguous and channels-last; zeros, ties, 2^-60 .. 2^60; alpha and p from -3 to 1e5, per
 channel too), and reports every sanitizer message: an out-of-bounds access, a use after free,
 a signed overflow, a misaligned or null access, a shift out of range, a float-to-int
-conversion out of range. Exit status 0 when there is none, 1 otherwise.
+conversion out of range. Exit status 0 when there is none, 1 otherwise, 2 when it cannot
+build (no g++, or the build failed: its errors printed).
 
 ``--one-lane`` builds the one-lane forms (``-DPPV_ONE_LANE``: what a CPU without AVX2 or NEON
 runs) instead of this machine's vector code. ``--plant`` builds a copy of the kernel with two
@@ -75,8 +76,11 @@ def build(work: Path, one_lane: bool, plant: bool) -> tuple[Path, Path]:
     kernel, driver = work / "kernel_sanitized.so", work / "driver"
     print(f"building the kernel: g++ {' '.join(flags)} {source.name}", flush=True)
     started = time.monotonic()
-    subprocess.run(["g++", *flags, str(source), "-o", str(kernel)], check=True,
-                   stderr=subprocess.DEVNULL)  # (notes on variable tracking, not warnings)
+    # (its stderr is GCC's notes on variable tracking, shown only when the build fails)
+    proc = subprocess.run(["g++", *flags, str(source), "-o", str(kernel)],
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"the sanitized build failed:\n{proc.stderr[-4000:]}")
     subprocess.run(["gcc", "-O1", *SANITIZE, str(arm64_check.DRIVER), "-o", str(driver),
                     "-ldl"], check=True)
     print(f"built in {time.monotonic() - started:.0f} s", flush=True)
@@ -104,7 +108,11 @@ def main() -> int:
     work.mkdir(parents=True, exist_ok=True)
     for old in work.glob("sanitizer.*"):
         old.unlink()
-    kernel, driver = build(work, args.one_lane, args.plant)
+    try:
+        kernel, driver = build(work, args.one_lane, args.plant)
+    except RuntimeError as e:
+        print(e, file=sys.stderr)
+        return 2
     log = str(work / "sanitizer")
     env = dict(os.environ,
                ASAN_OPTIONS=f"detect_leaks=0:log_path={log}",
