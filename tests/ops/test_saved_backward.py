@@ -920,6 +920,34 @@ def test_direct_dy_dx_blocks_with_and_without_masks(dtype, alpha, count_saved, j
             assert torch.equal(a.contiguous(), b.contiguous())
 
 
+@pytest.mark.parametrize("dtype", FAST_DTYPES, ids=dtype_name)
+def test_direct_dy_dx_of_dilated_disjoint_windows(dtype, count_saved, jac_paths):
+    """k2 s5 dilation 2 along both axes: disjoint windows whose columns interleave with
+    columns no window holds (jac_cols' general branch, every column cleared first, rather than
+    the tiling's gaps zeroed as they are passed). The oracle holds the gradients, the direct
+    state equals jac_row's (channels-last memory) to the bit, and the unheld columns' dy/dx
+    is 0."""
+    from ppverify.ops import _layout
+    gen = torch.Generator().manual_seed(59)
+    x = values("uniform", (2, 8, 16, 27), dtype, gen) + 0.05
+    check_case(x, 2.5, 2, 5, 0, 2, dims=2)
+    assert len(count_saved) == 1
+    if not _runs_vector_code():
+        return
+    assert jac_paths()["direct"] > 0
+    layout = _layout.windowed(2, 2, 5, 0, 2)
+    direct = _saved_state(x, 2.5, layout)
+    lanes = _saved_state(x.contiguous(memory_format=torch.channels_last), 2.5, layout)
+    for a, b in zip(direct, lanes):
+        assert torch.equal(a.contiguous(), b.contiguous())
+    held = torch.zeros(16, 27, dtype=torch.bool)
+    for r0 in range(0, 12, 5):  # outputs 0..2 along H (rows r0, r0 + 2), 0..4 along W
+        for c0 in range(0, 23, 5):
+            held[r0:r0 + 3:2, c0:c0 + 3:2] = True
+    jac = direct[1]
+    assert (jac[:, :, ~held] == 0).all() and (jac[:, :, held] != 0).all()
+
+
 @pytest.mark.parametrize("masked", [False, True], ids=["positive_block", "masked_block"])
 def test_direct_dy_dx_beyond_float_is_refused_in_either_branch(masked, count_saved, jac_paths):
     """A subnormal float32 element (1e-45) at alpha = 0.05 in a k8 window of elements near 1:
