@@ -285,14 +285,22 @@ PPV_ALWAYS_INLINE double exp_dd(double hi, double lo) {
 }
 
 // r[l] = 1 / v[l] for the 8 lanes, within 2 ulp (AVX-512: the 14-bit estimate and two Newton
-// steps, about 4x the throughput of a division; else divisions). v positive and normal.
+// steps, about 4x the throughput of a division; else divisions, correctly rounded). v positive
+// and normal.
 #if defined(PPV_AVX512)
-// 1 / x per lane: the 14-bit estimate and two Newton steps (recip_lanes on a register)
+// 1 / x per lane: the 14-bit estimate and two Newton steps (recip_lanes on a register); on the
+// emulated builds (AVX2, NEON), whose rcp14 stand-in is already the correctly rounded 1 / x,
+// that division alone (the Newton steps cost 8 fused multiply-adds per call and could only
+// move the result off the correctly rounded one)
 PPV_VEC_INLINE __m512d recip8(__m512d x) {
   const __m512d one = _mm512_set1_pd(1.0);
+#if defined(PPV_AVX512_EMULATED)
+  return _mm512_div_pd(one, x);
+#else
   __m512d y = _mm512_rcp14_pd(x);
   y = _mm512_fmadd_pd(y, _mm512_fnmadd_pd(x, y, one), y);
   return _mm512_fmadd_pd(y, _mm512_fnmadd_pd(x, y, one), y);
+#endif
 }
 #endif
 
@@ -2067,60 +2075,46 @@ struct RowCache {
 };
 
 #if defined(PPV_FAST_VECTOR)
-// compute_row's first pass on column c of r, its x given: lg = ln x - Lc. With r.lg, lg (0 off
-// the positives) stored there (the second pass forms a lg from it); without, a lg stored in
-// r.e. (The two agree on the positives, the only lanes whose exponential is kept: one store
-// per column instead of two where lg is kept.)
+// compute_row's first pass on column c of r, its x given: a lg (lg = ln x - Lc) stored in
+// r.e, where the second pass forms E from it, and with r.lg, lg (0 off the positives) stored
+// there too (for the sums U, V and the backward; the two agree on the positives, the only
+// lanes whose exponential is kept).
 PPV_VEC_INLINE void log_col8(__m512d a, __m512d lc, __m512d x, RowData r, int64_t c) {
   const __mmask8 pos = _mm512_cmp_pd_mask(x, _mm512_setzero_pd(), _CMP_GT_OQ) &
                        _mm512_cmp_pd_mask(x, _mm512_set1_pd(INFINITY), _CMP_LT_OQ);
   const __m512d lg =
       _mm512_sub_pd(fast_log_narrow8(_mm512_mask_blend_pd(pos, _mm512_set1_pd(1.0), x)), lc);
   if (r.lg) _mm512_storeu_pd(r.lg + c * L, _mm512_maskz_mov_pd(pos, lg));
-  else _mm512_storeu_pd(r.e + c * L, _mm512_mul_pd(a, lg));
+  _mm512_storeu_pd(r.e + c * L, _mm512_mul_pd(a, lg));
 }
 
 // The second pass's weight of column c of r (x loaded into x): E = exp(a lg) at a positive x
 // (a lg from log_col8's store), at a zero 1 for a = 0 and else 0, anything else NaN.
 struct ExpCol {
-  __m512d a, zero, one, inf, nan;
+  __m512d zero, one, inf, nan;
   __mmask8 a0;
   explicit ExpCol(const FastLanes& fl)
-      : a(_mm512_loadu_pd(fl.a)), zero(_mm512_setzero_pd()), one(_mm512_set1_pd(1.0)),
-        inf(_mm512_set1_pd(INFINITY)), nan(_mm512_set1_pd(NAN)),
-        a0(_mm512_cmp_pd_mask(a, zero, _CMP_EQ_OQ)) {}
-  // x and (LG) lg: the column's, loaded here (for the window sums of exp_sum_pass)
-  template <bool LG>
-  PPV_ALWAYS_INLINE __m512d operator()(RowData r, int64_t c, __m512d& x, __m512d& lg) const {
+      : zero(_mm512_setzero_pd()), one(_mm512_set1_pd(1.0)), inf(_mm512_set1_pd(INFINITY)),
+        nan(_mm512_set1_pd(NAN)),
+        a0(_mm512_cmp_pd_mask(_mm512_loadu_pd(fl.a), zero, _CMP_EQ_OQ)) {}
+  // x: the column's, loaded here (for the window sums of exp_sum_pass)
+  PPV_ALWAYS_INLINE __m512d operator()(RowData r, int64_t c, __m512d& x) const {
     x = _mm512_loadu_pd(r.x + c * L);
     const __mmask8 pos = _mm512_cmp_pd_mask(x, zero, _CMP_GT_OQ) &
                          _mm512_cmp_pd_mask(x, inf, _CMP_LT_OQ);
     const __mmask8 z0 = _mm512_cmp_pd_mask(x, zero, _CMP_EQ_OQ);
     const __m512d special = _mm512_mask_blend_pd(z0, nan, _mm512_mask_blend_pd(a0, zero, one));
-    __m512d arg;
-    if (LG) {
-      lg = _mm512_loadu_pd(r.lg + c * L);
-      arg = _mm512_mul_pd(a, lg);
-    } else {
-      arg = _mm512_loadu_pd(r.e + c * L);
-    }
-    return _mm512_mask_blend_pd(pos, special, fast_exp_narrow8(arg));
+    return _mm512_mask_blend_pd(pos, special, fast_exp_narrow8(_mm512_loadu_pd(r.e + c * L)));
   }
 };
 
 // compute_row's second pass over columns [0, n) of r: er = E (ExpCol)
-template <bool LG>
-inline void exp_pass_t(const FastLanes& fl, int64_t n, RowData r) {
+inline void exp_pass(const FastLanes& fl, int64_t n, RowData r) {
   const ExpCol ec(fl);
   for (int64_t c = 0; c < n; ++c) {
-    __m512d x, lg;
-    _mm512_storeu_pd(r.e + c * L, ec.operator()<LG>(r, c, x, lg));
+    __m512d x;
+    _mm512_storeu_pd(r.e + c * L, ec(r, c, x));
   }
-}
-
-inline void exp_pass(const FastLanes& fl, int64_t n, RowData r) {
-  if (r.lg) exp_pass_t<true>(fl, n, r);
-  else exp_pass_t<false>(fl, n, r);
 }
 #endif
 
@@ -2140,7 +2134,8 @@ struct RowSums {
 
 #if defined(PPV_FAST_VECTOR)
 // exp_pass over columns [0, n) of r, each window's sums taken as its columns' E are formed
-// (LG: r.lg, and U, V summed; ZERO: Z)
+// (LG: r.lg, and U, V summed; ZERO: Z). (U and V in a second pass over the row's windows, the
+// row read back from the L1 cache, ran 2% slower on (8,64,112,112) global, one thread.)
 template <bool LG, bool ZERO>
 inline void exp_sum_pass_t(const FastLanes& fl, int64_t n, RowData r, const RowSums& rs) {
   const ExpCol ec(fl);
@@ -2154,8 +2149,8 @@ inline void exp_sum_pass_t(const FastLanes& fl, int64_t n, RowData r, const RowS
     if (cn <= 0) continue;
     const int64_t b = AW.start[ow] - rs.lo, k = (ow - rs.ow0) * L;
     for (; c < b; ++c) {  // columns in no window
-      __m512d x, lg;
-      _mm512_storeu_pd(r.e + c * L, ec.operator()<LG>(r, c, x, lg));
+      __m512d x;
+      _mm512_storeu_pd(r.e + c * L, ec(r, c, x));
     }
     __m512d s = _mm512_loadu_pd(S + k), t = _mm512_loadu_pd(S + q + k),
             m = _mm512_loadu_pd(S + 2 * q + k), u = zero, v = zero, z = zero;
@@ -2165,14 +2160,14 @@ inline void exp_sum_pass_t(const FastLanes& fl, int64_t n, RowData r, const RowS
     }
     if (ZERO) z = _mm512_loadu_pd(S + 5 * q + k);
     for (; c < b + cn; ++c) {
-      __m512d xx, lg;
-      const __m512d ev = ec.operator()<LG>(r, c, xx, lg);
+      __m512d xx;
+      const __m512d ev = ec(r, c, xx);
       _mm512_storeu_pd(r.e + c * L, ev);
       s = _mm512_add_pd(s, ev);
       t = _mm512_fmadd_pd(ev, xx, t);
       m = _mm512_max_pd(ev, m);  // ev > m ? ev : m (m where ev is NaN)
       if (LG) {
-        const __m512d el = _mm512_mul_pd(ev, lg);
+        const __m512d el = _mm512_mul_pd(ev, _mm512_loadu_pd(r.lg + c * L));
         v = _mm512_add_pd(v, el);
         u = _mm512_fmadd_pd(el, xx, u);
       }
@@ -2189,8 +2184,8 @@ inline void exp_sum_pass_t(const FastLanes& fl, int64_t n, RowData r, const RowS
     if (ZERO) _mm512_storeu_pd(S + 5 * q + k, z);
   }
   for (; c < n; ++c) {  // columns after the last window
-    __m512d x, lg;
-    _mm512_storeu_pd(r.e + c * L, ec.operator()<LG>(r, c, x, lg));
+    __m512d x;
+    _mm512_storeu_pd(r.e + c * L, ec(r, c, x));
   }
 }
 
@@ -2671,7 +2666,8 @@ PPV_STAGE void sum_row(const Axis& AW, int64_t ow0, int64_t ow1, int64_t lo, int
   }
 }
 
-// The forward's window sums of one output row in one pass (S, T, M and, with_zero, Z; no U, V):
+// The forwards' window sums of one output row in one pass (S, T, M, with_log U and V (the
+// saving forward's dy/da), with_zero Z):
 // sum_row over rows[0], ..., rows[nr - 1] (each of columns [lo, hi), from column lo) in that
 // order, element by element the same additions, from zero accumulators (acc need not be
 // cleared). Each window's accumulators stay in registers over all its rows, and are stored
@@ -2687,14 +2683,15 @@ std::atomic<int64_t> rows_summed_weighing{0};
 // Whether a forward (saving or not) takes the window sums of tile t's output rows in their
 // rows' weighing pass (RowSums: AVX-512 builds, one chunk, W windows of step 1 sharing no
 // column, and input rows read by one output row only, which fast_group's row cache then weighs
-// once, so that each row's sums are taken as it is weighed), and whether that is chosen: for
-// the saving forward (with_log: sum_row's second read of x, E and lg saved), windows of more
-// rows than sum_rows takes together (fuse_rows; sum_row's second read saved), and W windows
-// of 8 columns or more on average, where the weighing pass's sums beat sum_rows' (one thread,
-// (8,64,56,56) k14: 1.50 against 1.68-1.72 ms; at k2 s2's 2 columns they lost by 2%: kept
-// on sum_rows). PPV_SUMS_WEIGHING_ALL (an experiment) chooses it wherever it applies.
-inline bool sums_by_weighing(const Plan& P, const Axis& AW, const ColTile& t, int64_t fuse_rows,
-                             bool with_log) {
+// once, so that each row's sums are taken as it is weighed), and whether that is chosen, for
+// the plain and the saving forward alike: windows of more rows than sum_rows takes together
+// (fuse_rows; sum_row's second read saved), and W windows of 8 columns or more on average,
+// where the weighing pass's sums beat sum_rows' (one thread, (8,64,56,56) k14: 1.50 against
+// 1.68-1.72 ms; at k2 s2's 2 columns they lost by 2%: kept on sum_rows). (The saving forward
+// took it wherever it applied until sum_rows summed U and V too: at k2 s2 its weighing pass
+// with U and V cost more than the plain forward's weights and sums together.)
+// PPV_SUMS_WEIGHING_ALL (an experiment) chooses it wherever it applies.
+inline bool sums_by_weighing(const Plan& P, const Axis& AW, const ColTile& t, int64_t fuse_rows) {
 #if defined(PPV_FAST_VECTOR)
   if (AW.step != 1 || t.chunks() != 1) return false;
   int64_t end = t.lo, cols = 0, windows = 0;
@@ -2710,10 +2707,10 @@ inline bool sums_by_weighing(const Plan& P, const Axis& AW, const ColTile& t, in
   return !rows_shared(P);
 #else
   return !rows_shared(P) &&
-         (with_log || max_window_rows(P) > fuse_rows || cols >= 8 * windows);
+         (max_window_rows(P) > fuse_rows || cols >= 8 * windows);
 #endif
 #else
-  (void)P; (void)AW; (void)t; (void)fuse_rows; (void)with_log;
+  (void)P; (void)AW; (void)t; (void)fuse_rows;
   return false;
 #endif
 }
@@ -2733,7 +2730,7 @@ std::atomic<int64_t> saved_bwd_rows_runs{0}, saved_bwd_rows_spread{0}, saved_bwd
 
 PPV_STAGE void sum_rows(const Axis& AW, int64_t ow0, int64_t ow1, int64_t lo, int64_t hi,
                         const RowData* rows, int64_t nr, double* acc, int64_t q,
-                        bool with_zero) {
+                        bool with_log, bool with_zero) {
   const int64_t cs = AW.step;
   for (int64_t ow = ow0; ow < ow1; ++ow) {
     int64_t jb = 0, je = AW.count[ow];
@@ -2741,34 +2738,48 @@ PPV_STAGE void sum_rows(const Axis& AW, int64_t ow0, int64_t ow1, int64_t lo, in
     if (c0 < lo || c0 + (je - 1) * cs >= hi) window_cols(c0, je, cs, lo, hi, jb, je);
     const int64_t k = (ow - ow0) * L, b = (c0 - lo + jb * cs) * L, st = cs * L;
 #if defined(PPV_FAST_VECTOR)
-    __m512d s = _mm512_setzero_pd(), t = s, m = s, z = s;
+    __m512d s = _mm512_setzero_pd(), t = s, m = s, z = s, u = s, v = s;
     const __m512d one = _mm512_set1_pd(1.0);
     // the elements of each row, cn of them (a constant for the common 2 and 3: the loop
-    // unrolled, no loop control per element)
-    auto rows_of = [&](auto cn) {
+    // unrolled, no loop control per element); LG: U and V too, as sum_row sums them
+    auto rows_of = [&](auto cn, auto lg_sums) {
       for (int64_t i = 0; i < nr; ++i) {
         const double* e = rows[i].e + b;
         const double* xv = rows[i].x + b;
+        const double* lg = lg_sums ? rows[i].lg + b : nullptr;
         for (int64_t j = 0; j < cn; ++j, e += st, xv += st) {
           const __m512d ev = _mm512_loadu_pd(e), xx = _mm512_loadu_pd(xv);
           s = _mm512_add_pd(s, ev);
           t = _mm512_fmadd_pd(ev, xx, t);
           m = _mm512_max_pd(ev, m);  // ev > m ? ev : m
+          if (lg_sums) {
+            const __m512d el = _mm512_mul_pd(ev, _mm512_loadu_pd(lg + j * st));
+            v = _mm512_add_pd(v, el);
+            u = _mm512_fmadd_pd(el, xx, u);
+          }
           if (with_zero)
             z = _mm512_mask_add_pd(z, _mm512_cmp_pd_mask(xx, _mm512_setzero_pd(), _CMP_EQ_OQ),
                                    z, one);
         }
       }
     };
-    if (je - jb == 3) rows_of(std::integral_constant<int64_t, 3>{});
-    else if (je - jb == 2) rows_of(std::integral_constant<int64_t, 2>{});
-    else rows_of(std::max<int64_t>(0, je - jb));
+    auto rows_lg = [&](auto lg_sums) {
+      if (je - jb == 3) rows_of(std::integral_constant<int64_t, 3>{}, lg_sums);
+      else if (je - jb == 2) rows_of(std::integral_constant<int64_t, 2>{}, lg_sums);
+      else rows_of(std::max<int64_t>(0, je - jb), lg_sums);
+    };
+    if (with_log) rows_lg(std::true_type{});
+    else rows_lg(std::false_type{});
     _mm512_storeu_pd(acc + k, s);
     _mm512_storeu_pd(acc + q + k, t);
     _mm512_storeu_pd(acc + 2 * q + k, m);
+    if (with_log) {
+      _mm512_storeu_pd(acc + 3 * q + k, u);
+      _mm512_storeu_pd(acc + 4 * q + k, v);
+    }
     if (with_zero) _mm512_storeu_pd(acc + 5 * q + k, z);
 #else
-    double s[L] = {}, t[L] = {}, m[L] = {}, z[L] = {};
+    double s[L] = {}, t[L] = {}, m[L] = {}, z[L] = {}, u[L] = {}, v[L] = {};
     for (int64_t i = 0; i < nr; ++i)
       for (int64_t j = jb; j < je; ++j) {
         const double* e = rows[i].e + b + (j - jb) * st;
@@ -2780,11 +2791,21 @@ PPV_STAGE void sum_rows(const Axis& AW, int64_t ow0, int64_t ow1, int64_t lo, in
           m[l] = e[l] > m[l] ? e[l] : m[l];
           z[l] += xv[l] == 0.0 ? 1.0 : 0.0;
         }
+        if (with_log) {  // as sum_row's U, V
+          const double* lg = rows[i].lg + b + (j - jb) * st;
+#pragma omp simd
+          for (int l = 0; l < L; ++l) {
+            double el = e[l] * lg[l];
+            v[l] += el;
+            u[l] += el * xv[l];
+          }
+        }
       }
     for (int l = 0; l < L; ++l) {
       acc[k + l] = s[l];
       acc[q + k + l] = t[l];
       acc[2 * q + k + l] = m[l];
+      if (with_log) { acc[3 * q + k + l] = u[l]; acc[4 * q + k + l] = v[l]; }
       if (with_zero) acc[5 * q + k + l] = z[l];
     }
 #endif
@@ -3253,7 +3274,7 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
     const int64_t cofs = (ow0 - ct->keep) * L;  // this tile's first output in c1, c2
     // the forwards' window sums in the rows' weighing pass (fetch_sum), where RowSums allows
     // and rows_by_weighing chooses it
-    const bool weighing = !backward && sums_by_weighing(P, AW, *ct, fuse_rows, with_log);
+    const bool weighing = !backward && sums_by_weighing(P, AW, *ct, fuse_rows);
     // ---- window sums, output row by output row
     for (int64_t od = 0; od < AD.out; ++od)
       for (int64_t oh = 0; oh < OH; ++oh) {
@@ -3269,7 +3290,7 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
               fetch_sum(AD.start[od] + jd * AD.step, AH.start[oh] + jh * AH.step, rs);
           fused = true;
           ++n_weighing;
-        } else if (!with_log && nch == 1 && AD.count[od] * AH.count[oh] <= fuse_rows) {
+        } else if (!backward && nch == 1 && AD.count[od] * AH.count[oh] <= fuse_rows) {
           // all the window's rows at once (sum_rows), if the row cache holds them together
           RowData rows[FUSE_ROWS];
           int64_t keys[FUSE_ROWS], nr = 0;
@@ -3283,10 +3304,10 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
           for (int64_t i = 0; i < nr; ++i) held = held && cache.tag[keys[i] % cache.ns] == keys[i];
           if (held)
             sum_rows(AW, ow0, ct->ow1, ct->chunk_begin(0), ct->chunk_end(0), rows, nr, acc, q,
-                     fl.need_zero);
+                     with_log, fl.need_zero);
           fused = held;
         }
-        if (!with_log && !weighing) ++(fused ? n_together : n_each);
+        if (!backward && !weighing) ++(fused ? n_together : n_each);
         if (!fused) {
           std::fill(acc, acc + (with_log ? 5 : 3) * q, 0.0);
           if (fl.need_zero) std::fill(acc + 5 * q, acc + 6 * q, 0.0);

@@ -150,10 +150,10 @@ def test_sums_taken_in_the_weighing_pass_match_the_oracle(case, channels_last, d
 
 
 @pytest.mark.parametrize("dtype", FAST_DTYPES, ids=dtype_name)
-@pytest.mark.parametrize("output_size", [1, 7, (3, 2)])
+@pytest.mark.parametrize("output_size", [1, (3, 2)])
 def test_adaptive_and_global_sums_in_the_weighing_pass(output_size, dtype, paths):
-    # global: 28 rows per window (more than sum_rows takes); 7 on 28 x 28: windows of 4 x 4
-    # (a saving forward only: the plain forward keeps sum_rows); (3, 2) on 27 x 22: 9 x 11
+    # global: 28 rows per window (more than sum_rows takes); (3, 2) on 27 x 22: windows of
+    # 9 x 11 (W windows of 8 columns or more)
     x = positive_signal((1, 16, 27 if output_size == (3, 2) else 28,
                          22 if output_size == (3, 2) else 28), dtype, 11, zeros=0.05)
     check_adaptive_case("ppool", x, _alpha(16), output_size, dims=2)
@@ -161,10 +161,15 @@ def test_adaptive_and_global_sums_in_the_weighing_pass(output_size, dtype, paths
     assert _weighed(seen), seen
 
 
-def test_a_plain_forward_of_narrow_disjoint_windows_keeps_sum_rows(paths):
-    # k4 s4: W windows of 4 columns (below 8), 4 rows: the forward sums a window's rows together;
-    # its saving forward (dy/dalpha) takes them in the weighing pass
-    x = positive_signal((1, 8, 16, 24), torch.float32, 12)
-    check_case(x, 2.0, 4, None, 0, 1, False, dims=2, gradients=False)
+@pytest.mark.parametrize("dtype", FAST_DTYPES, ids=dtype_name)
+@pytest.mark.parametrize("gradients", [False, True], ids=["forward", "saving"])
+def test_narrow_disjoint_windows_keep_sum_rows(dtype, gradients, paths):
+    # k4 s4 and adaptive 7 on 28 x 28 (windows of 4 x 4): W windows of 4 columns (below 8),
+    # 4 rows: the forward sums a window's rows together, and so does the saving forward, its
+    # U and V (dy/dalpha) with them (sum_rows with_log); zeros and one alpha per channel
+    x = positive_signal((1, 16, 28, 28), dtype, 12, zeros=0.05)
+    check_case(x, _alpha(16), 4, None, 0, 1, False, dims=2, gradients=gradients)
+    if gradients:
+        check_adaptive_case("ppool", x, _alpha(16), 7, dims=2)
     seen = paths()
     assert seen["together"] > 0 and seen["weighing"] == seen["each"] == 0, seen
