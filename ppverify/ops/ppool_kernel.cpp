@@ -2819,9 +2819,12 @@ PPV_STAGE void scatter_row(const Axis& AW, int64_t ow0, int64_t ow1, const doubl
                            const double* c2, int64_t lo, int64_t hi, double* Pp, double* Qp) {
   const int64_t cs = AW.step;
   for (int64_t ow = ow0; ow < ow1; ++ow) {
-    int64_t jb, je;
-    window_cols(AW.start[ow], AW.count[ow], cs, lo, hi, jb, je);
-    const int64_t k = (ow - ow0) * L, b = AW.start[ow] - lo;
+    int64_t jb = 0, je = AW.count[ow];
+    const int64_t c0 = AW.start[ow];
+    // the window's columns within [lo, hi): window_cols' two integer divisions only where it
+    // is not all inside (they were 11% of this function's time, k3 s2 p1's overlap backward)
+    if (c0 < lo || c0 + (je - 1) * cs >= hi) window_cols(c0, je, cs, lo, hi, jb, je);
+    const int64_t k = (ow - ow0) * L, b = c0 - lo;
     for (int64_t j = jb; j < je; ++j) {
       const int64_t c = (b + j * cs) * L;
 #pragma omp simd
