@@ -122,9 +122,11 @@ def _sizes(c) -> dict:
     x, plan = c["x"], c["plan"]
     y_bytes = c["gy"].numel() * c["gy"].element_size()
     jac_bytes = x.numel() * _native.jac_dtype(x.dtype).itemsize
-    state = _native.overlap_state_size(plan) if c["mode"] == 2 else 0
+    overlap = c["mode"] == 2  # (dw: the overlap state's float dy/dalpha, padded lanes)
+    state = _native.overlap_weights_size(plan) if overlap else 0
+    dw = _native.overlap_state_size(plan) if overlap else c["gy"].numel()
     return dict(x=x.numel() * x.element_size(), y=y_bytes, jac=jac_bytes,
-                dw=c["gy"].numel(), state=state, ref=int(plan[3]) * int(plan[4]))
+                dw=dw, state=state, ref=int(plan[3]) * int(plan[4]))
 
 
 def run_case(lib, c) -> dict:
@@ -143,12 +145,14 @@ def run_case(lib, c) -> dict:
         bs = lib.ppv_backward_saved(plan, jac.data_ptr(), dw.data_ptr(), gy.data_ptr(),
                                     gx.data_ptr(), dp.data_ptr(), 2)
     elif c["mode"] == 2:
-        inv_s, y64 = (torch.zeros(z["state"], dtype=torch.float64) for _ in range(2))
+        weights = torch.zeros(z["state"], dtype=torch.float32)
+        dw = torch.zeros(z["dw"], dtype=torch.float32)
         ref = torch.zeros(z["ref"], dtype=torch.float64)
         fs = lib.ppv_forward_overlap_saved(plan, x.data_ptr(), param.data_ptr(), y.data_ptr(),
-                                           inv_s.data_ptr(), y64.data_ptr(), ref.data_ptr(), 2)
+                                           weights.data_ptr(), dw.data_ptr(), ref.data_ptr(),
+                                           2)
         bs = lib.ppv_backward_overlap_saved(plan, x.data_ptr(), param.data_ptr(),
-                                            inv_s.data_ptr(), y64.data_ptr(), ref.data_ptr(),
+                                            weights.data_ptr(), dw.data_ptr(), ref.data_ptr(),
                                             gy.data_ptr(), gx.data_ptr(), dp.data_ptr(), 2)
     else:
         fs = lib.ppv_forward(plan, x.data_ptr(), param.data_ptr(), y.data_ptr(), 2)

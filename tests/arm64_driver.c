@@ -7,8 +7,8 @@
  * mode, jac_bytes, dw_len, state_len, ref_len, then plan (plan_len int64), x (x_bytes), param
  * (param_len doubles), gy (y_bytes). Mode 0: ppv_forward then ppv_backward; 1: the disjoint
  * state's pair, ppv_forward_saved (jac of jac_bytes, zeroed first; dw of dw_len doubles) then
- * ppv_backward_saved; 2: the overlap state's pair (inv_s and y64 of state_len doubles each, ref
- * of ref_len). Output file: per case int32 forward status, int32 backward status, y (y_bytes),
+ * ppv_backward_saved; 2: the overlap state's pair (weights of state_len floats, dw of dw_len
+ * floats, ref of ref_len doubles). Output file: per case int32 forward status, int32 backward status, y (y_bytes),
  * gx (x_bytes), dparam (param_len doubles). */
 #include <dlfcn.h>
 #include <stdint.h>
@@ -22,10 +22,10 @@ typedef int (*forward_saved_fn)(const int64_t*, const void*, const double*, void
                                 double*, int);
 typedef int (*backward_saved_fn)(const int64_t*, const void*, const double*, const void*, void*,
                                  double*, int);
-typedef int (*forward_overlap_fn)(const int64_t*, const void*, const double*, void*, double*,
-                                  double*, double*, int);
-typedef int (*backward_overlap_fn)(const int64_t*, const void*, const double*, const double*,
-                                   const double*, const double*, const void*, void*, double*,
+typedef int (*forward_overlap_fn)(const int64_t*, const void*, const double*, void*, float*,
+                                  float*, double*, int);
+typedef int (*backward_overlap_fn)(const int64_t*, const void*, const double*, const float*,
+                                   const float*, const double*, const void*, void*, double*,
                                    int);
 
 static void* read_exactly(FILE* f, int64_t n) {
@@ -85,12 +85,12 @@ int main(int argc, char** argv) {
       st[1] = sbwd(plan, jac, dw, gy, gx, dparam, nt);
       free(jac); free(dw);
     } else if (h[5] == 2) {
-      double* inv_s = calloc((size_t)h[8] + 1, 8);
-      double* y64 = calloc((size_t)h[8] + 1, 8);
+      float* weights = calloc((size_t)h[8] + 1, 4);
+      float* dw = calloc((size_t)h[7] + 1, 4);
       double* ref = calloc((size_t)h[9] + 1, 8);
-      st[0] = ofwd(plan, x, param, y, inv_s, y64, ref, nt);
-      st[1] = obwd(plan, x, param, inv_s, y64, ref, gy, gx, dparam, nt);
-      free(inv_s); free(y64); free(ref);
+      st[0] = ofwd(plan, x, param, y, weights, dw, ref, nt);
+      st[1] = obwd(plan, x, param, weights, dw, ref, gy, gx, dparam, nt);
+      free(weights); free(dw); free(ref);
     } else {
       st[0] = fwd(plan, x, param, y, nt);
       st[1] = bwd(plan, x, param, gy, gx, dparam, nt);

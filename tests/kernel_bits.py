@@ -30,14 +30,14 @@ where the dtypes agree, as autograd's call does): its status, input gradient and
 all by their bits (issue 12's one-pass dy/dx and the backward's runs, docs/performance-history.md,
 "The saving forward's dy/dx in one pass").
 
-``--overlap`` compares the overlap state's pair: ``ppv_forward_overlap_saved`` (status,
-output, each window's 1 / S and y, each plane's Lc) and ``ppv_backward_overlap_saved`` from the
-one state both wrote (status, input gradient, dy/dalpha) on float32, bfloat16 and float16
-inputs whose windows share elements (2-D k3 s2 p1 on odd and even sizes, k3 s1 p1, k5 s2 p2,
-dilation 2, adaptive 5 on 23x19, 3-D k3 s2 p1, a 1-D k4 s2 p1, channels-last 2-D and 3-D;
-random, 12-decade and zero-laden inputs; alpha -3 .. 1e3), by their bits (issue 12's small row:
-the backward's coefficient slots, docs/performance-history.md, "Per-call overhead and
-RSS")."""
+``--overlap`` compares the overlap state's pair: ``ppv_forward_overlap_saved`` (status, output,
+each element's float weight, each window's float dy/dalpha, each plane's Lc) and
+``ppv_backward_overlap_saved`` from the one state both wrote (status, input gradient, dy/dalpha)
+on float32, bfloat16 and float16 inputs whose windows share elements (2-D k3 s2 p1 on odd and
+even sizes, k3 s1 p1, k5 s2 p2, dilation 2, adaptive 5 on 23x19, 3-D k3 s2 p1, a 1-D k4 s2 p1,
+channels-last 2-D and 3-D; random, 12-decade and zero-laden inputs; alpha -3 .. 1e3), by their
+bits (issue 12's small row: the backward's coefficient slots, docs/performance-history.md, "Per-
+call overhead and RSS")."""
 
 from __future__ import annotations
 
@@ -207,9 +207,9 @@ def _fast_run(lib, plan, x, p, gy, out_shape, threads: int, overlap: bool):
           lib.ppv_backward(ptr, vp(x.data_ptr()), vp(p.data_ptr()), vp(gy.data_ptr()),
                            vp(gx.data_ptr()), vp(dp.data_ptr()), threads)]
     out = [y.clone(), gx.clone(), dp.clone()]
-    if overlap:
-        n = _native.overlap_state_size(plan)
-        rs, ys = torch.empty(n, dtype=torch.float64), torch.empty(n, dtype=torch.float64)
+    if overlap:  # (rs, ys: the state's weights and dy/dalpha, float32)
+        rs = torch.empty(_native.overlap_weights_size(plan), dtype=torch.float32)
+        ys = torch.empty(_native.overlap_state_size(plan), dtype=torch.float32)
         lc = torch.empty(x.shape[0] * x.shape[1], dtype=torch.float64)
         st.append(lib.ppv_forward_overlap_saved(ptr, vp(x.data_ptr()), vp(p.data_ptr()),
                                                 vp(y.data_ptr()), vp(rs.data_ptr()),
@@ -275,9 +275,10 @@ OVERLAP_GEOMETRIES = [
 
 def _overlap_run(lib, plan, x, p, gy, threads: int):
     vp = ctypes.c_void_p
-    n = _native.overlap_state_size(plan)
-    # zeros: what a kernel leaves unwritten (padded lanes; all but y after a refused state)
-    rs, ys = torch.zeros(n, dtype=torch.float64), torch.zeros(n, dtype=torch.float64)
+    # zeros: what a kernel leaves unwritten (padded lanes; all but y after a refused state);
+    # rs, ys: the state's weights and dy/dalpha (float32)
+    rs = torch.zeros(_native.overlap_weights_size(plan), dtype=torch.float32)
+    ys = torch.zeros(_native.overlap_state_size(plan), dtype=torch.float32)
     lc = torch.zeros(x.shape[0] * x.shape[1], dtype=torch.float64)
     y, gx, dp = torch.zeros_like(gy), torch.zeros_like(x), torch.zeros(1, dtype=torch.float64)
     s1 = lib.ppv_forward_overlap_saved(vp(plan.ctypes.data), vp(x.data_ptr()),
@@ -288,7 +289,7 @@ def _overlap_run(lib, plan, x, p, gy, threads: int):
                                         vp(lc.data_ptr()), vp(gy.data_ptr()), vp(gx.data_ptr()),
                                         vp(dp.data_ptr()), threads) if s1 == 0 else -1
     bits = torch.int32 if x.dtype == torch.float32 else torch.int16
-    return (s1, s2), (y.view(bits), rs.view(torch.int64), ys.view(torch.int64),
+    return (s1, s2), (y.view(bits), rs.view(torch.int32), ys.view(torch.int32),
                       lc.view(torch.int64), gx.view(bits), dp.view(torch.int64))
 
 

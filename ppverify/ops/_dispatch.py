@@ -166,32 +166,31 @@ class _NativeCall:
             return torch.empty_like(self._gx_like)
         return torch.empty_like(self._gx_like, memory_format=self._gx_fmt)
 
-    def saves(self) -> bool:
-        """Whether a forward can save the backward's state (``_native_forward_saved``):
-        windows that share no element, or (``overlap``) P-pooling in float32 / bfloat16 /
-        float16 with windows that share elements."""
+    def saves(self, need_param: bool = False) -> bool:
+        """Whether a forward can save the backward's state (``_native_forward_saved``; with
+        ``need_param`` the parameter's gradient is wanted too): windows that share no
+        element, or (``overlap_state``) P-pooling in float32 / bfloat16 / float16 with windows
+        that share elements, where the state keeps the peak memory within bounds
+        (``_overlap_state_fits``)."""
         if self._saves is None:
             disjoint = _native.saves(self.dtype) and _native.plan_disjoint(self.plan)
-            # the overlap state is 16 bytes per output: kept to at most 10 bytes per input
-            # element (stride 2 in 1-D, (2, 1) in 2-D, ...; 2-D k3 s1 recomputes), and to
-            # windows of 4 elements or more on average (it saves the window sums, which cost
-            # in proportion to the window: at 1-D k3's 3 the saving forward's stores and the
-            # backward's loads cost about what they save, 73 against 74 ms, for twice the
-            # peak memory)
-            n_in = math.prod(self._gx_like.shape)
-            self._overlap = (not disjoint and _native.saves_overlap(self.op, self.dtype)
-                             and 16 * math.prod(self.out_shape) <= 10 * n_in
-                             and _native.plan_window_mean(self.plan) >= 4.0)
-            self._saves = disjoint or self._overlap
+            # the overlap state, where windows hold 4 elements or more on average (1-D k3's
+            # 3 elements: not measured with this state) and its memory fits
+            self._overlap = (False, False)
+            if (not disjoint and _native.saves_overlap(self.op, self.dtype)
+                    and _native.plan_window_mean(self.plan) >= 4.0):
+                self._overlap = tuple(_overlap_state_fits(
+                    self.plan, self.dtype.itemsize, math.prod(self._gx_like.shape),
+                    math.prod(self.out_shape), with_dw) for with_dw in (False, True))
+            self._saves = disjoint
             if self._saves:
                 self._jac = _allocator(tuple(self._gx_like.shape),
                                        _native.jac_dtype(self.dtype), self.fmt)
                 # float64's exact engine writes every element (0 outside the windows)
-                # (the overlap state's backward never reads a weight outside the windows)
-                self._jac_zeroed = (self.dtype is not torch.float64 and not self._overlap
+                self._jac_zeroed = (self.dtype is not torch.float64
                                     and not _native.plan_covers(self.plan))
                 self._dw = _allocator(self.out_shape, torch.float64, self.fmt)
-        return self._saves
+        return self._saves or self._overlap[need_param]
 
     def new_saved(self, need_param: bool) -> tuple[Tensor, Tensor | None]:
         """Buffers of the saved state: dy/dx per input element (float32, float64 for a float64
@@ -204,11 +203,33 @@ class _NativeCall:
         return jac, torch.empty_like(self._dw[0], memory_format=self._dw[1] or
                                      torch.preserve_format)
 
-    @property
-    def overlap(self) -> bool:
-        """Whether the saved state is the overlap one (``1 / S`` and ``y`` per window, the
-        reference per plane; ``saves`` settles it)."""
-        return self._overlap
+    def overlap_state(self, need_param: bool) -> bool:
+        """Whether the saved state is the overlap one (each element's weight, with
+        ``need_param`` each window's dy/dparam, the reference per plane; after ``saves``)."""
+        return not self._saves and self._overlap[need_param]
+
+
+def _overlap_state_fits(plan, itemsize: int, n_in: int, n_out: int, with_dw: bool) -> bool:
+    """Whether a forward and backward that save the overlap state keep their peak memory
+    within 1.45x max pooling's (issue 12's bound is 1.5x of the larger of torch's max and
+    average pooling peaks, which is max pooling's). The model, in bytes beyond the input:
+    max pooling holds its output, its int64 indices, the output's gradient and the input's
+    gradient, ``n_out (2 s + 8) + n_in s`` (s: the dtype's size); this op its output, the
+    output's gradient, the input's gradient and the state, ``n_out 2 s + n_in s`` plus 4 bytes
+    per element and plane lane (the weights) and, with ``with_dw``, 4 per output and lane
+    (dy/dparam). It matched the profiler's peaks of ``ppverify bench --matrix`` to 0.01
+    (2026-12-03, the state with dy/dparam: 2-D float32 k3 s2 p1 1.38x, bfloat16 1.60x, 3-D
+    float32 1.58x): so 2-D float32 k3 s2 p1 saves the state with dy/dparam (1.375x), the
+    half types without it (1.40x; with a learnable alpha they recompute), 3-D k3 s2 p1 neither
+    (1.50x without). The state's buffers hold 8 lanes per group of planes (the last group
+    padded), as counted here; a state of at most 1 MiB is always kept (the peak of so small
+    a call is torch's allocator and bookkeeping more than its buffers; tests with 2 or 3
+    planes, 8 lanes of state each, are such calls)."""
+    ref = n_out * (2 * itemsize + 8) + n_in * itemsize
+    state = 4 * _native.overlap_weights_size(plan)
+    if with_dw:
+        state += 4 * _native.overlap_state_size(plan)
+    return state <= 1 << 20 or n_out * 2 * itemsize + n_in * itemsize + state <= 1.45 * ref
 
 
 def _allocator(shape: tuple, dtype: torch.dtype, fmt):
@@ -280,14 +301,15 @@ def _native_forward_saved(op: str, x: Tensor, param: Tensor, layout, validate: b
     float32's range or a float64 window's dy/dparam is not representable well enough (the
     backward then recomputes)."""
     call = _native_call(op, layout, x, param)
-    if not call.saves():
+    if not call.saves(need_param):
         return _native_forward(op, x, param, layout, validate), None
     xk = x.contiguous(memory_format=call.fmt) if call.copy else x
     p = param if param.is_contiguous() else param.contiguous()
     y = call.new_output()
-    if call.overlap:  # 1 / S and y per window, Lc per plane
-        n = _native.overlap_state_size(call.plan)
-        sums = (torch.empty(n, dtype=torch.float64), torch.empty(n, dtype=torch.float64),
+    if call.overlap_state(need_param):  # E per element, dy/dparam (need_param), Lc per plane
+        sums = (torch.empty(_native.overlap_weights_size(call.plan), dtype=torch.float32),
+                torch.empty(_native.overlap_state_size(call.plan), dtype=torch.float32)
+                if need_param else None,
                 torch.empty(x.shape[0] * x.shape[1], dtype=torch.float64))
         bad, usable = _native.forward_overlap_saved(call.ptr, xk, p, y, *sums)
         state = (None, None, sums)
@@ -307,10 +329,10 @@ def _native_backward_saved(op: str, x: Tensor, param: Tensor, layout, grad_y: Te
     memory, ``grad_x = grad_y[window] * jac``, ``grad_param = sum grad_y * dw``. For a float32
     or float64 input ``grad_x`` is written over ``jac`` (same dtype and format): the state is
     used once, and the backward's peak memory is then no more than the forward's.
-    For windows that share elements the state is ``sums = (1 / S, y, Lc)`` (``jac``, ``dw``
-    None): the backward recomputes the weights but not the window sums
-    (``_native.backward_overlap_saved``; ``grad_x`` is the recomputing backward's bit for bit,
-    ``grad_param`` with ``need_param``)."""
+    For windows that share elements the state is ``sums = (E, dw, Lc)`` (``jac``, ``dw``
+    None): the backward sums the windows again from the saved weights but takes no logarithm
+    or exponential (``_native.backward_overlap_saved``; ``grad_param`` with ``need_param``,
+    which needs the forward to have saved ``dw``)."""
     call = _native_call(op, layout, x, param)
     g = _kernel_grad_out(call, x, grad_y)
     if sums is not None:
@@ -593,9 +615,10 @@ class _EagerPool(torch.autograd.Function):
     saves each input element's dy/dx (float32; float64 for float64) and, when the parameter
     needs a gradient, each window's dy/dparam (float64); the backward is then a pass
     over memory instead of a recomputation (``_native_forward_saved``). Where windows share
-    elements (P-pooling in float32 / bfloat16 / float16, at most 10 bytes of state per input
-    element), the forward saves each window's 1 / S and y (float64) and the backward skips
-    the window sums (the same input gradient, bit for bit). The state is held by
+    elements (P-pooling in float32 / bfloat16 / float16, at most 6 bytes of state per input
+    element), the forward saves each element's weight ``E`` (float32) and, when the
+    parameter needs a gradient, each window's dy/dparam (float32); the backward then takes no
+    logarithm or exponential. The state is held by
     the node (not ``save_for_backward``: a float32 or float64 input gradient is written over it)
     and used once: the backward drops it, so a second backward of a retained graph recomputes."""
 

@@ -12,7 +12,8 @@ windows that share no element (P-pooling; the power mean and Lp in float32 / bfl
 float16) ``forward_saved`` / ``backward_saved`` (the forward saves each element's dy/dx, the
 backward is one pass over memory); for windows that share elements (P-pooling, float32 /
 bfloat16 / float16) ``forward_overlap_saved`` / ``backward_overlap_saved`` (the forward saves
-each window's ``1 / S`` and ``y``, the backward skips the window sums).
+each element's weight ``E`` as a float and each window's dy/dalpha, the backward takes no
+logarithm or exponential).
 
 The cache and how it is verified
 --------------------------------
@@ -100,7 +101,7 @@ def cpu_target_flags(machine: str | None = None, march: str | None = None) -> li
 #: the compiler's flags, fixed at import (``$PPVERIFY_MARCH`` is read then); part of the key
 FLAGS = ["-O3", *cpu_target_flags(), "-fopenmp", "-fno-math-errno", "-fno-trapping-math",
          "-shared", "-fPIC", "-std=c++17"]
-ABI_VERSION = 4
+ABI_VERSION = 5
 PREFIX = "ppool_kernel_"
 
 _lock = threading.Lock()
@@ -372,6 +373,8 @@ def _open(path: Path):
     lib.ppv_forward_overlap_saved.restype = i32
     lib.ppv_backward_overlap_saved.argtypes = [vp, vp, vp, vp, vp, vp, vp, vp, vp, i32]
     lib.ppv_backward_overlap_saved.restype = i32
+    lib.ppv_overlap_redone.argtypes = []
+    lib.ppv_overlap_redone.restype = ctypes.c_int64
     lib.ppv_plan_axis.argtypes = [vp, i32, vp]
     lib.ppv_plan_axis.restype = i32
     lib.ppv_segments.argtypes = [vp, i32, vp]
@@ -787,54 +790,76 @@ def plan_window_mean(plan) -> float:
     return mean
 
 
-def overlap_state_size(plan) -> int:
-    """Doubles in each of ``forward_overlap_saved``'s ``inv_s`` and ``y64``: 8 lanes per output
-    position and group of 8 planes (consecutive planes; channels-last: consecutive channels of
-    one batch entry), the last group padded."""
+def _overlap_groups(plan) -> int:
+    """Groups of 8 planes of ``plan``: consecutive planes, or (channels-last) consecutive
+    channels of one batch entry; the last group of each padded."""
     n, c, channels_last = int(plan[3]), int(plan[4]), bool(plan[2])
-    groups = n * -(-c // 8) if channels_last else -(-(n * c) // 8)
-    return groups * 8 * int(plan[10]) * int(plan[11]) * int(plan[12])
+    return n * -(-c // 8) if channels_last else -(-(n * c) // 8)
+
+
+def overlap_state_size(plan) -> int:
+    """Floats of ``forward_overlap_saved``'s ``dw``: 8 lanes per output position and group of
+    8 planes (``_overlap_groups``)."""
+    return _overlap_groups(plan) * 8 * int(plan[10]) * int(plan[11]) * int(plan[12])
+
+
+def overlap_weights_size(plan) -> int:
+    """Floats of ``forward_overlap_saved``'s ``weights``: 8 lanes per input position and group
+    of 8 planes (``_overlap_groups``)."""
+    return _overlap_groups(plan) * 8 * int(plan[7]) * int(plan[8]) * int(plan[9])
 
 
 def forward_overlap_saved(plan: int, x: torch.Tensor, param: torch.Tensor, out: torch.Tensor,
-                          inv_s: torch.Tensor, y64: torch.Tensor,
+                          weights: torch.Tensor, dw: torch.Tensor | None,
                           ref: torch.Tensor) -> tuple[bool, bool]:
-    """``forward``, and the state of a backward that does not redo the window sums, for
-    windows that share elements (P-pooling, float32 / bfloat16 / float16): ``inv_s`` and
-    ``y64`` (float64, ``overlap_state_size(plan)`` each, the kernel's lane-interleaved order)
-    get each window's ``1 / S``
-    (``S = sum E``, ``E = exp(alpha (ln x - Lc))``) and ``y`` in double, ``ref`` (float64, one
-    per plane ``(n, c)``, ``n * C + c``) each plane's reference ``Lc``. Returns
-    ``(bad, usable)`` as ``forward_saved``: ``usable`` is False where a window went to the
-    exact engine (weights that underflow, zeros with ``alpha <= 0`` or ``alpha = 1``,
-    ``|alpha| > 2^20``, a bad element) or the forward cut the planes into segments; the
-    backward must then recompute."""
+    """``forward``, and the state of a backward that takes no logarithm or exponential, for
+    windows that share elements (P-pooling, float32 / bfloat16 / float16): ``weights``
+    (float32, ``overlap_weights_size(plan)``, the kernel's lane-interleaved order) gets each
+    element's weight ``E = exp(alpha (ln x - Lc))`` rounded to float32 (relative error
+    <= 2^-24; -1 where float32 holds no normal ``E``: the backward weighs that row again),
+    ``dw`` (float32, ``overlap_state_size(plan)``; None: the parameter's gradient is not
+    wanted) each window's dy/dalpha, ``ref`` (float64, one per plane ``(n, c)``,
+    ``n * C + c``) each plane's reference ``Lc``. Returns ``(bad, usable)`` as
+    ``forward_saved``: ``usable`` is False where a window went to the exact engine (weights
+    that underflow, zeros with ``alpha <= 0`` or ``alpha = 1``, ``|alpha| > 2^20``, a bad
+    element), where a window's dy/dalpha is not a normal float32, or where the forward cut the
+    planes into segments; the backward must then recompute."""
     code = (_lib or load()).ppv_forward_overlap_saved(
-        plan, x.data_ptr(), param.data_ptr(), out.data_ptr(), inv_s.data_ptr(),
-        y64.data_ptr(), ref.data_ptr(), torch.get_num_threads())
+        plan, x.data_ptr(), param.data_ptr(), out.data_ptr(), weights.data_ptr(),
+        None if dw is None else dw.data_ptr(), ref.data_ptr(), torch.get_num_threads())
     if not code:
         return False, True
     return status(code), not code & (_UNSAVED | 1)
 
 
 def backward_overlap_saved(plan: int, x: torch.Tensor, param: torch.Tensor,
-                           inv_s: torch.Tensor, y64: torch.Tensor, ref: torch.Tensor,
+                           weights: torch.Tensor, dw: torch.Tensor | None, ref: torch.Tensor,
                            grad_out: torch.Tensor, grad_in: torch.Tensor,
                            need_param: bool) -> torch.Tensor | None:
     """``backward`` from ``forward_overlap_saved``'s state for the same plan, ``x`` and
-    ``param``: the weights ``E`` again (one log and exp per element), ``P`` and ``Q`` the sums
-    of ``grad_out / S`` and ``grad_out y / S`` over each element's windows, ``grad_in`` (x's
-    dtype and format) ``= E ((1 + alpha) P - alpha Q / x)``, bit for bit the recomputing
-    ``backward``'s; returns the parameter gradient (float64, ``param``'s shape;
-    ``sum_i E_i (ln x_i - Lc) (x_i P_i - Q_i)`` per plane) with ``need_param``, else None."""
+    ``param``: per window ``S = sum E`` and ``T = sum E x`` again from the stored weights,
+    ``y = T / S``; ``P`` and ``Q`` the sums of ``grad_out / S`` and ``grad_out y / S`` over
+    each element's windows; ``grad_in`` (x's dtype and format) ``= E ((1 + alpha) P -
+    alpha Q / x)``; returns the parameter gradient (float64, ``param``'s shape;
+    ``sum_w grad_out_w dw_w`` per plane) with ``need_param`` (which needs ``dw``), else
+    None."""
+    if need_param and dw is None:
+        raise ValueError("backward_overlap_saved: need_param without the forward's dw")
     dparam = torch.empty(param.shape, dtype=torch.float64) if need_param else None
     code = (_lib or load()).ppv_backward_overlap_saved(
-        plan, x.data_ptr(), param.data_ptr(), inv_s.data_ptr(), y64.data_ptr(),
-        ref.data_ptr(), grad_out.data_ptr(), grad_in.data_ptr(),
-        None if dparam is None else dparam.data_ptr(), torch.get_num_threads())
+        plan, x.data_ptr(), param.data_ptr(), weights.data_ptr(),
+        None if dw is None else dw.data_ptr(), ref.data_ptr(), grad_out.data_ptr(),
+        grad_in.data_ptr(), None if dparam is None else dparam.data_ptr(),
+        torch.get_num_threads())
     if code:
         status(code)
     return dparam
+
+
+def overlap_redone() -> int:
+    """Row segments the overlap state's backward weighed again since the last call (a weight
+    that float32 does not hold as a normal number; then reset). For tests."""
+    return int((_lib or load()).ppv_overlap_redone())
 
 
 def backward(plan: int, x: torch.Tensor, param: torch.Tensor, grad_out: torch.Tensor,

@@ -60,10 +60,11 @@
 //   row's dy/dx in one pass straight into the planes: jac_store_row), and the backward
 //   (ppv_backward_saved) is one pass over memory. The power mean / Lp engine (power_kernel.inc) saves the same state (float
 //   dy/dx, double dy/dp) and shares that backward. Where windows share elements, a saving
-//   forward (ppv_forward_overlap_saved) writes each window's 1 / S and y (double, 16 bytes per
-//   output) and each plane's Lc, and its backward (ppv_backward_overlap_saved) is the
-//   recomputing backward without the window sums: E again, the scatter and the pass per
-//   element, the same input gradient bit for bit (see "backward from the overlap state").
+//   forward (ppv_forward_overlap_saved) writes each element's weight E as a float (4 bytes
+//   per input element), each window's dy/da as a float and each plane's Lc, and its backward
+//   (ppv_backward_overlap_saved) is the recomputing backward without a log or an exp: the
+//   window sums again from the stored weights, the scatter and the pass per element (see
+//   "backward from the overlap state").
 //   A window whose weights underflow relative to the plane (its largest E below 1e-250), or
 //   that holds zeros where they matter, is evaluated by the exact engine.
 // * exact (float64 inputs, and the fast engine's special windows): each window relative to
@@ -102,6 +103,7 @@
 #if defined(__aarch64__) && defined(__GNUC__) && !defined(__clang__)
 #pragma GCC target("+nosve")
 #endif
+#include <cfloat>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -141,7 +143,7 @@ inline int omp_get_num_threads() { return 1; }
 namespace {
 
 constexpr int L = 8;  // lanes (planes) per group
-constexpr int64_t ABI_VERSION = 4;
+constexpr int64_t ABI_VERSION = 5;
 
 // ------------------------------------------------------------------------------------ bits
 
@@ -2427,11 +2429,13 @@ struct Saved {
   // jac_store_row's stores of jac streamed (no read of the lines first, nor kept in cache):
   // set for a float jac larger than jac_stream_bytes (see there)
   bool stream_jac = false;
-  // windows that share elements (ppv_forward_overlap_saved; the fast engine only): per
-  // output 1 / S and y (double, lane-interleaved by group: state_index) and per plane its
-  // reference Lc. See run_overlap_saved_backward.
-  double *rs = nullptr, *ys = nullptr, *lc = nullptr;
-  bool overlap() const { return rs != nullptr; }
+  // windows that share elements (ppv_forward_overlap_saved; the fast engine only): per input
+  // element its weight E (float, lane-interleaved by group: e_index; E_REDO where float holds
+  // no normal E), per output dy/da (float, state_index; null when not wanted) and per plane
+  // the weights' reference Lc. See run_overlap_saved_backward.
+  float *e = nullptr, *dwf = nullptr;
+  double* lc = nullptr;
+  bool overlap() const { return e != nullptr; }
 };
 
 
@@ -3076,44 +3080,105 @@ inline int64_t group_of(const Plan& P, const Lanes& ln) {
 }
 
 // Where the overlap state keeps output (od, oh, ow) of a group: lane-interleaved per group
-// (groups * plane_out * L doubles), so that both passes move whole rows of lanes, with no
+// (groups * plane_out * L floats), so that both passes move whole rows of lanes, with no
 // transposition into the output's layout and back.
 inline int64_t state_index(const Plan& P, int64_t group, int64_t od, int64_t oh, int64_t ow) {
   return ((group * P.ax[0].out + od) * P.ax[1].out + oh) * P.ax[2].out * L + ow * L;
 }
 
-// Store 1 / S and y (double) of outputs [ow0, ow0 + n) of output row (od, oh) (S, y
-// lane-interleaved). Returns the number of active lanes' windows that the exact engine
-// evaluated (slow != 0): their gradients are not of the fast form E ((1 + a) P - a Q / x), so
-// the state is refused.
-PPV_STAGE double save_coeff_row(const Plan& P, const Lanes& ln, int64_t od, int64_t oh,
-                                int64_t ow0, int64_t n, const double* S, const double* y,
-                                const double* slow, const Saved& sv) {
-  const int64_t at = state_index(P, group_of(P, ln), od, oh, ow0);
-  double* rs = sv.rs + at;
-  double* ys = sv.ys + at;
+// Where the overlap state keeps the weight of input (id, ih, iw) of a group: lane-interleaved
+// per group as the rows the fast engine weighs (groups * plane_in * L floats).
+inline int64_t e_index(const Plan& P, int64_t group, int64_t id, int64_t ih, int64_t iw) {
+  return ((group * P.ax[0].in + id) * P.ax[1].in + ih) * P.ax[2].in * L + iw * L;
+}
+
+// The overlap state's mark of a weight float does not hold as a normal number (below
+// FLT_MIN, above FLT_MAX, NaN): the backward weighs that row segment again (load_e_row).
+constexpr float E_REDO = -1.0f;
+
+// Store the weights e (lane-interleaved) of columns [cb, ce) of input row (id, ih) as floats:
+// 0 stays 0 (a zero at a > 0), a normal float's range is rounded to nearest (relative error
+// <= 2^-24), anything else is E_REDO; inactive lanes get 0. On x86 with AVX2, streaming
+// stores of one column (32 bytes, aligned where the state is: e_index is a multiple of 8
+// floats), which skip reading the lines first (the backward reads them from memory anyway);
+// the caller fences (_mm_sfence) before the backward may read them.
+PPV_STAGE void save_e_row(const Plan& P, const Lanes& ln, int64_t group, int64_t id, int64_t ih,
+                          int64_t cb, int64_t ce, const double* e, float* es) {
+  float* o = es + e_index(P, group, id, ih, cb);
+  const int64_t n = (ce - cb) * L;
+#if defined(__AVX2__) && !defined(PPV_ONE_LANE)
+  if ((uintptr_t)o % 32 == 0) {
+    // (the loop below, with its 8 floats stored to the stack and loaded as one vector for the
+    // streaming store, stalled on store forwarding: 5 ms of k3 s2 p1's 34 ms saving forward)
+    const __m256d zero = _mm256_setzero_pd(), lo = _mm256_set1_pd((double)FLT_MIN),
+                  hi = _mm256_set1_pd((double)FLT_MAX);
+    const __m128 redo = _mm_set1_ps(E_REDO);
+    alignas(32) float act[L];
+    for (int l = 0; l < L; ++l) act[l] = bits_to_float(ln.active[l] ? 0xFFFFFFFFu : 0u);
+    const __m256 active = _mm256_load_ps(act);
+    auto half = [&](__m256d v) {  // 4 weights as floats, E_REDO where not held
+      const __m256d held = _mm256_or_pd(
+          _mm256_cmp_pd(v, zero, _CMP_EQ_OQ),
+          _mm256_and_pd(_mm256_cmp_pd(v, lo, _CMP_GE_OQ), _mm256_cmp_pd(hi, v, _CMP_GE_OQ)));
+      // the mask's all-ones doubles (a NaN) convert to all-ones floats, its zeros to zeros
+      return _mm_blendv_ps(redo, _mm256_cvtpd_ps(v), _mm256_cvtpd_ps(held));
+    };
+    for (int64_t c = 0; c < n; c += L) {
+      const __m256 f = _mm256_insertf128_ps(
+          _mm256_castps128_ps256(half(_mm256_loadu_pd(e + c))), half(_mm256_loadu_pd(e + c + 4)),
+          1);
+      _mm256_stream_ps(o + c, _mm256_and_ps(f, active));
+    }
+    return;
+  }
+#endif
+  double active[L];
+  for (int l = 0; l < L; ++l) active[l] = ln.active[l] ? 1.0 : 0.0;
+  for (int64_t c = 0; c < n; c += L)
+#pragma omp simd
+    for (int l = 0; l < L; ++l) {
+      const double v = e[c + l];
+      const bool held = (v == 0.0) | ((v >= (double)FLT_MIN) & (v <= (double)FLT_MAX));
+      o[c + l] = active[l] == 0.0 ? 0.0f : (held ? (float)v : E_REDO);
+    }
+}
+
+// Store dy/da (dw, double) of outputs [ow0, ow0 + n) of output row (od, oh) as floats
+// (state_index; inactive lanes 0). Returns the number of active lanes' windows the state
+// cannot serve: those the exact engine evaluated (slow != 0; their gradients are not of the
+// fast form E ((1 + a) P - a Q / x)) and, with dw, a dy/da beyond float's range, or below its
+// normal range in a window whose y is below 2^-100 max(1, |a|). (Float's rounding of dy/da
+// costs at most max(2^-24 |dy/da|, 2^-150): the second is below 2^-174 y / max(1, |a|) where
+// y >= 2^-100 max(1, |a|), far inside the parameter gradient's bound, 64 u of
+// sum |g| max x / max(1, |a|) over the windows.)
+PPV_STAGE double save_overlap_row(const Plan& P, const Lanes& ln, const FastLanes& fl,
+                                  int64_t od, int64_t oh, int64_t ow0, int64_t n,
+                                  const double* dw, const double* y, const double* slow,
+                                  const Saved& sv) {
   double active[L];
   for (int l = 0; l < L; ++l) active[l] = ln.active[l] ? 1.0 : 0.0;
   double un = 0.0;
-  for (int64_t k = 0; k < n * L; k += L)
+  if (!sv.dwf) {
+    for (int64_t k = 0; k < n * L; k += L)
 #pragma omp simd reduction(+ : un)
-    for (int l = 0; l < L; ++l) un += slow[k + l] != 0.0 ? active[l] : 0.0;
-#if defined(PPV_AVX512)
-  // one cache line per output (8 lanes): streaming stores, which skip reading the lines
-  // first (the backward reads them from memory anyway)
-  if (((uintptr_t)rs | (uintptr_t)ys) % 64 == 0) {
-    const __m512d one = _mm512_set1_pd(1.0);
-    for (int64_t k = 0; k < n * L; k += L) {
-      _mm512_stream_pd(rs + k, _mm512_div_pd(one, _mm512_loadu_pd(S + k)));
-      _mm512_stream_pd(ys + k, _mm512_loadu_pd(y + k));
-    }
+      for (int l = 0; l < L; ++l) un += slow[k + l] != 0.0 ? active[l] : 0.0;
     return un;
   }
-#endif
+  float* o = sv.dwf + state_index(P, group_of(P, ln), od, oh, ow0);
+  double ymin[L];  // 2^-100 max(1, |a|)
+  for (int l = 0; l < L; ++l) ymin[l] = 0x1p-100 * std::max(1.0, std::fabs(fl.a[l]));
+  // (bitwise & and | of the tests, no branch: with && and || this loop compiled to scalar
+  // compares and jumps, 2.7% of k3 s2 p1's fwd+bwd samples)
   for (int64_t k = 0; k < n * L; k += L)
-#pragma omp simd
-    for (int l = 0; l < L; ++l) rs[k + l] = 1.0 / S[k + l];  // as the recomputing backward's
-  std::memcpy(ys, y, (size_t)(n * L) * sizeof(double));
+#pragma omp simd reduction(+ : un)
+    for (int l = 0; l < L; ++l) {
+      const double v = dw[k + l], m = std::fabs(v);
+      const bool held =
+          (m <= (double)FLT_MAX) & ((m >= (double)FLT_MIN) | (y[k + l] >= ymin[l]));
+      const bool ok = held & (slow[k + l] == 0.0);
+      o[k + l] = active[l] != 0.0 ? (float)v : 0.0f;
+      un += ok ? 0.0 : active[l];
+    }
   return un;
 }
 
@@ -3127,8 +3192,9 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
   const bool backward = gx != nullptr;
   const bool saving = sv != nullptr;  // a forward that also writes the backward's state
   const bool grads = backward || saving;
-  const bool with_log = backward || (saving && sv->dw);  // sums for dy/da
-  const bool ov = saving && sv->overlap();  // windows that share elements: 1 / S, y, Lc
+  const bool save_dw = saving && (sv->dw || sv->dwf);  // the saving forward's dy/da
+  const bool with_log = backward || save_dw;  // sums for dy/da
+  const bool ov = saving && sv->overlap();  // windows that share elements: E, dy/da, Lc
   double ov_unusable = 0.0;  // windows the overlap state cannot serve (the exact engine's)
   const Axis &AD = P.ax[0], &AH = P.ax[1], &AW = P.ax[2];
   const int64_t W = AW.in, OH = AH.out;
@@ -3181,7 +3247,7 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
       for (int l = 0; l < L; ++l) s.ref_lc[ref_slot * L + l] = fl.lc[l];
     }
   }
-  if (ov)  // the weights' reference, for the backward's E
+  if (ov)  // the weights' reference, for the rows the backward weighs again (E_REDO)
     for (int l = 0; l < L; ++l)
       if (ln.active[l]) sv->lc[ln.plane[l]] = fl.lc[l];
   // a band of a group whose previous band used its own row cache: the rows still there are
@@ -3205,6 +3271,7 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
     if (cache.tag[slot] != key) {
       const int64_t cb = ct->chunk_begin(k), ce = ct->chunk_end(k);
       ++nw[load_weights_row<T>(x, P, ln, id, ih, cb, ce, fl, r)];
+      if (ov) save_e_row(P, ln, group, id, ih, cb, ce, r.e, sv->e);
       cache.tag[slot] = key;
     }
     return r;
@@ -3218,6 +3285,7 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
     bool summed = false;
     if (cache.tag[slot] != key) {
       ++nw[load_weights_row<T>(x, P, ln, id, ih, ct->lo, ct->hi, fl, r, &rs, &summed)];
+      if (ov) save_e_row(P, ln, group, id, ih, ct->lo, ct->hi, r.e, sv->e);
       cache.tag[slot] = key;
     }
     if (!summed)
@@ -3355,7 +3423,7 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
               _mm512_storeu_pd(ybuf + k0, yv);
               _mm512_storeu_pd(slow, _mm512_maskz_mov_pd(sl, one));
               n_slow = (double)__builtin_popcount((unsigned)sl);
-              if (saving && sv->dw) {  // dy/da = (U - y V) / S, 0 in the exact engine's lanes
+              if (save_dw) {  // dy/da = (U - y V) / S, 0 in the exact engine's lanes
                 // (the loop below, whose U - y V GCC contracted, with masked loads per lane)
                 const __m512d d = _mm512_mul_pd(
                     _mm512_fnmadd_pd(yv, _mm512_loadu_pd(V + k0), _mm512_loadu_pd(U + k0)),
@@ -3375,7 +3443,7 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
               slow[l] = sl ? 1.0 : 0.0;
               n_slow += slow[l];
             }
-            if (saving && sv->dw) {  // dy/da = (U - y V) / S, as the backward's dal with g = 1
+            if (save_dw) {  // dy/da = (U - y V) / S, as the backward's dal with g = 1
 #pragma omp simd
               for (int l = 0; l < L; ++l) {
                 const int64_t k = k0 + l;
@@ -3447,7 +3515,8 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
         if (saving) {  // this output row's windows are the only ones holding their elements
           if (sv->dw) store_out_row_owned<double>(sv->dw, P, ln, od, oh, ow0, nt, dwrow);
           if (ov) {
-            ov_unusable += save_coeff_row(P, ln, od, oh, ow0, nt, S, ybuf, slowrow, *sv);
+            ov_unusable += save_overlap_row(P, ln, fl, od, oh, ow0, nt, dwrow, ybuf, slowrow,
+                                            *sv);
             continue;  // (the rest is the disjoint state's)
           }
           double* jrow = s.rowbuf.data();
@@ -3551,8 +3620,11 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
   }
   if (ov_unusable > 0.0) *status |= ST_UNSAVED;
 #if defined(PPV_AVX512)
-  // save_coeff_row's and jac_store_row's streaming stores, visible before the backward
-  if (ov || n_jac_streamed) _mm_sfence();
+  // jac_store_row's streaming stores, visible before the backward
+  if (n_jac_streamed) _mm_sfence();
+#endif
+#if defined(__AVX2__) && !defined(PPV_ONE_LANE)
+  if (ov) _mm_sfence();  // save_e_row's streaming stores, the same
 #endif
   count_weight_paths(nw);
   if (n_together) rows_summed_together += n_together;
@@ -4215,7 +4287,7 @@ int run(const Plan& Pc, const T* x, const double* param, T* y, const T* gy, T* g
         // the row cache: the rows of one window span when output rows share input rows (none
         // otherwise: a global window reads each row once), or the whole plane when it fits
         // CACHE_BYTES (backward: the second pass then reuses every weight)
-        const int nq = (backward || (sv && sv->dw)) ? 3 : 2;  // lg: for dy/da
+        const int nq = (backward || (sv && (sv->dw || sv->dwf))) ? 3 : 2;  // lg: for dy/da
         const int64_t cols = std::max<int64_t>(1, std::min(Q.ax[2].in, TILE_COLS));
         const int64_t rows = Q.ax[0].in * Q.ax[1].in;
         const int64_t budget = std::max<int64_t>(1, CACHE_BYTES / (cols * L * 8 * nq));
@@ -4551,30 +4623,51 @@ int run_saved_backward(const Plan& Pc, const J* jac, const double* dw, const T* 
 
 
 // ------------------------------------------------- backward from the overlap state
-// Windows that share elements (k3 s2 p1, k3 s1, dilation, adaptive): the recomputing
-// backward spends most of its time redoing the forward's window sums (5 per window element)
-// and coefficients. A saving forward (ppv_forward_overlap_saved, the fast engine: float32 /
-// bfloat16 / float16) keeps what those sums give, per window 1 / S and y (double, 16 bytes per
-// output: Saved::rs, ys), and each plane's reference Lc (Saved::lc). Its backward is the
-// recomputing backward's second pass alone: per input row segment the weights
-// E = exp(a (ln x - Lc)) again (compute_row: one log and one exp per element, cheaper than
-// storing and reloading them), P = sum g / S and Q = sum g y / S over each element's windows
+// Windows that share elements (k3 s2 p1, k3 s1, dilation, adaptive): the recomputing backward
+// spends most of its time redoing the forward: the weights (one log and one exp per element:
+// 64% of k3 s2 p1's fwd+bwd kernel samples, half of them in the backward), then the window
+// sums. A saving forward (ppv_forward_overlap_saved, the fast engine: float32 / bfloat16 /
+// float16) keeps each element's weight E = exp(a (ln x - Lc)) as a float (Saved::e, 4 bytes
+// per input element; E_REDO where float holds no normal E), each window's
+// dy/da = (U - y V) / S as a float (Saved::dwf, 4 bytes per output, only when the parameter's
+// gradient is wanted) and each plane's Lc (Saved::lc). Its backward takes no log and no exp
+// (except in a row segment holding an E_REDO, weighed again as the recomputing backward
+// weighs it): per output row the window sums S = sum E and T = sum E x again from the stored
+// weights (sum_row), y = T / S and the coefficients g / S and g y / S (overlap_coef_row), per
+// input row segment P = sum g / S and Q = sum g y / S over each element's windows
 // (scatter_row), and
 //     dx_i = E_i ((1 + a) P_i - a Q_i / x_i)                               (grad_row),
-//     dy/da . g = sum_w g_w (U_w - y_w V_w) / S_w = sum_i E_i lg_i (x_i P_i - Q_i),
-// lg_i = ln x_i - Lc (the second form per element: no per-window dy/da is stored). The input
-// gradient is the recomputing backward's bit for bit (the same E, the same g / S and
-// g y / S in the same order of operations), so its accuracy is that backward's; dy/da differs
-// by the order of its double sums. The state is refused (status ST_UNSAVED: the caller
-// recomputes) where a window went to the exact engine (underflowing weights, zeros that matter,
-// |a| > FAST_GRAD_MAX_A, a bad element) or the forward was segmented (Segments).
+//     dy/da . g = sum_w g_w dw_w.
+// Accuracy: a stored E has a relative error <= 2^-24 (u): S and T move by <= u relative, y by
+// <= 2u max |x_i - y| (a convex combination whose weights each moved by <= 2u relative), each
+// of dx_i's terms by O(u) relative, dw by u relative; the gradients' bounds are the
+// recomputing backward's (they allow a few u of the gradient's scale), held by the oracle
+// tests. The state is refused (status ST_UNSAVED: the caller recomputes) where a window went
+// to the exact engine (underflowing weights, zeros that matter, |a| > FAST_GRAD_MAX_A, a bad
+// element), where a dy/da is not a normal float, or where the forward was segmented
+// (Segments).
+
+// Row segments the overlap state's backward weighed again (an E_REDO) since the last
+// ppv_overlap_redone call. For tests.
+std::atomic<int64_t> overlap_rows_redone{0};
 
 struct OverlapScratch {
   std::vector<double> c1, c2;   // slots * max_kept * L: g / S, g y / S of an output row's kept
                                 // outputs, output row ro in slot ro % slots (tag[slot] = ro)
   std::vector<int64_t> tag;     // slots: the output row a slot holds, -1 none
   std::vector<double> orow;     // max_kept * L: g of one output row
-  std::vector<double> rows;     // 6 * cols * L: P, Q, x, E, lg, dy/dx of one row segment
+  std::vector<double> acc;      // 3 * max_kept * L: S, T, M of one output row's kept windows
+  std::vector<double> rows;     // 4 * cols * L: P, Q, dy/dx, E weighed again (E_REDO)
+                                // of one row segment
+  // x and E of the input row segments last loaded (load_e_row), key (id * H + ih) in slot
+  // key % ns, tagged with the key and the segment's columns: the window sums of an output
+  // row and the input rows' gradients read each row segment once (ns > the span of a
+  // window's rows in that order: row_span)
+  int64_t ns = 0, seg = 0;      // slots, doubles of x (and of E) per slot
+  bool fuse = false;            // ns > row_span: a window's rows are in distinct slots
+  std::vector<double> mem;      // ns * 2 * seg
+  std::vector<int64_t> key, cb, ce;
+  void clear() { std::fill(key.begin(), key.end(), -1); }
 };
 
 // Slots of OverlapScratch's coefficients: the output rows od * OH + oh that one input row's
@@ -4604,44 +4697,136 @@ inline int64_t overlap_coef_slots(const Plan& P) {
   return std::max<int64_t>(1, std::min(slots, AD.out * AH.out));
 }
 
-// dy/da's terms of a row segment of n columns: dal[l] += sum E lg (x P - Q) over the positive
-// finite elements (zeros contribute nothing; P = Q = 0 outside every window, where an element
-// no window reads may be NaN, infinite or negative, with E NaN: masked, not multiplied by 0).
-PPV_STAGE void param_row(int64_t n, RowData r, const double* Pp, const double* Qp,
-                         double* dal) {
-  double acc[L] = {};
-  for (int64_t c = 0; c < n * L; c += L)
-#pragma omp simd
-    for (int l = 0; l < L; ++l) {
-      const double xv = r.x[c + l];
-      const bool pos = xv > 0.0 && xv < INFINITY;
-      const double t = r.e[c + l] * r.lg[c + l] * (xv * Pp[c + l] - Qp[c + l]);
-      acc[l] += pos ? t : 0.0;
-    }
-  for (int l = 0; l < L; ++l) dal[l] += acc[l];
+// x and E of columns [cb, ce) of input row (id, ih) into r.x, r.e: E from the state's floats,
+// and where one of them is E_REDO, that element's E from the segment weighed again
+// (load_weights_row into redo, cols L doubles: the recomputing backward's E; the others keep
+// their floats, so an element no window reads changes no other element's gradient). Returns
+// 1 when weighed again, else 0.
+template <class T>
+PPV_STAGE int64_t load_e_row(const T* x, const Plan& P, const Lanes& ln, const FastLanes& fl,
+                             int64_t group, int64_t id, int64_t ih, int64_t cb, int64_t ce,
+                             const float* es, RowData r, double* redo) {
+  const float* src = es + e_index(P, group, id, ih, cb);
+  const int64_t n = (ce - cb) * L;
+  double marks = 0.0;
+#pragma omp simd reduction(+ : marks)
+  for (int64_t k = 0; k < n; ++k) {
+    const float v = src[k];
+    r.e[k] = (double)v;
+    marks += v < 0.0f ? 1.0 : 0.0;
+  }
+  if (marks > 0.0) {
+    load_weights_row<T>(x, P, ln, id, ih, cb, ce, fl, RowData{r.x, redo, nullptr});
+    for (int64_t k = 0; k < n; ++k)
+      if (src[k] < 0.0f) r.e[k] = redo[k];
+    return 1;
+  }
+  load_row<T>(x, P, ln, id, ih, cb, ce, r.x);
+  return 0;
 }
 
-// g / S and g y / S of one output row's outputs [keep, keep + nk) into o1, o2 (gb: scratch for g)
+// x and E of columns [cb, ce) of input row (id, ih) from s's row cache, loaded (load_e_row)
+// where not held; redone counts the segments weighed again
 template <class T>
-PPV_STAGE void overlap_coef_row(const T* gy, const Plan& P, const Lanes& ln, int64_t od,
-                                int64_t oh, int64_t keep, int64_t nk, double* gb,
-                                const double* rb, const double* yb, double* o1, double* o2) {
-  load_out_row<T>(gy, P, ln, od, oh, keep, nk, gb);
-#pragma omp simd
-  for (int64_t k = 0; k < nk * L; ++k) {
-    o1[k] = gb[k] * rb[k];
-    o2[k] = gb[k] * yb[k] * rb[k];
+PPV_STAGE RowData cached_e_row(const T* x, const Plan& P, const Lanes& ln, const FastLanes& fl,
+                               int64_t group, int64_t id, int64_t ih, int64_t cb, int64_t ce,
+                               const float* es, OverlapScratch& s, double* redo,
+                               int64_t& redone) {
+  const int64_t k = id * P.ax[1].in + ih, slot = k % s.ns;
+  double* b = s.mem.data() + slot * 2 * s.seg;
+  const RowData r{b, b + s.seg, nullptr};
+  if (s.key[slot] != k || s.cb[slot] != cb || s.ce[slot] != ce) {
+    redone += load_e_row<T>(x, P, ln, fl, group, id, ih, cb, ce, es, r, redo);
+    s.key[slot] = k;
+    s.cb[slot] = cb;
+    s.ce[slot] = ce;
   }
+  return r;
+}
+
+// g / S and g y / S of output row (od, oh)'s outputs [keep, keep + nk) into o1, o2, with
+// S = sum E and T = sum E x over each window from the state's weights (sum_row, in row
+// segments of at most cols columns from s's row cache; acc: 3 nk L doubles) and y = T / S
+// (gb: nk L doubles for g). Returns the row segments weighed again (load_e_row).
+template <class T>
+PPV_STAGE int64_t overlap_coef_row(const T* x, const T* gy, const Plan& P, const Lanes& ln,
+                                   const FastLanes& fl, int64_t group, const float* es,
+                                   int64_t od, int64_t oh, int64_t keep, int64_t nk,
+                                   int64_t cols, double* acc, OverlapScratch& s, double* redo,
+                                   double* gb, double* o1, double* o2) {
+  const Axis &AD = P.ax[0], &AH = P.ax[1], &AW = P.ax[2];
+  const int64_t q = nk * L;
+  std::fill(acc, acc + 3 * q, 0.0);
+  int64_t lo = INT64_MAX, hi = 0, redone = 0;
+  for (int64_t ow = keep; ow < keep + nk; ++ow)
+    if (AW.count[ow] > 0) {
+      lo = std::min(lo, AW.start[ow]);
+      hi = std::max(hi, window_end(AW, ow));
+    }
+  const int64_t nr = AD.count[od] * AH.count[oh];
+  if (hi - lo <= cols && nr <= FUSE_ROWS && s.fuse) {
+    // every row of the windows at once (sum_rows: the accumulators stay in registers; row by
+    // row, sum_row's loads and stores of them took 3x the forward's sum_rows time in 3-D k3 s2
+    // p1), each row in its own slot of the cache (s.fuse: more slots than a window's row span)
+    RowData rows[FUSE_ROWS];
+    int64_t k = 0;
+    for (int64_t jd = 0; jd < AD.count[od]; ++jd)
+      for (int64_t jh = 0; jh < AH.count[oh]; ++jh)
+        rows[k++] = cached_e_row<T>(x, P, ln, fl, group, AD.start[od] + jd * AD.step,
+                                    AH.start[oh] + jh * AH.step, lo, hi, es, s, redo, redone);
+    sum_rows(AW, keep, keep + nk, lo, hi, rows, nr, acc, q, false, false);
+  } else {
+    for (int64_t jd = 0; jd < AD.count[od]; ++jd)
+      for (int64_t jh = 0; jh < AH.count[oh]; ++jh) {
+        const int64_t id = AD.start[od] + jd * AD.step, ih = AH.start[oh] + jh * AH.step;
+        for (int64_t cb = lo; cb < hi; cb += cols) {
+          const int64_t ce = std::min(hi, cb + cols);
+          const RowData r = cached_e_row<T>(x, P, ln, fl, group, id, ih, cb, ce, es, s, redo,
+                                            redone);
+          sum_row(AW, keep, keep + nk, cb, ce, r, acc, q, false, false);
+        }
+      }
+  }
+  load_out_row<T>(gy, P, ln, od, oh, keep, nk, gb);
+  const double* S = acc;
+  const double* Tt = acc + q;
+#pragma omp simd
+  for (int64_t k = 0; k < q; ++k) {
+    const double inv = 1.0 / S[k], y = Tt[k] / S[k];
+    o1[k] = gb[k] * inv;
+    o2[k] = gb[k] * y * inv;
+  }
+  return redone;
+}
+
+// sum_w g_w dw_w of each lane over a group's outputs (the state's float dy/da, state_index),
+// into dl (gb: chunk * L doubles)
+template <class T>
+void overlap_param_sum(const T* gy, const Plan& P, const Lanes& ln, int64_t group,
+                       const float* dwf, int64_t chunk, double* gb, double* dl) {
+  const int64_t OW = P.ax[2].out;
+  double dal[L] = {};
+  for (int64_t od = 0; od < P.ax[0].out; ++od)
+    for (int64_t oh = 0; oh < P.ax[1].out; ++oh)
+      for (int64_t ow0 = 0; ow0 < OW; ow0 += chunk) {
+        const int64_t n = std::min(chunk, OW - ow0);
+        load_out_row<T>(gy, P, ln, od, oh, ow0, n, gb);
+        const float* w = dwf + state_index(P, group, od, oh, ow0);
+        for (int64_t c = 0; c < n * L; c += L)
+#pragma omp simd
+          for (int l = 0; l < L; ++l) dal[l] += gb[c + l] * (double)w[c + l];
+      }
+  for (int l = 0; l < L; ++l) dl[l] = dal[l];
 }
 
 template <class T>
 void overlap_backward_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& ln,
-                            OverlapScratch& s, const double* rs, const double* ys,
+                            OverlapScratch& s, const float* es, const float* dwf,
                             const double* lcs, const T* gy, T* gx, double* dl,
                             int64_t band_lo = 0, int64_t band_hi = INT64_MAX) {
-  int64_t nw[3] = {0, 0, 0};  // rows weighed by load_weights_row's paths (split, fused, tail)
   // band_lo, band_hi: the input rows id * H + ih this call finishes (channels-last bands); the
-  // coefficients are computed for the output rows whose windows reach them (coef)
+  // coefficients are computed for the output rows whose windows reach them (coef), dy/da in
+  // the group's first band (band_lo = 0) alone
   const Axis &AD = P.ax[0], &AH = P.ax[1], &AW = P.ax[2];
   const int64_t OH = AH.out;
   const int64_t cols = std::max<int64_t>(1, std::min(AW.in, TILE_COLS));
@@ -4656,36 +4841,24 @@ void overlap_backward_group(const T* x, const Plan& P, const ColTiles& tiles, co
   const int64_t group = group_of(P, ln);
   double* Pp = s.rows.data();
   double* Qp = Pp + cols * L;
-  RowData r{Qp + cols * L, Qp + 2 * cols * L, dl ? Qp + 3 * cols * L : nullptr};
-  double* g = Qp + 4 * cols * L;
-  double dal[L] = {};
+  double* g = Qp + cols * L;
+  double* redo = Qp + 2 * cols * L;
+  int64_t redone = 0;
+  s.clear();  // (another group's rows)  // row segments weighed again (an E_REDO)
   const int64_t slots = (int64_t)s.tag.size();
   for (const ColTile& t : tiles.tiles) {
     // g / S, g y / S of an output row's outputs [keep, ow1): all windows that read the
-    // columns this tile finishes (as fast_group's c1, c2, in the same order of operations),
-    // computed when an input row first reads that output row (the band's rows alone)
+    // columns this tile finishes, computed when an input row first reads that output row
+    // (the band's rows alone)
     const int64_t nk = t.ow1 - t.keep;
     std::fill(s.tag.begin(), s.tag.end(), -1);
     auto coef = [&](int64_t ro) -> int64_t {  // offset of output row ro's slot in c1, c2
       const int64_t slot = ro % slots, off = slot * kstride;
       if (s.tag[slot] == ro) return off;
-      overlap_coef_row<T>(gy, P, ln, ro / OH, ro % OH, t.keep, nk, gb,
-                          rs + state_index(P, group, ro / OH, ro % OH, t.keep),
-                          ys + state_index(P, group, ro / OH, ro % OH, t.keep),
-                          s.c1.data() + off, s.c2.data() + off);
+      redone += overlap_coef_row<T>(x, gy, P, ln, fl, group, es, ro / OH, ro % OH, t.keep,
+                                    nk, cols, s.acc.data(), s, redo, gb, s.c1.data() + off,
+                                    s.c2.data() + off);
       s.tag[slot] = ro;
-      // the next output row's state and g, read soon: computed on first use, between input
-      // rows' work, these loads had missed the cache (1.09-1.10x the backward's time of one
-      // sweep over every output row, 2-D k3 s2 p1, one thread; 1.01-1.03x with the prefetch)
-      if (ro + 1 < AD.out * OH) {
-        const double* nr = rs + state_index(P, group, (ro + 1) / OH, (ro + 1) % OH, t.keep);
-        const double* ny = ys + state_index(P, group, (ro + 1) / OH, (ro + 1) % OH, t.keep);
-        for (int64_t k = 0; k < nk * L; k += 8) {
-          __builtin_prefetch(nr + k);
-          __builtin_prefetch(ny + k);
-        }
-        prefetch_out_row<T>(gy, P, ln, (ro + 1) / OH, (ro + 1) % OH, t.keep, nk);
-      }
       return off;
     };
     // input columns [done_from, done_to) are final: P, Q over their windows, then dy/dx
@@ -4716,25 +4889,28 @@ void overlap_backward_group(const T* x, const Plan& P, const ColTiles& tiles, co
               scatter_row(AW, t.keep, t.ow1, s.c1.data() + off, s.c2.data() + off, a, b, Pp,
                           Qp);
             }
-          ++nw[load_weights_row<T>(x, P, ln, id, ih, a, b, fl, r)];
+          const RowData r = cached_e_row<T>(x, P, ln, fl, group, id, ih, a, b, es, s, redo,
+                                            redone);
           grad_row(fl, n, r, Pp, Qp, nullptr, g);
-          if (dl) param_row(n, r, Pp, Qp, dal);
           store_row<T>(gx, P, ln, id, ih, a, b, g);
         }
       }
   }
-  count_weight_paths(nw);
-  if (dl)
-    for (int l = 0; l < L; ++l) dl[l] = dal[l];
+  if (redone) overlap_rows_redone += redone;
+  if (dl) {
+    if (band_lo == 0) overlap_param_sum<T>(gy, P, ln, group, dwf, tiles.max_kept, gb, dl);
+    else for (int l = 0; l < L; ++l) dl[l] = 0.0;
+  }
 }
 
-// gx (x's dtype and layout) and, with dparam_out, dparam from the state
-// ppv_forward_overlap_saved wrote for the same plan, x and parameter.
+// gx (x's dtype and layout) and, with dparam_out (which needs the state's dwf), dparam from
+// the state ppv_forward_overlap_saved wrote for the same plan, x and parameter.
 template <class T>
 int run_overlap_saved_backward(const Plan& Pc, const T* x, const double* param,
-                               const double* rs, const double* ys, const double* lcs,
+                               const float* es, const float* dwf, const double* lcs,
                                const T* gy, T* gx, double* dparam_out, int requested) {
   if (std::is_same<T, double>::value || Pc.op != OP_PPOOL) return ST_ARGS;
+  if (dparam_out && !dwf) return ST_ARGS;
   Plan P = Pc;
   ColTiles tiles;
   try {
@@ -4756,14 +4932,29 @@ int run_overlap_saved_backward(const Plan& Pc, const T* x, const double* param,
       OverlapScratch s;
       const int64_t cols = std::max<int64_t>(1, std::min(P.ax[2].in, TILE_COLS));
       const int64_t slots = overlap_coef_slots(P);
-      s.c1.assign(slots * tiles.max_kept * L, 0.0);
-      s.c2.assign(slots * tiles.max_kept * L, 0.0);
+      const int64_t kept = std::max<int64_t>(1, tiles.max_kept);
+      s.c1.assign(slots * kept * L, 0.0);
+      s.c2.assign(slots * kept * L, 0.0);
       s.tag.assign(slots, -1);
-      s.orow.assign(tiles.max_kept * L, 0.0);
-      s.rows.assign(6 * cols * L, 0.0);
+      s.orow.assign(kept * L, 0.0);
+      s.acc.assign(3 * kept * L, 0.0);
+      s.rows.assign(4 * cols * L, 0.0);
+      s.seg = cols * L;
+      s.ns = std::max<int64_t>(2, std::min(row_span(P) + 2,
+                                            CACHE_BYTES / (2 * s.seg * (int64_t)sizeof(double))));
+      s.fuse = s.ns > row_span(P);
+      s.mem.assign((size_t)(s.ns * 2 * s.seg), 0.0);
+      s.key.assign((size_t)s.ns, -1);
+      s.cb.assign((size_t)s.ns, -1);
+      s.ce.assign((size_t)s.ns, -1);
       // channels-last: band by band, the groups of a batch entry within each band (run's
-      // bands; here of input rows); a plane's dy/da is the sum of its bands'
-      const int64_t band = cl_band_rows(P, false, true);
+      // bands; here of input rows); a plane's dy/da is summed in its first band. A band
+      // spans at least twice a window's rows: each band sums again the windows of the output
+      // rows it reaches (3-D k3 s2 p1 with bands of 54 input rows, a third of a window's 115:
+      // the backward took 1.5x the time it takes with bands of 230)
+      int64_t band = cl_band_rows(P, false, true);
+      if (band > 0) band = std::max(band, 2 * row_span(P));
+      if (band >= P.ax[0].in * P.ax[1].in) band = 0;
       const int64_t irows = P.ax[0].in * P.ax[1].in;
       const int64_t blocks = (P.C + L - 1) / L;
       for (int64_t n0 = gr.begin; n0 < gr.end;) {
@@ -4775,7 +4966,7 @@ int run_overlap_saved_backward(const Plan& Pc, const T* x, const double* param,
             if (r0 == 0) count_cl_group(P, ln, n_full, n_partial);
             cl_bands += r0 == 0 ? 0 : 1;
             double dl[L];
-            overlap_backward_group<T>(x, P, tiles, ln, s, rs, ys, lcs, gy, gx,
+            overlap_backward_group<T>(x, P, tiles, ln, s, es, dwf, lcs, gy, gx,
                                       want_param ? dl : nullptr, r0,
                                       band > 0 ? std::min(irows, r0 + band) : INT64_MAX);
             if (want_param)
@@ -5085,20 +5276,21 @@ int ppv_backward_saved(const int64_t* plan, const void* jac, const double* dw, c
 }
 
 // The saving forward for windows that may share elements (the fast engine's dtypes: float32,
-// bfloat16, float16; P-pooling): y, and per output rs = 1 / S and ys = y in double (each
-// groups * plane_out * 8 doubles, lane-interleaved by group: state_index; groups as Plan's),
-// per plane lc = its weights' reference Lc (N C doubles).
+// bfloat16, float16; P-pooling): y, and per input element its weight E (float, e: groups *
+// plane_in * 8, lane-interleaved by group: e_index; E_REDO where float holds no normal E),
+// with dw non-null per output dy/da (float, groups * plane_out * 8: state_index), per plane
+// lc = its weights' reference Lc (N C doubles). Groups as Plan's.
 // Status as ppv_forward_saved (bit 4: recompute in the backward; float64 or another
 // operator: 3).
 int ppv_forward_overlap_saved(const int64_t* plan, const void* x, const double* param, void* y,
-                              double* rs, double* ys, double* lc, int nthreads) {
+                              float* e, float* dw, double* lc, int nthreads) {
   return dispatch(plan, [&](const Plan& P, auto* tag) {
     using T = std::remove_pointer_t<decltype(tag)>;
     if (std::is_same<T, double>::value || P.op != OP_PPOOL) return (int)ST_ARGS;
     try {
       Saved sv;
-      sv.rs = rs;
-      sv.ys = ys;
+      sv.e = e;
+      sv.dwf = dw;
       sv.lc = lc;
       return run<T>(P, (const T*)x, param, (T*)y, nullptr, nullptr, nullptr, nthreads, &sv);
     } catch (...) {
@@ -5107,20 +5299,24 @@ int ppv_forward_overlap_saved(const int64_t* plan, const void* x, const double* 
   });
 }
 
-// gx = gy * dy/dx and dparam = sum gy * dy/dparam (null: not wanted) from the state
-// ppv_forward_overlap_saved wrote for the same plan, x and parameter.
+// gx = gy * dy/dx and dparam = sum gy * dy/dparam (null: not wanted; wanted needs dw) from
+// the state ppv_forward_overlap_saved wrote for the same plan, x and parameter.
 int ppv_backward_overlap_saved(const int64_t* plan, const void* x, const double* param,
-                               const double* rs, const double* ys, const double* lc,
+                               const float* e, const float* dw, const double* lc,
                                const void* gy, void* gx, double* dparam, int nthreads) {
   return dispatch(plan, [&](const Plan& P, auto* tag) {
     using T = std::remove_pointer_t<decltype(tag)>;
     try {
-      return run_overlap_saved_backward<T>(P, (const T*)x, param, rs, ys, lc, (const T*)gy,
+      return run_overlap_saved_backward<T>(P, (const T*)x, param, e, dw, lc, (const T*)gy,
                                            (T*)gx, dparam, nthreads);
     } catch (...) {
       return (int)ST_NOMEM;
     }
   });
 }
+
+// Row segments the overlap state's backward weighed again (a weight float does not hold)
+// since the last call (then reset). For tests.
+int64_t ppv_overlap_redone() { return overlap_rows_redone.exchange(0); }
 
 }  // extern "C"

@@ -217,13 +217,15 @@ def test_rss_protocol_counts_the_allocations_of_a_learnable_parameter_product():
 def test_small_row_rss_is_within_the_target(threads):
     """The matrix's small row, (1,64,56,56) k3 s2 p1 float32 with a learnable alpha, by the
     matrix's own fresh-process measurement: fwd+bwd peak-RSS growth at most 1.5x
-    ``max_pool2d``'s (issue 12's memory target), and below 2200 KB. Measured 2026-12-02:
+    ``max_pool2d``'s (issue 12's memory target), and below 2400 KB. Measured 2026-12-02:
     ``max_pool2d`` +1568 KB; the op +2016-2028 KB (1 thread), +2068-2108 KB (2 threads), of which
-    1960 KB are the output, the overlap state (1 / S and y per window, float64: 784 KB), the
-    upstream gradient and x.grad. The 2200 KB bound catches the overlap backward's per-thread
-    coefficients of every output row coming back (+2244-2296 KB at 2 threads with them,
-    ``overlap_coef_slots`` in ppool_kernel.cpp), the ratio the protocol's one warm-up
-    (1.57-1.83x)."""
+    1960 KB were the output, the overlap state (then 1 / S and y per window, float64: 784 KB),
+    the upstream gradient and x.grad; with the overlap backward's per-thread coefficients of
+    every output row (before ``overlap_coef_slots`` in ppool_kernel.cpp) +2244-2296 KB at 2
+    threads. 2026-12-03, the state now each element's float32 weight (784 KB) and each
+    window's float32 dy/dalpha (196 KB): +2200 KB (1 thread), +2312 KB (2 threads), 1.40x and
+    1.47x. The 2400 KB bound still catches those coefficients coming back (+180 KB at 2
+    threads); the ratio the protocol's one warm-up (1.57-1.83x)."""
     from ppverify.ops import bench_matrix as bm
 
     base = next(r for r in bm.ROWS if r.label == "2-D f32 small k3 s2 p1")
@@ -233,7 +235,7 @@ def test_small_row_rss_is_within_the_target(threads):
     if ours is None or theirs is None:
         pytest.skip("this kernel cannot reset the peak RSS (/proc/self/clear_refs)")
     assert ours <= bm.MEM_TARGET * theirs, (ours // 1024, theirs // 1024)
-    assert ours < 2200 * 1024, ours // 1024
+    assert ours < 2400 * 1024, ours // 1024
 
 
 def test_the_profilers_session_lines_are_kept_out_of_the_output_and_nothing_else(capfd):

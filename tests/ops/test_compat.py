@@ -100,12 +100,17 @@ def test_compile_dynamic_shapes_one_graph_forward_and_backward(dtype):
         m.zero_grad()
         y = c(xg)
         y.sum().backward()
+        ga = m.raw_alpha.grad.clone()
         xe = x.clone().requires_grad_(True)
         m.zero_grad()
-        ye = m(xe)  # eager: the compiled graph calls the same op, so results are identical
+        ye = m(xe)  # eager: the compiled graph calls the same op, so the outputs are identical
         ye.sum().backward()
-        assert torch.equal(y, ye) and torch.equal(xg.grad, xe.grad)
-        _assert_matches_oracle(y, xg.grad, m.raw_alpha.grad, x, 2.0, (3, 2, 1))
+        assert torch.equal(y, ye)
+        # the gradients too in float64; float32's eager backward reads the overlap state (its
+        # own rounding), the compiled one recomputes: both held to the oracle
+        assert dtype is not torch.float64 or torch.equal(xg.grad, xe.grad)
+        _assert_matches_oracle(y, xg.grad, ga, x, 2.0, (3, 2, 1))
+        _assert_matches_oracle(ye, xe.grad, m.raw_alpha.grad, x, 2.0, (3, 2, 1))
     assert counting.graphs == 1
 
 
