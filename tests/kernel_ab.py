@@ -3,21 +3,23 @@
     python -m tests.kernel_ab OTHER.so [ROUNDS] [--threads N] [--rows TEXT]
 
 OTHER.so is a ``ppool_kernel_*.so`` from another checkout's kernel cache (``PPVERIFY_CACHE``;
-the same ABI version). Both libraries are loaded in one process and called through ctypes with
-the same plan, input and output tensors, alternating round by round; each figure is the best
-of ROUNDS (default 5) of one ``ppv_forward`` or ``ppv_backward`` call (wall time, or with
-``--cpu`` the process's CPU time over all its threads), so the Python layer and
-torch's pooling are out of the comparison and both builds see the same load. ``--threads N``
-runs every case on N threads (one thread is the least disturbed by other jobs on shared
-cores); ``--rows TEXT`` keeps the cases whose label contains TEXT. A case whose label says
-channels_last runs on channels-last memory (input, output and gradients). ``--saved`` also
-times, on a second line per case (``sfwd`` / ``sbwd``), the pair an autograd call with a
-learnable alpha runs instead: ``ppv_forward_saved`` (with dy/dalpha) and ``ppv_backward_saved``
-(writing over the state where the dtypes agree, as autograd's does) where the windows share no
-element, else ``ppv_forward_overlap_saved`` and ``ppv_backward_overlap_saved`` (float32,
-bfloat16, float16; float64 has no overlap state: no second line). Used for issue 12's column
-tiles (docs/performance-history.md, "Before and after the column tiles"), channels-last bands
-and the saving forward's one-pass dy/dx."""
+each library gets the plan with its own ABI version in the header: the plan's layout has not
+changed between versions 4 and 5). Both libraries are loaded in one process and called through
+ctypes with the same plan, input and output tensors, alternating round by round; each figure is
+the best of ROUNDS (default 5) of one ``ppv_forward`` or ``ppv_backward`` call (wall time, or
+with ``--cpu`` the process's CPU time over all its threads), so the Python layer and torch's
+pooling are out of the comparison and both builds see the same load. ``--threads N`` runs every
+case on N threads (one thread is the least disturbed by other jobs on shared cores); ``--rows
+TEXT`` keeps the cases whose label contains TEXT. A case whose label says channels_last runs on
+channels-last memory (input, output and gradients). ``--saved`` also times, on a second line
+per case (``sfwd`` / ``sbwd``), the pair an autograd call with a learnable alpha runs instead:
+``ppv_forward_saved`` (with dy/dalpha) and ``ppv_backward_saved`` (writing over the state where
+the dtypes agree, as autograd's does) where the windows share no element, else
+``ppv_forward_overlap_saved`` and ``ppv_backward_overlap_saved`` (float32, bfloat16, float16;
+float64 has no overlap state: no second line; the state's buffers are sized for either ABI:
+version 4's 1 / S and y per output, 5's E per element and dy/dalpha per output). Used for issue
+12's column tiles (docs/performance-history.md, "Before and after the column tiles"), channels-
+last bands and the saving forward's one-pass dy/dx."""
 
 from __future__ import annotations
 
@@ -114,7 +116,10 @@ def main() -> int:
     other.ppv_forward_saved.restype = i32
     other.ppv_backward_saved.argtypes = [vp, vp, vp, vp, vp, vp, i32]
     other.ppv_backward_saved.restype = i32
+    other.ppv_abi_version.restype = ctypes.c_int64
+    other.ppv_abi_version.argtypes = []
     libs = (("other", other), ("this", _native.load()))
+    abi = {"other": int(other.ppv_abi_version()), "this": _native.ABI_VERSION}
     for label, shape, layout, threads, dtype in CASES:
         if args.rows not in label:
             continue
@@ -125,15 +130,19 @@ def main() -> int:
             x = x.movedim(1, -1).contiguous().movedim(-1, 1)
         out = _layout.out_spatial(layout, shape[2:])
         plan = _native.make_plan("ppool", layout, shape, dtype, channels_last, 0, out)
+        plans = {name: plan.copy() for name in abi}
+        for name, version in abi.items():
+            plans[name][0] = version
         p = torch.tensor([2.0], dtype=torch.float64)
         y = torch.empty((shape[0], shape[1], *out), dtype=dtype)
         if channels_last:
             y = y.movedim(1, -1).contiguous().movedim(-1, 1)
         gy, gx, dp = torch.rand_like(y), torch.empty_like(x), torch.empty(1, dtype=torch.float64)
         best: dict[str, float] = {}
-        saved = _saved_timer(plan, x, p, y, gy, gx, dp, threads, clock) if args.saved else None
+        saved = _saved_timer(plans, x, p, y, gy, gx, dp, threads, clock) if args.saved else None
         for _ in range(rounds):
             for name, lib in libs:
+                plan = plans[name]
                 t0 = clock()
                 assert lib.ppv_forward(plan.ctypes.data, x.data_ptr(), p.data_ptr(),
                                        y.data_ptr(), threads) == 0
@@ -157,11 +166,11 @@ def main() -> int:
     return 0
 
 
-def _saved_timer(plan, x, p, y, gy, gx, dp, threads, clock):
+def _saved_timer(plans, x, p, y, gy, gx, dp, threads, clock):
     """A function ``(lib, name) -> [(name + " sfwd", s), (name + " sbwd", s)]`` that times one
-    saving forward and the backward from its state with ``lib``, or None where the case has no
-    saved state (the recomputing backward serves it)."""
-    ptr = plan.ctypes.data
+    saving forward and the backward from its state with ``lib`` (``plans[name]``), or None
+    where the case has no saved state (the recomputing backward serves it)."""
+    plan = plans["this"]
     if _native.plan_disjoint(plan):
         jac = torch.zeros(x.shape, dtype=_native.jac_dtype(x.dtype)).as_strided(
             x.shape, x.stride())
@@ -171,6 +180,7 @@ def _saved_timer(plan, x, p, y, gy, gx, dp, threads, clock):
         gxs = jac if jac.dtype == x.dtype else gx
 
         def run(lib, name):
+            ptr = plans[name].ctypes.data
             t0 = clock()
             assert lib.ppv_forward_saved(ptr, x.data_ptr(), p.data_ptr(), y.data_ptr(),
                                          jac.data_ptr(), dw.data_ptr(), threads) == 0
@@ -182,17 +192,18 @@ def _saved_timer(plan, x, p, y, gy, gx, dp, threads, clock):
         return run
     if not _native.saves_overlap("ppool", x.dtype):
         return None
-    n = _native.overlap_state_size(plan)
+    n = max(_native.overlap_state_size(plan), _native.overlap_weights_size(plan))
     rs, ys = torch.empty(n, dtype=torch.float64), torch.empty(n, dtype=torch.float64)
     lc = torch.empty(x.shape[0] * x.shape[1], dtype=torch.float64)
     # the kernel refuses the state where it segments the planes (few planes, long rows) or a
     # window goes to the exact engine: autograd then recomputes, so there is no second line
-    if _native.load().ppv_forward_overlap_saved(ptr, x.data_ptr(), p.data_ptr(), y.data_ptr(),
-                                                rs.data_ptr(), ys.data_ptr(), lc.data_ptr(),
-                                                threads) != 0:
+    if _native.load().ppv_forward_overlap_saved(plan.ctypes.data, x.data_ptr(), p.data_ptr(),
+                                                y.data_ptr(), rs.data_ptr(), ys.data_ptr(),
+                                                lc.data_ptr(), threads) != 0:
         return None
 
     def run_overlap(lib, name):
+        ptr = plans[name].ctypes.data
         t0 = clock()
         assert lib.ppv_forward_overlap_saved(ptr, x.data_ptr(), p.data_ptr(), y.data_ptr(),
                                              rs.data_ptr(), ys.data_ptr(), lc.data_ptr(),
