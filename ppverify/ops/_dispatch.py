@@ -180,7 +180,7 @@ class _NativeCall:
             if (not disjoint and _native.saves_overlap(self.op, self.dtype)
                     and _native.plan_window_mean(self.plan) >= 4.0):
                 self._overlap = tuple(_overlap_state_fits(
-                    self.plan, self.dtype.itemsize, math.prod(self._gx_like.shape),
+                    self.plan, self.dtype, math.prod(self._gx_like.shape),
                     math.prod(self.out_shape), with_dw) for with_dw in (False, True))
             self._saves = disjoint
             if self._saves:
@@ -209,27 +209,30 @@ class _NativeCall:
         return not self._saves and self._overlap[need_param]
 
 
-def _overlap_state_fits(plan, itemsize: int, n_in: int, n_out: int, with_dw: bool) -> bool:
+def _overlap_state_fits(plan, dtype: torch.dtype, n_in: int, n_out: int,
+                        with_dw: bool) -> bool:
     """Whether a forward and backward that save the overlap state keep their peak memory
     within 1.45x max pooling's (issue 12's bound is 1.5x of the larger of torch's max and
     average pooling peaks, which is max pooling's). The model, in bytes beyond the input:
     max pooling holds its output, its int64 indices, the output's gradient and the input's
     gradient, ``n_out (2 s + 8) + n_in s`` (s: the dtype's size); this op its output, the
-    output's gradient, the input's gradient and the state, ``n_out 2 s + n_in s`` plus 4 bytes
-    per element and plane lane (the weights) and, with ``with_dw``, 4 per output and lane
-    (dy/dparam). It matched the profiler's peaks of ``ppverify bench --matrix`` to 0.01
-    (2026-12-03, the state with dy/dparam: 2-D float32 k3 s2 p1 1.38x, bfloat16 1.60x, 3-D
-    float32 1.58x): so 2-D float32 k3 s2 p1 saves the state with dy/dparam (1.375x), the
-    half types without it (1.40x; with a learnable alpha they recompute), 3-D k3 s2 p1 neither
-    (1.50x without). The state's buffers hold 8 lanes per group of planes (the last group
-    padded), as counted here; a state of at most 1 MiB is always kept (the peak of so small
-    a call is torch's allocator and bookkeeping more than its buffers; tests with 2 or 3
-    planes, 8 lanes of state each, are such calls)."""
-    ref = n_out * (2 * itemsize + 8) + n_in * itemsize
-    state = 4 * _native.overlap_weights_size(plan)
+    output's gradient, the input's gradient and the state, ``n_out 2 s + n_in s`` plus the
+    weights (4 bytes per element and plane lane for float32 inputs, 2 for the half types:
+    ``_native.overlap_weights_dtype``) and, with ``with_dw``, 4 bytes per output and lane
+    (dy/dparam). With float32 weights for every dtype it matched the profiler's peaks of
+    ``ppverify bench --matrix`` to 0.01 (2026-12-03: 2-D float32 k3 s2 p1 1.38x, bfloat16
+    1.60x, 3-D float32 1.58x). So 2-D k3 s2 p1 saves the state with dy/dparam (float32
+    1.375x; bfloat16 weights for the half types: 1.20x) and 3-D float32 k3 s2 p1 does not
+    (1.50x without dy/dparam; the half types 1.43x with it). The state's buffers hold 8 lanes
+    per group of planes (the last group padded), as counted here; a state of at most 1 MiB is
+    always kept (the peak of so small a call is torch's allocator and bookkeeping more than
+    its buffers; tests with 2 or 3 planes, 8 lanes of state each, are such calls)."""
+    s = dtype.itemsize
+    ref = n_out * (2 * s + 8) + n_in * s
+    state = _native.overlap_weights_dtype(dtype).itemsize * _native.overlap_weights_size(plan)
     if with_dw:
         state += 4 * _native.overlap_state_size(plan)
-    return state <= 1 << 20 or n_out * 2 * itemsize + n_in * itemsize + state <= 1.45 * ref
+    return state <= 1 << 20 or n_out * 2 * s + n_in * s + state <= 1.45 * ref
 
 
 def _allocator(shape: tuple, dtype: torch.dtype, fmt):
@@ -307,7 +310,8 @@ def _native_forward_saved(op: str, x: Tensor, param: Tensor, layout, validate: b
     p = param if param.is_contiguous() else param.contiguous()
     y = call.new_output()
     if call.overlap_state(need_param):  # E per element, dy/dparam (need_param), Lc per plane
-        sums = (torch.empty(_native.overlap_weights_size(call.plan), dtype=torch.float32),
+        sums = (torch.empty(_native.overlap_weights_size(call.plan),
+                            dtype=_native.overlap_weights_dtype(x.dtype)),
                 torch.empty(_native.overlap_state_size(call.plan), dtype=torch.float32)
                 if need_param else None,
                 torch.empty(x.shape[0] * x.shape[1], dtype=torch.float64))

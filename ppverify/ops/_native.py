@@ -804,9 +804,16 @@ def overlap_state_size(plan) -> int:
 
 
 def overlap_weights_size(plan) -> int:
-    """Floats of ``forward_overlap_saved``'s ``weights``: 8 lanes per input position and group
-    of 8 planes (``_overlap_groups``)."""
+    """Elements of ``forward_overlap_saved``'s ``weights``: 8 lanes per input position and
+    group of 8 planes (``_overlap_groups``)."""
     return _overlap_groups(plan) * 8 * int(plan[7]) * int(plan[8]) * int(plan[9])
+
+
+def overlap_weights_dtype(dtype: torch.dtype) -> torch.dtype:
+    """The dtype of ``forward_overlap_saved``'s ``weights`` for inputs of ``dtype``: float32
+    for float32; bfloat16 for bfloat16 and float16 (relative error 2^-9, which their
+    gradients' bounds allow; half the memory)."""
+    return torch.float32 if dtype == torch.float32 else torch.bfloat16
 
 
 def forward_overlap_saved(plan: int, x: torch.Tensor, param: torch.Tensor, out: torch.Tensor,
@@ -814,9 +821,10 @@ def forward_overlap_saved(plan: int, x: torch.Tensor, param: torch.Tensor, out: 
                           ref: torch.Tensor) -> tuple[bool, bool]:
     """``forward``, and the state of a backward that takes no logarithm or exponential, for
     windows that share elements (P-pooling, float32 / bfloat16 / float16): ``weights``
-    (float32, ``overlap_weights_size(plan)``, the kernel's lane-interleaved order) gets each
-    element's weight ``E = exp(alpha (ln x - Lc))`` rounded to float32 (relative error
-    <= 2^-24; -1 where float32 holds no normal ``E``: the backward weighs that row again),
+    (``overlap_weights_dtype(x.dtype)``, ``overlap_weights_size(plan)``, the kernel's
+    lane-interleaved order) gets each element's weight ``E = exp(alpha (ln x - Lc))``
+    rounded to that dtype (relative error <= 2^-24 in float32, 2^-9 in bfloat16; -1 where it
+    holds no normal ``E``: the backward weighs that element again),
     ``dw`` (float32, ``overlap_state_size(plan)``; None: the parameter's gradient is not
     wanted) each window's dy/dalpha, ``ref`` (float64, one per plane ``(n, c)``,
     ``n * C + c``) each plane's reference ``Lc``. Returns ``(bad, usable)`` as

@@ -2430,12 +2430,15 @@ struct Saved {
   // set for a float jac larger than jac_stream_bytes (see there)
   bool stream_jac = false;
   // windows that share elements (ppv_forward_overlap_saved; the fast engine only): per input
-  // element its weight E (float, lane-interleaved by group: e_index; E_REDO where float holds
-  // no normal E), per output dy/da (float, state_index; null when not wanted) and per plane
-  // the weights' reference Lc. See run_overlap_saved_backward.
+  // element its weight E (lane-interleaved by group: e_index; E_REDO where the format holds
+  // no normal E): a float for float32 inputs (e), a bfloat16 for bfloat16 and float16 inputs
+  // (e16: their gradients' bounds allow its 2^-9), per output dy/da (float, state_index;
+  // null when not wanted) and per plane the weights' reference Lc. See
+  // run_overlap_saved_backward.
   float *e = nullptr, *dwf = nullptr;
+  uint16_t* e16 = nullptr;
   double* lc = nullptr;
-  bool overlap() const { return e != nullptr; }
+  bool overlap() const { return e != nullptr || e16 != nullptr; }
 };
 
 
@@ -3108,8 +3111,8 @@ PPV_STAGE void save_e_row(const Plan& P, const Lanes& ln, int64_t group, int64_t
   const int64_t n = (ce - cb) * L;
 #if defined(__AVX2__) && !defined(PPV_ONE_LANE)
   if ((uintptr_t)o % 32 == 0) {
-    // (the loop below, with its 8 floats stored to the stack and loaded as one vector for the
-    // streaming store, stalled on store forwarding: 5 ms of k3 s2 p1's 34 ms saving forward)
+    // (as fast as the loop below writing its 8 floats to a stack buffer for a streaming
+    // store: kernel_ab 1.01x; this form does not depend on the compiler's vectorising)
     const __m256d zero = _mm256_setzero_pd(), lo = _mm256_set1_pd((double)FLT_MIN),
                   hi = _mm256_set1_pd((double)FLT_MAX);
     const __m128 redo = _mm_set1_ps(E_REDO);
@@ -3140,6 +3143,27 @@ PPV_STAGE void save_e_row(const Plan& P, const Lanes& ln, int64_t group, int64_t
       const double v = e[c + l];
       const bool held = (v == 0.0) | ((v >= (double)FLT_MIN) & (v <= (double)FLT_MAX));
       o[c + l] = active[l] == 0.0 ? 0.0f : (held ? (float)v : E_REDO);
+    }
+}
+
+// save_e_row for a bfloat16 state (bfloat16 and float16 inputs): E rounded to float, then to
+// bfloat16 to nearest even (relative error <= 2^-9 (1 + 2^-15)); E_REDO (bfloat16's -1)
+// where E is neither 0 nor a normal bfloat16 below its largest; inactive lanes 0.
+PPV_STAGE void save_e_row16(const Plan& P, const Lanes& ln, int64_t group, int64_t id,
+                            int64_t ih, int64_t cb, int64_t ce, const double* e,
+                            uint16_t* es) {
+  uint16_t* o = es + e_index(P, group, id, ih, cb);
+  uint32_t active[L];
+  for (int l = 0; l < L; ++l) active[l] = ln.active[l] ? 0xFFFFu : 0u;
+  constexpr double BF16_MAX = 0x1.fep127;
+  for (int64_t c = 0; c < (ce - cb) * L; c += L)
+#pragma omp simd
+    for (int l = 0; l < L; ++l) {
+      const double v = e[c + l];
+      const bool held = (v == 0.0) | ((v >= (double)FLT_MIN) & (v <= BF16_MAX));
+      uint32_t u = float_to_bits((float)v);
+      u += 0x7fffu + ((u >> 16) & 1u);
+      o[c + l] = (uint16_t)((held ? (u >> 16) : 0xBF80u) & active[l]);
     }
 }
 
@@ -3262,6 +3286,11 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
     s.band_group[ref_slot] = group;
   }
   int64_t nw[3] = {0, 0, 0};  // rows weighed by load_weights_row's paths (split, fused, tail)
+  // the overlap state's weights of a row segment just weighed
+  auto save_weights = [&](int64_t id, int64_t ih, int64_t cb, int64_t ce, const double* e) {
+    if (sv->e16) save_e_row16(P, ln, group, id, ih, cb, ce, e, sv->e16);
+    else save_e_row(P, ln, group, id, ih, cb, ce, e, sv->e);
+  };
   const ColTile* ct = nullptr;  // the current column tile
   int64_t nch = 1;              // its chunks
   auto fetch = [&](int64_t id, int64_t ih, int64_t k) -> RowData {
@@ -3271,7 +3300,7 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
     if (cache.tag[slot] != key) {
       const int64_t cb = ct->chunk_begin(k), ce = ct->chunk_end(k);
       ++nw[load_weights_row<T>(x, P, ln, id, ih, cb, ce, fl, r)];
-      if (ov) save_e_row(P, ln, group, id, ih, cb, ce, r.e, sv->e);
+      if (ov) save_weights(id, ih, cb, ce, r.e);
       cache.tag[slot] = key;
     }
     return r;
@@ -3285,7 +3314,7 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
     bool summed = false;
     if (cache.tag[slot] != key) {
       ++nw[load_weights_row<T>(x, P, ln, id, ih, ct->lo, ct->hi, fl, r, &rs, &summed)];
-      if (ov) save_e_row(P, ln, group, id, ih, ct->lo, ct->hi, r.e, sv->e);
+      if (ov) save_weights(id, ih, ct->lo, ct->hi, r.e);
       cache.tag[slot] = key;
     }
     if (!summed)
@@ -4633,7 +4662,8 @@ int run_saved_backward(const Plan& Pc, const J* jac, const double* dw, const T* 
 // gradient is wanted) and each plane's Lc (Saved::lc). Its backward takes no log and no exp
 // (except in a row segment holding an E_REDO, weighed again as the recomputing backward
 // weighs it): per output row the window sums S = sum E and T = sum E x again from the stored
-// weights (sum_row), y = T / S and the coefficients g / S and g y / S (overlap_coef_row), per
+// weights (sum_rows, each row segment loaded once into a row cache: cached_e_row), y = T / S
+// and the coefficients g / S and g y / S (overlap_coef_row), per
 // input row segment P = sum g / S and Q = sum g y / S over each element's windows
 // (scatter_row), and
 //     dx_i = E_i ((1 + a) P_i - a Q_i / x_i)                               (grad_row),
@@ -4644,8 +4674,8 @@ int run_saved_backward(const Plan& Pc, const J* jac, const double* dw, const T* 
 // recomputing backward's (they allow a few u of the gradient's scale), held by the oracle
 // tests. The state is refused (status ST_UNSAVED: the caller recomputes) where a window went
 // to the exact engine (underflowing weights, zeros that matter, |a| > FAST_GRAD_MAX_A, a bad
-// element), where a dy/da is not a normal float, or where the forward was segmented
-// (Segments).
+// element), where a dy/da is beyond float's range or too small for it in a window of tiny y
+// (save_overlap_row), or where the forward was segmented (Segments).
 
 // Row segments the overlap state's backward weighed again (an E_REDO) since the last
 // ppv_overlap_redone call. For tests.
@@ -4702,23 +4732,26 @@ inline int64_t overlap_coef_slots(const Plan& P) {
 // (load_weights_row into redo, cols L doubles: the recomputing backward's E; the others keep
 // their floats, so an element no window reads changes no other element's gradient). Returns
 // 1 when weighed again, else 0.
-template <class T>
+inline float e_value(float v) { return v; }
+inline float e_value(uint16_t v) { return bits_to_float((uint32_t)v << 16); }  // bfloat16
+
+template <class T, class S>
 PPV_STAGE int64_t load_e_row(const T* x, const Plan& P, const Lanes& ln, const FastLanes& fl,
                              int64_t group, int64_t id, int64_t ih, int64_t cb, int64_t ce,
-                             const float* es, RowData r, double* redo) {
-  const float* src = es + e_index(P, group, id, ih, cb);
+                             const S* es, RowData r, double* redo) {
+  const S* src = es + e_index(P, group, id, ih, cb);
   const int64_t n = (ce - cb) * L;
   double marks = 0.0;
 #pragma omp simd reduction(+ : marks)
   for (int64_t k = 0; k < n; ++k) {
-    const float v = src[k];
+    const float v = e_value(src[k]);
     r.e[k] = (double)v;
     marks += v < 0.0f ? 1.0 : 0.0;
   }
   if (marks > 0.0) {
     load_weights_row<T>(x, P, ln, id, ih, cb, ce, fl, RowData{r.x, redo, nullptr});
     for (int64_t k = 0; k < n; ++k)
-      if (src[k] < 0.0f) r.e[k] = redo[k];
+      if (e_value(src[k]) < 0.0f) r.e[k] = redo[k];
     return 1;
   }
   load_row<T>(x, P, ln, id, ih, cb, ce, r.x);
@@ -4727,16 +4760,16 @@ PPV_STAGE int64_t load_e_row(const T* x, const Plan& P, const Lanes& ln, const F
 
 // x and E of columns [cb, ce) of input row (id, ih) from s's row cache, loaded (load_e_row)
 // where not held; redone counts the segments weighed again
-template <class T>
+template <class T, class S>
 PPV_STAGE RowData cached_e_row(const T* x, const Plan& P, const Lanes& ln, const FastLanes& fl,
                                int64_t group, int64_t id, int64_t ih, int64_t cb, int64_t ce,
-                               const float* es, OverlapScratch& s, double* redo,
+                               const S* es, OverlapScratch& s, double* redo,
                                int64_t& redone) {
   const int64_t k = id * P.ax[1].in + ih, slot = k % s.ns;
   double* b = s.mem.data() + slot * 2 * s.seg;
   const RowData r{b, b + s.seg, nullptr};
   if (s.key[slot] != k || s.cb[slot] != cb || s.ce[slot] != ce) {
-    redone += load_e_row<T>(x, P, ln, fl, group, id, ih, cb, ce, es, r, redo);
+    redone += load_e_row<T, S>(x, P, ln, fl, group, id, ih, cb, ce, es, r, redo);
     s.key[slot] = k;
     s.cb[slot] = cb;
     s.ce[slot] = ce;
@@ -4745,12 +4778,13 @@ PPV_STAGE RowData cached_e_row(const T* x, const Plan& P, const Lanes& ln, const
 }
 
 // g / S and g y / S of output row (od, oh)'s outputs [keep, keep + nk) into o1, o2, with
-// S = sum E and T = sum E x over each window from the state's weights (sum_row, in row
-// segments of at most cols columns from s's row cache; acc: 3 nk L doubles) and y = T / S
-// (gb: nk L doubles for g). Returns the row segments weighed again (load_e_row).
-template <class T>
+// S = sum E and T = sum E x over each window from the state's weights (row segments from s's
+// row cache: sum_rows over all of a window's rows where they fit one segment, else sum_row
+// per segment of at most cols columns; acc: 3 nk L doubles) and y = T / S (gb: nk L doubles
+// for g). Returns the row segments weighed again (load_e_row).
+template <class T, class S>
 PPV_STAGE int64_t overlap_coef_row(const T* x, const T* gy, const Plan& P, const Lanes& ln,
-                                   const FastLanes& fl, int64_t group, const float* es,
+                                   const FastLanes& fl, int64_t group, const S* es,
                                    int64_t od, int64_t oh, int64_t keep, int64_t nk,
                                    int64_t cols, double* acc, OverlapScratch& s, double* redo,
                                    double* gb, double* o1, double* o2) {
@@ -4772,7 +4806,7 @@ PPV_STAGE int64_t overlap_coef_row(const T* x, const T* gy, const Plan& P, const
     int64_t k = 0;
     for (int64_t jd = 0; jd < AD.count[od]; ++jd)
       for (int64_t jh = 0; jh < AH.count[oh]; ++jh)
-        rows[k++] = cached_e_row<T>(x, P, ln, fl, group, AD.start[od] + jd * AD.step,
+        rows[k++] = cached_e_row<T, S>(x, P, ln, fl, group, AD.start[od] + jd * AD.step,
                                     AH.start[oh] + jh * AH.step, lo, hi, es, s, redo, redone);
     sum_rows(AW, keep, keep + nk, lo, hi, rows, nr, acc, q, false, false);
   } else {
@@ -4781,18 +4815,18 @@ PPV_STAGE int64_t overlap_coef_row(const T* x, const T* gy, const Plan& P, const
         const int64_t id = AD.start[od] + jd * AD.step, ih = AH.start[oh] + jh * AH.step;
         for (int64_t cb = lo; cb < hi; cb += cols) {
           const int64_t ce = std::min(hi, cb + cols);
-          const RowData r = cached_e_row<T>(x, P, ln, fl, group, id, ih, cb, ce, es, s, redo,
-                                            redone);
+          const RowData r = cached_e_row<T, S>(x, P, ln, fl, group, id, ih, cb, ce, es, s,
+                                               redo, redone);
           sum_row(AW, keep, keep + nk, cb, ce, r, acc, q, false, false);
         }
       }
   }
   load_out_row<T>(gy, P, ln, od, oh, keep, nk, gb);
-  const double* S = acc;
+  const double* Sw = acc;  // (S names the state's element type here)
   const double* Tt = acc + q;
 #pragma omp simd
   for (int64_t k = 0; k < q; ++k) {
-    const double inv = 1.0 / S[k], y = Tt[k] / S[k];
+    const double inv = 1.0 / Sw[k], y = Tt[k] / Sw[k];
     o1[k] = gb[k] * inv;
     o2[k] = gb[k] * y * inv;
   }
@@ -4819,9 +4853,9 @@ void overlap_param_sum(const T* gy, const Plan& P, const Lanes& ln, int64_t grou
   for (int l = 0; l < L; ++l) dl[l] = dal[l];
 }
 
-template <class T>
+template <class T, class S>
 void overlap_backward_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& ln,
-                            OverlapScratch& s, const float* es, const float* dwf,
+                            OverlapScratch& s, const S* es, const float* dwf,
                             const double* lcs, const T* gy, T* gx, double* dl,
                             int64_t band_lo = 0, int64_t band_hi = INT64_MAX) {
   // band_lo, band_hi: the input rows id * H + ih this call finishes (channels-last bands); the
@@ -4843,8 +4877,8 @@ void overlap_backward_group(const T* x, const Plan& P, const ColTiles& tiles, co
   double* Qp = Pp + cols * L;
   double* g = Qp + cols * L;
   double* redo = Qp + 2 * cols * L;
-  int64_t redone = 0;
-  s.clear();  // (another group's rows)  // row segments weighed again (an E_REDO)
+  int64_t redone = 0;  // row segments weighed again (an E_REDO)
+  s.clear();           // (the row cache holds another group's rows)
   const int64_t slots = (int64_t)s.tag.size();
   for (const ColTile& t : tiles.tiles) {
     // g / S, g y / S of an output row's outputs [keep, ow1): all windows that read the
@@ -4855,7 +4889,7 @@ void overlap_backward_group(const T* x, const Plan& P, const ColTiles& tiles, co
     auto coef = [&](int64_t ro) -> int64_t {  // offset of output row ro's slot in c1, c2
       const int64_t slot = ro % slots, off = slot * kstride;
       if (s.tag[slot] == ro) return off;
-      redone += overlap_coef_row<T>(x, gy, P, ln, fl, group, es, ro / OH, ro % OH, t.keep,
+      redone += overlap_coef_row<T, S>(x, gy, P, ln, fl, group, es, ro / OH, ro % OH, t.keep,
                                     nk, cols, s.acc.data(), s, redo, gb, s.c1.data() + off,
                                     s.c2.data() + off);
       s.tag[slot] = ro;
@@ -4889,8 +4923,8 @@ void overlap_backward_group(const T* x, const Plan& P, const ColTiles& tiles, co
               scatter_row(AW, t.keep, t.ow1, s.c1.data() + off, s.c2.data() + off, a, b, Pp,
                           Qp);
             }
-          const RowData r = cached_e_row<T>(x, P, ln, fl, group, id, ih, a, b, es, s, redo,
-                                            redone);
+          const RowData r = cached_e_row<T, S>(x, P, ln, fl, group, id, ih, a, b, es, s, redo,
+                                               redone);
           grad_row(fl, n, r, Pp, Qp, nullptr, g);
           store_row<T>(gx, P, ln, id, ih, a, b, g);
         }
@@ -4905,9 +4939,9 @@ void overlap_backward_group(const T* x, const Plan& P, const ColTiles& tiles, co
 
 // gx (x's dtype and layout) and, with dparam_out (which needs the state's dwf), dparam from
 // the state ppv_forward_overlap_saved wrote for the same plan, x and parameter.
-template <class T>
+template <class T, class S>
 int run_overlap_saved_backward(const Plan& Pc, const T* x, const double* param,
-                               const float* es, const float* dwf, const double* lcs,
+                               const S* es, const float* dwf, const double* lcs,
                                const T* gy, T* gx, double* dparam_out, int requested) {
   if (std::is_same<T, double>::value || Pc.op != OP_PPOOL) return ST_ARGS;
   if (dparam_out && !dwf) return ST_ARGS;
@@ -4966,7 +5000,7 @@ int run_overlap_saved_backward(const Plan& Pc, const T* x, const double* param,
             if (r0 == 0) count_cl_group(P, ln, n_full, n_partial);
             cl_bands += r0 == 0 ? 0 : 1;
             double dl[L];
-            overlap_backward_group<T>(x, P, tiles, ln, s, es, dwf, lcs, gy, gx,
+            overlap_backward_group<T, S>(x, P, tiles, ln, s, es, dwf, lcs, gy, gx,
                                       want_param ? dl : nullptr, r0,
                                       band > 0 ? std::min(irows, r0 + band) : INT64_MAX);
             if (want_param)
@@ -5276,20 +5310,22 @@ int ppv_backward_saved(const int64_t* plan, const void* jac, const double* dw, c
 }
 
 // The saving forward for windows that may share elements (the fast engine's dtypes: float32,
-// bfloat16, float16; P-pooling): y, and per input element its weight E (float, e: groups *
-// plane_in * 8, lane-interleaved by group: e_index; E_REDO where float holds no normal E),
+// bfloat16, float16; P-pooling): y, and per input element its weight E (e: groups * plane_in
+// * 8, lane-interleaved by group: e_index; a float for float32 inputs, a bfloat16 (uint16)
+// for bfloat16 and float16 inputs; E_REDO where the format holds no normal E),
 // with dw non-null per output dy/da (float, groups * plane_out * 8: state_index), per plane
 // lc = its weights' reference Lc (N C doubles). Groups as Plan's.
 // Status as ppv_forward_saved (bit 4: recompute in the backward; float64 or another
 // operator: 3).
 int ppv_forward_overlap_saved(const int64_t* plan, const void* x, const double* param, void* y,
-                              float* e, float* dw, double* lc, int nthreads) {
+                              void* e, float* dw, double* lc, int nthreads) {
   return dispatch(plan, [&](const Plan& P, auto* tag) {
     using T = std::remove_pointer_t<decltype(tag)>;
     if (std::is_same<T, double>::value || P.op != OP_PPOOL) return (int)ST_ARGS;
     try {
       Saved sv;
-      sv.e = e;
+      if (std::is_same<T, float>::value) sv.e = (float*)e;
+      else sv.e16 = (uint16_t*)e;
       sv.dwf = dw;
       sv.lc = lc;
       return run<T>(P, (const T*)x, param, (T*)y, nullptr, nullptr, nullptr, nthreads, &sv);
@@ -5302,13 +5338,14 @@ int ppv_forward_overlap_saved(const int64_t* plan, const void* x, const double* 
 // gx = gy * dy/dx and dparam = sum gy * dy/dparam (null: not wanted; wanted needs dw) from
 // the state ppv_forward_overlap_saved wrote for the same plan, x and parameter.
 int ppv_backward_overlap_saved(const int64_t* plan, const void* x, const double* param,
-                               const float* e, const float* dw, const double* lc,
+                               const void* e, const float* dw, const double* lc,
                                const void* gy, void* gx, double* dparam, int nthreads) {
   return dispatch(plan, [&](const Plan& P, auto* tag) {
     using T = std::remove_pointer_t<decltype(tag)>;
+    using S = std::conditional_t<std::is_same<T, float>::value, float, uint16_t>;
     try {
-      return run_overlap_saved_backward<T>(P, (const T*)x, param, e, dw, lc, (const T*)gy,
-                                           (T*)gx, dparam, nthreads);
+      return run_overlap_saved_backward<T, S>(P, (const T*)x, param, (const S*)e, dw, lc,
+                                              (const T*)gy, (T*)gx, dparam, nthreads);
     } catch (...) {
       return (int)ST_NOMEM;
     }
