@@ -216,23 +216,26 @@ def _overlap_state_fits(plan, dtype: torch.dtype, n_in: int, n_out: int,
     average pooling peaks, which is max pooling's). The model, in bytes beyond the input:
     max pooling holds its output, its int64 indices, the output's gradient and the input's
     gradient, ``n_out (2 s + 8) + n_in s`` (s: the dtype's size); this op its output, the
-    output's gradient, the input's gradient and the state, ``n_out 2 s + n_in s`` plus the
+    output's gradient, the input's gradient and the state: ``n_out 2 s + n_in s`` plus the
     weights (4 bytes per element and plane lane for float32 inputs, 2 for the half types:
     ``_native.overlap_weights_dtype``) and, with ``with_dw``, 4 bytes per output and lane
-    (dy/dparam). With float32 weights for every dtype it matched the profiler's peaks of
+    (dy/dparam); on contiguous memory the input's gradient is written over the weights
+    (``_native_backward_saved``), so it is counted once. With float32 weights for every
+    dtype and a separate input gradient the model matched the profiler's peaks of
     ``ppverify bench --matrix`` to 0.01 (2026-12-03: 2-D float32 k3 s2 p1 1.38x, bfloat16
-    1.60x, 3-D float32 1.58x). So 2-D k3 s2 p1 saves the state with dy/dparam (float32
-    1.375x; bfloat16 weights for the half types: 1.20x) and 3-D float32 k3 s2 p1 does not
-    (1.50x without dy/dparam; the half types 1.43x with it). The state's buffers hold 8 lanes
-    per group of planes (the last group padded), as counted here; a state of at most 1 MiB is
-    always kept (the peak of so small a call is torch's allocator and bookkeeping more than
-    its buffers; tests with 2 or 3 planes, 8 lanes of state each, are such calls)."""
+    1.60x, 3-D float32 1.58x). The state's buffers hold 8 lanes per group of planes (the
+    last group padded), as counted here; a state of at most 1 MiB is always kept (the peak
+    of so small a call is torch's allocator and bookkeeping more than its buffers; tests
+    with 2 or 3 planes, 8 lanes of state each, are such calls)."""
     s = dtype.itemsize
     ref = n_out * (2 * s + 8) + n_in * s
-    state = _native.overlap_weights_dtype(dtype).itemsize * _native.overlap_weights_size(plan)
-    if with_dw:
-        state += 4 * _native.overlap_state_size(plan)
-    return state <= 1 << 20 or n_out * 2 * s + n_in * s + state <= 1.45 * ref
+    weights = _native.overlap_weights_dtype(dtype).itemsize * _native.overlap_weights_size(plan)
+    state = weights + (4 * _native.overlap_state_size(plan) if with_dw else 0)
+    if state <= 1 << 20:
+        return True
+    shared = not bool(plan[2])  # contiguous: the input's gradient lives in the weights
+    ours = n_out * 2 * s + (state if shared else n_in * s + state)
+    return ours <= 1.45 * ref
 
 
 def _allocator(shape: tuple, dtype: torch.dtype, fmt):
@@ -336,13 +339,18 @@ def _native_backward_saved(op: str, x: Tensor, param: Tensor, layout, grad_y: Te
     For windows that share elements the state is ``sums = (E, dw, Lc)`` (``jac``, ``dw``
     None): the backward sums the windows again from the saved weights but takes no logarithm
     or exponential (``_native.backward_overlap_saved``; ``grad_param`` with ``need_param``,
-    which needs the forward to have saved ``dw``)."""
+    which needs the forward to have saved ``dw``); on contiguous memory ``grad_x`` is written
+    over the weights (as wide as x's elements), group by group as each is done."""
     call = _native_call(op, layout, x, param)
     g = _kernel_grad_out(call, x, grad_y)
     if sums is not None:
         xk = x.contiguous(memory_format=call.fmt) if call.copy else x
         p = param if param.is_contiguous() else param.contiguous()
-        gx = call.new_grad_input()
+        weights = sums[0]
+        if call.fmt is torch.contiguous_format:  # written over the weights (see there)
+            gx = weights.view(x.dtype)[:x.numel()].view(x.shape)
+        else:
+            gx = call.new_grad_input()
         return gx, _native.backward_overlap_saved(call.ptr, xk, p, *sums, g, gx, need_param)
     gx = jac if jac.dtype == x.dtype else call.new_grad_input()
     return gx, _native.backward_saved(call.ptr, jac, dw, g, gx, param.shape)

@@ -61,10 +61,11 @@
 //   (ppv_backward_saved) is one pass over memory. The power mean / Lp engine (power_kernel.inc) saves the same state (float
 //   dy/dx, double dy/dp) and shares that backward. Where windows share elements, a saving
 //   forward (ppv_forward_overlap_saved) writes each element's weight E as a float (4 bytes
-//   per input element), each window's dy/da as a float and each plane's Lc, and its backward
-//   (ppv_backward_overlap_saved) is the recomputing backward without a log or an exp: the
-//   window sums again from the stored weights, the scatter and the pass per element (see
-//   "backward from the overlap state").
+//   per input element; a bfloat16 for bfloat16 and float16 inputs), each window's dy/da as a
+//   float and each plane's Lc, and its backward (ppv_backward_overlap_saved) is the
+//   recomputing backward without a log or an exp: the window sums again from the stored
+//   weights, the scatter and the pass per element, on contiguous memory writing the input
+//   gradient over the weights (see "backward from the overlap state").
 //   A window whose weights underflow relative to the plane (its largest E below 1e-250), or
 //   that holds zeros where they matter, is evaluated by the exact engine.
 // * exact (float64 inputs, and the fast engine's special windows): each window relative to
@@ -4657,7 +4658,8 @@ int run_saved_backward(const Plan& Pc, const J* jac, const double* dw, const T* 
 // 64% of k3 s2 p1's fwd+bwd kernel samples, half of them in the backward), then the window
 // sums. A saving forward (ppv_forward_overlap_saved, the fast engine: float32 / bfloat16 /
 // float16) keeps each element's weight E = exp(a (ln x - Lc)) as a float (Saved::e, 4 bytes
-// per input element; E_REDO where float holds no normal E), each window's
+// per input element; for bfloat16 and float16 inputs a bfloat16, Saved::e16, 2 bytes,
+// relative error 2^-9; E_REDO where the format holds no normal E), each window's
 // dy/da = (U - y V) / S as a float (Saved::dwf, 4 bytes per output, only when the parameter's
 // gradient is wanted) and each plane's Lc (Saved::lc). Its backward takes no log and no exp
 // (except in a row segment holding an E_REDO, weighed again as the recomputing backward
@@ -4857,10 +4859,12 @@ template <class T, class S>
 void overlap_backward_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& ln,
                             OverlapScratch& s, const S* es, const float* dwf,
                             const double* lcs, const T* gy, T* gx, double* dl,
-                            int64_t band_lo = 0, int64_t band_hi = INT64_MAX) {
+                            int64_t band_lo = 0, int64_t band_hi = INT64_MAX,
+                            const Lanes* gx_lanes = nullptr) {
   // band_lo, band_hi: the input rows id * H + ih this call finishes (channels-last bands); the
   // coefficients are computed for the output rows whose windows reach them (coef), dy/da in
-  // the group's first band (band_lo = 0) alone
+  // the group's first band (band_lo = 0) alone. gx_lanes: where gx's planes are (default ln's)
+  const Lanes& lg = gx_lanes ? *gx_lanes : ln;
   const Axis &AD = P.ax[0], &AH = P.ax[1], &AW = P.ax[2];
   const int64_t OH = AH.out;
   const int64_t cols = std::max<int64_t>(1, std::min(AW.in, TILE_COLS));
@@ -4905,7 +4909,7 @@ void overlap_backward_group(const T* x, const Plan& P, const ColTiles& tiles, co
           if (cb >= ce) return;
           std::fill(g, g + std::min(cols, ce - cb) * L, 0.0);
           for (; cb < ce; cb += cols)
-            store_row<T>(gx, P, ln, id, ih, cb, std::min(ce, cb + cols), g);
+            store_row<T>(gx, P, lg, id, ih, cb, std::min(ce, cb + cols), g);
         };
         store_zero(f0, std::min(g0, f1));
         store_zero(g1, f1);
@@ -4926,7 +4930,7 @@ void overlap_backward_group(const T* x, const Plan& P, const ColTiles& tiles, co
           const RowData r = cached_e_row<T, S>(x, P, ln, fl, group, id, ih, a, b, es, s, redo,
                                                redone);
           grad_row(fl, n, r, Pp, Qp, nullptr, g);
-          store_row<T>(gx, P, ln, id, ih, a, b, g);
+          store_row<T>(gx, P, lg, id, ih, a, b, g);
         }
       }
   }
@@ -4938,13 +4942,20 @@ void overlap_backward_group(const T* x, const Plan& P, const ColTiles& tiles, co
 }
 
 // gx (x's dtype and layout) and, with dparam_out (which needs the state's dwf), dparam from
-// the state ppv_forward_overlap_saved wrote for the same plan, x and parameter.
+// the state ppv_forward_overlap_saved wrote for the same plan, x and parameter. gx may be the
+// state's weights themselves (contiguous memory, the weights' element as wide as x's): a
+// group's 8 planes of gx are then the bytes of its own block of weights (e_index), which no
+// other group reads; each group's gradient goes to a buffer of its 8 planes, copied over its
+// block once the group is done (the backward's peak then holds no input-sized gradient
+// beside the state).
 template <class T, class S>
 int run_overlap_saved_backward(const Plan& Pc, const T* x, const double* param,
                                const S* es, const float* dwf, const double* lcs,
                                const T* gy, T* gx, double* dparam_out, int requested) {
   if (std::is_same<T, double>::value || Pc.op != OP_PPOOL) return ST_ARGS;
   if (dparam_out && !dwf) return ST_ARGS;
+  const bool into_state = (const void*)gx == (const void*)es;
+  if (into_state && (Pc.layout != 0 || sizeof(S) != sizeof(T))) return ST_ARGS;
   Plan P = Pc;
   ColTiles tiles;
   try {
@@ -4981,6 +4992,7 @@ int run_overlap_saved_backward(const Plan& Pc, const T* x, const double* param,
       s.key.assign((size_t)s.ns, -1);
       s.cb.assign((size_t)s.ns, -1);
       s.ce.assign((size_t)s.ns, -1);
+      std::vector<T> gbuf(into_state ? (size_t)(L * P.plane_in) : 0);
       // channels-last: band by band, the groups of a batch entry within each band (run's
       // bands; here of input rows); a plane's dy/da is summed in its first band. A band
       // spans at least twice a window's rows: each band sums again the windows of the output
@@ -5000,9 +5012,18 @@ int run_overlap_saved_backward(const Plan& Pc, const T* x, const double* param,
             if (r0 == 0) count_cl_group(P, ln, n_full, n_partial);
             cl_bands += r0 == 0 ? 0 : 1;
             double dl[L];
-            overlap_backward_group<T, S>(x, P, tiles, ln, s, es, dwf, lcs, gy, gx,
-                                      want_param ? dl : nullptr, r0,
-                                      band > 0 ? std::min(irows, r0 + band) : INT64_MAX);
+            Lanes lb = ln;  // into_state: gx's planes in gbuf
+            for (int l = 0; l < L; ++l) lb.in_base[l] = ln.in_base[l] - ln.in_base[0];
+            overlap_backward_group<T, S>(x, P, tiles, ln, s, es, dwf, lcs, gy,
+                                         into_state ? gbuf.data() : gx,
+                                         want_param ? dl : nullptr, r0,
+                                         band > 0 ? std::min(irows, r0 + band) : INT64_MAX,
+                                         into_state ? &lb : nullptr);
+            if (into_state)  // the group's weights are read no more
+              for (int l = 0; l < L; ++l)
+                if (ln.active[l])
+                  std::memcpy(gx + ln.in_base[l], gbuf.data() + lb.in_base[l],
+                              (size_t)P.plane_in * sizeof(T));
             if (want_param)
               for (int l = 0; l < L; ++l)
                 if (ln.active[l]) dparam[2 * ln.plane[l]] += dl[l];

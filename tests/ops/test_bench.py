@@ -224,8 +224,9 @@ def test_small_row_rss_is_within_the_target(threads):
     every output row (before ``overlap_coef_slots`` in ppool_kernel.cpp) +2244-2296 KB at 2
     threads. 2026-12-03, the state now each element's float32 weight (784 KB) and each
     window's float32 dy/dalpha (196 KB): +2200 KB (1 thread), +2312 KB (2 threads), 1.40x and
-    1.47x. The 2400 KB bound still catches those coefficients coming back (+180 KB at 2
-    threads); the ratio the protocol's one warm-up (1.57-1.83x)."""
+    1.47x; with the input gradient then written over the weights, 0.99x and 1.12x (`ppverify
+    bench --matrix`, 13:34 UTC). The 2400 KB bound still catches those coefficients coming
+    back (+180 KB at 2 threads); the ratio the protocol's one warm-up (1.57-1.83x)."""
     from ppverify.ops import bench_matrix as bm
 
     base = next(r for r in bm.ROWS if r.label == "2-D f32 small k3 s2 p1")
