@@ -2353,6 +2353,17 @@ inline int64_t window_end(const Axis& A, int64_t o) {
   return A.count[o] > 0 ? A.start[o] + (A.count[o] - 1) * A.step + 1 : A.start[o];
 }
 
+// The columns [lo, hi) that the non-empty windows of outputs [o0, o1) span (lo >= hi: none).
+inline void windows_span(const Axis& A, int64_t o0, int64_t o1, int64_t& lo, int64_t& hi) {
+  lo = INT64_MAX;
+  hi = 0;
+  for (int64_t o = o0; o < o1; ++o)
+    if (A.count[o] > 0) {
+      lo = std::min(lo, A.start[o]);
+      hi = std::max(hi, window_end(A, o));
+    }
+}
+
 // Tiles of an axis: greedily as many outputs as read at most TILE_COLS columns (and at most
 // TILE_COLS outputs). Every layout ppverify makes has window starts and ends that never
 // decrease (windowed with padding, dilation or ceil_mode, adaptive, global), which is what the
@@ -2363,9 +2374,8 @@ inline ColTiles make_col_tiles(const Axis& A) {
   for (int64_t o = 1; o < A.out; ++o)
     monotone = monotone && A.start[o] >= A.start[o - 1] && window_end(A, o) >= window_end(A, o - 1);
   if (!monotone) {
-    int64_t lo = A.in, hi = 0;
-    for (int64_t o = 0; o < A.out; ++o)
-      if (A.count[o] > 0) { lo = std::min(lo, A.start[o]); hi = std::max(hi, window_end(A, o)); }
+    int64_t lo, hi;
+    windows_span(A, 0, A.out, lo, hi);
     if (lo >= hi) lo = hi = 0;
     ct.tiles.push_back({0, A.out, lo, hi, 0, 0, A.in});
   } else {
@@ -2498,24 +2508,6 @@ PPV_STAGE void load_out_row(const T* g, const Plan& P, const Lanes& ln, int64_t 
     for (int l = 0; l < L; ++l)
       out[c * L + l] = ln.active[l] ? to_double<T>(g[ln.out_base[l] + (row + c) * ln.es_out])
                                     : 0.0;
-}
-
-// Prefetch what load_out_row(g, P, ln, od, oh, ow0, n, ...) will read (a hint: no effect on values).
-template <class T>
-inline void prefetch_out_row(const T* g, const Plan& P, const Lanes& ln, int64_t od, int64_t oh,
-                             int64_t ow0, int64_t n) {
-  const int64_t row = (od * P.ax[1].out + oh) * P.ax[2].out + ow0;
-  constexpr int64_t line = 64 / sizeof(T);
-  if (P.layout == 1) {
-    const T* base = g + ln.out_base[0] + row * ln.es_out;
-    for (int64_t c = 0; c < n; ++c) __builtin_prefetch(base + c * ln.es_out);
-    return;
-  }
-  for (int l = 0; l < L; ++l)
-    if (ln.active[l]) {
-      const T* base = g + ln.out_base[l] + row * ln.es_out;
-      for (int64_t c = 0; c < n * ln.es_out; c += line) __builtin_prefetch(base + c);
-    }
 }
 
 template <class T>
@@ -3148,8 +3140,10 @@ PPV_STAGE void save_e_row(const Plan& P, const Lanes& ln, int64_t group, int64_t
 }
 
 // save_e_row for a bfloat16 state (bfloat16 and float16 inputs): E rounded to float, then to
-// bfloat16 to nearest even (relative error <= 2^-9 (1 + 2^-15)); E_REDO (bfloat16's -1)
-// where E is neither 0 nor a normal bfloat16 below its largest; inactive lanes 0.
+// bfloat16 to nearest even (relative error <= 2^-9 (1 + 2^-15); not from_double<bf16_t>,
+// whose correctly rounded path through round_to_odd branches per element); E_REDO
+// (bfloat16's -1) where E is neither 0 nor a normal bfloat16 below its largest; inactive
+// lanes 0.
 PPV_STAGE void save_e_row16(const Plan& P, const Lanes& ln, int64_t group, int64_t id,
                             int64_t ih, int64_t cb, int64_t ce, const double* e,
                             uint16_t* es) {
@@ -4735,7 +4729,7 @@ inline int64_t overlap_coef_slots(const Plan& P) {
 // their floats, so an element no window reads changes no other element's gradient). Returns
 // 1 when weighed again, else 0.
 inline float e_value(float v) { return v; }
-inline float e_value(uint16_t v) { return bits_to_float((uint32_t)v << 16); }  // bfloat16
+inline float e_value(uint16_t v) { return (float)to_double<bf16_t>(bf16_t{v}); }  // exact
 
 template <class T, class S>
 PPV_STAGE int64_t load_e_row(const T* x, const Plan& P, const Lanes& ln, const FastLanes& fl,
@@ -4793,12 +4787,8 @@ PPV_STAGE int64_t overlap_coef_row(const T* x, const T* gy, const Plan& P, const
   const Axis &AD = P.ax[0], &AH = P.ax[1], &AW = P.ax[2];
   const int64_t q = nk * L;
   std::fill(acc, acc + 3 * q, 0.0);
-  int64_t lo = INT64_MAX, hi = 0, redone = 0;
-  for (int64_t ow = keep; ow < keep + nk; ++ow)
-    if (AW.count[ow] > 0) {
-      lo = std::min(lo, AW.start[ow]);
-      hi = std::max(hi, window_end(AW, ow));
-    }
+  int64_t lo, hi, redone = 0;
+  windows_span(AW, keep, keep + nk, lo, hi);
   const int64_t nr = AD.count[od] * AH.count[oh];
   if (hi - lo <= cols && nr <= FUSE_ROWS && s.fuse) {
     // every row of the windows at once (sum_rows: the accumulators stay in registers; row by
