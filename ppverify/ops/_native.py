@@ -385,6 +385,8 @@ def _open(path: Path):
     lib.ppv_forward_sum_paths.restype = None
     lib.ppv_weight_paths.argtypes = [vp]
     lib.ppv_weight_paths.restype = None
+    lib.ppv_special_windows.argtypes = [vp]
+    lib.ppv_special_windows.restype = None
     lib.ppv_saved_jac_paths.argtypes = [vp]
     lib.ppv_saved_jac_paths.restype = None
     lib.ppv_saved_backward_paths.argtypes = [vp]
@@ -944,6 +946,18 @@ def weight_paths() -> dict[str, int]:
     out = np.zeros(3, dtype=np.int64)
     (_lib or load()).ppv_weight_paths(out.ctypes.data)
     return {"fused": int(out[0]), "tail": int(out[1]), "split": int(out[2])}
+
+
+def special_windows() -> dict[str, int]:
+    """The fast engine's special windows since the last call (one per plane; the counts are
+    then reset): ``zero``, windows of zeros alone in a plane with a positive parameter, done in
+    place (y = 0, dy/dx = 1 at each element, dy/dalpha = 0), and ``exact``, the others, by the
+    exact engine. Forwards and recomputing backwards are counted. For tests."""
+    import numpy as np
+
+    out = np.zeros(2, dtype=np.int64)
+    (_lib or load()).ppv_special_windows(out.ctypes.data)
+    return {"zero": int(out[0]), "exact": int(out[1])}
 
 
 def saved_jac_paths() -> dict[str, int]:

@@ -1,7 +1,8 @@
 """``ppverify bench --matrix``: issue 12's whole table in one run, as ratios against torch.
 
 Every row is one case (dimensions, pooling layout, memory format, dtype, input size, threads,
-scalar or per-channel alpha). Its P-pooling op and torch's ``max_pool`` and ``avg_pool`` of the
+scalar or per-channel alpha, and the input's values: uniform in [0, 1), or after a ReLU, with
+zeros and windows of zeros alone). Its P-pooling op and torch's ``max_pool`` and ``avg_pool`` of the
 same shape, layout and dtype (``adaptive_max_pool`` / ``adaptive_avg_pool`` for global and
 adaptive rows) are timed in interleaved rounds; the figures are best-of-rounds times and:
 
@@ -56,6 +57,9 @@ class Row:
     channels_last: bool = False
     threads: int | None = None
     per_channel: bool = False
+    alpha: float = 2.0
+    values: str = "uniform"  # or "relu": relu(randn - shift); "shift" its shift
+    shift: float = 0.0
     headline: bool = False
     tags: tuple = field(default_factory=tuple)
 
@@ -69,6 +73,10 @@ ROWS: list[Row] = [
     Row("2-D f32 k2 s2", 2, BIG2, kernel=2, stride=2, headline=True),
     Row("2-D f32 k3 s2 p1", 2, BIG2, kernel=3, stride=2, padding=1, headline=True),
     Row("2-D f32 k2 s2 per-channel alpha", 2, BIG2, kernel=2, stride=2, per_channel=True),
+    Row("2-D f32 k3 s2 p1 relu(randn), alpha 1", 2, BIG2, kernel=3, stride=2, padding=1,
+        alpha=1.0, values="relu"),
+    Row("2-D f32 k3 s2 p1 relu(randn - 1)", 2, BIG2, kernel=3, stride=2, padding=1,
+        values="relu", shift=1.0),
     Row("2-D f32 k3 s1", 2, MID2, kernel=3, stride=1, padding=1),
     Row("1-D f32 k3 s2 p1", 1, BIG1, kernel=3, stride=2, padding=1),
     Row("1-D f32 one signal of 2_000_000, k3", 1, (1, 1, 2_000_000), kernel=3, stride=3),
@@ -116,7 +124,11 @@ def make_input(row: Row):
     import torch
 
     torch.manual_seed(0)
-    x = torch.rand(*row.shape, dtype=torch.float32).to(_torch_dtype(row.dtype))
+    if row.values == "relu":  # activations after a ReLU: zeros, and windows of zeros alone
+        x = torch.relu(torch.randn(*row.shape, dtype=torch.float32) - row.shift)
+    else:
+        x = torch.rand(*row.shape, dtype=torch.float32)
+    x = x.to(_torch_dtype(row.dtype))
     if row.channels_last:
         fmt = torch.channels_last if row.dims == 2 else torch.channels_last_3d
         x = x.contiguous(memory_format=fmt)
@@ -133,7 +145,7 @@ def make_ops(row: Row) -> dict:
     d = row.dims
     C = row.shape[1]
     value = torch.linspace(1.0, 3.0, C, dtype=torch.float64) if row.per_channel else \
-        torch.tensor(2.0, dtype=torch.float64)
+        torch.tensor(row.alpha, dtype=torch.float64)
     alpha = value.requires_grad_(True)
     if row.layout == "adaptive":
         n = row.output_size

@@ -67,7 +67,12 @@
 //   weights, the scatter and the pass per element, on contiguous memory writing the input
 //   gradient over the weights (see "backward from the overlap state").
 //   A window whose weights underflow relative to the plane (its largest E below 1e-250), or
-//   that holds zeros where they matter, is evaluated by the exact engine.
+//   that holds zeros where they matter (a <= 0), is evaluated by the exact engine. Zeros at
+//   a > 0 are the fast engine's: at a = 1 a zero's dy/dx is the limit -e^(-Lc) Q
+//   (FastLanes::z1), and a window of zeros alone (common after a ReLU) is y = 0,
+//   dy/dx = 1, dy/da = 0, found by S = 0 where no positive weight can underflow to 0
+//   (zero_fast), else by reading its elements (zero_window_lanes); the overlap state keeps
+//   them (its backward scatters their g as a third coefficient, overlap_coef_row).
 // * exact (float64 inputs, and the fast engine's special windows): each window relative to
 //   its own dominant element R, with a ln(x/R) carried in double-double (the exponents' part
 //   k ln 2 exact), rho = (x - R) / R exact near R, y = R (1 + D) with D = sum w rho, and the
@@ -1378,6 +1383,44 @@ inline int64_t load_run(const T* x, const Plan& P, const Lanes& ln, const Window
   return cnt;
 }
 
+// The lanes of want whose window holds zeros alone and whose a is positive and finite: there
+// y = 0, dy/da = 0 and dy/dx = 1 at each element (the
+// oracle's conventions, exact_lane's all-zero case), which the fast engine gives without the
+// exact engine (a window of zeros after a ReLU is common: the exact engine's per-window work
+// made (8,64,112,112) k3 s2 p1 on relu(randn - 1), a fifth of its windows all zero, 2.5x
+// slower forward and refused the overlap state).
+// The candidates: zw = want and a positive and finite; returns whether any.
+inline bool zero_window_candidates(const Lanes& ln, const bool* want, bool* zw) {
+  bool any = false;
+  for (int l = 0; l < L; ++l) {
+    zw[l] = want[l] && ln.a[l] > 0 && std::isfinite(ln.a[l]);
+    any = any || zw[l];
+  }
+  return any;
+}
+
+// Per lane, the nonzero elements (NaN included) among the cn columns c, c + cs, ... of a
+// lane-interleaved row (x from column c) added to nz: the row cache's form of the test.
+inline void count_nonzero(const double* x, int64_t cn, int64_t cs, double* nz) {
+  for (int64_t j = 0; j < cn; ++j)
+#pragma omp simd
+    for (int l = 0; l < L; ++l) nz[l] += x[j * cs * L + l] != 0.0 ? 1.0 : 0.0;
+}
+
+// zw (the candidates) keeps the lanes whose window, read from x's memory, holds zeros alone;
+// returns whether any.
+template <class T>
+inline bool zero_window_lanes(const T* x, const Plan& P, const Lanes& ln, const WindowRange& w,
+                              bool* zw) {
+  for_each_element(P, w, [&](int64_t pos) {
+    for (int l = 0; l < L; ++l)
+      if (zw[l] && to_double<T>(x[ln.in_base[l] + pos * ln.es_in]) != 0.0) zw[l] = false;
+  });
+  bool any = false;
+  for (int l = 0; l < L; ++l) any = any || zw[l];
+  return any;
+}
+
 // One lane of one window, every case the vectorised path leaves out (all zero, zeros with
 // a < 0, bad elements, spans beyond 2^1000 with a < 0), in logarithms where needed.
 // Returns y; with gy (not NaN) adds gy * dy/dx to sink and returns gy * dy/da as (m, e) in da.
@@ -2031,8 +2074,18 @@ void exact_window(const T* x, const Plan& P, const Lanes& ln, const WindowRange&
 // Per-lane constants of the fast engine for one group.
 struct FastLanes {
   double a[L], lc[L];
-  bool need_zero;  // some lane has a <= 0 or a == 1 (zeros make windows special)
+  // a = 1's input gradient at a zero: dy/dx_i = -y / sum_{x > 0} x there (the oracle's
+  // limit; x^(a - 1) -> 1), which is E_i / x_i (= x_i^(a - 1) e^(-a Lc)) -> e^(-Lc) times
+  // the Q = sum g y / S of grad_row (S = e^(-Lc) sum x at a = 1): z1 = e^(-Lc) where a = 1,
+  // else 0 (set_zero_weights)
+  double z1[L];
+  bool need_zero;  // some lane has a <= 0 (zeros make windows special)
 };
+
+// fl.z1 from fl.a and fl.lc (once both are final)
+inline void set_zero_weights(FastLanes& fl) {
+  for (int l = 0; l < L; ++l) fl.z1[l] = fl.a[l] == 1.0 ? std::exp(-fl.lc[l]) : 0.0;
+}
 
 // One cached row segment, lane-interleaved (n * L doubles each): x, its weight
 // E = exp(a (ln x - Lc)) (0 at zeros, except 1 for a = 0; NaN at a bad element) and, for the
@@ -2679,6 +2732,10 @@ std::atomic<int64_t> rows_summed_together{0}, rows_summed_each{0};
 // Output rows of forwards and saving forwards whose window sums were taken in their rows'
 // weighing pass (RowSums), since the last ppv_forward_sum_paths call
 std::atomic<int64_t> rows_summed_weighing{0};
+// Windows (one per lane) of the fast engine's calls that were special: all zero, done in
+// place (zero_window_lanes), and the others, by the exact engine, since the last
+// ppv_special_windows call (tests assert which windows take which path)
+std::atomic<int64_t> special_windows_zero{0}, special_windows_exact{0};
 
 // Whether a forward (saving or not) takes the window sums of tile t's output rows in their
 // rows' weighing pass (RowSums: AVX-512 builds, one chunk, W windows of step 1 sharing no
@@ -2814,7 +2871,8 @@ PPV_STAGE void sum_rows(const Axis& AW, int64_t ow0, int64_t ow1, int64_t lo, in
 
 // Scatter the coefficients of outputs [ow0, ow1) (c1, c2 from output ow0) onto the columns
 // [lo, hi) of an input row: P += c1, Q += c2 at each element of each window (Pp, Qp from
-// column lo).
+// column lo); with PAIR false, c1 onto P alone (c2, Qp unused).
+template <bool PAIR = true>
 PPV_STAGE void scatter_row(const Axis& AW, int64_t ow0, int64_t ow1, const double* c1,
                            const double* c2, int64_t lo, int64_t hi, double* Pp, double* Qp) {
   const int64_t cs = AW.step;
@@ -2830,18 +2888,21 @@ PPV_STAGE void scatter_row(const Axis& AW, int64_t ow0, int64_t ow1, const doubl
 #pragma omp simd
       for (int l = 0; l < L; ++l) {
         Pp[c + l] += c1[k + l];
-        Qp[c + l] += c2[k + l];
+        if constexpr (PAIR) Qp[c + l] += c2[k + l];
       }
     }
   }
 }
 
 // dy/dx of an input row segment of n columns: E ((1 + a) P - a Q / x); a zero gets P at a = 0
-// (its weight is 1), else 0 (the exact engine adds the special windows' gradients in extra).
+// (its weight is 1), -z1 Q at a = 1 (FastLanes::z1), else 0 (the exact engine adds the special
+// windows' gradients in extra).
 PPV_STAGE void grad_row(const FastLanes& fl, int64_t n, RowData r, const double* Pp,
                         const double* Qp, const double* extra, double* g) {
-  double a[L], a1[L], a0[L];
-  for (int l = 0; l < L; ++l) { a[l] = fl.a[l]; a1[l] = 1.0 + fl.a[l]; a0[l] = fl.a[l] == 0.0; }
+  double a[L], a1[L], a0[L], z1[L];
+  for (int l = 0; l < L; ++l) {
+    a[l] = fl.a[l]; a1[l] = 1.0 + fl.a[l]; a0[l] = fl.a[l] == 0.0; z1[l] = fl.z1[l];
+  }
   for (int64_t c = 0; c < n; ++c) {
     const int64_t i0 = c * L;
 #pragma omp simd
@@ -2850,7 +2911,7 @@ PPV_STAGE void grad_row(const FastLanes& fl, int64_t n, RowData r, const double*
       double xv = r.x[i];
       bool pos = xv > 0.0 && xv < INFINITY;
       double gv = r.e[i] * (a1[l] * Pp[i] - a[l] * Qp[i] / (pos ? xv : 1.0));
-      double gzero = a0[l] * Pp[i];
+      double gzero = a0[l] * Pp[i] - z1[l] * Qp[i];
       g[i] = pos ? gv : (xv == 0.0 ? gzero : 0.0);
     }
   }
@@ -2865,7 +2926,8 @@ PPV_STAGE void grad_row(const FastLanes& fl, int64_t n, RowData r, const double*
 // them from lo) whose elements lie in at most one window each, for the windows of outputs
 // [ow0, ow1): grad_row's E ((1 + a) P - a Q / x) with g = 1 (P = 1 / S, Q = y / S of the
 // element's window), or, in lanes whose window went to the exact engine (slow = 1), its
-// gradient from extra (the row's, from column lo; cleared after use). Columns in no window
+// gradient from extra (the row's, from column lo; cleared after use), and 1 in a window of
+// zeros (slow = 2). Columns in no window
 // get 0. Returns the number of active elements whose dy/dx is NaN or beyond float's range
 // (the saved state is then not used); a dy/dx that float keeps only as a subnormal or zero
 // costs at most 2^-150 |g|, far below the gradient's bound (a unit roundoff of the largest
@@ -2876,16 +2938,19 @@ PPV_STAGE double jac_row(const FastLanes& fl, const Axis& AW, int64_t ow0, int64
                          double* out) {
   const int64_t cs = AW.step, n = hi - lo;
   std::fill(out, out + n * L, 0.0);
-  double a[L], a1[L], a0[L];
-  for (int l = 0; l < L; ++l) { a[l] = fl.a[l]; a1[l] = 1.0 + fl.a[l]; a0[l] = fl.a[l] == 0.0; }
+  double a[L], a1[L], a0[L], z1[L];
+  for (int l = 0; l < L; ++l) {
+    a[l] = fl.a[l]; a1[l] = 1.0 + fl.a[l]; a0[l] = fl.a[l] == 0.0; z1[l] = fl.z1[l];
+  }
   for (int64_t ow = ow0; ow < ow1; ++ow) {
     const int64_t k0 = (ow - ow0) * L;
     const int64_t c0 = AW.start[ow], cn = AW.count[ow];
-    double inv[L], q[L];
+    double inv[L], q[L], zc[L];  // zc: a zero's dy/dx
 #pragma omp simd
     for (int l = 0; l < L; ++l) {
       inv[l] = 1.0 / S[k0 + l];
       q[l] = yrow[k0 + l] * inv[l];
+      zc[l] = slow[k0 + l] == 2.0 ? 1.0 : a0[l] * inv[l] - z1[l] * q[l];
     }
     for (int64_t j = 0; j < cn; ++j) {
       const int64_t c = (c0 + j * cs - lo) * L;
@@ -2901,11 +2966,11 @@ PPV_STAGE double jac_row(const FastLanes& fl, const Axis& AW, int64_t ow0, int64
         const double xv = r.x[c + l];
         const bool pos = xv > 0.0 && xv < INFINITY;
         const double gv = r.e[c + l] * (a1[l] * inv[l] - a[l] * q[l] * rx[l]);
-        out[c + l] = pos ? gv : (xv == 0.0 ? a0[l] * inv[l] : 0.0);
+        out[c + l] = pos ? gv : (xv == 0.0 ? zc[l] : 0.0);
       }
       if (extra)
         for (int l = 0; l < L; ++l) {
-          if (slow[k0 + l] != 0.0) out[c + l] = extra[c + l];
+          if (slow[k0 + l] == 1.0) out[c + l] = extra[c + l];
           extra[c + l] = 0.0;
         }
     }
@@ -2943,13 +3008,14 @@ std::atomic<int64_t> jac_stream_bytes{16 << 20};
 // its store_row were 40% of the saving forward.)
 
 // Per column of [lo, hi) (lane-interleaved, from column lo): k1 = (1 + a) / S, k2 = a (y / S)
-// and kz = [a = 0] / S of the window of outputs [ow0, ow1) holding it; 0 in columns that no
-// window holds (their dy/dx is then 0: E is finite at every positive x). Whole-vector stores,
-// each column written once where the windows are of step 1 and in increasing order (a tiling:
-// the gaps zeroed as they are passed), else every column cleared first. (The scalar spreading
-// loop this replaces compiled to a vectorised loop behind alias checks with four 64-bit
-// divisions per window: jac_cols and its clearing took about 16% of the (8,64,112,112) k2 s2
-// saving forward, one thread.)
+// and kz = ([a = 0] - z1 y) / S (a zero's dy/dx; 1, k1 = k2 = 0 in a window of zeros, S = 0:
+// the row has no special window) of the window of outputs [ow0, ow1) holding it; 0 in
+// columns that no window holds (their dy/dx is then 0: E is finite at every positive
+// x). Whole-vector stores, each column written once where the windows are of step 1 and in
+// increasing order (a tiling: the gaps zeroed as they are passed), else every column cleared
+// first. (The scalar spreading loop this replaces compiled to a vectorised loop behind alias
+// checks with four 64-bit divisions per window: jac_cols and its clearing took about 16% of
+// the (8,64,112,112) k2 s2 saving forward, one thread.)
 PPV_STAGE void jac_cols(const FastLanes& fl, const Axis& AW, int64_t ow0, int64_t ow1,
                         int64_t lo, int64_t hi, const double* S, const double* yrow,
                         double* k1, double* k2, double* kz) {
@@ -2963,6 +3029,7 @@ PPV_STAGE void jac_cols(const FastLanes& fl, const Axis& AW, int64_t ow0, int64_
   const __m512d zero = _mm512_setzero_pd(), one = _mm512_set1_pd(1.0);
   const __m512d a = _mm512_loadu_pd(fl.a), a1 = _mm512_add_pd(one, a);
   const __m512d a0 = _mm512_maskz_mov_pd(_mm512_cmp_pd_mask(a, zero, _CMP_EQ_OQ), one);
+  const __m512d z1 = _mm512_loadu_pd(fl.z1);
   auto put = [&](int64_t c, __m512d v1, __m512d v2, __m512d vz) {
     _mm512_storeu_pd(k1 + c * L, v1);
     _mm512_storeu_pd(k2 + c * L, v2);
@@ -2975,10 +3042,14 @@ PPV_STAGE void jac_cols(const FastLanes& fl, const Axis& AW, int64_t ow0, int64_
     const int64_t cn = AW.count[ow];
     if (cn <= 0) continue;
     const int64_t k0 = (ow - ow0) * L, b = AW.start[ow] - lo;
-    const __m512d inv = _mm512_div_pd(one, _mm512_loadu_pd(S + k0));
-    const __m512d c1 = _mm512_mul_pd(a1, inv);
-    const __m512d c2 = _mm512_mul_pd(a, _mm512_mul_pd(_mm512_loadu_pd(yrow + k0), inv));
-    const __m512d cz = _mm512_mul_pd(a0, inv);
+    const __m512d Sv = _mm512_loadu_pd(S + k0);
+    const __mmask8 zw = _mm512_cmp_pd_mask(Sv, zero, _CMP_EQ_OQ);  // a window of zeros
+    const __m512d inv = _mm512_div_pd(one, Sv);
+    const __m512d c1 = _mm512_maskz_mov_pd((__mmask8)~zw, _mm512_mul_pd(a1, inv));
+    const __m512d c2 = _mm512_maskz_mov_pd(
+        (__mmask8)~zw, _mm512_mul_pd(a, _mm512_mul_pd(_mm512_loadu_pd(yrow + k0), inv)));
+    const __m512d cz = _mm512_mask_blend_pd(  // c2 = y / S at a = 1
+        zw, _mm512_fnmadd_pd(z1, c2, _mm512_mul_pd(a0, inv)), one);
     for (; done < b; ++done) put(done, zero, zero, zero);
     for (int64_t j = 0; j < cn; ++j) put(b + j * cs, c1, c2, cz);
     if (tiling) done = b + cn;
@@ -3164,8 +3235,9 @@ PPV_STAGE void save_e_row16(const Plan& P, const Lanes& ln, int64_t group, int64
 
 // Store dy/da (dw, double) of outputs [ow0, ow0 + n) of output row (od, oh) as floats
 // (state_index; inactive lanes 0). Returns the number of active lanes' windows the state
-// cannot serve: those the exact engine evaluated (slow != 0; their gradients are not of the
-// fast form E ((1 + a) P - a Q / x)) and, with dw, a dy/da beyond float's range, or below its
+// cannot serve: those the exact engine evaluated (slow = 1; their gradients are not of the
+// fast form E ((1 + a) P - a Q / x); not the windows of zeros, slow = 2, whose dy/dx = 1 the
+// backward gives from their S = 0) and, with dw, a dy/da beyond float's range, or below its
 // normal range in a window whose y is below 2^-100 max(1, |a|). (Float's rounding of dy/da
 // costs at most max(2^-24 |dy/da|, 2^-150): the second is below 2^-174 y / max(1, |a|) where
 // y >= 2^-100 max(1, |a|), far inside the parameter gradient's bound, 64 u of
@@ -3180,7 +3252,7 @@ PPV_STAGE double save_overlap_row(const Plan& P, const Lanes& ln, const FastLane
   if (!sv.dwf) {
     for (int64_t k = 0; k < n * L; k += L)
 #pragma omp simd reduction(+ : un)
-      for (int l = 0; l < L; ++l) un += slow[k + l] != 0.0 ? active[l] : 0.0;
+      for (int l = 0; l < L; ++l) un += slow[k + l] == 1.0 ? active[l] : 0.0;
     return un;
   }
   float* o = sv.dwf + state_index(P, group_of(P, ln), od, oh, ow0);
@@ -3194,7 +3266,7 @@ PPV_STAGE double save_overlap_row(const Plan& P, const Lanes& ln, const FastLane
       const double v = dw[k + l], m = std::fabs(v);
       const bool held =
           (m <= (double)FLT_MAX) & ((m >= (double)FLT_MIN) | (y[k + l] >= ymin[l]));
-      const bool ok = held & (slow[k + l] == 0.0);
+      const bool ok = (held & (slow[k + l] == 0.0)) | (slow[k + l] == 2.0);
       o[k + l] = active[l] != 0.0 ? (float)v : 0.0f;
       un += ok ? 0.0 : active[l];
     }
@@ -3224,7 +3296,7 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
   for (int l = 0; l < L; ++l) {
     fl.a[l] = ln.a[l];
     fl.lc[l] = 0.0;
-    fl.need_zero = fl.need_zero || (ln.active[l] && (fl.a[l] <= 0 || fl.a[l] == 1.0));
+    fl.need_zero = fl.need_zero || (ln.active[l] && fl.a[l] <= 0);
     need_ref = need_ref || std::fabs(fl.a[l]) * log_range<T>() > 560.0 ||
                !std::isfinite(fl.a[l]);
   }
@@ -3266,6 +3338,7 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
       for (int l = 0; l < L; ++l) s.ref_lc[ref_slot * L + l] = fl.lc[l];
     }
   }
+  set_zero_weights(fl);
   if (ov)  // the weights' reference, for the rows the backward weighs again (E_REDO)
     for (int l = 0; l < L; ++l)
       if (ln.active[l]) sv->lc[ln.plane[l]] = fl.lc[l];
@@ -3326,17 +3399,30 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
   for (int l = 0; l < L; ++l)
     exact_lane[l] = (!std::isfinite(ln.a[l]) ||
                      (grads && std::fabs(ln.a[l]) > FAST_GRAD_MAX_A)) ? 1.0 : 0.0;
-  // 1 where a lane's zeros make a window special (a <= 0 or a == 1), else 0
+  // 1 where a lane's zeros make a window special (a <= 0), else 0
   double zero_a[L];
-  for (int l = 0; l < L; ++l) zero_a[l] = (fl.a[l] <= 0 || fl.a[l] == 1.0) ? 1.0 : 0.0;
+  for (int l = 0; l < L; ++l) zero_a[l] = fl.a[l] <= 0 ? 1.0 : 0.0;
   double active[L];
   for (int l = 0; l < L; ++l) active[l] = ln.active[l] ? 1.0 : 0.0;
+  // 1 in the lanes where the forward takes a window of zeros by S = 0 (windows of zeros
+  // elsewhere are special windows: zero_window_lanes): a positive a whose every positive
+  // element's weight is positive, E = exp(a (ln x - Lc)) with a (ln x - Lc) >=
+  // -a (log_range + Lc) > -700 (fast_exp_narrow is 0 below -708 alone); a window's S is then 0
+  // at zeros alone (a NaN at a bad element). The forwards' lanes only (the recomputing
+  // backward takes every window of zeros as a special one, for its gradient)
+  double zero_fast[L];
+  for (int l = 0; l < L; ++l)
+    zero_fast[l] = (!backward && ln.active[l] && exact_lane[l] == 0.0 && ln.a[l] > 0 &&
+                    ln.a[l] * (log_range<T>() + std::max(fl.lc[l], -log_range<T>())) < 700.0)
+                       ? 1.0 : 0.0;
 #if defined(PPV_FAST_VECTOR)
   // the same flags as masks, for the forward's per-window tests
   const __m512d tiny = _mm512_set1_pd(TINY_WEIGHT), inf = _mm512_set1_pd(INFINITY);
   const __m512d zero = _mm512_setzero_pd(), one = _mm512_set1_pd(1.0);
+  const __m512d two = _mm512_set1_pd(2.0);
   const __mmask8 exact_mask = _mm512_cmp_pd_mask(_mm512_loadu_pd(exact_lane), zero, _CMP_NEQ_UQ);
   const __mmask8 zero_mask = _mm512_cmp_pd_mask(_mm512_loadu_pd(zero_a), zero, _CMP_NEQ_UQ);
+  const __mmask8 zfast_mask = _mm512_cmp_pd_mask(_mm512_loadu_pd(zero_fast), zero, _CMP_NEQ_UQ);
 #endif
   // c1, c2 of output row r: from output `keep` of the current tile, at r * kstride
   const int64_t kstride = tiles.max_kept * L;
@@ -3344,6 +3430,7 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
   int64_t n_together = 0, n_each = 0;  // output rows summed by sum_rows / sum_row
   int64_t n_weighing = 0;  // output rows summed in their rows' weighing pass (fetch_sum)
   int64_t n_jac_direct = 0, n_jac_rows = 0;  // output rows saved by jac_store_row / jac_row
+  int64_t n_zero_windows = 0, n_exact_windows = 0;  // special windows, per lane
   int64_t n_jac_streamed = 0;  // of jac_store_row's, with streaming stores
   int64_t jac_blocks[2] = {0, 0};  // jac_store_row's all-positive / masked blocks of columns
   for (size_t ti = 0; ti < tiles.tiles.size(); ++ti) {
@@ -3431,7 +3518,8 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
           // the lanes' flags as doubles (1: the window goes to the exact engine), so that
           // these loops vectorise (bool stores and a branch on `backward` inside kept them
           // scalar: one division at a time)
-          double slow[L];
+          double slow[L], zwin[L];  // 1 where the exact engine does the window; 2 where
+                                    // it is one of zeros that the forward does here
           double n_slow = 0.0;
           const double own = P.owns_out(od, oh, ow) ? 1.0 : 0.0;  // counted in dy/da
           if (!backward) {
@@ -3443,41 +3531,53 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
               if (fl.need_zero)
                 sl |= _mm512_mask_cmp_pd_mask(zero_mask, _mm512_loadu_pd(Z + k0), zero,
                                               _CMP_GT_OQ);
-              const __m512d yv = _mm512_div_pd(_mm512_loadu_pd(Tt + k0), Sv);
+              // windows of zeros (zero_fast lanes: S = 0 there alone): y = 0, not special
+              const __mmask8 zw = _mm512_mask_cmp_pd_mask(zfast_mask, Sv, zero, _CMP_EQ_OQ);
+              sl &= (__mmask8)~zw;
+              const __m512d yv =
+                  _mm512_maskz_mov_pd((__mmask8)~zw, _mm512_div_pd(_mm512_loadu_pd(Tt + k0), Sv));
               _mm512_storeu_pd(ybuf + k0, yv);
               _mm512_storeu_pd(slow, _mm512_maskz_mov_pd(sl, one));
+              _mm512_storeu_pd(zwin, _mm512_maskz_mov_pd(zw, two));
               n_slow = (double)__builtin_popcount((unsigned)sl);
+              n_zero_windows += __builtin_popcount((unsigned)zw);
               if (save_dw) {  // dy/da = (U - y V) / S, 0 in the exact engine's lanes
                 // (the loop below, whose U - y V GCC contracted, with masked loads per lane)
                 const __m512d d = _mm512_mul_pd(
                     _mm512_fnmadd_pd(yv, _mm512_loadu_pd(V + k0), _mm512_loadu_pd(U + k0)),
                     _mm512_div_pd(one, Sv));
-                _mm512_storeu_pd(dwrow + k0, _mm512_mask_blend_pd(sl, d, zero));
+                _mm512_storeu_pd(dwrow + k0, _mm512_mask_blend_pd(sl | zw, d, zero));
               }
             }
 #else
-#pragma omp simd reduction(+ : n_slow)
+            double n_zero = 0.0;
+#pragma omp simd reduction(+ : n_slow, n_zero)
             for (int l = 0; l < L; ++l) {
               const int64_t k = k0 + l;
               const double a = zero_a[l];
               bool zero_special = fl.need_zero && Z[k] > 0 && a != 0.0;
-              bool sl = !(M[k] >= TINY_WEIGHT) || zero_special || !(S[k] < INFINITY) ||
-                        exact_lane[l] != 0.0;
-              ybuf[k] = Tt[k] / S[k];
+              const bool zw = zero_fast[l] != 0.0 && S[k] == 0.0;
+              bool sl = (!(M[k] >= TINY_WEIGHT) || zero_special || !(S[k] < INFINITY) ||
+                         exact_lane[l] != 0.0) && !zw;
+              ybuf[k] = zw ? 0.0 : Tt[k] / S[k];
               slow[l] = sl ? 1.0 : 0.0;
+              zwin[l] = zw ? 2.0 : 0.0;
               n_slow += slow[l];
+              n_zero += zw ? 1.0 : 0.0;
             }
+            n_zero_windows += (int64_t)n_zero;
             if (save_dw) {  // dy/da = (U - y V) / S, as the backward's dal with g = 1
 #pragma omp simd
               for (int l = 0; l < L; ++l) {
                 const int64_t k = k0 + l;
-                dwrow[k] = slow[l] != 0.0 ? 0.0 : (U[k] - ybuf[k] * V[k]) * (1.0 / S[k]);
+                dwrow[k] = slow[l] + zwin[l] != 0.0 ? 0.0
+                                                    : (U[k] - ybuf[k] * V[k]) * (1.0 / S[k]);
               }
             }
 #endif
             slow_in_row += n_slow;
-            if (saving)
-              for (int l = 0; l < L; ++l) slowrow[k0 + l] = slow[l];
+            if (saving)  // 1: the exact engine's, 2: a window of zeros
+              for (int l = 0; l < L; ++l) slowrow[k0 + l] = slow[l] + zwin[l];
           } else {
 #pragma omp simd reduction(+ : n_slow)
             for (int l = 0; l < L; ++l) {
@@ -3504,14 +3604,55 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
               anyw = anyw || want[l];
             }
             if (!anyw) continue;
-            const bool eg = grads && !ov;  // (the overlap state refuses these windows)
+            // the exact engine's gradients in extra (the overlap state has its own for zero
+            // windows and refuses the others' state)
+            const bool eg = grads && !ov;
             if (eg && !s.extra_used) {
               if (s.extra.size() != (size_t)(P.plane_in * L)) s.extra.assign(P.plane_in * L, 0.0);
               s.extra_used = true;
             }
             sink.buf = eg ? s.extra.data() : nullptr;
-            WindowOut wo;
             WindowRange wr = window_range(P, od, oh, ow);
+            bool zw[L];
+            bool zeros = zero_window_candidates(ln, want, zw);
+            if (zeros && nch == 1 && wr.w0 >= ct->lo && wr.w0 + (wr.wn - 1) * wr.ws < ct->hi) {
+              // from the row cache (8 lanes a vector; the scalar loads from memory, a branch
+              // per lane and element, cost as much as the weighing on relu(randn - 1))
+              double nz[L] = {};
+              for (int64_t jd = 0; jd < wr.dn; ++jd)
+                for (int64_t jh = 0; jh < wr.hn; ++jh)
+                  count_nonzero(fetch(wr.d0 + jd * wr.ds, wr.h0 + jh * wr.hs, 0).x +
+                                    (wr.w0 - ct->lo) * L, wr.wn, wr.ws, nz);
+              zeros = false;
+              for (int l = 0; l < L; ++l) {
+                zw[l] = zw[l] && nz[l] == 0.0;
+                zeros = zeros || zw[l];
+              }
+            } else if (zeros) {
+              zeros = zero_window_lanes<T>(x, P, ln, wr, zw);
+            }
+            if (zeros) {
+              // y = 0, dy/da = 0, dy/dx = 1 at each element (the overlap state's backward:
+              // from S = 0; slowrow 2 keeps the state)
+              anyw = false;
+              for (int l = 0; l < L; ++l) {
+                if (zw[l]) {
+                  ybuf[k0 + l] = 0.0;
+                  if (saving) { dwrow[k0 + l] = 0.0; slowrow[k0 + l] = 2.0; }
+                  want[l] = false;
+                  ++n_zero_windows;
+                }
+                anyw = anyw || want[l];
+              }
+              if (eg)
+                for_each_element(P, wr, [&](int64_t pos) {
+                  for (int l = 0; l < L; ++l)
+                    if (zw[l]) sink.add(pos, l, gybuf[k0 + l]);
+                });
+              if (!anyw) continue;
+            }
+            for (int l = 0; l < L; ++l) n_exact_windows += want[l] ? 1 : 0;
+            WindowOut wo;
             double dsaved[L] = {};  // the saving forward's dy/da, or another segment's
             exact_window<T>(x, P, ln, wr, want, eg, gybuf + k0, eg ? &sink : nullptr,
                             nullptr, (saving || own == 0.0) ? dsaved : dal, wo);
@@ -3651,6 +3792,8 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
   if (ov) _mm_sfence();  // save_e_row's streaming stores, the same
 #endif
   count_weight_paths(nw);
+  if (n_zero_windows) special_windows_zero += n_zero_windows;
+  if (n_exact_windows) special_windows_exact += n_exact_windows;
   if (n_together) rows_summed_together += n_together;
   if (n_weighing) rows_summed_weighing += n_weighing;
   if (n_each) rows_summed_each += n_each;
@@ -4669,9 +4812,10 @@ int run_saved_backward(const Plan& Pc, const J* jac, const double* dw, const T* 
 // of dx_i's terms by O(u) relative, dw by u relative; the gradients' bounds are the
 // recomputing backward's (they allow a few u of the gradient's scale), held by the oracle
 // tests. The state is refused (status ST_UNSAVED: the caller recomputes) where a window went
-// to the exact engine (underflowing weights, zeros that matter, |a| > FAST_GRAD_MAX_A, a bad
-// element), where a dy/da is beyond float's range or too small for it in a window of tiny y
-// (save_overlap_row), or where the forward was segmented (Segments).
+// to the exact engine (underflowing weights, zeros at a <= 0, |a| > FAST_GRAD_MAX_A, a bad
+// element; not a window of zeros, which it serves), where a dy/da is beyond float's range or
+// too small for it in a window of tiny y (save_overlap_row), or where the forward was
+// segmented (Segments).
 
 // Row segments the overlap state's backward weighed again (an E_REDO) since the last
 // ppv_overlap_redone call. For tests.
@@ -4680,11 +4824,13 @@ std::atomic<int64_t> overlap_rows_redone{0};
 struct OverlapScratch {
   std::vector<double> c1, c2;   // slots * max_kept * L: g / S, g y / S of an output row's kept
                                 // outputs, output row ro in slot ro % slots (tag[slot] = ro)
+  std::vector<double> c0;       // the same: g of a window of zeros (S = 0), else 0
   std::vector<int64_t> tag;     // slots: the output row a slot holds, -1 none
+  std::vector<char> zeros;      // slots: whether the slot's c0 holds a window of zeros
   std::vector<double> orow;     // max_kept * L: g of one output row
   std::vector<double> acc;      // 3 * max_kept * L: S, T, M of one output row's kept windows
-  std::vector<double> rows;     // 4 * cols * L: P, Q, dy/dx, E weighed again (E_REDO)
-                                // of one row segment
+  std::vector<double> rows;     // 5 * cols * L: P, Q, dy/dx, E weighed again (E_REDO)
+                                // and the windows of zeros' sum of g, of one row segment
   // x and E of the input row segments last loaded (load_e_row), key (id * H + ih) in slot
   // key % ns, tagged with the key and the segment's columns: the window sums of an output
   // row and the input rows' gradients read each row segment once (ns > the span of a
@@ -4777,13 +4923,18 @@ PPV_STAGE RowData cached_e_row(const T* x, const Plan& P, const Lanes& ln, const
 // S = sum E and T = sum E x over each window from the state's weights (row segments from s's
 // row cache: sum_rows over all of a window's rows where they fit one segment, else sum_row
 // per segment of at most cols columns; acc: 3 nk L doubles) and y = T / S (gb: nk L doubles
-// for g). Returns the row segments weighed again (load_e_row).
+// for g). A window with S = 0 in an active lane is one of zeros (the state holds no other:
+// a weight the forward found positive is stored positive, or weighed again, and the windows
+// whose weights all underflow refused the state): o1 = o2 = 0 and o0 = g there (its
+// dy/dx = 1 at each element), else o0 = 0. *zeros: whether there is such a window. Returns
+// the row segments weighed again (load_e_row).
 template <class T, class S>
 PPV_STAGE int64_t overlap_coef_row(const T* x, const T* gy, const Plan& P, const Lanes& ln,
                                    const FastLanes& fl, int64_t group, const S* es,
                                    int64_t od, int64_t oh, int64_t keep, int64_t nk,
                                    int64_t cols, double* acc, OverlapScratch& s, double* redo,
-                                   double* gb, double* o1, double* o2) {
+                                   double* gb, double* o1, double* o2, double* o0,
+                                   bool* zeros) {
   const Axis &AD = P.ax[0], &AH = P.ax[1], &AW = P.ax[2];
   const int64_t q = nk * L;
   std::fill(acc, acc + 3 * q, 0.0);
@@ -4816,12 +4967,22 @@ PPV_STAGE int64_t overlap_coef_row(const T* x, const T* gy, const Plan& P, const
   load_out_row<T>(gy, P, ln, od, oh, keep, nk, gb);
   const double* Sw = acc;  // (S names the state's element type here)
   const double* Tt = acc + q;
-#pragma omp simd
-  for (int64_t k = 0; k < q; ++k) {
-    const double inv = 1.0 / Sw[k], y = Tt[k] / Sw[k];
-    o1[k] = gb[k] * inv;
-    o2[k] = gb[k] * y * inv;
-  }
+  double active[L];
+  for (int l = 0; l < L; ++l) active[l] = ln.active[l] ? 1.0 : 0.0;
+  double nz = 0.0;
+  for (int64_t k0 = 0; k0 < q; k0 += L)
+#pragma omp simd reduction(+ : nz)
+    for (int l = 0; l < L; ++l) {
+      const int64_t k = k0 + l;
+      const bool z = Sw[k] == 0.0;
+      const double sw = z ? 1.0 : Sw[k];
+      const double inv = 1.0 / sw, y = Tt[k] / sw;
+      o1[k] = z ? 0.0 : gb[k] * inv;
+      o2[k] = z ? 0.0 : gb[k] * y * inv;
+      o0[k] = z ? gb[k] : 0.0;
+      nz += z ? active[l] : 0.0;
+    }
+  *zeros = nz > 0.0;
   return redone;
 }
 
@@ -4864,6 +5025,7 @@ void overlap_backward_group(const T* x, const Plan& P, const ColTiles& tiles, co
     fl.a[l] = ln.a[l];
     fl.lc[l] = ln.active[l] ? lcs[ln.plane[l]] : 0.0;
   }
+  set_zero_weights(fl);
   const int64_t kstride = tiles.max_kept * L;
   double* gb = s.orow.data();
   const int64_t group = group_of(P, ln);
@@ -4871,6 +5033,7 @@ void overlap_backward_group(const T* x, const Plan& P, const ColTiles& tiles, co
   double* Qp = Pp + cols * L;
   double* g = Qp + cols * L;
   double* redo = Qp + 2 * cols * L;
+  double* Rz = Qp + 3 * cols * L;  // the windows of zeros' g, summed per element
   int64_t redone = 0;  // row segments weighed again (an E_REDO)
   s.clear();           // (the row cache holds another group's rows)
   const int64_t slots = (int64_t)s.tag.size();
@@ -4880,14 +5043,16 @@ void overlap_backward_group(const T* x, const Plan& P, const ColTiles& tiles, co
     // (the band's rows alone)
     const int64_t nk = t.ow1 - t.keep;
     std::fill(s.tag.begin(), s.tag.end(), -1);
-    auto coef = [&](int64_t ro) -> int64_t {  // offset of output row ro's slot in c1, c2
+    auto coef = [&](int64_t ro) -> int64_t {  // output row ro's slot in c0, c1, c2
       const int64_t slot = ro % slots, off = slot * kstride;
-      if (s.tag[slot] == ro) return off;
+      if (s.tag[slot] == ro) return slot;
+      bool zeros = false;
       redone += overlap_coef_row<T, S>(x, gy, P, ln, fl, group, es, ro / OH, ro % OH, t.keep,
                                     nk, cols, s.acc.data(), s, redo, gb, s.c1.data() + off,
-                                    s.c2.data() + off);
+                                    s.c2.data() + off, s.c0.data() + off, &zeros);
       s.tag[slot] = ro;
-      return off;
+      s.zeros[slot] = zeros;
+      return slot;
     };
     // input columns [done_from, done_to) are final: P, Q over their windows, then dy/dx
     const int64_t f0 = t.done_from, f1 = t.done_to;
@@ -4911,15 +5076,27 @@ void overlap_backward_group(const T* x, const Plan& P, const ColTiles& tiles, co
           const int64_t b = std::min(g1, a + cols), n = b - a;
           std::fill(Pp, Pp + n * L, 0.0);
           std::fill(Qp, Qp + n * L, 0.0);
+          bool zeros = false;  // some window of the segment's is one of zeros
           for (int64_t i1 = AD.inv_off[id]; i1 < AD.inv_off[id + 1]; ++i1)
             for (int64_t i2 = AH.inv_off[ih]; i2 < AH.inv_off[ih + 1]; ++i2) {
-              const int64_t off = coef(AD.inv[i1] * OH + AH.inv[i2]);
+              const int64_t slot = coef(AD.inv[i1] * OH + AH.inv[i2]), off = slot * kstride;
               scatter_row(AW, t.keep, t.ow1, s.c1.data() + off, s.c2.data() + off, a, b, Pp,
                           Qp);
+              zeros = zeros || s.zeros[slot];
             }
+          if (zeros) {  // (the slots still hold every row: the loop above fits in them)
+            std::fill(Rz, Rz + n * L, 0.0);
+            for (int64_t i1 = AD.inv_off[id]; i1 < AD.inv_off[id + 1]; ++i1)
+              for (int64_t i2 = AH.inv_off[ih]; i2 < AH.inv_off[ih + 1]; ++i2) {
+                const int64_t slot = coef(AD.inv[i1] * OH + AH.inv[i2]), off = slot * kstride;
+                if (s.zeros[slot])
+                  scatter_row<false>(AW, t.keep, t.ow1, s.c0.data() + off, nullptr, a, b, Rz,
+                                     nullptr);
+              }
+          }
           const RowData r = cached_e_row<T, S>(x, P, ln, fl, group, id, ih, a, b, es, s, redo,
                                                redone);
-          grad_row(fl, n, r, Pp, Qp, nullptr, g);
+          grad_row(fl, n, r, Pp, Qp, zeros ? Rz : nullptr, g);
           store_row<T>(gx, P, lg, id, ih, a, b, g);
         }
       }
@@ -4970,10 +5147,12 @@ int run_overlap_saved_backward(const Plan& Pc, const T* x, const double* param,
       const int64_t kept = std::max<int64_t>(1, tiles.max_kept);
       s.c1.assign(slots * kept * L, 0.0);
       s.c2.assign(slots * kept * L, 0.0);
+      s.c0.assign(slots * kept * L, 0.0);
       s.tag.assign(slots, -1);
+      s.zeros.assign(slots, 0);
       s.orow.assign(kept * L, 0.0);
       s.acc.assign(3 * kept * L, 0.0);
-      s.rows.assign(4 * cols * L, 0.0);
+      s.rows.assign(5 * cols * L, 0.0);
       s.seg = cols * L;
       s.ns = std::max<int64_t>(2, std::min(row_span(P) + 2,
                                             CACHE_BYTES / (2 * s.seg * (int64_t)sizeof(double))));
@@ -5204,6 +5383,11 @@ void ppv_weight_paths(int64_t* out) {
   out[0] = weight_rows_fused.exchange(0);
   out[1] = weight_rows_tail.exchange(0);
   out[2] = weight_rows_split.exchange(0);
+}
+
+void ppv_special_windows(int64_t* out) {
+  out[0] = special_windows_zero.exchange(0);
+  out[1] = special_windows_exact.exchange(0);
 }
 
 void ppv_forward_sum_paths(int64_t* out) {

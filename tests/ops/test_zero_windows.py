@@ -1,0 +1,167 @@
+"""Zeros in the fast engine (float32 / bfloat16 / float16): inputs after a ReLU hold many zeros
+and whole windows of them. Two cases used to leave the fast engine for the exact one, a
+window at a time, and (where windows share elements) refuse the overlap state for the whole
+call:
+
+* alpha = 1 (the modules' default) with a zero anywhere in a window: its dy/dx at the zero is
+  -y / sum_{x>0} x (x^(alpha-1) -> 1), which the fast form E ((1 + a) P - a Q / x) now gives
+  as -e^(-Lc) Q (FastLanes::z1 in ppool_kernel.cpp);
+* a window of zeros alone at alpha > 0: y = 0, dy/dx = 1 at each element, dy/dalpha = 0,
+  now taken from S = 0 in the forward and, in the overlap state's backward, by a third
+  coefficient scattered onto the window's elements.
+
+(8, 64, 112, 112) k3 s2 p1, one thread, before: alpha = 1 on relu(randn) forward+backward
+1553 ms (max_pool2d 70 ms); alpha = 2 on relu(randn - 1) 205 ms. These tests hold every path
+(forward, the overlap state, the disjoint state, the recomputing backward, channels-last,
+adaptive windows) to the oracle on such inputs and show which path served them: the kernel's
+special-window counters and the backward entry point that ran."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from ppverify.ops import _native, adaptive_p_pool2d, p_pool1d, p_pool2d, p_pool3d
+
+from ._compare import check_adaptive_case, check_case, dtype_name
+
+pytestmark = pytest.mark.skipif(not _native.available(), reason="the C++ kernel is not built")
+
+FAST_DTYPES = [torch.float32, torch.bfloat16, torch.float16]
+# 0.5 and 2: S = 0 in the forward; 1: the a = 1 zeros; 7.5 and 30: a reference Lc (and at 30
+# weights that may underflow), windows of zeros found by the special-window path instead
+ALPHAS = [0.5, 1.0, 2.0, 7.5, 30.0]
+
+
+def relu_input(shape, dtype, seed: int, shift: float = 1.0):
+    """relu(randn - shift) with a block of zeros (whole windows of zeros in every geometry
+    here) and one plane entirely zero."""
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.relu(torch.randn(shape, generator=gen, dtype=torch.float64) - shift)
+    spatial = x.shape[2:]
+    block = tuple(slice(0, max(1, n // 2)) for n in spatial)
+    x[(0, 0) + block] = 0.0
+    x[-1, -1] = 0.0
+    return x.to(dtype)
+
+
+def _grad_output(x, fn, alpha, args, seed):
+    y = fn(x, alpha, *args)
+    gen = torch.Generator().manual_seed(seed)
+    return torch.randn(y.shape, generator=gen, dtype=torch.float64)
+
+
+def _count_calls(monkeypatch, name: str) -> list:
+    calls = []
+    real = getattr(_native, name)
+
+    def counting(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(_native, name, counting)
+    return calls
+
+
+@pytest.fixture
+def served(monkeypatch):
+    """Which backward served each call: the overlap state, the disjoint state, or a
+    recomputation."""
+    return {"overlap": _count_calls(monkeypatch, "backward_overlap_saved"),
+            "saved": _count_calls(monkeypatch, "backward_saved"),
+            "recomputed": _count_calls(monkeypatch, "backward")}
+
+
+# (fn, spatial, (kernel, stride, padding, dilation, ceil_mode), which backward serves it)
+GEOMETRIES = [
+    (p_pool2d, (12, 11), (3, 2, 1, 1, False), "overlap"),   # the headline's geometry
+    (p_pool2d, (12, 10), (2, 2, 0, 1, False), "saved"),     # disjoint windows
+    (p_pool1d, (30,), (5, 2, 2, 1, False), "overlap"),
+    (p_pool3d, (6, 7, 6), (3, 2, 1, 1, False), "overlap"),
+    (p_pool2d, (11, 10), (3, 1, 1, 1, False), "overlap"),   # k3 s1 (kept: a small state)
+]
+
+
+@pytest.mark.parametrize("dtype", FAST_DTYPES, ids=dtype_name)
+@pytest.mark.parametrize("geometry", range(len(GEOMETRIES)))
+def test_relu_inputs_match_the_oracle(dtype, geometry, served):
+    fn, spatial, args, path = GEOMETRIES[geometry]
+    dims = len(spatial)
+    for i, alpha in enumerate(ALPHAS):
+        x = relu_input((2, 4) + spatial, dtype, seed=10 * geometry + i)
+        g = _grad_output(x, fn, alpha, args, seed=i)
+        check_case(x, alpha, *args, dims=dims, grad_output=g)
+    # the state served alpha = 0.5, 1 and 2 at least (30: weights may underflow and refuse it)
+    assert len(served[path]) >= 3, served
+
+
+@pytest.mark.parametrize("dtype", FAST_DTYPES, ids=dtype_name)
+def test_per_channel_alpha_and_channels_last(dtype, served):
+    x = relu_input((2, 6, 12, 11), dtype, seed=3).contiguous(memory_format=torch.channels_last)
+    alpha = torch.tensor([0.5, 1.0, 2.0, 3.0, 1.0, 7.5], dtype=torch.float64)
+    g = _grad_output(x, p_pool2d, 2.0, (3, 2, 1), seed=4)
+    check_case(x, alpha, 3, 2, 1, dims=2, grad_output=g)
+    assert len(served["overlap"]) == 1 and not served["recomputed"], served
+
+
+@pytest.mark.parametrize("dims, spatial, size", [(1, (13,), 3), (2, (9, 7), (3, 2)),
+                                                 (2, (8, 8), 1), (3, (5, 4, 6), (2, 2, 3))])
+def test_adaptive_and_global_windows(dims, spatial, size):
+    for alpha in (1.0, 2.0):
+        x = relu_input((2, 3) + spatial, torch.float32, seed=dims)
+        check_adaptive_case("ppool", x, alpha, size, dims=dims)
+
+
+@pytest.mark.parametrize("alpha", [1.0, 2.0])
+def test_the_recomputing_backward(alpha, monkeypatch):
+    """Where no state is saved (here: forced off) the backward recomputes and takes windows
+    of zeros as special windows (their gradient added per element)."""
+    from ppverify.ops import _dispatch
+
+    monkeypatch.setattr(_dispatch._NativeCall, "saves", lambda self, need_param=False: False)
+    recomputed = _count_calls(monkeypatch, "backward")
+    x = relu_input((2, 4, 12, 11), torch.float32, seed=5)
+    check_case(x, alpha, 3, 2, 1, dims=2, grad_output=_grad_output(x, p_pool2d, alpha,
+                                                                   (3, 2, 1), seed=6))
+    assert len(recomputed) == 1
+
+
+def test_which_windows_are_special():
+    """The kernel's counters: windows of zeros are done in place at every positive alpha
+    (from S = 0, or by the special-window path where a reference is used); zeros at
+    alpha = 1 are no special windows; zeros at alpha <= 0 still are (the exact engine's)."""
+    x = relu_input((2, 8, 12, 11), torch.float32, seed=7)
+    for alpha, exact in ((0.5, False), (1.0, False), (2.0, False), (30.0, False),
+                         (-1.0, True), (0.0, True)):
+        _native.special_windows()
+        with torch.no_grad():
+            p_pool2d(x, alpha, 3, 2, 1)
+        counts = _native.special_windows()
+        if alpha > 0:
+            assert counts["zero"] > 0, (alpha, counts)
+        assert (counts["exact"] > 0) == exact, (alpha, counts)
+
+
+def test_a_window_of_zeros_beside_underflowing_weights():
+    """At alpha = 30 with a reference (weights relative to the plane's largest element), a
+    window of tiny positive elements has weights that underflow to 0 like a window of zeros
+    would: it is the exact engine's, not a window of zeros (y is its elements' mean-like
+    value, not 0)."""
+    x = torch.zeros(1, 8, 6, 6)
+    x[:, :, 0, 0] = 100.0
+    x[:, :, 4:, 4:] = 1e-30  # (1e-30 / 100)^30 underflows
+    _native.special_windows()
+    with torch.no_grad():
+        y = p_pool2d(x, 30.0, 2, 2)
+    assert torch.all(y[:, :, 2, 2] == torch.tensor(1e-30, dtype=torch.float32))
+    assert torch.all(y[:, :, 1, 1] == 0)
+    counts = _native.special_windows()
+    assert counts["exact"] > 0 and counts["zero"] > 0, counts
+
+
+def test_global_pooling_of_a_plane_of_zeros():
+    x = torch.zeros(2, 8, 7, 7, requires_grad=True)
+    y = adaptive_p_pool2d(x, 2.0, 1)
+    y.backward(torch.full_like(y, 3.0))
+    assert torch.all(y == 0)
+    assert torch.all(x.grad == 3.0)
