@@ -165,3 +165,67 @@ def test_global_pooling_of_a_plane_of_zeros():
     y.backward(torch.full_like(y, 3.0))
     assert torch.all(y == 0)
     assert torch.all(x.grad == 3.0)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("geometry", [(3, 2, 1), (2, 2, 0)], ids=["k3s2p1", "k2s2"])
+def test_few_planes_cut_into_segments(threads, geometry):
+    """One or two planes, cut into segments (the grain lowered so that a size the oracle can
+    check is cut): windows of zeros on and around the segments' boundaries."""
+    from ppverify.ops import _layout
+
+    before_threads, before_grain = torch.get_num_threads(), _native.segment_grain(64)
+    torch.set_num_threads(threads)
+    try:
+        x = relu_input((1, 2, 72, 9), torch.float32, seed=11)
+        x[0, 1, 30:42] = 0.0  # rows of zeros across the middle
+        k, s, p = geometry
+        out = _layout.out_spatial(_layout.windowed(2, k, s, p, 1, False), (72, 9))
+        plan = _native.make_plan("ppool", _layout.windowed(2, k, s, p, 1, False),
+                                 tuple(x.shape), x.dtype, False, 0, out)
+        assert _native.segments(plan, threads)["segments"] > 2
+        for alpha in (1.0, 2.0):
+            check_case(x, alpha, k, s, p, dims=2,
+                       grad_output=_grad_output(x, p_pool2d, alpha, (k, s, p), seed=12))
+    finally:
+        torch.set_num_threads(before_threads)
+        _native.segment_grain(before_grain)
+
+
+@pytest.mark.parametrize("dtype", FAST_DTYPES, ids=dtype_name)
+@pytest.mark.parametrize("op", ["powermean", "lp"])
+def test_power_mean_and_lp_windows_of_zeros(op, dtype):
+    """The power-mean / Lp engine's plain forward takes windows of zeros by S = 0 (y = 0, no
+    exact engine); its forward with gradients and its backwards keep the exact engine's
+    all-zero case (dy/dx = D^(-1/p)). Both against the oracle on relu inputs with blocks of
+    zeros, at p = 1, 2, 3 (weights by multiplication), 2.5 and 30 (a reference)."""
+    import numpy as np
+
+    from ppverify.ops import gem_pool2d, lp_pool2d
+    from ppverify.oracle import reference, ulp_distance
+
+    from ._compare import FORWARD_ULP, HALF_ULP
+    from .test_power_kernel import _check_windowed
+
+    name = dtype_name(dtype)
+    for i, p in enumerate((1.0, 2.0, 3.0, 2.5, 30.0)):
+        x = relu_input((2, 4, 12, 11), dtype, seed=40 + i)
+        if op == "powermean":
+            with torch.no_grad():
+                y = gem_pool2d(x, p, 3, 2, 1)
+            ref = reference(op, x.double().numpy(), np.float64(p), 3, 2, 1, 1, False, dims=2,
+                            dtype=name, gradients=False)
+            if p != 2.0:  # (at p = 2 a window of zeros' dy/dx = D^(-1/2), 1/2 for a
+                # corner window of 4, makes input gradients whose exact value can sit on a
+                # rounding boundary of the random gy: the oracle cannot certify those)
+                _check_windowed(op, x, p, 3, 2, 1, dims=2)
+        else:
+            with torch.no_grad():
+                y = lp_pool2d(x, p, 2, 2)
+            ref = reference(op, x.double().numpy(), np.float64(p), 2, 2, 0, 1, False, dims=2,
+                            dtype=name, gradients=False)
+            _check_windowed(op, x, p, 2, 2, dims=2)
+        assert torch.all(y[0, 0, 0, :2] == 0), "no window of zeros in the case"
+        limit = HALF_ULP if name in ("float16", "bfloat16") else FORWARD_ULP
+        fwd = ulp_distance(y.double().numpy(), ref.output, name)
+        assert fwd.max() <= limit, (op, name, p, fwd.max())
