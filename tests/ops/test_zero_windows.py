@@ -24,6 +24,7 @@ import torch
 from ppverify.ops import _native, adaptive_p_pool2d, p_pool1d, p_pool2d, p_pool3d
 
 from ._compare import check_adaptive_case, check_case, dtype_name
+from .test_saved_backward import _count_calls
 
 pytestmark = pytest.mark.skipif(not _native.available(), reason="the C++ kernel is not built")
 
@@ -49,18 +50,6 @@ def _grad_output(x, fn, alpha, args, seed):
     y = fn(x, alpha, *args)
     gen = torch.Generator().manual_seed(seed)
     return torch.randn(y.shape, generator=gen, dtype=torch.float64)
-
-
-def _count_calls(monkeypatch, name: str) -> list:
-    calls = []
-    real = getattr(_native, name)
-
-    def counting(*args, **kwargs):
-        calls.append(1)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(_native, name, counting)
-    return calls
 
 
 @pytest.fixture
