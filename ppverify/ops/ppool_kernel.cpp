@@ -67,7 +67,9 @@
 //   weights, the scatter and the pass per element, on contiguous memory writing the input
 //   gradient over the weights (see "backward from the overlap state").
 //   A window whose weights underflow relative to the plane (its largest E below 1e-250), or
-//   that holds zeros where they matter (a <= 0), is evaluated by the exact engine. Zeros at
+//   that holds zeros where they matter (a <= 0; in a plain forward, with no gradients, only
+//   their y matters: 0 at a < 0, the mean at a = 0, given here), is evaluated by the exact
+//   engine. Zeros at
 //   a > 0 are the fast engine's: at a = 1 a zero's dy/dx is the limit -e^(-Lc) Q
 //   (FastLanes::z1), and a window of zeros alone (common after a ReLU) is y = 0,
 //   dy/dx = 1, dy/da = 0, found by S = 0 where no positive weight can underflow to 0
@@ -3415,6 +3417,14 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
     zero_fast[l] = (!backward && ln.active[l] && exact_lane[l] == 0.0 && ln.a[l] > 0 &&
                     ln.a[l] * (log_range<T>() + std::max(fl.lc[l], -log_range<T>())) < 700.0)
                        ? 1.0 : 0.0;
+  // 1 in the lanes where a plain forward (no gradients) serves windows holding zeros at
+  // a <= 0 (zero_a; special only for their gradients): y = T / S at a = 0 (a zero weighs 1),
+  // 0 at a < 0 (neg_a); the others' y is the exact engine's
+  double zero_plain[L], neg_a[L];
+  for (int l = 0; l < L; ++l) {
+    zero_plain[l] = (!grads && ln.active[l] && exact_lane[l] == 0.0 && ln.a[l] <= 0) ? 1.0 : 0.0;
+    neg_a[l] = ln.a[l] < 0 ? 1.0 : 0.0;
+  }
 #if defined(PPV_FAST_VECTOR)
   // the same flags as masks, for the forward's per-window tests
   const __m512d tiny = _mm512_set1_pd(TINY_WEIGHT), inf = _mm512_set1_pd(INFINITY);
@@ -3423,6 +3433,9 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
   const __mmask8 exact_mask = _mm512_cmp_pd_mask(_mm512_loadu_pd(exact_lane), zero, _CMP_NEQ_UQ);
   const __mmask8 zero_mask = _mm512_cmp_pd_mask(_mm512_loadu_pd(zero_a), zero, _CMP_NEQ_UQ);
   const __mmask8 zfast_mask = _mm512_cmp_pd_mask(_mm512_loadu_pd(zero_fast), zero, _CMP_NEQ_UQ);
+  const __mmask8 zplain_mask =
+      _mm512_cmp_pd_mask(_mm512_loadu_pd(zero_plain), zero, _CMP_NEQ_UQ);
+  const __mmask8 neg_mask = _mm512_cmp_pd_mask(_mm512_loadu_pd(neg_a), zero, _CMP_NEQ_UQ);
 #endif
   // c1, c2 of output row r: from output `keep` of the current tile, at r * kstride
   const int64_t kstride = tiles.max_kept * L;
@@ -3528,14 +3541,19 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
               const __m512d Sv = _mm512_loadu_pd(S + k0);
               __mmask8 sl = _mm512_cmp_pd_mask(_mm512_loadu_pd(M + k0), tiny, _CMP_NGE_UQ) |
                             _mm512_cmp_pd_mask(Sv, inf, _CMP_NLT_UQ) | exact_mask;
-              if (fl.need_zero)
-                sl |= _mm512_mask_cmp_pd_mask(zero_mask, _mm512_loadu_pd(Z + k0), zero,
-                                              _CMP_GT_OQ);
+              __mmask8 zneg = 0;  // a plain forward's windows with a zero at a < 0: y = 0
+              if (fl.need_zero) {
+                const __mmask8 zs =
+                    _mm512_mask_cmp_pd_mask(zero_mask, _mm512_loadu_pd(Z + k0), zero, _CMP_GT_OQ);
+                sl |= zs & (__mmask8)~zplain_mask;
+                // (not with a bad element: S is NaN there, the exact engine flags it)
+                zneg = zs & zplain_mask & neg_mask & _mm512_cmp_pd_mask(Sv, Sv, _CMP_EQ_OQ);
+              }
               // windows of zeros (zero_fast lanes: S = 0 there alone): y = 0, not special
               const __mmask8 zw = _mm512_mask_cmp_pd_mask(zfast_mask, Sv, zero, _CMP_EQ_OQ);
-              sl &= (__mmask8)~zw;
-              const __m512d yv =
-                  _mm512_maskz_mov_pd((__mmask8)~zw, _mm512_div_pd(_mm512_loadu_pd(Tt + k0), Sv));
+              sl &= (__mmask8)~(zw | zneg);
+              const __m512d yv = _mm512_maskz_mov_pd(
+                  (__mmask8)~(zw | zneg), _mm512_div_pd(_mm512_loadu_pd(Tt + k0), Sv));
               _mm512_storeu_pd(ybuf + k0, yv);
               _mm512_storeu_pd(slow, _mm512_maskz_mov_pd(sl, one));
               _mm512_storeu_pd(zwin, _mm512_maskz_mov_pd(zw, two));
@@ -3555,11 +3573,14 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
             for (int l = 0; l < L; ++l) {
               const int64_t k = k0 + l;
               const double a = zero_a[l];
-              bool zero_special = fl.need_zero && Z[k] > 0 && a != 0.0;
+              const bool zeros = fl.need_zero && Z[k] > 0 && a != 0.0;
+              const bool zero_special = zeros && zero_plain[l] == 0.0;
+              const bool zneg = zeros && zero_plain[l] != 0.0 && neg_a[l] != 0.0 &&
+                                S[k] == S[k];  // (a bad element: S NaN, the exact engine's)
               const bool zw = zero_fast[l] != 0.0 && S[k] == 0.0;
               bool sl = (!(M[k] >= TINY_WEIGHT) || zero_special || !(S[k] < INFINITY) ||
-                         exact_lane[l] != 0.0) && !zw;
-              ybuf[k] = zw ? 0.0 : Tt[k] / S[k];
+                         exact_lane[l] != 0.0) && !zw && !zneg;
+              ybuf[k] = zw || zneg ? 0.0 : Tt[k] / S[k];
               slow[l] = sl ? 1.0 : 0.0;
               zwin[l] = zw ? 2.0 : 0.0;
               n_slow += slow[l];

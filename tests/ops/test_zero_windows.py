@@ -118,17 +118,49 @@ def test_the_recomputing_backward(alpha, monkeypatch):
 def test_which_windows_are_special():
     """The kernel's counters: windows of zeros are done in place at every positive alpha
     (from S = 0, or by the special-window path where a reference is used); zeros at
-    alpha = 1 are no special windows; zeros at alpha <= 0 still are (the exact engine's)."""
+    alpha = 1 are no special windows; zeros at alpha <= 0 are in a plain forward (y = the mean
+    at 0, 0 below) and, where gradients are wanted, still the exact engine's."""
     x = relu_input((2, 8, 12, 11), torch.float32, seed=7)
-    for alpha, exact in ((0.5, False), (1.0, False), (2.0, False), (30.0, False),
-                         (-1.0, True), (0.0, True)):
-        _native.special_windows()
+    for alpha, exact_with_grads in ((0.5, False), (1.0, False), (2.0, False), (30.0, False),
+                                    (-1.0, True), (0.0, True), (-30.0, True)):
+        for grads in (False, True):
+            _native.special_windows()
+            xin = x.clone().requires_grad_(grads)
+            with torch.set_grad_enabled(grads):
+                p_pool2d(xin, alpha, 3, 2, 1)
+            counts = _native.special_windows()
+            if alpha > 0:
+                assert counts["zero"] > 0, (alpha, grads, counts)
+            assert (counts["exact"] > 0) == (grads and exact_with_grads), (alpha, grads, counts)
+
+
+@pytest.mark.parametrize("dtype", FAST_DTYPES, ids=dtype_name)
+def test_plain_forward_with_zeros_at_alpha_up_to_zero(dtype):
+    """No gradients wanted: windows holding zeros at alpha <= 0 are the fast engine's (y = 0
+    below 0, the mean of all at 0); against the oracle's forward, one alpha per channel, with
+    a bad element (NaN) that must still be reported as such."""
+    from ppverify.oracle import reference, ulp_distance
+
+    from ._compare import FORWARD_ULP, HALF_ULP
+
+    name = dtype_name(dtype)
+    alpha = torch.tensor([-1e4, -30.0, -3.0, -1.0, -0.5, 0.0], dtype=torch.float64)
+    x = relu_input((2, 6, 12, 11), dtype, seed=8)
+    for k, s_, p in ((3, 2, 1), (2, 2, 0), (3, 1, 1)):
         with torch.no_grad():
-            p_pool2d(x, alpha, 3, 2, 1)
-        counts = _native.special_windows()
-        if alpha > 0:
-            assert counts["zero"] > 0, (alpha, counts)
-        assert (counts["exact"] > 0) == exact, (alpha, counts)
+            y = p_pool2d(x, alpha, k, s_, p)
+        ref = reference("ppool", x.double().numpy(), alpha.numpy(), k, s_, p, 1, False,
+                        dims=2, dtype=name, gradients=False)
+        fwd = ulp_distance(y.double().numpy(), ref.output, name)
+        limit = HALF_ULP if name in ("float16", "bfloat16") else FORWARD_ULP
+        assert fwd.max() <= limit, (k, s_, p, fwd.max())
+    bad = x.clone()
+    bad[0, 3, 5, 5] = float("nan")
+    with pytest.raises(ValueError, match="NaN"):
+        p_pool2d(bad, alpha, 3, 2, 1)
+    with torch.no_grad():
+        y = p_pool2d(bad, alpha, 3, 2, 1, validate=False)
+    assert torch.isnan(y[0, 3, 2:4, 2:4]).all()
 
 
 def test_a_window_of_zeros_beside_underflowing_weights():
