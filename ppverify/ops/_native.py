@@ -950,9 +950,10 @@ def weight_paths() -> dict[str, int]:
 
 def special_windows() -> dict[str, int]:
     """The fast engine's special windows since the last call (one per plane; the counts are
-    then reset): ``zero``, windows of zeros alone in a plane with a positive parameter, done in
-    place (y = 0, dy/dx = 1 at each element, dy/dalpha = 0), and ``exact``, the others, by the
-    exact engine. Forwards and recomputing backwards are counted. For tests."""
+    then reset): ``zero``, windows done in place: of zeros alone in a plane with a positive
+    parameter (y = 0, dy/dx = 1 at each element, dy/dalpha = 0) or holding a zero with a
+    negative one (y = 0, dy/dx only at a single zero), and ``exact``, the others, by the exact
+    engine. Forwards and recomputing backwards are counted. For tests."""
     import numpy as np
 
     out = np.zeros(2, dtype=np.int64)

@@ -1423,6 +1423,40 @@ inline bool zero_window_lanes(const T* x, const Plan& P, const Lanes& ln, const 
   return any;
 }
 
+// The lanes of want whose a is negative and finite and whose window holds a zero and no bad
+// element (negative, NaN, infinite), into zn (returns whether any): there y = 0, dy/da = 0
+// and dy/dx is 0 except at a window's one zero when it holds only one (1 below a = -1, the
+// window's count at -1, and 1 in a window of that one element: exact_lane's conventions);
+// one[l]: the window holds one zero alone.
+// Read from memory.
+template <class T>
+inline bool zeros_below_zero_lanes(const T* x, const Plan& P, const Lanes& ln,
+                                   const WindowRange& w, const bool* want, bool* zn,
+                                   bool* one) {
+  bool any = false;
+  for (int l = 0; l < L; ++l) {
+    zn[l] = want[l] && ln.a[l] < 0 && std::isfinite(ln.a[l]);
+    any = any || zn[l];
+  }
+  if (!any) return false;
+  int64_t nzero[L] = {}, nbad[L] = {};
+  for_each_element(P, w, [&](int64_t pos) {
+    for (int l = 0; l < L; ++l) {
+      if (!zn[l]) continue;
+      const double v = to_double<T>(x[ln.in_base[l] + pos * ln.es_in]);
+      nzero[l] += v == 0.0;
+      nbad[l] += !(v >= 0.0) || v == INFINITY;
+    }
+  });
+  any = false;
+  for (int l = 0; l < L; ++l) {
+    zn[l] = zn[l] && nbad[l] == 0 && nzero[l] > 0;
+    one[l] = zn[l] && nzero[l] == 1;
+    any = any || zn[l];
+  }
+  return any;
+}
+
 // One lane of one window, every case the vectorised path leaves out (all zero, zeros with
 // a < 0, bad elements, spans beyond 2^1000 with a < 0), in logarithms where needed.
 // Returns y; with gy (not NaN) adds gy * dy/dx to sink and returns gy * dy/da as (m, e) in da.
@@ -3669,6 +3703,34 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
                 for_each_element(P, wr, [&](int64_t pos) {
                   for (int l = 0; l < L; ++l)
                     if (zw[l]) sink.add(pos, l, gybuf[k0 + l]);
+                });
+              if (!anyw) continue;
+            }
+            bool zn[L], one_zero[L];
+            if (zeros_below_zero_lanes<T>(x, P, ln, wr, want, zn, one_zero)) {
+              // y = 0, dy/da = 0, dy/dx only at a window's single zero (exact_lane's case; the
+              // overlap state still refuses these windows: slowrow stays 1)
+              const double n = (double)wr.count();
+              anyw = false;
+              for (int l = 0; l < L; ++l) {
+                if (zn[l]) {
+                  ybuf[k0 + l] = 0.0;
+                  if (saving) dwrow[k0 + l] = 0.0;
+                  want[l] = false;
+                  ++n_zero_windows;
+                }
+                anyw = anyw || want[l];
+              }
+              if (eg)
+                for_each_element(P, wr, [&](int64_t pos) {
+                  for (int l = 0; l < L; ++l) {
+                    if (!one_zero[l] || to_double<T>(x[ln.in_base[l] + pos * ln.es_in]) != 0.0)
+                      continue;
+                    const double a = ln.a[l];
+                    // (a window of one element, a zero: exact_lane's all-zero case, 1)
+                    const double gz = (a < -1 || n == 1.0) ? 1.0 : (a == -1 ? n : 0.0);
+                    sink.add(pos, l, gybuf[k0 + l] * gz);
+                  }
                 });
               if (!anyw) continue;
             }

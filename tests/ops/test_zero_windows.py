@@ -119,10 +119,11 @@ def test_which_windows_are_special():
     """The kernel's counters: windows of zeros are done in place at every positive alpha
     (from S = 0, or by the special-window path where a reference is used); zeros at
     alpha = 1 are no special windows; zeros at alpha <= 0 are in a plain forward (y = the mean
-    at 0, 0 below) and, where gradients are wanted, still the exact engine's."""
+    at 0, 0 below); where gradients are wanted those below 0 are done in place too (a window
+    with a zero: y = 0, dy/dx at a single zero) and those at 0 are the exact engine's."""
     x = relu_input((2, 8, 12, 11), torch.float32, seed=7)
     for alpha, exact_with_grads in ((0.5, False), (1.0, False), (2.0, False), (30.0, False),
-                                    (-1.0, True), (0.0, True), (-30.0, True)):
+                                    (-1.0, False), (0.0, True), (-30.0, False), (-0.5, False)):
         for grads in (False, True):
             _native.special_windows()
             xin = x.clone().requires_grad_(grads)
@@ -250,3 +251,30 @@ def test_power_mean_and_lp_windows_of_zeros(op, dtype):
         limit = HALF_ULP if name in ("float16", "bfloat16") else FORWARD_ULP
         fwd = ulp_distance(y.double().numpy(), ref.output, name)
         assert fwd.max() <= limit, (op, name, p, fwd.max())
+
+
+@pytest.mark.parametrize("dtype", FAST_DTYPES, ids=dtype_name)
+@pytest.mark.parametrize("geometry", [0, 1, 3])
+def test_negative_alpha_with_zeros_matches_the_oracle(dtype, geometry):
+    """Windows holding zeros at alpha < 0 (y = 0; dy/dx 1 at a single zero below -1, the
+    window's count at -1, 0 above; 0 everywhere with two zeros or more), done in place in the
+    forward and the recomputing backward (the overlap state is refused for them): mostly
+    positive inputs (a few zeros: many windows with exactly one) and relu inputs with blocks of
+    zeros, against the oracle."""
+    fn, spatial, args, _ = GEOMETRIES[geometry]
+    dims = len(spatial)
+    # (-1e4 on the mostly positive input: the oracle cannot certify one input gradient)
+    for i, alpha in enumerate((-300.0, -30.0, -3.0, -1.0, -0.5)):
+        for shift in (-1.5, 1.0):
+            x = relu_input((2, 4) + spatial, dtype, seed=60 + i, shift=shift)
+            g = _grad_output(x, fn, alpha, args, seed=i)
+            check_case(x, alpha, *args, dims=dims, grad_output=g)
+
+
+@pytest.mark.parametrize("alpha", [-3.0, -1.0, -0.5, 2.0])
+def test_windows_of_one_element(alpha):
+    """An adaptive output longer than its input: windows of one element, some of them a zero
+    (the all-zero case's dy/dx = 1 at any alpha)."""
+    x = relu_input((2, 4, 5), torch.float32, seed=9, shift=0.0)
+    x[0, 1, 2] = 0.0
+    check_adaptive_case("ppool", x, alpha, 8, dims=1)
