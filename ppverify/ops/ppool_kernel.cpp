@@ -67,9 +67,10 @@
 //   weights, the scatter and the pass per element, on contiguous memory writing the input
 //   gradient over the weights (see "backward from the overlap state").
 //   A window whose weights underflow relative to the plane (its largest E below 1e-250), or
-//   that holds zeros where they matter (a <= 0; in a plain forward, with no gradients, only
-//   their y matters: 0 at a < 0, the mean at a = 0, given here), is evaluated by the exact
-//   engine. Zeros at
+//   that holds zeros at a = 0 in a forward with gradients, is evaluated by the exact engine.
+//   Zeros at a <= 0 in a plain forward (y = 0 below 0, the mean at 0) are the fast engine's;
+//   with gradients below 0 a window holding a zero is done in place by a scan of its elements
+//   (zeros_below_zero_lanes; the overlap state refuses it). Zeros at
 //   a > 0 are the fast engine's: at a = 1 a zero's dy/dx is the limit -e^(-Lc) Q
 //   (FastLanes::z1), and a window of zeros alone (common after a ReLU) is y = 0,
 //   dy/dx = 1, dy/da = 0, found by S = 0 where no positive weight can underflow to 0
