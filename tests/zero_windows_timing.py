@@ -4,7 +4,7 @@
 
 (8, 64, 112, 112) float32, kernel 3 stride 2 padding 1, one thread; inputs ``rand + 0.01``,
 ``relu(randn)`` and ``relu(randn - 1)`` (a fifth of the 3x3 windows all zero). For each op
-(``PPool2d`` at alpha = 1, 2 and -1 with a learnable alpha; ``gem_pool2d`` at p = 3 with a
+(``PPool2d`` at alpha = 1, 2, 0 and -1 with a learnable alpha; ``gem_pool2d`` at p = 3 with a
 learnable p) the plain forward (no gradients) and one forward+backward, best of ROUNDS
 (default 7), and ``max_pool2d``'s forward+backward on the same input. The figures behind the
 README's "Zeros" paragraph (tests/ops/test_zero_windows.py holds the accuracy; this only
@@ -38,7 +38,7 @@ def main(argv: list[str]) -> None:
     shape = (8, 64, 112, 112)
     inputs = {"rand": torch.rand(shape) + 0.01, "relu(randn)": torch.relu(torch.randn(shape)),
               "relu(randn - 1)": torch.relu(torch.randn(shape) - 1)}
-    ops = {f"PPool2d alpha {a:g}": PPool2d(3, 2, 1, alpha=a) for a in (1.0, 2.0, -1.0)}
+    ops = {f"PPool2d alpha {a:g}": PPool2d(3, 2, 1, alpha=a) for a in (1.0, 2.0, 0.0, -1.0)}
     p = torch.tensor(3.0, dtype=torch.float64, requires_grad=True)
     ops["gem_pool2d p 3"] = lambda x: gem_pool2d(x, p, 3, 2, 1)
     print(f"{'op':<20} {'input':<16} {'fwd ms':>8} {'fwd+bwd ms':>11} {'max_pool2d f+b':>15}")

@@ -66,9 +66,10 @@
 //   recomputing backward without a log or an exp: the window sums again from the stored
 //   weights, the scatter and the pass per element, on contiguous memory writing the input
 //   gradient over the weights (see "backward from the overlap state").
-//   A window whose weights underflow relative to the plane (its largest E below 1e-250), or
-//   that holds zeros at a = 0 in a forward with gradients, is evaluated by the exact engine.
-//   Zeros at a <= 0 in a plain forward (y = 0 below 0, the mean at 0) are the fast engine's;
+//   A window whose weights underflow relative to the plane (its largest E below 1e-250) is
+//   evaluated by the exact engine. Zeros at a = 0 are the fast engine's (a zero weighs 1,
+//   its dy/dx is 1/S; dy/da is 0 in a window holding one: jump_a); zeros at a < 0 in a
+//   plain forward (y = 0) too;
 //   with gradients below 0 a window holding a zero is done in place by a scan of its elements
 //   (zeros_below_zero_lanes; the overlap state refuses it). Zeros at
 //   a > 0 are the fast engine's: at a = 1 a zero's dy/dx is the limit -e^(-Lc) Q
@@ -3275,7 +3276,8 @@ PPV_STAGE void save_e_row16(const Plan& P, const Lanes& ln, int64_t group, int64
 // cannot serve: those the exact engine evaluated (slow = 1; their gradients are not of the
 // fast form E ((1 + a) P - a Q / x); not the windows of zeros, slow = 2, whose dy/dx = 1 the
 // backward gives from their S = 0) and, with dw, a dy/da beyond float's range, or below its
-// normal range in a window whose y is below 2^-100 max(1, |a|). (Float's rounding of dy/da
+// normal range (0 itself is held exactly: a window of zeros at a = 0) in a window whose y is
+// below 2^-100 max(1, |a|). (Float's rounding of dy/da
 // costs at most max(2^-24 |dy/da|, 2^-150): the second is below 2^-174 y / max(1, |a|) where
 // y >= 2^-100 max(1, |a|), far inside the parameter gradient's bound, 64 u of
 // sum |g| max x / max(1, |a|) over the windows.)
@@ -3302,7 +3304,8 @@ PPV_STAGE double save_overlap_row(const Plan& P, const Lanes& ln, const FastLane
     for (int l = 0; l < L; ++l) {
       const double v = dw[k + l], m = std::fabs(v);
       const bool held =
-          (m <= (double)FLT_MAX) & ((m >= (double)FLT_MIN) | (y[k + l] >= ymin[l]));
+          (m <= (double)FLT_MAX) &
+          ((m >= (double)FLT_MIN) | (m == 0.0) | (y[k + l] >= ymin[l]));
       const bool ok = (held & (slow[k + l] == 0.0)) | (slow[k + l] == 2.0);
       o[k + l] = active[l] != 0.0 ? (float)v : 0.0f;
       un += ok ? 0.0 : active[l];
@@ -3436,9 +3439,15 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
   for (int l = 0; l < L; ++l)
     exact_lane[l] = (!std::isfinite(ln.a[l]) ||
                      (grads && std::fabs(ln.a[l]) > FAST_GRAD_MAX_A)) ? 1.0 : 0.0;
-  // 1 where a lane's zeros make a window special (a <= 0), else 0
-  double zero_a[L];
-  for (int l = 0; l < L; ++l) zero_a[l] = fl.a[l] <= 0 ? 1.0 : 0.0;
+  // 1 where a lane's zeros make a window special (a < 0), else 0. At a = 0 a zero weighs 1
+  // (0^0 = 1) and its dy/dx is the fast form's (1/S, grad_row's a0 P): only dy/da differs,
+  // 0 in a window holding a zero (the oracle's convention for the jump of y(a) at 0), which
+  // jump_a marks; those windows stay in the fast engine and the overlap state.
+  double zero_a[L], jump_a[L];
+  for (int l = 0; l < L; ++l) {
+    zero_a[l] = fl.a[l] < 0 ? 1.0 : 0.0;
+    jump_a[l] = fl.a[l] == 0 ? 1.0 : 0.0;
+  }
   double active[L];
   for (int l = 0; l < L; ++l) active[l] = ln.active[l] ? 1.0 : 0.0;
   // 1 in the lanes where the forward takes a window of zeros by S = 0 (windows of zeros
@@ -3467,6 +3476,7 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
   const __m512d two = _mm512_set1_pd(2.0);
   const __mmask8 exact_mask = _mm512_cmp_pd_mask(_mm512_loadu_pd(exact_lane), zero, _CMP_NEQ_UQ);
   const __mmask8 zero_mask = _mm512_cmp_pd_mask(_mm512_loadu_pd(zero_a), zero, _CMP_NEQ_UQ);
+  const __mmask8 jump_mask = _mm512_cmp_pd_mask(_mm512_loadu_pd(jump_a), zero, _CMP_NEQ_UQ);
   const __mmask8 zfast_mask = _mm512_cmp_pd_mask(_mm512_loadu_pd(zero_fast), zero, _CMP_NEQ_UQ);
   const __mmask8 zplain_mask =
       _mm512_cmp_pd_mask(_mm512_loadu_pd(zero_plain), zero, _CMP_NEQ_UQ);
@@ -3577,9 +3587,11 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
               __mmask8 sl = _mm512_cmp_pd_mask(_mm512_loadu_pd(M + k0), tiny, _CMP_NGE_UQ) |
                             _mm512_cmp_pd_mask(Sv, inf, _CMP_NLT_UQ) | exact_mask;
               __mmask8 zneg = 0;  // a plain forward's windows with a zero at a < 0: y = 0
+              __mmask8 jump = 0;  // windows with a zero at a = 0: dy/da = 0
               if (fl.need_zero) {
-                const __mmask8 zs =
-                    _mm512_mask_cmp_pd_mask(zero_mask, _mm512_loadu_pd(Z + k0), zero, _CMP_GT_OQ);
+                const __m512d Zv = _mm512_loadu_pd(Z + k0);
+                const __mmask8 zs = _mm512_mask_cmp_pd_mask(zero_mask, Zv, zero, _CMP_GT_OQ);
+                jump = _mm512_mask_cmp_pd_mask(jump_mask, Zv, zero, _CMP_GT_OQ);
                 sl |= zs & (__mmask8)~zplain_mask;
                 // (not with a bad element: S is NaN there, the exact engine flags it)
                 zneg = zs & zplain_mask & neg_mask & _mm512_cmp_pd_mask(Sv, Sv, _CMP_EQ_OQ);
@@ -3599,11 +3611,11 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
                 const __m512d d = _mm512_mul_pd(
                     _mm512_fnmadd_pd(yv, _mm512_loadu_pd(V + k0), _mm512_loadu_pd(U + k0)),
                     _mm512_div_pd(one, Sv));
-                _mm512_storeu_pd(dwrow + k0, _mm512_mask_blend_pd(sl | zw, d, zero));
+                _mm512_storeu_pd(dwrow + k0, _mm512_mask_blend_pd(sl | zw | jump, d, zero));
               }
             }
 #else
-            double n_zero = 0.0;
+            double n_zero = 0.0, jump[L];  // jump: a window with a zero at a = 0 (dy/da = 0)
 #pragma omp simd reduction(+ : n_slow, n_zero)
             for (int l = 0; l < L; ++l) {
               const int64_t k = k0 + l;
@@ -3612,6 +3624,7 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
               const bool zero_special = zeros && zero_plain[l] == 0.0;
               const bool zneg = zeros && zero_plain[l] != 0.0 && neg_a[l] != 0.0 &&
                                 S[k] == S[k];  // (a bad element: S NaN, the exact engine's)
+              jump[l] = fl.need_zero && Z[k] > 0 && jump_a[l] != 0.0 ? 1.0 : 0.0;
               const bool zw = zero_fast[l] != 0.0 && S[k] == 0.0;
               bool sl = (!(M[k] >= TINY_WEIGHT) || zero_special || !(S[k] < INFINITY) ||
                          exact_lane[l] != 0.0) && !zw && !zneg;
@@ -3626,8 +3639,8 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
 #pragma omp simd
               for (int l = 0; l < L; ++l) {
                 const int64_t k = k0 + l;
-                dwrow[k] = slow[l] + zwin[l] != 0.0 ? 0.0
-                                                    : (U[k] - ybuf[k] * V[k]) * (1.0 / S[k]);
+                dwrow[k] = slow[l] + zwin[l] + jump[l] != 0.0
+                               ? 0.0 : (U[k] - ybuf[k] * V[k]) * (1.0 / S[k]);
               }
             }
 #endif
@@ -3642,13 +3655,14 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
               bool zero_special = fl.need_zero && Z[k] > 0 && a != 0.0;
               bool sl = !(M[k] >= TINY_WEIGHT) || zero_special || !(S[k] < INFINITY) ||
                         exact_lane[l] != 0.0;
+              const bool jump = fl.need_zero && Z[k] > 0 && jump_a[l] != 0.0;
               const double yv = Tt[k] / S[k];
               ybuf[k] = yv;
               const double inv = 1.0 / S[k];
               const double g = gybuf[k];
               c1[k] = sl ? 0.0 : g * inv;
               c2[k] = sl ? 0.0 : g * yv * inv;
-              dal[l] += sl ? 0.0 : own * g * (U[k] - yv * V[k]) * inv;
+              dal[l] += sl || jump ? 0.0 : own * g * (U[k] - yv * V[k]) * inv;
               slow[l] = sl ? 1.0 : 0.0;
               n_slow += slow[l];
             }
@@ -4896,7 +4910,7 @@ int run_saved_backward(const Plan& Pc, const J* jac, const double* dw, const T* 
 // of dx_i's terms by O(u) relative, dw by u relative; the gradients' bounds are the
 // recomputing backward's (they allow a few u of the gradient's scale), held by the oracle
 // tests. The state is refused (status ST_UNSAVED: the caller recomputes) where a window went
-// to the exact engine (underflowing weights, zeros at a <= 0, |a| > FAST_GRAD_MAX_A, a bad
+// to the exact engine (underflowing weights, zeros at a < 0, |a| > FAST_GRAD_MAX_A, a bad
 // element; not a window of zeros, which it serves), where a dy/da is beyond float's range or
 // too small for it in a window of tiny y (save_overlap_row), or where the forward was
 // segmented (Segments).
