@@ -71,7 +71,8 @@
 //   its dy/dx is 1/S; dy/da is 0 in a window holding one: jump_a); zeros at a < 0 in a
 //   plain forward (y = 0) too;
 //   with gradients below 0 a window holding a zero is done in place by a scan of its elements
-//   (zeros_below_zero_lanes; the overlap state refuses it). Zeros at
+//   (zeros_below_zero_lanes; the overlap state keeps it: its backward counts the window's
+//   zeros and adds a single zero's dy/dx as a third coefficient). Zeros at
 //   a > 0 are the fast engine's: at a = 1 a zero's dy/dx is the limit -e^(-Lc) Q
 //   (FastLanes::z1), and a window of zeros alone (common after a ReLU) is y = 0,
 //   dy/dx = 1, dy/da = 0, found by S = 0 where no positive weight can underflow to 0
@@ -3461,12 +3462,15 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
     zero_fast[l] = (!backward && ln.active[l] && exact_lane[l] == 0.0 && ln.a[l] > 0 &&
                     ln.a[l] * (log_range<T>() + std::max(fl.lc[l], -log_range<T>())) < 700.0)
                        ? 1.0 : 0.0;
-  // 1 in the lanes where a plain forward (no gradients) serves windows holding zeros at
-  // a <= 0 (zero_a; special only for their gradients): y = T / S at a = 0 (a zero weighs 1),
-  // 0 at a < 0 (neg_a); the others' y is the exact engine's
+  // 1 in the lanes where the forward's vector test serves windows holding a zero at a < 0
+  // (zero_a): y = 0, dy/da = 0 (neg_a), in a plain forward (no gradients) and in the overlap
+  // state's saving forward, whose backward counts each window's zeros for their dy/dx
+  // (overlap_coef_row); elsewhere (the disjoint state, the recomputing backward: dy/dx at a
+  // single zero through the sink) they are done in place by zeros_below_zero_lanes
   double zero_plain[L], neg_a[L];
   for (int l = 0; l < L; ++l) {
-    zero_plain[l] = (!grads && ln.active[l] && exact_lane[l] == 0.0 && ln.a[l] <= 0) ? 1.0 : 0.0;
+    zero_plain[l] =
+        ((!grads || ov) && ln.active[l] && exact_lane[l] == 0.0 && ln.a[l] < 0) ? 1.0 : 0.0;
     neg_a[l] = ln.a[l] < 0 ? 1.0 : 0.0;
   }
 #if defined(PPV_FAST_VECTOR)
@@ -3586,7 +3590,7 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
               const __m512d Sv = _mm512_loadu_pd(S + k0);
               __mmask8 sl = _mm512_cmp_pd_mask(_mm512_loadu_pd(M + k0), tiny, _CMP_NGE_UQ) |
                             _mm512_cmp_pd_mask(Sv, inf, _CMP_NLT_UQ) | exact_mask;
-              __mmask8 zneg = 0;  // a plain forward's windows with a zero at a < 0: y = 0
+              __mmask8 zneg = 0;  // windows with a zero at a < 0 done here (zero_plain): y = 0
               __mmask8 jump = 0;  // windows with a zero at a = 0: dy/da = 0
               if (fl.need_zero) {
                 const __m512d Zv = _mm512_loadu_pd(Z + k0);
@@ -3603,15 +3607,16 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
                   (__mmask8)~(zw | zneg), _mm512_div_pd(_mm512_loadu_pd(Tt + k0), Sv));
               _mm512_storeu_pd(ybuf + k0, yv);
               _mm512_storeu_pd(slow, _mm512_maskz_mov_pd(sl, one));
-              _mm512_storeu_pd(zwin, _mm512_maskz_mov_pd(zw, two));
+              _mm512_storeu_pd(zwin, _mm512_maskz_mov_pd(zw | zneg, two));
               n_slow = (double)__builtin_popcount((unsigned)sl);
-              n_zero_windows += __builtin_popcount((unsigned)zw);
+              n_zero_windows += __builtin_popcount((unsigned)(zw | zneg));
               if (save_dw) {  // dy/da = (U - y V) / S, 0 in the exact engine's lanes
                 // (the loop below, whose U - y V GCC contracted, with masked loads per lane)
                 const __m512d d = _mm512_mul_pd(
                     _mm512_fnmadd_pd(yv, _mm512_loadu_pd(V + k0), _mm512_loadu_pd(U + k0)),
                     _mm512_div_pd(one, Sv));
-                _mm512_storeu_pd(dwrow + k0, _mm512_mask_blend_pd(sl | zw | jump, d, zero));
+                _mm512_storeu_pd(dwrow + k0,
+                                 _mm512_mask_blend_pd(sl | zw | zneg | jump, d, zero));
               }
             }
 #else
@@ -3630,9 +3635,9 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
                          exact_lane[l] != 0.0) && !zw && !zneg;
               ybuf[k] = zw || zneg ? 0.0 : Tt[k] / S[k];
               slow[l] = sl ? 1.0 : 0.0;
-              zwin[l] = zw ? 2.0 : 0.0;
+              zwin[l] = zw || zneg ? 2.0 : 0.0;
               n_slow += slow[l];
-              n_zero += zw ? 1.0 : 0.0;
+              n_zero += zw || zneg ? 1.0 : 0.0;
             }
             n_zero_windows += (int64_t)n_zero;
             if (save_dw) {  // dy/da = (U - y V) / S, as the backward's dal with g = 1
@@ -3723,14 +3728,17 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
             }
             bool zn[L], one_zero[L];
             if (zeros_below_zero_lanes<T>(x, P, ln, wr, want, zn, one_zero)) {
-              // y = 0, dy/da = 0, dy/dx only at a window's single zero (exact_lane's case; the
-              // overlap state still refuses these windows: slowrow stays 1)
+              // y = 0, dy/da = 0, dy/dx only at a window's single zero (exact_lane's case).
+              // The overlap state keeps them (slowrow 2: its backward counts the window's
+              // zeros, overlap_coef_row); the disjoint state's dy/dx comes from extra (slowrow
+              // stays 1)
               const double n = (double)wr.count();
               anyw = false;
               for (int l = 0; l < L; ++l) {
                 if (zn[l]) {
                   ybuf[k0 + l] = 0.0;
                   if (saving) dwrow[k0 + l] = 0.0;
+                  if (ov) slowrow[k0 + l] = 2.0;
                   want[l] = false;
                   ++n_zero_windows;
                 }
@@ -4922,11 +4930,15 @@ std::atomic<int64_t> overlap_rows_redone{0};
 struct OverlapScratch {
   std::vector<double> c1, c2;   // slots * max_kept * L: g / S, g y / S of an output row's kept
                                 // outputs, output row ro in slot ro % slots (tag[slot] = ro)
-  std::vector<double> c0;       // the same: g of a window of zeros (S = 0), else 0
+  std::vector<double> c0;       // the same: a zero's dy/dx times g, scattered onto the
+                                // window's elements and added at its zeros alone (grad_row's
+                                // zero_extra): g in a window of zeros at a > 0 (S = 0), g gz
+                                // in a window of one zero at a < 0, else 0
   std::vector<int64_t> tag;     // slots: the output row a slot holds, -1 none
   std::vector<char> zeros;      // slots: whether the slot's c0 holds a window of zeros
   std::vector<double> orow;     // max_kept * L: g of one output row
-  std::vector<double> acc;      // 3 * max_kept * L: S, T, M of one output row's kept windows
+  std::vector<double> acc;      // 6 * max_kept * L: S, T, M (and at 5, Z: zeros, where a
+                                // lane has a < 0) of one output row's kept windows
   std::vector<double> rows;     // 5 * cols * L: P, Q, dy/dx, E weighed again (E_REDO)
                                 // and the windows of zeros' sum of g, of one row segment
   // x and E of the input row segments last loaded (load_e_row), key (id * H + ih) in slot
@@ -5035,7 +5047,9 @@ PPV_STAGE int64_t overlap_coef_row(const T* x, const T* gy, const Plan& P, const
                                    bool* zeros) {
   const Axis &AD = P.ax[0], &AH = P.ax[1], &AW = P.ax[2];
   const int64_t q = nk * L;
+  const bool with_zero = fl.need_zero;  // a lane with a < 0: each window's zeros counted
   std::fill(acc, acc + 3 * q, 0.0);
+  if (with_zero) std::fill(acc + 5 * q, acc + 6 * q, 0.0);
   int64_t lo, hi, redone = 0;
   windows_span(AW, keep, keep + nk, lo, hi);
   const int64_t nr = AD.count[od] * AH.count[oh];
@@ -5049,7 +5063,7 @@ PPV_STAGE int64_t overlap_coef_row(const T* x, const T* gy, const Plan& P, const
       for (int64_t jh = 0; jh < AH.count[oh]; ++jh)
         rows[k++] = cached_e_row<T, S>(x, P, ln, fl, group, AD.start[od] + jd * AD.step,
                                     AH.start[oh] + jh * AH.step, lo, hi, es, s, redo, redone);
-    sum_rows(AW, keep, keep + nk, lo, hi, rows, nr, acc, q, false, false);
+    sum_rows(AW, keep, keep + nk, lo, hi, rows, nr, acc, q, false, with_zero);
   } else {
     for (int64_t jd = 0; jd < AD.count[od]; ++jd)
       for (int64_t jh = 0; jh < AH.count[oh]; ++jh) {
@@ -5058,7 +5072,7 @@ PPV_STAGE int64_t overlap_coef_row(const T* x, const T* gy, const Plan& P, const
           const int64_t ce = std::min(hi, cb + cols);
           const RowData r = cached_e_row<T, S>(x, P, ln, fl, group, id, ih, cb, ce, es, s,
                                                redo, redone);
-          sum_row(AW, keep, keep + nk, cb, ce, r, acc, q, false, false);
+          sum_row(AW, keep, keep + nk, cb, ce, r, acc, q, false, with_zero);
         }
       }
   }
@@ -5080,6 +5094,25 @@ PPV_STAGE int64_t overlap_coef_row(const T* x, const T* gy, const Plan& P, const
       o0[k] = z ? gb[k] : 0.0;
       nz += z ? active[l] : 0.0;
     }
+  if (with_zero) {
+    // a < 0: a window holding a zero has y = 0 and dy/dx 0 except at a single zero (its
+    // elements' count n): 1 below a = -1, n at -1, 1 where n = 1, else 0 (zeros_below_zero_lanes'
+    // conventions; a window of zeros alone, S = 0, is one of them)
+    const double* Z = acc + 5 * q;
+    const double wn = (double)(AD.count[od] * AH.count[oh]);
+    for (int64_t k0 = 0; k0 < q; k0 += L) {
+      const double n = wn * (double)AW.count[keep + k0 / L];
+      for (int l = 0; l < L; ++l) {
+        const int64_t k = k0 + l;
+        const double a = fl.a[l];
+        if (!(a < 0) || Z[k] == 0.0) continue;
+        const double gz = (a < -1 || n == 1.0) ? 1.0 : (a == -1 ? n : 0.0);
+        o1[k] = o2[k] = 0.0;
+        o0[k] = Z[k] == 1.0 ? gb[k] * gz : 0.0;
+        nz += o0[k] != 0.0 ? active[l] : 0.0;
+      }
+    }
+  }
   *zeros = nz > 0.0;
   return redone;
 }
@@ -5118,10 +5151,11 @@ void overlap_backward_group(const T* x, const Plan& P, const ColTiles& tiles, co
   const int64_t OH = AH.out;
   const int64_t cols = std::max<int64_t>(1, std::min(AW.in, TILE_COLS));
   FastLanes fl;
-  fl.need_zero = false;
+  fl.need_zero = false;  // here: a lane with a < 0 (its windows' zeros counted)
   for (int l = 0; l < L; ++l) {
     fl.a[l] = ln.a[l];
     fl.lc[l] = ln.active[l] ? lcs[ln.plane[l]] : 0.0;
+    fl.need_zero = fl.need_zero || (ln.active[l] && fl.a[l] < 0);
   }
   set_zero_weights(fl);
   const int64_t kstride = tiles.max_kept * L;
@@ -5131,7 +5165,7 @@ void overlap_backward_group(const T* x, const Plan& P, const ColTiles& tiles, co
   double* Qp = Pp + cols * L;
   double* g = Qp + cols * L;
   double* redo = Qp + 2 * cols * L;
-  double* Rz = Qp + 3 * cols * L;  // the windows of zeros' g, summed per element
+  double* Rz = Qp + 3 * cols * L;  // c0 summed per element, added at its zeros alone
   int64_t redone = 0;  // row segments weighed again (an E_REDO)
   s.clear();           // (the row cache holds another group's rows)
   const int64_t slots = (int64_t)s.tag.size();
@@ -5194,7 +5228,9 @@ void overlap_backward_group(const T* x, const Plan& P, const ColTiles& tiles, co
           }
           const RowData r = cached_e_row<T, S>(x, P, ln, fl, group, id, ih, a, b, es, s, redo,
                                                redone);
-          grad_row(fl, n, r, Pp, Qp, zeros ? Rz : nullptr, g);
+          grad_row(fl, n, r, Pp, Qp, nullptr, g);
+          if (zeros)
+            for (int64_t i = 0; i < n * L; ++i) g[i] += r.x[i] == 0.0 ? Rz[i] : 0.0;
           store_row<T>(gx, P, lg, id, ih, a, b, g);
         }
       }
@@ -5249,7 +5285,7 @@ int run_overlap_saved_backward(const Plan& Pc, const T* x, const double* param,
       s.tag.assign(slots, -1);
       s.zeros.assign(slots, 0);
       s.orow.assign(kept * L, 0.0);
-      s.acc.assign(3 * kept * L, 0.0);
+      s.acc.assign(6 * kept * L, 0.0);
       s.rows.assign(5 * cols * L, 0.0);
       s.seg = cols * L;
       s.ns = std::max<int64_t>(2, std::min(row_span(P) + 2,
