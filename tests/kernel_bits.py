@@ -207,9 +207,10 @@ def _fast_run(lib, plan, x, p, gy, out_shape, threads: int, overlap: bool):
           lib.ppv_backward(ptr, vp(x.data_ptr()), vp(p.data_ptr()), vp(gy.data_ptr()),
                            vp(gx.data_ptr()), vp(dp.data_ptr()), threads)]
     out = [y.clone(), gx.clone(), dp.clone()]
-    if overlap:  # (rs, ys: the state's weights and dy/dalpha, float32)
-        rs = torch.empty(_native.overlap_weights_size(plan), dtype=torch.float32)
-        ys = torch.empty(_native.overlap_state_size(plan), dtype=torch.float32)
+    if overlap:  # (rs, ys: the state's weights and dy/dalpha, float32; zeroed: a half type's
+        # bfloat16 weights fill part of rs alone, and the rest must not compare stale bytes)
+        rs = torch.zeros(_native.overlap_weights_size(plan), dtype=torch.float32)
+        ys = torch.zeros(_native.overlap_state_size(plan), dtype=torch.float32)
         lc = torch.empty(x.shape[0] * x.shape[1], dtype=torch.float64)
         st.append(lib.ppv_forward_overlap_saved(ptr, vp(x.data_ptr()), vp(p.data_ptr()),
                                                 vp(y.data_ptr()), vp(rs.data_ptr()),
@@ -218,7 +219,10 @@ def _fast_run(lib, plan, x, p, gy, out_shape, threads: int, overlap: bool):
                                                  vp(rs.data_ptr()), vp(ys.data_ptr()),
                                                  vp(lc.data_ptr()), vp(gy.data_ptr()),
                                                  vp(gx.data_ptr()), vp(dp.data_ptr()), threads))
-        out += [y, gx, dp, rs, ys]
+        # a refused state (ST_UNSAVED, 4): the state's backward is not meant to run; its
+        # outputs are left out (the statuses still compare)
+        if not st[2] & 4:
+            out += [y, gx, dp, rs, ys]
     bits = {torch.float32: torch.int32, torch.float64: torch.int64}
     return st, [t.contiguous().view(bits.get(t.dtype, torch.int16)) for t in out]
 
