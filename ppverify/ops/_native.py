@@ -1044,12 +1044,14 @@ def saved_backward_paths() -> dict[str, int]:
     (``run_saved_backward`` in ppool_kernel.cpp, where the W axis has a whole-row table and
     its runs average 32 columns or more), ``spread``, one product with the runs' gy spread
     over the row (shorter runs), and ``gather``, a gather of gy per element (rows longer than
-    that table allows). Channels-last rows are counted in none. For tests."""
+    that table allows); ``planes``, the planes of global windows, each one loop over its
+    elements (no row counted then). Channels-last rows are counted in none. For tests."""
     import numpy as np
 
-    out = np.zeros(3, dtype=np.int64)
+    out = np.zeros(4, dtype=np.int64)
     (_lib or load()).ppv_saved_backward_paths(out.ctypes.data)
-    return {"runs": int(out[0]), "spread": int(out[1]), "gather": int(out[2])}
+    return {"runs": int(out[0]), "spread": int(out[1]), "gather": int(out[2]),
+            "planes": int(out[3])}
 
 
 def thread_groups(plan, threads: int) -> list[range]:
