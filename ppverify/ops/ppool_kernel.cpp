@@ -68,11 +68,12 @@
 //   gradient over the weights (see "backward from the overlap state").
 //   A window whose weights underflow relative to the plane (its largest E below 1e-250) is
 //   evaluated by the exact engine. Zeros at a = 0 are the fast engine's (a zero weighs 1,
-//   its dy/dx is 1/S; dy/da is 0 in a window holding one: jump_a); zeros at a < 0 in a
-//   plain forward (y = 0) too;
-//   with gradients below 0 a window holding a zero is done in place by a scan of its elements
-//   (zeros_below_zero_lanes; the overlap state keeps it: its backward counts the window's
-//   zeros and adds a single zero's dy/dx as a third coefficient). Zeros at
+//   its dy/dx is 1/S; dy/da is 0 in a window holding one: jump_a). Below 0 a window holding
+//   a zero (y = 0, dy/da = 0, dy/dx only at a single zero) is taken from the forward's zero
+//   count in a plain forward and in the overlap state's saving forward (its backward counts
+//   the window's zeros again and adds that dy/dx as a third coefficient, at zeros alone);
+//   elsewhere (the disjoint state, the recomputing backward) by a scan of its elements
+//   (zeros_below_zero_lanes). Zeros at
 //   a > 0 are the fast engine's: at a = 1 a zero's dy/dx is the limit -e^(-Lc) Q
 //   (FastLanes::z1), and a window of zeros alone (common after a ReLU) is y = 0,
 //   dy/dx = 1, dy/da = 0, found by S = 0 where no positive weight can underflow to 0
