@@ -102,7 +102,7 @@ def test_per_channel_alpha_and_channels_last(dtype, served):
 @pytest.mark.parametrize("dims, spatial, size", [(1, (13,), 3), (2, (9, 7), (3, 2)),
                                                  (2, (8, 8), 1), (3, (5, 4, 6), (2, 2, 3))])
 def test_adaptive_and_global_windows(dims, spatial, size):
-    for alpha in (1.0, 2.0):
+    for alpha in (1.0, 2.0, 0.0, -1.0):
         x = relu_input((2, 3) + spatial, torch.float32, seed=dims)
         check_adaptive_case("ppool", x, alpha, size, dims=dims)
 
@@ -212,7 +212,7 @@ def test_few_planes_cut_into_segments(threads, geometry):
         plan = _native.make_plan("ppool", _layout.windowed(2, k, s, p, 1, False),
                                  tuple(x.shape), x.dtype, False, 0, out)
         assert _native.segments(plan, threads)["segments"] > 2
-        for alpha in (1.0, 2.0):
+        for alpha in (1.0, 2.0, 0.0, -1.0):
             check_case(x, alpha, k, s, p, dims=2,
                        grad_output=_grad_output(x, p_pool2d, alpha, (k, s, p), seed=12))
     finally:
@@ -260,7 +260,7 @@ def test_power_mean_and_lp_windows_of_zeros(op, dtype):
 
 
 @pytest.mark.parametrize("dtype", FAST_DTYPES, ids=dtype_name)
-@pytest.mark.parametrize("geometry", [0, 1, 3])
+@pytest.mark.parametrize("geometry", range(len(GEOMETRIES)))
 def test_negative_alpha_with_zeros_matches_the_oracle(dtype, geometry, served):
     """Windows holding zeros at alpha < 0 (y = 0; dy/dx 1 at a single zero below -1, the
     window's count at -1, 0 above; 0 everywhere with two zeros or more), done in place in the
@@ -308,3 +308,17 @@ def test_windows_of_one_element(alpha):
     x = relu_input((2, 4, 5), torch.float32, seed=9, shift=0.0)
     x[0, 1, 2] = 0.0
     check_adaptive_case("ppool", x, alpha, 8, dims=1)
+
+
+def test_windows_wider_than_a_column_tile(served):
+    """Windows of 2500 columns (wider than the kernel's tile of 2048: their sums, zero counts
+    included, are taken in chunks) sharing elements, with zeros, at alpha -1, 0 and 2: the
+    overlap state serves each, against the oracle."""
+    x = relu_input((1, 8, 6500), torch.float32, seed=15, shift=-5.0)  # no zeros but these:
+    x[0, :, 100:110] = 0.0  # (plane 0: its first half; plane 7: all) ten zeros in window 0
+    x[0, 3, 4000] = 0.0     # two windows share this single zero (at -1 its dy/dx is 2500)
+    assert int((x[0, 3] == 0).sum()) == 11
+    for alpha in (-1.0, 0.0, 2.0):
+        check_case(x, alpha, 2500, 1000, 0, dims=1,
+                   grad_output=_grad_output(x, p_pool1d, alpha, (2500, 1000), seed=16))
+    assert len(served["overlap"]) == 3 and not served["recomputed"], served
