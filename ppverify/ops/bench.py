@@ -102,7 +102,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "k3 s1 / global / adaptive / large windows, contiguous and "
                              "channels-last, float32/bfloat16/float16/float64, small and large "
                              "inputs, scalar and per-channel alpha, inputs after a ReLU "
-                             "(zeros, windows of zeros), per-call overhead and the "
+                             "(zeros, windows of zeros; alpha 2, 1, 0 and -1), per-call "
+                             "overhead and the "
                              "first call; ratios against the slower of torch's max and avg "
                              "pooling of the same shape, layout and dtype (--repeats default 5 "
                              "here; RSS only with --rss; see ppverify/ops/bench_matrix.py)")

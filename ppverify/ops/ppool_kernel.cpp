@@ -2119,7 +2119,8 @@ struct FastLanes {
   // the Q = sum g y / S of grad_row (S = e^(-Lc) sum x at a = 1): z1 = e^(-Lc) where a = 1,
   // else 0 (set_zero_weights)
   double z1[L];
-  bool need_zero;  // some lane has a <= 0 (zeros make windows special)
+  bool need_zero;  // each window's zeros counted (Z): in the forwards, some lane has a <= 0
+                   // (a < 0: y = 0; a = 0: dy/da = 0); in the overlap backward, a < 0
 };
 
 // fl.z1 from fl.a and fl.lc (once both are final)
