@@ -1427,6 +1427,14 @@ inline bool zero_window_lanes(const T* x, const Plan& P, const Lanes& ln, const 
   return any;
 }
 
+// dy/dx at the one zero of a window of n elements at a < 0 (y = 0 there; every other
+// element's dy/dx is 0, and a window of two zeros or more has none): 1 below a = -1 and in a
+// window of that one element, n at a = -1 (the harmonic mean), else 0 (+inf for -1 < a < 0,
+// returned as 0: the oracle's conventions)
+inline double single_zero_dydx(double a, double n) {
+  return (a < -1 || n == 1.0) ? 1.0 : (a == -1 ? n : 0.0);
+}
+
 // The lanes of want whose a is negative and finite and whose window holds a zero and no bad
 // element (negative, NaN, infinite), into zn (returns whether any): there y = 0, dy/da = 0
 // and dy/dx is 0 except at a window's one zero when it holds only one (1 below a = -1, the
@@ -1489,7 +1497,7 @@ double exact_lane(const T* x, const Plan& P, const Lanes& ln, int l, const Windo
   }
   if (a < 0 && nzero > 0) {
     if (backward && nzero == 1) {
-      double gz = a < -1 ? 1.0 : (a == -1 ? (double)n : 0.0);
+      const double gz = single_zero_dydx(a, (double)n);
       for_each_element(P, w, [&](int64_t pos) {
         double v = to_double<T>(x[ln.in_base[l] + pos * ln.es_in]);
         if (v == 0.0) sink->add(pos, l, gy * gz);
@@ -3466,16 +3474,14 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
                     ln.a[l] * (log_range<T>() + std::max(fl.lc[l], -log_range<T>())) < 700.0)
                        ? 1.0 : 0.0;
   // 1 in the lanes where the forward's vector test serves windows holding a zero at a < 0
-  // (zero_a): y = 0, dy/da = 0 (neg_a), in a plain forward (no gradients) and in the overlap
-  // state's saving forward, whose backward counts each window's zeros for their dy/dx
+  // (zero_a): y = 0, dy/da = 0, in a plain forward (no gradients) and in the overlap state's
+  // saving forward, whose backward counts each window's zeros for their dy/dx
   // (overlap_coef_row); elsewhere (the disjoint state, the recomputing backward: dy/dx at a
   // single zero through the sink) they are done in place by zeros_below_zero_lanes
-  double zero_plain[L], neg_a[L];
-  for (int l = 0; l < L; ++l) {
-    zero_plain[l] =
+  double zneg_here[L];
+  for (int l = 0; l < L; ++l)
+    zneg_here[l] =
         ((!grads || ov) && ln.active[l] && exact_lane[l] == 0.0 && ln.a[l] < 0) ? 1.0 : 0.0;
-    neg_a[l] = ln.a[l] < 0 ? 1.0 : 0.0;
-  }
 #if defined(PPV_FAST_VECTOR)
   // the same flags as masks, for the forward's per-window tests
   const __m512d tiny = _mm512_set1_pd(TINY_WEIGHT), inf = _mm512_set1_pd(INFINITY);
@@ -3485,9 +3491,7 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
   const __mmask8 zero_mask = _mm512_cmp_pd_mask(_mm512_loadu_pd(zero_a), zero, _CMP_NEQ_UQ);
   const __mmask8 jump_mask = _mm512_cmp_pd_mask(_mm512_loadu_pd(jump_a), zero, _CMP_NEQ_UQ);
   const __mmask8 zfast_mask = _mm512_cmp_pd_mask(_mm512_loadu_pd(zero_fast), zero, _CMP_NEQ_UQ);
-  const __mmask8 zplain_mask =
-      _mm512_cmp_pd_mask(_mm512_loadu_pd(zero_plain), zero, _CMP_NEQ_UQ);
-  const __mmask8 neg_mask = _mm512_cmp_pd_mask(_mm512_loadu_pd(neg_a), zero, _CMP_NEQ_UQ);
+  const __mmask8 zhere_mask = _mm512_cmp_pd_mask(_mm512_loadu_pd(zneg_here), zero, _CMP_NEQ_UQ);
 #endif
   // c1, c2 of output row r: from output `keep` of the current tile, at r * kstride
   const int64_t kstride = tiles.max_kept * L;
@@ -3593,15 +3597,15 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
               const __m512d Sv = _mm512_loadu_pd(S + k0);
               __mmask8 sl = _mm512_cmp_pd_mask(_mm512_loadu_pd(M + k0), tiny, _CMP_NGE_UQ) |
                             _mm512_cmp_pd_mask(Sv, inf, _CMP_NLT_UQ) | exact_mask;
-              __mmask8 zneg = 0;  // windows with a zero at a < 0 done here (zero_plain): y = 0
+              __mmask8 zneg = 0;  // windows with a zero at a < 0 done here (zneg_here): y = 0
               __mmask8 jump = 0;  // windows with a zero at a = 0: dy/da = 0
               if (fl.need_zero) {
                 const __m512d Zv = _mm512_loadu_pd(Z + k0);
                 const __mmask8 zs = _mm512_mask_cmp_pd_mask(zero_mask, Zv, zero, _CMP_GT_OQ);
                 jump = _mm512_mask_cmp_pd_mask(jump_mask, Zv, zero, _CMP_GT_OQ);
-                sl |= zs & (__mmask8)~zplain_mask;
+                sl |= zs & (__mmask8)~zhere_mask;
                 // (not with a bad element: S is NaN there, the exact engine flags it)
-                zneg = zs & zplain_mask & neg_mask & _mm512_cmp_pd_mask(Sv, Sv, _CMP_EQ_OQ);
+                zneg = zs & zhere_mask & _mm512_cmp_pd_mask(Sv, Sv, _CMP_EQ_OQ);
               }
               // windows of zeros (zero_fast lanes: S = 0 there alone): y = 0, not special
               const __mmask8 zw = _mm512_mask_cmp_pd_mask(zfast_mask, Sv, zero, _CMP_EQ_OQ);
@@ -3629,8 +3633,8 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
               const int64_t k = k0 + l;
               const double a = zero_a[l];
               const bool zeros = fl.need_zero && Z[k] > 0 && a != 0.0;
-              const bool zero_special = zeros && zero_plain[l] == 0.0;
-              const bool zneg = zeros && zero_plain[l] != 0.0 && neg_a[l] != 0.0 &&
+              const bool zero_special = zeros && zneg_here[l] == 0.0;
+              const bool zneg = zeros && zneg_here[l] != 0.0 &&
                                 S[k] == S[k];  // (a bad element: S NaN, the exact engine's)
               jump[l] = fl.need_zero && Z[k] > 0 && jump_a[l] != 0.0 ? 1.0 : 0.0;
               const bool zw = zero_fast[l] != 0.0 && S[k] == 0.0;
@@ -3752,10 +3756,7 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
                   for (int l = 0; l < L; ++l) {
                     if (!one_zero[l] || to_double<T>(x[ln.in_base[l] + pos * ln.es_in]) != 0.0)
                       continue;
-                    const double a = ln.a[l];
-                    // (a window of one element, a zero: exact_lane's all-zero case, 1)
-                    const double gz = (a < -1 || n == 1.0) ? 1.0 : (a == -1 ? n : 0.0);
-                    sink.add(pos, l, gybuf[k0 + l] * gz);
+                    sink.add(pos, l, gybuf[k0 + l] * single_zero_dydx(ln.a[l], n));
                   }
                 });
               if (!anyw) continue;
@@ -4959,9 +4960,10 @@ struct OverlapScratch {
   std::vector<double> c1, c2;   // slots * max_kept * L: g / S, g y / S of an output row's kept
                                 // outputs, output row ro in slot ro % slots (tag[slot] = ro)
   std::vector<double> c0;       // the same: a zero's dy/dx times g, scattered onto the
-                                // window's elements and added at its zeros alone (grad_row's
-                                // zero_extra): g in a window of zeros at a > 0 (S = 0), g gz
-                                // in a window of one zero at a < 0, else 0
+                                // window's elements and added at its zeros alone (after
+                                // grad_row, overlap_backward_group): g in a window of zeros at
+                                // a > 0 (S = 0), g single_zero_dydx in a window of one zero at
+                                // a < 0, else 0
   std::vector<int64_t> tag;     // slots: the output row a slot holds, -1 none
   std::vector<char> zeros;      // slots: whether the slot's c0 holds a window of zeros
   std::vector<double> orow;     // max_kept * L: g of one output row
@@ -5123,9 +5125,8 @@ PPV_STAGE int64_t overlap_coef_row(const T* x, const T* gy, const Plan& P, const
       nz += z ? active[l] : 0.0;
     }
   if (with_zero) {
-    // a < 0: a window holding a zero has y = 0 and dy/dx 0 except at a single zero (its
-    // elements' count n): 1 below a = -1, n at -1, 1 where n = 1, else 0 (zeros_below_zero_lanes'
-    // conventions; a window of zeros alone, S = 0, is one of them)
+    // a < 0: a window holding a zero has y = 0 and dy/dx 0 except at a single zero
+    // (single_zero_dydx of its n elements; a window of zeros alone, S = 0, is one of them)
     const double* Z = acc + 5 * q;
     const double wn = (double)(AD.count[od] * AH.count[oh]);
     for (int64_t k0 = 0; k0 < q; k0 += L) {
@@ -5134,9 +5135,8 @@ PPV_STAGE int64_t overlap_coef_row(const T* x, const T* gy, const Plan& P, const
         const int64_t k = k0 + l;
         const double a = fl.a[l];
         if (!(a < 0) || Z[k] == 0.0) continue;
-        const double gz = (a < -1 || n == 1.0) ? 1.0 : (a == -1 ? n : 0.0);
         o1[k] = o2[k] = 0.0;
-        o0[k] = Z[k] == 1.0 ? gb[k] * gz : 0.0;
+        o0[k] = Z[k] == 1.0 ? gb[k] * single_zero_dydx(a, n) : 0.0;
         nz += o0[k] != 0.0 ? active[l] : 0.0;
       }
     }
