@@ -169,21 +169,25 @@ class _NativeCall:
     def saves(self, need_param: bool = False) -> bool:
         """Whether a forward can save the backward's state (``_native_forward_saved``; with
         ``need_param`` the parameter's gradient is wanted too): windows that share no
-        element, or (``overlap_state``) P-pooling in float32 / bfloat16 / float16 with windows
-        that share elements, where the state keeps the peak memory within bounds
-        (``_overlap_state_fits``)."""
+        element, or (``overlap_state``) P-pooling in float32 / bfloat16 / float16 and the
+        power mean / Lp norm in float32 with windows that share elements, where the state
+        keeps the peak memory within bounds (``_overlap_state_fits``,
+        ``_power_overlap_state_fits``)."""
         if self._saves is None:
             disjoint = _native.saves(self.dtype) and _native.plan_disjoint(self.plan)
             # the overlap state, where windows hold 4 elements or more on average (1-D k3's
             # 3 elements: not measured with this state) and its memory fits
             self._overlap = (False, False)
-            if (not disjoint and _native.saves_overlap(self.op, self.dtype)
-                    and _native.plan_window_mean(self.plan) >= 4.0):
-                self._overlap = tuple(_overlap_state_fits(
-                    self.plan, self.dtype, math.prod(self._gx_like.shape),
-                    math.prod(self.out_shape), with_dw) for with_dw in (False, True))
+            n_in, n_out = math.prod(self._gx_like.shape), math.prod(self.out_shape)
+            if not disjoint and _native.plan_window_mean(self.plan) >= 4.0:
+                if _native.saves_overlap(self.op, self.dtype):
+                    self._overlap = tuple(_overlap_state_fits(
+                        self.plan, self.dtype, n_in, n_out, with_dw) for with_dw in (False, True))
+                elif _native.saves_power_overlap(self.op, self.dtype):
+                    self._overlap = tuple(_power_overlap_state_fits(
+                        n_in, n_out, with_dw) for with_dw in (False, True))
             self._saves = disjoint
-            if self._saves:
+            if self._saves or (self.op != "ppool" and any(self._overlap)):
                 self._jac = _allocator(tuple(self._gx_like.shape),
                                        _native.jac_dtype(self.dtype), self.fmt)
                 # float64's exact engine writes every element (0 outside the windows)
@@ -194,9 +198,10 @@ class _NativeCall:
 
     def new_saved(self, need_param: bool) -> tuple[Tensor, Tensor | None]:
         """Buffers of the saved state: dy/dx per input element (float32, float64 for a float64
-        input; the input's shape and format) and, with ``need_param``, dy/dparam per window
-        (float64, the output's)."""
-        new = torch.zeros_like if self._jac_zeroed else torch.empty_like  # see plan_covers
+        input; the input's shape and format; for the power overlap state ``E / x``) and, with
+        ``need_param``, dy/dparam per window (float64, the output's)."""
+        zeroed = self._jac_zeroed and self._saves  # (the power overlap state writes every
+        new = torch.zeros_like if zeroed else torch.empty_like  # row it reads: plan_covers)
         jac = new(self._jac[0], memory_format=self._jac[1] or torch.preserve_format)
         if not need_param:
             return jac, None
@@ -204,9 +209,16 @@ class _NativeCall:
                                      torch.preserve_format)
 
     def overlap_state(self, need_param: bool) -> bool:
-        """Whether the saved state is the overlap one (each element's weight, with
-        ``need_param`` each window's dy/dparam, the reference per plane; after ``saves``)."""
+        """Whether the saved state is the overlap one (P-pooling: each element's weight, with
+        ``need_param`` each window's dy/dparam, the reference per plane; the power mean and
+        Lp: each element's ``E / x``, each window's ``y / S`` and dy/dparam; after
+        ``saves``)."""
         return not self._saves and self._overlap[need_param]
+
+    def new_window_coefficients(self) -> Tensor:
+        """The power overlap state's ``y / S`` per window (float64, the output's shape and
+        format)."""
+        return torch.empty_like(self._dw[0], memory_format=self._dw[1] or torch.preserve_format)
 
 
 def _overlap_state_fits(plan, dtype: torch.dtype, n_in: int, n_out: int,
@@ -236,6 +248,21 @@ def _overlap_state_fits(plan, dtype: torch.dtype, n_in: int, n_out: int,
     shared = not bool(plan[2])  # contiguous: the input's gradient lives in the weights
     ours = n_out * 2 * s + (state if shared else n_in * s + state)
     return ours <= 1.45 * ref
+
+
+def _power_overlap_state_fits(n_in: int, n_out: int, with_dw: bool) -> bool:
+    """Whether the power mean / Lp norm's overlap state (float32 inputs: ``E / x`` as a
+    float32 per input element, ``y / S`` and, with ``with_dw``, dy/dparam as float64 per
+    output) keeps the peak memory within 1.45x max pooling's, in ``_overlap_state_fits``'s
+    model: max pooling ``n_out (2 s + 8) + n_in s`` beyond the input (s = 4), this op its
+    output and the output's gradient, ``2 s n_out``, and the state, over which the input's
+    gradient is written (``_native_backward_saved``). k3 s2 p1: 1.0x-1.25x max pooling's
+    (``n_out = n_in / 4``); 2-D k3 s1 with dy/dparam: 28 against 20 bytes per input element,
+    1.4x. A state of at most 1 MiB is always kept (as there)."""
+    s = 4
+    ref = n_out * (2 * s + 8) + n_in * s
+    state = n_in * 4 + n_out * 8 * (2 if with_dw else 1)
+    return state <= 1 << 20 or n_out * 2 * s + state <= 1.45 * ref
 
 
 def _allocator(shape: tuple, dtype: torch.dtype, fmt):
@@ -312,7 +339,12 @@ def _native_forward_saved(op: str, x: Tensor, param: Tensor, layout, validate: b
     xk = x.contiguous(memory_format=call.fmt) if call.copy else x
     p = param if param.is_contiguous() else param.contiguous()
     y = call.new_output()
-    if call.overlap_state(need_param):  # E per element, dy/dparam (need_param), Lc per plane
+    if call.overlap_state(need_param) and op != "ppool":  # E / x, y / S, dy/dparam
+        jac, dw = call.new_saved(need_param)
+        cw = call.new_window_coefficients()
+        bad, usable = _native.forward_power_overlap_saved(call.ptr, xk, p, y, jac, dw, cw)
+        state = (jac, dw, None, cw)
+    elif call.overlap_state(need_param):  # E per element, dy/dparam (need_param), Lc per plane
         sums = (torch.empty(_native.overlap_weights_size(call.plan),
                             dtype=_native.overlap_weights_dtype(x.dtype)),
                 torch.empty(_native.overlap_state_size(call.plan), dtype=torch.float32)
@@ -331,7 +363,7 @@ def _native_forward_saved(op: str, x: Tensor, param: Tensor, layout, validate: b
 
 def _native_backward_saved(op: str, x: Tensor, param: Tensor, layout, grad_y: Tensor,
                            jac: Tensor | None, dw: Tensor | None, sums: tuple | None = None,
-                           need_param: bool = False):
+                           cw: Tensor | None = None, need_param: bool = False):
     """``(grad_x, grad_param or None)`` from ``_native_forward_saved``'s state: a pass over
     memory, ``grad_x = grad_y[window] * jac``, ``grad_param = sum grad_y * dw``. For a float32
     or float64 input ``grad_x`` is written over ``jac`` (same dtype and format): the state is
@@ -340,9 +372,16 @@ def _native_backward_saved(op: str, x: Tensor, param: Tensor, layout, grad_y: Te
     None): the backward sums the windows again from the saved weights but takes no logarithm
     or exponential (``_native.backward_overlap_saved``; ``grad_param`` with ``need_param``,
     which needs the forward to have saved ``dw``); on contiguous memory ``grad_x`` is written
-    over the weights (as wide as x's elements), group by group as each is done."""
+    over the weights (as wide as x's elements), group by group as each is done.
+    For the power mean and Lp with windows that share elements the state is ``(jac, dw,
+    None, cw)``: ``jac`` each element's ``E / x``, ``cw`` each window's ``y / S``; the backward
+    (``_native.backward_power_overlap_saved``) writes ``grad_x`` over ``jac``."""
     call = _native_call(op, layout, x, param)
     g = _kernel_grad_out(call, x, grad_y)
+    if cw is not None:
+        p = param if param.is_contiguous() else param.contiguous()
+        return jac, _native.backward_power_overlap_saved(call.ptr, p, jac, cw, dw, g, jac,
+                                                         need_param)
     if sums is not None:
         xk = x.contiguous(memory_format=call.fmt) if call.copy else x
         p = param if param.is_contiguous() else param.contiguous()
@@ -630,7 +669,9 @@ class _EagerPool(torch.autograd.Function):
     elements (P-pooling in float32 / bfloat16 / float16, at most 6 bytes of state per input
     element), the forward saves each element's weight ``E`` (float32) and, when the
     parameter needs a gradient, each window's dy/dparam (float32); the backward then takes no
-    logarithm or exponential. The state is held by
+    logarithm or exponential. For the power mean and Lp in float32 it saves each element's
+    ``E / x`` (float32) and each window's ``y / S`` and dy/dparam (float64); the backward is
+    then one coefficient per window and one pass per input row. The state is held by
     the node (not ``save_for_backward``: a float32 or float64 input gradient is written over it)
     and used once: the backward drops it, so a second backward of a retained graph recomputes."""
 

@@ -13,7 +13,10 @@ float16) ``forward_saved`` / ``backward_saved`` (the forward saves each element'
 backward is one pass over memory); for windows that share elements (P-pooling, float32 /
 bfloat16 / float16) ``forward_overlap_saved`` / ``backward_overlap_saved`` (the forward saves
 each element's weight ``E`` as a float and each window's dy/dalpha, the backward takes no
-logarithm or exponential).
+logarithm or exponential), and for the power mean and Lp in float32
+``forward_power_overlap_saved`` / ``backward_power_overlap_saved`` (the forward saves each
+element's ``E / x`` as a float and each window's ``y / S`` and dy/dp, the backward is one
+coefficient per window and one pass per input row).
 
 The cache and how it is verified
 --------------------------------
@@ -373,6 +376,10 @@ def _open(path: Path):
     lib.ppv_forward_overlap_saved.restype = i32
     lib.ppv_backward_overlap_saved.argtypes = [vp, vp, vp, vp, vp, vp, vp, vp, vp, i32]
     lib.ppv_backward_overlap_saved.restype = i32
+    lib.ppv_forward_power_overlap_saved.argtypes = [vp, vp, vp, vp, vp, vp, vp, i32]
+    lib.ppv_forward_power_overlap_saved.restype = i32
+    lib.ppv_backward_power_overlap_saved.argtypes = [vp, vp, vp, vp, vp, vp, vp, vp, i32]
+    lib.ppv_backward_power_overlap_saved.restype = i32
     lib.ppv_overlap_redone.argtypes = []
     lib.ppv_overlap_redone.restype = ctypes.c_int64
     lib.ppv_plan_axis.argtypes = [vp, i32, vp]
@@ -861,6 +868,54 @@ def backward_overlap_saved(plan: int, x: torch.Tensor, param: torch.Tensor,
         None if dw is None else dw.data_ptr(), ref.data_ptr(), grad_out.data_ptr(),
         grad_in.data_ptr(), None if dparam is None else dparam.data_ptr(),
         torch.get_num_threads())
+    if code:
+        status(code)
+    return dparam
+
+
+def saves_power_overlap(op: str, dtype: torch.dtype) -> bool:
+    """Whether ``forward_power_overlap_saved`` serves ``op`` and ``dtype``: the power mean and
+    the Lp norm on float32 inputs (its per-element state, ``E / x`` as a float32, is the
+    input's own size; for the half types it would be twice theirs)."""
+    return op in ("powermean", "lp") and dtype == torch.float32
+
+
+def forward_power_overlap_saved(plan: int, x: torch.Tensor, param: torch.Tensor,
+                                out: torch.Tensor, jac: torch.Tensor, dw: torch.Tensor | None,
+                                cw: torch.Tensor) -> tuple[bool, bool]:
+    """``forward`` of the power mean or the Lp norm (float32) and the state of a backward that
+    recomputes nothing, for windows that may share elements: ``jac`` (float32, ``x``'s shape
+    and memory format) gets each element's ``E / x`` rounded to float32 (``E`` the weight
+    ``exp(p (ln x - Lc))``; rows no window reads are not written), ``cw`` (float64, ``out``'s
+    shape and format) each window's ``y / S``, ``dw`` (float64, ``out``'s; None: not wanted)
+    each window's dy/dp. Returns ``(bad, usable)`` as ``forward_saved``: ``usable`` is False
+    where a window went to the exact engine (with gradients: windows of zeros alone, weights
+    that underflow, ``|p| < 1/16``, a bad element) or an ``E / x`` is not a normal float32
+    (nor 0); the backward must then recompute."""
+    code = (_lib or load()).ppv_forward_power_overlap_saved(
+        plan, x.data_ptr(), param.data_ptr(), out.data_ptr(), jac.data_ptr(),
+        None if dw is None else dw.data_ptr(), cw.data_ptr(), torch.get_num_threads())
+    if not code:
+        return False, True
+    return status(code), not code & (_UNSAVED | 1)
+
+
+def backward_power_overlap_saved(plan: int, param: torch.Tensor, jac: torch.Tensor,
+                                 cw: torch.Tensor, dw: torch.Tensor | None,
+                                 grad_out: torch.Tensor, grad_in: torch.Tensor,
+                                 need_param: bool) -> torch.Tensor | None:
+    """``backward`` from ``forward_power_overlap_saved``'s state for the same plan and
+    ``param``: ``grad_in`` (float32, ``x``'s format; it may be ``jac`` itself) ``= (E_i / x_i)
+    sum_w grad_out_w (y / S)_w`` over each element's windows; returns the parameter gradient
+    (float64, ``param``'s shape; ``sum_w grad_out_w dw_w`` per plane) with ``need_param``
+    (which needs ``dw``), else None."""
+    if need_param and dw is None:
+        raise ValueError("backward_power_overlap_saved: need_param without the forward's dw")
+    dparam = torch.empty(param.shape, dtype=torch.float64) if need_param else None
+    code = (_lib or load()).ppv_backward_power_overlap_saved(
+        plan, param.data_ptr(), jac.data_ptr(), cw.data_ptr(),
+        None if dw is None else dw.data_ptr(), grad_out.data_ptr(), grad_in.data_ptr(),
+        None if dparam is None else dparam.data_ptr(), torch.get_num_threads())
     if code:
         status(code)
     return dparam

@@ -59,7 +59,9 @@
 //   dy/dx and each window's dy/da instead (on AVX-512 builds, for contiguous groups, each input
 //   row's dy/dx in one pass straight into the planes: jac_store_row), and the backward
 //   (ppv_backward_saved) is one pass over memory. The power mean / Lp engine (power_kernel.inc) saves the same state (float
-//   dy/dx, double dy/dp) and shares that backward. Where windows share elements, a saving
+//   dy/dx, double dy/dp) and shares that backward; where its windows share elements (float32)
+//   it saves each element's E / x and each window's y / S and dy/dp instead
+//   (ppv_forward_power_overlap_saved; power_kernel.inc, "the overlap state"). Where windows share elements, a saving
 //   forward (ppv_forward_overlap_saved) writes each element's weight E as a float (4 bytes
 //   per input element; a bfloat16 for bfloat16 and float16 inputs), each window's dy/da as a
 //   float and each plane's Lc, and its backward (ppv_backward_overlap_saved) is the
@@ -2552,6 +2554,11 @@ struct Saved {
   uint16_t* e16 = nullptr;
   double* lc = nullptr;
   bool overlap() const { return e != nullptr || e16 != nullptr; }
+  // the power mean / Lp norm where windows share elements (ppv_forward_power_overlap_saved,
+  // float32): jac holds each element's E / x (float, x's layout), cw each window's y / S
+  // (double, the output's layout), dw each window's dy/dp; see power_kernel.inc, "the
+  // overlap state"
+  double* cw = nullptr;
 };
 
 
@@ -4498,10 +4505,12 @@ template <class T>
 int run(const Plan& Pc, const T* x, const double* param, T* y, const T* gy, T* gx,
         double* dparam_out, int requested, const Saved* sv = nullptr) {
   if (Pc.op != OP_PPOOL) {
-    if (sv) {  // windows that share no element; float / bfloat16 / float16 (a float jac)
+    if (sv) {  // windows that share no element; float / bfloat16 / float16 (a float jac);
+               // with cw, any windows (the overlap state)
       Plan Q = Pc;
       for (int a = 0; a < 3; ++a) Q.ax[a].build_inverse();
-      if (!disjoint(Q) || sv->jac64 != nullptr || sv->jac == nullptr) return ST_ARGS;
+      if ((!sv->cw && !disjoint(Q)) || sv->jac64 != nullptr || sv->jac == nullptr)
+        return ST_ARGS;
     }
     return run_power<T>(Pc, x, param, y, gy, gx, dparam_out, requested, sv);
   }
@@ -5713,5 +5722,52 @@ int ppv_backward_overlap_saved(const int64_t* plan, const void* x, const double*
 // Row segments the overlap state's backward weighed again (a weight float does not hold)
 // since the last call (then reset). For tests.
 int64_t ppv_overlap_redone() { return overlap_rows_redone.exchange(0); }
+
+// The saving forward of the power mean / Lp norm for windows that may share elements (float32
+// inputs): y, and per input element E / x (jac: float, x's layout; elements of rows no window
+// reads are not written), per output y / S (cw: double, the output's layout) and, with dw
+// non-null, dy/dp (double, the output's layout). Status as ppv_forward_saved (bit 4: the
+// state is not usable, the backward must recompute: a window in the exact engine, or some
+// E / x that float holds not as a normal number; P-pooling, another dtype: 3).
+int ppv_forward_power_overlap_saved(const int64_t* plan, const void* x, const double* param,
+                                    void* y, float* jac, double* dw, double* cw, int nthreads) {
+  return dispatch(plan, [&](const Plan& P, auto* tag) {
+    using T = std::remove_pointer_t<decltype(tag)>;
+    if (!std::is_same<T, float>::value || P.op == OP_PPOOL || !jac || !cw) return (int)ST_ARGS;
+    try {
+      Saved sv;
+      sv.jac = jac;
+      sv.dw = dw;
+      sv.cw = cw;
+      return run<T>(P, (const T*)x, param, (T*)y, nullptr, nullptr, nullptr, nthreads, &sv);
+    } catch (...) {
+      return (int)ST_NOMEM;
+    }
+  });
+}
+
+// gx = (E_i / x_i) sum_w gy_w (y / S)_w over each element's windows and dparam = sum gy dw
+// (null: not wanted; wanted needs dw) from the state ppv_forward_power_overlap_saved wrote for
+// the same plan and parameter. gx may be jac itself (x's layout; each row read before it is
+// written).
+int ppv_backward_power_overlap_saved(const int64_t* plan, const double* param, const float* jac,
+                                     const double* cw, const double* dw, const void* gy,
+                                     void* gx, double* dparam, int nthreads) {
+  return dispatch(plan, [&](const Plan& P, auto* tag) {
+    using T = std::remove_pointer_t<decltype(tag)>;
+    if (!std::is_same<T, float>::value || P.op == OP_PPOOL || !jac || !cw) return (int)ST_ARGS;
+    if (dparam != nullptr && dw == nullptr) return (int)ST_ARGS;
+    try {
+      Saved sv;
+      sv.jac = const_cast<float*>(jac);
+      sv.cw = const_cast<double*>(cw);
+      sv.dw = const_cast<double*>(dw);
+      return run_power<T>(P, nullptr, param, nullptr, (const T*)gy, (T*)gx, dparam, nthreads,
+                          &sv);
+    } catch (...) {
+      return (int)ST_NOMEM;
+    }
+  });
+}
 
 }  // extern "C"

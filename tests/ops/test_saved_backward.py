@@ -459,16 +459,18 @@ def test_a_wrong_power_saved_state_is_caught(op, monkeypatch):
         _power_check(op, x, 3.1, (2, None, 2, 2, 0, False))
 
 
-def test_power_overlapping_windows_and_float64_recompute(count_saved):
+def test_power_overlapping_windows_and_float64_skip_the_disjoint_state(count_saved,
+                                                                       count_power_overlap):
     from ppverify.ops import gem_pool2d, lp_pool2d
     x = torch.rand(2, 3, 9, 9) + 0.1
-    _grads(gem_pool2d, x, 3.0, 3, 2, 1)  # windows share a row and a column
+    _grads(gem_pool2d, x, 3.0, 3, 2, 1)  # windows share a row and a column: the overlap state
     _grads(lp_pool2d, x, 3.0, 3, 2)
+    _grads(lp_pool2d, x.half(), 3.0, 3, 2)  # the half types: no overlap state, recomputed
     _grads(gem_pool2d, x.double(), 3.0, 2, 2)  # float64: the pure-torch path
-    assert not count_saved
+    assert not count_saved and len(count_power_overlap) == 2
     _grads(gem_pool2d, x, 3.0, 2, 2)
     _grads(lp_pool2d, x.half(), 3.1, 3, 3)
-    assert len(count_saved) == 2
+    assert len(count_saved) == 2 and len(count_power_overlap) == 2
 
 
 def test_power_unrepresentable_jacobian_falls_back_to_recomputation(count_saved):
@@ -507,6 +509,152 @@ def test_power_saved_state_is_used_once_and_freed_with_the_graph(kept_states, co
     y = gem_pool2d(x, p, 2)
     (gx,) = torch.autograd.grad(y.sum(), x, create_graph=True)
     assert gx.requires_grad and len(count_saved) == 1
+
+
+# ------------------------------------- the power mean and Lp: windows that share elements
+# The power overlap state (power_kernel.inc, "the overlap state"; float32 inputs): each
+# element's E / x as a float32 (x's layout), each window's y / S and, with a learnable p,
+# dy/dp as float64; the backward is one coefficient per window and one pass per input row (no
+# log, exp or window sum), writing the input gradient over E / x. Refused (the backward
+# recomputes) where a window goes to the exact engine (windows of zeros alone, weights that
+# underflow, |p| < 1/16) or an E / x is not a normal float32.
+
+POWER_OVERLAP = {
+    "powermean": [(1, (12,), 5, 2, 2, False),     # 1-D k5 s2 p2
+                  (2, (9, 8), 3, 2, 1, False),     # the headline's geometry
+                  (2, (7, 7), 3, 1, 1, False),     # k3 s1
+                  (3, (5, 6, 5), 3, 2, 1, True)],  # ceil_mode: partial last windows
+    "lp": [(1, (12,), 5, 2, 0, False),
+           (2, (9, 8), 3, 2, 0, False),
+           (2, (9, 9), 3, 2, 0, True),
+           (3, (5, 6, 5), 3, 2, 0, False)],
+}
+
+
+@pytest.fixture
+def count_power_overlap(monkeypatch):
+    """Count the backwards served from the power overlap state."""
+    return _count_calls(monkeypatch, "backward_power_overlap_saved")
+
+
+@pytest.mark.parametrize("op, geometry", [(op, g) for op in POWER_OVERLAP for g in range(4)])
+def test_power_overlap_state_gradients_match_oracle(op, geometry, count_power_overlap):
+    # every adversarial kind meets every p (zeros only with p > 0); the windows of the exact
+    # engine (zeros alone, "tiny" and "huge" scales at large |p|) refuse the state, so the
+    # count is held over the whole set
+    geo = POWER_OVERLAP[op][geometry]
+    gen = torch.Generator().manual_seed(700 + geometry)
+    cases = 0
+    for kind in POWER_KINDS:
+        for p in POWER_P:
+            if kind == "zeros" and p < 0:
+                continue
+            x = values(kind, (2, 3) + geo[1], torch.float32, gen)
+            # (Lp at p = 1e3 over 30 decades, 2-D k3 s2: dy/dp 1.7% from the oracle's, inside
+            # the shared tolerance but not float32's 64 ULP; the recomputing backward's figure,
+            # the same before this state, whose windows there go to the exact engine)
+            strict = kind != "tiny" and not (kind == "range30" and p >= 1e3)
+            _power_check(op, x, p, geo, strict_p=strict)
+            cases += 1
+    assert len(count_power_overlap) >= cases // 2, (len(count_power_overlap), cases)
+
+
+@pytest.mark.parametrize("op", ["powermean", "lp"])
+@pytest.mark.parametrize("channels_last", [False, True], ids=["contiguous", "channels_last"])
+def test_power_overlap_per_channel_p_without_recomputation(op, channels_last,
+                                                          recompute_forbidden,
+                                                          count_power_overlap):
+    # per-channel p mixing the fast engine's lanes, its integer-power rows (p = 1, 2, 3),
+    # p < 0 (weights relative to the smallest element) and ties
+    gen = torch.Generator().manual_seed(8)
+    x = values("uniform", (2, 9, 9, 8), torch.float32, gen) + 0.01
+    x[1, 5, 2:5, 2:5] = 1.5  # a window of ties
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    p = [-3.0, 0.5, 1.0, 2.0, 3.0, 3.1, 20.0, 8.0, -0.5]
+    _power_check(op, x, p, (2, None, 3, 2, 1, False))
+    assert len(count_power_overlap) == 1
+
+
+@pytest.mark.parametrize("op", ["powermean", "lp"])
+@pytest.mark.parametrize("what, factor, message", [("jac", 1.001, "grad_input at"),
+                                                   ("cw", 1.001, "grad_input at"),
+                                                   ("dw", 1 + 1e-5, "grad_p")])
+def test_a_wrong_power_overlap_state_is_caught(op, what, factor, message, monkeypatch,
+                                               count_power_overlap):
+    """The oracle comparison goes through the state: a skew of 0.1% in E / x or in y / S, or
+    of 1e-5 in dy/dp, fails it."""
+    real = _native.forward_power_overlap_saved
+    x = values("uniform", (1, 2, 7, 7), torch.float32, torch.Generator().manual_seed(2)) + 0.05
+    geo = (2, None, 3, 2, 1, False)
+    _power_check(op, x, 3.1, geo)  # the honest state passes
+
+    def skewed(plan, x, param, out, jac, dw, cw):
+        result = real(plan, x, param, out, jac, dw, cw)
+        {"jac": jac, "cw": cw, "dw": dw}[what].mul_(factor)
+        return result
+
+    monkeypatch.setattr(_native, "forward_power_overlap_saved", skewed)
+    with pytest.raises(AssertionError, match=message):
+        _power_check(op, x, 3.1, geo)
+    assert len(count_power_overlap) == 2
+
+
+@pytest.mark.parametrize("case", ["zero_window", "p_near_0", "unrepresentable", "underflow"])
+def test_power_overlap_state_refused_where_the_exact_engine_serves(case, count_power_overlap):
+    """A window of zeros alone (with gradients, the exact engine's), |p| < 1/16 (the exact
+    engine's lanes), an E / x beyond float32 (p = 0.1 at a subnormal: x^-0.9 ~ 1e40) and
+    weights that underflow relative to the plane refuse the state: the backward recomputes,
+    and its gradients meet the oracle."""
+    gen = torch.Generator().manual_seed(23)
+    x = values("uniform", (2, 3, 9, 8), torch.float32, gen) + 0.05
+    p = {"zero_window": 3.0, "p_near_0": 0.03, "unrepresentable": 0.1, "underflow": 1e3}[case]
+    if case == "zero_window":
+        x[1, 2, :3, :3] = 0.0
+    if case == "unrepresentable":
+        x[0, 1, 4, 4] = 1.4e-45
+    if case == "underflow":
+        x[1, 0, :4, :4] = 1e-3  # (1e-3 / 1.05)^1000: below 1e-200 of the plane's reference
+    _power_check("powermean", x, p, (2, None, 3, 2, 1, False))
+    assert not count_power_overlap
+    _power_check("powermean", x.clamp(min=0.05), 2.5, (2, None, 3, 2, 1, False))
+    assert len(count_power_overlap) == 1
+
+
+def test_power_overlap_state_is_used_once_and_written_over(kept_states, monkeypatch,
+                                                          count_power_overlap):
+    from ppverify.ops import gem_pool2d
+    x = (torch.rand(2, 3, 9, 9) + 0.1).requires_grad_(True)
+    p = torch.tensor(3.1, dtype=torch.float64, requires_grad=True)
+    y = gem_pool2d(x, p, 3, 2, 1)
+    assert len(kept_states) == 1
+    g = torch.rand_like(y)
+    y.backward(g, retain_graph=True)
+    first, first_p = x.grad, p.grad.clone()
+    assert first.data_ptr() == kept_states[0][1]  # written over E / x, no copy
+    x.grad, p.grad = None, None
+    y.backward(g)  # the state was used: this backward recomputes
+    assert len(count_power_overlap) == 1
+    # E / x rounded to float32 once: the recomputing backward's product within 2^-24 relative
+    torch.testing.assert_close(x.grad, first, rtol=2.0 ** -21, atol=0.0)
+    torch.testing.assert_close(p.grad, first_p, rtol=1e-12, atol=0.0)
+    del first
+    x.grad = None
+    gc.collect()
+    assert kept_states[0][0]() is None and y.grad_fn is not None
+
+
+def test_power_overlap_state_memory_model():
+    """The state is kept where ``_power_overlap_state_fits`` says the peak stays within 1.45x
+    max pooling's: k3 s2 p1 and k3 s1 with dy/dp fit; with dy/dp the ratio tends to 1.5 as
+    the outputs outnumber the inputs (ceil_mode and padding on tiny planes), and 10 outputs per
+    input do not fit; without dy/dp it is at most 1.0."""
+    fits = _dispatch._power_overlap_state_fits
+    n = 8 * 64 * 112 * 112
+    assert fits(n, n // 4, True) and fits(n, n // 4, False)
+    assert fits(n, n, True)  # k3 s1: 28 against 1.45 x 20 bytes per element
+    assert not fits(n, 10 * n, True) and fits(n, 10 * n, False)
+    assert fits(1000, 10_000, True)  # a state of at most 1 MiB is always kept
 
 
 # ------------------------------------------------------------ windows that share elements
