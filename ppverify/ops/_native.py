@@ -889,8 +889,8 @@ def forward_power_overlap_saved(plan: int, x: torch.Tensor, param: torch.Tensor,
     ``exp(p (ln x - Lc))``; rows no window reads are not written), ``cw`` (float64, ``out``'s
     shape and format) each window's ``y / S``, ``dw`` (float64, ``out``'s; None: not wanted)
     each window's dy/dp. Returns ``(bad, usable)`` as ``forward_saved``: ``usable`` is False
-    where a window went to the exact engine (with gradients: windows of zeros alone, weights
-    that underflow, ``|p| < 1/16``, a bad element) or an ``E / x`` is not a normal float32
+    where a window went to the exact engine (weights that underflow, ``|p| < 1/16``, a bad
+    element; not a window of zeros alone, which it serves) or an ``E / x`` is not a normal float32
     (nor 0); the backward must then recompute."""
     code = (_lib or load()).ppv_forward_power_overlap_saved(
         plan, x.data_ptr(), param.data_ptr(), out.data_ptr(), jac.data_ptr(),

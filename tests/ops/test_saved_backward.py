@@ -515,9 +515,10 @@ def test_power_saved_state_is_used_once_and_freed_with_the_graph(kept_states, co
 # The power overlap state (power_kernel.inc, "the overlap state"; float32 inputs): each
 # element's E / x as a float32 (x's layout), each window's y / S and, with a learnable p,
 # dy/dp as float64; the backward is one coefficient per window and one pass per input row (no
-# log, exp or window sum), writing the input gradient over E / x. Refused (the backward
-# recomputes) where a window goes to the exact engine (windows of zeros alone, weights that
-# underflow, |p| < 1/16) or an E / x is not a normal float32.
+# log, exp or window sum), writing the input gradient over E / x. Windows of zeros alone keep
+# it (dy/dx = D^(-1/p) at their elements, held as a negative y / S). Refused (the backward
+# recomputes) where a window goes to the exact engine (weights that underflow, |p| < 1/16) or
+# an E / x is not a normal float32.
 
 POWER_OVERLAP = {
     "powermean": [(1, (12,), 5, 2, 2, False),     # 1-D k5 s2 p2
@@ -600,17 +601,14 @@ def test_a_wrong_power_overlap_state_is_caught(op, what, factor, message, monkey
     assert len(count_power_overlap) == 2
 
 
-@pytest.mark.parametrize("case", ["zero_window", "p_near_0", "unrepresentable", "underflow"])
+@pytest.mark.parametrize("case", ["p_near_0", "unrepresentable", "underflow"])
 def test_power_overlap_state_refused_where_the_exact_engine_serves(case, count_power_overlap):
-    """A window of zeros alone (with gradients, the exact engine's), |p| < 1/16 (the exact
-    engine's lanes), an E / x beyond float32 (p = 0.1 at a subnormal: x^-0.9 ~ 1e40) and
-    weights that underflow relative to the plane refuse the state: the backward recomputes,
-    and its gradients meet the oracle."""
+    """|p| < 1/16 (the exact engine's lanes), an E / x beyond float32 (p = 0.1 at a
+    subnormal: x^-0.9 ~ 1e40) and weights that underflow relative to the plane refuse the
+    state: the backward recomputes, and its gradients meet the oracle."""
     gen = torch.Generator().manual_seed(23)
     x = values("uniform", (2, 3, 9, 8), torch.float32, gen) + 0.05
-    p = {"zero_window": 3.0, "p_near_0": 0.03, "unrepresentable": 0.1, "underflow": 1e3}[case]
-    if case == "zero_window":
-        x[1, 2, :3, :3] = 0.0
+    p = {"p_near_0": 0.03, "unrepresentable": 0.1, "underflow": 1e3}[case]
     if case == "unrepresentable":
         x[0, 1, 4, 4] = 1.4e-45
     if case == "underflow":
@@ -618,6 +616,47 @@ def test_power_overlap_state_refused_where_the_exact_engine_serves(case, count_p
     _power_check("powermean", x, p, (2, None, 3, 2, 1, False))
     assert not count_power_overlap
     _power_check("powermean", x.clamp(min=0.05), 2.5, (2, None, 3, 2, 1, False))
+    assert len(count_power_overlap) == 1
+
+
+@pytest.mark.parametrize("op", ["powermean", "lp"])
+@pytest.mark.parametrize("geometry", [(2, None, 3, 2, 1, False), (3, None, 3, 2, 1, True),
+                                      (1, None, 5, 2, 2, False)], ids=["2-D", "3-D", "1-D"])
+def test_power_overlap_state_serves_windows_of_zeros(op, geometry, recompute_forbidden,
+                                                     count_power_overlap):
+    """Inputs after a ReLU, many windows of zeros alone (dy/dx = D^(-1/p) at each element:
+    1 for the Lp norm, n^(-1/p) for the power mean) beside windows mixing zeros and positive
+    elements (a zero's dy/dx 0 there, 1/D at p = 1), per-channel p of both sides of 1, with
+    the recomputing backward forbidden: the oracle's gradients. Planes whose windows all hold
+    zeros alone, and none, too."""
+    dims = geometry[0]
+    shape = {1: (2, 4, 24), 2: (2, 4, 9, 8), 3: (2, 4, 5, 6, 5)}[dims]
+    gen = torch.Generator().manual_seed(30 + dims)
+    x = torch.relu(torch.randn(shape, generator=gen) - 0.7)
+    x[0, 1] = 0.0  # a plane of zeros
+    x[1, 2] = x[1, 2].abs() + 0.1  # a plane without a zero
+    # (p up to 4: at p = 8 an element 1e-5 of its plane's largest has E / x below float32's
+    # normal range, and the state is refused)
+    for p in ([0.5, 1.0, 3.0, 3.1], [2.0, 1.0, 4.0, 1.5]):
+        _power_check(op, x, p, geometry)
+    assert len(count_power_overlap) == 2
+
+
+def test_a_dropped_window_of_zeros_is_caught(monkeypatch, count_power_overlap):
+    """The oracle comparison sees a window of zeros' gradient: its coefficient halved in the
+    state (y / S = -D^(-1/p) / 2) fails it."""
+    real = _native.forward_power_overlap_saved
+    x = torch.relu(torch.randn(1, 2, 7, 7, generator=torch.Generator().manual_seed(5)) - 0.7)
+    geo = (2, None, 3, 2, 1, False)
+
+    def halved(plan, x, param, out, jac, dw, cw):
+        result = real(plan, x, param, out, jac, dw, cw)
+        cw[cw < 0] *= 0.5
+        return result
+
+    monkeypatch.setattr(_native, "forward_power_overlap_saved", halved)
+    with pytest.raises(AssertionError, match="grad_input at"):
+        _power_check("powermean", x, 3.0, geo)
     assert len(count_power_overlap) == 1
 
 
