@@ -293,3 +293,20 @@ def test_parameter_gradient_is_exactly_zero_where_the_oracles_is():
     z[0, 0, 0, 0], z[0, 0, 3, 2] = 1e30, 5e-20
     _, _, gp = _run(lp_pool2d, z, 7.0, 2)
     assert gp.item() == 0.0
+
+
+@pytest.mark.parametrize("op, p", [("powermean", 3.0), ("powermean", 2.0), ("lp", 3.0)])
+def test_dy_dp_of_near_degenerate_windows_at_large_logs(op, p):
+    """dy/dp's sum from the window sums alone (pow_dp_fast: U / S - ln(S / D)) cancels in
+    windows near their degenerate case, the more so where the logarithms are large: inputs
+    within 1e-4 of 1e30 (p = 2, 3: weights x^p, Lc = 0, each z = p ln x about 140-210), where
+    the power mean's sum is about 1e-9 and the fast form's error about 1e-13; Lp windows whose
+    largest element is 1e6 times the others (sum u ln u about -1e-16 against an error of
+    1e-13). The kernel must fall back to the element-wise forms there (the fast form, taken
+    anyway, fails this test's float32 64-ULP bound on dy/dp)."""
+    gen = torch.Generator().manual_seed(12)
+    x = 1e30 * (1.0 + 1e-4 * torch.rand((2, 3, 9, 8), generator=gen, dtype=torch.float64))
+    if op == "lp":
+        x = x * 1e-6
+        x[:, :, 1::2, 1::2] *= 1e6  # the centre of each k3 s2 window
+    _check_windowed(op, x.float(), p, 3, 2)
