@@ -190,8 +190,10 @@ class _NativeCall:
             if self._saves or (self.op != "ppool" and any(self._overlap)):
                 self._jac = _allocator(tuple(self._gx_like.shape),
                                        _native.jac_dtype(self.dtype), self.fmt)
-                # float64's exact engine writes every element (0 outside the windows)
-                self._jac_zeroed = (self.dtype is not torch.float64
+                # float64's exact engine writes every element (0 outside the windows); the
+                # power overlap state writes every row its windows read (and its backward
+                # reads no other)
+                self._jac_zeroed = (self._saves and self.dtype is not torch.float64
                                     and not _native.plan_covers(self.plan))
                 self._dw = _allocator(self.out_shape, torch.float64, self.fmt)
         return self._saves or self._overlap[need_param]
@@ -200,8 +202,7 @@ class _NativeCall:
         """Buffers of the saved state: dy/dx per input element (float32, float64 for a float64
         input; the input's shape and format; for the power overlap state ``E / x``) and, with
         ``need_param``, dy/dparam per window (float64, the output's)."""
-        zeroed = self._jac_zeroed and self._saves  # (the power overlap state writes every
-        new = torch.zeros_like if zeroed else torch.empty_like  # row it reads: plan_covers)
+        new = torch.zeros_like if self._jac_zeroed else torch.empty_like  # see plan_covers
         jac = new(self._jac[0], memory_format=self._jac[1] or torch.preserve_format)
         if not need_param:
             return jac, None
@@ -239,15 +240,21 @@ def _overlap_state_fits(plan, dtype: torch.dtype, n_in: int, n_out: int,
     last group padded), as counted here; a state of at most 1 MiB is always kept (the peak
     of so small a call is torch's allocator and bookkeeping more than its buffers; tests
     with 2 or 3 planes, 8 lanes of state each, are such calls)."""
-    s = dtype.itemsize
-    ref = n_out * (2 * s + 8) + n_in * s
     weights = _native.overlap_weights_dtype(dtype).itemsize * _native.overlap_weights_size(plan)
     state = weights + (4 * _native.overlap_state_size(plan) if with_dw else 0)
+    # contiguous: the input's gradient lives in the weights
+    return _state_peak_fits(n_in, n_out, dtype.itemsize, state, not bool(plan[2]))
+
+
+def _state_peak_fits(n_in: int, n_out: int, s: int, state: int, gx_in_state: bool) -> bool:
+    """The peak-memory model of the saved states (``_overlap_state_fits``): ``state`` bytes
+    of state beside this op's output and output gradient (``2 s n_out``) and, unless it is
+    written over the state (``gx_in_state``), the input's gradient (``s n_in``), within 1.45x
+    max pooling's ``n_out (2 s + 8) + n_in s``; a state of at most 1 MiB always fits."""
     if state <= 1 << 20:
         return True
-    shared = not bool(plan[2])  # contiguous: the input's gradient lives in the weights
-    ours = n_out * 2 * s + (state if shared else n_in * s + state)
-    return ours <= 1.45 * ref
+    ours = n_out * 2 * s + state + (0 if gx_in_state else n_in * s)
+    return ours <= 1.45 * (n_out * (2 * s + 8) + n_in * s)
 
 
 def _power_overlap_state_fits(n_in: int, n_out: int, with_dw: bool) -> bool:
@@ -259,10 +266,8 @@ def _power_overlap_state_fits(n_in: int, n_out: int, with_dw: bool) -> bool:
     gradient is written (``_native_backward_saved``). k3 s2 p1: 1.0x-1.25x max pooling's
     (``n_out = n_in / 4``); 2-D k3 s1 with dy/dparam: 28 against 20 bytes per input element,
     1.4x. A state of at most 1 MiB is always kept (as there)."""
-    s = 4
-    ref = n_out * (2 * s + 8) + n_in * s
     state = n_in * 4 + n_out * 8 * (2 if with_dw else 1)
-    return state <= 1 << 20 or n_out * 2 * s + state <= 1.45 * ref
+    return _state_peak_fits(n_in, n_out, 4, state, True)
 
 
 def _allocator(shape: tuple, dtype: torch.dtype, fmt):

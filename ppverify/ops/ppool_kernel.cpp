@@ -4505,12 +4505,14 @@ template <class T>
 int run(const Plan& Pc, const T* x, const double* param, T* y, const T* gy, T* gx,
         double* dparam_out, int requested, const Saved* sv = nullptr) {
   if (Pc.op != OP_PPOOL) {
-    if (sv) {  // windows that share no element; float / bfloat16 / float16 (a float jac);
-               // with cw, any windows (the overlap state)
-      Plan Q = Pc;
-      for (int a = 0; a < 3; ++a) Q.ax[a].build_inverse();
-      if ((!sv->cw && !disjoint(Q)) || sv->jac64 != nullptr || sv->jac == nullptr)
-        return ST_ARGS;
+    if (sv) {  // a float jac (float / bfloat16 / float16); windows that share no element,
+               // or with cw any windows (the overlap state)
+      if (sv->jac64 != nullptr || sv->jac == nullptr) return ST_ARGS;
+      if (!sv->cw) {
+        Plan Q = Pc;
+        for (int a = 0; a < 3; ++a) Q.ax[a].build_inverse();
+        if (!disjoint(Q)) return ST_ARGS;
+      }
     }
     return run_power<T>(Pc, x, param, y, gy, gx, dparam_out, requested, sv);
   }
