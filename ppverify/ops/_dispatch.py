@@ -169,7 +169,7 @@ class _NativeCall:
     def saves(self, need_param: bool = False) -> bool:
         """Whether a forward can save the backward's state (``_native_forward_saved``; with
         ``need_param`` the parameter's gradient is wanted too): windows that share no
-        element, or (``overlap_state``) P-pooling in float32 / bfloat16 / float16 and the
+        element, or (``overlap_state``) P-pooling in every dtype and the
         power mean / Lp norm in float32 with windows that share elements, where the state
         keeps the peak memory within bounds (``_overlap_state_fits``,
         ``_power_overlap_state_fits``)."""
@@ -231,17 +231,21 @@ def _overlap_state_fits(plan, dtype: torch.dtype, n_in: int, n_out: int,
     gradient, ``n_out (2 s + 8) + n_in s`` (s: the dtype's size); this op its output, the
     output's gradient, the input's gradient and the state: ``n_out 2 s + n_in s`` plus the
     weights (4 bytes per element and plane lane for float32 inputs, 2 for the half types:
-    ``_native.overlap_weights_dtype``) and, with ``with_dw``, 4 bytes per output and lane
-    (dy/dparam); on contiguous memory the input's gradient is written over the weights
-    (``_native_backward_saved``), so it is counted once. With float32 weights for every
-    dtype and a separate input gradient the model matched the profiler's peaks of
-    ``ppverify bench --matrix`` to 0.01 (2026-12-03: 2-D float32 k3 s2 p1 1.38x, bfloat16
+    ``_native.overlap_weights_dtype``; 8 for float64's ``x^alpha``) and, with ``with_dw``, 4
+    bytes per output and lane (dy/dparam; 8 for float64), and for float64 24 bytes per output
+    and lane (``S``, ``y`` and its low part); on contiguous memory the input's gradient is
+    written over the weights (``_native_backward_saved``), so it is counted once. With float32
+    weights for every dtype and a separate input gradient the model matched the profiler's
+    peaks of ``ppverify bench --matrix`` to 0.01 (2026-12-03: 2-D float32 k3 s2 p1 1.38x, bfloat16
     1.60x, 3-D float32 1.58x). The state's buffers hold 8 lanes per group of planes (the
     last group padded), as counted here; a state of at most 1 MiB is always kept (the peak
     of so small a call is torch's allocator and bookkeeping more than its buffers; tests
     with 2 or 3 planes, 8 lanes of state each, are such calls)."""
     weights = _native.overlap_weights_dtype(dtype).itemsize * _native.overlap_weights_size(plan)
-    state = weights + (4 * _native.overlap_state_size(plan) if with_dw else 0)
+    per_window = _native.overlap_dw_dtype(dtype).itemsize if with_dw else 0
+    if dtype == torch.float64:  # S, y and y's low part
+        per_window += 24
+    state = weights + per_window * _native.overlap_state_size(plan)
     # contiguous: the input's gradient lives in the weights
     return _state_peak_fits(n_in, n_out, dtype.itemsize, state, not bool(plan[2]))
 
@@ -350,11 +354,13 @@ def _native_forward_saved(op: str, x: Tensor, param: Tensor, layout, validate: b
         bad, usable = _native.forward_power_overlap_saved(call.ptr, xk, p, y, jac, dw, cw)
         state = (jac, dw, None, cw)
     elif call.overlap_state(need_param):  # E per element, dy/dparam (need_param), Lc per plane
+        # (float64: x^alpha per element, dy/dparam, and S, y, y's low part per window)
         sums = (torch.empty(_native.overlap_weights_size(call.plan),
                             dtype=_native.overlap_weights_dtype(x.dtype)),
-                torch.empty(_native.overlap_state_size(call.plan), dtype=torch.float32)
+                torch.empty(_native.overlap_state_size(call.plan),
+                            dtype=_native.overlap_dw_dtype(x.dtype))
                 if need_param else None,
-                torch.empty(x.shape[0] * x.shape[1], dtype=torch.float64))
+                torch.empty(_native.overlap_ref_size(call.plan, x.dtype), dtype=torch.float64))
         bad, usable = _native.forward_overlap_saved(call.ptr, xk, p, y, *sums)
         state = (None, None, sums)
     else:

@@ -376,6 +376,10 @@ def _open(path: Path):
     lib.ppv_forward_overlap_saved.restype = i32
     lib.ppv_backward_overlap_saved.argtypes = [vp, vp, vp, vp, vp, vp, vp, vp, vp, i32]
     lib.ppv_backward_overlap_saved.restype = i32
+    lib.ppv_forward_overlap_saved64.argtypes = [vp, vp, vp, vp, vp, vp, vp, i32]
+    lib.ppv_forward_overlap_saved64.restype = i32
+    lib.ppv_backward_overlap_saved64.argtypes = [vp, vp, vp, vp, vp, vp, vp, vp, vp, i32]
+    lib.ppv_backward_overlap_saved64.restype = i32
     lib.ppv_forward_power_overlap_saved.argtypes = [vp, vp, vp, vp, vp, vp, vp, i32]
     lib.ppv_forward_power_overlap_saved.restype = i32
     lib.ppv_backward_power_overlap_saved.argtypes = [vp, vp, vp, vp, vp, vp, vp, vp, i32]
@@ -785,9 +789,10 @@ def backward_saved(plan: int, jac: torch.Tensor, dw: torch.Tensor | None,
 
 
 def saves_overlap(op: str, dtype: torch.dtype) -> bool:
-    """Whether ``forward_overlap_saved`` serves ``op`` and ``dtype``: P-pooling in the fast
-    engine's dtypes (float32, bfloat16, float16)."""
-    return op == "ppool" and dtype in (torch.float32, torch.bfloat16, torch.float16)
+    """Whether ``forward_overlap_saved`` serves ``op`` and ``dtype``: P-pooling in every
+    dtype (the fast engine's float32, bfloat16, float16 and the exact engine's float64)."""
+    return op == "ppool" and dtype in (torch.float32, torch.bfloat16, torch.float16,
+                                       torch.float64)
 
 
 def plan_window_mean(plan) -> float:
@@ -821,8 +826,26 @@ def overlap_weights_size(plan) -> int:
 def overlap_weights_dtype(dtype: torch.dtype) -> torch.dtype:
     """The dtype of ``forward_overlap_saved``'s ``weights`` for inputs of ``dtype``: float32
     for float32; bfloat16 for bfloat16 and float16 (relative error 2^-9, which their
-    gradients' bounds allow; half the memory)."""
+    gradients' bounds allow; half the memory); float64 for float64 (the exact engine's own
+    ``x^alpha``)."""
+    if dtype == torch.float64:
+        return torch.float64
     return torch.float32 if dtype == torch.float32 else torch.bfloat16
+
+
+def overlap_dw_dtype(dtype: torch.dtype) -> torch.dtype:
+    """The dtype of ``forward_overlap_saved``'s per-window dy/dalpha: float32 (the fast
+    engine's dtypes), float64 for float64 inputs."""
+    return torch.float64 if dtype == torch.float64 else torch.float32
+
+
+def overlap_ref_size(plan, dtype: torch.dtype) -> int:
+    """Doubles of ``forward_overlap_saved``'s ``ref``: one per plane ``(n, c)`` (the weights'
+    reference ``Lc``), or for float64 three per window and lane (``S``, ``y`` and ``y``'s low
+    part: ``3 * overlap_state_size(plan)``)."""
+    if dtype == torch.float64:
+        return 3 * overlap_state_size(plan)
+    return int(plan[3]) * int(plan[4])
 
 
 def forward_overlap_saved(plan: int, x: torch.Tensor, param: torch.Tensor, out: torch.Tensor,
@@ -840,8 +863,20 @@ def forward_overlap_saved(plan: int, x: torch.Tensor, param: torch.Tensor, out: 
     ``forward_saved``: ``usable`` is False where a window went to the exact engine (weights
     that underflow, zeros with ``alpha <= 0`` or ``alpha = 1``, ``|alpha| > 2^20``, a bad
     element), where a window's dy/dalpha is not a normal float32, or where the forward cut the
-    planes into segments; the backward must then recompute."""
-    code = (_lib or load()).ppv_forward_overlap_saved(
+    planes into segments; the backward must then recompute.
+
+    float64 (the exact engine): ``weights`` gets each element's ``x^alpha`` (float64, as the
+    engine forms it), ``ref`` (``overlap_ref_size``) each window's ``S``, ``y`` and ``y``'s
+    low part, ``dw`` (float64) each window's dy/dalpha (the recomputing backward's own sum);
+    ``usable`` is False where a window is not one the state serves (``|alpha| > 16`` or a
+    span below 1/16: the per-window path; a zero, a subnormal or bad element; a span beyond
+    2^500 or a weight that may fall below 2^-900), where a plane is too large for the
+    engine's element cache, where a dy/dalpha is not representable well enough, or where the
+    forward cut the planes into segments."""
+    lib = _lib or load()
+    entry = (lib.ppv_forward_overlap_saved64 if x.dtype == torch.float64
+             else lib.ppv_forward_overlap_saved)
+    code = entry(
         plan, x.data_ptr(), param.data_ptr(), out.data_ptr(), weights.data_ptr(),
         None if dw is None else dw.data_ptr(), ref.data_ptr(), torch.get_num_threads())
     if not code:
@@ -857,13 +892,18 @@ def backward_overlap_saved(plan: int, x: torch.Tensor, param: torch.Tensor,
     ``param``: per window ``S = sum E`` and ``T = sum E x`` again from the stored weights,
     ``y = T / S``; ``P`` and ``Q`` the sums of ``grad_out / S`` and ``grad_out y / S`` over
     each element's windows; ``grad_in`` (x's dtype and format) ``= E ((1 + alpha) P -
-    alpha Q / x)``; returns the parameter gradient (float64, ``param``'s shape;
+    alpha Q / x)`` (float64: ``P`` and ``C = sum grad_out / S (x - y)`` over each element's
+    windows from the saved ``S`` and ``y``, ``grad_in = x^alpha (P + alpha C / x)``);
+    returns the parameter gradient (float64, ``param``'s shape;
     ``sum_w grad_out_w dw_w`` per plane) with ``need_param`` (which needs ``dw``), else
     None."""
     if need_param and dw is None:
         raise ValueError("backward_overlap_saved: need_param without the forward's dw")
     dparam = torch.empty(param.shape, dtype=torch.float64) if need_param else None
-    code = (_lib or load()).ppv_backward_overlap_saved(
+    lib = _lib or load()
+    entry = (lib.ppv_backward_overlap_saved64 if x.dtype == torch.float64
+             else lib.ppv_backward_overlap_saved)
+    code = entry(
         plan, x.data_ptr(), param.data_ptr(), weights.data_ptr(),
         None if dw is None else dw.data_ptr(), ref.data_ptr(), grad_out.data_ptr(),
         grad_in.data_ptr(), None if dparam is None else dparam.data_ptr(),

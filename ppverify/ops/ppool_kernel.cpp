@@ -126,6 +126,9 @@
 #include <new>
 #include <type_traits>
 #include <vector>
+#if defined(__linux__)
+#include <sys/mman.h>  // madvise (advise_huge_pages)
+#endif
 #if defined(_OPENMP)
 #include <omp.h>
 #else
@@ -1294,6 +1297,13 @@ struct WindowOut {
   double y[L];
   bool bad[L];
   double xmax[L];  // the window's largest element (0 if none is positive)
+  // the float64 overlap state (want_state): S, y's low part and whether the lane's window
+  // may use the state (ov64_window_ok)
+  bool want_state = false;
+  double s[L], ylo[L];
+  bool ok[L];
+  double dwm[L];  // dy/da = dwm 2^dwe (want_state)
+  int dwe[L];
 };
 
 // A window's elements: (id, ih, iw) enumerated over the three axis ranges.
@@ -1905,6 +1915,8 @@ void exact_window(const T* x, const Plan& P, const Lanes& ln, const WindowRange&
   std::memset(out.bad, 0, sizeof out.bad);
   v8_store(out.y, zero);
   v8_store(out.xmax, vmax);
+  if (out.want_state)
+    for (int l = 0; l < L; ++l) out.ok[l] = false;
   double R[L], a[L], nzero[L];
   v8_store(R, vR);
   v8_store(a, va);
@@ -1955,6 +1967,25 @@ void exact_window(const T* x, const Plan& P, const Lanes& ln, const WindowRange&
     WindowCache wc = window_cache(backward, w.count());
     double dump_e[L], dump_lr[L];
     v8d vS = {}, vSc = {}, vDN = {}, vDNc = {}, vTR = {}, vTRc = {}, vSX = {};
+    // the overlap state's dy/da sums (want_state, from the element cache's ln x = H + Lo):
+    // LR = sum E ln(x/c) rho, LS = sum E ln(x/c), c the window's first element (ln R where
+    // that is not positive): any c gives the same dy/da (below), one within the window's
+    // span keeps ln(x/c)'s rounding (u |ln(x/c)|) at the scale of the terms
+    v8d vLR = {}, vLRc = {}, vLS = {}, vLSc = {};
+    const bool lsums = out.want_state && ec != nullptr && ec->H != nullptr;
+    v8d vch = {}, vcl = {};
+    if (lsums) {
+      const int64_t f = ((w.d0 * P.ax[1].in + w.h0) * P.ax[2].in + w.w0) * L;
+      const v8d xf = v8_load(ec->X + f);
+      vch = v8_load(ec->H + f);
+      vcl = v8_load(ec->Lo + f);
+      if (v8_any(~(xf > zero))) {
+        double rh[L], rl[L];
+        elem_log_lanes(R, rh, rl);
+        vch = v8_select(xf > zero, vch, v8_load(rh));
+        vcl = v8_select(xf > zero, vcl, v8_load(rl));
+      }
+    }
     for (int64_t k0 = 0; k0 < g.n; k0 += GATHER_ELEMS) {
      const int64_t cnt = load_run<T>(x, P, ln, w, g, k0, xl);
      for (int64_t j = 0; j < cnt; ++j) {
@@ -1962,7 +1993,7 @@ void exact_window(const T* x, const Plan& P, const Lanes& ln, const WindowRange&
       const double* v = g.v + j * L;
       double* ce = wc.on ? wc.e + k * L : dump_e;
       double* clr = wc.on ? wc.lr + k * L : dump_lr;
-      double eb[L], erb[L], etb[L], rb[L];  // this element's terms
+      double eb[L], erb[L], etb[L], rb[L], rhob[L];  // this element's terms
       double elb[L], elrb[L], eltb[L];      // the new path's corrections (e's low part)
       double cel[L];
       pair_terms_any(v, g.pos[j], R, sR, a, pl, ce, cel, clr);
@@ -1977,6 +2008,7 @@ void exact_window(const T* x, const Plan& P, const Lanes& ln, const WindowRange&
         double rho = p ? (us - R[l]) / R[l] : -1.0;
         double r = p ? (us * scale[l]) * scale2[l] : 0.0;  // x / 2^e(R): exact
         eb[l] = e;
+        rhob[l] = rho;
         erb[l] = e * rho;
         etb[l] = e * r;
         rb[l] = r;
@@ -2003,6 +2035,18 @@ void exact_window(const T* x, const Plan& P, const Lanes& ln, const WindowRange&
         vDNc += v8_load(elrb);
         vTRc += v8_load(eltb);
       }
+      if (lsums) {
+        const int64_t pk = g.pos[j] * L;
+        const v8d lam = (v8_load(ec->H + pk) - vch) + (v8_load(ec->Lo + pk) - vcl);
+        const v8d el = v8_load(eb) * lam;  // E ln(x/c) (0 at x <= 0: e = 0)
+        const v8d t4 = vLS + el;
+        vLSc += v8_select(v8_abs(vLS) >= v8_abs(el), (vLS - t4) + el, (el - t4) + vLS);
+        vLS = t4;
+        const v8d lr = el * v8_load(rhob);
+        const v8d t5 = vLR + lr;
+        vLRc += v8_select(v8_abs(vLR) >= v8_abs(lr), (vLR - t5) + lr, (lr - t5) + vLR);
+        vLR = t5;
+      }
      }
     }
     // y = 2^e(R) q, q = TR / S, with one rounding (as scale2k: a product with 2^e(R) where
@@ -2017,6 +2061,43 @@ void exact_window(const T* x, const Plan& P, const Lanes& ln, const WindowRange&
           out.y[l] = std::ldexp(vq[l], (int)eR[l]);
           if (fastlog) ++pair_mode_local[LDEXP_Y];
         }
+    if (out.want_state) {
+      // the float64 overlap state of the lanes whose window may use it: a new-path window
+      // (x^a from the element cache) of normal positive elements spanning at most 2^500 (and
+      // zeros only at a > 0, a != 1, where their weight and dy/dx are 0), in which every
+      // weight x^a / S >= (xmin / xmax)^|a| / n stays above 2^-900 (|a| (e(xmax) - e(xmin)
+      // + 1) <= 890), S lies within [2^-400, 2^400] and y is a normal double: there the
+      // backward's g / S, (g / S)(x - y) / x (at most |g| 2^900) and E (P + a C) neither
+      // overflow nor lose a weight (run_overlap64_backward, which also takes |g| within
+      // [2^-400, 2^100]); the backward evaluates the other windows again (exact_window,
+      // their lanes alone)
+      const v8d span = mxe - mne;
+      const v8l ok = ~spec & inr & (v8_load(pl.newl) != zero) &
+                     ((vzero == zero) | ((va > zero) & (va != one))) &
+                     (vmin >= 2.2250738585072014e-308) & (span <= 500.0) &
+                     (v8_abs(va) * (span + 1.0) <= 890.0) & (vSv >= 0x1p-400) &
+                     (vSv <= 0x1p400);
+      v8_store(out.s, vSv);
+      double S[L], Sc[L], Tt[L], Tc[L], q[L], p2[L];
+      v8_store(S, vS);
+      v8_store(Sc, vSc);
+      v8_store(Tt, vTR);
+      v8_store(Tc, vTRc);
+      v8_store(q, vq);
+      v8_store(p2, v8_select(inr, pow2_8(eR), one));
+      // dy/da = sum_i w_i (ln x_i - ln y)(x_i - y) = R sum_i w_i ln(x_i/c) (rho_i - D) for any
+      // c (as sum_i w_i (rho_i - D) = 0): R (LR - D LS) / S from pass 2's sums, no pass 3
+      double core[L];
+      v8_store(core, ((vLR + vLRc) - ((vDN + vDNc) / vSv) * (vLS + vLSc)) / vSv);
+      for (int l = 0; l < L; ++l) {
+        out.ok[l] = ok[l] != 0;
+        out.dwm[l] = core[l] * frexp2(R[l], &out.dwe[l]);
+        // y / 2^e(R) = (T + Tc) / (S + Sc) = q + r / (S + Sc), r = T + Tc - q (S + Sc): the
+        // residual with q S exact by fma, to about 2^-100 of y
+        const double r = (std::fma(-q[l], S[l], Tt[l]) + Tc[l]) - q[l] * Sc[l];
+        out.ylo[l] = out.ok[l] ? (r / out.s[l]) * p2[l] : 0.0;
+      }
+    }
     if (backward) {
       // pass 3: gradients. rel = (x - y) / x: (rho - D) / (x / R) while y is near R (|D| <=
       // 1/2: both accurate relative to themselves, so no cancellation for large |a|), else
@@ -2559,6 +2640,15 @@ struct Saved {
   // (double, the output's layout), dw each window's dy/dp; see power_kernel.inc, "the
   // overlap state"
   double* cw = nullptr;
+  // float64 where windows share elements (ppv_forward_overlap_saved64, the exact engine): e64
+  // each element's x^a (the element cache's E, lane-interleaved by group: e_index), win64 per
+  // window and lane (state_index) S, y and y's low part (3 arrays of win_n doubles), dw (when
+  // wanted) each window's dy/da, state_index too. See run_overlap64_backward.
+  double *e64 = nullptr, *win64 = nullptr;
+  int64_t win_n = 0;
+  // the state of one group alone, from the start of each buffer (state_index and e_index of
+  // group 0), and no output written: the recomputing backward's (fused_group64)
+  bool local = false;
 };
 
 
@@ -3933,8 +4023,11 @@ template <class T>
 void exact_group(const T* x, const Plan& P, const Lanes& ln, T* y, const T* gy, T* gx,
                  ScaledSum* da, int* status, const Saved* sv = nullptr) {
   // a saving forward (float64): the backward with gy = 1 into sv->jac64, y written, and each
-  // window's dy/da (its own sum) into sv->dw
-  const bool saving = sv != nullptr;
+  // window's dy/da (its own sum) into sv->dw. The overlap state's (ov64: sv->e64) is a
+  // forward that keeps x^a, S, y and each window's dy/da from pass 2's sums (WindowOut's
+  // want_state): no pass 3.
+  const bool ov64 = sv != nullptr && sv->e64 != nullptr;
+  const bool saving = sv != nullptr && !ov64;
   const bool backward = gx != nullptr || saving;
   const Axis &AD = P.ax[0], &AH = P.ax[1], &AW = P.ax[2];
   GradSink sink;
@@ -3965,10 +4058,14 @@ void exact_group(const T* x, const Plan& P, const Lanes& ln, T* y, const T* gy, 
       static thread_local std::vector<double> mem;
       const size_t n = (size_t)(np * L);
       // a forward keeps E and E_lo only (ln x is for pass 3's dy/dalpha terms)
-      const size_t arrays = backward ? 5 : 3;
+      const size_t arrays = (backward || ov64) ? 5 : 3;
       if (mem.size() < arrays * n) mem.resize(arrays * n);
-      double *X = mem.data(), *E = X + n, *El = E + n, *H = backward ? El + n : nullptr,
-             *Lo = backward ? H + n : nullptr;
+      const bool logs = backward || ov64;
+      // (ov64: E written straight into the state's x^a, the cache's own layout, e_index)
+      double *X = mem.data(), *El = X + 2 * n, *H = logs ? El + n : nullptr,
+             *Lo = logs ? H + n : nullptr;
+      double* E = ov64 ? sv->e64 + (sv->local ? 0 : e_index(P, group_of(P, ln), 0, 0, 0))
+                       : X + n;
       double dump_h[L], dump_lo[L];
       double a8[L];
       for (int l = 0; l < L; ++l) a8[l] = ln.a[l];
@@ -3981,7 +4078,7 @@ void exact_group(const T* x, const Plan& P, const Lanes& ln, T* y, const T* gy, 
         for (int64_t pos = p0; pos < p1; ++pos) load_lanes<T>(x, ln, pos, X + pos * L);
         for (int64_t pos = p0; pos < p1; ++pos)
           elem_terms_lanes(X + pos * L, a8, E + pos * L, El + pos * L,
-                           backward ? H + pos * L : dump_h, backward ? Lo + pos * L : dump_lo);
+                           logs ? H + pos * L : dump_h, logs ? Lo + pos * L : dump_lo);
       }
       ecache.X = X;
       ecache.E = E;
@@ -3991,6 +4088,8 @@ void exact_group(const T* x, const Plan& P, const Lanes& ln, T* y, const T* gy, 
       ecp = &ecache;
     }
   }
+  if (ov64 && ecp == nullptr) *status |= ST_UNSAVED;  // no element cache: no x^a to keep
+  const int64_t group = (ov64 && !sv->local) ? group_of(P, ln) : 0;
   bool want[L];
   for (int l = 0; l < L; ++l) want[l] = ln.active[l];
   double gyv[L];
@@ -4007,16 +4106,27 @@ void exact_group(const T* x, const Plan& P, const Lanes& ln, T* y, const T* gy, 
                           : (backward && ln.active[l])
                                 ? to_double<T>(gy[out_index(P, ln, l, od, oh, ow)]) : 0.0;
         WindowOut wo;
-        ScaledSum wda[L];  // saving: this window's dy/da
+        wo.want_state = ov64;
+        ScaledSum wda[L];  // saving, ov64: this window's dy/da
         exact_window<T>(x, P, ln, wr, want, backward, gyv, backward ? &sink : nullptr,
                         saving ? wda : (backward ? (owned ? da : not_owned) : nullptr), dummy,
                         wo, std::is_same<T, double>::value, ecp);
+        if (ov64)
+          for (int l = 0; l < L; ++l)
+            if (wo.ok[l] && std::isfinite(wo.dwm[l])) wda[l].add(wo.dwm[l], wo.dwe[l]);
+            else wo.ok[l] = false;  // (the backward evaluates the window again)
+        const int64_t si = ov64 ? state_index(P, group, od, oh, ow) : 0;
         for (int l = 0; l < L; ++l) {
           if (!ln.active[l]) continue;
           if (wo.bad[l] || std::isnan(wo.y[l])) *status |= ST_BAD;
           const int64_t o = out_index(P, ln, l, od, oh, ow);
-          if (gx == nullptr) y[o] = from_double<T>(wo.y[l]);
-          if (saving && sv->dw) {
+          if (gx == nullptr && !(ov64 && sv->local)) y[o] = from_double<T>(wo.y[l]);
+          if (ov64) {  // a window the state does not serve: S = -1 (the backward's mark)
+            sv->win64[si + l] = wo.ok[l] ? wo.s[l] : -1.0;
+            sv->win64[sv->win_n + si + l] = wo.y[l];
+            sv->win64[2 * sv->win_n + si + l] = wo.ylo[l];
+          }
+          if (sv && sv->dw && (!ov64 || wo.ok[l])) {
             // one double per window. A subnormal one costs at most 2^-1075 |gy| (absolute),
             // within the dy/da bound (64 u x sum |gy| xmax / max(1, |a|) over the windows)
             // while xmax >= max(1, |a|) 2^-1000; else, or if it overflows, the state is
@@ -4026,11 +4136,225 @@ void exact_group(const T* x, const Plan& P, const Lanes& ln, T* y, const T* gy, 
             if (!(std::fabs(d) <= 1.7976931348623157e308) ||
                 (sub && !(wo.xmax[l] >= std::max(1.0, std::fabs(ln.a[l])) * 0x1p-1000)))
               *status |= ST_UNSAVED;
-            sv->dw[o] = d;
+            sv->dw[ov64 ? si + l : o] = d;
           }
         }
       }
   flush_pair_modes();
+}
+
+// Row segments the overlap state's backward weighed again (an E_REDO; float64: windows and
+// lanes evaluated again, run_overlap64_backward) since the last ppv_overlap_redone call. For
+// tests.
+std::atomic<int64_t> overlap_rows_redone{0};
+
+// ------------------------------------------ float64: the backward from the overlap state
+// float64 windows that share elements (k3 s2 p1, k3 s1, adaptive): the per-window backward
+// forms each element's ln x and x^a again (the element cache), passes 1 and 2 of every window
+// and pass 3's per-pair gradient (four divisions per pair and lane), 2.4x the forward
+// (2-D k3 s2 p1, (2,64,112,112), one thread, AVX2: 72 against 30 ms). The saving forward
+// (ppv_forward_overlap_saved64: exact_group with Saved::e64) keeps each element's x^a (the
+// element cache's E, written there directly: 8 bytes per input element), each window's
+// S = sum E, y and y's low part (24 bytes per output) and, when alpha's gradient is wanted,
+// its dy/da from two more compensated sums of pass 2 (exact_window's want_state: no pass 3).
+// The backward then sums per element, over the windows w that hold it (c_w = g_w / S_w,
+// d = (x - y_w) - ylo_w),
+//     P = sum_w c_w,   C = sum_w c_w (d / x),   dx = E (P + a C),
+// which is sum_w g_w (E / S_w) (1 + a (x - y_w) / x): each window's dy/dx times g_w as the
+// exact engine forms it (w (1 + a rel)), with x - y from y to about 2^-100 (no cancellation
+// beyond the difference's own: x - y_hi is exact within a factor 2 of y); each term of P and
+// C carries a relative error of a few u, as the per-window backward's gy * dy/dx, and both sum
+// the windows in a double as its gradient sink does. dy/da = sum_w g_w dw_w. A window the
+// state does not serve (exact_window's ok: the new path, normal positive elements or zeros at
+// a > 0, a != 1, a span within 2^500, every weight above 2^-900, S within [2^-400, 2^400]) is
+// stored with S = -1 and evaluated again in the backward by exact_window, its lanes alone (as
+// is a window whose g is beyond [2^-400, 2^100]). The state is refused (ST_UNSAVED: the
+// caller recomputes) where the plane is too large for the element cache (ELEM_CACHE_ELEMS) or
+// no lane has |a| <= 16, where a window's dy/da is not representable well enough (as the
+// disjoint state's), or where the forward was segmented. The recomputing backward of such
+// windows runs the same two steps per group (fused_group64), so that both give the same bits.
+inline void store_lanes_f64(double* gx, const Lanes& ln, int64_t np, const double* v) {
+  for (int l = 0; l < L; ++l) {
+    if (!ln.active[l]) continue;
+    double* dst = gx + ln.in_base[l];
+    const int64_t es = ln.es_in;
+    for (int64_t pos = 0; pos < np; ++pos) dst[pos * es] = v[pos * L + l];
+  }
+}
+
+// One group's backward from the float64 overlap state: E its block of x^a (e_index's
+// layout from the group's start), win / dw the state's windows at state_index(P, sgroup, ...)
+// (sgroup: the group's index in them; win_n doubles per array); gx written for the group's
+// active lanes; dy/da per lane as dm 2^de (want_param). s: per-thread scratch.
+struct Overlap64Scratch {
+  std::vector<double> X, IX, Pa, Ca, Xtra;
+};
+inline void overlap64_group_backward(const Plan& P, const double* x, const Lanes& ln,
+                                     int64_t sgroup, const double* E, const double* win,
+                                     int64_t win_n, const double* dw, const double* gy,
+                                     double* gx, bool want_param, double* dm, int* de,
+                                     Overlap64Scratch& s) {
+  const int64_t np = P.plane_in, n = np * L;
+  if ((int64_t)s.X.size() < n) {
+    s.X.assign((size_t)n, 0.0);
+    s.IX.assign((size_t)n, 0.0);
+    s.Pa.assign((size_t)n, 0.0);
+    s.Ca.assign((size_t)n, 0.0);
+  }
+  double *X = s.X.data(), *IX = s.IX.data(), *Pa = s.Pa.data(), *Ca = s.Ca.data();
+  for (int64_t pos = 0; pos < np; ++pos) load_lanes<double>(x, ln, pos, X + pos * L);
+  // 1 / x of a normal x, else 0 (served windows hold no other, and c (d / x) must stay 0 in
+  // the lanes not served)
+#pragma omp simd
+  for (int64_t k = 0; k < n; ++k)
+    IX[k] = (X[k] >= 2.2250738585072014e-308 && X[k] <= 1.7976931348623157e308) ? 1.0 / X[k]
+                                                                                : 0.0;
+  std::fill(Pa, Pa + n, 0.0);
+  std::fill(Ca, Ca + n, 0.0);
+  bool extra = false;   // some window evaluated again
+  int64_t again_n = 0;  // its lanes (counted in overlap_rows_redone, for tests)
+  GradSink sink;
+  ScaledSum dextra[L];  // gy dy/da of those windows
+  double dl[L] = {};
+  bool wide[L] = {};  // a term of sum g dw beyond [2^-960, 2^960]: summed again, scaled
+  for (int64_t od = 0; od < P.ax[0].out; ++od)
+    for (int64_t oh = 0; oh < P.ax[1].out; ++oh)
+      for (int64_t ow = 0; ow < P.ax[2].out; ++ow) {
+        const int64_t si = state_index(P, sgroup, od, oh, ow);
+        double c[L], yh[L], yl[L], gl[L];
+        bool again[L], any_again = false;
+        for (int l = 0; l < L; ++l) {
+          gl[l] = ln.active[l] ? gy[out_index(P, ln, l, od, oh, ow)] : 0.0;
+          const double ag = std::fabs(gl[l]);
+          again[l] = ln.active[l] && (win[si + l] < 0.0 || ag > 0x1p100 ||
+                                      (ag != 0.0 && ag < 0x1p-400) || !(ag == ag));
+          any_again = any_again || again[l];
+          again_n += again[l] ? 1 : 0;
+          const bool use = ln.active[l] && !again[l];
+          c[l] = use ? gl[l] / win[si + l] : 0.0;
+          yh[l] = use ? win[win_n + si + l] : 0.0;
+          yl[l] = use ? win[2 * win_n + si + l] : 0.0;
+          if (want_param && use) {
+            const double term = gl[l] * dw[si + l], at = std::fabs(term);
+            dl[l] += term;
+            wide[l] = wide[l] || at > 0x1p960 || (at != 0.0 && at < 0x1p-960);
+          }
+        }
+        const WindowRange wr = window_range(P, od, oh, ow);
+        if (any_again) {  // those lanes' window as the recomputing backward does it
+          if (!extra) {
+            if ((int64_t)s.Xtra.size() < n) s.Xtra.resize((size_t)n);
+            std::fill(s.Xtra.begin(), s.Xtra.begin() + n, 0.0);
+            sink.buf = s.Xtra.data();
+            extra = true;
+          }
+          WindowOut wo;
+          double dummy[L];
+          exact_window<double>(x, P, ln, wr, again, true, gl, &sink,
+                               want_param ? dextra : nullptr, dummy, wo, true, nullptr);
+        }
+        for_each_element(P, wr, [&](int64_t pos) {
+          double* __restrict pp = Pa + pos * L;
+          double* __restrict cc = Ca + pos * L;
+          const double* __restrict xv = X + pos * L;
+          const double* __restrict iv = IX + pos * L;
+#pragma omp simd
+          for (int l = 0; l < L; ++l) {
+            const double d = (xv[l] - yh[l]) - yl[l];
+            pp[l] += c[l];
+            cc[l] += c[l] * (d * iv[l]);
+          }
+        });
+      }
+  // dx = E (P + a C) (C sums c (x - y) / x) where some served window holds the element and
+  // x > 0 (a zero's dy/dx is 0 in the windows served; an element only in windows evaluated
+  // again may have no finite E), plus the windows evaluated again
+  double a[L];
+  for (int l = 0; l < L; ++l) a[l] = ln.a[l];
+  const double* xt = extra ? s.Xtra.data() : nullptr;
+  for (int64_t pos = 0; pos < np; ++pos) {
+    double* __restrict pp = Pa + pos * L;
+    const double* __restrict cc = Ca + pos * L;
+    const double* __restrict xv = X + pos * L;
+    const double* __restrict ev = E + pos * L;
+#pragma omp simd
+    for (int l = 0; l < L; ++l) {
+      const bool served = xv[l] > 0.0 && xv[l] <= 1.7976931348623157e308 &&
+                          (pp[l] != 0.0 || cc[l] != 0.0);
+      const double v = ev[l] * (pp[l] + a[l] * cc[l]);
+      pp[l] = served ? v : 0.0;
+    }
+    if (xt)
+      for (int l = 0; l < L; ++l) pp[l] += xt[pos * L + l];
+  }
+  store_lanes_f64(gx, ln, np, Pa);  // (gx may be the state's x^a: this group's, read no more)
+  if (again_n) overlap_rows_redone += again_n;
+  if (!want_param) return;
+  for (int l = 0; l < L; ++l) {
+    ScaledSum ss;
+    if (!ln.active[l]) {
+      dm[l] = 0.0;
+      de[l] = 0;
+      continue;
+    }
+    if (wide[l]) {  // the plane's sum again, each term scaled
+      for (int64_t od = 0; od < P.ax[0].out; ++od)
+        for (int64_t oh = 0; oh < P.ax[1].out; ++oh)
+          for (int64_t ow = 0; ow < P.ax[2].out; ++ow) {
+            const int64_t si = state_index(P, sgroup, od, oh, ow) + l;
+            if (win[si] < 0.0) continue;
+            const double gv = gy[out_index(P, ln, l, od, oh, ow)];
+            const double ag = std::fabs(gv);
+            if (ag > 0x1p100 || (ag != 0.0 && ag < 0x1p-400) || !(ag == ag)) continue;
+            int eg, ed;
+            const double mg = frexp2(gv, &eg);
+            const double md = frexp2(dw[si], &ed);
+            ss.add(mg * md, eg + ed);
+          }
+    } else {
+      ss.add(dl[l], 0);
+    }
+    ss.add(dextra[l].m, dextra[l].e);
+    dm[l] = ss.m;
+    de[l] = ss.e;
+  }
+}
+
+// The recomputing backward of float64 windows that share elements, group by group: the
+// saving forward's state for this group alone (exact_group with a local Saved) and the
+// state's backward from it, so that a backward that recomputes (a second backward through a
+// retained graph, torch.func's, a forward that kept no state) gives the state's bits: the
+// float64 backward is then the same function of its inputs however it runs (gradcheck's
+// reentrancy), and takes 0.8x the time of the per-window one it replaces. Returns false where
+// the group's state would be refused (no element cache, a dy/da not representable well
+// enough): the caller runs exact_group's backward for it.
+struct Fused64Scratch {
+  std::vector<double> e, win, dw;
+  Overlap64Scratch bw;
+};
+inline bool fused_group64(const double* x, const Plan& P, const Lanes& ln, const double* gy,
+                          double* gx, ScaledSum* da, int* status, Fused64Scratch& fs) {
+  const int64_t wn = P.plane_out * L;
+  if ((int64_t)fs.e.size() < P.plane_in * L) fs.e.resize((size_t)(P.plane_in * L));
+  if ((int64_t)fs.win.size() < 3 * wn) fs.win.resize((size_t)(3 * wn));
+  if ((int64_t)fs.dw.size() < wn) fs.dw.resize((size_t)wn);
+  Saved sv;
+  sv.e64 = fs.e.data();
+  sv.win64 = fs.win.data();
+  sv.win_n = wn;
+  sv.dw = fs.dw.data();
+  sv.local = true;
+  int st = 0;
+  exact_group<double>(x, P, ln, nullptr, nullptr, nullptr, nullptr, &st, &sv);
+  if (st & ST_UNSAVED) return false;
+  *status |= st;
+  double dm[L];
+  int de[L];
+  overlap64_group_backward(P, x, ln, 0, fs.e.data(), fs.win.data(), wn, fs.dw.data(), gy, gx,
+                           true, dm, de, fs.bw);
+  for (int l = 0; l < L; ++l)
+    if (ln.active[l]) da[l].add(dm[l], de[l]);
+  return true;
 }
 
 // ------------------------------------------------------------------------------ driver
@@ -4523,7 +4847,9 @@ int run(const Plan& Pc, const T* x, const double* param, T* y, const T* gy, T* g
     P.ax[0].build_inverse();
     P.ax[1].build_inverse();
   }
-  if (sv && sv->overlap()) {  // windows that share elements: the fast engine only
+  if (sv && sv->e64) {  // float64 windows that share elements: the exact engine only
+    if (!exact || sv->win64 == nullptr) return ST_ARGS;
+  } else if (sv && sv->overlap()) {  // windows that share elements: the fast engine only
     if (exact || sv->dw) return ST_ARGS;
   } else if (sv) {  // windows that share no element
     if (!disjoint(P) || (exact != (sv->jac64 != nullptr))) return ST_ARGS;
@@ -4540,20 +4866,23 @@ int run(const Plan& Pc, const T* x, const double* param, T* y, const T* gy, T* g
       // the backward's second pass reads the D and H inverses (W's is never read)
       if (sg.axis >= 0 && sg.axis < 2 && backward) c.P.ax[sg.axis].build_inverse();
       if (!exact) c.tiles = make_col_tiles(c.P.ax[2]);
-      if (sv && !sv->overlap() && c.tiles.max_chunks > 1) {
+      if (sv && !sv->overlap() && !sv->e64 && c.tiles.max_chunks > 1) {
         sv = nullptr;  // a window wider than a tile: not saved (recompute)
         extra_status = ST_UNSAVED;
       }
     }
     // segments recompute the windows they share with the previous segment and own only some
     // of them; the overlap state's backward is not segmented: not saved (recompute)
-    if (sv && sv->overlap() && sg.axis >= 0) {
+    if (sv && (sv->overlap() || sv->e64) && sg.axis >= 0) {
       sv = nullptr;
       extra_status = ST_UNSAVED;
     }
   } catch (...) {
     return ST_NOMEM;
   }
+  // float64 windows that share elements, unsegmented: the backward recomputes through the
+  // overlap state's arithmetic (fused_group64)
+  const bool fused64 = exact && backward && sv == nullptr && sg.axis < 0 && !disjoint(P);
   const int64_t slots = sg.slot_plane.empty() ? P.N * P.C : (int64_t)sg.slot_plane.size();
   std::vector<double> dparam_mem;
   if (backward) dparam_mem.assign((size_t)(2 * slots), 0.0);
@@ -4567,6 +4896,7 @@ int run(const Plan& Pc, const T* x, const double* param, T* y, const T* gy, T* g
     int64_t n_full = 0, n_partial = 0, cl_bands = 0;
     try {
       FastScratch fs;
+      Fused64Scratch f64s;
       const SegClass* current = nullptr;
       // the fast engine's scratch for the plan of one class
       auto setup = [&](const SegClass& c) {
@@ -4638,7 +4968,10 @@ int run(const Plan& Pc, const T* x, const double* param, T* y, const T* gy, T* g
         count_cl_group(P, ln, n_full, n_partial);
         if (exact) {
           ScaledSum da[L];
-          exact_group<T>(x, c.P, ln, y, gy, gx, backward ? da : nullptr, &st, sv);
+          bool done = false;
+          if constexpr (std::is_same<T, double>::value)
+            if (fused64) done = fused_group64(x, c.P, ln, gy, gx, da, &st, f64s);
+          if (!done) exact_group<T>(x, c.P, ln, y, gy, gx, backward ? da : nullptr, &st, sv);
           if (backward)
             for (int l = 0; l < L; ++l)
               if (ln.active[l]) {
@@ -4963,9 +5296,6 @@ int run_saved_backward(const Plan& Pc, const J* jac, const double* dw, const T* 
 // too small for it in a window of tiny y (save_overlap_row), or where the forward was
 // segmented (Segments).
 
-// Row segments the overlap state's backward weighed again (an E_REDO) since the last
-// ppv_overlap_redone call. For tests.
-std::atomic<int64_t> overlap_rows_redone{0};
 
 struct OverlapScratch {
   std::vector<double> c1, c2;   // slots * max_kept * L: g / S, g y / S of an output row's kept
@@ -5389,6 +5719,59 @@ int run_overlap_saved_backward(const Plan& Pc, const T* x, const double* param,
   return status.load();
 }
 
+int run_overlap64_backward(const Plan& Pc, const double* x, const double* param,
+                           const double* e64, const double* win, int64_t win_n,
+                           const double* dw, const double* gy, double* gx, double* dparam_out,
+                           int requested) {
+  if (Pc.op != OP_PPOOL || Pc.dtype != DT_F64) return ST_ARGS;
+  if (dparam_out && !dw) return ST_ARGS;
+  const bool into_state = gx == e64;
+  if (into_state && Pc.layout != 0) return ST_ARGS;
+  Plan P = Pc;
+  try {  // (the windows the state does not serve: exact_window's passes read the inverses)
+    P.ax[0].build_inverse();
+    P.ax[1].build_inverse();
+  } catch (...) {
+    return ST_NOMEM;
+  }
+  const bool want_param = dparam_out != nullptr;
+  std::vector<double> dparam;
+  if (want_param) dparam.assign((size_t)(2 * P.N * P.C), 0.0);
+  const int nt = threads_for(P, requested);
+  std::atomic<int> status{0};
+  auto body = [&](int t, int nthreads) {
+    const GroupRun gr = thread_groups(P, P.groups, false, t, nthreads);
+    try {
+      Overlap64Scratch s;
+      for (int64_t g = gr.begin; g < gr.end; g += gr.step) {
+        Lanes ln;
+        make_lanes(P, param, g, ln);
+        const int64_t group = group_of(P, ln);
+        double dm[L];
+        int de[L];
+        overlap64_group_backward(P, x, ln, group, e64 + e_index(P, group, 0, 0, 0), win, win_n,
+                                 dw, gy, gx, want_param, dm, de, s);
+        if (want_param)
+          for (int l = 0; l < L; ++l)
+            if (ln.active[l]) {
+              dparam[2 * ln.plane[l]] = dm[l];
+              dparam[2 * ln.plane[l] + 1] = de[l];
+            }
+      }
+    } catch (...) {
+      status.fetch_or(ST_NOMEM);
+    }
+  };
+  if (nt <= 1) {
+    body(0, 1);
+  } else {
+#pragma omp parallel num_threads(nt)
+    body(omp_get_thread_num(), omp_get_num_threads());
+  }
+  if (want_param && !(status.load() & ST_NOMEM)) reduce_param(P, dparam.data(), dparam_out);
+  return status.load();
+}
+
 template <class F>
 int dispatch(const int64_t* plan, F&& f) {
   Plan P;
@@ -5715,6 +6098,70 @@ int ppv_backward_overlap_saved(const int64_t* plan, const void* x, const double*
     try {
       return run_overlap_saved_backward<T, S>(P, (const T*)x, param, (const S*)e, dw, lc,
                                               (const T*)gy, (T*)gx, dparam, nthreads);
+    } catch (...) {
+      return (int)ST_NOMEM;
+    }
+  });
+}
+
+// Ask for 2 MiB pages (Linux transparent huge pages, where the system allows them on request)
+// for the 2 MiB-aligned part of a new buffer of at least 8 MiB, before its first write: a
+// fresh tensor's pages are mapped on first touch, and the float64 overlap state's 110 MB at
+// (8, 64, 112, 112) took 55-75 ms of 4 KiB page faults on a 2-core AMD EPYC VM (the kernel's
+// saving forward 185 ms on buffers written before, 241-259 ms on new ones, one thread). Only
+// the page size changes, never the contents; where the request is not granted nothing does.
+inline void advise_huge_pages(void* p, size_t bytes) {
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+  constexpr uintptr_t HUGE = (uintptr_t)2 << 20;
+  if (p == nullptr || bytes < (size_t)(8 << 20)) return;
+  const uintptr_t lo = ((uintptr_t)p + HUGE - 1) & ~(HUGE - 1);
+  const uintptr_t hi = ((uintptr_t)p + bytes) & ~(HUGE - 1);
+  if (hi > lo) (void)madvise((void*)lo, hi - lo, MADV_HUGEPAGE);
+#else
+  (void)p;
+  (void)bytes;
+#endif
+}
+
+// The float64 overlap state (P-pooling, windows that share elements; run_overlap64_backward):
+// y, and e each element's x^a (doubles, groups * plane_in * 8, e_index), dw (null: not
+// wanted) each window's dy/da (groups * plane_out * 8, state_index), win per window and lane
+// S, y and y's low part (3 arrays of groups * plane_out * 8 doubles, state_index). Status as
+// ppv_forward_saved (bit 4: recompute in the backward; not float64 or not P-pooling: 3).
+int ppv_forward_overlap_saved64(const int64_t* plan, const void* x, const double* param, void* y,
+                                double* e, double* dw, double* win, int nthreads) {
+  return dispatch(plan, [&](const Plan& P, auto* tag) {
+    using T = std::remove_pointer_t<decltype(tag)>;
+    if (!std::is_same<T, double>::value || P.op != OP_PPOOL) return (int)ST_ARGS;
+    try {
+      Saved sv;
+      sv.e64 = e;
+      sv.win64 = win;
+      sv.win_n = P.groups * P.plane_out * L;
+      sv.dw = dw;
+      advise_huge_pages(e, (size_t)(P.groups * P.plane_in * L) * sizeof(double));
+      advise_huge_pages(win, (size_t)(3 * sv.win_n) * sizeof(double));
+      advise_huge_pages(dw, (size_t)sv.win_n * sizeof(double));
+      return run<T>(P, (const T*)x, param, (T*)y, nullptr, nullptr, nullptr, nthreads, &sv);
+    } catch (...) {
+      return (int)ST_NOMEM;
+    }
+  });
+}
+
+// gx = gy * dy/dx and dparam (null: not wanted; wanted needs dw) from the state
+// ppv_forward_overlap_saved64 wrote for the same plan, x and parameter; gx may be e itself
+// (contiguous memory: each group's gradient is written over its own block of x^a).
+int ppv_backward_overlap_saved64(const int64_t* plan, const void* x, const double* param,
+                                 const double* e, const double* dw, const double* win,
+                                 const void* gy, void* gx, double* dparam, int nthreads) {
+  return dispatch(plan, [&](const Plan& P, auto* tag) {
+    using T = std::remove_pointer_t<decltype(tag)>;
+    if (!std::is_same<T, double>::value) return (int)ST_ARGS;
+    try {
+      return run_overlap64_backward(P, (const double*)x, param, e, win,
+                                    P.groups * P.plane_out * L, dw, (const double*)gy,
+                                    (double*)gx, dparam, nthreads);
     } catch (...) {
       return (int)ST_NOMEM;
     }

@@ -35,11 +35,15 @@ GATHER = _gather_elems()
 @pytest.fixture
 def kernel_calls(monkeypatch):
     """Count the compiled kernel's forward and backward calls (so a test knows it ran): the
-    plain entry points, and for windows that share no element the saving forward and the
-    backward from its state (both run the exact engine's passes in the forward)."""
+    plain entry points, and the saving forwards and the backwards from their states (windows
+    that share no element: the exact engine's passes in the forward; windows that share
+    elements: float64's overlap state, whose backward evaluates the windows it does not serve
+    with the exact engine)."""
     calls = {"forward": 0, "backward": 0}
     for name, kind in (("forward", "forward"), ("forward_saved", "forward"),
-                       ("backward", "backward"), ("backward_saved", "backward")):
+                       ("forward_overlap_saved", "forward"),
+                       ("backward", "backward"), ("backward_saved", "backward"),
+                       ("backward_overlap_saved", "backward")):
         real = getattr(_native, name)
 
         def counting(*args, _real=real, _kind=kind, **kwargs):
@@ -89,6 +93,11 @@ def test_overlapping_windows_in_runs_match_the_oracle(kernel_calls):
     alpha = torch.tensor([3.0, 0.0], dtype=torch.float64)
     check_case(x, alpha, 2100, 700, dims=1, grad_output=gout)
     assert kernel_calls["forward"] >= 1 and kernel_calls["backward"] >= 1
+    # |alpha| > 16 in every lane: no element cache, so no overlap state, and the backward is
+    # the exact engine's own over the same runs
+    check_case(x, torch.tensor([30.0, -20.0], dtype=torch.float64), 2100, 700, dims=1,
+               grad_output=gout)
+    assert kernel_calls["backward"] >= 2
 
 
 def test_small_windows_gathered_once_match_the_oracle(kernel_calls):

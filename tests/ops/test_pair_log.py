@@ -59,9 +59,10 @@ def test_the_new_path_matches_the_oracle(geometry, paths):
                   _decades((2, 3) + spatial, 6.0, seed)):
             check_case(x, alpha, k, s, p, dims=dims, forward_ulp=2)
     # every window has new lanes; a few (padded windows of 2 or 3 elements) have lanes whose
-    # elements are within 1/16 of each other, which keep the per-window path
+    # elements are within 1/16 of each other, which keep the per-window path (and which the
+    # float64 overlap state's backward evaluates again alone: "old" windows of those lanes)
     counts = paths()
-    assert counts["new"] > 10 * counts["mixed"] and counts["old"] == 0, counts
+    assert counts["new"] > 10 * (counts["mixed"] + counts["old"]), counts
 
 
 def test_global_windows_on_the_new_path_match_the_oracle(paths):
