@@ -232,8 +232,8 @@ def _overlap_state_fits(plan, dtype: torch.dtype, n_in: int, n_out: int,
     output's gradient, the input's gradient and the state: ``n_out 2 s + n_in s`` plus the
     weights (4 bytes per element and plane lane for float32 inputs, 2 for the half types:
     ``_native.overlap_weights_dtype``; 8 for float64's ``x^alpha``) and, with ``with_dw``, 4
-    bytes per output and lane (dy/dparam; 8 for float64), and for float64 24 bytes per output
-    and lane (``S``, ``y`` and its low part); on contiguous memory the input's gradient is
+    bytes per output and lane (dy/dparam; 8 for float64), and for float64 20 bytes per output
+    and lane (``S``, ``y`` and its low part as a float32); on contiguous memory the input's gradient is
     written over the weights (``_native_backward_saved``), so it is counted once. With float32
     weights for every dtype and a separate input gradient the model matched the profiler's
     peaks of ``ppverify bench --matrix`` to 0.01 (2026-12-03: 2-D float32 k3 s2 p1 1.38x, bfloat16
@@ -243,8 +243,8 @@ def _overlap_state_fits(plan, dtype: torch.dtype, n_in: int, n_out: int,
     with 2 or 3 planes, 8 lanes of state each, are such calls)."""
     weights = _native.overlap_weights_dtype(dtype).itemsize * _native.overlap_weights_size(plan)
     per_window = _native.overlap_dw_dtype(dtype).itemsize if with_dw else 0
-    if dtype == torch.float64:  # S, y and y's low part
-        per_window += 24
+    if dtype == torch.float64:  # S, y and y's low part (a float32)
+        per_window += 20
     state = weights + per_window * _native.overlap_state_size(plan)
     # contiguous: the input's gradient lives in the weights
     return _state_peak_fits(n_in, n_out, dtype.itemsize, state, not bool(plan[2]))

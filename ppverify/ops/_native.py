@@ -841,10 +841,11 @@ def overlap_dw_dtype(dtype: torch.dtype) -> torch.dtype:
 
 def overlap_ref_size(plan, dtype: torch.dtype) -> int:
     """Doubles of ``forward_overlap_saved``'s ``ref``: one per plane ``(n, c)`` (the weights'
-    reference ``Lc``), or for float64 three per window and lane (``S``, ``y`` and ``y``'s low
-    part: ``3 * overlap_state_size(plan)``)."""
+    reference ``Lc``), or for float64 two and a half per window and lane (``S`` and ``y`` as
+    doubles, then ``y``'s low part relative to ``y`` as a float32)."""
     if dtype == torch.float64:
-        return 3 * overlap_state_size(plan)
+        n = overlap_state_size(plan)
+        return 2 * n + (n + 1) // 2
     return int(plan[3]) * int(plan[4])
 
 
@@ -867,7 +868,7 @@ def forward_overlap_saved(plan: int, x: torch.Tensor, param: torch.Tensor, out: 
 
     float64 (the exact engine): ``weights`` gets each element's ``x^alpha`` (float64, as the
     engine forms it), ``ref`` (``overlap_ref_size``) each window's ``S``, ``y`` and ``y``'s
-    low part, ``dw`` (float64) each window's dy/dalpha (the recomputing backward's own sum);
+    low part, ``dw`` (float64) each window's dy/dalpha (from the window pass's sums);
     ``usable`` is False where a window is not one the state serves (``|alpha| > 16`` or a
     span below 1/16: the per-window path; a zero, a subnormal or bad element; a span beyond
     2^500 or a weight that may fall below 2^-900), where a plane is too large for the

@@ -2642,7 +2642,8 @@ struct Saved {
   double* cw = nullptr;
   // float64 where windows share elements (ppv_forward_overlap_saved64, the exact engine): e64
   // each element's x^a (the element cache's E, lane-interleaved by group: e_index), win64 per
-  // window and lane (state_index) S, y and y's low part (3 arrays of win_n doubles), dw (when
+  // window and lane (state_index) S, y (2 arrays of win_n doubles) and y's low part relative
+  // to y (win_n floats after them), dw (when
   // wanted) each window's dy/da, state_index too. See run_overlap64_backward.
   double *e64 = nullptr, *win64 = nullptr;
   int64_t win_n = 0;
@@ -4017,6 +4018,15 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
 
 // ------------------------------------------------------------------- float64 (exact) path
 
+// One per-thread arena for float64's plane-sized scratch: the element cache of exact_group
+// and the overlap state's backward (run one after the other, never at once; fused_group64
+// runs both for a group): one buffer per thread, not two (the peak RSS of the matrix's 2-D
+// float64 k3 s2 p1 row counts them)
+inline std::vector<double>& f64_arena() {
+  static thread_local std::vector<double> mem;
+  return mem;
+}
+
 // The exact engine keeps no plane-sized scratch: a float64 group's input gradient is summed in
 // place (zeroed first), window by window, in the order a lane-interleaved buffer would be.
 template <class T>
@@ -4055,14 +4065,14 @@ void exact_group(const T* x, const Plan& P, const Lanes& ln, T* y, const T* gy, 
       any_small = any_small || (ln.active[l] && std::fabs(ln.a[l]) <= FASTLOG_MAX_A);
     const int64_t np = AD.in * AH.in * AW.in;
     if (any_small && np <= ELEM_CACHE_ELEMS) {
-      static thread_local std::vector<double> mem;
+      std::vector<double>& mem = f64_arena();
       const size_t n = (size_t)(np * L);
-      // a forward keeps E and E_lo only (ln x is for pass 3's dy/dalpha terms)
-      const size_t arrays = (backward || ov64) ? 5 : 3;
-      if (mem.size() < arrays * n) mem.resize(arrays * n);
+      // a forward keeps E and E_lo only (ln x is for pass 3's dy/dalpha terms); ov64 writes E
+      // straight into the state's x^a (the cache's own layout, e_index)
       const bool logs = backward || ov64;
-      // (ov64: E written straight into the state's x^a, the cache's own layout, e_index)
-      double *X = mem.data(), *El = X + 2 * n, *H = logs ? El + n : nullptr,
+      const size_t arrays = (logs ? 5 : 3) - (ov64 ? 1 : 0);
+      if (mem.size() < arrays * n) mem.resize(arrays * n);
+      double *X = mem.data(), *El = X + (ov64 ? 1 : 2) * n, *H = logs ? El + n : nullptr,
              *Lo = logs ? H + n : nullptr;
       double* E = ov64 ? sv->e64 + (sv->local ? 0 : e_index(P, group_of(P, ln), 0, 0, 0))
                        : X + n;
@@ -4124,7 +4134,10 @@ void exact_group(const T* x, const Plan& P, const Lanes& ln, T* y, const T* gy, 
           if (ov64) {  // a window the state does not serve: S = -1 (the backward's mark)
             sv->win64[si + l] = wo.ok[l] ? wo.s[l] : -1.0;
             sv->win64[sv->win_n + si + l] = wo.y[l];
-            sv->win64[2 * sv->win_n + si + l] = wo.ylo[l];
+            // y's low part relative to y, as a float (|ylo / y| <= 2^-53: its own error
+            // below 2^-77 of y), in the third array's place: 4 bytes per output, not 8
+            reinterpret_cast<float*>(sv->win64 + 2 * sv->win_n)[si + l] =
+                (float)(wo.ylo[l] / wo.y[l]);
           }
           if (sv && sv->dw && (!ov64 || wo.ok[l])) {
             // one double per window. A subnormal one costs at most 2^-1075 |gy| (absolute),
@@ -4155,7 +4168,9 @@ std::atomic<int64_t> overlap_rows_redone{0};
 // (2-D k3 s2 p1, (2,64,112,112), one thread, AVX2: 72 against 30 ms). The saving forward
 // (ppv_forward_overlap_saved64: exact_group with Saved::e64) keeps each element's x^a (the
 // element cache's E, written there directly: 8 bytes per input element), each window's
-// S = sum E, y and y's low part (24 bytes per output) and, when alpha's gradient is wanted,
+// S = sum E, y and y's low part (20 bytes per output: the low part a float relative to y;
+// a double there took the peak RSS of the matrix's row to 1.59x max_pool2d's, and without
+// it the input gradients at |a| = 16 were 40-145 u off) and, when alpha's gradient is wanted,
 // its dy/da from two more compensated sums of pass 2 (exact_window's want_state: no pass 3).
 // The backward then sums per element, over the windows w that hold it (c_w = g_w / S_w,
 // d = (x - y_w) - ylo_w),
@@ -4187,7 +4202,7 @@ inline void store_lanes_f64(double* gx, const Lanes& ln, int64_t np, const doubl
 // (sgroup: the group's index in them; win_n doubles per array); gx written for the group's
 // active lanes; dy/da per lane as dm 2^de (want_param). s: per-thread scratch.
 struct Overlap64Scratch {
-  std::vector<double> X, IX, Pa, Ca, Xtra;
+  std::vector<double> Xtra;  // (x, 1 / x, P and C live in f64_arena)
 };
 inline void overlap64_group_backward(const Plan& P, const double* x, const Lanes& ln,
                                      int64_t sgroup, const double* E, const double* win,
@@ -4195,13 +4210,9 @@ inline void overlap64_group_backward(const Plan& P, const double* x, const Lanes
                                      double* gx, bool want_param, double* dm, int* de,
                                      Overlap64Scratch& s) {
   const int64_t np = P.plane_in, n = np * L;
-  if ((int64_t)s.X.size() < n) {
-    s.X.assign((size_t)n, 0.0);
-    s.IX.assign((size_t)n, 0.0);
-    s.Pa.assign((size_t)n, 0.0);
-    s.Ca.assign((size_t)n, 0.0);
-  }
-  double *X = s.X.data(), *IX = s.IX.data(), *Pa = s.Pa.data(), *Ca = s.Ca.data();
+  std::vector<double>& arena = f64_arena();
+  if ((int64_t)arena.size() < 4 * n) arena.resize((size_t)(4 * n));
+  double *X = arena.data(), *IX = X + n, *Pa = IX + n, *Ca = Pa + n;
   for (int64_t pos = 0; pos < np; ++pos) load_lanes<double>(x, ln, pos, X + pos * L);
   // 1 / x of a normal x, else 0 (served windows hold no other, and c (d / x) must stay 0 in
   // the lanes not served)
@@ -4233,7 +4244,8 @@ inline void overlap64_group_backward(const Plan& P, const double* x, const Lanes
           const bool use = ln.active[l] && !again[l];
           c[l] = use ? gl[l] / win[si + l] : 0.0;
           yh[l] = use ? win[win_n + si + l] : 0.0;
-          yl[l] = use ? win[2 * win_n + si + l] : 0.0;
+          yl[l] = use ? yh[l] * (double)reinterpret_cast<const float*>(win + 2 * win_n)[si + l]
+                      : 0.0;
           if (want_param && use) {
             const double term = gl[l] * dw[si + l], at = std::fabs(term);
             dl[l] += term;
@@ -4336,7 +4348,7 @@ inline bool fused_group64(const double* x, const Plan& P, const Lanes& ln, const
                           double* gx, ScaledSum* da, int* status, Fused64Scratch& fs) {
   const int64_t wn = P.plane_out * L;
   if ((int64_t)fs.e.size() < P.plane_in * L) fs.e.resize((size_t)(P.plane_in * L));
-  if ((int64_t)fs.win.size() < 3 * wn) fs.win.resize((size_t)(3 * wn));
+  if ((int64_t)fs.win.size() < 3 * wn) fs.win.resize((size_t)(3 * wn));  // (2.5 used)
   if ((int64_t)fs.dw.size() < wn) fs.dw.resize((size_t)wn);
   Saved sv;
   sv.e64 = fs.e.data();
@@ -6126,7 +6138,8 @@ inline void advise_huge_pages(void* p, size_t bytes) {
 // The float64 overlap state (P-pooling, windows that share elements; run_overlap64_backward):
 // y, and e each element's x^a (doubles, groups * plane_in * 8, e_index), dw (null: not
 // wanted) each window's dy/da (groups * plane_out * 8, state_index), win per window and lane
-// S, y and y's low part (3 arrays of groups * plane_out * 8 doubles, state_index). Status as
+// S, y (2 arrays of groups * plane_out * 8 doubles, state_index) and y's low part relative to
+// y (as many floats after them). Status as
 // ppv_forward_saved (bit 4: recompute in the backward; not float64 or not P-pooling: 3).
 int ppv_forward_overlap_saved64(const int64_t* plan, const void* x, const double* param, void* y,
                                 double* e, double* dw, double* win, int nthreads) {
