@@ -233,11 +233,11 @@ def _overlap_state_fits(plan, dtype: torch.dtype, n_in: int, n_out: int,
     weights (4 bytes per element and plane lane for float32 inputs, 2 for the half types:
     ``_native.overlap_weights_dtype``; 8 for float64's ``x^alpha``) and, with ``with_dw``, 4
     bytes per output and lane (dy/dparam; 8 for float64), and for float64 20 bytes per output
-    and lane (``S``, ``y`` and its low part as a float32); on contiguous memory the input's gradient is
-    written over the weights (``_native_backward_saved``), so it is counted once. With float32
-    weights for every dtype and a separate input gradient the model matched the profiler's
-    peaks of ``ppverify bench --matrix`` to 0.01 (2026-12-03: 2-D float32 k3 s2 p1 1.38x, bfloat16
-    1.60x, 3-D float32 1.58x). The state's buffers hold 8 lanes per group of planes (the
+    and lane (``S``, ``y`` and its low part as a float32); on contiguous memory the input's
+    gradient is written over the weights (``_native_backward_saved``), so it is counted once.
+    With float32 weights for every dtype and a separate input gradient the model matched the
+    profiler's peaks of ``ppverify bench --matrix`` to 0.01 (2026-12-03: 2-D float32 k3 s2 p1
+    1.38x, bfloat16 1.60x, 3-D float32 1.58x). The state's buffers hold 8 lanes per group of planes (the
     last group padded), as counted here; a state of at most 1 MiB is always kept (the peak
     of so small a call is torch's allocator and bookkeeping more than its buffers; tests
     with 2 or 3 planes, 8 lanes of state each, are such calls)."""
