@@ -237,10 +237,10 @@ def _overlap_state_fits(plan, dtype: torch.dtype, n_in: int, n_out: int,
     gradient is written over the weights (``_native_backward_saved``), so it is counted once.
     With float32 weights for every dtype and a separate input gradient the model matched the
     profiler's peaks of ``ppverify bench --matrix`` to 0.01 (2026-12-03: 2-D float32 k3 s2 p1
-    1.38x, bfloat16 1.60x, 3-D float32 1.58x). The state's buffers hold 8 lanes per group of planes (the
-    last group padded), as counted here; a state of at most 1 MiB is always kept (the peak
-    of so small a call is torch's allocator and bookkeeping more than its buffers; tests
-    with 2 or 3 planes, 8 lanes of state each, are such calls)."""
+    1.38x, bfloat16 1.60x, 3-D float32 1.58x). The state's buffers hold 8 lanes per group of
+    planes (the last group padded), as counted here; a state of at most 1 MiB is always kept
+    (the peak of so small a call is torch's allocator and bookkeeping more than its buffers;
+    tests with 2 or 3 planes, 8 lanes of state each, are such calls)."""
     weights = _native.overlap_weights_dtype(dtype).itemsize * _native.overlap_weights_size(plan)
     per_window = _native.overlap_dw_dtype(dtype).itemsize if with_dw else 0
     if dtype == torch.float64:  # S, y and y's low part (a float32)

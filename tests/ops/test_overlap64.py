@@ -246,8 +246,8 @@ def test_float64_overlap_state_is_written_over_and_used_once(count_overlap):
 def test_float64_overlap_state_memory_model():
     """The state is 8 bytes per input element (x^alpha) and 28 per output (S, y, its low
     part as a float32 relative to y, dy/dalpha): 2-D k3 s2 p1 at (8, 64, 112, 112) fits the
-    1.45x model (the input gradient written over x^alpha), k3 s1 (as many outputs as inputs) and channels-last
-    memory (its input gradient beside the state) do not."""
+    1.45x model (the input gradient written over x^alpha), k3 s1 (as many outputs as inputs)
+    and channels-last memory (its input gradient beside the state) do not."""
     def fits(shape, layout, channels_last=False):
         x = torch.empty(shape, dtype=F64)
         if channels_last:
