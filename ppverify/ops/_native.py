@@ -386,6 +386,8 @@ def _open(path: Path):
     lib.ppv_backward_power_overlap_saved.restype = i32
     lib.ppv_overlap_redone.argtypes = []
     lib.ppv_overlap_redone.restype = ctypes.c_int64
+    lib.ppv_lean_windows64.argtypes = []
+    lib.ppv_lean_windows64.restype = ctypes.c_int64
     lib.ppv_plan_axis.argtypes = [vp, i32, vp]
     lib.ppv_plan_axis.restype = i32
     lib.ppv_segments.argtypes = [vp, i32, vp]
@@ -966,6 +968,12 @@ def overlap_redone() -> int:
     """Row segments the overlap state's backward weighed again since the last call (a weight
     that float32 does not hold as a normal number; then reset). For tests."""
     return int((_lib or load()).ppv_overlap_redone())
+
+
+def lean_windows64() -> int:
+    """Windows (of 8 planes) that float64 forwards evaluated straight from their element cache
+    (the kernel's forward_window64) since the last call (then reset). For tests."""
+    return int((_lib or load()).ppv_lean_windows64())
 
 
 def backward(plan: int, x: torch.Tensor, param: torch.Tensor, grad_out: torch.Tensor,

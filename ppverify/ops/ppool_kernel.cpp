@@ -1973,6 +1973,8 @@ void exact_window(const T* x, const Plan& P, const Lanes& ln, const WindowRange&
     // span keeps ln(x/c)'s rounding (u |ln(x/c)|) at the scale of the terms
     v8d vLR = {}, vLRc = {}, vLS = {}, vLSc = {};
     const bool lsums = out.want_state && ec != nullptr && ec->H != nullptr;
+    // DN (D) and SX are read by pass 3 and by the overlap state only
+    const bool full = backward || out.want_state;
     v8d vch = {}, vcl = {};
     if (lsums) {
       const int64_t f = ((w.d0 * P.ax[1].in + w.h0) * P.ax[2].in + w.w0) * L;
@@ -1997,6 +1999,35 @@ void exact_window(const T* x, const Plan& P, const Lanes& ln, const WindowRange&
       double elb[L], elrb[L], eltb[L];      // the new path's corrections (e's low part)
       double cel[L];
       pair_terms_any(v, g.pos[j], R, sR, a, pl, ce, cel, clr);
+      if (!full) {
+        // a forward alone: S and TR (y = 2^e(R) TR / S) and their corrections, nothing else
+        // (the same operations as below for these two sums: the same bits)
+#pragma omp simd
+        for (int l = 0; l < L; ++l) {
+          const double u = v[l];
+          const bool p = u > 0.0;
+          const double e = p ? ce[l] : (a[l] == 0 ? 1.0 : 0.0);
+          const double elo = p ? cel[l] : 0.0;
+          const double r = p ? (u * scale[l]) * scale2[l] : 0.0;
+          eb[l] = e;
+          etb[l] = e * r;
+          const bool nl = pl.mode != PAIR_OLD && pl.newl[l] != 0.0;
+          elb[l] = elo;
+          eltb[l] = nl ? std::fma(elo, r, std::fma(e, r, -etb[l])) : 0.0;
+        }
+        const v8d e = v8_load(eb), et = v8_load(etb);
+        const v8d t1 = vS + e;
+        vSc += v8_select(vS >= e, (vS - t1) + e, (e - t1) + vS);
+        vS = t1;
+        const v8d t3 = vTR + et;
+        vTRc += v8_select(vTR >= et, (vTR - t3) + et, (et - t3) + vTR);
+        vTR = t3;
+        if (pl.mode != PAIR_OLD) {
+          vSc += v8_load(elb);
+          vTRc += v8_load(eltb);
+        }
+        continue;
+      }
 #pragma omp simd
       for (int l = 0; l < L; ++l) {
         double u = v[l];
@@ -4027,6 +4058,99 @@ inline std::vector<double>& f64_arena() {
   return mem;
 }
 
+// Windows (of 8 lanes) that forward_window64 evaluated since the last ppv_lean_windows64 call.
+// For tests.
+std::atomic<int64_t> lean_windows64{0};
+
+// a b + c with one rounding per lane (std::fma's bits)
+PPV_ALWAYS_INLINE v8d fma8(v8d a, v8d b, v8d c) {
+  double A[L], B[L], C[L], R[L];
+  v8_store(A, a);
+  v8_store(B, b);
+  v8_store(C, c);
+#pragma omp simd
+  for (int l = 0; l < L; ++l) R[l] = std::fma(A[l], B[l], C[l]);
+  return v8_load(R);
+}
+
+// A float64 forward's window in all 8 lanes, straight from the group's element cache (x, x^a
+// and its low part per position, lane-interleaved): exact_window's passes 1 and 2 and its y
+// for the case that every lane is general and takes the new path (the same operations in the
+// same order: the same bits), without its gather, its per-element stores and reloads of the
+// terms, or the sums that only pass 3 and the overlap state read (D, sum x / R). Returns false,
+// with nothing written, for any other window (a special lane, an old-path lane, a y that
+// needs ldexp): exact_window evaluates it. Lanes in idle (a group's missing planes, whose
+// elements load_lanes sets to 1) are neither checked nor stored.
+PPV_ALWAYS_INLINE bool forward_window64(const ElemCache& ec, const Plan& P, const WindowRange& w,
+                                        const v8d va, const v8l idle, double* y) {
+  const int64_t H = P.ax[1].in, W = P.ax[2].in;
+  const v8d zero = {}, one = zero + 1.0, inf = zero + INFINITY;
+  v8d vmax = zero, vmin = inf, vpos = zero, vzero = zero, vbad = zero;
+  for (int64_t jd = 0; jd < w.dn; ++jd)
+    for (int64_t jh = 0; jh < w.hn; ++jh) {
+      const double* row = ec.X + ((w.d0 + jd * w.ds) * H + w.h0 + jh * w.hs) * W * L;
+      for (int64_t jw = 0; jw < w.wn; ++jw) {
+        const v8d u = v8_load(row + (w.w0 + jw * w.ws) * L);
+        const auto ok = (u >= zero) & (u < inf);
+        vbad += v8_select(ok, zero, one);
+        vzero += v8_select(u == zero, one, zero);
+        const auto p = ok & (u > zero);
+        vpos += v8_select(p, one, zero);
+        vmax = v8_select(p & (u > vmax), u, vmax);
+        vmin = v8_select(p & (u < vmin), u, vmin);
+      }
+    }
+  v8d mxm, mxe, mnm, mne;
+  split8(vmax, mxm, mxe);
+  split8(vmin, mnm, mne);
+  const v8l neg = va < zero;
+  const v8l extreme = neg & (vpos > zero) & (mxe - mne >= 1000.0);
+  const v8l spec = (vbad > zero) | (vpos == zero) | (neg & (vzero > zero)) | extreme |
+                   ~(v8_abs(va) < inf);
+  const v8d ae = v8_abs(mxe), ie = v8_abs(mne);
+  const v8d emax = v8_select(ae < ie, ie, ae);
+  const v8d aa = v8_abs(va);
+  const v8l nw = ~spec & (aa <= FASTLOG_MAX_A) & (vmin <= (1.0 - FASTLOG_MIN_SPREAD) * vmax) &
+                 (aa * ((emax + 1.0) * 0.6931471805599453) <= FASTLOG_MAX_EXP);
+  if (v8_any(~(nw | idle))) return false;  // (idle lanes: x = 1, nothing reads their y)
+  const v8d vR = v8_select(va >= zero, vmax, vmin);
+  v8d Rm, Re;
+  split8(vR, Rm, Re);
+  const v8l eR = v8_to_int(Re);
+  const v8l inr = (eR >= -1022) & (eR <= 1023);
+  if (v8_any(~(inr | idle))) return false;
+  const v8l ne = -eR;
+  const v8l e1 = (ne - (ne >> 63)) >> 1;
+  const v8d scale = pow2_8(e1), scale2 = pow2_8(ne - e1);
+  const v8d e_zero = v8_select(va == zero, one, zero);  // a zero's weight (0^0 = 1)
+  v8d vS = {}, vSc = {}, vTR = {}, vTRc = {};
+  for (int64_t jd = 0; jd < w.dn; ++jd)
+    for (int64_t jh = 0; jh < w.hn; ++jh) {
+      const int64_t rp = ((w.d0 + jd * w.ds) * H + w.h0 + jh * w.hs) * W * L;
+      for (int64_t jw = 0; jw < w.wn; ++jw) {
+        const int64_t k = rp + (w.w0 + jw * w.ws) * L;
+        const v8d u = v8_load(ec.X + k);
+        const v8l p = u > zero;
+        const v8d e = v8_select(p, v8_load(ec.E + k), e_zero);
+        const v8d elo = v8_select(p, v8_load(ec.El + k), zero);
+        const v8d r = v8_select(p, (u * scale) * scale2, zero);
+        const v8d et = e * r;
+        const v8d elt = fma8(elo, r, fma8(e, r, -et));
+        const v8d t1 = vS + e;
+        vSc += v8_select(vS >= e, (vS - t1) + e, (e - t1) + vS);
+        vS = t1;
+        const v8d t3 = vTR + et;
+        vTRc += v8_select(vTR >= et, (vTR - t3) + et, (et - t3) + vTR);
+        vTR = t3;
+        vSc += elo;
+        vTRc += elt;
+      }
+    }
+  count_pair_mode(PAIR_NEW);
+  v8_store(y, ((vTR + vTRc) / (vS + vSc)) * pow2_8(eR));
+  return true;
+}
+
 // The exact engine keeps no plane-sized scratch: a float64 group's input gradient is summed in
 // place (zeroed first), window by window, in the order a lane-interleaved buffer would be.
 template <class T>
@@ -4100,6 +4224,17 @@ void exact_group(const T* x, const Plan& P, const Lanes& ln, T* y, const T* gy, 
   }
   if (ov64 && ecp == nullptr) *status |= ST_UNSAVED;  // no element cache: no x^a to keep
   const int64_t group = (ov64 && !sv->local) ? group_of(P, ln) : 0;
+  // a plain forward with an element cache: forward_window64 first
+  const bool lean = std::is_same<T, double>::value && !backward && !ov64 && ecp != nullptr;
+  v8d va = {};
+  v8l idle = {};
+  if (lean) {
+    double act[L];
+    for (int l = 0; l < L; ++l) act[l] = ln.active[l] ? 1.0 : 0.0;
+    va = v8_load(ln.a);
+    idle = v8_load(act) == 0.0;
+  }
+  int64_t n_lean = 0;
   bool want[L];
   for (int l = 0; l < L; ++l) want[l] = ln.active[l];
   double gyv[L];
@@ -4111,6 +4246,21 @@ void exact_group(const T* x, const Plan& P, const Lanes& ln, T* y, const T* gy, 
         const bool owned = P.owns_out(od, oh, ow);
         if (!backward && !owned) continue;
         WindowRange wr = window_range(P, od, oh, ow);
+        if (lean) {
+          double yl[L];
+          if (forward_window64(*ecp, P, wr, va, idle, yl)) {
+            const int64_t o = ((od * AH.out + oh) * AW.out + ow) * ln.es_out;
+            bool nan = false;
+            for (int l = 0; l < L; ++l) {
+              if (!ln.active[l]) continue;
+              nan = nan || std::isnan(yl[l]);
+              y[ln.out_base[l] + o] = from_double<T>(yl[l]);
+            }
+            if (nan) *status |= ST_BAD;
+            ++n_lean;
+            continue;
+          }
+        }
         for (int l = 0; l < L; ++l)
           gyv[l] = saving ? 1.0
                           : (backward && ln.active[l])
@@ -4153,6 +4303,7 @@ void exact_group(const T* x, const Plan& P, const Lanes& ln, T* y, const T* gy, 
           }
         }
       }
+  if (n_lean) lean_windows64 += n_lean;
   flush_pair_modes();
 }
 
@@ -6184,6 +6335,10 @@ int ppv_backward_overlap_saved64(const int64_t* plan, const void* x, const doubl
 // Row segments the overlap state's backward weighed again (a weight float does not hold)
 // since the last call (then reset). For tests.
 int64_t ppv_overlap_redone() { return overlap_rows_redone.exchange(0); }
+
+// Windows (of 8 lanes) a float64 forward evaluated straight from its element cache
+// (forward_window64) since the last call (then reset). For tests.
+int64_t ppv_lean_windows64() { return lean_windows64.exchange(0); }
 
 // The saving forward of the power mean / Lp norm for windows that may share elements (float32
 // inputs): y, and per input element E / x (jac: float, x's layout; elements of rows no window
