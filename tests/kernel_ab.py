@@ -16,7 +16,8 @@ per case (``sfwd`` / ``sbwd``), the pair an autograd call with a learnable alpha
 ``ppv_forward_saved`` (with dy/dalpha) and ``ppv_backward_saved`` (writing over the state where
 the dtypes agree, as autograd's does) where the windows share no element, else
 ``ppv_forward_overlap_saved`` and ``ppv_backward_overlap_saved`` (float32, bfloat16, float16;
-float64 has no overlap state: no second line; the state's buffers are sized for either ABI:
+float64: ``ppv_forward_overlap_saved64`` and ``ppv_backward_overlap_saved64``, where the other
+build has them; the state's buffers are sized for either ABI:
 version 4's 1 / S and y per output, 5's E per element and dy/dalpha per output). Used for issue
 12's column tiles (docs/performance-history.md, "Before and after the column tiles"), channels-
 last bands and the saving forward's one-pass dy/dx."""
@@ -194,24 +195,33 @@ def _saved_timer(plans, x, p, y, gy, gx, dp, threads, clock):
         return None
     n = max(_native.overlap_state_size(plan), _native.overlap_weights_size(plan))
     rs, ys = torch.empty(n, dtype=torch.float64), torch.empty(n, dtype=torch.float64)
-    lc = torch.empty(x.shape[0] * x.shape[1], dtype=torch.float64)
+    # (float64: ref holds S, y and y's low part per window and lane)
+    lc = torch.empty(max(_native.overlap_ref_size(plan, x.dtype), x.shape[0] * x.shape[1]),
+                     dtype=torch.float64)
+    f64 = x.dtype == torch.float64
+
+    def entries(lib):
+        if f64:
+            lib.ppv_forward_overlap_saved64.argtypes = [ctypes.c_void_p] * 7 + [ctypes.c_int]
+            lib.ppv_backward_overlap_saved64.argtypes = [ctypes.c_void_p] * 9 + [ctypes.c_int]
+            return lib.ppv_forward_overlap_saved64, lib.ppv_backward_overlap_saved64
+        return lib.ppv_forward_overlap_saved, lib.ppv_backward_overlap_saved
+
     # the kernel refuses the state where it segments the planes (few planes, long rows) or a
     # window goes to the exact engine: autograd then recomputes, so there is no second line
-    if _native.load().ppv_forward_overlap_saved(plan.ctypes.data, x.data_ptr(), p.data_ptr(),
-                                                y.data_ptr(), rs.data_ptr(), ys.data_ptr(),
-                                                lc.data_ptr(), threads) != 0:
+    if entries(_native.load())[0](plan.ctypes.data, x.data_ptr(), p.data_ptr(), y.data_ptr(),
+                                  rs.data_ptr(), ys.data_ptr(), lc.data_ptr(), threads) != 0:
         return None
 
     def run_overlap(lib, name):
         ptr = plans[name].ctypes.data
+        fwd, bwd = entries(lib)
         t0 = clock()
-        assert lib.ppv_forward_overlap_saved(ptr, x.data_ptr(), p.data_ptr(), y.data_ptr(),
-                                             rs.data_ptr(), ys.data_ptr(), lc.data_ptr(),
-                                             threads) == 0
+        assert fwd(ptr, x.data_ptr(), p.data_ptr(), y.data_ptr(), rs.data_ptr(), ys.data_ptr(),
+                   lc.data_ptr(), threads) == 0
         t1 = clock()
-        assert lib.ppv_backward_overlap_saved(ptr, x.data_ptr(), p.data_ptr(), rs.data_ptr(),
-                                              ys.data_ptr(), lc.data_ptr(), gy.data_ptr(),
-                                              gx.data_ptr(), dp.data_ptr(), threads) == 0
+        assert bwd(ptr, x.data_ptr(), p.data_ptr(), rs.data_ptr(), ys.data_ptr(), lc.data_ptr(),
+                   gy.data_ptr(), gx.data_ptr(), dp.data_ptr(), threads) == 0
         t2 = clock()
         return [(name + " sfwd", t1 - t0), (name + " sbwd", t2 - t1)]
     return run_overlap

@@ -37,7 +37,13 @@ on float32, bfloat16 and float16 inputs whose windows share elements (2-D k3 s2 
 even sizes, k3 s1 p1, k5 s2 p2, dilation 2, adaptive 5 on 23x19, 3-D k3 s2 p1, a 1-D k4 s2 p1,
 channels-last 2-D and 3-D; random, 12-decade and zero-laden inputs; alpha -3 .. 1e3), by their
 bits (issue 12's small row: the backward's coefficient slots, docs/performance-history.md, "Per-
-call overhead and RSS")."""
+call overhead and RSS").
+
+``--overlap64`` compares float64's overlap state: ``ppv_forward_overlap_saved64`` (status,
+output, each element's x^alpha, each window's S, y, y's low part and dy/dalpha) and
+``ppv_backward_overlap_saved64`` from the one state both wrote (status, input gradient,
+dy/dalpha), on the float64 cases above whose windows share elements, with the scalar ALPHAS
+and one alpha per channel (8-plane groups of different alphas)."""
 
 from __future__ import annotations
 
@@ -321,6 +327,57 @@ def overlap_main(libs, threads: int) -> int:
     return 1 if differ else 0
 
 
+def _overlap64_run(lib, plan, x, p, gy, threads: int):
+    vp = ctypes.c_void_p
+    f64, i64 = torch.float64, torch.int64
+    n = _native.overlap_state_size(plan)
+    w = torch.zeros(_native.overlap_weights_size(plan), dtype=f64)
+    dw = torch.zeros(n, dtype=f64)
+    ref = torch.zeros(_native.overlap_ref_size(plan, f64), dtype=f64)
+    y, gx, dp = torch.zeros_like(gy), torch.zeros_like(x), torch.zeros(p.shape, dtype=f64)
+    s1 = lib.ppv_forward_overlap_saved64(vp(plan.ctypes.data), vp(x.data_ptr()),
+                                         vp(p.data_ptr()), vp(y.data_ptr()), vp(w.data_ptr()),
+                                         vp(dw.data_ptr()), vp(ref.data_ptr()), threads)
+    # the state as the forward left it (the backward writes over it); ref holds S and y per
+    # window and lane, then y's low part as a float32, which is not read (and was left
+    # unwritten before 2026-12-04) where the state does not serve the window (S = -1)
+    lo = ref[2 * n:].view(torch.float32)[:n].clone()
+    lo[ref[:n] == -1.0] = 0.0
+    state = (w.clone().view(i64), dw.clone().view(i64), ref[:2 * n].clone().view(i64),
+             lo.view(torch.int32))
+    s2 = lib.ppv_backward_overlap_saved64(vp(plan.ctypes.data), vp(x.data_ptr()),
+                                          vp(p.data_ptr()), vp(w.data_ptr()),
+                                          vp(dw.data_ptr()), vp(ref.data_ptr()),
+                                          vp(gy.data_ptr()), vp(gx.data_ptr()),
+                                          vp(dp.data_ptr()), threads) if s1 == 0 else -1
+    return (s1, s2), (y.view(i64), *state, gx.view(i64), dp.view(i64))
+
+
+def overlap64_main(libs, threads: int) -> int:
+    torch.manual_seed(0)
+    cases = differ = used = 0
+    for shape, layout in GEOMETRIES:
+        out = _layout.out_spatial(layout, shape[2:])
+        out_shape = (shape[0], shape[1], *out)
+        params = [torch.tensor([a], dtype=torch.float64) for a in ALPHAS]
+        params.append(torch.linspace(-3.0, 5.0, shape[1], dtype=torch.float64))
+        for p in params:
+            plan = _native.make_plan("ppool", layout, shape, torch.float64, False,
+                                     int(p.numel() > 1), out)
+            if _native.plan_disjoint(plan):
+                break
+            for kind in KINDS:
+                x = _input(shape, kind)
+                gy = torch.randn(out_shape, dtype=torch.float64)
+                a, b = (_overlap64_run(lib, plan, x, p, gy, threads) for lib in libs)
+                cases += 1
+                used += a[0] == (0, 0)
+                differ += _differs(a, b, f"{shape} {kind} alpha={p.tolist()[:3]}",
+                                   "y, x^a, dy/dalpha, S|y, ylo, dx, dp")
+    print(f"{cases} cases ({used} served from the state), {differ} differ")
+    return 1 if differ else 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -332,8 +389,12 @@ def main() -> int:
                         help="compare the fast engine's forwards and backwards (see above)")
     parser.add_argument("--overlap", action="store_true",
                         help="compare the overlap state's forward and backward (see above)")
+    parser.add_argument("--overlap64", action="store_true",
+                        help="compare float64's overlap state's forward and backward (see above)")
     args = parser.parse_args()
     libs = (ctypes.CDLL(args.other), _native.load())
+    if args.overlap64:
+        return overlap64_main(libs, args.threads)
     if args.overlap:
         return overlap_main(libs, args.threads)
     if args.saved:

@@ -388,6 +388,8 @@ def _open(path: Path):
     lib.ppv_overlap_redone.restype = ctypes.c_int64
     lib.ppv_lean_windows64.argtypes = []
     lib.ppv_lean_windows64.restype = ctypes.c_int64
+    lib.ppv_lean64.argtypes = [i32]
+    lib.ppv_lean64.restype = i32
     lib.ppv_plan_axis.argtypes = [vp, i32, vp]
     lib.ppv_plan_axis.restype = i32
     lib.ppv_segments.argtypes = [vp, i32, vp]
@@ -974,6 +976,14 @@ def lean_windows64() -> int:
     """Windows (of 8 planes) that float64 forwards evaluated straight from their element cache
     (the kernel's forward_window64) since the last call (then reset). For tests."""
     return int((_lib or load()).ppv_lean_windows64())
+
+
+def lean64(on: bool | None = None) -> bool:
+    """Whether float64 forwards take their windows straight from the element cache
+    (``forward_window64``); ``on`` sets it (False: the exact engine's per-window path for
+    every window, whose bits the lean windows must give). Returns the previous setting. For
+    tests."""
+    return bool((_lib or load()).ppv_lean64(-1 if on is None else int(on)))
 
 
 def backward(plan: int, x: torch.Tensor, param: torch.Tensor, grad_out: torch.Tensor,

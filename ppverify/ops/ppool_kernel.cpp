@@ -4058,9 +4058,10 @@ inline std::vector<double>& f64_arena() {
   return mem;
 }
 
-// Windows (of 8 lanes) that forward_window64 evaluated since the last ppv_lean_windows64 call.
-// For tests.
+// Windows (of 8 lanes) that forward_window64 evaluated since the last ppv_lean_windows64 call,
+// and whether it is used (ppv_lean64: tests compare its bits with exact_window's).
 std::atomic<int64_t> lean_windows64{0};
+std::atomic<int> lean64_on{1};
 
 // a b + c with one rounding per lane (std::fma's bits)
 PPV_ALWAYS_INLINE v8d fma8(v8d a, v8d b, v8d c) {
@@ -4076,13 +4077,18 @@ PPV_ALWAYS_INLINE v8d fma8(v8d a, v8d b, v8d c) {
 // A float64 forward's window in all 8 lanes, straight from the group's element cache (x, x^a
 // and its low part per position, lane-interleaved): exact_window's passes 1 and 2 and its y
 // for the case that every lane is general and takes the new path (the same operations in the
-// same order: the same bits), without its gather, its per-element stores and reloads of the
-// terms, or the sums that only pass 3 and the overlap state read (D, sum x / R). Returns false,
-// with nothing written, for any other window (a special lane, an old-path lane, a y that
-// needs ldexp): exact_window evaluates it. Lanes in idle (a group's missing planes, whose
-// elements load_lanes sets to 1) are neither checked nor stored.
+// same order: the same bits), without its gather or its per-element stores and reloads of the
+// terms. A plain forward (STATE false) also leaves out the sums that only pass 3 and the
+// overlap state read (D, sum x / R) and writes y alone; the overlap state's saving forward
+// (STATE true, out.want_state) forms D and the dy/da sums LR and LS too and fills out as
+// exact_window does (y, xmax, bad, s, ylo, ok, dwm, dwe). Returns false, with nothing
+// written, for any other window (a special lane, an old-path lane, a y that needs ldexp):
+// exact_window evaluates it. Lanes in idle (a group's missing planes, whose elements
+// load_lanes sets to 1) are neither checked nor read.
+template <bool STATE>
 PPV_ALWAYS_INLINE bool forward_window64(const ElemCache& ec, const Plan& P, const WindowRange& w,
-                                        const v8d va, const v8l idle, double* y) {
+                                        const v8d va, const v8l idle, double* y,
+                                        WindowOut* out) {
   const int64_t H = P.ax[1].in, W = P.ax[2].in;
   const v8d zero = {}, one = zero + 1.0, inf = zero + INFINITY;
   v8d vmax = zero, vmin = inf, vpos = zero, vzero = zero, vbad = zero;
@@ -4124,6 +4130,22 @@ PPV_ALWAYS_INLINE bool forward_window64(const ElemCache& ec, const Plan& P, cons
   const v8d scale = pow2_8(e1), scale2 = pow2_8(ne - e1);
   const v8d e_zero = v8_select(va == zero, one, zero);  // a zero's weight (0^0 = 1)
   v8d vS = {}, vSc = {}, vTR = {}, vTRc = {};
+  // STATE: D's sum (DN = sum E rho) and the dy/da sums LR = sum E ln(x/c) rho, LS = sum
+  // E ln(x/c) (c the window's first element, R where that is not positive; exact_window)
+  v8d vDN = {}, vDNc = {}, vLR = {}, vLRc = {}, vLS = {}, vLSc = {}, vch = {}, vcl = {};
+  if constexpr (STATE) {
+    const int64_t f = ((w.d0 * H + w.h0) * W + w.w0) * L;
+    const v8d xf = v8_load(ec.X + f);
+    vch = v8_load(ec.H + f);
+    vcl = v8_load(ec.Lo + f);
+    if (v8_any(~(xf > zero))) {
+      double R[L], rh[L], rl[L];
+      v8_store(R, vR);
+      elem_log_lanes(R, rh, rl);
+      vch = v8_select(xf > zero, vch, v8_load(rh));
+      vcl = v8_select(xf > zero, vcl, v8_load(rl));
+    }
+  }
   for (int64_t jd = 0; jd < w.dn; ++jd)
     for (int64_t jh = 0; jh < w.hn; ++jh) {
       const int64_t rp = ((w.d0 + jd * w.ds) * H + w.h0 + jh * w.hs) * W * L;
@@ -4139,15 +4161,66 @@ PPV_ALWAYS_INLINE bool forward_window64(const ElemCache& ec, const Plan& P, cons
         const v8d t1 = vS + e;
         vSc += v8_select(vS >= e, (vS - t1) + e, (e - t1) + vS);
         vS = t1;
+        v8d rho = zero, elr = zero;
+        if constexpr (STATE) {
+          rho = v8_select(p, (u - vR) / vR, zero - 1.0);
+          const v8d er = e * rho;
+          elr = fma8(elo, rho, fma8(e, rho, -er));
+          const v8d t2 = vDN + er;
+          vDNc += v8_select(v8_abs(vDN) >= v8_abs(er), (vDN - t2) + er, (er - t2) + vDN);
+          vDN = t2;
+        }
         const v8d t3 = vTR + et;
         vTRc += v8_select(vTR >= et, (vTR - t3) + et, (et - t3) + vTR);
         vTR = t3;
         vSc += elo;
+        if constexpr (STATE) vDNc += elr;
         vTRc += elt;
+        if constexpr (STATE) {
+          const v8d lam = (v8_load(ec.H + k) - vch) + (v8_load(ec.Lo + k) - vcl);
+          const v8d el = e * lam;  // E ln(x/c) (0 at x <= 0: e = 0)
+          const v8d t4 = vLS + el;
+          vLSc += v8_select(v8_abs(vLS) >= v8_abs(el), (vLS - t4) + el, (el - t4) + vLS);
+          vLS = t4;
+          const v8d lr = el * rho;
+          const v8d t5 = vLR + lr;
+          vLRc += v8_select(v8_abs(vLR) >= v8_abs(lr), (vLR - t5) + lr, (lr - t5) + vLR);
+          vLR = t5;
+        }
       }
     }
   count_pair_mode(PAIR_NEW);
-  v8_store(y, ((vTR + vTRc) / (vS + vSc)) * pow2_8(eR));
+  const v8d vSv = vS + vSc;
+  const v8d vq = (vTR + vTRc) / vSv;
+  if constexpr (!STATE) {
+    v8_store(y, vq * pow2_8(eR));
+  } else {
+    // exact_window's want_state epilogue, every lane general and new
+    v8_store(out->y, vq * pow2_8(eR));
+    v8_store(out->xmax, vmax);
+    std::memset(out->bad, 0, sizeof out->bad);
+    const v8d span = mxe - mne;
+    const v8l ok = ((vzero == zero) | ((va > zero) & (va != one))) &
+                   (vmin >= 2.2250738585072014e-308) & (span <= 500.0) &
+                   (v8_abs(va) * (span + 1.0) <= 890.0) & (vSv >= 0x1p-400) &
+                   (vSv <= 0x1p400);
+    v8_store(out->s, vSv);
+    double S[L], Sc[L], Tt[L], Tc[L], q[L], p2[L], R[L], core[L];
+    v8_store(S, vS);
+    v8_store(Sc, vSc);
+    v8_store(Tt, vTR);
+    v8_store(Tc, vTRc);
+    v8_store(q, vq);
+    v8_store(p2, pow2_8(eR));
+    v8_store(R, vR);
+    v8_store(core, ((vLR + vLRc) - ((vDN + vDNc) / vSv) * (vLS + vLSc)) / vSv);
+    for (int l = 0; l < L; ++l) {
+      out->ok[l] = ok[l] != 0;
+      out->dwm[l] = core[l] * frexp2(R[l], &out->dwe[l]);
+      const double rr = (std::fma(-q[l], S[l], Tt[l]) + Tc[l]) - q[l] * Sc[l];
+      out->ylo[l] = out->ok[l] ? (rr / out->s[l]) * p2[l] : 0.0;
+    }
+  }
   return true;
 }
 
@@ -4224,11 +4297,15 @@ void exact_group(const T* x, const Plan& P, const Lanes& ln, T* y, const T* gy, 
   }
   if (ov64 && ecp == nullptr) *status |= ST_UNSAVED;  // no element cache: no x^a to keep
   const int64_t group = (ov64 && !sv->local) ? group_of(P, ln) : 0;
-  // a plain forward with an element cache: forward_window64 first
-  const bool lean = std::is_same<T, double>::value && !backward && !ov64 && ecp != nullptr;
+  // a plain forward or the overlap state's with an element cache: forward_window64 first
+  const bool lean_on = lean64_on.load(std::memory_order_relaxed) != 0;
+  const bool lean = std::is_same<T, double>::value && !backward && !ov64 && ecp != nullptr &&
+                    lean_on;
+  const bool lean_state = std::is_same<T, double>::value && ov64 && ecp != nullptr &&
+                          ecp->H != nullptr && lean_on;
   v8d va = {};
   v8l idle = {};
-  if (lean) {
+  if (lean || lean_state) {
     double act[L];
     for (int l = 0; l < L; ++l) act[l] = ln.active[l] ? 1.0 : 0.0;
     va = v8_load(ln.a);
@@ -4248,7 +4325,7 @@ void exact_group(const T* x, const Plan& P, const Lanes& ln, T* y, const T* gy, 
         WindowRange wr = window_range(P, od, oh, ow);
         if (lean) {
           double yl[L];
-          if (forward_window64(*ecp, P, wr, va, idle, yl)) {
+          if (forward_window64<false>(*ecp, P, wr, va, idle, yl, nullptr)) {
             const int64_t o = ((od * AH.out + oh) * AW.out + ow) * ln.es_out;
             bool nan = false;
             for (int l = 0; l < L; ++l) {
@@ -4268,9 +4345,12 @@ void exact_group(const T* x, const Plan& P, const Lanes& ln, T* y, const T* gy, 
         WindowOut wo;
         wo.want_state = ov64;
         ScaledSum wda[L];  // saving, ov64: this window's dy/da
-        exact_window<T>(x, P, ln, wr, want, backward, gyv, backward ? &sink : nullptr,
-                        saving ? wda : (backward ? (owned ? da : not_owned) : nullptr), dummy,
-                        wo, std::is_same<T, double>::value, ecp);
+        if (!(lean_state && forward_window64<true>(*ecp, P, wr, va, idle, nullptr, &wo)))
+          exact_window<T>(x, P, ln, wr, want, backward, gyv, backward ? &sink : nullptr,
+                          saving ? wda : (backward ? (owned ? da : not_owned) : nullptr),
+                          dummy, wo, std::is_same<T, double>::value, ecp);
+        else
+          ++n_lean;
         if (ov64)
           for (int l = 0; l < L; ++l)
             if (wo.ok[l] && std::isfinite(wo.dwm[l])) wda[l].add(wo.dwm[l], wo.dwe[l]);
@@ -4286,8 +4366,10 @@ void exact_group(const T* x, const Plan& P, const Lanes& ln, T* y, const T* gy, 
             sv->win64[sv->win_n + si + l] = wo.y[l];
             // y's low part relative to y, as a float (|ylo / y| <= 2^-53: its own error
             // below 2^-77 of y), in the third array's place: 4 bytes per output, not 8
+            // (0 in a window the state does not serve: exact_window leaves ylo unwritten
+            // where no lane is general)
             reinterpret_cast<float*>(sv->win64 + 2 * sv->win_n)[si + l] =
-                (float)(wo.ylo[l] / wo.y[l]);
+                wo.ok[l] ? (float)(wo.ylo[l] / wo.y[l]) : 0.0f;
           }
           if (sv && sv->dw && (!ov64 || wo.ok[l])) {
             // one double per window. A subnormal one costs at most 2^-1075 |gy| (absolute),
@@ -6339,6 +6421,10 @@ int64_t ppv_overlap_redone() { return overlap_rows_redone.exchange(0); }
 // Windows (of 8 lanes) a float64 forward evaluated straight from its element cache
 // (forward_window64) since the last call (then reset). For tests.
 int64_t ppv_lean_windows64() { return lean_windows64.exchange(0); }
+
+// Turns forward_window64 on (1) or off (0; exact_window then evaluates every window); any other
+// value leaves it. Returns the previous setting. For tests.
+int ppv_lean64(int on) { return (on == 0 || on == 1) ? lean64_on.exchange(on) : lean64_on.load(); }
 
 // The saving forward of the power mean / Lp norm for windows that may share elements (float32
 // inputs): y, and per input element E / x (jac: float, x's layout; elements of rows no window

@@ -7,10 +7,15 @@ the gather, the per-element stores or the sums only the backward reads. Windows 
 take (a special lane: no positive element, zeros at alpha < 0, a bad element; an old-path lane:
 |alpha| > 16, a span below 1/16; a y that needs ldexp) go to ``exact_window`` as before.
 
+The overlap state's saving forward (an autograd call with windows that share elements) takes
+the same lean windows, forming also D, the dy/dalpha sums and the state's values as
+``exact_window``'s ``want_state`` does.
+
 These tests hold its outputs to the oracle over the adversarial inputs, show that it is used
-(``_native.lean_windows64``) and where it is not, and that its outputs have the bits of the
-exact engine's (the saving forward, which still runs ``exact_window``): a change of its
-arithmetic, even one within the forward's bound, fails that comparison."""
+(``_native.lean_windows64``) and where it is not, and that its outputs, states and gradients
+have the bits of the exact engine's (``_native.lean64(False)``: every window by
+``exact_window``): a change of its arithmetic, even one within the forward's bound, fails that
+comparison."""
 
 from __future__ import annotations
 
@@ -59,27 +64,59 @@ def test_float64_forward_matches_oracle(geometry):
     assert _native.lean_windows64() > 0
 
 
+@pytest.fixture
+def lean_off():
+    """A function ``run(fn, *args)``: ``fn(*args)`` with forward_window64 off (exact_window
+    for every window), the setting restored after."""
+    def run(fn, *args):
+        before = _native.lean64(False)
+        try:
+            return fn(*args)
+        finally:
+            _native.lean64(before)
+    return run
+
+
+def _forward_backward(fn, x, a, args, g):
+    xi, ai = x.clone().requires_grad_(), a.clone().requires_grad_()
+    y = fn(xi, ai, *args)
+    y.backward(g)
+    return y.detach(), xi.grad, ai.grad
+
+
 @pytest.mark.parametrize("geometry", range(len(GEOMETRIES)))
 @pytest.mark.parametrize("channels", [3, 8, 11])
-def test_float64_forward_has_the_exact_engines_bits(geometry, channels):
-    """The lean windows give the bits of exact_window's (which the saving forward runs):
-    outputs with and without a gradient wanted are equal, over every kind and alpha."""
+def test_float64_lean_windows_have_the_exact_engines_bits(geometry, channels, lean_off):
+    """The lean windows give the bits of exact_window's: the plain forward's output, and the
+    overlap state's saving forward's output and (through the backward from that state) the
+    input and alpha gradients, with forward_window64 on and off, over every kind and alpha."""
     dims, spatial, k, s, p, d, cm = GEOMETRIES[geometry]
+    fn, args = _fn(dims), (k, s, p, d, cm)
     gen = torch.Generator().manual_seed(800 + geometry)
-    lean = 0
+    lean = lean_state = 0
     for kind in KINDS:
         for alpha in ALPHAS:
             x = values(kind, (2, channels) + spatial, F64, gen)
             a = _alpha(alpha, channels)
             _native.lean_windows64()
             with torch.no_grad():
-                plain = _fn(dims)(x, a, k, s, p, d, cm)
+                plain = fn(x, a, *args)
             lean += _native.lean_windows64()
-            saved = _fn(dims)(x.clone().requires_grad_(), a.clone().requires_grad_(), k, s, p,
-                              d, cm)
-            assert _native.lean_windows64() == 0  # the saving forward does not take them
-            assert torch.equal(plain, saved.detach()), (kind, alpha)
+            g = torch.randn(plain.shape, generator=gen, dtype=F64)
+            state = _forward_backward(fn, x, a, args, g)
+            lean_state += _native.lean_windows64()
+            with torch.no_grad():
+                plain_off = lean_off(fn, x, a, *args)
+            state_off = lean_off(_forward_backward, fn, x, a, args, g)
+            assert _native.lean_windows64() == 0
+            assert torch.equal(plain, plain_off), (kind, alpha)
+            assert torch.equal(plain, state[0]), (kind, alpha)
+            for got, want, what in zip(state, state_off, ("y", "grad_input", "grad_alpha")):
+                assert torch.equal(got, want), (what, kind, alpha)
     assert lean > 0
+    # the saving forward's lean windows: where windows share elements (k2 s2's disjoint
+    # windows keep their own state, by the exact engine)
+    assert (lean_state > 0) == (geometry != 2), lean_state
 
 
 @pytest.mark.parametrize("case", ["narrow", "alpha_17", "zeros_negative_alpha", "subnormal",
