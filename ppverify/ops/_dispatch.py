@@ -175,11 +175,20 @@ class _NativeCall:
         ``_power_overlap_state_fits``)."""
         if self._saves is None:
             disjoint = _native.saves(self.dtype) and _native.plan_disjoint(self.plan)
+            mean = _native.plan_window_mean(self.plan)
+            if (disjoint and self.op == "ppool" and self.dtype == torch.float64
+                    and self.fmt is torch.contiguous_format and mean >= 4.0):
+                # float64 P-pooling's overlap state serves windows that share no element too
+                # (its saving forward and backward: 0.78-0.82x the disjoint state's time,
+                # 2026-12-04), on contiguous memory, where its memory always fits; the
+                # kernel's recomputing backward takes its steps there (fused_group64, the
+                # same rule: the same bits either way)
+                disjoint = False
             # the overlap state, where windows hold 4 elements or more on average (1-D k3's
             # 3 elements: not measured with this state) and its memory fits
             self._overlap = (False, False)
             n_in, n_out = math.prod(self._gx_like.shape), math.prod(self.out_shape)
-            if not disjoint and _native.plan_window_mean(self.plan) >= 4.0:
+            if not disjoint and mean >= 4.0:
                 if _native.saves_overlap(self.op, self.dtype):
                     self._overlap = tuple(_overlap_state_fits(
                         self.plan, self.dtype, n_in, n_out, with_dw) for with_dw in (False, True))

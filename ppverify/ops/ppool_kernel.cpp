@@ -4497,6 +4497,7 @@ inline void overlap64_group_backward(const Plan& P, const double* x, const Lanes
           double dummy[L];
           exact_window<double>(x, P, ln, wr, again, true, gl, &sink,
                                want_param ? dextra : nullptr, dummy, wo, true, nullptr);
+          flush_pair_modes();  // (its path counts, now: not left to a later call's)
         }
         for_each_element(P, wr, [&](int64_t pos) {
           double* __restrict pp = Pa + pos * L;
@@ -5070,6 +5071,18 @@ inline const SegClass& segment_lanes(const Plan& F, const Segments& sg, const do
   return c;
 }
 
+// The mean number of elements in a window: the product over the axes of each axis's mean
+// window length, in _native.plan_window_mean's arithmetic (the same double)
+inline double window_mean(const Plan& P) {
+  double mean = 1.0;
+  for (int a = 0; a < 3; ++a) {
+    int64_t total = 0;
+    for (int64_t o = 0; o < P.ax[a].out; ++o) total += std::max<int64_t>(0, P.ax[a].count[o]);
+    mean *= (double)total / (double)std::max<int64_t>(P.ax[a].out, 1);
+  }
+  return mean;
+}
+
 template <class T>
 int run(const Plan& Pc, const T* x, const double* param, T* y, const T* gy, T* gx,
         double* dparam_out, int requested, const Saved* sv = nullptr) {
@@ -5125,9 +5138,12 @@ int run(const Plan& Pc, const T* x, const double* param, T* y, const T* gy, T* g
   } catch (...) {
     return ST_NOMEM;
   }
-  // float64 windows that share elements, unsegmented: the backward recomputes through the
-  // overlap state's arithmetic (fused_group64)
-  const bool fused64 = exact && backward && sv == nullptr && sg.axis < 0 && !disjoint(P);
+  // float64, unsegmented, where an autograd forward saves the overlap state (windows that
+  // share elements; windows that share none on contiguous memory with 4 elements or more on
+  // average, _dispatch's choice): the backward recomputes through the overlap state's
+  // arithmetic (fused_group64), so that it gives the state's bits (gradcheck's reentrancy)
+  const bool fused64 = exact && backward && sv == nullptr && sg.axis < 0 &&
+                       (!disjoint(P) || (P.layout == 0 && window_mean(P) >= 4.0));
   const int64_t slots = sg.slot_plane.empty() ? P.N * P.C : (int64_t)sg.slot_plane.size();
   std::vector<double> dparam_mem;
   if (backward) dparam_mem.assign((size_t)(2 * slots), 0.0);

@@ -114,9 +114,9 @@ def test_float64_lean_windows_have_the_exact_engines_bits(geometry, channels, le
             for got, want, what in zip(state, state_off, ("y", "grad_input", "grad_alpha")):
                 assert torch.equal(got, want), (what, kind, alpha)
     assert lean > 0
-    # the saving forward's lean windows: where windows share elements (k2 s2's disjoint
-    # windows keep their own state, by the exact engine)
-    assert (lean_state > 0) == (geometry != 2), lean_state
+    # the saving forward's lean windows (k2 s2's disjoint windows too: contiguous float64
+    # with 4 elements per window saves the overlap state)
+    assert lean_state > 0
 
 
 @pytest.mark.parametrize("case", ["narrow", "alpha_17", "zeros_negative_alpha", "subnormal",

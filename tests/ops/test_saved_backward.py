@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 import torch
 
-from ppverify.ops import _dispatch, _native, p_pool1d, p_pool2d, p_pool3d
+from ppverify.ops import _dispatch, _layout, _native, p_pool1d, p_pool2d, p_pool3d
 
 from ._cases import ALPHAS as F64_ALPHAS  # -1e4 .. 1e6: float64's documented range
 from ._cases import KINDS, values
@@ -90,13 +90,24 @@ def count_saved(monkeypatch):
     return _count_calls(monkeypatch, "backward_saved")
 
 
+def _f64_overlap_state(dims, spatial, k, s, p, cm) -> bool:
+    """Whether a float64 autograd call on contiguous memory saves the overlap state for these
+    disjoint windows (4 elements or more per window on average, _dispatch's rule)."""
+    layout = _layout.windowed(dims, k, s, p, 1, cm)
+    out = _layout.out_spatial(layout, spatial)
+    plan = _native.make_plan("ppool", layout, (2, 3, *spatial), torch.float64, False, 0, out)
+    return _native.plan_window_mean(plan) >= 4.0
+
+
 @pytest.mark.parametrize("dtype", FAST_DTYPES + [torch.float64], ids=dtype_name)
 @pytest.mark.parametrize("geometry", range(len(DISJOINT)))
-def test_saved_state_gradients_match_oracle(dtype, geometry, count_saved):
+def test_saved_state_gradients_match_oracle(dtype, geometry, count_saved, count_overlap):
     # every adversarial kind meets every alpha (zeros with alpha <= 0, tiny weights and
     # |alpha| > 2^20 go through the exact engine inside the saving forward); where some dy/dx
     # is outside float32's normal range (subnormal inputs, huge ones) the state is refused and
-    # the backward recomputes, so the count is checked over the suite, not per case
+    # the backward recomputes, so the count is checked over the suite, not per case. float64
+    # on contiguous memory with 4 elements or more per window on average (k2 s2 here) saves
+    # the overlap state instead (test_overlap64.py holds it; here the count of either)
     dims, spatial, k, s, p, cm = DISJOINT[geometry]
     gen = torch.Generator().manual_seed(77 + geometry)
     alphas = F64_ALPHAS if dtype == torch.float64 else ALPHAS
@@ -107,7 +118,10 @@ def test_saved_state_gradients_match_oracle(dtype, geometry, count_saved):
     # float64 refuses its state only where a window's dy/dalpha overflows or is subnormal in a
     # window of subnormal-scale inputs (the "tiny" kind at most)
     if dtype == torch.float64:
-        assert len(count_saved) >= (len(KINDS) - 1) * len(alphas)
+        overlap = _f64_overlap_state(dims, spatial, k, s, p, cm)
+        assert (len(count_overlap) > 0) == overlap and (len(count_saved) > 0) != overlap
+        if not overlap:
+            assert len(count_saved) >= (len(KINDS) - 1) * len(alphas)
     else:
         assert len(count_saved) > len(KINDS) * len(alphas) // 2
 
@@ -123,7 +137,10 @@ def test_per_channel_alpha_and_grad_output_without_recomputation(dtype, channels
     x[0, 7, 5, 2] = 1e-30 if dtype != torch.float16 else 6e-8  # tiny weights at alpha = 30
     if channels_last:
         x = x.contiguous(memory_format=torch.channels_last)
-    alpha = torch.tensor([-3.0, 0.0, 0.5, 1.0, -1.0, 2.0, 7.5, 30.0, 1e3], dtype=torch.float64)
+    # (float64 on contiguous memory saves the overlap state, which each group of 8 planes
+    # serves only with an alpha within 16 among them: channels 7 and 8 of the second batch
+    # entry make the last group)
+    alpha = torch.tensor([-3.0, 0.0, 0.5, 1.0, -1.0, 1e3, 7.5, 30.0, 2.0], dtype=torch.float64)
     gout = torch.randn((2, 9, 4, 3), generator=gen, dtype=torch.float64).to(dtype).double()
     check_case(x, alpha, 2, 2, 0, dims=2, grad_output=gout)
 
@@ -176,7 +193,9 @@ def test_overlapping_windows_do_not_use_the_disjoint_state(count_saved):
     call = _dispatch._native_call("ppool", _dispatch._layout.windowed(2, 3, 2, 1, 1, False), x,
                                   torch.tensor(2.0, dtype=torch.float64))
     assert call.saves(True) and call.overlap_state(True)
-    _grads(p_pool2d, x.double(), 2.0, 2, 2)  # the exact engine saves too
+    # the exact engine saves too; on contiguous memory with 4 elements per window, the overlap
+    # state (test_overlap64.py), on channels-last memory this one
+    _grads(p_pool2d, x.double().contiguous(memory_format=torch.channels_last), 2.0, 2, 2)
     assert len(count_saved) == 1
     _grads(p_pool3d, x[:, :, None].expand(2, 3, 2, 9, 9), 2.0, 2, 2)
     assert len(count_saved) == 2
@@ -190,25 +209,36 @@ def _recomputing(monkeypatch):
 
 
 @pytest.mark.parametrize("dims, spatial, k, s, p, cm", DISJOINT)
+@pytest.mark.parametrize("channels_last", [False, True], ids=["contiguous", "channels_last"])
 def test_float64_saved_gradients_are_the_recomputed_ones_bit_for_bit(dims, spatial, k, s, p,
-                                                                     cm, monkeypatch,
-                                                                     count_saved):
+                                                                     cm, channels_last,
+                                                                     monkeypatch, count_saved,
+                                                                     count_overlap):
     """float64 saves the exact engine's dy/dx itself: grad_output * dy/dx is the recomputing
     backward's gradient, bit for bit (so a state off by one ulp anywhere fails this test);
-    dy/dalpha differs by the order of one rounding per window."""
+    dy/dalpha differs by the order of one rounding per window. Where it saves the overlap
+    state instead (contiguous memory, 4 elements per window or more), the recomputing
+    backward takes that state's steps: the same bits too."""
+    if channels_last and dims == 1:
+        pytest.skip("no channels-last 1-D layout")
     fn = {1: p_pool1d, 2: p_pool2d, 3: p_pool3d}[dims]
     gen = torch.Generator().manual_seed(31 + dims)
     x = values("range30", (2, 5) + spatial, torch.float64, gen)
     x.view(-1)[::7] = 0.0  # zeros: the exact engine's special windows at alpha <= 0 and 1
+    if channels_last:
+        x = x.contiguous(memory_format=(torch.channels_last if dims == 2
+                                        else torch.channels_last_3d))
+    counts = count_overlap if (not channels_last and
+                               _f64_overlap_state(dims, spatial, k, s, p, cm)) else count_saved
     alpha = torch.tensor([2.0, -1.5, 0.0, 1.0, 40.0], dtype=torch.float64)
     args = (k, s, p, 1, cm)
     out = _grads(fn, x, alpha, *args)[0]
     g = torch.randn(out.shape, generator=gen, dtype=torch.float64)
     y1, gx1, ga1 = _grads(fn, x, alpha, *args, g=g)
-    assert len(count_saved) == 2
+    assert len(counts) == 2 and len(count_saved) + len(count_overlap) == 2
     _recomputing(monkeypatch)
     y2, gx2, ga2 = _grads(fn, x, alpha, *args, g=g)
-    assert len(count_saved) == 2
+    assert len(counts) == 2
     assert torch.equal(y1, y2)
     assert torch.equal(gx1, gx2)
     torch.testing.assert_close(ga1, ga2, rtol=2.0 ** -48, atol=0.0)
@@ -219,6 +249,9 @@ def test_a_one_ulp_skew_of_the_float64_state_is_caught(monkeypatch):
     the oracle comparison catches a skew just beyond the gradient tolerance (8 ULP or 64 u x
     the window's largest gradient: 2^-44 relative in every element)."""
     x = values("uniform", (1, 2, 6, 6), torch.float64, torch.Generator().manual_seed(3))
+    # channels-last: the disjoint state (contiguous k2 s2 keeps the overlap state, whose
+    # planted defects test_overlap64.py holds)
+    x = x.contiguous(memory_format=torch.channels_last)
     # powers of two: grad_output * dy/dx is exact, so a one-ulp skew shows in the gradient
     g = 2.0 ** torch.randint(-3, 4, (1, 2, 3, 3), generator=torch.Generator().manual_seed(4),
                              dtype=torch.float64)
@@ -231,7 +264,8 @@ def test_a_one_ulp_skew_of_the_float64_state_is_caught(monkeypatch):
         def forward_saved(plan, x, param, out, jac, dw):
             result = real(plan, x, param, out, jac, dw)
             if by is None:
-                jac.view(-1)[5] = torch.nextafter(jac.view(-1)[5], torch.tensor(1e300))
+                flat = jac.as_strided((jac.numel(),), (1,))  # (dense channels-last memory)
+                flat[5] = torch.nextafter(flat[5], torch.tensor(1e300))
             else:
                 jac.mul_(1 + by)
             return result
@@ -252,13 +286,15 @@ def test_a_float64_dalpha_that_is_not_a_normal_double_falls_back(count_saved):
     # subnormal inputs: each window's dy/dalpha is itself subnormal, so the state is refused
     # and the backward recomputes (its sums carry a power-of-two scale); without an alpha
     # gradient the same input's state is used
-    x = torch.tensor([[[[1e-310, 3e-310], [2e-310, 1e-310]]]], dtype=torch.float64)
-    check_case(x, 2.0, 2, 2, 0, dims=2)
+    # (1-D windows of 2 elements: the disjoint state; the overlap state's windows of
+    # subnormal elements are evaluated again, test_overlap64.py)
+    x = torch.tensor([[[1e-310, 3e-310, 2e-310, 1e-310]]], dtype=torch.float64)
+    check_case(x, 2.0, 2, 2, 0, dims=1)
     assert not count_saved
     xg = x.clone().requires_grad_(True)
-    p_pool2d(xg, 2.0, 2, 2).sum().backward()
+    p_pool1d(xg, 2.0, 2, 2).sum().backward()
     assert len(count_saved) == 1
-    check_case(x * 1e300, 2.0, 2, 2, 0, dims=2)  # ~3e-10: normal, saved
+    check_case(x * 1e300, 2.0, 2, 2, 0, dims=1)  # ~3e-10: normal, saved
     assert len(count_saved) == 2
 
 
@@ -277,7 +313,10 @@ def test_an_unrepresentable_jacobian_falls_back_to_recomputation(count_saved):
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=dtype_name)
 def test_saved_state_is_used_once_and_freed_with_the_graph(dtype, kept_states, count_saved):
     kept = kept_states
-    x = (torch.rand(2, 3, 8, 8, dtype=dtype) + 0.1).requires_grad_(True)
+    x = torch.rand(2, 3, 8, 8, dtype=dtype) + 0.1
+    if dtype == torch.float64:  # (contiguous float64 k2 s2 keeps the overlap state instead)
+        x = x.contiguous(memory_format=torch.channels_last)
+    x.requires_grad_(True)
     y = p_pool2d(x, 2.0, 2, 2)
     assert len(kept) == 1 and kept[0][0]() is not None
     g = torch.rand_like(y)
@@ -1279,7 +1318,8 @@ def _runs_out_shape(name, x):
 
 @pytest.mark.parametrize("dtype", FAST_DTYPES + [torch.float64], ids=dtype_name)
 @pytest.mark.parametrize("case", range(len(RUNS)), ids=[c[0] for c in RUNS])
-def test_saved_backward_runs_match_oracle(dtype, case, count_saved, backward_paths):
+def test_saved_backward_runs_match_oracle(dtype, case, count_saved, count_overlap,
+                                         backward_paths):
     """Every kind of input with a scalar alpha from -3 to 1e3 and one alpha per channel, each
     with a random upstream gradient (so that a run given another window's gy fails), against
     the oracle; the backward from the state formed every contiguous row by the case's path
@@ -1296,8 +1336,12 @@ def test_saved_backward_runs_match_oracle(dtype, case, count_saved, backward_pat
             gout = torch.randn(shape, generator=gen, dtype=torch.float64).to(dtype).double()
             _runs_check(name, dims, x, alpha, gout)
             cases += 1
-    assert len(count_saved) > cases // 2, (len(count_saved), cases)
     paths = backward_paths()
+    if dtype == torch.float64:  # contiguous, 4 elements per window or more: the overlap state
+        assert len(count_saved) == 0 and len(count_overlap) > cases // 2
+        assert all(n == 0 for n in paths.values()), paths
+        return
+    assert len(count_saved) > cases // 2, (len(count_saved), cases)
     assert paths[path] > 0, paths
     assert all(n == 0 for p, n in paths.items() if p != path), paths
 
