@@ -872,12 +872,13 @@ def forward_overlap_saved(plan: int, x: torch.Tensor, param: torch.Tensor, out: 
 
     float64 (the exact engine): ``weights`` gets each element's ``x^alpha`` (float64, as the
     engine forms it), ``ref`` (``overlap_ref_size``) each window's ``S``, ``y`` and ``y``'s
-    low part, ``dw`` (float64) each window's dy/dalpha (from the window pass's sums);
-    ``usable`` is False where a window is not one the state serves (``|alpha| > 16`` or a
-    span below 1/16: the per-window path; a zero, a subnormal or bad element; a span beyond
-    2^500 or a weight that may fall below 2^-900), where a plane is too large for the
-    engine's element cache, where a dy/dalpha is not representable well enough, or where the
-    forward cut the planes into segments."""
+    low part, ``dw`` (float64) each window's dy/dalpha (from the window pass's sums). A
+    window the state does not serve (``|alpha| > 16`` or a span below 1/16: the per-window
+    path; zeros at ``alpha <= 0`` or ``= 1``, a subnormal or bad element; a span beyond 2^500
+    or a weight that may fall below 2^-900) is marked (``S = -1``) and evaluated again by the
+    backward; ``usable`` is False where a plane is too large for the engine's element cache,
+    where every plane's ``|alpha|`` is beyond 16 (nothing to serve), where a dy/dalpha is not
+    representable well enough, or where the forward cut the planes into segments."""
     lib = _lib or load()
     entry = (lib.ppv_forward_overlap_saved64 if x.dtype == torch.float64
              else lib.ppv_forward_overlap_saved)

@@ -740,6 +740,9 @@ struct Plan {
   // computed for their gradients. split = -1: a whole plane, everything owned.
   int split = -1;
   int64_t own_in_lo = 0, own_in_hi = 0, own_out_lo = 0, own_out_hi = 0;
+  // P-pooling: some plane's |a| is within the exact engine's new path (16), so float64's
+  // overlap state is worth keeping (set by run; see exact_group)
+  bool new_alpha = true;
   bool owns_in_row(int64_t id, int64_t ih) const {
     const int64_t i = split == 0 ? id : ih;
     return split < 0 || split == 2 || (i >= own_in_lo && i < own_in_hi);
@@ -4256,11 +4259,13 @@ void exact_group(const T* x, const Plan& P, const Lanes& ln, T* y, const T* gy, 
   // float64: each element's ln x and x^a once (elem_terms_lanes), for the new-path windows
   ElemCache ecache;
   const ElemCache* ecp = nullptr;
+  bool plane_too_big = false;  // no element cache for want of room (not for want of new lanes)
   if constexpr (std::is_same<T, double>::value) {
     bool any_small = false;
     for (int l = 0; l < L; ++l)
       any_small = any_small || (ln.active[l] && std::fabs(ln.a[l]) <= FASTLOG_MAX_A);
     const int64_t np = AD.in * AH.in * AW.in;
+    plane_too_big = np > ELEM_CACHE_ELEMS;
     if (any_small && np <= ELEM_CACHE_ELEMS) {
       std::vector<double>& mem = f64_arena();
       const size_t n = (size_t)(np * L);
@@ -4295,7 +4300,12 @@ void exact_group(const T* x, const Plan& P, const Lanes& ln, T* y, const T* gy, 
       ecp = &ecache;
     }
   }
-  if (ov64 && ecp == nullptr) *status |= ST_UNSAVED;  // no element cache: no x^a to keep
+  // no element cache: no x^a to keep. A plane too large for it, or every plane's |a| beyond
+  // 16, refuses the state (the backward recomputes); a group whose every |a| is beyond 16
+  // among others keeps it, each of its windows outside the state's argument (exact_window:
+  // not new-path lanes, S = -1), so its backward evaluates them again and the group's x^a
+  // (not written) is never read
+  if (ov64 && ecp == nullptr && (plane_too_big || !P.new_alpha)) *status |= ST_UNSAVED;
   const int64_t group = (ov64 && !sv->local) ? group_of(P, ln) : 0;
   // a plain forward or the overlap state's with an element cache: forward_window64 first
   const bool lean_on = lean64_on.load(std::memory_order_relaxed) != 0;
@@ -5101,6 +5111,10 @@ int run(const Plan& Pc, const T* x, const double* param, T* y, const T* gy, T* g
   Plan P = Pc;
   const bool backward = gx != nullptr;
   const bool exact = std::is_same<T, double>::value;
+  P.new_alpha = false;
+  const int64_t n_param = P.param_mode == 0 ? 1 : (P.param_mode == 1 ? P.C : P.N * P.C);
+  for (int64_t c = 0; c < n_param; ++c)
+    P.new_alpha = P.new_alpha || std::fabs(param[c]) <= FASTLOG_MAX_A;
   if (backward || sv) {
     P.ax[0].build_inverse();
     P.ax[1].build_inverse();

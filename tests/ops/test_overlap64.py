@@ -203,8 +203,9 @@ def test_float64_overlap_state_windows_evaluated_again(case, again, count_overla
 
 
 def test_float64_overlap_state_refused_without_the_element_cache(count_overlap):
-    """Every |alpha| > 16 (no element cache: no x^alpha to keep) and planes beyond the cache
-    (32768 positions) recompute, and meet the oracle."""
+    """Every |alpha| > 16 (no element cache: no x^alpha to keep, and nothing the state
+    would serve) and planes beyond the cache (32768 positions) recompute, and meet the
+    oracle."""
     gen = torch.Generator().manual_seed(22)
     x = values("uniform", (2, 3, 9, 8), F64, gen) + 0.05
     check_case(x, 17.0, 3, 2, 1, dims=2)
@@ -213,6 +214,27 @@ def test_float64_overlap_state_refused_without_the_element_cache(count_overlap):
     assert not count_overlap
     check_case(x, 16.0, 3, 2, 1, dims=2)
     assert len(count_overlap) == 1
+
+
+def test_a_group_beyond_the_element_cache_keeps_the_others_state(count_overlap):
+    """One group of 8 planes whose every |alpha| is beyond 16 (channels 7 and 8 of the second
+    batch entry), the others within: the state is kept, that group's windows evaluated again
+    in the backward; gradients meet the oracle and a second backward (recomputing through
+    the same steps) gives the same bits."""
+    gen = torch.Generator().manual_seed(23)
+    x = values("uniform", (2, 9, 9, 8), F64, gen) + 0.05
+    alpha = torch.tensor([2.0, -1.0, 0.5, 3.0, 7.5, -3.0, 1.5, 30.0, -20.0], dtype=F64)
+    _native.overlap_redone()
+    check_case(x, alpha, 3, 2, 1, dims=2,
+               grad_output=torch.randn((2, 9, 5, 4), generator=gen, dtype=F64))
+    assert len(count_overlap) == 1 and _native.overlap_redone() > 0
+    xg, ag = x.clone().requires_grad_(), alpha.clone().requires_grad_()
+    y = p_pool2d(xg, ag, 3, 2, 1)
+    g = torch.randn(y.shape, generator=gen, dtype=F64)
+    first = torch.autograd.grad(y, (xg, ag), g, retain_graph=True)
+    second = torch.autograd.grad(y, (xg, ag), g)
+    assert len(count_overlap) == 2
+    assert all(torch.equal(a, b) for a, b in zip(first, second))
 
 
 def test_float64_overlap_state_is_written_over_and_used_once(count_overlap):

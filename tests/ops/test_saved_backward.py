@@ -137,10 +137,10 @@ def test_per_channel_alpha_and_grad_output_without_recomputation(dtype, channels
     x[0, 7, 5, 2] = 1e-30 if dtype != torch.float16 else 6e-8  # tiny weights at alpha = 30
     if channels_last:
         x = x.contiguous(memory_format=torch.channels_last)
-    # (float64 on contiguous memory saves the overlap state, which each group of 8 planes
-    # serves only with an alpha within 16 among them: channels 7 and 8 of the second batch
-    # entry make the last group)
-    alpha = torch.tensor([-3.0, 0.0, 0.5, 1.0, -1.0, 1e3, 7.5, 30.0, 2.0], dtype=torch.float64)
+    # (float64 on contiguous memory saves the overlap state: channels 7 and 8 of the second
+    # batch entry make its last group of 8 planes, every |alpha| there beyond 16, so every
+    # window of that group is evaluated again in the backward)
+    alpha = torch.tensor([-3.0, 0.0, 0.5, 1.0, -1.0, 2.0, 7.5, 30.0, 1e3], dtype=torch.float64)
     gout = torch.randn((2, 9, 4, 3), generator=gen, dtype=torch.float64).to(dtype).double()
     check_case(x, alpha, 2, 2, 0, dims=2, grad_output=gout)
 
