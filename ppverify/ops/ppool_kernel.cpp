@@ -1861,6 +1861,109 @@ inline void exact_grad_lanes(const double* __restrict v, const double* __restric
   }
 }
 
+// The exact engine's window steps shared by exact_window and forward_window64 (the same
+// operations either way: their bits agree, tests/ops/test_forward64.py).
+// Pass 1 in 8 lanes: each lane's largest and smallest positive element and its counts of
+// positive, zero and bad (negative, NaN, inf) elements (in vector registers: as arrays with
+// `omp simd`, each element's update was a masked store that the next element's load waited
+// for)
+struct WindowStats {
+  v8d vmax, vmin, vpos, vzero, vbad;
+  WindowStats() {
+    const v8d zero = {};
+    vmax = vpos = vzero = vbad = zero;
+    vmin = zero + INFINITY;
+  }
+  PPV_ALWAYS_INLINE void add(v8d u) {
+    const v8d zero = {}, one = zero + 1.0, inf = zero + INFINITY;
+    const auto ok = (u >= zero) & (u < inf);
+    vbad += v8_select(ok, zero, one);
+    vzero += v8_select(u == zero, one, zero);
+    const auto p = ok & (u > zero);
+    vpos += v8_select(p, one, zero);
+    vmax = v8_select(p & (u > vmax), u, vmax);
+    vmin = v8_select(p & (u < vmin), u, vmin);
+  }
+};
+// The lanes exact_lane finishes whatever is wanted: bad elements, no positive one, zeros with
+// a < 0, a span beyond 2^1000 with a < 0, a not finite (mxe, mne: the exponents of the
+// extremes, split8's)
+PPV_ALWAYS_INLINE v8l special_lanes(const WindowStats& st, v8d va, v8d mxe, v8d mne) {
+  const v8d zero = {}, inf = zero + INFINITY;
+  const v8l neg = va < zero;
+  const v8l extreme = neg & (st.vpos > zero) & (mxe - mne >= 1000.0);
+  return (st.vbad > zero) | (st.vpos == zero) | (neg & (st.vzero > zero)) | extreme |
+         ~(v8_abs(va) < inf);
+}
+// The new path's lanes among those not in spec: |a| <= 16, a span of 1/16 or more, |a ln x|
+// <= 600 for every positive x (|ln x| < (|e| + 1) ln 2 for x = m 2^e, m in [1, 2))
+PPV_ALWAYS_INLINE v8l new_path_lanes(const WindowStats& st, v8d va, v8d mxe, v8d mne, v8l spec) {
+  const v8d ae = v8_abs(mxe), ie = v8_abs(mne);
+  const v8d emax = v8_select(ae < ie, ie, ae);  // std::max(|e(xmax)|, |e(xmin)|)
+  const v8d aa = v8_abs(va);
+  return ~spec & (aa <= FASTLOG_MAX_A) & (st.vmin <= (1.0 - FASTLOG_MIN_SPREAD) * st.vmax) &
+         (aa * ((emax + 1.0) * 0.6931471805599453) <= FASTLOG_MAX_EXP);
+}
+// 2^-e(R) as two factors (x scale) scale2 (2^1074 alone overflows): e1 = -e(R) / 2
+// (truncated, as C's division) and -e(R) - e1 are within [-538, 538]
+PPV_ALWAYS_INLINE void exponent_scales(v8l eR, v8d& scale, v8d& scale2) {
+  const v8l ne = -eR;
+  const v8l e1 = (ne - (ne >> 63)) >> 1;
+  scale = pow2_8(e1);
+  scale2 = pow2_8(ne - e1);
+}
+// Neumaier's step: the sum s and its compensation c take t (neumaier_pos: sums of
+// same-signed terms, |s| is s)
+PPV_ALWAYS_INLINE void neumaier_pos(v8d& s, v8d& c, v8d t) {
+  const v8d u = s + t;
+  c += v8_select(s >= t, (s - u) + t, (t - u) + s);
+  s = u;
+}
+PPV_ALWAYS_INLINE void neumaier(v8d& s, v8d& c, v8d t) {
+  const v8d u = s + t;
+  c += v8_select(v8_abs(s) >= v8_abs(t), (s - u) + t, (t - u) + s);
+  s = u;
+}
+// The float64 overlap state's values of a window (want_state): out's s, ok, dwm, dwe and ylo
+// from pass 2's sums (S + Sc, TR + TRc, DN + DNc, LR + LRc, LS + LSc; q = TR / S). ok: the
+// lanes whose window the state may serve, among `lanes` (general new-path lanes with a
+// normal y): normal positive elements spanning at most 2^500 (and zeros only at a > 0, a != 1,
+// where their weight and dy/dx are 0), in which every weight x^a / S >= (xmin / xmax)^|a| / n
+// stays above 2^-900 (|a| (e(xmax) - e(xmin) + 1) <= 890) and S lies within [2^-400,
+// 2^400]: there the backward's g / S, (g / S)(x - y) / x (at most |g| 2^900) and
+// E (P + a C) neither overflow nor lose a weight (run_overlap64_backward, which also takes
+// |g| within [2^-400, 2^100]); it evaluates the other windows again (exact_window, their
+// lanes alone). dy/da = sum_i w_i (ln x_i - ln y)(x_i - y) = R sum_i w_i ln(x_i/c)
+// (rho_i - D) for any c (as sum_i w_i (rho_i - D) = 0): R (LR - D LS) / S, no pass 3.
+PPV_ALWAYS_INLINE void state_outputs(WindowOut& out, v8l lanes, const WindowStats& st, v8d va,
+                                     v8d span, v8d vR, v8d p2, v8d vS, v8d vSc, v8d vTR,
+                                     v8d vTRc, v8d vq, v8d vDN, v8d vDNc, v8d vLR, v8d vLRc,
+                                     v8d vLS, v8d vLSc) {
+  const v8d zero = {}, one = zero + 1.0;
+  const v8d vSv = vS + vSc;
+  const v8l ok = lanes & ((st.vzero == zero) | ((va > zero) & (va != one))) &
+                 (st.vmin >= 2.2250738585072014e-308) & (span <= 500.0) &
+                 (v8_abs(va) * (span + 1.0) <= 890.0) & (vSv >= 0x1p-400) & (vSv <= 0x1p400);
+  v8_store(out.s, vSv);
+  double S[L], Sc[L], Tt[L], Tc[L], q[L], pw[L], R[L], core[L];
+  v8_store(S, vS);
+  v8_store(Sc, vSc);
+  v8_store(Tt, vTR);
+  v8_store(Tc, vTRc);
+  v8_store(q, vq);
+  v8_store(pw, p2);
+  v8_store(R, vR);
+  v8_store(core, ((vLR + vLRc) - ((vDN + vDNc) / vSv) * (vLS + vLSc)) / vSv);
+  for (int l = 0; l < L; ++l) {
+    out.ok[l] = ok[l] != 0;
+    out.dwm[l] = core[l] * frexp2(R[l], &out.dwe[l]);
+    // y / 2^e(R) = (T + Tc) / (S + Sc) = q + r / (S + Sc), r = T + Tc - q (S + Sc): the
+    // residual with q S exact by fma, to about 2^-100 of y
+    const double r = (std::fma(-q[l], S[l], Tt[l]) + Tc[l]) - q[l] * Sc[l];
+    out.ylo[l] = out.ok[l] ? (r / out.s[l]) * pw[l] : 0.0;
+  }
+}
+
 // The vectorised exact engine: one window in all 8 lanes. Lanes whose window is special
 // (see exact_lane) are finished by exact_lane. With backward, adds gy * dy/dx to sink and
 // gy * dy/da to da.
@@ -1869,12 +1972,9 @@ void exact_window(const T* x, const Plan& P, const Lanes& ln, const WindowRange&
                   const bool* want, bool backward, const double* gy, GradSink* sink,
                   ScaledSum* da, double* dplain, WindowOut& out, bool fastlog = false,
                   const ElemCache* ec = nullptr) {
-  // pass 1: each lane's largest and smallest positive element and its counts of positive,
-  // zero and bad (negative, NaN, inf) elements; in vector registers (GCC vector extensions:
-  // as arrays with `omp simd`, each element's update was a masked store that the next
-  // element's load waited for)
-  const v8d zero = {}, one = zero + 1.0, inf = zero + INFINITY;
-  v8d vmax = zero, vmin = inf, vpos = zero, vzero = zero, vbad = zero;
+  // pass 1 (WindowStats)
+  const v8d zero = {}, one = zero + 1.0;
+  WindowStats st;
   const double* xl = ec ? ec->X : nullptr;  // float64 groups with an ElemCache
   const Gathered g = gather_window<T>(x, P, ln, w, xl);
   for (int64_t k0 = 0; k0 < g.n; k0 += GATHER_ELEMS) {
@@ -1886,15 +1986,10 @@ void exact_window(const T* x, const Plan& P, const Lanes& ln, const WindowRange&
       v8d u;
       std::memcpy(&u, g.v + j * L, sizeof u);
 #endif
-      const auto ok = (u >= zero) & (u < inf);
-      vbad += v8_select(ok, zero, one);
-      vzero += v8_select(u == zero, one, zero);
-      const auto p = ok & (u > zero);
-      vpos += v8_select(p, one, zero);
-      vmax = v8_select(p & (u > vmax), u, vmax);
-      vmin = v8_select(p & (u < vmin), u, vmin);
+      st.add(u);
     }
   }
+  const v8d vmax = st.vmax, vmin = st.vmin, vzero = st.vzero;
   // the window's lanes, in vectors (lane by lane, these per-window flags, splits and scales
   // were a third of a k2 s2 forward's time: scalar stores read back lane by lane). special:
   // the lanes exact_lane finishes (not wanted, bad elements, no positive one, zeros with
@@ -1905,10 +2000,7 @@ void exact_window(const T* x, const Plan& P, const Lanes& ln, const WindowRange&
   v8d mxm, mxe, mnm, mne;
   split8(vmax, mxm, mxe);
   split8(vmin, mnm, mne);
-  const v8l neg = va < zero;
-  const v8l extreme = neg & (vpos > zero) & (mxe - mne >= 1000.0);
-  const v8l spec = (v8_load(wantd) == zero) | (vbad > zero) | (vpos == zero) |
-                   (neg & (vzero > zero)) | extreme | ~(v8_abs(va) < inf);
+  const v8l spec = (v8_load(wantd) == zero) | special_lanes(st, va, mxe, mne);
   const v8d vR = v8_select(spec, one, v8_select(va >= zero, vmax, vmin));
   v8d Rm, Re;
   split8(vR, Rm, Re);
@@ -1926,14 +2018,7 @@ void exact_window(const T* x, const Plan& P, const Lanes& ln, const WindowRange&
   v8_store(nzero, vzero);
   PairLog pl;
   if (fastlog && any_general) {
-    // the new path's lanes: |a| <= 16, a span of 1/16 or more, |a ln x| <= 600 for every
-    // positive x (|ln x| < (|e| + 1) ln 2 for x = m 2^e, m in [1, 2))
-    const v8d ae = v8_abs(mxe), ie = v8_abs(mne);
-    const v8d emax = v8_select(ae < ie, ie, ae);  // std::max(|e(xmax)|, |e(xmin)|)
-    const v8d aa = v8_abs(va);
-    const v8l nw = ~spec & (aa <= FASTLOG_MAX_A) &
-                   (vmin <= (1.0 - FASTLOG_MIN_SPREAD) * vmax) &
-                   (aa * ((emax + 1.0) * 0.6931471805599453) <= FASTLOG_MAX_EXP);
+    const v8l nw = new_path_lanes(st, va, mxe, mne, spec);
     v8_store(pl.newl, v8_select(nw, one, zero));
     const bool any_new = v8_any(nw), any_old = v8_any(~spec & ~nw);
     pl.mode = any_new ? (any_old ? PAIR_MIXED : PAIR_NEW) : PAIR_OLD;
@@ -1957,14 +2042,15 @@ void exact_window(const T* x, const Plan& P, const Lanes& ln, const WindowRange&
     // scaling), DN = sum E rho
     // (D = y / R - 1, accurate when small: same-signed terms too), SX = sum x / R (for a = 1's
     // zeros); compensated sums
-    // x / 2^e(R) as (x scale) scale2: two factors, 2^1074 alone overflows; e1 = -e(R) / 2
-    // (truncated, as C's division) and -e(R) - e1 are within [-538, 538]
+    // x / 2^e(R) as (x scale) scale2 (exponent_scales)
     double scale[L], scale2[L];
     const v8l eR = v8_to_int(Re);
-    const v8l ne = -eR;
-    const v8l e1 = (ne - (ne >> 63)) >> 1;
-    v8_store(scale, pow2_8(e1));
-    v8_store(scale2, pow2_8(ne - e1));
+    {
+      v8d sc, sc2;
+      exponent_scales(eR, sc, sc2);
+      v8_store(scale, sc);
+      v8_store(scale2, sc2);
+    }
     // with backward, each element's exp(a ln(x/R)) and ln(x/R) are kept for pass 3 (the
     // window's cache, or a stack buffer that nothing reads when the cache is off)
     WindowCache wc = window_cache(backward, w.count());
@@ -1976,8 +2062,6 @@ void exact_window(const T* x, const Plan& P, const Lanes& ln, const WindowRange&
     // span keeps ln(x/c)'s rounding (u |ln(x/c)|) at the scale of the terms
     v8d vLR = {}, vLRc = {}, vLS = {}, vLSc = {};
     const bool lsums = out.want_state && ec != nullptr && ec->H != nullptr;
-    // DN (D) and SX are read by pass 3 and by the overlap state only
-    const bool full = backward || out.want_state;
     v8d vch = {}, vcl = {};
     if (lsums) {
       const int64_t f = ((w.d0 * P.ax[1].in + w.h0) * P.ax[2].in + w.w0) * L;
@@ -2002,35 +2086,6 @@ void exact_window(const T* x, const Plan& P, const Lanes& ln, const WindowRange&
       double elb[L], elrb[L], eltb[L];      // the new path's corrections (e's low part)
       double cel[L];
       pair_terms_any(v, g.pos[j], R, sR, a, pl, ce, cel, clr);
-      if (!full) {
-        // a forward alone: S and TR (y = 2^e(R) TR / S) and their corrections, nothing else
-        // (the same operations as below for these two sums: the same bits)
-#pragma omp simd
-        for (int l = 0; l < L; ++l) {
-          const double u = v[l];
-          const bool p = u > 0.0;
-          const double e = p ? ce[l] : (a[l] == 0 ? 1.0 : 0.0);
-          const double elo = p ? cel[l] : 0.0;
-          const double r = p ? (u * scale[l]) * scale2[l] : 0.0;
-          eb[l] = e;
-          etb[l] = e * r;
-          const bool nl = pl.mode != PAIR_OLD && pl.newl[l] != 0.0;
-          elb[l] = elo;
-          eltb[l] = nl ? std::fma(elo, r, std::fma(e, r, -etb[l])) : 0.0;
-        }
-        const v8d e = v8_load(eb), et = v8_load(etb);
-        const v8d t1 = vS + e;
-        vSc += v8_select(vS >= e, (vS - t1) + e, (e - t1) + vS);
-        vS = t1;
-        const v8d t3 = vTR + et;
-        vTRc += v8_select(vTR >= et, (vTR - t3) + et, (et - t3) + vTR);
-        vTR = t3;
-        if (pl.mode != PAIR_OLD) {
-          vSc += v8_load(elb);
-          vTRc += v8_load(eltb);
-        }
-        continue;
-      }
 #pragma omp simd
       for (int l = 0; l < L; ++l) {
         double u = v[l];
@@ -2053,16 +2108,9 @@ void exact_window(const T* x, const Plan& P, const Lanes& ln, const WindowRange&
         eltb[l] = nl ? std::fma(elo, r, std::fma(e, r, -etb[l])) : 0.0;
       }
       // Neumaier sums (S >= 0: its |S| is S)
-      const v8d e = v8_load(eb), er = v8_load(erb), et = v8_load(etb);
-      const v8d t1 = vS + e;
-      vSc += v8_select(vS >= e, (vS - t1) + e, (e - t1) + vS);
-      vS = t1;
-      const v8d t2 = vDN + er;
-      vDNc += v8_select(v8_abs(vDN) >= v8_abs(er), (vDN - t2) + er, (er - t2) + vDN);
-      vDN = t2;
-      const v8d t3 = vTR + et;
-      vTRc += v8_select(vTR >= et, (vTR - t3) + et, (et - t3) + vTR);
-      vTR = t3;
+      neumaier_pos(vS, vSc, v8_load(eb));
+      neumaier(vDN, vDNc, v8_load(erb));
+      neumaier_pos(vTR, vTRc, v8_load(etb));
       vSX += v8_load(rb);
       if (pl.mode != PAIR_OLD) {  // e's low part (0 in old lanes) into the compensations
         vSc += v8_load(elb);
@@ -2073,13 +2121,8 @@ void exact_window(const T* x, const Plan& P, const Lanes& ln, const WindowRange&
         const int64_t pk = g.pos[j] * L;
         const v8d lam = (v8_load(ec->H + pk) - vch) + (v8_load(ec->Lo + pk) - vcl);
         const v8d el = v8_load(eb) * lam;  // E ln(x/c) (0 at x <= 0: e = 0)
-        const v8d t4 = vLS + el;
-        vLSc += v8_select(v8_abs(vLS) >= v8_abs(el), (vLS - t4) + el, (el - t4) + vLS);
-        vLS = t4;
-        const v8d lr = el * v8_load(rhob);
-        const v8d t5 = vLR + lr;
-        vLRc += v8_select(v8_abs(vLR) >= v8_abs(lr), (vLR - t5) + lr, (lr - t5) + vLR);
-        vLR = t5;
+        neumaier(vLS, vLSc, el);
+        neumaier(vLR, vLRc, el * v8_load(rhob));
       }
      }
     }
@@ -2095,43 +2138,10 @@ void exact_window(const T* x, const Plan& P, const Lanes& ln, const WindowRange&
           out.y[l] = std::ldexp(vq[l], (int)eR[l]);
           if (fastlog) ++pair_mode_local[LDEXP_Y];
         }
-    if (out.want_state) {
-      // the float64 overlap state of the lanes whose window may use it: a new-path window
-      // (x^a from the element cache) of normal positive elements spanning at most 2^500 (and
-      // zeros only at a > 0, a != 1, where their weight and dy/dx are 0), in which every
-      // weight x^a / S >= (xmin / xmax)^|a| / n stays above 2^-900 (|a| (e(xmax) - e(xmin)
-      // + 1) <= 890), S lies within [2^-400, 2^400] and y is a normal double: there the
-      // backward's g / S, (g / S)(x - y) / x (at most |g| 2^900) and E (P + a C) neither
-      // overflow nor lose a weight (run_overlap64_backward, which also takes |g| within
-      // [2^-400, 2^100]); the backward evaluates the other windows again (exact_window,
-      // their lanes alone)
-      const v8d span = mxe - mne;
-      const v8l ok = ~spec & inr & (v8_load(pl.newl) != zero) &
-                     ((vzero == zero) | ((va > zero) & (va != one))) &
-                     (vmin >= 2.2250738585072014e-308) & (span <= 500.0) &
-                     (v8_abs(va) * (span + 1.0) <= 890.0) & (vSv >= 0x1p-400) &
-                     (vSv <= 0x1p400);
-      v8_store(out.s, vSv);
-      double S[L], Sc[L], Tt[L], Tc[L], q[L], p2[L];
-      v8_store(S, vS);
-      v8_store(Sc, vSc);
-      v8_store(Tt, vTR);
-      v8_store(Tc, vTRc);
-      v8_store(q, vq);
-      v8_store(p2, v8_select(inr, pow2_8(eR), one));
-      // dy/da = sum_i w_i (ln x_i - ln y)(x_i - y) = R sum_i w_i ln(x_i/c) (rho_i - D) for any
-      // c (as sum_i w_i (rho_i - D) = 0): R (LR - D LS) / S from pass 2's sums, no pass 3
-      double core[L];
-      v8_store(core, ((vLR + vLRc) - ((vDN + vDNc) / vSv) * (vLS + vLSc)) / vSv);
-      for (int l = 0; l < L; ++l) {
-        out.ok[l] = ok[l] != 0;
-        out.dwm[l] = core[l] * frexp2(R[l], &out.dwe[l]);
-        // y / 2^e(R) = (T + Tc) / (S + Sc) = q + r / (S + Sc), r = T + Tc - q (S + Sc): the
-        // residual with q S exact by fma, to about 2^-100 of y
-        const double r = (std::fma(-q[l], S[l], Tt[l]) + Tc[l]) - q[l] * Sc[l];
-        out.ylo[l] = out.ok[l] ? (r / out.s[l]) * p2[l] : 0.0;
-      }
-    }
+    if (out.want_state)  // the float64 overlap state (state_outputs)
+      state_outputs(out, ~spec & inr & (v8_load(pl.newl) != zero), st, va, mxe - mne, vR,
+                    v8_select(inr, pow2_8(eR), one), vS, vSc, vTR, vTRc, vq, vDN, vDNc, vLR,
+                    vLRc, vLS, vLSc);
     if (backward) {
       // pass 3: gradients. rel = (x - y) / x: (rho - D) / (x / R) while y is near R (|D| <=
       // 1/2: both accurate relative to themselves, so no cancellation for large |a|), else
@@ -4093,44 +4103,26 @@ PPV_ALWAYS_INLINE bool forward_window64(const ElemCache& ec, const Plan& P, cons
                                         const v8d va, const v8l idle, double* y,
                                         WindowOut* out) {
   const int64_t H = P.ax[1].in, W = P.ax[2].in;
-  const v8d zero = {}, one = zero + 1.0, inf = zero + INFINITY;
-  v8d vmax = zero, vmin = inf, vpos = zero, vzero = zero, vbad = zero;
+  const v8d zero = {}, one = zero + 1.0;
+  WindowStats st;
   for (int64_t jd = 0; jd < w.dn; ++jd)
     for (int64_t jh = 0; jh < w.hn; ++jh) {
       const double* row = ec.X + ((w.d0 + jd * w.ds) * H + w.h0 + jh * w.hs) * W * L;
-      for (int64_t jw = 0; jw < w.wn; ++jw) {
-        const v8d u = v8_load(row + (w.w0 + jw * w.ws) * L);
-        const auto ok = (u >= zero) & (u < inf);
-        vbad += v8_select(ok, zero, one);
-        vzero += v8_select(u == zero, one, zero);
-        const auto p = ok & (u > zero);
-        vpos += v8_select(p, one, zero);
-        vmax = v8_select(p & (u > vmax), u, vmax);
-        vmin = v8_select(p & (u < vmin), u, vmin);
-      }
+      for (int64_t jw = 0; jw < w.wn; ++jw) st.add(v8_load(row + (w.w0 + jw * w.ws) * L));
     }
   v8d mxm, mxe, mnm, mne;
-  split8(vmax, mxm, mxe);
-  split8(vmin, mnm, mne);
-  const v8l neg = va < zero;
-  const v8l extreme = neg & (vpos > zero) & (mxe - mne >= 1000.0);
-  const v8l spec = (vbad > zero) | (vpos == zero) | (neg & (vzero > zero)) | extreme |
-                   ~(v8_abs(va) < inf);
-  const v8d ae = v8_abs(mxe), ie = v8_abs(mne);
-  const v8d emax = v8_select(ae < ie, ie, ae);
-  const v8d aa = v8_abs(va);
-  const v8l nw = ~spec & (aa <= FASTLOG_MAX_A) & (vmin <= (1.0 - FASTLOG_MIN_SPREAD) * vmax) &
-                 (aa * ((emax + 1.0) * 0.6931471805599453) <= FASTLOG_MAX_EXP);
+  split8(st.vmax, mxm, mxe);
+  split8(st.vmin, mnm, mne);
+  const v8l nw = new_path_lanes(st, va, mxe, mne, special_lanes(st, va, mxe, mne));
   if (v8_any(~(nw | idle))) return false;  // (idle lanes: x = 1, nothing reads their y)
-  const v8d vR = v8_select(va >= zero, vmax, vmin);
+  const v8d vR = v8_select(va >= zero, st.vmax, st.vmin);
   v8d Rm, Re;
   split8(vR, Rm, Re);
   const v8l eR = v8_to_int(Re);
   const v8l inr = (eR >= -1022) & (eR <= 1023);
   if (v8_any(~(inr | idle))) return false;
-  const v8l ne = -eR;
-  const v8l e1 = (ne - (ne >> 63)) >> 1;
-  const v8d scale = pow2_8(e1), scale2 = pow2_8(ne - e1);
+  v8d scale, scale2;
+  exponent_scales(eR, scale, scale2);
   const v8d e_zero = v8_select(va == zero, one, zero);  // a zero's weight (0^0 = 1)
   v8d vS = {}, vSc = {}, vTR = {}, vTRc = {};
   // STATE: D's sum (DN = sum E rho) and the dy/da sums LR = sum E ln(x/c) rho, LS = sum
@@ -4161,68 +4153,36 @@ PPV_ALWAYS_INLINE bool forward_window64(const ElemCache& ec, const Plan& P, cons
         const v8d r = v8_select(p, (u * scale) * scale2, zero);
         const v8d et = e * r;
         const v8d elt = fma8(elo, r, fma8(e, r, -et));
-        const v8d t1 = vS + e;
-        vSc += v8_select(vS >= e, (vS - t1) + e, (e - t1) + vS);
-        vS = t1;
+        neumaier_pos(vS, vSc, e);
         v8d rho = zero, elr = zero;
         if constexpr (STATE) {
           rho = v8_select(p, (u - vR) / vR, zero - 1.0);
           const v8d er = e * rho;
           elr = fma8(elo, rho, fma8(e, rho, -er));
-          const v8d t2 = vDN + er;
-          vDNc += v8_select(v8_abs(vDN) >= v8_abs(er), (vDN - t2) + er, (er - t2) + vDN);
-          vDN = t2;
+          neumaier(vDN, vDNc, er);
         }
-        const v8d t3 = vTR + et;
-        vTRc += v8_select(vTR >= et, (vTR - t3) + et, (et - t3) + vTR);
-        vTR = t3;
+        neumaier_pos(vTR, vTRc, et);
         vSc += elo;
         if constexpr (STATE) vDNc += elr;
         vTRc += elt;
         if constexpr (STATE) {
-          const v8d lam = (v8_load(ec.H + k) - vch) + (v8_load(ec.Lo + k) - vcl);
-          const v8d el = e * lam;  // E ln(x/c) (0 at x <= 0: e = 0)
-          const v8d t4 = vLS + el;
-          vLSc += v8_select(v8_abs(vLS) >= v8_abs(el), (vLS - t4) + el, (el - t4) + vLS);
-          vLS = t4;
-          const v8d lr = el * rho;
-          const v8d t5 = vLR + lr;
-          vLRc += v8_select(v8_abs(vLR) >= v8_abs(lr), (vLR - t5) + lr, (lr - t5) + vLR);
-          vLR = t5;
+          const v8d el = e * (((v8_load(ec.H + k) - vch) + (v8_load(ec.Lo + k) - vcl)));
+          neumaier(vLS, vLSc, el);  // E ln(x/c) (0 at x <= 0: e = 0)
+          neumaier(vLR, vLRc, el * rho);
         }
       }
     }
   count_pair_mode(PAIR_NEW);
-  const v8d vSv = vS + vSc;
-  const v8d vq = (vTR + vTRc) / vSv;
+  const v8d vq = (vTR + vTRc) / (vS + vSc);
   if constexpr (!STATE) {
     v8_store(y, vq * pow2_8(eR));
   } else {
-    // exact_window's want_state epilogue, every lane general and new
+    // exact_window's want_state outputs, every lane general and new
     v8_store(out->y, vq * pow2_8(eR));
-    v8_store(out->xmax, vmax);
+    v8_store(out->xmax, st.vmax);
     std::memset(out->bad, 0, sizeof out->bad);
-    const v8d span = mxe - mne;
-    const v8l ok = ((vzero == zero) | ((va > zero) & (va != one))) &
-                   (vmin >= 2.2250738585072014e-308) & (span <= 500.0) &
-                   (v8_abs(va) * (span + 1.0) <= 890.0) & (vSv >= 0x1p-400) &
-                   (vSv <= 0x1p400);
-    v8_store(out->s, vSv);
-    double S[L], Sc[L], Tt[L], Tc[L], q[L], p2[L], R[L], core[L];
-    v8_store(S, vS);
-    v8_store(Sc, vSc);
-    v8_store(Tt, vTR);
-    v8_store(Tc, vTRc);
-    v8_store(q, vq);
-    v8_store(p2, pow2_8(eR));
-    v8_store(R, vR);
-    v8_store(core, ((vLR + vLRc) - ((vDN + vDNc) / vSv) * (vLS + vLSc)) / vSv);
-    for (int l = 0; l < L; ++l) {
-      out->ok[l] = ok[l] != 0;
-      out->dwm[l] = core[l] * frexp2(R[l], &out->dwe[l]);
-      const double rr = (std::fma(-q[l], S[l], Tt[l]) + Tc[l]) - q[l] * Sc[l];
-      out->ylo[l] = out->ok[l] ? (rr / out->s[l]) * p2[l] : 0.0;
-    }
+    state_outputs(*out, ~idle, st, va, mxe - mne, vR, pow2_8(eR), vS, vSc, vTR, vTRc, vq, vDN,
+                  vDNc, vLR, vLRc, vLS, vLSc);
   }
   return true;
 }
