@@ -42,8 +42,10 @@ call overhead and RSS").
 ``--overlap64`` compares float64's overlap state: ``ppv_forward_overlap_saved64`` (status,
 output, each element's x^alpha, each window's S, y, y's low part and dy/dalpha) and
 ``ppv_backward_overlap_saved64`` from the one state both wrote (status, input gradient,
-dy/dalpha), on the float64 cases above whose windows share elements, with the scalar ALPHAS
-and one alpha per channel (8-plane groups of different alphas)."""
+dy/dalpha), on the float64 cases above that the state serves (windows that share elements,
+contiguous and channels-last; windows that share none with 4 elements or more on average,
+contiguous), with the scalar ALPHAS and one alpha per channel (8-plane groups of different
+alphas)."""
 
 from __future__ import annotations
 
@@ -353,26 +355,38 @@ def _overlap64_run(lib, plan, x, p, gy, threads: int):
     return (s1, s2), (y.view(i64), *state, gx.view(i64), dp.view(i64))
 
 
+# the float64 overlap state's cases: windows that share elements (contiguous and channels-last
+# memory), and windows that share none with 4 elements or more on average on contiguous memory
+# (which the state serves too: _dispatch's saves())
+OVERLAP64_GEOMETRIES = (
+    [(shape, layout, False) for shape, layout in GEOMETRIES + SAVED_GEOMETRIES]
+    + [(shape, layout, True) for shape, layout in GEOMETRIES if len(shape) > 3])
+
+
 def overlap64_main(libs, threads: int) -> int:
     torch.manual_seed(0)
     cases = differ = used = 0
-    for shape, layout in GEOMETRIES:
+    for shape, layout, channels_last in OVERLAP64_GEOMETRIES:
         out = _layout.out_spatial(layout, shape[2:])
         out_shape = (shape[0], shape[1], *out)
         params = [torch.tensor([a], dtype=torch.float64) for a in ALPHAS]
         params.append(torch.linspace(-3.0, 5.0, shape[1], dtype=torch.float64))
         for p in params:
-            plan = _native.make_plan("ppool", layout, shape, torch.float64, False,
+            plan = _native.make_plan("ppool", layout, shape, torch.float64, channels_last,
                                      int(p.numel() > 1), out)
-            if _native.plan_disjoint(plan):
+            if _native.plan_disjoint(plan) and (channels_last
+                                                or _native.plan_window_mean(plan) < 4.0):
                 break
             for kind in KINDS:
                 x = _input(shape, kind)
                 gy = torch.randn(out_shape, dtype=torch.float64)
+                if channels_last:
+                    x, gy = _channels_last(x), _channels_last(gy)
                 a, b = (_overlap64_run(lib, plan, x, p, gy, threads) for lib in libs)
                 cases += 1
                 used += a[0] == (0, 0)
-                differ += _differs(a, b, f"{shape} {kind} alpha={p.tolist()[:3]}",
+                differ += _differs(a, b, f"{shape} channels_last={channels_last} {kind} "
+                                   f"alpha={p.tolist()[:3]}",
                                    "y, x^a, dy/dalpha, S|y, ylo, dx, dp")
     print(f"{cases} cases ({used} served from the state), {differ} differ")
     return 1 if differ else 0

@@ -531,6 +531,42 @@ PPV_ALWAYS_INLINE double exp_dd_tab(double th, double tl, double& elo) {
   return th >= -745.5 ? res : 0.0;
 }
 #if defined(PPV_AVX512)
+// exp_dd_tab8's two look-ups per lane, entry (ki mod 16) of FAST_EXP_TAB (bits) and of
+// EXP_TAB_TAIL. On the AVX2 emulation (not on ARM64) both tables as one row of 4 doubles per
+// entry, one 256-bit load per lane and a transpose (as fast_log_tables8), in place of 16 scalar
+// loads: the float64 forward's kernel 0.93-0.94x (`python -m tests.kernel_ab`, 2026-12-04);
+// the same entries.
+#if defined(PPV_AVX512_EMULATED) && !defined(PPV_AVX2_ON_NEON)
+struct ExpDdRows { alignas(32) double v[16][4]; };
+inline ExpDdRows exp_dd_rows() {
+  ExpDdRows r{};
+  for (int i = 0; i < 16; ++i) {
+    std::memcpy(&r.v[i][0], &FAST_EXP_TAB[i], sizeof(double));
+    r.v[i][1] = EXP_TAB_TAIL[i];
+  }
+  return r;
+}
+const ExpDdRows EXP_DD_ROWS = exp_dd_rows();  // (initialised when the library loads)
+#endif
+PPV_ALWAYS_INLINE void exp_dd_tables8(__m512i ki, __m512i& tab, __m512d& tail) {
+#if defined(PPV_AVX512_EMULATED) && !defined(PPV_AVX2_ON_NEON)
+  const FastIdx8 idx(ki);
+  for (int h = 0; h < 2; ++h) {
+    const __m256d a = _mm256_load_pd(EXP_DD_ROWS.v[idx.v[4 * h]]);
+    const __m256d b = _mm256_load_pd(EXP_DD_ROWS.v[idx.v[4 * h + 1]]);
+    const __m256d c = _mm256_load_pd(EXP_DD_ROWS.v[idx.v[4 * h + 2]]);
+    const __m256d d = _mm256_load_pd(EXP_DD_ROWS.v[idx.v[4 * h + 3]]);
+    const __m256d ab0 = _mm256_unpacklo_pd(a, b), ab1 = _mm256_unpackhi_pd(a, b);
+    const __m256d cd0 = _mm256_unpacklo_pd(c, d), cd1 = _mm256_unpackhi_pd(c, d);
+    (h ? tab.hi : tab.lo) = _mm256_castpd_si256(_mm256_permute2f128_pd(ab0, cd0, 0x20));
+    (h ? tail.hi : tail.lo) = _mm256_permute2f128_pd(ab1, cd1, 0x20);
+  }
+#else
+  tail = fast_table8_pd(EXP_TAB_TAIL, ki);
+  tab = fast_table8(FAST_EXP_TAB, ki);
+#endif
+}
+
 PPV_ALWAYS_INLINE __m512d exp_dd_tab8(__m512d th, __m512d tl, __m512d& elo) {
   const __m512d zc = _mm512_min_pd(th, _mm512_set1_pd(709.0));
   const __mmask8 tiny = _mm512_cmp_pd_mask(zc, _mm512_set1_pd(-707.0), _CMP_LT_OQ);
@@ -545,9 +581,10 @@ PPV_ALWAYS_INLINE __m512d exp_dd_tab8(__m512d th, __m512d tl, __m512d& elo) {
       tl);
   const __m512d pp = PPV_FAST_EXP_P(fast_fma8, r, fast_const8);
   const __m512d em1 = _mm512_fmadd_pd(_mm512_mul_pd(r, r), pp, r);
-  const __m512d t = fast_table8_pd(EXP_TAB_TAIL, ki);
+  __m512i tab;
+  __m512d t;
+  exp_dd_tables8(ki, tab, t);
   const __m512d tmp = _mm512_add_pd(em1, _mm512_fmadd_pd(t, em1, t));
-  const __m512i tab = fast_table8(FAST_EXP_TAB, ki);
   const __m512i kk = _mm512_mask_add_epi64(ki, tiny, ki, _mm512_set1_epi64(9600));
   const __m512d scale = _mm512_castsi512_pd(_mm512_add_epi64(tab, _mm512_slli_epi64(kk, 48)));
   const __m512d e = _mm512_fmadd_pd(scale, tmp, scale);
@@ -1340,6 +1377,98 @@ inline void load_lanes(const T* x, const Lanes& ln, int64_t pos, double* v) {
     v[l] = ln.active[l] ? to_double<T>(x[ln.in_base[l] + pos * ln.es_in]) : 1.0;
 }
 
+// Doubles of 8 lanes (lane l's element at pos: x[base[l] + pos * es]) for every position in
+// [p0, p1), lane-interleaved into v (v[(pos - p0) * L + l]); lanes not active get `fill`.
+// With every lane active, by vectors: lanes adjacent in memory (channels-last planes) one
+// 8-double copy per position; planes of stride 1 four positions of each lane at a time,
+// transposed in registers (a 4x4 transpose per 4 lanes), in place of 32 scalar loads and
+// stores. Pure data movement: the same values whichever way.
+typedef double lanes_d4 __attribute__((vector_size(4 * sizeof(double))));
+typedef int64_t lanes_i4 __attribute__((vector_size(4 * sizeof(int64_t))));
+PPV_ALWAYS_INLINE void transpose4(lanes_d4 a, lanes_d4 b, lanes_d4 c, lanes_d4 d, lanes_d4& q0,
+                                  lanes_d4& q1, lanes_d4& q2, lanes_d4& q3) {
+  const lanes_d4 ab0 = __builtin_shuffle(a, b, (lanes_i4){0, 4, 2, 6});  // a0 b0 a2 b2
+  const lanes_d4 ab1 = __builtin_shuffle(a, b, (lanes_i4){1, 5, 3, 7});  // a1 b1 a3 b3
+  const lanes_d4 cd0 = __builtin_shuffle(c, d, (lanes_i4){0, 4, 2, 6});
+  const lanes_d4 cd1 = __builtin_shuffle(c, d, (lanes_i4){1, 5, 3, 7});
+  q0 = __builtin_shuffle(ab0, cd0, (lanes_i4){0, 1, 4, 5});  // a0 b0 c0 d0
+  q1 = __builtin_shuffle(ab1, cd1, (lanes_i4){0, 1, 4, 5});
+  q2 = __builtin_shuffle(ab0, cd0, (lanes_i4){2, 3, 6, 7});
+  q3 = __builtin_shuffle(ab1, cd1, (lanes_i4){2, 3, 6, 7});
+}
+inline bool lanes_adjacent(const Lanes& ln, const int64_t* base) {
+  bool adjacent = ln.n_active == L;
+  for (int l = 1; l < L; ++l) adjacent = adjacent && base[l] == base[0] + l;
+  return adjacent;
+}
+PPV_ALWAYS_INLINE void gather_lanes_range(const double* x, const Lanes& ln, const int64_t* base, int64_t es,
+                               int64_t p0, int64_t p1, double* v, double fill) {
+  int64_t pos = p0;
+  if (lanes_adjacent(ln, base)) {
+    for (; pos < p1; ++pos) copy8(v + (pos - p0) * L, x + base[0] + pos * es);
+    return;
+  }
+  if (ln.n_active == L && es == 1) {
+    for (; pos + 4 <= p1; pos += 4) {
+      double* out = v + (pos - p0) * L;
+      for (int h = 0; h < 2; ++h) {
+        lanes_d4 a, b, c, d, q0, q1, q2, q3;  // lanes 4h .. 4h + 3, positions pos .. pos + 3
+        std::memcpy(&a, x + base[4 * h] + pos, sizeof a);
+        std::memcpy(&b, x + base[4 * h + 1] + pos, sizeof b);
+        std::memcpy(&c, x + base[4 * h + 2] + pos, sizeof c);
+        std::memcpy(&d, x + base[4 * h + 3] + pos, sizeof d);
+        transpose4(a, b, c, d, q0, q1, q2, q3);
+        std::memcpy(out + 4 * h, &q0, sizeof q0);
+        std::memcpy(out + L + 4 * h, &q1, sizeof q1);
+        std::memcpy(out + 2 * L + 4 * h, &q2, sizeof q2);
+        std::memcpy(out + 3 * L + 4 * h, &q3, sizeof q3);
+      }
+    }
+  }
+  for (; pos < p1; ++pos)
+    for (int l = 0; l < L; ++l) v[(pos - p0) * L + l] = ln.active[l] ? x[base[l] + pos * es] : fill;
+}
+// gather_lanes_range's inverse for the active lanes: v's lane l at pos into x[base[l] + pos * es]
+inline void scatter_lanes_range(double* x, const Lanes& ln, const int64_t* base, int64_t es,
+                                int64_t p0, int64_t p1, const double* v) {
+  int64_t pos = p0;
+  if (lanes_adjacent(ln, base)) {
+    for (; pos < p1; ++pos) copy8(x + base[0] + pos * es, v + (pos - p0) * L);
+    return;
+  }
+  if (ln.n_active == L && es == 1) {
+    for (; pos + 4 <= p1; pos += 4) {
+      const double* in = v + (pos - p0) * L;
+      for (int h = 0; h < 2; ++h) {
+        lanes_d4 a, b, c, d, q0, q1, q2, q3;  // positions pos .. pos + 3, lanes 4h .. 4h + 3
+        std::memcpy(&a, in + 4 * h, sizeof a);
+        std::memcpy(&b, in + L + 4 * h, sizeof b);
+        std::memcpy(&c, in + 2 * L + 4 * h, sizeof c);
+        std::memcpy(&d, in + 3 * L + 4 * h, sizeof d);
+        transpose4(a, b, c, d, q0, q1, q2, q3);
+        std::memcpy(x + base[4 * h] + pos, &q0, sizeof q0);
+        std::memcpy(x + base[4 * h + 1] + pos, &q1, sizeof q1);
+        std::memcpy(x + base[4 * h + 2] + pos, &q2, sizeof q2);
+        std::memcpy(x + base[4 * h + 3] + pos, &q3, sizeof q3);
+      }
+    }
+  }
+  for (; pos < p1; ++pos)
+    for (int l = 0; l < L; ++l)
+      if (ln.active[l]) x[base[l] + pos * es] = v[(pos - p0) * L + l];
+}
+
+// load_lanes for every position in [p0, p1) into v (lane-interleaved: v[(pos - p0) * L + l]),
+// the same values: float64 by gather_lanes_range.
+template <class T>
+inline void load_lanes_range(const T* x, const Lanes& ln, int64_t p0, int64_t p1, double* v) {
+  if constexpr (std::is_same<T, double>::value) {
+    gather_lanes_range(x, ln, ln.in_base, ln.es_in, p0, p1, v, 1.0);
+  } else {
+    for (int64_t pos = p0; pos < p1; ++pos) load_lanes<T>(x, ln, pos, v + (pos - p0) * L);
+  }
+}
+
 // A window's elements in all 8 lanes, gathered into a lane-interleaved buffer (v[k * L + l],
 // pos[k]) that the exact engine's passes read as whole vectors. A window of up to
 // GATHER_ELEMS elements is gathered once for all its passes (8 scalar loads per element once,
@@ -1861,6 +1990,25 @@ inline void exact_grad_lanes(const double* __restrict v, const double* __restric
   }
 }
 
+// a b + c with one rounding per lane (std::fma's bits): in registers where the target has a
+// vector fma (AVX-512; the AVX2 emulation's halves), else lane by lane through memory
+PPV_ALWAYS_INLINE v8d fma8(v8d a, v8d b, v8d c) {
+#if defined(PPV_AVX512_EMULATED) && !defined(PPV_AVX2_ON_NEON)
+  return {(v4d)_mm256_fmadd_pd((__m256d)a.lo, (__m256d)b.lo, (__m256d)c.lo),
+          (v4d)_mm256_fmadd_pd((__m256d)a.hi, (__m256d)b.hi, (__m256d)c.hi)};
+#elif defined(PPV_AVX512) && !defined(PPV_AVX512_EMULATED)
+  return (v8d)_mm512_fmadd_pd((__m512d)a, (__m512d)b, (__m512d)c);
+#else
+  double A[L], B[L], C[L], R[L];
+  v8_store(A, a);
+  v8_store(B, b);
+  v8_store(C, c);
+#pragma omp simd
+  for (int l = 0; l < L; ++l) R[l] = std::fma(A[l], B[l], C[l]);
+  return v8_load(R);
+#endif
+}
+
 // The exact engine's window steps shared by exact_window and forward_window64 (the same
 // operations either way: their bits agree, tests/ops/test_forward64.py).
 // Pass 1 in 8 lanes: each lane's largest and smallest positive element and its counts of
@@ -1945,23 +2093,33 @@ PPV_ALWAYS_INLINE void state_outputs(WindowOut& out, v8l lanes, const WindowStat
                  (st.vmin >= 2.2250738585072014e-308) & (span <= 500.0) &
                  (v8_abs(va) * (span + 1.0) <= 890.0) & (vSv >= 0x1p-400) & (vSv <= 0x1p400);
   v8_store(out.s, vSv);
-  double S[L], Sc[L], Tt[L], Tc[L], q[L], pw[L], R[L], core[L];
-  v8_store(S, vS);
-  v8_store(Sc, vSc);
-  v8_store(Tt, vTR);
-  v8_store(Tc, vTRc);
-  v8_store(q, vq);
-  v8_store(pw, p2);
-  v8_store(R, vR);
-  v8_store(core, ((vLR + vLRc) - ((vDN + vDNc) / vSv) * (vLS + vLSc)) / vSv);
+  const v8d core = ((vLR + vLRc) - ((vDN + vDNc) / vSv) * (vLS + vLSc)) / vSv;
+  // dy/da = core R = (core m) 2^e with R = m 2^e, m in [1/2, 1) (frexp2: by the bits where R
+  // is normal, else lane by lane below)
+  const v8l rb = v8_bits(vR), rex = (rb >> 52) & 0x7ff;
+  const v8l rnormal = (rex != 0) & (rex != 0x7ff);
+  const v8d rm = v8_from_bits((rb & (int64_t)0x800fffffffffffffLL) | (int64_t)0x3fe0000000000000LL);
+  v8_store(out.dwm, core * rm);
+  const v8d rexd = v8_to_double(rex - 1022);
+  double re[L];
+  v8_store(re, rexd);
   for (int l = 0; l < L; ++l) {
     out.ok[l] = ok[l] != 0;
-    out.dwm[l] = core[l] * frexp2(R[l], &out.dwe[l]);
-    // y / 2^e(R) = (T + Tc) / (S + Sc) = q + r / (S + Sc), r = T + Tc - q (S + Sc): the
-    // residual with q S exact by fma, to about 2^-100 of y
-    const double r = (std::fma(-q[l], S[l], Tt[l]) + Tc[l]) - q[l] * Sc[l];
-    out.ylo[l] = out.ok[l] ? (r / out.s[l]) * pw[l] : 0.0;
+    out.dwe[l] = (int)re[l];
   }
+  if (v8_any(~rnormal)) {
+    double c[L], R[L];
+    v8_store(c, core);
+    v8_store(R, vR);
+    for (int l = 0; l < L; ++l)
+      if (rnormal[l] == 0) out.dwm[l] = c[l] * frexp2(R[l], &out.dwe[l]);
+  }
+  // y / 2^e(R) = (T + Tc) / (S + Sc) = q + r / (S + Sc), r = T + Tc - q (S + Sc): the
+  // residual with q S exact by fma, to about 2^-100 of y; its last step (- q Sc) fused too,
+  // as GCC contracted the lane-by-lane form this replaced (C++ compiles with
+  // -ffp-contract=fast by default): the same bits, now written out
+  const v8d r = fma8(-vq, vSc, fma8(-vq, vS, vTR) + vTRc);
+  v8_store(out.ylo, v8_select(ok, (r / vSv) * p2, zero));
 }
 
 // The vectorised exact engine: one window in all 8 lanes. Lanes whose window is special
@@ -4076,16 +4234,6 @@ inline std::vector<double>& f64_arena() {
 std::atomic<int64_t> lean_windows64{0};
 std::atomic<int> lean64_on{1};
 
-// a b + c with one rounding per lane (std::fma's bits)
-PPV_ALWAYS_INLINE v8d fma8(v8d a, v8d b, v8d c) {
-  double A[L], B[L], C[L], R[L];
-  v8_store(A, a);
-  v8_store(B, b);
-  v8_store(C, c);
-#pragma omp simd
-  for (int l = 0; l < L; ++l) R[l] = std::fma(A[l], B[l], C[l]);
-  return v8_load(R);
-}
 
 // A float64 forward's window in all 8 lanes, straight from the group's element cache (x, x^a
 // and its low part per position, lane-interleaved): exact_window's passes 1 and 2 and its y
@@ -4187,6 +4335,52 @@ PPV_ALWAYS_INLINE bool forward_window64(const ElemCache& ec, const Plan& P, cons
   return true;
 }
 
+// exact_group's per-window steps of the float64 overlap state (ov64) for a window that
+// forward_window64 served in all 8 lanes (every lane active), by vectors: the same values as
+// its lane-by-lane loop. A lane with ok and a finite dy/da = dwm 2^dwe keeps it as that
+// loop's ScaledSum does (d = m 2^e, m = frexp2(dwm), one product) where dwm is 0 or normal and
+// the exponent within [-1022, 1023]; any other lane there returns false, nothing written (the
+// loop does it). S (-1 where not ok), y and y's low part relative to y (a float: 0 where not
+// ok) into the state, d into dw where ok (and ST_UNSAVED for a d the state cannot keep, as
+// there), ST_BAD for a NaN y; y into yout (lane l at out_base[l], yout the output at lane 0's
+// place) unless null.
+PPV_ALWAYS_INLINE bool state_epilogue64(const WindowOut& wo, const Lanes& ln, const Saved& sv,
+                                        int64_t si, int* status, double* yout) {
+  const v8d zero = {};
+  double okd[L];
+  for (int l = 0; l < L; ++l) okd[l] = wo.ok[l] ? 1.0 : 0.0;
+  const v8d dwm = v8_load(wo.dwm);
+  const v8l ok = (v8_load(okd) != zero) & (v8_abs(dwm) <= zero + 1.7976931348623157e308);
+  v8d d = zero;
+  if (sv.dw) {
+    const v8l b = v8_bits(dwm), ex = (b >> 52) & 0x7ff;
+    double ed[L];
+    for (int l = 0; l < L; ++l) ed[l] = wo.dwe[l];
+    const v8l ve = v8_to_int(v8_load(ed)) + (ex - 1022);
+    const v8l plain = (dwm == zero) | ((ex != 0) & (ve >= -1022) & (ve <= 1023));
+    if (v8_any(ok & ~plain)) return false;
+    const v8d fv = v8_from_bits((b & (int64_t)0x800fffffffffffffLL) | (int64_t)0x3fe0000000000000LL);
+    d = v8_select(dwm == zero, zero, fv * pow2_8(ve));
+    const v8d ad = v8_abs(d), aa = v8_abs(v8_load(ln.a));
+    const v8d floor = v8_select(aa > zero + 1.0, aa, zero + 1.0) * 0x1p-1000;
+    const v8l sub = (d != zero) & (ad < zero + 2.2250738585072014e-308);
+    if (v8_any(ok & sub & ~(v8_load(wo.xmax) >= floor))) *status |= ST_UNSAVED;
+    v8_store(sv.dw + si, v8_select(ok, d, v8_load(sv.dw + si)));
+  }
+  const v8d vy = v8_load(wo.y);
+  if (v8_any(vy != vy)) *status |= ST_BAD;
+  v8_store(sv.win64 + si, v8_select(ok, v8_load(wo.s), zero - 1.0));
+  v8_store(sv.win64 + sv.win_n + si, vy);
+  double q[L];
+  v8_store(q, v8_select(ok, v8_load(wo.ylo) / vy, zero));
+  float* lo = reinterpret_cast<float*>(sv.win64 + 2 * sv.win_n) + si;
+#pragma omp simd
+  for (int l = 0; l < L; ++l) lo[l] = (float)q[l];
+  if (yout)
+    for (int l = 0; l < L; ++l) yout[ln.out_base[l] - ln.out_base[0]] = wo.y[l];
+  return true;
+}
+
 // The exact engine keeps no plane-sized scratch: a float64 group's input gradient is summed in
 // place (zeroed first), window by window, in the order a lane-interleaved buffer would be.
 template <class T>
@@ -4247,7 +4441,7 @@ void exact_group(const T* x, const Plan& P, const Lanes& ln, T* y, const T* gy, 
       constexpr int64_t BLK = 32;
       for (int64_t p0 = 0; p0 < np; p0 += BLK) {
         const int64_t p1 = std::min(np, p0 + BLK);
-        for (int64_t pos = p0; pos < p1; ++pos) load_lanes<T>(x, ln, pos, X + pos * L);
+        load_lanes_range<T>(x, ln, p0, p1, X + p0 * L);
         for (int64_t pos = p0; pos < p1; ++pos)
           elem_terms_lanes(X + pos * L, a8, E + pos * L, El + pos * L,
                            logs ? H + pos * L : dump_h, logs ? Lo + pos * L : dump_lo);
@@ -4282,6 +4476,11 @@ void exact_group(const T* x, const Plan& P, const Lanes& ln, T* y, const T* gy, 
     idle = v8_load(act) == 0.0;
   }
   int64_t n_lean = 0;
+  // the overlap state's windows of a whole group (8 planes) that forward_window64 served:
+  // their state stored by vectors (state_epilogue64); y, kept in the state too, written to
+  // the output from there after the group's windows where the plan is not split
+  const bool whole = ov64 && lean_state && ln.n_active == L;
+  const bool y_later = whole && !sv->local && gx == nullptr && P.split < 0;
   bool want[L];
   for (int l = 0; l < L; ++l) want[l] = ln.active[l];
   double gyv[L];
@@ -4315,12 +4514,21 @@ void exact_group(const T* x, const Plan& P, const Lanes& ln, T* y, const T* gy, 
         WindowOut wo;
         wo.want_state = ov64;
         ScaledSum wda[L];  // saving, ov64: this window's dy/da
-        if (!(lean_state && forward_window64<true>(*ecp, P, wr, va, idle, nullptr, &wo)))
+        bool lean_done = false;
+        if (!(lean_state &&
+              (lean_done = forward_window64<true>(*ecp, P, wr, va, idle, nullptr, &wo))))
           exact_window<T>(x, P, ln, wr, want, backward, gyv, backward ? &sink : nullptr,
                           saving ? wda : (backward ? (owned ? da : not_owned) : nullptr),
                           dummy, wo, std::is_same<T, double>::value, ecp);
         else
           ++n_lean;
+        if constexpr (std::is_same<T, double>::value) {
+          if (lean_done && whole &&
+              state_epilogue64(wo, ln, *sv, state_index(P, group, od, oh, ow), status,
+                               (y_later || gx != nullptr || sv->local)
+                                   ? nullptr : y + out_index(P, ln, 0, od, oh, ow)))
+            continue;
+        }
         if (ov64)
           for (int l = 0; l < L; ++l)
             if (wo.ok[l] && std::isfinite(wo.dwm[l])) wda[l].add(wo.dwm[l], wo.dwe[l]);
@@ -4355,6 +4563,11 @@ void exact_group(const T* x, const Plan& P, const Lanes& ln, T* y, const T* gy, 
           }
         }
       }
+  if constexpr (std::is_same<T, double>::value) {
+    if (y_later)  // (every window of the group wrote its y into the state)
+      scatter_lanes_range(y, ln, ln.out_base, ln.es_out, 0, AD.out * AH.out * AW.out,
+                          sv->win64 + sv->win_n + state_index(P, group, 0, 0, 0));
+  }
   if (n_lean) lean_windows64 += n_lean;
   flush_pair_modes();
 }
@@ -4391,14 +4604,7 @@ std::atomic<int64_t> overlap_rows_redone{0};
 // no lane has |a| <= 16, where a window's dy/da is not representable well enough (as the
 // disjoint state's), or where the forward was segmented. The recomputing backward of such
 // windows runs the same two steps per group (fused_group64), so that both give the same bits.
-inline void store_lanes_f64(double* gx, const Lanes& ln, int64_t np, const double* v) {
-  for (int l = 0; l < L; ++l) {
-    if (!ln.active[l]) continue;
-    double* dst = gx + ln.in_base[l];
-    const int64_t es = ln.es_in;
-    for (int64_t pos = 0; pos < np; ++pos) dst[pos * es] = v[pos * L + l];
-  }
-}
+inline bool disjoint(const Plan& P);
 
 // One group's backward from the float64 overlap state: E its block of x^a (e_index's
 // layout from the group's start), win / dw the state's windows at state_index(P, sgroup, ...)
@@ -4406,6 +4612,7 @@ inline void store_lanes_f64(double* gx, const Lanes& ln, int64_t np, const doubl
 // active lanes; dy/da per lane as dm 2^de (want_param). s: per-thread scratch.
 struct Overlap64Scratch {
   std::vector<double> Xtra;  // (x, 1 / x, P and C live in f64_arena)
+  std::vector<double> G;     // gy, lane-interleaved
 };
 inline void overlap64_group_backward(const Plan& P, const double* x, const Lanes& ln,
                                      int64_t sgroup, const double* E, const double* win,
@@ -4416,79 +4623,122 @@ inline void overlap64_group_backward(const Plan& P, const double* x, const Lanes
   std::vector<double>& arena = f64_arena();
   if ((int64_t)arena.size() < 4 * n) arena.resize((size_t)(4 * n));
   double *X = arena.data(), *IX = X + n, *Pa = IX + n, *Ca = Pa + n;
-  for (int64_t pos = 0; pos < np; ++pos) load_lanes<double>(x, ln, pos, X + pos * L);
-  // 1 / x of a normal x, else 0 (served windows hold no other, and c (d / x) must stay 0 in
-  // the lanes not served)
-#pragma omp simd
-  for (int64_t k = 0; k < n; ++k)
-    IX[k] = (X[k] >= 2.2250738585072014e-308 && X[k] <= 1.7976931348623157e308) ? 1.0 / X[k]
-                                                                                : 0.0;
+  load_lanes_range<double>(x, ln, 0, np, X);
+  // windows that share no element (k2 s2, global, adaptive to a divisor): each element's P and
+  // C are its one window's terms (0 + c, 0 + c (d / x): the same operations as the sums
+  // below), so its dx is formed there and then, without the 1 / x, P and C arrays
+  const bool one_window = disjoint(P);
   std::fill(Pa, Pa + n, 0.0);
-  std::fill(Ca, Ca + n, 0.0);
+  if (!one_window) {
+    // 1 / x of a normal x, else 0 (served windows hold no other, and c (d / x) must stay 0
+    // in the lanes not served)
+#pragma omp simd
+    for (int64_t k = 0; k < n; ++k)
+      IX[k] = (X[k] >= 2.2250738585072014e-308 && X[k] <= 1.7976931348623157e308) ? 1.0 / X[k]
+                                                                                  : 0.0;
+    std::fill(Ca, Ca + n, 0.0);
+  }
+  const v8d va = v8_load(ln.a);
   bool extra = false;   // some window evaluated again
   int64_t again_n = 0;  // its lanes (counted in overlap_rows_redone, for tests)
   GradSink sink;
   ScaledSum dextra[L];  // gy dy/da of those windows
   double dl[L] = {};
   bool wide[L] = {};  // a term of sum g dw beyond [2^-960, 2^960]: summed again, scaled
+  // gy of the group's planes, lane-interleaved by output position (0 in inactive lanes), and
+  // the per-window steps on all 8 lanes at once: each lane's arithmetic as it was lane by lane
+  const int64_t nout = P.ax[0].out * P.ax[1].out * P.ax[2].out;
+  if ((int64_t)s.G.size() < nout * L) s.G.resize((size_t)(nout * L));
+  double* G = s.G.data();
+  gather_lanes_range(gy, ln, ln.out_base, ln.es_out, 0, nout, G, 0.0);
+  const v8d zero = {};
+  v8l act;
+  {
+    double aa[L];
+    for (int l = 0; l < L; ++l) aa[l] = ln.active[l] ? 1.0 : 0.0;
+    act = v8_load(aa) != zero;
+  }
+  const v8l none = act & ~act;
+  v8d dlv = zero;
+  v8l widev = none;
+  const float* ylo = reinterpret_cast<const float*>(win + 2 * win_n);
+  int64_t o = 0;
   for (int64_t od = 0; od < P.ax[0].out; ++od)
     for (int64_t oh = 0; oh < P.ax[1].out; ++oh)
-      for (int64_t ow = 0; ow < P.ax[2].out; ++ow) {
+      for (int64_t ow = 0; ow < P.ax[2].out; ++ow, ++o) {
         const int64_t si = state_index(P, sgroup, od, oh, ow);
-        double c[L], yh[L], yl[L], gl[L];
-        bool again[L], any_again = false;
-        for (int l = 0; l < L; ++l) {
-          gl[l] = ln.active[l] ? gy[out_index(P, ln, l, od, oh, ow)] : 0.0;
-          const double ag = std::fabs(gl[l]);
-          again[l] = ln.active[l] && (win[si + l] < 0.0 || ag > 0x1p100 ||
-                                      (ag != 0.0 && ag < 0x1p-400) || !(ag == ag));
-          any_again = any_again || again[l];
-          again_n += again[l] ? 1 : 0;
-          const bool use = ln.active[l] && !again[l];
-          c[l] = use ? gl[l] / win[si + l] : 0.0;
-          yh[l] = use ? win[win_n + si + l] : 0.0;
-          yl[l] = use ? yh[l] * (double)reinterpret_cast<const float*>(win + 2 * win_n)[si + l]
-                      : 0.0;
-          if (want_param && use) {
-            const double term = gl[l] * dw[si + l], at = std::fabs(term);
-            dl[l] += term;
-            wide[l] = wide[l] || at > 0x1p960 || (at != 0.0 && at < 0x1p-960);
-          }
+        const v8d g = v8_load(G + o * L), S = v8_load(win + si), ag = v8_abs(g);
+        const v8l again = act & ((S < zero) | (ag > zero + 0x1p100) |
+                                 ((ag != zero) & (ag < zero + 0x1p-400)) | (ag != ag));
+        const v8l use = act & ~again;
+        const v8d c = v8_select(use, g / S, zero);
+        const v8d yh = v8_select(use, v8_load(win + win_n + si), zero);
+        double yf[L];
+#pragma omp simd
+        for (int l = 0; l < L; ++l) yf[l] = (double)ylo[si + l];
+        const v8d yl = v8_select(use, yh * v8_load(yf), zero);
+        if (want_param) {
+          const v8d term = g * v8_load(dw + si), at = v8_abs(term);
+          dlv = v8_select(use, dlv + term, dlv);
+          widev = widev | (use & ((at > zero + 0x1p960) | ((at != zero) & (at < zero + 0x1p-960))));
         }
         const WindowRange wr = window_range(P, od, oh, ow);
-        if (any_again) {  // those lanes' window as the recomputing backward does it
+        if (v8_any(again)) {  // those lanes' window as the recomputing backward does it
           if (!extra) {
             if ((int64_t)s.Xtra.size() < n) s.Xtra.resize((size_t)n);
             std::fill(s.Xtra.begin(), s.Xtra.begin() + n, 0.0);
             sink.buf = s.Xtra.data();
             extra = true;
           }
+          bool again_l[L];
+          double gl[L];
+          v8_store(gl, g);
+          for (int l = 0; l < L; ++l) {
+            again_l[l] = again[l] != 0;
+            again_n += again_l[l] ? 1 : 0;
+          }
           WindowOut wo;
           double dummy[L];
-          exact_window<double>(x, P, ln, wr, again, true, gl, &sink,
+          exact_window<double>(x, P, ln, wr, again_l, true, gl, &sink,
                                want_param ? dextra : nullptr, dummy, wo, true, nullptr);
           flush_pair_modes();  // (its path counts, now: not left to a later call's)
         }
+        if (one_window) {
+          for_each_element(P, wr, [&](int64_t pos) {
+            const v8d xv = v8_load(X + pos * L);
+            const v8l normal = (xv >= zero + 2.2250738585072014e-308) &
+                               (xv <= zero + 1.7976931348623157e308);
+            const v8d ix = v8_select(normal, (zero + 1.0) / xv, zero);
+            const v8d d = (xv - yh) - yl;
+            const v8d pv = zero + c, cv = zero + c * (d * ix);
+            const v8l served = (xv > zero) & (xv <= zero + 1.7976931348623157e308) &
+                               ((pv != zero) | (cv != zero));
+            v8_store(Pa + pos * L,
+                     v8_select(served, v8_load(E + pos * L) * (pv + va * cv), zero));
+          });
+          continue;
+        }
         for_each_element(P, wr, [&](int64_t pos) {
-          double* __restrict pp = Pa + pos * L;
-          double* __restrict cc = Ca + pos * L;
-          const double* __restrict xv = X + pos * L;
-          const double* __restrict iv = IX + pos * L;
-#pragma omp simd
-          for (int l = 0; l < L; ++l) {
-            const double d = (xv[l] - yh[l]) - yl[l];
-            pp[l] += c[l];
-            cc[l] += c[l] * (d * iv[l]);
-          }
+          double* pp = Pa + pos * L;
+          double* cc = Ca + pos * L;
+          const v8d d = (v8_load(X + pos * L) - yh) - yl;
+          v8_store(pp, v8_load(pp) + c);
+          v8_store(cc, v8_load(cc) + c * (d * v8_load(IX + pos * L)));
         });
       }
+  v8_store(dl, dlv);
+  for (int l = 0; l < L; ++l) wide[l] = widev[l] != 0;
   // dx = E (P + a C) (C sums c (x - y) / x) where some served window holds the element and
   // x > 0 (a zero's dy/dx is 0 in the windows served; an element only in windows evaluated
   // again may have no finite E), plus the windows evaluated again
   double a[L];
   for (int l = 0; l < L; ++l) a[l] = ln.a[l];
   const double* xt = extra ? s.Xtra.data() : nullptr;
-  for (int64_t pos = 0; pos < np; ++pos) {
+  if (one_window && xt) {
+#pragma omp simd
+    for (int64_t k = 0; k < n; ++k) Pa[k] += xt[k];
+  }
+  for (int64_t pos = 0; pos < (one_window ? 0 : np); ++pos) {
     double* __restrict pp = Pa + pos * L;
     const double* __restrict cc = Ca + pos * L;
     const double* __restrict xv = X + pos * L;
@@ -4503,7 +4753,8 @@ inline void overlap64_group_backward(const Plan& P, const double* x, const Lanes
     if (xt)
       for (int l = 0; l < L; ++l) pp[l] += xt[pos * L + l];
   }
-  store_lanes_f64(gx, ln, np, Pa);  // (gx may be the state's x^a: this group's, read no more)
+  // (gx may be the state's x^a: this group's, read no more)
+  scatter_lanes_range(gx, ln, ln.in_base, ln.es_in, 0, np, Pa);
   if (again_n) overlap_rows_redone += again_n;
   if (!want_param) return;
   for (int l = 0; l < L; ++l) {

@@ -202,6 +202,55 @@ def test_float64_overlap_state_windows_evaluated_again(case, again, count_overla
     assert (_native.overlap_redone() > 0) == again
 
 
+# windows that share no element, on contiguous memory (the state serves 4 elements or more per
+# window on average): (dims, spatial, kernel, stride, padding, ceil_mode); 8 channels, so the
+# groups of 8 planes are whole (read and written by vectors: gather_lanes_range)
+DISJOINT = [
+    (2, (9, 7), 2, 2, 0, False),    # the last row and column in no window (dy/dx 0)
+    (2, (8, 8), 4, 4, 0, False),
+    (2, (7, 9), 3, 3, 1, True),     # padding and partial last windows
+    (3, (5, 4, 6), 2, 2, 0, False),
+    (1, (23,), 5, 6, 0, False),     # gaps between windows
+]
+
+
+@pytest.mark.parametrize("geometry", range(len(DISJOINT)))
+@pytest.mark.parametrize("case, again", [("served", False), ("zero_alpha_neg", True),
+                                         ("subnormal", True)])
+def test_float64_overlap_state_disjoint_windows(geometry, case, again, count_overlap,
+                                                recompute_forbidden):
+    """Disjoint windows take the state too (each element's dx formed from its one window's
+    terms, with no 1 / x, P or C array), per-channel alpha, elements in no window and windows
+    evaluated again (a zero at alpha < 0, a subnormal element) among the served ones: the
+    gradients meet the oracle."""
+    dims, spatial, k, s, p, cm = DISJOINT[geometry]
+    gen = torch.Generator().manual_seed(40 + geometry)
+    x = values("uniform", (2, 8) + spatial, F64, gen) + 0.05
+    alpha = torch.tensor([2.0, -1.5, 0.5, 7.5, -3.0, 1.0, 16.0, 0.0], dtype=F64)
+    g = torch.randn(_fn(dims)(x, 2.0, k, s, p, 1, cm).shape, generator=gen, dtype=F64)
+    # (a window of one element, as ceil_mode's last, is evaluated again: no spread)
+    _native.overlap_redone()
+    check_case(x, alpha, k, s, p, 1, cm, dims=dims, grad_output=g)
+    served_again = _native.overlap_redone()
+    first = (1, 1) + (p,) * dims  # channel 1 (alpha = -1.5), its first window's first element
+    if case == "zero_alpha_neg":
+        x[first] = 0.0
+    elif case == "subnormal":
+        x[first] = 1e-310
+    check_case(x, alpha, k, s, p, 1, cm, dims=dims, grad_output=g)
+    assert len(count_overlap) == 2
+    assert (_native.overlap_redone() > served_again) == again
+
+
+def test_float64_overlap_state_disjoint_global_windows(count_overlap, recompute_forbidden):
+    """Global pooling of whole 8-plane groups from the state (one window per plane)."""
+    gen = torch.Generator().manual_seed(41)
+    for alpha in (-3.0, 0.5, 7.5):
+        x = values("uniform", (2, 8, 7, 9), F64, gen) + 0.05
+        check_adaptive_case("ppool", x, alpha, 1, dims=2)
+    assert len(count_overlap) == 3
+
+
 def test_float64_overlap_state_refused_without_the_element_cache(count_overlap):
     """Every |alpha| > 16 (no element cache: no x^alpha to keep, and nothing the state
     would serve) and planes beyond the cache (32768 positions) recompute, and meet the
