@@ -1385,24 +1385,32 @@ inline void load_lanes(const T* x, const Lanes& ln, int64_t pos, double* v) {
 // stores. Pure data movement: the same values whichever way.
 typedef double lanes_d4 __attribute__((vector_size(4 * sizeof(double))));
 typedef int64_t lanes_i4 __attribute__((vector_size(4 * sizeof(int64_t))));
+// lanes i0 .. i3 of the 8 of a and b side by side (GCC's __builtin_shuffle, clang's
+// __builtin_shufflevector: the same selection)
+#if defined(__clang__)
+#define PPV_SHUFFLE4(a, b, i0, i1, i2, i3) __builtin_shufflevector(a, b, i0, i1, i2, i3)
+#else
+#define PPV_SHUFFLE4(a, b, i0, i1, i2, i3) __builtin_shuffle(a, b, (lanes_i4){i0, i1, i2, i3})
+#endif
 PPV_ALWAYS_INLINE void transpose4(lanes_d4 a, lanes_d4 b, lanes_d4 c, lanes_d4 d, lanes_d4& q0,
                                   lanes_d4& q1, lanes_d4& q2, lanes_d4& q3) {
-  const lanes_d4 ab0 = __builtin_shuffle(a, b, (lanes_i4){0, 4, 2, 6});  // a0 b0 a2 b2
-  const lanes_d4 ab1 = __builtin_shuffle(a, b, (lanes_i4){1, 5, 3, 7});  // a1 b1 a3 b3
-  const lanes_d4 cd0 = __builtin_shuffle(c, d, (lanes_i4){0, 4, 2, 6});
-  const lanes_d4 cd1 = __builtin_shuffle(c, d, (lanes_i4){1, 5, 3, 7});
-  q0 = __builtin_shuffle(ab0, cd0, (lanes_i4){0, 1, 4, 5});  // a0 b0 c0 d0
-  q1 = __builtin_shuffle(ab1, cd1, (lanes_i4){0, 1, 4, 5});
-  q2 = __builtin_shuffle(ab0, cd0, (lanes_i4){2, 3, 6, 7});
-  q3 = __builtin_shuffle(ab1, cd1, (lanes_i4){2, 3, 6, 7});
+  const lanes_d4 ab0 = PPV_SHUFFLE4(a, b, 0, 4, 2, 6);  // a0 b0 a2 b2
+  const lanes_d4 ab1 = PPV_SHUFFLE4(a, b, 1, 5, 3, 7);  // a1 b1 a3 b3
+  const lanes_d4 cd0 = PPV_SHUFFLE4(c, d, 0, 4, 2, 6);
+  const lanes_d4 cd1 = PPV_SHUFFLE4(c, d, 1, 5, 3, 7);
+  q0 = PPV_SHUFFLE4(ab0, cd0, 0, 1, 4, 5);  // a0 b0 c0 d0
+  q1 = PPV_SHUFFLE4(ab1, cd1, 0, 1, 4, 5);
+  q2 = PPV_SHUFFLE4(ab0, cd0, 2, 3, 6, 7);
+  q3 = PPV_SHUFFLE4(ab1, cd1, 2, 3, 6, 7);
 }
 inline bool lanes_adjacent(const Lanes& ln, const int64_t* base) {
   bool adjacent = ln.n_active == L;
   for (int l = 1; l < L; ++l) adjacent = adjacent && base[l] == base[0] + l;
   return adjacent;
 }
-PPV_ALWAYS_INLINE void gather_lanes_range(const double* x, const Lanes& ln, const int64_t* base, int64_t es,
-                               int64_t p0, int64_t p1, double* v, double fill) {
+PPV_ALWAYS_INLINE void gather_lanes_range(const double* x, const Lanes& ln, const int64_t* base,
+                                          int64_t es, int64_t p0, int64_t p1, double* v,
+                                          double fill) {
   int64_t pos = p0;
   if (lanes_adjacent(ln, base)) {
     for (; pos < p1; ++pos) copy8(v + (pos - p0) * L, x + base[0] + pos * es);
@@ -1426,7 +1434,8 @@ PPV_ALWAYS_INLINE void gather_lanes_range(const double* x, const Lanes& ln, cons
     }
   }
   for (; pos < p1; ++pos)
-    for (int l = 0; l < L; ++l) v[(pos - p0) * L + l] = ln.active[l] ? x[base[l] + pos * es] : fill;
+    for (int l = 0; l < L; ++l)
+      v[(pos - p0) * L + l] = ln.active[l] ? x[base[l] + pos * es] : fill;
 }
 // gather_lanes_range's inverse for the active lanes: v's lane l at pos into x[base[l] + pos * es]
 inline void scatter_lanes_range(double* x, const Lanes& ln, const int64_t* base, int64_t es,
@@ -4359,7 +4368,8 @@ PPV_ALWAYS_INLINE bool state_epilogue64(const WindowOut& wo, const Lanes& ln, co
     const v8l ve = v8_to_int(v8_load(ed)) + (ex - 1022);
     const v8l plain = (dwm == zero) | ((ex != 0) & (ve >= -1022) & (ve <= 1023));
     if (v8_any(ok & ~plain)) return false;
-    const v8d fv = v8_from_bits((b & (int64_t)0x800fffffffffffffLL) | (int64_t)0x3fe0000000000000LL);
+    const v8d fv =
+        v8_from_bits((b & (int64_t)0x800fffffffffffffLL) | (int64_t)0x3fe0000000000000LL);
     d = v8_select(dwm == zero, zero, fv * pow2_8(ve));
     const v8d ad = v8_abs(d), aa = v8_abs(v8_load(ln.a));
     const v8d floor = v8_select(aa > zero + 1.0, aa, zero + 1.0) * 0x1p-1000;
@@ -4680,7 +4690,8 @@ inline void overlap64_group_backward(const Plan& P, const double* x, const Lanes
         if (want_param) {
           const v8d term = g * v8_load(dw + si), at = v8_abs(term);
           dlv = v8_select(use, dlv + term, dlv);
-          widev = widev | (use & ((at > zero + 0x1p960) | ((at != zero) & (at < zero + 0x1p-960))));
+          widev = widev |
+                  (use & ((at > zero + 0x1p960) | ((at != zero) & (at < zero + 0x1p-960))));
         }
         const WindowRange wr = window_range(P, od, oh, ow);
         if (v8_any(again)) {  // those lanes' window as the recomputing backward does it
