@@ -30,7 +30,7 @@ import time
 
 import torch
 
-from ppverify.ops import _layout, _native
+from ppverify.ops import _dispatch, _layout, _native
 
 CASES = [  # label, shape, layout, threads, dtype
     ("1-D (1,1,2e6) k3", (1, 1, 2_000_000), _layout.windowed(1, 3), 2, torch.float32),
@@ -172,11 +172,8 @@ def _saved_timer(plans, x, p, y, gy, gx, dp, threads, clock):
     saving forward and the backward from its state with ``lib`` (``plans[name]``), or None
     where the case has no saved state (the recomputing backward serves it)."""
     plan = plans["this"]
-    # (float64 P-pooling on contiguous memory takes the overlap state for windows of 4
-    # elements or more that share none, as _dispatch's saves() does)
-    overlap64 = (x.dtype == torch.float64 and x.is_contiguous()
-                 and _native.plan_window_mean(plan) >= 4.0)
-    if _native.plan_disjoint(plan) and not overlap64:
+    if _native.plan_disjoint(plan) and not _dispatch.float64_overlap_serves_disjoint(
+            "ppool", x.dtype, x.is_contiguous(), plan):
         jac = torch.zeros(x.shape, dtype=_native.jac_dtype(x.dtype)).as_strided(
             x.shape, x.stride())
         dw = torch.empty(y.shape, dtype=torch.float64).as_strided(y.shape, y.stride())

@@ -54,7 +54,7 @@ import ctypes
 
 import torch
 
-from ppverify.ops import _layout, _native
+from ppverify.ops import _dispatch, _layout, _native
 
 GEOMETRIES = [
     ((2, 16, 23, 19), _layout.windowed(2, 3, 2, 1)),
@@ -357,7 +357,7 @@ def _overlap64_run(lib, plan, x, p, gy, threads: int):
 
 # the float64 overlap state's cases: windows that share elements (contiguous and channels-last
 # memory), and windows that share none with 4 elements or more on average on contiguous memory
-# (which the state serves too: _dispatch's saves())
+# (which the state serves too: _dispatch.float64_overlap_serves_disjoint)
 OVERLAP64_GEOMETRIES = (
     [(shape, layout, False) for shape, layout in GEOMETRIES + SAVED_GEOMETRIES]
     + [(shape, layout, True) for shape, layout in GEOMETRIES if len(shape) > 3])
@@ -374,8 +374,8 @@ def overlap64_main(libs, threads: int) -> int:
         for p in params:
             plan = _native.make_plan("ppool", layout, shape, torch.float64, channels_last,
                                      int(p.numel() > 1), out)
-            if _native.plan_disjoint(plan) and (channels_last
-                                                or _native.plan_window_mean(plan) < 4.0):
+            if _native.plan_disjoint(plan) and not _dispatch.float64_overlap_serves_disjoint(
+                    "ppool", torch.float64, not channels_last, plan):
                 break
             for kind in KINDS:
                 x = _input(shape, kind)

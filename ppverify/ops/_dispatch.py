@@ -175,20 +175,14 @@ class _NativeCall:
         ``_power_overlap_state_fits``)."""
         if self._saves is None:
             disjoint = _native.saves(self.dtype) and _native.plan_disjoint(self.plan)
-            mean = _native.plan_window_mean(self.plan)
-            if (disjoint and self.op == "ppool" and self.dtype == torch.float64
-                    and self.fmt is torch.contiguous_format and mean >= 4.0):
-                # float64 P-pooling's overlap state serves windows that share no element too
-                # (its saving forward and backward: 0.78-0.82x the disjoint state's time,
-                # 2026-12-04), on contiguous memory, where its memory always fits; the
-                # kernel's recomputing backward takes its steps there (fused_group64, the
-                # same rule: the same bits either way)
+            if disjoint and float64_overlap_serves_disjoint(
+                    self.op, self.dtype, self.fmt is torch.contiguous_format, self.plan):
                 disjoint = False
             # the overlap state, where windows hold 4 elements or more on average (1-D k3's
             # 3 elements: not measured with this state) and its memory fits
             self._overlap = (False, False)
             n_in, n_out = math.prod(self._gx_like.shape), math.prod(self.out_shape)
-            if not disjoint and mean >= 4.0:
+            if not disjoint and _native.plan_window_mean(self.plan) >= OVERLAP_MIN_WINDOW_MEAN:
                 if _native.saves_overlap(self.op, self.dtype):
                     self._overlap = tuple(_overlap_state_fits(
                         self.plan, self.dtype, n_in, n_out, with_dw) for with_dw in (False, True))
@@ -229,6 +223,23 @@ class _NativeCall:
         """The power overlap state's ``y / S`` per window (float64, the output's shape and
         format)."""
         return torch.empty_like(self._dw[0], memory_format=self._dw[1] or torch.preserve_format)
+
+
+#: the overlap state serves windows of this many elements or more on average
+OVERLAP_MIN_WINDOW_MEAN = 4.0
+
+
+def float64_overlap_serves_disjoint(op: str, dtype: torch.dtype, contiguous: bool,
+                                    plan) -> bool:
+    """Whether float64 P-pooling saves the overlap state for windows that share no element
+    (its saving forward and backward: 0.78-0.82x the disjoint state's time, 2026-12-04): on
+    contiguous memory, where its memory always fits, with OVERLAP_MIN_WINDOW_MEAN elements or
+    more per window on average. The kernel's recomputing backward takes the state's steps by
+    the same rule (``fused_group64``, ``window_mean`` in ``ppool_kernel.cpp``), so the bits
+    are the same either way; ``tests.kernel_ab`` and ``tests.kernel_bits`` choose their
+    float64 cases by it."""
+    return (op == "ppool" and dtype == torch.float64 and contiguous
+            and _native.plan_window_mean(plan) >= OVERLAP_MIN_WINDOW_MEAN)
 
 
 def _overlap_state_fits(plan, dtype: torch.dtype, n_in: int, n_out: int,

@@ -533,9 +533,9 @@ PPV_ALWAYS_INLINE double exp_dd_tab(double th, double tl, double& elo) {
 #if defined(PPV_AVX512)
 // exp_dd_tab8's two look-ups per lane, entry (ki mod 16) of FAST_EXP_TAB (bits) and of
 // EXP_TAB_TAIL. On the AVX2 emulation (not on ARM64) both tables as one row of 4 doubles per
-// entry, one 256-bit load per lane and a transpose (as fast_log_tables8), in place of 16 scalar
-// loads: the float64 forward's kernel 0.93-0.94x (`python -m tests.kernel_ab`, 2026-12-04);
-// the same entries.
+// entry, one 256-bit load per lane and a transpose (fast_rows8), in place of 16 scalar loads:
+// the float64 forward's kernel 0.93-0.94x (`python -m tests.kernel_ab`, 2026-12-04); the
+// same entries.
 #if defined(PPV_AVX512_EMULATED) && !defined(PPV_AVX2_ON_NEON)
 struct ExpDdRows { alignas(32) double v[16][4]; };
 inline ExpDdRows exp_dd_rows() {
@@ -550,17 +550,9 @@ const ExpDdRows EXP_DD_ROWS = exp_dd_rows();  // (initialised when the library l
 #endif
 PPV_ALWAYS_INLINE void exp_dd_tables8(__m512i ki, __m512i& tab, __m512d& tail) {
 #if defined(PPV_AVX512_EMULATED) && !defined(PPV_AVX2_ON_NEON)
-  const FastIdx8 idx(ki);
-  for (int h = 0; h < 2; ++h) {
-    const __m256d a = _mm256_load_pd(EXP_DD_ROWS.v[idx.v[4 * h]]);
-    const __m256d b = _mm256_load_pd(EXP_DD_ROWS.v[idx.v[4 * h + 1]]);
-    const __m256d c = _mm256_load_pd(EXP_DD_ROWS.v[idx.v[4 * h + 2]]);
-    const __m256d d = _mm256_load_pd(EXP_DD_ROWS.v[idx.v[4 * h + 3]]);
-    const __m256d ab0 = _mm256_unpacklo_pd(a, b), ab1 = _mm256_unpackhi_pd(a, b);
-    const __m256d cd0 = _mm256_unpacklo_pd(c, d), cd1 = _mm256_unpackhi_pd(c, d);
-    (h ? tab.hi : tab.lo) = _mm256_castpd_si256(_mm256_permute2f128_pd(ab0, cd0, 0x20));
-    (h ? tail.hi : tail.lo) = _mm256_permute2f128_pd(ab1, cd1, 0x20);
-  }
+  __m512d bits, unused;
+  fast_rows8(EXP_DD_ROWS.v, ki, bits, tail, unused);
+  tab = {_mm256_castpd_si256(bits.lo), _mm256_castpd_si256(bits.hi)};
 #else
   tail = fast_table8_pd(EXP_TAB_TAIL, ki);
   tab = fast_table8(FAST_EXP_TAB, ki);
@@ -1292,6 +1284,15 @@ PPV_ALWAYS_INLINE void split8(v8d x, v8d& m, v8d& e) {
   ex = v8_select(sub, ((bs >> 52) & 0x7ff) - 54, ex);
   m = v8_from_bits((b & (int64_t)0x000fffffffffffffLL) | (int64_t)0x3ff0000000000000LL);
   e = v8_to_double(ex - 1023);
+}
+
+// frexp2 in 8 lanes by the bits, for the lanes where v is normal (the others: garbage, and
+// `normal` false there): v = m 2^e, m in [1/2, 1)
+PPV_ALWAYS_INLINE void frexp8(v8d v, v8d& m, v8l& e, v8l& normal) {
+  const v8l b = v8_bits(v), ex = (b >> 52) & 0x7ff;
+  normal = (ex != 0) & (ex != 0x7ff);
+  m = v8_from_bits((b & (int64_t)0x800fffffffffffffLL) | (int64_t)0x3fe0000000000000LL);
+  e = ex - 1022;
 }
 
 // Where the exact engine puts input-gradient contributions.
@@ -2105,13 +2106,12 @@ PPV_ALWAYS_INLINE void state_outputs(WindowOut& out, v8l lanes, const WindowStat
   const v8d core = ((vLR + vLRc) - ((vDN + vDNc) / vSv) * (vLS + vLSc)) / vSv;
   // dy/da = core R = (core m) 2^e with R = m 2^e, m in [1/2, 1) (frexp2: by the bits where R
   // is normal, else lane by lane below)
-  const v8l rb = v8_bits(vR), rex = (rb >> 52) & 0x7ff;
-  const v8l rnormal = (rex != 0) & (rex != 0x7ff);
-  const v8d rm = v8_from_bits((rb & (int64_t)0x800fffffffffffffLL) | (int64_t)0x3fe0000000000000LL);
+  v8d rm;
+  v8l rex, rnormal;
+  frexp8(vR, rm, rex, rnormal);
   v8_store(out.dwm, core * rm);
-  const v8d rexd = v8_to_double(rex - 1022);
   double re[L];
-  v8_store(re, rexd);
+  v8_store(re, v8_to_double(rex));
   for (int l = 0; l < L; ++l) {
     out.ok[l] = ok[l] != 0;
     out.dwe[l] = (int)re[l];
@@ -4362,14 +4362,14 @@ PPV_ALWAYS_INLINE bool state_epilogue64(const WindowOut& wo, const Lanes& ln, co
   const v8l ok = (v8_load(okd) != zero) & (v8_abs(dwm) <= zero + 1.7976931348623157e308);
   v8d d = zero;
   if (sv.dw) {
-    const v8l b = v8_bits(dwm), ex = (b >> 52) & 0x7ff;
+    v8d fv;
+    v8l ev, normal;
+    frexp8(dwm, fv, ev, normal);
     double ed[L];
     for (int l = 0; l < L; ++l) ed[l] = wo.dwe[l];
-    const v8l ve = v8_to_int(v8_load(ed)) + (ex - 1022);
-    const v8l plain = (dwm == zero) | ((ex != 0) & (ve >= -1022) & (ve <= 1023));
+    const v8l ve = v8_to_int(v8_load(ed)) + ev;
+    const v8l plain = (dwm == zero) | (normal & (ve >= -1022) & (ve <= 1023));
     if (v8_any(ok & ~plain)) return false;
-    const v8d fv =
-        v8_from_bits((b & (int64_t)0x800fffffffffffffLL) | (int64_t)0x3fe0000000000000LL);
     d = v8_select(dwm == zero, zero, fv * pow2_8(ve));
     const v8d ad = v8_abs(d), aa = v8_abs(v8_load(ln.a));
     const v8d floor = v8_select(aa > zero + 1.0, aa, zero + 1.0) * 0x1p-1000;
@@ -4616,6 +4616,23 @@ std::atomic<int64_t> overlap_rows_redone{0};
 // windows runs the same two steps per group (fused_group64), so that both give the same bits.
 inline bool disjoint(const Plan& P);
 
+// 1 / x of a normal x, else 0 (served windows hold no other, and c (d / x) must stay 0 in the
+// lanes not served)
+PPV_ALWAYS_INLINE v8d recip_normal8(v8d x) {
+  const v8d zero = {};
+  const v8l normal = (x >= zero + 2.2250738585072014e-308) & (x <= zero + 1.7976931348623157e308);
+  return v8_select(normal, (zero + 1.0) / x, zero);
+}
+// An element's dx from the sums over the served windows that hold it, dx = E (P + a C), where
+// x > 0 is finite and some served window holds it (P or C not 0; a zero's dy/dx is 0 in the
+// windows served, and an element only in windows evaluated again may have no finite E)
+PPV_ALWAYS_INLINE v8d overlap64_dx(v8d x, v8d e, v8d p, v8d c, v8d a) {
+  const v8d zero = {};
+  const v8l served = (x > zero) & (x <= zero + 1.7976931348623157e308) &
+                     ((p != zero) | (c != zero));
+  return v8_select(served, e * (p + a * c), zero);
+}
+
 // One group's backward from the float64 overlap state: E its block of x^a (e_index's
 // layout from the group's start), win / dw the state's windows at state_index(P, sgroup, ...)
 // (sgroup: the group's index in them; win_n doubles per array); gx written for the group's
@@ -4640,12 +4657,7 @@ inline void overlap64_group_backward(const Plan& P, const double* x, const Lanes
   const bool one_window = disjoint(P);
   std::fill(Pa, Pa + n, 0.0);
   if (!one_window) {
-    // 1 / x of a normal x, else 0 (served windows hold no other, and c (d / x) must stay 0
-    // in the lanes not served)
-#pragma omp simd
-    for (int64_t k = 0; k < n; ++k)
-      IX[k] = (X[k] >= 2.2250738585072014e-308 && X[k] <= 1.7976931348623157e308) ? 1.0 / X[k]
-                                                                                  : 0.0;
+    for (int64_t k = 0; k < n; k += L) v8_store(IX + k, recip_normal8(v8_load(X + k)));
     std::fill(Ca, Ca + n, 0.0);
   }
   const v8d va = v8_load(ln.a);
@@ -4668,9 +4680,8 @@ inline void overlap64_group_backward(const Plan& P, const double* x, const Lanes
     for (int l = 0; l < L; ++l) aa[l] = ln.active[l] ? 1.0 : 0.0;
     act = v8_load(aa) != zero;
   }
-  const v8l none = act & ~act;
   v8d dlv = zero;
-  v8l widev = none;
+  v8l widev = act & ~act;  // (no lane)
   const float* ylo = reinterpret_cast<const float*>(win + 2 * win_n);
   int64_t o = 0;
   for (int64_t od = 0; od < P.ax[0].out; ++od)
@@ -4717,15 +4728,9 @@ inline void overlap64_group_backward(const Plan& P, const double* x, const Lanes
         if (one_window) {
           for_each_element(P, wr, [&](int64_t pos) {
             const v8d xv = v8_load(X + pos * L);
-            const v8l normal = (xv >= zero + 2.2250738585072014e-308) &
-                               (xv <= zero + 1.7976931348623157e308);
-            const v8d ix = v8_select(normal, (zero + 1.0) / xv, zero);
             const v8d d = (xv - yh) - yl;
-            const v8d pv = zero + c, cv = zero + c * (d * ix);
-            const v8l served = (xv > zero) & (xv <= zero + 1.7976931348623157e308) &
-                               ((pv != zero) | (cv != zero));
-            v8_store(Pa + pos * L,
-                     v8_select(served, v8_load(E + pos * L) * (pv + va * cv), zero));
+            const v8d pv = zero + c, cv = zero + c * (d * recip_normal8(xv));
+            v8_store(Pa + pos * L, overlap64_dx(xv, v8_load(E + pos * L), pv, cv, va));
           });
           continue;
         }
@@ -4739,30 +4744,16 @@ inline void overlap64_group_backward(const Plan& P, const double* x, const Lanes
       }
   v8_store(dl, dlv);
   for (int l = 0; l < L; ++l) wide[l] = widev[l] != 0;
-  // dx = E (P + a C) (C sums c (x - y) / x) where some served window holds the element and
-  // x > 0 (a zero's dy/dx is 0 in the windows served; an element only in windows evaluated
-  // again may have no finite E), plus the windows evaluated again
-  double a[L];
-  for (int l = 0; l < L; ++l) a[l] = ln.a[l];
-  const double* xt = extra ? s.Xtra.data() : nullptr;
-  if (one_window && xt) {
+  // dx (overlap64_dx: C sums c (x - y) / x; where windows share no element it was formed
+  // window by window above), plus the windows evaluated again
+  if (!one_window)
+    for (int64_t k = 0; k < n; k += L)
+      v8_store(Pa + k, overlap64_dx(v8_load(X + k), v8_load(E + k), v8_load(Pa + k),
+                                    v8_load(Ca + k), va));
+  if (extra) {
+    const double* xt = s.Xtra.data();
 #pragma omp simd
     for (int64_t k = 0; k < n; ++k) Pa[k] += xt[k];
-  }
-  for (int64_t pos = 0; pos < (one_window ? 0 : np); ++pos) {
-    double* __restrict pp = Pa + pos * L;
-    const double* __restrict cc = Ca + pos * L;
-    const double* __restrict xv = X + pos * L;
-    const double* __restrict ev = E + pos * L;
-#pragma omp simd
-    for (int l = 0; l < L; ++l) {
-      const bool served = xv[l] > 0.0 && xv[l] <= 1.7976931348623157e308 &&
-                          (pp[l] != 0.0 || cc[l] != 0.0);
-      const double v = ev[l] * (pp[l] + a[l] * cc[l]);
-      pp[l] = served ? v : 0.0;
-    }
-    if (xt)
-      for (int l = 0; l < L; ++l) pp[l] += xt[pos * L + l];
   }
   // (gx may be the state's x^a: this group's, read no more)
   scatter_lanes_range(gx, ln, ln.in_base, ln.es_in, 0, np, Pa);
