@@ -199,10 +199,14 @@ def scaled_power_ratio(f: torch.Tensor, v: torch.Tensor, ref: torch.Tensor, b: t
 
 
 def pow2(e: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """``2**e`` for an integer tensor ``|e| <= 2100`` as two exact float64 factors."""
+    """``2**e`` for an integer tensor ``|e| <= 2100`` as two exact float64 factors.
+
+    The base is a Python number (``aten::pow.Scalar``), not a tensor made with
+    ``torch.tensor(2.0, device=e.device)``: on a GPU that is a copy from pageable host memory,
+    which synchronises the host with the device at every call (measured on an H200: each
+    backward with a learnable parameter waited for the device three times)."""
     e1 = torch.div(e, 2, rounding_mode="floor")
-    two = torch.tensor(2.0, dtype=torch.float64, device=e.device)
-    return torch.pow(two, e1.to(torch.float64)), torch.pow(two, (e - e1).to(torch.float64))
+    return torch.pow(2.0, e1.to(torch.float64)), torch.pow(2.0, (e - e1).to(torch.float64))
 
 
 def scaled_sum(rel: torch.Tensor, ref: torch.Tensor, keep: int) -> torch.Tensor:
