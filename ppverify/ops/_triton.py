@@ -42,7 +42,6 @@ import torch
 
 from ..windows import AdaptiveGeometry, adaptive_axis_bounds, axis_windows
 from ._layout import Layout, out_spatial
-from ._numerics import pow2
 
 ENV = "PPVERIFY_TRITON"
 KERNELS = Path(__file__).with_name("_triton_kernels.py")
@@ -395,8 +394,9 @@ def backward(grad_y: torch.Tensor, x: torch.Tensor, param: torch.Tensor, layout:
     cfg = _config(geo.ints[-1], n_out, interpret)
     grid = (triton_cdiv(P, cfg["PPP"]), triton_cdiv(n_out, cfg["WB"]))
     shape = (grid[0] * cfg["PPP"], grid[1]) if need_param else (1, 1)
-    part = torch.zeros(shape, dtype=torch.float64, device=x.device)
-    part_e = torch.full(shape, -4000, dtype=torch.int64, device=x.device)
+    # every (plane, program) slot that _param_gradient reads is written by the kernel
+    part = torch.empty(shape, dtype=torch.float64, device=x.device)
+    part_e = torch.empty(shape, dtype=torch.int64, device=x.device)
     if P and n_out:
         mod = _module_for(x)
         with _launch_context(x):
@@ -410,28 +410,28 @@ def backward(grad_y: torch.Tensor, x: torch.Tensor, param: torch.Tensor, layout:
         launches += 1
     if gx.dtype != x.dtype:
         gx = gx.to(x.dtype)
-    gp = _param_gradient(part[:P], part_e[:P], param, N, C) if need_param else None
+    gp = _param_gradient(part, part_e, param, N, C) if need_param else None
     return gx, gp
 
 
-def _scale(e: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    return pow2(e.clamp(-2044, 2046))
+PARAM_BLOCK = 1024        # terms per step of the alpha gradient's reduction (ppool_param_grad)
 
 
 def _param_gradient(part: torch.Tensor, part_e: torch.Tensor, param: torch.Tensor, N: int,
                     C: int) -> torch.Tensor:
-    """The programs' per-plane partial sums (mantissa sums ``part`` times ``2**part_e``)
-    combined per plane and then to ``param``'s shape, each level scaled by its largest
-    exponent (exact power-of-two scalings: nothing overflows or underflows before the end)."""
-    top = part_e.amax(1, keepdim=True)
-    f1, f2 = _scale(part_e - top)
-    plane = ((part * f1) * f2).sum(1).reshape(N, C)
-    top = top.reshape(N, C)
-    dims = {0: (0, 1), 1: (0,), 2: ()}[param.dim()]
-    if dims:
-        big = top.amax(dims, keepdim=True)
-        f1, f2 = _scale(top - big)
-        plane = ((plane * f1) * f2).sum(dims)
-        top = big.reshape(plane.shape)
-    f1, f2 = _scale(top)
-    return ((plane * f1) * f2).reshape(param.shape)
+    """``dL/dparam`` (float64, ``param``'s shape) from the backward's per-(plane, program)
+    partial sums (mantissa sums ``part`` times ``2**part_e``, rows = planes ``n C + c``),
+    by one launch of ``ppool_param_grad`` (one program per entry of ``param``: every term
+    scaled by the largest exponent of its sum, so nothing overflows or underflows before the
+    end) instead of some thirty small torch operations."""
+    global launches
+    mode = param.dim()  # 0: scalar, 1: per channel, 2: per plane
+    out = torch.empty(param.shape, dtype=torch.float64, device=part.device)
+    if out.numel() == 0:
+        return out
+    mod = _module_for(part)
+    with _launch_context(part):
+        mod.ppool_param_grad[(out.numel(),)](part, part_e, out, N, C, part.shape[1],
+                                             MODE=mode, BLOCK=PARAM_BLOCK, num_warps=4)
+    launches += 1
+    return out

@@ -397,7 +397,10 @@ def _terms(x, valid, a, rd_m, rd_e, ref_d, rn_m, rn_e, sep, PRECISE: tl.constexp
     lr = tl.where(pos, big + small, 0.0)
     ae = a[:, None]
     ed = tl.where(pos, _exp_mul(ae, big, small, PRECISE), 0.0)
-    en = ed * (xs / ref_d[:, None])
+    if PRECISE:  # noqa: SIM108 - a constexpr branch (Triton), not a value
+        en = ed * (xs / ref_d[:, None])
+    else:  # a product per element, not a division (see _wt_rho)
+        en = ed * (xs * (1.0 / ref_d)[:, None])
     if PRECISE:  # noqa: SIM102 - compile-time branch around a run-time one (Triton)
         if _any(sep):
             nbig, nsmall = _ln_pieces(xm, xe, rn_m[:, None], rn_e[:, None])
@@ -617,7 +620,7 @@ def ppool_backward(x_ptr, a_ptr, g_ptr, gx_ptr, part_ptr, part_e_ptr,
                                                 tl.where(n_valid == 1.0, 1.0, 0.0)))
     # pass 3: D = sum w rho = y / R_d - 1 (same-signed terms)
     if SINGLE:
-        wt, rho, ratio = _wt_rho(pos, x, ed, a, S, inv_n, ref_d)
+        wt, rho, ratio = _wt_rho(pos, x, ed, a, S, inv_n, ref_d, PRECISE)
         d_hi, d_lo = _row_sum(wt * rho, PRECISE)
     else:
         d_hi = tl.full([PPP * WB], 0.0, tl.float64)
@@ -628,7 +631,7 @@ def ppool_backward(x_ptr, a_ptr, g_ptr, gx_ptr, part_ptr, part_e_ptr,
                                ADAPTIVE, KIND, BLOCK_K)
             pc, _u10, _u11, edc, _u12 = _terms(xc, vc, a, rd_m, rd_e, ref_d, rn_m, rn_e, sep,
                                                PRECISE)
-            wtc, rhoc, _u13 = _wt_rho(pc, xc, edc, a, S, inv_n, ref_d)
+            wtc, rhoc, _u13 = _wt_rho(pc, xc, edc, a, S, inv_n, ref_d, PRECISE)
             h, lo = _row_sum(wtc * rhoc, PRECISE)
             d_hi, d_lo = _two_sum(d_hi, d_lo, h, lo)
     Dsum = _value(d_hi, d_lo)
@@ -668,7 +671,7 @@ def ppool_backward(x_ptr, a_ptr, g_ptr, gx_ptr, part_ptr, part_e_ptr,
             dbig, dsmall = _ln_pieces(rd_m, rd_e, m_m, m_e)
             y_m = _exp(log_y_rel + (dbig + dsmall))
             if SINGLE:
-                wt, _u15, _u16 = _wt_rho(pos, x, ed, a, S, inv_n, ref_d)
+                wt, _u15, _u16 = _wt_rho(pos, x, ed, a, S, inv_n, ref_d, PRECISE)
                 o_hi, o_lo = _row_sum(tl.where(pos, wt * lr * (x / M[:, None] - y_m[:, None]),
                                                0.0), PRECISE)
             else:
@@ -680,7 +683,7 @@ def ppool_backward(x_ptr, a_ptr, g_ptr, gx_ptr, part_ptr, part_e_ptr,
                                        sxh, sxw, ADAPTIVE, KIND, BLOCK_K)
                     pc, _u18, lrc, edc, _u19 = _terms(xc, vc, a, rd_m, rd_e, ref_d, rn_m, rn_e, sep,
                                                 PRECISE)
-                    wtc, _u20, _u21 = _wt_rho(pc, xc, edc, a, S, inv_n, ref_d)
+                    wtc, _u20, _u21 = _wt_rho(pc, xc, edc, a, S, inv_n, ref_d, PRECISE)
                     h, lo = _row_sum(tl.where(pc, wtc * lrc * (xc / M[:, None] -
                                                                y_m[:, None]), 0.0), PRECISE)
                     o_hi, o_lo = _two_sum(o_hi, o_lo, h, lo)
@@ -702,14 +705,25 @@ def ppool_backward(x_ptr, a_ptr, g_ptr, gx_ptr, part_ptr, part_e_ptr,
 
 
 @triton.jit
-def _wt_rho(pos, x, ed, a, S, inv_n, ref_d):
+def _wt_rho(pos, x, ed, a, S, inv_n, ref_d, PRECISE: tl.constexpr):
     """Weights ``w = x^alpha / sum x^alpha`` (1/N at alpha = 0), ``rho = x/R_d - 1`` and
-    ``x / R_d`` (1 and 0 at zeros and outside the window)."""
+    ``x / R_d`` (1 and 0 at zeros and outside the window). Float64 inputs (``PRECISE``)
+    divide per element (one rounding); narrower ones multiply by the window's reciprocals
+    (two roundings of float64, far below their own precision; a float64 division per element
+    is several times the cost of a product on a GPU)."""
     ae = a[:, None]
-    wt = tl.where(ae == 0.0, tl.where(pos, inv_n[:, None], 0.0), ed / S[:, None])
     xv = tl.where(pos, x, ref_d[:, None])
-    rho = (xv - ref_d[:, None]) / ref_d[:, None]
-    ratio = xv / ref_d[:, None]
+    if PRECISE:
+        w = ed / S[:, None]
+        rho = (xv - ref_d[:, None]) / ref_d[:, None]
+        ratio = xv / ref_d[:, None]
+    else:
+        inv_s = 1.0 / S
+        inv_r = 1.0 / ref_d
+        w = ed * inv_s[:, None]
+        rho = (xv - ref_d[:, None]) * inv_r[:, None]
+        ratio = xv * inv_r[:, None]
+    wt = tl.where(ae == 0.0, tl.where(pos, inv_n[:, None], 0.0), w)
     return wt, rho, ratio
 
 
@@ -720,12 +734,20 @@ def _grads(x, valid, pos, xs, lr, ed, a, S, inv_n, ref_d, Dsum, y, y_rel, log_y_
     """dy/dx of every element (0 outside the window) and the terms of dy/dalpha / R_d, with the
     conventions at zeros; the same formulas as ``_torch_impl._PPool.derivatives``."""
     ae = a[:, None]
-    wt, rho, ratio = _wt_rho(pos, x, ed, a, S, inv_n, ref_d)
+    wt, rho, ratio = _wt_rho(pos, x, ed, a, S, inv_n, ref_d, PRECISE)
     Db = Dsum[:, None]
     ok = (Db == Db) & (tl.abs(Db) < INF) & (ratio < INF) & (tl.abs(rho) < INF)
-    rel = tl.where(ok, (rho - tl.where(ok, Db, 0.0)) / tl.where(ok, ratio, 1.0),
-                   (xs - y[:, None]) / xs)
-    y_over_x = y_rel[:, None] / ratio
+    if PRECISE:
+        rel = tl.where(ok, (rho - tl.where(ok, Db, 0.0)) / tl.where(ok, ratio, 1.0),
+                       (xs - y[:, None]) / xs)
+        y_over_x = y_rel[:, None] / ratio
+    else:  # one division per element (see _wt_rho); x/R_d, rho and D are finite for
+        # float32 and narrower inputs, so ``ok`` holds and the branch is never taken
+        inv_ratio = 1.0 / ratio
+        rel = (rho - Db) * inv_ratio
+        y_over_x = y_rel[:, None] * inv_ratio
+        if _any(pos & ~ok):
+            rel = tl.where(ok, rel, (xs - y[:, None]) / xs)
     normal = (y_over_x < INF) & (ratio >= TINY) & (ratio < INF)
     if _any(pos & ~normal):  # never for float32 and narrower inputs
         y_over_x = tl.where(normal, y_over_x, _exp(log_y_rel[:, None] - lr))
@@ -782,3 +804,57 @@ def _scatter(gx_ptr, at, valid, v, n, c, sin_, sic, sid, sih, siw, GXKIND: tl.co
         tl.atomic_add(gx_ptr + off, v.to(gx_ptr.dtype.element_ty), mask=valid)
     else:
         _store(gx_ptr, off, v, valid, GXKIND)
+
+
+# ------------------------------------------------------------------------- the alpha gradient
+
+
+@triton.jit(do_not_specialize=["N", "C", "J"])
+def ppool_param_grad(part_ptr, part_e_ptr, out_ptr, N, C, J, MODE: tl.constexpr,
+                     BLOCK: tl.constexpr):
+    """One entry of ``dL/dparam`` (float64) per program from the backward's partial sums,
+    ``part[p, j] * 2**part_e[p, j]`` for plane ``p = n C + c`` and program column ``j``: summed
+    over every plane (``MODE`` 0: a scalar parameter), the planes of channel ``c`` (1: one
+    value per channel) or of plane ``p`` alone (2: one per plane). Each term is scaled by
+    ``2**(e - E)``, ``E`` the largest exponent of the sum (exact power-of-two factors, clamped
+    to [-2044, 2046]), and the sum by ``2**E`` at the end: nothing overflows or underflows
+    before that."""
+    o = tl.program_id(0)
+    if MODE == 0:
+        count = N * C * J
+    elif MODE == 1:
+        count = N * J
+    else:
+        count = J
+    lane = tl.arange(0, BLOCK)
+    top = tl.full([BLOCK], NO_EXP, tl.int64)
+    for start in range(0, count, BLOCK):
+        idx = start + lane
+        at = _param_slot(idx, o, C, J, MODE)
+        e = tl.load(part_e_ptr + at, mask=idx < count, other=NO_EXP)
+        top = tl.maximum(top, e)
+    big = tl.reduce(top, 0, _MAX)
+    total = tl.full([BLOCK], 0.0, tl.float64)
+    for start in range(0, count, BLOCK):
+        idx = start + lane
+        ok = idx < count
+        at = _param_slot(idx, o, C, J, MODE)
+        e = tl.load(part_e_ptr + at, mask=ok, other=NO_EXP)
+        v = tl.load(part_ptr + at, mask=ok, other=0.0)
+        s1, s2 = _pow2(tl.maximum(e - big, -2044))
+        total += tl.where(ok, (v * s1) * s2, 0.0)
+    f1, f2 = _pow2(tl.minimum(tl.maximum(big, -2044), 2046))
+    tl.store(out_ptr + o, (tl.reduce(total, 0, _SUM) * f1) * f2)
+
+
+@triton.jit
+def _param_slot(idx, o, C, J, MODE: tl.constexpr):
+    """The flat index into ``part`` of the ``idx``-th term of output ``o`` (``MODE`` as in
+    ``ppool_param_grad``)."""
+    if MODE == 0:
+        at = idx
+    elif MODE == 1:
+        at = ((idx // J) * C + o) * J + idx % J
+    else:
+        at = o * J + idx
+    return at.to(tl.int64)

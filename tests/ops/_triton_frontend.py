@@ -124,6 +124,15 @@ def main(argv: list[str] | None = None) -> int:
                 results.append({"dtype": dtype_name, "case": name, "pass": direction,
                                 "status": status})
                 print(f"{dtype_name:9} {name:24} {direction:8} {status[:200]}", flush=True)
+    for mode, shape in enumerate([(), (3,), (2, 3)]):  # the alpha gradient's reduction
+        part = torch.zeros(6, 4, dtype=torch.float64)
+        part_e = torch.full((6, 4), -4000, dtype=torch.int64)
+        param = torch.zeros(shape, dtype=torch.float64)
+        status = _front_end(functools.partial(_triton._param_gradient, part, part_e, param,
+                                              2, 3))
+        results.append({"dtype": "float64", "case": f"alpha gradient, mode {mode}",
+                        "pass": "param", "status": status})
+        print(f"float64   alpha gradient mode {mode}     param    {status[:200]}", flush=True)
     print(json.dumps({"harness": None, "results": results}))
     return 0
 

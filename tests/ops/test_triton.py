@@ -254,3 +254,55 @@ def test_ppverify_check_catches_a_broken_kernel(interpreted):
         report = check(_broken_p_pool2d, "ppool", 2, count=4, isolate=False,
                        shrink_failures=False, include_errors=False)
     assert not report.conforms and "wrong-value" in report.failed_categories
+
+
+def _exact_param_sum(part, part_e, rows):
+    """``sum part[p, j] * 2**part_e[p, j]`` over the rows ``rows``, exactly (fractions), as
+    a float (correctly rounded; inf past the float64 range)."""
+    from fractions import Fraction
+
+    total = Fraction(0)
+    for p in rows:
+        for v, e in zip(part[p].tolist(), part_e[p].tolist()):
+            if v != 0.0:
+                total += Fraction(v) * (Fraction(2) ** e)
+    try:
+        return float(total)
+    except OverflowError:
+        return float("inf") if total > 0 else float("-inf")
+
+
+@pytest.mark.parametrize("mode", [0, 1, 2], ids=["scalar", "per-channel", "per-plane"])
+def test_alpha_gradient_reduction_kernel_sums_exactly_scaled_terms(interpreted, mode):
+    """``ppool_param_grad`` (one launch for dL/dalpha) against the exact sum of its terms
+    ``part * 2**part_e``: terms of 2**-1100 .. 2**-900 (whose products would underflow if
+    formed), a plane whose terms each overflow float64 (2**1030) but whose sum does not,
+    NO_EXP (zero) slots, an all-zero plane, planes assigned to the right channel. Within 1e-13
+    relative (float64 sums of exactly scaled terms)."""
+    N, C, J = 3, 4, 7
+    gen = torch.Generator().manual_seed(5 + mode)
+    part = (torch.rand(N * C, J, generator=gen, dtype=torch.float64) - 0.5) * 4
+    part_e = torch.randint(-1100, -900, (N * C, J), generator=gen)
+    part_e[2, :3] = 1030                    # 2**1031 - (2**1031 - 2**1020) + 2**1020.5
+    part[2, :3] = torch.tensor([2.0, -(2.0 - 2.0**-10), 2.0**-9.5], dtype=torch.float64)
+    part_e[:, -1] = -4000                   # the kernel's NO_EXP: a zero term
+    part[:, -1] = 0.0
+    part[C + 3] = 0.0                       # plane (n=1, c=3) all zero
+    part_e[C + 3] = -4000
+    shape = {0: (), 1: (C,), 2: (N, C)}[mode]
+    param = torch.zeros(shape, dtype=torch.float64)
+    with launched(1):
+        got = _triton._param_gradient(part, part_e, param, N, C)
+    assert got.shape == shape and got.dtype == torch.float64
+    if mode == 0:
+        groups = [range(N * C)]
+    elif mode == 1:
+        groups = [range(c, N * C, C) for c in range(C)]
+    else:
+        groups = [[p] for p in range(N * C)]
+    want = torch.tensor([_exact_param_sum(part, part_e, rows) for rows in groups],
+                        dtype=torch.float64)
+    assert torch.isfinite(want).all() and (want.abs() > 2.0**1019).any()
+    torch.testing.assert_close(got.reshape(-1), want, rtol=1e-13, atol=0.0)
+    if mode == 2:
+        assert got.reshape(-1)[C + 3] == 0.0
