@@ -229,6 +229,7 @@ class _Geometry:
     adaptive: bool
     overlap: bool                # some input element lies in two windows
     covers: bool                 # every input element lies in some window
+    n_out: int                   # output positions per plane
 
 
 def _pad3(values, fill) -> list[int]:
@@ -267,7 +268,8 @@ def _geometry(layout: Layout, spatial: tuple[int, ...]) -> _Geometry:
     return _Geometry(ints=tuple(ints) + (K,), out=out,
                      adaptive=isinstance(layout, AdaptiveGeometry),
                      overlap=any(h > 1 for hits in counts for h in hits),
-                     covers=all(h > 0 for hits in counts for h in hits))
+                     covers=all(h > 0 for hits in counts for h in hits),
+                     n_out=math.prod(out))
 
 
 def _strides5(t: torch.Tensor) -> list[int]:
@@ -296,8 +298,16 @@ def _config(K: int, n_out: int, interpret: bool) -> dict:
     compiles at most one kernel per power of two of the window size. The interpreter, whose
     cost is per program, packs several planes into one (``PPP > 1``) unless
     ``PPVERIFY_TRITON_TILE`` asks for a GPU's tile shapes (tests)."""
-    explicit = int(os.environ.get("PPVERIFY_TRITON_TILE", 0))
-    tile = explicit or (INTERPRETER_TILE if interpret else TILE)
+    return _tile_config(K, n_out, interpret, os.environ.get("PPVERIFY_TRITON_TILE"), TILE)
+
+
+@functools.lru_cache(maxsize=1024)
+def _tile_config(K: int, n_out: int, interpret: bool, explicit_env: str | None,
+                 gpu_tile: int) -> dict:
+    """``_config``'s result for the environment's tile (remembered: a launch asks for it at
+    every call, and the same shapes recur; callers only read the dict)."""
+    explicit = int(explicit_env or 0)
+    tile = explicit or (INTERPRETER_TILE if interpret else gpu_tile)
     block_k = _next_pow2(K)
     single = block_k <= tile
     block_k = min(block_k, tile)
@@ -352,7 +362,7 @@ def forward(x: torch.Tensor, param: torch.Tensor, layout: Layout, memory_format
     y = torch.empty((N, C, *geo.out), dtype=x.dtype, device=x.device,
                     memory_format=memory_format)
     flag = torch.zeros(1, dtype=torch.int32, device=x.device)
-    P, n_out = N * C, math.prod(geo.out)
+    P, n_out = N * C, geo.n_out
     if P == 0 or n_out == 0:
         return y, flag
     mod = _module_for(x)
@@ -384,7 +394,7 @@ def backward(grad_y: torch.Tensor, x: torch.Tensor, param: torch.Tensor, layout:
     x, grad_y = x.detach(), grad_y.detach()
     N, C = x.shape[0], x.shape[1]
     geo = _geometry(layout, tuple(int(s) for s in x.shape[2:]))
-    P, n_out = N * C, math.prod(geo.out)
+    P, n_out = N * C, geo.n_out
     half = x.dtype in (torch.float16, torch.bfloat16)
     acc_dtype = torch.float32 if geo.overlap and half else x.dtype
     gx = torch.empty(x.shape, dtype=acc_dtype, device=x.device, memory_format=memory_format)

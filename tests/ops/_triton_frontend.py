@@ -22,13 +22,21 @@ The last line printed is JSON: ``{"harness": null | reason it could not run, "re
 from __future__ import annotations
 
 import argparse
+import atexit
 import functools
 import importlib.util
 import json
 import os
+import shutil
 import sys
+import tempfile
 
 os.environ.pop("TRITON_INTERPRET", None)  # compiled kernels, whatever the caller's environment
+# a cache of its own: a kernel that some other run compiled in full (a GPU, or a script that
+# assembles for sm_90) would be loaded from Triton's cache, never reaching the stage that
+# stops the compile here, and its front end would go unchecked
+os.environ["TRITON_CACHE_DIR"] = tempfile.mkdtemp(prefix="ppverify_frontend_")
+atexit.register(shutil.rmtree, os.environ["TRITON_CACHE_DIR"], ignore_errors=True)
 import torch  # noqa: E402
 
 # (name, layout arguments, input shape, memory format): one per distinct tile shape and
