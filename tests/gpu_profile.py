@@ -45,7 +45,6 @@ VARIANTS = {
     "no_ln_division": [("    s = (xm - rm2) / (xm + rm2)\n", "    s = (xm - rm2) * 0.25\n")],
     "no_ln": [("    up = xm > rm * SQRT2\n",
                "    return xe - re, xm - rm\n    up = xm > rm * SQRT2\n")],
-    "no_en_division": [("    en = ed * (xs / ref_d[:, None])\n", "    en = ed * xs\n")],
     "no_ln_no_exp": [
         ("    zc = tl.minimum(tl.maximum(z, -746.0), 710.0)\n",
          "    return z * 0.0 + 1.0\n    zc = tl.minimum(tl.maximum(z, -746.0), 710.0)\n"),

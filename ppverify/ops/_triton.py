@@ -66,15 +66,26 @@ _import_error: str | None = None
 # ------------------------------------------------------------------------------ availability
 
 
-def _environ_getter(name: str):
-    """A function returning ``os.environ.get(name)``, read afresh at every call but through the
-    mapping ``os.environ`` keeps (about 0.1 us; ``os.environ.get`` of an unset variable costs
-    about 1 us, see ``_environ_equals``). Falls back to ``os.environ.get``."""
+def _environ_mapping():
+    """``(mapping, encode_key, encode_value, decode_value)`` of the mapping ``os.environ``
+    keeps (``os.environ._data``, which every assignment to ``os.environ`` updates), or None
+    where it is not there. A lookup in it costs about 60 ns; ``os.environ.get`` of an unset
+    variable about 1 us (it raises and catches ``KeyError``). The readers below use it to read
+    a variable afresh at every call (the tests change them at run time) but cheaply."""
     data = getattr(os.environ, "_data", None)
-    encode_key = getattr(os.environ, "encodekey", None)
-    decode_value = getattr(os.environ, "decodevalue", None)
-    if not isinstance(data, dict) or encode_key is None or decode_value is None:
+    coders = tuple(getattr(os.environ, name, None)
+                   for name in ("encodekey", "encodevalue", "decodevalue"))
+    if not isinstance(data, dict) or None in coders:
+        return None
+    return (data, *coders)
+
+
+def _environ_getter(name: str):
+    """A function returning ``os.environ.get(name)`` (``_environ_mapping``)."""
+    mapping = _environ_mapping()
+    if mapping is None:
         return lambda: os.environ.get(name)
+    data, encode_key, _, decode_value = mapping
     key = encode_key(name)
 
     def get():
@@ -85,6 +96,7 @@ def _environ_getter(name: str):
 
 _interpret_setting = _environ_getter("TRITON_INTERPRET")
 _triton_setting = _environ_getter(ENV)
+_tile_setting = _environ_getter("PPVERIFY_TRITON_TILE")
 
 
 def _env_interpret() -> bool:
@@ -131,12 +143,10 @@ def _kernels(interpret: bool):
 
 @functools.lru_cache(maxsize=1)
 def _triton_version() -> str | None:
-    triton = sys.modules.get("triton")  # about 0.1 us; the import statement took 5 us here
-    if triton is None:
-        try:
-            import triton
-        except ImportError:
-            return None
+    try:
+        import triton
+    except ImportError:
+        return None
     return getattr(triton, "__version__", "0")
 
 
@@ -223,16 +233,12 @@ def available(device: torch.device | str | None = None) -> bool:
 
 
 def _environ_equals(name: str, value: str):
-    """A function returning ``os.environ.get(name) == value``, read afresh at every call (the
-    tests change the variable at run time) but cheaply: ``os.environ.get`` of an unset
-    variable costs about 1 us (it raises and catches ``KeyError``), a lookup in the mapping
-    that ``os.environ`` keeps (``os.environ._data``, which every assignment to ``os.environ``
-    updates) about 60 ns. Falls back to ``os.environ.get`` where that mapping is not there."""
-    data = getattr(os.environ, "_data", None)
-    encode_key = getattr(os.environ, "encodekey", None)
-    encode_value = getattr(os.environ, "encodevalue", None)
-    if not isinstance(data, dict) or encode_key is None or encode_value is None:
+    """A function returning ``os.environ.get(name) == value`` (``_environ_mapping``; the
+    value compared encoded, so nothing is decoded)."""
+    mapping = _environ_mapping()
+    if mapping is None:
         return lambda: os.environ.get(name) == value
+    data, encode_key, encode_value, _ = mapping
     key, encoded = encode_key(name), encode_value(value)
     return lambda: data.get(key) == encoded
 
@@ -330,7 +336,7 @@ def _config(K: int, n_out: int, interpret: bool) -> dict:
     compiles at most one kernel per power of two of the window size. The interpreter, whose
     cost is per program, packs several planes into one (``PPP > 1``) unless
     ``PPVERIFY_TRITON_TILE`` asks for a GPU's tile shapes (tests)."""
-    return _tile_config(K, n_out, interpret, os.environ.get("PPVERIFY_TRITON_TILE"), TILE)
+    return _tile_config(K, n_out, interpret, _tile_setting(), TILE)
 
 
 @functools.lru_cache(maxsize=1024)
