@@ -5,7 +5,8 @@
 Run it from the repository root on a machine with a CUDA GPU. It prints, for bfloat16 and
 float32 (8, 64, 112, 112), kernel 2 stride 2 and kernel 3 stride 2 padding 1, learnable alpha:
 
-1. ``torch.profiler`` of five forward+backward steps: each CUDA kernel's time per step and
+1. ``torch.profiler`` of five forward+backward steps, in each arithmetic of the kernels
+   (``_triton.ARITHMETICS``: float64 and mixed): each CUDA kernel's time per step and
    the CPU time of the host side, so that the kernels' share and the fixed host costs
    (allocations, the alpha gradient's reduction, launches) can be told apart;
 2. the compiled kernels' registers and spills (Triton's ``n_regs`` / ``n_spills``);
@@ -38,8 +39,14 @@ SHAPE = (8, 64, 112, 112)
 CONFIGS = {"k2s2": (2, 2, 0), "k3s2p1": (3, 2, 1)}
 DTYPES = ("bfloat16", "float32")
 
-# (name, [(text in _triton_kernels.py, replacement)]): stand-ins of no cost, for timing only
+# name: [(text in _triton_kernels.py, replacement)]: stand-ins of no cost, for timing only;
+# the names starting with "mixed" time the mixed arithmetic (PPVERIFY_TRITON_ARITHMETIC=mixed)
 VARIANTS = {
+    "mixed_no_exp": [("    zc = tl.maximum(z, -800.0)\n",
+                      "    return z * 0.0 + 1.0\n    zc = tl.maximum(z, -800.0)\n")],
+    "mixed_no_ln": [("    up = xm > rm * SQRT2_F32\n",
+                     "    return (xe - re).to(tl.float64) + (xm - rm).to(tl.float64)\n"
+                     "    up = xm > rm * SQRT2_F32\n")],
     "no_exp": [("    zc = tl.minimum(tl.maximum(z, -746.0), 710.0)\n",
                 "    return z * 0.0 + 1.0\n    zc = tl.minimum(tl.maximum(z, -746.0), 710.0)\n")],
     "no_ln_division": [("    s = (xm - rm2) / (xm + rm2)\n", "    s = (xm - rm2) * 0.25\n")],
@@ -144,7 +151,7 @@ def profile_steps(dtype: str, cfg: str, steps: int = 5, backward: bool = True) -
 
 def registers() -> list[dict]:
     out = []
-    for name in ("ppool_forward", "ppool_backward"):
+    for name in ("ppool_forward", "ppool_forward_mixed", "ppool_backward"):
         fn = getattr(_triton._modules[DEVICE == "cpu"], name)
         caches = getattr(fn, "device_caches", {})
         for entry in caches.values():
@@ -183,13 +190,16 @@ def main(argv=None) -> int:
     t_start = time.monotonic()
     base = _triton._kernels(DEVICE == "cpu")
     record["profile"] = {}
-    for dtype in dtypes:
-        for cfg in CONFIGS:
-            key = f"{dtype} {cfg}"
-            record["profile"][key] = {"forward": profile_steps(dtype, cfg, backward=False),
-                                      "forward_backward": profile_steps(dtype, cfg)}
-            print(key, json.dumps(record["profile"][key], indent=1), flush=True)
-            save()
+    for arith in _triton.ARITHMETICS:
+        _triton.forced_arithmetic = arith
+        for dtype in dtypes:
+            for cfg in CONFIGS:
+                key = f"{dtype} {cfg} {arith}"
+                record["profile"][key] = {"forward": profile_steps(dtype, cfg, backward=False),
+                                          "forward_backward": profile_steps(dtype, cfg)}
+                print(key, json.dumps(record["profile"][key], indent=1), flush=True)
+                save()
+    _triton.forced_arithmetic = None
     record["registers"] = registers()
     for r in record["registers"]:
         print("registers", r, flush=True)
@@ -198,12 +208,14 @@ def main(argv=None) -> int:
     variants = dict(list(VARIANTS.items())[:2]) if args.quick else VARIANTS
     for name, edits in variants.items():
         _use(_variant_module(name, edits))
+        _triton.forced_arithmetic = "mixed" if name.startswith("mixed") else "float64"
         for cfg in CONFIGS:
             key = f"{name} {dtypes[0]} {cfg}"
             record["variants"][key] = profile_steps(dtypes[0], cfg)["kernels_us_per_step"]
             print("variant", key, record["variants"][key], flush=True)
         save()
     _use(base)
+    _triton.forced_arithmetic = None
     record["tiles"] = {}
     tile0, warps0 = _triton.TILE, _triton.NUM_WARPS
     for tile, warps in TILES[:2] if args.quick else TILES:

@@ -28,6 +28,7 @@ who sets ``TRITON_INTERPRET=1`` gets interpreted kernels for CUDA tensors too.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import functools
 import importlib.util
@@ -58,6 +59,7 @@ MIN_INTERPRETER_VERSION = (3, 7)
 NUMPY_FOR_OLD_INTERPRETER = (2, 4)  # 3.4-3.6's interpreter needs numpy below this
 
 launches = 0               # kernel launches in this process (tests check the kernels ran)
+kernel_launches: collections.Counter = collections.Counter()  # the same, by kernel name
 _lock = threading.Lock()
 _modules: dict[bool, object] = {}
 _import_error: str | None = None
@@ -97,6 +99,25 @@ def _environ_getter(name: str):
 _interpret_setting = _environ_getter("TRITON_INTERPRET")
 _triton_setting = _environ_getter(ENV)
 _tile_setting = _environ_getter("PPVERIFY_TRITON_TILE")
+_arithmetic_setting = _environ_getter("PPVERIFY_TRITON_ARITHMETIC")
+ARITHMETICS = ("float64", "mixed")
+#: set by ``bench_cuda`` to time both arithmetics in one run (a module attribute: setting the
+#: environment at every call would add its own cost to the timing); None: the environment
+forced_arithmetic: str | None = None
+
+
+def arithmetic(dtype: torch.dtype) -> str:
+    """The kernels' arithmetic for inputs of ``dtype``: ``"float64"`` (float64 throughout: the
+    kernels measured on an H200) or ``"mixed"`` (the per-element logarithm and exponential in
+    float32, ``alpha ln(x/R)`` and the sums in float64: ``ppool_forward_mixed`` and the
+    backward's ``MIXED``; for float32 and narrower inputs, chosen by
+    ``PPVERIFY_TRITON_ARITHMETIC=mixed``, not yet measured on a GPU). float64 inputs always
+    take float64."""
+    setting = forced_arithmetic or _arithmetic_setting() or "float64"
+    if setting not in ARITHMETICS:
+        raise ValueError(f"PPVERIFY_TRITON_ARITHMETIC={setting!r}: expected one of "
+                         f"{', '.join(ARITHMETICS)}")
+    return "float64" if dtype == torch.float64 else setting
 
 
 def _env_interpret() -> bool:
@@ -377,7 +398,8 @@ def _launch_context(x: torch.Tensor):
 
 def _compile_options(x: torch.Tensor) -> dict:
     """Launch options: float64 kernels are compiled without contracting ``a * b + c`` into
-    fma, which would break the exact products of their double-double arithmetic."""
+    fma, which would break the exact products of their double-double arithmetic; the others
+    with it (said explicitly: Triton 3.10 is to change its default to no contraction)."""
     return {"num_warps": NUM_WARPS, "enable_fp_fusion": x.dtype != torch.float64}
 
 
@@ -406,13 +428,20 @@ def forward(x: torch.Tensor, param: torch.Tensor, layout: Layout, memory_format
     mod = _module_for(x)
     cfg = _config(geo.ints[-1], n_out, x.device.type != "cuda" or _env_interpret())
     grid = (triton_cdiv(P, cfg["PPP"]), triton_cdiv(n_out, cfg["WB"]))
+    args = (_as_kernel_arg(x), param, _as_kernel_arg(y), flag, P, C, *geo.ints,
+            *_strides5(x), *_param_strides(param), *_strides5(y), int(geo.adaptive))
     with _launch_context(x):
-        mod.ppool_forward[grid](
-            _as_kernel_arg(x), param, _as_kernel_arg(y), flag, P, C, *geo.ints,
-            *_strides5(x), *_param_strides(param), *_strides5(y), int(geo.adaptive),
-            KIND=_kind(x.dtype), PRECISE=x.dtype == torch.float64,
-            **_compile_options(x), **cfg)
+        if arithmetic(x.dtype) == "mixed":
+            kernel = "ppool_forward_mixed"
+            mod.ppool_forward_mixed[grid](*args, KIND=_kind(x.dtype), **_compile_options(x),
+                                          **cfg)
+        else:
+            kernel = "ppool_forward"
+            mod.ppool_forward[grid](*args, KIND=_kind(x.dtype),
+                                    PRECISE=x.dtype == torch.float64,
+                                    **_compile_options(x), **cfg)
     launches += 1
+    kernel_launches[kernel] += 1
     return y, flag
 
 
@@ -447,6 +476,7 @@ def backward(grad_y: torch.Tensor, x: torch.Tensor, param: torch.Tensor, layout:
     part_e = torch.empty(shape, dtype=torch.int64, device=x.device)
     if P and n_out:
         mod = _module_for(x)
+        mixed = arithmetic(x.dtype) == "mixed"
         with _launch_context(x):
             mod.ppool_backward[grid](
                 _as_kernel_arg(x), param, _as_kernel_arg(grad_y), _as_kernel_arg(gx), part,
@@ -454,8 +484,10 @@ def backward(grad_y: torch.Tensor, x: torch.Tensor, param: torch.Tensor, layout:
                 *_strides5(grad_y), *_strides5(gx), int(geo.adaptive), int(geo.overlap),
                 int(bool(need_param)), KIND=_kind(x.dtype), GKIND=_kind(grad_y.dtype),
                 GXKIND=_kind(gx.dtype), PRECISE=x.dtype == torch.float64,
+                MIXED=mixed,
                 **_compile_options(x), **cfg)
         launches += 1
+        kernel_launches["ppool_backward" + ("_mixed" if mixed else "")] += 1
     if gx.dtype != x.dtype:
         gx = gx.to(x.dtype)
     gp = _param_gradient(part, part_e, param, N, C) if need_param else None
@@ -485,4 +517,5 @@ def _param_gradient(part: torch.Tensor, part_e: torch.Tensor, param: torch.Tenso
         mod.ppool_param_grad[(out.numel(),)](part, part_e, out, N, C, part.shape[1],
                                              MODE=mode, BLOCK=PARAM_BLOCK, num_warps=PARAM_WARPS)
     launches += 1
+    kernel_launches["ppool_param_grad"] += 1
     return out

@@ -386,17 +386,26 @@ def _refs(a, xmax, xmin, PRECISE: tl.constexpr):
 
 
 @triton.jit
-def _terms(x, valid, a, rd_m, rd_e, ref_d, rn_m, rn_e, sep, PRECISE: tl.constexpr):
+def _terms(x, valid, a, rd_m, rd_e, ref_d, rn_m, rn_e, sep, PRECISE: tl.constexpr,
+           MIXED: tl.constexpr):
     """Per element: positive mask, ``ln(x/R_d)`` (as big + small and summed), ``x^alpha /
     R_d^alpha`` and ``x^(alpha+1) / R_n^(alpha+1)`` (0 at zeros and outside the window).
-    ``sep`` (per row): whether the numerator needs its own exponential (PRECISE, alpha < 0)."""
+    ``sep`` (per row): whether the numerator needs its own exponential (PRECISE, alpha < 0).
+    ``MIXED`` (float32 and narrower inputs): the logarithm and the exponential in mixed
+    precision (``_ln_ratio32``, ``_exp_weight``: relative error about 2^-23 each)."""
     pos = valid & (x > 0.0)
     xs = tl.where(pos, x, ref_d[:, None])
-    xm, xe = _split(xs)
-    big, small = _ln_pieces(xm, xe, rd_m[:, None], rd_e[:, None])
-    lr = tl.where(pos, big + small, 0.0)
     ae = a[:, None]
-    ed = tl.where(pos, _exp_mul(ae, big, small, PRECISE), 0.0)
+    if MIXED:
+        xm, xe = _split32(xs)
+        rm, re = _split32(ref_d)
+        lr = tl.where(pos, _ln_ratio32(xm, xe, rm[:, None], re[:, None]), 0.0)
+        ed = tl.where(pos, _exp_weight(ae * lr), 0.0)
+    else:
+        xm, xe = _split(xs)
+        big, small = _ln_pieces(xm, xe, rd_m[:, None], rd_e[:, None])
+        lr = tl.where(pos, big + small, 0.0)
+        ed = tl.where(pos, _exp_mul(ae, big, small, PRECISE), 0.0)
     if PRECISE:  # noqa: SIM108 - a constexpr branch (Triton), not a value
         en = ed * (xs / ref_d[:, None])
     else:  # a product per element, not a division: forward 105 against 110 us (k2 s2),
@@ -418,7 +427,8 @@ def _terms(x, valid, a, rd_m, rd_e, ref_d, rn_m, rn_e, sep, PRECISE: tl.constexp
 def _chunked_sums(x_ptr, n, c, od, oh, ow, ok, D, H, W, OD, OH, OW, KH, KW, SD, SH, SW,
                   PD, PH, PW, DD, DH, DW, K, sxn, sxc, sxd, sxh, sxw, a, rd_m, rd_e, ref_d,
                   rn_m, rn_e, sep, f1, f2, ADAPTIVE, KIND: tl.constexpr, BLOCK_K: tl.constexpr,
-                  WB: tl.constexpr, PPP: tl.constexpr, PRECISE: tl.constexpr):
+                  WB: tl.constexpr, PPP: tl.constexpr, PRECISE: tl.constexpr,
+                  MIXED: tl.constexpr):
     """Pass 2 of a window longer than one block, chunk by chunk: the double-double sums of the
     weights relative to R_d (S), to R_n (T) and of the positive elements scaled by
     2^-e(R_d) (the mean's), as ``(s_hi, s_lo, t_hi, t_lo, m_hi, m_lo)``."""
@@ -432,7 +442,8 @@ def _chunked_sums(x_ptr, n, c, od, oh, ow, ok, D, H, W, OD, OH, OW, KH, KW, SD, 
         xc, vc, _u1 = _chunk(x_ptr, n, c, od, oh, ow, ok, k0, D, H, W, OD, OH, OW, KH, KW,
                            SD, SH, SW, PD, PH, PW, DD, DH, DW, K, sxn, sxc, sxd, sxh, sxw,
                            ADAPTIVE, KIND, BLOCK_K)
-        pc, _u2, _u3, edc, enc = _terms(xc, vc, a, rd_m, rd_e, ref_d, rn_m, rn_e, sep, PRECISE)
+        pc, _u2, _u3, edc, enc = _terms(xc, vc, a, rd_m, rd_e, ref_d, rn_m, rn_e, sep, PRECISE,
+                                        MIXED)
         h, lo = _row_sum(edc, PRECISE)
         s_hi, s_lo = _two_sum(s_hi, s_lo, h, lo)
         h, lo = _row_sum(enc, PRECISE)
@@ -483,7 +494,8 @@ def ppool_forward(x_ptr, a_ptr, y_ptr, flag_ptr,
     f1, f2 = _pow2(-rd_e.to(tl.int64))    # exact scaling of the mean's sum (alpha = 0)
     # pass 2: the sums
     if SINGLE:
-        pos, xs, lr, ed, en = _terms(x, valid, a, rd_m, rd_e, ref_d, rn_m, rn_e, sep, PRECISE)
+        pos, xs, lr, ed, en = _terms(x, valid, a, rd_m, rd_e, ref_d, rn_m, rn_e, sep, PRECISE,
+                                     False)
         s_hi, s_lo = _row_sum(ed, PRECISE)
         t_hi, t_lo = _row_sum(en, PRECISE)
         m_hi, m_lo = _row_sum(tl.where(pos, (x * f1[:, None]) * f2[:, None], 0.0), PRECISE)
@@ -491,7 +503,7 @@ def ppool_forward(x_ptr, a_ptr, y_ptr, flag_ptr,
         s_hi, s_lo, t_hi, t_lo, m_hi, m_lo = _chunked_sums(
             x_ptr, n, c, od, oh, ow, ok, D, H, W, OD, OH, OW, KH, KW, SD, SH, SW, PD, PH, PW,
             DD, DH, DW, K, sxn, sxc, sxd, sxh, sxw, a, rd_m, rd_e, ref_d, rn_m, rn_e, sep, f1, f2,
-            ADAPTIVE, KIND, BLOCK_K, WB, PPP, PRECISE)
+            ADAPTIVE, KIND, BLOCK_K, WB, PPP, PRECISE, False)
     S = _value(s_hi, s_lo)
     T = _value(t_hi, t_lo)
     S = tl.where(S > 0.0, S, 1.0)
@@ -521,6 +533,152 @@ def _ratio_y(a, ref_d, ref_n, rd_m, rd_e, rn_m, rn_e, S, T, PRECISE: tl.constexp
     return y
 
 
+# ----------------------------------------- forward in mixed precision (float32 and narrower inputs)
+# For float32, float16 and bfloat16 inputs: the per-element logarithm and exponential in float32,
+# only alpha * ln(x/R), its reduction by ln 2 and the window sums in float64. Every float32
+# input is exact in float64 (subnormals normalised), so the weights are exact float64 numbers
+# w_i = e^(alpha ln(x_i/R)) <= 1 (R the dominant element: w_R = 1), the numerator is
+# sum w_i x_i with exact products (24 x 24 bits), and y = sum w_i x_i / sum w_i needs no
+# second reference R_n: no term of either sum overflows, and for -1 < alpha < 0 the weights of
+# the largest elements are >= (2^-277)^1 (float32's range), far above float64's smallest normal.
+#
+# Error: ln(x/R) = k ln 2 + 2 atanh(s) with s = (m_x - m_R)/(m_x + m_R) of the float32
+# mantissas (the difference exact: Sterbenz) has a relative error of about 2^-23; alpha times
+# it in float64 adds 2^-53. A relative error d of z_i = alpha ln(x_i/R) moves w_i by z_i d
+# relative, so y / R by at most d max_z (z e^-z) <= 0.37 d in sum; e^r on |r| <= ln(2)/2 in
+# float32 (degree-7 Taylor, 2^-27.5) adds a relative error of a few 2^-24 to each weight, which
+# moves y by that times the spread of the window's x/R. y's float64 value is then rounded once
+# to the output dtype (float16/bfloat16 through round-to-odd float32). Checked against the
+# oracle by the adversarial survey (forward <= 2 ULP, ``python -m ppverify.ops.gpu_check``).
+LN2_F64 = tl.constexpr(0.6931471805599453)
+SQRT2_F32 = tl.constexpr(1.4142135)
+
+
+@triton.jit
+def _split32(v):
+    """``v = m 2**e`` for a float64 ``v > 0`` that holds a float32 value (a float32 subnormal is
+    normal in float64): ``m`` float32 in [1, 2) (exact: at most 24 significant bits), ``e``
+    int32."""
+    b = v.to(tl.int64, bitcast=True)
+    e = (((b >> 52) & 0x7FF) - 1023).to(tl.int32)
+    m = (((b >> 29) & 0x7FFFFF) | 0x3F800000).to(tl.int32).to(tl.float32, bitcast=True)
+    return m, e
+
+
+@triton.jit
+def _ln_ratio32(xm, xe, rm, re):
+    """``ln(x / r)`` as float64 from the float32 splits of ``x`` and ``r`` (``_split32``):
+    ``k ln 2 + 2 atanh(s)``, the mantissa ratio brought into [1/sqrt2, sqrt2],
+    ``s = (xm - rm2) / (xm + rm2)``, |s| <= 0.172, the series to s^9 (truncation 2^-29)."""
+    up = xm > rm * SQRT2_F32
+    dn = xm * SQRT2_F32 < rm
+    rm2 = tl.where(up, rm * 2.0, tl.where(dn, rm * 0.5, rm))
+    k = xe - re + tl.where(up, 1, tl.where(dn, -1, 0))
+    s = (xm - rm2) / (xm + rm2)
+    s2 = s * s
+    p = s2 * (1.0 / 9.0) + (1.0 / 7.0)
+    p = p * s2 + (1.0 / 5.0)
+    p = p * s2 + (1.0 / 3.0)
+    f = 2.0 * s + (2.0 * s * s2) * p
+    return k.to(tl.float64) * LN2_F64 + f.to(tl.float64)
+
+
+@triton.jit
+def _exp_weight(z):
+    """``e**z`` (float64) for float64 ``z <= 0`` (the weights): ``n = round(z / ln 2)`` and
+    ``r = z - n ln 2`` in float64, ``e**r`` by a degree-7 Taylor polynomial in float32
+    (|r| <= 0.347), times ``2**n`` exactly (two factors: gradual underflow, 0 below 2^-1075)."""
+    zc = tl.maximum(z, -800.0)
+    n = tl.floor(zc * LOG2E + 0.5)
+    r = ((zc - n * LN2_HI) - n * LN2_LO).to(tl.float32)
+    p = r * (1.0 / 5040.0) + (1.0 / 720.0)
+    p = p * r + (1.0 / 120.0)
+    p = p * r + (1.0 / 24.0)
+    p = p * r + (1.0 / 6.0)
+    p = p * r + 0.5
+    p = p * r + 1.0
+    p = p * r + 1.0
+    f1, f2 = _pow2(n.to(tl.int64))
+    return (p.to(tl.float64) * f1) * f2
+
+
+@triton.jit
+def _mixed_sums(x, valid, a, ref, rm, re):
+    """Per row: ``sum w``, ``sum w x`` and ``sum x`` (float64) over the positive elements of
+    one tile, ``w = e^(alpha ln(x / R))`` (``_ln_ratio32``, ``_exp_weight``)."""
+    pos = valid & (x > 0.0)
+    xs = tl.where(pos, x, ref[:, None])
+    xm, xe = _split32(xs)
+    lr = _ln_ratio32(xm, xe, rm[:, None], re[:, None])
+    w = tl.where(pos, _exp_weight(a[:, None] * lr), 0.0)
+    S = tl.reduce(w, 1, _SUM)
+    T = tl.reduce(w * x, 1, _SUM)
+    M = tl.reduce(tl.where(pos, x, 0.0), 1, _SUM)
+    return S, T, M
+
+
+@triton.jit(do_not_specialize=_FORWARD_INTS)
+def ppool_forward_mixed(x_ptr, a_ptr, y_ptr, flag_ptr,
+                        P, C, D, H, W, OD, OH, OW, KD, KH, KW, SD, SH, SW, PD, PH, PW, DD, DH,
+                        DW, K, sxn, sxc, sxd, sxh, sxw, san, sac, syn, syc, syd, syh, syw,
+                        ADAPTIVE, KIND: tl.constexpr, SINGLE: tl.constexpr,
+                        BLOCK_K: tl.constexpr, WB: tl.constexpr, PPP: tl.constexpr):
+    """``ppool_forward`` for float32, float16 and bfloat16 inputs in mixed precision (see the
+    section's comment): the same outputs, conventions and flag."""
+    plane, n, c, od, oh, ow, ok, a = _rows(a_ptr, P, C, OD, OH, OW, san, sac, WB, PPP)
+    # pass 1: counts and extremes
+    if SINGLE:
+        x, valid, _u1 = _chunk(x_ptr, n, c, od, oh, ow, ok, 0, D, H, W, OD, OH, OW, KH, KW,
+                               SD, SH, SW, PD, PH, PW, DD, DH, DW, K, sxn, sxc, sxd, sxh, sxw,
+                               ADAPTIVE, KIND, BLOCK_K)
+        n_valid, n_pos, n_zero, xmax, xmin, n_bad = _stats(x, valid)
+    else:
+        n_valid = tl.full([PPP * WB], 0.0, tl.float64)
+        n_pos = tl.full([PPP * WB], 0.0, tl.float64)
+        n_zero = tl.full([PPP * WB], 0.0, tl.float64)
+        xmax = tl.full([PPP * WB], 0.0, tl.float64)
+        xmin = tl.full([PPP * WB], 0.0, tl.float64) + INF
+        n_bad = tl.full([PPP * WB], 0, tl.int32)
+        for k0 in range(0, K, BLOCK_K):
+            xc, vc, _u2 = _chunk(x_ptr, n, c, od, oh, ow, ok, k0, D, H, W, OD, OH, OW, KH, KW,
+                                 SD, SH, SW, PD, PH, PW, DD, DH, DW, K, sxn, sxc, sxd, sxh, sxw,
+                                 ADAPTIVE, KIND, BLOCK_K)
+            c_valid, c_pos, c_zero, c_max, c_min, c_bad = _stats(xc, vc)
+            n_valid += c_valid
+            n_pos += c_pos
+            n_zero += c_zero
+            xmax = tl.maximum(xmax, c_max)
+            xmin = tl.minimum(xmin, c_min)
+            n_bad += c_bad
+    ref, _u3 = _refs(a, xmax, xmin, False)
+    rm, re = _split32(ref)
+    # pass 2: the sums
+    if SINGLE:
+        S, T, M = _mixed_sums(x, valid, a, ref, rm, re)
+    else:
+        S = tl.full([PPP * WB], 0.0, tl.float64)
+        T = tl.full([PPP * WB], 0.0, tl.float64)
+        M = tl.full([PPP * WB], 0.0, tl.float64)
+        for k0 in range(0, K, BLOCK_K):
+            xc, vc, _u4 = _chunk(x_ptr, n, c, od, oh, ow, ok, k0, D, H, W, OD, OH, OW, KH, KW,
+                                 SD, SH, SW, PD, PH, PW, DD, DH, DW, K, sxn, sxc, sxd, sxh, sxw,
+                                 ADAPTIVE, KIND, BLOCK_K)
+            s_c, t_c, m_c = _mixed_sums(xc, vc, a, ref, rm, re)
+            S += s_c
+            T += t_c
+            M += m_c
+    y = T / tl.where(S > 0.0, S, 1.0)
+    y = tl.where(a == 0.0, M / n_valid, y)
+    y = tl.where((n_pos == 0.0) | ((a < 0.0) & (n_zero > 0.0)), 0.0, y)
+    bad = ok & ((n_bad > 0) | (a != a) | (tl.abs(a) == INF))
+    y = tl.where(bad, INF - INF, y)  # NaN
+    out = n.to(tl.int64) * syn + c.to(tl.int64) * syc + od.to(tl.int64) * syd + \
+        oh.to(tl.int64) * syh + ow.to(tl.int64) * syw
+    _store(y_ptr, tl.where(ok, out, 0), y, ok, KIND)
+    if _any(bad):
+        tl.atomic_max(flag_ptr, 1)
+
+
 # -------------------------------------------------------------------------------------- backward
 
 
@@ -546,9 +704,10 @@ def ppool_backward(x_ptr, a_ptr, g_ptr, gx_ptr, part_ptr, part_e_ptr,
                    sin_, sic, sid, sih, siw, ADAPTIVE, OVERLAP, NEED_PARAM,
                    KIND: tl.constexpr, GKIND: tl.constexpr, GXKIND: tl.constexpr,
                    PRECISE: tl.constexpr, SINGLE: tl.constexpr, BLOCK_K: tl.constexpr,
-                   WB: tl.constexpr, PPP: tl.constexpr):
+                   WB: tl.constexpr, PPP: tl.constexpr, MIXED: tl.constexpr):
     """Scatter ``grad_y * dy/dx`` into ``gx`` and write this program's ``sum grad_y dy/dalpha``
-    per plane to ``part`` (mantissa sums) and ``part_e`` (their exponents)."""
+    per plane to ``part`` (mantissa sums) and ``part_e`` (their exponents). ``MIXED``: the
+    per-element logarithm and exponential in mixed precision (``_terms``)."""
     plane, n, c, od, oh, ow, ok, a = _rows(a_ptr, P, C, OD, OH, OW, san, sac, WB, PPP)
     gof = n.to(tl.int64) * sgn + c.to(tl.int64) * sgc + od.to(tl.int64) * sgd + \
         oh.to(tl.int64) * sgh + ow.to(tl.int64) * sgw
@@ -582,7 +741,8 @@ def ppool_backward(x_ptr, a_ptr, g_ptr, gx_ptr, part_ptr, part_e_ptr,
     f1, f2 = _pow2(-rd_e.to(tl.int64))
     # pass 2: the sums
     if SINGLE:
-        pos, xs, lr, ed, en = _terms(x, valid, a, rd_m, rd_e, ref_d, rn_m, rn_e, sep, PRECISE)
+        pos, xs, lr, ed, en = _terms(x, valid, a, rd_m, rd_e, ref_d, rn_m, rn_e, sep, PRECISE,
+                                     MIXED)
         s_hi, s_lo = _row_sum(ed, PRECISE)
         t_hi, t_lo = _row_sum(en, PRECISE)
         m_hi, m_lo = _row_sum(tl.where(pos, (x * f1[:, None]) * f2[:, None], 0.0), PRECISE)
@@ -590,7 +750,7 @@ def ppool_backward(x_ptr, a_ptr, g_ptr, gx_ptr, part_ptr, part_e_ptr,
         s_hi, s_lo, t_hi, t_lo, m_hi, m_lo = _chunked_sums(
             x_ptr, n, c, od, oh, ow, ok, D, H, W, OD, OH, OW, KH, KW, SD, SH, SW, PD, PH, PW,
             DD, DH, DW, K, sxn, sxc, sxd, sxh, sxw, a, rd_m, rd_e, ref_d, rn_m, rn_e, sep, f1, f2,
-            ADAPTIVE, KIND, BLOCK_K, WB, PPP, PRECISE)
+            ADAPTIVE, KIND, BLOCK_K, WB, PPP, PRECISE, MIXED)
     S = _value(s_hi, s_lo)
     T = _value(t_hi, t_lo)
     S = tl.where(S > 0.0, S, 1.0)
@@ -631,7 +791,7 @@ def ppool_backward(x_ptr, a_ptr, g_ptr, gx_ptr, part_ptr, part_e_ptr,
                                SD, SH, SW, PD, PH, PW, DD, DH, DW, K, sxn, sxc, sxd, sxh, sxw,
                                ADAPTIVE, KIND, BLOCK_K)
             pc, _u10, _u11, edc, _u12 = _terms(xc, vc, a, rd_m, rd_e, ref_d, rn_m, rn_e, sep,
-                                               PRECISE)
+                                               PRECISE, MIXED)
             wtc, rhoc, _u13 = _wt_rho(pc, xc, edc, a, S, inv_n, ref_d)
             h, lo = _row_sum(wtc * rhoc, PRECISE)
             d_hi, d_lo = _two_sum(d_hi, d_lo, h, lo)
@@ -652,7 +812,7 @@ def ppool_backward(x_ptr, a_ptr, g_ptr, gx_ptr, part_ptr, part_e_ptr,
                                   SD, SH, SW, PD, PH, PW, DD, DH, DW, K, sxn, sxc, sxd, sxh,
                                   sxw, ADAPTIVE, KIND, BLOCK_K)
             pc, xsc, lrc, edc, _u14 = _terms(xc, vc, a, rd_m, rd_e, ref_d, rn_m, rn_e, sep,
-                                          PRECISE)
+                                          PRECISE, MIXED)
             gc, dac = _grads(xc, vc, pc, xsc, lrc, edc, a, S, inv_n, ref_d, Dsum, y, y_rel,
                                 log_y_rel, ln_s, all_zero, neg_zero, g_zero_pos, g_zero_neg,
                                 g_allzero, PRECISE, NEED_PARAM)
@@ -683,7 +843,7 @@ def ppool_backward(x_ptr, a_ptr, g_ptr, gx_ptr, part_ptr, part_e_ptr,
                                        KW, SD, SH, SW, PD, PH, PW, DD, DH, DW, K, sxn, sxc, sxd,
                                        sxh, sxw, ADAPTIVE, KIND, BLOCK_K)
                     pc, _u18, lrc, edc, _u19 = _terms(xc, vc, a, rd_m, rd_e, ref_d, rn_m, rn_e, sep,
-                                                PRECISE)
+                                                PRECISE, MIXED)
                     wtc, _u20, _u21 = _wt_rho(pc, xc, edc, a, S, inv_n, ref_d)
                     h, lo = _row_sum(tl.where(pc, wtc * lrc * (xc / M[:, None] -
                                                                y_m[:, None]), 0.0), PRECISE)

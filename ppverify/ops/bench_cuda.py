@@ -2,8 +2,10 @@
 
 In one run, interleaved round by round on the same input: ``p_pool2d`` (the Triton kernels,
 learnable alpha; as users call it, with validation, which reads one flag back to the host per
-call, and with ``validate=False``), ``max_pool2d`` and ``avg_pool2d``, kernel 2 / stride 2 and
-kernel 3 / stride 2 / padding 1, in float32, bfloat16 or float16. Measured:
+call, and with ``validate=False``; each in the default float64 arithmetic and in the mixed one,
+``PPVERIFY_TRITON_ARITHMETIC=mixed``: ``p_pool2d_mixed``), ``max_pool2d`` and ``avg_pool2d``,
+kernel 2 / stride 2 and kernel 3 / stride 2 / padding 1, in float32, bfloat16 or float16.
+Measured:
 
 * forward (under ``no_grad``) and forward+backward (input and alpha require grad; the upstream
   gradient is a tensor of ones made before the timing): CUDA-event time of ``inner`` calls in a
@@ -18,7 +20,8 @@ same code runs the kernels through Triton's interpreter (wall-clock times, no pe
 how this module is tested without a GPU; those times are not GPU figures.
 
 Targets (issue 13, on bfloat16 and float32 (8, 64, 112, 112), both configurations): forward <=
-1.2x ``max_pool2d``, forward+backward <= 1.5x, peak memory <= 1.5x (``TARGETS``).
+1.2x ``max_pool2d``, forward+backward <= 1.5x, peak memory <= 1.5x (``TARGETS``), checked on
+``p_pool2d`` as users call it by default (float64 arithmetic, validation on).
 """
 
 from __future__ import annotations
@@ -35,22 +38,33 @@ CONFIGS = [
 ]
 TARGETS = {"forward": 1.2, "forward_backward": 1.5, "peak_memory": 1.5}
 SUBJECT, BASELINES = "p_pool2d", ("max_pool2d", "avg_pool2d")
+# the P-pooling ops timed: (name, arithmetic, validate, the record's ratio key prefix)
+SUBJECTS = [(SUBJECT, "float64", True, "ratios_vs_"),
+            ("p_pool2d_novalidate", "float64", False, "ratios_novalidate_vs_"),
+            ("p_pool2d_mixed", "mixed", True, "ratios_mixed_vs_"),
+            ("p_pool2d_mixed_novalidate", "mixed", False, "ratios_mixed_novalidate_vs_")]
 
 
 def _ops(alpha_value: float, cfg: dict, device):
     import torch
     import torch.nn.functional as F
 
+    from . import _triton
     from .functional import p_pool2d
 
     alpha = torch.tensor(alpha_value, dtype=torch.float64, device=device, requires_grad=True)
     k, s, p = cfg["kernel_size"], cfg["stride"], cfg["padding"]
-    return {
-        SUBJECT: lambda x: p_pool2d(x, alpha, k, s, p),
-        "p_pool2d_novalidate": lambda x: p_pool2d(x, alpha, k, s, p, validate=False),
-        "max_pool2d": lambda x: F.max_pool2d(x, k, s, p),
-        "avg_pool2d": lambda x: F.avg_pool2d(x, k, s, p),
-    }
+
+    def subject(arith: str, validate: bool):
+        def call(x):  # the backward runs before the next op sets the attribute again
+            _triton.forced_arithmetic = arith
+            return p_pool2d(x, alpha, k, s, p, validate=validate)
+        return call
+
+    ops = {name: subject(arith, validate) for name, arith, validate, _ in SUBJECTS}
+    return {**ops,
+            "max_pool2d": lambda x: F.max_pool2d(x, k, s, p),
+            "avg_pool2d": lambda x: F.avg_pool2d(x, k, s, p)}
 
 
 def _timed(fn, inner: int, device) -> float:
@@ -127,23 +141,28 @@ def measure(shape=(8, 64, 112, 112), dtype: str = "float32", alpha: float = 2.0,
             y = fn(x.detach().requires_grad_(True))
             ones[name] = torch.ones_like(y)
             y.backward(ones[name])
-        launches = _triton.launches
-        ops[SUBJECT](x)
-        if _triton.launches == launches:
-            raise RuntimeError("p_pool2d did not run the Triton kernels on this device: "
-                               f"{_triton.unavailable_reason(dev)}")
-        fwd = {n: [] for n in ops}
-        fb = {n: [] for n in ops}
-        for _ in range(repeats):
-            for name, fn in ops.items():
-                with torch.no_grad():
-                    fwd[name].append(_timed(lambda fn=fn: fn(x), inner, dev))
+        try:
+            for name, arith, _, _ in SUBJECTS:
+                before = _triton.kernel_launches.copy()
+                ops[name](x)
+                kernel = "ppool_forward_mixed" if arith == "mixed" else "ppool_forward"
+                if _triton.kernel_launches[kernel] == before[kernel]:
+                    raise RuntimeError(f"{name} did not run the Triton kernels ({kernel}) on "
+                                       f"this device: {_triton.unavailable_reason(dev)}")
+            fwd = {n: [] for n in ops}
+            fb = {n: [] for n in ops}
+            for _ in range(repeats):
+                for name, fn in ops.items():
+                    with torch.no_grad():
+                        fwd[name].append(_timed(lambda fn=fn: fn(x), inner, dev))
 
-                def step(fn=fn, g=ones[name]):  # a fresh leaf: no accumulation into x.grad
-                    fn(x.detach().requires_grad_(True)).backward(g)
+                    def step(fn=fn, g=ones[name]):  # a fresh leaf: no accumulation in x.grad
+                        fn(x.detach().requires_grad_(True)).backward(g)
 
-                fb[name].append(_timed(step, inner, dev))
-        peak = {name: _peak(fn, x, dev) for name, fn in ops.items()}
+                    fb[name].append(_timed(step, inner, dev))
+            peak = {name: _peak(fn, x, dev) for name, fn in ops.items()}
+        finally:
+            _triton.forced_arithmetic = None
         rec = {"device": torch.cuda.get_device_name(dev) if dev.type == "cuda" else
                f"{dev.type} (Triton's interpreter: times are not GPU figures)",
                "dtype": dtype, "config": cfg,
@@ -154,11 +173,9 @@ def measure(shape=(8, 64, 112, 112), dtype: str = "float32", alpha: float = 2.0,
                "forward_s_median": {n: statistics.median(v) for n, v in fwd.items()},
                "forward_backward_s_median": {n: statistics.median(v) for n, v in fb.items()},
                "peak_bytes": peak}
-        for subject in (SUBJECT, "p_pool2d_novalidate"):
+        for subject, _, _, prefix in SUBJECTS:
             for base in BASELINES:
-                key = f"ratios_vs_{base}" if subject == SUBJECT else \
-                    f"ratios_novalidate_vs_{base}"
-                rec[key] = {
+                rec[prefix + base] = {
                     "forward": rec["forward_s"][subject] / rec["forward_s"][base],
                     "forward_backward": (rec["forward_backward_s"][subject]
                                          / rec["forward_backward_s"][base]),
@@ -202,10 +219,14 @@ def print_records(records, out=None) -> None:
             peak = rec["peak_bytes"][op]
             mib = "n/a" if peak is None else f"{peak / 2**20:.1f}"
             print(f"  {op:<22} {f:>18} {b:>18} {mib:>9}", file=out)
-        for label, prefix in (("p_pool2d", "ratios_vs_"),
-                              ("p_pool2d(validate=False)", "ratios_novalidate_vs_")):
+        for _name, arith, validate, prefix in SUBJECTS:
+            label = "p_pool2d(" + ", ".join(
+                ([] if arith == "float64" else [f"{arith} arithmetic"])
+                + ([] if validate else ["validate=False"])) + ")"
             for base in rec["baselines"]:
-                r = rec[prefix + base]
+                r = rec.get(prefix + base)
+                if r is None:  # a record written before this subject was measured
+                    continue
                 mem = "n/a" if r["peak_memory"] is None else f"{r['peak_memory']:.2f}x"
                 print(f"  {label} / {base}: forward {r['forward']:.2f}x, forward+backward "
                       f"{r['forward_backward']:.2f}x, peak memory {mem}", file=out)

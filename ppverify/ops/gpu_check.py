@@ -194,45 +194,64 @@ def _survey_modules():
 
 
 def survey(device: str, dtypes, quick: bool = False) -> tuple[dict, list[str]]:
-    """Step 3: the adversarial grid on the device against the oracle."""
+    """Step 3: the adversarial grid on the device against the oracle, every dtype in every
+    arithmetic that serves it (``_triton.ARITHMETICS``: float32 and narrower inputs in float64
+    and in the mixed arithmetic)."""
+    from . import _triton
+
     _cases, _compare = _survey_modules()
     alpha = torch.tensor(_cases.ALPHAS, dtype=torch.float64)
     results, failures = {}, []
     windowed = _cases.GEOMETRIES[:2] if quick else _cases.GEOMETRIES
     adaptive = _cases.ADAPTIVE_GEOMETRIES[2:4] if quick else _cases.ADAPTIVE_GEOMETRIES
-    for name in dtypes:
-        dtype = getattr(torch, name)
-        limit = FORWARD_ULP_FLOAT64 if dtype == torch.float64 else FORWARD_ULP_TARGET
-        t0 = time.monotonic()
-        worst: dict[str, float] = {}
-        cases = bad = 0
-        runs = [(lambda x, g=g, limit=limit: _compare.check_case(
-            x, alpha, *g[2:], dims=g[0], device=device, forward_ulp=limit), g[1],
-            f"windowed {g}") for g in windowed]
-        runs += [(lambda x, g=g, limit=limit: _compare.check_adaptive_case(
-            "ppool", x, alpha, g[2], dims=g[0], device=device, forward_ulp=limit), g[1],
-            f"adaptive {g}") for g in adaptive]
-        gen = torch.Generator().manual_seed(13)
-        for run, spatial, label in runs:
-            x = torch.cat([_cases.values(kind, (1, len(alpha)) + tuple(spatial), dtype, gen)
-                           for kind in _cases.KINDS])
-            cases += x.shape[0] * x.shape[1]
-            try:
-                for key, v in run(x).items():
-                    key = "grad_param" if key == "grad_alpha" else key
-                    worst[key] = max(worst.get(key, 0.0), v)
-            except AssertionError as err:
-                bad += 1
-                failures.append(f"survey {name} {label}: {str(err)[:400]}")
-        results[name] = {"cases": cases, "failed_batches": bad, "forward_ulp_bound": limit,
-                         **{f"max_{k}_ulp": v for k, v in worst.items()},
-                         "seconds": round(time.monotonic() - t0, 1)}
-        print(f"  {name}: {cases} (kind, alpha) cases, forward max "
-              f"{worst.get('forward', 0):g} ULP (bound {limit}), grad_input max "
-              f"{worst.get('grad_input', 0):.3g} ULP raw, grad_alpha max "
-              f"{worst.get('grad_param', 0):.3g} ULP raw, {bad} batches outside tolerance "
-              f"[{results[name]['seconds']} s]", flush=True)
+    runs_of = [(name, arith) for name in dtypes for arith in _triton.ARITHMETICS
+               if name != "float64" or arith == "float64"]
+    for name, arith in runs_of:
+        try:
+            _triton.forced_arithmetic = arith
+            res, found = _survey_dtype(_cases, _compare, alpha, windowed, adaptive, name, device)
+        finally:
+            _triton.forced_arithmetic = None
+        label = name if arith == "float64" else f"{name} ({arith} arithmetic)"
+        results[label] = {"arithmetic": arith, **res}
+        failures += [f"survey {label}: {m}" for m in found]
+        print(f"  {label}: {res['cases']} (kind, alpha) cases, forward max "
+              f"{res.get('max_forward_ulp', 0):g} ULP (bound {res['forward_ulp_bound']}), "
+              f"grad_input max {res.get('max_grad_input_ulp', 0):.3g} ULP raw, grad_alpha max "
+              f"{res.get('max_grad_param_ulp', 0):.3g} ULP raw, {res['failed_batches']} batches "
+              f"outside tolerance [{res['seconds']} s]", flush=True)
     return results, failures
+
+
+def _survey_dtype(_cases, _compare, alpha, windowed, adaptive, name: str, device: str):
+    """One dtype of the survey: ``(figures, failures)``."""
+    dtype = getattr(torch, name)
+    limit = FORWARD_ULP_FLOAT64 if dtype == torch.float64 else FORWARD_ULP_TARGET
+    failures = []
+    t0 = time.monotonic()
+    worst: dict[str, float] = {}
+    cases = bad = 0
+    runs = [(lambda x, g=g, limit=limit: _compare.check_case(
+        x, alpha, *g[2:], dims=g[0], device=device, forward_ulp=limit), g[1],
+        f"windowed {g}") for g in windowed]
+    runs += [(lambda x, g=g, limit=limit: _compare.check_adaptive_case(
+        "ppool", x, alpha, g[2], dims=g[0], device=device, forward_ulp=limit), g[1],
+        f"adaptive {g}") for g in adaptive]
+    gen = torch.Generator().manual_seed(13)
+    for run, spatial, label in runs:
+        x = torch.cat([_cases.values(kind, (1, len(alpha)) + tuple(spatial), dtype, gen)
+                       for kind in _cases.KINDS])
+        cases += x.shape[0] * x.shape[1]
+        try:
+            for key, v in run(x).items():
+                key = "grad_param" if key == "grad_alpha" else key
+                worst[key] = max(worst.get(key, 0.0), v)
+        except AssertionError as err:
+            bad += 1
+            failures.append(f"{label}: {str(err)[:400]}")
+    return {"cases": cases, "failed_batches": bad, "forward_ulp_bound": limit,
+            **{f"max_{k}_ulp": v for k, v in worst.items()},
+            "seconds": round(time.monotonic() - t0, 1)}, failures
 
 
 def benchmark(repeats: int, inner: int, shapes=SHAPES, dtypes=BENCH_DTYPES,

@@ -3,6 +3,10 @@ kernel specialisation the dispatcher launches for a CUDA GPU, on a machine witho
 
     python -m tests.ops._triton_frontend [--kernels FILE]
 
+Every specialisation: each dtype in each arithmetic that serves it (``_triton.ARITHMETICS``:
+float64 inputs in float64 only), each layout of ``CASES``, forward and backward, and the alpha
+gradient's reduction.
+
 The interpreter (``TRITON_INTERPRET=1``, ``tests/ops/test_triton.py``) executes only the
 branches a launch takes; the GPU compiler type-checks every branch of the kernel, including those
 that a runtime argument makes dead. A construct valid in the interpreter can then fail every GPU
@@ -16,7 +20,7 @@ ppverify.ops.gpu_check`` on a GPU.
 
 ``--kernels FILE`` compiles a copy of ``_triton_kernels.py`` (the tests plant a defect in one).
 The last line printed is JSON: ``{"harness": null | reason it could not run, "results":
-[{"dtype", "case", "pass", "status"}]}``, status ``"ok"`` or the compiler's message.
+[{"dtype", "arithmetic", "case", "pass", "status"}]}``, status ``"ok"`` or the compiler's message.
 """
 
 from __future__ import annotations
@@ -115,7 +119,10 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps({"harness": f"{type(exc).__name__}: {exc}", "results": []}))
         return 0
     results = []
-    for dtype_name in args.dtype or list(DTYPES):
+    runs = [(dtype_name, arith) for dtype_name in args.dtype or list(DTYPES)
+            for arith in _triton.ARITHMETICS if dtype_name != "float64" or arith == "float64"]
+    for dtype_name, arith in runs:
+        os.environ["PPVERIFY_TRITON_ARITHMETIC"] = arith  # this process is the harness's own
         for name, (kind, *layout_args), shape, memory_format in CASES:
             layout = getattr(_layout, kind)(*layout_args)
             x = (torch.rand(shape, dtype=DTYPES[dtype_name]) + 0.1).contiguous(
@@ -129,16 +136,18 @@ def main(argv: list[str] | None = None) -> int:
                     ("backward", functools.partial(_triton.backward, grad_y, x, alpha, layout,
                                                    True, memory_format))):
                 status = _front_end(call)
-                results.append({"dtype": dtype_name, "case": name, "pass": direction,
-                                "status": status})
-                print(f"{dtype_name:9} {name:24} {direction:8} {status[:200]}", flush=True)
+                results.append({"dtype": dtype_name, "arithmetic": arith, "case": name,
+                                "pass": direction, "status": status})
+                print(f"{dtype_name:9} {arith:7} {name:24} {direction:8} {status[:200]}",
+                      flush=True)
     for mode, shape in enumerate([(), (3,), (2, 3)]):  # the alpha gradient's reduction
         part = torch.zeros(6, 4, dtype=torch.float64)
         part_e = torch.full((6, 4), -4000, dtype=torch.int64)
         param = torch.zeros(shape, dtype=torch.float64)
         status = _front_end(functools.partial(_triton._param_gradient, part, part_e, param,
                                               2, 3))
-        results.append({"dtype": "float64", "case": f"alpha gradient, mode {mode}",
+        results.append({"dtype": "float64", "arithmetic": "float64",
+                        "case": f"alpha gradient, mode {mode}",
                         "pass": "param", "status": status})
         print(f"float64   alpha gradient mode {mode}     param    {status[:200]}", flush=True)
     print(json.dumps({"harness": None, "results": results}))

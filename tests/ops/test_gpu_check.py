@@ -97,14 +97,18 @@ def test_bench_runs_through_the_interpreter(monkeypatch, capsys):
     records = bench_cuda.measure((1, 2, 6, 6), "bfloat16", repeats=1, inner=1,
                                  configs=bench_cuda.CONFIGS[1:], device="cpu")
     assert _triton.launches - before >= 7
+    assert _triton.forced_arithmetic is None  # the benchmark leaves no arithmetic forced
     (rec,) = records
     assert "interpreter" in rec["device"] and rec["peak_bytes"]["p_pool2d"] is None
     for base in bench_cuda.BASELINES:
-        for key in ("forward", "forward_backward"):
-            assert rec[f"ratios_vs_{base}"][key] > 0
+        for prefix in ("ratios_vs_", "ratios_novalidate_vs_", "ratios_mixed_vs_",
+                       "ratios_mixed_novalidate_vs_"):
+            for key in ("forward", "forward_backward"):
+                assert rec[f"{prefix}{base}"][key] > 0
     bench_cuda.print_records(records)
     out = capsys.readouterr().out
-    assert "p_pool2d / max_pool2d: forward" in out and "peak memory n/a" in out
+    assert "p_pool2d() / max_pool2d: forward" in out and "peak memory n/a" in out
+    assert "p_pool2d(mixed arithmetic, validate=False) / avg_pool2d: forward" in out
     assert any("not measured" in m for m in bench_cuda.target_failures(rec))
     monkeypatch.setenv("PPVERIFY_TRITON", "0")
     with pytest.raises(RuntimeError, match="did not run the Triton kernels"):

@@ -52,6 +52,18 @@ def launched(at_least: int):
     assert ran >= at_least, f"the Triton kernels ran {ran} times, expected >= {at_least}"
 
 
+@contextlib.contextmanager
+def ran_arithmetic(arith: str):
+    """Assert that the kernels of ``arith`` served the block (forward and backward)."""
+    suffix = "_mixed" if arith == "mixed" else ""
+    names = ("ppool_forward" + suffix, "ppool_backward" + suffix)
+    before = [_triton.kernel_launches[n] for n in names]
+    yield
+    after = [_triton.kernel_launches[n] for n in names]
+    assert all(b > a for a, b in zip(before, after)), (
+        f"expected launches of {names}, counts went {before} -> {after}")
+
+
 def _batch(spatial, dtype, seed):
     """Every value kind (batch) under every alpha (channel): ``(len(KINDS), 12, *spatial)``."""
     gen = torch.Generator().manual_seed(seed)
@@ -70,27 +82,47 @@ def test_dispatch_selects_the_triton_backend_only_when_asked(interpreted, monkey
     assert not _triton.serves(x)
 
 
-@pytest.mark.parametrize("dtype", DTYPES, ids=dtype_name)
+# (dtype, arithmetic): float64 inputs always take float64 arithmetic (_triton.arithmetic)
+ARITHMETIC_CASES = [(dtype, arith) for dtype in DTYPES for arith in _triton.ARITHMETICS
+                    if dtype != torch.float64 or arith == "float64"]
+ARITHMETIC_IDS = [f"{dtype_name(d)}-{a}" for d, a in ARITHMETIC_CASES]
+
+
+def _forward_ulp(dtype) -> int:
+    """Issue 13's forward bound: 2 ULP in float32/float16/bfloat16 (8 in float64, the CPU
+    tests' bound)."""
+    return 8 if dtype == torch.float64 else 2
+
+
+@pytest.mark.parametrize("dtype, arith", ARITHMETIC_CASES, ids=ARITHMETIC_IDS)
 @pytest.mark.parametrize("g", range(len(GEOMETRIES)))
-def test_adversarial_windowed_matches_oracle(interpreted, dtype, g):
-    """The whole adversarial grid of the CPU tests (every kind x every alpha, per geometry),
-    at the CPU tests' tolerances: forward 8 ULP (float32/64), 2 (float16/bfloat16), gradients
-    8 ULP or 64 u times the window's largest gradient, alpha per channel."""
+def test_adversarial_windowed_matches_oracle(interpreted, monkeypatch, dtype, arith, g):
+    """The whole adversarial grid of the CPU tests (every kind x every alpha, per geometry) in
+    both arithmetics: forward within issue 13's 2 ULP (float32/float16/bfloat16; 8 in float64),
+    gradients at the CPU tests' tolerances (8 ULP or 64 u times the window's largest
+    gradient), alpha per channel."""
+    monkeypatch.setenv("PPVERIFY_TRITON_ARITHMETIC", arith)
     dims, spatial, k, s, p, d, cm = GEOMETRIES[g]
     x = _batch(spatial, dtype, 100 * g + DTYPES.index(dtype))
-    with launched(2):
-        check_case(x, ALPHA, k, s, p, d, cm, dims=dims)
+    with launched(2), ran_arithmetic(arith):
+        check_case(x, ALPHA, k, s, p, d, cm, dims=dims, forward_ulp=_forward_ulp(dtype))
 
 
+@pytest.mark.parametrize("arith", _triton.ARITHMETICS)
 @pytest.mark.parametrize("g", range(len(ADAPTIVE_GEOMETRIES)))
-def test_adversarial_adaptive_matches_oracle(interpreted, g):
+def test_adversarial_adaptive_matches_oracle(interpreted, monkeypatch, g, arith):
     """Adaptive and global windows (overlapping, larger output than input, 27- and 30-element
-    global windows); the dtype rotates over the geometries."""
+    global windows); the dtype rotates over the geometries (float32 where float64's turn
+    meets the mixed arithmetic)."""
+    monkeypatch.setenv("PPVERIFY_TRITON_ARITHMETIC", arith)
     dims, spatial, output_size = ADAPTIVE_GEOMETRIES[g]
     dtype = DTYPES[g % len(DTYPES)]
+    if arith == "mixed" and dtype == torch.float64:
+        dtype = torch.float32
     x = _batch(spatial, dtype, 7 + g)
-    with launched(2):
-        check_adaptive_case("ppool", x, ALPHA, output_size, dims=dims)
+    with launched(2), ran_arithmetic(arith):
+        check_adaptive_case("ppool", x, ALPHA, output_size, dims=dims,
+                            forward_ulp=_forward_ulp(dtype))
 
 
 ZERO_WINDOWS = [[0.0, 0.0, 0.0], [0.0, 2.0, 3.0], [0.0, 0.0, 5.0], [2.0, 2.0, 0.0],
@@ -98,31 +130,37 @@ ZERO_WINDOWS = [[0.0, 0.0, 0.0], [0.0, 2.0, 3.0], [0.0, 0.0, 5.0], [2.0, 2.0, 0.
 ZERO_ALPHAS = torch.tensor([-2.0, -1.0, -0.5, 0.0, 0.5, 1.0, 2.0], dtype=torch.float64)
 
 
-@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=dtype_name)
-def test_conventions_at_zeros_match_oracle(interpreted, dtype):
+@pytest.mark.parametrize("dtype, arith", [(torch.float32, "float64"), (torch.float32, "mixed"),
+                                          (torch.float64, "float64")],
+                         ids=["float32-float64", "float32-mixed", "float64-float64"])
+def test_conventions_at_zeros_match_oracle(interpreted, monkeypatch, dtype, arith):
     """All-zero windows, one and two zeros, zeros beside ties, ties, a lone zero: y and every
     derivative as the oracle's conventions state, for alpha on both sides of 0, -1 and 1."""
+    monkeypatch.setenv("PPVERIFY_TRITON_ARITHMETIC", arith)
     x = torch.tensor(ZERO_WINDOWS, dtype=dtype)[:, None, :].expand(-1, len(ZERO_ALPHAS), -1)
     with launched(4):
         check_case(x.contiguous(), ZERO_ALPHAS, 3, dims=1)
         check_case(torch.zeros(1, len(ZERO_ALPHAS), 1, dtype=dtype), ZERO_ALPHAS, 1, dims=1)
 
 
-@pytest.mark.parametrize("dtype", [torch.float64, torch.bfloat16], ids=dtype_name)
-def test_gpu_tile_shapes_match_oracle(interpreted, monkeypatch, dtype):
+@pytest.mark.parametrize("dtype, arith", [(torch.float64, "float64"),
+                                          (torch.bfloat16, "float64"), (torch.float32, "mixed")],
+                         ids=["float64-float64", "bfloat16-float64", "float32-mixed"])
+def test_gpu_tile_shapes_match_oracle(interpreted, monkeypatch, dtype, arith):
     """The tile shapes a GPU uses (``_triton.TILE``: one plane per program, windows longer than
     the tile evaluated in chunks) against the oracle: a global window of 900 elements over 30
     decades (two chunks of 512) and overlapping 3x3 windows with zeros over several programs."""
+    monkeypatch.setenv("PPVERIFY_TRITON_ARITHMETIC", arith)
     alpha = ALPHA[[0, 3, 6, 11]]  # -1e4, -1, 0.5, 1e6
     monkeypatch.setenv("PPVERIFY_TRITON_TILE", str(_triton.TILE))
     gen = torch.Generator().manual_seed(11)
     x = values("range30", (1, 4, 30, 30), dtype, gen)
-    with launched(2):
-        check_adaptive_case("ppool", x, alpha, 1, dims=2)
+    with launched(2), ran_arithmetic(arith):
+        check_adaptive_case("ppool", x, alpha, 1, dims=2, forward_ulp=_forward_ulp(dtype))
     monkeypatch.setenv("PPVERIFY_TRITON_TILE", "128")  # 8 windows of 16 per program
     x = values("zeros", (1, 4, 5, 5), dtype, gen)
     with launched(2):
-        check_case(x, alpha, 3, 2, 1, dims=2)
+        check_case(x, alpha, 3, 2, 1, dims=2, forward_ulp=_forward_ulp(dtype))
 
 
 def test_per_plane_parameter_matches_oracle(interpreted):
@@ -303,3 +341,53 @@ def test_alpha_gradient_reduction_kernel_sums_exactly_scaled_terms(interpreted, 
     torch.testing.assert_close(got.reshape(-1), want, rtol=1e-13, atol=0.0)
     if mode == 2:
         assert got.reshape(-1)[C + 3] == 0.0
+
+
+# a defect that a 2-ULP forward bound must catch: e^r to degree 5 instead of 7 (error up to
+# r^6/720 = 2^-18.7 relative on |r| <= ln(2)/2), the kind of shortcut a faster kernel tempts
+MIXED_DEFECT = ("    p = r * (1.0 / 5040.0) + (1.0 / 720.0)\n",
+                "    p = r * 0.0 + 0.0\n")
+
+
+def _interpreted_copy(source: str, name: str):
+    """The kernels' module from ``source``, defined in interpreter mode (as ``_triton._kernels``
+    defines the real one)."""
+    import importlib.util
+    import sys
+    import tempfile
+    from pathlib import Path
+
+    path = Path(tempfile.mkdtemp(prefix="ppv_defect_")) / f"{name}.py"
+    path.write_text(source)
+    spec = importlib.util.spec_from_file_location(name, path)
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[name] = mod
+    with _triton._environment("TRITON_INTERPRET", "1"):
+        spec.loader.exec_module(mod)
+    return mod
+
+
+def test_mixed_arithmetic_with_a_planted_defect_misses_the_forward_bound(interpreted,
+                                                                          monkeypatch):
+    """The 2-ULP forward check of the mixed arithmetic can fail: the kernels with e^r cut to
+    degree 5 are caught on float32 (the same check passes on the real kernels above)."""
+    source = _triton.KERNELS.read_text()
+    assert MIXED_DEFECT[0] in source
+    broken = _interpreted_copy(source.replace(*MIXED_DEFECT), "ppv_kernels_mixed_defect")
+    monkeypatch.setitem(_triton._modules, True, broken)
+    monkeypatch.setenv("PPVERIFY_TRITON_ARITHMETIC", "mixed")
+    dims, spatial, k, s, p, d, cm = GEOMETRIES[2]
+    x = _batch(spatial, torch.float32, 5)
+    with launched(1), ran_arithmetic("mixed"), pytest.raises(AssertionError, match="ULP"):
+        check_case(x, ALPHA, k, s, p, d, cm, dims=dims, forward_ulp=2)
+
+
+def test_arithmetic_setting_is_checked(monkeypatch):
+    monkeypatch.setenv("PPVERIFY_TRITON_ARITHMETIC", "float16")
+    with pytest.raises(ValueError, match="PPVERIFY_TRITON_ARITHMETIC='float16'"):
+        _triton.arithmetic(torch.float32)
+    monkeypatch.setenv("PPVERIFY_TRITON_ARITHMETIC", "mixed")
+    assert _triton.arithmetic(torch.float64) == "float64"  # float64 inputs: always float64
+    assert _triton.arithmetic(torch.bfloat16) == "mixed"
+    monkeypatch.delenv("PPVERIFY_TRITON_ARITHMETIC")
+    assert _triton.arithmetic(torch.float16) == "float64"  # the default (measured on a GPU)

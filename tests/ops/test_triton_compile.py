@@ -38,8 +38,10 @@ def _front_end(*args: str) -> dict:
 def test_every_kernel_specialisation_passes_the_gpu_front_end():
     report = _front_end()
     failed = [r for r in report["results"] if r["status"] != "ok"]
-    # 4 dtypes x 4 layouts x forward/backward, and the alpha gradient's reduction x 3 modes
-    assert len(report["results"]) == 35
+    # (float64 + 3 dtypes x 2 arithmetics) x 4 layouts x forward/backward, and the alpha
+    # gradient's reduction x 3 modes
+    assert len(report["results"]) == 59
+    assert {r["arithmetic"] for r in report["results"]} == {"float64", "mixed"}
     assert not failed, json.dumps(failed, indent=1)
 
 
