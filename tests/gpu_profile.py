@@ -9,8 +9,10 @@ float32 (8, 64, 112, 112), kernel 2 stride 2 and kernel 3 stride 2 padding 1, le
    (``_triton.ARITHMETICS``: float64 and mixed): each CUDA kernel's time per step and
    the CPU time of the host side, so that the kernels' share and the fixed host costs
    (allocations, the alpha gradient's reduction, launches) can be told apart;
-2. the compiled kernels' registers and spills (Triton's ``n_regs`` / ``n_spills``);
-3. knock-out variants of the kernels (``VARIANTS``): the same kernels with one piece of the
+2. ``cProfile`` of the host side of forward+backward steps (bfloat16 k2 s2), in each
+   arithmetic: which Python functions take the host's time;
+3. the compiled kernels' registers and spills (Triton's ``n_regs`` / ``n_spills``);
+4. knock-out variants of the kernels (``VARIANTS``): the same kernels with one piece of the
    arithmetic replaced by a stand-in of no cost (wrong values: for timing only), so that the
    difference from the full kernel is that piece's cost; and tile-shape variants (``TILE``,
    ``NUM_WARPS``), which compute the same values.
@@ -149,6 +151,37 @@ def profile_steps(dtype: str, cfg: str, steps: int = 5, backward: bool = True) -
                                      for ev in cpu}}
 
 
+def host_profile(dtype: str, cfg: str, steps: int = 50, top: int = 25) -> list[dict]:
+    """cProfile of ``steps`` forward+backward steps (validate=False): the Python functions
+    with the most time of their own (the host side's share, to tell the launches from torch's
+    dispatch and autograd)."""
+    import cProfile
+    import pstats
+
+    x, a = _inputs(dtype)
+    k, s, p = CONFIGS[cfg]
+    g = torch.ones_like(F.p_pool2d(x, a, k, s, p, validate=False))
+
+    def step():
+        F.p_pool2d(x.detach().requires_grad_(True), a, k, s, p, validate=False).backward(g)
+
+    for _ in range(5):
+        step()
+    _sync()
+    prof = cProfile.Profile()
+    prof.enable()
+    for _ in range(steps):
+        step()
+    _sync()
+    prof.disable()
+    stats = pstats.Stats(prof).stats  # {(file, line, name): (cc, nc, tottime, cumtime, ...)}
+    rows = sorted(stats.items(), key=lambda kv: -kv[1][2])[:top]
+    return [{"function": f"{Path(f).name}:{line}({name})", "calls_per_step": nc / steps,
+             "self_us_per_step": round(1e6 * tt / steps, 1),
+             "cumulative_us_per_step": round(1e6 * ct / steps, 1)}
+            for (f, line, name), (cc, nc, tt, ct, _callers) in rows]
+
+
 def registers() -> list[dict]:
     out = []
     for name in ("ppool_forward", "ppool_forward_mixed", "ppool_backward"):
@@ -199,6 +232,11 @@ def main(argv=None) -> int:
                                           "forward_backward": profile_steps(dtype, cfg)}
                 print(key, json.dumps(record["profile"][key], indent=1), flush=True)
                 save()
+        key = f"{dtypes[0]} k2s2 {arith}"
+        record.setdefault("host_profile", {})[key] = host_profile(dtypes[0], "k2s2")
+        for row in record["host_profile"][key][:12]:
+            print("host", key, row, flush=True)
+        save()
     _triton.forced_arithmetic = None
     record["registers"] = registers()
     for r in record["registers"]:
