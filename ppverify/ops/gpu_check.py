@@ -6,17 +6,20 @@ Run it from the repository root (the accuracy survey uses the adversarial cases 
 ``tests/ops``) in an environment with a CUDA build of torch and Triton (``pip install -e
 '.[torch,test,gpu]'``). On an H200 (torch 2.11, Triton 3.6.0, 2026-12-04) it took 159 s:
 step 2 121 s (the kernels' first compilation, a few seconds per dtype and window size, is
-part of it), step 3 3 s, step 4 30 s; the README has its figures. It runs four steps,
-printing each one's figures and time:
+part of it), step 3 3 s, step 4 30 s; the README has its figures. That was before the mixed
+arithmetic joined steps 2-4 (2026-12-04: about half again of step 2's cases, every step's
+dtypes twice; not yet timed on a GPU). It runs four steps, printing each one's figures and
+time:
 
 1. environment: the GPU, torch, CUDA and Triton versions; a P-pooling call on the GPU must run
    the Triton kernels (not the pure-torch fallback);
 2. conformance: ``ppverify check`` (every dtype, memory layout, value kind, error inputs) of the
    windowed ops in 1-D, 2-D and 3-D and of the adaptive ops, through targets in this module
-   that move each case to the GPU and the results back (``cuda_p_pool2d`` ...);
+   that move each case to the GPU and the results back (``cuda_p_pool2d`` ...), in the
+   default arithmetic and (half as many cases) in the mixed one;
 3. accuracy survey: the adversarial grid of ``tests/ops/_cases.py`` (ties, zeros, 30 decades,
    subnormals, values near the maximum, alpha from -1e4 to 1e6; windowed and adaptive/global
-   layouts) on the GPU in every dtype, against the oracle: forward within 2 ULP in
+   layouts) on the GPU in every dtype and arithmetic, against the oracle: forward within 2 ULP in
    float32/float16/bfloat16 (the issue's target) and 8 ULP in float64, gradients within the CPU
    tests' tolerances (``tests/ops/_compare.py``);
 4. benchmark: ``ppverify.ops.bench_cuda`` (forward, forward+backward with learnable alpha, peak
@@ -147,19 +150,30 @@ def environment(device: str) -> dict:
 
 def conformance(count: int, adaptive_count: int, dims=(1, 2, 3), shrink_seconds: float = 20
                 ) -> tuple[dict, list[str]]:
-    """Step 2: ``ppverify check`` of the windowed and adaptive ops on the device."""
+    """Step 2: ``ppverify check`` of the windowed and adaptive ops on the device, in the
+    default arithmetic with ``count`` / ``adaptive_count`` cases, then in the mixed one with
+    half as many (``_triton.ARITHMETICS``; float64 cases take float64 in both)."""
     from ..conformance.check import check
     from . import _triton
 
     results, failures = {}, []
     before = _triton.launches
-    for name, target, pooling, n in (
-            ("windowed", "ppverify.ops.gpu_check:cuda_p_pool{d}d", "windowed", count),
-            ("adaptive", "ppverify.ops.gpu_check:cuda_adaptive_p_pool{d}d", "adaptive",
-             adaptive_count)):
+    runs = []
+    for arith in _triton.ARITHMETICS:
+        share = 1 if arith == "float64" else 2
+        suffix = "" if arith == "float64" else f" ({arith} arithmetic)"
+        runs += [("windowed" + suffix, arith, "ppverify.ops.gpu_check:cuda_p_pool{d}d",
+                  "windowed", max(1, count // share)),
+                 ("adaptive" + suffix, arith, "ppverify.ops.gpu_check:cuda_adaptive_p_pool{d}d",
+                  "adaptive", max(1, adaptive_count // share))]
+    for name, arith, target, pooling, n in runs:
         t0 = time.monotonic()
-        report = check(target, "ppool", dims, count=n, pooling=pooling, isolate=False,
-                       shrink_failures=shrink_seconds > 0, shrink_seconds=shrink_seconds)
+        try:
+            _triton.forced_arithmetic = arith
+            report = check(target, "ppool", dims, count=n, pooling=pooling, isolate=False,
+                           shrink_failures=shrink_seconds > 0, shrink_seconds=shrink_seconds)
+        finally:
+            _triton.forced_arithmetic = None
         results[name] = {"conforms": report.conforms, "cases": report.cases_run,
                          "error_cases": report.error_cases_run,
                          "failed": list(report.failed_categories),
