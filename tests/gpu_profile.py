@@ -15,7 +15,8 @@ float32 (8, 64, 112, 112), kernel 2 stride 2 and kernel 3 stride 2 padding 1, le
 4. knock-out variants of the kernels (``VARIANTS``): the same kernels with one piece of the
    arithmetic replaced by a stand-in of no cost (wrong values: for timing only), so that the
    difference from the full kernel is that piece's cost; and tile-shape variants (``TILE``,
-   ``NUM_WARPS``), which compute the same values.
+   ``NUM_WARPS``; ``DIRECTION_TILES``: one direction's tile changed, in each arithmetic),
+   which compute the same values.
 
 Times are CUDA kernel times from the profiler (mean over the profiled calls). This measures;
 it asserts nothing. ``ppverify.ops.gpu_check`` is the conformance and target check.
@@ -60,22 +61,41 @@ VARIANTS = {
         ("    up = xm > rm * SQRT2\n", "    return xe - re, xm - rm\n    up = xm > rm * SQRT2\n")],
 }
 TILES = [(512, 4), (256, 4), (1024, 4), (512, 8), (256, 2)]
+# tile shapes for one direction only: (name, direction, config): "direct" evaluates one window
+# element per step for WB windows (BLOCK_K = 1, the chunked path: no lanes wasted on a window
+# of 9 padded to 16, no reduction across lanes; the forward reloads its elements once, the
+# backward computes ln and exp three times); "bwd256"/"bwd128": a smaller backward tile (Triton
+# 3.9 assembles the backward at 512 elements to 255 registers with spills, 150 / 92 at
+# 256 / 128: `python -m tests.triton_ptx_check --ptxas ...`)
+DIRECTION_TILES = [
+    ("direct_forward", "forward", {"SINGLE": False, "BLOCK_K": 1, "WB": 512, "PPP": 1}),
+    ("bwd256", "backward", 256),
+    ("bwd128", "backward", 128),
+]
 
 
-def _variant_module(name: str, edits) -> object:
-    source = Path(_triton.KERNELS).read_text()
-    for old, new in edits:
-        if old not in source:
-            raise SystemExit(f"variant {name}: {old!r} not found in the kernels' source")
-        source = source.replace(old, new)
-    folder = Path(tempfile.mkdtemp(prefix="ppv_variant_"))
-    path = folder / f"ppv_kernels_{name}.py"
-    path.write_text(source)
-    spec = importlib.util.spec_from_file_location(f"ppv_kernels_{name}", path)
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod
-    spec.loader.exec_module(mod)
-    return mod
+def _with_config(direction: str, config):
+    """``_triton.forward`` or ``_triton.backward`` launched with ``config`` (a tile dict, or an
+    int: the default tile rule at that many elements), the other direction as it is. Returns a
+    function that undoes it."""
+    original = getattr(_triton, direction)
+    default = _triton._config
+    if isinstance(config, int):
+        def chosen(K, n_out, interpret, tile=config):
+            return _triton._tile_config(K, n_out, False, str(tile), tile)
+    else:
+        def chosen(K, n_out, interpret):
+            return dict(config)
+
+    def patched(*args, **kwargs):
+        _triton._config = chosen
+        try:
+            return original(*args, **kwargs)
+        finally:
+            _triton._config = default
+
+    setattr(_triton, direction, patched)
+    return lambda: setattr(_triton, direction, original)
 
 
 DEVICE = "cuda"  # --dry-run: "cpu", the kernels in Triton's interpreter (tests this script)
@@ -264,6 +284,21 @@ def main(argv=None) -> int:
             print(key, record["tiles"][key], flush=True)
         save()
     _triton.TILE, _triton.NUM_WARPS = tile0, warps0
+    record["direction_tiles"] = {}
+    for name, direction, config in DIRECTION_TILES:
+        undo = _with_config(direction, config)
+        try:
+            for arith in _triton.ARITHMETICS:
+                _triton.forced_arithmetic = arith
+                for cfg in CONFIGS:
+                    key = f"{name} {dtypes[0]} {cfg} {arith}"
+                    record["direction_tiles"][key] = \
+                        profile_steps(dtypes[0], cfg)["kernels_us_per_step"]
+                    print(key, record["direction_tiles"][key], flush=True)
+        finally:
+            undo()
+            _triton.forced_arithmetic = None
+        save()
     record["seconds"] = round(time.monotonic() - t_start, 1)
     save()
     print(f"done in {record['seconds']} s")

@@ -1,6 +1,7 @@
 """Compile ppverify's Triton kernels for a CUDA GPU (sm_90) on a machine without one.
 
     python -m tests.triton_ptx_check [--dtype float32 ...] [--case k2s2 ...]
+        [--arithmetic float64|mixed] [--ptxas PATH]
 
 Triton's compiler (TTIR -> TTGIR -> LLVM IR -> PTX) runs on every kernel the dispatcher
 launches for P-pooling forward and backward (scalar and per-channel alpha), through a stub
@@ -8,7 +9,12 @@ driver that reports an sm_90 device; launches are compile-only (``warmup``), and
 (ptxas, PTX -> cubin) is skipped (over 80 s per float64 kernel on a 2-core machine). Nothing is
 executed, so this finds what only a compile can (a construct the interpreter accepts and the
 compiler does not, a global that changes the kernel's cache key), never wrong values, speed or
-memory: those are for ``python -m ppverify.ops.gpu_check`` on a GPU. It uses Triton's private
+memory: those are for ``python -m ppverify.ops.gpu_check`` on a GPU. The kernels are compiled
+with the tile shapes a GPU gets (``_triton.TILE``), not the interpreter's larger ones.
+``--ptxas PATH`` assembles each kernel's PTX with that ptxas (``-v``, sm_90a; a PTX ISA version
+newer than the ptxas knows is lowered to its own, ``--ptx-version``) and prints its registers,
+stack frame and spills per thread: a proxy for occupancy that needs no GPU (the CUDA toolkit's
+ptxas; the one in Triton's wheel may be older than the PTX it emits). It uses Triton's private
 driver and JIT internals (written against Triton 3.4-3.9) and is a development tool, not part
 of the test suite; ``tests/ops/test_triton_source.py`` holds the rules it found.
 Exit status 1 if any case fails to compile.
@@ -31,6 +37,34 @@ CASES = {
 }
 DTYPES = {"float64": torch.float64, "float32": torch.float32, "float16": torch.float16,
           "bfloat16": torch.bfloat16}
+
+
+kernels: list = []  # every compiled kernel (Triton's CompiledKernel: .asm["ptx"], .name)
+
+
+def _ptxas_report(ptxas: str, ptx: str, ptx_version: str | None) -> str:
+    """``ptxas -v`` of one kernel's PTX: registers, stack frame, spill stores and loads."""
+    import re
+    import subprocess
+    import tempfile
+
+    if ptx_version:
+        ptx = re.sub(r"^\.version \S+", f".version {ptx_version}", ptx, count=1, flags=re.M)
+    with tempfile.TemporaryDirectory() as tmp:
+        src = os.path.join(tmp, "k.ptx")
+        with open(src, "w") as f:
+            f.write(ptx)
+        out = subprocess.run([ptxas, "--gpu-name", "sm_90a", "-v", src, "-o",
+                              os.path.join(tmp, "k.cubin")], capture_output=True, text=True)
+    text = out.stdout + out.stderr
+    if out.returncode:
+        return "ptxas failed: " + text.strip()[-300:]
+    regs = re.search(r"Used (\d+) registers", text)
+    frame = re.search(r"(\d+) bytes stack frame, (\d+) bytes spill stores, (\d+) bytes spill "
+                      r"loads", text)
+    return (f"{regs.group(1) if regs else '?'} registers, stack frame "
+            f"{frame.group(1) if frame else '?'} B, spills {frame.group(2) if frame else '?'} B "
+            f"stored / {frame.group(3) if frame else '?'} B loaded")
 
 
 def _install_stub_driver(compiled: list[str]) -> None:
@@ -66,6 +100,7 @@ def _install_stub_driver(compiled: list[str]) -> None:
     def compile_only(self, *args, grid, warmup, **kw):
         kernel = run(self, *args, grid=grid, warmup=True, **kw)
         compiled.append(getattr(self, "__name__", str(getattr(self, "fn", self))))
+        kernels.append(kernel)
         return kernel
 
     jit.JITFunction.run = compile_only
@@ -77,8 +112,19 @@ def main(argv: list[str] | None = None) -> int:
                         help="dtypes to compile (default: all four)")
     parser.add_argument("--case", action="append", choices=list(CASES),
                         help="layouts to compile (default: all four)")
+    parser.add_argument("--arithmetic", choices=("float64", "mixed"),
+                        help="the kernels' arithmetic (PPVERIFY_TRITON_ARITHMETIC; default: the "
+                             "environment's)")
+    parser.add_argument("--ptxas", metavar="PATH",
+                        help="assemble each kernel with this ptxas and print its registers and "
+                             "spills")
+    parser.add_argument("--ptx-version", metavar="V",
+                        help="with --ptxas: rewrite the PTX's .version to V (e.g. 9.0 for CUDA "
+                             "13.0's ptxas and Triton 3.9's PTX 9.4)")
     args = parser.parse_args(argv)
     os.environ["PPVERIFY_TRITON"] = "cpu"  # CPU tensors reach the Triton backend
+    if args.arithmetic:
+        os.environ["PPVERIFY_TRITON_ARITHMETIC"] = args.arithmetic
     import triton
 
     from ppverify.ops import _triton
@@ -87,8 +133,10 @@ def main(argv: list[str] | None = None) -> int:
     compiled: list[str] = []
     _install_stub_driver(compiled)
     _triton.MIN_INTERPRETER_VERSION = (3, 0)  # the backend is chosen on any version
-    kernels = _triton._kernels
-    _triton._kernels = lambda interpret: kernels(False)  # compiled kernels, not interpreted
+    compiled_module = _triton._kernels
+    _triton._kernels = lambda interpret: compiled_module(False)  # compiled, not interpreted
+    config = _triton._config
+    _triton._config = lambda K, n_out, interpret: config(K, n_out, False)  # a GPU's tiles
     failures = 0
     for dtype_name in args.dtype or list(DTYPES):
         dtype = DTYPES[dtype_name]
@@ -101,6 +149,12 @@ def main(argv: list[str] | None = None) -> int:
                 try:
                     CASES[case](F, x, a).sum().backward()
                     status = "ok"
+                    if args.ptxas:
+                        for kernel in kernels[before:]:
+                            name = getattr(kernel, "name", "?")
+                            report = _ptxas_report(args.ptxas, kernel.asm["ptx"],
+                                                   args.ptx_version)
+                            print(f"  {name}: {report}", flush=True)
                 except Exception as exc:  # report every case, then fail
                     failures += 1
                     status = f"FAIL {type(exc).__name__}: {str(exc)[-1500:]}"
