@@ -98,6 +98,22 @@ def _with_config(direction: str, config):
     return lambda: setattr(_triton, direction, original)
 
 
+def _variant_module(name: str, edits) -> object:
+    source = Path(_triton.KERNELS).read_text()
+    for old, new in edits:
+        if old not in source:
+            raise SystemExit(f"variant {name}: {old!r} not found in the kernels' source")
+        source = source.replace(old, new)
+    folder = Path(tempfile.mkdtemp(prefix="ppv_variant_"))
+    path = folder / f"ppv_kernels_{name}.py"
+    path.write_text(source)
+    spec = importlib.util.spec_from_file_location(f"ppv_kernels_{name}", path)
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
 DEVICE = "cuda"  # --dry-run: "cpu", the kernels in Triton's interpreter (tests this script)
 
 
