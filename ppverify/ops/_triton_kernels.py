@@ -55,6 +55,7 @@ SPLITTER = tl.constexpr(134217729.0)                 # 2**27 + 1, Dekker's split
 
 # storage kinds (the `KIND` constexprs): how a tensor is read and written
 F64, F32, F16, BF16 = 0, 1, 2, 3                     # BF16 tensors are passed as int16 views
+# KIND + 4: the same storage loaded as float32 (``_load``; float32 and narrower storage only)
 
 # integer arguments Triton must not specialise on (value 1, divisibility by 16): every pooling
 # geometry and stride pattern then shares one compiled kernel per dtype and tile shape, which
@@ -254,13 +255,18 @@ def _value(hi, lo):
 
 @triton.jit
 def _load(ptr, off, mask, KIND: tl.constexpr):
-    """Read as float64; bfloat16 from its int16 bits (exact, subnormals kept)."""
-    if KIND == 3:
+    """Read as float64; bfloat16 from its int16 bits (exact, subnormals kept). ``KIND + 4``
+    (float32 and narrower storage): read as float32 instead (exact too)."""
+    if KIND == 3 or KIND == 7:
         b = tl.load(ptr + off, mask=mask, other=0).to(tl.int32)
         b = (b & 0xFFFF) << 16
-        v = b.to(tl.float32, bitcast=True).to(tl.float64)
+        v = b.to(tl.float32, bitcast=True)
     else:
-        v = tl.load(ptr + off, mask=mask, other=0.0).to(tl.float64)
+        v = tl.load(ptr + off, mask=mask, other=0.0)
+    if KIND < 4:  # noqa: SIM108 - a constexpr branch (Triton), not a value
+        v = v.to(tl.float64)
+    else:
+        v = v.to(tl.float32)
     return v
 
 
@@ -603,17 +609,33 @@ def _exp_weight(z):
 
 
 @triton.jit
+def _stats32(x, valid):
+    """``_stats`` of float32 values: counts (int32), max and smallest positive (float32), and
+    how many elements are negative, NaN or infinite."""
+    pos = valid & (x > 0.0)
+    bad = valid & ((x < 0.0) | (x != x) | (x == INF))
+    n_valid = tl.reduce(valid.to(tl.int32), 1, _SUM)
+    n_pos = tl.reduce(pos.to(tl.int32), 1, _SUM)
+    n_zero = tl.reduce((valid & (x == 0.0)).to(tl.int32), 1, _SUM)
+    xmax = tl.reduce(tl.where(pos, x, 0.0), 1, _MAX)
+    xmin = tl.reduce(tl.where(pos, x, INF), 1, _MIN)
+    n_bad = tl.reduce(bad.to(tl.int32), 1, _SUM)
+    return n_valid, n_pos, n_zero, xmax, xmin, n_bad
+
+
+@triton.jit
 def _mixed_sums(x, valid, a, ref, rm, re):
     """Per row: ``sum w``, ``sum w x`` and ``sum x`` (float64) over the positive elements of
-    one tile, ``w = e^(alpha ln(x / R))`` (``_ln_ratio32``, ``_exp_weight``)."""
+    one tile of float32 values, ``w = e^(alpha ln(x / R))`` (``_ln_ratio32``,
+    ``_exp_weight``)."""
     pos = valid & (x > 0.0)
-    xs = tl.where(pos, x, ref[:, None])
+    xs = tl.where(pos, x, ref[:, None]).to(tl.float64)  # exact, subnormals normalised
     xm, xe = _split32(xs)
     lr = _ln_ratio32(xm, xe, rm[:, None], re[:, None])
     w = tl.where(pos, _exp_weight(a[:, None] * lr), 0.0)
     S = tl.reduce(w, 1, _SUM)
-    T = tl.reduce(w * x, 1, _SUM)
-    M = tl.reduce(tl.where(pos, x, 0.0), 1, _SUM)
+    T = tl.reduce(w * xs, 1, _SUM)
+    M = tl.reduce(tl.where(pos, xs, 0.0), 1, _SUM)
     return S, T, M
 
 
@@ -630,28 +652,28 @@ def ppool_forward_mixed(x_ptr, a_ptr, y_ptr, flag_ptr,
     if SINGLE:
         x, valid, _u1 = _chunk(x_ptr, n, c, od, oh, ow, ok, 0, D, H, W, OD, OH, OW, KH, KW,
                                SD, SH, SW, PD, PH, PW, DD, DH, DW, K, sxn, sxc, sxd, sxh, sxw,
-                               ADAPTIVE, KIND, BLOCK_K)
-        n_valid, n_pos, n_zero, xmax, xmin, n_bad = _stats(x, valid)
+                               ADAPTIVE, KIND + 4, BLOCK_K)
+        n_valid, n_pos, n_zero, xmax, xmin, n_bad = _stats32(x, valid)
     else:
-        n_valid = tl.full([PPP * WB], 0.0, tl.float64)
-        n_pos = tl.full([PPP * WB], 0.0, tl.float64)
-        n_zero = tl.full([PPP * WB], 0.0, tl.float64)
-        xmax = tl.full([PPP * WB], 0.0, tl.float64)
-        xmin = tl.full([PPP * WB], 0.0, tl.float64) + INF
+        n_valid = tl.full([PPP * WB], 0, tl.int32)
+        n_pos = tl.full([PPP * WB], 0, tl.int32)
+        n_zero = tl.full([PPP * WB], 0, tl.int32)
+        xmax = tl.full([PPP * WB], 0.0, tl.float32)
+        xmin = tl.full([PPP * WB], 0.0, tl.float32) + INF
         n_bad = tl.full([PPP * WB], 0, tl.int32)
         for k0 in range(0, K, BLOCK_K):
             xc, vc, _u2 = _chunk(x_ptr, n, c, od, oh, ow, ok, k0, D, H, W, OD, OH, OW, KH, KW,
                                  SD, SH, SW, PD, PH, PW, DD, DH, DW, K, sxn, sxc, sxd, sxh, sxw,
-                                 ADAPTIVE, KIND, BLOCK_K)
-            c_valid, c_pos, c_zero, c_max, c_min, c_bad = _stats(xc, vc)
+                                 ADAPTIVE, KIND + 4, BLOCK_K)
+            c_valid, c_pos, c_zero, c_max, c_min, c_bad = _stats32(xc, vc)
             n_valid += c_valid
             n_pos += c_pos
             n_zero += c_zero
             xmax = tl.maximum(xmax, c_max)
             xmin = tl.minimum(xmin, c_min)
             n_bad += c_bad
-    ref, _u3 = _refs(a, xmax, xmin, False)
-    rm, re = _split32(ref)
+    ref = tl.where(a >= 0.0, tl.where(xmax > 0.0, xmax, 1.0), tl.where(xmin < INF, xmin, 1.0))
+    rm, re = _split32(ref.to(tl.float64))
     # pass 2: the sums
     if SINGLE:
         S, T, M = _mixed_sums(x, valid, a, ref, rm, re)
@@ -662,14 +684,14 @@ def ppool_forward_mixed(x_ptr, a_ptr, y_ptr, flag_ptr,
         for k0 in range(0, K, BLOCK_K):
             xc, vc, _u4 = _chunk(x_ptr, n, c, od, oh, ow, ok, k0, D, H, W, OD, OH, OW, KH, KW,
                                  SD, SH, SW, PD, PH, PW, DD, DH, DW, K, sxn, sxc, sxd, sxh, sxw,
-                                 ADAPTIVE, KIND, BLOCK_K)
+                                 ADAPTIVE, KIND + 4, BLOCK_K)
             s_c, t_c, m_c = _mixed_sums(xc, vc, a, ref, rm, re)
             S += s_c
             T += t_c
             M += m_c
     y = T / tl.where(S > 0.0, S, 1.0)
-    y = tl.where(a == 0.0, M / n_valid, y)
-    y = tl.where((n_pos == 0.0) | ((a < 0.0) & (n_zero > 0.0)), 0.0, y)
+    y = tl.where(a == 0.0, M / n_valid.to(tl.float64), y)
+    y = tl.where((n_pos == 0) | ((a < 0.0) & (n_zero > 0)), 0.0, y)
     bad = ok & ((n_bad > 0) | (a != a) | (tl.abs(a) == INF))
     y = tl.where(bad, INF - INF, y)  # NaN
     out = n.to(tl.int64) * syn + c.to(tl.int64) * syc + od.to(tl.int64) * syd + \
