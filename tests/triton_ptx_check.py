@@ -118,6 +118,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ptxas", metavar="PATH",
                         help="assemble each kernel with this ptxas and print its registers and "
                              "spills")
+    parser.add_argument("--config", metavar="JSON",
+                        help='a tile of your own for every launch, e.g. \'{"SINGLE": false, '
+                             '"BLOCK_K": 1, "WB": 512, "PPP": 1}\' (default: the GPU rule)')
     parser.add_argument("--ptx-version", metavar="V",
                         help="with --ptxas: rewrite the PTX's .version to V (e.g. 9.0 for CUDA "
                              "13.0's ptxas and Triton 3.9's PTX 9.4)")
@@ -137,6 +140,11 @@ def main(argv: list[str] | None = None) -> int:
     _triton._kernels = lambda interpret: compiled_module(False)  # compiled, not interpreted
     config = _triton._config
     _triton._config = lambda K, n_out, interpret: config(K, n_out, False)  # a GPU's tiles
+    if args.config:
+        import json
+
+        fixed = json.loads(args.config)
+        _triton._config = lambda K, n_out, interpret: dict(fixed)
     failures = 0
     for dtype_name in args.dtype or list(DTYPES):
         dtype = DTYPES[dtype_name]
