@@ -2,11 +2,11 @@
 ``ppverify::pool`` custom ops of ``ppverify.ops._dispatch``.
 
 It serves every layout (windowed, adaptive, global; 1-D to 3-D), every float dtype (float64
-arithmetic inside, one rounding to the input's dtype), any strides (channels_last outputs and
-gradients keep the input's memory format), a scalar, per-channel or per-plane alpha, forward and
-backward (input and alpha). Triton is optional (``pip install 'ppverify[gpu]'``); without it, or
-on a device it cannot serve, the dispatcher takes the pure-torch path and ``ppverify.ops._fallback``
-warns once.
+arithmetic inside, or the mixed arithmetic below; one rounding to the input's dtype), any
+strides (channels_last outputs and gradients keep the input's memory format), a scalar,
+per-channel or per-plane alpha, forward and backward (input and alpha). Triton is optional
+(``pip install 'ppverify[gpu]'``); without it, or on a device it cannot serve, the dispatcher
+takes the pure-torch path and ``ppverify.ops._fallback`` warns once.
 
 ``available()`` / ``unavailable_reason()`` say whether CUDA tensors are served here (exposed as
 ``ppverify.ops.triton_available()``); ``serves(x)`` is the dispatcher's test.
@@ -14,6 +14,8 @@ warns once.
 Environment:
 
 * ``PPVERIFY_TRITON=0``: never use these kernels (the pure-torch path serves CUDA tensors).
+* ``PPVERIFY_TRITON_ARITHMETIC=mixed``: float32, float16 and bfloat16 inputs in the mixed
+  arithmetic (``arithmetic``; default ``float64``, the kernels measured on a GPU).
 * ``PPVERIFY_TRITON=cpu``: also run the kernels on CPU tensors, through Triton's interpreter
   (``TRITON_INTERPRET=1``, numpy on the CPU): what the tests and ``ppverify check`` use to test
   the kernels on a machine without a GPU. Slow; for testing only.

@@ -6,7 +6,8 @@ imports this file, see there); this file holds the device code and nothing else.
 Mathematics and conventions are those of ``ppverify.ops.functional`` and the oracle
 (``ppverify/oracle/operators.py``); the formulation is the pure-torch backend's
 (``ppverify.ops._torch_impl._PPool``), evaluated window by window in float64 whatever the input
-dtype:
+dtype (the mixed arithmetic for float32 and narrower inputs, ``ppool_forward_mixed`` and the
+backward's ``MIXED``, has its own section below):
 
 * each window is taken relative to its dominant element ``R_d`` (its max for alpha >= 0, its
   smallest positive element for alpha < 0): ``w_i = exp(alpha ln(x_i / R_d)) <= 1``, so nothing
