@@ -230,6 +230,13 @@ def print_records(records, out=None) -> None:
                 mem = "n/a" if r["peak_memory"] is None else f"{r['peak_memory']:.2f}x"
                 print(f"  {label} / {base}: forward {r['forward']:.2f}x, forward+backward "
                       f"{r['forward_backward']:.2f}x, peak memory {mem}", file=out)
+        if "p_pool2d_mixed" in rec["forward_s"]:  # the two arithmetics, side by side
+            for validate, pair in ((True, ("p_pool2d_mixed", SUBJECT)),
+                                   (False, ("p_pool2d_mixed_novalidate", "p_pool2d_novalidate"))):
+                f = rec["forward_s"][pair[0]] / rec["forward_s"][pair[1]]
+                b = rec["forward_backward_s"][pair[0]] / rec["forward_backward_s"][pair[1]]
+                print(f"  mixed / float64 arithmetic{'' if validate else ' (validate=False)'}: "
+                      f"forward {f:.2f}x, forward+backward {b:.2f}x", file=out)
 
 
 def run(args: argparse.Namespace) -> int:

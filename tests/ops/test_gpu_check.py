@@ -109,6 +109,7 @@ def test_bench_runs_through_the_interpreter(monkeypatch, capsys):
     out = capsys.readouterr().out
     assert "p_pool2d() / max_pool2d: forward" in out and "peak memory n/a" in out
     assert "p_pool2d(mixed arithmetic, validate=False) / avg_pool2d: forward" in out
+    assert "mixed / float64 arithmetic (validate=False): forward" in out
     assert any("not measured" in m for m in bench_cuda.target_failures(rec))
     monkeypatch.setenv("PPVERIFY_TRITON", "0")
     with pytest.raises(RuntimeError, match="did not run the Triton kernels"):
