@@ -433,7 +433,7 @@ def _triton_accepts(op: str, layout, x: Tensor) -> bool:
 
 
 def _triton_forward(op: str, x: Tensor, param: Tensor, layout, validate: bool) -> Tensor:
-    y, flag = _triton.forward(x, param, layout, _memory_format(x))
+    y, flag = _triton.forward(x, param, layout, _memory_format(x), need_flag=validate)
     if validate and bool(flag):  # one host synchronisation; the kernel NaNs bad windows
         diagnose(op, x, param, layout)
     return y

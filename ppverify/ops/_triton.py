@@ -412,18 +412,21 @@ def _module_for(x: torch.Tensor):
 # ----------------------------------------------------------------------------------- forward
 
 
-def forward(x: torch.Tensor, param: torch.Tensor, layout: Layout, memory_format
-            ) -> tuple[torch.Tensor, torch.Tensor]:
+def forward(x: torch.Tensor, param: torch.Tensor, layout: Layout, memory_format,
+            need_flag: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
     """``(y, flag)``: the pooled output (``memory_format``) and a one-element int32 tensor that
     is 1 when some window holds a negative, NaN or infinite element or its plane a non-finite
-    alpha (those windows are NaN). Reading ``flag`` is the caller's host synchronisation."""
+    alpha (those windows are NaN). Reading ``flag`` is the caller's host synchronisation.
+    ``need_flag=False`` (``validate=False``): ``flag`` is a scratch tensor of the device that
+    the kernel may set and nobody reads (no allocation and no zero-fill launch per call)."""
     global launches
     x = x.detach()
     N, C = x.shape[0], x.shape[1]
     geo = _geometry(layout, tuple(int(s) for s in x.shape[2:]))
     y = torch.empty((N, C, *geo.out), dtype=x.dtype, device=x.device,
                     memory_format=memory_format)
-    flag = torch.zeros(1, dtype=torch.int32, device=x.device)
+    flag = torch.zeros(1, dtype=torch.int32, device=x.device) if need_flag else \
+        _scratch_flag(x.device)
     P, n_out = N * C, geo.n_out
     if P == 0 or n_out == 0:
         return y, flag
@@ -445,6 +448,12 @@ def forward(x: torch.Tensor, param: torch.Tensor, layout: Layout, memory_format
     launches += 1
     kernel_launches[kernel] += 1
     return y, flag
+
+
+@functools.lru_cache(maxsize=64)
+def _scratch_flag(device: torch.device) -> torch.Tensor:
+    """A one-element int32 tensor on ``device`` for launches whose flag is not read."""
+    return torch.zeros(1, dtype=torch.int32, device=device)
 
 
 def triton_cdiv(a: int, b: int) -> int:

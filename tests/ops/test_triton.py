@@ -245,6 +245,13 @@ def test_bad_input_is_named_and_validate_false_gives_nan(interpreted):
         y = functional.p_pool2d(x, 2.0, 2, validate=False)
     nan = torch.isnan(y)
     assert nan[1, 2, 1, 0] and int(nan.sum()) == 1
+    # validate=False flags into a scratch tensor that no call reads: a flag it set must not
+    # reach a later validated call (which gets a fresh flag), in either direction
+    assert int(_triton._scratch_flag(x.device)) == 1
+    with launched(1):
+        functional.p_pool2d(torch.rand(2, 3, 4, 4), 2.0, 2)
+    with launched(1), pytest.raises(ValueError, match="NaN"):
+        functional.p_pool2d(x, 2.0, 2)
 
 
 def test_compile_fullgraph_traces_the_kernels(interpreted):
