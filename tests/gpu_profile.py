@@ -42,11 +42,22 @@ SHAPE = (8, 64, 112, 112)
 CONFIGS = {"k2s2": (2, 2, 0), "k3s2p1": (3, 2, 1)}
 DTYPES = ("bfloat16", "float32")
 
+# element offsets in int32 instead of int64 (right for tensors under 2**31 elements, so for the
+# profiled shapes): every stride product of the loads, stores and scatters
+INT32_OFFSETS = [(f"{v}.to(tl.int64) * {st}", f"{v}.to(tl.int32) * {st}")
+                 for v, st in (("n", "san"), ("c", "sac"), ("n", "sxn"), ("c", "sxc"),
+                               ("i_d", "sxd"), ("i_h", "sxh"), ("i_w", "sxw"), ("n", "syn"),
+                               ("c", "syc"), ("od", "syd"), ("oh", "syh"), ("ow", "syw"),
+                               ("n", "sgn"), ("c", "sgc"), ("od", "sgd"), ("oh", "sgh"),
+                               ("ow", "sgw"), ("n", "sin_"), ("c", "sic"), ("i_d", "sid"),
+                               ("i_h", "sih"), ("i_w", "siw"))]
 # name: [(text in _triton_kernels.py, replacement)]: stand-ins of no cost, for timing only;
 # the names starting with "mixed" time the mixed arithmetic (PPVERIFY_TRITON_ARITHMETIC=mixed)
 VARIANTS = {
     "mixed_no_exp": [("    zc = tl.maximum(z, -800.0)\n",
                       "    return z * 0.0 + 1.0\n    zc = tl.maximum(z, -800.0)\n")],
+    "mixed_int32_offsets": INT32_OFFSETS,
+    "int32_offsets": INT32_OFFSETS,
     "mixed_no_ln": [("    up = xm > rm * SQRT2_F32\n",
                      "    return (xe - re).to(tl.float64) + (xm - rm).to(tl.float64)\n"
                      "    up = xm > rm * SQRT2_F32\n")],

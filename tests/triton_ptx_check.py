@@ -42,8 +42,40 @@ DTYPES = {"float64": torch.float64, "float32": torch.float32, "float16": torch.f
 kernels: list = []  # every compiled kernel (Triton's CompiledKernel: .asm["ptx"], .name)
 
 
-def _ptxas_report(ptxas: str, ptx: str, ptx_version: str | None) -> str:
-    """``ptxas -v`` of one kernel's PTX: registers, stack frame, spill stores and loads."""
+# SASS opcode classes for --cuobjdump's instruction mix (first match wins)
+SASS_CLASSES = [("f64", ("DADD", "DMUL", "DFMA", "DSETP", "DMNMX")),
+                ("f32", ("FADD", "FMUL", "FFMA", "FSETP", "FMNMX", "FSEL", "FCHK")),
+                ("mufu", ("MUFU",)),
+                ("convert", ("F2F", "F2I", "I2F", "F2FP", "I2FP", "F2IP")),
+                ("memory", ("LDG", "STG", "LDS", "STS", "LDL", "STL", "ATOM", "RED", "LDC")),
+                ("exchange", ("SHFL", "BAR", "VOTE")),
+                ("branch", ("BRA", "BSSY", "BSYNC", "CALL", "RET", "EXIT"))]
+
+
+def _instruction_mix(cuobjdump: str, cubin: str) -> str:
+    """Static SASS opcode counts of ``cubin`` by class (``SASS_CLASSES``; the rest: integer
+    and other)."""
+    import re
+    import subprocess
+    from collections import Counter
+
+    out = subprocess.run([cuobjdump, "-sass", cubin], capture_output=True, text=True)
+    if out.returncode:
+        return "cuobjdump failed: " + (out.stdout + out.stderr).strip()[-200:]
+    counts: Counter = Counter()
+    for op in re.findall(r"/\*[0-9a-f]{4,}\*/\s+(?:@!?U?P\w+\s+)?([A-Z][A-Z0-9_]*)", out.stdout):
+        base = op.split(".")[0]
+        cls = next((name for name, ops in SASS_CLASSES if base in ops), "other")
+        counts[cls] += 1
+    total = sum(counts.values())
+    parts = [f"{name} {counts[name]}" for name, _ in SASS_CLASSES] + [f"other {counts['other']}"]
+    return f"{total} SASS instructions: " + ", ".join(parts)
+
+
+def _ptxas_report(ptxas: str, ptx: str, ptx_version: str | None,
+                  cuobjdump: str | None = None) -> str:
+    """``ptxas -v`` of one kernel's PTX: registers, stack frame, spill stores and loads (and,
+    with ``cuobjdump``, the instruction mix)."""
     import re
     import subprocess
     import tempfile
@@ -54,8 +86,10 @@ def _ptxas_report(ptxas: str, ptx: str, ptx_version: str | None) -> str:
         src = os.path.join(tmp, "k.ptx")
         with open(src, "w") as f:
             f.write(ptx)
-        out = subprocess.run([ptxas, "--gpu-name", "sm_90a", "-v", src, "-o",
-                              os.path.join(tmp, "k.cubin")], capture_output=True, text=True)
+        cubin = os.path.join(tmp, "k.cubin")
+        out = subprocess.run([ptxas, "--gpu-name", "sm_90a", "-v", src, "-o", cubin],
+                             capture_output=True, text=True)
+        mix = _instruction_mix(cuobjdump, cubin) if cuobjdump and not out.returncode else ""
     text = out.stdout + out.stderr
     if out.returncode:
         return "ptxas failed: " + text.strip()[-300:]
@@ -64,7 +98,7 @@ def _ptxas_report(ptxas: str, ptx: str, ptx_version: str | None) -> str:
                       r"loads", text)
     return (f"{regs.group(1) if regs else '?'} registers, stack frame "
             f"{frame.group(1) if frame else '?'} B, spills {frame.group(2) if frame else '?'} B "
-            f"stored / {frame.group(3) if frame else '?'} B loaded")
+            f"stored / {frame.group(3) if frame else '?'} B loaded" + (f"; {mix}" if mix else ""))
 
 
 def _install_stub_driver(compiled: list[str]) -> None:
@@ -118,6 +152,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ptxas", metavar="PATH",
                         help="assemble each kernel with this ptxas and print its registers and "
                              "spills")
+    parser.add_argument("--cuobjdump", metavar="PATH",
+                        help="with --ptxas: disassemble each kernel with this cuobjdump and "
+                             "print its static SASS instruction mix (Triton's wheel has one)")
     parser.add_argument("--config", metavar="JSON",
                         help='a tile of your own for every launch, e.g. \'{"SINGLE": false, '
                              '"BLOCK_K": 1, "WB": 512, "PPP": 1}\' (default: the GPU rule)')
@@ -161,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
                         for kernel in kernels[before:]:
                             name = getattr(kernel, "name", "?")
                             report = _ptxas_report(args.ptxas, kernel.asm["ptx"],
-                                                   args.ptx_version)
+                                                   args.ptx_version, args.cuobjdump)
                             print(f"  {name}: {report}", flush=True)
                 except Exception as exc:  # report every case, then fail
                     failures += 1
