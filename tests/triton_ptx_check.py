@@ -155,6 +155,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cuobjdump", metavar="PATH",
                         help="with --ptxas: disassemble each kernel with this cuobjdump and "
                              "print its static SASS instruction mix (Triton's wheel has one)")
+    parser.add_argument("--kernels", metavar="FILE",
+                        help="compile this copy of _triton_kernels.py instead (a variant)")
     parser.add_argument("--config", metavar="JSON",
                         help='a tile of your own for every launch, e.g. \'{"SINGLE": false, '
                              '"BLOCK_K": 1, "WB": 512, "PPP": 1}\' (default: the GPU rule)')
@@ -173,8 +175,16 @@ def main(argv: list[str] | None = None) -> int:
     compiled: list[str] = []
     _install_stub_driver(compiled)
     _triton.MIN_INTERPRETER_VERSION = (3, 0)  # the backend is chosen on any version
-    compiled_module = _triton._kernels
-    _triton._kernels = lambda interpret: compiled_module(False)  # compiled, not interpreted
+    if args.kernels:
+        import importlib.util
+
+        spec = importlib.util.spec_from_file_location("ppv_checked_kernels", args.kernels)
+        variant = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(variant)
+        _triton._kernels = lambda interpret: variant
+    else:
+        compiled_module = _triton._kernels
+        _triton._kernels = lambda interpret: compiled_module(False)  # compiled, not interpreted
     config = _triton._config
     _triton._config = lambda K, n_out, interpret: config(K, n_out, False)  # a GPU's tiles
     if args.config:
