@@ -363,6 +363,56 @@ def _chunk(x_ptr, n, c, od, oh, ow, ok, k0, D, H, W, OD, OH, OW, KH, KW, SD, SH,
 
 
 @triton.jit
+def _window_stats(x_ptr, n, c, od, oh, ow, ok, D, H, W, OD, OH, OW, KH, KW, SD, SH, SW, PD, PH, PW,
+                  DD, DH, DW, K, sxn, sxc, sxd, sxh, sxw, ADAPTIVE, KIND: tl.constexpr,
+                  SINGLE: tl.constexpr, BLOCK_K: tl.constexpr, WB: tl.constexpr,
+                  PPP: tl.constexpr):
+    """Pass 1 of every kernel: per row, the element counts (valid, positive, zero), the largest
+    and the smallest positive element and the count of bad elements (``_stats``; ``_stats32``
+    for ``KIND + 4``, float32 loads), and, with ``SINGLE``, the window's tile ``(x, valid,
+    at)`` for the later passes (``_chunk``); otherwise the window is read chunk by chunk and
+    ``(x, valid, at)`` are placeholders that the callers do not use."""
+    if SINGLE:
+        x, valid, at = _chunk(x_ptr, n, c, od, oh, ow, ok, 0, D, H, W, OD, OH, OW, KH, KW, SD,
+                              SH, SW, PD, PH, PW, DD, DH, DW, K, sxn, sxc, sxd, sxh, sxw, ADAPTIVE,
+                              KIND, BLOCK_K)
+        if KIND >= 4:
+            n_valid, n_pos, n_zero, xmax, xmin, n_bad = _stats32(x, valid)
+        else:
+            n_valid, n_pos, n_zero, xmax, xmin, n_bad = _stats(x, valid)
+    else:
+        if KIND >= 4:
+            n_valid = tl.full([PPP * WB], 0, tl.int32)
+            n_pos = tl.full([PPP * WB], 0, tl.int32)
+            n_zero = tl.full([PPP * WB], 0, tl.int32)
+            xmax = tl.full([PPP * WB], 0.0, tl.float32)
+            xmin = tl.full([PPP * WB], 0.0, tl.float32) + INF
+        else:
+            n_valid = tl.full([PPP * WB], 0.0, tl.float64)
+            n_pos = tl.full([PPP * WB], 0.0, tl.float64)
+            n_zero = tl.full([PPP * WB], 0.0, tl.float64)
+            xmax = tl.full([PPP * WB], 0.0, tl.float64)
+            xmin = tl.full([PPP * WB], 0.0, tl.float64) + INF
+        n_bad = tl.full([PPP * WB], 0, tl.int32)
+        for k0 in range(0, K, BLOCK_K):
+            xc, vc, _u1 = _chunk(x_ptr, n, c, od, oh, ow, ok, k0, D, H, W, OD, OH, OW, KH, KW,
+                                 SD, SH, SW, PD, PH, PW, DD, DH, DW, K, sxn, sxc, sxd, sxh, sxw,
+                                 ADAPTIVE, KIND, BLOCK_K)
+            if KIND >= 4:
+                c_valid, c_pos, c_zero, c_max, c_min, c_bad = _stats32(xc, vc)
+            else:
+                c_valid, c_pos, c_zero, c_max, c_min, c_bad = _stats(xc, vc)
+            n_valid += c_valid
+            n_pos += c_pos
+            n_zero += c_zero
+            xmax = tl.maximum(xmax, c_max)
+            xmin = tl.minimum(xmin, c_min)
+            n_bad += c_bad
+        x, valid, at = xmax, ok, (od, oh, ow)
+    return x, valid, at, n_valid, n_pos, n_zero, xmax, xmin, n_bad
+
+
+@triton.jit
 def _stats(x, valid):
     """Per row: element counts (valid, positive, zero), max, smallest positive, and whether
     some element is negative, NaN or infinite."""
@@ -471,29 +521,9 @@ def ppool_forward(x_ptr, a_ptr, y_ptr, flag_ptr,
     and set ``flag`` to 1."""
     plane, n, c, od, oh, ow, ok, a = _rows(a_ptr, P, C, OD, OH, OW, san, sac, WB, PPP)
     # pass 1: counts and extremes
-    if SINGLE:
-        x, valid, _u4 = _chunk(x_ptr, n, c, od, oh, ow, ok, 0, D, H, W, OD, OH, OW, KH, KW,
-                             SD, SH, SW, PD, PH, PW, DD, DH, DW, K, sxn, sxc, sxd, sxh, sxw,
-                             ADAPTIVE, KIND, BLOCK_K)
-        n_valid, n_pos, n_zero, xmax, xmin, n_bad = _stats(x, valid)
-    else:
-        n_valid = tl.full([PPP * WB], 0.0, tl.float64)
-        n_pos = tl.full([PPP * WB], 0.0, tl.float64)
-        n_zero = tl.full([PPP * WB], 0.0, tl.float64)
-        xmax = tl.full([PPP * WB], 0.0, tl.float64)
-        xmin = tl.full([PPP * WB], 0.0, tl.float64) + INF
-        n_bad = tl.full([PPP * WB], 0, tl.int32)
-        for k0 in range(0, K, BLOCK_K):
-            xc, vc, _u5 = _chunk(x_ptr, n, c, od, oh, ow, ok, k0, D, H, W, OD, OH, OW, KH, KW,
-                               SD, SH, SW, PD, PH, PW, DD, DH, DW, K, sxn, sxc, sxd, sxh, sxw,
-                               ADAPTIVE, KIND, BLOCK_K)
-            c_valid, c_pos, c_zero, c_max, c_min, c_bad = _stats(xc, vc)
-            n_valid += c_valid
-            n_pos += c_pos
-            n_zero += c_zero
-            xmax = tl.maximum(xmax, c_max)
-            xmin = tl.minimum(xmin, c_min)
-            n_bad += c_bad
+    x, valid, _u4, n_valid, n_pos, n_zero, xmax, xmin, n_bad = _window_stats(
+        x_ptr, n, c, od, oh, ow, ok, D, H, W, OD, OH, OW, KH, KW, SD, SH, SW, PD, PH, PW, DD, DH,
+        DW, K, sxn, sxc, sxd, sxh, sxw, ADAPTIVE, KIND, SINGLE, BLOCK_K, WB, PPP)
     ref_d, ref_n = _refs(a, xmax, xmin, PRECISE)
     rd_m, rd_e = _split(ref_d)
     rn_m, rn_e = _split(ref_n)
@@ -519,7 +549,17 @@ def ppool_forward(x_ptr, a_ptr, y_ptr, flag_ptr,
     g1, g2 = _pow2(rd_e.to(tl.int64))
     mean = ((_value(m_hi, m_lo) / n_valid) * g1) * g2
     y = tl.where(a == 0.0, mean, y)
-    y = tl.where((n_pos == 0.0) | ((a < 0.0) & (n_zero > 0.0)), 0.0, y)
+    _store_windows(y_ptr, flag_ptr, y, a, ok, n_pos, n_zero, n_bad, n, c, od, oh, ow, syn, syc,
+                   syd, syh, syw, KIND)
+
+
+@triton.jit
+def _store_windows(y_ptr, flag_ptr, y, a, ok, n_pos, n_zero, n_bad, n, c, od, oh, ow, syn, syc,
+                   syd, syh, syw, KIND: tl.constexpr):
+    """The forwards' last step: the conventions (0 for a window without a positive element, and
+    for alpha < 0 with a zero in it), NaN and the flag for a window with a bad element or a
+    non-finite alpha, one rounding to the output's dtype and the store."""
+    y = tl.where((n_pos == 0) | ((a < 0.0) & (n_zero > 0)), 0.0, y)
     bad = ok & ((n_bad > 0) | (a != a) | (tl.abs(a) == INF))
     y = tl.where(bad, INF - INF, y)  # NaN
     out = n.to(tl.int64) * syn + c.to(tl.int64) * syc + od.to(tl.int64) * syd + \
@@ -649,30 +689,10 @@ def ppool_forward_mixed(x_ptr, a_ptr, y_ptr, flag_ptr,
     """``ppool_forward`` for float32, float16 and bfloat16 inputs in mixed precision (see the
     section's comment): the same outputs, conventions and flag."""
     plane, n, c, od, oh, ow, ok, a = _rows(a_ptr, P, C, OD, OH, OW, san, sac, WB, PPP)
-    # pass 1: counts and extremes
-    if SINGLE:
-        x, valid, _u1 = _chunk(x_ptr, n, c, od, oh, ow, ok, 0, D, H, W, OD, OH, OW, KH, KW,
-                               SD, SH, SW, PD, PH, PW, DD, DH, DW, K, sxn, sxc, sxd, sxh, sxw,
-                               ADAPTIVE, KIND + 4, BLOCK_K)
-        n_valid, n_pos, n_zero, xmax, xmin, n_bad = _stats32(x, valid)
-    else:
-        n_valid = tl.full([PPP * WB], 0, tl.int32)
-        n_pos = tl.full([PPP * WB], 0, tl.int32)
-        n_zero = tl.full([PPP * WB], 0, tl.int32)
-        xmax = tl.full([PPP * WB], 0.0, tl.float32)
-        xmin = tl.full([PPP * WB], 0.0, tl.float32) + INF
-        n_bad = tl.full([PPP * WB], 0, tl.int32)
-        for k0 in range(0, K, BLOCK_K):
-            xc, vc, _u2 = _chunk(x_ptr, n, c, od, oh, ow, ok, k0, D, H, W, OD, OH, OW, KH, KW,
-                                 SD, SH, SW, PD, PH, PW, DD, DH, DW, K, sxn, sxc, sxd, sxh, sxw,
-                                 ADAPTIVE, KIND + 4, BLOCK_K)
-            c_valid, c_pos, c_zero, c_max, c_min, c_bad = _stats32(xc, vc)
-            n_valid += c_valid
-            n_pos += c_pos
-            n_zero += c_zero
-            xmax = tl.maximum(xmax, c_max)
-            xmin = tl.minimum(xmin, c_min)
-            n_bad += c_bad
+    # pass 1: counts and extremes (float32 loads)
+    x, valid, _u1, n_valid, n_pos, n_zero, xmax, xmin, n_bad = _window_stats(
+        x_ptr, n, c, od, oh, ow, ok, D, H, W, OD, OH, OW, KH, KW, SD, SH, SW, PD, PH, PW, DD, DH,
+        DW, K, sxn, sxc, sxd, sxh, sxw, ADAPTIVE, KIND + 4, SINGLE, BLOCK_K, WB, PPP)
     ref = tl.where(a >= 0.0, tl.where(xmax > 0.0, xmax, 1.0), tl.where(xmin < INF, xmin, 1.0))
     rm, re = _split32(ref.to(tl.float64))
     # pass 2: the sums
@@ -692,14 +712,8 @@ def ppool_forward_mixed(x_ptr, a_ptr, y_ptr, flag_ptr,
             M += m_c
     y = T / tl.where(S > 0.0, S, 1.0)
     y = tl.where(a == 0.0, M / n_valid.to(tl.float64), y)
-    y = tl.where((n_pos == 0) | ((a < 0.0) & (n_zero > 0)), 0.0, y)
-    bad = ok & ((n_bad > 0) | (a != a) | (tl.abs(a) == INF))
-    y = tl.where(bad, INF - INF, y)  # NaN
-    out = n.to(tl.int64) * syn + c.to(tl.int64) * syc + od.to(tl.int64) * syd + \
-        oh.to(tl.int64) * syh + ow.to(tl.int64) * syw
-    _store(y_ptr, tl.where(ok, out, 0), y, ok, KIND)
-    if _any(bad):
-        tl.atomic_max(flag_ptr, 1)
+    _store_windows(y_ptr, flag_ptr, y, a, ok, n_pos, n_zero, n_bad, n, c, od, oh, ow, syn, syc,
+                   syd, syh, syw, KIND)
 
 
 # -------------------------------------------------------------------------------------- backward
@@ -736,27 +750,9 @@ def ppool_backward(x_ptr, a_ptr, g_ptr, gx_ptr, part_ptr, part_e_ptr,
         oh.to(tl.int64) * sgh + ow.to(tl.int64) * sgw
     gy = _load(g_ptr, tl.where(ok, gof, 0), ok, GKIND)
     # pass 1: counts and extremes
-    if SINGLE:
-        x, valid, at = _chunk(x_ptr, n, c, od, oh, ow, ok, 0, D, H, W, OD, OH, OW, KH, KW,
-                               SD, SH, SW, PD, PH, PW, DD, DH, DW, K, sxn, sxc, sxd, sxh, sxw,
-                               ADAPTIVE, KIND, BLOCK_K)
-        n_valid, n_pos, n_zero, xmax, xmin, _u6 = _stats(x, valid)
-    else:
-        n_valid = tl.full([PPP * WB], 0.0, tl.float64)
-        n_pos = tl.full([PPP * WB], 0.0, tl.float64)
-        n_zero = tl.full([PPP * WB], 0.0, tl.float64)
-        xmax = tl.full([PPP * WB], 0.0, tl.float64)
-        xmin = tl.full([PPP * WB], 0.0, tl.float64) + INF
-        for k0 in range(0, K, BLOCK_K):
-            xc, vc, _u7 = _chunk(x_ptr, n, c, od, oh, ow, ok, k0, D, H, W, OD, OH, OW, KH, KW,
-                               SD, SH, SW, PD, PH, PW, DD, DH, DW, K, sxn, sxc, sxd, sxh, sxw,
-                               ADAPTIVE, KIND, BLOCK_K)
-            c_valid, c_pos, c_zero, c_max, c_min, _u8 = _stats(xc, vc)
-            n_valid += c_valid
-            n_pos += c_pos
-            n_zero += c_zero
-            xmax = tl.maximum(xmax, c_max)
-            xmin = tl.minimum(xmin, c_min)
+    x, valid, at, n_valid, n_pos, n_zero, xmax, xmin, _u6 = _window_stats(
+        x_ptr, n, c, od, oh, ow, ok, D, H, W, OD, OH, OW, KH, KW, SD, SH, SW, PD, PH, PW, DD, DH,
+        DW, K, sxn, sxc, sxd, sxh, sxw, ADAPTIVE, KIND, SINGLE, BLOCK_K, WB, PPP)
     ref_d, ref_n = _refs(a, xmax, xmin, PRECISE)
     rd_m, rd_e = _split(ref_d)
     rn_m, rn_e = _split(ref_n)
