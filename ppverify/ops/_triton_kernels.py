@@ -749,10 +749,17 @@ def ppool_backward(x_ptr, a_ptr, g_ptr, gx_ptr, part_ptr, part_e_ptr,
     gof = n.to(tl.int64) * sgn + c.to(tl.int64) * sgc + od.to(tl.int64) * sgd + \
         oh.to(tl.int64) * sgh + ow.to(tl.int64) * sgw
     gy = _load(g_ptr, tl.where(ok, gof, 0), ok, GKIND)
-    # pass 1: counts and extremes
+    # pass 1: counts and extremes (MIXED: float32 loads, exact, and int32 counts; the per-row
+    # results in float64 for what follows)
     x, valid, at, n_valid, n_pos, n_zero, xmax, xmin, _u6 = _window_stats(
         x_ptr, n, c, od, oh, ow, ok, D, H, W, OD, OH, OW, KH, KW, SD, SH, SW, PD, PH, PW, DD, DH,
-        DW, K, sxn, sxc, sxd, sxh, sxw, ADAPTIVE, KIND, SINGLE, BLOCK_K, WB, PPP)
+        DW, K, sxn, sxc, sxd, sxh, sxw, ADAPTIVE, KIND + 4 * MIXED, SINGLE, BLOCK_K, WB, PPP)
+    if MIXED:
+        n_valid = n_valid.to(tl.float64)
+        n_pos = n_pos.to(tl.float64)
+        n_zero = n_zero.to(tl.float64)
+        xmax = xmax.to(tl.float64)
+        xmin = xmin.to(tl.float64)
     ref_d, ref_n = _refs(a, xmax, xmin, PRECISE)
     rd_m, rd_e = _split(ref_d)
     rn_m, rn_e = _split(ref_n)
