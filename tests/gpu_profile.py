@@ -25,7 +25,6 @@ it asserts nothing. ``ppverify.ops.gpu_check`` is the conformance and target che
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import sys
@@ -56,11 +55,11 @@ INT32_OFFSETS = [(f"{v}.to(tl.int64) * {st}", f"{v}.to(tl.int32) * {st}")
 VARIANTS = {
     "mixed_no_exp": [("    zc = tl.maximum(z, -800.0)\n",
                       "    return z * 0.0 + 1.0\n    zc = tl.maximum(z, -800.0)\n")],
-    "mixed_int32_offsets": INT32_OFFSETS,
-    "int32_offsets": INT32_OFFSETS,
     "mixed_no_ln": [("    up = xm > rm * SQRT2_F32\n",
                      "    return (xe - re).to(tl.float64) + (xm - rm).to(tl.float64)\n"
                      "    up = xm > rm * SQRT2_F32\n")],
+    "mixed_int32_offsets": INT32_OFFSETS,
+    "int32_offsets": INT32_OFFSETS,
     "no_exp": [("    zc = tl.minimum(tl.maximum(z, -746.0), 710.0)\n",
                 "    return z * 0.0 + 1.0\n    zc = tl.minimum(tl.maximum(z, -746.0), 710.0)\n")],
     "no_ln_division": [("    s = (xm - rm2) / (xm + rm2)\n", "    s = (xm - rm2) * 0.25\n")],
@@ -121,11 +120,7 @@ def _variant_module(name: str, edits) -> object:
     folder = Path(tempfile.mkdtemp(prefix="ppv_variant_"))
     path = folder / f"ppv_kernels_{name}.py"
     path.write_text(source)
-    spec = importlib.util.spec_from_file_location(f"ppv_kernels_{name}", path)
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod
-    spec.loader.exec_module(mod)
-    return mod
+    return _triton.load_kernels(path, f"ppv_kernels_{name}", interpret=DEVICE == "cpu")
 
 
 DEVICE = "cuda"  # --dry-run: "cpu", the kernels in Triton's interpreter (tests this script)
@@ -274,20 +269,20 @@ def main(argv=None) -> int:
     base = _triton._kernels(DEVICE == "cpu")
     record["profile"] = {}
     for arith in _triton.ARITHMETICS:
-        _triton.forced_arithmetic = arith
-        for dtype in dtypes:
-            for cfg in CONFIGS:
-                key = f"{dtype} {cfg} {arith}"
-                record["profile"][key] = {"forward": profile_steps(dtype, cfg, backward=False),
-                                          "forward_backward": profile_steps(dtype, cfg)}
-                print(key, json.dumps(record["profile"][key], indent=1), flush=True)
-                save()
-        key = f"{dtypes[0]} k2s2 {arith}"
-        record.setdefault("host_profile", {})[key] = host_profile(dtypes[0], "k2s2")
+        with _triton.forcing_arithmetic(arith):
+            for dtype in dtypes:
+                for cfg in CONFIGS:
+                    key = f"{dtype} {cfg} {arith}"
+                    record["profile"][key] = {
+                        "forward": profile_steps(dtype, cfg, backward=False),
+                        "forward_backward": profile_steps(dtype, cfg)}
+                    print(key, json.dumps(record["profile"][key], indent=1), flush=True)
+                    save()
+            key = f"{dtypes[0]} k2s2 {arith}"
+            record.setdefault("host_profile", {})[key] = host_profile(dtypes[0], "k2s2")
         for row in record["host_profile"][key][:12]:
             print("host", key, row, flush=True)
         save()
-    _triton.forced_arithmetic = None
     record["registers"] = registers()
     for r in record["registers"]:
         print("registers", r, flush=True)
@@ -296,14 +291,13 @@ def main(argv=None) -> int:
     variants = dict(list(VARIANTS.items())[:2]) if args.quick else VARIANTS
     for name, edits in variants.items():
         _use(_variant_module(name, edits))
-        _triton.forced_arithmetic = "mixed" if name.startswith("mixed") else "float64"
-        for cfg in CONFIGS:
-            key = f"{name} {dtypes[0]} {cfg}"
-            record["variants"][key] = profile_steps(dtypes[0], cfg)["kernels_us_per_step"]
-            print("variant", key, record["variants"][key], flush=True)
+        with _triton.forcing_arithmetic("mixed" if name.startswith("mixed") else "float64"):
+            for cfg in CONFIGS:
+                key = f"{name} {dtypes[0]} {cfg}"
+                record["variants"][key] = profile_steps(dtypes[0], cfg)["kernels_us_per_step"]
+                print("variant", key, record["variants"][key], flush=True)
         save()
     _use(base)
-    _triton.forced_arithmetic = None
     record["tiles"] = {}
     tile0, warps0 = _triton.TILE, _triton.NUM_WARPS
     for tile, warps in TILES[:2] if args.quick else TILES:
@@ -319,15 +313,14 @@ def main(argv=None) -> int:
         undo = _with_config(direction, config)
         try:
             for arith in _triton.ARITHMETICS:
-                _triton.forced_arithmetic = arith
-                for cfg in CONFIGS:
-                    key = f"{name} {dtypes[0]} {cfg} {arith}"
-                    record["direction_tiles"][key] = \
-                        profile_steps(dtypes[0], cfg)["kernels_us_per_step"]
-                    print(key, record["direction_tiles"][key], flush=True)
+                with _triton.forcing_arithmetic(arith):
+                    for cfg in CONFIGS:
+                        key = f"{name} {dtypes[0]} {cfg} {arith}"
+                        record["direction_tiles"][key] = \
+                            profile_steps(dtypes[0], cfg)["kernels_us_per_step"]
+                        print(key, record["direction_tiles"][key], flush=True)
         finally:
             undo()
-            _triton.forced_arithmetic = None
         save()
     record["seconds"] = round(time.monotonic() - t_start, 1)
     save()

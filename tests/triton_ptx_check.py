@@ -176,11 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     _install_stub_driver(compiled)
     _triton.MIN_INTERPRETER_VERSION = (3, 0)  # the backend is chosen on any version
     if args.kernels:
-        import importlib.util
-
-        spec = importlib.util.spec_from_file_location("ppv_checked_kernels", args.kernels)
-        variant = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(variant)
+        variant = _triton.load_kernels(args.kernels, "ppv_checked_kernels", interpret=False)
         _triton._kernels = lambda interpret: variant
     else:
         compiled_module = _triton._kernels

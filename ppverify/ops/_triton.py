@@ -108,6 +108,27 @@ ARITHMETICS = ("float64", "mixed")
 forced_arithmetic: str | None = None
 
 
+def arithmetics_for(dtype: torch.dtype) -> tuple[str, ...]:
+    """The arithmetics that can serve inputs of ``dtype`` (float64 inputs: float64 only)."""
+    return ("float64",) if dtype == torch.float64 else ARITHMETICS
+
+
+def launch_name(direction: str, arith: str) -> str:
+    """The key of ``kernel_launches`` for a ``"forward"`` or ``"backward"`` launch."""
+    return f"ppool_{direction}" + ("_mixed" if arith == "mixed" else "")
+
+
+@contextlib.contextmanager
+def forcing_arithmetic(arith: str | None):
+    """``forced_arithmetic`` set to ``arith`` for the block, the previous value restored."""
+    global forced_arithmetic
+    previous, forced_arithmetic = forced_arithmetic, arith
+    try:
+        yield
+    finally:
+        forced_arithmetic = previous
+
+
 def arithmetic(dtype: torch.dtype) -> str:
     """The kernels' arithmetic for inputs of ``dtype``: ``"float64"`` (float64 throughout: the
     kernels measured on an H200) or ``"mixed"`` (the per-element logarithm and exponential in
@@ -155,13 +176,21 @@ def _kernels(interpret: bool):
             _import_error = f"{type(err).__name__}: {err}"
             raise
         name = f"ppverify.ops._triton_kernels_{'interpreted' if interpret else 'compiled'}"
-        spec = importlib.util.spec_from_file_location(name, KERNELS)
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules[name] = mod
-        with _environment("TRITON_INTERPRET", "1" if interpret else "0"):
-            spec.loader.exec_module(mod)
+        mod = load_kernels(KERNELS, name, interpret)
         _modules[interpret] = mod
         return mod
+
+
+def load_kernels(path, name: str, interpret: bool):
+    """The kernels' source file ``path`` executed as module ``name``, its kernels defined
+    compiled or interpreted (``TRITON_INTERPRET`` set accordingly during that import only):
+    ``_kernels``' mechanism, also for the tools and tests that run a modified copy."""
+    spec = importlib.util.spec_from_file_location(name, path)
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[name] = mod
+    with _environment("TRITON_INTERPRET", "1" if interpret else "0"):
+        spec.loader.exec_module(mod)
+    return mod
 
 
 @functools.lru_cache(maxsize=1)
@@ -436,17 +465,16 @@ def forward(x: torch.Tensor, param: torch.Tensor, layout: Layout, memory_format,
     args = (_as_kernel_arg(x), param, _as_kernel_arg(y), flag, P, C, *geo.ints,
             *_strides5(x), *_param_strides(param), *_strides5(y), int(geo.adaptive))
     with _launch_context(x):
-        if arithmetic(x.dtype) == "mixed":
-            kernel = "ppool_forward_mixed"
+        arith = arithmetic(x.dtype)
+        if arith == "mixed":
             mod.ppool_forward_mixed[grid](*args, KIND=_kind(x.dtype), **_compile_options(x),
                                           **cfg)
         else:
-            kernel = "ppool_forward"
             mod.ppool_forward[grid](*args, KIND=_kind(x.dtype),
                                     PRECISE=x.dtype == torch.float64,
                                     **_compile_options(x), **cfg)
     launches += 1
-    kernel_launches[kernel] += 1
+    kernel_launches[launch_name("forward", arith)] += 1
     return y, flag
 
 
@@ -487,7 +515,8 @@ def backward(grad_y: torch.Tensor, x: torch.Tensor, param: torch.Tensor, layout:
     part_e = torch.empty(shape, dtype=torch.int64, device=x.device)
     if P and n_out:
         mod = _module_for(x)
-        mixed = arithmetic(x.dtype) == "mixed"
+        arith = arithmetic(x.dtype)
+        mixed = arith == "mixed"
         with _launch_context(x):
             mod.ppool_backward[grid](
                 _as_kernel_arg(x), param, _as_kernel_arg(grad_y), _as_kernel_arg(gx), part,
@@ -498,7 +527,7 @@ def backward(grad_y: torch.Tensor, x: torch.Tensor, param: torch.Tensor, layout:
                 MIXED=mixed,
                 **_compile_options(x), **cfg)
         launches += 1
-        kernel_launches["ppool_backward" + ("_mixed" if mixed else "")] += 1
+        kernel_launches[launch_name("backward", arith)] += 1
     if gx.dtype != x.dtype:
         gx = gx.to(x.dtype)
     gp = _param_gradient(part, part_e, param, N, C) if need_param else None

@@ -693,7 +693,7 @@ def ppool_forward_mixed(x_ptr, a_ptr, y_ptr, flag_ptr,
     x, valid, _u1, n_valid, n_pos, n_zero, xmax, xmin, n_bad = _window_stats(
         x_ptr, n, c, od, oh, ow, ok, D, H, W, OD, OH, OW, KH, KW, SD, SH, SW, PD, PH, PW, DD, DH,
         DW, K, sxn, sxc, sxd, sxh, sxw, ADAPTIVE, KIND + 4, SINGLE, BLOCK_K, WB, PPP)
-    ref = tl.where(a >= 0.0, tl.where(xmax > 0.0, xmax, 1.0), tl.where(xmin < INF, xmin, 1.0))
+    ref, _u2 = _refs(a, xmax, xmin, False)
     rm, re = _split32(ref.to(tl.float64))
     # pass 2: the sums
     if SINGLE:

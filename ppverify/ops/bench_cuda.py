@@ -145,7 +145,7 @@ def measure(shape=(8, 64, 112, 112), dtype: str = "float32", alpha: float = 2.0,
             for name, arith, _, _ in SUBJECTS:
                 before = _triton.kernel_launches.copy()
                 ops[name](x)
-                kernel = "ppool_forward_mixed" if arith == "mixed" else "ppool_forward"
+                kernel = _triton.launch_name("forward", arith)
                 if _triton.kernel_launches[kernel] == before[kernel]:
                     raise RuntimeError(f"{name} did not run the Triton kernels ({kernel}) on "
                                        f"this device: {_triton.unavailable_reason(dev)}")

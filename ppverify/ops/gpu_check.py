@@ -159,7 +159,7 @@ def conformance(count: int, adaptive_count: int, dims=(1, 2, 3), shrink_seconds:
     results, failures = {}, []
     before = _triton.launches
     runs = []
-    for arith in _triton.ARITHMETICS:
+    for arith in _triton.ARITHMETICS:  # float64 cases take float64 in both
         share = 1 if arith == "float64" else 2
         suffix = "" if arith == "float64" else f" ({arith} arithmetic)"
         runs += [("windowed" + suffix, arith, "ppverify.ops.gpu_check:cuda_p_pool{d}d",
@@ -168,12 +168,9 @@ def conformance(count: int, adaptive_count: int, dims=(1, 2, 3), shrink_seconds:
                   "adaptive", max(1, adaptive_count // share))]
     for name, arith, target, pooling, n in runs:
         t0 = time.monotonic()
-        try:
-            _triton.forced_arithmetic = arith
+        with _triton.forcing_arithmetic(arith):
             report = check(target, "ppool", dims, count=n, pooling=pooling, isolate=False,
                            shrink_failures=shrink_seconds > 0, shrink_seconds=shrink_seconds)
-        finally:
-            _triton.forced_arithmetic = None
         results[name] = {"conforms": report.conforms, "cases": report.cases_run,
                          "error_cases": report.error_cases_run,
                          "failed": list(report.failed_categories),
@@ -218,14 +215,11 @@ def survey(device: str, dtypes, quick: bool = False) -> tuple[dict, list[str]]:
     results, failures = {}, []
     windowed = _cases.GEOMETRIES[:2] if quick else _cases.GEOMETRIES
     adaptive = _cases.ADAPTIVE_GEOMETRIES[2:4] if quick else _cases.ADAPTIVE_GEOMETRIES
-    runs_of = [(name, arith) for name in dtypes for arith in _triton.ARITHMETICS
-               if name != "float64" or arith == "float64"]
+    runs_of = [(name, arith) for name in dtypes
+               for arith in _triton.arithmetics_for(getattr(torch, name))]
     for name, arith in runs_of:
-        try:
-            _triton.forced_arithmetic = arith
+        with _triton.forcing_arithmetic(arith):
             res, found = _survey_dtype(_cases, _compare, alpha, windowed, adaptive, name, device)
-        finally:
-            _triton.forced_arithmetic = None
         label = name if arith == "float64" else f"{name} ({arith} arithmetic)"
         results[label] = {"arithmetic": arith, **res}
         failures += [f"survey {label}: {m}" for m in found]

@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import atexit
 import functools
-import importlib.util
 import json
 import os
 import shutil
@@ -82,9 +81,7 @@ def _install(kernels_file: str | None):
     nvidia.CUDABackend.add_stages = front_end_only
     _triton.MIN_INTERPRETER_VERSION = (3, 0)  # the backend is chosen on any version
     if kernels_file:
-        spec = importlib.util.spec_from_file_location("planted_triton_kernels", kernels_file)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
+        module = _triton.load_kernels(kernels_file, "planted_triton_kernels", interpret=False)
         _triton._kernels = lambda interpret: module
     else:
         kernels = _triton._kernels
@@ -120,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     results = []
     runs = [(dtype_name, arith) for dtype_name in args.dtype or list(DTYPES)
-            for arith in _triton.ARITHMETICS if dtype_name != "float64" or arith == "float64"]
+            for arith in _triton.arithmetics_for(DTYPES[dtype_name])]
     for dtype_name, arith in runs:
         os.environ["PPVERIFY_TRITON_ARITHMETIC"] = arith  # this process is the harness's own
         for name, (kind, *layout_args), shape, memory_format in CASES:

@@ -55,8 +55,7 @@ def launched(at_least: int):
 @contextlib.contextmanager
 def ran_arithmetic(arith: str):
     """Assert that the kernels of ``arith`` served the block (forward and backward)."""
-    suffix = "_mixed" if arith == "mixed" else ""
-    names = ("ppool_forward" + suffix, "ppool_backward" + suffix)
+    names = (_triton.launch_name("forward", arith), _triton.launch_name("backward", arith))
     before = [_triton.kernel_launches[n] for n in names]
     yield
     after = [_triton.kernel_launches[n] for n in names]
@@ -83,8 +82,7 @@ def test_dispatch_selects_the_triton_backend_only_when_asked(interpreted, monkey
 
 
 # (dtype, arithmetic): float64 inputs always take float64 arithmetic (_triton.arithmetic)
-ARITHMETIC_CASES = [(dtype, arith) for dtype in DTYPES for arith in _triton.ARITHMETICS
-                    if dtype != torch.float64 or arith == "float64"]
+ARITHMETIC_CASES = [(dtype, arith) for dtype in DTYPES for arith in _triton.arithmetics_for(dtype)]
 ARITHMETIC_IDS = [f"{dtype_name(d)}-{a}" for d, a in ARITHMETIC_CASES]
 
 
@@ -356,31 +354,15 @@ MIXED_DEFECT = ("    p = r * (1.0 / 5040.0) + (1.0 / 720.0)\n",
                 "    p = r * 0.0 + 0.0\n")
 
 
-def _interpreted_copy(source: str, name: str):
-    """The kernels' module from ``source``, defined in interpreter mode (as ``_triton._kernels``
-    defines the real one)."""
-    import importlib.util
-    import sys
-    import tempfile
-    from pathlib import Path
-
-    path = Path(tempfile.mkdtemp(prefix="ppv_defect_")) / f"{name}.py"
-    path.write_text(source)
-    spec = importlib.util.spec_from_file_location(name, path)
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[name] = mod
-    with _triton._environment("TRITON_INTERPRET", "1"):
-        spec.loader.exec_module(mod)
-    return mod
-
-
 def test_mixed_arithmetic_with_a_planted_defect_misses_the_forward_bound(interpreted,
-                                                                          monkeypatch):
+                                                                          monkeypatch, tmp_path):
     """The 2-ULP forward check of the mixed arithmetic can fail: the kernels with e^r cut to
     degree 5 are caught on float32 (the same check passes on the real kernels above)."""
     source = _triton.KERNELS.read_text()
     assert MIXED_DEFECT[0] in source
-    broken = _interpreted_copy(source.replace(*MIXED_DEFECT), "ppv_kernels_mixed_defect")
+    path = tmp_path / "ppv_kernels_mixed_defect.py"
+    path.write_text(source.replace(*MIXED_DEFECT))
+    broken = _triton.load_kernels(path, "ppv_kernels_mixed_defect", interpret=True)
     monkeypatch.setitem(_triton._modules, True, broken)
     monkeypatch.setenv("PPVERIFY_TRITON_ARITHMETIC", "mixed")
     dims, spatial, k, s, p, d, cm = GEOMETRIES[2]
