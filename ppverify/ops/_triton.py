@@ -184,7 +184,14 @@ def _kernels(interpret: bool):
 def load_kernels(path, name: str, interpret: bool):
     """The kernels' source file ``path`` executed as module ``name``, its kernels defined
     compiled or interpreted (``TRITON_INTERPRET`` set accordingly during that import only):
-    ``_kernels``' mechanism, also for the tools and tests that run a modified copy."""
+    ``_kernels``' mechanism, also for the tools and tests that run a modified copy.
+
+    Triton's language is imported first, outside interpreter mode: imported during an
+    interpreted import, its own library's functions (``triton.language.standard``) would be
+    interpreted ones, and the first launch, which imports ``triton.experimental.gluon``, fails
+    (gluon asserts that they are compiled-mode ``JITFunction`` objects)."""
+    import triton.language  # noqa: F401
+
     spec = importlib.util.spec_from_file_location(name, path)
     mod = importlib.util.module_from_spec(spec)
     sys.modules[name] = mod

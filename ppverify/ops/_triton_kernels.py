@@ -449,7 +449,7 @@ def _terms(x, valid, a, rd_m, rd_e, ref_d, rn_m, rn_e, sep, PRECISE: tl.constexp
     R_d^alpha`` and ``x^(alpha+1) / R_n^(alpha+1)`` (0 at zeros and outside the window).
     ``sep`` (per row): whether the numerator needs its own exponential (PRECISE, alpha < 0).
     ``MIXED`` (float32 and narrower inputs): the logarithm and the exponential in mixed
-    precision (``_ln_ratio32``, ``_exp_weight``: relative error about 2^-23 each)."""
+    precision (``_ln_ratio32``, ``_exp_weight``: relative errors about 2^-28 and 2^-23)."""
     pos = valid & (x > 0.0)
     xs = tl.where(pos, x, ref_d[:, None])
     ae = a[:, None]
@@ -589,14 +589,22 @@ def _ratio_y(a, ref_d, ref_n, rd_m, rd_e, rn_m, rn_e, S, T, PRECISE: tl.constexp
 # second reference R_n: no term of either sum overflows, and for -1 < alpha < 0 the weights of
 # the largest elements are >= (2^-277)^1 (float32's range), far above float64's smallest normal.
 #
-# Error: ln(x/R) = k ln 2 + 2 atanh(s) with s = (m_x - m_R)/(m_x + m_R) of the float32
-# mantissas (the difference exact: Sterbenz) has a relative error of about 2^-23; alpha times
-# it in float64 adds 2^-53. A relative error d of z_i = alpha ln(x_i/R) moves w_i by z_i d
-# relative, so y / R by at most d max_z (z e^-z) <= 0.37 d in sum; e^r on |r| <= ln(2)/2 in
-# float32 (degree-7 Taylor, 2^-27.5) adds a relative error of a few 2^-24 to each weight, which
-# moves y by that times the spread of the window's x/R. y's float64 value is then rounded once
-# to the output dtype (float16/bfloat16 through round-to-odd float32). Checked against the
-# oracle by the adversarial survey (forward <= 2 ULP, ``python -m ppverify.ops.gpu_check``).
+# Error: with p_i = w_i / sum w, relative errors d_i of z_i = alpha ln(x_i/R) move y by
+# sum_i p_i z_i d_i (x_i - y), and relative errors e_i of the weights by sum_i p_i e_i (x_i - y).
+# |x_i - y| <= R, and E_p|z| = H(p) - ln(sum w) <= ln N (N the window's positive elements: the
+# entropy H(p) <= ln N, and sum w >= w_R = 1), so the first moves y by at most d R ln N (d the
+# largest d_i) and the second by at most e R / 2 (the mean absolute deviation of values in
+# [0, R]). The growth with ln N is real: one element R and N - 1 equal elements t whose weights
+# sum to about 1 put E_p|z| near ln N, and equal elements have equal errors (y then moves by
+# about d ln N (R - t) / 4). So ln(x/R) needs a
+# relative error well below float32's: k ln 2 + 2 atanh(s) with s = (m_x - m_R)/(m_x + m_R) of
+# the float32 mantissas carried to about 2^-28 (``_ln_ratio32``; in plain float32, 2^-24, it
+# moved y by up to 1.67 ULP on windows of 12544 elements, a 112 x 112 plane); alpha times it in
+# float64 adds 2^-53. e^r on |r| <= ln(2)/2 in float32 (degree-7 Taylor, 2^-27.5) adds a few
+# 2^-24 to each weight. y's float64 value is then rounded once to the output dtype (float16/
+# bfloat16 through round-to-odd float32). Checked against the oracle by the adversarial survey
+# (forward <= 2 ULP, ``python -m ppverify.ops.gpu_check``) and by the large-window test
+# (``tests/ops/test_triton.py``, <= 1 ULP).
 LN2_F64 = tl.constexpr(0.6931471805599453)
 SQRT2_F32 = tl.constexpr(1.4142135)
 
@@ -616,18 +624,34 @@ def _split32(v):
 def _ln_ratio32(xm, xe, rm, re):
     """``ln(x / r)`` as float64 from the float32 splits of ``x`` and ``r`` (``_split32``):
     ``k ln 2 + 2 atanh(s)``, the mantissa ratio brought into [1/sqrt2, sqrt2],
-    ``s = (xm - rm2) / (xm + rm2)``, |s| <= 0.172, the series to s^9 (truncation 2^-29)."""
+    ``s = (xm - rm2) / (xm + rm2)``, |s| <= 0.172, the series to s^9 (truncation 2^-29).
+
+    ``s`` is carried as ``s_hi + s_lo``: ``d = xm - rm2`` is exact in float32 (Sterbenz), the sum
+    ``xm + rm2`` exact in float64 (25 bits), ``s_hi = d / sum`` in float32 and the remainder
+    ``d - s_hi sum`` exact in float64 (a 24 x 25-bit product, then a difference of two numbers
+    within a factor 2), so ``s_lo`` = remainder / sum needs only a float32 division. The leading
+    term ``2 s_hi`` and ``k ln 2`` are added in float64; only the corrections (``2 s_lo`` and
+    the series' tail, below 2^-5.6 |2 s|) are float32. Relative error of the result: about
+    2^-28. Both steps matter on a window of 12544 elements built to weigh this error most (the
+    section's comment; ``tests/ops/test_triton.py``): the largest error of y, 1.67 float32 ULP
+    with ``s`` and the sum ``2 s + tail`` both in float32, 1.44 with only the sum in float64,
+    1.0 with only ``s_lo``, 0.6 with both."""
     up = xm > rm * SQRT2_F32
     dn = xm * SQRT2_F32 < rm
     rm2 = tl.where(up, rm * 2.0, tl.where(dn, rm * 0.5, rm))
     k = xe - re + tl.where(up, 1, tl.where(dn, -1, 0))
-    s = (xm - rm2) / (xm + rm2)
+    d = xm - rm2
+    den = xm.to(tl.float64) + rm2.to(tl.float64)
+    den32 = den.to(tl.float32)
+    s = d / den32
+    rem = d.to(tl.float64) - s.to(tl.float64) * den
+    s_lo = rem.to(tl.float32) / den32
     s2 = s * s
     p = s2 * (1.0 / 9.0) + (1.0 / 7.0)
     p = p * s2 + (1.0 / 5.0)
     p = p * s2 + (1.0 / 3.0)
-    f = 2.0 * s + (2.0 * s * s2) * p
-    return k.to(tl.float64) * LN2_F64 + f.to(tl.float64)
+    tail = 2.0 * s_lo + (2.0 * s * s2) * p
+    return k.to(tl.float64) * LN2_F64 + (2.0 * s.to(tl.float64) + tail.to(tl.float64))
 
 
 @triton.jit

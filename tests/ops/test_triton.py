@@ -24,6 +24,9 @@ import pytest
 import torch
 
 from ppverify.ops import _dispatch, _layout, _triton, functional
+from ppverify.oracle.certify import round_term
+from ppverify.oracle.formats import get_format, ulp_distance
+from ppverify.oracle.operators import ppool_window
 
 from ._cases import ADAPTIVE_GEOMETRIES, ALPHAS, GEOMETRIES, KINDS, values
 from ._compare import check_adaptive_case, check_case, dtype_name
@@ -53,9 +56,9 @@ def launched(at_least: int):
 
 
 @contextlib.contextmanager
-def ran_arithmetic(arith: str):
+def ran_arithmetic(arith: str, directions=("forward", "backward")):
     """Assert that the kernels of ``arith`` served the block (forward and backward)."""
-    names = (_triton.launch_name("forward", arith), _triton.launch_name("backward", arith))
+    names = tuple(_triton.launch_name(d, arith) for d in directions)
     before = [_triton.kernel_launches[n] for n in names]
     yield
     after = [_triton.kernel_launches[n] for n in names]
@@ -159,6 +162,65 @@ def test_gpu_tile_shapes_match_oracle(interpreted, monkeypatch, dtype, arith):
     x = values("zeros", (1, 4, 5, 5), dtype, gen)
     with launched(2):
         check_case(x, alpha, 3, 2, 1, dims=2, forward_ulp=_forward_ulp(dtype))
+
+
+# One element 1 and 12543 equal elements t (a 112 x 112 plane's count) whose weights sum to about
+# 1: the mean of |alpha ln(x/R)| under the weights is then near ln N, the most a relative error
+# of ln(x/R) can weigh in y, and equal elements share one error (the mixed forward's section
+# comment in _triton_kernels.py). (alpha, t): the first four are the cases of 768 near the
+# balance point where ln(x/R) with float32 rounding (the planted defect below) misses y by 2 ULP.
+LARGE_WINDOW_N = 12544
+LARGE_WINDOW_CASES = [(24.0, 0.6748326420783997), (28.0, 0.714122474193573),
+                      (28.0, 0.7143190503120422), (32.0, 0.7445165514945984),
+                      (24.0, 0.6743065118789673), (28.0, 0.7138333916664124),
+                      (32.0, 0.7439036965370178), (35.3, 0.765590250492096)]
+# ln(x/R) as the first mixed kernels had it: s and 2 s + tail rounded to float32
+LN_RATIO_DEFECT = [("    s_lo = rem.to(tl.float32) / den32\n",
+                    "    s_lo = rem.to(tl.float32) * 0.0\n"),
+                   ("(2.0 * s.to(tl.float64) + tail.to(tl.float64))",
+                    "(2.0 * s + tail).to(tl.float64)")]
+
+
+def _large_window_ulps() -> np.ndarray:
+    """The float32 forward's ULP distance from the oracle's correctly rounded value, per case."""
+    x = torch.empty(1, len(LARGE_WINDOW_CASES), LARGE_WINDOW_N)
+    for c, (_alpha, t) in enumerate(LARGE_WINDOW_CASES):
+        x[0, c] = t
+    x[0, :, 0] = 1.0
+    alpha = torch.tensor([a for a, _t in LARGE_WINDOW_CASES], dtype=torch.float64)
+    with launched(1):
+        y = functional.adaptive_p_pool1d(x, alpha, 1).reshape(-1).numpy()
+    fmt = get_format("float32")
+    ref = np.array([round_term(ppool_window(x[0, c].tolist(), a, want_param_grad=False).value,
+                               fmt) for c, (a, _t) in enumerate(LARGE_WINDOW_CASES)])
+    return np.abs(ulp_distance(y, ref, "float32"))
+
+
+@pytest.mark.parametrize("arith", _triton.ARITHMETICS)
+def test_large_window_adversary_within_one_ulp(interpreted, monkeypatch, arith):
+    """Windows of 12544 elements built so that ln(x/R)'s relative error weighs most: float32
+    forward within 1 ULP of the oracle in both arithmetics (the float64 arithmetic is correctly
+    rounded here; the mixed one carries ln(x/R) to about 2^-28)."""
+    monkeypatch.setenv("PPVERIFY_TRITON_ARITHMETIC", arith)
+    with ran_arithmetic(arith, ["forward"]):
+        ulps = _large_window_ulps()
+    assert ulps.max() <= 1, f"ULP per case {list(zip(LARGE_WINDOW_CASES, ulps))}"
+
+
+def test_large_window_adversary_catches_float32_logarithm(interpreted, monkeypatch, tmp_path):
+    """The check above can fail: ln(x/R) with s and its sum rounded to float32 (the first mixed
+    kernels) misses y by 2 ULP on the first four cases."""
+    source = _triton.KERNELS.read_text()
+    for old, new in LN_RATIO_DEFECT:
+        assert old in source
+        source = source.replace(old, new)
+    path = tmp_path / "ppv_kernels_ln_defect.py"
+    path.write_text(source)
+    broken = _triton.load_kernels(path, "ppv_kernels_ln_defect", interpret=True)
+    monkeypatch.setitem(_triton._modules, True, broken)
+    monkeypatch.setenv("PPVERIFY_TRITON_ARITHMETIC", "mixed")
+    ulps = _large_window_ulps()
+    assert ulps[:4].tolist() == [2, 2, 2, 2], ulps
 
 
 def test_per_plane_parameter_matches_oracle(interpreted):
