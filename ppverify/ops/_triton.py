@@ -19,6 +19,9 @@ Environment:
 * ``PPVERIFY_TRITON=cpu``: also run the kernels on CPU tensors, through Triton's interpreter
   (``TRITON_INTERPRET=1``, numpy on the CPU): what the tests and ``ppverify check`` use to test
   the kernels on a machine without a GPU. Slow; for testing only.
+* ``PPVERIFY_TRITON_TILE=T``: window elements per program (a power of two, 16 to 2^14),
+  one plane per program, instead of the default (512 on a GPU, 16384 packed planes under the
+  interpreter): the tests' way to run a GPU's tile shapes through the interpreter.
 
 Compiled or interpreted: Triton decides when a kernel is *defined* (``@triton.jit`` reads
 ``TRITON_INTERPRET`` then), so ``_kernels(interpret)`` executes ``_triton_kernels.py`` as its
@@ -50,6 +53,7 @@ ENV = "PPVERIFY_TRITON"
 KERNELS = Path(__file__).with_name("_triton_kernels.py")
 TILE = 512                 # tile elements per program on a GPU (rows x window elements)
 INTERPRETER_TILE = 16384   # larger tiles under the interpreter: fewer (slow) programs
+MIN_TILE, MAX_TILE = 16, 2 ** 14  # PPVERIFY_TRITON_TILE's range (_row_sum's halvings: 14)
 NUM_WARPS = 4
 MIN_VERSION = (3, 4)              # compiling for a GPU (run on an H200 with 3.6.0)
 # The interpreter: 3.7 or newer, or 3.4-3.6 with numpy < 2.4 (their interpreter turns a run-time
@@ -403,7 +407,7 @@ def _tile_config(K: int, n_out: int, interpret: bool, explicit_env: str | None,
                  gpu_tile: int) -> dict:
     """``_config``'s result for the environment's tile (remembered: a launch asks for it at
     every call, and the same shapes recur; callers only read the dict)."""
-    explicit = int(explicit_env or 0)
+    explicit = _explicit_tile(explicit_env)
     tile = explicit or (INTERPRETER_TILE if interpret else gpu_tile)
     block_k = _next_pow2(K)
     single = block_k <= tile
@@ -413,6 +417,21 @@ def _tile_config(K: int, n_out: int, interpret: bool, explicit_env: str | None,
         wb = min(rows, _next_pow2(n_out))
         return {"SINGLE": single, "BLOCK_K": block_k, "WB": wb, "PPP": max(1, rows // wb)}
     return {"SINGLE": single, "BLOCK_K": block_k, "WB": rows, "PPP": 1}
+
+
+def _explicit_tile(setting: str | None) -> int:
+    """``PPVERIFY_TRITON_TILE`` as an int (0: unset); ValueError naming the variable unless it
+    is a power of two in [MIN_TILE, MAX_TILE]."""
+    if not setting:
+        return 0
+    try:
+        tile = int(setting)
+    except ValueError:
+        tile = -1
+    if not (MIN_TILE <= tile <= MAX_TILE and tile & (tile - 1) == 0):
+        raise ValueError(f"PPVERIFY_TRITON_TILE={setting!r}: expected a power of two from "
+                         f"{MIN_TILE} to {MAX_TILE} (window elements per program), or unset")
+    return tile
 
 
 def _kind(dtype: torch.dtype) -> int:

@@ -231,7 +231,7 @@ def _row_sum(v, PRECISE: tl.constexpr):
     lo = tl.full([v.shape[0]], 0.0, tl.float64)
     if PRECISE:
         t = v
-        for _ in tl.static_range(13):  # BLOCK_K <= 4096
+        for _ in tl.static_range(14):  # BLOCK_K <= 2^14 (_triton.MAX_TILE)
             if t.shape[1] > 1:
                 a, b = tl.split(tl.reshape(t, (t.shape[0], t.shape[1] // 2, 2)))
                 s = a + b

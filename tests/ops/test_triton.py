@@ -24,9 +24,7 @@ import pytest
 import torch
 
 from ppverify.ops import _dispatch, _layout, _triton, functional
-from ppverify.oracle.certify import round_term
-from ppverify.oracle.formats import get_format, ulp_distance
-from ppverify.oracle.operators import ppool_window
+from ppverify.oracle import reference, ulp_distance
 
 from ._cases import ADAPTIVE_GEOMETRIES, ALPHAS, GEOMETRIES, KINDS, values
 from ._compare import check_adaptive_case, check_case, dtype_name
@@ -181,30 +179,33 @@ LN_RATIO_DEFECT = [("    s_lo = rem.to(tl.float32) / den32\n",
                     "(2.0 * s + tail).to(tl.float64)")]
 
 
-def _large_window_ulps() -> np.ndarray:
-    """The float32 forward's ULP distance from the oracle's correctly rounded value, per case."""
-    x = torch.empty(1, len(LARGE_WINDOW_CASES), LARGE_WINDOW_N)
+def _large_window_ulps(dtype=torch.float32) -> np.ndarray:
+    """The forward's ULP distance from the oracle's correctly rounded value, per case."""
+    x = torch.empty(1, len(LARGE_WINDOW_CASES), LARGE_WINDOW_N, dtype=dtype)
     for c, (_alpha, t) in enumerate(LARGE_WINDOW_CASES):
         x[0, c] = t
     x[0, :, 0] = 1.0
     alpha = torch.tensor([a for a, _t in LARGE_WINDOW_CASES], dtype=torch.float64)
     with launched(1):
         y = functional.adaptive_p_pool1d(x, alpha, 1).reshape(-1).numpy()
-    fmt = get_format("float32")
-    ref = np.array([round_term(ppool_window(x[0, c].tolist(), a, want_param_grad=False).value,
-                               fmt) for c, (a, _t) in enumerate(LARGE_WINDOW_CASES)])
-    return np.abs(ulp_distance(y, ref, "float32"))
+    ref = reference("ppool", x.numpy(), alpha.tolist(), output_size=1, dims=1,
+                    dtype=dtype_name(dtype), gradients=False)
+    return np.abs(ulp_distance(y, np.asarray(ref.output).reshape(-1), dtype_name(dtype)))
 
 
-@pytest.mark.parametrize("arith", _triton.ARITHMETICS)
-def test_large_window_adversary_within_one_ulp(interpreted, monkeypatch, arith):
+@pytest.mark.parametrize("dtype, arith, bound", [(torch.float32, "float64", 1),
+                                                 (torch.float32, "mixed", 1),
+                                                 (torch.float64, "float64", 8)],
+                         ids=["float32-float64", "float32-mixed", "float64-float64"])
+def test_large_window_adversary_matches_oracle(interpreted, monkeypatch, dtype, arith, bound):
     """Windows of 12544 elements built so that ln(x/R)'s relative error weighs most: float32
     forward within 1 ULP of the oracle in both arithmetics (the float64 arithmetic is correctly
-    rounded here; the mixed one carries ln(x/R) to about 2^-28)."""
+    rounded here; the mixed one carries ln(x/R) to about 2^-28), float64 within its 8 ULP (a
+    window of more than 2^13 elements in one tile: the float64 kernel's compensated sum)."""
     monkeypatch.setenv("PPVERIFY_TRITON_ARITHMETIC", arith)
     with ran_arithmetic(arith, ["forward"]):
-        ulps = _large_window_ulps()
-    assert ulps.max() <= 1, f"ULP per case {list(zip(LARGE_WINDOW_CASES, ulps))}"
+        ulps = _large_window_ulps(dtype)
+    assert ulps.max() <= bound, f"ULP per case {list(zip(LARGE_WINDOW_CASES, ulps))}"
 
 
 def test_large_window_adversary_catches_float32_logarithm(interpreted, monkeypatch, tmp_path):
@@ -431,6 +432,14 @@ def test_mixed_arithmetic_with_a_planted_defect_misses_the_forward_bound(interpr
     x = _batch(spatial, torch.float32, 5)
     with launched(1), ran_arithmetic("mixed"), pytest.raises(AssertionError, match="ULP"):
         check_case(x, ALPHA, k, s, p, d, cm, dims=dims, forward_ulp=2)
+
+
+@pytest.mark.parametrize("setting", ["100", "8", "32768", "big", "-16"])
+def test_tile_setting_is_checked(interpreted, monkeypatch, setting):
+    """PPVERIFY_TRITON_TILE: a power of two the kernels can take, else an error naming it."""
+    monkeypatch.setenv("PPVERIFY_TRITON_TILE", setting)
+    with pytest.raises(ValueError, match=f"PPVERIFY_TRITON_TILE={setting!r}"):
+        functional.p_pool2d(torch.rand(1, 1, 4, 4), 1.0, 2)
 
 
 def test_arithmetic_setting_is_checked(monkeypatch):
