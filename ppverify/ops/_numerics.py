@@ -18,6 +18,58 @@ LN2 = math.log(2.0)
 LN2_HI = 6.93147180369123816490e-01
 LN2_LO = 1.90821492927058770002e-10
 _SPLITTER = 134217729.0  # 2**27 + 1, Dekker's split of a float64
+_SQRT2 = math.sqrt(2.0)
+
+
+def _mantissas(v: torch.Tensor, ref: torch.Tensor):
+    """``v / ref = 2**k (mv / mr)`` with ``mv / mr`` in [1/sqrt2, sqrt2] (values only):
+    ``(mv, mr, k)``, ``k`` float64.
+
+    The mantissas of ``frexp`` are in [1/2, 1), so their ratio alone is in (1/2, 2); ``mr`` is
+    doubled or halved (exactly) to bring it into [1/sqrt2, sqrt2]. Then ``mv - mr`` is exact
+    (Sterbenz) and ``|ln(mv / mr)| <= ln(2)/2``: when ``k = 0`` the logarithm is accurate
+    relative to itself, and when ``k != 0``, ``|ln(v / ref)| >= ln(2)/2`` outweighs it. Without
+    the step, ``v = 0.918``, ``ref = 1`` gave ``k = -1`` and ``ln(mv / mr) = 0.608`` for
+    ``ln(v / ref) = -0.085``: 7 times the rounding error, which ``alpha`` then multiplies."""
+    mv, ev = torch.frexp(v.detach())
+    mr, er = torch.frexp(ref.detach())
+    up = mv > mr * _SQRT2
+    down = mv * _SQRT2 < mr
+    mr = torch.where(up, mr * 2.0, torch.where(down, mr * 0.5, mr))
+    k = (ev - er + up.to(ev.dtype) - down.to(ev.dtype)).to(v.dtype)
+    return mv, mr, k
+
+
+# 1/(2j+1), j = 1..12: 2 atanh(s) = 2s (1 + s^2/3 + ... + s^24/25 + O(s^26)); |s| <= 0.1716
+# (mv/mr in [1/sqrt2, sqrt2]) makes the truncation below 2^-126 relative
+_ATANH_COEFFS = [1.0 / (2 * j + 1) for j in range(12, 0, -1)]
+
+
+def _log_ratio_dd(v: torch.Tensor, ref: torch.Tensor):
+    """``ln(v / ref) = k LN2_HI + hi + lo`` for positive float64 ``v``, ``ref`` (values only):
+    ``(k LN2_HI, hi, lo)``, the first exact, ``hi + lo`` to about 2^-60 relative.
+
+    ``ln(mv / mr) = 2 atanh(s)`` with ``s = (mv - mr) / (mv + mr)`` (``_mantissas``): the
+    difference exact, the sum by TwoSum, ``s`` as ``s_hi + s_lo`` (the remainder of the
+    division by Dekker's exact product), ``hi = 2 s_hi`` and ``lo = k LN2_LO + 2 s_lo`` plus
+    the series' tail, which is below 2^-6.6 of ``2 s``. A logarithm good to one double only
+    (``log1p``, about 1 eps relative) moves ``alpha ln(v/ref)`` by ``|alpha ln(v/ref)|`` eps and
+    the weight ``(v/ref)^alpha`` by as much relative: 11 eps at ``|alpha ln| = 9``, 9 ULP in
+    a P-pooling output over a window of 12544 elements (``tests/ops/test_torch_impl.py``)."""
+    mv, mr, k = _mantissas(v, ref)
+    d = mv - mr  # exact
+    sum_hi = mv + mr
+    bb = sum_hi - mv
+    sum_lo = (mv - (sum_hi - bb)) + (mr - bb)  # TwoSum: exact
+    s_hi = d / sum_hi
+    p, e = _dekker(s_hi, sum_hi)
+    s_lo = (((d - p) - e) - s_hi * sum_lo) / sum_hi
+    s2 = s_hi * s_hi
+    poly = torch.full_like(s2, _ATANH_COEFFS[0])
+    for c in _ATANH_COEFFS[1:]:
+        poly = poly * s2 + c
+    tail = (2.0 * s_hi) * s2 * poly
+    return k * LN2_HI, 2.0 * s_hi, k * LN2_LO + (2.0 * s_lo + tail)
 
 
 def csum(t: torch.Tensor, precise: bool = True) -> torch.Tensor:
@@ -56,15 +108,13 @@ def csum_pair(t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 def log_ratio_pair(v: torch.Tensor, ref: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """``ln(v / ref)`` as an unevaluated double-double ``(hi, lo)`` (values only): the binary
     exponents' part ``k ln 2`` carried exactly (``k LN2_HI``), so a sum of many logarithms of
-    widely spread values loses nothing to rounding ``k ln 2``."""
+    widely spread values loses nothing to rounding ``k ln 2`` (``_log_ratio_dd``)."""
     with torch.no_grad():
-        mv, ev = torch.frexp(v.detach())
-        mr, er = torch.frexp(ref.detach())
-        k = (ev - er).to(v.dtype)
-        big = k * LN2_HI  # exact
-        small = torch.log1p((mv - mr) / mr) + k * LN2_LO
-        hi = big + small
-        return hi, small - (hi - big)
+        big, hi, lo = _log_ratio_dd(v, ref)
+        total = big + hi  # |big| >= ln 2 > |hi| unless big = 0: Fast2Sum
+        rest = (hi - (total - big)) + lo
+        out = total + rest  # renormalised: |lo| <= ulp(hi) / 2, as callers assume
+        return out, rest - (out - total)
 
 
 def log_ratio(v: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
@@ -72,9 +122,8 @@ def log_ratio(v: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
     (relative to ``max(1, |ln(v/ref)|)``) even when ``v / ref`` is outside the float64 range,
     with the derivative of ``ln v`` (``ref`` is a constant)."""
     with torch.no_grad():
-        mv, ev = torch.frexp(v.detach())
-        mr, er = torch.frexp(ref.detach())
-        value = torch.log1p((mv - mr) / mr) + (ev - er).to(v.dtype) * LN2
+        mv, mr, k = _mantissas(v, ref)
+        value = torch.log1p((mv - mr) / mr) + k * LN2
     return _with_derivative(value, lambda: torch.log(v), v)
 
 
@@ -127,19 +176,22 @@ def _dekker(a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tenso
 
 
 def _scaled_log(v, ref, a):
-    """``a ln(v / ref)`` as an unevaluated double-double ``(t_hi, t_lo)`` (values only)."""
-    vd, ad = v.detach(), a.detach()
-    mv, ev = torch.frexp(vd)
-    mr, er = torch.frexp(ref.detach())
-    k = (ev - er).to(vd.dtype)
-    small = torch.log1p((mv - mr) / mr) + k * LN2_LO
-    big = k * LN2_HI  # exact
-    p, e = two_prod(torch.broadcast_to(ad, big.shape), big)
-    q = e + ad * small
+    """``a ln(v / ref)`` as an unevaluated double-double ``(t_hi, t_lo)``, and ``ln(v / ref)``
+    rounded (values only): ``ln(v / ref) = big + hi + lo`` (``_log_ratio_dd``), ``a big`` and
+    ``a hi`` by Dekker's exact products, their sum by TwoSum."""
+    ad = a.detach()
+    big, hi, lo = _log_ratio_dd(v, ref)
+    ad = torch.broadcast_to(ad, big.shape)
+    p1, e1 = two_prod(ad, big)
+    p2, e2 = two_prod(ad, hi)
+    p = p1 + p2
+    bb = p - p1
+    err = (p1 - (p - bb)) + (p2 - bb)
+    q = err + (e1 + e2 + ad * lo)
     t_hi = p + q
     # an overflowed t_hi (|a| near the float64 maximum) has no low part (inf - inf is NaN)
     t_lo = torch.where(torch.isinf(t_hi), 0.0, q - (t_hi - p))
-    return t_hi, t_lo, big + small
+    return t_hi, t_lo, big + (hi + lo)
 
 
 def power_ratio(v: torch.Tensor, ref: torch.Tensor, a: torch.Tensor,

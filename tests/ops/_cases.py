@@ -67,3 +67,29 @@ def positive_signal(shape, dtype: torch.dtype, seed: int, zeros: float = 0.0) ->
     if zeros:
         x[torch.rand(shape, generator=gen, dtype=torch.float64) < zeros] = 0.0
     return x.to(dtype)
+
+
+# The large-window adversary: one element 1 and 12543 equal elements t (a 112 x 112 plane's
+# count) whose weights t^alpha sum to about 1. The mean of |alpha ln(x/R)| under the weights is
+# then near ln N, the most a relative error of ln(x/R) can weigh in y (the error analysis above
+# ppool_forward_mixed in ppverify/ops/_triton_kernels.py), and equal elements share one error,
+# so nothing averages out. (alpha, t): the first four are the cases of 768 near the balance
+# point where the mixed Triton kernels with ln(x/R) rounded to float32 missed y by 2 float32
+# ULP; the last two, where the pure-torch float64 path with a one-double logarithm missed it
+# by 28 and 25 ULP. Every t is a float32 value (exact in every dtype used with it).
+LARGE_WINDOW_N = 12544
+LARGE_WINDOW_CASES = [(24.0, 0.6748326420783997), (28.0, 0.714122474193573),
+                      (28.0, 0.7143190503120422), (32.0, 0.7445165514945984),
+                      (24.0, 0.6743065118789673), (28.0, 0.7138333916664124),
+                      (32.0, 0.7439036965370178), (35.3, 0.765590250492096),
+                      (100.0, 0.9182688593864441), (100.0, 0.9111356139183044)]
+
+
+def large_window_input(dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(x, alpha)``: x of shape (1, len(LARGE_WINDOW_CASES), LARGE_WINDOW_N), one case per
+    channel, for global pooling; alpha per channel (float64)."""
+    x = torch.empty(1, len(LARGE_WINDOW_CASES), LARGE_WINDOW_N, dtype=dtype)
+    for c, (_alpha, t) in enumerate(LARGE_WINDOW_CASES):
+        x[0, c] = t
+    x[0, :, 0] = 1.0
+    return x, torch.tensor([a for a, _t in LARGE_WINDOW_CASES], dtype=torch.float64)

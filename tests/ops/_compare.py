@@ -249,3 +249,15 @@ def check_adaptive_case(op, x, param, output_size, *, dims, gradients=True, grad
         figures["grad_input"] = float(np.max(ulps, initial=0))
         figures["grad_param"] = float(np.max(ulps_a, initial=0))
     return figures
+
+
+def global_forward_ulps(op: str, y: torch.Tensor, x: torch.Tensor, param) -> np.ndarray:
+    """ULP distance of a global pooling's output ``y`` (one value per plane) from the oracle's
+    correctly rounded value, per plane."""
+    dtype = dtype_name(x.dtype)
+    ref = reference(op, x.float().numpy() if x.dtype == torch.bfloat16 else x.numpy(),
+                    torch.as_tensor(param, dtype=torch.float64).tolist(), output_size=1,
+                    dims=x.dim() - 2, dtype=dtype, gradients=False)
+    got = y.detach().reshape(-1)
+    got = got.float() if got.dtype == torch.bfloat16 else got
+    return np.abs(ulp_distance(got.numpy(), np.asarray(ref.output).reshape(-1), dtype))

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from ppverify.ops import _dispatch, _gather, _numerics
+from ppverify.ops import _dispatch, _gather, _numerics, native_available
+from ppverify.ops.functional import adaptive_p_pool1d
 from ppverify.windows import (
     iter_windows,
     make_adaptive_geometry,
@@ -15,8 +16,8 @@ from ppverify.windows import (
     output_spatial_shape,
 )
 
-from ._cases import ALPHAS, GEOMETRIES, KINDS, values
-from ._compare import check_case, dtype_name
+from ._cases import ALPHAS, GEOMETRIES, KINDS, LARGE_WINDOW_CASES, large_window_input, values
+from ._compare import check_case, dtype_name, global_forward_ulps
 
 
 @pytest.fixture
@@ -35,6 +36,21 @@ def test_fallback_matches_oracle(fallback, dtype, g):
             alpha = ALPHAS[(g * 7 + j * 5 + t * 6) % len(ALPHAS)]
             x = values(kind, (1, 2) + spatial, dtype, gen)
             check_case(x, alpha, k, s, p, d, cm, dims=dims)
+
+
+@pytest.mark.parametrize("path", ["fallback", "native"])
+def test_large_window_adversary_float64_within_bound(monkeypatch, path):
+    """Global windows of 12544 elements built so that ln(x/R)'s relative error weighs most
+    (``_cases.LARGE_WINDOW_CASES``): float64 forward within 8 ULP on the pure-torch path and
+    the compiled kernel. The pure-torch path's one-double logarithm (log1p of a mantissa ratio
+    in (1/2, 2)) missed it by 28 ULP; ``_numerics._log_ratio_dd`` carries it to ~2^-60."""
+    if path == "fallback":
+        monkeypatch.setattr(_dispatch, "_use_native", lambda x: False)
+    elif not native_available():
+        pytest.skip("the compiled kernel is not available here")
+    x, alpha = large_window_input(torch.float64)
+    ulps = global_forward_ulps("ppool", adaptive_p_pool1d(x, alpha, 1), x, alpha)
+    assert ulps.max() <= 8, f"ULP per case {list(zip(LARGE_WINDOW_CASES, ulps))}"
 
 
 def test_fallback_direct_formula_regression(fallback):

@@ -24,10 +24,17 @@ import pytest
 import torch
 
 from ppverify.ops import _dispatch, _layout, _triton, functional
-from ppverify.oracle import reference, ulp_distance
 
-from ._cases import ADAPTIVE_GEOMETRIES, ALPHAS, GEOMETRIES, KINDS, values
-from ._compare import check_adaptive_case, check_case, dtype_name
+from ._cases import (
+    ADAPTIVE_GEOMETRIES,
+    ALPHAS,
+    GEOMETRIES,
+    KINDS,
+    LARGE_WINDOW_CASES,
+    large_window_input,
+    values,
+)
+from ._compare import check_adaptive_case, check_case, dtype_name, global_forward_ulps
 
 pytest.importorskip("triton", reason="Triton is not installed (pip install -e '.[test]')")
 if _triton.interpreter_too_old("these tests"):
@@ -162,16 +169,6 @@ def test_gpu_tile_shapes_match_oracle(interpreted, monkeypatch, dtype, arith):
         check_case(x, alpha, 3, 2, 1, dims=2, forward_ulp=_forward_ulp(dtype))
 
 
-# One element 1 and 12543 equal elements t (a 112 x 112 plane's count) whose weights sum to about
-# 1: the mean of |alpha ln(x/R)| under the weights is then near ln N, the most a relative error
-# of ln(x/R) can weigh in y, and equal elements share one error (the mixed forward's section
-# comment in _triton_kernels.py). (alpha, t): the first four are the cases of 768 near the
-# balance point where ln(x/R) with float32 rounding (the planted defect below) misses y by 2 ULP.
-LARGE_WINDOW_N = 12544
-LARGE_WINDOW_CASES = [(24.0, 0.6748326420783997), (28.0, 0.714122474193573),
-                      (28.0, 0.7143190503120422), (32.0, 0.7445165514945984),
-                      (24.0, 0.6743065118789673), (28.0, 0.7138333916664124),
-                      (32.0, 0.7439036965370178), (35.3, 0.765590250492096)]
 # ln(x/R) as the first mixed kernels had it: s and 2 s + tail rounded to float32
 LN_RATIO_DEFECT = [("    s_lo = rem.to(tl.float32) / den32\n",
                     "    s_lo = rem.to(tl.float32) * 0.0\n"),
@@ -180,17 +177,11 @@ LN_RATIO_DEFECT = [("    s_lo = rem.to(tl.float32) / den32\n",
 
 
 def _large_window_ulps(dtype=torch.float32) -> np.ndarray:
-    """The forward's ULP distance from the oracle's correctly rounded value, per case."""
-    x = torch.empty(1, len(LARGE_WINDOW_CASES), LARGE_WINDOW_N, dtype=dtype)
-    for c, (_alpha, t) in enumerate(LARGE_WINDOW_CASES):
-        x[0, c] = t
-    x[0, :, 0] = 1.0
-    alpha = torch.tensor([a for a, _t in LARGE_WINDOW_CASES], dtype=torch.float64)
+    """The forward's ULP distance from the oracle on the large-window adversary, per case."""
+    x, alpha = large_window_input(dtype)
     with launched(1):
-        y = functional.adaptive_p_pool1d(x, alpha, 1).reshape(-1).numpy()
-    ref = reference("ppool", x.numpy(), alpha.tolist(), output_size=1, dims=1,
-                    dtype=dtype_name(dtype), gradients=False)
-    return np.abs(ulp_distance(y, np.asarray(ref.output).reshape(-1), dtype_name(dtype)))
+        y = functional.adaptive_p_pool1d(x, alpha, 1)
+    return global_forward_ulps("ppool", y, x, alpha)
 
 
 @pytest.mark.parametrize("dtype, arith, bound", [(torch.float32, "float64", 1),
@@ -198,10 +189,11 @@ def _large_window_ulps(dtype=torch.float32) -> np.ndarray:
                                                  (torch.float64, "float64", 8)],
                          ids=["float32-float64", "float32-mixed", "float64-float64"])
 def test_large_window_adversary_matches_oracle(interpreted, monkeypatch, dtype, arith, bound):
-    """Windows of 12544 elements built so that ln(x/R)'s relative error weighs most: float32
-    forward within 1 ULP of the oracle in both arithmetics (the float64 arithmetic is correctly
-    rounded here; the mixed one carries ln(x/R) to about 2^-28), float64 within its 8 ULP (a
-    window of more than 2^13 elements in one tile: the float64 kernel's compensated sum)."""
+    """Windows of 12544 elements built so that ln(x/R)'s relative error weighs most
+    (``_cases.LARGE_WINDOW_CASES``): float32 forward within 1 ULP of the oracle in both
+    arithmetics (the float64 arithmetic is correctly rounded here; the mixed one carries
+    ln(x/R) to about 2^-28), float64 within its 8 ULP (a window of more than 2^13 elements in
+    one tile: the float64 kernel's compensated sum)."""
     monkeypatch.setenv("PPVERIFY_TRITON_ARITHMETIC", arith)
     with ran_arithmetic(arith, ["forward"]):
         ulps = _large_window_ulps(dtype)
