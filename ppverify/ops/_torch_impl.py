@@ -38,6 +38,7 @@ from ._numerics import (
     power_ratio,
     scaled_power_ratio,
     scaled_sum,
+    two_sum,
 )
 
 COMPUTE = torch.float64
@@ -113,7 +114,8 @@ class _PPool:
         if w.precise:
             ld = log_ratio(xs, _e(ref_d))
             ed = power_ratio(xs, _e(ref_d), ae, log=ld)
-            en = power_ratio(xs, _e(ref_n), ae + 1)
+            # alpha + 1 as an exact pair (its rounding would cost |ln(x/R)| times it)
+            en = power_ratio(xs, _e(ref_n), ae + 1, a_lo=two_sum(ae.detach(), 1.0)[1])
         else:
             ld = torch.log(xs / _e(ref_d))
             ed = torch.exp(ae * ld)
@@ -203,8 +205,10 @@ class _PPool:
                 # α (x/R)^(α-1) e^scale in one double-double exponent: w y / x may overflow
                 # where α w y / x does not (a tiny α), and e^(t) rounded at |t| near 710
                 # costs 150+ ulp
-                exact = _with_derivative(scaled_power_ratio(ae, xs, ref, ae - 1.0, scale),
-                                         lambda: second, xs, ae, scale)
+                exact = _with_derivative(
+                    scaled_power_ratio(ae, xs, ref, ae - 1.0, scale,
+                                       b_lo=two_sum(ae.detach(), -1.0)[1]),
+                    lambda: second, xs, ae, scale)
                 second = torch.where(torch.isfinite(exact), exact, second)
             g = torch.where(redo, wt * (1.0 + ae) - second, g)
         g = torch.where(pos, g, torch.where(zero, _e(g_zero_pos), 0.0))

@@ -54,6 +54,47 @@ def test_adaptive_power_mean_and_lp_match_oracle(op, dtype, g):
             check_adaptive_case(op, x, p, output_size, dims=dims)
 
 
+# Small |p|: y / R = exp(ln(S / D) / p), so a relative error of the sum S reaches y multiplied
+# by 1 / |p|, and ln(S / D) / p, rounded to one double, costs |ln(S / D) / p| eps. Before
+# 2026-12-04 the float64 power mean and Lp norm (the pure-torch path) missed these windows by
+# up to 18 ULP (3 x 3) and 154-218 ULP (30 decades, p = 0.05).
+SMALL_P = [0.02, 0.05, -0.05, 0.1]
+
+
+def _small_p_windows(dtype) -> tuple[torch.Tensor, torch.Tensor]:
+    """3 x 3 planes: one dominant element and 8 equal elements t with t^p = c for c from 0.1
+    to 0.9 (equal elements share every rounding error), one (p, c) per channel."""
+    planes, params = [], []
+    for p in SMALL_P:
+        for c in (0.1, 0.3, 0.5, 0.7, 0.9):
+            t = c ** (1.0 / p)
+            plane = torch.full((3, 3), t, dtype=torch.float64)
+            plane[1, 1] = 1.0 if p > 0 else t / 4
+            planes.append(plane)
+            params.append(p)
+    return (torch.stack(planes)[None].to(dtype),
+            torch.tensor(params, dtype=torch.float64))
+
+
+@pytest.mark.parametrize("op", ["powermean", "lp"])
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32], ids=dtype_name)
+def test_small_p_matches_oracle(op, dtype):
+    """p = 0.02 to 0.1 at the usual tolerances (forward 8 ULP): global pooling of the balanced
+    3 x 3 windows above and of 20 x 20 planes spanning 30 decades; overlapping adaptive
+    windows of ties (1, 1.5, 2), where the input gradient (x/L)^(p-1) has |ln(x/L)| = 43 and
+    p - 1 rounded to one double cost 15 ULP (now an exact pair: ``_numerics.scaled_log``)."""
+    x, p = _small_p_windows(dtype)
+    check_adaptive_case(op, x, p, 1, dims=2)
+    gen = torch.Generator().manual_seed(61)
+    ps = torch.tensor(SMALL_P, dtype=torch.float64)
+    x = values("range30", (1, len(SMALL_P), 20, 20), dtype, gen)
+    check_adaptive_case(op, x, ps, 1, dims=2)
+    gen = torch.Generator().manual_seed(5)  # its third draw: the 15-ULP Lp gradient
+    for _ in range(3):
+        x = values("ties", (1, 2, 7, 5), dtype, gen)
+        check_adaptive_case(op, x, 0.05, (3, 2), dims=2)
+
+
 def test_per_channel_parameter_and_grad_output():
     gen = torch.Generator().manual_seed(4)
     x = values("range30", (2, 3, 7, 6), torch.float64, gen)

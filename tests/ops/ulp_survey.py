@@ -22,7 +22,7 @@ import torch
 from ._cases import ADAPTIVE_GEOMETRIES, ALPHAS, GEOMETRIES, KINDS, values
 from ._compare import check_adaptive_case, check_case
 
-P_VALUES = [-3.0, -0.5, 0.0, 0.5, 1.0, 2.0, 3.0, 8.0, 30.0, 1e3]
+P_VALUES = [-3.0, -0.5, -0.05, 0.0, 0.05, 0.5, 1.0, 2.0, 3.0, 8.0, 30.0, 1e3]
 
 
 def _params(op: str, kind: str) -> list[float]:
