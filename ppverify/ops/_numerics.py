@@ -280,7 +280,8 @@ def power_ratio(v: torch.Tensor, ref: torch.Tensor, a: torch.Tensor,
 
 
 def scaled_power_ratio(f: torch.Tensor, v: torch.Tensor, ref: torch.Tensor, b: torch.Tensor,
-                       c: torch.Tensor, b_lo: torch.Tensor | None = None) -> torch.Tensor:
+                       c: torch.Tensor, b_lo: torch.Tensor | None = None,
+                       c_lo: torch.Tensor | None = None) -> torch.Tensor:
     """``f (v / ref)**b exp(c)`` for positive float64 ``v``, ``ref`` with no intermediate
     overflow or underflow: finite whenever the product is, though ``(v / ref)**b`` alone may
     not be (values only).
@@ -289,7 +290,8 @@ def scaled_power_ratio(f: torch.Tensor, v: torch.Tensor, ref: torch.Tensor, b: t
     ``power_ratio``, ``c`` added by TwoSum), then ``exp(t) = 2^k exp(t - k ln 2)`` with
     ``k = round(t / ln 2)``, ``k ln 2`` subtracted exactly in two parts, and ``2^k`` applied
     to ``f exp(r)`` as two exact factors. Rounding ``t`` (hundreds in magnitude) to one double
-    first would cost ``|t| eps`` relative (150+ ulp near the float64 maximum).
+    first would cost ``|t| eps`` relative (150+ ulp near the float64 maximum). ``b_lo`` and
+    ``c_lo``: low parts of ``b`` and ``c`` when they are pairs.
     """
     with torch.no_grad():
         t_hi, t_lo, _ = scaled_log(v, ref, b, b_lo)
@@ -298,6 +300,8 @@ def scaled_power_ratio(f: torch.Tensor, v: torch.Tensor, ref: torch.Tensor, b: t
         bb = s - t_hi
         err = (t_hi - (s - bb)) + (c - bb)
         lo = err + t_lo
+        if c_lo is not None:
+            lo = lo + c_lo.detach()
         k = torch.round(s / LN2).clamp(-2100.0, 2100.0)
         r = (s - k * LN2_HI) - k * LN2_LO + lo
         up1, up2 = pow2(k.to(torch.int64))

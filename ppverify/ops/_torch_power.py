@@ -42,6 +42,7 @@ from ._numerics import (
     phi,
     power_ratio,
     scaled_log,
+    scaled_power_ratio,
     two_prod,
     two_sum,
 )
@@ -199,12 +200,19 @@ class PowerMean:
             pd = p.detach()
             om_hi, om_lo = two_sum(torch.ones_like(pd), -pd)  # 1 - p
             t_hi, t_err = two_prod(om_hi, g_hi)
-            second = _with_derivative(
-                exp_pair(*two_sum(t_hi, t_err + (om_hi * g_lo + om_lo * g_hi))),
-                lambda: torch.exp((1.0 - p) * self.g), p, self.g)
-            second = torch.where(p == 0, self.y_rel, second)
-            split = power_ratio(xs, _e(self.ref), pe - 1.0, a_lo=_e(-om_lo)) * _e(second) / D
-            g = torch.where(torch.isfinite(split), split, g)
+            c_hi, c_lo = two_sum(t_hi, t_err + (om_hi * g_lo + om_lo * g_hi))  # (1 - p) g
+            # (1/D) (x/R)^(p-1) (y/R)^(1-p) in one double-double exponent scaled by 2^k: the
+            # two powers alone may overflow where the product does not (wide windows, small p:
+            # they overflowed, and the fallback exp((p-1)(l - g)) / D, one rounded exponent
+            # near 707, was 200 ULP off)
+            exact = scaled_power_ratio(1.0 / D, xs, _e(self.ref), pe - 1.0, _e(c_hi),
+                                       b_lo=_e(-om_lo), c_lo=_e(c_lo))
+            if self.geometric:  # p = 0: (R/x) (y/R) / D with the geometric mean's y/R
+                split = power_ratio(xs, _e(self.ref), pe - 1.0) * _e(self.y_rel) / D
+                exact = torch.where(pe == 0, split, exact)
+            plain = g
+            g = _with_derivative(exact, lambda: plain, w.X, p, self.g)
+            g = torch.where(torch.isfinite(exact), g, plain)
         # zeros with p > 0: 0 for p > 1, 1/D at p = 1, +inf (returned as 0) for p < 1
         g_zero = torch.where(pe == 1, 1.0 / D, 0.0)
         g = torch.where(pos, g, torch.where(zero, g_zero, 0.0))
