@@ -19,7 +19,9 @@ time:
    default arithmetic and (half as many cases) in the mixed one;
 3. accuracy survey: the adversarial grid of ``tests/ops/_cases.py`` (ties, zeros, 30 decades,
    subnormals, values near the maximum, alpha from -1e4 to 1e6; windowed and adaptive/global
-   layouts) on the GPU in every dtype and arithmetic, against the oracle: forward within 2 ULP in
+   layouts; in float32 and float64 also the large-window adversary, global windows of 12544
+   elements that the GPU sums in chunks) on the GPU in every dtype and arithmetic, against the
+   oracle: forward within 2 ULP in
    float32/float16/bfloat16 (the issue's target) and 8 ULP in float64, gradients within the CPU
    tests' tolerances (``tests/ops/_compare.py``);
 4. benchmark: ``ppverify.ops.bench_cuda`` (forward, forward+backward with learnable alpha, peak
@@ -218,8 +220,10 @@ def survey(device: str, dtypes, quick: bool = False) -> tuple[dict, list[str]]:
     runs_of = [(name, arith) for name in dtypes
                for arith in _triton.arithmetics_for(getattr(torch, name))]
     for name, arith in runs_of:
+        large = not quick and name in ("float32", "float64")
         with _triton.forcing_arithmetic(arith):
-            res, found = _survey_dtype(_cases, _compare, alpha, windowed, adaptive, name, device)
+            res, found = _survey_dtype(_cases, _compare, alpha, windowed, adaptive, name, device,
+                                       large)
         label = name if arith == "float64" else f"{name} ({arith} arithmetic)"
         results[label] = {"arithmetic": arith, **res}
         failures += [f"survey {label}: {m}" for m in found]
@@ -231,8 +235,11 @@ def survey(device: str, dtypes, quick: bool = False) -> tuple[dict, list[str]]:
     return results, failures
 
 
-def _survey_dtype(_cases, _compare, alpha, windowed, adaptive, name: str, device: str):
-    """One dtype of the survey: ``(figures, failures)``."""
+def _survey_dtype(_cases, _compare, alpha, windowed, adaptive, name: str, device: str,
+                  large: bool = False):
+    """One dtype of the survey: ``(figures, failures)``. ``large``: also the large-window
+    adversary (``_cases.LARGE_WINDOW_CASES``: global windows of 12544 elements, which a GPU
+    evaluates in chunks of its tile; about 5 s of oracle time on the host)."""
     dtype = getattr(torch, name)
     limit = FORWARD_ULP_FLOAT64 if dtype == torch.float64 else FORWARD_ULP_TARGET
     failures = []
@@ -257,6 +264,17 @@ def _survey_dtype(_cases, _compare, alpha, windowed, adaptive, name: str, device
         except AssertionError as err:
             bad += 1
             failures.append(f"{label}: {str(err)[:400]}")
+    if large:
+        x, alphas = _cases.large_window_input(dtype)
+        cases += x.shape[1]
+        try:
+            for key, v in _compare.check_adaptive_case("ppool", x, alphas, 1, dims=1,
+                                                       device=device,
+                                                       forward_ulp=limit).items():
+                worst[key] = max(worst.get(key, 0.0), v)
+        except AssertionError as err:
+            bad += 1
+            failures.append(f"large window: {str(err)[:400]}")
     return {"cases": cases, "failed_batches": bad, "forward_ulp_bound": limit,
             **{f"max_{k}_ulp": v for k, v in worst.items()},
             "seconds": round(time.monotonic() - t0, 1)}, failures
