@@ -164,13 +164,18 @@ def exp_dd(t_hi: torch.Tensor, t_lo: torch.Tensor) -> tuple[torch.Tensor, torch.
     return e, torch.where(ok, e * d, 0.0)
 
 
-def log_ratio(v: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
+def log_ratio(v: torch.Tensor, ref: torch.Tensor, parts=None) -> torch.Tensor:
     """``ln(v / ref)`` for positive float64 ``v`` and ``ref``, accurate to a few ulp absolute
     (relative to ``max(1, |ln(v/ref)|)``) even when ``v / ref`` is outside the float64 range,
-    with the derivative of ``ln v`` (``ref`` is a constant)."""
+    with the derivative of ``ln v`` (``ref`` is a constant); from ``parts``
+    (``_log_ratio_dd(v, ref)``, correctly rounded then) when the caller has them."""
     with torch.no_grad():
-        mv, mr, k = _mantissas(v, ref)
-        value = torch.log1p((mv - mr) / mr) + k * LN2
+        if parts is not None:
+            big, hi, lo = parts
+            value = big + (hi + lo)
+        else:
+            mv, mr, k = _mantissas(v, ref)
+            value = torch.log1p((mv - mr) / mr) + k * LN2
     return _with_derivative(value, lambda: torch.log(v), v)
 
 
@@ -222,15 +227,17 @@ def _dekker(a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tenso
     return p, e
 
 
-def scaled_log(v, ref, a, a_lo=None):
+def scaled_log(v, ref, a, a_lo=None, parts=None):
     """``(a + a_lo) ln(v / ref)`` as an unevaluated double-double ``(t_hi, t_lo)``, and
     ``ln(v / ref)`` rounded (values only): ``ln(v / ref) = big + hi + lo``
     (``_log_ratio_dd``), ``a big`` and ``a hi`` by Dekker's exact products, their sum by
     TwoSum. ``a_lo``: the low part of an exponent that is itself a pair (``p - 1 = a + a_lo``
     exactly, by ``two_sum``): rounding ``p - 1`` to one double costs ``|ln(v / ref)|`` times
-    its rounding error (15 ULP in an Lp norm's gradient at p = 0.05, ``|ln| = 43``)."""
+    its rounding error (15 ULP in an Lp norm's gradient at p = 0.05, ``|ln| = 43``).
+    ``parts``: ``_log_ratio_dd(v, ref)`` when the caller already has it (it is most of the
+    cost)."""
     ad = a.detach()
-    big, hi, lo = _log_ratio_dd(v, ref)
+    big, hi, lo = _log_ratio_dd(v, ref) if parts is None else parts
     ad = torch.broadcast_to(ad, big.shape)
     p1, e1 = two_prod(ad, big)
     p2, e2 = two_prod(ad, hi)
@@ -248,7 +255,7 @@ def scaled_log(v, ref, a, a_lo=None):
 
 def power_ratio(v: torch.Tensor, ref: torch.Tensor, a: torch.Tensor,
                 log: torch.Tensor | None = None, minus_one: bool = False,
-                a_lo: torch.Tensor | None = None) -> torch.Tensor:
+                a_lo: torch.Tensor | None = None, parts=None, t=None) -> torch.Tensor:
     """``(v / ref) ** a`` (or, with ``minus_one``, ``(v / ref) ** a - 1`` without cancellation)
     for positive float64 ``v``, ``ref``, as ``exp(a ln(v / ref))`` with the product
     ``a ln(v / ref)`` carried in double-double.
@@ -258,10 +265,14 @@ def power_ratio(v: torch.Tensor, ref: torch.Tensor, a: torch.Tensor,
     exact, ``a k LN2_HI`` is split exactly by Dekker's product, and ``exp(t_hi + t_lo)`` is
     ``exp(t_hi) + exp(t_hi) t_lo``. Derivatives are those of ``exp(a ln v)`` (``ref`` constant);
     ``log`` is ``log_ratio(v, ref)`` when the caller already has it; ``a_lo`` the exponent's
-    low part when it is a pair (``scaled_log``).
+    low part when it is a pair, ``parts`` the double-double logarithm (``scaled_log``); ``t``
+    the pair ``(t_hi, t_lo)`` itself when the caller has it (then ``log`` is required).
     """
     with torch.no_grad():
-        t_hi, t_lo, lr = scaled_log(v, ref, a, a_lo)
+        if t is None:
+            t_hi, t_lo, lr = scaled_log(v, ref, a, a_lo, parts)
+        else:
+            (t_hi, t_lo), lr = t, log.detach()
         e_hi = torch.exp(t_hi)
         # exp(t_hi) (1 + t_lo) without rounding 1 + t_lo
         value = (torch.expm1(t_hi) if minus_one else e_hi) + e_hi * t_lo
@@ -281,7 +292,8 @@ def power_ratio(v: torch.Tensor, ref: torch.Tensor, a: torch.Tensor,
 
 def scaled_power_ratio(f: torch.Tensor, v: torch.Tensor, ref: torch.Tensor, b: torch.Tensor,
                        c: torch.Tensor, b_lo: torch.Tensor | None = None,
-                       c_lo: torch.Tensor | None = None) -> torch.Tensor:
+                       c_lo: torch.Tensor | None = None, parts=None,
+                       t=None) -> torch.Tensor:
     """``f (v / ref)**b exp(c)`` for positive float64 ``v``, ``ref`` with no intermediate
     overflow or underflow: finite whenever the product is, though ``(v / ref)**b`` alone may
     not be (values only).
@@ -291,10 +303,11 @@ def scaled_power_ratio(f: torch.Tensor, v: torch.Tensor, ref: torch.Tensor, b: t
     ``k = round(t / ln 2)``, ``k ln 2`` subtracted exactly in two parts, and ``2^k`` applied
     to ``f exp(r)`` as two exact factors. Rounding ``t`` (hundreds in magnitude) to one double
     first would cost ``|t| eps`` relative (150+ ulp near the float64 maximum). ``b_lo`` and
-    ``c_lo``: low parts of ``b`` and ``c`` when they are pairs.
+    ``c_lo``: low parts of ``b`` and ``c`` when they are pairs; ``parts`` as in ``scaled_log``,
+    ``t`` the pair ``b ln(v/ref)`` itself when the caller has it.
     """
     with torch.no_grad():
-        t_hi, t_lo, _ = scaled_log(v, ref, b, b_lo)
+        t_hi, t_lo = scaled_log(v, ref, b, b_lo, parts)[:2] if t is None else t
         c = c.detach()
         s = t_hi + c
         bb = s - t_hi

@@ -31,6 +31,7 @@ import math
 import torch
 
 from ._numerics import (
+    _log_ratio_dd,
     _with_derivative,
     csum_pair,
     div_pair,
@@ -77,9 +78,12 @@ class PowerMean:
         pe, re = _e(p), _e(ref)
         xs = torch.where(pos, X, re)
         if w.precise:
-            lr = log_ratio(xs, re)
-            e = power_ratio(xs, re, pe, log=lr)
-            em1 = power_ratio(xs, re, pe, log=lr, minus_one=True)
+            with torch.no_grad():  # ln(x/R) and p ln(x/R) in double-double, once each
+                self.parts = _log_ratio_dd(xs, re)
+                self.t = scaled_log(xs, re, pe, parts=self.parts)[:2]
+            lr = log_ratio(xs, re, parts=self.parts)
+            e = power_ratio(xs, re, pe, log=lr, t=self.t)
+            em1 = power_ratio(xs, re, pe, log=lr, minus_one=True, t=self.t)
         else:
             lr = torch.log(xs / re)
             t = pe * lr
@@ -147,7 +151,12 @@ class PowerMean:
         its remainder."""
         with torch.no_grad():
             w, n, pos = self.w, self.n, self.pos
-            e_hi, e_lo = exp_dd(*scaled_log(xs, re, pe)[:2])
+            t_hi, t_lo = self.t
+            if _may_hold(pe.detach().abs() < 1.0):  # exp's rounding, amplified by 1/|p|
+                e_hi, e_lo = exp_dd(t_hi, t_lo)
+            else:  # (|p| >= 1: it moves y by at most about one rounding)
+                e_hi = torch.exp(t_hi)
+                e_lo = torch.where(torch.isfinite(e_hi), e_hi * t_lo, 0.0)
             keep = pos & ~first
             r_hi, r_lo = csum_pair(torch.where(keep, e_hi, 0.0))
             r_lo = r_lo + torch.where(keep, e_lo, 0.0).sum(-1)
@@ -205,8 +214,13 @@ class PowerMean:
             # two powers alone may overflow where the product does not (wide windows, small p:
             # they overflowed, and the fallback exp((p-1)(l - g)) / D, one rounded exponent
             # near 707, was 200 ULP off)
+            with torch.no_grad():  # (p - 1) ln(x/R) = p ln(x/R) - ln(x/R): exact pairs
+                big, hi, lo = self.parts
+                s1, e1 = two_sum(self.t[0], -big)
+                s2, e2 = two_sum(s1, -hi)
+                tm = two_sum(s2, (e1 + e2) + (self.t[1] - lo))
             exact = scaled_power_ratio(1.0 / D, xs, _e(self.ref), pe - 1.0, _e(c_hi),
-                                       b_lo=_e(-om_lo), c_lo=_e(c_lo))
+                                       c_lo=_e(c_lo), t=tm)
             if self.geometric:  # p = 0: (R/x) (y/R) / D with the geometric mean's y/R
                 split = power_ratio(xs, _e(self.ref), pe - 1.0) * _e(self.y_rel) / D
                 exact = torch.where(pe == 0, split, exact)
