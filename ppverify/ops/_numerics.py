@@ -230,23 +230,21 @@ def _dekker(a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tenso
 def scaled_log(v, ref, a, a_lo=None, parts=None):
     """``(a + a_lo) ln(v / ref)`` as an unevaluated double-double ``(t_hi, t_lo)``, and
     ``ln(v / ref)`` rounded (values only): ``ln(v / ref) = big + hi + lo``
-    (``_log_ratio_dd``), ``a big`` and ``a hi`` by Dekker's exact products, their sum by
-    TwoSum. ``a_lo``: the low part of an exponent that is itself a pair (``p - 1 = a + a_lo``
-    exactly, by ``two_sum``): rounding ``p - 1`` to one double costs ``|ln(v / ref)|`` times
-    its rounding error (15 ULP in an Lp norm's gradient at p = 0.05, ``|ln| = 43``).
+    (``_log_ratio_dd``), ``big + hi`` by TwoSum (exact) and ``a`` times its high part by
+    Dekker's exact product. ``a_lo``: the low part of an exponent that is itself a pair
+    (``p - 1 = a + a_lo`` exactly, by ``two_sum``): rounding ``p - 1`` to one double costs
+    ``|ln(v / ref)|`` times its rounding error (15 ULP in an Lp norm's gradient at p = 0.05,
+    ``|ln| = 43``).
     ``parts``: ``_log_ratio_dd(v, ref)`` when the caller already has it (it is most of the
     cost)."""
     ad = a.detach()
     big, hi, lo = _log_ratio_dd(v, ref) if parts is None else parts
     ad = torch.broadcast_to(ad, big.shape)
-    p1, e1 = two_prod(ad, big)
-    p2, e2 = two_prod(ad, hi)
-    p = p1 + p2
-    bb = p - p1
-    err = (p1 - (p - bb)) + (p2 - bb)
-    q = err + (e1 + e2 + ad * lo)
+    l_hi, l_err = two_sum(big, hi)
+    p, e = two_prod(ad, l_hi)
+    q = e + ad * (l_err + lo)
     if a_lo is not None:
-        q = q + a_lo.detach() * (big + hi)
+        q = q + a_lo.detach() * l_hi
     t_hi = p + q
     # an overflowed t_hi (|a| near the float64 maximum) has no low part (inf - inf is NaN)
     t_lo = torch.where(torch.isinf(t_hi), 0.0, q - (t_hi - p))

@@ -31,6 +31,7 @@ import torch
 from ._gather import window_index
 from ._layout import Layout
 from ._numerics import (
+    _log_ratio_dd,
     _with_derivative,
     csum,
     log_ratio,
@@ -112,10 +113,15 @@ class _PPool:
         ae = _e(a)
         xs = torch.where(pos, X, 1.0)
         if w.precise:
-            ld = log_ratio(xs, _e(ref_d))
-            ed = power_ratio(xs, _e(ref_d), ae, log=ld)
+            with torch.no_grad():  # ln(x/R) in double-double: once where R_n = R_d
+                parts_d = _log_ratio_dd(xs, _e(ref_d))
+                parts_n = (_log_ratio_dd(xs, _e(ref_n)) if _may_hold(ref_n != ref_d)
+                           else parts_d)
+            ld = log_ratio(xs, _e(ref_d), parts=parts_d)
+            ed = power_ratio(xs, _e(ref_d), ae, log=ld, parts=parts_d)
             # alpha + 1 as an exact pair (its rounding would cost |ln(x/R)| times it)
-            en = power_ratio(xs, _e(ref_n), ae + 1, a_lo=two_sum(ae.detach(), 1.0)[1])
+            en = power_ratio(xs, _e(ref_n), ae + 1, a_lo=two_sum(ae.detach(), 1.0)[1],
+                             parts=parts_n)
         else:
             ld = torch.log(xs / _e(ref_d))
             ed = torch.exp(ae * ld)

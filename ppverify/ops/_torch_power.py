@@ -152,9 +152,11 @@ class PowerMean:
         with torch.no_grad():
             w, n, pos = self.w, self.n, self.pos
             t_hi, t_lo = self.t
-            if _may_hold(pe.detach().abs() < 1.0):  # exp's rounding, amplified by 1/|p|
+            # exp's own rounding (about one per term, shared by equal elements) moves g by it
+            # over |p|: carried where |p| < 1/4; above, at most 4 roundings of y
+            if _may_hold(pe.detach().abs() < 0.25):
                 e_hi, e_lo = exp_dd(t_hi, t_lo)
-            else:  # (|p| >= 1: it moves y by at most about one rounding)
+            else:
                 e_hi = torch.exp(t_hi)
                 e_lo = torch.where(torch.isfinite(e_hi), e_hi * t_lo, 0.0)
             keep = pos & ~first
