@@ -58,9 +58,7 @@ def _log_ratio_dd(v: torch.Tensor, ref: torch.Tensor):
     a P-pooling output over a window of 12544 elements (``tests/ops/test_torch_impl.py``)."""
     mv, mr, k = _mantissas(v, ref)
     d = mv - mr  # exact
-    sum_hi = mv + mr
-    bb = sum_hi - mv
-    sum_lo = (mv - (sum_hi - bb)) + (mr - bb)  # TwoSum: exact
+    sum_hi, sum_lo = two_sum(mv, mr)
     s_hi = d / sum_hi
     p, e = _dekker(s_hi, sum_hi)
     s_lo = (((d - p) - e) - s_hi * sum_lo) / sum_hi
@@ -105,16 +103,16 @@ def csum_pair(t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return t[..., 0], err
 
 
-def log_ratio_pair(v: torch.Tensor, ref: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def log_ratio_pair(v: torch.Tensor, ref: torch.Tensor,
+                   parts=None) -> tuple[torch.Tensor, torch.Tensor]:
     """``ln(v / ref)`` as an unevaluated double-double ``(hi, lo)`` (values only): the binary
     exponents' part ``k ln 2`` carried exactly (``k LN2_HI``), so a sum of many logarithms of
-    widely spread values loses nothing to rounding ``k ln 2`` (``_log_ratio_dd``)."""
+    widely spread values loses nothing to rounding ``k ln 2`` (``_log_ratio_dd``, or its
+    ``parts`` when the caller has them); renormalised, ``|lo| <= ulp(hi) / 2``."""
     with torch.no_grad():
-        big, hi, lo = _log_ratio_dd(v, ref)
-        total = big + hi  # |big| >= ln 2 > |hi| unless big = 0: Fast2Sum
-        rest = (hi - (total - big)) + lo
-        out = total + rest  # renormalised: |lo| <= ulp(hi) / 2, as callers assume
-        return out, rest - (out - total)
+        big, hi, lo = _log_ratio_dd(v, ref) if parts is None else parts
+        total, err = two_sum(big, hi)
+        return two_sum(total, err + lo)
 
 
 def two_sum(a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -148,6 +146,15 @@ def exp_pair(hi: torch.Tensor, lo: torch.Tensor) -> torch.Tensor:
     return torch.where(torch.isinf(e), e, e + e * lo)  # (inf * lo may be -inf: NaN)
 
 
+def minus_log(t_hi: torch.Tensor, t_lo: torch.Tensor, parts) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(t_hi + t_lo) - (big + hi + lo)`` for ``parts = (big, hi, lo)`` of ``_log_ratio_dd``,
+    as an unnormalised pair (values only): two TwoSums, exact but for the last addition."""
+    big, hi, lo = parts
+    s1, e1 = two_sum(t_hi, -big)
+    s2, e2 = two_sum(s1, -hi)
+    return s2, (e1 + e2) + (t_lo - lo)
+
+
 def exp_dd(t_hi: torch.Tensor, t_lo: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """``exp(t_hi + t_lo)`` as a pair ``(e, e d)`` (values only): ``e = exp(t_hi)`` as torch
     rounds it and ``d = (t_hi + t_lo) - ln(e)`` in double-double (``_log_ratio_dd``), so the
@@ -157,11 +164,8 @@ def exp_dd(t_hi: torch.Tensor, t_lo: torch.Tensor) -> tuple[torch.Tensor, torch.
     e = torch.exp(t_hi)
     ok = (e > 0) & torch.isfinite(e)
     es = torch.where(ok, e, 1.0)
-    big, hi, lo = _log_ratio_dd(es, torch.ones_like(es))
-    s1, e1 = two_sum(t_hi, -big)
-    s2, e2 = two_sum(s1, -hi)
-    d = s2 + ((e1 + e2) + (t_lo - lo))
-    return e, torch.where(ok, e * d, 0.0)
+    d_hi, d_lo = minus_log(t_hi, t_lo, _log_ratio_dd(es, torch.ones_like(es)))
+    return e, torch.where(ok, e * (d_hi + d_lo), 0.0)
 
 
 def log_ratio(v: torch.Tensor, ref: torch.Tensor, parts=None) -> torch.Tensor:
@@ -290,8 +294,7 @@ def power_ratio(v: torch.Tensor, ref: torch.Tensor, a: torch.Tensor,
 
 def scaled_power_ratio(f: torch.Tensor, v: torch.Tensor, ref: torch.Tensor, b: torch.Tensor,
                        c: torch.Tensor, b_lo: torch.Tensor | None = None,
-                       c_lo: torch.Tensor | None = None, parts=None,
-                       t=None) -> torch.Tensor:
+                       c_lo: torch.Tensor | None = None, t=None) -> torch.Tensor:
     """``f (v / ref)**b exp(c)`` for positive float64 ``v``, ``ref`` with no intermediate
     overflow or underflow: finite whenever the product is, though ``(v / ref)**b`` alone may
     not be (values only).
@@ -301,11 +304,11 @@ def scaled_power_ratio(f: torch.Tensor, v: torch.Tensor, ref: torch.Tensor, b: t
     ``k = round(t / ln 2)``, ``k ln 2`` subtracted exactly in two parts, and ``2^k`` applied
     to ``f exp(r)`` as two exact factors. Rounding ``t`` (hundreds in magnitude) to one double
     first would cost ``|t| eps`` relative (150+ ulp near the float64 maximum). ``b_lo`` and
-    ``c_lo``: low parts of ``b`` and ``c`` when they are pairs; ``parts`` as in ``scaled_log``,
-    ``t`` the pair ``b ln(v/ref)`` itself when the caller has it.
+    ``c_lo``: low parts of ``b`` and ``c`` when they are pairs; ``t`` the pair
+    ``b ln(v/ref)`` itself when the caller has it.
     """
     with torch.no_grad():
-        t_hi, t_lo = scaled_log(v, ref, b, b_lo, parts)[:2] if t is None else t
+        t_hi, t_lo = scaled_log(v, ref, b, b_lo)[:2] if t is None else t
         c = c.detach()
         s = t_hi + c
         bb = s - t_hi

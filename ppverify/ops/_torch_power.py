@@ -40,6 +40,7 @@ from ._numerics import (
     log_pair,
     log_ratio,
     log_ratio_pair,
+    minus_log,
     phi,
     power_ratio,
     scaled_log,
@@ -111,7 +112,7 @@ class PowerMean:
             G = torch.where(m >= -0.5, torch.log1p(torch.where(m >= -0.5, m, 0.0)),
                             torch.log1p(self.rest) - torch.log(n))
         p_safe = torch.where(p == 0, 1.0, p)
-        self.g_pair = self._g_pair(first, p_safe, xs, re, pe) if w.precise else None
+        self.g_pair = self._g_pair(first, p_safe, pe) if w.precise else None
         self.geometric = _may_hold(p == 0)
         if self.geometric:
             # p = 0: ln(geometric mean / R) = mean(l), written as the start of its Taylor
@@ -136,7 +137,7 @@ class PowerMean:
         self.zero_kills = (p == 0) & (self.n_zero > 0)  # the geometric mean is 0
         self.y = torch.where(self.all_zero | self.zero_kills, 0.0, ref * self.y_rel)
 
-    def _g_pair(self, first, p_safe, xs, re, pe):
+    def _g_pair(self, first, p_safe, pe):
         """``g = G / p = ln(y / R)`` as a double-double (values only; float64 inputs).
 
         ``y / R = exp(g)``, and a ``g`` rounded to one double costs ``|g|`` eps relative in y;
@@ -144,8 +145,8 @@ class PowerMean:
         spanning 30 decades: 154 ULP in the power mean, 218 in the Lp norm, where one double
         was used). And a relative error of ``S`` moves ``g`` by itself over ``|p|``: each
         ``e = (x/R)^p`` rounded once (equal elements share the error) cost up to 18 ULP at
-        p = 0.02 on 3 x 3 windows. So the terms are pairs (``exp_dd``), their sums too
-        (``csum_pair``), ``G`` = the logarithm of ``1 + m`` (power mean, ``S / n >= 1/2``:
+        p = 0.02 on 3 x 3 windows. So the terms are pairs (``exp_dd`` where |p| < 1/4), their
+        sums too (``csum_pair``), ``G`` = the logarithm of ``1 + m`` (power mean, ``S / n >= 1/2``:
         ``m = sum (e - 1) / n``) or of ``S / D`` (``S = 1 + rest``, ``rest`` without the first
         dominant element, whose ``e`` is 1) is taken by ``log_pair`` and divided by ``p`` with
         its remainder."""
@@ -182,15 +183,10 @@ class PowerMean:
         """``exp(mean ln(x / R))`` to about one rounding: the logarithms and their mean in
         double-double (``exp(geo)`` carries the derivatives)."""
         with torch.no_grad():
-            hi, lo = log_ratio_pair(xs, re)
+            hi, lo = log_ratio_pair(xs, re, parts=self.parts)
             hi, lo = torch.where(self.pos, hi, 0.0), torch.where(self.pos, lo, 0.0)
             s_hi, s_lo = csum_pair(hi)
-            s_lo = s_lo + lo.sum(-1)
-            q_hi = s_hi / n
-            prod, err = two_prod(q_hi, n)
-            q_lo = (((s_hi - prod) - err) + s_lo) / n
-            e = torch.exp(q_hi)
-            value = e + e * q_lo
+            value = exp_pair(*div_pair(s_hi, s_lo + lo.sum(-1), n))
         return _with_derivative(value, lambda: torch.exp(geo), geo)
 
     def outside_domain(self) -> torch.Tensor:
@@ -217,10 +213,7 @@ class PowerMean:
             # they overflowed, and the fallback exp((p-1)(l - g)) / D, one rounded exponent
             # near 707, was 200 ULP off)
             with torch.no_grad():  # (p - 1) ln(x/R) = p ln(x/R) - ln(x/R): exact pairs
-                big, hi, lo = self.parts
-                s1, e1 = two_sum(self.t[0], -big)
-                s2, e2 = two_sum(s1, -hi)
-                tm = two_sum(s2, (e1 + e2) + (self.t[1] - lo))
+                tm = two_sum(*minus_log(*self.t, self.parts))
             exact = scaled_power_ratio(1.0 / D, xs, _e(self.ref), pe - 1.0, _e(c_hi),
                                        c_lo=_e(c_lo), t=tm)
             if self.geometric:  # p = 0: (R/x) (y/R) / D with the geometric mean's y/R
