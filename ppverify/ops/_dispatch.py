@@ -492,7 +492,33 @@ def forward_impl(op: str, x: Tensor, param: Tensor, layout, validate: bool) -> T
 def backward_impl(op: str, x: Tensor, param: Tensor, layout, grad_y: Tensor,
                   need_param: bool):
     """``(grad_x, grad_param or None)`` by the backend that serves the call."""
-    return _select(op, layout, x).backward(op, x, param, layout, grad_y, need_param)
+    backend = _select(op, layout, x)
+    gx, gp = backend.backward(op, x, param, layout, grad_y, need_param)
+    if backend is not TORCH:
+        gx = within_range(op, x, param, layout, grad_y, gx)
+    return gx, gp
+
+
+def within_range(op: str, x: Tensor, param: Tensor, layout, grad_y: Tensor,
+                 gx: Tensor) -> Tensor:
+    """A kernel's float64 input gradient, with the planes where it is not finite computed again
+    by the pure-torch backend.
+
+    A window's dy/dx can exceed float64's range where the input gradient does not (P-pooling
+    or the power mean with a parameter just above 0 on a window spanning the range: dy/dx ~
+    (R / x)^(1 - alpha) for a tiny x; times a small grad_output, or two such terms of opposite
+    signs): the kernels sum the terms as they come, and an infinite term gives inf or NaN.
+    The pure-torch backend sums them with a common scale per element (``ScaledTerms``). Costs
+    one sum over ``gx`` per float64 backward (a NaN or infinity in it is the only sign)."""
+    if x.dtype != torch.float64 or bool(torch.isfinite(gx.sum())):
+        return gx
+    planes = ~torch.isfinite(gx).flatten(2).all(-1)  # (N, C)
+    n, c = planes.nonzero(as_tuple=True)
+    per_plane = planes_of(param, x.shape[0], x.shape[1])[n, c].reshape(-1, 1)
+    redo, _ = _torch_impl.backward(op, x[n, c].unsqueeze(1), per_plane, layout,
+                                   grad_y[n, c].unsqueeze(1), need_param=False)
+    gx[n, c] = redo[:, 0]
+    return gx
 
 
 def _memory_format(x: Tensor):
@@ -729,6 +755,7 @@ class _EagerPool(torch.autograd.Function):
         elif state is not None:
             gx, gp = _native_backward_saved(ctx.op, x, param, ctx.layout, grad_y, *state,
                                             need_param=need_param)
+            gx = within_range(ctx.op, x, param, ctx.layout, grad_y, gx)
         else:
             gx, gp = backward_impl(ctx.op, x, param, ctx.layout, grad_y, need_param)
         return (gx if need_x else None, gp.to(param.dtype) if need_param else None, None,

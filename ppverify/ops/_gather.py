@@ -117,6 +117,19 @@ class WindowIndex:
             acc = acc.narrow(2 + a, left, self.spatial[a])
         return acc
 
+    def scatter_amax(self, g: torch.Tensor) -> torch.Tensor:
+        """Like ``scatter``, the largest entry instead of the sum (-inf where none)."""
+        lead = g.shape[:2]
+        if self.identity:
+            return g.reshape(*lead, *self.spatial)
+        src = g.reshape(*lead, -1)
+        acc = g.new_full((*lead, math.prod(self.padded)), -math.inf)
+        acc = acc.scatter_reduce(2, self.index.expand(*lead, -1), src, "amax")
+        acc = acc.reshape(*lead, *self.padded)
+        for a, (left, _) in enumerate(self.pads):
+            acc = acc.narrow(2 + a, left, self.spatial[a])
+        return acc
+
 
 @functools.lru_cache(maxsize=64)
 def window_index(layout: Layout, spatial: tuple[int, ...], device: torch.device) -> WindowIndex:

@@ -294,10 +294,12 @@ def power_ratio(v: torch.Tensor, ref: torch.Tensor, a: torch.Tensor,
 
 def scaled_power_ratio(f: torch.Tensor, v: torch.Tensor, ref: torch.Tensor, b: torch.Tensor,
                        c: torch.Tensor, b_lo: torch.Tensor | None = None,
-                       c_lo: torch.Tensor | None = None, t=None) -> torch.Tensor:
+                       c_lo: torch.Tensor | None = None, t=None, split: bool = False):
     """``f (v / ref)**b exp(c)`` for positive float64 ``v``, ``ref`` with no intermediate
     overflow or underflow: finite whenever the product is, though ``(v / ref)**b`` alone may
-    not be (values only).
+    not be (values only). With ``split``, the pair ``(m, k)`` with the value ``m 2**k``
+    (``m = f e**r``, ``|r| <= ln(2) / 2``; ``k`` an integer-valued float64, ``|k| <= 2100``):
+    finite even where the value overflows (``ScaledTerms``).
 
     The exponent ``t = b ln(v/ref) + c`` is carried as a double-double (``b ln(v/ref)`` as in
     ``power_ratio``, ``c`` added by TwoSum), then ``exp(t) = 2^k exp(t - k ln 2)`` with
@@ -318,8 +320,11 @@ def scaled_power_ratio(f: torch.Tensor, v: torch.Tensor, ref: torch.Tensor, b: t
             lo = lo + c_lo.detach()
         k = torch.round(s / LN2).clamp(-2100.0, 2100.0)
         r = (s - k * LN2_HI) - k * LN2_LO + lo
+        m = f.detach() * torch.exp(r)
+        if split:
+            return m, k
         up1, up2 = pow2(k.to(torch.int64))
-        return f.detach() * torch.exp(r) * up1 * up2
+        return m * up1 * up2
 
 
 def pow2(e: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

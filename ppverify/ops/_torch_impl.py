@@ -82,6 +82,39 @@ def _e(t: torch.Tensor) -> torch.Tensor:
     return t.unsqueeze(-1)
 
 
+class ScaledTerms:
+    """The window elements' derivatives ``g`` where they exceed float64's range, as
+    ``m 2**k`` (``m`` and ``k`` float64, ``k`` integer-valued) at the entries of ``mask``.
+
+    Beyond the range a derivative is still a finite contribution: a window's dy/dx of 1e400
+    times a grad_output of 1e-100, or two such terms of opposite signs from two windows,
+    make an input gradient that float64 holds. ``scatter`` sums the terms ``g gy`` of every
+    element with one common scale per element (the largest ``k`` of its terms), so that
+    nothing overflows before the sum is scaled back once (inf only where the sum itself is
+    beyond the range)."""
+
+    def __init__(self, mask: torch.Tensor, m: torch.Tensor, k: torch.Tensor):
+        self.mask, self.m, self.k = mask, m, k
+
+    def where(self, keep: torch.Tensor) -> ScaledTerms:
+        """Only the entries also in ``keep``."""
+        return ScaledTerms(self.mask & keep, self.m, self.k)
+
+    def scatter(self, index, g: torch.Tensor, gy: torch.Tensor) -> torch.Tensor:
+        """``index.scatter(g * gy)`` (``g`` the derivatives elsewhere, ``gy`` per window)
+        summed as described above; each term is rounded once, as ``g * gy`` is."""
+        with torch.no_grad():
+            gm, ge = torch.frexp(gy)  # gy = gm 2^ge exactly
+            m = torch.where(self.mask, self.m, g.detach()) * _e(gm)
+            k = torch.where(self.mask, self.k, 0.0) + _e(ge.to(COMPUTE))
+            top = index.scatter_amax(torch.where(m != 0, k, -math.inf))
+            top = torch.where(torch.isfinite(top), top, 0.0).clamp(-2100.0, 2100.0)
+            shift = (k - index.gather(top)).clamp(-2100.0, 0.0)  # 0 at padding: m is 0 there
+            d1, d2 = pow2(shift.to(torch.int64))
+            u1, u2 = pow2(top.to(torch.int64))
+            return index.scatter(m * d1 * d2) * u1 * u2
+
+
 # ------------------------------------------------------------------------------- P-pooling
 
 
@@ -160,6 +193,7 @@ class _PPool:
         w, a, y = self.w, self.a, self.y
         X, pos, zero = w.X, self.pos, self.zero
         n_valid = self.n_valid
+        self.big = None
         ae, ref = _e(a), _e(self.ref_d)
         # per-window derivative of a zero element
         g_zero_pos = torch.where(a == 1, -y / torch.where(self.sum_pos > 0, self.sum_pos, 1.0),
@@ -211,17 +245,25 @@ class _PPool:
                 # α (x/R)^(α-1) e^scale in one double-double exponent: w y / x may overflow
                 # where α w y / x does not (a tiny α), and e^(t) rounded at |t| near 710
                 # costs 150+ ulp
-                exact = _with_derivative(
-                    scaled_power_ratio(ae, xs, ref, ae - 1.0, scale,
-                                       b_lo=two_sum(ae.detach(), -1.0)[1]),
-                    lambda: second, xs, ae, scale)
+                sm, sk = scaled_power_ratio(ae, xs, ref, ae - 1.0, scale,
+                                            b_lo=two_sum(ae.detach(), -1.0)[1], split=True)
+                up1, up2 = pow2(sk.to(torch.int64))
+                exact = _with_derivative(sm * up1 * up2, lambda: second, xs, ae, scale)
                 second = torch.where(torch.isfinite(exact), exact, second)
+                # beyond float64's range (a tiny x, alpha just above 0): g = m 2^k for the
+                # backward's scaled sum (ScaledTerms), wt (1 + alpha) scaled down with it
+                with torch.no_grad():
+                    down1, down2 = pow2(-sk.to(torch.int64))
+                    self.big = ScaledTerms(redo & ~torch.isfinite(exact),
+                                           (wt * (1.0 + ae)).detach() * down1 * down2 - sm, sk)
             g = torch.where(redo, wt * (1.0 + ae) - second, g)
         g = torch.where(pos, g, torch.where(zero, _e(g_zero_pos), 0.0))
         g_neg = torch.where(zero, _e(g_zero_neg), 0.0)
         g = torch.where(ae == 0, inv_n, torch.where(_e(self.neg_with_zero), g_neg, g))
         g = torch.where(_e(self.all_zero), _e(g_allzero), g)
         g = w.mask(g)
+        if self.big is not None:  # only the entries g's last lines did not replace
+            self.big = self.big.where(pos & _e(~self.all_zero & ~self.neg_with_zero) & (ae != 0))
         # w (x - y) / R = w (rho - D): keep the factor R outside the sum (subnormal inputs);
         # where x / R overflows (α < 0, R the smallest element), the same as
         # exp((α + 1) ln(x/R) - ln S) (1 - y/x), in logarithms
@@ -304,7 +346,13 @@ def backward(op: str, x: torch.Tensor, param: torch.Tensor, layout: Layout,
     st = _analysis(op, w)
     g, da = st.derivatives()
     gy = grad_output.to(COMPUTE)
-    gx = w.index.scatter(g * _e(gy)).to(x.dtype)
+    gx = w.index.scatter(g * _e(gy))
+    big = getattr(st, "big", None)
+    if big is not None and _may_hold(~torch.isfinite(gx)):
+        # a term of the sum overflowed (or the sum did on the way): the terms as m 2^k
+        exact = big.scatter(w.index, g, gy)
+        gx = torch.where(torch.isfinite(gx), gx, exact)
+    gx = gx.to(x.dtype)
     gp = scaled_sum(da * gy, st.ref, param.dim()) if need_param else None
     return gx, gp
 

@@ -42,13 +42,14 @@ from ._numerics import (
     log_ratio_pair,
     minus_log,
     phi,
+    pow2,
     power_ratio,
     scaled_log,
     scaled_power_ratio,
     two_prod,
     two_sum,
 )
-from ._torch_impl import COMPUTE, Windows, _e, _may_hold
+from ._torch_impl import COMPUTE, ScaledTerms, Windows, _e, _may_hold
 
 
 class PowerMean:
@@ -198,6 +199,7 @@ class PowerMean:
         """``(G, dP)``: dy/dx per window element (0 at padding) and dy/dp / R per window."""
         w, p, pe = self.w, self.p, _e(self.p)
         pos, zero = self.pos, self.zero
+        self.big = None
         D = _e(self.D)
         g = torch.exp((pe - 1.0) * (self.l - _e(self.g))) / D
         if w.precise:  # (x/R)^(p-1) in double-double times (y/R)^(1-p): |l| reaches 1400
@@ -214,8 +216,12 @@ class PowerMean:
             # near 707, was 200 ULP off)
             with torch.no_grad():  # (p - 1) ln(x/R) = p ln(x/R) - ln(x/R): exact pairs
                 tm = two_sum(*minus_log(*self.t, self.parts))
-            exact = scaled_power_ratio(1.0 / D, xs, _e(self.ref), pe - 1.0, _e(c_hi),
-                                       c_lo=_e(c_lo), t=tm)
+            em, ek = scaled_power_ratio(1.0 / D, xs, _e(self.ref), pe - 1.0, _e(c_hi),
+                                        c_lo=_e(c_lo), t=tm, split=True)
+            up1, up2 = pow2(ek.to(torch.int64))
+            exact = em * up1 * up2
+            # beyond float64's range: m 2^k for the backward's scaled sum (ScaledTerms)
+            self.big = ScaledTerms(~torch.isfinite(exact) & (pe != 0), em, ek)
             if self.geometric:  # p = 0: (R/x) (y/R) / D with the geometric mean's y/R
                 split = power_ratio(xs, _e(self.ref), pe - 1.0) * _e(self.y_rel) / D
                 exact = torch.where(pe == 0, split, exact)
@@ -231,6 +237,8 @@ class PowerMean:
         g = torch.where(_e(self.all_zero), _e(g_allzero), g)
         g = torch.where(_e(self.zero_kills), 0.0, g)
         g = w.mask(g)
+        if self.big is not None:  # only the entries the lines above did not replace
+            self.big = self.big.where(pos & _e(~self.all_zero & ~self.zero_kills))
         # dy/dp / R
         u = self.e / _e(self.S)
         if self.lp:
