@@ -7,6 +7,7 @@ import subprocess
 import sys
 import textwrap
 
+import numpy as np
 import pytest
 
 from ppverify.cli import main
@@ -229,6 +230,27 @@ def test_nan_against_minus_infinity_is_not_a_finite_ulp_count():
     err = errors_ulp([math.nan, -math.inf, 1.0], [-math.inf, -math.inf, 1.0], [1.0] * 3,
                      "float64")
     assert err.tolist() == [math.inf, 0.0, 0.0]
+
+
+def test_an_infinity_passes_only_where_the_tolerance_band_reaches_the_overflow_threshold():
+    """float16 overflows at 65520 (65504 + half its ULP, 32 / 2). With 8 ULP of the error
+    scale allowed: a true 0 whose scale is 1e20 (per-window terms that cancel) may come out
+    as inf of either sign; a scale of 2^13 reaches 8 * 8 = 64 from 65480 (65544: beyond);
+    a scale of 2^12 only 32 (65512: not); NaN never, nor the infinity on the far side, nor
+    one from an ordinary scale; float64 judges its own range."""
+    import math
+
+    from ppverify.conformance.compare import infinity_within_tolerance
+
+    inf = math.inf
+    got = [inf, -inf, inf, inf, math.nan, inf, inf]
+    ref = [0.0, 0.0, 65480.0, 65480.0, 0.0, -65480.0, 1.0]
+    scale = [1e20, 1e20, 2.0**13, 2.0**12, 1e20, 2.0**13, 1.0]
+    assert infinity_within_tolerance(got, ref, scale, "float16", 8).tolist() == [
+        True, True, True, False, False, False, False]
+    below_max = float(np.nextafter(np.finfo(np.float64).max, 0))
+    assert infinity_within_tolerance([inf, inf], [1.0, below_max], [1e300, 1e308], "float64",
+                                     8).tolist() == [False, True]
 
 
 def test_error_inputs_name_their_parameter():
