@@ -4630,15 +4630,25 @@ PPV_ALWAYS_INLINE v8d recip_normal8(v8d x) {
   const v8l normal = (x >= zero + 2.2250738585072014e-308) & (x <= zero + 1.7976931348623157e308);
   return v8_select(normal, (zero + 1.0) / x, zero);
 }
-// An element's dx from the sums over the served windows that hold it, dx = E (P + a C), where
-// x > 0 is finite and some served window holds it (P or C not 0; a zero's dy/dx is 0 in the
-// windows served, and an element only in windows evaluated again may have no finite E)
-PPV_ALWAYS_INLINE v8d overlap64_dx(v8d x, v8d e, v8d p, v8d c, v8d a) {
+// An element's dx from the sums over the served windows that hold it, dx = E (f P + a C)
+// (f = 1, or 1 + a in a lane near a = -1: FAR_FORM_1PA), where x > 0 is finite and some served
+// window holds it (P or C not 0; a zero's dy/dx is 0 in the windows served, and an element
+// only in windows evaluated again may have no finite E)
+PPV_ALWAYS_INLINE v8d overlap64_dx(v8d x, v8d e, v8d p, v8d c, v8d a, v8d f) {
   const v8d zero = {};
   const v8l served = (x > zero) & (x <= zero + 1.7976931348623157e308) &
                      ((p != zero) | (c != zero));
-  return v8_select(served, e * (p + a * c), zero);
+  return v8_select(served, e * (f * p + a * c), zero);
 }
+
+// Where |1 + a| is below this (a near -1, the harmonic mean at a = -1), the overlap state's
+// backward sums the far form of each window's dy/dx, w ((1 + a) - a y / x): C = sum c (-y / x)
+// and dx = E ((1 + a) P + a C). The near form 1 + a (x - y) / x cancels there wherever x >> y
+// (at a = -1, x = 1e20 in a window [1, 1e20] with y = 2: 1 - 1 = 0 instead of 2e-40, and a
+// relative error 2^-52 x / y in general), where the far form has none; near x = y the far
+// form's (1 + a) + |a| y / x is about 1, no cancellation either. Elsewhere the near form
+// (its error |a| u against |1 + a| + |a| y / x: at most 17 u here).
+constexpr double FAR_FORM_1PA = 1.0 / 16.0;
 
 // One group's backward from the float64 overlap state: E its block of x^a (e_index's
 // layout from the group's start), win / dw the state's windows at state_index(P, sgroup, ...)
@@ -4668,6 +4678,9 @@ inline void overlap64_group_backward(const Plan& P, const double* x, const Lanes
     std::fill(Ca, Ca + n, 0.0);
   }
   const v8d va = v8_load(ln.a);
+  const v8d v0 = {};
+  const v8l farv = v8_abs(va + 1.0) < v0 + FAR_FORM_1PA;  // (FAR_FORM_1PA)
+  const v8d vf = v8_select(farv, va + 1.0, v0 + 1.0);
   bool extra = false;   // some window evaluated again
   int64_t again_n = 0;  // its lanes (counted in overlap_rows_redone, for tests)
   GradSink sink;
@@ -4735,28 +4748,29 @@ inline void overlap64_group_backward(const Plan& P, const double* x, const Lanes
         if (one_window) {
           for_each_element(P, wr, [&](int64_t pos) {
             const v8d xv = v8_load(X + pos * L);
-            const v8d d = (xv - yh) - yl;
+            const v8d d = v8_select(farv, (zero - yh) - yl, (xv - yh) - yl);
             const v8d pv = zero + c, cv = zero + c * (d * recip_normal8(xv));
-            v8_store(Pa + pos * L, overlap64_dx(xv, v8_load(E + pos * L), pv, cv, va));
+            v8_store(Pa + pos * L, overlap64_dx(xv, v8_load(E + pos * L), pv, cv, va, vf));
           });
           continue;
         }
         for_each_element(P, wr, [&](int64_t pos) {
           double* pp = Pa + pos * L;
           double* cc = Ca + pos * L;
-          const v8d d = (v8_load(X + pos * L) - yh) - yl;
+          const v8d xv = v8_load(X + pos * L);
+          const v8d d = v8_select(farv, (zero - yh) - yl, (xv - yh) - yl);
           v8_store(pp, v8_load(pp) + c);
           v8_store(cc, v8_load(cc) + c * (d * v8_load(IX + pos * L)));
         });
       }
   v8_store(dl, dlv);
   for (int l = 0; l < L; ++l) wide[l] = widev[l] != 0;
-  // dx (overlap64_dx: C sums c (x - y) / x; where windows share no element it was formed
+  // dx (overlap64_dx: C sums c (x - y) / x, or c (-y / x); where windows share no element it was formed
   // window by window above), plus the windows evaluated again
   if (!one_window)
     for (int64_t k = 0; k < n; k += L)
       v8_store(Pa + k, overlap64_dx(v8_load(X + k), v8_load(E + k), v8_load(Pa + k),
-                                    v8_load(Ca + k), va));
+                                    v8_load(Ca + k), va, vf));
   if (extra) {
     const double* xt = s.Xtra.data();
 #pragma omp simd

@@ -331,3 +331,48 @@ def test_float64_overlap_state_memory_model():
     assert not fits(big, _layout.windowed(2, 3, 1, 1, 1, False))
     assert not fits(big, _layout.windowed(2, 3, 2, 1, 1, False), channels_last=True)
     assert fits((1, 2, 9, 9), _layout.windowed(2, 3, 1, 1, 1, False))  # <= 1 MiB: kept
+
+
+@pytest.mark.parametrize("alpha", [-1.0, -1.0 + 2.0**-30, -0.99, -0.95])
+@pytest.mark.parametrize("saved", [True, False], ids=["autograd", "recomputing"])
+def test_harmonic_mean_gradient_of_an_element_far_above_its_windows(alpha, saved):
+    """At alpha = -1 (the harmonic mean) dy/dx = w y / x has no (1 + alpha) term: an element
+    far above its windows' means has a tiny gradient (4e-40 at x = 1e20 in windows [1, 1e20]),
+    and the near form 1 + alpha (x - y) / x cancels to 0 there (it did: 0 instead of 4e-40,
+    and a relative error of 6e-12 at x = 1e5). With -1 <= alpha < 0 and a positive upstream
+    gradient every term is positive, so each element's gradient must be within 8 ULP of the
+    oracle's, whatever the window's largest gradient; the autograd path (the overlap state
+    where it serves) and the recomputing backward (the custom op's)."""
+    from ppverify.oracle import reference, ulp_distance
+
+    x = torch.tensor([[[1.0, 1e20, 1.0, 1.0, 1e5, 0.5, 3.0, 1e-3, 7.0]]], dtype=F64)
+    g = torch.tensor([[[1.0, 0.5, 2.0, 0.25, 1.0, 1.0, 3.0, 0.5]]], dtype=F64)
+    if saved:
+        xg = x.clone().requires_grad_()
+        p_pool1d(xg, torch.tensor(alpha, dtype=F64, requires_grad=True), 2, 1).backward(g)
+        gx = xg.grad
+    else:
+        gx, _ = _dispatch.backward_impl("ppool", x, torch.tensor(alpha, dtype=F64),
+                                        _layout.windowed(1, 2, 1), g, False)
+    ref = reference("ppool", x.numpy(), alpha, 2, 1, dims=1, dtype="float64",
+                    grad_output=g.numpy())
+    ulps = ulp_distance(gx.numpy(), ref.grad_input, "float64")
+    assert ulps.max() <= 8, (gx.numpy().ravel().tolist(), ref.grad_input.ravel().tolist())
+
+
+@pytest.mark.parametrize("alpha", [-1.0, -0.99])
+def test_harmonic_mean_gradients_from_the_overlap_state(alpha, count_overlap):
+    """The same on the overlap state (2-D k3 s2 p1, elements 1e20 times their neighbours)."""
+    from ppverify.oracle import reference, ulp_distance
+
+    gen = torch.Generator().manual_seed(71)
+    x = torch.rand((1, 2, 9, 8), generator=gen, dtype=F64) + 0.5
+    x[0, :, ::3, ::2] *= 1e20
+    g = torch.rand((1, 2, 5, 4), generator=gen, dtype=F64) + 0.25
+    xg = x.clone().requires_grad_()
+    p_pool2d(xg, torch.tensor(alpha, dtype=F64, requires_grad=True), 3, 2, 1).backward(g)
+    assert len(count_overlap) == 1
+    ref = reference("ppool", x.numpy(), alpha, 3, 2, 1, dims=2, dtype="float64",
+                    grad_output=g.numpy())
+    ulps = ulp_distance(xg.grad.numpy(), ref.grad_input, "float64")
+    assert ulps.max() <= 8, ulps.max()
