@@ -33,14 +33,23 @@ LAYOUTS = ("contiguous", "strided", "channels_last")
 POOLINGS = ("windowed", "adaptive", "global")
 WINDOW_FEATURES = ("stride", "padding", "dilation", "ceil_mode")
 HUGE_PARAM = 16.0  # |param| at or above this is a "huge" parameter
+SMALL_PARAM = 0.25  # 0 < |param| below this is a "small" parameter
 
 
 def param_class(param: float | None) -> str:
-    """``none``, ``huge`` (``|param| >= 16``), ``negative`` or ``ordinary``."""
+    """``none``, ``huge`` (``|param| >= 16``), ``small`` (``0 < |param| < 1/4``),
+    ``negative`` or ``ordinary``.
+
+    Small parameters have their own class because they have their own failures: the power
+    mean's and the Lp norm's ``(...)^(1/p)`` multiplies a relative error of the sum by
+    ``1/|p|``, and a window's dy/dx ~ ``(R / x)^(1 - p)`` exceeds float64's range on windows
+    spanning it (P-pooling's alpha likewise)."""
     if param is None:
         return "none"
     if abs(param) >= HUGE_PARAM:
         return "huge"
+    if 0 < abs(param) < SMALL_PARAM:
+        return "small"
     return "negative" if param < 0 else "ordinary"
 
 

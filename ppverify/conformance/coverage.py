@@ -86,18 +86,21 @@ def feature_levels(pooling: str, accepts) -> tuple[str, ...]:
 
 
 def factor_levels(op: str, pooling: str, accepts, *, dtypes, kinds, layouts,
-                  param_classes: tuple[str, ...], zeros_allowed_with_negative: bool
+                  param_classes: tuple[str, ...], classes_without_zeros: tuple[str, ...] = ()
                   ) -> Factors:
-    """The levels of every factor for one run (see the module doc)."""
+    """The levels of every factor for one run (see the module doc); a parameter class in
+    ``classes_without_zeros`` (every value negative, and zeros outside the domain) never meets
+    the ``zeros`` value kind."""
     levels = {
         "dtype": tuple(dtypes), "kind": tuple(kinds), "param": tuple(param_classes),
         "feature": feature_levels(pooling, accepts), "layout": tuple(layouts),
         "batched": ("batched", "unbatched"),
     }
     excluded = {}
-    if "negative" in param_classes and "zeros" in kinds and not zeros_allowed_with_negative:
-        excluded[(("kind", "zeros"), ("param", "negative"))] = \
-            "a zero with a negative exponent is outside the domain (0**p is infinite)"
+    for c in classes_without_zeros:
+        if c in param_classes and "zeros" in kinds:
+            excluded[(("kind", "zeros"), ("param", c))] = \
+                "a zero with a negative exponent is outside the domain (0**p is infinite)"
     return Factors(levels, excluded)
 
 

@@ -9,8 +9,10 @@ sizes 1-4, or 5 with ``thorough``; strides; padding up to half the kernel; odd i
 channels; the upstream gradient) is random. Deterministic given the seed; a new seed gives new
 rows and new values.
 
-Parameters (``PARAM_POOLS``) by class: ordinary, negative and huge (``|param| >= 16``, which
-stresses overflow and underflow). A declared parameter range or an explicit list of values
+Parameters (``PARAM_POOLS``) by class: ordinary, negative, huge (``|param| >= 16``, which
+stresses overflow and underflow) and small (``0 < |param| < 1/4``: ``1/p`` amplifies the sum's
+rounding, and dy/dx ~ ``(R / x)^(1 - p)`` exceeds float64's range on wide windows;
+``cases.param_class``). A declared parameter range or an explicit list of values
 (``params``) restricts the pools, and a class with no value left drops out of the coverage
 table.
 
@@ -34,15 +36,18 @@ from .values import VALUE_KINDS, check_kinds, draw_grad_output, draw_values, rep
 PARAM_POOLS = {
     "ppool": {"ordinary": (2.0, 0.0, 1.0, 2.5, 0.5, 3.0, 8.0),
               "negative": (-1.0, -2.5, -0.5, -3.0),
-              "huge": (100.0, 1000.0, -100.0, 40.0)},
+              "huge": (100.0, 1000.0, -100.0, 40.0),
+              "small": (0.05, -0.05, 0.01)},
     "lp": {"ordinary": (2.0, 1.0, 3.0, 1.5, 4.0, 2.5),
            "negative": (-1.0, -2.0),
-           "huge": (16.0, 32.0)},
+           "huge": (16.0, 32.0),
+           "small": (0.05, 0.1, -0.1)},
     "powermean": {"ordinary": (3.0, 1.0, 2.0, 0.5, 4.0, 1.5),
                   "negative": (-1.0, -2.0, -0.5),
-                  "huge": (32.0, 64.0)},
+                  "huge": (32.0, 64.0),
+                  "small": (0.05, 0.1, -0.1)},
 }
-PARAM_CLASSES = ("ordinary", "negative", "huge")
+PARAM_CLASSES = ("ordinary", "negative", "huge", "small")
 
 
 @dataclass(frozen=True)
@@ -51,6 +56,9 @@ class Plan:
 
     factors: Factors
     pools: dict[str, tuple[float, ...]]
+    #: the pools for inputs with zeros: their values >= 0 where zeros are outside the domain
+    #: of a negative exponent (the power mean and Lp without a declared clamp)
+    zero_pools: dict[str, tuple[float, ...]] | None = None
 
 
 def check_params(op: str, params) -> tuple[float, ...] | None:
@@ -129,10 +137,14 @@ def make_plan(op: str, pooling: str, accepts, *, dtypes=DTYPES, kinds=VALUE_KIND
         if not pools:
             raise ValueError(f"no parameter value is left: params {params or 'default'} and "
                              f"the declared range [{low:g}, {high:g}] exclude each other")
+    zeros_ok = op == "ppool" or (input_min is not None and input_min > 0)
+    zero_pools = {c: v if zeros_ok or not conv.has_param else tuple(p for p in v if p >= 0)
+                  for c, v in pools.items()}
     factors = factor_levels(op, pooling, accepts, dtypes=dtypes, kinds=kinds, layouts=layouts,
-                            param_classes=tuple(pools), zeros_allowed_with_negative=(
-                                op == "ppool" or (input_min is not None and input_min > 0)))
-    return Plan(factors, pools)
+                            param_classes=tuple(pools),
+                            classes_without_zeros=tuple(c for c, v in zero_pools.items()
+                                                        if not v))
+    return Plan(factors, pools, zero_pools)
 
 
 # ----------------------------------------------------------------------------- geometry
@@ -279,7 +291,8 @@ def _cases_from_rows(op, dims, accepts, rows, *, seed, max_kernel, max_windows, 
     signed = op in ("avg", "max", "min")
     for i, row in enumerate(rows):
         dtype, kind = row["dtype"], row["kind"]
-        param = _draw_param(rng, plan.pools[row["param"]], dtype)
+        pools = plan.zero_pools if kind == "zeros" and plan.zero_pools else plan.pools
+        param = _draw_param(rng, pools[row["param"]], dtype)
         geometry = dict(kernel_size=(), stride=None, padding=(), dilation=(), ceil_mode=False)
         output_size = None
         if pooling == "windowed":

@@ -91,8 +91,13 @@ def _check_input(x, dims, op):
         raise ValueError("input must be non-negative")
 
 
-def _reduce(op, win, mask, n_pad, include_pad, param):
-    """Pool the gathered windows (..., W, K) (masked) in their dtype."""
+def _reduce(op, flat, idx, mask, n_pad, include_pad, param):
+    """Pool the windows ``flat[..., idx]`` (..., W, K) (masked) in ``flat``'s dtype."""
+    if op == "ppool":
+        return _PPool.apply(flat, idx, mask, param)
+    if op in ("powermean", "lp") and _value(param) != 0:
+        return _PowerMean.apply(flat, idx, mask, param, op == "powermean")
+    win = flat[..., idx]
     dt = win.dtype
     zero = torch.zeros((), dtype=dt)
     count = mask.sum(-1).to(dt)
@@ -109,11 +114,7 @@ def _reduce(op, win, mask, n_pad, include_pad, param):
             masked.argmin(-1, keepdim=True)
         y = masked.gather(-1, pick).squeeze(-1)
         return torch.where(mask.any(-1), y, fill)
-    if op == "ppool":
-        return _PPool.apply(win, mask, param)
-    if op == "powermean" and _value(param) == 0:
-        return _Geometric.apply(win, mask, param)
-    return _PowerMean.apply(win, mask, param, op == "powermean")
+    return _Geometric.apply(win, mask, param)  # the power mean at p = 0
 
 
 class _Rescale(torch.autograd.Function):
@@ -140,6 +141,52 @@ class _Divide(torch.autograd.Function):
     @staticmethod
     def backward(ctx, g):
         return g, None
+
+
+def _times_pow2(v, e):
+    """``v * 2**e`` for an integer tensor ``|e| <= 3000``, in three exact steps (no
+    intermediate overflow)."""
+    third = torch.div(e, 3, rounding_mode="floor")
+    for part in (third, third, e - 2 * third):
+        v = v * torch.pow(2.0, part.to(v.dtype))
+    return v
+
+
+def _scatter_scaled(mant, k, idx, mask, n):
+    """The input gradient ``sum over windows of mant * 2**k`` at each of the ``n`` flat
+    positions (``mant``, ``k`` of shape (..., W, K), ``idx`` (W, K)).
+
+    A window's dy/dx can exceed the working precision's range where the input gradient does
+    not (a parameter just above 0 on a wide window: dy/dx ~ (m / x)^(1 - p)): each term is
+    ``mant 2^k`` with ``mant`` in range, the terms of each element are scaled by the largest
+    of their ``2^k`` before they are added, and the sum is scaled back once (inf only where it
+    is beyond the range). Autograd's scatter of inf terms gave inf or NaN."""
+    lead = mant.shape[:-2]
+    live = mask & (mant != 0)
+    low = torch.full_like(k, -(2**20))
+    k = torch.where(live, k, low)
+    flat_idx = idx.reshape(-1).expand(*lead, -1)
+    top = torch.full((*lead, n), -(2**20), dtype=k.dtype)
+    top = top.scatter_reduce(-1, flat_idx, k.reshape(*lead, -1), "amax")
+    top = torch.where(top < -(2**19), torch.zeros_like(top), top)
+    shift = (k - top[..., idx]).clamp(-3000, 0)
+    terms = torch.where(live, _times_pow2(mant, shift), torch.zeros((), dtype=mant.dtype))
+    acc = torch.zeros((*lead, n), dtype=mant.dtype)
+    acc = acc.index_add(-1, idx.reshape(-1), terms.reshape(*lead, -1))
+    return _times_pow2(acc, top)
+
+
+def _root_pair(big_m, p):
+    """``big_m^(1/p)`` as ``(mant, exp)`` with the value ``mant 2^exp``: from ``torch.pow``
+    where the power is a normal number; from ``log2`` where it overflows or underflows (a
+    small |p|: (n / D)^(1/p) reaches 125^20 for a 5 x 5 x 5 window and p = 0.05)."""
+    dt = big_m.dtype
+    yr = torch.pow(big_m, 1 / p)
+    normal = torch.isfinite(yr) & (yr >= torch.finfo(dt).tiny)
+    fm, fe = torch.frexp(torch.where(normal, yr, torch.ones((), dtype=dt)))
+    l2 = torch.log2(big_m) / p
+    le = torch.floor(l2) + 1
+    return torch.where(normal, fm, torch.exp2(l2 - le)), torch.where(normal, fe, le.to(fe.dtype))
 
 
 def _power(win, pos, m, logs, a):
@@ -177,7 +224,8 @@ class _PPool(torch.autograd.Function):
     """Lehmer mean of each window (..., W, K) with explicit stable derivatives."""
 
     @staticmethod
-    def forward(ctx, win, mask, a):
+    def forward(ctx, flat, idx, mask, a):
+        win = flat[..., idx]
         dt = win.dtype
         av = float(a.detach())
         zero, one = torch.zeros((), dtype=dt), torch.ones((), dtype=dt)
@@ -195,18 +243,27 @@ class _PPool(torch.autograd.Function):
         p = w / sw
         if av >= 0:
             y = mx.squeeze(-1) * (p * torch.where(mask, win / mx, zero)).sum(-1)
-        else:  # weights sit on the small elements: y = m sum (x/m)^(a+1) / sum w
+        elif av <= -1:  # weights sit on the small elements: y = m sum (x/m)^(a+1) / sum w
             t = torch.where(pos, _power(win, pos, m, logs, a + 1), zero)
             y = m.squeeze(-1) * (t.sum(-1) / sw.squeeze(-1))
+        else:  # -1 < a < 0: (x/m)^(a+1) overflows on a wide window; normalise it by the
+            # largest element: y = mx (sum (x/mx)^(a+1) / sum w) (mx/m)^a, each factor <= 1
+            t = torch.where(pos, _power(win, pos, mx, _normalised_logs(win, pos, mx), a + 1),
+                            zero)
+            r = mx / m
+            spread = torch.exp(a * torch.where(torch.isfinite(r), torch.log(r),
+                                               torch.log(mx) - torch.log(m)))
+            y = mx.squeeze(-1) * ((t.sum(-1) / sw.squeeze(-1)) * spread.squeeze(-1))
         ctx.log_sw = torch.log(sw)
         special = (npos == 0) | ((nzero > 0) & (av < 0))
         y = torch.where(special, zero, y)
-        ctx.save_for_backward(win, mask, p, y, logs, a)
+        ctx.save_for_backward(win, idx, mask, p, y, logs, a)
+        ctx.n = flat.shape[-1]
         return y
 
     @staticmethod
     def backward(ctx, g):
-        win, mask, p, y, logs, a = ctx.saved_tensors
+        win, idx, mask, p, y, logs, a = ctx.saved_tensors
         dt = win.dtype
         av = float(a.detach())
         zero = torch.zeros((), dtype=dt)
@@ -220,19 +277,34 @@ class _PPool(torch.autograd.Function):
         # dy/dx_i = p_i ((a + 1) - a y / x_i), with p_i y / x_i formed without overflow
         py_x = _times_ratio(p, a * logs - ctx.log_sw, yk, safe)
         dx = torch.where(pos, (a + 1) * p - a * py_x, zero)
+        # where y / x may overflow (y = ym 2^ye, x = xm 2^xe exactly, k = ye - xe > 0):
+        # dy/dx = (p (a + 1) 2^-k - a p (ym / xm)) 2^k, the bracket in range
+        ym, ye = torch.frexp(yk)
+        xm, xe = torch.frexp(safe)
+        k = (ye - xe).clamp_min(0)
+        scaled = pos & (k > 0) & (p >= torch.finfo(dt).tiny / torch.finfo(dt).eps)
+        bracket = (a + 1) * p * torch.pow(2.0, (-k).to(dt)) - a * (p * (ym / xm))
+        dx = torch.where(scaled, bracket, dx)
+        k = torch.where(scaled, k, torch.zeros_like(k))
+        special = torch.zeros_like(pos)  # entries a convention sets (their k is 0)
         if av == 0:
+            special = mask
             dx = torch.where(mask, 1 / n, zero)
         elif av == 1:  # a zero's derivative is -y / sum x
             total = torch.where(pos, win, zero).sum(-1, keepdim=True)
+            special = special | zer
             dx = torch.where(zer, -yk / total, dx)
         # a < 0 with a zero: y = 0; one zero gets 1 (a < -1), N (a = -1), inf -> 0
         if av < 0:
             c = torch.full_like(n, 1.0) if av < -1 else (n if av == -1 else 0 * n)
             at_zero = torch.where(zer & (nzero == 1), c, zero)
+            special = special | (nzero > 0)
             dx = torch.where(nzero > 0, at_zero, dx)
         # all-zero window: 1 (a > 0), 1/N (a = 0), [N = 1] (a < 0)
         coef = (torch.ones_like(n) if av > 0 else 1 / n if av == 0 else (n == 1).to(dt))
+        special = special | (npos == 0)
         dx = torch.where(npos == 0, torch.where(mask, coef, zero), dx)
+        k = torch.where(special, torch.zeros_like(k), k)
         # dy/da = sum p_i ln(x_i / m) (x_i - y)
         top = torch.where(mask, win, zero).amax().clamp_min(torch.finfo(dt).tiny)
         da = torch.where(pos, p * logs * (win / top - yk / top), zero).sum(-1)
@@ -240,14 +312,15 @@ class _PPool(torch.autograd.Function):
                          zero, da)
         # sum_j g_j da_j, scaled by the largest element so that no partial sum overflows
         grad_a = (top * (g * da).sum()).reshape(a.shape) if a.requires_grad else None
-        return g[..., None] * dx, None, grad_a
+        return _scatter_scaled(g[..., None] * dx, k, idx, mask, ctx.n), None, None, grad_a
 
 
 class _PowerMean(torch.autograd.Function):
     """Power mean (``mean=True``) or Lp norm of each window, explicit stable derivatives."""
 
     @staticmethod
-    def forward(ctx, win, mask, p, mean):
+    def forward(ctx, flat, idx, mask, p, mean):
+        win = flat[..., idx]
         dt = win.dtype
         pv = float(p.detach())
         zero, one = torch.zeros((), dtype=dt), torch.ones((), dtype=dt)
@@ -261,15 +334,16 @@ class _PowerMean(torch.autograd.Function):
         s = e.sum(-1)
         d = mask.sum(-1).to(dt) if mean else torch.ones_like(s)
         big_m = torch.where(npos > 0, s / d, one)
-        yr = torch.pow(big_m, 1 / p)  # y / m, in [D^(-1/p), n^(1/p)]
-        y = torch.where(npos > 0, m.squeeze(-1) * yr, zero)
-        ctx.save_for_backward(win, mask, e, s, big_m, yr, m, logs, p, d, y)
-        ctx.mean = mean
+        ym, ye = _root_pair(big_m, p)  # y / m = ym 2^ye, in [D^(-1/p), n^(1/p)]
+        mm, me = torch.frexp(m.squeeze(-1))
+        y = torch.where(npos > 0, _times_pow2(mm * ym, me + ye), zero)
+        ctx.save_for_backward(win, idx, mask, e, s, big_m, ym, ye, m, logs, p, d, y)
+        ctx.mean, ctx.n = mean, flat.shape[-1]
         return y
 
     @staticmethod
     def backward(ctx, g):
-        win, mask, e, s, big_m, yr, m, logs, p, d, y = ctx.saved_tensors
+        win, idx, mask, e, s, big_m, ym, ye, m, logs, p, d, y = ctx.saved_tensors
         dt = win.dtype
         pv = float(p.detach())
         zero = torch.zeros((), dtype=dt)
@@ -279,28 +353,47 @@ class _PowerMean(torch.autograd.Function):
         sk = s[..., None].clamp_min(torch.finfo(dt).tiny)
         safe = torch.where(pos, win, torch.ones((), dtype=dt))
         share = e / sk
-        # dy/dx_i = share_i * y / x_i, with y / x_i = yr * (m / x_i): y itself may overflow
+        # dy/dx_i = share_i * y / x_i = share_i yr (m / x_i): yr may overflow, and so may
+        # m / x_i (a small p on a wide window): with yr = ym 2^ye, m = mm 2^me and
+        # x_i = xm 2^xe exactly, dy/dx_i = (share_i ym (mm / xm)) 2^(ye + me - xe)
         log_share = p * logs - torch.log(sk)
-        ratio = yr[..., None] * (m / safe)
-        direct = share * ratio
-        ok = torch.isfinite(ratio) & torch.isfinite(direct) & \
-            (share >= torch.finfo(dt).tiny / torch.finfo(dt).eps)
-        logged = torch.exp(log_share + torch.log(yr[..., None]) - logs)
+        mm, me = torch.frexp(m)
+        xm, xe = torch.frexp(safe)
+        ym_, ye_ = ym[..., None], ye[..., None]
+        direct = share * (ym_ * (mm / xm))
+        ok = torch.isfinite(direct) & (share >= torch.finfo(dt).tiny / torch.finfo(dt).eps)
+        # elsewhere (share underflows) in logarithms, scaled by 2^kz: z = ln(share ym x/m)
+        z = log_share + torch.log(ym_) - logs
+        kz = torch.round(z / math.log(2))
+        logged = torch.exp(z - kz * math.log(2))
         dx = torch.where(pos, torch.where(ok, direct, logged), zero)
+        k = torch.where(pos, torch.where(ok, me - xe, kz.to(xe.dtype)) + ye_,
+                        torch.zeros_like(xe))
         if pv == 1:  # a zero's derivative: y / sum x = yr / s
-            dx = torch.where(zer, yr[..., None] / sk, dx)
+            dx = torch.where(zer, ym_ / sk, dx)
+            k = torch.where(zer, ye_, k)
         n = mask.sum(-1, keepdim=True).to(dt)
         coef = n ** (-1 / pv) if ctx.mean else torch.ones_like(n)
         dx = torch.where(npos == 0, torch.where(mask, coef, zero), dx)
+        k = torch.where(npos == 0, torch.zeros_like(k), k)
         # dy/dp = y (-ln M / p^2 + sum share_i ln(x_i / m) / p)
-        q = yr * (-torch.log(big_m) / (p * p) + torch.where(pos, share * logs, zero).sum(-1) / p)
+        q = -torch.log(big_m) / (p * p) + torch.where(pos, share * logs, zero).sum(-1) / p
         q = torch.where(npos.squeeze(-1) > 0, q, zero)
-        # sum_j g_j m_j q_j, scaled by the largest m so that terms cannot overflow on their own
-        mm = m.squeeze(-1)
-        top = mm.max().clamp_min(torch.finfo(dt).tiny)
-        grad_p = top * (g * (mm / top) * q).sum() if p.requires_grad else None
+        # sum_j g_j y_j q_j with y_j = (mm_j ym_j) 2^(e_j) (e_j = me_j + ye_j), each term
+        # scaled by 2^-E (E the largest e_j) so that none overflows on its own (y_j itself
+        # may, or y_j / m_j where y_j does not: a small p on tiny values)
+        grad_p = None
+        if p.requires_grad:
+            mw, ew = torch.frexp(m.squeeze(-1))
+            e_all = (ew + ye).to(torch.int64)
+            live = npos.squeeze(-1) > 0
+            top = torch.where(live, e_all, torch.full_like(e_all, -(2**20))).max()
+            top = top if bool(live.any()) else torch.zeros_like(top)
+            terms = g * (mw * ym) * q
+            grad_p = _times_pow2(_times_pow2(terms, (e_all - top).clamp(-3000, 0)).sum(), top)
         grad_p = None if grad_p is None else grad_p.reshape(p.shape)
-        return g[..., None] * dx, None, grad_p, None
+        return _scatter_scaled(g[..., None] * dx, k, idx, mask, ctx.n), None, None, grad_p, \
+            None
 
 
 class _Geometric(torch.autograd.Function):
@@ -364,13 +457,12 @@ def make(op: str, dims: int, pooling: str = "windowed", work: str | None = None)
             else torch.float32
         lead = x.shape[: x.dim() - dims]
         flat = x.to(wdt).reshape(*lead, -1)
-        win = flat[..., idx]
         a = None
         if has_param:
             a = param.to(wdt) if isinstance(param, torch.Tensor) else \
                 torch.tensor(_value(param), dtype=wdt)
             a = a.reshape(())
-        y = _reduce(op, win, mask, n_pad, include, a)
+        y = _reduce(op, flat, idx, mask, n_pad, include, a)
         return y.reshape(*lead, *out).to(x.dtype)
 
     def windowed(input, param, kernel, stride, padding, dilation, ceil_mode, include):

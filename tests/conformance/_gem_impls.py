@@ -140,12 +140,12 @@ class _DeadChannelPowerMean(_careful._PowerMean):
 
     @staticmethod
     def backward(ctx, g):
-        grad_x, _, grad_p, _ = _careful._PowerMean.backward(ctx, g)
-        win, mask = ctx.saved_tensors[:2]
+        grad_x, _, _, grad_p, _ = _careful._PowerMean.backward(ctx, g)
+        win, _, mask = ctx.saved_tensors[:3]
         dead = ~(mask & (win > 0)).any(-1)
         if grad_p is not None:
             grad_p = torch.where(dead.any() & (g != 0).any(), torch.nan, grad_p)
-        return grad_x, None, grad_p, None
+        return grad_x, None, None, grad_p, None
 
 
 class GeMDeadChannel(torch.nn.Module):
@@ -157,7 +157,8 @@ class GeMDeadChannel(torch.nn.Module):
         dims = 2
         wdt = torch.float64 if x.dtype == torch.float64 else torch.float32
         lead = x.shape[: x.dim() - dims]
-        win = x.to(wdt).reshape(*lead, 1, -1)
-        mask = torch.ones(win.shape[-1], dtype=torch.bool).expand(1, -1)
-        y = _DeadChannelPowerMean.apply(win, mask, self.p.to(wdt).reshape(()), True)
+        flat = x.to(wdt).reshape(*lead, -1)
+        idx = torch.arange(flat.shape[-1]).reshape(1, -1)  # one window: the plane
+        mask = torch.ones(idx.shape, dtype=torch.bool)
+        y = _DeadChannelPowerMean.apply(flat, idx, mask, self.p.to(wdt).reshape(()), True)
         return y.reshape(*lead, 1, 1).to(x.dtype)

@@ -49,7 +49,7 @@ def test_default_run_covers_every_pair(op, dims, pooling):
     # generator met 8 of 40 (dtype, kind) pairs and never made all-equal or wide values)
     assert {c.kind for c in cases} == set(plan.factors.levels["kind"])
     if CONVENTIONS[op].has_param:
-        assert {c.param_class for c in cases} == {"ordinary", "negative", "huge"}
+        assert {c.param_class for c in cases} == {"ordinary", "negative", "huge", "small"}
         ordinary = {(c.dtype, c.kind) for c in cases if c.param_class == "ordinary"}
         assert len(ordinary) == 4 * 11
     # the labels are derived from the case: the feature is really there
