@@ -13,7 +13,8 @@ no stride, padding, dilation or ceil_mode, a single plane):
   as torch accepts them (padding at most half the kernel), as a dict of keyword arguments;
   with ``spatial``, only those valid for an input of that size.
 * ``spatial_sizes(geometry)``: input spatial sizes for which every output size is at least 1.
-* ``parameters(op, dtype)``: alpha for ppool (any sign, huge included), p for lp and powermean.
+* ``parameters(op, dtype)``: alpha for ppool (any sign, huge included), p for lp and powermean
+  (small values 0 < |p| < 1/4 included).
 * ``pooling_cases(op, dims)``: a complete ``ppverify.conformance.cases.Case`` (valid input:
   no window is all padding, except for max and for avg counting padding),
   ready for ``ppverify.conformance.check.evaluate`` or ``ppverify.oracle.reference``.
@@ -143,16 +144,17 @@ def spatial_sizes(geometry: dict, *, max_extra: int = 4):
 
 
 def parameters(op: str, dtype: str = "float32", *, allow_nonpositive: bool | None = None):
-    """alpha (ppool: any sign, huge included) or p (lp, powermean: positive unless asked)."""
+    """alpha (ppool: any sign, huge included) or p (lp, powermean: positive unless asked),
+    small values (0 < |p| < 1/4, the checker's "small" class) included."""
     if not get_convention(op).has_param:
         return st.none()
     fit = _in_format(dtype)
     if op == "ppool":
-        simple = st.sampled_from([1.0, 2.0, 0.0, 0.5, -1.0, 3.0, 2.5, -2.5, 8.0])
+        simple = st.sampled_from([1.0, 2.0, 0.0, 0.5, -1.0, 3.0, 2.5, -2.5, 8.0, 0.05])
         wide = st.floats(-1000.0, 1000.0)
         return st.one_of(simple, wide.map(fit))
     nonpositive = op == "powermean" if allow_nonpositive is None else allow_nonpositive
-    simple = st.sampled_from([2.0, 1.0, 3.0, 1.5, 4.0, 0.5, 2.5])
+    simple = st.sampled_from([2.0, 1.0, 3.0, 1.5, 4.0, 0.5, 2.5, 0.05, 0.1])
     low = -8.0 if nonpositive else 0.25
     return st.one_of(simple, st.floats(low, 64.0).filter(lambda p: p != 0).map(fit))
 
