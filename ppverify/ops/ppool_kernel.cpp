@@ -3276,7 +3276,10 @@ PPV_STAGE void grad_row(const FastLanes& fl, int64_t n, RowData r, const double*
       const int64_t i = i0 + l;
       double xv = r.x[i];
       bool pos = xv > 0.0 && xv < INFINITY;
-      double gv = r.e[i] * (a1[l] * Pp[i] - a[l] * Qp[i] / (pos ? xv : 1.0));
+      // an E that underflowed to 0 weighs nothing, even where a Q / x overflows (a = 40: a
+      // tiny x in a window far below the plane's largest weight gave 0 * inf = NaN)
+      const double ev = r.e[i];
+      double gv = ev == 0.0 ? 0.0 : ev * (a1[l] * Pp[i] - a[l] * Qp[i] / (pos ? xv : 1.0));
       double gzero = a0[l] * Pp[i] - z1[l] * Qp[i];
       g[i] = pos ? gv : (xv == 0.0 ? gzero : 0.0);
     }
@@ -3331,7 +3334,8 @@ PPV_STAGE double jac_row(const FastLanes& fl, const Axis& AW, int64_t ow0, int64
       for (int l = 0; l < L; ++l) {
         const double xv = r.x[c + l];
         const bool pos = xv > 0.0 && xv < INFINITY;
-        const double gv = r.e[c + l] * (a1[l] * inv[l] - a[l] * q[l] * rx[l]);
+        const double ev = r.e[c + l];  // (0: nothing, as in grad_row)
+        const double gv = ev == 0.0 ? 0.0 : ev * (a1[l] * inv[l] - a[l] * q[l] * rx[l]);
         out[c + l] = pos ? gv : (xv == 0.0 ? zc[l] : 0.0);
       }
       if (extra)

@@ -45,3 +45,26 @@ def test_huge_alpha_is_max_or_min_pooling_against_the_oracle(path, alpha):
             bad.append((seed, int((y != expected).sum()), int(y.isnan().sum()),
                         int((xg.grad != expected_grad).sum())))
     assert not bad, f"(seed, output mismatches, NaN outputs, gradient mismatches): {bad}"
+
+
+@pytest.mark.parametrize("alpha", [40.0, 100.0])
+def test_a_weight_that_underflows_next_to_an_overflowing_ratio(path, alpha):
+    """A window far below its plane's largest weight (the compiled kernel's weights are
+    relative to the plane) holding a tiny element: its E underflows to 0 while a Q / x
+    (y / S over that x) overflows, and E ((1 + a) P - a Q / x) was 0 * inf = NaN (float32,
+    an adaptive row of [4.7e-36, 5.3e21, 3.6e31] below a plane maximum of 3.7e37, found by
+    ppverify check --thorough --seed 1). Its dy/dx is 0."""
+    from ppverify.ops import adaptive_p_pool2d
+
+    rows = [[1.0, 1.0, 1.0], [7257286.0, 3.7124255754308297e37, 1.1469206545476901e-32],
+            [4.687425423204584e-36, 5.321431364652795e21, 3.628322949611683e31],
+            [1.3241649808732462e32, 2.7872558191470445e19, 992659374080.0]]
+    x = torch.tensor([rows], dtype=torch.float32)
+    xg = x.clone().requires_grad_()
+    y = adaptive_p_pool2d(xg, torch.tensor(alpha, requires_grad=True), (4, 1))
+    y.backward(torch.ones_like(y))
+    ref = reference("ppool", x.numpy(), alpha, (1, 3), (1, 3), dims=2, dtype="float32",
+                    param_gradient=False)
+    expected = torch.as_tensor(ref.grad_input).reshape(x.shape)
+    assert torch.isfinite(xg.grad).all() and torch.equal(xg.grad.abs(), expected.abs()), (
+        xg.grad, expected)
