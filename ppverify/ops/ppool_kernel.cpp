@@ -4752,7 +4752,7 @@ inline void overlap64_group_backward(const Plan& P, const double* x, const Lanes
         if (one_window) {
           for_each_element(P, wr, [&](int64_t pos) {
             const v8d xv = v8_load(X + pos * L);
-            const v8d d = v8_select(farv, (zero - yh) - yl, (xv - yh) - yl);
+            const v8d d = (v8_select(farv, zero, xv) - yh) - yl;  // far: -y
             const v8d pv = zero + c, cv = zero + c * (d * recip_normal8(xv));
             v8_store(Pa + pos * L, overlap64_dx(xv, v8_load(E + pos * L), pv, cv, va, vf));
           });
@@ -4762,7 +4762,7 @@ inline void overlap64_group_backward(const Plan& P, const double* x, const Lanes
           double* pp = Pa + pos * L;
           double* cc = Ca + pos * L;
           const v8d xv = v8_load(X + pos * L);
-          const v8d d = v8_select(farv, (zero - yh) - yl, (xv - yh) - yl);
+          const v8d d = (v8_select(farv, zero, xv) - yh) - yl;  // far: -y
           v8_store(pp, v8_load(pp) + c);
           v8_store(cc, v8_load(cc) + c * (d * v8_load(IX + pos * L)));
         });
