@@ -100,6 +100,19 @@ class ScaledTerms:
         """Only the entries also in ``keep``."""
         return ScaledTerms(self.mask & keep, self.m, self.k)
 
+    def window_sum(self, g: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        """Each window's ``sum(g * t)`` over its elements (``t`` per element, as ``g``),
+        with one scale per window as in ``scatter`` (forward-mode derivatives)."""
+        with torch.no_grad():
+            tm, te = torch.frexp(t)
+            m = torch.where(self.mask, self.m, g.detach()) * tm
+            k = torch.where(self.mask, self.k, 0.0) + te.to(COMPUTE)
+            top = torch.where(m != 0, k, -math.inf).amax(-1, keepdim=True)
+            top = torch.where(torch.isfinite(top), top, 0.0).clamp(-2100.0, 2100.0)
+            d1, d2 = pow2((k - top).clamp(-2100.0, 0.0).to(torch.int64))
+            u1, u2 = pow2(top[..., 0].to(torch.int64))
+            return (m * d1 * d2).sum(-1) * u1 * u2
+
     def scatter(self, index, g: torch.Tensor, gy: torch.Tensor) -> torch.Tensor:
         """``index.scatter(g * gy)`` (``g`` the derivatives elsewhere, ``gy`` per window)
         summed as described above; each term is rounded once, as ``g * gy`` is."""
@@ -365,7 +378,12 @@ def jvp(op: str, x: torch.Tensor, param: torch.Tensor, layout: Layout,
     g, da = st.derivatives()
     out = torch.zeros(w.out_shape, dtype=COMPUTE, device=x.device)
     if x_tangent is not None:
-        out = out + w.sum(g * w.index.gather(x_tangent.to(COMPUTE)))
+        t = w.index.gather(x_tangent.to(COMPUTE))
+        along = w.sum(g * t)
+        big = getattr(st, "big", None)
+        if big is not None and _may_hold(~torch.isfinite(along)):
+            along = torch.where(torch.isfinite(along), along, big.window_sum(g, t))
+        out = out + along
     if param_tangent is not None:
         pt = param_tangent.to(COMPUTE).reshape(w.param.shape)
         out = out + (da * st.ref) * pt

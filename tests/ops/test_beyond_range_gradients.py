@@ -112,3 +112,14 @@ def test_a_sum_that_is_beyond_the_range_stays_infinite(path):
     ref = _oracle("powermean", x.detach().numpy(), 0.05, 2, 2, [1.0])
     assert np.isinf(ref.grad_input.ravel()[1])
     assert torch.isposinf(x.grad[0, 0, 1]), x.grad
+
+
+@pytest.mark.parametrize("op", sorted(FUNCS))
+def test_forward_mode_derivative_beyond_the_range_of_its_terms(op):
+    """torch.func.jvp: a tangent of 1e-300 at the tiny element times dy/dx ~ 1e570 is finite
+    (by linearity, the oracle's input gradient for a grad_output of 1e-300)."""
+    x = torch.tensor([[[BIG, TINY]]], dtype=torch.float64)
+    tangent = torch.tensor([[[0.0, TINY]]], dtype=torch.float64)
+    _, dy = torch.func.jvp(lambda v: FUNCS[op](v, 0.05, 2), (x,), (tangent,))
+    ref = _oracle(op, x.numpy(), 0.05, 2, 2, [TINY])
+    _assert_close(dy.numpy().ravel(), ref.grad_input.ravel()[1:], f"{op} jvp")
