@@ -437,6 +437,13 @@ def _resolve_function(fn, name, op, pooling, param_fixed, params) -> Target:
                   signature=text)
 
 
+def _computed_on_read(instance, attr: str) -> bool:
+    """Whether ``instance.attr`` is a tensor made anew at each read (a property such as
+    ``softplus(self.raw) + 1`` or a dtype cast), rather than one the module stores."""
+    first, second = getattr(instance, attr), getattr(instance, attr)
+    return first is not second or getattr(first, "grad_fn", None) is not None
+
+
 def _resolve_module(obj, name, op, dims, pooling, ctor_kwargs, param_attr, param_map,
                     param_fixed, params) -> Target:
     conv = get_convention(op)
@@ -503,6 +510,14 @@ def _resolve_module(obj, name, op, dims, pooling, ctor_kwargs, param_attr, param
         if attr is None and param_attr:
             raise ValueError(f"target {name!r}: --param-attr {param_attr}: {cls_name} has no "
                              f"attribute {param_attr!r} holding a tensor or a number")
+        if kind == "tensor" and _computed_on_read(instance, attr):
+            stored = [n for n, _ in instance.named_parameters()]
+            raise ValueError(
+                f"target {name!r}: {cls_name}.{attr} is computed each time it is read (a "
+                f"property: not the tensor the module stores), so no gradient can be read "
+                f"from it and none could be set. Name the stored tensor with --param-attr "
+                f"NAME ({cls_name}'s parameters: {', '.join(stored) or 'none'}) and, if the "
+                f"layer transforms it, the transform with --param-map EXPR")
         if attr is None:
             ctor_param = _find_name(ctor_sig, PARAM_NAMES[op])
             if ctor_param is not None and ctor_param not in ctor_kwargs:

@@ -80,6 +80,15 @@ class GeMSoftplus(torch.nn.Module):
         return gem(x, _softplus(self.raw_p) + 1, self.eps)
 
 
+class GeMSoftplusProperty(GeMSoftplus):
+    """GeMSoftplus exposing ``p`` as a property (a new tensor at each read), as layers that
+    store a transformed exponent often do."""
+
+    @property
+    def p(self):
+        return _softplus(self.raw_p) + 1
+
+
 def _softplus(v):
     """softplus(v) = log(1 + e^v), written so that its backward cannot overflow (torch's
     F.softplus backward forms grad * e^v before dividing by 1 + e^v: a gradient of 1e307

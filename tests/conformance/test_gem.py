@@ -144,6 +144,11 @@ def test_reproducer_of_a_module_runs(capsys):
     ([f"{G}:GeM(p=3)", "--op", "powermean", "--pooling", "global", "--param-map", "v.exp()"],
      "attributes are not allowed"),
     ([f"{G}:_careful", "--op", "powermean"], "expected a function returning a tensor"),
+    # a property is a new tensor at each read: before, every non-float64 case "missed" its
+    # gradient (ppverify.ops:GeM's p, a float64 cast of raw_p, without --param-attr raw_p)
+    ([f"{G}:GeMSoftplusProperty", *GLOBAL],
+     "GeMSoftplusProperty.p is computed each time it is read"),
+    (["ppverify.ops:GeM", *GLOBAL], "GeM's parameters: raw_p"),
     (["torch.nn.functional:F", "--op", "max"], "has no attribute"),
 ])
 def test_anything_else_gets_one_clear_message(argv, message, capsys):
