@@ -345,6 +345,23 @@ def test_a_hanging_target_is_killed():
     assert outcome.error.startswith("timed out after 1 s")
 
 
+def test_a_slow_oracle_does_not_make_a_fast_target_time_out():
+    # the worker runs a case while this process computes the oracle's values: an oracle
+    # slower than the limit (40 s for a float64 3-D window of 125 elements at alpha = 100,
+    # ppverify check 'ppverify.ops:p_pool{d}d' --op ppool --thorough --seed 6) made a target
+    # that had answered in 0.2 s "time out after 30 s"; a reply already there is taken
+    import time
+
+    from ppverify.conformance.isolation import IsolatedRunner
+
+    case = _case("lp", 1, [[[1.0, 2.0]]], 2.0)
+    with IsolatedRunner(resolve(F.lp_pool1d, "lp"), timeout=1.0, startup_timeout=30.0) as run:
+        assert run(case).error is None  # the first call (startup) out of the way
+        pending = run.process.submit(case)
+        time.sleep(2.5)  # the oracle, slower than the 1-s limit
+        assert pending().error is None
+
+
 def test_torch_max_pool2d_backward_corrupts_the_heap_at_an_all_padding_window():
     # found by `ppverify check torch.nn.functional:max_pool2d --op max`: the backward of a
     # window that is all padding writes outside the gradient buffer; glibc aborts with
