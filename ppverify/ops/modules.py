@@ -28,6 +28,11 @@ Parameter options (keyword-only):
     be > 0);
   - ``"softplus+1"``: ``1 + softplus(rho) > 1`` (a GeM exponent that stays above the mean's);
 
+* ``dtype``: the stored tensor's dtype when it is learnable (default float32, as torch's
+  parameters; ``module.to(dtype)`` converts it). A fixed value is kept in float64 whatever the
+  module is converted to, so it is the number given (as ``torch.nn.LPPool2d``'s Python float):
+  ``LPPool2d(0.1, 2)`` stored in float32 was p = 0.10000000149, 2e7 ULP off in a float64
+  output (``ppverify check 'ppverify.ops:LPPool{d}d' --op lp --param-fixed``, small p);
 * ``validate``: see ``ppverify.ops.functional`` (default True).
 
 ``module.alpha`` / ``module.p`` is the effective value (after the constraint); the stored
@@ -142,6 +147,8 @@ class _ParamPool(torch.nn.Module):
             raw = _inverse_softplus(value - 1)
         else:
             raw = value
+        if not learnable:  # a fixed value: exactly as given (see the module doc)
+            dtype = torch.float64
         raw = _stored(raw, dtype, name, value, constraint)
         if num_channels is not None and (isinstance(num_channels, bool)
                                          or not isinstance(num_channels, numbers.Integral)
@@ -157,6 +164,19 @@ class _ParamPool(torch.nn.Module):
             self.register_parameter(f"raw_{name}", torch.nn.Parameter(stored))
         else:
             self.register_buffer(f"raw_{name}", stored)
+
+    def _apply(self, fn, recurse=True):
+        """``to``, ``half``, ``cuda``, ...: a fixed parameter (a float64 buffer, see the module
+        doc) follows the module's device but keeps float64 and its value."""
+        name = f"raw_{self._param_name}"
+        fixed = self._buffers.get(name)
+        if fixed is None or fixed.dtype != torch.float64:
+            return super()._apply(fn, recurse)
+        self._buffers[name] = None  # (the key keeps its place in the state_dict's order)
+        try:
+            return super()._apply(fn, recurse)
+        finally:
+            self._buffers[name] = fixed.to(device=fn(fixed).device)
 
     def _effective(self) -> torch.Tensor:
         """The parameter after the constraint, in float64 (what the op computes with): a

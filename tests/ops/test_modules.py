@@ -337,3 +337,26 @@ def test_the_parameter_is_reused_in_inference_and_follows_every_change():
         f.raw_alpha.fill_(4.0)  # a buffer changed in place
     assert f._effective_cached().item() == 4.0
     torch.testing.assert_close(f(x), expected(f), rtol=0, atol=0)
+
+
+def test_a_fixed_parameter_is_the_number_given_whatever_the_module_is_converted_to():
+    """LPPool2d(0.1, 2) (fixed, as torch's norm_type) stored 0.1 in float32 (0.10000000149):
+    2e7 ULP off in a float64 output; a fixed value is now a float64 buffer that .to(), .half()
+    and .double() move but do not round, and it checkpoints and loads as such."""
+    x = torch.rand(1, 2, 4, 6, dtype=torch.float64) + 0.5
+    for layer in (LPPool2d(0.1, 2), PPool2d(2, alpha=0.1, learnable=False)):
+        name = "raw_p" if isinstance(layer, LPPool2d) else "raw_alpha"
+        for convert in (lambda m: m, lambda m: m.half(), lambda m: m.to(torch.bfloat16),
+                        lambda m: m.double(), lambda m: m.float()):
+            layer = convert(layer)
+            stored = getattr(layer, name)
+            assert stored.dtype == torch.float64 and stored.item() == 0.1
+        op = "lp" if isinstance(layer, LPPool2d) else "ppool"
+        ref = reference(op, x.numpy(), 0.1, 2, dims=2, dtype="float64", gradients=False)
+        assert ulp_distance(layer(x).numpy(), ref.output, "float64").max() <= 2
+        copy = type(layer)(0.7, 2) if op == "lp" else PPool2d(2, alpha=0.7, learnable=False)
+        copy.load_state_dict(layer.state_dict())
+        assert getattr(copy, name).item() == 0.1
+    learnable = PPool2d(2, alpha=0.1)  # a parameter: the module's dtype, as torch's
+    assert learnable.raw_alpha.dtype == torch.float32 and learnable.double().raw_alpha.dtype \
+        == torch.float64
