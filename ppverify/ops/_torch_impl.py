@@ -100,32 +100,39 @@ class ScaledTerms:
         """Only the entries also in ``keep``."""
         return ScaledTerms(self.mask & keep, self.m, self.k)
 
+    def _terms(self, g: torch.Tensor, v: torch.Tensor):
+        """The products ``g v`` (``g`` the derivatives where not ``mask``) as ``(m, k)``, ``v``
+        split by ``frexp`` (exactly), so that each ``m`` is rounded once, as ``g v`` is."""
+        vm, ve = torch.frexp(v)
+        m = torch.where(self.mask, self.m, g.detach()) * vm
+        return m, torch.where(self.mask, self.k, 0.0) + ve.to(COMPUTE)
+
     def window_sum(self, g: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         """Each window's ``sum(g * t)`` over its elements (``t`` per element, as ``g``),
         with one scale per window as in ``scatter`` (forward-mode derivatives)."""
         with torch.no_grad():
-            tm, te = torch.frexp(t)
-            m = torch.where(self.mask, self.m, g.detach()) * tm
-            k = torch.where(self.mask, self.k, 0.0) + te.to(COMPUTE)
-            top = torch.where(m != 0, k, -math.inf).amax(-1, keepdim=True)
-            top = torch.where(torch.isfinite(top), top, 0.0).clamp(-2100.0, 2100.0)
+            m, k = self._terms(g, t)
+            top = _scale_of(torch.where(m != 0, k, -math.inf).amax(-1, keepdim=True))
             d1, d2 = pow2((k - top).clamp(-2100.0, 0.0).to(torch.int64))
             u1, u2 = pow2(top[..., 0].to(torch.int64))
             return (m * d1 * d2).sum(-1) * u1 * u2
 
     def scatter(self, index, g: torch.Tensor, gy: torch.Tensor) -> torch.Tensor:
         """``index.scatter(g * gy)`` (``g`` the derivatives elsewhere, ``gy`` per window)
-        summed as described above; each term is rounded once, as ``g * gy`` is."""
+        summed as described above."""
         with torch.no_grad():
-            gm, ge = torch.frexp(gy)  # gy = gm 2^ge exactly
-            m = torch.where(self.mask, self.m, g.detach()) * _e(gm)
-            k = torch.where(self.mask, self.k, 0.0) + _e(ge.to(COMPUTE))
-            top = index.scatter_amax(torch.where(m != 0, k, -math.inf))
-            top = torch.where(torch.isfinite(top), top, 0.0).clamp(-2100.0, 2100.0)
+            m, k = self._terms(g, _e(gy))
+            top = _scale_of(index.scatter_amax(torch.where(m != 0, k, -math.inf)))
             shift = (k - index.gather(top)).clamp(-2100.0, 0.0)  # 0 at padding: m is 0 there
             d1, d2 = pow2(shift.to(torch.int64))
             u1, u2 = pow2(top.to(torch.int64))
             return index.scatter(m * d1 * d2) * u1 * u2
+
+
+def _scale_of(top: torch.Tensor) -> torch.Tensor:
+    """A sum's common exponent: the largest ``k`` of its terms (0 where it has none),
+    within ``pow2``'s range."""
+    return torch.where(torch.isfinite(top), top, 0.0).clamp(-2100.0, 2100.0)
 
 
 # ------------------------------------------------------------------------------- P-pooling
