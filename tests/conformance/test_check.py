@@ -262,6 +262,17 @@ def test_torch_lp_pool_loses_accuracy_in_pow_one_over_p():
     assert raw > 100
 
 
+def test_torch_lp_pool_input_gradient_overflows_at_a_small_p():
+    # found by the small parameter class: the backward of pow(S, 1/p) forms S^(1/p - 1),
+    # 284^19 at p = 0.05 over nine elements 1e30, beyond float32, while dy/dx = (y / x)^0.95
+    # is 1.35e18 (the output itself, 1.2e49, is beyond float32: inf is right there)
+    x = np.full((1, 1, 9), 1e30, dtype=np.float32).astype(np.float64)
+    case = _case("lp", 1, x, 0.05, kernel=9, dtype="float32")
+    found = _findings(F.lp_pool1d, "lp", case, 1)
+    assert found["nonfinite"].quantity == "grad_input" and np.isinf(found["nonfinite"].got)
+    assert found["nonfinite"].expected == pytest.approx(1.35085e18, rel=1e-4)
+
+
 def test_torch_lp_pool_param_gradient_nan_for_a_huge_element():
     # p = 1: the value is exact, but dy/dp (true value -261.45) is NaN in float32
     x = np.array([[[2.6e37, 1.0, 1.0, 1.0]]], dtype=np.float32).astype(np.float64)
