@@ -111,21 +111,20 @@ class WindowIndex:
         if self.identity:
             return g.reshape(*lead, *self.spatial)
         acc = g.new_zeros((*lead, math.prod(self.padded)))
-        acc = acc.index_add(2, self.index, g.reshape(*lead, -1))
-        acc = acc.reshape(*lead, *self.padded)
-        for a, (left, _) in enumerate(self.pads):
-            acc = acc.narrow(2 + a, left, self.spatial[a])
-        return acc
+        return self._unpad(acc.index_add(2, self.index, g.reshape(*lead, -1)))
 
     def scatter_amax(self, g: torch.Tensor) -> torch.Tensor:
         """Like ``scatter``, the largest entry instead of the sum (-inf where none)."""
         lead = g.shape[:2]
         if self.identity:
             return g.reshape(*lead, *self.spatial)
-        src = g.reshape(*lead, -1)
         acc = g.new_full((*lead, math.prod(self.padded)), -math.inf)
-        acc = acc.scatter_reduce(2, self.index.expand(*lead, -1), src, "amax")
-        acc = acc.reshape(*lead, *self.padded)
+        return self._unpad(acc.scatter_reduce(2, self.index.expand(*lead, -1),
+                                              g.reshape(*lead, -1), "amax"))
+
+    def _unpad(self, acc: torch.Tensor) -> torch.Tensor:
+        """A flat padded plane ``(N, C, prod(padded))`` as ``(N, C, *spatial)``."""
+        acc = acc.reshape(*acc.shape[:2], *self.padded)
         for a, (left, _) in enumerate(self.pads):
             acc = acc.narrow(2 + a, left, self.spatial[a])
         return acc

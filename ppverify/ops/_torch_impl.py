@@ -367,10 +367,9 @@ def backward(op: str, x: torch.Tensor, param: torch.Tensor, layout: Layout,
     g, da = st.derivatives()
     gy = grad_output.to(COMPUTE)
     gx = w.index.scatter(g * _e(gy))
-    big = getattr(st, "big", None)
-    if big is not None and _may_hold(~torch.isfinite(gx)):
+    if st.big is not None and _may_hold(~torch.isfinite(gx)):
         # a term of the sum overflowed (or the sum did on the way): the terms as m 2^k
-        exact = big.scatter(w.index, g, gy)
+        exact = st.big.scatter(w.index, g, gy)
         gx = torch.where(torch.isfinite(gx), gx, exact)
     gx = gx.to(x.dtype)
     gp = scaled_sum(da * gy, st.ref, param.dim()) if need_param else None
@@ -387,9 +386,8 @@ def jvp(op: str, x: torch.Tensor, param: torch.Tensor, layout: Layout,
     if x_tangent is not None:
         t = w.index.gather(x_tangent.to(COMPUTE))
         along = w.sum(g * t)
-        big = getattr(st, "big", None)
-        if big is not None and _may_hold(~torch.isfinite(along)):
-            along = torch.where(torch.isfinite(along), along, big.window_sum(g, t))
+        if st.big is not None and _may_hold(~torch.isfinite(along)):
+            along = torch.where(torch.isfinite(along), along, st.big.window_sum(g, t))
         out = out + along
     if param_tangent is not None:
         pt = param_tangent.to(COMPUTE).reshape(w.param.shape)

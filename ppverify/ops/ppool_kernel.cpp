@@ -4682,9 +4682,6 @@ inline void overlap64_group_backward(const Plan& P, const double* x, const Lanes
     std::fill(Ca, Ca + n, 0.0);
   }
   const v8d va = v8_load(ln.a);
-  const v8d v0 = {};
-  const v8l farv = v8_abs(va + 1.0) < v0 + FAR_FORM_1PA;  // (FAR_FORM_1PA)
-  const v8d vf = v8_select(farv, va + 1.0, v0 + 1.0);
   bool extra = false;   // some window evaluated again
   int64_t again_n = 0;  // its lanes (counted in overlap_rows_redone, for tests)
   GradSink sink;
@@ -4698,6 +4695,8 @@ inline void overlap64_group_backward(const Plan& P, const double* x, const Lanes
   double* G = s.G.data();
   gather_lanes_range(gy, ln, ln.out_base, ln.es_out, 0, nout, G, 0.0);
   const v8d zero = {};
+  const v8l farv = v8_abs(va + 1.0) < zero + FAR_FORM_1PA;  // (FAR_FORM_1PA)
+  const v8d vf = v8_select(farv, va + 1.0, zero + 1.0);
   v8l act;
   {
     double aa[L];
@@ -4769,8 +4768,8 @@ inline void overlap64_group_backward(const Plan& P, const double* x, const Lanes
       }
   v8_store(dl, dlv);
   for (int l = 0; l < L; ++l) wide[l] = widev[l] != 0;
-  // dx (overlap64_dx: C sums c (x - y) / x, or c (-y / x); where windows share no element it was formed
-  // window by window above), plus the windows evaluated again
+  // dx (overlap64_dx: C sums c (x - y) / x, or c (-y / x) in the far form; where windows share
+  // no element it was formed window by window above), plus the windows evaluated again
   if (!one_window)
     for (int64_t k = 0; k < n; k += L)
       v8_store(Pa + k, overlap64_dx(v8_load(X + k), v8_load(E + k), v8_load(Pa + k),

@@ -337,13 +337,13 @@ class _PowerMean(torch.autograd.Function):
         ym, ye = _root_pair(big_m, p)  # y / m = ym 2^ye, in [D^(-1/p), n^(1/p)]
         mm, me = torch.frexp(m.squeeze(-1))
         y = torch.where(npos > 0, _times_pow2(mm * ym, me + ye), zero)
-        ctx.save_for_backward(win, idx, mask, e, s, big_m, ym, ye, m, logs, p, d, y)
+        ctx.save_for_backward(win, idx, mask, e, s, big_m, ym, ye, m, logs, p)
         ctx.mean, ctx.n = mean, flat.shape[-1]
         return y
 
     @staticmethod
     def backward(ctx, g):
-        win, idx, mask, e, s, big_m, ym, ye, m, logs, p, d, y = ctx.saved_tensors
+        win, idx, mask, e, s, big_m, ym, ye, m, logs, p = ctx.saved_tensors
         dt = win.dtype
         pv = float(p.detach())
         zero = torch.zeros((), dtype=dt)
@@ -384,8 +384,8 @@ class _PowerMean(torch.autograd.Function):
         # may, or y_j / m_j where y_j does not: a small p on tiny values)
         grad_p = None
         if p.requires_grad:
-            mw, ew = torch.frexp(m.squeeze(-1))
-            e_all = (ew + ye).to(torch.int64)
+            mw = mm.squeeze(-1)  # m = mm 2^me (above)
+            e_all = (me.squeeze(-1) + ye).to(torch.int64)
             live = npos.squeeze(-1) > 0
             top = torch.where(live, e_all, torch.full_like(e_all, -(2**20))).max()
             top = top if bool(live.any()) else torch.zeros_like(top)
