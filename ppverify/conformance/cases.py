@@ -126,6 +126,13 @@ class Case:
     def expected_shape(self) -> tuple[int, ...]:
         return output_shape(self.geometry(), self.input.shape)
 
+    def flat_shape(self) -> tuple[int, ...] | None:
+        """Global pooling's output with the spatial axes dropped (``(N, C)`` or ``(C,)``, one
+        value per plane, as a classification head returns it); None for other pooling."""
+        if self.pooling != "global":
+            return None
+        return tuple(self.input.shape[: self.input.ndim - self.dims])
+
     def windows(self) -> int:
         return int(np.prod(self.expected_shape()))
 

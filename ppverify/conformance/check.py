@@ -31,7 +31,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ..oracle import CertificationError, OracleDomainError
 from .cases import DTYPES, LAYOUTS, Case
@@ -166,7 +166,7 @@ def evaluate(target: Target, case: Case, tol: Tolerances, runner=None) -> CaseRe
         return CaseResult(case, [], skipped=_skip_reason(err))
     if outcome is None:
         outcome = pending() if pending is not None else run(case)
-    findings = judge(case, outcome, expected, tol, target.param_required)
+    findings = judge(case, outcome, expected, tol, target.param_required, target.flat_output)
     if target.param_fixed:
         findings = [f for f in findings if f.quantity != "grad_param"]
     return CaseResult(case, findings, None, outcome.output_shape, outcome.param_mode,
@@ -206,7 +206,8 @@ def check(target: str | Callable | Target, op: str, dims: int | Iterable[int] = 
           count: int | None = None, dtypes=DTYPES, kinds=VALUE_KINDS, layouts=LAYOUTS,
           params=None, pooling: str = "windowed", input_min: float | None = None,
           param_range=None, param_attr: str | None = None, param_map=None,
-          param_fixed: bool = False, include_errors: bool = True,
+          param_fixed: bool = False, batched_only: bool = False, flat_output: bool = False,
+          include_errors: bool = True,
           shrink_failures: bool = True, shrink_seconds: float | None = None,
           isolate: bool = True, timeout: float = DEFAULT_TIMEOUT,
           progress: Callable[[int, int], None] | None = None) -> CheckReport:
@@ -219,8 +220,11 @@ def check(target: str | Callable | Target, op: str, dims: int | Iterable[int] = 
     ``input_min`` declares that the target clamps its input below that value (the oracle then
     evaluates the clamped operator); ``param_range=(low, high)`` that it supports only those
     parameters. ``param_attr``, ``param_map`` and ``param_fixed`` describe an ``nn.Module``
-    target's parameter (see ``targets``). Failing groups are shrunk for at most
-    ``shrink_seconds`` in all (default 10, 30 with ``thorough``), in report order.
+    target's parameter (see ``targets``). ``batched_only`` declares that the target takes only
+    batched input (no unbatched case is run); ``flat_output`` (global pooling only) that it
+    returns one value per plane with the spatial axes dropped, ``(N, C)``. Failing groups are
+    shrunk for at most ``shrink_seconds`` in all (default 10, 30 with ``thorough``), in report
+    order.
     ``progress(done, total)`` is called after every case.
 
     With ``isolate`` (the default) the target is imported (a ``"module:callable"`` string),
@@ -243,13 +247,18 @@ def check(target: str | Callable | Target, op: str, dims: int | Iterable[int] = 
     if input_min is not None and not (isinstance(input_min, (int, float))
                                       and math.isfinite(input_min)):
         raise ValueError(f"input_min must be a finite number, got {input_min!r}")
+    if flat_output and pooling != "global":
+        raise ValueError(f"flat_output (--flat-output) is for global pooling, where one value "
+                         f"per plane is (N, C) with the spatial axes dropped; pooling is "
+                         f"{pooling!r}")
     # every selection is checked before a process starts (the plan is made again per target)
     from .generate import selection
 
     dtypes, layouts = selection("dtypes", dtypes, DTYPES), selection("layouts", layouts, LAYOUTS)
     kinds = selection("kinds", kinds, VALUE_KINDS)
     make_plan(op, pooling, frozenset(), dtypes=dtypes, kinds=kinds, layouts=layouts,
-              params=params, param_range=param_range, input_min=input_min)
+              params=params, param_range=param_range, input_min=input_min,
+              batched_only=batched_only)
     source = TargetSource(target, op, dims_list, pooling, param_attr, param_map, param_fixed,
                           None if params is None else tuple(params), sys_path=list(sys.path),
                           cwd=os.getcwd(), env=dict(os.environ))
@@ -266,6 +275,8 @@ def check(target: str | Callable | Target, op: str, dims: int | Iterable[int] = 
         else:
             targets = source.resolve()
             run = None
+        targets = {d: replace(t, batched_only=bool(batched_only), flat_output=bool(flat_output))
+                   for d, t in targets.items()}
         streams, factors, total = _case_streams(
             targets, op, per_dim, thorough=thorough, seed=seed, dtypes=dtypes, kinds=kinds,
             layouts=layouts, params=params, param_range=param_range, pooling=pooling,
@@ -297,6 +308,12 @@ def check(target: str | Callable | Target, op: str, dims: int | Iterable[int] = 
             f"declared domain: the target clamps its input below {input_min:g}; the oracle "
             f"evaluated the clamped operator (max(x, {input_min:g}), zero gradient below it), "
             f"and negative inputs are not error inputs")
+    if batched_only:
+        report.notes.append("declared: the target takes only batched input (N, C, *spatial); "
+                            "no unbatched case was run")
+    if flat_output:
+        report.notes.append("declared: the target returns one value per plane with the spatial "
+                            "axes dropped, (N, C); such outputs were judged as (N, C, 1, ...)")
     report.elapsed = time.monotonic() - start
     return report
 
@@ -323,7 +340,7 @@ def _case_streams(targets: dict[int, Target], op, per_dim, *, thorough, seed, dt
             run_range = _map_range(tgt, param_range)
         plan = make_plan(op, tgt.pooling, tgt.accepts, dtypes=tuple(dtypes), kinds=tuple(kinds),
                          layouts=tuple(layouts), params=run_params, param_range=run_range,
-                         input_min=input_min)
+                         input_min=input_min, batched_only=tgt.batched_only)
         factors[d] = plan.factors
         valid = iter_cases(op, d, tgt.accepts, count=per_dim, seed=seed,
                            max_kernel=5 if thorough else 4,
@@ -383,6 +400,7 @@ def _diagnose(report: CheckReport, targets, log: FailureLog, tol, run, budget: f
         report.error_cases_passed = 0
         report.cases_passed = 0  # nothing was judged: the values mean nothing
         return
+    report.notes += [hint for hint in (log.batching_hint(tgt), log.param_range_hint()) if hint]
     _parameter_notes(report, tgt)
     report.groups = log.groups()
     deadline = time.monotonic() + budget

@@ -22,6 +22,8 @@ files", the error naming the file, the case id and the field; nothing is scored)
   ppverify check 'mypkg.layers:GeM(p=3)' --op powermean --pooling global --input-min 1e-6
   ppverify check mypkg.layers:GeM --op powermean --pooling global --input-min 1e-6
       --param-attr raw_p --param-map 'softplus(v) + 1'     (one command, on one line)
+  ppverify check mypkg.necks:GeneralizedMeanPooling --op powermean --pooling global
+      --input-min 1e-6 --batched-only --flat-output        (a head: (N, C, H, W) -> (N, C))
   ppverify check torch.nn:LPPool2d --op lp --coverage
   ppverify check --vectors golden.json --results mine.json
 
@@ -94,6 +96,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "softplus, exp, log, sigmoid, ...)")
     parser.add_argument("--param-fixed", action="store_true",
                         help="the parameter is not trained: no parameter gradient is expected")
+    parser.add_argument("--batched-only", action="store_true",
+                        help="declare that the target takes only batched input (N, C, "
+                        "*spatial), as many layers do: no unbatched (C, *spatial) case is run")
+    parser.add_argument("--flat-output", action="store_true",
+                        help="with --pooling global: declare that the target returns one value "
+                        "per plane with the spatial axes dropped, (N, C) instead of (N, C, 1, "
+                        "1), as a head that flattens does; judged as the pooling shape")
     parser.add_argument("--thorough", action="store_true",
                         help="5x more cases, larger kernels and windows")
     parser.add_argument("--count", type=int, default=None,
@@ -171,6 +180,7 @@ def run(args: argparse.Namespace) -> int:
                        layouts=args.layouts, pooling=args.pooling, input_min=args.input_min,
                        param_range=_param_range(args), param_attr=args.param_attr,
                        param_map=args.param_map, param_fixed=args.param_fixed,
+                       batched_only=args.batched_only, flat_output=args.flat_output,
                        timeout=args.timeout)
     except ValueError as err:
         print(f"ppverify check: error: {err}", file=sys.stderr)

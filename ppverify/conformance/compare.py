@@ -189,19 +189,23 @@ def _fmt_ulp(v: float) -> str:
 
 
 def judge(case: Case, outcome: Outcome, expected: Expected | None, tol: Tolerances,
-          param_required: bool) -> list[Finding]:
-    """All findings of one valid case (``expected`` from the oracle)."""
+          param_required: bool, flat_output: bool = False) -> list[Finding]:
+    """All findings of one valid case (``expected`` from the oracle). With ``flat_output``
+    (declared: ``--flat-output``) a global pooling output with the spatial axes dropped
+    (``Case.flat_shape``) is judged as the pooling shape it flattens."""
     if outcome.error is not None and outcome.error_phase == "crash":
         return [Finding("exception", outcome.error, phase="crash")]
     if outcome.error is not None:
         return [Finding("exception", f"raised in {outcome.error_phase}: {outcome.error}",
                         phase=outcome.error_phase)]
     exp_shape = tuple(expected.output.shape)
-    if outcome.output_shape != exp_shape:
+    output, grad_input = outcome.output, outcome.grad_input
+    if flat_output and outcome.output_shape == case.flat_shape() and output is not None:
+        output = np.asarray(output).reshape(exp_shape)
+    elif outcome.output_shape != exp_shape:
         return [Finding("wrong-shape",
                         f"output shape {outcome.output_shape}, expected {exp_shape}", "output")]
     findings = []
-    output, grad_input = outcome.output, outcome.grad_input
     if outcome.output_dtype is not None and outcome.output_dtype != case.dtype:
         findings.append(Finding("wrong-shape", f"output dtype {outcome.output_dtype}, expected "
                                 f"the input's {case.dtype} (values judged after rounding to "

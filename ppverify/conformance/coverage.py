@@ -86,15 +86,15 @@ def feature_levels(pooling: str, accepts) -> tuple[str, ...]:
 
 
 def factor_levels(op: str, pooling: str, accepts, *, dtypes, kinds, layouts,
-                  param_classes: tuple[str, ...], classes_without_zeros: tuple[str, ...] = ()
-                  ) -> Factors:
+                  param_classes: tuple[str, ...], classes_without_zeros: tuple[str, ...] = (),
+                  batched_only: bool = False) -> Factors:
     """The levels of every factor for one run (see the module doc); a parameter class in
     ``classes_without_zeros`` (every value negative, and zeros outside the domain) never meets
-    the ``zeros`` value kind."""
+    the ``zeros`` value kind; ``batched_only`` leaves ``batched`` one level."""
     levels = {
         "dtype": tuple(dtypes), "kind": tuple(kinds), "param": tuple(param_classes),
         "feature": feature_levels(pooling, accepts), "layout": tuple(layouts),
-        "batched": ("batched", "unbatched"),
+        "batched": ("batched",) if batched_only else ("batched", "unbatched"),
     }
     excluded = {}
     for c in classes_without_zeros:

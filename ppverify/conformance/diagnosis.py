@@ -17,6 +17,7 @@ signature beside the call that was made, instead of a pile of failures.
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -187,6 +188,11 @@ class FailureLog:
         self._before_judging: Counter = Counter()
         self._examples: dict[str, Case] = {}
         self.valid = 0  # valid cases judged (not skipped)
+        # valid cases, and those failing before judging, by batched / unbatched input
+        self._by_batching = {True: [0, 0], False: [0, 0]}
+        # how often each parameter occurred in valid cases, overall and per way of raising
+        self._params: Counter = Counter()
+        self._params_raising: dict[str, Counter] = {}
 
     def add(self, result) -> None:
         if result.skipped:
@@ -194,7 +200,15 @@ class FailureLog:
         if result.case.expect_error is None:
             self.valid += 1
             key = _before_judging(result)
+            counts = self._by_batching[result.case.batched]
+            counts[0] += 1
+            p = result.case.param
+            if p is not None and math.isfinite(p):
+                self._params[p] += 1
+                if key is not None and key.startswith("raised"):
+                    self._params_raising.setdefault(key, Counter())[p] += 1
             if key is not None:
+                counts[1] += 1
                 self._before_judging[key] += 1
                 self._examples.setdefault(key, result.case)
         if not result.findings:
@@ -228,9 +242,44 @@ class FailureLog:
             what += f"; {len(kinds) - 3} other ways ({n - sum(c for _, c in shown)})"
         if len(kinds) > 1:
             what = f"failed before their values could be judged: {what}"
+        hint = _hint(" ".join(kinds), target)
+        for extra in (self.batching_hint(target), _flat_hint(" ".join(kinds), target),
+                      self.param_range_hint()):
+            if extra:
+                hint = f"{extra}\n  {hint}"
         return ConventionProblem(what, n, self.valid, target.signature or target.name,
-                                 target.call_text(), _hint(" ".join(kinds), target),
-                                 self._examples[shown[0][0]])
+                                 target.call_text(), hint, self._examples[shown[0][0]])
+
+    def param_range_hint(self) -> str:
+        """A suggestion to declare the exponents a target supports when one way of raising
+        took every case with a parameter on one side of all the others; else ''."""
+        for key, raising in self._params_raising.items():
+            others = [p for p, n in self._params.items() if n > raising[p]]
+            if not others or sum(raising.values()) < 2:
+                continue
+            if max(raising) < min(others):
+                below, above = f"<= {max(raising):g}", f">= {min(others):g}"
+                flag = f"--param-min {min(others):g}"
+            elif min(raising) > max(others):
+                below, above = f">= {min(raising):g}", f"<= {max(others):g}"
+                flag = f"--param-max {max(others):g}"
+            else:
+                continue
+            return (f"every case with a parameter {below} {key[:100]}, and no case with one "
+                    f"{above} did: if it supports only some exponents, declare them ({flag}, or "
+                    f"the bound it documents)")
+        return ""
+
+    def batching_hint(self, target) -> str:
+        """A suggestion to declare ``--batched-only`` when every unbatched valid case (three
+        or more) failed before judging and no batched one did; else ''."""
+        unbatched, batched = self._by_batching[False], self._by_batching[True]
+        if target.batched_only or unbatched[0] < 3 or unbatched[1] < unbatched[0] \
+                or batched[0] == 0 or batched[1] > 0:
+            return ""
+        return (f"all {unbatched[0]} unbatched (C, *spatial) inputs failed before their values "
+                f"could be judged, and no batched one did: if the target takes only batched "
+                f"input, declare --batched-only")
 
 
 def _before_judging(result) -> str | None:
@@ -301,6 +350,13 @@ def _hint(what: str, target) -> str:
     if target.form == "module":
         return "check the constructor arguments (module:Class(arg=value)) and --param-attr"
     return "check the order of its arguments against the call above (see --help for --op)"
+
+
+def _flat_hint(what: str, target) -> str:
+    if target.pooling != "global" or target.flat_output or "spatial axes dropped" not in what:
+        return ""
+    return ("it returns (N, C), one value per plane without the spatial axes: if that is its "
+            "convention, declare --flat-output")
 
 
 def category_counts(results) -> dict[str, int]:

@@ -113,8 +113,10 @@ def selection(name: str, values, allowed) -> tuple[str, ...]:
 
 
 def make_plan(op: str, pooling: str, accepts, *, dtypes=DTYPES, kinds=VALUE_KINDS,
-              layouts=LAYOUTS, params=None, param_range=None, input_min=None) -> Plan:
-    """The factors and parameter pools of a run (validates every selection)."""
+              layouts=LAYOUTS, params=None, param_range=None, input_min=None,
+              batched_only: bool = False) -> Plan:
+    """The factors and parameter pools of a run (validates every selection); with
+    ``batched_only`` every case is batched."""
     if pooling not in POOLINGS:
         raise ValueError(f"pooling must be one of {', '.join(POOLINGS)}, got {pooling!r}")
     dtypes = selection("dtypes", dtypes, DTYPES)
@@ -141,7 +143,7 @@ def make_plan(op: str, pooling: str, accepts, *, dtypes=DTYPES, kinds=VALUE_KIND
     zero_pools = {c: v if zeros_ok or not conv.has_param else tuple(p for p in v if p >= 0)
                   for c, v in pools.items()}
     factors = factor_levels(op, pooling, accepts, dtypes=dtypes, kinds=kinds, layouts=layouts,
-                            param_classes=tuple(pools),
+                            param_classes=tuple(pools), batched_only=batched_only,
                             classes_without_zeros=tuple(c for c, v in zero_pools.items()
                                                         if not v))
     return Plan(factors, pools, zero_pools)

@@ -44,8 +44,8 @@ def assert_matches_oracle(fn: Callable | str, op: str, dims: int | Iterable[int]
     "grad_input.float16": 16}`` or ``["output.float32=32"]`` (a bare dtype is refused, see
     ``tolerances``). Other keyword arguments go to ``check``: ``dtypes``, ``kinds``,
     ``layouts``, ``pooling``, ``input_min``, ``param_range``, ``param_attr``, ``param_map``
-    (an expression in ``v`` or a Python callable), ``param_fixed``, ``params``,
-    ``include_errors``, ``shrink_failures``.
+    (an expression in ``v`` or a Python callable), ``param_fixed``, ``batched_only``,
+    ``flat_output``, ``params``, ``include_errors``, ``shrink_failures``.
     """
     from .check import check
     from .summary import format_report

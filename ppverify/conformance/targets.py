@@ -30,6 +30,13 @@ parameter, judges the module against the parameter its map actually produces in 
 and divides ``v.grad`` by ``dEXPR/dv``. ``--param-fixed`` declares that the parameter is not
 trained: no parameter gradient is expected.
 
+Two declarations describe the shapes a layer shipped as a network's head or neck takes and
+gives: ``--batched-only``, it takes only batched input ``(N, C, *spatial)`` (no unbatched case
+is generated), and ``--flat-output`` (global pooling), it returns one value per plane with the
+spatial axes dropped, ``(N, C)`` instead of ``(N, C, 1, 1)``, as ``x.flatten(1)`` after the
+pooling does (that output is judged as the pooling shape it flattens; the upstream gradient
+given to ``backward`` has the output's own shape).
+
 =========  ============================================================  ==================
 op         conventional windowed call                                     parameter
 =========  ============================================================  ==================
@@ -146,6 +153,10 @@ class Target:
     ctor_param: str | None = None  # constructor argument given the case's parameter
     signature: str = ""
     notes: tuple[str, ...] = field(default=())
+    # declared by the user and kept on the checker's side (not in ``describe``): the target
+    # takes only batched input; it returns global pooling's output with the spatial axes dropped
+    batched_only: bool = False
+    flat_output: bool = False
 
     @property
     def convention(self) -> CallConvention:

@@ -10,6 +10,9 @@ Correct:
 * ``GeMSoftplus(p=3, eps=1e-6)``: stores ``raw_p`` and uses ``p = softplus(raw_p) + 1``.
 * ``power_mean_adaptive(x, p, output_size)``: adaptive power mean.
 * ``LpPool(norm_type, kernel_size, stride=None, ceil_mode=False)``: windowed Lp module.
+* ``GeMHead(p=3, eps=1e-6)``: a GeM neck as classification heads ship it: only batched
+  ``(N, C, H, W)`` input, output ``(N, C)`` (the pooled planes flattened); it supports only
+  ``p >= 1`` (its constructor asserts it, as OpenMMLab's does).
 
 Broken:
 * ``gem_naive``: the textbook ``avg_pool2d(x.clamp(min=eps).pow(p), (H, W)).pow(1/p)``: in
@@ -23,6 +26,8 @@ Broken:
   convention it receives the kernel size as ``eps``.
 * ``GeMDeadChannel``: careful values and input gradients, but ``dy/dp`` is NaN on a dead
   (all-zero) channel: ``log(mean x^p)`` of a zero mean times ``y = 0``.
+* ``GeMHeadNaive``: ``GeMHead`` computing the textbook formula (``gem_naive``).
+* ``GeMHeadTransposed``: ``GeMHead`` returning ``(C, N)``: flattened in the wrong order.
 """
 
 from __future__ import annotations
@@ -171,3 +176,29 @@ class GeMDeadChannel(torch.nn.Module):
         mask = torch.ones(idx.shape, dtype=torch.bool)
         y = _DeadChannelPowerMean.apply(flat, idx, mask, self.p.to(wdt).reshape(()), True)
         return y.reshape(*lead, 1, 1).to(x.dtype)
+
+
+class GeMHead(GeM):
+    """GeM as a network's neck: (N, C, H, W) -> (N, C); p >= 1 only."""
+
+    def __init__(self, p=3.0, eps=1e-6):
+        assert p >= 1, "p must be at least 1"
+        super().__init__(p, eps)
+
+    def pool(self, x):
+        return gem(x, self.p, self.eps)
+
+    def forward(self, x):
+        if x.dim() != 4:
+            raise ValueError(f"{type(self).__name__} expects (N, C, H, W), got {tuple(x.shape)}")
+        return self.pool(x).flatten(1)
+
+
+class GeMHeadNaive(GeMHead):
+    def pool(self, x):
+        return gem_naive(x, self.p, self.eps)
+
+
+class GeMHeadTransposed(GeMHead):
+    def forward(self, x):
+        return super().forward(x).t()

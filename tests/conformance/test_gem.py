@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from dataclasses import replace
 
 import pytest
 
@@ -33,6 +34,9 @@ CORRECT = {
     "adaptive power mean function": [f"{G}:power_mean_adaptive", "--op", "powermean",
                                      "--pooling", "adaptive"],
     "windowed Lp module": [f"{G}:LpPool", "--op", "lp"],
+    "GeM neck, batched (N, C, H, W) -> (N, C), p >= 1": [
+        f"{G}:GeMHead", *GLOBAL, "--input-min", "1e-6", "--param-min", "1", "--batched-only",
+        "--flat-output"],
 }
 
 
@@ -55,6 +59,9 @@ def test_correct_layer_conforms(name, capsys):
         assert "parameter gradient not checked: the parameter is fixed" in notes
     if "softplus" in name:
         assert "p = softplus(v) + 1" in notes
+    if "--batched-only" in CORRECT[name]:
+        assert "takes only batched input" in notes and "judged as (N, C, 1, ...)" in notes
+        assert coverage["factors"]["batched"] == ["batched"], coverage["factors"]
 
 
 BROKEN = {
@@ -75,14 +82,20 @@ BROKEN = {
     "NaN parameter gradient on dead channels": (
         [f"{G}:GeMDeadChannel", *GLOBAL],
         ("nonfinite", "grad_param", "nan", None, "zeros", "ordinary")),
+    "float16 overflow of x^p in a neck that flattens (the declarations hide no defect)": (
+        [f"{G}:GeMHeadNaive", *GLOBAL, "--input-min", "1e-6", "--param-min", "1",
+         "--batched-only", "--flat-output"],
+        ("nonfinite", "output", "inf", "float16", "activations", "ordinary")),
 }
 
 
 def _target(argv):
-    spec, args = argv[0], argv[1:]
+    spec, args = argv[0], [a for a in argv[1:] if a not in ("--batched-only", "--flat-output")]
     opts = dict(zip(args[::2], args[1::2]))
-    return resolve(spec, opts["--op"], 2, pooling=opts.get("--pooling", "windowed"),
-                   param_attr=opts.get("--param-attr"), param_map=opts.get("--param-map"))
+    target = resolve(spec, opts["--op"], 2, pooling=opts.get("--pooling", "windowed"),
+                     param_attr=opts.get("--param-attr"), param_map=opts.get("--param-map"))
+    return replace(target, batched_only="--batched-only" in argv,
+                   flat_output="--flat-output" in argv)
 
 
 @pytest.mark.parametrize("name", list(BROKEN))
@@ -122,6 +135,40 @@ def test_convention_mix_up_is_said_once(capsys):
     main(["check", f"{G}:gem_positional", "--op", "powermean"])
     text = capsys.readouterr().out
     assert "DOES NOT CONFORM: calling convention" in text and "== group" not in text
+
+
+HEAD = [f"{G}:GeMHead", *GLOBAL, "--input-min", "1e-6"]
+
+
+def test_a_neck_undeclared_is_led_to_each_declaration(capsys):
+    # (N, C) outputs, unbatched inputs refused, p < 1 refused: each shows as a hint naming
+    # the declaration, one run after another, and nothing is judged as passing meanwhile
+    code, report = _run(HEAD, capsys)
+    conv = report["convention"]
+    assert code == 1 and conv is not None and report["cases_passed"] == 0
+    assert "spatial axes dropped" in conv["what"]
+    assert "declare --flat-output" in conv["hint"] and "--param-min 1" in conv["hint"]
+    code, report = _run([*HEAD, "--flat-output", "--param-min", "1"], capsys)
+    notes = " ".join(report["notes"])
+    assert code == 1 and report["convention"] is None
+    assert "unbatched (C, *spatial) inputs failed" in notes and "--batched-only" in notes
+    assert {g["signature"]["category"] for g in report["groups"]} == {"exception"}
+    code, report = _run([*HEAD, "--flat-output", "--batched-only"], capsys)
+    notes = " ".join(report["notes"])
+    assert code == 1 and "declare them (--param-min 1" in notes, notes
+    assert "with a parameter <= 0.5 raised AssertionError" in notes
+
+
+def test_flat_output_is_judged_in_its_order_and_only_for_global_pooling(capsys):
+    code, report = _run([f"{G}:GeMHeadTransposed", *GLOBAL, "--input-min", "1e-6",
+                         "--param-min", "1", "--batched-only", "--flat-output"], capsys)
+    assert code == 1 and report["cases_passed"] < report["cases_run"]
+    categories = {g["signature"]["category"] for g in report["groups"]}
+    # (C, N) is another shape unless N == C, where the values land in the wrong places
+    assert report["convention"] is None and "wrong-shape" in categories
+    assert categories & {"wrong-value", "wrong-gradient"}, categories
+    assert main(["check", f"{G}:LpPool", "--op", "lp", "--flat-output"]) == 2
+    assert "--flat-output) is for global pooling" in capsys.readouterr().err
 
 
 def test_reproducer_of_a_module_runs(capsys):
