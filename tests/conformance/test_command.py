@@ -115,11 +115,23 @@ def test_plugin_fixture_in_a_test_suite(tmp_path):
         def test_module_global(assert_matches_oracle):
             assert_matches_oracle(MaxGlobal, op="max", pooling="global", count=70,
                                   kinds=["random", "integers"], tolerances={"*.float16": 8})
+
+        class MaxHead(torch.nn.Module):  # a head: (N, C, H, W) -> (N, C)
+            def forward(self, x):
+                if x.dim() != 4:
+                    raise ValueError("expects (N, C, H, W)")
+                return F.adaptive_max_pool2d(x, 1).flatten(1)
+
+        def test_module_head(assert_matches_oracle):
+            report = assert_matches_oracle(MaxHead, op="max", pooling="global", count=70,
+                                           kinds=["random", "integers"], batched_only=True,
+                                           flat_output=True)
+            assert "takes only batched input" in " ".join(report.notes)
     """))
     proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
                            "-p", "no:xdist", "-p", "no:benchmark", str(tmp_path)],
                           capture_output=True, text=True, cwd=tmp_path)
-    assert "1 failed, 2 passed" in proc.stdout, proc.stdout[-3000:]
+    assert "1 failed, 3 passed" in proc.stdout, proc.stdout[-3000:]
     assert "does not match the oracle" in proc.stdout
     assert "reproducer:" in proc.stdout
 
