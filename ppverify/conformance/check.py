@@ -44,7 +44,7 @@ from .isolation import DEFAULT_TIMEOUT, TargetProcess, TargetStopped, WorkerFail
 from .reproducer import reproducer
 from .runner import Outcome, run_prepared
 from .shrink import shrink
-from .targets import Target, get_convention
+from .targets import TIE_TITLES, TIES, Target, get_convention
 from .tolerances import Tolerances
 from .values import VALUE_KINDS, kind_holds
 from .worker import TargetSource
@@ -60,6 +60,7 @@ class CaseResult:
     output_shape: tuple[int, ...] | None = None
     param_mode: str = "none"
     param_grad_missing: bool = False
+    ties: str | None = None  # max/min: the tie convention under which it passed, if not first
 
 
 @dataclass
@@ -108,6 +109,7 @@ class CheckReport:
     results: list[CaseResult] = field(default_factory=list)
     param_modes: Counter = field(default_factory=Counter)
     param_grads_missing: int = 0
+    tie_conventions: Counter = field(default_factory=Counter)  # cases passed per other one
 
     @property
     def conforms(self) -> bool:
@@ -133,6 +135,7 @@ class CheckReport:
             "categories": {c: s.to_dict() for c, s in self.categories.items()},
             "coverage": {str(d): t.to_dict() for d, t in self.coverage.items()},
             "notes": self.notes, "failures": self.failures,
+            "tie_conventions": dict(self.tie_conventions),
             "elapsed_seconds": round(self.elapsed, 3),
         }
 
@@ -158,19 +161,32 @@ def evaluate(target: Target, case: Case, tol: Tolerances, runner=None) -> CaseRe
     # a worker runs the case while this process asks the oracle (runner.submit)
     submit = getattr(runner, "submit", None)
     pending = submit(case) if outcome is None and submit is not None else None
+    ties = TIES[target.ties] if case.op in ("max", "min") else ("first",)
     try:
-        expected = expected_for(case)
+        expected = expected_for(case, ties=ties[0])
     except (OracleDomainError, CertificationError, ValueError) as err:
         if pending is not None:
             pending()  # collected, not judged
         return CaseResult(case, [], skipped=_skip_reason(err))
     if outcome is None:
         outcome = pending() if pending is not None else run(case)
+    findings = _judged(target, case, outcome, expected, tol)
+    passed_as = None
+    for other in ties[1:]:  # another tie convention, when only the input gradient failed
+        if not findings or any(f.quantity != "grad_input" for f in findings):
+            break
+        again = _judged(target, case, outcome, expected_for(case, ties=other), tol)
+        if not again:
+            findings, passed_as = again, other
+    return CaseResult(case, findings, None, outcome.output_shape, outcome.param_mode,
+                      outcome.param_grad_missing, passed_as)
+
+
+def _judged(target: Target, case: Case, outcome: Outcome, expected, tol: Tolerances):
     findings = judge(case, outcome, expected, tol, target.param_required, target.flat_output)
     if target.param_fixed:
         findings = [f for f in findings if f.quantity != "grad_param"]
-    return CaseResult(case, findings, None, outcome.output_shape, outcome.param_mode,
-                      outcome.param_grad_missing)
+    return findings
 
 
 def run_here(target: Target, case: Case) -> Outcome:
@@ -207,7 +223,7 @@ def check(target: str | Callable | Target, op: str, dims: int | Iterable[int] = 
           params=None, pooling: str = "windowed", input_min: float | None = None,
           param_range=None, param_attr: str | None = None, param_map=None,
           param_fixed: bool = False, batched_only: bool = False, flat_output: bool = False,
-          include_errors: bool = True,
+          ties: str = "any", include_errors: bool = True,
           shrink_failures: bool = True, shrink_seconds: float | None = None,
           isolate: bool = True, timeout: float = DEFAULT_TIMEOUT,
           progress: Callable[[int, int], None] | None = None) -> CheckReport:
@@ -222,7 +238,11 @@ def check(target: str | Callable | Target, op: str, dims: int | Iterable[int] = 
     parameters. ``param_attr``, ``param_map`` and ``param_fixed`` describe an ``nn.Module``
     target's parameter (see ``targets``). ``batched_only`` declares that the target takes only
     batched input (no unbatched case is run); ``flat_output`` (global pooling only) that it
-    returns one value per plane with the spatial axes dropped, ``(N, C)``. Failing groups are
+    returns one value per plane with the spatial axes dropped, ``(N, C)``. ``ties`` (max and
+    min) is the tie convention the target may follow: ``"any"`` (default: torch's max_pool's,
+    the even split of ``torch.amax`` or the last element; the report counts the cases passed
+    under each other than torch's), or one of ``"first"``, ``"split"``, ``"last"``. Failing
+    groups are
     shrunk for at most ``shrink_seconds`` in all (default 10, 30 with ``thorough``), in report
     order.
     ``progress(done, total)`` is called after every case.
@@ -247,6 +267,8 @@ def check(target: str | Callable | Target, op: str, dims: int | Iterable[int] = 
     if input_min is not None and not (isinstance(input_min, (int, float))
                                       and math.isfinite(input_min)):
         raise ValueError(f"input_min must be a finite number, got {input_min!r}")
+    if ties not in TIES:
+        raise ValueError(f"ties must be one of {', '.join(TIES)}, got {ties!r}")
     if flat_output and pooling != "global":
         raise ValueError(f"flat_output (--flat-output) is for global pooling, where one value "
                          f"per plane is (N, C) with the spatial axes dropped; pooling is "
@@ -275,8 +297,8 @@ def check(target: str | Callable | Target, op: str, dims: int | Iterable[int] = 
         else:
             targets = source.resolve()
             run = None
-        targets = {d: replace(t, batched_only=bool(batched_only), flat_output=bool(flat_output))
-                   for d, t in targets.items()}
+        targets = {d: replace(t, batched_only=bool(batched_only), flat_output=bool(flat_output),
+                              ties=ties) for d, t in targets.items()}
         streams, factors, total = _case_streams(
             targets, op, per_dim, thorough=thorough, seed=seed, dtypes=dtypes, kinds=kinds,
             layouts=layouts, params=params, param_range=param_range, pooling=pooling,
@@ -308,6 +330,14 @@ def check(target: str | Callable | Target, op: str, dims: int | Iterable[int] = 
             f"declared domain: the target clamps its input below {input_min:g}; the oracle "
             f"evaluated the clamped operator (max(x, {input_min:g}), zero gradient below it), "
             f"and negative inputs are not error inputs")
+    for convention, n in report.tie_conventions.items():
+        report.notes.append(
+            f"ties: {n} case(s) passed with the derivative at a tie {TIE_TITLES[convention]}: "
+            f"as valid a subgradient as the oracle's default (all given to the first tied "
+            f"element, torch's max_pool); --ties first requires torch's")
+    if ties not in ("any", "first"):
+        report.notes.append(f"declared: at a tie the target gives the derivative "
+                            f"{TIE_TITLES[ties]}; the oracle followed it")
     if batched_only:
         report.notes.append("declared: the target takes only batched input (N, C, *spatial); "
                             "no unbatched case was run")
@@ -384,6 +414,8 @@ def _run_all(report: CheckReport, targets, streams, tol, run, progress, total, l
                 labels[d][tuple(case.labels().items())] += 1
                 report.param_modes[result.param_mode] += 1
                 report.param_grads_missing += result.param_grad_missing
+                if result.ties is not None:
+                    report.tie_conventions[result.ties] += 1
             done += 1
             if progress is not None:
                 progress(done, total)

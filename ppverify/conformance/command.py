@@ -96,6 +96,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "softplus, exp, log, sigmoid, ...)")
     parser.add_argument("--param-fixed", action="store_true",
                         help="the parameter is not trained: no parameter gradient is expected")
+    parser.add_argument("--ties", choices=("any", "first", "split", "last"), default="any",
+                        help="max/min: where the target may put the derivative at a tie: any "
+                        "of the three (default; the report counts the cases passed under each "
+                        "other than torch's), first (torch's max_pool, the oracle's default), "
+                        "split (1/k to each of k tied elements, torch.amax) or last")
     parser.add_argument("--batched-only", action="store_true",
                         help="declare that the target takes only batched input (N, C, "
                         "*spatial), as many layers do: no unbatched (C, *spatial) case is run")
@@ -181,6 +186,7 @@ def run(args: argparse.Namespace) -> int:
                        param_range=_param_range(args), param_attr=args.param_attr,
                        param_map=args.param_map, param_fixed=args.param_fixed,
                        batched_only=args.batched_only, flat_output=args.flat_output,
+                       ties=args.ties,
                        timeout=args.timeout)
     except ValueError as err:
         print(f"ppverify check: error: {err}", file=sys.stderr)

@@ -42,12 +42,14 @@ def oracle_input(case: Case) -> np.ndarray:
     return np.maximum(case.input, case.input_min)
 
 
-def expected_for(case: Case, gradients: bool = True) -> Expected:
-    """Oracle results for a valid case (raises the oracle's errors for an invalid one)."""
+def expected_for(case: Case, gradients: bool = True, ties: str = "first") -> Expected:
+    """Oracle results for a valid case (raises the oracle's errors for an invalid one);
+    ``ties`` is the oracle's tie convention for max and min (``reference``)."""
     x_eff = oracle_input(case)
+    extra = {"ties": ties} if ties != "first" else {}
     r = reference(case.op, x_eff, case.param, dims=case.dims,
                   count_include_pad=case.count_include_pad, grad_output=case.grad_output,
-                  dtype=case.dtype, gradients=gradients, **case.geometry_kwargs)
+                  dtype=case.dtype, gradients=gradients, **case.geometry_kwargs, **extra)
     out = np.asarray(r.output, dtype=np.float64)
     gin = None if r.grad_input is None else np.asarray(r.grad_input, dtype=np.float64)
     if gin is not None and case.input_min is not None:

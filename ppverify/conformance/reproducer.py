@@ -86,6 +86,8 @@ def reproducer(target: Target | str, case: Case) -> str:
         geo = f"output_size={case.output_size!r}"
     param = repr(case.param) if conv.has_param else "None"
     cip = f", count_include_pad={case.count_include_pad}" if case.count_include_pad else ""
+    if case.op in ("max", "min") and target.ties in ("split", "last"):
+        cip += f", ties={target.ties!r}"
     lines.append(f"ref = reference({case.op!r}, {x_ref}, {param}, {geo}, dims={case.dims}"
                  f"{cip}, dtype={case.dtype!r}{ref_g})")
     lines.append("print('output     ', y.detach().double().numpy().ravel().tolist())")

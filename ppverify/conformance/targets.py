@@ -157,6 +157,8 @@ class Target:
     # takes only batched input; it returns global pooling's output with the spatial axes dropped
     batched_only: bool = False
     flat_output: bool = False
+    # max/min: the tie conventions accepted (``TIES``), the first one the oracle's default
+    ties: str = "any"
 
     @property
     def convention(self) -> CallConvention:
@@ -234,6 +236,12 @@ def _literal(value):
 
 
 PARAM_KINDS = ("tensor", "number", "ctor", "fixed", "none")
+# --ties: which conventions a max/min target may follow at a tie, in the order tried
+TIES = {"any": ("first", "split", "last"), "first": ("first",), "split": ("split",),
+        "last": ("last",)}
+TIE_TITLES = {"first": "all given to the first tied element, as torch's max_pool does",
+              "split": "split evenly over the tied elements, as torch.amax's backward does",
+              "last": "all given to the last tied element"}
 
 
 def target_from_description(d, op: str, pooling: str, param_fixed: bool = False) -> Target:

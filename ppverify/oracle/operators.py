@@ -82,8 +82,12 @@ Average, max, min
 Average: ``y = sum x / D`` with ``D`` the number of elements (plus padded positions when
 ``count_include_pad``), ``dy/dx_i = 1/D``. Max (min): the largest (smallest) element; at a tie
 the whole derivative goes to the first extreme element in row-major kernel order, as torch's
-``max_pool`` does. An empty window (possible with dilation and padding) has max ``-inf`` and min
-``+inf`` with no derivative, as in torch; for the other operators it is an error.
+``max_pool`` does (``ties="first"``). Any distribution of it over the tied elements is a
+subgradient; two others are in use and can be asked for: ``ties="split"``, ``1/k`` to each of
+``k`` tied elements (``torch.amax``'s backward, and the limit of the Lp norm's gradient as
+``p -> +inf``), and ``ties="last"``, all of it to the last. An empty window (possible with
+dilation and padding) has max ``-inf`` and min ``+inf`` with no derivative, as in torch; for
+the other operators it is an error.
 """
 
 from __future__ import annotations
@@ -379,27 +383,40 @@ def avg_window(xs: Sequence[float], n_padding: int = 0) -> WindowValues:
     return WindowValues(y, [Fraction(1, d)] * len(xs), None)
 
 
-def _extreme_window(xs: Sequence[float], pick: Callable[[float, float], bool], empty: float):
+TIE_CONVENTIONS = ("first", "last", "split")
+
+
+def _extreme_window(xs: Sequence[float], pick: Callable[[float, float], bool], empty: float,
+                    ties: str = "first"):
     _require_finite(xs)
+    if ties not in TIE_CONVENTIONS:
+        raise ValueError(f"ties must be one of {', '.join(TIE_CONVENTIONS)}, got {ties!r}")
     if not xs:
         return WindowValues(empty, [], None, {f"empty window: {empty}"}), empty
     best = 0
     for i in range(1, len(xs)):
         if pick(xs[i], xs[best]):
             best = i
+    tied = [i for i, v in enumerate(xs) if v == xs[best]]  # -0.0 ties with 0.0
     grads: list[Number] = [_ZERO] * len(xs)
-    grads[best] = _ONE
+    if ties == "split":
+        for i in tied:
+            grads[i] = Fraction(1, len(tied))
+    else:
+        grads[tied[-1] if ties == "last" else best] = _ONE
     return WindowValues(float(xs[best]), grads, None), None  # the input itself, sign of 0 kept
 
 
-def max_window(xs: Sequence[float]) -> WindowValues:
-    """Max; derivative 1 to the first maximal element in kernel order. Empty: see caller."""
-    return _extreme_window(xs, lambda a, b: a > b, float("-inf"))[0]
+def max_window(xs: Sequence[float], ties: str = "first") -> WindowValues:
+    """Max; derivative 1 to the first maximal element in kernel order (see the module doc for
+    ``ties``). Empty: see caller."""
+    return _extreme_window(xs, lambda a, b: a > b, float("-inf"), ties)[0]
 
 
-def min_window(xs: Sequence[float]) -> WindowValues:
-    """Min; derivative 1 to the first minimal element in kernel order. Empty: see caller."""
-    return _extreme_window(xs, lambda a, b: a < b, float("inf"))[0]
+def min_window(xs: Sequence[float], ties: str = "first") -> WindowValues:
+    """Min; derivative 1 to the first minimal element in kernel order (see the module doc for
+    ``ties``). Empty: see caller."""
+    return _extreme_window(xs, lambda a, b: a < b, float("inf"), ties)[0]
 
 
 # --------------------------------------------------------------- Lp norm and power mean

@@ -59,7 +59,7 @@ from ..windows import (
 )
 from .certify import Accumulator, Term, certify_many
 from .formats import Format, from_torch, get_format
-from .operators import OracleDomainError, WindowValues
+from .operators import TIE_CONVENTIONS, OracleDomainError, WindowValues
 from .registry import OperatorInfo, get_operator
 
 MAX_PRECISION = 1 << 15
@@ -480,6 +480,7 @@ def reference(
     jobs: int = 1,
     output_size=None,
     memory_limit: int | None = DEFAULT_MEMORY_LIMIT,
+    ties: str = "first",
 ) -> OracleResult:
     """Correctly rounded forward, input gradient (VJP) and parameter gradient of a pooling op.
 
@@ -509,10 +510,19 @@ def reference(
     memory_limit : bytes of memory the call may take (``None``: no limit); refused up front
         (``OracleMemoryError``, a ``MemoryError`` and a ``ValueError``) when
         ``memory_estimate`` says more. See the module doc.
+    ties : max and min only: where the derivative goes at a tie, ``"first"`` (torch's
+        ``max_pool``), ``"last"`` or ``"split"`` (``1/k`` to each of ``k`` tied elements, as
+        ``torch.amax``); see ``ppverify.oracle.operators``.
     """
     if not isinstance(jobs, int) or jobs < 1:
         raise ValueError(f"jobs must be a positive integer, got {jobs!r}")
     info = get_operator(op)
+    if ties != "first":
+        if ties not in TIE_CONVENTIONS:
+            raise ValueError(f"ties must be one of {', '.join(TIE_CONVENTIONS)}, got {ties!r}")
+        if op not in ("max", "min"):
+            raise ValueError(f"ties={ties!r} is for max and min, not {op!r}")
+        info = get_operator(f"{op}:{ties}")
     if output_size is not None:
         if (kernel_size, stride, padding, dilation, ceil_mode) != (1, None, 0, 1, False):
             raise ValueError("output_size (adaptive pooling) and kernel_size/stride/padding/"

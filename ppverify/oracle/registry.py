@@ -8,7 +8,7 @@ records instead of branching on operator names.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from . import operators as ops
 from .operators import WindowValues
@@ -168,9 +168,29 @@ OPERATORS: dict[str, OperatorInfo] = {
 }
 
 
+def _tie_variant(name: str, ties: str) -> OperatorInfo:
+    """``max`` or ``min`` with another tie convention (``operators.TIE_CONVENTIONS``), named
+    ``"max:split"``: what ``reference(..., ties=...)`` evaluates. Not listed in ``OPERATORS``."""
+    window_fn = ops.max_window if name == "max" else ops.min_window
+
+    def window(xs, _param, _n_padding, _include, _want):
+        return window_fn(xs, ties)
+
+    return replace(OPERATORS[name], name=f"{name}:{ties}", window=window,
+                   exact=_exact_always(window))
+
+
+TIE_VARIANTS: dict[str, OperatorInfo] = {
+    f"{name}:{ties}": _tie_variant(name, ties)
+    for name in ("max", "min") for ties in ops.TIE_CONVENTIONS if ties != "first"}
+
+
 def get_operator(name: str) -> OperatorInfo:
-    """Look up an operator record by name, with an error listing the known names."""
+    """Look up an operator record by name, with an error listing the known names (the tie
+    variants ``TIE_VARIANTS`` are found too)."""
     try:
         return OPERATORS[name]
     except KeyError:
+        if name in TIE_VARIANTS:
+            return TIE_VARIANTS[name]
         raise ValueError(f"op must be one of {sorted(OPERATORS)}, got {name!r}") from None

@@ -332,6 +332,47 @@ def test_ties_in_two_d_match_torch_max_pool():
     assert xt.grad[0, 0].tolist() == [[1, 0, 0], [0, 0, 0]]
 
 
+def test_split_ties_match_torch_amax():
+    torch = pytest.importorskip("torch")
+    x = [[3.0, 1.0, 3.0], [3.0, 2.0, 2.0]]
+    res = reference("max", [[x]], None, output_size=1, dims=2, ties="split")
+    xt = torch.tensor([[x]], dtype=torch.float64, requires_grad=True)
+    torch.amax(xt, dim=(-2, -1)).sum().backward()
+    assert xt.grad[0, 0].tolist() == res.grad_input[0, 0].tolist()
+    assert res.grad_input[0, 0].tolist() == [[1 / 3, 0, 1 / 3], [1 / 3, 0, 0]]
+
+
+def test_other_tie_conventions_on_request():
+    # "split": 1/k to each of k tied elements (torch.amax); "last": all to the last
+    r = ops.max_window([1.0, 3.0, 3.0, 2.0, 3.0], ties="split")
+    assert r.value == 3 and r.grad_inputs == [0, Fraction(1, 3), Fraction(1, 3), 0,
+                                              Fraction(1, 3)]
+    r = ops.min_window([2.0, 1.0, 3.0, 1.0], ties="last")
+    assert r.value == 1 and r.grad_inputs == [0, 0, 0, 1]
+    assert ops.max_window([0.0, -0.0], ties="split").grad_inputs == [Fraction(1, 2)] * 2
+    assert ops.max_window([1.0, 2.0], ties="last").grad_inputs == [0, 1]  # no tie: no change
+    with pytest.raises(ValueError, match="ties must be one of first, last, split"):
+        ops.max_window([1.0], ties="even")
+
+
+def test_tie_conventions_through_reference_sum_over_overlapping_windows():
+    # windows [3, 3] and [3, 1] (kernel 2, stride 1): split gives 1/2 + 1/2 and 1/2
+    x = [[[3.0, 3.0, 1.0]]]
+    r = reference("max", x, None, 2, 1, dims=1, ties="split", dtype="float32")
+    assert r.grad_input[0, 0].tolist() == [0.5, 1.5, 0.0]
+    r = reference("max", x, None, 2, 1, dims=1, ties="last")
+    assert r.grad_input[0, 0].tolist() == [0.0, 2.0, 0.0]
+    r = reference("max", x, None, 2, 1, dims=1, ties="split", dtype="float16", jobs=2)
+    assert r.grad_input[0, 0].tolist() == [0.5, 1.5, 0.0]
+    r = reference("min", [[[1.0, 2.0, 1.0, 1.0]]], None, output_size=1, dims=1, ties="split",
+                  dtype="float64")
+    assert r.grad_input[0, 0].tolist() == [1 / 3, 0.0, 1 / 3, 1 / 3]  # correctly rounded
+    with pytest.raises(ValueError, match="is for max and min"):
+        reference("avg", x, None, 2, dims=1, ties="split")
+    with pytest.raises(ValueError, match="ties must be one of"):
+        reference("max", x, None, 2, dims=1, ties="random")
+
+
 def test_empty_windows():
     assert ops.max_window([]).value == float("-inf") and ops.max_window([]).grad_inputs == []
     assert ops.min_window([]).value == float("inf")
