@@ -468,3 +468,20 @@ def test_amax_as_global_max_pooling_splits_the_gradient_at_ties():
                                                                      "grad_input")
     assert first.minimal_finding.got == 0.5 and first.minimal_finding.expected in (0.0, 1.0)
     assert report.cases_passed > 0  # values right; windows without a tie pass
+
+
+def test_torch_adaptive_avg_pool_to_one_accepts_any_rank():
+    # adaptive_avg_pool2d(x, 1) takes a shortcut (a mean over the last two axes) that skips
+    # the rank check output_size = 2 makes: a 5-D and a 2-D input pass silently (this is why
+    # GeM layers built on it accept them; README, the torch findings)
+    def global_avg(x):
+        return F.adaptive_avg_pool2d(x, 1)
+
+    report = check(global_avg, "avg", 2, pooling="global", count=5, isolate=False,
+                   shrink_failures=False)
+    accepted = {g.signature.kind for g in report.groups
+                if g.signature.category == "accepted-invalid"}
+    assert accepted == {"wrong rank (5-D input)", "wrong rank (2-D input)"}, accepted
+    assert F.adaptive_avg_pool2d(torch.ones(1, 1, 2, 5, 5), 1).shape == (1, 1, 2, 1, 1)
+    with pytest.raises(RuntimeError, match="Expected 3D or 4D tensor"):
+        F.adaptive_avg_pool2d(torch.ones(1, 1, 2, 5, 5), 2)
