@@ -222,7 +222,7 @@ def _run_vectors(args, tol) -> int:
             vectors = loaded
         else:
             results = loaded
-    result = score(vectors, results, tol)
+    result = score(vectors, results, tol, ties=args.ties)
     if args.json:
         print(json.dumps(result.to_dict(), indent=2, allow_nan=False))
     else:

@@ -75,6 +75,7 @@ from __future__ import annotations
 import io
 import json
 import zipfile
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -330,6 +331,7 @@ class Score:
     failures: dict[str, list[tuple[str, Finding]]] = field(default_factory=dict)
     tolerances: Tolerances = field(default_factory=Tolerances)
     groups: list = field(default_factory=list)
+    tie_conventions: Counter = field(default_factory=Counter)  # max/min: passed under another
 
     @property
     def conforms(self) -> bool:
@@ -339,6 +341,7 @@ class Score:
         return {
             "op": self.op, "conforms": self.conforms, "cases": self.cases,
             "passed": self.passed, "missing_results": self.missing,
+            "tie_conventions": dict(self.tie_conventions),
             "tolerances_ulp": self.tolerances.to_dict(),
             "groups": [g.to_dict() for g in self.groups],
             "categories": {c: {"title": CATEGORY_TITLES[c], "failed_cases": len(v),
@@ -381,8 +384,6 @@ def _expected_from_record(record: dict, case: Case) -> Expected:
         case.input.shape)
     gin_scale = None if e.get("grad_input_scale") is None else decode_array(
         e["grad_input_scale"]).reshape(case.input.shape)
-    from collections import Counter
-
     return Expected(decode_array(e["output"]).reshape(shape), gin,
                     None if e.get("grad_param") is None else decode_float(e["grad_param"]),
                     decode_array(e["output_scale"]).reshape(shape), gin_scale,
@@ -390,11 +391,18 @@ def _expected_from_record(record: dict, case: Case) -> Expected:
                     Counter(e.get("conventions") or {}))
 
 
-def score(vectors: dict, results: dict[str, dict], tol: Tolerances | None = None) -> Score:
-    """Judge ``results`` (by case id) against ``vectors``; failures grouped as by ``check``."""
+def score(vectors: dict, results: dict[str, dict], tol: Tolerances | None = None,
+          ties: str = "any") -> Score:
+    """Judge ``results`` (by case id) against ``vectors``; failures grouped as by ``check``.
+    ``ties`` (max and min) as in ``check``: under ``"any"`` a result whose only failure is its
+    input gradient is judged again, by the oracle, under the other tie conventions."""
     from .check import CaseResult
     from .diagnosis import group_failures
     from .reproducer import reproducer
+    from .targets import TIES
+
+    if ties not in TIES:
+        raise ValueError(f"ties must be one of {', '.join(TIES)}, got {ties!r}")
 
     tol = tol or Tolerances()
     s = Score(vectors["op"], tolerances=tol)
@@ -411,7 +419,17 @@ def score(vectors: dict, results: dict[str, dict], tol: Tolerances | None = None
         if case.expect_error is not None:
             findings = judge_error_case(case, outcome)
         else:
-            findings = judge(case, outcome, _expected_from_record(record, case), tol, False)
+            conventions = TIES[ties] if case.op in ("max", "min") else ("first",)
+            expected = _expected_from_record(record, case) if conventions[0] == "first" \
+                else expected_for(case, ties=conventions[0])
+            findings = judge(case, outcome, expected, tol, False)
+            for other in conventions[1:]:
+                if not findings or any(f.quantity != "grad_input" for f in findings):
+                    break
+                again = judge(case, outcome, expected_for(case, ties=other), tol, False)
+                if not again:
+                    findings = again
+                    s.tie_conventions[other] += 1
         for f in findings:
             s.failures[f.category].append((case.id, f))
         s.passed += not findings
@@ -431,12 +449,16 @@ def score(vectors: dict, results: dict[str, dict], tol: Tolerances | None = None
 
 def format_score(s: Score) -> str:
     from .summary import format_groups, format_tolerances
+    from .targets import TIE_TITLES
 
     lines = [f"ppverify check --vectors ({s.op}): {s.cases} cases, {s.passed} passed, "
              f"{len(s.missing)} without results", ""]
     lines += format_tolerances(s.tolerances)
     lines.append("")
     lines += format_groups(s.groups)
+    for convention, n in s.tie_conventions.items():
+        lines.append(f"ties: {n} case(s) passed with the derivative at a tie "
+                     f"{TIE_TITLES[convention]} (--ties first requires torch's)")
     if s.missing:
         lines.append(f"missing results: {', '.join(s.missing[:10])}"
                      + (" ..." if len(s.missing) > 10 else ""))

@@ -216,3 +216,21 @@ def test_the_worked_example_scores_a_conforming_target_as_conforming():
     assert all(r["error"] is None for r in results.values()
                if next(c for c in doc["cases"] if c["id"] == r["id"])["expected"])
     assert score(doc, results, Tolerances()).conforms
+
+
+def test_results_with_another_tie_convention_are_scored_as_check_judges_them():
+    pytest.importorskip("torch")
+    from ppverify.conformance.vectors import format_score, results_from_target
+
+    doc = build_vectors("max", dims=(2,), count=30, seed=0, pooling="global",
+                        kinds=("ties", "integers"), include_errors=False)
+    split = {r["id"]: r for r in results_from_target(doc, "tests.conformance._tie_impls:max_split")}
+    s = score(doc, split, Tolerances())
+    assert s.conforms and s.tie_conventions["split"] > 0
+    assert "ties: " in format_score(s) and s.to_dict()["tie_conventions"]["split"] > 0
+    s = score(doc, split, Tolerances(), ties="first")
+    assert not s.conforms and {g.signature.category for g in s.groups} == {"wrong-gradient"}
+    s = score(doc, split, Tolerances(), ties="split")
+    assert s.conforms and not s.tie_conventions
+    every = {r["id"]: r for r in results_from_target(doc, "tests.conformance._tie_impls:max_every")}
+    assert not score(doc, every, Tolerances()).conforms
