@@ -38,6 +38,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="format to round to (default: float64)")
     parser.add_argument("--digits", type=int, default=None,
                         help="give this many significant digits instead of rounding")
+    parser.add_argument("--ties", default="first", choices=("first", "split", "last"),
+                        help="max and min: where the derivative goes at a tie: first (torch's "
+                        "max_pool; default), split (1/k to each of k tied elements, "
+                        "torch.amax) or last")
     parser.add_argument("--json", action="store_true", help="print a JSON record")
 
 
@@ -58,11 +62,16 @@ def run(args: argparse.Namespace) -> int:
     if not info.has_param and args.param is not None:
         print(f"ppverify eval: error: --op {args.op} takes no --param", file=sys.stderr)
         return 2
+    ties = getattr(args, "ties", "first")
+    if ties != "first" and args.op not in ("max", "min"):
+        print(f"ppverify eval: error: --ties is for max and min, not {args.op}", file=sys.stderr)
+        return 2
     try:
         # dy/dparam needs ln x: with a negative input (integer alpha or p) it is undefined
         negative = info.has_param and bool(np.any(x < 0))
         r = reference(args.op, x, args.param, x.shape[-1], dims=1, dtype=args.dtype,
-                      digits=args.digits, param_gradient=False if negative else None)
+                      digits=args.digits, param_gradient=False if negative else None,
+                      ties=ties)
     except (OracleDomainError, CertificationError, ValueError) as err:
         print(f"ppverify eval: error: {err}", file=sys.stderr)
         return 2
@@ -77,6 +86,8 @@ def run(args: argparse.Namespace) -> int:
                                                               args.digits),
         "conventions": dict(r.notes),
     }
+    if args.op in ("max", "min"):
+        record["ties"] = ties
     if args.json:
         print(json.dumps(record, indent=2))
         return 0
