@@ -304,6 +304,7 @@ def check(target: str | Callable | Target, op: str, dims: int | Iterable[int] = 
             layouts=layouts, params=params, param_range=param_range, pooling=pooling,
             input_min=input_min, include_errors=include_errors)
         report.target = targets[dims_list[-1]].name
+        report.notes += list(dict.fromkeys(n for t in targets.values() for n in t.notes))
         if len(dims_list) > 1:
             report.target = report.target.replace(f"{dims_list[-1]}d", "{d}d")
         log = FailureLog()

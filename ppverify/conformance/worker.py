@@ -148,6 +148,8 @@ def serve(source: TargetSource, request_fd: int, reply_fd: int, noise_fd: int) -
             f"target {source.spec!r}: {type(err).__name__}: {err}"
         wire.write_frame(reply_fd, wire.pack({"kind": "error", "message": message}))
         return
+    if let_compiled_code_recompile():
+        targets = {d: replace(t, notes=t.notes + (COMPILED_NOTE,)) for d, t in targets.items()}
     wire.write_frame(reply_fd, wire.pack({
         "kind": "targets", "targets": {str(d): t.describe() for d, t in targets.items()}}))
     while True:
@@ -158,7 +160,34 @@ def serve(source: TargetSource, request_fd: int, reply_fd: int, noise_fd: int) -
         if message is None:
             return
         dim, case = message
+        let_compiled_code_recompile()  # torch.compile may first be called by the target itself
         wire.write_frame(reply_fd, wire.outcome_message(run_prepared(targets[dim], case)))
+
+
+RECOMPILE_LIMIT = 1_000_000
+COMPILED_NOTE = ("torch.compile is in use in the worker: each case's new shape, dtype or grad "
+                 "mode recompiles, and the worker raised dynamo's recompile limits (8 and 256 by "
+                 "default) so that every case ran compiled, not in eager mode past the limit "
+                 "(nor, with fullgraph=True, failing on it)")
+
+
+def let_compiled_code_recompile() -> bool:
+    """Raise torch dynamo's recompile limits in this (worker) process, if dynamo is loaded.
+
+    A ``torch.compile``d target recompiles for every new input shape, dtype and grad mode, and
+    the cases vary all three on purpose: past ``recompile_limit`` (8) dynamo runs the function
+    in eager mode, so the rest of a check would judge eager code under the compiled target's
+    name (with ``fullgraph=True`` every later call raises instead). Only the worker does this:
+    a check in the user's own process (``isolate=False``) leaves their settings alone."""
+    dynamo = sys.modules.get("torch._dynamo")
+    if dynamo is None:
+        return False
+    config = dynamo.config
+    for name in ("recompile_limit", "accumulated_recompile_limit", "cache_size_limit",
+                 "accumulated_cache_size_limit"):
+        if isinstance(getattr(config, name, None), int):
+            setattr(config, name, max(getattr(config, name), RECOMPILE_LIMIT))
+    return True
 
 
 def run_forked(source: TargetSource, request_fd: int, reply_fd: int, noise_fd: int) -> None:
