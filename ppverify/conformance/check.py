@@ -242,10 +242,8 @@ def check(target: str | Callable | Target, op: str, dims: int | Iterable[int] = 
     min) is the tie convention the target may follow: ``"any"`` (default: torch's max_pool's,
     the even split of ``torch.amax`` or the last element; the report counts the cases passed
     under each other than torch's), or one of ``"first"``, ``"split"``, ``"last"``. Failing
-    groups are
-    shrunk for at most ``shrink_seconds`` in all (default 10, 30 with ``thorough``), in report
-    order.
-    ``progress(done, total)`` is called after every case.
+    groups are shrunk for at most ``shrink_seconds`` in all (default 10, 30 with ``thorough``),
+    in report order. ``progress(done, total)`` is called after every case.
 
     With ``isolate`` (the default) the target is imported (a ``"module:callable"`` string),
     constructed and called only in a worker process (``isolation``), ``timeout`` seconds per

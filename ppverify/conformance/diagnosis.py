@@ -13,6 +13,11 @@ A *calling-convention problem* is declared when 80% or more of the valid cases f
 way before any value can be judged (the same exception, or the same wrong output shape): then
 the values of the rest mean nothing either, and the report says it once, with the target's
 signature beside the call that was made, instead of a pile of failures.
+
+Hints name the declaration a layer may need, in the convention verdict or as notes: every
+unbatched input failing before judging while no batched one does (``--batched-only``), global
+pooling outputs of shape ``(N, C)`` (``--flat-output``), and one way of raising that takes every
+case whose parameter lies below (above) all the others' (``--param-min``, ``--param-max``).
 """
 
 from __future__ import annotations
