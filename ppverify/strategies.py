@@ -17,7 +17,10 @@ no stride, padding, dilation or ceil_mode, a single plane):
   (small values 0 < |p| < 1/4 included).
 * ``pooling_cases(op, dims)``: a complete ``ppverify.conformance.cases.Case`` (valid input:
   no window is all padding, except for max and for avg counting padding),
-  ready for ``ppverify.conformance.check.evaluate`` or ``ppverify.oracle.reference``.
+  ready for ``ppverify.conformance.check.evaluate`` or ``ppverify.oracle.reference``;
+  ``pooling="adaptive"`` draws an output size per axis instead of a kernel (up to one more
+  than the input's length: windows that overlap or repeat), ``pooling="global"`` one window
+  per plane (``case.output_size`` all ones; a GeM layer's form).
 
 Example::
 
@@ -159,18 +162,28 @@ def parameters(op: str, dtype: str = "float32", *, allow_nonpositive: bool | Non
     return st.one_of(simple, st.floats(low, 64.0).filter(lambda p: p != 0).map(fit))
 
 
+POOLINGS = ("windowed", "adaptive", "global")
+
+
 @st.composite
 def pooling_cases(draw, op: str, dims: int | None = None, *, dtypes=DTYPES,
                   accepts=None, max_kernel: int = 3, max_extra: int = 3,
-                  max_channels: int = 2) -> Case:
+                  max_channels: int = 2, pooling: str = "windowed") -> Case:
     """A valid ``Case`` for ``op``: geometry, input, parameter, dtype (see module doc).
 
     Inputs are non-negative for the operators with a real exponent; windows never contain a
-    zero when the parameter makes ``0**p`` infinite (lp/powermean with ``p <= 0``).
+    zero when the parameter makes ``0**p`` infinite (lp/powermean with ``p <= 0``). With
+    ``pooling="adaptive"`` or ``"global"`` the input is ``(1, C, *spatial)`` with spatial
+    lengths 1 to ``max_extra + 2`` and ``case.output_size`` set (``accepts`` and
+    ``max_kernel`` do not apply).
     """
+    if pooling not in POOLINGS:
+        raise ValueError(f"pooling must be one of {', '.join(POOLINGS)}, got {pooling!r}")
     conv = get_convention(op)
     dims = draw(st.sampled_from([1, 2, 3])) if dims is None else dims
     dtype = draw(st.sampled_from(list(dtypes)))
+    if pooling != "windowed":
+        return draw(_whole_plane_cases(op, dims, dtype, pooling, max_extra, max_channels))
     accepts = conv.optional_args if accepts is None else tuple(accepts)
     geometry = draw(pool_geometries(dims, accepts=accepts, max_kernel=max_kernel))
     spatial = draw(spatial_sizes(geometry, max_extra=max_extra))
@@ -192,5 +205,26 @@ def pooling_cases(draw, op: str, dims: int | None = None, *, dtypes=DTYPES,
     case = Case(op, dims, dtype, x, param, geometry["kernel_size"], geometry["stride"],
                 geometry["padding"], geometry["dilation"], geometry["ceil_mode"], include,
                 None, "contiguous", "hypothesis", passed, id="hypothesis")
+    case.grad_output = np.ones(case.expected_shape())
+    return case
+
+
+@st.composite
+def _whole_plane_cases(draw, op: str, dims: int, dtype: str, pooling: str, max_extra: int,
+                       max_channels: int) -> Case:
+    """``pooling_cases``' adaptive and global cases (see there)."""
+    conv = get_convention(op)
+    spatial = tuple(draw(st.integers(1, max_extra + 2)) for _ in range(dims))
+    if pooling == "global":
+        output_size = (1,) * dims
+    else:
+        output_size = tuple(draw(st.integers(1, n + 1)) for n in spatial)
+    shape = (1, draw(st.integers(1, max_channels))) + spatial
+    param = draw(parameters(op, dtype))
+    allow_zero = not (op in ("lp", "powermean") and param is not None and param <= 0)
+    x = draw(pooling_inputs(shape, dtype, nonnegative=op not in ("avg", "max"),
+                            allow_zero=allow_zero))
+    case = Case(op, dims, dtype, x, param, count_include_pad=conv.default_count_include_pad,
+                kind="hypothesis", id="hypothesis", pooling=pooling, output_size=output_size)
     case.grad_output = np.ones(case.expected_shape())
     return case

@@ -112,3 +112,45 @@ def test_unknown_op_or_dims_raise_value_error_naming_them():
         strategies.pooling_cases("foo").example()
     with pytest.raises(ValueError, match="dims must be 1, 2 or 3"):
         strategies.pool_geometries(4).example()
+
+
+@pytest.mark.parametrize("pooling", ["adaptive", "global"])
+@FAST
+@given(data=st.data())
+def test_adaptive_and_global_cases_are_in_the_oracles_domain(pooling, data):
+    case = data.draw(pooling_cases("ppool", dims=2, dtypes=["float32"], pooling=pooling))
+    r = reference(case.op, case.input, case.param, dims=case.dims, dtype=case.dtype,
+                  gradients=False, **case.geometry_kwargs)
+    assert r.output.shape == case.expected_shape() and case.pooling == pooling
+    assert not case.windowed and case.kernel_size == ()
+    if pooling == "global":
+        assert case.output_size == (1, 1) and r.output.shape[-2:] == (1, 1)
+    else:
+        assert all(1 <= n <= s + 1 for n, s in zip(case.output_size, case.spatial))
+
+
+def test_adaptive_cases_reach_outputs_larger_than_the_input():
+    case = find(pooling_cases("avg", dims=1, pooling="adaptive"),
+                lambda c: c.output_size[0] > c.spatial[0],
+                settings=settings(max_examples=300, database=None))
+    assert case.expected_shape()[-1] == case.spatial[0] + 1
+
+
+@FAST
+@given(pooling_cases("powermean", dims=2, dtypes=["float64", "float32"], pooling="global"))
+def test_an_independent_global_power_mean_matches_the_oracle_on_drawn_cases(case):
+    # the strategies as a user's property test would use them, on the tests' careful GeM
+    pytest.importorskip("torch")
+    from ppverify.conformance.check import evaluate
+    from ppverify.conformance.targets import resolve
+    from ppverify.conformance.tolerances import Tolerances
+
+    target = resolve("tests.conformance._gem_impls:power_mean_global", "powermean", 2,
+                     pooling="global")
+    result = evaluate(target, case, Tolerances())
+    assert result.skipped or not result.findings, [f.message for f in result.findings]
+
+
+def test_pooling_must_be_known():
+    with pytest.raises(ValueError, match="pooling must be one of windowed, adaptive, global"):
+        find(pooling_cases("avg", dims=1, pooling="spatial"), lambda c: True)

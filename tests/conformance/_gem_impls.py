@@ -8,7 +8,8 @@ Correct:
 * ``GeM(p=3, eps=1e-6)``: global GeM module, learnable ``p`` (an ``nn.Parameter``).
 * ``GeMFixed(p=3, eps=1e-6)``: global GeM module, ``p`` a plain float (not trained).
 * ``GeMSoftplus(p=3, eps=1e-6)``: stores ``raw_p`` and uses ``p = softplus(raw_p) + 1``.
-* ``power_mean_adaptive(x, p, output_size)``: adaptive power mean.
+* ``power_mean_adaptive(x, p, output_size)``: adaptive power mean; ``power_mean_global(x,
+  p)`` the global one, with no clamp.
 * ``LpPool(norm_type, kernel_size, stride=None, ceil_mode=False)``: windowed Lp module.
 * ``GeMHead(p=3, eps=1e-6)``: a GeM neck as classification heads ship it: only batched
   ``(N, C, H, W)`` input, output ``(N, C)`` (the pooled planes flattened); it supports only
@@ -103,6 +104,11 @@ def _softplus(v):
 
 def power_mean_adaptive(x, p, output_size):
     return _ADAPTIVE_POWERMEAN(x, p, output_size)
+
+
+def power_mean_global(x, p):
+    """The careful global power mean with no clamp (every positive input in its domain)."""
+    return _GLOBAL_POWERMEAN(x, p)
 
 
 class LpPool(torch.nn.Module):
