@@ -86,7 +86,7 @@ from ..oracle import CertificationError, OracleDomainError, get_operator
 from .cases import Case
 from .compare import CATEGORIES, CATEGORY_TITLES, Finding, judge, judge_error_case
 from .expected import Expected, expected_for
-from .generate import error_cases, iter_cases
+from .generate import error_cases, iter_cases, make_plan
 from .jsonio import (
     atomic_write_bytes,
     atomic_write_json,
@@ -118,23 +118,24 @@ MAX_CASES_PER_DIM = 100_000  # one file; more: several files with other seeds
 def build_vectors(op: str, dims=(1, 2, 3), count: int = 24, seed: int = 0,
                   dtypes=("float64", "float32", "float16", "bfloat16"),
                   include_errors: bool = True, kinds=None, pooling: str = "windowed",
-                  accepts=None) -> dict:
+                  accepts=None, batched_only: bool = False) -> dict:
     """The vectors document for ``op`` (see module doc). ``accepts``: the optional pooling
     arguments used (default: every one of the operator's convention). ``vectors_stream``
     gives the same document without holding its cases."""
     header, records, _ = vectors_stream(op, dims, count, seed, dtypes, include_errors, kinds,
-                                        pooling, accepts)
+                                        pooling, accepts, batched_only)
     return {**header, "cases": list(records)}
 
 
 def vectors_stream(op: str, dims=(1, 2, 3), count: int = 24, seed: int = 0,
                    dtypes=("float64", "float32", "float16", "bfloat16"),
                    include_errors: bool = True, kinds=None, pooling: str = "windowed",
-                   accepts=None):
+                   accepts=None, batched_only: bool = False):
     """``(header, records, total)``: the document without its cases, an iterator of the case
     records (each computed by the oracle as it is taken; cases the oracle cannot certify are
     left out) and the number of cases it goes through (for progress). Arguments are checked
-    here: at most ``MAX_CASES_PER_DIM`` valid cases per dimension."""
+    here: at most ``MAX_CASES_PER_DIM`` valid cases per dimension. With ``batched_only`` every
+    valid case's input is batched, ``(N, C, *spatial)``."""
     from .values import VALUE_KINDS
 
     conv = CONVENTIONS[op]
@@ -155,9 +156,10 @@ def vectors_stream(op: str, dims=(1, 2, 3), count: int = 24, seed: int = 0,
     dims = tuple(dims)
     streams, total = [], 0
     for d in dims:
-        valid = iter_cases(op, d, accepts, count=count, seed=seed + d, dtypes=tuple(dtypes),
-                           layouts=("contiguous",), kinds=tuple(kinds or VALUE_KINDS),
-                           pooling=pooling)
+        plan = make_plan(op, pooling, accepts, dtypes=tuple(dtypes), layouts=("contiguous",),
+                         kinds=tuple(kinds or VALUE_KINDS), batched_only=batched_only)
+        valid = iter_cases(op, d, accepts, count=count, seed=seed + d, pooling=pooling,
+                           plan=plan)
         errors = error_cases(op, d, accepts, seed=seed, pooling=pooling) \
             if include_errors else []
         streams.append((valid, errors))

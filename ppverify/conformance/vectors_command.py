@@ -57,6 +57,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "stride, padding, dilation, ceil_mode, and count_include_pad for avg)")
     parser.add_argument("--no-errors", action="store_true",
                         help="leave out the error inputs")
+    parser.add_argument("--batched-only", action="store_true",
+                        help="every valid case's input batched, (N, C, *spatial), for an "
+                        "implementation that takes no unbatched (C, *spatial) input")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -84,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
         header, records, total = vectors_stream(
             args.op, tuple(dict.fromkeys(args.dim)), count=args.count, seed=args.seed,
             dtypes=tuple(args.dtype), include_errors=not args.no_errors, kinds=args.kinds,
-            pooling=args.pooling, accepts=accepts)
+            pooling=args.pooling, accepts=accepts, batched_only=args.batched_only)
     except ValueError as err:
         print(f"ppverify vectors: error: {err}", file=sys.stderr)
         return 2

@@ -234,3 +234,18 @@ def test_results_with_another_tie_convention_are_scored_as_check_judges_them():
     assert s.conforms and not s.tie_conventions
     every = {r["id"]: r for r in results_from_target(doc, "tests.conformance._tie_impls:max_every")}
     assert not score(doc, every, Tolerances()).conforms
+
+
+def test_batched_only_vectors_hold_no_unbatched_input(tmp_path, capsys):
+    from ppverify.cli import main
+
+    def unbatched(doc):
+        return sum(len(c["input_shape"]) == 3 for c in doc["cases"] if c["expected"] is not None)
+
+    assert unbatched(build_vectors("max", dims=(2,), count=30, include_errors=False)) > 5
+    assert unbatched(build_vectors("max", dims=(2,), count=30, include_errors=False,
+                                   batched_only=True)) == 0
+    out = tmp_path / "v.json"
+    assert main(["vectors", "--op", "avg", "--dim", "2", "--count", "20", "--batched-only",
+                 "--out", str(out)]) == 0
+    assert unbatched(json.loads(out.read_text())) == 0
