@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, find, given, settings
+from hypothesis import HealthCheck, assume, find, given, settings
 from hypothesis import strategies as st
 
 from ppverify.conformance.values import representable
@@ -140,6 +140,8 @@ def test_adaptive_cases_reach_outputs_larger_than_the_input():
 @given(pooling_cases("powermean", dims=2, dtypes=["float64", "float32"], pooling="global"))
 def test_an_independent_global_power_mean_matches_the_oracle_on_drawn_cases(case):
     # the strategies as a user's property test would use them, on the tests' careful GeM
+    # (whose domain is |p| >= 0.01: tests/conformance/_careful.py)
+    assume(abs(case.param) >= 1e-2)
     pytest.importorskip("torch")
     from ppverify.conformance.check import evaluate
     from ppverify.conformance.targets import resolve

@@ -11,6 +11,13 @@ returns a function with the calling convention ``ppverify check`` uses for that 
 windowed ``f(input, [param,] kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False
 [, count_include_pad])``, adaptive ``f(input, [param,] output_size)``, global
 ``f(input[, param])``. ``work="float64"`` computes everything in float64 instead.
+
+Its domain for the power mean and the Lp norm is the checker's exponents (|p| >= 0.05 in the
+pools): at a tiny exponent ``(x/m)^p`` rounds to 1 in the working precision, so the result
+tends to the window's normaliser instead of the geometric mean, and ``dy/dp``'s ``1/p^2`` is 0/0
+(float32, p = 1e-10 on [1, 4]: 4 where 2 is right; p = 1.4e-36: dy/dp NaN). A test that draws
+exponents freely (``ppverify.strategies.parameters`` reaches 1e-36) keeps to |p| >= 0.01.
+``ppverify.ops`` has a small-exponent path of its own and no such limit.
 """
 
 from __future__ import annotations
