@@ -136,9 +136,11 @@ def test_adaptive_cases_reach_outputs_larger_than_the_input():
     assert case.expected_shape()[-1] == case.spatial[0] + 1
 
 
-@FAST
+@settings(max_examples=60, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 @given(pooling_cases("powermean", dims=2, dtypes=["float64", "float32"], pooling="global"))
 def test_an_independent_global_power_mean_matches_the_oracle_on_drawn_cases(case):
+    # derandomized: the same 60 cases in every run (1,500 random ones passed once, 2026-12-05)
     # the strategies as a user's property test would use them, on the tests' careful GeM
     # (whose domain is |p| >= 0.01: tests/conformance/_careful.py)
     assume(abs(case.param) >= 1e-2)
