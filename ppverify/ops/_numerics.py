@@ -146,6 +146,29 @@ def exp_pair(hi: torch.Tensor, lo: torch.Tensor) -> torch.Tensor:
     return torch.where(torch.isinf(e), e, e + e * lo)  # (inf * lo may be -inf: NaN)
 
 
+def scaled_exp_pair(hi: torch.Tensor, lo: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``exp(hi + lo) = m 2^k`` (values only) with ``m`` in about ``[0.7, 1.42]`` and ``k`` an
+    integer-valued float: ``r = hi + lo - k ln 2`` reduced in double-double (``k LN2_HI``
+    exact), so that ``m = exp_pair(r)`` keeps exp's one rounding where ``exp(hi)`` itself
+    would be subnormal, zero or infinite. Non-finite ``hi`` gives ``(exp_pair(hi, lo), 0)``."""
+    finite = torch.isfinite(hi)
+    k = torch.where(finite, torch.round(hi / LN2), 0.0)
+    beyond = k.abs() > 2100  # exp(hi) is 0 or inf at any scale: m = 1, k as it is
+    k_red = torch.where(beyond, 0.0, k)
+    a = hi - k_red * LN2_HI  # exact: k LN2_HI is (|k| < 2^21), and it is within ln 2 of hi
+    b_hi, b_err = two_prod(k_red, torch.full_like(k, LN2_LO))
+    r_hi, r_err = two_sum(a, -b_hi)
+    m = torch.where(beyond, 1.0, exp_pair(r_hi, r_err - b_err + lo))
+    return torch.where(finite, m, exp_pair(hi, lo)), k
+
+
+def times_pow2(m: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+    """``m 2^k`` for an integer-valued ``k`` (clamped to +-2100, beyond which ``m`` near 1
+    overflows or underflows anyway), rounded once (only where the result is subnormal)."""
+    up1, up2 = pow2(k.clamp(-2100, 2100).to(torch.int64))
+    return m * up1 * up2
+
+
 def minus_log(t_hi: torch.Tensor, t_lo: torch.Tensor, parts) -> tuple[torch.Tensor, torch.Tensor]:
     """``(t_hi + t_lo) - (big + hi + lo)`` for ``parts = (big, hi, lo)`` of ``_log_ratio_dd``,
     as an unnormalised pair (values only): two TwoSums, exact but for the last addition."""
@@ -356,11 +379,15 @@ def scaled_sum(rel: torch.Tensor, ref: torch.Tensor, keep: int) -> torch.Tensor:
     with torch.no_grad():
         er = torch.frexp(rel.detach()).exponent
         ef = torch.frexp(ref.detach()).exponent
-        e = er + ef
-        top = e.amax(dim=dims, keepdim=True)
+        # a zero product's exponent (frexp(0) gives 0) must not set the scale: a sum of one
+        # term 2^-1030 and a zero scaled to 2^2 lost the term's digits in a subnormal
+        live = (rel.detach() != 0) & (ref.detach() != 0)
+        e = torch.where(live, er + ef, torch.zeros_like(er))
+        top = torch.where(live, e, -(2**30)).amax(dim=dims, keepdim=True)
+        top = torch.where(top == -(2**30), 0, top)  # no live term: any scale
         a1, a2 = pow2(-er)
         b1, b2 = pow2(-ef)
-        c1, c2 = pow2(e - top)
+        c1, c2 = pow2(torch.where(live, e - top, torch.zeros_like(e)))
         up1, up2 = pow2(top.amax(dim=dims))
     terms = (rel * a1 * a2) * (ref.detach() * b1 * b2) * c1 * c2
     return terms.sum(dim=dims) * up1 * up2

@@ -44,8 +44,10 @@ from ._numerics import (
     phi,
     pow2,
     power_ratio,
+    scaled_exp_pair,
     scaled_log,
     scaled_power_ratio,
+    times_pow2,
     two_prod,
     two_sum,
 )
@@ -54,7 +56,8 @@ from ._torch_impl import COMPUTE, ScaledTerms, Windows, _e, _may_hold
 
 class PowerMean:
     """Value and derivatives of the power mean (or, with ``lp``, the Lp norm) of a batch of
-    windows; ``ref`` is each window's R (dy/dp is returned divided by it)."""
+    windows; ``R`` is each window's dominant element, ``ref`` the unit of the returned dy/dp
+    (R, or y where y / R is beyond float64's normal range: ``out_of_range``)."""
 
     def __init__(self, w: Windows, lp: bool):
         self.w, self.lp = w, lp
@@ -76,7 +79,7 @@ class PowerMean:
             xmin = torch.where(pos, Xd, math.inf).amin(-1)
             ref = torch.where(p < 0, xmin, xmax)
             ref = torch.where((ref > 0) & torch.isfinite(ref), ref, 1.0)
-        self.ref = ref
+        self.R = ref
         pe, re = _e(p), _e(ref)
         xs = torch.where(pos, X, re)
         if w.precise:
@@ -133,10 +136,36 @@ class PowerMean:
             self.y_rel = _with_derivative(exp_pair(*self.g_pair), lambda: torch.exp(self.g),
                                           self.g)
         if w.precise and self.geometric:  # exp(mean l) in double-double (|mean l| ~ 700)
-            self.y_rel = torch.where(p == 0, self._geometric(xs, re, n, geo), self.y_rel)
+            geo_pair = self._geometric_pair(xs, re, n)
+            self.y_rel = torch.where(p == 0, _with_derivative(
+                exp_pair(*geo_pair), lambda: torch.exp(geo), geo), self.y_rel)
         self.all_zero = self.n_pos == 0
         self.zero_kills = (p == 0) & (self.n_zero > 0)  # the geometric mean is 0
-        self.y = torch.where(self.all_zero | self.zero_kills, 0.0, ref * self.y_rel)
+        y = ref * self.y_rel
+        # y / R beyond float64's normal range where y is not (a small |p| on a window spanning
+        # more than 308 decades: the geometric mean of [3e37, 2e-233, 4e-300, 3e263] is 1.7e-58
+        # R-relative 5e-322, subnormal, 0.4% off; with p < 0, y / R overflowed to inf): y from
+        # ln(y / R) as m 2^k, R's exponent added to k (values; derivatives through g)
+        self.out_of_range = torch.zeros_like(self.all_zero)
+        self.y_scaled = None  # (m, k): y = m 2^k, m in [1/2, 1), where out_of_range
+        if w.precise:
+            rel = self.y_rel.detach()
+            self.out_of_range = ~((rel.abs() >= torch.finfo(rel.dtype).tiny) & torch.isfinite(rel))
+        if _may_hold(self.out_of_range):
+            with torch.no_grad():
+                g_hi, g_lo = self.g_pair
+                if self.geometric:
+                    g_hi = torch.where(p == 0, geo_pair[0], g_hi)
+                    g_lo = torch.where(p == 0, geo_pair[1], g_lo)
+                ym, yk = scaled_exp_pair(g_hi, g_lo)
+                rm, rk = torch.frexp(ref)
+                mm, mk = torch.frexp(rm * ym)
+                self.y_scaled = (mm, yk + (rk + mk).to(yk.dtype))
+                value = times_pow2(*self.y_scaled)
+            g = self.g
+            scaled = _with_derivative(value, lambda: value * torch.exp(g - g.detach()), g)
+            y = torch.where(self.out_of_range, scaled, y)
+        self.y = torch.where(self.all_zero | self.zero_kills, 0.0, y)
 
     def _g_pair(self, first, p_safe, pe):
         """``g = G / p = ln(y / R)`` as a double-double (values only; float64 inputs).
@@ -180,15 +209,14 @@ class PowerMean:
                 G_hi, G_lo = torch.where(near, u_hi, G_hi), torch.where(near, u_lo, G_lo)
             return div_pair(G_hi, G_lo, p_safe.detach())
 
-    def _geometric(self, xs, re, n, geo):
-        """``exp(mean ln(x / R))`` to about one rounding: the logarithms and their mean in
-        double-double (``exp(geo)`` carries the derivatives)."""
+    def _geometric_pair(self, xs, re, n):
+        """``mean ln(x / R)`` as a double-double (values only): the logarithms and their sum in
+        double-double, so that ``exp`` of it is off by about one rounding."""
         with torch.no_grad():
             hi, lo = log_ratio_pair(xs, re, parts=self.parts)
             hi, lo = torch.where(self.pos, hi, 0.0), torch.where(self.pos, lo, 0.0)
             s_hi, s_lo = csum_pair(hi)
-            value = exp_pair(*div_pair(s_hi, s_lo + lo.sum(-1), n))
-        return _with_derivative(value, lambda: torch.exp(geo), geo)
+            return div_pair(s_hi, s_lo + lo.sum(-1), n)
 
     def outside_domain(self) -> torch.Tensor:
         """Windows where ``x^p`` is infinite: a zero with p < 0 (or any p = 0 for Lp)."""
@@ -203,7 +231,7 @@ class PowerMean:
         D = _e(self.D)
         g = torch.exp((pe - 1.0) * (self.l - _e(self.g))) / D
         if w.precise:  # (x/R)^(p-1) in double-double times (y/R)^(1-p): |l| reaches 1400
-            xs = torch.where(pos, w.X, _e(self.ref))
+            xs = torch.where(pos, w.X, _e(self.R))
             # 1 - p and p - 1 as exact pairs: rounding them costs |ln| times the rounding
             g_hi, g_lo = self.g_pair
             pd = p.detach()
@@ -216,15 +244,22 @@ class PowerMean:
             # near 707, was 200 ULP off)
             with torch.no_grad():  # (p - 1) ln(x/R) = p ln(x/R) - ln(x/R): exact pairs
                 tm = two_sum(*minus_log(*self.t, self.parts))
-            em, ek = scaled_power_ratio(1.0 / D, xs, _e(self.ref), pe - 1.0, _e(c_hi),
+            em, ek = scaled_power_ratio(1.0 / D, xs, _e(self.R), pe - 1.0, _e(c_hi),
                                         c_lo=_e(c_lo), t=tm, split=True)
             up1, up2 = pow2(ek.to(torch.int64))
             exact = em * up1 * up2
+            if self.geometric:  # p = 0: y / (x D), from the output y = m_y 2^k_y as
+                # (m_y / (m_x D)) 2^(k_y - k_x): R / x and y / x may overflow where the term
+                # does not, and y / R be subnormal (out_of_range)
+                with torch.no_grad():
+                    ym, yk = self.scaled_output()
+                    xm, xk = torch.frexp(xs)
+                    gm = _e(ym) / xm / D
+                    gk = (_e(yk) - xk.to(yk.dtype)).to(ek.dtype)
+                exact = torch.where(pe == 0, times_pow2(gm, gk), exact)
+                em, ek = torch.where(pe == 0, gm, em), torch.where(pe == 0, gk, ek)
             # beyond float64's range: m 2^k for the backward's scaled sum (ScaledTerms)
-            self.big = ScaledTerms(~torch.isfinite(exact) & (pe != 0), em, ek)
-            if self.geometric:  # p = 0: (R/x) (y/R) / D with the geometric mean's y/R
-                split = power_ratio(xs, _e(self.ref), pe - 1.0) * _e(self.y_rel) / D
-                exact = torch.where(pe == 0, split, exact)
+            self.big = ScaledTerms(~torch.isfinite(exact), em, ek)
             plain = g
             g = _with_derivative(exact, lambda: plain, w.X, p, self.g)
             g = torch.where(torch.isfinite(exact), g, plain)
@@ -235,7 +270,8 @@ class PowerMean:
         p_safe = torch.where(p == 0, 1.0, p)
         g_allzero = torch.exp(-torch.log(self.D) / p_safe)
         g = torch.where(_e(self.all_zero), _e(g_allzero), g)
-        g = torch.where(_e(self.zero_kills), 0.0, g)
+        # the geometric mean of a window with a zero: 0, but of one element (y = x): 1
+        g = torch.where(_e(self.zero_kills & (self.n > 1)), 0.0, g)
         g = w.mask(g)
         if self.big is not None:  # only the entries the lines above did not replace
             self.big = self.big.where(pos & _e(~self.all_zero & ~self.zero_kills))
@@ -247,9 +283,34 @@ class PowerMean:
             m = w.sum(self.em1) / self.n
             d = (self.em1 - _e(m)) / _e(1.0 + m)  # n u - 1
             core = w.sum(w.mask(phi(torch.where(pos | zero, d, 0.0), w.precise))) / self.n
-        dp = self.y_rel * core / (p_safe * p_safe)
+        # dy/dp = y core / p^2, in units of R (self.ref); where y / R is out of float64's
+        # normal range, in units of y itself (the unit is then y: ``ref``)
+        factor = core / (p_safe * p_safe)
         if self.geometric:  # p = 0: y Var(ln x) / 2 (+ p k3 / 3, see __init__)
             p0 = torch.where(p == 0, p, 0.0)
-            dp = torch.where(p == 0, self.y_rel * (self.k2 / 2 + p0 * self.k3 / 3), dp)
+            factor = torch.where(p == 0, self.k2 / 2 + p0 * self.k3 / 3, factor)
+        if self.y_scaled is not None:  # y / R out of range: m_y factor in units of 2^k_y
+            dp = torch.where(self.out_of_range, self.y_scaled[0] * factor, self.y_rel * factor)
+        else:
+            dp = self.y_rel * factor
         dp = torch.where(self.all_zero | self.zero_kills, 0.0, dp)
         return g, dp
+
+    def scaled_output(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """``y = m 2^k`` per window (values; ``m`` in [1/2, 1), k float): before its rounding
+        to a subnormal where y / R was out of range, else ``frexp(y)``."""
+        m, k = torch.frexp(self.y.detach())
+        k = k.to(torch.float64)
+        if self.y_scaled is not None:
+            m = torch.where(self.out_of_range, self.y_scaled[0], m)
+            k = torch.where(self.out_of_range, self.y_scaled[1], k)
+        return m, k
+
+    @property
+    def ref(self) -> torch.Tensor:
+        """The unit of ``derivatives()``'s dy/dp: R, or ``2^k_y`` where y / R is out of range
+        (``scaled_output``; 0 below float64's smallest subnormal)."""
+        if self.y_scaled is None:
+            return self.R
+        return torch.where(self.out_of_range, times_pow2(torch.ones_like(self.R),
+                                                         self.y_scaled[1]), self.R)
