@@ -57,7 +57,8 @@ from ._torch_impl import COMPUTE, ScaledTerms, Windows, _e, _may_hold
 class PowerMean:
     """Value and derivatives of the power mean (or, with ``lp``, the Lp norm) of a batch of
     windows; ``R`` is each window's dominant element, ``ref`` the unit of the returned dy/dp
-    (R, or y where y / R is beyond float64's normal range: ``out_of_range``)."""
+    (R, or a power of two near y where y / R is beyond float64's normal range:
+    ``out_of_range``)."""
 
     def __init__(self, w: Windows, lp: bool):
         self.w, self.lp = w, lp
@@ -283,8 +284,8 @@ class PowerMean:
             m = w.sum(self.em1) / self.n
             d = (self.em1 - _e(m)) / _e(1.0 + m)  # n u - 1
             core = w.sum(w.mask(phi(torch.where(pos | zero, d, 0.0), w.precise))) / self.n
-        # dy/dp = y core / p^2, in units of R (self.ref); where y / R is out of float64's
-        # normal range, in units of y itself (the unit is then y: ``ref``)
+        # dy/dp = y core / p^2, in units of R; where y / R is out of float64's normal range,
+        # m_y core / p^2 in units of 2^k_y (y = m_y 2^k_y before rounding: ``ref``)
         factor = core / (p_safe * p_safe)
         if self.geometric:  # p = 0: y Var(ln x) / 2 (+ p k3 / 3, see __init__)
             p0 = torch.where(p == 0, p, 0.0)
