@@ -189,10 +189,7 @@ def pooling_cases(draw, op: str, dims: int | None = None, *, dtypes=DTYPES,
     spatial = draw(spatial_sizes(geometry, max_extra=max_extra))
     channels = draw(st.integers(1, max_channels))
     shape = (1, channels) + tuple(spatial)
-    param = draw(parameters(op, dtype))
-    allow_zero = not (op in ("lp", "powermean") and param is not None and param <= 0)
-    x = draw(pooling_inputs(shape, dtype, nonnegative=op not in ("avg", "max"),
-                            allow_zero=allow_zero))
+    param, x = _draw_param_and_input(draw, op, dtype, shape)
     include = conv.default_count_include_pad
     if "count_include_pad" in accepts:
         include = draw(st.booleans())
@@ -209,6 +206,16 @@ def pooling_cases(draw, op: str, dims: int | None = None, *, dtypes=DTYPES,
     return case
 
 
+def _draw_param_and_input(draw, op: str, dtype: str, shape: tuple[int, ...]):
+    """The parameter, then an input of ``shape`` in its domain: non-negative for the
+    operators with a real exponent, no zero where ``0**p`` is infinite (p <= 0)."""
+    param = draw(parameters(op, dtype))
+    allow_zero = not (op in ("lp", "powermean") and param is not None and param <= 0)
+    x = draw(pooling_inputs(shape, dtype, nonnegative=op not in ("avg", "max"),
+                            allow_zero=allow_zero))
+    return param, x
+
+
 @st.composite
 def _whole_plane_cases(draw, op: str, dims: int, dtype: str, pooling: str, max_extra: int,
                        max_channels: int) -> Case:
@@ -220,10 +227,7 @@ def _whole_plane_cases(draw, op: str, dims: int, dtype: str, pooling: str, max_e
     else:
         output_size = tuple(draw(st.integers(1, n + 1)) for n in spatial)
     shape = (1, draw(st.integers(1, max_channels))) + spatial
-    param = draw(parameters(op, dtype))
-    allow_zero = not (op in ("lp", "powermean") and param is not None and param <= 0)
-    x = draw(pooling_inputs(shape, dtype, nonnegative=op not in ("avg", "max"),
-                            allow_zero=allow_zero))
+    param, x = _draw_param_and_input(draw, op, dtype, shape)
     case = Case(op, dims, dtype, x, param, count_include_pad=conv.default_count_include_pad,
                 kind="hypothesis", id="hypothesis", pooling=pooling, output_size=output_size)
     case.grad_output = np.ones(case.expected_shape())

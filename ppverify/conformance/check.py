@@ -38,7 +38,7 @@ from .cases import DTYPES, LAYOUTS, Case
 from .compare import CATEGORIES, CATEGORY_TITLES, Finding, judge, judge_error_case
 from .coverage import CoverageTable, tally_counts
 from .diagnosis import ConventionProblem, FailureLog, Group, primary, signature_of
-from .expected import expected_for
+from .expected import expected_for, judged_under_other_ties, tie_conventions
 from .generate import error_cases, iter_cases, make_plan
 from .isolation import DEFAULT_TIMEOUT, TargetProcess, TargetStopped, WorkerFailure
 from .reproducer import reproducer
@@ -161,7 +161,7 @@ def evaluate(target: Target, case: Case, tol: Tolerances, runner=None) -> CaseRe
     # a worker runs the case while this process asks the oracle (runner.submit)
     submit = getattr(runner, "submit", None)
     pending = submit(case) if outcome is None and submit is not None else None
-    ties = TIES[target.ties] if case.op in ("max", "min") else ("first",)
+    ties = tie_conventions(case, target.ties)
     try:
         expected = expected_for(case, ties=ties[0])
     except (OracleDomainError, CertificationError, ValueError) as err:
@@ -170,14 +170,9 @@ def evaluate(target: Target, case: Case, tol: Tolerances, runner=None) -> CaseRe
         return CaseResult(case, [], skipped=_skip_reason(err))
     if outcome is None:
         outcome = pending() if pending is not None else run(case)
-    findings = _judged(target, case, outcome, expected, tol)
-    passed_as = None
-    for other in ties[1:]:  # another tie convention, when only the input gradient failed
-        if not findings or any(f.quantity != "grad_input" for f in findings):
-            break
-        again = _judged(target, case, outcome, expected_for(case, ties=other), tol)
-        if not again:
-            findings, passed_as = again, other
+    findings, passed_as = judged_under_other_ties(
+        case, _judged(target, case, outcome, expected, tol), ties,
+        lambda other: _judged(target, case, outcome, other, tol))
     return CaseResult(case, findings, None, outcome.output_shape, outcome.param_mode,
                       outcome.param_grad_missing, passed_as)
 

@@ -35,6 +35,28 @@ class Expected:
     notes: Counter = field(default_factory=Counter)
 
 
+def tie_conventions(case: Case, ties: str) -> tuple[str, ...]:
+    """The tie conventions a max/min case may be judged under (``targets.TIES``, the first
+    tried first); ``("first",)`` for every other operator."""
+    from .targets import TIES
+
+    return TIES[ties] if case.op in ("max", "min") else ("first",)
+
+
+def judged_under_other_ties(case: Case, findings: list, conventions: tuple[str, ...],
+                            rejudge) -> tuple[list, str | None]:
+    """``(findings, convention)``: a case whose only failures are its input gradient is judged
+    again (``rejudge(expected)``) under each of ``conventions[1:]``, and the first under which it
+    passes is returned with its (empty) findings; else the findings as they were and None."""
+    for other in conventions[1:]:
+        if not findings or any(f.quantity != "grad_input" for f in findings):
+            break
+        again = rejudge(expected_for(case, ties=other))
+        if not again:
+            return again, other
+    return findings, None
+
+
 def oracle_input(case: Case) -> np.ndarray:
     """The input the oracle evaluates: the case's, clamped below a declared ``input_min``."""
     if case.input_min is None:

@@ -85,7 +85,7 @@ from .._files import atomic_open
 from ..oracle import CertificationError, OracleDomainError, get_operator
 from .cases import Case
 from .compare import CATEGORIES, CATEGORY_TITLES, Finding, judge, judge_error_case
-from .expected import Expected, expected_for
+from .expected import Expected, expected_for, judged_under_other_ties, tie_conventions
 from .generate import error_cases, iter_cases, make_plan
 from .jsonio import (
     atomic_write_bytes,
@@ -421,17 +421,14 @@ def score(vectors: dict, results: dict[str, dict], tol: Tolerances | None = None
         if case.expect_error is not None:
             findings = judge_error_case(case, outcome)
         else:
-            conventions = TIES[ties] if case.op in ("max", "min") else ("first",)
+            conventions = tie_conventions(case, ties)
             expected = _expected_from_record(record, case) if conventions[0] == "first" \
                 else expected_for(case, ties=conventions[0])
-            findings = judge(case, outcome, expected, tol, False)
-            for other in conventions[1:]:
-                if not findings or any(f.quantity != "grad_input" for f in findings):
-                    break
-                again = judge(case, outcome, expected_for(case, ties=other), tol, False)
-                if not again:
-                    findings = again
-                    s.tie_conventions[other] += 1
+            findings, passed_as = judged_under_other_ties(
+                case, judge(case, outcome, expected, tol, False), conventions,
+                lambda other, case=case, outcome=outcome: judge(case, outcome, other, tol, False))
+            if passed_as is not None:
+                s.tie_conventions[passed_as] += 1
         for f in findings:
             s.failures[f.category].append((case.id, f))
         s.passed += not findings

@@ -146,20 +146,20 @@ def exp_pair(hi: torch.Tensor, lo: torch.Tensor) -> torch.Tensor:
     return torch.where(torch.isinf(e), e, e + e * lo)  # (inf * lo may be -inf: NaN)
 
 
+def reduce_ln2(s: torch.Tensor, lo: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``exp(s + lo) = exp(r) 2^k`` with ``k = round(s / ln 2)`` (an integer-valued float64
+    clamped to +-2100, beyond which the value is 0 or inf at any scale) and ``|r| <= ln(2) / 2``
+    for ``|s|`` within that range: ``k ln 2`` subtracted in two parts, ``k LN2_HI`` exact."""
+    k = torch.round(s / LN2).clamp(-2100.0, 2100.0)
+    return (s - k * LN2_HI) - k * LN2_LO + lo, k
+
+
 def scaled_exp_pair(hi: torch.Tensor, lo: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """``exp(hi + lo) = m 2^k`` (values only) with ``m`` in about ``[0.7, 1.42]`` and ``k`` an
-    integer-valued float: ``r = hi + lo - k ln 2`` reduced in double-double (``k LN2_HI``
-    exact), so that ``m = exp_pair(r)`` keeps exp's one rounding where ``exp(hi)`` itself
-    would be subnormal, zero or infinite. Non-finite ``hi`` gives ``(exp_pair(hi, lo), 0)``."""
-    finite = torch.isfinite(hi)
-    k = torch.where(finite, torch.round(hi / LN2), 0.0)
-    beyond = k.abs() > 2100  # exp(hi) is 0 or inf at any scale: m = 1, k as it is
-    k_red = torch.where(beyond, 0.0, k)
-    a = hi - k_red * LN2_HI  # exact: k LN2_HI is (|k| < 2^21), and it is within ln 2 of hi
-    b_hi, b_err = two_prod(k_red, torch.full_like(k, LN2_LO))
-    r_hi, r_err = two_sum(a, -b_hi)
-    m = torch.where(beyond, 1.0, exp_pair(r_hi, r_err - b_err + lo))
-    return torch.where(finite, m, exp_pair(hi, lo)), k
+    """``exp(hi + lo) = m 2^k`` (values only; ``reduce_ln2``): ``m`` about in [0.7, 1.42] and
+    rounded once where ``exp(hi)`` itself would be subnormal, zero or infinite (0 or inf where
+    the value is beyond any scale)."""
+    r, k = reduce_ln2(hi, lo)
+    return torch.exp(r), k
 
 
 def times_pow2(m: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
@@ -341,13 +341,11 @@ def scaled_power_ratio(f: torch.Tensor, v: torch.Tensor, ref: torch.Tensor, b: t
         lo = err + t_lo
         if c_lo is not None:
             lo = lo + c_lo.detach()
-        k = torch.round(s / LN2).clamp(-2100.0, 2100.0)
-        r = (s - k * LN2_HI) - k * LN2_LO + lo
+        r, k = reduce_ln2(s, lo)
         m = f.detach() * torch.exp(r)
         if split:
             return m, k
-        up1, up2 = pow2(k.to(torch.int64))
-        return m * up1 * up2
+        return times_pow2(m, k)
 
 
 def pow2(e: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

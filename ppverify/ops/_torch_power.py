@@ -42,7 +42,6 @@ from ._numerics import (
     log_ratio_pair,
     minus_log,
     phi,
-    pow2,
     power_ratio,
     scaled_exp_pair,
     scaled_log,
@@ -247,8 +246,7 @@ class PowerMean:
                 tm = two_sum(*minus_log(*self.t, self.parts))
             em, ek = scaled_power_ratio(1.0 / D, xs, _e(self.R), pe - 1.0, _e(c_hi),
                                         c_lo=_e(c_lo), t=tm, split=True)
-            up1, up2 = pow2(ek.to(torch.int64))
-            exact = em * up1 * up2
+            exact = times_pow2(em, ek)
             if self.geometric:  # p = 0: y / (x D), from the output y = m_y 2^k_y as
                 # (m_y / (m_x D)) 2^(k_y - k_x): R / x and y / x may overflow where the term
                 # does not, and y / R be subnormal (out_of_range)
