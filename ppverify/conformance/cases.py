@@ -80,6 +80,10 @@ class Case:
     output_size: tuple[int | None, ...] | None = None
     input_min: float | None = None  # declared clamp of the input (already in dtype)
     param_raw: float | None = None  # a module's stored value (before its declared map)
+    # one exponent per channel (``--per-channel``): channel c's is ``channel_params[c]``, the
+    # first is ``param`` (all of the class of ``param``); ``channel_params_raw`` as param_raw
+    channel_params: tuple[float, ...] | None = None
+    channel_params_raw: tuple[float, ...] | None = None
 
     def __post_init__(self):
         self.input = np.asarray(self.input, dtype=np.float64)
@@ -90,6 +94,29 @@ class Case:
             self.dilation = (1,) * self.dims
         if self.pooling == "global" and self.output_size is None:
             self.output_size = (1,) * self.dims
+
+    # ------------------------------------------------------------------ parameter
+    @property
+    def per_channel(self) -> bool:
+        return self.channel_params is not None
+
+    @property
+    def oracle_param(self) -> float | list[float] | None:
+        """The parameter as ``ppverify.oracle.reference`` takes it: a number, or one per
+        channel."""
+        return list(self.channel_params) if self.per_channel else self.param
+
+    def channel_param(self, c: int) -> float | None:
+        """The exponent of channel ``c``."""
+        return self.channel_params[c] if self.per_channel else self.param
+
+    def stored_params(self) -> float | tuple[float, ...] | None:
+        """What a module stores (the raw values before a declared map, if any): a number, or
+        one per channel."""
+        if self.per_channel:
+            return self.channel_params_raw if self.channel_params_raw is not None \
+                else self.channel_params
+        return self.param_raw if self.param_raw is not None else self.param
 
     # ------------------------------------------------------------------ geometry
     @property
@@ -181,7 +208,10 @@ class Case:
 
     def describe(self) -> str:
         bits = [f"{self.op} {self.dims}-D {self.dtype}", f"input {tuple(self.input.shape)}"]
-        if self.param is not None:
+        if self.per_channel:
+            values = ", ".join(f"{p:g}" for p in self.channel_params)
+            bits.insert(1, f"param per channel ({values})")
+        elif self.param is not None:
             bits.insert(1, f"param {self.param:g}")
         if self.pooling == "global":
             bits.append("global pooling")
@@ -217,6 +247,8 @@ class Case:
             "grad_output": None if self.grad_output is None else encode_array(self.grad_output),
             "expect_error": self.expect_error, "nan_signals": self.nan_signals,
         }
+        if self.per_channel:  # (absent otherwise: vector files keep their schema)
+            record["channel_params"] = [encode_float(p) for p in self.channel_params]
         if self.expect_error is None:
             with contextlib.suppress(ValueError):
                 record["labels"] = self.labels()
@@ -245,6 +277,8 @@ class Case:
             id=d.get("id", ""), pooling=d.get("pooling", "windowed"),
             output_size=None if size is None else tuple(size),
             input_min=None if d.get("input_min") is None else decode_float(d["input_min"]),
+            channel_params=None if d.get("channel_params") is None
+            else tuple(decode_float(p) for p in d["channel_params"]),
         )
         if case.grad_output is not None and case.expect_error is None:
             with contextlib.suppress(ValueError):  # stored flat, row-major

@@ -196,12 +196,20 @@ def _apply_preparation(case: Case, outcome: Outcome) -> str | None:
     more than the rounding of its raw value)."""
     if not outcome.prepared:
         return None
-    asked, got = case.param, outcome.case_param
     case.notes += outcome.case_notes
-    if got is None or not math.isfinite(got) or abs(got - asked) > 0.5 * abs(asked) + 1.0:
-        return (f"raised in setting the parameter: the declared map gives {got!r} for the "
-                f"parameter {asked!r}")
-    case.param, case.param_raw = got, outcome.case_param_raw
+    pairs = [(case.param, outcome.case_param)]
+    if case.per_channel:
+        got_all = outcome.case_channel_params or ()
+        pairs = list(zip(case.channel_params, got_all)) if len(got_all) == len(
+            case.channel_params) else [(case.param, None)]
+    for asked, got in pairs:
+        if got is None or not math.isfinite(got) or abs(got - asked) > 0.5 * abs(asked) + 1.0:
+            return (f"raised in setting the parameter: the declared map gives {got!r} for "
+                    f"the parameter {asked!r}")
+    case.param, case.param_raw = outcome.case_param, outcome.case_param_raw
+    if case.per_channel:
+        case.channel_params = outcome.case_channel_params
+        case.channel_params_raw = outcome.case_channel_params_raw
     return None
 
 
@@ -218,7 +226,7 @@ def check(target: str | Callable | Target, op: str, dims: int | Iterable[int] = 
           params=None, pooling: str = "windowed", input_min: float | None = None,
           param_range=None, param_attr: str | None = None, param_map=None,
           param_fixed: bool = False, batched_only: bool = False, flat_output: bool = False,
-          ties: str = "any", include_errors: bool = True,
+          per_channel: bool = False, ties: str = "any", include_errors: bool = True,
           shrink_failures: bool = True, shrink_seconds: float | None = None,
           isolate: bool = True, timeout: float = DEFAULT_TIMEOUT,
           progress: Callable[[int, int], None] | None = None) -> CheckReport:
@@ -233,7 +241,10 @@ def check(target: str | Callable | Target, op: str, dims: int | Iterable[int] = 
     parameters. ``param_attr``, ``param_map`` and ``param_fixed`` describe an ``nn.Module``
     target's parameter (see ``targets``). ``batched_only`` declares that the target takes only
     batched input (no unbatched case is run); ``flat_output`` (global pooling only) that it
-    returns one value per plane with the spatial axes dropped, ``(N, C)``. ``ties`` (max and
+    returns one value per plane with the spatial axes dropped, ``(N, C)``; ``per_channel`` that
+    its exponent has one value per channel (each case draws one per channel from the pool of
+    its parameter class; a function gets a tensor of shape ``(C,)``, a module's attribute is
+    given ``C`` values, see ``runner.store_channel_params``). ``ties`` (max and
     min) is the tie convention the target may follow: ``"any"`` (default: torch's max_pool's,
     the even split of ``torch.amax`` or the last element; the report counts the cases passed
     under each other than torch's), or one of ``"first"``, ``"split"``, ``"last"``. Failing
@@ -273,7 +284,7 @@ def check(target: str | Callable | Target, op: str, dims: int | Iterable[int] = 
     kinds = selection("kinds", kinds, VALUE_KINDS)
     make_plan(op, pooling, frozenset(), dtypes=dtypes, kinds=kinds, layouts=layouts,
               params=params, param_range=param_range, input_min=input_min,
-              batched_only=batched_only)
+              batched_only=batched_only, per_channel=per_channel)
     source = TargetSource(target, op, dims_list, pooling, param_attr, param_map, param_fixed,
                           None if params is None else tuple(params), sys_path=list(sys.path),
                           cwd=os.getcwd(), env=dict(os.environ))
@@ -291,7 +302,8 @@ def check(target: str | Callable | Target, op: str, dims: int | Iterable[int] = 
             targets = source.resolve()
             run = None
         targets = {d: replace(t, batched_only=bool(batched_only), flat_output=bool(flat_output),
-                              ties=ties) for d, t in targets.items()}
+                              per_channel=bool(per_channel), ties=ties)
+                   for d, t in targets.items()}
         streams, factors, total = _case_streams(
             targets, op, per_dim, thorough=thorough, seed=seed, dtypes=dtypes, kinds=kinds,
             layouts=layouts, params=params, param_range=param_range, pooling=pooling,
@@ -319,6 +331,10 @@ def check(target: str | Callable | Target, op: str, dims: int | Iterable[int] = 
                                     f"{process.crashes} time(s)")
             report.notes += process.incidents[:5]
         report.elapsed = time.monotonic() - start
+    if per_channel:
+        report.notes.append(
+            "declared: one exponent per channel: each case's channels have their own, drawn "
+            "from its parameter class, and the parameter gradient is judged per channel")
     if input_min is not None:
         report.notes.append(
             f"declared domain: the target clamps its input below {input_min:g}; the oracle "
@@ -364,7 +380,8 @@ def _case_streams(targets: dict[int, Target], op, per_dim, *, thorough, seed, dt
             run_range = _map_range(tgt, param_range)
         plan = make_plan(op, tgt.pooling, tgt.accepts, dtypes=tuple(dtypes), kinds=tuple(kinds),
                          layouts=tuple(layouts), params=run_params, param_range=run_range,
-                         input_min=input_min, batched_only=tgt.batched_only)
+                         input_min=input_min, batched_only=tgt.batched_only,
+                         per_channel=tgt.per_channel)
         factors[d] = plan.factors
         valid = iter_cases(op, d, tgt.accepts, count=per_dim, seed=seed,
                            max_kernel=5 if thorough else 4,

@@ -24,6 +24,8 @@ files", the error naming the file, the case id and the field; nothing is scored)
       --param-attr raw_p --param-map 'softplus(v) + 1'     (one command, on one line)
   ppverify check mypkg.necks:GeneralizedMeanPooling --op powermean --pooling global
       --input-min 1e-6 --batched-only --flat-output        (a head: (N, C, H, W) -> (N, C))
+  ppverify check ppverify.ops:PPool2d --op ppool --param-attr raw_alpha
+      --per-channel                                          (a learnable alpha per channel)
   ppverify check torch.nn:LPPool2d --op lp --coverage
   ppverify check --vectors golden.json --results mine.json
 
@@ -108,6 +110,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="with --pooling global: declare that the target returns one value "
                         "per plane with the spatial axes dropped, (N, C) instead of (N, C, 1, "
                         "1), as a head that flattens does; judged as the pooling shape")
+    parser.add_argument("--per-channel", action="store_true",
+                        help="declare that the exponent has one value per channel (GeMmp, "
+                        "PPool2d(num_channels=C)): each case draws one per channel from its "
+                        "parameter class; a function gets a tensor of shape (C,), a module's "
+                        "attribute C values (a constructor argument num_channels, channels, "
+                        "in_channels or num_features is given C); the parameter gradient is "
+                        "judged per channel")
     parser.add_argument("--thorough", action="store_true",
                         help="5x more cases, larger kernels and windows")
     parser.add_argument("--count", type=int, default=None,
@@ -186,7 +195,7 @@ def run(args: argparse.Namespace) -> int:
                        param_range=_param_range(args), param_attr=args.param_attr,
                        param_map=args.param_map, param_fixed=args.param_fixed,
                        batched_only=args.batched_only, flat_output=args.flat_output,
-                       ties=args.ties,
+                       per_channel=args.per_channel, ties=args.ties,
                        timeout=args.timeout)
     except ValueError as err:
         print(f"ppverify check: error: {err}", file=sys.stderr)

@@ -207,7 +207,8 @@ class FailureLog:
             key = _before_judging(result)
             counts = self._by_batching[result.case.batched]
             counts[0] += 1
-            p = result.case.param
+            # (per-channel cases mix exponents: they are left out of the range hint)
+            p = None if result.case.per_channel else result.case.param
             if p is not None and math.isfinite(p):
                 self._params[p] += 1
                 if key is not None and key.startswith("raised"):

@@ -28,10 +28,10 @@ from .scales import LONG, window_scale
 class Expected:
     output: np.ndarray
     grad_input: np.ndarray | None
-    grad_param: float | None
+    grad_param: float | np.ndarray | None  # one per channel for per-channel cases
     output_scale: np.ndarray
     grad_input_scale: np.ndarray | None
-    grad_param_scale: float
+    grad_param_scale: float | np.ndarray
     notes: Counter = field(default_factory=Counter)
 
 
@@ -69,14 +69,17 @@ def expected_for(case: Case, gradients: bool = True, ties: str = "first") -> Exp
     ``ties`` is the oracle's tie convention for max and min (``reference``)."""
     x_eff = oracle_input(case)
     extra = {"ties": ties} if ties != "first" else {}
-    r = reference(case.op, x_eff, case.param, dims=case.dims,
+    r = reference(case.op, x_eff, case.oracle_param, dims=case.dims,
                   count_include_pad=case.count_include_pad, grad_output=case.grad_output,
                   dtype=case.dtype, gradients=gradients, **case.geometry_kwargs, **extra)
     out = np.asarray(r.output, dtype=np.float64)
     gin = None if r.grad_input is None else np.asarray(r.grad_input, dtype=np.float64)
     if gin is not None and case.input_min is not None:
         gin = np.where(case.input >= case.input_min, gin, 0.0)
-    gpar = None if r.grad_param is None else float(np.asarray(r.grad_param).sum())
+    gpar = None
+    if r.grad_param is not None:  # one per channel where the case has one per channel
+        gpar = np.asarray(r.grad_param, dtype=np.float64) if case.per_channel else \
+            float(np.asarray(r.grad_param).sum())
     out_scale, gin_scale, gpar_scale = error_scales(case, x_eff, gradients)
     if gin_scale is not None and case.input_min is not None:
         gin_scale = np.where(case.input >= case.input_min, gin_scale, 0)
@@ -94,7 +97,7 @@ def error_scales(case: Case, x_eff: np.ndarray, gradients: bool = True):
         np.abs(np.asarray(case.grad_output, dtype=np.float64)).reshape(B, C, -1)
     out_scale = np.zeros((B, C, len(windows)), dtype=LONG)
     gin_scale = np.zeros(x.shape, dtype=LONG) if gradients else None
-    gpar_scale = LONG(0)
+    gpar_scale = np.zeros(C, dtype=LONG) if case.per_channel else LONG(0)
     tiny = get_format(case.dtype).min_normal
     for b in range(B):
         for c in range(C):
@@ -103,14 +106,17 @@ def error_scales(case: Case, x_eff: np.ndarray, gradients: bool = True):
                 xs = [plane[p] for p in w.positions]
                 if not xs and case.op not in ("max", "min", "avg"):
                     continue
-                s = window_scale(case.op, xs, case.param, w.n_padding, case.count_include_pad,
-                                 tiny)
+                s = window_scale(case.op, xs, case.channel_param(c), w.n_padding,
+                                 case.count_include_pad, tiny)
                 out_scale[b, c, j] = s.value
                 if gradients:
                     weight = LONG(g[b, c, j])
                     for p, t in zip(w.positions, s.grad_inputs):
                         gin_scale[(b, c) + p] += weight * t
-                    gpar_scale += weight * s.grad_param
+                    if case.per_channel:
+                        gpar_scale[c] += weight * s.grad_param
+                    else:
+                        gpar_scale += weight * s.grad_param
     shape = tuple(case.expected_shape())
     out_scale = out_scale.reshape(shape)
     if gin_scale is not None and case.input.ndim != case.dims + 2:

@@ -59,6 +59,8 @@ class Plan:
     #: the pools for inputs with zeros: their values >= 0 where zeros are outside the domain
     #: of a negative exponent (the power mean and Lp without a declared clamp)
     zero_pools: dict[str, tuple[float, ...]] | None = None
+    #: one exponent per channel, each drawn from the row's class (``--per-channel``)
+    per_channel: bool = False
 
 
 def check_params(op: str, params) -> tuple[float, ...] | None:
@@ -114,15 +116,19 @@ def selection(name: str, values, allowed) -> tuple[str, ...]:
 
 def make_plan(op: str, pooling: str, accepts, *, dtypes=DTYPES, kinds=VALUE_KINDS,
               layouts=LAYOUTS, params=None, param_range=None, input_min=None,
-              batched_only: bool = False) -> Plan:
+              batched_only: bool = False, per_channel: bool = False) -> Plan:
     """The factors and parameter pools of a run (validates every selection); with
-    ``batched_only`` every case is batched."""
+    ``batched_only`` every case is batched, with ``per_channel`` each channel of a case has
+    its own exponent (drawn from the pool of the case's parameter class)."""
     if pooling not in POOLINGS:
         raise ValueError(f"pooling must be one of {', '.join(POOLINGS)}, got {pooling!r}")
     dtypes = selection("dtypes", dtypes, DTYPES)
     layouts = selection("layouts", layouts, LAYOUTS)
     kinds = check_kinds(selection("kinds", kinds, VALUE_KINDS))
     conv = CONVENTIONS[op]
+    if per_channel and not conv.has_param:
+        raise ValueError(f"per_channel (--per-channel) gives each channel its own exponent, "
+                         f"but op {op!r} takes no parameter")
     params = check_params(op, params)
     low, high = check_param_range(param_range) or (-math.inf, math.inf)
     pools: dict[str, tuple[float, ...]] = {}
@@ -146,7 +152,7 @@ def make_plan(op: str, pooling: str, accepts, *, dtypes=DTYPES, kinds=VALUE_KIND
                             param_classes=tuple(pools), batched_only=batched_only,
                             classes_without_zeros=tuple(c for c, v in zero_pools.items()
                                                         if not v))
-    return Plan(factors, pools, zero_pools)
+    return Plan(factors, pools, zero_pools, per_channel)
 
 
 # ----------------------------------------------------------------------------- geometry
@@ -310,7 +316,12 @@ def _cases_from_rows(op, dims, accepts, rows, *, seed, max_kernel, max_windows, 
         batched = row["batched"] == "batched"
         n, c = int(rng.integers(1, 3)), int(rng.integers(1, 4))
         shape = ((n, c) if batched else (c,)) + spatial
-        allow_zero = not (op in ("lp", "powermean") and param is not None and param <= 0
+        channel_params = None
+        if plan.per_channel and param is not None:  # (drawn after c: other runs keep theirs)
+            channel_params = (param, *(_draw_param(rng, pools[row["param"]], dtype)
+                                       for _ in range(c - 1)))
+        lowest = param if channel_params is None else min(channel_params)
+        allow_zero = not (op in ("lp", "powermean") and lowest is not None and lowest <= 0
                           and input_min is None)
         x = draw_values(rng, kind, shape, dtype, signed, allow_zero, dims)
         include = conv.default_count_include_pad
@@ -324,7 +335,8 @@ def _cases_from_rows(op, dims, accepts, rows, *, seed, max_kernel, max_windows, 
         case = Case(op, dims, dtype, x, param, **geometry, count_include_pad=include,
                     layout=row["layout"], kind=kind, passed_args=tuple(passed),
                     id=f"{op}{dims}d-{i:04d}", pooling=pooling, output_size=output_size,
-                    input_min=None if input_min is None else _in_dtype(input_min, dtype))
+                    input_min=None if input_min is None else _in_dtype(input_min, dtype),
+                    channel_params=channel_params)
         case.grad_output = draw_grad_output(rng, case.expected_shape())
         yield case
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from .cases import Case
-from .targets import CONVENTIONS, OUTPUT_SIZE_NAMES, Target
+from .targets import CONVENTIONS, OUTPUT_SIZE_NAMES, Target, channel_arg
 
 
 def _import_lines(target_name: str, module_form: bool) -> list[str]:
@@ -84,7 +84,7 @@ def reproducer(target: Target | str, case: Case) -> str:
         geo = f"{case.kernel_size!r}, " + ", ".join(f"{k}={v!r}" for k, v in geometry.items())
     else:
         geo = f"output_size={case.output_size!r}"
-    param = repr(case.param) if conv.has_param else "None"
+    param = repr(case.oracle_param) if conv.has_param else "None"
     cip = f", count_include_pad={case.count_include_pad}" if case.count_include_pad else ""
     if case.op in ("max", "min") and target.ties in ("split", "last"):
         cip += f", ties={target.ties!r}"
@@ -113,8 +113,9 @@ def _function_call(target: Target, case: Case, lines: list[str], dt: str,
     args = ["x"]
     kwargs = []
     if target.convention.has_param and target.fixed_value is None:
-        if case.expect_error is None:
-            lines.append(f"param = torch.tensor({case.param!r}, dtype={dt}, requires_grad=True)")
+        if case.expect_error is None:  # (per channel: shape (C,))
+            lines.append(f"param = torch.tensor({case.oracle_param!r}, dtype={dt}, "
+                         f"requires_grad=True)")
             grads.append("param")
         else:
             lines.append(f"param = {case.param!r}")
@@ -146,10 +147,20 @@ def _module_lines(target: Target, case: Case, lines: list[str], dt: str,
         kwargs[name] = case.output_size_arg()
     if target.ctor_param and case.param is not None:
         kwargs[target.ctor_param] = float(case.param)
+    if case.per_channel and channel_arg(target) is not None:
+        kwargs[channel_arg(target)] = case.input.shape[-case.dims - 1]
     ctor = ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
     lines.append(f"module = Target({ctor}).to({dt})")
-    raw = case.param_raw if case.param_raw is not None else case.param
-    if target.param_kind == "tensor" and case.param is not None:
+    raw = case.stored_params()
+    if target.param_kind == "tensor" and case.per_channel:
+        note = f"  # {target.param_map_text} = {case.oracle_param!r}" \
+            if target.param_map_text else ""
+        lines.append("from ppverify.conformance.runner import store_channel_params")
+        lines.append(f"store_channel_params(module, {target.param_attr!r}, {list(raw)!r})"
+                     f"  # one exponent per channel{note}")
+        if target.param_learnable and case.expect_error is None:
+            grads.append(f"getattr(module, {target.param_attr!r})")
+    elif target.param_kind == "tensor" and case.param is not None:
         note = f"  # {target.param_map_text} = {case.param!r}" if target.param_map_text else ""
         lines.append(f"with torch.no_grad():\n    module.{target.param_attr}.fill_({raw!r})"
                      f"{note}")

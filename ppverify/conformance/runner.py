@@ -28,7 +28,7 @@ class Outcome:
     output_shape: tuple[int, ...] | None = None
     output_dtype: str | None = None  # "float32", ...
     grad_input: np.ndarray | None = None
-    grad_param: float | None = None
+    grad_param: float | np.ndarray | None = None  # one per channel with per-channel cases
     error: str | None = None  # "TypeError: ..." when the call raised
     error_phase: str | None = None  # "forward" or "backward"
     input_grad_missing: bool = False
@@ -39,6 +39,8 @@ class Outcome:
     prepared: bool = False
     case_param: float | None = None
     case_param_raw: float | None = None
+    case_channel_params: tuple[float, ...] | None = None  # the same, per channel
+    case_channel_params_raw: tuple[float, ...] | None = None
     case_notes: list[str] = field(default_factory=list)
 
 
@@ -174,9 +176,17 @@ def prepare_case(target: Target, case: Case) -> Case:
 
     from .values import representable
 
-    v = invert_map(target.param_map, case.param)
-    v = float(representable(np.array([v]), case.dtype)[0])
-    effective = _map_value(target.param_map, v, case.dtype)
+    def prepared(p: float) -> tuple[float, float]:
+        v = invert_map(target.param_map, p)
+        v = float(representable(np.array([v]), case.dtype)[0])
+        return _map_value(target.param_map, v, case.dtype), v
+
+    if case.per_channel:
+        pairs = [prepared(p) for p in case.channel_params]
+        effective, raw = tuple(e for e, _ in pairs), tuple(v for _, v in pairs)
+        return replace(case, param=effective[0], param_raw=raw[0], channel_params=effective,
+                       channel_params_raw=raw)
+    effective, v = prepared(case.param)
     return replace(case, param=effective, param_raw=v)
 
 
@@ -202,6 +212,8 @@ def run_prepared(target: Target, case: Case) -> Outcome:
     out = run_case(target, prepared)
     out.prepared = True
     out.case_param, out.case_param_raw = prepared.param, prepared.param_raw
+    out.case_channel_params = prepared.channel_params
+    out.case_channel_params_raw = prepared.channel_params_raw
     out.case_notes = notes
     return out
 
@@ -219,14 +231,15 @@ def run_case(target: Target, case: Case) -> Outcome:
     if target.form == "module":
         return _run_module(target, case, x, out)
     param = None
-    if target.passes_param:
-        param = torch.tensor(case.param, dtype=torch_dtype(case.dtype), requires_grad=True)
+    if target.passes_param:  # per channel: a tensor of shape (C,)
+        param = torch.tensor(case.oracle_param, dtype=torch_dtype(case.dtype),
+                             requires_grad=True)
         out.param_mode = "tensor"
     try:
         try:
             y = _call(target, case, x, param)
         except Exception:
-            if param is None:
+            if param is None or case.per_channel:
                 raise
             # a target that takes its parameter as a Python number only
             y = _call(target, case, x, float(case.param))
@@ -248,15 +261,21 @@ def _run_module(target: Target, case: Case, x, out: Outcome) -> Outcome:
         out.error, out.error_phase = _describe(err), "constructing the module"
         return out
     leaf = None
-    raw = case.param_raw if case.param_raw is not None else case.param
+    raw = case.stored_params()
     try:
         if target.param_kind == "tensor" and case.param is not None:
-            stored = getattr(module, target.param_attr)
-            with torch.no_grad():
-                stored.fill_(raw)
+            if case.per_channel:
+                stored = store_channel_params(module, target.param_attr, raw)
+            else:
+                stored = getattr(module, target.param_attr)
+                with torch.no_grad():
+                    stored.fill_(raw)
             out.param_mode = "tensor"
             if stored.requires_grad:
                 leaf = stored
+        elif case.per_channel and case.param is not None:
+            raise TypeError(f"--per-channel: the attribute {target.param_attr!r} holds one "
+                            f"number, not a tensor that can hold one exponent per channel")
         elif target.param_kind == "number" and case.param is not None:
             if not target.ctor_param:  # the constructor did not take it: set the attribute
                 setattr(module, target.param_attr, float(raw))
@@ -271,7 +290,11 @@ def _run_module(target: Target, case: Case, x, out: Outcome) -> Outcome:
         return out
     out = _backward(case, x, leaf, y, out)
     if target.param_map is not None and out.grad_param is not None:
-        out.grad_param = out.grad_param / map_slope(target.param_map, raw)
+        if case.per_channel:
+            out.grad_param = out.grad_param / np.array(
+                [map_slope(target.param_map, v) for v in raw])
+        else:
+            out.grad_param = out.grad_param / map_slope(target.param_map, raw)
     if leaf is None and target.param_kind == "tensor":
         out.param_grad_missing = True
     return out
@@ -315,9 +338,50 @@ def _backward(case: Case, x, param, y, out: Outcome) -> Outcome:
     if param is not None:
         if grads[1] is None:
             out.param_grad_missing = True
+        elif case.per_channel:  # in channel order, whatever the attribute's shape
+            out.grad_param = _to_numpy(grads[1]).ravel()
         else:
             out.grad_param = float(_to_numpy(grads[1]).sum())
     return out
+
+
+def store_channel_params(module, attr: str, values):
+    """Give a module's exponent attribute one value per channel (``--per-channel``) and
+    return the tensor now stored there.
+
+    A tensor with as many entries as there are channels is filled in place (in its own
+    shape: ``(C,)``, ``(1, C, 1, 1)``, ...). Otherwise it is replaced by a tensor of its
+    dtype, ``requires_grad`` and kind (``Parameter`` or plain tensor), whose shape is its own
+    with its one axis longer than 1 (or, for a 1-D tensor of one value, its only axis) of
+    length C: ``GeMmp(mp=1)``'s ``(1,)`` becomes ``(C,)``. Any other shape raises
+    ``TypeError`` naming it (give the constructor the channel count)."""
+    import torch
+
+    from .targets import CHANNEL_ARGS
+
+    stored = getattr(module, attr)
+    c = len(values)
+    if not isinstance(stored, torch.Tensor):
+        raise TypeError(f"--per-channel: the attribute {attr!r} is a "
+                        f"{type(stored).__name__}, not a tensor")
+    if stored.numel() == c:
+        with torch.no_grad():
+            stored.copy_(torch.tensor(values, dtype=torch.float64).reshape(stored.shape))
+        return stored
+    long_axes = [i for i, n in enumerate(stored.shape) if n > 1]
+    if len(long_axes) == 1 or (stored.dim() == 1 and stored.numel() == 1):
+        axis = long_axes[0] if long_axes else 0
+        shape = list(stored.shape)
+        shape[axis] = c
+        new = torch.tensor(values, dtype=torch.float64).reshape(shape).to(stored.dtype)
+        new = new.to(stored.device).requires_grad_(stored.requires_grad)
+        if isinstance(stored, torch.nn.Parameter):
+            new = torch.nn.Parameter(new, requires_grad=stored.requires_grad)
+        setattr(module, attr, new)
+        return getattr(module, attr)
+    raise TypeError(f"--per-channel: the attribute {attr!r} of shape {tuple(stored.shape)} "
+                    f"cannot hold one exponent per channel: give the constructor the channel "
+                    f"count ({', '.join(CHANNEL_ARGS)})")
 
 
 def format_exception(err: BaseException) -> str:  # pragma: no cover - debugging aid

@@ -39,10 +39,20 @@ def _planes(case: Case, index) -> Iterator[Case]:
             corder.sort(key=lambda c: c != index[1])
         if x.shape[1] > 1:
             for c in corder:
-                yield with_values(case, x[:, c:c + 1])
+                yield with_values(case, x[:, c:c + 1], **_channel(case, c))
     elif x.shape[0] > 1:
         for c in range(x.shape[0]):
-            yield with_values(case, x[c:c + 1])
+            yield with_values(case, x[c:c + 1], **_channel(case, c))
+
+
+def _channel(case: Case, c: int) -> dict:
+    """The parameter fields of channel ``c`` alone (per-channel cases), else nothing."""
+    if not case.per_channel:
+        return {}
+    raw = case.channel_params_raw
+    return dict(param=case.channel_params[c], channel_params=(case.channel_params[c],),
+                param_raw=None if raw is None else raw[c],
+                channel_params_raw=None if raw is None else (raw[c],))
 
 
 def _crops(case: Case) -> Iterator[Case]:

@@ -157,6 +157,7 @@ class Target:
     # takes only batched input; it returns global pooling's output with the spatial axes dropped
     batched_only: bool = False
     flat_output: bool = False
+    per_channel: bool = False  # one exponent per channel (the cases carry them)
     # max/min: the tie conventions accepted (``TIES``), the first one the oracle's default
     ties: str = "any"
 
@@ -609,6 +610,17 @@ def _param_map(param_map) -> tuple[Callable | None, str | None]:
     return mapper, text
 
 
+#: constructor arguments that take the number of channels (given it in per-channel cases,
+#: unless the user's constructor arguments set it)
+CHANNEL_ARGS = ("num_channels", "channels", "in_channels", "num_features")
+
+
+def channel_arg(target: Target) -> str | None:
+    """The constructor argument given the channel count in per-channel cases, if any."""
+    given = {k for k, _ in target.ctor_kwargs}
+    return next((n for n in CHANNEL_ARGS if n in target.ctor_accepts and n not in given), None)
+
+
 def build_module(target: Target, case):
     """A fresh module for ``case``: the user's constructor arguments, the case's pooling
     arguments and parameter where the constructor takes them (not yet in the case's dtype)."""
@@ -622,6 +634,10 @@ def build_module(target: Target, case):
         kwargs[name] = case.output_size_arg()
     if target.ctor_param and case.param is not None:
         kwargs[target.ctor_param] = float(case.param)
+    if case.per_channel:  # the channel count, to a constructor that takes it
+        name = channel_arg(target)
+        if name is not None:
+            kwargs[name] = case.input.shape[-case.dims - 1]
     return target.fn(**kwargs) if kwargs or not isinstance(target.fn, functools.partial) \
         else target.fn()
 

@@ -246,7 +246,8 @@ def outcome_message(outcome) -> bytes:
         "kind": "outcome",
         "output_shape": None if outcome.output_shape is None else list(outcome.output_shape),
         "output_dtype": outcome.output_dtype,
-        "grad_param": encode_number(outcome.grad_param),
+        "grad_param": None if isinstance(outcome.grad_param, np.ndarray)
+        else encode_number(outcome.grad_param),
         "error": outcome.error, "error_phase": outcome.error_phase,
         "input_grad_missing": bool(outcome.input_grad_missing),
         "param_mode": outcome.param_mode,
@@ -254,6 +255,8 @@ def outcome_message(outcome) -> bytes:
         "prepared": bool(outcome.prepared),
         "case_param": encode_number(outcome.case_param),
         "case_param_raw": encode_number(outcome.case_param_raw),
+        "case_channel_params": _encode_numbers(outcome.case_channel_params),
+        "case_channel_params_raw": _encode_numbers(outcome.case_channel_params_raw),
         "case_notes": list(outcome.case_notes),
     }
     arrays = {}
@@ -261,7 +264,23 @@ def outcome_message(outcome) -> bytes:
         arrays["output"] = np.asarray(outcome.output, dtype=np.float64).ravel()
     if outcome.grad_input is not None:
         arrays["grad_input"] = np.asarray(outcome.grad_input, dtype=np.float64).ravel()
+    if isinstance(outcome.grad_param, np.ndarray):  # one per channel
+        arrays["grad_param"] = np.asarray(outcome.grad_param, dtype=np.float64).ravel()
     return pack(header, arrays)
+
+
+def _encode_numbers(values) -> list | None:
+    return None if values is None else [encode_number(v) for v in values]
+
+
+def numbers(header: dict, key: str, *, limit: int = 1 << 16) -> tuple[float, ...] | None:
+    """An optional list of numbers (``encode_number``'s forms)."""
+    value = header.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, list) or len(value) > limit:
+        raise ProtocolError(f"{key!r} must be a list of at most {limit} numbers")
+    return tuple(number({key: v}, key, optional=False) for v in value)
 
 
 def outcome_from_message(payload: bytes, case):
@@ -293,15 +312,22 @@ def outcome_from_message(payload: bytes, case):
             raise ProtocolError(f"'grad_input' has {grad.size} values for an input of "
                                 f"{case.input.size}")
         out.grad_input = grad.reshape(case.input.shape)
-    unknown = set(arrays) - {"output", "grad_input"}
+    unknown = set(arrays) - {"output", "grad_input", "grad_param"}
     if unknown:
         raise ProtocolError(f"unexpected arrays {sorted(unknown)}")
     out.grad_param = number(header, "grad_param")
+    per_channel = arrays.get("grad_param")
+    if per_channel is not None:
+        if out.grad_param is not None or not case.per_channel:
+            raise ProtocolError("'grad_param' per channel for a case with one parameter")
+        out.grad_param = per_channel
     out.input_grad_missing = flag(header, "input_grad_missing")
     out.param_mode = choice(header, "param_mode", ("tensor", "float", "none"), "none")
     out.param_grad_missing = flag(header, "param_grad_missing")
     out.prepared = flag(header, "prepared")
     out.case_param = number(header, "case_param")
     out.case_param_raw = number(header, "case_param_raw")
+    out.case_channel_params = numbers(header, "case_channel_params")
+    out.case_channel_params_raw = numbers(header, "case_channel_params_raw")
     out.case_notes = strings(header, "case_notes")
     return out
