@@ -47,7 +47,6 @@ import math
 import numbers
 
 import torch
-import torch.nn.functional as F
 
 from . import _layout
 from ._dispatch import OPERATORS, pool
@@ -64,6 +63,16 @@ _FORMULA = {"none": "{}", "clamp": "max({}, 0)", "softplus": "softplus({})",
             "softplus+1": "1 + softplus({})"}
 _TINY = 4.9406564584124654e-324  # the smallest positive float64
 _ABOVE_ONE = 1.0000000000000002  # the float64 after 1
+
+
+def _softplus(rho: torch.Tensor) -> torch.Tensor:
+    """``softplus(rho) = ln(1 + e^rho)``, the values of ``F.softplus(rho, threshold=40)``
+    (``log1p(exp(rho))``, and ``rho`` itself above 40), with a backward that cannot overflow:
+    autograd divides the incoming gradient by ``1 + e^rho`` before multiplying by ``e^rho``,
+    where torch's softplus backward forms ``g e^rho`` first (a dy/dalpha of 1e308 at
+    ``rho = 1.85`` gave an infinite ``raw_alpha.grad`` where 8.6e307 is right)."""
+    below = rho.clamp(max=40.0)  # (the branch not taken must not make inf * 0 = NaN)
+    return torch.where(rho > 40.0, rho, torch.log1p(torch.exp(below)))
 
 
 def _inverse_softplus(a: float) -> float:
@@ -188,9 +197,9 @@ class _ParamPool(torch.nn.Module):
         20, 2e-9 early)."""
         raw = getattr(self, f"raw_{self._param_name}").to(torch.float64)
         if self.constraint == "softplus":
-            return F.softplus(raw, threshold=40.0).clamp(min=_TINY)
+            return _softplus(raw).clamp(min=_TINY)
         if self.constraint == "softplus+1":
-            return (1.0 + F.softplus(raw, threshold=40.0)).clamp(min=_ABOVE_ONE)
+            return (1.0 + _softplus(raw)).clamp(min=_ABOVE_ONE)
         if self.constraint == "clamp":
             return raw.clamp(min=0)
         return raw

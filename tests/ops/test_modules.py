@@ -360,3 +360,25 @@ def test_a_fixed_parameter_is_the_number_given_whatever_the_module_is_converted_
     learnable = PPool2d(2, alpha=0.1)  # a parameter: the module's dtype, as torch's
     assert learnable.raw_alpha.dtype == torch.float32 and learnable.double().raw_alpha.dtype \
         == torch.float64
+
+
+@pytest.mark.parametrize("constraint", ["softplus", "softplus+1"])
+def test_softplus_constraint_backward_does_not_overflow(constraint):
+    """A dy/dalpha near float64's top reaches raw_alpha scaled by the sigmoid (< 1): torch's
+    softplus backward formed g e^rho first and gave inf (found by ``ppverify check
+    'ppverify.ops:PPool2d(constraint="softplus")' --param-attr raw_alpha --param-map
+    'softplus(v)'``: raw gradient inf where 4e307 is right on huge float64 inputs)."""
+    m = PPool2d(2, alpha=2.0, constraint=constraint, num_channels=5, dtype=torch.float64)
+    with torch.no_grad():
+        m.raw_alpha.copy_(torch.tensor([-800.0, -3.0, 1.85, 39.0, 45.0]))
+    alpha = m.alpha
+    (g,) = torch.autograd.grad(alpha, [m.raw_alpha], torch.full_like(alpha, 1e308))
+    raw = m.raw_alpha.detach()
+    want = 1e308 * torch.sigmoid(raw)
+    assert torch.isfinite(g).all(), g
+    assert torch.allclose(g, want, rtol=1e-15, atol=0), (g, want)
+    # the values are softplus's, bit for bit (torch's, threshold 40)
+    plain = torch.nn.functional.softplus(raw, threshold=40.0)
+    shift = 1.0 if constraint == "softplus+1" else 0.0
+    assert torch.equal(alpha.detach(), (shift + plain).clamp(min=5e-324 if not shift
+                                                             else 1.0000000000000002))
