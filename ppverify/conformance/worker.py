@@ -165,10 +165,12 @@ def serve(source: TargetSource, request_fd: int, reply_fd: int, noise_fd: int) -
 
 
 RECOMPILE_LIMIT = 1_000_000
-COMPILED_NOTE = ("torch.compile is in use in the worker: each case's new shape, dtype or grad "
-                 "mode recompiles, and the worker raised dynamo's recompile limits (8 and 256 by "
-                 "default) so that every case ran compiled, not in eager mode past the limit "
-                 "(nor, with fullgraph=True, failing on it)")
+COMPILED_NOTE = ("torch._dynamo is loaded in the worker (by the target or a library it "
+                 "imports), so the target may be compiled: a compiled function recompiles for "
+                 "each case's new shape, dtype or grad mode, and the worker raised dynamo's "
+                 "recompile limits (8 and 256 by default) so that a compiled target runs "
+                 "compiled in every case, not in eager mode past the limit (nor, with "
+                 "fullgraph=True, failing on it)")
 
 
 def let_compiled_code_recompile() -> bool:
