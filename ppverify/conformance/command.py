@@ -95,7 +95,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--param-map", default=None, metavar="EXPR",
                         help="nn.Module targets: the attribute stores v and the module uses "
                         "EXPR(v) as the parameter, e.g. 'softplus(v) + 1' (torch functions "
-                        "softplus, exp, log, sigmoid, ...)")
+                        "softplus, exp, log, sigmoid, ...), evaluated in the case's dtype; "
+                        "float64(v) for a layer that computes it in float64, e.g. "
+                        "'softplus(float64(v))'")
     parser.add_argument("--param-fixed", action="store_true",
                         help="the parameter is not trained: no parameter gradient is expected")
     parser.add_argument("--ties", choices=("any", "first", "split", "last"), default="any",

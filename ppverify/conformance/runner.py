@@ -290,11 +290,13 @@ def _run_module(target: Target, case: Case, x, out: Outcome) -> Outcome:
         return out
     out = _backward(case, x, leaf, y, out)
     if target.param_map is not None and out.grad_param is not None:
-        if case.per_channel:
-            out.grad_param = out.grad_param / np.array(
-                [map_slope(target.param_map, v) for v in raw])
-        else:
-            out.grad_param = out.grad_param / map_slope(target.param_map, raw)
+        # dy/dp = v.grad / (dp/dv), rounded to the case's dtype as a gradient the layer gave
+        # in it would be (v.grad itself may be representable where the quotient is not)
+        from .values import representable
+
+        slope = np.array([map_slope(target.param_map, v) for v in np.atleast_1d(raw)])
+        quotient = representable(np.atleast_1d(out.grad_param) / slope, case.dtype)
+        out.grad_param = quotient if case.per_channel else float(quotient[0])
     if leaf is None and target.param_kind == "tensor":
         out.param_grad_missing = True
     return out

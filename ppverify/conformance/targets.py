@@ -574,7 +574,7 @@ def _is_tensor(value) -> bool:
 
 
 MAP_FUNCTIONS = ("softplus", "exp", "log", "sigmoid", "relu", "abs", "sqrt", "tanh", "clamp",
-                 "square", "elu", "log1p", "expm1")
+                 "square", "elu", "log1p", "expm1", "float64")
 
 
 def _param_map(param_map) -> tuple[Callable | None, str | None]:
@@ -603,6 +603,8 @@ def _param_map(param_map) -> tuple[Callable | None, str | None]:
         names = {n: getattr(torch, n) for n in MAP_FUNCTIONS if hasattr(torch, n)}
         names["softplus"] = torch.nn.functional.softplus
         names["elu"] = torch.nn.functional.elu
+        # a layer that computes its map in float64 whatever its dtype (as ppverify.ops' do)
+        names["float64"] = lambda t: t.to(torch.float64)
         names["v"] = v
         return eval(code, {"__builtins__": {}}, names)  # noqa: S307 - the user's own expression
 

@@ -66,13 +66,17 @@ _ABOVE_ONE = 1.0000000000000002  # the float64 after 1
 
 
 def _softplus(rho: torch.Tensor) -> torch.Tensor:
-    """``softplus(rho) = ln(1 + e^rho)``, the values of ``F.softplus(rho, threshold=40)``
-    (``log1p(exp(rho))``, and ``rho`` itself above 40), with a backward that cannot overflow:
-    autograd divides the incoming gradient by ``1 + e^rho`` before multiplying by ``e^rho``,
-    where torch's softplus backward forms ``g e^rho`` first (a dy/dalpha of 1e308 at
-    ``rho = 1.85`` gave an infinite ``raw_alpha.grad`` where 8.6e307 is right)."""
-    below = rho.clamp(max=40.0)  # (the branch not taken must not make inf * 0 = NaN)
-    return torch.where(rho > 40.0, rho, torch.log1p(torch.exp(below)))
+    """``softplus(rho) = ln(1 + e^rho)``: the values of ``F.softplus(rho, threshold=40)``
+    (``log1p(exp(rho))``, and ``rho`` itself above 40), bit for bit, with the derivatives of
+    ``logaddexp(rho, 0)`` (the same function), whose backward is the one division
+    ``g / (1 + e^-rho) = g sigmoid(rho)``: no overflow for a huge ``g`` (torch's softplus
+    backward forms ``g e^rho`` first: a dy/dalpha of 1e308 at ``rho = 1.85`` gave an infinite
+    ``raw_alpha.grad`` where 8.6e307 is right), no loss of a subnormal ``g``, ``inf`` for an
+    infinite one, and the second derivative ``sigmoid'`` through autograd. (``value - smooth``
+    is exact, the two being within a rounding of each other, so the sum is ``value``.)"""
+    value = torch.where(rho > 40.0, rho, torch.log1p(torch.exp(rho.clamp(max=40.0))))
+    smooth = torch.logaddexp(rho, torch.zeros_like(rho))
+    return smooth + (value - smooth).detach()
 
 
 def _inverse_softplus(a: float) -> float:

@@ -171,3 +171,23 @@ def test_flag_help_and_refusals(capsys):
     assert main(["check", "torch.nn.functional:max_pool2d", "--op", "max",
                  "--per-channel"]) == 2
     assert "takes no parameter" in capsys.readouterr().err
+
+
+def test_constrained_layers_with_a_float64_map():
+    """ppverify's constrained layers compute softplus in float64: declared so, they conform
+    (per channel too); declared in the case's dtype, an exponent of 1 in float32 is
+    0.99999997 in the layer and the report shows it (a zero's derivative differs)."""
+    spec = "ppverify.ops:PPool2d(constraint='softplus')"
+    for per_channel in (False, True):
+        report = check(spec, "ppool", 2, param_attr="raw_alpha",
+                       param_map="softplus(float64(v))", per_channel=per_channel,
+                       isolate=False)
+        assert report.conforms, [g.title for g in report.groups][:3]
+    report = check(spec, "ppool", 2, param_attr="raw_alpha", param_map="softplus(v)",
+                   isolate=False, shrink_failures=False)
+    assert not report.conforms
+    assert {g.signature.kind for g in report.groups} == {"zeros"}
+    report = check("ppverify.ops:GeM(constraint='softplus+1')", "powermean", 2,
+                   pooling="global", param_attr="raw_p", param_map="1 + softplus(float64(v))",
+                   per_channel=True, isolate=False)
+    assert report.conforms, [g.title for g in report.groups][:3]

@@ -3,6 +3,7 @@ a test here (or named in the table). Shapes are tiny: compiling is the slow part
 
 from __future__ import annotations
 
+import copy
 import os
 import subprocess
 import sys
@@ -148,7 +149,10 @@ def test_compile_power_mean_and_adaptive():
     (AdaptivePPool2d(1, alpha=3.0), (2, 3, 5, 5)),
     (GeM(p=3.0), (2, 3, 5, 5)),
     (PowerMean2d(2, p=2.0), (2, 3, 4, 4)),
-], ids=["PPool1d", "PPool2d", "PPool3d", "AdaptivePPool2d", "GeM", "PowerMean2d"])
+    (PPool2d(2, alpha=2.0, constraint="softplus", num_channels=3), (2, 3, 4, 4)),
+    (GeM(p=3.0, constraint="softplus+1"), (2, 3, 5, 5)),
+], ids=["PPool1d", "PPool2d", "PPool3d", "AdaptivePPool2d", "GeM", "PowerMean2d",
+        "PPool2d softplus", "GeM softplus+1"])
 def test_export(module, shape):
     x = torch.rand(shape)
     ep = torch.export.export(module, (x,))
@@ -423,3 +427,19 @@ def test_channels_last_is_kept(dims):
     assert ulp_distance(y.detach().numpy(), r.output, "float32").max() <= 1
     for op in (GeM(), AdaptivePPool2d(2)) if dims == 2 else ():
         assert op(x).is_contiguous(memory_format=fmt)
+
+
+@pytest.mark.parametrize("constraint", ["softplus", "softplus+1"])
+def test_compile_fullgraph_with_a_softplus_constraint(constraint):
+    """The constraint (values of F.softplus, derivatives of logaddexp) traces in one graph and
+    gives eager's values and gradients."""
+    torch._dynamo.reset()
+    eager = GeM(p=3.0, constraint=constraint, num_channels=3)
+    compiled = copy.deepcopy(eager)
+    step = torch.compile(compiled, backend="aot_eager", fullgraph=True)
+    x = torch.rand(2, 3, 5, 4, generator=torch.Generator().manual_seed(1)) + 0.1
+    y_eager, y_comp = eager(x), step(x)
+    y_eager.sum().backward()
+    y_comp.sum().backward()
+    assert torch.equal(y_eager, y_comp)
+    assert torch.allclose(eager.raw_p.grad, compiled.raw_p.grad, rtol=1e-6, atol=0)

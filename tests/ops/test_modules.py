@@ -382,3 +382,37 @@ def test_softplus_constraint_backward_does_not_overflow(constraint):
     shift = 1.0 if constraint == "softplus+1" else 0.0
     assert torch.equal(alpha.detach(), (shift + plain).clamp(min=5e-324 if not shift
                                                              else 1.0000000000000002))
+
+
+def test_softplus_constraint_backward_keeps_a_subnormal_gradient():
+    """A subnormal dy/dp at a large raw value reaches raw_p times sigmoid (about 1): dividing
+    by 1 + e^rho first underflowed it to the smallest subnormal (found by ``ppverify check
+    'ppverify.ops:GeM(constraint="softplus+1")' --param-attr raw_p --param-map
+    '1 + softplus(float64(v))' --per-channel``: 1.4e-310 where 1.1e-310 is right)."""
+    m = GeM(p=32.0, constraint="softplus+1", num_channels=3, dtype=torch.float64)
+    with torch.no_grad():
+        m.raw_p.copy_(torch.tensor([31.0, 39.9, 60.0]))
+    p = m.p
+    g_in = torch.tensor([1.1386751994106e-310, 3e-320, 2.2e-308], dtype=torch.float64)
+    (g,) = torch.autograd.grad(p, [m.raw_p], g_in)
+    want = g_in * torch.sigmoid(m.raw_p.detach())
+    assert torch.equal(g, want), (g, want)
+
+
+@pytest.mark.parametrize("constraint", ["softplus", "softplus+1"])
+def test_softplus_constraint_derivatives_at_the_edges(constraint):
+    """An infinite dy/dalpha stays infinite (a backward of two terms makes inf - inf = NaN),
+    and the second derivative is sigmoid's derivative (torch.func.hessian)."""
+    from ppverify.ops.modules import _softplus
+
+    m = PPool2d(2, alpha=2.0, constraint=constraint, num_channels=4, dtype=torch.float64)
+    with torch.no_grad():
+        m.raw_alpha.copy_(torch.tensor([-30.0, 0.3, 5.0, 50.0]))
+    inf = torch.full((4,), float("inf"), dtype=torch.float64)
+    (g,) = torch.autograd.grad(m.alpha, [m.raw_alpha], inf)
+    assert torch.equal(g, inf), g
+    raw = m.raw_alpha.detach()
+    hess = torch.func.hessian(lambda r: _softplus(r).sum())(raw)
+    slope_of_sigmoid = torch.sigmoid(raw) * torch.sigmoid(-raw)  # (1 - s loses it at 50)
+    assert torch.allclose(torch.diagonal(hess), slope_of_sigmoid, rtol=1e-12, atol=0)
+    assert torch.equal(hess, torch.diag(torch.diagonal(hess)))
