@@ -250,6 +250,7 @@ def check_vectors_rules(path, doc: dict) -> None:
                  f"{dims + 2} axes)", "input_shape")
         if has_param != (record["param"] is not None):
             fail(f"op {op!r} {'needs' if has_param else 'takes no'} parameter", "param")
+        _check_channel_params(record, shape[-dims - 1], fail)
         _check_arguments(record, dims, pooling, fail)
         try:
             case = Case.from_dict(record)
@@ -273,6 +274,32 @@ def check_vectors_rules(path, doc: dict) -> None:
             values = _values(e, key)
             if values is not None and values.size != n:
                 fail(f"{values.size} values where {n} are expected", f"expected.{key}")
+
+
+def _check_channel_params(record: dict, channels: int, fail) -> None:
+    """One exponent per channel (``channel_params``): as many as channels, the first equal
+    to ``param``, and then a parameter gradient (and its scale) per channel; without them,
+    one number each."""
+    cp = record.get("channel_params")
+    e = record["expected"]
+    if cp is None:
+        for key in ("grad_param", "grad_param_scale"):
+            if isinstance(e.get(key), list):
+                fail("one number per case (a list is for cases with channel_params)",
+                     f"expected.{key}")
+        return
+    if record["param"] is None:
+        fail("per-channel exponents for an op that takes no parameter", "channel_params")
+    if len(cp) != channels:
+        fail(f"{len(cp)} exponents for {channels} channels", "channel_params")
+    if float(cp[0]) != float(record["param"]):
+        fail(f"the first exponent {cp[0]!r} must equal param {record['param']!r}",
+             "channel_params")
+    for key in ("grad_param", "grad_param_scale"):
+        value = e.get(key)
+        if value is not None and (not isinstance(value, list) or len(value) != channels):
+            fail(f"one value per channel ({channels}) in a case with channel_params",
+                 f"expected.{key}")
 
 
 def _check_arguments(record: dict, dims: int, pooling: str, fail) -> None:
@@ -308,8 +335,10 @@ def _check_exact(x: np.ndarray, record: dict, fail) -> None:
         i = int(np.argmax(bad))
         fail(f"input value #{i} = {float(x[i])!r} is not exactly representable in {dtype}",
              "input")
-    for key in ("param", "input_min"):
-        value = record.get(key)
+    named = [("param", record.get("param")), ("input_min", record.get("input_min"))]
+    named += [(f"channel_params[{i}]", v) for i, v in enumerate(record.get("channel_params")
+                                                                or ())]
+    for key, value in named:
         if value is None:
             continue
         v = np.array([float(value)])
@@ -507,8 +536,8 @@ def load_results(path, vectors: dict | None = None, max_bytes: int = MAX_FILE_BY
                     raise VectorsFileError(path, f"more than {max_elements} values in all "
                                            f"(max_elements)", rid, key)
                 values = _read_npz_array(path, archive, entries, name, n)
-                if key == "grad_param":
-                    entry[key] = float(values[0]) if values.size == 1 else values.tolist()
+                if key == "grad_param":  # 0-d: one number; 1-d: one per channel
+                    entry[key] = values.tolist() if len(shape) == 1 else float(values[0])
                 elif key == "output_shape":
                     if not np.all((values >= 0) & (values < 2**31) & (values == np.round(values))):
                         raise VectorsFileError(path, "output_shape must be non-negative "
@@ -517,15 +546,12 @@ def load_results(path, vectors: dict | None = None, max_bytes: int = MAX_FILE_BY
                 else:
                     entry[key] = values
             out[rid] = entry
-    for rid, entry in out.items():
-        if isinstance(entry.get("grad_param"), list):
-            raise VectorsFileError(path, "grad_param must be one number", rid, "grad_param")
     return check_results_rules(path, {"results": list(out.values())})
 
 
 def _result_limits(vectors: dict) -> dict[str, dict[str, int]]:
     """For each case id: the sizes its results may have (output: the expected output's,
-    output_shape: its rank, grad_input: the input's, grad_param: 1)."""
+    output_shape: its rank, grad_input: the input's, grad_param: 1, or one per channel)."""
     limits = {}
     for record in vectors["cases"]:
         n_in = math.prod(record["input_shape"])
@@ -534,13 +560,13 @@ def _result_limits(vectors: dict) -> dict[str, dict[str, int]]:
         limits[record["id"]] = {
             "output": None if out_shape is None else math.prod(out_shape),
             "output_shape": None if out_shape is None else len(out_shape),
-            "grad_input": n_in, "grad_param": 1}
+            "grad_input": n_in, "grad_param": len(record.get("channel_params") or (0,))}
     return limits
 
 
 def _wanted(limits, rid: str, key: str, n: int) -> int | None:
     if limits is None:
-        return 1 if key == "grad_param" else None
+        return None
     want = limits[rid][key]
     if want is None:  # an error case: an output of any size is accepted, within reason
         return n if n <= 1 << 20 else 1 << 20

@@ -18,6 +18,8 @@ ceil_mode)`` with torch's window layout (``ppverify.windows``), or, with ``"pool
     {"id": "ppool2d-0007", "dims": 2, "dtype": "float32",      # float64/float32/float16/bfloat16
      "input_shape": [N, C, H, W], "input": [...],               # row-major, exact in dtype
      "param": 2.5,                                              # null for avg/max
+     "channel_params": [2.5, 0.5, 3.0],                         # only with --per-channel:
+                                                                # one per channel (C,)
      "kernel_size": [kh, kw], "stride": [sh, sw] or null (= kernel_size),
      "padding": [ph, pw], "dilation": [dh, dw], "ceil_mode": false,
      "count_include_pad": false,                                # padded zeros counted or not
@@ -29,6 +31,7 @@ ceil_mode)`` with torch's window layout (``ppverify.windows``), or, with ``"pool
      "expected": {"output_shape": [...], "output": [...],       # correctly rounded to dtype
                   "grad_input": [...],                          # VJP with grad_output
                   "grad_param": number or null,                 # d(sum g*y)/d(param)
+                                                                # (per channel: a list)
                   "output_scale": [...], "grad_input_scale": [...], "grad_param_scale": number,
                   "conventions": {"note": count}}}              # see ppverify.oracle.operators
 
@@ -55,11 +58,12 @@ Results file (``.json`` or ``.npz``), format version 1
      "results": [{"id": "ppool2d-0007",
                   "output_shape": [...], "output": [...],     # row-major
                   "grad_input": [...] or null,                # null: no gradient computed
-                  "grad_param": number or null,
+                  "grad_param": number or null,               # a list: one per channel
                   "error": null or "message"}, ...]}          # the call failed
 
 In ``.npz`` form: entries ``<id>/output``, ``<id>/output_shape``, ``<id>/grad_input``,
-``<id>/grad_param`` (0-d), ``<id>/error`` (a string); absent entries mean null.
+``<id>/grad_param`` (0-d, or 1-d per channel), ``<id>/error`` (a string); absent entries mean
+null.
 Scoring (``ppverify check --vectors V --results R``) judges each result exactly as
 ``ppverify check`` judges a run and groups the failures by cause in the same way (the
 smallest failing case of each group stands for it: results cannot be re-run to shrink); a case
@@ -118,24 +122,26 @@ MAX_CASES_PER_DIM = 100_000  # one file; more: several files with other seeds
 def build_vectors(op: str, dims=(1, 2, 3), count: int = 24, seed: int = 0,
                   dtypes=("float64", "float32", "float16", "bfloat16"),
                   include_errors: bool = True, kinds=None, pooling: str = "windowed",
-                  accepts=None, batched_only: bool = False) -> dict:
+                  accepts=None, batched_only: bool = False, per_channel: bool = False) -> dict:
     """The vectors document for ``op`` (see module doc). ``accepts``: the optional pooling
     arguments used (default: every one of the operator's convention). ``vectors_stream``
     gives the same document without holding its cases."""
     header, records, _ = vectors_stream(op, dims, count, seed, dtypes, include_errors, kinds,
-                                        pooling, accepts, batched_only)
+                                        pooling, accepts, batched_only, per_channel)
     return {**header, "cases": list(records)}
 
 
 def vectors_stream(op: str, dims=(1, 2, 3), count: int = 24, seed: int = 0,
                    dtypes=("float64", "float32", "float16", "bfloat16"),
                    include_errors: bool = True, kinds=None, pooling: str = "windowed",
-                   accepts=None, batched_only: bool = False):
+                   accepts=None, batched_only: bool = False, per_channel: bool = False):
     """``(header, records, total)``: the document without its cases, an iterator of the case
     records (each computed by the oracle as it is taken; cases the oracle cannot certify are
     left out) and the number of cases it goes through (for progress). Arguments are checked
     here: at most ``MAX_CASES_PER_DIM`` valid cases per dimension. With ``batched_only`` every
-    valid case's input is batched, ``(N, C, *spatial)``."""
+    valid case's input is batched, ``(N, C, *spatial)``; with ``per_channel`` every valid case
+    has one exponent per channel (``channel_params``) and one parameter gradient per channel
+    (error cases keep one exponent)."""
     from .values import VALUE_KINDS
 
     conv = CONVENTIONS[op]
@@ -157,7 +163,8 @@ def vectors_stream(op: str, dims=(1, 2, 3), count: int = 24, seed: int = 0,
     streams, total = [], 0
     for d in dims:
         plan = make_plan(op, pooling, accepts, dtypes=tuple(dtypes), layouts=("contiguous",),
-                         kinds=tuple(kinds or VALUE_KINDS), batched_only=batched_only)
+                         kinds=tuple(kinds or VALUE_KINDS), batched_only=batched_only,
+                         per_channel=per_channel)
         valid = iter_cases(op, d, accepts, count=count, seed=seed + d, pooling=pooling,
                            plan=plan)
         errors = error_cases(op, d, accepts, seed=seed, pooling=pooling) \
@@ -183,6 +190,9 @@ def vectors_stream(op: str, dims=(1, 2, 3), count: int = 24, seed: int = 0,
                         + "".join(f", {a}" for a in conv.optional_args if a in accepts) + ")",
             "adaptive": f"f(input, {'param, ' if conv.has_param else ''}output_size)",
             "global": f"f(input{', param' if conv.has_param else ''})"}[pooling]
+    if per_channel:
+        call += ("; param: a tensor of shape (C,), channel_params (one exponent per channel; "
+                 "error cases: one number), and the parameter gradient one value per channel")
     header = {
         "format": FORMAT, "format_version": FORMAT_VERSION, "op": op, "title": info.title,
         "formula": info.formula, "param_name": info.param_name, "padding": info.padding,
@@ -220,14 +230,21 @@ def _case_record(case: Case, exp: Expected | None) -> dict:
         "output_shape": list(exp.output.shape),
         "output": encode_array(exp.output),
         "grad_input": None if exp.grad_input is None else encode_array(exp.grad_input),
-        "grad_param": None if exp.grad_param is None else encode_float(exp.grad_param),
+        "grad_param": None if exp.grad_param is None else _encode_number_or_array(
+            exp.grad_param),
         "output_scale": encode_array(_finite(exp.output_scale)),
         "grad_input_scale": None if exp.grad_input_scale is None
         else encode_array(_finite(exp.grad_input_scale)),
-        "grad_param_scale": encode_float(_finite(exp.grad_param_scale)),
+        "grad_param_scale": _encode_number_or_array(_finite(exp.grad_param_scale)),
         "conventions": dict(exp.notes),
     }
     return record
+
+
+def _encode_number_or_array(value):
+    """A parameter gradient (or its scale): one number, or a list of one per channel."""
+    value = np.asarray(value, dtype=np.float64)
+    return encode_array(value) if value.ndim else encode_float(float(value))
 
 
 def _finite(scale):
@@ -310,7 +327,9 @@ def write_results(results: list[dict], path: str | Path) -> None:
             for key in ("output", "grad_input", "output_shape"):
                 if r.get(key) is not None:
                     arrays[f"{r['id']}/{key}"] = decode_array(r[key])
-            if r.get("grad_param") is not None:
+            if isinstance(r.get("grad_param"), list):  # one per channel: a 1-D entry
+                arrays[f"{r['id']}/grad_param"] = decode_array(r["grad_param"])
+            elif r.get("grad_param") is not None:
                 arrays[f"{r['id']}/grad_param"] = np.array(decode_float(r["grad_param"]))
             if r.get("error") is not None:
                 arrays[f"{r['id']}/error"] = np.array(str(r["error"]))
@@ -374,8 +393,15 @@ def _outcome_from_result(result: dict, case: Case) -> Outcome:
     else:
         g = decode_array(result["grad_input"])
         out.grad_input = g.reshape(case.input.shape) if g.size == case.input.size else g
-    if case.param is not None and result.get("grad_param") is not None:
-        out.param_mode, out.grad_param = "tensor", decode_float(result["grad_param"])
+    gp = result.get("grad_param")
+    if case.param is not None and gp is not None:
+        out.param_mode = "tensor"
+        if isinstance(gp, list | np.ndarray):  # one per channel (its length judged)
+            out.grad_param = decode_array(gp)
+        elif case.per_channel:  # one channel's, written as a number
+            out.grad_param = np.array([decode_float(gp)])
+        else:
+            out.grad_param = decode_float(gp)
     return out
 
 
@@ -387,10 +413,16 @@ def _expected_from_record(record: dict, case: Case) -> Expected:
     gin_scale = None if e.get("grad_input_scale") is None else decode_array(
         e["grad_input_scale"]).reshape(case.input.shape)
     return Expected(decode_array(e["output"]).reshape(shape), gin,
-                    None if e.get("grad_param") is None else decode_float(e["grad_param"]),
+                    _decode_number_or_array(e.get("grad_param")),
                     decode_array(e["output_scale"]).reshape(shape), gin_scale,
-                    decode_float(e.get("grad_param_scale", 0.0)),
+                    _decode_number_or_array(e.get("grad_param_scale", 0.0)),
                     Counter(e.get("conventions") or {}))
+
+
+def _decode_number_or_array(value):
+    if value is None:
+        return None
+    return decode_array(value) if isinstance(value, list | np.ndarray) else decode_float(value)
 
 
 def score(vectors: dict, results: dict[str, dict], tol: Tolerances | None = None,
@@ -496,6 +528,7 @@ def results_from_target(vectors: dict, target) -> list[dict]:
             "output_shape": None if o.output_shape is None else list(o.output_shape),
             "output": None if o.output is None else encode_array(o.output),
             "grad_input": None if o.grad_input is None else encode_array(o.grad_input),
-            "grad_param": None if o.grad_param is None else encode_float(o.grad_param),
+            "grad_param": None if o.grad_param is None else _encode_number_or_array(
+                o.grad_param),
         })
     return out

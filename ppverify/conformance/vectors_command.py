@@ -60,6 +60,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batched-only", action="store_true",
                         help="every valid case's input batched, (N, C, *spatial), for an "
                         "implementation that takes no unbatched (C, *spatial) input")
+    parser.add_argument("--per-channel", action="store_true",
+                        help="one exponent per channel in every valid case (channel_params, "
+                        "passed as a tensor of shape (C,)), and the parameter gradient one "
+                        "value per channel, for an implementation with per-channel exponents")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -87,7 +91,8 @@ def run(args: argparse.Namespace) -> int:
         header, records, total = vectors_stream(
             args.op, tuple(dict.fromkeys(args.dim)), count=args.count, seed=args.seed,
             dtypes=tuple(args.dtype), include_errors=not args.no_errors, kinds=args.kinds,
-            pooling=args.pooling, accepts=accepts, batched_only=args.batched_only)
+            pooling=args.pooling, accepts=accepts, batched_only=args.batched_only,
+            per_channel=args.per_channel)
     except ValueError as err:
         print(f"ppverify vectors: error: {err}", file=sys.stderr)
         return 2

@@ -191,3 +191,96 @@ def test_constrained_layers_with_a_float64_map():
                    pooling="global", param_attr="raw_p", param_map="1 + softplus(float64(v))",
                    per_channel=True, isolate=False)
     assert report.conforms, [g.title for g in report.groups][:3]
+
+
+# ------------------------------------------------------------------ vectors, per channel
+
+
+@pytest.fixture(scope="module")
+def channel_vectors(tmp_path_factory):
+    from ppverify.conformance.vectors import build_vectors
+
+    return build_vectors("powermean", dims=(2,), count=40, seed=5, pooling="global",
+                         per_channel=True)
+
+
+@pytest.mark.parametrize("suffix", [".json", ".npz"])
+@pytest.mark.parametrize("target, conforms", [
+    (f"{M}:gem_per_channel", True), (f"{M}:GeMmpFirstExponent(eps=0.0)", False),
+    (f"{M}:GeMmpGradientToFirst(eps=0.0)", False)])  # (vectors declare no clamp)
+def test_per_channel_vectors_score_as_check_judges(channel_vectors, tmp_path, suffix, target,
+                                                   conforms):
+    from ppverify.conformance.vectors import (
+        load_results,
+        load_vectors,
+        results_from_target,
+        score,
+        write_results,
+        write_vectors,
+    )
+
+    valid = [c for c in channel_vectors["cases"] if c["expected"] is not None]
+    assert all(len(c["channel_params"]) == c["input_shape"][-3] for c in valid)
+    assert all(isinstance(c["expected"]["grad_param"], list) for c in valid)
+    assert "shape (C,)" in channel_vectors["calling_convention"]
+    path = tmp_path / f"v{suffix}"
+    write_vectors(channel_vectors, path)
+    vectors = load_vectors(path)
+    results = results_from_target(vectors, target)
+    write_results(results, tmp_path / f"r{suffix}")
+    s = score(vectors, load_results(tmp_path / f"r{suffix}", vectors))
+    assert s.conforms == conforms, [g.title for g in s.groups][:3]
+    if not conforms:
+        quantity = "output" if "First" in target and "Gradient" not in target else "grad_param"
+        assert s.groups[0].signature.quantity == quantity
+
+
+def _first_valid(doc):
+    import copy
+
+    doc = copy.deepcopy(doc)
+    record = next(c for c in doc["cases"] if c["expected"] is not None
+                  and len(c["channel_params"]) > 1)
+    return doc, record
+
+
+@pytest.mark.parametrize("tamper, field, message", [
+    (lambda r: r["channel_params"].pop(), "channel_params", "exponents for"),
+    (lambda r: r["channel_params"].__setitem__(0, 0.123456789), "channel_params",
+     "must equal param"),
+    (lambda r: r["channel_params"].__setitem__(1, 0.1), "channel_params[1]",
+     "exactly representable"),
+    (lambda r: r["expected"].__setitem__("grad_param", 1.0), "expected.grad_param",
+     "one value per channel"),
+    (lambda r: (r.pop("channel_params"), r.__setitem__("param", r["param"])),
+     "expected.grad_param", "a list is for cases with channel_params"),
+])
+def test_per_channel_vector_files_are_checked(channel_vectors, tmp_path, tamper, field,
+                                              message):
+    from ppverify.conformance.vectorfiles import VectorsFileError
+    from ppverify.conformance.vectors import load_vectors
+
+    doc, record = _first_valid(channel_vectors)
+    if record["dtype"] == "float64" and field == "channel_params[1]":
+        record["dtype"] = "float32"  # 0.1 is exact in float64
+        record["expected"] = record["expected"]
+    tamper(record)
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(doc))
+    with pytest.raises(VectorsFileError) as err:
+        load_vectors(path)
+    assert err.value.case == record["id"] and err.value.field == field, str(err.value)
+    assert message in str(err.value)
+
+
+def test_vectors_cli_writes_per_channel_cases(tmp_path, capsys):
+    out = tmp_path / "v.json"
+    assert main(["vectors", "--op", "ppool", "--dim", "1", "--count", "12", "--per-channel",
+                 "--out", str(out)]) == 0
+    doc = json.loads(out.read_text())
+    valid = [c for c in doc["cases"] if c["expected"] is not None]
+    assert valid and all("channel_params" in c for c in valid)
+    assert not any("channel_params" in c for c in doc["cases"] if c["expect_error"])
+    assert main(["vectors", "--op", "max", "--dim", "1", "--per-channel",
+                 "--out", str(out)]) == 2
+    assert "takes no parameter" in capsys.readouterr().err
