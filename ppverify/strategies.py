@@ -20,7 +20,8 @@ no stride, padding, dilation or ceil_mode, a single plane):
   ready for ``ppverify.conformance.check.evaluate`` or ``ppverify.oracle.reference``;
   ``pooling="adaptive"`` draws an output size per axis instead of a kernel (up to one more
   than the input's length: windows that overlap or repeat), ``pooling="global"`` one window
-  per plane (``case.output_size`` all ones; a GeM layer's form).
+  per plane (``case.output_size`` all ones; a GeM layer's form); ``per_channel=True`` one
+  exponent per channel (``case.channel_params``; ``case.oracle_param`` for the oracle).
 
 Example::
 
@@ -168,28 +169,34 @@ POOLINGS = ("windowed", "adaptive", "global")
 @st.composite
 def pooling_cases(draw, op: str, dims: int | None = None, *, dtypes=DTYPES,
                   accepts=None, max_kernel: int = 3, max_extra: int = 3,
-                  max_channels: int = 2, pooling: str = "windowed") -> Case:
+                  max_channels: int = 2, pooling: str = "windowed",
+                  per_channel: bool = False) -> Case:
     """A valid ``Case`` for ``op``: geometry, input, parameter, dtype (see module doc).
 
     Inputs are non-negative for the operators with a real exponent; windows never contain a
     zero when the parameter makes ``0**p`` infinite (lp/powermean with ``p <= 0``). With
     ``pooling="adaptive"`` or ``"global"`` the input is ``(1, C, *spatial)`` with spatial
     lengths 1 to ``max_extra + 2`` and ``case.output_size`` set (``accepts`` and
-    ``max_kernel`` do not apply).
+    ``max_kernel`` do not apply). With ``per_channel`` each channel has its own exponent
+    (``case.channel_params``, ``case.oracle_param`` for the oracle; the first is
+    ``case.param``).
     """
     if pooling not in POOLINGS:
         raise ValueError(f"pooling must be one of {', '.join(POOLINGS)}, got {pooling!r}")
     conv = get_convention(op)
+    if per_channel and not conv.has_param:
+        raise ValueError(f"per_channel: op {op!r} takes no parameter")
     dims = draw(st.sampled_from([1, 2, 3])) if dims is None else dims
     dtype = draw(st.sampled_from(list(dtypes)))
     if pooling != "windowed":
-        return draw(_whole_plane_cases(op, dims, dtype, pooling, max_extra, max_channels))
+        return draw(_whole_plane_cases(op, dims, dtype, pooling, max_extra, max_channels,
+                                       per_channel))
     accepts = conv.optional_args if accepts is None else tuple(accepts)
     geometry = draw(pool_geometries(dims, accepts=accepts, max_kernel=max_kernel))
     spatial = draw(spatial_sizes(geometry, max_extra=max_extra))
     channels = draw(st.integers(1, max_channels))
     shape = (1, channels) + tuple(spatial)
-    param, x = _draw_param_and_input(draw, op, dtype, shape)
+    param, channel_params, x = _draw_param_and_input(draw, op, dtype, shape, per_channel)
     include = conv.default_count_include_pad
     if "count_include_pad" in accepts:
         include = draw(st.booleans())
@@ -201,24 +208,32 @@ def pooling_cases(draw, op: str, dims: int | None = None, *, dtypes=DTYPES,
     passed = tuple(a for a in conv.optional_args if a in accepts)
     case = Case(op, dims, dtype, x, param, geometry["kernel_size"], geometry["stride"],
                 geometry["padding"], geometry["dilation"], geometry["ceil_mode"], include,
-                None, "contiguous", "hypothesis", passed, id="hypothesis")
+                None, "contiguous", "hypothesis", passed, id="hypothesis",
+                channel_params=channel_params)
     case.grad_output = np.ones(case.expected_shape())
     return case
 
 
-def _draw_param_and_input(draw, op: str, dtype: str, shape: tuple[int, ...]):
-    """The parameter, then an input of ``shape`` in its domain: non-negative for the
-    operators with a real exponent, no zero where ``0**p`` is infinite (p <= 0)."""
+def _draw_param_and_input(draw, op: str, dtype: str, shape: tuple[int, ...],
+                          per_channel: bool = False):
+    """``(param, channel_params, input)``: the parameter (with ``per_channel``, one per
+    channel of ``shape``, the first being ``param``; else None), then an input of ``shape``
+    in their domain: non-negative for the operators with a real exponent, no zero where
+    ``0**p`` is infinite (p <= 0)."""
     param = draw(parameters(op, dtype))
-    allow_zero = not (op in ("lp", "powermean") and param is not None and param <= 0)
+    channel_params = None
+    if per_channel:
+        channel_params = (param, *(draw(parameters(op, dtype)) for _ in range(shape[1] - 1)))
+    lowest = param if channel_params is None else min(channel_params)
+    allow_zero = not (op in ("lp", "powermean") and lowest is not None and lowest <= 0)
     x = draw(pooling_inputs(shape, dtype, nonnegative=op not in ("avg", "max"),
                             allow_zero=allow_zero))
-    return param, x
+    return param, channel_params, x
 
 
 @st.composite
 def _whole_plane_cases(draw, op: str, dims: int, dtype: str, pooling: str, max_extra: int,
-                       max_channels: int) -> Case:
+                       max_channels: int, per_channel: bool = False) -> Case:
     """``pooling_cases``' adaptive and global cases (see there)."""
     conv = get_convention(op)
     spatial = tuple(draw(st.integers(1, max_extra + 2)) for _ in range(dims))
@@ -227,8 +242,9 @@ def _whole_plane_cases(draw, op: str, dims: int, dtype: str, pooling: str, max_e
     else:
         output_size = tuple(draw(st.integers(1, n + 1)) for n in spatial)
     shape = (1, draw(st.integers(1, max_channels))) + spatial
-    param, x = _draw_param_and_input(draw, op, dtype, shape)
+    param, channel_params, x = _draw_param_and_input(draw, op, dtype, shape, per_channel)
     case = Case(op, dims, dtype, x, param, count_include_pad=conv.default_count_include_pad,
-                kind="hypothesis", id="hypothesis", pooling=pooling, output_size=output_size)
+                kind="hypothesis", id="hypothesis", pooling=pooling, output_size=output_size,
+                channel_params=channel_params)
     case.grad_output = np.ones(case.expected_shape())
     return case

@@ -158,3 +158,30 @@ def test_an_independent_global_power_mean_matches_the_oracle_on_drawn_cases(case
 def test_pooling_must_be_known():
     with pytest.raises(ValueError, match="pooling must be one of windowed, adaptive, global"):
         find(pooling_cases("avg", dims=1, pooling="spatial"), lambda c: True)
+
+
+@settings(max_examples=40, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(pooling_cases("powermean", dims=2, dtypes=["float64", "float32"], pooling="global",
+                     max_channels=3, per_channel=True))
+def test_per_channel_cases_drive_an_independent_per_channel_layer(case):
+    # one exponent per channel, all in the domain of the inputs drawn for them
+    assert len(case.channel_params) == case.input.shape[1]
+    assert case.param == case.channel_params[0]
+    if min(case.channel_params) <= 0:
+        assert (case.input > 0).all()
+    assume(min(abs(p) for p in case.channel_params) >= 1e-2)  # the careful layer's domain
+    pytest.importorskip("torch")
+    from ppverify.conformance.check import evaluate
+    from ppverify.conformance.targets import resolve
+    from ppverify.conformance.tolerances import Tolerances
+
+    target = resolve("tests.conformance._channel_impls:gem_per_channel", "powermean", 2,
+                     pooling="global")
+    result = evaluate(target, case, Tolerances())
+    assert result.skipped or not result.findings, [f.message for f in result.findings]
+
+
+def test_per_channel_needs_a_parameter():
+    with pytest.raises(ValueError, match="takes no parameter"):
+        find(pooling_cases("max", dims=1, per_channel=True), lambda c: True)

@@ -6,7 +6,8 @@ which ``still_fails`` holds, until none does (or the attempt or time budget is s
 quantity, symptom, dtype, value kind, parameter class, pooling feature) and values that still
 show their kind (``values.kind_holds``), so the minimal case is a reproducer of the group's
 cause, not of another bug. Variants, in order: one batch entry and one channel (the plane of
-the worst error first); half, or one or two elements less at either end, of a spatial axis;
+the worst error first; with one exponent per channel, also one channel left out); half, or one
+or two elements less at either end, of a spatial axis;
 default stride, no padding, no dilation, no ceil_mode, a smaller kernel (windowed) or a
 smaller output size (adaptive); contiguous memory; an all-ones upstream gradient; then, element
 by element, simpler values (1, 2, a small integer, 3 significant bits). The dtype, the
@@ -40,9 +41,28 @@ def _planes(case: Case, index) -> Iterator[Case]:
         if x.shape[1] > 1:
             for c in corder:
                 yield with_values(case, x[:, c:c + 1], **_channel(case, c))
+        yield from _fewer_channels(case, 1)
     elif x.shape[0] > 1:
         for c in range(x.shape[0]):
             yield with_values(case, x[c:c + 1], **_channel(case, c))
+        yield from _fewer_channels(case, 0)
+
+
+def _fewer_channels(case: Case, axis: int) -> Iterator[Case]:
+    """Per-channel cases of three or more channels: each with one channel left out (a defect
+    between channels of different exponents needs two of them, not one)."""
+    n = case.input.shape[axis]
+    if not case.per_channel or n < 3:
+        return
+    raw = case.channel_params_raw
+    for c in range(n):
+        keep = [i for i in range(n) if i != c]
+        params = tuple(case.channel_params[i] for i in keep)
+        yield with_values(case, np.take(case.input, keep, axis=axis), param=params[0],
+                          channel_params=params,
+                          param_raw=None if raw is None else raw[keep[0]],
+                          channel_params_raw=None if raw is None
+                          else tuple(raw[i] for i in keep))
 
 
 def _channel(case: Case, c: int) -> dict:
