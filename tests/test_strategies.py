@@ -144,13 +144,18 @@ def test_an_independent_global_power_mean_matches_the_oracle_on_drawn_cases(case
     # the strategies as a user's property test would use them, on the tests' careful GeM
     # (whose domain is |p| >= 0.01: tests/conformance/_careful.py)
     assume(abs(case.param) >= 1e-2)
+    _assert_global_gem_conforms("tests.conformance._gem_impls:power_mean_global", case)
+
+
+def _assert_global_gem_conforms(spec: str, case) -> None:
+    """``spec`` (a global power mean written for the tests) judged on ``case`` as
+    ``ppverify check`` judges it: passed, or skipped by the oracle."""
     pytest.importorskip("torch")
     from ppverify.conformance.check import evaluate
     from ppverify.conformance.targets import resolve
     from ppverify.conformance.tolerances import Tolerances
 
-    target = resolve("tests.conformance._gem_impls:power_mean_global", "powermean", 2,
-                     pooling="global")
+    target = resolve(spec, "powermean", 2, pooling="global")
     result = evaluate(target, case, Tolerances())
     assert result.skipped or not result.findings, [f.message for f in result.findings]
 
@@ -171,15 +176,7 @@ def test_per_channel_cases_drive_an_independent_per_channel_layer(case):
     if min(case.channel_params) <= 0:
         assert (case.input > 0).all()
     assume(min(abs(p) for p in case.channel_params) >= 1e-2)  # the careful layer's domain
-    pytest.importorskip("torch")
-    from ppverify.conformance.check import evaluate
-    from ppverify.conformance.targets import resolve
-    from ppverify.conformance.tolerances import Tolerances
-
-    target = resolve("tests.conformance._channel_impls:gem_per_channel", "powermean", 2,
-                     pooling="global")
-    result = evaluate(target, case, Tolerances())
-    assert result.skipped or not result.findings, [f.message for f in result.findings]
+    _assert_global_gem_conforms("tests.conformance._channel_impls:gem_per_channel", case)
 
 
 def test_per_channel_needs_a_parameter():
