@@ -44,7 +44,7 @@ from .isolation import DEFAULT_TIMEOUT, TargetProcess, TargetStopped, WorkerFail
 from .reproducer import reproducer
 from .runner import Outcome, run_prepared
 from .shrink import shrink
-from .targets import TIE_TITLES, TIES, Target, get_convention
+from .targets import TIE_TITLES, TIES, Target, get_convention, per_channel_hint
 from .tolerances import Tolerances
 from .values import VALUE_KINDS, kind_holds
 from .worker import TargetSource
@@ -310,6 +310,8 @@ def check(target: str | Callable | Target, op: str, dims: int | Iterable[int] = 
             input_min=input_min, include_errors=include_errors)
         report.target = targets[dims_list[-1]].name
         report.notes += list(dict.fromkeys(n for t in targets.values() for n in t.notes))
+        report.notes += list(dict.fromkeys(filter(None, map(per_channel_hint,
+                                                            targets.values()))))
         if len(dims_list) > 1:
             report.target = report.target.replace(f"{dims_list[-1]}d", "{d}d")
         log = FailureLog()

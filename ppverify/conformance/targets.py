@@ -158,6 +158,7 @@ class Target:
     batched_only: bool = False
     flat_output: bool = False
     per_channel: bool = False  # one exponent per channel (the cases carry them)
+    param_size: int = 1  # how many values a module's tensor attribute held when resolved
     # max/min: the tie conventions accepted (``TIES``), the first one the oracle's default
     ties: str = "any"
 
@@ -184,7 +185,7 @@ class Target:
             else [float(v) for v in self.param_map_range],
             "param_fixed": self.param_fixed, "fixed_value": self.fixed_value,
             "ctor_param": self.ctor_param, "signature": self.signature,
-            "notes": list(self.notes),
+            "notes": list(self.notes), "param_size": self.param_size,
         }
 
     @property
@@ -291,6 +292,7 @@ def target_from_description(d, op: str, pooling: str, param_fixed: bool = False)
         ctor_param=wire.text(d, "ctor_param", limit=100),
         signature=wire.text(d, "signature", optional=False, limit=1000),
         notes=tuple(wire.strings(d, "notes")),
+        param_size=int(wire.number(d, "param_size") or 1),
     )
 
 
@@ -512,7 +514,7 @@ def _resolve_module(obj, name, op, dims, pooling, ctor_kwargs, param_attr, param
                          f"constructor, but {text} does not")
     accepts = frozenset(ctor_names & set(OPTIONAL_ARGS)) if pooling == "windowed" else \
         frozenset()
-    kind, learnable, attr, fixed = "none", False, None, None
+    kind, learnable, attr, fixed, size = "none", False, None, None, 1
     if conv.has_param:
         candidates = [param_attr] if param_attr else list(PARAM_NAMES[op])
         for cand in candidates:
@@ -521,6 +523,7 @@ def _resolve_module(obj, name, op, dims, pooling, ctor_kwargs, param_attr, param
                 if _is_tensor(value):
                     kind, attr = "tensor", cand
                     learnable = bool(getattr(value, "requires_grad", False))
+                    size = int(value.numel())
                     break
                 if isinstance(value, (int, float)) and not isinstance(value, bool):
                     kind, attr = "number", cand
@@ -566,7 +569,7 @@ def _resolve_module(obj, name, op, dims, pooling, ctor_kwargs, param_attr, param
                   param_attr=attr, param_kind=kind, param_learnable=learnable,
                   param_map=mapper, param_map_text=map_text,
                   param_fixed=param_fixed or kind in ("number", "ctor", "fixed"),
-                  fixed_value=fixed, ctor_param=ctor_param, signature=text)
+                  fixed_value=fixed, ctor_param=ctor_param, signature=text, param_size=size)
 
 
 def _is_tensor(value) -> bool:
@@ -615,6 +618,24 @@ def _param_map(param_map) -> tuple[Callable | None, str | None]:
 #: constructor arguments that take the number of channels (given it in per-channel cases,
 #: unless the user's constructor arguments set it)
 CHANNEL_ARGS = ("num_channels", "channels", "in_channels", "num_features")
+
+
+def per_channel_hint(target: Target) -> str:
+    """Without ``--per-channel``: a note when the module looks like it has an exponent per
+    channel (its attribute holds several values, or its constructor takes a channel count),
+    since every case then gives all channels one exponent; else ''."""
+    if target.per_channel or target.form != "module" or target.param_kind != "tensor":
+        return ""
+    arg = channel_arg(target)
+    if target.param_size > 1:
+        why = f"attribute {target.param_attr!r} holds {target.param_size} values"
+    elif arg is not None:
+        why = f"constructor takes {arg}"
+    else:
+        return ""
+    return (f"the module's {why}: if it has one exponent per channel, declare --per-channel "
+            f"(without it every case gives all its channels one exponent, so a defect between "
+            f"channels cannot show)")
 
 
 def channel_arg(target: Target) -> str | None:

@@ -284,3 +284,22 @@ def test_vectors_cli_writes_per_channel_cases(tmp_path, capsys):
     assert main(["vectors", "--op", "max", "--dim", "1", "--per-channel",
                  "--out", str(out)]) == 2
     assert "takes no parameter" in capsys.readouterr().err
+
+
+def test_a_module_that_looks_per_channel_gets_a_hint():
+    hint = "declare --per-channel"
+    for spec, op, pooling, attr, why in [
+            ("ppverify.ops:PPool2d", "ppool", "windowed", "raw_alpha",
+             "constructor takes num_channels"),
+            (f"{M}:GeMmp(mp=2)", "powermean", "global", None, "attribute 'p' holds 2 values")]:
+        report = check(spec, op, 2, pooling=pooling, param_attr=attr, count=8,
+                       include_errors=False, isolate=False, shrink_failures=False)
+        notes = [n for n in report.notes if hint in n]
+        assert len(notes) == 1 and why in notes[0], report.notes
+        report = check(spec, op, 2, pooling=pooling, param_attr=attr, count=8,
+                       include_errors=False, isolate=False, per_channel=True,
+                       shrink_failures=False)
+        assert not any(hint in n for n in report.notes)
+    report = check(f"{M}:gem_per_channel", "powermean", 2, pooling="global", count=8,
+                   isolate=False)  # a function: nothing to say
+    assert not any(hint in n for n in report.notes)
