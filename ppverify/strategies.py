@@ -21,7 +21,8 @@ no stride, padding, dilation or ceil_mode, a single plane):
   ``pooling="adaptive"`` draws an output size per axis instead of a kernel (up to one more
   than the input's length: windows that overlap or repeat), ``pooling="global"`` one window
   per plane (``case.output_size`` all ones; a GeM layer's form); ``per_channel=True`` one
-  exponent per channel (``case.channel_params``; ``case.oracle_param`` for the oracle).
+  exponent per channel (``case.channel_params``; ``case.oracle_param`` for the oracle);
+  ``batched=False`` (or None: either) unbatched ``(C, *spatial)`` inputs.
 
 Example::
 
@@ -170,7 +171,7 @@ POOLINGS = ("windowed", "adaptive", "global")
 def pooling_cases(draw, op: str, dims: int | None = None, *, dtypes=DTYPES,
                   accepts=None, max_kernel: int = 3, max_extra: int = 3,
                   max_channels: int = 2, pooling: str = "windowed",
-                  per_channel: bool = False) -> Case:
+                  per_channel: bool = False, batched: bool | None = True) -> Case:
     """A valid ``Case`` for ``op``: geometry, input, parameter, dtype (see module doc).
 
     Inputs are non-negative for the operators with a real exponent; windows never contain a
@@ -179,7 +180,8 @@ def pooling_cases(draw, op: str, dims: int | None = None, *, dtypes=DTYPES,
     lengths 1 to ``max_extra + 2`` and ``case.output_size`` set (``accepts`` and
     ``max_kernel`` do not apply). With ``per_channel`` each channel has its own exponent
     (``case.channel_params``, ``case.oracle_param`` for the oracle; the first is
-    ``case.param``).
+    ``case.param``). ``batched``: inputs ``(1, C, *spatial)`` (True, the default),
+    unbatched ``(C, *spatial)`` as torch's pooling also takes (False), or either (None).
     """
     if pooling not in POOLINGS:
         raise ValueError(f"pooling must be one of {', '.join(POOLINGS)}, got {pooling!r}")
@@ -188,15 +190,17 @@ def pooling_cases(draw, op: str, dims: int | None = None, *, dtypes=DTYPES,
         raise ValueError(f"per_channel: op {op!r} takes no parameter")
     dims = draw(st.sampled_from([1, 2, 3])) if dims is None else dims
     dtype = draw(st.sampled_from(list(dtypes)))
+    batch = (1,) if (draw(st.booleans()) if batched is None else batched) else ()
     if pooling != "windowed":
         return draw(_whole_plane_cases(op, dims, dtype, pooling, max_extra, max_channels,
-                                       per_channel))
+                                       per_channel, batch))
     accepts = conv.optional_args if accepts is None else tuple(accepts)
     geometry = draw(pool_geometries(dims, accepts=accepts, max_kernel=max_kernel))
     spatial = draw(spatial_sizes(geometry, max_extra=max_extra))
     channels = draw(st.integers(1, max_channels))
-    shape = (1, channels) + tuple(spatial)
-    param, channel_params, x = _draw_param_and_input(draw, op, dtype, shape, per_channel)
+    shape = batch + (channels,) + tuple(spatial)
+    param, channel_params, x = _draw_param_and_input(draw, op, dtype, shape, channels,
+                                                     per_channel)
     include = conv.default_count_include_pad
     if "count_include_pad" in accepts:
         include = draw(st.booleans())
@@ -214,16 +218,16 @@ def pooling_cases(draw, op: str, dims: int | None = None, *, dtypes=DTYPES,
     return case
 
 
-def _draw_param_and_input(draw, op: str, dtype: str, shape: tuple[int, ...],
+def _draw_param_and_input(draw, op: str, dtype: str, shape: tuple[int, ...], channels: int,
                           per_channel: bool = False):
-    """``(param, channel_params, input)``: the parameter (with ``per_channel``, one per
-    channel of ``shape``, the first being ``param``; else None), then an input of ``shape``
+    """``(param, channel_params, input)``: the parameter (with ``per_channel``, one for each
+    of the ``channels``, the first being ``param``; else None), then an input of ``shape``
     in their domain: non-negative for the operators with a real exponent, no zero where
     ``0**p`` is infinite (p <= 0)."""
     param = draw(parameters(op, dtype))
     channel_params = None
     if per_channel:
-        channel_params = (param, *(draw(parameters(op, dtype)) for _ in range(shape[1] - 1)))
+        channel_params = (param, *(draw(parameters(op, dtype)) for _ in range(channels - 1)))
     lowest = param if channel_params is None else min(channel_params)
     allow_zero = not (op in ("lp", "powermean") and lowest is not None and lowest <= 0)
     x = draw(pooling_inputs(shape, dtype, nonnegative=op not in ("avg", "max"),
@@ -233,7 +237,8 @@ def _draw_param_and_input(draw, op: str, dtype: str, shape: tuple[int, ...],
 
 @st.composite
 def _whole_plane_cases(draw, op: str, dims: int, dtype: str, pooling: str, max_extra: int,
-                       max_channels: int, per_channel: bool = False) -> Case:
+                       max_channels: int, per_channel: bool = False,
+                       batch: tuple[int, ...] = (1,)) -> Case:
     """``pooling_cases``' adaptive and global cases (see there)."""
     conv = get_convention(op)
     spatial = tuple(draw(st.integers(1, max_extra + 2)) for _ in range(dims))
@@ -241,8 +246,10 @@ def _whole_plane_cases(draw, op: str, dims: int, dtype: str, pooling: str, max_e
         output_size = (1,) * dims
     else:
         output_size = tuple(draw(st.integers(1, n + 1)) for n in spatial)
-    shape = (1, draw(st.integers(1, max_channels))) + spatial
-    param, channel_params, x = _draw_param_and_input(draw, op, dtype, shape, per_channel)
+    channels = draw(st.integers(1, max_channels))
+    shape = batch + (channels,) + spatial
+    param, channel_params, x = _draw_param_and_input(draw, op, dtype, shape, channels,
+                                                     per_channel)
     case = Case(op, dims, dtype, x, param, count_include_pad=conv.default_count_include_pad,
                 kind="hypothesis", id="hypothesis", pooling=pooling, output_size=output_size,
                 channel_params=channel_params)

@@ -182,3 +182,24 @@ def test_per_channel_cases_drive_an_independent_per_channel_layer(case):
 def test_per_channel_needs_a_parameter():
     with pytest.raises(ValueError, match="takes no parameter"):
         find(pooling_cases("max", dims=1, per_channel=True), lambda c: True)
+
+
+@pytest.mark.parametrize("pooling", ["windowed", "global"])
+@FAST
+@given(data=st.data())
+def test_unbatched_cases_when_asked(pooling, data):
+    batched = data.draw(st.sampled_from([False, None]))
+    case = data.draw(pooling_cases("powermean", dims=2, dtypes=["float32"], pooling=pooling,
+                                   batched=batched, per_channel=True))
+    if batched is False:
+        assert not case.batched and case.input.ndim == 3
+    assert len(case.channel_params) == case.input.shape[case.input.ndim - 3]
+    r = reference(case.op, case.input, case.oracle_param, dims=2, dtype=case.dtype,
+                  gradients=False, **case.geometry_kwargs)
+    assert r.output.shape == case.expected_shape()
+
+
+def test_either_batching_is_drawn():
+    for want in (True, False):
+        find(pooling_cases("ppool", dims=1, batched=None), lambda c, w=want: c.batched == w,
+             settings=settings(max_examples=200, database=None))
