@@ -84,6 +84,8 @@ class Case:
     # first is ``param`` (all of the class of ``param``); ``channel_params_raw`` as param_raw
     channel_params: tuple[float, ...] | None = None
     channel_params_raw: tuple[float, ...] | None = None
+    # False (``--forward-only``): the target's output alone is computed and judged
+    gradients: bool = True
 
     def __post_init__(self):
         self.input = np.asarray(self.input, dtype=np.float64)
@@ -249,6 +251,8 @@ class Case:
         }
         if self.per_channel:  # (absent otherwise: vector files keep their schema)
             record["channel_params"] = [encode_float(p) for p in self.channel_params]
+        if not self.gradients:
+            record["gradients"] = False
         if self.expect_error is None:
             with contextlib.suppress(ValueError):
                 record["labels"] = self.labels()
@@ -279,6 +283,7 @@ class Case:
             input_min=None if d.get("input_min") is None else decode_float(d["input_min"]),
             channel_params=None if d.get("channel_params") is None
             else tuple(decode_float(p) for p in d["channel_params"]),
+            gradients=bool(d.get("gradients", True)),
         )
         if case.grad_output is not None and case.expect_error is None:
             with contextlib.suppress(ValueError):  # stored flat, row-major

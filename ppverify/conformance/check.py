@@ -226,7 +226,8 @@ def check(target: str | Callable | Target, op: str, dims: int | Iterable[int] = 
           params=None, pooling: str = "windowed", input_min: float | None = None,
           param_range=None, param_attr: str | None = None, param_map=None,
           param_fixed: bool = False, batched_only: bool = False, flat_output: bool = False,
-          per_channel: bool = False, ties: str = "any", include_errors: bool = True,
+          per_channel: bool = False, forward_only: bool = False, ties: str = "any",
+          include_errors: bool = True,
           shrink_failures: bool = True, shrink_seconds: float | None = None,
           isolate: bool = True, timeout: float = DEFAULT_TIMEOUT,
           progress: Callable[[int, int], None] | None = None) -> CheckReport:
@@ -244,7 +245,9 @@ def check(target: str | Callable | Target, op: str, dims: int | Iterable[int] = 
     returns one value per plane with the spatial axes dropped, ``(N, C)``; ``per_channel`` that
     its exponent has one value per channel (each case draws one per channel from the pool of
     its parameter class; a function gets a tensor of shape ``(C,)``, a module's attribute is
-    given ``C`` values, see ``runner.store_channel_params``). ``ties`` (max and
+    given ``C`` values, see ``runner.store_channel_params``); ``forward_only`` that it has
+    no backward (an inference engine, an exported program): only its outputs are computed and
+    judged (the oracle computes no gradient either). ``ties`` (max and
     min) is the tie convention the target may follow: ``"any"`` (default: torch's max_pool's,
     the even split of ``torch.amax`` or the last element; the report counts the cases passed
     under each other than torch's), or one of ``"first"``, ``"split"``, ``"last"``. Failing
@@ -308,6 +311,8 @@ def check(target: str | Callable | Target, op: str, dims: int | Iterable[int] = 
             targets, op, per_dim, thorough=thorough, seed=seed, dtypes=dtypes, kinds=kinds,
             layouts=layouts, params=params, param_range=param_range, pooling=pooling,
             input_min=input_min, include_errors=include_errors)
+        if forward_only:
+            streams = [(d, map(_forward_only, cases)) for d, cases in streams]
         report.target = targets[dims_list[-1]].name
         report.notes += list(dict.fromkeys(n for t in targets.values() for n in t.notes))
         report.notes += list(dict.fromkeys(filter(None, map(per_channel_hint,
@@ -333,6 +338,10 @@ def check(target: str | Callable | Target, op: str, dims: int | Iterable[int] = 
                                     f"{process.crashes} time(s)")
             report.notes += process.incidents[:5]
         report.elapsed = time.monotonic() - start
+    if forward_only:
+        report.notes.append(
+            "declared: forward only: the target's outputs were judged; no gradient was "
+            "computed or judged (a conforming forward says nothing of a backward)")
     if per_channel:
         report.notes.append(
             "declared: one exponent per channel: each case's channels have their own, drawn "
@@ -395,6 +404,11 @@ def _case_streams(targets: dict[int, Target], op, per_dim, *, thorough, seed, dt
         streams.append((d, itertools.chain(valid, errors)))
         total += per_dim + len(errors)
     return streams, factors, total
+
+
+def _forward_only(case: Case) -> Case:
+    case.gradients = False
+    return case
 
 
 def _map_range(tgt: Target, param_range):

@@ -119,6 +119,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "attribute C values (a constructor argument num_channels, channels, "
                         "in_channels or num_features is given C); the parameter gradient is "
                         "judged per channel")
+    parser.add_argument("--forward-only", action="store_true",
+                        help="declare that the target has no backward (an inference engine, "
+                        "an exported or ONNX model): its outputs alone are computed and "
+                        "judged; with --vectors/--results, results without gradients are "
+                        "scored on their outputs")
     parser.add_argument("--thorough", action="store_true",
                         help="5x more cases, larger kernels and windows")
     parser.add_argument("--count", type=int, default=None,
@@ -197,7 +202,8 @@ def run(args: argparse.Namespace) -> int:
                        param_range=_param_range(args), param_attr=args.param_attr,
                        param_map=args.param_map, param_fixed=args.param_fixed,
                        batched_only=args.batched_only, flat_output=args.flat_output,
-                       per_channel=args.per_channel, ties=args.ties,
+                       per_channel=args.per_channel, forward_only=args.forward_only,
+                       ties=args.ties,
                        timeout=args.timeout)
     except ValueError as err:
         print(f"ppverify check: error: {err}", file=sys.stderr)
@@ -233,7 +239,7 @@ def _run_vectors(args, tol) -> int:
             vectors = loaded
         else:
             results = loaded
-    result = score(vectors, results, tol, ties=args.ties)
+    result = score(vectors, results, tol, ties=args.ties, forward_only=args.forward_only)
     if args.json:
         print(json.dumps(result.to_dict(), indent=2, allow_nan=False))
     else:

@@ -66,7 +66,10 @@ def oracle_input(case: Case) -> np.ndarray:
 
 def expected_for(case: Case, gradients: bool = True, ties: str = "first") -> Expected:
     """Oracle results for a valid case (raises the oracle's errors for an invalid one);
-    ``ties`` is the oracle's tie convention for max and min (``reference``)."""
+    ``ties`` is the oracle's tie convention for max and min (``reference``). Without
+    ``gradients`` (or for a forward-only case, ``case.gradients`` False) the gradients and
+    their scales are None."""
+    gradients = gradients and case.gradients
     x_eff = oracle_input(case)
     extra = {"ties": ties} if ties != "first" else {}
     r = reference(case.op, x_eff, case.oracle_param, dims=case.dims,

@@ -224,7 +224,7 @@ def run_case(target: Target, case: Case) -> Outcome:
 
     out = Outcome()
     try:
-        x = make_input(case, requires_grad=case.expect_error is None)
+        x = make_input(case, requires_grad=case.expect_error is None and case.gradients)
     except Exception as err:  # values not representable, e.g. wrong rank errors built by hand
         out.error, out.error_phase = _describe(err), "setup"
         return out
@@ -233,7 +233,7 @@ def run_case(target: Target, case: Case) -> Outcome:
     param = None
     if target.passes_param:  # per channel: a tensor of shape (C,)
         param = torch.tensor(case.oracle_param, dtype=torch_dtype(case.dtype),
-                             requires_grad=True)
+                             requires_grad=case.gradients)
         out.param_mode = "tensor"
     try:
         try:
@@ -313,7 +313,7 @@ def _backward(case: Case, x, param, y, out: Outcome) -> Outcome:
     out.output_shape = tuple(y.shape)
     out.output_dtype = str(y.dtype).removeprefix("torch.")
     out.output = _to_numpy(y)
-    if case.expect_error is not None:
+    if case.expect_error is not None or not case.gradients:  # (forward only: no backward)
         return out
     expected_shape = case.expected_shape()
     # global pooling with the spatial axes dropped: differentiated here, accepted or not by

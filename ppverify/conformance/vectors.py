@@ -122,26 +122,30 @@ MAX_CASES_PER_DIM = 100_000  # one file; more: several files with other seeds
 def build_vectors(op: str, dims=(1, 2, 3), count: int = 24, seed: int = 0,
                   dtypes=("float64", "float32", "float16", "bfloat16"),
                   include_errors: bool = True, kinds=None, pooling: str = "windowed",
-                  accepts=None, batched_only: bool = False, per_channel: bool = False) -> dict:
+                  accepts=None, batched_only: bool = False, per_channel: bool = False,
+                  forward_only: bool = False) -> dict:
     """The vectors document for ``op`` (see module doc). ``accepts``: the optional pooling
     arguments used (default: every one of the operator's convention). ``vectors_stream``
     gives the same document without holding its cases."""
     header, records, _ = vectors_stream(op, dims, count, seed, dtypes, include_errors, kinds,
-                                        pooling, accepts, batched_only, per_channel)
+                                        pooling, accepts, batched_only, per_channel,
+                                        forward_only)
     return {**header, "cases": list(records)}
 
 
 def vectors_stream(op: str, dims=(1, 2, 3), count: int = 24, seed: int = 0,
                    dtypes=("float64", "float32", "float16", "bfloat16"),
                    include_errors: bool = True, kinds=None, pooling: str = "windowed",
-                   accepts=None, batched_only: bool = False, per_channel: bool = False):
+                   accepts=None, batched_only: bool = False, per_channel: bool = False,
+                   forward_only: bool = False):
     """``(header, records, total)``: the document without its cases, an iterator of the case
     records (each computed by the oracle as it is taken; cases the oracle cannot certify are
     left out) and the number of cases it goes through (for progress). Arguments are checked
     here: at most ``MAX_CASES_PER_DIM`` valid cases per dimension. With ``batched_only`` every
     valid case's input is batched, ``(N, C, *spatial)``; with ``per_channel`` every valid case
     has one exponent per channel (``channel_params``) and one parameter gradient per channel
-    (error cases keep one exponent)."""
+    (error cases keep one exponent); with ``forward_only`` the expected gradients and their
+    scales are null (for implementations without a backward; faster to write)."""
     from .values import VALUE_KINDS
 
     conv = CONVENTIONS[op]
@@ -177,6 +181,7 @@ def vectors_stream(op: str, dims=(1, 2, 3), count: int = 24, seed: int = 0,
         for valid, errors in streams:
             for case in valid:
                 case.passed_args = passed
+                case.gradients = not forward_only
                 try:
                     exp = expected_for(case)
                 except (OracleDomainError, CertificationError, ValueError):
@@ -193,6 +198,8 @@ def vectors_stream(op: str, dims=(1, 2, 3), count: int = 24, seed: int = 0,
     if per_channel:
         call += ("; param: a tensor of shape (C,), channel_params (one exponent per channel; "
                  "error cases: one number), and the parameter gradient one value per channel")
+    if forward_only:
+        call += "; forward only: the expected gradients are null, outputs alone are judged"
     header = {
         "format": FORMAT, "format_version": FORMAT_VERSION, "op": op, "title": info.title,
         "formula": info.formula, "param_name": info.param_name, "padding": info.padding,
@@ -220,7 +227,7 @@ class _Records:
 
 def _case_record(case: Case, exp: Expected | None) -> dict:
     record = case.to_dict()
-    for key in ("layout", "passed_args", "kind"):
+    for key in ("layout", "passed_args", "kind", "gradients"):
         record.pop(key, None)
     record["kind"] = case.kind
     if exp is None:
@@ -419,6 +426,12 @@ def _expected_from_record(record: dict, case: Case) -> Expected:
                     Counter(e.get("conventions") or {}))
 
 
+def _without_gradients(expected: Expected) -> Expected:
+    from dataclasses import replace
+
+    return replace(expected, grad_input=None, grad_param=None, grad_input_scale=None)
+
+
 def _decode_number_or_array(value):
     if value is None:
         return None
@@ -426,10 +439,12 @@ def _decode_number_or_array(value):
 
 
 def score(vectors: dict, results: dict[str, dict], tol: Tolerances | None = None,
-          ties: str = "any") -> Score:
+          ties: str = "any", forward_only: bool = False) -> Score:
     """Judge ``results`` (by case id) against ``vectors``; failures grouped as by ``check``.
     ``ties`` (max and min) as in ``check``: under ``"any"`` a result whose only failure is its
-    input gradient is judged again, by the oracle, under the other tie conventions."""
+    input gradient is judged again, by the oracle, under the other tie conventions. With
+    ``forward_only`` (or vectors written so: their expected gradients null) only outputs are
+    judged."""
     from .check import CaseResult
     from .diagnosis import group_failures
     from .reproducer import reproducer
@@ -449,6 +464,8 @@ def score(vectors: dict, results: dict[str, dict], tol: Tolerances | None = None
         if result is None:
             s.missing.append(case.id)
             continue
+        if forward_only:
+            case.gradients = False
         outcome = _outcome_from_result(result, case)
         if case.expect_error is not None:
             findings = judge_error_case(case, outcome)
@@ -456,6 +473,8 @@ def score(vectors: dict, results: dict[str, dict], tol: Tolerances | None = None
             conventions = tie_conventions(case, ties)
             expected = _expected_from_record(record, case) if conventions[0] == "first" \
                 else expected_for(case, ties=conventions[0])
+            if not case.gradients:
+                expected = _without_gradients(expected)
             findings, passed_as = judged_under_other_ties(
                 case, judge(case, outcome, expected, tol, False), conventions,
                 lambda other, case=case, outcome=outcome: judge(case, outcome, other, tol, False))

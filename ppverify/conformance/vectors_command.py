@@ -60,6 +60,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batched-only", action="store_true",
                         help="every valid case's input batched, (N, C, *spatial), for an "
                         "implementation that takes no unbatched (C, *spatial) input")
+    parser.add_argument("--forward-only", action="store_true",
+                        help="no expected gradients (null), for an implementation without a "
+                        "backward (an inference engine, an exported model); faster to write")
     parser.add_argument("--per-channel", action="store_true",
                         help="one exponent per channel in every valid case (channel_params, "
                         "passed as a tensor of shape (C,)), and the parameter gradient one "
@@ -92,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
             args.op, tuple(dict.fromkeys(args.dim)), count=args.count, seed=args.seed,
             dtypes=tuple(args.dtype), include_errors=not args.no_errors, kinds=args.kinds,
             pooling=args.pooling, accepts=accepts, batched_only=args.batched_only,
-            per_channel=args.per_channel)
+            per_channel=args.per_channel, forward_only=args.forward_only)
     except ValueError as err:
         print(f"ppverify vectors: error: {err}", file=sys.stderr)
         return 2

@@ -146,7 +146,9 @@ def lower(x: Tensor, param: Tensor, op: str, layout: list[int], validate: bool) 
     X, M = (_adaptive(x, geometry) if isinstance(geometry, AdaptiveGeometry)
             else _windowed(x, geometry))
     X = X.to(F64)
-    bad = (~(X >= 0) | torch.isinf(X)) & M
+    # (x == inf, not isinf: the ONNX exporter's IsInf casts float64 to float32 first, which
+    # made every |x| > 3.4e38 "infinite" and the output NaN in onnxruntime)
+    bad = (~(X >= 0) | X.eq(math.inf)) & M
     pos, zero = (X > 0) & M, (X == 0) & M
     n = M.sum(-1).to(F64)
     lead = {0: (1, 1), 1: (1, -1), 2: tuple(param.shape)}[param.dim()]  # (), (C,) or (N, C)

@@ -1,0 +1,60 @@
+"""Inference targets for ``--forward-only`` tests: ``ppverify.ops.GeM(p=3)`` exported to ONNX
+(``torch.onnx.export(..., dynamo=True)``, dynamic N, C, H, W) and run in onnxruntime, one
+exported model per dtype, built on first use. The exponent is the model's (``--param 3``);
+bfloat16, which numpy lacks, is not fed."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+_SESSIONS: dict = {}
+
+
+def _session(dtype: torch.dtype):
+    if dtype not in _SESSIONS:
+        import onnxruntime as ort
+
+        from ppverify.ops import GeM
+
+        model = GeM(p=3.0).eval().to(dtype)
+        x = torch.rand(2, 3, 5, 4, dtype=dtype) + 0.1
+        dims = tuple(torch.export.Dim(name, min=1, max=4096) for name in "NCHW")
+        program = torch.onnx.export(model, (x,), dynamo=True, verbose=False,
+                                    dynamic_shapes=(dict(enumerate(dims)),))
+        _SESSIONS[dtype] = ort.InferenceSession(program.model_proto.SerializeToString(),
+                                                providers=["CPUExecutionProvider"])
+    return _SESSIONS[dtype]
+
+
+def gem_onnxruntime(x, p):
+    """The exported GeM's output for ``x`` ((N, C, H, W)); ``p`` is the model's 3."""
+    session = _session(x.dtype)
+    feed = {session.get_inputs()[0].name: x.detach().contiguous().numpy()}
+    return torch.from_numpy(np.ascontiguousarray(session.run(None, feed)[0]))
+
+
+def gem_no_backward(x, p=3.0, eps=1e-6):
+    """A correct global power mean (the tests' careful one) computed without autograd."""
+    from ._gem_impls import gem
+
+    with torch.no_grad():
+        return gem(x, p, eps)
+
+
+def gem_wrong_forward(x, p=3.0, eps=1e-6):
+    """Broken: the forward of p + 1 (and no backward)."""
+    return gem_no_backward(x, p + 1, eps)
+
+
+def power_mean_no_backward(x, p):
+    """The tests' careful global power mean (no clamp), computed without autograd."""
+    from ._gem_impls import power_mean_global
+
+    with torch.no_grad():
+        return power_mean_global(x, p)
+
+
+def power_mean_wrong_forward(x, p):
+    """Broken: the forward of p + 1 (and no backward)."""
+    return power_mean_no_backward(x, p + 1)
