@@ -1,7 +1,8 @@
-"""Inference targets for ``--forward-only`` tests: ``ppverify.ops.GeM(p=3)`` exported to ONNX
-(``torch.onnx.export(..., dynamo=True)``, dynamic N, C, H, W) and run in onnxruntime, one
-exported model per dtype, built on first use. The exponent is the model's (``--param 3``);
-bfloat16, which numpy lacks, is not fed."""
+"""Inference targets for ``--forward-only`` tests: ``ppverify.ops.GeM(p=3)`` and
+``AdaptivePPool2d(1, alpha=2)`` exported to ONNX (``torch.onnx.export(..., dynamo=True)``,
+dynamic N, C, H, W) and run in onnxruntime, one exported model per layer and dtype, built on
+first use. The exponent is the model's (``--param 3`` / ``--param 2``); bfloat16, which numpy
+lacks, is not fed. And targets without a backward, correct and broken."""
 
 from __future__ import annotations
 
@@ -11,27 +12,37 @@ import torch
 _SESSIONS: dict = {}
 
 
-def _session(dtype: torch.dtype):
-    if dtype not in _SESSIONS:
+def _session(layer: str, dtype: torch.dtype):
+    if (layer, dtype) not in _SESSIONS:
         import onnxruntime as ort
 
-        from ppverify.ops import GeM
+        from ppverify.ops import AdaptivePPool2d, GeM
 
-        model = GeM(p=3.0).eval().to(dtype)
+        model = {"gem": lambda: GeM(p=3.0),
+                 "ppool": lambda: AdaptivePPool2d(1, alpha=2.0)}[layer]().eval().to(dtype)
         x = torch.rand(2, 3, 5, 4, dtype=dtype) + 0.1
         dims = tuple(torch.export.Dim(name, min=1, max=4096) for name in "NCHW")
         program = torch.onnx.export(model, (x,), dynamo=True, verbose=False,
                                     dynamic_shapes=(dict(enumerate(dims)),))
-        _SESSIONS[dtype] = ort.InferenceSession(program.model_proto.SerializeToString(),
-                                                providers=["CPUExecutionProvider"])
-    return _SESSIONS[dtype]
+        _SESSIONS[layer, dtype] = ort.InferenceSession(
+            program.model_proto.SerializeToString(), providers=["CPUExecutionProvider"])
+    return _SESSIONS[layer, dtype]
+
+
+def _run(layer: str, x):
+    session = _session(layer, x.dtype)
+    feed = {session.get_inputs()[0].name: x.detach().contiguous().numpy()}
+    return torch.from_numpy(np.ascontiguousarray(session.run(None, feed)[0]))
 
 
 def gem_onnxruntime(x, p):
     """The exported GeM's output for ``x`` ((N, C, H, W)); ``p`` is the model's 3."""
-    session = _session(x.dtype)
-    feed = {session.get_inputs()[0].name: x.detach().contiguous().numpy()}
-    return torch.from_numpy(np.ascontiguousarray(session.run(None, feed)[0]))
+    return _run("gem", x)
+
+
+def ppool_onnxruntime(x, alpha):
+    """The exported global P-pooling's output; ``alpha`` is the model's 2."""
+    return _run("ppool", x)
 
 
 def gem_no_backward(x, p=3.0, eps=1e-6):

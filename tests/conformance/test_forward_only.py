@@ -34,9 +34,11 @@ def test_a_forward_defect_still_shows():
     assert report.groups[0].signature.category == "wrong-value"
 
 
-def test_the_onnx_export_of_gem_in_onnxruntime_conforms_forward():
+@pytest.mark.parametrize("target, op, param", [("gem_onnxruntime", "powermean", 3.0),
+                                               ("ppool_onnxruntime", "ppool", 2.0)])
+def test_the_onnx_export_of_gem_in_onnxruntime_conforms_forward(target, op, param):
     pytest.importorskip("onnxruntime")  # in the test extras
-    report = check(f"{O}:gem_onnxruntime", "powermean", 2, pooling="global", params=(3.0,),
+    report = check(f"{O}:{target}", op, 2, pooling="global", params=(param,),
                    dtypes=("float16", "float32", "float64"), batched_only=True,
                    forward_only=True, count=100)
     assert report.conforms, [g.title for g in report.groups][:3]
