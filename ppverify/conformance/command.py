@@ -27,6 +27,8 @@ files", the error naming the file, the case id and the field; nothing is scored)
   ppverify check ppverify.ops:PPool2d --op ppool --param-attr raw_alpha
       --per-channel                                          (a learnable alpha per channel)
   ppverify check torch.nn:LPPool2d --op lp --coverage
+  ppverify check mymodel:gem_onnxruntime --op powermean --pooling global --param 3
+      --forward-only --batched-only                        (an exported model, no backward)
   ppverify check --vectors golden.json --results mine.json
 
 Errors are measured in ULP of the case's dtype against the correctly rounded reference, or in

@@ -11,6 +11,8 @@ file replaces --out only when complete. Examples:
   ppverify vectors --op lp --dim 2 --count 50 --dtype float32 --out lp2d.npz
   ppverify vectors --op powermean --pooling global --dim 2 --out gem.json
   ppverify vectors --op avg --args kernel_size,stride --kinds random zeros --out avg.json
+  ppverify vectors --op powermean --pooling global --dim 2 --per-channel --out gem_pc.json
+  ppverify vectors --op ppool --dim 2 --forward-only --out ppool_inference.npz
 
 The cases cover every pair of levels of dtype, value kind, parameter class, pooling feature
 and batching (see ppverify check --coverage) when --count is at least the covering array's
