@@ -69,3 +69,34 @@ def power_mean_no_backward(x, p):
 def power_mean_wrong_forward(x, p):
     """Broken: the forward of p + 1 (and no backward)."""
     return power_mean_no_backward(x, p + 1)
+
+
+class _WindowedPPool(torch.nn.Module):
+    def __init__(self, kernel_size, options):
+        super().__init__()
+        self.kernel_size, self.options = kernel_size, options
+
+    def forward(self, x):
+        from ppverify.ops import p_pool2d
+
+        return p_pool2d(x, 2.0, self.kernel_size, **self.options)
+
+
+def p_pool2d_onnxruntime(x, alpha, kernel_size, stride=None, padding=0, dilation=1,
+                         ceil_mode=False):
+    """``p_pool2d(x, 2, ...)`` exported to ONNX for this input's shape, dtype and pooling
+    arguments (one export per combination, static shapes), run in onnxruntime; ``alpha`` is
+    the model's 2."""
+    import onnxruntime as ort
+
+    options = dict(stride=stride, padding=padding, dilation=dilation, ceil_mode=ceil_mode)
+    key = ("p_pool2d", x.dtype, tuple(x.shape), repr(kernel_size), repr(options))
+    if key not in _SESSIONS:
+        model = _WindowedPPool(kernel_size, options)
+        example = torch.rand(x.shape, dtype=x.dtype) + 0.1
+        program = torch.onnx.export(model, (example,), dynamo=True, verbose=False)
+        _SESSIONS[key] = ort.InferenceSession(program.model_proto.SerializeToString(),
+                                              providers=["CPUExecutionProvider"])
+    session = _SESSIONS[key]
+    feed = {session.get_inputs()[0].name: x.detach().contiguous().numpy()}
+    return torch.from_numpy(np.ascontiguousarray(session.run(None, feed)[0]))

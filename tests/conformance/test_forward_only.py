@@ -96,3 +96,14 @@ def test_full_vectors_scored_forward_only(tmp_path, capsys):
     assert main(["check", "--vectors", str(tmp_path / "v.json"), "--results",
                  str(tmp_path / "r.json"), "--forward-only", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["conforms"]
+
+
+def test_the_onnx_export_of_windowed_p_pooling_conforms_forward():
+    # one export per case (static shapes): a few cases here; 80 in float16/32/64 conformed
+    # when measured (README, compatibility table)
+    pytest.importorskip("onnxruntime")
+    report = check(f"{O}:p_pool2d_onnxruntime", "ppool", 2, params=(2.0,),
+                   dtypes=("float32", "float64"), forward_only=True, count=8, seed=3,
+                   include_errors=False, timeout=120)
+    assert report.conforms, [g.title for g in report.groups][:3]
+    assert report.cases_run == 8
