@@ -100,3 +100,34 @@ def p_pool2d_onnxruntime(x, alpha, kernel_size, stride=None, padding=0, dilation
     session = _SESSIONS[key]
     feed = {session.get_inputs()[0].name: x.detach().contiguous().numpy()}
     return torch.from_numpy(np.ascontiguousarray(session.run(None, feed)[0]))
+
+
+_PROGRAMS: dict = {}
+
+
+def _decomposed(layer: str, dtype: torch.dtype):
+    """The layer exported (``torch.export``, dynamic N, C, H, W) and lowered to standard aten
+    ops (``ppverify.ops.decompositions``): what runs where ppverify is not installed."""
+    if (layer, dtype) not in _PROGRAMS:
+        from ppverify.ops import AdaptivePPool2d, GeM
+        from ppverify.ops._decomp import decompositions
+
+        model = {"gem": lambda: GeM(p=3.0),
+                 "ppool": lambda: AdaptivePPool2d(1, alpha=2.0)}[layer]().eval().to(dtype)
+        x = torch.rand(2, 3, 5, 4, dtype=dtype) + 0.1
+        dims = tuple(torch.export.Dim(name, min=1, max=4096) for name in "NCHW")
+        program = torch.export.export(model, (x,), dynamic_shapes=(dict(enumerate(dims)),))
+        _PROGRAMS[layer, dtype] = program.run_decompositions(decompositions()).module()
+    return _PROGRAMS[layer, dtype]
+
+
+def gem_decomposed(x, p):
+    """The lowered GeM program's output (``p`` is the program's 3)."""
+    with torch.no_grad():
+        return _decomposed("gem", x.dtype)(x)
+
+
+def ppool_decomposed(x, alpha):
+    """The lowered global P-pooling program's output (``alpha`` is the program's 2)."""
+    with torch.no_grad():
+        return _decomposed("ppool", x.dtype)(x)

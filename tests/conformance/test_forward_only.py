@@ -107,3 +107,14 @@ def test_the_onnx_export_of_windowed_p_pooling_conforms_forward():
                    include_errors=False, timeout=120)
     assert report.conforms, [g.title for g in report.groups][:3]
     assert report.cases_run == 8
+
+
+@pytest.mark.parametrize("target, op, param", [("gem_decomposed", "powermean", 3.0),
+                                               ("ppool_decomposed", "ppool", 2.0)])
+def test_the_lowered_exported_program_conforms_forward(target, op, param):
+    # torch.export + ppverify.ops.decompositions: standard aten ops, every dtype
+    report = check(f"{O}:{target}", op, 2, pooling="global", params=(param,),
+                   batched_only=True, forward_only=True, count=100)
+    assert report.conforms, [g.title for g in report.groups][:3]
+    assert set(report.coverage[2].to_dict()["factors"]["dtype"]) == {
+        "float64", "float32", "float16", "bfloat16"}
