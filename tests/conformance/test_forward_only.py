@@ -118,3 +118,19 @@ def test_the_lowered_exported_program_conforms_forward(target, op, param):
     assert report.conforms, [g.title for g in report.groups][:3]
     assert set(report.coverage[2].to_dict()["factors"]["dtype"]) == {
         "float64", "float32", "float16", "bfloat16"}
+
+
+def test_the_pytest_fixture_takes_the_new_declarations():
+    from ppverify.conformance.pytest_plugin import assert_matches_oracle
+
+    report = assert_matches_oracle(f"{O}:gem_no_backward", "powermean", pooling="global",
+                                   input_min=1e-6, forward_only=True, count=20)
+    assert report.conforms and any("forward only" in n for n in report.notes)
+    report = assert_matches_oracle("tests.conformance._channel_impls:GeMmp", "powermean",
+                                   pooling="global", input_min=1e-6, per_channel=True,
+                                   count=20)
+    assert any("one exponent per channel" in n for n in report.notes)
+    with pytest.raises(AssertionError, match="does not match the oracle"):
+        assert_matches_oracle("tests.conformance._channel_impls:GeMmpFirstExponent",
+                              "powermean", pooling="global", input_min=1e-6,
+                              per_channel=True, count=40, shrink_failures=False)
