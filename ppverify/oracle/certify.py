@@ -17,6 +17,7 @@ import numpy as np
 from flint import arb, ctx
 
 from .formats import Format, round_fraction
+from .rationals import fraction, mpq_of
 
 Term = arb | Fraction | float
 
@@ -87,12 +88,13 @@ def round_term(value: Term, fmt: Format) -> float | None:
 
 
 class Accumulator:
-    """A sum of exact terms (kept as one ``Fraction``) and ball terms (kept as one ``arb``)."""
+    """A sum of exact terms (kept as one rational, by GMP: ``rationals``) and ball terms
+    (kept as one ``arb``)."""
 
     __slots__ = ("exact", "ball", "infinite")
 
     def __init__(self) -> None:
-        self.exact = Fraction(0)
+        self.exact = mpq_of(0)
         self.ball: arb | None = None
         self.infinite: float | None = None
 
@@ -102,16 +104,16 @@ class Accumulator:
         elif isinstance(term, float) and math.isinf(term):
             self.infinite = term
         else:
-            self.exact += Fraction(term)  # a finite float is exact: keep the sum rational
+            self.exact += mpq_of(term)  # a finite float is exact: keep the sum rational
 
     def total(self) -> Term:
         if self.infinite is not None:
             return self.infinite
         if self.ball is None:
-            return self.exact
+            return fraction(self.exact)
         if self.exact == 0:
             return self.ball
-        return self.ball + arb(self.exact.numerator) / self.exact.denominator
+        return self.ball + arb(int(self.exact.numerator)) / int(self.exact.denominator)
 
     @property
     def is_exact(self) -> bool:
