@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from .cases import Case
-from .targets import CONVENTIONS, OUTPUT_SIZE_NAMES, Target, channel_arg
+from .targets import CONVENTIONS, Target, module_kwargs
 
 
 def _import_lines(target_name: str, module_form: bool) -> list[str]:
@@ -137,18 +137,7 @@ def _function_call(target: Target, case: Case, lines: list[str], dt: str,
 
 def _module_lines(target: Target, case: Case, lines: list[str], dt: str,
                   grads: list[str]) -> str:
-    kwargs = dict(target.ctor_kwargs)
-    if case.windowed:
-        kwargs["kernel_size"] = case.kernel_arg()
-        kwargs.update({k: v for k, v in case.call_kwargs().items()
-                       if k in target.ctor_accepts})
-    elif case.pooling == "adaptive":
-        name = next((n for n in OUTPUT_SIZE_NAMES if n in target.ctor_accepts), "output_size")
-        kwargs[name] = case.output_size_arg()
-    if target.ctor_param and case.param is not None:
-        kwargs[target.ctor_param] = float(case.param)
-    if case.per_channel and channel_arg(target) is not None:
-        kwargs[channel_arg(target)] = case.input.shape[-case.dims - 1]
+    kwargs = module_kwargs(target, case)
     ctor = ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
     lines.append(f"module = Target({ctor}).to({dt})")
     raw = case.stored_params()

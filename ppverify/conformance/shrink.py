@@ -54,25 +54,24 @@ def _fewer_channels(case: Case, axis: int) -> Iterator[Case]:
     n = case.input.shape[axis]
     if not case.per_channel or n < 3:
         return
-    raw = case.channel_params_raw
     for c in range(n):
         keep = [i for i in range(n) if i != c]
-        params = tuple(case.channel_params[i] for i in keep)
-        yield with_values(case, np.take(case.input, keep, axis=axis), param=params[0],
-                          channel_params=params,
-                          param_raw=None if raw is None else raw[keep[0]],
-                          channel_params_raw=None if raw is None
-                          else tuple(raw[i] for i in keep))
+        yield with_values(case, np.take(case.input, keep, axis=axis),
+                          **_channels(case, keep))
 
 
 def _channel(case: Case, c: int) -> dict:
     """The parameter fields of channel ``c`` alone (per-channel cases), else nothing."""
-    if not case.per_channel:
-        return {}
+    return _channels(case, [c]) if case.per_channel else {}
+
+
+def _channels(case: Case, keep: list[int]) -> dict:
+    """The parameter fields of a per-channel case reduced to the channels ``keep``."""
     raw = case.channel_params_raw
-    return dict(param=case.channel_params[c], channel_params=(case.channel_params[c],),
-                param_raw=None if raw is None else raw[c],
-                channel_params_raw=None if raw is None else (raw[c],))
+    params = tuple(case.channel_params[i] for i in keep)
+    return dict(param=params[0], channel_params=params,
+                param_raw=None if raw is None else raw[keep[0]],
+                channel_params_raw=None if raw is None else tuple(raw[i] for i in keep))
 
 
 def _crops(case: Case) -> Iterator[Case]:

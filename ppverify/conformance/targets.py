@@ -644,23 +644,29 @@ def channel_arg(target: Target) -> str | None:
     return next((n for n in CHANNEL_ARGS if n in target.ctor_accepts and n not in given), None)
 
 
-def build_module(target: Target, case):
-    """A fresh module for ``case``: the user's constructor arguments, the case's pooling
-    arguments and parameter where the constructor takes them (not yet in the case's dtype)."""
+def module_kwargs(target: Target, case) -> dict:
+    """The constructor arguments of a fresh module for ``case``: the user's, the case's
+    pooling arguments and parameter where the constructor takes them, and in per-channel
+    cases the channel count (``channel_arg``). ``build_module`` and the reproducer use them."""
     kwargs = dict(target.ctor_kwargs)
     if target.pooling == "windowed":
         kwargs["kernel_size"] = case.kernel_arg()
         kwargs.update({k: v for k, v in case.call_kwargs().items()
                        if k in target.ctor_accepts})
     elif target.pooling == "adaptive":
-        name = next(n for n in OUTPUT_SIZE_NAMES if n in target.ctor_accepts)
+        name = next((n for n in OUTPUT_SIZE_NAMES if n in target.ctor_accepts), "output_size")
         kwargs[name] = case.output_size_arg()
     if target.ctor_param and case.param is not None:
         kwargs[target.ctor_param] = float(case.param)
-    if case.per_channel:  # the channel count, to a constructor that takes it
-        name = channel_arg(target)
-        if name is not None:
-            kwargs[name] = case.input.shape[-case.dims - 1]
+    name = channel_arg(target) if case.per_channel else None
+    if name is not None:
+        kwargs[name] = case.input.shape[-case.dims - 1]
+    return kwargs
+
+
+def build_module(target: Target, case):
+    """A fresh module for ``case`` (``module_kwargs``; not yet in the case's dtype)."""
+    kwargs = module_kwargs(target, case)
     return target.fn(**kwargs) if kwargs or not isinstance(target.fn, functools.partial) \
         else target.fn()
 

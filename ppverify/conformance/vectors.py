@@ -401,14 +401,10 @@ def _outcome_from_result(result: dict, case: Case) -> Outcome:
         g = decode_array(result["grad_input"])
         out.grad_input = g.reshape(case.input.shape) if g.size == case.input.size else g
     gp = result.get("grad_param")
-    if case.param is not None and gp is not None:
-        out.param_mode = "tensor"
-        if isinstance(gp, list | np.ndarray):  # one per channel (its length judged)
-            out.grad_param = decode_array(gp)
-        elif case.per_channel:  # one channel's, written as a number
-            out.grad_param = np.array([decode_float(gp)])
-        else:
-            out.grad_param = decode_float(gp)
+    if case.param is not None and gp is not None:  # a list: one per channel (length judged)
+        out.param_mode, out.grad_param = "tensor", _decode_number_or_array(gp)
+        if case.per_channel and not isinstance(out.grad_param, np.ndarray):
+            out.grad_param = np.array([out.grad_param])  # one channel's, written as a number
     return out
 
 
