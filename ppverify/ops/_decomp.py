@@ -3,10 +3,10 @@
 An exported program (``torch.export.export``) holds the custom op ``ppverify::pool``; runtimes
 without ppverify (onnxruntime, ExecuTorch, AOTInductor on another machine) need it expressed in
 standard ops. ``lower`` is that expression: the stable log-domain formulation in float64,
-made of ``pad``, strided slices (or a gather for adaptive windows), ``log``, ``exp``,
-``log1p``, ``expm1``, max/min/sum reductions, ``argmax`` and ``where``; no data-dependent control
-flow, so it traces with symbolic sizes (windowed and global layouts; a general adaptive layout
-needs concrete spatial sizes).
+made of ``pad``, strided slices (or, for adaptive windows, an ``index_select`` with an index
+computed by ``arange`` arithmetic), ``log``, ``exp``, ``log1p``, ``expm1``, max/min/sum
+reductions, ``argmax`` and ``where``; no data-dependent control flow, so it traces with
+symbolic sizes (every layout).
 
 It is registered in torch's decomposition table (``torch._decomp``), which
 ``torch.onnx.export(..., dynamo=True)`` consults, so an ONNX export of a model with ``PPool2d``
@@ -27,7 +27,7 @@ import torch
 from torch import Tensor
 
 from ..windows import AdaptiveGeometry, PoolGeometry
-from . import _dispatch, _gather, _layout
+from . import _dispatch, _layout
 
 F64 = torch.float64
 
@@ -63,23 +63,49 @@ def _windowed(x: Tensor, g: PoolGeometry):
     return torch.stack(views, -1), torch.stack(masks, -1)
 
 
+def _adaptive_axis(length, n_out: int, device):
+    """One axis of an adaptive layout in tensor ops on a possibly symbolic ``length``: each
+    output's element coordinates ``(n_out, k)`` (0 where the slot is past the window's end) and
+    which slots are elements. Windows follow torch's rule, ``[floor(i L / n), ceil((i+1) L /
+    n))``; ``k`` is the longest window when ``length`` is an int, else the bound
+    ``ceil(L / n) + 1`` (every window is shorter: ``ceil(a) - floor(b) < a - b + 2``), its
+    extra slots masked. Tensor ops, not a precomputed index, so that ``torch.export`` traces
+    them (a constant index tensor cannot be added to an exported program by a decomposition)."""
+    i = torch.arange(n_out, device=device)
+    starts = (i * length) // n_out
+    ends = -((-(i + 1) * length) // n_out)
+    if isinstance(length, int):
+        k = max(-((-(j + 1) * length) // n_out) - (j * length) // n_out for j in range(n_out))
+    else:
+        k = (length + n_out - 1) // n_out + 1
+    pos = starts[:, None] + torch.arange(k, device=device)
+    ok = pos < ends[:, None]
+    return torch.where(ok, pos, 0), ok
+
+
 def _adaptive(x: Tensor, g: AdaptiveGeometry):
+    """``(X, valid)`` for an adaptive layout: windows gathered on a last axis (one
+    ``index_select`` of the flattened plane), and which entries are elements."""
     dims = g.dims
     if g.is_global:
         X = x.reshape(x.shape[0], x.shape[1], *[1] * dims, -1)
         return X, torch.ones(X.shape[2:], dtype=torch.bool, device=x.device)
     spatial = tuple(x.shape[2:])
-    if not all(isinstance(s, int) for s in spatial):
-        raise ValueError(
-            f"lowering adaptive pooling to output_size {g.output_size} needs concrete spatial "
-            f"sizes; export it with static input sizes (global pooling, output_size=1, and "
-            f"windowed pooling work with dynamic sizes)")
-    index = _gather.WindowIndex(g, spatial, x.device)
-    X = index.gather(x)
-    valid = index.valid
-    if valid is None:
-        valid = torch.ones(X.shape[2:], dtype=torch.bool, device=x.device)
-    return X, valid
+    out = _layout.out_spatial(g, spatial)
+    flat, valid, stride, ks = 0, True, 1, [0] * dims
+    for a in reversed(range(dims)):  # row-major: the last axis has stride 1
+        pos, ok = _adaptive_axis(spatial[a], out[a], x.device)
+        ks[a] = pos.shape[1]
+        shape = [1] * (2 * dims)  # (*out, *kernel): output axis a, kernel axis dims + a
+        shape[a], shape[dims + a] = out[a], ks[a]
+        flat = flat + pos.reshape(shape) * stride
+        valid = ok.reshape(shape) & valid
+        stride = stride * spatial[a]
+    K = math.prod(ks)
+    flat = torch.broadcast_to(flat, (*out, *ks)).reshape(-1)
+    valid = torch.broadcast_to(valid, (*out, *ks)).reshape(*out, K)
+    X = x.reshape(x.shape[0], x.shape[1], -1).index_select(2, flat)
+    return X.reshape(x.shape[0], x.shape[1], *out, K), valid
 
 
 def _log_ratio(v: Tensor, ref: Tensor) -> Tensor:

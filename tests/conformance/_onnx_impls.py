@@ -102,6 +102,28 @@ def p_pool2d_onnxruntime(x, alpha, kernel_size, stride=None, padding=0, dilation
     return torch.from_numpy(np.ascontiguousarray(session.run(None, feed)[0]))
 
 
+def adaptive_p_pool2d_onnxruntime(x, alpha, output_size):
+    """``AdaptivePPool2d(output_size, alpha=2)`` exported to ONNX with dynamic N, C, H and W
+    (one export per output size and dtype), run in onnxruntime; ``alpha`` is the model's 2.
+    Until 2026-12-05 a general adaptive layout could not be exported at all."""
+    import onnxruntime as ort
+
+    from ppverify.ops import AdaptivePPool2d
+
+    key = ("adaptive_p_pool2d", x.dtype, repr(output_size))
+    if key not in _SESSIONS:
+        model = AdaptivePPool2d(output_size, alpha=2.0).eval().to(x.dtype)
+        example = torch.rand(2, 3, 9, 7, dtype=x.dtype) + 0.1
+        dims = tuple(torch.export.Dim(name, min=1, max=4096) for name in "NCHW")
+        program = torch.onnx.export(model, (example,), dynamo=True, verbose=False,
+                                    dynamic_shapes=(dict(enumerate(dims)),))
+        _SESSIONS[key] = ort.InferenceSession(program.model_proto.SerializeToString(),
+                                              providers=["CPUExecutionProvider"])
+    session = _SESSIONS[key]
+    feed = {session.get_inputs()[0].name: x.detach().contiguous().numpy()}
+    return torch.from_numpy(np.ascontiguousarray(session.run(None, feed)[0]))
+
+
 _PROGRAMS: dict = {}
 
 

@@ -109,6 +109,17 @@ def test_the_onnx_export_of_windowed_p_pooling_conforms_forward():
     assert report.cases_run == 8
 
 
+def test_the_onnx_export_of_adaptive_p_pooling_conforms_forward():
+    # a general adaptive layout (until 2026-12-05 it could not be exported); one export per
+    # output size and dtype, dynamic N, C, H, W: a few cases here, 100 conformed when measured
+    pytest.importorskip("onnxruntime")
+    report = check(f"{O}:adaptive_p_pool2d_onnxruntime", "ppool", 2, pooling="adaptive",
+                   params=(2.0,), dtypes=("float32", "float64"), batched_only=True,
+                   forward_only=True, count=8, seed=5, include_errors=False, timeout=120)
+    assert report.conforms, [g.title for g in report.groups][:3]
+    assert report.cases_run == 8
+
+
 @pytest.mark.parametrize("target, op, param", [("gem_decomposed", "powermean", 3.0),
                                                ("ppool_decomposed", "ppool", 2.0)])
 def test_the_lowered_exported_program_conforms_forward(target, op, param):

@@ -100,17 +100,71 @@ def test_lowering_traces_with_dynamic_sizes():
                             "float32").max() <= DECOMP_ULP["float32"] + 1
 
 
-def test_general_adaptive_lowering_needs_static_sizes():
+class _Adaptive(torch.nn.Module):
+    """``adaptive_{op}_pool{d}d(x, param, output_size)`` as a module, for export."""
+
+    def __init__(self, op, param, output_size, dims):
+        super().__init__()
+        self.op, self.param, self.output_size, self.dims = op, param, output_size, dims
+
+    def forward(self, x):
+        import ppverify.ops
+
+        name = {"ppool": "adaptive_p_pool", "powermean": "adaptive_gem_pool",
+                "lp": "adaptive_lp_pool"}[self.op]
+        fn = getattr(ppverify.ops, f"{name}{self.dims}d")
+        return fn(x, self.param, self.output_size)
+
+
+def _other_sizes(spatial, output_size):
+    """Input sizes for a dynamic-shape program: the example's, a larger and a smaller one
+    (never below 2, nor below the output size where ``None`` keeps the input's)."""
+    return [spatial, tuple(s + 3 for s in spatial), tuple(max(2, s - 1) for s in spatial)]
+
+
+@pytest.mark.parametrize("op, param", [("ppool", 2.0), ("powermean", 3.0), ("lp", 2.0)])
+@pytest.mark.parametrize("dynamic", [False, True], ids=["static", "dynamic"])
+def test_adaptive_layouts_lower_through_export(op, param, dynamic):
+    # every adaptive layout, through torch.export and run_decompositions (the path of
+    # torch.onnx.export): until 2026-12-05 a general (non-global) layout failed at export
+    # ("Constant tensor lifted_tensor_0 is not in the constants dictionary": the window
+    # index was a constant tensor) and refused dynamic sizes
+    gen = torch.Generator().manual_seed(33)
+    for dims, spatial, output_size in ADAPTIVE_GEOMETRIES:
+        model = _Adaptive(op, param, output_size, dims)
+        example = torch.rand((2, 3) + spatial, generator=gen, dtype=torch.float64) + 0.05
+        shapes = None
+        if dynamic:
+            axes = {2 + a: torch.export.Dim(f"s{a}", min=2, max=64) for a in range(dims)}
+            shapes = (axes,)
+        ep = torch.export.export(model, (example,), dynamic_shapes=shapes)
+        low = ep.run_decompositions(decompositions())
+        assert not any("ppverify" in str(n.target) for n in low.graph.nodes)
+        for size in (_other_sizes(spatial, output_size) if dynamic else [spatial]):
+            x = torch.rand((2, 3) + size, generator=gen, dtype=torch.float64) + 0.05
+            got = low.module()(x)
+            want = adaptive_reference(op, x.numpy(), param, output_size, dims, "float64",
+                                      gradients=False)[0]
+            assert got.shape == want.shape, (dims, size, output_size)
+            err = ulp_distance(got.numpy(), want, "float64").max()
+            assert err <= DECOMP_ULP["float64"], (op, dims, size, output_size, err)
+
+
+def test_adaptive_export_runs_in_onnxruntime():
+    ort = pytest.importorskip("onnxruntime")  # in the test extras
     from ppverify.ops import AdaptivePPool2d
 
-    side = torch.export.Dim("side", min=4, max=64)
-    ep = torch.export.export(AdaptivePPool2d((2, 3)), (torch.rand(1, 2, 8, 8),),
-                             dynamic_shapes=({2: side},))
-    with pytest.raises(Exception, match="needs concrete spatial sizes"):
-        ep.run_decompositions(decompositions())
-    global_ep = torch.export.export(AdaptivePPool2d(1), (torch.rand(1, 2, 8, 8),),
-                                    dynamic_shapes=({2: side},))
-    low = global_ep.run_decompositions(decompositions())
-    x = torch.rand(1, 2, 11, 8)
-    assert np.allclose(low.module()(x).detach().numpy(),
-                       AdaptivePPool2d(1)(x).detach().numpy(), rtol=2e-7)
+    model = AdaptivePPool2d((3, 2), alpha=2.0).eval()
+    dims = dict(enumerate(torch.export.Dim(name, min=2, max=64) for name in "NCHW"))
+    program = torch.onnx.export(model, (torch.rand(2, 2, 7, 5),), dynamo=True, verbose=False,
+                                dynamic_shapes=(dims,))
+    session = ort.InferenceSession(program.model_proto.SerializeToString(),
+                                   providers=["CPUExecutionProvider"])
+    gen = torch.Generator().manual_seed(34)
+    for shape in ((2, 2, 7, 5), (3, 3, 11, 4), (2, 2, 2, 9)):
+        x = torch.rand(shape, generator=gen) * 10
+        got = session.run(None, {session.get_inputs()[0].name: x.numpy()})[0]
+        want = adaptive_reference("ppool", x.double().numpy(), 2.0, (3, 2), 2, "float32",
+                                  gradients=False)[0]
+        assert got.shape == want.shape
+        assert ulp_distance(got.astype(np.float64), want, "float32").max() <= 1
