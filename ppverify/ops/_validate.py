@@ -108,7 +108,9 @@ def _check_param_tensor(a: Tensor, info, C, device, source: str = "tensor") -> N
     if a.dtype == torch.bool or a.is_complex():
         raise TypeError(f"{name} must be real (a float or an int, or a tensor or numpy value of "
                         f"a floating or integer dtype), got a {source} of dtype {a.dtype}")
-    if a.dim() > 1 or (a.dim() == 1 and a.shape[0] not in (1, C)):
+    # (two comparisons, not ``shape[0] in (1, C)``: dynamo's ``in`` on a tuple holding a
+    # symbolic channel count was False for an equal size, so dynamic=True raised here)
+    if a.dim() > 1 or (a.dim() == 1 and a.shape[0] != 1 and a.shape[0] != C):
         raise ValueError(f"{name} must be a scalar or have one value per channel ({C}), got "
                          f"shape {tuple(a.shape)}")
     if a.device.type == "meta" and torch.device(device).type != "meta":

@@ -115,6 +115,31 @@ def test_compile_dynamic_shapes_one_graph_forward_and_backward(dtype):
     assert counting.graphs == 1
 
 
+@pytest.mark.parametrize("layer", ["PPool2d", "GeM", "functional"])
+def test_compile_dynamic_with_one_exponent_per_channel(layer):
+    """A per-channel exponent under dynamic=True (the channel count symbolic too): until
+    2026-12-05 the check 'shape[0] in (1, C)' raised in dynamo's tracing ('alpha must be a
+    scalar or have one value per channel (3), got shape (3,)'), where eager mode passed."""
+    from ppverify.ops import GeM, p_pool2d
+
+    torch._dynamo.reset()
+    alpha = torch.tensor([0.5, 2.0, 7.0], dtype=torch.float64, requires_grad=True)
+    fn = {"PPool2d": lambda: PPool2d(2, alpha=2.0, num_channels=3, dtype=torch.float64),
+          "GeM": lambda: GeM(p=3.0, num_channels=3, dtype=torch.float64),
+          "functional": lambda: (lambda x: p_pool2d(x, alpha, 2))}[layer]()
+    c = torch.compile(fn, backend="aot_eager", fullgraph=True, dynamic=True)
+    for n, s in ((2, 6), (3, 9)):
+        x = torch.rand(n, 3, s, s + 1, dtype=torch.float64) + 0.1
+        xa, xb = x.clone().requires_grad_(True), x.clone().requires_grad_(True)
+        ya, yb = c(xa), fn(xb)
+        assert torch.equal(ya, yb)
+        ya.sum().backward()
+        yb.sum().backward()
+        assert torch.allclose(xa.grad, xb.grad, rtol=1e-14, atol=0)
+    with pytest.raises(Exception, match=r"one value per channel \(4\), got shape"):
+        c(torch.rand(2, 4, 6, 6, dtype=torch.float64))  # 4 channels, 3 exponents
+
+
 def test_compile_keeps_validation_without_graph_breaks():
     torch._dynamo.reset()
     c = torch.compile(lambda x: p_pool2d(x, 2.0, 2), backend="aot_eager", fullgraph=True)
