@@ -88,7 +88,7 @@ def _adaptive(x: Tensor, g: AdaptiveGeometry):
     ``index_select`` of the flattened plane), and which entries are elements."""
     dims = g.dims
     if g.is_global:
-        X = x.reshape(x.shape[0], x.shape[1], *[1] * dims, -1)
+        X = x.reshape(x.shape[0], x.shape[1], *[1] * dims, math.prod(x.shape[2:]))
         return X, torch.ones(X.shape[2:], dtype=torch.bool, device=x.device)
     spatial = tuple(x.shape[2:])
     out = _layout.out_spatial(g, spatial)
@@ -104,7 +104,7 @@ def _adaptive(x: Tensor, g: AdaptiveGeometry):
     K = math.prod(ks)
     flat = torch.broadcast_to(flat, (*out, *ks)).reshape(-1)
     valid = torch.broadcast_to(valid, (*out, *ks)).reshape(*out, K)
-    X = x.reshape(x.shape[0], x.shape[1], -1).index_select(2, flat)
+    X = x.reshape(x.shape[0], x.shape[1], math.prod(spatial)).index_select(2, flat)
     return X.reshape(x.shape[0], x.shape[1], *out, K), valid
 
 

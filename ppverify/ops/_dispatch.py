@@ -120,7 +120,9 @@ def _use_native(x: Tensor) -> bool:
 
 
 def _native_accepts(op: str, layout, x: Tensor) -> bool:
-    return _native.supports(op, x.dtype) and _use_native(x)
+    # an empty batch or channel axis goes to the pure-torch path (the kernel's thread split
+    # divided by the plane count: N = 0 or C = 0 stopped the process with SIGFPE)
+    return _native.supports(op, x.dtype) and _use_native(x) and x.numel() > 0
 
 
 class _NativeCall:
@@ -429,7 +431,7 @@ def _native_backward_saved(op: str, x: Tensor, param: Tensor, layout, grad_y: Te
 def _triton_accepts(op: str, layout, x: Tensor) -> bool:
     if x.is_cpu and not _triton.cpu_opt_in():  # the common case, decided in about 0.1 us
         return False
-    return OPERATORS[op].kernel and _triton.serves(x)
+    return OPERATORS[op].kernel and x.numel() > 0 and _triton.serves(x)
 
 
 def _triton_forward(op: str, x: Tensor, param: Tensor, layout, validate: bool) -> Tensor:
@@ -882,6 +884,10 @@ def _pool(op: str, input: Tensor, param, layout, validate: bool) -> Tensor:
     _validate.check_flag(validate, "validate")
     batched = input.dim() == layout.dims + 2 or _layout.check_rank(input.shape, layout.dims)
     x = input if batched else input.unsqueeze(0)
+    if x.shape[1] == 0:  # as torch's pooling: only the batch axis may be empty
+        raise ValueError(f"input has no channels (shape {tuple(input.shape)}, channel axis "
+                         f"{1 if batched else 0}): pooling needs at least one channel; only the "
+                         f"batch axis may be empty")
     compiling = torch.compiler.is_compiling()
     # a Python float that passed rule 1 before, on CPU in eager mode: its cached tensor (a
     # plain CPU tensor: no functorch wrapper, no gradient, not meta)

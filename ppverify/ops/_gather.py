@@ -102,7 +102,7 @@ class WindowIndex:
         for left, right in reversed(self.pads):
             flat += [left, right]
         xp = torch.nn.functional.pad(x, flat) if any(flat) else x
-        xp = xp.reshape(*lead, -1)
+        xp = xp.reshape(*lead, math.prod(xp.shape[2:]))  # not -1: N = 0 leaves it ambiguous
         return xp.index_select(2, self.index).reshape(*lead, *self.out_spatial, self.K)
 
     def scatter(self, g: torch.Tensor) -> torch.Tensor:
@@ -111,7 +111,7 @@ class WindowIndex:
         if self.identity:
             return g.reshape(*lead, *self.spatial)
         acc = g.new_zeros((*lead, math.prod(self.padded)))
-        return self._unpad(acc.index_add(2, self.index, g.reshape(*lead, -1)))
+        return self._unpad(acc.index_add(2, self.index, g.reshape(*lead, self.index.shape[0])))
 
     def scatter_amax(self, g: torch.Tensor) -> torch.Tensor:
         """Like ``scatter``, the largest entry instead of the sum (-inf where none)."""
@@ -120,7 +120,8 @@ class WindowIndex:
             return g.reshape(*lead, *self.spatial)
         acc = g.new_full((*lead, math.prod(self.padded)), -math.inf)
         return self._unpad(acc.scatter_reduce(2, self.index.expand(*lead, -1),
-                                              g.reshape(*lead, -1), "amax"))
+                                              g.reshape(*lead, self.index.shape[0]),
+                                              "amax"))
 
     def _unpad(self, acc: torch.Tensor) -> torch.Tensor:
         """A flat padded plane ``(N, C, prod(padded))`` as ``(N, C, *spatial)``."""

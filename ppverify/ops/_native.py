@@ -673,6 +673,9 @@ def forward_function():
 def status(code: int) -> bool:
     """A kernel's non-zero status as ``forward``'s result (True: some window holds a bad
     element); ``MemoryError`` / ``RuntimeError`` for the failures."""
+    if code & 3 == 3:  # ST_ARGS (3) holds bit 2 too: it is not an out-of-memory
+        raise RuntimeError(f"ppverify kernel: invalid call (status {code}: it refused the "
+                           f"plan)")
     if code & 2:
         raise MemoryError("ppverify kernel: out of memory for its scratch buffers")
     if code & ~(3 | _UNSAVED):

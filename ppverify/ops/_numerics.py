@@ -372,8 +372,10 @@ def scaled_sum(rel: torch.Tensor, ref: torch.Tensor, keep: int) -> torch.Tensor:
     ref = torch.broadcast_to(ref, rel.shape)
     dims = {0: tuple(range(rel.dim())), 1: (0, *range(2, rel.dim())),
             2: tuple(range(2, rel.dim()))}[keep]
-    if rel.numel() == 0 or not dims:
+    if not dims:
         return rel * ref
+    if rel.numel() == 0:  # an empty batch: zeros of the parameter's shape
+        return (rel * ref).sum(dim=dims)
     with torch.no_grad():
         er = torch.frexp(rel.detach()).exponent
         ef = torch.frexp(ref.detach()).exponent

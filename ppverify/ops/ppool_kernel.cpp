@@ -796,6 +796,9 @@ struct Plan {
   bool parse(const int64_t* p) {
     if (p[0] != ABI_VERSION) return false;
     dtype = p[1]; layout = p[2]; N = p[3]; C = p[4]; op = p[5]; param_mode = p[6];
+    // no planes: the thread split divides by the plane count (an empty batch stopped the
+    // process with SIGFPE); the caller serves empty tensors without the kernel
+    if (N < 1 || C < 1) return false;
     for (int a = 0; a < 3; ++a) {
       ax[a].in = p[7 + a]; ax[a].out = p[10 + a]; ax[a].step = p[13 + a];
     }
