@@ -412,6 +412,8 @@ def _open(path: Path):
     lib.ppv_layout_paths.restype = None
     lib.ppv_cl_band_bytes.argtypes = [ctypes.c_int64]
     lib.ppv_cl_band_bytes.restype = ctypes.c_int64
+    lib.ppv_pow_cache_bytes.argtypes = [ctypes.c_int64]
+    lib.ppv_pow_cache_bytes.restype = ctypes.c_int64
     lib.ppv_jac_stream_bytes.argtypes = [ctypes.c_int64]
     lib.ppv_jac_stream_bytes.restype = ctypes.c_int64
     lib.ppv_vector_isa.argtypes = []
@@ -1207,6 +1209,14 @@ def cl_band_bytes(nbytes: int = 0) -> int:
     reads them); with ``nbytes`` > 0, set it (tests: small inputs in several bands) and return
     the previous value."""
     return int((_lib or load()).ppv_cl_band_bytes(nbytes))
+
+
+def pow_cache_bytes(nbytes: int = 0) -> int:
+    """The power mean's and Lp's row cache per thread in bytes (``POW_CACHE_BYTES`` in
+    power_kernel.inc, 12 MiB; at least one row): a window's span of rows, or the whole plane
+    for a backward, within it. With ``nbytes`` > 0, set it (tests: fewer slots than a window's
+    rows) and return the previous value."""
+    return int((_lib or load()).ppv_pow_cache_bytes(nbytes))
 
 
 def segment_grain(elements: int = 0) -> int:

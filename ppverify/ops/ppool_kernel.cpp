@@ -6416,6 +6416,12 @@ int64_t ppv_cl_band_bytes(int64_t bytes) {
   return bytes > 0 ? cl_band_bytes.exchange(bytes) : cl_band_bytes.load();
 }
 
+// The power engine's row-cache budget per thread in bytes (POW_CACHE_BYTES); with bytes > 0, set
+// it (tests: fewer slots than a window's rows) and return the previous value.
+int64_t ppv_pow_cache_bytes(int64_t bytes) {
+  return bytes > 0 ? pow_cache_bytes.exchange(bytes) : pow_cache_bytes.load();
+}
+
 // The forward's window-sum paths since the last call (then reset): out[0] output rows summed
 // by sum_rows (a window's rows together), out[1] by sum_row (row by row), out[2] in their
 // rows' weighing pass (RowSums; forwards and saving forwards). For tests.

@@ -310,3 +310,77 @@ def test_dy_dp_of_near_degenerate_windows_at_large_logs(op, p):
         x = x * 1e-6
         x[:, :, 1::2, 1::2] *= 1e6  # the centre of each k3 s2 window
     _check_windowed(op, x.float(), p, 3, 2)
+
+
+# ------------------------------------------------------------------ the row cache's budget
+
+
+def _outputs(fn, x, p, *args):
+    gout = torch.rand(fn(x, p, *args).shape, generator=torch.Generator().manual_seed(2))
+    return _run(fn, x, p, *args, grad_output=(gout + 0.5).to(x.dtype))
+
+
+ROW_CACHE_CASES = [  # (function, input shape, pooling arguments): windows of many rows
+    (gem_pool2d, (2, 3, 23, 9), (5, 1, 2, 2)),      # overlapping, dilated: rows 2 apart
+    (gem_pool2d, (1, 9, 17, 11), (4, 3, 1, 1)),
+    (lp_pool2d, (2, 3, 21, 8), (7, 2)),
+    (gem_pool3d, (1, 3, 6, 7, 5), (3, 1, 1, 1)),    # rows of several depth slices
+    (lambda x, p: _dispatch.pool("powermean", x, p, _layout.adaptive(2, (3, 2))),
+     (2, 3, 19, 6), ()),
+    (gem, (2, 3, 29, 5), ()),                       # a global window of 29 rows
+]
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16], ids=_name)
+@pytest.mark.parametrize("case", range(len(ROW_CACHE_CASES)))
+def test_a_row_cache_smaller_than_a_window_gives_the_same_bits(case, dtype):
+    # The power engine's row cache (direct-mapped) held a window's whole span of rows: 268 MB
+    # for a global window of a (2048, 2048) plane. It is bounded now (pow_cache_bytes), and a
+    # group of rows summed together must never hold two rows of one slot: with budgets of 1,
+    # 2, 3 and 5 rows the outputs and gradients are the default's, bit for bit.
+    fn, shape, args = ROW_CACHE_CASES[case]
+    x = _input(shape, dtype, seed=case)
+    p = torch.tensor([3.0, 0.5, -1.5][:shape[1]] * (shape[1] // 3), dtype=torch.float64) \
+        if shape[1] % 3 == 0 else 2.5
+    want = _outputs(fn, x, p, *args)
+    row = shape[-1] * 8 * 8  # one row of 8 planes, one quantity
+    before = _native.pow_cache_bytes()
+    try:
+        for rows in (1, 2, 3, 5):
+            _native.pow_cache_bytes(rows * row)
+            got = _outputs(fn, x, p, *args)
+            for g, w, what in zip(got, want, ("output", "grad_input", "grad_p")):
+                assert torch.equal(g, w), (what, rows, case)
+    finally:
+        _native.pow_cache_bytes(before)
+
+
+def test_a_one_row_cache_against_the_oracle():
+    before = _native.pow_cache_bytes(1)
+    try:
+        x = _input((2, 3, 11, 6), torch.float32, seed=9)
+        _check_windowed("powermean", x, [3.0, 0.5, -2.0], (5, 2), (1, 2), dims=2)
+        _check_windowed("lp", x, 2.0, (4, 3), (2, 1), dims=2)
+        check_adaptive_case("powermean", x, 3.0, 1, dims=2)
+    finally:
+        _native.pow_cache_bytes(before)
+
+
+def test_a_global_window_on_long_rows_is_folded_into_short_rows(monkeypatch):
+    # one 3 * 2**13-element row: its buffers were 8 planes x the row length per quantity;
+    # given to the kernel as rows of 4096 (the same elements in the same order: the same bits)
+    x = _input((1, 2, 1, 3 * 2**13), torch.float32, seed=3)
+    layout = _layout.adaptive(2, 1)
+    assert _dispatch._global_rows("powermean", layout, tuple(x.shape[2:])) == (6, 4096)
+    assert _dispatch._global_rows("ppool", layout, tuple(x.shape[2:])) is None
+    assert _dispatch._global_rows("lp", layout, (9, 4096)) is None  # short rows: as they are
+    assert _dispatch._global_rows("lp", layout, (1, 4099 * 4111)) is None  # no divisor to use
+    p = torch.tensor([3.0, -0.5], dtype=torch.float64)
+    folded = _outputs(gem, x, p)
+    check_adaptive_case("powermean", x, p.tolist(), 1, dims=2)
+    _dispatch._native_calls.clear()
+    monkeypatch.setattr(_dispatch, "GLOBAL_ROW_MAX", 1 << 30)  # not folded
+    assert _dispatch._global_rows("powermean", layout, tuple(x.shape[2:])) is None
+    for g, w in zip(_outputs(gem, x, p), folded):
+        assert torch.equal(g, w)
+    _dispatch._native_calls.clear()
