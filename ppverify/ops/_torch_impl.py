@@ -190,8 +190,22 @@ class _PPool:
         self.same = same
         # R_n^(a+1) R_d^(-a) = R_n (R_n/R_d)^a: no inexact a + 1 in an exponent (for a tiny
         # alpha, 1 + alpha rounds by up to 2^-53, which a power of 1e240 turns into 150 ULP)
-        factor = torch.where(same, ref_d, ref_n * power_ratio(_e(ref_n), _e(ref_d), ae)[..., 0]
-                             if w.precise else torch.pow(ref_n, a + 1) * torch.pow(ref_d, -a))
+        if w.precise:
+            power = power_ratio(_e(ref_n), _e(ref_d), ae)[..., 0]
+            general = ref_n * power
+            # the power alone beyond float64's normal range where the product is not (alpha =
+            # -1 on [1, 4e-287, 1.8e194]: (R_n / R_d)^-1 = 2e-481 underflowed, and y = 1.2e-286
+            # was 0): R_n (R_n / R_d)^alpha with no intermediate rounding to 0, a subnormal or
+            # inf
+            lost = ~(power >= 2.2250738585072014e-308) | torch.isinf(power)  # 0, subnormal
+            if _may_hold(lost):
+                with torch.no_grad():
+                    whole = scaled_power_ratio(ref_n, ref_n, ref_d, a, torch.zeros_like(a))
+                general = torch.where(lost, _with_derivative(whole, lambda: general, a),
+                                      general)
+        else:
+            general = torch.pow(ref_n, a + 1) * torch.pow(ref_d, -a)
+        factor = torch.where(same, ref_d, general)
         y_general = factor * (T / self.S)
         y_mean = _mean(w, X, xmax)
         self.all_zero = self.n_pos == 0

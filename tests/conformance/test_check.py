@@ -308,6 +308,24 @@ def test_ppverify_ops_conforms_everywhere():
                              for c in report.failed_categories}
 
 
+@pytest.mark.parametrize("target, op, pooling", [
+    ("p_pool{d}d", "ppool", "windowed"), ("gem_pool{d}d", "powermean", "windowed"),
+    ("lp_pool{d}d", "lp", "windowed"), ("adaptive_p_pool{d}d", "ppool", "adaptive")])
+def test_the_pure_torch_path_conforms(target, op, pooling, monkeypatch):
+    # the path of machines without a compiler, of other devices and of torch.func: the suite
+    # checked it with the checker only where a compiler was missing, and there it failed
+    # (until 2026-12-05: alpha = -1 on a window of [1, 4e-287, 1.8e194] gave 0 where
+    # y = 1.2e-286, R_n (R_n / R_d)^alpha underflowing in its power; and 6.28e-230 where
+    # 6.18e-230, a subnormal power)
+    from ppverify.ops import _dispatch
+
+    monkeypatch.setattr(_dispatch, "BACKENDS", (_dispatch.TORCH,))  # in this process
+    report = check(f"ppverify.ops:{target}", op, (1, 2, 3), pooling=pooling, count=60,
+                   isolate=False)
+    assert report.conforms, {c: report.categories[c].minimal_finding.message
+                             for c in report.failed_categories}
+
+
 @pytest.mark.parametrize("op, target", [("ppool", "p_pool{d}d"), ("powermean", "gem_pool{d}d"),
                                         ("lp", "lp_pool{d}d")])
 def test_ppverify_ops_conform_with_small_parameters(op, target):

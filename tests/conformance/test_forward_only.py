@@ -23,7 +23,7 @@ def test_a_target_without_backward_conforms_only_when_declared():
     assert not report.conforms
     assert {g.signature.category for g in report.groups} == {"missing-gradient"}
     report = check(f"{O}:gem_no_backward", "powermean", 2, forward_only=True, **GEM)
-    assert report.conforms, [g.title for g in report.groups][:3]
+    assert report.conforms, [g.signature.title() for g in report.groups][:3]
     assert any("forward only" in n for n in report.notes)
 
 
@@ -41,7 +41,7 @@ def test_the_onnx_export_of_gem_in_onnxruntime_conforms_forward(target, op, para
     report = check(f"{O}:{target}", op, 2, pooling="global", params=(param,),
                    dtypes=("float16", "float32", "float64"), batched_only=True,
                    forward_only=True, count=100)
-    assert report.conforms, [g.title for g in report.groups][:3]
+    assert report.conforms, [g.signature.title() for g in report.groups][:3]
     kinds = report.coverage[2].to_dict()["factors"]["kind"]
     assert {"huge", "wide", "subnormal"} <= set(kinds)
 
@@ -69,7 +69,7 @@ def test_forward_only_vectors_and_scoring(tmp_path, suffix, capsys):
         assert all(r["grad_input"] is None for r in results)
         write_results(results, tmp_path / f"r{suffix}")
         s = score(vectors, load_results(tmp_path / f"r{suffix}", vectors))
-        assert s.conforms == conforms, [g.title for g in s.groups][:3]
+        assert s.conforms == conforms, [g.signature.title() for g in s.groups][:3]
         if not conforms:
             assert s.groups[0].signature.category == "wrong-value"
 
@@ -105,7 +105,7 @@ def test_the_onnx_export_of_windowed_p_pooling_conforms_forward():
     report = check(f"{O}:p_pool2d_onnxruntime", "ppool", 2, params=(2.0,),
                    dtypes=("float32", "float64"), forward_only=True, count=8, seed=3,
                    include_errors=False, timeout=120)
-    assert report.conforms, [g.title for g in report.groups][:3]
+    assert report.conforms, [g.signature.title() for g in report.groups][:3]
     assert report.cases_run == 8
 
 
@@ -116,7 +116,7 @@ def test_the_onnx_export_of_adaptive_p_pooling_conforms_forward():
     report = check(f"{O}:adaptive_p_pool2d_onnxruntime", "ppool", 2, pooling="adaptive",
                    params=(2.0,), dtypes=("float32", "float64"), batched_only=True,
                    forward_only=True, count=8, seed=5, include_errors=False, timeout=120)
-    assert report.conforms, [g.title for g in report.groups][:3]
+    assert report.conforms, [g.signature.title() for g in report.groups][:3]
     assert report.cases_run == 8
 
 
@@ -126,7 +126,7 @@ def test_the_lowered_exported_program_conforms_forward(target, op, param):
     # torch.export + ppverify.ops.decompositions: standard aten ops, every dtype
     report = check(f"{O}:{target}", op, 2, pooling="global", params=(param,),
                    batched_only=True, forward_only=True, count=100)
-    assert report.conforms, [g.title for g in report.groups][:3]
+    assert report.conforms, [g.signature.title() for g in report.groups][:3]
     assert set(report.coverage[2].to_dict()["factors"]["dtype"]) == {
         "float64", "float32", "float16", "bfloat16"}
 

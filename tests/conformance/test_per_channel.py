@@ -102,7 +102,7 @@ def test_ppverify_layers_conform_per_channel():
         dims = (1, 2, 3) if "{d}" in target else 2
         report = check(target, op, dims, pooling=pooling, param_attr=attr, per_channel=True,
                        count=60, isolate=False)
-        assert report.conforms, (target, [g.title for g in report.groups][:3])
+        assert report.conforms, (target, [g.signature.title() for g in report.groups][:3])
         assert report.param_modes["tensor"] == report.cases_run
 
 
@@ -182,7 +182,7 @@ def test_constrained_layers_with_a_float64_map():
         report = check(spec, "ppool", 2, param_attr="raw_alpha",
                        param_map="softplus(float64(v))", per_channel=per_channel,
                        isolate=False)
-        assert report.conforms, [g.title for g in report.groups][:3]
+        assert report.conforms, [g.signature.title() for g in report.groups][:3]
     report = check(spec, "ppool", 2, param_attr="raw_alpha", param_map="softplus(v)",
                    isolate=False, shrink_failures=False)
     assert not report.conforms
@@ -190,7 +190,7 @@ def test_constrained_layers_with_a_float64_map():
     report = check("ppverify.ops:GeM(constraint='softplus+1')", "powermean", 2,
                    pooling="global", param_attr="raw_p", param_map="1 + softplus(float64(v))",
                    per_channel=True, isolate=False)
-    assert report.conforms, [g.title for g in report.groups][:3]
+    assert report.conforms, [g.signature.title() for g in report.groups][:3]
 
 
 # ------------------------------------------------------------------ vectors, per channel
@@ -229,7 +229,7 @@ def test_per_channel_vectors_score_as_check_judges(channel_vectors, tmp_path, su
     results = results_from_target(vectors, target)
     write_results(results, tmp_path / f"r{suffix}")
     s = score(vectors, load_results(tmp_path / f"r{suffix}", vectors))
-    assert s.conforms == conforms, [g.title for g in s.groups][:3]
+    assert s.conforms == conforms, [g.signature.title() for g in s.groups][:3]
     if not conforms:
         quantity = "output" if "First" in target and "Gradient" not in target else "grad_param"
         assert s.groups[0].signature.quantity == quantity
