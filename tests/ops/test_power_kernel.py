@@ -378,6 +378,10 @@ def test_a_global_window_on_long_rows_is_folded_into_short_rows(monkeypatch):
     p = torch.tensor([3.0, -0.5], dtype=torch.float64)
     folded = _outputs(gem, x, p)
     check_adaptive_case("powermean", x, p.tolist(), 1, dims=2)
+    # channels-last memory: the same positions, C apart (the same bits as contiguous)
+    last = _outputs(gem, x.contiguous(memory_format=torch.channels_last), p)
+    for g, w in zip(last, folded):
+        assert torch.equal(g, w)
     _dispatch._native_calls.clear()
     monkeypatch.setattr(_dispatch, "GLOBAL_ROW_MAX", 1 << 30)  # not folded
     assert _dispatch._global_rows("powermean", layout, tuple(x.shape[2:])) is None
