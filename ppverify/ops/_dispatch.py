@@ -786,7 +786,13 @@ class _EagerPool(torch.autograd.Function):
         x, param = ctx.saved_tensors  # torch checks that neither was modified in place
         need_x, need_param = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
         state, ctx.state = ctx.state, None  # used once (a retained graph's next recomputes)
-        if torch.is_grad_enabled():  # create_graph=True: the differentiable formula
+        if _is_legacy_batched(grad_y) or _is_wrapped(grad_y):
+            # a batched grad_y (torch.autograd.grad(..., is_grads_batched=True),
+            # jacobian(vectorize=True)) has no storage for the kernel to read: the custom op,
+            # which vmap runs once per batch entry (legacy vmap's fallback) or by its rule
+            gx, gp = torch.ops.ppverify.pool_backward(grad_y, x, param, ctx.op,
+                                                      _layout.encode(ctx.layout), need_param)
+        elif torch.is_grad_enabled():  # create_graph=True: the differentiable formula
             gx, gp = _torch_impl.backward(ctx.op, x, param, ctx.layout, grad_y, need_param)
         elif state is not None:
             gx, gp = _native_backward_saved(ctx.op, x, param, ctx.layout, grad_y, *state,
@@ -799,6 +805,8 @@ class _EagerPool(torch.autograd.Function):
 
 
 _is_wrapped = torch._C._functorch.is_functorch_wrapped_tensor
+#: the batched tensors of ``torch.autograd.grad(..., is_grads_batched=True)`` (the legacy vmap)
+_is_legacy_batched = torch._C._functorch.is_legacy_batchedtensor
 _cpu_floats = _validate._cpu_floats  # ``cpu_float_param``'s dict (the shortcut reads it)
 
 

@@ -159,6 +159,34 @@ def test_compile_dynamic_with_one_exponent_per_channel(layer):
         c(torch.rand(2, 4, 6, 6, dtype=torch.float64))  # 4 channels, 3 exponents
 
 
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32], ids=dtype_name)
+def test_batched_gradients_jacobian_vectorize(dtype):
+    """torch.autograd.functional.jacobian(..., vectorize=True) and torch.autograd.grad(...,
+    is_grads_batched=True) vmap the backward (the legacy vmap: grad_output is a batched tensor
+    without storage). Until 2026-12-05 every op raised there, "Cannot access data pointer of
+    Tensor that doesn't have storage"; the batched backward now goes through the custom op,
+    which vmap runs once per batch entry: equal to the unbatched backward."""
+    from ppverify.ops import adaptive_p_pool2d, gem, gem_pool2d, lp_pool2d
+
+    x = torch.rand(2, 3, 7, 6, dtype=dtype, generator=torch.Generator().manual_seed(3)) + 0.1
+    tol = dict(rtol=1e-12, atol=0) if dtype == torch.float64 else dict(rtol=1e-6, atol=1e-7)
+    for f in (lambda t: p_pool2d(t, 2.0, 3, 2, 1), lambda t: gem(t, 3.0),
+              lambda t: gem_pool2d(t, 3.0, 3, 1), lambda t: lp_pool2d(t, 2.0, 2),
+              lambda t: adaptive_p_pool2d(t, 2.0, (3, 2)),
+              PPool2d(2, alpha=2.0, num_channels=3, dtype=dtype), GeM(p=3.0, dtype=dtype)):
+        batched = torch.autograd.functional.jacobian(f, x, vectorize=True)
+        looped = torch.autograd.functional.jacobian(f, x, vectorize=False)
+        assert torch.allclose(batched, looped, **tol)
+    xg = x.clone().requires_grad_(True)
+    alpha = torch.tensor([2.0, 0.5, -1.0], dtype=torch.float64, requires_grad=True)
+    y = p_pool2d(xg, alpha, 2)
+    gys = torch.rand((4, *y.shape), dtype=dtype, generator=torch.Generator().manual_seed(4))
+    gx, ga = torch.autograd.grad(y, (xg, alpha), gys, is_grads_batched=True, retain_graph=True)
+    for i in range(4):
+        want_x, want_a = torch.autograd.grad(y, (xg, alpha), gys[i], retain_graph=True)
+        assert torch.allclose(gx[i], want_x, **tol) and torch.allclose(ga[i], want_a, **tol)
+
+
 def test_compile_keeps_validation_without_graph_breaks():
     torch._dynamo.reset()
     c = torch.compile(lambda x: p_pool2d(x, 2.0, 2), backend="aot_eager", fullgraph=True)
