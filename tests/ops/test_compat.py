@@ -350,6 +350,25 @@ def test_jit_script_is_not_supported():
         torch.jit.script(PPool2d(2))
 
 
+def test_compiling_a_func_transform_of_the_op_is_not_supported():
+    """Documented status (found 2026-12-05): torch.compile of a torch.func transform over the
+    op (``torch.compile(torch.func.grad(f))``) fails while tracing: compiled graphs hold the
+    custom op, and a torch.library custom op's autograd does not run under functorch
+    transforms in torch 2.13 (a minimal custom op with ``register_autograd`` fails the same
+    way, eagerly too). Each alone works: eager torch.func (an ``autograd.Function`` with
+    ``setup_context``) and compiled autograd. If this starts passing, update the README."""
+    x = torch.rand(1, 2, 6, 6, dtype=torch.float64) + 0.1
+    torch._dynamo.reset()
+    f = torch.compile(torch.func.grad(lambda t: p_pool2d(t, 2.0, 2).sum()), backend="eager",
+                      fullgraph=True)
+    with pytest.raises(Exception, match="setup_context"):
+        f(x)
+    eager = torch.func.grad(lambda t: p_pool2d(t, 2.0, 2).sum())(x)
+    xg = x.clone().requires_grad_(True)
+    p_pool2d(xg, 2.0, 2).sum().backward()
+    assert torch.allclose(eager, xg.grad, rtol=1e-14)
+
+
 # ---------------------------------------------------------------------- torch.func
 
 
