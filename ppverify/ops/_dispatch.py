@@ -919,8 +919,17 @@ def pool(op: str, input: Tensor, param, layout, validate: bool = True) -> Tensor
     return _pool(op, input, param, layout, validate)
 
 
+def traced_pool(op: str, input: Tensor, param, layout: list[int], validate: bool) -> Tensor:
+    """``pool`` with the layout in its integer form (``_layout.encode``): the function a
+    ``torch.fx`` graph calls (its arguments must be values a graph can hold)."""
+    return pool(op, input, param, _layout.decode(layout), validate)
+
+
 def _pool(op: str, input: Tensor, param, layout, validate: bool) -> Tensor:
     """``pool``'s full path: every check of rule 1, the backend choice and the autograd route."""
+    if isinstance(input, torch.fx.Proxy):  # torch.fx.symbolic_trace: one node, run when called
+        return input.tracer.create_proxy("call_function", traced_pool,
+                                         (op, input, param, _layout.encode(layout), validate), {})
     _validate.check_input(input)
     _validate.check_flag(validate, "validate")
     batched = input.dim() == layout.dims + 2 or _layout.check_rank(input.shape, layout.dims)

@@ -49,7 +49,7 @@ import numbers
 import torch
 
 from . import _layout
-from ._dispatch import OPERATORS, pool
+from ._dispatch import OPERATORS, pool, traced_pool
 from ._validate import check_flag, is_real_scalar, real_to_float
 
 __all__ = ["CONSTRAINTS", "PPool1d", "PPool2d", "PPool3d", "AdaptivePPool1d", "AdaptivePPool2d",
@@ -77,6 +77,19 @@ def _softplus(rho: torch.Tensor) -> torch.Tensor:
     value = torch.where(rho > 40.0, rho, torch.log1p(torch.exp(rho.clamp(max=40.0))))
     smooth = torch.logaddexp(rho, torch.zeros_like(rho))
     return smooth + (value - smooth).detach()
+
+
+def effective_param(raw: torch.Tensor, constraint: str) -> torch.Tensor:
+    """A layer's stored parameter after its constraint, in float64 (``_ParamPool._effective``
+    says why float64; a module-level function so that a ``torch.fx`` graph can call it)."""
+    raw = raw.to(torch.float64)
+    if constraint == "softplus":
+        return _softplus(raw).clamp(min=_TINY)
+    if constraint == "softplus+1":
+        return (1.0 + _softplus(raw)).clamp(min=_ABOVE_ONE)
+    if constraint == "clamp":
+        return raw.clamp(min=0)
+    return raw
 
 
 def _inverse_softplus(a: float) -> float:
@@ -199,14 +212,7 @@ class _ParamPool(torch.nn.Module):
         1 for "softplus+1"), so their bound holds even once ``rho`` is far below that; above
         ``rho = 40`` softplus is ``rho`` to float64's precision (torch's default switches at
         20, 2e-9 early)."""
-        raw = getattr(self, f"raw_{self._param_name}").to(torch.float64)
-        if self.constraint == "softplus":
-            return _softplus(raw).clamp(min=_TINY)
-        if self.constraint == "softplus+1":
-            return (1.0 + _softplus(raw)).clamp(min=_ABOVE_ONE)
-        if self.constraint == "clamp":
-            return raw.clamp(min=0)
-        return raw
+        return effective_param(getattr(self, f"raw_{self._param_name}"), self.constraint)
 
     # ------------------------------------------------------------ checkpoints (state_dict)
 
@@ -294,7 +300,25 @@ class _ParamPool(torch.nn.Module):
         return value
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
+        if isinstance(input, torch.fx.Proxy):  # torch.fx.symbolic_trace
+            return self._fx_node(input)
         return pool(self.op, input, self._effective_cached(), self.layout, self.validate)
+
+    def _fx_node(self, input: torch.fx.Proxy) -> torch.fx.Proxy:
+        """The layer in a graph of ``torch.fx.symbolic_trace``: a submodule is one
+        ``call_module`` node (the traced module calls the layer itself, so its parameter stays
+        learnable); a traced layer alone reads its stored parameter (``get_attr``), applies
+        the constraint and pools (``call_function`` nodes)."""
+        tracer = input.tracer
+        path = tracer.path_of_module(self)
+        if path:
+            return tracer.create_proxy("call_module", path, (input,), {})
+        raw = tracer.create_proxy("get_attr", f"raw_{self._param_name}", (), {})
+        param = tracer.create_proxy("call_function", effective_param, (raw, self.constraint),
+                                    {})
+        return tracer.create_proxy("call_function", traced_pool,
+                                   (self.op, input, param, _layout.encode(self.layout),
+                                    self.validate), {})
 
     def extra_repr(self) -> str:
         a = self._effective().detach()

@@ -326,6 +326,53 @@ def test_onnx_export_runs_in_onnxruntime():
                         "float32").max() <= ONNX_ULP
 
 
+# ---------------------------------------------------------------------- torch.fx
+
+
+class _FxNet(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 4, 3)
+        self.pool = PPool2d(2, alpha=2.0, num_channels=4, constraint="softplus")
+        self.gem = GeM(p=3.0)
+
+    def forward(self, x):
+        h = self.pool(torch.relu(self.conv(x)) + 0.01)
+        return self.gem(h).flatten(1) + p_pool2d(h, 1.5, 2).mean((2, 3))
+
+
+def test_fx_symbolic_trace_keeps_the_layers_learnable():
+    """torch.fx.symbolic_trace (torchvision's feature extraction, FX quantization, graph
+    surgery) raised "input must be a torch.Tensor, got Proxy" until 2026-12-05. A layer is
+    now one call_module node (the traced module calls it, so its parameter stays the
+    module's), a function one call_function node; a layer traced alone reads its stored
+    parameter (get_attr) and applies its constraint in the graph."""
+    torch.manual_seed(0)
+    net = _FxNet()
+    gm = torch.fx.symbolic_trace(net)
+    kinds = {(n.op, str(n.target)) for n in gm.graph.nodes}
+    assert ("call_module", "pool") in kinds and ("call_module", "gem") in kinds
+    x = torch.rand(2, 3, 12, 12)
+    assert torch.equal(gm(x), net(x))
+    gm(x).sum().backward()
+    got = (net.pool.raw_alpha.grad.clone(), net.gem.raw_p.grad.clone())
+    net.zero_grad()
+    net(x).sum().backward()
+    assert torch.equal(got[0], net.pool.raw_alpha.grad) and torch.equal(got[1], net.gem.raw_p.grad)
+    with torch.no_grad():  # a step on the traced module's parameter is the layer's
+        gm.pool.raw_alpha.add_(0.5)
+    assert torch.equal(gm(x), net(x))
+    layer = PPool2d(2, alpha=2.0, constraint="softplus", dtype=torch.float64)
+    traced = torch.fx.symbolic_trace(layer)
+    assert any(n.op == "get_attr" for n in traced.graph.nodes)
+    xd = torch.rand(1, 2, 6, 6, dtype=torch.float64)
+    assert torch.equal(traced(xd), layer(xd))
+    traced(xd).sum().backward()
+    assert traced.raw_alpha.grad is not None and layer.raw_alpha.grad is not None
+    with pytest.raises(ValueError, match="negative values"):  # validation at run time
+        traced(-xd)
+
+
 # ---------------------------------------------------------------------- TorchScript
 
 
