@@ -26,7 +26,7 @@ import math
 import torch
 from torch import Tensor
 
-from ..windows import AdaptiveGeometry, PoolGeometry
+from ..windows import AdaptiveGeometry, PoolGeometry, adaptive_axis_bounds
 from . import _dispatch, _layout
 
 F64 = torch.float64
@@ -75,7 +75,7 @@ def _adaptive_axis(length, n_out: int, device):
     starts = (i * length) // n_out
     ends = -((-(i + 1) * length) // n_out)
     if isinstance(length, int):
-        k = max(-((-(j + 1) * length) // n_out) - (j * length) // n_out for j in range(n_out))
+        k = max(end - start for start, end in adaptive_axis_bounds(length, n_out))
     else:
         k = (length + n_out - 1) // n_out + 1
     pos = starts[:, None] + torch.arange(k, device=device)

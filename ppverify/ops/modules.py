@@ -49,7 +49,7 @@ import numbers
 import torch
 
 from . import _layout
-from ._dispatch import OPERATORS, pool, traced_pool
+from ._dispatch import OPERATORS, pool
 from ._validate import check_flag, is_real_scalar, real_to_float
 
 __all__ = ["CONSTRAINTS", "PPool1d", "PPool2d", "PPool3d", "AdaptivePPool1d", "AdaptivePPool2d",
@@ -316,9 +316,7 @@ class _ParamPool(torch.nn.Module):
         raw = tracer.create_proxy("get_attr", f"raw_{self._param_name}", (), {})
         param = tracer.create_proxy("call_function", effective_param, (raw, self.constraint),
                                     {})
-        return tracer.create_proxy("call_function", traced_pool,
-                                   (self.op, input, param, _layout.encode(self.layout),
-                                    self.validate), {})
+        return pool(self.op, input, param, self.layout, self.validate)  # a Proxy: one node
 
     def extra_repr(self) -> str:
         a = self._effective().detach()

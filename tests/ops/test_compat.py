@@ -185,6 +185,9 @@ def test_batched_gradients_jacobian_vectorize(dtype):
     for i in range(4):
         want_x, want_a = torch.autograd.grad(y, (xg, alpha), gys[i], retain_graph=True)
         assert torch.allclose(gx[i], want_x, **tol) and torch.allclose(ga[i], want_a, **tol)
+    # torch.func.vmap over autograd.grad: a functorch-wrapped grad_output, the same route
+    vgx = torch.func.vmap(lambda g: torch.autograd.grad(y, xg, g, retain_graph=True)[0])(gys)
+    assert torch.allclose(vgx, gx, **tol)
 
 
 def test_compile_keeps_validation_without_graph_breaks():

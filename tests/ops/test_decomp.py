@@ -116,9 +116,9 @@ class _Adaptive(torch.nn.Module):
         return fn(x, self.param, self.output_size)
 
 
-def _other_sizes(spatial, output_size):
+def _other_sizes(spatial):
     """Input sizes for a dynamic-shape program: the example's, a larger and a smaller one
-    (never below 2, nor below the output size where ``None`` keeps the input's)."""
+    (never below 2)."""
     return [spatial, tuple(s + 3 for s in spatial), tuple(max(2, s - 1) for s in spatial)]
 
 
@@ -140,7 +140,7 @@ def test_adaptive_layouts_lower_through_export(op, param, dynamic):
         ep = torch.export.export(model, (example,), dynamic_shapes=shapes)
         low = ep.run_decompositions(decompositions())
         assert not any("ppverify" in str(n.target) for n in low.graph.nodes)
-        for size in (_other_sizes(spatial, output_size) if dynamic else [spatial]):
+        for size in (_other_sizes(spatial) if dynamic else [spatial]):
             x = torch.rand((2, 3) + size, generator=gen, dtype=torch.float64) + 0.05
             got = low.module()(x)
             want = adaptive_reference(op, x.numpy(), param, output_size, dims, "float64",

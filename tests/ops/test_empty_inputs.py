@@ -26,11 +26,7 @@ LAYERS = {
 SPATIAL = {"PPool1d per channel": (6,), "AdaptivePPool3d": (4, 3, 5)}
 
 
-def _paths():
-    return ["dispatched", "pure torch"]
-
-
-@pytest.mark.parametrize("path", _paths())
+@pytest.mark.parametrize("path", ["dispatched", "pure torch"])
 @pytest.mark.parametrize("dtype", DTYPES, ids=str)
 @pytest.mark.parametrize("name", list(LAYERS))
 def test_an_empty_batch_gives_empty_outputs_and_zero_parameter_gradients(name, dtype, path,
