@@ -394,6 +394,8 @@ def _open(path: Path):
     lib.ppv_plan_axis.restype = i32
     lib.ppv_segments.argtypes = [vp, i32, vp]
     lib.ppv_segments.restype = i32
+    lib.ppv_pow_segment_sizes.argtypes = [ctypes.c_int64, ctypes.c_int64, vp]
+    lib.ppv_pow_segment_sizes.restype = None
     lib.ppv_segment_grain.argtypes = [ctypes.c_int64]
     lib.ppv_segment_grain.restype = ctypes.c_int64
     lib.ppv_forward_sum_paths.argtypes = [vp]
@@ -1009,12 +1011,13 @@ def backward(plan: int, x: torch.Tensor, param: torch.Tensor, grad_out: torch.Te
 
 
 def segments(plan, threads: int) -> dict[str, int]:
-    """How the kernel cuts the planes of a P-pooling ``plan`` (``make_plan``'s array) for
-    ``threads`` threads: with fewer planes than SIMD lanes x threads, each plane is cut along
-    its outermost axis with more than one output into segments that act as planes
-    (``Segments`` in ppool_kernel.cpp). Returns ``segments`` (of all planes; ``N C`` when not
-    cut), ``classes`` (distinct segment plans), ``axis`` (0 D, 1 H, 2 W; -1: not cut) and
-    ``threads``. For tests and benchmarks."""
+    """How the kernel cuts the planes of a ``plan`` (``make_plan``'s array) for ``threads``
+    threads: with fewer planes than SIMD lanes x threads, each plane is cut along its
+    outermost axis with more than one output into segments that act as planes (``Segments``
+    in ppool_kernel.cpp); the power mean's and Lp's plans also where a plane has more than
+    4 x 65536 elements or, cut along W, 4 x 4096 columns (``pow_segment_sizes``). Returns
+    ``segments`` (of all planes; ``N C`` when not cut), ``classes`` (distinct segment plans),
+    ``axis`` (0 D, 1 H, 2 W; -1: not cut) and ``threads``. For tests and benchmarks."""
     import numpy as np
 
     out = np.zeros(4, dtype=np.int64)
@@ -1224,3 +1227,16 @@ def segment_grain(elements: int = 0) -> int:
     with ``elements`` > 0, set it (tests: small inputs on several threads) and return the
     previous value."""
     return int((_lib or load()).ppv_segment_grain(elements))
+
+
+def pow_segment_sizes(elements: int = 0, columns: int = 0) -> tuple[int, int]:
+    """The power mean's and Lp's segment sizes (``POW_SEG_ELEMENTS`` 2**16 and ``POW_SEG_COLS``
+    4096 in power_kernel.inc): a plane of more than 4 x that many input elements (columns,
+    where it is cut along W) is cut into segments of about that size whatever the number of
+    planes. With values > 0, set them (tests: small planes cut for their size) and return
+    the previous ``(elements, columns)``."""
+    import numpy as np
+
+    out = np.zeros(2, dtype=np.int64)
+    (_lib or load()).ppv_pow_segment_sizes(elements, columns, out.ctypes.data)
+    return int(out[0]), int(out[1])

@@ -4949,9 +4949,6 @@ inline void count_cl_group(const Plan& P, const Lanes& ln, int64_t& full, int64_
   if (P.layout == 1) ++(ln.n_active == L ? full : partial);
 }
 
-// The power mean and the Lp norm (float32, bfloat16, float16): their own engine and driver.
-#include "power_kernel.inc"
-
 // Whether every input element lies in at most one window (built inverses of all three axes):
 // the condition for the saved state (ppv_forward_saved).
 // From the tables, with no table-sized scratch (a 1-D signal of 2e6 samples would need 32 MB
@@ -5119,7 +5116,12 @@ inline bool monotone_windows(const Axis& A, int64_t& cmax) {
   return off == 0;
 }
 
-inline void make_segments(Plan& F, int nt, bool allow, Segments& sg) {
+// max_seg_in > 0 (the power engine): also cut planes of more than 4 max_seg_in elements into
+// segments of about max_seg_in input elements, whatever the number of planes (its per-thread
+// scratch grows with a plane's rows and outputs); max_seg_cols in place of max_seg_in where
+// the cut axis is W (a segment's scratch grows with its columns alone).
+inline void make_segments(Plan& F, int nt, bool allow, Segments& sg, int64_t max_seg_in = 0,
+                          int64_t max_seg_cols = 0) {
   sg = Segments();
   int a = -1;
   for (int k = 0; k < 3; ++k)
@@ -5135,6 +5137,9 @@ inline void make_segments(Plan& F, int nt, bool allow, Segments& sg) {
         want = ((int64_t)L * nt * (nt > 1 ? 2 : 1) + planes - 1) / planes;
       else if (F.layout == 1 && F.groups < nt)
         want = (2 * (int64_t)nt + F.groups - 1) / F.groups;
+      const int64_t most = a == 2 ? max_seg_cols : max_seg_in;
+      if (most > 0 && F.plane_in > 4 * most)
+        want = std::max(want, (F.plane_in + most - 1) / most);
     }
   }
   std::vector<int64_t> bounds;  // segment boundaries on the output axis
@@ -5320,6 +5325,10 @@ inline const SegClass& segment_lanes(const Plan& F, const Segments& sg, const do
   }
   return c;
 }
+
+// The power mean and the Lp norm (float32, bfloat16, float16): their own engine and driver (after
+// Segments, which the driver uses too).
+#include "power_kernel.inc"
 
 // The mean number of elements in a window: the product over the axes of each axis's mean
 // window length, in _native.plan_window_mean's arithmetic (the same double)
@@ -6358,15 +6367,17 @@ inline int segments_and_threads(Plan& P, int nthreads, Segments& sg) {
                      : (int)std::min<int64_t>(seg_threads, sg.groups);
 }
 
-// How run would cut the planes of a P-pooling plan for nthreads (Segments): out[0] the
-// segments of all planes (N C when not segmented), out[1] their classes (plans), out[2] the
-// split axis (0 D, 1 H, 2 W; -1 none), out[3] the threads. For tests and benchmarks.
+// How run would cut the planes of a plan for nthreads (Segments; the power engine's forward and
+// recomputing backward for the power mean and Lp): out[0] the segments of all planes (N C when
+// not segmented), out[1] their classes (plans), out[2] the split axis (0 D, 1 H, 2 W; -1
+// none), out[3] the threads. For tests and benchmarks.
 int ppv_segments(const int64_t* plan, int nthreads, int64_t* out) {
   Plan P;
   try {
-    if (!P.parse(plan) || P.op != OP_PPOOL) return ST_ARGS;
+    if (!P.parse(plan)) return ST_ARGS;
     Segments sg;
-    const int nt = segments_and_threads(P, nthreads, sg);
+    const int nt = P.op == OP_PPOOL ? segments_and_threads(P, nthreads, sg)
+                                    : power_segments(P, nthreads, true, sg);
     out[0] = 0;
     for (const SegClass& c : sg.classes) out[0] += (int64_t)c.in_off.size() * P.N * P.C;
     if (sg.axis < 0) out[0] = P.N * P.C;
@@ -6420,6 +6431,13 @@ int64_t ppv_cl_band_bytes(int64_t bytes) {
 // it (tests: fewer slots than a window's rows) and return the previous value.
 int64_t ppv_pow_cache_bytes(int64_t bytes) {
   return bytes > 0 ? pow_cache_bytes.exchange(bytes) : pow_cache_bytes.load();
+}
+
+// The power engine's segment sizes (POW_SEG_ELEMENTS, POW_SEG_COLS): with values > 0, set them
+// (tests: small planes cut for their size) and return the previous ones in out.
+void ppv_pow_segment_sizes(int64_t elements, int64_t cols, int64_t* out) {
+  out[0] = elements > 0 ? pow_seg_elements.exchange(elements) : pow_seg_elements.load();
+  out[1] = cols > 0 ? pow_seg_cols.exchange(cols) : pow_seg_cols.load();
 }
 
 // The forward's window-sum paths since the last call (then reset): out[0] output rows summed

@@ -20,3 +20,19 @@ def bands():
 
     yield use
     _native.cl_band_bytes(before)
+
+
+@pytest.fixture(params=[1, 2], ids=["1-thread", "2-threads"])
+def threads(request):
+    """Run the case on 1 and on 2 threads, the kernel's segments on both (their grain lowered
+    to 64 elements, so that small inputs are cut on two threads too); restored after."""
+    import torch
+
+    from ppverify.ops import _native
+
+    before_threads = torch.get_num_threads()
+    before_grain = _native.segment_grain(64)
+    torch.set_num_threads(request.param)
+    yield request.param
+    torch.set_num_threads(before_threads)
+    _native.segment_grain(before_grain)

@@ -1,12 +1,18 @@
-"""Time and memory of one large window per plane: P-pooling, the power mean (GeM) and Lp
-against torch's ``adaptive_max_pool2d`` and ``adaptive_avg_pool2d``, each in a fresh process
-(peak RSS above the input's, so that no earlier call's buffers hide a later one's).
+"""Time and memory of large planes and long signals: P-pooling, the power mean (GeM) and Lp
+against torch's max and average pooling of the same shape, each in a fresh process (peak RSS
+above the process's before the call, so that no earlier call's buffers hide a later one's).
 
     python -m tests.ops.large_windows [--shapes 1,1,2048,2048 1,1,1,4194304] [--repeats 5]
+    python -m tests.ops.large_windows --windowed 3 1 0 --shapes 1,1,1000000 1,1,2048,2048
 
-Prints, per shape and operator, the best forward and forward+backward times (learnable
-exponent) and the extra peak memory of a forward and of a forward+backward, with the ratios to
-``adaptive_max_pool2d``. A benchmark, not a test: figures are this machine's."""
+By default one global window per plane (``adaptive_*_pool2d(x, 1)``: 4-D shapes); with
+``--windowed K S P`` windows of kernel K, stride S and padding P (``max_pool{d}d``,
+``avg_pool{d}d``, ``p_pool{d}d``, ``gem_pool{d}d``, and ``lp_pool{d}d`` where P is 0: it has no
+padding) on 3-, 4- or 5-D shapes. Prints, per shape and operator, the best forward and
+forward+backward times (learnable exponent) and the extra peak memory of a forward and of a
+forward+backward (on Linux the peak RSS reset before each call, ``/proc/self/clear_refs``;
+elsewhere the growth of ``ru_maxrss``), with the ratios to max pooling. A benchmark, not a test:
+figures are this machine's."""
 
 from __future__ import annotations
 
@@ -19,22 +25,50 @@ CHILD = r"""
 import json, resource, sys, time, torch
 import torch.nn.functional as F
 import ppverify.ops as P
-shape, op, repeats = tuple(json.loads(sys.argv[1])), sys.argv[2], int(sys.argv[3])
+shape, op, repeats, windowed = json.loads(sys.argv[1])
 torch.manual_seed(0)
 x = torch.rand(shape) + 0.1
 p = torch.tensor(3.0, dtype=torch.float64, requires_grad=True)
-fn = {"max": lambda t: F.adaptive_max_pool2d(t, 1), "avg": lambda t: F.adaptive_avg_pool2d(t, 1),
-      "ppool": lambda t: P.adaptive_p_pool2d(t, p, 1), "gem": lambda t: P.gem(t, p),
-      "lp": lambda t: P.adaptive_lp_pool2d(t, p, 1)}[op]
-def rss():
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-base = rss()
+if windowed is None:
+    fn = {"max": lambda t: F.adaptive_max_pool2d(t, 1),
+          "avg": lambda t: F.adaptive_avg_pool2d(t, 1),
+          "ppool": lambda t: P.adaptive_p_pool2d(t, p, 1), "gem": lambda t: P.gem(t, p),
+          "lp": lambda t: P.adaptive_lp_pool2d(t, p, 1)}[op]
+    small = x[..., :8, :8]
+else:
+    k, s, pad = windowed
+    d = len(shape) - 2
+    fn = {"max": lambda t: getattr(F, f"max_pool{d}d")(t, k, s, pad),
+          "avg": lambda t: getattr(F, f"avg_pool{d}d")(t, k, s, pad, count_include_pad=False),
+          "ppool": lambda t: getattr(P, f"p_pool{d}d")(t, p, k, s, pad),
+          "gem": lambda t: getattr(P, f"gem_pool{d}d")(t, p, k, s, pad),
+          "lp": lambda t: getattr(P, f"lp_pool{d}d")(t, p, k, s)}[op]
+    small = x[(..., *[slice(0, 16)] * d)]
+def status(key):
+    for line in open("/proc/self/status"):
+        if line.startswith(key):
+            return int(line.split()[1]) * 1024
+def reset():
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return lambda: status("VmHWM:") - base_rss[0]
+    except OSError:
+        return None
+def peak_since():
+    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    return lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - base
+fn(small.clone().requires_grad_(True)).sum().backward()  # the library's first-call set-up
+xg = x.clone().requires_grad_(True)
+base_rss = [status("VmRSS:") if sys.platform.startswith("linux") else 0]
+extra = reset() or peak_since()
 with torch.no_grad():
     fn(x)
-fwd_mem = rss() - base
-xg = x.clone().requires_grad_(True)
+fwd_mem = extra()
+base_rss = [status("VmRSS:") if sys.platform.startswith("linux") else 0]
+extra = reset() or peak_since()
 fn(xg).sum().backward()
-both_mem = rss() - base
+both_mem = extra()
 def best(f):
     t = []
     for _ in range(repeats):
@@ -53,23 +87,33 @@ print(json.dumps({"fwd": best(fwd), "fwd_bwd": best(fwd_bwd), "fwd_mem": fwd_mem
 OPS = ("max", "avg", "ppool", "gem", "lp")
 
 
-def measure(shape, op, repeats):
-    out = subprocess.run([sys.executable, "-c", CHILD, json.dumps(shape), op, str(repeats)],
+def measure(shape, op, repeats, windowed=None):
+    out = subprocess.run([sys.executable, "-c", CHILD, json.dumps([shape, op, repeats, windowed])],
                          capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--shapes", nargs="+", default=["1,1,2048,2048", "1,1,1,4194304",
-                                                        "1,1,1,4194301", "1,8,1024,1024"])
+    parser.add_argument("--shapes", nargs="+", default=None,
+                        help="comma-separated shapes (default: four global-window cases, or "
+                             "with --windowed 1,1,1000000 1,1,2048,2048 4,16,50000)")
+    parser.add_argument("--windowed", nargs=3, type=int, metavar=("K", "S", "P"),
+                        help="windows of kernel K, stride S, padding P instead of one global "
+                             "window per plane")
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args(argv)
-    for text in args.shapes:
+    shapes = args.shapes or (
+        ["1,1,1000000", "1,1,2048,2048", "4,16,50000"] if args.windowed else
+        ["1,1,2048,2048", "1,1,1,4194304", "1,1,1,4194301", "1,8,1024,1024"])
+    ops = OPS if not args.windowed or args.windowed[2] == 0 else OPS[:-1]
+    ref_name = "max_pool" if args.windowed else "adaptive_max_pool2d"
+    for text in shapes:
         shape = [int(s) for s in text.split(",")]
-        rows = {op: measure(shape, op, args.repeats) for op in OPS}
+        rows = {op: measure(shape, op, args.repeats, args.windowed) for op in ops}
         ref = rows["max"]
-        print(f"{tuple(shape)} float32 (ratios to adaptive_max_pool2d)")
+        what = "k{} s{} p{}".format(*args.windowed) if args.windowed else "global"
+        print(f"{tuple(shape)} float32 {what} (ratios to {ref_name})")
         for op, r in rows.items():
             print(f"  {op:6s} fwd {r['fwd'] * 1e3:8.2f} ms ({r['fwd'] / ref['fwd']:5.1f}x)"
                   f"  fwd+bwd {r['fwd_bwd'] * 1e3:8.2f} ms ({r['fwd_bwd'] / ref['fwd_bwd']:5.1f}x)"

@@ -28,17 +28,6 @@ pytestmark = pytest.mark.skipif(not _native.available(),
 DTYPES = [torch.float32, torch.float64, torch.float16, torch.bfloat16]
 
 
-@pytest.fixture(params=[1, 2], ids=["1-thread", "2-threads"])
-def threads(request):
-    """Run the case on 1 and on 2 threads, segments on both (grain lowered to 64 elements)."""
-    before_threads = torch.get_num_threads()
-    before_grain = _native.segment_grain(64)
-    torch.set_num_threads(request.param)
-    yield request.param
-    torch.set_num_threads(before_threads)
-    _native.segment_grain(before_grain)
-
-
 def _assert_segmented(x, layout, threads):
     """The kernel cuts this call into more segments than planes (else the test would not
     exercise them). Channels-last planes are cut for threads only (their lanes are channels):
