@@ -132,26 +132,58 @@ def _native_accepts(op: str, layout, x: Tensor) -> bool:
 GLOBAL_ROW_MAX = 4096
 #: ... but not shorter than this (a row costs a call and a cache lookup)
 GLOBAL_ROW_MIN = 256
+#: ... unless the plane is larger than this and has no such divisor: then rows of its largest
+#: divisor up to GLOBAL_ROW_MAX, however short (one 1,048,573-element row: forward 67 ms,
+#: forward+backward 216 ms; as 1,048,573 rows of one element 22 and 123 ms)
+GLOBAL_SHORT_ROWS_FROM = 1 << 16
+#: the kernel's lanes: a plane whose rows are a multiple of this, of at least
+#: GLOBAL_SLICE_MIN elements, is cut into that many slices of rows where the planes leave
+#: lanes idle (``power_xlane`` in power_kernel.inc)
+KERNEL_LANES = 8
+GLOBAL_SLICE_MIN = 1 << 14
+
+
+def _row_length(size: int, lo: int, hi: int) -> int | None:
+    """The largest divisor of ``size`` in ``[lo, hi]`` that leaves a multiple of
+    ``KERNEL_LANES`` rows, else the largest divisor there, else None."""
+    lengths = [n for n in range(hi, lo - 1, -1) if size % n == 0]
+    sliced = [n for n in lengths if (size // n) % KERNEL_LANES == 0]
+    return (sliced or lengths or [None])[0]
 
 
 def _global_rows(op: str, layout, spatial: tuple[int, ...]) -> tuple[int, int] | None:
-    """For the power mean and Lp over a global window whose last axis is longer than
-    ``GLOBAL_ROW_MAX``: the plane as ``(rows, row length)``, the row length the largest
-    divisor of the plane's size from ``GLOBAL_ROW_MIN`` to ``GLOBAL_ROW_MAX`` (None when there
-    is none, or nothing to do). A global window is the whole plane in row-major order in
-    either memory format, so the kernel reads the same elements in the same order, and the
-    folded rows keep its buffers small: a global GeM forward of one 4M-element float32 row
-    took 307 ms and 499 MiB of extra peak RSS, as rows of 4096 27 ms and none
-    (``python -m tests.ops.large_windows``; README)."""
+    """For the power mean and Lp over a global window: the plane as ``(rows, row length)``
+    for the kernel, or None to give it as it is. A global window is the whole plane in
+    row-major order in either memory format, so the kernel reads the same elements in the
+    same order whatever the rows. Two reasons to fold:
+
+    * rows longer than ``GLOBAL_ROW_MAX``: the kernel's buffers grow with the row length (a
+      global GeM forward of one 4M-element float32 row took 307 ms and 499 MiB of extra peak
+      RSS, as rows of 4096 27 ms and none; ``python -m tests.ops.large_windows``; README).
+      The row length is a divisor of the plane's size from ``GLOBAL_ROW_MIN`` to
+      ``GLOBAL_ROW_MAX`` or, for a plane of more than ``GLOBAL_SHORT_ROWS_FROM`` elements
+      without one (a prime length), the largest divisor up to ``GLOBAL_ROW_MAX``;
+    * a plane of at least ``GLOBAL_SLICE_MIN`` elements whose rows are not a multiple of
+      ``KERNEL_LANES`` (a 1-D signal, a 3-D volume, 1000 x 1001): rows that are can be cut
+      into lane slices (``power_xlane``), if a divisor from ``GLOBAL_ROW_MIN`` to
+      ``GLOBAL_ROW_MAX`` leaves such rows.
+
+    Among the candidates a row length leaving a multiple of ``KERNEL_LANES`` rows is taken
+    first, then the longest."""
     if op == "ppool" or not isinstance(layout, AdaptiveGeometry) or not layout.is_global:
         return None
-    if spatial[-1] <= GLOBAL_ROW_MAX:
-        return None
     size = math.prod(spatial)
-    for length in range(GLOBAL_ROW_MAX, GLOBAL_ROW_MIN - 1, -1):
-        if size % length == 0:
-            return size // length, length
-    return None
+    if spatial[-1] > GLOBAL_ROW_MAX:
+        length = _row_length(size, GLOBAL_ROW_MIN, GLOBAL_ROW_MAX)
+        if length is None and size > GLOBAL_SHORT_ROWS_FROM:
+            length = _row_length(size, 1, GLOBAL_ROW_MAX)
+        return None if length is None else (size // length, length)
+    if len(spatial) == 2 and spatial[0] % KERNEL_LANES == 0 or size < GLOBAL_SLICE_MIN:
+        return None
+    length = _row_length(size, GLOBAL_ROW_MIN, GLOBAL_ROW_MAX)
+    if length is None or (size // length) % KERNEL_LANES != 0:
+        return None
+    return size // length, length
 
 
 class _NativeCall:

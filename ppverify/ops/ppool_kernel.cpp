@@ -772,6 +772,9 @@ struct Plan {
   // P-pooling: some plane's |a| is within the exact engine's new path (16), so float64's
   // overlap state is worth keeping (set by run; see exact_group)
   bool new_alpha = true;
+  // The power engine: the 8 lanes of a group are 8 equal slices of one plane's global window
+  // (run_power, power_xlane), whose sums power_group combines across the lanes
+  bool xlane = false;
   bool owns_in_row(int64_t id, int64_t ih) const {
     const int64_t i = split == 0 ? id : ih;
     return split < 0 || split == 2 || (i >= own_in_lo && i < own_in_hi);
@@ -5349,11 +5352,9 @@ int run(const Plan& Pc, const T* x, const double* param, T* y, const T* gy, T* g
     if (sv) {  // a float jac (float / bfloat16 / float16); windows that share no element,
                // or with cw any windows (the overlap state)
       if (sv->jac64 != nullptr || sv->jac == nullptr) return ST_ARGS;
-      if (!sv->cw) {
-        Plan Q = Pc;
-        for (int a = 0; a < 3; ++a) Q.ax[a].build_inverse();
-        if (!disjoint(Q)) return ST_ARGS;
-      }
+      // (disjoint reads the tables alone: no inverse, which for a plane folded into rows of
+      // one element, _dispatch._global_rows, is 16 bytes per element)
+      if (!sv->cw && !disjoint(Pc)) return ST_ARGS;
     }
     return run_power<T>(Pc, x, param, y, gy, gx, dparam_out, requested, sv);
   }
@@ -6431,6 +6432,13 @@ int64_t ppv_cl_band_bytes(int64_t bytes) {
 // it (tests: fewer slots than a window's rows) and return the previous value.
 int64_t ppv_pow_cache_bytes(int64_t bytes) {
   return bytes > 0 ? pow_cache_bytes.exchange(bytes) : pow_cache_bytes.load();
+}
+
+// The power engine's paths since the last call (then reset): out[0] planes run as lane slices
+// (Plan::xlane), out[1] calls run again without them. For tests.
+void ppv_power_paths(int64_t* out) {
+  out[0] = xlane_planes.exchange(0);
+  out[1] = xlane_redone.exchange(0);
 }
 
 // The power engine's segment sizes (POW_SEG_ELEMENTS, POW_SEG_COLS): with values > 0, set them

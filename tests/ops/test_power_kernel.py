@@ -368,23 +368,39 @@ def test_a_one_row_cache_against_the_oracle():
 
 def test_a_global_window_on_long_rows_is_folded_into_short_rows(monkeypatch):
     # one 3 * 2**13-element row: its buffers were 8 planes x the row length per quantity;
-    # given to the kernel as rows of 4096 (the same elements in the same order: the same bits)
-    x = _input((1, 2, 1, 3 * 2**13), torch.float32, seed=3)
+    # given to the kernel as rows of 3072 (the same elements in the same order; 8 rows, a
+    # multiple of the kernel's lanes: lane slices where planes are few)
     layout = _layout.adaptive(2, 1)
-    assert _dispatch._global_rows("powermean", layout, tuple(x.shape[2:])) == (6, 4096)
-    assert _dispatch._global_rows("ppool", layout, tuple(x.shape[2:])) is None
-    assert _dispatch._global_rows("lp", layout, (9, 4096)) is None  # short rows: as they are
-    assert _dispatch._global_rows("lp", layout, (1, 4099 * 4111)) is None  # no divisor to use
-    p = torch.tensor([3.0, -0.5], dtype=torch.float64)
-    folded = _outputs(gem, x, p)
-    check_adaptive_case("powermean", x, p.tolist(), 1, dims=2)
-    # channels-last memory: the same positions, C apart (the same bits as contiguous)
-    last = _outputs(gem, x.contiguous(memory_format=torch.channels_last), p)
-    for g, w in zip(last, folded):
-        assert torch.equal(g, w)
-    _dispatch._native_calls.clear()
-    monkeypatch.setattr(_dispatch, "GLOBAL_ROW_MAX", 1 << 30)  # not folded
-    assert _dispatch._global_rows("powermean", layout, tuple(x.shape[2:])) is None
-    for g, w in zip(_outputs(gem, x, p), folded):
-        assert torch.equal(g, w)
-    _dispatch._native_calls.clear()
+
+    def rows(op, spatial):
+        return _dispatch._global_rows(op, layout, spatial)
+
+    assert rows("powermean", (1, 3 * 2**13)) == (8, 3072)
+    assert rows("ppool", (1, 3 * 2**13)) is None
+    assert rows("lp", (16, 4096)) is None            # short rows, a multiple of 8: as they are
+    assert rows("lp", (9, 4096)) == (16, 2304)       # folded again for lane slices
+    assert rows("lp", (9, 40)) is None               # a small plane: as it is
+    assert rows("lp", (1, 4099 * 4111)) == (4099 * 4111, 1)  # no divisor from 256: rows of 1
+    assert rows("lp", (1, 4099)) is None             # (a short row: as it is)
+    # the same bits folded or not, contiguous or channels-last, where no lane slices are
+    # taken (16 planes fill the lanes of two threads; the slices are held to the oracle)
+    x = _input((1, 16, 1, 3 * 2**13), torch.float32, seed=3)
+    p = torch.tensor([3.0, -0.5] * 8, dtype=torch.float64)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        folded = _outputs(gem, x, p)
+        # channels-last memory: the same positions, C apart (the same bits as contiguous)
+        last = _outputs(gem, x.contiguous(memory_format=torch.channels_last), p)
+        for g, w in zip(last, folded):
+            assert torch.equal(g, w)
+        _dispatch._native_calls.clear()
+        monkeypatch.setattr(_dispatch, "GLOBAL_ROW_MAX", 1 << 30)  # not folded
+        monkeypatch.setattr(_dispatch, "GLOBAL_SLICE_MIN", 1 << 60)
+        assert rows("powermean", tuple(x.shape[2:])) is None
+        for g, w in zip(_outputs(gem, x, p), folded):
+            assert torch.equal(g, w)
+    finally:
+        torch.set_num_threads(before)
+        _dispatch._native_calls.clear()
+    check_adaptive_case("powermean", x[:, :2], [3.0, -0.5], 1, dims=2)

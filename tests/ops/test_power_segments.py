@@ -217,3 +217,101 @@ def test_a_long_signal_needs_no_scratch_of_its_length():
                          check=True)
     extra = json.loads(out.stdout.strip().splitlines()[-1])
     assert extra < 96 * 2**20, f"extra peak RSS {extra / 2**20:.0f} MiB"
+
+
+# ---- lane slices: a global window of few planes, each plane's rows cut into 8 slices, one
+# per SIMD lane, whose sums the kernel combines (power_xlane in power_kernel.inc). Before, a
+# global GeM of one (2048, 2048) plane ran on one lane: forward 23.6 ms, forward+backward 167.
+
+
+@pytest.fixture
+def paths():
+    _native.power_paths()  # reset the counts
+    yield _native.power_paths
+
+
+# shape, p: planes of at least 2**14 elements whose rows (or the folded rows) are a multiple
+# of 8; p > 0 and < 0 (the plane's largest or smallest element as reference), p = 1 (E = x),
+# 2 (a square root), 50 (a reference far from most elements), per-channel
+SLICED = [
+    ((1, 1, 256, 64), 3.0),
+    ((1, 2, 128, 136), [-1.5, 2.0]),
+    ((2, 1, 64, 256), 1.0),
+    ((1, 3, 1, 24576), [2.0, 50.0, 0.5]),  # a long row, folded to (8, 3072) rows
+    ((1, 1, 16, 32, 32), 4.0),               # a volume, folded to (8, 2048)
+]
+
+
+@pytest.mark.parametrize("case", SLICED, ids=lambda c: f"{c[0]}-p{c[1]}")
+@pytest.mark.parametrize("op", ["powermean", "lp"])
+@pytest.mark.parametrize("saved", [True, False], ids=["saving-forward", "recomputing"])
+def test_a_global_window_in_lane_slices_matches_the_oracle(case, op, saved, paths,
+                                                            monkeypatch):
+    # saving-forward: the eager forward saves dy/dx and dy/dp (its backward is a pass over
+    # memory, not the power engine); recomputing: a plain forward, then the power engine's
+    # backward (as torch.func and compiled graphs run it), both in slices
+    from ppverify.ops import _dispatch
+
+    if not saved:
+        monkeypatch.setattr(_dispatch, "_native_forward_saved",
+                            lambda op, x, p, layout, v, n:
+                            (_dispatch._native_forward(op, x, p, layout, v), None))
+    shape, p = case
+    x = _input(shape, torch.float32, seed=sum(shape))
+    dims = len(shape) - 2
+    check_adaptive_case(op, x, p, 1, dims=dims)
+    planes = shape[0] * shape[1]
+    assert paths() == {"sliced": planes * (1 if saved else 2), "redone": 0}
+
+
+@pytest.mark.parametrize("op", ["powermean", "lp"])
+def test_near_degenerate_windows_in_lane_slices(op, paths):
+    # where dy/dp's cheap form cancels (near-ties for the power mean, one dominant element for
+    # Lp) the kernel sums each window's elements again relative to its largest weight: those
+    # sums are combined across the slices too
+    g = torch.Generator().manual_seed(11)
+    x = 2.0 + 1e-4 * torch.rand((1, 2, 128, 128), generator=g, dtype=torch.float64)
+    if op == "lp":
+        x = 1e-6 * x
+        x[0, :, 100, 5] = 3.0
+    check_adaptive_case(op, x.float(), [3.0, 0.7], 1, dims=2)
+    assert paths() == {"sliced": 2, "redone": 0}
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16],
+                         ids=lambda d: str(d).removeprefix("torch."))
+def test_lane_slices_in_the_half_types(dtype, paths):
+    x = _input((1, 2, 128, 128), dtype, seed=5, zeros=True)
+    check_adaptive_case("powermean", x, [3.0, 0.7], 1, dims=2)
+    assert paths() == {"sliced": 2, "redone": 0}
+
+
+def test_windows_the_exact_engine_serves_are_run_again_without_slices(paths):
+    # p below 1/16 (the exact engine's lanes), and p < 0 with a zero (a domain error, found by
+    # the exact engine): the call runs again without slices, with the same results as before
+    x = _input((1, 1, 128, 128), torch.float32, seed=7)
+    check_adaptive_case("powermean", x, 0.03, 1, dims=2)
+    assert paths() == {"sliced": 0, "redone": 1}
+    from ppverify.ops import gem
+
+    x[0, 0, 77, 3] = 0.0
+    with pytest.raises(ValueError):
+        gem(x, -2.0)
+    assert paths()["sliced"] == 0
+
+
+def test_lane_slices_only_where_planes_leave_lanes_idle(paths):
+    from ppverify.ops import gem
+
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        gem(_input((1, 8, 128, 128), torch.float32), 3.0)  # 8 planes fill the lanes
+        gem(_input((1, 4, 40, 40), torch.float32), 3.0)    # 1600 elements: too small
+        gem(_input((1, 4, 128, 128), torch.float32).contiguous(
+            memory_format=torch.channels_last), 3.0)        # lanes are channels
+        assert paths()["sliced"] == 0
+        gem(_input((1, 7, 128, 128), torch.float32), 3.0)
+        assert paths()["sliced"] == 7
+    finally:
+        torch.set_num_threads(before)
