@@ -128,7 +128,7 @@ def _native_accepts(op: str, layout, x: Tensor) -> bool:
 
 #: the power mean's and Lp's kernel keeps a few buffers of (row length) x 8 planes doubles
 #: per thread (its row cache has no column tiles): a global window whose rows are longer than
-#: this is given to it as rows of at most this length
+#: this is given to the kernel as rows of at most this length (P-pooling's too: _global_rows)
 GLOBAL_ROW_MAX = 4096
 #: ... but not shorter than this (a row costs a call and a cache lookup)
 GLOBAL_ROW_MIN = 256
@@ -138,7 +138,7 @@ GLOBAL_ROW_MIN = 256
 GLOBAL_SHORT_ROWS_FROM = 1 << 16
 #: the kernel's lanes: a plane whose rows are a multiple of this, of at least
 #: GLOBAL_SLICE_MIN elements, is cut into that many slices of rows where the planes leave
-#: lanes idle (``power_xlane`` in power_kernel.inc)
+#: lanes idle (``xlane_serves`` in ppool_kernel.cpp)
 KERNEL_LANES = 8
 GLOBAL_SLICE_MIN = 1 << 14
 
@@ -152,30 +152,34 @@ def _row_length(size: int, lo: int, hi: int) -> int | None:
 
 
 def _global_rows(op: str, layout, spatial: tuple[int, ...]) -> tuple[int, int] | None:
-    """For the power mean and Lp over a global window: the plane as ``(rows, row length)``
-    for the kernel, or None to give it as it is. A global window is the whole plane in
+    """For a global window (every operator): the plane as ``(rows, row length)`` for the
+    kernel, or None to give it as it is. A global window is the whole plane in
     row-major order in either memory format, so the kernel reads the same elements in the
     same order whatever the rows. Two reasons to fold:
 
-    * rows longer than ``GLOBAL_ROW_MAX``: the kernel's buffers grow with the row length (a
-      global GeM forward of one 4M-element float32 row took 307 ms and 499 MiB of extra peak
-      RSS, as rows of 4096 27 ms and none; ``python -m tests.ops.large_windows``; README).
+    * rows longer than ``GLOBAL_ROW_MAX``: the power engine's buffers grow with the row
+      length (a global GeM forward of one 4M-element float32 row took 307 ms and 499 MiB of
+      extra peak RSS, as rows of 4096 27 ms and none; ``python -m tests.ops.large_windows``;
+      README), and P-pooling's engine, which works in column tiles, cannot cut one row into
+      lane slices.
       The row length is a divisor of the plane's size from ``GLOBAL_ROW_MIN`` to
       ``GLOBAL_ROW_MAX`` or, for a plane of more than ``GLOBAL_SHORT_ROWS_FROM`` elements
-      without one (a prime length), the largest divisor up to ``GLOBAL_ROW_MAX``;
+      without one (a prime length), the largest divisor up to ``GLOBAL_ROW_MAX`` (not for
+      P-pooling, whose engine is bounded in a long row and slower by a row per element: a
+      4,194,301-element row 33 -> 293 ms forward);
     * a plane of at least ``GLOBAL_SLICE_MIN`` elements whose rows are not a multiple of
       ``KERNEL_LANES`` (a 1-D signal, a 3-D volume, 1000 x 1001): rows that are can be cut
-      into lane slices (``power_xlane``), if a divisor from ``GLOBAL_ROW_MIN`` to
+      into lane slices (``xlane_serves``), if a divisor from ``GLOBAL_ROW_MIN`` to
       ``GLOBAL_ROW_MAX`` leaves such rows.
 
     Among the candidates a row length leaving a multiple of ``KERNEL_LANES`` rows is taken
     first, then the longest."""
-    if op == "ppool" or not isinstance(layout, AdaptiveGeometry) or not layout.is_global:
+    if not isinstance(layout, AdaptiveGeometry) or not layout.is_global:
         return None
     size = math.prod(spatial)
     if spatial[-1] > GLOBAL_ROW_MAX:
         length = _row_length(size, GLOBAL_ROW_MIN, GLOBAL_ROW_MAX)
-        if length is None and size > GLOBAL_SHORT_ROWS_FROM:
+        if length is None and size > GLOBAL_SHORT_ROWS_FROM and op != "ppool":
             length = _row_length(size, 1, GLOBAL_ROW_MAX)
         return None if length is None else (size // length, length)
     if len(spatial) == 2 and spatial[0] % KERNEL_LANES == 0 or size < GLOBAL_SLICE_MIN:

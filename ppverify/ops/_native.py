@@ -1246,7 +1246,7 @@ def pow_segment_sizes(elements: int = 0, columns: int = 0) -> tuple[int, int]:
 
 def power_paths() -> dict[str, int]:
     """The power mean's and Lp's kernel paths since the last call (then reset): ``sliced``,
-    planes whose global window ran as lane slices (``power_xlane`` in power_kernel.inc), and
+    planes whose global window ran as lane slices (``xlane_serves`` in ppool_kernel.cpp), and
     ``redone``, calls run again without slices (a window the exact engine evaluates). For
     tests."""
     import numpy as np

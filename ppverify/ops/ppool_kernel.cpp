@@ -757,6 +757,24 @@ enum { ST_OK = 0, ST_BAD = 1, ST_NOMEM = 2, ST_ARGS = 3 };
 constexpr int ST_UNSAVED = 4;
 
 
+// The engines' status where a plane cut into lane slices (Plan::xlane) has a window that the
+// exact engine must evaluate (it reads one lane's elements): run / run_power then run the call
+// again without the slices. Internal: never returned to the caller.
+constexpr int ST_XLANE_REDO = 64;
+
+// Plan::xlane: the lanes' partial sums of one window combined, every lane then holding the
+// window's (a sum in lane order, or the largest)
+inline void xlane_sum(double* v) {
+  double t = 0.0;
+  for (int l = 0; l < L; ++l) t += v[l];
+  for (int l = 0; l < L; ++l) v[l] = t;
+}
+inline void xlane_max(double* v) {
+  double m = v[0];
+  for (int l = 1; l < L; ++l) m = v[l] > m ? v[l] : m;
+  for (int l = 0; l < L; ++l) v[l] = m;
+}
+
 // The plan: what Python passes (one int64 array, see _native.py).
 struct Plan {
   int64_t dtype, layout, N, C, op, param_mode;
@@ -773,7 +791,7 @@ struct Plan {
   // overlap state is worth keeping (set by run; see exact_group)
   bool new_alpha = true;
   // The power engine: the 8 lanes of a group are 8 equal slices of one plane's global window
-  // (run_power, power_xlane), whose sums power_group combines across the lanes
+  // (run, run_power: xlane_serves), whose sums the engine combines across the lanes
   bool xlane = false;
   bool owns_in_row(int64_t id, int64_t ih) const {
     const int64_t i = split == 0 ? id : ih;
@@ -3706,6 +3724,12 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
               mn[l] = p && u < mn[l] ? u : mn[l];
             }
         }
+    if (P.xlane) {  // one reference for the whole plane
+      xlane_max(mx);
+      for (int l = 0; l < L; ++l) mn[l] = -mn[l];
+      xlane_max(mn);
+      for (int l = 0; l < L; ++l) mn[l] = -mn[l];
+    }
     for (int l = 0; l < L; ++l) {
       double r = fl.a[l] > 0 ? mx[l] : mn[l];
       fl.lc[l] = (r > 0 && r < INFINITY && std::isfinite(fl.a[l])) ? fast_log_narrow(r) : 0.0;
@@ -3777,6 +3801,12 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
   for (int l = 0; l < L; ++l)
     exact_lane[l] = (!std::isfinite(ln.a[l]) ||
                      (grads && std::fabs(ln.a[l]) > FAST_GRAD_MAX_A)) ? 1.0 : 0.0;
+  if (P.xlane)  // slices of one window: the fast engine for all of it, or none
+    for (int l = 0; l < L; ++l)
+      if (exact_lane[l] != 0.0) {
+        *status |= ST_XLANE_REDO;
+        return;
+      }
   // 1 where a lane's zeros make a window special (a < 0), else 0. At a = 0 a zero weighs 1
   // (0^0 = 1) and its dy/dx is the fast form's (1/S, grad_row's a0 P): only dy/da differs,
   // 0 in a window holding a zero (the oracle's convention for the jump of y(a) at 0), which
@@ -3898,6 +3928,16 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
                       acc, q, with_log, fl.need_zero);
           }
         }
+        if (P.xlane) {  // (one window: one tile of one output, q = L)
+          xlane_sum(acc);
+          xlane_sum(acc + q);
+          xlane_max(acc + 2 * q);
+          if (with_log) {
+            xlane_sum(acc + 3 * q);
+            xlane_sum(acc + 4 * q);
+          }
+          if (fl.need_zero) xlane_sum(acc + 5 * q);
+        }
         const double* S = acc;
         const double* Tt = acc + q;
         const double* M = acc + 2 * q;
@@ -4004,6 +4044,10 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
               slow[l] = sl ? 1.0 : 0.0;
               n_slow += slow[l];
             }
+          }
+          if (n_slow > 0.0 && P.xlane) {  // the driver runs the call again without slices
+            *status |= ST_XLANE_REDO;
+            return;
           }
           if (n_slow > 0.0) {
             bool anyw = false;
@@ -5329,6 +5373,67 @@ inline const SegClass& segment_lanes(const Plan& F, const Segments& sg, const do
   return c;
 }
 
+// ------------------------------------------------------------------------------ lane slices
+// Lane slices (Plan::xlane). Segments cannot cut a global window (one output), so a global
+// pooling of fewer planes than lanes x threads ran each plane on one lane of one thread:
+// (1, 1, 2048, 2048) gem forward 23.6 ms, 11x adaptive_max_pool2d, forward+backward 167 ms.
+// Where the plane's rows (H, D = 1) divide by L, a group is one plane instead, its lanes L
+// equal slices of its rows: each lane sums its slice and the engine (fast_group, power_group)
+// combines the lanes' sums (P-pooling's S, T, M, U, V, Z; the power mean's S, M and dy/dp's
+// U, A, T, R, C) into the window's, in every lane, before y and the gradients; each lane then
+// writes its own slice's dy/dx, every lane the same y and dy/da. The reference Lc is the
+// plane's (the largest, or smallest, over the lanes). A window the exact engine must evaluate
+// (|p| < 1/16, a bad element, a zero with p < 0, coefficients beyond range) sends the call
+// back to the driver, which runs it again without slices (ST_XLANE_REDO). Float32 and the half
+// types on contiguous memory (float64's P-pooling has its own engine).
+constexpr int64_t XLANE_MIN_ELEMENTS = 1 << 14;
+// Planes run as lane slices, and calls run again without them (ST_XLANE_REDO), since the last
+// ppv_power_paths call (both engines). For tests that assert the path their cases take.
+std::atomic<int64_t> xlane_planes{0}, xlane_redone{0};
+
+inline bool xlane_serves(const Plan& P, int requested) {
+  if (P.layout != 0 || P.ax[0].in != 1 || P.ax[1].in % L != 0 ||
+      P.plane_in < XLANE_MIN_ELEMENTS || P.N * P.C >= (int64_t)L * std::max(requested, 1))
+    return false;
+  for (int a = 0; a < 3; ++a) {  // one window over every element of the plane
+    const Axis& A = P.ax[a];
+    if (A.out != 1 || A.start[0] != 0 || A.count[0] != A.in || (A.in > 1 && A.step != 1))
+      return false;
+  }
+  return true;
+}
+
+// The plan of one of L slices of P's rows (Plan::xlane): H with P's rows / L, one window over
+// them (its start and count in xtab, which must outlive Q); D and W as P's.
+inline void slice_plan(const Plan& P, Plan& Q, int64_t* xtab) {
+  Q = P;
+  Q.xlane = true;
+  xtab[0] = 0;
+  xtab[1] = Q.ax[1].in = P.ax[1].in / L;
+  Q.ax[1].start = xtab;
+  Q.ax[1].count = xtab + 1;
+  Q.ax[1].step = 1;
+  Q.ax[1].inv_off.clear();
+  Q.ax[1].inv.clear();
+  Q.plane_in = P.plane_in / L;
+  Q.groups = P.N * P.C;
+}
+
+// The lanes of plane g's slices (Plan::xlane; contiguous memory).
+inline void xlane_lanes(const Plan& P, const Plan& Q, const double* param, int64_t g,
+                        Lanes& ln) {
+  ln.es_in = ln.es_out = 1;
+  ln.n_active = L;
+  for (int l = 0; l < L; ++l) {
+    ln.active[l] = true;
+    ln.plane[l] = ln.slot[l] = g;
+    ln.in_base[l] = g * P.plane_in + l * Q.plane_in;
+    ln.out_base[l] = g * P.plane_out;
+    ln.a[l] = param_of(P, param, g);
+  }
+}
+
+
 // The power mean and the Lp norm (float32, bfloat16, float16): their own engine and driver (after
 // Segments, which the driver uses too).
 #include "power_kernel.inc"
@@ -5345,9 +5450,11 @@ inline double window_mean(const Plan& P) {
   return mean;
 }
 
+// allow_xlane = false: no lane slices (the call again after ST_XLANE_REDO).
 template <class T>
 int run(const Plan& Pc, const T* x, const double* param, T* y, const T* gy, T* gx,
-        double* dparam_out, int requested, const Saved* sv = nullptr) {
+        double* dparam_out, int requested, const Saved* sv = nullptr, bool allow_xlane = true) {
+  const Saved* const sv_given = sv;  // (sv may be dropped below; a call again starts from it)
   if (Pc.op != OP_PPOOL) {
     if (sv) {  // a float jac (float / bfloat16 / float16); windows that share no element,
                // or with cw any windows (the overlap state)
@@ -5402,6 +5509,24 @@ int run(const Plan& Pc, const T* x, const double* param, T* y, const T* gy, T* g
   } catch (...) {
     return ST_NOMEM;
   }
+  // lane slices (xlane_serves): the fast engine's plain or saving forward (windows that share
+  // no element) or recomputing backward
+  const bool xl = allow_xlane && !exact && sg.axis < 0 &&
+                  (sv == nullptr || (!sv->overlap() && !sv->e64 && !backward)) &&
+                  xlane_serves(P, requested);
+  SegClass xc;  // the slices' plan
+  int64_t xtab[2] = {0, 0};
+  if (xl) {
+    try {
+      slice_plan(P, xc.P, xtab);
+      if (backward || sv) xc.P.ax[1].build_inverse();
+      xc.tiles = make_col_tiles(xc.P.ax[2]);
+      xc.groups = xc.units = xc.P.groups;
+      sg.groups = xc.groups;
+    } catch (...) {
+      return ST_NOMEM;
+    }
+  }
   // float64, unsegmented, where an autograd forward saves the overlap state (windows that
   // share elements; windows that share none on contiguous memory with 4 elements or more on
   // average, _dispatch's choice): the backward recomputes through the overlap state's
@@ -5412,8 +5537,9 @@ int run(const Plan& Pc, const T* x, const double* param, T* y, const T* gy, T* g
   std::vector<double> dparam_mem;
   if (backward) dparam_mem.assign((size_t)(2 * slots), 0.0);
   double* dparam = dparam_mem.data();
-  const int nt = sg.axis < 0 ? threads_for(P, requested)
-                             : (int)std::min<int64_t>(seg_threads, sg.groups);
+  const int nt = xl ? threads_for(P, requested, xc.groups)
+                    : (sg.axis < 0 ? threads_for(P, requested)
+                                   : (int)std::min<int64_t>(seg_threads, sg.groups));
   std::atomic<int> status{0};
   auto body = [&](int t, int nthreads) {
     int st = 0;
@@ -5487,9 +5613,10 @@ int run(const Plan& Pc, const T* x, const double* param, T* y, const T* gy, T* g
         }
       }
       for (int64_t g = gr.begin; band == 0 && g < gr.end; g += gr.step) {
-        if (status.load(std::memory_order_relaxed) & ST_NOMEM) break;
+        if (status.load(std::memory_order_relaxed) & (ST_NOMEM | ST_XLANE_REDO)) break;
         Lanes ln;
-        const SegClass& c = segment_lanes(P, sg, param, g, ln);
+        if (xl) xlane_lanes(P, xc.P, param, g, ln);
+        const SegClass& c = xl ? xc : segment_lanes(P, sg, param, g, ln);
         count_cl_group(P, ln, n_full, n_partial);
         if (exact) {
           ScaledSum da[L];
@@ -5535,6 +5662,11 @@ int run(const Plan& Pc, const T* x, const double* param, T* y, const T* gy, T* g
 #pragma omp parallel num_threads(nt)
     body(omp_get_thread_num(), omp_get_num_threads());
   }
+  if (status.load() & ST_XLANE_REDO) {
+    ++xlane_redone;
+    return run<T>(Pc, x, param, y, gy, gx, dparam_out, requested, sv_given, false);
+  }
+  if (xl) xlane_planes += xc.groups;
   if (backward && dparam_out != nullptr)
     reduce_param(P, dparam, dparam_out, sg.slot_plane.empty() ? nullptr : &sg.slot_plane);
   return status.load() | extra_status;

@@ -376,11 +376,12 @@ def test_a_global_window_on_long_rows_is_folded_into_short_rows(monkeypatch):
         return _dispatch._global_rows(op, layout, spatial)
 
     assert rows("powermean", (1, 3 * 2**13)) == (8, 3072)
-    assert rows("ppool", (1, 3 * 2**13)) is None
+    assert rows("ppool", (1, 3 * 2**13)) == (8, 3072)
     assert rows("lp", (16, 4096)) is None            # short rows, a multiple of 8: as they are
     assert rows("lp", (9, 4096)) == (16, 2304)       # folded again for lane slices
     assert rows("lp", (9, 40)) is None               # a small plane: as it is
     assert rows("lp", (1, 4099 * 4111)) == (4099 * 4111, 1)  # no divisor from 256: rows of 1
+    assert rows("ppool", (1, 4099 * 4111)) is None   # (P-pooling: one long row, in tiles)
     assert rows("lp", (1, 4099)) is None             # (a short row: as it is)
     # the same bits folded or not, contiguous or channels-last, where no lane slices are
     # taken (16 planes fill the lanes of two threads; the slices are held to the oracle)

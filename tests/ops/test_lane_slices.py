@@ -1,0 +1,129 @@
+"""Issue 12: a global window of few planes in lane slices (``xlane_serves`` in
+ppool_kernel.cpp). Segments cannot cut one window, so global pooling of fewer planes than SIMD
+lanes x threads ran each plane on one lane of one thread: a global GeM of one (2048, 2048)
+float32 plane took 25 ms forward and 193 ms forward+backward, P-pooling 32 and 94 ms. Each
+plane's rows are now cut into 8 slices, one per lane, whose window sums the engine combines
+before y and the gradients; a window the exact engine must evaluate sends the call back to
+run again without slices.
+
+Every case is held to the oracle and counts the planes the kernel sliced
+(``_native.power_paths``): P-pooling, the power mean and Lp; alpha or p > 0, < 0, 1, 2, large
+and per-channel; planes, a folded row and a folded volume; the saving forward and the
+recomputing backward; the half types with zeros; near-degenerate windows; the windows sent
+back; and where no slices are taken."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from ppverify.ops import _dispatch, _layout, _native
+
+from ._compare import check_adaptive_case
+from .test_power_kernel import _input
+
+pytestmark = pytest.mark.skipif(not _native.available(), reason="the C++ kernel is not built")
+
+
+@pytest.fixture
+def paths():
+    _native.power_paths()  # reset the counts
+    yield _native.power_paths
+
+
+def _recomputing(monkeypatch):
+    """Make every later forward save nothing (its backward then recomputes in the engine, as
+    torch.func and compiled graphs run it)."""
+    monkeypatch.setattr(_dispatch, "_native_forward_saved",
+                        lambda op, x, p, layout, v, n:
+                        (_dispatch._native_forward(op, x, p, layout, v), None))
+
+
+# shape, p: planes of at least 2**14 elements whose rows (or the folded rows) are a multiple
+# of 8; p > 0 and < 0 (the plane's largest or smallest element as reference), p = 1 (E = x),
+# 2 (a square root), 50 (a reference far from most elements), per-channel
+SLICED = [
+    ((1, 1, 256, 64), 3.0),
+    ((1, 2, 128, 136), [-1.5, 2.0]),
+    ((2, 1, 64, 256), 1.0),
+    ((1, 3, 1, 24576), [2.0, 50.0, 0.5]),  # a long row, folded to (8, 3072) rows
+    ((1, 1, 16, 32, 32), 4.0),               # a volume, folded to (8, 2048)
+    ((1, 2, 64, 512), [40.0, -30.0]),        # one reference per plane, not per slice
+]
+
+
+@pytest.mark.parametrize("case", SLICED, ids=lambda c: f"{c[0]}-p{c[1]}")
+@pytest.mark.parametrize("op", ["ppool", "powermean", "lp"])
+@pytest.mark.parametrize("saved", [True, False], ids=["saving-forward", "recomputing"])
+def test_a_global_window_in_lane_slices_matches_the_oracle(case, op, saved, paths,
+                                                            monkeypatch):
+    # saving-forward: the eager forward saves dy/dx and dy/dp (its backward is a pass over
+    # memory, not the engine); recomputing: a plain forward, then the engine's backward, both
+    # in slices
+    if not saved:
+        _recomputing(monkeypatch)
+    shape, p = case
+    x = _input(shape, torch.float32, seed=sum(shape))
+    dims = len(shape) - 2
+    check_adaptive_case(op, x, p, 1, dims=dims)
+    # (P-pooling saves no state for a window wider than its column tile, 2048)
+    rows = _dispatch._global_rows(op, _layout.adaptive(dims, 1), shape[2:]) or shape[-2:]
+    calls = 1 if saved and not (op == "ppool" and rows[-1] > 2048) else 2
+    assert paths() == {"sliced": shape[0] * shape[1] * calls, "redone": 0}
+
+
+@pytest.mark.parametrize("op", ["ppool", "powermean", "lp"])
+def test_near_degenerate_windows_in_lane_slices(op, paths):
+    # where dy/dp's cheap form cancels (near-ties for the power mean, one dominant element for
+    # Lp) the kernel sums each window's elements again relative to its largest weight: those
+    # sums are combined across the slices too
+    g = torch.Generator().manual_seed(11)
+    x = 2.0 + 1e-4 * torch.rand((1, 2, 128, 128), generator=g, dtype=torch.float64)
+    if op == "lp":
+        x = 1e-6 * x
+        x[0, :, 100, 5] = 3.0
+    check_adaptive_case(op, x.float(), [3.0, 0.7], 1, dims=2)
+    assert paths() == {"sliced": 2, "redone": 0}
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16],
+                         ids=lambda d: str(d).removeprefix("torch."))
+@pytest.mark.parametrize("op", ["ppool", "powermean"])
+def test_lane_slices_in_the_half_types(dtype, op, paths):
+    x = _input((1, 2, 128, 128), dtype, seed=5, zeros=True)
+    check_adaptive_case(op, x, [3.0, 0.7], 1, dims=2)
+    assert paths() == {"sliced": 2, "redone": 0}
+
+
+def test_windows_the_exact_engine_serves_are_run_again_without_slices(paths):
+    # p below 1/16 (the exact engine's lanes), P-pooling at alpha < 0 with a zero (a special
+    # window: y = 0), and p < 0 with a zero (the power mean's domain error, found by the exact
+    # engine): the call runs again without slices, with the same results as before
+    x = _input((1, 1, 128, 128), torch.float32, seed=7)
+    check_adaptive_case("powermean", x, 0.03, 1, dims=2)
+    assert paths() == {"sliced": 0, "redone": 1}
+    x[0, 0, 77, 3] = 0.0
+    check_adaptive_case("ppool", x, [-1.0], 1, dims=2)
+    assert paths() == {"sliced": 0, "redone": 1}
+    from ppverify.ops import gem
+
+    with pytest.raises(ValueError):
+        gem(x, -2.0)
+    assert paths()["sliced"] == 0
+
+
+def test_lane_slices_only_where_planes_leave_lanes_idle(paths):
+    from ppverify.ops import gem
+
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        gem(_input((1, 8, 128, 128), torch.float32), 3.0)  # 8 planes fill the lanes
+        gem(_input((1, 4, 40, 40), torch.float32), 3.0)    # 1600 elements: too small
+        gem(_input((1, 4, 128, 128), torch.float32).contiguous(
+            memory_format=torch.channels_last), 3.0)        # lanes are channels
+        assert paths()["sliced"] == 0
+        gem(_input((1, 7, 128, 128), torch.float32), 3.0)
+        assert paths()["sliced"] == 7
+    finally:
+        torch.set_num_threads(before)
