@@ -790,8 +790,8 @@ struct Plan {
   // P-pooling: some plane's |a| is within the exact engine's new path (16), so float64's
   // overlap state is worth keeping (set by run; see exact_group)
   bool new_alpha = true;
-  // The power engine: the 8 lanes of a group are 8 equal slices of one plane's global window
-  // (run, run_power: xlane_serves), whose sums the engine combines across the lanes
+  // Lane slices (both engines): the 8 lanes of a group are 8 equal slices of one plane's
+  // global window (run, run_power: xlane_serves), whose sums the engine combines across lanes
   bool xlane = false;
   bool owns_in_row(int64_t id, int64_t ih) const {
     const int64_t i = split == 0 ? id : ih;
@@ -6566,8 +6566,8 @@ int64_t ppv_pow_cache_bytes(int64_t bytes) {
   return bytes > 0 ? pow_cache_bytes.exchange(bytes) : pow_cache_bytes.load();
 }
 
-// The power engine's paths since the last call (then reset): out[0] planes run as lane slices
-// (Plan::xlane), out[1] calls run again without them. For tests.
+// The lane slices since the last call (then reset; both engines): out[0] planes run as lane
+// slices (Plan::xlane), out[1] calls run again without them. For tests.
 void ppv_power_paths(int64_t* out) {
   out[0] = xlane_planes.exchange(0);
   out[1] = xlane_redone.exchange(0);
