@@ -40,6 +40,8 @@ layout); --fallback measures the pure-torch path.
   ppverify bench --matrix --rss        # issue 12's whole table (every dtype, layout, window
                                        # size, memory format), ratios and targets, one run
   ppverify bench --matrix --quick      # every case on small inputs (a minute)
+  ppverify bench --matrix --op gem     # the power mean's and Lp's rows (GeM layouts, one long
+                                       # signal, one large plane, global heads, f64)
 """
 
 from __future__ import annotations
@@ -106,7 +108,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "overhead and the "
                              "first call; ratios against the slower of torch's max and avg "
                              "pooling of the same shape, layout and dtype (--repeats default 5 "
-                             "here; RSS only with --rss; see ppverify/ops/bench_matrix.py)")
+                             "here; RSS only with --rss; see ppverify/ops/bench_matrix.py). "
+                             "With --op gem: the power mean's and Lp's rows (learnable p); "
+                             "--op adaptive: P-pooling's adaptive and global rows")
     parser.add_argument("--quick", action="store_true",
                         help="with --matrix: the same cases on 12-element inputs (checks that "
                              "every case runs; the ratios then measure per-call overheads)")
@@ -444,7 +448,8 @@ def run(args: argparse.Namespace) -> int:
 def _run_matrix(args: argparse.Namespace) -> int:
     from . import bench_matrix as bm
 
-    rows = bm.quick_rows(bm.ROWS) if args.quick else list(bm.ROWS)
+    rows = bm.rows_for(args.op)
+    rows = bm.quick_rows(rows) if args.quick else rows
     if args.rows:
         rows = [r for r in rows if args.rows in r.label]
         # no table row is fine for OVERHEAD_ROWS: the per-call overhead and the first call alone
@@ -462,7 +467,8 @@ def _run_matrix(args: argparse.Namespace) -> int:
     print(f"ppverify bench --matrix: {len(rows)} rows, best of {repeats} interleaved rounds; "
           f"ratios are the op over the slower of torch's max/avg pooling (same shape, layout, "
           f"dtype); compiled kernel: {code} vector code", file=out)
-    result = bm.run_matrix(rows, repeats, args.rss, out=out)
+    # (the per-call and first-call lines are P-pooling's)
+    result = bm.run_matrix(rows, repeats, args.rss, out=out, overhead=args.op == "ppool")
     result["vector_code"] = code
     if args.json:
         print(json.dumps(result, indent=2))

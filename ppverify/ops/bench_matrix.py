@@ -1,8 +1,11 @@
 """``ppverify bench --matrix``: issue 12's whole table in one run, as ratios against torch.
 
-Every row is one case (dimensions, pooling layout, memory format, dtype, input size, threads,
-scalar or per-channel alpha, and the input's values: uniform in [0, 1), or after a ReLU, with
-zeros and windows of zeros alone). Its P-pooling op and torch's ``max_pool`` and ``avg_pool`` of the
+``--op ppool`` (default) runs P-pooling's rows (``ROWS``), ``--op gem`` the power mean's and
+the Lp norm's (``POWER_ROWS``: GeM layouts, long signals, single large planes, global heads),
+``--op adaptive`` P-pooling's adaptive and global rows. Every row is one case (operator,
+dimensions, pooling layout, memory format, dtype, input size, threads, scalar or per-channel
+alpha or p, and the input's values: uniform in [0, 1), or after a ReLU, with zeros and
+windows of zeros alone). Its op and torch's ``max_pool`` and ``avg_pool`` of the
 same shape, layout and dtype (``adaptive_max_pool`` / ``adaptive_avg_pool`` for global and
 adaptive rows) are timed in interleaved rounds; the figures are best-of-rounds times and:
 
@@ -62,6 +65,7 @@ class Row:
     shift: float = 0.0
     headline: bool = False
     tags: tuple = field(default_factory=tuple)
+    op: str = "ppool"  # or "gem" (the power mean; alpha is p), "lp" (the Lp norm: no padding)
 
 
 BIG2 = (8, 64, 112, 112)
@@ -104,6 +108,48 @@ ROWS: list[Row] = [
 ]
 
 
+# The power mean and the Lp norm (``--op gem``): GeM's usual layouts, a learned p (3.1: a p
+# that has left the integers), and the shapes where the power engine had cliffs until
+# 2026-12-05 (one long signal, one large plane, a global window of few planes).
+GEM_P = 3.1
+POWER_ROWS: list[Row] = [
+    Row("GeM 2-D f32 k3 s2 p1", 2, BIG2, kernel=3, stride=2, padding=1, op="gem",
+        alpha=GEM_P),
+    Row("GeM 2-D f32 k2 s2, p = 3", 2, BIG2, kernel=2, stride=2, op="gem", alpha=3.0),
+    Row("Lp 2-D f32 k2 s2", 2, BIG2, kernel=2, stride=2, op="lp", alpha=GEM_P),
+    Row("GeM 2-D f32 k3 s2 p1 per-channel p", 2, BIG2, kernel=3, stride=2, padding=1,
+        op="gem", per_channel=True),
+    Row("GeM 2-D f32 global", 2, BIG2, layout="adaptive", output_size=1, op="gem",
+        alpha=GEM_P),
+    Row("GeM 2-D f32 global, ResNet-50 head", 2, (8, 2048, 7, 7), layout="adaptive",
+        output_size=1, op="gem", alpha=GEM_P),
+    Row("GeM 2-D f32 one plane 2048x2048 global", 2, (1, 1, 2048, 2048), layout="adaptive",
+        output_size=1, op="gem", alpha=GEM_P),
+    Row("GeM 2-D f32 one plane 2048x2048 k3 s1", 2, (1, 1, 2048, 2048), kernel=3, stride=1,
+        padding=1, op="gem", alpha=GEM_P),
+    Row("GeM 1-D f32 signal of 1_000_000, k3 s1", 1, (1, 1, 1_000_000), kernel=3,
+        stride=1, padding=1, op="gem", alpha=GEM_P),
+    Row("GeM 1-D f32 signal of 100_000, k3 s1", 1, (1, 1, 100_000), kernel=3, stride=1,
+        padding=1, op="gem", alpha=GEM_P),
+    Row("GeM 2-D f32 k3 s2 p1 channels_last", 2, BIG2, kernel=3, stride=2, padding=1,
+        channels_last=True, op="gem", alpha=GEM_P),
+    Row("GeM 2-D bf16 k3 s2 p1", 2, BIG2, kernel=3, stride=2, padding=1, dtype="bfloat16",
+        op="gem", alpha=GEM_P),
+    Row("GeM 2-D f64 k3 s2 p1", 2, MID2, kernel=3, stride=2, padding=1, dtype="float64",
+        op="gem", alpha=GEM_P),
+]
+
+
+def rows_for(op: str) -> list[Row]:
+    """The matrix's rows for ``--op``: ppool (P-pooling), gem (the power mean and Lp) or
+    adaptive (P-pooling's adaptive and global rows)."""
+    if op == "gem":
+        return list(POWER_ROWS)
+    if op == "adaptive":
+        return [r for r in ROWS if r.layout == "adaptive"]
+    return list(ROWS)
+
+
 def quick_rows(rows: list[Row], size: int = 12) -> list[Row]:
     """The same cases on small inputs (``--quick``; also what the tests run)."""
     out = []
@@ -140,11 +186,12 @@ def make_input(row: Row):
 
 
 def make_ops(row: Row) -> dict:
-    """``{name: fn(x)}``: the P-pooling op first, then torch's two baselines."""
+    """``{name: fn(x)}``: the row's op (P-pooling, the power mean or Lp, with a learnable
+    parameter) first, then torch's two baselines."""
     import torch
     import torch.nn.functional as F
 
-    from . import functional as P
+    from .. import ops as P
 
     d = row.dims
     C = row.shape[1]
@@ -153,14 +200,20 @@ def make_ops(row: Row) -> dict:
     alpha = value.requires_grad_(True)
     if row.layout == "adaptive":
         n = row.output_size
+        name = {"ppool": "adaptive_p_pool", "gem": "adaptive_gem_pool",
+                "lp": "adaptive_lp_pool"}[row.op] + f"{d}d"
         return {
-            f"adaptive_p_pool{d}d": lambda x: getattr(P, f"adaptive_p_pool{d}d")(x, alpha, n),
+            name: lambda x: getattr(P, name)(x, alpha, n),
             f"adaptive_max_pool{d}d": lambda x: getattr(F, f"adaptive_max_pool{d}d")(x, n),
             f"adaptive_avg_pool{d}d": lambda x: getattr(F, f"adaptive_avg_pool{d}d")(x, n),
         }
     k, s, p = row.kernel, row.stride, row.padding
+    name = {"ppool": "p_pool", "gem": "gem_pool", "lp": "lp_pool"}[row.op] + f"{d}d"
+    if row.op == "lp" and p:
+        raise ValueError(f"matrix row {row.label!r}: lp_pool has no padding")
+    pad = () if row.op == "lp" else (p,)
     return {
-        f"p_pool{d}d": lambda x: getattr(P, f"p_pool{d}d")(x, alpha, k, s, p),
+        name: lambda x: getattr(P, name)(x, alpha, k, s, *pad),
         f"max_pool{d}d": lambda x: getattr(F, f"max_pool{d}d")(x, k, s, p),
         f"avg_pool{d}d": lambda x: getattr(F, f"avg_pool{d}d")(x, k, s, p),
     }

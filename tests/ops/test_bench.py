@@ -106,6 +106,29 @@ def test_matrix_rows_run_and_report_ratios_and_misses():
     assert all(r.label in text for r in rows)
 
 
+def test_power_matrix_rows_run_the_power_ops(capsys):
+    # --matrix --op gem: the power mean's and Lp's rows, each timing its own op (windowed,
+    # global, one long signal) against torch's max/avg pooling of the same case
+    from ppverify.ops import bench_matrix as bm
+
+    rows = [r for r in bm.quick_rows(bm.rows_for("gem"), 6)
+            if r.label in ("GeM 2-D f32 k3 s2 p1", "Lp 2-D f32 k2 s2", "GeM 2-D f32 global",
+                           "GeM 1-D f32 signal of 100_000, k3 s1")]
+    assert len(rows) == 4
+    result = bm.run_matrix(rows, repeats=1, rss=False, out=io.StringIO(), overhead=False)
+    assert [rec["subject"] for rec in result["rows"]] == [
+        "gem_pool2d", "lp_pool2d", "adaptive_gem_pool2d", "gem_pool1d"]
+    assert all(rec["forward_ratio"] > 0 for rec in result["rows"])
+    adaptive = bm.rows_for("adaptive")
+    assert adaptive and all(r.layout == "adaptive" and r.op == "ppool" for r in adaptive)
+    with pytest.raises(ValueError, match="no padding"):
+        bm.make_ops(bm.Row("bad", 2, (1, 1, 8, 8), kernel=3, padding=1, op="lp"))
+    assert main(["bench", "--matrix", "--op", "gem", "--quick", "--repeats", "1",
+                 "--rows", "Lp 2-D"]) == 0
+    out = capsys.readouterr().out
+    assert "Lp 2-D f32 k2 s2" in out and "per-call overhead" not in out
+
+
 def test_matrix_marks_a_missed_target():
     from ppverify.ops import bench_matrix as bm
 
