@@ -394,8 +394,8 @@ def _open(path: Path):
     lib.ppv_plan_axis.restype = i32
     lib.ppv_segments.argtypes = [vp, i32, vp]
     lib.ppv_segments.restype = i32
-    lib.ppv_power_paths.argtypes = [vp]
-    lib.ppv_power_paths.restype = None
+    lib.ppv_lane_slices.argtypes = [vp]
+    lib.ppv_lane_slices.restype = None
     lib.ppv_pow_segment_sizes.argtypes = [ctypes.c_int64, ctypes.c_int64, vp]
     lib.ppv_pow_segment_sizes.restype = None
     lib.ppv_segment_grain.argtypes = [ctypes.c_int64]
@@ -1244,13 +1244,13 @@ def pow_segment_sizes(elements: int = 0, columns: int = 0) -> tuple[int, int]:
     return int(out[0]), int(out[1])
 
 
-def power_paths() -> dict[str, int]:
-    """The power mean's and Lp's kernel paths since the last call (then reset): ``sliced``,
-    planes whose global window ran as lane slices (``xlane_serves`` in ppool_kernel.cpp), and
-    ``redone``, calls run again without slices (a window the exact engine evaluates). For
-    tests."""
+def lane_slices() -> dict[str, int]:
+    """The kernel's lane slices since the last call (then reset; P-pooling's and the power
+    engine's): ``sliced``, planes whose global window ran as lane slices (``xlane_serves`` in
+    ppool_kernel.cpp), and ``redone``, calls run again without slices (a window the exact
+    engine evaluates). For tests."""
     import numpy as np
 
     out = np.zeros(2, dtype=np.int64)
-    (_lib or load()).ppv_power_paths(out.ctypes.data)
+    (_lib or load()).ppv_lane_slices(out.ctypes.data)
     return {"sliced": int(out[0]), "redone": int(out[1])}

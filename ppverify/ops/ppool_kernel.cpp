@@ -774,6 +774,17 @@ inline void xlane_max(double* v) {
   for (int l = 1; l < L; ++l) m = v[l] > m ? v[l] : m;
   for (int l = 0; l < L; ++l) v[l] = m;
 }
+inline void xlane_min(double* v) {
+  double m = v[0];
+  for (int l = 1; l < L; ++l) m = v[l] < m ? v[l] : m;
+  for (int l = 0; l < L; ++l) v[l] = m;
+}
+// Plan::xlane: one reference for the whole plane, from the lanes' largest (mx) and smallest
+// positive (mn) elements of their slices
+inline void xlane_reference(double* mx, double* mn) {
+  xlane_max(mx);
+  xlane_min(mn);
+}
 
 // The plan: what Python passes (one int64 array, see _native.py).
 struct Plan {
@@ -3724,12 +3735,7 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
               mn[l] = p && u < mn[l] ? u : mn[l];
             }
         }
-    if (P.xlane) {  // one reference for the whole plane
-      xlane_max(mx);
-      for (int l = 0; l < L; ++l) mn[l] = -mn[l];
-      xlane_max(mn);
-      for (int l = 0; l < L; ++l) mn[l] = -mn[l];
-    }
+    if (P.xlane) xlane_reference(mx, mn);  // one reference for the whole plane
     for (int l = 0; l < L; ++l) {
       double r = fl.a[l] > 0 ? mx[l] : mn[l];
       fl.lc[l] = (r > 0 && r < INFINITY && std::isfinite(fl.a[l])) ? fast_log_narrow(r) : 0.0;
@@ -5388,7 +5394,7 @@ inline const SegClass& segment_lanes(const Plan& F, const Segments& sg, const do
 // types on contiguous memory (float64's P-pooling has its own engine).
 constexpr int64_t XLANE_MIN_ELEMENTS = 1 << 14;
 // Planes run as lane slices, and calls run again without them (ST_XLANE_REDO), since the last
-// ppv_power_paths call (both engines). For tests that assert the path their cases take.
+// ppv_lane_slices call (both engines). For tests that assert the path their cases take.
 std::atomic<int64_t> xlane_planes{0}, xlane_redone{0};
 
 inline bool xlane_serves(const Plan& P, int requested) {
@@ -6568,7 +6574,7 @@ int64_t ppv_pow_cache_bytes(int64_t bytes) {
 
 // The lane slices since the last call (then reset; both engines): out[0] planes run as lane
 // slices (Plan::xlane), out[1] calls run again without them. For tests.
-void ppv_power_paths(int64_t* out) {
+void ppv_lane_slices(int64_t* out) {
   out[0] = xlane_planes.exchange(0);
   out[1] = xlane_redone.exchange(0);
 }

@@ -10,8 +10,9 @@ By default one global window per plane (``adaptive_*_pool2d(x, 1)``: 4-D shapes)
 ``avg_pool{d}d``, ``p_pool{d}d``, ``gem_pool{d}d``, and ``lp_pool{d}d`` where P is 0: it has no
 padding) on 3-, 4- or 5-D shapes. Prints, per shape and operator, the best forward and
 forward+backward times (learnable exponent) and the extra peak memory of a forward and of a
-forward+backward (on Linux the peak RSS reset before each call, ``/proc/self/clear_refs``;
-elsewhere the growth of ``ru_maxrss``), with the ratios to max pooling. A benchmark, not a test:
+forward+backward (the peak RSS reset before each call, ``/proc/self/clear_refs``:
+``bench_matrix.peak_rss_growth``; n/a where the system cannot reset it), with the ratios to
+max pooling. A benchmark, not a test:
 figures are this machine's."""
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import subprocess
 import sys
 
 CHILD = r"""
-import json, resource, sys, time, torch
+import json, sys, time, torch
 import torch.nn.functional as F
 import ppverify.ops as P
 shape, op, repeats, windowed = json.loads(sys.argv[1])
@@ -44,31 +45,16 @@ else:
           "gem": lambda t: getattr(P, f"gem_pool{d}d")(t, p, k, s, pad),
           "lp": lambda t: getattr(P, f"lp_pool{d}d")(t, p, k, s)}[op]
     small = x[(..., *[slice(0, 16)] * d)]
-def status(key):
-    for line in open("/proc/self/status"):
-        if line.startswith(key):
-            return int(line.split()[1]) * 1024
-def reset():
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-        return lambda: status("VmHWM:") - base_rss[0]
-    except OSError:
-        return None
-def peak_since():
-    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    return lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - base
+from ppverify.ops.bench_matrix import peak_rss_growth
 fn(small.clone().requires_grad_(True)).sum().backward()  # the library's first-call set-up
-xg = x.clone().requires_grad_(True)
-base_rss = [status("VmRSS:") if sys.platform.startswith("linux") else 0]
-extra = reset() or peak_since()
-with torch.no_grad():
-    fn(x)
-fwd_mem = extra()
-base_rss = [status("VmRSS:") if sys.platform.startswith("linux") else 0]
-extra = reset() or peak_since()
-fn(xg).sum().backward()
-both_mem = extra()
+def forward(t):
+    with torch.no_grad():
+        return fn(t)
+def forward_backward(t):
+    fn(t).sum().backward()
+fwd_mem = peak_rss_growth(forward, small, lambda: x, warmups=1)
+both_mem = peak_rss_growth(forward_backward, small.clone().requires_grad_(True),
+                           lambda: x.clone().requires_grad_(True), warmups=1)
 def best(f):
     t = []
     for _ in range(repeats):
@@ -85,6 +71,10 @@ print(json.dumps({"fwd": best(fwd), "fwd_bwd": best(fwd_bwd), "fwd_mem": fwd_mem
 """
 
 OPS = ("max", "avg", "ppool", "gem", "lp")
+
+
+def _mib(nbytes: int | None) -> str:
+    return "   n/a" if nbytes is None else f"{nbytes / 2**20:6.0f}"
 
 
 def measure(shape, op, repeats, windowed=None):
@@ -117,8 +107,7 @@ def main(argv=None) -> int:
         for op, r in rows.items():
             print(f"  {op:6s} fwd {r['fwd'] * 1e3:8.2f} ms ({r['fwd'] / ref['fwd']:5.1f}x)"
                   f"  fwd+bwd {r['fwd_bwd'] * 1e3:8.2f} ms ({r['fwd_bwd'] / ref['fwd_bwd']:5.1f}x)"
-                  f"  extra peak: fwd {r['fwd_mem'] / 2**20:6.0f} MiB,"
-                  f" fwd+bwd {r['both_mem'] / 2**20:6.0f} MiB")
+                  f"  extra peak: fwd {_mib(r['fwd_mem'])} MiB, fwd+bwd {_mib(r['both_mem'])} MiB")
     return 0
 
 

@@ -7,7 +7,7 @@ before y and the gradients; a window the exact engine must evaluate sends the ca
 run again without slices.
 
 Every case is held to the oracle and counts the planes the kernel sliced
-(``_native.power_paths``): P-pooling, the power mean and Lp; alpha or p > 0, < 0, 1, 2, large
+(``_native.lane_slices``): P-pooling, the power mean and Lp; alpha or p > 0, < 0, 1, 2, large
 and per-channel; planes, a folded row and a folded volume; the saving forward and the
 recomputing backward; the half types with zeros; near-degenerate windows; the windows sent
 back; and where no slices are taken."""
@@ -21,22 +21,15 @@ from ppverify.ops import _dispatch, _layout, _native
 
 from ._compare import check_adaptive_case
 from .test_power_kernel import _input
+from .test_saved_backward import _recomputing  # (the backward then runs in the engine)
 
 pytestmark = pytest.mark.skipif(not _native.available(), reason="the C++ kernel is not built")
 
 
 @pytest.fixture
 def paths():
-    _native.power_paths()  # reset the counts
-    yield _native.power_paths
-
-
-def _recomputing(monkeypatch):
-    """Make every later forward save nothing (its backward then recomputes in the engine, as
-    torch.func and compiled graphs run it)."""
-    monkeypatch.setattr(_dispatch, "_native_forward_saved",
-                        lambda op, x, p, layout, v, n:
-                        (_dispatch._native_forward(op, x, p, layout, v), None))
+    _native.lane_slices()  # reset the counts
+    yield _native.lane_slices
 
 
 # shape, p: planes of at least 2**14 elements whose rows (or the folded rows) are a multiple
