@@ -19,7 +19,8 @@ Backends (one file each) are records in ``BACKENDS``, tried in order; the first 
 ``accepts(op, layout, x)`` is true serves the call: ``_triton`` (Triton kernels: P-pooling of
 CUDA tensors, every layout and dtype) when Triton is installed, ``_native`` (the C++ kernel on
 CPU, every layout, contiguous or channels-last: P-pooling in float32 / bfloat16 / float16 /
-float64, the power mean and the Lp norm in float32 / bfloat16 / float16; ``_native.supports``)
+float64, the power mean and the Lp norm too, whose float64 calls the kernel may hand back
+(``_native.NotServed``: then the pure-torch path serves them); ``_native.supports``)
 when it is available, otherwise ``_torch_impl`` (pure torch: every operator,
 layout, dtype and device; it accepts everything, so it stays last; ``_fallback`` warns once
 where a kernel could have served). A new backend is one more ``Backend`` record inserted
@@ -265,10 +266,11 @@ class _NativeCall:
             if self._saves or (self.op != "ppool" and any(self._overlap)):
                 self._jac = _allocator(tuple(self._gx_like.shape),
                                        _native.jac_dtype(self.dtype), self.fmt)
-                # float64's exact engine writes every element (0 outside the windows); the
-                # power overlap state writes every row its windows read (and its backward
-                # reads no other)
-                self._jac_zeroed = (self._saves and self.dtype is not torch.float64
+                # float64 P-pooling's exact engine writes every element (0 outside the
+                # windows); the power overlap state writes every row its windows read (and its
+                # backward reads no other)
+                exact_writes_all = self.dtype is torch.float64 and self.op == "ppool"
+                self._jac_zeroed = (self._saves and not exact_writes_all
                                     and not _native.plan_covers(self.plan))
                 self._dw = _allocator(self.out_shape, torch.float64, self.fmt)
         return self._saves or self._overlap[need_param]
@@ -404,7 +406,11 @@ def _native_forward(op: str, x: Tensor, param: Tensor, layout, validate: bool) -
     xk = x.contiguous(memory_format=call.fmt) if call.copy else x
     p = param if param.is_contiguous() else param.contiguous()
     y = call.new_output()
-    if _native.forward(call.ptr, xk, p, y) and validate:
+    try:
+        bad = _native.forward(call.ptr, xk, p, y)
+    except _native.NotServed:  # float64 windows the power engine hands back
+        return _torch_forward(op, x, param, layout, validate)
+    if bad and validate:
         diagnose(op, x, param, layout)
     return y
 
@@ -424,7 +430,10 @@ def _native_backward(op: str, x: Tensor, param: Tensor, layout, grad_y: Tensor,
     p = param if param.is_contiguous() else param.contiguous()
     g = _kernel_grad_out(call, x, grad_y)
     gx = call.new_grad_input()
-    return gx, _native.backward(call.ptr, xk, p, g, gx, need_param)
+    try:
+        return gx, _native.backward(call.ptr, xk, p, g, gx, need_param)
+    except _native.NotServed:  # float64 windows the power engine hands back
+        return _torch_backward(op, x, param, layout, grad_y, need_param)
 
 
 def _native_forward_saved(op: str, x: Tensor, param: Tensor, layout, validate: bool,
@@ -457,7 +466,10 @@ def _native_forward_saved(op: str, x: Tensor, param: Tensor, layout, validate: b
         state = (None, None, sums)
     else:
         jac, dw = call.new_saved(need_param)
-        bad, usable = _native.forward_saved(call.ptr, xk, p, y, jac, dw)
+        try:
+            bad, usable = _native.forward_saved(call.ptr, xk, p, y, jac, dw)
+        except _native.NotServed:  # float64 windows the power engine hands back
+            return _torch_forward(op, x, param, layout, validate), None
         state = (jac, dw)
     if bad and validate:
         diagnose(op, x, param, layout)
@@ -791,8 +803,8 @@ class _EagerPool(torch.autograd.Function):
     ``autograd.Function``, several times cheaper per call than ``_PoolFunction``, whose forward
     and backward call the backend directly.
 
-    Where the C++ kernel serves the call (P-pooling; the power mean and the Lp norm in float32 /
-    bfloat16 / float16) and the windows share no element (stride >= kernel), the forward also
+    Where the C++ kernel serves the call (P-pooling, the power mean and the Lp norm) and the
+    windows share no element (stride >= kernel), the forward also
     saves each input element's dy/dx (float32; float64 for float64) and, when the parameter
     needs a gradient, each window's dy/dparam (float64); the backward is then a pass
     over memory instead of a recomputation (``_native_forward_saved``). Where windows share
@@ -950,7 +962,9 @@ def pool(op: str, input: Tensor, param, layout, validate: bool = True) -> Tensor
                      else torch.empty_like(entry.out_like, memory_format=entry.out_fmt))
                 code = entry.kernel(call.ptr, xk.data_ptr(), param_t.data_ptr(), y.data_ptr(),
                                     torch.get_num_threads())
-                if code and _native.status(code) and validate:
+                if code == _native._F64_TORCH:  # float64 windows the power engine hands back
+                    y = _torch_forward(op, x, param_t, layout, validate)
+                elif code and _native.status(code) and validate:
                     diagnose(op, x, param_t, layout)
                 return y if entry.batched else y.squeeze(0)
     return _pool(op, input, param, layout, validate)

@@ -9,11 +9,12 @@ but cannot run here:
   (``ppverify.ops._triton``) are not installed or do not support the device; the message names
   the reason and the fix;
 * a CPU tensor of a dtype the C++ kernel (``ppverify.ops._native``) serves for the operator
-  (P-pooling: every float dtype; the power mean and the Lp norm: float32, bfloat16, float16),
-  any layout: the kernel could not be built; the message quotes the build error.
+  (every float dtype, every operator), any layout: the kernel could not be built; the message
+  quotes the build error.
 
 No warning where the pure-torch path is the only implementation (the power mean and the Lp
-norm in float64 or on a GPU) or where the user chose it (``PPVERIFY_NATIVE=0``,
+norm on a GPU), where the kernel handed a float64 call back (``_native.NotServed``: its
+adversarial windows, by design) or where the user chose it (``PPVERIFY_NATIVE=0``,
 ``PPVERIFY_TRITON=0``).
 """
 

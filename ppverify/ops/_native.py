@@ -1,22 +1,22 @@
 """The compiled CPU backend: ``ppool_kernel.cpp`` built with g++ on first use, loaded with
 ctypes, and verified before it is trusted.
 
-What it serves: P-pooling on CPU tensors of float32, bfloat16, float16 and float64, and the
-power mean (GeM) and the Lp norm on float32, bfloat16 and float16 (``power_kernel.inc``; their
-float64 stays on the pure-torch path), any pooling layout (windowed with padding, dilation and
-ceil_mode, adaptive, global), contiguous or channels-last memory (no copy), forward and
-backward (the input gradient and the parameter's, per plane). The mathematics is
-``ppverify.ops.functional``'s and ``ppverify.ops.power_mean``'s; the kernel's own comments
-state its numerics. ``ppverify.ops._dispatch`` calls ``forward`` / ``backward``, and for
-windows that share no element (P-pooling; the power mean and Lp in float32 / bfloat16 /
-float16) ``forward_saved`` / ``backward_saved`` (the forward saves each element's dy/dx, the
-backward is one pass over memory); for windows that share elements (P-pooling, float32 /
-bfloat16 / float16) ``forward_overlap_saved`` / ``backward_overlap_saved`` (the forward saves
-each element's weight ``E`` as a float and each window's dy/dalpha, the backward takes no
-logarithm or exponential), and for the power mean and Lp in float32
-``forward_power_overlap_saved`` / ``backward_power_overlap_saved`` (the forward saves each
-element's ``E / x`` as a float and each window's ``y / S`` and dy/dp, the backward is one
-coefficient per window and one pass per input row).
+What it serves: P-pooling, the power mean (GeM) and the Lp norm (``power_kernel.inc``) on CPU
+tensors of float32, bfloat16, float16 and float64 (the power engine hands float64 calls it
+cannot hold to float64's bound back to the pure-torch path: ``NotServed``), any pooling layout
+(windowed with padding, dilation and ceil_mode, adaptive, global), contiguous or channels-last
+memory (no copy), forward and backward (the input gradient and the parameter's, per plane). The
+mathematics is ``ppverify.ops.functional``'s and ``ppverify.ops.power_mean``'s; the kernel's
+own comments state its numerics. ``ppverify.ops._dispatch`` calls ``forward`` / ``backward``,
+and for windows that share no element (every operator and dtype) ``forward_saved`` /
+``backward_saved`` (the forward saves each element's dy/dx, the backward is one pass over
+memory); for windows that share elements (P-pooling, float32 / bfloat16 / float16)
+``forward_overlap_saved`` / ``backward_overlap_saved`` (the forward saves each element's weight
+``E`` as a float and each window's dy/dalpha, the backward takes no logarithm or exponential),
+and for the power mean and Lp in float32 ``forward_power_overlap_saved`` /
+``backward_power_overlap_saved`` (the forward saves each element's ``E / x`` as a float and
+each window's ``y / S`` and dy/dp, the backward is one coefficient per window and one pass per
+input row).
 
 The cache and how it is verified
 --------------------------------
@@ -534,10 +534,9 @@ PLAN_HEAD = 28
 #: tables of 8 B per output (a signal of 2,000,000 samples, k3 s1: 32 MB of tables); shorter
 #: axes keep their tables (at most 64 KB, read from cache). Adaptive axes always have tables.
 COMPACT_MIN_OUTPUTS = 4096
-#: the dtypes the kernel serves per operator (the power mean's and Lp's float64: pure torch)
-_OP_DTYPES = {"ppool": frozenset(_DTYPES),
-              "powermean": frozenset({torch.float32, torch.bfloat16, torch.float16}),
-              "lp": frozenset({torch.float32, torch.bfloat16, torch.float16})}
+#: the dtypes the kernel serves per operator (every one, for each)
+_OP_DTYPES = {"ppool": frozenset(_DTYPES), "powermean": frozenset(_DTYPES),
+              "lp": frozenset(_DTYPES)}
 
 
 def supports(op: str, dtype: torch.dtype) -> bool:
@@ -676,9 +675,20 @@ def forward_function():
     return (_lib or load()).ppv_forward
 
 
+class NotServed(Exception):
+    """The kernel handed the call back (status ``_F64_TORCH``): the power mean or the Lp norm on
+    float64 inputs with a window its fast form cannot hold to float64's bound (an exponent
+    below 1/16, a plane whose weights would leave float64's normal range, a coefficient beyond
+    it). The dispatcher runs the call on the pure-torch path instead, whose float64 form serves
+    every window; nothing the kernel wrote is used."""
+
+
 def status(code: int) -> bool:
     """A kernel's non-zero status as ``forward``'s result (True: some window holds a bad
-    element); ``MemoryError`` / ``RuntimeError`` for the failures."""
+    element); ``NotServed`` where the kernel handed the call back, ``MemoryError`` /
+    ``RuntimeError`` for the failures."""
+    if code == _F64_TORCH:
+        raise NotServed("the power engine hands this float64 call to the pure-torch path")
     if code & 3 == 3:  # ST_ARGS (3) holds bit 2 too: it is not an out-of-memory
         raise RuntimeError(f"ppverify kernel: invalid call (status {code}: it refused the "
                            f"plan)")
@@ -702,6 +712,8 @@ def forward(plan: int, x: torch.Tensor, param: torch.Tensor, out: torch.Tensor) 
 #: ``ppv_forward_saved``'s status bit: the saved state is not usable (some dy/dx is beyond
 #: float32's range, e.g. ``alpha x^(alpha-1)`` at a subnormal x); the backward must recompute
 _UNSAVED = 4
+#: the kernel's status where the pure-torch path must serve the call (``NotServed``)
+_F64_TORCH = 128
 
 
 def saves(dtype: torch.dtype) -> bool:

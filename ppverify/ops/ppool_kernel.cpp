@@ -762,6 +762,14 @@ constexpr int ST_UNSAVED = 4;
 // again without the slices. Internal: never returned to the caller.
 constexpr int ST_XLANE_REDO = 64;
 
+// The power engine on float64 inputs: a window its fast form cannot hold to float64's bound
+// (an exponent below 1/16, a plane whose weights leave the normal range, a coefficient that
+// overflows) and that is not a window of zeros alone or outside the domain: the caller runs the
+// whole call on the pure-torch path, whose float64 form (_torch_power.py) serves every window.
+// (The exact engine here is the float32-class transcription: not float64's.) What was written
+// is not used.
+constexpr int ST_F64_TORCH = 128;
+
 // Plan::xlane: the lanes' partial sums of one window combined, every lane then holding the
 // window's (a sum in lane order, or the largest)
 inline void xlane_sum(double* v) {
@@ -859,7 +867,6 @@ struct Plan {
     groups = layout == 0 ? (N * C + L - 1) / L : N * ((C + L - 1) / L);
     if (op < OP_PPOOL || op > OP_LP || dtype < 0 || dtype > 3 || layout < 0 || layout > 1)
       return false;
-    if (op != OP_PPOOL && dtype == DT_F64) return false;  // float64: the pure-torch path
     return true;
   }
 };
@@ -5440,7 +5447,7 @@ inline void xlane_lanes(const Plan& P, const Plan& Q, const double* param, int64
 }
 
 
-// The power mean and the Lp norm (float32, bfloat16, float16): their own engine and driver (after
+// The power mean and the Lp norm (every float dtype): their own engine and driver (after
 // Segments, which the driver uses too).
 #include "power_kernel.inc"
 
@@ -5462,9 +5469,12 @@ int run(const Plan& Pc, const T* x, const double* param, T* y, const T* gy, T* g
         double* dparam_out, int requested, const Saved* sv = nullptr, bool allow_xlane = true) {
   const Saved* const sv_given = sv;  // (sv may be dropped below; a call again starts from it)
   if (Pc.op != OP_PPOOL) {
-    if (sv) {  // a float jac (float / bfloat16 / float16); windows that share no element,
-               // or with cw any windows (the overlap state)
-      if (sv->jac64 != nullptr || sv->jac == nullptr) return ST_ARGS;
+    if (sv) {  // a float jac (float / bfloat16 / float16; float64: a double jac64 and no cw);
+               // windows that share no element, or with cw any windows (the overlap state)
+      const bool f64 = std::is_same<T, double>::value;
+      if (f64 ? (sv->jac64 == nullptr || sv->cw != nullptr)
+              : (sv->jac64 != nullptr || sv->jac == nullptr))
+        return ST_ARGS;
       // (disjoint reads the tables alone: no inverse, which for a plane folded into rows of
       // one element, _dispatch._global_rows, is 16 bytes per element)
       if (!sv->cw && !disjoint(Pc)) return ST_ARGS;

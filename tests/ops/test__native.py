@@ -84,8 +84,8 @@ def test_fallback_is_chosen_when_disabled():
 
 def test_selection_rules():
     # the kernel serves P-pooling on CPU in every floating dtype and every layout (windowed,
-    # adaptive with uneven windows, global); the power mean and the Lp norm too, except their
-    # float64 (pure torch)
+    # adaptive with uneven windows, global); the power mean and the Lp norm too (float64 since
+    # 2026-12-05; its hard windows handed back to the pure-torch path: test_power_float64.py)
     assert _dispatch._use_native(torch.rand(1, 1, 2, 2))
     assert _dispatch._use_native(torch.rand(1, 1, 2, 2).half())
     assert _dispatch._use_native(torch.rand(1, 1, 2, 2, dtype=torch.float64))
@@ -97,8 +97,8 @@ def test_selection_rules():
     assert _dispatch._backend("ppool", windowed, x.to(torch.int32)) == "torch"
     assert _dispatch._backend("powermean", windowed, x) == "native"
     assert _dispatch._backend("lp", windowed, x) == "native"
-    assert _dispatch._backend("powermean", windowed, x.double()) == "torch"
-    assert _dispatch._backend("lp", windowed, x.double()) == "torch"
+    assert _dispatch._backend("powermean", windowed, x.double()) == "native"
+    assert _dispatch._backend("lp", windowed, x.double()) == "native"
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16, torch.float16])

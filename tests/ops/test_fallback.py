@@ -102,28 +102,48 @@ def test_fallback_warns_once(no_cpp_kernel):
 
 
 def test_no_warning_where_the_pure_torch_path_is_the_only_one(no_cpp_kernel):
-    """The power mean and the Lp norm have no float64 kernel and no GPU kernel: no warning
-    there, even without the C++ kernel."""
-    x = torch.rand(1, 1, 4, 4, dtype=torch.float64)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        ops.gem_pool2d(x, 3.0, 2)
-        ops.lp_pool2d(x, 3.0, 2)
+    """The power mean and the Lp norm have no GPU kernel: no warning there, even without the
+    C++ kernel."""
     layout = _layout.windowed(2, 2)
     for op in ("powermean", "lp"):
         assert _fallback.reason(_Fake("cuda"), layout, op) is None
-        assert _fallback.reason(_Fake("cpu", torch.float64), layout, op) is None
 
 
-def test_without_the_cpp_kernel_the_power_mean_and_lp_warn_below_float64(no_cpp_kernel):
-    """The C++ kernel serves the power mean and the Lp norm in float32, bfloat16 and float16:
-    without it those fall back and say so, naming the operator."""
+@pytest.mark.skipif(not _native.available(), reason="the C++ kernel is not built")
+def test_no_warning_where_the_kernel_hands_a_float64_call_back(monkeypatch):
+    """A float64 power-mean call the kernel hands back (|p| < 1/16: ``NotServed``) runs on the
+    pure-torch path by design: no warning."""
+    x = torch.rand(1, 1, 4, 4, dtype=torch.float64)
+    handed_back = []
+    real = _native.forward
+
+    def watching(*args):
+        try:
+            return real(*args)
+        except _native.NotServed:
+            handed_back.append(1)
+            raise
+
+    monkeypatch.setattr(_native, "forward", watching)
+    monkeypatch.setattr(_fallback, "_warned", set())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ops.gem_pool2d(x, 0.03, 2)
+        ops.lp_pool2d(x, 0.03, 2)
+    assert len(handed_back) == 2
+
+
+def test_without_the_cpp_kernel_the_power_mean_and_lp_warn(no_cpp_kernel):
+    """The C++ kernel serves the power mean and the Lp norm in every float dtype: without it
+    they fall back and say so, naming the operator."""
     x = torch.rand(1, 1, 4, 4)
     with pytest.warns(_fallback.FallbackWarning, match="The power mean of CPU tensors.*no "
                       "compiler in this test"):
         ops.adaptive_gem_pool2d(x, 3.0, 1)
     with pytest.warns(_fallback.FallbackWarning, match="The Lp norm of CPU tensors"):
         ops.lp_pool2d(x.to(torch.bfloat16), 2.0, 2)
+    assert _fallback.reason(_Fake("cpu", torch.float64), _layout.windowed(2, 2),
+                            "powermean") is not None
 
 
 def test_without_the_cpp_kernel_float64_and_adaptive_layouts_warn_too(no_cpp_kernel):

@@ -1,5 +1,5 @@
 """ppverify.ops.functional against the oracle (whichever path the op selects: the compiled kernel
-for CPU float32/float16/bfloat16 when g++ is available, the pure-torch path for float64)."""
+for CPU tensors of every float dtype when g++ is available, else the pure-torch path)."""
 
 from __future__ import annotations
 
