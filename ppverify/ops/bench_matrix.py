@@ -137,6 +137,12 @@ POWER_ROWS: list[Row] = [
         op="gem", alpha=GEM_P),
     Row("GeM 2-D f64 k3 s2 p1", 2, MID2, kernel=3, stride=2, padding=1, dtype="float64",
         op="gem", alpha=GEM_P),
+    Row("GeM 2-D f64 k2 s2, p = 3", 2, MID2, kernel=2, stride=2, dtype="float64", op="gem",
+        alpha=3.0),
+    Row("Lp 2-D f64 k2 s2", 2, MID2, kernel=2, stride=2, dtype="float64", op="lp",
+        alpha=GEM_P),
+    Row("GeM 2-D f64 global", 2, MID2, layout="adaptive", output_size=1, dtype="float64",
+        op="gem", alpha=GEM_P),
 ]
 
 
