@@ -261,7 +261,7 @@ class _NativeCall:
                         self.plan, self.dtype, n_in, n_out, with_dw) for with_dw in (False, True))
                 elif _native.saves_power_overlap(self.op, self.dtype):
                     self._overlap = tuple(_power_overlap_state_fits(
-                        n_in, n_out, with_dw) for with_dw in (False, True))
+                        n_in, n_out, with_dw, self.dtype.itemsize) for with_dw in (False, True))
             self._saves = disjoint
             if self._saves or (self.op != "ppool" and any(self._overlap)):
                 self._jac = _allocator(tuple(self._gx_like.shape),
@@ -355,17 +355,18 @@ def _state_peak_fits(n_in: int, n_out: int, s: int, state: int, gx_in_state: boo
     return ours <= 1.45 * (n_out * (2 * s + 8) + n_in * s)
 
 
-def _power_overlap_state_fits(n_in: int, n_out: int, with_dw: bool) -> bool:
-    """Whether the power mean / Lp norm's overlap state (float32 inputs: ``E / x`` as a
-    float32 per input element, ``y / S`` and, with ``with_dw``, dy/dparam as float64 per
-    output) keeps the peak memory within 1.45x max pooling's, in ``_overlap_state_fits``'s
-    model: max pooling ``n_out (2 s + 8) + n_in s`` beyond the input (s = 4), this op its
-    output and the output's gradient, ``2 s n_out``, and the state, over which the input's
-    gradient is written (``_native_backward_saved``). k3 s2 p1: 1.0x-1.25x max pooling's
-    (``n_out = n_in / 4``); 2-D k3 s1 with dy/dparam: 28 against 20 bytes per input element,
-    1.4x. A state of at most 1 MiB is always kept (as there)."""
-    state = n_in * 4 + n_out * 8 * (2 if with_dw else 1)
-    return _state_peak_fits(n_in, n_out, 4, state, True)
+def _power_overlap_state_fits(n_in: int, n_out: int, with_dw: bool, s: int = 4) -> bool:
+    """Whether the power mean / Lp norm's overlap state (float32 or float64 inputs of ``s``
+    bytes per element: ``E / x`` in the input's dtype per input element, ``y / S`` and, with
+    ``with_dw``, dy/dparam as float64 per output) keeps the peak memory within 1.45x max
+    pooling's, in ``_overlap_state_fits``'s model: max pooling ``n_out (2 s + 8) + n_in s``
+    beyond the input, this op its output and the output's gradient, ``2 s n_out``, and the
+    state, over which the input's gradient is written (``_native_backward_saved``). k3 s2 p1
+    float32: 1.0x-1.25x max pooling's (``n_out = n_in / 4``); 2-D k3 s1 with dy/dparam: 28
+    against 20 bytes per input element, 1.4x. A state of at most 1 MiB is always kept (as
+    there)."""
+    state = n_in * s + n_out * 8 * (2 if with_dw else 1)
+    return _state_peak_fits(n_in, n_out, s, state, True)
 
 
 def _allocator(shape: tuple, dtype: torch.dtype, fmt):
@@ -449,6 +450,18 @@ def _native_forward_saved(op: str, x: Tensor, param: Tensor, layout, validate: b
     xk = x.contiguous(memory_format=call.fmt) if call.copy else x
     p = param if param.is_contiguous() else param.contiguous()
     y = call.new_output()
+    try:
+        bad, usable, state = _native_saving_forward(call, need_param, op, xk, p, y)
+    except _native.NotServed:  # float64 windows the power engine hands back
+        return _torch_forward(op, x, param, layout, validate), None
+    if bad and validate:
+        diagnose(op, x, param, layout)
+    return y, (state if usable else None)
+
+
+def _native_saving_forward(call: _NativeCall, need_param: bool, op: str, xk: Tensor,
+                           p: Tensor, y: Tensor) -> tuple[bool, bool, tuple]:
+    """``(bad, usable, state)``: ``y`` filled and the state ``call.saves`` chose written."""
     if call.overlap_state(need_param) and op != "ppool":  # E / x, y / S, dy/dparam
         jac, dw = call.new_saved(need_param)
         cw = call.new_window_coefficients()
@@ -457,23 +470,18 @@ def _native_forward_saved(op: str, x: Tensor, param: Tensor, layout, validate: b
     elif call.overlap_state(need_param):  # E per element, dy/dparam (need_param), Lc per plane
         # (float64: x^alpha per element, dy/dparam, and S, y, y's low part per window)
         sums = (torch.empty(_native.overlap_weights_size(call.plan),
-                            dtype=_native.overlap_weights_dtype(x.dtype)),
+                            dtype=_native.overlap_weights_dtype(xk.dtype)),
                 torch.empty(_native.overlap_state_size(call.plan),
-                            dtype=_native.overlap_dw_dtype(x.dtype))
+                            dtype=_native.overlap_dw_dtype(xk.dtype))
                 if need_param else None,
-                torch.empty(_native.overlap_ref_size(call.plan, x.dtype), dtype=torch.float64))
+                torch.empty(_native.overlap_ref_size(call.plan, xk.dtype), dtype=torch.float64))
         bad, usable = _native.forward_overlap_saved(call.ptr, xk, p, y, *sums)
         state = (None, None, sums)
     else:
         jac, dw = call.new_saved(need_param)
-        try:
-            bad, usable = _native.forward_saved(call.ptr, xk, p, y, jac, dw)
-        except _native.NotServed:  # float64 windows the power engine hands back
-            return _torch_forward(op, x, param, layout, validate), None
+        bad, usable = _native.forward_saved(call.ptr, xk, p, y, jac, dw)
         state = (jac, dw)
-    if bad and validate:
-        diagnose(op, x, param, layout)
-    return y, (state if usable else None)
+    return bad, usable, state
 
 
 def _native_backward_saved(op: str, x: Tensor, param: Tensor, layout, grad_y: Tensor,

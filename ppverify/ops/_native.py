@@ -942,23 +942,25 @@ def backward_overlap_saved(plan: int, x: torch.Tensor, param: torch.Tensor,
 
 def saves_power_overlap(op: str, dtype: torch.dtype) -> bool:
     """Whether ``forward_power_overlap_saved`` serves ``op`` and ``dtype``: the power mean and
-    the Lp norm on float32 inputs (its per-element state, ``E / x`` as a float32, is the
-    input's own size; for the half types it would be twice theirs)."""
-    return op in ("powermean", "lp") and dtype == torch.float32
+    the Lp norm on float32 and float64 inputs (its per-element state, ``E / x`` as a float32 or
+    a float64, is the input's own size; for the half types it would be twice theirs)."""
+    return op in ("powermean", "lp") and dtype in (torch.float32, torch.float64)
 
 
 def forward_power_overlap_saved(plan: int, x: torch.Tensor, param: torch.Tensor,
                                 out: torch.Tensor, jac: torch.Tensor, dw: torch.Tensor | None,
                                 cw: torch.Tensor) -> tuple[bool, bool]:
-    """``forward`` of the power mean or the Lp norm (float32) and the state of a backward that
-    recomputes nothing, for windows that may share elements: ``jac`` (float32, ``x``'s shape
-    and memory format) gets each element's ``E / x`` rounded to float32 (``E`` the weight
-    ``exp(p (ln x - Lc))``; rows no window reads are not written), ``cw`` (float64, ``out``'s
-    shape and format) each window's ``y / S``, ``dw`` (float64, ``out``'s; None: not wanted)
-    each window's dy/dp. Returns ``(bad, usable)`` as ``forward_saved``: ``usable`` is False
-    where a window went to the exact engine (weights that underflow, ``|p| < 1/16``, a bad
-    element; not a window of zeros alone, which it serves) or an ``E / x`` is not a normal float32
-    (nor 0); the backward must then recompute."""
+    """``forward`` of the power mean or the Lp norm (float32, float64) and the state of a backward
+    that recomputes nothing, for windows that may share elements: ``jac`` (float32, or
+    float64 for a float64 ``x``; ``x``'s shape and memory format) gets each element's
+    ``E / x`` rounded to it (``E`` the weight ``exp(p (ln x - Lc))``; float64: ``E / x`` times a
+    power of two that ``y / S`` divides out; rows no window reads are not written), ``cw``
+    (float64, ``out``'s shape and format) each window's ``y / S``, ``dw`` (float64,
+    ``out``'s; None: not wanted) each window's dy/dp. Returns ``(bad, usable)`` as
+    ``forward_saved``: ``usable`` is False where a window went to the exact engine (weights
+    that underflow, ``|p| < 1/16``, a bad element; not a window of zeros alone, which it
+    serves) or an ``E / x`` is not a normal float32 (nor 0); the backward must then
+    recompute."""
     code = (_lib or load()).ppv_forward_power_overlap_saved(
         plan, x.data_ptr(), param.data_ptr(), out.data_ptr(), jac.data_ptr(),
         None if dw is None else dw.data_ptr(), cw.data_ptr(), torch.get_num_threads())
@@ -972,7 +974,7 @@ def backward_power_overlap_saved(plan: int, param: torch.Tensor, jac: torch.Tens
                                  grad_out: torch.Tensor, grad_in: torch.Tensor,
                                  need_param: bool) -> torch.Tensor | None:
     """``backward`` from ``forward_power_overlap_saved``'s state for the same plan and
-    ``param``: ``grad_in`` (float32, ``x``'s format; it may be ``jac`` itself) ``= (E_i / x_i)
+    ``param``: ``grad_in`` (``x``'s dtype and format; it may be ``jac`` itself) ``= (E_i / x_i)
     sum_w grad_out_w (y / S)_w`` over each element's windows; returns the parameter gradient
     (float64, ``param``'s shape; ``sum_w grad_out_w dw_w`` per plane) with ``need_param``
     (which needs ``dw``), else None."""

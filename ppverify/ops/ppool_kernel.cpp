@@ -5469,11 +5469,10 @@ int run(const Plan& Pc, const T* x, const double* param, T* y, const T* gy, T* g
         double* dparam_out, int requested, const Saved* sv = nullptr, bool allow_xlane = true) {
   const Saved* const sv_given = sv;  // (sv may be dropped below; a call again starts from it)
   if (Pc.op != OP_PPOOL) {
-    if (sv) {  // a float jac (float / bfloat16 / float16; float64: a double jac64 and no cw);
-               // windows that share no element, or with cw any windows (the overlap state)
+    if (sv) {  // a float jac (float / bfloat16 / float16; float64: a double jac64); windows
+               // that share no element, or with cw any windows (the overlap state)
       const bool f64 = std::is_same<T, double>::value;
-      if (f64 ? (sv->jac64 == nullptr || sv->cw != nullptr)
-              : (sv->jac64 != nullptr || sv->jac == nullptr))
+      if (f64 ? sv->jac64 == nullptr : (sv->jac64 != nullptr || sv->jac == nullptr))
         return ST_ARGS;
       // (disjoint reads the tables alone: no inverse, which for a plane folded into rows of
       // one element, _dispatch._global_rows, is 16 bytes per element)
@@ -6877,19 +6876,23 @@ int64_t ppv_lean_windows64() { return lean_windows64.exchange(0); }
 int ppv_lean64(int on) { return (on == 0 || on == 1) ? lean64_on.exchange(on) : lean64_on.load(); }
 
 // The saving forward of the power mean / Lp norm for windows that may share elements (float32
-// inputs): y, and per input element E / x (jac: float, x's layout; elements of rows no window
-// reads are not written), per output y / S (cw: double, the output's layout) and, with dw
+// and float64 inputs): y, and per input element E / x (jac: float, or double for float64, x's
+// layout; elements of rows no window reads are not written; float64: E / (x 2^-e), the scale
+// of PowLanes::xscale, whose 2^-e is in y / S), per output y / S (cw: double, the output's layout) and, with dw
 // non-null, dy/dp (double, the output's layout). Status as ppv_forward_saved (bit 4: the
 // state is not usable, the backward must recompute: a window in the exact engine, or some
 // E / x that float holds not as a normal number; P-pooling, another dtype: 3).
 int ppv_forward_power_overlap_saved(const int64_t* plan, const void* x, const double* param,
-                                    void* y, float* jac, double* dw, double* cw, int nthreads) {
+                                    void* y, void* jac, double* dw, double* cw, int nthreads) {
   return dispatch(plan, [&](const Plan& P, auto* tag) {
     using T = std::remove_pointer_t<decltype(tag)>;
-    if (!std::is_same<T, float>::value || P.op == OP_PPOOL || !jac || !cw) return (int)ST_ARGS;
+    constexpr bool f64 = std::is_same<T, double>::value;
+    if (!(std::is_same<T, float>::value || f64) || P.op == OP_PPOOL || !jac || !cw)
+      return (int)ST_ARGS;
     try {
       Saved sv;
-      sv.jac = jac;
+      if (f64) sv.jac64 = (double*)jac;
+      else sv.jac = (float*)jac;
       sv.dw = dw;
       sv.cw = cw;
       return run<T>(P, (const T*)x, param, (T*)y, nullptr, nullptr, nullptr, nthreads, &sv);
@@ -6903,16 +6906,19 @@ int ppv_forward_power_overlap_saved(const int64_t* plan, const void* x, const do
 // (null: not wanted; wanted needs dw) from the state ppv_forward_power_overlap_saved wrote for
 // the same plan and parameter. gx may be jac itself (x's layout; each row read before it is
 // written).
-int ppv_backward_power_overlap_saved(const int64_t* plan, const double* param, const float* jac,
+int ppv_backward_power_overlap_saved(const int64_t* plan, const double* param, const void* jac,
                                      const double* cw, const double* dw, const void* gy,
                                      void* gx, double* dparam, int nthreads) {
   return dispatch(plan, [&](const Plan& P, auto* tag) {
     using T = std::remove_pointer_t<decltype(tag)>;
-    if (!std::is_same<T, float>::value || P.op == OP_PPOOL || !jac || !cw) return (int)ST_ARGS;
+    constexpr bool f64 = std::is_same<T, double>::value;
+    if (!(std::is_same<T, float>::value || f64) || P.op == OP_PPOOL || !jac || !cw)
+      return (int)ST_ARGS;
     if (dparam != nullptr && dw == nullptr) return (int)ST_ARGS;
     try {
       Saved sv;
-      sv.jac = const_cast<float*>(jac);
+      if (f64) sv.jac64 = (double*)const_cast<void*>(jac);
+      else sv.jac = (float*)const_cast<void*>(jac);
       sv.cw = const_cast<double*>(cw);
       sv.dw = const_cast<double*>(dw);
       return run_power<T>(P, nullptr, param, nullptr, (const T*)gy, (T*)gx, dparam, nthreads,

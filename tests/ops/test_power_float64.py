@@ -253,3 +253,45 @@ def test_the_checker_passes_float64(op, target, kinds, torch_calls):
                              for c in report.failed_categories}
     if ordinary:
         assert torch_calls == {"forward": 0, "backward": 0}
+
+
+def test_the_overlap_state_serves_the_backward_of_windows_that_share_elements(monkeypatch):
+    # k3 s2 p1: the forward saves each element's E / x (a float64, scaled by the reference's
+    # exponent) and each window's y / S and dy/dp; the backward takes no log, exp or sum
+    x = _input((2, 3, 9, 10), seed=11, decades=6.0)
+    saved = []
+    real = _native.forward_power_overlap_saved
+
+    def watching(*args):
+        result = real(*args)
+        saved.append(result)
+        return result
+
+    def fail(*args, **kwargs):
+        raise AssertionError("the backward recomputed")
+
+    monkeypatch.setattr(_native, "forward_power_overlap_saved", watching)
+    monkeypatch.setattr(_native, "backward", fail)
+    zeros = x.clone()
+    zeros.view(-1)[::5] = 0.0
+    zeros[..., :3, :3] = 0.0  # windows of zeros alone: y = 0, dy/dx = D^(-1/p) in the state
+    for op, fn, args in (("powermean", gem_pool2d, (3, 2, 1)), ("lp", lp_pool2d, (3, 2))):
+        _against_oracle(op, fn, zeros, 2.5, *args)
+        _against_oracle(op, fn, x, -1.5 if op == "powermean" else 7.0, *args)
+    assert len(saved) == 4 and all(usable for _, usable in saved)
+
+
+def test_a_skewed_overlap_state_is_caught(monkeypatch):
+    # the oracle comparison sees a 1e-12 relative error in the saved E / x (float64's bounds
+    # are about 1e-14): the state is what the backward reads
+    x = _input((1, 2, 7, 7), seed=12)
+    real = _native.forward_power_overlap_saved
+
+    def skewed(plan, xk, p, y, jac, dw, cw):
+        result = real(plan, xk, p, y, jac, dw, cw)
+        jac.mul_(1 + 1e-12)
+        return result
+
+    monkeypatch.setattr(_native, "forward_power_overlap_saved", skewed)
+    with pytest.raises(AssertionError, match="grad_input"):
+        _against_oracle("powermean", gem_pool2d, x, 2.5, 3, 2, 1)
