@@ -155,13 +155,15 @@ def test_one_global_plane_in_lane_slices_keeps_float64s_bound(torch_calls):
     _native.lane_slices()  # (reset)
     x = _input((1, 1, 512, 512), seed=8, decades=2.0)
     xin = x.clone().requires_grad_(True)
-    y = adaptive_gem_pool2d(xin, 3.0, 1)
+    pt = torch.tensor(3.0, dtype=torch.float64, requires_grad=True)
+    y = adaptive_gem_pool2d(xin, pt, 1)
     y.backward()
-    assert _native.lane_slices()["sliced"] >= 1
+    assert _native.lane_slices()["sliced"] >= 1  # (the saving forward; its backward: a pass)
     ref = reference("powermean", x.numpy(), 3.0, output_size=1, dims=2, dtype="float64")
     assert ulp_distance(y.detach().numpy(), ref.output, "float64").max() <= 2
     rel = np.abs(xin.grad.numpy() - ref.grad_input) / np.abs(ref.grad_input)
     assert rel.max() <= 8 * 2.0 ** -52
+    assert abs(pt.grad.item() - ref.grad_param) <= 1e-14 * abs(ref.grad_param)
     assert torch_calls == {"forward": 0, "backward": 0}
 
 
@@ -295,3 +297,40 @@ def test_a_skewed_overlap_state_is_caught(monkeypatch):
     monkeypatch.setattr(_native, "forward_power_overlap_saved", skewed)
     with pytest.raises(AssertionError, match="grad_input"):
         _against_oracle("powermean", gem_pool2d, x, 2.5, 3, 2, 1)
+
+
+@pytest.mark.parametrize("op, p", [("powermean", 3.0), ("powermean", 2.0), ("lp", 3.0)])
+def test_dy_dp_of_near_degenerate_windows_keeps_float64s_bound(op, p, torch_calls):
+    # dy/dp from the window sums alone (pow_dp_fast) cancels near a window's degenerate case:
+    # inputs within 1e-9 of 1e30 (the power mean's sum about 1e-19 of y / p^2), Lp windows
+    # whose largest element is 1e6 times the others; float64 takes the cheap form only where
+    # its bound is 2^-46 of the value
+    gen = torch.Generator().manual_seed(12)
+    x = 1e30 * (1.0 + 1e-9 * torch.rand((2, 3, 9, 8), generator=gen, dtype=torch.float64))
+    if op == "lp":
+        x = x * 1e-6
+        x[:, :, 1::2, 1::2] *= 1e6  # the centre of each k3 s2 window
+        _against_oracle(op, lp_pool2d, x, p, 3, 2)
+    else:
+        _against_oracle(op, gem_pool2d, x, p, 3, 2)
+    assert torch_calls == {"forward": 0, "backward": 0}
+
+
+@pytest.mark.parametrize("op", ["powermean", "lp"])
+def test_dy_dp_of_windows_far_below_the_plane_reference(op, torch_calls):
+    # windows 1e60 below their plane's largest element: each z = p (ln x - Lc) about -414, so
+    # the cheap form's bound (n + 8) 2^-52 (A / S + ...) is 1e-12 of a dy/dp sum of 0.05: the
+    # kernel must sum these windows element by element (the form taken at float32's 2^-30:
+    # dy/dp 1e-12 off relative, about 4,400 ULP); the window holding 1e60 gets no gradient
+    gen = torch.Generator().manual_seed(13)
+    x = 1.0 + 0.1 * torch.rand((2, 3, 8, 8), generator=gen, dtype=torch.float64)
+    x[..., 0, 0] = 1e60
+    fn = gem_pool2d if op == "powermean" else lp_pool2d
+    gout = torch.ones(2, 3, 4, 4, dtype=torch.float64)
+    gout[..., 0, 0] = 0.0
+    _, _, gp = _grads(fn, x, 3.0, 2, 2, gout=gout)
+    ref = reference(op, x.numpy(), 3.0, 2, 2, dims=2, dtype="float64",
+                    grad_output=gout.numpy())
+    assert abs(gp.item() - ref.grad_param) <= 64 * 2.0 ** -52 * abs(ref.grad_param), (
+        gp.item(), ref.grad_param)
+    assert torch_calls == {"forward": 0, "backward": 0}
