@@ -261,3 +261,13 @@ def global_forward_ulps(op: str, y: torch.Tensor, x: torch.Tensor, param) -> np.
     got = y.detach().reshape(-1)
     got = got.float() if got.dtype == torch.bfloat16 else got
     return np.abs(ulp_distance(got.numpy(), np.asarray(ref.output).reshape(-1), dtype))
+
+
+def grads_of(fn, x, p, *args, grad_output=None):
+    """The op's output and gradients (input, p: a float64 tensor that requires grad), on the
+    path the dispatcher picks."""
+    xin = x.clone().requires_grad_(True)
+    pt = torch.as_tensor(p, dtype=torch.float64).clone().requires_grad_(True)
+    y = fn(xin, pt, *args)
+    y.backward(torch.ones_like(y) if grad_output is None else grad_output)
+    return y.detach(), xin.grad, pt.grad

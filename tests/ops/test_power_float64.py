@@ -28,7 +28,7 @@ from ppverify.ops import (
 )
 from ppverify.oracle import reference, ulp_distance
 
-from ._compare import FORWARD_ULP, alpha_scale, grad_input_scale, within
+from ._compare import FORWARD_ULP, alpha_scale, grad_input_scale, grads_of, within
 
 pytestmark = pytest.mark.skipif(not _native.available(), reason="the C++ kernel is not built")
 
@@ -52,14 +52,6 @@ def torch_calls(monkeypatch):
     return calls
 
 
-def _grads(fn, x, p, *args, gout=None):
-    xin = x.clone().requires_grad_(True)
-    pt = torch.as_tensor(p, dtype=torch.float64).clone().requires_grad_(True)
-    y = fn(xin, pt, *args)
-    y.backward(torch.ones_like(y) if gout is None else gout)
-    return y.detach(), xin.grad, pt.grad
-
-
 def _against_oracle(op, fn, x, p, kernel, stride=None, padding=0, ceil_mode=False, dims=2):
     """The op's output (within FORWARD_ULP), input gradient and p gradient (within the shared
     scales of tests/ops/_compare.py) against the oracle, float64."""
@@ -70,7 +62,7 @@ def _against_oracle(op, fn, x, p, kernel, stride=None, padding=0, ceil_mode=Fals
                       dtype=torch.float64) + 0.5
     if np.any(np.asarray(p) == 1.0):  # dy/dx = 1/n: ties the oracle cannot certify
         gout = torch.ones_like(gout)
-    y, gx, gp = _grads(fn, x, p, *args, gout=gout)
+    y, gx, gp = grads_of(fn, x, p, *args, grad_output=gout)
     ref = reference(op, x.numpy(), np.asarray(p, dtype=np.float64), kernel, stride, padding, 1,
                     ceil_mode, dims=dims, dtype="float64", grad_output=gout.numpy())
     where = f"{op} p={p} kernel={kernel} stride={stride} padding={padding}"
@@ -202,10 +194,10 @@ def test_a_handed_back_call_leaves_no_gradients_in_the_kept_scratch(monkeypatch)
     monkeypatch.setattr(torch, "get_num_threads", lambda: 1)
     x = torch.zeros(1, 1, 2, 4, dtype=torch.float64)
     x[0, 0, :, 2:] = 1e-310  # window 1: zeros alone; window 2: y subnormal, handed back
-    _grads(gem_pool2d, x, 3.0, 2, 2)
+    grads_of(gem_pool2d, x, 3.0, 2, 2)
     x2 = torch.zeros(1, 1, 2, 4, dtype=torch.float64)
     x2[0, 0, :, 2:] = torch.tensor([[1.0, 2.0], [3.0, 4.0]], dtype=torch.float64)
-    y, gx, _ = _grads(gem_pool2d, x2, 3.0, 2, 2)
+    y, gx, _ = grads_of(gem_pool2d, x2, 3.0, 2, 2)
     ref = reference("powermean", x2.numpy(), 3.0, 2, 2, dims=2, dtype="float64")
     np.testing.assert_allclose(gx.numpy(), ref.grad_input, rtol=1e-15, atol=0)
 
@@ -217,7 +209,7 @@ def test_the_saved_state_of_disjoint_windows_serves_the_backward(monkeypatch):
     with monkeypatch.context() as m:  # every forward saves nothing: the backward recomputes
         m.setattr(_dispatch, "_native_forward_saved", lambda op, x, p, layout, v, n:
                   (_dispatch._native_forward(op, x, p, layout, v), None))
-        recomputed = _grads(gem_pool2d, x, 2.5, 2, 2)
+        recomputed = grads_of(gem_pool2d, x, 2.5, 2, 2)
 
     def fail(*args, **kwargs):
         raise AssertionError("the backward recomputed")
@@ -232,7 +224,7 @@ def test_the_saved_state_of_disjoint_windows_serves_the_backward(monkeypatch):
 
     monkeypatch.setattr(_dispatch, "_native_forward_saved", watching)
     monkeypatch.setattr(_native, "backward", fail)
-    saved = _grads(gem_pool2d, x, 2.5, 2, 2)
+    saved = grads_of(gem_pool2d, x, 2.5, 2, 2)
     assert saved_states and saved_states[0] is not None
     assert saved_states[0][0].dtype == torch.float64  # dy/dx kept as float64
     for a, b in zip(saved, recomputed):  # the recomputing backward's arithmetic: same bits
@@ -328,7 +320,7 @@ def test_dy_dp_of_windows_far_below_the_plane_reference(op, torch_calls):
     fn = gem_pool2d if op == "powermean" else lp_pool2d
     gout = torch.ones(2, 3, 4, 4, dtype=torch.float64)
     gout[..., 0, 0] = 0.0
-    _, _, gp = _grads(fn, x, 3.0, 2, 2, gout=gout)
+    _, _, gp = grads_of(fn, x, 3.0, 2, 2, grad_output=gout)
     ref = reference(op, x.numpy(), 3.0, 2, 2, dims=2, dtype="float64",
                     grad_output=gout.numpy())
     assert abs(gp.item() - ref.grad_param) <= 64 * 2.0 ** -52 * abs(ref.grad_param), (

@@ -35,6 +35,7 @@ from ._compare import (
     alpha_scale,
     check_adaptive_case,
     grad_input_scale,
+    grads_of,
     within,
 )
 
@@ -48,13 +49,7 @@ def _name(dtype):
     return str(dtype).removeprefix("torch.")
 
 
-def _run(fn, x, p, *args, grad_output=None):
-    """The op's output and gradients (input, p), on the path the dispatcher picks."""
-    xin = x.clone().requires_grad_(True)
-    pt = torch.as_tensor(p, dtype=torch.float64).clone().requires_grad_(True)
-    y = fn(xin, pt, *args)
-    y.backward(torch.ones_like(y) if grad_output is None else grad_output)
-    return y.detach(), xin.grad, pt.grad
+_run = grads_of  # the op's output and gradients (input, p)
 
 
 def _check_windowed(op, x, p, kernel, stride=None, padding=0, ceil_mode=False, *, dims=2,
