@@ -819,8 +819,9 @@ class _EagerPool(torch.autograd.Function):
     elements (P-pooling in float32 / bfloat16 / float16, at most 6 bytes of state per input
     element), the forward saves each element's weight ``E`` (float32) and, when the
     parameter needs a gradient, each window's dy/dparam (float32); the backward then takes no
-    logarithm or exponential. For the power mean and Lp in float32 it saves each element's
-    ``E / x`` (float32) and each window's ``y / S`` and dy/dparam (float64); the backward is
+    logarithm or exponential. For the power mean and Lp in float32 and float64 it saves each
+    element's ``E / x`` (in the input's dtype) and each window's ``y / S`` and dy/dparam
+    (float64); the backward is
     then one coefficient per window and one pass per input row. The state is held by
     the node (not ``save_for_backward``: a float32 or float64 input gradient is written over it)
     and used once: the backward drops it, so a second backward of a retained graph recomputes."""
