@@ -19,8 +19,9 @@ Backends (one file each) are records in ``BACKENDS``, tried in order; the first 
 ``accepts(op, layout, x)`` is true serves the call: ``_triton`` (Triton kernels: P-pooling of
 CUDA tensors, every layout and dtype) when Triton is installed, ``_native`` (the C++ kernel on
 CPU, every layout, contiguous or channels-last: P-pooling in float32 / bfloat16 / float16 /
-float64, the power mean and the Lp norm too, whose float64 calls the kernel may hand back
-(``_native.NotServed``: then the pure-torch path serves them); ``_native.supports``)
+float64, the power mean and the Lp norm too, whose float64 calls, and backwards with terms
+beyond float64's range, the kernel may hand back (``_native.NotServed``: then the pure-torch
+path serves them); ``_native.supports``)
 when it is available, otherwise ``_torch_impl`` (pure torch: every operator,
 layout, dtype and device; it accepts everything, so it stays last; ``_fallback`` warns once
 where a kernel could have served). A new backend is one more ``Backend`` record inserted
@@ -409,7 +410,7 @@ def _native_forward(op: str, x: Tensor, param: Tensor, layout, validate: bool) -
     y = call.new_output()
     try:
         bad = _native.forward(call.ptr, xk, p, y)
-    except _native.NotServed:  # float64 windows the power engine hands back
+    except _native.NotServed:  # windows the power engine hands back
         return _torch_forward(op, x, param, layout, validate)
     if bad and validate:
         diagnose(op, x, param, layout)
@@ -433,7 +434,7 @@ def _native_backward(op: str, x: Tensor, param: Tensor, layout, grad_y: Tensor,
     gx = call.new_grad_input()
     try:
         return gx, _native.backward(call.ptr, xk, p, g, gx, need_param)
-    except _native.NotServed:  # float64 windows the power engine hands back
+    except _native.NotServed:  # windows the power engine hands back
         return _torch_backward(op, x, param, layout, grad_y, need_param)
 
 
@@ -452,7 +453,7 @@ def _native_forward_saved(op: str, x: Tensor, param: Tensor, layout, validate: b
     y = call.new_output()
     try:
         bad, usable, state = _native_saving_forward(call, need_param, op, xk, p, y)
-    except _native.NotServed:  # float64 windows the power engine hands back
+    except _native.NotServed:  # windows the power engine hands back
         return _torch_forward(op, x, param, layout, validate), None
     if bad and validate:
         diagnose(op, x, param, layout)
@@ -971,7 +972,7 @@ def pool(op: str, input: Tensor, param, layout, validate: bool = True) -> Tensor
                      else torch.empty_like(entry.out_like, memory_format=entry.out_fmt))
                 code = entry.kernel(call.ptr, xk.data_ptr(), param_t.data_ptr(), y.data_ptr(),
                                     torch.get_num_threads())
-                if code == _native._F64_TORCH:  # float64 windows the power engine hands back
+                if code == _native._HAND_BACK:  # windows the power engine hands back
                     y = _torch_forward(op, x, param_t, layout, validate)
                 elif code and _native.status(code) and validate:
                     diagnose(op, x, param_t, layout)

@@ -13,9 +13,9 @@ but cannot run here:
   quotes the build error.
 
 No warning where the pure-torch path is the only implementation (the power mean and the Lp
-norm on a GPU), where the kernel handed a float64 call back (``_native.NotServed``: its
-adversarial windows, by design) or where the user chose it (``PPVERIFY_NATIVE=0``,
-``PPVERIFY_TRITON=0``).
+norm on a GPU), where the kernel handed a call back (``_native.NotServed``: float64's
+adversarial windows, and gradient terms beyond float64's range, by design) or where the user
+chose it (``PPVERIFY_NATIVE=0``, ``PPVERIFY_TRITON=0``).
 """
 
 from __future__ import annotations

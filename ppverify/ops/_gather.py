@@ -84,12 +84,14 @@ class WindowIndex:
         full = tuple(self.out_spatial) + tuple(ks)
         flat = np.broadcast_to(flat, full).reshape(tuple(self.out_spatial) + (self.K,))
         valid = np.broadcast_to(valid, full).reshape(tuple(self.out_spatial) + (self.K,))
-        self.index = torch.as_tensor(np.array(flat).reshape(-1), device=device)
+        self._flat = np.array(flat).reshape(-1)  # (scatter_apart's slots are made from it)
+        self.index = torch.as_tensor(self._flat, device=device)
         self.valid = None if valid.all() else torch.as_tensor(np.array(valid),
                                                               device=device)
         self.identity = (math.prod(self.padded) == self.K and all(n == 1 for n in
                                                                   self.out_spatial)
                          and self.valid is None)
+        self._slot = None  # (scatter_apart's slots, their count), made on first use
         counts = valid.reshape(-1, self.K).sum(axis=1).reshape(self.out_spatial)
         self.counts = torch.as_tensor(counts.astype(np.float64), device=device)
 
@@ -112,6 +114,38 @@ class WindowIndex:
             return g.reshape(*lead, *self.spatial)
         acc = g.new_zeros((*lead, math.prod(self.padded)))
         return self._unpad(acc.index_add(2, self.index, g.reshape(*lead, self.index.shape[0])))
+
+    def scatter_apart(self, g: torch.Tensor) -> torch.Tensor:
+        """Like ``scatter``, with the entries sharing an element kept apart instead of added:
+        ``(N, C, *out_spatial, K) -> (N, C, *spatial, R)``, R the most entries of one element
+        (zeros fill the rest), for a sum whose order and rounding the caller chooses
+        (``ScaledTerms.scatter``: compensated, as its terms' signs decide results beyond the
+        range). Each entry goes to its own slot, so nothing is rounded here."""
+        lead = g.shape[:2]
+        if self.identity:
+            return g.reshape(*lead, *self.spatial, 1)
+        slot, R = self._slots()
+        acc = g.new_zeros((*lead, math.prod(self.padded) * R))
+        acc = acc.index_add(2, self.index * R + slot, g.reshape(*lead, self.index.shape[0]))
+        acc = acc.reshape(*lead, *self.padded, R)
+        for a, (left, _) in enumerate(self.pads):
+            acc = acc.narrow(2 + a, left, self.spatial[a])
+        return acc
+
+    def _slots(self) -> tuple[torch.Tensor, int]:
+        """Each entry's rank among the entries of its element (in index order), and the most
+        entries of one element."""
+        if self._slot is None:  # (from the host copy: under torch.compile self.index is fake)
+            idx = self._flat
+            order = np.argsort(idx, kind="stable")
+            sorted_idx = idx[order]
+            starts = np.r_[0, np.flatnonzero(np.diff(sorted_idx)) + 1]
+            first = np.repeat(starts, np.diff(np.r_[starts, idx.size]))
+            slot = np.empty_like(idx)
+            slot[order] = np.arange(idx.size) - first
+            self._slot = (torch.as_tensor(slot, device=self.index.device),
+                          int(slot.max(initial=0)) + 1)
+        return self._slot
 
     def scatter_amax(self, g: torch.Tensor) -> torch.Tensor:
         """Like ``scatter``, the largest entry instead of the sum (-inf where none)."""

@@ -3,7 +3,8 @@ ctypes, and verified before it is trusted.
 
 What it serves: P-pooling, the power mean (GeM) and the Lp norm (``power_kernel.inc``) on CPU
 tensors of float32, bfloat16, float16 and float64 (the power engine hands float64 calls it
-cannot hold to float64's bound back to the pure-torch path: ``NotServed``), any pooling layout
+cannot hold to float64's bound, and backwards with terms beyond float64's range, back to the
+pure-torch path: ``NotServed``), any pooling layout
 (windowed with padding, dilation and ceil_mode, adaptive, global), contiguous or channels-last
 memory (no copy), forward and backward (the input gradient and the parameter's, per plane). The
 mathematics is ``ppverify.ops.functional``'s and ``ppverify.ops.power_mean``'s; the kernel's
@@ -676,19 +677,21 @@ def forward_function():
 
 
 class NotServed(Exception):
-    """The kernel handed the call back (status ``_F64_TORCH``): the power mean or the Lp norm on
+    """The kernel handed the call back (status ``_HAND_BACK``): the power mean or the Lp norm on
     float64 inputs with a window its fast form cannot hold to float64's bound (an exponent
     below 1/16, a plane whose weights would leave float64's normal range, a coefficient beyond
-    it). The dispatcher runs the call on the pure-torch path instead, whose float64 form serves
-    every window; nothing the kernel wrote is used."""
+    it), or a backward in any dtype with a gradient term beyond float64's range (the Lp norm
+    at a tiny p: y ~ n^(1/p)), which the pure-torch path sums as m 2^k. The dispatcher runs the
+    call on the pure-torch path instead, which serves every window; nothing the kernel wrote
+    is used."""
 
 
 def status(code: int) -> bool:
     """A kernel's non-zero status as ``forward``'s result (True: some window holds a bad
     element); ``NotServed`` where the kernel handed the call back, ``MemoryError`` /
     ``RuntimeError`` for the failures."""
-    if code == _F64_TORCH:
-        raise NotServed("the power engine hands this float64 call to the pure-torch path")
+    if code == _HAND_BACK:
+        raise NotServed("the power engine hands this call to the pure-torch path")
     if code & 3 == 3:  # ST_ARGS (3) holds bit 2 too: it is not an out-of-memory
         raise RuntimeError(f"ppverify kernel: invalid call (status {code}: it refused the "
                            f"plan)")
@@ -713,7 +716,7 @@ def forward(plan: int, x: torch.Tensor, param: torch.Tensor, out: torch.Tensor) 
 #: float32's range, e.g. ``alpha x^(alpha-1)`` at a subnormal x); the backward must recompute
 _UNSAVED = 4
 #: the kernel's status where the pure-torch path must serve the call (``NotServed``)
-_F64_TORCH = 128
+_HAND_BACK = 128
 
 
 def saves(dtype: torch.dtype) -> bool:

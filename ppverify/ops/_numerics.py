@@ -146,12 +146,25 @@ def exp_pair(hi: torch.Tensor, lo: torch.Tensor) -> torch.Tensor:
     return torch.where(torch.isinf(e), e, e + e * lo)  # (inf * lo may be -inf: NaN)
 
 
-def reduce_ln2(s: torch.Tensor, lo: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """``exp(s + lo) = exp(r) 2^k`` with ``k = round(s / ln 2)`` (an integer-valued float64
-    clamped to +-2100, beyond which the value is 0 or inf at any scale) and ``|r| <= ln(2) / 2``
-    for ``|s|`` within that range: ``k ln 2`` subtracted in two parts, ``k LN2_HI`` exact."""
-    k = torch.round(s / LN2).clamp(-2100.0, 2100.0)
-    return (s - k * LN2_HI) - k * LN2_LO + lo, k
+def reduce_ln2(s: torch.Tensor, lo: torch.Tensor, pair: bool = False):
+    """``exp(s + lo) = exp(r) 2^k`` with ``k = round(s / ln 2)`` (an integer-valued float64 of
+    any size: the Lp norm's terms reach 2^(1e8) at p = 1e-8, beyond every format but summed
+    with others of their size) and ``|r| <= ln(2) / 2`` for small ``lo``: ``k ln 2`` subtracted
+    in two parts, ``k LN2_HI`` as an exact pair (a single product for ``|k| < 2^21``, where
+    its low part is 0): the terms of a norm at p = 1e-8 differ by 1e-8 relative for inputs a
+    few ULP apart, and their sum's sign is right only if ``m`` is that accurate beyond 2^(1e8).
+    ``k`` is kept within +-2^60 (finite: inf - inf is NaN) and ``r`` within +-1, so that for
+    ``|s|`` beyond 2^53, where ``s`` itself is not known to a unit, ``exp(r)`` stays a finite
+    mantissa (such values are 0 or inf in every format: only their signs and exact
+    cancellations between equal terms remain to be right). With ``pair``, ``(r_hi, r_lo,
+    k)``: ``r`` unrounded, ``s - k_hi`` (exact: Sterbenz) plus the rest, renormalised."""
+    k = torch.round(s / LN2).clamp(-(2.0**60), 2.0**60)
+    k_hi, k_lo = two_prod(k, torch.full_like(k, LN2_HI))
+    if pair:  # (renormalised: exp_dd's pair is first-order in its low part)
+        r_hi, r_lo = two_sum(s - k_hi, (lo - k_lo) - k * LN2_LO)
+        inside = r_hi.abs() <= 1.0
+        return torch.where(inside, r_hi, r_hi.clamp(-1.0, 1.0)), torch.where(inside, r_lo, 0.0), k
+    return (((s - k_hi) - k_lo) - k * LN2_LO + lo).clamp(-1.0, 1.0), k
 
 
 def scaled_exp_pair(hi: torch.Tensor, lo: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -163,9 +176,10 @@ def scaled_exp_pair(hi: torch.Tensor, lo: torch.Tensor) -> tuple[torch.Tensor, t
 
 
 def times_pow2(m: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
-    """``m 2^k`` for an integer-valued ``k`` (clamped to +-2100, beyond which ``m`` near 1
-    overflows or underflows anyway), rounded once (only where the result is subnormal)."""
-    up1, up2 = pow2(k.clamp(-2100, 2100).to(torch.int64))
+    """``m 2^k`` for an integer-valued ``k`` of any size (clamped to +-2046, beyond which ``m``
+    near 1 overflows or underflows anyway; both halves of ``2^k`` stay finite there, so that a
+    zero ``m`` gives 0, not 0 x inf), rounded once (only where the result is subnormal)."""
+    up1, up2 = pow2(k.clamp(-2046, 2046).to(torch.int64))
     return m * up1 * up2
 
 
@@ -317,7 +331,8 @@ def power_ratio(v: torch.Tensor, ref: torch.Tensor, a: torch.Tensor,
 
 def scaled_power_ratio(f: torch.Tensor, v: torch.Tensor, ref: torch.Tensor, b: torch.Tensor,
                        c: torch.Tensor, b_lo: torch.Tensor | None = None,
-                       c_lo: torch.Tensor | None = None, t=None, split: bool = False):
+                       c_lo: torch.Tensor | None = None, t=None, split: bool = False,
+                       low: bool = False):
     """``f (v / ref)**b exp(c)`` for positive float64 ``v``, ``ref`` with no intermediate
     overflow or underflow: finite whenever the product is, though ``(v / ref)**b`` alone may
     not be (values only). With ``split``, the pair ``(m, k)`` with the value ``m 2**k``
@@ -330,7 +345,10 @@ def scaled_power_ratio(f: torch.Tensor, v: torch.Tensor, ref: torch.Tensor, b: t
     to ``f exp(r)`` as two exact factors. Rounding ``t`` (hundreds in magnitude) to one double
     first would cost ``|t| eps`` relative (150+ ulp near the float64 maximum). ``b_lo`` and
     ``c_lo``: low parts of ``b`` and ``c`` when they are pairs; ``t`` the pair
-    ``b ln(v/ref)`` itself when the caller has it.
+    ``b ln(v/ref)`` itself when the caller has it. With ``split`` and ``low``, ``(m, k, m_lo)``:
+    ``m + m_lo`` within about 2^-59 relative (``r`` kept as a pair and ``exp_dd``), for sums
+    beyond the range whose terms differ by less than one rounding of ``m`` (the Lp norm's at
+    p = 1e-8 on windows a few ULP apart: 1e-17 relative, and their sum's sign is its value).
     """
     with torch.no_grad():
         t_hi, t_lo = scaled_log(v, ref, b, b_lo)[:2] if t is None else t
@@ -341,6 +359,11 @@ def scaled_power_ratio(f: torch.Tensor, v: torch.Tensor, ref: torch.Tensor, b: t
         lo = err + t_lo
         if c_lo is not None:
             lo = lo + c_lo.detach()
+        if low:
+            r_hi, r_lo, k = reduce_ln2(s, lo, pair=True)
+            e, e_lo = exp_dd(r_hi, r_lo)
+            m, m_err = two_prod(f.detach(), e)
+            return m, k, m_err + f.detach() * e_lo
         r, k = reduce_ln2(s, lo)
         m = f.detach() * torch.exp(r)
         if split:
@@ -360,20 +383,25 @@ def pow2(e: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.pow(2.0, e1.to(torch.float64)), torch.pow(2.0, (e - e1).to(torch.float64))
 
 
-def scaled_sum(rel: torch.Tensor, ref: torch.Tensor, keep: int) -> torch.Tensor:
-    """``sum(rel * ref)`` over the windows of a ``(N, C, *out)`` tensor, to a parameter's shape:
-    ``keep`` = 0 (one value), 1 (per channel) or 2 (per plane).
+def scaled_sum(rel: torch.Tensor, ref: torch.Tensor, keep: int,
+               ref_exp: torch.Tensor | None = None) -> torch.Tensor:
+    """``sum(rel * ref 2^ref_exp)`` over the windows of a ``(N, C, *out)`` tensor, to a
+    parameter's shape: ``keep`` = 0 (one value), 1 (per channel) or 2 (per plane);
+    ``ref_exp`` (integer-valued float64, any size) holds the part of each window's unit that
+    float64 cannot: the Lp norm's y ~ 5^1000 at p = 1e-3.
 
     Each product is formed as (mantissa of rel) (mantissa of ref) 2^(e - E), with ``e`` its
     binary exponent and ``E`` the largest in its sum: exact scalings, so that a product of a
     huge ``rel`` and a tiny ``ref`` (or of two subnormal-scale factors) neither overflows nor
     underflows before the sum, and partial sums of huge magnitude do not overflow before
-    they cancel. The result is ``2^E`` times the scaled sum (overflowing only if it must)."""
+    they cancel; the sum is compensated (``csum``), so that beyond the range, where a sum's
+    sign is its value, it is right unless the terms cancel to below about n^2 2^-106 of their
+    size. The result is ``2^E`` times the scaled sum (overflowing only if it must)."""
     ref = torch.broadcast_to(ref, rel.shape)
     dims = {0: tuple(range(rel.dim())), 1: (0, *range(2, rel.dim())),
             2: tuple(range(2, rel.dim()))}[keep]
     if not dims:
-        return rel * ref
+        return rel * ref if ref_exp is None else times_pow2_exact(rel * ref, ref_exp)
     if rel.numel() == 0:  # an empty batch: zeros of the parameter's shape
         return (rel * ref).sum(dim=dims)
     with torch.no_grad():
@@ -382,15 +410,32 @@ def scaled_sum(rel: torch.Tensor, ref: torch.Tensor, keep: int) -> torch.Tensor:
         # a zero product's exponent (frexp(0) gives 0) must not set the scale: a sum of one
         # term 2^-1030 and a zero scaled to 2^2 lost the term's digits in a subnormal
         live = (rel.detach() != 0) & (ref.detach() != 0)
-        e = torch.where(live, er + ef, torch.zeros_like(er))
-        top = torch.where(live, e, -(2**30)).amax(dim=dims, keepdim=True)
-        top = torch.where(top == -(2**30), 0, top)  # no live term: any scale
+        e = (er + ef).to(torch.float64)
+        if ref_exp is not None:
+            e = e + torch.broadcast_to(ref_exp, rel.shape)
+        e = torch.where(live, e, 0.0)
+        top = torch.where(live, e, -math.inf).amax(dim=dims, keepdim=True)
+        top = torch.where(torch.isfinite(top), top, 0.0)  # no live term: any scale
         a1, a2 = pow2(-er)
         b1, b2 = pow2(-ef)
-        c1, c2 = pow2(torch.where(live, e - top, torch.zeros_like(e)))
-        up1, up2 = pow2(top.amax(dim=dims))
+        c1, c2 = pow2(torch.where(live, e - top, 0.0).clamp(-2100, 0).to(torch.int64))
     terms = (rel * a1 * a2) * (ref.detach() * b1 * b2) * c1 * c2
-    return terms.sum(dim=dims) * up1 * up2
+    # compensated (csum): where 2^top is beyond the range the sum's sign is its value, and
+    # a plain sum loses terms 1e-176 below others before those cancel
+    lead = {0: (), 1: (terms.shape[1],), 2: tuple(terms.shape[:2])}[keep]
+    flat = terms.transpose(0, 1) if keep == 1 else terms
+    total = csum(flat.reshape(*lead, -1))
+    return times_pow2_exact(total, top.amax(dim=dims))
+
+
+def times_pow2_exact(v: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+    """``v 2^k`` for an integer-valued float64 ``k`` of any size (the Lp norm's scales reach
+    2^(1e8) at p = 1e-8): ``v``'s mantissa (an exact scaling) times 2^(its exponent + k),
+    rounded once; 0 where ``v`` is, whatever ``k``."""
+    with torch.no_grad():
+        vk = torch.frexp(v.detach()).exponent
+        d1, d2 = pow2(-vk)
+    return times_pow2(v * d1 * d2, vk.to(torch.float64) + k)
 
 
 def phi(d: torch.Tensor, precise: bool = True) -> torch.Tensor:

@@ -39,6 +39,8 @@ from ._numerics import (
     power_ratio,
     scaled_power_ratio,
     scaled_sum,
+    times_pow2_exact,
+    two_prod,
     two_sum,
 )
 
@@ -91,48 +93,65 @@ class ScaledTerms:
     make an input gradient that float64 holds. ``scatter`` sums the terms ``g gy`` of every
     element with one common scale per element (the largest ``k`` of its terms), so that
     nothing overflows before the sum is scaled back once (inf only where the sum itself is
-    beyond the range)."""
+    beyond the range; 0 where equal terms cancel, whatever the scale). The sums are
+    compensated (``csum``): beyond the range a sum's sign is its value, right unless its
+    terms cancel to below about n^2 2^-106 of their size."""
 
-    def __init__(self, mask: torch.Tensor, m: torch.Tensor, k: torch.Tensor):
-        self.mask, self.m, self.k = mask, m, k
+    def __init__(self, mask: torch.Tensor, m: torch.Tensor, k: torch.Tensor,
+                 lo: torch.Tensor | None = None):
+        self.mask, self.m, self.k, self.lo = mask, m, k, lo  # lo: m's low part, if any
 
     def where(self, keep: torch.Tensor) -> ScaledTerms:
         """Only the entries also in ``keep``."""
-        return ScaledTerms(self.mask & keep, self.m, self.k)
+        return ScaledTerms(self.mask & keep, self.m, self.k, self.lo)
 
     def _terms(self, g: torch.Tensor, v: torch.Tensor):
         """The products ``g v`` (``g`` the derivatives where not ``mask``) as ``(m, k)``, ``v``
-        split by ``frexp`` (exactly), so that each ``m`` is rounded once, as ``g v`` is."""
+        split by ``frexp`` (exactly); ``m`` with one more axis: its exact product and its
+        low part (the product's error and ``lo v``), for the compensated sums."""
         vm, ve = torch.frexp(v)
-        m = torch.where(self.mask, self.m, g.detach()) * vm
-        return m, torch.where(self.mask, self.k, 0.0) + ve.to(COMPUTE)
+        m_hi, m_err = two_prod(torch.where(self.mask, self.m, g.detach()), vm)
+        if self.lo is not None:
+            m_err = m_err + torch.where(self.mask, self.lo, 0.0) * vm
+        k = torch.where(self.mask, self.k, 0.0) + ve.to(COMPUTE)
+        return torch.stack([m_hi, m_err], -1), k.unsqueeze(-1)
 
-    def window_sum(self, g: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    def window_sum(self, g: torch.Tensor, t: torch.Tensor,
+                   extra: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
         """Each window's ``sum(g * t)`` over its elements (``t`` per element, as ``g``),
-        with one scale per window as in ``scatter`` (forward-mode derivatives)."""
+        with one scale per window as in ``scatter`` (forward-mode derivatives), plus
+        ``extra = (m, k)``, one more term ``m 2^k`` per window (the parameter's)."""
         with torch.no_grad():
             m, k = self._terms(g, t)
+            m, k = m.flatten(-2), k.expand_as(m).flatten(-2)  # (hi, lo) pairs side by side
+            if extra is not None:
+                m, k = torch.cat([m, _e(extra[0])], -1), torch.cat([k, _e(extra[1])], -1)
             top = _scale_of(torch.where(m != 0, k, -math.inf).amax(-1, keepdim=True))
             d1, d2 = pow2((k - top).clamp(-2100.0, 0.0).to(torch.int64))
-            u1, u2 = pow2(top[..., 0].to(torch.int64))
-            return (m * d1 * d2).sum(-1) * u1 * u2
+            return times_pow2_exact(csum(m * d1 * d2), top[..., 0])
 
     def scatter(self, index, g: torch.Tensor, gy: torch.Tensor) -> torch.Tensor:
         """``index.scatter(g * gy)`` (``g`` the derivatives elsewhere, ``gy`` per window)
         summed as described above."""
         with torch.no_grad():
             m, k = self._terms(g, _e(gy))
-            top = _scale_of(index.scatter_amax(torch.where(m != 0, k, -math.inf)))
+            m_hi, m_lo, k = m[..., 0], m[..., 1], k[..., 0]
+            top = _scale_of(index.scatter_amax(torch.where(m_hi != 0, k, -math.inf)))
             shift = (k - index.gather(top)).clamp(-2100.0, 0.0)  # 0 at padding: m is 0 there
             d1, d2 = pow2(shift.to(torch.int64))
-            u1, u2 = pow2(top.to(torch.int64))
-            return index.scatter(m * d1 * d2) * u1 * u2
+            # compensated: beyond the range a sum's sign is its value (-d9 + d9 + d6 with
+            # d6 = 1e-176 d9, added in that order, lost d6 and gave 0, or -inf for +inf)
+            parts = torch.cat([index.scatter_apart(m_hi * d1 * d2),
+                               index.scatter_apart(m_lo * d1 * d2)], -1)
+            return times_pow2_exact(csum(parts), top)
 
 
 def _scale_of(top: torch.Tensor) -> torch.Tensor:
-    """A sum's common exponent: the largest ``k`` of its terms (0 where it has none),
-    within ``pow2``'s range."""
-    return torch.where(torch.isfinite(top), top, 0.0).clamp(-2100.0, 2100.0)
+    """A sum's common exponent: the largest ``k`` of its terms (0 where it has none). It may
+    lie far beyond float64's exponents (the Lp norm's terms near 2^(1e8) at p = 1e-8): the
+    terms are scaled by 2^(k - top) and the sum by 2^top with exact steps that keep an exact
+    cancellation 0 (it was 0 x 2^2100, NaN)."""
+    return torch.where(torch.isfinite(top), top, 0.0)
 
 
 # ------------------------------------------------------------------------------- P-pooling
@@ -333,6 +352,10 @@ class _PPool:
         """The unit of ``derivatives()``'s dy/dα (set by it; R_d unless that overflowed)."""
         return getattr(self, "ref_da", self.ref_d)
 
+    def ref_parts(self) -> tuple[torch.Tensor, None]:
+        """``ref`` as ``scaled_sum``'s ``(ref, ref_exp)``: always within float64's range."""
+        return self.ref, None
+
     def outside_domain(self) -> torch.Tensor:
         return torch.zeros_like(self.y, dtype=torch.bool)
 
@@ -391,7 +414,11 @@ def backward(op: str, x: torch.Tensor, param: torch.Tensor, layout: Layout,
         exact = st.big.scatter(w.index, g, gy)
         gx = torch.where(torch.isfinite(gx), gx, exact)
     gx = gx.to(x.dtype)
-    gp = scaled_sum(da * gy, st.ref, param.dim()) if need_param else None
+    if need_param:  # the unit of da as r 2^k (the power mean's may be beyond float64's range)
+        ref, ref_exp = st.ref_parts()
+        gp = scaled_sum(da * gy, ref, param.dim(), ref_exp)
+    else:
+        gp = None
     return gx, gp
 
 
@@ -402,13 +429,24 @@ def jvp(op: str, x: torch.Tensor, param: torch.Tensor, layout: Layout,
     st = _analysis(op, w)
     g, da = st.derivatives()
     out = torch.zeros(w.out_shape, dtype=COMPUTE, device=x.device)
-    if x_tangent is not None:
-        t = w.index.gather(x_tangent.to(COMPUTE))
-        along = w.sum(g * t)
-        if st.big is not None and _may_hold(~torch.isfinite(along)):
-            along = torch.where(torch.isfinite(along), along, st.big.window_sum(g, t))
-        out = out + along
+    t = None if x_tangent is None else w.index.gather(x_tangent.to(COMPUTE))
+    if t is not None:
+        out = out + w.sum(g * t)
+    along_p = None  # the parameter's term in units of st.ref
     if param_tangent is not None:
-        pt = param_tangent.to(COMPUTE).reshape(w.param.shape)
-        out = out + (da * st.ref) * pt
+        along_p = da * param_tangent.to(COMPUTE).reshape(w.param.shape)
+        out = out + along_p * st.ref
+    ref, ref_exp = st.ref_parts()
+    if (st.big is not None or ref_exp is not None) and _may_hold(~torch.isfinite(out)):
+        # a term beyond float64's range (a dy/dx, or the power mean's unit 2^k_y): each
+        # window's terms as m 2^k with one scale (inf - inf was NaN, 0 x 2^k_y too)
+        big = st.big or ScaledTerms(torch.zeros_like(g, dtype=torch.bool), g, g)
+        extra = None
+        if along_p is not None:
+            pm, pk = torch.frexp(along_p.detach())
+            rm, rk = torch.frexp(ref)
+            k = (pk + rk).to(COMPUTE) + (0.0 if ref_exp is None else ref_exp)
+            extra = (pm * rm, k)
+        exact = big.window_sum(g, torch.zeros_like(g) if t is None else t, extra)
+        out = torch.where(torch.isfinite(out), out, exact)
     return out.to(x.dtype)

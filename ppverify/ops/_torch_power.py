@@ -148,24 +148,38 @@ class PowerMean:
         # ln(y / R) as m 2^k, R's exponent added to k (values; derivatives through g)
         self.out_of_range = torch.zeros_like(self.all_zero)
         self.y_scaled = None  # (m, k): y = m 2^k, m in [1/2, 1), where out_of_range
-        if w.precise:
-            rel = self.y_rel.detach()
-            self.out_of_range = ~((rel.abs() >= torch.finfo(rel.dtype).tiny) & torch.isfinite(rel))
+        # (every dtype: the Lp norm's y / R ~ n^(1/p) overflows float64 for p below about
+        # ln(n) / 709, and its derivatives with it)
+        rel = self.y_rel.detach()
+        self.out_of_range = ~((rel.abs() >= torch.finfo(rel.dtype).tiny) & torch.isfinite(rel))
+        self._geo_pair = geo_pair if w.precise and self.geometric else None
+        self._y_mk = None  # scaled_y()'s, once made
+        self.dp_scaled = None  # set by derivatives()
         if _may_hold(self.out_of_range):
-            with torch.no_grad():
-                g_hi, g_lo = self.g_pair
-                if self.geometric:
-                    g_hi = torch.where(p == 0, geo_pair[0], g_hi)
-                    g_lo = torch.where(p == 0, geo_pair[1], g_lo)
-                ym, yk = scaled_exp_pair(g_hi, g_lo)
-                rm, rk = torch.frexp(ref)
-                mm, mk = torch.frexp(rm * ym)
-                self.y_scaled = (mm, yk + (rk + mk).to(yk.dtype))
-                value = times_pow2(*self.y_scaled)
+            self.y_scaled = self.scaled_y()
+            value = times_pow2(*self.y_scaled)
             g = self.g
             scaled = _with_derivative(value, lambda: value * torch.exp(g - g.detach()), g)
             y = torch.where(self.out_of_range, scaled, y)
         self.y = torch.where(self.all_zero | self.zero_kills, 0.0, y)
+
+    def scaled_y(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Every window's ``y = m 2^k`` (values; ``m`` in [1/2, 1), ``k`` an integer-valued
+        float64 of any size) from ``ln(y / R)`` (a pair in float64) and R's exponent: finite
+        where y is beyond float64's range."""
+        if self._y_mk is None:
+            with torch.no_grad():
+                p = self.p
+                g_hi, g_lo = (self.g_pair if self.w.precise else
+                              (self.g.detach(), torch.zeros_like(self.g)))
+                if self._geo_pair is not None:
+                    g_hi = torch.where(p == 0, self._geo_pair[0], g_hi)
+                    g_lo = torch.where(p == 0, self._geo_pair[1], g_lo)
+                ym, yk = scaled_exp_pair(g_hi, g_lo)
+                rm, rk = torch.frexp(self.R)
+                mm, mk = torch.frexp(rm * ym)
+                self._y_mk = (mm, yk + (rk + mk).to(yk.dtype))
+        return self._y_mk
 
     def _g_pair(self, first, p_safe, pe):
         """``g = G / p = ln(y / R)`` as a double-double (values only; float64 inputs).
@@ -257,11 +271,26 @@ class PowerMean:
                     gk = (_e(yk) - xk.to(yk.dtype)).to(ek.dtype)
                 exact = torch.where(pe == 0, times_pow2(gm, gk), exact)
                 em, ek = torch.where(pe == 0, gm, em), torch.where(pe == 0, gk, ek)
-            # beyond float64's range: m 2^k for the backward's scaled sum (ScaledTerms)
-            self.big = ScaledTerms(~torch.isfinite(exact), em, ek)
+            # beyond float64's range: m 2^k for the backward's scaled sum (ScaledTerms), m as
+            # a pair (terms of windows a few ULP apart differ by less than m's rounding)
+            beyond = ~torch.isfinite(exact)
+            em_lo = None
+            if _may_hold(beyond):
+                pm, pk, em_lo = scaled_power_ratio(1.0 / D, xs, _e(self.R), pe - 1.0,
+                                                   _e(c_hi), c_lo=_e(c_lo), t=tm, split=True,
+                                                   low=True)
+                keep = pe == 0 if self.geometric else torch.zeros_like(beyond)
+                em, ek = torch.where(keep, em, pm), torch.where(keep, ek, pk)
+                em_lo = torch.where(keep, 0.0, em_lo)
+            self.big = ScaledTerms(beyond, em, ek, em_lo)
             plain = g
             g = _with_derivative(exact, lambda: plain, w.X, p, self.g)
             g = torch.where(torch.isfinite(exact), g, plain)
+        elif _may_hold(~torch.isfinite(g)):  # beyond float64 (the Lp norm at a tiny p): m 2^k
+            with torch.no_grad():
+                em, ek = scaled_exp_pair((pe - 1.0) * (self.l - _e(self.g)) - torch.log(D),
+                                         torch.zeros_like(g))
+            self.big = ScaledTerms(~torch.isfinite(g), em.detach(), ek)
         # zeros with p > 0: 0 for p > 1, 1/D at p = 1, +inf (returned as 0) for p < 1
         g_zero = torch.where(pe == 1, 1.0 / D, 0.0)
         g = torch.where(pos, g, torch.where(zero, g_zero, 0.0))
@@ -288,10 +317,15 @@ class PowerMean:
         if self.geometric:  # p = 0: y Var(ln x) / 2 (+ p k3 / 3, see __init__)
             p0 = torch.where(p == 0, p, 0.0)
             factor = torch.where(p == 0, self.k2 / 2 + p0 * self.k3 / 3, factor)
-        if self.y_scaled is not None:  # y / R out of range: m_y factor in units of 2^k_y
-            dp = torch.where(self.out_of_range, self.y_scaled[0] * factor, self.y_rel * factor)
-        else:
-            dp = self.y_rel * factor
+        # (also where y / R is not out of range but y or dy/dp is: the Lp norm at p = 1e-3
+        # on a window spanning the range, y / R ~ 1e301, R ~ 1e300; inf - inf made NaN)
+        dp = self.y_rel * factor
+        self.dp_scaled = None  # (where, k_y): dy/dp in units of 2^k_y
+        wide = self.out_of_range | ~torch.isfinite(dp)
+        if _may_hold(wide):
+            ym, yk = self.scaled_y()
+            dp = torch.where(wide, ym * factor, dp)
+            self.dp_scaled = (wide, yk)
         dp = torch.where(self.all_zero | self.zero_kills, 0.0, dp)
         return g, dp
 
@@ -307,9 +341,16 @@ class PowerMean:
 
     @property
     def ref(self) -> torch.Tensor:
-        """The unit of ``derivatives()``'s dy/dp: R, or ``2^k_y`` where y / R is out of range
-        (``scaled_output``; 0 below float64's smallest subnormal)."""
-        if self.y_scaled is None:
-            return self.R
-        return torch.where(self.out_of_range, times_pow2(torch.ones_like(self.R),
-                                                         self.y_scaled[1]), self.R)
+        """The unit of ``derivatives()``'s dy/dp (set by it): R, or ``2^k_y`` where y / R is
+        out of range or y dy/dp overflowed (``scaled_y``; 0 below float64's smallest
+        subnormal, inf above its largest: ``ref_parts`` keeps those)."""
+        r, k = self.ref_parts()
+        return r if k is None else torch.where(self.dp_scaled[0], times_pow2(r, k), r)
+
+    def ref_parts(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """``ref`` as ``(r, k)``, ref = r 2^k, for sums over windows: ``2^k_y`` lies beyond
+        float64's range where y does (the Lp norm at a tiny p; ``ref`` is inf there)."""
+        if self.dp_scaled is None:
+            return self.R, None
+        wide, k = self.dp_scaled
+        return torch.where(wide, 1.0, self.R), torch.where(wide, k, 0.0)

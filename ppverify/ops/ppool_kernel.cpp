@@ -762,13 +762,17 @@ constexpr int ST_UNSAVED = 4;
 // again without the slices. Internal: never returned to the caller.
 constexpr int ST_XLANE_REDO = 64;
 
-// The power engine on float64 inputs: a window its fast form cannot hold to float64's bound
-// (an exponent below 1/16, a plane whose weights leave the normal range, a coefficient that
-// overflows) and that is not a window of zeros alone or outside the domain: the caller runs the
-// whole call on the pure-torch path, whose float64 form (_torch_power.py) serves every window.
-// (The exact engine here is the float32-class transcription: not float64's.) What was written
-// is not used.
-constexpr int ST_F64_TORCH = 128;
+// The power engine hands the call back: the caller runs it whole on the pure-torch path
+// (_torch_power.py, which serves every window); what was written is not used. Two causes:
+//   * float64 inputs with a window its fast form cannot hold to float64's bound (an exponent
+//     below 1/16, a plane whose weights leave the normal range, a coefficient that overflows)
+//     and that is not a window of zeros alone or outside the domain (the exact engine here is
+//     the float32-class transcription: not float64's);
+//   * a backward (any dtype) in which the exact engine meets a term beyond float64's range:
+//     the Lp norm's y ~ n^(1/p) overflows it for p below ln(n) / 709, and its dy/dx and dy/dp
+//     with it; such terms of opposite signs, summed as they came, gave NaN where the exact sum
+//     is 0 or +-inf (the pure-torch path sums them as m 2^k: ScaledTerms, scaled_sum).
+constexpr int ST_HAND_BACK = 128;
 
 // Plan::xlane: the lanes' partial sums of one window combined, every lane then holding the
 // window's (a sum in lane order, or the largest)

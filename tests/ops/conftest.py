@@ -36,3 +36,16 @@ def threads(request):
     yield request.param
     torch.set_num_threads(before_threads)
     _native.segment_grain(before_grain)
+
+
+@pytest.fixture(params=["native", "torch"])
+def native_or_torch(request, monkeypatch):
+    """Run the case on the C++ kernel (skipped where it cannot be built) and on the pure-torch
+    path (the kernel switched off for the test)."""
+    from ppverify.ops import _dispatch, _native
+
+    if request.param == "native" and not _native.available():
+        pytest.skip("no C++ kernel on this machine")
+    if request.param == "torch":
+        monkeypatch.setattr(_dispatch, "_use_native", lambda x: False)
+    return request.param
