@@ -120,6 +120,13 @@ class Case:
                 else self.channel_params
         return self.param_raw if self.param_raw is not None else self.param
 
+    @property
+    def channels(self) -> int:
+        """The input's channel count (the axis before the spatial ones; 1 for an error
+        input of too few axes)."""
+        shape = self.input.shape
+        return int(shape[-self.dims - 1]) if len(shape) > self.dims else 1
+
     # ------------------------------------------------------------------ geometry
     @property
     def windowed(self) -> bool:

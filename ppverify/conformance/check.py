@@ -44,7 +44,14 @@ from .isolation import DEFAULT_TIMEOUT, TargetProcess, TargetStopped, WorkerFail
 from .reproducer import reproducer
 from .runner import Outcome, run_prepared
 from .shrink import shrink
-from .targets import TIE_TITLES, TIES, Target, get_convention, per_channel_hint
+from .targets import (
+    TIE_TITLES,
+    TIES,
+    Target,
+    get_convention,
+    parse_param_shape,
+    per_channel_hint,
+)
 from .tolerances import Tolerances
 from .values import VALUE_KINDS, kind_holds
 from .worker import TargetSource
@@ -220,6 +227,17 @@ def _skip_reason(err: Exception) -> str:
     return f"outside the oracle's domain: {text}"
 
 
+def _check_param_shape(text: str, target: Target) -> None:
+    """``param_shape`` is for a function target that is given its parameter as a tensor."""
+    if target.form == "module":
+        raise ValueError(f"--param-shape {text!r} is for function targets: a module's "
+                         f"parameter keeps the shape of its attribute {target.param_attr!r} "
+                         f"(with --per-channel it is given one value per channel in place)")
+    if not target.passes_param:
+        raise ValueError(f"--param-shape {text!r}: the target is given no parameter (op "
+                         f"{target.op!r}, or a fixed one)")
+
+
 def check(target: str | Callable | Target, op: str, dims: int | Iterable[int] = 2, *,
           thorough: bool = False, seed: int = 0, tolerances: Tolerances | None = None,
           count: int | None = None, dtypes=DTYPES, kinds=VALUE_KINDS, layouts=LAYOUTS,
@@ -227,7 +245,7 @@ def check(target: str | Callable | Target, op: str, dims: int | Iterable[int] = 
           param_range=None, param_attr: str | None = None, param_map=None,
           param_fixed: bool = False, batched_only: bool = False, flat_output: bool = False,
           per_channel: bool = False, forward_only: bool = False, ties: str = "any",
-          include_errors: bool = True,
+          param_shape: str | None = None, include_errors: bool = True,
           shrink_failures: bool = True, shrink_seconds: float | None = None,
           isolate: bool = True, timeout: float = DEFAULT_TIMEOUT,
           progress: Callable[[int, int], None] | None = None) -> CheckReport:
@@ -245,7 +263,11 @@ def check(target: str | Callable | Target, op: str, dims: int | Iterable[int] = 
     returns one value per plane with the spatial axes dropped, ``(N, C)``; ``per_channel`` that
     its exponent has one value per channel (each case draws one per channel from the pool of
     its parameter class; a function gets a tensor of shape ``(C,)``, a module's attribute is
-    given ``C`` values, see ``runner.store_channel_params``); ``forward_only`` that it has
+    given ``C`` values, see ``runner.store_channel_params``); ``param_shape`` (a function
+    target) the shape its parameter tensor is given instead: ``"1,C,1,1"`` (1s and at most one
+    ``C``, the channel count) or ``"broadcast"`` (``(1, C, 1, ...)``, one 1 per spatial axis),
+    with or without ``per_channel`` (without it the case's one exponent fills every entry and
+    the entries' gradients are added); ``forward_only`` that it has
     no backward (an inference engine, an exported program): only its outputs are computed and
     judged (the oracle computes no gradient either). ``ties`` (max and
     min) is the tie convention the target may follow: ``"any"`` (default: torch's max_pool's,
@@ -276,6 +298,7 @@ def check(target: str | Callable | Target, op: str, dims: int | Iterable[int] = 
         raise ValueError(f"input_min must be a finite number, got {input_min!r}")
     if ties not in TIES:
         raise ValueError(f"ties must be one of {', '.join(TIES)}, got {ties!r}")
+    shape_spec = parse_param_shape(param_shape)  # ValueError naming the bad token
     if flat_output and pooling != "global":
         raise ValueError(f"flat_output (--flat-output) is for global pooling, where one value "
                          f"per plane is (N, C) with the spatial axes dropped; pooling is "
@@ -289,8 +312,8 @@ def check(target: str | Callable | Target, op: str, dims: int | Iterable[int] = 
               params=params, param_range=param_range, input_min=input_min,
               batched_only=batched_only, per_channel=per_channel)
     source = TargetSource(target, op, dims_list, pooling, param_attr, param_map, param_fixed,
-                          None if params is None else tuple(params), sys_path=list(sys.path),
-                          cwd=os.getcwd(), env=dict(os.environ))
+                          None if params is None else tuple(params), param_shape=shape_spec,
+                          sys_path=list(sys.path), cwd=os.getcwd(), env=dict(os.environ))
     report = CheckReport(_spec_name(target), op, dims_list, tol, pooling)
     process = TargetProcess(source, timeout=timeout) if isolate else None
     try:
@@ -305,8 +328,10 @@ def check(target: str | Callable | Target, op: str, dims: int | Iterable[int] = 
             targets = source.resolve()
             run = None
         targets = {d: replace(t, batched_only=bool(batched_only), flat_output=bool(flat_output),
-                              per_channel=bool(per_channel), ties=ties)
+                              per_channel=bool(per_channel), ties=ties, param_shape=shape_spec)
                    for d, t in targets.items()}
+        if shape_spec is not None:
+            _check_param_shape(param_shape, next(iter(targets.values())))
         streams, factors, total = _case_streams(
             targets, op, per_dim, thorough=thorough, seed=seed, dtypes=dtypes, kinds=kinds,
             layouts=layouts, params=params, param_range=param_range, pooling=pooling,

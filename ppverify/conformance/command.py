@@ -26,6 +26,8 @@ files", the error naming the file, the case id and the field; nothing is scored)
       --input-min 1e-6 --batched-only --flat-output        (a head: (N, C, H, W) -> (N, C))
   ppverify check ppverify.ops:PPool2d --op ppool --param-attr raw_alpha
       --per-channel                                          (a learnable alpha per channel)
+  ppverify check mypkg.pooling:gem --op powermean --pooling global --per-channel
+      --param-shape broadcast        (a function given p of shape (1, C, 1, 1) per channel)
   ppverify check torch.nn:LPPool2d --op lp --coverage
   ppverify check mymodel:gem_onnxruntime --op powermean --pooling global --param 3
       --forward-only --batched-only                        (an exported model, no backward)
@@ -121,6 +123,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "attribute C values (a constructor argument num_channels, channels, "
                         "in_channels or num_features is given C); the parameter gradient is "
                         "judged per channel")
+    parser.add_argument("--param-shape", metavar="SHAPE",
+                        help="a function target: the shape its parameter tensor is given, as "
+                        "comma-separated 1s and at most one C (the channel count), e.g. "
+                        "1,C,1,1 for GeM code that keeps p as torch.ones(1, C, 1, 1) * 3, or "
+                        "'broadcast' for (1, C, 1, ...) with one 1 per spatial axis (right "
+                        "for every --dim); default (C,) with --per-channel, a 0-d tensor "
+                        "without. Without --per-channel the case's one exponent fills every "
+                        "entry and the entries' gradients are added")
     parser.add_argument("--forward-only", action="store_true",
                         help="declare that the target has no backward (an inference engine, "
                         "an exported or ONNX model): its outputs alone are computed and "
@@ -205,7 +215,7 @@ def run(args: argparse.Namespace) -> int:
                        param_map=args.param_map, param_fixed=args.param_fixed,
                        batched_only=args.batched_only, flat_output=args.flat_output,
                        per_channel=args.per_channel, forward_only=args.forward_only,
-                       ties=args.ties,
+                       ties=args.ties, param_shape=args.param_shape,
                        timeout=args.timeout)
     except ValueError as err:
         print(f"ppverify check: error: {err}", file=sys.stderr)

@@ -355,6 +355,10 @@ def _hint(what: str, target) -> str:
         return "it takes no kernel_size: is it global pooling? try --pooling global"
     if target.form == "module":
         return "check the constructor arguments (module:Class(arg=value)) and --param-attr"
+    if target.passes_param and "shape" in what and target.param_shape is None:
+        return ("if its parameter is not a 0-d (or, --per-channel, a (C,)) tensor, declare "
+                "the shape it takes, e.g. --param-shape broadcast for (1, C, 1, 1); else "
+                "check the order of its arguments against the call above")
     return "check the order of its arguments against the call above (see --help for --op)"
 
 

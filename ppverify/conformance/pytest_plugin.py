@@ -45,8 +45,8 @@ def assert_matches_oracle(fn: Callable | str, op: str, dims: int | Iterable[int]
     ``tolerances``). Other keyword arguments go to ``check``: ``dtypes``, ``kinds``,
     ``layouts``, ``pooling``, ``input_min``, ``param_range``, ``param_attr``, ``param_map``
     (an expression in ``v`` or a Python callable), ``param_fixed``, ``batched_only``,
-    ``flat_output``, ``per_channel``, ``forward_only``, ``params``, ``include_errors``,
-    ``shrink_failures``.
+    ``flat_output``, ``per_channel``, ``param_shape``, ``forward_only``, ``params``,
+    ``include_errors``, ``shrink_failures``.
     """
     from .check import check
     from .summary import format_report

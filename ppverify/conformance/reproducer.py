@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from .cases import Case
-from .targets import CONVENTIONS, Target, module_kwargs
+from .targets import CONVENTIONS, Target, module_kwargs, param_tensor_shape
 
 
 def _import_lines(target_name: str, module_form: bool) -> list[str]:
@@ -113,7 +113,13 @@ def _function_call(target: Target, case: Case, lines: list[str], dt: str,
     args = ["x"]
     kwargs = []
     if target.convention.has_param and target.fixed_value is None:
-        if case.expect_error is None:  # (per channel: shape (C,))
+        shape = param_tensor_shape(target.param_shape, case.channels, case.dims)
+        if case.expect_error is None and shape is not None:  # (--param-shape)
+            fill = "reshape" if case.per_channel else "expand"
+            lines.append(f"param = torch.tensor({case.oracle_param!r}, dtype={dt})"
+                         f".{fill}{shape!r}.clone().requires_grad_(True)")
+            grads.append("param")
+        elif case.expect_error is None:  # (per channel: shape (C,))
             lines.append(f"param = torch.tensor({case.oracle_param!r}, dtype={dt}, "
                          f"requires_grad=True)")
             grads.append("param")

@@ -220,7 +220,6 @@ def run_prepared(target: Target, case: Case) -> Outcome:
 
 def run_case(target: Target, case: Case) -> Outcome:
     """Run ``target`` forward and backward on ``case``; exceptions are recorded, not raised."""
-    import torch
 
     out = Outcome()
     try:
@@ -231,15 +230,14 @@ def run_case(target: Target, case: Case) -> Outcome:
     if target.form == "module":
         return _run_module(target, case, x, out)
     param = None
-    if target.passes_param:  # per channel: a tensor of shape (C,)
-        param = torch.tensor(case.oracle_param, dtype=torch_dtype(case.dtype),
-                             requires_grad=case.gradients)
+    if target.passes_param:
+        param = param_tensor(target, case)
         out.param_mode = "tensor"
     try:
         try:
             y = _call(target, case, x, param)
         except Exception:
-            if param is None or case.per_channel:
+            if param is None or case.per_channel or target.param_shape is not None:
                 raise
             # a target that takes its parameter as a Python number only
             y = _call(target, case, x, float(case.param))
@@ -248,6 +246,21 @@ def run_case(target: Target, case: Case) -> Outcome:
         out.error, out.error_phase = _describe(err), "forward"
         return out
     return _backward(case, x, param, y, out)
+
+
+def param_tensor(target: Target, case: Case):
+    """The parameter a function target is given: a 0-d tensor, per channel one of shape
+    ``(C,)``, or the shape declared with ``--param-shape`` (``targets.param_tensor_shape``;
+    a case's one exponent repeated over C entries, whose gradients ``_backward`` adds)."""
+    import torch
+
+    from .targets import param_tensor_shape
+
+    values = torch.tensor(case.oracle_param, dtype=torch_dtype(case.dtype))
+    shape = param_tensor_shape(target.param_shape, case.channels, case.dims)
+    if shape is not None:
+        values = values.reshape(shape) if case.per_channel else values.expand(shape).clone()
+    return values.requires_grad_(case.gradients)
 
 
 def _run_module(target: Target, case: Case, x, out: Outcome) -> Outcome:

@@ -158,6 +158,9 @@ class Target:
     batched_only: bool = False
     flat_output: bool = False
     per_channel: bool = False  # one exponent per channel (the cases carry them)
+    # the shape a function target's parameter tensor is given (``parse_param_shape``); None:
+    # ``(C,)`` per channel, a 0-d tensor otherwise. Set in the worker too (``TargetSource``)
+    param_shape: tuple[str, ...] | None = None
     param_size: int = 1  # how many values a module's tensor attribute held when resolved
     # max/min: the tie conventions accepted (``TIES``), the first one the oracle's default
     ties: str = "any"
@@ -613,6 +616,45 @@ def _param_map(param_map) -> tuple[Callable | None, str | None]:
 
     mapper.__name__ = text
     return mapper, text
+
+
+#: ``--param-shape``'s keyword: ``(1, C, 1, ...)``, one 1 per spatial axis (broadcasts
+#: against ``(N, C, *spatial)``: GeM code that keeps p as ``torch.ones(1, C, 1, 1) * 3``)
+BROADCAST_SHAPE = "broadcast"
+
+
+def parse_param_shape(text: str | None) -> tuple[str, ...] | None:
+    """``--param-shape``: the shape a function target's parameter tensor is given, as
+    ``("broadcast",)`` or a tuple of ``"1"`` and at most one ``"C"`` (the channel count):
+    ``"C"`` (``(C,)``, the default with ``--per-channel``), ``"1,C,1,1"``, ``"1"``. Raises
+    ``ValueError`` naming the token at fault."""
+    if text is None:
+        return None
+    spec = str(text).replace(" ", "")
+    if spec == BROADCAST_SHAPE:
+        return (BROADCAST_SHAPE,)
+    tokens = tuple(spec.split(",")) if spec else ()
+    bad = [t for t in tokens if t not in ("1", "C")]
+    if not tokens or bad:
+        what = f"token {bad[0]!r}" if bad else "an empty shape"
+        raise ValueError(f"--param-shape {text!r}: {what}; give comma-separated 1s and at most "
+                         f"one C (the channel count), e.g. C, 1,C,1,1 or 1, or "
+                         f"{BROADCAST_SHAPE!r} for (1, C, 1, ...) with one 1 per spatial axis")
+    if tokens.count("C") > 1:
+        raise ValueError(f"--param-shape {text!r}: C (the channel count) appears "
+                         f"{tokens.count('C')} times; at most once")
+    return tokens
+
+
+def param_tensor_shape(spec: tuple[str, ...] | None, channels: int,
+                       dims: int) -> tuple[int, ...] | None:
+    """The concrete shape of ``parse_param_shape``'s ``spec`` for a case with ``channels``
+    channels and ``dims`` spatial axes (None: the default)."""
+    if spec is None:
+        return None
+    if spec == (BROADCAST_SHAPE,):
+        return (1, channels) + (1,) * dims
+    return tuple(channels if t == "C" else 1 for t in spec)
 
 
 #: constructor arguments that take the number of channels (given it in per-channel cases,

@@ -46,6 +46,7 @@ class TargetSource:
     param_map: object = None
     param_fixed: bool = False
     params: tuple[float, ...] | None = None
+    param_shape: tuple[str, ...] | None = None  # ``targets.parse_param_shape``'s
     sys_path: list[str] | None = None
     cwd: str | None = None
     env: dict[str, str] = field(default_factory=dict)
@@ -72,7 +73,7 @@ class TargetSource:
                             param_fixed=self.param_fixed, params=self.params)
             if t.param_map is not None and t.param_map_range is None:
                 t = replace(t, param_map_range=map_range(t.param_map))
-            out[d] = t
+            out[d] = replace(t, param_shape=self.param_shape)
         return out
 
 

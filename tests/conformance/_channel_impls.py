@@ -84,3 +84,23 @@ class GeMGrid(GeMmp):
     def __init__(self, p=3.0, eps=1e-6):
         super().__init__(p, 1, eps)
         self.p = torch.nn.Parameter(torch.ones(2, 3) * p)
+
+
+def _broadcast_exponents(x, p):
+    """``p`` as GeM code that keeps it as ``torch.ones(1, C, 1, 1) * 3`` takes it: exactly
+    ``(1, C, 1, 1)`` for an input of C channels, else ValueError (a function that broadcasts
+    a ``(C,)`` tensor against ``(N, C, H, W)`` would pair it with W, not C)."""
+    channels = x.shape[x.dim() - 3]
+    if tuple(p.shape) != (1, channels, 1, 1):
+        raise ValueError(f"p has shape {tuple(p.shape)}, expected (1, {channels}, 1, 1)")
+    return p.reshape(-1)
+
+
+def gem_broadcast_p(x, p):
+    """The power mean of each plane with ``p`` of shape ``(1, C, 1, 1)``."""
+    return _per_channel("powermean", x, _broadcast_exponents(x, p))
+
+
+def gem_broadcast_p_first(x, p):
+    """Broken: ``p`` of shape ``(1, C, 1, 1)``, every channel pooled with ``p[:, 0]``."""
+    return _per_channel("powermean", x, _broadcast_exponents(x, p)[:1])
