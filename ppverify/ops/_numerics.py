@@ -394,9 +394,10 @@ def scaled_sum(rel: torch.Tensor, ref: torch.Tensor, keep: int,
     binary exponent and ``E`` the largest in its sum: exact scalings, so that a product of a
     huge ``rel`` and a tiny ``ref`` (or of two subnormal-scale factors) neither overflows nor
     underflows before the sum, and partial sums of huge magnitude do not overflow before
-    they cancel; the sum is compensated (``csum``), so that beyond the range, where a sum's
-    sign is its value, it is right unless the terms cancel to below about n^2 2^-106 of their
-    size. The result is ``2^E`` times the scaled sum (overflowing only if it must)."""
+    they cancel; with ``ref_exp`` the sum is compensated (``csum``), so that beyond the range,
+    where a sum's sign is its value, it is right unless the terms cancel to below about
+    n^2 2^-106 of their size. The result is ``2^E`` times the scaled sum (overflowing only if
+    it must)."""
     ref = torch.broadcast_to(ref, rel.shape)
     dims = {0: tuple(range(rel.dim())), 1: (0, *range(2, rel.dim())),
             2: tuple(range(2, rel.dim()))}[keep]
@@ -420,12 +421,14 @@ def scaled_sum(rel: torch.Tensor, ref: torch.Tensor, keep: int,
         b1, b2 = pow2(-ef)
         c1, c2 = pow2(torch.where(live, e - top, 0.0).clamp(-2100, 0).to(torch.int64))
     terms = (rel * a1 * a2) * (ref.detach() * b1 * b2) * c1 * c2
+    if ref_exp is None:  # units within float64's range: a plain sum (a finite result's
+        # rounding is the tolerance's business)
+        return times_pow2_exact(terms.sum(dim=dims), top.amax(dim=dims))
     # compensated (csum): where 2^top is beyond the range the sum's sign is its value, and
     # a plain sum loses terms 1e-176 below others before those cancel
     lead = {0: (), 1: (terms.shape[1],), 2: tuple(terms.shape[:2])}[keep]
     flat = terms.transpose(0, 1) if keep == 1 else terms
-    total = csum(flat.reshape(*lead, -1))
-    return times_pow2_exact(total, top.amax(dim=dims))
+    return times_pow2_exact(csum(flat.reshape(*lead, -1)), top.amax(dim=dims))
 
 
 def times_pow2_exact(v: torch.Tensor, k: torch.Tensor) -> torch.Tensor:

@@ -148,14 +148,18 @@ class PowerMean:
         # ln(y / R) as m 2^k, R's exponent added to k (values; derivatives through g)
         self.out_of_range = torch.zeros_like(self.all_zero)
         self.y_scaled = None  # (m, k): y = m 2^k, m in [1/2, 1), where out_of_range
-        # (every dtype: the Lp norm's y / R ~ n^(1/p) overflows float64 for p below about
-        # ln(n) / 709, and its derivatives with it)
+        # (float64, and the Lp norm in every dtype: its y / R ~ n^(1/p) overflows float64 for
+        # p below about ln(n) / 709, and its derivatives with it; the narrow dtypes' power
+        # mean stays within 1e83 of R, and needs no look, nor its host synchronisation)
         rel = self.y_rel.detach()
-        self.out_of_range = ~((rel.abs() >= torch.finfo(rel.dtype).tiny) & torch.isfinite(rel))
+        self.beyond_possible = w.precise or lp
+        if self.beyond_possible:
+            self.out_of_range = ~((rel.abs() >= torch.finfo(rel.dtype).tiny)
+                                  & torch.isfinite(rel))
         self._geo_pair = geo_pair if w.precise and self.geometric else None
         self._y_mk = None  # scaled_y()'s, once made
         self.dp_scaled = None  # set by derivatives()
-        if _may_hold(self.out_of_range):
+        if self.beyond_possible and _may_hold(self.out_of_range):
             self.y_scaled = self.scaled_y()
             value = times_pow2(*self.y_scaled)
             g = self.g
@@ -286,7 +290,7 @@ class PowerMean:
             plain = g
             g = _with_derivative(exact, lambda: plain, w.X, p, self.g)
             g = torch.where(torch.isfinite(exact), g, plain)
-        elif _may_hold(~torch.isfinite(g)):  # beyond float64 (the Lp norm at a tiny p): m 2^k
+        elif self.lp and _may_hold(~torch.isfinite(g)):  # beyond float64 (a tiny p): m 2^k
             with torch.no_grad():
                 em, ek = scaled_exp_pair((pe - 1.0) * (self.l - _e(self.g)) - torch.log(D),
                                          torch.zeros_like(g))
@@ -322,7 +326,7 @@ class PowerMean:
         dp = self.y_rel * factor
         self.dp_scaled = None  # (where, k_y): dy/dp in units of 2^k_y
         wide = self.out_of_range | ~torch.isfinite(dp)
-        if _may_hold(wide):
+        if self.beyond_possible and _may_hold(wide):
             ym, yk = self.scaled_y()
             dp = torch.where(wide, ym * factor, dp)
             self.dp_scaled = (wide, yk)
