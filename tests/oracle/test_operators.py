@@ -676,3 +676,21 @@ def test_ppool_alpha_a_million_param_derivative_is_certified():
     d = reference("ppool", [[[1.0, 1e30, 3.0]]], 1e6, 3, dims=1, digits=20)
     g = d.grad_param.item()
     assert g > 0 and mp.log10(g) == pytest.approx(-29522846.9, abs=0.2)
+
+
+def test_integer_root_of_huge_powers():
+    """The exact root of a 300,000-bit integer and the refusal of its neighbour (the sums of
+    float64 subnormals to the 300th power; a Newton iteration from an overestimate took 1.6 s
+    a window there, GMP's root takes milliseconds)."""
+    base = (3 << 1000) + 12345
+    n = base**300
+    assert n.bit_length() > 300_000
+    assert ops._integer_root(n, 300) == base
+    assert ops._integer_root(n + 1, 300) is None
+    assert ops._integer_root(n - 1, 300) is None
+    assert ops._integer_root(0, 7) == 0 and ops._integer_root(1, 7) == 1
+    total = sum(Fraction(v) ** 300 for v in (1.5e-310, 2.5e-310, 1e-309))
+    assert ops.rational_root(total, 300) is None
+    u = 2.0**-1040  # subnormal: (3u, 4u) has the norm 5u, exactly
+    r = ops.power_sum_exact([3 * u, 4 * u, 0.0], 2.0, None)
+    assert r.value == Fraction(5 * u) and r.grad_inputs == [Fraction(3, 5), Fraction(4, 5), 0]
