@@ -75,6 +75,10 @@ MAX_DIGITS = int((MAX_PRECISION - _GUARD_BITS) / math.log2(10))
 # as 0, just as rounding to a float format would.
 DIGITS_ZERO = arb(2) ** -2000
 _EXACT_FALLBACK_FACTOR = 4
+#: windows whose exact rationals would exceed this many bits (``_exact_size_bits``) try
+#: balls up to ``_HUGE_EXACT_FACTOR`` times the start precision first
+_HUGE_EXACT_BITS = 1 << 20
+_HUGE_EXACT_FACTOR = 64
 
 
 class OracleMemoryError(MemoryError, ValueError):
@@ -222,6 +226,22 @@ class _Problem:
         self.want_param_grad = want_param_grad
         self.notes: Counter = Counter()
 
+    def exact_size_bits(self, keys) -> float:
+        """A rough size in bits of the largest exact rational that ``evaluate(exact=True)``
+        would form over the windows ``keys``: an integer parameter (or a dyadic one's
+        numerator) ``m`` raises each element to ``|m|``, whose numerator and denominator
+        then take about ``|m|`` (53 + |binary exponent|) bits; 0 without a parameter."""
+        worst = 0.0
+        for b, c, j in keys:
+            a = self.params[c]
+            if a is None or not math.isfinite(a) or a == 0:
+                continue
+            m = abs(Fraction(a).numerator)
+            xs = [abs(v) for v in self.window_inputs(b, c, j) if v != 0 and math.isfinite(v)]
+            if xs:
+                worst = max(worst, m * sum(53 + abs(math.frexp(v)[1]) for v in xs))
+        return worst
+
     def window_inputs(self, b: int, c: int, j: int) -> list[float]:
         plane = self.x[b, c]
         return [float(plane[i]) for i in self.layout.flat_indices[j]]
@@ -362,6 +382,7 @@ class _Solver:
                                           for j in range(W)]
         bits = self.start_bits
         first = True
+        exact_from = self.start_bits * _EXACT_FALLBACK_FACTOR
         while pending_out or pending_gin or pending_gpar:
             if bits > MAX_PRECISION:
                 self._fail(pending_out, pending_gin, pending_gpar)
@@ -380,7 +401,15 @@ class _Solver:
                 if first and param_partials:
                     partials = [_serialize(self._plane_param_term(results, b, c))
                                 for b in range(B) for c in range(C)]
-                if bits >= self.start_bits * _EXACT_FALLBACK_FACTOR:
+                if bits >= exact_from and exact_from == self.start_bits * \
+                        _EXACT_FALLBACK_FACTOR and p.exact_size_bits(needed) > _HUGE_EXACT_BITS:
+                    # million-bit rationals (alpha = 1000 on values spanning 600 decades: 12 s
+                    # a window) where more ball precision decides a sum that cancels deep
+                    # (a gradient of 7.5e-174 from terms near 1e300) in milliseconds: balls
+                    # first, up to _HUGE_EXACT_FACTOR times the start (an exact midpoint or
+                    # zero still ends there)
+                    exact_from = min(self.start_bits * _HUGE_EXACT_FACTOR, MAX_PRECISION)
+                if bits >= exact_from:
                     exact = _evaluate_windows(p, needed, exact=True, record_notes=False)
                     results.update({k: self._merge_exact(results[k], v) for k, v in exact.items()})
                 pending_out = self._settle(

@@ -510,3 +510,40 @@ def test_output_size_excludes_kernel_arguments():
         reference("avg", np.ones((1, 1, 4)), None, 2, dims=1, output_size=2)
     with pytest.raises(ValueError, match="output_size must be positive"):
         reference("avg", np.ones((1, 1, 4)), None, dims=1, output_size=0)
+
+
+def test_huge_exact_rationals_come_after_more_ball_precision(monkeypatch):
+    """Windows whose exact rationals would be huge (``_Problem.exact_size_bits`` above
+    ``_HUGE_EXACT_BITS``) try balls up to ``_HUGE_EXACT_FACTOR`` times the start precision
+    before the exact evaluation (alpha = 1000 on values spanning 600 decades: 12 s a window
+    in GMP, where 2,500 bits of ball decided the gradient 7.5e-174 in milliseconds); an exact
+    midpoint still reaches the exact evaluation and is decided (every window counted huge)."""
+    import importlib
+
+    from flint import ctx
+
+    ref = importlib.import_module("ppverify.oracle.reference")  # (the package's name is the
+    # function's)
+
+    seen = []
+    original = ref._Problem.evaluate
+
+    def evaluate(self, b, c, j, exact):
+        if exact:
+            seen.append(ctx.prec)
+        return original(self, b, c, j, exact)
+
+    monkeypatch.setattr(ref._Problem, "evaluate", evaluate)
+    r = reference("ppool", np.array([[[1.0, 2116.0]]]), 0.5, 2, dims=1, dtype="float16")
+    assert r.output.item() == 2072.0 and seen and min(seen) < (11 + 24) * ref._HUGE_EXACT_FACTOR
+    seen.clear()
+    monkeypatch.setattr(ref, "_HUGE_EXACT_BITS", -1.0)
+    r = reference("ppool", np.array([[[1.0, 2116.0]]]), 0.5, 2, dims=1, dtype="float16")
+    assert r.output.item() == 2072.0  # the same midpoint, decided exactly, later
+    assert seen and min(seen) >= (11 + 24) * ref._HUGE_EXACT_FACTOR
+    problem = ref._Problem.__new__(ref._Problem)
+    problem.params = [1000.0]
+    problem.window_inputs = lambda b, c, j: [1e300, 1e-300, 0.0, 2.0]
+    assert problem.exact_size_bits([(0, 0, 0)]) > 2_000_000  # 1000 x (1050 + 1049 + 55)
+    problem.params = [2.0]
+    assert problem.exact_size_bits([(0, 0, 0)]) < 5_000
