@@ -82,3 +82,14 @@ def test_shapes_resolve_per_case():
     assert param_tensor_shape(parse_param_shape("C,1"), 4, 2) == (4, 1)
     assert param_tensor_shape(parse_param_shape("1"), 4, 2) == (1,)
     assert param_tensor_shape(None, 4, 2) is None
+
+
+def test_the_pytest_plugin_passes_the_shape_on():
+    from ppverify.conformance.pytest_plugin import assert_matches_oracle
+
+    report = assert_matches_oracle(f"{M}:gem_broadcast_p", "powermean", 2, count=20,
+                                   pooling="global", per_channel=True, param_shape="broadcast")
+    assert report.conforms and report.param_modes["tensor"] == report.cases_run
+    with pytest.raises(AssertionError, match="does not match the oracle"):
+        assert_matches_oracle(f"{M}:gem_broadcast_p", "powermean", 2, count=20,
+                              pooling="global", per_channel=True)
