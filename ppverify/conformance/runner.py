@@ -220,7 +220,6 @@ def run_prepared(target: Target, case: Case) -> Outcome:
 
 def run_case(target: Target, case: Case) -> Outcome:
     """Run ``target`` forward and backward on ``case``; exceptions are recorded, not raised."""
-
     out = Outcome()
     try:
         x = make_input(case, requires_grad=case.expect_error is None and case.gradients)

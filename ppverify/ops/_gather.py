@@ -127,10 +127,7 @@ class WindowIndex:
         slot, R = self._slots()
         acc = g.new_zeros((*lead, math.prod(self.padded) * R))
         acc = acc.index_add(2, self.index * R + slot, g.reshape(*lead, self.index.shape[0]))
-        acc = acc.reshape(*lead, *self.padded, R)
-        for a, (left, _) in enumerate(self.pads):
-            acc = acc.narrow(2 + a, left, self.spatial[a])
-        return acc
+        return self._unpad(acc, (R,))
 
     def _slots(self) -> tuple[torch.Tensor, int]:
         """Each entry's rank among the entries of its element (in index order), and the most
@@ -157,9 +154,10 @@ class WindowIndex:
                                               g.reshape(*lead, self.index.shape[0]),
                                               "amax"))
 
-    def _unpad(self, acc: torch.Tensor) -> torch.Tensor:
-        """A flat padded plane ``(N, C, prod(padded))`` as ``(N, C, *spatial)``."""
-        acc = acc.reshape(*acc.shape[:2], *self.padded)
+    def _unpad(self, acc: torch.Tensor, tail: tuple[int, ...] = ()) -> torch.Tensor:
+        """A flat padded plane ``(N, C, prod(padded) * prod(tail))`` as
+        ``(N, C, *spatial, *tail)``."""
+        acc = acc.reshape(*acc.shape[:2], *self.padded, *tail)
         for a, (left, _) in enumerate(self.pads):
             acc = acc.narrow(2 + a, left, self.spatial[a])
         return acc

@@ -162,8 +162,7 @@ def reduce_ln2(s: torch.Tensor, lo: torch.Tensor, pair: bool = False):
     k_hi, k_lo = two_prod(k, torch.full_like(k, LN2_HI))
     if pair:  # (renormalised: exp_dd's pair is first-order in its low part)
         r_hi, r_lo = two_sum(s - k_hi, (lo - k_lo) - k * LN2_LO)
-        inside = r_hi.abs() <= 1.0
-        return torch.where(inside, r_hi, r_hi.clamp(-1.0, 1.0)), torch.where(inside, r_lo, 0.0), k
+        return r_hi.clamp(-1.0, 1.0), torch.where(r_hi.abs() <= 1.0, r_lo, 0.0), k
     return (((s - k_hi) - k_lo) - k * LN2_LO + lo).clamp(-1.0, 1.0), k
 
 

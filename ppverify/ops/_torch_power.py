@@ -294,7 +294,7 @@ class PowerMean:
             with torch.no_grad():
                 em, ek = scaled_exp_pair((pe - 1.0) * (self.l - _e(self.g)) - torch.log(D),
                                          torch.zeros_like(g))
-            self.big = ScaledTerms(~torch.isfinite(g), em.detach(), ek)
+            self.big = ScaledTerms(~torch.isfinite(g), em, ek)
         # zeros with p > 0: 0 for p > 1, 1/D at p = 1, +inf (returned as 0) for p < 1
         g_zero = torch.where(pe == 1, 1.0 / D, 0.0)
         g = torch.where(pos, g, torch.where(zero, g_zero, 0.0))
