@@ -1085,6 +1085,26 @@ PPV_LOADSTORE void load_row(const T* x, const Plan& P, const Lanes& ln, int64_t 
 template <class T>
 inline int64_t store_tiles(T* const* v, int64_t n, const double* in) {
   int64_t c0 = 0;
+#if defined(PPV_FAST_VECTOR)
+  // in registers (through a tile in memory: the transpose's 128 scalar moves were most of the
+  // saving forward's dy/dx stores on short rows): float converts each column first and moves
+  // floats (transpose8_ps); the half types and double move doubles, then round as from_double
+  if constexpr (std::is_same<T, float>::value) {
+    for (; c0 + L <= n; c0 += L) {
+      __m256 r[L];
+      for (int cc = 0; cc < L; ++cc) r[cc] = _mm512_cvtpd_ps(_mm512_loadu_pd(in + (c0 + cc) * L));
+      transpose8_ps(r);
+      for (int l = 0; l < L; ++l) _mm256_storeu_ps(v[l] + c0, r[l]);
+    }
+  } else {
+    for (; c0 + L <= n; c0 += L) {
+      __m512d r[L];
+      for (int cc = 0; cc < L; ++cc) r[cc] = _mm512_loadu_pd(in + (c0 + cc) * L);
+      transpose8_pd(r);
+      for (int l = 0; l < L; ++l) store8_pd<T>(v[l] + c0, r[l]);
+    }
+  }
+#endif
   for (; c0 + L <= n; c0 += L) {
     double tile[L][L];
     for (int cc = 0; cc < L; ++cc)
