@@ -321,7 +321,8 @@ ROW_CACHE_CASES = [  # (function, input shape, pooling arguments): windows of ma
     (gem_pool3d, (1, 3, 6, 7, 5), (3, 1, 1, 1)),    # rows of several depth slices
     (lambda x, p: _dispatch.pool("powermean", x, p, _layout.adaptive(2, (3, 2))),
      (2, 3, 19, 6), ()),
-    (gem, (2, 3, 29, 5), ()),                       # a global window of 29 rows
+    (gem, (2, 3, 29, 33), ()),                      # a global window of 29 rows (rows of 32
+                                                    # or more: not folded, _global_rows)
 ]
 
 
@@ -399,3 +400,28 @@ def test_a_global_window_on_long_rows_is_folded_into_short_rows(monkeypatch):
         torch.set_num_threads(before)
         _dispatch._native_calls.clear()
     check_adaptive_case("powermean", x[:, :2], [3.0, -0.5], 1, dims=2)
+
+
+def test_a_small_global_plane_of_short_rows_is_given_as_longer_rows():
+    # each row costs the engines a call and a transposed load and store of 8 planes' rows: a
+    # 7 x 7 plane (a ResNet head) goes to the kernel as one row of 49 elements
+    layout = _layout.adaptive(2, 1)
+
+    def rows(op, spatial):
+        return _dispatch._global_rows(op, layout, spatial)
+
+    assert rows("powermean", (7, 7)) == (1, 49)
+    assert rows("ppool", (28, 28)) == (1, 784)
+    assert rows("lp", (4, 7, 7)) == (1, 196)          # a volume's depth slices too
+    assert rows("powermean", (64, 31)) == (2, 992)    # the longest divisor up to 1024
+    assert rows("powermean", (37, 29)) == (29, 37)    # (longer than the rows it replaces)
+    assert rows("powermean", (1031, 7)) is None       # 7 x a prime above 1024: as it is
+    assert rows("powermean", (9, 40)) is None         # rows of 32 or more: as they are
+    assert rows("ppool", (20,)) is None               # a 1-D signal is one row already
+    assert rows("powermean", (4096, 7)) is None       # a large plane: lane slices instead
+    # against the oracle, every engine, folded (forward, dy/dx, dy/dp; scalar and per channel)
+    for op, p in (("powermean", [3.0, -0.5, 1.5]), ("lp", 2.5), ("ppool", [2.0, -1.0, 40.0])):
+        for dtype in (torch.float32, torch.bfloat16, torch.float64):
+            x = _input((2, 3, 7, 5), dtype, seed=4)
+            check_adaptive_case(op, x, p, 1, dims=2)
+            check_adaptive_case(op, _input((1, 3, 3, 4, 5), dtype, seed=5), p, 1, dims=3)
