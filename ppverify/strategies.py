@@ -17,7 +17,7 @@ no stride, padding, dilation or ceil_mode, a single plane):
   (small values 0 < |p| < 1/4 included).
 * ``pooling_cases(op, dims)``: a complete ``ppverify.conformance.cases.Case`` (valid input:
   no window is all padding, except for max and for avg counting padding),
-  ready for ``ppverify.conformance.check.evaluate`` or ``ppverify.oracle.reference``;
+  ready for ``ppverify.conformance.driver.evaluate`` or ``ppverify.oracle.reference``;
   ``pooling="adaptive"`` draws an output size per axis instead of a kernel (up to one more
   than the input's length: windows that overlap or repeat), ``pooling="global"`` one window
   per plane (``case.output_size`` all ones; a GeM layer's form); ``per_channel=True`` one

@@ -151,7 +151,7 @@ def _assert_global_gem_conforms(spec: str, case) -> None:
     """``spec`` (a global power mean written for the tests) judged on ``case`` as
     ``ppverify check`` judges it: passed, or skipped by the oracle."""
     pytest.importorskip("torch")
-    from ppverify.conformance.check import evaluate
+    from ppverify.conformance.driver import evaluate
     from ppverify.conformance.targets import resolve
     from ppverify.conformance.tolerances import Tolerances
 

@@ -14,8 +14,8 @@ generation, error inputs), ``expected`` (oracle results), ``scales`` (error scal
 runs the target), ``isolation`` (starting, timing and watching it from the checker),
 ``wire`` (the validated messages between them), ``compare`` (errors and categories),
 ``diagnosis`` (groups by cause, the calling-convention diagnosis), ``tolerances``, ``shrink``,
-``reproducer``, ``check`` (the driver), ``summary`` (the text report), ``vectors`` (golden
-vectors, results scoring), ``vectorfiles`` (reading them: schema, rules, limits; the schemas
+``reproducer``, ``driver`` (``check``, the driver), ``summary`` (the text report), ``vectors``
+(golden vectors, results scoring), ``vectorfiles`` (reading them: schema, rules, limits; the schemas
 in ``schemas/``), ``jsonio`` (exact floats in JSON, atomic writes), ``command``
 (``ppverify check``), ``vectors_command`` (``ppverify vectors``), ``pytest_plugin``.
 Hypothesis strategies live in ``ppverify.strategies``. Importing this package does not import
@@ -29,9 +29,12 @@ __all__ = ["check", "CheckReport", "Tolerances", "assert_matches_oracle"]
 
 def __getattr__(name):
     if name in ("check", "CheckReport"):
-        from . import check as _check
+        # (the driver is its own module, ``driver``: a submodule named ``check`` would be set
+        # as this package's attribute ``check`` once imported, shadowing the function, and
+        # ``from . import check`` here recursed into this function)
+        from . import driver
 
-        return getattr(_check, name)
+        return getattr(driver, name)
     if name == "Tolerances":
         from .tolerances import Tolerances
 

@@ -200,7 +200,7 @@ def run(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 2
     from .._progress import Progress
-    from .check import check
+    from .driver import check
 
     _import_path()
     progress = Progress("ppverify check", "cases")

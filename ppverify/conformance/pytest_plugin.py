@@ -16,7 +16,7 @@ or, without the fixture::
     assert_matches_oracle(my_p_pool1d, op="ppool", dims=1,
                           tolerances={"output.float32": 32}, dtypes=["float32"])
 
-The helper runs ``ppverify.conformance.check.check`` (by default a quick run of 40 cases per
+The helper runs ``ppverify.conformance.driver.check`` (by default a quick run of 40 cases per
 dimension) and raises ``AssertionError`` with the summary table and a minimal reproducer for
 each failing category; it returns the ``CheckReport`` when the target conforms. Command-line
 options: ``--ppverify-thorough`` (5x more cases) and ``--ppverify-seed N``.
@@ -48,7 +48,7 @@ def assert_matches_oracle(fn: Callable | str, op: str, dims: int | Iterable[int]
     ``flat_output``, ``per_channel``, ``param_shape``, ``forward_only``, ``params``,
     ``include_errors``, ``shrink_failures``.
     """
-    from .check import check
+    from .driver import check
     from .summary import format_report
     from .tolerances import Tolerances
 

@@ -21,7 +21,7 @@ def format_tolerances(tol) -> list[str]:
 
 
 def _ulp(v) -> str:
-    from .check import format_ulp
+    from .driver import format_ulp
 
     return format_ulp(v)
 

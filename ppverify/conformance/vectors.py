@@ -441,8 +441,8 @@ def score(vectors: dict, results: dict[str, dict], tol: Tolerances | None = None
     input gradient is judged again, by the oracle, under the other tie conventions. With
     ``forward_only`` (or vectors written so: their expected gradients null) only outputs are
     judged."""
-    from .check import CaseResult
     from .diagnosis import group_failures
+    from .driver import CaseResult
     from .reproducer import reproducer
     from .targets import TIES
 

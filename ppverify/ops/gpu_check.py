@@ -155,7 +155,7 @@ def conformance(count: int, adaptive_count: int, dims=(1, 2, 3), shrink_seconds:
     """Step 2: ``ppverify check`` of the windowed and adaptive ops on the device, in the
     default arithmetic with ``count`` / ``adaptive_count`` cases, then in the mixed one with
     half as many (``_triton.ARITHMETICS``; float64 cases take float64 in both)."""
-    from ..conformance.check import check
+    from ..conformance.driver import check
     from . import _triton
 
     results, failures = {}, []

@@ -12,7 +12,7 @@ from __future__ import annotations
 import sys
 import time
 
-from ppverify.conformance.check import check
+from ppverify.conformance.driver import check
 from ppverify.conformance.summary import format_groups
 
 from . import _careful

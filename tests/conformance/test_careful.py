@@ -10,7 +10,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from ppverify.conformance.check import check  # noqa: E402
+from ppverify.conformance.driver import check  # noqa: E402
 
 from . import _careful  # noqa: E402
 

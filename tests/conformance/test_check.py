@@ -10,7 +10,7 @@ torch = pytest.importorskip("torch")
 F = torch.nn.functional
 
 from ppverify.conformance.cases import Case  # noqa: E402
-from ppverify.conformance.check import check, evaluate  # noqa: E402
+from ppverify.conformance.driver import check, evaluate  # noqa: E402
 from ppverify.conformance.targets import resolve  # noqa: E402
 from ppverify.conformance.tolerances import Tolerances  # noqa: E402
 from ppverify.oracle import ulp_distance  # noqa: E402
@@ -406,7 +406,7 @@ def test_torch_max_pool2d_backward_corrupts_the_heap_at_an_all_padding_window():
     script = (
         "import numpy as np, torch.nn.functional as F\n"
         "from ppverify.conformance.cases import Case\n"
-        "from ppverify.conformance.check import evaluate\n"
+        "from ppverify.conformance.driver import evaluate\n"
         "from ppverify.conformance.isolation import IsolatedRunner\n"
         "from ppverify.conformance.targets import resolve\n"
         "from ppverify.conformance.tolerances import Tolerances\n"
@@ -503,3 +503,32 @@ def test_torch_adaptive_avg_pool_to_one_accepts_any_rank():
     assert F.adaptive_avg_pool2d(torch.ones(1, 1, 2, 5, 5), 1).shape == (1, 1, 2, 1, 1)
     with pytest.raises(RuntimeError, match="Expected 3D or 4D tensor"):
         F.adaptive_avg_pool2d(torch.ones(1, 1, 2, 5, 5), 2)
+
+
+def test_the_package_exports_the_checker_functions_as_the_readme_imports_them():
+    """``from ppverify.conformance import check`` (the README's Python example) gave a
+    RecursionError in a fresh process, and the module ``ppverify.conformance.check`` instead
+    of the function once anything had imported that module (the CLI, the pytest plugin): the
+    driver's module had the function's name. Fresh processes, before and after the modules
+    that import the driver."""
+    import subprocess
+    import sys
+
+    script = (
+        "import inspect\n"
+        "from ppverify.conformance import check, CheckReport, Tolerances, "
+        "assert_matches_oracle\n"
+        "assert inspect.isfunction(check) and check.__name__ == 'check', check\n"
+        "assert inspect.isclass(CheckReport) and inspect.isclass(Tolerances)\n"
+        "assert callable(assert_matches_oracle)\n"
+        "import ppverify.conformance.command, ppverify.conformance.pytest_plugin\n"
+        "import ppverify.conformance as pkg\n"
+        "assert inspect.isfunction(pkg.check), pkg.check\n"
+        "from ppverify.conformance import check as again\n"
+        "assert again is check\n"
+        "import sys; assert 'torch' not in sys.modules\n"
+    )
+    for first in ("", "import ppverify.conformance.driver\n"):
+        proc = subprocess.run([sys.executable, "-c", first + script], capture_output=True,
+                              text=True, timeout=120)
+        assert proc.returncode == 0, (first, proc.stderr[-2000:])

@@ -218,7 +218,7 @@ def test_dtypes_and_kinds_restrict_the_run(capsys):
 
 def test_wrong_dtype_still_judges_values():
     torch = pytest.importorskip("torch")
-    from ppverify.conformance.check import check
+    from ppverify.conformance.driver import check
 
     def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
                    count_include_pad=True):
@@ -281,7 +281,7 @@ def test_error_inputs_name_their_parameter():
 def test_skipped_cases_are_listed_with_their_reason():
     from collections import Counter
 
-    from ppverify.conformance.check import CheckReport
+    from ppverify.conformance.driver import CheckReport
     from ppverify.conformance.summary import format_report
 
     report = CheckReport("m:f", "lp", (1,), Tolerances(), cases_run=3, cases_passed=3,
@@ -290,7 +290,7 @@ def test_skipped_cases_are_listed_with_their_reason():
     text = format_report(report)
     assert "2 skipped" in text and "skipped 2: outside the oracle's domain: p = 0" in text
     with pytest.raises(ValueError, match="no case can be generated"):
-        from ppverify.conformance.check import check
+        from ppverify.conformance.driver import check
 
         check("torch.nn.functional:lp_pool1d", "lp", 1, kinds=("zeros",), params=(-1.0,))
 

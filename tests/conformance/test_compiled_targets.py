@@ -8,7 +8,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from ppverify.conformance.check import check  # noqa: E402
+from ppverify.conformance.driver import check  # noqa: E402
 
 TARGET = "tests.conformance._compiled_impls:avg_pool2d"
 

@@ -12,7 +12,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from ppverify.cli import main  # noqa: E402
-from ppverify.conformance.check import check  # noqa: E402
+from ppverify.conformance.driver import check  # noqa: E402
 
 O = "tests.conformance._onnx_impls"
 GEM = dict(pooling="global", input_min=1e-6, isolate=False)

@@ -16,8 +16,8 @@ torch = pytest.importorskip("torch")
 
 from ppverify.cli import main  # noqa: E402
 from ppverify.conformance.cases import Case  # noqa: E402
-from ppverify.conformance.check import evaluate  # noqa: E402
 from ppverify.conformance.diagnosis import primary, signature_of  # noqa: E402
+from ppverify.conformance.driver import evaluate  # noqa: E402
 from ppverify.conformance.targets import resolve  # noqa: E402
 from ppverify.conformance.tolerances import Tolerances  # noqa: E402
 

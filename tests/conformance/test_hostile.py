@@ -21,7 +21,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from ppverify.conformance.check import check  # noqa: E402
+from ppverify.conformance.driver import check  # noqa: E402
 
 HOSTILE = Path(__file__).with_name("hostile")
 QUICK = dict(count=6, kinds=("random",), shrink_failures=False)
@@ -128,7 +128,7 @@ def test_processes_a_target_leaves_running_are_a_failure_and_are_killed(hostile_
 
 
 def test_patching_the_checker_at_import_changes_nothing_here(hostile_path):
-    import ppverify.conformance.check as check_mod
+    import ppverify.conformance.driver as check_mod
     import ppverify.oracle as oracle_mod
 
     originals = (check_mod.judge, oracle_mod.reference, np.isfinite,

@@ -16,7 +16,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from ppverify.cli import main  # noqa: E402
-from ppverify.conformance.check import check  # noqa: E402
+from ppverify.conformance.driver import check  # noqa: E402
 from ppverify.conformance.targets import param_tensor_shape, parse_param_shape  # noqa: E402
 
 M = "tests.conformance._channel_impls"

@@ -18,7 +18,7 @@ torch = pytest.importorskip("torch")
 
 from ppverify.cli import main  # noqa: E402
 from ppverify.conformance.cases import Case  # noqa: E402
-from ppverify.conformance.check import check  # noqa: E402
+from ppverify.conformance.driver import check  # noqa: E402
 from ppverify.conformance.generate import generate_cases, make_plan  # noqa: E402
 from ppverify.conformance.runner import Outcome, store_channel_params  # noqa: E402
 from ppverify.conformance.wire import outcome_from_message, outcome_message  # noqa: E402

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from ppverify.conformance.cases import Case
-from ppverify.conformance.check import evaluate
+from ppverify.conformance.driver import evaluate
 from ppverify.conformance.reproducer import reproducer
 from ppverify.conformance.shrink import shrink
 from ppverify.conformance.targets import resolve
@@ -68,7 +68,7 @@ def test_reproducer_for_an_error_input():
 def test_shrinking_does_not_slip_to_another_bug():
     # lp_pool underflows on tiny inputs (output 0); shrinking must not slip to its ceil_mode
     # bug (a finite wrong value), which simpler values would expose instead
-    from ppverify.conformance.check import check
+    from ppverify.conformance.driver import check
 
     report = check("torch.nn.functional:lp_pool1d", "lp", 1, count=16, kinds=("tiny",),
                    dtypes=("float64",), include_errors=False, shrink_seconds=6)

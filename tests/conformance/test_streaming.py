@@ -27,7 +27,7 @@ def _count_generated(monkeypatch) -> list[int]:
 
 def test_check_runs_each_case_as_it_is_generated(monkeypatch):
     pytest.importorskip("torch")
-    from ppverify.conformance.check import check
+    from ppverify.conformance.driver import check
 
     made = _count_generated(monkeypatch)
     seen = []

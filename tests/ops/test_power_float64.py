@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from ppverify.conformance.check import check
+from ppverify.conformance.driver import check
 from ppverify.conformance.values import HARD_KINDS, ORDINARY_KINDS
 from ppverify.ops import (
     _dispatch,

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 
-from ppverify.conformance.check import check
+from ppverify.conformance.driver import check
 from ppverify.ops import (
     _dispatch,
     _layout,

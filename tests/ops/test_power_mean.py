@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from ppverify.conformance.cases import Case
-from ppverify.conformance.check import check, evaluate
+from ppverify.conformance.driver import check, evaluate
 from ppverify.conformance.targets import resolve
 from ppverify.conformance.tolerances import Tolerances
 from ppverify.ops import (

@@ -334,7 +334,7 @@ def _broken_p_pool2d(input, alpha, kernel_size, stride=None, padding=0, dilation
 def test_ppverify_check_finds_the_kernels_conforming(interpreted):
     """``ppverify check`` (the conformance checker: every dtype, layout, value kind, error
     inputs) against the Triton kernels, windowed in 1-D to 3-D and adaptive."""
-    from ppverify.conformance.check import check
+    from ppverify.conformance.driver import check
 
     with launched(20):
         report = check("ppverify.ops:p_pool{d}d", "ppool", (1, 2, 3), count=8, isolate=False,
@@ -346,7 +346,7 @@ def test_ppverify_check_finds_the_kernels_conforming(interpreted):
 
 
 def test_ppverify_check_catches_a_broken_kernel(interpreted):
-    from ppverify.conformance.check import check
+    from ppverify.conformance.driver import check
 
     with launched(3):
         report = check(_broken_p_pool2d, "ppool", 2, count=4, isolate=False,

@@ -3,8 +3,8 @@ decide: the oracle, the comparison, the verdict, numpy's finiteness and closenes
 import numpy as np
 import torch
 
-import ppverify.conformance.check as check_mod
 import ppverify.conformance.compare as compare_mod
+import ppverify.conformance.driver as check_mod
 import ppverify.oracle as oracle_mod
 import ppverify.oracle.reference as reference_mod
 
