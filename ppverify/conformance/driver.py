@@ -54,7 +54,7 @@ from .targets import (
 )
 from .tolerances import Tolerances
 from .values import VALUE_KINDS, kind_holds
-from .worker import TargetSource
+from .worker import IN_PROCESS_COMPILED_NOTE, RaisedRecompileLimits, TargetSource
 
 MAX_KEPT_RESULTS = 2000  # failing results kept in CheckReport.results (the counts are exact)
 
@@ -197,6 +197,24 @@ def run_here(target: Target, case: Case) -> Outcome:
         return run_prepared(target, case)
 
 
+class _InProcess:
+    """The runner of a check in this process (``isolate=False``): each case on its
+    dimension's target (``run_here``), with dynamo's recompile limits raised until
+    ``close()`` puts them back (``worker.RaisedRecompileLimits``)."""
+
+    def __init__(self, targets: dict) -> None:
+        self.targets = targets
+        self.limits = RaisedRecompileLimits()
+        self.compiled = False
+
+    def __call__(self, case: Case) -> Outcome:
+        self.compiled = self.limits.apply() or self.compiled
+        return run_here(self.targets[case.dims], case)
+
+    def close(self) -> None:
+        self.limits.restore()
+
+
 def _apply_preparation(case: Case, outcome: Outcome) -> str | None:
     """Take the parameter a declared map gave (reported by the worker) into ``case``; a
     message when it is not a finite number near the one asked for (a map cannot move it by
@@ -316,6 +334,7 @@ def check(target: str | Callable | Target, op: str, dims: int | Iterable[int] = 
                           sys_path=list(sys.path), cwd=os.getcwd(), env=dict(os.environ))
     report = CheckReport(_spec_name(target), op, dims_list, tol, pooling)
     process = TargetProcess(source, timeout=timeout) if isolate else None
+    in_process = None
     try:
         if process is not None:
             try:
@@ -332,6 +351,8 @@ def check(target: str | Callable | Target, op: str, dims: int | Iterable[int] = 
                    for d, t in targets.items()}
         if shape_spec is not None:
             _check_param_shape(param_shape, next(iter(targets.values())))
+        if process is None:
+            run = in_process = _InProcess(targets)
         streams, factors, total = _case_streams(
             targets, op, per_dim, thorough=thorough, seed=seed, dtypes=dtypes, kinds=kinds,
             layouts=layouts, params=params, param_range=param_range, pooling=pooling,
@@ -355,6 +376,10 @@ def check(target: str | Callable | Target, op: str, dims: int | Iterable[int] = 
         budget = shrink_seconds if shrink_seconds is not None else (30.0 if thorough else 10.0)
         _diagnose(report, targets, log, tol, run, budget if shrink_failures else 0.0)
     finally:
+        if in_process is not None:
+            in_process.close()
+            if in_process.compiled:
+                report.notes.append(IN_PROCESS_COMPILED_NOTE)
         if process is not None:
             process.close()
             report.failures += process.failures

@@ -174,23 +174,61 @@ COMPILED_NOTE = ("torch._dynamo is loaded in the worker (by the target or a libr
                  "fullgraph=True, failing on it)")
 
 
+IN_PROCESS_COMPILED_NOTE = (
+    "torch._dynamo is loaded in this process (by the target or a library it imports), so the "
+    "target may be compiled: a compiled function recompiles for each case's new shape, dtype "
+    "or grad mode, and the check (isolate=False) raised dynamo's recompile limits while it "
+    "ran, restoring them after, so that a compiled target runs compiled in every case, not "
+    "in eager mode past the limit (nor, with fullgraph=True, failing on it)")
+#: dynamo's settings that stop recompilation (``torch._dynamo.config``; older names included)
+RECOMPILE_LIMITS = ("recompile_limit", "accumulated_recompile_limit", "cache_size_limit",
+                    "accumulated_cache_size_limit")
+
+
 def let_compiled_code_recompile() -> bool:
     """Raise torch dynamo's recompile limits in this (worker) process, if dynamo is loaded.
 
     A ``torch.compile``d target recompiles for every new input shape, dtype and grad mode, and
     the cases vary all three on purpose: past ``recompile_limit`` (8) dynamo runs the function
     in eager mode, so the rest of a check would judge eager code under the compiled target's
-    name (with ``fullgraph=True`` every later call raises instead). Only the worker does this:
-    a check in the user's own process (``isolate=False``) leaves their settings alone."""
+    name (with ``fullgraph=True`` every later call raises instead). The worker keeps them
+    raised; a check in the user's own process (``isolate=False``) raises them only while it
+    runs (``RaisedRecompileLimits``)."""
     dynamo = sys.modules.get("torch._dynamo")
     if dynamo is None:
         return False
     config = dynamo.config
-    for name in ("recompile_limit", "accumulated_recompile_limit", "cache_size_limit",
-                 "accumulated_cache_size_limit"):
+    for name in RECOMPILE_LIMITS:
         if isinstance(getattr(config, name, None), int):
             setattr(config, name, max(getattr(config, name), RECOMPILE_LIMIT))
     return True
+
+
+class RaisedRecompileLimits:
+    """Dynamo's recompile limits raised for a check in the user's process (``isolate=False``)
+    and put back as they were by ``restore()``: without them the cases' variety alone (dtypes,
+    ranks, grad modes) made a compiled ``fullgraph=True`` target raise
+    ``FailOnRecompileLimitHit`` from its ninth case on, reported as the target's exception on
+    valid input (or, without fullgraph, judged eager code). ``apply()`` before each case,
+    since the target may load dynamo in its first call; True once dynamo is loaded."""
+
+    def __init__(self) -> None:
+        self.saved: dict[str, int] | None = None
+
+    def apply(self) -> bool:
+        dynamo = sys.modules.get("torch._dynamo")
+        if dynamo is None:
+            return False
+        if self.saved is None:
+            self.saved = {name: getattr(dynamo.config, name) for name in RECOMPILE_LIMITS
+                          if isinstance(getattr(dynamo.config, name, None), int)}
+        return let_compiled_code_recompile()
+
+    def restore(self) -> None:
+        dynamo = sys.modules.get("torch._dynamo")
+        if dynamo is not None and self.saved:
+            for name, value in self.saved.items():
+                setattr(dynamo.config, name, value)
 
 
 def run_forked(source: TargetSource, request_fd: int, reply_fd: int, noise_fd: int) -> None:

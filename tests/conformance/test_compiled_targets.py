@@ -39,3 +39,23 @@ def test_without_the_raised_limit_fullgraph_fails_after_eight_recompilations():
                     calls += 1
     torch._dynamo.reset()
     assert calls == 8
+
+
+def test_a_check_in_this_process_runs_compiled_and_restores_the_limits():
+    # isolate=False: the cases' variety made a fullgraph target raise FailOnRecompileLimitHit
+    # from the ninth case on, reported as the target's "exception on valid input" (20 cases:
+    # 12 such failures); now the limits are raised while the check runs, then restored
+    import torch._dynamo
+
+    torch._dynamo.reset()
+    before = torch._dynamo.config.recompile_limit
+    with torch._dynamo.config.patch(recompile_limit=8):
+        report = check(TARGET, "avg", 2, count=24, kinds=("random", "integers"),
+                       dtypes=("float64", "float32", "float16", "bfloat16"),
+                       shrink_failures=False, isolate=False)
+        assert torch._dynamo.config.recompile_limit == 8  # restored after the check
+    torch._dynamo.reset()
+    assert torch._dynamo.config.recompile_limit == before
+    assert report.conforms, [g.signature.title() for g in report.groups][:3]
+    assert report.cases_run == 24
+    assert any("restoring them after" in n for n in report.notes)
