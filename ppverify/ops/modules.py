@@ -278,13 +278,16 @@ class _ParamPool(torch.nn.Module):
         mode is on), under tracing, ``torch.compile`` and torch.func transforms, and whenever
         the stored tensor changed: another object, an in-place update (its version counter:
         optimizer steps, ``load_state_dict``), new storage (``.data =``, ``.to()``), or the
-        cached result itself was written to."""
+        cached result itself was written to. Not kept under ``torch.inference_mode`` or for a
+        parameter made there: inference tensors have no version counter (reading it raised
+        "Inference tensors do not track version counter" from every layer's forward)."""
         name = f"raw_{self._param_name}"
         raw = self._parameters.get(name)
         if raw is None:
             raw = getattr(self, name)
         if (raw.requires_grad and torch.is_grad_enabled()) or torch.compiler.is_compiling() \
-                or torch._C._is_tracing():
+                or torch._C._is_tracing() or torch.is_inference_mode_enabled() \
+                or raw.is_inference():
             return self._effective()
         cached = self.__dict__.get("_effective_memo")
         if cached is not None and cached[0] is raw and cached[1] == raw._version and \

@@ -339,6 +339,50 @@ def test_the_parameter_is_reused_in_inference_and_follows_every_change():
     torch.testing.assert_close(f(x), expected(f), rtol=0, atol=0)
 
 
+FIXED_LAYERS = {
+    "PPool2d": lambda c: PPool2d(2, alpha=2.0, learnable=False),
+    "AdaptivePPool2d": lambda c: AdaptivePPool2d(2, alpha=2.0, learnable=False),
+    "PowerMean2d": lambda c: PowerMean2d(2, p=2.0, learnable=False),
+    "GeM": lambda c: GeM(p=2.0, learnable=False),
+    "LPPool2d": lambda c: LPPool2d(2.0, 2, learnable=False),
+}
+
+
+@pytest.mark.parametrize("name", sorted(LAYERS))
+@pytest.mark.parametrize("learnable", [True, False], ids=["learnable", "fixed"])
+def test_layers_run_under_inference_mode(name, learnable):
+    """``torch.inference_mode()`` (how inference is usually run): every layer's forward
+    raised "Inference tensors do not track version counter" (the parameter cache read the
+    version counter of a parameter computed there); built outside or inside the mode, the
+    output is the one under ``no_grad``, bit for bit, and the layer still trains after."""
+    make = LAYERS[name] if learnable else FIXED_LAYERS[name]
+    x = torch.rand(2, 3, 6, 6)
+    m = make("softplus")
+    with torch.no_grad():
+        want = m(x)
+    with torch.inference_mode():
+        got = m(x)
+        again = m(x)
+        assert got.is_inference()
+        inside = copy.deepcopy(m) if learnable else m
+        built_inside = make("softplus")
+        also = built_inside(x)
+    for y in (got, again, also, inside(x)):
+        assert torch.equal(y, want)
+    xg = x.clone().requires_grad_()
+    m(xg).sum().backward()  # and grad mode after it
+    assert xg.grad is not None and torch.isfinite(xg.grad).all()
+
+
+def test_a_compiled_layer_runs_under_inference_mode():
+    m = torch.compile(PPool2d(2, alpha=2.0), fullgraph=True, backend="aot_eager")
+    x = torch.rand(2, 3, 6, 6)
+    with torch.no_grad():
+        want = m(x)
+    with torch.inference_mode():
+        assert torch.equal(m(x), want)
+
+
 def test_a_fixed_parameter_is_the_number_given_whatever_the_module_is_converted_to():
     """LPPool2d(0.1, 2) (fixed, as torch's norm_type) stored 0.1 in float32 (0.10000000149):
     2e7 ULP off in a float64 output; a fixed value is now a float64 buffer that .to(), .half()
