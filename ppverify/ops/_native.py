@@ -401,6 +401,8 @@ def _open(path: Path):
     lib.ppv_pow_segment_sizes.restype = None
     lib.ppv_segment_grain.argtypes = [ctypes.c_int64]
     lib.ppv_segment_grain.restype = ctypes.c_int64
+    lib.ppv_segment_cols.argtypes = [ctypes.c_int64]
+    lib.ppv_segment_cols.restype = ctypes.c_int64
     lib.ppv_forward_sum_paths.argtypes = [vp]
     lib.ppv_forward_sum_paths.restype = None
     lib.ppv_weight_paths.argtypes = [vp]
@@ -1033,7 +1035,8 @@ def segments(plan, threads: int) -> dict[str, int]:
     """How the kernel cuts the planes of a ``plan`` (``make_plan``'s array) for ``threads``
     threads: with fewer planes than SIMD lanes x threads, each plane is cut along its
     outermost axis with more than one output into segments that act as planes (``Segments``
-    in ppool_kernel.cpp); the power mean's and Lp's plans also where a plane has more than
+    in ppool_kernel.cpp); P-pooling's plans also where a plane cut along W has more than
+    4 x 1024 columns (``segment_cols``), the power mean's and Lp's where a plane has more than
     4 x 65536 elements or, cut along W, 4 x 4096 columns (``pow_segment_sizes``). Returns
     ``segments`` (of all planes; ``N C`` when not cut), ``classes`` (distinct segment plans),
     ``axis`` (0 D, 1 H, 2 W; -1: not cut) and ``threads``. For tests and benchmarks."""
@@ -1246,6 +1249,14 @@ def segment_grain(elements: int = 0) -> int:
     with ``elements`` > 0, set it (tests: small inputs on several threads) and return the
     previous value."""
     return int((_lib or load()).ppv_segment_grain(elements))
+
+
+def segment_cols(columns: int = 0) -> int:
+    """P-pooling's segment length where a plane is cut along W (``SEG_COLS``, 1024 columns):
+    a 1-D signal (or planes of one row) longer than 4 x that is cut into segments of about
+    that length whatever the number of planes. With ``columns`` > 0, set it (tests: short
+    signals cut for their length) and return the previous value."""
+    return int((_lib or load()).ppv_segment_cols(columns))
 
 
 def pow_segment_sizes(elements: int = 0, columns: int = 0) -> tuple[int, int]:

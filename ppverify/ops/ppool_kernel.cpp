@@ -5133,6 +5133,20 @@ constexpr int64_t SEG_THREAD_ELEMENTS = 1 << 18;
 // the grain in use: SEG_THREAD_ELEMENTS, or what a test set (ppv_segment_grain) so that small
 // inputs, which the oracle can check, run segments on several threads
 std::atomic<int64_t> seg_grain{SEG_THREAD_ELEMENTS};
+// P-pooling's segment length where a plane is cut along W (a 1-D signal, planes of one row):
+// a plane of more than 4 SEG_COLS columns is cut into segments of about SEG_COLS columns,
+// whatever the number of planes (make_segments' max_seg_cols, as the power engine's
+// POW_SEG_COLS). Cut only for lanes and threads, a signal's 8 or 32 segments were rows of
+// 12,500-250,000 columns, whose per-row scratch left the cache: (1, 1, 400000) k3 s1 float32
+// forward / forward+backward 4.68 / 14.3 ms one thread -> 1.53 / 5.9, float64 25.9 / 74.9 ->
+// 5.0 / 29.9 (two threads), (1, 1, 2000000) one thread 23.3 / 70.2 -> 7.8 / 27.2, (8, 64,
+// 12544) k3 s2 p1 two threads 8.7 / 33.1 -> 8.2 / 28.6 (2026-12-05; 512 to 4096 columns all
+// gain, 1024 the best over these). Planes cut along H or D keep their lanes' and threads'
+// segments (cutting them by size measured both ways).
+constexpr int64_t SEG_COLS = 1024;
+// the length in use: SEG_COLS, or what a test set (ppv_segment_cols) so that small inputs,
+// which the oracle can check, are cut for their length too
+std::atomic<int64_t> seg_cols{SEG_COLS};
 
 inline int segment_threads(const Plan& P, int requested) {
   const int64_t grain = std::max<int64_t>(1, seg_grain.load(std::memory_order_relaxed));
@@ -5529,7 +5543,7 @@ int run(const Plan& Pc, const T* x, const double* param, T* y, const T* gy, T* g
     // segments when the planes leave lanes or threads idle (threads: as the whole work
     // allows, not capped by the planes' groups; see SEG_THREAD_ELEMENTS)
     seg_threads = segment_threads(P, requested);
-    make_segments(P, seg_threads, true, sg);
+    make_segments(P, seg_threads, true, sg, 0, seg_cols.load(std::memory_order_relaxed));
     for (SegClass& c : sg.classes) {
       // the backward's second pass reads the D and H inverses (W's is never read)
       if (sg.axis >= 0 && sg.axis < 2 && backward) c.P.ax[sg.axis].build_inverse();
@@ -6534,7 +6548,7 @@ int ppv_forward(const int64_t* plan, const void* x, const double* param, void* y
 // segments' threads where the planes are cut, else threads_for. For the test exports below.
 inline int segments_and_threads(Plan& P, int nthreads, Segments& sg) {
   const int seg_threads = segment_threads(P, nthreads);
-  make_segments(P, seg_threads, true, sg);
+  make_segments(P, seg_threads, true, sg, 0, seg_cols.load(std::memory_order_relaxed));
   return sg.axis < 0 ? threads_for(P, nthreads)
                      : (int)std::min<int64_t>(seg_threads, sg.groups);
 }
@@ -6610,6 +6624,12 @@ int64_t ppv_pow_cache_bytes(int64_t bytes) {
 void ppv_lane_slices(int64_t* out) {
   out[0] = xlane_planes.exchange(0);
   out[1] = xlane_redone.exchange(0);
+}
+
+// P-pooling's segment length along W (SEG_COLS): with cols > 0, set it (tests: short signals
+// cut for their length) and return the previous value.
+int64_t ppv_segment_cols(int64_t cols) {
+  return cols > 0 ? seg_cols.exchange(cols) : seg_cols.load();
 }
 
 // The power engine's segment sizes (POW_SEG_ELEMENTS, POW_SEG_COLS): with values > 0, set them

@@ -115,6 +115,66 @@ def test_float64_few_planes_in_segments(threads):
     check_case(x, torch.tensor([-2.0], dtype=torch.float64), 3, 1, 1, dims=2)
 
 
+@pytest.fixture
+def short_segments():
+    """P-pooling's segment length along W lowered to 16 columns (SEG_COLS, 1024), so that
+    signals the oracle can check are cut for their length; restored after."""
+    before = _native.segment_cols(16)
+    yield 16
+    _native.segment_cols(before)
+
+
+# dims, shape, kernel, stride, padding, dilation, ceil_mode: planes enough to fill the lanes of
+# two threads (16 or more), cut only for their length (more than 4 x 16 columns along W; a
+# segment keeps at least SEG_MIN_OUTS = 64 outputs, so 200 or more make three or more)
+LONG_SIGNALS = [
+    (1, (2, 9, 300), 3, 1, 1, 1, False),          # overlapping windows across each cut
+    (1, (1, 16, 401), 3, 2, 1, 1, True),          # k3 s2 p1, ceil_mode: a clipped last window
+    (1, (1, 16, 520), 5, 2, 2, 2, True),          # dilation 2: windows read 9 columns
+    (1, (2, 8, 400), 2, None, 0, 1, False),       # disjoint: the saved state, in segments
+    (1, (1, 16, 620), 20, 3, 0, 1, False),        # windows longer than a segment's columns
+    (2, (1, 16, 1, 400), (1, 3), (1, 2), (0, 1), 1, False),  # planes of one row: cut along W
+]
+
+
+@pytest.mark.parametrize("case", LONG_SIGNALS, ids=lambda c: f"{c[0]}d-{c[1]}-k{c[2]}s{c[3]}")
+def test_long_signals_cut_for_their_length_match_the_oracle(case, threads, short_segments):
+    dims, shape, kernel, stride, padding, dilation, ceil_mode = case
+    x = positive_signal(shape, torch.float32, 13)
+    layout = _layout.windowed(dims, kernel, stride, padding, dilation, ceil_mode)
+    cut = _assert_segmented(x, layout, threads)
+    assert cut["axis"] == 2, cut
+    out = _layout.out_spatial(layout, shape[2:])
+    gout = positive_signal((shape[0], shape[1], *out), torch.float32, 14).double()
+    alpha = torch.linspace(3.0, -1.5, shape[1], dtype=torch.float64)
+    check_case(x, alpha, kernel, stride, padding, dilation, ceil_mode, dims=dims,
+               grad_output=gout)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=dtype_name)
+def test_every_dtype_of_a_signal_cut_for_its_length(dtype, threads, short_segments):
+    # zeros (alpha 0 and -1.5 make their windows the exact engine's), alpha 150 (a reference
+    # per segment), alpha 0.5 and 40 among 16 channels
+    x = positive_signal((1, 16, 200), dtype, 15, zeros=0.05)
+    layout = _layout.windowed(1, 3, 1, 1)
+    _assert_segmented(x, layout, threads)
+    alpha = torch.tensor([0.0, -1.5, 150.0, 0.5, 40.0, 2.0, 1.0, -0.5] * 2, dtype=torch.float64)
+    check_case(x, alpha, 3, 1, 1, dims=1)
+
+
+def test_a_long_signal_is_cut_for_its_length_whatever_the_planes():
+    # (8, 64, 12544) k3 s2 p1: 512 planes fill the lanes, and each is cut into segments of
+    # about SEG_COLS columns (its row scratch kept within the cache)
+    layout = _layout.windowed(1, 3, 2, 1)
+    plan = _native.make_plan("ppool", layout, (8, 64, 12544), torch.float32, False, 0, (6272,))
+    cut = _native.segments(plan, 2)
+    assert cut["axis"] == 2 and cut["segments"] >= 512 * 12, cut
+    # a plane cut along H keeps the lanes' and threads' rule: 64 planes fill them, not cut
+    plan = _native.make_plan("ppool", _layout.windowed(2, 3, 2, 1), (1, 64, 224, 224),
+                             torch.float32, False, 0, (112, 112))
+    assert _native.segments(plan, 2)["axis"] == -1
+
+
 def test_segments_are_not_used_when_planes_fill_the_lanes():
     layout = _layout.windowed(2, 3, 2, 1)
     plan = _native.make_plan("ppool", layout, (2, 64, 56, 56), torch.float32, False, 0,
