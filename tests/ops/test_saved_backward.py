@@ -861,14 +861,16 @@ def test_weights_float_cannot_hold_are_weighed_again(alpha, recompute_forbidden,
 def test_overlap_state_in_long_rows_and_wide_windows(count_overlap):
     """Rows longer than the kernel's column tile (2048 columns): coefficients kept across
     tiles; windows wider than a tile (summed in chunks) are saved too. Both meet the
-    oracle."""
+    oracle. (Planes of two rows: a 1-D signal this long is cut into segments of about
+    SEG_COLS columns, which keep no state; planes cut along H are cut only where they leave
+    lanes idle, and 18 planes fill them.)"""
     gen = torch.Generator().manual_seed(13)
-    x = values("uniform", (2, 9, 5001), torch.float32, gen) + 0.05  # (enough planes: no
-    alpha = torch.tensor([2.0, -1.5, 0.0, 30.0, 1.0, 0.5, -30.0, 3.0, 7.5],  # segments)
+    x = values("uniform", (2, 9, 2, 5001), torch.float32, gen) + 0.05
+    alpha = torch.tensor([2.0, -1.5, 0.0, 30.0, 1.0, 0.5, -30.0, 3.0, 7.5],
                          dtype=torch.float64)
-    check_case(x, alpha, 5, 2, 2, dims=1)  # out: 2501
-    check_adaptive_case("ppool", x, alpha, 2, dims=1)  # two windows of 2501 sharing one
-    assert len(count_overlap) == 2
+    check_case(x, alpha, (1, 5), (1, 2), (0, 2), dims=2)  # out: (2, 2501)
+    check_adaptive_case("ppool", x, alpha, (1, 2), dims=2)  # two windows of 2 x 2501 sharing
+    assert len(count_overlap) == 2                          # a column
 
 
 _real_forward_overlap_saved = _native.forward_overlap_saved
