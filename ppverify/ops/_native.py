@@ -1037,7 +1037,7 @@ def segments(plan, threads: int) -> dict[str, int]:
     outermost axis with more than one output into segments that act as planes (``Segments``
     in ppool_kernel.cpp); P-pooling's plans also where a plane cut along W has more than
     4 x 1024 columns (``segment_cols``), the power mean's and Lp's where a plane has more than
-    4 x 65536 elements or, cut along W, 4 x 4096 columns (``pow_segment_sizes``). Returns
+    4 x 65536 elements or, cut along W, 4 x 1024 columns (``pow_segment_sizes``). Returns
     ``segments`` (of all planes; ``N C`` when not cut), ``classes`` (distinct segment plans),
     ``axis`` (0 D, 1 H, 2 W; -1: not cut) and ``threads``. For tests and benchmarks."""
     import numpy as np
@@ -1261,7 +1261,7 @@ def segment_cols(columns: int = 0) -> int:
 
 def pow_segment_sizes(elements: int = 0, columns: int = 0) -> tuple[int, int]:
     """The power mean's and Lp's segment sizes (``POW_SEG_ELEMENTS`` 2**16 and ``POW_SEG_COLS``
-    4096 in power_kernel.inc): a plane of more than 4 x that many input elements (columns,
+    1024 in power_kernel.inc): a plane of more than 4 x that many input elements (columns,
     where it is cut along W) is cut into segments of about that size whatever the number of
     planes. With values > 0, set them (tests: small planes cut for their size) and return
     the previous ``(elements, columns)``."""
