@@ -36,11 +36,40 @@ def best_ms(fn, rounds: int) -> float:
     return best * 1e3
 
 
-def main(argv: list[str]) -> None:
+def time_case(shape, dtype: str, k: int, s: int, p: int, rounds: int, lengths) -> tuple:
+    """Best (forward, forward+backward) in ms per segment length (rounds that alternate the
+    lengths), and ``max_pool1d``'s forward+backward."""
     import torch
     import torch.nn.functional as F
 
     from ppverify.ops import _native, p_pool1d
+
+    x = torch.rand(shape, dtype=getattr(torch, dtype)) + 0.01
+    xg = x.clone().requires_grad_()
+    alpha = torch.tensor(2.1, dtype=torch.float64, requires_grad=True)
+
+    def fwd():
+        with torch.no_grad():
+            p_pool1d(x, 2.1, k, s, p)
+
+    def fwd_bwd():
+        p_pool1d(xg, alpha, k, s, p).sum().backward()
+
+    best = {}
+    for _ in range(2):  # the lengths alternate, so that all see the same load
+        for cols in lengths:
+            _native.segment_cols(cols)
+            f, fb = best_ms(fwd, rounds), best_ms(fwd_bwd, rounds)
+            old = best.get(cols, (float("inf"), float("inf")))
+            best[cols] = (min(old[0], f), min(old[1], fb))
+    mx = best_ms(lambda: F.max_pool1d(xg, k, s, p).sum().backward(), rounds)
+    return best, mx
+
+
+def main(argv: list[str]) -> None:
+    import torch
+
+    from ppverify.ops import _native
 
     rounds = int(argv[0]) if argv else 7
     default = _native.segment_cols()
@@ -51,29 +80,8 @@ def main(argv: list[str]) -> None:
         for threads in (1, 2):
             torch.set_num_threads(threads)
             for shape, dtype, k, s, p in CASES:
-                x = torch.rand(shape, dtype=getattr(torch, dtype)) + 0.01
-                xg = x.clone().requires_grad_()
-                alpha = torch.tensor(2.1, dtype=torch.float64, requires_grad=True)
-
-                def fwd():
-                    with torch.no_grad():
-                        p_pool1d(x, 2.1, k, s, p)
-
-                def fwd_bwd():
-                    p_pool1d(xg, alpha, k, s, p).sum().backward()
-
-                def max_fwd_bwd():
-                    F.max_pool1d(xg, k, s, p).sum().backward()
-
-                best = {}
-                for _ in range(2):  # the two lengths alternate, so both see the same load
-                    for cols in (default, UNCUT):
-                        _native.segment_cols(cols)
-                        f, fb = best_ms(fwd, rounds), best_ms(fwd_bwd, rounds)
-                        old = best.get(cols, (float("inf"), float("inf")))
-                        best[cols] = (min(old[0], f), min(old[1], fb))
+                best, mx = time_case(shape, dtype, k, s, p, rounds, (default, UNCUT))
                 _native.segment_cols(default)
-                mx = best_ms(max_fwd_bwd, rounds)
                 new, old = best[default], best[UNCUT]
                 print(f"{threads} thread(s) {dtype} {shape} k{k} s{s} p{p}: "
                       f"{old[0]:.2f} / {old[1]:.2f} -> {new[0]:.2f} / {new[1]:.2f} "

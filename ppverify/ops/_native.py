@@ -1245,7 +1245,7 @@ def pow_cache_bytes(nbytes: int = 0) -> int:
 
 
 def segment_grain(elements: int = 0) -> int:
-    """The input elements per thread of a segmented call (``SEG_THREAD_ELEMENTS``, 2**18);
+    """The input elements per thread of a segmented call (``SEG_THREAD_ELEMENTS``, 2**15);
     with ``elements`` > 0, set it (tests: small inputs on several threads) and return the
     previous value."""
     return int((_lib or load()).ppv_segment_grain(elements))

@@ -5126,10 +5126,14 @@ struct Segments {
 // (so at most a quarter of its windows are computed twice)
 constexpr int64_t SEG_MIN_OUTS = 64;
 constexpr int64_t SEG_HALO_FACTOR = 4;
-// Input elements per thread of a segmented call: about 2 ms of the fast engine's forward
-// (its cost is mostly a logarithm and an exponential per element), since on a loaded machine
-// waking a thread can cost a millisecond
-constexpr int64_t SEG_THREAD_ELEMENTS = 1 << 18;
+// Input elements per thread of a segmented call: torch's own grain (at::internal::GRAIN_SIZE,
+// 32768). It was 2^18 (about 2 ms of the fast engine's forward, since on a loaded machine
+// waking a thread can cost a millisecond) while a signal's segments were long rows whose
+// scratch left the cache; with segments of SEG_COLS columns a second thread halves the time
+// from 50,000 samples up (2 threads, (1, 1, 100000) k3 s1 p_pool1d forward / forward+backward
+// 0.42 / 1.79 -> 0.25 / 1.05 ms, gem_pool1d 1.06 / 3.67 -> 0.56 / 1.98; (1, 1, 400000)
+// p_pool1d 1.40 / 5.84 -> 0.75 / 3.06; 2026-12-05, load 1).
+constexpr int64_t SEG_THREAD_ELEMENTS = 1 << 15;
 // the grain in use: SEG_THREAD_ELEMENTS, or what a test set (ppv_segment_grain) so that small
 // inputs, which the oracle can check, run segments on several threads
 std::atomic<int64_t> seg_grain{SEG_THREAD_ELEMENTS};
