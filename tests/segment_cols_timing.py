@@ -14,7 +14,8 @@ signals; this only times)."""
 from __future__ import annotations
 
 import sys
-import time
+
+from tests.zero_windows_timing import best_ms
 
 CASES = [  # shape, dtype, kernel, stride, padding
     ((1, 1, 100_000), "float32", 3, 1, 0),
@@ -24,16 +25,6 @@ CASES = [  # shape, dtype, kernel, stride, padding
     ((8, 64, 12544), "float32", 3, 2, 1),
 ]
 UNCUT = 1 << 40  # a segment length beyond every signal: cut for lanes and threads only
-
-
-def best_ms(fn, rounds: int) -> float:
-    fn()
-    best = float("inf")
-    for _ in range(rounds):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best * 1e3
 
 
 def time_case(shape, dtype: str, k: int, s: int, p: int, rounds: int, lengths) -> tuple:
