@@ -28,11 +28,13 @@ Parameter options (keyword-only):
     be > 0);
   - ``"softplus+1"``: ``1 + softplus(rho) > 1`` (a GeM exponent that stays above the mean's);
 
-* ``dtype``: the stored tensor's dtype when it is learnable (default float32, as torch's
-  parameters; ``module.to(dtype)`` converts it). A fixed value is kept in float64 whatever the
-  module is converted to, so it is the number given (as ``torch.nn.LPPool2d``'s Python float):
-  ``LPPool2d(0.1, 2)`` stored in float32 was p = 0.10000000149, 2e7 ULP off in a float64
-  output (``ppverify check 'ppverify.ops:LPPool{d}d' --op lp --param-fixed``, small p);
+* ``dtype``: the stored tensor's dtype when it is learnable (default: torch's default dtype,
+  ``torch.get_default_dtype()``, float32 unless changed, as torch's layers create their
+  parameters; until 2026-12-05 always float32; ``module.to(dtype)`` converts it). A fixed value
+  is kept in float64 whatever the module is converted to, so it is the number given (as
+  ``torch.nn.LPPool2d``'s Python float): ``LPPool2d(0.1, 2)`` stored in float32 was p =
+  0.10000000149, 2e7 ULP off in a float64 output (``ppverify check 'ppverify.ops:LPPool{d}d'
+  --op lp --param-fixed``, small p);
 * ``validate``: see ``ppverify.ops.functional`` (default True).
 
 ``module.alpha`` / ``module.p`` is the effective value (after the constraint); the stored
@@ -148,7 +150,7 @@ class _ParamPool(torch.nn.Module):
     dims = 0
 
     def __init__(self, layout, *, value: float, learnable: bool, num_channels: int | None,
-                 constraint: str, dtype: torch.dtype, validate: bool):
+                 constraint: str, dtype: torch.dtype | None, validate: bool):
         super().__init__()
         name = OPERATORS[self.op].param
         self.layout = layout
@@ -156,6 +158,8 @@ class _ParamPool(torch.nn.Module):
         check_flag(learnable, "learnable")
         if constraint not in CONSTRAINTS:
             raise ValueError(f"constraint must be one of {CONSTRAINTS}, got {constraint!r}")
+        if dtype is None:  # torch's default, as torch's layers create their parameters
+            dtype = torch.get_default_dtype()
         if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
             raise TypeError(f"dtype must be a floating-point torch.dtype, got {dtype!r}")
         value = _real_value(value, name)
@@ -364,7 +368,7 @@ def _options(learnable, num_channels, constraint, dtype, validate) -> dict:
 class _PPoolWindowed(_Windowed):
     def __init__(self, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, *,
                  alpha: float = 1.0, learnable: bool = True, num_channels: int | None = None,
-                 constraint: str = "none", dtype: torch.dtype = torch.float32,
+                 constraint: str = "none", dtype: torch.dtype | None = None,
                  validate: bool = True):
         self._setup(alpha, kernel_size, stride, padding, dilation, ceil_mode,
                     _options(learnable, num_channels, constraint, dtype, validate))
@@ -378,7 +382,7 @@ class _PPoolWindowed(_Windowed):
 class _PPoolAdaptive(_Adaptive):
     def __init__(self, output_size, *, alpha: float = 1.0, learnable: bool = True,
                  num_channels: int | None = None, constraint: str = "none",
-                 dtype: torch.dtype = torch.float32, validate: bool = True):
+                 dtype: torch.dtype | None = None, validate: bool = True):
         self._setup(alpha, output_size,
                     _options(learnable, num_channels, constraint, dtype, validate))
 
@@ -393,7 +397,7 @@ class _PowerWindowed(_Windowed):
 
     def __init__(self, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, *,
                  p: float = 3.0, learnable: bool = True, num_channels: int | None = None,
-                 constraint: str = "none", dtype: torch.dtype = torch.float32,
+                 constraint: str = "none", dtype: torch.dtype | None = None,
                  validate: bool = True):
         self._setup(p, kernel_size, stride, padding, dilation, ceil_mode,
                     _options(learnable, num_channels, constraint, dtype, validate))
@@ -409,7 +413,7 @@ class _PowerAdaptive(_Adaptive):
 
     def __init__(self, output_size, *, p: float = 3.0, learnable: bool = True,
                  num_channels: int | None = None, constraint: str = "none",
-                 dtype: torch.dtype = torch.float32, validate: bool = True):
+                 dtype: torch.dtype | None = None, validate: bool = True):
         self._setup(p, output_size,
                     _options(learnable, num_channels, constraint, dtype, validate))
 
@@ -505,7 +509,7 @@ class GeM(_Adaptive):
 
     def __init__(self, p: float = 3.0, *, dims: int = 2, learnable: bool = True,
                  num_channels: int | None = None, constraint: str = "none",
-                 dtype: torch.dtype = torch.float32, validate: bool = True):
+                 dtype: torch.dtype | None = None, validate: bool = True):
         if isinstance(dims, bool) or not isinstance(dims, numbers.Integral) or \
                 dims not in (1, 2, 3):
             raise ValueError(f"dims must be 1, 2 or 3 (an int), got {dims!r}")
@@ -524,7 +528,7 @@ class _LPPool(_Windowed):
 
     def __init__(self, norm_type, kernel_size, stride=None, ceil_mode=False, *,
                  learnable: bool = False, num_channels: int | None = None,
-                 constraint: str = "none", dtype: torch.dtype = torch.float32,
+                 constraint: str = "none", dtype: torch.dtype | None = None,
                  validate: bool = True):
         self.norm_type = norm_type
         self._setup(norm_type, kernel_size, stride, 0, 1, ceil_mode,

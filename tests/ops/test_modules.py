@@ -374,6 +374,39 @@ def test_layers_run_under_inference_mode(name, learnable):
     assert xg.grad is not None and torch.isfinite(xg.grad).all()
 
 
+def _raw(m):
+    return m.raw_alpha if hasattr(m, "raw_alpha") else m.raw_p
+
+
+@pytest.mark.parametrize("name", sorted(LAYERS))
+def test_a_learnable_parameter_takes_torch_s_default_dtype(name):
+    """As torch's layers create their parameters: float32 by default, float64 under
+    ``torch.set_default_dtype(torch.float64)`` (it stayed float32 there before 2026-12-05);
+    an explicit ``dtype`` wins, and a fixed value is float64 whatever the default."""
+    def make():  # (torch's LPPool2d has a fixed p: ours too unless asked)
+        return LPPool2d(2.0, 2, learnable=True) if name == "LPPool2d" else LAYERS[name]("none")
+
+    before = torch.get_default_dtype()
+    try:
+        assert _raw(make()).dtype == torch.float32
+        torch.set_default_dtype(torch.float64)
+        m = make()
+        assert _raw(m).dtype == torch.float64
+        x = torch.rand(2, 3, 6, 6)
+        assert m(x).dtype == torch.float64
+        m(x.requires_grad_()).sum().backward()
+        assert _raw(m).grad.dtype == torch.float64
+        assert _raw(FIXED_LAYERS[name]("none")).dtype == torch.float64
+    finally:
+        torch.set_default_dtype(before)
+    explicit = {"PPool2d": lambda: PPool2d(2, dtype=torch.bfloat16),
+                "AdaptivePPool2d": lambda: AdaptivePPool2d(2, dtype=torch.bfloat16),
+                "PowerMean2d": lambda: PowerMean2d(2, p=2.0, dtype=torch.bfloat16),
+                "GeM": lambda: GeM(dtype=torch.bfloat16),
+                "LPPool2d": lambda: LPPool2d(2.0, 2, learnable=True, dtype=torch.bfloat16)}[name]
+    assert _raw(explicit()).dtype == torch.bfloat16
+
+
 def test_a_compiled_layer_runs_under_inference_mode():
     m = torch.compile(PPool2d(2, alpha=2.0), fullgraph=True, backend="aot_eager")
     x = torch.rand(2, 3, 6, 6)
