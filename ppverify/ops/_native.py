@@ -397,6 +397,8 @@ def _open(path: Path):
     lib.ppv_segments.restype = i32
     lib.ppv_lane_slices.argtypes = [vp]
     lib.ppv_lane_slices.restype = None
+    lib.ppv_pow_dp_passes.argtypes = []
+    lib.ppv_pow_dp_passes.restype = ctypes.c_int64
     lib.ppv_pow_segment_sizes.argtypes = [ctypes.c_int64, ctypes.c_int64, vp]
     lib.ppv_pow_segment_sizes.restype = None
     lib.ppv_segment_grain.argtypes = [ctypes.c_int64]
@@ -1270,6 +1272,13 @@ def pow_segment_sizes(elements: int = 0, columns: int = 0) -> tuple[int, int]:
     out = np.zeros(2, dtype=np.int64)
     (_lib or load()).ppv_pow_segment_sizes(elements, columns, out.ctypes.data)
     return int(out[0]), int(out[1])
+
+
+def pow_dp_passes() -> int:
+    """The power engine's output rows whose dy/dp took a second pass over their windows'
+    elements (``pow_dp_rows``: some window where the closed form from the window sums,
+    ``pow_dp_fast``, is not accurate enough) since the last call (then reset). For tests."""
+    return int((_lib or load()).ppv_pow_dp_passes())
 
 
 def lane_slices() -> dict[str, int]:

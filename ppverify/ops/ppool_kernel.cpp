@@ -6630,6 +6630,10 @@ void ppv_lane_slices(int64_t* out) {
   out[1] = xlane_redone.exchange(0);
 }
 
+// The power engine's output rows whose dy/dp took a second pass over their windows' elements
+// (pow_dp_rows) since the last call; the count is reset. For tests.
+int64_t ppv_pow_dp_passes() { return pow_dp_row_passes.exchange(0); }
+
 // P-pooling's segment length along W (SEG_COLS): with cols > 0, set it (tests: short signals
 // cut for their length) and return the previous value.
 int64_t ppv_segment_cols(int64_t cols) {

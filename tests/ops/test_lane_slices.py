@@ -120,3 +120,23 @@ def test_lane_slices_only_where_planes_leave_lanes_idle(paths):
         assert paths()["sliced"] == 7
     finally:
         torch.set_num_threads(before)
+
+
+@pytest.mark.parametrize("op", ["powermean", "lp"])
+@pytest.mark.parametrize("saved", [True, False], ids=["saving-forward", "recomputing"])
+def test_a_large_sliced_plane_takes_dy_dp_from_the_window_sums(op, saved, paths, monkeypatch):
+    # dy/dp's closed form from the window sums (pow_dp_fast) bounds the rounding of U and A
+    # by their terms: n / 8 per lane, then 8 lane sums. With n itself the form never held
+    # above about a million elements and a (2048, 2048) plane's dy/dp took a second pass over
+    # its rows (saving forward 32 ms where the plain one is 8.5); here a 2**18-element plane
+    # with elements in [1, 1.4] (the power mean's core U / S - ln(S / D) is then 0.016-0.031
+    # of A / S + |ln(S / D)| + 1: the form needs (n + 8) 2**-22 of it with n, 0.0625, and
+    # (n / 8 + 16) 2**-22 with the slices' sums, 0.0078; Lp's core, about -ln n, passes both)
+    if not saved:
+        _recomputing(monkeypatch)
+    g = torch.Generator().manual_seed(5)
+    x = (1.0 + 0.4 * torch.rand((1, 1, 512, 512), generator=g, dtype=torch.float64)).float()
+    _native.pow_dp_passes()
+    check_adaptive_case(op, x, 3.1, 1, dims=2)
+    assert paths() == {"sliced": 1 if saved else 2, "redone": 0}
+    assert _native.pow_dp_passes() == 0
