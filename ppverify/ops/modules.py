@@ -121,7 +121,8 @@ def _real_value(value, name: str) -> float:
 def _stored(raw: float, dtype: torch.dtype, name: str, value: float, constraint: str) -> float:
     """``raw`` if ``dtype`` holds it; ``ValueError`` naming the parameter when it would round to
     an infinity, or (a non-zero value) to 0, which is another parameter (at zeros)."""
-    rounded = float(torch.tensor(raw, dtype=torch.float64).to(dtype))
+    # (on the CPU whatever the default device: a layer built under torch.device("meta"))
+    rounded = float(torch.tensor(raw, dtype=torch.float64, device="cpu").to(dtype))
     if not (math.isinf(rounded) or (rounded == 0 and raw != 0)):
         return raw
     what = "overflows" if math.isinf(rounded) else "rounds to 0 in"
@@ -190,14 +191,25 @@ class _ParamPool(torch.nn.Module):
         self.constraint = constraint
         self.num_channels = num_channels
         self._param_name = name
+        self._initial_raw = raw  # (reset_parameters)
         if learnable:
             self.register_parameter(f"raw_{name}", torch.nn.Parameter(stored))
         else:
             self.register_buffer(f"raw_{name}", stored)
 
+    def reset_parameters(self) -> None:
+        """Set the stored parameter back to the value the layer was constructed with (torch's
+        convention: a model built under ``torch.device("meta")`` is materialised by
+        ``to_empty(device=...)``, whose tensors hold no values, then ``reset_parameters()``)."""
+        stored = getattr(self, f"raw_{self._param_name}")
+        with torch.no_grad():
+            stored.fill_(self._initial_raw)
+
     def _apply(self, fn, recurse=True):
         """``to``, ``half``, ``cuda``, ...: a fixed parameter (a float64 buffer, see the module
-        doc) follows the module's device but keeps float64 and its value."""
+        doc) follows the module's device but keeps float64 and its value (a buffer on the meta
+        device, which holds none, becomes the tensor ``fn`` makes: ``to_empty``, then
+        ``reset_parameters``)."""
         name = f"raw_{self._param_name}"
         fixed = self._buffers.get(name)
         if fixed is None or fixed.dtype != torch.float64:
@@ -206,7 +218,9 @@ class _ParamPool(torch.nn.Module):
         try:
             return super()._apply(fn, recurse)
         finally:
-            self._buffers[name] = fixed.to(device=fn(fixed).device)
+            made = fn(fixed)
+            self._buffers[name] = made.to(torch.float64) if fixed.is_meta else \
+                fixed.to(device=made.device)
 
     def _effective(self) -> torch.Tensor:
         """The parameter after the constraint, in float64 (what the op computes with): a

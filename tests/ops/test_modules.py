@@ -407,6 +407,33 @@ def test_a_learnable_parameter_takes_torch_s_default_dtype(name):
     assert _raw(explicit()).dtype == torch.bfloat16
 
 
+@pytest.mark.parametrize("name", sorted(LAYERS))
+@pytest.mark.parametrize("learnable", [True, False], ids=["learnable", "fixed"])
+def test_layers_built_on_the_meta_device_materialise(name, learnable):
+    """Deferred initialisation (``with torch.device("meta")``, then ``to_empty`` and
+    ``reset_parameters``, as large-model loaders and FSDP do): building a layer there raised
+    "Tensor.item() cannot be called on meta tensors" (the check that the dtype holds the value
+    made its tensor on the default device). Now it builds, runs on meta inputs, and once
+    materialised and reset gives the CPU-built layer's output bit for bit."""
+    make = LAYERS[name] if learnable else FIXED_LAYERS[name]
+    x = torch.rand(2, 3, 6, 6)
+    want = make("softplus")(x)
+    with torch.device("meta"):
+        m = make("softplus")
+    assert _raw(m).is_meta
+    assert m(torch.empty(2, 3, 6, 6, device="meta")).shape == want.shape
+    m = m.to_empty(device="cpu")
+    m.reset_parameters()
+    assert not _raw(m).is_meta and _raw(m).dtype == _raw(make("softplus")).dtype
+    assert torch.equal(m(x), want)
+    if learnable:  # and reset_parameters undoes training
+        with torch.no_grad():
+            _raw(m).add_(1.0)
+        assert not torch.equal(m(x), want)
+        m.reset_parameters()
+        assert torch.equal(m(x), want)
+
+
 def test_a_compiled_layer_runs_under_inference_mode():
     m = torch.compile(PPool2d(2, alpha=2.0), fullgraph=True, backend="aot_eager")
     x = torch.rand(2, 3, 6, 6)
