@@ -298,6 +298,59 @@ def test_decomposed_program_runs_without_ppverify(tmp_path):
                             "float32").max() <= DECOMP_ULP
 
 
+class _Pools(torch.nn.Module):
+    """The pooling layers alone (an end-to-end comparison would also measure inductor's
+    convolutions, whose compiled code differs from eager's in the last bits)."""
+
+    def __init__(self):
+        super().__init__()
+        self.pool = PPool2d(3, 2, 1, alpha=2.0, num_channels=4)
+        self.gem = GeM(p=3.0)
+
+    def forward(self, x):
+        h = self.pool(x)
+        return h, self.gem(h)
+
+
+def test_an_aotinductor_package_runs_without_ppverify(tmp_path):
+    """AOTInductor (``torch._inductor.aoti_compile_and_package``, torch's ahead-of-time path
+    to a compiled artifact) of the lowered program: it compiles, and the package loads and
+    runs in a fresh interpreter where ppverify cannot be imported, within the lowering's
+    bound of the eager op."""
+    from ppverify.ops import _native
+
+    if _native._compiler() is None:
+        pytest.skip("AOTInductor compiles C++: no compiler here")
+    net = _Pools().eval()
+    torch.manual_seed(1)
+    x = torch.relu(torch.randn(2, 4, 10, 10))
+    ep = torch.export.export(net, (x,)).run_decompositions(decompositions())
+    path = torch._inductor.aoti_compile_and_package(ep, package_path=str(tmp_path / "net.pt2"))
+    torch.save(x, str(tmp_path / "x.pt"))
+    code = textwrap.dedent(f"""
+        import sys
+        class Block:
+            def find_spec(self, name, path=None, target=None):
+                if name == "ppverify" or name.startswith("ppverify."):
+                    raise ImportError("ppverify is not installed here")
+        sys.meta_path.insert(0, Block())
+        import torch
+        runner = torch._inductor.aoti_load_package({str(path)!r})
+        h, g = runner(torch.load({str(tmp_path / "x.pt")!r}))
+        torch.save((h, g), {str(tmp_path / "out.pt")!r})
+        print("ppverify" in sys.modules)
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=300, env={**os.environ, "PYTHONPATH": ""}, cwd=str(tmp_path))
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "False"
+    h, g = torch.load(str(tmp_path / "out.pt"))
+    h_ref, g_ref = net(x)
+    for got, want in ((h, h_ref), (g, g_ref)):
+        assert ulp_distance(got.detach().double().numpy(), want.detach().double().numpy(),
+                            "float32").max() <= DECOMP_ULP
+
+
 ONNX_ULP = 2  # stated in the README: onnxruntime vs the eager op, float32
 
 
