@@ -345,7 +345,6 @@ def check(target: str | Callable | Target, op: str, dims: int | Iterable[int] = 
             run = process
         else:
             targets = source.resolve()
-            run = None
         targets = {d: replace(t, batched_only=bool(batched_only), flat_output=bool(flat_output),
                               per_channel=bool(per_channel), ties=ties, param_shape=shape_spec)
                    for d, t in targets.items()}

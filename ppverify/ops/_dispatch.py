@@ -184,8 +184,9 @@ def _global_rows(op: str, layout, spatial: tuple[int, ...]) -> tuple[int, int] |
       largest divisor up to ``GLOBAL_FOLD_ROW_MAX`` longer than its own rows (the engines'
       cost per row outweighs a short row's arithmetic).
 
-    Among the candidates a row length leaving a multiple of ``KERNEL_LANES`` rows is taken
-    first, then the longest."""
+    For the first two, among the candidates a row length leaving a multiple of
+    ``KERNEL_LANES`` rows is taken first, then the longest (lane slices need a plane of
+    ``GLOBAL_SLICE_MIN`` elements, so the third takes the longest)."""
     if not isinstance(layout, AdaptiveGeometry) or not layout.is_global:
         return None
     size = math.prod(spatial)

@@ -263,6 +263,30 @@ class _Net(torch.nn.Module):
 DECOMP_ULP = 2  # stated in the README: the decomposed program vs the eager op, float32
 
 
+def _run_without_ppverify(tmp_path, load: str, x: torch.Tensor):
+    """The outputs of the program ``load`` (an expression) gives, called on ``x`` in a fresh
+    interpreter where ppverify cannot be imported (and is asserted not imported)."""
+    torch.save(x, str(tmp_path / "x.pt"))
+    code = textwrap.dedent(f"""
+        import sys
+        class Block:
+            def find_spec(self, name, path=None, target=None):
+                if name == "ppverify" or name.startswith("ppverify."):
+                    raise ImportError("ppverify is not installed here")
+        sys.meta_path.insert(0, Block())
+        import torch
+        program = {load}
+        out = program(torch.load({str(tmp_path / "x.pt")!r}))
+        torch.save(out, {str(tmp_path / "out.pt")!r})
+        print("ppverify" in sys.modules)
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=300, env={**os.environ, "PYTHONPATH": ""}, cwd=str(tmp_path))
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "False"
+    return torch.load(str(tmp_path / "out.pt"))
+
+
 def test_decomposed_program_runs_without_ppverify(tmp_path):
     """run_decompositions(ppverify.ops.decompositions()) leaves only aten ops; the saved
     program loads and runs in a fresh interpreter where ppverify cannot be imported."""
@@ -273,25 +297,7 @@ def test_decomposed_program_runs_without_ppverify(tmp_path):
     assert not any("ppverify" in t for t in targets), targets
     path = tmp_path / "net.pt2"
     torch.export.save(ep, str(path))
-    torch.save(x, str(tmp_path / "x.pt"))
-    code = textwrap.dedent(f"""
-        import sys
-        class Block:
-            def find_spec(self, name, path=None, target=None):
-                if name == "ppverify" or name.startswith("ppverify."):
-                    raise ImportError("ppverify is not installed here")
-        sys.meta_path.insert(0, Block())
-        import torch
-        ep = torch.export.load({str(path)!r})
-        h, g = ep.module()(torch.load({str(tmp_path / "x.pt")!r}))
-        torch.save((h, g), {str(tmp_path / "out.pt")!r})
-        print("ppverify" in sys.modules)
-    """)
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         timeout=300, env={**os.environ, "PYTHONPATH": ""}, cwd=str(tmp_path))
-    assert out.returncode == 0, out.stderr[-2000:]
-    assert out.stdout.strip().splitlines()[-1] == "False"
-    h, g = torch.load(str(tmp_path / "out.pt"))
+    h, g = _run_without_ppverify(tmp_path, f"torch.export.load({str(path)!r}).module()", x)
     h_ref, g_ref = net(x)
     for got, want in ((h, h_ref), (g, g_ref)):
         assert ulp_distance(got.detach().double().numpy(), want.detach().double().numpy(),
@@ -326,25 +332,8 @@ def test_an_aotinductor_package_runs_without_ppverify(tmp_path):
     x = torch.relu(torch.randn(2, 4, 10, 10))
     ep = torch.export.export(net, (x,)).run_decompositions(decompositions())
     path = torch._inductor.aoti_compile_and_package(ep, package_path=str(tmp_path / "net.pt2"))
-    torch.save(x, str(tmp_path / "x.pt"))
-    code = textwrap.dedent(f"""
-        import sys
-        class Block:
-            def find_spec(self, name, path=None, target=None):
-                if name == "ppverify" or name.startswith("ppverify."):
-                    raise ImportError("ppverify is not installed here")
-        sys.meta_path.insert(0, Block())
-        import torch
-        runner = torch._inductor.aoti_load_package({str(path)!r})
-        h, g = runner(torch.load({str(tmp_path / "x.pt")!r}))
-        torch.save((h, g), {str(tmp_path / "out.pt")!r})
-        print("ppverify" in sys.modules)
-    """)
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         timeout=300, env={**os.environ, "PYTHONPATH": ""}, cwd=str(tmp_path))
-    assert out.returncode == 0, out.stderr[-2000:]
-    assert out.stdout.strip().splitlines()[-1] == "False"
-    h, g = torch.load(str(tmp_path / "out.pt"))
+    h, g = _run_without_ppverify(tmp_path, f"torch._inductor.aoti_load_package({str(path)!r})",
+                                 x)
     h_ref, g_ref = net(x)
     for got, want in ((h, h_ref), (g, g_ref)):
         assert ulp_distance(got.detach().double().numpy(), want.detach().double().numpy(),
