@@ -1116,13 +1116,17 @@ def saved_jac_paths() -> dict[str, int]:
     lane-interleaved row (``jac_row``); and ``jac_store_row``'s blocks of 8 columns by its
     branch: ``positive_blocks`` (every x of the block positive and finite: no masks) and
     ``masked_blocks`` (zeros and the rest, per column); and ``streamed``, the ``direct`` rows
-    stored by streaming stores (a state of more than ``jac_stream_bytes``). For tests."""
+    stored by streaming stores (a state of more than ``jac_stream_bytes``). The power mean's
+    and Lp's engine (``power_kernel.inc``) counts its own: ``power_direct``, output rows whose
+    dy/dx ``pow_jac_store_row`` stored into the planes in one pass (the same conditions), and
+    ``power_lanes``, those through a lane-interleaved row (``pow_jac_row``). For tests."""
     import numpy as np
 
-    out = np.zeros(5, dtype=np.int64)
+    out = np.zeros(7, dtype=np.int64)
     (_lib or load()).ppv_saved_jac_paths(out.ctypes.data)
     return {"direct": int(out[0]), "lanes": int(out[1]), "positive_blocks": int(out[2]),
-            "masked_blocks": int(out[3]), "streamed": int(out[4])}
+            "masked_blocks": int(out[3]), "streamed": int(out[4]), "power_direct": int(out[5]),
+            "power_lanes": int(out[6])}
 
 
 def jac_stream_bytes(nbytes: int = 0) -> int:

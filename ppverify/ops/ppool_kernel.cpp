@@ -6716,7 +6716,8 @@ int ppv_plan_axis(const int64_t* plan, int axis, int64_t* out) {
 // float16) since the last call wrote in one pass into the planes (out[0], jac_store_row) and
 // through a lane-interleaved row (out[1], jac_row), and jac_store_row's blocks of 8 columns
 // by its all-positive branch (out[2]) and its masked one (out[3]), and of out[0] the rows
-// stored by streaming stores (out[4], Saved::stream_jac); the counts are then reset.
+// stored by streaming stores (out[4], Saved::stream_jac); and the power engine's output rows
+// stored by pow_jac_store_row (out[5]) and pow_jac_row (out[6]). The counts are then reset.
 // For tests.
 void ppv_saved_jac_paths(int64_t* out) {
   out[0] = jac_rows_direct.exchange(0);
@@ -6724,6 +6725,8 @@ void ppv_saved_jac_paths(int64_t* out) {
   out[2] = jac_blocks_positive.exchange(0);
   out[3] = jac_blocks_masked.exchange(0);
   out[4] = jac_rows_streamed.exchange(0);
+  out[5] = pow_jac_rows_direct.exchange(0);
+  out[6] = pow_jac_rows_lanes.exchange(0);
 }
 
 // The size in bytes of a float dy/dx state above which the saving forward streams its stores

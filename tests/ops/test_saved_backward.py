@@ -561,6 +561,92 @@ def test_power_saved_state_is_used_once_and_freed_with_the_graph(kept_states, co
     assert gx.requires_grad and len(count_saved) == 1
 
 
+# The power engine's dy/dx stored in one pass (pow_jac_store_row: contiguous groups of 8
+# planes, AVX-512 or its AVX2 emulation) rather than through a lane-interleaved row
+# (pow_jac_row, then store_row): the same double product r * c_w, the same float rounding.
+# Global windows take one coefficient per lane for the whole row (no coefficient row).
+# (layout, spatial): 16 planes of each, two contiguous groups of 8
+POWER_DIRECT = [
+    ("global 7x7", lambda: _layout.adaptive(2, 1), (7, 7)),  # folded into one row of 49
+    ("global 9x11", lambda: _layout.adaptive(2, 1), (9, 11)),  # rows of 11: a tail column
+    ("adaptive (3, 2)", lambda: _layout.adaptive(2, (3, 2)), (9, 8)),
+    ("k2 s2", lambda: _layout.windowed(2, 2), (6, 9)),  # a column no window holds
+    ("k8", lambda: _layout.windowed(2, 8), (16, 17)),
+]
+
+
+def _power_state(op, x, p, layout):
+    """``(y, jac, dw)``: the saving forward's output and disjoint state through the dispatcher's
+    plan (a global window's rows folded as in a call), for ``x`` in its memory format."""
+    call = _dispatch._native_call(op, layout, x, p)
+    assert call.saves(True) and not call.overlap_state(True)
+    y = call.new_output()
+    jac, dw = call.new_saved(True)
+    bad, usable = _native.forward_saved(call.ptr, x, p, y, jac, dw)
+    assert not bad and usable
+    return y, jac, dw
+
+
+@pytest.mark.parametrize("dtype", FAST_DTYPES, ids=dtype_name)
+@pytest.mark.parametrize("op, p", [("powermean", 3.0), ("powermean", 2.5),
+                                   ("powermean", -1.5), ("lp", 2.0), ("lp", 7.5)])
+def test_power_direct_dy_dx_is_pow_jac_rows_bit_for_bit(op, p, dtype, jac_paths):
+    """The same state from both paths (and by streaming stores): contiguous groups of 8 planes
+    (pow_jac_store_row) and the same values in channels-last memory (pow_jac_row), for global,
+    adaptive and windowed pooling; y, every dy/dx and every dy/dp equal to the bit. A one-ulp
+    skew of one dy/dx fails the comparison."""
+    if not _runs_vector_code():
+        pytest.skip("the direct path needs the 8-lane vector code (AVX-512 or AVX2)")
+    gen = torch.Generator().manual_seed(43)
+    pt = torch.tensor(p, dtype=torch.float64)
+    for name, layout, spatial in POWER_DIRECT:
+        if op == "lp" and name == "k2 s2":
+            spatial = (6, 8)
+        x = values("range30" if p > 0 else "uniform", (2, 8) + spatial, dtype, gen) + 0.01
+        direct = _power_state(op, x, pt, layout())
+        paths = jac_paths()
+        assert paths["power_direct"] > 0 and paths["power_lanes"] == 0, (name, paths)
+        old = _native.jac_stream_bytes(1)
+        try:
+            streamed = _power_state(op, x, pt, layout())
+        finally:
+            _native.jac_stream_bytes(old)
+        assert jac_paths()["power_direct"] > 0, name
+        lanes = _power_state(op, x.contiguous(memory_format=torch.channels_last), pt, layout())
+        paths = jac_paths()
+        assert paths["power_direct"] == 0 and paths["power_lanes"] > 0, (name, paths)
+        for a, b, c in zip(direct, streamed, lanes):
+            assert torch.equal(a, b), name
+            assert torch.equal(a.contiguous(), c.contiguous()), name
+        skewed = lanes[1].contiguous().clone()
+        skewed.view(-1)[5] = torch.nextafter(skewed.view(-1)[5], torch.tensor(math.inf))
+        assert not torch.equal(direct[1].contiguous(), skewed)
+
+
+@pytest.mark.parametrize("dtype", FAST_DTYPES, ids=dtype_name)
+@pytest.mark.parametrize("op", ["powermean", "lp"])
+def test_power_direct_saved_gradients_match_oracle(op, dtype, count_saved, jac_paths):
+    """16 planes of every adversarial kind (zeros with p > 0 alone), a scalar p and one per
+    channel: the gradients from states pow_jac_store_row wrote, held to the oracle (windows of
+    the exact engine send their output row through pow_jac_row, so both paths are counted
+    over the set)."""
+    gen = torch.Generator().manual_seed(47)
+    per_channel = [3.0, 2.5, 0.5, 20.0, 1.0, 2.0, 4.0, 7.5]
+    for kind in POWER_KINDS:
+        for p in ([3.0, 2.5, -1.5, 20.0] if op == "powermean" else [2.0, 3.0, 7.5]) + \
+                [per_channel]:
+            if kind == "zeros" and np.ndim(p) == 0 and p < 0:
+                continue
+            x = values(kind, (2, 8, 7, 7), dtype, gen)
+            check_adaptive_case(op, x, p, 1, dims=2)
+            x = values(kind, (2, 8, 6, 8), dtype, gen)
+            _check_windowed(op, x, p, 2, 2, dims=2, strict_p=kind != "tiny")
+    assert len(count_saved) > len(POWER_KINDS) * 4, len(count_saved)
+    paths = jac_paths()
+    if _runs_vector_code():
+        assert paths["power_direct"] >= len(POWER_KINDS) * 4, paths
+
+
 # ------------------------------------- the power mean and Lp: windows that share elements
 # The power overlap state (power_kernel.inc, "the overlap state"; float32 inputs): each
 # element's E / x as a float32 (x's layout), each window's y / S and, with a learnable p,
