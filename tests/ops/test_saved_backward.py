@@ -647,6 +647,102 @@ def test_power_direct_saved_gradients_match_oracle(op, dtype, count_saved, jac_p
         assert paths["power_direct"] >= len(POWER_KINDS) * 4, paths
 
 
+@pytest.mark.parametrize("dtype", FAST_DTYPES, ids=dtype_name)
+@pytest.mark.parametrize("op, param", [("ppool", 2.0), ("ppool", "per-channel"),
+                                       ("powermean", 3.1), ("powermean", "per-channel")])
+@pytest.mark.parametrize("channels_last", [False, True], ids=["contiguous", "channels_last"])
+def test_global_parameter_gradient_is_the_planes_terms_summed_in_order(op, param, dtype,
+                                                                        channels_last):
+    """Global pooling, one output per plane (96 planes): the backward from the saved state
+    gives dy/dparam as the plain double sum, plane by plane in order (n, c), of each plane's
+    term gy * dw, each rounded (no fused multiply-add); with one parameter per channel, each
+    channel's planes in order. Equal to the bit to Python's float arithmetic; the same terms
+    summed in other orders differ (so the comparison can fail)."""
+    gen = torch.Generator().manual_seed(59)
+    N, C = 4, 24
+    x = values("uniform", (N, C, 5, 3), dtype, gen) + 0.01
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    if param == "per-channel":
+        p = torch.linspace(0.5, 6.0, C, dtype=torch.float64)
+    else:
+        p = torch.tensor(param, dtype=torch.float64)
+    call = _dispatch._native_call(op, _layout.adaptive(2, 1), x, p)
+    assert call.saves(True) and not call.overlap_state(True)
+    y = call.new_output()
+    jac, dw = call.new_saved(True)
+    bad, usable = _native.forward_saved(call.ptr, x, p, y, jac, dw)
+    assert not bad and usable
+    gy = (torch.randn(y.shape, generator=gen, dtype=torch.float64) * 1e3).to(dtype)
+    gy = gy.contiguous(memory_format=torch.channels_last) if channels_last else gy
+    dparam = _native.backward_saved(call.ptr, jac, dw, gy, call.new_grad_input(), p.shape)
+    terms = [float(g) * float(d) for g, d in
+             zip(gy.double().reshape(-1).tolist(), dw.reshape(-1).tolist())]  # plane order
+    groups = 1 if p.dim() == 0 else C
+    expected = [0.0] * groups
+    for k, t in enumerate(terms):
+        expected[k % groups] += t
+    assert dparam.reshape(-1).tolist() == expected
+    orders = []  # the same terms in other orders: some sum differs
+    for seed in range(8):
+        order = torch.randperm(len(terms), generator=torch.Generator().manual_seed(seed))
+        other = [0.0] * groups
+        for k in sorted(range(len(terms)), key=lambda k: (k % groups, int(order[k]))):
+            other[k % groups] += terms[k]
+        orders.append(other)
+    assert any(other != expected for other in orders)
+
+
+def test_plain_double_sums_are_the_scaled_sums_bits():
+    """reduce_param's claim (ppool_kernel.cpp): for finite doubles, a plain double sum in order
+    has the same bits as the exponent-carrying ScaledSum (mantissa in [1/2, 1), exponent aside)
+    whenever the plain sum stays finite: roundings relative to magnitude alike, sums among the
+    subnormals exact, terms far below the sum rounded away in both. ScaledSum transcribed in
+    Python (math.frexp / ldexp are exact) over adversarial sequences: cancellations into the
+    subnormal range, huge and tiny terms mixed, subnormal terms."""
+    import random
+
+    def scaled_sum(values):
+        m, e = 0.0, 0
+        for v in values:
+            if v == 0.0:
+                continue
+            fv, ev = math.frexp(v)
+            if m == 0.0:
+                m, e = fv, ev
+                continue
+            if ev > e:
+                m, e = math.ldexp(m, e - ev) + fv, ev
+            else:
+                m += math.ldexp(fv, ev - e)
+            m, em = math.frexp(m)
+            e += em
+        return math.ldexp(m, e)
+
+    rng = random.Random(61)
+    pools = [
+        lambda: rng.uniform(-1, 1) * 2.0 ** rng.randint(-1074, 1000),
+        lambda: rng.choice([1.0, -1.0]) * 2.0 ** -1022 * rng.randint(1, 1 << 20),
+        lambda: rng.choice([5e-324, -5e-324, 2.2250738585072014e-308, 1e300, -1e300]),
+        lambda: rng.uniform(-1, 1),
+    ]
+    compared = 0
+    for trial in range(4000):
+        pick = pools[trial % len(pools)]
+        values = [pick() for _ in range(rng.randint(1, 40))]
+        if trial % 3 == 0:  # exact cancellation pairs, leaving small remainders
+            values += [-v for v in values[: len(values) // 2]] + [rng.uniform(-1, 1) * 1e-310]
+        rng.shuffle(values)
+        plain = 0.0
+        for v in values:
+            plain += v
+        if math.isfinite(plain):
+            assert plain == scaled_sum(values) or (plain == 0.0 and scaled_sum(values) == 0.0), \
+                values
+            compared += 1
+    assert compared > 3500
+
+
 # ------------------------------------- the power mean and Lp: windows that share elements
 # The power overlap state (power_kernel.inc, "the overlap state"; float32 inputs): each
 # element's E / x as a float32 (x's layout), each window's y / S and, with a learnable p,
