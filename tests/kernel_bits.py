@@ -45,7 +45,16 @@ output, each element's x^alpha, each window's S, y, y's low part and dy/dalpha) 
 dy/dalpha), on the float64 cases above that the state serves (windows that share elements,
 contiguous and channels-last; windows that share none with 4 elements or more on average,
 contiguous), with the scalar ALPHAS and one alpha per channel (8-plane groups of different
-alphas)."""
+alphas).
+
+``--power`` compares the power mean's and the Lp norm's engine (power_kernel.inc) on float32,
+bfloat16, float16 and float64 inputs, contiguous and channels-last: ``ppv_forward``, the
+recomputing ``ppv_backward`` and, where windows share no element, ``ppv_forward_saved`` with
+dy/dp and ``ppv_backward_saved`` from its state (global windows of 49 and 12,544 elements,
+adaptive, k2 s2, k14, k3 s2 p1, a 1-D signal in segments, 3-D; p = 1, 2, 3, 4 (the integer
+powers' rows), 2.5, -1.5, 20 and one p per channel; random, wide and zero-laden inputs): every
+status, output, dy/dx state, dy/dp and gradient by its bits (issue 12's one-pass dy/dx store,
+the integer powers' blends and the parameter's plain sums, docs/performance-history.md)."""
 
 from __future__ import annotations
 
@@ -392,6 +401,85 @@ def overlap64_main(libs, threads: int) -> int:
     return 1 if differ else 0
 
 
+# the power mean's and Lp's cases (``--power``): global windows as the dispatcher gives them
+# (a 7 x 7 plane as one row of 49; 112 x 112 as it is), adaptive, k2 s2, k3 s2 p1 (overlap),
+# k14, a 1-D signal cut into segments, 3-D; 16 planes (two contiguous groups of 8) or 9
+POWER_GEOMETRIES = [
+    ((2, 16, 1, 49), _layout.adaptive(2, 1)),
+    ((1, 16, 112, 112), _layout.adaptive(2, 1)),
+    ((2, 9, 30, 31), _layout.adaptive(2, 1)),
+    ((2, 16, 23, 19), _layout.adaptive(2, 4)),
+    ((2, 16, 22, 18), _layout.windowed(2, 2, 2)),
+    ((2, 16, 23, 19), _layout.windowed(2, 3, 2, 1)),
+    ((2, 16, 56, 57), _layout.windowed(2, 14)),
+    ((1, 2, 9000), _layout.windowed(1, 3, 1)),
+    ((2, 8, 9, 10, 11), _layout.adaptive(3, 1)),
+]
+POWER_P = [1.0, 2.0, 3.0, 4.0, 2.5, -1.5, 20.0]
+
+
+def _power_run(lib, plan, x, p, gy, out_shape, threads: int):
+    """The power engine's entry points on x: ``ppv_forward``, the recomputing ``ppv_backward``
+    and, where the plan's windows share no element, the saving forward with dy/dp and the
+    backward from its state; statuses and every result, as bits."""
+    vp = ctypes.c_void_p
+    ptr = vp(plan.ctypes.data)
+
+    def like(shape, dtype):
+        e = torch.zeros(shape, dtype=dtype)
+        return _channels_last(e) if not x.is_contiguous() else e
+
+    y, gx = like(out_shape, x.dtype), like(x.shape, x.dtype)
+    dp = torch.zeros(p.shape, dtype=torch.float64)
+    st = [lib.ppv_forward(ptr, vp(x.data_ptr()), vp(p.data_ptr()), vp(y.data_ptr()), threads),
+          lib.ppv_backward(ptr, vp(x.data_ptr()), vp(p.data_ptr()), vp(gy.data_ptr()),
+                           vp(gx.data_ptr()), vp(dp.data_ptr()), threads)]
+    out = [y.clone(), gx.clone(), dp.clone()]
+    if _native.plan_disjoint(plan):
+        jac = like(x.shape, torch.float64 if x.dtype == torch.float64 else torch.float32)
+        dw = like(out_shape, torch.float64)
+        st.append(lib.ppv_forward_saved(ptr, vp(x.data_ptr()), vp(p.data_ptr()),
+                                        vp(y.data_ptr()), vp(jac.data_ptr()), vp(dw.data_ptr()),
+                                        threads))
+        out += [y.clone(), jac.clone(), dw.clone()]
+        if st[-1] == 0:
+            st.append(lib.ppv_backward_saved(ptr, vp(jac.data_ptr()), vp(dw.data_ptr()),
+                                             vp(gy.data_ptr()), vp(gx.data_ptr()),
+                                             vp(dp.data_ptr()), threads))
+            out += [gx, dp]
+    return st, [t.contiguous().view(_BITS[t.dtype]) for t in out]
+
+
+def power_main(libs, threads: int) -> int:
+    torch.manual_seed(0)
+    cases = differ = 0
+    for shape, layout in POWER_GEOMETRIES:
+        out = _layout.out_spatial(layout, shape[2:])
+        out_shape = (shape[0], shape[1], *out)
+        for op in ("powermean", "lp"):
+            params = [torch.tensor([v], dtype=torch.float64) for v in POWER_P
+                      if op == "powermean" or v > 0]
+            params.append(torch.linspace(1.0, 4.0, shape[1], dtype=torch.float64))
+            for channels_last in (False, True) if len(shape) == 4 else (False,):
+                for dtype in (torch.float32, torch.bfloat16, torch.float16, torch.float64):
+                    for p in params:
+                        plan = _native.make_plan(op, layout, shape, dtype, channels_last,
+                                                 int(p.numel() > 1), out)
+                        for kind in SAVED_KINDS:
+                            x = _fast_input(shape, kind, dtype)
+                            gy = torch.randn(out_shape, dtype=torch.float64).to(dtype)
+                            if channels_last:
+                                x, gy = _channels_last(x), _channels_last(gy)
+                            a, b = (_power_run(lib, plan, x, p, gy, out_shape, threads)
+                                    for lib in libs)
+                            cases += 1
+                            differ += _differs(a, b, f"{op} {shape} {dtype} channels_last="
+                                               f"{channels_last} {kind} p={p.tolist()[:3]}",
+                                               "each output of the run")
+    print(f"{cases} cases, {differ} differ")
+    return 1 if differ else 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -405,8 +493,12 @@ def main() -> int:
                         help="compare the overlap state's forward and backward (see above)")
     parser.add_argument("--overlap64", action="store_true",
                         help="compare float64's overlap state's forward and backward (see above)")
+    parser.add_argument("--power", action="store_true",
+                        help="compare the power mean's and Lp's entry points (see above)")
     args = parser.parse_args()
     libs = (ctypes.CDLL(args.other), _native.load())
+    if args.power:
+        return power_main(libs, args.threads)
     if args.overlap64:
         return overlap64_main(libs, args.threads)
     if args.overlap:
