@@ -20,7 +20,10 @@ float64: ``ppv_forward_overlap_saved64`` and ``ppv_backward_overlap_saved64``, w
 build has them; the state's buffers are sized for either ABI:
 version 4's 1 / S and y per output, 5's E per element and dy/dalpha per output). Used for issue
 12's column tiles (docs/performance-history.md, "Before and after the column tiles"), channels-
-last bands and the saving forward's one-pass dy/dx."""
+last bands and the saving forward's one-pass dy/dx. ``--op powermean`` (or ``lp``) times the
+power engine on the same cases with p = 3.1 (with ``--saved``: its disjoint state, or where
+windows share elements its overlap state, ``ppv_forward_power_overlap_saved`` and
+``ppv_backward_power_overlap_saved``)."""
 
 from __future__ import annotations
 
@@ -100,6 +103,9 @@ def main() -> int:
                              "less moved by other jobs on shared cores")
     parser.add_argument("--saved", action="store_true",
                         help="also time the saving forward and the backward from its state")
+    parser.add_argument("--op", choices=("ppool", "powermean", "lp"), default="ppool",
+                        help="the operator (default ppool, alpha = 2; powermean and lp: "
+                             "p = 3.1, a learned GeM exponent)")
     args = parser.parse_args()
     clock = time.process_time if args.cpu else time.perf_counter
     other = ctypes.CDLL(args.other)
@@ -130,17 +136,18 @@ def main() -> int:
         if channels_last:  # the kernel reads the raw memory: (N, spatial..., C) order
             x = x.movedim(1, -1).contiguous().movedim(-1, 1)
         out = _layout.out_spatial(layout, shape[2:])
-        plan = _native.make_plan("ppool", layout, shape, dtype, channels_last, 0, out)
+        plan = _native.make_plan(args.op, layout, shape, dtype, channels_last, 0, out)
         plans = {name: plan.copy() for name in abi}
         for name, version in abi.items():
             plans[name][0] = version
-        p = torch.tensor([2.0], dtype=torch.float64)
+        p = torch.tensor([2.0 if args.op == "ppool" else 3.1], dtype=torch.float64)
         y = torch.empty((shape[0], shape[1], *out), dtype=dtype)
         if channels_last:
             y = y.movedim(1, -1).contiguous().movedim(-1, 1)
         gy, gx, dp = torch.rand_like(y), torch.empty_like(x), torch.empty(1, dtype=torch.float64)
         best: dict[str, float] = {}
-        saved = _saved_timer(plans, x, p, y, gy, gx, dp, threads, clock) if args.saved else None
+        saved = (_saved_timer(plans, x, p, y, gy, gx, dp, threads, clock, args.op)
+                 if args.saved else None)
         for _ in range(rounds):
             for name, lib in libs:
                 plan = plans[name]
@@ -167,13 +174,13 @@ def main() -> int:
     return 0
 
 
-def _saved_timer(plans, x, p, y, gy, gx, dp, threads, clock):
+def _saved_timer(plans, x, p, y, gy, gx, dp, threads, clock, op="ppool"):
     """A function ``(lib, name) -> [(name + " sfwd", s), (name + " sbwd", s)]`` that times one
     saving forward and the backward from its state with ``lib`` (``plans[name]``), or None
     where the case has no saved state (the recomputing backward serves it)."""
     plan = plans["this"]
     if _native.plan_disjoint(plan) and not _dispatch.float64_overlap_serves_disjoint(
-            "ppool", x.dtype, x.is_contiguous(), plan):
+            op, x.dtype, x.is_contiguous(), plan):
         jac = torch.zeros(x.shape, dtype=_native.jac_dtype(x.dtype)).as_strided(
             x.shape, x.stride())
         dw = torch.empty(y.shape, dtype=torch.float64).as_strided(y.shape, y.stride())
@@ -192,6 +199,8 @@ def _saved_timer(plans, x, p, y, gy, gx, dp, threads, clock):
             t2 = clock()
             return [(name + " sfwd", t1 - t0), (name + " sbwd", t2 - t1)]
         return run
+    if op != "ppool":
+        return _power_overlap_timer(plans, x, p, y, gy, gx, dp, threads, clock)
     if not _native.saves_overlap("ppool", x.dtype):
         return None
     n = max(_native.overlap_state_size(plan), _native.overlap_weights_size(plan))
@@ -226,6 +235,43 @@ def _saved_timer(plans, x, p, y, gy, gx, dp, threads, clock):
         t2 = clock()
         return [(name + " sfwd", t1 - t0), (name + " sbwd", t2 - t1)]
     return run_overlap
+
+
+def _power_overlap_timer(plans, x, p, y, gy, gx, dp, threads, clock):
+    """``_saved_timer``'s form for the power mean and Lp where windows share elements: the
+    overlap state's pair (``ppv_forward_power_overlap_saved``: E / x per element, y / S and
+    dy/dp per window; ``ppv_backward_power_overlap_saved`` writing over E / x), or None where
+    the dtype has no such state or the kernel refuses it."""
+    if not _native.saves_power_overlap("powermean", x.dtype):
+        return None
+    jdtype = torch.float64 if x.dtype == torch.float64 else torch.float32
+    jac = torch.empty(x.shape, dtype=jdtype).as_strided(x.shape, x.stride())
+    cw = torch.empty(y.shape, dtype=torch.float64).as_strided(y.shape, y.stride())
+    dw = torch.empty_like(cw)
+    gxs = jac if jdtype == x.dtype else gx
+
+    def entries(lib):
+        lib.ppv_forward_power_overlap_saved.argtypes = [ctypes.c_void_p] * 7 + [ctypes.c_int]
+        lib.ppv_backward_power_overlap_saved.argtypes = [ctypes.c_void_p] * 8 + [ctypes.c_int]
+        return lib.ppv_forward_power_overlap_saved, lib.ppv_backward_power_overlap_saved
+
+    plan = plans["this"]
+    if entries(_native.load())[0](plan.ctypes.data, x.data_ptr(), p.data_ptr(), y.data_ptr(),
+                                  jac.data_ptr(), dw.data_ptr(), cw.data_ptr(), threads) != 0:
+        return None
+
+    def run(lib, name):
+        ptr = plans[name].ctypes.data
+        fwd, bwd = entries(lib)
+        t0 = clock()
+        assert fwd(ptr, x.data_ptr(), p.data_ptr(), y.data_ptr(), jac.data_ptr(),
+                   dw.data_ptr(), cw.data_ptr(), threads) == 0
+        t1 = clock()
+        assert bwd(ptr, p.data_ptr(), jac.data_ptr(), cw.data_ptr(), dw.data_ptr(),
+                   gy.data_ptr(), gxs.data_ptr(), dp.data_ptr(), threads) == 0
+        t2 = clock()
+        return [(name + " sfwd", t1 - t0), (name + " sbwd", t2 - t1)]
+    return run
 
 
 if __name__ == "__main__":

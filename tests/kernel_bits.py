@@ -50,8 +50,10 @@ alphas).
 ``--power`` compares the power mean's and the Lp norm's engine (power_kernel.inc) on float32,
 bfloat16, float16 and float64 inputs, contiguous and channels-last: ``ppv_forward``, the
 recomputing ``ppv_backward`` and, where windows share no element, ``ppv_forward_saved`` with
-dy/dp and ``ppv_backward_saved`` from its state (global windows of 49 and 12,544 elements,
-adaptive, k2 s2, k14, k3 s2 p1, a 1-D signal in segments, 3-D; p = 1, 2, 3, 4 (the integer
+dy/dp and ``ppv_backward_saved`` from its state, elsewhere (float32, float64) the overlap
+state's ``ppv_forward_power_overlap_saved`` and ``ppv_backward_power_overlap_saved``
+(global windows of 49 and 12,544 elements, adaptive, k2 s2, k14, k3 s2 p1, a 1-D signal in
+segments, 3-D; p = 1, 2, 3, 4 (the integer
 powers' rows), 2.5, -1.5, 20 and one p per channel; random, wide and zero-laden inputs): every
 status, output, dy/dx state, dy/dp and gradient by its bits (issue 12's one-pass dy/dx store,
 the integer powers' blends and the parameter's plain sums, docs/performance-history.md)."""
@@ -447,6 +449,18 @@ def _power_run(lib, plan, x, p, gy, out_shape, threads: int):
                                              vp(gy.data_ptr()), vp(gx.data_ptr()),
                                              vp(dp.data_ptr()), threads))
             out += [gx, dp]
+    elif _native.saves_power_overlap("powermean", x.dtype):  # the overlap state's pair
+        jac = like(x.shape, x.dtype)
+        dw, cw = like(out_shape, torch.float64), like(out_shape, torch.float64)
+        st.append(lib.ppv_forward_power_overlap_saved(
+            ptr, vp(x.data_ptr()), vp(p.data_ptr()), vp(y.data_ptr()), vp(jac.data_ptr()),
+            vp(dw.data_ptr()), vp(cw.data_ptr()), threads))
+        out += [y.clone(), jac.clone(), dw.clone(), cw.clone()]
+        if st[-1] == 0:
+            st.append(lib.ppv_backward_power_overlap_saved(
+                ptr, vp(p.data_ptr()), vp(jac.data_ptr()), vp(cw.data_ptr()), vp(dw.data_ptr()),
+                vp(gy.data_ptr()), vp(jac.data_ptr()), vp(dp.data_ptr()), threads))
+            out += [jac, dp]
     return st, [t.contiguous().view(_BITS[t.dtype]) for t in out]
 
 

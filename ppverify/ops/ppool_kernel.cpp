@@ -3685,12 +3685,19 @@ PPV_STAGE double save_overlap_row(const Plan& P, const Lanes& ln, const FastLane
                                   const Saved& sv) {
   double active[L];
   for (int l = 0; l < L; ++l) active[l] = ln.active[l] ? 1.0 : 0.0;
-  double un = 0.0;
+  // (the counts per lane, the lanes added once: `omp simd reduction` over the lanes added
+  // them at every window, a chain of horizontal adds; counts of 0 / 1, so exact either way)
+  double un[L] = {};
+  auto total = [&]() {
+    double t = 0.0;
+    for (int l = 0; l < L; ++l) t += un[l];
+    return t;
+  };
   if (!sv.dwf) {
     for (int64_t k = 0; k < n * L; k += L)
-#pragma omp simd reduction(+ : un)
-      for (int l = 0; l < L; ++l) un += slow[k + l] == 1.0 ? active[l] : 0.0;
-    return un;
+#pragma omp simd
+      for (int l = 0; l < L; ++l) un[l] += slow[k + l] == 1.0 ? active[l] : 0.0;
+    return total();
   }
   float* o = sv.dwf + state_index(P, group_of(P, ln), od, oh, ow0);
   double ymin[L];  // 2^-100 max(1, |a|)
@@ -3698,7 +3705,7 @@ PPV_STAGE double save_overlap_row(const Plan& P, const Lanes& ln, const FastLane
   // (bitwise & and | of the tests, no branch: with && and || this loop compiled to scalar
   // compares and jumps, 2.7% of k3 s2 p1's fwd+bwd samples)
   for (int64_t k = 0; k < n * L; k += L)
-#pragma omp simd reduction(+ : un)
+#pragma omp simd
     for (int l = 0; l < L; ++l) {
       const double v = dw[k + l], m = std::fabs(v);
       const bool held =
@@ -3706,9 +3713,9 @@ PPV_STAGE double save_overlap_row(const Plan& P, const Lanes& ln, const FastLane
           ((m >= (double)FLT_MIN) | (m == 0.0) | (y[k + l] >= ymin[l]));
       const bool ok = (held & (slow[k + l] == 0.0)) | (slow[k + l] == 2.0);
       o[k + l] = active[l] != 0.0 ? (float)v : 0.0f;
-      un += ok ? 0.0 : active[l];
+      un[l] += ok ? 0.0 : active[l];
     }
-  return un;
+  return total();
 }
 
 template <class T>
