@@ -49,6 +49,9 @@ CASES = [  # label, shape, layout, threads, dtype
      torch.float16),
     ("2-D (8,64,112,112) global", (8, 64, 112, 112), _layout.adaptive(2, 1), 2, torch.float32),
     ("2-D (8,64,56,56) adaptive 7", (8, 64, 56, 56), _layout.adaptive(2, 7), 2, torch.float32),
+    # a ResNet-50 head's global pooling, each 7 x 7 plane one row of 49 (_dispatch._global_rows)
+    ("2-D (8,2048,7,7) global, as rows of 49", (8, 2048, 1, 49), _layout.adaptive(2, 1), 2,
+     torch.float32),
     # the matrix's small row (its RSS: the overlap backward's coefficient slots)
     ("2-D (1,64,56,56) k3 s2 p1", (1, 64, 56, 56), _layout.windowed(2, 3, 2, 1), 2,
      torch.float32),
