@@ -3452,6 +3452,24 @@ std::atomic<int64_t> jac_stream_bytes{16 << 20};
 // first. (The scalar spreading loop this replaces compiled to a vectorised loop behind alias
 // checks with four 64-bit divisions per window: jac_cols and its clearing took about 16% of
 // the (8,64,112,112) k2 s2 saving forward, one thread.)
+// jac_cols' constants of one window (its S and y, 8 lanes): k1 = (1 + a) / S, k2 = a (y / S),
+// kz = ([a = 0] - z1 y) / S; in a window of zeros (S = 0) 0, 0 and 1.
+PPV_ALWAYS_INLINE void jac_window_consts(const FastLanes& fl, const double* S, const double* y,
+                                         __m512d& c1, __m512d& c2, __m512d& cz) {
+  const __m512d zero = _mm512_setzero_pd(), one = _mm512_set1_pd(1.0);
+  const __m512d a = _mm512_loadu_pd(fl.a), a1 = _mm512_add_pd(one, a);
+  const __m512d a0 = _mm512_maskz_mov_pd(_mm512_cmp_pd_mask(a, zero, _CMP_EQ_OQ), one);
+  const __m512d z1 = _mm512_loadu_pd(fl.z1);
+  const __m512d Sv = _mm512_loadu_pd(S);
+  const __mmask8 zw = _mm512_cmp_pd_mask(Sv, zero, _CMP_EQ_OQ);  // a window of zeros
+  const __m512d inv = _mm512_div_pd(one, Sv);
+  c1 = _mm512_maskz_mov_pd((__mmask8)~zw, _mm512_mul_pd(a1, inv));
+  c2 = _mm512_maskz_mov_pd((__mmask8)~zw,
+                           _mm512_mul_pd(a, _mm512_mul_pd(_mm512_loadu_pd(y), inv)));
+  cz = _mm512_mask_blend_pd(zw, _mm512_fnmadd_pd(z1, c2, _mm512_mul_pd(a0, inv)),
+                            one);  // (c2 = y / S at a = 1)
+}
+
 PPV_STAGE void jac_cols(const FastLanes& fl, const Axis& AW, int64_t ow0, int64_t ow1,
                         int64_t lo, int64_t hi, const double* S, const double* yrow,
                         double* k1, double* k2, double* kz) {
@@ -3462,10 +3480,7 @@ PPV_STAGE void jac_cols(const FastLanes& fl, const Axis& AW, int64_t ow0, int64_
     tiling = AW.start[ow] >= end;
     end = AW.start[ow] + AW.count[ow];
   }
-  const __m512d zero = _mm512_setzero_pd(), one = _mm512_set1_pd(1.0);
-  const __m512d a = _mm512_loadu_pd(fl.a), a1 = _mm512_add_pd(one, a);
-  const __m512d a0 = _mm512_maskz_mov_pd(_mm512_cmp_pd_mask(a, zero, _CMP_EQ_OQ), one);
-  const __m512d z1 = _mm512_loadu_pd(fl.z1);
+  const __m512d zero = _mm512_setzero_pd();
   auto put = [&](int64_t c, __m512d v1, __m512d v2, __m512d vz) {
     _mm512_storeu_pd(k1 + c * L, v1);
     _mm512_storeu_pd(k2 + c * L, v2);
@@ -3478,14 +3493,8 @@ PPV_STAGE void jac_cols(const FastLanes& fl, const Axis& AW, int64_t ow0, int64_
     const int64_t cn = AW.count[ow];
     if (cn <= 0) continue;
     const int64_t k0 = (ow - ow0) * L, b = AW.start[ow] - lo;
-    const __m512d Sv = _mm512_loadu_pd(S + k0);
-    const __mmask8 zw = _mm512_cmp_pd_mask(Sv, zero, _CMP_EQ_OQ);  // a window of zeros
-    const __m512d inv = _mm512_div_pd(one, Sv);
-    const __m512d c1 = _mm512_maskz_mov_pd((__mmask8)~zw, _mm512_mul_pd(a1, inv));
-    const __m512d c2 = _mm512_maskz_mov_pd(
-        (__mmask8)~zw, _mm512_mul_pd(a, _mm512_mul_pd(_mm512_loadu_pd(yrow + k0), inv)));
-    const __m512d cz = _mm512_mask_blend_pd(  // c2 = y / S at a = 1
-        zw, _mm512_fnmadd_pd(z1, c2, _mm512_mul_pd(a0, inv)), one);
+    __m512d c1, c2, cz;
+    jac_window_consts(fl, S + k0, yrow + k0, c1, c2, cz);
     for (; done < b; ++done) put(done, zero, zero, zero);
     for (int64_t j = 0; j < cn; ++j) put(b + j * cs, c1, c2, cz);
     if (tiling) done = b + cn;
@@ -3500,10 +3509,12 @@ PPV_STAGE void jac_cols(const FastLanes& fl, const Axis& AW, int64_t ow0, int64_
 // number where some dy/dx is beyond float's range or NaN, else 0 (as jac_row's count; of the
 // all-positive blocks' columns, lanes rather than elements). blocks[0] / blocks[1] count its
 // blocks of 8 columns that took the all-positive branch / the masked one (for tests).
+// kstep: L (k1, k2, kz per column, jac_cols'), or 0: one window spans the row's columns and
+// its constants (jac_window_consts) serve every column, with no row of them.
 PPV_STAGE double jac_store_row(const Plan& P, const Lanes& ln, int64_t id, int64_t ih,
                                int64_t lo, int64_t hi, RowData r, const double* k1,
                                const double* k2, const double* kz, float* jac,
-                               int64_t* blocks, bool stream) {
+                               int64_t* blocks, bool stream, int64_t kstep = L) {
   const int64_t n = hi - lo;
   const int64_t row = (id * P.ax[1].in + ih) * P.ax[2].in + lo;
   float* v[L];
@@ -3518,10 +3529,11 @@ PPV_STAGE double jac_store_row(const Plan& P, const Lanes& ln, int64_t id, int64
     const __mmask8 z = _mm512_cmp_pd_mask(x, zero, _CMP_EQ_OQ);
     const __m512d xs = _mm512_mask_blend_pd(pos, one, x);
     const __m512d rx = recip8(xs);
-    const __m512d t = _mm512_fnmadd_pd(_mm512_loadu_pd(k2 + c * L), rx,
-                                       _mm512_loadu_pd(k1 + c * L));
+    const __m512d t = _mm512_fnmadd_pd(_mm512_loadu_pd(k2 + c * kstep), rx,
+                                       _mm512_loadu_pd(k1 + c * kstep));
     const __m512d gv = _mm512_mul_pd(_mm512_loadu_pd(r.e + c * L), t);
-    const __m512d out = _mm512_mask_blend_pd(pos, _mm512_maskz_mov_pd(z, _mm512_loadu_pd(kz + c * L)), gv);
+    const __m512d out =
+        _mm512_mask_blend_pd(pos, _mm512_maskz_mov_pd(z, _mm512_loadu_pd(kz + c * kstep)), gv);
     big += __builtin_popcount(
         (unsigned)_mm512_cmp_pd_mask(_mm512_abs_pd(out), fmax, _CMP_NLE_UQ));
     return out;
@@ -3546,9 +3558,9 @@ PPV_STAGE double jac_store_row(const Plan& P, const Lanes& ln, int64_t id, int64
     ++blocks[all_pos ? 0 : 1];
     if (all_pos) {
       for (int cc = 0; cc < L; ++cc) {
-        const int64_t c = (c0 + cc) * L;
-        const __m512d tt = _mm512_fnmadd_pd(_mm512_loadu_pd(k2 + c), recip8(t[cc]),
-                                            _mm512_loadu_pd(k1 + c));
+        const int64_t c = (c0 + cc) * L, ck = (c0 + cc) * kstep;
+        const __m512d tt = _mm512_fnmadd_pd(_mm512_loadu_pd(k2 + ck), recip8(t[cc]),
+                                            _mm512_loadu_pd(k1 + ck));
         t[cc] = _mm512_mul_pd(_mm512_loadu_pd(r.e + c), tt);
         bigm |= _mm512_cmp_pd_mask(_mm512_abs_pd(t[cc]), fmax, _CMP_NLE_UQ);
       }
@@ -4221,14 +4233,27 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
             double* k1 = s.jk.data();
             double* k2 = k1 + cols * L;
             double* kz = k2 + cols * L;
-            jac_cols(fl, AW, ow0, ct->ow1, ct->lo, ct->hi, acc, ybuf, k1, k2, kz);
+            // one window spanning the tile's columns (global pooling; adaptive with one output
+            // column): its constants once, for every column (kstep 0), not spread over them
+            const bool spans = ct->ow1 - ow0 == 1 && AW.count[ow0] == ct->hi - ct->lo &&
+                               AW.start[ow0] == ct->lo && (AW.count[ow0] == 1 || AW.step == 1);
+            if (spans) {
+              __m512d c1, c2, cz;
+              jac_window_consts(fl, acc, ybuf, c1, c2, cz);
+              _mm512_storeu_pd(k1, c1);
+              _mm512_storeu_pd(k2, c2);
+              _mm512_storeu_pd(kz, cz);
+            } else {
+              jac_cols(fl, AW, ow0, ct->ow1, ct->lo, ct->hi, acc, ybuf, k1, k2, kz);
+            }
             for (int64_t jd = 0; jd < AD.count[od]; ++jd) {
               const int64_t id = AD.start[od] + jd * AD.step;
               for (int64_t jh = 0; jh < AH.count[oh]; ++jh) {
                 const int64_t ih = AH.start[oh] + jh * AH.step;
                 if (!P.owns_in_row(id, ih)) continue;
                 unusable += jac_store_row(P, ln, id, ih, ct->lo, ct->hi, fetch(id, ih, 0), k1,
-                                          k2, kz, sv->jac, jac_blocks, sv->stream_jac);
+                                          k2, kz, sv->jac, jac_blocks, sv->stream_jac,
+                                          spans ? 0 : L);
               }
             }
             ++n_jac_direct;
