@@ -3443,15 +3443,6 @@ std::atomic<int64_t> jac_stream_bytes{16 << 20};
 // written, cleared and read back. (perf, (8,64,112,112) global, one thread: jac_row and
 // its store_row were 40% of the saving forward.)
 
-// Per column of [lo, hi) (lane-interleaved, from column lo): k1 = (1 + a) / S, k2 = a (y / S)
-// and kz = ([a = 0] - z1 y) / S (a zero's dy/dx; 1, k1 = k2 = 0 in a window of zeros, S = 0:
-// the row has no special window) of the window of outputs [ow0, ow1) holding it; 0 in
-// columns that no window holds (their dy/dx is then 0: E is finite at every positive
-// x). Whole-vector stores, each column written once where the windows are of step 1 and in
-// increasing order (a tiling: the gaps zeroed as they are passed), else every column cleared
-// first. (The scalar spreading loop this replaces compiled to a vectorised loop behind alias
-// checks with four 64-bit divisions per window: jac_cols and its clearing took about 16% of
-// the (8,64,112,112) k2 s2 saving forward, one thread.)
 // jac_cols' constants of one window (its S and y, 8 lanes): k1 = (1 + a) / S, k2 = a (y / S),
 // kz = ([a = 0] - z1 y) / S; in a window of zeros (S = 0) 0, 0 and 1.
 PPV_ALWAYS_INLINE void jac_window_consts(const FastLanes& fl, const double* S, const double* y,
@@ -3470,6 +3461,15 @@ PPV_ALWAYS_INLINE void jac_window_consts(const FastLanes& fl, const double* S, c
                             one);  // (c2 = y / S at a = 1)
 }
 
+// Per column of [lo, hi) (lane-interleaved, from column lo): k1 = (1 + a) / S, k2 = a (y / S)
+// and kz = ([a = 0] - z1 y) / S (a zero's dy/dx; 1, k1 = k2 = 0 in a window of zeros, S = 0:
+// the row has no special window) of the window of outputs [ow0, ow1) holding it; 0 in
+// columns that no window holds (their dy/dx is then 0: E is finite at every positive
+// x). Whole-vector stores, each column written once where the windows are of step 1 and in
+// increasing order (a tiling: the gaps zeroed as they are passed), else every column cleared
+// first. (The scalar spreading loop this replaces compiled to a vectorised loop behind alias
+// checks with four 64-bit divisions per window: jac_cols and its clearing took about 16% of
+// the (8,64,112,112) k2 s2 saving forward, one thread.)
 PPV_STAGE void jac_cols(const FastLanes& fl, const Axis& AW, int64_t ow0, int64_t ow1,
                         int64_t lo, int64_t hi, const double* S, const double* yrow,
                         double* k1, double* k2, double* kz) {
