@@ -568,7 +568,7 @@ def test_power_saved_state_is_used_once_and_freed_with_the_graph(kept_states, co
 # (layout, spatial): 16 planes of each, two contiguous groups of 8
 POWER_DIRECT = [
     ("global 7x7", lambda: _layout.adaptive(2, 1), (7, 7)),  # folded into one row of 49
-    ("global 9x11", lambda: _layout.adaptive(2, 1), (9, 11)),  # rows of 11: a tail column
+    ("global 9x11", lambda: _layout.adaptive(2, 1), (9, 11)),  # one row of 99: a 3-column tail
     ("adaptive (3, 2)", lambda: _layout.adaptive(2, (3, 2)), (9, 8)),
     ("k2 s2", lambda: _layout.windowed(2, 2), (6, 9)),  # a column no window holds
     ("k8", lambda: _layout.windowed(2, 8), (16, 17)),
@@ -628,8 +628,8 @@ def test_power_direct_dy_dx_is_pow_jac_rows_bit_for_bit(op, p, dtype, jac_paths)
 def test_power_direct_saved_gradients_match_oracle(op, dtype, count_saved, jac_paths):
     """16 planes of every adversarial kind (zeros with p > 0 alone), a scalar p and one per
     channel: the gradients from states pow_jac_store_row wrote, held to the oracle (windows of
-    the exact engine send their output row through pow_jac_row, so both paths are counted
-    over the set)."""
+    the exact engine send their output row through pow_jac_row instead, so the direct path's
+    rows are counted over the whole set)."""
     gen = torch.Generator().manual_seed(47)
     per_channel = [3.0, 2.5, 0.5, 20.0, 1.0, 2.0, 4.0, 7.5]
     for kind in POWER_KINDS:
