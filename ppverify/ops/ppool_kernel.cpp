@@ -886,10 +886,17 @@ struct Lanes {
   int n_active;
 };
 
+// The parameter's entries (param_mode 0: one, 1: one per channel, 2: one per plane) and the
+// entry of a plane's.
+inline int64_t param_count(const Plan& P) {
+  return P.param_mode == 0 ? 1 : (P.param_mode == 1 ? P.C : P.N * P.C);
+}
+inline int64_t param_index(const Plan& P, int64_t plane) {
+  return P.param_mode == 0 ? 0 : (P.param_mode == 1 ? plane % P.C : plane);
+}
+
 inline double param_of(const Plan& P, const double* param, int64_t plane) {
-  if (P.param_mode == 0) return param[0];
-  if (P.param_mode == 1) return param[plane % P.C];
-  return param[plane];
+  return param[param_index(P, plane)];
 }
 
 inline void make_lanes(const Plan& P, const double* param, int64_t g, Lanes& ln) {
@@ -2822,6 +2829,12 @@ inline int64_t window_end(const Axis& A, int64_t o) {
   return A.count[o] > 0 ? A.start[o] + (A.count[o] - 1) * A.step + 1 : A.start[o];
 }
 
+// Whether output o's window is exactly the indices [lo, hi), every one of them (step 1 unless
+// it holds one): a global window (lo 0, hi the axis's length), or one spanning a tile.
+inline bool window_spans(const Axis& A, int64_t o, int64_t lo, int64_t hi) {
+  return A.start[o] == lo && A.count[o] == hi - lo && (A.count[o] == 1 || A.step == 1);
+}
+
 // The columns [lo, hi) that the non-empty windows of outputs [o0, o1) span (lo >= hi: none).
 inline void windows_span(const Axis& A, int64_t o0, int64_t o1, int64_t& lo, int64_t& hi) {
   lo = INT64_MAX;
@@ -4235,8 +4248,7 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
             double* kz = k2 + cols * L;
             // one window spanning the tile's columns (global pooling; adaptive with one output
             // column): its constants once, for every column (kstep 0), not spread over them
-            const bool spans = ct->ow1 - ow0 == 1 && AW.count[ow0] == ct->hi - ct->lo &&
-                               AW.start[ow0] == ct->lo && (AW.count[ow0] == 1 || AW.step == 1);
+            const bool spans = ct->ow1 - ow0 == 1 && window_spans(AW, ow0, ct->lo, ct->hi);
             if (spans) {
               __m512d c1, c2, cz;
               jac_window_consts(fl, acc, ybuf, c1, c2, cz);
@@ -5096,13 +5108,27 @@ inline bool disjoint(const Plan& P) {
   return true;
 }
 
+// dparam_out = the plain double sums, in the order k = 0 .. n - 1, of term(k) into the
+// parameter entry of plane plane_of(k); false, dparam_out untouched, where a sum is not finite
+// (reduce_param and run_saved_backward then take a ScaledSum).
+template <class PlaneOf, class Term>
+inline bool plain_param_sums(const Plan& P, int64_t n, PlaneOf plane_of, Term term,
+                             double* dparam_out) {
+  std::vector<double> sum((size_t)param_count(P), 0.0);
+  for (int64_t k = 0; k < n; ++k) sum[param_index(P, plane_of(k))] += term(k);
+  for (const double v : sum)
+    if (!std::isfinite(v)) return false;
+  std::copy(sum.begin(), sum.end(), dparam_out);
+  return true;
+}
+
 // Per-plane parameter gradients (m, e pairs: m * 2^e) summed to the parameter's shape with one
 // scaling per sum (one pass over the planes: O(N C) whatever the parameter's shape).
 // With slot_plane, dparam holds `slots` pairs, slot k belonging to plane slot_plane[k] (the
 // segments of a plane: their dy/da are summed here, each plane's with its segments').
 inline void reduce_param(const Plan& P, const double* dparam, double* dparam_out,
                          const std::vector<int64_t>* slot_plane = nullptr) {
-  const int64_t outs = P.param_mode == 0 ? 1 : (P.param_mode == 1 ? P.C : P.N * P.C);
+  const int64_t outs = param_count(P);
   const int64_t slots = slot_plane ? (int64_t)slot_plane->size() : P.N * P.C;
   // Where every slot is a plain double (exponent 0), their plain double sums, in the same
   // order, are the ScaledSum's bits whenever they stay finite: a double sum's rounding is
@@ -5112,28 +5138,15 @@ inline void reduce_param(const Plan& P, const double* dparam, double* dparam_out
   // the 16,384 planes of a ResNet head's global GeM with one p in 0.1 ms, most of its
   // backward from the saved state.) Else (a scaled slot, a sum that overflows or is NaN) the
   // ScaledSum.
+  auto plane_of = [&](int64_t k) { return slot_plane ? (*slot_plane)[k] : k; };
   bool plain = true;
   for (int64_t k = 0; k < slots && plain; ++k) plain = dparam[2 * k + 1] == 0.0;
-  if (plain) {
-    std::vector<double> sum((size_t)outs, 0.0);
-    for (int64_t k = 0; k < slots; ++k) {
-      const int64_t p = slot_plane ? (*slot_plane)[k] : k;
-      const int64_t to = P.param_mode == 0 ? 0 : (P.param_mode == 1 ? p % P.C : p);
-      sum[to] += dparam[2 * k];
-    }
-    bool finite = true;
-    for (int64_t k = 0; k < outs; ++k) finite = finite && std::isfinite(sum[k]);
-    if (finite) {
-      for (int64_t k = 0; k < outs; ++k) dparam_out[k] = sum[k];
-      return;
-    }
-  }
+  if (plain && plain_param_sums(P, slots, plane_of, [&](int64_t k) { return dparam[2 * k]; },
+                                dparam_out))
+    return;
   std::vector<ScaledSum> acc((size_t)outs);
-  for (int64_t k = 0; k < slots; ++k) {
-    const int64_t p = slot_plane ? (*slot_plane)[k] : k;
-    const int64_t to = P.param_mode == 0 ? 0 : (P.param_mode == 1 ? p % P.C : p);
-    acc[to].add(dparam[2 * k], (int)dparam[2 * k + 1]);
-  }
+  for (int64_t k = 0; k < slots; ++k)
+    acc[param_index(P, plane_of(k))].add(dparam[2 * k], (int)dparam[2 * k + 1]);
   for (int64_t k = 0; k < outs; ++k) dparam_out[k] = std::ldexp(acc[k].m, acc[k].e);
 }
 
@@ -5508,7 +5521,7 @@ inline bool xlane_serves(const Plan& P, int requested) {
     return false;
   for (int a = 0; a < 3; ++a) {  // one window over every element of the plane
     const Axis& A = P.ax[a];
-    if (A.out != 1 || A.start[0] != 0 || A.count[0] != A.in || (A.in > 1 && A.step != 1))
+    if (A.out != 1 || !window_spans(A, 0, 0, A.in))
       return false;
   }
   return true;
@@ -5582,7 +5595,7 @@ int run(const Plan& Pc, const T* x, const double* param, T* y, const T* gy, T* g
   const bool backward = gx != nullptr;
   const bool exact = std::is_same<T, double>::value;
   P.new_alpha = false;
-  const int64_t n_param = P.param_mode == 0 ? 1 : (P.param_mode == 1 ? P.C : P.N * P.C);
+  const int64_t n_param = param_count(P);
   for (int64_t c = 0; c < n_param; ++c)
     P.new_alpha = P.new_alpha || std::fabs(param[c]) <= FASTLOG_MAX_A;
   if (backward || sv) {
@@ -5896,8 +5909,7 @@ int run_saved_backward(const Plan& Pc, const J* jac, const double* dw, const T* 
   bool whole_plane = !cl;
   for (int a = 0; a < 3; ++a) {
     const Axis& A = P.ax[a];
-    whole_plane = whole_plane && A.out == 1 && A.start[0] == 0 && A.count[0] == A.in &&
-                  (A.in == 1 || A.step == 1);
+    whole_plane = whole_plane && A.out == 1 && window_spans(A, 0, 0, A.in);
   }
   int64_t n_planes = 0;
   if (whole_plane) {
@@ -6022,21 +6034,15 @@ int run_saved_backward(const Plan& Pc, const J* jac, const double* dw, const T* 
   // the per-plane pairs (a vector of 2 doubles per plane, allocated and zeroed, and a call
   // per plane: 0.08 ms of a ResNet head's 16,384-plane backward, one thread). Index p is
   // plane p's output in either memory format.
-  if (dparam_out != nullptr && P.plane_out == 1 && !std::is_same<T, double>::value) {
-    const int64_t outs = P.param_mode == 0 ? 1 : (P.param_mode == 1 ? P.C : planes);
-    std::vector<double> sum((size_t)outs, 0.0);
-    for (int64_t p = 0; p < planes; ++p) {
-      double t = to_double<T>(gy[p]) * dw[p];
-      PPV_KEEP(t);  // (rounded, as plane_param_sum's: no fma into the sum)
-      sum[P.param_mode == 0 ? 0 : (P.param_mode == 1 ? p % P.C : p)] += t;
-    }
-    bool finite = true;
-    for (int64_t k = 0; k < outs; ++k) finite = finite && std::isfinite(sum[k]);
-    if (finite) {
-      for (int64_t k = 0; k < outs; ++k) dparam_out[k] = sum[k];
-      return ST_OK;
-    }
-  }
+  if (dparam_out != nullptr && P.plane_out == 1 && !std::is_same<T, double>::value &&
+      plain_param_sums(P, planes, [](int64_t p) { return p; },
+                       [&](int64_t p) {
+                         double t = to_double<T>(gy[p]) * dw[p];
+                         PPV_KEEP(t);  // (rounded, as plane_param_sum's: no fma into the sum)
+                         return t;
+                       },
+                       dparam_out))
+    return ST_OK;
   if (dparam_out != nullptr) {
     std::vector<double> dparam((size_t)(2 * planes), 0.0);  // (m, e) pairs
     double* dp = dparam.data();

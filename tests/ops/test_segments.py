@@ -60,17 +60,26 @@ WINDOWED = [
 ]
 
 
-@pytest.mark.parametrize("case", WINDOWED, ids=lambda c: f"{c[0]}d-{c[1]}-k{c[2]}s{c[3]}")
-def test_windows_across_segments_match_the_oracle(case, threads):
+def _check_segmented_case(case, threads, seed, alpha_first):
+    """One windowed ``case`` (WINDOWED's form) on float32 input of seed ``seed``: the kernel
+    cuts it into segments (``_assert_segmented``: returned), and the output and gradients, for
+    a random grad_output and one alpha per channel from ``alpha_first`` to -1.5, meet the
+    oracle."""
     dims, shape, kernel, stride, padding, dilation, ceil_mode = case
-    x = positive_signal(shape, torch.float32, 11)
+    x = positive_signal(shape, torch.float32, seed)
     layout = _layout.windowed(dims, kernel, stride, padding, dilation, ceil_mode)
-    _assert_segmented(x, layout, threads)
+    cut = _assert_segmented(x, layout, threads)
     out = _layout.out_spatial(layout, shape[2:])
-    gout = positive_signal((shape[0], shape[1], *out), torch.float32, 12).double()
-    alpha = torch.linspace(2.5, -1.5, shape[1], dtype=torch.float64)
+    gout = positive_signal((shape[0], shape[1], *out), torch.float32, seed + 1).double()
+    alpha = torch.linspace(alpha_first, -1.5, shape[1], dtype=torch.float64)
     check_case(x, alpha, kernel, stride, padding, dilation, ceil_mode, dims=dims,
                grad_output=gout)
+    return cut
+
+
+@pytest.mark.parametrize("case", WINDOWED, ids=lambda c: f"{c[0]}d-{c[1]}-k{c[2]}s{c[3]}")
+def test_windows_across_segments_match_the_oracle(case, threads):
+    _check_segmented_case(case, threads, 11, 2.5)
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=dtype_name)
@@ -139,16 +148,8 @@ LONG_SIGNALS = [
 
 @pytest.mark.parametrize("case", LONG_SIGNALS, ids=lambda c: f"{c[0]}d-{c[1]}-k{c[2]}s{c[3]}")
 def test_long_signals_cut_for_their_length_match_the_oracle(case, threads, short_segments):
-    dims, shape, kernel, stride, padding, dilation, ceil_mode = case
-    x = positive_signal(shape, torch.float32, 13)
-    layout = _layout.windowed(dims, kernel, stride, padding, dilation, ceil_mode)
-    cut = _assert_segmented(x, layout, threads)
+    cut = _check_segmented_case(case, threads, 13, 3.0)
     assert cut["axis"] == 2, cut
-    out = _layout.out_spatial(layout, shape[2:])
-    gout = positive_signal((shape[0], shape[1], *out), torch.float32, 14).double()
-    alpha = torch.linspace(3.0, -1.5, shape[1], dtype=torch.float64)
-    check_case(x, alpha, kernel, stride, padding, dilation, ceil_mode, dims=dims,
-               grad_output=gout)
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=dtype_name)
