@@ -798,6 +798,30 @@ inline void xlane_reference(double* mx, double* mn) {
   xlane_min(mn);
 }
 
+// Plan::xlane_short: a slice's last row, for the lanes [0, k) whose slices hold one row fewer,
+// is the next lane's first row (read, so that every lane reads the same rows; its elements are
+// the next lane's). Its terms in those lanes' window sums are dropped: `keep` before the row is
+// summed copies the lanes' sums (blocks of q = L doubles: one window), `restore` after it puts
+// them back, in those lanes alone. The largest and the reference are not changed by an element
+// seen twice, and every lane's dy/dx of one element is the same double (the lanes share the
+// window's sums, y and reference): both lanes write it.
+struct ShortLanes {
+  static constexpr int MAX_BLOCKS = 12;
+  double kept[MAX_BLOCKS * L];
+  int blocks = 0;
+  int64_t k = 0;
+  void keep(const double* acc, int nblocks, int64_t k_lanes) {
+    blocks = nblocks;
+    k = k_lanes;
+    for (int b = 0; b < blocks; ++b)
+      for (int64_t l = 0; l < k; ++l) kept[b * L + l] = acc[b * L + l];
+  }
+  void restore(double* acc) const {
+    for (int b = 0; b < blocks; ++b)
+      for (int64_t l = 0; l < k; ++l) acc[b * L + l] = kept[b * L + l];
+  }
+};
+
 // The plan: what Python passes (one int64 array, see _native.py).
 struct Plan {
   int64_t dtype, layout, N, C, op, param_mode;
@@ -813,9 +837,15 @@ struct Plan {
   // P-pooling: some plane's |a| is within the exact engine's new path (16), so float64's
   // overlap state is worth keeping (set by run; see exact_group)
   bool new_alpha = true;
-  // Lane slices (both engines): the 8 lanes of a group are 8 equal slices of one plane's
-  // global window (run, run_power: xlane_serves), whose sums the engine combines across lanes
+  // Lane slices (both engines): the 8 lanes of a group are 8 slices of one plane's global
+  // window (run, run_power: xlane_serves), whose sums the engine combines across lanes. Each
+  // slice is read as ax[1].in rows; where the plane's rows are not a multiple of 8, the
+  // first xlane_short lanes hold one row fewer, and the last row read for them is the next
+  // lane's first (ShortLanes: left out of their sums, its dy/dx the same as the next lane's)
   bool xlane = false;
+  int64_t xlane_short = 0;
+  // Plan::xlane_short: the row ih of a slice is, for some lanes, another lane's row
+  bool xlane_borrowed_row(int64_t ih) const { return xlane_short > 0 && ih == ax[1].in - 1; }
   bool owns_in_row(int64_t id, int64_t ih) const {
     const int64_t i = split == 0 ? id : ih;
     return split < 0 || split == 2 || (i >= own_in_lo && i < own_in_hi);
@@ -3957,16 +3987,24 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
         if (!grads && !P.owns_out_row(od, oh)) continue;  // a plain forward: another segment's
         if (od * OH + oh < band_lo || od * OH + oh >= band_hi) continue;  // another band's
         bool fused = false;
+        ShortLanes short_lanes;  // (Plan::xlane_short: a borrowed row's sums dropped)
+        const int acc_blocks = fl.need_zero ? 6 : 5;
         if (weighing) {
           std::fill(acc, acc + (with_log ? 5 : 3) * q, 0.0);
           if (fl.need_zero) std::fill(acc + 5 * q, acc + 6 * q, 0.0);
           const RowSums rs{&AW, ow0, ct->ow1, ct->lo, acc, q, fl.need_zero};
           for (int64_t jd = 0; jd < AD.count[od]; ++jd)
-            for (int64_t jh = 0; jh < AH.count[oh]; ++jh)
-              fetch_sum(AD.start[od] + jd * AD.step, AH.start[oh] + jh * AH.step, rs);
+            for (int64_t jh = 0; jh < AH.count[oh]; ++jh) {
+              const int64_t ih = AH.start[oh] + jh * AH.step;
+              const bool borrowed = P.xlane_borrowed_row(ih);
+              if (borrowed) short_lanes.keep(acc, acc_blocks, P.xlane_short);
+              fetch_sum(AD.start[od] + jd * AD.step, ih, rs);
+              if (borrowed) short_lanes.restore(acc);
+            }
           fused = true;
           ++n_weighing;
-        } else if (!backward && nch == 1 && AD.count[od] * AH.count[oh] <= fuse_rows) {
+        } else if (!backward && nch == 1 && AD.count[od] * AH.count[oh] <= fuse_rows &&
+                   P.xlane_short == 0) {
           // all the window's rows at once (sum_rows), if the row cache holds them together
           RowData rows[FUSE_ROWS];
           int64_t keys[FUSE_ROWS], nr = 0;
@@ -3992,9 +4030,12 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
           const int64_t id = AD.start[od] + jd * AD.step;
           for (int64_t jh = 0; jh < AH.count[oh]; ++jh) {
             const int64_t ih = AH.start[oh] + jh * AH.step;
+            const bool borrowed = P.xlane_borrowed_row(ih);
+            if (borrowed) short_lanes.keep(acc, acc_blocks, P.xlane_short);
             for (int64_t k = 0; k < nch; ++k)
               sum_row(AW, ow0, ct->ow1, ct->chunk_begin(k), ct->chunk_end(k), fetch(id, ih, k),
                       acc, q, with_log, fl.need_zero);
+            if (borrowed) short_lanes.restore(acc);
           }
         }
         if (P.xlane) {  // (one window: one tile of one output, q = L)
@@ -5501,22 +5542,26 @@ inline const SegClass& segment_lanes(const Plan& F, const Segments& sg, const do
 // Lane slices (Plan::xlane). Segments cannot cut a global window (one output), so a global
 // pooling of fewer planes than lanes x threads ran each plane on one lane of one thread:
 // (1, 1, 2048, 2048) gem forward 23.6 ms, 11x adaptive_max_pool2d, forward+backward 167 ms.
-// Where the plane's rows (H, D = 1) divide by L, a group is one plane instead, its lanes L
-// equal slices of its rows: each lane sums its slice and the engine (fast_group, power_group)
+// A group is one plane instead, its lanes L slices of its rows (H >= 2, D = 1): each lane sums
+// its slice and the engine (fast_group, power_group)
 // combines the lanes' sums (P-pooling's S, T, M, U, V, Z; the power mean's S, M and dy/dp's
 // U, A, T, R, C) into the window's, in every lane, before y and the gradients; each lane then
 // writes its own slice's dy/dx, every lane the same y and dy/da. The reference Lc is the
 // plane's (the largest, or smallest, over the lanes). A window the exact engine must evaluate
 // (|p| < 1/16, a bad element, a zero with p < 0, coefficients beyond range) sends the call
 // back to the driver, which runs it again without slices (ST_XLANE_REDO). Float32 and the half
-// types on contiguous memory (float64's P-pooling has its own engine).
+// types on contiguous memory (float64's P-pooling has its own engine). Where H is not a
+// multiple of L, each slice is read as ceil(H / L) rows and the first few lanes' last row is
+// the next lane's first (Plan::xlane_short, ShortLanes): a plane of odd size (a 999 x 999
+// image, (1, 3, 999, 999) gem forward 15.2 ms on one lane where (1, 1, 1000, 1000) took 1.8)
+// is sliced too.
 constexpr int64_t XLANE_MIN_ELEMENTS = 1 << 14;
 // Planes run as lane slices, and calls run again without them (ST_XLANE_REDO), since the last
 // ppv_lane_slices call (both engines). For tests that assert the path their cases take.
 std::atomic<int64_t> xlane_planes{0}, xlane_redone{0};
 
 inline bool xlane_serves(const Plan& P, int requested) {
-  if (P.layout != 0 || P.ax[0].in != 1 || P.ax[1].in % L != 0 ||
+  if (P.layout != 0 || P.ax[0].in != 1 || P.ax[1].in < 2 ||
       P.plane_in < XLANE_MIN_ELEMENTS || P.N * P.C >= (int64_t)L * std::max(requested, 1))
     return false;
   for (int a = 0; a < 3; ++a) {  // one window over every element of the plane
@@ -5527,31 +5572,35 @@ inline bool xlane_serves(const Plan& P, int requested) {
   return true;
 }
 
-// The plan of one of L slices of P's rows (Plan::xlane): H with P's rows / L, one window over
-// them (its start and count in xtab, which must outlive Q); D and W as P's.
+// The plan of one of L slices of P's rows (Plan::xlane): H with ceil(P's rows / L) rows (the
+// first xlane_short lanes' last one borrowed), one window over them (its start and count in
+// xtab, which must outlive Q); D and W as P's.
 inline void slice_plan(const Plan& P, Plan& Q, int64_t* xtab) {
   Q = P;
   Q.xlane = true;
   xtab[0] = 0;
-  xtab[1] = Q.ax[1].in = P.ax[1].in / L;
+  xtab[1] = Q.ax[1].in = (P.ax[1].in + L - 1) / L;
+  Q.xlane_short = Q.ax[1].in * L - P.ax[1].in;
   Q.ax[1].start = xtab;
   Q.ax[1].count = xtab + 1;
   Q.ax[1].step = 1;
   Q.ax[1].inv_off.clear();
   Q.ax[1].inv.clear();
-  Q.plane_in = P.plane_in / L;
+  Q.plane_in = Q.ax[1].in * Q.ax[2].in;
   Q.groups = P.N * P.C;
 }
 
-// The lanes of plane g's slices (Plan::xlane; contiguous memory).
+// The lanes of plane g's slices (Plan::xlane; contiguous memory): lane l's first row is
+// l (H - 1) + max(0, l - xlane_short) of the plane's (H: the slice's rows).
 inline void xlane_lanes(const Plan& P, const Plan& Q, const double* param, int64_t g,
                         Lanes& ln) {
   ln.es_in = ln.es_out = 1;
   ln.n_active = L;
+  const int64_t H = Q.ax[1].in, W = Q.ax[2].in;
   for (int l = 0; l < L; ++l) {
     ln.active[l] = true;
     ln.plane[l] = ln.slot[l] = g;
-    ln.in_base[l] = g * P.plane_in + l * Q.plane_in;
+    ln.in_base[l] = g * P.plane_in + (l * (H - 1) + std::max<int64_t>(0, l - Q.xlane_short)) * W;
     ln.out_base[l] = g * P.plane_out;
     ln.a[l] = param_of(P, param, g);
   }
