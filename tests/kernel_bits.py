@@ -15,20 +15,21 @@ keep the arithmetic shows here that it did.
 ``--fast`` compares the fast engine (float32, bfloat16, float16) on contiguous and channels-last
 memory: ``ppv_forward``, the recomputing ``ppv_backward`` and, where windows share elements, the
 overlap state's pair (``ppv_forward_overlap_saved``, ``ppv_backward_overlap_saved``), with
-widths that leave a partial block of 8 columns, channel counts that leave partial groups, and
-small channels-last bands (``ppv_cl_band_bytes``, the same in both libraries) so that planes run
-in several bands. Used for issue 12's fused load and weights (``load_weights_row``).
+widths that leave a partial block of 8 columns, channel counts that leave partial groups, two
+global planes of 16,384 elements (lane slices), and small channels-last bands
+(``ppv_cl_band_bytes``, the same in both libraries) so that planes run in several bands. Used
+for issue 12's fused load and weights (``load_weights_row``).
 
 ``--saved`` compares the saving forward instead: ``ppv_forward_saved`` with dy/dalpha on
 float32, bfloat16, float16 and float64 inputs whose windows share no element (global 1-D, 2-D
-and 3-D, adaptive 7 on 56x56, k14, k2 s2, contiguous; random, 12-decade and zero-laden inputs;
-alpha -3 .. 1e3; k2 s3 p1 (2-D, and 1-D over several column tiles) and k2 s5 dilation 2,
-whose rows have columns in no window): its status, output, every saved dy/dx and every
-dy/dalpha, then
-``ppv_backward_saved`` from that state with a random upstream gradient (writing over the state
-where the dtypes agree, as autograd's call does): its status, input gradient and dy/dalpha,
-all by their bits (issue 12's one-pass dy/dx and the backward's runs, docs/performance-history.md,
-"The saving forward's dy/dx in one pass").
+and 3-D, two global planes of 16,384 elements (lane slices), adaptive 7 on 56x56, k14, k2 s2,
+contiguous; random, 12-decade and zero-laden inputs; alpha -3 .. 1e3; k2 s3 p1 (2-D, and 1-D
+over several column tiles) and k2 s5 dilation 2, whose rows have columns in no window): its
+status, output, every saved dy/dx and every dy/dalpha, then ``ppv_backward_saved`` from that
+state with a random upstream gradient (writing over the state where the dtypes agree, as
+autograd's call does): its status, input gradient and dy/dalpha, all by their bits (issue 12's
+one-pass dy/dx and the backward's runs, docs/performance-history.md, "The saving forward's dy/dx
+in one pass").
 
 ``--overlap`` compares the overlap state's pair: ``ppv_forward_overlap_saved`` (status, output,
 each element's float weight, each window's float dy/dalpha, each plane's Lc) and
@@ -51,12 +52,12 @@ alphas).
 bfloat16, float16 and float64 inputs, contiguous and channels-last: ``ppv_forward``, the
 recomputing ``ppv_backward`` and, where windows share no element, ``ppv_forward_saved`` with
 dy/dp and ``ppv_backward_saved`` from its state, elsewhere (float32, float64) the overlap
-state's ``ppv_forward_power_overlap_saved`` and ``ppv_backward_power_overlap_saved``
-(global windows of 49 and 12,544 elements, adaptive, k2 s2, k14, k3 s2 p1, a 1-D signal in
-segments, 3-D; p = 1, 2, 3, 4 (the integer
-powers' rows), 2.5, -1.5, 20 and one p per channel; random, wide and zero-laden inputs): every
-status, output, dy/dx state, dy/dp and gradient by its bits (issue 12's one-pass dy/dx store,
-the integer powers' blends and the parameter's plain sums, docs/performance-history.md)."""
+state's ``ppv_forward_power_overlap_saved`` and ``ppv_backward_power_overlap_saved`` (global
+windows of 49 and 12,544 elements, two of 16,384 in lane slices, adaptive, k2 s2, k14, k3 s2 p1,
+a 1-D signal in segments, 3-D; p = 1, 2, 3, 4 (the integer powers' rows), 2.5, -1.5, 20 and one
+p per channel; random, wide and zero-laden inputs): every status, output, dy/dx state, dy/dp and
+gradient by its bits (issue 12's one-pass dy/dx store, the integer powers' blends and the
+parameter's plain sums, docs/performance-history.md)."""
 
 from __future__ import annotations
 
@@ -144,6 +145,7 @@ SAVED_GEOMETRIES = [
     ((2, 16, 23, 18), _layout.windowed(2, 2, 5, 0, 2)),  # dilated: gaps inside a window
     ((2, 8, 9, 10, 11), _layout.adaptive(3, 1)),
     ((2, 8, 300), _layout.adaptive(1, 1)),
+    ((1, 2, 256, 64), _layout.adaptive(2, 1)),  # two planes of 16,384: lane slices
 ]
 SAVED_KINDS = ["random", "wide", "zeros"]
 SAVED_ALPHAS = [-3.0, -1.0, 0.0, 0.5, 1.0, 2.0, 7.5, 1e3]
@@ -207,6 +209,7 @@ FAST_GEOMETRIES = [
     ((1, 8, 7, 5), _layout.windowed(2, 3, 2, 1)),
     ((2, 16, 9, 10, 11), _layout.windowed(3, 3, 2, 1)),
     ((2, 8, 301), _layout.windowed(1, 3, 2, 1)),
+    ((1, 2, 256, 64), _layout.adaptive(2, 1)),  # two planes of 16,384: lane slices
 ]
 FAST_ALPHAS = [2.0, -1.5, 0.0, 1.0, 37.0, 1e3]
 
@@ -416,6 +419,7 @@ POWER_GEOMETRIES = [
     ((2, 16, 56, 57), _layout.windowed(2, 14)),
     ((1, 2, 9000), _layout.windowed(1, 3, 1)),
     ((2, 8, 9, 10, 11), _layout.adaptive(3, 1)),
+    ((1, 2, 256, 64), _layout.adaptive(2, 1)),  # two planes of 16,384: lane slices
 ]
 POWER_P = [1.0, 2.0, 3.0, 4.0, 2.5, -1.5, 20.0]
 
