@@ -204,14 +204,8 @@ def _global_rows(op: str, layout, spatial: tuple[int, ...]) -> tuple[int, int] |
     if len(spatial) == 2 and spatial[0] % KERNEL_LANES == 0:
         return None
     length = _row_length(size, GLOBAL_ROW_MIN, GLOBAL_ROW_MAX)
-    if length is not None and (size // length) % KERNEL_LANES == 0:
-        return size // length, length
-    # rows that are not a multiple of KERNEL_LANES: sliced all the same, the first slices a
-    # row shorter (Plan::xlane_short); a plane as it is, a volume as rows (it needs D = 1)
-    if len(spatial) == 2:
+    if length is None or (size // length) % KERNEL_LANES != 0:
         return None
-    if length is None:
-        length = spatial[-1]
     return size // length, length
 
 

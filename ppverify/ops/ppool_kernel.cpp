@@ -798,29 +798,34 @@ inline void xlane_reference(double* mx, double* mn) {
   xlane_min(mn);
 }
 
-// Plan::xlane_short: a slice's last row, for the lanes [0, k) whose slices hold one row fewer,
-// is the next lane's first row (read, so that every lane reads the same rows; its elements are
-// the next lane's). Its terms in those lanes' window sums are dropped: `keep` before the row is
-// summed copies the lanes' sums (blocks of q = L doubles: one window), `restore` after it puts
-// them back, in those lanes alone. The largest and the reference are not changed by an element
-// seen twice, and every lane's dy/dx of one element is the same double (the lanes share the
-// window's sums, y and reference): both lanes write it.
-struct ShortLanes {
-  static constexpr int MAX_BLOCKS = 12;
-  double kept[MAX_BLOCKS * L];
-  int blocks = 0;
-  int64_t k = 0;
-  void keep(const double* acc, int nblocks, int64_t k_lanes) {
-    blocks = nblocks;
-    k = k_lanes;
+// Plan::xlane_short, xlane_part: a slice's last row, for the lanes [0, k) whose slices hold
+// one row fewer, is the next lane's first row, and for lane k (with xlane_part > 0 columns
+// borrowed) its last xlane_part columns are the next lane's first elements: read, so that
+// every lane reads the same rows, and left out of the lane's window sums. sum(limit) adds the
+// row's terms of columns [0, limit) to acc (blocks of q = L doubles: one window), in every
+// lane; here lanes [0, k) keep their sums from before the row, lane k gets the terms of its
+// columns [0, W - xlane_part) (the row summed again to that column) and the others all of it.
+// The largest and the reference do not change by an element seen twice, and every lane's
+// dy/dx of one element is the same double (the lanes share the window's sums, y and
+// reference): both lanes write it.
+constexpr int BORROW_MAX_BLOCKS = 12;
+template <class Sum>
+inline void sum_borrowed_row(int64_t k, int64_t part, int64_t W, double* acc, int blocks,
+                             Sum sum) {
+  double before[BORROW_MAX_BLOCKS * L], after[BORROW_MAX_BLOCKS * L];
+  std::memcpy(before, acc, (size_t)(blocks * L) * sizeof(double));
+  sum(W);
+  if (part > 0) {
+    std::memcpy(after, acc, (size_t)(blocks * L) * sizeof(double));
+    for (int b = 0; b < blocks; ++b) acc[b * L + k] = before[b * L + k];
+    sum(W - part);
     for (int b = 0; b < blocks; ++b)
-      for (int64_t l = 0; l < k; ++l) kept[b * L + l] = acc[b * L + l];
+      for (int64_t l = 0; l < L; ++l)
+        if (l != k) acc[b * L + l] = after[b * L + l];
   }
-  void restore(double* acc) const {
-    for (int b = 0; b < blocks; ++b)
-      for (int64_t l = 0; l < k; ++l) acc[b * L + l] = kept[b * L + l];
-  }
-};
+  for (int b = 0; b < blocks; ++b)
+    for (int64_t l = 0; l < k; ++l) acc[b * L + l] = before[b * L + l];
+}
 
 // The plan: what Python passes (one int64 array, see _native.py).
 struct Plan {
@@ -839,13 +844,16 @@ struct Plan {
   bool new_alpha = true;
   // Lane slices (both engines): the 8 lanes of a group are 8 slices of one plane's global
   // window (run, run_power: xlane_serves), whose sums the engine combines across lanes. Each
-  // slice is read as ax[1].in rows; where the plane's rows are not a multiple of 8, the
-  // first xlane_short lanes hold one row fewer, and the last row read for them is the next
-  // lane's first (ShortLanes: left out of their sums, its dy/dx the same as the next lane's)
+  // slice is read as ax[1].in rows of ax[2].in; where the plane is not 8 such slices, the
+  // first lanes hold less, and the last row read for them is partly or wholly the next
+  // lane's (slice_plan; sum_borrowed_row: left out of their sums, its dy/dx the next lane's)
   bool xlane = false;
-  int64_t xlane_short = 0;
-  // Plan::xlane_short: the row ih of a slice is, for some lanes, another lane's row
-  bool xlane_borrowed_row(int64_t ih) const { return xlane_short > 0 && ih == ax[1].in - 1; }
+  // the lanes [0, xlane_short) whose last row is the next lane's, and the columns of lane
+  // xlane_short's last row that are (sum_borrowed_row); xlane_n: the plane's elements
+  int64_t xlane_short = 0, xlane_part = 0, xlane_n = 0;
+  bool xlane_borrows() const { return xlane_short > 0 || xlane_part > 0; }
+  // the row ih of a slice is, for some lanes, another lane's
+  bool xlane_borrowed_row(int64_t ih) const { return xlane_borrows() && ih == ax[1].in - 1; }
   bool owns_in_row(int64_t id, int64_t ih) const {
     const int64_t i = split == 0 ? id : ih;
     return split < 0 || split == 2 || (i >= own_in_lo && i < own_in_hi);
@@ -3987,24 +3995,33 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
         if (!grads && !P.owns_out_row(od, oh)) continue;  // a plain forward: another segment's
         if (od * OH + oh < band_lo || od * OH + oh >= band_hi) continue;  // another band's
         bool fused = false;
-        ShortLanes short_lanes;  // (Plan::xlane_short: a borrowed row's sums dropped)
-        const int acc_blocks = fl.need_zero ? 6 : 5;
+        // a row that some lanes borrow (Plan::xlane_borrowed_row), summed alone
+        auto sum_borrowed = [&](int64_t id, int64_t ih) {
+          sum_borrowed_row(P.xlane_short, P.xlane_part, W, acc, fl.need_zero ? 6 : 5,
+                           [&](int64_t limit) {
+                             for (int64_t k = 0; k < nch; ++k) {
+                               const int64_t cb = ct->chunk_begin(k);
+                               const int64_t ce = std::min(ct->chunk_end(k), limit);
+                               if (cb < ce)
+                                 sum_row(AW, ow0, ct->ow1, cb, ce, fetch(id, ih, k), acc, q,
+                                         with_log, fl.need_zero);
+                             }
+                           });
+        };
         if (weighing) {
           std::fill(acc, acc + (with_log ? 5 : 3) * q, 0.0);
           if (fl.need_zero) std::fill(acc + 5 * q, acc + 6 * q, 0.0);
           const RowSums rs{&AW, ow0, ct->ow1, ct->lo, acc, q, fl.need_zero};
           for (int64_t jd = 0; jd < AD.count[od]; ++jd)
             for (int64_t jh = 0; jh < AH.count[oh]; ++jh) {
-              const int64_t ih = AH.start[oh] + jh * AH.step;
-              const bool borrowed = P.xlane_borrowed_row(ih);
-              if (borrowed) short_lanes.keep(acc, acc_blocks, P.xlane_short);
-              fetch_sum(AD.start[od] + jd * AD.step, ih, rs);
-              if (borrowed) short_lanes.restore(acc);
+              const int64_t id = AD.start[od] + jd * AD.step, ih = AH.start[oh] + jh * AH.step;
+              if (P.xlane_borrowed_row(ih)) sum_borrowed(id, ih);
+              else fetch_sum(id, ih, rs);
             }
           fused = true;
           ++n_weighing;
         } else if (!backward && nch == 1 && AD.count[od] * AH.count[oh] <= fuse_rows &&
-                   P.xlane_short == 0) {
+                   !P.xlane_borrows()) {
           // all the window's rows at once (sum_rows), if the row cache holds them together
           RowData rows[FUSE_ROWS];
           int64_t keys[FUSE_ROWS], nr = 0;
@@ -4030,12 +4047,13 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
           const int64_t id = AD.start[od] + jd * AD.step;
           for (int64_t jh = 0; jh < AH.count[oh]; ++jh) {
             const int64_t ih = AH.start[oh] + jh * AH.step;
-            const bool borrowed = P.xlane_borrowed_row(ih);
-            if (borrowed) short_lanes.keep(acc, acc_blocks, P.xlane_short);
+            if (P.xlane_borrowed_row(ih)) {
+              sum_borrowed(id, ih);
+              continue;
+            }
             for (int64_t k = 0; k < nch; ++k)
               sum_row(AW, ow0, ct->ow1, ct->chunk_begin(k), ct->chunk_end(k), fetch(id, ih, k),
                       acc, q, with_log, fl.need_zero);
-            if (borrowed) short_lanes.restore(acc);
           }
         }
         if (P.xlane) {  // (one window: one tile of one output, q = L)
@@ -5542,27 +5560,30 @@ inline const SegClass& segment_lanes(const Plan& F, const Segments& sg, const do
 // Lane slices (Plan::xlane). Segments cannot cut a global window (one output), so a global
 // pooling of fewer planes than lanes x threads ran each plane on one lane of one thread:
 // (1, 1, 2048, 2048) gem forward 23.6 ms, 11x adaptive_max_pool2d, forward+backward 167 ms.
-// A group is one plane instead, its lanes L slices of its rows (H >= 2, D = 1): each lane sums
-// its slice and the engine (fast_group, power_group)
+// A group is one plane instead, its lanes L slices of it: each lane sums its slice and the
+// engine (fast_group, power_group)
 // combines the lanes' sums (P-pooling's S, T, M, U, V, Z; the power mean's S, M and dy/dp's
 // U, A, T, R, C) into the window's, in every lane, before y and the gradients; each lane then
 // writes its own slice's dy/dx, every lane the same y and dy/da. The reference Lc is the
 // plane's (the largest, or smallest, over the lanes). A window the exact engine must evaluate
 // (|p| < 1/16, a bad element, a zero with p < 0, coefficients beyond range) sends the call
 // back to the driver, which runs it again without slices (ST_XLANE_REDO). Float32 and the half
-// types on contiguous memory (float64's P-pooling has its own engine). Where H is not a
-// multiple of L, each slice is read as ceil(H / L) rows and the first few lanes' last row is
-// the next lane's first (Plan::xlane_short, ShortLanes): a plane of odd size (a 999 x 999
-// image, (1, 3, 999, 999) gem forward 15.2 ms on one lane where (1, 1, 1000, 1000) took 1.8)
-// is sliced too.
+// types on contiguous memory (float64's P-pooling has its own engine). A plane of D = 1 and a
+// multiple of L rows is cut into L slices of its rows; any other plane (an odd size: a 999 x
+// 999 image, (1, 3, 999, 999) gem forward 15.2 ms on one lane where (1, 1, 1000, 1000) took
+// 1.8; a prime length, one row or rows of one element) is read as L slices of
+// ceil(n / (L XLANE_COLS)) rows of about XLANE_COLS elements (its elements in the same order),
+// the last row read for the first lanes partly or wholly the next lane's (Plan::xlane_short,
+// xlane_part; sum_borrowed_row).
 constexpr int64_t XLANE_MIN_ELEMENTS = 1 << 14;
+constexpr int64_t XLANE_COLS = 1024;
 // Planes run as lane slices, and calls run again without them (ST_XLANE_REDO), since the last
 // ppv_lane_slices call (both engines). For tests that assert the path their cases take.
 std::atomic<int64_t> xlane_planes{0}, xlane_redone{0};
 
 inline bool xlane_serves(const Plan& P, int requested) {
-  if (P.layout != 0 || P.ax[0].in != 1 || P.ax[1].in < 2 ||
-      P.plane_in < XLANE_MIN_ELEMENTS || P.N * P.C >= (int64_t)L * std::max(requested, 1))
+  if (P.layout != 0 || P.plane_in < XLANE_MIN_ELEMENTS ||
+      P.N * P.C >= (int64_t)L * std::max(requested, 1))
     return false;
   for (int a = 0; a < 3; ++a) {  // one window over every element of the plane
     const Axis& A = P.ax[a];
@@ -5572,35 +5593,58 @@ inline bool xlane_serves(const Plan& P, int requested) {
   return true;
 }
 
-// The plan of one of L slices of P's rows (Plan::xlane): H with ceil(P's rows / L) rows (the
-// first xlane_short lanes' last one borrowed), one window over them (its start and count in
-// xtab, which must outlive Q); D and W as P's.
+// The plan of one of L slices of P (Plan::xlane): P's rows / L rows of P's columns where D = 1
+// and L divides the rows; else rows of W <= XLANE_COLS columns, H = ceil(n / (L W)) of them,
+// W the largest for which the B = L H W - n borrowed elements leave the last lane whole
+// (B <= (L - 1) W): lanes [0, B / W) a row short, lane B / W (B mod W) elements short. One
+// window over the slice (its tables in xtab[0..3], which must outlive Q).
 inline void slice_plan(const Plan& P, Plan& Q, int64_t* xtab) {
+  const int64_t n = P.plane_in;
+  int64_t H = P.ax[1].in / L, W = P.ax[2].in;
+  if (P.ax[0].in != 1 || P.ax[1].in % L != 0) {
+    for (W = XLANE_COLS;; --W) {
+      H = (n + L * W - 1) / (L * W);
+      if (L * H * W - n <= (L - 1) * W) break;
+    }
+  }
+  const int64_t borrowed = L * H * W - n;
   Q = P;
   Q.xlane = true;
+  Q.xlane_short = borrowed / W;
+  Q.xlane_part = borrowed % W;
+  Q.xlane_n = n;
   xtab[0] = 0;
-  xtab[1] = Q.ax[1].in = (P.ax[1].in + L - 1) / L;
-  Q.xlane_short = Q.ax[1].in * L - P.ax[1].in;
-  Q.ax[1].start = xtab;
-  Q.ax[1].count = xtab + 1;
-  Q.ax[1].step = 1;
-  Q.ax[1].inv_off.clear();
-  Q.ax[1].inv.clear();
-  Q.plane_in = Q.ax[1].in * Q.ax[2].in;
+  xtab[1] = H;
+  xtab[2] = 0;
+  xtab[3] = W;
+  Q.ax[0] = Axis();
+  for (int a = 1; a < 3; ++a) {
+    Axis& A = Q.ax[a];
+    A = Axis();
+    A.in = xtab[2 * a - 1];
+    A.start = xtab + 2 * a - 2;
+    A.count = xtab + 2 * a - 1;
+  }
+  Q.ax[0].start = xtab;      // (D: one input, one window of it)
+  Q.ax[0].count = xtab + 4;  // (xtab[4] = 1)
+  xtab[4] = 1;
+  Q.plane_in = H * W;
   Q.groups = P.N * P.C;
 }
 
-// The lanes of plane g's slices (Plan::xlane; contiguous memory): lane l's first row is
-// l (H - 1) + max(0, l - xlane_short) of the plane's (H: the slice's rows).
+// The lanes of plane g's slices (Plan::xlane; contiguous memory): lane l starts after the
+// elements of lanes [0, l): H W each, less W for each lane before xlane_short and xlane_part
+// for lane xlane_short.
 inline void xlane_lanes(const Plan& P, const Plan& Q, const double* param, int64_t g,
                         Lanes& ln) {
   ln.es_in = ln.es_out = 1;
   ln.n_active = L;
-  const int64_t H = Q.ax[1].in, W = Q.ax[2].in;
+  const int64_t H = Q.ax[1].in, W = Q.ax[2].in, k = Q.xlane_short;
   for (int l = 0; l < L; ++l) {
     ln.active[l] = true;
     ln.plane[l] = ln.slot[l] = g;
-    ln.in_base[l] = g * P.plane_in + (l * (H - 1) + std::max<int64_t>(0, l - Q.xlane_short)) * W;
+    ln.in_base[l] = g * P.plane_in + l * H * W - std::min<int64_t>(l, k) * W -
+                    (l > k ? Q.xlane_part : 0);
     ln.out_base[l] = g * P.plane_out;
     ln.a[l] = param_of(P, param, g);
   }
@@ -5661,16 +5705,23 @@ int run(const Plan& Pc, const T* x, const double* param, T* y, const T* gy, T* g
   Segments sg;
   int seg_threads = 1;
   int extra_status = 0;
+  // lane slices (xlane_serves): the fast engine's plain or saving forward (windows that share
+  // no element) or recomputing backward, of a plane not cut into segments
+  bool xl = allow_xlane && !exact &&
+            (sv == nullptr || (!sv->overlap() && !sv->e64 && !backward)) &&
+            xlane_serves(P, requested);
   try {
     // segments when the planes leave lanes or threads idle (threads: as the whole work
     // allows, not capped by the planes' groups; see SEG_THREAD_ELEMENTS)
     seg_threads = segment_threads(P, requested);
     make_segments(P, seg_threads, true, sg, 0, seg_cols.load(std::memory_order_relaxed));
+    xl = xl && sg.axis < 0;
     for (SegClass& c : sg.classes) {
       // the backward's second pass reads the D and H inverses (W's is never read)
       if (sg.axis >= 0 && sg.axis < 2 && backward) c.P.ax[sg.axis].build_inverse();
       if (!exact) c.tiles = make_col_tiles(c.P.ax[2]);
-      if (sv && !sv->overlap() && !sv->e64 && c.tiles.max_chunks > 1) {
+      // (lane slices: their own rows' tiles, below)
+      if (sv && !sv->overlap() && !sv->e64 && c.tiles.max_chunks > 1 && !xl) {
         sv = nullptr;  // a window wider than a tile: not saved (recompute)
         extra_status = ST_UNSAVED;
       }
@@ -5684,22 +5735,24 @@ int run(const Plan& Pc, const T* x, const double* param, T* y, const T* gy, T* g
   } catch (...) {
     return ST_NOMEM;
   }
-  // lane slices (xlane_serves): the fast engine's plain or saving forward (windows that share
-  // no element) or recomputing backward
-  const bool xl = allow_xlane && !exact && sg.axis < 0 &&
-                  (sv == nullptr || (!sv->overlap() && !sv->e64 && !backward)) &&
-                  xlane_serves(P, requested);
   SegClass xc;  // the slices' plan
-  int64_t xtab[2] = {0, 0};
+  int64_t xtab[5] = {0, 0, 0, 0, 0};
   if (xl) {
     try {
       slice_plan(P, xc.P, xtab);
-      if (backward || sv) xc.P.ax[1].build_inverse();
+      if (backward || sv) {
+        xc.P.ax[0].build_inverse();
+        xc.P.ax[1].build_inverse();
+      }
       xc.tiles = make_col_tiles(xc.P.ax[2]);
       xc.groups = xc.units = xc.P.groups;
       sg.groups = xc.groups;
     } catch (...) {
       return ST_NOMEM;
+    }
+    if (sv && xc.tiles.max_chunks > 1) {
+      sv = nullptr;  // a slice's rows wider than a tile: not saved (recompute)
+      extra_status = ST_UNSAVED;
     }
   }
   // float64, unsegmented, where an autograd forward saves the overlap state (windows that

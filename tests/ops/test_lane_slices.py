@@ -65,50 +65,87 @@ def test_a_global_window_in_lane_slices_matches_the_oracle(case, op, saved, path
     assert paths() == {"sliced": shape[0] * shape[1] * calls, "redone": 0}
 
 
-# shape, p: planes whose rows (as the kernel is given them) are not a multiple of 8: each slice
-# is read as ceil(H / 8) rows, and the last row read for the first 8 ceil(H / 8) - H lanes is
-# the next lane's first (Plan::xlane_short), its terms left out of their sums. Before, such a
-# plane ran on one lane: (1, 3, 999, 999) gem forward 15.2 ms against (1, 1, 1000, 1000)'s 1.8.
+def _slice_geometry(n: int) -> tuple[int, int, int, int]:
+    """The slices of an n-element plane that is not D = 1 with a multiple of 8 rows
+    (``slice_plan``, transcribed): (H, W, k, part), each slice read as H rows of W <= 1024
+    columns, W the largest leaving B = 8 H W - n <= 7 W; lanes [0, k) a row short, lane k
+    ``part`` elements short."""
+    for w in range(1024, 0, -1):
+        h = -(-n // (8 * w))
+        if 8 * h * w - n <= 7 * w:
+            return h, w, (8 * h * w - n) // w, (8 * h * w - n) % w
+    raise AssertionError(n)
+
+
+def _borrowed_positions(n: int) -> list[int]:
+    """The plane positions that a lane reads for its last row but does not own: lanes
+    [0, k)'s last rows and lane k's last ``part`` columns (the next lanes' first elements)."""
+    h, w, k, part = _slice_geometry(n)
+    base = [lane * h * w - min(lane, k) * w - (part if lane > k else 0) for lane in range(9)]
+    out = []
+    for lane in range(k):
+        out += range(base[lane + 1], base[lane + 1] + w)
+    if part:
+        out += range(base[k + 1], base[k + 1] + part)
+    return out
+
+
+# shape, p: planes that are not D = 1 with a multiple of 8 rows (no fold leaves such rows for
+# an odd size). Each is read as 8 slices of H rows of W <= 1024 elements in order
+# (_slice_geometry): the last row read for lanes [0, k) is the next lane's first, and lane k's
+# last `part` elements are the next lane's first (Plan::xlane_short, xlane_part), their terms
+# left out of those lanes' sums. Before, such a plane ran on one lane: (1, 3, 999, 999) gem
+# forward 15.2 ms against (1, 1, 1000, 1000)'s 1.8.
 SHORT = [
-    ((1, 1, 257, 65), 3.0),                # 7 lanes a row short (an odd size: no fold)
-    ((1, 2, 131, 129), [-1.5, 2.0]),       # 5 short; p < 0: the smallest as reference
-    ((1, 1, 999, 17), 2.5),                # rows of 17 (no divisor leaves 8k rows), 1 short
-    ((1, 1, 3, 6001), [1.0]),              # 3 rows: 5 lanes read a borrowed row alone
-    ((1, 1, 67, 1, 251), 40.0),            # a volume as 67 rows of 251 (no divisor from 256)
-]
+    ((1, 1, 257, 65), 3.0),                # H 3, W 982: 6 lanes a row short, lane 6 971 elements
+    ((1, 2, 131, 129), [-1.5, 2.0]),       # 6 and 993; p < 0: the smallest as reference
+    ((1, 1, 999, 17), 2.5),                # 7 lanes a row short, no partial row
+    ((1, 1, 5, 4915), [1.0]),              # lane 0 one element short alone
+    ((1, 1, 3, 6001), 7.5),                # 6 and 429 (P-pooling: its own rows 6001 long)
+    ((1, 1, 67, 1, 251), 40.0),            # a volume (D = 67), 6 and 985
+    ((1, 1, 65537), -0.7),                 # a prime-length signal (the power mean: as rows
+]                                          # of one element, P-pooling one row; 6 and 991)
+
+
+def test_the_slice_geometries_of_the_cases():
+    import math
+
+    got = [_slice_geometry(math.prod(shape[2:]))[2:] for shape, _ in SHORT]
+    assert got == [(6, 971), (6, 993), (7, 0), (0, 1), (6, 429), (6, 985), (6, 991)]
 
 
 @pytest.mark.parametrize("case", SHORT, ids=lambda c: f"{c[0]}-p{c[1]}")
 @pytest.mark.parametrize("op", ["ppool", "powermean", "lp"])
 @pytest.mark.parametrize("saved", [True, False], ids=["saving-forward", "recomputing"])
-def test_planes_whose_rows_are_not_a_multiple_of_8_in_lane_slices(case, op, saved, paths,
-                                                                  monkeypatch):
+def test_planes_that_are_not_8_slices_of_their_rows(case, op, saved, paths, monkeypatch):
     if not saved:
         _recomputing(monkeypatch)
     shape, p = case
+    if op == "lp" and not isinstance(p, list) and p < 0:
+        p = -p
     x = _input(shape, torch.float32, seed=sum(shape))
     dims = len(shape) - 2
     check_adaptive_case(op, x, p, 1, dims=dims)
-    rows = _dispatch._global_rows(op, _layout.adaptive(dims, 1), shape[2:]) or shape[-2:]
-    assert rows[0] % 8 != 0
-    calls = 1 if saved and not (op == "ppool" and rows[-1] > 2048) else 2
+    calls = 1 if saved else 2  # (slices of at most 1024 columns: the state is kept)
     assert paths() == {"sliced": shape[0] * shape[1] * calls, "redone": 0}
 
 
 @pytest.mark.parametrize("op, p", [("ppool", 0.0), ("ppool", 0.5), ("powermean", 1.0),
                                    ("powermean", -2.0), ("lp", 2.0)])
 @pytest.mark.parametrize("saved", [True, False], ids=["saving-forward", "recomputing"])
-def test_a_borrowed_row_is_counted_once(op, p, saved, paths, monkeypatch):
-    # 257 rows of 65: slices of 33 rows, lanes 0-6 a row short; the rows they borrow (the
-    # plane's rows 32, 64, ..., 224: lanes 1-7's first) hold 1000 where the rest holds 1-2,
-    # so a borrowed row summed twice moves y by about 20% (alpha = 0 is the plain mean: each
-    # element's weight 1, every zero's too)
+def test_a_borrowed_element_is_counted_once(op, p, saved, paths, monkeypatch):
+    # 257 x 65: 6 lanes a row short and lane 6 971 elements short (_slice_geometry); the
+    # 6,863 elements they read but do not own hold 1000 where the rest holds 1-2, so summing
+    # them twice moves y by about 40% (alpha = 0 is the plain mean: every element's weight 1,
+    # a zero's too), and some are zeros
     if not saved:
         _recomputing(monkeypatch)
     g = torch.Generator().manual_seed(2)
     x = 1.0 + torch.rand((1, 1, 257, 65), generator=g, dtype=torch.float64)
-    x[0, 0, 32:225:32] = 1000.0
-    x[0, 0, 64, :5] = 0.0 if p >= 0 else 1.0  # zeros in a borrowed row (alpha = 0: weight 1)
+    borrowed = _borrowed_positions(257 * 65)
+    assert len(borrowed) == 6 * 982 + 971
+    x.view(-1)[borrowed] = 1000.0
+    x.view(-1)[borrowed[::700]] = 0.0 if p >= 0 else 1.0  # (p < 0: no zero, its domain)
     check_adaptive_case(op, x.float(), p, 1, dims=2)
     assert paths() == {"sliced": 1 if saved else 2, "redone": 0}
 
@@ -116,22 +153,13 @@ def test_a_borrowed_row_is_counted_once(op, p, saved, paths, monkeypatch):
 @pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16, torch.float64],
                          ids=lambda d: str(d).removeprefix("torch."))
 @pytest.mark.parametrize("op", ["ppool", "powermean"])
-def test_short_slices_in_the_other_dtypes(dtype, op, paths):
-    # (float64: the power engine's slices alone; P-pooling's float64 engine has none)
+def test_partial_slices_in_the_other_dtypes(dtype, op, paths):
+    # (float64: the power engine's slices alone, dy/dp by its element-wise sums; P-pooling's
+    # float64 engine has none)
     x = _input((1, 2, 131, 127), dtype, seed=6, zeros=dtype != torch.float64)
     check_adaptive_case(op, x, [3.0, 0.7], 1, dims=2)
     sliced = 0 if (dtype == torch.float64 and op == "ppool") else 2
-    assert paths()["sliced"] == sliced and paths()["redone"] == 0
-
-
-@pytest.mark.parametrize("op", ["powermean", "lp"])
-def test_a_prime_length_signal_as_sliced_rows_of_one(op, paths):
-    # 65,537 (prime) samples: no divisor from 256 to 4096, so rows of one element
-    # (_dispatch._global_rows), 8,193 per slice; 7 lanes a row short
-    x = _input((1, 1, 65537), torch.float32, seed=8)
-    assert _dispatch._global_rows(op, _layout.adaptive(1, 1), (65537,)) == (65537, 1)
-    check_adaptive_case(op, x, 2.5, 1, dims=1)
-    assert paths() == {"sliced": 1, "redone": 0}
+    assert paths() == {"sliced": sliced, "redone": 0}
 
 
 @pytest.mark.parametrize("op", ["ppool", "powermean", "lp"])
