@@ -160,7 +160,8 @@ def _row_length(size: int, lo: int, hi: int) -> int | None:
     return (sliced or lengths or [None])[0]
 
 
-def _global_rows(op: str, layout, spatial: tuple[int, ...]) -> tuple[int, int] | None:
+def _global_rows(op: str, layout, spatial: tuple[int, ...],
+                 planes: int | None = None) -> tuple[int, int] | None:
     """For a global window (every operator): the plane as ``(rows, row length)`` for the
     kernel, or None to give it as it is. A global window is the whole plane in
     row-major order in either memory format, so the kernel reads the same elements in the
@@ -175,7 +176,10 @@ def _global_rows(op: str, layout, spatial: tuple[int, ...]) -> tuple[int, int] |
       ``GLOBAL_ROW_MAX`` or, for a plane of more than ``GLOBAL_SHORT_ROWS_FROM`` elements
       without one (a prime length), the largest divisor up to ``GLOBAL_ROW_MAX`` (not for
       P-pooling, whose engine is bounded in a long row and slower by a row per element: a
-      4,194,301-element row 33 -> 293 ms forward);
+      4,194,301-element row 33 -> 293 ms forward; nor for fewer ``planes`` than
+      ``KERNEL_LANES``, which the kernel always cuts into lane slices of its own rows,
+      ``slice_plan``, while the backward from the saved state reads the rows given: a
+      1,000,003-element GeM forward+backward 6.9 ms as rows of one element, 4.6 as one row);
     * a plane of at least ``GLOBAL_SLICE_MIN`` elements whose rows are not a multiple of
       ``KERNEL_LANES`` (a 1-D signal, a 3-D volume, 1000 x 1001): rows that are can be cut
       into lane slices (``xlane_serves``), if a divisor from ``GLOBAL_ROW_MIN`` to
@@ -192,7 +196,8 @@ def _global_rows(op: str, layout, spatial: tuple[int, ...]) -> tuple[int, int] |
     size = math.prod(spatial)
     if spatial[-1] > GLOBAL_ROW_MAX:
         length = _row_length(size, GLOBAL_ROW_MIN, GLOBAL_ROW_MAX)
-        if length is None and size > GLOBAL_SHORT_ROWS_FROM and op != "ppool":
+        few_planes = planes is not None and planes < KERNEL_LANES
+        if length is None and size > GLOBAL_SHORT_ROWS_FROM and op != "ppool" and not few_planes:
             length = _row_length(size, 1, GLOBAL_ROW_MAX)
         return None if length is None else (size // length, length)
     if size < GLOBAL_SLICE_MIN:
@@ -233,7 +238,7 @@ class _NativeCall:
         out = _layout.out_spatial(layout, spatial)
         _layout.check_windows(layout, spatial)  # so a cached call stands for a checked shape
         plan_layout, plan_shape, plan_out = layout, tuple(x.shape), out
-        rows = _global_rows(op, layout, spatial)
+        rows = _global_rows(op, layout, spatial, x.shape[0] * x.shape[1])
         if rows is not None:  # the same window, the same elements in the same order
             plan_layout, plan_out = _layout.adaptive(2, 1), (1, 1)
             plan_shape = (*x.shape[:2], *rows)

@@ -103,8 +103,8 @@ SHORT = [
     ((1, 1, 5, 4915), [1.0]),              # lane 0 one element short alone
     ((1, 1, 3, 6001), 7.5),                # 6 and 429 (P-pooling: its own rows 6001 long)
     ((1, 1, 67, 1, 251), 40.0),            # a volume (D = 67), 6 and 985
-    ((1, 1, 65537), -0.7),                 # a prime-length signal (the power mean: as rows
-]                                          # of one element, P-pooling one row; 6 and 991)
+    ((1, 1, 65537), -0.7),                 # a prime-length signal, one row: 6 and 991
+]
 
 
 def test_the_slice_geometries_of_the_cases():

@@ -376,6 +376,10 @@ def test_a_global_window_on_long_rows_is_folded_into_short_rows(monkeypatch):
     assert rows("lp", (9, 4096)) == (16, 2304)       # folded again for lane slices
     assert rows("lp", (9, 40)) is None               # a small plane: as it is
     assert rows("lp", (1, 4099 * 4111)) == (4099 * 4111, 1)  # no divisor from 256: rows of 1
+    # ... but one row where the planes are fewer than the kernel's lanes: it cuts them into
+    # lane slices of its own rows (slice_plan), and the backward from the state reads one row
+    assert _dispatch._global_rows("lp", layout, (1, 4099 * 4111), planes=7) is None
+    assert _dispatch._global_rows("lp", layout, (1, 4099 * 4111), planes=8) == (4099 * 4111, 1)
     assert rows("ppool", (1, 4099 * 4111)) is None   # (P-pooling: one long row, in tiles)
     assert rows("lp", (1, 4099)) is None             # (a short row: as it is)
     # the same bits folded or not, contiguous or channels-last, where no lane slices are
