@@ -138,9 +138,10 @@ GLOBAL_ROW_MIN = 256
 #: divisor up to GLOBAL_ROW_MAX, however short (one 1,048,573-element row: forward 67 ms,
 #: forward+backward 216 ms; as 1,048,573 rows of one element 22 and 123 ms)
 GLOBAL_SHORT_ROWS_FROM = 1 << 16
-#: the kernel's lanes: a plane whose rows are a multiple of this, of at least
-#: GLOBAL_SLICE_MIN elements, is cut into that many slices of rows where the planes leave
-#: lanes idle (``xlane_serves`` in ppool_kernel.cpp)
+#: the kernel's lanes: a global plane of at least GLOBAL_SLICE_MIN elements is cut into that
+#: many slices where the planes leave lanes idle (``xlane_serves`` in ppool_kernel.cpp): of
+#: its rows where they are a multiple of this (one depth slice), else of rows of its own
+#: (``slice_plan``: up to 1024 elements, the first slices' last row partly the next one's)
 KERNEL_LANES = 8
 GLOBAL_SLICE_MIN = 1 << 14
 #: a smaller plane whose rows are shorter than this (a ResNet head's 7 x 7, 14 x 14, 28 x 28)
@@ -181,9 +182,10 @@ def _global_rows(op: str, layout, spatial: tuple[int, ...],
       ``slice_plan``, while the backward from the saved state reads the rows given: a
       1,000,003-element GeM forward+backward 6.9 ms as rows of one element, 4.6 as one row);
     * a plane of at least ``GLOBAL_SLICE_MIN`` elements whose rows are not a multiple of
-      ``KERNEL_LANES`` (a 1-D signal, a 3-D volume, 1000 x 1001): rows that are can be cut
-      into lane slices (``xlane_serves``), if a divisor from ``GLOBAL_ROW_MIN`` to
-      ``GLOBAL_ROW_MAX`` leaves such rows;
+      ``KERNEL_LANES`` (a 1-D signal, a 3-D volume, 1000 x 1001): rows that are are cut into
+      lane slices of themselves (``xlane_serves``; other planes into slices of the kernel's
+      own rows, ``slice_plan``), if a divisor from ``GLOBAL_ROW_MIN`` to ``GLOBAL_ROW_MAX``
+      leaves such rows;
     * a smaller plane (2-D or 3-D) with rows shorter than ``GLOBAL_SHORT_ROW``: rows of its
       largest divisor up to ``GLOBAL_FOLD_ROW_MAX`` longer than its own rows (the engines'
       cost per row outweighs a short row's arithmetic).
