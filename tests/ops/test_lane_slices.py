@@ -162,6 +162,31 @@ def test_partial_slices_in_the_other_dtypes(dtype, op, paths):
     assert paths() == {"sliced": sliced, "redone": 0}
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("op", ["ppool", "powermean", "lp"])
+def test_random_plane_sizes_in_lane_slices(op, threads, paths):
+    # sizes drawn once (seeded) from 16,384 to 30,000 elements, as 1-D, 2-D and 3-D planes;
+    # 1 to 9 planes (9 are sliced on two threads, 9 groups of one plane each, and not on one)
+    rng = torch.Generator().manual_seed(2026)
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        for case in range(4):
+            n = int(torch.randint(16384, 30000, (1,), generator=rng))
+            planes = [1, 3, 9, 1][case]
+            spatial = [(n,), (n // 97, 97), (3, n // 303, 101), (n // 211, 211)][case]
+            shape = (1, planes, *spatial)
+            x = _input(shape, torch.float32, seed=n)
+            p = [2.5, -1.25, 7.0][case % 3] if op != "lp" else [2.5, 1.25, 7.0][case % 3]
+            check_adaptive_case(op, x, p, 1, dims=len(spatial))
+            sliced = planes if planes < 8 * threads else 0
+            got = paths()
+            assert got["redone"] == 0 and got["sliced"] in (sliced, 2 * sliced), (shape, got)
+            assert got["sliced"] > 0 or sliced == 0
+    finally:
+        torch.set_num_threads(before)
+
+
 @pytest.mark.parametrize("op", ["ppool", "powermean", "lp"])
 def test_near_degenerate_windows_in_lane_slices(op, paths):
     # where dy/dp's cheap form cancels (near-ties for the power mean, one dominant element for
