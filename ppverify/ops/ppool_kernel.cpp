@@ -887,8 +887,9 @@ struct Plan {
   // first lanes hold less, and the last row read for them is partly or wholly the next
   // lane's (slice_plan; sum_borrowed_row: left out of their sums, its dy/dx the next lane's)
   bool xlane = false;
-  // the lanes [0, xlane_short) whose last row is the next lane's, and the columns of lane
-  // xlane_short's last row that are (sum_borrowed_row); xlane_n: the plane's elements
+  // lanes [0, xlane_short) read the next lane's first row as their last; lane xlane_short
+  // reads the next lane's first xlane_part elements as its last row's last columns
+  // (sum_borrowed_row); xlane_n: the plane's elements
   int64_t xlane_short = 0, xlane_part = 0, xlane_n = 0;
   bool xlane_borrows() const { return xlane_short > 0 || xlane_part > 0; }
   // the row ih of a slice is, for some lanes, another lane's
