@@ -180,7 +180,8 @@ def _global_rows(op: str, layout, spatial: tuple[int, ...],
       4,194,301-element row 33 -> 293 ms forward; nor for fewer ``planes`` than
       ``KERNEL_LANES``, which the kernel always cuts into lane slices of its own rows,
       ``slice_plan``, while the backward from the saved state reads the rows given: a
-      1,000,003-element GeM forward+backward 6.9 ms as rows of one element, 4.6 as one row);
+      1,000,003-element GeM forward+backward 11.80 ms as rows of one element, 4.89 as one
+      row, ``python -m tests.ops.large_windows --shapes 1,1,1,1000003``);
     * a plane of at least ``GLOBAL_SLICE_MIN`` elements whose rows are not a multiple of
       ``KERNEL_LANES`` (a 1-D signal, a 3-D volume, 1000 x 1001): rows that are are cut into
       lane slices of themselves (``xlane_serves``; other planes into slices of the kernel's

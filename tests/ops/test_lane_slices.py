@@ -94,8 +94,8 @@ def _borrowed_positions(n: int) -> list[int]:
 # an odd size). Each is read as 8 slices of H rows of W <= 1024 elements in order
 # (_slice_geometry): the last row read for lanes [0, k) is the next lane's first, and lane k's
 # last `part` elements are the next lane's first (Plan::xlane_short, xlane_part), their terms
-# left out of those lanes' sums. Before, such a plane ran on one lane: (1, 3, 999, 999) gem
-# forward 15.2 ms against (1, 1, 1000, 1000)'s 1.8.
+# left out of those lanes' sums. Before, such a plane ran on one lane: (1, 3, 999, 999) GeM
+# forward 5.83 ms against (1, 1, 1000, 1000)'s 0.62 (`python -m tests.ops.large_windows`).
 SHORT = [
     ((1, 1, 257, 65), 3.0),                # H 3, W 982: 6 lanes a row short, lane 6 971 elements
     ((1, 2, 131, 129), [-1.5, 2.0]),       # 6 and 993; p < 0: the smallest as reference
@@ -179,10 +179,9 @@ def test_random_plane_sizes_in_lane_slices(op, threads, paths):
             x = _input(shape, torch.float32, seed=n)
             p = [2.5, -1.25, 7.0][case % 3] if op != "lp" else [2.5, 1.25, 7.0][case % 3]
             check_adaptive_case(op, x, p, 1, dims=len(spatial))
+            # (a saving forward: one sliced call; its backward is a pass over the state)
             sliced = planes if planes < 8 * threads else 0
-            got = paths()
-            assert got["redone"] == 0 and got["sliced"] in (sliced, 2 * sliced), (shape, got)
-            assert got["sliced"] > 0 or sliced == 0
+            assert paths() == {"sliced": sliced, "redone": 0}, shape
     finally:
         torch.set_num_threads(before)
 
