@@ -90,6 +90,14 @@ CASES = [  # label, shape, layout, threads, dtype
      _layout.windowed(2, 3, 2, 1), 2, torch.bfloat16),
     ("3-D channels_last (2,32,32,64,64) k3 s2 p1", (2, 32, 32, 64, 64),
      _layout.windowed(3, 3, 2, 1), 2, torch.float32),
+    # fewer channels than lanes (packed planes; against a build before them, without --saved:
+    # its state is 8 lanes per pixel, larger than the buffers sized here)
+    ("2-D channels_last (8,3,224,224) k3 s2 p1", (8, 3, 224, 224),
+     _layout.windowed(2, 3, 2, 1), 2, torch.float32),
+    ("2-D channels_last (8,3,224,224) global", (8, 3, 224, 224), _layout.adaptive(2, 1), 2,
+     torch.float32),
+    ("2-D channels_last (1,3,1000,1000) global", (1, 3, 1000, 1000), _layout.adaptive(2, 1), 2,
+     torch.float32),
 ]
 
 

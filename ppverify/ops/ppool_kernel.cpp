@@ -894,6 +894,12 @@ struct Plan {
   bool xlane_borrows() const { return xlane_short > 0 || xlane_part > 0; }
   // the row ih of a slice is, for some lanes, another lane's
   bool xlane_borrowed_row(int64_t ih) const { return xlane_borrows() && ih == ax[1].in - 1; }
+  // Channels-last memory with fewer channels than lanes: a group's lanes are 8 consecutive
+  // planes (n, c) in n * C + c order, as on contiguous memory, each at its own base with the
+  // element stride C (make_lanes), rather than one batch entry's C of 8 lanes (C = 3: 3 of 8
+  // lanes busy, the overlap state padded to 8 lanes per pixel, 8 / 3 of the input, which
+  // _overlap_state_fits refused: the backward recomputed). Their loads and stores are per lane.
+  bool packed() const { return layout == 1 && C < L; }
   bool owns_in_row(int64_t id, int64_t ih) const {
     const int64_t i = split == 0 ? id : ih;
     return split < 0 || split == 2 || (i >= own_in_lo && i < own_in_hi);
@@ -946,7 +952,7 @@ struct Plan {
     }
     plane_in = ax[0].in * ax[1].in * ax[2].in;
     plane_out = ax[0].out * ax[1].out * ax[2].out;
-    groups = layout == 0 ? (N * C + L - 1) / L : N * ((C + L - 1) / L);
+    groups = layout == 0 || C < L ? (N * C + L - 1) / L : N * ((C + L - 1) / L);
     if (op < OP_PPOOL || op > OP_LP || dtype < 0 || dtype > 3 || layout < 0 || layout > 1)
       return false;
     return true;
@@ -977,17 +983,26 @@ inline double param_of(const Plan& P, const double* param, int64_t plane) {
   return param[param_index(P, plane)];
 }
 
+// Where plane p = n * C + c starts, input and output: contiguous p * plane, channels-last
+// n * plane * C + c (with the element stride C).
+inline int64_t plane_in_base(const Plan& P, int64_t p) {
+  return P.layout == 0 ? p * P.plane_in : (p / P.C) * P.plane_in * P.C + p % P.C;
+}
+inline int64_t plane_out_base(const Plan& P, int64_t p) {
+  return P.layout == 0 ? p * P.plane_out : (p / P.C) * P.plane_out * P.C + p % P.C;
+}
+
 inline void make_lanes(const Plan& P, const double* param, int64_t g, Lanes& ln) {
   ln.n_active = 0;
-  if (P.layout == 0) {
-    ln.es_in = ln.es_out = 1;
+  if (P.layout == 0 || P.packed()) {  // 8 consecutive planes
+    ln.es_in = ln.es_out = P.layout == 0 ? 1 : P.C;
     for (int l = 0; l < L; ++l) {
       int64_t p = g * L + l;
       ln.active[l] = p < P.N * P.C;
       int64_t pc = ln.active[l] ? p : g * L;
       ln.plane[l] = pc;
-      ln.in_base[l] = pc * P.plane_in;
-      ln.out_base[l] = pc * P.plane_out;
+      ln.in_base[l] = plane_in_base(P, pc);
+      ln.out_base[l] = plane_out_base(P, pc);
     }
   } else {
     const int64_t blocks = (P.C + L - 1) / L;
@@ -1114,7 +1129,7 @@ PPV_LOADSTORE void load_row(const T* x, const Plan& P, const Lanes& ln, int64_t 
   const int64_t row = (id * P.ax[1].in + ih) * P.ax[2].in + cb;
   if (P.layout == 1) {
     const T* base = x + ln.in_base[0] + row * ln.es_in;
-    if (ln.n_active == L) {
+    if (ln.n_active == L && !P.packed()) {
       // the next input row's same columns, prefetched (a channels-last column is 8 channels
       // of a pixel C elements apart from the next: a strided stream of one load per cache
       // line that stalled on every line: ...)
@@ -1129,10 +1144,11 @@ PPV_LOADSTORE void load_row(const T* x, const Plan& P, const Lanes& ln, int64_t 
         for (int l = 0; l < L; ++l) out[c * L + l] = to_double<T>(v[l]);
 #endif
       }
-    } else {
+    } else {  // the last block's channels, or packed planes: each lane at its own base
       for (int64_t c = 0; c < n; ++c)
         for (int l = 0; l < L; ++l)
-          out[c * L + l] = ln.active[l] ? to_double<T>(base[c * ln.es_in + l]) : 1.0;
+          out[c * L + l] =
+              ln.active[l] ? to_double<T>(x[ln.in_base[l] + (row + c) * ln.es_in]) : 1.0;
     }
   } else {
     // 8 x 8 tiles: contiguous reads per plane, transposed into lanes
@@ -1211,7 +1227,7 @@ PPV_LOADSTORE void store_row_body(T* g, const Plan& P, const Lanes& ln, int64_t 
   const int64_t row = (id * P.ax[1].in + ih) * P.ax[2].in + cb;
   if (P.layout == 1) {
     T* base = g + ln.in_base[0] + row * ln.es_in;
-    if (ln.n_active == L) {  // the 8 channels of a column: one converting store
+    if (ln.n_active == L && !P.packed()) {  // the 8 channels of a column: one converting store
       for (int64_t c = 0; c < n; ++c) {
         T* v = base + c * ln.es_in;
 #if defined(PPV_FAST_VECTOR)
@@ -1223,9 +1239,10 @@ PPV_LOADSTORE void store_row_body(T* g, const Plan& P, const Lanes& ln, int64_t 
       }
       return;
     }
-    for (int64_t c = 0; c < n; ++c)
+    for (int64_t c = 0; c < n; ++c)  // per lane (the last block's channels, packed planes)
       for (int l = 0; l < L; ++l)
-        if (ln.active[l]) base[c * ln.es_in + l] = from_double<T>(in[c * L + l]);
+        if (ln.active[l])
+          g[ln.in_base[l] + (row + c) * ln.es_in] = from_double<T>(in[c * L + l]);
   } else {
     T* v[L];
     for (int l = 0; l < L; ++l) v[l] = g + ln.in_base[l] + row;
@@ -2842,7 +2859,7 @@ PPV_STAGE int load_weights_row(const T* x, const Plan& P, const Lanes& ln, int64
   int64_t c0 = 0;
   const int64_t n = ce - cb;
 #if defined(PPV_FAST_VECTOR)
-  if (ln.n_active == L && n >= L) {
+  if (ln.n_active == L && n >= L && !P.packed()) {
     const int64_t row = (id * P.ax[1].in + ih) * P.ax[2].in + cb;
     const __m512d a = _mm512_loadu_pd(fl.a), lc = _mm512_loadu_pd(fl.lc);
     if (P.layout == 1) {
@@ -3067,7 +3084,7 @@ template <class T>
 PPV_STAGE void load_out_row(const T* g, const Plan& P, const Lanes& ln, int64_t od, int64_t oh,
                             int64_t ow0, int64_t n, double* out) {
   const int64_t row = (od * P.ax[1].out + oh) * P.ax[2].out + ow0;
-  if (P.layout == 1 && ln.n_active == L) {  // the 8 channels of an output: one converting load
+  if (P.layout == 1 && ln.n_active == L && !P.packed()) {  // 8 channels: one converting load
     const T* base = g + ln.out_base[0] + row * ln.es_out;
     for (int64_t c = 0; c < n; ++c) {
 #if defined(PPV_FAST_VECTOR)
@@ -3089,7 +3106,7 @@ template <class T>
 PPV_STAGE void store_out_row(T* y, const Plan& P, const Lanes& ln, int64_t od, int64_t oh,
                              int64_t ow0, int64_t n, const double* in) {
   const int64_t row = (od * P.ax[1].out + oh) * P.ax[2].out + ow0;
-  if (P.layout == 1 && ln.n_active == L) {
+  if (P.layout == 1 && ln.n_active == L && !P.packed()) {
     T* base = y + ln.out_base[0] + row * ln.es_out;
     for (int64_t c = 0; c < n; ++c)
 #pragma omp simd
@@ -3680,7 +3697,7 @@ PPV_STAGE double jac_store_row(const Plan& P, const Lanes& ln, int64_t id, int64
 
 // The group of a group's lanes (make_lanes' g).
 inline int64_t group_of(const Plan& P, const Lanes& ln) {
-  if (P.layout == 0) return ln.plane[0] / L;
+  if (P.layout == 0 || P.packed()) return ln.plane[0] / L;
   const int64_t blocks = (P.C + L - 1) / L;
   return (ln.plane[0] / P.C) * blocks + (ln.plane[0] % P.C) / L;
 }
@@ -5163,10 +5180,13 @@ inline int64_t cl_band_rows(const Plan& P, bool segmented, bool input_rows) {
 // channels of the block (the converting vector loads and stores) and fewer (the last block of
 // C % 8 channels: per-lane loops). For tests that assert the path their cases take.
 std::atomic<int64_t> cl_groups_full{0}, cl_groups_partial{0};
+// and the groups of packed planes (fewer channels than lanes: Plan::packed), the same way
+std::atomic<int64_t> cl_groups_packed{0};
 // and the calls of a group on a band after its first (channels-last bands), the same way
 std::atomic<int64_t> cl_later_bands{0};
 inline void count_cl_group(const Plan& P, const Lanes& ln, int64_t& full, int64_t& partial) {
-  if (P.layout == 1) ++(ln.n_active == L ? full : partial);
+  if (P.packed()) cl_groups_packed.fetch_add(1, std::memory_order_relaxed);
+  else if (P.layout == 1) ++(ln.n_active == L ? full : partial);
 }
 
 // Whether every input element lies in at most one window (built inverses of all three axes):
@@ -5396,7 +5416,7 @@ inline void make_segments(Plan& F, int nt, bool allow, Segments& sg, int64_t max
     bool outer_one = true;
     for (int k = 0; k < a; ++k) outer_one = outer_one && F.ax[k].in == 1;
     if (outer_one && monotone_windows(F.ax[a], cmax)) {
-      if (F.layout == 0 && planes < (int64_t)L * nt)
+      if ((F.layout == 0 || F.packed()) && planes < (int64_t)L * nt)
         want = ((int64_t)L * nt * (nt > 1 ? 2 : 1) + planes - 1) / planes;
       else if (F.layout == 1 && F.groups < nt)
         want = (2 * (int64_t)nt + F.groups - 1) / F.groups;
@@ -5533,8 +5553,9 @@ inline void make_segments(Plan& F, int nt, bool allow, Segments& sg, int64_t max
     Q.ax[a].count = c.tab.data() + n;
     const int64_t segs = (int64_t)c.in_off.size();
     // units: lanes of planes x segments (contiguous) or channel blocks x segments
-    c.units = F.layout == 0 ? segs * planes : segs * F.groups;
-    c.groups = F.layout == 0 ? (c.units + L - 1) / L : c.units;
+    const bool by_planes = F.layout == 0 || F.packed();
+    c.units = by_planes ? segs * planes : segs * F.groups;
+    c.groups = by_planes ? (c.units + L - 1) / L : c.units;
     Q.groups = c.groups;
     c.first_group = g0;
     c.first_slot = slot0;
@@ -5556,15 +5577,15 @@ inline const SegClass& segment_lanes(const Plan& F, const Segments& sg, const do
   if (sg.axis < 0) return c;
   const int64_t gl = g - c.first_group;
   const int64_t planes = F.N * F.C;
-  if (F.layout == 0) {
+  if (F.layout == 0 || F.packed()) {
     for (int l = 0; l < L; ++l) {
       const int64_t v = gl * L + l;
       ln.active[l] = v < c.units;
       const int64_t vc = ln.active[l] ? v : gl * L;
       const int64_t seg = vc / planes, p = vc % planes;
       ln.plane[l] = p;
-      ln.in_base[l] = p * F.plane_in + c.in_off[seg] * sg.in_stride;
-      ln.out_base[l] = p * F.plane_out + c.out_off[seg] * sg.out_stride;
+      ln.in_base[l] = plane_in_base(F, p) + c.in_off[seg] * sg.in_stride * ln.es_in;
+      ln.out_base[l] = plane_out_base(F, p) + c.out_off[seg] * sg.out_stride * ln.es_out;
       ln.slot[l] = c.first_slot + vc;
     }
   } else {
@@ -5616,7 +5637,7 @@ constexpr int64_t XLANE_COLS = 1024;
 std::atomic<int64_t> xlane_planes{0}, xlane_redone{0};
 
 inline bool xlane_serves(const Plan& P, int requested) {
-  if (P.layout != 0 || P.plane_in < XLANE_MIN_ELEMENTS ||
+  if ((P.layout != 0 && !P.packed()) || P.plane_in < XLANE_MIN_ELEMENTS ||
       P.N * P.C >= (int64_t)L * std::max(requested, 1))
     return false;
   for (int a = 0; a < 3; ++a) {  // one window over every element of the plane
@@ -5661,20 +5682,20 @@ inline void slice_plan(const Plan& P, Plan& Q, int64_t* xtab) {
   Q.groups = P.N * P.C;
 }
 
-// The lanes of plane g's slices (Plan::xlane; contiguous memory): lane l starts after the
-// elements of lanes [0, l): H W each, less W for each lane before xlane_short and xlane_part
-// for lane xlane_short.
+// The lanes of plane g's slices (Plan::xlane; contiguous memory, or channels-last packed
+// planes, whose elements are C apart): lane l starts after the elements of lanes [0, l): H W
+// each, less W for each lane before xlane_short and xlane_part for lane xlane_short.
 inline void xlane_lanes(const Plan& P, const Plan& Q, const double* param, int64_t g,
                         Lanes& ln) {
-  ln.es_in = ln.es_out = 1;
+  ln.es_in = ln.es_out = P.layout == 0 ? 1 : P.C;
   ln.n_active = L;
   const int64_t H = Q.ax[1].in, W = Q.ax[2].in, k = Q.xlane_short;
   for (int l = 0; l < L; ++l) {
     ln.active[l] = true;
     ln.plane[l] = ln.slot[l] = g;
-    ln.in_base[l] = g * P.plane_in + l * H * W - std::min<int64_t>(l, k) * W -
-                    (l > k ? Q.xlane_part : 0);
-    ln.out_base[l] = g * P.plane_out;
+    ln.in_base[l] = plane_in_base(P, g) + (l * H * W - std::min<int64_t>(l, k) * W -
+                                           (l > k ? Q.xlane_part : 0)) * ln.es_in;
+    ln.out_base[l] = plane_out_base(P, g);
     ln.a[l] = param_of(P, param, g);
   }
 }
@@ -6817,11 +6838,13 @@ int ppv_thread_groups(const int64_t* plan, int nthreads, int64_t* out) {
 
 // Channels-last groups since the last call (then reset): out[0] groups of 8 channels (the
 // converting vector loads and stores), out[1] groups of fewer (per-lane loops), out[2] calls of
-// a group on a band after its first (channels-last bands). For tests.
+// a group on a band after its first (channels-last bands), out[3] groups of packed planes
+// (fewer channels than lanes: Plan::packed). For tests.
 void ppv_layout_paths(int64_t* out) {
   out[0] = cl_groups_full.exchange(0);
   out[1] = cl_groups_partial.exchange(0);
   out[2] = cl_later_bands.exchange(0);
+  out[3] = cl_groups_packed.exchange(0);
 }
 
 // The channels-last band budget in bytes of input rows (CL_BAND_BYTES); with bytes > 0, set it

@@ -49,10 +49,12 @@ def _alpha(channels: int) -> torch.Tensor:
 def _assert_paths(channels: int) -> None:
     seen = _native.layout_paths()
     if channels == 1:  # one channel: the two layouts are the same memory, served as contiguous
-        assert seen == {"full": 0, "partial": 0, "later_bands": 0}, seen
+        assert seen == {"full": 0, "partial": 0, "later_bands": 0, "packed": 0}, seen
         return
+    # fewer channels than lanes: groups of 8 consecutive planes (n, c), packed
+    assert (seen["packed"] > 0) == (channels < 8), seen
     assert (seen["full"] > 0) == (channels >= 8), seen
-    assert (seen["partial"] > 0) == (channels % 8 != 0), seen
+    assert (seen["partial"] > 0) == (channels > 8 and channels % 8 != 0), seen
     assert (seen["later_bands"] > 0) == (channels > 8), seen  # one group: no bands
 
 
@@ -77,11 +79,15 @@ def test_channels_last_matches_the_oracle(geometry, channels, dtype, bands):
     _assert_paths(channels)
 
 
+@pytest.mark.parametrize("channels", [24, 3], ids=["C24", "C3-packed"])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16], ids=dtype_name)
 @pytest.mark.parametrize("geometry", ["k3s2p1", "k2s2", "k3s1p1"])
-def test_channels_last_equals_the_contiguous_path_bit_for_bit(geometry, dtype, bands):
-    x = positive_signal((3, 24, 19, 21), dtype, 11, zeros=0.02)
-    alpha = _alpha(24)
+def test_channels_last_equals_the_contiguous_path_bit_for_bit(geometry, dtype, channels,
+                                                              bands):
+    # C3: fewer channels than lanes, packed 8 planes to a group as on contiguous memory
+    # (Plan::packed): the same planes in the same lanes, so the same bits
+    x = positive_signal((3, channels, 19, 21), dtype, 11, zeros=0.02)
+    alpha = _alpha(channels)
     results = []
     for fmt in (torch.contiguous_format, torch.channels_last):
         xin = x.detach().contiguous(memory_format=fmt).requires_grad_(True)
@@ -96,7 +102,9 @@ def test_channels_last_equals_the_contiguous_path_bit_for_bit(geometry, dtype, b
     assert torch.equal(g0, g1)
     # dy/dalpha: the same terms, summed band by band on channels-last memory
     torch.testing.assert_close(a1, a0, rtol=1e-12, atol=1e-12 * float(a0.abs().max()))
-    assert _native.layout_paths()["later_bands"] > 0
+    paths = _native.layout_paths()
+    assert (paths["later_bands"] > 0) == (channels > 8)
+    assert (paths["packed"] > 0) == (channels < 8)
 
 
 def test_no_copy_of_a_channels_last_input_on_the_way_to_the_kernel(monkeypatch):

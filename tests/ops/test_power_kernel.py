@@ -166,11 +166,14 @@ def test_global_gem_of_a_large_plane_and_a_dead_channel():
     assert torch.isfinite(gx).all() and torch.isfinite(gp)
 
 
+@pytest.mark.parametrize("shape", [(2, 11, 9, 8), (3, 3, 9, 8)], ids=["C11", "C3-packed"])
 @pytest.mark.parametrize("dtype", DTYPES, ids=_name)
-def test_channels_last_equals_contiguous(dtype):
-    x = _input((2, 11, 9, 8), dtype, zeros=True, seed=7)
+def test_channels_last_equals_contiguous(dtype, shape):
+    # C3: fewer channels than lanes, 8 planes (n, c) to a group as on contiguous memory
+    # (Plan::packed): 9 planes, a whole group and one of one plane
+    x = _input(shape, dtype, zeros=True, seed=7)
     xc = x.contiguous(memory_format=torch.channels_last)
-    p = torch.linspace(0.5, 6.0, 11, dtype=torch.float64)
+    p = torch.linspace(0.5, 6.0, shape[1], dtype=torch.float64)
     for fn, args in ((gem_pool2d, (3, 2, 1)), (lp_pool2d, (2, 2, True)), (gem, ())):
         y, gx, gp = _run(fn, x, p, *args)
         yc, gxc, gpc = _run(fn, xc, p, *args)
@@ -178,7 +181,7 @@ def test_channels_last_equals_contiguous(dtype):
         assert gxc.is_contiguous(memory_format=torch.channels_last)
         assert torch.equal(y, yc) and torch.equal(gx, gxc)
         torch.testing.assert_close(gp, gpc, rtol=1e-12, atol=0)
-    xl = _input((2, 11, 9, 8), dtype, seed=8).contiguous(memory_format=torch.channels_last)
+    xl = _input(shape, dtype, seed=8).contiguous(memory_format=torch.channels_last)
     _check_windowed("powermean", xl, 3.0, 3, 2, 1)
 
 

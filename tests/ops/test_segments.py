@@ -30,15 +30,16 @@ DTYPES = [torch.float32, torch.float64, torch.float16, torch.bfloat16]
 
 def _assert_segmented(x, layout, threads):
     """The kernel cuts this call into more segments than planes (else the test would not
-    exercise them). Channels-last planes are cut for threads only (their lanes are channels):
-    on one thread they are not."""
+    exercise them). Channels-last planes of 8 channels or more are cut for threads only (their
+    lanes are channels): on one thread they are not; fewer channels are packed, 8 planes to a
+    group as on contiguous memory (``Plan::packed``), and cut as those are."""
     out = _layout.out_spatial(layout, tuple(x.shape[2:]))
     cl = x.dim() > 3 and not x.is_contiguous() and x.is_contiguous(
         memory_format=torch.channels_last if x.dim() == 4 else torch.channels_last_3d)
     plan = _native.make_plan("ppool", layout, tuple(x.shape), x.dtype, cl, 0, out)
     cut = _native.segments(plan, threads)
     planes = x.shape[0] * x.shape[1]
-    if cl and threads == 1:
+    if cl and threads == 1 and x.shape[1] >= 8:
         assert cut["axis"] == -1, cut
         return cut
     assert cut["axis"] >= 0 and cut["segments"] > planes, cut
@@ -94,13 +95,15 @@ def test_every_dtype_in_segments(dtype, threads):
     check_case(x, alpha, 3, 1, 1, dims=2)
 
 
+@pytest.mark.parametrize("channels", [3, 8], ids=["packed", "one-group"])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16], ids=dtype_name)
-def test_channels_last_in_segments(dtype, threads):
-    x = positive_signal((1, 3, 70, 6), dtype, 31, zeros=0.03).contiguous(
+def test_channels_last_in_segments(dtype, channels, threads):
+    x = positive_signal((1, channels, 70, 6), dtype, 31, zeros=0.03).contiguous(
         memory_format=torch.channels_last)
     layout = _layout.windowed(2, 3, 2, 1, 1, True)
     _assert_segmented(x, layout, threads)
-    alpha = torch.tensor([1.5, 0.0, 3.0], dtype=torch.float64)
+    alpha = torch.tensor([1.5, 0.0, 3.0, -2.0, 7.0, 0.5, 2.0, 1.0][:channels],
+                         dtype=torch.float64)
     check_case(x, alpha, 3, 2, 1, 1, True, dims=2)
 
 
