@@ -72,6 +72,7 @@ BIG2 = (8, 64, 112, 112)
 MID2 = (8, 64, 56, 56)
 BIG3 = (2, 32, 32, 56, 56)
 BIG1 = (8, 64, 12544)
+IMG3 = (8, 3, 224, 224)
 
 ROWS: list[Row] = [
     Row("2-D f32 k2 s2", 2, BIG2, kernel=2, stride=2, headline=True),
@@ -97,6 +98,11 @@ ROWS: list[Row] = [
     Row("2-D f32 k3 s2 p1 channels_last", 2, BIG2, kernel=3, stride=2, padding=1,
         channels_last=True),
     Row("3-D f32 k3 s2 p1 channels_last_3d", 3, BIG3, kernel=3, stride=2, padding=1,
+        channels_last=True),
+    # fewer channels than lanes (an image's 3): the kernel packs 8 planes (n, c) to a group
+    Row("2-D f32 k3 s2 p1 channels_last, 3 channels", 2, IMG3, kernel=3, stride=2, padding=1,
+        channels_last=True),
+    Row("2-D f32 global channels_last, 3 channels", 2, IMG3, layout="adaptive", output_size=1,
         channels_last=True),
     Row("2-D f64 k2 s2", 2, BIG2, kernel=2, stride=2, dtype="float64"),
     Row("2-D f64 k3 s2 p1", 2, BIG2, kernel=3, stride=2, padding=1, dtype="float64"),
@@ -133,6 +139,8 @@ POWER_ROWS: list[Row] = [
         padding=1, op="gem", alpha=GEM_P),
     Row("GeM 2-D f32 k3 s2 p1 channels_last", 2, BIG2, kernel=3, stride=2, padding=1,
         channels_last=True, op="gem", alpha=GEM_P),
+    Row("GeM 2-D f32 global channels_last, 3 channels", 2, IMG3, layout="adaptive",
+        output_size=1, channels_last=True, op="gem", alpha=GEM_P),
     Row("GeM 2-D bf16 k3 s2 p1", 2, BIG2, kernel=3, stride=2, padding=1, dtype="bfloat16",
         op="gem", alpha=GEM_P),
     Row("GeM 2-D f64 k3 s2 p1", 2, MID2, kernel=3, stride=2, padding=1, dtype="float64",
@@ -157,12 +165,13 @@ def rows_for(op: str) -> list[Row]:
 
 
 def quick_rows(rows: list[Row], size: int = 12) -> list[Row]:
-    """The same cases on small inputs (``--quick``; also what the tests run)."""
+    """The same cases on small inputs (``--quick``; also what the tests run): one batch
+    entry of 8 channels, or of the row's own channels where they are fewer."""
     out = []
     for r in rows:
         spatial = min(size, max(r.kernel, 4)) if r.layout == "windowed" else size
         spatial = max(spatial, r.kernel if r.layout == "windowed" else r.output_size)
-        shape = (1, 8) + (spatial,) * r.dims
+        shape = (1, min(8, r.shape[1])) + (spatial,) * r.dims
         out.append(Row(**{**asdict(r), "shape": shape}))
     return out
 

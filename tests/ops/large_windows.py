@@ -4,13 +4,15 @@ above the process's before the call, so that no earlier call's buffers hide a la
 
     python -m tests.ops.large_windows [--shapes 1,1,2048,2048 1,1,1,4194304] [--repeats 5]
     python -m tests.ops.large_windows --windowed 3 1 0 --shapes 1,1,1000000 1,1,2048,2048
+    python -m tests.ops.large_windows --channels-last --shapes 8,3,224,224 1,3,999,999
 
 By default one global window per plane (``adaptive_*_pool2d(x, 1)``: 4-D shapes); with
 ``--windowed K S P`` windows of kernel K, stride S and padding P (``max_pool{d}d``,
 ``avg_pool{d}d``, ``p_pool{d}d``, ``gem_pool{d}d``, and ``lp_pool{d}d`` where P is 0: it has no
-padding) on 3-, 4- or 5-D shapes. Prints, per shape and operator, the best forward and
-forward+backward times (learnable exponent) and the extra peak memory of a forward and of a
-forward+backward (the peak RSS reset before each call, ``/proc/self/clear_refs``:
+padding) on 3-, 4- or 5-D shapes; with ``--channels-last`` the input in channels-last memory
+(4-D ``channels_last``, 5-D ``channels_last_3d``). Prints, per shape and operator, the best
+forward and forward+backward times (learnable exponent) and the extra peak memory of a forward
+and of a forward+backward (the peak RSS reset before each call, ``/proc/self/clear_refs``:
 ``bench_matrix.peak_rss_growth``; n/a where the system cannot reset it), with the ratios to
 max pooling. A benchmark, not a test:
 figures are this machine's."""
@@ -26,9 +28,12 @@ CHILD = r"""
 import json, sys, time, torch
 import torch.nn.functional as F
 import ppverify.ops as P
-shape, op, repeats, windowed = json.loads(sys.argv[1])
+shape, op, repeats, windowed, channels_last = json.loads(sys.argv[1])
 torch.manual_seed(0)
 x = torch.rand(shape) + 0.1
+if channels_last:
+    x = x.contiguous(memory_format=torch.channels_last if len(shape) == 4
+                     else torch.channels_last_3d)
 p = torch.tensor(3.0, dtype=torch.float64, requires_grad=True)
 if windowed is None:
     fn = {"max": lambda t: F.adaptive_max_pool2d(t, 1),
@@ -77,8 +82,9 @@ def _mib(nbytes: int | None) -> str:
     return "   n/a" if nbytes is None else f"{nbytes / 2**20:6.0f}"
 
 
-def measure(shape, op, repeats, windowed=None):
-    out = subprocess.run([sys.executable, "-c", CHILD, json.dumps([shape, op, repeats, windowed])],
+def measure(shape, op, repeats, windowed=None, channels_last=False):
+    out = subprocess.run([sys.executable, "-c", CHILD,
+                          json.dumps([shape, op, repeats, windowed, channels_last])],
                          capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -92,6 +98,8 @@ def main(argv=None) -> int:
                         help="windows of kernel K, stride S, padding P instead of one global "
                              "window per plane")
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--channels-last", action="store_true",
+                        help="the input in channels-last memory (4-D and 5-D shapes)")
     args = parser.parse_args(argv)
     shapes = args.shapes or (
         ["1,1,1000000", "1,1,2048,2048", "4,16,50000"] if args.windowed else
@@ -100,10 +108,12 @@ def main(argv=None) -> int:
     ref_name = "max_pool" if args.windowed else "adaptive_max_pool2d"
     for text in shapes:
         shape = [int(s) for s in text.split(",")]
-        rows = {op: measure(shape, op, args.repeats, args.windowed) for op in ops}
+        rows = {op: measure(shape, op, args.repeats, args.windowed, args.channels_last)
+                for op in ops}
         ref = rows["max"]
         what = "k{} s{} p{}".format(*args.windowed) if args.windowed else "global"
-        print(f"{tuple(shape)} float32 {what} (ratios to {ref_name})")
+        memory = " channels-last" if args.channels_last else ""
+        print(f"{tuple(shape)} float32{memory} {what} (ratios to {ref_name})")
         for op, r in rows.items():
             print(f"  {op:6s} fwd {r['fwd'] * 1e3:8.2f} ms ({r['fwd'] / ref['fwd']:5.1f}x)"
                   f"  fwd+bwd {r['fwd_bwd'] * 1e3:8.2f} ms ({r['fwd_bwd'] / ref['fwd_bwd']:5.1f}x)"
