@@ -60,7 +60,10 @@ def _assert_paths(channels: int) -> None:
 
 CASES = ([(g, c, torch.float32) for g in GEOMETRIES for c in (1, 3, 17, 64)]
          + [(g, c, d) for g in ("k3s2p1", "k2s2", "dilation") for c in (17, 64)
-            for d in (torch.bfloat16, torch.float16)])
+            for d in (torch.bfloat16, torch.float16)]
+         # packed planes (fewer channels than lanes) in the other dtypes: the exact engine's
+         # float64 and the half types' per-lane loads and stores
+         + [(g, 3, d) for g in ("k3s2p1", "k2s2") for d in (torch.float64, torch.bfloat16)])
 
 
 @pytest.mark.parametrize("geometry, channels, dtype", CASES,
@@ -77,6 +80,18 @@ def test_channels_last_matches_the_oracle(geometry, channels, dtype, bands):
     finally:
         torch.set_num_threads(threads)
     _assert_paths(channels)
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.bfloat16], ids=dtype_name)
+@pytest.mark.parametrize("geometry", ["k3s2p1", "k2s2"])
+def test_packed_channels_last_volumes_match_the_oracle(geometry, dtype):
+    # channels_last_3d memory of 3 channels (Plan::packed: 5-D shares the 2-D code), float64's
+    # exact engine and a half type
+    x = positive_signal((3, 3, 7, 9, 11), dtype, 5, zeros=0.05)
+    x = x.contiguous(memory_format=torch.channels_last_3d)
+    kernel, stride, padding, dilation, ceil_mode = GEOMETRIES[geometry]
+    check_case(x, _alpha(3), kernel, stride, padding, dilation, ceil_mode, dims=3)
+    assert _native.layout_paths()["packed"] > 0
 
 
 @pytest.mark.parametrize("channels", [24, 3], ids=["C24", "C3-packed"])
