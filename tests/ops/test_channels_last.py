@@ -1,9 +1,11 @@
-"""Issue 12: the kernel's channels-last path (2-D), against the oracle.
+"""Issue 12: the kernel's channels-last path (2-D; 3-D for packed planes), against the oracle.
 
 On channels-last memory a group's 8 lanes are 8 consecutive channels of one batch entry, so a
 pixel's 8 channels are one converting vector load or store (``load_row``, ``store_row``,
 ``load_out_row``, ``store_out_row`` in ppool_kernel.cpp); the last group of ``C % 8`` channels
-takes per-lane loops. The groups of a batch entry share every pixel's cache lines, so the
+takes per-lane loops. With fewer than 8 channels a group holds 8 planes ``(n, c)`` instead, as
+on contiguous memory, each lane at its own base (``Plan::packed``: per-lane loops, and the
+contiguous path's bits). The groups of a batch entry share every pixel's cache lines, so the
 forwards and the overlap state's backward sweep the plane in bands of rows, all the entry's
 groups band by band (``cl_band_rows``), and threads take contiguous blocks of groups cut on
 whole lines (``thread_groups``). The inputs here are small enough for the oracle, so the band
