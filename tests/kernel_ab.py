@@ -35,6 +35,8 @@ import torch
 
 from ppverify.ops import _dispatch, _layout, _native
 
+from .kernel_bits import _state_elements
+
 CASES = [  # label, shape, layout, threads, dtype
     ("1-D (1,1,2e6) k3", (1, 1, 2_000_000), _layout.windowed(1, 3), 2, torch.float32),
     ("1-D (8,64,12544) k3 s2 p1", (8, 64, 12544), _layout.windowed(1, 3, 2, 1), 2,
@@ -214,11 +216,13 @@ def _saved_timer(plans, x, p, y, gy, gx, dp, threads, clock, op="ppool"):
         return _power_overlap_timer(plans, x, p, y, gy, gx, dp, threads, clock)
     if not _native.saves_overlap("ppool", x.dtype):
         return None
-    n = max(_native.overlap_state_size(plan), _native.overlap_weights_size(plan))
+    # (sized for builds before the packed channels-last planes too: kernel_bits'
+    # _state_elements)
+    n = max(_state_elements(plan, _native.overlap_state_size(plan)),
+            _state_elements(plan, _native.overlap_weights_size(plan)))
     rs, ys = torch.empty(n, dtype=torch.float64), torch.empty(n, dtype=torch.float64)
     # (float64: ref holds S, y and y's low part per window and lane)
-    lc = torch.empty(max(_native.overlap_ref_size(plan, x.dtype), x.shape[0] * x.shape[1]),
-                     dtype=torch.float64)
+    lc = torch.empty(max(2 * n + (n + 1) // 2, x.shape[0] * x.shape[1]), dtype=torch.float64)
     f64 = x.dtype == torch.float64
 
     def entries(lib):

@@ -231,8 +231,10 @@ def _fast_run(lib, plan, x, p, gy, out_shape, threads: int, overlap: bool):
     out = [y.clone(), gx.clone(), dp.clone()]
     if overlap:  # (rs, ys: the state's weights and dy/dalpha, float32; zeroed: a half type's
         # bfloat16 weights fill part of rs alone, and the rest must not compare stale bytes)
-        rs = torch.zeros(_native.overlap_weights_size(plan), dtype=torch.float32)
-        ys = torch.zeros(_native.overlap_state_size(plan), dtype=torch.float32)
+        rs = torch.zeros(_state_elements(plan, _native.overlap_weights_size(plan)),
+                         dtype=torch.float32)
+        ys = torch.zeros(_state_elements(plan, _native.overlap_state_size(plan)),
+                         dtype=torch.float32)
         lc = torch.empty(x.shape[0] * x.shape[1], dtype=torch.float64)
         st.append(lib.ppv_forward_overlap_saved(ptr, vp(x.data_ptr()), vp(p.data_ptr()),
                                                 vp(y.data_ptr()), vp(rs.data_ptr()),
@@ -299,12 +301,27 @@ OVERLAP_GEOMETRIES = [
 ]
 
 
+def _state_elements(plan, size: int) -> int:
+    """``size`` elements of an overlap-state buffer for this build's ``plan`` or, on
+    channels-last memory of fewer than 8 channels, a build's before 81b86b7 where larger (one
+    batch entry's channels to a group, padded to 8 lanes, where this build packs 8 planes to a
+    group, ``Plan::packed``): an older build compared against this one writes its own layout
+    there (those cases' states then differ), and the buffers must hold it."""
+    n, c, channels_last = int(plan[3]), int(plan[4]), bool(plan[2])
+    if not channels_last or c >= 8:
+        return size
+    packed = -(-(n * c) // 8)
+    return max(size, size // packed * n)
+
+
 def _overlap_run(lib, plan, x, p, gy, threads: int):
     vp = ctypes.c_void_p
     # zeros: what a kernel leaves unwritten (padded lanes; all but y after a refused state);
     # rs, ys: the state's weights and dy/dalpha (float32)
-    rs = torch.zeros(_native.overlap_weights_size(plan), dtype=torch.float32)
-    ys = torch.zeros(_native.overlap_state_size(plan), dtype=torch.float32)
+    rs = torch.zeros(_state_elements(plan, _native.overlap_weights_size(plan)),
+                     dtype=torch.float32)
+    ys = torch.zeros(_state_elements(plan, _native.overlap_state_size(plan)),
+                     dtype=torch.float32)
     lc = torch.zeros(x.shape[0] * x.shape[1], dtype=torch.float64)
     y, gx, dp = torch.zeros_like(gy), torch.zeros_like(x), torch.zeros(1, dtype=torch.float64)
     s1 = lib.ppv_forward_overlap_saved(vp(plan.ctypes.data), vp(x.data_ptr()),
@@ -346,10 +363,10 @@ def overlap_main(libs, threads: int) -> int:
 def _overlap64_run(lib, plan, x, p, gy, threads: int):
     vp = ctypes.c_void_p
     f64, i64 = torch.float64, torch.int64
-    n = _native.overlap_state_size(plan)
-    w = torch.zeros(_native.overlap_weights_size(plan), dtype=f64)
+    n = _state_elements(plan, _native.overlap_state_size(plan))
+    w = torch.zeros(_state_elements(plan, _native.overlap_weights_size(plan)), dtype=f64)
     dw = torch.zeros(n, dtype=f64)
-    ref = torch.zeros(_native.overlap_ref_size(plan, f64), dtype=f64)
+    ref = torch.zeros(2 * n + (n + 1) // 2, dtype=f64)  # (overlap_ref_size's form for n)
     y, gx, dp = torch.zeros_like(gy), torch.zeros_like(x), torch.zeros(p.shape, dtype=f64)
     s1 = lib.ppv_forward_overlap_saved64(vp(plan.ctypes.data), vp(x.data_ptr()),
                                          vp(p.data_ptr()), vp(y.data_ptr()), vp(w.data_ptr()),
