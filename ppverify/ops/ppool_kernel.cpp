@@ -5552,7 +5552,8 @@ inline void make_segments(Plan& F, int nt, bool allow, Segments& sg, int64_t max
     Q.ax[a].start = c.tab.data();
     Q.ax[a].count = c.tab.data() + n;
     const int64_t segs = (int64_t)c.in_off.size();
-    // units: lanes of planes x segments (contiguous) or channel blocks x segments
+    // units: lanes of planes x segments (contiguous memory, packed channels-last planes) or
+    // channel blocks x segments
     const bool by_planes = F.layout == 0 || F.packed();
     c.units = by_planes ? segs * planes : segs * F.groups;
     c.groups = by_planes ? (c.units + L - 1) / L : c.units;
