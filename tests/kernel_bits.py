@@ -303,15 +303,16 @@ OVERLAP_GEOMETRIES = [
 
 def _state_elements(plan, size: int) -> int:
     """``size`` elements of an overlap-state buffer for this build's ``plan`` or, on
-    channels-last memory of fewer than 8 channels, a build's before 81b86b7 where larger (one
-    batch entry's channels to a group, padded to 8 lanes, where this build packs 8 planes to a
-    group, ``Plan::packed``): an older build compared against this one writes its own layout
+    channels-last memory of a channel count that is not a multiple of 8, an older build's where
+    larger (before 81b86b7 every such count, before the next commit those above 8: one batch
+    entry's channels to a group of 8 lanes, the last padded, where this build packs 8 planes to
+    a group, ``Plan::packed``): an older build compared against this one writes its own layout
     there (those cases' states then differ), and the buffers must hold it."""
     n, c, channels_last = int(plan[3]), int(plan[4]), bool(plan[2])
-    if not channels_last or c >= 8:
+    if not channels_last or c % 8 == 0:
         return size
     packed = -(-(n * c) // 8)
-    return max(size, size // packed * n)
+    return max(size, size // packed * n * -(-c // 8))
 
 
 def _overlap_run(lib, plan, x, p, gy, threads: int):

@@ -837,12 +837,12 @@ def plan_window_mean(plan) -> float:
 
 
 def _overlap_groups(plan) -> int:
-    """Groups of 8 planes of ``plan``: consecutive planes, or (channels-last, 8 channels or
-    more) consecutive channels of one batch entry; the last group of each padded. Channels-last
-    memory with fewer than 8 channels groups consecutive planes, as contiguous memory does
-    (``Plan::packed`` in ppool_kernel.cpp)."""
+    """Groups of 8 planes of ``plan``: consecutive planes, the last group padded, or
+    (channels-last memory of a multiple of 8 channels) 8 consecutive channels of one batch
+    entry. Channels-last memory of other channel counts groups consecutive planes, as
+    contiguous memory does (``Plan::packed`` in ppool_kernel.cpp)."""
     n, c, channels_last = int(plan[3]), int(plan[4]), bool(plan[2])
-    return n * -(-c // 8) if channels_last and c >= 8 else -(-(n * c) // 8)
+    return n * -(-c // 8) if channels_last and c % 8 == 0 else -(-(n * c) // 8)
 
 
 def overlap_state_size(plan) -> int:
@@ -1225,8 +1225,9 @@ def layout_paths() -> dict[str, int]:
     """Channels-last groups the P-pooling kernel processed since the last call (the counts are
     then reset): ``full``, groups of 8 channels (lanes) read and written by one converting
     vector load or store per pixel, ``partial``, the last group of ``C % 8`` channels
-    (per-lane loops), ``packed``, groups of 8 planes ``(n, c)`` where the channels are fewer
-    than the 8 lanes (each lane at its own base, per-lane loops: ``Plan::packed``), and
+    (per-lane loops; since packed planes, none), ``packed``, groups of 8 planes ``(n, c)`` where
+    the channels are not a multiple of the 8 lanes (each lane at its own base, per-lane loops:
+    ``Plan::packed``), and
     ``later_bands``, calls of a group on a band of rows after its first
     (the forwards and the overlap state's backward sweep a channels-last plane in bands, all of
     a batch entry's groups band by band: ``cl_band_bytes``). Forwards, recomputing backwards

@@ -100,6 +100,7 @@ ROWS: list[Row] = [
     Row("3-D f32 k3 s2 p1 channels_last_3d", 3, BIG3, kernel=3, stride=2, padding=1,
         channels_last=True),
     # fewer channels than lanes (an image's 3): the kernel packs 8 planes (n, c) to a group
+    # (as it does for any channel count that is not a multiple of 8)
     Row("2-D f32 k3 s2 p1 channels_last, 3 channels", 2, IMG3, kernel=3, stride=2, padding=1,
         channels_last=True),
     Row("2-D f32 global channels_last, 3 channels", 2, IMG3, layout="adaptive", output_size=1,

@@ -894,12 +894,13 @@ struct Plan {
   bool xlane_borrows() const { return xlane_short > 0 || xlane_part > 0; }
   // the row ih of a slice is, for some lanes, another lane's
   bool xlane_borrowed_row(int64_t ih) const { return xlane_borrows() && ih == ax[1].in - 1; }
-  // Channels-last memory with fewer channels than lanes: a group's lanes are 8 consecutive
-  // planes (n, c) in n * C + c order, as on contiguous memory, each at its own base with the
-  // element stride C (make_lanes), rather than one batch entry's C of 8 lanes (C = 3: 3 of 8
-  // lanes busy, the overlap state padded to 8 lanes per pixel, 8 / 3 of the input, which
-  // _overlap_state_fits refused: the backward recomputed). Their loads and stores are per lane.
-  bool packed() const { return layout == 1 && C < L; }
+  // Channels-last memory whose channels are not a multiple of the lanes: a group's lanes are 8
+  // consecutive planes (n, c) in n * C + c order, as on contiguous memory, each at its own base
+  // with the element stride C (make_lanes), rather than 8 channels of one batch entry and a
+  // last group of C % 8 (C = 3: 3 of 8 lanes busy, the overlap state padded to 8 lanes per
+  // pixel, 8 / 3 of the input, which _overlap_state_fits refused: the backward recomputed;
+  // C = 17: 17 of 24). Their loads and stores are per lane, and they take no bands.
+  bool packed() const { return layout == 1 && C % L != 0; }
   bool owns_in_row(int64_t id, int64_t ih) const {
     const int64_t i = split == 0 ? id : ih;
     return split < 0 || split == 2 || (i >= own_in_lo && i < own_in_hi);
@@ -952,7 +953,7 @@ struct Plan {
     }
     plane_in = ax[0].in * ax[1].in * ax[2].in;
     plane_out = ax[0].out * ax[1].out * ax[2].out;
-    groups = layout == 0 || C < L ? (N * C + L - 1) / L : N * ((C + L - 1) / L);
+    groups = layout == 0 || C % L != 0 ? (N * C + L - 1) / L : N * ((C + L - 1) / L);
     if (op < OP_PPOOL || op > OP_LP || dtype < 0 || dtype > 3 || layout < 0 || layout > 1)
       return false;
     return true;
@@ -5162,9 +5163,9 @@ std::atomic<int64_t> cl_band_bytes{CL_BAND_BYTES};
 
 // Rows per band (output rows od * OH + oh, or with input_rows input rows id * H + ih) of a
 // channels-last plan, or 0: no bands (contiguous memory, segments, at most 8 channels, whose one
-// group owns its lines, or a plane within one band).
+// group owns its lines, packed planes, or a plane within one band).
 inline int64_t cl_band_rows(const Plan& P, bool segmented, bool input_rows) {
-  if (P.layout != 1 || segmented || P.C <= L) return 0;
+  if (P.layout != 1 || segmented || P.C <= L || P.packed()) return 0;
   const int64_t es = P.dtype == DT_F64 ? 8 : (P.dtype == DT_F32 ? 4 : 2);
   const int64_t row_bytes = std::max<int64_t>(1, P.ax[2].in * P.C * es);
   const int64_t rows_in = P.ax[0].in * P.ax[1].in;
@@ -5177,10 +5178,11 @@ inline int64_t cl_band_rows(const Plan& P, bool segmented, bool input_rows) {
 }
 
 // Groups processed by channels-last calls since the last ppv_layout_paths call: all 8 lanes
-// channels of the block (the converting vector loads and stores) and fewer (the last block of
-// C % 8 channels: per-lane loops). For tests that assert the path their cases take.
+// channels of the block (the converting vector loads and stores) and fewer (a last block of
+// C % 8 channels: per-lane loops; none since such channel counts are packed planes). For tests
+// that assert the path their cases take.
 std::atomic<int64_t> cl_groups_full{0}, cl_groups_partial{0};
-// and the groups of packed planes (fewer channels than lanes: Plan::packed), the same way
+// and the groups of packed planes (channels not a multiple of the lanes: Plan::packed)
 std::atomic<int64_t> cl_groups_packed{0};
 // and the calls of a group on a band after its first (channels-last bands), the same way
 std::atomic<int64_t> cl_later_bands{0};
@@ -5638,7 +5640,11 @@ constexpr int64_t XLANE_COLS = 1024;
 std::atomic<int64_t> xlane_planes{0}, xlane_redone{0};
 
 inline bool xlane_serves(const Plan& P, int requested) {
-  if ((P.layout != 0 && !P.packed()) || P.plane_in < XLANE_MIN_ELEMENTS ||
+  // (channels-last: packed planes of fewer channels than lanes alone. A slice's group is one
+  // plane, whose elements share their cache lines with the other C - 1 channels': every group
+  // reads all of them, C times the input. (1, 12, 512, 512) P-pooling forward+backward took
+  // 21-23 ms sliced against 15 in groups of channels; C = 3 gains: 13.5 -> 3.6 ms forward)
+  if ((P.layout != 0 && !(P.packed() && P.C < L)) || P.plane_in < XLANE_MIN_ELEMENTS ||
       P.N * P.C >= (int64_t)L * std::max(requested, 1))
     return false;
   for (int a = 0; a < 3; ++a) {  // one window over every element of the plane
@@ -6840,7 +6846,7 @@ int ppv_thread_groups(const int64_t* plan, int nthreads, int64_t* out) {
 // Channels-last groups since the last call (then reset): out[0] groups of 8 channels (the
 // converting vector loads and stores), out[1] groups of fewer (per-lane loops), out[2] calls of
 // a group on a band after its first (channels-last bands), out[3] groups of packed planes
-// (fewer channels than lanes: Plan::packed). For tests.
+// (channels not a multiple of the lanes: Plan::packed). For tests.
 void ppv_layout_paths(int64_t* out) {
   out[0] = cl_groups_full.exchange(0);
   out[1] = cl_groups_partial.exchange(0);

@@ -1,12 +1,13 @@
 """Issue 12: the kernel's channels-last path (2-D; 3-D for packed planes), against the oracle.
 
-On channels-last memory a group's 8 lanes are 8 consecutive channels of one batch entry, so a
-pixel's 8 channels are one converting vector load or store (``load_row``, ``store_row``,
-``load_out_row``, ``store_out_row`` in ppool_kernel.cpp); the last group of ``C % 8`` channels
-takes per-lane loops. With fewer than 8 channels a group holds 8 planes ``(n, c)`` instead, as
-on contiguous memory, each lane at its own base (``Plan::packed``: per-lane loops, and the
-contiguous path's bits). The groups of a batch entry share every pixel's cache lines, so the
-forwards and the overlap state's backward sweep the plane in bands of rows, all the entry's
+On channels-last memory of a multiple of 8 channels a group's 8 lanes are 8 consecutive
+channels of one batch entry, so a pixel's 8 channels are one converting vector load or store
+(``load_row``, ``store_row``, ``load_out_row``, ``store_out_row`` in ppool_kernel.cpp). Any
+other channel count (3, 17; since 2026-12-05: before, the last group of ``C % 8`` channels
+took per-lane loops with idle lanes) makes groups of 8 planes ``(n, c)`` instead, as on
+contiguous memory, each lane at its own base (``Plan::packed``: per-lane loops, no bands, and
+the contiguous path's bits). The groups of a batch entry share every pixel's cache lines, so
+the forwards and the overlap state's backward sweep the plane in bands of rows, all the entry's
 groups band by band (``cl_band_rows``), and threads take contiguous blocks of groups cut on
 whole lines (``thread_groups``). The inputs here are small enough for the oracle, so the band
 budget is set small (``_native.cl_band_bytes``) to run several bands per plane, and every case
@@ -53,11 +54,12 @@ def _assert_paths(channels: int) -> None:
     if channels == 1:  # one channel: the two layouts are the same memory, served as contiguous
         assert seen == {"full": 0, "partial": 0, "later_bands": 0, "packed": 0}, seen
         return
-    # fewer channels than lanes: groups of 8 consecutive planes (n, c), packed
-    assert (seen["packed"] > 0) == (channels < 8), seen
-    assert (seen["full"] > 0) == (channels >= 8), seen
-    assert (seen["partial"] > 0) == (channels > 8 and channels % 8 != 0), seen
-    assert (seen["later_bands"] > 0) == (channels > 8), seen  # one group: no bands
+    # channels not a multiple of the lanes: groups of 8 consecutive planes (n, c), packed
+    assert (seen["packed"] > 0) == (channels % 8 != 0), seen
+    assert (seen["full"] > 0) == (channels % 8 == 0), seen
+    assert seen["partial"] == 0, seen
+    # bands: more than one group of channels per batch entry (packed planes take none)
+    assert (seen["later_bands"] > 0) == (channels > 8 and channels % 8 == 0), seen
 
 
 CASES = ([(g, c, torch.float32) for g in GEOMETRIES for c in (1, 3, 17, 64)]
@@ -96,13 +98,13 @@ def test_packed_channels_last_volumes_match_the_oracle(geometry, dtype):
     assert _native.layout_paths()["packed"] > 0
 
 
-@pytest.mark.parametrize("channels", [24, 3], ids=["C24", "C3-packed"])
+@pytest.mark.parametrize("channels", [24, 3, 17], ids=["C24", "C3-packed", "C17-packed"])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16], ids=dtype_name)
 @pytest.mark.parametrize("geometry", ["k3s2p1", "k2s2", "k3s1p1"])
 def test_channels_last_equals_the_contiguous_path_bit_for_bit(geometry, dtype, channels,
                                                               bands):
-    # C3: fewer channels than lanes, packed 8 planes to a group as on contiguous memory
-    # (Plan::packed): the same planes in the same lanes, so the same bits
+    # C3, C17: channels not a multiple of the lanes, packed 8 planes to a group as on
+    # contiguous memory (Plan::packed): the same planes in the same lanes, so the same bits
     x = positive_signal((3, channels, 19, 21), dtype, 11, zeros=0.02)
     alpha = _alpha(channels)
     results = []
@@ -120,8 +122,8 @@ def test_channels_last_equals_the_contiguous_path_bit_for_bit(geometry, dtype, c
     # dy/dalpha: the same terms, summed band by band on channels-last memory
     torch.testing.assert_close(a1, a0, rtol=1e-12, atol=1e-12 * float(a0.abs().max()))
     paths = _native.layout_paths()
-    assert (paths["later_bands"] > 0) == (channels > 8)
-    assert (paths["packed"] > 0) == (channels < 8)
+    assert (paths["later_bands"] > 0) == (channels % 8 == 0)
+    assert (paths["packed"] > 0) == (channels % 8 != 0)
 
 
 def test_no_copy_of_a_channels_last_input_on_the_way_to_the_kernel(monkeypatch):

@@ -169,8 +169,8 @@ def test_global_gem_of_a_large_plane_and_a_dead_channel():
 @pytest.mark.parametrize("shape", [(2, 11, 9, 8), (3, 3, 9, 8)], ids=["C11", "C3-packed"])
 @pytest.mark.parametrize("dtype", DTYPES, ids=_name)
 def test_channels_last_equals_contiguous(dtype, shape):
-    # C3: fewer channels than lanes, 8 planes (n, c) to a group as on contiguous memory
-    # (Plan::packed): 9 planes, a whole group and one of one plane
+    # C11 and C3: channels not a multiple of the lanes, 8 planes (n, c) to a group as on
+    # contiguous memory (Plan::packed): 22 planes, and 9, a whole group and one of one plane
     x = _input(shape, dtype, zeros=True, seed=7)
     xc = x.contiguous(memory_format=torch.channels_last)
     p = torch.linspace(0.5, 6.0, shape[1], dtype=torch.float64)

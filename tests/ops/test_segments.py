@@ -30,16 +30,16 @@ DTYPES = [torch.float32, torch.float64, torch.float16, torch.bfloat16]
 
 def _assert_segmented(x, layout, threads):
     """The kernel cuts this call into more segments than planes (else the test would not
-    exercise them). Channels-last planes of 8 channels or more are cut for threads only (their
-    lanes are channels): on one thread they are not; fewer channels are packed, 8 planes to a
-    group as on contiguous memory (``Plan::packed``), and cut as those are."""
+    exercise them). Channels-last planes of a multiple of 8 channels are cut for threads only
+    (their lanes are channels): on one thread they are not; other channel counts are packed, 8
+    planes to a group as on contiguous memory (``Plan::packed``), and cut as those are."""
     out = _layout.out_spatial(layout, tuple(x.shape[2:]))
     cl = x.dim() > 3 and not x.is_contiguous() and x.is_contiguous(
         memory_format=torch.channels_last if x.dim() == 4 else torch.channels_last_3d)
     plan = _native.make_plan("ppool", layout, tuple(x.shape), x.dtype, cl, 0, out)
     cut = _native.segments(plan, threads)
     planes = x.shape[0] * x.shape[1]
-    if cl and threads == 1 and x.shape[1] >= 8:
+    if cl and threads == 1 and x.shape[1] % 8 == 0:
         assert cut["axis"] == -1, cut
         return cut
     assert cut["axis"] >= 0 and cut["segments"] > planes, cut
