@@ -92,8 +92,8 @@ CASES = [  # label, shape, layout, threads, dtype
      _layout.windowed(2, 3, 2, 1), 2, torch.bfloat16),
     ("3-D channels_last (2,32,32,64,64) k3 s2 p1", (2, 32, 32, 64, 64),
      _layout.windowed(3, 3, 2, 1), 2, torch.float32),
-    # fewer channels than lanes (packed planes; against a build before them, without --saved:
-    # its state is 8 lanes per pixel, larger than the buffers sized here)
+    # fewer channels than lanes (packed planes; a build before them lays its state out in 8
+    # lanes per pixel, which the buffers here hold too: _state_elements)
     ("2-D channels_last (8,3,224,224) k3 s2 p1", (8, 3, 224, 224),
      _layout.windowed(2, 3, 2, 1), 2, torch.float32),
     ("2-D channels_last (8,3,224,224) global", (8, 3, 224, 224), _layout.adaptive(2, 1), 2,

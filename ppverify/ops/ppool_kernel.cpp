@@ -901,6 +901,11 @@ struct Plan {
   // pixel, 8 / 3 of the input, which _overlap_state_fits refused: the backward recomputed;
   // C = 17: 17 of 24). Their loads and stores are per lane, and they take no bands.
   bool packed() const { return layout == 1 && C % L != 0; }
+  // a group's lanes are 8 consecutive planes (contiguous memory, packed planes), else 8
+  // channels of one batch entry
+  bool lanes_are_planes() const { return layout == 0 || packed(); }
+  // elements between a plane's consecutive elements: 1 (contiguous) or C (channels-last)
+  int64_t element_stride() const { return layout == 0 ? 1 : C; }
   bool owns_in_row(int64_t id, int64_t ih) const {
     const int64_t i = split == 0 ? id : ih;
     return split < 0 || split == 2 || (i >= own_in_lo && i < own_in_hi);
@@ -953,7 +958,7 @@ struct Plan {
     }
     plane_in = ax[0].in * ax[1].in * ax[2].in;
     plane_out = ax[0].out * ax[1].out * ax[2].out;
-    groups = layout == 0 || C % L != 0 ? (N * C + L - 1) / L : N * ((C + L - 1) / L);
+    groups = lanes_are_planes() ? (N * C + L - 1) / L : N * ((C + L - 1) / L);
     if (op < OP_PPOOL || op > OP_LP || dtype < 0 || dtype > 3 || layout < 0 || layout > 1)
       return false;
     return true;
@@ -995,8 +1000,8 @@ inline int64_t plane_out_base(const Plan& P, int64_t p) {
 
 inline void make_lanes(const Plan& P, const double* param, int64_t g, Lanes& ln) {
   ln.n_active = 0;
-  if (P.layout == 0 || P.packed()) {  // 8 consecutive planes
-    ln.es_in = ln.es_out = P.layout == 0 ? 1 : P.C;
+  ln.es_in = ln.es_out = P.element_stride();
+  if (P.lanes_are_planes()) {  // 8 consecutive planes
     for (int l = 0; l < L; ++l) {
       int64_t p = g * L + l;
       ln.active[l] = p < P.N * P.C;
@@ -1008,14 +1013,13 @@ inline void make_lanes(const Plan& P, const double* param, int64_t g, Lanes& ln)
   } else {
     const int64_t blocks = (P.C + L - 1) / L;
     const int64_t n = g / blocks, c0 = (g % blocks) * L;
-    ln.es_in = ln.es_out = P.C;
     for (int l = 0; l < L; ++l) {
       int64_t c = c0 + l;
       ln.active[l] = c < P.C;
       int64_t cc = ln.active[l] ? c : c0;
       ln.plane[l] = n * P.C + cc;
-      ln.in_base[l] = n * P.plane_in * P.C + cc;
-      ln.out_base[l] = n * P.plane_out * P.C + cc;
+      ln.in_base[l] = plane_in_base(P, ln.plane[l]);
+      ln.out_base[l] = plane_out_base(P, ln.plane[l]);
     }
   }
   for (int l = 0; l < L; ++l) {
@@ -3698,7 +3702,7 @@ PPV_STAGE double jac_store_row(const Plan& P, const Lanes& ln, int64_t id, int64
 
 // The group of a group's lanes (make_lanes' g).
 inline int64_t group_of(const Plan& P, const Lanes& ln) {
-  if (P.layout == 0 || P.packed()) return ln.plane[0] / L;
+  if (P.lanes_are_planes()) return ln.plane[0] / L;
   const int64_t blocks = (P.C + L - 1) / L;
   return (ln.plane[0] / P.C) * blocks + (ln.plane[0] % P.C) / L;
 }
@@ -5418,7 +5422,7 @@ inline void make_segments(Plan& F, int nt, bool allow, Segments& sg, int64_t max
     bool outer_one = true;
     for (int k = 0; k < a; ++k) outer_one = outer_one && F.ax[k].in == 1;
     if (outer_one && monotone_windows(F.ax[a], cmax)) {
-      if ((F.layout == 0 || F.packed()) && planes < (int64_t)L * nt)
+      if (F.lanes_are_planes() && planes < (int64_t)L * nt)
         want = ((int64_t)L * nt * (nt > 1 ? 2 : 1) + planes - 1) / planes;
       else if (F.layout == 1 && F.groups < nt)
         want = (2 * (int64_t)nt + F.groups - 1) / F.groups;
@@ -5556,9 +5560,8 @@ inline void make_segments(Plan& F, int nt, bool allow, Segments& sg, int64_t max
     const int64_t segs = (int64_t)c.in_off.size();
     // units: lanes of planes x segments (contiguous memory, packed channels-last planes) or
     // channel blocks x segments
-    const bool by_planes = F.layout == 0 || F.packed();
-    c.units = by_planes ? segs * planes : segs * F.groups;
-    c.groups = by_planes ? (c.units + L - 1) / L : c.units;
+    c.units = F.lanes_are_planes() ? segs * planes : segs * F.groups;
+    c.groups = F.lanes_are_planes() ? (c.units + L - 1) / L : c.units;
     Q.groups = c.groups;
     c.first_group = g0;
     c.first_slot = slot0;
@@ -5580,7 +5583,7 @@ inline const SegClass& segment_lanes(const Plan& F, const Segments& sg, const do
   if (sg.axis < 0) return c;
   const int64_t gl = g - c.first_group;
   const int64_t planes = F.N * F.C;
-  if (F.layout == 0 || F.packed()) {
+  if (F.lanes_are_planes()) {
     for (int l = 0; l < L; ++l) {
       const int64_t v = gl * L + l;
       ln.active[l] = v < c.units;
@@ -5600,8 +5603,8 @@ inline const SegClass& segment_lanes(const Plan& F, const Segments& sg, const do
       ln.active[l] = ch < F.C;
       const int64_t cc = ln.active[l] ? ch : c0;
       ln.plane[l] = n * F.C + cc;
-      ln.in_base[l] = (n * F.plane_in + c.in_off[seg] * sg.in_stride) * F.C + cc;
-      ln.out_base[l] = (n * F.plane_out + c.out_off[seg] * sg.out_stride) * F.C + cc;
+      ln.in_base[l] = plane_in_base(F, ln.plane[l]) + c.in_off[seg] * sg.in_stride * F.C;
+      ln.out_base[l] = plane_out_base(F, ln.plane[l]) + c.out_off[seg] * sg.out_stride * F.C;
       ln.slot[l] = c.first_slot + seg * planes + n * F.C + cc;
     }
   }
@@ -5694,7 +5697,7 @@ inline void slice_plan(const Plan& P, Plan& Q, int64_t* xtab) {
 // each, less W for each lane before xlane_short and xlane_part for lane xlane_short.
 inline void xlane_lanes(const Plan& P, const Plan& Q, const double* param, int64_t g,
                         Lanes& ln) {
-  ln.es_in = ln.es_out = P.layout == 0 ? 1 : P.C;
+  ln.es_in = ln.es_out = P.element_stride();
   ln.n_active = L;
   const int64_t H = Q.ax[1].in, W = Q.ax[2].in, k = Q.xlane_short;
   for (int l = 0; l < L; ++l) {

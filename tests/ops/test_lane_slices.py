@@ -53,16 +53,25 @@ def test_a_global_window_in_lane_slices_matches_the_oracle(case, op, saved, path
     # saving-forward: the eager forward saves dy/dx and dy/dp (its backward is a pass over
     # memory, not the engine); recomputing: a plain forward, then the engine's backward, both
     # in slices
-    if not saved:
-        _recomputing(monkeypatch)
     shape, p = case
     x = _input(shape, torch.float32, seed=sum(shape))
     dims = len(shape) - 2
-    check_adaptive_case(op, x, p, 1, dims=dims)
     # (P-pooling saves no state for a window wider than its column tile, 2048)
     rows = _dispatch._global_rows(op, _layout.adaptive(dims, 1), shape[2:]) or shape[-2:]
-    calls = 1 if saved and not (op == "ppool" and rows[-1] > 2048) else 2
-    assert paths() == {"sliced": shape[0] * shape[1] * calls, "redone": 0}
+    _check_in_slices(op, x, p, saved and not (op == "ppool" and rows[-1] > 2048), saved,
+                     paths, monkeypatch)
+
+
+def _check_in_slices(op, x, p, state_kept, saved, paths, monkeypatch):
+    """``op``'s global window of ``x`` against the oracle (``saved``: the saving forward and
+    the backward from its state, else a plain forward and the engine's backward), each plane
+    sliced once per call that runs the engine: one where the forward kept its state, two
+    where the backward runs the engine too."""
+    if not saved:
+        _recomputing(monkeypatch)
+    check_adaptive_case(op, x, p, 1, dims=x.dim() - 2)
+    calls = 1 if state_kept else 2
+    assert paths() == {"sliced": x.shape[0] * x.shape[1] * calls, "redone": 0}
 
 
 def _slice_geometry(n: int) -> tuple[int, int, int, int]:
@@ -123,19 +132,14 @@ CHANNELS_LAST = [
 @pytest.mark.parametrize("op", ["ppool", "powermean", "lp"])
 @pytest.mark.parametrize("saved", [True, False], ids=["saving-forward", "recomputing"])
 def test_channels_last_planes_in_lane_slices(case, op, saved, paths, monkeypatch):
-    if not saved:
-        _recomputing(monkeypatch)
     shape, p = case
     if op == "lp":
         p = [abs(v) for v in p] if isinstance(p, list) else abs(p)
-    dims = len(shape) - 2
-    fmt = torch.channels_last if dims == 2 else torch.channels_last_3d
+    fmt = torch.channels_last if len(shape) == 4 else torch.channels_last_3d
     x = _input(shape, torch.float32, seed=sum(shape)).contiguous(memory_format=fmt)
     assert not x.is_contiguous()
-    check_adaptive_case(op, x, p, 1, dims=dims)
-    rows = _dispatch._global_rows(op, _layout.adaptive(dims, 1), shape[2:]) or shape[-2:]
-    calls = 1 if saved and not (op == "ppool" and rows[-1] > 2048) else 2
-    assert paths() == {"sliced": shape[0] * shape[1] * calls, "redone": 0}
+    # (every case's rows are at most 2048 wide as given or as sliced: the state is kept)
+    _check_in_slices(op, x, p, saved, saved, paths, monkeypatch)
 
 
 def test_the_slice_geometries_of_the_cases():
@@ -149,16 +153,12 @@ def test_the_slice_geometries_of_the_cases():
 @pytest.mark.parametrize("op", ["ppool", "powermean", "lp"])
 @pytest.mark.parametrize("saved", [True, False], ids=["saving-forward", "recomputing"])
 def test_planes_that_are_not_8_slices_of_their_rows(case, op, saved, paths, monkeypatch):
-    if not saved:
-        _recomputing(monkeypatch)
     shape, p = case
     if op == "lp" and not isinstance(p, list) and p < 0:
         p = -p
     x = _input(shape, torch.float32, seed=sum(shape))
-    dims = len(shape) - 2
-    check_adaptive_case(op, x, p, 1, dims=dims)
-    calls = 1 if saved else 2  # (slices of at most 1024 columns: the state is kept)
-    assert paths() == {"sliced": shape[0] * shape[1] * calls, "redone": 0}
+    # (slices of at most 1024 columns: the state is kept)
+    _check_in_slices(op, x, p, saved, saved, paths, monkeypatch)
 
 
 @pytest.mark.parametrize("op, p", [("ppool", 0.0), ("ppool", 0.5), ("powermean", 1.0),
