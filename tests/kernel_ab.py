@@ -68,6 +68,8 @@ CASES = [  # label, shape, layout, threads, dtype
      torch.float64),
     ("2-D f64 (2,64,112,112) k2 s2", (2, 64, 112, 112), _layout.windowed(2, 2, 2), 2,
      torch.float64),
+    # the GeM matrix's float64 global row (MID2)
+    ("2-D f64 (8,64,56,56) global", (8, 64, 56, 56), _layout.adaptive(2, 1), 2, torch.float64),
     # few planes (issue 12's segments)
     ("1-D (1,1,2e6) k3 s1 p1", (1, 1, 2_000_000), _layout.windowed(1, 3, 1, 1), 2,
      torch.float32),

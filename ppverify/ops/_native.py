@@ -1089,12 +1089,15 @@ def weight_paths() -> dict[str, int]:
     logarithms' pass (``load_weights_row`` in ppool_kernel.cpp: AVX-512 builds, groups of 8
     active planes, at least 8 columns), ``tail``, the same but for a contiguous row's last
     n % 8 columns (by the split path), and ``split``, row segments loaded by ``load_row`` then
-    weighed by ``compute_row``. Forwards and backwards are counted. For tests."""
+    weighed by ``compute_row``; and ``integer``, of all these, the row segments whose weights
+    E = x^alpha were formed by multiplication (every lane's alpha 0, 1, 2, 3 or 4 with no plane
+    reference: no logarithm or exponential). Forwards and backwards are counted. For tests."""
     import numpy as np
 
-    out = np.zeros(3, dtype=np.int64)
+    out = np.zeros(4, dtype=np.int64)
     (_lib or load()).ppv_weight_paths(out.ctypes.data)
-    return {"fused": int(out[0]), "tail": int(out[1]), "split": int(out[2])}
+    return {"fused": int(out[0]), "tail": int(out[1]), "split": int(out[2]),
+            "integer": int(out[3])}
 
 
 def special_windows() -> dict[str, int]:

@@ -38,7 +38,9 @@
 //   exp within 2e-14 + 3.5e-17 |z| relative, cheaper than the 1.6 / 1.1 ULP double forms and
 //   far more than the narrow outputs need (fast_math.inc, "the narrow dtypes' cheaper forms");
 //   on AVX-512 builds 8 lanes at a time, a row's logs in one pass and its exponentials in a
-//   second); a window is then a
+//   second; where every lane's a is 0, 1, 2, 3 or 4 and Lc = 0, E = x^a by multiplication,
+//   exact or within 2^-53, no exponential, and no logarithm unless dy/da wants it:
+//   FastLanes::int_a); a window is then a
 //   few sums: y = sum E x / sum E. The W axis is worked in column tiles (at most TILE_COLS
 //   input columns at a time; a wider window is summed in chunks), and input row segments are
 //   cached (a direct-mapped row cache within CACHE_BYTES), so overlapping windows reuse them.
@@ -2603,11 +2605,30 @@ struct FastLanes {
   double z1[L];
   bool need_zero;  // each window's zeros counted (Z): in the forwards, some lane has a <= 0
                    // (a < 0: y = 0; a = 0: dy/da = 0); in the overlap backward, a < 0
+  // every lane's a is 0, 1, 2, 3 or 4 and its Lc is 0 (no plane reference): E = x^a by
+  // multiplication (int_weights), no logarithm or exponential; the logarithm lg is formed only
+  // where the sums for dy/da or the backward read it (RowData::lg)
+  bool int_a;
 };
 
-// fl.z1 from fl.a and fl.lc (once both are final)
+// The weight E = x^a of a positive x at an integer a of 0-4, by multiplication: x, x^2 exact
+// (x has at most 24 significant bits: a float32, bfloat16 or float16 input), x^3 = x^2 x and
+// x^4 = x^2 x^2 one rounding each (2^-53 relative), where exp(a ln x) is within 2e-14 (fast_exp_
+// narrow). No overflow or underflow for such inputs: x^4 lies within [2^-600, 2^512].
+inline double int_weight(double a, double x) {
+  const double x2 = x * x;
+  return a == 0.0 ? 1.0 : a == 1.0 ? x : a == 2.0 ? x2 : a == 3.0 ? x2 * x : x2 * x2;
+}
+
+// fl.z1 and fl.int_a from fl.a and fl.lc (once both are final)
 inline void set_zero_weights(FastLanes& fl) {
-  for (int l = 0; l < L; ++l) fl.z1[l] = fl.a[l] == 1.0 ? std::exp(-fl.lc[l]) : 0.0;
+  fl.int_a = true;
+  for (int l = 0; l < L; ++l) {
+    fl.z1[l] = fl.a[l] == 1.0 ? std::exp(-fl.lc[l]) : 0.0;
+    const double a = fl.a[l];
+    fl.int_a = fl.int_a && fl.lc[l] == 0.0 &&
+               (a == 0.0 || a == 1.0 || a == 2.0 || a == 3.0 || a == 4.0);
+  }
 }
 
 // One cached row segment, lane-interleaved (n * L doubles each): x, its weight
@@ -2658,24 +2679,38 @@ struct RowCache {
 // r.e, where the second pass forms E from it, and with r.lg, lg (0 off the positives) stored
 // there too (for the sums U, V and the backward; the two agree on the positives, the only
 // lanes whose exponential is kept).
-PPV_VEC_INLINE void log_col8(__m512d a, __m512d lc, __m512d x, RowData r, int64_t c) {
+// (With fl.int_a the second pass forms E from x: log_col8 is called only where r.lg is wanted,
+// and a lg is not stored: int_a.)
+PPV_VEC_INLINE void log_col8(__m512d a, __m512d lc, __m512d x, RowData r, int64_t c,
+                             bool int_a = false) {
   const __mmask8 pos = _mm512_cmp_pd_mask(x, _mm512_setzero_pd(), _CMP_GT_OQ) &
                        _mm512_cmp_pd_mask(x, _mm512_set1_pd(INFINITY), _CMP_LT_OQ);
   const __m512d lg =
       _mm512_sub_pd(fast_log_narrow8(_mm512_mask_blend_pd(pos, _mm512_set1_pd(1.0), x)), lc);
   if (r.lg) _mm512_storeu_pd(r.lg + c * L, _mm512_maskz_mov_pd(pos, lg));
-  _mm512_storeu_pd(r.e + c * L, _mm512_mul_pd(a, lg));
+  if (!int_a) _mm512_storeu_pd(r.e + c * L, _mm512_mul_pd(a, lg));
 }
 
+// Whether compute_row's first pass (log_col8) runs on a row: always, unless E = x^a is formed
+// by multiplication (fl.int_a) and no lg is wanted (a plain forward)
+inline bool wants_logs(const FastLanes& fl, RowData r) { return !fl.int_a || r.lg != nullptr; }
+
 // The second pass's weight of column c of r (x loaded into x): E = exp(a lg) at a positive x
-// (a lg from log_col8's store), at a zero 1 for a = 0 and else 0, anything else NaN.
+// (a lg from log_col8's store), or with fl.int_a x^a by multiplication (int_weight's operations,
+// lane by lane), at a zero 1 for a = 0 and else 0, anything else NaN.
 struct ExpCol {
   __m512d zero, one, inf, nan;
-  __mmask8 a0;
+  __mmask8 a0, a1, a2, a3, a4;
+  bool int_a;
   explicit ExpCol(const FastLanes& fl)
       : zero(_mm512_setzero_pd()), one(_mm512_set1_pd(1.0)), inf(_mm512_set1_pd(INFINITY)),
         nan(_mm512_set1_pd(NAN)),
-        a0(_mm512_cmp_pd_mask(_mm512_loadu_pd(fl.a), zero, _CMP_EQ_OQ)) {}
+        a0(_mm512_cmp_pd_mask(_mm512_loadu_pd(fl.a), zero, _CMP_EQ_OQ)),
+        a1(_mm512_cmp_pd_mask(_mm512_loadu_pd(fl.a), one, _CMP_EQ_OQ)),
+        a2(_mm512_cmp_pd_mask(_mm512_loadu_pd(fl.a), _mm512_set1_pd(2.0), _CMP_EQ_OQ)),
+        a3(_mm512_cmp_pd_mask(_mm512_loadu_pd(fl.a), _mm512_set1_pd(3.0), _CMP_EQ_OQ)),
+        a4(_mm512_cmp_pd_mask(_mm512_loadu_pd(fl.a), _mm512_set1_pd(4.0), _CMP_EQ_OQ)),
+        int_a(fl.int_a) {}
   // x: the column's, loaded here (for the window sums of exp_sum_pass)
   PPV_ALWAYS_INLINE __m512d operator()(RowData r, int64_t c, __m512d& x) const {
     x = _mm512_loadu_pd(r.x + c * L);
@@ -2683,7 +2718,17 @@ struct ExpCol {
                          _mm512_cmp_pd_mask(x, inf, _CMP_LT_OQ);
     const __mmask8 z0 = _mm512_cmp_pd_mask(x, zero, _CMP_EQ_OQ);
     const __m512d special = _mm512_mask_blend_pd(z0, nan, _mm512_mask_blend_pd(a0, zero, one));
-    return _mm512_mask_blend_pd(pos, special, fast_exp_narrow8(_mm512_loadu_pd(r.e + c * L)));
+    __m512d e;
+    if (int_a) {
+      const __m512d x2 = _mm512_mul_pd(x, x);
+      e = _mm512_mask_blend_pd(a1, one, x);
+      e = _mm512_mask_blend_pd(a2, e, x2);
+      e = _mm512_mask_mul_pd(e, a3, x2, x);
+      e = _mm512_mask_mul_pd(e, a4, x2, x2);
+    } else {
+      e = fast_exp_narrow8(_mm512_loadu_pd(r.e + c * L));
+    }
+    return _mm512_mask_blend_pd(pos, special, e);
   }
 };
 
@@ -2788,11 +2833,14 @@ inline void exp_sum_pass(const FastLanes& fl, int64_t n, RowData r, const RowSum
 PPV_STAGE void compute_row(const FastLanes& fl, int64_t n, RowData r) {
 #if defined(PPV_FAST_VECTOR)
   const __m512d a = _mm512_loadu_pd(fl.a), lc = _mm512_loadu_pd(fl.lc);
-  for (int64_t c = 0; c < n; ++c) log_col8(a, lc, _mm512_loadu_pd(r.x + c * L), r, c);
+  if (wants_logs(fl, r))
+    for (int64_t c = 0; c < n; ++c)
+      log_col8(a, lc, _mm512_loadu_pd(r.x + c * L), r, c, fl.int_a);
   exp_pass(fl, n, r);
 #else
   double a[L], lc[L], a0[L];
   for (int l = 0; l < L; ++l) { a[l] = fl.a[l]; lc[l] = fl.lc[l]; a0[l] = fl.a[l] == 0.0; }
+  const bool int_a = fl.int_a;
   for (int64_t c = 0; c < n; ++c) {
     const double* xr = r.x + c * L;
     double* er = r.e + c * L;
@@ -2801,8 +2849,8 @@ PPV_STAGE void compute_row(const FastLanes& fl, int64_t n, RowData r) {
       double x = xr[l];
       bool pos = x > 0.0 && x < INFINITY;
       bool zero = x == 0.0;
-      double lg = fast_log_narrow(pos ? x : 1.0) - lc[l];
-      double e = fast_exp_narrow(a[l] * lg);
+      double lg = (int_a && !r.lg) ? 0.0 : fast_log_narrow(pos ? x : 1.0) - lc[l];
+      double e = int_a ? int_weight(a[l], x) : fast_exp_narrow(a[l] * lg);
       er[l] = pos ? e : (zero ? a0[l] : NAN);
       if (r.lg) r.lg[c * L + l] = pos ? lg : 0.0;
     }
@@ -2811,14 +2859,17 @@ PPV_STAGE void compute_row(const FastLanes& fl, int64_t n, RowData r) {
 }
 
 // Row segments whose weights load_weights_row computed fused (all columns; with a last partial
-// block by the split path) and by load_row then compute_row, since the last ppv_weight_paths
-// call (tests assert which path their cases take)
-std::atomic<int64_t> weight_rows_fused{0}, weight_rows_tail{0}, weight_rows_split{0};
+// block by the split path) and by load_row then compute_row, and of these the ones weighed by
+// multiplication (FastLanes::int_a), since the last ppv_weight_paths call (tests assert which
+// path their cases take)
+std::atomic<int64_t> weight_rows_fused{0}, weight_rows_tail{0}, weight_rows_split{0},
+    weight_rows_int{0};
 
 inline void count_weight_paths(const int64_t* nw) {
   if (nw[0]) weight_rows_split += nw[0];
   if (nw[1]) weight_rows_fused += nw[1];
   if (nw[2]) weight_rows_tail += nw[2];
+  if (nw[3]) weight_rows_int += nw[3];
 }
 
 // load_row then compute_row (load_weights_row's split path, out of line: inlined there, a
@@ -2838,8 +2889,10 @@ template <class T>
 PPV_STAGE void load_log_row(const T* x, const Plan& P, const Lanes& ln, int64_t id, int64_t ih,
                             int64_t cb, int64_t ce, const FastLanes& fl, RowData r) {
   load_row<T>(x, P, ln, id, ih, cb, ce, r.x);
+  if (!wants_logs(fl, r)) return;
   const __m512d a = _mm512_loadu_pd(fl.a), lc = _mm512_loadu_pd(fl.lc);
-  for (int64_t c = 0; c < ce - cb; ++c) log_col8(a, lc, _mm512_loadu_pd(r.x + c * L), r, c);
+  for (int64_t c = 0; c < ce - cb; ++c)
+    log_col8(a, lc, _mm512_loadu_pd(r.x + c * L), r, c, fl.int_a);
 }
 #endif
 
@@ -2867,6 +2920,7 @@ PPV_STAGE int load_weights_row(const T* x, const Plan& P, const Lanes& ln, int64
   if (ln.n_active == L && n >= L && !P.packed()) {
     const int64_t row = (id * P.ax[1].in + ih) * P.ax[2].in + cb;
     const __m512d a = _mm512_loadu_pd(fl.a), lc = _mm512_loadu_pd(fl.lc);
+    const bool logs = wants_logs(fl, r);
     if (P.layout == 1) {
       const T* base = x + ln.in_base[0] + row * ln.es_in;
       const T* next = ih + 1 < P.ax[1].in ? base + P.ax[2].in * ln.es_in : nullptr;
@@ -2874,7 +2928,7 @@ PPV_STAGE int load_weights_row(const T* x, const Plan& P, const Lanes& ln, int64
         if (next) _mm_prefetch((const char*)(next + c0 * ln.es_in), _MM_HINT_T0);
         const __m512d v = load8_pd<T>(base + c0 * ln.es_in);
         _mm512_storeu_pd(r.x + c0 * L, v);
-        log_col8(a, lc, v, r, c0);
+        if (logs) log_col8(a, lc, v, r, c0, fl.int_a);
       }
     } else {
       const T* p[L];
@@ -2892,7 +2946,7 @@ PPV_STAGE int load_weights_row(const T* x, const Plan& P, const Lanes& ln, int64
         }
         for (int i = 0; i < L; ++i) {
           _mm512_storeu_pd(r.x + (c0 + i) * L, v[i]);
-          log_col8(a, lc, v[i], r, c0 + i);
+          if (logs) log_col8(a, lc, v[i], r, c0 + i, fl.int_a);
         }
       }
     }
@@ -3917,7 +3971,9 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
     keep_rows = band_lo > 0 && s.band_group[ref_slot] == group;
     s.band_group[ref_slot] = group;
   }
-  int64_t nw[3] = {0, 0, 0};  // rows weighed by load_weights_row's paths (split, fused, tail)
+  // rows weighed by load_weights_row's paths (split, fused, tail), and of these by
+  // multiplication (int_a)
+  int64_t nw[4] = {0, 0, 0, 0};
   // the overlap state's weights of a row segment just weighed
   auto save_weights = [&](int64_t id, int64_t ih, int64_t cb, int64_t ce, const double* e) {
     if (sv->e16) save_e_row16(P, ln, group, id, ih, cb, ce, e, sv->e16);
@@ -3932,6 +3988,7 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
     if (cache.tag[slot] != key) {
       const int64_t cb = ct->chunk_begin(k), ce = ct->chunk_end(k);
       ++nw[load_weights_row<T>(x, P, ln, id, ih, cb, ce, fl, r)];
+      nw[3] += fl.int_a ? 1 : 0;
       if (ov) save_weights(id, ih, cb, ce, r.e);
       cache.tag[slot] = key;
     }
@@ -3946,6 +4003,7 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
     bool summed = false;
     if (cache.tag[slot] != key) {
       ++nw[load_weights_row<T>(x, P, ln, id, ih, ct->lo, ct->hi, fl, r, &rs, &summed)];
+      nw[3] += fl.int_a ? 1 : 0;
       if (ov) save_weights(id, ih, ct->lo, ct->hi, r.e);
       cache.tag[slot] = key;
     }
@@ -6931,6 +6989,7 @@ void ppv_weight_paths(int64_t* out) {
   out[0] = weight_rows_fused.exchange(0);
   out[1] = weight_rows_tail.exchange(0);
   out[2] = weight_rows_split.exchange(0);
+  out[3] = weight_rows_int.exchange(0);
 }
 
 void ppv_special_windows(int64_t* out) {
