@@ -88,7 +88,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--shape", type=int, nargs=4, default=[8, 64, 112, 112],
                         metavar=("N", "C", "H", "W"), help="input shape (default 8 64 112 112)")
     parser.add_argument("--alpha", type=float, default=None,
-                        help="alpha or p (default: alpha 2.0, p 3.0)")
+                        help="alpha or p (default: alpha 2.0, p 3.0). An integer alpha or p "
+                             "of 0-4 (1-4 for p) is weighed by multiplication, x^2 at 2; any "
+                             "other value (a learned one: --alpha 2.5) takes a logarithm and "
+                             "an exponential per element, which costs more")
     parser.add_argument("--repeats", type=int, default=15,
                         help="timed rounds, at least 1 (default 15)")
     parser.add_argument("--threads", type=int, default=None,
@@ -104,7 +107,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "k3 s1 / global / adaptive / large windows, contiguous and "
                              "channels-last, float32/bfloat16/float16/float64, small and large "
                              "inputs, scalar and per-channel alpha, inputs after a ReLU "
-                             "(zeros, windows of zeros; alpha 2, 1, 0 and -1), per-call "
+                             "(zeros, windows of zeros; alpha 2, 1, 0 and -1; alpha 2.5, "
+                             "which is not an integer, on four rows), per-call "
                              "overhead and the "
                              "first call; ratios against the slower of torch's max and avg "
                              "pooling of the same shape, layout and dtype (--repeats default 5 "
@@ -467,6 +471,10 @@ def _run_matrix(args: argparse.Namespace) -> int:
     print(f"ppverify bench --matrix: {len(rows)} rows, best of {repeats} interleaved rounds; "
           f"ratios are the op over the slower of torch's max/avg pooling (same shape, layout, "
           f"dtype); compiled kernel: {code} vector code", file=out)
+    if args.op != "gem":
+        print("alpha 2 where the label names none (an integer: weighed by multiplication, x^2; "
+              "the rows labelled alpha 2.5 take the logarithm and exponential a learned alpha "
+              "takes)", file=out)
     # (the per-call and first-call lines are P-pooling's)
     result = bm.run_matrix(rows, repeats, args.rss, out=out, overhead=args.op == "ppool")
     result["vector_code"] = code

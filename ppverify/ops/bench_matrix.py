@@ -91,12 +91,21 @@ ROWS: list[Row] = [
     Row("1-D f32 one signal of 2_000_000, k3", 1, (1, 1, 2_000_000), kernel=3, stride=3),
     Row("3-D f32 k3 s2 p1", 3, BIG3, kernel=3, stride=2, padding=1),
     Row("2-D f32 global", 2, BIG2, layout="adaptive", output_size=1),
+    # alpha 2 (the rows' default) is an integer: since 2026-12-06 the kernel weighs such an
+    # alpha (0-4) by multiplication, with no exponential. A learned alpha leaves the integers:
+    # these rows keep the exponential's cost in the table
+    Row("2-D f32 k3 s2 p1, alpha 2.5", 2, BIG2, kernel=3, stride=2, padding=1, alpha=2.5),
+    Row("2-D f32 global, alpha 2.5", 2, BIG2, layout="adaptive", output_size=1, alpha=2.5),
     Row("2-D f32 adaptive 7", 2, MID2, layout="adaptive", output_size=7),
     Row("2-D f32 k14 on 56x56, 1 thread", 2, MID2, kernel=14, stride=14, threads=1),
     Row("2-D f32 k28 on 56x56, 1 thread", 2, MID2, kernel=28, stride=28, threads=1),
     Row("2-D f32 k56 on 56x56, 1 thread", 2, MID2, kernel=56, stride=56, threads=1),
+    Row("2-D f32 k56 on 56x56, 1 thread, alpha 2.5", 2, MID2, kernel=56, stride=56, threads=1,
+        alpha=2.5),
     Row("2-D f32 k3 s2 p1 channels_last", 2, BIG2, kernel=3, stride=2, padding=1,
         channels_last=True),
+    Row("2-D f32 k3 s2 p1 channels_last, alpha 2.5", 2, BIG2, kernel=3, stride=2, padding=1,
+        channels_last=True, alpha=2.5),
     Row("3-D f32 k3 s2 p1 channels_last_3d", 3, BIG3, kernel=3, stride=2, padding=1,
         channels_last=True),
     # fewer channels than lanes (an image's 3): the kernel packs 8 planes (n, c) to a group
