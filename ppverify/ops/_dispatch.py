@@ -217,6 +217,10 @@ def _global_rows(op: str, layout, spatial: tuple[int, ...],
     return size // length, length
 
 
+#: the fast engine's dtypes (the integer-alpha window state's)
+_NARROW = (torch.float32, torch.bfloat16, torch.float16)
+
+
 class _NativeCall:
     """What the kernel needs to know about one kind of call (cached per operator, layout,
     shape, strides, dtype and parameter shape): its plan, the output shape and the memory
@@ -230,7 +234,7 @@ class _NativeCall:
 
     __slots__ = ("op", "layout", "plan", "ptr", "out_shape", "dtype", "fmt", "copy",
                  "_out_like", "_out_fmt", "_gx_like", "_gx_fmt", "_saves", "_jac", "_dw",
-                 "_jac_zeroed", "_overlap")
+                 "_jac_zeroed", "_overlap", "_int_windows")
 
     def __init__(self, op: str, layout, x: Tensor, param_dim: int):
         self.op = op
@@ -289,6 +293,10 @@ class _NativeCall:
                     self._overlap = tuple(_power_overlap_state_fits(
                         n_in, n_out, with_dw, self.dtype.itemsize) for with_dw in (False, True))
             self._saves = disjoint
+            # windows where an integer alpha takes the window state (int_state)
+            self._int_windows = (disjoint and self.op == "ppool" and self.dtype in _NARROW
+                                 and _native.plan_window_mean(self.plan)
+                                 >= _native.INT_STATE_MIN_MEAN)
             if self._saves or (self.op != "ppool" and any(self._overlap)):
                 self._jac = _allocator(tuple(self._gx_like.shape),
                                        _native.jac_dtype(self.dtype), self.fmt)
@@ -311,6 +319,23 @@ class _NativeCall:
             return jac, None
         return jac, torch.empty_like(self._dw[0], memory_format=self._dw[1] or
                                      torch.preserve_format)
+
+    def int_state(self, param: Tensor) -> bool:
+        """Whether the saved state is the integer-alpha window state (each window's S and y;
+        after ``saves``): P-pooling of a narrow dtype whose windows share no element and hold
+        16 elements or more on average, at one alpha of 0-4 for every plane (read here: one
+        look at the parameter's values, which the kernel reads on the CPU anyway)."""
+        return self._saves and self._int_windows and _native.int_state_serves(
+            self.op, self.dtype, param, self.plan)
+
+    def new_window_sums(self) -> Tensor:
+        """The integer-alpha window state's buffer: each window's S, then each window's y
+        (float64, 2 x the output's elements, the output's layout each)."""
+        return torch.empty(2 * math.prod(self.out_shape), dtype=torch.float64)
+
+    def new_dw(self) -> Tensor:
+        """dy/dparam per window (float64, the output's shape and format)."""
+        return torch.empty_like(self._dw[0], memory_format=self._dw[1] or torch.preserve_format)
 
     def overlap_state(self, need_param: bool) -> bool:
         """Whether the saved state is the overlap one (P-pooling: each element's weight, with
@@ -503,6 +528,11 @@ def _native_saving_forward(call: _NativeCall, need_param: bool, op: str, xk: Ten
                 torch.empty(_native.overlap_ref_size(call.plan, xk.dtype), dtype=torch.float64))
         bad, usable = _native.forward_overlap_saved(call.ptr, xk, p, y, *sums)
         state = (None, None, sums)
+    elif call.int_state(p):  # S and y per window: dy/dx from x in the backward
+        dw = call.new_dw() if need_param else None
+        sums = call.new_window_sums()
+        bad, usable = _native.forward_saved_int(call.ptr, xk, p, y, dw, sums)
+        state = (None, dw, None, None, sums)
     else:
         jac, dw = call.new_saved(need_param)
         bad, usable = _native.forward_saved(call.ptr, xk, p, y, jac, dw)
@@ -512,7 +542,8 @@ def _native_saving_forward(call: _NativeCall, need_param: bool, op: str, xk: Ten
 
 def _native_backward_saved(op: str, x: Tensor, param: Tensor, layout, grad_y: Tensor,
                            jac: Tensor | None, dw: Tensor | None, sums: tuple | None = None,
-                           cw: Tensor | None = None, need_param: bool = False):
+                           cw: Tensor | None = None, window_sums: Tensor | None = None,
+                           need_param: bool = False):
     """``(grad_x, grad_param or None)`` from ``_native_forward_saved``'s state: a pass over
     memory, ``grad_x = grad_y[window] * jac``, ``grad_param = sum grad_y * dw``. For a float32
     or float64 input ``grad_x`` is written over ``jac`` (same dtype and format): the state is
@@ -524,9 +555,18 @@ def _native_backward_saved(op: str, x: Tensor, param: Tensor, layout, grad_y: Te
     over the weights (as wide as x's elements), group by group as each is done.
     For the power mean and Lp with windows that share elements the state is ``(jac, dw,
     None, cw)``: ``jac`` each element's ``E / x``, ``cw`` each window's ``y / S``; the backward
-    (``_native.backward_power_overlap_saved``) writes ``grad_x`` over ``jac``."""
+    (``_native.backward_power_overlap_saved``) writes ``grad_x`` over ``jac``.
+    For P-pooling at an integer alpha of 0-4 with windows of 16 elements or more on average
+    the state is ``window_sums`` (each window's S and y; ``jac`` None): the backward forms each
+    element's dy/dx from ``x`` (``_native.backward_saved_int``)."""
     call = _native_call(op, layout, x, param)
     g = _kernel_grad_out(call, x, grad_y)
+    if window_sums is not None:
+        xk = x.contiguous(memory_format=call.fmt) if call.copy else x
+        p = param if param.is_contiguous() else param.contiguous()
+        gx = call.new_grad_input()
+        return gx, _native.backward_saved_int(call.ptr, xk, p, window_sums, dw, g, gx,
+                                              param.shape)
     if cw is not None:
         p = param if param.is_contiguous() else param.contiguous()
         return jac, _native.backward_power_overlap_saved(call.ptr, p, jac, cw, dw, g, jac,

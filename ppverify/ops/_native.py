@@ -373,6 +373,10 @@ def _open(path: Path):
     lib.ppv_forward_saved.restype = i32
     lib.ppv_backward_saved.argtypes = [vp, vp, vp, vp, vp, vp, i32]
     lib.ppv_backward_saved.restype = i32
+    lib.ppv_forward_saved_int.argtypes = [vp, vp, vp, vp, vp, vp, i32]
+    lib.ppv_forward_saved_int.restype = i32
+    lib.ppv_backward_saved_int.argtypes = [vp, vp, vp, vp, vp, vp, vp, vp, i32]
+    lib.ppv_backward_saved_int.restype = i32
     lib.ppv_forward_overlap_saved.argtypes = [vp, vp, vp, vp, vp, vp, vp, i32]
     lib.ppv_forward_overlap_saved.restype = i32
     lib.ppv_backward_overlap_saved.argtypes = [vp, vp, vp, vp, vp, vp, vp, vp, vp, i32]
@@ -815,6 +819,61 @@ def backward_saved(plan: int, jac: torch.Tensor, dw: torch.Tensor | None,
         plan, jac.data_ptr(), None if dw is None else dw.data_ptr(), grad_out.data_ptr(),
         grad_in.data_ptr(), None if dparam is None else dparam.data_ptr(),
         torch.get_num_threads())
+    if code:
+        status(code)
+    return dparam
+
+
+#: windows of at least this many elements on average take the integer-alpha window state
+#: (``forward_saved_int``; the kernel's INT_STATE_MIN_MEAN)
+INT_STATE_MIN_MEAN = 16.0
+
+
+def int_state_serves(op: str, dtype: torch.dtype, param: torch.Tensor, plan) -> bool:
+    """Whether ``forward_saved_int`` serves a call (the kernel's ``int_state_serves``):
+    P-pooling of float32, bfloat16 or float16, windows that share no element and hold
+    ``INT_STATE_MIN_MEAN`` elements or more on average (global and adaptive pooling, large
+    windows), and one alpha of 0, 1, 2, 3 or 4 for every plane. ``param``: the kernel's
+    contiguous float64 parameter (one reading of it: a host synchronisation on no device, as
+    the kernel reads it on the CPU anyway)."""
+    if op != "ppool" or dtype not in (torch.float32, torch.bfloat16, torch.float16):
+        return False
+    values = param.reshape(-1)
+    first = float(values[0])
+    if first not in (0.0, 1.0, 2.0, 3.0, 4.0) or (
+            values.numel() > 1 and not bool((values == first).all())):
+        return False
+    return plan_disjoint(plan) and plan_window_mean(plan) >= INT_STATE_MIN_MEAN
+
+
+def forward_saved_int(plan: int, x: torch.Tensor, param: torch.Tensor, out: torch.Tensor,
+                      dw: torch.Tensor | None, sums: torch.Tensor) -> tuple[bool, bool]:
+    """``forward_saved`` with the integer-alpha window state in place of ``jac`` (where
+    ``int_state_serves``): ``sums`` (float64, ``2 N C`` times the outputs per plane) gets each
+    window's ``S = sum x^alpha`` and then each window's ``y`` in double, in the output's
+    layout; no dy/dx per element is kept. The backward (``backward_saved_int``) forms
+    ``dy/dx = k1 x^alpha - k2 x^(alpha-1)`` from the input and these. Returns ``(bad,
+    usable)`` as ``forward_saved``."""
+    code = (_lib or load()).ppv_forward_saved_int(plan, x.data_ptr(), param.data_ptr(),
+                                                  out.data_ptr(),
+                                                  dw.data_ptr() if dw is not None else None,
+                                                  sums.data_ptr(), torch.get_num_threads())
+    if not code:
+        return False, True
+    return status(code), not code & (_UNSAVED | 1)
+
+
+def backward_saved_int(plan: int, x: torch.Tensor, param: torch.Tensor, sums: torch.Tensor,
+                       dw: torch.Tensor | None, grad_out: torch.Tensor, grad_in: torch.Tensor,
+                       param_shape: torch.Size) -> torch.Tensor | None:
+    """``backward`` from ``forward_saved_int``'s state for the same plan, ``x`` and ``param``:
+    ``grad_in`` (a new tensor in x's dtype and format) gets ``grad_out[window] * dy/dx``;
+    returns the parameter gradient as ``backward_saved`` does (``dw`` given), else None."""
+    dparam = None if dw is None else torch.empty(param_shape, dtype=torch.float64)
+    code = (_lib or load()).ppv_backward_saved_int(
+        plan, x.data_ptr(), param.data_ptr(), sums.data_ptr(),
+        None if dw is None else dw.data_ptr(), grad_out.data_ptr(), grad_in.data_ptr(),
+        None if dparam is None else dparam.data_ptr(), torch.get_num_threads())
     if code:
         status(code)
     return dparam

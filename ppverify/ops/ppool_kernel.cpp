@@ -3101,6 +3101,12 @@ struct Saved {
   // the state of one group alone, from the start of each buffer (state_index and e_index of
   // group 0), and no output written: the recomputing backward's (fused_group64)
   bool local = false;
+  // the integer-alpha window state (ppv_forward_saved_int; see run_int_saved_backward): per
+  // window S at sy and y at sy + sy_n (double, the output's layout), in place of jac (whether
+  // run() cuts the planes into segments or lane slices: these sums are the whole window's)
+  bool int_state = false;
+  double* sy = nullptr;
+  int64_t sy_n = 0;
 };
 
 
@@ -4404,6 +4410,13 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
             ov_unusable += save_overlap_row(P, ln, fl, od, oh, ow0, nt, dwrow, ybuf, slowrow,
                                             *sv);
             continue;  // (the rest is the disjoint state's)
+          }
+          if (sv->int_state) {  // each window's S and y (run_int_saved_backward)
+            // (a window of the exact engine: its dy/dx is not the formula's: recompute)
+            if (slow_in_row > 0.0) *status |= ST_UNSAVED;
+            store_out_row_owned<double>(sv->sy, P, ln, od, oh, ow0, nt, S);
+            store_out_row_owned<double>(sv->sy + sv->sy_n, P, ln, od, oh, ow0, nt, ybuf);
+            continue;
           }
           double* jrow = s.rowbuf.data();
           double unusable = 0.0;
@@ -6050,6 +6063,45 @@ inline void plane_param_sum(const T* gy, const double* dw, int64_t n, int64_t st
   me[1] = 0.0;
 }
 
+// dparam_out = the per-plane sums of gy * dw (dw: each window's dy/dparam, the output's
+// layout) reduced to the parameter's shape: the saved states' parameter gradient
+template <class T>
+void saved_param_grad(const Plan& P, int nt, const T* gy, const double* dw,
+                      double* dparam_out) {
+  const bool cl = P.layout == 1;
+  const int64_t planes = P.N * P.C;
+  // one output per plane (global pooling) of a narrow type: each plane's sum is its one term
+  // gy * dw, which reduce_param's plain sums then add in plane order; the same sums without
+  // the per-plane pairs (a vector of 2 doubles per plane, allocated and zeroed, and a call
+  // per plane: 0.08 ms of a ResNet head's 16,384-plane backward, one thread). Index p is
+  // plane p's output in either memory format.
+  if (dparam_out != nullptr && P.plane_out == 1 && !std::is_same<T, double>::value &&
+      plain_param_sums(P, planes, [](int64_t p) { return p; },
+                       [&](int64_t p) {
+                         double t = to_double<T>(gy[p]) * dw[p];
+                         PPV_KEEP(t);  // (rounded, as plane_param_sum's: no fma into the sum)
+                         return t;
+                       },
+                       dparam_out))
+    return;
+  {
+    std::vector<double> dparam((size_t)(2 * planes), 0.0);  // (m, e) pairs
+    double* dp = dparam.data();
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+    for (int64_t p = 0; p < planes; ++p) {
+      if (cl) {
+        const int64_t n = p / P.C, c = p % P.C;
+        const int64_t o0 = n * P.plane_out * P.C + c;
+        plane_param_sum<T>(gy + o0, dw + o0, P.plane_out, P.C, dp + 2 * p);
+      } else {
+        plane_param_sum<T>(gy + p * P.plane_out, dw + p * P.plane_out, P.plane_out, 1,
+                           dp + 2 * p);
+      }
+    }
+    reduce_param(P, dparam.data(), dparam_out);
+  }
+}
+
 // The backward from a saving forward's state (no recomputation): gx = gy[window] * jac (0
 // outside every window) in x's dtype and layout, and, with dparam_out, the per-plane sums of
 // gy * dw reduced to the parameter's shape. A pass over memory, in memory order. jac is float
@@ -6249,37 +6301,148 @@ int run_saved_backward(const Plan& Pc, const J* jac, const double* dw, const T* 
   if (n_runs) saved_bwd_rows_runs += n_runs;
   if (n_spread) saved_bwd_rows_spread += n_spread;
   if (n_gather) saved_bwd_rows_gather += n_gather;
-  // one output per plane (global pooling) of a narrow type: each plane's sum is its one term
-  // gy * dw, which reduce_param's plain sums then add in plane order; the same sums without
-  // the per-plane pairs (a vector of 2 doubles per plane, allocated and zeroed, and a call
-  // per plane: 0.08 ms of a ResNet head's 16,384-plane backward, one thread). Index p is
-  // plane p's output in either memory format.
-  if (dparam_out != nullptr && P.plane_out == 1 && !std::is_same<T, double>::value &&
-      plain_param_sums(P, planes, [](int64_t p) { return p; },
-                       [&](int64_t p) {
-                         double t = to_double<T>(gy[p]) * dw[p];
-                         PPV_KEEP(t);  // (rounded, as plane_param_sum's: no fma into the sum)
-                         return t;
-                       },
-                       dparam_out))
-    return ST_OK;
-  if (dparam_out != nullptr) {
-    std::vector<double> dparam((size_t)(2 * planes), 0.0);  // (m, e) pairs
-    double* dp = dparam.data();
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-    for (int64_t p = 0; p < planes; ++p) {
-      if (cl) {
-        const int64_t n = p / P.C, c = p % P.C;
-        const int64_t o0 = n * P.plane_out * P.C + c;
-        plane_param_sum<T>(gy + o0, dw + o0, P.plane_out, P.C, dp + 2 * p);
-      } else {
-        plane_param_sum<T>(gy + p * P.plane_out, dw + p * P.plane_out, P.plane_out, 1,
-                           dp + 2 * p);
+  if (dparam_out != nullptr) saved_param_grad<T>(P, nt, gy, dw, dparam_out);
+  return ST_OK;
+}
+
+// ------------------------------------------- backward from the integer-alpha window state
+// At an integer alpha of 0-4 (the fast engine's int_a: E = x^a, Lc = 0) with windows that share
+// no element and hold 16 elements or more on average, the saving forward keeps no dy/dx per
+// element: only each window's S = sum x^a and y (double, the output's layout: Saved::sy), and
+// this backward forms every element's dy/dx from its x and its window's constants,
+//     dy/dx = k1 x^a - k2 x^(a-1) at x > 0,  k1 = (1 + a) / S,  k2 = a y / S,
+//     ([a = 0] - [a = 1] y) / S at a zero (at a = 1 the limit -y / sum x), 1 in a window of
+//     zeros alone (S = 0), 0 outside every window,
+// the fast engine's formula E (k1 - k2 / x) with E / x = x^(a - 1) by multiplication (a = 0:
+// k2 = 0). The dy/dx pass and its input-sized state leave the forward; the backward reads x
+// (held by autograd anyway) where it read the state. One alpha for every plane.
+// dy/dx at x of a window whose gy-scaled constants are c1 = g k1, c2 = g k2, cz = g kz, at the
+// integer alpha A (branch-free: the loops over a run of elements vectorise)
+template <int A>
+PPV_ALWAYS_INLINE double int_dydx(double x, double c1, double c2, double cz) {
+  const double x2 = x * x;
+  const double e = A == 0 ? 1.0 : A == 1 ? x : A == 2 ? x2 : A == 3 ? x2 * x : x2 * x2;
+  const double q = A == 0 ? 0.0 : A == 1 ? 1.0 : A == 2 ? x : A == 3 ? x2 : x2 * x;
+  const double d = std::fma(c1, e, -(c2 * q));
+  return x > 0.0 ? d : (x == 0.0 ? cz : 0.0);
+}
+
+// gy-scaled constants of a window (g k1, g k2, g kz), from its S and y
+PPV_ALWAYS_INLINE void int_window_consts(double a, double S, double y, double g, double& c1,
+                                         double& c2, double& cz) {
+  if (S == 0.0) {  // a window of zeros alone: dy/dx = 1 at each element
+    c1 = 0.0; c2 = 0.0; cz = g;
+    return;
+  }
+  const double inv = 1.0 / S;
+  c1 = g * ((1.0 + a) * inv);
+  c2 = g * (a * y * inv);
+  cz = g * ((a == 0.0 ? inv : 0.0) - (a == 1.0 ? y * inv : 0.0));
+}
+
+template <class T, int A>
+int int_saved_backward_a(const Plan& P, const T* x, const double* sy, const double* dw,
+                         const T* gy, T* gx, double* dparam_out, int requested) {
+  constexpr double a = (double)A;
+  const int64_t D = P.ax[0].in, H = P.ax[1].in, W = P.ax[2].in;
+  const int64_t OH = P.ax[1].out, OW = P.ax[2].out;
+  std::vector<int64_t> om[3];  // per axis: the output whose window holds input index i, or -1
+  for (int ax = 0; ax < 3; ++ax) {
+    const Axis& X = P.ax[ax];
+    om[ax].assign((size_t)X.in, -1);
+    for (int64_t o = 0; o < X.out; ++o)
+      for (int64_t j = 0; j < X.count[o]; ++j) om[ax][X.start[o] + j * X.step] = o;
+  }
+  // W's runs of consecutive columns of one output (or of none: -1)
+  std::vector<int64_t> run_end, run_out;
+  for (int64_t iw = 0; iw < W;) {
+    const int64_t o = om[2][(size_t)iw];
+    int64_t e = iw + 1;
+    while (e < W && om[2][(size_t)e] == o) ++e;
+    run_end.push_back(e);
+    run_out.push_back(o);
+    iw = e;
+  }
+  const bool cl = P.layout == 1;
+  const int64_t planes = P.N * P.C, n_out = planes * P.plane_out;
+  const double* Sv = sy;
+  const double* Yv = sy + n_out;
+  const int64_t outer = cl ? P.N * D * H : planes * D * H;
+  const int64_t lanes = cl ? P.C : 1;
+  const int nt = threads_for(P, requested, INT64_MAX);
+#pragma omp parallel num_threads(nt) if (nt > 1)
+  {
+    // the gy-scaled constants of the output row the last input row read (per window and
+    // channel: c1, c2, cz), kept while the next input rows read the same output row
+    std::vector<double> k((size_t)(3 * OW * lanes));
+    double* k1 = k.data();
+    double* k2 = k1 + OW * lanes;
+    double* kz = k2 + OW * lanes;
+    int64_t kkey = -1;
+#pragma omp for schedule(static)
+    for (int64_t r = 0; r < outer; ++r) {
+      const int64_t ih = r % H, id = (r / H) % D, b = r / (D * H);  // b: plane or batch entry
+      const int64_t od = om[0][(size_t)id], oh = om[1][(size_t)ih];
+      T* g = gx + r * W * lanes;
+      const T* xr = x + r * W * lanes;
+      if (od < 0 || oh < 0) {
+        for (int64_t i = 0; i < W * lanes; ++i) g[i] = from_double<T>(0.0);
+        continue;
+      }
+      const int64_t out0 = (b * P.plane_out + (od * OH + oh) * OW) * lanes;
+      if (out0 != kkey) {
+        for (int64_t i = 0; i < OW * lanes; ++i)
+          int_window_consts(a, Sv[out0 + i], Yv[out0 + i], to_double<T>(gy[out0 + i]), k1[i],
+                            k2[i], kz[i]);
+        kkey = out0;
+      }
+      int64_t iw = 0;
+      for (size_t run = 0; run < run_end.size(); ++run) {
+        const int64_t e = run_end[run], ow = run_out[run];
+        if (ow < 0) {
+          for (int64_t i = iw * lanes; i < e * lanes; ++i) g[i] = from_double<T>(0.0);
+        } else if (!cl) {  // one plane's row: the run's one window
+          const double c1 = k1[ow], c2 = k2[ow], cz = kz[ow];
+#pragma omp simd
+          for (int64_t i = iw; i < e; ++i)
+            g[i] = from_double<T>(int_dydx<A>(to_double<T>(xr[i]), c1, c2, cz));
+        } else {  // channels-last: each pixel's channels, each its own window's constants
+          const double *c1 = k1 + ow * lanes, *c2 = k2 + ow * lanes, *cz = kz + ow * lanes;
+          for (int64_t w = iw; w < e; ++w) {
+            const T* xi = xr + w * lanes;
+            T* gi = g + w * lanes;
+#pragma omp simd
+            for (int64_t c = 0; c < lanes; ++c)
+              gi[c] = from_double<T>(int_dydx<A>(to_double<T>(xi[c]), c1[c], c2[c], cz[c]));
+          }
+        }
+        iw = e;
       }
     }
-    reduce_param(P, dparam.data(), dparam_out);
   }
+  if (dparam_out != nullptr) saved_param_grad<T>(P, nt, gy, dw, dparam_out);
   return ST_OK;
+}
+
+// The backward from the integer-alpha window state (see above): gx (x's dtype and layout, not
+// x itself) and, with dparam_out, the per-plane sums of gy * dw reduced to the parameter's
+// shape. One alpha of 0-4 for every plane.
+template <class T>
+int run_int_saved_backward(const Plan& P, const T* x, const double* param, const double* sy,
+                           const double* dw, const T* gy, T* gx, double* dparam_out,
+                           int requested) {
+  if (!disjoint(P) || std::is_same<T, double>::value || P.op != OP_PPOOL) return ST_ARGS;
+  const double a = param[0];
+  for (int64_t c = 1; c < param_count(P); ++c)
+    if (param[c] != a) return ST_ARGS;
+  switch ((int)a == a ? (int)a : -1) {
+    case 0: return int_saved_backward_a<T, 0>(P, x, sy, dw, gy, gx, dparam_out, requested);
+    case 1: return int_saved_backward_a<T, 1>(P, x, sy, dw, gy, gx, dparam_out, requested);
+    case 2: return int_saved_backward_a<T, 2>(P, x, sy, dw, gy, gx, dparam_out, requested);
+    case 3: return int_saved_backward_a<T, 3>(P, x, sy, dw, gy, gx, dparam_out, requested);
+    case 4: return int_saved_backward_a<T, 4>(P, x, sy, dw, gy, gx, dparam_out, requested);
+  }
+  return ST_ARGS;
 }
 
 
@@ -6807,6 +6970,26 @@ int dispatch(const int64_t* plan, F&& f) {
 
 }  // namespace
 
+// Windows of at least this many elements on average take the integer-alpha window state (16
+// bytes per window: at 16 elements a window, 1 byte per element, against jac's 4).
+// _native.INT_STATE_MIN_MEAN
+constexpr double INT_STATE_MIN_MEAN = 16.0;
+
+// Whether ppv_forward_saved_int serves a call: P-pooling of a narrow type (the fast engine),
+// windows that share no element and hold INT_STATE_MIN_MEAN elements or more on average, and
+// one alpha of 0, 1, 2, 3 or 4 for every plane (the fast engine's int_a: Lc = 0 for these at
+// every narrow type). _dispatch asks the same (_native.int_state_serves).
+template <class T>
+bool int_state_serves(const Plan& P, const double* param) {
+  if (std::is_same<T, double>::value || P.op != OP_PPOOL || !disjoint(P) ||
+      window_mean(P) < INT_STATE_MIN_MEAN)
+    return false;
+  const double a = param[0];
+  for (int64_t c = 1; c < param_count(P); ++c)
+    if (param[c] != a) return false;
+  return a == 0.0 || a == 1.0 || a == 2.0 || a == 3.0 || a == 4.0;
+}
+
 extern "C" {
 
 // The handshake: the loader checks both before using the library.
@@ -7088,6 +7271,46 @@ int ppv_forward_saved(const int64_t* plan, const void* x, const double* param, v
       sv.stream_jac = sv.jac != nullptr &&
                       P.N * P.C * P.plane_in * (int64_t)sizeof(float) > jac_stream_bytes.load();
       return run<T>(P, (const T*)x, param, (T*)y, nullptr, nullptr, nullptr, nthreads, &sv);
+    } catch (...) {
+      return (int)ST_NOMEM;
+    }
+  });
+}
+
+// ppv_forward_saved with the integer-alpha window state in place of jac: y, each window's S
+// and y (sy: 2 x N C plane_out doubles, the output's layout; see run_int_saved_backward) and,
+// with dw, its dy/da. ST_ARGS where int_state_serves does not hold. Status as
+// ppv_forward_saved (ST_UNSAVED: a window of the exact engine, or wider than a column tile:
+// the backward recomputes).
+int ppv_forward_saved_int(const int64_t* plan, const void* x, const double* param, void* y,
+                          double* dw, double* sy, int nthreads) {
+  return dispatch(plan, [&](const Plan& P, auto* tag) {
+    using T = std::remove_pointer_t<decltype(tag)>;
+    if (sy == nullptr || !int_state_serves<T>(P, param)) return (int)ST_ARGS;
+    try {
+      Saved sv;
+      sv.dw = dw;
+      sv.int_state = true;
+      sv.sy = sy;
+      sv.sy_n = P.N * P.C * P.plane_out;
+      return run<T>(P, (const T*)x, param, (T*)y, nullptr, nullptr, nullptr, nthreads, &sv);
+    } catch (...) {
+      return (int)ST_NOMEM;
+    }
+  });
+}
+
+// The backward from ppv_forward_saved_int's integer-alpha window state (x and param those of
+// the forward): gx (x's dtype and layout; not x itself) and, with dparam, sum gy * dw.
+int ppv_backward_saved_int(const int64_t* plan, const void* x, const double* param,
+                           const double* sy, const double* dw, const void* gy, void* gx,
+                           double* dparam, int nthreads) {
+  return dispatch(plan, [&](const Plan& P, auto* tag) {
+    using T = std::remove_pointer_t<decltype(tag)>;
+    if (dparam != nullptr && dw == nullptr) return (int)ST_ARGS;
+    try {
+      return run_int_saved_backward<T>(P, (const T*)x, param, sy, dw, (const T*)gy, (T*)gx,
+                                       dparam, nthreads);
     } catch (...) {
       return (int)ST_NOMEM;
     }

@@ -130,3 +130,129 @@ def test_integer_alpha_forward_is_correctly_rounded_over_the_suite(dtype):
                 if f > worst:
                     worst, where = f, (alpha, kind, dims, spatial, output_size)
     assert worst == 0, (worst, where)
+
+
+# ---- the integer-alpha window state: at such an alpha, with windows that share no element and
+# hold 16 elements or more on average (global and adaptive pooling, large kernels), the saving
+# forward keeps each window's S and y (no dy/dx per element) and the backward forms each dy/dx
+# from x (run_int_saved_backward): dy/dx = k1 x^a - k2 x^(a-1)
+
+
+def _calls(monkeypatch, name):
+    """A list that gets one entry per call of ``_native.<name>`` (which still runs)."""
+    calls = []
+    real = getattr(_native, name)
+
+    def counting(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(_native, name, counting)
+    return calls
+
+
+@pytest.fixture
+def window_state(monkeypatch):
+    """``(forwards, backwards)``: calls that saved the window state and backwards from it; the
+    recomputing backward and the dy/dx state's backward fail the test."""
+    def forbidden(*args, **kwargs):
+        raise AssertionError("a backward other than the window state's ran")
+
+    forwards = _calls(monkeypatch, "forward_saved_int")
+    backwards = _calls(monkeypatch, "backward_saved_int")
+    monkeypatch.setattr(_native, "backward", forbidden)
+    monkeypatch.setattr(_native, "backward_saved", forbidden)
+    return forwards, backwards
+
+
+def _with_a_window_of_zeros(x, dims):
+    x = x.clone()
+    x[(0, 0) + (slice(0, 8),) * dims] = 0.0  # (a window of zeros alone where windows are 8 wide)
+    return x
+
+
+# (dims, shape, layout): global, adaptive to sizes that divide, k8 s8; a few planes (segments
+# and lane slices of one global plane), 1-D and 3-D
+WINDOW_STATE_CASES = [
+    (2, (2, 16, 24, 16), "global"),
+    (2, (2, 16, 24, 16), ("adaptive", (3, 2))),
+    (2, (2, 16, 24, 16), ("windowed", 8)),
+    (2, (1, 2, 128, 136), "global"),
+    (1, (1, 1, 20000), ("windowed", 32)),
+    (3, (1, 8, 8, 8, 16), "global"),
+]
+
+
+def _run(x, alpha, dims, layout, gradients=True):
+    if layout == "global":
+        return check_adaptive_case("ppool", x, alpha, 1, dims=dims, gradients=gradients)
+    kind, size = layout
+    if kind == "adaptive":
+        return check_adaptive_case("ppool", x, alpha, size, dims=dims, gradients=gradients)
+    return check_case(x, alpha, size, size, 0, 1, False, dims=dims, gradients=gradients)
+
+
+# every integer alpha in float32, the common ones in the half types
+DTYPE_ALPHAS = [(torch.float32, a) for a in (0.0, 1.0, 2.0, 3.0, 4.0)] + [
+    (d, a) for d in (torch.bfloat16, torch.float16) for a in (1.0, 2.0)]
+
+
+@pytest.mark.parametrize("dtype, alpha", DTYPE_ALPHAS,
+                         ids=[f"{dtype_name(d)}-{a}" for d, a in DTYPE_ALPHAS])
+@pytest.mark.parametrize("dims, shape, layout", WINDOW_STATE_CASES,
+                         ids=[f"{c[0]}d-{c[1]}-{c[2] if isinstance(c[2], str) else c[2][0]}"
+                              for c in WINDOW_STATE_CASES])
+def test_the_window_state_serves_large_disjoint_windows(dims, shape, layout, dtype, alpha,
+                                                        window_state):
+    x = positive_signal(shape, dtype, 17 + shape[-1], zeros=0.15)
+    if layout != "global" and layout[0] == "windowed" and layout[1] == 8:
+        x = _with_a_window_of_zeros(x, dims)
+    _run(x, alpha, dims, layout)
+    if dims == 2 and shape[1] % 8 == 0:  # and on channels-last memory
+        _run(x.contiguous(memory_format=torch.channels_last), alpha, dims, layout)
+    forwards, backwards = window_state
+    assert len(forwards) > 0 and len(backwards) == len(forwards), (forwards, backwards)
+
+
+def test_one_alpha_per_channel_takes_the_window_state_where_all_are_equal(monkeypatch):
+    forwards = _calls(monkeypatch, "forward_saved_int")
+    x = positive_signal((2, 8, 16, 16), torch.float32, 9, zeros=0.1)
+    check_adaptive_case("ppool", x, torch.full((8,), 3.0, dtype=torch.float64), 1, dims=2)
+    assert len(forwards) == 1
+    check_adaptive_case("ppool", x, PER_CHANNEL[:8], 1, dims=2)  # integers, not one value
+    check_adaptive_case("ppool", x, 2.5, 1, dims=2)
+    check_case(x, 2.0, 2, 2, 0, 1, False, dims=2)  # windows of 4 elements: the dy/dx state
+    assert len(forwards) == 1
+
+
+@pytest.mark.parametrize("what", ["S", "y", "dw"])
+def test_a_wrong_window_state_is_caught(what, monkeypatch):
+    """A 0.1% error in a window's S or y, or in its dy/dalpha, fails the oracle comparison; the
+    same path unskewed passes."""
+    x = positive_signal((2, 8, 12, 10), torch.float32, 21, zeros=0.1)
+    real = _native.forward_saved_int
+    n_out = 2 * 8
+
+    def skewed(factor):
+        def forward(plan, x, param, out, dw, sums):
+            result = real(plan, x, param, out, dw, sums)
+            {"S": sums[:n_out], "y": sums[n_out:], "dw": dw}[what].mul_(factor)
+            return result
+        return forward
+
+    monkeypatch.setattr(_native, "forward_saved_int", skewed(1.001))
+    with pytest.raises(AssertionError, match="outside tolerance"):
+        check_adaptive_case("ppool", x, 2.0, 1, dims=2)
+    monkeypatch.setattr(_native, "forward_saved_int", skewed(1.0))
+    check_adaptive_case("ppool", x, 2.0, 1, dims=2)
+
+
+def test_a_window_wider_than_a_column_tile_recomputes(monkeypatch):
+    # windows of 2 rows of 4100 columns (adaptive to 1 x 2, not a global window that the
+    # dispatcher folds into rows: the column tiles hold 2048): the forward keeps no state and
+    # the backward recomputes, against the oracle
+    recomputed = _calls(monkeypatch, "backward")
+    saved = _calls(monkeypatch, "forward_saved_int")
+    x = positive_signal((1, 8, 2, 8200), torch.float32, 4, zeros=0.05)
+    check_adaptive_case("ppool", x, 2.0, (1, 2), dims=2)
+    assert len(saved) == 1 and len(recomputed) == 1
