@@ -6102,6 +6102,15 @@ void saved_param_grad(const Plan& P, int nt, const T* gy, const double* dw,
   }
 }
 
+// Per input index of an axis whose windows share no element: the output whose window holds
+// it, or -1 (the saved states' backwards)
+inline std::vector<int64_t> window_owners(const Axis& A) {
+  std::vector<int64_t> om((size_t)A.in, -1);
+  for (int64_t o = 0; o < A.out; ++o)
+    for (int64_t j = 0; j < A.count[o]; ++j) om[(size_t)(A.start[o] + j * A.step)] = o;
+  return om;
+}
+
 // The backward from a saving forward's state (no recomputation): gx = gy[window] * jac (0
 // outside every window) in x's dtype and layout, and, with dparam_out, the per-plane sums of
 // gy * dw reduced to the parameter's shape. A pass over memory, in memory order. jac is float
@@ -6120,13 +6129,7 @@ int run_saved_backward(const Plan& Pc, const J* jac, const double* dw, const T* 
   const int64_t D = P.ax[0].in, H = P.ax[1].in, W = AW.in;
   const bool whole_w = W <= 4 * SAVED_COLS;
   std::vector<int64_t> om[3];
-  for (int a = 0; a < 3; ++a) {
-    if (a == 2 && !whole_w) break;
-    const Axis& A = P.ax[a];
-    om[a].assign((size_t)A.in, -1);
-    for (int64_t o = 0; o < A.out; ++o)
-      for (int64_t j = 0; j < A.count[o]; ++j) om[a][A.start[o] + j * A.step] = o;
-  }
+  for (int a = 0; a < (whole_w ? 3 : 2); ++a) om[a] = window_owners(P.ax[a]);
   const int64_t pieces = whole_w ? 1 : (W + SAVED_COLS - 1) / SAVED_COLS;
   const int64_t piece_cols = whole_w ? W : SAVED_COLS;
   std::vector<int64_t> piece_first((size_t)pieces, AW.out);
@@ -6316,6 +6319,7 @@ int run_saved_backward(const Plan& Pc, const J* jac, const double* dw, const T* 
 // the fast engine's formula E (k1 - k2 / x) with E / x = x^(a - 1) by multiplication (a = 0:
 // k2 = 0). The dy/dx pass and its input-sized state leave the forward; the backward reads x
 // (held by autograd anyway) where it read the state. One alpha for every plane.
+
 // dy/dx at x of a window whose gy-scaled constants are c1 = g k1, c2 = g k2, cz = g kz, at the
 // integer alpha A (branch-free: the loops over a run of elements vectorise)
 template <int A>
@@ -6346,13 +6350,8 @@ int int_saved_backward_a(const Plan& P, const T* x, const double* sy, const doub
   constexpr double a = (double)A;
   const int64_t D = P.ax[0].in, H = P.ax[1].in, W = P.ax[2].in;
   const int64_t OH = P.ax[1].out, OW = P.ax[2].out;
-  std::vector<int64_t> om[3];  // per axis: the output whose window holds input index i, or -1
-  for (int ax = 0; ax < 3; ++ax) {
-    const Axis& X = P.ax[ax];
-    om[ax].assign((size_t)X.in, -1);
-    for (int64_t o = 0; o < X.out; ++o)
-      for (int64_t j = 0; j < X.count[o]; ++j) om[ax][X.start[o] + j * X.step] = o;
-  }
+  const std::vector<int64_t> om[3] = {window_owners(P.ax[0]), window_owners(P.ax[1]),
+                                      window_owners(P.ax[2])};
   // W's runs of consecutive columns of one output (or of none: -1)
   std::vector<int64_t> run_end, run_out;
   for (int64_t iw = 0; iw < W;) {

@@ -49,3 +49,13 @@ def native_or_torch(request, monkeypatch):
     if request.param == "torch":
         monkeypatch.setattr(_dispatch, "_use_native", lambda x: False)
     return request.param
+
+
+@pytest.fixture
+def weight_paths():
+    """The counts of ``_native.weight_paths`` over the test's own calls (a function: call it
+    to read; reset before the test)."""
+    from ppverify.ops import _native
+
+    _native.weight_paths()  # reset
+    return _native.weight_paths

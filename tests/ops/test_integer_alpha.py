@@ -27,18 +27,12 @@ from ppverify.ops import _native
 from ._cases import ADAPTIVE_GEOMETRIES, GEOMETRIES, KINDS, positive_signal, values
 from ._compare import check_adaptive_case, check_case, dtype_name
 from .test_load_weights import _memory
+from .test_saved_backward import _count_calls
 
 pytestmark = pytest.mark.skipif(not _native.available(),
                                 reason=f"no compiled kernel here: {_native.build_error}")
 
 NARROW = [torch.float32, torch.bfloat16, torch.float16]
-
-
-@pytest.fixture
-def paths():
-    """The counts of weight_paths over the test's own calls (a function: call it to read)."""
-    _native.weight_paths()  # reset
-    return _native.weight_paths
 
 
 # dims, shape, kernel, stride, padding (16 channels: two groups of 8 planes)
@@ -57,12 +51,13 @@ PER_CHANNEL = torch.tensor([0.0, 1.0, 2.0, 3.0, 4.0, 2.0, 1.0, 3.0] * 2, dtype=t
 @pytest.mark.parametrize("case, channels_last", CASES,
                          ids=[f"{c[0]}d-k{c[2]}s{c[3]}-{'cl' if cl else 'contiguous'}"
                               for c, cl in CASES])
-def test_integer_alpha_is_weighed_by_multiplication(case, channels_last, dtype, alpha, paths):
+def test_integer_alpha_is_weighed_by_multiplication(case, channels_last, dtype, alpha,
+                                                    weight_paths):
     dims, shape, kernel, stride, padding = case
     a = PER_CHANNEL if alpha == "per-channel" else alpha
     x = _memory(positive_signal(shape, dtype, 11 + shape[-1], zeros=0.15), dims, channels_last)
     check_case(x, a, kernel, stride, padding, 1, False, dims=dims)
-    seen = paths()
+    seen = weight_paths()
     assert seen["integer"] > 0, seen
     # every row segment of these calls: each group's lanes all take an integer alpha
     assert seen["integer"] == seen["fused"] + seen["tail"] + seen["split"], seen
@@ -70,12 +65,12 @@ def test_integer_alpha_is_weighed_by_multiplication(case, channels_last, dtype, 
 
 @pytest.mark.parametrize("dtype", NARROW, ids=dtype_name)
 @pytest.mark.parametrize("alpha", [2.0, 4.0, "per-channel"])
-def test_integer_alpha_global_and_adaptive_windows(dtype, alpha, paths):
+def test_integer_alpha_global_and_adaptive_windows(dtype, alpha, weight_paths):
     a = PER_CHANNEL if alpha == "per-channel" else alpha
     x = positive_signal((2, 16, 23, 29), dtype, 5, zeros=0.2)
     for output_size in (1, 5):
         check_adaptive_case("ppool", x, a, output_size, dims=2)
-    assert paths()["integer"] > 0
+    assert weight_paths()["integer"] > 0
 
 
 @pytest.mark.parametrize("alpha", [
@@ -84,10 +79,10 @@ def test_integer_alpha_global_and_adaptive_windows(dtype, alpha, paths):
     torch.tensor([2.0] * 7 + [2.5] + [1.0] * 8, dtype=torch.float64),  # one lane not integer
     -1.0,
 ], ids=["5", "2.5", "one-lane-2.5", "-1"])
-def test_other_alphas_keep_the_exponential(alpha, paths):
+def test_other_alphas_keep_the_exponential(alpha, weight_paths):
     x = positive_signal((1, 16, 19, 24), torch.float32, 3, zeros=0.1)
     check_case(x, alpha, 3, 2, 1, 1, False, dims=2)
-    seen = paths()
+    seen = weight_paths()
     if isinstance(alpha, torch.Tensor):  # the second group (all 1.0) weighs by multiplication
         assert 0 < seen["integer"] < seen["fused"] + seen["tail"] + seen["split"], seen
     else:
@@ -138,19 +133,6 @@ def test_integer_alpha_forward_is_correctly_rounded_over_the_suite(dtype):
 # from x (run_int_saved_backward): dy/dx = k1 x^a - k2 x^(a-1)
 
 
-def _calls(monkeypatch, name):
-    """A list that gets one entry per call of ``_native.<name>`` (which still runs)."""
-    calls = []
-    real = getattr(_native, name)
-
-    def counting(*args, **kwargs):
-        calls.append(1)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(_native, name, counting)
-    return calls
-
-
 @pytest.fixture
 def window_state(monkeypatch):
     """``(forwards, backwards)``: calls that saved the window state and backwards from it; the
@@ -158,8 +140,8 @@ def window_state(monkeypatch):
     def forbidden(*args, **kwargs):
         raise AssertionError("a backward other than the window state's ran")
 
-    forwards = _calls(monkeypatch, "forward_saved_int")
-    backwards = _calls(monkeypatch, "backward_saved_int")
+    forwards = _count_calls(monkeypatch, "forward_saved_int")
+    backwards = _count_calls(monkeypatch, "backward_saved_int")
     monkeypatch.setattr(_native, "backward", forbidden)
     monkeypatch.setattr(_native, "backward_saved", forbidden)
     return forwards, backwards
@@ -215,7 +197,7 @@ def test_the_window_state_serves_large_disjoint_windows(dims, shape, layout, dty
 
 
 def test_one_alpha_per_channel_takes_the_window_state_where_all_are_equal(monkeypatch):
-    forwards = _calls(monkeypatch, "forward_saved_int")
+    forwards = _count_calls(monkeypatch, "forward_saved_int")
     x = positive_signal((2, 8, 16, 16), torch.float32, 9, zeros=0.1)
     check_adaptive_case("ppool", x, torch.full((8,), 3.0, dtype=torch.float64), 1, dims=2)
     assert len(forwards) == 1
@@ -251,8 +233,8 @@ def test_a_window_wider_than_a_column_tile_recomputes(monkeypatch):
     # windows of 2 rows of 4100 columns (adaptive to 1 x 2, not a global window that the
     # dispatcher folds into rows: the column tiles hold 2048): the forward keeps no state and
     # the backward recomputes, against the oracle
-    recomputed = _calls(monkeypatch, "backward")
-    saved = _calls(monkeypatch, "forward_saved_int")
+    recomputed = _count_calls(monkeypatch, "backward")
+    saved = _count_calls(monkeypatch, "forward_saved_int")
     x = positive_signal((1, 8, 2, 8200), torch.float32, 4, zeros=0.05)
     check_adaptive_case("ppool", x, 2.0, (1, 2), dims=2)
     assert len(saved) == 1 and len(recomputed) == 1

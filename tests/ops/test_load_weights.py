@@ -27,13 +27,6 @@ from .test_window_sums import FAST_DTYPES, _alpha
 pytestmark = pytest.mark.skipif(not _native.available(),
                                 reason=f"no compiled kernel here: {_native.build_error}")
 
-@pytest.fixture
-def paths():
-    """The counts of weight_paths over the test's own calls (a function: call it to read)."""
-    _native.weight_paths()  # reset
-    return _native.weight_paths
-
-
 # dims, shape (8 or 16 channels: whole groups), kernel, stride, padding
 FUSED = [
     (2, (2, 8, 19, 24), 3, 2, 1),     # k3 s2 p1, 24 columns: whole blocks of 8
@@ -58,11 +51,11 @@ def _memory(x, dims, channels_last):
     ids=[f"{c[0]}d-{c[1]}-k{c[2]}-{'channels_last' if cl else 'contiguous'}"
          for c, cl in FUSED_LAYOUTS])
 def test_rows_loaded_into_the_logarithms_pass_match_the_oracle(case, channels_last, dtype,
-                                                                paths):
+                                                                weight_paths):
     dims, shape, kernel, stride, padding = case
     x = _memory(positive_signal(shape, dtype, 40 + shape[-1], zeros=0.1), dims, channels_last)
     check_case(x, _alpha(shape[1]), kernel, stride, padding, 1, False, dims=dims)
-    seen = paths()
+    seen = weight_paths()
     if not _runs_vector_code():
         assert seen["fused"] == seen["tail"] == 0 and seen["split"] > 0, seen
         return
@@ -72,32 +65,32 @@ def test_rows_loaded_into_the_logarithms_pass_match_the_oracle(case, channels_la
     assert (seen["tail"] > 0, seen["fused"] > 0) == (partial, not partial), seen
 
 
-def test_a_global_window_with_a_plane_reference(paths):
+def test_a_global_window_with_a_plane_reference(weight_paths):
     # alpha 40 and wide values: the weights are relative to each plane's dominant element
     # (Lc != 0), read by the forward's separate pass and then by the fused one
     gen = torch.Generator().manual_seed(7)
     x = torch.exp(torch.randn((1, 8, 13, 16), generator=gen, dtype=torch.float64) * 3)
     alpha = torch.tensor([40.0, 3.0, -2.5, 60.0, 1.5, 25.0, -8.0, 90.0], dtype=torch.float64)
     check_adaptive_case("ppool", x.float(), alpha, 1, dims=2)
-    seen = paths()
+    seen = weight_paths()
     if _runs_vector_code():
         assert seen["fused"] > 0 and seen["tail"] == seen["split"] == 0, seen
 
 
 @pytest.mark.parametrize("channels_last", [False, True], ids=["contiguous", "channels_last"])
-def test_partial_groups_and_narrow_rows_take_the_split_path(channels_last, paths):
+def test_partial_groups_and_narrow_rows_take_the_split_path(channels_last, weight_paths):
     # 5 channels: one group of 5 active lanes (per-lane loads); 7 columns: less than a block
     x = _memory(positive_signal((1, 5, 12, 7), torch.float32, 3, zeros=0.1), 2, channels_last)
     check_case(x, _alpha(5), 3, 2, 1, 1, False, dims=2)
-    seen = paths()
+    seen = weight_paths()
     assert seen["fused"] == seen["tail"] == 0 and seen["split"] > 0, seen
 
 
 @pytest.mark.parametrize("geometry, h", [((3, 2, 1), 11), ((3, 1, 1), 11), ((2, 2, 0), 11),
                                          ((3, 1, 1), 3)],
                          ids=["k3s2p1", "k3s1p1", "k2s2", "k3s1p1-3rows"])
-def test_a_channels_last_band_reuses_the_rows_of_the_groups_previous_band(geometry, h, paths,
-                                                                        bands):
+def test_a_channels_last_band_reuses_the_rows_of_the_groups_previous_band(geometry, h,
+                                                                        weight_paths, bands):
     # 2 batch entries of 2 groups (16 channels) in bands of about two input rows: each group
     # keeps its own row cache from band to band, so the rows that consecutive bands share
     # (k3: one or two per band boundary) are weighed once, and a group of the next batch
@@ -117,6 +110,6 @@ def test_a_channels_last_band_reuses_the_rows_of_the_groups_previous_band(geomet
     k, s, p = geometry
     read = {o * s - p + j for o in range((h + 2 * p - k) // s + 1) for j in range(k)}
     rows = len(read & set(range(h)))  # the input rows some window reads (k2 s2: 10 of 11)
-    seen = paths()
+    seen = weight_paths()
     # each once per group
     assert seen["fused"] + seen["tail"] + seen["split"] == n * (c // 8) * rows, seen
