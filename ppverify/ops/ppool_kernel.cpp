@@ -6111,6 +6111,21 @@ inline std::vector<int64_t> window_owners(const Axis& A) {
   return om;
 }
 
+// The runs of consecutive indices of one owner in window_owners' table om: run k ends before
+// run_end[k] (the next starts there) and belongs to output run_out[k] (-1: no window)
+inline void owner_runs(const std::vector<int64_t>& om, std::vector<int64_t>& run_end,
+                       std::vector<int64_t>& run_out) {
+  const int64_t n = (int64_t)om.size();
+  for (int64_t i = 0; i < n;) {
+    const int64_t o = om[(size_t)i];
+    int64_t e = i + 1;
+    while (e < n && om[(size_t)e] == o) ++e;
+    run_end.push_back(e);
+    run_out.push_back(o);
+    i = e;
+  }
+}
+
 // The backward from a saving forward's state (no recomputation): gx = gy[window] * jac (0
 // outside every window) in x's dtype and layout, and, with dparam_out, the per-plane sums of
 // gy * dw reduced to the parameter's shape. A pass over memory, in memory order. jac is float
@@ -6160,15 +6175,7 @@ int run_saved_backward(const Plan& Pc, const J* jac, const double* dw, const T* 
   // element they replace (which cost about 5x: global (8,64,112,112), one thread, 4.6 ->
   // 0.9 ms)
   std::vector<int64_t> run_end, run_out;
-  if (whole_w && !cl)
-    for (int64_t iw = 0; iw < W;) {
-      const int64_t o = om[2][(size_t)iw];
-      int64_t e = iw + 1;
-      while (e < W && om[2][(size_t)e] == o) ++e;
-      run_end.push_back(e);
-      run_out.push_back(o);
-      iw = e;
-    }
+  if (whole_w && !cl) owner_runs(om[2], run_end, run_out);
   const bool gaps = std::find(run_out.begin(), run_out.end(), -1) != run_out.end();
   // runs shorter than SPREAD_RUN columns on average: spread (below), else run by run
   // (kernel_ab --saved, one thread: spread 0.56-0.79x on k14, adaptive 7, k2 s2; run by run
@@ -6352,16 +6359,8 @@ int int_saved_backward_a(const Plan& P, const T* x, const double* sy, const doub
   const int64_t OH = P.ax[1].out, OW = P.ax[2].out;
   const std::vector<int64_t> om[3] = {window_owners(P.ax[0]), window_owners(P.ax[1]),
                                       window_owners(P.ax[2])};
-  // W's runs of consecutive columns of one output (or of none: -1)
-  std::vector<int64_t> run_end, run_out;
-  for (int64_t iw = 0; iw < W;) {
-    const int64_t o = om[2][(size_t)iw];
-    int64_t e = iw + 1;
-    while (e < W && om[2][(size_t)e] == o) ++e;
-    run_end.push_back(e);
-    run_out.push_back(o);
-    iw = e;
-  }
+  std::vector<int64_t> run_end, run_out;  // W's runs of columns of one output (or none)
+  owner_runs(om[2], run_end, run_out);
   const bool cl = P.layout == 1;
   const int64_t planes = P.N * P.C, n_out = planes * P.plane_out;
   const double* Sv = sy;
