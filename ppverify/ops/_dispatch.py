@@ -325,8 +325,7 @@ class _NativeCall:
         after ``saves``): P-pooling of a narrow dtype whose windows share no element and hold
         16 elements or more on average, at one alpha of 0-4 for every plane (read here: one
         look at the parameter's values, which the kernel reads on the CPU anyway)."""
-        return self._saves and self._int_windows and _native.int_state_serves(
-            self.op, self.dtype, param, self.plan)
+        return self._saves and self._int_windows and _native.int_state_alpha(param)
 
     def new_window_sums(self) -> Tensor:
         """The integer-alpha window state's buffer: each window's S, then each window's y

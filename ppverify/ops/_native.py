@@ -829,31 +829,27 @@ def backward_saved(plan: int, jac: torch.Tensor, dw: torch.Tensor | None,
 INT_STATE_MIN_MEAN = 16.0
 
 
-def int_state_serves(op: str, dtype: torch.dtype, param: torch.Tensor, plan) -> bool:
-    """Whether ``forward_saved_int`` serves a call (the kernel's ``int_state_serves``):
-    P-pooling of float32, bfloat16 or float16, windows that share no element and hold
-    ``INT_STATE_MIN_MEAN`` elements or more on average (global and adaptive pooling, large
-    windows), and one alpha of 0, 1, 2, 3 or 4 for every plane. ``param``: the kernel's
-    contiguous float64 parameter (one reading of it: a host synchronisation on no device, as
-    the kernel reads it on the CPU anyway)."""
-    if op != "ppool" or dtype not in (torch.float32, torch.bfloat16, torch.float16):
-        return False
+def int_state_alpha(param: torch.Tensor) -> bool:
+    """Whether ``param`` (the kernel's contiguous float64 parameter on the CPU: one value, or
+    one per channel) is one alpha of 0, 1, 2, 3 or 4 for every plane: the integer-alpha
+    window state's parameter (``forward_saved_int``; the kernel's ``int_state_serves`` also
+    asks for P-pooling of float32, bfloat16 or float16 and windows that share no element and
+    hold ``INT_STATE_MIN_MEAN`` elements or more on average, which ``_dispatch`` settles once
+    per kind of call)."""
     values = param.reshape(-1)
     first = float(values[0])
-    if first not in (0.0, 1.0, 2.0, 3.0, 4.0) or (
-            values.numel() > 1 and not bool((values == first).all())):
-        return False
-    return plan_disjoint(plan) and plan_window_mean(plan) >= INT_STATE_MIN_MEAN
+    return first in (0.0, 1.0, 2.0, 3.0, 4.0) and (
+        values.numel() == 1 or bool((values == first).all()))
 
 
 def forward_saved_int(plan: int, x: torch.Tensor, param: torch.Tensor, out: torch.Tensor,
                       dw: torch.Tensor | None, sums: torch.Tensor) -> tuple[bool, bool]:
-    """``forward_saved`` with the integer-alpha window state in place of ``jac`` (where
-    ``int_state_serves``): ``sums`` (float64, ``2 N C`` times the outputs per plane) gets each
-    window's ``S = sum x^alpha`` and then each window's ``y`` in double, in the output's
-    layout; no dy/dx per element is kept. The backward (``backward_saved_int``) forms
-    ``dy/dx = k1 x^alpha - k2 x^(alpha-1)`` from the input and these. Returns ``(bad,
-    usable)`` as ``forward_saved``."""
+    """``forward_saved`` with the integer-alpha window state in place of ``jac`` (where it
+    serves: ``int_state_alpha`` and ``_dispatch._NativeCall.int_state``): ``sums`` (float64,
+    ``2 N C`` times the outputs per plane) gets each window's ``S = sum x^alpha`` and then
+    each window's ``y`` in double, in the output's layout; no dy/dx per element is kept. The
+    backward (``backward_saved_int``) forms ``dy/dx = k1 x^alpha - k2 x^(alpha-1)`` from the
+    input and these. Returns ``(bad, usable)`` as ``forward_saved``."""
     code = (_lib or load()).ppv_forward_saved_int(plan, x.data_ptr(), param.data_ptr(),
                                                   out.data_ptr(),
                                                   dw.data_ptr() if dw is not None else None,

@@ -6976,7 +6976,7 @@ constexpr double INT_STATE_MIN_MEAN = 16.0;
 // Whether ppv_forward_saved_int serves a call: P-pooling of a narrow type (the fast engine),
 // windows that share no element and hold INT_STATE_MIN_MEAN elements or more on average, and
 // one alpha of 0, 1, 2, 3 or 4 for every plane (the fast engine's int_a: Lc = 0 for these at
-// every narrow type). _dispatch asks the same (_native.int_state_serves).
+// every narrow type). _dispatch asks the same (_NativeCall.int_state, _native.int_state_alpha).
 template <class T>
 bool int_state_serves(const Plan& P, const double* param) {
   if (std::is_same<T, double>::value || P.op != OP_PPOOL || !disjoint(P) ||
