@@ -315,10 +315,7 @@ class _NativeCall:
         ``need_param``, dy/dparam per window (float64, the output's)."""
         new = torch.zeros_like if self._jac_zeroed else torch.empty_like  # see plan_covers
         jac = new(self._jac[0], memory_format=self._jac[1] or torch.preserve_format)
-        if not need_param:
-            return jac, None
-        return jac, torch.empty_like(self._dw[0], memory_format=self._dw[1] or
-                                     torch.preserve_format)
+        return jac, self.new_dw() if need_param else None
 
     def int_state(self, param: Tensor) -> bool:
         """Whether the saved state is the integer-alpha window state (each window's S and y;
@@ -345,8 +342,8 @@ class _NativeCall:
 
     def new_window_coefficients(self) -> Tensor:
         """The power overlap state's ``y / S`` per window (float64, the output's shape and
-        format)."""
-        return torch.empty_like(self._dw[0], memory_format=self._dw[1] or torch.preserve_format)
+        format, as ``new_dw``'s)."""
+        return self.new_dw()
 
 
 #: the overlap state serves windows of this many elements or more on average

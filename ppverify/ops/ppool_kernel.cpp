@@ -6331,9 +6331,8 @@ int run_saved_backward(const Plan& Pc, const J* jac, const double* dw, const T* 
 // integer alpha A (branch-free: the loops over a run of elements vectorise)
 template <int A>
 PPV_ALWAYS_INLINE double int_dydx(double x, double c1, double c2, double cz) {
-  const double x2 = x * x;
-  const double e = A == 0 ? 1.0 : A == 1 ? x : A == 2 ? x2 : A == 3 ? x2 * x : x2 * x2;
-  const double q = A == 0 ? 0.0 : A == 1 ? 1.0 : A == 2 ? x : A == 3 ? x2 : x2 * x;
+  const double e = int_weight(A, x);                        // x^A
+  const double q = A == 0 ? 0.0 : int_weight(A - 1, x);     // x^(A-1) (k2 = 0 at A = 0)
   const double d = std::fma(c1, e, -(c2 * q));
   return x > 0.0 ? d : (x == 0.0 ? cz : 0.0);
 }
@@ -6425,15 +6424,32 @@ int int_saved_backward_a(const Plan& P, const T* x, const double* sy, const doub
 // The backward from the integer-alpha window state (see above): gx (x's dtype and layout, not
 // x itself) and, with dparam_out, the per-plane sums of gy * dw reduced to the parameter's
 // shape. One alpha of 0-4 for every plane.
+// Windows of at least this many elements on average take the integer-alpha window state (16
+// bytes per window: at 16 elements a window, 1 byte per element, against jac's 4).
+// _native.INT_STATE_MIN_MEAN
+constexpr double INT_STATE_MIN_MEAN = 16.0;
+
+// Whether ppv_forward_saved_int serves a call: P-pooling of a narrow type (the fast engine),
+// windows that share no element and hold INT_STATE_MIN_MEAN elements or more on average, and
+// one alpha of 0, 1, 2, 3 or 4 for every plane (the fast engine's int_a: Lc = 0 for these at
+// every narrow type). _dispatch asks the same (_NativeCall.int_state, _native.int_state_alpha).
+template <class T>
+bool int_state_serves(const Plan& P, const double* param) {
+  if (std::is_same<T, double>::value || P.op != OP_PPOOL || !disjoint(P) ||
+      window_mean(P) < INT_STATE_MIN_MEAN)
+    return false;
+  const double a = param[0];
+  for (int64_t c = 1; c < param_count(P); ++c)
+    if (param[c] != a) return false;
+  return a == 0.0 || a == 1.0 || a == 2.0 || a == 3.0 || a == 4.0;
+}
+
 template <class T>
 int run_int_saved_backward(const Plan& P, const T* x, const double* param, const double* sy,
                            const double* dw, const T* gy, T* gx, double* dparam_out,
                            int requested) {
-  if (!disjoint(P) || std::is_same<T, double>::value || P.op != OP_PPOOL) return ST_ARGS;
-  const double a = param[0];
-  for (int64_t c = 1; c < param_count(P); ++c)
-    if (param[c] != a) return ST_ARGS;
-  switch ((int)a == a ? (int)a : -1) {
+  if (!int_state_serves<T>(P, param)) return ST_ARGS;  // (the forward's condition)
+  switch ((int)param[0]) {
     case 0: return int_saved_backward_a<T, 0>(P, x, sy, dw, gy, gx, dparam_out, requested);
     case 1: return int_saved_backward_a<T, 1>(P, x, sy, dw, gy, gx, dparam_out, requested);
     case 2: return int_saved_backward_a<T, 2>(P, x, sy, dw, gy, gx, dparam_out, requested);
@@ -6967,26 +6983,6 @@ int dispatch(const int64_t* plan, F&& f) {
 }
 
 }  // namespace
-
-// Windows of at least this many elements on average take the integer-alpha window state (16
-// bytes per window: at 16 elements a window, 1 byte per element, against jac's 4).
-// _native.INT_STATE_MIN_MEAN
-constexpr double INT_STATE_MIN_MEAN = 16.0;
-
-// Whether ppv_forward_saved_int serves a call: P-pooling of a narrow type (the fast engine),
-// windows that share no element and hold INT_STATE_MIN_MEAN elements or more on average, and
-// one alpha of 0, 1, 2, 3 or 4 for every plane (the fast engine's int_a: Lc = 0 for these at
-// every narrow type). _dispatch asks the same (_NativeCall.int_state, _native.int_state_alpha).
-template <class T>
-bool int_state_serves(const Plan& P, const double* param) {
-  if (std::is_same<T, double>::value || P.op != OP_PPOOL || !disjoint(P) ||
-      window_mean(P) < INT_STATE_MIN_MEAN)
-    return false;
-  const double a = param[0];
-  for (int64_t c = 1; c < param_count(P); ++c)
-    if (param[c] != a) return false;
-  return a == 0.0 || a == 1.0 || a == 2.0 || a == 3.0 || a == 4.0;
-}
 
 extern "C" {
 
