@@ -24,7 +24,9 @@ for issue 12's fused load and weights (``load_weights_row``).
 float32, bfloat16, float16 and float64 inputs whose windows share no element (global 1-D, 2-D
 and 3-D, two global planes of 16,384 elements (lane slices), adaptive 7 on 56x56, k14, k2 s2,
 contiguous; random, 12-decade and zero-laden inputs; alpha -3 .. 1e3; k2 s3 p1 (2-D, and 1-D
-over several column tiles) and k2 s5 dilation 2, whose rows have columns in no window): its
+over several column tiles) and k2 s5 dilation 2, whose rows have columns in no window; the 2-D
+ones on channels-last memory too, 9 channels among them (the backward's blocks of lcm(C, 8)
+elements)): its
 status, output, every saved dy/dx and every dy/dalpha, then ``ppv_backward_saved`` from that
 state with a random upstream gradient (writing over the state where the dtypes agree, as
 autograd's call does): its status, input gradient and dy/dalpha, all by their bits (issue 12's
@@ -47,6 +49,15 @@ dy/dalpha), on the float64 cases above that the state serves (windows that share
 contiguous and channels-last; windows that share none with 4 elements or more on average,
 contiguous), with the scalar ALPHAS and one alpha per channel (8-plane groups of different
 alphas).
+
+``--int`` compares the integer-alpha window state's pair: ``ppv_forward_saved_int`` (status,
+output, each window's dy/dalpha, S and y) and ``ppv_backward_saved_int`` from the one state both
+wrote (status, input gradient, dy/dalpha) on float32, bfloat16 and float16 inputs whose windows
+share no element and hold 16 elements or more on average (global 1-D, 2-D and 3-D, adaptive,
+k8 with rows and columns in no window, k14, two global planes of 16,384 (lane slices)),
+contiguous and channels-last with 2, 3, 12, 16 and 24 channels, alpha 0-4, random, wide and
+zero-laden inputs; a call the state refuses (float16's infinities) compares its statuses alone
+(issue 12's channels-last backward of few channels, docs/performance-history.md).
 
 ``--power`` compares the power mean's and the Lp norm's engine (power_kernel.inc) on float32,
 bfloat16, float16 and float64 inputs, contiguous and channels-last: ``ppv_forward``, the
@@ -184,17 +195,22 @@ def saved_main(libs, threads: int) -> int:
     for shape, layout in SAVED_GEOMETRIES:
         out = _layout.out_spatial(layout, shape[2:])
         out_shape = (shape[0], shape[1], *out)
-        for dtype in (torch.float32, torch.bfloat16, torch.float16, torch.float64):
-            plan = _native.make_plan("ppool", layout, shape, dtype, False, 0, out)
+        for cl, dtype in [(cl, d) for cl in ((False, True) if len(shape) == 4 else (False,))
+                          for d in (torch.float32, torch.bfloat16, torch.float16,
+                                    torch.float64)]:
+            plan = _native.make_plan("ppool", layout, shape, dtype, cl, 0, out)
             for kind in SAVED_KINDS:
                 for alpha in SAVED_ALPHAS:
                     x = _fast_input(shape, kind, dtype)
                     p = torch.tensor([alpha], dtype=torch.float64)
                     gy = torch.randn(out_shape, dtype=torch.float64).to(dtype)
+                    if cl:  # (the kernel reads the raw memory as channels-last)
+                        x, gy = _channels_last(x), _channels_last(gy)
                     a, b = (_saved_run(lib, plan, x, p, out_shape, threads, gy)
                             for lib in libs)
                     cases += 1
-                    differ += _differs(a, b, f"{shape} {dtype} {kind} alpha={alpha}",
+                    differ += _differs(a, b, f"{shape} {dtype} channels_last={cl} {kind} "
+                                       f"alpha={alpha}",
                                        "y, dy/dx, dy/dalpha, grad_x, grad_alpha")
     print(f"{cases} cases, {differ} differ")
     return 1 if differ else 0
@@ -516,6 +532,71 @@ def power_main(libs, threads: int) -> int:
     return 1 if differ else 0
 
 
+INT_GEOMETRIES = [
+    ((2, 3, 30, 30), _layout.adaptive(2, 1)),
+    ((2, 2, 24, 16), _layout.adaptive(2, (3, 2))),
+    ((1, 12, 20, 18), _layout.windowed(2, 8)),
+    ((2, 16, 56, 57), _layout.windowed(2, 14)),
+    ((2, 24, 32, 34), _layout.adaptive(2, 2)),
+    ((1, 2, 256, 64), _layout.adaptive(2, 1)),  # two planes of 16,384: lane slices
+    ((2, 8, 9, 10, 11), _layout.adaptive(3, 1)),
+    ((2, 8, 300), _layout.adaptive(1, 1)),
+]
+
+
+def _int_run(lib, plan, x, p, gy, out_shape, threads: int):
+    """The integer-alpha window state's forward (status, y, dy/dalpha, S and y in double) and
+    its backward from that state (status, input gradient, dy/dalpha), all as bits."""
+    vp = ctypes.c_void_p
+
+    def like(t, shape, dtype):
+        e = torch.empty(shape, dtype=dtype)
+        return e.movedim(1, -1).contiguous().movedim(-1, 1) if not t.is_contiguous() else e
+
+    y, dw = like(x, out_shape, x.dtype), like(x, out_shape, torch.float64)
+    sums = torch.zeros(2 * y.numel(), dtype=torch.float64)
+    gx, dp = torch.empty_like(x), torch.zeros(1, dtype=torch.float64)
+    ptr = vp(plan.ctypes.data)
+    st = (lib.ppv_forward_saved_int(ptr, vp(x.data_ptr()), vp(p.data_ptr()), vp(y.data_ptr()),
+                                    vp(dw.data_ptr()), vp(sums.data_ptr()), threads),
+          lib.ppv_backward_saved_int(ptr, vp(x.data_ptr()), vp(p.data_ptr()),
+                                     vp(sums.data_ptr()), vp(dw.data_ptr()), vp(gy.data_ptr()),
+                                     vp(gx.data_ptr()), vp(dp.data_ptr()), threads))
+    if st != (0, 0):  # refused (float16's infinities, ...): the statuses alone compare
+        return st, ()
+    bits = _BITS[x.dtype]
+    return st, (y.contiguous().view(bits), dw.contiguous().view(torch.int64),
+                sums.view(torch.int64), gx.contiguous().view(bits), dp.view(torch.int64))
+
+
+def int_main(libs, threads: int) -> int:
+    torch.manual_seed(0)
+    cases = differ = refused = 0
+    for shape, layout in INT_GEOMETRIES:
+        out = _layout.out_spatial(layout, shape[2:])
+        out_shape = (shape[0], shape[1], *out)
+        for channels_last in (False, True) if len(shape) > 3 else (False,):
+            for dtype in (torch.float32, torch.bfloat16, torch.float16):
+                plan = _native.make_plan("ppool", layout, shape, dtype, channels_last, 0, out)
+                for kind in SAVED_KINDS:
+                    for alpha in (0.0, 1.0, 2.0, 3.0, 4.0):
+                        x = _fast_input(shape, kind, dtype)
+                        gy = torch.randn(out_shape, dtype=torch.float64).to(dtype)
+                        if channels_last:
+                            x, gy = _channels_last(x), _channels_last(gy)
+                        p = torch.tensor([alpha], dtype=torch.float64)
+                        a, b = (_int_run(lib, plan, x, p, gy, out_shape, threads)
+                                for lib in libs)
+                        cases += 1
+                        refused += a[0] != (0, 0)
+                        differ += _differs(a, b, f"{shape} {dtype} channels_last="
+                                           f"{channels_last} {kind} alpha={alpha}",
+                                           "y, dy/dalpha, S and y, grad_x, grad_alpha")
+    print(f"{cases} cases, {differ} differ ({refused} refused by the window state: their "
+          "statuses compared)")
+    return 1 if differ else 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -529,10 +610,14 @@ def main() -> int:
                         help="compare the overlap state's forward and backward (see above)")
     parser.add_argument("--overlap64", action="store_true",
                         help="compare float64's overlap state's forward and backward (see above)")
+    parser.add_argument("--int", action="store_true",
+                        help="compare the integer-alpha window state's pair (see above)")
     parser.add_argument("--power", action="store_true",
                         help="compare the power mean's and Lp's entry points (see above)")
     args = parser.parse_args()
     libs = (ctypes.CDLL(args.other), _native.load())
+    if args.int:
+        return int_main(libs, args.threads)
     if args.power:
         return power_main(libs, args.threads)
     if args.overlap64:

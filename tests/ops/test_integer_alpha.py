@@ -196,6 +196,35 @@ def test_the_window_state_serves_large_disjoint_windows(dims, shape, layout, dty
     assert len(forwards) > 0 and len(backwards) == len(forwards), (forwards, backwards)
 
 
+# channels-last memory with fewer channels than the kernel's INT_SPREAD_BELOW (16): the
+# backward spreads each window's constants over its pixels' channels, so that a run of a row is
+# one loop over its pixels x channels (3, 2 and 12 channels; with k8 on 20 x 18, rows and
+# columns in no window and a window of zeros)
+CL_FEW_CHANNELS = [
+    ((2, 3, 24, 16), "global"),
+    ((2, 3, 24, 16), ("adaptive", (3, 2))),
+    ((1, 2, 20, 18), ("windowed", 8)),
+    ((1, 12, 20, 18), ("windowed", 8)),
+]
+CL_DTYPE_ALPHAS = [(torch.float32, a) for a in (0.0, 1.0, 2.0, 3.0, 4.0)] + [
+    (torch.bfloat16, 2.0)]
+
+
+@pytest.mark.parametrize("dtype, alpha", CL_DTYPE_ALPHAS,
+                         ids=[f"{dtype_name(d)}-{a}" for d, a in CL_DTYPE_ALPHAS])
+@pytest.mark.parametrize("shape, layout", CL_FEW_CHANNELS,
+                         ids=[f"{c[0][1]}ch-{c[1] if isinstance(c[1], str) else c[1][0]}"
+                              for c in CL_FEW_CHANNELS])
+def test_the_window_state_on_channels_last_with_few_channels(shape, layout, dtype, alpha,
+                                                             window_state):
+    x = positive_signal(shape, dtype, 23 + shape[1], zeros=0.15)
+    if layout != "global" and layout[0] == "windowed":
+        x = _with_a_window_of_zeros(x, 2)
+    _run(x.contiguous(memory_format=torch.channels_last), alpha, 2, layout)
+    forwards, backwards = window_state
+    assert len(forwards) == 1 and len(backwards) == 1, (forwards, backwards)
+
+
 def test_one_alpha_per_channel_takes_the_window_state_where_all_are_equal(monkeypatch):
     forwards = _count_calls(monkeypatch, "forward_saved_int")
     x = positive_signal((2, 8, 16, 16), torch.float32, 9, zeros=0.1)

@@ -23,7 +23,7 @@ from ppverify.ops import _dispatch, _layout, _native, p_pool1d, p_pool2d, p_pool
 
 from ._cases import ALPHAS as F64_ALPHAS  # -1e4 .. 1e6: float64's documented range
 from ._cases import KINDS, values
-from ._compare import check_case, dtype_name
+from ._compare import check_adaptive_case, check_case, dtype_name
 
 pytestmark = pytest.mark.skipif(not _native.available(), reason="the C++ kernel is not built")
 
@@ -143,6 +143,42 @@ def test_per_channel_alpha_and_grad_output_without_recomputation(dtype, channels
     alpha = torch.tensor([-3.0, 0.0, 0.5, 1.0, -1.0, 2.0, 7.5, 30.0, 1e3], dtype=torch.float64)
     gout = torch.randn((2, 9, 4, 3), generator=gen, dtype=torch.float64).to(dtype).double()
     check_case(x, alpha, 2, 2, 0, dims=2, grad_output=gout)
+
+
+# channels-last memory whose channel count C is not a multiple of 8: the backward takes a run
+# of one window's pixels in blocks of lcm(C, 8) elements, the window's gy repeated over the
+# block (cl_pattern in the kernel); runs shorter than a block keep the loop per pixel. Global,
+# adaptive and k8 windows (rows and columns in no window), and k3 (runs of 9 elements)
+CL_PATTERN_CASES = [
+    ((2, 3, 24, 16), ("adaptive", 1), (2, 3, 1, 1)),
+    ((2, 5, 24, 16), ("adaptive", (3, 2)), (2, 5, 3, 2)),
+    ((1, 12, 20, 18), ("windowed", 8), (1, 12, 2, 2)),
+    ((1, 3, 13, 14), ("windowed", 3), (1, 3, 4, 4)),
+]
+
+
+# P-pooling at a non-integer alpha (the dy/dx state: an integer one keeps each window's S and
+# y instead, test_integer_alpha.py) and the power mean (its adaptive forms: check_case is
+# P-pooling's)
+CL_PATTERN_OPS = [("ppool", 2.5, c) for c in CL_PATTERN_CASES] + [
+    ("powermean", 3.1, c) for c in CL_PATTERN_CASES if c[1][0] == "adaptive"]
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.float64], ids=dtype_name)
+@pytest.mark.parametrize("op, param, case", CL_PATTERN_OPS,
+                         ids=[f"{o}-{c[0][1]}ch-{c[1][0]}-{c[1][1]}" for o, _, c in CL_PATTERN_OPS])
+def test_channels_last_with_channels_not_a_multiple_of_8(op, param, case, dtype,
+                                                         recompute_forbidden, count_saved):
+    shape, (kind, size), out = case
+    gen = torch.Generator().manual_seed(41 + shape[1])
+    x = values("uniform", shape, dtype, gen).contiguous(memory_format=torch.channels_last)
+    x[0, 0, 1, 1] = 0.0  # a zero (dy/dx at a zero)
+    g = torch.randn(out, generator=gen, dtype=torch.float64).to(dtype).double()
+    if kind == "adaptive":
+        check_adaptive_case(op, x, param, size, dims=2, grad_output=g)
+    else:
+        check_case(x, param, size, size, 0, dims=2, grad_output=g)
+    assert len(count_saved) == 1
 
 
 def _grads(fn, x, alpha, *args, g=None):
@@ -925,8 +961,6 @@ def test_power_overlap_state_memory_model():
 # where windows hold fewer than 4 elements on average (1-D k3).
 
 from ppverify.ops import adaptive_p_pool  # noqa: E402
-
-from ._compare import check_adaptive_case  # noqa: E402
 
 OVERLAP_ALPHAS = [-3.0, -1.0, 0.5, 2.0, 7.5, 1e3]
 # (dims, spatial, kernel, stride, padding, dilation, ceil_mode): windows share elements
