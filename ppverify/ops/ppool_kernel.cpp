@@ -2599,6 +2599,13 @@ void exact_window(const T* x, const Plan& P, const Lanes& ln, const WindowRange&
 // Per-lane constants of the fast engine for one group.
 struct FastLanes {
   double a[L], lc[L];
+  // dy/da's logarithm reference: the rows' lg (RowData::lg, read by the sums U, V alone) is
+  // ln x - Lc - lr, where lr is ln of a value of the lane's plane (plane_log_reference; 0 where
+  // no dy/da is formed). dy/da = (U - y V) / S holds for any constant subtracted from ln x
+  // (sum E (x - y) = 0), but its terms are of the size of E x |lg|: with ln x itself, a window of
+  // nearly equal values far from 1 lost dy/da to their cancellation (x ~ 1e30 within 1e-6 of
+  // each other, 1024 a window: the sign wrong). Lc (the weights' reference) is 0 at most alphas.
+  double lr[L] = {};
   // a = 1's input gradient at a zero: dy/dx_i = -y / sum_{x > 0} x there (the oracle's
   // limit; x^(a - 1) -> 1), which is E_i / x_i (= x_i^(a - 1) e^(-a Lc)) -> e^(-Lc) times
   // the Q = sum g y / S of grad_row (S = e^(-Lc) sum x at a = 1): z1 = e^(-Lc) where a = 1,
@@ -2611,6 +2618,21 @@ struct FastLanes {
   // where the sums for dy/da or the backward read it (RowData::lg)
   bool int_a;
 };
+
+// dy/da's logarithm reference of lane l (FastLanes::lr): ln of the largest positive finite
+// element among the first 64 of the lane's first row, less the weights' reference lc; 0 where
+// there is none. A value of the plane: its windows' ln x - Lc - lr are then small where their
+// values are of that size (a constant plane's: near 0), whatever their distance from 1.
+template <class T>
+double lane_log_reference(const T* x, const Plan& P, const Lanes& ln, int l, double lc) {
+  const int64_t n = std::min<int64_t>(64, P.ax[2].in);
+  double m = 0.0;
+  for (int64_t i = 0; i < n; ++i) {
+    const double v = to_double<T>(x[ln.in_base[l] + i * ln.es_in]);
+    if (v > m && v < INFINITY) m = v;  // (NaN: not taken)
+  }
+  return m > 0.0 ? fast_log_narrow(m) - lc : 0.0;
+}
 
 // The weight E = x^a of a positive x at an integer a of 0-4, by multiplication: x, x^2 exact
 // (x has at most 24 significant bits: a float32, bfloat16 or float16 input), x^3 = x^2 x and
@@ -2682,13 +2704,13 @@ struct RowCache {
 // lanes whose exponential is kept).
 // (With fl.int_a the second pass forms E from x: log_col8 is called only where r.lg is wanted,
 // and a lg is not stored: int_a.)
-PPV_VEC_INLINE void log_col8(__m512d a, __m512d lc, __m512d x, RowData r, int64_t c,
-                             bool int_a = false) {
+PPV_VEC_INLINE void log_col8(__m512d a, __m512d lc, __m512d lr, __m512d x, RowData r,
+                             int64_t c, bool int_a = false) {
   const __mmask8 pos = _mm512_cmp_pd_mask(x, _mm512_setzero_pd(), _CMP_GT_OQ) &
                        _mm512_cmp_pd_mask(x, _mm512_set1_pd(INFINITY), _CMP_LT_OQ);
   const __m512d lg =
       _mm512_sub_pd(fast_log_narrow8(_mm512_mask_blend_pd(pos, _mm512_set1_pd(1.0), x)), lc);
-  if (r.lg) _mm512_storeu_pd(r.lg + c * L, _mm512_maskz_mov_pd(pos, lg));
+  if (r.lg) _mm512_storeu_pd(r.lg + c * L, _mm512_maskz_mov_pd(pos, _mm512_sub_pd(lg, lr)));
   if (!int_a) _mm512_storeu_pd(r.e + c * L, _mm512_mul_pd(a, lg));
 }
 
@@ -2834,9 +2856,10 @@ inline void exp_sum_pass(const FastLanes& fl, int64_t n, RowData r, const RowSum
 PPV_STAGE void compute_row(const FastLanes& fl, int64_t n, RowData r) {
 #if defined(PPV_FAST_VECTOR)
   const __m512d a = _mm512_loadu_pd(fl.a), lc = _mm512_loadu_pd(fl.lc);
+  const __m512d lr = _mm512_loadu_pd(fl.lr);
   if (wants_logs(fl, r))
     for (int64_t c = 0; c < n; ++c)
-      log_col8(a, lc, _mm512_loadu_pd(r.x + c * L), r, c, fl.int_a);
+      log_col8(a, lc, lr, _mm512_loadu_pd(r.x + c * L), r, c, fl.int_a);
   exp_pass(fl, n, r);
 #else
   double a[L], lc[L], a0[L];
@@ -2853,7 +2876,7 @@ PPV_STAGE void compute_row(const FastLanes& fl, int64_t n, RowData r) {
       double lg = (int_a && !r.lg) ? 0.0 : fast_log_narrow(pos ? x : 1.0) - lc[l];
       double e = int_a ? int_weight(a[l], x) : fast_exp_narrow(a[l] * lg);
       er[l] = pos ? e : (zero ? a0[l] : NAN);
-      if (r.lg) r.lg[c * L + l] = pos ? lg : 0.0;
+      if (r.lg) r.lg[c * L + l] = pos ? lg - fl.lr[l] : 0.0;
     }
   }
 #endif
@@ -2892,8 +2915,9 @@ PPV_STAGE void load_log_row(const T* x, const Plan& P, const Lanes& ln, int64_t 
   load_row<T>(x, P, ln, id, ih, cb, ce, r.x);
   if (!wants_logs(fl, r)) return;
   const __m512d a = _mm512_loadu_pd(fl.a), lc = _mm512_loadu_pd(fl.lc);
+  const __m512d lr = _mm512_loadu_pd(fl.lr);
   for (int64_t c = 0; c < ce - cb; ++c)
-    log_col8(a, lc, _mm512_loadu_pd(r.x + c * L), r, c, fl.int_a);
+    log_col8(a, lc, lr, _mm512_loadu_pd(r.x + c * L), r, c, fl.int_a);
 }
 #endif
 
@@ -2921,6 +2945,7 @@ PPV_STAGE int load_weights_row(const T* x, const Plan& P, const Lanes& ln, int64
   if (ln.n_active == L && n >= L && !P.packed()) {
     const int64_t row = (id * P.ax[1].in + ih) * P.ax[2].in + cb;
     const __m512d a = _mm512_loadu_pd(fl.a), lc = _mm512_loadu_pd(fl.lc);
+    const __m512d lr = _mm512_loadu_pd(fl.lr);
     const bool logs = wants_logs(fl, r);
     if (P.layout == 1) {
       const T* base = x + ln.in_base[0] + row * ln.es_in;
@@ -2929,7 +2954,7 @@ PPV_STAGE int load_weights_row(const T* x, const Plan& P, const Lanes& ln, int64
         if (next) _mm_prefetch((const char*)(next + c0 * ln.es_in), _MM_HINT_T0);
         const __m512d v = load8_pd<T>(base + c0 * ln.es_in);
         _mm512_storeu_pd(r.x + c0 * L, v);
-        if (logs) log_col8(a, lc, v, r, c0, fl.int_a);
+        if (logs) log_col8(a, lc, lr, v, r, c0, fl.int_a);
       }
     } else {
       const T* p[L];
@@ -2947,7 +2972,7 @@ PPV_STAGE int load_weights_row(const T* x, const Plan& P, const Lanes& ln, int64
         }
         for (int i = 0; i < L; ++i) {
           _mm512_storeu_pd(r.x + (c0 + i) * L, v[i]);
-          if (logs) log_col8(a, lc, v[i], r, c0 + i, fl.int_a);
+          if (logs) log_col8(a, lc, lr, v[i], r, c0 + i, fl.int_a);
         }
       }
     }
@@ -3964,6 +3989,9 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
     }
   }
   set_zero_weights(fl);
+  if (with_log)  // dy/da's logarithm reference (one per plane: a plane's slices share lane 0's)
+    for (int l = 0; l < L; ++l)
+      fl.lr[l] = ln.active[l] ? lane_log_reference(x, P, ln, P.xlane ? 0 : l, fl.lc[l]) : 0.0;
   if (ov)  // the weights' reference, for the rows the backward weighs again (E_REDO)
     for (int l = 0; l < L; ++l)
       if (ln.active[l]) sv->lc[ln.plane[l]] = fl.lc[l];
