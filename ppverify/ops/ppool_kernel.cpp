@@ -2599,13 +2599,6 @@ void exact_window(const T* x, const Plan& P, const Lanes& ln, const WindowRange&
 // Per-lane constants of the fast engine for one group.
 struct FastLanes {
   double a[L], lc[L];
-  // dy/da's logarithm reference: the rows' lg (RowData::lg, read by the sums U, V alone) is
-  // ln x - Lc - lr, where lr is ln of a value of the lane's plane (plane_log_reference; 0 where
-  // no dy/da is formed). dy/da = (U - y V) / S holds for any constant subtracted from ln x
-  // (sum E (x - y) = 0), but its terms are of the size of E x |lg|: with ln x itself, a window of
-  // nearly equal values far from 1 lost dy/da to their cancellation (x ~ 1e30 within 1e-6 of
-  // each other, 1024 a window: the sign wrong). Lc (the weights' reference) is 0 at most alphas.
-  double lr[L] = {};
   // a = 1's input gradient at a zero: dy/dx_i = -y / sum_{x > 0} x there (the oracle's
   // limit; x^(a - 1) -> 1), which is E_i / x_i (= x_i^(a - 1) e^(-a Lc)) -> e^(-Lc) times
   // the Q = sum g y / S of grad_row (S = e^(-Lc) sum x at a = 1): z1 = e^(-Lc) where a = 1,
@@ -2618,21 +2611,6 @@ struct FastLanes {
   // where the sums for dy/da or the backward read it (RowData::lg)
   bool int_a;
 };
-
-// dy/da's logarithm reference of lane l (FastLanes::lr): ln of the largest positive finite
-// element among the first 64 of the lane's first row, less the weights' reference lc; 0 where
-// there is none. A value of the plane: its windows' ln x - Lc - lr are then small where their
-// values are of that size (a constant plane's: near 0), whatever their distance from 1.
-template <class T>
-double lane_log_reference(const T* x, const Plan& P, const Lanes& ln, int l, double lc) {
-  const int64_t n = std::min<int64_t>(64, P.ax[2].in);
-  double m = 0.0;
-  for (int64_t i = 0; i < n; ++i) {
-    const double v = to_double<T>(x[ln.in_base[l] + i * ln.es_in]);
-    if (v > m && v < INFINITY) m = v;  // (NaN: not taken)
-  }
-  return m > 0.0 ? fast_log_narrow(m) - lc : 0.0;
-}
 
 // The weight E = x^a of a positive x at an integer a of 0-4, by multiplication: x, x^2 exact
 // (x has at most 24 significant bits: a float32, bfloat16 or float16 input), x^3 = x^2 x and
@@ -2704,13 +2682,13 @@ struct RowCache {
 // lanes whose exponential is kept).
 // (With fl.int_a the second pass forms E from x: log_col8 is called only where r.lg is wanted,
 // and a lg is not stored: int_a.)
-PPV_VEC_INLINE void log_col8(__m512d a, __m512d lc, __m512d lr, __m512d x, RowData r,
-                             int64_t c, bool int_a = false) {
+PPV_VEC_INLINE void log_col8(__m512d a, __m512d lc, __m512d x, RowData r, int64_t c,
+                             bool int_a = false) {
   const __mmask8 pos = _mm512_cmp_pd_mask(x, _mm512_setzero_pd(), _CMP_GT_OQ) &
                        _mm512_cmp_pd_mask(x, _mm512_set1_pd(INFINITY), _CMP_LT_OQ);
   const __m512d lg =
       _mm512_sub_pd(fast_log_narrow8(_mm512_mask_blend_pd(pos, _mm512_set1_pd(1.0), x)), lc);
-  if (r.lg) _mm512_storeu_pd(r.lg + c * L, _mm512_maskz_mov_pd(pos, _mm512_sub_pd(lg, lr)));
+  if (r.lg) _mm512_storeu_pd(r.lg + c * L, _mm512_maskz_mov_pd(pos, lg));
   if (!int_a) _mm512_storeu_pd(r.e + c * L, _mm512_mul_pd(a, lg));
 }
 
@@ -2765,6 +2743,75 @@ inline void exp_pass(const FastLanes& fl, int64_t n, RowData r) {
 }
 #endif
 
+// The reference c of a window's dy/da sums, U = sum E x (lg - c) and V = sum E (lg - c), with
+// dy/da = (U - y V) / S for any constant c (sum E (x - y) = 0). Their terms are of the size
+// of E x |lg - c|: with c = 0 (lg = ln x) a window of nearly equal values far from 1 lost dy/da
+// to their cancellation (1024 values near 1e30 within 1e-6: the sign wrong;
+// tests/ops/test_dalpha_reference.py). c is kept at `slot` (8 lanes: the accumulators' C),
+// which the output row's reset sets to +inf where a >= -1 and to -inf where a < -1 (or, for lane
+// slices, whose lanes' sums are added, to one finite value for the plane); at the window's
+// first row (whichever path sums it) an infinite c becomes the largest (+inf) or the smallest
+// (-inf) lg of that row's n elements of the window (at lg, stride st), where those lg lie
+// closer to each other than to 0 (all on one side of 1, within a spread below their distance
+// from it), else 0: the weights E x = x^(a+1) are largest at the largest x where a > -1 and at
+// the smallest where a < -1, so the terms that count are then small, and a row spread across 1
+// keeps c = 0 (ln x). Where that spread is below 1 (nearly equal values), the midpoint of the
+// two: the terms lg - c then take both signs, and their sums grow less. (The window's first element as c, always, made the adversarial suite's
+// windows of many decades lose more: 84 of its 588 float32 windowed cases above 8 ULP raw,
+// 31 with c = 0.) A zero's lg is 0: a window holding zeros keeps c = 0.
+#if defined(PPV_FAST_VECTOR)
+PPV_VEC_INLINE __m512d window_reference(double* slot, const double* lg, int64_t n, int64_t st) {
+  bool unset = false;
+  for (int l = 0; l < L; ++l) unset = unset || std::isinf(slot[l]);
+  __m512d c = _mm512_loadu_pd(slot);
+  if (unset) {
+    const __m512d inf = _mm512_set1_pd(INFINITY), ninf = _mm512_set1_pd(-INFINITY);
+    __m512d mx = ninf, mn = inf;
+    for (int64_t j = 0; j < n; ++j) {
+      const __m512d v = _mm512_loadu_pd(lg + j * st);
+      mx = _mm512_max_pd(v, mx);
+      mn = _mm512_min_pd(v, mn);
+    }
+    // (the row's lg closer to each other than to 0: else 0; within one unit, the midpoint)
+    const __m512d spread = _mm512_sub_pd(mx, mn);
+    const __m512d near = _mm512_min_pd(_mm512_abs_pd(mx), _mm512_abs_pd(mn));
+    const __mmask8 clustered = _mm512_cmp_pd_mask(spread, near, _CMP_LT_OQ);
+    const __mmask8 narrow = _mm512_cmp_pd_mask(spread, _mm512_set1_pd(1.0), _CMP_LT_OQ);
+    const __m512d mid = _mm512_mul_pd(_mm512_add_pd(mx, mn), _mm512_set1_pd(0.5));
+    const __m512d zero = _mm512_setzero_pd();
+    const __mmask8 hi = _mm512_cmp_pd_mask(c, inf, _CMP_EQ_OQ);
+    const __mmask8 lo = _mm512_cmp_pd_mask(c, ninf, _CMP_EQ_OQ);
+    c = _mm512_mask_blend_pd(hi, c, mx);
+    c = _mm512_mask_blend_pd(lo, c, mn);
+    c = _mm512_mask_blend_pd((__mmask8)(narrow & (hi | lo)), c, mid);
+    c = _mm512_mask_blend_pd((__mmask8)((hi | lo) & (__mmask8)~clustered), c, zero);
+    _mm512_storeu_pd(slot, c);
+  }
+  return c;
+}
+#endif
+inline void window_reference(double* slot, const double* lg, int64_t n, int64_t st, double* c) {
+  for (int l = 0; l < L; ++l) {
+    if (std::isinf(slot[l])) {
+      double mx = -INFINITY, mn = INFINITY;
+      for (int64_t j = 0; j < n; ++j) {
+        const double v = lg[j * st + l];
+        mx = v > mx ? v : mx;
+        mn = v < mn ? v : mn;
+      }
+      const bool clustered = mx - mn < std::min(std::fabs(mx), std::fabs(mn));
+      const double end = slot[l] > 0 ? mx : mn;
+      slot[l] = !clustered ? 0.0 : (mx - mn < 1.0 ? (mx + mn) * 0.5 : end);
+    }
+    c[l] = slot[l];
+  }
+}
+
+// The accumulators' reset of C (window_reference): ref0's 8 lanes for each of q / L windows
+inline void reset_window_references(double* C, int64_t q, const double* ref0) {
+  for (int64_t i = 0; i < q; i += L) std::memcpy(C + i, ref0, L * sizeof(double));
+}
+
 // The window sums of a row taken in its weighing pass (load_weights_row with sums): for the
 // windows of outputs [ow0, ow1) of an output row that alone reads the row, windows of step 1
 // that share no column, in increasing order, each inside the row's columns (from lo): sum_row's
@@ -2801,9 +2848,11 @@ inline void exp_sum_pass_t(const FastLanes& fl, int64_t n, RowData r, const RowS
     }
     __m512d s = _mm512_loadu_pd(S + k), t = _mm512_loadu_pd(S + q + k),
             m = _mm512_loadu_pd(S + 2 * q + k), u = zero, v = zero, z = zero;
+    __m512d cr = zero;  // (LG) the window's reference (window_reference)
     if (LG) {
       u = _mm512_loadu_pd(S + 3 * q + k);
       v = _mm512_loadu_pd(S + 4 * q + k);
+      cr = window_reference(S + 6 * q + k, r.lg + b * L, cn, L);
     }
     if (ZERO) z = _mm512_loadu_pd(S + 5 * q + k);
     for (; c < b + cn; ++c) {
@@ -2814,7 +2863,8 @@ inline void exp_sum_pass_t(const FastLanes& fl, int64_t n, RowData r, const RowS
       t = _mm512_fmadd_pd(ev, xx, t);
       m = _mm512_max_pd(ev, m);  // ev > m ? ev : m (m where ev is NaN)
       if (LG) {
-        const __m512d el = _mm512_mul_pd(ev, _mm512_loadu_pd(r.lg + c * L));
+        const __m512d el =
+            _mm512_mul_pd(ev, _mm512_sub_pd(_mm512_loadu_pd(r.lg + c * L), cr));
         v = _mm512_add_pd(v, el);
         u = _mm512_fmadd_pd(el, xx, u);
       }
@@ -2856,10 +2906,9 @@ inline void exp_sum_pass(const FastLanes& fl, int64_t n, RowData r, const RowSum
 PPV_STAGE void compute_row(const FastLanes& fl, int64_t n, RowData r) {
 #if defined(PPV_FAST_VECTOR)
   const __m512d a = _mm512_loadu_pd(fl.a), lc = _mm512_loadu_pd(fl.lc);
-  const __m512d lr = _mm512_loadu_pd(fl.lr);
   if (wants_logs(fl, r))
     for (int64_t c = 0; c < n; ++c)
-      log_col8(a, lc, lr, _mm512_loadu_pd(r.x + c * L), r, c, fl.int_a);
+      log_col8(a, lc, _mm512_loadu_pd(r.x + c * L), r, c, fl.int_a);
   exp_pass(fl, n, r);
 #else
   double a[L], lc[L], a0[L];
@@ -2876,7 +2925,7 @@ PPV_STAGE void compute_row(const FastLanes& fl, int64_t n, RowData r) {
       double lg = (int_a && !r.lg) ? 0.0 : fast_log_narrow(pos ? x : 1.0) - lc[l];
       double e = int_a ? int_weight(a[l], x) : fast_exp_narrow(a[l] * lg);
       er[l] = pos ? e : (zero ? a0[l] : NAN);
-      if (r.lg) r.lg[c * L + l] = pos ? lg - fl.lr[l] : 0.0;
+      if (r.lg) r.lg[c * L + l] = pos ? lg : 0.0;
     }
   }
 #endif
@@ -2915,9 +2964,8 @@ PPV_STAGE void load_log_row(const T* x, const Plan& P, const Lanes& ln, int64_t 
   load_row<T>(x, P, ln, id, ih, cb, ce, r.x);
   if (!wants_logs(fl, r)) return;
   const __m512d a = _mm512_loadu_pd(fl.a), lc = _mm512_loadu_pd(fl.lc);
-  const __m512d lr = _mm512_loadu_pd(fl.lr);
   for (int64_t c = 0; c < ce - cb; ++c)
-    log_col8(a, lc, lr, _mm512_loadu_pd(r.x + c * L), r, c, fl.int_a);
+    log_col8(a, lc, _mm512_loadu_pd(r.x + c * L), r, c, fl.int_a);
 }
 #endif
 
@@ -2945,7 +2993,6 @@ PPV_STAGE int load_weights_row(const T* x, const Plan& P, const Lanes& ln, int64
   if (ln.n_active == L && n >= L && !P.packed()) {
     const int64_t row = (id * P.ax[1].in + ih) * P.ax[2].in + cb;
     const __m512d a = _mm512_loadu_pd(fl.a), lc = _mm512_loadu_pd(fl.lc);
-    const __m512d lr = _mm512_loadu_pd(fl.lr);
     const bool logs = wants_logs(fl, r);
     if (P.layout == 1) {
       const T* base = x + ln.in_base[0] + row * ln.es_in;
@@ -2954,7 +3001,7 @@ PPV_STAGE int load_weights_row(const T* x, const Plan& P, const Lanes& ln, int64
         if (next) _mm_prefetch((const char*)(next + c0 * ln.es_in), _MM_HINT_T0);
         const __m512d v = load8_pd<T>(base + c0 * ln.es_in);
         _mm512_storeu_pd(r.x + c0 * L, v);
-        if (logs) log_col8(a, lc, lr, v, r, c0, fl.int_a);
+        if (logs) log_col8(a, lc, v, r, c0, fl.int_a);
       }
     } else {
       const T* p[L];
@@ -2972,7 +3019,7 @@ PPV_STAGE int load_weights_row(const T* x, const Plan& P, const Lanes& ln, int64
         }
         for (int i = 0; i < L; ++i) {
           _mm512_storeu_pd(r.x + (c0 + i) * L, v[i]);
-          if (logs) log_col8(a, lc, lr, v[i], r, c0 + i, fl.int_a);
+          if (logs) log_col8(a, lc, v[i], r, c0 + i, fl.int_a);
         }
       }
     }
@@ -3068,7 +3115,8 @@ inline ColTiles make_col_tiles(const Axis& A) {
 // Per-thread scratch of the fast engine (sizes in run; cols = min(W, TILE_COLS)).
 struct FastScratch {
   RowCache cache;
-  std::vector<double> acc;    // 6 * max_outs * L window sums of one output row of a tile
+  std::vector<double> acc;    // 7 * max_outs * L window sums of one output row of a tile
+                              // (S, T, M, U, V, Z and C: window_reference)
   std::vector<double> orow;   // 2 * max_outs * L: its y and output gradient
   std::vector<double> c1, c2; // OD * OH * max_kept * L per-window coefficients (backward)
   std::vector<double> pq;     // 2 * cols * L (backward pass 2)
@@ -3259,6 +3307,7 @@ PPV_STAGE void sum_row(const Axis& AW, int64_t ow0, int64_t ow1, int64_t lo, int
   double* U = acc + 3 * q;
   double* V = acc + 4 * q;
   double* Z = acc + 5 * q;
+  double* C = acc + 6 * q;  // (with_log) each window's reference (window_reference)
   for (int64_t ow = ow0; ow < ow1; ++ow) {
     int64_t jb = 0, je = AW.count[ow];
     const int64_t c0 = AW.start[ow];
@@ -3274,12 +3323,13 @@ PPV_STAGE void sum_row(const Axis& AW, int64_t ow0, int64_t ow1, int64_t lo, int
               v = _mm512_loadu_pd(V + k);
       const int64_t at = (b + jb * cs) * L, st = cs * L;
       const double *e = r.e + at, *xv = r.x + at, *lg = r.lg + at;
+      const __m512d cr = window_reference(C + k, lg, je - jb, st);
       for (int64_t j = jb; j < je; ++j, e += st, xv += st, lg += st) {
         const __m512d ev = _mm512_loadu_pd(e), xx = _mm512_loadu_pd(xv);
         s = _mm512_add_pd(s, ev);
         t = _mm512_fmadd_pd(ev, xx, t);
         m = _mm512_max_pd(ev, m);
-        const __m512d el = _mm512_mul_pd(ev, _mm512_loadu_pd(lg));
+        const __m512d el = _mm512_mul_pd(ev, _mm512_sub_pd(_mm512_loadu_pd(lg), cr));
         v = _mm512_add_pd(v, el);
         u = _mm512_fmadd_pd(el, xx, u);
       }
@@ -3323,14 +3373,15 @@ PPV_STAGE void sum_row(const Axis& AW, int64_t ow0, int64_t ow1, int64_t lo, int
 #endif
 #if !defined(PPV_FAST_VECTOR)
     if (with_log) {
-      double u[L], v[L];
+      double u[L], v[L], cr[L];
+      window_reference(C + k, r.lg + (b + jb * cs) * L, je - jb, cs * L, cr);
 #pragma omp simd
       for (int l = 0; l < L; ++l) { u[l] = U[k + l]; v[l] = V[k + l]; }
       for (int64_t j = jb; j < je; ++j) {
         const int64_t c = (b + j * cs) * L;
 #pragma omp simd
         for (int l = 0; l < L; ++l) {
-          double el = r.e[c + l] * r.lg[c + l];
+          double el = r.e[c + l] * (r.lg[c + l] - cr[l]);
           v[l] += el;
           u[l] += el * r.x[c + l];
         }
@@ -3426,8 +3477,10 @@ PPV_STAGE void sum_rows(const Axis& AW, int64_t ow0, int64_t ow1, int64_t lo, in
     if (c0 < lo || c0 + (je - 1) * cs >= hi) window_cols(c0, je, cs, lo, hi, jb, je);
     const int64_t k = (ow - ow0) * L, b = (c0 - lo + jb * cs) * L, st = cs * L;
 #if defined(PPV_FAST_VECTOR)
-    __m512d s = _mm512_setzero_pd(), t = s, m = s, z = s, u = s, v = s;
+    __m512d s = _mm512_setzero_pd(), t = s, m = s, z = s, u = s, v = s, cr = s;
     const __m512d one = _mm512_set1_pd(1.0);
+    if (with_log && nr > 0 && je > jb)
+      cr = window_reference(acc + 6 * q + k, rows[0].lg + b, je - jb, st);
     // the elements of each row, cn of them (a constant for the common 2 and 3: the loop
     // unrolled, no loop control per element); LG: U and V too, as sum_row sums them
     auto rows_of = [&](auto cn, auto lg_sums) {
@@ -3441,7 +3494,7 @@ PPV_STAGE void sum_rows(const Axis& AW, int64_t ow0, int64_t ow1, int64_t lo, in
           t = _mm512_fmadd_pd(ev, xx, t);
           m = _mm512_max_pd(ev, m);  // ev > m ? ev : m
           if (lg_sums) {
-            const __m512d el = _mm512_mul_pd(ev, _mm512_loadu_pd(lg + j * st));
+            const __m512d el = _mm512_mul_pd(ev, _mm512_sub_pd(_mm512_loadu_pd(lg + j * st), cr));
             v = _mm512_add_pd(v, el);
             u = _mm512_fmadd_pd(el, xx, u);
           }
@@ -3467,7 +3520,9 @@ PPV_STAGE void sum_rows(const Axis& AW, int64_t ow0, int64_t ow1, int64_t lo, in
     }
     if (with_zero) _mm512_storeu_pd(acc + 5 * q + k, z);
 #else
-    double s[L] = {}, t[L] = {}, m[L] = {}, z[L] = {}, u[L] = {}, v[L] = {};
+    double s[L] = {}, t[L] = {}, m[L] = {}, z[L] = {}, u[L] = {}, v[L] = {}, cr[L] = {};
+    if (with_log && nr > 0 && je > jb)
+      window_reference(acc + 6 * q + k, rows[0].lg + b, je - jb, st, cr);
     for (int64_t i = 0; i < nr; ++i)
       for (int64_t j = jb; j < je; ++j) {
         const double* e = rows[i].e + b + (j - jb) * st;
@@ -3483,7 +3538,7 @@ PPV_STAGE void sum_rows(const Axis& AW, int64_t ow0, int64_t ow1, int64_t lo, in
           const double* lg = rows[i].lg + b + (j - jb) * st;
 #pragma omp simd
           for (int l = 0; l < L; ++l) {
-            double el = e[l] * lg[l];
+            double el = e[l] * (lg[l] - cr[l]);
             v[l] += el;
             u[l] += el * xv[l];
           }
@@ -3989,9 +4044,20 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
     }
   }
   set_zero_weights(fl);
-  if (with_log)  // dy/da's logarithm reference (one per plane: a plane's slices share lane 0's)
-    for (int l = 0; l < L; ++l)
-      fl.lr[l] = ln.active[l] ? lane_log_reference(x, P, ln, P.xlane ? 0 : l, fl.lc[l]) : 0.0;
+  // each window's dy/da reference at the accumulators' reset (window_reference): +inf (the
+  // largest lg of its first row) where a >= -1, -inf (the smallest) where a < -1; for lane
+  // slices, whose sums are added, one value for the plane's lanes: the lg of its first element
+  // (0 where that is not positive)
+  // (a lane with a plane reference Lc, at large |a|, keeps c = 0: its lg = ln x - Lc is already
+  // relative to the plane's dominant element, the largest at a > 0, the smallest at a < 0)
+  double window_ref0[L];
+  for (int l = 0; l < L; ++l)
+    window_ref0[l] = fl.lc[l] != 0.0 ? 0.0 : (fl.a[l] < -1.0 ? -INFINITY : INFINITY);
+  if (P.xlane && with_log) {
+    const double x0 = to_double<T>(x[ln.in_base[0]]);
+    const double r = x0 > 0.0 && x0 < INFINITY ? fast_log_narrow(x0) - fl.lc[0] : 0.0;
+    for (int l = 0; l < L; ++l) window_ref0[l] = r;
+  }
   if (ov)  // the weights' reference, for the rows the backward weighs again (E_REDO)
     for (int l = 0; l < L; ++l)
       if (ln.active[l]) sv->lc[ln.plane[l]] = fl.lc[l];
@@ -4159,6 +4225,7 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
         if (weighing) {
           std::fill(acc, acc + (with_log ? 5 : 3) * q, 0.0);
           if (fl.need_zero) std::fill(acc + 5 * q, acc + 6 * q, 0.0);
+          if (with_log) reset_window_references(acc + 6 * q, q, window_ref0);
           const RowSums rs{&AW, ow0, ct->ow1, ct->lo, acc, q, fl.need_zero};
           for (int64_t jd = 0; jd < AD.count[od]; ++jd)
             for (int64_t jh = 0; jh < AH.count[oh]; ++jh) {
@@ -4181,6 +4248,7 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
             }
           bool held = true;  // no row evicted by a later one (a direct-mapped cache)
           for (int64_t i = 0; i < nr; ++i) held = held && cache.tag[keys[i] % cache.ns] == keys[i];
+          if (held && with_log) reset_window_references(acc + 6 * q, q, window_ref0);
           if (held)
             sum_rows(AW, ow0, ct->ow1, ct->chunk_begin(0), ct->chunk_end(0), rows, nr, acc, q,
                      with_log, fl.need_zero);
@@ -4190,6 +4258,7 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
         if (!fused) {
           std::fill(acc, acc + (with_log ? 5 : 3) * q, 0.0);
           if (fl.need_zero) std::fill(acc + 5 * q, acc + 6 * q, 0.0);
+          if (with_log) reset_window_references(acc + 6 * q, q, window_ref0);
         }
         for (int64_t jd = 0; !fused && jd < AD.count[od]; ++jd) {
           const int64_t id = AD.start[od] + jd * AD.step;
@@ -5962,7 +6031,7 @@ int run(const Plan& Pc, const T* x, const double* param, T* y, const T* gy, T* g
           wanted = std::max(wanted, wrows);
         fs.cache.init(std::max<int64_t>(1, std::min(wanted, budget)), cols, nq);
         fs.rowbuf.assign(cols * L, 0.0);
-        fs.acc.assign(6 * tiles.max_outs * L, 0.0);
+        fs.acc.assign(7 * tiles.max_outs * L, 0.0);
         fs.orow.assign(2 * tiles.max_outs * L, 0.0);
         if (sv) fs.srow.assign(2 * tiles.max_outs * L, 0.0);
         if (sv) fs.jk.assign(3 * cols * L, 0.0);
