@@ -2744,21 +2744,26 @@ inline void exp_pass(const FastLanes& fl, int64_t n, RowData r) {
 #endif
 
 // The reference c of a window's dy/da sums, U = sum E x (lg - c) and V = sum E (lg - c), with
-// dy/da = (U - y V) / S for any constant c (sum E (x - y) = 0). Their terms are of the size
-// of E x |lg - c|: with c = 0 (lg = ln x) a window of nearly equal values far from 1 lost dy/da
-// to their cancellation (1024 values near 1e30 within 1e-6: the sign wrong;
+// dy/da = (U - y V) / S for any constant c (sum E (x - y) = 0). Their terms are of the size of
+// E x |lg - c|: with c = 0 (lg = ln x) a window of nearly equal values far from 1 lost dy/da to
+// their cancellation (1024 values near 1e30 within 1e-6: the sign wrong;
 // tests/ops/test_dalpha_reference.py). c is kept at `slot` (8 lanes: the accumulators' C),
-// which the output row's reset sets to +inf where a >= -1 and to -inf where a < -1 (or, for lane
-// slices, whose lanes' sums are added, to one finite value for the plane); at the window's
-// first row (whichever path sums it) an infinite c becomes the largest (+inf) or the smallest
-// (-inf) lg of that row's n elements of the window (at lg, stride st), where those lg lie
-// closer to each other than to 0 (all on one side of 1, within a spread below their distance
-// from it), else 0: the weights E x = x^(a+1) are largest at the largest x where a > -1 and at
-// the smallest where a < -1, so the terms that count are then small, and a row spread across 1
-// keeps c = 0 (ln x). Where that spread is below 1 (nearly equal values), the midpoint of the
-// two: the terms lg - c then take both signs, and their sums grow less. (The window's first element as c, always, made the adversarial suite's
-// windows of many decades lose more: 84 of its 588 float32 windowed cases above 8 ULP raw,
-// 31 with c = 0.) A zero's lg is 0: a window holding zeros keeps c = 0.
+// which the output row's reset sets to +inf where a >= -1, to -inf where a < -1, to 0 where
+// the lane has a plane reference Lc (its lg = ln x - Lc is already relative to the plane's
+// dominant element) and, for lane slices (whose lanes' sums are added), to one value for the
+// plane. At the window's first row, whichever path sums it, an infinite c becomes, from that
+// row's n elements of the window (their lg at lg, stride st):
+// * where those lg lie closer to each other than to 0 (all on one side of 1), and within 1 of
+//   each other, their midpoint: the terms lg - c of nearly equal values take both signs, and
+//   the sums' rounding grows less (the largest instead: a 112 x 112 window within 1e-6, 18 ULP;
+//   the midpoint 0.35);
+// * where they lie closer to each other than to 0 but further apart, the largest (+inf) or the
+//   smallest (-inf): the weights E x = x^(a+1) are largest at the largest x where a > -1 and
+//   at the smallest where a < -1, so the terms that count are then small;
+// * else 0 (ln x), as before: a row spread across 1, or holding a zero (whose lg is 0).
+// (c from the window's first element, always, made the adversarial suite's windows of many
+// decades lose more: 84 of its 588 float32 windowed cases above 8 ULP raw, 31 with c = 0; with
+// these rules 30.)
 #if defined(PPV_FAST_VECTOR)
 PPV_VEC_INLINE __m512d window_reference(double* slot, const double* lg, int64_t n, int64_t st) {
   bool unset = false;
@@ -4044,12 +4049,10 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
     }
   }
   set_zero_weights(fl);
-  // each window's dy/da reference at the accumulators' reset (window_reference): +inf (the
-  // largest lg of its first row) where a >= -1, -inf (the smallest) where a < -1; for lane
+  // each window's dy/da reference at the accumulators' reset (window_reference): +inf where
+  // a >= -1, -inf where a < -1 (from its first row), 0 with a plane reference Lc; for lane
   // slices, whose sums are added, one value for the plane's lanes: the lg of its first element
   // (0 where that is not positive)
-  // (a lane with a plane reference Lc, at large |a|, keeps c = 0: its lg = ln x - Lc is already
-  // relative to the plane's dominant element, the largest at a > 0, the smallest at a < 0)
   double window_ref0[L];
   for (int l = 0; l < L; ++l)
     window_ref0[l] = fl.lc[l] != 0.0 ? 0.0 : (fl.a[l] < -1.0 ? -INFINITY : INFINITY);
