@@ -120,6 +120,13 @@ def _channels_last(t: torch.Tensor) -> torch.Tensor:
     return t.movedim(1, -1).contiguous().movedim(-1, 1)
 
 
+def _empty_like_layout(t: torch.Tensor, shape, dtype: torch.dtype) -> torch.Tensor:
+    """An empty tensor of ``shape`` and ``dtype`` in ``t``'s memory format (channels-last where
+    ``t`` is not contiguous): where the kernel writes an output of a call on ``t``."""
+    e = torch.empty(shape, dtype=dtype)
+    return e.movedim(1, -1).contiguous().movedim(-1, 1) if not t.is_contiguous() else e
+
+
 def _differs(run_a, run_b, case: str, names: str) -> bool:
     """Whether two ``(status, tensors)`` results differ in status or in any tensor's bits; if
     so, print the case, both statuses and how many elements of each tensor (``names``) differ."""
@@ -234,11 +241,7 @@ def _fast_run(lib, plan, x, p, gy, out_shape, threads: int, overlap: bool):
     """Every result of the fast engine's entry points on x, as integer views of their bits."""
     vp = ctypes.c_void_p
 
-    def like(t, shape, dtype):
-        e = torch.empty(shape, dtype=dtype)
-        return e.movedim(1, -1).contiguous().movedim(-1, 1) if not t.is_contiguous() else e
-
-    y, gx = like(x, out_shape, x.dtype), torch.empty_like(x)
+    y, gx = _empty_like_layout(x, out_shape, x.dtype), torch.empty_like(x)
     dp = torch.empty(1, dtype=torch.float64)
     ptr = vp(plan.ctypes.data)
     st = [lib.ppv_forward(ptr, vp(x.data_ptr()), vp(p.data_ptr()), vp(y.data_ptr()), threads),
@@ -549,11 +552,8 @@ def _int_run(lib, plan, x, p, gy, out_shape, threads: int):
     its backward from that state (status, input gradient, dy/dalpha), all as bits."""
     vp = ctypes.c_void_p
 
-    def like(t, shape, dtype):
-        e = torch.empty(shape, dtype=dtype)
-        return e.movedim(1, -1).contiguous().movedim(-1, 1) if not t.is_contiguous() else e
-
-    y, dw = like(x, out_shape, x.dtype), like(x, out_shape, torch.float64)
+    y, dw = (_empty_like_layout(x, out_shape, x.dtype),
+             _empty_like_layout(x, out_shape, torch.float64))
     sums = torch.zeros(2 * y.numel(), dtype=torch.float64)
     gx, dp = torch.empty_like(x), torch.zeros(1, dtype=torch.float64)
     ptr = vp(plan.ctypes.data)

@@ -2764,37 +2764,6 @@ inline void exp_pass(const FastLanes& fl, int64_t n, RowData r) {
 // (c from the window's first element, always, made the adversarial suite's windows of many
 // decades lose more: 84 of its 588 float32 windowed cases above 8 ULP raw, 31 with c = 0; with
 // these rules 30.)
-#if defined(PPV_FAST_VECTOR)
-PPV_VEC_INLINE __m512d window_reference(double* slot, const double* lg, int64_t n, int64_t st) {
-  bool unset = false;
-  for (int l = 0; l < L; ++l) unset = unset || std::isinf(slot[l]);
-  __m512d c = _mm512_loadu_pd(slot);
-  if (unset) {
-    const __m512d inf = _mm512_set1_pd(INFINITY), ninf = _mm512_set1_pd(-INFINITY);
-    __m512d mx = ninf, mn = inf;
-    for (int64_t j = 0; j < n; ++j) {
-      const __m512d v = _mm512_loadu_pd(lg + j * st);
-      mx = _mm512_max_pd(v, mx);
-      mn = _mm512_min_pd(v, mn);
-    }
-    // (the row's lg closer to each other than to 0: else 0; within one unit, the midpoint)
-    const __m512d spread = _mm512_sub_pd(mx, mn);
-    const __m512d near = _mm512_min_pd(_mm512_abs_pd(mx), _mm512_abs_pd(mn));
-    const __mmask8 clustered = _mm512_cmp_pd_mask(spread, near, _CMP_LT_OQ);
-    const __mmask8 narrow = _mm512_cmp_pd_mask(spread, _mm512_set1_pd(1.0), _CMP_LT_OQ);
-    const __m512d mid = _mm512_mul_pd(_mm512_add_pd(mx, mn), _mm512_set1_pd(0.5));
-    const __m512d zero = _mm512_setzero_pd();
-    const __mmask8 hi = _mm512_cmp_pd_mask(c, inf, _CMP_EQ_OQ);
-    const __mmask8 lo = _mm512_cmp_pd_mask(c, ninf, _CMP_EQ_OQ);
-    c = _mm512_mask_blend_pd(hi, c, mx);
-    c = _mm512_mask_blend_pd(lo, c, mn);
-    c = _mm512_mask_blend_pd((__mmask8)(narrow & (hi | lo)), c, mid);
-    c = _mm512_mask_blend_pd((__mmask8)((hi | lo) & (__mmask8)~clustered), c, zero);
-    _mm512_storeu_pd(slot, c);
-  }
-  return c;
-}
-#endif
 inline void window_reference(double* slot, const double* lg, int64_t n, int64_t st, double* c) {
   for (int l = 0; l < L; ++l) {
     if (std::isinf(slot[l])) {
@@ -2811,6 +2780,15 @@ inline void window_reference(double* slot, const double* lg, int64_t n, int64_t 
     c[l] = slot[l];
   }
 }
+
+#if defined(PPV_FAST_VECTOR)
+// the same, c as 8 lanes for the vector sums (set once per window: the rule above, lane by lane)
+PPV_VEC_INLINE __m512d window_reference(double* slot, const double* lg, int64_t n, int64_t st) {
+  double c[L];
+  window_reference(slot, lg, n, st, c);
+  return _mm512_loadu_pd(c);
+}
+#endif
 
 // The accumulators' reset of C (window_reference): ref0's 8 lanes for each of q / L windows
 inline void reset_window_references(double* C, int64_t q, const double* ref0) {
