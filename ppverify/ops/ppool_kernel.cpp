@@ -3762,6 +3762,38 @@ PPV_STAGE void jac_cols(const FastLanes& fl, const Axis& AW, int64_t ow0, int64_
   for (; done < n; ++done) put(done, zero, zero, zero);
 }
 
+// The saving forwards' float dy/dx of a block of 8 columns (f[l]: lane l's, into plane row
+// v[l] from column c0; jac_store_row, pow_jac_store_row): plain stores, or with stream,
+// streaming stores of whole 64-byte lines: a block whose lane-0 address starts a line (and
+// whose next block is whole: next) is held (held, holding) and stored with that next block,
+// the two halves of each line back to back. (32-byte streaming stores a block at a time left
+// 8 planes' lines half written between blocks: on a 2-core Intel Xeon VM (AVX-512 FP16,
+// 2026-12-06) the (8,64,112,112) global saving forward at alpha 2.5, one thread, took 19.3 ms
+// with them and 13.6 with plain stores; whole lines: see docs/performance-history.md.)
+PPV_ALWAYS_INLINE void jac_block_store(float* const* v, int64_t c0, const __m256* f,
+                                       __m256* held, bool& holding, bool stream, bool next) {
+  if (holding) {
+    for (int l = 0; l < L; ++l) {
+      float* p = v[l] + c0 - L;
+      if (((uintptr_t)p & 63) == 0) {
+        _mm256_stream_ps(p, held[l]);
+        _mm256_stream_ps(p + L, f[l]);
+      } else {
+        _mm256_storeu_ps(p, held[l]);
+        _mm256_storeu_ps(p + L, f[l]);
+      }
+    }
+    holding = false;
+    return;
+  }
+  if (stream && next && ((uintptr_t)(v[0] + c0) & 63) == 0) {
+    for (int l = 0; l < L; ++l) held[l] = f[l];
+    holding = true;
+    return;
+  }
+  for (int l = 0; l < L; ++l) _mm256_storeu_ps(v[l] + c0, f[l]);
+}
+
 // dy/dx of input row (id, ih), columns [lo, hi) (r from column lo), from jac_cols' constants:
 // E (k1 - k2 / x) at a positive x (1 / x: recip8, as jac_row's recip_lanes), kz at a
 // zero, else 0; stored as float into jac (x's layout, 8 contiguous planes; with stream, its
@@ -3805,6 +3837,8 @@ PPV_STAGE double jac_store_row(const Plan& P, const Lanes& ln, int64_t id, int64
   const __m512i bit_lo = _mm512_set1_epi64(1), bit_hi = _mm512_set1_epi64(0x7FEFFFFFFFFFFFFF);
   __mmask8 bigm = 0;  // lanes of the fast blocks' columns beyond float's range or NaN
   int64_t c0 = 0;
+  __m256 held[L];
+  bool holding = false;
   for (; c0 + L <= n; c0 += L) {
     __m512d t[L];
     __m512i lo_b = bit_hi, hi_b = bit_lo;
@@ -3830,10 +3864,7 @@ PPV_STAGE double jac_store_row(const Plan& P, const Lanes& ln, int64_t id, int64
     __m256 f[L];  // as float (each element rounded as before), then transposed as floats
     for (int cc = 0; cc < L; ++cc) f[cc] = _mm512_cvtpd_ps(t[cc]);
     transpose8_ps(f);  // f[l]: columns c0.. of lane l
-    for (int l = 0; l < L; ++l) {
-      if (stream && ((uintptr_t)(v[l] + c0) & 31) == 0) _mm256_stream_ps(v[l] + c0, f[l]);
-      else _mm256_storeu_ps(v[l] + c0, f[l]);  // (a line's other stores: either kind)
-    }
+    jac_block_store(v, c0, f, held, holding, stream, c0 + 2 * L <= n);
   }
   for (; c0 < n; ++c0) {
     double o[L];

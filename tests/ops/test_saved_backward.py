@@ -1602,9 +1602,10 @@ def streamed():
 def test_streamed_dy_dx_matches_the_oracle_and_the_plain_stores(dtype, streamed, count_saved,
                                                                  jac_paths):
     """The saving forward's streaming stores (a state above ``jac_stream_bytes``): global,
-    adaptive and k8 windows (rows of 7, 8 and 17 floats: blocks of 8 on and off 32-byte lines,
-    streamed and plain stores in one row) through autograd against the oracle, then the state
-    itself equal to the bit to the one stored without streaming."""
+    adaptive and k8 windows (rows of 7, 8 and 17 floats: blocks of 8 on and off 64-byte lines,
+    a pair of blocks streamed as one line and plain stores in one row) through autograd against
+    the oracle, then the state itself equal to the bit to the one stored without streaming (a
+    pair's second half stored over its first fails it)."""
     from ppverify.ops import _layout
     gen = torch.Generator().manual_seed(43)
     alpha = torch.tensor([-3.0, -1.0, 0.5, 2.0, 7.5, 0.25, 3.0, 40.0] * 2, dtype=torch.float64)
