@@ -2790,8 +2790,7 @@ inline void window_reference(double* slot, const double* lg, int64_t n, int64_t 
 PPV_VEC_INLINE __m512d window_reference(double* slot, const double* lg, int64_t n, int64_t st) {
   const __m512d s = _mm512_loadu_pd(slot);
   const __m512d inf = _mm512_set1_pd(INFINITY);
-  const __m512d abs_mask = _mm512_castsi512_pd(_mm512_set1_epi64(0x7fffffffffffffffLL));
-  const __mmask8 open = _mm512_cmp_pd_mask(_mm512_and_pd(s, abs_mask), inf, _CMP_EQ_OQ);
+  const __mmask8 open = _mm512_cmp_pd_mask(_mm512_abs_pd(s), inf, _CMP_EQ_OQ);
   if (open == 0) return s;
   __m512d mx = _mm512_set1_pd(-INFINITY), mn = inf;
   for (int64_t j = 0; j < n; ++j) {
@@ -2800,7 +2799,7 @@ PPV_VEC_INLINE __m512d window_reference(double* slot, const double* lg, int64_t 
     mn = _mm512_min_pd(v, mn);
   }
   const __m512d spread = _mm512_sub_pd(mx, mn);
-  const __m512d near = _mm512_min_pd(_mm512_and_pd(mn, abs_mask), _mm512_and_pd(mx, abs_mask));
+  const __m512d near = _mm512_min_pd(_mm512_abs_pd(mn), _mm512_abs_pd(mx));
   const __mmask8 clustered = _mm512_cmp_pd_mask(spread, near, _CMP_LT_OQ);
   const __mmask8 narrow = _mm512_cmp_pd_mask(spread, _mm512_set1_pd(1.0), _CMP_LT_OQ);
   const __mmask8 upper = _mm512_cmp_pd_mask(s, _mm512_setzero_pd(), _CMP_GT_OQ);
