@@ -350,28 +350,43 @@ def test_the_one_lane_forms_conform_built_without_openmp(tmp_path):
     assert len(list(cache.glob("ppool_kernel_*.so"))) == 1
 
 
-def test_the_kernel_compiles_for_cpus_without_avx512(tmp_path):
-    """The kernel's build for CPUs with AVX2 and FMA but no AVX-512 compiles and links
-    (x86-64-v3: the AVX-512 code emulated by ``simd8.inc``); a machine with AVX-512 does not
-    build it with -march=native. (A declaration placed inside an AVX-512-only block once broke
-    those builds while every test here passed.) The one-lane build (x86-64) is built and run
-    by test_the_one_lane_forms_conform_built_without_openmp."""
-    compiler = _native._compiler()
-    if compiler is None:
+def test_the_kernel_builds_and_conforms_for_cpus_without_avx512(tmp_path):
+    """The kernel's build for CPUs with AVX2 and FMA but no AVX-512 (``PPVERIFY_MARCH=
+    x86-64-v3``: the AVX-512 code emulated by ``simd8.inc``), with the flags such a machine's
+    first call uses (-O3), loads, runs the emulated vector code and is checked against the oracle
+    by ``ppverify check`` (P-pooling 2-D and 3-D, the power mean). A machine with AVX-512 does
+    not build it with -march=native. (A declaration placed inside an AVX-512-only block once
+    broke those builds while every test here passed; and until 2026-12-06 this test compiled at
+    -O0, which hid an internal compiler error of GCC 12.2 at -O3 for AVX2 targets in
+    ``pow_compute_row_int_dd``: on such CPUs the kernel did not build and the pure-torch path
+    ran.) The one-lane build (x86-64) is built and run by
+    test_the_one_lane_forms_conform_built_without_openmp."""
+    if platform.machine().lower() not in ("x86_64", "amd64"):
+        pytest.skip("an x86-64 machine builds the AVX2 code with -march=x86-64-v3")
+    if _native._compiler() is None:
         pytest.skip("no C++ compiler")
-    out = tmp_path / "kernel.so"
-    proc = subprocess.run([compiler, "-O0", "-march=x86-64-v3", "-fopenmp", "-std=c++17",
-                           "-Wno-psabi", "-shared", "-fPIC", str(_native.SOURCE), "-o",
-                           str(out)], capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    import ctypes
-
-    lib = ctypes.CDLL(str(out))
-    lib.ppv_abi_version.restype = ctypes.c_int64
-    assert lib.ppv_abi_version() == _native.ABI_VERSION
-    # x86-64-v3 (AVX2, FMA) runs the AVX-512 code emulated (simd8.inc)
-    lib.ppv_vector_isa.restype = ctypes.c_int64
-    assert lib.ppv_vector_isa() == 1
+    cache = tmp_path / "cache"
+    env = {"PPVERIFY_MARCH": "x86-64-v3", "PPVERIFY_CACHE": str(cache)}
+    result = run_child("""
+        import json, warnings
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            from ppverify.ops import _native, native_vector_code
+            code = native_vector_code()
+        print(json.dumps({"code": code, "flags": _native.FLAGS,
+                          "warnings": [str(w.message) for w in caught]}))
+    """, env)
+    assert result["code"] == "avx2", result
+    assert "-march=x86-64-v3" in result["flags"] and "-O3" in result["flags"], result
+    for target, op, dim in [("p_pool2d", "ppool", 2), ("p_pool3d", "ppool", 3),
+                            ("gem_pool2d", "powermean", 2)]:
+        proc = subprocess.run(
+            [sys.executable, "-m", "ppverify", "check", f"ppverify.ops:{target}", "--op", op,
+             "--dim", str(dim)], capture_output=True, text=True, timeout=600,
+            env={**os.environ, **env})
+        assert proc.returncode == 0, (target, proc.stdout[-3000:], proc.stderr[-3000:])
+        assert "CONFORMS" in proc.stdout, proc.stdout[-2000:]
+    assert len(list(cache.glob("ppool_kernel_*.so"))) == 1
 
 
 def test_the_kernel_runs_the_vector_code_this_cpu_allows():
