@@ -2764,6 +2764,14 @@ inline void exp_pass(const FastLanes& fl, int64_t n, RowData r) {
 // (c from the window's first element, always, made the adversarial suite's windows of many
 // decades lose more: 84 of its 588 float32 windowed cases above 8 ULP raw, 31 with c = 0; with
 // these rules 30.)
+// Every path sums S, T, U and V row by row: each input row's terms of a window into sums of
+// that row alone, added to the window's at the row's end (sum_row, sum_rows, exp_sum_pass_t,
+// the one-lane forms alike, so the same bits whichever path sums a window). One running sum
+// over a large window let its rounding grow with the window's elements, and dy/da =
+// (U - y V) / S carries y's error times V / S, which a reference c far from the window's mean
+// lg (c = 0 in a lane with a plane reference Lc) makes up to the spread: a 512 x 512 plane
+// near 1e30 within 1e-6 read 11.5 ULP in dy/da (U, V by rows: 4.5; S, T too: see the
+// history); by rows the rounding grows with a row's length and the rows' number instead.
 inline void window_reference(double* slot, const double* lg, int64_t n, int64_t st, double* c) {
   for (int l = 0; l < L; ++l) {
     if (std::isinf(slot[l])) {
@@ -2851,14 +2859,11 @@ inline void exp_sum_pass_t(const FastLanes& fl, int64_t n, RowData r, const RowS
       __m512d x;
       _mm512_storeu_pd(r.e + c * L, ec(r, c, x));
     }
-    __m512d s = _mm512_loadu_pd(S + k), t = _mm512_loadu_pd(S + q + k),
-            m = _mm512_loadu_pd(S + 2 * q + k), u = zero, v = zero, z = zero;
+    // (s, t, u, v: this row's sums, added to the window's at its end: window_reference)
+    __m512d s = zero, t = zero, m = _mm512_loadu_pd(S + 2 * q + k), u = zero, v = zero,
+            z = zero;
     __m512d cr = zero;  // (LG) the window's reference (window_reference)
-    if (LG) {
-      u = _mm512_loadu_pd(S + 3 * q + k);
-      v = _mm512_loadu_pd(S + 4 * q + k);
-      cr = window_reference(S + 6 * q + k, r.lg + b * L, cn, L);
-    }
+    if (LG) cr = window_reference(S + 6 * q + k, r.lg + b * L, cn, L);
     if (ZERO) z = _mm512_loadu_pd(S + 5 * q + k);
     for (; c < b + cn; ++c) {
       __m512d xx;
@@ -2876,12 +2881,12 @@ inline void exp_sum_pass_t(const FastLanes& fl, int64_t n, RowData r, const RowS
       if (ZERO)
         z = _mm512_mask_add_pd(z, _mm512_cmp_pd_mask(xx, zero, _CMP_EQ_OQ), z, one);
     }
-    _mm512_storeu_pd(S + k, s);
-    _mm512_storeu_pd(S + q + k, t);
+    _mm512_storeu_pd(S + k, _mm512_add_pd(_mm512_loadu_pd(S + k), s));
+    _mm512_storeu_pd(S + q + k, _mm512_add_pd(_mm512_loadu_pd(S + q + k), t));
     _mm512_storeu_pd(S + 2 * q + k, m);
     if (LG) {
-      _mm512_storeu_pd(S + 3 * q + k, u);
-      _mm512_storeu_pd(S + 4 * q + k, v);
+      _mm512_storeu_pd(S + 3 * q + k, _mm512_add_pd(_mm512_loadu_pd(S + 3 * q + k), u));
+      _mm512_storeu_pd(S + 4 * q + k, _mm512_add_pd(_mm512_loadu_pd(S + 4 * q + k), v));
     }
     if (ZERO) _mm512_storeu_pd(S + 5 * q + k, z);
   }
@@ -3323,9 +3328,8 @@ PPV_STAGE void sum_row(const Axis& AW, int64_t ow0, int64_t ow1, int64_t lo, int
 #if defined(PPV_FAST_VECTOR)
     if (with_log) {  // S, T, M, U, V in one pass, in registers (the operations of the loops
                      // below, in the same order: the same bits; two passes read e and x twice)
-      __m512d s = _mm512_loadu_pd(S + k), t = _mm512_loadu_pd(Tt + k),
-              m = _mm512_loadu_pd(M + k), u = _mm512_loadu_pd(U + k),
-              v = _mm512_loadu_pd(V + k);
+      // (s, t, u, v: this row's sums, added to the window's at its end: window_reference)
+      __m512d s = _mm512_setzero_pd(), t = s, m = _mm512_loadu_pd(M + k), u = s, v = s;
       const int64_t at = (b + jb * cs) * L, st = cs * L;
       const double *e = r.e + at, *xv = r.x + at, *lg = r.lg + at;
       const __m512d cr = window_reference(C + k, lg, je - jb, st);
@@ -3338,14 +3342,13 @@ PPV_STAGE void sum_row(const Axis& AW, int64_t ow0, int64_t ow1, int64_t lo, int
         v = _mm512_add_pd(v, el);
         u = _mm512_fmadd_pd(el, xx, u);
       }
-      _mm512_storeu_pd(S + k, s);
-      _mm512_storeu_pd(Tt + k, t);
+      _mm512_storeu_pd(S + k, _mm512_add_pd(_mm512_loadu_pd(S + k), s));
+      _mm512_storeu_pd(Tt + k, _mm512_add_pd(_mm512_loadu_pd(Tt + k), t));
       _mm512_storeu_pd(M + k, m);
-      _mm512_storeu_pd(U + k, u);
-      _mm512_storeu_pd(V + k, v);
+      _mm512_storeu_pd(U + k, _mm512_add_pd(_mm512_loadu_pd(U + k), u));
+      _mm512_storeu_pd(V + k, _mm512_add_pd(_mm512_loadu_pd(V + k), v));
     } else {  // S, T, M in registers (the same operations as the loop below: the same bits)
-      __m512d s = _mm512_loadu_pd(S + k), t = _mm512_loadu_pd(Tt + k),
-              m = _mm512_loadu_pd(M + k);
+      __m512d s = _mm512_setzero_pd(), t = s, m = _mm512_loadu_pd(M + k);  // (s, t: the row's)
       const double* e = r.e + (b + jb * cs) * L;
       const double* xv = r.x + (b + jb * cs) * L;
       const int64_t st = cs * L;
@@ -3355,14 +3358,14 @@ PPV_STAGE void sum_row(const Axis& AW, int64_t ow0, int64_t ow1, int64_t lo, int
         t = _mm512_fmadd_pd(ev, _mm512_loadu_pd(xv), t);
         m = _mm512_max_pd(ev, m);  // ev > m ? ev : m (m where ev is NaN)
       }
-      _mm512_storeu_pd(S + k, s);
-      _mm512_storeu_pd(Tt + k, t);
+      _mm512_storeu_pd(S + k, _mm512_add_pd(_mm512_loadu_pd(S + k), s));
+      _mm512_storeu_pd(Tt + k, _mm512_add_pd(_mm512_loadu_pd(Tt + k), t));
       _mm512_storeu_pd(M + k, m);
     }
 #else
-    double s[L], t[L], m[L];
+    double s[L], t[L], m[L];  // (s, t: this row's sums, added to the window's at its end)
 #pragma omp simd
-    for (int l = 0; l < L; ++l) { s[l] = S[k + l]; t[l] = Tt[k + l]; m[l] = M[k + l]; }
+    for (int l = 0; l < L; ++l) { s[l] = 0.0; t[l] = 0.0; m[l] = M[k + l]; }
     for (int64_t j = jb; j < je; ++j) {
       const double* e = r.e + (b + j * cs) * L;
       const double* xv = r.x + (b + j * cs) * L;
@@ -3374,14 +3377,14 @@ PPV_STAGE void sum_row(const Axis& AW, int64_t ow0, int64_t ow1, int64_t lo, int
       }
     }
 #pragma omp simd
-    for (int l = 0; l < L; ++l) { S[k + l] = s[l]; Tt[k + l] = t[l]; M[k + l] = m[l]; }
+    for (int l = 0; l < L; ++l) { S[k + l] += s[l]; Tt[k + l] += t[l]; M[k + l] = m[l]; }
 #endif
 #if !defined(PPV_FAST_VECTOR)
     if (with_log) {
       double u[L], v[L], cr[L];
       window_reference(C + k, r.lg + (b + jb * cs) * L, je - jb, cs * L, cr);
 #pragma omp simd
-      for (int l = 0; l < L; ++l) { u[l] = U[k + l]; v[l] = V[k + l]; }
+      for (int l = 0; l < L; ++l) { u[l] = 0.0; v[l] = 0.0; }  // (this row's)
       for (int64_t j = jb; j < je; ++j) {
         const int64_t c = (b + j * cs) * L;
 #pragma omp simd
@@ -3392,7 +3395,7 @@ PPV_STAGE void sum_row(const Axis& AW, int64_t ow0, int64_t ow1, int64_t lo, int
         }
       }
 #pragma omp simd
-      for (int l = 0; l < L; ++l) { U[k + l] = u[l]; V[k + l] = v[l]; }
+      for (int l = 0; l < L; ++l) { U[k + l] += u[l]; V[k + l] += v[l]; }
     }
 #endif
     if (with_zero) {
@@ -3493,19 +3496,26 @@ PPV_STAGE void sum_rows(const Axis& AW, int64_t ow0, int64_t ow1, int64_t lo, in
         const double* e = rows[i].e + b;
         const double* xv = rows[i].x + b;
         const double* lg = lg_sums ? rows[i].lg + b : nullptr;
+        __m512d ps = _mm512_setzero_pd(), pt = ps, pu = ps, pv = ps;  // this row's sums
         for (int64_t j = 0; j < cn; ++j, e += st, xv += st) {
           const __m512d ev = _mm512_loadu_pd(e), xx = _mm512_loadu_pd(xv);
-          s = _mm512_add_pd(s, ev);
-          t = _mm512_fmadd_pd(ev, xx, t);
+          ps = _mm512_add_pd(ps, ev);
+          pt = _mm512_fmadd_pd(ev, xx, pt);
           m = _mm512_max_pd(ev, m);  // ev > m ? ev : m
           if (lg_sums) {
             const __m512d el = _mm512_mul_pd(ev, _mm512_sub_pd(_mm512_loadu_pd(lg + j * st), cr));
-            v = _mm512_add_pd(v, el);
-            u = _mm512_fmadd_pd(el, xx, u);
+            pv = _mm512_add_pd(pv, el);
+            pu = _mm512_fmadd_pd(el, xx, pu);
           }
           if (with_zero)
             z = _mm512_mask_add_pd(z, _mm512_cmp_pd_mask(xx, _mm512_setzero_pd(), _CMP_EQ_OQ),
                                    z, one);
+        }
+        s = _mm512_add_pd(s, ps);
+        t = _mm512_add_pd(t, pt);
+        if (lg_sums) {
+          u = _mm512_add_pd(u, pu);
+          v = _mm512_add_pd(v, pv);
         }
       }
     };
@@ -3528,14 +3538,15 @@ PPV_STAGE void sum_rows(const Axis& AW, int64_t ow0, int64_t ow1, int64_t lo, in
     double s[L] = {}, t[L] = {}, m[L] = {}, z[L] = {}, u[L] = {}, v[L] = {}, cr[L] = {};
     if (with_log && nr > 0 && je > jb)
       window_reference(acc + 6 * q + k, rows[0].lg + b, je - jb, st, cr);
-    for (int64_t i = 0; i < nr; ++i)
+    for (int64_t i = 0; i < nr; ++i) {
+      double ps[L] = {}, pt[L] = {}, pu[L] = {}, pv[L] = {};  // this row's sums
       for (int64_t j = jb; j < je; ++j) {
         const double* e = rows[i].e + b + (j - jb) * st;
         const double* xv = rows[i].x + b + (j - jb) * st;
 #pragma omp simd
         for (int l = 0; l < L; ++l) {
-          s[l] += e[l];
-          t[l] += e[l] * xv[l];
+          ps[l] += e[l];
+          pt[l] += e[l] * xv[l];
           m[l] = e[l] > m[l] ? e[l] : m[l];
           z[l] += xv[l] == 0.0 ? 1.0 : 0.0;
         }
@@ -3544,11 +3555,17 @@ PPV_STAGE void sum_rows(const Axis& AW, int64_t ow0, int64_t ow1, int64_t lo, in
 #pragma omp simd
           for (int l = 0; l < L; ++l) {
             double el = e[l] * (lg[l] - cr[l]);
-            v[l] += el;
-            u[l] += el * xv[l];
+            pv[l] += el;
+            pu[l] += el * xv[l];
           }
         }
       }
+#pragma omp simd
+      for (int l = 0; l < L; ++l) { s[l] += ps[l]; t[l] += pt[l]; }
+      if (with_log)
+#pragma omp simd
+        for (int l = 0; l < L; ++l) { u[l] += pu[l]; v[l] += pv[l]; }
+    }
     for (int l = 0; l < L; ++l) {
       acc[k + l] = s[l];
       acc[q + k + l] = t[l];
