@@ -337,17 +337,23 @@ def test_the_one_lane_forms_conform_built_without_openmp(tmp_path):
     assert any("without it" in w and "OpenMP" in w for w in result["warnings"]), result
     [manifest] = cache.glob("ppool_kernel_*.json")
     assert "-fopenmp" not in json.loads(manifest.read_text())["flags"]
-    for target, op, dim in [("p_pool1d", "ppool", 1), ("p_pool2d", "ppool", 2),
-                            ("p_pool3d", "ppool", 3), ("gem_pool2d", "powermean", 2),
-                            ("lp_pool2d", "lp", 2)]:
+    _assert_conforms([("p_pool1d", "ppool", 1), ("p_pool2d", "ppool", 2),
+                      ("p_pool3d", "ppool", 3), ("gem_pool2d", "powermean", 2),
+                      ("lp_pool2d", "lp", 2)], env)
+    # the checks' workers found the same build (no second one for other flags)
+    assert len(list(cache.glob("ppool_kernel_*.so"))) == 1
+
+
+def _assert_conforms(targets, env: dict) -> None:
+    """``ppverify check`` of each (``ppverify.ops`` function, operator, dims) in a process with
+    ``env`` (the build under test: its ``PPVERIFY_MARCH`` and cache): each must conform."""
+    for target, op, dim in targets:
         proc = subprocess.run(
             [sys.executable, "-m", "ppverify", "check", f"ppverify.ops:{target}", "--op", op,
              "--dim", str(dim)], capture_output=True, text=True, timeout=600,
             env={**os.environ, **env})
         assert proc.returncode == 0, (target, proc.stdout[-3000:], proc.stderr[-3000:])
         assert "CONFORMS" in proc.stdout, proc.stdout[-2000:]
-    # the checks' workers found the same build (no second one for other flags)
-    assert len(list(cache.glob("ppool_kernel_*.so"))) == 1
 
 
 def test_the_kernel_builds_and_conforms_for_cpus_without_avx512(tmp_path):
@@ -378,14 +384,8 @@ def test_the_kernel_builds_and_conforms_for_cpus_without_avx512(tmp_path):
     """, env)
     assert result["code"] == "avx2", result
     assert "-march=x86-64-v3" in result["flags"] and "-O3" in result["flags"], result
-    for target, op, dim in [("p_pool2d", "ppool", 2), ("p_pool3d", "ppool", 3),
-                            ("gem_pool2d", "powermean", 2)]:
-        proc = subprocess.run(
-            [sys.executable, "-m", "ppverify", "check", f"ppverify.ops:{target}", "--op", op,
-             "--dim", str(dim)], capture_output=True, text=True, timeout=600,
-            env={**os.environ, **env})
-        assert proc.returncode == 0, (target, proc.stdout[-3000:], proc.stderr[-3000:])
-        assert "CONFORMS" in proc.stdout, proc.stdout[-2000:]
+    _assert_conforms([("p_pool2d", "ppool", 2), ("p_pool3d", "ppool", 3),
+                      ("gem_pool2d", "powermean", 2)], env)
     assert len(list(cache.glob("ppool_kernel_*.so"))) == 1
 
 
