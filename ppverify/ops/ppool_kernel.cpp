@@ -2792,9 +2792,11 @@ inline void window_reference(double* slot, const double* lg, int64_t n, int64_t 
 #if defined(PPV_FAST_VECTOR)
 // the same, c as 8 lanes for the vector sums: the rule above as 8-lane operations, each the
 // scalar form's comparison in its order (max_pd(v, m) is v > m ? v : m, min_pd(a, b) a < b ?
-// a : b), so the same c bit for bit (tests.kernel_bits). (The lane-by-lane form, scalar
-// compares and branches per lane and element, was 60% of sum_rows' time in k3 s2 p1's saving
-// forward with dy/da: (8,64,112,112), one thread, 27 ms against the plain forward's 7.)
+// a : b), so the same c bit for bit (tests.kernel_bits). A second form of the rule on purpose:
+// the vector sums calling the lane-by-lane form (scalar compares and branches per lane and
+// element; 2ec4c96 kept that form alone) spent 60% of sum_rows' time in it, k3 s2 p1's saving
+// forward with dy/da 25.8 ms against 16.2 with this one ((8,64,112,112), one thread,
+// tests.kernel_ab).
 PPV_VEC_INLINE __m512d window_reference(double* slot, const double* lg, int64_t n, int64_t st) {
   const __m512d s = _mm512_loadu_pd(slot);
   const __m512d inf = _mm512_set1_pd(INFINITY);

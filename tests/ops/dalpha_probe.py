@@ -8,9 +8,10 @@ scales 1, 1e30, 1e-30 (float16: 1, 3e3, 1e-3), spreads 1e-2, 1e-4, 1e-6, alpha 0
 (the saving forward's state), the parameter gradient compared with the oracle's correctly
 rounded one. Prints, per dtype and layout, the worst ULP distance and every case above 2 ULP.
 ``--planes``: single planes (1, 1, 32, 32) to (1, 1, 512, 512) and (1, 2, 128, 64) at 1e30,
-spreads 1e-6 and 1e-5, float32, the worst over those alphas (the sums' rounding grows with the
-window). The README's and the history's figures for the 2026-12-06 fix of dy/dalpha's reference
-(tests/ops/test_dalpha_reference.py holds the bound); a development tool, not run by the suite.
+spreads 1e-6 and 1e-5, float32, the worst over those alphas (the sums' rounding grew with the
+window until the sums were taken row by row). The README's and the history's figures for the
+2026-12-06 fixes of dy/dalpha's reference and sums (tests/ops/test_dalpha_reference.py holds the
+bound); a development tool, not run by the suite.
 """
 
 from __future__ import annotations
