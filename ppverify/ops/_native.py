@@ -405,6 +405,8 @@ def _open(path: Path):
     lib.ppv_pow_dp_passes.restype = ctypes.c_int64
     lib.ppv_pow_segment_sizes.argtypes = [ctypes.c_int64, ctypes.c_int64, vp]
     lib.ppv_pow_segment_sizes.restype = None
+    lib.ppv_lane_slice_parts.argtypes = [vp]
+    lib.ppv_lane_slice_parts.restype = None
     lib.ppv_segment_grain.argtypes = [ctypes.c_int64]
     lib.ppv_segment_grain.restype = ctypes.c_int64
     lib.ppv_segment_cols.argtypes = [ctypes.c_int64]
@@ -1359,3 +1361,16 @@ def lane_slices() -> dict[str, int]:
     out = np.zeros(2, dtype=np.int64)
     (_lib or load()).ppv_lane_slices(out.ctypes.data)
     return {"sliced": int(out[0]), "redone": int(out[1])}
+
+
+def lane_slice_parts() -> dict[str, int]:
+    """The power engine's lane slices in parts since the last call (then reset): ``units``,
+    the parts run (planes x parts per plane; a plane's slices cut into parts of rows, each
+    part a unit of work of its own: ``XParts`` in power_kernel.inc, for planes that do not
+    share out evenly among the threads, one plane on two), and ``redone``, calls run again
+    with whole slices (dy/dp wanting a second pass over the window's elements). For tests."""
+    import numpy as np
+
+    out = np.zeros(2, dtype=np.int64)
+    (_lib or load()).ppv_lane_slice_parts(out.ctypes.data)
+    return {"units": int(out[0]), "redone": int(out[1])}

@@ -7328,6 +7328,13 @@ void ppv_lane_slices(int64_t* out) {
   out[1] = xlane_redone.exchange(0);
 }
 
+// The power engine's lane slices in parts (XParts) since the last call (then reset): out[0]
+// units run (planes x parts), out[1] calls run again with whole slices. For tests.
+void ppv_lane_slice_parts(int64_t* out) {
+  out[0] = xpart_units.exchange(0);
+  out[1] = xpart_redone.exchange(0);
+}
+
 // The power engine's output rows whose dy/dp took a second pass over their windows' elements
 // (pow_dp_rows) since the last call; the count is reset. For tests.
 int64_t ppv_pow_dp_passes() { return pow_dp_row_passes.exchange(0); }

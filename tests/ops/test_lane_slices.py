@@ -302,3 +302,97 @@ def test_a_large_sliced_plane_takes_dy_dp_from_the_window_sums(op, saved, paths,
     check_adaptive_case(op, x, 3.1, 1, dims=2)
     assert paths() == {"sliced": 1 if saved else 2, "redone": 0}
     assert _native.pow_dp_passes() == 0
+
+
+# ------------------------------------------------------------------------------ slices in parts
+# With fewer planes than threads (one plane on two), or planes that do not share out evenly
+# among them (three on two), the power engine cuts each plane's slices into parts of rows, one
+# unit of work each, adds the parts' window sums and finishes every part from the plane's
+# (``XParts`` in power_kernel.inc): (1, 1, 2048, 2048) gem forward on two threads 7.5 -> 3.4 ms,
+# where one thread took 7.1.
+PARTS = [
+    # shape, p, threads, parts per plane (requested / gcd(planes, requested))
+    ((1, 1, 256, 64), 3.1, 2, 2),
+    ((1, 1, 256, 64), [2.0], 3, 3),
+    ((1, 3, 128, 136), [3.0, -1.5, 1.0], 2, 2),
+    ((1, 2, 128, 200), [2.5, 4.0], 3, 3),
+]
+
+
+def _threads(n):
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    return before
+
+
+@pytest.mark.parametrize("case", PARTS, ids=lambda c: f"{c[0]}-p{c[1]}-t{c[2]}")
+@pytest.mark.parametrize("op", ["powermean", "lp"])
+@pytest.mark.parametrize("saved", [True, False], ids=["saving-forward", "recomputing"])
+def test_slices_in_parts_match_the_oracle(case, op, saved, paths, monkeypatch):
+    # saving-forward: the forward's dy/dx state written part by part and dy/dp by the owner
+    # part; recomputing: a plain forward in parts (y from the plane's sums), then the engine's
+    # backward with whole slices (a backward takes no parts)
+    shape, p, threads, parts = case
+    if op == "lp":
+        p = [abs(v) for v in p] if isinstance(p, list) else abs(p)
+    if not saved:
+        _recomputing(monkeypatch)
+    x = _input(shape, torch.float32, seed=sum(shape) + threads)
+    _native.lane_slice_parts()
+    before = _threads(threads)
+    try:
+        check_adaptive_case(op, x, p, 1, dims=len(shape) - 2)
+    finally:
+        torch.set_num_threads(before)
+    planes = shape[0] * shape[1]
+    assert paths() == {"sliced": planes * (1 if saved else 2), "redone": 0}
+    assert _native.lane_slice_parts() == {"units": planes * parts, "redone": 0}
+
+
+def test_slices_in_parts_with_zeros_and_in_the_half_types(paths):
+    # zeros (weights 0 at p > 0: a ReLU's output), bfloat16 and float16 (their own rounding
+    # of y), one plane on two threads
+    before = _threads(2)
+    try:
+        for dtype in (torch.float32, torch.bfloat16, torch.float16):
+            x = _input((1, 1, 128, 128), dtype, seed=3, zeros=True)
+            _native.lane_slice_parts()
+            check_adaptive_case("powermean", x, 3.0, 1, dims=2)
+            assert _native.lane_slice_parts() == {"units": 2, "redone": 0}, dtype
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_a_window_whose_dy_dp_wants_its_elements_runs_again_with_whole_slices(paths):
+    # near-ties: dy/dp's closed form cancels and the window's elements are summed again
+    # relative to its largest weight (pow_dp_rows), a pass that needs the plane's sums first;
+    # the parts hand the call back and it runs with whole slices, as before
+    g = torch.Generator().manual_seed(11)
+    x = (2.0 + 1e-4 * torch.rand((1, 1, 128, 128), generator=g, dtype=torch.float64)).float()
+    _native.lane_slice_parts()
+    before = _threads(2)
+    try:
+        check_adaptive_case("powermean", x, 3.0, 1, dims=2)
+    finally:
+        torch.set_num_threads(before)
+    assert paths() == {"sliced": 1, "redone": 0}
+    assert _native.lane_slice_parts() == {"units": 0, "redone": 1}
+
+
+def test_no_parts_where_they_do_not_serve(paths):
+    from ppverify.ops import adaptive_p_pool, gem
+
+    before = _threads(2)
+    try:
+        _native.lane_slice_parts()
+        gem(_input((1, 2, 128, 128), torch.float32), 3.0)  # two planes on two threads
+        gem(_input((1, 1, 128, 128), torch.float64), 3.0)  # float64 (compensated sums)
+        gem(_input((1, 1, 128, 128), torch.float32), 50.0)  # a plane reference (p large)
+        gem(_input((1, 1, 127, 129), torch.float32), 3.0)  # slices that borrow rows
+        adaptive_p_pool(_input((1, 1, 128, 128), torch.float32), 2.0, 1, dims=2)  # P-pooling
+        torch.set_num_threads(1)
+        gem(_input((1, 1, 128, 128), torch.float32), 3.0)  # one thread
+        assert _native.lane_slice_parts() == {"units": 0, "redone": 0}
+        assert paths()["sliced"] == 6
+    finally:
+        torch.set_num_threads(before)
