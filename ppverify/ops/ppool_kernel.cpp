@@ -777,6 +777,32 @@ constexpr int ST_XLANE_REDO = 64;
 //     is 0 or +-inf (the pure-torch path sums them as m 2^k: ScaledTerms, scaled_sum).
 constexpr int ST_HAND_BACK = 128;
 
+// Lane slices in parts (both engines; run, run_power). A plane of a global window cut into L
+// lane slices (Plan::xlane) is one group, so with fewer planes than threads the other threads
+// had nothing to do ((1, 1, 2048, 2048) gem forward: 7.1 ms on one thread, 7.5 on two;
+// P-pooling's 5.5 on either), and planes that do not share out evenly left threads idle for
+// part of the call (three planes on two threads). Each slice's rows are then cut into parts,
+// a unit of work being one part of one group (its plan: the slices' plan with the H axis's
+// window on the part's rows; xlane_part_plans), and the call runs in two steps: XP_SUMS, each
+// unit's window sums combined over its lanes and stored at `sums` (the engine's blocks: the
+// power mean's S, M, U, A; P-pooling's S, T, M, U, V, Z); the driver adds the parts' sums (M,
+// the largest weight: their largest) in the parts' order (xlane_parts_combine); XP_FINISH,
+// each unit's engine from the plane's sums at `sums`: y, dy/dp or dy/da and (a saving forward)
+// the dy/dx of its own rows, y and the parameter's gradient written by the owner part alone.
+// What the parts cannot do alone (the power engine's dy/dp wanting a second pass over the
+// window's elements) sends the call back to the driver, which runs it again with whole slices
+// (ST_XPART_REDO). A plain forward's parts after the owner have nothing to finish. Forwards
+// only (a backward recomputes with whole slices).
+enum { XP_SUMS = 1, XP_FINISH = 2 };
+constexpr int ST_XPART_REDO = 256;
+struct XParts {
+  int mode;
+  double* sums;   // the engine's blocks of L doubles
+  bool owner;     // the part that writes y and the parameter's gradient
+  double terms;   // the power engine's pow_dp_fast n: the sums' terms (the slices' elements,
+                  // L, the parts)
+};
+
 // The reference scans (both engines): each lane's largest (mx) and smallest (mn) positive
 // finite value over n lane-interleaved columns of a row, folded into mx and mn. On the vector
 // builds in registers, four columns at a time in four accumulators (the largest and smallest
@@ -4039,13 +4065,18 @@ PPV_STAGE double save_overlap_row(const Plan& P, const Lanes& ln, const FastLane
   return total();
 }
 
+// P-pooling's sums that lane slices in parts carry (XParts): S, T, M, U, V, Z, L doubles each
+// (acc's first blocks)
+constexpr int PP_XP_BLOCKS = 6;
+
 template <class T>
 void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& ln,
                 FastScratch& s, T* y, const T* gy, T* gx, double* dplain, int* status,
                 const Saved* sv = nullptr, int64_t band_lo = 0,
-                int64_t band_hi = INT64_MAX) {
+                int64_t band_hi = INT64_MAX, const XParts* xp = nullptr) {
   // band_lo, band_hi (forwards only): the output rows od * OH + oh of the group done by this
-  // call (a band; see run's channels-last bands), the others left to other calls
+  // call (a band; see run's channels-last bands), the others left to other calls; xp: lane
+  // slices in parts (XParts; PP_XP_BLOCKS)
   const bool backward = gx != nullptr;
   const bool saving = sv != nullptr;  // a forward that also writes the backward's state
   const bool grads = backward || saving;
@@ -4261,80 +4292,93 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
       for (int64_t oh = 0; oh < OH; ++oh) {
         if (!grads && !P.owns_out_row(od, oh)) continue;  // a plain forward: another segment's
         if (od * OH + oh < band_lo || od * OH + oh >= band_hi) continue;  // another band's
-        bool fused = false;
-        // a row that some lanes borrow (Plan::xlane_borrowed_row), summed alone
-        auto sum_borrowed = [&](int64_t id, int64_t ih) {
-          sum_borrowed_row(P.xlane_short, P.xlane_part, W, acc, fl.need_zero ? 6 : 5,
-                           [&](int64_t limit) {
-                             for (int64_t k = 0; k < nch; ++k) {
-                               const int64_t cb = ct->chunk_begin(k);
-                               const int64_t ce = std::min(ct->chunk_end(k), limit);
-                               if (cb < ce)
-                                 sum_row(AW, ow0, ct->ow1, cb, ce, fetch(id, ih, k), acc, q,
-                                         with_log, fl.need_zero);
-                             }
-                           });
-        };
-        if (weighing) {
-          std::fill(acc, acc + (with_log ? 5 : 3) * q, 0.0);
-          if (fl.need_zero) std::fill(acc + 5 * q, acc + 6 * q, 0.0);
+        if (xp && xp->mode == XP_FINISH) {  // the plane's sums (S, T, M, U, V, Z), from the
+                                             // driver
+          for (int b = 0; b < PP_XP_BLOCKS; ++b)
+            std::copy(xp->sums + b * L, xp->sums + (b + 1) * L, acc + b * q);
           if (with_log) reset_window_references(acc + 6 * q, q, window_ref0);
-          const RowSums rs{&AW, ow0, ct->ow1, ct->lo, acc, q, fl.need_zero};
-          for (int64_t jd = 0; jd < AD.count[od]; ++jd)
-            for (int64_t jh = 0; jh < AH.count[oh]; ++jh) {
-              const int64_t id = AD.start[od] + jd * AD.step, ih = AH.start[oh] + jh * AH.step;
-              if (P.xlane_borrowed_row(ih)) sum_borrowed(id, ih);
-              else fetch_sum(id, ih, rs);
-            }
-          fused = true;
-          ++n_weighing;
-        } else if (!backward && nch == 1 && AD.count[od] * AH.count[oh] <= fuse_rows &&
-                   !P.xlane_borrows()) {
-          // all the window's rows at once (sum_rows), if the row cache holds them together
-          RowData rows[FUSE_ROWS];
-          int64_t keys[FUSE_ROWS], nr = 0;
-          for (int64_t jd = 0; jd < AD.count[od]; ++jd)
-            for (int64_t jh = 0; jh < AH.count[oh]; ++jh) {
-              const int64_t id = AD.start[od] + jd * AD.step, ih = AH.start[oh] + jh * AH.step;
-              keys[nr] = id * AH.in + ih;  // the key of chunk 0
-              rows[nr++] = fetch(id, ih, 0);
-            }
-          bool held = true;  // no row evicted by a later one (a direct-mapped cache)
-          for (int64_t i = 0; i < nr; ++i) held = held && cache.tag[keys[i] % cache.ns] == keys[i];
-          if (held && with_log) reset_window_references(acc + 6 * q, q, window_ref0);
-          if (held)
-            sum_rows(AW, ow0, ct->ow1, ct->chunk_begin(0), ct->chunk_end(0), rows, nr, acc, q,
-                     with_log, fl.need_zero);
-          fused = held;
-        }
-        if (!backward && !weighing) ++(fused ? n_together : n_each);
-        if (!fused) {
-          std::fill(acc, acc + (with_log ? 5 : 3) * q, 0.0);
-          if (fl.need_zero) std::fill(acc + 5 * q, acc + 6 * q, 0.0);
-          if (with_log) reset_window_references(acc + 6 * q, q, window_ref0);
-        }
-        for (int64_t jd = 0; !fused && jd < AD.count[od]; ++jd) {
-          const int64_t id = AD.start[od] + jd * AD.step;
-          for (int64_t jh = 0; jh < AH.count[oh]; ++jh) {
-            const int64_t ih = AH.start[oh] + jh * AH.step;
-            if (P.xlane_borrowed_row(ih)) {
-              sum_borrowed(id, ih);
-              continue;
-            }
-            for (int64_t k = 0; k < nch; ++k)
-              sum_row(AW, ow0, ct->ow1, ct->chunk_begin(k), ct->chunk_end(k), fetch(id, ih, k),
-                      acc, q, with_log, fl.need_zero);
+        } else {
+          bool fused = false;
+          // a row that some lanes borrow (Plan::xlane_borrowed_row), summed alone
+          auto sum_borrowed = [&](int64_t id, int64_t ih) {
+            sum_borrowed_row(P.xlane_short, P.xlane_part, W, acc, fl.need_zero ? 6 : 5,
+                             [&](int64_t limit) {
+                               for (int64_t k = 0; k < nch; ++k) {
+                                 const int64_t cb = ct->chunk_begin(k);
+                                 const int64_t ce = std::min(ct->chunk_end(k), limit);
+                                 if (cb < ce)
+                                   sum_row(AW, ow0, ct->ow1, cb, ce, fetch(id, ih, k), acc, q,
+                                           with_log, fl.need_zero);
+                               }
+                             });
+          };
+          if (weighing) {
+            std::fill(acc, acc + (with_log ? 5 : 3) * q, 0.0);
+            if (fl.need_zero) std::fill(acc + 5 * q, acc + 6 * q, 0.0);
+            if (with_log) reset_window_references(acc + 6 * q, q, window_ref0);
+            const RowSums rs{&AW, ow0, ct->ow1, ct->lo, acc, q, fl.need_zero};
+            for (int64_t jd = 0; jd < AD.count[od]; ++jd)
+              for (int64_t jh = 0; jh < AH.count[oh]; ++jh) {
+                const int64_t id = AD.start[od] + jd * AD.step, ih = AH.start[oh] + jh * AH.step;
+                if (P.xlane_borrowed_row(ih)) sum_borrowed(id, ih);
+                else fetch_sum(id, ih, rs);
+              }
+            fused = true;
+            ++n_weighing;
+          } else if (!backward && nch == 1 && AD.count[od] * AH.count[oh] <= fuse_rows &&
+                     !P.xlane_borrows()) {
+            // all the window's rows at once (sum_rows), if the row cache holds them together
+            RowData rows[FUSE_ROWS];
+            int64_t keys[FUSE_ROWS], nr = 0;
+            for (int64_t jd = 0; jd < AD.count[od]; ++jd)
+              for (int64_t jh = 0; jh < AH.count[oh]; ++jh) {
+                const int64_t id = AD.start[od] + jd * AD.step, ih = AH.start[oh] + jh * AH.step;
+                keys[nr] = id * AH.in + ih;  // the key of chunk 0
+                rows[nr++] = fetch(id, ih, 0);
+              }
+            bool held = true;  // no row evicted by a later one (a direct-mapped cache)
+            for (int64_t i = 0; i < nr; ++i) held = held && cache.tag[keys[i] % cache.ns] == keys[i];
+            if (held && with_log) reset_window_references(acc + 6 * q, q, window_ref0);
+            if (held)
+              sum_rows(AW, ow0, ct->ow1, ct->chunk_begin(0), ct->chunk_end(0), rows, nr, acc, q,
+                       with_log, fl.need_zero);
+            fused = held;
           }
-        }
-        if (P.xlane) {  // (one window: one tile of one output, q = L)
-          xlane_sum(acc);
-          xlane_sum(acc + q);
-          xlane_max(acc + 2 * q);
-          if (with_log) {
-            xlane_sum(acc + 3 * q);
-            xlane_sum(acc + 4 * q);
+          if (!backward && !weighing) ++(fused ? n_together : n_each);
+          if (!fused) {
+            std::fill(acc, acc + (with_log ? 5 : 3) * q, 0.0);
+            if (fl.need_zero) std::fill(acc + 5 * q, acc + 6 * q, 0.0);
+            if (with_log) reset_window_references(acc + 6 * q, q, window_ref0);
           }
-          if (fl.need_zero) xlane_sum(acc + 5 * q);
+          for (int64_t jd = 0; !fused && jd < AD.count[od]; ++jd) {
+            const int64_t id = AD.start[od] + jd * AD.step;
+            for (int64_t jh = 0; jh < AH.count[oh]; ++jh) {
+              const int64_t ih = AH.start[oh] + jh * AH.step;
+              if (P.xlane_borrowed_row(ih)) {
+                sum_borrowed(id, ih);
+                continue;
+              }
+              for (int64_t k = 0; k < nch; ++k)
+                sum_row(AW, ow0, ct->ow1, ct->chunk_begin(k), ct->chunk_end(k), fetch(id, ih, k),
+                        acc, q, with_log, fl.need_zero);
+            }
+          }
+          if (P.xlane) {  // (one window: one tile of one output, q = L)
+            xlane_sum(acc);
+            xlane_sum(acc + q);
+            xlane_max(acc + 2 * q);
+            if (with_log) {
+              xlane_sum(acc + 3 * q);
+              xlane_sum(acc + 4 * q);
+            }
+            if (fl.need_zero) xlane_sum(acc + 5 * q);
+          }
+          if (xp) {  // XP_SUMS: this part's sums, for the driver to add (one output row: on
+                     // to the counts at the end)
+            for (int b = 0; b < PP_XP_BLOCKS; ++b)
+              std::copy(acc + b * q, acc + b * q + L, xp->sums + b * L);
+            continue;
+          }
         }
         const double* S = acc;
         const double* Tt = acc + q;
@@ -4354,7 +4398,8 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
           double slow[L], zwin[L];  // 1 where the exact engine does the window; 2 where
                                     // it is one of zeros that the forward does here
           double n_slow = 0.0;
-          const double own = P.owns_out(od, oh, ow) ? 1.0 : 0.0;  // counted in dy/da
+          // counted in dy/da (lane slices in parts: by the owner part alone)
+          const double own = P.owns_out(od, oh, ow) && (!xp || xp->owner) ? 1.0 : 0.0;
           if (!backward) {
 #if defined(PPV_FAST_VECTOR)
             {  // the loop below on 8 lanes (it compiled to scalar divisions and branches)
@@ -4542,7 +4587,8 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
               }
           }
         }
-        if (!backward) {
+        const bool writes_y = !xp || xp->owner;  // (lane slices in parts: the owner part)
+        if (!backward && writes_y) {
           // a NaN y in an active lane: a bad input (per lane, summed over the row's outputs:
           // a horizontal sum per output cost as much as the window sums of k3 s2)
           double nan_l[L] = {};
@@ -4556,7 +4602,8 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
           store_out_row_owned<T>(y, P, ln, od, oh, ow0, nt, ybuf);
         }
         if (saving) {  // this output row's windows are the only ones holding their elements
-          if (sv->dw) store_out_row_owned<double>(sv->dw, P, ln, od, oh, ow0, nt, dwrow);
+          if (sv->dw && writes_y)
+            store_out_row_owned<double>(sv->dw, P, ln, od, oh, ow0, nt, dwrow);
           if (ov) {
             ov_unusable += save_overlap_row(P, ln, fl, od, oh, ow0, nt, dwrow, ybuf, slowrow,
                                             *sv);
@@ -4565,8 +4612,10 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
           if (sv->int_state) {  // each window's S and y (run_int_saved_backward)
             // (a window of the exact engine: its dy/dx is not the formula's: recompute)
             if (slow_in_row > 0.0) *status |= ST_UNSAVED;
-            store_out_row_owned<double>(sv->sy, P, ln, od, oh, ow0, nt, S);
-            store_out_row_owned<double>(sv->sy + sv->sy_n, P, ln, od, oh, ow0, nt, ybuf);
+            if (writes_y) {
+              store_out_row_owned<double>(sv->sy, P, ln, od, oh, ow0, nt, S);
+              store_out_row_owned<double>(sv->sy + sv->sy_n, P, ln, od, oh, ow0, nt, ybuf);
+            }
             continue;
           }
           double* jrow = s.rowbuf.data();
@@ -5933,6 +5982,64 @@ inline void xlane_lanes(const Plan& P, const Plan& Q, const double* param, int64
 }
 
 
+// Lane slices in parts (XParts) since the last ppv_lane_slice_parts call: units run (planes x
+// parts), and calls run again with whole slices (ST_XPART_REDO). For tests.
+std::atomic<int64_t> xpart_units{0}, xpart_redone{0};
+// the fewest rows of a slice a part takes
+constexpr int64_t XPART_MIN_ROWS = 4;
+
+// Parts per group of lane slices Q of P (XParts) for `requested` threads: where the groups do
+// not share out evenly among the threads (fewer planes than threads: one plane, one thread),
+// requested / gcd(groups, requested) parts, so that the units do, at most a part per
+// XPART_MIN_ROWS rows of a slice. 1 (whole slices) where some plane's parameter fails
+// `serves` (the engine's: a parameter whose windows take a plane reference, the whole plane's
+// largest element, or the exact engine), or where slices borrow rows (a lane's last row is
+// the next lane's first: two parts would write its dy/dx).
+template <class Serves>
+int64_t xlane_parts(const Plan& P, const Plan& Q, const double* param, int requested,
+                    Serves serves) {
+  const int64_t groups = Q.groups, t = std::max(requested, 1);
+  if (Q.xlane_borrows() || groups % t == 0) return 1;
+  for (int64_t g = 0; g < groups; ++g)
+    if (!serves(param_of(P, param, g))) return 1;
+  int64_t a = groups, b = t;
+  while (b) { const int64_t r = a % b; a = b; b = r; }
+  return std::max<int64_t>(1, std::min(t / a, Q.ax[1].in / XPART_MIN_ROWS));
+}
+
+// The plans of the parts of lane slices Q: Q with the H axis's window on rows [ptab[2 k],
+// ptab[2 k] + ptab[2 k + 1]) of each slice (ptab must outlive them)
+inline void xlane_part_plans(const Plan& Q, int64_t parts, std::vector<int64_t>& ptab,
+                             std::vector<Plan>& plans) {
+  const int64_t H = Q.ax[1].in;
+  ptab.resize((size_t)(2 * parts));
+  plans.assign((size_t)parts, Q);
+  for (int64_t k = 0; k < parts; ++k) {
+    ptab[2 * k] = H * k / parts;
+    ptab[2 * k + 1] = H * (k + 1) / parts - ptab[2 * k];
+    plans[k].ax[1].start = ptab.data() + 2 * k;
+    plans[k].ax[1].count = ptab.data() + 2 * k + 1;
+  }
+}
+
+// The plane's sums from its parts' (XP_SUMS: `blocks` blocks of L doubles per unit, units g *
+// parts + k), in the parts' order: added, but block `max_block` (the largest weight), the
+// largest; each block's value in all L lanes of comb
+inline void xlane_parts_combine(const std::vector<double>& sums, std::vector<double>& comb,
+                                int64_t groups, int64_t parts, int blocks, int max_block) {
+  for (int64_t g = 0; g < groups; ++g) {
+    double* c = comb.data() + g * blocks * L;
+    for (int64_t k = 0; k < parts; ++k) {
+      const double* ps = sums.data() + (g * parts + k) * blocks * L;
+      for (int b = 0; b < blocks; ++b) {
+        const double v = ps[b * L], t = c[b * L];
+        const double r = k == 0 ? v : (b == max_block ? (v > t ? v : t) : t + v);
+        for (int l = 0; l < L; ++l) c[b * L + l] = r;
+      }
+    }
+  }
+}
+
 // The power mean and the Lp norm (every float dtype): their own engine and driver (after
 // Segments, which the driver uses too).
 #include "power_kernel.inc"
@@ -5953,6 +6060,7 @@ inline double window_mean(const Plan& P) {
 template <class T>
 int run(const Plan& Pc, const T* x, const double* param, T* y, const T* gy, T* gx,
         double* dparam_out, int requested, const Saved* sv = nullptr, bool allow_xlane = true) {
+  // (allow_xlane: no lane slices, the call again after ST_XLANE_REDO)
   const Saved* const sv_given = sv;  // (sv may be dropped below; a call again starts from it)
   if (Pc.op != OP_PPOOL) {
     if (sv) {  // a float jac (float / bfloat16 / float16; float64: a double jac64); windows
@@ -6019,6 +6127,11 @@ int run(const Plan& Pc, const T* x, const double* param, T* y, const T* gy, T* g
   }
   SegClass xc;  // the slices' plan
   int64_t xtab[6] = {};
+  // lane slices in parts (XParts): units = groups x parts, part k's plan part_plan[k]
+  int64_t parts = 1;
+  std::vector<int64_t> ptab;
+  std::vector<Plan> part_plan;
+  std::vector<double> psums, pcomb;
   if (xl) {
     try {
       slice_plan(P, xc.P, xtab);
@@ -6029,6 +6142,16 @@ int run(const Plan& Pc, const T* x, const double* param, T* y, const T* gy, T* g
       xc.tiles = make_col_tiles(xc.P.ax[2]);
       xc.groups = xc.units = xc.P.groups;
       sg.groups = xc.groups;
+      // (a plane reference, |a| log_range above 560, is the whole plane's: no parts)
+      if (!backward)
+        parts = xlane_parts(P, xc.P, param, requested, [](double a) {
+          return std::isfinite(a) && std::fabs(a) * log_range<T>() <= 560.0;
+        });
+      if (parts > 1) {
+        xlane_part_plans(xc.P, parts, ptab, part_plan);
+        psums.assign((size_t)(xc.groups * parts * PP_XP_BLOCKS * L), 0.0);
+        pcomb.assign((size_t)(xc.groups * PP_XP_BLOCKS * L), 0.0);
+      }
     } catch (...) {
       return ST_NOMEM;
     }
@@ -6047,13 +6170,14 @@ int run(const Plan& Pc, const T* x, const double* param, T* y, const T* gy, T* g
   std::vector<double> dparam_mem;
   if (backward) dparam_mem.assign((size_t)(2 * slots), 0.0);
   double* dparam = dparam_mem.data();
-  const int nt = xl ? threads_for(P, requested, xc.groups)
+  const int nt = xl ? threads_for(P, requested, xc.groups * parts)
                     : (sg.axis < 0 ? threads_for(P, requested)
                                    : (int)std::min<int64_t>(seg_threads, sg.groups));
   std::atomic<int> status{0};
+  int mode = 0;  // 0 the groups; XP_SUMS / XP_FINISH the units of lane slices in parts
   auto body = [&](int t, int nthreads) {
     int st = 0;
-    const GroupRun gr = thread_groups(P, sg.groups, sg.axis >= 0, t, nthreads);
+    const GroupRun gr = thread_groups(P, sg.groups * parts, sg.axis >= 0, t, nthreads);
     int64_t n_full = 0, n_partial = 0, cl_bands = 0;
     try {
       FastScratch fs;
@@ -6125,12 +6249,15 @@ int run(const Plan& Pc, const T* x, const double* param, T* y, const T* gy, T* g
           n0 = n1;
         }
       }
-      for (int64_t g = gr.begin; band == 0 && g < gr.end; g += gr.step) {
+      for (int64_t u = gr.begin; band == 0 && u < gr.end; u += gr.step) {
         if (status.load(std::memory_order_relaxed) & (ST_NOMEM | ST_XLANE_REDO)) break;
+        const int64_t g = u / parts, k = u % parts;
+        // (a plain forward's parts after the owner have nothing to finish)
+        if (mode == XP_FINISH && k > 0 && !sv) continue;
         Lanes ln;
         if (xl) xlane_lanes(P, xc.P, param, g, ln);
         const SegClass& c = xl ? xc : segment_lanes(P, sg, param, g, ln);
-        count_cl_group(P, ln, n_full, n_partial);
+        if (mode != XP_FINISH && k == 0) count_cl_group(P, ln, n_full, n_partial);
         if (exact) {
           ScaledSum da[L];
           bool done = false;
@@ -6150,7 +6277,12 @@ int run(const Plan& Pc, const T* x, const double* param, T* y, const T* gy, T* g
           }
           double dl[L];
           for (int l = 0; l < L; ++l) dl[l] = 0.0;
-          fast_group<T>(x, c.P, c.tiles, ln, fs, y, gy, gx, dl, &st, sv);
+          XParts xpart{mode,
+                       mode == XP_SUMS ? psums.data() + u * PP_XP_BLOCKS * L
+                                       : pcomb.data() + g * PP_XP_BLOCKS * L,
+                       k == 0, 0.0};
+          fast_group<T>(x, mode ? part_plan[k] : c.P, c.tiles, ln, fs, y, gy, gx, dl, &st, sv,
+                        0, INT64_MAX, mode ? &xpart : nullptr);
           if (backward)
             for (int l = 0; l < L; ++l)
               if (ln.active[l]) {
@@ -6169,17 +6301,31 @@ int run(const Plan& Pc, const T* x, const double* param, T* y, const T* gy, T* g
     if (cl_bands) cl_later_bands += cl_bands;
     status.fetch_or(st);
   };
-  if (nt <= 1) {
-    body(0, 1);
-  } else {
+  auto run_units = [&]() {
+    if (nt <= 1) {
+      body(0, 1);
+    } else {
 #pragma omp parallel num_threads(nt)
-    body(omp_get_thread_num(), omp_get_num_threads());
+      body(omp_get_thread_num(), omp_get_num_threads());
+    }
+  };
+  if (parts > 1) {
+    mode = XP_SUMS;
+    run_units();
+    if (!(status.load() & (ST_NOMEM | ST_XLANE_REDO))) {
+      xlane_parts_combine(psums, pcomb, sg.groups, parts, PP_XP_BLOCKS, 2);
+      mode = XP_FINISH;
+      run_units();
+    }
+  } else {
+    run_units();
   }
   if (status.load() & ST_XLANE_REDO) {
     ++xlane_redone;
     return run<T>(Pc, x, param, y, gy, gx, dparam_out, requested, sv_given, false);
   }
   if (xl) xlane_planes += xc.groups;
+  if (parts > 1) xpart_units += xc.groups * parts;
   if (backward && dparam_out != nullptr)
     reduce_param(P, dparam, dparam_out, sg.slot_plane.empty() ? nullptr : &sg.slot_plane);
   return status.load() | extra_status;

@@ -306,10 +306,10 @@ def test_a_large_sliced_plane_takes_dy_dp_from_the_window_sums(op, saved, paths,
 
 # ------------------------------------------------------------------------------ slices in parts
 # With fewer planes than threads (one plane on two), or planes that do not share out evenly
-# among them (three on two), the power engine cuts each plane's slices into parts of rows, one
-# unit of work each, adds the parts' window sums and finishes every part from the plane's
-# (``XParts`` in power_kernel.inc): (1, 1, 2048, 2048) gem forward on two threads 7.5 -> 3.4 ms,
-# where one thread took 7.1.
+# among them (three on two), both engines cut each plane's slices into parts of rows, one unit
+# of work each, add the parts' window sums and finish every part from the plane's (``XParts``
+# in ppool_kernel.cpp): (1, 1, 2048, 2048) gem forward on two threads 7.5 -> 3.0 ms, where one
+# thread took 7.1.
 PARTS = [
     # shape, p, threads, parts per plane (requested / gcd(planes, requested))
     ((1, 1, 256, 64), 3.1, 2, 2),
@@ -326,11 +326,12 @@ def _threads(n):
 
 
 @pytest.mark.parametrize("case", PARTS, ids=lambda c: f"{c[0]}-p{c[1]}-t{c[2]}")
-@pytest.mark.parametrize("op", ["powermean", "lp"])
+@pytest.mark.parametrize("op", ["ppool", "powermean", "lp"])
 @pytest.mark.parametrize("saved", [True, False], ids=["saving-forward", "recomputing"])
 def test_slices_in_parts_match_the_oracle(case, op, saved, paths, monkeypatch):
-    # saving-forward: the forward's dy/dx state written part by part and dy/dp by the owner
-    # part; recomputing: a plain forward in parts (y from the plane's sums), then the engine's
+    # saving-forward: the forward's dy/dx state written part by part (P-pooling at an integer
+    # alpha: each window's S and y, by the owner part) and dy/dp or dy/da by the owner part;
+    # recomputing: a plain forward in parts (y from the plane's sums), then the engine's
     # backward with whole slices (a backward takes no parts)
     shape, p, threads, parts = case
     if op == "lp":
@@ -349,16 +350,18 @@ def test_slices_in_parts_match_the_oracle(case, op, saved, paths, monkeypatch):
     assert _native.lane_slice_parts() == {"units": planes * parts, "redone": 0}
 
 
-def test_slices_in_parts_with_zeros_and_in_the_half_types(paths):
-    # zeros (weights 0 at p > 0: a ReLU's output), bfloat16 and float16 (their own rounding
-    # of y), one plane on two threads
+@pytest.mark.parametrize("op", ["ppool", "powermean"])
+def test_slices_in_parts_with_zeros_and_in_the_half_types(op, paths):
+    # zeros (weights 0 at p > 0: a ReLU's output; P-pooling at alpha 0 and below, windows
+    # holding a zero), bfloat16 and float16 (their own rounding of y), one plane on two threads
     before = _threads(2)
     try:
         for dtype in (torch.float32, torch.bfloat16, torch.float16):
-            x = _input((1, 1, 128, 128), dtype, seed=3, zeros=True)
-            _native.lane_slice_parts()
-            check_adaptive_case("powermean", x, 3.0, 1, dims=2)
-            assert _native.lane_slice_parts() == {"units": 2, "redone": 0}, dtype
+            for p in ([3.0, 0.0] if op == "ppool" else [3.0]):
+                x = _input((1, 1, 128, 128), dtype, seed=3, zeros=True)
+                _native.lane_slice_parts()
+                check_adaptive_case(op, x, p, 1, dims=2)
+                assert _native.lane_slice_parts() == {"units": 2, "redone": 0}, (dtype, p)
     finally:
         torch.set_num_threads(before)
 
@@ -389,7 +392,8 @@ def test_no_parts_where_they_do_not_serve(paths):
         gem(_input((1, 1, 128, 128), torch.float64), 3.0)  # float64 (compensated sums)
         gem(_input((1, 1, 128, 128), torch.float32), 50.0)  # a plane reference (p large)
         gem(_input((1, 1, 127, 129), torch.float32), 3.0)  # slices that borrow rows
-        adaptive_p_pool(_input((1, 1, 128, 128), torch.float32), 2.0, 1, dims=2)  # P-pooling
+        # P-pooling with a plane reference (|alpha| log_range above 560)
+        adaptive_p_pool(_input((1, 1, 128, 128), torch.float32), 6.0, 1, dims=2)
         torch.set_num_threads(1)
         gem(_input((1, 1, 128, 128), torch.float32), 3.0)  # one thread
         assert _native.lane_slice_parts() == {"units": 0, "redone": 0}
