@@ -96,6 +96,13 @@ ROWS: list[Row] = [
     # these rows keep the exponential's cost in the table
     Row("2-D f32 k3 s2 p1, alpha 2.5", 2, BIG2, kernel=3, stride=2, padding=1, alpha=2.5),
     Row("2-D f32 global, alpha 2.5", 2, BIG2, layout="adaptive", output_size=1, alpha=2.5),
+    # global windows of fewer planes than threads, and of planes that do not share out evenly
+    # among them (one plane's slices, or three planes', in parts of rows since 2026-12-06:
+    # XParts in ppool_kernel.cpp; before, one thread did a plane's whole window)
+    Row("2-D f32 one plane 2048x2048 global, alpha 2.5", 2, (1, 1, 2048, 2048),
+        layout="adaptive", output_size=1, alpha=2.5),
+    Row("2-D f32 3 planes 1024x1024 global, alpha 2.5", 2, (1, 3, 1024, 1024),
+        layout="adaptive", output_size=1, alpha=2.5),
     Row("2-D f32 adaptive 7", 2, MID2, layout="adaptive", output_size=7),
     Row("2-D f32 k14 on 56x56, 1 thread", 2, MID2, kernel=14, stride=14, threads=1),
     Row("2-D f32 k28 on 56x56, 1 thread", 2, MID2, kernel=28, stride=28, threads=1),
@@ -140,6 +147,8 @@ POWER_ROWS: list[Row] = [
     Row("GeM 2-D f32 global, ResNet-50 head", 2, (8, 2048, 7, 7), layout="adaptive",
         output_size=1, op="gem", alpha=GEM_P),
     Row("GeM 2-D f32 one plane 2048x2048 global", 2, (1, 1, 2048, 2048), layout="adaptive",
+        output_size=1, op="gem", alpha=GEM_P),
+    Row("GeM 2-D f32 3 planes 1024x1024 global", 2, (1, 3, 1024, 1024), layout="adaptive",
         output_size=1, op="gem", alpha=GEM_P),
     Row("GeM 2-D f32 one plane 2048x2048 k3 s1", 2, (1, 1, 2048, 2048), kernel=3, stride=1,
         padding=1, op="gem", alpha=GEM_P),

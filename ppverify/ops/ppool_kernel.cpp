@@ -6202,6 +6202,13 @@ int run(const Plan& Pc, const T* x, const double* param, T* y, const T* gy, T* g
         int64_t wanted = (rows_shared(Q) || reread) ? std::min(rows, row_span(Q)) * tiles.max_chunks
                                                     : 1;
         if (backward && plane <= budget) wanted = plane;
+        // a saving forward of one output row (a global window) reads its rows again from the
+        // cache only where it holds them all (direct-mapped, the second pass in the first's
+        // order: else every row misses), and lane slices in parts read each row once in each
+        // step (a step's scratch is its own): no more than a row then ((1, 3, 1024, 1024) in
+        // parts, two threads: 4 cleared caches of about 8 MB a call, each new memory)
+        if (reread && Q.ax[0].out * Q.ax[1].out == 1 && (parts > 1 || wanted > budget))
+          wanted = 1;
         // the forward sums a window's rows together (sum_rows): room for all of them
         const int64_t wrows = max_window_rows(Q);
         if (!backward && tiles.max_chunks == 1 && wrows <= FUSE_ROWS)

@@ -400,3 +400,19 @@ def test_no_parts_where_they_do_not_serve(paths):
         assert paths()["sliced"] == 6
     finally:
         torch.set_num_threads(before)
+
+
+@pytest.mark.parametrize("op", ["ppool", "powermean"])
+def test_channels_last_planes_in_parts(op, paths):
+    # packed channels-last planes (fewer channels than lanes: each plane's elements C apart)
+    # in parts: three planes on two threads, two parts each
+    x = _input((1, 3, 128, 136), torch.float32, seed=9).contiguous(
+        memory_format=torch.channels_last)
+    _native.lane_slice_parts()
+    before = _threads(2)
+    try:
+        check_adaptive_case(op, x, [2.5, 3.0, 1.5], 1, dims=2)
+    finally:
+        torch.set_num_threads(before)
+    assert paths() == {"sliced": 3, "redone": 0}
+    assert _native.lane_slice_parts() == {"units": 6, "redone": 0}
