@@ -69,6 +69,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 from torch.autograd import forward_ad
+from torch.utils._python_dispatch import is_in_torch_dispatch_mode
 
 from ..windows import AdaptiveGeometry
 from . import _fallback, _layout, _native, _torch_impl, _triton, _validate
@@ -931,10 +932,17 @@ _cpu_floats = _validate._cpu_floats  # ``cpu_float_param``'s dict (the shortcut 
 
 
 def _plain_eager(x: Tensor, param: Tensor | None) -> bool:
-    """No torch.func transform wraps the operands, no forward-mode AD level is open and the
-    operands have values (a meta tensor goes through the custom op to its fake implementation).
-    ``param`` None: a parameter known to be a plain CPU tensor (``cpu_float_param``'s)."""
-    if x.is_meta or _is_wrapped(x):
+    """No torch.func transform wraps the operands, no forward-mode AD level is open, no torch
+    dispatch mode is active and the operands have values (a meta tensor goes through the
+    custom op to its fake implementation). ``param`` None: a parameter known to be a plain CPU
+    tensor (``cpu_float_param``'s).
+
+    Under a dispatch mode (FakeTensorMode: shape propagation, non-strict export, memory
+    estimators; make_fx's tracing; FlopCounterMode; any TorchDispatchMode) the op goes through
+    its custom op, which the mode sees: FakeTensorMode runs its fake implementation. Called
+    straight, the kernel was handed FakeTensors, whose data pointers are null, and crashed the
+    process (tests/ops/test_dispatch_modes.py)."""
+    if x.is_meta or _is_wrapped(x) or is_in_torch_dispatch_mode():
         return False
     if param is not None and (param.is_meta or _is_wrapped(param)):
         return False
@@ -948,13 +956,16 @@ _checked_shapes: dict = {}
 
 def _check_shape(layout, spatial: tuple) -> None:
     """``out_spatial`` and ``check_windows`` of ``layout`` on ``spatial``, remembered for the
-    concrete sizes that passed (they depend on nothing else)."""
-    key = (id(layout), spatial)  # identity, as ``_native_call``; the entry holds the layout
-    if _checked_shapes.get(key) is layout:
-        return
+    concrete sizes that passed (they depend on nothing else). Symbolic sizes (make_fx's
+    symbolic tracing: SymInts, which do not hash) are checked as far as they go and not
+    remembered."""
     spatial = tuple(spatial)
+    concrete = all(isinstance(s, int) for s in spatial)
+    key = (id(layout), spatial)  # identity, as ``_native_call``; the entry holds the layout
+    if concrete and _checked_shapes.get(key) is layout:
+        return
     _layout.out_spatial(layout, spatial)
-    if all(isinstance(s, int) for s in spatial):
+    if concrete:
         _layout.check_windows(layout, spatial)
         if len(_checked_shapes) > 1024:
             _checked_shapes.clear()
@@ -1020,7 +1031,7 @@ def pool(op: str, input: Tensor, param, layout, validate: bool = True) -> Tensor
             entry = None
         if (entry is not None and input.is_cpu
                 and entry.use_native is _use_native and entry.available is _native.available
-                and not torch._C._is_tracing()
+                and not torch._C._is_tracing() and not is_in_torch_dispatch_mode()
                 and not (input.requires_grad and torch.is_grad_enabled())
                 and forward_ad._current_level < 0 and not _is_wrapped(input)
                 and not _triton.cpu_opt_in()):
@@ -1062,8 +1073,10 @@ def _pool(op: str, input: Tensor, param, layout, validate: bool) -> Tensor:
                          f"batch axis may be empty")
     compiling = torch.compiler.is_compiling()
     # a Python float that passed rule 1 before, on CPU in eager mode: its cached tensor (a
-    # plain CPU tensor: no functorch wrapper, no gradient, not meta)
-    param_t = None if compiling or not x.is_cpu else _validate.cpu_float_param(param)
+    # plain CPU tensor: no functorch wrapper, no gradient, not meta; not under a dispatch
+    # mode, which wants its own tensors)
+    param_t = (None if compiling or not x.is_cpu or is_in_torch_dispatch_mode()
+               else _validate.cpu_float_param(param))
     plain_param = param_t is not None
     if param_t is None:
         param_t = _validate.param_tensor(param, OPERATORS[op], x.shape[1], x.device)

@@ -57,6 +57,7 @@ from typing import NoReturn
 import numpy as np
 import torch
 from torch import Tensor
+from torch.utils._python_dispatch import is_in_torch_dispatch_mode
 
 from . import _layout
 
@@ -139,7 +140,9 @@ def param_tensor(param, info, C, device) -> Tensor:
         raise TypeError(f"{info.param} must be a real number (int or float) or a tensor, got "
                         f"{type(param).__name__} {param!r}"[:200])
     value = _check_param_value(real_to_float(param, info.param), info)
-    if torch.compiler.is_compiling():
+    # (under torch.compile, or a dispatch mode such as FakeTensorMode, a fresh tensor of the
+    # mode's own kind: one made under a mode and cached would reach later eager calls)
+    if torch.compiler.is_compiling() or is_in_torch_dispatch_mode():
         return torch.tensor(value, dtype=torch.float64, device=device)
     t = _scalar_tensor(value, device)
     if type(param) is float and value != 0 and t.is_cpu:
