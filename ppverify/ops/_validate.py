@@ -50,7 +50,6 @@ The rule (the README's "Validation" section states it for users)
 
 from __future__ import annotations
 
-import functools
 import numbers
 from typing import NoReturn
 
@@ -145,7 +144,7 @@ def param_tensor(param, info, C, device) -> Tensor:
     if torch.compiler.is_compiling() or is_in_torch_dispatch_mode():
         return torch.tensor(value, dtype=torch.float64, device=device)
     t = _scalar_tensor(value, device)
-    if type(param) is float and value != 0 and t.is_cpu:
+    if type(param) is float and value != 0 and t.is_cpu and _cacheable(t):
         if len(_cpu_floats) >= 256:
             _cpu_floats.clear()
         _cpu_floats[param] = t
@@ -167,11 +166,31 @@ def cpu_float_param(param) -> Tensor | None:
     return _cpu_floats.get(param) if type(param) is float else None
 
 
-@functools.lru_cache(maxsize=256)
+_scalar_tensors: dict = {}
+
+
 def _scalar_tensor(value: float, device) -> Tensor:
     """A float64 0-d tensor of ``value`` (cached in eager mode: making a tensor per call costs
-    microseconds; the op never writes to its parameter)."""
-    return torch.tensor(value, dtype=torch.float64, device=device)
+    microseconds; the op never writes to its parameter). Only a plain tensor with storage is
+    cached (``_cacheable``)."""
+    key = (value, device)
+    t = _scalar_tensors.get(key)
+    if t is None:
+        t = torch.tensor(value, dtype=torch.float64, device=device)
+        if _cacheable(t):
+            if len(_scalar_tensors) >= 256:
+                _scalar_tensors.clear()
+            _scalar_tensors[key] = t
+    return t
+
+
+def _cacheable(t: Tensor) -> bool:
+    """Whether ``t`` may stand for its value in later calls: a plain tensor with storage. A
+    tensor made while torch.func or a compiler traces (dynamo's functorch tracing made
+    storage-less plain tensors here) has none: cached, it reached later eager calls, whose
+    kernel raised "Cannot access data pointer of Tensor that doesn't have storage"
+    (tests/ops/test_dispatch_modes.py)."""
+    return type(t) is Tensor and torch._C._has_storage(t)
 
 
 def numpy_param(param, name: str) -> Tensor:
