@@ -791,8 +791,10 @@ constexpr int ST_HAND_BACK = 128;
 // the dy/dx of its own rows, y and the parameter's gradient written by the owner part alone.
 // What the parts cannot do alone (the power engine's dy/dp wanting a second pass over the
 // window's elements) sends the call back to the driver, which runs it again with whole slices
-// (ST_XPART_REDO). A plain forward's parts after the owner have nothing to finish. Forwards
-// only (a backward recomputes with whole slices).
+// (ST_XPART_REDO). A plain forward's parts after the owner have nothing to finish. The
+// recomputing backward takes parts too, each part plan owning its rows alone
+// (xlane_part_owners), so that each part writes its own rows' input gradients; not the
+// backward from a saved state (a pass over memory).
 enum { XP_SUMS = 1, XP_FINISH = 2 };
 constexpr int ST_XPART_REDO = 256;
 struct XParts {
@@ -4676,7 +4678,8 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
           if (unusable > 0.0) *status |= ST_UNSAVED;
         }
       }
-    if (!backward) continue;
+    // (lane slices in parts: the first step's sums alone, pass 2 in the finishing step)
+    if (!backward || (xp && xp->mode == XP_SUMS)) continue;
     // ---- pass 2: input columns [done_from, done_to) are final (no later window reads them):
     // per input row, P = sum c1, Q = sum c2 over the windows holding each element. Columns
     // outside [lo, hi) are read by no window: their gradient is 0 (or the exact engine's).
@@ -6022,6 +6025,20 @@ inline void xlane_part_plans(const Plan& Q, int64_t parts, std::vector<int64_t>&
   }
 }
 
+// A backward's part plans: each part also owns its rows alone (a segment's ownership along H,
+// Plan::split 1: its second pass writes those input rows' gradients, no others) and the
+// owner part the window (its dy/dalpha or dy/dp)
+inline void xlane_part_owners(const std::vector<int64_t>& ptab, std::vector<Plan>& plans) {
+  for (size_t k = 0; k < plans.size(); ++k) {
+    Plan& Q = plans[k];
+    Q.split = 1;
+    Q.own_in_lo = ptab[2 * k];
+    Q.own_in_hi = ptab[2 * k] + ptab[2 * k + 1];
+    Q.own_out_lo = 0;
+    Q.own_out_hi = k == 0 ? 1 : 0;
+  }
+}
+
 // The plane's sums from its parts' (XP_SUMS: `blocks` blocks of L doubles per unit, units g *
 // parts + k), in the parts' order: added, but block `max_block` (the largest weight), the
 // largest; each block's value in all L lanes of comb
@@ -6142,13 +6159,14 @@ int run(const Plan& Pc, const T* x, const double* param, T* y, const T* gy, T* g
       xc.tiles = make_col_tiles(xc.P.ax[2]);
       xc.groups = xc.units = xc.P.groups;
       sg.groups = xc.groups;
-      // (a plane reference, |a| log_range above 560, is the whole plane's: no parts)
-      if (!backward)
-        parts = xlane_parts(P, xc.P, param, requested, [](double a) {
-          return std::isfinite(a) && std::fabs(a) * log_range<T>() <= 560.0;
-        });
+      // (a plane reference, |a| log_range above 560, is the whole plane's: no parts; nor the
+      // backward's exact lanes, |a| above FAST_GRAD_MAX_A)
+      parts = xlane_parts(P, xc.P, param, requested, [](double a) {
+        return std::isfinite(a) && std::fabs(a) * log_range<T>() <= 560.0;
+      });
       if (parts > 1) {
         xlane_part_plans(xc.P, parts, ptab, part_plan);
+        if (backward) xlane_part_owners(ptab, part_plan);
         psums.assign((size_t)(xc.groups * parts * PP_XP_BLOCKS * L), 0.0);
         pcomb.assign((size_t)(xc.groups * PP_XP_BLOCKS * L), 0.0);
       }
@@ -6260,7 +6278,7 @@ int run(const Plan& Pc, const T* x, const double* param, T* y, const T* gy, T* g
         if (status.load(std::memory_order_relaxed) & (ST_NOMEM | ST_XLANE_REDO)) break;
         const int64_t g = u / parts, k = u % parts;
         // (a plain forward's parts after the owner have nothing to finish)
-        if (mode == XP_FINISH && k > 0 && !sv) continue;
+        if (mode == XP_FINISH && k > 0 && !sv && !backward) continue;
         Lanes ln;
         if (xl) xlane_lanes(P, xc.P, param, g, ln);
         const SegClass& c = xl ? xc : segment_lanes(P, sg, param, g, ln);
@@ -6290,7 +6308,8 @@ int run(const Plan& Pc, const T* x, const double* param, T* y, const T* gy, T* g
                        k == 0, 0.0};
           fast_group<T>(x, mode ? part_plan[k] : c.P, c.tiles, ln, fs, y, gy, gx, dl, &st, sv,
                         0, INT64_MAX, mode ? &xpart : nullptr);
-          if (backward)
+          // (parts: the owner's dy/da, once the plane's sums are in)
+          if (backward && (mode == 0 || (mode == XP_FINISH && k == 0)))
             for (int l = 0; l < L; ++l)
               if (ln.active[l]) {
                 dparam[2 * ln.slot[l]] = dl[l];
