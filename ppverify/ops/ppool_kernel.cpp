@@ -6057,6 +6057,15 @@ inline void xlane_parts_combine(const std::vector<double>& sums, std::vector<dou
   }
 }
 
+// Unit u's XParts (group g, part k) in step `mode` of lane slices in parts: its block of sums
+// (of `blocks` blocks of L doubles) the unit's own in XP_SUMS, the plane's in XP_FINISH; part
+// 0 the owner
+inline XParts xlane_unit(int mode, std::vector<double>& sums, std::vector<double>& comb,
+                         int64_t u, int64_t g, int64_t k, int blocks, double terms) {
+  double* at = mode == XP_SUMS ? sums.data() + u * blocks * L : comb.data() + g * blocks * L;
+  return XParts{mode, at, k == 0, terms};
+}
+
 // The power mean and the Lp norm (every float dtype): their own engine and driver (after
 // Segments, which the driver uses too).
 #include "power_kernel.inc"
@@ -6302,10 +6311,8 @@ int run(const Plan& Pc, const T* x, const double* param, T* y, const T* gy, T* g
           }
           double dl[L];
           for (int l = 0; l < L; ++l) dl[l] = 0.0;
-          XParts xpart{mode,
-                       mode == XP_SUMS ? psums.data() + u * PP_XP_BLOCKS * L
-                                       : pcomb.data() + g * PP_XP_BLOCKS * L,
-                       k == 0, 0.0};
+          const XParts xpart =
+              mode ? xlane_unit(mode, psums, pcomb, u, g, k, PP_XP_BLOCKS, 0.0) : XParts{};
           fast_group<T>(x, mode ? part_plan[k] : c.P, c.tiles, ln, fs, y, gy, gx, dl, &st, sv,
                         0, INT64_MAX, mode ? &xpart : nullptr);
           // (parts: the owner's dy/da, once the plane's sums are in)
