@@ -290,7 +290,8 @@ class _NativeCall:
                 if _native.saves_overlap(self.op, self.dtype):
                     self._overlap = tuple(_overlap_state_fits(
                         self.plan, self.dtype, n_in, n_out, with_dw) for with_dw in (False, True))
-                elif _native.saves_power_overlap(self.op, self.dtype):
+                elif (_native.saves_power_overlap(self.op, self.dtype)
+                      and self.dtype in POWER_OVERLAP_STATE_DTYPES):
                     self._overlap = tuple(_power_overlap_state_fits(
                         n_in, n_out, with_dw, self.dtype.itemsize) for with_dw in (False, True))
             self._saves = disjoint
@@ -349,6 +350,17 @@ class _NativeCall:
 
 #: the overlap state serves windows of this many elements or more on average
 OVERLAP_MIN_WINDOW_MEAN = 4.0
+#: the dtypes whose power-mean / Lp backward reads the power overlap state (windows that share
+#: elements): float64 alone. The kernel serves float32 too (``_native.saves_power_overlap``),
+#: and that state was faster than recomputing when it was built (2026-12-01), but against
+#: today's recomputing backward it is slower on the Intel machine of 2026-12-06 for most
+#: shapes (eager fwd+bwd, learnable / fixed p = 3.1, state over recompute: 2-D k3 s2 p1 1.13 /
+#: 1.07, channels-last 1.13 / 1.06, k3 s1 p1 1.11 / 1.04, k4 s2 p1 1.09 / 1.03, k5 s2 p2 1.05 /
+#: 1.01, adaptive 5 1.07 / 1.13; faster only at k7 s2 p3, 0.97 / 0.93, and 3-D k3 s2 p1, 0.96 /
+#: 0.97) and it holds an input-sized buffer; float64's is faster everywhere measured (0.67-0.95,
+#: its logarithms and exponentials being dearer). The tests that check the float32 state add
+#: float32 here (``tests/ops/test_saved_backward.py``'s ``count_power_overlap``).
+POWER_OVERLAP_STATE_DTYPES: tuple = (torch.float64,)
 
 
 def float64_overlap_serves_disjoint(op: str, dtype: torch.dtype, contiguous: bool,
@@ -540,7 +552,7 @@ def _native_saving_forward(call: _NativeCall, need_param: bool, op: str, xk: Ten
 def _native_backward_saved(op: str, x: Tensor, param: Tensor, layout, grad_y: Tensor,
                            jac: Tensor | None, dw: Tensor | None, sums: tuple | None = None,
                            cw: Tensor | None = None, window_sums: Tensor | None = None,
-                           need_param: bool = False):
+                           need_param: bool = False, over_state: bool = True):
     """``(grad_x, grad_param or None)`` from ``_native_forward_saved``'s state: a pass over
     memory, ``grad_x = grad_y[window] * jac``, ``grad_param = sum grad_y * dw``. For a float32
     or float64 input ``grad_x`` is written over ``jac`` (same dtype and format): the state is
@@ -555,7 +567,9 @@ def _native_backward_saved(op: str, x: Tensor, param: Tensor, layout, grad_y: Te
     (``_native.backward_power_overlap_saved``) writes ``grad_x`` over ``jac``.
     For P-pooling at an integer alpha of 0-4 with windows of 16 elements or more on average
     the state is ``window_sums`` (each window's S and y; ``jac`` None): the backward forms each
-    element's dy/dx from ``x`` (``_native.backward_saved_int``)."""
+    element's dy/dx from ``x`` (``_native.backward_saved_int``).
+    Without ``over_state`` ``grad_x`` is always a new tensor (``_compiled``'s custom op may
+    not write over its inputs)."""
     call = _native_call(op, layout, x, param)
     g = _kernel_grad_out(call, x, grad_y)
     if window_sums is not None:
@@ -566,18 +580,19 @@ def _native_backward_saved(op: str, x: Tensor, param: Tensor, layout, grad_y: Te
                                               param.shape)
     if cw is not None:
         p = param if param.is_contiguous() else param.contiguous()
-        return jac, _native.backward_power_overlap_saved(call.ptr, p, jac, cw, dw, g, jac,
-                                                         need_param)
+        gx = jac if over_state else call.new_grad_input()
+        return gx, _native.backward_power_overlap_saved(call.ptr, p, jac, cw, dw, g, gx,
+                                                        need_param)
     if sums is not None:
         xk = x.contiguous(memory_format=call.fmt) if call.copy else x
         p = param if param.is_contiguous() else param.contiguous()
         weights = sums[0]
-        if call.fmt is torch.contiguous_format:  # written over the weights (see there)
+        if over_state and call.fmt is torch.contiguous_format:  # over the weights (see there)
             gx = weights.view(x.dtype)[:x.numel()].view(x.shape)
         else:
             gx = call.new_grad_input()
         return gx, _native.backward_overlap_saved(call.ptr, xk, p, *sums, g, gx, need_param)
-    gx = jac if jac.dtype == x.dtype else call.new_grad_input()
+    gx = jac if over_state and jac.dtype == x.dtype else call.new_grad_input()
     return gx, _native.backward_saved(call.ptr, jac, dw, g, gx, param.shape)
 
 
@@ -758,7 +773,7 @@ def pool_backward_op(grad_y: Tensor, x: Tensor, param: Tensor, op: str, layout: 
 
 
 @pool_backward_op.register_fake
-def _(grad_y, x, param, op, layout, need_param):
+def _pool_backward_fake(grad_y, x, param, op, layout, need_param):
     gx = torch.empty(x.shape, dtype=x.dtype, device=x.device, memory_format=_memory_format(x))
     return gx, x.new_empty(param.shape, dtype=torch.float64)
 
@@ -882,7 +897,8 @@ class _EagerPool(torch.autograd.Function):
     elements (P-pooling in float32 / bfloat16 / float16, at most 6 bytes of state per input
     element), the forward saves each element's weight ``E`` (float32) and, when the
     parameter needs a gradient, each window's dy/dparam (float32); the backward then takes no
-    logarithm or exponential. For the power mean and Lp in float32 and float64 it saves each
+    logarithm or exponential. For the power mean and Lp in float64 (the dtypes of
+    ``POWER_OVERLAP_STATE_DTYPES``) it saves each
     element's ``E / x`` (in the input's dtype) and each window's ``y / S`` and dy/dparam
     (float64); the backward is
     then one coefficient per window and one pass per input row. The state is held by
@@ -1086,8 +1102,14 @@ def _pool(op: str, input: Tensor, param, layout, validate: bool) -> Tensor:
         if not compiling:  # the fake implementation checks under dynamo
             _check_shape(layout, x.shape[2:])
         # dynamo does not trace an autograd.Function with a jvp, and a TorchScript trace would
-        # record it as an unsaveable Python op: the graph gets the op and its own autograd
-        y = torch.ops.ppverify.pool(x, param_t, op, _layout.encode(layout), validate)
+        # record it as an unsaveable Python op: the graph gets the op and its own autograd;
+        # under torch.compile where the input needs a gradient, the op that saves the
+        # kernel's state for its backward (``_compiled``)
+        if compiling and _compiled.wants_state(x):
+            y = torch.ops.ppverify.pool_saving(x, param_t, op, _layout.encode(layout), validate,
+                                               param_t.requires_grad)[0]
+        else:
+            y = torch.ops.ppverify.pool(x, param_t, op, _layout.encode(layout), validate)
     elif _plain_eager(x, None if plain_param else param_t):
         if torch.is_grad_enabled() and (x.requires_grad or param_t.requires_grad):
             _check_shape(layout, x.shape[2:])
@@ -1103,3 +1125,6 @@ def _pool(op: str, input: Tensor, param, layout, validate: bool) -> Tensor:
         _check_shape(layout, x.shape[2:])
         y = _PoolFunction.apply(x, param_t, op, _layout.encode(layout), validate)
     return y if batched else y.squeeze(0)
+
+
+from . import _compiled  # noqa: E402  (registers the state-saving op pair, which uses the above)

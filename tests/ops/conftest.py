@@ -59,3 +59,21 @@ def weight_paths():
 
     _native.weight_paths()  # reset
     return _native.weight_paths
+
+
+@pytest.fixture
+def float32_power_state(monkeypatch):
+    """Let the dispatch take the power overlap state for float32 too (it takes float64's
+    alone, ``ppverify.ops._dispatch.POWER_OVERLAP_STATE_DTYPES``; the tests that use this hold
+    the kernel's float32 state to the oracle). The cached calls' choices stand for one rule:
+    cleared on both sides."""
+    import torch
+
+    from ppverify.ops import _dispatch
+
+    monkeypatch.setattr(_dispatch, "POWER_OVERLAP_STATE_DTYPES", (torch.float32, torch.float64))
+    _dispatch._native_calls.clear()
+    _dispatch._eager_calls.clear()
+    yield
+    _dispatch._native_calls.clear()
+    _dispatch._eager_calls.clear()

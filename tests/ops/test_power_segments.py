@@ -135,7 +135,7 @@ def test_planes_cut_for_their_size(shape, kernel, stride, padding, small_segment
     _check_windowed("powermean", x, p, kernel, stride, padding, dims=dims, strict_p=False)
 
 
-def test_a_forward_saved_on_one_thread_and_its_backward_on_two(monkeypatch):
+def test_a_forward_saved_on_one_thread_and_its_backward_on_two(monkeypatch, float32_power_state):
     # 10 planes: not cut on one thread, where the forward saves the overlap state (2-D k3 s1
     # p1), cut on two. The backward from that state must not be cut (the state was written
     # whole, and a cut would count the shared windows' dy/dp twice): the same bits as on one

@@ -551,6 +551,22 @@ def test_power_overlapping_windows_skip_the_disjoint_state(count_saved, count_po
     assert len(count_saved) == 3 and len(count_power_overlap) == 3
 
 
+def test_float32_power_overlap_recomputes_by_default(monkeypatch):
+    """The dispatch's rule (``_dispatch.POWER_OVERLAP_STATE_DTYPES``): windows that share
+    elements save the power overlap state in float64 alone; float32 recomputes (measured
+    faster on most shapes, and no input-sized state)."""
+    from ppverify.ops import gem_pool2d, lp_pool2d
+    _dispatch._native_calls.clear()
+    counted = _count_calls(monkeypatch, "backward_power_overlap_saved")
+    recomputed = _count_calls(monkeypatch, "backward")
+    x = torch.rand(2, 3, 9, 9) + 0.1
+    _grads(gem_pool2d, x, 3.1, 3, 2, 1)
+    _grads(lp_pool2d, x, 3.0, 3, 2)
+    assert not counted and len(recomputed) == 2
+    _grads(gem_pool2d, x.double(), 3.1, 3, 2, 1)
+    assert len(counted) == 1 and len(recomputed) == 2
+
+
 def test_power_unrepresentable_jacobian_falls_back_to_recomputation(count_saved):
     # dy/dx = (x / y)^(p-1) / D overflows float32 at 0 < p < 1 for a subnormal next to 1
     # (p = 0.1: (1e-45)^(-0.9) / 4 ~ 1e40): the state is refused and the backward recomputes
@@ -801,8 +817,8 @@ POWER_OVERLAP = {
 
 
 @pytest.fixture
-def count_power_overlap(monkeypatch):
-    """Count the backwards served from the power overlap state."""
+def count_power_overlap(monkeypatch, float32_power_state):
+    """Count the backwards served from the power overlap state (float32's included)."""
     return _count_calls(monkeypatch, "backward_power_overlap_saved")
 
 
