@@ -227,3 +227,23 @@ def test_validation_still_raises_in_the_saving_forward():
                        backend="aot_eager", fullgraph=True)
     with pytest.raises(ValueError, match=r"negative"):
         fn(x.clone().requires_grad_(True))
+
+
+@pytest.mark.parametrize("op", ["ppool", "powermean"])
+def test_compiled_autograd_runs_the_saved_backward(monkeypatch, op):
+    """Compiled autograd (the backward graph traced and compiled too) over a compiled forward:
+    the backward op with its unbacked-size state traces, and gives eager's bits."""
+    param = torch.tensor(_param(op, "jac"), dtype=torch.float64, requires_grad=True)
+    x = _input((2, 8, 12, 10), False, torch.float32)
+
+    def fn(v):
+        return _dispatch.pool(op, v, param, K3S2P1 if op == "ppool" else K2S2)
+
+    eager = _step(fn, x, param)
+    torch._dynamo.reset()
+    compiled_fn = torch.compile(fn, backend="aot_eager", fullgraph=True)
+    _no_recomputation(monkeypatch)
+    with torch._dynamo.compiled_autograd._enable(torch.compile(backend="aot_eager")):
+        compiled = _step(compiled_fn, x, param)
+    for c, e in zip(compiled, eager, strict=True):
+        assert torch.equal(c, e)
