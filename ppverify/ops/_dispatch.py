@@ -50,8 +50,10 @@ Three routes, chosen per call in ``pool``:
 * torch.func transforms and forward-mode AD: ``_PoolFunction`` (an ``autograd.Function`` with
   ``setup_context``, ``jvp`` and ``generate_vmap_rule``), whose forward is the custom op;
 * ``torch.compile`` and ``torch.jit.trace``: the custom op ``ppverify::pool`` itself, whose own
-  autograd formula (the opaque ``pool_backward``) serves compiled code, exported programs and
-  traces.
+  autograd formula (the opaque ``pool_backward``, which recomputes) serves compiled code,
+  exported programs and traces; under ``torch.compile``, where the input needs a gradient on
+  CPU, ``ppverify::pool_saving`` instead, whose backward reads eager autograd's saved state
+  (``ppverify.ops._compiled``).
 
 The backward is the opaque kernel, unless the graph must be differentiated again
 (``create_graph=True``, or a torch.func transform such as ``hessian``): then it is the

@@ -247,3 +247,22 @@ def test_compiled_autograd_runs_the_saved_backward(monkeypatch, op):
         compiled = _step(compiled_fn, x, param)
     for c, e in zip(compiled, eager, strict=True):
         assert torch.equal(c, e)
+
+
+def test_activation_checkpointing_inside_a_compiled_function():
+    """``torch.utils.checkpoint`` inside the compiled region: the checkpointed forward (the
+    saving op) runs again in the backward, and the gradients are eager's."""
+    from torch.utils.checkpoint import checkpoint
+
+    param = torch.tensor(2.5, dtype=torch.float64, requires_grad=True)
+
+    def fn(v):
+        return checkpoint(lambda t: _dispatch.pool("ppool", t.relu() + 0.1, param, K3S2P1), v,
+                          use_reentrant=False)
+
+    x = _input((2, 8, 12, 10), False, torch.float32) - 0.3
+    eager = _step(fn, x, param)
+    torch._dynamo.reset()
+    compiled = _step(torch.compile(fn, backend="aot_eager", fullgraph=True), x, param)
+    for c, e in zip(compiled, eager, strict=True):
+        assert torch.equal(c, e)
