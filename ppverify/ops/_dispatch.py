@@ -903,9 +903,12 @@ class _EagerPool(torch.autograd.Function):
     ``POWER_OVERLAP_STATE_DTYPES``) it saves each
     element's ``E / x`` (in the input's dtype) and each window's ``y / S`` and dy/dparam
     (float64); the backward is
-    then one coefficient per window and one pass per input row. The state is held by
-    the node (not ``save_for_backward``: a float32 or float64 input gradient is written over it)
-    and used once: the backward drops it, so a second backward of a retained graph recomputes."""
+    then one coefficient per window and one pass per input row. The state's tensors are saved
+    with ``save_for_backward`` (since 2026-12-06; before, a node attribute), so saved-tensor
+    hooks see them: ``torch.utils.checkpoint`` drops them with the region's other activations
+    and ``save_on_cpu`` offloads them. The backward writes a float32 or float64 input gradient
+    over the state once it has unpacked it, so the state serves one backward: a second
+    backward of a retained graph recomputes (``ctx.state_spent``)."""
 
     @staticmethod
     def forward(ctx, x, param, op, layout, validate):
@@ -916,15 +919,18 @@ class _EagerPool(torch.autograd.Function):
                                              ctx.needs_input_grad[1])
         else:
             y = forward_impl(op, x, param, layout, validate)
-        ctx.state = state
-        ctx.save_for_backward(x, param)
+        ctx.state_spec, tensors = _flatten_state(state)
+        ctx.state_spent = False
+        ctx.save_for_backward(x, param, *tensors)
         return y
 
     @staticmethod
     def backward(ctx, grad_y):
-        x, param = ctx.saved_tensors  # torch checks that neither was modified in place
+        # torch checks that none was modified in place before this unpacking
+        x, param, *tensors = ctx.saved_tensors
         need_x, need_param = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
-        state, ctx.state = ctx.state, None  # used once (a retained graph's next recomputes)
+        state = None if ctx.state_spent else _unflatten_state(ctx.state_spec, tensors)
+        ctx.state_spent = True  # written over below (a retained graph's next recomputes)
         if _is_legacy_batched(grad_y) or _is_wrapped(grad_y):
             # a batched grad_y (torch.autograd.grad(..., is_grads_batched=True),
             # jacobian(vectorize=True)) has no storage for the kernel to read: the custom op,
@@ -936,11 +942,56 @@ class _EagerPool(torch.autograd.Function):
         elif state is not None:
             gx, gp = _native_backward_saved(ctx.op, x, param, ctx.layout, grad_y, *state,
                                             need_param=need_param)
-            gx = within_range(ctx.op, x, param, ctx.layout, grad_y, gx)
+            gx = _own_version(within_range(ctx.op, x, param, ctx.layout, grad_y, gx), tensors)
         else:
             gx, gp = backward_impl(ctx.op, x, param, ctx.layout, grad_y, need_param)
         return (gx if need_x else None, gp.to(param.dtype) if need_param else None, None,
                 None, None)
+
+
+def _own_version(gx: Tensor, saved: list) -> Tensor:
+    """``gx``, or where it was written over a saved state tensor (the same storage), a tensor
+    on that storage with a version counter of its own: the input's gradient (``x.grad``,
+    which autograd may take as it is) can then be changed in place without torch finding a
+    saved tensor modified when a retained graph's next backward unpacks the state (which it
+    does not read again: ``ctx.state_spent``)."""
+    at = gx.data_ptr()  # the state's buffers start where the gradient written over them does
+    for t in saved:
+        if t.data_ptr() == at:
+            return gx.new_empty(0).set_(gx)  # (about 1 us)
+    return gx
+
+
+def _flatten_state(state: tuple | None) -> tuple[tuple | None, list]:
+    """``(spec, tensors)``: a ``_native_forward_saved`` state (a tuple whose slots are None, a
+    tensor or a tuple of tensors and Nones) as a flat list of its tensors and the spec that
+    ``_unflatten_state`` rebuilds it from (None for no state)."""
+    if state is None:
+        return None, []
+    if len(state) == 2:  # (dy/dx, dy/dparam or None): the common form, kept cheap
+        return (True, state[1] is not None), ([state[0]] if state[1] is None else list(state))
+    spec, tensors = [], []
+    for slot in state:
+        if isinstance(slot, tuple):
+            spec.append(tuple(t is not None for t in slot))
+            tensors.extend(t for t in slot if t is not None)
+        else:
+            spec.append(slot is not None)
+            if slot is not None:
+                tensors.append(slot)
+    return tuple(spec), tensors
+
+
+def _unflatten_state(spec: tuple | None, tensors: list) -> tuple | None:
+    """``_flatten_state``'s inverse."""
+    if spec is None:
+        return None
+    if len(spec) == 2 and spec[0] is True:  # ``_flatten_state``'s common form
+        return (tensors[0], tensors[1] if spec[1] else None)
+    it = iter(tensors)
+    return tuple(tuple(next(it) if present else None for present in slot)
+                 if isinstance(slot, tuple) else (next(it) if slot else None)
+                 for slot in spec)
 
 
 _is_wrapped = torch._C._functorch.is_functorch_wrapped_tensor

@@ -359,6 +359,9 @@ def test_saved_state_is_used_once_and_freed_with_the_graph(dtype, kept_states, c
     y.backward(g, retain_graph=True)
     first = x.grad
     assert first.data_ptr() == kept[0][1]  # written over the state, no copy
+    # the retained graph holds its saved tensors, the state among them (save_for_backward:
+    # checkpointing and saved-tensor hooks see it)
+    assert any(t.data_ptr() == kept[0][1] for t in y.grad_fn.saved_tensors)
     x.grad = None
     y.backward(g)  # the state was used: this backward recomputes
     assert len(count_saved) == 1
@@ -366,10 +369,8 @@ def test_saved_state_is_used_once_and_freed_with_the_graph(dtype, kept_states, c
         assert torch.equal(x.grad, first)
     else:
         torch.testing.assert_close(x.grad, first, rtol=2.0 ** -22, atol=0.0)
-    del first
-    x.grad = None
-    gc.collect()
-    assert kept[0][0]() is None  # nothing holds the state any more, though y is alive
+    with pytest.raises(RuntimeError, match="freed"):  # the last backward freed the graph's
+        _ = y.grad_fn.saved_tensors                    # saved tensors, the state with them
     assert y.grad_fn is not None
     if dtype == torch.float64:
         return
@@ -582,21 +583,20 @@ def test_power_unrepresentable_jacobian_falls_back_to_recomputation(count_saved)
 def _check_used_once_and_written_over(kept, counted, y, x, p, rtol):
     """Backward twice through a retained graph: the first from the saved state (the input
     gradient written over the state's buffer, ``kept[0]``), the second recomputing (the state
-    was dropped), the two within ``rtol`` (input) and 1e-12 (parameter); then the buffer is
-    freed while the graph lives."""
+    was spent), the two within ``rtol`` (input) and 1e-12 (parameter); the retained graph
+    holds the buffer among its saved tensors until its last backward frees them."""
     g = torch.rand_like(y)
     y.backward(g, retain_graph=True)
     first, first_p = x.grad, p.grad.clone()
     assert first.data_ptr() == kept[0][1]  # written over the state, no copy
+    assert any(t.data_ptr() == kept[0][1] for t in y.grad_fn.saved_tensors)  # held, retained
     x.grad, p.grad = None, None
     y.backward(g)  # the state was used: this backward recomputes
     assert len(counted) == 1
     torch.testing.assert_close(x.grad, first, rtol=rtol, atol=0.0)
     torch.testing.assert_close(p.grad, first_p, rtol=1e-12, atol=0.0)
-    del first
-    x.grad = None
-    gc.collect()
-    assert kept[0][0]() is None and y.grad_fn is not None
+    with pytest.raises(RuntimeError, match="freed"):  # freed with the graph's saved tensors
+        _ = y.grad_fn.saved_tensors
 
 
 def test_power_saved_state_is_used_once_and_freed_with_the_graph(kept_states, count_saved):
