@@ -43,6 +43,8 @@ CASES = [  # label, shape, layout, memory format
 
 
 def _best(fn, x: torch.Tensor, rounds: int) -> float:
+    """The best of ``rounds`` forward+backward calls of ``fn`` on a fresh leaf copy of ``x``
+    (ones as the output's gradient), after two warm-up calls; ms."""
     best = float("inf")
     for i in range(rounds + 2):
         xr = x.clone().requires_grad_(True)

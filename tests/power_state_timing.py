@@ -14,11 +14,12 @@ README's "The power overlap state in float32"."""
 from __future__ import annotations
 
 import argparse
-import time
 
 import torch
 
 from ppverify.ops import _dispatch, _layout
+
+from .compiled_timing import _best
 
 
 def _cases(batch: int):
@@ -33,19 +34,6 @@ def _cases(batch: int):
         ("adaptive 5", (batch, 64, 112, 112), _layout.adaptive(2, 5), c),
         ("3-D k3 s2 p1", (2, 32, 32, 64, 64), _layout.windowed(3, 3, 2, 1), c),
     ]
-
-
-def _best(fn, x: torch.Tensor, rounds: int) -> float:
-    best = float("inf")
-    for i in range(rounds + 2):
-        xr = x.clone().requires_grad_(True)
-        t0 = time.perf_counter()
-        y = fn(xr)
-        y.backward(torch.ones_like(y))
-        elapsed = time.perf_counter() - t0
-        if i >= 2:
-            best = min(best, elapsed)
-    return best * 1e3
 
 
 def main(argv=None) -> None:

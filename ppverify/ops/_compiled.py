@@ -12,7 +12,7 @@ sizes, so the state's form may be chosen from values, as eager autograd's is, an
 that a graph compiled with ``dynamic=True`` holds as symbols) and ``kind`` a 0-d ``int64``
 tensor naming the form (``KINDS``; 0: no state). AOTAutograd keeps them between its forward
 and backward graphs as it keeps any saved activation (so its partitioner and saved-tensor
-hooks see them, unlike eager autograd's node-held state).
+hooks see them, as they see eager autograd's, which goes through ``save_for_backward``).
 
 The state is exactly eager autograd's (``_dispatch._native_forward_saved``: the same forms,
 chosen by the same rules, read by the same ``_dispatch._native_backward_saved``), so compiled
