@@ -266,3 +266,23 @@ def test_activation_checkpointing_inside_a_compiled_function():
     compiled = _step(torch.compile(fn, backend="aot_eager", fullgraph=True), x, param)
     for c, e in zip(compiled, eager, strict=True):
         assert torch.equal(c, e)
+
+
+def test_the_pure_torch_path_keeps_no_state_and_recomputes(monkeypatch):
+    """With the kernel switched off (a machine without a compiler), the saving op saves no
+    state (kind 0) and its backward recomputes on the pure-torch path: eager's gradients."""
+    monkeypatch.setattr(_dispatch, "_use_native", lambda x: False)
+    _dispatch._native_calls.clear()
+    _dispatch._eager_calls.clear()
+    param = torch.tensor(2.5, dtype=torch.float64, requires_grad=True)
+    x = _input((2, 3, 9, 8), False, torch.float32)
+    assert _kind("ppool", K3S2P1, x, param.detach(), True) == "none"
+
+    def fn(v):
+        return _dispatch.pool("ppool", v, param, K3S2P1)
+
+    eager = _step(fn, x, param)
+    torch._dynamo.reset()
+    compiled = _step(torch.compile(fn, backend="aot_eager", fullgraph=True), x, param)
+    for c, e in zip(compiled, eager, strict=True):
+        assert torch.equal(c, e)
