@@ -27,6 +27,7 @@ import time
 import torch
 
 from ppverify.ops import _compiled, _dispatch, _layout
+from ppverify.ops.bench import _proc_status
 
 CASES = [  # label, shape, layout, memory format
     ("k3 s2 p1 (8,64,112,112)", (8, 64, 112, 112), _layout.windowed(2, 3, 2, 1),
@@ -57,14 +58,6 @@ def _best(fn, x: torch.Tensor, rounds: int) -> float:
     return best * 1e3
 
 
-def _status_kib(field: str) -> int:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    raise RuntimeError(f"no {field} in /proc/self/status")
-
-
 def _rss_child(op: str, backend: str, variant: str, label: str) -> None:
     """One variant's peak extra resident memory of one forward+backward, printed in MiB."""
     shape, layout, fmt = next((s, lay, m) for lab, s, lay, m in CASES if lab == label)
@@ -81,13 +74,13 @@ def _rss_child(op: str, backend: str, variant: str, label: str) -> None:
     _best(fn, x, 1)  # compiles and warms up
     gc.collect()
     ctypes.CDLL(None).malloc_trim(0)  # the warm-up's freed buffers back to the system
-    before = _status_kib("VmRSS")
+    before = _proc_status("VmRSS")
     with open("/proc/self/clear_refs", "w") as f_:
         f_.write("5")
     xr = x.clone().requires_grad_(True)
     y = fn(xr)
     y.backward(torch.ones_like(y))
-    print((_status_kib("VmHWM") - before) / 1024)
+    print((_proc_status("VmHWM") - before) / 2**20)
 
 
 def _rss(args) -> None:

@@ -90,24 +90,14 @@ def _unpack(kind: int, s0: Tensor, s1: Tensor, s2: Tensor, call, x: Tensor) -> t
     return None, _tensor(s0, torch.float64, out, fmt), None, None, _flat(s1, torch.float64)
 
 
-def _check(geometry, x: Tensor) -> None:
-    spatial = tuple(x.shape[2:])
-    _layout.out_spatial(geometry, spatial)
-    _layout.check_windows(geometry, spatial)
-
-
 @torch.library.custom_op("ppverify::pool_saving", mutates_args=())
 def pool_saving_op(x: Tensor, param: Tensor, op: str, layout: list[int], validate: bool,
                    need_param: bool) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
     """``ppverify::pool``'s output and the kernel's saved state (module docstring; with
     ``need_param`` the state for the parameter's gradient too)."""
     geometry = _layout.decode(layout)
-    _check(geometry, x)
-    if _dispatch._select(op, geometry, x) is _dispatch.NATIVE:
-        y, state = _dispatch._native_forward_saved(op, x, param, geometry, validate,
-                                                   need_param)
-    else:
-        y, state = _dispatch.forward_impl(op, x, param, geometry, validate), None
+    _dispatch._check_shape(geometry, x.shape[2:])
+    y, state = _dispatch.forward_saving(op, x, param, geometry, validate, need_param)
     kind, saved = _pack(state)
     return (y, *saved, torch.tensor(kind, dtype=torch.int64))
 

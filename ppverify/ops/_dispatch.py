@@ -361,7 +361,7 @@ OVERLAP_MIN_WINDOW_MEAN = 4.0
 #: 1.01, adaptive 5 1.07 / 1.13; faster only at k7 s2 p3, 0.97 / 0.93, and 3-D k3 s2 p1, 0.96 /
 #: 0.97) and it holds an input-sized buffer; float64's is faster everywhere measured (0.67-0.95,
 #: its logarithms and exponentials being dearer). The tests that check the float32 state add
-#: float32 here (``tests/ops/test_saved_backward.py``'s ``count_power_overlap``).
+#: float32 here (the ``float32_power_state`` fixture of ``tests/ops/conftest.py``).
 POWER_OVERLAP_STATE_DTYPES: tuple = (torch.float64,)
 
 
@@ -661,6 +661,17 @@ def forward_impl(op: str, x: Tensor, param: Tensor, layout, validate: bool) -> T
     return _select(op, layout, x).forward(op, x, param, layout, validate)
 
 
+def forward_saving(op: str, x: Tensor, param: Tensor, layout, validate: bool,
+                   need_param: bool) -> tuple[Tensor, tuple | None]:
+    """``(y, state)``: ``forward_impl``'s output and, where the C++ kernel serves the call and
+    saves one, the state of a backward that does not recompute (``_native_forward_saved``;
+    with ``need_param`` the parameter's too), else None. Eager autograd's forward
+    (``_EagerPool``) and the compiled graph's (``_compiled``) both take it."""
+    if _select(op, layout, x) is NATIVE:
+        return _native_forward_saved(op, x, param, layout, validate, need_param)
+    return forward_impl(op, x, param, layout, validate), None
+
+
 def backward_impl(op: str, x: Tensor, param: Tensor, layout, grad_y: Tensor,
                   need_param: bool):
     """``(grad_x, grad_param or None)`` by the backend that serves the call."""
@@ -913,12 +924,10 @@ class _EagerPool(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, param, op, layout, validate):
         ctx.op, ctx.layout = op, layout
-        state = None
-        if ctx.needs_input_grad[0] and _select(op, layout, x) is NATIVE:
-            y, state = _native_forward_saved(op, x, param, layout, validate,
-                                             ctx.needs_input_grad[1])
+        if ctx.needs_input_grad[0]:
+            y, state = forward_saving(op, x, param, layout, validate, ctx.needs_input_grad[1])
         else:
-            y = forward_impl(op, x, param, layout, validate)
+            y, state = forward_impl(op, x, param, layout, validate), None
         ctx.state_spec, tensors = _flatten_state(state)
         ctx.state_spent = False
         ctx.save_for_backward(x, param, *tensors)
