@@ -87,7 +87,8 @@ _CHECKPOINT_MEMORY = textwrap.dedent("""
     alpha = torch.tensor(2.5, dtype=torch.float64, requires_grad=True)
     blocks = {"max": lambda t: torch.nn.functional.max_pool2d(t, 3, 1, 1) * 1.0,
               "pp": lambda t: p_pool2d(t, alpha, 3, 1, 1)}
-    x = torch.rand(2, 64, 64, 64)
+    shape = tuple(map(int, sys.argv[1].split(","))) if len(sys.argv) > 1 else (2, 64, 64, 64)
+    x = torch.rand(shape)
     held = {}
     for name, block in blocks.items():
         for ck in (False, True, False, True):  # the second round is the one kept
@@ -103,13 +104,28 @@ _CHECKPOINT_MEMORY = textwrap.dedent("""
 """)
 
 
+def checkpoint_memory(shape: str | None = None) -> tuple[float, float, float]:
+    """``(checkpointed max_pool2d, checkpointed P-pooling, plain P-pooling)``: resident MiB
+    held after the forward of four k3 s1 p1 layers on ``torch.rand(shape)`` ("N,C,H,W";
+    default 2,64,64,64), in a fresh process. ``python -m tests.ops.test_state_hooks
+    4,64,112,112`` prints them (the README's figures)."""
+    out = subprocess.run([sys.executable, "-c", _CHECKPOINT_MEMORY, *([shape] if shape else [])],
+                         capture_output=True, text=True, check=True)
+    max_ck, pp_ck, pp_plain = map(float, out.stdout.split())
+    return max_ck, pp_ck, pp_plain
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc, glibc")
 def test_checkpointing_drops_the_state():
     """Four checkpointed P-pooling layers hold no more after the forward than four
     checkpointed max-pooling layers (each region's output); without checkpointing they hold
     their states too. Resident memory after ``malloc_trim``, in a fresh process."""
-    out = subprocess.run([sys.executable, "-c", _CHECKPOINT_MEMORY], capture_output=True,
-                         text=True, check=True)
-    max_ck, pp_ck, pp_plain = map(float, out.stdout.split())
+    max_ck, pp_ck, pp_plain = checkpoint_memory()
     assert pp_ck <= max_ck + 1.5, (max_ck, pp_ck)
     assert pp_plain >= pp_ck + 4.0, (pp_plain, pp_ck)  # the measure sees the states
+
+
+if __name__ == "__main__":
+    max_ck, pp_ck, pp_plain = checkpoint_memory(*sys.argv[1:2])
+    print(f"MiB held after the forward: checkpointed max_pool2d {max_ck:.1f}, checkpointed "
+          f"P-pooling {pp_ck:.1f}, P-pooling without checkpointing {pp_plain:.1f}")
