@@ -127,6 +127,7 @@ def pool_backward_saved_op(grad_y: Tensor, x: Tensor, param: Tensor, s0: Tensor,
         gx, gp = _dispatch._native_backward_saved(op, x, param, geometry, grad_y, *state,
                                                   need_param=need_param, over_state=False)
         gx = _dispatch.within_range(op, x, param, geometry, grad_y, gx)
+        gp = _dispatch.param_within_range(op, x, param, geometry, grad_y, gp)
     if gp is None:
         gp = torch.zeros(param.shape, dtype=torch.float64, device=x.device)
     return gx, gp

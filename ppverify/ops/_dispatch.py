@@ -679,6 +679,7 @@ def backward_impl(op: str, x: Tensor, param: Tensor, layout, grad_y: Tensor,
     gx, gp = backend.backward(op, x, param, layout, grad_y, need_param)
     if backend is not TORCH:
         gx = within_range(op, x, param, layout, grad_y, gx)
+        gp = param_within_range(op, x, param, layout, grad_y, gp)
     return gx, gp
 
 
@@ -703,6 +704,24 @@ def within_range(op: str, x: Tensor, param: Tensor, layout, grad_y: Tensor,
                                    grad_y[n, c].unsqueeze(1), need_param=False)
     gx[n, c] = redo[:, 0]
     return gx
+
+
+def param_within_range(op: str, x: Tensor, param: Tensor, layout, grad_y: Tensor,
+                       gp: Tensor | None) -> Tensor | None:
+    """A kernel's float64 parameter gradient, computed again by the pure-torch backend where it
+    is not finite.
+
+    The kernels add each window's grad_y * dy/dparam to a plain double as they come (and the
+    saved states' backwards their sum over windows): float64 terms near the format's largest
+    value, each finite, can sum past it where the gradient does not (Lp at p = -1 on values
+    about 1e308: -inf for a gradient of -1.74e308, found by ``ppverify check
+    'ppverify.ops:lp_pool{d}d' --op lp --dtypes float64 --thorough``). The pure-torch
+    backend sums them with a common scale. Costs one finiteness test of the parameter-sized
+    gradient per float64 backward (and, on a GPU, a host synchronisation)."""
+    if gp is None or x.dtype != torch.float64 or bool(torch.isfinite(gp).all()):
+        return gp
+    _, redo = _torch_impl.backward(op, x, param, layout, grad_y, True)
+    return redo
 
 
 def _memory_format(x: Tensor):
@@ -952,6 +971,7 @@ class _EagerPool(torch.autograd.Function):
             gx, gp = _native_backward_saved(ctx.op, x, param, ctx.layout, grad_y, *state,
                                             need_param=need_param)
             gx = _own_version(within_range(ctx.op, x, param, ctx.layout, grad_y, gx), tensors)
+            gp = param_within_range(ctx.op, x, param, ctx.layout, grad_y, gp)
         else:
             gx, gp = backward_impl(ctx.op, x, param, ctx.layout, grad_y, need_param)
         return (gx if need_x else None, gp.to(param.dtype) if need_param else None, None,

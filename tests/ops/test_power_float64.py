@@ -353,3 +353,54 @@ def test_dy_dp_of_ordinary_windows_comes_from_the_window_sums(op, p, kernel, str
         _against_oracle(op, fn, x, p, kernel, stride)
     assert _native.pow_dp_passes() == 0
     assert torch_calls == {"forward": 0, "backward": 0}
+
+
+# 48 values of about 1e308 (the checker's "huge" kind, --dtypes float64 --thorough, 3-D Lp at
+# p = -1): each window's grad_output * dy/dp is finite, their sum in the kernel's order passes
+# float64's largest value, and the gradient is -1.74e308
+_HUGE = [1.2868924590249104e308, 1.6958277933975078e308, 7.010683553636936e307,
+         1.612123448383034e308, 1.5498003794225355e308, 1.7348967362717244e308,
+         1.5911695259188574e308, 3.7639990472662833e307, 5.553221861155729e307,
+         1.5266442366387523e308, 1.6849459502651307e308, 1.0717283474771742e308,
+         1.691277159479468e308, 6.735465192290039e307, 1.5965879566762062e307,
+         6.612785837337981e307, 5.47171105267228e307, 6.778100213612484e307,
+         3.776429139366143e307, 5.312629709098925e307, 5.563639917698087e307,
+         9.684143932578737e307, 4.059138969133582e307, 1.2142015148750767e308,
+         5.19862516692022e307, 1.0754733522975806e308, 6.393264524835537e307,
+         1.5152246923664033e308, 1.7873083976030739e308, 1.725928708533915e308,
+         7.506736084102442e307, 1.1840710777679815e308, 1.6486231869563545e308,
+         1.1932986480184401e308, 7.502702528394412e307, 5.861351964569737e307,
+         3.756286436557384e307, 8.899669872615454e307, 1.0359667687883359e307,
+         3.931381177274438e307, 1.7101020381237756e308, 7.472437770192095e307,
+         1.2777184326759122e307, 1.3879869005739707e308, 1.07580791304269e308,
+         4.1468207800519037e307, 1.3923070772633409e308, 7.823724650820955e307]
+
+
+@pytest.mark.parametrize("path", ["state", "recomputing", "custom op", "compiled"])
+def test_a_parameter_gradient_whose_terms_sum_past_the_range(path, monkeypatch):
+    # the kernels add the windows' terms as plain doubles: the sum overflowed to -inf where
+    # the gradient is finite (dispatch's param_within_range computes it again on the
+    # pure-torch path where the kernel's is not finite)
+    x = torch.tensor(_HUGE, dtype=torch.float64).reshape(1, 1, 4, 4, 3)
+    gout = torch.tensor([2.0, 1.0, 0.5, 2.0, 1.0, -1.0, 2.0, 0.25, 2.0, 2.0, -1.0, -1.0],
+                        dtype=torch.float64).reshape(1, 1, 3, 2, 2)
+    layout = _layout.windowed(3, (2, 3, 1), (1, 2, 2), 0, 1, True)
+    if path == "recomputing":
+        monkeypatch.setattr(_dispatch, "POWER_OVERLAP_STATE_DTYPES", ())
+    p = torch.tensor(-1.0, dtype=torch.float64, requires_grad=True)
+    if path == "custom op":  # backward_impl, as the custom op's autograd formula runs it
+        _, gp = torch.ops.ppverify.pool_backward(gout, x, p.detach(), "lp",
+                                                 _layout.encode(layout), True)
+    else:
+        def fn(v, q):
+            return _dispatch.pool("lp", v, q, layout)
+
+        if path == "compiled":
+            fn = torch.compile(fn, backend="aot_eager", fullgraph=True)
+        y = fn(x.clone().requires_grad_(), p)
+        gp = torch.autograd.grad(y, [p], gout)[0]
+    ref = reference("lp", x.numpy(), -1.0, (2, 3, 1), (1, 2, 2), 0, 1, True, dims=3,
+                    dtype="float64", grad_output=gout.numpy())
+    assert np.isfinite(ref.grad_param) and ref.grad_param < -1.7e308
+    assert abs(float(gp) - ref.grad_param) <= 1e-12 * abs(ref.grad_param), (float(gp),
+                                                                            ref.grad_param)
