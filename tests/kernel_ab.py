@@ -20,7 +20,9 @@ float64: ``ppv_forward_overlap_saved64`` and ``ppv_backward_overlap_saved64``, w
 build has them; the state's buffers are sized for either ABI:
 version 4's 1 / S and y per output, 5's E per element and dy/dalpha per output). Used for issue
 12's column tiles (docs/performance-history.md, "Before and after the column tiles"), channels-
-last bands and the saving forward's one-pass dy/dx. ``--op powermean`` (or ``lp``) times the
+last bands and the saving forward's one-pass dy/dx. ``--alpha A`` sets the parameter (default 2 for P-pooling, an
+integer weighed by multiplication; 2.5 takes the logarithm and exponential a learned alpha
+takes). ``--op powermean`` (or ``lp``) times the
 power engine on the same cases with p = 3.1 (with ``--saved``: its disjoint state, or where
 windows share elements its overlap state, ``ppv_forward_power_overlap_saved`` and
 ``ppv_backward_power_overlap_saved``)."""
@@ -64,6 +66,8 @@ CASES = [  # label, shape, layout, threads, dtype
     ("2-D (8,64,56,56) k56, 1 thread", (8, 64, 56, 56), _layout.windowed(2, 56), 1,
      torch.float32),
     ("2-D (1,2,1000,1000) global", (1, 2, 1000, 1000), _layout.adaptive(2, 1), 2, torch.float32),
+    # the matrix's 3 planes 1024x1024 global: planes that do not share out evenly on 2 threads
+    ("2-D (1,3,1024,1024) global", (1, 3, 1024, 1024), _layout.adaptive(2, 1), 2, torch.float32),
     ("2-D f64 (2,64,112,112) k3 s2 p1", (2, 64, 112, 112), _layout.windowed(2, 3, 2, 1), 2,
      torch.float64),
     ("2-D f64 (2,64,112,112) k2 s2", (2, 64, 112, 112), _layout.windowed(2, 2, 2), 2,
@@ -121,6 +125,8 @@ def main() -> int:
     parser.add_argument("--op", choices=("ppool", "powermean", "lp"), default="ppool",
                         help="the operator (default ppool, alpha = 2; powermean and lp: "
                              "p = 3.1, a learned GeM exponent)")
+    parser.add_argument("--alpha", type=float, default=None,
+                        help="the parameter instead (alpha or p), e.g. 2.5: a learned alpha")
     args = parser.parse_args()
     clock = time.process_time if args.cpu else time.perf_counter
     other = ctypes.CDLL(args.other)
@@ -155,7 +161,8 @@ def main() -> int:
         plans = {name: plan.copy() for name in abi}
         for name, version in abi.items():
             plans[name][0] = version
-        p = torch.tensor([2.0 if args.op == "ppool" else 3.1], dtype=torch.float64)
+        value = args.alpha if args.alpha is not None else 2.0 if args.op == "ppool" else 3.1
+        p = torch.tensor([value], dtype=torch.float64)
         y = torch.empty((shape[0], shape[1], *out), dtype=dtype)
         if channels_last:
             y = y.movedim(1, -1).contiguous().movedim(-1, 1)
