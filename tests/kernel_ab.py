@@ -20,12 +20,11 @@ float64: ``ppv_forward_overlap_saved64`` and ``ppv_backward_overlap_saved64``, w
 build has them; the state's buffers are sized for either ABI:
 version 4's 1 / S and y per output, 5's E per element and dy/dalpha per output). Used for issue
 12's column tiles (docs/performance-history.md, "Before and after the column tiles"), channels-
-last bands and the saving forward's one-pass dy/dx. ``--alpha A`` sets the parameter (default 2 for P-pooling, an
-integer weighed by multiplication; 2.5 takes the logarithm and exponential a learned alpha
-takes). ``--op powermean`` (or ``lp``) times the
-power engine on the same cases with p = 3.1 (with ``--saved``: its disjoint state, or where
-windows share elements its overlap state, ``ppv_forward_power_overlap_saved`` and
-``ppv_backward_power_overlap_saved``)."""
+last bands and the saving forward's one-pass dy/dx. ``--alpha A`` sets the parameter (default
+2 for P-pooling, an integer weighed by multiplication; 2.5 takes the logarithm and exponential
+a learned alpha takes). ``--op powermean`` (or ``lp``) times the power engine on the same
+cases with p = 3.1 (with ``--saved``: its disjoint state, or where windows share elements its
+overlap state, ``ppv_forward_power_overlap_saved`` and ``ppv_backward_power_overlap_saved``)."""
 
 from __future__ import annotations
 

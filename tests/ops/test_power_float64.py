@@ -20,6 +20,7 @@ from ppverify.ops import (
     _native,
     _torch_impl,
     adaptive_gem_pool2d,
+    adaptive_lp_pool2d,
     gem_pool1d,
     gem_pool2d,
     gem_pool3d,
@@ -404,3 +405,26 @@ def test_a_parameter_gradient_whose_terms_sum_past_the_range(path, monkeypatch):
     assert np.isfinite(ref.grad_param) and ref.grad_param < -1.7e308
     assert abs(float(gp) - ref.grad_param) <= 1e-12 * abs(ref.grad_param), (float(gp),
                                                                             ref.grad_param)
+
+
+@pytest.mark.parametrize("op", ["powermean", "lp"])
+@pytest.mark.parametrize("shape", [(2, 8, 40, 41), (1, 1, 512, 512)],
+                         ids=["planes", "lane slices"])
+def test_dy_dp_of_global_windows_comes_from_the_window_sums(op, shape, torch_calls):
+    # float64's U = sum E z is summed compensated (pow_sum_rows; across lane slices by
+    # pow_fold_pair_lanes), so the cheap form's bound no longer grows with the window's n
+    # (pow_dp_fast64): a global window of 1,640 or 262,144 elements in [0.1, 1] takes no second
+    # pass over its rows (every one did with the plain sum's (n - 1) u A / S), and dy/dp keeps
+    # float64's accuracy against the oracle
+    gen = torch.Generator().manual_seed(15)
+    x = 0.1 + 0.9 * torch.rand(shape, generator=gen, dtype=torch.float64)
+    xin = x.clone().requires_grad_(True)
+    pt = torch.tensor(3.1, dtype=torch.float64, requires_grad=True)
+    fn = adaptive_gem_pool2d if op == "powermean" else adaptive_lp_pool2d
+    _native.pow_dp_passes()
+    fn(xin, pt, 1).sum().backward()
+    assert _native.pow_dp_passes() == 0
+    ref = reference(op, x.numpy(), 3.1, output_size=1, dims=2, dtype="float64")
+    assert abs(pt.grad.item() - ref.grad_param) <= 1e-13 * abs(ref.grad_param), (
+        pt.grad.item(), ref.grad_param)
+    assert torch_calls == {"forward": 0, "backward": 0}
