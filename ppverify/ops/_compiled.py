@@ -126,8 +126,7 @@ def pool_backward_saved_op(grad_y: Tensor, x: Tensor, param: Tensor, s0: Tensor,
         state = _unpack(k, s0, s1, s2, call, x)
         gx, gp = _dispatch._native_backward_saved(op, x, param, geometry, grad_y, *state,
                                                   need_param=need_param, over_state=False)
-        gx = _dispatch.within_range(op, x, param, geometry, grad_y, gx)
-        gp = _dispatch.param_within_range(op, x, param, geometry, grad_y, gp)
+        gx, gp = _dispatch.gradients_within_range(op, x, param, geometry, grad_y, gx, gp)
     if gp is None:
         gp = torch.zeros(param.shape, dtype=torch.float64, device=x.device)
     return gx, gp

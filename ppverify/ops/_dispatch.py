@@ -678,9 +678,17 @@ def backward_impl(op: str, x: Tensor, param: Tensor, layout, grad_y: Tensor,
     backend = _select(op, layout, x)
     gx, gp = backend.backward(op, x, param, layout, grad_y, need_param)
     if backend is not TORCH:
-        gx = within_range(op, x, param, layout, grad_y, gx)
-        gp = param_within_range(op, x, param, layout, grad_y, gp)
+        gx, gp = gradients_within_range(op, x, param, layout, grad_y, gx, gp)
     return gx, gp
+
+
+def gradients_within_range(op: str, x: Tensor, param: Tensor, layout, grad_y: Tensor,
+                           gx: Tensor, gp: Tensor | None) -> tuple[Tensor, Tensor | None]:
+    """A kernel's input and parameter gradients, each computed again by the pure-torch backend
+    where it is not finite (``within_range``, ``param_within_range``): every backward that a
+    kernel serves (``backward_impl``, eager autograd's from the saved state, ``_compiled``'s)."""
+    return (within_range(op, x, param, layout, grad_y, gx),
+            param_within_range(op, x, param, layout, grad_y, gp))
 
 
 def within_range(op: str, x: Tensor, param: Tensor, layout, grad_y: Tensor,
@@ -970,8 +978,8 @@ class _EagerPool(torch.autograd.Function):
         elif state is not None:
             gx, gp = _native_backward_saved(ctx.op, x, param, ctx.layout, grad_y, *state,
                                             need_param=need_param)
-            gx = _own_version(within_range(ctx.op, x, param, ctx.layout, grad_y, gx), tensors)
-            gp = param_within_range(ctx.op, x, param, ctx.layout, grad_y, gp)
+            gx, gp = gradients_within_range(ctx.op, x, param, ctx.layout, grad_y, gx, gp)
+            gx = _own_version(gx, tensors)
         else:
             gx, gp = backward_impl(ctx.op, x, param, ctx.layout, grad_y, need_param)
         return (gx if need_x else None, gp.to(param.dtype) if need_param else None, None,
