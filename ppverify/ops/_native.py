@@ -407,6 +407,8 @@ def _open(path: Path):
     lib.ppv_pow_segment_sizes.restype = None
     lib.ppv_lane_slice_parts.argtypes = [vp]
     lib.ppv_lane_slice_parts.restype = None
+    lib.ppv_xpart_kept_rows.argtypes = []
+    lib.ppv_xpart_kept_rows.restype = ctypes.c_int64
     lib.ppv_segment_grain.argtypes = [ctypes.c_int64]
     lib.ppv_segment_grain.restype = ctypes.c_int64
     lib.ppv_segment_cols.argtypes = [ctypes.c_int64]
@@ -1374,3 +1376,10 @@ def lane_slice_parts() -> dict[str, int]:
     out = np.zeros(2, dtype=np.int64)
     (_lib or load()).ppv_lane_slice_parts(out.ctypes.data)
     return {"units": int(out[0]), "redone": int(out[1])}
+
+
+def xpart_kept_rows() -> int:
+    """Input rows whose dy/dx a saving forward of lane slices in parts (global pooling of
+    few planes) formed in its finishing step from the weights its first step kept, instead of
+    weighing the row again, since the last call (then reset). For tests."""
+    return int((_lib or load()).ppv_xpart_kept_rows())

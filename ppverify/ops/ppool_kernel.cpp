@@ -3490,6 +3490,9 @@ inline bool sums_by_weighing(const Plan& P, const Axis& AW, const ColTile& t, in
   return false;
 #endif
 }
+// Input rows whose dy/dx the saving forward of lane slices in parts formed from the weights its
+// first step kept (jac_from_e, pow_jac_from_kept; ppv_xpart_kept_rows).
+std::atomic<int64_t> xpart_e_rows{0};
 // Output rows whose dy/dx a saving forward (disjoint windows) wrote by jac_store_row and by
 // jac_row, since the last ppv_saved_jac_paths call (tests assert which path their cases take)
 std::atomic<int64_t> jac_rows_direct{0}, jac_rows_lanes{0};
@@ -3919,6 +3922,122 @@ PPV_STAGE double jac_store_row(const Plan& P, const Lanes& ln, int64_t id, int64
   }
   return (double)(big + __builtin_popcount((unsigned)bigm));
 }
+
+// Lane slices in parts (XParts), the saving forward of a global window (one window per plane,
+// its constants known only once every part's sums are in): the first step (XP_SUMS) keeps each
+// element's weight E, which it forms for the sums, as a float where dy/dx will go (keep_e_row:
+// jac, x's layout), and the finishing step forms dy/dx = E (k1 - k2 / x) from it and x
+// (jac_from_e), in place, instead of weighing every row again (the logarithm and
+// exponential per element: about 2.7 of the 4.7 ms of a (1,3,1024,1024) saving forward at
+// alpha 2.5, two threads; 3.4 ms with the weights kept). E as a float is one more rounding of dy/dx (2^-24 relative, as the overlap
+// state's E); an E that a normal float does not hold (0 excepted) is kept as NaN and weighed
+// again from x by the first step's arithmetic (the same bits as that step's E).
+
+// E of input row (id, ih), columns [lo, hi) (lane-interleaved doubles, from column lo; a
+// group of 8 contiguous active planes), stored as floats into jac (x's layout), with
+// jac_block_store (stream: its streaming stores of whole lines; the caller fences).
+PPV_STAGE void keep_e_row(const Plan& P, const Lanes& ln, int64_t id, int64_t ih, int64_t lo,
+                          int64_t hi, const double* e, float* jac, bool stream) {
+  const int64_t n = hi - lo;
+  const int64_t row = (id * P.ax[1].in + ih) * P.ax[2].in + lo;
+  float* v[L];
+  for (int l = 0; l < L; ++l) v[l] = jac + ln.in_base[l] + row;
+  const __m512d zero = _mm512_setzero_pd(), fmin = _mm512_set1_pd((double)FLT_MIN);
+  const __m512d fmax = _mm512_set1_pd((double)FLT_MAX), nan = _mm512_set1_pd(NAN);
+  auto as_held = [&](__m512d ev) {  // E where a normal float (or 0) holds it, else NaN
+    const __mmask8 held = (_mm512_cmp_pd_mask(ev, fmin, _CMP_GE_OQ) &
+                           (__mmask8)~_mm512_cmp_pd_mask(ev, fmax, _CMP_NLE_UQ)) |
+                          _mm512_cmp_pd_mask(ev, zero, _CMP_EQ_OQ);
+    return _mm512_cvtpd_ps(_mm512_mask_blend_pd(held, nan, ev));
+  };
+  __m256 held_lines[L];
+  bool holding = false;
+  int64_t c0 = 0;
+  for (; c0 + L <= n; c0 += L) {
+    __m256 f[L];
+    for (int cc = 0; cc < L; ++cc) f[cc] = as_held(_mm512_loadu_pd(e + (c0 + cc) * L));
+    transpose8_ps(f);
+    jac_block_store(v, c0, f, held_lines, holding, stream, c0 + 2 * L <= n);
+  }
+  for (; c0 < n; ++c0) {
+    float o[L];
+    _mm256_storeu_ps(o, as_held(_mm512_loadu_pd(e + c0 * L)));
+    for (int l = 0; l < L; ++l) v[l][c0] = o[l];
+  }
+}
+
+// dy/dx of elements [at, at + n) of each lane's plane (input rows (id, ih), columns [lo, hi):
+// at = (id H + ih) W + lo; adjacent whole rows at once, one stream per lane), from the weights
+// keep_e_row kept in jac and the input, plane by plane: E (k1 - k2 / x) at a positive x, kz at
+// a zero, else 0 (k1, k2, kz: jac_window_consts' per lane; jac_store_row's operations, so that
+// an E a float holds exactly gives its bits), stored over E as float. A kept NaN at a positive
+// x is weighed again (ExpCol's operations on one lane). Returns jac_store_row's count of dy/dx
+// beyond float's range or NaN.
+template <class T>
+PPV_STAGE double jac_from_e(const T* x, const Lanes& ln, const FastLanes& fl, int64_t at,
+                            int64_t n, const double* k1, const double* k2, const double* kz,
+                            float* jac) {
+  const __m512d zero = _mm512_setzero_pd(), one = _mm512_set1_pd(1.0);
+  const __m512d inf = _mm512_set1_pd(INFINITY), fmax = _mm512_set1_pd(3.4028234663852886e38);
+  int64_t big = 0;
+  for (int l = 0; l < L; ++l) {
+    const T* xp = x + ln.in_base[l] + at;
+    float* jp = jac + ln.in_base[l] + at;
+    const __m512d a = _mm512_set1_pd(fl.a[l]), lc = _mm512_set1_pd(fl.lc[l]);
+    const __m512d c1 = _mm512_set1_pd(k1[l]), c2 = _mm512_set1_pd(k2[l]);
+    const __m512d cz = _mm512_set1_pd(kz[l]);
+    auto block = [&](__m256 xf, __m256 ef) {
+      const __m512d xv = _mm512_cvtps_pd(xf);
+      __m512d ev = _mm512_cvtps_pd(ef);
+      const __mmask8 pos = _mm512_cmp_pd_mask(xv, zero, _CMP_GT_OQ) &
+                           _mm512_cmp_pd_mask(xv, inf, _CMP_LT_OQ);
+      const __mmask8 z = _mm512_cmp_pd_mask(xv, zero, _CMP_EQ_OQ);
+      const __mmask8 redo = pos & _mm512_cmp_pd_mask(ev, ev, _CMP_NEQ_UQ);  // (a NaN)
+      if (redo) {  // (rare: an E beyond a normal float's range)
+        const __m512d xs = _mm512_mask_blend_pd(pos, one, xv);
+        __m512d w;
+        if (fl.int_a) {
+          const double ai = fl.a[l];
+          const __m512d x2 = _mm512_mul_pd(xs, xs);
+          w = ai == 0.0 ? one : ai == 1.0 ? xs : ai == 2.0 ? x2
+            : ai == 3.0 ? _mm512_mul_pd(x2, xs) : _mm512_mul_pd(x2, x2);
+        } else {
+          w = fast_exp_narrow8(_mm512_mul_pd(a, _mm512_sub_pd(fast_log_narrow8(xs), lc)));
+        }
+        ev = _mm512_mask_blend_pd(redo, ev, w);
+      }
+      const __m512d xs = _mm512_mask_blend_pd(pos, one, xv);
+      const __m512d t = _mm512_fnmadd_pd(c2, recip8(xs), c1);
+      const __m512d out = _mm512_mask_blend_pd(pos, _mm512_maskz_mov_pd(z, cz),
+                                               _mm512_mul_pd(ev, t));
+      big += __builtin_popcount(
+          (unsigned)_mm512_cmp_pd_mask(_mm512_abs_pd(out), fmax, _CMP_NLE_UQ));
+      return _mm512_cvtpd_ps(out);
+    };
+    // A block whose every dy/dx from the positive branch's operations alone is finite and
+    // within float's range (every x positive and finite, every E kept: a zero or infinite x,
+    // a NaN x or E gives NaN there) is that branch's value (the same bits); else block's.
+    auto quick = [&](__m256 xf, __m256 ef) {
+      const __m512d t = _mm512_fnmadd_pd(c2, recip8(_mm512_cvtps_pd(xf)), c1);
+      const __m512d out = _mm512_mul_pd(_mm512_cvtps_pd(ef), t);
+      if (_mm512_cmp_pd_mask(_mm512_abs_pd(out), fmax, _CMP_NLE_UQ)) return block(xf, ef);
+      return _mm512_cvtpd_ps(out);
+    };
+    int64_t c = 0;
+    for (; c + L <= n; c += L)
+      _mm256_storeu_ps(jp + c, quick(load8_ps<T>(xp + c), _mm256_loadu_ps(jp + c)));
+    if (c < n) {  // the last n - c columns, through buffers of 8
+      float xb[L] = {}, eb[L] = {}, ob[L];
+      for (int64_t i = c; i < n; ++i) {
+        xb[i - c] = (float)to_double<T>(xp[i]);
+        eb[i - c] = jp[i];
+      }
+      _mm256_storeu_ps(ob, block(_mm256_loadu_ps(xb), _mm256_loadu_ps(eb)));
+      for (int64_t i = c; i < n; ++i) jp[i] = ob[i - c];
+    }
+  }
+  return (double)big;
+}
 #endif
 
 // ---- the saving forward for windows that share elements (state: Saved::rs, ys, lc; the
@@ -4071,6 +4190,25 @@ PPV_STAGE double save_overlap_row(const Plan& P, const Lanes& ln, const FastLane
 // (acc's first blocks)
 constexpr int PP_XP_BLOCKS = 6;
 
+// Whether lane slices in parts keep their weights between the steps (keep_e_row,
+// jac_from_e): a saving forward of the disjoint state (a float jac; not float64's), on a
+// vector build, for a contiguous group of 8 active lanes whose slices borrow no row (two parts
+// would then read and write one row's jac: keep_e_row's weights and dy/dx), one output per
+// plane whose window spans the tile's columns (global pooling).
+template <class T>
+bool xparts_keep_weights(const Plan& P, const Lanes& ln, const Axis& AD, const Axis& AH,
+                         const Axis& AW, const ColTile& ct, const XParts* xp, const Saved* sv) {
+#if defined(PPV_FAST_VECTOR)
+  return xp != nullptr && sv != nullptr && sv->jac != nullptr && !sv->overlap() &&
+         !sv->int_state && !std::is_same<T, double>::value && P.layout == 0 &&
+         ln.n_active == L && P.split != 2 && !P.xlane_borrows() && AD.out * AH.out == 1 &&
+         ct.ow1 - ct.ow0 == 1 && window_spans(AW, ct.ow0, ct.lo, ct.hi);
+#else
+  (void)P, (void)ln, (void)AD, (void)AH, (void)AW, (void)ct, (void)xp, (void)sv;
+  return false;
+#endif
+}
+
 template <class T>
 void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& ln,
                 FastScratch& s, T* y, const T* gy, T* gx, double* dplain, int* status,
@@ -4166,6 +4304,16 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
     if (sv->e16) save_e_row16(P, ln, group, id, ih, cb, ce, e, sv->e16);
     else save_e_row(P, ln, group, id, ih, cb, ce, e, sv->e);
   };
+  // lane slices in parts, the saving forward of a global window: the first step keeps each
+  // row's weights in jac, the finishing step forms dy/dx from them (keep_e_row; set per tile)
+  bool keep_e = false;
+  auto keep_weights = [&](int64_t id, int64_t ih, int64_t cb, int64_t ce, const double* e) {
+#if defined(PPV_FAST_VECTOR)
+    keep_e_row(P, ln, id, ih, cb, ce, e, sv->jac, sv->stream_jac);
+#else
+    (void)id, (void)ih, (void)cb, (void)ce, (void)e;
+#endif
+  };
   const ColTile* ct = nullptr;  // the current column tile
   int64_t nch = 1;              // its chunks
   auto fetch = [&](int64_t id, int64_t ih, int64_t k) -> RowData {
@@ -4177,6 +4325,7 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
       ++nw[load_weights_row<T>(x, P, ln, id, ih, cb, ce, fl, r)];
       nw[3] += fl.int_a ? 1 : 0;
       if (ov) save_weights(id, ih, cb, ce, r.e);
+      if (keep_e) keep_weights(id, ih, cb, ce, r.e);
       cache.tag[slot] = key;
     }
     return r;
@@ -4192,6 +4341,7 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
       ++nw[load_weights_row<T>(x, P, ln, id, ih, ct->lo, ct->hi, fl, r, &rs, &summed)];
       nw[3] += fl.int_a ? 1 : 0;
       if (ov) save_weights(id, ih, ct->lo, ct->hi, r.e);
+      if (keep_e) keep_weights(id, ih, ct->lo, ct->hi, r.e);
       cache.tag[slot] = key;
     }
     if (!summed)
@@ -4264,6 +4414,7 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
   int64_t n_jac_direct = 0, n_jac_rows = 0;  // output rows saved by jac_store_row / jac_row
   int64_t n_zero_windows = 0, n_exact_windows = 0;  // special windows, per lane
   int64_t n_jac_streamed = 0;  // of jac_store_row's, with streaming stores
+  int64_t n_from_kept = 0;  // input rows whose dy/dx jac_from_e formed
   int64_t jac_blocks[2] = {0, 0};  // jac_store_row's all-positive / masked blocks of columns
   for (size_t ti = 0; ti < tiles.tiles.size(); ++ti) {
     ct = &tiles.tiles[ti];
@@ -4286,6 +4437,10 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
         }
     }
     const int64_t cofs = (ow0 - ct->keep) * L;  // this tile's first output in c1, c2
+    // (the finishing step's jac_from_e: direct below, with a row of no exact-engine window)
+    keep_e = xparts_keep_weights<T>(P, ln, AD, AH, AW, *ct, xp, sv) && xp->mode == XP_SUMS;
+    const bool from_kept = xparts_keep_weights<T>(P, ln, AD, AH, AW, *ct, xp, sv) &&
+                           xp->mode == XP_FINISH;
     // the forwards' window sums in the rows' weighing pass (fetch_sum), where RowSums allows
     // and rows_by_weighing chooses it
     const bool weighing = !backward && sums_by_weighing(P, AW, *ct, fuse_rows);
@@ -4636,6 +4791,9 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
             // one window spanning the tile's columns (global pooling; adaptive with one output
             // column): its constants once, for every column (kstep 0), not spread over them
             const bool spans = ct->ow1 - ow0 == 1 && window_spans(AW, ow0, ct->lo, ct->hi);
+            // (from_kept) a run of the plane's elements [kept_at, kept_at + kept_n) whose
+            // dy/dx is formed from the kept weights at once: adjacent rows in one stream
+            int64_t kept_at = 0, kept_n = 0;
             if (spans) {
               __m512d c1, c2, cz;
               jac_window_consts(fl, acc, ybuf, c1, c2, cz);
@@ -4650,11 +4808,24 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
               for (int64_t jh = 0; jh < AH.count[oh]; ++jh) {
                 const int64_t ih = AH.start[oh] + jh * AH.step;
                 if (!P.owns_in_row(id, ih)) continue;
+                if (from_kept && spans) {  // (the first step kept this row's weights)
+                  const int64_t at = (id * AH.in + ih) * W + ct->lo, n = ct->hi - ct->lo;
+                  if (kept_n > 0 && kept_at + kept_n != at) {  // not next to the run: flush
+                    unusable += jac_from_e<T>(x, ln, fl, kept_at, kept_n, k1, k2, kz, sv->jac);
+                    kept_n = 0;
+                  }
+                  if (kept_n == 0) kept_at = at;
+                  kept_n += n;
+                  ++n_from_kept;
+                  continue;
+                }
                 unusable += jac_store_row(P, ln, id, ih, ct->lo, ct->hi, fetch(id, ih, 0), k1,
                                           k2, kz, sv->jac, jac_blocks, sv->stream_jac,
                                           spans ? 0 : L);
               }
             }
+            if (kept_n > 0)  // the last run of rows whose weights were kept
+              unusable += jac_from_e<T>(x, ln, fl, kept_at, kept_n, k1, k2, kz, sv->jac);
             ++n_jac_direct;
             if (sv->stream_jac) ++n_jac_streamed;
           } else {
@@ -4738,7 +4909,8 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
   if (n_jac_streamed) _mm_sfence();
 #endif
 #if defined(__AVX2__) && !defined(PPV_ONE_LANE)
-  if (ov) _mm_sfence();  // save_e_row's streaming stores, the same
+  // save_e_row's streaming stores, the same; keep_e_row's, before the finishing step
+  if (ov || keep_e) _mm_sfence();
 #endif
   count_weight_paths(nw);
   if (n_zero_windows) special_windows_zero += n_zero_windows;
@@ -4748,6 +4920,7 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
   if (n_each) rows_summed_each += n_each;
   if (n_jac_direct) jac_rows_direct += n_jac_direct;
   if (n_jac_streamed) jac_rows_streamed += n_jac_streamed;
+  if (n_from_kept) xpart_e_rows += n_from_kept;
   if (jac_blocks[0]) jac_blocks_positive += jac_blocks[0];
   if (jac_blocks[1]) jac_blocks_masked += jac_blocks[1];
   if (n_jac_rows) jac_rows_lanes += n_jac_rows;
@@ -7513,6 +7686,10 @@ void ppv_lane_slice_parts(int64_t* out) {
   out[0] = xpart_units.exchange(0);
   out[1] = xpart_redone.exchange(0);
 }
+
+// Input rows whose dy/dx the saving forward's finishing step of lane slices in parts formed
+// from the weights its first step kept (jac_from_e) since the last call; reset. For tests.
+int64_t ppv_xpart_kept_rows() { return xpart_e_rows.exchange(0); }
 
 // The power engine's output rows whose dy/dp took a second pass over their windows' elements
 // (pow_dp_rows) since the last call; the count is reset. For tests.

@@ -1,0 +1,111 @@
+"""Issue 12: the saving forward of a global window of few planes (lane slices in parts, the
+matrix's "3 planes 1024x1024 global" rows) keeps each element's weight between its two steps.
+
+The first step forms every element's weight for the plane's sums; dy/dx, which needs those
+sums, used to be formed in the finishing step by weighing every row again (a logarithm and an
+exponential per element: 2.7 of the 4.7 ms of a (1, 3, 1024, 1024) P-pooling saving forward,
+two threads). The first step now keeps the weights (P-pooling's E, the power engine's E / x) as
+floats where dy/dx will go, and the finishing step forms dy/dx from them (``keep_e_row``,
+``jac_from_e``, ``pow_jac_from_kept``). A weight a normal float does not hold is kept as NaN
+and weighed again. Every case is held to the oracle, counts the rows formed from kept weights
+(``_native.xpart_kept_rows``) and checks that the state was usable (no fallback to the
+recomputing backward, which would hide a wrong kept weight behind a correct gradient)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from ppverify.ops import _native
+
+from ._compare import check_adaptive_case
+
+pytestmark = pytest.mark.skipif(
+    not _native.available() or _native.vector_isa() == "scalar",
+    reason="the kept weights are the vector builds' (the scalar one weighs the rows again)")
+
+
+@pytest.fixture
+def usable(monkeypatch):
+    """The ``usable`` flags of the saving forwards run while the test runs."""
+    seen: list[bool] = []
+    real = _native.forward_saved
+
+    def spy(*args):
+        bad, ok = real(*args)
+        seen.append(ok)
+        return bad, ok
+
+    monkeypatch.setattr(_native, "forward_saved", spy)
+    return seen
+
+
+def _two_threads():
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    return before
+
+
+def _planes(scales, shape=(128, 136), seed=0):
+    """Planes of values in [s, 4 s], one per scale."""
+    g = torch.Generator().manual_seed(seed)
+    u = torch.rand((1, len(scales), *shape), generator=g, dtype=torch.float64)
+    s = torch.tensor(scales, dtype=torch.float64).view(1, -1, 1, 1)
+    return (s * (1 + 3 * u)).float()
+
+
+@pytest.mark.parametrize("op, param", [("ppool", 2.5), ("ppool", [-1.5, 3.1, 0.5]),
+                                       ("powermean", 3.1), ("lp", [2.5, 1.5, 3.0])])
+def test_the_finishing_step_forms_dy_dx_from_the_kept_weights(op, param, usable):
+    # three planes on two threads: two parts each; every row of every slice (128 / 8 = 16 per
+    # plane) formed from its kept weights
+    x = _planes([1.0, 0.3, 2.0])
+    _native.xpart_kept_rows()
+    _native.lane_slice_parts()
+    before = _two_threads()
+    try:
+        check_adaptive_case(op, x, param, 1, dims=2)
+    finally:
+        torch.set_num_threads(before)
+    assert _native.lane_slice_parts() == {"units": 6, "redone": 0}
+    assert _native.xpart_kept_rows() == 3 * 128 // 8
+    assert usable == [True]
+
+
+@pytest.mark.parametrize("op, param, scales", [
+    # E = x^2.5 beyond float's range (1e40 and above) and below its normal range (1e-42)
+    ("ppool", 2.5, [1.0, 1e16, 1e-17]),
+    # E / x (E relative to the plane's largest element) beyond float's range: subnormal inputs
+    ("powermean", 3.1, [1.0, 1e-39, 2.0]),
+])
+def test_weights_a_float_does_not_hold_are_weighed_again(op, param, scales, usable):
+    # the kept NaN is weighed again from x: the state stays usable and within the oracle's
+    # tolerances (kept as inf, the state would be unusable; kept as a subnormal, inaccurate)
+    x = _planes(scales)
+    _native.xpart_kept_rows()
+    before = _two_threads()
+    try:
+        check_adaptive_case(op, x, param, 1, dims=2)
+    finally:
+        torch.set_num_threads(before)
+    kept = _native.xpart_kept_rows()
+    # P-pooling weighs the NaN blocks again in place (every row counted); the power engine
+    # weighs such a row again whole (the plane of subnormals not counted)
+    assert kept == (3 if op == "ppool" else 2) * 128 // 8
+    assert usable == [True]
+
+
+def test_no_kept_weights_where_the_rows_are_weighed_again_anyway(usable):
+    # slices that borrow rows (two parts would read and write one row's state), an integer
+    # alpha (P-pooling's window state: S and y per window, no dy/dx), one thread (no parts)
+    _native.xpart_kept_rows()
+    before = _two_threads()
+    try:
+        check_adaptive_case("ppool", _planes([1.0], shape=(127, 129)), 2.5, 1, dims=2)
+        check_adaptive_case("powermean", _planes([1.0], shape=(127, 129)), 3.1, 1, dims=2)
+        check_adaptive_case("ppool", _planes([1.0, 2.0, 3.0]), 2.0, 1, dims=2)
+        torch.set_num_threads(1)
+        check_adaptive_case("powermean", _planes([1.0, 2.0, 3.0]), 3.1, 1, dims=2)
+    finally:
+        torch.set_num_threads(before)
+    assert _native.xpart_kept_rows() == 0
