@@ -54,12 +54,14 @@ def _planes(scales, shape=(128, 136), seed=0):
     return (s * (1 + 3 * u)).float()
 
 
-@pytest.mark.parametrize("op, param", [("ppool", 2.5), ("ppool", [-1.5, 3.1, 0.5]),
-                                       ("powermean", 3.1), ("lp", [2.5, 1.5, 3.0])])
-def test_the_finishing_step_forms_dy_dx_from_the_kept_weights(op, param, usable):
+@pytest.mark.parametrize("op, param, dtype", [
+    ("ppool", 2.5, torch.float32), ("ppool", [-1.5, 3.1, 0.5], torch.float32),
+    ("powermean", 3.1, torch.float32), ("lp", [2.5, 1.5, 3.0], torch.float32),
+    ("ppool", 2.5, torch.bfloat16), ("powermean", 3.1, torch.float16)])
+def test_the_finishing_step_forms_dy_dx_from_the_kept_weights(op, param, dtype, usable):
     # three planes on two threads: two parts each; every row of every slice (128 / 8 = 16 per
     # plane) formed from its kept weights
-    x = _planes([1.0, 0.3, 2.0])
+    x = _planes([1.0, 0.3, 2.0]).to(dtype)
     _native.xpart_kept_rows()
     _native.lane_slice_parts()
     before = _two_threads()
