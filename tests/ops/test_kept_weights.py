@@ -74,6 +74,26 @@ def test_the_finishing_step_forms_dy_dx_from_the_kept_weights(op, param, dtype, 
     assert usable == [True]
 
 
+@pytest.mark.parametrize("op, param", [("ppool", 2.5), ("ppool", 0.5), ("powermean", 3.1),
+                                       ("lp", 2.5)])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_kept_weights_of_zeros(op, param, dtype, usable):
+    # every fifth element 0 (a ReLU's output): E = 0 kept at alpha > 0 (dy/dx at a zero: kz);
+    # the power engine's E / x at a zero. (At alpha = 0 and other integers P-pooling keeps the
+    # window state instead; below 0 a zero sends the window to the exact engine, the call to
+    # whole slices.)
+    x = _planes([1.0, 0.3, 2.0])
+    x.view(-1)[::5] = 0.0
+    _native.xpart_kept_rows()
+    before = _two_threads()
+    try:
+        check_adaptive_case(op, x.to(dtype), param, 1, dims=2)
+    finally:
+        torch.set_num_threads(before)
+    assert _native.xpart_kept_rows() == 3 * 128 // 8
+    assert usable == [True]
+
+
 @pytest.mark.parametrize("op, param, scales", [
     # E = x^2.5 beyond float's range (1e40 and above) and below its normal range (1e-42)
     ("ppool", 2.5, [1.0, 1e16, 1e-17]),
