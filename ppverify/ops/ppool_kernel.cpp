@@ -4024,8 +4024,15 @@ PPV_STAGE double jac_from_e(const T* x, const Lanes& ln, const FastLanes& fl, in
       return _mm512_cvtpd_ps(out);
     };
     int64_t c = 0;
-    for (; c + L <= n; c += L)
+    for (; c + L <= n; c += L) {
+      // x and E 2 KB ahead, a line at a time (the hardware's prefetch left the loads waiting:
+      // kernel_ab's (1,3,1024,1024) saving forward 0.88-0.96x with these)
+      if ((c & 15) == 0) {
+        _mm_prefetch((const char*)(xp + c + 512), _MM_HINT_T0);
+        _mm_prefetch((const char*)(jp + c + 512), _MM_HINT_T0);
+      }
       _mm256_storeu_ps(jp + c, quick(load8_ps<T>(xp + c), _mm256_loadu_ps(jp + c)));
+    }
     if (c < n) {  // the last n - c columns, through buffers of 8
       float xb[L] = {}, eb[L] = {}, ob[L];
       for (int64_t i = c; i < n; ++i) {
