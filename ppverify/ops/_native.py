@@ -431,6 +431,8 @@ def _open(path: Path):
     lib.ppv_cl_band_bytes.restype = ctypes.c_int64
     lib.ppv_pow_cache_bytes.argtypes = [ctypes.c_int64]
     lib.ppv_pow_cache_bytes.restype = ctypes.c_int64
+    lib.ppv_pow_ucomp_terms.argtypes = [ctypes.c_int64]
+    lib.ppv_pow_ucomp_terms.restype = ctypes.c_int64
     lib.ppv_jac_stream_bytes.argtypes = [ctypes.c_int64]
     lib.ppv_jac_stream_bytes.restype = ctypes.c_int64
     lib.ppv_vector_isa.argtypes = []
@@ -1308,6 +1310,14 @@ def cl_band_bytes(nbytes: int = 0) -> int:
     reads them); with ``nbytes`` > 0, set it (tests: small inputs in several bands) and return
     the previous value."""
     return int((_lib or load()).ppv_cl_band_bytes(nbytes))
+
+
+def pow_ucomp_terms(terms: int = 0) -> int:
+    """The power engine's float32 / bfloat16 / float16 threshold for summing dy/dp's U
+    compensated: lane sums of at least this many terms (default 2**17; a lane slice's share of
+    a plane). ``terms > 0`` sets it and returns the previous value; 0 returns the current one.
+    For tests (the compensated form on windows the oracle evaluates quickly)."""
+    return int((_lib or load()).ppv_pow_ucomp_terms(terms))
 
 
 def pow_cache_bytes(nbytes: int = 0) -> int:

@@ -803,6 +803,7 @@ struct XParts {
   bool owner;     // the part that writes y and the parameter's gradient
   double terms;   // the power engine's pow_dp_fast n: the sums' terms (the slices' elements,
                   // L, the parts)
+  double parts;   // the parts of the plane (added plainly by the driver: pow_dp_fast's bound)
 };
 
 // The reference scans (both engines): each lane's largest (mx) and smallest (mn) positive
@@ -878,7 +879,7 @@ inline void xlane_reference(double* mx, double* mn) {
 // The largest and the reference do not change by an element seen twice, and every lane's
 // dy/dx of one element is the same double (the lanes share the window's sums, y and
 // reference): both lanes write it.
-constexpr int BORROW_MAX_BLOCKS = 12;
+constexpr int BORROW_MAX_BLOCKS = 13;  // (the power engine's 13: U's compensation)
 template <class Sum>
 inline void sum_borrowed_row(int64_t k, int64_t part, int64_t W, double* acc, int blocks,
                              Sum sum) {
@@ -3929,9 +3930,10 @@ PPV_STAGE double jac_store_row(const Plan& P, const Lanes& ln, int64_t id, int64
 // jac, x's layout), and the finishing step forms dy/dx = E (k1 - k2 / x) from it and x
 // (jac_from_e), in place, instead of weighing every row again (the logarithm and
 // exponential per element: about 2.7 of the 4.7 ms of a (1,3,1024,1024) saving forward at
-// alpha 2.5, two threads; 3.4 ms with the weights kept). E as a float is one more rounding of dy/dx (2^-24 relative, as the overlap
-// state's E); an E that a normal float does not hold (0 excepted) is kept as NaN and weighed
-// again from x by the first step's arithmetic (the same bits as that step's E).
+// alpha 2.5, two threads; 3.4 ms with the weights kept). E as a float is one more rounding of
+// dy/dx (2^-24 relative, as the overlap state's E); an E that a normal float does not hold (0
+// excepted) is kept as NaN and weighed again from x by the first step's arithmetic (the same
+// bits as that step's E).
 
 // E of input row (id, ih), columns [lo, hi) (lane-interleaved doubles, from column lo; a
 // group of 8 contiguous active planes), stored as floats into jac (x's layout), with
@@ -6241,9 +6243,10 @@ inline void xlane_parts_combine(const std::vector<double>& sums, std::vector<dou
 // (of `blocks` blocks of L doubles) the unit's own in XP_SUMS, the plane's in XP_FINISH; part
 // 0 the owner
 inline XParts xlane_unit(int mode, std::vector<double>& sums, std::vector<double>& comb,
-                         int64_t u, int64_t g, int64_t k, int blocks, double terms) {
+                         int64_t u, int64_t g, int64_t k, int blocks, double terms,
+                         double parts) {
   double* at = mode == XP_SUMS ? sums.data() + u * blocks * L : comb.data() + g * blocks * L;
-  return XParts{mode, at, k == 0, terms};
+  return XParts{mode, at, k == 0, terms, parts};
 }
 
 // The power mean and the Lp norm (every float dtype): their own engine and driver (after
@@ -6492,7 +6495,8 @@ int run(const Plan& Pc, const T* x, const double* param, T* y, const T* gy, T* g
           double dl[L];
           for (int l = 0; l < L; ++l) dl[l] = 0.0;
           const XParts xpart =
-              mode ? xlane_unit(mode, psums, pcomb, u, g, k, PP_XP_BLOCKS, 0.0) : XParts{};
+              mode ? xlane_unit(mode, psums, pcomb, u, g, k, PP_XP_BLOCKS, 0.0, (double)parts)
+                   : XParts{};
           fast_group<T>(x, mode ? part_plan[k] : c.P, c.tiles, ln, fs, y, gy, gx, dl, &st, sv,
                         0, INT64_MAX, mode ? &xpart : nullptr);
           // (parts: the owner's dy/da, once the plane's sums are in)
@@ -7678,6 +7682,12 @@ int64_t ppv_cl_band_bytes(int64_t bytes) {
 // it (tests: fewer slots than a window's rows) and return the previous value.
 int64_t ppv_pow_cache_bytes(int64_t bytes) {
   return bytes > 0 ? pow_cache_bytes.exchange(bytes) : pow_cache_bytes.load();
+}
+
+// The power engine's narrow-type threshold of a compensated U (pow_ucomp_terms: terms of one
+// lane's sum); with terms > 0, set it (tests) and return the previous value.
+int64_t ppv_pow_ucomp_terms(int64_t terms) {
+  return terms > 0 ? pow_ucomp_terms.exchange(terms) : pow_ucomp_terms.load();
 }
 
 // The lane slices since the last call (then reset; both engines): out[0] planes run as lane
