@@ -135,6 +135,10 @@ def _native_accepts(op: str, layout, x: Tensor) -> bool:
 #: per thread (its row cache has no column tiles): a global window whose rows are longer than
 #: this is given to the kernel as rows of at most this length (P-pooling's too: _global_rows)
 GLOBAL_ROW_MAX = 4096
+#: P-pooling's engine saves the backward's state only for windows within its column tile
+#: (``TILE_COLS``, 2048 columns; wider, the saving forward's state is not usable and the
+#: backward recomputes the forward): its global rows are at most this long
+GLOBAL_ROW_MAX_PPOOL = 2048
 #: ... but not shorter than this (a row costs a call and a cache lookup)
 GLOBAL_ROW_MIN = 256
 #: ... unless the plane is larger than this and has no such divisor: then rows of its largest
@@ -175,7 +179,10 @@ def _global_rows(op: str, layout, spatial: tuple[int, ...],
       length (a global GeM forward of one 4M-element float32 row took 307 ms and 499 MiB of
       extra peak RSS, as rows of 4096 27 ms and none; ``python -m tests.ops.large_windows``;
       README), and P-pooling's engine, which works in column tiles, cannot cut one row into
-      lane slices.
+      lane slices; for P-pooling longer than ``GLOBAL_ROW_MAX_PPOOL`` (its column tile: a
+      wider window's saving forward keeps no usable state, so a (2896, 2896) plane's or a
+      4,000,000-element signal's backward recomputed the forward: 1.9x and 3.0x torch's
+      forward+backward, where the power mean's took 0.9x and 1.0x).
       The row length is a divisor of the plane's size from ``GLOBAL_ROW_MIN`` to
       ``GLOBAL_ROW_MAX`` or, for a plane of more than ``GLOBAL_SHORT_ROWS_FROM`` elements
       without one (a prime length), the largest divisor up to ``GLOBAL_ROW_MAX`` (not for
@@ -200,8 +207,9 @@ def _global_rows(op: str, layout, spatial: tuple[int, ...],
     if not isinstance(layout, AdaptiveGeometry) or not layout.is_global:
         return None
     size = math.prod(spatial)
-    if spatial[-1] > GLOBAL_ROW_MAX:
-        length = _row_length(size, GLOBAL_ROW_MIN, GLOBAL_ROW_MAX)
+    row_max = GLOBAL_ROW_MAX_PPOOL if op == "ppool" else GLOBAL_ROW_MAX
+    if spatial[-1] > row_max:
+        length = _row_length(size, GLOBAL_ROW_MIN, row_max)
         few_planes = planes is not None and planes < KERNEL_LANES
         if length is None and size > GLOBAL_SHORT_ROWS_FROM and op != "ppool" and not few_planes:
             length = _row_length(size, 1, GLOBAL_ROW_MAX)
@@ -214,7 +222,7 @@ def _global_rows(op: str, layout, spatial: tuple[int, ...],
         return None if length is None else (size // length, length)
     if len(spatial) == 2 and spatial[0] % KERNEL_LANES == 0:
         return None
-    length = _row_length(size, GLOBAL_ROW_MIN, GLOBAL_ROW_MAX)
+    length = _row_length(size, GLOBAL_ROW_MIN, row_max)
     if length is None or (size // length) % KERNEL_LANES != 0:
         return None
     return size // length, length

@@ -3166,6 +3166,10 @@ struct FastScratch {
   bool extra_used = false;
   std::vector<double> srow;   // 2 * max_outs * L (saving forward): dy/da of a row, 1 if exact
   std::vector<double> jk;     // 3 * cols * L (saving forward): jac_cols' k1, k2, kz
+  // the saving forward of a global window whose rows the cache does not hold (one row kept:
+  // each row weighed again for dy/dx) keeps its weights in the state between its two passes
+  // (keep_e_row, jac_from_e; lane slices in parts do in any case)
+  bool keep_between_passes = false;
   // channels-last bands: each group's reference Lc from its first band, for its later bands
   // (slot: group % blocks; ref_group -1 when none)
   std::vector<int64_t> ref_group;
@@ -4199,21 +4203,24 @@ PPV_STAGE double save_overlap_row(const Plan& P, const Lanes& ln, const FastLane
 // (acc's first blocks)
 constexpr int PP_XP_BLOCKS = 6;
 
-// Whether lane slices in parts keep their weights between the steps (keep_e_row,
-// jac_from_e): a saving forward of the disjoint state (a float jac; not float64's), on a
-// vector build, for a contiguous group of 8 active lanes whose slices borrow no row (two parts
-// would then read and write one row's jac: keep_e_row's weights and dy/dx), one output per
-// plane whose window spans the tile's columns (global pooling).
+// Whether a saving forward keeps its weights between its sums and its dy/dx (keep_e_row,
+// jac_from_e): lane slices in parts (between the steps), or `between_passes`
+// (FastScratch::keep_between_passes: one call's two passes); the disjoint state (a float jac;
+// not float64's), on a vector build, for a contiguous group of 8 active lanes whose slices
+// borrow no row (a row's jac would then be read for E after another lane's pass wrote its
+// dy/dx there), one output per plane whose window spans the tile's columns (global pooling).
 template <class T>
-bool xparts_keep_weights(const Plan& P, const Lanes& ln, const Axis& AD, const Axis& AH,
-                         const Axis& AW, const ColTile& ct, const XParts* xp, const Saved* sv) {
+bool keeps_weights(const Plan& P, const Lanes& ln, const Axis& AD, const Axis& AH,
+                   const Axis& AW, const ColTile& ct, const XParts* xp, const Saved* sv,
+                   bool between_passes) {
 #if defined(PPV_FAST_VECTOR)
-  return xp != nullptr && sv != nullptr && sv->jac != nullptr && !sv->overlap() &&
+  return (xp != nullptr || between_passes) && sv != nullptr && sv->jac != nullptr && !sv->overlap() &&
          !sv->int_state && !std::is_same<T, double>::value && P.layout == 0 &&
          ln.n_active == L && P.split != 2 && !P.xlane_borrows() && AD.out * AH.out == 1 &&
          ct.ow1 - ct.ow0 == 1 && window_spans(AW, ct.ow0, ct.lo, ct.hi);
 #else
   (void)P, (void)ln, (void)AD, (void)AH, (void)AW, (void)ct, (void)xp, (void)sv;
+  (void)between_passes;
   return false;
 #endif
 }
@@ -4313,8 +4320,9 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
     if (sv->e16) save_e_row16(P, ln, group, id, ih, cb, ce, e, sv->e16);
     else save_e_row(P, ln, group, id, ih, cb, ce, e, sv->e);
   };
-  // lane slices in parts, the saving forward of a global window: the first step keeps each
-  // row's weights in jac, the finishing step forms dy/dx from them (keep_e_row; set per tile)
+  // the saving forward of a global window in lane slices in parts (or whose rows the cache
+  // does not hold): the first step (pass) keeps each row's weights in jac, the finishing step
+  // (the dy/dx pass) forms dy/dx from them (keep_e_row; set per tile)
   bool keep_e = false;
   auto keep_weights = [&](int64_t id, int64_t ih, int64_t cb, int64_t ce, const double* e) {
 #if defined(PPV_FAST_VECTOR)
@@ -4446,10 +4454,11 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
         }
     }
     const int64_t cofs = (ow0 - ct->keep) * L;  // this tile's first output in c1, c2
-    // (the finishing step's jac_from_e: direct below, with a row of no exact-engine window)
-    keep_e = xparts_keep_weights<T>(P, ln, AD, AH, AW, *ct, xp, sv) && xp->mode == XP_SUMS;
-    const bool from_kept = xparts_keep_weights<T>(P, ln, AD, AH, AW, *ct, xp, sv) &&
-                           xp->mode == XP_FINISH;
+    // (the finishing step's or the second pass's jac_from_e: direct below, with a row of no
+    // exact-engine window)
+    const bool keeps = keeps_weights<T>(P, ln, AD, AH, AW, *ct, xp, sv, s.keep_between_passes);
+    keep_e = keeps && (!xp || xp->mode == XP_SUMS);
+    const bool from_kept = keeps && (!xp || xp->mode == XP_FINISH);
     // the forwards' window sums in the rows' weighing pass (fetch_sum), where RowSums allows
     // and rows_by_weighing chooses it
     const bool weighing = !backward && sums_by_weighing(P, AW, *ct, fuse_rows);
@@ -6419,6 +6428,9 @@ int run(const Plan& Pc, const T* x, const double* param, T* y, const T* gy, T* g
         // parts, two threads: 4 cleared caches of about 8 MB a call, each new memory)
         if (reread && Q.ax[0].out * Q.ax[1].out == 1 && (parts > 1 || wanted > budget))
           wanted = 1;
+        // (and such a forward with no parts keeps its weights between its passes)
+        fs.keep_between_passes = reread && Q.ax[0].out * Q.ax[1].out == 1 && parts == 1 &&
+                                 wanted == 1 && plane > 1;
         // the forward sums a window's rows together (sum_rows): room for all of them
         const int64_t wrows = max_window_rows(Q);
         if (!backward && tiles.max_chunks == 1 && wrows <= FUSE_ROWS)
@@ -7831,6 +7843,25 @@ int64_t ppv_segment_grain(int64_t elements) {
   return elements > 0 ? seg_grain.exchange(elements) : seg_grain.load();
 }
 
+// Ask for 2 MiB pages (Linux transparent huge pages, where the system allows them on request)
+// for the 2 MiB-aligned part of a new buffer of at least 8 MiB, before its first write: a
+// fresh tensor's pages are mapped on first touch, and the float64 overlap state's 110 MB at
+// (8, 64, 112, 112) took 55-75 ms of 4 KiB page faults on a 2-core AMD EPYC VM (the kernel's
+// saving forward 185 ms on buffers written before, 241-259 ms on new ones, one thread). Only
+// the page size changes, never the contents; where the request is not granted nothing does.
+inline void advise_huge_pages(void* p, size_t bytes) {
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+  constexpr uintptr_t HUGE = (uintptr_t)2 << 20;
+  if (p == nullptr || bytes < (size_t)(8 << 20)) return;
+  const uintptr_t lo = ((uintptr_t)p + HUGE - 1) & ~(HUGE - 1);
+  const uintptr_t hi = ((uintptr_t)p + bytes) & ~(HUGE - 1);
+  if (hi > lo) (void)madvise((void*)lo, hi - lo, MADV_HUGEPAGE);
+#else
+  (void)p;
+  (void)bytes;
+#endif
+}
+
 // gx = gy * dy/dx (x's dtype and layout) and dparam = sum of gy * dy/dparam, with the
 // parameter's shape (one value, one per channel or one per plane; null: not wanted).
 int ppv_backward(const int64_t* plan, const void* x, const double* param, const void* gy,
@@ -7838,6 +7869,7 @@ int ppv_backward(const int64_t* plan, const void* x, const double* param, const 
   return dispatch(plan, [&](const Plan& P, auto* tag) {
     using T = std::remove_pointer_t<decltype(tag)>;
     try {
+      advise_huge_pages(gx, (size_t)(P.N * P.C * P.plane_in) * sizeof(T));
       return run<T>(P, (const T*)x, param, nullptr, (const T*)gy, (T*)gx, dparam, nthreads);
     } catch (...) {
       return (int)ST_NOMEM;
@@ -7861,6 +7893,8 @@ int ppv_forward_saved(const int64_t* plan, const void* x, const double* param, v
       else sv.jac = (float*)jac;
       sv.stream_jac = sv.jac != nullptr &&
                       P.N * P.C * P.plane_in * (int64_t)sizeof(float) > jac_stream_bytes.load();
+      advise_huge_pages(jac, (size_t)(P.N * P.C * P.plane_in) *
+                                 (std::is_same<T, double>::value ? sizeof(double) : sizeof(float)));
       return run<T>(P, (const T*)x, param, (T*)y, nullptr, nullptr, nullptr, nthreads, &sv);
     } catch (...) {
       return (int)ST_NOMEM;
@@ -7900,6 +7934,7 @@ int ppv_backward_saved_int(const int64_t* plan, const void* x, const double* par
     using T = std::remove_pointer_t<decltype(tag)>;
     if (dparam != nullptr && dw == nullptr) return (int)ST_ARGS;
     try {
+      advise_huge_pages(gx, (size_t)(P.N * P.C * P.plane_in) * sizeof(T));
       return run_int_saved_backward<T>(P, (const T*)x, param, sy, dw, (const T*)gy, (T*)gx,
                                        dparam, nthreads);
     } catch (...) {
@@ -7917,6 +7952,7 @@ int ppv_backward_saved(const int64_t* plan, const void* jac, const double* dw, c
     using T = std::remove_pointer_t<decltype(tag)>;
     if (dparam != nullptr && dw == nullptr) return (int)ST_ARGS;
     try {
+      advise_huge_pages(gx, (size_t)(P.N * P.C * P.plane_in) * sizeof(T));
       if constexpr (std::is_same<T, double>::value)
         return run_saved_backward<T, double>(P, (const double*)jac, dw, (const T*)gy, (T*)gx,
                                              dparam, nthreads);
@@ -7964,31 +8000,13 @@ int ppv_backward_overlap_saved(const int64_t* plan, const void* x, const double*
     using T = std::remove_pointer_t<decltype(tag)>;
     using S = std::conditional_t<std::is_same<T, float>::value, float, uint16_t>;
     try {
+      advise_huge_pages(gx, (size_t)(P.N * P.C * P.plane_in) * sizeof(T));
       return run_overlap_saved_backward<T, S>(P, (const T*)x, param, (const S*)e, dw, lc,
                                               (const T*)gy, (T*)gx, dparam, nthreads);
     } catch (...) {
       return (int)ST_NOMEM;
     }
   });
-}
-
-// Ask for 2 MiB pages (Linux transparent huge pages, where the system allows them on request)
-// for the 2 MiB-aligned part of a new buffer of at least 8 MiB, before its first write: a
-// fresh tensor's pages are mapped on first touch, and the float64 overlap state's 110 MB at
-// (8, 64, 112, 112) took 55-75 ms of 4 KiB page faults on a 2-core AMD EPYC VM (the kernel's
-// saving forward 185 ms on buffers written before, 241-259 ms on new ones, one thread). Only
-// the page size changes, never the contents; where the request is not granted nothing does.
-inline void advise_huge_pages(void* p, size_t bytes) {
-#if defined(__linux__) && defined(MADV_HUGEPAGE)
-  constexpr uintptr_t HUGE = (uintptr_t)2 << 20;
-  if (p == nullptr || bytes < (size_t)(8 << 20)) return;
-  const uintptr_t lo = ((uintptr_t)p + HUGE - 1) & ~(HUGE - 1);
-  const uintptr_t hi = ((uintptr_t)p + bytes) & ~(HUGE - 1);
-  if (hi > lo) (void)madvise((void*)lo, hi - lo, MADV_HUGEPAGE);
-#else
-  (void)p;
-  (void)bytes;
-#endif
 }
 
 // The float64 overlap state (P-pooling, windows that share elements; run_overlap64_backward):
@@ -8064,6 +8082,7 @@ int ppv_forward_power_overlap_saved(const int64_t* plan, const void* x, const do
     if (!(std::is_same<T, float>::value || f64) || P.op == OP_PPOOL || !jac || !cw)
       return (int)ST_ARGS;
     try {
+      advise_huge_pages(jac, (size_t)(P.N * P.C * P.plane_in) * sizeof(T));
       Saved sv;
       if (f64) sv.jac64 = (double*)jac;
       else sv.jac = (float*)jac;
@@ -8090,6 +8109,7 @@ int ppv_backward_power_overlap_saved(const int64_t* plan, const double* param, c
       return (int)ST_ARGS;
     if (dparam != nullptr && dw == nullptr) return (int)ST_ARGS;
     try {
+      advise_huge_pages(gx, (size_t)(P.N * P.C * P.plane_in) * sizeof(T));
       Saved sv;
       if (f64) sv.jac64 = (double*)const_cast<void*>(jac);
       else sv.jac = (float*)const_cast<void*>(jac);

@@ -131,3 +131,20 @@ def test_no_kept_weights_where_the_rows_are_weighed_again_anyway(usable):
     finally:
         torch.set_num_threads(before)
     assert _native.xpart_kept_rows() == 0
+
+
+def test_p_pooling_global_rows_stay_within_the_column_tile(usable):
+    # P-pooling's saving forward keeps no usable state for a window wider than its column tile
+    # (2048 columns): a (2896, 2896) plane's or a 4,000,000-element signal's backward then
+    # recomputed the forward. Its global rows are folded to at most 2048 elements
+    # (_dispatch.GLOBAL_ROW_MAX_PPOOL; the power engine's to 4096); here a (16, 2560) plane as
+    # 32 rows of 1280, and the state used
+    from ppverify.ops import _dispatch, _layout
+
+    layout = _layout.adaptive(2, 1)
+    assert _dispatch._global_rows("ppool", layout, (16, 2560)) == (32, 1280)
+    assert _dispatch._global_rows("powermean", layout, (16, 2560)) is None
+    assert _dispatch._global_rows("ppool", layout, (2896, 2896)) == (5792, 1448)
+    assert _dispatch._global_rows("ppool", layout, (4_000_000,)) == (2000, 2000)
+    check_adaptive_case("ppool", _planes([1.0, 2.0], shape=(16, 2560)), 2.5, 1, dims=2)
+    assert usable == [True]
