@@ -431,6 +431,8 @@ def _open(path: Path):
     lib.ppv_cl_band_bytes.restype = ctypes.c_int64
     lib.ppv_pow_cache_bytes.argtypes = [ctypes.c_int64]
     lib.ppv_pow_cache_bytes.restype = ctypes.c_int64
+    lib.ppv_cache_bytes.argtypes = [ctypes.c_int64]
+    lib.ppv_cache_bytes.restype = ctypes.c_int64
     lib.ppv_pow_ucomp_terms.argtypes = [ctypes.c_int64]
     lib.ppv_pow_ucomp_terms.restype = ctypes.c_int64
     lib.ppv_jac_stream_bytes.argtypes = [ctypes.c_int64]
@@ -1310,6 +1312,13 @@ def cl_band_bytes(nbytes: int = 0) -> int:
     reads them); with ``nbytes`` > 0, set it (tests: small inputs in several bands) and return
     the previous value."""
     return int((_lib or load()).ppv_cl_band_bytes(nbytes))
+
+
+def cache_bytes(nbytes: int = 0) -> int:
+    """P-pooling's (the fast engine's) row cache per thread in bytes (``CACHE_BYTES`` in
+    ppool_kernel.cpp, 12 MiB). With ``nbytes`` > 0, set it (tests: a plane whose rows it does
+    not hold, on inputs the oracle evaluates quickly) and return the previous value."""
+    return int((_lib or load()).ppv_cache_bytes(nbytes))
 
 
 def pow_ucomp_terms(terms: int = 0) -> int:

@@ -2681,6 +2681,8 @@ struct RowData {
 // plane_in * L).
 constexpr int64_t TILE_COLS = 2048;
 constexpr int64_t CACHE_BYTES = 12 << 20;
+// the fast engine's row cache per thread, CACHE_BYTES unless a test sets it (ppv_cache_bytes)
+std::atomic<int64_t> fast_cache_bytes{CACHE_BYTES};
 
 // Direct-mapped cache of row segments: key k lives in slot k % ns. With fewer slots than a
 // window's rows (the budget is smaller than a large window) rows evict each other and are
@@ -4214,8 +4216,8 @@ bool keeps_weights(const Plan& P, const Lanes& ln, const Axis& AD, const Axis& A
                    const Axis& AW, const ColTile& ct, const XParts* xp, const Saved* sv,
                    bool between_passes) {
 #if defined(PPV_FAST_VECTOR)
-  return (xp != nullptr || between_passes) && sv != nullptr && sv->jac != nullptr && !sv->overlap() &&
-         !sv->int_state && !std::is_same<T, double>::value && P.layout == 0 &&
+  return (xp != nullptr || between_passes) && sv != nullptr && sv->jac != nullptr &&
+         !sv->overlap() && !sv->int_state && !std::is_same<T, double>::value && P.layout == 0 &&
          ln.n_active == L && P.split != 2 && !P.xlane_borrows() && AD.out * AH.out == 1 &&
          ct.ow1 - ct.ow0 == 1 && window_spans(AW, ct.ow0, ct.lo, ct.hi);
 #else
@@ -6412,7 +6414,7 @@ int run(const Plan& Pc, const T* x, const double* param, T* y, const T* gy, T* g
         const int nq = (backward || (sv && (sv->dw || sv->dwf))) ? 3 : 2;  // lg: for dy/da
         const int64_t cols = std::max<int64_t>(1, std::min(Q.ax[2].in, TILE_COLS));
         const int64_t rows = Q.ax[0].in * Q.ax[1].in;
-        const int64_t budget = std::max<int64_t>(1, CACHE_BYTES / (cols * L * 8 * nq));
+        const int64_t budget = std::max<int64_t>(1, fast_cache_bytes.load() / (cols * L * 8 * nq));
         const int64_t plane = rows * tiles.max_chunks;
         // (the saving forward reads a window's rows again for dy/dx: it keeps them too; not
         // the integer-alpha window state's, which keeps no dy/dx. (8,3,224,224) global on
@@ -7694,6 +7696,12 @@ int64_t ppv_cl_band_bytes(int64_t bytes) {
 // it (tests: fewer slots than a window's rows) and return the previous value.
 int64_t ppv_pow_cache_bytes(int64_t bytes) {
   return bytes > 0 ? pow_cache_bytes.exchange(bytes) : pow_cache_bytes.load();
+}
+
+// The fast engine's row cache per thread in bytes (CACHE_BYTES); with bytes > 0, set it
+// (tests: a plane whose rows it does not hold) and return the previous value.
+int64_t ppv_cache_bytes(int64_t bytes) {
+  return bytes > 0 ? fast_cache_bytes.exchange(bytes) : fast_cache_bytes.load();
 }
 
 // The power engine's narrow-type threshold of a compensated U (pow_ucomp_terms: terms of one

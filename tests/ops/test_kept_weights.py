@@ -148,3 +148,23 @@ def test_p_pooling_global_rows_stay_within_the_column_tile(usable):
     assert _dispatch._global_rows("ppool", layout, (4_000_000,)) == (2000, 2000)
     check_adaptive_case("ppool", _planes([1.0, 2.0], shape=(16, 2560)), 2.5, 1, dims=2)
     assert usable == [True]
+
+
+@pytest.mark.parametrize("op, param", [("ppool", 2.5), ("powermean", 3.1), ("lp", [2.5, 1.5])])
+def test_one_call_keeps_its_weights_between_its_passes(op, param, usable):
+    # two planes on two threads (no parts): a saving forward's second pass, dy/dx, read each
+    # row again from the row cache where it held the plane, else weighed it again; now it
+    # keeps the weights in the state between the passes. The row cache made small here so
+    # that it holds no plane's rows (_native.cache_bytes, pow_cache_bytes)
+    x = _planes([1.0, 0.3])
+    before = (_native.cache_bytes(64 << 10), _native.pow_cache_bytes(64 << 10))
+    _native.xpart_kept_rows()
+    threads = _two_threads()
+    try:
+        check_adaptive_case(op, x, param, 1, dims=2)
+    finally:
+        torch.set_num_threads(threads)
+        _native.cache_bytes(before[0])
+        _native.pow_cache_bytes(before[1])
+    assert _native.xpart_kept_rows() == 2 * 128 // 8
+    assert usable == [True]
