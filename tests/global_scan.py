@@ -5,8 +5,8 @@ for performance cliffs (issue 12: "no performance cliff in any layout, window si
 
 Each case times ``y = op(x, a); y.sum().backward()`` with a learnable parameter (P-pooling
 alpha 2.5, GeM p = 3.1; a new input gradient every call, as training has) and the same with
-torch's ``max_poolNd`` / ``adaptive_max_poolNd`` of the same shape, best of ``--repeats`` calls
-after one warm-up, two threads, inputs ``torch.rand(shape) + 0.05``; prints milliseconds and
+torch's ``max_poolNd`` / ``adaptive_max_poolNd`` of the same shape, best of ``--repeats`` (7) calls
+after two warm-ups, two threads, inputs ``torch.rand(shape) + 0.05``; prints milliseconds and
 the ratio. A dev tool (not collected by pytest): figures in the README name the machine and
 the commit."""
 
@@ -39,6 +39,7 @@ CASES = [
 
 
 def _best(f, repeats: int) -> float:
+    f()
     f()
     best = float("inf")
     for _ in range(repeats):
@@ -79,7 +80,7 @@ def _time_pair(x, op: str, ours, theirs, repeats: int) -> tuple[float, float]:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", default="", help="keep the cases whose label contains TEXT")
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=7)
     args = parser.parse_args(argv)
     torch.set_num_threads(2)
     for label, shape, d, kind in CASES:
