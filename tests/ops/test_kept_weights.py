@@ -46,6 +46,17 @@ def _two_threads():
     return before
 
 
+def _kept_rows_of(op, x, param) -> int:
+    """check_adaptive_case on two threads; the rows formed from kept weights meanwhile."""
+    _native.xpart_kept_rows()
+    before = _two_threads()
+    try:
+        check_adaptive_case(op, x, param, 1, dims=2)
+    finally:
+        torch.set_num_threads(before)
+    return _native.xpart_kept_rows()
+
+
 def _planes(scales, shape=(128, 136), seed=0):
     """Planes of values in [s, 4 s], one per scale."""
     g = torch.Generator().manual_seed(seed)
@@ -62,15 +73,9 @@ def test_the_finishing_step_forms_dy_dx_from_the_kept_weights(op, param, dtype, 
     # three planes on two threads: two parts each; every row of every slice (128 / 8 = 16 per
     # plane) formed from its kept weights
     x = _planes([1.0, 0.3, 2.0]).to(dtype)
-    _native.xpart_kept_rows()
     _native.lane_slice_parts()
-    before = _two_threads()
-    try:
-        check_adaptive_case(op, x, param, 1, dims=2)
-    finally:
-        torch.set_num_threads(before)
+    assert _kept_rows_of(op, x, param) == 3 * 128 // 8
     assert _native.lane_slice_parts() == {"units": 6, "redone": 0}
-    assert _native.xpart_kept_rows() == 3 * 128 // 8
     assert usable == [True]
 
 
@@ -84,13 +89,7 @@ def test_kept_weights_of_zeros(op, param, dtype, usable):
     # whole slices.)
     x = _planes([1.0, 0.3, 2.0])
     x.view(-1)[::5] = 0.0
-    _native.xpart_kept_rows()
-    before = _two_threads()
-    try:
-        check_adaptive_case(op, x.to(dtype), param, 1, dims=2)
-    finally:
-        torch.set_num_threads(before)
-    assert _native.xpart_kept_rows() == 3 * 128 // 8
+    assert _kept_rows_of(op, x.to(dtype), param) == 3 * 128 // 8
     assert usable == [True]
 
 
@@ -103,14 +102,7 @@ def test_kept_weights_of_zeros(op, param, dtype, usable):
 def test_weights_a_float_does_not_hold_are_weighed_again(op, param, scales, usable):
     # the kept NaN is weighed again from x: the state stays usable and within the oracle's
     # tolerances (kept as inf, the state would be unusable; kept as a subnormal, inaccurate)
-    x = _planes(scales)
-    _native.xpart_kept_rows()
-    before = _two_threads()
-    try:
-        check_adaptive_case(op, x, param, 1, dims=2)
-    finally:
-        torch.set_num_threads(before)
-    kept = _native.xpart_kept_rows()
+    kept = _kept_rows_of(op, _planes(scales), param)
     # P-pooling weighs the NaN blocks again in place (every row counted); the power engine
     # weighs such a row again whole (the plane of subnormals not counted)
     assert kept == (3 if op == "ppool" else 2) * 128 // 8
@@ -156,15 +148,11 @@ def test_one_call_keeps_its_weights_between_its_passes(op, param, usable):
     # row again from the row cache where it held the plane, else weighed it again; now it
     # keeps the weights in the state between the passes. The row cache made small here so
     # that it holds no plane's rows (_native.cache_bytes, pow_cache_bytes)
-    x = _planes([1.0, 0.3])
     before = (_native.cache_bytes(64 << 10), _native.pow_cache_bytes(64 << 10))
-    _native.xpart_kept_rows()
-    threads = _two_threads()
     try:
-        check_adaptive_case(op, x, param, 1, dims=2)
+        kept = _kept_rows_of(op, _planes([1.0, 0.3]), param)
     finally:
-        torch.set_num_threads(threads)
         _native.cache_bytes(before[0])
         _native.pow_cache_bytes(before[1])
-    assert _native.xpart_kept_rows() == 2 * 128 // 8
+    assert kept == 2 * 128 // 8
     assert usable == [True]
