@@ -1398,7 +1398,8 @@ def lane_slice_parts() -> dict[str, int]:
 
 
 def xpart_kept_rows() -> int:
-    """Input rows whose dy/dx a saving forward of lane slices in parts (global pooling of
-    few planes) formed in its finishing step from the weights its first step kept, instead of
-    weighing the row again, since the last call (then reset). For tests."""
+    """Input rows whose dy/dx a saving forward of a global window formed from the weights its
+    first step (lane slices in parts: global pooling of few planes) or first pass (a plane
+    whose rows the row cache does not hold) kept in the state, instead of weighing the row
+    again, since the last call (then reset). For tests."""
     return int((_lib or load()).ppv_xpart_kept_rows())

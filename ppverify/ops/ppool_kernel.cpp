@@ -7724,8 +7724,9 @@ void ppv_lane_slice_parts(int64_t* out) {
   out[1] = xpart_redone.exchange(0);
 }
 
-// Input rows whose dy/dx the saving forward's finishing step of lane slices in parts formed
-// from the weights its first step kept (jac_from_e) since the last call; reset. For tests.
+// Input rows whose dy/dx a saving forward formed from the weights kept in its state between
+// its steps (lane slices in parts) or passes (keep_between_passes): jac_from_e,
+// pow_jac_from_kept; since the last call, then reset. For tests.
 int64_t ppv_xpart_kept_rows() { return xpart_e_rows.exchange(0); }
 
 // The power engine's output rows whose dy/dp took a second pass over their windows' elements
