@@ -3941,8 +3941,9 @@ PPV_STAGE double jac_store_row(const Plan& P, const Lanes& ln, int64_t id, int64
 // excepted) is kept as NaN and weighed again from x by the first step's arithmetic (the same
 // bits as that step's E).
 
-// E of input row (id, ih), columns [lo, hi) (lane-interleaved doubles, from column lo; a
-// group of 8 contiguous active planes), stored as floats into jac (x's layout), with
+// The weights e of input row (id, ih), columns [lo, hi) (lane-interleaved doubles, from column
+// lo; a group of 8 contiguous active planes: P-pooling's E, the power engine's E / x), NaN
+// where a normal float does not hold one (0 kept), stored as floats into jac (x's layout), with
 // jac_block_store (stream: its streaming stores of whole lines; the caller fences).
 PPV_STAGE void keep_e_row(const Plan& P, const Lanes& ln, int64_t id, int64_t ih, int64_t lo,
                           int64_t hi, const double* e, float* jac, bool stream) {
@@ -3974,8 +3975,8 @@ PPV_STAGE void keep_e_row(const Plan& P, const Lanes& ln, int64_t id, int64_t ih
   }
 }
 
-// dy/dx of elements [at, at + n) of each lane's plane (input rows (id, ih), columns [lo, hi):
-// at = (id H + ih) W + lo; adjacent whole rows at once, one stream per lane), from the weights
+// dy/dx of elements [at, at + n) of each lane's plane (input row (id, ih), columns [lo, hi):
+// at = (id H + ih) W + lo, n = hi - lo), from the weights
 // keep_e_row kept in jac and the input, plane by plane: E (k1 - k2 / x) at a positive x, kz at
 // a zero, else 0 (k1, k2, kz: jac_window_consts' per lane; jac_store_row's operations, so that
 // an E a float holds exactly gives its bits), stored over E as float. A kept NaN at a positive
@@ -4811,9 +4812,6 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
             // one window spanning the tile's columns (global pooling; adaptive with one output
             // column): its constants once, for every column (kstep 0), not spread over them
             const bool spans = ct->ow1 - ow0 == 1 && window_spans(AW, ow0, ct->lo, ct->hi);
-            // (from_kept) a run of the plane's elements [kept_at, kept_at + kept_n) whose
-            // dy/dx is formed from the kept weights at once: adjacent rows in one stream
-            int64_t kept_at = 0, kept_n = 0;
             if (spans) {
               __m512d c1, c2, cz;
               jac_window_consts(fl, acc, ybuf, c1, c2, cz);
@@ -4829,13 +4827,8 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
                 const int64_t ih = AH.start[oh] + jh * AH.step;
                 if (!P.owns_in_row(id, ih)) continue;
                 if (from_kept && spans) {  // (the first step kept this row's weights)
-                  const int64_t at = (id * AH.in + ih) * W + ct->lo, n = ct->hi - ct->lo;
-                  if (kept_n > 0 && kept_at + kept_n != at) {  // not next to the run: flush
-                    unusable += jac_from_e<T>(x, ln, fl, kept_at, kept_n, k1, k2, kz, sv->jac);
-                    kept_n = 0;
-                  }
-                  if (kept_n == 0) kept_at = at;
-                  kept_n += n;
+                  unusable += jac_from_e<T>(x, ln, fl, (id * AH.in + ih) * W + ct->lo,
+                                            ct->hi - ct->lo, k1, k2, kz, sv->jac);
                   ++n_from_kept;
                   continue;
                 }
@@ -4844,8 +4837,6 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
                                           spans ? 0 : L);
               }
             }
-            if (kept_n > 0)  // the last run of rows whose weights were kept
-              unusable += jac_from_e<T>(x, ln, fl, kept_at, kept_n, k1, k2, kz, sv->jac);
             ++n_jac_direct;
             if (sv->stream_jac) ++n_jac_streamed;
           } else {
