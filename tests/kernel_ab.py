@@ -67,6 +67,8 @@ CASES = [  # label, shape, layout, threads, dtype
     ("2-D (1,2,1000,1000) global", (1, 2, 1000, 1000), _layout.adaptive(2, 1), 2, torch.float32),
     # the matrix's 3 planes 1024x1024 global: planes that do not share out evenly on 2 threads
     ("2-D (1,3,1024,1024) global", (1, 3, 1024, 1024), _layout.adaptive(2, 1), 2, torch.float32),
+    # one plane whose lane sums pass 2^17 terms (the power engine's compensated dy/dp sums)
+    ("2-D (1,1,2896,2896) global", (1, 1, 2896, 2896), _layout.adaptive(2, 1), 2, torch.float32),
     ("2-D f64 (2,64,112,112) k3 s2 p1", (2, 64, 112, 112), _layout.windowed(2, 3, 2, 1), 2,
      torch.float64),
     ("2-D f64 (2,64,112,112) k2 s2", (2, 64, 112, 112), _layout.windowed(2, 2, 2), 2,
