@@ -105,6 +105,8 @@ CASES = [  # label, shape, layout, threads, dtype
      _layout.windowed(2, 3, 2, 1), 2, torch.float32),
     ("2-D channels_last (8,3,224,224) global", (8, 3, 224, 224), _layout.adaptive(2, 1), 2,
      torch.float32),
+    # 24 planes, 3 groups of 8 on 2 threads (lane slices since 2026-12-06: xlane_balances)
+    ("2-D (8,3,224,224) global", (8, 3, 224, 224), _layout.adaptive(2, 1), 2, torch.float32),
     ("2-D channels_last (1,3,1000,1000) global", (1, 3, 1000, 1000), _layout.adaptive(2, 1), 2,
      torch.float32),
 ]

@@ -6100,13 +6100,31 @@ constexpr int64_t XLANE_COLS = 1024;
 // ppv_lane_slices call (both engines). For tests that assert the path their cases take.
 std::atomic<int64_t> xlane_planes{0}, xlane_redone{0};
 
+// Planes that fill the lanes but whose groups of 8 do not share out evenly among the threads
+// run as lane slices too (a plane per unit), where that leaves the busiest thread at least an
+// eighth less: ceil(planes / t) planes' slices against ceil(groups / t) groups of 8 planes,
+// for at most 4 L t planes. (8, 3, 224, 224), 3 groups on 2 threads, global GeM forward 1.31
+// -> 0.87 ms, forward+backward 2.69 -> 1.72, channels-last 1.51 -> 1.05 and 3.31 -> 2.52;
+// P-pooling at alpha 2.5 1.07 -> 0.82 and 3.00 -> 1.73 (the slices' saving forward also keeps
+// its weights where the groups' held the plane's rows in the row cache: peak RSS growth 23.6
+// -> 7.1 MB); 2026-12-06, `python -m tests.kernel_ab` against the build before. Where the
+// groups share out evenly, slices gave the same forward, 0.96-1.07x (16 and 32 planes of 224
+// x 224 on 2 threads): not taken.
+inline bool xlane_balances(const Plan& P, int requested) {
+  const int64_t t = std::max(requested, 1), planes = P.N * P.C, groups = (planes + L - 1) / L;
+  if (groups % t == 0 || planes > 4 * L * t) return false;
+  const int64_t by_groups = (groups + t - 1) / t * L, by_slices = (planes + t - 1) / t;
+  return 8 * by_slices <= 7 * by_groups;
+}
+
 inline bool xlane_serves(const Plan& P, int requested) {
   // (channels-last: packed planes of fewer channels than lanes alone. A slice's group is one
   // plane, whose elements share their cache lines with the other C - 1 channels': every group
   // reads all of them, C times the input. (1, 12, 512, 512) P-pooling forward+backward took
   // 21-23 ms sliced against 15 in groups of channels; C = 3 gains: 13.5 -> 3.6 ms forward)
-  if ((P.layout != 0 && !(P.packed() && P.C < L)) || P.plane_in < XLANE_MIN_ELEMENTS ||
-      P.N * P.C >= (int64_t)L * std::max(requested, 1))
+  if ((P.layout != 0 && !(P.packed() && P.C < L)) || P.plane_in < XLANE_MIN_ELEMENTS)
+    return false;
+  if (P.N * P.C >= (int64_t)L * std::max(requested, 1) && !xlane_balances(P, requested))
     return false;
   for (int a = 0; a < 3; ++a) {  // one window over every element of the plane
     const Axis& A = P.ax[a];

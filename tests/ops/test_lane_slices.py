@@ -421,3 +421,50 @@ def test_channels_last_planes_in_parts(op, paths):
         torch.set_num_threads(before)
     assert paths() == {"sliced": 3, "redone": 0}
     assert _native.lane_slice_parts() == {"units": 6, "redone": 0}
+
+
+# Planes that fill the lanes but whose groups of 8 do not share out evenly among the threads
+# (xlane_balances), on two threads: 18 planes are 3 groups, two on one thread and one on the
+# other, or 18 slices' planes, 9 on each. Packed channels-last planes (3 channels: 6 batch
+# entries' planes interleaved) with per-channel parameters, and 20 contiguous planes (3 groups,
+# the last of 4 planes). (About 2.5 s a case: the fewest planes of the fewest elements sliced)
+UNEVEN = [
+    ((6, 3, 128, 128), torch.channels_last, ("ppool", "powermean", "lp"), (True, False)),
+    ((1, 20, 128, 128), None, ("ppool", "powermean"), (True,)),
+]
+
+
+UNEVEN_CASES = [(shape, fmt, op, saved) for shape, fmt, ops, saves in UNEVEN
+                for op in ops for saved in saves]
+
+
+@pytest.mark.parametrize("case", UNEVEN_CASES, ids=lambda c: f"{c[0]}-{c[1]}-{c[2]}-"
+                         f"{'saving' if c[3] else 'recomputing'}")
+def test_planes_in_uneven_groups_run_in_lane_slices(case, paths, monkeypatch):
+    shape, fmt, op, saved = case
+    x = _input(shape, torch.float32, seed=sum(shape))
+    if fmt is not None:
+        x = x.contiguous(memory_format=fmt)
+    p = [1.5, 3.0, 0.5] if shape[1] == 3 else 2.5
+    before = _threads(2)
+    try:
+        _check_in_slices(op, x, p, saved, saved, paths, monkeypatch)
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_lane_slices_only_where_the_groups_share_out_unevenly(paths):
+    from ppverify.ops import gem
+
+    before = _threads(2)
+    try:
+        for planes, sliced in ((18, 18), (24, 24), (40, 40), (56, 56),  # 3, 3, 5, 7 groups
+                               (32, 0), (48, 0),  # 4 and 6 groups: evenly
+                               (72, 0)):  # 9 groups: more than 4 L t planes (64)
+            gem(_input((1, planes, 128, 128), torch.float32), 3.0)
+            assert paths()["sliced"] == sliced, planes
+        torch.set_num_threads(1)
+        gem(_input((1, 18, 128, 128), torch.float32), 3.0)  # one thread: all groups on it
+        assert paths()["sliced"] == 0
+    finally:
+        torch.set_num_threads(before)
