@@ -156,3 +156,25 @@ def test_one_call_keeps_its_weights_between_its_passes(op, param, usable):
         _native.pow_cache_bytes(before[1])
     assert kept == 2 * 128 // 8
     assert usable == [True]
+
+
+@pytest.mark.parametrize("op, param", [("ppool", 2.5), ("powermean", 3.1), ("lp", 2.5)])
+def test_a_plane_past_the_l2_keeps_its_weights_not_its_rows(op, param, usable):
+    # one thread, eight planes (one group): the saving forward held a plane's rows in the row
+    # cache for its second pass wherever they fit (12 MB); past KEEP_PLANE_FROM (2 MiB) it now
+    # keeps the weights in the state between its passes. 128 x 128: 3 MiB of rows (kept, each
+    # of the 128 rows formed from its kept weights); 64 x 64: 0.75 MiB (cached); 12 planes
+    # (the second group of 4, which keep_e_row does not serve): the rows held, as before
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        found = []
+        for planes, side in ((8, 128), (8, 64), (12, 128)):
+            _native.xpart_kept_rows()
+            x = _planes([1.0 + 0.1 * k for k in range(planes)], shape=(side, side), seed=side)
+            check_adaptive_case(op, x, param, 1, dims=2)
+            found.append(_native.xpart_kept_rows())
+    finally:
+        torch.set_num_threads(before)
+    assert found == [128, 0, 0]
+    assert usable == [True, True, True]
