@@ -2689,9 +2689,10 @@ std::atomic<int64_t> fast_cache_bytes{CACHE_BYTES};
 // (keep_between_passes: keeps_weights, pow_keeps_weights). Where the plane's rows would take
 // more than KEEP_PLANE_FROM (the L2 cache of a core here) the kept weights are faster than the
 // cache, and take no scratch: (4, 8, 224, 224) global, two threads, saving forward P-pooling at
-// alpha 2.5 2.66 -> 1.83 ms, GeM 2.06 -> 1.98; (8, 64, 112, 112) 8.2 -> 6.8 and 8.0 -> 7.6;
-// (16, 3, 224, 224) 4.04 -> 2.72 and 3.3 -> 3.0; below it the cache was faster ((8, 64, 80,
-// 80), 1.2 MB of rows: GeM 3.65 -> 4.01), 2026-12-06. Only where every group's 8 lanes are
+// alpha 2.5 2.57 -> 1.69 ms, GeM 2.83 -> 2.40; (8, 64, 112, 112) 8.20 -> 7.15 and 8.39 -> 8.12
+// (`python -m tests.kernel_ab BASE.so 9 --saved --rows global`, 2026-12-06); below it the
+// cache was faster ((8, 64, 80, 80), 1.2 MB of rows: GeM 3.65 -> 4.01 ms, measured with a
+// switch in one build: docs/performance-history.md). Only where every group's 8 lanes are
 // planes (or a plane's slices) on contiguous memory in a float dtype of a vector build, which
 // keep their weights (else the rows would be weighed again).
 constexpr int64_t KEEP_PLANE_FROM = 2 << 20;
@@ -6125,13 +6126,13 @@ std::atomic<int64_t> xlane_planes{0}, xlane_redone{0};
 // Planes that fill the lanes but whose groups of 8 do not share out evenly among the threads
 // run as lane slices too (a plane per unit), where that leaves the busiest thread at least an
 // eighth less: ceil(planes / t) planes' slices against ceil(groups / t) groups of 8 planes,
-// for at most 4 L t planes. (8, 3, 224, 224), 3 groups on 2 threads, global GeM forward 1.31
-// -> 0.87 ms, forward+backward 2.69 -> 1.72, channels-last 1.51 -> 1.05 and 3.31 -> 2.52;
-// P-pooling at alpha 2.5 1.07 -> 0.82 and 3.00 -> 1.73 (the slices' saving forward also keeps
-// its weights where the groups' held the plane's rows in the row cache: peak RSS growth 23.6
-// -> 7.1 MB); 2026-12-06, `python -m tests.kernel_ab` against the build before. Where the
-// groups share out evenly, slices gave the same forward, 0.96-1.07x (16 and 32 planes of 224
-// x 224 on 2 threads): not taken.
+// for at most 4 L t planes. (8, 3, 224, 224), 3 groups on 2 threads, global GeM forward 1.17
+// -> 0.90 ms, saving forward 2.03 -> 1.19, channels-last 1.31 -> 1.03 and 2.37 -> 1.78;
+// P-pooling at alpha 2.5 1.16 -> 0.86 and 2.41 -> 1.33 (`python -m tests.kernel_ab` against
+// the build before, 2026-12-06; the slices' rows fit the row cache where the groups' held
+// 9.6 MB of a plane's: peak RSS growth of a forward+backward 23.6 -> 7.1 MB). Where the groups
+// share out evenly, slices gave the same forward, 0.96-1.07x (16 and 32 planes of 224 x 224 on
+// 2 threads, measured with a switch in one build): not taken.
 inline bool xlane_balances(const Plan& P, int requested) {
   const int64_t t = std::max(requested, 1), planes = P.N * P.C, groups = (planes + L - 1) / L;
   if (groups % t == 0 || planes > 4 * L * t) return false;
