@@ -5,6 +5,7 @@ above the process's before the call, so that no earlier call's buffers hide a la
     python -m tests.ops.large_windows [--shapes 1,1,2048,2048 1,1,1,4194304] [--repeats 5]
     python -m tests.ops.large_windows --windowed 3 1 0 --shapes 1,1,1000000 1,1,2048,2048
     python -m tests.ops.large_windows --channels-last --shapes 8,3,224,224 1,3,999,999
+    python -m tests.ops.large_windows --param 3.1 --shapes 8,3,224,224 4,8,224,224
 
 By default one global window per plane (``adaptive_*_pool2d(x, 1)``: 4-D shapes); with
 ``--windowed K S P`` windows of kernel K, stride S and padding P (``max_pool{d}d``,
@@ -28,13 +29,13 @@ CHILD = r"""
 import json, sys, time, torch
 import torch.nn.functional as F
 import ppverify.ops as P
-shape, op, repeats, windowed, channels_last = json.loads(sys.argv[1])
+shape, op, repeats, windowed, channels_last, param = json.loads(sys.argv[1])
 torch.manual_seed(0)
 x = torch.rand(shape) + 0.1
 if channels_last:
     x = x.contiguous(memory_format=torch.channels_last if len(shape) == 4
                      else torch.channels_last_3d)
-p = torch.tensor(3.0, dtype=torch.float64, requires_grad=True)
+p = torch.tensor(param, dtype=torch.float64, requires_grad=True)
 if windowed is None:
     fn = {"max": lambda t: F.adaptive_max_pool2d(t, 1),
           "avg": lambda t: F.adaptive_avg_pool2d(t, 1),
@@ -82,9 +83,9 @@ def _mib(nbytes: int | None) -> str:
     return "   n/a" if nbytes is None else f"{nbytes / 2**20:6.0f}"
 
 
-def measure(shape, op, repeats, windowed=None, channels_last=False):
+def measure(shape, op, repeats, windowed=None, channels_last=False, param=3.0):
     out = subprocess.run([sys.executable, "-c", CHILD,
-                          json.dumps([shape, op, repeats, windowed, channels_last])],
+                          json.dumps([shape, op, repeats, windowed, channels_last, param])],
                          capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -100,6 +101,10 @@ def main(argv=None) -> int:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--channels-last", action="store_true",
                         help="the input in channels-last memory (4-D and 5-D shapes)")
+    parser.add_argument("--param", type=float, default=3.0,
+                        help="alpha / p of P-pooling, GeM and Lp (default 3: an integer, which "
+                             "P-pooling weighs by multiplication; 3.1 takes the logarithm and "
+                             "exponential a learned one takes)")
     args = parser.parse_args(argv)
     shapes = args.shapes or (
         ["1,1,1000000", "1,1,2048,2048", "4,16,50000"] if args.windowed else
@@ -108,12 +113,14 @@ def main(argv=None) -> int:
     ref_name = "max_pool" if args.windowed else "adaptive_max_pool2d"
     for text in shapes:
         shape = [int(s) for s in text.split(",")]
-        rows = {op: measure(shape, op, args.repeats, args.windowed, args.channels_last)
+        rows = {op: measure(shape, op, args.repeats, args.windowed, args.channels_last,
+                            args.param)
                 for op in ops}
         ref = rows["max"]
         what = "k{} s{} p{}".format(*args.windowed) if args.windowed else "global"
         memory = " channels-last" if args.channels_last else ""
-        print(f"{tuple(shape)} float32{memory} {what} (ratios to {ref_name})")
+        print(f"{tuple(shape)} float32{memory} {what}, alpha / p {args.param:g} "
+              f"(ratios to {ref_name})")
         for op, r in rows.items():
             print(f"  {op:6s} fwd {r['fwd'] * 1e3:8.2f} ms ({r['fwd'] / ref['fwd']:5.1f}x)"
                   f"  fwd+bwd {r['fwd_bwd'] * 1e3:8.2f} ms ({r['fwd_bwd'] / ref['fwd_bwd']:5.1f}x)"
