@@ -13,12 +13,12 @@ the commit."""
 from __future__ import annotations
 
 import argparse
-import time
 
 import torch
 import torch.nn.functional as F
 
 import ppverify.ops as ops
+from tests.zero_windows_timing import best_ms
 
 CASES = [
     ("global C1 4096^2", (1, 1, 4096, 4096), 2, "global"),
@@ -39,14 +39,8 @@ CASES = [
 
 
 def _best(f, repeats: int) -> float:
-    f()
-    f()
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        f()
-        best = min(best, time.perf_counter() - start)
-    return best
+    # two warm-ups: with one, the first case of a fresh process was sometimes 2x slower
+    return best_ms(f, repeats, warmups=2) / 1e3
 
 
 def _ops(op: str, d: int, kind):
