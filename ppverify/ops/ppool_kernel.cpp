@@ -6460,11 +6460,10 @@ int run(const Plan& Pc, const T* x, const double* param, T* y, const T* gy, T* g
         // order: else every row misses), and lane slices in parts read each row once in each
         // step (a step's scratch is its own): no more than a row then ((1, 3, 1024, 1024) in
         // parts, two threads: 4 cleared caches of about 8 MB a call, each new memory)
-        if (reread && Q.ax[0].out * Q.ax[1].out == 1 && (parts > 1 || wanted > budget))
-          wanted = 1;
-        // (and where it would hold more than KEEP_PLANE_FROM of them: keeps_plane_weights)
+        // (nor where they would take more than KEEP_PLANE_FROM: keeps_plane_weights)
         if (reread && Q.ax[0].out * Q.ax[1].out == 1 &&
-            keeps_plane_weights<T>(Q, plane * cols * L * 8 * nq))
+            (parts > 1 || wanted > budget ||
+             keeps_plane_weights<T>(Q, plane * cols * L * 8 * nq)))
           wanted = 1;
         // (and such a forward with no parts keeps its weights between its passes)
         fs.keep_between_passes = reread && Q.ax[0].out * Q.ax[1].out == 1 && parts == 1 &&
