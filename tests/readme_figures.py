@@ -112,15 +112,24 @@ def group_report() -> None:
 
 
 def group_build() -> None:
+    """The kernel's build into an empty cache, as one unit (``PPVERIFY_BUILD_JOBS=1``) and
+    in parts with this machine's default number of compilers at once."""
     code = ("from ppverify.ops import _native; ok = _native.available(); "
-            "print('available', ok, 'build seconds', _native.build_seconds)")
-    with tempfile.TemporaryDirectory() as cache:
-        env = dict(os.environ, PPVERIFY_CACHE=cache)
-        t0 = time.perf_counter()
-        proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env,
-                              capture_output=True, text=True)
-        print(f"\n### native kernel, fresh build\n  {proc.stdout.strip()} (process "
-              f"{time.perf_counter() - t0:.1f} s), {load()}")
+            "print('available', ok, 'build seconds', _native.build_seconds, "
+            "'jobs', _native.build_jobs())")
+    for jobs in ("1", ""):
+        with tempfile.TemporaryDirectory() as cache:
+            env = dict(os.environ, PPVERIFY_CACHE=cache, PPVERIFY_BUILD_JOBS=jobs)
+            t0 = time.perf_counter()
+            cpu0 = os.times()
+            proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env,
+                                  capture_output=True, text=True)
+            cpu1 = os.times()
+            cpu = (cpu1.children_user + cpu1.children_system
+                   - cpu0.children_user - cpu0.children_system)
+            print(f"\n### native kernel, fresh build ({'one unit' if jobs else 'in parts'})"
+                  f"\n  {proc.stdout.strip()} (process {time.perf_counter() - t0:.1f} s, "
+                  f"CPU of its compilers {cpu:.1f} s), {load()}")
 
 
 def group_bench() -> None:

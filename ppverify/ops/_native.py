@@ -37,6 +37,11 @@ Before it is loaded:
   ``ABI_VERSION`` and ``ppv_source_hash()`` equal to ``<key>`` (a stale or foreign library is
   rebuilt).
 
+Where the process may use several CPUs, the build compiles the source in parts side by side
+(``build_jobs``, ``PARTS``: the entry points of each dtype, and one part with the rest) and
+links them; with one CPU, or ``PPVERIFY_BUILD_JOBS=1``, it is one translation unit. Both
+compute the same bits.
+
 Builds are atomic: the compiler writes a temporary file in the cache directory (named with the
 builder's pid), which is renamed into place after its manifest is written, under an exclusive
 lock (``flock``) so concurrent processes build once; temporary files of builders that died are
@@ -102,9 +107,19 @@ def cpu_target_flags(machine: str | None = None, march: str | None = None) -> li
     return [f"-march={march}"] if march else []
 
 
-#: the compiler's flags, fixed at import (``$PPVERIFY_MARCH`` is read then); part of the key
-FLAGS = ["-O3", *cpu_target_flags(), "-fopenmp", "-fno-math-errno", "-fno-trapping-math",
-         "-shared", "-fPIC", "-std=c++17"]
+#: the compiler's flags, fixed at import (``$PPVERIFY_MARCH`` is read then); part of the key.
+#: ``-fno-ipa-cp-clone``: GCC's -O3 clones of functions for their constant arguments took 6 of
+#: the build's 65 s here and made no call faster (``tests.kernel_ab``; the same bits,
+#: ``tests.kernel_bits``)
+FLAGS = ["-O3", "-fno-ipa-cp-clone", *cpu_target_flags(), "-fopenmp", "-fno-math-errno",
+         "-fno-trapping-math", "-shared", "-fPIC", "-std=c++17"]
+#: the parts of a build in parts (``PPV_PART`` in ppool_kernel.cpp): 1-4 the entry points that
+#: take a plan for float32, float64, bfloat16, float16, 0 the rest (the entry points without a
+#: dtype, the state the parts share, the forwarders); largest first, the order compilers start
+#: them in
+PARTS = (3, 1, 4, 2, 0)
+#: the flags of the link step of a build in parts
+_LINK_FLAGS = ("-shared", "-fPIC", "-fopenmp")
 ABI_VERSION = 5
 PREFIX = "ppool_kernel_"
 
@@ -148,6 +163,25 @@ def cpu_flag_set() -> set[str]:
 
 def _compiler() -> str | None:
     return os.environ.get("CXX") or shutil.which("g++") or shutil.which("c++")
+
+
+def build_jobs() -> int:
+    """How many compilers a build runs at once: ``$PPVERIFY_BUILD_JOBS`` if set, else the CPUs
+    this process may use, at most ``len(PARTS)``. With one, the kernel is one translation unit
+    (one compiler); with more, its parts (``PARTS``, one per dtype) are compiled side by side
+    and linked: a build of 60 s as one unit took 38 s on two cores here, with 75 s of CPU time
+    in all (``python -m tests.readme_figures build``, 2026-12-06). Either build computes the
+    same bits (each kernel's code is the same; ``tests.kernel_bits``)."""
+    value = os.environ.get("PPVERIFY_BUILD_JOBS", "").strip()
+    if value:
+        if not value.isdigit() or int(value) < 1:
+            raise ValueError(f"PPVERIFY_BUILD_JOBS must be a positive integer, not {value!r}")
+        return min(int(value), len(PARTS))
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cpus = os.cpu_count() or 1
+    return max(1, min(cpus, len(PARTS)))
 
 
 def cache_dir() -> Path:
@@ -224,8 +258,8 @@ def verify(lib: Path) -> str | None:
 def _remove_dead_temporaries(directory: Path) -> None:
     """Remove temporary build files whose builder (the pid in the name) is gone."""
     for tmp in directory.glob(f".{PREFIX}*.tmp*"):
-        try:
-            pid = int(tmp.name.split(".")[2])
+        try:  # .ppool_kernel_<pid>.<thread>.tmp...: build's stem
+            pid = int(tmp.name.split(".")[1][len(PREFIX):])
         except (IndexError, ValueError):
             continue
         alive = True
@@ -233,7 +267,7 @@ def _remove_dead_temporaries(directory: Path) -> None:
             os.kill(pid, 0)
         except ProcessLookupError:
             alive = False
-        except OSError:
+        except (OSError, OverflowError):  # another user's process; not a pid
             pass
         if not alive or time.time() - tmp.stat().st_mtime > 3600:
             with contextlib.suppress(OSError):
@@ -263,8 +297,11 @@ def build(target: Path) -> None:
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
     _remove_dead_temporaries(directory)
     stem = f".{PREFIX}{os.getpid()}.{threading.get_ident()}"
+    jobs = build_jobs()
+    how = (f"in {len(PARTS)} parts, {jobs} at once" if jobs > 1
+           else "as one unit; a minute or more")
     _progress(f"ppverify: compiling the native kernel for this CPU with {compiler} (once per "
-              f"source and machine; a minute or more) into {directory}")
+              f"source and machine; {how}) into {directory}")
     tmp = directory / f"{stem}.tmp.so"
     tmp_manifest = directory / f"{stem}.tmp.json"
     start = time.perf_counter()
@@ -272,20 +309,21 @@ def build(target: Path) -> None:
         source_hash = f'-DPPV_SOURCE_HASH="{target.stem[len(PREFIX):]}"'
         flags, given_up = list(FLAGS), []
         while True:
-            proc = subprocess.run([compiler, *flags, source_hash, str(SOURCE), "-o", str(tmp)],
-                                  capture_output=True, text=True, timeout=300)
-            if proc.returncode == 0:
+            error = _compile(compiler, flags, source_hash, tmp, jobs)
+            if error is None:
                 break
-            fewer = _fewer_flags(flags, proc.stderr)
+            fewer = _fewer_flags(flags, error)
             if fewer is None:
-                raise RuntimeError(f"compiling {SOURCE.name} failed:\n{proc.stderr[-4000:]}")
+                raise RuntimeError(f"compiling {SOURCE.name} failed:\n{error[-4000:]}")
             flags, what = fewer
             given_up.append(what)
         os.chmod(tmp, 0o700)
         tmp_manifest.write_text(json.dumps({"size": tmp.stat().st_size,
                                             "sha256": _sha256(tmp),
                                             "abi": ABI_VERSION, "key": target.stem,
-                                            "flags": flags, "without": given_up}))
+                                            "flags": flags, "without": given_up,
+                                            "parts": len(PARTS) if jobs > 1 else 1,
+                                            "jobs": jobs}))
         os.replace(tmp, target)  # atomic: no process ever sees a partial library
         os.replace(tmp_manifest, _manifest_path(target))
     finally:
@@ -298,6 +336,39 @@ def build(target: Path) -> None:
         _say(f"ppverify: {compiler} could not compile the kernel with "
              f"{' or '.join(given_up)}; it was built without "
              f"{'them' if len(given_up) > 1 else 'it'} ({' '.join(flags)})")
+
+
+def _compile(compiler: str, flags: list[str], source_hash: str, out: Path,
+             jobs: int) -> str | None:
+    """Compile the kernel into ``out``: one command, or with ``jobs`` > 1 each part of
+    ``PARTS`` into an object file next to ``out`` (``jobs`` compilers at once), then a link.
+    Returns None, or the compiler's stderr of the first step that failed (which
+    ``_fewer_flags`` reads)."""
+    def run(command: list[str]) -> subprocess.CompletedProcess:
+        return subprocess.run(command, capture_output=True, text=True, timeout=300)
+
+    if jobs <= 1:
+        proc = run([compiler, *flags, source_hash, str(SOURCE), "-o", str(out)])
+        return None if proc.returncode == 0 else proc.stderr
+    from concurrent.futures import ThreadPoolExecutor
+
+    compile_flags = [f for f in flags if f != "-shared"]
+    objects = [out.with_name(f"{out.name}.part{k}.o") for k in PARTS]
+    try:
+        with ThreadPoolExecutor(jobs) as pool:
+            procs = list(pool.map(
+                lambda k, obj: run([compiler, *compile_flags, source_hash, f"-DPPV_PART={k}",
+                                    "-c", str(SOURCE), "-o", str(obj)]), PARTS, objects))
+        for proc in procs:
+            if proc.returncode != 0:
+                return proc.stderr
+        proc = run([compiler, *[f for f in flags if f in _LINK_FLAGS], *map(str, objects),
+                    "-o", str(out)])
+        return None if proc.returncode == 0 else proc.stderr
+    finally:
+        for obj in objects:
+            with contextlib.suppress(OSError):
+                obj.unlink()
 
 
 #: the flags that pick a CPU (``cpu_target_flags``), which a compiler may not know

@@ -160,6 +160,51 @@ inline int omp_get_num_threads() { return 1; }
 #define PPV_SOURCE_HASH "unknown"
 #endif
 
+// The build in parts (_native.build where the machine has several cores): this file compiled
+// once per part, the parts at once, then linked into one library. PPV_PART 0: the entry points
+// that take no dtype, the mutable state every part shares (PPV_SHARED: the tests' knobs and
+// counters, a scratch buffer) and, for each entry point that takes a plan (PPV_PLAN_ENTRIES),
+// a forwarder to the part of the plan's dtype; PPV_PART 1-4: those entry points for float32,
+// float64, bfloat16 and float16 alone (ppv_forward_part1, ...; dispatch instantiates the one
+// dtype). The kernels' code is the same in either build (no kernel calls across parts). Without
+// PPV_PART: one translation unit that defines everything under the public names.
+#if defined(PPV_PART)
+#define PPV_SPLIT 1
+#define PPV_PART_MAIN (PPV_PART == 0)
+#define PPV_PART_DTYPES (PPV_PART == 0 ? 0 : 1 << (PPV_PART - 1))  // bit DT_*: DT_* + 1 = part
+#else
+#define PPV_SPLIT 0
+#define PPV_PART_MAIN 1
+#define PPV_PART_DTYPES 15
+#endif
+#define PPV_CAT2(a, b) a##b
+#define PPV_CAT(a, b) PPV_CAT2(a, b)
+#if PPV_SPLIT
+#define PPV_ENTRY(name) PPV_CAT(name##_part, PPV_PART)
+#else
+#define PPV_ENTRY(name) name
+#endif
+// A mutable namespace-scope variable every part sees as one: `type name dims init;` in the
+// anonymous namespace of a single translation unit; in a build in parts, defined by part 0 (a
+// hidden symbol of the library) and declared extern by the others. Used at the anonymous
+// namespace's scope.
+#if !PPV_SPLIT
+#define PPV_SHARED(type, name, dims, init) type name dims init;
+#else
+#if PPV_PART_MAIN
+#define PPV_SHARED_DEFINE(type, name, dims, init) type name dims init;
+#else
+#define PPV_SHARED_DEFINE(type, name, dims, init) extern type name dims;
+#endif
+#define PPV_SHARED(type, name, dims, init)                                      \
+  }                                                                             \
+  _Pragma("GCC visibility push(hidden)") namespace ppv_shared {                 \
+    PPV_SHARED_DEFINE(type, name, dims, init)                                   \
+  }                                                                             \
+  _Pragma("GCC visibility pop") namespace {                                     \
+    using ppv_shared::name;
+#endif
+
 namespace {
 
 constexpr int L = 8;  // lanes (planes) per group
@@ -1972,10 +2017,12 @@ struct WindowCache {
   bool on = false;
   double *e = nullptr, *lr = nullptr;
 };
+// (one buffer per thread for every dtype: in a build in parts as well)
+PPV_SHARED(thread_local std::vector<double>, window_cache_mem, , )
 inline WindowCache window_cache(bool backward, int64_t n) {
   WindowCache wc;
   if (!backward || n > EXACT_CACHE_ELEMS) return wc;
-  static thread_local std::vector<double> mem;
+  std::vector<double>& mem = window_cache_mem;
   if (mem.size() < (size_t)(2 * n * L)) mem.resize((size_t)(2 * n * L));
   wc.on = true;
   wc.e = mem.data();
@@ -2024,8 +2071,8 @@ enum PairMode { PAIR_OLD = 0, PAIR_NEW = 1, PAIR_MIXED = 2 };
 // call (tests assert which path their cases take): counted per thread, added once per group.
 // Also (out[3]) the float64 lanes whose y = q 2^e(R) took ldexp (e(R) outside [-1022, 1023]:
 // a subnormal R, so a subnormal y) in exact_window's vector epilogue.
-std::atomic<int64_t> pair_mode_count[4];
-thread_local int64_t pair_mode_local[4];
+PPV_SHARED(std::atomic<int64_t>, pair_mode_count, [4], )
+PPV_SHARED(thread_local int64_t, pair_mode_local, [4], )
 inline void count_pair_mode(int mode) { ++pair_mode_local[mode]; }
 inline void flush_pair_modes() {
   for (int m = 0; m < 4; ++m)
@@ -2682,7 +2729,7 @@ struct RowData {
 constexpr int64_t TILE_COLS = 2048;
 constexpr int64_t CACHE_BYTES = 12 << 20;
 // the fast engine's row cache per thread, CACHE_BYTES unless a test sets it (ppv_cache_bytes)
-std::atomic<int64_t> fast_cache_bytes{CACHE_BYTES};
+PPV_SHARED(std::atomic<int64_t>, fast_cache_bytes, , {CACHE_BYTES})
 
 // A global window's saving forward reads every row again for dy/dx: from the row cache where it
 // holds the plane's rows, else from the weights it kept in the state between its passes
@@ -3001,8 +3048,10 @@ PPV_STAGE void compute_row(const FastLanes& fl, int64_t n, RowData r) {
 // block by the split path) and by load_row then compute_row, and of these the ones weighed by
 // multiplication (FastLanes::int_a), since the last ppv_weight_paths call (tests assert which
 // path their cases take)
-std::atomic<int64_t> weight_rows_fused{0}, weight_rows_tail{0}, weight_rows_split{0},
-    weight_rows_int{0};
+PPV_SHARED(std::atomic<int64_t>, weight_rows_fused, , {0})
+PPV_SHARED(std::atomic<int64_t>, weight_rows_tail, , {0})
+PPV_SHARED(std::atomic<int64_t>, weight_rows_split, , {0})
+PPV_SHARED(std::atomic<int64_t>, weight_rows_int, , {0})
 
 inline void count_weight_paths(const int64_t* nw) {
   if (nw[0]) weight_rows_split += nw[0];
@@ -3477,14 +3526,16 @@ PPV_STAGE void sum_row(const Axis& AW, int64_t ow0, int64_t ow1, int64_t lo, int
 constexpr int64_t FUSE_ROWS = 16;  // at most this many rows per window (the row cache holds them)
 // Output rows of forwards summed by sum_rows and by sum_row row by row, since the last
 // ppv_forward_sum_paths call (tests assert which path their cases take)
-std::atomic<int64_t> rows_summed_together{0}, rows_summed_each{0};
+PPV_SHARED(std::atomic<int64_t>, rows_summed_together, , {0})
+PPV_SHARED(std::atomic<int64_t>, rows_summed_each, , {0})
 // Output rows of forwards and saving forwards whose window sums were taken in their rows'
 // weighing pass (RowSums), since the last ppv_forward_sum_paths call
-std::atomic<int64_t> rows_summed_weighing{0};
+PPV_SHARED(std::atomic<int64_t>, rows_summed_weighing, , {0})
 // Windows (one per lane) of the fast engine's calls that were special: all zero, done in
 // place (zero_window_lanes), and the others, by the exact engine, since the last
 // ppv_special_windows call (tests assert which windows take which path)
-std::atomic<int64_t> special_windows_zero{0}, special_windows_exact{0};
+PPV_SHARED(std::atomic<int64_t>, special_windows_zero, , {0})
+PPV_SHARED(std::atomic<int64_t>, special_windows_exact, , {0})
 
 // Whether a forward (saving or not) takes the window sums of tile t's output rows in their
 // rows' weighing pass (RowSums: AVX-512 builds, one chunk, W windows of step 1 sharing no
@@ -3522,21 +3573,25 @@ inline bool sums_by_weighing(const Plan& P, const Axis& AW, const ColTile& t, in
 }
 // Input rows whose dy/dx the saving forward of lane slices in parts formed from the weights its
 // first step kept (jac_from_e, pow_jac_from_kept; ppv_xpart_kept_rows).
-std::atomic<int64_t> xpart_e_rows{0};
+PPV_SHARED(std::atomic<int64_t>, xpart_e_rows, , {0})
 // Output rows whose dy/dx a saving forward (disjoint windows) wrote by jac_store_row and by
 // jac_row, since the last ppv_saved_jac_paths call (tests assert which path their cases take)
-std::atomic<int64_t> jac_rows_direct{0}, jac_rows_lanes{0};
+PPV_SHARED(std::atomic<int64_t>, jac_rows_direct, , {0})
+PPV_SHARED(std::atomic<int64_t>, jac_rows_lanes, , {0})
 // of jac_rows_direct, the rows stored by streaming stores (Saved::stream_jac)
-std::atomic<int64_t> jac_rows_streamed{0};
+PPV_SHARED(std::atomic<int64_t>, jac_rows_streamed, , {0})
 // jac_store_row's blocks of 8 columns with every x positive and finite (no masks) and the
 // others, since the last ppv_saved_jac_paths call
-std::atomic<int64_t> jac_blocks_positive{0}, jac_blocks_masked{0};
+PPV_SHARED(std::atomic<int64_t>, jac_blocks_positive, , {0})
+PPV_SHARED(std::atomic<int64_t>, jac_blocks_masked, , {0})
 // Contiguous plane rows whose input gradient the backward from that state (run_saved_backward)
 // formed run by run (one gy per run of a window's columns), from the runs' gy spread over the
 // row (short runs) and by a gather of gy per element (W too long for a whole-row table), since
 // the last ppv_saved_backward_paths call
-std::atomic<int64_t> saved_bwd_rows_runs{0}, saved_bwd_rows_spread{0}, saved_bwd_rows_gather{0};
-std::atomic<int64_t> saved_bwd_planes{0};  // planes of global windows, each one loop
+PPV_SHARED(std::atomic<int64_t>, saved_bwd_rows_runs, , {0})
+PPV_SHARED(std::atomic<int64_t>, saved_bwd_rows_spread, , {0})
+PPV_SHARED(std::atomic<int64_t>, saved_bwd_rows_gather, , {0})
+PPV_SHARED(std::atomic<int64_t>, saved_bwd_planes, , {0})  // planes of global windows, each one loop
 
 PPV_STAGE void sum_rows(const Axis& AW, int64_t ow0, int64_t ow1, int64_t lo, int64_t hi,
                         const RowData* rows, int64_t nr, double* acc, int64_t q,
@@ -3769,7 +3824,7 @@ PPV_STAGE double jac_row(const FastLanes& fl, const Axis& AW, int64_t ow0, int64
 // thread, the saving forward 9.84 -> 8.94 ms with the backward from the state unchanged
 // (0.88 ms); on (8,64,56,56) k14 (a 6.4 MB state, which the backward then reads from L3)
 // streaming cost 12% (2.26 -> 2.53 ms). (python -m tests.kernel_ab, 2026-12-02 15:18 UTC.)
-std::atomic<int64_t> jac_stream_bytes{16 << 20};
+PPV_SHARED(std::atomic<int64_t>, jac_stream_bytes, , {16 << 20})
 
 #if defined(PPV_FAST_VECTOR)
 
@@ -4977,8 +5032,8 @@ inline std::vector<double>& f64_arena() {
 
 // Windows (of 8 lanes) that forward_window64 evaluated since the last ppv_lean_windows64 call,
 // and whether it is used (ppv_lean64: tests compare its bits with exact_window's).
-std::atomic<int64_t> lean_windows64{0};
-std::atomic<int> lean64_on{1};
+PPV_SHARED(std::atomic<int64_t>, lean_windows64, , {0})
+PPV_SHARED(std::atomic<int>, lean64_on, , {1})
 
 
 // A float64 forward's window in all 8 lanes, straight from the group's element cache (x, x^a
@@ -5322,7 +5377,7 @@ void exact_group(const T* x, const Plan& P, const Lanes& ln, T* y, const T* gy, 
 // Row segments the overlap state's backward weighed again (an E_REDO; float64: windows and
 // lanes evaluated again, run_overlap64_backward) since the last ppv_overlap_redone call. For
 // tests.
-std::atomic<int64_t> overlap_rows_redone{0};
+PPV_SHARED(std::atomic<int64_t>, overlap_rows_redone, , {0})
 
 // ------------------------------------------ float64: the backward from the overlap state
 // float64 windows that share elements (k3 s2 p1, k3 s1, adaptive): the per-window backward
@@ -5644,7 +5699,7 @@ constexpr int64_t CL_BAND_BYTES = 384 << 10;
 constexpr int64_t BAND_CACHE_BYTES = 1 << 20;
 // the budget in use: CL_BAND_BYTES, or what a test set (ppv_cl_band_bytes) so that small inputs,
 // which the oracle can check, run in several bands
-std::atomic<int64_t> cl_band_bytes{CL_BAND_BYTES};
+PPV_SHARED(std::atomic<int64_t>, cl_band_bytes, , {CL_BAND_BYTES})
 
 // Rows per band (output rows od * OH + oh, or with input_rows input rows id * H + ih) of a
 // channels-last plan, or 0: no bands (contiguous memory, segments, at most 8 channels, whose one
@@ -5666,11 +5721,12 @@ inline int64_t cl_band_rows(const Plan& P, bool segmented, bool input_rows) {
 // channels of the block (the converting vector loads and stores) and fewer (a last block of
 // C % 8 channels: per-lane loops; none since such channel counts are packed planes). For tests
 // that assert the path their cases take.
-std::atomic<int64_t> cl_groups_full{0}, cl_groups_partial{0};
+PPV_SHARED(std::atomic<int64_t>, cl_groups_full, , {0})
+PPV_SHARED(std::atomic<int64_t>, cl_groups_partial, , {0})
 // and the groups of packed planes (channels not a multiple of the lanes: Plan::packed)
-std::atomic<int64_t> cl_groups_packed{0};
+PPV_SHARED(std::atomic<int64_t>, cl_groups_packed, , {0})
 // and the calls of a group on a band after its first (channels-last bands), the same way
-std::atomic<int64_t> cl_later_bands{0};
+PPV_SHARED(std::atomic<int64_t>, cl_later_bands, , {0})
 inline void count_cl_group(const Plan& P, const Lanes& ln, int64_t& full, int64_t& partial) {
   if (P.packed()) cl_groups_packed.fetch_add(1, std::memory_order_relaxed);
   else if (P.layout == 1) ++(ln.n_active == L ? full : partial);
@@ -5804,7 +5860,7 @@ constexpr int64_t SEG_HALO_FACTOR = 4;
 constexpr int64_t SEG_THREAD_ELEMENTS = 1 << 15;
 // the grain in use: SEG_THREAD_ELEMENTS, or what a test set (ppv_segment_grain) so that small
 // inputs, which the oracle can check, run segments on several threads
-std::atomic<int64_t> seg_grain{SEG_THREAD_ELEMENTS};
+PPV_SHARED(std::atomic<int64_t>, seg_grain, , {SEG_THREAD_ELEMENTS})
 // P-pooling's segment length where a plane is cut along W (a 1-D signal, planes of one row):
 // a plane of more than 4 SEG_COLS columns is cut into segments of about SEG_COLS columns,
 // whatever the number of planes (make_segments' max_seg_cols, as the power engine's
@@ -5818,7 +5874,7 @@ std::atomic<int64_t> seg_grain{SEG_THREAD_ELEMENTS};
 constexpr int64_t SEG_COLS = 1024;
 // the length in use: SEG_COLS, or what a test set (ppv_segment_cols) so that small inputs,
 // which the oracle can check, are cut for their length too
-std::atomic<int64_t> seg_cols{SEG_COLS};
+PPV_SHARED(std::atomic<int64_t>, seg_cols, , {SEG_COLS})
 
 inline int segment_threads(const Plan& P, int requested) {
   const int64_t grain = std::max<int64_t>(1, seg_grain.load(std::memory_order_relaxed));
@@ -6121,7 +6177,8 @@ constexpr int64_t XLANE_MIN_ELEMENTS = 1 << 14;
 constexpr int64_t XLANE_COLS = 1024;
 // Planes run as lane slices, and calls run again without them (ST_XLANE_REDO), since the last
 // ppv_lane_slices call (both engines). For tests that assert the path their cases take.
-std::atomic<int64_t> xlane_planes{0}, xlane_redone{0};
+PPV_SHARED(std::atomic<int64_t>, xlane_planes, , {0})
+PPV_SHARED(std::atomic<int64_t>, xlane_redone, , {0})
 
 // Planes that fill the lanes but whose groups of 8 do not share out evenly among the threads
 // run as lane slices too (a plane per unit), where that leaves the busiest thread at least an
@@ -6212,7 +6269,8 @@ inline void xlane_lanes(const Plan& P, const Plan& Q, const double* param, int64
 
 // Lane slices in parts (XParts) since the last ppv_lane_slice_parts call: units run (planes x
 // parts), and calls run again with whole slices (ST_XPART_REDO). For tests.
-std::atomic<int64_t> xpart_units{0}, xpart_redone{0};
+PPV_SHARED(std::atomic<int64_t>, xpart_units, , {0})
+PPV_SHARED(std::atomic<int64_t>, xpart_redone, , {0})
 // the fewest rows of a slice a part takes
 constexpr int64_t XPART_MIN_ROWS = 4;
 
@@ -7602,19 +7660,77 @@ int dispatch(const int64_t* plan, F&& f) {
   } catch (...) {
     return ST_NOMEM;
   }
+  // (a part of a build in parts serves its own dtype: the forwarders of part 0 call it)
   switch (P.dtype) {
-    case DT_F32: return f(P, (float*)nullptr);
-    case DT_F64: return f(P, (double*)nullptr);
-    case DT_BF16: return f(P, (bf16_t*)nullptr);
-    case DT_F16: return f(P, (f16_t*)nullptr);
+    case DT_F32: if constexpr ((PPV_PART_DTYPES >> DT_F32) & 1) return f(P, (float*)nullptr);
+      break;
+    case DT_F64: if constexpr ((PPV_PART_DTYPES >> DT_F64) & 1) return f(P, (double*)nullptr);
+      break;
+    case DT_BF16: if constexpr ((PPV_PART_DTYPES >> DT_BF16) & 1) return f(P, (bf16_t*)nullptr);
+      break;
+    case DT_F16: if constexpr ((PPV_PART_DTYPES >> DT_F16) & 1) return f(P, (f16_t*)nullptr);
+      break;
   }
   return ST_ARGS;
 }
 
 }  // namespace
 
+// The entry points that take a plan (each the status of its dtype's part): name, parameters,
+// arguments. A part of a build in parts declares its own from this list, so that a definition
+// that does not match it does not compile.
+#define PPV_PLAN_ENTRIES(X)                                                                       \
+  X(ppv_forward, (const int64_t* plan, const void* x, const double* param, void* y,               \
+    int nthreads),                                                                                \
+    (plan, x, param, y, nthreads))                                                                \
+  X(ppv_backward, (const int64_t* plan, const void* x, const double* param, const void* gy,       \
+    void* gx, double* dparam, int nthreads),                                                      \
+    (plan, x, param, gy, gx, dparam, nthreads))                                                   \
+  X(ppv_forward_saved, (const int64_t* plan, const void* x, const double* param, void* y,         \
+    void* jac, double* dw, int nthreads),                                                         \
+    (plan, x, param, y, jac, dw, nthreads))                                                       \
+  X(ppv_forward_saved_int, (const int64_t* plan, const void* x, const double* param, void* y,     \
+    double* dw, double* sy, int nthreads),                                                        \
+    (plan, x, param, y, dw, sy, nthreads))                                                        \
+  X(ppv_backward_saved_int, (const int64_t* plan, const void* x, const double* param,             \
+    const double* sy, const double* dw, const void* gy, void* gx, double* dparam,                 \
+    int nthreads),                                                                                \
+    (plan, x, param, sy, dw, gy, gx, dparam, nthreads))                                           \
+  X(ppv_backward_saved, (const int64_t* plan, const void* jac, const double* dw,                  \
+    const void* gy, void* gx, double* dparam, int nthreads),                                      \
+    (plan, jac, dw, gy, gx, dparam, nthreads))                                                    \
+  X(ppv_forward_overlap_saved, (const int64_t* plan, const void* x, const double* param,          \
+    void* y, void* e, float* dw, double* lc, int nthreads),                                       \
+    (plan, x, param, y, e, dw, lc, nthreads))                                                     \
+  X(ppv_backward_overlap_saved, (const int64_t* plan, const void* x, const double* param,         \
+    const void* e, const float* dw, const double* lc, const void* gy, void* gx, double* dparam,   \
+    int nthreads),                                                                                \
+    (plan, x, param, e, dw, lc, gy, gx, dparam, nthreads))                                        \
+  X(ppv_forward_overlap_saved64, (const int64_t* plan, const void* x, const double* param,        \
+    void* y, double* e, double* dw, double* win, int nthreads),                                   \
+    (plan, x, param, y, e, dw, win, nthreads))                                                    \
+  X(ppv_backward_overlap_saved64, (const int64_t* plan, const void* x, const double* param,       \
+    const double* e, const double* dw, const double* win, const void* gy, void* gx,               \
+    double* dparam, int nthreads),                                                                \
+    (plan, x, param, e, dw, win, gy, gx, dparam, nthreads))                                       \
+  X(ppv_forward_power_overlap_saved, (const int64_t* plan, const void* x, const double* param,    \
+    void* y, void* jac, double* dw, double* cw, int nthreads),                                    \
+    (plan, x, param, y, jac, dw, cw, nthreads))                                                   \
+  X(ppv_backward_power_overlap_saved, (const int64_t* plan, const double* param,                  \
+    const void* jac, const double* cw, const double* dw, const void* gy, void* gx,                \
+    double* dparam, int nthreads),                                                                \
+    (plan, param, jac, cw, dw, gy, gx, dparam, nthreads))
+
 extern "C" {
 
+#if PPV_SPLIT && !PPV_PART_MAIN
+// (hidden: the library exports the public names alone)
+#define PPV_DECLARE_OWN(name, params, args) \
+  __attribute__((visibility("hidden"))) int PPV_ENTRY(name) params;
+PPV_PLAN_ENTRIES(PPV_DECLARE_OWN)
+#endif
+
+#if PPV_PART_MAIN
 // The handshake: the loader checks both before using the library.
 int64_t ppv_abi_version() { return ABI_VERSION; }
 const char* ppv_source_hash() { return PPV_SOURCE_HASH; }
@@ -7640,20 +7756,6 @@ int64_t ppv_openmp() {
 #else
   return 0;
 #endif
-}
-
-// y = pool(x). Returns a status: 0 ok, bit 1: some window holds a negative, NaN or infinite
-// element (its output is NaN), 2: out of memory, 3: bad plan.
-int ppv_forward(const int64_t* plan, const void* x, const double* param, void* y,
-                int nthreads) {
-  return dispatch(plan, [&](const Plan& P, auto* tag) {
-    using T = std::remove_pointer_t<decltype(tag)>;
-    try {
-      return run<T>(P, (const T*)x, param, (T*)y, nullptr, nullptr, nullptr, nthreads);
-    } catch (...) {
-      return (int)ST_NOMEM;
-    }
-  });
 }
 
 // The segments (sg) and the number of threads run uses for a P-pooling plan and nthreads: the
@@ -7887,6 +7989,39 @@ int64_t ppv_segment_grain(int64_t elements) {
   return elements > 0 ? seg_grain.exchange(elements) : seg_grain.load();
 }
 
+// Row segments the overlap state's backward weighed again (a weight float does not hold)
+// since the last call (then reset). For tests.
+int64_t ppv_overlap_redone() { return overlap_rows_redone.exchange(0); }
+
+// Windows (of 8 lanes) a float64 forward evaluated straight from its element cache
+// (forward_window64) since the last call (then reset). For tests.
+int64_t ppv_lean_windows64() { return lean_windows64.exchange(0); }
+
+// Turns forward_window64 on (1) or off (0; exact_window then evaluates every window); any other
+// value leaves it. Returns the previous setting. For tests.
+int ppv_lean64(int on) { return (on == 0 || on == 1) ? lean64_on.exchange(on) : lean64_on.load(); }
+
+#endif  // PPV_PART_MAIN
+
+// ------------------------------------------------------------ the entry points that take a plan
+// Each serves the plan's dtype (dispatch); in a build in parts, named PPV_ENTRY(name) in the
+// part of each dtype, with part 0's forwarders (below) under the public names.
+#if PPV_PART_DTYPES
+
+// y = pool(x). Returns a status: 0 ok, bit 1: some window holds a negative, NaN or infinite
+// element (its output is NaN), 2: out of memory, 3: bad plan.
+int PPV_ENTRY(ppv_forward)(const int64_t* plan, const void* x, const double* param, void* y,
+                int nthreads) {
+  return dispatch(plan, [&](const Plan& P, auto* tag) {
+    using T = std::remove_pointer_t<decltype(tag)>;
+    try {
+      return run<T>(P, (const T*)x, param, (T*)y, nullptr, nullptr, nullptr, nthreads);
+    } catch (...) {
+      return (int)ST_NOMEM;
+    }
+  });
+}
+
 // Ask for 2 MiB pages (Linux transparent huge pages, where the system allows them on request)
 // for the 2 MiB-aligned part of a new buffer of at least 8 MiB, before its first write: a
 // fresh tensor's pages are mapped on first touch, and the float64 overlap state's 110 MB at
@@ -7908,7 +8043,7 @@ inline void advise_huge_pages(void* p, size_t bytes) {
 
 // gx = gy * dy/dx (x's dtype and layout) and dparam = sum of gy * dy/dparam, with the
 // parameter's shape (one value, one per channel or one per plane; null: not wanted).
-int ppv_backward(const int64_t* plan, const void* x, const double* param, const void* gy,
+int PPV_ENTRY(ppv_backward)(const int64_t* plan, const void* x, const double* param, const void* gy,
                  void* gx, double* dparam, int nthreads) {
   return dispatch(plan, [&](const Plan& P, auto* tag) {
     using T = std::remove_pointer_t<decltype(tag)>;
@@ -7926,7 +8061,7 @@ int ppv_backward(const int64_t* plan, const void* x, const double* param, const 
 // (double, the output's layout and size). Only for windows that share no element (else status
 // 3). Status as ppv_forward, plus bit 4 (ST_UNSAVED): the state is not usable, recompute in
 // the backward.
-int ppv_forward_saved(const int64_t* plan, const void* x, const double* param, void* y,
+int PPV_ENTRY(ppv_forward_saved)(const int64_t* plan, const void* x, const double* param, void* y,
                       void* jac, double* dw, int nthreads) {
   return dispatch(plan, [&](const Plan& P, auto* tag) {
     using T = std::remove_pointer_t<decltype(tag)>;
@@ -7951,7 +8086,7 @@ int ppv_forward_saved(const int64_t* plan, const void* x, const double* param, v
 // with dw, its dy/da. ST_ARGS where int_state_serves does not hold. Status as
 // ppv_forward_saved (ST_UNSAVED: a window of the exact engine, or wider than a column tile:
 // the backward recomputes).
-int ppv_forward_saved_int(const int64_t* plan, const void* x, const double* param, void* y,
+int PPV_ENTRY(ppv_forward_saved_int)(const int64_t* plan, const void* x, const double* param, void* y,
                           double* dw, double* sy, int nthreads) {
   return dispatch(plan, [&](const Plan& P, auto* tag) {
     using T = std::remove_pointer_t<decltype(tag)>;
@@ -7971,7 +8106,7 @@ int ppv_forward_saved_int(const int64_t* plan, const void* x, const double* para
 
 // The backward from ppv_forward_saved_int's integer-alpha window state (x and param those of
 // the forward): gx (x's dtype and layout; not x itself) and, with dparam, sum gy * dw.
-int ppv_backward_saved_int(const int64_t* plan, const void* x, const double* param,
+int PPV_ENTRY(ppv_backward_saved_int)(const int64_t* plan, const void* x, const double* param,
                            const double* sy, const double* dw, const void* gy, void* gx,
                            double* dparam, int nthreads) {
   return dispatch(plan, [&](const Plan& P, auto* tag) {
@@ -7990,7 +8125,7 @@ int ppv_backward_saved_int(const int64_t* plan, const void* x, const double* par
 // gx = gy * dy/dx and dparam = sum gy * dy/dparam (null: not wanted; needs dw) from the state
 // ppv_forward_saved wrote for the same plan.
 // (jac: float, or double for float64; gx may be jac itself)
-int ppv_backward_saved(const int64_t* plan, const void* jac, const double* dw, const void* gy,
+int PPV_ENTRY(ppv_backward_saved)(const int64_t* plan, const void* jac, const double* dw, const void* gy,
                        void* gx, double* dparam, int nthreads) {
   return dispatch(plan, [&](const Plan& P, auto* tag) {
     using T = std::remove_pointer_t<decltype(tag)>;
@@ -8017,7 +8152,7 @@ int ppv_backward_saved(const int64_t* plan, const void* jac, const double* dw, c
 // lc = its weights' reference Lc (N C doubles). Groups as Plan's.
 // Status as ppv_forward_saved (bit 4: recompute in the backward; float64 or another
 // operator: 3).
-int ppv_forward_overlap_saved(const int64_t* plan, const void* x, const double* param, void* y,
+int PPV_ENTRY(ppv_forward_overlap_saved)(const int64_t* plan, const void* x, const double* param, void* y,
                               void* e, float* dw, double* lc, int nthreads) {
   return dispatch(plan, [&](const Plan& P, auto* tag) {
     using T = std::remove_pointer_t<decltype(tag)>;
@@ -8037,7 +8172,7 @@ int ppv_forward_overlap_saved(const int64_t* plan, const void* x, const double* 
 
 // gx = gy * dy/dx and dparam = sum gy * dy/dparam (null: not wanted; wanted needs dw) from
 // the state ppv_forward_overlap_saved wrote for the same plan, x and parameter.
-int ppv_backward_overlap_saved(const int64_t* plan, const void* x, const double* param,
+int PPV_ENTRY(ppv_backward_overlap_saved)(const int64_t* plan, const void* x, const double* param,
                                const void* e, const float* dw, const double* lc,
                                const void* gy, void* gx, double* dparam, int nthreads) {
   return dispatch(plan, [&](const Plan& P, auto* tag) {
@@ -8059,7 +8194,7 @@ int ppv_backward_overlap_saved(const int64_t* plan, const void* x, const double*
 // S, y (2 arrays of groups * plane_out * 8 doubles, state_index) and y's low part relative to
 // y (as many floats after them). Status as
 // ppv_forward_saved (bit 4: recompute in the backward; not float64 or not P-pooling: 3).
-int ppv_forward_overlap_saved64(const int64_t* plan, const void* x, const double* param, void* y,
+int PPV_ENTRY(ppv_forward_overlap_saved64)(const int64_t* plan, const void* x, const double* param, void* y,
                                 double* e, double* dw, double* win, int nthreads) {
   return dispatch(plan, [&](const Plan& P, auto* tag) {
     using T = std::remove_pointer_t<decltype(tag)>;
@@ -8083,7 +8218,7 @@ int ppv_forward_overlap_saved64(const int64_t* plan, const void* x, const double
 // gx = gy * dy/dx and dparam (null: not wanted; wanted needs dw) from the state
 // ppv_forward_overlap_saved64 wrote for the same plan, x and parameter; gx may be e itself
 // (contiguous memory: each group's gradient is written over its own block of x^a).
-int ppv_backward_overlap_saved64(const int64_t* plan, const void* x, const double* param,
+int PPV_ENTRY(ppv_backward_overlap_saved64)(const int64_t* plan, const void* x, const double* param,
                                  const double* e, const double* dw, const double* win,
                                  const void* gy, void* gx, double* dparam, int nthreads) {
   return dispatch(plan, [&](const Plan& P, auto* tag) {
@@ -8099,18 +8234,6 @@ int ppv_backward_overlap_saved64(const int64_t* plan, const void* x, const doubl
   });
 }
 
-// Row segments the overlap state's backward weighed again (a weight float does not hold)
-// since the last call (then reset). For tests.
-int64_t ppv_overlap_redone() { return overlap_rows_redone.exchange(0); }
-
-// Windows (of 8 lanes) a float64 forward evaluated straight from its element cache
-// (forward_window64) since the last call (then reset). For tests.
-int64_t ppv_lean_windows64() { return lean_windows64.exchange(0); }
-
-// Turns forward_window64 on (1) or off (0; exact_window then evaluates every window); any other
-// value leaves it. Returns the previous setting. For tests.
-int ppv_lean64(int on) { return (on == 0 || on == 1) ? lean64_on.exchange(on) : lean64_on.load(); }
-
 // The saving forward of the power mean / Lp norm for windows that may share elements (float32
 // and float64 inputs): y, and per input element E / x (jac: float, or double for float64, x's
 // layout; elements of rows no window reads are not written; float64: E / (x 2^-e), the scale
@@ -8118,7 +8241,7 @@ int ppv_lean64(int on) { return (on == 0 || on == 1) ? lean64_on.exchange(on) : 
 // non-null, dy/dp (double, the output's layout). Status as ppv_forward_saved (bit 4: the
 // state is not usable, the backward must recompute: a window in the exact engine, or some
 // E / x that float holds not as a normal number; P-pooling, another dtype: 3).
-int ppv_forward_power_overlap_saved(const int64_t* plan, const void* x, const double* param,
+int PPV_ENTRY(ppv_forward_power_overlap_saved)(const int64_t* plan, const void* x, const double* param,
                                     void* y, void* jac, double* dw, double* cw, int nthreads) {
   return dispatch(plan, [&](const Plan& P, auto* tag) {
     using T = std::remove_pointer_t<decltype(tag)>;
@@ -8143,7 +8266,7 @@ int ppv_forward_power_overlap_saved(const int64_t* plan, const void* x, const do
 // (null: not wanted; wanted needs dw) from the state ppv_forward_power_overlap_saved wrote for
 // the same plan and parameter. gx may be jac itself (x's layout; each row read before it is
 // written).
-int ppv_backward_power_overlap_saved(const int64_t* plan, const double* param, const void* jac,
+int PPV_ENTRY(ppv_backward_power_overlap_saved)(const int64_t* plan, const double* param, const void* jac,
                                      const double* cw, const double* dw, const void* gy,
                                      void* gx, double* dparam, int nthreads) {
   return dispatch(plan, [&](const Plan& P, auto* tag) {
@@ -8166,5 +8289,29 @@ int ppv_backward_power_overlap_saved(const int64_t* plan, const double* param, c
     }
   });
 }
+
+#endif  // PPV_PART_DTYPES
+
+#if PPV_SPLIT && PPV_PART_MAIN
+// Part 0's forwarders: the public entry point calls its dtype's part (which parses the plan
+// again and answers ST_ARGS for a bad one, as dispatch does in one translation unit).
+#define PPV_HIDDEN __attribute__((visibility("hidden")))
+#define PPV_FORWARD(name, params, args)                                  \
+  PPV_HIDDEN int name##_part1 params;                                    \
+  PPV_HIDDEN int name##_part2 params;                                    \
+  PPV_HIDDEN int name##_part3 params;                                    \
+  PPV_HIDDEN int name##_part4 params;                                    \
+  int name params {                                                      \
+    if (plan == nullptr || plan[0] != ABI_VERSION) return ST_ARGS;       \
+    switch (plan[1]) {                                                   \
+      case DT_F32: return name##_part1 args;                             \
+      case DT_F64: return name##_part2 args;                             \
+      case DT_BF16: return name##_part3 args;                            \
+      case DT_F16: return name##_part4 args;                             \
+    }                                                                    \
+    return ST_ARGS;                                                      \
+  }
+PPV_PLAN_ENTRIES(PPV_FORWARD)
+#endif
 
 }  // extern "C"

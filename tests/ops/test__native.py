@@ -48,6 +48,10 @@ def test_a_fresh_build_loads_and_a_truncated_one_is_rebuilt(tmp_path):
     assert result["available"] and result["compiled_now"], result  # built here, not cached
     assert result["build_seconds"] > 0 and result["vector_code"] == _native.vector_isa()
     assert result["file"] == str(lib) and "-O3" in result["flags"], result
+    # built as this machine builds by default: in parts where it has several CPUs
+    jobs = _native.build_jobs()
+    assert result["build_jobs"] == jobs, result
+    assert result["parts"] == (len(_native.PARTS) if jobs > 1 else 1), result
     # the rebuild is said once, and the minute of compiling is announced on stderr, not
     # silent (and said when it is done)
     assert proc.stderr.count("was rebuilt because") == 1, proc.stderr
@@ -191,6 +195,44 @@ def test_the_integer_alpha_window_state_keeps_no_rows():
     assert result["cl3"] < 1024 and result["contiguous"] < 1024, result  # kB
 
 
+def test_the_build_runs_as_many_compilers_as_it_is_given(monkeypatch):
+    """``build_jobs``: ``$PPVERIFY_BUILD_JOBS`` (at most one per part), else this process's
+    CPUs; a value that is not a positive integer is refused with the variable named."""
+    monkeypatch.setenv("PPVERIFY_BUILD_JOBS", "3")
+    assert _native.build_jobs() == 3
+    monkeypatch.setenv("PPVERIFY_BUILD_JOBS", " 64 ")
+    assert _native.build_jobs() == len(_native.PARTS) == 5
+    for bad in ("0", "-2", "two", "1.5"):
+        monkeypatch.setenv("PPVERIFY_BUILD_JOBS", bad)
+        with pytest.raises(ValueError, match="PPVERIFY_BUILD_JOBS must be a positive integer"):
+            _native.build_jobs()
+    monkeypatch.delenv("PPVERIFY_BUILD_JOBS")
+    assert _native.build_jobs() == min(len(os.sched_getaffinity(0)), 5)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0})
+    assert _native.build_jobs() == 1
+
+
+def test_a_dead_builders_temporary_files_are_removed_and_a_live_ones_kept(tmp_path):
+    """Files a build left behind (its process killed: the compiler's output, the parts'
+    objects) are removed by the next build; a live builder's are not. The builder's pid is the
+    number after the prefix (``.ppool_kernel_<pid>.<thread>.tmp...``): until 2026-12-06 the
+    thread's number was read as the pid, and ``os.kill`` of a number that large raised
+    OverflowError, so every later build into that cache failed (the pure-torch path ran)."""
+    done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    dead, live, thread = int(done.stdout), os.getpid(), 140519654833024
+    names = {f".ppool_kernel_{dead}.{thread}.tmp.so": False,
+             f".ppool_kernel_{dead}.{thread}.tmp.so.part3.o": False,
+             f".ppool_kernel_{dead}.{thread}.tmp.json": False,
+             f".ppool_kernel_{live}.{thread}.tmp.so": True,
+             f".ppool_kernel_{thread}.{thread}.tmp.so": True,  # no such pid can be asked
+             ".ppool_kernel_x.1.tmp.so": True}
+    for name in names:
+        (tmp_path / name).write_bytes(b"partial")
+    _native._remove_dead_temporaries(tmp_path)
+    assert {name: (tmp_path / name).exists() for name in names} == names
+
+
 def test_the_cpu_flags_fit_the_machine(monkeypatch):
     """The build's CPU flags (``cpu_target_flags``): x86-64 gets -march=native and the AVX-512
     vector width; ARM64 gets -mcpu=native and none of the x86 options (GCC on ARM rejects
@@ -210,7 +252,7 @@ def test_the_cpu_flags_fit_the_machine(monkeypatch):
     assert _native.cpu_target_flags("riscv64") == ["-march=x86-64-v3"]
     # this process's builds: this machine's flags, with the $PPVERIFY_MARCH it was started with
     target = _native.cpu_target_flags(None, MARCH_AT_IMPORT)
-    assert _native.FLAGS[1:1 + len(target)] == target, _native.FLAGS
+    assert _native.FLAGS[2:2 + len(target)] == target, _native.FLAGS
 
 
 def test_the_kernel_compiles_for_arm64(tmp_path):
@@ -336,7 +378,11 @@ def test_the_one_lane_forms_conform_built_without_openmp(tmp_path):
     assert result["openmp"] is False, result
     assert any("without it" in w and "OpenMP" in w for w in result["warnings"]), result
     [manifest] = cache.glob("ppool_kernel_*.json")
-    assert "-fopenmp" not in json.loads(manifest.read_text())["flags"]
+    built = json.loads(manifest.read_text())
+    assert "-fopenmp" not in built["flags"]
+    # in parts where this machine has several CPUs: each part's compile, and the link, then
+    # ran without -fopenmp (the one-unit build: the AVX2 test below)
+    assert built["parts"] == (len(_native.PARTS) if _native.build_jobs() > 1 else 1), built
     _assert_conforms([("p_pool1d", "ppool", 1), ("p_pool2d", "ppool", 2),
                       ("p_pool3d", "ppool", 3), ("gem_pool2d", "powermean", 2),
                       ("lp_pool2d", "lp", 2)], env)
@@ -372,7 +418,10 @@ def test_the_kernel_builds_and_conforms_for_cpus_without_avx512(tmp_path):
     if _native._compiler() is None:
         pytest.skip("no C++ compiler")
     cache = tmp_path / "cache"
-    env = {"PPVERIFY_MARCH": "x86-64-v3", "PPVERIFY_CACHE": str(cache)}
+    # one translation unit (the other builds here are in parts where the machine has several
+    # CPUs: this one checks the one-unit form of the source against the oracle)
+    env = {"PPVERIFY_MARCH": "x86-64-v3", "PPVERIFY_CACHE": str(cache),
+           "PPVERIFY_BUILD_JOBS": "1"}
     result = run_child("""
         import json, warnings
         with warnings.catch_warnings(record=True) as caught:
@@ -384,6 +433,8 @@ def test_the_kernel_builds_and_conforms_for_cpus_without_avx512(tmp_path):
     """, env)
     assert result["code"] == "avx2", result
     assert "-march=x86-64-v3" in result["flags"] and "-O3" in result["flags"], result
+    [manifest] = cache.glob("ppool_kernel_*.json")
+    assert json.loads(manifest.read_text())["parts"] == 1
     _assert_conforms([("p_pool2d", "ppool", 2), ("p_pool3d", "ppool", 3),
                       ("gem_pool2d", "powermean", 2)], env)
     assert len(list(cache.glob("ppool_kernel_*.so"))) == 1
