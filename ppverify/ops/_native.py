@@ -110,7 +110,8 @@ def cpu_target_flags(machine: str | None = None, march: str | None = None) -> li
 #: the compiler's flags, fixed at import (``$PPVERIFY_MARCH`` is read then); part of the key.
 #: ``-fno-ipa-cp-clone``: GCC's -O3 clones of functions for their constant arguments took 6 of
 #: the build's 65 s here and made no call faster (``tests.kernel_ab``; the same bits,
-#: ``tests.kernel_bits``)
+#: ``tests.kernel_bits``); a compiler that does not know it (clang) builds without it
+#: (``_TUNING_FLAGS``)
 FLAGS = ["-O3", "-fno-ipa-cp-clone", *cpu_target_flags(), "-fopenmp", "-fno-math-errno",
          "-fno-trapping-math", "-shared", "-fPIC", "-std=c++17"]
 #: the parts of a build in parts (``PPV_PART`` in ppool_kernel.cpp): 1-4 the entry points that
@@ -316,7 +317,8 @@ def build(target: Path) -> None:
             if fewer is None:
                 raise RuntimeError(f"compiling {SOURCE.name} failed:\n{error[-4000:]}")
             flags, what = fewer
-            given_up.append(what)
+            if what is not None:
+                given_up.append(what)
         os.chmod(tmp, 0o700)
         tmp_manifest.write_text(json.dumps({"size": tmp.stat().st_size,
                                             "sha256": _sha256(tmp),
@@ -371,21 +373,28 @@ def _compile(compiler: str, flags: list[str], source_hash: str, out: Path,
                 obj.unlink()
 
 
+#: flags that only make the build faster: a compiler that rejects one builds without it, and
+#: nothing is said (the library computes the same)
+_TUNING_FLAGS = ("-fno-ipa-cp-clone",)
 #: the flags that pick a CPU (``cpu_target_flags``), which a compiler may not know
 _TARGET_OPTIONS = ("-march=", "-mcpu=", "-mprefer-vector-width=")
 
 
-def _fewer_flags(flags: list[str], stderr: str) -> tuple[list[str], str] | None:
+def _fewer_flags(flags: list[str], stderr: str) -> tuple[list[str], str | None] | None:
     """After a build with ``flags`` failed with ``stderr``: the flags to try next and what they
-    give up (a phrase), where the failure is a compiler without a feature the flags ask for;
-    else None (a real error). A compiler without OpenMP (Apple's clang: "unsupported option
-    '-fopenmp'"; a clang without libomp: "'omp.h' file not found") builds without
-    ``-fopenmp`` (the kernel's parallel regions then run on one thread); a compiler that
-    rejects a CPU option (``-march=native`` where it cannot detect the CPU, an x86 option on
-    another machine) builds for its default CPU."""
+    give up (a phrase; None for a flag of ``_TUNING_FLAGS``, which gives up nothing the library
+    computes: clang rejects GCC's -fno-ipa-cp-clone), where the failure is a compiler without
+    a feature the flags ask for; else None (a real error). A compiler without OpenMP (Apple's
+    clang: "unsupported option '-fopenmp'"; a clang without libomp: "'omp.h' file not found")
+    builds without ``-fopenmp`` (the kernel's parallel regions then run on one thread); a
+    compiler that rejects a CPU option (``-march=native`` where it cannot detect the CPU, an
+    x86 option on another machine) builds for its default CPU."""
     # only the compiler's own error lines count (a line of the kernel's source that fails to
     # compile is a real error, whatever it mentions)
     errors = [line.lower() for line in stderr.splitlines() if "error" in line.lower()]
+    rejected = [f for f in flags if f in _TUNING_FLAGS and any(f in e for e in errors)]
+    if rejected:
+        return [f for f in flags if f not in rejected], None
     if "-fopenmp" in flags and any(
             "-fopenmp" in e or "omp.h" in e or "-lgomp" in e or "-lomp" in e for e in errors):
         return ([f for f in flags if f != "-fopenmp"],

@@ -2017,12 +2017,34 @@ struct WindowCache {
   bool on = false;
   double *e = nullptr, *lr = nullptr;
 };
-// (one buffer per thread for every dtype: in a build in parts as well)
-PPV_SHARED(thread_local std::vector<double>, window_cache_mem, , )
+// The thread's buffer of window_cache, one for every dtype (in a build in parts as well: part
+// 0 defines the function, the others call it; a thread_local variable shared that way would
+// not link with clang, which calls its initialisation function even where it has none).
+#if PPV_SPLIT
+}  // namespace
+namespace ppv_shared {
+__attribute__((visibility("hidden"))) std::vector<double>& window_cache_buffer()
+#if PPV_PART_MAIN
+{
+  static thread_local std::vector<double> mem;
+  return mem;
+}
+#else
+;
+#endif
+}  // namespace ppv_shared
+namespace {
+using ppv_shared::window_cache_buffer;
+#else
+inline std::vector<double>& window_cache_buffer() {
+  static thread_local std::vector<double> mem;
+  return mem;
+}
+#endif
 inline WindowCache window_cache(bool backward, int64_t n) {
   WindowCache wc;
   if (!backward || n > EXACT_CACHE_ELEMS) return wc;
-  std::vector<double>& mem = window_cache_mem;
+  std::vector<double>& mem = window_cache_buffer();
   if (mem.size() < (size_t)(2 * n * L)) mem.resize((size_t)(2 * n * L));
   wc.on = true;
   wc.e = mem.data();
@@ -2071,8 +2093,10 @@ enum PairMode { PAIR_OLD = 0, PAIR_NEW = 1, PAIR_MIXED = 2 };
 // call (tests assert which path their cases take): counted per thread, added once per group.
 // Also (out[3]) the float64 lanes whose y = q 2^e(R) took ldexp (e(R) outside [-1022, 1023]:
 // a subnormal R, so a subnormal y) in exact_window's vector epilogue.
+// (pair_mode_local is each part's own in a build in parts: a call counts and flushes in the
+// part of its dtype)
 PPV_SHARED(std::atomic<int64_t>, pair_mode_count, [4], )
-PPV_SHARED(thread_local int64_t, pair_mode_local, [4], )
+thread_local int64_t pair_mode_local[4];
 inline void count_pair_mode(int mode) { ++pair_mode_local[mode]; }
 inline void flush_pair_modes() {
   for (int m = 0; m < 4; ++m)
