@@ -8035,7 +8035,7 @@ int ppv_lean64(int on) { return (on == 0 || on == 1) ? lean64_on.exchange(on) : 
 // y = pool(x). Returns a status: 0 ok, bit 1: some window holds a negative, NaN or infinite
 // element (its output is NaN), 2: out of memory, 3: bad plan.
 int PPV_ENTRY(ppv_forward)(const int64_t* plan, const void* x, const double* param, void* y,
-                int nthreads) {
+                           int nthreads) {
   return dispatch(plan, [&](const Plan& P, auto* tag) {
     using T = std::remove_pointer_t<decltype(tag)>;
     try {
@@ -8068,7 +8068,7 @@ inline void advise_huge_pages(void* p, size_t bytes) {
 // gx = gy * dy/dx (x's dtype and layout) and dparam = sum of gy * dy/dparam, with the
 // parameter's shape (one value, one per channel or one per plane; null: not wanted).
 int PPV_ENTRY(ppv_backward)(const int64_t* plan, const void* x, const double* param, const void* gy,
-                 void* gx, double* dparam, int nthreads) {
+                            void* gx, double* dparam, int nthreads) {
   return dispatch(plan, [&](const Plan& P, auto* tag) {
     using T = std::remove_pointer_t<decltype(tag)>;
     try {
@@ -8086,7 +8086,7 @@ int PPV_ENTRY(ppv_backward)(const int64_t* plan, const void* x, const double* pa
 // 3). Status as ppv_forward, plus bit 4 (ST_UNSAVED): the state is not usable, recompute in
 // the backward.
 int PPV_ENTRY(ppv_forward_saved)(const int64_t* plan, const void* x, const double* param, void* y,
-                      void* jac, double* dw, int nthreads) {
+                                 void* jac, double* dw, int nthreads) {
   return dispatch(plan, [&](const Plan& P, auto* tag) {
     using T = std::remove_pointer_t<decltype(tag)>;
     try {
@@ -8110,8 +8110,8 @@ int PPV_ENTRY(ppv_forward_saved)(const int64_t* plan, const void* x, const doubl
 // with dw, its dy/da. ST_ARGS where int_state_serves does not hold. Status as
 // ppv_forward_saved (ST_UNSAVED: a window of the exact engine, or wider than a column tile:
 // the backward recomputes).
-int PPV_ENTRY(ppv_forward_saved_int)(const int64_t* plan, const void* x, const double* param, void* y,
-                          double* dw, double* sy, int nthreads) {
+int PPV_ENTRY(ppv_forward_saved_int)(const int64_t* plan, const void* x, const double* param,
+                                     void* y, double* dw, double* sy, int nthreads) {
   return dispatch(plan, [&](const Plan& P, auto* tag) {
     using T = std::remove_pointer_t<decltype(tag)>;
     if (sy == nullptr || !int_state_serves<T>(P, param)) return (int)ST_ARGS;
@@ -8131,8 +8131,8 @@ int PPV_ENTRY(ppv_forward_saved_int)(const int64_t* plan, const void* x, const d
 // The backward from ppv_forward_saved_int's integer-alpha window state (x and param those of
 // the forward): gx (x's dtype and layout; not x itself) and, with dparam, sum gy * dw.
 int PPV_ENTRY(ppv_backward_saved_int)(const int64_t* plan, const void* x, const double* param,
-                           const double* sy, const double* dw, const void* gy, void* gx,
-                           double* dparam, int nthreads) {
+                                      const double* sy, const double* dw, const void* gy, void* gx,
+                                      double* dparam, int nthreads) {
   return dispatch(plan, [&](const Plan& P, auto* tag) {
     using T = std::remove_pointer_t<decltype(tag)>;
     if (dparam != nullptr && dw == nullptr) return (int)ST_ARGS;
@@ -8149,8 +8149,8 @@ int PPV_ENTRY(ppv_backward_saved_int)(const int64_t* plan, const void* x, const 
 // gx = gy * dy/dx and dparam = sum gy * dy/dparam (null: not wanted; needs dw) from the state
 // ppv_forward_saved wrote for the same plan.
 // (jac: float, or double for float64; gx may be jac itself)
-int PPV_ENTRY(ppv_backward_saved)(const int64_t* plan, const void* jac, const double* dw, const void* gy,
-                       void* gx, double* dparam, int nthreads) {
+int PPV_ENTRY(ppv_backward_saved)(const int64_t* plan, const void* jac, const double* dw,
+                                  const void* gy, void* gx, double* dparam, int nthreads) {
   return dispatch(plan, [&](const Plan& P, auto* tag) {
     using T = std::remove_pointer_t<decltype(tag)>;
     if (dparam != nullptr && dw == nullptr) return (int)ST_ARGS;
@@ -8176,8 +8176,8 @@ int PPV_ENTRY(ppv_backward_saved)(const int64_t* plan, const void* jac, const do
 // lc = its weights' reference Lc (N C doubles). Groups as Plan's.
 // Status as ppv_forward_saved (bit 4: recompute in the backward; float64 or another
 // operator: 3).
-int PPV_ENTRY(ppv_forward_overlap_saved)(const int64_t* plan, const void* x, const double* param, void* y,
-                              void* e, float* dw, double* lc, int nthreads) {
+int PPV_ENTRY(ppv_forward_overlap_saved)(const int64_t* plan, const void* x, const double* param,
+                                         void* y, void* e, float* dw, double* lc, int nthreads) {
   return dispatch(plan, [&](const Plan& P, auto* tag) {
     using T = std::remove_pointer_t<decltype(tag)>;
     if (std::is_same<T, double>::value || P.op != OP_PPOOL) return (int)ST_ARGS;
@@ -8197,8 +8197,8 @@ int PPV_ENTRY(ppv_forward_overlap_saved)(const int64_t* plan, const void* x, con
 // gx = gy * dy/dx and dparam = sum gy * dy/dparam (null: not wanted; wanted needs dw) from
 // the state ppv_forward_overlap_saved wrote for the same plan, x and parameter.
 int PPV_ENTRY(ppv_backward_overlap_saved)(const int64_t* plan, const void* x, const double* param,
-                               const void* e, const float* dw, const double* lc,
-                               const void* gy, void* gx, double* dparam, int nthreads) {
+                                          const void* e, const float* dw, const double* lc,
+                                          const void* gy, void* gx, double* dparam, int nthreads) {
   return dispatch(plan, [&](const Plan& P, auto* tag) {
     using T = std::remove_pointer_t<decltype(tag)>;
     using S = std::conditional_t<std::is_same<T, float>::value, float, uint16_t>;
@@ -8218,8 +8218,9 @@ int PPV_ENTRY(ppv_backward_overlap_saved)(const int64_t* plan, const void* x, co
 // S, y (2 arrays of groups * plane_out * 8 doubles, state_index) and y's low part relative to
 // y (as many floats after them). Status as
 // ppv_forward_saved (bit 4: recompute in the backward; not float64 or not P-pooling: 3).
-int PPV_ENTRY(ppv_forward_overlap_saved64)(const int64_t* plan, const void* x, const double* param, void* y,
-                                double* e, double* dw, double* win, int nthreads) {
+int PPV_ENTRY(ppv_forward_overlap_saved64)(const int64_t* plan, const void* x, const double* param,
+                                           void* y, double* e, double* dw, double* win,
+                                           int nthreads) {
   return dispatch(plan, [&](const Plan& P, auto* tag) {
     using T = std::remove_pointer_t<decltype(tag)>;
     if (!std::is_same<T, double>::value || P.op != OP_PPOOL) return (int)ST_ARGS;
@@ -8243,8 +8244,9 @@ int PPV_ENTRY(ppv_forward_overlap_saved64)(const int64_t* plan, const void* x, c
 // ppv_forward_overlap_saved64 wrote for the same plan, x and parameter; gx may be e itself
 // (contiguous memory: each group's gradient is written over its own block of x^a).
 int PPV_ENTRY(ppv_backward_overlap_saved64)(const int64_t* plan, const void* x, const double* param,
-                                 const double* e, const double* dw, const double* win,
-                                 const void* gy, void* gx, double* dparam, int nthreads) {
+                                            const double* e, const double* dw, const double* win,
+                                            const void* gy, void* gx, double* dparam,
+                                            int nthreads) {
   return dispatch(plan, [&](const Plan& P, auto* tag) {
     using T = std::remove_pointer_t<decltype(tag)>;
     if (!std::is_same<T, double>::value) return (int)ST_ARGS;
@@ -8265,8 +8267,9 @@ int PPV_ENTRY(ppv_backward_overlap_saved64)(const int64_t* plan, const void* x, 
 // non-null, dy/dp (double, the output's layout). Status as ppv_forward_saved (bit 4: the
 // state is not usable, the backward must recompute: a window in the exact engine, or some
 // E / x that float holds not as a normal number; P-pooling, another dtype: 3).
-int PPV_ENTRY(ppv_forward_power_overlap_saved)(const int64_t* plan, const void* x, const double* param,
-                                    void* y, void* jac, double* dw, double* cw, int nthreads) {
+int PPV_ENTRY(ppv_forward_power_overlap_saved)(const int64_t* plan, const void* x,
+                                               const double* param, void* y, void* jac, double* dw,
+                                               double* cw, int nthreads) {
   return dispatch(plan, [&](const Plan& P, auto* tag) {
     using T = std::remove_pointer_t<decltype(tag)>;
     constexpr bool f64 = std::is_same<T, double>::value;
@@ -8290,9 +8293,10 @@ int PPV_ENTRY(ppv_forward_power_overlap_saved)(const int64_t* plan, const void* 
 // (null: not wanted; wanted needs dw) from the state ppv_forward_power_overlap_saved wrote for
 // the same plan and parameter. gx may be jac itself (x's layout; each row read before it is
 // written).
-int PPV_ENTRY(ppv_backward_power_overlap_saved)(const int64_t* plan, const double* param, const void* jac,
-                                     const double* cw, const double* dw, const void* gy,
-                                     void* gx, double* dparam, int nthreads) {
+int PPV_ENTRY(ppv_backward_power_overlap_saved)(const int64_t* plan, const double* param,
+                                                const void* jac, const double* cw, const double* dw,
+                                                const void* gy, void* gx, double* dparam,
+                                                int nthreads) {
   return dispatch(plan, [&](const Plan& P, auto* tag) {
     using T = std::remove_pointer_t<decltype(tag)>;
     constexpr bool f64 = std::is_same<T, double>::value;
