@@ -177,6 +177,8 @@ inline int omp_get_num_threads() { return 1; }
 #define PPV_PART_MAIN 1
 #define PPV_PART_DTYPES 15
 #endif
+// a symbol the parts share but the library does not export
+#define PPV_HIDDEN __attribute__((visibility("hidden")))
 #define PPV_CAT2(a, b) a##b
 #define PPV_CAT(a, b) PPV_CAT2(a, b)
 #if PPV_SPLIT
@@ -2023,7 +2025,7 @@ struct WindowCache {
 #if PPV_SPLIT
 }  // namespace
 namespace ppv_shared {
-__attribute__((visibility("hidden"))) std::vector<double>& window_cache_buffer()
+PPV_HIDDEN std::vector<double>& window_cache_buffer()
 #if PPV_PART_MAIN
 {
   static thread_local std::vector<double> mem;
@@ -7700,7 +7702,7 @@ int dispatch(const int64_t* plan, F&& f) {
 
 }  // namespace
 
-// The entry points that take a plan (each the status of its dtype's part): name, parameters,
+// The entry points that take a plan (each returns its dtype's part's status): name, parameters,
 // arguments. A part of a build in parts declares its own from this list, so that a definition
 // that does not match it does not compile.
 #define PPV_PLAN_ENTRIES(X)                                                                       \
@@ -7750,7 +7752,7 @@ extern "C" {
 #if PPV_SPLIT && !PPV_PART_MAIN
 // (hidden: the library exports the public names alone)
 #define PPV_DECLARE_OWN(name, params, args) \
-  __attribute__((visibility("hidden"))) int PPV_ENTRY(name) params;
+  PPV_HIDDEN int PPV_ENTRY(name) params;
 PPV_PLAN_ENTRIES(PPV_DECLARE_OWN)
 #endif
 
@@ -8323,7 +8325,6 @@ int PPV_ENTRY(ppv_backward_power_overlap_saved)(const int64_t* plan, const doubl
 #if PPV_SPLIT && PPV_PART_MAIN
 // Part 0's forwarders: the public entry point calls its dtype's part (which parses the plan
 // again and answers ST_ARGS for a bad one, as dispatch does in one translation unit).
-#define PPV_HIDDEN __attribute__((visibility("hidden")))
 #define PPV_FORWARD(name, params, args)                                  \
   PPV_HIDDEN int name##_part1 params;                                    \
   PPV_HIDDEN int name##_part2 params;                                    \
