@@ -78,6 +78,12 @@ CASES = [  # label, shape, layout, threads, dtype
     # few planes (issue 12's segments)
     ("1-D (1,1,2e6) k3 s1 p1", (1, 1, 2_000_000), _layout.windowed(1, 3, 1, 1), 2,
      torch.float32),
+    # short signals: segments of fewer columns (scratch_bounded_cols; the GeM matrix's row)
+    ("1-D (1,1,1e5) k3 s1", (1, 1, 100_000), _layout.windowed(1, 3, 1), 2, torch.float32),
+    ("1-D (1,1,1e5) k3 s1, 1 thread", (1, 1, 100_000), _layout.windowed(1, 3, 1), 1,
+     torch.float32),
+    ("1-D (1,1,2e5) k3 s1", (1, 1, 200_000), _layout.windowed(1, 3, 1), 2, torch.float32),
+    ("1-D (4,2,5e4) k3 s1", (4, 2, 50_000), _layout.windowed(1, 3, 1), 2, torch.float32),
     ("2-D (1,1,1000,1000) k3 s2 p1", (1, 1, 1000, 1000), _layout.windowed(2, 3, 2, 1), 2,
      torch.float32),
     ("2-D (1,3,224,224) k3 s2 p1", (1, 3, 224, 224), _layout.windowed(2, 3, 2, 1), 2,

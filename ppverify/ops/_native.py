@@ -668,12 +668,19 @@ def _fill_axis(layout, a: int, length: int, starts, counts) -> int:
     starts *= s
     starts -= p                            # the first index of each window, padding included
     counts.fill(k)
-    # windows [lo, hi) lie wholly inside the input; the ones before and after are clipped
-    lo = min(n_out, -(-p // s))
-    hi = max(lo, min(n_out, (length - 1 + p - (k - 1) * d) // s + 1))
+    lo, hi = _whole_windows(length, n_out, k, s, p, d)
     for edge in (slice(0, lo), slice(hi, n_out)):
         _clip(starts[edge], counts[edge], length, k, d)
     return d
+
+
+def _whole_windows(length: int, n_out: int, k: int, s: int, p: int, d: int) -> tuple[int, int]:
+    """``(lo, hi)``: the outputs ``[lo, hi)`` of a windowed axis (input ``length``, ``n_out``
+    outputs, kernel ``k``, stride ``s``, padding ``p``, dilation ``d``) whose windows lie wholly
+    inside the input (``k`` elements from ``o s - p`` by ``d``); the ones before and after are
+    clipped."""
+    lo = min(n_out, -(-p // s))
+    return lo, max(lo, min(n_out, (length - 1 + p - (k - 1) * d) // s + 1))
 
 
 def _clip(first, counts, length: int, k: int, d: int) -> None:
@@ -830,25 +837,52 @@ def plan_disjoint(plan) -> bool:
     """Whether every input element lies in at most one window of ``plan`` (``make_plan``'s):
     on every axis, each window ends before the next one starts (stride >= kernel, adaptive
     sizes that divide, ...); the condition for the saved state. Conservative: dilated windows
-    that interleave without sharing an element count as overlapping."""
+    that interleave without sharing an element count as overlapping. A compact axis is decided
+    from its geometry (``_compact_axis_disjoint``), a table's in pieces: neither makes
+    temporaries the size of the axis (a signal of 100,000 samples made 1.6 MB of them, more
+    than the op's own scratch)."""
+    outs = plan[10:13].tolist()
+    return all(_compact_axis_disjoint(plan, axis) if plan[16 + axis]
+               else _pieces_disjoint(plan, axis, n_out) for axis, n_out in enumerate(outs))
+
+
+def _pieces_disjoint(plan, axis: int, n_out: int) -> bool:
+    """``plan_disjoint`` for one axis, its windows read in pieces of ``_PIECE`` outputs."""
     import numpy as np
 
-    outs, steps = plan[10:13], plan[13:16]
-    for axis, (n_out, step) in enumerate(zip(outs.tolist(), steps.tolist())):
-        previous_last = None  # the last element of the previous piece's last non-empty window
-        for lo in range(0, n_out, _PIECE):  # pieces: no table-sized temporaries
-            hi = min(n_out, lo + _PIECE)
-            starts, counts = axis_windows(plan, axis, lo, hi)
-            nonempty = counts > 0
-            first = starts[nonempty]
-            if not len(first):
-                continue
-            last = first + (counts[nonempty] - 1) * step
-            if np.any(first[1:] <= last[:-1]) or (
-                    previous_last is not None and first[0] <= previous_last):
-                return False
-            previous_last = int(last[-1])
+    step = int(plan[13 + axis])
+    previous_last = None  # the last element of the previous piece's last non-empty window
+    for lo in range(0, n_out, _PIECE):
+        hi = min(n_out, lo + _PIECE)
+        starts, counts = axis_windows(plan, axis, lo, hi)
+        nonempty = counts > 0
+        first = starts[nonempty]
+        if not len(first):
+            continue
+        last = first + (counts[nonempty] - 1) * step
+        if np.any(first[1:] <= last[:-1]) or (
+                previous_last is not None and first[0] <= previous_last):
+            return False
+        previous_last = int(last[-1])
     return True
+
+
+def _compact_geometry(plan, axis: int) -> tuple[int, int, int, int, int, int]:
+    """A compact axis's ``(length, outputs, kernel, stride, padding, dilation)``."""
+    return (int(plan[7 + axis]), int(plan[10 + axis]), int(plan[19 + axis]),
+            int(plan[22 + axis]), int(plan[25 + axis]), int(plan[13 + axis]))
+
+
+def _compact_axis_disjoint(plan, axis: int) -> bool:
+    """``plan_disjoint`` for a compact axis: where two or more windows lie wholly inside the
+    input, the windows are disjoint exactly when one window's last element, ``(k - 1) d``
+    after its first, comes before the next one's first, ``s`` after (the clipped windows at
+    the ends hold subsets of such windows); else (few outputs) as a table's, in pieces."""
+    length, n_out, k, s, p, d = _compact_geometry(plan, axis)
+    lo, hi = _whole_windows(length, n_out, k, s, p, d)
+    if hi - lo < 2:
+        return _pieces_disjoint(plan, axis, n_out)
+    return (k - 1) * d < s
 
 
 _PIECE = 1 << 16  # outputs per piece of plan_disjoint and plan_covers
@@ -863,8 +897,15 @@ def plan_covers(plan) -> bool:
 
 def _axis_window_totals(plan):
     """Per axis of ``plan``: ``(input length, outputs, elements summed over its windows)``,
-    the counts read in pieces (no table-sized temporaries)."""
+    a table's counts read in pieces, a compact axis's ``k`` per whole window and its clipped
+    windows at the ends counted (no temporaries the size of the axis)."""
     for axis, (length, n_out) in enumerate(zip(plan[7:10].tolist(), plan[10:13].tolist())):
+        if plan[16 + axis]:
+            _, _, k, s, p, d = _compact_geometry(plan, axis)
+            lo, hi = _whole_windows(length, n_out, k, s, p, d)
+            edges = [axis_windows(plan, axis, 0, lo)[1], axis_windows(plan, axis, hi, n_out)[1]]
+            yield length, n_out, (hi - lo) * k + sum(int(c.clip(min=0).sum()) for c in edges)
+            continue
         yield length, n_out, sum(
             int(axis_windows(plan, axis, lo, min(n_out, lo + _PIECE))[1].clip(min=0).sum())
             for lo in range(0, n_out, _PIECE))
@@ -1426,9 +1467,11 @@ def segment_grain(elements: int = 0) -> int:
 
 def segment_cols(columns: int = 0) -> int:
     """P-pooling's segment length where a plane is cut along W (``SEG_COLS``, 1024 columns):
-    a 1-D signal (or planes of one row) longer than 4 x that is cut into segments of about
-    that length whatever the number of planes. With ``columns`` > 0, set it (tests: short
-    signals cut for their length) and return the previous value."""
+    a 1-D signal (or planes of one row) longer than 4 x that is cut into segments of at most
+    that length whatever the number of planes, and of fewer columns (at least 256) where the
+    threads' scratch would exceed 8 bytes per input element (``scratch_bounded_cols``). With
+    ``columns`` > 0, set it (tests: short signals cut for their length) and return the
+    previous value."""
     return int((_lib or load()).ppv_segment_cols(columns))
 
 
@@ -1436,8 +1479,9 @@ def pow_segment_sizes(elements: int = 0, columns: int = 0) -> tuple[int, int]:
     """The power mean's and Lp's segment sizes (``POW_SEG_ELEMENTS`` 2**16 and ``POW_SEG_COLS``
     1024 in power_kernel.inc): a plane of more than 4 x that many input elements (columns,
     where it is cut along W) is cut into segments of about that size whatever the number of
-    planes. With values > 0, set them (tests: small planes cut for their size) and return
-    the previous ``(elements, columns)``."""
+    planes (along W at most that many columns, fewer for short signals: ``segment_cols``).
+    With values > 0, set them (tests: small planes cut for their size) and return the
+    previous ``(elements, columns)``."""
     import numpy as np
 
     out = np.zeros(2, dtype=np.int64)

@@ -5968,10 +5968,30 @@ inline bool monotone_windows(const Axis& A, int64_t& cmax) {
   return off == 0;
 }
 
+// The columns of a segment cut along W: max_seg_cols, or fewer where a thread's scratch for
+// that many (about SEG_SCRATCH_PER_COL bytes per column, P-pooling's and the power engine's
+// alike for float32 inputs: per lane of 8, the window sums, outputs and row buffers of each
+// column) would take more than SEG_SCRATCH_PER_ELEMENT bytes per element of the call's input
+// over its nt threads, and at least SEG_COLS_MIN. A (1, 1, 100000) signal in segments of
+// 1024 columns grew the peak RSS of a forward+backward by 3.7 MB (two threads), 2.4x
+// max_pool1d's 1.6 MB, and ran 5-20% slower than in segments of 256-512 columns; signals of
+// 10^6 samples and more keep 1024, their fastest (2026-12-07, `/tmp` scripts by path: p_pool1d
+// and gem_pool1d k3 s1, 1 and 2 threads, segment lengths 256 / 512 / 1024 interleaved).
+constexpr int64_t SEG_SCRATCH_PER_COL = 1536;
+constexpr int64_t SEG_SCRATCH_PER_ELEMENT = 8;
+constexpr int64_t SEG_COLS_MIN = 256;
+inline int64_t scratch_bounded_cols(const Plan& F, int nt, int64_t max_seg_cols) {
+  const int64_t elements = F.N * F.C * F.plane_in;
+  const int64_t fit =
+      elements * SEG_SCRATCH_PER_ELEMENT / (std::max(nt, 1) * SEG_SCRATCH_PER_COL);
+  return std::min(max_seg_cols, std::max(SEG_COLS_MIN, fit));
+}
+
 // max_seg_in > 0 (the power engine): also cut planes of more than 4 max_seg_in elements into
 // segments of about max_seg_in input elements, whatever the number of planes (its per-thread
 // scratch grows with a plane's rows and outputs); max_seg_cols in place of max_seg_in where
-// the cut axis is W (a segment's scratch grows with its columns alone).
+// the cut axis is W (a segment's scratch grows with its columns alone: scratch_bounded_cols
+// of them).
 inline void make_segments(Plan& F, int nt, bool allow, Segments& sg, int64_t max_seg_in = 0,
                           int64_t max_seg_cols = 0) {
   sg = Segments();
@@ -5990,8 +6010,10 @@ inline void make_segments(Plan& F, int nt, bool allow, Segments& sg, int64_t max
       else if (F.layout == 1 && F.groups < nt)
         want = (2 * (int64_t)nt + F.groups - 1) / F.groups;
       const int64_t most = a == 2 ? max_seg_cols : max_seg_in;
-      if (most > 0 && F.plane_in > 4 * most)
-        want = std::max(want, (F.plane_in + most - 1) / most);
+      if (most > 0 && F.plane_in > 4 * most) {
+        const int64_t length = a == 2 ? scratch_bounded_cols(F, nt, most) : most;
+        want = std::max(want, (F.plane_in + length - 1) / length);
+      }
     }
   }
   std::vector<int64_t> bounds;  // segment boundaries on the output axis

@@ -188,6 +188,63 @@ def test_one_long_signal_is_cut_into_one_class_of_interior_segments():
         assert cut["segments"] >= 2_000_000 // 1024, cut
 
 
+def test_a_short_signals_segments_are_bounded_by_its_size():
+    """Segments cut along W hold at most 1024 columns, and fewer where a thread's scratch for
+    1024 (about 1.5 kB per column) would exceed 8 bytes per input element of the call
+    (``scratch_bounded_cols`` in ppool_kernel.cpp), never fewer than 256: a (1, 1, 100000)
+    signal on 2 threads in segments of 260 columns or so, on 1 thread of 520, both engines;
+    a signal of 2,000,000 samples keeps 1024."""
+    def columns(op, n, threads):
+        layout = _layout.windowed(1, 3, 1, 0)
+        plan = _native.make_plan(op, layout, (1, 1, n), torch.float32, False, 0, (n - 2,))
+        cut = _native.segments(plan, threads)
+        assert cut["axis"] == 2, cut
+        return n / cut["segments"]
+
+    for op in ("ppool", "powermean", "lp"):
+        assert 250 <= columns(op, 100_000, 2) <= 300
+        assert 500 <= columns(op, 100_000, 1) <= 560
+        assert 1000 <= columns(op, 2_000_000, 2) <= 1024
+        assert 240 <= columns(op, 20_000, 2) <= 300  # the floor (one thread: 104 by size)
+
+
+SHORT_SIGNAL_CHILD = r"""
+import json, torch
+import torch.nn.functional as F
+import ppverify.ops as P
+from ppverify.ops.bench_matrix import peak_rss_growth
+torch.set_num_threads(2)
+p = torch.tensor({p}, requires_grad=True)
+op = {{"gem": lambda x: P.gem_pool1d(x, p, 3, 1), "ppool": lambda x: P.p_pool1d(x, p, 3, 1),
+      "max": lambda x: F.max_pool1d(x, 3, 1)}}[{name!r}]
+def run(x):
+    xg = x.detach().requires_grad_(True)
+    y = op(xg)
+    y.backward(torch.ones_like(y))
+    return y
+print(json.dumps(peak_rss_growth(run, torch.rand(1, 1, 8), lambda: torch.rand(1, 1, 100_000))))
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/status")
+def test_a_short_signals_peak_memory_is_within_the_bound():
+    """Issue 12's memory bound (1.5x) on the matrix's row "GeM 1-D f32 signal of 100_000, k3
+    s1", P-pooling's too: the peak-RSS growth of a forward+backward in a fresh process (the
+    matrix's protocol, ``bench_matrix.peak_rss_growth``) against ``max_pool1d``'s. It was
+    2.3-2.8x: segments of 1024 columns (3.7 MB of scratch on two threads) and the dispatcher's
+    look at the windows (``plan_disjoint``: 1.6 MB of arrays the size of the axis)."""
+    def grown(name, p=3.0):
+        out = subprocess.run([sys.executable, "-c", SHORT_SIGNAL_CHILD.format(name=name, p=p)],
+                             capture_output=True, text=True, check=True, timeout=240)
+        return json.loads(out.stdout.strip().splitlines()[-1])
+
+    base = grown("max")
+    if base is None:
+        pytest.skip("the peak RSS cannot be reset here (/proc/self/clear_refs)")
+    for name in ("gem", "ppool"):
+        assert grown(name) <= 1.5 * base, (name, grown(name), base)
+
+
 MEMORY_CHILD = r"""
 import json, sys, torch
 import ppverify.ops as P

@@ -177,6 +177,78 @@ def test_compact_plans_match_the_oracles_windows_on_drawn_geometries(data, dims)
             assert [starts[o] + j * d for j in range(counts[o])] == want, (geometry, spatial, a, o)
 
 
+def _plans_both_ways(dims, geometry, spatial):
+    """The plan of ``geometry`` on ``spatial`` with every windowed axis compact, and with every
+    axis a table (None where the geometry gives no output)."""
+    from ppverify.ops import _layout
+
+    layout = _layout.windowed(dims, *geometry.values())
+    try:
+        out = _layout.out_spatial(layout, spatial)
+    except ValueError:
+        return None
+    old = _native.COMPACT_MIN_OUTPUTS
+    try:
+        plans = []
+        for compact_from in (0, 10**9):
+            _native.COMPACT_MIN_OUTPUTS = compact_from
+            plans.append(_native.make_plan("ppool", layout, (1, 1, *spatial), torch.float32,
+                                           False, 0, out))
+    finally:
+        _native.COMPACT_MIN_OUTPUTS = old
+    return plans
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.data(), dims=st.sampled_from([1, 2]))
+def test_a_compact_plans_verdicts_are_its_tables(data, dims):
+    """``plan_disjoint``, ``plan_covers`` and ``plan_window_mean`` decide a compact axis from
+    its geometry (no temporaries the size of the axis): the same verdicts and mean as the same
+    windows written out as tables, read in pieces, on axes long enough for that rule (two or
+    more whole windows) and short ones (drawn kernels up to 12, strides up to 6, dilations up
+    to 3, padding, ceil_mode, lengths up to 300)."""
+    from ppverify.strategies import pool_geometries, spatial_sizes
+
+    geometry = data.draw(pool_geometries(dims, max_kernel=12, max_stride=6, max_dilation=3))
+    spatial = data.draw(spatial_sizes(geometry, max_extra=300 // dims))
+    plans = _plans_both_ways(dims, geometry, spatial)
+    if plans is None:
+        return
+    compact, table = plans
+    assert any(_native.plan_compact_axes(compact)) and not any(_native.plan_compact_axes(table))
+    for verdict in (_native.plan_disjoint, _native.plan_covers, _native.plan_window_mean):
+        assert verdict(compact) == verdict(table), (verdict.__name__, geometry, spatial)
+
+
+def test_a_long_compact_axis_is_decided_without_axis_sized_temporaries():
+    """A signal of 2,000,000 samples (k3 s1, k2 s2, k4 s2 p1 dilation 2: compact axes,
+    overlapping and disjoint): ``plan_disjoint``, ``plan_covers`` and ``plan_window_mean``
+    allocate under 64 kB (tracemalloc sees numpy's arrays); reading the windows in pieces made
+    arrays of 512 kB per piece, and a signal of 100,000 samples grew the op's peak RSS by 1.6
+    MB for it."""
+    import tracemalloc
+
+    from ppverify.ops import _layout
+
+    n = 2_000_000
+    for k, s, p, d, disjoint, mean in [(3, 1, 0, 1, False, 3.0), (2, 2, 0, 1, True, 2.0),
+                                       (4, 2, 1, 2, False, None)]:
+        layout = _layout.windowed(1, k, s, p, d, False)
+        plan = _native.make_plan("ppool", layout, (1, 1, n), torch.float32, False, 0,
+                                 _layout.out_spatial(layout, (n,)))
+        assert _native.plan_compact_axes(plan)[2]
+        tracemalloc.start()
+        try:
+            got = (_native.plan_disjoint(plan), _native.plan_covers(plan),
+                   _native.plan_window_mean(plan))
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert peak < 64 << 10, (k, s, p, d, peak)
+        assert got[0] is disjoint and got[1] == (disjoint and n % k == 0)
+        assert mean is None or got[2] == mean
+
+
 @pytest.mark.parametrize("case", range(len(GEOMETRIES)))
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 def test_compact_plans_against_the_oracle(monkeypatch, case, dtype):
