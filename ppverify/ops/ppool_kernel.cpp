@@ -2757,6 +2757,26 @@ constexpr int64_t CACHE_BYTES = 12 << 20;
 // the fast engine's row cache per thread, CACHE_BYTES unless a test sets it (ppv_cache_bytes)
 PPV_SHARED(std::atomic<int64_t>, fast_cache_bytes, , {CACHE_BYTES})
 
+// The most a recomputing backward's row cache may take per thread to hold more than the rows
+// of a window span (the whole plane, so that its second pass reuses every weight): `budget`
+// (the engine's CACHE_BYTES or POW_CACHE_BYTES), and for a small call no more than
+// CACHE_PER_INPUT_BYTE bytes per byte of its input over its threads, at least
+// CACHE_SMALL_CALL_BYTES. A call of few planes cached 8 lanes of 3 doubles per element of a
+// plane that held 1 or 2 of them: (1, 2, 16, 64, 64) k3 s2 p1, p_pool3d and gem_pool3d
+// forward+backward, peak RSS growth 13.7 MB for an input of 0.5 MB (27x max_pool3d's), and
+// the time was no better than with a cache of 0.5-2 MB (the same within 10% or faster on 2-D
+// and 3-D inputs of 1 to 3 planes, 2026-12-07, a `/tmp` script: budgets 12 MiB / 2 MiB /
+// 512 KiB / one row, interleaved); calls of many planes (8 x 64 planes of 112 x 112) keep
+// the whole budget.
+constexpr int64_t CACHE_PER_INPUT_BYTE = 2;
+constexpr int64_t CACHE_SMALL_CALL_BYTES = 256 << 10;
+inline int64_t backward_cache_bytes(int64_t budget, const Plan& P, int threads) {
+  const int64_t es = P.dtype == DT_F64 ? 8 : (P.dtype == DT_F32 ? 4 : 2);
+  const int64_t input = P.N * P.C * P.plane_in * es;
+  return std::min(budget, std::max(CACHE_SMALL_CALL_BYTES,
+                                   CACHE_PER_INPUT_BYTE * input / std::max(threads, 1)));
+}
+
 // A global window's saving forward reads every row again for dy/dx: from the row cache where it
 // holds the plane's rows, else from the weights it kept in the state between its passes
 // (keep_between_passes: keeps_weights, pow_keeps_weights). Where the plane's rows would take
@@ -6560,7 +6580,10 @@ int run(const Plan& Pc, const T* x, const double* param, T* y, const T* gy, T* g
         const bool reread = sv && !sv->int_state;
         int64_t wanted = (rows_shared(Q) || reread) ? std::min(rows, row_span(Q)) * tiles.max_chunks
                                                     : 1;
-        if (backward && plane <= budget) wanted = plane;
+        if (backward &&
+            plane <= backward_cache_bytes(fast_cache_bytes.load(), P, nthreads) /
+                         (cols * L * 8 * nq))
+          wanted = plane;
         // a saving forward of one output row (a global window) reads its rows again from the
         // cache only where it holds them all (direct-mapped, the second pass in the first's
         // order: else every row misses), and lane slices in parts read each row once in each

@@ -38,3 +38,28 @@ def peak_rss_growth(op: str, args: str, warm_shape: tuple, shape: tuple) -> dict
         print(json.dumps({{"finite": bool(torch.isfinite(y).all() and torch.isfinite(x.grad).all()),
                           "forward_kb": forward, "grown_kb": grown}}))
     """)
+
+
+def fwd_bwd_peak_growth(call: str, small_shape: tuple, shape: tuple, threads: int = 2):
+    """Peak-RSS growth (bytes; None where it cannot be reset) of one forward+backward of
+    ``call`` (an expression of ``x``, with ``P`` = ``ppverify.ops``, ``F`` =
+    ``torch.nn.functional`` and a learnable ``p``) on ``torch.rand(*shape) + 0.01`` in a
+    fresh process on ``threads`` threads, by the matrix's protocol
+    (``ppverify.ops.bench_matrix.peak_rss_growth``: two warm-ups on ``small_shape``, then
+    ``/proc/self/clear_refs`` and ``VmHWM``; ``ru_maxrss`` keeps the import's peak and misses
+    growths below it)."""
+    return run_child(f"""
+        import json, torch
+        import torch.nn.functional as F
+        import ppverify.ops as P
+        from ppverify.ops.bench_matrix import peak_rss_growth
+        torch.set_num_threads({threads})
+        p = torch.tensor(2.5, requires_grad=True)
+        def run(x):
+            x = x.detach().requires_grad_(True)
+            y = {call}
+            y.backward(torch.ones_like(y))
+            return y
+        print(json.dumps(peak_rss_growth(run, torch.rand(*{small_shape!r}) + 0.01,
+                                         lambda: torch.rand(*{shape!r}) + 0.01)))
+    """)
