@@ -287,43 +287,71 @@ class _ParamPool(torch.nn.Module):
         if key not in state_dict and key in missing_keys:
             missing_keys.remove(key)  # a checkpoint from before the constraint was stored
 
-    def _effective_cached(self) -> torch.Tensor:
-        """``_effective()`` for ``forward``, reused while nothing it depends on has changed
-        where no derivative of it is wanted (inference, a fixed parameter): the float64 cast
-        and the constraint cost about 4 us per call, as much as the kernel on a small input.
-
-        Recomputed whenever the stored parameter may need a graph (it requires grad and grad
-        mode is on), under tracing, ``torch.compile`` and torch.func transforms, and whenever
-        the stored tensor changed: another object, an in-place update (its version counter:
-        optimizer steps, ``load_state_dict``), new storage (``.data =``, ``.to()``), or the
-        cached result itself was written to. Not kept under ``torch.inference_mode`` or for a
-        parameter made there: inference tensors have no version counter (reading it raised
-        "Inference tensors do not track version counter" from every layer's forward)."""
+    def _stored_param(self) -> torch.Tensor:
+        """The stored parameter (``raw_<name>``: a Parameter, or a buffer where fixed)."""
         name = f"raw_{self._param_name}"
         raw = self._parameters.get(name)
-        if raw is None:
-            raw = getattr(self, name)
-        if (raw.requires_grad and torch.is_grad_enabled()) or torch.compiler.is_compiling() \
-                or torch._C._is_tracing() or torch.is_inference_mode_enabled() \
-                or raw.is_inference():
+        return getattr(self, name) if raw is None else raw
+
+    def _memo_allowed(self, raw: torch.Tensor) -> bool:
+        """Whether ``forward`` may reuse the constrained parameter computed from ``raw``'s
+        values: no derivative of it is wanted (inference, a fixed parameter), in eager mode
+        (not under tracing, ``torch.compile`` or a torch.func transform), on the CPU, where
+        reading its values to compare them costs less than the cast and the constraint."""
+        return not ((raw.requires_grad and torch.is_grad_enabled())
+                    or torch.compiler.is_compiling() or torch._C._is_tracing()
+                    or not raw.is_cpu or raw.is_inference()
+                    or torch._C._functorch.is_functorch_wrapped_tensor(raw))
+
+    def _effective_cached(self) -> torch.Tensor:
+        """``_effective()`` for ``forward``, reused while the stored parameter's values are
+        those it was computed from (``_memo_allowed``): the float64 cast and the constraint
+        cost about 4 us per call, as much as the kernel on a small input. Reused by its values,
+        not by the tensor's version counter: an update through ``.data`` (``p.data.fill_(3)``,
+        common in GeM code) changes the values but not the counter, and a layer reused by the
+        counter pooled with the old parameter (before 2026-12-07); values compared also
+        follow every other change (optimizer steps, ``load_state_dict``, ``.data =``,
+        ``.to()``). Not kept under ``torch.inference_mode`` (the result is an inference tensor,
+        and whether it was written to is read from its version counter) nor off the CPU."""
+        raw = self._stored_param()
+        if not self._memo_allowed(raw) or torch.is_inference_mode_enabled():
             return self._effective()
         cached = self.__dict__.get("_effective_memo")
-        if cached is not None and cached[0] is raw and cached[1] == raw._version and \
-                cached[2] == raw.data_ptr() and cached[4] == cached[3]._version:
-            return cached[3]
-        if torch._C._functorch.is_functorch_wrapped_tensor(raw):
-            return self._effective()
+        if (cached is not None and cached[0].dtype == raw.dtype and cached[2] == cached[1]._version
+                and torch.equal(cached[0], raw)):
+            return cached[1]
         value = self._effective()
         if value.requires_grad or torch.autograd.forward_ad.unpack_dual(value).tangent is not None:
             return value
-        self.__dict__["_effective_memo"] = (raw, raw._version, raw.data_ptr(), value,
-                                            value._version)
+        self.__dict__["_effective_memo"] = (raw.detach().clone(), value, value._version)
         return value
+
+    def _pool_param(self) -> torch.Tensor | float:
+        """What ``forward`` hands the op: ``_effective_cached()``, or for one parameter (0-d)
+        where ``_memo_allowed``, its value as a Python float (the same float64 value, so the
+        same result, through the op's shortcut for a float parameter: a layer's forward on a
+        (1, 1, 4, 4) input took 12.6 us against ``MaxPool2d``'s 3.2, the functional form with a
+        float 5.3; 2026-12-07), reused while the stored value is the one it was computed from
+        (read each call: about 0.4 us); under ``torch.inference_mode`` too."""
+        raw = self._stored_param()
+        if raw.dim() != 0 or not self._memo_allowed(raw):
+            return self._effective_cached()
+        stored = raw.item()
+        memo = self.__dict__.get("_float_memo")
+        # (a NaN never matches: checked afresh; -0.0 is not 0.0 here)
+        if memo is not None and memo[0] == stored and \
+                math.copysign(1.0, memo[0]) == math.copysign(1.0, stored):
+            return memo[1]
+        value = self._effective()
+        if value.requires_grad or torch.autograd.forward_ad.unpack_dual(value).tangent is not None:
+            return value
+        self.__dict__["_float_memo"] = (stored, value.item())
+        return self.__dict__["_float_memo"][1]
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
         if isinstance(input, torch.fx.Proxy):  # torch.fx.symbolic_trace
             return self._fx_node(input)
-        return pool(self.op, input, self._effective_cached(), self.layout, self.validate)
+        return pool(self.op, input, self._pool_param(), self.layout, self.validate)
 
     def _fx_node(self, input: torch.fx.Proxy) -> torch.fx.Proxy:
         """The layer in a graph of ``torch.fx.symbolic_trace``: a submodule is one

@@ -339,6 +339,83 @@ def test_the_parameter_is_reused_in_inference_and_follows_every_change():
     torch.testing.assert_close(f(x), expected(f), rtol=0, atol=0)
 
 
+def _layers_to_change():
+    from ppverify.ops import GeM, LPPool2d
+
+    return {
+        "PPool2d": lambda: PPool2d(2, alpha=2.0),
+        "PPool2d per channel": lambda: PPool2d(2, alpha=2.0, num_channels=3),
+        "PPool2d fixed": lambda: PPool2d(2, alpha=2.0, learnable=False),
+        "PPool2d softplus": lambda: PPool2d(2, alpha=2.0, constraint="softplus"),
+        "GeM": lambda: GeM(p=3.0),
+        "LPPool2d": lambda: LPPool2d(2.0, 2),
+    }
+
+
+@pytest.mark.parametrize("name", list(_layers_to_change()))
+@pytest.mark.parametrize("how", ["data.fill_", "data.copy_", "data[...] =", "fill_ no_grad"])
+@pytest.mark.parametrize("mode", ["no_grad", "inference_mode", "grad, input only"])
+def test_the_next_forward_pools_with_the_parameter_as_changed(name, how, mode):
+    """A layer's forward reuses its constrained parameter where no derivative of it is
+    wanted, by the stored values: a change through ``.data`` (which leaves the tensor's
+    version counter alone; ``p.data.fill_(3)`` is common in GeM code) is pooled with by the
+    next call. Before 2026-12-07 the reuse was keyed on the version counter and such a
+    layer pooled with the old value under ``torch.no_grad``, silently. Each result against
+    the layer's operator called with the new value as a float."""
+    from ppverify.ops import functional as fn
+    from ppverify.ops import gem_pool2d, lp_pool2d
+
+    layer = _layers_to_change()[name]()
+    x = torch.rand(1, 3, 6, 6) + 0.05
+    raw = next(t for n, t in list(layer.named_parameters()) + list(layer.named_buffers())
+               if n.startswith("raw_"))
+    if mode == "grad, input only":
+        raw.requires_grad_(False)
+
+    def run():
+        if mode == "no_grad":
+            with torch.no_grad():
+                return layer(x)
+        if mode == "inference_mode":
+            with torch.inference_mode():
+                return layer(x).clone()
+        return layer(x.clone().requires_grad_(True)).detach()
+
+    run()
+    run()  # the reused value is in place
+    new = torch.full_like(raw, 0.5 if "softplus" in name else 4.0)
+    if how == "data.fill_":
+        raw.data.fill_(float(new.flatten()[0]))
+    elif how == "data.copy_":
+        raw.data.copy_(new)
+    elif how == "data[...] =":
+        raw.data[...] = new
+    else:
+        with torch.no_grad():
+            raw.fill_(float(new.flatten()[0]))
+    value = float(layer._effective().detach().flatten()[0])
+    assert abs(value - (float(torch.nn.functional.softplus(new.double()).flatten()[0])
+                        if "softplus" in name else 4.0)) < 1e-12
+    want = {"PPool2d": lambda: fn.p_pool2d(x, value, 2), "GeM": lambda: gem_pool2d(x, value, 6),
+            "LPPool2d": lambda: lp_pool2d(x, value, 2)}[name.split()[0]]()
+    torch.testing.assert_close(run(), want, rtol=0, atol=0)
+
+
+def test_a_layers_single_parameter_goes_to_the_op_as_a_float_only_without_a_graph():
+    """A 0-d parameter on the CPU reaches the op as a Python float (its shortcut) where no
+    derivative of it is wanted; with a learnable one in grad mode, as the tensor of a graph."""
+    layer = PPool2d(2, alpha=2.5)
+    with torch.no_grad():
+        assert type(layer._pool_param()) is float and layer._pool_param() == 2.5
+    with torch.inference_mode():
+        assert type(layer._pool_param()) is float
+    param = layer._pool_param()
+    assert isinstance(param, torch.Tensor) and param.requires_grad
+    per_channel = PPool2d(2, alpha=2.5, num_channels=3)
+    with torch.no_grad():
+        assert isinstance(per_channel._pool_param(), torch.Tensor)
+
+
 FIXED_LAYERS = {
     "PPool2d": lambda c: PPool2d(2, alpha=2.0, learnable=False),
     "AdaptivePPool2d": lambda c: AdaptivePPool2d(2, alpha=2.0, learnable=False),
