@@ -19,7 +19,10 @@ adaptive rows) are timed in interleaved rounds; the figures are best-of-rounds t
   over ``max_pool2d`` alone (target <= 1.3x) and over ``avg_pool2d`` (<= 2x); float64 rows
   over ``max_pool2d`` float64 (<= 3x);
 * per-call overhead: forward of a (1, 1, 4, 4) input over ``max_pool2d``'s (target <= 3x;
-  medians of 201 interleaved rounds of 50 calls);
+  medians of 201 interleaved rounds of 50 calls), the functional form with a float alpha,
+  then the layer (``PPool2d``, a learnable alpha, under ``torch.no_grad``) over
+  ``nn.MaxPool2d``'s, and the layer's forward+backward (the input and alpha needing
+  gradients) over ``nn.MaxPool2d``'s (the input's), each held to the same 3x;
 * first call: the extra seconds of ``import ppverify.ops`` and a first forward+backward in a
   fresh process, over torch's first ``max_pool2d`` (target <= 0.3 s).
 
@@ -399,34 +402,62 @@ def misses(rec: dict) -> list[str]:
 
 
 def per_call_overhead(repeats: int = 50, rounds: int = 201) -> dict:
-    """Forward time per call on a (1, 1, 4, 4) float32 input, ours over ``max_pool2d``'s: the
-    median over ``rounds`` interleaved rounds (each op ``repeats`` calls per round) of each
-    op's time per call. Short rounds (about 0.1-0.3 ms), alternating: on a loaded machine a
-    round is sometimes preempted for a scheduler slice of several ms, and a round's chance of
-    that grows with its length, so long rounds (5 of 2000 calls, before 2026-12-02: 10 ms for
-    our op, 5 ms for ``max_pool2d``) counted the slower op's preemptions more often (1.9-2.9x
-    for one build at load 5; 2.1-2.2x with short rounds, 08:57 UTC)."""
+    """Time per call on a (1, 1, 4, 4) float32 input, ours over torch's, in three pairs: the
+    forward of ``p_pool2d(x, 2.0, 2)`` over ``max_pool2d``'s (``ratio``); the forward of a
+    ``PPool2d(2)`` layer (learnable alpha) under ``torch.no_grad`` over ``nn.MaxPool2d``'s
+    (``layer_ratio``); the layer's forward+backward (the input needs its gradient; ``.sum()``
+    and ``.backward()`` included) over ``nn.MaxPool2d``'s (``train_ratio``). Each figure is the
+    median over ``rounds`` interleaved rounds (each op ``repeats`` calls per round; a fifth of
+    that for forward+backward) of its time per call. Short rounds (about 0.1-0.3 ms),
+    alternating: on a loaded machine a round is sometimes preempted for a scheduler slice of
+    several ms, and a round's chance of that grows with its length, so long rounds (5 of 2000
+    calls, before 2026-12-02: 10 ms for our op, 5 ms for ``max_pool2d``) counted the slower
+    op's preemptions more often (1.9-2.9x for one build at load 5; 2.1-2.2x with short
+    rounds, 08:57 UTC)."""
     import statistics
 
     import torch
     import torch.nn.functional as F
 
     from .functional import p_pool2d
+    from .modules import PPool2d
 
     x = torch.rand(1, 1, 4, 4)
-    fns = {"p_pool2d": lambda: p_pool2d(x, 2.0, 2), "max_pool2d": lambda: F.max_pool2d(x, 2)}
-    per = {n: [] for n in fns}
-    for fn in fns.values():
-        for _ in range(3):  # the shortcut's entry is made on the second call
-            fn()
-    for _ in range(rounds):
-        for name, fn in fns.items():
-            t0 = time.perf_counter()
-            for _ in range(repeats):
+    xg = torch.rand(1, 1, 4, 4, requires_grad=True)
+    layer, max_layer = PPool2d(2, alpha=2.0), torch.nn.MaxPool2d(2)
+
+    def no_grad(module):
+        def call():
+            with torch.no_grad():
+                module(x)
+        return call
+
+    def train(module):
+        def call():
+            module(xg).sum().backward()
+        return call
+
+    pairs = {"forward": ({"p_pool2d": lambda: p_pool2d(x, 2.0, 2),
+                          "max_pool2d": lambda: F.max_pool2d(x, 2)}, repeats),
+             "layer": ({"PPool2d": no_grad(layer), "MaxPool2d": no_grad(max_layer)}, repeats),
+             "train": ({"PPool2d train": train(layer), "MaxPool2d train": train(max_layer)},
+                       max(1, repeats // 5))}
+    med = {}
+    for fns, calls in pairs.values():
+        per = {n: [] for n in fns}
+        for fn in fns.values():
+            for _ in range(3):  # the shortcut's entry is made on the second call
                 fn()
-            per[name].append((time.perf_counter() - t0) / repeats)
-    med = {n: statistics.median(v) for n, v in per.items()}
+        for _ in range(rounds):
+            for name, fn in fns.items():
+                t0 = time.perf_counter()
+                for _ in range(calls):
+                    fn()
+                per[name].append((time.perf_counter() - t0) / calls)
+        med.update({n: statistics.median(v) for n, v in per.items()})
     return {"per_call_s": med, "ratio": med["p_pool2d"] / med["max_pool2d"],
+            "layer_ratio": med["PPool2d"] / med["MaxPool2d"],
+            "train_ratio": med["PPool2d train"] / med["MaxPool2d train"],
             "rounds": rounds, "calls_per_round": repeats}
 
 
@@ -487,11 +518,18 @@ def run_matrix(rows: list[Row], repeats: int, rss: bool, out=sys.stdout,
         oh = per_call_overhead()
         fc = first_call()
         result["per_call"], result["first_call"] = oh, fc
-        ok = "ok" if oh["ratio"] <= OVERHEAD_TARGET else f"MISS > {OVERHEAD_TARGET}x"
-        print(f"\nper-call overhead, (1, 1, 4, 4) forward: "
-              f"{1e6 * oh['per_call_s']['p_pool2d']:.1f} us vs max_pool2d "
-              f"{1e6 * oh['per_call_s']['max_pool2d']:.1f} us = {oh['ratio']:.2f}x  {ok}",
-              file=out)
+        per = oh["per_call_s"]
+        print("", file=out)
+        for what, ours, theirs, key in [
+                ("forward", "p_pool2d", "max_pool2d", "ratio"),
+                ("layer forward, no_grad", "PPool2d", "MaxPool2d", "layer_ratio"),
+                ("layer forward+backward", "PPool2d train", "MaxPool2d train", "train_ratio")]:
+            if key not in oh:  # (figures from an older run)
+                continue
+            ok = "ok" if oh[key] <= OVERHEAD_TARGET else f"MISS > {OVERHEAD_TARGET}x"
+            print(f"per-call overhead, (1, 1, 4, 4) {what}: {1e6 * per[ours]:.1f} us vs "
+                  f"{theirs.split()[0]} {1e6 * per[theirs]:.1f} us = {oh[key]:.2f}x  {ok}",
+                  file=out)
         ok = "ok" if fc["extra_s"] <= FIRST_CALL_TARGET else f"MISS > {FIRST_CALL_TARGET} s"
         print(f"first call in a fresh process: import + kernel load {fc['ppverify_import_s']:.3f}"
               f" s, first forward+backward {fc['first_call_s']:.3f} s (+{fc['modules']} "

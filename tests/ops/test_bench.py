@@ -163,7 +163,9 @@ def fake_call_lines(monkeypatch):
     from ppverify.ops import bench_matrix as bm
 
     monkeypatch.setattr(bm, "per_call_overhead", lambda: {
-        "per_call_s": {"p_pool2d": 5e-6, "max_pool2d": 2.5e-6}, "ratio": 2.0})
+        "per_call_s": {"p_pool2d": 5e-6, "max_pool2d": 2.5e-6, "PPool2d": 8e-6,
+                       "MaxPool2d": 4e-6, "PPool2d train": 1.2e-4, "MaxPool2d train": 3e-5},
+        "ratio": 2.0, "layer_ratio": 2.0, "train_ratio": 4.0})
     monkeypatch.setattr(bm, "first_call", lambda: {
         "ppverify_import_s": 0.05, "first_call_s": 0.002, "modules": 16,
         "torch_first_max_pool_s": 0.01, "extra_s": 0.052})
@@ -179,6 +181,10 @@ def test_cli_matrix_per_call_selects_the_overhead_lines_alone(capsys, monkeypatc
     out = capsys.readouterr().out
     assert measured == []
     assert "per-call overhead, (1, 1, 4, 4) forward: 5.0 us vs max_pool2d 2.5 us = 2.00x  ok" in out
+    assert ("per-call overhead, (1, 1, 4, 4) layer forward, no_grad: 8.0 us vs MaxPool2d 4.0 us "
+            "= 2.00x  ok") in out
+    assert ("per-call overhead, (1, 1, 4, 4) layer forward+backward: 120.0 us vs MaxPool2d "
+            "30.0 us = 4.00x  MISS > 3.0x") in out
 
 
 def test_every_benchmark_names_the_kernels_vector_code(capsys, fake_call_lines):
@@ -297,3 +303,18 @@ def test_the_filter_runs_the_block_where_there_is_no_stderr_descriptor(monkeypat
     with bench._without_kineto_trace_lines():
         ran.append(True)
     assert ran == [True]
+
+
+def test_the_per_call_measurement_times_each_pair():
+    """``per_call_overhead`` runs its three pairs (a few calls each: this only checks that
+    every pair runs and is reported, not the figures)."""
+    from ppverify.ops import bench_matrix as bm
+
+    oh = bm.per_call_overhead(repeats=2, rounds=3)
+    assert set(oh["per_call_s"]) == {"p_pool2d", "max_pool2d", "PPool2d", "MaxPool2d",
+                                     "PPool2d train", "MaxPool2d train"}
+    assert all(v > 0 for v in oh["per_call_s"].values())
+    for key, ours, theirs in [("ratio", "p_pool2d", "max_pool2d"),
+                              ("layer_ratio", "PPool2d", "MaxPool2d"),
+                              ("train_ratio", "PPool2d train", "MaxPool2d train")]:
+        assert oh[key] == oh["per_call_s"][ours] / oh["per_call_s"][theirs]
