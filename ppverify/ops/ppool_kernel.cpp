@@ -5993,8 +5993,9 @@ inline bool monotone_windows(const Axis& A, int64_t& cmax) {
 // alike for float32 inputs: per lane of 8, the window sums, outputs and row buffers of each
 // column) would take more than SEG_SCRATCH_PER_ELEMENT bytes per element of the call's input
 // over its nt threads, and at least SEG_COLS_MIN. A (1, 1, 100000) signal in segments of
-// 1024 columns grew the peak RSS of a forward+backward by 3.7 MB (two threads), 2.4x
-// max_pool1d's 1.6 MB, and ran 5-20% slower than in segments of 256-512 columns; signals of
+// 1024 columns grew the peak RSS of a forward+backward by 4.4 MB (gem_pool1d, two threads;
+// 2.1 MB in segments of about 260), 2.2-2.8x max_pool1d's 1.6-2.0 MB, and ran 5-20% slower
+// than in segments of 256-512 columns; signals of
 // 10^6 samples and more keep 1024, their fastest (2026-12-07, `/tmp` scripts by path: p_pool1d
 // and gem_pool1d k3 s1, 1 and 2 threads, segment lengths 256 / 512 / 1024 interleaved).
 constexpr int64_t SEG_SCRATCH_PER_COL = 1536;
