@@ -6030,11 +6030,15 @@ inline void make_segments(Plan& F, int nt, bool allow, Segments& sg, int64_t max
         want = ((int64_t)L * nt * (nt > 1 ? 2 : 1) + planes - 1) / planes;
       else if (F.layout == 1 && F.groups < nt)
         want = (2 * (int64_t)nt + F.groups - 1) / F.groups;
+      // (cut where a plane holds more than 4 segments of that length: a (1, 3, 4000) signal,
+      // within 4 x 1024 columns, ran as one group of 3 lanes of 4000 columns until
+      // 2026-12-07; in segments of about 256 its forward / backward take 0.49x / 0.53x
+      // (P-pooling) and 0.60x / 0.63x (the power engine) the time, (1, 8, 3000) 0.70x / 0.51x
+      // and 0.97x / 0.88x: `python -m tests.kernel_ab BEFORE.so 15 --rows "000) k3 s1"`)
       const int64_t most = a == 2 ? max_seg_cols : max_seg_in;
-      if (most > 0 && F.plane_in > 4 * most) {
-        const int64_t length = a == 2 ? scratch_bounded_cols(F, nt, most) : most;
+      const int64_t length = a == 2 && most > 0 ? scratch_bounded_cols(F, nt, most) : most;
+      if (length > 0 && F.plane_in > 4 * length)
         want = std::max(want, (F.plane_in + length - 1) / length);
-      }
     }
   }
   std::vector<int64_t> bounds;  // segment boundaries on the output axis
