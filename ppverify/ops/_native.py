@@ -1466,12 +1466,12 @@ def segment_grain(elements: int = 0) -> int:
 
 
 def segment_cols(columns: int = 0) -> int:
-    """P-pooling's segment length where a plane is cut along W (``SEG_COLS``, 1024 columns):
-    a 1-D signal (or planes of one row) longer than 4 x that is cut into segments of at most
-    that length whatever the number of planes, and of fewer columns (at least 256) where the
-    threads' scratch would exceed 8 bytes per input element (``scratch_bounded_cols``). With
-    ``columns`` > 0, set it (tests: short signals cut for their length) and return the
-    previous value."""
+    """P-pooling's most columns of a segment where a plane is cut along W (``SEG_COLS``,
+    1024): a 1-D signal (or planes of one row) is cut, whatever the number of planes, into
+    segments of that many columns or fewer where the threads' scratch would exceed 8 bytes per
+    input element (at least 256: ``scratch_bounded_cols``) wherever it holds more than 4 such
+    segments. With ``columns`` > 0, set it (tests: short signals cut for their length) and
+    return the previous value."""
     return int((_lib or load()).ppv_segment_cols(columns))
 
 
