@@ -524,8 +524,6 @@ def run_matrix(rows: list[Row], repeats: int, rss: bool, out=sys.stdout,
                 ("forward", "p_pool2d", "max_pool2d", "ratio"),
                 ("layer forward, no_grad", "PPool2d", "MaxPool2d", "layer_ratio"),
                 ("layer forward+backward", "PPool2d train", "MaxPool2d train", "train_ratio")]:
-            if key not in oh:  # (figures from an older run)
-                continue
             ok = "ok" if oh[key] <= OVERHEAD_TARGET else f"MISS > {OVERHEAD_TARGET}x"
             print(f"per-call overhead, (1, 1, 4, 4) {what}: {1e6 * per[ours]:.1f} us vs "
                   f"{theirs.split()[0]} {1e6 * per[theirs]:.1f} us = {oh[key]:.2f}x  {ok}",

@@ -144,6 +144,12 @@ def _constraint_of(state) -> str | None:
     return None
 
 
+def _carries_a_derivative(value: torch.Tensor) -> bool:
+    """Whether the constrained parameter is part of a graph (backward or forward mode), so that
+    a layer may not keep it for later calls."""
+    return value.requires_grad or torch.autograd.forward_ad.unpack_dual(value).tangent is not None
+
+
 class _ParamPool(torch.nn.Module):
     """A pooling layer: an operator, a layout and its parameter (see the module docstring)."""
 
@@ -321,7 +327,7 @@ class _ParamPool(torch.nn.Module):
                 and torch.equal(cached[0], raw)):
             return cached[1]
         value = self._effective()
-        if value.requires_grad or torch.autograd.forward_ad.unpack_dual(value).tangent is not None:
+        if _carries_a_derivative(value):
             return value
         self.__dict__["_effective_memo"] = (raw.detach().clone(), value, value._version)
         return value
@@ -343,7 +349,7 @@ class _ParamPool(torch.nn.Module):
                 math.copysign(1.0, memo[0]) == math.copysign(1.0, stored):
             return memo[1]
         value = self._effective()
-        if value.requires_grad or torch.autograd.forward_ad.unpack_dual(value).tangent is not None:
+        if _carries_a_derivative(value):
             return value
         self.__dict__["_float_memo"] = (stored, value.item())
         return self.__dict__["_float_memo"][1]

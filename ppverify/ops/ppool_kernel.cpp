@@ -1044,6 +1044,11 @@ struct Plan {
   }
 };
 
+// Bytes per element of a plan's input (float64 8, float32 4, the half types 2).
+inline int64_t elem_bytes(const Plan& P) {
+  return P.dtype == DT_F64 ? 8 : (P.dtype == DT_F32 ? 4 : 2);
+}
+
 // Lanes of one group: where each lane's plane starts (input and output), its parameter and
 // whether it exists (the last group may be partial).
 struct Lanes {
@@ -2771,7 +2776,7 @@ PPV_SHARED(std::atomic<int64_t>, fast_cache_bytes, , {CACHE_BYTES})
 constexpr int64_t CACHE_PER_INPUT_BYTE = 2;
 constexpr int64_t CACHE_SMALL_CALL_BYTES = 256 << 10;
 inline int64_t backward_cache_bytes(int64_t budget, const Plan& P, int threads) {
-  const int64_t es = P.dtype == DT_F64 ? 8 : (P.dtype == DT_F32 ? 4 : 2);
+  const int64_t es = elem_bytes(P);
   const int64_t input = P.N * P.C * P.plane_in * es;
   return std::min(budget, std::max(CACHE_SMALL_CALL_BYTES,
                                    CACHE_PER_INPUT_BYTE * input / std::max(threads, 1)));
@@ -5715,7 +5720,7 @@ inline int threads_for(const Plan& P, int requested) {
 struct GroupRun { int64_t begin, end, step; };
 inline GroupRun thread_groups(const Plan& P, int64_t groups, bool segmented, int t, int nt) {
   if (P.layout == 0 || segmented || nt <= 1) return {t, groups, std::max(nt, 1)};
-  const int64_t es = P.dtype == DT_F64 ? 8 : (P.dtype == DT_F32 ? 4 : 2);
+  const int64_t es = elem_bytes(P);
   // groups per 64-byte line when a batch entry's channels start on a line (C a multiple of
   // the line's channels); else lines straddle groups anyway, and only the cut's line is shared
   const int64_t per_line = std::max<int64_t>(1, 64 / (L * es));
@@ -5752,7 +5757,7 @@ PPV_SHARED(std::atomic<int64_t>, cl_band_bytes, , {CL_BAND_BYTES})
 // group owns its lines, packed planes, or a plane within one band).
 inline int64_t cl_band_rows(const Plan& P, bool segmented, bool input_rows) {
   if (P.layout != 1 || segmented || P.C <= L || P.packed()) return 0;
-  const int64_t es = P.dtype == DT_F64 ? 8 : (P.dtype == DT_F32 ? 4 : 2);
+  const int64_t es = elem_bytes(P);
   const int64_t row_bytes = std::max<int64_t>(1, P.ax[2].in * P.C * es);
   const int64_t rows_in = P.ax[0].in * P.ax[1].in;
   const int64_t fit = std::max<int64_t>(1, cl_band_bytes.load(std::memory_order_relaxed) /

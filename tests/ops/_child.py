@@ -40,21 +40,23 @@ def peak_rss_growth(op: str, args: str, warm_shape: tuple, shape: tuple) -> dict
     """)
 
 
-def fwd_bwd_peak_growth(call: str, small_shape: tuple, shape: tuple, threads: int = 2):
+def fwd_bwd_peak_growth(call: str, small_shape: tuple, shape: tuple, threads: int = 2,
+                        p: float = 2.5, env: dict | None = None):
     """Peak-RSS growth (bytes; None where it cannot be reset) of one forward+backward of
     ``call`` (an expression of ``x``, with ``P`` = ``ppverify.ops``, ``F`` =
-    ``torch.nn.functional`` and a learnable ``p``) on ``torch.rand(*shape) + 0.01`` in a
+    ``torch.nn.functional`` and ``p``, a learnable 0-d tensor of that value) on
+    ``torch.rand(*shape) + 0.01`` in a
     fresh process on ``threads`` threads, by the matrix's protocol
     (``ppverify.ops.bench_matrix.peak_rss_growth``: two warm-ups on ``small_shape``, then
     ``/proc/self/clear_refs`` and ``VmHWM``; ``ru_maxrss`` keeps the import's peak and misses
-    growths below it)."""
+    growths below it). ``env``: added to the child's environment."""
     return run_child(f"""
         import json, torch
         import torch.nn.functional as F
         import ppverify.ops as P
         from ppverify.ops.bench_matrix import peak_rss_growth
         torch.set_num_threads({threads})
-        p = torch.tensor(2.5, requires_grad=True)
+        p = torch.tensor({p!r}, requires_grad=True)
         def run(x):
             x = x.detach().requires_grad_(True)
             y = {call}
@@ -62,4 +64,4 @@ def fwd_bwd_peak_growth(call: str, small_shape: tuple, shape: tuple, threads: in
             return y
         print(json.dumps(peak_rss_growth(run, torch.rand(*{small_shape!r}) + 0.01,
                                          lambda: torch.rand(*{shape!r}) + 0.01)))
-    """)
+    """, env)

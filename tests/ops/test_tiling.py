@@ -139,46 +139,6 @@ def test_kernel_plans_match_the_oracles_windows(monkeypatch, geometry):
                                                                     w.out_index)
 
 
-@settings(max_examples=150, deadline=None)
-@given(data=st.data(), dims=st.sampled_from([1, 2, 3]))
-def test_compact_plans_match_the_oracles_windows_on_drawn_geometries(data, dims):
-    """The kernel's computed windows of a compact axis (``WinTable::regular``) against
-    ppverify.windows on the strategies' geometries (padding, dilation, ceil_mode, windows
-    clipped at both ends), and against the table the same plan would hold."""
-    from ppverify.ops import _layout
-    from ppverify.strategies import pool_geometries, spatial_sizes
-    from ppverify.windows import axis_output_size, make_geometry
-
-    geometry = data.draw(pool_geometries(dims, max_kernel=5, max_stride=4, max_dilation=3))
-    spatial = data.draw(spatial_sizes(geometry, max_extra=9))
-    g = make_geometry(dims, **geometry)
-    layout = _layout.windowed(dims, *geometry.values())
-    try:
-        out = _layout.out_spatial(layout, spatial)
-    except ValueError:
-        return
-    old = _native.COMPACT_MIN_OUTPUTS
-    try:
-        _native.COMPACT_MIN_OUTPUTS = 0
-        compact = _native.make_plan("ppool", layout, (1, 1, *spatial), torch.float32, False, 0,
-                                    out)
-        _native.COMPACT_MIN_OUTPUTS = 10**9
-        table = _native.make_plan("ppool", layout, (1, 1, *spatial), torch.float32, False, 0,
-                                  out)
-    finally:
-        _native.COMPACT_MIN_OUTPUTS = old
-    pad = 3 - dims
-    for a in range(dims):
-        k, s, p, d = (g.kernel_size[a], g.stride[a], g.padding[a], g.dilation[a])
-        n = axis_output_size(spatial[a], k, s, p, d, g.ceil_mode)
-        starts, counts = _native.kernel_axis_windows(compact, pad + a)
-        t_starts, t_counts = _native.kernel_axis_windows(table, pad + a)
-        assert (starts == t_starts).all() and (counts == t_counts).all()
-        for o in range(n):  # the oracle's rule: positions o s - p + j d inside [0, length)
-            want = [o * s - p + j * d for j in range(k) if 0 <= o * s - p + j * d < spatial[a]]
-            assert [starts[o] + j * d for j in range(counts[o])] == want, (geometry, spatial, a, o)
-
-
 def _plans_both_ways(dims, geometry, spatial):
     """The plan of ``geometry`` on ``spatial`` with every windowed axis compact, and with every
     axis a table (None where the geometry gives no output)."""
@@ -199,6 +159,34 @@ def _plans_both_ways(dims, geometry, spatial):
     finally:
         _native.COMPACT_MIN_OUTPUTS = old
     return plans
+
+
+@settings(max_examples=150, deadline=None)
+@given(data=st.data(), dims=st.sampled_from([1, 2, 3]))
+def test_compact_plans_match_the_oracles_windows_on_drawn_geometries(data, dims):
+    """The kernel's computed windows of a compact axis (``WinTable::regular``) against
+    ppverify.windows on the strategies' geometries (padding, dilation, ceil_mode, windows
+    clipped at both ends), and against the table the same plan would hold."""
+    from ppverify.strategies import pool_geometries, spatial_sizes
+    from ppverify.windows import axis_output_size, make_geometry
+
+    geometry = data.draw(pool_geometries(dims, max_kernel=5, max_stride=4, max_dilation=3))
+    spatial = data.draw(spatial_sizes(geometry, max_extra=9))
+    g = make_geometry(dims, **geometry)
+    plans = _plans_both_ways(dims, geometry, spatial)
+    if plans is None:
+        return
+    compact, table = plans
+    pad = 3 - dims
+    for a in range(dims):
+        k, s, p, d = (g.kernel_size[a], g.stride[a], g.padding[a], g.dilation[a])
+        n = axis_output_size(spatial[a], k, s, p, d, g.ceil_mode)
+        starts, counts = _native.kernel_axis_windows(compact, pad + a)
+        t_starts, t_counts = _native.kernel_axis_windows(table, pad + a)
+        assert (starts == t_starts).all() and (counts == t_counts).all()
+        for o in range(n):  # the oracle's rule: positions o s - p + j d inside [0, length)
+            want = [o * s - p + j * d for j in range(k) if 0 <= o * s - p + j * d < spatial[a]]
+            assert [starts[o] + j * d for j in range(counts[o])] == want, (geometry, spatial, a, o)
 
 
 @settings(max_examples=300, deadline=None)
