@@ -93,6 +93,26 @@ CASES = [  # label, shape, layout, threads, dtype
      torch.float32),
     ("3-D (1,2,64,64,64) k3 s2 p1", (1, 2, 64, 64, 64), _layout.windowed(3, 3, 2, 1), 2,
      torch.float32),
+    # short split axes (segments_for_span): a depth of 8 outputs, one plane, few rows
+    ("3-D (1,2,16,64,64) k3 s2 p1", (1, 2, 16, 64, 64), _layout.windowed(3, 3, 2, 1), 2,
+     torch.float32),
+    ("3-D (1,1,40,40,40) k3 s1 p1", (1, 1, 40, 40, 40), _layout.windowed(3, 3, 1, 1), 2,
+     torch.float32),
+    ("2-D (1,1,64,4000) k3 s1 p1", (1, 1, 64, 4000), _layout.windowed(2, 3, 1, 1), 2,
+     torch.float32),
+    # float64 planes in segments (their backward through the overlap state's arithmetic per
+    # segment since 2026-12-07: fused_group64)
+    ("1-D f64 (2,3,5e4) k3 s2 p1", (2, 3, 50_000), _layout.windowed(1, 3, 2, 1), 2,
+     torch.float64),
+    ("1-D f64 (1,1,2e4) k3 s1", (1, 1, 20_000), _layout.windowed(1, 3, 1), 2, torch.float64),
+    ("2-D f64 (1,3,300,300) k3 s2 p1", (1, 3, 300, 300), _layout.windowed(2, 3, 2, 1), 2,
+     torch.float64),
+    ("2-D f64 (2,8,224,224) k3 s2 p1", (2, 8, 224, 224), _layout.windowed(2, 3, 2, 1), 2,
+     torch.float64),
+    ("3-D f64 (2,4,32,64,64) k3 s2 p1", (2, 4, 32, 64, 64), _layout.windowed(3, 3, 2, 1), 2,
+     torch.float64),
+    ("2-D f64 (1,1,64,4000) k3 s1 p1", (1, 1, 64, 4000), _layout.windowed(2, 3, 1, 1), 2,
+     torch.float64),
     ("2-D f64 (1,1,1000,1000) k3 s2 p1", (1, 1, 1000, 1000), _layout.windowed(2, 3, 2, 1), 2,
      torch.float64),
     # channels-last memory (issue 12's native channels_last kernels)

@@ -477,7 +477,7 @@ def _open(path: Path):
     lib.ppv_lean64.restype = i32
     lib.ppv_plan_axis.argtypes = [vp, i32, vp]
     lib.ppv_plan_axis.restype = i32
-    lib.ppv_segments.argtypes = [vp, i32, vp]
+    lib.ppv_segments.argtypes = [vp, i32, i32, vp]
     lib.ppv_segments.restype = i32
     lib.ppv_lane_slices.argtypes = [vp]
     lib.ppv_lane_slices.restype = None
@@ -1219,7 +1219,7 @@ def backward(plan: int, x: torch.Tensor, param: torch.Tensor, grad_out: torch.Te
     return dparam
 
 
-def segments(plan, threads: int) -> dict[str, int]:
+def segments(plan, threads: int, backward: bool = False) -> dict[str, int]:
     """How the kernel cuts the planes of a ``plan`` (``make_plan``'s array) for ``threads``
     threads: with fewer planes than SIMD lanes x threads, each plane is cut along its
     outermost axis with more than one output into segments that act as planes (``Segments``
@@ -1227,11 +1227,14 @@ def segments(plan, threads: int) -> dict[str, int]:
     4 x 1024 columns (``segment_cols``), the power mean's and Lp's where a plane has more than
     4 x 65536 elements or, cut along W, 4 x 1024 columns (``pow_segment_sizes``). Returns
     ``segments`` (of all planes; ``N C`` when not cut), ``classes`` (distinct segment plans),
-    ``axis`` (0 D, 1 H, 2 W; -1: not cut) and ``threads``. For tests and benchmarks."""
+    ``axis`` (0 D, 1 H, 2 W; -1: not cut) and ``threads``. ``backward``: P-pooling's
+    recomputing backward's cut (float64's cuts planes of more than 2^15 elements for its fused
+    backward). For tests and benchmarks."""
     import numpy as np
 
     out = np.zeros(4, dtype=np.int64)
-    code = (_lib or load()).ppv_segments(plan.ctypes.data, threads, out.ctypes.data)
+    code = (_lib or load()).ppv_segments(plan.ctypes.data, threads, int(backward),
+                                         out.ctypes.data)
     if code:
         status(code)
     return dict(zip(("segments", "classes", "axis", "threads"), (int(v) for v in out)))

@@ -5343,7 +5343,9 @@ void exact_group(const T* x, const Plan& P, const Lanes& ln, T* y, const T* gy, 
     for (int64_t oh = 0; oh < AH.out; ++oh)
       for (int64_t ow = 0; ow < AW.out; ++ow) {
         const bool owned = P.owns_out(od, oh, ow);
-        if (!backward && !owned) continue;
+        // (a segment's local overlap state, fused_group64's: every window of the segment, the
+        // shared ones for the gradients of the inputs it owns)
+        if (!backward && !owned && !(ov64 && sv->local)) continue;
         WindowRange wr = window_range(P, od, oh, ow);
         if (lean) {
           double yl[L];
@@ -5543,6 +5545,7 @@ inline void overlap64_group_backward(const Plan& P, const double* x, const Lanes
     for (int64_t oh = 0; oh < P.ax[1].out; ++oh)
       for (int64_t ow = 0; ow < P.ax[2].out; ++ow, ++o) {
         const int64_t si = state_index(P, sgroup, od, oh, ow);
+        const bool owned = P.owns_out(od, oh, ow);  // (a segment's windows: their dy/da)
         const v8d g = v8_load(G + o * L), S = v8_load(win + si), ag = v8_abs(g);
         const v8l again = act & ((S < zero) | (ag > zero + 0x1p100) |
                                  ((ag != zero) & (ag < zero + 0x1p-400)) | (ag != ag));
@@ -5553,7 +5556,7 @@ inline void overlap64_group_backward(const Plan& P, const double* x, const Lanes
 #pragma omp simd
         for (int l = 0; l < L; ++l) yf[l] = (double)ylo[si + l];
         const v8d yl = v8_select(use, yh * v8_load(yf), zero);
-        if (want_param) {
+        if (want_param && owned) {
           const v8d term = g * v8_load(dw + si), at = v8_abs(term);
           dlv = v8_select(use, dlv + term, dlv);
           widev = widev |
@@ -5577,7 +5580,8 @@ inline void overlap64_group_backward(const Plan& P, const double* x, const Lanes
           WindowOut wo;
           double dummy[L];
           exact_window<double>(x, P, ln, wr, again_l, true, gl, &sink,
-                               want_param ? dextra : nullptr, dummy, wo, true, nullptr);
+                               want_param && owned ? dextra : nullptr, dummy, wo, true,
+                               nullptr);
           flush_pair_modes();  // (its path counts, now: not left to a later call's)
         }
         if (one_window) {
@@ -5611,8 +5615,10 @@ inline void overlap64_group_backward(const Plan& P, const double* x, const Lanes
 #pragma omp simd
     for (int64_t k = 0; k < n; ++k) Pa[k] += xt[k];
   }
-  // (gx may be the state's x^a: this group's, read no more)
-  scatter_lanes_range(gx, ln, ln.in_base, ln.es_in, 0, np, Pa);
+  // (gx may be the state's x^a: this group's, read no more.) A segment writes the inputs it
+  // owns (Plan::split), the rest being the previous segment's
+  const int64_t own_lo = P.own_flat_lo(), own_hi = P.own_flat_hi();
+  scatter_lanes_range(gx, ln, ln.in_base, ln.es_in, own_lo, own_hi, Pa + own_lo * L);
   if (again_n) overlap_rows_redone += again_n;
   if (!want_param) return;
   for (int l = 0; l < L; ++l) {
@@ -5627,7 +5633,7 @@ inline void overlap64_group_backward(const Plan& P, const double* x, const Lanes
         for (int64_t oh = 0; oh < P.ax[1].out; ++oh)
           for (int64_t ow = 0; ow < P.ax[2].out; ++ow) {
             const int64_t si = state_index(P, sgroup, od, oh, ow) + l;
-            if (win[si] < 0.0) continue;
+            if (win[si] < 0.0 || !P.owns_out(od, oh, ow)) continue;
             const double gv = gy[out_index(P, ln, l, od, oh, ow)];
             const double ag = std::fabs(gv);
             if (ag > 0x1p100 || (ag != 0.0 && ag < 0x1p-400) || !(ag == ag)) continue;
@@ -5659,6 +5665,8 @@ struct Fused64Scratch {
 };
 inline bool fused_group64(const double* x, const Plan& P, const Lanes& ln, const double* gy,
                           double* gx, ScaledSum* da, int* status, Fused64Scratch& fs) {
+  // the state refused before any window (exact_group: no element cache): not computed in vain
+  if (P.plane_in > ELEM_CACHE_ELEMS || !P.new_alpha) return false;
   const int64_t wn = P.plane_out * L;
   if ((int64_t)fs.e.size() < P.plane_in * L) fs.e.resize((size_t)(P.plane_in * L));
   if ((int64_t)fs.win.size() < 3 * wn) fs.win.resize((size_t)(3 * wn));  // (2.5 used)
@@ -5687,8 +5695,8 @@ inline bool fused_group64(const double* x, const Plan& P, const Lanes& ln, const
 // Threads the work pays for: about 2^16 window-element pairs per thread before a second one
 // pays for its wake-up, and at most one per group (units of work: groups, or groups of
 // segments, see Segments).
-inline int threads_for(const Plan& P, int requested, int64_t groups) {
-  int64_t pairs = 0;
+// The call's window-element pairs: its windows' elements summed over its outputs.
+inline int64_t window_pairs(const Plan& P) {
   int64_t wsz = 1;
   for (int a = 0; a < 3; ++a) {
     const Axis& A = P.ax[a];
@@ -5698,7 +5706,11 @@ inline int threads_for(const Plan& P, int requested, int64_t groups) {
     outside(0, A.out, lo, hi, [&](int64_t o) { tot += A.count[o]; });
     wsz *= std::max<int64_t>(tot, 1);
   }
-  pairs = wsz * P.N * P.C;
+  return wsz * P.N * P.C;
+}
+
+inline int threads_for(const Plan& P, int requested, int64_t groups) {
+  const int64_t pairs = window_pairs(P);
   int64_t by_work = std::max<int64_t>(1, pairs / 65536);
   int64_t t = std::min<int64_t>({(int64_t)std::max(requested, 1), groups, by_work});
   return (int)std::max<int64_t>(t, 1);
@@ -5927,9 +5939,13 @@ constexpr int64_t SEG_COLS = 1024;
 // which the oracle can check, are cut for their length too
 PPV_SHARED(std::atomic<int64_t>, seg_cols, , {SEG_COLS})
 
+// Threads for a segmented call: one per grain of input elements, or per two grains of window-
+// element pairs where windows hold more than two elements per input (3-D k3 s1: 27 per input;
+// (1, 1, 40, 40, 40) k3 s1 p1, 64,000 elements, ran on one thread until 2026-12-07).
 inline int segment_threads(const Plan& P, int requested) {
   const int64_t grain = std::max<int64_t>(1, seg_grain.load(std::memory_order_relaxed));
-  const int64_t by_work = std::max<int64_t>(1, P.N * P.C * P.plane_in / grain);
+  const int64_t work = std::max(P.N * P.C * P.plane_in, window_pairs(P) / 2);
+  const int64_t by_work = std::max<int64_t>(1, work / grain);
   return (int)std::max<int64_t>(1, std::min<int64_t>(std::max(requested, 1), by_work));
 }
 
@@ -6013,13 +6029,60 @@ inline int64_t scratch_bounded_cols(const Plan& F, int nt, int64_t max_seg_cols)
   return std::min(max_seg_cols, std::max(SEG_COLS_MIN, fit));
 }
 
+// The number of interior segments of the regular range [o1, o1 + span) of a split axis of
+// `out` outputs, whose segments share `halo` outputs' windows with the previous one: `want`
+// where segments of SEG_HALO_FACTOR halos fit (at most a quarter of a segment's windows
+// computed twice). Where they do not (a short axis: a 3-D plane's depth of 8 outputs, a 2-D
+// plane of few rows), the count of the least estimated time, fewer segments where it ties:
+// the groups of lanes of each class (the first segment's, the interior ones', the last's, as
+// make_segments builds them) dealt to the threads in turn (thread_groups), a group weighing
+// 4 per output and 3 per output of its halo (the backward's share of a forward+backward).
+// Until 2026-12-07 such an axis was cut by the quarter rule alone: (1, 2, 16, 64, 64) k3 s2
+// p1, a depth of 8 outputs, ran uncut on one thread, 2 of its 8 lanes busy (forward+backward
+// 10x max_pool3d's; `python -m tests.cliff_sweep`).
+inline int64_t segments_for_span(const Plan& F, int nt, int64_t want, int64_t out, int64_t o1,
+                                 int64_t span, int64_t halo, int64_t seg_min_len) {
+  const int64_t quarter = std::min(want, span / std::max(seg_min_len, SEG_HALO_FACTOR * halo));
+  if (quarter >= want) return quarter;
+  nt = std::max(nt, 1);
+  const int64_t planes = F.N * F.C;
+  const auto groups_of = [&](int64_t segs) {
+    return F.lanes_are_planes() ? (segs * planes + L - 1) / L : segs * F.groups;
+  };
+  std::vector<int64_t> load((size_t)nt);
+  const auto cost = [&](int64_t k) {
+    std::fill(load.begin(), load.end(), 0);
+    int64_t g = 0;
+    const auto deal = [&](int64_t segs, int64_t each) {
+      for (int64_t i = groups_of(segs); i > 0; --i) load[(size_t)(g++ % nt)] += each;
+    };
+    if (k < 2) {
+      deal(1, 4 * out);
+    } else {
+      const int64_t m = span / k, tail = out - (o1 + k * m), shared = 3 * halo;
+      if (o1 > 0) deal(1, 4 * o1);
+      deal(tail > 0 ? k : k - 1, 4 * m + shared);
+      deal(1, 4 * (tail > 0 ? tail : m) + shared);
+    }
+    return *std::max_element(load.begin(), load.end());
+  };
+  int64_t best = std::max<int64_t>(1, quarter), best_cost = cost(best);
+  const int64_t most = std::min(want, span / std::max<int64_t>(1, std::max(seg_min_len, halo)));
+  for (int64_t k = best + 1; k <= most; ++k) {
+    const int64_t c = cost(k);
+    if (c < best_cost) best = k, best_cost = c;
+  }
+  return best;
+}
+
 // max_seg_in > 0 (the power engine): also cut planes of more than 4 max_seg_in elements into
 // segments of about max_seg_in input elements, whatever the number of planes (its per-thread
 // scratch grows with a plane's rows and outputs); max_seg_cols in place of max_seg_in where
 // the cut axis is W (a segment's scratch grows with its columns alone: scratch_bounded_cols
-// of them).
+// of them). plane_limit > 0: planes of more elements than that (not 4 max_seg_in) are cut
+// (float64's fused backward: ELEM_CACHE_ELEMS).
 inline void make_segments(Plan& F, int nt, bool allow, Segments& sg, int64_t max_seg_in = 0,
-                          int64_t max_seg_cols = 0) {
+                          int64_t max_seg_cols = 0, int64_t plane_limit = 0) {
   sg = Segments();
   int a = -1;
   for (int k = 0; k < 3; ++k)
@@ -6042,7 +6105,8 @@ inline void make_segments(Plan& F, int nt, bool allow, Segments& sg, int64_t max
       // and 0.97x / 0.88x: `python -m tests.kernel_ab BEFORE.so 15 --rows "000) k3 s1"`)
       const int64_t most = a == 2 ? max_seg_cols : max_seg_in;
       const int64_t length = a == 2 && most > 0 ? scratch_bounded_cols(F, nt, most) : most;
-      if (length > 0 && F.plane_in > 4 * length)
+      const int64_t over = plane_limit > 0 && a != 2 ? plane_limit : 4 * length;
+      if (length > 0 && F.plane_in > over)
         want = std::max(want, (F.plane_in + length - 1) / length);
     }
   }
@@ -6084,8 +6148,7 @@ inline void make_segments(Plan& F, int nt, bool allow, Segments& sg, int64_t max
       }
       const int64_t o1 = e0 + h;
       const int64_t halo = o1 - e0;
-      const int64_t min_len = std::max(seg_min_len, SEG_HALO_FACTOR * halo);
-      const int64_t k = std::min(want, (e1 - o1) / min_len);
+      const int64_t k = segments_for_span(F, nt, want, A.out, o1, e1 - o1, halo, seg_min_len);
       if (k >= 2) {
         const int64_t m = (e1 - o1) / k;
         if (o1 > 0) bounds.push_back(0);
@@ -6186,6 +6249,28 @@ inline void make_segments(Plan& F, int nt, bool allow, Segments& sg, int64_t max
     slot0 += segs * planes;
   }
   sg.groups = g0;
+}
+
+// float64 where an autograd forward saves the overlap state (windows that share elements;
+// windows that share none on contiguous memory with 4 elements or more on average,
+// _dispatch's choice): its recomputing backward (`recompute`) runs through the overlap state's
+// arithmetic (fused_group64), so that it gives the state's bits (gradcheck's reentrancy).
+inline double window_mean(const Plan& P);
+inline bool fused64_backward(const Plan& P, bool recompute) {
+  return P.dtype == DT_F64 && P.op == OP_PPOOL && recompute &&
+         (!disjoint(P) || (P.layout == 0 && window_mean(P) >= 4.0));
+}
+
+// P-pooling's segments (make_segments): for lanes and threads, signals cut along W for their
+// length (seg_cols), and where the backward is fused64's, planes of more than the element cache
+// cut into segments of at most half of it (fused_group64 serves no larger plane). A segment's
+// backward is fused64's too since 2026-12-07 (before, segments took the per-window backward:
+// 2.0-2.2x the time, `python -m tests.kernel_ab BEFORE.so 7 --rows f64`; a plane beyond the
+// cache, as (2, 8, 224, 224), computed the state, found it refused and ran the per-window
+// backward after it: 3x).
+inline void make_ppool_segments(Plan& P, int seg_threads, bool fused64, Segments& sg) {
+  make_segments(P, seg_threads, true, sg, fused64 ? ELEM_CACHE_ELEMS / 2 : 0,
+                seg_cols.load(std::memory_order_relaxed), fused64 ? ELEM_CACHE_ELEMS : 0);
 }
 
 // The lanes of group g (of all classes) and its class.
@@ -6480,6 +6565,8 @@ int run(const Plan& Pc, const T* x, const double* param, T* y, const T* gy, T* g
   } else if (sv) {  // windows that share no element
     if (!disjoint(P) || (exact != (sv->jac64 != nullptr))) return ST_ARGS;
   }
+  // float64's recomputing backward through the overlap state's arithmetic (fused64_backward)
+  const bool fused64 = fused64_backward(P, backward && sv == nullptr);
   Segments sg;
   int seg_threads = 1;
   int extra_status = 0;
@@ -6492,7 +6579,7 @@ int run(const Plan& Pc, const T* x, const double* param, T* y, const T* gy, T* g
     // segments when the planes leave lanes or threads idle (threads: as the whole work
     // allows, not capped by the planes' groups; see SEG_THREAD_ELEMENTS)
     seg_threads = segment_threads(P, requested);
-    make_segments(P, seg_threads, true, sg, 0, seg_cols.load(std::memory_order_relaxed));
+    make_ppool_segments(P, seg_threads, fused64, sg);
     xl = xl && sg.axis < 0;
     for (SegClass& c : sg.classes) {
       // the backward's second pass reads the D and H inverses (W's is never read)
@@ -6549,12 +6636,6 @@ int run(const Plan& Pc, const T* x, const double* param, T* y, const T* gy, T* g
       extra_status = ST_UNSAVED;
     }
   }
-  // float64, unsegmented, where an autograd forward saves the overlap state (windows that
-  // share elements; windows that share none on contiguous memory with 4 elements or more on
-  // average, _dispatch's choice): the backward recomputes through the overlap state's
-  // arithmetic (fused_group64), so that it gives the state's bits (gradcheck's reentrancy)
-  const bool fused64 = exact && backward && sv == nullptr && sg.axis < 0 &&
-                       (!disjoint(P) || (P.layout == 0 && window_mean(P) >= 4.0));
   const int64_t slots = sg.slot_plane.empty() ? P.N * P.C : (int64_t)sg.slot_plane.size();
   std::vector<double> dparam_mem;
   if (backward) dparam_mem.assign((size_t)(2 * slots), 0.0);
@@ -7841,9 +7922,9 @@ int64_t ppv_openmp() {
 
 // The segments (sg) and the number of threads run uses for a P-pooling plan and nthreads: the
 // segments' threads where the planes are cut, else threads_for. For the test exports below.
-inline int segments_and_threads(Plan& P, int nthreads, Segments& sg) {
+inline int segments_and_threads(Plan& P, int nthreads, bool backward, Segments& sg) {
   const int seg_threads = segment_threads(P, nthreads);
-  make_segments(P, seg_threads, true, sg, 0, seg_cols.load(std::memory_order_relaxed));
+  make_ppool_segments(P, seg_threads, fused64_backward(P, backward), sg);
   return sg.axis < 0 ? threads_for(P, nthreads)
                      : (int)std::min<int64_t>(seg_threads, sg.groups);
 }
@@ -7851,13 +7932,14 @@ inline int segments_and_threads(Plan& P, int nthreads, Segments& sg) {
 // How run would cut the planes of a plan for nthreads (Segments; the power engine's forward and
 // recomputing backward for the power mean and Lp): out[0] the segments of all planes (N C when
 // not segmented), out[1] their classes (plans), out[2] the split axis (0 D, 1 H, 2 W; -1
-// none), out[3] the threads. For tests and benchmarks.
-int ppv_segments(const int64_t* plan, int nthreads, int64_t* out) {
+// none), out[3] the threads; backward != 0: P-pooling's recomputing backward's (float64's
+// differ: make_ppool_segments). For tests and benchmarks.
+int ppv_segments(const int64_t* plan, int nthreads, int backward, int64_t* out) {
   Plan P;
   try {
     if (!P.parse(plan)) return ST_ARGS;
     Segments sg;
-    const int nt = P.op == OP_PPOOL ? segments_and_threads(P, nthreads, sg)
+    const int nt = P.op == OP_PPOOL ? segments_and_threads(P, nthreads, backward != 0, sg)
                                     : power_segments(P, nthreads, true, sg);
     out[0] = 0;
     for (const SegClass& c : sg.classes) out[0] += (int64_t)c.in_off.size() * P.N * P.C;
@@ -7879,7 +7961,7 @@ int ppv_thread_groups(const int64_t* plan, int nthreads, int64_t* out) {
   try {
     if (!P.parse(plan) || P.op != OP_PPOOL) return ST_ARGS;
     Segments sg;
-    const int nt = segments_and_threads(P, nthreads, sg);
+    const int nt = segments_and_threads(P, nthreads, false, sg);
     out[0] = nt;
     for (int t = 0; t < nt; ++t) {
       const GroupRun gr = thread_groups(P, sg.groups, sg.axis >= 0, t, nt);

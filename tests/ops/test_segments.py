@@ -18,6 +18,7 @@ import pytest
 import torch
 
 from ppverify.ops import _layout, _native
+from ppverify.ops import functional as F
 
 from ._cases import positive_signal
 from ._compare import check_adaptive_case, check_case, dtype_name
@@ -58,6 +59,10 @@ WINDOWED = [
     (2, (1, 3, 66, 5), (2, 3), (2, 1), (1, 1), 1, False),
     (3, (1, 1, 60, 3, 3), 3, 1, 1, 1, False),
     (3, (1, 2, 97, 4, 4), 2, 2, 0, 1, True),
+    # short split axes, cut where the lanes gain though a segment shares a third of its
+    # windows (segments_for_span): a depth of 8 outputs, a plane of 12 output rows
+    (3, (1, 2, 16, 12, 12), 3, 2, 1, 1, False),
+    (2, (1, 1, 14, 40), 3, 1, 1, 1, False),
 ]
 
 
@@ -127,6 +132,51 @@ def test_float64_few_planes_in_segments(threads):
     check_case(x, torch.tensor([-2.0], dtype=torch.float64), 3, 1, 1, dims=2)
 
 
+@pytest.mark.parametrize("dims", [1, 2])
+def test_float64_segments_backward_has_the_unsegmented_bits(dims, threads):
+    # since 2026-12-07 a float64 segment's recomputing backward runs the overlap state's
+    # arithmetic (fused_group64) over the segment's windows, as a plane not cut does: each
+    # input gradient has the bits of the same plane among 16 copies (lanes full: not cut), the
+    # windows with zeros (evaluated again by the exact engine) included. Before, segments ran
+    # the per-window backward (other bits), 4-6x max_pool's float64 time.
+    shape = (1, 1, 700) if dims == 1 else (1, 1, 90, 7)
+    x = positive_signal(shape, torch.float64, 61, zeros=0.04)
+    layout = _layout.windowed(dims, 3, 1, 1)
+    _assert_segmented(x, layout, threads)
+    many = x.expand(16, *shape[1:]).contiguous()
+    out = _layout.out_spatial(layout, shape[2:])
+    plan = _native.make_plan("ppool", layout, tuple(many.shape), torch.float64, False, 0, out)
+    assert _native.segments(plan, threads)["axis"] == -1
+    pool = F.p_pool1d if dims == 1 else F.p_pool2d
+    grads = []
+    for inp in (x, many):
+        xg = inp.clone().requires_grad_(True)
+        alpha = torch.tensor(2.5, dtype=torch.float64, requires_grad=True)
+        y = pool(xg, alpha, 3, 1, 1)
+        gout = positive_signal(y.shape[1:], torch.float64, 62).expand_as(y)
+        y.backward(gout)
+        grads.append(xg.grad[:1])
+    assert torch.equal(grads[0], grads[1])
+
+
+def test_float64_backward_cuts_planes_beyond_the_element_cache():
+    # 16 planes of 224 x 224 fill the lanes of two threads: not cut for them. The float64
+    # recomputing backward (fused_group64, which serves planes of at most 2^15 elements) cuts
+    # each into segments of at most half that; the forward, float32 and the power mean do not
+    layout = _layout.windowed(2, 3, 2, 1)
+    shape, out = (2, 8, 224, 224), (112, 112)
+    f64 = _native.make_plan("ppool", layout, shape, torch.float64, False, 0, out)
+    assert _native.segments(f64, 2)["axis"] == -1
+    cut = _native.segments(f64, 2, backward=True)
+    assert cut["axis"] == 1 and cut["segments"] >= 16 * 4, cut
+    f32 = _native.make_plan("ppool", layout, shape, torch.float32, False, 0, out)
+    assert _native.segments(f32, 2, backward=True)["axis"] == -1
+    # windows of 2 elements that share none (the per-window backward, not fused: not cut)
+    pairs = _native.make_plan("ppool", _layout.windowed(2, (2, 1), (2, 1)), shape,
+                              torch.float64, False, 0, (112, 224))
+    assert _native.segments(pairs, 2, backward=True)["axis"] == -1
+
+
 @pytest.fixture
 def short_segments():
     """P-pooling's segment length along W lowered to 16 columns (SEG_COLS, 1024), so that
@@ -176,6 +226,34 @@ def test_a_long_signal_is_cut_for_its_length_whatever_the_planes():
     # a plane cut along H keeps the lanes' and threads' rule: 64 planes fill them, not cut
     plan = _native.make_plan("ppool", _layout.windowed(2, 3, 2, 1), (1, 64, 224, 224),
                              torch.float32, False, 0, (112, 112))
+    assert _native.segments(plan, 2)["axis"] == -1
+
+
+def test_a_short_split_axis_is_cut_where_the_lanes_gain():
+    # (1, 2, 16, 64, 64) k3 s2 p1: a depth of 8 outputs, each segment sharing a window with
+    # the previous; uncut (until 2026-12-07: at most a quarter of a segment's windows shared)
+    # it ran on one thread, 2 of 8 lanes busy
+    layout = _layout.windowed(3, 3, 2, 1)
+    plan = _native.make_plan("ppool", layout, (1, 2, 16, 64, 64), torch.float32, False, 0,
+                             (8, 32, 32))
+    cut = _native.segments(plan, 2)
+    assert cut["axis"] == 0 and cut["segments"] >= 6 and cut["threads"] == 2, cut
+    # (1, 1, 64, 4000) k3 s1 p1: 64 rows, 32 segments wanted; 7 fit the quarter rule
+    layout = _layout.windowed(2, 3, 1, 1)
+    plan = _native.make_plan("ppool", layout, (1, 1, 64, 4000), torch.float32, False, 0,
+                             (64, 4000))
+    cut = _native.segments(plan, 2)
+    assert cut["axis"] == 1 and cut["segments"] >= 9, cut
+    # one 40^3 plane, k3 s1 p1: 64,000 inputs, 27 windows each: two threads (one grain of
+    # inputs allowed one until then)
+    layout = _layout.windowed(3, 3, 1, 1)
+    plan = _native.make_plan("ppool", layout, (1, 1, 40, 40, 40), torch.float32, False, 0,
+                             (40, 40, 40))
+    cut = _native.segments(plan, 2)
+    assert cut["axis"] == 0 and cut["threads"] == 2, cut
+    # many planes keep their lanes: not cut
+    plan = _native.make_plan("ppool", _layout.windowed(3, 3, 2, 1), (8, 2, 16, 64, 64),
+                             torch.float32, False, 0, (8, 32, 32))
     assert _native.segments(plan, 2)["axis"] == -1
 
 
