@@ -113,6 +113,10 @@ CASES = [  # label, shape, layout, threads, dtype
      torch.float64),
     ("2-D f64 (1,1,64,4000) k3 s1 p1", (1, 1, 64, 4000), _layout.windowed(2, 3, 1, 1), 2,
      torch.float64),
+    ("2-D f64 (1,3,64,4000) k3 s2 p1", (1, 3, 64, 4000), _layout.windowed(2, 3, 2, 1), 2,
+     torch.float64),
+    ("3-D f64 (1,2,16,64,64) k3 s2 p1", (1, 2, 16, 64, 64), _layout.windowed(3, 3, 2, 1), 2,
+     torch.float64),
     ("2-D f64 (1,1,1000,1000) k3 s2 p1", (1, 1, 1000, 1000), _layout.windowed(2, 3, 2, 1), 2,
      torch.float64),
     # channels-last memory (issue 12's native channels_last kernels)

@@ -6033,7 +6033,8 @@ inline int64_t scratch_bounded_cols(const Plan& F, int nt, int64_t max_seg_cols)
 // `out` outputs, whose segments share `halo` outputs' windows with the previous one: `want`
 // where segments of SEG_HALO_FACTOR halos fit (at most a quarter of a segment's windows
 // computed twice). Where they do not (a short axis: a 3-D plane's depth of 8 outputs, a 2-D
-// plane of few rows), the count of the least estimated time, fewer segments where it ties:
+// plane of few rows), the count of the least estimated time, fewer segments where it ties
+// (and at least `need`, float64's fused backward's: make_segments' plane_limit):
 // the groups of lanes of each class (the first segment's, the interior ones', the last's, as
 // make_segments builds them) dealt to the threads in turn (thread_groups), a group weighing
 // 4 per output and 3 per output of its halo (the backward's share of a forward+backward).
@@ -6041,8 +6042,14 @@ inline int64_t scratch_bounded_cols(const Plan& F, int nt, int64_t max_seg_cols)
 // p1, a depth of 8 outputs, ran uncut on one thread, 2 of its 8 lanes busy (forward+backward
 // 10x max_pool3d's; `python -m tests.cliff_sweep`).
 inline int64_t segments_for_span(const Plan& F, int nt, int64_t want, int64_t out, int64_t o1,
-                                 int64_t span, int64_t halo, int64_t seg_min_len) {
-  const int64_t quarter = std::min(want, span / std::max(seg_min_len, SEG_HALO_FACTOR * halo));
+                                 int64_t span, int64_t halo, int64_t seg_min_len, int64_t need) {
+  // (not where its segments would be shorter than two halos: rows of 4000 or 3-D slabs, k3
+  // s2, in segments of 2 outputs computed half again, and each input's terms twice, took 1.2-
+  // 1.7x the per-window backward's time; `python -m tests.kernel_ab BEFORE.so 7 --rows f64`)
+  if (need > 0 && span / need < 2 * halo) need = 0;
+  const int64_t quarter = std::max(std::min(want, span / std::max(seg_min_len,
+                                                                  SEG_HALO_FACTOR * halo)),
+                                   std::min(need, span));
   if (quarter >= want) return quarter;
   nt = std::max(nt, 1);
   const int64_t planes = F.N * F.C;
@@ -6089,6 +6096,7 @@ inline void make_segments(Plan& F, int nt, bool allow, Segments& sg, int64_t max
     if (F.ax[k].out > 1) { a = k; break; }
   const int64_t planes = F.N * F.C;
   int64_t want = 1;  // segments per plane
+  int64_t need = 0;  // segments per plane at least (plane_limit)
   int64_t cmax = 0;  // the split axis's largest window count
   if (allow && a >= 0) {
     bool outer_one = true;
@@ -6106,8 +6114,11 @@ inline void make_segments(Plan& F, int nt, bool allow, Segments& sg, int64_t max
       const int64_t most = a == 2 ? max_seg_cols : max_seg_in;
       const int64_t length = a == 2 && most > 0 ? scratch_bounded_cols(F, nt, most) : most;
       const int64_t over = plane_limit > 0 && a != 2 ? plane_limit : 4 * length;
-      if (length > 0 && F.plane_in > over)
-        want = std::max(want, (F.plane_in + length - 1) / length);
+      if (length > 0 && F.plane_in > over) {
+        const int64_t by_length = (F.plane_in + length - 1) / length;
+        want = std::max(want, by_length);
+        if (plane_limit > 0) need = by_length;  // (segments of at most `length`, however short)
+      }
     }
   }
   std::vector<int64_t> bounds;  // segment boundaries on the output axis
@@ -6148,7 +6159,8 @@ inline void make_segments(Plan& F, int nt, bool allow, Segments& sg, int64_t max
       }
       const int64_t o1 = e0 + h;
       const int64_t halo = o1 - e0;
-      const int64_t k = segments_for_span(F, nt, want, A.out, o1, e1 - o1, halo, seg_min_len);
+      const int64_t k =
+          segments_for_span(F, nt, want, A.out, o1, e1 - o1, halo, seg_min_len, need);
       if (k >= 2) {
         const int64_t m = (e1 - o1) / k;
         if (o1 > 0) bounds.push_back(0);
@@ -6157,7 +6169,7 @@ inline void make_segments(Plan& F, int nt, bool allow, Segments& sg, int64_t max
         bounds.push_back(A.out);
       }
     } else {
-      const int64_t k = std::min(want, A.out / seg_min_len);
+      const int64_t k = std::max(std::min(want, A.out / seg_min_len), std::min(need, A.out));
       if (k >= 2) {
         for (int64_t i = 0; i < k; ++i) bounds.push_back(i * A.out / k);
         bounds.push_back(A.out);
