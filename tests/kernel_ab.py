@@ -84,6 +84,8 @@ CASES = [  # label, shape, layout, threads, dtype
      torch.float32),
     ("1-D (1,1,2e5) k3 s1", (1, 1, 200_000), _layout.windowed(1, 3, 1), 2, torch.float32),
     ("1-D (4,2,5e4) k3 s1", (4, 2, 50_000), _layout.windowed(1, 3, 1), 2, torch.float32),
+    # a short signal: the call's fixed costs
+    ("1-D (1,1,6000) k3 s1", (1, 1, 6000), _layout.windowed(1, 3, 1), 2, torch.float32),
     # planes of 1024-4096 columns (cut into segments since 2026-12-07)
     ("1-D (1,3,4000) k3 s1", (1, 3, 4000), _layout.windowed(1, 3, 1), 2, torch.float32),
     ("1-D (1,8,3000) k3 s1", (1, 8, 3000), _layout.windowed(1, 3, 1), 2, torch.float32),
