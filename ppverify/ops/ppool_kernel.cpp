@@ -6125,6 +6125,7 @@ inline void make_segments(Plan& F, int nt, bool allow, Segments& sg, int64_t max
   // [e0, e1): the regular range of the split axis (windows of the largest count cmax, starts
   // one step apart), if `regular`
   int64_t e0 = 0, e1 = 0;
+  int64_t step = 0;  // the regular range's step between window starts
   bool regular = false;
   if (want > 1) {
     const int64_t slab = F.plane_out / std::max<int64_t>(1, F.ax[a].out);  // outputs per index
@@ -6134,6 +6135,7 @@ inline void make_segments(Plan& F, int nt, bool allow, Segments& sg, int64_t max
     while (e0 < A.out && A.count[e0] != cmax) ++e0;
     while (e1 > e0 && A.count[e1 - 1] != cmax) --e1;
     const int64_t d = e1 - e0 >= 2 ? A.start[e0 + 1] - A.start[e0] : 0;
+    step = d;
     // (counted without branches, through local pointers: through A, GCC gathered the loads)
     int64_t off = 0;
     const WinTable& st = A.start;
@@ -6218,7 +6220,16 @@ inline void make_segments(Plan& F, int nt, bool allow, Segments& sg, int64_t max
       }
     }
     if (!cls) {
-      segment_table(A, o0, o1, b_lo, b_hi, tab, base, in_len, oa, own);
+      if (regular_n > 0) {  // segment_table's table without its pass: windows one step apart
+        const int64_t first = A.start[e0] + (oa - e0) * step - base;
+        tab.resize((size_t)(2 * regular_n));
+        for (int64_t i = 0; i < regular_n; ++i) {
+          tab[i] = first + i * step;
+          tab[regular_n + i] = cmax;
+        }
+      } else {
+        segment_table(A, o0, o1, b_lo, b_hi, tab, base, in_len, oa, own);
+      }
       for (SegClass& c : sg.classes)
         if (c.tab == tab && c.P.ax[a].in == in_len && c.P.own_in_lo == own[0] &&
             c.P.own_in_hi == own[1] && c.P.own_out_lo == own[2] && c.P.own_out_hi == own[3])
