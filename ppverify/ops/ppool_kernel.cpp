@@ -6033,8 +6033,7 @@ inline int64_t scratch_bounded_cols(const Plan& F, int nt, int64_t max_seg_cols)
 // `out` outputs, whose segments share `halo` outputs' windows with the previous one: `want`
 // where segments of SEG_HALO_FACTOR halos fit (at most a quarter of a segment's windows
 // computed twice). Where they do not (a short axis: a 3-D plane's depth of 8 outputs, a 2-D
-// plane of few rows), the count of the least estimated time, fewer segments where it ties
-// (and at least `need`, float64's fused backward's: make_segments' plane_limit):
+// plane of few rows), the count of the least estimated time, fewer segments where it ties:
 // the groups of lanes of each class (the first segment's, the interior ones', the last's, as
 // make_segments builds them) dealt to the threads in turn (thread_groups), a group weighing
 // 4 per output and 3 per output of its halo (the backward's share of a forward+backward).
@@ -6042,14 +6041,8 @@ inline int64_t scratch_bounded_cols(const Plan& F, int nt, int64_t max_seg_cols)
 // p1, a depth of 8 outputs, ran uncut on one thread, 2 of its 8 lanes busy (forward+backward
 // 10x max_pool3d's; `python -m tests.cliff_sweep`).
 inline int64_t segments_for_span(const Plan& F, int nt, int64_t want, int64_t out, int64_t o1,
-                                 int64_t span, int64_t halo, int64_t seg_min_len, int64_t need) {
-  // (not where its segments would be shorter than two halos: rows of 4000 or 3-D slabs, k3
-  // s2, in segments of 2 outputs computed half again, and each input's terms twice, took 1.2-
-  // 1.7x the per-window backward's time; `python -m tests.kernel_ab BEFORE.so 7 --rows f64`)
-  if (need > 0 && span / need < 2 * halo) need = 0;
-  const int64_t quarter = std::max(std::min(want, span / std::max(seg_min_len,
-                                                                  SEG_HALO_FACTOR * halo)),
-                                   std::min(need, span));
+                                 int64_t span, int64_t halo, int64_t seg_min_len) {
+  const int64_t quarter = std::min(want, span / std::max(seg_min_len, SEG_HALO_FACTOR * halo));
   if (quarter >= want) return quarter;
   nt = std::max(nt, 1);
   const int64_t planes = F.N * F.C;
@@ -6087,7 +6080,11 @@ inline int64_t segments_for_span(const Plan& F, int nt, int64_t want, int64_t ou
 // scratch grows with a plane's rows and outputs); max_seg_cols in place of max_seg_in where
 // the cut axis is W (a segment's scratch grows with its columns alone: scratch_bounded_cols
 // of them). plane_limit > 0: planes of more elements than that (not 4 max_seg_in) are cut
-// (float64's fused backward: ELEM_CACHE_ELEMS).
+// (float64's fused backward: ELEM_CACHE_ELEMS), into as many segments as the quarter rule or
+// segments_for_span allow. (A floor at the size's count, kept where its segments hold two
+// halos of outputs, moved no measured case and was taken out; forced everywhere, rows of 4000
+// or 3-D slabs at k3 s2 in segments of 2 outputs took 1.2-1.7x the per-window backward's time:
+// `python -m tests.kernel_ab BEFORE.so 7 --rows f64`, 2026-12-07.)
 inline void make_segments(Plan& F, int nt, bool allow, Segments& sg, int64_t max_seg_in = 0,
                           int64_t max_seg_cols = 0, int64_t plane_limit = 0) {
   sg = Segments();
@@ -6096,7 +6093,6 @@ inline void make_segments(Plan& F, int nt, bool allow, Segments& sg, int64_t max
     if (F.ax[k].out > 1) { a = k; break; }
   const int64_t planes = F.N * F.C;
   int64_t want = 1;  // segments per plane
-  int64_t need = 0;  // segments per plane at least (plane_limit)
   int64_t cmax = 0;  // the split axis's largest window count
   if (allow && a >= 0) {
     bool outer_one = true;
@@ -6114,11 +6110,8 @@ inline void make_segments(Plan& F, int nt, bool allow, Segments& sg, int64_t max
       const int64_t most = a == 2 ? max_seg_cols : max_seg_in;
       const int64_t length = a == 2 && most > 0 ? scratch_bounded_cols(F, nt, most) : most;
       const int64_t over = plane_limit > 0 && a != 2 ? plane_limit : 4 * length;
-      if (length > 0 && F.plane_in > over) {
-        const int64_t by_length = (F.plane_in + length - 1) / length;
-        want = std::max(want, by_length);
-        if (plane_limit > 0) need = by_length;  // (segments of at most `length`, however short)
-      }
+      if (length > 0 && F.plane_in > over)
+        want = std::max(want, (F.plane_in + length - 1) / length);
     }
   }
   std::vector<int64_t> bounds;  // segment boundaries on the output axis
@@ -6161,8 +6154,7 @@ inline void make_segments(Plan& F, int nt, bool allow, Segments& sg, int64_t max
       }
       const int64_t o1 = e0 + h;
       const int64_t halo = o1 - e0;
-      const int64_t k =
-          segments_for_span(F, nt, want, A.out, o1, e1 - o1, halo, seg_min_len, need);
+      const int64_t k = segments_for_span(F, nt, want, A.out, o1, e1 - o1, halo, seg_min_len);
       if (k >= 2) {
         const int64_t m = (e1 - o1) / k;
         if (o1 > 0) bounds.push_back(0);
@@ -6171,7 +6163,7 @@ inline void make_segments(Plan& F, int nt, bool allow, Segments& sg, int64_t max
         bounds.push_back(A.out);
       }
     } else {
-      const int64_t k = std::max(std::min(want, A.out / seg_min_len), std::min(need, A.out));
+      const int64_t k = std::min(want, A.out / seg_min_len);
       if (k >= 2) {
         for (int64_t i = 0; i < k; ++i) bounds.push_back(i * A.out / k);
         bounds.push_back(A.out);
@@ -6286,7 +6278,7 @@ inline bool fused64_backward(const Plan& P, bool recompute) {
 
 // P-pooling's segments (make_segments): for lanes and threads, signals cut along W for their
 // length (seg_cols), and where the backward is fused64's, planes of more than the element cache
-// cut into segments of at most half of it (fused_group64 serves no larger plane). A segment's
+// cut into segments of about half of it (fused_group64 serves no larger plane). A segment's
 // backward is fused64's too since 2026-12-07 (before, segments took the per-window backward:
 // 2.0-2.2x the time, `python -m tests.kernel_ab BEFORE.so 7 --rows f64`; a plane beyond the
 // cache, as (2, 8, 224, 224), computed the state, found it refused and ran the per-window

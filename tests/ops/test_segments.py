@@ -162,7 +162,7 @@ def test_float64_segments_backward_has_the_unsegmented_bits(dims, threads):
 def test_float64_backward_cuts_planes_beyond_the_element_cache():
     # 16 planes of 224 x 224 fill the lanes of two threads: not cut for them. The float64
     # recomputing backward (fused_group64, which serves planes of at most 2^15 elements) cuts
-    # each into segments of at most half that; the forward and float32 do not
+    # each into segments of about half that; the forward and float32 do not
     layout = _layout.windowed(2, 3, 2, 1)
     shape, out = (2, 8, 224, 224), (112, 112)
     f64 = _native.make_plan("ppool", layout, shape, torch.float64, False, 0, out)
