@@ -351,8 +351,9 @@ class _ParamPool(torch.nn.Module):
         value = self._effective()
         if _carries_a_derivative(value):
             return value
-        self.__dict__["_float_memo"] = (stored, value.item())
-        return self.__dict__["_float_memo"][1]
+        result = value.item()
+        self.__dict__["_float_memo"] = (stored, result)
+        return result
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
         if isinstance(input, torch.fx.Proxy):  # torch.fx.symbolic_trace

@@ -5692,9 +5692,6 @@ inline bool fused_group64(const double* x, const Plan& P, const Lanes& ln, const
 
 // ------------------------------------------------------------------------------ driver
 
-// Threads the work pays for: about 2^16 window-element pairs per thread before a second one
-// pays for its wake-up, and at most one per group (units of work: groups, or groups of
-// segments, see Segments).
 // The call's window-element pairs: its windows' elements summed over its outputs.
 inline int64_t window_pairs(const Plan& P) {
   int64_t wsz = 1;
@@ -5709,6 +5706,9 @@ inline int64_t window_pairs(const Plan& P) {
   return wsz * P.N * P.C;
 }
 
+// Threads the work pays for: about 2^16 window-element pairs per thread before a second one
+// pays for its wake-up, and at most one per group (units of work: groups, or groups of
+// segments, see Segments).
 inline int threads_for(const Plan& P, int requested, int64_t groups) {
   const int64_t pairs = window_pairs(P);
   int64_t by_work = std::max<int64_t>(1, pairs / 65536);
@@ -5908,9 +5908,10 @@ struct Segments {
   std::vector<int64_t> slot_plane;  // dy/da slot -> plane (empty: one slot per plane)
 };
 
-// A segment holds at least SEG_MIN_OUTS outputs of the plane (all axes) and
-// SEG_HALO_FACTOR outputs of the split axis per window it shares with the previous segment
-// (so at most a quarter of its windows are computed twice)
+// A segment holds at least SEG_MIN_OUTS outputs of the plane (all axes) and, where that
+// leaves as many segments as lanes and threads want, SEG_HALO_FACTOR outputs of the split
+// axis per window it shares with the previous segment (so at most a quarter of its windows
+// are computed twice; else segments_for_span chooses)
 constexpr int64_t SEG_MIN_OUTS = 64;
 constexpr int64_t SEG_HALO_FACTOR = 4;
 // Input elements per thread of a segmented call: torch's own grain (at::internal::GRAIN_SIZE,
@@ -6127,20 +6128,20 @@ inline void make_segments(Plan& F, int nt, bool allow, Segments& sg, int64_t max
     e1 = A.out;
     while (e0 < A.out && A.count[e0] != cmax) ++e0;
     while (e1 > e0 && A.count[e1 - 1] != cmax) --e1;
-    const int64_t d = e1 - e0 >= 2 ? A.start[e0 + 1] - A.start[e0] : 0;
-    step = d;
+    step = e1 - e0 >= 2 ? A.start[e0 + 1] - A.start[e0] : 0;
     // (counted without branches, through local pointers: through A, GCC gathered the loads)
     int64_t off = 0;
     const WinTable& st = A.start;
     const WinTable& cn = A.count;
     int64_t ilo, ihi;  // computed windows: regular inside [ilo, ihi) (count k, starts s apart)
     A.count.interior(A.out, ilo, ihi);
-    if (ihi - ilo >= 2 && cmax == A.count.k && d == A.count.s) {
+    if (ihi - ilo >= 2 && cmax == A.count.k && step == A.count.s) {
       outside(e0 + 1, e1, ilo + 1, ihi,
-              [&](int64_t o) { off += (cn[o] != cmax) | (st[o] - st[o - 1] != d); });
+              [&](int64_t o) { off += (cn[o] != cmax) | (st[o] - st[o - 1] != step); });
     } else {
 #pragma omp simd reduction(+ : off)
-      for (int64_t o = e0 + 1; o < e1; ++o) off += (cn[o] != cmax) | (st[o] - st[o - 1] != d);
+      for (int64_t o = e0 + 1; o < e1; ++o)
+        off += (cn[o] != cmax) | (st[o] - st[o - 1] != step);
     }
     regular = e1 - e0 >= 2 && off == 0;
     if (regular) {
