@@ -45,8 +45,10 @@ Three routes, chosen per call in ``pool``:
 * plain eager mode (the common case, kept lean: one cached plan lookup, no host
   synchronisation): the backend is called directly when no gradient is needed, else through
   ``_EagerPool``, a classic ``autograd.Function`` (the cheapest autograd node torch has); a
-  repeated call of a kind the C++ kernel served (``_eager_calls``, ``pool``'s shortcut) goes
-  to the kernel with one dictionary lookup;
+  repeated call of a kind the C++ kernel served goes to the kernel with one dictionary lookup
+  (``_eager_calls``, ``pool``'s shortcut), or where a gradient is wanted to ``_EagerPool``
+  with two (``_train_calls``, the training shortcut); a floating parameter tensor is handed to
+  ``_EagerPool`` in its own dtype and cast inside the node (no cast node of its own);
 * torch.func transforms and forward-mode AD: ``_PoolFunction`` (an ``autograd.Function`` with
   ``setup_context``, ``jvp`` and ``generate_vmap_rule``), whose forward is the custom op;
 * ``torch.compile`` and ``torch.jit.trace``: the custom op ``ppverify::pool`` itself, whose own
@@ -562,7 +564,8 @@ def _native_saving_forward(call: _NativeCall, need_param: bool, op: str, xk: Ten
 def _native_backward_saved(op: str, x: Tensor, param: Tensor, layout, grad_y: Tensor,
                            jac: Tensor | None, dw: Tensor | None, sums: tuple | None = None,
                            cw: Tensor | None = None, window_sums: Tensor | None = None,
-                           need_param: bool = False, over_state: bool = True):
+                           need_param: bool = False, over_state: bool = True,
+                           call: _NativeCall | None = None):
     """``(grad_x, grad_param or None)`` from ``_native_forward_saved``'s state: a pass over
     memory, ``grad_x = grad_y[window] * jac``, ``grad_param = sum grad_y * dw``. For a float32
     or float64 input ``grad_x`` is written over ``jac`` (same dtype and format): the state is
@@ -579,8 +582,9 @@ def _native_backward_saved(op: str, x: Tensor, param: Tensor, layout, grad_y: Te
     the state is ``window_sums`` (each window's S and y; ``jac`` None): the backward forms each
     element's dy/dx from ``x`` (``_native.backward_saved_int``).
     Without ``over_state`` ``grad_x`` is always a new tensor (``_compiled``'s custom op may
-    not write over its inputs)."""
-    call = _native_call(op, layout, x, param)
+    not write over its inputs). ``call``: the forward's ``_native_call``, if known."""
+    if call is None:
+        call = _native_call(op, layout, x, param)
     g = _kernel_grad_out(call, x, grad_y)
     if window_sums is not None:
         xk = x.contiguous(memory_format=call.fmt) if call.copy else x
@@ -649,7 +653,8 @@ def register_backend(backend: Backend, before: str = "torch") -> None:
     which accepts every call and so must stay last)."""
     names = [b.name for b in BACKENDS]
     BACKENDS.insert(names.index(before), backend)
-    _eager_calls.clear()  # its entries stand for the old choice
+    _eager_calls.clear()  # their entries stand for the old choice
+    _train_calls.clear()
 
 
 def _select(op: str, layout, x: Tensor) -> Backend:
@@ -957,21 +962,33 @@ class _EagerPool(torch.autograd.Function):
     backward of a retained graph recomputes (``ctx.state_spent``)."""
 
     @staticmethod
-    def forward(ctx, x, param, op, layout, validate):
-        ctx.op, ctx.layout = op, layout
-        if ctx.needs_input_grad[0]:
-            y, state = forward_saving(op, x, param, layout, validate, ctx.needs_input_grad[1])
+    def forward(ctx, x, param, op, layout, validate, call=None):
+        ctx.op, ctx.layout, ctx.call = op, layout, call
+        # a parameter of another floating dtype (``param_tensor(cast=False)``) is cast here,
+        # where autograd records nothing: its gradient comes back in float64 and the engine
+        # casts it to the parameter's dtype (what a cast node would do, for less)
+        p = param if param.dtype == torch.float64 else param.to(torch.float64)
+        if call is not None:  # the C++ kernel serves this call (chosen by the caller)
+            if ctx.needs_input_grad[0]:
+                y, state = _native_forward_saved(op, x, p, layout, validate,
+                                                 ctx.needs_input_grad[1])
+            else:
+                y, state = _native_forward(op, x, p, layout, validate), None
+        elif ctx.needs_input_grad[0]:
+            y, state = forward_saving(op, x, p, layout, validate, ctx.needs_input_grad[1])
         else:
-            y, state = forward_impl(op, x, param, layout, validate), None
+            y, state = forward_impl(op, x, p, layout, validate), None
         ctx.state_spec, tensors = _flatten_state(state)
         ctx.state_spent = False
-        ctx.save_for_backward(x, param, *tensors)
+        ctx.cast = p is not param  # the parameter itself saved last (create_graph's formula)
+        ctx.save_for_backward(x, p, *tensors, *((param,) if ctx.cast else ()))
         return y
 
     @staticmethod
     def backward(ctx, grad_y):
         # torch checks that none was modified in place before this unpacking
         x, param, *tensors = ctx.saved_tensors
+        given = tensors.pop() if ctx.cast else param  # the parameter as the caller gave it
         need_x, need_param = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
         state = None if ctx.state_spent else _unflatten_state(ctx.state_spec, tensors)
         ctx.state_spent = True  # written over below (a retained graph's next recomputes)
@@ -981,17 +998,43 @@ class _EagerPool(torch.autograd.Function):
             # which vmap runs once per batch entry (legacy vmap's fallback) or by its rule
             gx, gp = torch.ops.ppverify.pool_backward(grad_y, x, param, ctx.op,
                                                       _layout.encode(ctx.layout), need_param)
-        elif torch.is_grad_enabled():  # create_graph=True: the differentiable formula
-            gx, gp = _torch_impl.backward(ctx.op, x, param, ctx.layout, grad_y, need_param)
+        elif torch.is_grad_enabled():  # create_graph=True: the differentiable formula, of
+            # the parameter as given (its cast recorded here, so second derivatives reach it)
+            gx, gp = _torch_impl.backward(ctx.op, x, _float64(given), ctx.layout, grad_y,
+                                          need_param)
+            gp = gp.to(given.dtype) if need_param else None
         elif state is not None:
+            # (a tiny input's gradient is a new tensor: see OVER_STATE_MIN_BYTES)
+            over = x.numel() * x.element_size() >= OVER_STATE_MIN_BYTES
             gx, gp = _native_backward_saved(ctx.op, x, param, ctx.layout, grad_y, *state,
-                                            need_param=need_param)
+                                            need_param=need_param, over_state=over,
+                                            call=ctx.call)
             gx, gp = gradients_within_range(ctx.op, x, param, ctx.layout, grad_y, gx, gp)
-            gx = _own_version(gx, tensors)
+            if over:
+                gx = _own_version(gx, tensors)
         else:
             gx, gp = backward_impl(ctx.op, x, param, ctx.layout, grad_y, need_param)
-        return (gx if need_x else None, gp.to(param.dtype) if need_param else None, None,
-                None, None)
+        return gx if need_x else None, gp if need_param else None, None, None, None, None
+
+
+#: eager autograd's backward writes the input's gradient over the saved state (its peak memory
+#: then no more than the forward's) for inputs of this many bytes or more; a smaller input's
+#: gradient is a new tensor. Below it ``_own_version``'s ``set_`` (about 7 us in a loop of
+#: (1, 1, 4, 4) forward+backward calls: 64 bytes) costs more than the kernel and saves almost
+#: no memory. Kept small: the first ``set_`` of a process pages in about 1.3 MB of torch's code,
+#: so a memory measurement whose warm-up input takes the other path counts that code (the
+#: matrix's (1, 64, 56, 56) row: +2864 KB against +1528 KB with a bound of 64 KiB, its warm-up
+#: (1, 64, 8, 8) then below it); at 256 bytes every matrix row's warm-up that keeps a state
+#: takes the path of its measured call
+OVER_STATE_MIN_BYTES = 256
+
+
+#: ``_EagerPool``'s node made by the C++ ``apply`` that ``torch.autograd.Function.apply`` calls
+#: where no torch.func transform is active and no operand is a dead functorch wrapper (it
+#: then only unwraps such wrappers); ``_EagerPool.apply`` where a later torch lacks it
+_eager_pool_apply = (torch._C._FunctionBase.__dict__["apply"].__get__(None, _EagerPool)
+                     if "apply" in getattr(torch._C, "_FunctionBase", object).__dict__
+                     else _EagerPool.apply)
 
 
 def _own_version(gx: Tensor, saved: list) -> Tensor:
@@ -1127,6 +1170,85 @@ def _remember_eager(op: str, layout, input: Tensor, call: _NativeCall) -> None:
                                                               input.dim() == layout.dims + 2)
 
 
+#: ``pool``'s training shortcut: kinds of call that a full call served with ``_EagerPool`` and
+#: the C++ kernel (the input or the parameter needing a gradient), keyed by ``_train_key``: as
+#: ``_eager_calls``, with the parameter's kind in the key (a Python float that passed rule 1,
+#: or a plain CPU tensor's dtype, shape and layout, handed to the node as it is:
+#: ``param_tensor(cast=False)``)
+_train_calls: dict = {}
+
+
+def _train_key(op: str, layout, input: Tensor, param) -> tuple:
+    """The training shortcut's key: ``_eager_key``'s fields and the parameter's kind (None for
+    a Python float). Raises ``RuntimeError`` for a tensor without strides or sizes."""
+    kind = None if type(param) is float else (param.dtype, param.shape, param.layout)
+    return (op, id(layout), input.shape, input.stride(), input.dtype, kind)
+
+
+class _TrainEntry:
+    """What the training shortcut needs of one kind of call: the key of its ``_native_calls``
+    entry (looked up at each call, so that a cleared or replaced cache of calls sends the
+    shortcut to the full path, as it does the full path to a new call), whether the input is
+    batched, and the backend choice it stands for (as ``_EagerEntry``)."""
+
+    __slots__ = ("call_key", "layout", "batched", "use_native", "available")
+
+    def __init__(self, call_key: tuple, layout, batched: bool):
+        self.call_key, self.layout, self.batched = call_key, layout, batched
+        self.use_native, self.available = _use_native, _native.available
+
+
+def _remember_train(op: str, layout, input: Tensor, param, x: Tensor, param_t: Tensor) -> None:
+    if len(_train_calls) >= _EAGER_CALLS_MAX:
+        _train_calls.clear()
+    _train_calls[_train_key(op, layout, input, param)] = _TrainEntry(
+        (op, id(layout), x.shape, x.stride(), x.dtype, param_t.dim()), layout,
+        input.dim() == layout.dims + 2)
+
+
+def _train_shortcut(op: str, input: Tensor, param, layout, validate) -> Tensor | None:
+    """``pool``'s output by the training shortcut, or None where the full path must decide:
+    a plain CPU input (exact type ``Tensor``), a parameter that is a Python float that passed
+    rule 1 or a plain CPU tensor (exact type ``Tensor`` or ``Parameter``, strided), one of
+    them needing a gradient (grad mode on: the caller's test), and a call of the same kind
+    (``_train_key``) that the full path served with the C++ kernel under the same backend
+    choice, with no compiler, tracer, dispatch mode, torch.func transform, forward-mode AD or
+    Triton-on-CPU opt-in. Then ``_EagerPool`` is handed the kernel's call directly (about a
+    fifth of a small input's forward+backward: the checks of rule 1 and the backend choice,
+    made once for the kind)."""
+    if torch.compiler.is_compiling() or not (validate is True or validate is False):
+        return None
+    if type(param) is float:
+        param_t = _cpu_floats.get(param)
+        if param_t is None:
+            return None
+    elif (type(param) is Tensor or type(param) is torch.nn.Parameter) and param.is_cpu \
+            and param.layout is torch.strided and not _is_wrapped(param):
+        param_t = param
+    else:
+        return None
+    if not (input.requires_grad or param_t.requires_grad):
+        return None
+    try:
+        entry = _train_calls.get(_train_key(op, layout, input, param))
+    except RuntimeError:  # no strides or sizes: the full path says what is wrong
+        return None
+    if (entry is None or not input.is_cpu or entry.use_native is not _use_native
+            or entry.available is not _native.available or torch._C._is_tracing()
+            or is_in_torch_dispatch_mode() or forward_ad._current_level >= 0
+            or _is_wrapped(input) or _triton.cpu_opt_in()):
+        return None
+    call = _native_calls.get(entry.call_key)
+    if call is None or call.layout is not layout:
+        return None
+    x = input if entry.batched else input.unsqueeze(0)
+    if torch._C._are_functorch_transforms_active():  # (the inputs are not wrapped: tested)
+        y = _EagerPool.apply(x, param_t, op, layout, validate, call)
+    else:  # ``Function.apply``'s own path without a transform, less its Python (about 2 us)
+        y = _eager_pool_apply(x, param_t, op, layout, validate, call)
+    return y if entry.batched else y.squeeze(0)
+
+
 def pool(op: str, input: Tensor, param, layout, validate: bool = True) -> Tensor:
     """Pool ``input`` (``(N, C, *spatial)`` or unbatched ``(C, *spatial)``) with ``op`` and its
     parameter over ``layout`` (a windowed or adaptive geometry).
@@ -1136,7 +1258,10 @@ def pool(op: str, input: Tensor, param, layout, validate: bool = True) -> Tensor
     (``cpu_float_param``), ``validate`` a bool, no compiler, tracer, torch.func transform,
     forward-mode AD or Triton-on-CPU opt-in, and a call of the same kind (``_eager_key``) that
     the full path below served with the C++ kernel under the same backend choice: then the
-    kernel is called directly. Anything else takes the full path, which checks everything."""
+    kernel is called directly. Where a gradient is wanted, the training shortcut
+    (``_train_shortcut``) likewise hands a call of a kind the full path served with the C++
+    kernel to ``_EagerPool`` directly. Anything else takes the full path, which checks
+    everything."""
     if (not torch.compiler.is_compiling() and type(input) is Tensor and type(param) is float
             and (validate is True or validate is False)):
         try:
@@ -1163,6 +1288,10 @@ def pool(op: str, input: Tensor, param, layout, validate: bool = True) -> Tensor
                 elif code and _native.status(code) and validate:
                     diagnose(op, x, param_t, layout)
                 return y if entry.batched else y.squeeze(0)
+    if torch.is_grad_enabled() and type(input) is Tensor:
+        y = _train_shortcut(op, input, param, layout, validate)
+        if y is not None:
+            return y
     return _pool(op, input, param, layout, validate)
 
 
@@ -1192,11 +1321,13 @@ def _pool(op: str, input: Tensor, param, layout, validate: bool) -> Tensor:
     param_t = (None if compiling or not x.is_cpu or is_in_torch_dispatch_mode()
                else _validate.cpu_float_param(param))
     plain_param = param_t is not None
-    if param_t is None:
-        param_t = _validate.param_tensor(param, OPERATORS[op], x.shape[1], x.device)
     # torch._C._is_tracing() is torch.jit.is_tracing() without its is_scripting() test (this
     # function is never scripted): 50 ns instead of 190 ns
-    if compiling or torch._C._is_tracing():
+    tracing = compiling or torch._C._is_tracing()
+    if param_t is None:  # (in eager mode a floating tensor keeps its dtype: see _EagerPool)
+        param_t = _validate.param_tensor(param, OPERATORS[op], x.shape[1], x.device,
+                                         cast=tracing)
+    if tracing:
         if not compiling:  # the fake implementation checks under dynamo
             _check_shape(layout, x.shape[2:])
         # dynamo does not trace an autograd.Function with a jvp, and a TorchScript trace would
@@ -1211,8 +1342,16 @@ def _pool(op: str, input: Tensor, param, layout, validate: bool) -> Tensor:
     elif _plain_eager(x, None if plain_param else param_t):
         if torch.is_grad_enabled() and (x.requires_grad or param_t.requires_grad):
             _check_shape(layout, x.shape[2:])
-            y = _EagerPool.apply(x, param_t, op, layout, validate)
+            call = None
+            if _select(op, layout, x) is NATIVE:
+                call = _native_call(op, layout, x, param_t)
+                if type(input) is Tensor and (plain_param or param_t is param) and (
+                        plain_param or type(param) is Tensor
+                        or type(param) is torch.nn.Parameter):
+                    _remember_train(op, layout, input, param, x, param_t)
+            y = _EagerPool.apply(x, param_t, op, layout, validate, call)
         else:
+            param_t = _float64(param_t)
             backend = _select(op, layout, x)
             if backend is not NATIVE:  # its cached call plans stand for checked shapes
                 _check_shape(layout, x.shape[2:])
@@ -1221,8 +1360,13 @@ def _pool(op: str, input: Tensor, param, layout, validate: bool) -> Tensor:
                 _remember_eager(op, layout, input, _native_call(op, layout, x, param_t))
     else:
         _check_shape(layout, x.shape[2:])
-        y = _PoolFunction.apply(x, param_t, op, _layout.encode(layout), validate)
+        y = _PoolFunction.apply(x, _float64(param_t), op, _layout.encode(layout), validate)
     return y if batched else y.squeeze(0)
+
+
+def _float64(param: Tensor) -> Tensor:
+    """``param`` as float64 (a differentiable cast; the tensor itself if it is float64)."""
+    return param if param.dtype == torch.float64 else param.to(torch.float64)
 
 
 from . import _compiled  # noqa: E402  (registers the state-saving op pair, which uses the above)

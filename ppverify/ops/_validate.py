@@ -8,7 +8,8 @@ The rule (the README's "Validation" section states it for users)
    ``torch.compile`` / ``torch.export`` it runs once, at tracing. The eager path's shortcuts
    (``cpu_float_param``, ``_layout.windowed``'s dict of plain-int sizes, and
    ``_dispatch._eager_calls``: kinds of call, by operator, layout, shape, strides and dtype,
-   that passed every check and were served by the C++ kernel) hold only arguments
+   that passed every check and were served by the C++ kernel; ``_dispatch._train_calls``, the
+   same with the parameter's kind, for calls that want a gradient) hold only arguments
    that passed these checks, keyed by exact type (``2.0`` and ``True`` never find ``2``'s
    entry; a parameter of 0, outside the Lp norm's domain, is never held), so a call that
    would fail a check never finds an entry.
@@ -118,10 +119,16 @@ def _check_param_tensor(a: Tensor, info, C, device, source: str = "tensor") -> N
                          f"{device}")
 
 
-def param_tensor(param, info, C, device) -> Tensor:
+def param_tensor(param, info, C, device, cast: bool = True) -> Tensor:
     """The parameter as float64 of shape ``()`` or ``(C,)`` on ``device`` (a differentiable
     cast of a tensor); ``TypeError``/``ValueError`` naming it (rule 1). ``info`` is the
     operator's record (``ppverify.ops._dispatch.Operator``).
+
+    Without ``cast``, a floating tensor already of shape ``()`` or ``(C,)`` (not a ``(1,)``
+    one standing for all channels) on ``device`` is returned as it is, whatever its floating
+    dtype: eager autograd (``_dispatch._EagerPool``) casts it inside its node, so that a
+    float32 parameter (a layer's learnable alpha) costs no cast node of its own (about 10 us
+    of a small input's forward+backward).
 
     A numpy scalar or array is taken as the tensor ``torch.as_tensor`` makes of it (so its
     values are checked in the op, as a tensor's): that is also what ``torch.compile`` sees,
@@ -131,6 +138,9 @@ def param_tensor(param, info, C, device) -> Tensor:
         param, source = numpy_param(param, info.param), "numpy value"
     if isinstance(param, Tensor):
         _check_param_tensor(param, info, C, device, source)
+        if not cast and param.is_floating_point() and param.device == device and \
+                not (param.dim() == 1 and param.shape[0] == 1):
+            return param
         # ``to`` returns the tensor itself when nothing changes; testing first saves about 1 us
         a = param if param.dtype == torch.float64 and param.device == device else \
             param.to(device=device, dtype=torch.float64)

@@ -340,7 +340,12 @@ class _ParamPool(torch.nn.Module):
         float 5.3; 2026-12-07), reused while the stored value is the one it was computed from
         (read each call: about 0.4 us); under ``torch.inference_mode`` too."""
         raw = self._stored_param()
-        if raw.dim() != 0 or not self._memo_allowed(raw):
+        if not self._memo_allowed(raw):
+            # without a constraint the stored tensor itself: the op casts it (eager autograd
+            # inside its node, where a cast node of its own cost about 10 us of a small input's
+            # forward+backward)
+            return raw if self.constraint == "none" else self._effective_cached()
+        if raw.dim() != 0:
             return self._effective_cached()
         stored = raw.item()
         memo = self.__dict__.get("_float_memo")
