@@ -1213,9 +1213,8 @@ def _train_shortcut(op: str, input: Tensor, param, layout, validate) -> Tensor |
     them needing a gradient (grad mode on: the caller's test), and a call of the same kind
     (``_train_key``) that the full path served with the C++ kernel under the same backend
     choice, with no compiler, tracer, dispatch mode, torch.func transform, forward-mode AD or
-    Triton-on-CPU opt-in. Then ``_EagerPool`` is handed the kernel's call directly (about a
-    fifth of a small input's forward+backward: the checks of rule 1 and the backend choice,
-    made once for the kind)."""
+    Triton-on-CPU opt-in. Then ``_EagerPool`` is handed the kernel's call directly: the
+    checks of rule 1 and the backend choice were made once for the kind."""
     if torch.compiler.is_compiling() or not (validate is True or validate is False):
         return None
     if type(param) is float:
@@ -1345,9 +1344,9 @@ def _pool(op: str, input: Tensor, param, layout, validate: bool) -> Tensor:
             call = None
             if _select(op, layout, x) is NATIVE:
                 call = _native_call(op, layout, x, param_t)
-                if type(input) is Tensor and (plain_param or param_t is param) and (
-                        plain_param or type(param) is Tensor
-                        or type(param) is torch.nn.Parameter):
+                # (the kinds the training shortcut tests: a float, or a plain tensor as given)
+                as_given = param_t is param and type(param) in (Tensor, torch.nn.Parameter)
+                if type(input) is Tensor and (plain_param or as_given):
                     _remember_train(op, layout, input, param, x, param_t)
             y = _EagerPool.apply(x, param_t, op, layout, validate, call)
         else:

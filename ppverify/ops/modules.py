@@ -333,12 +333,15 @@ class _ParamPool(torch.nn.Module):
         return value
 
     def _pool_param(self) -> torch.Tensor | float:
-        """What ``forward`` hands the op: ``_effective_cached()``, or for one parameter (0-d)
-        where ``_memo_allowed``, its value as a Python float (the same float64 value, so the
-        same result, through the op's shortcut for a float parameter: a layer's forward on a
-        (1, 1, 4, 4) input took 12.6 us against ``MaxPool2d``'s 3.2, the functional form with a
-        float 5.3; 2026-12-07), reused while the stored value is the one it was computed from
-        (read each call: about 0.4 us); under ``torch.inference_mode`` too."""
+        """What ``forward`` hands the op. Where the constrained parameter may not be reused
+        (not ``_memo_allowed``: its derivative wanted, compiling, tracing, off the CPU): with
+        no constraint the stored tensor itself (the op casts it), else ``_effective_cached()``.
+        Where it may: ``_effective_cached()``, or for one parameter (0-d) its value as a Python
+        float (the same float64 value, so the same result, through the op's shortcut for a
+        float parameter: a layer's forward on a (1, 1, 4, 4) input took 12.6 us against
+        ``MaxPool2d``'s 3.2, the functional form with a float 5.3; 2026-12-07), reused while
+        the stored value is the one it was computed from (read each call: about 0.4 us);
+        under ``torch.inference_mode`` too."""
         raw = self._stored_param()
         if not self._memo_allowed(raw):
             # without a constraint the stored tensor itself: the op casts it (eager autograd

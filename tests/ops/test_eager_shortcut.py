@@ -19,6 +19,7 @@ from ppverify.oracle import reference, ulp_distance
 
 from ._cases import positive_signal
 from ._compare import FORWARD_ULP
+from ._shortcuts import served_by_shortcut as _served_by_shortcut
 
 pytestmark = pytest.mark.skipif(not _native.available(), reason="needs the C++ kernel")
 
@@ -95,18 +96,6 @@ def test_the_key_test_catches_a_key_without_one_field(monkeypatch, dropped):
 
     monkeypatch.setattr(_dispatch, "_eager_key", short_key)
     assert _pair_mismatch(FIELDS[dropped]) is not None
-
-
-def _served_by_shortcut(monkeypatch, call) -> bool:
-    """Whether ``call()`` (made twice before) is served without the full path."""
-    call()
-    call()
-    full = []
-    original = _dispatch._pool
-    monkeypatch.setattr(_dispatch, "_pool", lambda *a: full.append(1) or original(*a))
-    call()
-    monkeypatch.setattr(_dispatch, "_pool", original)
-    return not full
 
 
 def test_the_shortcut_serves_a_repeated_plain_call(monkeypatch):

@@ -22,6 +22,7 @@ from ppverify.oracle import reference, ulp_distance
 
 from ._cases import positive_signal
 from ._compare import FORWARD_ULP, alpha_scale, grad_input_scale, within
+from ._shortcuts import served_by_shortcut as _via
 
 pytestmark = pytest.mark.skipif(not _native.available(), reason="needs the C++ kernel")
 
@@ -73,18 +74,6 @@ def _train_mismatch(fn, x, param, kernel) -> str | None:
         if not np.all(ok):
             return f"grad_param {p.grad} outside the bound of the oracle's {ref.grad_param}"
     return None
-
-
-def _via(monkeypatch, call) -> bool:
-    """Whether ``call()`` (made twice before) is served without the full path."""
-    call()
-    call()
-    full = []
-    original = _dispatch._pool
-    monkeypatch.setattr(_dispatch, "_pool", lambda *a: full.append(1) or original(*a))
-    call()
-    monkeypatch.setattr(_dispatch, "_pool", original)
-    return not full
 
 
 def _backward(fn, x, param, kernel):
