@@ -71,6 +71,31 @@ SUITES = ("ppool", "gem", "adaptive")
 EPS = 1e-6  # the usual GeM clamp
 
 
+def machine(cpuinfo: str = "/proc/cpuinfo") -> str:
+    """The machine a benchmark ran on, as its headers and ``--json`` name it: the CPU's model
+    (``model name`` of ``cpuinfo`` on Linux, else ``platform.processor()``, else "unknown
+    CPU"), the CPUs the process may use and torch's version (the ratios differ between
+    machines: the README's matrices of an Intel Xeon and of an AMD EPYC, both with AVX-512,
+    miss different rows)."""
+    import platform
+
+    import torch
+
+    model = ""
+    try:
+        with open(cpuinfo, encoding="utf-8", errors="replace") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                if key.strip() == "model name" and value.strip():
+                    model = value.strip()
+                    break
+    except OSError:
+        pass
+    model = model or platform.processor() or "unknown CPU"
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return f"{model}, {cpus} CPUs, torch {torch.__version__}"
+
+
 def _vector_code() -> str:
     """The compiled kernel's vector code on this CPU (``avx512``, ``avx2``, ``neon``,
     ``scalar``), or ``none`` without the kernel: printed with every benchmark, since it sets the
@@ -418,6 +443,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"ppverify bench: error: {err}", file=sys.stderr)
         return 2
     if args.json:
+        where = machine()
+        for rec in records:
+            rec["machine"] = where
         print(json.dumps(records, indent=2))
         return 0
     r0 = records[0]
@@ -426,7 +454,7 @@ def run(args: argparse.Namespace) -> int:
     name = "alpha" if args.op in ("ppool", "adaptive") else "p"
     print(f"{args.op} benchmark: float32 input {tuple(r0['shape'])}, {name}={r0['param']}, "
           f"{r0['threads']} threads, {path}; best (and median) of {args.repeats} interleaved "
-          f"rounds")
+          f"rounds; {machine()}")
     for rec in records:
         subject = rec["subject"]
         print(f"\n{_describe(rec['config'])}")
@@ -469,16 +497,17 @@ def _run_matrix(args: argparse.Namespace) -> int:
         return 2
     out = sys.stderr if args.json else sys.stdout
     code = _vector_code()
+    where = machine()
     print(f"ppverify bench --matrix: {len(rows)} rows, best of {repeats} interleaved rounds; "
           f"ratios are the op over the slower of torch's max/avg pooling (same shape, layout, "
-          f"dtype); compiled kernel: {code} vector code", file=out)
+          f"dtype); compiled kernel: {code} vector code; {where}", file=out)
     if args.op != "gem":
         print("alpha 2 where the label names none (an integer: weighed by multiplication, x^2; "
               "the rows labelled alpha 2.5 take the logarithm and exponential a learned alpha "
               "takes)", file=out)
     # (the per-call and first-call lines are P-pooling's)
     result = bm.run_matrix(rows, repeats, args.rss, out=out, overhead=args.op == "ppool")
-    result["vector_code"] = code
+    result["vector_code"], result["machine"] = code, where
     if args.json:
         print(json.dumps(result, indent=2))
     return 0

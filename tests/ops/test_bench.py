@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 
 import pytest
 
@@ -48,6 +49,18 @@ def test_cli_json(capsys):
     out = capsys.readouterr().out
     records = json.loads(out[out.index("["):])
     assert len(records) == 2 and records[0]["shape"] == [1, 2, 8, 8]
+    from ppverify.ops.bench import machine
+
+    assert all(r["machine"] == machine() for r in records)
+
+
+def test_cli_matrix_json_names_the_machine(capsys, fake_call_lines):
+    from ppverify.ops.bench import machine
+
+    assert main(["bench", "--matrix", "--rows", "per-call", "--json"]) == 0
+    out = capsys.readouterr().out
+    result = json.loads(out[out.index("{"):])
+    assert result["machine"] == machine() and result["vector_code"]
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -187,18 +200,38 @@ def test_cli_matrix_per_call_selects_the_overhead_lines_alone(capsys, monkeypatc
             "30.0 us = 4.00x  MISS > 3.0x") in out
 
 
+def test_the_machine_is_named_by_its_cpu_model(tmp_path, monkeypatch):
+    import platform
+
+    import torch
+
+    from ppverify.ops.bench import machine
+
+    info = tmp_path / "cpuinfo"
+    info.write_text("processor\t: 0\nvendor_id\t: AuthenticAMD\nmodel name\t: Fake EPYC 9000\n"
+                    "processor\t: 1\nmodel name\t: Fake EPYC 9000\n")
+    named = machine(str(info))
+    assert named.startswith("Fake EPYC 9000, ") and named.endswith(f"torch {torch.__version__}")
+    assert f", {len(os.sched_getaffinity(0))} CPUs, " in named
+    monkeypatch.setattr(platform, "processor", lambda: "")
+    assert machine(str(tmp_path / "missing")).startswith("unknown CPU, ")
+
+
 def test_every_benchmark_names_the_kernels_vector_code(capsys, fake_call_lines):
     # the figures depend on it (an AVX2 CPU runs the AVX-512 code emulated, several times slower
     # per element): the suite's and the matrix's headers say which code ran
     from ppverify.ops import native_vector_code
+    from ppverify.ops.bench import machine
 
     code = native_vector_code() or "none"
     assert main(["bench", "--matrix", "--rows", "per-call"]) == 0
-    assert f"compiled kernel: {code} vector code" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert f"compiled kernel: {code} vector code; {machine()}" in out  # and the machine
     assert main(["bench", "--shape", "1", "2", "8", "8", "--repeats", "1", "--no-rss"]) == 0
     out = capsys.readouterr().out
     if code != "none":
         assert f"compiled kernel ({code} vector code)" in out
+    assert f"rounds; {machine()}" in out
 
 
 # ------------------------------------------------- the RSS protocol and the small row's bound
