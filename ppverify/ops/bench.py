@@ -17,7 +17,8 @@ forward+backward:
   does not offer the reset.
 
 Times are the best of the rounds (least disturbed by other load), with medians in
-parentheses. Suites (--op):
+parentheses. The header names the kernel's vector code and the machine (CPU model, usable
+CPUs, torch version; "machine" in --json): ratios differ between CPUs. Suites (--op):
 
 * ppool (default): p_pool2d against max_pool2d and avg_pool2d, kernel 2 /
   stride 2 and kernel 3 / stride 2 / padding 1. Goals: forward <= 1.5x and forward+backward
