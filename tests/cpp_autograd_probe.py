@@ -3,14 +3,16 @@
     python -m tests.cpp_autograd_probe
 
 ``ppverify bench --matrix``'s per-call line "layer forward+backward" (a ``PPool2d`` on a
-(1, 1, 4, 4) input, learnable alpha, ``y.sum().backward()``) reads about 3.5x ``nn.MaxPool2d``'s
-against a target of 3x. This dev tool (not collected by pytest) separates the autograd
-mechanism from the code around the kernel: it builds (``torch.utils.cpp_extension.load_inline``,
-about 30 s, needs a C++ compiler and ninja) a ``torch::autograd::Function`` whose forward writes
-a 2x2 average and whose backward returns zeros, and times forward+backward per call of it, of
-the same body as a Python ``torch.autograd.Function``, of ``max_pool2d``, and of ppverify's
-``p_pool2d`` (a learnable float64 alpha) and ``PPool2d``, in interleaved rounds on one thread
-(medians of 7 rounds of 500 calls). The C++ function's figure is what a C++ autograd path could
+(1, 1, 4, 4) input, learnable alpha, ``y.sum().backward()``) read about 3.5x ``nn.MaxPool2d``'s
+against a target of 3x until 2026-12-07's training shortcut and the parameter's cast inside the
+node (2.8x since, on the AMD EPYC machine: the README's per-call paragraph). This dev tool
+(not collected by pytest) separates the autograd mechanism from the code around the kernel: it
+builds (``torch.utils.cpp_extension.load_inline``, about 30 s, needs a C++ compiler and ninja) a
+``torch::autograd::Function`` whose forward writes a 2x2 average and whose backward returns
+zeros, and times forward+backward per call of it, of the same body as a Python
+``torch.autograd.Function``, of ``max_pool2d``, and of ppverify's ``p_pool2d`` (a learnable
+float64 alpha) and ``PPool2d``, in interleaved rounds on one thread (medians of 7 rounds of 500
+calls). The C++ function's figure is what a C++ autograd path could
 reach at best; the Python function's, what the mechanism alone costs in Python."""
 
 from __future__ import annotations
