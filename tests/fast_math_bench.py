@@ -27,17 +27,22 @@ from ppverify.ops import _native
 SOURCE = Path(__file__).with_name("fast_math_bench.cpp")
 
 
-def main() -> int:
-    columns = sys.argv[1] if len(sys.argv) > 1 else "2048"
+def build_and_run(source: Path, *args: str) -> None:
+    """Compile ``source`` (its FAST_MATH_INC and SIMD8_INC standing for the kernel's headers)
+    with the kernel's compiler and flags into a program, and run it with ``args``."""
     inc = _native.SOURCE.with_name("fast_math.inc")
     with tempfile.TemporaryDirectory() as tmp:
         cpp, exe = Path(tmp) / "bench.cpp", Path(tmp) / "bench"
-        cpp.write_text(SOURCE.read_text().replace("FAST_MATH_INC", str(inc))
+        cpp.write_text(source.read_text().replace("FAST_MATH_INC", str(inc))
                        .replace("SIMD8_INC", str(inc.with_name("simd8.inc"))))
         flags = [f for f in _native.FLAGS if f not in ("-shared", "-fPIC")]
         subprocess.run([_native._compiler() or "g++", *flags, str(cpp), "-o", str(exe)],
                        check=True)
-        subprocess.run([str(exe), columns], check=True)
+        subprocess.run([str(exe), *args], check=True)
+
+
+def main() -> int:
+    build_and_run(SOURCE, sys.argv[1] if len(sys.argv) > 1 else "2048")
     return 0
 
 

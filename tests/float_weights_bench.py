@@ -2,8 +2,9 @@
 
     python -m tests.float_weights_bench
 
-Compiles ``tests/float_weights_bench.cpp`` with ``-O3 -march=native`` (an AVX-512 machine is
-needed: the float sketch is written in AVX-512 intrinsics) and prints time-stamp-counter cycles
+Compiles ``tests/float_weights_bench.cpp`` with the kernel's compiler and flags
+(``fast_math_bench.build_and_run``; an AVX-512 machine is needed: the float sketch is written
+in AVX-512 intrinsics) and prints time-stamp-counter cycles
 per element, best of 400 calls on 16,384 elements in cache, interleaved: E = exp(a (ln x - Lc))
 by ``fast_math.inc``'s ``fast_log8`` and ``fast_exp8`` (8 doubles per vector, as the kernel's
 forward), and a sketch of the same weight in float (16 lanes per vector: log2 by a 16-entry
@@ -13,34 +14,25 @@ largest relative error against ``pow`` (at a = 3.1 and x in [0.01, 1.01]: the fl
 a log2(x / R) limits it where |a log2(x / R)| is large, that is where the weight is small).
 
 A planning figure for the global and large-window rows of an AMD EPYC core, where a 512-bit
-operation is two 256-bit halves and the double forms cost about 3.5 cycles per element
-(2026-12-07: double 3.55-3.57, the float sketch 0.76, 1.04 with the double sums, largest error
-1.7e-6, 29 float ULPs of the weight). Not the kernel's code, not run by the suite: whether the
-float weights keep every output within its ULP bound is for the oracle's survey to show.
+operation is two 256-bit halves and the double forms cost about 3.6 cycles per element
+(2026-12-07 07:36 UTC: double 3.64-3.65, the float sketch 0.80, 1.11-1.12 with the double sums,
+largest error 1.7e-6, 29 float ULPs of the weight). Not the kernel's code, not run by the
+suite: whether the float weights keep every output within its ULP bound is for the oracle's
+survey to show.
 """
 
 from __future__ import annotations
 
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
-from ppverify.ops import _native
+from .fast_math_bench import build_and_run
 
 SOURCE = Path(__file__).with_name("float_weights_bench.cpp")
 
 
 def main() -> int:
-    inc = _native.SOURCE.with_name("fast_math.inc")
-    with tempfile.TemporaryDirectory() as tmp:
-        cpp, exe = Path(tmp) / "bench.cpp", Path(tmp) / "bench"
-        cpp.write_text(SOURCE.read_text().replace("FAST_MATH_INC", str(inc))
-                       .replace("SIMD8_INC", str(inc.with_name("simd8.inc"))))
-        compiler = _native._compiler() or "g++"
-        subprocess.run([compiler, "-O3", "-march=native", "-std=c++17", "-fopenmp", str(cpp),
-                        "-o", str(exe)], check=True)
-        subprocess.run([str(exe)], check=True)
+    build_and_run(SOURCE)
     return 0
 
 

@@ -78,7 +78,7 @@ def _train_mismatch(fn, x, param, kernel) -> str | None:
 
 def _backward(fn, x, param, kernel):
     def call():
-        xin = x.clone().requires_grad_(x.is_floating_point())
+        xin = x.clone().requires_grad_(True)
         fn(xin, param, kernel).sum().backward()
     return call
 
