@@ -35,6 +35,8 @@ files", the error naming the file, the case id and the field; nothing is scored)
 
 Errors are measured in ULP of the case's dtype against the correctly rounded reference, or in
 ULP of the result's error scale (the rounding error a careful implementation cannot avoid);
+where the reference is an infinity because the exact value lies beyond the dtype's range, other
+results are measured against the exact value (a second oracle run for such a case only);
 see ppverify.conformance.scales for the formulas, ppverify.conformance.compare for the
 categories and ppverify.conformance.vectors for the vectors and results file formats.
 """

@@ -11,7 +11,14 @@ small because terms cancelled or the formula amplifies rounding. A result passes
 they differ, the error is infinite (a NaN where ``r`` is -inf is not "1.8e308 ULP" away), with
 one exception: an infinity where the tolerance band around a finite ``r`` reaches the dtype's
 overflow threshold on that side (the error scale itself beyond the range:
-``infinity_within_tolerance``) is within tolerance. An
+``infinity_within_tolerance``) is within tolerance. Where ``r`` is an infinity because the exact
+value ``v`` lies beyond the dtype's range, a result other than that infinity is measured against
+``v`` itself, as every other result is against its reference (``beyond_range_errors``): a finite
+result ``|c - v| / ulp(T)`` ULP (a careful implementation whose error scale is beyond the range
+need not overflow where ``v`` does: terms of 1e328 that cancel to -4.5e308), the other infinity
+within tolerance where the band ``v ± tolerance ulp(T)`` reaches its side's overflow threshold.
+The exact values come from a second oracle run (``expected.exact_values``), made only for a case
+with such a result. An
 output in another dtype than the input's is reported (wrong shape or dtype) and its values are
 still judged, after rounding them to the input's dtype.
 
@@ -150,12 +157,50 @@ def infinity_within_tolerance(candidate, reference, scale, dtype: str,
         return np.isinf(c) & np.isfinite(r) & (reach >= threshold)
 
 
+def beyond_range_errors(candidate, reference, exact, scale, dtype: str,
+                        limit: float) -> np.ndarray:
+    """Errors, in ULP of the error scale, of results whose correctly rounded ``reference`` is an
+    infinity, measured against the exact values ``exact`` (mpmath numbers beyond the dtype's
+    range; see the module doc): a finite candidate ``|c - v| / ulp(T)``; the infinity of the
+    reference's sign 0; the other infinity ``limit`` where ``v`` plus ``limit ulp(T)`` toward it
+    reaches that side's overflow threshold (as ``infinity_within_tolerance``), else inf; NaN
+    inf, and inf where the scale itself is beyond the long doubles' range (about 1e4932: the
+    tolerance is then unknown, and nothing is excused). One-dimensional arrays of the results
+    to judge."""
+    import mpmath
+
+    fmt = get_format(dtype)
+    c = np.asarray(candidate, dtype=np.float64)
+    r = np.asarray(reference, dtype=np.float64)
+    scale = np.asarray(scale)
+    units = ulp_units(scale, fmt)
+    threshold = mpmath.mpf(fmt.max_finite) + mpmath.mpf(fmt.ulp(fmt.max_finite)) / 2
+    out = np.full(c.shape, np.inf)
+    for i in range(c.size):
+        if c[i] == r[i]:
+            out[i] = 0.0
+            continue
+        if np.isnan(c[i]) or exact[i] is None or not np.isfinite(scale[i]):
+            continue
+        _, e = np.frexp(units[i])  # ulp(T) is a power of two: 2^(e - 1)
+        unit = mpmath.ldexp(mpmath.mpf(1), int(e) - 1)
+        v = mpmath.mpf(exact[i])
+        if np.isfinite(c[i]):
+            out[i] = float(min(abs(v - mpmath.mpf(float(c[i]))) / unit, mpmath.mpf(np.inf)))
+        elif np.sign(c[i]) * v + limit * unit >= threshold:
+            out[i] = limit
+    return out
+
+
 def _worst(err: np.ndarray):
     flat = int(np.argmax(err)) if err.size else 0
     return np.unravel_index(flat, err.shape) if err.size else (), float(err.max(initial=0.0))
 
 
-def _judge_tensor(quantity, got, ref, scale, case, tol, category) -> list[Finding]:
+def _judge_tensor(quantity, got, ref, scale, case, tol, category,
+                  exact=None) -> list[Finding]:
+    """Findings of one result tensor; ``exact()`` gives the exact values (object array shaped
+    as ``ref``) for the results whose reference is an infinity (``beyond_range_errors``)."""
     findings = []
     got = np.asarray(got, dtype=np.float64)
     if got.shape != ref.shape:
@@ -171,12 +216,24 @@ def _judge_tensor(quantity, got, ref, scale, case, tol, category) -> list[Findin
             f"is {float(ref[idx])!r}", quantity, math.inf, idx, float(got[idx]), float(ref[idx])))
     err = errors_ulp(got, ref, scale, case.dtype)
     err = np.where(bad, 0.0, np.where(reached, limit, err))
+    beyond = np.isinf(ref) & (got != ref)
+    values = exact() if exact is not None and beyond.any() else None
+    if values is not None:
+        values = np.asarray(values, dtype=object).reshape(ref.shape)
+        err[beyond] = beyond_range_errors(
+            got[beyond], ref[beyond], values[beyond],
+            np.broadcast_to(np.asarray(scale), ref.shape)[beyond], case.dtype, limit)
     idx, worst = _worst(err)
     if worst > limit:
         idx = tuple(int(i) for i in idx)
+        shown = ""
+        if values is not None and beyond[idx]:
+            import mpmath
+
+            shown = f" (exact {mpmath.nstr(values[idx], 6)})"
         findings.append(Finding(
             category, f"{quantity}{list(idx)} = {float(got[idx])!r}, correctly rounded "
-            f"{float(ref[idx])!r}: "
+            f"{float(ref[idx])!r}{shown}: "
             f"{_fmt_ulp(worst)} ULP > {limit:g} ({case.dtype})", quantity, worst, idx,
             float(got[idx]), float(ref[idx])))
     return findings
@@ -186,6 +243,26 @@ def _fmt_ulp(v: float) -> str:
     if math.isinf(v):
         return "inf"
     return f"{v:.3g}" if v < 1e6 else f"{v:.2e}"
+
+
+def _exact_once(case: Case, expected: Expected):
+    """A function giving the case's exact values (``expected.exact_values``), computed on its
+    first call and kept; None for each where the oracle cannot give them (its precision limit:
+    the results beside an infinite reference then fail as they did before the rule)."""
+    kept = {}
+
+    def exact() -> dict:
+        if not kept:
+            from .expected import exact_values
+
+            gradients = expected.grad_input is not None or expected.grad_param is not None
+            try:
+                kept.update(exact_values(case, gradients, expected.ties))
+            except (ArithmeticError, ValueError, MemoryError):
+                kept.update(output=None, grad_input=None, grad_param=None)
+        return kept
+
+    return exact
 
 
 def judge(case: Case, outcome: Outcome, expected: Expected | None, tol: Tolerances,
@@ -214,8 +291,9 @@ def judge(case: Case, outcome: Outcome, expected: Expected | None, tol: Toleranc
         output = round_float_array(np.asarray(output, dtype=np.float64), fmt)
         if grad_input is not None:
             grad_input = round_float_array(np.asarray(grad_input, dtype=np.float64), fmt)
+    exact = _exact_once(case, expected)
     findings += _judge_tensor("output", output, expected.output, expected.output_scale,
-                              case, tol, "wrong-value")
+                              case, tol, "wrong-value", lambda: exact()["output"])
     if expected.grad_input is None and expected.grad_param is None:
         return _dedupe(findings)  # forward only: no gradient is asked for
     if outcome.input_grad_missing:
@@ -224,7 +302,8 @@ def judge(case: Case, outcome: Outcome, expected: Expected | None, tol: Toleranc
     elif expected.grad_input is not None and grad_input is not None \
             and INFINITE_DERIVATIVE not in expected.notes:
         findings += _judge_tensor("grad_input", grad_input, expected.grad_input,
-                                  expected.grad_input_scale, case, tol, "wrong-gradient")
+                                  expected.grad_input_scale, case, tol, "wrong-gradient",
+                                  lambda: exact()["grad_input"])
     if outcome.param_mode == "tensor" and expected.grad_param is not None:
         if outcome.param_grad_missing:
             if param_required:
@@ -235,7 +314,7 @@ def judge(case: Case, outcome: Outcome, expected: Expected | None, tol: Toleranc
             findings += _judge_tensor("grad_param", np.array(outcome.grad_param),
                                       np.array(expected.grad_param),
                                       np.array(expected.grad_param_scale), case, tol,
-                                      "wrong-gradient")
+                                      "wrong-gradient", lambda: exact()["grad_param"])
     if outcome.param_mode == "float" and param_required:
         findings.append(Finding("missing-gradient", "the target refuses the parameter as a "
                                 "tensor, so it cannot be trained", "grad_param"))

@@ -33,6 +33,7 @@ class Expected:
     grad_input_scale: np.ndarray | None
     grad_param_scale: float | np.ndarray
     notes: Counter = field(default_factory=Counter)
+    ties: str = "first"  # the tie convention the values are for (max and min)
 
 
 def tie_conventions(case: Case, ties: str) -> tuple[str, ...]:
@@ -64,21 +65,29 @@ def oracle_input(case: Case) -> np.ndarray:
     return np.maximum(case.input, case.input_min)
 
 
+def _oracle(case: Case, gradients: bool, ties: str, **how):
+    """The oracle's results for the case (``how``: ``dtype`` or ``digits``) and its input
+    gradient with a declared clamp's zeros (None without gradients)."""
+    x_eff = oracle_input(case)
+    extra = {"ties": ties} if ties != "first" else {}
+    r = reference(case.op, x_eff, case.oracle_param, dims=case.dims,
+                  count_include_pad=case.count_include_pad, grad_output=case.grad_output,
+                  gradients=gradients, **case.geometry_kwargs, **extra, **how)
+    gin = r.grad_input
+    if gin is not None and case.input_min is not None:
+        gin = np.where(case.input >= case.input_min, gin, 0)
+    return x_eff, r, gin
+
+
 def expected_for(case: Case, gradients: bool = True, ties: str = "first") -> Expected:
     """Oracle results for a valid case (raises the oracle's errors for an invalid one);
     ``ties`` is the oracle's tie convention for max and min (``reference``). Without
     ``gradients`` (or for a forward-only case, ``case.gradients`` False) the gradients and
     their scales are None."""
     gradients = gradients and case.gradients
-    x_eff = oracle_input(case)
-    extra = {"ties": ties} if ties != "first" else {}
-    r = reference(case.op, x_eff, case.oracle_param, dims=case.dims,
-                  count_include_pad=case.count_include_pad, grad_output=case.grad_output,
-                  dtype=case.dtype, gradients=gradients, **case.geometry_kwargs, **extra)
+    x_eff, r, gin = _oracle(case, gradients, ties, dtype=case.dtype)
     out = np.asarray(r.output, dtype=np.float64)
-    gin = None if r.grad_input is None else np.asarray(r.grad_input, dtype=np.float64)
-    if gin is not None and case.input_min is not None:
-        gin = np.where(case.input >= case.input_min, gin, 0.0)
+    gin = None if gin is None else np.asarray(gin, dtype=np.float64)
     gpar = None
     if r.grad_param is not None:  # one per channel where the case has one per channel
         gpar = np.asarray(r.grad_param, dtype=np.float64) if case.per_channel else \
@@ -86,7 +95,27 @@ def expected_for(case: Case, gradients: bool = True, ties: str = "first") -> Exp
     out_scale, gin_scale, gpar_scale = error_scales(case, x_eff, gradients)
     if gin_scale is not None and case.input_min is not None:
         gin_scale = np.where(case.input >= case.input_min, gin_scale, 0)
-    return Expected(out, gin, gpar, out_scale, gin_scale, gpar_scale, r.notes)
+    return Expected(out, gin, gpar, out_scale, gin_scale, gpar_scale, r.notes, ties)
+
+
+#: correct significant digits of the exact values beside a reference beyond the range
+EXACT_DIGITS = 12
+
+
+def exact_values(case: Case, gradients: bool, ties: str = "first") -> dict[str, np.ndarray]:
+    """The exact results (mpmath numbers, ``EXACT_DIGITS`` correct digits; object arrays
+    shaped as ``expected_for``'s: ``output``, ``grad_input``, ``grad_param``) of a case, for
+    judging a result whose correctly rounded reference is an infinity because the exact value
+    lies beyond the dtype's range (``compare.beyond_range_errors``). A second oracle run: asked
+    for only where such a result is judged."""
+    _, r, gin = _oracle(case, gradients, ties, digits=EXACT_DIGITS)
+    gpar = None
+    if r.grad_param is not None:
+        gpar = np.asarray(r.grad_param, dtype=object) if case.per_channel else \
+            np.asarray(sum(np.asarray(r.grad_param, dtype=object).ravel()), dtype=object)
+    return {"output": np.asarray(r.output, dtype=object),
+            "grad_input": None if gin is None else np.asarray(gin, dtype=object),
+            "grad_param": gpar}
 
 
 def error_scales(case: Case, x_eff: np.ndarray, gradients: bool = True):
