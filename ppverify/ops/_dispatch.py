@@ -249,7 +249,16 @@ class _NativeCall:
                  "_out_like", "_out_fmt", "_gx_like", "_gx_fmt", "_saves", "_jac", "_dw",
                  "_jac_zeroed", "_overlap", "_int_windows")
 
-    def __init__(self, op: str, layout, x: Tensor, param_dim: int):
+    def __init__(self, op: str, layout, x: Tensor, param_shape: tuple[int, ...]):
+        # the kernel reads one parameter (0-d), one per channel ((C,)) or one per plane
+        # ((N, C): a parameter batched by vmap) and its backward writes as many gradients:
+        # any other shape would read and write past the buffer (keyed by shape, so a cached
+        # call never meets another)
+        if tuple(param_shape) not in ((), (x.shape[1],), tuple(x.shape[:2])):
+            raise ValueError(f"internal: the kernel takes a parameter of shape (), "
+                             f"({x.shape[1]},) or {tuple(x.shape[:2])} for an input of shape "
+                             f"{tuple(x.shape)}, got shape {tuple(param_shape)}")
+        param_dim = len(param_shape)
         self.op = op
         self.layout = layout  # the cache's key holds id(layout): this keeps the id taken
         self.dtype = x.dtype
@@ -460,10 +469,10 @@ _NATIVE_PLAN_BYTES_MAX = 64 << 20
 def _native_call(op: str, layout, x: Tensor, param: Tensor) -> _NativeCall:
     # keyed by the layout's identity (hashing a geometry costs about 1 us; ``_layout`` hands
     # out one object per geometry); an equal geometry in another object gets its own entry
-    key = (op, id(layout), x.shape, x.stride(), x.dtype, param.dim())
+    key = (op, id(layout), x.shape, x.stride(), x.dtype, param.shape)
     call = _native_calls.get(key)
     if call is None or call.layout is not layout:
-        call = _NativeCall(op, layout, x, param.dim())
+        call = _NativeCall(op, layout, x, param.shape)
         held = sum(c.plan.nbytes for c in _native_calls.values()) if _native_calls else 0
         if (len(_native_calls) >= _NATIVE_CALLS_MAX
                 or held + call.plan.nbytes > _NATIVE_PLAN_BYTES_MAX):
@@ -473,7 +482,7 @@ def _native_call(op: str, layout, x: Tensor, param: Tensor) -> _NativeCall:
 
 
 def _native_forward(op: str, x: Tensor, param: Tensor, layout, validate: bool) -> Tensor:
-    call = _native_calls.get((op, id(layout), x.shape, x.stride(), x.dtype, param.dim()))
+    call = _native_calls.get((op, id(layout), x.shape, x.stride(), x.dtype, param.shape))
     if call is None or call.layout is not layout:  # ``_native_call``'s lookup, inlined
         call = _native_call(op, layout, x, param)
     xk = x.contiguous(memory_format=call.fmt) if call.copy else x
@@ -1202,7 +1211,7 @@ def _remember_train(op: str, layout, input: Tensor, param, x: Tensor, param_t: T
     if len(_train_calls) >= _EAGER_CALLS_MAX:
         _train_calls.clear()
     _train_calls[_train_key(op, layout, input, param)] = _TrainEntry(
-        (op, id(layout), x.shape, x.stride(), x.dtype, param_t.dim()), layout,
+        (op, id(layout), x.shape, x.stride(), x.dtype, param_t.shape), layout,
         input.dim() == layout.dims + 2)
 
 

@@ -429,6 +429,37 @@ def test_the_kernel_plan_cache_is_bounded_in_bytes(monkeypatch):
     assert 0 < len(_dispatch._native_calls) < 12
 
 
+def test_a_parameter_of_another_shape_never_reaches_the_kernel(monkeypatch):
+    """The kernel reads one parameter (0-d), one per channel ((C,)) or one per plane ((N, C):
+    a parameter batched by vmap) and its backward writes as many gradients. The internal call
+    refuses every other shape before the kernel sees it:
+    until 2026-12-07 it took the mode from the parameter's dim alone, and a (1,) parameter
+    for 4 channels was read, and its gradients written, past its buffer (not reachable from
+    the public API, whose ``param_tensor`` reshapes; dev scripts reached it). A cached call of
+    one shape never serves another (the cache is keyed by the shape)."""
+    from ppverify.ops import _dispatch, _layout
+    from ppverify.ops import native_available as ops_native_available
+
+    if not ops_native_available():
+        pytest.skip("no C++ kernel")
+    monkeypatch.setattr(_dispatch, "_native_calls", {})
+    x = torch.rand(2, 4, 6, 6)
+    layout = _layout.windowed(2, 2)
+    calls = [_dispatch._native_call("ppool", layout, x, torch.full(shape, 2.0,
+                                                                   dtype=torch.float64))
+             for shape in [(), (4,), (2, 4)]]
+    assert len({id(c) for c in calls}) == 3
+    for shape in [(1,), (3,), (5,), (1, 4), (4, 2), (2, 4, 1)]:
+        with pytest.raises(ValueError, match=r"internal: the kernel takes a parameter of shape "
+                           r"\(\), \(4,\) or \(2, 4\) for an input of shape \(2, 4, 6, 6\), "
+                           r"got shape"):
+            _dispatch._native_call("ppool", layout, x, torch.full(shape, 2.0,
+                                                                  dtype=torch.float64))
+    # the public API reshapes a (1,) parameter and pools with it
+    y = p_pool2d(x, torch.tensor([2.0]), 2)
+    assert torch.equal(y, p_pool2d(x, 2.0, 2))
+
+
 # ------------------------------------------- the eager path's caches never skip a failing check
 
 
