@@ -92,10 +92,18 @@ def expected_for(case: Case, gradients: bool = True, ties: str = "first") -> Exp
     if r.grad_param is not None:  # one per channel where the case has one per channel
         gpar = np.asarray(r.grad_param, dtype=np.float64) if case.per_channel else \
             float(np.asarray(r.grad_param).sum())
+    out_scale, gin_scale, gpar_scale = case_scales(case, x_eff, gradients)
+    return Expected(out, gin, gpar, out_scale, gin_scale, gpar_scale, r.notes, ties)
+
+
+def case_scales(case: Case, x_eff: np.ndarray | None = None, gradients: bool = True):
+    """``error_scales`` of the case's oracle input (``x_eff``, default ``oracle_input(case)``),
+    the input gradient's zero where a declared clamp cuts the input off."""
+    x_eff = oracle_input(case) if x_eff is None else x_eff
     out_scale, gin_scale, gpar_scale = error_scales(case, x_eff, gradients)
     if gin_scale is not None and case.input_min is not None:
         gin_scale = np.where(case.input >= case.input_min, gin_scale, 0)
-    return Expected(out, gin, gpar, out_scale, gin_scale, gpar_scale, r.notes, ties)
+    return out_scale, gin_scale, gpar_scale
 
 
 #: correct significant digits of the exact values beside a reference beyond the range

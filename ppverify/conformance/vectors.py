@@ -67,7 +67,11 @@ null.
 Scoring (``ppverify check --vectors V --results R``) judges each result exactly as
 ``ppverify check`` judges a run and groups the failures by cause in the same way (the
 smallest failing case of each group stands for it: results cannot be re-run to shrink); a case
-without a result counts as failed.
+without a result counts as failed. The file's error scales are float64, capped at its largest
+value (a scale can exceed the range where terms of 1e328 cancel): scoring computes a capped
+case's scales again from its input (in long double, no oracle run), and, as ``check`` does,
+asks the oracle for the exact values of results beside an infinite reference
+(``compare.beyond_range_errors``). A reader judging from the file alone sees the capped scale.
 
 ``build_vectors(..., accepts=("stride",))`` (``ppverify vectors --args kernel_size,stride``)
 writes only cases using the pooling arguments an implementation supports; ``pooling`` and
@@ -409,17 +413,30 @@ def _outcome_from_result(result: dict, case: Case) -> Outcome:
 
 
 def _expected_from_record(record: dict, case: Case) -> Expected:
+    """The record's expected results. Its error scales are float64, capped at float64's largest
+    value (``_finite``); where one is capped, the case's scales are computed again in long
+    double (``expected.case_scales``: no oracle run), so that scoring judges as ``check``
+    does (a scale of 1.5e328 read as 1.8e308 would tighten that result's tolerance 2^66-fold)."""
+    from .expected import case_scales
+
     e = record["expected"]
     shape = tuple(e["output_shape"])
     gin = None if e.get("grad_input") is None else decode_array(e["grad_input"]).reshape(
         case.input.shape)
     gin_scale = None if e.get("grad_input_scale") is None else decode_array(
         e["grad_input_scale"]).reshape(case.input.shape)
+    out_scale = decode_array(e["output_scale"]).reshape(shape)
+    gpar_scale = _decode_number_or_array(e.get("grad_param_scale", 0.0))
+    cap = np.finfo(np.float64).max
+    if any(s is not None and np.any(np.asarray(s) >= cap)
+           for s in (out_scale, gin_scale, gpar_scale)):
+        out_scale, again, gpar_again = case_scales(case, gradients=gin_scale is not None)
+        if gin_scale is not None:
+            gin_scale, gpar_scale = again, gpar_again
+        out_scale = out_scale.reshape(shape)
     return Expected(decode_array(e["output"]).reshape(shape), gin,
-                    _decode_number_or_array(e.get("grad_param")),
-                    decode_array(e["output_scale"]).reshape(shape), gin_scale,
-                    _decode_number_or_array(e.get("grad_param_scale", 0.0)),
-                    Counter(e.get("conventions") or {}))
+                    _decode_number_or_array(e.get("grad_param")), out_scale, gin_scale,
+                    gpar_scale, Counter(e.get("conventions") or {}))
 
 
 def _without_gradients(expected: Expected) -> Expected:

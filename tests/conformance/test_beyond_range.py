@@ -133,3 +133,34 @@ def test_without_the_exact_values_such_a_result_fails_as_before(monkeypatch):
     findings = judge(case, _outcome(case, exp.output, gin, exp.grad_param), exp, Tolerances(),
                      True)
     assert [(f.category, f.ulp) for f in findings] == [("wrong-gradient", inf)]
+
+
+def test_scoring_from_vectors_judges_as_check_does():
+    """A vectors file holds error scales as float64, capped at its largest value: read as
+    they are, the cancelling gradient's scale (5.9e328) would be 1.8e308 and its finite
+    result -1.7e308 would fail when scored, while ``check`` passes it. Scoring computes a
+    capped case's scales again in long double: it passes there too, and a result far from the
+    exact value (the output saturated where it is 3.9e539) still fails."""
+    from ppverify.conformance.jsonio import encode_array, encode_float
+    from ppverify.conformance.vectors import _case_record, score
+
+    def scored(case, out, gin, gpar):
+        record = _case_record(case, expected_for(case))
+        result = {"output": encode_array(np.asarray(out, dtype=np.float64)),
+                  "output_shape": list(np.shape(out)),
+                  "grad_input": None if gin is None else encode_array(np.asarray(gin)),
+                  "grad_param": None if gpar is None else encode_float(float(gpar))}
+        return score({"op": "lp", "cases": [record]}, {case.id: result})
+
+    t, a, b = 5e-324, 1e-310, 2e-310
+    case = _lp_case([a] + [1.0] * 10 + [t] + [1.0] * 10 + [b], 0.05, 12, 11, [1.0, -1.0])
+    case.id = "cancelling"
+    exp = expected_for(case)
+    assert exp.grad_input_scale[0, 0, 11] > np.finfo(np.float64).max  # capped in the file
+    gin = exp.grad_input.copy()
+    gin[0, 0, 11] = -1.7e308
+    assert scored(case, exp.output, gin, exp.grad_param).conforms
+    far = _lp_case([1.0] * 24, 0.002, 12, 12)
+    far.id = "saturated"
+    far.gradients = False
+    assert not scored(far, np.full((1, 1, 2), np.finfo(np.float64).max), None, None).conforms
