@@ -51,7 +51,7 @@ def outputs(op: str, x: np.ndarray, a: float, how: str, noise: float,
         if how == "double":
             w = np.where(v > 0, np.exp(a * np.log(np.where(v > 0, v, 1.0) / R)), 0.0)
         else:
-            r = (np.float32(1.0) * v.astype(np.float32)) / np.float32(R)
+            r = v.astype(np.float32) / np.float32(R)
             t = np.float32(a) * np.log2(np.where(r > 0, r, np.float32(1.0)))
             w32 = np.exp2(t).astype(np.float32)
             if noise:

@@ -45,6 +45,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import mpmath
 import numpy as np
 
 from ..oracle.formats import get_format, round_float_array, ulp_distance
@@ -167,8 +168,6 @@ def beyond_range_errors(candidate, reference, exact, scale, dtype: str,
     inf, and inf where the scale itself is beyond the long doubles' range (about 1e4932: the
     tolerance is then unknown, and nothing is excused). One-dimensional arrays of the results
     to judge."""
-    import mpmath
-
     fmt = get_format(dtype)
     c = np.asarray(candidate, dtype=np.float64)
     r = np.asarray(reference, dtype=np.float64)
@@ -186,7 +185,7 @@ def beyond_range_errors(candidate, reference, exact, scale, dtype: str,
         unit = mpmath.ldexp(mpmath.mpf(1), int(e) - 1)
         v = mpmath.mpf(exact[i])
         if np.isfinite(c[i]):
-            out[i] = float(min(abs(v - mpmath.mpf(float(c[i]))) / unit, mpmath.mpf(np.inf)))
+            out[i] = float(abs(v - mpmath.mpf(float(c[i]))) / unit)  # (inf beyond float's)
         elif np.sign(c[i]) * v + limit * unit >= threshold:
             out[i] = limit
     return out
@@ -228,8 +227,6 @@ def _judge_tensor(quantity, got, ref, scale, case, tol, category,
         idx = tuple(int(i) for i in idx)
         shown = ""
         if values is not None and beyond[idx]:
-            import mpmath
-
             shown = f" (exact {mpmath.nstr(values[idx], 6)})"
         findings.append(Finding(
             category, f"{quantity}{list(idx)} = {float(got[idx])!r}, correctly rounded "
