@@ -18,7 +18,8 @@ result ``|c - v| / ulp(T)`` ULP (a careful implementation whose error scale is b
 need not overflow where ``v`` does: terms of 1e328 that cancel to -4.5e308), the other infinity
 within tolerance where the band ``v ± tolerance ulp(T)`` reaches its side's overflow threshold.
 The exact values come from a second oracle run (``expected.exact_values``), made only for a case
-with such a result. An
+with such a result; where ``T`` is beyond even the long doubles' range, it is computed again in
+mpmath numbers (``expected.exact_scales``). An
 output in another dtype than the input's is reported (wrong shape or dtype) and its values are
 still judged, after rounding them to the input's dtype.
 
@@ -53,7 +54,7 @@ from ..oracle.operators import INFINITE_DERIVATIVE, PARAM_JUMP
 from .cases import Case
 from .expected import Expected
 from .runner import Outcome
-from .scales import ulp_units
+from .scales import exact_ulp, ulp_units
 from .tolerances import Tolerances
 
 CATEGORIES = ("wrong-value", "wrong-gradient", "missing-gradient", "nonfinite", "exception",
@@ -159,15 +160,16 @@ def infinity_within_tolerance(candidate, reference, scale, dtype: str,
 
 
 def beyond_range_errors(candidate, reference, exact, scale, dtype: str,
-                        limit: float) -> np.ndarray:
+                        limit: float, exact_scale=None) -> np.ndarray:
     """Errors, in ULP of the error scale, of results whose correctly rounded ``reference`` is an
     infinity, measured against the exact values ``exact`` (mpmath numbers beyond the dtype's
     range; see the module doc): a finite candidate ``|c - v| / ulp(T)``; the infinity of the
     reference's sign 0; the other infinity ``limit`` where ``v`` plus ``limit ulp(T)`` toward it
     reaches that side's overflow threshold (as ``infinity_within_tolerance``), else inf; NaN
-    inf, and inf where the scale itself is beyond the long doubles' range (about 1e4932: the
-    tolerance is then unknown, and nothing is excused). One-dimensional arrays of the results
-    to judge."""
+    inf. Where the (long double) ``scale`` is itself beyond the long doubles' range (about
+    1e4932), ``T`` is ``exact_scale``'s (mpmath numbers: ``expected.exact_scales``); without one
+    the tolerance is unknown, and nothing is excused (inf). One-dimensional arrays of the
+    results to judge."""
     fmt = get_format(dtype)
     c = np.asarray(candidate, dtype=np.float64)
     r = np.asarray(reference, dtype=np.float64)
@@ -179,10 +181,15 @@ def beyond_range_errors(candidate, reference, exact, scale, dtype: str,
         if c[i] == r[i]:
             out[i] = 0.0
             continue
-        if np.isnan(c[i]) or exact[i] is None or not np.isfinite(scale[i]):
+        if np.isnan(c[i]) or exact[i] is None:
             continue
-        _, e = np.frexp(units[i])  # ulp(T) is a power of two: 2^(e - 1)
-        unit = mpmath.ldexp(mpmath.mpf(1), int(e) - 1)
+        if np.isfinite(scale[i]):
+            _, e = np.frexp(units[i])  # ulp(T) is a power of two: 2^(e - 1)
+            unit = mpmath.ldexp(mpmath.mpf(1), int(e) - 1)
+        elif exact_scale is not None and exact_scale[i] is not None:
+            unit = exact_ulp(exact_scale[i], fmt)
+        else:
+            continue
         v = mpmath.mpf(exact[i])
         if np.isfinite(c[i]):
             out[i] = float(abs(v - mpmath.mpf(float(c[i]))) / unit)  # (inf beyond float's)
@@ -197,9 +204,11 @@ def _worst(err: np.ndarray):
 
 
 def _judge_tensor(quantity, got, ref, scale, case, tol, category,
-                  exact=None) -> list[Finding]:
+                  exact=None, exact_scale=None) -> list[Finding]:
     """Findings of one result tensor; ``exact()`` gives the exact values (object array shaped
-    as ``ref``) for the results whose reference is an infinity (``beyond_range_errors``)."""
+    as ``ref``) for the results whose reference is an infinity (``beyond_range_errors``), and
+    ``exact_scale()`` the error scales as mpmath numbers, asked for where such a result's long
+    double scale overflows."""
     findings = []
     got = np.asarray(got, dtype=np.float64)
     if got.shape != ref.shape:
@@ -219,9 +228,14 @@ def _judge_tensor(quantity, got, ref, scale, case, tol, category,
     values = exact() if exact is not None and beyond.any() else None
     if values is not None:
         values = np.asarray(values, dtype=object).reshape(ref.shape)
-        err[beyond] = beyond_range_errors(
-            got[beyond], ref[beyond], values[beyond],
-            np.broadcast_to(np.asarray(scale), ref.shape)[beyond], case.dtype, limit)
+        scales = np.broadcast_to(np.asarray(scale), ref.shape)
+        wide = None
+        if exact_scale is not None and not np.isfinite(scales[beyond]).all():
+            wide = exact_scale()
+            wide = None if wide is None else \
+                np.broadcast_to(np.asarray(wide, dtype=object), ref.shape)[beyond]
+        err[beyond] = beyond_range_errors(got[beyond], ref[beyond], values[beyond],
+                                          scales[beyond], case.dtype, limit, wide)
     idx, worst = _worst(err)
     if worst > limit:
         idx = tuple(int(i) for i in idx)
@@ -252,14 +266,32 @@ def _exact_once(case: Case, expected: Expected):
         if not kept:
             from .expected import exact_values
 
-            gradients = expected.grad_input is not None or expected.grad_param is not None
             try:
-                kept.update(exact_values(case, gradients, expected.ties))
+                kept.update(exact_values(case, _gradients(expected), expected.ties))
             except (ArithmeticError, ValueError, MemoryError):
                 kept.update(output=None, grad_input=None, grad_param=None)
         return kept
 
     return exact
+
+
+def _exact_scales_once(case: Case, expected: Expected):
+    """A function giving the case's error scales as mpmath numbers (``expected.exact_scales``),
+    computed on its first call and kept."""
+    kept = {}
+
+    def scales() -> dict:
+        if not kept:
+            from .expected import exact_scales
+
+            kept.update(exact_scales(case, _gradients(expected)))
+        return kept
+
+    return scales
+
+
+def _gradients(expected: Expected) -> bool:
+    return expected.grad_input is not None or expected.grad_param is not None
 
 
 def judge(case: Case, outcome: Outcome, expected: Expected | None, tol: Tolerances,
@@ -289,8 +321,10 @@ def judge(case: Case, outcome: Outcome, expected: Expected | None, tol: Toleranc
         if grad_input is not None:
             grad_input = round_float_array(np.asarray(grad_input, dtype=np.float64), fmt)
     exact = _exact_once(case, expected)
+    wide = _exact_scales_once(case, expected)
     findings += _judge_tensor("output", output, expected.output, expected.output_scale,
-                              case, tol, "wrong-value", lambda: exact()["output"])
+                              case, tol, "wrong-value", lambda: exact()["output"],
+                              lambda: wide()["output"])
     if expected.grad_input is None and expected.grad_param is None:
         return _dedupe(findings)  # forward only: no gradient is asked for
     if outcome.input_grad_missing:
@@ -300,7 +334,7 @@ def judge(case: Case, outcome: Outcome, expected: Expected | None, tol: Toleranc
             and INFINITE_DERIVATIVE not in expected.notes:
         findings += _judge_tensor("grad_input", grad_input, expected.grad_input,
                                   expected.grad_input_scale, case, tol, "wrong-gradient",
-                                  lambda: exact()["grad_input"])
+                                  lambda: exact()["grad_input"], lambda: wide()["grad_input"])
     if outcome.param_mode == "tensor" and expected.grad_param is not None:
         if outcome.param_grad_missing:
             if param_required:
@@ -311,7 +345,8 @@ def judge(case: Case, outcome: Outcome, expected: Expected | None, tol: Toleranc
             findings += _judge_tensor("grad_param", np.array(outcome.grad_param),
                                       np.array(expected.grad_param),
                                       np.array(expected.grad_param_scale), case, tol,
-                                      "wrong-gradient", lambda: exact()["grad_param"])
+                                      "wrong-gradient", lambda: exact()["grad_param"],
+                                      lambda: wide()["grad_param"])
     if outcome.param_mode == "float" and param_required:
         findings.append(Finding("missing-gradient", "the target refuses the parameter as a "
                                 "tensor, so it cannot be trained", "grad_param"))

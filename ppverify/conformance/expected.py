@@ -16,12 +16,13 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
+import mpmath
 import numpy as np
 
 from ..oracle import get_format, reference
 from ..windows import iter_windows
 from .cases import Case
-from .scales import LONG, window_scale
+from .scales import EXACT_ARITH, LONG_ARITH, window_scale
 
 
 @dataclass
@@ -126,19 +127,59 @@ def exact_values(case: Case, gradients: bool, ties: str = "first") -> dict[str, 
             "grad_param": gpar}
 
 
-def error_scales(case: Case, x_eff: np.ndarray, gradients: bool = True):
-    """Error scales (``numpy.longdouble`` arrays) of the output, input gradient and parameter
-    gradient (see ``scales``)."""
+#: bits of the mpmath numbers that ``exact_scales`` computes in (scales are first-order
+#: bounds: their own rounding matters no more than the long doubles')
+EXACT_SCALE_BITS = 64
+
+
+def exact_scales(case: Case, gradients: bool) -> dict[str, np.ndarray]:
+    """The case's error scales (``case_scales``) as mpmath numbers (object arrays; the
+    parameter gradient's a 0-d one where it has one parameter), for the results whose long
+    double scale overflows (beyond about 1e4932: an Lp norm at p = 1e-8 over near-ties, whose
+    input gradient is 1e143136368); computed for a case only where such a result is judged
+    against an exact value (``compare.beyond_range_errors``)."""
+    with mpmath.workprec(EXACT_SCALE_BITS):
+        x_eff = oracle_input(case)
+        out, gin, gpar = error_scales(case, x_eff, gradients and case.gradients, EXACT_ARITH)
+    if gin is not None and case.input_min is not None:
+        gin = np.where(case.input >= case.input_min, gin, mpmath.mpf(0))
+    return {"output": out, "grad_input": gin, "grad_param": np.asarray(gpar, dtype=object)}
+
+
+def error_scales(case: Case, x_eff: np.ndarray, gradients: bool = True, arith=LONG_ARITH):
+    """Error scales (``numpy.longdouble`` arrays; with ``arith=EXACT_ARITH`` object arrays of
+    mpmath numbers) of the output, input gradient and parameter gradient (see ``scales``)."""
     geometry = case.geometry()
     x = x_eff if x_eff.ndim == case.dims + 2 else x_eff[None]
     B, C = x.shape[:2]
     windows = list(iter_windows(geometry, x.shape[2:]))
     g = np.ones((B, C, len(windows))) if case.grad_output is None else \
         np.abs(np.asarray(case.grad_output, dtype=np.float64)).reshape(B, C, -1)
-    out_scale = np.zeros((B, C, len(windows)), dtype=LONG)
-    gin_scale = np.zeros(x.shape, dtype=LONG) if gradients else None
-    gpar_scale = np.zeros(C, dtype=LONG) if case.per_channel else LONG(0)
+    zero = arith.num(0)
+    out_scale = np.full((B, C, len(windows)), zero, dtype=arith.dtype)
+    gin_scale = np.full(x.shape, zero, dtype=arith.dtype) if gradients else None
+    gpar_scale = np.full(C if case.per_channel else (), zero, dtype=arith.dtype)
     tiny = get_format(case.dtype).min_normal
+    # (a long double scale beyond its range is inf, which the comparison holds to no
+    # tolerance and exact_scales replaces where it matters: no overflow warning)
+    with np.errstate(over="ignore"):
+        _add_window_scales(case, x, windows, g, tiny, arith, gradients,
+                           out_scale, gin_scale, gpar_scale)
+    if not case.per_channel:
+        gpar_scale = gpar_scale[()]
+    shape = tuple(case.expected_shape())
+    out_scale = out_scale.reshape(shape)
+    if gin_scale is not None and case.input.ndim != case.dims + 2:
+        gin_scale = gin_scale[0]
+    return out_scale, gin_scale, gpar_scale
+
+
+def _add_window_scales(case, x, windows, g, tiny, arith, gradients, out_scale, gin_scale,
+                       gpar_scale) -> None:
+    """``error_scales``' loop: each window's scales into the output's, and weighted by the
+    upstream gradient's magnitude into the input gradient's and the parameter gradient's
+    (``gpar_scale``: one per channel, or a 0-d array)."""
+    B, C = x.shape[:2]
     for b in range(B):
         for c in range(C):
             plane = x[b, c]
@@ -147,18 +188,10 @@ def error_scales(case: Case, x_eff: np.ndarray, gradients: bool = True):
                 if not xs and case.op not in ("max", "min", "avg"):
                     continue
                 s = window_scale(case.op, xs, case.channel_param(c), w.n_padding,
-                                 case.count_include_pad, tiny)
+                                 case.count_include_pad, tiny, arith)
                 out_scale[b, c, j] = s.value
                 if gradients:
-                    weight = LONG(g[b, c, j])
+                    weight = arith.num(g[b, c, j])
                     for p, t in zip(w.positions, s.grad_inputs):
                         gin_scale[(b, c) + p] += weight * t
-                    if case.per_channel:
-                        gpar_scale[c] += weight * s.grad_param
-                    else:
-                        gpar_scale += weight * s.grad_param
-    shape = tuple(case.expected_shape())
-    out_scale = out_scale.reshape(shape)
-    if gin_scale is not None and case.input.ndim != case.dims + 2:
-        gin_scale = gin_scale[0]
-    return out_scale, gin_scale, gpar_scale
+                    gpar_scale[c if case.per_channel else ()] += weight * s.grad_param

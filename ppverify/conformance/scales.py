@@ -52,7 +52,10 @@ that contain ``x_i``, the parameter gradient's ``sum_j |g_j| T_dp(j)``.
 
 The tolerances (``tolerances``) are multiples of ``ulp(T)`` that absorb sums of up to a few
 hundred terms and the constant factors dropped above. Scales are computed in ``numpy.longdouble``
-so that huge float64 results do not overflow them. This module imports no torch.
+so that huge float64 results do not overflow them, and where even those overflow (beyond about
+1e4932: the Lp norm at p = 1e-8, whose results are 1e100000000), in mpmath numbers
+(``EXACT_ARITH``, the same formulas), for the results judged against an exact value
+(``compare.beyond_range_errors``). This module imports no torch.
 """
 
 from __future__ import annotations
@@ -60,11 +63,29 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import mpmath
 import numpy as np
 
 from ..oracle.formats import Format
 
 LONG = np.longdouble
+
+
+@dataclass(frozen=True)
+class _Arith:
+    """The number type that a scale is computed in: ``numpy.longdouble`` arrays (``LONG_ARITH``,
+    the default), or object arrays of mpmath numbers (``EXACT_ARITH``), whose exponent range
+    has no limit, for the windows whose scales lie beyond the long doubles' (about 1e4932)."""
+
+    num: type
+    dtype: object
+    log: object
+    exp: object
+
+
+LONG_ARITH = _Arith(LONG, LONG, np.log, np.exp)
+EXACT_ARITH = _Arith(mpmath.mpf, object, np.frompyfunc(mpmath.log, 1, 1),
+                     np.frompyfunc(mpmath.exp, 1, 1))
 
 
 @dataclass
@@ -78,55 +99,61 @@ class WindowScale:
 
 
 def window_scale(op: str, xs: Sequence[float], param: float | None, n_padding: int,
-                 count_include_pad: bool, tiny: float = 0.0) -> WindowScale:
+                 count_include_pad: bool, tiny: float = 0.0,
+                 arith: _Arith = LONG_ARITH) -> WindowScale:
     """The error scales of one window (see the module doc); ``tiny`` is the format's smallest
-    normal number (the underflow floor, see the module doc)."""
-    x = np.asarray(xs, dtype=LONG)
+    normal number (the underflow floor, see the module doc). ``arith``: the number type
+    (``LONG_ARITH``; ``EXACT_ARITH`` gives mpmath numbers, for a window whose scales overflow
+    the long doubles)."""
+    k = arith
+    x = np.array([k.num(v) for v in xs], dtype=k.dtype) if k.dtype is object else \
+        np.asarray(xs, dtype=k.dtype)
     n_in = x.size
     if op == "avg":
         d = n_in + (n_padding if count_include_pad else 0)
-        return WindowScale(np.abs(x).sum() / d if d else LONG(0), np.full(n_in, LONG(1) / d),
-                           LONG(0))
+        return WindowScale(np.abs(x).sum() / d if d else k.num(0),
+                           np.full(n_in, k.num(1) / d, dtype=k.dtype), k.num(0))
     if op in ("max", "min"):
-        top = np.abs(x).max() if n_in else LONG(0)
-        return WindowScale(top, np.ones(n_in, dtype=LONG), LONG(0))
+        top = np.abs(x).max() if n_in else k.num(0)
+        return WindowScale(top, np.full(n_in, k.num(1), dtype=k.dtype), k.num(0))
     if count_include_pad and n_padding:
-        x = np.concatenate([x, np.zeros(n_padding, dtype=LONG)])
+        x = np.concatenate([x, np.full(n_padding, k.num(0), dtype=k.dtype)])
     if np.any(x < 0):
-        scale = _signed(x, param)
+        scale = _signed(x, param, k)
     elif op == "ppool":
-        scale = _ppool(x, LONG(param), LONG(tiny))
+        scale = _ppool(x, k.num(param), k.num(tiny), k)
     elif op == "powermean" and param == 0:
-        scale = _geometric(x)
+        scale = _geometric(x, k)
     else:
-        scale = _power_mean(x, LONG(param), x.size if op == "powermean" else None, LONG(tiny))
+        scale = _power_mean(x, k.num(param), x.size if op == "powermean" else None,
+                            k.num(tiny), k)
     scale.grad_inputs = scale.grad_inputs[:n_in]
     return scale
 
 
-def _weights(xs: np.ndarray, a):
+def _weights(xs: np.ndarray, a, k: _Arith):
     """Normaliser, logs, weights, per-element error factors d_i and their mean, sum."""
     m = xs.max() if a >= 0 else xs.min()
-    logs = np.log(xs / m)
-    e = np.exp(a * logs)
+    logs = k.log(xs / m)
+    e = k.exp(a * logs)
     s = e.sum()
     w = e / s
     d = 1 + abs(a) * ((xs != m) + 2 * np.abs(logs))  # x / m is exact for the normaliser
     return m, logs, w, d, (w * d).sum(), s
 
 
-def _ppool(x: np.ndarray, a, tiny) -> WindowScale:
+def _ppool(x: np.ndarray, a, tiny, k: _Arith) -> WindowScale:
     n = x.size
     pos = x > 0
-    grads = np.zeros(n, dtype=LONG)
+    grads = np.full(n, k.num(0), dtype=k.dtype)
     if not pos.any():  # all zero: exact
-        return WindowScale(LONG(0), grads + 1, LONG(0))
+        return WindowScale(k.num(0), grads + 1, k.num(0))
     if a == 0:  # the mean of all elements
-        return WindowScale(x.max(), grads + LONG(1) / n, _spread(x))
+        return WindowScale(x.max(), grads + k.num(1) / n, _spread(x, k))
     if a < 0 and not pos.all():  # a zero makes y = 0 exactly
-        return WindowScale(LONG(0), grads + n, LONG(0))
+        return WindowScale(k.num(0), grads + n, k.num(0))
     xs = x[pos]
-    m, logs, w, d, dbar, _ = _weights(xs, a)
+    m, logs, w, d, dbar, _ = _weights(xs, a, k)
     y = (w * xs).sum()
     dyda = (w * logs * (xs - y)).sum()
     t_y = y + (w * (d + dbar) * np.abs(xs - y)).sum() + abs(dyda) * (abs(a) + 1) + tiny
@@ -143,18 +170,18 @@ def _ppool(x: np.ndarray, a, tiny) -> WindowScale:
     return WindowScale(t_y, grads, t_a)
 
 
-def _power_mean(x: np.ndarray, p, divisor: int | None, tiny) -> WindowScale:
+def _power_mean(x: np.ndarray, p, divisor: int | None, tiny, k: _Arith) -> WindowScale:
     n = x.size
     pos = x > 0
-    grads = np.zeros(n, dtype=LONG)
+    grads = np.full(n, k.num(0), dtype=k.dtype)
     if not pos.any():  # all zero (p > 0): y = 0, exact derivatives N^(-1/p) or 1
-        g = LONG(1) if divisor is None else LONG(divisor) ** (-1 / p)
-        return WindowScale(LONG(0), grads + g, LONG(0))
+        g = k.num(1) if divisor is None else k.num(divisor) ** (-1 / p)
+        return WindowScale(k.num(0), grads + g, k.num(0))
     xs = x[pos]
-    m, logs, w, d, dbar, s = _weights(xs, p)
-    big_l = np.log(s / (divisor or 1))
+    m, logs, w, d, dbar, s = _weights(xs, p, k)
+    big_l = k.log(s / (divisor or 1))
     ratio = 2 + (1 + 2 * abs(big_l) + dbar) / abs(p)
-    y = m * np.exp(big_l / p)
+    y = m * k.exp(big_l / p)
     t = y * w / xs * (ratio + 2 + d + dbar) + tiny * (y / xs + 1 / xs)
     grads[pos] = t + np.where(xs == m, 2 * y / m, 0)
     grads[~pos] = 2 * y / (m * s)  # p > 0: exact 0 (p > 1), y / sum x^p (p = 1), or not compared
@@ -164,31 +191,31 @@ def _power_mean(x: np.ndarray, p, divisor: int | None, tiny) -> WindowScale:
     return WindowScale(y * ratio + tiny, grads, t_p)
 
 
-def _geometric(x: np.ndarray) -> WindowScale:
+def _geometric(x: np.ndarray, k: _Arith) -> WindowScale:
     n = x.size
     if np.any(x == 0):
-        return WindowScale(LONG(0), np.ones(n, dtype=LONG), LONG(0))
+        return WindowScale(k.num(0), np.full(n, k.num(1), dtype=k.dtype), k.num(0))
     m = x.max()
-    logs = np.log(x / m)
-    y = m * np.exp(logs.mean())
+    logs = k.log(x / m)
+    y = m * k.exp(logs.mean())
     spread = np.abs(logs).mean()
     ratio = 3 + 2 * spread
     t_p = y * ((logs * logs).mean() * (2 + ratio) + 2 * spread + 1)
     return WindowScale(y * ratio, y / (n * x) * (ratio + 3), t_p)
 
 
-def _signed(x: np.ndarray, param) -> WindowScale:
+def _signed(x: np.ndarray, param, k: _Arith) -> WindowScale:
     """Integer exponent with negative inputs (rare, literal formula): a generous scale."""
-    k = LONG(abs(param or 1.0) + 1) * x.size
-    return WindowScale(np.abs(x).max() * k, np.full(x.size, k), LONG(0))
+    f = k.num(abs(param or 1.0) + 1) * x.size
+    return WindowScale(np.abs(x).max() * f, np.full(x.size, f, dtype=k.dtype), k.num(0))
 
 
-def _spread(x: np.ndarray):
+def _spread(x: np.ndarray, k: _Arith):
     """Scale of dy/dalpha at alpha = 0 (a covariance of x and ln x over the window)."""
     if not np.all(x > 0):
-        return LONG(0)
+        return k.num(0)
     m = x.max()
-    return ((x + m) * (np.abs(np.log(x / m)) * 2 + 1)).mean()
+    return ((x + m) * (np.abs(k.log(x / m)) * 2 + 1)).mean()
 
 
 def ulp_units(scale: np.ndarray, fmt: Format) -> np.ndarray:
@@ -198,3 +225,14 @@ def ulp_units(scale: np.ndarray, fmt: Format) -> np.ndarray:
     e = np.maximum(e.astype(np.int64) - 1, 1 - fmt.emax)  # emin of a normal = 1 - emax
     unit = np.ldexp(LONG(1), e - fmt.precision + 1)
     return np.where(s == 0, LONG(fmt.min_subnormal), unit)
+
+
+def exact_ulp(scale, fmt: Format):
+    """``ulp(T)`` in ``fmt`` of one scale of any size (an mpmath number, as ``EXACT_ARITH``
+    gives beyond the long doubles' range), as an mpmath number: ``ulp_units`` for one value."""
+    t = abs(mpmath.mpf(scale))
+    if t == 0:
+        return mpmath.mpf(fmt.min_subnormal)
+    _, e = mpmath.frexp(t)  # t = f 2^e with f in [0.5, 1)
+    e = max(int(e) - 1, 1 - fmt.emax)  # emin of a normal = 1 - emax
+    return mpmath.ldexp(mpmath.mpf(1), e - fmt.precision + 1)

@@ -58,7 +58,7 @@ def _lp_case(x, p, kernel, stride, grad_output=None):
 
 def _outcome(case, out, gin, gpar):
     return Outcome(output=np.asarray(out, dtype=np.float64),
-                   output_shape=tuple(np.shape(out)), output_dtype="float64",
+                   output_shape=tuple(np.shape(out)), output_dtype=case.dtype,
                    grad_input=np.asarray(gin, dtype=np.float64), grad_param=gpar,
                    param_mode="tensor")
 
@@ -164,3 +164,77 @@ def test_scoring_from_vectors_judges_as_check_does():
     far.id = "saturated"
     far.gradients = False
     assert not scored(far, np.full((1, 1, 2), np.finfo(np.float64).max), None, None).conforms
+
+
+def _tiny_p_case():
+    """Lp at p = 1e-8, float32, two windows of twelve near-ties (0.75 and the next few floats)
+    sharing element 11, upstream gradients +1 and -1: outputs 1e107918124, input gradients
+    1e107918123 and, at the shared element, two such terms cancelling to -2.9e107918116; every
+    error scale is beyond the long doubles' range."""
+    x = np.array([0.75, 0.7500001192092896, 0.7500002384185791] * 4
+                 + [0.7500001788139343] * 11).reshape(1, 1, -1)
+    return Case(op="lp", dims=1, dtype="float32", input=x, param=1e-8, kernel_size=(12,),
+                stride=(11,), padding=(0,), dilation=(1,),
+                grad_output=np.array([1.0, -1.0]).reshape(1, 1, 2))
+
+
+def test_a_scale_beyond_the_long_doubles_is_computed_in_mpmath_numbers():
+    """The shared element's exact gradient, -2.9e107918116, has an error scale of
+    4.7e107918132 (the 1 / p of the norm's formula: a float32 implementation resolves nothing
+    here): 0 is within tolerance, judged by the scale in mpmath numbers; until 2026-12-07 the
+    long double scale was inf and the 0 failed for want of a tolerance (the last failures of
+    ``ppverify check 'ppverify.ops:lp_pool{d}d' --op lp --param 1e-8 --thorough``). NaN still
+    fails."""
+    case = _tiny_p_case()
+    exp = expected_for(case)
+    assert exp.grad_input[0, 0, 11] == -inf and np.isinf(exp.grad_input_scale[0, 0, 11])
+    wide = expected.exact_scales(case, True)["grad_input"][0, 0, 11]
+    value = expected.exact_values(case, True)["grad_input"][0, 0, 11]
+    assert mpmath.mpf("4.6e107918132") < wide < mpmath.mpf("4.8e107918132")
+    assert mpmath.mpf("-2.9e107918116") < value < mpmath.mpf("-2.8e107918116")
+    gin = exp.grad_input.copy()
+    gin[0, 0, 11] = 0.0
+    tol = Tolerances()
+    assert judge(case, _outcome(case, exp.output, gin, exp.grad_param), exp, tol, True) == []
+    gin[0, 0, 11] = math.nan
+    findings = judge(case, _outcome(case, exp.output, gin, exp.grad_param), exp, tol, True)
+    assert [f.category for f in findings] == ["wrong-gradient"]
+
+
+def test_a_saturated_result_beside_such_a_scale_still_fails():
+    """Lp at p = 1e-4, float64, a window of four ones: y = 4^10000 = 4e6020, error scale about
+    1e6024 (beyond the long doubles): a result saturated at the largest double is 1.4e11 ULP
+    of that scale from the exact value and fails, named with it."""
+    case = _lp_case([1.0] * 4, 1e-4, 4, 4)
+    exp = expected_for(case, gradients=False)
+    assert np.isinf(exp.output).all() and np.isinf(exp.output_scale.astype(float)).all()
+    saturated = np.full(exp.output.shape, np.finfo(np.float64).max)
+    findings = judge(case, Outcome(output=saturated, output_shape=saturated.shape,
+                                   output_dtype="float64"), exp, Tolerances(), False)
+    assert [f.category for f in findings] == ["wrong-value"]
+    assert "exact 3.98028e+6020" in findings[0].message
+    assert 1e10 < findings[0].ulp < math.inf
+
+
+@pytest.mark.parametrize("op, param", [("ppool", 2.5), ("ppool", -1.5), ("ppool", 0.0),
+                                       ("powermean", 3.1), ("powermean", -2.0),
+                                       ("powermean", 0.0), ("lp", 0.5), ("avg", None),
+                                       ("max", None)])
+def test_the_scales_in_mpmath_numbers_are_the_long_double_ones(op, param):
+    """The same formulas in either arithmetic (``scales.EXACT_ARITH``, ``LONG_ARITH``): where
+    the long doubles hold the scales, the two agree to 1e-14 (windows with zeros, padding,
+    equal elements and a wide range among them; mpmath at the long doubles' 64 bits)."""
+    from ppverify.conformance.scales import EXACT_ARITH, window_scale
+
+    rng = np.random.default_rng(5)
+    windows = [rng.uniform(0.1, 3.0, 9), [0.0, 1.0, 2.0, 0.5], [0.75] * 6,
+               rng.uniform(1e-30, 1e30, 7), [2.0]]
+    for xs in windows:
+        for pad in (0, 2):
+            with mpmath.workprec(64):
+                got = window_scale(op, list(xs), param, pad, pad > 0, 1.2e-38, EXACT_ARITH)
+            want = window_scale(op, list(xs), param, pad, pad > 0, 1.2e-38)
+            for g, w in [(got.value, want.value), (got.grad_param, want.grad_param),
+                         *zip(got.grad_inputs, want.grad_inputs)]:
+                assert isinstance(g, mpmath.mpf)
+                assert abs(float(g) - float(w)) <= 1e-14 * abs(float(w)), (xs, pad, g, w)
