@@ -495,6 +495,8 @@ def _open(path: Path):
     lib.ppv_segment_cols.restype = ctypes.c_int64
     lib.ppv_forward_sum_paths.argtypes = [vp]
     lib.ppv_forward_sum_paths.restype = None
+    lib.ppv_backward_sum_paths.argtypes = [vp]
+    lib.ppv_backward_sum_paths.restype = None
     lib.ppv_weight_paths.argtypes = [vp]
     lib.ppv_weight_paths.restype = None
     lib.ppv_special_windows.argtypes = [vp]
@@ -1262,12 +1264,24 @@ def forward_sum_paths() -> dict[str, int]:
     forwards and saving forwards whose sums were taken in their rows' weighing pass
     (``exp_sum_pass``: AVX-512 builds, W windows of step 1 that share no column, input rows
     read by one output row; the saving forward's rows are counted here alone). The backward is
-    not counted. For tests."""
+    not counted (``backward_sum_paths``). For tests."""
     import numpy as np
 
     out = np.zeros(3, dtype=np.int64)
     (_lib or load()).ppv_forward_sum_paths(out.ctypes.data)
     return {"together": int(out[0]), "each": int(out[1]), "weighing": int(out[2])}
+
+
+def backward_sum_paths() -> dict[str, int]:
+    """``forward_sum_paths`` for the fast engine's recomputing backwards (``ppv_backward``, the
+    backward without a saved state): ``together``, output rows whose windows' rows were summed
+    in one pass (``sum_rows``, with the logarithms' sums for dy/dalpha), ``each``, output rows
+    summed row by row. The counts are then reset. For tests."""
+    import numpy as np
+
+    out = np.zeros(2, dtype=np.int64)
+    (_lib or load()).ppv_backward_sum_paths(out.ctypes.data)
+    return {"together": int(out[0]), "each": int(out[1])}
 
 
 def weight_paths() -> dict[str, int]:

@@ -78,10 +78,44 @@ def test_adaptive_windows_of_varying_height_summed_together(dtype, paths):
 
 
 def test_the_backward_after_a_forward_summed_together(paths):
-    # the backward sums row by row with the logarithms (sum_row); its forward's y must agree
+    # the saving forward sums its windows together; the backward from its state must agree
     x = positive_signal((1, 8, 21, 19), torch.float32, 6, zeros=0.05)
     check_case(x, _alpha(8), 3, 2, 1, 1, False, dims=2)
     assert paths()["together"] > 0
+
+
+@pytest.fixture
+def recomputing(monkeypatch):
+    """Autograd without the saving forward's state: the recomputing backward (``ppv_backward``,
+    as segments of few planes and refused states run), its sum paths counted."""
+    from ppverify.ops import _dispatch
+
+    monkeypatch.setattr(_dispatch, "_native_forward_saved",
+                        lambda op, x, p, layout, v, n:
+                        (_dispatch._native_forward(op, x, p, layout, v), None))
+    _native.backward_sum_paths()  # reset
+    return _native.backward_sum_paths
+
+
+@pytest.mark.parametrize("dtype", FAST_DTYPES, ids=dtype_name)
+@pytest.mark.parametrize("case", [c for c in TOGETHER if c[0] > 1],
+                         ids=[f"{c[0]}d-{c[1]}-k{c[2]}" for c in TOGETHER if c[0] > 1])
+def test_the_recomputing_backward_sums_a_windows_rows_together(case, dtype, recomputing):
+    # its window sums with the logarithms (S, T, M and dy/dalpha's U, V) in one pass as the
+    # forward's (until 2026-12-07 row by row: the same bits, kernel_bits in every mode), the
+    # gradients of x and of one alpha per channel against the oracle
+    dims, shape, kernel, stride, padding, dilation, ceil_mode = case
+    x = positive_signal(shape, dtype, 40 + shape[-1], zeros=0.1)
+    check_case(x, _alpha(shape[1]), kernel, stride, padding, dilation, ceil_mode, dims=dims)
+    seen = recomputing()
+    assert seen["together"] > 0 and seen["each"] == 0, seen
+
+
+def test_the_recomputing_backward_sums_a_window_of_more_than_16_rows_row_by_row(recomputing):
+    # the forward's case below (3 x 6 rows in the middle): the backward falls back there too
+    x = positive_signal((1, 8, 7, 13, 5), torch.float32, 8, zeros=0.05)
+    check_case(x, _alpha(8), (3, 6, 2), (2, 3, 2), (1, 2, 0), 1, False, dims=3)
+    assert recomputing() == {"together": 10, "each": 6}
 
 
 def test_a_window_of_more_than_16_rows_is_summed_row_by_row(paths):
