@@ -3581,8 +3581,9 @@ constexpr int64_t FUSE_ROWS = 16;  // at most this many rows per window (the row
 PPV_SHARED(std::atomic<int64_t>, rows_summed_together, , {0})
 PPV_SHARED(std::atomic<int64_t>, rows_summed_each, , {0})
 // and of recomputing backwards (fast_group's, with the logarithms for dy/da), the same way,
-// since the last ppv_backward_sum_paths call (until 2026-12-07 the backward summed row by row always: the same bits, sum_row adds each
-// row's sums to the window's as sum_rows does; 3-D (1,1,40,40,40) k3 s1 p1 backward 0.72x)
+// since the last ppv_backward_sum_paths call (until 2026-12-07 the backward summed row by row
+// always: the same bits, as sum_row adds each row's sums to the window's as sum_rows does;
+// 3-D (1,1,40,40,40) k3 s1 p1 backward 0.79x)
 PPV_SHARED(std::atomic<int64_t>, backward_rows_together, , {0})
 PPV_SHARED(std::atomic<int64_t>, backward_rows_each, , {0})
 // Output rows of forwards and saving forwards whose window sums were taken in their rows'
