@@ -43,6 +43,7 @@ parameter) make that gradient a matter of convention, not of correctness: it is 
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -229,11 +230,9 @@ def _judge_tensor(quantity, got, ref, scale, case, tol, category,
     if values is not None:
         values = np.asarray(values, dtype=object).reshape(ref.shape)
         scales = np.broadcast_to(np.asarray(scale), ref.shape)
-        wide = None
+        wide = None  # (None per element where there is none: nothing excused there)
         if exact_scale is not None and not np.isfinite(scales[beyond]).all():
-            wide = exact_scale()
-            wide = None if wide is None else \
-                np.broadcast_to(np.asarray(wide, dtype=object), ref.shape)[beyond]
+            wide = np.broadcast_to(np.asarray(exact_scale(), dtype=object), ref.shape)[beyond]
         err[beyond] = beyond_range_errors(got[beyond], ref[beyond], values[beyond],
                                           scales[beyond], case.dtype, limit, wide)
     idx, worst = _worst(err)
@@ -260,17 +259,15 @@ def _exact_once(case: Case, expected: Expected):
     """A function giving the case's exact values (``expected.exact_values``), computed on its
     first call and kept; None for each where the oracle cannot give them (its precision limit:
     the results beside an infinite reference then fail as they did before the rule)."""
-    kept = {}
 
+    @functools.cache
     def exact() -> dict:
-        if not kept:
-            from .expected import exact_values
+        from .expected import exact_values
 
-            try:
-                kept.update(exact_values(case, _gradients(expected), expected.ties))
-            except (ArithmeticError, ValueError, MemoryError):
-                kept.update(output=None, grad_input=None, grad_param=None)
-        return kept
+        try:
+            return exact_values(case, _gradients(expected), expected.ties)
+        except (ArithmeticError, ValueError, MemoryError):
+            return {"output": None, "grad_input": None, "grad_param": None}
 
     return exact
 
@@ -278,14 +275,12 @@ def _exact_once(case: Case, expected: Expected):
 def _exact_scales_once(case: Case, expected: Expected):
     """A function giving the case's error scales as mpmath numbers (``expected.exact_scales``),
     computed on its first call and kept."""
-    kept = {}
 
+    @functools.cache
     def scales() -> dict:
-        if not kept:
-            from .expected import exact_scales
+        from .expected import exact_scales
 
-            kept.update(exact_scales(case, _gradients(expected)))
-        return kept
+        return exact_scales(case, _gradients(expected))
 
     return scales
 

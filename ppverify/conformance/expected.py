@@ -97,11 +97,12 @@ def expected_for(case: Case, gradients: bool = True, ties: str = "first") -> Exp
     return Expected(out, gin, gpar, out_scale, gin_scale, gpar_scale, r.notes, ties)
 
 
-def case_scales(case: Case, x_eff: np.ndarray | None = None, gradients: bool = True):
+def case_scales(case: Case, x_eff: np.ndarray | None = None, gradients: bool = True,
+                arith=LONG_ARITH):
     """``error_scales`` of the case's oracle input (``x_eff``, default ``oracle_input(case)``),
     the input gradient's zero where a declared clamp cuts the input off."""
     x_eff = oracle_input(case) if x_eff is None else x_eff
-    out_scale, gin_scale, gpar_scale = error_scales(case, x_eff, gradients)
+    out_scale, gin_scale, gpar_scale = error_scales(case, x_eff, gradients, arith)
     if gin_scale is not None and case.input_min is not None:
         gin_scale = np.where(case.input >= case.input_min, gin_scale, 0)
     return out_scale, gin_scale, gpar_scale
@@ -139,10 +140,8 @@ def exact_scales(case: Case, gradients: bool) -> dict[str, np.ndarray]:
     input gradient is 1e143136368); computed for a case only where such a result is judged
     against an exact value (``compare.beyond_range_errors``)."""
     with mpmath.workprec(EXACT_SCALE_BITS):
-        x_eff = oracle_input(case)
-        out, gin, gpar = error_scales(case, x_eff, gradients and case.gradients, EXACT_ARITH)
-    if gin is not None and case.input_min is not None:
-        gin = np.where(case.input >= case.input_min, gin, mpmath.mpf(0))
+        out, gin, gpar = case_scales(case, gradients=gradients and case.gradients,
+                                     arith=EXACT_ARITH)
     return {"output": out, "grad_input": gin, "grad_param": np.asarray(gpar, dtype=object)}
 
 

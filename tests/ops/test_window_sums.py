@@ -88,11 +88,9 @@ def test_the_backward_after_a_forward_summed_together(paths):
 def recomputing(monkeypatch):
     """Autograd without the saving forward's state: the recomputing backward (``ppv_backward``,
     as segments of few planes and refused states run), its sum paths counted."""
-    from ppverify.ops import _dispatch
+    from .test_dalpha_reference import _recomputing
 
-    monkeypatch.setattr(_dispatch, "_native_forward_saved",
-                        lambda op, x, p, layout, v, n:
-                        (_dispatch._native_forward(op, x, p, layout, v), None))
+    _recomputing(monkeypatch)
     _native.backward_sum_paths()  # reset
     return _native.backward_sum_paths
 
