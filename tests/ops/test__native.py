@@ -7,6 +7,7 @@ import os
 import platform
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -21,15 +22,13 @@ pytestmark = pytest.mark.skipif(not _native.available(),
                                 reason=f"no compiled kernel here: {_native.build_error}")
 
 
-def test_a_fresh_build_loads_and_a_truncated_one_is_rebuilt(tmp_path):
-    # how long the build takes is a measurement (`python -m tests.readme_figures build`, quoted
-    # in the README), not a timed test: in the suite it shares two cores with the other tests.
-    # One build here (the kernel takes about a minute to compile): this session's library and
-    # its manifest, copied into a fresh cache, are found there; then, truncated (issue 16
-    # point 4: a truncated build gave SIGBUS at dlopen before), the manifest check rejects it
-    # and `ppverify kernel` (the prebuild command) rebuilds it, says so once and reports what
-    # it built; an empty or garbage file fails the same size check. (A build into an empty
-    # cache: test_the_one_lane_forms_conform_built_without_openmp.)
+def test_a_cached_build_is_found_and_a_truncated_one_refused(tmp_path):
+    # This session's library and its manifest, copied into a fresh cache, are found there by
+    # `ppverify kernel` (the prebuild command) without compiling; truncated (issue 16 point 4: a
+    # truncated build gave SIGBUS at dlopen before) or replaced by garbage, the manifest check
+    # rejects it. The rebuild that follows a rejection, and what it says, is checked on the
+    # one-lane build (test_the_one_lane_forms_conform_built_without_openmp: one build of the
+    # kernel serves both tests; each takes a minute or more of the suite's two cores).
     src = _native.library_file
     lib = tmp_path / _native.library_path(tmp_path).name
     lib.write_bytes(src.read_bytes())
@@ -37,31 +36,20 @@ def test_a_fresh_build_loads_and_a_truncated_one_is_rebuilt(tmp_path):
     env = {**os.environ, "PPVERIFY_CACHE": str(tmp_path)}
     found = subprocess.run([sys.executable, "-m", "ppverify.cli", "kernel"], env=env,
                            capture_output=True, text=True, timeout=240)
-    assert found.returncode == 0 and "(found in the cache)" in found.stdout, found
+    assert found.returncode == 0, found.stderr[-3000:]
+    assert f"kernel: {lib} (found in the cache)" in found.stdout, found.stdout
+    assert f"vector code: {_native.vector_isa()};" in found.stdout, found.stdout
     assert "compiling" not in found.stderr, found.stderr
+    assert _native.verify(lib) is None
     data = lib.read_bytes()
     lib.write_bytes(data[: len(data) // 2])
-    proc = subprocess.run([sys.executable, "-m", "ppverify.cli", "kernel", "--json"], env=env,
-                          capture_output=True, text=True, timeout=240)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    result = json.loads(proc.stdout)
-    assert result["available"] and result["compiled_now"], result  # built here, not cached
-    assert result["build_seconds"] > 0 and result["vector_code"] == _native.vector_isa()
-    assert result["file"] == str(lib) and "-O3" in result["flags"], result
-    # built as this machine builds by default: in parts where it has several CPUs
-    jobs = _native.build_jobs()
-    assert result["build_jobs"] == jobs, result
-    assert result["parts"] == (len(_native.PARTS) if jobs > 1 else 1), result
-    # the rebuild is said once, and the minute of compiling is announced on stderr, not
-    # silent (and said when it is done)
-    assert proc.stderr.count("was rebuilt because") == 1, proc.stderr
-    assert "compiling the native kernel" in proc.stderr, proc.stderr
-    assert "was compiled in" in proc.stderr, proc.stderr
+    assert _native.verify(lib) == (f"its size ({len(data) // 2} bytes) is not the size it was "
+                                   f"built with")
+    lib.write_bytes(data[:-4] + bytes(b ^ 0xFF for b in data[-4:]))  # the same size
+    assert _native.verify(lib) == ("its SHA-256 does not match the one recorded when it was "
+                                   "built")
+    lib.write_bytes(data)
     assert _native.verify(lib) is None
-    assert not list(tmp_path.glob(".ppool_kernel_*tmp*"))  # no temporary file left behind
-    again = subprocess.run([sys.executable, "-m", "ppverify.cli", "kernel"], env=env,
-                           capture_output=True, text=True, timeout=240)
-    assert again.returncode == 0 and "(found in the cache)" in again.stdout, again
 
 
 def test_the_kernel_command_says_why_the_kernel_is_not_available():
@@ -355,8 +343,9 @@ def test_the_one_lane_forms_conform_built_without_openmp(tmp_path):
     -fopenmp as Apple's clang does: the build then drops it, says so, and every call runs on
     one thread) and checked against the oracle by ``ppverify check`` (forward and gradients,
     P-pooling 1-3 D, the power mean and Lp). This machine's own build runs the vector code
-    with OpenMP, so nothing else here runs these loops or that build. (One build for both
-    conditions: the kernel takes 1-2 minutes to compile.)"""
+    with OpenMP, so nothing else here runs these loops or that build. The build replaces a
+    truncated library, so it is also the test of the rebuild that follows a rejected one. (One
+    build for the three conditions: the kernel takes 1-2 minutes to compile.)"""
     if platform.machine().lower() not in ("x86_64", "amd64"):
         pytest.skip("an x86-64 machine builds the one-lane forms with -march=x86-64")
     compiler = _native._compiler()
@@ -373,29 +362,52 @@ def test_the_one_lane_forms_conform_built_without_openmp(tmp_path):
     no_openmp.chmod(0o755)
     cache = tmp_path / "cache"
     env = {"PPVERIFY_MARCH": "x86-64", "PPVERIFY_CACHE": str(cache), "CXX": str(no_openmp)}
-    result = run_child("""
-        import json, warnings
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            from ppverify.ops import _native, native_vector_code
-            code = native_vector_code()
-        print(json.dumps({"code": code, "flags": _native.FLAGS, "openmp": _native.openmp(),
-                          "warnings": [str(w.message) for w in caught]}))
-    """, env)
-    assert result["code"] == "scalar", result
-    assert "-march=x86-64" in result["flags"], result
-    assert result["openmp"] is False, result
-    assert any("without it" in w and "OpenMP" in w for w in result["warnings"]), result
-    [manifest] = cache.glob("ppool_kernel_*.json")
-    built = json.loads(manifest.read_text())
-    assert "-fopenmp" not in built["flags"]
-    # in parts where this machine has several CPUs: each part's compile, and the link, then
-    # ran without -fopenmp (the one-unit build: the AVX2 test below)
-    assert built["parts"] == (len(_native.PARTS) if _native.build_jobs() > 1 else 1), built
+    # The build is a rebuild (issue 16 point 4): a truncated library and its manifest are where
+    # this build's library goes, as a killed or interrupted copy leaves them; the manifest
+    # check rejects them, and `ppverify kernel` (the prebuild command) builds the kernel, says
+    # so once and reports what it built.
+    where = run_child("""
+        import json
+        from ppverify.ops import _native
+        print(json.dumps({"path": str(_native.library_path())}))
+    """, {**env, "PPVERIFY_NATIVE": "0"})
+    lib = Path(where["path"])
+    assert lib.parent == cache, where
+    cache.mkdir(mode=0o700)
+    lib.write_bytes(b"\x7fELF" + bytes(4092))
+    lib.with_suffix(".json").write_text(json.dumps({"size": 1 << 20, "sha256": "0" * 64}))
+    proc = subprocess.run([sys.executable, "-m", "ppverify.cli", "kernel", "--json"],
+                          env={**os.environ, **env}, capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(proc.stdout)
+    assert result["available"] and result["compiled_now"], result  # built here, not cached
+    assert result["build_seconds"] > 0 and result["file"] == str(lib), result
+    assert result["vector_code"] == "scalar" and result["openmp"] is False, result
+    assert "-march=x86-64" in result["flags"] and "-O3" in result["flags"], result
+    assert "-fopenmp" not in result["flags"], result
+    # built as this machine builds by default: in parts where it has several CPUs; each
+    # part's compile, and the link, then ran without -fopenmp (the one-unit build: the AVX2
+    # test below)
+    jobs = _native.build_jobs()
+    assert result["build_jobs"] == jobs, result
+    assert result["parts"] == (len(_native.PARTS) if jobs > 1 else 1), result
+    # the rebuild is said once, the minute of compiling is announced on stderr, not silent
+    # (and said when it is done), and so is the OpenMP the build went without
+    events = result["events"]
+    rebuilt = [e for e in events if "was rebuilt because" in e]
+    assert rebuilt == [f"ppverify: the cached kernel {lib} was rebuilt because its size (4096 "
+                       f"bytes) is not the size it was built with"], events
+    assert "compiling the native kernel" in proc.stderr, proc.stderr
+    assert "was compiled in" in proc.stderr, proc.stderr
+    assert any("without it" in e and "OpenMP" in e for e in events), events
+    assert result["built_without"], result
+    assert _native.verify(lib) is None
+    assert not list(cache.glob(".ppool_kernel_*tmp*"))  # no temporary file left behind
     _assert_conforms([("p_pool{d}d", "ppool", (1, 2, 3)), ("gem_pool2d", "powermean", 2),
                       ("lp_pool2d", "lp", 2)], env)
     # the checks' workers found the same build (no second one for other flags)
-    assert len(list(cache.glob("ppool_kernel_*.so"))) == 1
+    assert list(cache.glob("ppool_kernel_*.so")) == [lib]
 
 
 def test_clang_builds_the_kernel_in_parts_and_it_conforms(tmp_path):
