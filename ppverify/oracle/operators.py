@@ -92,6 +92,7 @@ the other operators it is an error.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -135,6 +136,11 @@ def _is_integer(v: float) -> bool:
 
 
 def _require_finite(xs: Sequence[float]) -> None:
+    try:
+        if all(map(math.isfinite, xs)):  # the common case, without a Python loop
+            return
+    except (TypeError, OverflowError):  # not floats: the loop below says which element
+        pass
     for i, v in enumerate(xs):
         if v != v or v in (float("inf"), float("-inf")):
             raise OracleDomainError(
@@ -144,6 +150,8 @@ def _require_finite(xs: Sequence[float]) -> None:
 
 def _check_negatives(xs: Sequence[float], param: float, name: str) -> bool:
     """Return True if the window has negative elements; raise if ``param`` is not an integer."""
+    if not xs or min(xs) >= 0:  # (finite elements: checked first by every caller)
+        return False
     for i, v in enumerate(xs):
         if v < 0:
             if not _is_integer(param):

@@ -225,6 +225,8 @@ class _Problem:
         self.want_grads = want_grads
         self.want_param_grad = want_param_grad
         self.notes: Counter = Counter()
+        self._plane_key: tuple[int, int] | None = None  # the plane ``_plane_values`` holds
+        self._plane_values: list[float] = []
 
     def exact_size_bits(self, keys) -> float:
         """A rough size in bits of the largest exact rational that ``evaluate(exact=True)``
@@ -243,8 +245,11 @@ class _Problem:
         return worst
 
     def window_inputs(self, b: int, c: int, j: int) -> list[float]:
-        plane = self.x[b, c]
-        return [float(plane[i]) for i in self.layout.flat_indices[j]]
+        if self._plane_key != (b, c):  # windows come plane by plane: one conversion a plane
+            self._plane_values = self.x[b, c].tolist()
+            self._plane_key = (b, c)
+        plane = self._plane_values
+        return [plane[i] for i in self.layout.flat_indices[j]]
 
     def evaluate(self, b: int, c: int, j: int, exact: bool) -> WindowValues | None:
         xs = self.window_inputs(b, c, j)
@@ -330,11 +335,26 @@ class _Solver:
         target_bits = fmt.precision if fmt else math.ceil(digits * math.log2(10)) + 4
         self.start_bits = target_bits + 24
         self.target_bits = target_bits
-        # for every element of a plane: the (window, position in window) pairs that read it
-        self.readers: list[list[tuple[int, int]]] = [[] for _ in range(problem.layout.plane_size)]
+        # for every element of a plane: the (window, position in window) pairs that read it,
+        # the first in ``first_reader`` (None: no window reads it) and any others, in window
+        # order, in ``more_readers`` (most elements of most layouts have one reader)
+        first: list[tuple[int, int] | None] = [None] * problem.layout.plane_size
+        more: dict[int, list[tuple[int, int]]] = {}
         for j, idx in enumerate(problem.layout.flat_indices):
             for pos, i in enumerate(idx):
-                self.readers[i].append((j, pos))
+                if first[i] is None:
+                    first[i] = (j, pos)
+                else:
+                    more.setdefault(i, []).append((j, pos))
+        self.first_reader = first
+        self.more_readers = more
+        # the upstream gradients as nested lists of Python floats (read once per element)
+        self.grad_out_rows: list[list[list[float]]] = problem.grad_out.tolist()
+
+    def readers(self, i: int) -> list[tuple[int, int]]:
+        """The (window, position in window) pairs that read element ``i`` of a plane."""
+        first = self.first_reader[i]
+        return [] if first is None else [first, *self.more_readers.get(i, ())]
 
     # -- deciding numbers
     def decide_many(self, values: list[Term]) -> list:
@@ -391,7 +411,7 @@ class _Solver:
             else:  # later passes, and a first pass for the parameter gradients alone
                 needed = set(pending_out)
                 for (b, c, i) in pending_gin:
-                    needed.update((b, c, j) for j, _ in self.readers[i])
+                    needed.update((b, c, j) for j, _ in self.readers(i))
                 for group in pending_gpar:
                     needed.update((b, c, j) for b in range(B) for c in self.param_groups[group]
                                   for j in range(W))
@@ -416,7 +436,7 @@ class _Solver:
                     pending_out, [results[k].value for k in pending_out], out)
                 if pending_gin:
                     pending_gin = self._settle(
-                        pending_gin, [self._grad_input_term(results, k) for k in pending_gin], gin)
+                        pending_gin, self._grad_input_terms(results, pending_gin), gin)
                 if pending_gpar:
                     pending_gpar = self._settle(
                         pending_gpar, [self._grad_param_term(results, g) for g in pending_gpar],
@@ -436,17 +456,24 @@ class _Solver:
                 target[key] = value
         return left
 
-    def _grad_input_term(self, results, key) -> Term:
-        b, c, i = key
-        readers = self.readers[i]
-        g = self.p.grad_out[b, c]
-        if len(readers) == 1:
-            j, pos = readers[0]
-            return _scaled(results[(b, c, j)].grad_inputs[pos], float(g[j]))
-        acc = Accumulator()
-        for j, pos in readers:
-            acc.add(_scaled(results[(b, c, j)].grad_inputs[pos], float(g[j])))
-        return acc.total()
+    def _grad_input_terms(self, results, keys) -> list[Term]:
+        """``sum_j g_j dy_j/dx_i`` over the windows ``j`` that read element ``i``, for each key
+        ``(b, c, i)``: the one term itself where one window reads it (most elements), else an
+        exact-and-ball sum (``Accumulator``; zero where none does)."""
+        first_reader, more_readers, rows = self.first_reader, self.more_readers, self.grad_out_rows
+        terms: list[Term] = []
+        for b, c, i in keys:
+            g = rows[b][c]
+            first = first_reader[i]
+            if first is not None and i not in more_readers:
+                j, pos = first
+                terms.append(_scaled(results[(b, c, j)].grad_inputs[pos], g[j]))
+                continue
+            acc = Accumulator()
+            for j, pos in self.readers(i):
+                acc.add(_scaled(results[(b, c, j)].grad_inputs[pos], g[j]))
+            terms.append(acc.total())
+        return terms
 
     def _grad_param_term(self, results, group) -> Term:
         acc = Accumulator()
@@ -458,10 +485,9 @@ class _Solver:
 
     def _plane_param_term(self, results, b: int, c: int) -> Term:
         acc = Accumulator()
-        g = self.p.grad_out[b, c]
-        for j in range(len(g)):
+        for j, g in enumerate(self.grad_out_rows[b][c]):
             d = results[(b, c, j)].grad_param
-            acc.add(_scaled(Fraction(0) if d is None else d, float(g[j])))
+            acc.add(_scaled(Fraction(0) if d is None else d, g))
         return acc.total()
 
     @staticmethod
