@@ -21,7 +21,9 @@ import pytest
 import torch
 
 from ppverify.ops import gem_pool1d
-from ppverify.oracle import reference, ulp_distance
+from ppverify.oracle import ulp_distance
+
+from ._oracle_cache import reference
 
 WIDE = [1.0, 1.0, 1.0, 1.0, 3.190147189883798e37, 1.0, 2.0128589904991042e-233, 1.0,
         3.7330544740128755e-300, 1.0, 3.148880786512287e263]
