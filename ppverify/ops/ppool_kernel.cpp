@@ -6053,16 +6053,20 @@ inline bool monotone_windows(const Axis& A, int64_t& cmax) {
     return ok;
   }
   int64_t off = 0, most = A.out > 0 ? A.count[0] : 0;
-  const WinTable& st = A.start;
-  const WinTable& cn = A.count;
   const int64_t step = A.step;
+  const auto scan = [&](const auto& st, const auto& cn) {
 #pragma omp simd reduction(+ : off) reduction(max : most)
-  for (int64_t o = 1; o < A.out; ++o) {
-    const int64_t end1 = cn[o] > 0 ? st[o] + (cn[o] - 1) * step + 1 : st[o];
-    const int64_t end0 = cn[o - 1] > 0 ? st[o - 1] + (cn[o - 1] - 1) * step + 1 : st[o - 1];
-    off += (st[o] < st[o - 1]) | (end1 < end0);
-    most = std::max(most, cn[o]);
-  }
+    for (int64_t o = 1; o < A.out; ++o) {
+      const int64_t end1 = cn[o] > 0 ? st[o] + (cn[o] - 1) * step + 1 : st[o];
+      const int64_t end0 = cn[o - 1] > 0 ? st[o - 1] + (cn[o - 1] - 1) * step + 1 : st[o - 1];
+      off += (st[o] < st[o - 1]) | (end1 < end0);
+      most = std::max(most, cn[o]);
+    }
+  };
+  // a table's own arrays (the loop vectorizes; through WinTable it did not: 9 us of a 49 us
+  // forward of a (1, 1, 6000) signal, whose 3000 outputs keep a table)
+  if (A.start.t && A.count.t) scan(A.start.t, A.count.t);
+  else scan(A.start, A.count);
   cmax = std::max<int64_t>(0, most);
   return off == 0;
 }
@@ -6195,6 +6199,12 @@ inline void make_segments(Plan& F, int nt, bool allow, Segments& sg, int64_t max
     if (ihi - ilo >= 2 && cmax == A.count.k && step == A.count.s) {
       outside(e0 + 1, e1, ilo + 1, ihi,
               [&](int64_t o) { off += (cn[o] != cmax) | (st[o] - st[o - 1] != step); });
+    } else if (st.t && cn.t) {  // a table's own arrays (as monotone_windows)
+      const int64_t* stt = st.t;
+      const int64_t* cnt = cn.t;
+#pragma omp simd reduction(+ : off)
+      for (int64_t o = e0 + 1; o < e1; ++o)
+        off += (cnt[o] != cmax) | (stt[o] - stt[o - 1] != step);
     } else {
 #pragma omp simd reduction(+ : off)
       for (int64_t o = e0 + 1; o < e1; ++o)

@@ -299,3 +299,35 @@ def test_the_saved_backward_of_a_long_row_in_pieces(kernel, stride, threads):
     for j in range(kernel):
         expect[starts + j] = g[0, 0] / kernel
     assert torch.equal(x.grad[0, 0], expect)
+
+
+@pytest.mark.parametrize("shape, layout", [
+    ((1, 1, 6000), _layout.windowed(1, 3, 2, 1)),
+    ((1, 3, 4000), _layout.windowed(1, 3, 1)),
+    ((2, 1, 3000), _layout.windowed(1, 4, 3, 1, 1, True)),
+    ((1, 1, 9000), _layout.windowed(1, 5, 2, 2, 2)),
+    ((1, 1, 64, 4000), _layout.windowed(2, 3, 1, 1)),
+    ((1, 2, 1000, 1000), _layout.windowed(2, 3, 2, 1)),
+], ids=["1-D k3s2p1", "1-D k3s1", "1-D k4s3-ceil", "1-D dilated", "2-D long rows", "2-D"])
+def test_a_table_and_a_computed_axis_of_the_same_windows_are_cut_alike(shape, layout,
+                                                                       monkeypatch):
+    """An axis of fewer than ``COMPACT_MIN_OUTPUTS`` outputs goes to the kernel as a table of
+    window starts and counts; from that size on, as its geometry (the kernel computes each
+    window). The scans that decide the segments (whether the windows are monotone, their
+    largest count, the regular range) read a table's arrays directly since 2026-12-07 (a
+    (1, 1, 6000) signal's forward 0.84x): both forms must give the same cut for 1 and 2
+    threads, forward and backward (a scan that skipped the tables gave 24 segments of a
+    (1, 1, 6000) signal for 26, and a class more for a ceil_mode signal)."""
+    out = _layout.out_spatial(layout, shape[2:])
+
+    def cuts(compact_from: int):
+        monkeypatch.setattr(_native, "COMPACT_MIN_OUTPUTS", compact_from)
+        plan = _native.make_plan("ppool", layout, shape, torch.float32, False, 0, out)
+        forms = _native.plan_compact_axes(plan)
+        return forms, [_native.segments(plan, t, b) for t in (1, 2) for b in (False, True)]
+
+    table_forms, tables = cuts(1 << 30)
+    computed_forms, computed = cuts(1)
+    assert not any(table_forms) and computed_forms[-1], (table_forms, computed_forms)
+    assert tables == computed
+    assert all(c["segments"] > shape[0] * shape[1] and c["classes"] <= 4 for c in tables), tables
