@@ -469,9 +469,17 @@ class _Solver:
                 j, pos = first
                 terms.append(_scaled(results[(b, c, j)].grad_inputs[pos], g[j]))
                 continue
+            parts = [_scaled(results[(b, c, j)].grad_inputs[pos], g[j])
+                     for j, pos in self.readers(i)]
+            if parts and all(isinstance(t, arb) for t in parts):
+                total = parts[0]  # the balls' sum, in the order Accumulator adds them
+                for t in parts[1:]:
+                    total = total + t
+                terms.append(total)
+                continue
             acc = Accumulator()
-            for j, pos in self.readers(i):
-                acc.add(_scaled(results[(b, c, j)].grad_inputs[pos], g[j]))
+            for t in parts:
+                acc.add(t)
             terms.append(acc.total())
         return terms
 
