@@ -493,6 +493,8 @@ def _open(path: Path):
     lib.ppv_segment_grain.restype = ctypes.c_int64
     lib.ppv_segment_cols.argtypes = [ctypes.c_int64]
     lib.ppv_segment_cols.restype = ctypes.c_int64
+    lib.ppv_thread_pairs.argtypes = [ctypes.c_int64]
+    lib.ppv_thread_pairs.restype = ctypes.c_int64
     lib.ppv_forward_sum_paths.argtypes = [vp]
     lib.ppv_forward_sum_paths.restype = None
     lib.ppv_backward_sum_paths.argtypes = [vp]
@@ -1476,10 +1478,18 @@ def pow_cache_bytes(nbytes: int = 0) -> int:
 
 
 def segment_grain(elements: int = 0) -> int:
-    """The input elements per thread of a segmented call (``SEG_THREAD_ELEMENTS``, 2**15);
+    """The input elements per thread of a segmented call (``SEG_THREAD_ELEMENTS``, 2**13);
     with ``elements`` > 0, set it (tests: small inputs on several threads) and return the
     previous value."""
     return int((_lib or load()).ppv_segment_grain(elements))
+
+
+def thread_pairs(pairs: int = 0) -> int:
+    """The window-element pairs per thread of a call not cut into segments (``THREAD_PAIRS``,
+    2**14: a call of fewer than twice that runs on one thread); with ``pairs`` > 0, set it
+    (benchmarks: ``tests.thread_grain_timing`` compares grains in one process) and return the
+    previous value."""
+    return int((_lib or load()).ppv_thread_pairs(pairs))
 
 
 def segment_cols(columns: int = 0) -> int:

@@ -5763,12 +5763,27 @@ inline int64_t window_pairs(const Plan& P) {
   return wsz * P.N * P.C;
 }
 
-// Threads the work pays for: about 2^16 window-element pairs per thread before a second one
-// pays for its wake-up, and at most one per group (units of work: groups, or groups of
-// segments, see Segments).
+// Window-element pairs per thread before a second thread pays for its wake-up: 2^14, about
+// 30-60 us of the fast engine's forward at a non-integer alpha. At 2^16 (until 2026-12-07)
+// inputs of batch 1 ran on one thread of two: (1, 16, 32, 32) k3 s2 p1 p_pool2d forward /
+// forward+backward with a learnable alpha 56 / 271 us -> 45 / 220, gem_pool2d 288 -> 205;
+// (1, 64, 28, 28) k2 s2 134 / 404 -> 79 / 263; (2, 32, 28, 28) k3 s2 p1 148 / 531 -> 81 /
+// 354; (1, 64, 14, 14) k3 s1 p1 81 / 380 -> 50 / 273 (the AMD EPYC machine, two threads, best
+// of 7 x 100 calls). 2^13 moved these within the runs' noise, some up and some down
+// (docs/performance-history.md, "Smaller thread grains"); a call of fewer than 2 x 2^14 pairs
+// (7,000-16,000 input elements of windows of 2-4.5 elements per input) keeps one thread (an
+// OpenMP region for a (1, 1, 4, 4) input cost milliseconds under load: issue 12).
+constexpr int64_t THREAD_PAIRS = 1 << 14;
+// the grain in use: THREAD_PAIRS, or what a benchmark set (ppv_thread_pairs; tests.
+// thread_grain_timing compares grains in one process)
+PPV_SHARED(std::atomic<int64_t>, thread_pairs, , {THREAD_PAIRS})
+
+// Threads the work pays for: a thread per THREAD_PAIRS window-element pairs, and at most one
+// per group (units of work: groups, or groups of segments, see Segments).
 inline int threads_for(const Plan& P, int requested, int64_t groups) {
   const int64_t pairs = window_pairs(P);
-  int64_t by_work = std::max<int64_t>(1, pairs / 65536);
+  const int64_t grain = std::max<int64_t>(1, thread_pairs.load(std::memory_order_relaxed));
+  int64_t by_work = std::max<int64_t>(1, pairs / grain);
   int64_t t = std::min<int64_t>({(int64_t)std::max(requested, 1), groups, by_work});
   return (int)std::max<int64_t>(t, 1);
 }
@@ -5971,14 +5986,20 @@ struct Segments {
 // are computed twice; else segments_for_span chooses)
 constexpr int64_t SEG_MIN_OUTS = 64;
 constexpr int64_t SEG_HALO_FACTOR = 4;
-// Input elements per thread of a segmented call: torch's own grain (at::internal::GRAIN_SIZE,
-// 32768). It was 2^18 (about 2 ms of the fast engine's forward, since on a loaded machine
-// waking a thread can cost a millisecond) while a signal's segments were long rows whose
-// scratch left the cache; with segments of SEG_COLS columns a second thread halves the time
-// from 50,000 samples up (2 threads, (1, 1, 100000) k3 s1 p_pool1d forward / forward+backward
-// 0.42 / 1.79 -> 0.25 / 1.05 ms, gem_pool1d 1.06 / 3.67 -> 0.56 / 1.98; (1, 1, 400000)
-// p_pool1d 1.40 / 5.84 -> 0.75 / 3.06; 2026-12-05, load 1).
-constexpr int64_t SEG_THREAD_ELEMENTS = 1 << 15;
+// Input elements per thread of a segmented call: 2^13 (THREAD_PAIRS' 2^14 pairs for windows
+// of two elements per input). It was 2^18 (about 2 ms of the fast engine's forward, since on
+// a loaded machine waking a thread can cost a millisecond) while a signal's segments were
+// long rows whose scratch left the cache; with segments of SEG_COLS columns a second thread
+// halved the time from 50,000 samples up (2 threads, (1, 1, 100000) k3 s1 p_pool1d forward /
+// forward+backward 0.42 / 1.79 -> 0.25 / 1.05 ms, gem_pool1d 1.06 / 3.67 -> 0.56 / 1.98;
+// (1, 1, 400000) p_pool1d 1.40 / 5.84 -> 0.75 / 3.06; 2026-12-05, load 1) and it became 2^15,
+// torch's own grain (at::internal::GRAIN_SIZE); a 1-D element costs the fast engine 4-5 ns
+// (its logarithm, exponential and window), so 2^15 of them kept signals of up to 65,535
+// samples on one thread: (2, 3, 6000) k3 s1 forward / forward+backward with a learnable alpha
+// 164 / 657 us -> 109 / 449, gem_pool1d 1092 -> 697; (1, 1, 16384) 96 / 414 -> 72 / 302; 3-D
+// (1, 1, 26, 26, 26) k3 s2 p1 180 / 735 -> 113 / 498 (2^15 -> 2^13; the AMD EPYC machine, two
+// threads, best of 7 x 100 calls, 2026-12-07).
+constexpr int64_t SEG_THREAD_ELEMENTS = 1 << 13;
 // the grain in use: SEG_THREAD_ELEMENTS, or what a test set (ppv_segment_grain) so that small
 // inputs, which the oracle can check, run segments on several threads
 PPV_SHARED(std::atomic<int64_t>, seg_grain, , {SEG_THREAD_ELEMENTS})
@@ -8245,6 +8266,12 @@ void ppv_saved_backward_paths(int64_t* out) {
 // when positive (tests); returns the previous value.
 int64_t ppv_segment_grain(int64_t elements) {
   return elements > 0 ? seg_grain.exchange(elements) : seg_grain.load();
+}
+
+// Window-element pairs per thread of a call not cut into segments (THREAD_PAIRS): set to
+// `pairs` when positive (benchmarks); returns the previous value.
+int64_t ppv_thread_pairs(int64_t pairs) {
+  return pairs > 0 ? thread_pairs.exchange(pairs) : thread_pairs.load();
 }
 
 // Row segments the overlap state's backward weighed again (a weight float does not hold)
