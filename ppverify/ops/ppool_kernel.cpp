@@ -5763,27 +5763,39 @@ inline int64_t window_pairs(const Plan& P) {
   return wsz * P.N * P.C;
 }
 
-// Window-element pairs per thread before a second thread pays for its wake-up: 2^14, about
-// 30-60 us of the fast engine's forward at a non-integer alpha. At 2^16 (until 2026-12-07)
-// inputs of batch 1 ran on one thread of two: (1, 16, 32, 32) k3 s2 p1 p_pool2d forward /
-// forward+backward with a learnable alpha 56 / 271 us -> 45 / 220, gem_pool2d 288 -> 205;
-// (1, 64, 28, 28) k2 s2 134 / 404 -> 79 / 263; (2, 32, 28, 28) k3 s2 p1 148 / 531 -> 81 /
-// 354; (1, 64, 14, 14) k3 s1 p1 81 / 380 -> 50 / 273 (the AMD EPYC machine, two threads, best
-// of 7 x 100 calls). 2^13 moved these within the runs' noise, some up and some down
-// (docs/performance-history.md, "Smaller thread grains"); a call of fewer than 2 x 2^14 pairs
-// (7,000-16,000 input elements of windows of 2-4.5 elements per input) keeps one thread (an
-// OpenMP region for a (1, 1, 4, 4) input cost milliseconds under load: issue 12).
+// Window-element pairs of a forward's work per thread before a second thread pays for its
+// wake-up: 2^14, about 30-60 us of the fast engine's forward at a non-integer alpha. At 2^16
+// for every path (until 2026-12-07) inputs of batch 1 ran on one thread of two: with this
+// grain and the paths' weights below, forward / forward+backward with a learnable alpha
+// (1, 16, 32, 32) k3 s2 p1 54 / 271 us -> 37 / 225, gem_pool2d 279 -> 207; (2, 32, 28, 28) k3
+// s2 p1 142 / 534 -> 83 / 356; (1, 64, 14, 14) k3 s1 p1 77 / 369 -> 48 / 267 (`python -m
+// tests.thread_grain_timing --against` the build before, the AMD EPYC machine, two threads;
+// with the other core busy, six of ten such forwards+backwards took 1.16-1.72x instead:
+// docs/performance-history.md, "Smaller thread grains"). 2^13 moved the 2-D cases within the
+// runs' noise, some up and some down. A forward of fewer than 2 x 2^14 pairs (7,000-16,000
+// input elements of windows of 2-4.5 elements per input) keeps one thread (an OpenMP region for
+// a (1, 1, 4, 4) input cost milliseconds under load: issue 12).
 constexpr int64_t THREAD_PAIRS = 1 << 14;
 // the grain in use: THREAD_PAIRS, or what a benchmark set (ppv_thread_pairs; tests.
 // thread_grain_timing compares grains in one process)
 PPV_SHARED(std::atomic<int64_t>, thread_pairs, , {THREAD_PAIRS})
 
-// Threads the work pays for: a thread per THREAD_PAIRS window-element pairs, and at most one
-// per group (units of work: groups, or groups of segments, see Segments).
-inline int threads_for(const Plan& P, int requested, int64_t groups) {
+// A path's work per window-element pair in quarters of a forward's, which the grains count:
+// the forwards (plain and saving) 4; a recomputing backward 8 (it does its forward's work again
+// before the gradients: 2.2x the forward's time on a (1, 1, 6000) k3 s1 signal, 4x at k14 and
+// 3-D k3 s2 p1: kernel_ab); a backward from a disjoint state (run_saved_backward,
+// run_int_saved_backward: a pass over memory, 0.1-0.2x the forward's time) 1, which keeps
+// that pass's grain at 2^16 pairs, where it was before THREAD_PAIRS fell to 2^14.
+constexpr int64_t WORK_FORWARD = 4, WORK_RECOMPUTE = 8, WORK_STATE = 1;
+
+// Threads the work pays for: a thread per THREAD_PAIRS window-element pairs of a forward's
+// work (`work`: WORK_*), and at most one per group (units of work: groups, or groups of
+// segments, see Segments).
+inline int threads_for(const Plan& P, int requested, int64_t groups,
+                       int64_t work = WORK_FORWARD) {
   const int64_t pairs = window_pairs(P);
   const int64_t grain = std::max<int64_t>(1, thread_pairs.load(std::memory_order_relaxed));
-  int64_t by_work = std::max<int64_t>(1, pairs / grain);
+  int64_t by_work = std::max<int64_t>(1, pairs * work / (grain * WORK_FORWARD));
   int64_t t = std::min<int64_t>({(int64_t)std::max(requested, 1), groups, by_work});
   return (int)std::max<int64_t>(t, 1);
 }
@@ -5986,19 +5998,19 @@ struct Segments {
 // are computed twice; else segments_for_span chooses)
 constexpr int64_t SEG_MIN_OUTS = 64;
 constexpr int64_t SEG_HALO_FACTOR = 4;
-// Input elements per thread of a segmented call: 2^13 (THREAD_PAIRS' 2^14 pairs for windows
-// of two elements per input). It was 2^18 (about 2 ms of the fast engine's forward, since on
-// a loaded machine waking a thread can cost a millisecond) while a signal's segments were
-// long rows whose scratch left the cache; with segments of SEG_COLS columns a second thread
+// Input elements of a forward's work per thread of a segmented call: 2^13 (THREAD_PAIRS' 2^14
+// pairs for windows of two elements per input; a path's WORK_* weighs them). It was 2^18
+// (about 2 ms of the fast engine's forward, since on a loaded machine waking a thread can
+// cost a millisecond) while a signal's segments were long rows whose scratch left the cache; with segments of SEG_COLS columns a second thread
 // halved the time from 50,000 samples up (2 threads, (1, 1, 100000) k3 s1 p_pool1d forward /
 // forward+backward 0.42 / 1.79 -> 0.25 / 1.05 ms, gem_pool1d 1.06 / 3.67 -> 0.56 / 1.98;
 // (1, 1, 400000) p_pool1d 1.40 / 5.84 -> 0.75 / 3.06; 2026-12-05, load 1) and it became 2^15,
 // torch's own grain (at::internal::GRAIN_SIZE); a 1-D element costs the fast engine 4-5 ns
 // (its logarithm, exponential and window), so 2^15 of them kept signals of up to 65,535
 // samples on one thread: (2, 3, 6000) k3 s1 forward / forward+backward with a learnable alpha
-// 164 / 657 us -> 109 / 449, gem_pool1d 1092 -> 697; (1, 1, 16384) 96 / 414 -> 72 / 302; 3-D
-// (1, 1, 26, 26, 26) k3 s2 p1 180 / 735 -> 113 / 498 (2^15 -> 2^13; the AMD EPYC machine, two
-// threads, best of 7 x 100 calls, 2026-12-07).
+// 163 / 657 us -> 108 / 449, gem_pool1d 1092 -> 673; (1, 1, 16384) 95 / 393 -> 70 / 300; 3-D
+// (1, 1, 26, 26, 26) k3 s2 p1 171 / 726 -> 108 / 487 (`python -m tests.thread_grain_timing
+// --against` the build before, the AMD EPYC machine, two threads, 2026-12-07).
 constexpr int64_t SEG_THREAD_ELEMENTS = 1 << 13;
 // the grain in use: SEG_THREAD_ELEMENTS, or what a test set (ppv_segment_grain) so that small
 // inputs, which the oracle can check, run segments on several threads
@@ -6021,10 +6033,11 @@ PPV_SHARED(std::atomic<int64_t>, seg_cols, , {SEG_COLS})
 // Threads for a segmented call: one per grain of input elements, or per two grains of window-
 // element pairs where windows hold more than two elements per input (3-D k3 s1: 27 per input;
 // (1, 1, 40, 40, 40) k3 s1 p1, 64,000 elements, ran on one thread until 2026-12-07).
-inline int segment_threads(const Plan& P, int requested) {
+// `work`: the path's (WORK_*; a recomputing backward counts its elements twice).
+inline int segment_threads(const Plan& P, int requested, int64_t work = WORK_FORWARD) {
   const int64_t grain = std::max<int64_t>(1, seg_grain.load(std::memory_order_relaxed));
-  const int64_t work = std::max(P.N * P.C * P.plane_in, window_pairs(P) / 2);
-  const int64_t by_work = std::max<int64_t>(1, work / grain);
+  const int64_t elements = std::max(P.N * P.C * P.plane_in, window_pairs(P) / 2);
+  const int64_t by_work = std::max<int64_t>(1, elements * work / (grain * WORK_FORWARD));
   return (int)std::max<int64_t>(1, std::min<int64_t>(std::max(requested, 1), by_work));
 }
 
@@ -6673,6 +6686,7 @@ int run(const Plan& Pc, const T* x, const double* param, T* y, const T* gy, T* g
   }
   // float64's recomputing backward through the overlap state's arithmetic (fused64_backward)
   const bool fused64 = fused64_backward(P, backward && sv == nullptr);
+  const int64_t work = backward ? WORK_RECOMPUTE : WORK_FORWARD;  // the grains' count
   Segments sg;
   int seg_threads = 1;
   int extra_status = 0;
@@ -6684,7 +6698,7 @@ int run(const Plan& Pc, const T* x, const double* param, T* y, const T* gy, T* g
   try {
     // segments when the planes leave lanes or threads idle (threads: as the whole work
     // allows, not capped by the planes' groups; see SEG_THREAD_ELEMENTS)
-    seg_threads = segment_threads(P, requested);
+    seg_threads = segment_threads(P, requested, work);
     make_ppool_segments(P, seg_threads, fused64, sg);
     xl = xl && sg.axis < 0;
     for (SegClass& c : sg.classes) {
@@ -6749,8 +6763,8 @@ int run(const Plan& Pc, const T* x, const double* param, T* y, const T* gy, T* g
   std::vector<double> dparam_mem;
   if (backward) dparam_mem.assign((size_t)(2 * slots), 0.0);
   double* dparam = dparam_mem.data();
-  const int nt = xl ? threads_for(P, requested, xc.groups * parts)
-                    : (sg.axis < 0 ? threads_for(P, requested)
+  const int nt = xl ? threads_for(P, requested, xc.groups * parts, work)
+                    : (sg.axis < 0 ? threads_for(P, requested, P.groups, work)
                                    : (int)std::min<int64_t>(seg_threads, sg.groups));
   std::atomic<int> status{0};
   int mode = 0;  // 0 the groups; XP_SUMS / XP_FINISH the units of lane slices in parts
@@ -7076,7 +7090,7 @@ int run_saved_backward(const Plan& Pc, const J* jac, const double* dw, const T* 
   const int64_t lanes = cl ? P.C : 1;
   const int64_t pat = cl_pattern(cl, lanes);
   // threads by the whole work, not by groups: a few long rows (one 1-D signal) in pieces
-  const int nt = threads_for(P, requested, INT64_MAX);
+  const int nt = threads_for(P, requested, INT64_MAX, WORK_STATE);
   const int64_t* omd = om[0].data();
   const int64_t* omh = om[1].data();
   // contiguous memory with a whole-W table: W's runs of consecutive columns of one output (or
@@ -7301,7 +7315,7 @@ int int_saved_backward_a(const Plan& P, const T* x, const double* sy, const doub
   const int64_t outer = cl ? P.N * D * H : planes * D * H;
   const int64_t lanes = cl ? P.C : 1;
   const int64_t pat = cl_pattern(cl, lanes);  // (CL_PATTERN_BELOW)
-  const int nt = threads_for(P, requested, INT64_MAX);
+  const int nt = threads_for(P, requested, INT64_MAX, WORK_STATE);
 #pragma omp parallel num_threads(nt) if (nt > 1)
   {
     // the gy-scaled constants of the output row the last input row read (per window and
@@ -8034,9 +8048,10 @@ int64_t ppv_openmp() {
 // The segments (sg) and the number of threads run uses for a P-pooling plan and nthreads: the
 // segments' threads where the planes are cut, else threads_for. For the test exports below.
 inline int segments_and_threads(Plan& P, int nthreads, bool backward, Segments& sg) {
-  const int seg_threads = segment_threads(P, nthreads);
+  const int64_t work = backward ? WORK_RECOMPUTE : WORK_FORWARD;
+  const int seg_threads = segment_threads(P, nthreads, work);
   make_ppool_segments(P, seg_threads, fused64_backward(P, backward), sg);
-  return sg.axis < 0 ? threads_for(P, nthreads)
+  return sg.axis < 0 ? threads_for(P, nthreads, P.groups, work)
                      : (int)std::min<int64_t>(seg_threads, sg.groups);
 }
 
@@ -8051,7 +8066,8 @@ int ppv_segments(const int64_t* plan, int nthreads, int backward, int64_t* out) 
     if (!P.parse(plan)) return ST_ARGS;
     Segments sg;
     const int nt = P.op == OP_PPOOL ? segments_and_threads(P, nthreads, backward != 0, sg)
-                                    : power_segments(P, nthreads, true, sg);
+                                    : power_segments(P, nthreads, true, sg,
+                                                     backward ? WORK_RECOMPUTE : WORK_FORWARD);
     out[0] = 0;
     for (const SegClass& c : sg.classes) out[0] += (int64_t)c.in_off.size() * P.N * P.C;
     if (sg.axis < 0) out[0] = P.N * P.C;

@@ -257,30 +257,37 @@ def test_a_short_split_axis_is_cut_where_the_lanes_gain():
     assert _native.segments(plan, 2)["axis"] == -1
 
 
-@pytest.mark.parametrize("shape, layout, out, threads, axis", [
+@pytest.mark.parametrize("shape, layout, out, threads, backward_threads, axis", [
     # batch 1 of 16 planes, 35,344 window-element pairs: two threads (THREAD_PAIRS, 2^14;
     # at 2^16 one until 2026-12-07, the forward+backward 1.2x slower)
-    ((1, 16, 32, 32), _layout.windowed(2, 3, 2, 1), (16, 16), 2, -1),
-    ((1, 64, 14, 14), _layout.windowed(2, 3, 1, 1), (14, 14), 2, -1),
+    ((1, 16, 32, 32), _layout.windowed(2, 3, 2, 1), (16, 16), 2, 2, -1),
+    ((1, 64, 14, 14), _layout.windowed(2, 3, 1, 1), (14, 14), 2, 2, -1),
     # six short signals cut into segments, 36,000 inputs: two threads (SEG_THREAD_ELEMENTS,
     # 2^13; at 2^15 one, 1.5x slower)
-    ((2, 3, 6000), _layout.windowed(1, 3, 1), (5998,), 2, 2),
-    ((1, 1, 26, 26, 26), _layout.windowed(3, 3, 2, 1), (13, 13, 13), 2, 0),
+    ((2, 3, 6000), _layout.windowed(1, 3, 1), (5998,), 2, 2, 2),
+    ((1, 1, 26, 26, 26), _layout.windowed(3, 3, 2, 1), (13, 13, 13), 2, 2, 0),
+    # a recomputing backward counts its work twice (WORK_RECOMPUTE): one signal of 6,000
+    # samples, or 8 planes of 32 x 32, one thread forward and two backward
+    ((1, 1, 6000), _layout.windowed(1, 3, 1), (5998,), 1, 2, 2),
+    ((1, 8, 32, 32), _layout.windowed(2, 3, 2, 1), (16, 16), 1, 2, -1),
     # small calls keep one thread: waking a second one costs more than their work
-    ((1, 1, 4, 4), _layout.windowed(2, 2, 2), (2, 2), 1, -1),
-    ((1, 8, 32, 32), _layout.windowed(2, 3, 2, 1), (16, 16), 1, -1),
-    ((1, 1, 6000), _layout.windowed(1, 3, 1), (5998,), 1, 2),
-    ((1, 32, 16, 16), _layout.windowed(2, 2, 2), (8, 8), 1, -1),
-], ids=["16x32x32", "64x14x14", "signals", "3-D", "tiny", "8x32x32", "signal", "32x16x16"])
-def test_a_second_thread_where_the_work_pays_for_it(shape, layout, out, threads, axis):
-    # the default grain (the ``threads`` fixture lowers it for its own tests and restores it)
-    assert _native.segment_grain() == 8192
+    ((1, 1, 4, 4), _layout.windowed(2, 2, 2), (2, 2), 1, 1, -1),
+    ((1, 1, 3000), _layout.windowed(1, 3, 1), (2998,), 1, 1, 2),
+    ((1, 32, 16, 16), _layout.windowed(2, 2, 2), (8, 8), 1, 1, -1),
+], ids=["16x32x32", "64x14x14", "signals", "3-D", "signal", "8x32x32", "tiny", "short",
+        "32x16x16"])
+def test_a_second_thread_where_the_work_pays_for_it(shape, layout, out, threads,
+                                                    backward_threads, axis):
+    # the default grains (the ``threads`` fixture lowers the segments' for its own tests and
+    # restores it)
+    assert (_native.thread_pairs(), _native.segment_grain()) == (16384, 8192)
+    for op in ("ppool", "powermean"):  # the power engine takes the same rule
+        plan = _native.make_plan(op, layout, shape, torch.float32, False, 0, out)
+        cut = _native.segments(plan, 2)
+        assert cut["threads"] == threads, (op, cut)
+        assert _native.segments(plan, 2, backward=True)["threads"] == backward_threads, op
     plan = _native.make_plan("ppool", layout, shape, torch.float32, False, 0, out)
-    cut = _native.segments(plan, 2)
-    assert cut["threads"] == threads and cut["axis"] == axis, cut
-    # the power engine takes the same rule
-    plan = _native.make_plan("powermean", layout, shape, torch.float32, False, 0, out)
-    assert _native.segments(plan, 2)["threads"] == threads
+    assert _native.segments(plan, 2)["axis"] == axis
 
 
 def test_segments_are_not_used_when_planes_fill_the_lanes():
