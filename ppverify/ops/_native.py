@@ -1478,17 +1478,20 @@ def pow_cache_bytes(nbytes: int = 0) -> int:
 
 
 def segment_grain(elements: int = 0) -> int:
-    """The input elements per thread of a segmented call (``SEG_THREAD_ELEMENTS``, 2**13);
-    with ``elements`` > 0, set it (tests: small inputs on several threads) and return the
-    previous value."""
+    """The input elements of a forward's work per thread of a segmented call
+    (``SEG_THREAD_ELEMENTS``, 2**13; a recomputing backward counts its elements twice); with
+    ``elements`` > 0, set it (tests: small inputs on several threads) and return the previous
+    value."""
     return int((_lib or load()).ppv_segment_grain(elements))
 
 
 def thread_pairs(pairs: int = 0) -> int:
-    """The window-element pairs per thread of a call not cut into segments (``THREAD_PAIRS``,
-    2**14: a call of fewer than twice that runs on one thread); with ``pairs`` > 0, set it
-    (benchmarks: ``tests.thread_grain_timing`` compares grains in one process) and return the
-    previous value."""
+    """The window-element pairs of a forward's work per thread of a call not cut into
+    segments (``THREAD_PAIRS``, 2**14: a forward of fewer than twice that runs on one thread;
+    a recomputing backward counts its pairs twice, a backward from a disjoint state a quarter:
+    ``WORK_*`` in ppool_kernel.cpp); with ``pairs`` > 0, set it (benchmarks:
+    ``tests.thread_grain_timing`` compares grains in one process) and return the previous
+    value."""
     return int((_lib or load()).ppv_thread_pairs(pairs))
 
 

@@ -6001,11 +6001,12 @@ constexpr int64_t SEG_HALO_FACTOR = 4;
 // Input elements of a forward's work per thread of a segmented call: 2^13 (THREAD_PAIRS' 2^14
 // pairs for windows of two elements per input; a path's WORK_* weighs them). It was 2^18
 // (about 2 ms of the fast engine's forward, since on a loaded machine waking a thread can
-// cost a millisecond) while a signal's segments were long rows whose scratch left the cache; with segments of SEG_COLS columns a second thread
-// halved the time from 50,000 samples up (2 threads, (1, 1, 100000) k3 s1 p_pool1d forward /
-// forward+backward 0.42 / 1.79 -> 0.25 / 1.05 ms, gem_pool1d 1.06 / 3.67 -> 0.56 / 1.98;
-// (1, 1, 400000) p_pool1d 1.40 / 5.84 -> 0.75 / 3.06; 2026-12-05, load 1) and it became 2^15,
-// torch's own grain (at::internal::GRAIN_SIZE); a 1-D element costs the fast engine 4-5 ns
+// cost a millisecond) while a signal's segments were long rows whose scratch left the cache;
+// with segments of SEG_COLS columns a second thread halved the time from 50,000 samples up
+// (2 threads, (1, 1, 100000) k3 s1 p_pool1d forward / forward+backward 0.42 / 1.79 -> 0.25 /
+// 1.05 ms, gem_pool1d 1.06 / 3.67 -> 0.56 / 1.98; (1, 1, 400000) p_pool1d 1.40 / 5.84 -> 0.75
+// / 3.06; 2026-12-05, load 1) and it became 2^15, torch's own grain
+// (at::internal::GRAIN_SIZE); a 1-D element costs the fast engine 4-5 ns
 // (its logarithm, exponential and window), so 2^15 of them kept signals of up to 65,535
 // samples on one thread: (2, 3, 6000) k3 s1 forward / forward+backward with a learnable alpha
 // 163 / 657 us -> 108 / 449, gem_pool1d 1092 -> 673; (1, 1, 16384) 95 / 393 -> 70 / 300; 3-D
