@@ -4,7 +4,9 @@
 
 For each case (1-D signals of 6,000 to 200,000 samples, one plane k3 s1 and 2 x 3 planes k3 s2
 p1; 2-D planes of 300 x 300, 1000 x 200, 64 x 4000 and 4000 x 64, one plane k3 s1 p1 and 3
-planes k3 s2 p1; 3-D (1, 1, 40, 40, 40) k3 s1 p1 and (1, 2, 16, 64, 64) k3 s2 p1), each op and
+planes k3 s2 p1; inputs of batch 1 with many small planes, (1, 16, 32, 32) k3 s2 p1, (1, 64, 28,
+28) k2 s2 and (1, 64, 14, 14) k3 s1 p1, where a call's fixed costs count; 3-D (1, 1, 40, 40,
+40) k3 s1 p1 and (1, 2, 16, 64, 64) k3 s2 p1), each op and
 torch's ``max_pool`` / ``avg_pool`` of the same case run in a fresh process on 2 threads: the
 peak-RSS growth of one forward+backward by the matrix's protocol
 (``ppverify.ops.bench_matrix.peak_rss_growth``), then the best of 7 forward+backward times
@@ -51,6 +53,7 @@ def cases() -> list[tuple]:
         out += [((1, 1, n), 3, 1, 0), ((2, 3, n), 3, 2, 1)]
     for hw in ((300, 300), (1000, 200), (64, 4000), (4000, 64)):
         out += [((1, 1) + hw, 3, 1, 1), ((1, 3) + hw, 3, 2, 1)]
+    out += [((1, 16, 32, 32), 3, 2, 1), ((1, 64, 28, 28), 2, 2, 0), ((1, 64, 14, 14), 3, 1, 1)]
     return out + [((1, 1, 40, 40, 40), 3, 1, 1), ((1, 2, 16, 64, 64), 3, 2, 1)]
 
 
