@@ -5787,6 +5787,8 @@ PPV_SHARED(std::atomic<int64_t>, thread_pairs, , {THREAD_PAIRS})
 // run_int_saved_backward: a pass over memory, 0.1-0.2x the forward's time) 1, which keeps
 // that pass's grain at 2^16 pairs, where it was before THREAD_PAIRS fell to 2^14.
 constexpr int64_t WORK_FORWARD = 4, WORK_RECOMPUTE = 8, WORK_STATE = 1;
+// The weight of a forward, or of a backward that recomputes its forward (`recomputing`).
+inline int64_t path_work(bool recomputing) { return recomputing ? WORK_RECOMPUTE : WORK_FORWARD; }
 
 // Threads the work pays for: a thread per THREAD_PAIRS window-element pairs of a forward's
 // work (`work`: WORK_*), and at most one per group (units of work: groups, or groups of
@@ -6687,7 +6689,7 @@ int run(const Plan& Pc, const T* x, const double* param, T* y, const T* gy, T* g
   }
   // float64's recomputing backward through the overlap state's arithmetic (fused64_backward)
   const bool fused64 = fused64_backward(P, backward && sv == nullptr);
-  const int64_t work = backward ? WORK_RECOMPUTE : WORK_FORWARD;  // the grains' count
+  const int64_t work = path_work(backward);  // the grains' count
   Segments sg;
   int seg_threads = 1;
   int extra_status = 0;
@@ -8049,7 +8051,7 @@ int64_t ppv_openmp() {
 // The segments (sg) and the number of threads run uses for a P-pooling plan and nthreads: the
 // segments' threads where the planes are cut, else threads_for. For the test exports below.
 inline int segments_and_threads(Plan& P, int nthreads, bool backward, Segments& sg) {
-  const int64_t work = backward ? WORK_RECOMPUTE : WORK_FORWARD;
+  const int64_t work = path_work(backward);
   const int seg_threads = segment_threads(P, nthreads, work);
   make_ppool_segments(P, seg_threads, fused64_backward(P, backward), sg);
   return sg.axis < 0 ? threads_for(P, nthreads, P.groups, work)
@@ -8067,8 +8069,7 @@ int ppv_segments(const int64_t* plan, int nthreads, int backward, int64_t* out) 
     if (!P.parse(plan)) return ST_ARGS;
     Segments sg;
     const int nt = P.op == OP_PPOOL ? segments_and_threads(P, nthreads, backward != 0, sg)
-                                    : power_segments(P, nthreads, true, sg,
-                                                     backward ? WORK_RECOMPUTE : WORK_FORWARD);
+                                    : power_segments(P, nthreads, true, sg, path_work(backward));
     out[0] = 0;
     for (const SegClass& c : sg.classes) out[0] += (int64_t)c.in_off.size() * P.N * P.C;
     if (sg.axis < 0) out[0] = P.N * P.C;

@@ -285,9 +285,8 @@ def test_a_second_thread_where_the_work_pays_for_it(shape, layout, out, threads,
         plan = _native.make_plan(op, layout, shape, torch.float32, False, 0, out)
         cut = _native.segments(plan, 2)
         assert cut["threads"] == threads, (op, cut)
+        assert op != "ppool" or cut["axis"] == axis, cut
         assert _native.segments(plan, 2, backward=True)["threads"] == backward_threads, op
-    plan = _native.make_plan("ppool", layout, shape, torch.float32, False, 0, out)
-    assert _native.segments(plan, 2)["axis"] == axis
 
 
 def test_segments_are_not_used_when_planes_fill_the_lanes():
