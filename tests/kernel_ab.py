@@ -14,7 +14,9 @@ TEXT`` keeps the cases whose label contains TEXT. A case whose label says channe
 channels-last memory (input, output and gradients). ``--saved`` also times, on a second line
 per case (``sfwd`` / ``sbwd``), the pair an autograd call with a learnable alpha runs instead:
 ``ppv_forward_saved`` (with dy/dalpha) and ``ppv_backward_saved`` (writing over the state where
-the dtypes agree, as autograd's does) where the windows share no element, else
+the dtypes agree, as autograd's does) where the windows share no element (at an integer alpha
+of 0-4 on windows of 16 elements or more on average, float32 / bfloat16 / float16:
+``ppv_forward_saved_int`` and ``ppv_backward_saved_int``, the window state), else
 ``ppv_forward_overlap_saved`` and ``ppv_backward_overlap_saved`` (float32, bfloat16, float16;
 float64: ``ppv_forward_overlap_saved64`` and ``ppv_backward_overlap_saved64``, where the other
 build has them; the state's buffers are sized for either ABI:
@@ -256,6 +258,10 @@ def _saved_timer(plans, x, p, y, gy, gx, dp, threads, clock, op="ppool"):
     saving forward and the backward from its state with ``lib`` (``plans[name]``), or None
     where the case has no saved state (the recomputing backward serves it)."""
     plan = plans["this"]
+    if (op == "ppool" and _native.plan_disjoint(plan) and x.dtype != torch.float64
+            and _native.plan_window_mean(plan) >= _native.INT_STATE_MIN_MEAN
+            and _native.int_state_alpha(p)):
+        return _int_state_timer(plans, x, p, y, gy, gx, dp, threads, clock)
     if _native.plan_disjoint(plan) and not _dispatch.float64_overlap_serves_disjoint(
             op, x.dtype, x.is_contiguous(), plan):
         jac = torch.zeros(x.shape, dtype=_native.jac_dtype(x.dtype)).as_strided(
@@ -321,6 +327,30 @@ def _saved_timer(plans, x, p, y, gy, gx, dp, threads, clock, op="ppool"):
         t2 = clock()
         return [(name + " sfwd", t1 - t0), (name + " sbwd", t2 - t1)]
     return run_overlap
+
+
+def _int_state_timer(plans, x, p, y, gy, gx, dp, threads, clock):
+    """``_saved_timer``'s function for the integer-alpha window state (P-pooling of a narrow
+    dtype at an alpha of 0-4, windows that share no element and hold 16 elements or more on
+    average: what autograd saves there, ``_native.forward_saved_int``): each window's S and
+    y, the backward forming dy/dx from x (into a gradient of its own)."""
+    sums = torch.empty(2 * y.numel(), dtype=torch.float64)
+    dw = torch.empty(y.shape, dtype=torch.float64).as_strided(y.shape, y.stride())
+
+    def run(lib, name):
+        lib.ppv_forward_saved_int.argtypes = [ctypes.c_void_p] * 6 + [ctypes.c_int]
+        lib.ppv_backward_saved_int.argtypes = [ctypes.c_void_p] * 8 + [ctypes.c_int]
+        ptr = plans[name].ctypes.data
+        t0 = clock()
+        assert lib.ppv_forward_saved_int(ptr, x.data_ptr(), p.data_ptr(), y.data_ptr(),
+                                         dw.data_ptr(), sums.data_ptr(), threads) == 0
+        t1 = clock()
+        assert lib.ppv_backward_saved_int(ptr, x.data_ptr(), p.data_ptr(), sums.data_ptr(),
+                                          dw.data_ptr(), gy.data_ptr(), gx.data_ptr(),
+                                          dp.data_ptr(), threads) == 0
+        t2 = clock()
+        return [(name + " sfwd", t1 - t0), (name + " sbwd", t2 - t1)]
+    return run
 
 
 def _power_overlap_timer(plans, x, p, y, gy, gx, dp, threads, clock):

@@ -111,9 +111,13 @@ def cpu_target_flags(machine: str | None = None, march: str | None = None) -> li
 #: ``-fno-ipa-cp-clone``: GCC's -O3 clones of functions for their constant arguments took 6 of
 #: the build's 65 s here and made no call faster (``tests.kernel_ab``; the same bits,
 #: ``tests.kernel_bits``); a compiler that does not know it (clang) builds without it
-#: (``_TUNING_FLAGS``)
-FLAGS = ["-O3", "-fno-ipa-cp-clone", *cpu_target_flags(), "-fopenmp", "-fno-math-errno",
-         "-fno-trapping-math", "-shared", "-fPIC", "-std=c++17"]
+#: (``_TUNING_FLAGS``). ``-falign-functions=64``: each function starts on a cache line, so the
+#: alignment of its loops does not move with edits elsewhere in its part (an unrelated change
+#: in the integer-alpha backward moved ``load_weights_row``'s start by 16 bytes mod 64 and made
+#: the saving forward 7-15% slower at k14-k56, ``tests.kernel_ab --saved``, the AMD EPYC
+#: machine, 2026-12-07; with the flag the same change left it at 0.98-1.03x)
+FLAGS = ["-O3", "-fno-ipa-cp-clone", *cpu_target_flags(), "-falign-functions=64", "-fopenmp",
+         "-fno-math-errno", "-fno-trapping-math", "-shared", "-fPIC", "-std=c++17"]
 #: the parts of a build in parts (``PPV_PART`` in ppool_kernel.cpp): 1-4 the entry points that
 #: take a plan for float32, float64, bfloat16, float16, 0 the rest (the entry points without a
 #: dtype, the state the parts share, the forwarders); largest first, the order compilers start
@@ -375,7 +379,7 @@ def _compile(compiler: str, flags: list[str], source_hash: str, out: Path,
 
 #: flags that only make the build faster: a compiler that rejects one builds without it, and
 #: nothing is said (the library computes the same)
-_TUNING_FLAGS = ("-fno-ipa-cp-clone",)
+_TUNING_FLAGS = ("-fno-ipa-cp-clone", "-falign-functions=64")
 #: the flags that pick a CPU (``cpu_target_flags``), which a compiler may not know
 _TARGET_OPTIONS = ("-march=", "-mcpu=", "-mprefer-vector-width=")
 

@@ -225,6 +225,52 @@ def test_the_window_state_on_channels_last_with_few_channels(shape, layout, dtyp
     assert len(forwards) == 1 and len(backwards) == 1, (forwards, backwards)
 
 
+# k8 on 20 x 18 (rows 16-19 and columns 16-17 in no window; a row of three runs: 8, 8 and a
+# gap), k14 on 28 x 31 (two runs of 14, then a gap of 3), and adaptive (2, 2) on 20 x 34 (two
+# runs of 17, no gap): a row of several short runs is one loop with each column's constants
+@pytest.mark.parametrize("shape, kernel", [((2, 8, 20, 18), 8), ((1, 3, 28, 31), 14),
+                                           ((1, 5, 20, 34), None)])
+@pytest.mark.parametrize("channels_last", [False, True], ids=["contiguous", "cl"])
+def test_the_window_state_gives_elements_in_no_window_a_zero_gradient(shape, kernel,
+                                                                      channels_last,
+                                                                      window_state):
+    """An infinity or a NaN where no window reads (columns and rows past the last window) has a
+    zero gradient, and every other element's gradient is, bit for bit, the one of the same input
+    with finite values there (no window depends on them); against the oracle on that input."""
+    from ppverify.ops import adaptive_p_pool2d, p_pool2d
+
+    x = positive_signal(shape, torch.float32, 31 + shape[-1], zeros=0.15)
+    pool = ((lambda t, a: p_pool2d(t, a, kernel)) if kernel else
+            (lambda t, a: adaptive_p_pool2d(t, a, 2)))
+    if kernel:
+        check_case(x, 2.0, kernel, kernel, 0, 1, False, dims=2)
+    else:
+        check_adaptive_case("ppool", x, 2.0, 2, dims=2)
+    free = torch.zeros(shape, dtype=torch.bool)  # the elements no window reads
+    if kernel:
+        free[..., shape[-2] // kernel * kernel:, :] = True
+        free[..., :, shape[-1] // kernel * kernel:] = True
+    wild = x.clone()
+    wild[free] = torch.tensor([float("inf"), float("nan")]).repeat(int(free.sum()))[
+        :int(free.sum())]
+
+    def gradients(t):
+        t = t.contiguous(memory_format=torch.channels_last) if channels_last else t
+        t = t.detach().requires_grad_(True)
+        a = torch.tensor(2.0, requires_grad=True)
+        y = pool(t, a)
+        y.backward(torch.linspace(-1.0, 2.0, y.numel()).reshape(y.shape))
+        return y.detach(), t.grad, a.grad
+
+    y, gx, ga = gradients(x)
+    y_wild, gx_wild, ga_wild = gradients(wild)
+    assert torch.equal(y_wild, y) and torch.equal(ga_wild, ga)
+    assert torch.equal(gx_wild[~free], gx[~free])
+    assert torch.equal(gx_wild[free], torch.zeros(int(free.sum())))
+    forwards, backwards = window_state
+    assert len(backwards) == 3, (forwards, backwards)  # the oracle check's and two more
+
+
 def test_one_alpha_per_channel_takes_the_window_state_where_all_are_equal(monkeypatch):
     forwards = _count_calls(monkeypatch, "forward_saved_int")
     x = positive_signal((2, 8, 16, 16), torch.float32, 9, zeros=0.1)
