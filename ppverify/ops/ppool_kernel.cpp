@@ -7054,6 +7054,15 @@ inline int64_t cl_pattern(bool cl, int64_t lanes) {
                                                           : 0;
 }
 
+// The saved states' backwards over one plane's rows of several windows (a whole-W table of
+// runs): windows of fewer columns than this on average take a row as one loop, each column
+// with its window's factors spread over the row once per output row; longer ones a loop per
+// window with its factors broadcast. The dy/dx state (run_saved_backward; kernel_ab --saved,
+// one thread: spread 0.56-0.79x on k14, adaptive 7, k2 s2; run by run 0.8-0.9x of spread on
+// global rows and k56) and the integer-alpha window state (int_saved_backward_a; two threads,
+// 2026-12-07: runs of 32, 48 and 56 columns run by run 0.85-1.01x of spread)
+constexpr int64_t SPREAD_RUN = 32;
+
 // The backward from a saving forward's state (no recomputation): gx = gy[window] * jac (0
 // outside every window) in x's dtype and layout, and, with dparam_out, the per-plane sums of
 // gy * dw reduced to the parameter's shape. A pass over memory, in memory order. jac is float
@@ -7107,9 +7116,6 @@ int run_saved_backward(const Plan& Pc, const J* jac, const double* dw, const T* 
   if (whole_w && !cl) owner_runs(om[2], run_end, run_out);
   const bool gaps = std::find(run_out.begin(), run_out.end(), -1) != run_out.end();
   // runs shorter than SPREAD_RUN columns on average: spread (below), else run by run
-  // (kernel_ab --saved, one thread: spread 0.56-0.79x on k14, adaptive 7, k2 s2; run by run
-  // 0.8-0.9x of spread on global rows and k56)
-  constexpr int64_t SPREAD_RUN = 32;
   const bool spread = !run_end.empty() && W < SPREAD_RUN * (int64_t)run_end.size();
   int64_t n_runs = 0, n_spread = 0, n_gather = 0;  // rows by each path (saved_backward_paths)
   // global windows on contiguous memory (each axis one output whose window is the whole axis):
@@ -7301,14 +7307,6 @@ PPV_ALWAYS_INLINE void int_window_consts(double a, double S, double y, double g,
   cz = g * ((a == 0.0 ? inv : 0.0) - (a == 1.0 ? y * inv : 0.0));
 }
 
-// The integer-alpha state's backward over one plane's rows: where a row holds several windows
-// of fewer columns than this on average, each column gets its window's constants (the row one
-// loop of W elements; k14 on 56 columns, four runs of 14 each with a partial vector: (8, 64,
-// 56, 56) 1.22 -> 0.62 ms, one thread, the AMD EPYC machine); one window a row, or longer ones,
-// a loop per window with its constants broadcast (spread over a global window's row, (1, 3,
-// 1024, 1024) took 0.70 ms against 0.44).
-constexpr int64_t INT_RUN_EXPAND = 64;
-
 template <class T, int A>
 int int_saved_backward_a(const Plan& P, const T* x, const double* sy, const double* dw,
                          const T* gy, T* gx, double* dparam_out, int requested) {
@@ -7321,10 +7319,14 @@ int int_saved_backward_a(const Plan& P, const T* x, const double* sy, const doub
   owner_runs(om[2], run_end, run_out);
   const bool gaps = std::any_of(run_out.begin(), run_out.end(), [](int64_t o) { return o < 0; });
   const bool cl = P.layout == 1;
-  // One plane's rows of several short runs (fewer than INT_RUN_EXPAND columns a window on
-  // average): each column's constants spread over the row, so that the row is one loop
+  // One plane's rows of several short runs (fewer than SPREAD_RUN columns a window on
+  // average): each column's constants spread over the row, so that the row is one loop, not a
+  // loop per window with its partial vector (k14 on 56 columns, four runs of 14: (8, 64, 56,
+  // 56) 1.22 -> 0.62 ms, one thread, the AMD EPYC machine); one window a row (a global
+  // window) keeps its loop with the constants broadcast (spread: (1, 3, 1024, 1024) 0.44 ->
+  // 0.70 ms)
   const int64_t runs = (int64_t)run_end.size();
-  const bool short_runs = !cl && runs > 1 && W < INT_RUN_EXPAND * runs;
+  const bool short_runs = !cl && runs > 1 && W < SPREAD_RUN * runs;
   const int64_t planes = P.N * P.C, n_out = planes * P.plane_out;
   const double* Sv = sy;
   const double* Yv = sy + n_out;
