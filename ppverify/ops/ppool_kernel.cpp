@@ -7115,8 +7115,12 @@ int run_saved_backward(const Plan& Pc, const J* jac, const double* dw, const T* 
   std::vector<int64_t> run_end, run_out;
   if (whole_w && !cl) owner_runs(om[2], run_end, run_out);
   const bool gaps = std::find(run_out.begin(), run_out.end(), -1) != run_out.end();
-  // runs shorter than SPREAD_RUN columns on average: spread (below), else run by run
-  const bool spread = !run_end.empty() && W < SPREAD_RUN * (int64_t)run_end.size();
+  // runs shorter than SPREAD_RUN columns on average where output rows span several input rows:
+  // spread (below), else run by run (a 1-D signal's one row has its own output row: spread,
+  // (8, 64, 3136) k14 / k16 at alpha 2.5 took 0.53-0.55 / 0.46-0.49 ms against 0.33-0.35 /
+  // 0.25-0.27 run by run, two threads, 2026-12-07)
+  const bool spread = !run_end.empty() && max_window_rows(P) > 1 &&
+                      W < SPREAD_RUN * (int64_t)run_end.size();
   int64_t n_runs = 0, n_spread = 0, n_gather = 0;  // rows by each path (saved_backward_paths)
   // global windows on contiguous memory (each axis one output whose window is the whole axis):
   // a plane is one window, its input gradient one loop over its contiguous elements with the
@@ -7320,13 +7324,15 @@ int int_saved_backward_a(const Plan& P, const T* x, const double* sy, const doub
   const bool gaps = std::any_of(run_out.begin(), run_out.end(), [](int64_t o) { return o < 0; });
   const bool cl = P.layout == 1;
   // One plane's rows of several short runs (fewer than SPREAD_RUN columns a window on
-  // average): each column's constants spread over the row, so that the row is one loop, not a
-  // loop per window with its partial vector (k14 on 56 columns, four runs of 14: (8, 64, 56,
-  // 56) 1.22 -> 0.62 ms, one thread, the AMD EPYC machine); one window a row (a global
-  // window) keeps its loop with the constants broadcast (spread: (1, 3, 1024, 1024) 0.44 ->
-  // 0.70 ms)
+  // average) where output rows span several input rows: each column's constants spread over
+  // the row once per output row, so that each of its input rows is one loop, not a loop per
+  // window with its partial vector (k14 on 56 columns, four runs of 14: (8, 64, 56, 56) 1.22
+  // -> 0.62 ms, one thread, the AMD EPYC machine). One window a row (a global window) keeps
+  // its loop with the constants broadcast (spread: (1, 3, 1024, 1024) 0.44 -> 0.70 ms), and so
+  // does a 1-D signal, whose one input row has its own output row (spread: (8, 64, 3136) k16
+  // 0.47-0.53 -> 0.80-1.00 ms, two threads)
   const int64_t runs = (int64_t)run_end.size();
-  const bool short_runs = !cl && runs > 1 && W < SPREAD_RUN * runs;
+  const bool short_runs = !cl && runs > 1 && max_window_rows(P) > 1 && W < SPREAD_RUN * runs;
   const int64_t planes = P.N * P.C, n_out = planes * P.plane_out;
   const double* Sv = sy;
   const double* Yv = sy + n_out;

@@ -1521,8 +1521,9 @@ def backward_paths():
 # (name, dims, spatial, call, path): several windows per row where the layout has them,
 # columns that no window holds (k14 on 30 columns, k56 on 113, k8 s9 on 35: runs of no
 # output), 16 planes (two contiguous groups of 8); path: the kernel's ("planes" for global
-# windows, one loop per plane; "runs" where a row's runs average 32 columns or more, else
-# "spread")
+# windows, one loop per plane; "spread" where a row's runs average fewer than 32 columns and
+# an output row's windows read several input rows, else "runs": a 1-D signal's row is the
+# only one its output row reads)
 RUNS = [
     ("global 1-D", 1, (40,), lambda x, a: adaptive_p_pool(x, a, 1, dims=1), "planes"),
     ("global 2-D", 2, (9, 7), lambda x, a: adaptive_p_pool(x, a, 1, dims=2), "planes"),
@@ -1531,7 +1532,8 @@ RUNS = [
      "spread"),
     ("k14 2-D", 2, (28, 30), lambda x, a: p_pool2d(x, a, 14), "spread"),
     ("k56 1-D", 1, (113,), lambda x, a: p_pool1d(x, a, 56), "runs"),
-    ("k8 s9 1-D", 1, (35,), lambda x, a: p_pool1d(x, a, 8, 9), "spread"),  # gaps
+    ("k8 s9 1-D", 1, (35,), lambda x, a: p_pool1d(x, a, 8, 9), "runs"),  # gaps
+    ("k8 s9 2-D", 2, (17, 35), lambda x, a: p_pool2d(x, a, 8, 9), "spread"),  # gaps, rows too
 ]
 RUN_ALPHAS = [-3.0, 0.5, 2.0, 1e3]
 
