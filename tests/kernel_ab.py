@@ -66,6 +66,17 @@ CASES = [  # label, shape, layout, threads, dtype
      torch.float32),
     ("2-D (8,64,56,56) k56, 1 thread", (8, 64, 56, 56), _layout.windowed(2, 56), 1,
      torch.float32),
+    # windows that share no element, several to a row (the saved states' backwards spread a
+    # row's window factors or go run by run: SPREAD_RUN; 2026-12-07)
+    ("2-D (8,64,56,56) k8 runs", (8, 64, 56, 56), _layout.windowed(2, 8), 2, torch.float32),
+    ("2-D (8,64,64,64) k32 runs", (8, 64, 64, 64), _layout.windowed(2, 32), 2, torch.float32),
+    ("2-D (8,64,96,96) k48 runs", (8, 64, 96, 96), _layout.windowed(2, 48), 2, torch.float32),
+    ("2-D (8,64,112,112) adaptive 2 runs", (8, 64, 112, 112), _layout.adaptive(2, 2), 2,
+     torch.float32),
+    ("1-D (8,64,3136) k14 runs", (8, 64, 3136), _layout.windowed(1, 14), 2, torch.float32),
+    ("1-D (8,64,3136) k16 runs", (8, 64, 3136), _layout.windowed(1, 16), 2, torch.float32),
+    ("3-D (2,16,28,28,28) k7 runs", (2, 16, 28, 28, 28), _layout.windowed(3, 7), 2,
+     torch.float32),
     ("2-D (1,2,1000,1000) global", (1, 2, 1000, 1000), _layout.adaptive(2, 1), 2, torch.float32),
     # the matrix's 3 planes 1024x1024 global: planes that do not share out evenly on 2 threads
     ("2-D (1,3,1024,1024) global", (1, 3, 1024, 1024), _layout.adaptive(2, 1), 2, torch.float32),
