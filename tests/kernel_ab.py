@@ -5,7 +5,8 @@
 OTHER.so is a ``ppool_kernel_*.so`` from another checkout's kernel cache (``PPVERIFY_CACHE``;
 each library gets the plan with its own ABI version in the header: the plan's layout has not
 changed between versions 4 and 5). Both libraries are loaded in one process and called through
-ctypes with the same plan, input and output tensors, alternating round by round; each figure is
+ctypes with the same plan, input and output tensors, alternating call by call (each build first
+in every other round, since 2026-12-07); each figure is
 the best of ROUNDS (default 5) of one ``ppv_forward`` or ``ppv_backward`` call (wall time, or
 with ``--cpu`` the process's CPU time over all its threads), so the Python layer and torch's
 pooling are out of the comparison and both builds see the same load. ``--threads N`` runs every
@@ -231,8 +232,10 @@ def main() -> int:
         best: dict[str, float] = {}
         saved = (_saved_timer(plans, x, p, y, gy, gx, dp, threads, clock, args.op)
                  if args.saved else None)
-        for _ in range(rounds):
-            for name, lib in libs:
+        for r in range(rounds):
+            # each build first in every other round: a build that always ran second would find
+            # the caches and the clock as the other's calls left them
+            for name, lib in (libs if r % 2 == 0 else libs[::-1]):
                 plan = plans[name]
                 t0 = clock()
                 assert lib.ppv_forward(plan.ctypes.data, x.data_ptr(), p.data_ptr(),
