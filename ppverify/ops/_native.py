@@ -377,8 +377,9 @@ def _compile(compiler: str, flags: list[str], source_hash: str, out: Path,
                 obj.unlink()
 
 
-#: flags that only make the build faster: a compiler that rejects one builds without it, and
-#: nothing is said (the library computes the same)
+#: flags of build speed or code layout alone (-fno-ipa-cp-clone: the build's time;
+#: -falign-functions=64: where functions start): a compiler that rejects one builds without it,
+#: and nothing is said (the library computes the same)
 _TUNING_FLAGS = ("-fno-ipa-cp-clone", "-falign-functions=64")
 #: the flags that pick a CPU (``cpu_target_flags``), which a compiler may not know
 _TARGET_OPTIONS = ("-march=", "-mcpu=", "-mprefer-vector-width=")

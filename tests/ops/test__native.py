@@ -368,6 +368,12 @@ def test_a_compiler_without_a_feature_builds_without_it():
                                                    "-shared"], None)
     assert _native._fewer_flags(tuned, apple)[0] == ["-O3", "-fno-ipa-cp-clone",
                                                      "-march=native", "-shared"]
+    # the same for the layout flag, where a compiler rejects it (GCC and clang take it)
+    aligned = ["-O3", "-march=native", "-falign-functions=64", "-fopenmp", "-shared"]
+    other = "cc: error: unrecognized command-line option '-falign-functions=64'"
+    assert _native._fewer_flags(aligned, other) == (["-O3", "-march=native", "-fopenmp",
+                                                     "-shared"], None)
+    assert "-falign-functions=64" in _native.FLAGS
 
 
 def test_the_one_lane_forms_conform_built_without_openmp(tmp_path):
