@@ -7063,6 +7063,30 @@ inline int64_t cl_pattern(bool cl, int64_t lanes) {
 // 2026-12-07: runs of 32, 48 and 56 columns run by run 0.85-1.01x of spread)
 constexpr int64_t SPREAD_RUN = 32;
 
+// Whether a contiguous row of `runs` runs over W columns spreads its windows' factors (see
+// SPREAD_RUN): runs shorter than SPREAD_RUN columns on average, and output rows whose windows
+// read more than one input row (a 1-D signal's one row has its own output row: spreading is a
+// pass more per row; (8, 64, 3136) k14 / k16 at alpha 2.5 took 0.53-0.55 / 0.46-0.49 ms
+// against 0.33-0.35 / 0.25-0.27 run by run, two threads, 2026-12-07)
+inline bool spread_pays(const Plan& P, int64_t W, int64_t runs) {
+  return max_window_rows(P) > 1 && W < SPREAD_RUN * runs;
+}
+
+// Whether a row's runs (owner_runs) include columns that no window holds (run_out -1)
+inline bool has_unowned_runs(const std::vector<int64_t>& run_out) {
+  return std::find(run_out.begin(), run_out.end(), -1) != run_out.end();
+}
+
+// A spread row's columns that no window holds set to exactly 0, whatever the row's loop wrote
+// there (an infinity in x or the state times a factor of 0)
+template <class T>
+inline void zero_unowned_runs(const std::vector<int64_t>& run_end,
+                              const std::vector<int64_t>& run_out, T* g) {
+  for (size_t k = 0; k < run_end.size(); ++k)
+    if (run_out[k] < 0)
+      for (int64_t i = k == 0 ? 0 : run_end[k - 1]; i < run_end[k]; ++i) g[i] = from_double<T>(0.0);
+}
+
 // The backward from a saving forward's state (no recomputation): gx = gy[window] * jac (0
 // outside every window) in x's dtype and layout, and, with dparam_out, the per-plane sums of
 // gy * dw reduced to the parameter's shape. A pass over memory, in memory order. jac is float
@@ -7114,13 +7138,9 @@ int run_saved_backward(const Plan& Pc, const J* jac, const double* dw, const T* 
   // 0.9 ms)
   std::vector<int64_t> run_end, run_out;
   if (whole_w && !cl) owner_runs(om[2], run_end, run_out);
-  const bool gaps = std::find(run_out.begin(), run_out.end(), -1) != run_out.end();
-  // runs shorter than SPREAD_RUN columns on average where output rows span several input rows:
-  // spread (below), else run by run (a 1-D signal's one row has its own output row: spread,
-  // (8, 64, 3136) k14 / k16 at alpha 2.5 took 0.53-0.55 / 0.46-0.49 ms against 0.33-0.35 /
-  // 0.25-0.27 run by run, two threads, 2026-12-07)
-  const bool spread = !run_end.empty() && max_window_rows(P) > 1 &&
-                      W < SPREAD_RUN * (int64_t)run_end.size();
+  const bool gaps = has_unowned_runs(run_out);
+  // short runs: spread (below), else run by run (spread_pays)
+  const bool spread = !run_end.empty() && spread_pays(P, W, (int64_t)run_end.size());
   int64_t n_runs = 0, n_spread = 0, n_gather = 0;  // rows by each path (saved_backward_paths)
   // global windows on contiguous memory (each axis one output whose window is the whole axis):
   // a plane is one window, its input gradient one loop over its contiguous elements with the
@@ -7218,10 +7238,7 @@ int run_saved_backward(const Plan& Pc, const J* jac, const double* dw, const T* 
         }
 #pragma omp simd
         for (int64_t i = 0; i < W; ++i) gr[i] = from_double<T>(ge[i] * (double)jr[i]);
-        for (size_t k = 0; gaps && k < run_end.size(); ++k)
-          if (run_out[k] < 0)  // exactly 0 there, whatever the state holds
-            for (int64_t i = k == 0 ? 0 : run_end[k - 1]; i < run_end[k]; ++i)
-              gr[i] = from_double<T>(0.0);
+        if (gaps) zero_unowned_runs(run_end, run_out, gr);
         ++n_spread;
         continue;
       }
@@ -7321,18 +7338,16 @@ int int_saved_backward_a(const Plan& P, const T* x, const double* sy, const doub
                                       window_owners(P.ax[2])};
   std::vector<int64_t> run_end, run_out;  // W's runs of columns of one output (or none)
   owner_runs(om[2], run_end, run_out);
-  const bool gaps = std::any_of(run_out.begin(), run_out.end(), [](int64_t o) { return o < 0; });
+  const bool gaps = has_unowned_runs(run_out);
   const bool cl = P.layout == 1;
-  // One plane's rows of several short runs (fewer than SPREAD_RUN columns a window on
-  // average) where output rows span several input rows: each column's constants spread over
+  // One plane's rows of several short runs (spread_pays): each column's constants spread over
   // the row once per output row, so that each of its input rows is one loop, not a loop per
   // window with its partial vector (k14 on 56 columns, four runs of 14: (8, 64, 56, 56) 1.22
   // -> 0.62 ms, one thread, the AMD EPYC machine). One window a row (a global window) keeps
   // its loop with the constants broadcast (spread: (1, 3, 1024, 1024) 0.44 -> 0.70 ms), and so
-  // does a 1-D signal, whose one input row has its own output row (spread: (8, 64, 3136) k16
-  // 0.47-0.53 -> 0.80-1.00 ms, two threads)
+  // does a 1-D signal (spread: (8, 64, 3136) k16 0.47-0.53 -> 0.80-1.00 ms, two threads)
   const int64_t runs = (int64_t)run_end.size();
-  const bool short_runs = !cl && runs > 1 && max_window_rows(P) > 1 && W < SPREAD_RUN * runs;
+  const bool short_runs = !cl && runs > 1 && spread_pays(P, W, runs);
   const int64_t planes = P.N * P.C, n_out = planes * P.plane_out;
   const double* Sv = sy;
   const double* Yv = sy + n_out;
@@ -7396,10 +7411,7 @@ int int_saved_backward_a(const Plan& P, const T* x, const double* sy, const doub
 #pragma omp simd
         for (int64_t i = 0; i < W; ++i)
           g[i] = from_double<T>(int_dydx<A>(to_double<T>(xr[i]), e1[i], e2[i], ez[i]));
-        for (size_t run = 0; gaps && run < run_end.size(); ++run)
-          if (run_out[run] < 0)  // exactly 0 there, whatever x holds
-            for (int64_t i = run == 0 ? 0 : run_end[run - 1]; i < run_end[run]; ++i)
-              g[i] = from_double<T>(0.0);
+        if (gaps) zero_unowned_runs(run_end, run_out, g);
         continue;
       }
       int64_t iw = 0;

@@ -22,7 +22,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from ppverify.ops import _native
+from ppverify.ops import _native, adaptive_p_pool2d, p_pool2d
 
 from ._cases import ADAPTIVE_GEOMETRIES, GEOMETRIES, KINDS, positive_signal, values
 from ._compare import check_adaptive_case, check_case, dtype_name
@@ -237,8 +237,6 @@ def test_the_window_state_gives_elements_in_no_window_a_zero_gradient(shape, ker
     """An infinity or a NaN where no window reads (columns and rows past the last window) has a
     zero gradient, and every other element's gradient is, bit for bit, the one of the same input
     with finite values there (no window depends on them); against the oracle on that input."""
-    from ppverify.ops import adaptive_p_pool2d, p_pool2d
-
     x = positive_signal(shape, torch.float32, 31 + shape[-1], zeros=0.15)
     pool = ((lambda t, a: p_pool2d(t, a, kernel)) if kernel else
             (lambda t, a: adaptive_p_pool2d(t, a, 2)))
