@@ -247,7 +247,7 @@ class _NativeCall:
 
     __slots__ = ("op", "layout", "plan", "ptr", "out_shape", "dtype", "fmt", "copy",
                  "_out_like", "_out_fmt", "_gx_like", "_gx_fmt", "_saves", "_jac", "_dw",
-                 "_jac_zeroed", "_overlap", "_int_windows")
+                 "_jac_zeroed", "_overlap", "_int_windows", "_int_overlap")
 
     def __init__(self, op: str, layout, x: Tensor, param_shape: tuple[int, ...]):
         # the kernel reads one parameter (0-d), one per channel ((C,)) or one per plane
@@ -316,10 +316,16 @@ class _NativeCall:
                     self._overlap = tuple(_power_overlap_state_fits(
                         n_in, n_out, with_dw, self.dtype.itemsize) for with_dw in (False, True))
             self._saves = disjoint
-            # windows where an integer alpha takes the window state (int_state)
-            self._int_windows = (disjoint and self.op == "ppool" and self.dtype in _NARROW
+            # windows where an integer alpha takes the window state (int_state): disjoint
+            # ones of 16 elements or more, or (where the overlap state serves) shared ones
+            # with 4 input elements or more per window (``_native.int_overlap_fits``)
+            narrow_ppool = self.op == "ppool" and self.dtype in _NARROW
+            self._int_windows = (disjoint and narrow_ppool
                                  and _native.plan_window_mean(self.plan)
                                  >= _native.INT_STATE_MIN_MEAN)
+            self._int_overlap = (not disjoint and narrow_ppool and any(self._overlap)
+                                 and self.fmt is not torch.contiguous_format
+                                 and _native.int_overlap_fits(self.plan, n_in, n_out))
             if self._saves or (self.op != "ppool" and any(self._overlap)):
                 self._jac = _allocator(tuple(self._gx_like.shape),
                                        _native.jac_dtype(self.dtype), self.fmt)
@@ -329,6 +335,8 @@ class _NativeCall:
                 exact_writes_all = self.dtype is torch.float64 and self.op == "ppool"
                 self._jac_zeroed = (self._saves and not exact_writes_all
                                     and not _native.plan_covers(self.plan))
+                self._dw = _allocator(self.out_shape, torch.float64, self.fmt)
+            elif self._int_overlap:
                 self._dw = _allocator(self.out_shape, torch.float64, self.fmt)
         return self._saves or self._overlap[need_param]
 
@@ -342,10 +350,13 @@ class _NativeCall:
 
     def int_state(self, param: Tensor) -> bool:
         """Whether the saved state is the integer-alpha window state (each window's S and y;
-        after ``saves``): P-pooling of a narrow dtype whose windows share no element and hold
-        16 elements or more on average, at one alpha of 0-4 for every plane (read here: one
-        look at the parameter's values, which the kernel reads on the CPU anyway)."""
-        return self._saves and self._int_windows and _native.int_state_alpha(param)
+        after ``saves`` said yes): P-pooling of a narrow dtype whose windows share no element
+        and hold 16 elements or more on average, or share elements with 4 input elements or
+        more per window (where the overlap state would serve), at one alpha of 0-4 for every
+        plane (read here: one look at the parameter's values, which the kernel reads on the
+        CPU anyway)."""
+        windows = self._int_windows if self._saves else self._int_overlap
+        return windows and _native.int_state_alpha(param)
 
     def new_window_sums(self) -> Tensor:
         """The integer-alpha window state's buffer: each window's S, then each window's y
@@ -543,7 +554,12 @@ def _native_forward_saved(op: str, x: Tensor, param: Tensor, layout, validate: b
 def _native_saving_forward(call: _NativeCall, need_param: bool, op: str, xk: Tensor,
                            p: Tensor, y: Tensor) -> tuple[bool, bool, tuple]:
     """``(bad, usable, state)``: ``y`` filled and the state ``call.saves`` chose written."""
-    if call.overlap_state(need_param) and op != "ppool":  # E / x, y / S, dy/dparam
+    if call.int_state(p):  # S and y per window: dy/dx from x in the backward
+        dw = call.new_dw() if need_param else None
+        sums = call.new_window_sums()
+        bad, usable = _native.forward_saved_int(call.ptr, xk, p, y, dw, sums)
+        state = (None, dw, None, None, sums)
+    elif call.overlap_state(need_param) and op != "ppool":  # E / x, y / S, dy/dparam
         jac, dw = call.new_saved(need_param)
         cw = call.new_window_coefficients()
         bad, usable = _native.forward_power_overlap_saved(call.ptr, xk, p, y, jac, dw, cw)
@@ -558,11 +574,6 @@ def _native_saving_forward(call: _NativeCall, need_param: bool, op: str, xk: Ten
                 torch.empty(_native.overlap_ref_size(call.plan, xk.dtype), dtype=torch.float64))
         bad, usable = _native.forward_overlap_saved(call.ptr, xk, p, y, *sums)
         state = (None, None, sums)
-    elif call.int_state(p):  # S and y per window: dy/dx from x in the backward
-        dw = call.new_dw() if need_param else None
-        sums = call.new_window_sums()
-        bad, usable = _native.forward_saved_int(call.ptr, xk, p, y, dw, sums)
-        state = (None, dw, None, None, sums)
     else:
         jac, dw = call.new_saved(need_param)
         bad, usable = _native.forward_saved(call.ptr, xk, p, y, jac, dw)

@@ -967,6 +967,21 @@ def backward_saved(plan: int, jac: torch.Tensor, dw: torch.Tensor | None,
 INT_STATE_MIN_MEAN = 16.0
 
 
+#: where windows share elements, the integer-alpha window state serves inputs of this many
+#: elements or more per window (its 16 bytes per window then take no more than the overlap
+#: state's 4 bytes per input element; the kernel's INT_OVERLAP_MIN_RATIO)
+INT_OVERLAP_MIN_RATIO = 4
+
+
+def int_overlap_fits(plan, n_in: int, n_out: int) -> bool:
+    """Whether the integer-alpha window state serves a plan whose windows share elements
+    (``n_in`` input and ``n_out`` output elements): ``INT_OVERLAP_MIN_RATIO`` input elements
+    or more per window, windows of 4 elements or more on average (the kernel's
+    ``int_overlap_fits``)."""
+    return (n_in >= INT_OVERLAP_MIN_RATIO * n_out > 0
+            and plan_window_mean(plan) >= 4.0)
+
+
 def int_state_alpha(param: torch.Tensor) -> bool:
     """Whether ``param`` (the kernel's contiguous float64 parameter on the CPU: one value, or
     one per channel) is one alpha of 0, 1, 2, 3 or 4 for every plane: the integer-alpha

@@ -6684,9 +6684,12 @@ int run(const Plan& Pc, const T* x, const double* param, T* y, const T* gy, T* g
     if (!exact || sv->win64 == nullptr) return ST_ARGS;
   } else if (sv && sv->overlap()) {  // windows that share elements: the fast engine only
     if (exact || sv->dw) return ST_ARGS;
-  } else if (sv) {  // windows that share no element
-    if (!disjoint(P) || (exact != (sv->jac64 != nullptr))) return ST_ARGS;
+  } else if (sv) {  // windows that share no element (the integer-alpha state: any windows)
+    if ((!disjoint(P) && !sv->int_state) || (exact != (sv->jac64 != nullptr))) return ST_ARGS;
   }
+  // the integer-alpha state where windows share elements: not in lane slices or segments
+  // (below), whose windows are shared between calls
+  const bool int_shared = sv && sv->int_state && !disjoint(P);
   // float64's recomputing backward through the overlap state's arithmetic (fused64_backward)
   const bool fused64 = fused64_backward(P, backward && sv == nullptr);
   const int64_t work = path_work(backward);  // the grains' count
@@ -6695,7 +6698,7 @@ int run(const Plan& Pc, const T* x, const double* param, T* y, const T* gy, T* g
   int extra_status = 0;
   // lane slices (xlane_serves): the fast engine's plain or saving forward (windows that share
   // no element) or recomputing backward, of a plane not cut into segments
-  bool xl = allow_xlane && !exact &&
+  bool xl = allow_xlane && !exact && !int_shared &&
             (sv == nullptr || (!sv->overlap() && !sv->e64 && !backward)) &&
             xlane_serves(P, requested);
   try {
@@ -6718,7 +6721,7 @@ int run(const Plan& Pc, const T* x, const double* param, T* y, const T* gy, T* g
     }
     // segments recompute the windows they share with the previous segment and own only some
     // of them; the overlap state's backward is not segmented: not saved (recompute)
-    if (sv && (sv->overlap() || sv->e64) && sg.axis >= 0) {
+    if (sv && (sv->overlap() || sv->e64 || int_shared) && sg.axis >= 0) {
       sv = nullptr;
       extra_status = ST_UNSAVED;
     }
@@ -7453,6 +7456,168 @@ int int_saved_backward_a(const Plan& P, const T* x, const double* sy, const doub
   return ST_OK;
 }
 
+// The same state where windows share elements (k3 s2 p1, 3-D k3 s2 p1; int_overlap_fits): an
+// element's dy/dx is the sum over the windows that hold it of the formula above, which is
+// linear in the window's constants, so each element's constants are summed first,
+//     P1 = sum_w g_w k1_w,  P2 = sum_w g_w k2_w,  Pz = sum_w g_w kz_w  (over w holding x),
+// and dy/dx = P1 x^a - P2 x^(a-1) at x > 0, Pz at a zero, 0 outside every window. Per input
+// row: the output rows whose windows read it (the D and H axes' inverses); each output row's
+// constants spread over the input columns its windows read (an "expanded" row: column iw
+// holds the sums over the row's windows that read iw), kept in a few slots so that the next
+// input rows reading the same output row do not spread it again; the input row is then the
+// sum of its expanded rows and one pass over its elements. No window sums, no logarithm or
+// exponential, and the state is the output's size (16 bytes per window) where the overlap
+// state keeps each element's weight (4 bytes per input element).
+template <class T, int A>
+int int_overlap_backward_a(const Plan& P, const T* x, const double* sy, const double* dw,
+                           const T* gy, T* gx, double* dparam_out, int requested) {
+  constexpr double a = (double)A;
+  const Axis &AD = P.ax[0], &AH = P.ax[1], &AW = P.ax[2];
+  const int64_t D = AD.in, H = AH.in, W = AW.in;
+  const int64_t OH = AH.out, OW = AW.out;
+  const bool cl = P.layout == 1;
+  const int64_t lanes = cl ? P.C : 1;
+  const int64_t planes = P.N * P.C, n_out = planes * P.plane_out;
+  const int64_t outer = cl ? P.N * D * H : planes * D * H;
+  const int64_t row_n = W * lanes;  // an input row's elements (channels-last: W pixels x C)
+  // columns in some window (elements in none: dy/dx 0, whatever x is)
+  std::vector<char> col_in(W, 0);
+  for (int64_t ow = 0; ow < OW; ++ow)
+    for (int64_t j = 0; j < AW.count[ow]; ++j) col_in[AW.start[ow] + j * AW.step] = 1;
+  // the most output rows that read one input row: the expanded rows' slots
+  int64_t cover = 1;
+  {
+    int64_t cd = 0, ch = 0;
+    for (int64_t i = 0; i < D; ++i) cd = std::max(cd, AD.inv_off[i + 1] - AD.inv_off[i]);
+    for (int64_t i = 0; i < H; ++i) ch = std::max(ch, AH.inv_off[i + 1] - AH.inv_off[i]);
+    cover = std::max<int64_t>(1, cd * ch);
+  }
+  const int64_t slots = cover + 1;
+  const double* Sv = sy;
+  const double* Yv = sy + n_out;
+  const int nt = threads_for(P, requested, INT64_MAX, WORK_STATE);
+  int status = ST_OK;
+#pragma omp parallel num_threads(nt) if (nt > 1)
+  {
+    bool ok = true;
+    std::vector<double> mem;
+    std::vector<int64_t> tag;
+    try {
+      mem.assign((size_t)((3 * slots + 3) * row_n + 3 * OW * lanes), 0.0);
+      tag.assign((size_t)slots, -1);
+    } catch (...) {
+      ok = false;
+    }
+    if (!ok) {
+#pragma omp atomic write
+      status = ST_NOMEM;
+    }
+    double* acc = mem.data() + 3 * slots * row_n;  // P1, P2, Pz of the input row
+    double* k = acc + 3 * row_n;                     // an output row's g k1, g k2, g kz
+    int64_t next_slot = 0;
+    const double* pinned[2] = {nullptr, nullptr};  // the expanded rows in use (er)
+    // the expanded row of output row `out0` (its first output's index), in a slot
+    const auto expanded = [&](int64_t out0) -> const double* {
+      for (int64_t s = 0; s < slots; ++s)
+        if (tag[(size_t)s] == out0) return mem.data() + 3 * s * row_n;
+      int64_t s = next_slot;  // (not a slot this input row still reads: er, below)
+      while (pinned[0] == mem.data() + 3 * s * row_n || pinned[1] == mem.data() + 3 * s * row_n)
+        s = (s + 1) % slots;
+      next_slot = (s + 1) % slots;
+      tag[(size_t)s] = out0;
+      double* e = mem.data() + 3 * s * row_n;
+      for (int64_t i = 0; i < OW * lanes; ++i)
+        int_window_consts(a, Sv[out0 + i], Yv[out0 + i], to_double<T>(gy[out0 + i]), k[i],
+                          k[OW * lanes + i], k[2 * OW * lanes + i]);
+      // column iw: the sums over the windows that read it (W's inverse), in window order
+      for (int q = 0; q < 3; ++q) {
+        double* eq = e + q * row_n;
+        const double* kq = k + q * OW * lanes;
+        if (lanes == 1) {
+          for (int64_t iw = 0; iw < W; ++iw) {
+            double v = 0.0;
+            for (int64_t j = AW.inv_off[iw]; j < AW.inv_off[iw + 1]; ++j) v += kq[AW.inv[j]];
+            eq[iw] = v;
+          }
+          continue;
+        }
+        for (int64_t iw = 0; iw < W; ++iw) {
+          double* ei = eq + iw * lanes;
+          std::fill(ei, ei + lanes, 0.0);
+          for (int64_t j = AW.inv_off[iw]; j < AW.inv_off[iw + 1]; ++j) {
+            const double* kw = kq + AW.inv[j] * lanes;
+#pragma omp simd
+            for (int64_t c = 0; c < lanes; ++c) ei[c] += kw[c];
+          }
+        }
+      }
+      return e;
+    };
+#pragma omp for schedule(static)
+    for (int64_t r = 0; r < outer; ++r) {
+      if (!ok) continue;
+      const int64_t ih = r % H, id = (r / H) % D, b = r / (D * H);  // b: plane or batch entry
+      T* g = gx + r * row_n;
+      const T* xr = x + r * row_n;
+      const int64_t d0 = AD.inv_off[id], d1 = AD.inv_off[id + 1];
+      const int64_t h0 = AH.inv_off[ih], h1 = AH.inv_off[ih + 1];
+      if (d0 == d1 || h0 == h1) {
+        for (int64_t i = 0; i < row_n; ++i) g[i] = from_double<T>(0.0);
+        continue;
+      }
+      // the expanded rows that read this input row: with one or two, summed in the pass
+      // over the elements; with more, into acc first
+      const double** er = pinned;
+      er[0] = er[1] = nullptr;
+      int64_t n_er = 0;
+      for (int64_t jd = d0; jd < d1; ++jd)
+        for (int64_t jh = h0; jh < h1; ++jh) {
+          const int64_t od = AD.inv[jd], oh = AH.inv[jh];
+          const double* e = expanded((b * P.plane_out + (od * OH + oh) * OW) * lanes);
+          if (n_er < 2) {
+            er[n_er++] = e;
+            continue;
+          }
+          if (n_er == 2) {  // a third: the first two into acc
+#pragma omp simd
+            for (int64_t i = 0; i < 3 * row_n; ++i) acc[i] = er[0][i] + er[1][i];
+            er[0] = acc;
+            er[1] = nullptr;
+            n_er = 3;
+          }
+#pragma omp simd
+          for (int64_t i = 0; i < 3 * row_n; ++i) acc[i] += e[i];
+        }
+      if (n_er == 3) n_er = 1;
+      const double* a0 = er[0];
+      const double* b0 = n_er == 2 ? er[1] : nullptr;
+      for (int64_t iw = 0; iw < W; ++iw) {
+        const T* xi = xr + iw * lanes;
+        T* gi = g + iw * lanes;
+        if (!col_in[iw]) {
+          for (int64_t c = 0; c < lanes; ++c) gi[c] = from_double<T>(0.0);
+          continue;
+        }
+        const double *a1 = a0 + iw * lanes, *a2 = a1 + row_n, *az = a2 + row_n;
+        if (b0 == nullptr) {
+#pragma omp simd
+          for (int64_t c = 0; c < lanes; ++c)
+            gi[c] = from_double<T>(int_dydx<A>(to_double<T>(xi[c]), a1[c], a2[c], az[c]));
+        } else {
+          const double *b1 = b0 + iw * lanes, *b2 = b1 + row_n, *bz = b2 + row_n;
+#pragma omp simd
+          for (int64_t c = 0; c < lanes; ++c)
+            gi[c] = from_double<T>(int_dydx<A>(to_double<T>(xi[c]), a1[c] + b1[c],
+                                               a2[c] + b2[c], az[c] + bz[c]));
+        }
+      }
+    }
+  }
+  if (status != ST_OK) return status;
+  if (dparam_out != nullptr) saved_param_grad<T>(P, nt, gy, dw, dparam_out);
+  return ST_OK;
+}
+
 // The backward from the integer-alpha window state (see above): gx (x's dtype and layout, not
 // x itself) and, with dparam_out, the per-plane sums of gy * dw reduced to the parameter's
 // shape. One alpha of 0-4 for every plane.
@@ -7462,14 +7627,31 @@ int int_saved_backward_a(const Plan& P, const T* x, const double* sy, const doub
 constexpr double INT_STATE_MIN_MEAN = 16.0;
 
 // Whether ppv_forward_saved_int serves a call: P-pooling of a narrow type (the fast engine),
-// windows that share no element and hold INT_STATE_MIN_MEAN elements or more on average, and
+// windows that share no element and hold INT_STATE_MIN_MEAN elements or more on average (or,
+// channels-last, windows that share elements: int_overlap_fits, int_overlap_backward_a), and
 // one alpha of 0, 1, 2, 3 or 4 for every plane (the fast engine's int_a: Lc = 0 for these at
 // every narrow type). _dispatch asks the same (_NativeCall.int_state, _native.int_state_alpha).
+// Where windows share elements, the state serves plans whose input holds this many elements
+// or more per window (the state's 16 bytes per window then take no more than the overlap
+// state's weight, 4 bytes per input element) and whose windows hold 4 elements or more on
+// average (the overlap state's OVERLAP_MIN_WINDOW_MEAN), on channels-last memory alone: there
+// each output row's constants are spread over whole pixels of C channels (vectors), and
+// (8, 64, 112, 112) k3 s2 p1 fwd+bwd at alpha 2 took 15.3 ms against the overlap state's
+// 22.2 (fixed alpha; learnable 21.4 against 25.5; two threads, the AMD EPYC machine); on
+// contiguous memory, one plane's row a column at a time, the spreading alone cost more than
+// the overlap state's whole backward (27.3 ms against 23.9). _native.INT_OVERLAP_MIN_RATIO
+constexpr int64_t INT_OVERLAP_MIN_RATIO = 4;
+
+inline bool int_overlap_fits(const Plan& P) {
+  return P.layout == 1 && P.plane_in >= INT_OVERLAP_MIN_RATIO * P.plane_out &&
+         window_mean(P) >= 4.0;
+}
+
 template <class T>
 bool int_state_serves(const Plan& P, const double* param) {
-  if (std::is_same<T, double>::value || P.op != OP_PPOOL || !disjoint(P) ||
-      window_mean(P) < INT_STATE_MIN_MEAN)
+  if (std::is_same<T, double>::value || P.op != OP_PPOOL)
     return false;
+  if (disjoint(P) ? window_mean(P) < INT_STATE_MIN_MEAN : !int_overlap_fits(P)) return false;
   const double a = param[0];
   for (int64_t c = 1; c < param_count(P); ++c)
     if (param[c] != a) return false;
@@ -7481,6 +7663,18 @@ int run_int_saved_backward(const Plan& P, const T* x, const double* param, const
                            const double* dw, const T* gy, T* gx, double* dparam_out,
                            int requested) {
   if (!int_state_serves<T>(P, param)) return ST_ARGS;  // (the forward's condition)
+  if (!disjoint(P)) {
+    Plan Q = P;  // (the axes' inverses)
+    for (Axis& A : Q.ax) A.build_inverse();
+    switch ((int)param[0]) {
+      case 0: return int_overlap_backward_a<T, 0>(Q, x, sy, dw, gy, gx, dparam_out, requested);
+      case 1: return int_overlap_backward_a<T, 1>(Q, x, sy, dw, gy, gx, dparam_out, requested);
+      case 2: return int_overlap_backward_a<T, 2>(Q, x, sy, dw, gy, gx, dparam_out, requested);
+      case 3: return int_overlap_backward_a<T, 3>(Q, x, sy, dw, gy, gx, dparam_out, requested);
+      case 4: return int_overlap_backward_a<T, 4>(Q, x, sy, dw, gy, gx, dparam_out, requested);
+    }
+    return ST_ARGS;
+  }
   switch ((int)param[0]) {
     case 0: return int_saved_backward_a<T, 0>(P, x, sy, dw, gy, gx, dparam_out, requested);
     case 1: return int_saved_backward_a<T, 1>(P, x, sy, dw, gy, gx, dparam_out, requested);

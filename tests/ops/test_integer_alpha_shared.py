@@ -1,0 +1,159 @@
+"""The integer-alpha window state where windows share elements (channels-last memory).
+
+At one alpha of 0-4 for every plane, a channels-last input whose windows share elements (k3 s2
+p1, 3-D k3 s2 p1, overlapping adaptive windows) and that holds 4 input elements or more per
+window saves each window's S and y (``forward_saved_int``) in place of the overlap state's
+weight per element; the backward (``backward_saved_int``) sums, for each element, the constants
+of the windows that hold it and forms ``dy/dx = P1 x^a - P2 x^(a-1)`` from x. Every case is
+checked against the oracle (forward, input and alpha gradients), with the kernel's state
+counted so that a case that silently took another path fails.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from ppverify.ops import _native, p_pool2d
+
+from ._cases import positive_signal
+from ._compare import check_adaptive_case, check_case, dtype_name
+from .test_saved_backward import _count_calls
+
+pytestmark = pytest.mark.skipif(not _native.available(),
+                                reason=f"no compiled kernel here: {_native.build_error}")
+
+CL = torch.channels_last
+
+# (dims, shape, layout): layout (kernel, stride, padding) or ("adaptive", size)
+SHARED_CASES = [
+    (2, (2, 16, 20, 24), (3, 2, 1)),       # the matrix's k3 s2 p1 (4 elements per window)
+    (2, (1, 16, 20, 24), (3, 2, 0)),       # a row (19) and a column (23) in no window
+    (2, (1, 12, 18, 18), (3, 2, 1)),       # channels not a multiple of 8
+    (2, (2, 16, 12, 12), ("adaptive", 5)),  # overlapping adaptive windows of 3 x 3
+    (3, (1, 16, 6, 8, 9), (3, 2, 1)),      # up to 4 output rows read one input row
+]
+DTYPE_ALPHAS = [(torch.float32, a) for a in (0.0, 1.0, 2.0, 3.0, 4.0)] + [
+    (d, a) for d in (torch.bfloat16, torch.float16) for a in (1.0, 2.0)]
+
+
+@pytest.fixture
+def window_state(monkeypatch):
+    """``(forwards, backwards)``: calls that saved the window state and backwards from it; the
+    recomputing backward and the overlap state's fail the test."""
+    def forbidden(*args, **kwargs):
+        raise AssertionError("a backward other than the window state's ran")
+
+    forwards = _count_calls(monkeypatch, "forward_saved_int")
+    backwards = _count_calls(monkeypatch, "backward_saved_int")
+    monkeypatch.setattr(_native, "backward", forbidden)
+    monkeypatch.setattr(_native, "backward_overlap_saved", forbidden)
+    return forwards, backwards
+
+
+def _memory(x, dims):
+    return x.contiguous(memory_format=CL if dims == 2 else torch.channels_last_3d)
+
+
+def _check(x, alpha, dims, layout, gradients=True):
+    if layout[0] == "adaptive":
+        return check_adaptive_case("ppool", x, alpha, layout[1], dims=dims, gradients=gradients)
+    k, s, p = layout
+    return check_case(x, alpha, k, s, p, 1, False, dims=dims, gradients=gradients)
+
+
+@pytest.mark.parametrize("dtype, alpha", DTYPE_ALPHAS,
+                         ids=[f"{dtype_name(d)}-{a}" for d, a in DTYPE_ALPHAS])
+@pytest.mark.parametrize("dims, shape, layout", SHARED_CASES,
+                         ids=[f"{c[0]}d-{c[1][1]}ch-{c[2][0]}" for c in SHARED_CASES])
+def test_the_window_state_serves_shared_windows_on_channels_last(dims, shape, layout, dtype,
+                                                                 alpha, window_state):
+    x = positive_signal(shape, dtype, 7 + shape[-1], zeros=0.15)
+    x[(0, 0) + (slice(0, 5),) * dims] = 0.0  # windows of zeros alone
+    _check(_memory(x, dims), alpha, dims, layout)
+    forwards, backwards = window_state
+    assert len(forwards) == 1 and len(backwards) == 1, (forwards, backwards)
+
+
+def test_contiguous_memory_keeps_the_overlap_state(monkeypatch):
+    # on contiguous memory the state's per-row spreading of the constants cost more than the
+    # overlap state's backward (see the kernel's int_overlap_fits): not taken there
+    saved = _count_calls(monkeypatch, "forward_saved_int")
+    overlap = _count_calls(monkeypatch, "backward_overlap_saved")
+    x = positive_signal((2, 16, 20, 24), torch.float32, 3, zeros=0.1)
+    check_case(x, 2.0, 3, 2, 1, 1, False, dims=2)
+    assert len(saved) == 0 and len(overlap) == 1
+    check_case(_memory(x, 2), 2.0, 3, 2, 1, 1, False, dims=2)
+    assert len(saved) == 1 and len(overlap) == 1
+
+
+@pytest.mark.parametrize("shape, stride", [((1, 16, 12, 13), 1), ((1, 16, 19, 24), 2)])
+def test_fewer_than_four_input_elements_a_window_keep_the_overlap_state(shape, stride,
+                                                                        monkeypatch):
+    # k3 s1 p1: one window per input element, the state's 16 bytes per window 4 times the
+    # overlap state's weights; k3 s2 p1 on 19 x 24: 10 x 12 windows, 3.8 elements a window
+    saved = _count_calls(monkeypatch, "forward_saved_int")
+    overlap = _count_calls(monkeypatch, "backward_overlap_saved")
+    x = positive_signal(shape, torch.float32, 5, zeros=0.1)
+    check_case(_memory(x, 2), 2.0, 3, stride, 1, 1, False, dims=2)
+    assert len(saved) == 0 and len(overlap) == 1
+
+
+def test_elements_in_no_window_get_a_zero_gradient():
+    """k3 s2 p0 on 20 x 24 reads no element of row 19 or column 23: an infinity or a NaN there
+    has a zero gradient, and every other gradient is bit for bit that of a finite input."""
+    shape = (1, 16, 20, 24)
+    x = positive_signal(shape, torch.float32, 41, zeros=0.1)
+    free = torch.zeros(shape, dtype=torch.bool)
+    free[..., 19, :] = True
+    free[..., :, 23] = True
+    wild = x.clone()
+    n = int(free.sum())
+    wild[free] = torch.tensor([float("inf"), float("nan")]).repeat(n)[:n]
+
+    def gradients(t):
+        t = _memory(t, 2).detach().requires_grad_(True)
+        a = torch.tensor(2.0, requires_grad=True)
+        y = p_pool2d(t, a, 3, 2, 0)
+        y.backward(torch.linspace(-1.0, 2.0, y.numel()).reshape(y.shape))
+        return y.detach(), t.grad, a.grad
+
+    y, gx, ga = gradients(x)
+    y_wild, gx_wild, ga_wild = gradients(wild)
+    assert torch.equal(y_wild, y) and torch.equal(ga_wild, ga)
+    assert torch.equal(gx_wild[~free], gx[~free])
+    assert torch.equal(gx_wild[free], torch.zeros(n))
+
+
+@pytest.mark.parametrize("what", ["S", "y"])
+def test_a_wrong_shared_window_state_is_caught(what, monkeypatch):
+    """A 0.1% error in a window's S or y fails the oracle comparison of the input gradient; the
+    same path unskewed passes."""
+    x = _memory(positive_signal((2, 16, 20, 24), torch.float32, 13, zeros=0.1), 2)
+    real = _native.forward_saved_int
+
+    def skewed(factor):
+        def forward(plan, x, param, out, dw, sums):
+            result = real(plan, x, param, out, dw, sums)
+            half = sums.numel() // 2
+            (sums[:half] if what == "S" else sums[half:]).mul_(factor)
+            return result
+        return forward
+
+    monkeypatch.setattr(_native, "forward_saved_int", skewed(1.001))
+    with pytest.raises(AssertionError, match="outside tolerance"):
+        check_case(x, 2.0, 3, 2, 1, 1, False, dims=2)
+    monkeypatch.setattr(_native, "forward_saved_int", skewed(1.0))
+    check_case(x, 2.0, 3, 2, 1, 1, False, dims=2)
+
+
+def test_a_few_planes_cut_into_segments_recompute(monkeypatch):
+    # one group of 8 channels over two threads: the forward cuts the plane into segments,
+    # which share windows; the state is refused and the backward recomputes, against the oracle
+    if torch.get_num_threads() < 2:
+        pytest.skip("segments need two threads")
+    saved = _count_calls(monkeypatch, "forward_saved_int")
+    recomputed = _count_calls(monkeypatch, "backward")
+    x = _memory(positive_signal((1, 8, 64, 66), torch.float32, 2, zeros=0.05), 2)
+    check_case(x, 3.0, 3, 2, 1, 1, False, dims=2)
+    assert len(saved) == 1 and len(recomputed) == 1
