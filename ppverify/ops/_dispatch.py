@@ -323,9 +323,12 @@ class _NativeCall:
             self._int_windows = (disjoint and narrow_ppool
                                  and _native.plan_window_mean(self.plan)
                                  >= _native.INT_STATE_MIN_MEAN)
-            self._int_overlap = (not disjoint and narrow_ppool and any(self._overlap)
-                                 and self.fmt is not torch.contiguous_format
-                                 and _native.int_overlap_fits(self.plan, n_in, n_out))
+            shared = (not disjoint and narrow_ppool
+                      and _native.int_overlap_fits(self.plan, n_in, n_out))
+            self._int_overlap = tuple(
+                shared and self._overlap[with_dw]
+                and _int_overlap_state_fits(n_in, n_out, self.dtype.itemsize, with_dw)
+                for with_dw in (False, True))
             if self._saves or (self.op != "ppool" and any(self._overlap)):
                 self._jac = _allocator(tuple(self._gx_like.shape),
                                        _native.jac_dtype(self.dtype), self.fmt)
@@ -336,7 +339,7 @@ class _NativeCall:
                 self._jac_zeroed = (self._saves and not exact_writes_all
                                     and not _native.plan_covers(self.plan))
                 self._dw = _allocator(self.out_shape, torch.float64, self.fmt)
-            elif self._int_overlap:
+            elif any(self._int_overlap):
                 self._dw = _allocator(self.out_shape, torch.float64, self.fmt)
         return self._saves or self._overlap[need_param]
 
@@ -348,14 +351,15 @@ class _NativeCall:
         jac = new(self._jac[0], memory_format=self._jac[1] or torch.preserve_format)
         return jac, self.new_dw() if need_param else None
 
-    def int_state(self, param: Tensor) -> bool:
+    def int_state(self, param: Tensor, need_param: bool) -> bool:
         """Whether the saved state is the integer-alpha window state (each window's S and y;
-        after ``saves`` said yes): P-pooling of a narrow dtype whose windows share no element
-        and hold 16 elements or more on average, or share elements with 4 input elements or
-        more per window (where the overlap state would serve), at one alpha of 0-4 for every
+        after ``saves(need_param)`` said yes): P-pooling of a narrow dtype whose windows share
+        no element and hold 16 elements or more on average, or share elements with 4 input
+        elements or more per window where the overlap state would serve and this state's
+        peak memory fits too (``_int_overlap_state_fits``), at one alpha of 0-4 for every
         plane (read here: one look at the parameter's values, which the kernel reads on the
         CPU anyway)."""
-        windows = self._int_windows if self._saves else self._int_overlap
+        windows = self._int_windows if self._saves else self._int_overlap[need_param]
         return windows and _native.int_state_alpha(param)
 
     def new_window_sums(self) -> Tensor:
@@ -434,6 +438,15 @@ def _overlap_state_fits(plan, dtype: torch.dtype, n_in: int, n_out: int,
     state = weights + per_window * _native.overlap_state_size(plan)
     # contiguous: the input's gradient lives in the weights
     return _state_peak_fits(n_in, n_out, dtype.itemsize, state, not bool(plan[2]))
+
+
+def _int_overlap_state_fits(n_in: int, n_out: int, s: int, with_dw: bool) -> bool:
+    """Whether the integer-alpha window state where windows share elements (each window's S
+    and y in double, 16 bytes, and with ``with_dw`` its dy/dalpha, 8 more; the input's
+    gradient a buffer of its own) keeps the peak within ``_state_peak_fits``' bound. Channels-
+    last k3 s2 p1 of float32: without dy/dalpha 1.25x max pooling's peak by the model, with it
+    1.50x (kept on the overlap state, 1.38x)."""
+    return _state_peak_fits(n_in, n_out, s, (24 if with_dw else 16) * n_out, False)
 
 
 def _state_peak_fits(n_in: int, n_out: int, s: int, state: int, gx_in_state: bool) -> bool:
@@ -554,7 +567,7 @@ def _native_forward_saved(op: str, x: Tensor, param: Tensor, layout, validate: b
 def _native_saving_forward(call: _NativeCall, need_param: bool, op: str, xk: Tensor,
                            p: Tensor, y: Tensor) -> tuple[bool, bool, tuple]:
     """``(bad, usable, state)``: ``y`` filled and the state ``call.saves`` chose written."""
-    if call.int_state(p):  # S and y per window: dy/dx from x in the backward
+    if call.int_state(p, need_param):  # S and y per window: dy/dx from x in the backward
         dw = call.new_dw() if need_param else None
         sums = call.new_window_sums()
         bad, usable = _native.forward_saved_int(call.ptr, xk, p, y, dw, sums)

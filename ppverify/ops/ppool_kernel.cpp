@@ -7456,18 +7456,21 @@ int int_saved_backward_a(const Plan& P, const T* x, const double* sy, const doub
   return ST_OK;
 }
 
-// The same state where windows share elements (k3 s2 p1, 3-D k3 s2 p1; int_overlap_fits): an
-// element's dy/dx is the sum over the windows that hold it of the formula above, which is
-// linear in the window's constants, so each element's constants are summed first,
+// The same state where windows share elements (k3 s2 p1, 3-D k3 s2 p1, overlapping adaptive
+// windows; int_overlap_fits): an element's dy/dx is the sum over the windows that hold it of
+// the formula above, which is linear in the window's constants, so each element's constants
+// are summed first (in window order, then over the output rows; rounded otherwise than the
+// per-window sums: held to the oracle's bounds, not to another path's bits),
 //     P1 = sum_w g_w k1_w,  P2 = sum_w g_w k2_w,  Pz = sum_w g_w kz_w  (over w holding x),
 // and dy/dx = P1 x^a - P2 x^(a-1) at x > 0, Pz at a zero, 0 outside every window. Per input
 // row: the output rows whose windows read it (the D and H axes' inverses); each output row's
 // constants spread over the input columns its windows read (an "expanded" row: column iw
 // holds the sums over the row's windows that read iw), kept in a few slots so that the next
 // input rows reading the same output row do not spread it again; the input row is then the
-// sum of its expanded rows and one pass over its elements. No window sums, no logarithm or
-// exponential, and the state is the output's size (16 bytes per window) where the overlap
-// state keeps each element's weight (4 bytes per input element).
+// sum of its expanded rows and one pass over its elements (one or two expanded rows summed in
+// that pass; more first into a row of sums). No window sums, no logarithm or exponential, and
+// the state is the output's size (16 bytes per window) where the overlap state keeps each
+// element's weight (4 bytes per input element).
 template <class T, int A>
 int int_overlap_backward_a(const Plan& P, const T* x, const double* sy, const double* dw,
                            const T* gy, T* gx, double* dparam_out, int requested) {
@@ -7484,6 +7487,16 @@ int int_overlap_backward_a(const Plan& P, const T* x, const double* sy, const do
   std::vector<char> col_in(W, 0);
   for (int64_t ow = 0; ow < OW; ++ow)
     for (int64_t j = 0; j < AW.count[ow]; ++j) col_in[AW.start[ow] + j * AW.step] = 1;
+  std::vector<double> col_mask(W);  // the same as 1 / 0 (a plane's row: one loop, blended)
+  for (int64_t iw = 0; iw < W; ++iw) col_mask[iw] = col_in[iw] ? 1.0 : 0.0;
+  // W's cover table: column iw's windows at cov[m * W + iw], m < mw, in window order, OW (a
+  // zero constant) where a column has fewer: a plane's row spread with no branch per column
+  int64_t mw = 1;
+  for (int64_t iw = 0; iw < W; ++iw) mw = std::max(mw, AW.inv_off[iw + 1] - AW.inv_off[iw]);
+  std::vector<int64_t> cov((size_t)(mw * W), OW);
+  for (int64_t iw = 0; iw < W; ++iw)
+    for (int64_t j = AW.inv_off[iw]; j < AW.inv_off[iw + 1]; ++j)
+      cov[(size_t)((j - AW.inv_off[iw]) * W + iw)] = AW.inv[j];
   // the most output rows that read one input row: the expanded rows' slots
   int64_t cover = 1;
   {
@@ -7503,7 +7516,7 @@ int int_overlap_backward_a(const Plan& P, const T* x, const double* sy, const do
     std::vector<double> mem;
     std::vector<int64_t> tag;
     try {
-      mem.assign((size_t)((3 * slots + 3) * row_n + 3 * OW * lanes), 0.0);
+      mem.assign((size_t)((3 * slots + 3) * row_n + 3 * (OW + 1) * lanes), 0.0);
       tag.assign((size_t)slots, -1);
     } catch (...) {
       ok = false;
@@ -7513,7 +7526,9 @@ int int_overlap_backward_a(const Plan& P, const T* x, const double* sy, const do
       status = ST_NOMEM;
     }
     double* acc = mem.data() + 3 * slots * row_n;  // P1, P2, Pz of the input row
-    double* k = acc + 3 * row_n;                     // an output row's g k1, g k2, g kz
+    // an output row's g k1, g k2, g kz, each (OW + 1) x lanes: window OW's all 0 (cov)
+    double* k = acc + 3 * row_n;
+    const int64_t kn = (OW + 1) * lanes;
     int64_t next_slot = 0;
     const double* pinned[2] = {nullptr, nullptr};  // the expanded rows in use (er)
     // the expanded row of output row `out0` (its first output's index), in a slot
@@ -7528,16 +7543,19 @@ int int_overlap_backward_a(const Plan& P, const T* x, const double* sy, const do
       double* e = mem.data() + 3 * s * row_n;
       for (int64_t i = 0; i < OW * lanes; ++i)
         int_window_consts(a, Sv[out0 + i], Yv[out0 + i], to_double<T>(gy[out0 + i]), k[i],
-                          k[OW * lanes + i], k[2 * OW * lanes + i]);
+                          k[kn + i], k[2 * kn + i]);
       // column iw: the sums over the windows that read it (W's inverse), in window order
       for (int q = 0; q < 3; ++q) {
         double* eq = e + q * row_n;
-        const double* kq = k + q * OW * lanes;
-        if (lanes == 1) {
-          for (int64_t iw = 0; iw < W; ++iw) {
-            double v = 0.0;
-            for (int64_t j = AW.inv_off[iw]; j < AW.inv_off[iw + 1]; ++j) v += kq[AW.inv[j]];
-            eq[iw] = v;
+        const double* kq = k + q * kn;
+        if (lanes == 1) {  // (k[OW] is 0: the cover table's filler)
+          const int64_t* c0 = cov.data();
+#pragma omp simd
+          for (int64_t iw = 0; iw < W; ++iw) eq[iw] = kq[c0[iw]];
+          for (int64_t m = 1; m < mw; ++m) {
+            const int64_t* cm = cov.data() + m * W;
+#pragma omp simd
+            for (int64_t iw = 0; iw < W; ++iw) eq[iw] += kq[cm[iw]];
           }
           continue;
         }
@@ -7591,6 +7609,26 @@ int int_overlap_backward_a(const Plan& P, const T* x, const double* sy, const do
       if (n_er == 3) n_er = 1;
       const double* a0 = er[0];
       const double* b0 = n_er == 2 ? er[1] : nullptr;
+      if (lanes == 1) {  // a plane's row: one loop, elements in no window blended to 0
+        const double *a1 = a0, *a2 = a0 + row_n, *az = a0 + 2 * row_n;
+        const double* cm = col_mask.data();
+        if (b0 == nullptr) {
+#pragma omp simd
+          for (int64_t i = 0; i < W; ++i) {
+            const double d = int_dydx<A>(to_double<T>(xr[i]), a1[i], a2[i], az[i]);
+            g[i] = from_double<T>(cm[i] != 0.0 ? d : 0.0);
+          }
+        } else {
+          const double *b1 = b0, *b2 = b0 + row_n, *bz = b0 + 2 * row_n;
+#pragma omp simd
+          for (int64_t i = 0; i < W; ++i) {
+            const double d = int_dydx<A>(to_double<T>(xr[i]), a1[i] + b1[i], a2[i] + b2[i],
+                                         az[i] + bz[i]);
+            g[i] = from_double<T>(cm[i] != 0.0 ? d : 0.0);
+          }
+        }
+        continue;
+      }
       for (int64_t iw = 0; iw < W; ++iw) {
         const T* xi = xr + iw * lanes;
         T* gi = g + iw * lanes;
@@ -7627,24 +7665,24 @@ int int_overlap_backward_a(const Plan& P, const T* x, const double* sy, const do
 constexpr double INT_STATE_MIN_MEAN = 16.0;
 
 // Whether ppv_forward_saved_int serves a call: P-pooling of a narrow type (the fast engine),
-// windows that share no element and hold INT_STATE_MIN_MEAN elements or more on average (or,
-// channels-last, windows that share elements: int_overlap_fits, int_overlap_backward_a), and
+// windows that share no element and hold INT_STATE_MIN_MEAN elements or more on average (or
+// windows that share elements: int_overlap_fits, int_overlap_backward_a), and
 // one alpha of 0, 1, 2, 3 or 4 for every plane (the fast engine's int_a: Lc = 0 for these at
 // every narrow type). _dispatch asks the same (_NativeCall.int_state, _native.int_state_alpha).
 // Where windows share elements, the state serves plans whose input holds this many elements
 // or more per window (the state's 16 bytes per window then take no more than the overlap
 // state's weight, 4 bytes per input element) and whose windows hold 4 elements or more on
-// average (the overlap state's OVERLAP_MIN_WINDOW_MEAN), on channels-last memory alone: there
-// each output row's constants are spread over whole pixels of C channels (vectors), and
-// (8, 64, 112, 112) k3 s2 p1 fwd+bwd at alpha 2 took 15.3 ms against the overlap state's
-// 22.2 (fixed alpha; learnable 21.4 against 25.5; two threads, the AMD EPYC machine); on
-// contiguous memory, one plane's row a column at a time, the spreading alone cost more than
-// the overlap state's whole backward (27.3 ms against 23.9). _native.INT_OVERLAP_MIN_RATIO
+// average (the overlap state's OVERLAP_MIN_WINDOW_MEAN). (8, 64, 112, 112) k3 s2 p1 fwd+bwd
+// at a fixed alpha 2, two threads, the AMD EPYC machine: contiguous 18.2-21.6 -> 13.4-14.8 ms,
+// channels-last 21.3-22.4 -> 13.2-15.7 (the backward 13-16.5 -> 7 ms). A plane's row is spread
+// by the cover table with no branch per column: by the W inverse's per-column loops (lengths
+// 1, 2, 1, 2: mispredicted) the spreading alone cost more than the overlap state's backward.
+// _dispatch also asks that the peak memory fits (_int_overlap_state_fits: with dy/dalpha in
+// double, float32 k3 s2 p1 keeps the overlap state). _native.INT_OVERLAP_MIN_RATIO
 constexpr int64_t INT_OVERLAP_MIN_RATIO = 4;
 
 inline bool int_overlap_fits(const Plan& P) {
-  return P.layout == 1 && P.plane_in >= INT_OVERLAP_MIN_RATIO * P.plane_out &&
-         window_mean(P) >= 4.0;
+  return P.plane_in >= INT_OVERLAP_MIN_RATIO * P.plane_out && window_mean(P) >= 4.0;
 }
 
 template <class T>

@@ -127,11 +127,16 @@ def test_channels_last_equals_the_contiguous_path_bit_for_bit(geometry, dtype, c
     assert (paths["packed"] > 0) == (channels % 8 != 0)
 
 
-def test_no_copy_of_a_channels_last_input_on_the_way_to_the_kernel(monkeypatch):
+# alpha 2.5: the overlap state (each element's weight); alpha 2: the integer-alpha window state
+# (each window's S and y: 12 x 10 inputs, 6 x 5 windows of k3 s2 p1, 4 elements a window)
+@pytest.mark.parametrize("alpha, names", [
+    (2.5, ("forward_overlap_saved", "backward_overlap_saved")),
+    (2.0, ("forward_saved_int", "backward_saved_int"))])
+def test_no_copy_of_a_channels_last_input_on_the_way_to_the_kernel(alpha, names, monkeypatch):
     x = positive_signal((2, 16, 12, 10), torch.float32, 3)
     x = x.contiguous(memory_format=torch.channels_last).requires_grad_(True)
     seen = []
-    for name in ("forward_overlap_saved", "backward_overlap_saved"):
+    for name in names:
         original = getattr(_native, name)
 
         def spy(plan, xk, *args, _original=original, _name=name):
@@ -143,9 +148,9 @@ def test_no_copy_of_a_channels_last_input_on_the_way_to_the_kernel(monkeypatch):
 
         monkeypatch.setattr(_native, name, spy)
     _dispatch._native_calls.clear()
-    y = ops.p_pool2d(x, 2.0, 3, 2, 1)
+    y = ops.p_pool2d(x, alpha, 3, 2, 1)
     y.backward(torch.ones_like(y))
-    assert [s[0] for s in seen] == ["forward_overlap_saved", "backward_overlap_saved"]
+    assert [s[0] for s in seen] == list(names)
     assert all(ptr == x.data_ptr() for _, ptr, _ in seen)  # the input itself, not a copy
     assert all(all(cl) for _, _, cl in seen)  # y, grad_y, grad_x: channels-last, as given
 

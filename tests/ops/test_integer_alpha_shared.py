@@ -1,12 +1,12 @@
-"""The integer-alpha window state where windows share elements (channels-last memory).
+"""The integer-alpha window state where windows share elements.
 
-At one alpha of 0-4 for every plane, a channels-last input whose windows share elements (k3 s2
-p1, 3-D k3 s2 p1, overlapping adaptive windows) and that holds 4 input elements or more per
-window saves each window's S and y (``forward_saved_int``) in place of the overlap state's
-weight per element; the backward (``backward_saved_int``) sums, for each element, the constants
-of the windows that hold it and forms ``dy/dx = P1 x^a - P2 x^(a-1)`` from x. Every case is
-checked against the oracle (forward, input and alpha gradients), with the kernel's state
-counted so that a case that silently took another path fails.
+At one alpha of 0-4 for every plane, an input whose windows share elements (k3 s2 p1, 3-D k3
+s2 p1, overlapping adaptive windows) and that holds 4 input elements or more per window saves
+each window's S and y (``forward_saved_int``) in place of the overlap state's weight per
+element; the backward (``backward_saved_int``) sums, for each element, the constants of the
+windows that hold it and forms ``dy/dx = P1 x^a - P2 x^(a-1)`` from x. Every case is checked
+against the oracle (forward, input and alpha gradients), with the kernel's state counted so
+that a case that silently took another path fails.
 """
 
 from __future__ import annotations
@@ -75,16 +75,17 @@ def test_the_window_state_serves_shared_windows_on_channels_last(dims, shape, la
     assert len(forwards) == 1 and len(backwards) == 1, (forwards, backwards)
 
 
-def test_contiguous_memory_keeps_the_overlap_state(monkeypatch):
-    # on contiguous memory the state's per-row spreading of the constants cost more than the
-    # overlap state's backward (see the kernel's int_overlap_fits): not taken there
-    saved = _count_calls(monkeypatch, "forward_saved_int")
-    overlap = _count_calls(monkeypatch, "backward_overlap_saved")
-    x = positive_signal((2, 16, 20, 24), torch.float32, 3, zeros=0.1)
-    check_case(x, 2.0, 3, 2, 1, 1, False, dims=2)
-    assert len(saved) == 0 and len(overlap) == 1
-    check_case(_memory(x, 2), 2.0, 3, 2, 1, 1, False, dims=2)
-    assert len(saved) == 1 and len(overlap) == 1
+@pytest.mark.parametrize("dtype, alpha", [(torch.float32, 2.0), (torch.float32, 0.0),
+                                          (torch.bfloat16, 3.0)])
+@pytest.mark.parametrize("dims, shape, layout", SHARED_CASES,
+                         ids=[f"{c[0]}d-{c[1][1]}ch-{c[2][0]}" for c in SHARED_CASES])
+def test_the_window_state_serves_shared_windows_on_contiguous_memory(dims, shape, layout, dtype,
+                                                                     alpha, window_state):
+    x = positive_signal(shape, dtype, 11 + shape[-1], zeros=0.15)
+    x[(0, 0) + (slice(0, 5),) * dims] = 0.0
+    _check(x, alpha, dims, layout)
+    forwards, backwards = window_state
+    assert len(forwards) == 1 and len(backwards) == 1, (forwards, backwards)
 
 
 @pytest.mark.parametrize("shape, stride", [((1, 16, 12, 13), 1), ((1, 16, 19, 24), 2)])
@@ -99,7 +100,8 @@ def test_fewer_than_four_input_elements_a_window_keep_the_overlap_state(shape, s
     assert len(saved) == 0 and len(overlap) == 1
 
 
-def test_elements_in_no_window_get_a_zero_gradient():
+@pytest.mark.parametrize("channels_last", [False, True], ids=["contiguous", "cl"])
+def test_elements_in_no_window_get_a_zero_gradient(channels_last):
     """k3 s2 p0 on 20 x 24 reads no element of row 19 or column 23: an infinity or a NaN there
     has a zero gradient, and every other gradient is bit for bit that of a finite input."""
     shape = (1, 16, 20, 24)
@@ -112,7 +114,7 @@ def test_elements_in_no_window_get_a_zero_gradient():
     wild[free] = torch.tensor([float("inf"), float("nan")]).repeat(n)[:n]
 
     def gradients(t):
-        t = _memory(t, 2).detach().requires_grad_(True)
+        t = (_memory(t, 2) if channels_last else t).detach().requires_grad_(True)
         a = torch.tensor(2.0, requires_grad=True)
         y = p_pool2d(t, a, 3, 2, 0)
         y.backward(torch.linspace(-1.0, 2.0, y.numel()).reshape(y.shape))
@@ -125,11 +127,13 @@ def test_elements_in_no_window_get_a_zero_gradient():
     assert torch.equal(gx_wild[free], torch.zeros(n))
 
 
+@pytest.mark.parametrize("channels_last", [False, True], ids=["contiguous", "cl"])
 @pytest.mark.parametrize("what", ["S", "y"])
-def test_a_wrong_shared_window_state_is_caught(what, monkeypatch):
+def test_a_wrong_shared_window_state_is_caught(what, channels_last, monkeypatch):
     """A 0.1% error in a window's S or y fails the oracle comparison of the input gradient; the
     same path unskewed passes."""
-    x = _memory(positive_signal((2, 16, 20, 24), torch.float32, 13, zeros=0.1), 2)
+    x = positive_signal((2, 16, 20, 24), torch.float32, 13, zeros=0.1)
+    x = _memory(x, 2) if channels_last else x
     real = _native.forward_saved_int
 
     def skewed(factor):
