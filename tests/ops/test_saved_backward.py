@@ -1210,10 +1210,12 @@ def test_overlap_state_refused_for_segments_memory_and_small_windows(count_overl
         x = x.detach().clone().requires_grad_(True)
         fn(x, alpha, *args).sum().backward()
 
+    # (alpha 2.5: at an integer alpha these shapes take the integer-alpha window state,
+    # tests/ops/test_integer_alpha_shared.py)
     big = torch.rand(8, 16, 64, 64) + 0.05  # 2 MiB of float32 weights
-    learnable = torch.tensor(2.0, requires_grad=True)
+    learnable = torch.tensor(2.5, requires_grad=True)
     big3 = torch.rand(4, 16, 16, 32, 32) + 0.05  # 4 MiB of float32 weights
-    grads(big3.contiguous(memory_format=torch.channels_last_3d), 2.0, p_pool3d, 3, 2, 1)
+    grads(big3.contiguous(memory_format=torch.channels_last_3d), 2.5, p_pool3d, 3, 2, 1)
     assert len(count_overlap) == 3
     grads(big3, learnable, p_pool3d, 3, 2, 1)
     for dtype in (torch.bfloat16, torch.float16):
