@@ -352,16 +352,20 @@ def _int_state_timer(plans, x, p, y, gy, gx, dp, threads, clock):
     dw = torch.empty(y.shape, dtype=torch.float64).as_strided(y.shape, y.stride())
 
     def run(lib, name):
-        lib.ppv_forward_saved_int.argtypes = [ctypes.c_void_p] * 6 + [ctypes.c_int]
-        lib.ppv_backward_saved_int.argtypes = [ctypes.c_void_p] * 8 + [ctypes.c_int]
+        # (ABI 6 added the dw_float flag before the threads: 0, dw in double)
+        flag = [0] if lib.ppv_abi_version() >= 6 else []
+        lib.ppv_forward_saved_int.argtypes = ([ctypes.c_void_p] * 6
+                                              + [ctypes.c_int] * (1 + len(flag)))
+        lib.ppv_backward_saved_int.argtypes = ([ctypes.c_void_p] * 8
+                                               + [ctypes.c_int] * (1 + len(flag)))
         ptr = plans[name].ctypes.data
         t0 = clock()
         assert lib.ppv_forward_saved_int(ptr, x.data_ptr(), p.data_ptr(), y.data_ptr(),
-                                         dw.data_ptr(), sums.data_ptr(), threads) == 0
+                                         dw.data_ptr(), sums.data_ptr(), *flag, threads) == 0
         t1 = clock()
         assert lib.ppv_backward_saved_int(ptr, x.data_ptr(), p.data_ptr(), sums.data_ptr(),
                                           dw.data_ptr(), gy.data_ptr(), gx.data_ptr(),
-                                          dp.data_ptr(), threads) == 0
+                                          dp.data_ptr(), *flag, threads) == 0
         t2 = clock()
         return [(name + " sfwd", t1 - t0), (name + " sbwd", t2 - t1)]
     return run

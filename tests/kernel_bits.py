@@ -138,6 +138,15 @@ def _differs(run_a, run_b, case: str, names: str) -> bool:
     return True
 
 
+def _for(lib, plan):
+    """``plan`` for ``lib``: a copy whose head names the library's ABI (the kernel refuses a
+    plan of another ABI; the plan's layout has not changed since ABI 5, and ABI 6 changed
+    only the integer-alpha state's entries, which ``_int_run`` calls by the library's ABI)."""
+    mine = plan.copy()
+    mine[0] = lib.ppv_abi_version()
+    return mine
+
+
 def _run(lib, plan, x, p, gy, out_shape, threads: int):
     vp = ctypes.c_void_p
     y = torch.empty(out_shape, dtype=torch.float64)
@@ -213,7 +222,7 @@ def saved_main(libs, threads: int) -> int:
                     gy = torch.randn(out_shape, dtype=torch.float64).to(dtype)
                     if cl:  # (the kernel reads the raw memory as channels-last)
                         x, gy = _channels_last(x), _channels_last(gy)
-                    a, b = (_saved_run(lib, plan, x, p, out_shape, threads, gy)
+                    a, b = (_saved_run(lib, _for(lib, plan), x, p, out_shape, threads, gy)
                             for lib in libs)
                     cases += 1
                     differ += _differs(a, b, f"{shape} {dtype} channels_last={cl} {kind} "
@@ -294,8 +303,8 @@ def fast_main(libs, threads: int) -> int:
                             if channels_last:
                                 x, gy = _channels_last(x), _channels_last(gy)
                             p = torch.tensor([alpha], dtype=torch.float64)
-                            a, b = (_fast_run(lib, plan, x, p, gy, out_shape, threads, overlap)
-                                    for lib in libs)
+                            a, b = (_fast_run(lib, _for(lib, plan), x, p, gy, out_shape,
+                                              threads, overlap) for lib in libs)
                             cases += 1
                             differ += _differs(a, b, f"{shape} {dtype} channels_last="
                                                f"{channels_last} band={band} {kind} "
@@ -371,7 +380,7 @@ def overlap_main(libs, threads: int) -> int:
                     if channels_last:
                         x, gy = _channels_last(x), _channels_last(gy)
                     p = torch.tensor([alpha], dtype=torch.float64)
-                    a, b = (_overlap_run(lib, plan, x, p, gy, threads) for lib in libs)
+                    a, b = (_overlap_run(lib, _for(lib, plan), x, p, gy, threads) for lib in libs)
                     cases += 1
                     used += a[0] == (0, 0)
                     differ += _differs(a, b, f"{shape} {dtype} cl={channels_last} {kind} "
@@ -433,7 +442,7 @@ def overlap64_main(libs, threads: int) -> int:
                 gy = torch.randn(out_shape, dtype=torch.float64)
                 if channels_last:
                     x, gy = _channels_last(x), _channels_last(gy)
-                a, b = (_overlap64_run(lib, plan, x, p, gy, threads) for lib in libs)
+                a, b = (_overlap64_run(lib, _for(lib, plan), x, p, gy, threads) for lib in libs)
                 cases += 1
                 used += a[0] == (0, 0)
                 differ += _differs(a, b, f"{shape} channels_last={channels_last} {kind} "
@@ -525,7 +534,7 @@ def power_main(libs, threads: int) -> int:
                             gy = torch.randn(out_shape, dtype=torch.float64).to(dtype)
                             if channels_last:
                                 x, gy = _channels_last(x), _channels_last(gy)
-                            a, b = (_power_run(lib, plan, x, p, gy, out_shape, threads)
+                            a, b = (_power_run(lib, _for(lib, plan), x, p, gy, out_shape, threads)
                                     for lib in libs)
                             cases += 1
                             differ += _differs(a, b, f"{op} {shape} {dtype} channels_last="
@@ -557,11 +566,12 @@ def _int_run(lib, plan, x, p, gy, out_shape, threads: int):
     sums = torch.zeros(2 * y.numel(), dtype=torch.float64)
     gx, dp = torch.empty_like(x), torch.zeros(1, dtype=torch.float64)
     ptr = vp(plan.ctypes.data)
+    flag = (0,) if lib.ppv_abi_version() >= 6 else ()  # (ABI 6: dw_float, 0: dw in double)
     st = (lib.ppv_forward_saved_int(ptr, vp(x.data_ptr()), vp(p.data_ptr()), vp(y.data_ptr()),
-                                    vp(dw.data_ptr()), vp(sums.data_ptr()), threads),
+                                    vp(dw.data_ptr()), vp(sums.data_ptr()), *flag, threads),
           lib.ppv_backward_saved_int(ptr, vp(x.data_ptr()), vp(p.data_ptr()),
                                      vp(sums.data_ptr()), vp(dw.data_ptr()), vp(gy.data_ptr()),
-                                     vp(gx.data_ptr()), vp(dp.data_ptr()), threads))
+                                     vp(gx.data_ptr()), vp(dp.data_ptr()), *flag, threads))
     if st != (0, 0):  # refused (float16's infinities, ...): the statuses alone compare
         return st, ()
     bits = _BITS[x.dtype]
@@ -585,7 +595,7 @@ def int_main(libs, threads: int) -> int:
                         if channels_last:
                             x, gy = _channels_last(x), _channels_last(gy)
                         p = torch.tensor([alpha], dtype=torch.float64)
-                        a, b = (_int_run(lib, plan, x, p, gy, out_shape, threads)
+                        a, b = (_int_run(lib, _for(lib, plan), x, p, gy, out_shape, threads)
                                 for lib in libs)
                         cases += 1
                         refused += a[0] != (0, 0)
@@ -639,7 +649,7 @@ def main() -> int:
                 x = _input(shape, kind)
                 p = torch.tensor([alpha], dtype=torch.float64)
                 gy = torch.rand(out_shape, dtype=torch.float64)
-                (st_a, ts_a), (st_b, ts_b) = (_run(lib, plan, x, p, gy, out_shape,
+                (st_a, ts_a), (st_b, ts_b) = (_run(lib, _for(lib, plan), x, p, gy, out_shape,
                                                    args.threads) for lib in libs)
                 cases += 1
                 same = st_a == st_b and all(

@@ -339,8 +339,8 @@ class _NativeCall:
                 self._jac_zeroed = (self._saves and not exact_writes_all
                                     and not _native.plan_covers(self.plan))
                 self._dw = _allocator(self.out_shape, torch.float64, self.fmt)
-            elif any(self._int_overlap):
-                self._dw = _allocator(self.out_shape, torch.float64, self.fmt)
+            elif any(self._int_overlap):  # (dy/dalpha as a float32 there)
+                self._dw = _allocator(self.out_shape, torch.float32, self.fmt)
         return self._saves or self._overlap[need_param]
 
     def new_saved(self, need_param: bool) -> tuple[Tensor, Tensor | None]:
@@ -368,7 +368,8 @@ class _NativeCall:
         return torch.empty(2 * math.prod(self.out_shape), dtype=torch.float64)
 
     def new_dw(self) -> Tensor:
-        """dy/dparam per window (float64, the output's shape and format)."""
+        """dy/dparam per window (the output's shape and format): float64, or float32 for the
+        integer-alpha window state where windows share elements."""
         return torch.empty_like(self._dw[0], memory_format=self._dw[1] or torch.preserve_format)
 
     def overlap_state(self, need_param: bool) -> bool:
@@ -442,11 +443,12 @@ def _overlap_state_fits(plan, dtype: torch.dtype, n_in: int, n_out: int,
 
 def _int_overlap_state_fits(n_in: int, n_out: int, s: int, with_dw: bool) -> bool:
     """Whether the integer-alpha window state where windows share elements (each window's S
-    and y in double, 16 bytes, and with ``with_dw`` its dy/dalpha, 8 more; the input's
-    gradient a buffer of its own) keeps the peak within ``_state_peak_fits``' bound. Channels-
-    last k3 s2 p1 of float32: without dy/dalpha 1.25x max pooling's peak by the model, with it
-    1.50x (kept on the overlap state, 1.38x)."""
-    return _state_peak_fits(n_in, n_out, s, (24 if with_dw else 16) * n_out, False)
+    and y in double, 16 bytes, and with ``with_dw`` its dy/dalpha as a float32, 4 more; the
+    input's gradient a buffer of its own) keeps the peak within ``_state_peak_fits``' bound.
+    k3 s2 p1 with 4 input elements a window: float32 1.25x / 1.375x max pooling's peak by the
+    model (without / with dy/dalpha; in double it would be 1.50x), bfloat16 and float16 1.40x
+    / 1.60x (with dy/dalpha kept on the overlap state)."""
+    return _state_peak_fits(n_in, n_out, s, (20 if with_dw else 16) * n_out, False)
 
 
 def _state_peak_fits(n_in: int, n_out: int, s: int, state: int, gx_in_state: bool) -> bool:

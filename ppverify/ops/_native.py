@@ -125,7 +125,7 @@ FLAGS = ["-O3", "-fno-ipa-cp-clone", *cpu_target_flags(), "-falign-functions=64"
 PARTS = (3, 1, 4, 2, 0)
 #: the flags of the link step of a build in parts
 _LINK_FLAGS = ("-shared", "-fPIC", "-fopenmp")
-ABI_VERSION = 5
+ABI_VERSION = 6
 PREFIX = "ppool_kernel_"
 
 _lock = threading.Lock()
@@ -458,9 +458,9 @@ def _open(path: Path):
     lib.ppv_forward_saved.restype = i32
     lib.ppv_backward_saved.argtypes = [vp, vp, vp, vp, vp, vp, i32]
     lib.ppv_backward_saved.restype = i32
-    lib.ppv_forward_saved_int.argtypes = [vp, vp, vp, vp, vp, vp, i32]
+    lib.ppv_forward_saved_int.argtypes = [vp, vp, vp, vp, vp, vp, i32, i32]
     lib.ppv_forward_saved_int.restype = i32
-    lib.ppv_backward_saved_int.argtypes = [vp, vp, vp, vp, vp, vp, vp, vp, i32]
+    lib.ppv_backward_saved_int.argtypes = [vp, vp, vp, vp, vp, vp, vp, vp, i32, i32]
     lib.ppv_backward_saved_int.restype = i32
     lib.ppv_forward_overlap_saved.argtypes = [vp, vp, vp, vp, vp, vp, vp, i32]
     lib.ppv_forward_overlap_saved.restype = i32
@@ -1002,14 +1002,28 @@ def forward_saved_int(plan: int, x: torch.Tensor, param: torch.Tensor, out: torc
     ``2 N C`` times the outputs per plane) gets each window's ``S = sum x^alpha`` and then
     each window's ``y`` in double, in the output's layout; no dy/dx per element is kept. The
     backward (``backward_saved_int``) forms ``dy/dx = k1 x^alpha - k2 x^(alpha-1)`` from the
-    input and these. Returns ``(bad, usable)`` as ``forward_saved``."""
+    input and these. ``dw`` (each window's dy/dalpha) is float64, or float32 (where windows
+    share elements, for the peak's bound: ``_dispatch._int_overlap_state_fits``; a dy/dalpha
+    that float32 does not hold, as the overlap state's, makes the state unusable). Returns
+    ``(bad, usable)`` as ``forward_saved``."""
     code = (_lib or load()).ppv_forward_saved_int(plan, x.data_ptr(), param.data_ptr(),
                                                   out.data_ptr(),
                                                   dw.data_ptr() if dw is not None else None,
-                                                  sums.data_ptr(), torch.get_num_threads())
+                                                  sums.data_ptr(), _dw_float(dw),
+                                                  torch.get_num_threads())
     if not code:
         return False, True
     return status(code), not code & (_UNSAVED | 1)
+
+
+def _dw_float(dw: torch.Tensor | None) -> int:
+    """The integer-alpha window state's dy/dalpha buffer: 1 for float32, 0 for float64 (or
+    none); any other dtype is a caller's error."""
+    if dw is None or dw.dtype == torch.float64:
+        return 0
+    if dw.dtype != torch.float32:
+        raise TypeError(f"dy/dalpha buffer of dtype {dw.dtype}: float64 or float32 expected")
+    return 1
 
 
 def backward_saved_int(plan: int, x: torch.Tensor, param: torch.Tensor, sums: torch.Tensor,
@@ -1022,7 +1036,7 @@ def backward_saved_int(plan: int, x: torch.Tensor, param: torch.Tensor, sums: to
     code = (_lib or load()).ppv_backward_saved_int(
         plan, x.data_ptr(), param.data_ptr(), sums.data_ptr(),
         None if dw is None else dw.data_ptr(), grad_out.data_ptr(), grad_in.data_ptr(),
-        None if dparam is None else dparam.data_ptr(), torch.get_num_threads())
+        None if dparam is None else dparam.data_ptr(), _dw_float(dw), torch.get_num_threads())
     if code:
         status(code)
     return dparam

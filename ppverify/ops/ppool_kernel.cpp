@@ -210,7 +210,7 @@ inline int omp_get_num_threads() { return 1; }
 namespace {
 
 constexpr int L = 8;  // lanes (planes) per group
-constexpr int64_t ABI_VERSION = 5;
+constexpr int64_t ABI_VERSION = 6;
 
 // ------------------------------------------------------------------------------------ bits
 
@@ -4405,6 +4405,26 @@ bool keeps_weights(const Plan& P, const Lanes& ln, const Axis& AD, const Axis& A
 #endif
 }
 
+// Whether the float dy/da of an output row's n windows (dw, lane-interleaved; y their outputs)
+// hold what the double ones say, as save_overlap_row asks of the overlap state's: within
+// float's range, and a value below float's normal range only beside a y not tiny (2^-100
+// max(1, |a|)), whose dy/da so small a term of sum g dw cannot matter. The integer-alpha
+// window state keeps dy/da as a float where windows share elements (ppv_forward_saved_int
+// with dw_float): 4 bytes per window, not 8, for the peak's bound (_int_overlap_state_fits).
+inline bool int_state_dw_held(const Lanes& ln, const FastLanes& fl, const double* dw,
+                              const double* y, int64_t n) {
+  bool held = true;
+  for (int l = 0; l < L; ++l) {
+    if (!ln.active[l]) continue;
+    const double ymin = 0x1p-100 * std::max(1.0, std::fabs(fl.a[l]));
+    for (int64_t k = l; k < n * L; k += L) {
+      const double m = std::fabs(dw[k]);
+      held = held && m <= (double)FLT_MAX && (m >= (double)FLT_MIN || m == 0.0 || y[k] >= ymin);
+    }
+  }
+  return held;
+}
+
 template <class T>
 void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& ln,
                 FastScratch& s, T* y, const T* gy, T* gx, double* dplain, int* status,
@@ -4969,6 +4989,10 @@ void fast_group(const T* x, const Plan& P, const ColTiles& tiles, const Lanes& l
           if (sv->int_state) {  // each window's S and y (run_int_saved_backward)
             // (a window of the exact engine: its dy/dx is not the formula's: recompute)
             if (slow_in_row > 0.0) *status |= ST_UNSAVED;
+            if (sv->dwf && writes_y) {  // dy/da as a float (int_state_dw_held)
+              if (!int_state_dw_held(ln, fl, dwrow, ybuf, nt)) *status |= ST_UNSAVED;
+              store_out_row_owned<float>(sv->dwf, P, ln, od, oh, ow0, nt, dwrow);
+            }
             if (writes_y) {
               store_out_row_owned<double>(sv->sy, P, ln, od, oh, ow0, nt, S);
               store_out_row_owned<double>(sv->sy + sv->sy_n, P, ln, od, oh, ow0, nt, ybuf);
@@ -6949,11 +6973,11 @@ int run(const Plan& Pc, const T* x, const double* param, T* y, const T* gy, T* g
 // The sum of gy * dw over n outputs (stride st) of one plane as (m, e): a plain double sum
 // while every term lies within [2^-960, 2^960] (or is 0), else a ScaledSum (terms of any
 // magnitude, as the recomputing float64 backward sums them).
-template <class T>
-inline void plane_param_sum(const T* gy, const double* dw, int64_t n, int64_t st, double* me) {
+template <class T, class DW = double>
+inline void plane_param_sum(const T* gy, const DW* dw, int64_t n, int64_t st, double* me) {
   double acc = 0.0, big = 0.0;
   for (int64_t o = 0; o < n; ++o) {
-    double t = to_double<T>(gy[o * st]) * dw[o * st];
+    double t = to_double<T>(gy[o * st]) * (double)dw[o * st];
     // t rounded: whether GCC contracts acc += t into an fma depends on the target's tuning
     // (-mtune=znver* avoids fma chains in reductions, --param avoid-fma-max-bits; aarch64 does
     // not), and it did so for float16 but not float32 / bfloat16 on Zen 3
@@ -6966,7 +6990,7 @@ inline void plane_param_sum(const T* gy, const double* dw, int64_t n, int64_t st
     for (int64_t o = 0; o < n; ++o) {
       int eg, ed;
       const double mg = std::frexp(to_double<T>(gy[o * st]), &eg);
-      const double md = std::frexp(dw[o * st], &ed);
+      const double md = std::frexp((double)dw[o * st], &ed);
       if (std::isfinite(mg) && std::isfinite(md)) s.add(mg * md, eg + ed);
       else { s.m = NAN; s.e = 0; break; }
     }
@@ -6980,8 +7004,8 @@ inline void plane_param_sum(const T* gy, const double* dw, int64_t n, int64_t st
 
 // dparam_out = the per-plane sums of gy * dw (dw: each window's dy/dparam, the output's
 // layout) reduced to the parameter's shape: the saved states' parameter gradient
-template <class T>
-void saved_param_grad(const Plan& P, int nt, const T* gy, const double* dw,
+template <class T, class DW = double>
+void saved_param_grad(const Plan& P, int nt, const T* gy, const DW* dw,
                       double* dparam_out) {
   const bool cl = P.layout == 1;
   const int64_t planes = P.N * P.C;
@@ -6993,7 +7017,7 @@ void saved_param_grad(const Plan& P, int nt, const T* gy, const double* dw,
   if (dparam_out != nullptr && P.plane_out == 1 && !std::is_same<T, double>::value &&
       plain_param_sums(P, planes, [](int64_t p) { return p; },
                        [&](int64_t p) {
-                         double t = to_double<T>(gy[p]) * dw[p];
+                         double t = to_double<T>(gy[p]) * (double)dw[p];
                          PPV_KEEP(t);  // (rounded, as plane_param_sum's: no fma into the sum)
                          return t;
                        },
@@ -7007,10 +7031,10 @@ void saved_param_grad(const Plan& P, int nt, const T* gy, const double* dw,
       if (cl) {
         const int64_t n = p / P.C, c = p % P.C;
         const int64_t o0 = n * P.plane_out * P.C + c;
-        plane_param_sum<T>(gy + o0, dw + o0, P.plane_out, P.C, dp + 2 * p);
+        plane_param_sum<T, DW>(gy + o0, dw + o0, P.plane_out, P.C, dp + 2 * p);
       } else {
-        plane_param_sum<T>(gy + p * P.plane_out, dw + p * P.plane_out, P.plane_out, 1,
-                           dp + 2 * p);
+        plane_param_sum<T, DW>(gy + p * P.plane_out, dw + p * P.plane_out, P.plane_out, 1,
+                               dp + 2 * p);
       }
     }
     reduce_param(P, dparam.data(), dparam_out);
@@ -7332,8 +7356,8 @@ PPV_ALWAYS_INLINE void int_window_consts(double a, double S, double y, double g,
 }
 
 template <class T, int A>
-int int_saved_backward_a(const Plan& P, const T* x, const double* sy, const double* dw,
-                         const T* gy, T* gx, double* dparam_out, int requested) {
+int int_saved_backward_a(const Plan& P, const T* x, const double* sy, const T* gy, T* gx,
+                         int requested) {
   constexpr double a = (double)A;
   const int64_t D = P.ax[0].in, H = P.ax[1].in, W = P.ax[2].in;
   const int64_t OH = P.ax[1].out, OW = P.ax[2].out;
@@ -7452,7 +7476,6 @@ int int_saved_backward_a(const Plan& P, const T* x, const double* sy, const doub
       }
     }
   }
-  if (dparam_out != nullptr) saved_param_grad<T>(P, nt, gy, dw, dparam_out);
   return ST_OK;
 }
 
@@ -7472,8 +7495,8 @@ int int_saved_backward_a(const Plan& P, const T* x, const double* sy, const doub
 // the state is the output's size (16 bytes per window) where the overlap state keeps each
 // element's weight (4 bytes per input element).
 template <class T, int A>
-int int_overlap_backward_a(const Plan& P, const T* x, const double* sy, const double* dw,
-                           const T* gy, T* gx, double* dparam_out, int requested) {
+int int_overlap_backward_a(const Plan& P, const T* x, const double* sy, const T* gy, T* gx,
+                           int requested) {
   constexpr double a = (double)A;
   const Axis &AD = P.ax[0], &AH = P.ax[1], &AW = P.ax[2];
   const int64_t D = AD.in, H = AH.in, W = AW.in;
@@ -7651,9 +7674,7 @@ int int_overlap_backward_a(const Plan& P, const T* x, const double* sy, const do
       }
     }
   }
-  if (status != ST_OK) return status;
-  if (dparam_out != nullptr) saved_param_grad<T>(P, nt, gy, dw, dparam_out);
-  return ST_OK;
+  return status;
 }
 
 // The backward from the integer-alpha window state (see above): gx (x's dtype and layout, not
@@ -7698,29 +7719,36 @@ bool int_state_serves(const Plan& P, const double* param) {
 
 template <class T>
 int run_int_saved_backward(const Plan& P, const T* x, const double* param, const double* sy,
-                           const double* dw, const T* gy, T* gx, double* dparam_out,
-                           int requested) {
+                           const void* dw, bool dw_float, const T* gy, T* gx,
+                           double* dparam_out, int requested) {
   if (!int_state_serves<T>(P, param)) return ST_ARGS;  // (the forward's condition)
+  const int a = (int)param[0];
+  int st = ST_ARGS;
   if (!disjoint(P)) {
     Plan Q = P;  // (the axes' inverses)
     for (Axis& A : Q.ax) A.build_inverse();
-    switch ((int)param[0]) {
-      case 0: return int_overlap_backward_a<T, 0>(Q, x, sy, dw, gy, gx, dparam_out, requested);
-      case 1: return int_overlap_backward_a<T, 1>(Q, x, sy, dw, gy, gx, dparam_out, requested);
-      case 2: return int_overlap_backward_a<T, 2>(Q, x, sy, dw, gy, gx, dparam_out, requested);
-      case 3: return int_overlap_backward_a<T, 3>(Q, x, sy, dw, gy, gx, dparam_out, requested);
-      case 4: return int_overlap_backward_a<T, 4>(Q, x, sy, dw, gy, gx, dparam_out, requested);
+    switch (a) {
+      case 0: st = int_overlap_backward_a<T, 0>(Q, x, sy, gy, gx, requested); break;
+      case 1: st = int_overlap_backward_a<T, 1>(Q, x, sy, gy, gx, requested); break;
+      case 2: st = int_overlap_backward_a<T, 2>(Q, x, sy, gy, gx, requested); break;
+      case 3: st = int_overlap_backward_a<T, 3>(Q, x, sy, gy, gx, requested); break;
+      case 4: st = int_overlap_backward_a<T, 4>(Q, x, sy, gy, gx, requested); break;
     }
-    return ST_ARGS;
+  } else {
+    switch (a) {
+      case 0: st = int_saved_backward_a<T, 0>(P, x, sy, gy, gx, requested); break;
+      case 1: st = int_saved_backward_a<T, 1>(P, x, sy, gy, gx, requested); break;
+      case 2: st = int_saved_backward_a<T, 2>(P, x, sy, gy, gx, requested); break;
+      case 3: st = int_saved_backward_a<T, 3>(P, x, sy, gy, gx, requested); break;
+      case 4: st = int_saved_backward_a<T, 4>(P, x, sy, gy, gx, requested); break;
+    }
   }
-  switch ((int)param[0]) {
-    case 0: return int_saved_backward_a<T, 0>(P, x, sy, dw, gy, gx, dparam_out, requested);
-    case 1: return int_saved_backward_a<T, 1>(P, x, sy, dw, gy, gx, dparam_out, requested);
-    case 2: return int_saved_backward_a<T, 2>(P, x, sy, dw, gy, gx, dparam_out, requested);
-    case 3: return int_saved_backward_a<T, 3>(P, x, sy, dw, gy, gx, dparam_out, requested);
-    case 4: return int_saved_backward_a<T, 4>(P, x, sy, dw, gy, gx, dparam_out, requested);
-  }
-  return ST_ARGS;
+  if (st != ST_OK || dparam_out == nullptr) return st;
+  // dy/da . g = sum g dw (dw: each window's dy/da, double, or float with dw_float)
+  const int nt = threads_for(P, requested, INT64_MAX, WORK_STATE);
+  if (dw_float) saved_param_grad<T, float>(P, nt, gy, (const float*)dw, dparam_out);
+  else saved_param_grad<T>(P, nt, gy, (const double*)dw, dparam_out);
+  return ST_OK;
 }
 
 
@@ -8269,12 +8297,12 @@ int dispatch(const int64_t* plan, F&& f) {
     void* jac, double* dw, int nthreads),                                                         \
     (plan, x, param, y, jac, dw, nthreads))                                                       \
   X(ppv_forward_saved_int, (const int64_t* plan, const void* x, const double* param, void* y,     \
-    double* dw, double* sy, int nthreads),                                                        \
-    (plan, x, param, y, dw, sy, nthreads))                                                        \
+    void* dw, double* sy, int dw_float, int nthreads),                                            \
+    (plan, x, param, y, dw, sy, dw_float, nthreads))                                              \
   X(ppv_backward_saved_int, (const int64_t* plan, const void* x, const double* param,             \
-    const double* sy, const double* dw, const void* gy, void* gx, double* dparam,                 \
+    const double* sy, const void* dw, const void* gy, void* gx, double* dparam, int dw_float,     \
     int nthreads),                                                                                \
-    (plan, x, param, sy, dw, gy, gx, dparam, nthreads))                                           \
+    (plan, x, param, sy, dw, gy, gx, dparam, dw_float, nthreads))                                 \
   X(ppv_backward_saved, (const int64_t* plan, const void* jac, const double* dw,                  \
     const void* gy, void* gx, double* dparam, int nthreads),                                      \
     (plan, jac, dw, gy, gx, dparam, nthreads))                                                    \
@@ -8679,13 +8707,15 @@ int PPV_ENTRY(ppv_forward_saved)(const int64_t* plan, const void* x, const doubl
 // ppv_forward_saved (ST_UNSAVED: a window of the exact engine, or wider than a column tile:
 // the backward recomputes).
 int PPV_ENTRY(ppv_forward_saved_int)(const int64_t* plan, const void* x, const double* param,
-                                     void* y, double* dw, double* sy, int nthreads) {
+                                     void* y, void* dw, double* sy, int dw_float,
+                                     int nthreads) {
   return dispatch(plan, [&](const Plan& P, auto* tag) {
     using T = std::remove_pointer_t<decltype(tag)>;
     if (sy == nullptr || !int_state_serves<T>(P, param)) return (int)ST_ARGS;
     try {
       Saved sv;
-      sv.dw = dw;
+      if (dw_float) sv.dwf = (float*)dw;
+      else sv.dw = (double*)dw;
       sv.int_state = true;
       sv.sy = sy;
       sv.sy_n = P.N * P.C * P.plane_out;
@@ -8699,15 +8729,15 @@ int PPV_ENTRY(ppv_forward_saved_int)(const int64_t* plan, const void* x, const d
 // The backward from ppv_forward_saved_int's integer-alpha window state (x and param those of
 // the forward): gx (x's dtype and layout; not x itself) and, with dparam, sum gy * dw.
 int PPV_ENTRY(ppv_backward_saved_int)(const int64_t* plan, const void* x, const double* param,
-                                      const double* sy, const double* dw, const void* gy, void* gx,
-                                      double* dparam, int nthreads) {
+                                      const double* sy, const void* dw, const void* gy, void* gx,
+                                      double* dparam, int dw_float, int nthreads) {
   return dispatch(plan, [&](const Plan& P, auto* tag) {
     using T = std::remove_pointer_t<decltype(tag)>;
     if (dparam != nullptr && dw == nullptr) return (int)ST_ARGS;
     try {
       advise_huge_pages(gx, (size_t)(P.N * P.C * P.plane_in) * sizeof(T));
-      return run_int_saved_backward<T>(P, (const T*)x, param, sy, dw, (const T*)gy, (T*)gx,
-                                       dparam, nthreads);
+      return run_int_saved_backward<T>(P, (const T*)x, param, sy, dw, dw_float != 0,
+                                       (const T*)gy, (T*)gx, dparam, nthreads);
     } catch (...) {
       return (int)ST_NOMEM;
     }

@@ -11,6 +11,7 @@ that a case that silently took another path fails.
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -128,10 +129,10 @@ def test_elements_in_no_window_get_a_zero_gradient(channels_last):
 
 
 @pytest.mark.parametrize("channels_last", [False, True], ids=["contiguous", "cl"])
-@pytest.mark.parametrize("what", ["S", "y"])
+@pytest.mark.parametrize("what", ["S", "y", "dw"])
 def test_a_wrong_shared_window_state_is_caught(what, channels_last, monkeypatch):
-    """A 0.1% error in a window's S or y fails the oracle comparison of the input gradient; the
-    same path unskewed passes."""
+    """A 0.1% error in a window's S, y or dy/dalpha (a float32 here) fails the oracle
+    comparison of the gradients; the same path unskewed passes."""
     x = positive_signal((2, 16, 20, 24), torch.float32, 13, zeros=0.1)
     x = _memory(x, 2) if channels_last else x
     real = _native.forward_saved_int
@@ -140,7 +141,8 @@ def test_a_wrong_shared_window_state_is_caught(what, channels_last, monkeypatch)
         def forward(plan, x, param, out, dw, sums):
             result = real(plan, x, param, out, dw, sums)
             half = sums.numel() // 2
-            (sums[:half] if what == "S" else sums[half:]).mul_(factor)
+            assert dw.dtype == torch.float32  # (dy/dalpha as a float32 where windows share)
+            {"S": sums[:half], "y": sums[half:], "dw": dw}[what].mul_(factor)
             return result
         return forward
 
@@ -161,3 +163,45 @@ def test_a_few_planes_cut_into_segments_recompute(monkeypatch):
     x = _memory(positive_signal((1, 8, 64, 66), torch.float32, 2, zeros=0.05), 2)
     check_case(x, 3.0, 3, 2, 1, 1, False, dims=2)
     assert len(saved) == 1 and len(recomputed) == 1
+
+
+def test_a_dalpha_beyond_float32_recomputes(monkeypatch):
+    """At alpha 0 (the mean) a window of 1e-30s and one 3e38 has dy/dalpha = sum w (x - y)
+    (ln x - ln y) of about 4e39, beyond float32's range: the state's float32 dy/dalpha cannot
+    hold it, the forward says the state is unusable and the backward recomputes. A float64
+    alpha's gradient is then finite and the oracle's in float64 (the float32 check rounds both
+    to inf); the same values scaled into range keep the state."""
+    from ._compare import reference, run_case
+    saved = _count_calls(monkeypatch, "forward_saved_int")
+    recomputed = _count_calls(monkeypatch, "backward")
+    gen = torch.Generator().manual_seed(5)
+    x = torch.full((1, 16, 12, 12), 1e-30, dtype=torch.float64)
+    x[torch.rand(x.shape, generator=gen) < 0.2] = 3e38
+    xf = _memory(x.float(), 2)
+    got, _ = run_case(xf, 0.0, 3, 2, 1, 1, False, dims=2)
+    ref = reference("ppool", xf.double().numpy(), np.asarray(0.0), 3, 2, 1, 1, False, dims=2,
+                    dtype="float64", gradients=True)
+    assert np.isfinite(got["grad_param"]).all() and abs(float(ref.grad_param)) > 3.4e38
+    assert np.allclose(got["grad_param"], ref.grad_param, rtol=1e-6, atol=0.0)
+    assert len(saved) == 1 and len(recomputed) == 1
+    check_case(_memory((x * 1e-8).float(), 2), 0.0, 3, 2, 1, 1, False, dims=2)
+    assert len(saved) == 2 and len(recomputed) == 1
+
+
+@pytest.mark.parametrize("dtype, with_dw, fits", [
+    (torch.float32, False, True), (torch.float32, True, True),
+    (torch.bfloat16, False, True), (torch.bfloat16, True, False)])
+def test_the_state_is_kept_where_its_peak_fits(dtype, with_dw, fits, monkeypatch):
+    """k3 s2 p1 with 4 input elements a window, beyond the 1 MiB that always fits: float32
+    1.25x / 1.375x max pooling's peak by the model (without / with a learnable alpha), the
+    half types 1.40x / 1.60x, against the bound of 1.45x; the refused case keeps the overlap
+    state."""
+    from ppverify.ops import _dispatch
+    n_in, n_out = 8 * 16 * 64 * 64, 8 * 16 * 32 * 32
+    assert _dispatch._int_overlap_state_fits(n_in, n_out, dtype.itemsize, with_dw) == fits
+    saved = _count_calls(monkeypatch, "forward_saved_int")
+    overlap = _count_calls(monkeypatch, "forward_overlap_saved")
+    x = _memory(torch.rand(8, 16, 64, 64, dtype=dtype) + 0.05, 2).requires_grad_(True)
+    alpha = torch.tensor(2.0, requires_grad=with_dw)
+    p_pool2d(x, alpha, 3, 2, 1).sum().backward()
+    assert (len(saved), len(overlap)) == ((1, 0) if fits else (0, 1))
