@@ -323,8 +323,11 @@ class _NativeCall:
             self._int_windows = (disjoint and narrow_ppool
                                  and _native.plan_window_mean(self.plan)
                                  >= _native.INT_STATE_MIN_MEAN)
+            # (an input row's elements as the kernel walks them: W, times C on channels-last)
+            row = int(self.plan[9]) * (
+                self._gx_like.shape[1] if self.fmt is not torch.contiguous_format else 1)
             shared = (not disjoint and narrow_ppool
-                      and _native.int_overlap_fits(self.plan, n_in, n_out))
+                      and _native.int_overlap_fits(self.plan, n_in, n_out, row))
             self._int_overlap = tuple(
                 shared and self._overlap[with_dw]
                 and _int_overlap_state_fits(n_in, n_out, self.dtype.itemsize, with_dw)

@@ -186,7 +186,10 @@ def _scalar_tensor(value: float, device) -> Tensor:
     key = (value, device)
     t = _scalar_tensors.get(key)
     if t is None:
-        t = torch.tensor(value, dtype=torch.float64, device=device)
+        # (made outside inference mode even under it: an inference tensor, cached, reached a
+        # later call with autograd, which cannot save it for the backward)
+        with torch.inference_mode(False):
+            t = torch.tensor(value, dtype=torch.float64, device=device)
         if _cacheable(t):
             if len(_scalar_tensors) >= 256:
                 _scalar_tensors.clear()
@@ -199,8 +202,9 @@ def _cacheable(t: Tensor) -> bool:
     tensor made while torch.func or a compiler traces (dynamo's functorch tracing made
     storage-less plain tensors here) has none: cached, it reached later eager calls, whose
     kernel raised "Cannot access data pointer of Tensor that doesn't have storage"
-    (tests/ops/test_dispatch_modes.py)."""
-    return type(t) is Tensor and torch._C._has_storage(t)
+    (tests/ops/test_dispatch_modes.py). Nor an inference tensor: a later call in grad mode
+    would have autograd save it ("Inference tensors cannot be saved for backward")."""
+    return type(t) is Tensor and torch._C._has_storage(t) and not t.is_inference()
 
 
 def numpy_param(param, name: str) -> Tensor:

@@ -7343,16 +7343,14 @@ PPV_ALWAYS_INLINE double int_dydx(double x, double c1, double c2, double cz) {
 }
 
 // gy-scaled constants of a window (g k1, g k2, g kz), from its S and y
+// (branch-free, so that a row of windows vectorises: the divisions 8 at a time)
 PPV_ALWAYS_INLINE void int_window_consts(double a, double S, double y, double g, double& c1,
                                          double& c2, double& cz) {
-  if (S == 0.0) {  // a window of zeros alone: dy/dx = 1 at each element
-    c1 = 0.0; c2 = 0.0; cz = g;
-    return;
-  }
-  const double inv = 1.0 / S;
-  c1 = g * ((1.0 + a) * inv);
-  c2 = g * (a * y * inv);
-  cz = g * ((a == 0.0 ? inv : 0.0) - (a == 1.0 ? y * inv : 0.0));
+  const bool zeros = S == 0.0;  // a window of zeros alone: dy/dx = 1 at each element
+  const double inv = 1.0 / (zeros ? 1.0 : S);
+  c1 = zeros ? 0.0 : g * ((1.0 + a) * inv);
+  c2 = zeros ? 0.0 : g * (a * y * inv);
+  cz = zeros ? g : g * ((a == 0.0 ? inv : 0.0) - (a == 1.0 ? y * inv : 0.0));
 }
 
 template <class T, int A>
@@ -7564,6 +7562,7 @@ int int_overlap_backward_a(const Plan& P, const T* x, const double* sy, const T*
       next_slot = (s + 1) % slots;
       tag[(size_t)s] = out0;
       double* e = mem.data() + 3 * s * row_n;
+#pragma omp simd
       for (int64_t i = 0; i < OW * lanes; ++i)
         int_window_consts(a, Sv[out0 + i], Yv[out0 + i], to_double<T>(gy[out0 + i]), k[i],
                           k[kn + i], k[2 * kn + i]);
@@ -7698,8 +7697,11 @@ constexpr double INT_STATE_MIN_MEAN = 16.0;
 // channels-last 21.3-22.4 -> 13.2-15.7 (the backward 13-16.5 -> 7 ms). A plane's row is spread
 // by the cover table with no branch per column: by the W inverse's per-column loops (lengths
 // 1, 2, 1, 2: mispredicted) the spreading alone cost more than the overlap state's backward.
-// _dispatch also asks that the peak memory fits (_int_overlap_state_fits: with dy/dalpha in
-// double, float32 k3 s2 p1 keeps the overlap state). _native.INT_OVERLAP_MIN_RATIO
+// _dispatch asks more (_native.int_overlap_fits): rows of 48 elements or more (shorter ones
+// ran slower than the overlap state: 3-D 28^3 contiguous), no window wider than a column tile
+// (whose state this forward does not save), and a peak within its bound
+// (_int_overlap_state_fits; dy/dalpha kept as a float32: int_state_dw_held).
+// _native.INT_OVERLAP_MIN_RATIO
 constexpr int64_t INT_OVERLAP_MIN_RATIO = 4;
 
 inline bool int_overlap_fits(const Plan& P) {

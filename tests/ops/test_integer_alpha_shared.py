@@ -34,6 +34,13 @@ SHARED_CASES = [
     (2, (2, 16, 12, 12), ("adaptive", 5)),  # overlapping adaptive windows of 3 x 3
     (3, (1, 16, 6, 8, 9), (3, 2, 1)),      # up to 4 output rows read one input row
 ]
+# contiguous memory: rows of 48 elements or more (``_native.INT_OVERLAP_MIN_ROW``)
+CONTIGUOUS_CASES = [
+    (2, (2, 8, 12, 48), (3, 2, 1)),
+    (2, (1, 8, 13, 48), (3, 2, 0)),        # a row (12) and a column (47) in no window
+    (2, (2, 8, 12, 60), ("adaptive", (5, 12))),
+    (3, (1, 8, 4, 6, 48), (3, 2, 1)),
+]
 DTYPE_ALPHAS = [(torch.float32, a) for a in (0.0, 1.0, 2.0, 3.0, 4.0)] + [
     (d, a) for d in (torch.bfloat16, torch.float16) for a in (1.0, 2.0)]
 
@@ -78,8 +85,8 @@ def test_the_window_state_serves_shared_windows_on_channels_last(dims, shape, la
 
 @pytest.mark.parametrize("dtype, alpha", [(torch.float32, 2.0), (torch.float32, 0.0),
                                           (torch.bfloat16, 3.0)])
-@pytest.mark.parametrize("dims, shape, layout", SHARED_CASES,
-                         ids=[f"{c[0]}d-{c[1][1]}ch-{c[2][0]}" for c in SHARED_CASES])
+@pytest.mark.parametrize("dims, shape, layout", CONTIGUOUS_CASES,
+                         ids=[f"{c[0]}d-{c[1][-1]}w-{c[2][0]}" for c in CONTIGUOUS_CASES])
 def test_the_window_state_serves_shared_windows_on_contiguous_memory(dims, shape, layout, dtype,
                                                                      alpha, window_state):
     x = positive_signal(shape, dtype, 11 + shape[-1], zeros=0.15)
@@ -89,27 +96,30 @@ def test_the_window_state_serves_shared_windows_on_contiguous_memory(dims, shape
     assert len(forwards) == 1 and len(backwards) == 1, (forwards, backwards)
 
 
-@pytest.mark.parametrize("shape, stride", [((1, 16, 12, 13), 1), ((1, 16, 19, 24), 2)])
-def test_fewer_than_four_input_elements_a_window_keep_the_overlap_state(shape, stride,
-                                                                        monkeypatch):
+@pytest.mark.parametrize("shape, stride, channels_last", [
+    ((1, 16, 12, 13), 1, True), ((1, 16, 19, 24), 2, True), ((2, 16, 20, 24), 2, False)])
+def test_the_overlap_state_keeps_what_this_state_does_not_serve(shape, stride, channels_last,
+                                                                monkeypatch):
     # k3 s1 p1: one window per input element, the state's 16 bytes per window 4 times the
-    # overlap state's weights; k3 s2 p1 on 19 x 24: 10 x 12 windows, 3.8 elements a window
+    # overlap state's weights; k3 s2 p1 on 19 x 24: 10 x 12 windows, 3.8 elements a window;
+    # contiguous rows of 24 elements (below INT_OVERLAP_MIN_ROW)
     saved = _count_calls(monkeypatch, "forward_saved_int")
     overlap = _count_calls(monkeypatch, "backward_overlap_saved")
     x = positive_signal(shape, torch.float32, 5, zeros=0.1)
-    check_case(_memory(x, 2), 2.0, 3, stride, 1, 1, False, dims=2)
+    check_case(_memory(x, 2) if channels_last else x, 2.0, 3, stride, 1, 1, False, dims=2)
     assert len(saved) == 0 and len(overlap) == 1
 
 
 @pytest.mark.parametrize("channels_last", [False, True], ids=["contiguous", "cl"])
-def test_elements_in_no_window_get_a_zero_gradient(channels_last):
-    """k3 s2 p0 on 20 x 24 reads no element of row 19 or column 23: an infinity or a NaN there
+def test_elements_in_no_window_get_a_zero_gradient(channels_last, monkeypatch):
+    """k3 s2 p0 on 20 x 48 reads no element of row 19 or column 47: an infinity or a NaN there
     has a zero gradient, and every other gradient is bit for bit that of a finite input."""
-    shape = (1, 16, 20, 24)
+    backwards = _count_calls(monkeypatch, "backward_saved_int")
+    shape = (1, 8, 20, 48)
     x = positive_signal(shape, torch.float32, 41, zeros=0.1)
     free = torch.zeros(shape, dtype=torch.bool)
     free[..., 19, :] = True
-    free[..., :, 23] = True
+    free[..., :, 47] = True
     wild = x.clone()
     n = int(free.sum())
     wild[free] = torch.tensor([float("inf"), float("nan")]).repeat(n)[:n]
@@ -126,6 +136,7 @@ def test_elements_in_no_window_get_a_zero_gradient(channels_last):
     assert torch.equal(y_wild, y) and torch.equal(ga_wild, ga)
     assert torch.equal(gx_wild[~free], gx[~free])
     assert torch.equal(gx_wild[free], torch.zeros(n))
+    assert len(backwards) == 2  # (both from the window state)
 
 
 @pytest.mark.parametrize("channels_last", [False, True], ids=["contiguous", "cl"])
@@ -133,7 +144,7 @@ def test_elements_in_no_window_get_a_zero_gradient(channels_last):
 def test_a_wrong_shared_window_state_is_caught(what, channels_last, monkeypatch):
     """A 0.1% error in a window's S, y or dy/dalpha (a float32 here) fails the oracle
     comparison of the gradients; the same path unskewed passes."""
-    x = positive_signal((2, 16, 20, 24), torch.float32, 13, zeros=0.1)
+    x = positive_signal((2, 8, 12, 48), torch.float32, 13, zeros=0.1)
     x = _memory(x, 2) if channels_last else x
     real = _native.forward_saved_int
 

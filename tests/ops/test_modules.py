@@ -599,3 +599,20 @@ def test_softplus_constraint_derivatives_at_the_edges(constraint):
     slope_of_sigmoid = torch.sigmoid(raw) * torch.sigmoid(-raw)  # (1 - s loses it at 50)
     assert torch.allclose(torch.diagonal(hess), slope_of_sigmoid, rtol=1e-12, atol=0)
     assert torch.equal(hess, torch.diag(torch.diagonal(hess)))
+
+
+def test_a_float_parameter_first_seen_under_inference_mode_serves_autograd_later():
+    """The op caches the tensor of a float parameter it accepted; one first made under
+    ``torch.inference_mode`` was an inference tensor, and a later call with autograd raised
+    "Inference tensors cannot be saved for backward" (a layer whose constrained parameter
+    became a float under inference mode, then trained: found by the test order of
+    ``test_the_next_forward_pools_with_the_parameter_as_changed``, 2026-12-07)."""
+    from ppverify.ops import functional as fn
+
+    alpha = 1.2345678912345  # (a value no other test uses: not yet cached)
+    x = torch.rand(1, 3, 6, 6) + 0.05
+    with torch.inference_mode():
+        fn.p_pool2d(x, alpha, 2)
+    xg = x.clone().requires_grad_(True)
+    fn.p_pool2d(xg, alpha, 2).sum().backward()
+    assert xg.grad is not None and torch.isfinite(xg.grad).all()

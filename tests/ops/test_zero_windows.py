@@ -59,10 +59,11 @@ def _grad_output(x, fn, alpha, args, seed):
 
 @pytest.fixture
 def served(monkeypatch):
-    """Which backward served each call: the overlap state, the disjoint state, or a
-    recomputation."""
+    """Which backward served each call: the overlap state, the disjoint state, the
+    integer-alpha window state, or a recomputation."""
     return {"overlap": _count_calls(monkeypatch, "backward_overlap_saved"),
             "saved": _count_calls(monkeypatch, "backward_saved"),
+            "int": _count_calls(monkeypatch, "backward_saved_int"),
             "recomputed": _count_calls(monkeypatch, "backward")}
 
 
