@@ -318,15 +318,25 @@ class _NativeCall:
             self._saves = disjoint
             # windows where an integer alpha takes the window state (int_state): disjoint
             # ones of 16 elements or more, or (where the overlap state serves) shared ones
-            # with 4 input elements or more per window (``_native.int_overlap_fits``)
+            # with 4 input elements or more per window on channels-last memory
+            # (``_native.int_overlap_fits``). Not on contiguous memory, where the overlap
+            # state writes the input's gradient over its weights, a buffer less at the peak:
+            # this state there took k3 s2 p1 (8, 64, 112, 112) fwd+bwd at a fixed / learnable
+            # alpha 2 from 17.3-18.0 / 22.7-23.0 ms to 13.9 / 19.6 (two threads, the AMD EPYC
+            # machine) but the matrix's small row (1, 64, 56, 56) from 0.85-1.13x
+            # max_pool2d's fresh-process peak RSS to 1.34-1.45x here and 1.66-1.71x in a
+            # fresh-clone suite run (the target: 1.5x), 2026-12-07
             narrow_ppool = self.op == "ppool" and self.dtype in _NARROW
             self._int_windows = (disjoint and narrow_ppool
                                  and _native.plan_window_mean(self.plan)
                                  >= _native.INT_STATE_MIN_MEAN)
             # (an input row's elements as the kernel walks them: W, times C on channels-last)
-            row = int(self.plan[9]) * (
-                self._gx_like.shape[1] if self.fmt is not torch.contiguous_format else 1)
-            shared = (not disjoint and narrow_ppool
+            # (channels-last with whole groups of 8 channels: with 3 channels the matrix's
+            # k3 s2 p1 row read fwd+bwd 1.16x torch's against the overlap state's 0.82x)
+            channels = self._gx_like.shape[1]
+            row = int(self.plan[9]) * channels
+            shared = (not disjoint and narrow_ppool and self.fmt is not torch.contiguous_format
+                      and channels % 8 == 0
                       and _native.int_overlap_fits(self.plan, n_in, n_out, row))
             self._int_overlap = tuple(
                 shared and self._overlap[with_dw]
@@ -357,11 +367,11 @@ class _NativeCall:
     def int_state(self, param: Tensor, need_param: bool) -> bool:
         """Whether the saved state is the integer-alpha window state (each window's S and y;
         after ``saves(need_param)`` said yes): P-pooling of a narrow dtype whose windows share
-        no element and hold 16 elements or more on average, or share elements with 4 input
-        elements or more per window where the overlap state would serve and this state's
-        peak memory fits too (``_int_overlap_state_fits``), at one alpha of 0-4 for every
-        plane (read here: one look at the parameter's values, which the kernel reads on the
-        CPU anyway)."""
+        no element and hold 16 elements or more on average, or (channels-last memory) share
+        elements with 4 input elements or more per window where the overlap state would serve
+        and this state's peak memory fits too (``_int_overlap_state_fits``), at one alpha of
+        0-4 for every plane (read here: one look at the parameter's values, which the kernel
+        reads on the CPU anyway)."""
         windows = self._int_windows if self._saves else self._int_overlap[need_param]
         return windows and _native.int_state_alpha(param)
 

@@ -979,23 +979,24 @@ TILE_COLS = 2048
 
 
 #: the integer-alpha window state where windows share elements serves input rows of this many
-#: elements or more (W, times C on channels-last memory): its backward's work per row (the
-#: output rows' constants spread over the row's columns) did not pay on shorter rows. Fixed /
-#: learnable alpha 2, k3 s2 p1, fwd+bwd, two threads (the AMD EPYC machine, 2026-12-07,
-#: against the overlap state): (2, 16, 28, 28, 28) 2.20 -> 2.44-2.48 ms and 2.69-2.84 ->
-#: 3.05-3.36 (slower), (8, 64, 28, 28) 1.19-1.36 -> 1.07-1.19 and 1.52-1.68 -> 1.41-1.78,
-#: (8, 64, 56, 56) 4.34-4.45 -> 3.66-3.78 and 5.75-5.81 -> 5.22-5.59, (2, 16, 56, 56, 56)
-#: 18.9 -> 16.4-16.6 and 22.6-22.9 -> 21.0-21.1
+#: elements or more (W times C: channels-last memory): its backward's work per row (the output
+#: rows' constants spread over the row's pixels) did not pay on short rows. Measured on
+#: contiguous memory (a row of W elements; fixed / learnable alpha 2, k3 s2 p1, fwd+bwd, two
+#: threads, the AMD EPYC machine, 2026-12-07, against the overlap state): (2, 16, 28, 28, 28)
+#: 2.20 -> 2.44-2.48 ms and 2.69-2.84 -> 3.05-3.36 (slower), (8, 64, 28, 28) 1.19-1.36 ->
+#: 1.07-1.19 and 1.52-1.68 -> 1.41-1.78, (8, 64, 56, 56) 4.34-4.45 -> 3.66-3.78 and 5.75-5.81
+#: -> 5.22-5.59, (2, 16, 56, 56, 56) 18.9 -> 16.4-16.6 and 22.6-22.9 -> 21.0-21.1
 INT_OVERLAP_MIN_ROW = 48
 
 
 def int_overlap_fits(plan, n_in: int, n_out: int, row_elements: int) -> bool:
-    """Whether the integer-alpha window state serves a plan whose windows share elements
-    (``n_in`` input and ``n_out`` output elements, input rows of ``row_elements``):
-    ``INT_OVERLAP_MIN_RATIO`` input elements or more per window, windows of 4 elements or more
-    on average (the kernel's ``int_overlap_fits``, which accepts what this accepts), none
-    wider than ``TILE_COLS`` columns (which the overlap state serves and this one would leave
-    to a recomputing backward) and rows of ``INT_OVERLAP_MIN_ROW`` elements or more."""
+    """Whether the integer-alpha window state serves a channels-last plan whose windows share
+    elements (``n_in`` input and ``n_out`` output elements, input rows of ``row_elements``,
+    W times C): ``INT_OVERLAP_MIN_RATIO`` input elements or more per window, windows of 4
+    elements or more on average (the kernel's ``int_overlap_fits``, which accepts what this
+    accepts), none wider than ``TILE_COLS`` columns (which the overlap state serves and this
+    one would leave to a recomputing backward) and rows of ``INT_OVERLAP_MIN_ROW`` elements or
+    more."""
     return (n_in >= INT_OVERLAP_MIN_RATIO * n_out > 0 and row_elements >= INT_OVERLAP_MIN_ROW
             and plan_window_mean(plan) >= 4.0 and _widest_window(plan, 2) <= TILE_COLS)
 

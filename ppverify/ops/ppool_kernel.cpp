@@ -7477,8 +7477,9 @@ int int_saved_backward_a(const Plan& P, const T* x, const double* sy, const T* g
   return ST_OK;
 }
 
-// The same state where windows share elements (k3 s2 p1, 3-D k3 s2 p1, overlapping adaptive
-// windows; int_overlap_fits): an element's dy/dx is the sum over the windows that hold it of
+// The same state where windows share elements on channels-last memory (k3 s2 p1, 3-D k3 s2
+// p1, overlapping adaptive windows; int_overlap_fits): an element's dy/dx is the sum over the
+// windows that hold it of
 // the formula above, which is linear in the window's constants, so each element's constants
 // are summed first (in window order, then over the output rows; rounded otherwise than the
 // per-window sums: held to the oracle's bounds, not to another path's bits),
@@ -7508,16 +7509,6 @@ int int_overlap_backward_a(const Plan& P, const T* x, const double* sy, const T*
   std::vector<char> col_in(W, 0);
   for (int64_t ow = 0; ow < OW; ++ow)
     for (int64_t j = 0; j < AW.count[ow]; ++j) col_in[AW.start[ow] + j * AW.step] = 1;
-  std::vector<double> col_mask(W);  // the same as 1 / 0 (a plane's row: one loop, blended)
-  for (int64_t iw = 0; iw < W; ++iw) col_mask[iw] = col_in[iw] ? 1.0 : 0.0;
-  // W's cover table: column iw's windows at cov[m * W + iw], m < mw, in window order, OW (a
-  // zero constant) where a column has fewer: a plane's row spread with no branch per column
-  int64_t mw = 1;
-  for (int64_t iw = 0; iw < W; ++iw) mw = std::max(mw, AW.inv_off[iw + 1] - AW.inv_off[iw]);
-  std::vector<int64_t> cov((size_t)(mw * W), OW);
-  for (int64_t iw = 0; iw < W; ++iw)
-    for (int64_t j = AW.inv_off[iw]; j < AW.inv_off[iw + 1]; ++j)
-      cov[(size_t)((j - AW.inv_off[iw]) * W + iw)] = AW.inv[j];
   // the most output rows that read one input row: the expanded rows' slots
   int64_t cover = 1;
   {
@@ -7526,7 +7517,13 @@ int int_overlap_backward_a(const Plan& P, const T* x, const double* sy, const T*
     for (int64_t i = 0; i < H; ++i) ch = std::max(ch, AH.inv_off[i + 1] - AH.inv_off[i]);
     cover = std::max<int64_t>(1, cd * ch);
   }
-  const int64_t slots = cover + 1;
+  // (one slot per output row that reads an input row: a row's expanded rows are pinned while
+  // it reads them, and at most two are, so a free slot is always left; acc only where more
+  // than two output rows read a row. Per thread: channels-last (1, 64, 56, 56) 2 x 3 x 3,584
+  // doubles, 172 KB, where cover + 1 slots and acc took 344 KB: 688 KB of peak RSS at two
+  // threads, more than the state itself)
+  const int64_t slots = cover;
+  const int64_t acc_n = cover > 2 ? 3 * row_n : 0;
   const double* Sv = sy;
   const double* Yv = sy + n_out;
   const int nt = threads_for(P, requested, INT64_MAX, WORK_STATE);
@@ -7537,7 +7534,7 @@ int int_overlap_backward_a(const Plan& P, const T* x, const double* sy, const T*
     std::vector<double> mem;
     std::vector<int64_t> tag;
     try {
-      mem.assign((size_t)((3 * slots + 3) * row_n + 3 * (OW + 1) * lanes), 0.0);
+      mem.assign((size_t)(3 * slots * row_n + acc_n + 3 * OW * lanes), 0.0);
       tag.assign((size_t)slots, -1);
     } catch (...) {
       ok = false;
@@ -7547,9 +7544,8 @@ int int_overlap_backward_a(const Plan& P, const T* x, const double* sy, const T*
       status = ST_NOMEM;
     }
     double* acc = mem.data() + 3 * slots * row_n;  // P1, P2, Pz of the input row
-    // an output row's g k1, g k2, g kz, each (OW + 1) x lanes: window OW's all 0 (cov)
-    double* k = acc + 3 * row_n;
-    const int64_t kn = (OW + 1) * lanes;
+    double* k = acc + acc_n;  // an output row's g k1, g k2, g kz (OW x lanes each)
+    const int64_t kn = OW * lanes;
     int64_t next_slot = 0;
     const double* pinned[2] = {nullptr, nullptr};  // the expanded rows in use (er)
     // the expanded row of output row `out0` (its first output's index), in a slot
@@ -7570,17 +7566,6 @@ int int_overlap_backward_a(const Plan& P, const T* x, const double* sy, const T*
       for (int q = 0; q < 3; ++q) {
         double* eq = e + q * row_n;
         const double* kq = k + q * kn;
-        if (lanes == 1) {  // (k[OW] is 0: the cover table's filler)
-          const int64_t* c0 = cov.data();
-#pragma omp simd
-          for (int64_t iw = 0; iw < W; ++iw) eq[iw] = kq[c0[iw]];
-          for (int64_t m = 1; m < mw; ++m) {
-            const int64_t* cm = cov.data() + m * W;
-#pragma omp simd
-            for (int64_t iw = 0; iw < W; ++iw) eq[iw] += kq[cm[iw]];
-          }
-          continue;
-        }
         for (int64_t iw = 0; iw < W; ++iw) {
           double* ei = eq + iw * lanes;
           std::fill(ei, ei + lanes, 0.0);
@@ -7631,26 +7616,6 @@ int int_overlap_backward_a(const Plan& P, const T* x, const double* sy, const T*
       if (n_er == 3) n_er = 1;
       const double* a0 = er[0];
       const double* b0 = n_er == 2 ? er[1] : nullptr;
-      if (lanes == 1) {  // a plane's row: one loop, elements in no window blended to 0
-        const double *a1 = a0, *a2 = a0 + row_n, *az = a0 + 2 * row_n;
-        const double* cm = col_mask.data();
-        if (b0 == nullptr) {
-#pragma omp simd
-          for (int64_t i = 0; i < W; ++i) {
-            const double d = int_dydx<A>(to_double<T>(xr[i]), a1[i], a2[i], az[i]);
-            g[i] = from_double<T>(cm[i] != 0.0 ? d : 0.0);
-          }
-        } else {
-          const double *b1 = b0, *b2 = b0 + row_n, *bz = b0 + 2 * row_n;
-#pragma omp simd
-          for (int64_t i = 0; i < W; ++i) {
-            const double d = int_dydx<A>(to_double<T>(xr[i]), a1[i] + b1[i], a2[i] + b2[i],
-                                         az[i] + bz[i]);
-            g[i] = from_double<T>(cm[i] != 0.0 ? d : 0.0);
-          }
-        }
-        continue;
-      }
       for (int64_t iw = 0; iw < W; ++iw) {
         const T* xi = xr + iw * lanes;
         T* gi = g + iw * lanes;
@@ -7685,27 +7650,30 @@ int int_overlap_backward_a(const Plan& P, const T* x, const double* sy, const T*
 constexpr double INT_STATE_MIN_MEAN = 16.0;
 
 // Whether ppv_forward_saved_int serves a call: P-pooling of a narrow type (the fast engine),
-// windows that share no element and hold INT_STATE_MIN_MEAN elements or more on average (or
-// windows that share elements: int_overlap_fits, int_overlap_backward_a), and
+// windows that share no element and hold INT_STATE_MIN_MEAN elements or more on average (or,
+// on channels-last memory, windows that share elements: int_overlap_fits,
+// int_overlap_backward_a), and
 // one alpha of 0, 1, 2, 3 or 4 for every plane (the fast engine's int_a: Lc = 0 for these at
 // every narrow type). _dispatch asks the same (_NativeCall.int_state, _native.int_state_alpha).
 // Where windows share elements, the state serves plans whose input holds this many elements
 // or more per window (the state's 16 bytes per window then take no more than the overlap
 // state's weight, 4 bytes per input element) and whose windows hold 4 elements or more on
-// average (the overlap state's OVERLAP_MIN_WINDOW_MEAN). (8, 64, 112, 112) k3 s2 p1 fwd+bwd
-// at a fixed alpha 2, two threads, the AMD EPYC machine: contiguous 18.2-21.6 -> 13.4-14.8 ms,
-// channels-last 21.3-22.4 -> 13.2-15.7 (the backward 13-16.5 -> 7 ms). A plane's row is spread
-// by the cover table with no branch per column: by the W inverse's per-column loops (lengths
-// 1, 2, 1, 2: mispredicted) the spreading alone cost more than the overlap state's backward.
-// _dispatch asks more (_native.int_overlap_fits): rows of 48 elements or more (shorter ones
-// ran slower than the overlap state: 3-D 28^3 contiguous), no window wider than a column tile
-// (whose state this forward does not save), and a peak within its bound
-// (_int_overlap_state_fits; dy/dalpha kept as a float32: int_state_dw_held).
+// average (the overlap state's OVERLAP_MIN_WINDOW_MEAN), on channels-last memory. (8, 64,
+// 112, 112) k3 s2 p1 fwd+bwd at alpha 2, two threads, the AMD EPYC machine: fixed alpha
+// 19.9-20.9 -> 12.8-13.1 ms, learnable 23.9-25.5 -> 19.0-19.7 (its dy/dalpha as a float32:
+// int_state_dw_held). On contiguous memory it was faster too (17.3-18.0 -> 13.9, 22.7-23.0 ->
+// 19.6) but there the overlap state writes the input's gradient over its weights, and this
+// one's peak RSS on the matrix's small row read 1.34-1.71x max_pool2d's against the overlap
+// state's 0.85-1.13x: not taken (_dispatch). _dispatch asks more (_native.int_overlap_fits):
+// whole groups of 8 channels (3 channels: slower than the overlap state), rows of 48
+// elements or more, no window wider than a column tile (whose state this forward does not
+// save), and a peak within its bound (_int_overlap_state_fits).
 // _native.INT_OVERLAP_MIN_RATIO
 constexpr int64_t INT_OVERLAP_MIN_RATIO = 4;
 
 inline bool int_overlap_fits(const Plan& P) {
-  return P.plane_in >= INT_OVERLAP_MIN_RATIO * P.plane_out && window_mean(P) >= 4.0;
+  return P.layout == 1 && P.plane_in >= INT_OVERLAP_MIN_RATIO * P.plane_out &&
+         window_mean(P) >= 4.0;
 }
 
 template <class T>

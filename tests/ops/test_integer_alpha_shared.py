@@ -1,12 +1,13 @@
-"""The integer-alpha window state where windows share elements.
+"""The integer-alpha window state where windows share elements (channels-last memory).
 
-At one alpha of 0-4 for every plane, an input whose windows share elements (k3 s2 p1, 3-D k3
-s2 p1, overlapping adaptive windows) and that holds 4 input elements or more per window saves
-each window's S and y (``forward_saved_int``) in place of the overlap state's weight per
-element; the backward (``backward_saved_int``) sums, for each element, the constants of the
-windows that hold it and forms ``dy/dx = P1 x^a - P2 x^(a-1)`` from x. Every case is checked
-against the oracle (forward, input and alpha gradients), with the kernel's state counted so
-that a case that silently took another path fails.
+At one alpha of 0-4 for every plane, a channels-last input whose windows share elements (k3
+s2 p1, 3-D k3 s2 p1, overlapping adaptive windows) and that holds 4 input elements or more
+per window saves each window's S and y (``forward_saved_int``; dy/dalpha as a float32) in
+place of the overlap state's weight per element; the backward (``backward_saved_int``) sums,
+for each element, the constants of the windows that hold it and forms ``dy/dx = P1 x^a - P2
+x^(a-1)`` from x. Every case is checked against the oracle (forward, input and alpha
+gradients), with the kernel's state counted so that a case that silently took another path
+fails.
 """
 
 from __future__ import annotations
@@ -30,16 +31,8 @@ CL = torch.channels_last
 SHARED_CASES = [
     (2, (2, 16, 20, 24), (3, 2, 1)),       # the matrix's k3 s2 p1 (4 elements per window)
     (2, (1, 16, 20, 24), (3, 2, 0)),       # a row (19) and a column (23) in no window
-    (2, (1, 12, 18, 18), (3, 2, 1)),       # channels not a multiple of 8
     (2, (2, 16, 12, 12), ("adaptive", 5)),  # overlapping adaptive windows of 3 x 3
     (3, (1, 16, 6, 8, 9), (3, 2, 1)),      # up to 4 output rows read one input row
-]
-# contiguous memory: rows of 48 elements or more (``_native.INT_OVERLAP_MIN_ROW``)
-CONTIGUOUS_CASES = [
-    (2, (2, 8, 12, 48), (3, 2, 1)),
-    (2, (1, 8, 13, 48), (3, 2, 0)),        # a row (12) and a column (47) in no window
-    (2, (2, 8, 12, 60), ("adaptive", (5, 12))),
-    (3, (1, 8, 4, 6, 48), (3, 2, 1)),
 ]
 DTYPE_ALPHAS = [(torch.float32, a) for a in (0.0, 1.0, 2.0, 3.0, 4.0)] + [
     (d, a) for d in (torch.bfloat16, torch.float16) for a in (1.0, 2.0)]
@@ -83,26 +76,16 @@ def test_the_window_state_serves_shared_windows_on_channels_last(dims, shape, la
     assert len(forwards) == 1 and len(backwards) == 1, (forwards, backwards)
 
 
-@pytest.mark.parametrize("dtype, alpha", [(torch.float32, 2.0), (torch.float32, 0.0),
-                                          (torch.bfloat16, 3.0)])
-@pytest.mark.parametrize("dims, shape, layout", CONTIGUOUS_CASES,
-                         ids=[f"{c[0]}d-{c[1][-1]}w-{c[2][0]}" for c in CONTIGUOUS_CASES])
-def test_the_window_state_serves_shared_windows_on_contiguous_memory(dims, shape, layout, dtype,
-                                                                     alpha, window_state):
-    x = positive_signal(shape, dtype, 11 + shape[-1], zeros=0.15)
-    x[(0, 0) + (slice(0, 5),) * dims] = 0.0
-    _check(x, alpha, dims, layout)
-    forwards, backwards = window_state
-    assert len(forwards) == 1 and len(backwards) == 1, (forwards, backwards)
-
-
 @pytest.mark.parametrize("shape, stride, channels_last", [
-    ((1, 16, 12, 13), 1, True), ((1, 16, 19, 24), 2, True), ((2, 16, 20, 24), 2, False)])
+    ((1, 16, 12, 13), 1, True), ((1, 16, 19, 24), 2, True), ((2, 16, 20, 24), 2, False),
+    ((1, 12, 20, 24), 2, True), ((1, 8, 20, 4), 2, True)])
 def test_the_overlap_state_keeps_what_this_state_does_not_serve(shape, stride, channels_last,
                                                                 monkeypatch):
     # k3 s1 p1: one window per input element, the state's 16 bytes per window 4 times the
     # overlap state's weights; k3 s2 p1 on 19 x 24: 10 x 12 windows, 3.8 elements a window;
-    # contiguous rows of 24 elements (below INT_OVERLAP_MIN_ROW)
+    # contiguous memory (where the overlap state writes the input's gradient over its
+    # weights); 12 channels (not whole groups of 8); channels-last rows of 4 x 8 elements
+    # (below INT_OVERLAP_MIN_ROW)
     saved = _count_calls(monkeypatch, "forward_saved_int")
     overlap = _count_calls(monkeypatch, "backward_overlap_saved")
     x = positive_signal(shape, torch.float32, 5, zeros=0.1)
@@ -110,8 +93,7 @@ def test_the_overlap_state_keeps_what_this_state_does_not_serve(shape, stride, c
     assert len(saved) == 0 and len(overlap) == 1
 
 
-@pytest.mark.parametrize("channels_last", [False, True], ids=["contiguous", "cl"])
-def test_elements_in_no_window_get_a_zero_gradient(channels_last, monkeypatch):
+def test_elements_in_no_window_get_a_zero_gradient(monkeypatch):
     """k3 s2 p0 on 20 x 48 reads no element of row 19 or column 47: an infinity or a NaN there
     has a zero gradient, and every other gradient is bit for bit that of a finite input."""
     backwards = _count_calls(monkeypatch, "backward_saved_int")
@@ -125,7 +107,7 @@ def test_elements_in_no_window_get_a_zero_gradient(channels_last, monkeypatch):
     wild[free] = torch.tensor([float("inf"), float("nan")]).repeat(n)[:n]
 
     def gradients(t):
-        t = (_memory(t, 2) if channels_last else t).detach().requires_grad_(True)
+        t = _memory(t, 2).detach().requires_grad_(True)
         a = torch.tensor(2.0, requires_grad=True)
         y = p_pool2d(t, a, 3, 2, 0)
         y.backward(torch.linspace(-1.0, 2.0, y.numel()).reshape(y.shape))
@@ -139,13 +121,11 @@ def test_elements_in_no_window_get_a_zero_gradient(channels_last, monkeypatch):
     assert len(backwards) == 2  # (both from the window state)
 
 
-@pytest.mark.parametrize("channels_last", [False, True], ids=["contiguous", "cl"])
 @pytest.mark.parametrize("what", ["S", "y", "dw"])
-def test_a_wrong_shared_window_state_is_caught(what, channels_last, monkeypatch):
+def test_a_wrong_shared_window_state_is_caught(what, monkeypatch):
     """A 0.1% error in a window's S, y or dy/dalpha (a float32 here) fails the oracle
     comparison of the gradients; the same path unskewed passes."""
-    x = positive_signal((2, 8, 12, 48), torch.float32, 13, zeros=0.1)
-    x = _memory(x, 2) if channels_last else x
+    x = _memory(positive_signal((2, 8, 12, 48), torch.float32, 13, zeros=0.1), 2)
     real = _native.forward_saved_int
 
     def skewed(factor):
