@@ -7692,26 +7692,28 @@ int run_int_saved_backward(const Plan& P, const T* x, const double* param, const
                            const void* dw, bool dw_float, const T* gy, T* gx,
                            double* dparam_out, int requested) {
   if (!int_state_serves<T>(P, param)) return ST_ARGS;  // (the forward's condition)
-  const int a = (int)param[0];
-  int st = ST_ARGS;
+  // (the integer alpha as a template argument: each backward's loops are x^A's)
+  const auto at_alpha = [&](auto&& backward_a) {
+    switch ((int)param[0]) {
+      case 0: return backward_a(std::integral_constant<int, 0>{});
+      case 1: return backward_a(std::integral_constant<int, 1>{});
+      case 2: return backward_a(std::integral_constant<int, 2>{});
+      case 3: return backward_a(std::integral_constant<int, 3>{});
+      case 4: return backward_a(std::integral_constant<int, 4>{});
+    }
+    return (int)ST_ARGS;
+  };
+  int st;
   if (!disjoint(P)) {
     Plan Q = P;  // (the axes' inverses)
     for (Axis& A : Q.ax) A.build_inverse();
-    switch (a) {
-      case 0: st = int_overlap_backward_a<T, 0>(Q, x, sy, gy, gx, requested); break;
-      case 1: st = int_overlap_backward_a<T, 1>(Q, x, sy, gy, gx, requested); break;
-      case 2: st = int_overlap_backward_a<T, 2>(Q, x, sy, gy, gx, requested); break;
-      case 3: st = int_overlap_backward_a<T, 3>(Q, x, sy, gy, gx, requested); break;
-      case 4: st = int_overlap_backward_a<T, 4>(Q, x, sy, gy, gx, requested); break;
-    }
+    st = at_alpha([&](auto A) {
+      return int_overlap_backward_a<T, decltype(A)::value>(Q, x, sy, gy, gx, requested);
+    });
   } else {
-    switch (a) {
-      case 0: st = int_saved_backward_a<T, 0>(P, x, sy, gy, gx, requested); break;
-      case 1: st = int_saved_backward_a<T, 1>(P, x, sy, gy, gx, requested); break;
-      case 2: st = int_saved_backward_a<T, 2>(P, x, sy, gy, gx, requested); break;
-      case 3: st = int_saved_backward_a<T, 3>(P, x, sy, gy, gx, requested); break;
-      case 4: st = int_saved_backward_a<T, 4>(P, x, sy, gy, gx, requested); break;
-    }
+    st = at_alpha([&](auto A) {
+      return int_saved_backward_a<T, decltype(A)::value>(P, x, sy, gy, gx, requested);
+    });
   }
   if (st != ST_OK || dparam_out == nullptr) return st;
   // dy/da . g = sum g dw (dw: each window's dy/da, double, or float with dw_float)

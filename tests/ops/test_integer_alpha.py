@@ -133,18 +133,47 @@ def test_integer_alpha_forward_is_correctly_rounded_over_the_suite(dtype):
 # from x (run_int_saved_backward): dy/dx = k1 x^a - k2 x^(a-1)
 
 
-@pytest.fixture
-def window_state(monkeypatch):
-    """``(forwards, backwards)``: calls that saved the window state and backwards from it; the
-    recomputing backward and the dy/dx state's backward fail the test."""
+def check_elements_in_no_window(x, free, pool, memory=None):
+    """With infinities and NaNs at the elements ``free`` (which no window reads) in place of
+    ``x``'s values: the output and alpha's gradient bit for bit those of ``x``, the input
+    gradient too except at ``free``, where it is exactly 0 (``pool(t, alpha)``, alpha 2
+    learnable; ``memory`` lays the input out first)."""
+    n = int(free.sum())
+    wild = x.clone()
+    wild[free] = torch.tensor([float("inf"), float("nan")]).repeat(n)[:n]
+
+    def gradients(t):
+        t = (memory(t) if memory else t).detach().requires_grad_(True)
+        a = torch.tensor(2.0, requires_grad=True)
+        y = pool(t, a)
+        y.backward(torch.linspace(-1.0, 2.0, y.numel()).reshape(y.shape))
+        return y.detach(), t.grad, a.grad
+
+    y, gx, ga = gradients(x)
+    y_wild, gx_wild, ga_wild = gradients(wild)
+    assert torch.equal(y_wild, y) and torch.equal(ga_wild, ga)
+    assert torch.equal(gx_wild[~free], gx[~free])
+    assert torch.equal(gx_wild[free], torch.zeros(n))
+
+
+def count_window_state(monkeypatch, *others: str):
+    """``(forwards, backwards)``: calls that saved the integer-alpha window state and
+    backwards from it; the recomputing backward and the ``others`` (``_native`` backwards of
+    the states the case must not take) fail the test."""
     def forbidden(*args, **kwargs):
         raise AssertionError("a backward other than the window state's ran")
 
     forwards = _count_calls(monkeypatch, "forward_saved_int")
     backwards = _count_calls(monkeypatch, "backward_saved_int")
-    monkeypatch.setattr(_native, "backward", forbidden)
-    monkeypatch.setattr(_native, "backward_saved", forbidden)
+    for name in ("backward", *others):
+        monkeypatch.setattr(_native, name, forbidden)
     return forwards, backwards
+
+
+@pytest.fixture
+def window_state(monkeypatch):
+    """``count_window_state`` with the dy/dx state's backward forbidden too."""
+    return count_window_state(monkeypatch, "backward_saved")
 
 
 def _with_a_window_of_zeros(x, dims):
@@ -248,23 +277,9 @@ def test_the_window_state_gives_elements_in_no_window_a_zero_gradient(shape, ker
     if kernel:
         free[..., shape[-2] // kernel * kernel:, :] = True
         free[..., :, shape[-1] // kernel * kernel:] = True
-    wild = x.clone()
-    wild[free] = torch.tensor([float("inf"), float("nan")]).repeat(int(free.sum()))[
-        :int(free.sum())]
-
-    def gradients(t):
-        t = t.contiguous(memory_format=torch.channels_last) if channels_last else t
-        t = t.detach().requires_grad_(True)
-        a = torch.tensor(2.0, requires_grad=True)
-        y = pool(t, a)
-        y.backward(torch.linspace(-1.0, 2.0, y.numel()).reshape(y.shape))
-        return y.detach(), t.grad, a.grad
-
-    y, gx, ga = gradients(x)
-    y_wild, gx_wild, ga_wild = gradients(wild)
-    assert torch.equal(y_wild, y) and torch.equal(ga_wild, ga)
-    assert torch.equal(gx_wild[~free], gx[~free])
-    assert torch.equal(gx_wild[free], torch.zeros(int(free.sum())))
+    check_elements_in_no_window(
+        x, free, pool,
+        (lambda t: t.contiguous(memory_format=torch.channels_last)) if channels_last else None)
     forwards, backwards = window_state
     assert len(backwards) == 3, (forwards, backwards)  # the oracle check's and two more
 

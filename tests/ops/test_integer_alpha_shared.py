@@ -20,6 +20,7 @@ from ppverify.ops import _native, p_pool2d
 
 from ._cases import positive_signal
 from ._compare import check_adaptive_case, check_case, dtype_name
+from .test_integer_alpha import check_elements_in_no_window, count_window_state
 from .test_saved_backward import _count_calls
 
 pytestmark = pytest.mark.skipif(not _native.available(),
@@ -40,16 +41,8 @@ DTYPE_ALPHAS = [(torch.float32, a) for a in (0.0, 1.0, 2.0, 3.0, 4.0)] + [
 
 @pytest.fixture
 def window_state(monkeypatch):
-    """``(forwards, backwards)``: calls that saved the window state and backwards from it; the
-    recomputing backward and the overlap state's fail the test."""
-    def forbidden(*args, **kwargs):
-        raise AssertionError("a backward other than the window state's ran")
-
-    forwards = _count_calls(monkeypatch, "forward_saved_int")
-    backwards = _count_calls(monkeypatch, "backward_saved_int")
-    monkeypatch.setattr(_native, "backward", forbidden)
-    monkeypatch.setattr(_native, "backward_overlap_saved", forbidden)
-    return forwards, backwards
+    """``count_window_state`` with the overlap state's backward forbidden too."""
+    return count_window_state(monkeypatch, "backward_overlap_saved")
 
 
 def _memory(x, dims):
@@ -102,22 +95,8 @@ def test_elements_in_no_window_get_a_zero_gradient(monkeypatch):
     free = torch.zeros(shape, dtype=torch.bool)
     free[..., 19, :] = True
     free[..., :, 47] = True
-    wild = x.clone()
-    n = int(free.sum())
-    wild[free] = torch.tensor([float("inf"), float("nan")]).repeat(n)[:n]
-
-    def gradients(t):
-        t = _memory(t, 2).detach().requires_grad_(True)
-        a = torch.tensor(2.0, requires_grad=True)
-        y = p_pool2d(t, a, 3, 2, 0)
-        y.backward(torch.linspace(-1.0, 2.0, y.numel()).reshape(y.shape))
-        return y.detach(), t.grad, a.grad
-
-    y, gx, ga = gradients(x)
-    y_wild, gx_wild, ga_wild = gradients(wild)
-    assert torch.equal(y_wild, y) and torch.equal(ga_wild, ga)
-    assert torch.equal(gx_wild[~free], gx[~free])
-    assert torch.equal(gx_wild[free], torch.zeros(n))
+    check_elements_in_no_window(x, free, lambda t, a: p_pool2d(t, a, 3, 2, 0),
+                                lambda t: _memory(t, 2))
     assert len(backwards) == 2  # (both from the window state)
 
 
