@@ -30,6 +30,8 @@ graph hold ``ppverify::pool``, whose backward recomputes."""
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor
 
@@ -87,7 +89,9 @@ def _unpack(kind: int, s0: Tensor, s1: Tensor, s2: Tensor, call, x: Tensor) -> t
         return None, None, (_flat(s0, _native.overlap_weights_dtype(x.dtype)),
                             _flat(s1, _native.overlap_dw_dtype(x.dtype)),
                             _flat(s2, torch.float64))
-    return None, _tensor(s0, torch.float64, out, fmt), None, None, _flat(s1, torch.float64)
+    # (the window state's dy/dalpha: float64, or float32 where windows share elements)
+    dw_dtype = torch.float32 if s0.numel() == 4 * math.prod(out) else torch.float64
+    return None, _tensor(s0, dw_dtype, out, fmt), None, None, _flat(s1, torch.float64)
 
 
 @torch.library.custom_op("ppverify::pool_saving", mutates_args=())

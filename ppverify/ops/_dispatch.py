@@ -330,9 +330,9 @@ class _NativeCall:
             self._int_windows = (disjoint and narrow_ppool
                                  and _native.plan_window_mean(self.plan)
                                  >= _native.INT_STATE_MIN_MEAN)
-            # (an input row's elements as the kernel walks them: W, times C on channels-last)
             # (channels-last with whole groups of 8 channels: with 3 channels the matrix's
-            # k3 s2 p1 row read fwd+bwd 1.16x torch's against the overlap state's 0.82x)
+            # k3 s2 p1 row read fwd+bwd 1.16x torch's against the overlap state's 0.82x; row:
+            # an input row's elements as the kernel walks them, W x C)
             channels = self._gx_like.shape[1]
             row = int(self.plan[9]) * channels
             shared = (not disjoint and narrow_ppool and self.fmt is not torch.contiguous_format
@@ -627,8 +627,10 @@ def _native_backward_saved(op: str, x: Tensor, param: Tensor, layout, grad_y: Te
     None, cw)``: ``jac`` each element's ``E / x``, ``cw`` each window's ``y / S``; the backward
     (``_native.backward_power_overlap_saved``) writes ``grad_x`` over ``jac``.
     For P-pooling at an integer alpha of 0-4 with windows of 16 elements or more on average
-    the state is ``window_sums`` (each window's S and y; ``jac`` None): the backward forms each
-    element's dy/dx from ``x`` (``_native.backward_saved_int``).
+    (or, on channels-last memory, windows that share elements: ``_NativeCall.int_state``) the
+    state is ``window_sums`` (each window's S and y; ``jac`` None; ``dw`` float64, or float32
+    where windows share elements): the backward forms each element's dy/dx from ``x``
+    (``_native.backward_saved_int``).
     Without ``over_state`` ``grad_x`` is always a new tensor (``_compiled``'s custom op may
     not write over its inputs). ``call``: the forward's ``_native_call``, if known."""
     if call is None:

@@ -7479,18 +7479,18 @@ int int_saved_backward_a(const Plan& P, const T* x, const double* sy, const T* g
 
 // The same state where windows share elements on channels-last memory (k3 s2 p1, 3-D k3 s2
 // p1, overlapping adaptive windows; int_overlap_fits): an element's dy/dx is the sum over the
-// windows that hold it of
-// the formula above, which is linear in the window's constants, so each element's constants
-// are summed first (in window order, then over the output rows; rounded otherwise than the
-// per-window sums: held to the oracle's bounds, not to another path's bits),
+// windows that hold it of the formula above, which is linear in the window's constants, so
+// each element's constants are summed first (in window order, then over the output rows;
+// rounded otherwise than the per-window sums: held to the oracle's bounds, not to another
+// path's bits),
 //     P1 = sum_w g_w k1_w,  P2 = sum_w g_w k2_w,  Pz = sum_w g_w kz_w  (over w holding x),
 // and dy/dx = P1 x^a - P2 x^(a-1) at x > 0, Pz at a zero, 0 outside every window. Per input
 // row: the output rows whose windows read it (the D and H axes' inverses); each output row's
-// constants spread over the input columns its windows read (an "expanded" row: column iw
-// holds the sums over the row's windows that read iw), kept in a few slots so that the next
-// input rows reading the same output row do not spread it again; the input row is then the
-// sum of its expanded rows and one pass over its elements (one or two expanded rows summed in
-// that pass; more first into a row of sums). No window sums, no logarithm or exponential, and
+// constants spread over the input pixels its windows read (an "expanded" row: pixel iw holds
+// the sums over the row's windows that read iw, C channels each), kept in a few slots so that
+// the next input rows reading the same output row do not spread it again; the input row is
+// then the sum of its expanded rows and one pass over its elements (one or two expanded rows
+// summed in that pass; more first into a row of sums). No window sums, no logarithm or exponential, and
 // the state is the output's size (16 bytes per window) where the overlap state keeps each
 // element's weight (4 bytes per input element).
 template <class T, int A>

@@ -34,6 +34,8 @@ CASES = [
     ("powermean", K3S2P1, (2, 9, 12, 10), False, torch.float32, "none"),  # recomputes
     ("powermean", GLOBAL, (2, 9, 12, 10), False, torch.float64, "jac"),
     ("ppool", K4S4, (2, 9, 16, 12), False, torch.float32, "window_sums"),  # alpha 2
+    # (windows that share elements, channels-last: dy/dalpha as a float32)
+    ("ppool", K3S2P1, (2, 16, 12, 10), True, torch.float32, "window_sums"),
 ]
 IDS = [f"{op}-{kind}-{'cl' if cl else 'c'}-{str(dt)[6:]}-{i}"
        for i, (op, _, _, cl, dt, kind) in enumerate(CASES)]
