@@ -4330,6 +4330,14 @@ PPV_STAGE void save_e_row16(const Plan& P, const Lanes& ln, int64_t group, int64
     }
 }
 
+// Whether a float holds a window's dy/da of magnitude m beside its output y (save_overlap_row
+// gives the rule and its bound; ymin: dw_tiny_y(a)). Bitwise & and |, no branch: the callers'
+// loops over lanes vectorise.
+PPV_ALWAYS_INLINE double dw_tiny_y(double a) { return 0x1p-100 * std::max(1.0, std::fabs(a)); }
+PPV_ALWAYS_INLINE bool float_holds_dw(double m, double y, double ymin) {
+  return (m <= (double)FLT_MAX) & ((m >= (double)FLT_MIN) | (m == 0.0) | (y >= ymin));
+}
+
 // Store dy/da (dw, double) of outputs [ow0, ow0 + n) of output row (od, oh) as floats
 // (state_index; inactive lanes 0). Returns the number of active lanes' windows the state
 // cannot serve: those the exact engine evaluated (slow = 1; their gradients are not of the
@@ -4362,16 +4370,14 @@ PPV_STAGE double save_overlap_row(const Plan& P, const Lanes& ln, const FastLane
   }
   float* o = sv.dwf + state_index(P, group_of(P, ln), od, oh, ow0);
   double ymin[L];  // 2^-100 max(1, |a|)
-  for (int l = 0; l < L; ++l) ymin[l] = 0x1p-100 * std::max(1.0, std::fabs(fl.a[l]));
+  for (int l = 0; l < L; ++l) ymin[l] = dw_tiny_y(fl.a[l]);
   // (bitwise & and | of the tests, no branch: with && and || this loop compiled to scalar
   // compares and jumps, 2.7% of k3 s2 p1's fwd+bwd samples)
   for (int64_t k = 0; k < n * L; k += L)
 #pragma omp simd
     for (int l = 0; l < L; ++l) {
-      const double v = dw[k + l], m = std::fabs(v);
-      const bool held =
-          (m <= (double)FLT_MAX) &
-          ((m >= (double)FLT_MIN) | (m == 0.0) | (y[k + l] >= ymin[l]));
+      const double v = dw[k + l];
+      const bool held = float_holds_dw(std::fabs(v), y[k + l], ymin[l]);
       const bool ok = (held & (slow[k + l] == 0.0)) | (slow[k + l] == 2.0);
       o[k + l] = active[l] != 0.0 ? (float)v : 0.0f;
       un[l] += ok ? 0.0 : active[l];
@@ -4406,9 +4412,7 @@ bool keeps_weights(const Plan& P, const Lanes& ln, const Axis& AD, const Axis& A
 }
 
 // Whether the float dy/da of an output row's n windows (dw, lane-interleaved; y their outputs)
-// hold what the double ones say, as save_overlap_row asks of the overlap state's: within
-// float's range, and a value below float's normal range only beside a y not tiny (2^-100
-// max(1, |a|)), whose dy/da so small a term of sum g dw cannot matter. The integer-alpha
+// hold what the double ones say, by the overlap state's rule (float_holds_dw). The integer-alpha
 // window state keeps dy/da as a float where windows share elements (ppv_forward_saved_int
 // with dw_float): 4 bytes per window, not 8, for the peak's bound (_int_overlap_state_fits).
 inline bool int_state_dw_held(const Lanes& ln, const FastLanes& fl, const double* dw,
@@ -4416,11 +4420,8 @@ inline bool int_state_dw_held(const Lanes& ln, const FastLanes& fl, const double
   bool held = true;
   for (int l = 0; l < L; ++l) {
     if (!ln.active[l]) continue;
-    const double ymin = 0x1p-100 * std::max(1.0, std::fabs(fl.a[l]));
-    for (int64_t k = l; k < n * L; k += L) {
-      const double m = std::fabs(dw[k]);
-      held = held && m <= (double)FLT_MAX && (m >= (double)FLT_MIN || m == 0.0 || y[k] >= ymin);
-    }
+    const double ymin = dw_tiny_y(fl.a[l]);
+    for (int64_t k = l; k < n * L; k += L) held &= float_holds_dw(std::fabs(dw[k]), y[k], ymin);
   }
   return held;
 }
@@ -7500,15 +7501,11 @@ int int_overlap_backward_a(const Plan& P, const T* x, const double* sy, const T*
   const Axis &AD = P.ax[0], &AH = P.ax[1], &AW = P.ax[2];
   const int64_t D = AD.in, H = AH.in, W = AW.in;
   const int64_t OH = AH.out, OW = AW.out;
-  const bool cl = P.layout == 1;
-  const int64_t lanes = cl ? P.C : 1;
-  const int64_t planes = P.N * P.C, n_out = planes * P.plane_out;
-  const int64_t outer = cl ? P.N * D * H : planes * D * H;
-  const int64_t row_n = W * lanes;  // an input row's elements (channels-last: W pixels x C)
-  // columns in some window (elements in none: dy/dx 0, whatever x is)
-  std::vector<char> col_in(W, 0);
-  for (int64_t ow = 0; ow < OW; ++ow)
-    for (int64_t j = 0; j < AW.count[ow]; ++j) col_in[AW.start[ow] + j * AW.step] = 1;
+  // (channels-last memory alone, int_overlap_fits: an input row is W pixels of C channels)
+  const int64_t lanes = P.C;
+  const int64_t n_out = P.N * P.C * P.plane_out;
+  const int64_t outer = P.N * D * H;
+  const int64_t row_n = W * lanes;
   // the most output rows that read one input row: the expanded rows' slots
   int64_t cover = 1;
   {
@@ -7581,7 +7578,7 @@ int int_overlap_backward_a(const Plan& P, const T* x, const double* sy, const T*
 #pragma omp for schedule(static)
     for (int64_t r = 0; r < outer; ++r) {
       if (!ok) continue;
-      const int64_t ih = r % H, id = (r / H) % D, b = r / (D * H);  // b: plane or batch entry
+      const int64_t ih = r % H, id = (r / H) % D, b = r / (D * H);  // b: batch entry
       T* g = gx + r * row_n;
       const T* xr = x + r * row_n;
       const int64_t d0 = AD.inv_off[id], d1 = AD.inv_off[id + 1];
@@ -7619,7 +7616,7 @@ int int_overlap_backward_a(const Plan& P, const T* x, const double* sy, const T*
       for (int64_t iw = 0; iw < W; ++iw) {
         const T* xi = xr + iw * lanes;
         T* gi = g + iw * lanes;
-        if (!col_in[iw]) {
+        if (AW.inv_off[iw] == AW.inv_off[iw + 1]) {  // in no window: 0, whatever x is
           for (int64_t c = 0; c < lanes; ++c) gi[c] = from_double<T>(0.0);
           continue;
         }
