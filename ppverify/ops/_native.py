@@ -504,6 +504,10 @@ def _open(path: Path):
     lib.ppv_forward_sum_paths.restype = None
     lib.ppv_backward_sum_paths.argtypes = [vp]
     lib.ppv_backward_sum_paths.restype = None
+    lib.ppv_direct_rows.argtypes = []
+    lib.ppv_direct_rows.restype = ctypes.c_int64
+    lib.ppv_direct_enable.argtypes = [ctypes.c_int64]
+    lib.ppv_direct_enable.restype = ctypes.c_int64
     lib.ppv_weight_paths.argtypes = [vp]
     lib.ppv_weight_paths.restype = None
     lib.ppv_special_windows.argtypes = [vp]
@@ -1337,6 +1341,23 @@ def forward_sum_paths() -> dict[str, int]:
     out = np.zeros(3, dtype=np.int64)
     (_lib or load()).ppv_forward_sum_paths(out.ctypes.data)
     return {"together": int(out[0]), "each": int(out[1]), "weighing": int(out[2])}
+
+
+def direct_rows() -> int:
+    """Output rows (one batch entry's ``(od, oh)``) of channels-last forwards whose windows
+    were summed straight from memory since the last call (the count is then reset): an
+    integer alpha of 0-4 for every plane, channels in whole groups of 8 (``cl_direct_forward``
+    in ppool_kernel.cpp; AVX-512 builds and their AVX2 / NEON emulation, 0 in the one-lane
+    forms). For tests."""
+    return int((_lib or load()).ppv_direct_rows())
+
+
+def direct_enable(on: bool | None = None) -> bool:
+    """Whether the channels-last forward at an integer alpha sums windows straight from memory
+    (``direct_rows``); ``on`` sets it (None: unchanged). Returns the previous setting (False
+    in the one-lane forms, which have no such path). For tests, which compare it with the
+    general path bit for bit."""
+    return bool((_lib or load()).ppv_direct_enable(-1 if on is None else int(bool(on))))
 
 
 def backward_sum_paths() -> dict[str, int]:

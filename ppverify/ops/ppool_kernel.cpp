@@ -18,7 +18,10 @@
 // Channels-last memory: a pixel's 8 channels of a group are one converting vector load or store,
 // and since a batch entry's groups share every pixel's cache lines, the forwards and the overlap
 // state's backward sweep its plane in bands of rows, all its groups band by band, and threads
-// take contiguous blocks of groups (see cl_band_rows and thread_groups).
+// take contiguous blocks of groups (see cl_band_rows and thread_groups). At an integer alpha
+// of 0-4 with whole groups of 8 channels, the plain forward and the integer-alpha window
+// state's saving forward sum each window straight from memory instead, up to 32 channels a
+// pass, with the same terms in the same order (cl_direct_forward).
 //
 // Few planes: with fewer planes than lanes x threads (one 1-D signal, a (1, 3, H, W) image, a
 // small batch of volumes) each plane is cut along its outermost axis with more than one
@@ -7722,6 +7725,335 @@ int run_int_saved_backward(const Plan& P, const T* x, const double* param, const
 
 
 
+// ------------------------------------------ channels-last forward at an integer alpha, direct
+// At an integer alpha of 0-4 (every plane's; the fast engine's int_a: E = x^a by
+// multiplication, Lc = 0) a window is two sums, S = sum E and T = sum E x, y = T / S. On
+// channels-last memory a pixel's channels are consecutive, so the sums of a window are taken
+// straight from memory, 8 channels a vector and up to 32 channels at a time in registers,
+// window by window (a pixel's channels read together), with no lane interleaving and no
+// weights stored: each element is converted and weighed again for each window that reads it
+// (at k3 s2 p1 2.25 times on average), which costs less than the general path's stores and
+// strided loads of weights ((8, 64, 112, 112) k3 s2 p1 forward, two threads, the AMD EPYC
+// machine: 5.7-5.9 -> 1.4-1.8 ms; torch's channels-last max pooling 1.5-2.6 ms). With dy/da
+// (a learnable alpha: the integer-alpha window state's saving forward) each element's
+// logarithm too, once per input row where rows are shared (a row cache: cl_direct_forward),
+// and the sums U and V (learnable, same input: the saving forward 14 (logarithms in the
+// windows) -> 6.8 ms with the row cache; the general path's about 10). The terms are the
+// general path's in its order (each input row's terms of a window summed alone, ps += E,
+// pt = fma(E, x, pt), pv += E (lg - c), pu = fma(E (lg - c), x, pu), then added to the
+// window's sums; rows in window order; the reference c by window_reference's rule), y = T / S
+// and dy/da = (U - y V) (1 / S) as the general path forms them, so the outputs and the saved
+// S, y and dy/da are the general path's bit for bit (tests.kernel_bits; tests/ops/
+// test_cl_direct.py compares the two paths of one build). A negative, NaN or infinite element
+// (a negative running minimum, or a y that is not finite) makes the call return DIRECT_BAD:
+// the caller runs the general path, which flags and reports it.
+#if defined(PPV_FAST_VECTOR)
+// Output rows (one batch entry's od, oh) of channels-last forwards summed here since the last
+// ppv_direct_rows call (tests assert which path their cases take)
+PPV_SHARED(std::atomic<int64_t>, cl_direct_rows, , {0})
+// whether cl_direct_forward serves what it can (ppv_direct_enable: the tests compare it with
+// the general path bit for bit)
+PPV_SHARED(std::atomic<int>, cl_direct_on, , {1})
+
+// x^A of 8 doubles, as int_weight forms it (A = 0: 1 at every x, a zero's weight at a = 0)
+template <int A>
+PPV_ALWAYS_INLINE __m512d int_pow8(__m512d x) {
+  if constexpr (A == 0) return _mm512_set1_pd(1.0);
+  if constexpr (A == 1) return x;
+  const __m512d x2 = _mm512_mul_pd(x, x);
+  if constexpr (A == 2) return x2;
+  if constexpr (A == 3) return _mm512_mul_pd(x2, x);
+  return _mm512_mul_pd(x2, x2);
+}
+
+// Where the call saves the integer-alpha window state: S and y (double) at sy and sy + n_out;
+// with dy/da wanted, each window's dy/da at dw (double) or dwf (float; refused, ST_UNSAVED,
+// where a float does not hold it: int_state_dw_held's rule). Indices: the output's.
+struct DirectState {
+  double* sy = nullptr;
+  int64_t n_out = 0;
+  double* dw = nullptr;
+  float* dwf = nullptr;
+  double ymin = 0.0;  // dw_tiny_y(a)
+};
+
+// ln x of 8 positive elements as the general path's first pass forms it (log_col8 at Lc = 0);
+// 0 at a zero
+PPV_ALWAYS_INLINE __m512d direct_log8(__m512d x) {
+  const __mmask8 pos = _mm512_cmp_pd_mask(x, _mm512_setzero_pd(), _CMP_GT_OQ);
+  const __m512d lg = _mm512_sub_pd(
+      fast_log_narrow8(_mm512_mask_blend_pd(pos, _mm512_set1_pd(1.0), x)), _mm512_setzero_pd());
+  return _mm512_maskz_mov_pd(pos, lg);
+}
+
+// The window ow of one output row (rows: its input rows' offsets in elements, nr of them) for
+// channels [c0, c0 + 8 NV) of one batch entry: y at y + out + c0 and, with st.sy, the state.
+// LG 1 or 2: dy/da = (U - y V) / S too, each element's logarithm lg formed here (1) or read
+// from lgr (2: lgr[i] the logarithms of input row i laid out as the row, cl_direct_forward's
+// row cache), with U = sum E x (lg - c) and V = sum E (lg - c) summed as the general path
+// sums them (sum_rows; c: window_reference's rule on the window's first row, at a >= 0: the
+// midpoint of its lg where they lie within 1 of each other and closer to each other than to
+// 0, their largest where further apart, else 0), 0 in a window of zeros (S = 0) and at a = 0
+// in a window holding a zero (jump_a). mn: the running minimum of the elements read, per
+// vector; held: whether a float holds each dy/da (with st.dwf). Returns whether every y is
+// finite.
+template <class T, int A, int NV, int LG>
+PPV_ALWAYS_INLINE bool cl_direct_window(const T* x, const int64_t* rows,
+                                        const double* const* lgr, int64_t nr, int64_t w0,
+                                        int64_t wn, int64_t cs, int64_t c0, __m512d* mn, T* y,
+                                        int64_t out, const DirectState& st, bool& held) {
+  const __m512d zero = _mm512_setzero_pd();
+  __m512d s[NV], t[NV], u[NV], v_[NV], c[NV];
+  __mmask8 zs[NV];  // (A = 0: the lanes whose window holds a zero)
+  for (int v = 0; v < NV; ++v) {
+    s[v] = t[v] = u[v] = v_[v] = c[v] = zero;
+    zs[v] = 0;
+  }
+  if (LG) {  // the reference c from the window's first row (window_reference)
+    __m512d mx[NV], mi[NV];
+    for (int v = 0; v < NV; ++v) {
+      mx[v] = _mm512_set1_pd(-INFINITY);
+      mi[v] = _mm512_set1_pd(INFINITY);
+    }
+    const T* p = x + rows[0] + w0 + c0;
+    const double* q = LG == 2 ? lgr[0] + w0 + c0 : nullptr;
+    for (int64_t j = 0; j < wn; ++j, p += cs, q += LG == 2 ? cs : 0)
+      for (int v = 0; v < NV; ++v) {
+        const __m512d lg =
+            LG == 2 ? _mm512_loadu_pd(q + 8 * v) : direct_log8(load8_pd<T>(p + 8 * v));
+        mx[v] = _mm512_max_pd(lg, mx[v]);
+        mi[v] = _mm512_min_pd(lg, mi[v]);
+      }
+    for (int v = 0; v < NV; ++v) {
+      const __m512d spread = _mm512_sub_pd(mx[v], mi[v]);
+      const __m512d near = _mm512_min_pd(_mm512_abs_pd(mi[v]), _mm512_abs_pd(mx[v]));
+      const __mmask8 clustered = _mm512_cmp_pd_mask(spread, near, _CMP_LT_OQ);
+      const __mmask8 narrow = _mm512_cmp_pd_mask(spread, _mm512_set1_pd(1.0), _CMP_LT_OQ);
+      const __m512d mid = _mm512_mul_pd(_mm512_add_pd(mx[v], mi[v]), _mm512_set1_pd(0.5));
+      c[v] = _mm512_maskz_mov_pd(clustered, _mm512_mask_blend_pd(narrow, mx[v], mid));
+    }
+  }
+  for (int64_t i = 0; i < nr; ++i) {
+    const T* p = x + rows[i] + w0 + c0;
+    const double* q = LG == 2 ? lgr[i] + w0 + c0 : nullptr;
+    __m512d ps[NV], pt[NV], pu[NV], pv[NV];
+    for (int v = 0; v < NV; ++v) ps[v] = pt[v] = pu[v] = pv[v] = zero;
+    for (int64_t j = 0; j < wn; ++j, p += cs, q += LG == 2 ? cs : 0)
+      for (int v = 0; v < NV; ++v) {
+        const __m512d xv = load8_pd<T>(p + 8 * v);
+        const __m512d e = int_pow8<A>(xv);
+        ps[v] = _mm512_add_pd(ps[v], e);
+        pt[v] = _mm512_fmadd_pd(e, xv, pt[v]);
+        mn[v] = _mm512_min_pd(mn[v], xv);
+        if (LG) {
+          const __m512d lg = LG == 2 ? _mm512_loadu_pd(q + 8 * v) : direct_log8(xv);
+          const __m512d el = _mm512_mul_pd(e, _mm512_sub_pd(lg, c[v]));
+          pv[v] = _mm512_add_pd(pv[v], el);
+          pu[v] = _mm512_fmadd_pd(el, xv, pu[v]);
+          if (A == 0) zs[v] |= _mm512_cmp_pd_mask(xv, zero, _CMP_EQ_OQ);
+        }
+      }
+    for (int v = 0; v < NV; ++v) {
+      s[v] = _mm512_add_pd(s[v], ps[v]);
+      t[v] = _mm512_add_pd(t[v], pt[v]);
+      if (LG) {
+        u[v] = _mm512_add_pd(u[v], pu[v]);
+        v_[v] = _mm512_add_pd(v_[v], pv[v]);
+      }
+    }
+  }
+  bool finite = true;
+  const int64_t o = out + c0;
+  for (int v = 0; v < NV; ++v) {
+    const __mmask8 zw = _mm512_cmp_pd_mask(s[v], zero, _CMP_EQ_OQ);
+    const __m512d yv = _mm512_maskz_mov_pd((__mmask8)~zw, _mm512_div_pd(t[v], s[v]));
+    // (y - y: 0 where y is finite, NaN where it is infinite or NaN)
+    finite = finite && _mm512_cmp_pd_mask(_mm512_sub_pd(yv, yv), zero, _CMP_NEQ_UQ) == 0;
+    store8_pd<T>(y + o + 8 * v, yv);
+    if (st.sy != nullptr) {
+      _mm512_storeu_pd(st.sy + o + 8 * v, s[v]);
+      _mm512_storeu_pd(st.sy + st.n_out + o + 8 * v, yv);
+    }
+    if (LG) {  // dy/da = (U - y V) / S (the general path's operations)
+      const __m512d d = _mm512_mul_pd(_mm512_fnmadd_pd(yv, v_[v], u[v]),
+                                      _mm512_div_pd(_mm512_set1_pd(1.0), s[v]));
+      const __m512d dw = _mm512_mask_blend_pd(zw | zs[v], d, zero);
+      if (st.dwf != nullptr) {
+        _mm256_storeu_ps(st.dwf + o + 8 * v, _mm512_cvtpd_ps(dw));
+        const __m512d m = _mm512_abs_pd(dw);  // (float_holds_dw)
+        const __mmask8 ok =
+            _mm512_cmp_pd_mask(_mm512_set1_pd((double)FLT_MAX), m, _CMP_GE_OQ) &
+            (_mm512_cmp_pd_mask(m, _mm512_set1_pd((double)FLT_MIN), _CMP_GE_OQ) |
+             _mm512_cmp_pd_mask(m, zero, _CMP_EQ_OQ) |
+             _mm512_cmp_pd_mask(yv, _mm512_set1_pd(st.ymin), _CMP_GE_OQ));
+        held = held && ok == 0xFF;
+      } else {
+        _mm512_storeu_pd(st.dw + o + 8 * v, dw);
+      }
+    }
+  }
+  return finite;
+}
+
+// The windows of one output row for channels [c0, c1) of one batch entry (out: the row's
+// first output element), window by window, each window's channels 32 at a time (a pixel's
+// channels read together: its cache lines once). Returns whether every element was
+// non-negative and every y finite.
+template <class T, int A, int LG>
+bool cl_direct_row(const Plan& P, const T* x, const int64_t* rows, const double* const* lgr,
+                   int64_t nr, int64_t c0, int64_t c1, T* y, int64_t out, const DirectState& st,
+                   bool& held) {
+  const Axis& AW = P.ax[2];
+  const int64_t C = P.C, cs = AW.step * C;
+  __m512d mn[4];
+  for (int v = 0; v < 4; ++v) mn[v] = _mm512_setzero_pd();
+  bool finite = true;
+  for (int64_t ow = 0; ow < AW.out; ++ow) {
+    const int64_t w0 = AW.start[ow] * C, wn = AW.count[ow], o = out + ow * C;
+    int64_t c = c0;
+    const auto window = [&](auto nv) {  // channels [c, c + 8 nv)
+      return cl_direct_window<T, A, decltype(nv)::value, LG>(x, rows, lgr, nr, w0, wn, cs, c,
+                                                             mn, y, o, st, held);
+    };
+    for (; c + 32 <= c1; c += 32) finite &= window(std::integral_constant<int, 4>{});
+    if (c1 - c == 24) finite &= window(std::integral_constant<int, 3>{});
+    else if (c1 - c == 16) finite &= window(std::integral_constant<int, 2>{});
+    else if (c1 - c == 8) finite &= window(std::integral_constant<int, 1>{});
+  }
+  bool positive = true;  // (a NaN element: y is NaN too)
+  for (int v = 0; v < 4; ++v)
+    positive = positive && _mm512_cmp_pd_mask(mn[v], _mm512_setzero_pd(), _CMP_LT_OQ) == 0;
+  return finite && positive;
+}
+
+// Whether cl_direct_forward serves a plan: P-pooling of a narrow type on channels-last memory
+// with whole groups of 8 channels, one alpha of 0-4 for every plane, every window holding an
+// element and no window wider than a column tile (the general path sums a wider one in
+// chunks, other bits).
+template <class T>
+bool cl_direct_serves(const Plan& P, const double* param) {
+  if (std::is_same<T, double>::value || P.op != OP_PPOOL || P.layout != 1 || P.C % L != 0 ||
+      cl_direct_on.load(std::memory_order_relaxed) == 0)
+    return false;
+  const double a = param[0];
+  for (int64_t c = 1; c < param_count(P); ++c)
+    if (param[c] != a) return false;
+  if (!(a == 0.0 || a == 1.0 || a == 2.0 || a == 3.0 || a == 4.0)) return false;
+  for (const Axis& A : P.ax)
+    for (int64_t o = 0; o < A.out; ++o)
+      if (A.count[o] < 1 || (&A == &P.ax[2] && A.count[o] > TILE_COLS)) return false;
+  return true;
+}
+
+// DIRECT_BAD: cl_direct_forward met a negative, NaN or infinite element (what it wrote is
+// then not used: the caller runs the general path, which reports it)
+constexpr int DIRECT_BAD = -1;
+
+// Per thread, the most bytes of input rows' logarithms cl_direct_forward keeps (with dy/da,
+// where windows share rows: each row's logarithms formed once, not once per window reading
+// it): the rows of one output row's windows and one more
+constexpr int64_t DIRECT_LOG_BYTES = 1 << 20;
+
+// y (and, with st.sy, the integer-alpha window state in channels-last order; with st.dw or
+// st.dwf, each window's dy/da) of a plan cl_direct_serves. Returns ST_OK, ST_UNSAVED (a dy/da
+// that a float does not hold: the backward recomputes) or DIRECT_BAD. Work: units of one
+// output row (with few rows, one output row's 32 channels), a thread taking a contiguous
+// block of them. With dy/da, where input rows are read by more than one output row (k3 s2
+// p1) and their logarithms fit DIRECT_LOG_BYTES, each row's logarithms are formed once into
+// a row cache (slots of whole rows, tagged by the row) and read by every window (k3 s2 p1:
+// the logarithm 2.25 + 0.75 times an element otherwise); else in the windows.
+template <class T>
+int cl_direct_forward(const Plan& P, const T* x, const double* param, T* y, DirectState st,
+                      int requested) {
+  const Axis &AD = P.ax[0], &AH = P.ax[1], &AW = P.ax[2];
+  const int64_t C = P.C, row_n = AW.in * C;
+  const int64_t out_rows = P.N * AD.out * AH.out;
+  const int64_t parts = out_rows >= 4 * std::max(requested, 1) ? 1 : (C + 31) / 32;
+  const int64_t units = out_rows * parts;
+  st.n_out = P.N * C * P.plane_out;
+  st.ymin = dw_tiny_y(param[0]);
+  const bool lg = st.dw != nullptr || st.dwf != nullptr;
+  const int64_t slots = max_window_rows(P) + 1;
+  const int mode = !lg ? 0 : (rows_shared(P) && slots * row_n * 8 <= DIRECT_LOG_BYTES ? 2 : 1);
+  const int nt = threads_for(P, requested, units);
+  const int A = (int)param[0];
+  bool ok = true, held = true;
+  int nomem = 0;
+#pragma omp parallel num_threads(nt) if (nt > 1) reduction(&& : ok, held) reduction(| : nomem)
+  {
+    std::vector<int64_t> rows;
+    std::vector<const double*> lgr;
+    std::vector<double> cache;
+    std::vector<int64_t> tag;
+    try {
+      if (mode == 2) {
+        cache.resize((size_t)(slots * row_n));
+        tag.assign((size_t)slots, -1);
+      }
+    } catch (...) {
+      nomem = 1;
+    }
+    int64_t rows_of = -1, next_slot = 0;
+#pragma omp for schedule(static)
+    for (int64_t u = 0; u < units; ++u) {
+      if (nomem) continue;
+      const int64_t r = u / parts, part = u % parts;
+      const int64_t oh = r % AH.out, od = (r / AH.out) % AD.out, n = r / (AH.out * AD.out);
+      if (r != rows_of) {  // the input rows of the output row's windows, in window order
+        rows.clear();
+        for (int64_t jd = 0; jd < AD.count[od]; ++jd)
+          for (int64_t jh = 0; jh < AH.count[oh]; ++jh) {
+            const int64_t id = AD.start[od] + jd * AD.step, ih = AH.start[oh] + jh * AH.step;
+            rows.push_back(((n * AD.in + id) * AH.in + ih) * row_n);
+          }
+        if (mode == 2) {  // each row's logarithms in a slot (not one this output row reads)
+          lgr.assign(rows.size(), nullptr);
+          for (size_t i = 0; i < rows.size(); ++i) {
+            for (int64_t k = 0; k < slots && lgr[i] == nullptr; ++k)
+              if (tag[(size_t)k] == rows[i]) lgr[i] = cache.data() + k * row_n;
+            if (lgr[i] != nullptr) continue;
+            int64_t k = next_slot;
+            while (std::find(rows.begin(), rows.end(), tag[(size_t)k]) != rows.end())
+              k = (k + 1) % slots;
+            next_slot = (k + 1) % slots;
+            tag[(size_t)k] = rows[i];
+            double* d = cache.data() + k * row_n;
+            const T* xr = x + rows[i];
+            for (int64_t e = 0; e < row_n; e += L)
+              _mm512_storeu_pd(d + e, direct_log8(load8_pd<T>(xr + e)));
+            lgr[i] = d;
+          }
+        }
+        rows_of = r;
+      }
+      const int64_t c0 = parts == 1 ? 0 : 32 * part, c1 = parts == 1 ? C : std::min(C, c0 + 32);
+      const int64_t out = ((n * AD.out + od) * AH.out + oh) * AW.out * C;
+      const int64_t nr = (int64_t)rows.size();
+      const auto row = [&](auto a, auto with_log) {
+        return cl_direct_row<T, decltype(a)::value, decltype(with_log)::value>(
+            P, x, rows.data(), lgr.data(), nr, c0, c1, y, out, st, held);
+      };
+      const auto at_alpha = [&](auto with_log) {
+        switch (A) {
+          case 0: return row(std::integral_constant<int, 0>{}, with_log);
+          case 1: return row(std::integral_constant<int, 1>{}, with_log);
+          case 2: return row(std::integral_constant<int, 2>{}, with_log);
+          case 3: return row(std::integral_constant<int, 3>{}, with_log);
+        }
+        return row(std::integral_constant<int, 4>{}, with_log);
+      };
+      const bool good = mode == 0 ? at_alpha(std::integral_constant<int, 0>{})
+                        : mode == 1 ? at_alpha(std::integral_constant<int, 1>{})
+                                    : at_alpha(std::integral_constant<int, 2>{});
+      ok = ok && good;
+    }
+  }
+  if (nomem) return ST_NOMEM;
+  cl_direct_rows.fetch_add(out_rows, std::memory_order_relaxed);
+  return !ok ? DIRECT_BAD : (held ? (int)ST_OK : ST_UNSAVED);
+}
+#endif
+
 // ------------------------------------------------- backward from the overlap state
 // Windows that share elements (k3 s2 p1, k3 s1, dilation, adaptive): the recomputing backward
 // spends most of its time redoing the forward: the weights (one log and one exp per element:
@@ -8513,6 +8845,27 @@ void ppv_forward_sum_paths(int64_t* out) {
   out[2] = rows_summed_weighing.exchange(0);
 }
 
+// Output rows of channels-last forwards whose windows cl_direct_forward summed straight from
+// memory (an integer alpha) since the last call; the count is then reset. For tests.
+int64_t ppv_direct_rows() {
+#if defined(PPV_FAST_VECTOR)
+  return cl_direct_rows.exchange(0);
+#else
+  return 0;
+#endif
+}
+
+// Whether cl_direct_forward serves the calls it can: on 0 no (the general path), 1 yes, -1
+// unchanged; returns the previous setting (0 in the one-lane forms, which have none). For tests.
+int64_t ppv_direct_enable(int64_t on) {
+#if defined(PPV_FAST_VECTOR)
+  return on < 0 ? cl_direct_on.load() : cl_direct_on.exchange(on ? 1 : 0);
+#else
+  (void)on;
+  return 0;
+#endif
+}
+
 void ppv_backward_sum_paths(int64_t* out) {
   out[0] = backward_rows_together.exchange(0);
   out[1] = backward_rows_each.exchange(0);
@@ -8604,6 +8957,14 @@ int PPV_ENTRY(ppv_forward)(const int64_t* plan, const void* x, const double* par
   return dispatch(plan, [&](const Plan& P, auto* tag) {
     using T = std::remove_pointer_t<decltype(tag)>;
     try {
+#if defined(PPV_FAST_VECTOR)
+      if constexpr (!std::is_same<T, double>::value)  // (false: the general path reports)
+        if (cl_direct_serves<T>(P, param)) {
+          const int st = cl_direct_forward<T>(P, (const T*)x, param, (T*)y, DirectState{},
+                                              nthreads);
+          if (st != DIRECT_BAD) return st;
+        }
+#endif
       return run<T>(P, (const T*)x, param, (T*)y, nullptr, nullptr, nullptr, nthreads);
     } catch (...) {
       return (int)ST_NOMEM;
@@ -8682,6 +9043,17 @@ int PPV_ENTRY(ppv_forward_saved_int)(const int64_t* plan, const void* x, const d
     using T = std::remove_pointer_t<decltype(tag)>;
     if (sy == nullptr || !int_state_serves<T>(P, param)) return (int)ST_ARGS;
     try {
+#if defined(PPV_FAST_VECTOR)
+      if constexpr (!std::is_same<T, double>::value)
+        if (cl_direct_serves<T>(P, param)) {
+          DirectState st;
+          st.sy = sy;
+          if (dw_float) st.dwf = (float*)dw;
+          else st.dw = (double*)dw;
+          const int status = cl_direct_forward<T>(P, (const T*)x, param, (T*)y, st, nthreads);
+          if (status != DIRECT_BAD) return status;
+        }
+#endif
       Saved sv;
       if (dw_float) sv.dwf = (float*)dw;
       else sv.dw = (double*)dw;

@@ -77,3 +77,18 @@ def float32_power_state(monkeypatch):
     yield
     _dispatch._native_calls.clear()
     _dispatch._eager_calls.clear()
+
+
+@pytest.fixture
+def general_path():
+    """The channels-last forward at an integer alpha on the general path (the direct path,
+    ``_native.direct_enable``, off for the test; restored after): for the tests of what the
+    general path does on such inputs."""
+    from ppverify.ops import _native
+
+    if not _native.available():
+        yield
+        return
+    before = _native.direct_enable(False)
+    yield
+    _native.direct_enable(before)

@@ -52,7 +52,9 @@ PER_CHANNEL = torch.tensor([0.0, 1.0, 2.0, 3.0, 4.0, 2.0, 1.0, 3.0] * 2, dtype=t
                          ids=[f"{c[0]}d-k{c[2]}s{c[3]}-{'cl' if cl else 'contiguous'}"
                               for c, cl in CASES])
 def test_integer_alpha_is_weighed_by_multiplication(case, channels_last, dtype, alpha,
-                                                    weight_paths):
+                                                    weight_paths, general_path):
+    # (the general path: on channels-last memory the direct path, test_cl_direct.py, sums
+    # windows of an integer alpha without the row weights counted here)
     dims, shape, kernel, stride, padding = case
     a = PER_CHANNEL if alpha == "per-channel" else alpha
     x = _memory(positive_signal(shape, dtype, 11 + shape[-1], zeros=0.15), dims, channels_last)

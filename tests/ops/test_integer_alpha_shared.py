@@ -123,11 +123,18 @@ def test_a_wrong_shared_window_state_is_caught(what, monkeypatch):
     check_case(x, 2.0, 3, 2, 1, 1, False, dims=2)
 
 
-def test_a_few_planes_cut_into_segments_recompute(monkeypatch):
-    # one group of 8 channels over two threads: the forward cuts the plane into segments,
-    # which share windows; the state is refused and the backward recomputes, against the oracle
+@pytest.mark.parametrize("direct", [False, True], ids=["general", "direct"])
+def test_a_few_planes_cut_into_segments_recompute(direct, monkeypatch):
+    # one group of 8 channels over two threads: the general path's forward cuts the plane into
+    # segments, which share windows; the state is refused and the backward recomputes, against
+    # the oracle. The direct path (test_cl_direct.py) takes rows, not segments: it keeps the
+    # state, and the backward reads it
+    if direct and _native.vector_isa() == "scalar":
+        pytest.skip("the one-lane build has no direct path")
+    before_direct = _native.direct_enable(direct)
     saved = _count_calls(monkeypatch, "forward_saved_int")
     recomputed = _count_calls(monkeypatch, "backward")
+    from_state = _count_calls(monkeypatch, "backward_saved_int")
     x = _memory(positive_signal((1, 8, 64, 66), torch.float32, 2, zeros=0.05), 2)
     before = torch.get_num_threads()
     torch.set_num_threads(2)  # (the kernel cuts segments for the threads asked, any machine)
@@ -135,7 +142,9 @@ def test_a_few_planes_cut_into_segments_recompute(monkeypatch):
         check_case(x, 3.0, 3, 2, 1, 1, False, dims=2)
     finally:
         torch.set_num_threads(before)
-    assert len(saved) == 1 and len(recomputed) == 1
+        _native.direct_enable(before_direct)
+    assert len(saved) == 1
+    assert (len(recomputed), len(from_state)) == ((0, 1) if direct else (1, 0))
 
 
 def test_a_dalpha_beyond_float32_recomputes(monkeypatch):
