@@ -7027,6 +7027,33 @@ void saved_param_grad(const Plan& P, int nt, const T* gy, const DW* dw,
                        },
                        dparam_out))
     return;
+  if (cl && !std::is_same<T, double>::value) {
+    // Channels-last, a narrow type: each batch entry's outputs walked once, 16 channels (a
+    // float32 cache line) a unit, each channel's terms summed in plane_param_sum's order (the
+    // same bits). A plane at a time walked the outputs with the stride C, so that each cache
+    // line of gy and dw was read once per channel it holds ((8, 64, 112, 112) k3 s2 p1, a
+    // learnable alpha, one thread: 12% of the fwd+bwd's samples, `perf`)
+    constexpr int64_t CB = 16;
+    const int64_t blocks = (P.C + CB - 1) / CB;
+    std::vector<double> dparam((size_t)(2 * planes), 0.0);  // (m, e) pairs, e = 0
+    double* dp = dparam.data();
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+    for (int64_t u = 0; u < P.N * blocks; ++u) {
+      const int64_t n = u / blocks, c0 = (u % blocks) * CB, cn = std::min(CB, P.C - c0);
+      double acc[CB] = {};
+      const T* g = gy + n * P.plane_out * P.C + c0;
+      const DW* d = dw + n * P.plane_out * P.C + c0;
+      for (int64_t o = 0; o < P.plane_out; ++o, g += P.C, d += P.C)
+        for (int64_t c = 0; c < cn; ++c) {
+          double t = to_double<T>(g[c]) * (double)d[c];
+          PPV_KEEP(t);  // (rounded, as plane_param_sum's: no fma into the sum)
+          acc[c] += t;
+        }
+      for (int64_t c = 0; c < cn; ++c) dp[2 * (n * P.C + c0 + c)] = acc[c];
+    }
+    reduce_param(P, dp, dparam_out);
+    return;
+  }
   {
     std::vector<double> dparam((size_t)(2 * planes), 0.0);  // (m, e) pairs
     double* dp = dparam.data();
