@@ -124,7 +124,8 @@ def test_a_wrong_shared_window_state_is_caught(what, monkeypatch):
 
 
 @pytest.mark.parametrize("direct", [False, True], ids=["general", "direct"])
-def test_a_few_planes_cut_into_segments_recompute(direct, monkeypatch):
+def test_a_few_planes_recompute_in_segments_and_keep_the_state_in_direct_rows(direct,
+                                                                             monkeypatch):
     # one group of 8 channels over two threads: the general path's forward cuts the plane into
     # segments, which share windows; the state is refused and the backward recomputes, against
     # the oracle. The direct path (test_cl_direct.py) takes rows, not segments: it keeps the
