@@ -616,3 +616,34 @@ def test_a_float_parameter_first_seen_under_inference_mode_serves_autograd_later
     xg = x.clone().requires_grad_(True)
     fn.p_pool2d(xg, alpha, 2).sum().backward()
     assert xg.grad is not None and torch.isfinite(xg.grad).all()
+
+
+@pytest.mark.parametrize("alpha, kernel, stride, padding, channels_last", [
+    (2.0, 2, 2, 0, False),   # windows that share nothing: the saved dy/dx
+    (2.5, 3, 2, 1, False),   # the overlap state
+    (2.0, 3, 2, 1, True),    # the integer-alpha window state (channels-last direct path)
+    (2.0, 8, 8, 0, False),   # the integer-alpha window state, disjoint windows
+])
+def test_a_call_first_made_under_inference_mode_serves_autograd_later(alpha, kernel, stride,
+                                                                       padding, channels_last):
+    """The dispatcher keeps, per call kind, templates of its outputs and saved states
+    (``_dispatch._allocator``); made first under ``torch.inference_mode`` they are inference
+    tensors. A later training call of the same kind gets normal tensors from them (its
+    output, input gradient and alpha's gradient), and the same forward values."""
+    from ppverify.ops import _dispatch
+
+    _dispatch._native_calls.clear()
+    shape = (2, 16, 24, 24)
+    x = torch.rand(shape, generator=torch.Generator().manual_seed(3)) + 0.05
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    with torch.inference_mode():
+        y0 = p_pool2d(x, alpha, kernel, stride, padding)
+    a = torch.tensor(alpha, dtype=torch.float64, requires_grad=True)
+    xg = x.clone().requires_grad_(True)
+    y = p_pool2d(xg, a, kernel, stride, padding)
+    assert not y.is_inference()
+    y.backward(torch.ones_like(y))
+    assert not xg.grad.is_inference() and torch.isfinite(xg.grad).all()
+    assert a.grad is not None and torch.isfinite(a.grad)
+    assert torch.equal(y.detach(), y0)
