@@ -7518,10 +7518,14 @@ int int_saved_backward_a(const Plan& P, const T* x, const double* sy, const T* g
 // and dy/dx = P1 x^a - P2 x^(a-1) at x > 0, Pz at a zero, 0 outside every window. Per input
 // row: the output rows whose windows read it (the D and H axes' inverses); each output row's
 // constants spread over the input pixels its windows read (an "expanded" row: pixel iw holds
-// the sums over the row's windows that read iw, C channels each), kept in a few slots so that
-// the next input rows reading the same output row do not spread it again; the input row is
-// then the sum of its expanded rows and one pass over its elements (one or two expanded rows
-// summed in that pass; more first into a row of sums). No window sums, no logarithm or exponential, and
+// the sums over the row's windows that read iw, C channels each; only where two windows or
+// more read iw, a column of one window reading that window's constants where they are),
+// kept in a few slots so that the next input rows reading the same output row do not spread
+// it again; the input row is then the sum of its expanded rows and one pass over its elements
+// (one or two expanded rows summed in that pass; more first into a row of sums). (The spread
+// over every column wrote 3 x W x C doubles per output row, most of the backward's memory
+// traffic: (8, 64, 112, 112) k3 s2 p1, two threads, the AMD EPYC machine, 6.5 -> 5.2 ms with
+// half the columns spread, the same bits.) No window sums, no logarithm or exponential, and
 // the state is the output's size (16 bytes per window) where the overlap state keeps each
 // element's weight (4 bytes per input element).
 template <class T, int A>
@@ -7544,13 +7548,24 @@ int int_overlap_backward_a(const Plan& P, const T* x, const double* sy, const T*
     for (int64_t i = 0; i < H; ++i) ch = std::max(ch, AH.inv_off[i + 1] - AH.inv_off[i]);
     cover = std::max<int64_t>(1, cd * ch);
   }
+  // A slot: an output row's window constants (g k1, g k2, g kz of each window: OW x 3 x
+  // lanes, a pixel's three quantities lanes apart) and its expanded row (W x 3 x lanes: at a
+  // column two or more of its windows read, their sums). src[iw]: where column iw's three
+  // quantities are in a slot: its one window's constants, or the expanded row's sums; -1 for
+  // a column in no window. The constants are stored as 0 + g k, so that a column of one
+  // window reads the same bits as a sum over it (0 + g k: -0 becomes +0).
   // (one slot per output row that reads an input row: a row's expanded rows are pinned while
   // it reads them, and at most two are, so a free slot is always left; acc only where more
-  // than two output rows read a row. Per thread: channels-last (1, 64, 56, 56) 2 x 3 x 3,584
-  // doubles, 172 KB, where cover + 1 slots and acc took 344 KB: 688 KB of peak RSS at two
-  // threads, more than the state itself)
+  // than two output rows read a row)
   const int64_t slots = cover;
+  const int64_t kn = 3 * OW * lanes, slot_n = kn + 3 * row_n;
   const int64_t acc_n = cover > 2 ? 3 * row_n : 0;
+  std::vector<int64_t> src((size_t)W);
+  for (int64_t iw = 0; iw < W; ++iw) {
+    const int64_t nw = AW.inv_off[iw + 1] - AW.inv_off[iw];
+    src[(size_t)iw] = nw == 0 ? -1 : (nw == 1 ? AW.inv[AW.inv_off[iw]] * 3 * lanes
+                                              : kn + iw * 3 * lanes);
+  }
   const double* Sv = sy;
   const double* Yv = sy + n_out;
   const int nt = threads_for(P, requested, INT64_MAX, WORK_STATE);
@@ -7561,7 +7576,7 @@ int int_overlap_backward_a(const Plan& P, const T* x, const double* sy, const T*
     std::vector<double> mem;
     std::vector<int64_t> tag;
     try {
-      mem.assign((size_t)(3 * slots * row_n + acc_n + 3 * OW * lanes), 0.0);
+      mem.assign((size_t)(slots * slot_n + acc_n), 0.0);
       tag.assign((size_t)slots, -1);
     } catch (...) {
       ok = false;
@@ -7570,40 +7585,47 @@ int int_overlap_backward_a(const Plan& P, const T* x, const double* sy, const T*
 #pragma omp atomic write
       status = ST_NOMEM;
     }
-    double* acc = mem.data() + 3 * slots * row_n;  // P1, P2, Pz of the input row
-    double* k = acc + acc_n;  // an output row's g k1, g k2, g kz (OW x lanes each)
-    const int64_t kn = OW * lanes;
+    double* acc = mem.data() + slots * slot_n;  // P1, P2, Pz of the input row (W x 3 x lanes)
     int64_t next_slot = 0;
-    const double* pinned[2] = {nullptr, nullptr};  // the expanded rows in use (er)
-    // the expanded row of output row `out0` (its first output's index), in a slot
+    const double* pinned[2] = {nullptr, nullptr};  // the slots in use (er)
+    // the slot of output row `out0` (its first output's index)
     const auto expanded = [&](int64_t out0) -> const double* {
       for (int64_t s = 0; s < slots; ++s)
-        if (tag[(size_t)s] == out0) return mem.data() + 3 * s * row_n;
+        if (tag[(size_t)s] == out0) return mem.data() + s * slot_n;
       int64_t s = next_slot;  // (not a slot this input row still reads: er, below)
-      while (pinned[0] == mem.data() + 3 * s * row_n || pinned[1] == mem.data() + 3 * s * row_n)
+      while (pinned[0] == mem.data() + s * slot_n || pinned[1] == mem.data() + s * slot_n)
         s = (s + 1) % slots;
       next_slot = (s + 1) % slots;
       tag[(size_t)s] = out0;
-      double* e = mem.data() + 3 * s * row_n;
+      double* k = mem.data() + s * slot_n;
+      for (int64_t ow = 0; ow < OW; ++ow) {
+        double* kw = k + ow * 3 * lanes;
+        const int64_t o = out0 + ow * lanes;
 #pragma omp simd
-      for (int64_t i = 0; i < OW * lanes; ++i)
-        int_window_consts(a, Sv[out0 + i], Yv[out0 + i], to_double<T>(gy[out0 + i]), k[i],
-                          k[kn + i], k[2 * kn + i]);
-      // column iw: the sums over the windows that read it (W's inverse), in window order
-      for (int q = 0; q < 3; ++q) {
-        double* eq = e + q * row_n;
-        const double* kq = k + q * kn;
-        for (int64_t iw = 0; iw < W; ++iw) {
-          double* ei = eq + iw * lanes;
-          std::fill(ei, ei + lanes, 0.0);
-          for (int64_t j = AW.inv_off[iw]; j < AW.inv_off[iw + 1]; ++j) {
-            const double* kw = kq + AW.inv[j] * lanes;
-#pragma omp simd
-            for (int64_t c = 0; c < lanes; ++c) ei[c] += kw[c];
-          }
+        for (int64_t c = 0; c < lanes; ++c) {
+          double c1, c2, cz;
+          int_window_consts(a, Sv[o + c], Yv[o + c], to_double<T>(gy[o + c]), c1, c2, cz);
+          kw[c] = 0.0 + c1;
+          kw[lanes + c] = 0.0 + c2;
+          kw[2 * lanes + c] = 0.0 + cz;
         }
       }
-      return e;
+      // a column two or more windows read: the sums over them (W's inverse), in window order
+      double* e = k + kn;
+      for (int64_t iw = 0; iw < W; ++iw) {
+        const int64_t j0 = AW.inv_off[iw], j1 = AW.inv_off[iw + 1];
+        if (j1 - j0 < 2) continue;
+        double* ei = e + iw * 3 * lanes;
+        const double* k0 = k + AW.inv[j0] * 3 * lanes;
+#pragma omp simd
+        for (int64_t i = 0; i < 3 * lanes; ++i) ei[i] = k0[i];
+        for (int64_t j = j0 + 1; j < j1; ++j) {
+          const double* kw = k + AW.inv[j] * 3 * lanes;
+#pragma omp simd
+          for (int64_t i = 0; i < 3 * lanes; ++i) ei[i] += kw[i];
+        }
+      }
+      return k;
     };
 #pragma omp for schedule(static)
     for (int64_t r = 0; r < outer; ++r) {
@@ -7617,8 +7639,9 @@ int int_overlap_backward_a(const Plan& P, const T* x, const double* sy, const T*
         for (int64_t i = 0; i < row_n; ++i) g[i] = from_double<T>(0.0);
         continue;
       }
-      // the expanded rows that read this input row: with one or two, summed in the pass
-      // over the elements; with more, into acc first
+      // the slots of the output rows that read this input row: with one or two, summed in
+      // the pass over the elements; with more, into acc first (acc's layout is a slot's
+      // expanded row's, every column)
       const double** er = pinned;
       er[0] = er[1] = nullptr;
       int64_t n_er = 0;
@@ -7631,36 +7654,50 @@ int int_overlap_backward_a(const Plan& P, const T* x, const double* sy, const T*
             continue;
           }
           if (n_er == 2) {  // a third: the first two into acc
+            for (int64_t iw = 0; iw < W; ++iw) {
+              if (src[(size_t)iw] < 0) continue;
+              const double *p = er[0] + src[(size_t)iw], *q = er[1] + src[(size_t)iw];
+              double* t = acc + iw * 3 * lanes;
 #pragma omp simd
-            for (int64_t i = 0; i < 3 * row_n; ++i) acc[i] = er[0][i] + er[1][i];
-            er[0] = acc;
-            er[1] = nullptr;
+              for (int64_t i = 0; i < 3 * lanes; ++i) t[i] = p[i] + q[i];
+            }
             n_er = 3;
           }
+          for (int64_t iw = 0; iw < W; ++iw) {
+            if (src[(size_t)iw] < 0) continue;
+            const double* p = e + src[(size_t)iw];
+            double* t = acc + iw * 3 * lanes;
 #pragma omp simd
-          for (int64_t i = 0; i < 3 * row_n; ++i) acc[i] += e[i];
+            for (int64_t i = 0; i < 3 * lanes; ++i) t[i] += p[i];
+          }
         }
-      if (n_er == 3) n_er = 1;
-      const double* a0 = er[0];
-      const double* b0 = n_er == 2 ? er[1] : nullptr;
       for (int64_t iw = 0; iw < W; ++iw) {
         const T* xi = xr + iw * lanes;
         T* gi = g + iw * lanes;
-        if (AW.inv_off[iw] == AW.inv_off[iw + 1]) {  // in no window: 0, whatever x is
+        const int64_t so = src[(size_t)iw];
+        if (so < 0) {  // in no window: 0, whatever x is
           for (int64_t c = 0; c < lanes; ++c) gi[c] = from_double<T>(0.0);
           continue;
         }
-        const double *a1 = a0 + iw * lanes, *a2 = a1 + row_n, *az = a2 + row_n;
-        if (b0 == nullptr) {
+        if (n_er == 3) {
+          const double* a1 = acc + iw * 3 * lanes;
 #pragma omp simd
           for (int64_t c = 0; c < lanes; ++c)
-            gi[c] = from_double<T>(int_dydx<A>(to_double<T>(xi[c]), a1[c], a2[c], az[c]));
+            gi[c] = from_double<T>(int_dydx<A>(to_double<T>(xi[c]), a1[c], a1[lanes + c],
+                                               a1[2 * lanes + c]));
+        } else if (n_er == 1) {
+          const double* a1 = er[0] + so;
+#pragma omp simd
+          for (int64_t c = 0; c < lanes; ++c)
+            gi[c] = from_double<T>(int_dydx<A>(to_double<T>(xi[c]), a1[c], a1[lanes + c],
+                                               a1[2 * lanes + c]));
         } else {
-          const double *b1 = b0 + iw * lanes, *b2 = b1 + row_n, *bz = b2 + row_n;
+          const double *a1 = er[0] + so, *b1 = er[1] + so;
 #pragma omp simd
           for (int64_t c = 0; c < lanes; ++c)
             gi[c] = from_double<T>(int_dydx<A>(to_double<T>(xi[c]), a1[c] + b1[c],
-                                               a2[c] + b2[c], az[c] + bz[c]));
+                                               a1[lanes + c] + b1[lanes + c],
+                                               a1[2 * lanes + c] + b1[2 * lanes + c]));
         }
       }
     }
