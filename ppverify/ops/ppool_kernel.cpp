@@ -2837,12 +2837,18 @@ struct RowCache {
 // lanes whose exponential is kept).
 // (With fl.int_a the second pass forms E from x: log_col8 is called only where r.lg is wanted,
 // and a lg is not stored: int_a.)
+// lg = ln x - lc of 8 elements (pos: the lanes whose x is positive and finite; the others'
+// lg is ln 1 - lc), as every path forms it (log_col8, cl_direct_forward's direct_log8)
+PPV_VEC_INLINE __m512d log_lc8(__m512d x, __m512d lc, __mmask8& pos) {
+  pos = _mm512_cmp_pd_mask(x, _mm512_setzero_pd(), _CMP_GT_OQ) &
+        _mm512_cmp_pd_mask(x, _mm512_set1_pd(INFINITY), _CMP_LT_OQ);
+  return _mm512_sub_pd(fast_log_narrow8(_mm512_mask_blend_pd(pos, _mm512_set1_pd(1.0), x)), lc);
+}
+
 PPV_VEC_INLINE void log_col8(__m512d a, __m512d lc, __m512d x, RowData r, int64_t c,
                              bool int_a = false) {
-  const __mmask8 pos = _mm512_cmp_pd_mask(x, _mm512_setzero_pd(), _CMP_GT_OQ) &
-                       _mm512_cmp_pd_mask(x, _mm512_set1_pd(INFINITY), _CMP_LT_OQ);
-  const __m512d lg =
-      _mm512_sub_pd(fast_log_narrow8(_mm512_mask_blend_pd(pos, _mm512_set1_pd(1.0), x)), lc);
+  __mmask8 pos;
+  const __m512d lg = log_lc8(x, lc, pos);
   if (r.lg) _mm512_storeu_pd(r.lg + c * L, _mm512_maskz_mov_pd(pos, lg));
   if (!int_a) _mm512_storeu_pd(r.e + c * L, _mm512_mul_pd(a, lg));
 }
@@ -2952,6 +2958,19 @@ inline void window_reference(double* slot, const double* lg, int64_t n, int64_t 
 // element; 2ec4c96 kept that form alone) spent 60% of sum_rows' time in it, k3 s2 p1's saving
 // forward with dy/da 25.8 ms against 16.2 with this one ((8,64,112,112), one thread,
 // tests.kernel_ab).
+// window_reference's rule from the extremes mx, mn of the first row's lg (s: the open slot,
+// +inf where a >= -1, -inf where a < -1)
+PPV_VEC_INLINE __m512d reference_of_extremes(__m512d s, __m512d mx, __m512d mn) {
+  const __m512d spread = _mm512_sub_pd(mx, mn);
+  const __m512d near = _mm512_min_pd(_mm512_abs_pd(mn), _mm512_abs_pd(mx));
+  const __mmask8 clustered = _mm512_cmp_pd_mask(spread, near, _CMP_LT_OQ);
+  const __mmask8 narrow = _mm512_cmp_pd_mask(spread, _mm512_set1_pd(1.0), _CMP_LT_OQ);
+  const __mmask8 upper = _mm512_cmp_pd_mask(s, _mm512_setzero_pd(), _CMP_GT_OQ);
+  const __m512d end = _mm512_mask_blend_pd(upper, mn, mx);
+  const __m512d mid = _mm512_mul_pd(_mm512_add_pd(mx, mn), _mm512_set1_pd(0.5));
+  return _mm512_maskz_mov_pd(clustered, _mm512_mask_blend_pd(narrow, end, mid));
+}
+
 PPV_VEC_INLINE __m512d window_reference(double* slot, const double* lg, int64_t n, int64_t st) {
   const __m512d s = _mm512_loadu_pd(slot);
   const __m512d inf = _mm512_set1_pd(INFINITY);
@@ -2963,15 +2982,7 @@ PPV_VEC_INLINE __m512d window_reference(double* slot, const double* lg, int64_t 
     mx = _mm512_max_pd(v, mx);
     mn = _mm512_min_pd(v, mn);
   }
-  const __m512d spread = _mm512_sub_pd(mx, mn);
-  const __m512d near = _mm512_min_pd(_mm512_abs_pd(mn), _mm512_abs_pd(mx));
-  const __mmask8 clustered = _mm512_cmp_pd_mask(spread, near, _CMP_LT_OQ);
-  const __mmask8 narrow = _mm512_cmp_pd_mask(spread, _mm512_set1_pd(1.0), _CMP_LT_OQ);
-  const __mmask8 upper = _mm512_cmp_pd_mask(s, _mm512_setzero_pd(), _CMP_GT_OQ);
-  const __m512d end = _mm512_mask_blend_pd(upper, mn, mx);
-  const __m512d mid = _mm512_mul_pd(_mm512_add_pd(mx, mn), _mm512_set1_pd(0.5));
-  const __m512d chosen = _mm512_maskz_mov_pd(clustered, _mm512_mask_blend_pd(narrow, end, mid));
-  const __m512d c = _mm512_mask_blend_pd(open, s, chosen);
+  const __m512d c = _mm512_mask_blend_pd(open, s, reference_of_extremes(s, mx, mn));
   _mm512_storeu_pd(slot, c);
   return c;
 }
@@ -7641,7 +7652,7 @@ int int_overlap_backward_a(const Plan& P, const T* x, const double* sy, const T*
       }
       // the slots of the output rows that read this input row: with one or two, summed in
       // the pass over the elements; with more, into acc first (acc's layout is a slot's
-      // expanded row's, every column)
+      // expanded row's, at every column some window reads)
       const double** er = pinned;
       er[0] = er[1] = nullptr;
       int64_t n_er = 0;
@@ -7679,14 +7690,8 @@ int int_overlap_backward_a(const Plan& P, const T* x, const double* sy, const T*
           for (int64_t c = 0; c < lanes; ++c) gi[c] = from_double<T>(0.0);
           continue;
         }
-        if (n_er == 3) {
-          const double* a1 = acc + iw * 3 * lanes;
-#pragma omp simd
-          for (int64_t c = 0; c < lanes; ++c)
-            gi[c] = from_double<T>(int_dydx<A>(to_double<T>(xi[c]), a1[c], a1[lanes + c],
-                                               a1[2 * lanes + c]));
-        } else if (n_er == 1) {
-          const double* a1 = er[0] + so;
+        if (n_er != 2) {  // one output row's slot, or acc's sums of three or more
+          const double* a1 = n_er == 3 ? acc + iw * 3 * lanes : er[0] + so;
 #pragma omp simd
           for (int64_t c = 0; c < lanes; ++c)
             gi[c] = from_double<T>(int_dydx<A>(to_double<T>(xi[c]), a1[c], a1[lanes + c],
@@ -7841,12 +7846,11 @@ struct DirectState {
   double ymin = 0.0;  // dw_tiny_y(a)
 };
 
-// ln x of 8 positive elements as the general path's first pass forms it (log_col8 at Lc = 0);
-// 0 at a zero
+// ln x of 8 elements as the general path's first pass stores it (log_col8 at Lc = 0): 0 at a
+// zero
 PPV_ALWAYS_INLINE __m512d direct_log8(__m512d x) {
-  const __mmask8 pos = _mm512_cmp_pd_mask(x, _mm512_setzero_pd(), _CMP_GT_OQ);
-  const __m512d lg = _mm512_sub_pd(
-      fast_log_narrow8(_mm512_mask_blend_pd(pos, _mm512_set1_pd(1.0), x)), _mm512_setzero_pd());
+  __mmask8 pos;
+  const __m512d lg = log_lc8(x, _mm512_setzero_pd(), pos);
   return _mm512_maskz_mov_pd(pos, lg);
 }
 
@@ -7888,14 +7892,8 @@ PPV_ALWAYS_INLINE bool cl_direct_window(const T* x, const int64_t* rows,
         mx[v] = _mm512_max_pd(lg, mx[v]);
         mi[v] = _mm512_min_pd(lg, mi[v]);
       }
-    for (int v = 0; v < NV; ++v) {
-      const __m512d spread = _mm512_sub_pd(mx[v], mi[v]);
-      const __m512d near = _mm512_min_pd(_mm512_abs_pd(mi[v]), _mm512_abs_pd(mx[v]));
-      const __mmask8 clustered = _mm512_cmp_pd_mask(spread, near, _CMP_LT_OQ);
-      const __mmask8 narrow = _mm512_cmp_pd_mask(spread, _mm512_set1_pd(1.0), _CMP_LT_OQ);
-      const __m512d mid = _mm512_mul_pd(_mm512_add_pd(mx[v], mi[v]), _mm512_set1_pd(0.5));
-      c[v] = _mm512_maskz_mov_pd(clustered, _mm512_mask_blend_pd(narrow, mx[v], mid));
-    }
+    for (int v = 0; v < NV; ++v)  // (a >= 0: the open slot is +inf)
+      c[v] = reference_of_extremes(_mm512_set1_pd(INFINITY), mx[v], mi[v]);
   }
   for (int64_t i = 0; i < nr; ++i) {
     const T* p = x + rows[i] + w0 + c0;
@@ -7944,13 +7942,13 @@ PPV_ALWAYS_INLINE bool cl_direct_window(const T* x, const int64_t* rows,
       const __m512d dw = _mm512_mask_blend_pd(zw | zs[v], d, zero);
       if (st.dwf != nullptr) {
         _mm256_storeu_ps(st.dwf + o + 8 * v, _mm512_cvtpd_ps(dw));
-        const __m512d m = _mm512_abs_pd(dw);  // (float_holds_dw)
-        const __mmask8 ok =
-            _mm512_cmp_pd_mask(_mm512_set1_pd((double)FLT_MAX), m, _CMP_GE_OQ) &
-            (_mm512_cmp_pd_mask(m, _mm512_set1_pd((double)FLT_MIN), _CMP_GE_OQ) |
-             _mm512_cmp_pd_mask(m, zero, _CMP_EQ_OQ) |
-             _mm512_cmp_pd_mask(yv, _mm512_set1_pd(st.ymin), _CMP_GE_OQ));
-        held = held && ok == 0xFF;
+        alignas(64) double dl[L], yl[L];
+        _mm512_store_pd(dl, dw);
+        _mm512_store_pd(yl, yv);
+        bool all = true;
+#pragma omp simd reduction(& : all)
+        for (int l = 0; l < L; ++l) all &= float_holds_dw(std::fabs(dl[l]), yl[l], st.ymin);
+        held = held && all;
       } else {
         _mm512_storeu_pd(st.dw + o + 8 * v, dw);
       }
