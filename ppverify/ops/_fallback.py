@@ -25,12 +25,8 @@ import warnings
 
 import torch
 
+from .._warnings import FallbackWarning as FallbackWarning  # (defined where torch is not)
 from . import _native, _triton
-
-
-class FallbackWarning(RuntimeWarning):
-    """The pure-torch path runs where a compiled kernel would be much faster."""
-
 
 _warned: set[str] = set()
 

@@ -77,6 +77,8 @@ from pathlib import Path
 
 import torch
 
+from .._warnings import NativeKernelWarning as NativeKernelWarning  # (defined where torch is not)
+
 SOURCE = Path(__file__).with_name("ppool_kernel.cpp")
 #: the files ``SOURCE`` includes with ``#include "..."``: part of the cache key (and of the wheel)
 INCLUDES = (Path(__file__).with_name("power_kernel.inc"),
@@ -136,9 +138,6 @@ build_error: str | None = None      # why the kernel is not available (None if i
 library_file: Path | None = None    # the file this process loaded
 events: list[str] = []              # what the loader did (rebuilt a corrupt file, ...)
 
-
-class NativeKernelWarning(RuntimeWarning):
-    """The compiled kernel cannot be used (or was rebuilt); the reason is in the message."""
 
 
 # --------------------------------------------------------------------------- the cache
