@@ -1,5 +1,6 @@
 """certify.py: the fast float64 test and the exact ball test must agree, ties must not pass."""
 
+import math
 import random
 from fractions import Fraction
 
@@ -78,3 +79,45 @@ def test_accumulator_keeps_exact_terms_exact():
     acc.add(arb(0.5))
     assert not acc.is_exact
     assert certify_many([acc.total()], FORMATS["float64"]) == [1.5]
+
+
+@pytest.mark.parametrize("name", sorted(FORMATS))
+def test_every_answer_of_the_fast_path_is_the_exact_tests(name):
+    # balls of every width against the spacing of the format's values where they lie (an
+    # exact zero, balls around zero down to far below the smallest subnormal, balls of
+    # 0.01-3 spacings anywhere): certify_many's answer, value or undecided, is certify_ball's
+    fmt = FORMATS[name]
+    rng = random.Random(7)
+    balls = [arb(0), _ball(Fraction(0), Fraction(0))]
+    sub = Fraction(fmt.min_subnormal)
+    for scale in (Fraction(1, 4), Fraction(1, 2), Fraction(1), Fraction(3), Fraction(2) ** -30):
+        for _ in range(20):
+            mid = sub * scale * Fraction(rng.randrange(-2**20, 2**20), 2**20)
+            balls.append(_ball(mid, sub * scale * Fraction(rng.randrange(1, 2**10), 2**12)))
+    for _ in range(600):
+        exp = rng.randrange(fmt.emin - fmt.precision, fmt.emax - 2)
+        mant = rng.choice((-1, 1)) * rng.randrange(2**60, 2**61)
+        mid = Fraction(mant) * Fraction(2) ** (exp - 60)
+        spacing = Fraction(fmt.ulp(float(abs(mid))))
+        width = rng.choice((Fraction(1, 100), Fraction(1, 3), Fraction(1, 2), Fraction(9, 10),
+                            Fraction(1), Fraction(11, 10), Fraction(2), Fraction(3)))
+        balls.append(_ball(mid, spacing * width / 2))
+    got = certify_many(balls, fmt)
+    exact = [certify_ball(b, fmt) for b in balls]
+    signed = [None if g is None else (g, math.copysign(1.0, g)) for g in got]
+    assert signed == [None if g is None else (g, math.copysign(1.0, g)) for g in exact]
+    # each kind of answer occurs (the fast path's three shortcuts are exercised)
+    assert got[0] == 0.0 and None in got and sum(g == 0.0 for g in got) > 20
+
+
+@pytest.mark.parametrize(("name", "exponent"), [("float16", -25), ("float32", -150),
+                                                ("bfloat16", -134)])
+def test_a_value_just_above_half_the_smallest_subnormal_rounds_up(name, exponent):
+    # the zero candidate's rounding interval is (-min_subnormal / 2, min_subnormal / 2)
+    fmt = FORMATS[name]
+    assert fmt.min_subnormal == 2.0 ** (exponent + 1)
+    just_above = Fraction(2) ** exponent + Fraction(2) ** (exponent - 55)
+    assert certify_many([_ball(just_above, Fraction(0))], fmt) == [fmt.min_subnormal]
+    assert certify_many([_ball(-just_above, Fraction(0))], fmt) == [-fmt.min_subnormal]
+    just_below = Fraction(2) ** exponent - Fraction(2) ** (exponent - 55)
+    assert certify_many([_ball(just_below, Fraction(0))], fmt) == [0.0]
