@@ -9,13 +9,19 @@ import subprocess
 import sys
 import textwrap
 
+#: run_child's limit for a child that compiles the kernel (a guard against a hung compiler,
+#: not a speed test: the one-unit build alone takes about 100 s of one core here, and on a
+#: CI machine's two cores it shares them with the other worker's tests and builds)
+BUILD_TIMEOUT = 1200
 
-def run_child(code: str, env: dict | None = None) -> dict:
+
+def run_child(code: str, env: dict | None = None, timeout: float = 240) -> dict:
     """Run ``code`` (dedented) in a fresh interpreter with ``env`` added to this environment;
-    the last line it prints, parsed as JSON."""
+    the last line it prints, parsed as JSON. ``timeout``: seconds (``BUILD_TIMEOUT`` where the
+    child compiles the kernel)."""
     out = subprocess.run([sys.executable, "-c", textwrap.dedent(code)],
                          env={**os.environ, **(env or {})}, capture_output=True, text=True,
-                         check=True, timeout=240)
+                         check=True, timeout=timeout)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 

@@ -14,7 +14,7 @@ import torch
 
 from ppverify.ops import _dispatch, _layout, _native, functional
 
-from ._child import peak_rss_growth, run_child
+from ._child import BUILD_TIMEOUT, peak_rss_growth, run_child
 
 MARCH_AT_IMPORT = os.environ.get("PPVERIFY_MARCH", "")  # as _native read it
 
@@ -169,7 +169,7 @@ def test_an_unwritable_cache_builds_privately_and_says_so(tmp_path):
                 ok = _native.available()
             print(json.dumps({"ok": ok, "file": str(_native.library_file),
                               "said": [str(w.message) for w in caught]}))
-        """, {"PPVERIFY_CACHE": str(cache)})
+        """, {"PPVERIFY_CACHE": str(cache)}, timeout=BUILD_TIMEOUT)  # (a private build)
     finally:
         cache.chmod(0o700)
     assert result["ok"] and not result["file"].startswith(str(cache))
@@ -452,7 +452,7 @@ def test_clang_builds_the_kernel_in_parts_and_it_conforms(tmp_path):
             from ppverify.ops import _native, native_vector_code
             code = native_vector_code()
         print(json.dumps({"code": code, "warnings": [str(w.message) for w in caught]}))
-    """, env)
+    """, env, timeout=BUILD_TIMEOUT)
     assert result["code"] is not None, result  # the kernel built and loaded
     assert not any("ipa-cp-clone" in w for w in result["warnings"]), result
     [manifest] = cache.glob("ppool_kernel_*.json")
@@ -503,7 +503,7 @@ def test_the_kernel_builds_and_conforms_for_cpus_without_avx512(tmp_path):
             code = native_vector_code()
         print(json.dumps({"code": code, "flags": _native.FLAGS,
                           "warnings": [str(w.message) for w in caught]}))
-    """, env)
+    """, env, timeout=BUILD_TIMEOUT)
     assert result["code"] == "avx2", result
     assert "-march=x86-64-v3" in result["flags"] and "-O3" in result["flags"], result
     [manifest] = cache.glob("ppool_kernel_*.json")
