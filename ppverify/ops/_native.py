@@ -139,7 +139,6 @@ library_file: Path | None = None    # the file this process loaded
 events: list[str] = []              # what the loader did (rebuilt a corrupt file, ...)
 
 
-
 # --------------------------------------------------------------------------- the cache
 
 

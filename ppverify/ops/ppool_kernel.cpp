@@ -7519,6 +7519,14 @@ int int_saved_backward_a(const Plan& P, const T* x, const double* sy, const T* g
   return ST_OK;
 }
 
+// int_overlap_backward_a's prefetch distance in pixels (each pixel's lines prefetched as it
+// reaches that far ahead): a quarter of its samples waited on the loads of x, which the
+// hardware prefetchers of the AMD EPYC VM did not bring in time; (8, 64, 112, 112) k3 s2 p1
+// alpha 2 channels-last, both builds in one process, alternating, best of 15: 3.85 -> 3.51
+// ms on two threads (4.45 -> 4.09 with dy/dalpha's sum), 7.67 -> 6.92 on one; 8 pixels: the
+// same within the noise
+constexpr int64_t X_PREFETCH_PIXELS = 4;
+
 // The same state where windows share elements on channels-last memory (k3 s2 p1, 3-D k3 s2
 // p1, overlapping adaptive windows; int_overlap_fits): an element's dy/dx is the sum over the
 // windows that hold it of the formula above, which is linear in the window's constants, so
@@ -7539,14 +7547,6 @@ int int_saved_backward_a(const Plan& P, const T* x, const double* sy, const T* g
 // half the columns spread, the same bits.) No window sums, no logarithm or exponential, and
 // the state is the output's size (16 bytes per window) where the overlap state keeps each
 // element's weight (4 bytes per input element).
-// int_overlap_backward_a's prefetch distance in pixels (each pixel's lines prefetched as it
-// reaches that far ahead): a quarter of its samples waited on the loads of x, which the
-// hardware prefetchers of the AMD EPYC VM did not bring in time; (8, 64, 112, 112) k3 s2 p1
-// alpha 2 channels-last, both builds in one process, alternating, best of 15: 3.85 -> 3.51
-// ms on two threads (4.45 -> 4.09 with dy/dalpha's sum), 7.67 -> 6.92 on one; 8 pixels: the
-// same within the noise
-constexpr int64_t X_PREFETCH_PIXELS = 4;
-
 template <class T, int A>
 int int_overlap_backward_a(const Plan& P, const T* x, const double* sy, const T* gy, T* gx,
                            int requested) {
