@@ -144,18 +144,19 @@ def _half_gaps(c: np.ndarray, fmt: Format) -> np.ndarray:
     to a zero candidate was accepted up to about ``2**-25`` in float32 and ``2**-12`` in
     float16: a float16 value of ``2**-25 + 2**-80``, which rounds to ``2**-24``, came out 0.)
     """
-    mant, exp = np.frexp(np.abs(c))
-    e = np.where(c == 0, fmt.emin, np.maximum(exp - 1, fmt.emin))
-    ulp = np.ldexp(1.0, e - fmt.precision + 1)
-    power_of_two = (mant == 0.5) & (np.abs(c) > fmt.min_normal)
+    ulp = _spacing_at(np.abs(c), fmt)
+    power_of_two = (np.frexp(np.abs(c))[0] == 0.5) & (np.abs(c) > fmt.min_normal)
     return np.where(power_of_two, ulp / 4, ulp / 2)
 
 
 def _spacing_at(top: np.ndarray, fmt: Format) -> np.ndarray:
-    """The largest spacing of ``fmt``'s values of magnitude ``top`` or less (the spacing in
-    ``top``'s binade): the rounding midpoints in ``[-top, top]`` are no farther apart."""
+    """``Format.ulp`` of each magnitude ``top`` (the spacing of ``fmt``'s values in its binade;
+    the smallest subnormal at 0 and below the normal range): the largest spacing of values of
+    magnitude ``top`` or less, so the rounding midpoints in ``[-top, top]`` are no farther
+    apart. (Finite ``top``; the callers mask the others.)"""
     _, exp = np.frexp(top)
-    return np.ldexp(1.0, np.maximum(exp - 1, fmt.emin) - fmt.precision + 1)
+    e = np.where(top == 0, fmt.emin, np.maximum(exp - 1, fmt.emin))
+    return np.ldexp(1.0, e - fmt.precision + 1)
 
 
 def certify_many(values: list[Term], fmt: Format) -> list[float | None]:
